@@ -1,0 +1,122 @@
+# Janus-C: the only build entry. Plain make, no configure step.
+#   make            build/janus and the static library (release, -O2 -g)
+#   make check      install deps if missing, build (-Werror), ASan/UBSan build, fuzzers,
+#                   then run the whole suite with CTest (one summary line at the end)
+#   make run        install deps if missing, build, run the main job on the embedded default
+#   make asan       build build-asan/ with AddressSanitizer + UBSan
+#   make fuzz       build libFuzzer targets (clang) into build-fuzz/
+#   make bench      kernel/model benchmarks (see docs/PERFORMANCE.md)
+#   make lint       banned functions; make format-check: clang-format
+# Knobs: CC, BUILD, WERROR=1, SAN=1, NO_AVX2=1, OPT=-O2
+# SPDX-License-Identifier: MIT
+
+CC      ?= gcc
+BUILD   ?= build
+OPT     ?= -O2
+WERROR  ?= 0
+
+PKGS       := libcjson libpcre2-8 libmicrohttpd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
+MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+           -Wno-sign-compare -Wvla
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+CFLAGS  := -std=c11 -D_GNU_SOURCE -g $(OPT) -fno-strict-aliasing -pthread $(WARN) \
+           -Isrc -Iinclude $(PKG_CFLAGS) $(MPI_CFLAGS) $(EXTRA_CFLAGS)
+LDLIBS  := $(PKG_LIBS) $(MPI_LIBS) -lm -pthread
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+# SIMD files get the ISA flags; dispatch chooses at run time (kernels/dispatch.c).
+SIMD_FLAGS := -mavx2 -mfma -mf16c
+ifeq ($(NO_AVX2),1)
+CFLAGS  += -DJANUS_NO_AVX2
+endif
+
+LIB_SRC  := $(shell find src -name '*.c' | sort)
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libjanus.a
+BIN      := $(BUILD)/janus
+
+TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/kernels/test_*.c tests/actsched/test_*.c \
+              tests/golden/test_*.c tests/mpi/test_*.c))
+TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
+TEST_MAIN_OBJ := $(BUILD)/obj/tests/test_main.o
+
+.PHONY: all check run asan fuzz bench lint format format-check clean deps tests ctestfile
+all: $(BIN) tests
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(if $(findstring avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+
+tests: $(TEST_BIN)
+
+define test_rule
+$(BUILD)/tests/$(notdir $(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $(TEST_MAIN_OBJ) $(LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
+
+deps:
+	@bash scripts/install-deps.sh
+
+# The README's test command. Everything below runs as one CTest suite.
+check: deps
+	$(MAKE) WERROR=1 all
+	$(MAKE) WERROR=1 BUILD=build-asan SAN=1 OPT=-O1 all
+	$(MAKE) fuzz
+	bash scripts/gen-ctest.sh > $(BUILD)/CTestTestfile.cmake
+	cd $(BUILD) && ctest --output-on-failure -j2 --timeout 1200
+
+# The README's main command.
+run: deps
+	$(MAKE) all
+	bash scripts/demo.sh
+
+asan:
+	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 all
+
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+fuzz:
+	@mkdir -p build-fuzz
+	@for f in $(FUZZ_SRC); do \
+	  n=$$(basename $$f .c); \
+	  echo "clang libFuzzer $$n"; \
+	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
+	    $(PKG_CFLAGS) $(MPI_CFLAGS) $$f $(LIB_SRC) $(PKG_LIBS) $(MPI_LIBS) -lm -pthread \
+	    -o build-fuzz/$$n || exit 1; \
+	done
+
+bench: $(BIN)
+	bash scripts/bench.sh
+
+lint:
+	@bash scripts/lint.sh
+
+format:
+	clang-format -i $$(find src cli include tests -name '*.[ch]')
+
+format-check:
+	clang-format --dry-run -Werror $$(find src cli include tests -name '*.[ch]')
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+// The kernel API: pure compute (no malloc, no I/O, no logging); outputs first, then inputs,
+// then sizes. ref.c holds the scalar reference implementations (the specification);
+// avx2.c holds AVX2/FMA versions with the same signatures; dispatch.c picks one table at
+// init from cpuid (JANUS_KERNELS=ref forces the reference). Threading is the caller's:
+// matmul computes only output rows [r0, r1), so a pool splits rows across workers and the
+// value of every output element is independent of the thread count (SPEC §3: the gate must
+// be bit-identical on every MoE instance).
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_KERNELS_H
+#define JANUS_KERNELS_H
+
+#include <stdint.h>
+
+// Weight storage types the kernels compute with (index into kern_ops.matmul).
+enum kern_wtype { KERN_W_F32 = 0, KERN_W_F16 = 1, KERN_W_BF16 = 2, KERN_W_Q8_0 = 3, KERN_W_COUNT };
+
+// y (n_tok rows of n_out) = x (n_tok rows of n_in) · Wᵀ, where W is n_out rows of n_in
+// elements stored in the weight type (Q8_0: n_in % 32 == 0, rows of n_in/32 blocks).
+// Writes y[t*ldy + r] for r in [r0, r1) and every t < n_tok. ldy >= n_out.
+typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x,
+                               int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1);
+
+struct kern_ops {
+    const char *name; // "ref" or "avx2"
+    kern_matmul_fn matmul[KERN_W_COUNT];
+    // y = x / sqrt(mean(x²) + eps) ⊙ w   (y may alias x)
+    void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
+    // in-place softmax over n values (max-subtracted)
+    void (*softmax)(float *x, int64_t n);
+    // y = silu(g) ⊙ u   (y may alias g or u)
+    void (*swiglu)(float *y, const float *g, const float *u, int64_t n);
+    float (*dot)(const float *a, const float *b, int64_t n);
+    // y += a·x
+    void (*axpy)(float *y, float a, const float *x, int64_t n);
+};
+
+const struct kern_ops *kern_ref(void);
+const struct kern_ops *kern_avx2(void); // NULL when built with JANUS_NO_AVX2
+// The best table for this CPU (avx2 if cpuid has AVX2+FMA+F16C), unless the environment
+// variable JANUS_KERNELS=ref asks for the reference. Cached after the first call.
+const struct kern_ops *kern_best(void);
+
+// RoPE on n_head heads of head_dim values each (head h at x + h*head_dim), rotating the
+// first n_rot dims. NORM pairs (2i, 2i+1); NEOX pairs (i, i + n_rot/2).
+// θ_i = pos · base^(−2i/n_rot). Scalar (cheap relative to matmul); shared by all tables.
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+               float base, int neox);
+
+#endif // JANUS_KERNELS_H

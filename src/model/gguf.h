@@ -1,0 +1,136 @@
+// GGUF reader (v2 and v3) over a read-only mmap, and a small writer for gen-model.
+// Every count, length, type, shape, offset and alignment is checked against the file
+// size and limits.h before use; errors name the key or tensor and what was expected
+// (written to the caller's err buffer). No input file can crash the reader (fuzzed).
+// Lookups: gguf_find_* return -1/NULL when absent; gguf_get_* return a status.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_GGUF_H
+#define JANUS_GGUF_H
+
+#include "base/base.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+// GGUF metadata value types (on-disk numbering; append-only).
+enum gguf_type {
+    GGUF_TYPE_UINT8 = 0,
+    GGUF_TYPE_INT8 = 1,
+    GGUF_TYPE_UINT16 = 2,
+    GGUF_TYPE_INT16 = 3,
+    GGUF_TYPE_UINT32 = 4,
+    GGUF_TYPE_INT32 = 5,
+    GGUF_TYPE_FLOAT32 = 6,
+    GGUF_TYPE_BOOL = 7,
+    GGUF_TYPE_STRING = 8,
+    GGUF_TYPE_ARRAY = 9,
+    GGUF_TYPE_UINT64 = 10,
+    GGUF_TYPE_INT64 = 11,
+    GGUF_TYPE_FLOAT64 = 12,
+};
+
+// ggml tensor types (on-disk numbering). Only these four are computed with; every other
+// known or unknown type is reported as unsupported by name/number when a tensor is used.
+enum ggml_type {
+    GGML_TYPE_F32 = 0,
+    GGML_TYPE_F16 = 1,
+    GGML_TYPE_Q8_0 = 8,
+    GGML_TYPE_BF16 = 30,
+};
+
+// A string inside the mapped file (not NUL-terminated).
+struct gguf_str {
+    const char *ptr;
+    uint64_t len;
+};
+
+struct gguf_kv {
+    struct gguf_str key;
+    enum gguf_type type;
+    enum gguf_type arr_type; // element type when type == ARRAY
+    uint64_t arr_n;          // element count when type == ARRAY
+    const uint8_t *data;     // scalar value, or first array element (strings: length-prefixed)
+};
+
+struct gguf_tensor {
+    struct gguf_str name;
+    uint32_t n_dims;
+    int64_t ne[4];    // ggml ne: ne[0] innermost; unused dims are 1
+    uint32_t type;    // enum ggml_type value as stored (may be unsupported)
+    uint64_t offset;  // from the start of the data section
+    uint64_t n_bytes; // checked: data + offset + n_bytes <= file end
+    const void *data; // points into the map
+};
+
+struct gguf {
+    int fd;
+    const uint8_t *map; // (size) bytes, read-only
+    size_t size;
+    uint32_t version;
+    uint32_t alignment;
+    int64_t n_kv;
+    struct gguf_kv *kv; // (n_kv)
+    int64_t n_tensors;
+    struct gguf_tensor *tensors; // (n_tensors)
+    const uint8_t *data;         // start of the tensor data section
+};
+
+// Opens and validates path. On failure returns a negative status, writes a one-line
+// reason naming the offending key/tensor into err (if non-NULL), and leaves *g zeroed.
+JANUS_WUR int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len);
+// Same over a caller-owned memory buffer (fuzzing, tests). The buffer must outlive g.
+JANUS_WUR int gguf_open_memory(struct gguf *g, const void *buf, size_t size, char *err,
+                               size_t err_len);
+void gguf_close(struct gguf *g); // views into the map become invalid
+
+// Lookup. Returns index or -1.
+int64_t gguf_find_key(const struct gguf *g, const char *key);
+const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);
+
+// Typed getters. Integer getters accept any integer type whose value fits the output
+// (GGUF writers disagree on u32 vs i32 vs u64). Return JANUS_OK, JANUS_ENOTFOUND, or
+// JANUS_EFORMAT (wrong type / out of range); on error write the reason into err.
+JANUS_WUR int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out, char *err,
+                           size_t err_len);
+JANUS_WUR int gguf_get_f32(const struct gguf *g, const char *key, float *out, char *err,
+                           size_t err_len); // accepts f32 or f64
+JANUS_WUR int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err,
+                            size_t err_len);
+JANUS_WUR int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out,
+                           char *err, size_t err_len);
+// Array access: type and count of an array key; element i of a string array; element i of
+// a numeric array converted to double / int64.
+JANUS_WUR int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_type,
+                           uint64_t *n, char *err, size_t err_len);
+struct gguf_str gguf_arr_str(const struct gguf *g, int64_t kv_index, uint64_t i);
+double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i);
+int64_t gguf_arr_i64(const struct gguf *g, int64_t kv_index, uint64_t i);
+
+// Bytes per row / per element block for a ggml type; 0 if unsupported.
+size_t ggml_type_block_bytes(uint32_t type); // F32 4, F16 2, BF16 2, Q8_0 34
+int64_t ggml_type_block_elems(uint32_t type); // 1, 1, 1, 32
+const char *ggml_type_name(uint32_t type);    // "f32", "q4_K", ... or "type#N"
+const char *gguf_type_name(enum gguf_type t);
+
+// ---- writer (gen-model, tests)
+// Builds a GGUF v3 file in memory, then writes it. Keys and tensors keep insertion order.
+struct gguf_writer;
+struct gguf_writer *gguf_writer_create(void);
+void gguf_writer_destroy(struct gguf_writer **w);
+JANUS_WUR int gguf_writer_add_u32(struct gguf_writer *w, const char *key, uint32_t v);
+JANUS_WUR int gguf_writer_add_f32(struct gguf_writer *w, const char *key, float v);
+JANUS_WUR int gguf_writer_add_bool(struct gguf_writer *w, const char *key, int v);
+JANUS_WUR int gguf_writer_add_str(struct gguf_writer *w, const char *key, const char *v);
+JANUS_WUR int gguf_writer_add_arr_str(struct gguf_writer *w, const char *key, const char **v,
+                                      uint64_t n);
+JANUS_WUR int gguf_writer_add_arr_f32(struct gguf_writer *w, const char *key, const float *v,
+                                      uint64_t n);
+JANUS_WUR int gguf_writer_add_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v,
+                                      uint64_t n);
+// Adds a tensor; data (n_bytes, already in the stored type) is copied.
+JANUS_WUR int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t n_dims,
+                                     const int64_t *ne, uint32_t type, const void *data,
+                                     size_t n_bytes);
+JANUS_WUR int gguf_writer_write(struct gguf_writer *w, const char *path);
+
+#endif // JANUS_GGUF_H
