@@ -504,3 +504,58 @@ TEST(cli_flags) {
     ASSERT(t && t->ne[1] == 32); // one shared expert of n_ff_exp 32
     gguf_close(&g);
 }
+
+// janus info on a generated model: the numbers it prints equal the file's own sums.
+TEST(cli_info) {
+    char out[512], cmd[2048], line[1024];
+    tmp_path(out, sizeof out, "info.gguf");
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_QWEN3MOE);
+    p.type = GGML_TYPE_Q8_0;
+    ASSERT_OK(gen(&p, out));
+    struct gguf g;
+    char err[512];
+    ASSERT_OK(gguf_open(&g, out, err, sizeof err));
+    uint64_t total = 0, expert = 0;
+    int64_t n_q8 = 0;
+    for (int64_t i = 0; i < g.n_tensors; i++) {
+        total += g.tensors[i].n_bytes;
+        n_q8 += g.tensors[i].type == GGML_TYPE_Q8_0;
+        if (memmem(g.tensors[i].name.ptr, g.tensors[i].name.len, "_exps", 5))
+            expert += g.tensors[i].n_bytes;
+    }
+    int64_t n_tensors = g.n_tensors;
+    gguf_close(&g);
+    snprintf(cmd, sizeof cmd, "%s info -m %s --tensors", test_janus_bin(), out);
+    FILE *f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    int seen = 0;
+    char want[256];
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "architecture:  qwen3moe")) seen |= 1;
+        snprintf(want, sizeof want, "tensors:       %lld, %llu bytes", (long long)n_tensors,
+                 (unsigned long long)total);
+        if (strstr(line, want)) seen |= 2;
+        snprintf(want, sizeof want, "expert bytes:      %llu", (unsigned long long)expert);
+        if (strstr(line, want)) seen |= 4;
+        snprintf(want, sizeof want, "non-expert bytes:  %llu", (unsigned long long)(total - expert));
+        if (strstr(line, want)) seen |= 8;
+        if (strstr(line, "experts:           8, top-2 per token")) seen |= 16;
+        snprintf(want, sizeof want, "q8_0     %6lld tensors", (long long)n_q8);
+        if (strstr(line, want)) seen |= 32;
+        if (strstr(line, "qwen3moe.attention.key_length") && strstr(line, " 16")) seen |= 64;
+        if (strstr(line, "blk.1.ffn_down_exps.weight") && strstr(line, "{64, 64, 8}")) seen |= 128;
+        if (strstr(line, "file type:     7 (mostly Q8_0)")) seen |= 256;
+    }
+    ASSERT_EQ(pclose(f), 0);
+    ASSERT_EQ(seen, 511);
+    // errors: one line, exit 1
+    snprintf(cmd, sizeof cmd, "%s info -m %s/no-such.gguf 2>&1", test_janus_bin(), test_tmpdir());
+    f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    int n_lines = 0;
+    while (fgets(line, sizeof line, f)) n_lines++;
+    int st = pclose(f);
+    ASSERT_EQ(n_lines, 1);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+}
