@@ -863,3 +863,21 @@ TEST(malicious_headers) {
     kv_u32(&b, "a\x01\n", 1);
     EXPECT(&b, JANUS_EFORMAT, "'a\\x01\\x0a'");
 }
+
+TEST(version2_accepted) {
+    // v2 has the v3 layout (64-bit counts); only the version field differs
+    char path[4096], err[512];
+    model_path(path, sizeof path, "qwen2moe-f32");
+    size_t len;
+    uint8_t *buf = slurp(path, &len);
+    ASSERT(buf != NULL);
+    uint32_t v2 = 2;
+    memcpy(buf + 4, &v2, 4);
+    struct gguf g;
+    int rc = gguf_open_memory(&g, buf, len, err, sizeof err);
+    if (rc) TEST_FAIL_("%s", err);
+    ASSERT_EQ(g.version, 2);
+    ASSERT_EQ(g.n_tensors, 37);
+    gguf_close(&g);
+    mem_free(buf);
+}
