@@ -53,9 +53,12 @@ static void print_str(struct gguf_str s, uint64_t max) {
     putchar('"');
     for (uint64_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s.ptr[i];
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20 || c == 0x7f) printf("\\x%02x", c);
-        else putchar(c);
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
     }
     putchar('"');
     if (n < s.len) printf("... (%llu bytes)", (unsigned long long)s.len);
@@ -66,14 +69,54 @@ static void print_scalar(enum gguf_type t, const uint8_t *p) {
     case GGUF_TYPE_UINT8: printf("%u", p[0]); break;
     case GGUF_TYPE_INT8: printf("%d", (int8_t)p[0]); break;
     case GGUF_TYPE_BOOL: printf("%s", p[0] ? "true" : "false"); break;
-    case GGUF_TYPE_UINT16: { uint16_t v; memcpy(&v, p, 2); printf("%u", v); break; }
-    case GGUF_TYPE_INT16: { int16_t v; memcpy(&v, p, 2); printf("%d", v); break; }
-    case GGUF_TYPE_UINT32: { uint32_t v; memcpy(&v, p, 4); printf("%u", v); break; }
-    case GGUF_TYPE_INT32: { int32_t v; memcpy(&v, p, 4); printf("%d", v); break; }
-    case GGUF_TYPE_FLOAT32: { float v; memcpy(&v, p, 4); printf("%g", v); break; }
-    case GGUF_TYPE_UINT64: { uint64_t v; memcpy(&v, p, 8); printf("%llu", (unsigned long long)v); break; }
-    case GGUF_TYPE_INT64: { int64_t v; memcpy(&v, p, 8); printf("%lld", (long long)v); break; }
-    case GGUF_TYPE_FLOAT64: { double v; memcpy(&v, p, 8); printf("%g", v); break; }
+    case GGUF_TYPE_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        printf("%u", v);
+        break;
+    }
+    case GGUF_TYPE_INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        printf("%d", v);
+        break;
+    }
+    case GGUF_TYPE_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        printf("%u", v);
+        break;
+    }
+    case GGUF_TYPE_INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        printf("%d", v);
+        break;
+    }
+    case GGUF_TYPE_FLOAT32: {
+        float v;
+        memcpy(&v, p, 4);
+        printf("%g", v);
+        break;
+    }
+    case GGUF_TYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        printf("%llu", (unsigned long long)v);
+        break;
+    }
+    case GGUF_TYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        printf("%lld", (long long)v);
+        break;
+    }
+    case GGUF_TYPE_FLOAT64: {
+        double v;
+        memcpy(&v, p, 8);
+        printf("%g", v);
+        break;
+    }
     default: printf("?"); break;
     }
 }
@@ -99,10 +142,13 @@ static void print_value(const struct gguf *g, int64_t i) {
             print_str(gguf_arr_str(g, i, j), 40);
         } else {
             size_t sz = kv->arr_type == GGUF_TYPE_UINT8 || kv->arr_type == GGUF_TYPE_INT8 ||
-                                kv->arr_type == GGUF_TYPE_BOOL ? 1
+                                kv->arr_type == GGUF_TYPE_BOOL
+                            ? 1
                         : kv->arr_type == GGUF_TYPE_UINT16 || kv->arr_type == GGUF_TYPE_INT16 ? 2
                         : kv->arr_type == GGUF_TYPE_UINT64 || kv->arr_type == GGUF_TYPE_INT64 ||
-                                kv->arr_type == GGUF_TYPE_FLOAT64 ? 8 : 4;
+                                kv->arr_type == GGUF_TYPE_FLOAT64
+                            ? 8
+                            : 4;
             print_scalar(kv->arr_type, kv->data + j * sz);
         }
     }
@@ -122,10 +168,14 @@ static int contains(struct gguf_str s, const char *p) {
 }
 
 static void human(char *out, size_t n, uint64_t b) {
-    if (b >= (1ull << 30)) snprintf(out, n, "%.2f GiB", (double)b / (double)(1ull << 30));
-    else if (b >= (1ull << 20)) snprintf(out, n, "%.2f MiB", (double)b / (double)(1ull << 20));
-    else if (b >= 1024) snprintf(out, n, "%.1f KiB", (double)b / 1024.0);
-    else snprintf(out, n, "%llu B", (unsigned long long)b);
+    if (b >= (1ull << 30))
+        snprintf(out, n, "%.2f GiB", (double)b / (double)(1ull << 30));
+    else if (b >= (1ull << 20))
+        snprintf(out, n, "%.2f MiB", (double)b / (double)(1ull << 20));
+    else if (b >= 1024)
+        snprintf(out, n, "%.1f KiB", (double)b / 1024.0);
+    else
+        snprintf(out, n, "%llu B", (unsigned long long)b);
 }
 
 // Optional u32 {arch}.suffix; returns 1 and sets *v if present and an integer.
@@ -242,7 +292,8 @@ int cmd_info(int argc, char **argv) {
         printf("\nMoE:\n");
         printf("  experts:           %u, top-%u per token\n", n_expert, n_used);
         uint32_t v;
-        if (arch_u32(&g, arch_c, "expert_shared_count", &v)) printf("  shared experts:    %u\n", v);
+        if (arch_u32(&g, arch_c, "expert_shared_count", &v))
+            printf("  shared experts:    %u\n", v);
         else if (gguf_find_tensor(&g, "blk.0.ffn_gate_shexp.weight") ||
                  gguf_find_tensor(&g, "blk.1.ffn_gate_shexp.weight"))
             printf("  shared experts:    1 (ffn_*_shexp)\n");
@@ -252,18 +303,19 @@ int cmd_info(int argc, char **argv) {
             printf("  expert groups:     %u, %u kept per token\n", v, gu);
         }
         if (arch_u32(&g, arch_c, "expert_gating_func", &v))
-            printf("  gating:            %s\n", v == 2 ? "sigmoid" : v == 3 ? "softmax_weight"
-                                                                           : "softmax");
+            printf("  gating:            %s\n", v == 2   ? "sigmoid"
+                                                : v == 3 ? "softmax_weight"
+                                                         : "softmax");
         if (arch_u32(&g, arch_c, "leading_dense_block_count", &v))
             printf("  dense layers:      %u leading\n", v);
-        printf("  expert tensors:    %lld (in %lld MoE layers)\n",
-               (long long)n_expert_tensors, (long long)moe_layers);
+        printf("  expert tensors:    %lld (in %lld MoE layers)\n", (long long)n_expert_tensors,
+               (long long)moe_layers);
         human(h1, sizeof h1, expert);
         human(h2, sizeof h2, total - expert);
         printf("  expert bytes:      %llu (%s, %.1f%%)\n", (unsigned long long)expert, h1,
                total ? 100.0 * (double)expert / (double)total : 0.0);
-        printf("  non-expert bytes:  %llu (%s, %.1f%%)\n", (unsigned long long)(total - expert),
-               h2, total ? 100.0 * (double)(total - expert) / (double)total : 0.0);
+        printf("  non-expert bytes:  %llu (%s, %.1f%%)\n", (unsigned long long)(total - expert), h2,
+               total ? 100.0 * (double)(total - expert) / (double)total : 0.0);
         if (moe_layers > 0) {
             human(h1, sizeof h1, expert / (uint64_t)moe_layers / n_expert);
             printf("  one expert:        %llu bytes (%s) per layer\n",

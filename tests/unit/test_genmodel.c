@@ -40,8 +40,8 @@ static void same_layout(const char *a_path, const char *b_path) {
         gguf_close(&a);
         TEST_FAIL_("%s", err);
     }
-    if (a.n_kv != b.n_kv) TEST_FAIL_("%s: %lld keys, %s: %lld", a_path, (long long)a.n_kv, b_path,
-                                     (long long)b.n_kv);
+    if (a.n_kv != b.n_kv)
+        TEST_FAIL_("%s: %lld keys, %s: %lld", a_path, (long long)a.n_kv, b_path, (long long)b.n_kv);
     for (int64_t i = 0; i < a.n_kv; i++) {
         const struct gguf_kv *x = &a.kv[i], *y = &b.kv[i];
         if (x->key.len != y->key.len || memcmp(x->key.ptr, y->key.ptr, x->key.len) ||
@@ -50,17 +50,17 @@ static void same_layout(const char *a_path, const char *b_path) {
                        (int)y->key.len, y->key.ptr);
         if (x->key.len == 12 && !memcmp(x->key.ptr, "general.name", 12)) continue;
         // value bytes: up to the next key (or the tensor infos) in each file
-        const uint8_t *xe = i + 1 < a.n_kv ? (const uint8_t *)a.kv[i + 1].key.ptr - 8
-                                           : (a.n_tensors ? (const uint8_t *)a.tensors[0].name.ptr - 8
-                                                          : x->data);
-        const uint8_t *ye = i + 1 < b.n_kv ? (const uint8_t *)b.kv[i + 1].key.ptr - 8
-                                           : (b.n_tensors ? (const uint8_t *)b.tensors[0].name.ptr - 8
-                                                          : y->data);
+        const uint8_t *xe =
+            i + 1 < a.n_kv ? (const uint8_t *)a.kv[i + 1].key.ptr - 8
+                           : (a.n_tensors ? (const uint8_t *)a.tensors[0].name.ptr - 8 : x->data);
+        const uint8_t *ye =
+            i + 1 < b.n_kv ? (const uint8_t *)b.kv[i + 1].key.ptr - 8
+                           : (b.n_tensors ? (const uint8_t *)b.tensors[0].name.ptr - 8 : y->data);
         if (xe - x->data != ye - y->data || memcmp(x->data, y->data, (size_t)(xe - x->data)))
             TEST_FAIL_("key '%.*s': values differ", (int)x->key.len, x->key.ptr);
     }
-    if (a.n_tensors != b.n_tensors) TEST_FAIL_("%lld tensors vs %lld", (long long)a.n_tensors,
-                                               (long long)b.n_tensors);
+    if (a.n_tensors != b.n_tensors)
+        TEST_FAIL_("%lld tensors vs %lld", (long long)a.n_tensors, (long long)b.n_tensors);
     for (int64_t i = 0; i < a.n_tensors; i++) {
         const struct gguf_tensor *x = &a.tensors[i], *y = &b.tensors[i];
         if (x->name.len != y->name.len || memcmp(x->name.ptr, y->name.ptr, x->name.len) ||
@@ -213,8 +213,8 @@ TEST(init_statistics) {
         double mean, std;
     } k[] = {
         {"token_embd.weight", 0, 1},
-        {"blk.0.attn_q.weight", 0, 0.125},         // 1/sqrt(64)
-        {"blk.0.ffn_down_exps.weight", 0, 0.125},  // fan-in n_ff_exp = 64
+        {"blk.0.attn_q.weight", 0, 0.125},          // 1/sqrt(64)
+        {"blk.0.ffn_down_exps.weight", 0, 0.125},   // fan-in n_ff_exp = 64
         {"blk.0.ffn_down_shexp.weight", 0, 0.0884}, // fan-in 128
         {"blk.0.ffn_gate_inp.weight", 0, 0.125},
         {"blk.0.attn_norm.weight", 1, 0.1},
@@ -267,8 +267,8 @@ TEST(types_hold_converted_f32_values) {
             } else {
                 const uint16_t *h = y->data;
                 for (int64_t k = 0; k < n; k++)
-                    ASSERT_EQ(h[k], y->type == GGML_TYPE_F16 ? fp32_to_fp16(xf[k])
-                                                             : fp32_to_bf16(xf[k]));
+                    ASSERT_EQ(h[k],
+                              y->type == GGML_TYPE_F16 ? fp32_to_fp16(xf[k]) : fp32_to_bf16(xf[k]));
             }
         }
         gguf_close(&b);
@@ -324,8 +324,8 @@ TEST(builtin_vocabulary) {
         if (t.len == 6 && !memcmp(t.ptr, "\xe2\x96\x81the", 6)) found_the = 1;
         for (uint64_t j = i + 1; j < n; j++) {
             struct gguf_str u = gguf_arr_str(&g, kt, j);
-            if (t.len == u.len && !memcmp(t.ptr, u.ptr, t.len)) TEST_FAIL_("duplicate token %llu",
-                                                                          (unsigned long long)j);
+            if (t.len == u.len && !memcmp(t.ptr, u.ptr, t.len))
+                TEST_FAIL_("duplicate token %llu", (unsigned long long)j);
         }
         if (t.len <= 4) continue; // "▁x" or a single character
         int ok = 0;
@@ -378,16 +378,16 @@ TEST(invalid_params) {
         struct genmodel_params p;
         genmodel_default_params(&p, k[i].arch);
         int64_t *f = !strcmp(k[i].field, "n_expert_used")     ? &p.n_expert_used
-                   : !strcmp(k[i].field, "n_head_kv")         ? &p.n_head_kv
-                   : !strcmp(k[i].field, "head_dim")          ? &p.head_dim
-                   : !strcmp(k[i].field, "n_ff")              ? &p.n_ff
-                   : !strcmp(k[i].field, "n_layer")           ? &p.n_layer
-                   : !strcmp(k[i].field, "q_lora")            ? &p.q_lora
-                   : !strcmp(k[i].field, "n_expert_shared")   ? &p.n_expert_shared
-                   : !strcmp(k[i].field, "qk_rope")           ? &p.qk_rope
-                   : !strcmp(k[i].field, "n_dense_lead")      ? &p.n_dense_lead
-                   : !strcmp(k[i].field, "n_group")           ? &p.n_group
-                   : !strcmp(k[i].field, "n_group_used")      ? &p.n_group_used
+                     : !strcmp(k[i].field, "n_head_kv")       ? &p.n_head_kv
+                     : !strcmp(k[i].field, "head_dim")        ? &p.head_dim
+                     : !strcmp(k[i].field, "n_ff")            ? &p.n_ff
+                     : !strcmp(k[i].field, "n_layer")         ? &p.n_layer
+                     : !strcmp(k[i].field, "q_lora")          ? &p.q_lora
+                     : !strcmp(k[i].field, "n_expert_shared") ? &p.n_expert_shared
+                     : !strcmp(k[i].field, "qk_rope")         ? &p.qk_rope
+                     : !strcmp(k[i].field, "n_dense_lead")    ? &p.n_dense_lead
+                     : !strcmp(k[i].field, "n_group")         ? &p.n_group
+                     : !strcmp(k[i].field, "n_group_used")    ? &p.n_group_used
                                                               : &p.n_vocab;
         *f = k[i].value;
         char err[512] = {0};
@@ -538,7 +538,8 @@ TEST(cli_info) {
         if (strstr(line, want)) seen |= 2;
         snprintf(want, sizeof want, "expert bytes:      %llu", (unsigned long long)expert);
         if (strstr(line, want)) seen |= 4;
-        snprintf(want, sizeof want, "non-expert bytes:  %llu", (unsigned long long)(total - expert));
+        snprintf(want, sizeof want, "non-expert bytes:  %llu",
+                 (unsigned long long)(total - expert));
         if (strstr(line, want)) seen |= 8;
         if (strstr(line, "experts:           8, top-2 per token")) seen |= 16;
         snprintf(want, sizeof want, "q8_0     %6lld tensors", (long long)n_q8);
@@ -554,7 +555,8 @@ TEST(cli_info) {
     f = popen(cmd, "r");
     ASSERT(f != NULL);
     int n_lines = 0;
-    while (fgets(line, sizeof line, f)) n_lines++;
+    while (fgets(line, sizeof line, f))
+        n_lines++;
     int st = pclose(f);
     ASSERT_EQ(n_lines, 1);
     ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
