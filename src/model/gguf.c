@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -225,11 +226,6 @@ static int str_cmp(const struct gguf_str *a, const struct gguf_str *b) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
-static int str_eq_c(struct gguf_str s, const char *c) {
-    size_t n = strlen(c);
-    return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
-}
-
 // qsort context-free comparators over index arrays: the items carry their own pointers.
 struct name_ix {
     struct gguf_str name;
@@ -241,6 +237,15 @@ static int cmp_name_ix(const void *a, const void *b) {
     int c = str_cmp(&x->name, &y->name);
     if (c) return c;
     return (x->i > y->i) - (x->i < y->i);
+}
+
+// The entries' indices in name order (for binary-search lookups); NULL if out of memory.
+static int64_t *sorted_order(const struct name_ix *ix, uint64_t n) {
+    int64_t *o = mem_calloc(MEM_TAG_MODEL, n, sizeof *o);
+    if (o)
+        for (uint64_t i = 0; i < n; i++)
+            o[i] = ix[i].i;
+    return o;
 }
 
 struct off_ix {
@@ -424,7 +429,9 @@ static int parse(struct gguf *g, struct parser *ps) {
                 return rc;
             }
         }
+        g->key_sorted = sorted_order(ix, n_kv);
         mem_free(ix);
+        if (!g->key_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
     }
     // string-array index: element i's length prefix (elements were validated above)
     if (n_str_elems) {
@@ -536,7 +543,9 @@ static int parse(struct gguf *g, struct parser *ps) {
                 return rc;
             }
         }
+        g->tensor_sorted = sorted_order(ix, n_tensors);
         mem_free(ix);
+        if (!g->tensor_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
     }
 
     // ---- data section
@@ -592,6 +601,8 @@ static void free_tables(struct gguf *g) {
     mem_free(g->kv);
     mem_free(g->tensors);
     mem_free(g->str_index);
+    mem_free(g->key_sorted);
+    mem_free(g->tensor_sorted);
 }
 
 int gguf_open_memory(struct gguf *g, const void *buf, size_t size, char *err, size_t err_len) {
@@ -670,16 +681,41 @@ void gguf_close(struct gguf *g) {
 
 // ---- lookup and getters
 
-int64_t gguf_find_key(const struct gguf *g, const char *key) {
-    for (int64_t i = 0; i < g->n_kv; i++)
-        if (str_eq_c(g->kv[i].key, key)) return i;
+_Static_assert(offsetof(struct gguf_kv, key) == 0, "find_sorted reads the name at offset 0");
+_Static_assert(offsetof(struct gguf_tensor, name) == 0, "find_sorted reads the name at offset 0");
+
+// Binary search over names in sorted order; linear scan when there is no order (n <= 1).
+static int64_t find_sorted(const int64_t *order, int64_t n, const void *items, size_t stride,
+                           const char *name) {
+    struct gguf_str want = {name, strlen(name)};
+    const uint8_t *base = items;
+    if (!order) {
+        for (int64_t i = 0; i < n; i++)
+            if (str_cmp((const struct gguf_str *)(base + (size_t)i * stride), &want) == 0) return i;
+        return -1;
+    }
+    int64_t lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp((const struct gguf_str *)(base + (size_t)order[mid] * stride), &want);
+        if (c == 0) return order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return -1;
 }
 
+int64_t gguf_find_key(const struct gguf *g, const char *key) {
+    if (!g->kv || !key) return -1;
+    return find_sorted(g->key_sorted, g->n_kv, g->kv, sizeof *g->kv, key);
+}
+
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name) {
-    for (int64_t i = 0; i < g->n_tensors; i++)
-        if (str_eq_c(g->tensors[i].name, name)) return &g->tensors[i];
-    return NULL;
+    if (!g->tensors || !name) return NULL;
+    int64_t i = find_sorted(g->tensor_sorted, g->n_tensors, g->tensors, sizeof *g->tensors, name);
+    return i < 0 ? NULL : &g->tensors[i];
 }
 
 static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);

@@ -78,6 +78,8 @@ struct gguf {
                                  // the file ends before the aligned data offset)
     size_t data_offset;          // file offset of the data section
     const uint8_t **str_index;   // reader-owned storage behind kv[].elems
+    int64_t *key_sorted;         // (n_kv) kv indices in name order (NULL if n_kv <= 1)
+    int64_t *tensor_sorted;      // (n_tensors) tensor indices in name order (NULL if <= 1)
 };
 
 // Opens and validates path. On failure returns a negative status, writes a one-line
@@ -88,7 +90,8 @@ JANUS_WUR int gguf_open_memory(struct gguf *g, const void *buf, size_t size, cha
                                size_t err_len);
 void gguf_close(struct gguf *g); // views into the map become invalid
 
-// Lookup. Returns index or -1.
+// Lookup by exact name, O(log n) (binary search over the name-sorted index). Returns the
+// index / tensor, or -1 / NULL when absent.
 int64_t gguf_find_key(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);
 
