@@ -123,7 +123,12 @@ int cmd_generate(int argc, char **argv) {
     char err[512];
     struct model m;
     int rc = model_load(&m, g.model, err, sizeof err);
-    if (rc != JANUS_OK) return cli_error(CMD, "%s: %s", g.model, err[0] ? err : janus_strerror(rc));
+    if (rc != JANUS_OK) {
+        if (!err[0]) snprintf(err, sizeof err, "%s", janus_strerror(rc));
+        // The GGUF reader's messages already start with the path.
+        if (!strncmp(err, g.model, strlen(g.model))) return cli_error(CMD, "%s", err);
+        return cli_error(CMD, "%s: %s", g.model, err);
+    }
     int ret = 1;
     struct vocab voc = {0};
     int have_vocab = vocab_load(&voc, &m.gguf, err, sizeof err) == JANUS_OK;

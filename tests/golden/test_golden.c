@@ -79,9 +79,11 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 }
 
 // One-shot prefill of tokens as seq 0 of a fresh stepper: last-position logits into out.
-static int run_oneshot(const struct model *m, const int32_t *tok, int n, float *out) {
+static int run_oneshot_k(const struct model *m, const int32_t *tok, int n, float *out,
+                         const struct kern_ops *kern) {
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1};
+    struct stepper_params sp = {.max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1,
+                                .kern = kern};
     struct batch b;
     int rc = stepper_init(&st, m, &sp);
     if (rc != JANUS_OK) return rc;
@@ -92,6 +94,10 @@ static int run_oneshot(const struct model *m, const int32_t *tok, int n, float *
     batch_free(&b);
     stepper_free(&st);
     return rc;
+}
+
+static int run_oneshot(const struct model *m, const int32_t *tok, int n, float *out) {
+    return run_oneshot_k(m, tok, n, out, NULL);
 }
 
 // Checks one model against its 3 reference sequences.
@@ -147,6 +153,31 @@ TEST(golden_deepseek2_v3_f32) { check_model("deepseek2-v3-f32", 1e-3); }
 TEST(golden_qwen3moe_f32) { check_model("qwen3moe-f32", 1e-3); }
 TEST(golden_deepseek2_v2g_f32) { check_model("deepseek2-v2g-f32", 1e-3); }
 TEST(golden_deepseek2_v3g_f32) { check_model("deepseek2-v3g-f32", 1e-3); }
+
+// The scalar reference kernels meet the same tolerances (kern_best() may be AVX2).
+TEST(golden_ref_kernels_all_models) {
+    static const char *const names[] = {"llama-moe-f32", "llama-moe-f16", "llama-moe-bf16",
+                                        "llama-moe-q8_0", "qwen2moe-f32", "deepseek2-v2-f32",
+                                        "deepseek2-v3-f32", "qwen3moe-f32", "deepseek2-v2g-f32",
+                                        "deepseek2-v3g-f32"};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(names); i++) {
+        struct model m;
+        ASSERT_OK(open_model(names[i], &m));
+        const int64_t V = m.hp.n_vocab;
+        float *lg = malloc((size_t)V * sizeof(float));
+        ASSERT(lg);
+        for (int n = 1; n <= 3; n++) {
+            struct fixture_seq s;
+            ASSERT_EQ(load_seq(names[i], n, V, &s), 0);
+            ASSERT_OK(run_oneshot_k(&m, s.tokens, s.n_tokens, lg, kern_ref()));
+            ASSERT_LE(max_abs_diff(lg, s.logits, V), strstr(names[i], "q8_0") ? 1e-1 : 1e-3);
+            ASSERT_EQ(sampler_greedy(lg, V), s.greedy[0]);
+            free(s.logits);
+        }
+        free(lg);
+        model_free(&m);
+    }
+}
 
 // ---- the 3 sequences of a model in one batch, at different positions
 //
