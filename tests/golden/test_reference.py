@@ -2,7 +2,8 @@
 # Suite test for tests/golden/reference.py (the float64 NumPy reference): it must reproduce
 # every fixture's .logits to <= 1e-6 and its 8 greedy ids exactly; negative controls show
 # the comparison catches a wrong feature (rope style, renormalisation, group rule); and it
-# must run on janus gen-model models of every architecture and type. Exit 1 on any failure.
+# must run on janus gen-model models of every architecture and type, where the engine
+# (`janus logits`) must agree with it within the fixtures' tolerances. Exit 1 on any failure.
 # Env: JANUS_FIXTURES (default ../shared/fixtures), JANUS_BIN (default build/janus).
 # SPDX-License-Identifier: MIT
 import os
@@ -72,7 +73,9 @@ check(delta_with("deepseek2-v3g-f32", no_groups) > 1e-2, "negative control: grou
 # 3. gen-model models of every architecture and type run through the reference
 if os.path.exists(BIN):
     with tempfile.TemporaryDirectory() as tmp:
-        cases = [("llama", "q8_0", []), ("qwen2moe", "bf16", []), ("qwen3moe", "f16", []),
+        cases = [("llama", "q8_0", []), ("llama", "f32", ["--n-embd", "128", "--n-head", "8"]),
+                 ("qwen2moe", "bf16", []), ("qwen3moe", "f16", []),
+                 ("qwen3moe", "f32", ["--n-embd", "96", "--n-head", "6", "--head-dim", "32"]),
                  ("deepseek2", "f32", []),
                  ("deepseek2", "f32", ["--gating", "sigmoid", "--expert-groups", "4",
                                        "--expert-groups-used", "2"])]
@@ -84,11 +87,25 @@ if os.path.exists(BIN):
                 check(False, f"gen-model {arch} {typ}: {r.stderr.strip()}")
                 continue
             model = reference.Model(path)
-            logits = model.forward([1, 300, 301, 302])
+            ids = [1, 300, 301, 302, 5, 600]
+            logits = model.forward(ids)
             n_vocab = model.g.kv[f"{arch}.vocab_size"]
+            name = f"gen-model {arch} {typ} {' '.join(extra)}".strip()
             check(logits.shape == (n_vocab,) and np.all(np.isfinite(logits))
                   and float(np.std(logits)) > 1e-3,
-                  f"gen-model {arch} {typ} {' '.join(extra)}: finite logits over {n_vocab} tokens")
+                  f"{name}: finite logits over {n_vocab} tokens")
+            # 4. the engine (janus logits) agrees with the reference on this model, within
+            # the fixtures' tolerances (README §6: 1e-3; Q8_0 1e-1) and with the same argmax
+            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids))],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                check(False, f"{name}: janus logits failed: {r.stderr.strip()}")
+                continue
+            got = np.array([float(v) for v in r.stdout.split()])
+            tol = 1e-1 if typ == "q8_0" else 1e-3
+            d = float(np.max(np.abs(got - logits))) if got.shape == logits.shape else np.inf
+            check(d <= tol and int(np.argmax(got)) == int(np.argmax(logits)),
+                  f"{name}: janus logits vs reference max|Δ| {d:.2e} (tol {tol:g}), same argmax")
 else:
     check(False, f"janus binary {BIN} not found (set JANUS_BIN)")
 
