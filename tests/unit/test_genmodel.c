@@ -561,3 +561,40 @@ TEST(cli_info) {
     ASSERT_EQ(n_lines, 1);
     ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 }
+
+// janus info on a file with a type janus cannot compute, and on a vocab-only file.
+TEST(cli_info_unsupported_and_vocab) {
+    char out[512], cmd[4096], line[1024];
+    tmp_path(out, sizeof out, "q4k.gguf");
+    struct gguf_writer *w = gguf_writer_create();
+    uint8_t blk[144 * 2];
+    memset(blk, 0, sizeof blk);
+    int64_t ne[2] = {256, 2};
+    ASSERT_OK(gguf_writer_add_str(w, "general.architecture", "llama"));
+    ASSERT_OK(gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 2, ne, 12, blk, sizeof blk));
+    ASSERT_OK(gguf_writer_write(w, out));
+    gguf_writer_destroy(&w);
+    snprintf(cmd, sizeof cmd, "%s info -m %s", test_janus_bin(), out);
+    FILE *f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    int seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "q4_K") && strstr(line, "288 bytes") && strstr(line, "not computable"))
+            seen |= 1;
+        if (strstr(line, "vocab:         (no tokenizer.ggml.tokens)")) seen |= 2;
+    }
+    ASSERT_EQ(pclose(f), 0);
+    ASSERT_EQ(seen, 3);
+    snprintf(cmd, sizeof cmd, "%s info -m %s/tokenizer/ggml-vocab-deepseek-llm.gguf",
+             test_janus_bin(), test_fixtures_dir());
+    f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "102400 tokens") && strstr(line, "99757 merges")) seen |= 1;
+        if (strstr(line, "tensors:       0, 0 bytes")) seen |= 2;
+        if (strstr(line, "MoE")) seen |= 4;
+    }
+    ASSERT_EQ(pclose(f), 0);
+    ASSERT_EQ(seen, 3);
+}
