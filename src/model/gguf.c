@@ -321,6 +321,15 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
                         "least %llu bytes (file size %zu)",
                         kname, (unsigned long long)n, ps->pos, (unsigned long long)n * 8, ps->size);
         for (uint64_t i = 0; i < n; i++) {
+            // fast path: the element fits; otherwise re-read it with a descriptive name
+            if (need(ps, 8)) {
+                uint64_t len;
+                memcpy(&len, ps->p + ps->pos, 8);
+                if (len <= LIMIT_GGUF_MAX_STRING && need(ps, 8 + len)) {
+                    ps->pos += 8 + (size_t)len;
+                    continue;
+                }
+            }
             struct gguf_str s;
             snprintf(what, sizeof what, "key '%s' element %llu", kname, (unsigned long long)i);
             int rc = rd_str(ps, &s, LIMIT_GGUF_MAX_STRING, what);
