@@ -699,6 +699,13 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         }
     }
 
+    for (int32_t k = 0; k < tmp.n_special; k++) {
+        const struct vocab_entry *e = &tmp.tok[tmp.special[k]];
+        uint8_t c = (uint8_t)tmp.text[e->off];
+        tmp.special_first[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (e->len < 64) tmp.special_lens |= 1ull << e->len;
+    }
+
     rc = build_pieces(&tmp);
     if (rc) {
         rc = fail(err, err_len, rc, "out of memory building token pieces");
@@ -1263,26 +1270,50 @@ static int frags_push(struct frags *f, int32_t id, size_t off, size_t len) {
 
 // Splits the text fragments of *cur at every occurrence of each special token (longest
 // first). CONTROL and UNKNOWN tokens only when parse_special; USER_DEFINED always.
-static int partition(const struct vocab *v, const char *text, int parse_special,
+// Prefilter: one scan marks (in seen, a bitmap over token ids) every special token that
+// occurs in the text at all; only those run the per-token splitting below, which is
+// llama.cpp's procedure (a token absent from the text cannot occur in any fragment of it).
+// Texts of 64 bytes or more are not prefiltered (always marked).
+static void partition_scan(const struct vocab *v, const char *text, size_t len, uint8_t *seen) {
+    for (size_t pos = 0; pos < len; pos++) {
+        uint8_t c = (uint8_t)text[pos];
+        if (!(v->special_first[c >> 3] & (1u << (c & 7)))) continue;
+        for (uint64_t m = v->special_lens; m; m &= m - 1) {
+            size_t l = (size_t)__builtin_ctzll(m);
+            if (l > len - pos) break;
+            int32_t id = str_find(v, text + pos, l);
+            if (id < 0 || id >= v->n_tokens) continue;
+            int ty = v->tok[id].type;
+            if (ty == VOCAB_TOKEN_CONTROL || ty == VOCAB_TOKEN_USER_DEFINED ||
+                ty == VOCAB_TOKEN_UNKNOWN)
+                seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+        }
+    }
+    for (int32_t k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        if (v->tok[id].len >= 64) seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+    }
+}
+
+static int partition(const struct vocab *v, const char *text, size_t len, int parse_special,
                      struct frags *cur, struct frags *next) {
+    if (v->n_special == 0 || len == 0) return JANUS_OK;
+    uint8_t *seen = mem_calloc(MEM_TAG_MODEL, (size_t)v->n_tokens / 8 + 1, 1);
+    if (!seen) return JANUS_ENOMEM;
+    partition_scan(v, text, len, seen);
+    int rc = JANUS_OK;
     for (int32_t k = 0; k < v->n_special; k++) {
         int32_t id = v->special[k];
         const struct vocab_entry *e = &v->tok[id];
         if (!parse_special && e->type != VOCAB_TOKEN_USER_DEFINED) continue;
+        if (!(seen[id >> 3] & (1u << (id & 7)))) continue;
         const char *tt = v->text + e->off;
         size_t tn = e->len;
-        int found = 0;
-        for (size_t i = 0; i < cur->n && !found; i++)
-            if (cur->a[i].id < 0 && cur->a[i].len >= tn &&
-                memmem(text + cur->a[i].off, cur->a[i].len, tt, tn))
-                found = 1;
-        if (!found) continue;
         next->n = 0;
         for (size_t i = 0; i < cur->n; i++) {
             struct frag f = cur->a[i];
-            int rc;
             if (f.id >= 0) {
-                if ((rc = frags_push(next, f.id, 0, 0))) return rc;
+                if ((rc = frags_push(next, f.id, 0, 0))) goto out;
                 continue;
             }
             size_t pos = f.off, end = f.off + f.len;
@@ -1290,17 +1321,21 @@ static int partition(const struct vocab *v, const char *text, int parse_special,
                 const char *hit = end - pos >= tn ? memmem(text + pos, end - pos, tt, tn) : NULL;
                 if (!hit) break;
                 size_t h = (size_t)(hit - text);
-                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) return rc;
-                if ((rc = frags_push(next, id, 0, 0))) return rc;
+                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) goto out;
+                if ((rc = frags_push(next, id, 0, 0))) goto out;
                 pos = h + tn;
             }
-            if (pos < end && (rc = frags_push(next, -1, pos, end - pos))) return rc;
+            if (pos < end && (rc = frags_push(next, -1, pos, end - pos))) goto out;
         }
         struct frags t = *cur;
         *cur = *next;
         *next = t;
     }
+    mem_free(seen);
     return JANUS_OK;
+out:
+    mem_free(seen);
+    return rc;
 }
 
 int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
@@ -1315,7 +1350,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
 
     if (len > 0) {
         rc = frags_push(&cur, -1, 0, len);
-        if (rc == JANUS_OK) rc = partition(v, text, parse_special, &cur, &next);
+        if (rc == JANUS_OK) rc = partition(v, text, len, parse_special, &cur, &next);
     }
     if (rc == JANUS_OK && v->type == VOCAB_TYPE_BPE) {
         md = pcre2_match_data_create(8, (pcre2_general_context *)v->re_gctx);

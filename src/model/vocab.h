@@ -103,6 +103,8 @@ struct vocab {
     int16_t cp_byte[324];       // inverse; -1 where no byte maps
     int32_t *special;           // (n_special) CONTROL/USER_DEFINED/UNKNOWN ids, longest text first
     int32_t n_special;
+    uint8_t special_first[32];  // bitmap: first bytes of special texts (partition prefilter)
+    uint64_t special_lens;      // bit L: a special text of L bytes exists (L < 64)
     int32_t bos, eos, unk, pad; // -1 = none
     int add_bos, add_eos, add_space_prefix;
     int ignore_merges;          // llama3: a word that is a token is emitted whole

@@ -643,3 +643,47 @@ TEST(cli_tokenize) {
     ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
     ASSERT(strstr(out, "usage: janus tokenize") != NULL);
 }
+
+TEST(special_partition) {
+    // deepseek-coder: USER_DEFINED tokens (<｜fim▁begin｜>) are matched even without
+    // parse_special (llama.cpp, HF); CONTROL tokens (<｜begin▁of▁sentence｜>) only with it.
+    struct fixture_vocab fv;
+    open_vocab(&fv, "ggml-vocab-deepseek-coder.gguf");
+    ASSERT(fv.ok);
+    const char *fim = "<\xEF\xBD\x9C" "fim\xE2\x96\x81" "begin\xEF\xBD\x9C>";
+    const char *bos = "<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>";
+    char text[256];
+    snprintf(text, sizeof text, "x%sy%s", fim, bos);
+    int32_t ids[64];
+    int n = vocab_tokenize(&fv.v, text, strlen(text), 0, 0, ids, 64);
+    ASSERT(n > 3);
+    ASSERT_EQ(ids[1], 32016);
+    for (int i = 3; i < n; i++) ASSERT_NE(ids[i], 32013);
+    n = vocab_tokenize(&fv.v, text, strlen(text), 0, 1, ids, 64);
+    ASSERT_EQ(n, 4);
+    ASSERT_EQ(ids[1], 32016);
+    ASSERT_EQ(ids[3], 32013);
+    close_vocab(&fv);
+
+    // Longest special text first, then the rest of each fragment (llama.cpp order).
+    static const struct vocab_str toks[] = {S("<unk>"), S("<s>"), S("</s>"), S("a"),
+                                            S("<a>"), S("<a><b>"), S("<b>")};
+    int32_t types[7] = {2, 3, 3, 1, 3, 4, 3};
+    struct vocab_desc d = small_desc(toks, 7);
+    d.token_types = types;
+    d.add_space_prefix = 0;
+    struct vocab v;
+    char err[256];
+    ASSERT_OK(vocab_init(&v, &d, err, sizeof err));
+    n = vocab_tokenize(&v, "<a><a><b>a<b>", 13, 0, 1, ids, 64);
+    ASSERT_EQ(n, 4);
+    ASSERT_EQ(ids[0], 4);
+    ASSERT_EQ(ids[1], 5);
+    ASSERT_EQ(ids[2], 3);
+    ASSERT_EQ(ids[3], 6);
+    // without parse_special only the USER_DEFINED <a><b> is a token
+    n = vocab_tokenize(&v, "<a><a><b>", 9, 0, 0, ids, 64);
+    ASSERT(n > 1);
+    ASSERT_EQ(ids[n - 1], 5);
+    vocab_free(&v);
+}
