@@ -174,7 +174,8 @@ int cmd_tokenize(int argc, char **argv) {
         mem_free(owned);
         return cli_error(cmd, "tokenize failed: %s", janus_strerror(n));
     }
-    for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+    for (int i = 0; i < n; i++)
+        printf(i ? " %d" : "%d", ids[i]);
     putchar('\n');
     if (pieces) {
         for (int i = 0; i < n; i++) {
@@ -186,9 +187,11 @@ int cmd_tokenize(int argc, char **argv) {
         putchar('\n');
     }
     if (n_time)
-        fprintf(stderr, "load %.1f ms; tokenize %zu bytes -> %d tokens: %.3f ms (%.2f MB/s, mean of %lld)\n",
-                t_load * 1e3, len, n, t_tok * 1e3, t_tok > 0 ? (double)len / t_tok / 1e6 : 0.0,
-                (long long)n_time);
+        fprintf(
+            stderr,
+            "load %.1f ms; tokenize %zu bytes -> %d tokens: %.3f ms (%.2f MB/s, mean of %lld)\n",
+            t_load * 1e3, len, n, t_tok * 1e3, t_tok > 0 ? (double)len / t_tok / 1e6 : 0.0,
+            (long long)n_time);
     int out_err = fflush(stdout) != 0 || ferror(stdout);
     mem_free(ids);
     vocab_free(&v);
