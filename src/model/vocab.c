@@ -214,7 +214,7 @@ static void byte_map_init(struct vocab *v) {
 // every non-ASCII whitespace character by \v before matching those patterns.
 
 #define RE_CONTRACTIONS "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
-#define RE_CJK          "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])+"
+#define RE_CJK          "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])++"
 
 static const char *const re_gpt2[] = {
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
@@ -248,9 +248,9 @@ static const char *const re_deepseek_llm[] = {
     "\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}"
     "\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}"
     "\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
-    "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+    "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]++",
     "\\s?(?:(?!\\s)[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}"
-    "\\x{3000}-\\x{3002}])+",
+    "\\x{3000}-\\x{3002}])++",
     "\\s+$",
     RE_CJK,
     "\\p{N}+",
@@ -1202,6 +1202,9 @@ static int bpe_split(const struct vocab *v, const char *text, size_t n, struct s
             size_t start = 0, prev = 0;
             while (start <= cn) {
                 int m = pcre2_match(code, subj, cn, start, PCRE2_NO_UTF_CHECK, md, NULL);
+                if (m == PCRE2_ERROR_JIT_STACKLIMIT)       // long run: the interpreter keeps its
+                    m = pcre2_match(code, subj, cn, start, // frames on the heap instead
+                                    PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
                 if (m == PCRE2_ERROR_NOMATCH) break;
                 if (m < 0) return JANUS_ELIMIT; // match/heap limit: pathological input
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);

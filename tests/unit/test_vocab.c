@@ -704,3 +704,24 @@ TEST(special_partition) {
     ASSERT_EQ(ids[n - 1], 5);
     vocab_free(&v);
 }
+
+TEST(long_runs) {
+    // Regression: 1 MB runs of one character class exhausted PCRE2's default JIT stack
+    // (deepseek-llm letters and punctuation); now possessive repeats + interpreter fallback.
+    struct fixture_vocab fv;
+    open_vocab(&fv, "ggml-vocab-deepseek-llm.gguf");
+    ASSERT(fv.ok);
+    size_t n = 1 << 20;
+    char *text = malloc(n);
+    int32_t *ids = malloc(sizeof(int32_t) * n);
+    static const char fill[] = {'a', '!', ' ', '7'};
+    for (size_t k = 0; k < sizeof fill; k++) {
+        memset(text, fill[k], n);
+        int m = vocab_tokenize(&fv.v, text, n, 0, 0, ids, (int)n);
+        if (m <= 0) fprintf(stderr, "  run of '%c': status %d\n", fill[k], m);
+        ASSERT(m > 0);
+    }
+    free(text);
+    free(ids);
+    close_vocab(&fv);
+}
