@@ -658,6 +658,25 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         goto fail;
     }
 
+    // end-of-generation ids (llama.cpp's text list)
+    static const char *const eog_texts[] = {
+        "<|eot_id|>",
+        "<|im_end|>",
+        "<|end|>",
+        "<|endoftext|>",
+        "<end_of_turn>",
+        "<|end_of_text|>",
+        "<EOT>",
+        "<\xEF\xBD\x9C"
+        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    };
+    if (tmp.eos >= 0) tmp.eog[tmp.n_eog++] = tmp.eos;
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(eog_texts); k++) {
+        int32_t id = find_token_id(&tmp, eog_texts[k]);
+        if (id < 0 || id == tmp.eos || tmp.n_eog >= (int)JANUS_ARRAY_SIZE(tmp.eog)) continue;
+        tmp.eog[tmp.n_eog++] = id;
+    }
+
     // byte tokens
     byte_map_init(&tmp);
     for (int b = 0; b < 256; b++) {
@@ -904,6 +923,12 @@ done:
 }
 
 // ---- lookups and pieces
+
+int vocab_is_eog(const struct vocab *v, int32_t id) {
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id) return 1;
+    return 0;
+}
 
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len) {
     if (!v->str_hash) return -1;

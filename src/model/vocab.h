@@ -106,6 +106,8 @@ struct vocab {
     uint8_t special_first[32];  // bitmap: first bytes of special texts (partition prefilter)
     uint64_t special_lens;      // bit L: a special text of L bytes exists (L < 64)
     int32_t bos, eos, unk, pad; // -1 = none
+    int32_t eog[8];             // end-of-generation ids: eos + well-known end-of-turn texts
+    int n_eog;
     int add_bos, add_eos, add_space_prefix;
     int ignore_merges; // llama3: a word that is a token is emitted whole
     int max_token_len;
@@ -149,6 +151,10 @@ JANUS_WUR int vocab_token_to_piece(const struct vocab *v, int32_t id, int specia
 const char *vocab_piece(const struct vocab *v, int32_t id, int special, size_t *len);
 // Raw token text as stored (e.g. "▁the", "<0x0A>", "Ġthe"); NULL for an id out of range.
 const char *vocab_text(const struct vocab *v, int32_t id, size_t *len);
+// True if generation should stop at id: the eos id, or a token whose text is one of the
+// end-of-turn markers llama.cpp recognises (<|eot_id|>, <|im_end|>, <|end|>, <|endoftext|>,
+// <end_of_turn>, <|end_of_text|>, <EOT>, <｜end▁of▁sentence｜>).
+int vocab_is_eog(const struct vocab *v, int32_t id);
 // Token id of exactly this text, or -1.
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len);
 const char *vocab_pre_name(enum vocab_pre pre);

@@ -171,6 +171,11 @@ TEST(readme_example_with_bos) {
     ASSERT_EQ(fv.v.unk, 0);
     ASSERT_EQ(fv.v.add_bos, 1);
     ASSERT_EQ(fv.v.add_eos, 0);
+    ASSERT(vocab_is_eog(&fv.v, 2));
+    ASSERT(!vocab_is_eog(&fv.v, 1));
+    ASSERT(!vocab_is_eog(&fv.v, -1));
+    ASSERT_EQ(vocab_find(&fv.v, "\xE2\x96\x81The", 6), 384);
+    ASSERT_EQ(vocab_find(&fv.v, "zzzz", 4), -1);
     // pieces: "▁The" -> " The", BOS renders only with special
     char buf[32];
     int k = vocab_token_to_piece(&fv.v, 384, 0, buf, sizeof buf);
@@ -680,6 +685,7 @@ TEST(special_partition) {
     ASSERT_EQ(n, 4);
     ASSERT_EQ(ids[1], 32016);
     ASSERT_EQ(ids[3], 32013);
+    ASSERT(vocab_is_eog(&fv.v, 32014)); // <｜end▁of▁sentence｜> = eos
     close_vocab(&fv);
 
     // Longest special text first, then the rest of each fragment (llama.cpp order).
