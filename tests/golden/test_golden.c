@@ -392,3 +392,89 @@ TEST(malformed_shape_type_name) {
     free(buf);
     free(orig);
 }
+
+// Offset of the value of metadata key `key` (after its u32 type field).
+static size_t find_kv_value(const uint8_t *buf, size_t n, const char *key) {
+    const size_t at = find_tensor_info(buf, n, key); // same "u64 length + bytes" layout
+    return at ? at + 4 : 0;
+}
+
+TEST(malformed_expert_groups) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/deepseek2-v3g-f32.gguf", test_fixtures_dir());
+    size_t n;
+    uint8_t *orig = slurp(path, &n);
+    ASSERT(orig);
+    const size_t g = find_kv_value(orig, n, "deepseek2.expert_group_count");
+    const size_t gu = find_kv_value(orig, n, "deepseek2.expert_group_used_count");
+    ASSERT(g > 0 && gu > 0);
+    uint32_t v;
+    memcpy(&v, orig + g, 4);
+    ASSERT_EQ(v, 4);
+    struct model m;
+    char err[256];
+    struct {
+        size_t at;
+        uint32_t val;
+        const char *msg;
+    } cases[] = {{g, 3, "multiple of expert_group_count"},
+                 {gu, 4, "expert_group_used_count"},
+                 {gu, 0, "expert_group_used_count"},
+                 {g, 16, "expert_group_count must be < expert_count"}};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(cases); i++) {
+        memcpy(orig + cases[i].at, &cases[i].val, 4);
+        ASSERT(model_load_memory(&m, orig, n, err, sizeof err) < 0);
+        fprintf(stderr, "  groups: %s\n", err);
+        ASSERT(strstr(err, cases[i].msg) != NULL);
+        const uint32_t good = cases[i].at == g ? 4 : 2;
+        memcpy(orig + cases[i].at, &good, 4);
+    }
+    ASSERT_OK(model_load_memory(&m, orig, n, err, sizeof err));
+    ASSERT_EQ(m.hp.n_group, 4);
+    ASSERT_EQ(m.hp.n_group_used, 2);
+    ASSERT_EQ(m.hp.has_exp_probs_b, 1);
+    model_free(&m);
+    free(orig);
+}
+
+// Without output.weight the head is tied to token_embd.
+TEST(tied_output_head) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
+    size_t n;
+    uint8_t *buf = slurp(path, &n);
+    ASSERT(buf);
+    const size_t at = find_tensor_info(buf, n, "output.weight");
+    ASSERT(at > 0);
+    buf[at - 8] = 'X'; // "outputX.weight"... rename so output.weight is absent
+    struct model m;
+    char err[256];
+    ASSERT_OK(model_load_memory(&m, buf, n, err, sizeof err));
+    ASSERT_EQ(m.output_tied, 1);
+    ASSERT(m.output.data == m.token_embd.data);
+    const int32_t tok[4] = {1, 384, 263, 274};
+    struct stepper st;
+    struct stepper_params sp = {.max_tokens = 4, .n_seq = 1, .max_ctx = 4, .max_logits = 1,
+                                .kern = kern_ref()};
+    struct batch b;
+    ASSERT_OK(stepper_init(&st, &m, &sp));
+    ASSERT_OK(batch_init(&b, 4));
+    for (int i = 0; i < 4; i++) ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 3));
+    ASSERT_OK(stepper_step(&st, &b));
+    // logits[v] = token_embd[v] · rms(h_last, output_norm), recomputed in double
+    const int64_t E = m.hp.n_embd;
+    const float *h = st.attn.h + 3 * E, *te = m.token_embd.data;
+    double ss = 0;
+    for (int64_t i = 0; i < E; i++) ss += (double)h[i] * h[i];
+    const double sc = 1.0 / sqrt(ss / (double)E + m.hp.rms_eps);
+    const float *lg = stepper_logits(&st, NULL);
+    for (int64_t v = 0; v < m.hp.n_vocab; v += 37) {
+        double d = 0;
+        for (int64_t i = 0; i < E; i++) d += (double)te[v * E + i] * h[i] * sc * m.output_norm[i];
+        ASSERT_NEAR(lg[v], d, 1e-4);
+    }
+    batch_free(&b);
+    stepper_free(&st);
+    model_free(&m);
+    free(buf);
+}
