@@ -934,12 +934,18 @@ struct sym {
     int32_t id;      // BPE: string id of the symbol's text, -1 if not interned
 };
 
+// A candidate merge of adjacent symbols left, right. It is stale once either symbol has
+// changed: left cannot change while right lives (it only grows by absorbing right), and
+// right only grows, so "both alive and left.n + right.n == size" is the exact check (for BPE
+// it equals llama.cpp's string comparison).
 struct bigram {
-    float score; // SPM: higher first
-    int32_t rank; // BPE: lower first
+    union {
+        float score;  // SPM: higher first
+        int32_t rank; // BPE: lower first
+    } k;
     int32_t left, right;
-    uint32_t size;            // SPM: expected byte length
-    int32_t id_l, id_r, res;  // BPE: expected ids and result
+    uint32_t size; // byte length of left + right when pushed
+    int32_t res;   // BPE: string id of the merged text
 };
 
 struct scratch {
@@ -966,9 +972,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
 // a before b in the queue?
 static int bigram_before(const struct scratch *s, const struct bigram *a, const struct bigram *b) {
     if (s->spm) {
-        if (a->score != b->score) return a->score > b->score;
-    } else if (a->rank != b->rank) {
-        return a->rank < b->rank;
+        if (a->k.score != b->k.score) return a->k.score > b->k.score;
+    } else if (a->k.rank != b->k.rank) {
+        return a->k.rank < b->k.rank;
     }
     return a->left < b->left;
 }
@@ -1010,7 +1016,7 @@ static int spm_try_bigram(const struct vocab *v, struct scratch *s, int32_t l, i
     uint32_t n = s->sym[l].n + s->sym[r].n;
     int32_t id = str_find(v, s->buf + s->sym[l].off, n);
     if (id < 0) return JANUS_OK;
-    struct bigram b = {.score = v->tok[id].score, .left = l, .right = r, .size = n};
+    struct bigram b = {.k.score = v->tok[id].score, .left = l, .right = r, .size = n};
     return heap_push(s, &b);
 }
 
@@ -1074,8 +1080,8 @@ static int bpe_try_bigram(const struct vocab *v, struct scratch *s, int32_t l, i
     if (il < 0 || ir < 0 || !v->merge_cap) return JANUS_OK;
     const struct vocab_merge *m = merge_find(v, il, ir);
     if (!m) return JANUS_OK;
-    struct bigram b = {.rank = m->rank, .left = l, .right = r, .id_l = il, .id_r = ir,
-                       .res = m->result};
+    struct bigram b = {.k.rank = m->rank, .left = l, .right = r,
+                       .size = s->sym[l].n + s->sym[r].n, .res = m->result};
     return heap_push(s, &b);
 }
 
@@ -1112,7 +1118,7 @@ static int bpe_word(const struct vocab *v, struct scratch *s, size_t w0, size_t 
     while (s->heap_n) {
         struct bigram b = heap_pop(s);
         struct sym *l = &s->sym[b.left], *r = &s->sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->id != b.id_l || r->id != b.id_r) continue;
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
         l->n += r->n;
         l->id = b.res;
         r->n = 0;

@@ -11,6 +11,7 @@
 #include "model/vocab.h"
 
 #include <stdlib.h>
+#include <sys/wait.h>
 
 // ---- helpers
 
@@ -600,4 +601,45 @@ TEST(pre_llama3_qwen2_default) {
     ASSERT_EQ(vocab_tokenize(&v, "ab", 2, 1, 0, ids, 32), 2);
     ASSERT_EQ(ids[0], 0);
     vocab_free(&v);
+}
+
+// ---- janus tokenize (the CLI over the same code)
+
+static int run_cmd(const char *cmd, char *out, size_t cap) {
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+TEST(cli_tokenize) {
+    char cmd[8192], out[8192];
+    const char *bin = test_janus_bin(), *fix = test_fixtures_dir();
+    snprintf(cmd, sizeof cmd,
+             "'%s' tokenize -m '%s/tokenizer/ggml-vocab-janus-spm.gguf' -p 'The quick brown fox "
+             "jumps over the lazy dog.' --pieces",
+             bin, fix);
+    ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
+    ASSERT_STR_EQ(out, "1 384 536 682 388 272 681 484 658 701 556 398 693 683 521 265 275 678 "
+                       "711 690 354 692 697\n'<s>' ' The' ' qu' 'i' 'ck' ' b' 'r' 'own' ' fo' "
+                       "'x' ' j' 'um' 'p' 's' ' over' ' the' ' l' 'a' 'z' 'y' ' do' 'g' '.'\n");
+    // a full model file works too; --no-special drops BOS (fixtures README §1: llama-moe .1)
+    snprintf(cmd, sizeof cmd,
+             "'%s' tokenize -m '%s/models/llama-moe-f32.gguf' -p 'The server an' --no-special",
+             bin, fix);
+    ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
+    ASSERT_STR_EQ(out, "384 263 274 322 341\n");
+    // errors: one line on stderr, non-zero exit, nothing on stdout
+    snprintf(cmd, sizeof cmd, "'%s' tokenize -m '%s/tokenizer/ggml-vocab-gpt-2.gguf.inp' -p x 2>&1",
+             bin, fix);
+    ASSERT_EQ(run_cmd(cmd, out, sizeof out), 1);
+    ASSERT(strstr(out, "janus tokenize: ") == out && strchr(out, '\n') == out + strlen(out) - 1);
+    snprintf(cmd, sizeof cmd, "'%s' tokenize -p x 2>&1", bin);
+    ASSERT_EQ(run_cmd(cmd, out, sizeof out), 2);
+    ASSERT(strstr(out, "-m MODEL") != NULL);
+    snprintf(cmd, sizeof cmd, "'%s' tokenize --help", bin);
+    ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
+    ASSERT(strstr(out, "usage: janus tokenize") != NULL);
 }
