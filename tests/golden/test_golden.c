@@ -17,7 +17,7 @@
 
 #include <stdlib.h>
 
-#define MAX_TOK 64
+#define MAX_TOK  64
 #define N_GREEDY 8
 
 struct fixture_seq {
@@ -33,7 +33,8 @@ static int read_ints(const char *path, int32_t *out, int cap) {
     if (!f) return -1;
     int n = 0;
     long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1) out[n++] = (int32_t)v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (int32_t)v;
     fclose(f);
     return n;
 }
@@ -43,7 +44,8 @@ static int64_t read_floats(const char *path, float *out, int64_t cap) {
     if (!f) return -1;
     int64_t n = 0;
     double v;
-    while (n < cap && fscanf(f, "%lf", &v) == 1) out[n++] = (float)v;
+    while (n < cap && fscanf(f, "%lf", &v) == 1)
+        out[n++] = (float)v;
     fclose(f);
     return n;
 }
@@ -84,15 +86,17 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 static int run_oneshot_k(const struct model *m, const int32_t *tok, int n, float *out,
                          const struct kern_ops *kern) {
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1,
-                                .kern = kern};
+    struct stepper_params sp = {
+        .max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1, .kern = kern};
     struct batch b;
     int rc = stepper_init(&st, m, &sp);
     if (rc != JANUS_OK) return rc;
     rc = batch_init(&b, n);
-    for (int i = 0; rc == JANUS_OK && i < n; i++) rc = batch_add(&b, tok[i], 0, i, i == n - 1);
+    for (int i = 0; rc == JANUS_OK && i < n; i++)
+        rc = batch_add(&b, tok[i], 0, i, i == n - 1);
     if (rc == JANUS_OK) rc = stepper_step(&st, &b);
-    if (rc == JANUS_OK) memcpy(out, stepper_logits(&st, NULL), (size_t)m->hp.n_vocab * sizeof(float));
+    if (rc == JANUS_OK)
+        memcpy(out, stepper_logits(&st, NULL), (size_t)m->hp.n_vocab * sizeof(float));
     batch_free(&b);
     stepper_free(&st);
     return rc;
@@ -120,12 +124,15 @@ static void check_model(const char *name, double tol) {
         ASSERT_EQ(sampler_greedy(lg, V), sampler_greedy(s.logits, V));
         // greedy: prefill, then 7 single-token steps feeding back the argmax
         struct stepper st;
-        struct stepper_params sp = {.max_tokens = s.n_tokens, .n_seq = 1,
-                                    .max_ctx = s.n_tokens + N_GREEDY, .max_logits = 1};
+        struct stepper_params sp = {.max_tokens = s.n_tokens,
+                                    .n_seq = 1,
+                                    .max_ctx = s.n_tokens + N_GREEDY,
+                                    .max_logits = 1};
         struct batch b;
         ASSERT_OK(stepper_init(&st, &m, &sp));
         ASSERT_OK(batch_init(&b, s.n_tokens));
-        for (int i = 0; i < s.n_tokens; i++) ASSERT_OK(batch_add(&b, s.tokens[i], 0, i, i == s.n_tokens - 1));
+        for (int i = 0; i < s.n_tokens; i++)
+            ASSERT_OK(batch_add(&b, s.tokens[i], 0, i, i == s.n_tokens - 1));
         ASSERT_OK(stepper_step(&st, &b));
         int32_t got[N_GREEDY];
         for (int g = 0; g < N_GREEDY; g++) {
@@ -136,7 +143,8 @@ static void check_model(const char *name, double tol) {
             ASSERT_OK(stepper_step(&st, &b));
         }
         ASSERT_OK(kvcache_check(&st.attn.kv));
-        for (int g = 0; g < N_GREEDY; g++) ASSERT_EQ(got[g], s.greedy[g]);
+        for (int g = 0; g < N_GREEDY; g++)
+            ASSERT_EQ(got[g], s.greedy[g]);
         batch_free(&b);
         stepper_free(&st);
         free(s.logits);
@@ -158,9 +166,9 @@ TEST(golden_deepseek2_v3g_f32) { check_model("deepseek2-v3g-f32", 1e-3); }
 
 // The scalar reference kernels meet the same tolerances (kern_best() may be AVX2).
 TEST(golden_ref_kernels_all_models) {
-    static const char *const names[] = {"llama-moe-f32", "llama-moe-f16", "llama-moe-bf16",
-                                        "llama-moe-q8_0", "qwen2moe-f32", "deepseek2-v2-f32",
-                                        "deepseek2-v3-f32", "qwen3moe-f32", "deepseek2-v2g-f32",
+    static const char *const names[] = {"llama-moe-f32",    "llama-moe-f16", "llama-moe-bf16",
+                                        "llama-moe-q8_0",   "qwen2moe-f32",  "deepseek2-v2-f32",
+                                        "deepseek2-v3-f32", "qwen3moe-f32",  "deepseek2-v2g-f32",
                                         "deepseek2-v3g-f32"};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(names); i++) {
         struct model m;
@@ -191,11 +199,13 @@ static void check_batched(const char *name) {
     ASSERT_OK(open_model(name, &m));
     const int64_t V = m.hp.n_vocab;
     struct fixture_seq s[3];
-    for (int i = 0; i < 3; i++) ASSERT_EQ(load_seq(name, i + 1, V, &s[i]), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(load_seq(name, i + 1, V, &s[i]), 0);
     float *one = malloc((size_t)V * sizeof(float));
     ASSERT(one);
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = 3 * MAX_TOK, .n_seq = 3, .max_ctx = MAX_TOK + N_GREEDY};
+    struct stepper_params sp = {
+        .max_tokens = 3 * MAX_TOK, .n_seq = 3, .max_ctx = MAX_TOK + N_GREEDY};
     struct batch b;
     ASSERT_OK(stepper_init(&st, &m, &sp));
     ASSERT_OK(batch_init(&b, 3 * MAX_TOK));
@@ -247,14 +257,16 @@ static void check_batched(const char *name) {
     ASSERT(n_mixed > 0); // the schedule really mixed prefill and decode
     for (int q = 0; q < 3; q++) {
         ASSERT_EQ(n_greedy[q], N_GREEDY);
-        for (int g = 0; g < N_GREEDY; g++) ASSERT_EQ(got[q][g], s[q].greedy[g]);
+        for (int g = 0; g < N_GREEDY; g++)
+            ASSERT_EQ(got[q][g], s[q].greedy[g]);
         stepper_seq_free(&st, q);
     }
     ASSERT_OK(kvcache_check(&st.attn.kv));
     ASSERT_EQ(st.attn.kv.n_free, st.attn.kv.n_pages);
     batch_free(&b);
     stepper_free(&st);
-    for (int i = 0; i < 3; i++) free(s[i].logits);
+    for (int i = 0; i < 3; i++)
+        free(s[i].logits);
     free(one);
     model_free(&m);
 }
@@ -368,7 +380,8 @@ TEST(malformed_shape_type_name) {
     memcpy(buf + at + 12, &ne1, 8);
     ASSERT(model_load_memory(&m, buf, n, err, sizeof err) < 0);
     fprintf(stderr, "  shape: %s\n", err);
-    ASSERT(strstr(err, "blk.0.attn_q.weight") && strstr(err, "{64, 64}") && strstr(err, "{32, 128}"));
+    ASSERT(strstr(err, "blk.0.attn_q.weight") && strstr(err, "{64, 64}") &&
+           strstr(err, "{32, 128}"));
     // 2. type F32 → q4_K (12): unsupported, named.
     memcpy(buf, orig, n);
     uint32_t t = 12;
@@ -456,23 +469,26 @@ TEST(tied_output_head) {
     ASSERT(m.output.data == m.token_embd.data);
     const int32_t tok[4] = {1, 384, 263, 274};
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = 4, .n_seq = 1, .max_ctx = 4, .max_logits = 1,
-                                .kern = kern_ref()};
+    struct stepper_params sp = {
+        .max_tokens = 4, .n_seq = 1, .max_ctx = 4, .max_logits = 1, .kern = kern_ref()};
     struct batch b;
     ASSERT_OK(stepper_init(&st, &m, &sp));
     ASSERT_OK(batch_init(&b, 4));
-    for (int i = 0; i < 4; i++) ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 3));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 3));
     ASSERT_OK(stepper_step(&st, &b));
     // logits[v] = token_embd[v] · rms(h_last, output_norm), recomputed in double
     const int64_t E = m.hp.n_embd;
     const float *h = st.attn.h + 3 * E, *te = m.token_embd.data;
     double ss = 0;
-    for (int64_t i = 0; i < E; i++) ss += (double)h[i] * h[i];
+    for (int64_t i = 0; i < E; i++)
+        ss += (double)h[i] * h[i];
     const double sc = 1.0 / sqrt(ss / (double)E + m.hp.rms_eps);
     const float *lg = stepper_logits(&st, NULL);
     for (int64_t v = 0; v < m.hp.n_vocab; v += 37) {
         double d = 0;
-        for (int64_t i = 0; i < E; i++) d += (double)te[v * E + i] * h[i] * sc * m.output_norm[i];
+        for (int64_t i = 0; i < E; i++)
+            d += (double)te[v * E + i] * h[i] * sc * m.output_norm[i];
         ASSERT_NEAR(lg[v], d, 1e-4);
     }
     batch_free(&b);
@@ -498,7 +514,8 @@ static void run_genmodel(struct genmodel_params *p, const char *tag) {
     float *one = malloc((size_t)V * sizeof(float));
     ASSERT(one);
     ASSERT_OK(run_oneshot(&m, tok, 7, one));
-    for (int64_t i = 0; i < V; i++) ASSERT(isfinite(one[i]));
+    for (int64_t i = 0; i < V; i++)
+        ASSERT(isfinite(one[i]));
     // incremental equals one-shot here too
     struct stepper st;
     struct stepper_params sp = {.max_tokens = 4, .n_seq = 1, .max_ctx = 7};
@@ -507,7 +524,8 @@ static void run_genmodel(struct genmodel_params *p, const char *tag) {
     ASSERT_OK(batch_init(&b, 4));
     for (int i = 0; i < 7;) { // chunks of 4 and 3
         batch_clear(&b);
-        for (int c = 0; c < 4 && i < 7; c++, i++) ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 6));
+        for (int c = 0; c < 4 && i < 7; c++, i++)
+            ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 6));
         ASSERT_OK(stepper_step(&st, &b));
     }
     const double d = max_abs_diff(stepper_logits(&st, NULL), one, V);
@@ -529,7 +547,8 @@ TEST(genmodel_every_arch_and_type) {
             p.type = types[t];
             p.seed = 7 + (uint64_t)a;
             char tag[64];
-            snprintf(tag, sizeof tag, "%s-%s", genmodel_arch_name((enum genmodel_arch)a), tnames[t]);
+            snprintf(tag, sizeof tag, "%s-%s", genmodel_arch_name((enum genmodel_arch)a),
+                     tnames[t]);
             run_genmodel(&p, tag);
             if (test_current_failed) return;
         }
