@@ -20,7 +20,9 @@ static void help(void) {
            "  --p-group P       probability a choice comes from the token's group (default 0.5)\n"
            "  --hot-groups H    groups active per step (default 2)\n"
            "  --drift D         popularity rank shift per step (default 0)\n"
-           "  --seed N          (default 1)\n");
+           "  --model-seed N    the synthetic model: expert popularity order (default 1)\n"
+           "  --seed N          sampling of steps and tokens (default 1); same model-seed with\n"
+           "                    different seeds gives train/test traces of one model\n");
 }
 
 int cmd_gen_routing(int argc, char **argv) {
@@ -48,6 +50,7 @@ int cmd_gen_routing(int argc, char **argv) {
         else if (!strcmp(a, "--group-size")) bad = cli_parse_i64(v, 0, 1 << 20, &x), p.group_size = (int32_t)x;
         else if (!strcmp(a, "--hot-groups")) bad = cli_parse_i64(v, 0, 1 << 20, &x), p.hot_groups = (int32_t)x;
         else if (!strcmp(a, "--seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.seed = (uint64_t)x;
+        else if (!strcmp(a, "--model-seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.model_seed = (uint64_t)x;
         else if (!strcmp(a, "--zipf")) bad = cli_parse_f64(v, 0, 10, &d), p.zipf = d;
         else if (!strcmp(a, "--p-group")) bad = cli_parse_f64(v, 0, 1, &d), p.p_group = d;
         else if (!strcmp(a, "--drift")) bad = cli_parse_f64(v, 0, 1e6, &d), p.drift = d;

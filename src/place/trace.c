@@ -305,6 +305,7 @@ void trace_gen_default_params(struct trace_gen_params *p) {
     p->p_group = 0.5;
     p->hot_groups = 2;
     p->drift = 0.0;
+    p->model_seed = 1;
     p->seed = 1;
 }
 
@@ -361,7 +362,7 @@ int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
         goto done;
     }
     struct rng r;
-    rng_init3(&r, p->seed, 0x7472616365ULL, (uint64_t)E);
+    rng_init3(&r, p->model_seed, 0x7472616365ULL, (uint64_t)E);
     for (size_t l = 0; l < L; l++) { // Fisher-Yates per layer
         int32_t *pm = perm + l * (size_t)E;
         for (int32_t i = 0; i < E; i++) pm[i] = i;
@@ -378,6 +379,7 @@ int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
         acc += wr[i];
         cdf[i] = acc;
     }
+    rng_init3(&r, p->seed, 0x73616d706c65ULL, (uint64_t)E); // sampling stream
     gcdf[0] = 0;
     for (int32_t g = 0; g < n_groups; g++) {
         double s = 0;

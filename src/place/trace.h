@@ -87,11 +87,13 @@ struct trace_gen_params {
     double p_group;     // probability a choice is drawn from the token's group (default 0.5)
     int32_t hot_groups; // groups active in one step; each token picks one of them (default 2)
     double drift;       // popularity rank shift per step (0.01 = one rank per 100 steps)
-    uint64_t seed;      // default 1
+    uint64_t model_seed; // the "model": popularity permutation per layer (default 1); keep it
+                         // fixed and vary seed to get train/test traces of the same model
+    uint64_t seed;      // sampling of hot groups and tokens (default 1)
 };
 void trace_gen_default_params(struct trace_gen_params *p);
 // Generates a trace (appends to *t, which must be empty). Deterministic in the params.
-// Model: per layer a fixed random permutation maps popularity rank -> expert; at step s
+// Model: per layer a random permutation (from model_seed) maps popularity rank -> expert; at step s
 // the expert of rank r is perm[(r + floor(drift * s)) mod E]; Zipf weight (r+1)^-zipf.
 // Experts are split into groups of group_size consecutive ranks; each step draws
 // hot_groups groups (Zipf over groups' total weight), each token picks one of them, and
