@@ -42,23 +42,28 @@ int cmd_place_eval(int argc, char **argv) {
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(a, "--layout")) layout_path = v;
-        else if (!strcmp(a, "--routing")) routing_path = v;
-        else if (!strcmp(a, "--samples")) bad = cli_parse_i64(v, 1, 1000000, &samples);
-        else if (!strcmp(a, "--seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
+        if (!strcmp(a, "--layout"))
+            layout_path = v;
+        else if (!strcmp(a, "--routing"))
+            routing_path = v;
+        else if (!strcmp(a, "--samples"))
+            bad = cli_parse_i64(v, 1, 1000000, &samples);
+        else if (!strcmp(a, "--seed"))
+            bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
         else if (!strcmp(a, "--sample")) {
             bad = strcmp(v, "block") && strcmp(v, "pool");
             by_block = !strcmp(v, "block");
-        }
-        else if (!strcmp(a, "--batches")) {
+        } else if (!strcmp(a, "--batches")) {
             nb = cli_parse_ids(v, batches, 64);
             bad = nb < 1;
-            for (int j = 0; j < nb && !bad; j++) bad = batches[j] < 1 || batches[j] > 65536;
+            for (int j = 0; j < nb && !bad; j++)
+                bad = batches[j] < 1 || batches[j] > 65536;
         } else
             return cli_error(cmd, "unknown option %s (see --help)", a);
         if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
     }
-    if (!layout_path || !routing_path) return cli_error(cmd, "need --layout FILE and --routing FILE");
+    if (!layout_path || !routing_path)
+        return cli_error(cmd, "need --layout FILE and --routing FILE");
     char err[256] = "";
     struct layout l;
     int rc = layout_load_json(&l, layout_path, err, sizeof err);
@@ -71,7 +76,8 @@ int cmd_place_eval(int argc, char **argv) {
     }
     int ret = 0;
     int32_t bmax = 1;
-    for (int j = 0; j < nb; j++) bmax = batches[j] > bmax ? batches[j] : bmax;
+    for (int j = 0; j < nb; j++)
+        bmax = batches[j] > bmax ? batches[j] : bmax;
     struct actsched_limits lim = {bmax, l.n_experts, l.n_instances, t.top_k ? t.top_k : 1};
     struct actsched_ws ws = {0};
     struct actsched_output out = {0};
@@ -104,7 +110,8 @@ int cmd_place_eval(int argc, char **argv) {
         ret = cli_error(cmd, "out of memory");
         goto done;
     }
-    for (int32_t ly = 0; ly < l.n_layers; ly++) pool_off[ly + 1] = pool_off[ly] + pool_n[ly];
+    for (int32_t ly = 0; ly < l.n_layers; ly++)
+        pool_off[ly + 1] = pool_off[ly] + pool_n[ly];
     // Non-empty blocks per layer (for --sample block), and a permutation scratch.
     blk_n = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers, sizeof(int64_t));
     blk_off = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers + 1, sizeof(int64_t));
@@ -117,8 +124,10 @@ int cmd_place_eval(int argc, char **argv) {
         ret = cli_error(cmd, "out of memory");
         goto done;
     }
-    for (int64_t i = 0; i < t.n_blocks; i++) blk_n[t.blocks[i].layer] += t.blocks[i].n_tok > 0;
-    for (int32_t ly = 0; ly < l.n_layers; ly++) blk_off[ly + 1] = blk_off[ly] + blk_n[ly];
+    for (int64_t i = 0; i < t.n_blocks; i++)
+        blk_n[t.blocks[i].layer] += t.blocks[i].n_tok > 0;
+    for (int32_t ly = 0; ly < l.n_layers; ly++)
+        blk_off[ly + 1] = blk_off[ly] + blk_n[ly];
     for (int32_t ly = 0; ly < l.n_layers; ly++) {
         int64_t m = blk_off[ly];
         for (int64_t i = 0; i < t.n_blocks; i++)
@@ -128,7 +137,8 @@ int cmd_place_eval(int argc, char **argv) {
         int64_t m = pool_off[ly];
         for (int64_t i = 0; i < t.n_blocks; i++)
             if (t.blocks[i].layer == ly)
-                for (int64_t x = 0; x < t.blocks[i].n_tok; x++) pool[m++] = t.blocks[i].off + x;
+                for (int64_t x = 0; x < t.blocks[i].n_tok; x++)
+                    pool[m++] = t.blocks[i].off + x;
     }
     printf("# place-eval: layout %s, routing %s, %lld samples per (layer, batch), sample=%s\n",
            layout_path, routing_path, (long long)samples, by_block ? "block" : "pool");
@@ -150,7 +160,8 @@ int cmd_place_eval(int argc, char **argv) {
                     // layer, then B of its tokens (without replacement while they last).
                     int64_t bi = blk[blk_off[ly] + (int64_t)(rng_u64(&r) % (uint64_t)blk_n[ly])];
                     int64_t nt = t.blocks[bi].n_tok;
-                    for (int64_t x = 0; x < nt; x++) perm[x] = x;
+                    for (int64_t x = 0; x < nt; x++)
+                        perm[x] = x;
                     for (int32_t b = 0; b < B; b++) {
                         int64_t x;
                         if (b < nt) { // partial Fisher-Yates
@@ -162,8 +173,7 @@ int cmd_place_eval(int argc, char **argv) {
                         } else {
                             x = (int64_t)(rng_u64(&r) % (uint64_t)nt);
                         }
-                        memcpy(ids + (size_t)b * t.top_k,
-                               t.ids + (t.blocks[bi].off + x) * t.top_k,
+                        memcpy(ids + (size_t)b * t.top_k, t.ids + (t.blocks[bi].off + x) * t.top_k,
                                sizeof(int32_t) * (size_t)t.top_k);
                     }
                 } else {
@@ -187,7 +197,8 @@ int cmd_place_eval(int argc, char **argv) {
             }
         }
         printf("%8d", B);
-        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) printf(" %14.3f", cnt ? sum[p] / cnt : 0.0);
+        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+            printf(" %14.3f", cnt ? sum[p] / cnt : 0.0);
         printf("\n");
     }
 done:

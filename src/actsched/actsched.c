@@ -152,8 +152,10 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
     }
     for (int64_t i = i4; i < nt && !bad; i++) {
         uint32_t e = (uint32_t)routing[i];
-        if (e >= uE) bad = 1;
-        else mark[e]++;
+        if (e >= uE)
+            bad = 1;
+        else
+            mark[e]++;
     }
     if (bad) return JANUS_EINVAL;
     int32_t na = 0;
@@ -215,14 +217,15 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
         tr[i + 6] = r6;
         tr[i + 7] = r7;
     }
-    for (int64_t i = i8; i < nt; i++) tr[i] = rep[routing[i]];
+    for (int64_t i = i8; i < nt; i++)
+        tr[i] = rep[routing[i]];
     return JANUS_OK;
 }
 
 // ---- checker and digest
 
-int actsched_check(const struct actsched_input *in, const struct actsched_output *out,
-                   char *err, size_t err_cap) {
+int actsched_check(const struct actsched_input *in, const struct actsched_output *out, char *err,
+                   size_t err_cap) {
     const struct layout_layer *ly = in->layer;
     int32_t E = ly->n_experts, n = ly->n_instances;
     if (out->n_experts != E || out->n_instances != n || out->n_tok != in->n_tok) {
@@ -244,8 +247,7 @@ int actsched_check(const struct actsched_input *in, const struct actsched_output
         }
         int32_t g = out->assign[e];
         if (g >= n || layout_replica_id(ly, e, g) < 0) {
-            place_util_err(err, err_cap, "expert %d assigned to instance %d, which lacks it", e,
-                           g);
+            place_util_err(err, err_cap, "expert %d assigned to instance %d, which lacks it", e, g);
             return JANUS_EINVAL;
         }
         if (out->assign_replica[e] != layout_replica_id(ly, e, g)) {

@@ -45,16 +45,16 @@ struct actsched_limits {
 // actsched_free. Not thread-safe: one workspace per thread.
 struct actsched_ws {
     struct actsched_limits lim;
-    int32_t *mark;      // (4, max_experts) per-expert (token, choice) counts, 4 partial histograms
-    int32_t *order;     // (max_experts) scratch ordering of activated experts
-    uint64_t *keys;     // (max_experts) sort keys (token-balanced)
-    int32_t *load;      // (max_instances) experts assigned so far per instance
-    int64_t *tok_load;  // (max_instances) tokens assigned so far (token-balanced)
-    int32_t *queue;     // (max_instances) BFS queue (optimal)
-    int32_t *parent_e;  // (max_instances) BFS: expert through which an instance was reached
-    int32_t *parent_j;  // (max_instances) BFS: that expert's host-list index of the instance
-    int32_t *seen;      // (max_instances) BFS visit stamps
-    int32_t *bucket;    // (max_instances + 2) counting-sort buckets by replica count
+    int32_t *mark;     // (4, max_experts) per-expert (token, choice) counts, 4 partial histograms
+    int32_t *order;    // (max_experts) scratch ordering of activated experts
+    uint64_t *keys;    // (max_experts) sort keys (token-balanced)
+    int32_t *load;     // (max_instances) experts assigned so far per instance
+    int64_t *tok_load; // (max_instances) tokens assigned so far (token-balanced)
+    int32_t *queue;    // (max_instances) BFS queue (optimal)
+    int32_t *parent_e; // (max_instances) BFS: expert through which an instance was reached
+    int32_t *parent_j; // (max_instances) BFS: that expert's host-list index of the instance
+    int32_t *seen;     // (max_instances) BFS visit stamps
+    int32_t *bucket;   // (max_instances + 2) counting-sort buckets by replica count
 };
 
 // Allocates the workspace for the given maxima. JANUS_OK; JANUS_EINVAL if a limit is out

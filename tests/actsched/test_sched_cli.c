@@ -126,7 +126,8 @@ TEST(place_and_schedule_identical_across_processes) {
     char *txt = slurp(path, NULL);
     ASSERT(txt != NULL);
     int lines = 0;
-    for (char *q = txt; *q; q++) lines += *q == '\n';
+    for (char *q = txt; *q; q++)
+        lines += *q == '\n';
     ASSERT_EQ(lines, 60);
     ASSERT(strncmp(txt, "step 0 layer 0 a_max ", 21) == 0);
     free(txt);
@@ -168,7 +169,8 @@ TEST(cli_errors_are_one_line) {
         char *e = slurp(path, NULL);
         ASSERT(e != NULL);
         int nl = 0;
-        for (char *q = e; *q; q++) nl += *q == '\n';
+        for (char *q = e; *q; q++)
+            nl += *q == '\n';
         if (nl != 1 || !strstr(e, cases[i].needle))
             TEST_FAIL_("'%s': stderr '%s' (want one line with '%s')", args, e, cases[i].needle);
         free(e);

@@ -27,7 +27,8 @@ TEST(replicate_by_largest_load_per_replica) {
     ASSERT_EQ(counts[3], 1);
     // Everything capped at n: leftover slots stay empty.
     ASSERT_OK(replicate_counts(4, load, 2, 8, counts, err, sizeof err));
-    for (int e = 0; e < 4; e++) ASSERT_EQ(counts[e], 2);
+    for (int e = 0; e < 4; e++)
+        ASSERT_EQ(counts[e], 2);
     // Ties go to the lowest id.
     double flat[3] = {1, 1, 1};
     ASSERT_OK(replicate_counts(3, flat, 2, 2, counts, err, sizeof err));
@@ -70,7 +71,8 @@ TEST(placement_valid_and_swaps_when_stuck) {
             tok[e] = load[e] * 3;
         }
         for (int32_t e = 0; e < E; e++)
-            for (int32_t f = 0; f <= e; f++) a[e * E + f] = a[f * E + e] = rng_uniform(&r);
+            for (int32_t f = 0; f <= e; f++)
+                a[e * E + f] = a[f * E + e] = rng_uniform(&r);
         char err[200];
         ASSERT_OK(replicate_counts(E, load, n, C, counts, err, sizeof err));
         struct placement_input in = {E, n, C, counts, load, tok, a};
@@ -95,8 +97,10 @@ TEST(placement_separates_coactivated_experts) {
     struct layout l;
     ASSERT_OK(layout_init(&l, 1, 2, 2, 4));
     ASSERT_OK(layout_set_layer_slots(&l, 0, slots, NULL, NULL, 0));
-    ASSERT_NE(l.layers[0].hosts[l.layers[0].host_off[0]], l.layers[0].hosts[l.layers[0].host_off[1]]);
-    ASSERT_NE(l.layers[0].hosts[l.layers[0].host_off[2]], l.layers[0].hosts[l.layers[0].host_off[3]]);
+    ASSERT_NE(l.layers[0].hosts[l.layers[0].host_off[0]],
+              l.layers[0].hosts[l.layers[0].host_off[1]]);
+    ASSERT_NE(l.layers[0].hosts[l.layers[0].host_off[2]],
+              l.layers[0].hosts[l.layers[0].host_off[3]]);
     ASSERT_EQ(rep.max_coact, 0);
     layout_free(&l);
 }
@@ -109,11 +113,13 @@ TEST(eplb_reference_case_exact) {
     struct eplb_params p = {16, 4, 2, 8, EPLB_POLICY_HIERARCHICAL};
     char err[200];
     ASSERT_OK(eplb_rebalance(w, 12, &p, p2l, rank, cnt, err, sizeof err));
-    for (int i = 0; i < 16; i++) ASSERT_EQ(p2l[i], want[i]);
+    for (int i = 0; i < 16; i++)
+        ASSERT_EQ(p2l[i], want[i]);
     // AUTO picks hierarchical here (4 % 2 == 0).
     p.policy = EPLB_POLICY_AUTO;
     ASSERT_OK(eplb_rebalance(w, 12, &p, p2l, NULL, NULL, err, sizeof err));
-    for (int i = 0; i < 16; i++) ASSERT_EQ(p2l[i], want[i]);
+    for (int i = 0; i < 16; i++)
+        ASSERT_EQ(p2l[i], want[i]);
     // Replica ranks and counts are consistent with the map.
     // Each expert's replica ranks are exactly {0 .. cnt-1}.
     int32_t seen[12] = {0}, rank_mask[12] = {0};
@@ -182,7 +188,8 @@ TEST(build_layout_from_stats) {
         if (pol == PLACEMENT_POLICY_JANUS) {
             // all 20 slots used, popular experts replicated
             int32_t tot = 0;
-            for (int g = 0; g < 4; g++) tot += l.layers[1].n_held[g];
+            for (int g = 0; g < 4; g++)
+                tot += l.layers[1].n_held[g];
             ASSERT_EQ(tot, 20);
             ASSERT_EQ(rep.n_duplicates, 0);
         }
@@ -190,9 +197,9 @@ TEST(build_layout_from_stats) {
     }
     struct layout l;
     char err[256] = "";
-    ASSERT_EQ(placement_build_layout(&l, &s, 2, 5, PLACEMENT_POLICY_JANUS, NULL, NULL, err,
-                                     sizeof err),
-              JANUS_EINVAL);
+    ASSERT_EQ(
+        placement_build_layout(&l, &s, 2, 5, PLACEMENT_POLICY_JANUS, NULL, NULL, err, sizeof err),
+        JANUS_EINVAL);
     ASSERT(strstr(err, "cannot hold") != NULL);
     stats_free(&s);
 }

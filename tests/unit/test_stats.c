@@ -22,7 +22,8 @@ struct naive {
 static void naive_record(struct naive *nv, double decay, int l, const int32_t *ids, int n_tok,
                          int k) {
     int cnt[E] = {0};
-    for (int i = 0; i < n_tok * k; i++) cnt[ids[i]]++;
+    for (int i = 0; i < n_tok * k; i++)
+        cnt[ids[i]]++;
     nv->steps[l] = nv->steps[l] * decay + 1;
     for (int e = 0; e < E; e++) {
         nv->t[l][e] = nv->t[l][e] * decay + cnt[e];
@@ -39,7 +40,8 @@ static void check_against(const struct stats *s, const struct naive *nv) {
         for (int e = 0; e < E; e++) {
             ASSERT_NEAR(stats_tokens(s, l, e), nv->t[l][e], 1e-9 * (1 + nv->t[l][e]));
             ASSERT_NEAR(stats_act(s, l, e), nv->c[l][e], tol);
-            for (int f = 0; f < E; f++) ASSERT_NEAR(stats_coact(s, l, e, f), nv->a[l][e][f], tol);
+            for (int f = 0; f < E; f++)
+                ASSERT_NEAR(stats_coact(s, l, e, f), nv->a[l][e][f], tol);
         }
     }
 }
@@ -55,7 +57,8 @@ static void run_decay(double decay, int steps) {
     for (int st = 0; st < steps; st++)
         for (int l = 0; l < L; l++) {
             int n_tok = (int)rng_below(&r, 9);
-            for (int i = 0; i < n_tok * 3; i++) ids[i] = (int32_t)rng_below(&r, l ? 4 : E);
+            for (int i = 0; i < n_tok * 3; i++)
+                ids[i] = (int32_t)rng_below(&r, l ? 4 : E);
             ASSERT_OK(stats_record_routing(&s, l, ids, n_tok, 3));
             naive_record(&nv, decay, l, ids, n_tok, 3);
         }
@@ -100,8 +103,10 @@ TEST(merge_adds_true_values) {
     ASSERT_OK(stats_init(&a, L, E, 0.5));
     ASSERT_OK(stats_init(&b, L, E, 0.9));
     int32_t ids[4] = {1, 2, 2, 5};
-    for (int i = 0; i < 3; i++) ASSERT_OK(stats_record_routing(&a, 1, ids, 2, 2));
-    for (int i = 0; i < 7; i++) ASSERT_OK(stats_record_routing(&b, 1, ids, 2, 2));
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(stats_record_routing(&a, 1, ids, 2, 2));
+    for (int i = 0; i < 7; i++)
+        ASSERT_OK(stats_record_routing(&b, 1, ids, 2, 2));
     double ea = stats_coact(&a, 1, 1, 5), eb = stats_coact(&b, 1, 1, 5);
     double ta = stats_tokens(&a, 1, 2), tb = stats_tokens(&b, 1, 2);
     ASSERT_OK(stats_merge(&a, &b));
@@ -123,7 +128,8 @@ TEST(json_round_trip) {
     rng_init(&r, 8);
     int32_t ids[40];
     for (int st = 0; st < 30; st++) {
-        for (int i = 0; i < 40; i++) ids[i] = (int32_t)rng_below(&r, E);
+        for (int i = 0; i < 40; i++)
+            ids[i] = (int32_t)rng_below(&r, E);
         ASSERT_OK(stats_record_routing(&s, 2, ids, 10, 4));
     }
     char path[512];
@@ -137,7 +143,8 @@ TEST(json_round_trip) {
     ASSERT_EQ(stats_steps(&s2, 0), 0);
     for (int e = 0; e < E; e++) {
         ASSERT_NEAR(stats_tokens(&s2, 2, e), stats_tokens(&s, 2, e), 0);
-        for (int f = 0; f < E; f++) ASSERT_NEAR(stats_coact(&s2, 2, e, f), stats_coact(&s, 2, e, f), 0);
+        for (int f = 0; f < E; f++)
+            ASSERT_NEAR(stats_coact(&s2, 2, e, f), stats_coact(&s, 2, e, f), 0);
     }
     char *a = stats_to_json(&s), *b = stats_to_json(&s2);
     ASSERT_STR_EQ(a, b);

@@ -122,7 +122,8 @@ TEST(generator_deterministic_distinct_and_skewed) {
     // k distinct experts per token.
     for (int64_t t = 0; t < a.n_tok; t++)
         for (int j = 0; j < 4; j++)
-            for (int j2 = 0; j2 < j; j2++) ASSERT_NE(a.ids[t * 4 + j], a.ids[t * 4 + j2]);
+            for (int j2 = 0; j2 < j; j2++)
+                ASSERT_NE(a.ids[t * 4 + j], a.ids[t * 4 + j2]);
     // Skew: the most popular expert is much more frequent than under zipf 0.
     int64_t ca[32] = {0}, cu[32] = {0}, ma = 0, mu = 0;
     for (int64_t i = 0; i < a.n_tok * 4; i++) {
@@ -160,7 +161,8 @@ static double coact_ratio(const struct trace *t, int32_t group_of_rank_size) {
     stats_free(&s);
     // spread: fraction of pairs that co-fire in less than half of the steps they could
     int low = 0;
-    for (int i = 0; i < m; i++) low += v[i] < 0.5;
+    for (int i = 0; i < m; i++)
+        low += v[i] < 0.5;
     return (double)low / m;
 }
 
@@ -210,7 +212,8 @@ TEST(sample_tokens_weighted_without_replacement) {
     for (int t = 0; t < 1000; t++) {
         for (int j = 0; j < 3; j++) {
             cnt[out[t * 3 + j]]++;
-            for (int j2 = 0; j2 < j; j2++) ASSERT_NE(out[t * 3 + j], out[t * 3 + j2]);
+            for (int j2 = 0; j2 < j; j2++)
+                ASSERT_NE(out[t * 3 + j], out[t * 3 + j2]);
         }
     }
     ASSERT_EQ(cnt[0] + cnt[4], 0);
@@ -235,7 +238,8 @@ TEST(same_model_seed_gives_same_popularity) {
         char err[200];
         ASSERT_OK(trace_generate(&t, &p, err, sizeof err));
         int64_t cnt[32] = {0};
-        for (int64_t i = 0; i < t.n_tok * 2; i++) cnt[t.ids[i]]++;
+        for (int64_t i = 0; i < t.n_tok * 2; i++)
+            cnt[t.ids[i]]++;
         best[v] = 0;
         for (int e = 1; e < 32; e++)
             if (cnt[e] > cnt[best[v]]) best[v] = e;
@@ -248,7 +252,8 @@ TEST(same_model_seed_gives_same_popularity) {
     char err[200];
     ASSERT_OK(trace_generate(&t, &p, err, sizeof err));
     int64_t cnt[32] = {0};
-    for (int64_t i = 0; i < t.n_tok * 2; i++) cnt[t.ids[i]]++;
+    for (int64_t i = 0; i < t.n_tok * 2; i++)
+        cnt[t.ids[i]]++;
     int b = 0;
     for (int e = 1; e < 32; e++)
         if (cnt[e] > cnt[b]) b = e;
