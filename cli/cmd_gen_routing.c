@@ -38,8 +38,8 @@ int cmd_gen_routing(int argc, char **argv) {
         const char *a = argv[i];
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
-        int64_t x;
-        double d;
+        int64_t x = 0;
+        double d = 0;
         int bad = 0;
         if (!strcmp(a, "-o") || !strcmp(a, "--output"))
             out = v;

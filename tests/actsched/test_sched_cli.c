@@ -187,3 +187,35 @@ TEST(cli_errors_are_one_line) {
                ">/dev/null",
                BIN, D, path) != 0);
 }
+
+// Engine recording -> statistics -> placement -> scheduling on a real (tiny) model: the
+// deepseek2 fixture has a leading dense layer, so layer 0 must stay [] in the layout.
+TEST(recorded_routing_from_engine) {
+    setup();
+    char model[1024];
+    snprintf(model, sizeof model, "%s/models/deepseek2-v2-f32.gguf", test_fixtures_dir());
+    ASSERT_EQ(run("%s generate -m %s -t 1,2,3,4 -n 6 --record-routing %s/rec.txt >/dev/null "
+                  "2>&1",
+                  BIN, model, D),
+              0);
+    ASSERT_EQ(run("%s place --routing %s/rec.txt --instances 4 --slots 5 --policy janus -o "
+                  "%s/rec.json 2>/dev/null",
+                  BIN, D, D),
+              0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/rec.json", D);
+    struct layout l;
+    char err[256] = "";
+    ASSERT_OK(layout_load_json(&l, path, err, sizeof err));
+    ASSERT_EQ(l.layers[0].n_experts, 0);
+    ASSERT(layout_n_moe_layers(&l) >= 1);
+    layout_free(&l);
+    ASSERT_EQ(run("%s schedule --layout %s/rec.json --routing %s/rec.txt --policy optimal > "
+                  "%s/rec.out",
+                  BIN, D, D, D),
+              0);
+    snprintf(path, sizeof path, "%s/rec.out", D);
+    char *out = slurp(path, NULL);
+    ASSERT(out && strstr(out, "step 0 layer 1 a_max "));
+    free(out);
+}
