@@ -23,6 +23,7 @@ static void help(void) {
            "  --sample M        block: B tokens of one random step block of the layer (keeps\n"
            "                    that step's co-activation; default); pool: B tokens drawn\n"
            "                    uniformly from all of the layer's tokens\n"
+           "  --per-layer       also print one row per (batch size, layer)\n"
            "Prints mean a_max (over layers and samples) per batch size and policy.\n");
 }
 
@@ -36,9 +37,13 @@ int cmd_place_eval(int argc, char **argv) {
     int32_t batches[64] = {1, 8, 32, 64, 128, 256, 512};
     int nb = 7;
     int64_t samples = 200, seed = 1;
-    int by_block = 1;
+    int by_block = 1, per_layer = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--per-layer")) {
+            per_layer = 1;
+            continue;
+        }
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
         int bad = 0;
@@ -143,6 +148,7 @@ int cmd_place_eval(int argc, char **argv) {
     printf("# place-eval: layout %s, routing %s, %lld samples per (layer, batch), sample=%s\n",
            layout_path, routing_path, (long long)samples, by_block ? "block" : "pool");
     printf("%8s", "batch");
+    if (per_layer) printf(" %5s", "layer");
     for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
         printf(" %14s", actsched_policy_name((enum actsched_policy)p));
     printf("\n");
@@ -154,6 +160,7 @@ int cmd_place_eval(int argc, char **argv) {
             if (!pool_n[ly]) continue;
             struct rng r;
             rng_init3(&r, (uint64_t)seed, (uint64_t)B, (uint64_t)ly);
+            double lsum[ACTSCHED_POLICY_COUNT] = {0};
             for (int64_t s = 0; s < samples; s++) {
                 if (by_block) {
                     // One step's tokens keep that step's co-activation: pick a block of this
@@ -192,11 +199,19 @@ int cmd_place_eval(int argc, char **argv) {
                         goto done;
                     }
                     sum[p] += out.a_max;
+                    lsum[p] += out.a_max;
                 }
                 cnt++;
             }
+            if (per_layer) {
+                printf("%8d %5d", B, ly);
+                for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+                    printf(" %14.3f", lsum[p] / (double)samples);
+                printf("\n");
+            }
         }
         printf("%8d", B);
+        if (per_layer) printf(" %5s", "all");
         for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
             printf(" %14.3f", cnt ? sum[p] / cnt : 0.0);
         printf("\n");
