@@ -93,11 +93,7 @@ int actsched_output_init(struct actsched_output *out, const struct actsched_limi
         actsched_output_free(out);
         return JANUS_ENOMEM;
     }
-    // Capacities are remembered in the sizes until the first run.
-    out->n_experts = lim->max_experts;
-    out->n_instances = lim->max_instances;
-    out->n_tok = lim->max_tokens;
-    out->top_k = lim->max_top_k;
+    out->cap = *lim;
     return JANUS_OK;
 }
 
@@ -123,11 +119,9 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
         (B > 0 && (k < 1 || !in->routing)))
         return JANUS_EINVAL;
     if (B > ws->lim.max_tokens || k > ws->lim.max_top_k || E > ws->lim.max_experts ||
-        n > ws->lim.max_instances)
+        n > ws->lim.max_instances || E > out->cap.max_experts || n > out->cap.max_instances ||
+        B * k > out->cap.max_tokens * out->cap.max_top_k)
         return JANUS_ELIMIT;
-    // The output's capacity is checked through its arrays' sizes recorded at init or by
-    // the previous run being within the same limits; callers size both from one limits
-    // struct (documented), so only the workspace limits are enforced here.
 
     // Collect: token counts per expert (range-checked), then the ascending active set.
     // Four interleaved histograms break the store-to-load dependency of repeated ids (the

@@ -574,3 +574,30 @@ TEST(no_allocation_in_run) {
     fixture_free(&f);
     layout_free(&l);
 }
+
+TEST(output_capacity_is_enforced) {
+    struct rng r;
+    rng_init(&r, 6);
+    struct layout l;
+    ASSERT_OK(random_layout(&r, &l, 16, 4, 6, 8));
+    struct actsched_limits big = {64, 16, 4, 4}, small = {8, 16, 4, 4}, few = {64, 8, 4, 4};
+    struct actsched_ws ws;
+    struct actsched_output out, out_small, out_few;
+    ASSERT_OK(actsched_init(&ws, &big));
+    ASSERT_OK(actsched_output_init(&out, &big));
+    ASSERT_OK(actsched_output_init(&out_small, &small));
+    ASSERT_OK(actsched_output_init(&out_few, &few));
+    static int32_t ids[64 * 4];
+    random_routing(&r, ids, 64, 4, 16, 0);
+    struct actsched_input in = {&l.layers[0], ids, 64, 4, 0, 0, 0};
+    ASSERT_OK(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out));
+    ASSERT_EQ(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_small), JANUS_ELIMIT);
+    ASSERT_EQ(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_few), JANUS_ELIMIT);
+    in.n_tok = 8;
+    ASSERT_OK(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_small));
+    actsched_output_free(&out);
+    actsched_output_free(&out_small);
+    actsched_output_free(&out_few);
+    actsched_free(&ws);
+    layout_free(&l);
+}
