@@ -1,5 +1,5 @@
 // a_max table storage, lookup, monotonicity, analytic bound and cache file (amax.h).
-// The Monte Carlo builder over the real placement and scheduler is in amax_mc.c.
+// The Monte Carlo builder over the real placement and scheduler is sim/mc.c.
 // SPDX-License-Identifier: MIT
 #include "scale/amax.h"
 

@@ -27,9 +27,10 @@ static double tpot_at(const struct latency_model *lm, const struct latency_syste
     return (br ? br : &tmp)->tpot;
 }
 
-int search_eval(const struct latency_model *lm, const struct latency_system *sys,
+static int eval(const struct latency_model *lm, const struct latency_system *sys,
                 const struct search_space *space, const struct amax_table *tab,
-                const struct search_params *p, int na, int ne, struct search_point *out) {
+                const struct search_params *p, int na, int ne, int want_cap,
+                struct search_point *out) {
     struct search_point r;
     memset(&r, 0, sizeof r);
     if (!lm || !sys || !space || !tab || !p || !out || na < 1 || ne < 1 || !(p->rate > 0) ||
@@ -50,7 +51,9 @@ int search_eval(const struct latency_model *lm, const struct latency_system *sys
     double ctx = p->context;
     // Capacity within the SLO: TPOT is non-decreasing in B.
     double lo = B_MIN, hi = r.b_max;
-    if (tpot_at(lm, sys, tab, na, ne, hi, ctx, NULL) <= p->slo_s) {
+    if (!want_cap) {
+        // skipped: the scan only needs the steady batch
+    } else if (tpot_at(lm, sys, tab, na, ne, hi, ctx, NULL) <= p->slo_s) {
         r.batch_cap = hi;
     } else if (tpot_at(lm, sys, tab, na, ne, lo, ctx, NULL) > p->slo_s) {
         r.batch_cap = 0;
@@ -106,6 +109,12 @@ int search_eval(const struct latency_model *lm, const struct latency_system *sys
     return JANUS_OK;
 }
 
+int search_eval(const struct latency_model *lm, const struct latency_system *sys,
+                const struct search_space *space, const struct amax_table *tab,
+                const struct search_params *p, int na, int ne, struct search_point *out) {
+    return eval(lm, sys, space, tab, p, na, ne, 1, out);
+}
+
 static int better(const struct search_point *a, const struct search_point *b) {
     if (!b->n_gpus) return 1;
     if (a->n_gpus != b->n_gpus) return a->n_gpus < b->n_gpus;
@@ -129,7 +138,7 @@ int search_plan(const struct latency_model *lm, const struct latency_system *sys
             int allowed = 0;
             for (int s = 0; s < space->n_sizes; s++) allowed |= space->sizes[s] == ne;
             if (!allowed || ne > p->max_gpus) continue;
-            int rc = search_eval(lm, sys, space, tab, p, ne, ne, &pt);
+            int rc = eval(lm, sys, space, tab, p, ne, ne, !best.feasible, &pt);
             if (rc) return rc;
             if (pt.feasible && better(&pt, &best)) best = pt;
             if (!pt.feasible && pt.rate_cap > fallback.rate_cap) fallback = pt;
@@ -137,14 +146,14 @@ int search_plan(const struct latency_model *lm, const struct latency_system *sys
         }
         for (int na = ua; na + ne <= p->max_gpus; na += ua) {
             if (best.feasible && na + ne > best.n_gpus) break;
-            int rc = search_eval(lm, sys, space, tab, p, na, ne, &pt);
+            int rc = eval(lm, sys, space, tab, p, na, ne, !best.feasible, &pt);
             if (rc) return rc;
             if (pt.feasible && better(&pt, &best)) best = pt;
             if (!pt.feasible && pt.rate_cap > fallback.rate_cap) fallback = pt;
         }
     }
     if (best.feasible) {
-        *out = best;
+        return search_eval(lm, sys, space, tab, p, best.n_attn, best.n_moe, out);
     } else {
         if (!fallback.why) fallback.why = "no configuration within max_gpus";
         *out = fallback;

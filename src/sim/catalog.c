@@ -37,12 +37,14 @@ int catalog_data_dir(char *out, size_t cap) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = 0;
-            snprintf(probe, sizeof probe, "%s/../data/hw", exe);
+            if (snprintf(probe, sizeof probe, "%s/../data/hw", exe) >= (int)sizeof probe)
+                return JANUS_ENOTFOUND;
             if (is_dir(probe)) {
                 snprintf(out, cap, "%s/../data", exe);
                 return JANUS_OK;
             }
-            snprintf(probe, sizeof probe, "%s/../../data/hw", exe);
+            if (snprintf(probe, sizeof probe, "%s/../../data/hw", exe) >= (int)sizeof probe)
+                return JANUS_ENOTFOUND;
             if (is_dir(probe)) {
                 snprintf(out, cap, "%s/../../data", exe);
                 return JANUS_OK;

@@ -90,7 +90,10 @@ int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *
         snprintf(err, errlen, "unknown hardware \"%s\" (known: %s)", id, known);
         return JANUS_ENOTFOUND;
     }
-    snprintf(path, sizeof path, "%s/%s.json", dir, id);
+    if (snprintf(path, sizeof path, "%s/%s.json", dir, id) >= (int)sizeof path) {
+        snprintf(err, errlen, "data directory path too long");
+        return JANUS_ELIMIT;
+    }
     int rc = hw_load_file(path, out, err, errlen);
     if (rc == JANUS_ENOTFOUND) {
         char known[512];

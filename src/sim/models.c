@@ -110,7 +110,10 @@ int models_load(const char *data_dir, const char *id, struct model_shape *out, c
         return JANUS_ENOTFOUND;
     }
     char path[4096];
-    snprintf(path, sizeof path, "%s/models/%s.json", data_dir, id);
+    if (snprintf(path, sizeof path, "%s/models/%s.json", data_dir, id) >= (int)sizeof path) {
+        snprintf(err, errlen, "data directory path too long");
+        return JANUS_ELIMIT;
+    }
     int rc = models_load_file(path, out, err, errlen);
     if (rc == JANUS_ENOTFOUND)
         snprintf(err, errlen, "unknown model \"%s\" (known: %s)", id, known_models);
