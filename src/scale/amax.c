@@ -88,6 +88,12 @@ int amax_lookup(const struct amax_table *t, int n_e, double batch, double *amax,
     return JANUS_OK;
 }
 
+double amax_bound_at(const struct amax_table *t, int n_e, double batch) {
+    int i = amax_find(t, n_e);
+    if (i < 0) return -1;
+    return interp(t, t->bound + (size_t)i * t->n_b, batch > 0 ? batch : 0, 0);
+}
+
 double amax_active(const struct amax_table *t, double batch) {
     return interp(t, t->active, batch > 0 ? batch : 0, 0);
 }

@@ -45,6 +45,8 @@ int amax_find(const struct amax_table *t, int n_e);
 // linearly with B. Returns JANUS_OK or JANUS_ENOTFOUND (n_e not in the table).
 JANUS_WUR int amax_lookup(const struct amax_table *t, int n_e, double batch, double *amax,
                           double *tmax);
+// Interpolated analytic bound at (n_e, B); -1 when n_e is not in the table.
+double amax_bound_at(const struct amax_table *t, int n_e, double batch);
 // Expected distinct activated experts among B tokens (interpolated like a_max).
 double amax_active(const struct amax_table *t, double batch);
 // Makes amax (and tmax) of each configuration non-decreasing in B (running maximum).

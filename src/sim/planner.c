@@ -3,6 +3,10 @@
 #include "sim/planner.h"
 
 #include "base/status.h"
+#include "sim/catalog.h"
+
+#include <cJSON.h>
+#include <math.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -70,4 +74,73 @@ int planner_plan(const struct planner *pl, enum baselines_kind kind, const struc
         return JANUS_OK;
     }
     return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
+}
+
+int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
+                 const char *model_file, const char *hw_id, const struct latency_coef *c,
+                 const struct planner_options *o, char *err, size_t errlen) {
+    char dir[4096];
+    memset(pl, 0, sizeof *pl);
+    if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
+    else if (catalog_data_dir(dir, sizeof dir)) {
+        snprintf(err, errlen, "data directory not found (set JANUS_DATA_DIR or --data-dir)");
+        return JANUS_ENOTFOUND;
+    }
+    struct model_shape m;
+    struct hw_profile hw;
+    int rc = model_file ? models_load_file(model_file, &m, err, errlen)
+                        : models_load(dir, model_id, &m, err, errlen);
+    if (rc) return rc;
+    rc = hw_load(dir, hw_id, &hw, err, errlen);
+    if (rc) return rc;
+    return planner_init(pl, &m, &hw, c, o, err, errlen);
+}
+
+const char *planner_scheme_name(int scheme) {
+    switch (scheme) {
+    case LATENCY_COMM_1PC: return "1pc";
+    case LATENCY_COMM_2PC1: return "2pc1";
+    case LATENCY_COMM_2PC2: return "2pc2";
+    case LATENCY_COMM_ADAPTIVE: return "adaptive";
+    case LATENCY_COMM_A2A_COLO: return "a2a";
+    case LATENCY_COMM_M2N_EXPERT: return "m2n-expert";
+    case LATENCY_COMM_A2A_DISAGG: return "a2a-disagg";
+    }
+    return "?";
+}
+
+// Rounds to 6 significant digits so the JSON stays readable and stable.
+static double r6(double v) {
+    if (!isfinite(v) || v == 0) return isfinite(v) ? v : 0;
+    double m = pow(10, 5 - floor(log10(fabs(v))));
+    return round(v * m) / m;
+}
+
+cJSON *planner_point_json(const struct search_point *pt) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "n_gpus", pt->n_gpus);
+    cJSON_AddNumberToObject(o, "n_attn", pt->n_attn);
+    cJSON_AddNumberToObject(o, "n_moe", pt->n_moe);
+    cJSON_AddNumberToObject(o, "batch", r6(pt->batch));
+    cJSON_AddNumberToObject(o, "tpot_ms", r6(pt->tpot * 1e3));
+    cJSON_AddNumberToObject(o, "tpg", r6(pt->tpg));
+    cJSON_AddNumberToObject(o, "tpg_capacity", r6(pt->tpg_capacity));
+    cJSON_AddBoolToObject(o, "feasible", pt->feasible);
+    cJSON_AddNumberToObject(o, "slots", pt->slots);
+    cJSON_AddNumberToObject(o, "b_max", r6(pt->b_max));
+    cJSON_AddNumberToObject(o, "batch_capacity", r6(pt->batch_cap));
+    cJSON_AddNumberToObject(o, "amax_per_layer", r6(pt->br.amax));
+    cJSON_AddNumberToObject(o, "tmax_per_layer", r6(pt->br.tmax));
+    cJSON_AddStringToObject(o, "scheme", planner_scheme_name(pt->br.scheme));
+    cJSON *b = cJSON_AddObjectToObject(o, "tpot_breakdown_ms");
+    if (b) {
+        cJSON_AddNumberToObject(b, "attention", r6(pt->br.attn * 1e3));
+        cJSON_AddNumberToObject(b, "moe", r6(pt->br.moe * 1e3));
+        cJSON_AddNumberToObject(b, "comm", r6(pt->br.comm * 1e3));
+        cJSON_AddNumberToObject(b, "shared", r6(pt->br.shared * 1e3));
+        cJSON_AddNumberToObject(b, "head", r6(pt->br.head * 1e3));
+    }
+    if (!pt->feasible && pt->why) cJSON_AddStringToObject(o, "reason", pt->why);
+    return o;
 }

@@ -44,6 +44,17 @@ JANUS_WUR int planner_init(struct planner *pl, const struct model_shape *m,
                            const struct hw_profile *hw, const struct latency_coef *c,
                            const struct planner_options *o, char *err, size_t errlen);
 void planner_free(struct planner *pl);
+// Loads the catalogue entries (model_id or, when model_file is set, that file; hw_id) from
+// data_dir (NULL: catalog_data_dir) and calls planner_init.
+JANUS_WUR int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
+                           const char *model_file, const char *hw_id, const struct latency_coef *c,
+                           const struct planner_options *o, char *err, size_t errlen);
+// JSON object of one plan: n_gpus, n_attn, n_moe, batch, tpot_ms, tpg, tpg_capacity,
+// feasible, slots, b_max, amax_per_layer, tmax_per_layer, scheme, reason (when infeasible).
+// Returns a cJSON object (caller deletes) or NULL on ENOMEM.
+struct cJSON *planner_point_json(const struct search_point *pt);
+// Name of an exchange scheme ("1pc", "2pc1", "2pc2", "a2a", "m2n-expert", "a2a-disagg").
+const char *planner_scheme_name(int scheme);
 // Best deployment of one system for the load (p->max_gpus <= opt.max_gpus).
 JANUS_WUR int planner_plan(const struct planner *pl, enum baselines_kind kind,
                            const struct search_params *p, struct search_point *out);
