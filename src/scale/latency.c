@@ -7,6 +7,8 @@
 #include "sim/models.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 void latency_coef_default(struct latency_coef *c) {
     // Decode GEMMs have few rows; grouped/batched GEMM kernels reach about half of the
@@ -37,13 +39,56 @@ void latency_coef_default(struct latency_coef *c) {
     // configurations whose attention and expert stages are balanced are used.
     c->micro_batches = 2;
     c->balance_ratio = 1.5;
+    // SPEC §4: 2PC funnels a node's bytes through its leader, i.e. through one NIC.
+    // Multi-rail striping (NCCL PXN-like) would use up to devices_per_node NICs.
+    c->leader_rails = 1;
+}
+
+#define COEFS(X)                                                                                   \
+    X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
+    X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
+    X(balance_ratio) X(leader_rails)
+
+int latency_coef_set(struct latency_coef *c, const char *name, double v) {
+#define SET(f)                                                                                     \
+    if (!strcmp(name, #f)) {                                                                       \
+        c->f = v;                                                                                  \
+        return JANUS_OK;                                                                           \
+    }
+    COEFS(SET)
+#undef SET
+    if (!strcmp(name, "mono_redundant_slots") && v >= 0 && v <= 4096 && v == floor(v)) {
+        c->mono_redundant_slots = (int)v;
+        return JANUS_OK;
+    }
+    if (!strcmp(name, "micro_batches") && v >= 1 && v <= 64 && v == floor(v)) {
+        c->micro_batches = (int)v;
+        return JANUS_OK;
+    }
+    return JANUS_EINVAL;
+}
+
+int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
+    size_t used = 0;
+    int n;
+#define FMT(f)                                                                                     \
+    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0, "%s=%.9g\n", #f,   \
+                 c->f);                                                                            \
+    used += n > 0 ? (size_t)n : 0;
+    COEFS(FMT)
+#undef FMT
+    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0,
+                 "mono_redundant_slots=%d\nmicro_batches=%d\n", c->mono_redundant_slots,
+                 c->micro_batches);
+    used += n > 0 ? (size_t)n : 0;
+    return (int)used;
 }
 
 int latency_model_init(struct latency_model *lm, const struct model_shape *m,
                        const struct hw_profile *hw, const struct latency_coef *c) {
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
-        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 ||
+        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 || c->leader_rails < 1 ||
         c->mem_reserve_frac < 0 || c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
         return JANUS_EINVAL;
     struct latency_model z = {0};
@@ -147,6 +192,9 @@ static double comm_2pc(const struct latency_model *lm, int which, int na, int ne
     // log2(e_loc) message latencies plus one pass of the bytes.
     double mcast = e_loc > 1 ? xfer(ceil(log2((double)e_loc)), B * row, Li, Wi) : 0;
     double pay = a_loc * b * row; // one attention node's payload
+    // Leader-to-leader transfers may stripe over up to leader_rails NICs of the node.
+    double rails = lm->coef.leader_rails < dpn ? lm->coef.leader_rails : dpn;
+    if (W == lm->inter_bw) W *= rails; // only cross-node links have several rails
     double cross;
     if (which == 1) {
         cross = fmax(xfer(Ne, Ne * pay, L, W), xfer(Na, B * row, L, W));

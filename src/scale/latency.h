@@ -35,9 +35,16 @@ struct latency_coef {
     int mono_redundant_slots;  // extra expert slots per device in the monolithic baseline
     int micro_batches;         // ping-pong micro-batches (MegaScale-Infer-like)
     double balance_ratio;      // MegaScale-Infer-like: keep configs with max/min stage <= this
+    double leader_rails;       // NICs a node leader's cross-node 2PC transfer can stripe over
 };
 
 void latency_coef_default(struct latency_coef *c);
+// Sets one coefficient by its field name (e.g. "eff_mem", "leader_rails"); JANUS_OK or
+// JANUS_EINVAL (unknown name). Values are range-checked by latency_model_init.
+JANUS_WUR int latency_coef_set(struct latency_coef *c, const char *name, double value);
+// Writes "name=value" lines of every coefficient (for reports). Returns bytes written
+// (snprintf semantics).
+int latency_coef_format(const struct latency_coef *c, char *out, size_t cap);
 
 // Derived per-operation coefficients for one (model, hardware, coefficients).
 struct latency_model {

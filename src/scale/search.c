@@ -160,3 +160,117 @@ int search_plan(const struct latency_model *lm, const struct latency_system *sys
     }
     return JANUS_OK;
 }
+
+static int balanced(const struct search_space *space, const struct latency_breakdown *br) {
+    if (!(space->balance_ratio > 0)) return 1;
+    double a = br->attn_stage, m = br->moe_stage, lo = a < m ? a : m, hi = a > m ? a : m;
+    return lo > 0 && hi / lo <= space->balance_ratio;
+}
+
+// Calls visit(na, ne) for every configuration the space allows within max_gpus.
+typedef int (*visit_fn)(void *ctx, int na, int ne);
+static int for_each_config(const struct search_space *space, const struct amax_table *tab,
+                           int max_gpus, visit_fn visit, void *ctx) {
+    int ua = space->unit_attn < 1 ? 1 : space->unit_attn;
+    int um = space->unit_moe < 1 ? 1 : space->unit_moe;
+    for (int ci = 0; ci < tab->n_cfg; ci++) {
+        int ne = tab->n_e[ci], rc;
+        if (ne % um) continue;
+        if (space->colocated) {
+            int allowed = 0;
+            for (int s = 0; s < space->n_sizes; s++) allowed |= space->sizes[s] == ne;
+            if (allowed && ne <= max_gpus && (rc = visit(ctx, ne, ne))) return rc;
+            continue;
+        }
+        for (int na = ua; na + ne <= max_gpus; na += ua)
+            if ((rc = visit(ctx, na, ne))) return rc;
+    }
+    return JANUS_OK;
+}
+
+struct best_ctx {
+    const struct latency_model *lm;
+    const struct latency_system *sys;
+    const struct search_space *space;
+    const struct amax_table *tab;
+    const struct search_params *p;
+    double batch;
+    struct search_point best;
+};
+
+static int visit_at_batch(void *vctx, int na, int ne) {
+    struct best_ctx *c = vctx;
+    int ci = amax_find(c->tab, ne);
+    int slots = ci >= 0 ? c->tab->slots[ci] : 0;
+    double bmax = search_b_max(c->lm, c->space, na, slots, c->p->context);
+    if (c->batch > bmax) return JANUS_OK;
+    struct latency_breakdown br;
+    int rc = latency_step(c->lm, c->sys, c->tab, na, ne, c->batch, c->p->context, &br);
+    if (rc) return rc;
+    if (br.tpot > c->p->slo_s || !balanced(c->space, &br)) return JANUS_OK;
+    int gpus = c->space->colocated ? ne : na + ne;
+    double tpg = c->batch / br.tpot / gpus;
+    if (c->best.feasible && tpg <= c->best.tpg) return JANUS_OK;
+    struct search_point *b = &c->best;
+    memset(b, 0, sizeof *b);
+    b->feasible = 1;
+    b->n_attn = na;
+    b->n_moe = ne;
+    b->n_gpus = gpus;
+    b->slots = slots;
+    b->b_max = bmax;
+    b->batch = b->batch_cap = c->batch;
+    b->tpot = b->tpot_cap = br.tpot;
+    b->rate_cap = c->batch / br.tpot;
+    b->tpg = b->tpg_capacity = tpg;
+    b->br = br;
+    return JANUS_OK;
+}
+
+int search_best_at_batch(const struct latency_model *lm, const struct latency_system *sys,
+                         const struct search_space *space, const struct amax_table *tab,
+                         const struct search_params *p, double batch, struct search_point *out) {
+    if (!lm || !sys || !space || !tab || !p || !out || !(batch > 0) || !(p->slo_s > 0))
+        return JANUS_EINVAL;
+    struct best_ctx c = {lm, sys, space, tab, p, batch, {0}};
+    int rc = for_each_config(space, tab, p->max_gpus, visit_at_batch, &c);
+    if (rc) return rc;
+    if (!c.best.feasible) c.best.why = "no configuration meets the SLO at this batch";
+    *out = c.best;
+    return JANUS_OK;
+}
+
+static int visit_capacity(void *vctx, int na, int ne) {
+    struct best_ctx *c = vctx;
+    struct search_point pt;
+    int rc = eval(c->lm, c->sys, c->space, c->tab, c->p, na, ne, 1, &pt);
+    if (rc) return rc;
+    if (!(pt.batch_cap > 0)) return JANUS_OK;
+    struct latency_breakdown br;
+    rc = latency_step(c->lm, c->sys, c->tab, na, ne, pt.batch_cap, c->p->context, &br);
+    if (rc) return rc;
+    if (!balanced(c->space, &br)) return JANUS_OK;
+    if (c->best.feasible && pt.tpg_capacity <= c->best.tpg_capacity) return JANUS_OK;
+    pt.feasible = 1;
+    pt.why = NULL;
+    pt.batch = pt.batch_cap;
+    pt.tpot = pt.tpot_cap;
+    pt.tpg = pt.tpg_capacity;
+    pt.br = br;
+    c->best = pt;
+    return JANUS_OK;
+}
+
+int search_best_capacity(const struct latency_model *lm, const struct latency_system *sys,
+                         const struct search_space *space, const struct amax_table *tab,
+                         const struct search_params *p, struct search_point *out) {
+    if (!lm || !sys || !space || !tab || !p || !out || !(p->slo_s > 0)) return JANUS_EINVAL;
+    struct search_params q = *p;
+    if (!(q.rate > 0)) q.rate = 1e-3;
+    struct best_ctx c = {lm, sys, space, tab, &q, 0, {0}};
+    int rc = for_each_config(space, tab, p->max_gpus, visit_capacity, &c);
+    if (rc) return rc;
+    if (!c.best.feasible) c.best.why = "no configuration meets the SLO";
+    *out = c.best;
+    return JANUS_OK;
+}

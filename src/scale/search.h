@@ -61,6 +61,19 @@ JANUS_WUR int search_plan(const struct latency_model *lm, const struct latency_s
                           const struct search_space *space, const struct amax_table *tab,
                           const struct search_params *p, struct search_point *out);
 
+// Over every allowed configuration: the one with the highest B / TPOT(B) / GPUs at the
+// fixed batch B (B <= its memory bound, TPOT(B) <= SLO, balanced if required). The
+// point's batch/tpot are at B, tpg is that throughput per GPU. out->feasible = 0 if none.
+JANUS_WUR int search_best_at_batch(const struct latency_model *lm, const struct latency_system *sys,
+                                   const struct search_space *space, const struct amax_table *tab,
+                                   const struct search_params *p, double batch,
+                                   struct search_point *out);
+// Over every allowed configuration: the highest capacity TPG within the SLO (the point's
+// batch/tpot are the capacity batch and its TPOT). out->feasible = 0 if none.
+JANUS_WUR int search_best_capacity(const struct latency_model *lm, const struct latency_system *sys,
+                                   const struct search_space *space, const struct amax_table *tab,
+                                   const struct search_params *p, struct search_point *out);
+
 // Memory bound on the batch of a configuration (requests of context S).
 double search_b_max(const struct latency_model *lm, const struct search_space *space,
                     int n_attn, int slots, double context);

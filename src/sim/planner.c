@@ -76,6 +76,32 @@ int planner_plan(const struct planner *pl, enum baselines_kind kind, const struc
     return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
 }
 
+int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_params *p, double batch, struct search_point *out) {
+    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
+        return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (pl->tab[kind].n_cfg == 0) {
+        out->why = "the experts do not fit in device memory";
+        return JANUS_OK;
+    }
+    return search_best_at_batch(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
+                                p, batch, out);
+}
+
+int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_params *p, struct search_point *out) {
+    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
+        return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (pl->tab[kind].n_cfg == 0) {
+        out->why = "the experts do not fit in device memory";
+        return JANUS_OK;
+    }
+    return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space,
+                                &pl->tab[kind], p, out);
+}
+
 int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
                  const char *model_file, const char *hw_id, const struct latency_coef *c,
                  const struct planner_options *o, char *err, size_t errlen) {

@@ -44,6 +44,12 @@ JANUS_WUR int planner_init(struct planner *pl, const struct model_shape *m,
                            const struct hw_profile *hw, const struct latency_coef *c,
                            const struct planner_options *o, char *err, size_t errlen);
 void planner_free(struct planner *pl);
+// search_best_at_batch / search_best_capacity for one system (see search.h).
+JANUS_WUR int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
+                                    const struct search_params *p, double batch,
+                                    struct search_point *out);
+JANUS_WUR int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
+                                    const struct search_params *p, struct search_point *out);
 // Loads the catalogue entries (model_id or, when model_file is set, that file; hw_id) from
 // data_dir (NULL: catalog_data_dir) and calls planner_init.
 JANUS_WUR int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
