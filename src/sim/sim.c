@@ -95,12 +95,13 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
             struct sim_interval *iv = &out->iv[i];
             iv->t_s = e.t;
             double measured = 0;
-            if (i == 0) measured = tr->rate[0];
+            for (int b = b0; b < b1; b++)
+                if (tr->rate[b] > iv->rate_peak) iv->rate_peak = tr->rate[b];
+            if (!p->forecast_last) measured = iv->rate_peak;
+            else if (i == 0) measured = tr->rate[0];
             else
                 for (int b = b0 - bins_per; b < b0; b++)
                     if (tr->rate[b] > measured) measured = tr->rate[b];
-            for (int b = b0; b < b1; b++)
-                if (tr->rate[b] > iv->rate_peak) iv->rate_peak = tr->rate[b];
             iv->rate_plan = measured * p->headroom;
             struct search_params sp = {p->slo_s, iv->rate_plan > 1e-3 ? iv->rate_plan : 1e-3,
                                        p->context, p->max_gpus};

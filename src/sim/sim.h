@@ -1,8 +1,9 @@
 // The cluster simulator (SPEC §8): replays a load trace (output tokens/s per bin) against
 // every system of the planner on a virtual clock. Events (a small binary heap ordered by
-// time, then kind): at every interval a re-plan for each system from the measured load of
-// the previous interval (its peak bin, times a headroom factor; the first interval uses
-// its first bin), and at every bin an evaluation of each system's current deployment:
+// time, then kind): at every interval a re-plan for each system for a forecast of the
+// interval's peak load times a headroom factor (the forecast is either the interval's own
+// peak, a perfect forecast, or the previous interval's measured peak; the first interval
+// then uses its first bin), and at every bin an evaluation of each system's current deployment:
 // the bin's tokens count as within the SLO when the deployment's capacity within the SLO
 // covers the bin's rate. Reports GPU-hours, SLO attainment (token-weighted) and the
 // number of reconfigurations per system. Deterministic; no I/O.
@@ -19,7 +20,9 @@ struct sim_params {
     double context;     // average decode context S
     int max_gpus;
     double interval_s;  // re-planning interval (900)
-    double headroom;    // planned rate = headroom x measured peak (1.0)
+    double headroom;    // planned rate = headroom x forecast peak (1.0)
+    int forecast_last;  // 0: the interval's own peak (perfect forecast, equal-SLO GPU-hours);
+                        // 1: the previous interval's measured peak (reactive re-planning)
     unsigned systems;   // bit mask of baselines_kind (0: all built in the planner)
 };
 
