@@ -13,6 +13,7 @@
 #include "sim/workload.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -249,7 +250,7 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddStringToObject(o2, "hw", pl.hw.id);
         cJSON_AddNumberToObject(o2, "slo_ms", slo_ms);
         cJSON_AddNumberToObject(o2, "rate", rate);
-        cJSON_AddNumberToObject(o2, "context", context);
+        cJSON_AddNumberToObject(o2, "context", round(context * 10) / 10);
         cJSON_AddNumberToObject(o2, "max_gpus", (double)max_gpus);
         cJSON_AddStringToObject(o2, "sched", actsched_policy_name(pl.sys[0].sched));
         cJSON_AddNumberToObject(o2, "amax_bound", bound);

@@ -188,7 +188,7 @@ int cmd_simulate(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "hours", tr.n * tr.bin_s / 3600.0);
         cJSON_AddNumberToObject(root, "mean_rate", round(workload_trace_mean(&tr) * 1e3) / 1e3);
         cJSON_AddNumberToObject(root, "peak_rate", round(workload_trace_peak(&tr) * 1e3) / 1e3);
-        cJSON_AddNumberToObject(root, "context", context);
+        cJSON_AddNumberToObject(root, "context", round(context * 10) / 10);
         cJSON_AddNumberToObject(root, "max_gpus", (double)max_gpus);
         cJSON *sy = cJSON_AddObjectToObject(root, "systems");
         for (int k = 0; k < BASELINES_COUNT && sy; k++) {

@@ -8,6 +8,7 @@
 #include "sim/hw.h"
 #include "sim/models.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
