@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "base/buf.h"
+#include "base/mem.h"
 #include "base/status.h"
 #include "sim/planner.h"
 #include "sim/report.h"
@@ -249,7 +250,7 @@ int cmd_simulate(int argc, char **argv) {
         if (!rc && js) rc = report_write(path, js, strlen(js));
         // GPUs over time per system, and the load.
         int n = res.n_int;
-        double *x = calloc((size_t)n * (BASELINES_COUNT + 2) + 1, sizeof *x);
+        double *x = mem_calloc(MEM_TAG_SIM, (size_t)n * (BASELINES_COUNT + 2) + 1, sizeof *x);
         if (!x) rc = JANUS_ENOMEM;
         if (!rc) {
             double *y[BASELINES_COUNT], *load = x + n * (BASELINES_COUNT + 1);
@@ -278,7 +279,7 @@ int cmd_simulate(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/%s-%s-sim-%s-load.svg", out, pl.model.id, pl.hw.id, trace_name);
             if (!rc) rc = report_write(path, b.data, b.len);
         }
-        free(x);
+        mem_free(x);
         buf_free(&b);
         if (rc) fprintf(stderr, "janus simulate: cannot write outputs into %s\n", out);
     }
