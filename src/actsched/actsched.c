@@ -44,7 +44,7 @@ int actsched_init(struct actsched_ws *ws, const struct actsched_limits *lim) {
     if (!limits_ok(lim)) return JANUS_EINVAL;
     size_t E = (size_t)lim->max_experts, n = (size_t)lim->max_instances;
     ws->lim = *lim;
-    ws->mark = mem_alloc(MEM_TAG_SCHED, E * sizeof(int32_t));
+    ws->mark = mem_alloc(MEM_TAG_SCHED, 4 * E * sizeof(int32_t));
     ws->order = mem_alloc(MEM_TAG_SCHED, E * sizeof(int32_t));
     ws->keys = mem_alloc(MEM_TAG_SCHED, E * sizeof(uint64_t));
     ws->load = mem_alloc(MEM_TAG_SCHED, n * sizeof(int32_t));
@@ -59,7 +59,7 @@ int actsched_init(struct actsched_ws *ws, const struct actsched_limits *lim) {
         actsched_free(ws);
         return JANUS_ENOMEM;
     }
-    memset(ws->mark, 0, E * sizeof(int32_t));
+    memset(ws->mark, 0, 4 * E * sizeof(int32_t));
     return JANUS_OK;
 }
 
@@ -130,27 +130,41 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
     // struct (documented), so only the workspace limits are enforced here.
 
     // Collect: token counts per expert (range-checked), then the ascending active set.
-    int32_t *mark = ws->mark;
-    memset(mark, 0, sizeof(int32_t) * (size_t)E);
+    // Four interleaved histograms break the store-to-load dependency of repeated ids (the
+    // same expert appears many times in a large batch); the range check is branch-free.
+    int32_t *mark = ws->mark, *m1 = mark + E, *m2 = mark + 2 * E, *m3 = mark + 3 * E;
+    memset(mark, 0, sizeof(int32_t) * 4 * (size_t)E);
     const int32_t *routing = in->routing;
-    int64_t nt = B * k;
-    uint32_t bad = 0;
-    for (int64_t i = 0; i < nt; i++) {
-        uint32_t e = (uint32_t)routing[i];
-        if (e >= (uint32_t)E) {
+    int64_t nt = B * k, i4 = nt & ~(int64_t)3;
+    uint32_t bad = 0, uE = (uint32_t)E;
+    for (int64_t i = 0; i < i4; i += 4) {
+        uint32_t a = (uint32_t)routing[i], b = (uint32_t)routing[i + 1];
+        uint32_t c = (uint32_t)routing[i + 2], d = (uint32_t)routing[i + 3];
+        uint32_t oob = (a >= uE) | (b >= uE) | (c >= uE) | (d >= uE);
+        if (JANUS_UNLIKELY(oob)) {
             bad = 1;
             break;
         }
-        mark[e]++;
+        mark[a]++;
+        m1[b]++;
+        m2[c]++;
+        m3[d]++;
+    }
+    for (int64_t i = i4; i < nt && !bad; i++) {
+        uint32_t e = (uint32_t)routing[i];
+        if (e >= uE) bad = 1;
+        else mark[e]++;
     }
     if (bad) return JANUS_EINVAL;
     int32_t na = 0;
     for (int32_t e = 0; e < E; e++) {
         out->assign[e] = -1;
         out->assign_replica[e] = -1;
-        if (mark[e]) {
+        int32_t c = mark[e] + m1[e] + m2[e] + m3[e];
+        mark[e] = c;
+        if (c) {
             out->active[na] = e;
-            out->active_tokens[na] = mark[e];
+            out->active_tokens[na] = c;
             na++;
         }
     }
@@ -187,7 +201,21 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
     // Per-token rewrite: logical expert -> physical replica.
     const int32_t *rep = out->assign_replica;
     int32_t *tr = out->token_replica;
-    for (int64_t i = 0; i < nt; i++) tr[i] = rep[routing[i]];
+    int64_t i8 = nt & ~(int64_t)7;
+    for (int64_t i = 0; i < i8; i += 8) { // unrolled: 8 independent gathers per iteration
+        int32_t r0 = rep[routing[i]], r1 = rep[routing[i + 1]], r2 = rep[routing[i + 2]];
+        int32_t r3 = rep[routing[i + 3]], r4 = rep[routing[i + 4]], r5 = rep[routing[i + 5]];
+        int32_t r6 = rep[routing[i + 6]], r7 = rep[routing[i + 7]];
+        tr[i] = r0;
+        tr[i + 1] = r1;
+        tr[i + 2] = r2;
+        tr[i + 3] = r3;
+        tr[i + 4] = r4;
+        tr[i + 5] = r5;
+        tr[i + 6] = r6;
+        tr[i + 7] = r7;
+    }
+    for (int64_t i = i8; i < nt; i++) tr[i] = rep[routing[i]];
     return JANUS_OK;
 }
 

@@ -45,7 +45,7 @@ struct actsched_limits {
 // actsched_free. Not thread-safe: one workspace per thread.
 struct actsched_ws {
     struct actsched_limits lim;
-    int32_t *mark;      // (max_experts) per-expert (token, choice) count of the current call
+    int32_t *mark;      // (4, max_experts) per-expert (token, choice) counts, 4 partial histograms
     int32_t *order;     // (max_experts) scratch ordering of activated experts
     uint64_t *keys;     // (max_experts) sort keys (token-balanced)
     int32_t *load;      // (max_instances) experts assigned so far per instance
