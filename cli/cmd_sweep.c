@@ -21,7 +21,7 @@
 static const char *usage_text =
     "usage: janus sweep --model M --hw H [options]\n"
     "\n"
-    "  --what W         batch, slo, amax or all (default all)\n"
+    "  --what W         batch, slo, amax or all, comma-separated (default all)\n"
     "  --slo-ms LIST    SLOs for the batch sweep, ms (default 150,200)\n"
     "  --slos LIST      SLOs of the SLO sweep, ms (default 50,75,100,125,150,175,200,250,300)\n"
     "  --batches LIST   batch sizes (default 16,32,...,8192)\n"
@@ -120,9 +120,19 @@ int cmd_sweep(int argc, char **argv) {
             if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
         } else return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
     }
-    int do_batch = !strcmp(what, "all") || !strcmp(what, "batch");
-    int do_slo = !strcmp(what, "all") || !strcmp(what, "slo");
-    int do_amax = !strcmp(what, "all") || !strcmp(what, "amax");
+    int do_batch = 0, do_slo = 0, do_amax = 0;
+    {
+        char wb[64];
+        snprintf(wb, sizeof wb, "%s", what);
+        for (char *tok = strtok(wb, ","); tok; tok = strtok(NULL, ",")) {
+            int all = !strcmp(tok, "all");
+            if (all || !strcmp(tok, "batch")) do_batch = 1;
+            if (all || !strcmp(tok, "slo")) do_slo = 1;
+            if (all || !strcmp(tok, "amax")) do_amax = 1;
+            if (!all && strcmp(tok, "batch") && strcmp(tok, "slo") && strcmp(tok, "amax"))
+                return 2 * cli_error(cmd, "bad --what '%s' (batch, slo, amax, all)", what);
+        }
+    }
     if (!do_batch && !do_slo && !do_amax) return 2 * cli_error(cmd, "bad --what '%s'", what);
     if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
     if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
