@@ -171,6 +171,7 @@ struct exec_mono_params {
     int32_t n_threads;      // 0 = all cores
     int32_t n_attn;         // local batches per step; all run in this one process (>= 1)
     int32_t max_seqs;       // KV slots per attention instance (<= EXEC_MAX_SEQS)
+    int32_t max_rows;       // rows per instance per step (the batcher's token budget)
     int32_t n_ctx;          // 0 = the model's context length, capped at 4096
 };
 
