@@ -117,7 +117,9 @@ static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
         break;
     }
     case FRONTLINK_CANCEL:
-        (void)batcher_cancel(&c->b, m->u.cancel_id); // already finished: nothing to do
+        if (batcher_cancel(&c->b, m->u.cancel_id) != JANUS_OK) {
+            // already finished (its FINISH crossed the CANCEL): nothing to do
+        }
         break;
     case FRONTLINK_SHUTDOWN: return 1;
     default: LOG_WARN("controller: ignoring %s message", frontlink_type_name(m->type)); break;
@@ -245,7 +247,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             struct request *r = &c.b.reqs[i];
             if (r->state == REQUEST_WAITING || r->state == REQUEST_PREFILL ||
                 r->state == REQUEST_DECODE)
-                (void)batcher_cancel(&c.b, r->id);
+                if (batcher_cancel(&c.b, r->id) != JANUS_OK) JANUS_PANIC("cancel of a live request failed");
         }
         flush_events(&c);
     }
