@@ -177,6 +177,9 @@ TEST(front_disconnect_ends_loop) {
     pthread_create(&th, NULL, run_ctl, &t);
     struct frontlink_conn c;
     ASSERT_OK(frontlink_accept(lfd, 10000, &c));
+    struct frontlink_msg m;
+    ASSERT_OK(frontlink_recv(&c, 10000, &m, err, sizeof err));
+    ASSERT_EQ(m.type, FRONTLINK_READY);
     int32_t ids[3] = {1, 5, 6};
     ASSERT_OK(submit(&c, 1, ids, 3, 1000));
     frontlink_conn_close(&c);
