@@ -35,7 +35,8 @@ static void usage(FILE *f) {
             "  --budget N           per-step token budget per attention instance (default 256)\n"
             "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
             "  --threads N          engine threads (default 1)\n"
-            "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n");
+            "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
+            "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
 }
 
 // Every option any worker mode understands; modes ignore what they do not use.
@@ -43,6 +44,7 @@ struct worker_opts {
     int mono;
     const char *model, *socket;
     int64_t n_attn, n_moe, max_seqs, n_ctx, budget, max_waiting, n_threads, heartbeat_ms;
+    int64_t step_delay_ms;
 };
 
 static int parse(int argc, char **argv, struct worker_opts *o) {
@@ -75,6 +77,8 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
             num = &o->max_waiting, lo = 0, hi = 1 << 20;
         } else if (!strcmp(a, "--threads")) {
             num = &o->n_threads, lo = 1, hi = 1024;
+        } else if (!strcmp(a, "--step-delay-ms")) {
+            num = &o->step_delay_ms, lo = 0, hi = 60000;
         } else if (!strcmp(a, "--heartbeat-ms")) {
             num = &o->heartbeat_ms, lo = 10, hi = 3600000;
         } else {
@@ -135,6 +139,7 @@ int cmd_worker(int argc, char **argv) {
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
     cp.eos_token = model_eos(o.model);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
+    cp.step_delay_ms = (int32_t)o.step_delay_ms;
     rc = ctl_run(e, &cp, err, sizeof err);
     exec_destroy(&e);
     if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));

@@ -219,7 +219,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         if (c.failed || shutdown) break;
         now = clock_now_ns();
         if (batcher_busy(&c.b) || now - last_step >= (int64_t)heartbeat_ms * 1000000) {
-            (void)batcher_schedule(&c.b, now, c.batches);
+            if (p->step_delay_ms > 0) clock_sleep_ns((int64_t)p->step_delay_ms * 1000000);
+            (void)batcher_schedule(&c.b, clock_now_ns(), c.batches);
             int r = exec_step(e, c.batches, c.results);
             if (r != JANUS_OK) {
                 batcher_abort(&c.b);

@@ -23,6 +23,8 @@ struct ctl_params {
     int32_t heartbeat_ms;    // idle heartbeat step period (0: 1000)
     int32_t stats_ms;        // STATS period (0: 500)
     int32_t connect_timeout_ms; // how long to retry connecting (0: 10000)
+    int32_t step_delay_ms;   // testing: sleep this long before every step (0: none), so that
+                             // end-to-end tests can disconnect or kill mid-request reliably
 };
 
 // Fills p with the defaults above (socket_path NULL, eos -1).
