@@ -12,6 +12,7 @@
 #include "model/sampler.h"
 #include "model/vocab.h"
 #include "model/weights.h"
+#include "place/trace.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,11 +34,13 @@ static void usage(FILE *f) {
             "  --ids                also print the generated ids, space separated, on the last line\n"
             "  --ignore-eos         keep generating after the end-of-sequence token\n"
             "  --threads N          worker threads (default 1)\n"
+            "  --record-routing FILE  write every MoE layer's top-k expert ids per step as a\n"
+            "                       routing trace (docs/FORMATS.md), for janus schedule/place\n"
             "Generation stops after N tokens or at the vocabulary's EOS token.\n");
 }
 
 struct gen_args {
-    const char *model, *prompt, *ids;
+    const char *model, *prompt, *ids, *routing;
     int64_t n_predict, top_k, n_threads;
     double temp, top_p;
     int64_t seed;
@@ -75,6 +78,8 @@ static int parse(int argc, char **argv, struct gen_args *g) {
             if (cli_parse_i64(v, 0, LIMIT_MAX_VOCAB, &g->top_k)) return cli_error(CMD, "--top-k needs an integer >= 0");
         } else if (!strcmp(a, "--seed")) {
             if (cli_parse_i64(v, 0, INT64_MAX, &g->seed)) return cli_error(CMD, "--seed needs an integer >= 0");
+        } else if (!strcmp(a, "--record-routing")) {
+            g->routing = v;
         } else if (!strcmp(a, "--threads")) {
             if (cli_parse_i64(v, 1, 1024, &g->n_threads)) return cli_error(CMD, "--threads needs an integer in [1, 1024]");
         } else {
@@ -99,6 +104,14 @@ static void emit(const struct vocab *v, struct vocab_detok *d, char *buf, size_t
     fflush(stdout);
 }
 
+// Stepper routing callback → trace writer (errors are sticky in the writer).
+static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
+                       int64_t k) {
+    struct trace_writer *w = user;
+    if (trace_writer_append_block(w, step, (int32_t)layer, ids, n_tok, (int32_t)k) != JANUS_OK)
+        return; // reported at close
+}
+
 int cmd_generate(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -110,7 +123,12 @@ int cmd_generate(int argc, char **argv) {
     char err[512];
     struct model m;
     int rc = model_load(&m, g.model, err, sizeof err);
-    if (rc != JANUS_OK) return cli_error(CMD, "%s: %s", g.model, err[0] ? err : janus_strerror(rc));
+    if (rc != JANUS_OK) {
+        if (!err[0]) snprintf(err, sizeof err, "%s", janus_strerror(rc));
+        // The GGUF reader's messages already start with the path.
+        if (!strncmp(err, g.model, strlen(g.model))) return cli_error(CMD, "%s", err);
+        return cli_error(CMD, "%s: %s", g.model, err);
+    }
     int ret = 1;
     struct vocab voc = {0};
     int have_vocab = vocab_load(&voc, &m.gguf, err, sizeof err) == JANUS_OK;
@@ -122,6 +140,7 @@ int cmd_generate(int argc, char **argv) {
     struct stepper st = {0};
     struct batch b = {0};
     struct sampler smp = {0};
+    struct trace_writer tw = {0};
     if (!prompt || !out_ids || !piece) {
         cli_error(CMD, "out of memory");
         goto out;
@@ -170,6 +189,17 @@ int cmd_generate(int argc, char **argv) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));
         goto out;
     }
+    if (g.routing) {
+        if (m.hp.n_expert == 0) {
+            cli_error(CMD, "--record-routing: %s has no experts", g.model);
+            goto out;
+        }
+        if (trace_writer_open(&tw, g.routing) != JANUS_OK) {
+            cli_error(CMD, "--record-routing: cannot write %s", g.routing);
+            goto out;
+        }
+        stepper_set_routing_cb(&st, on_routing, &tw);
+    }
     for (int i = 0; i < n_prompt && rc == JANUS_OK; i++)
         rc = batch_add(&b, prompt[i], 0, i, i == n_prompt - 1);
     if (rc == JANUS_OK && g.n_predict > 0) rc = stepper_step(&st, &b);
@@ -199,7 +229,9 @@ int cmd_generate(int argc, char **argv) {
         printf("\n");
     }
     ret = 0;
+    if (g.routing && trace_writer_close(&tw) != JANUS_OK) ret = cli_error(CMD, "--record-routing: write to %s failed", g.routing);
 out:
+    if (tw.f && trace_writer_close(&tw) != JANUS_OK) ret = 1;
     sampler_free(&smp);
     batch_free(&b);
     stepper_free(&st);

@@ -65,7 +65,10 @@ int cmd_logits(int argc, char **argv) {
     int rc = model_load(&m, model_path, err, sizeof err);
     if (rc != JANUS_OK) {
         mem_free(ids);
-        return cli_error(CMD, "%s: %s", model_path, err[0] ? err : janus_strerror(rc));
+        if (!err[0]) snprintf(err, sizeof err, "%s", janus_strerror(rc));
+        // The GGUF reader's messages already start with the path.
+        if (!strncmp(err, model_path, strlen(model_path))) return cli_error(CMD, "%s", err);
+        return cli_error(CMD, "%s: %s", model_path, err);
     }
     int ret = 1;
     for (int i = 0; i < n; i++)
