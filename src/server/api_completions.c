@@ -580,10 +580,16 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     }
     int32_t *tok = NULL, tok_cap = 0;
     int outcome = 0;
+    int64_t last_check = clock_now_ns();
     for (;;) {
+        int gone = 0;
+        if (clock_now_ns() - last_check > 100 * 1000000) { // tokens may flow faster than that
+            gone = client_gone(conn);
+            last_check = clock_now_ns();
+        }
         pthread_mutex_lock(&s->mu);
-        int waited = 0, gone = 0;
-        while (req->n_tokens == t.n_used && !req->done && !s->stopping) {
+        int waited = 0;
+        while (!gone && req->n_tokens == t.n_used && !req->done && !s->stopping) {
             if (waited++ > 0 && client_gone(conn)) {
                 gone = 1;
                 break;
