@@ -79,7 +79,7 @@ int topo_build(struct topo *t, int32_t n_a, int32_t n_e, int32_t node_size,
     memset(&r, 0, sizeof r);
     r.n_ranks = n_a + n_e;
     r.node_size = node_size;
-    r.comm = r.comm_node = r.comm_leaders = MPI_COMM_NULL;
+    r.comm = r.comm_node = r.comm_leaders = r.comm_role = MPI_COMM_NULL;
     int rc = side_build(&r.side[TOPO_ROLE_ATTN], n_a, 0, node_size, host_of_rank);
     if (rc == JANUS_OK) rc = side_build(&r.side[TOPO_ROLE_MOE], n_e, n_a, node_size, host_of_rank);
     if (rc == JANUS_OK) {
@@ -173,6 +173,7 @@ int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t
     if (rc == JANUS_OK) rc = comm_split(r.comm, color, me, &r.comm_node);
     if (rc == JANUS_OK)
         rc = comm_split(r.comm, r.is_leader ? r.role : MPI_UNDEFINED, me, &r.comm_leaders);
+    if (rc == JANUS_OK) rc = comm_split(r.comm, r.role, me, &r.comm_role);
     if (rc != JANUS_OK) {
         topo_free(&r);
         return rc;
@@ -182,6 +183,7 @@ int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t
 }
 
 void topo_free(struct topo *t) {
+    comm_free(&t->comm_role);
     comm_free(&t->comm_leaders);
     comm_free(&t->comm_node);
     comm_free(&t->comm);
@@ -189,5 +191,5 @@ void topo_free(struct topo *t) {
     mem_free(t->role_of);
     mem_free(t->inst_of);
     memset(t, 0, sizeof *t);
-    t->comm = t->comm_node = t->comm_leaders = MPI_COMM_NULL;
+    t->comm = t->comm_node = t->comm_leaders = t->comm_role = MPI_COMM_NULL;
 }

@@ -42,6 +42,7 @@ struct topo {
     MPI_Comm comm;         // the job communicator (a dup of the parent), MPI_ERRORS_RETURN
     MPI_Comm comm_node;    // ranks of this rank's node (same role), key = rank
     MPI_Comm comm_leaders; // leaders of this rank's role; MPI_COMM_NULL on non-leaders
+    MPI_Comm comm_role;    // every rank of this rank's role (schedule digests, statistics)
 };
 
 // Pure, not collective. Builds the maps for n_a attention and n_e MoE instances. node_size
@@ -58,7 +59,7 @@ JANUS_WUR int topo_build(struct topo *t, int32_t n_a, int32_t n_e, int32_t node_
 // topo_build for this rank (host labels from MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)
 // when node_size == 0), then creates comm, comm_node and comm_leaders. Returns JANUS_OK,
 // JANUS_EINVAL (size mismatch, bad counts), JANUS_ENOMEM or JANUS_ECOMM; *t untouched on
-// error.
+// error. Also creates comm_role.
 JANUS_WUR int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
                         int32_t node_size);
 
