@@ -50,6 +50,8 @@ struct gguf_kv {
     enum gguf_type arr_type; // element type when type == ARRAY
     uint64_t arr_n;          // element count when type == ARRAY
     const uint8_t *data;     // scalar value, or first array element (strings: length-prefixed)
+    const uint8_t **elems;   // (arr_n) when arr_type == STRING: element i's length prefix
+                             // (reader-owned index for O(1) gguf_arr_str); NULL otherwise
 };
 
 struct gguf_tensor {
@@ -72,7 +74,12 @@ struct gguf {
     struct gguf_kv *kv; // (n_kv)
     int64_t n_tensors;
     struct gguf_tensor *tensors; // (n_tensors)
-    const uint8_t *data;         // start of the tensor data section
+    const uint8_t *data;         // start of the tensor data section (NULL: no tensors and
+                                 // the file ends before the aligned data offset)
+    size_t data_offset;          // file offset of the data section
+    const uint8_t **str_index;   // reader-owned storage behind kv[].elems
+    int64_t *key_sorted;         // (n_kv) kv indices in name order (NULL if n_kv <= 1)
+    int64_t *tensor_sorted;      // (n_tensors) tensor indices in name order (NULL if <= 1)
 };
 
 // Opens and validates path. On failure returns a negative status, writes a one-line
@@ -83,7 +90,8 @@ JANUS_WUR int gguf_open_memory(struct gguf *g, const void *buf, size_t size, cha
                                size_t err_len);
 void gguf_close(struct gguf *g); // views into the map become invalid
 
-// Lookup. Returns index or -1.
+// Lookup by exact name, O(log n) (binary search over the name-sorted index). Returns the
+// index / tensor, or -1 / NULL when absent.
 int64_t gguf_find_key(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);
 
@@ -96,8 +104,8 @@ JANUS_WUR int gguf_get_f32(const struct gguf *g, const char *key, float *out, ch
                            size_t err_len); // accepts f32 or f64
 JANUS_WUR int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err,
                             size_t err_len);
-JANUS_WUR int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out,
-                           char *err, size_t err_len);
+JANUS_WUR int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, char *err,
+                           size_t err_len);
 // Array access: type and count of an array key; element i of a string array; element i of
 // a numeric array converted to double / int64.
 JANUS_WUR int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_type,
@@ -107,9 +115,12 @@ double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i);
 int64_t gguf_arr_i64(const struct gguf *g, int64_t kv_index, uint64_t i);
 
 // Bytes per row / per element block for a ggml type; 0 if unsupported.
-size_t ggml_type_block_bytes(uint32_t type); // F32 4, F16 2, BF16 2, Q8_0 34
+size_t ggml_type_block_bytes(uint32_t type);  // F32 4, F16 2, BF16 2, Q8_0 34
 int64_t ggml_type_block_elems(uint32_t type); // 1, 1, 1, 32
 const char *ggml_type_name(uint32_t type);    // "f32", "q4_K", ... or "type#N"
+// Storage layout of every ggml type known to ggml (incl. K-quants and IQ types), computable
+// or not: elements per block and bytes per block. Returns 1 if known, 0 if unknown/removed.
+int ggml_type_layout(uint32_t type, int64_t *block_elems, size_t *block_bytes);
 const char *gguf_type_name(enum gguf_type t);
 
 // ---- writer (gen-model, tests)
@@ -132,5 +143,31 @@ JANUS_WUR int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, ui
                                      const int64_t *ne, uint32_t type, const void *data,
                                      size_t n_bytes);
 JANUS_WUR int gguf_writer_write(struct gguf_writer *w, const char *path);
+// Same, into a new buffer (out: *buf, owned by the caller, free with mem_free; *len bytes).
+JANUS_WUR int gguf_writer_write_memory(struct gguf_writer *w, void **buf, size_t *len);
+JANUS_WUR int gguf_writer_add_u64(struct gguf_writer *w, const char *key, uint64_t v);
+JANUS_WUR int gguf_writer_add_i32(struct gguf_writer *w, const char *key, int32_t v);
+// Adds a key holding a copy of any value type: scalar (data points at the value) or, with
+// type == GGUF_TYPE_ARRAY, an array of n elements of arr_type (strings: data is a
+// `const char **`). Used to copy keys between files (gen-model --vocab).
+JANUS_WUR int gguf_writer_add_raw(struct gguf_writer *w, const char *key, enum gguf_type type,
+                                  enum gguf_type arr_type, const void *data, uint64_t n);
+// Copies key kv_index of an open file into the writer under the same name.
+JANUS_WUR int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *g, int64_t kv_index);
+
+// Streaming mode, for models larger than memory: declare every tensor with
+// gguf_writer_add_tensor_info (shape and type only; n_bytes follows from them), call
+// gguf_writer_stream_begin to write the header, then pass each tensor's bytes in declaration
+// order with gguf_writer_stream_data (any chunking; padding is inserted automatically), and
+// finish with gguf_writer_stream_end, which fails with JANUS_EINVAL if bytes are missing.
+// Keys cannot be added after stream_begin. On any error the partial file is removed.
+JANUS_WUR int gguf_writer_add_tensor_info(struct gguf_writer *w, const char *name, uint32_t n_dims,
+                                          const int64_t *ne, uint32_t type);
+JANUS_WUR int gguf_writer_stream_begin(struct gguf_writer *w, const char *path);
+JANUS_WUR int gguf_writer_stream_data(struct gguf_writer *w, const void *data, size_t n);
+JANUS_WUR int gguf_writer_stream_end(struct gguf_writer *w);
+// Bytes a tensor of this shape and type occupies (0 if the type is unknown, a dim is < 1,
+// ne[0] is not a multiple of the block size, or the size overflows).
+size_t gguf_tensor_bytes(uint32_t n_dims, const int64_t *ne, uint32_t type);
 
 #endif // JANUS_GGUF_H

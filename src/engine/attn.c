@@ -1,0 +1,326 @@
+// Attention-instance side of one step (attn.h). Formulas: fixtures README §4.
+// MLA uses the absorbed form over the cached latent: per head, the query's nope part is
+// mapped into latent space through the k-rows of attn_kv_b (q_lat = W_kᵀ q_nope), scored
+// against the cached normed c_kv plus the rope part against the cached k_pe, and the
+// softmax-weighted latent is decompressed once through the v-rows of attn_kv_b. This equals
+// the plain (decompressed) form up to the order of F32 sums (docs/internals/engine.md).
+// SPDX-License-Identifier: MIT
+#include "engine/attn.h"
+
+#include "base/status.h"
+
+#include <math.h>
+#include <string.h>
+
+// ---- init
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *lin,
+              const struct attn_params *p) {
+    memset(a, 0, sizeof *a);
+    const struct hparams *hp = &m->hp;
+    if (p->max_tokens < 1 || p->n_seq < 1 || p->max_ctx < 1) return JANUS_EINVAL;
+    a->m = m;
+    a->lin = lin;
+    a->max_tokens = p->max_tokens;
+    a->max_ctx = p->max_ctx;
+    const int64_t T = p->max_tokens, E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv;
+    const int mla = hp->arch->mla;
+    const int64_t n_q = mla ? H * (hp->qk_nope + hp->qk_rope) : H * hp->head_dim_k;
+    const int64_t n_k = mla ? hp->kv_lora + hp->qk_rope : Hkv * hp->head_dim_k;
+    const int64_t n_v = mla ? 0 : Hkv * hp->head_dim_v;
+    int64_t ff = hp->n_ff_shexp;
+    for (int64_t l = 0; l < hp->n_layer; l++)
+        if (!m->layers[l].is_moe) ff = max64(ff, hp->n_ff);
+    const int64_t sizes[] = {T * E,
+                             T * E,
+                             T * n_q,
+                             T * n_k,
+                             T * max64(n_v, 1),
+                             T * H * hp->head_dim_v,
+                             T * max64(E, hp->q_lora),
+                             T * max64(ff, 1),
+                             T * max64(ff, 1),
+                             T * E,
+                             p->max_ctx,
+                             max64(hp->kv_lora, 1),
+                             max64(hp->kv_lora, 1),
+                             max64(hp->kv_lora, 1)};
+    size_t cap = 0;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
+        cap += ((size_t)sizes[i] * sizeof(float) + 63) & ~(size_t)63;
+    cap += (((size_t)p->n_seq * sizeof(int64_t)) + 63) & ~(size_t)63;
+    int rc = arena_init(&a->arena, MEM_TAG_ENGINE, cap);
+    if (rc != JANUS_OK) {
+        memset(a, 0, sizeof *a);
+        return rc;
+    }
+    float **bufs[] = {&a->h,      &a->x,     &a->q,     &a->k,      &a->v,
+                      &a->att,    &a->tmp,   &a->ff_g,  &a->ff_u,   &a->shared,
+                      &a->scores, &a->lat_q, &a->lat_o, &a->lat_row};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(bufs); i++) {
+        *bufs[i] = arena_floats(&a->arena, sizes[i]);
+        JANUS_ASSERT(*bufs[i]);
+    }
+    a->next_pos = arena_alloc(&a->arena, (size_t)p->n_seq * sizeof(int64_t));
+    JANUS_ASSERT(a->next_pos);
+    struct kvcache_params kp = {.n_layer = hp->n_layer,
+                                .n_k = n_k,
+                                .n_v = n_v,
+                                .n_seq = p->n_seq,
+                                .max_ctx = p->max_ctx,
+                                .page_size = p->page_size,
+                                .n_pages = p->n_pages};
+    rc = kvcache_init(&a->kv, &kp);
+    if (rc != JANUS_OK) {
+        arena_free(&a->arena);
+        memset(a, 0, sizeof *a);
+        return rc;
+    }
+    return JANUS_OK;
+}
+
+void attn_free(struct attn *a) {
+    kvcache_free(&a->kv);
+    arena_free(&a->arena);
+    memset(a, 0, sizeof *a);
+}
+
+// ---- step begin / end
+
+int attn_step_begin(struct attn *a, const struct batch *b) {
+    const struct hparams *hp = &a->m->hp;
+    if (b->n < 0 || b->n > a->max_tokens) return JANUS_EINVAL;
+    for (int64_t i = 0; i < b->n; i++) {
+        if (b->seq[i] < 0 || b->seq[i] >= a->kv.n_seq) return JANUS_EINVAL;
+        if (b->token[i] < 0 || b->token[i] >= hp->n_vocab) return JANUS_EINVAL;
+        a->next_pos[b->seq[i]] = kvcache_seq_len(&a->kv, b->seq[i]);
+    }
+    for (int64_t i = 0; i < b->n; i++) {
+        int64_t *np = &a->next_pos[b->seq[i]];
+        if (b->pos[i] != *np) return JANUS_EINVAL; // positions must continue the sequence
+        (*np)++;
+        if (*np > a->max_ctx) return JANUS_ELIMIT;
+    }
+    for (int64_t i = 0; i < b->n; i++) {
+        int rc = kvcache_seq_reserve(&a->kv, b->seq[i], a->next_pos[b->seq[i]]);
+        if (rc != JANUS_OK) return rc;
+    }
+    a->batch = b;
+    const int64_t E = hp->n_embd;
+    for (int64_t i = 0; i < b->n; i++)
+        wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
+    return JANUS_OK;
+}
+
+void attn_step_end(struct attn *a) {
+    const struct batch *b = a->batch;
+    if (!b) return;
+    for (int64_t i = 0; i < b->n; i++)
+        kvcache_seq_set_len(&a->kv, b->seq[i], a->next_pos[b->seq[i]]);
+    a->batch = NULL;
+}
+
+void attn_seq_free(struct attn *a, int64_t seq) { kvcache_seq_free(&a->kv, seq); }
+
+// ---- attention variants
+
+static void softmax_n(float *x, int64_t n) {
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+// llama / qwen2moe / qwen3moe: x (n, E) → a->att (n, H·hd_v).
+static void attn_gqa(struct attn *a, int64_t l) {
+    const struct model *m = a->m;
+    const struct hparams *hp = &m->hp;
+    const struct model_layer *L = &m->layers[l];
+    const struct kern_ops *K = a->lin->kern;
+    const struct batch *b = a->batch;
+    const int64_t n = b->n, H = hp->n_head, Hkv = hp->n_head_kv;
+    const int64_t hd = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int64_t nq = H * hd, nk = Hkv * hd, nv = Hkv * hdv;
+    linear(a->lin, a->q, nq, &L->wq, a->x, n);
+    linear(a->lin, a->k, nk, &L->wk, a->x, n);
+    linear(a->lin, a->v, nv, &L->wv, a->x, n);
+    for (int64_t i = 0; i < n; i++) {
+        float *q = a->q + i * nq, *k = a->k + i * nk, *v = a->v + i * nv;
+        if (L->bq) {
+            for (int64_t j = 0; j < nq; j++)
+                q[j] += L->bq[j];
+            for (int64_t j = 0; j < nk; j++)
+                k[j] += L->bk[j];
+            for (int64_t j = 0; j < nv; j++)
+                v[j] += L->bv[j];
+        }
+        if (L->q_norm) {
+            for (int64_t h = 0; h < H; h++)
+                K->rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
+            for (int64_t h = 0; h < Hkv; h++)
+                K->rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
+        }
+        kern_rope(q, H, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
+        kern_rope(k, Hkv, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
+        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
+        memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
+    }
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int64_t group = H / Hkv;
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t seq = b->seq[i], n_ctx = b->pos[i] + 1;
+        for (int64_t h = 0; h < H; h++) {
+            const float *q = a->q + i * nq + h * hd;
+            const int64_t kh = h / group;
+            for (int64_t j = 0; j < n_ctx; j++)
+                a->scores[j] = K->dot(q, kvcache_k(&a->kv, l, seq, j) + kh * hd, hd) * scale;
+            softmax_n(a->scores, n_ctx);
+            float *o = a->att + i * H * hdv + h * hdv;
+            memset(o, 0, (size_t)hdv * sizeof(float));
+            for (int64_t j = 0; j < n_ctx; j++)
+                K->axpy(o, a->scores[j], kvcache_v(&a->kv, l, seq, j) + kh * hdv, hdv);
+        }
+    }
+}
+
+// deepseek2 MLA, absorbed form over the compressed cache: x (n, E) → a->att (n, H·v).
+static void attn_mla(struct attn *a, int64_t l) {
+    const struct model *m = a->m;
+    const struct hparams *hp = &m->hp;
+    const struct model_layer *L = &m->layers[l];
+    const struct kern_ops *K = a->lin->kern;
+    const struct batch *b = a->batch;
+    const int64_t n = b->n, H = hp->n_head, nope = hp->qk_nope, rope = hp->qk_rope;
+    const int64_t dv = hp->v_head, R = hp->kv_lora, qk = nope + rope, nq = H * qk, nk = R + rope;
+    if (hp->q_lora > 0) {
+        linear(a->lin, a->tmp, hp->q_lora, &L->wq_a, a->x, n);
+        for (int64_t i = 0; i < n; i++)
+            K->rmsnorm(a->tmp + i * hp->q_lora, a->tmp + i * hp->q_lora, L->q_a_norm, hp->q_lora,
+                       hp->rms_eps);
+        linear(a->lin, a->q, nq, &L->wq_b, a->tmp, n);
+    } else {
+        linear(a->lin, a->q, nq, &L->wq, a->x, n);
+    }
+    linear(a->lin, a->k, nk, &L->wkv_a_mqa, a->x, n);
+    for (int64_t i = 0; i < n; i++) {
+        float *c = a->k + i * nk;
+        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                            // c_kv
+        kern_rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
+        kern_rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
+        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
+    }
+    const float scale = 1.0f / sqrtf((float)qk);
+    for (int64_t i = 0; i < n; i++) {
+        const int64_t seq = b->seq[i], n_ctx = b->pos[i] + 1;
+        for (int64_t h = 0; h < H; h++) {
+            const float *qn = a->q + i * nq + h * qk, *qp = qn + nope;
+            // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]
+            memset(a->lat_q, 0, (size_t)R * sizeof(float));
+            for (int64_t d = 0; d < nope; d++) {
+                wview_row_f32(&L->wkv_b, h * (nope + dv) + d, a->lat_row);
+                K->axpy(a->lat_q, qn[d], a->lat_row, R);
+            }
+            for (int64_t j = 0; j < n_ctx; j++) {
+                const float *c = kvcache_k(&a->kv, l, seq, j);
+                a->scores[j] = (K->dot(a->lat_q, c, R) + K->dot(qp, c + R, rope)) * scale;
+            }
+            softmax_n(a->scores, n_ctx);
+            memset(a->lat_o, 0, (size_t)R * sizeof(float));
+            for (int64_t j = 0; j < n_ctx; j++)
+                K->axpy(a->lat_o, a->scores[j], kvcache_k(&a->kv, l, seq, j), R);
+            const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
+            linear(a->lin, a->att + i * H * dv + h * dv, dv, &wvb, a->lat_o, 1);
+        }
+    }
+}
+
+// ---- FFN helpers
+
+// out (n, E) = down · (silu(gate·x) ⊙ (up·x)); uses ff_g/ff_u.
+static void ffn(struct attn *a, float *out, const struct wview *wg, const struct wview *wu,
+                const struct wview *wd, const float *x, int64_t n) {
+    const int64_t F = wg->n_out;
+    linear(a->lin, a->ff_g, F, wg, x, n);
+    linear(a->lin, a->ff_u, F, wu, x, n);
+    a->lin->kern->swiglu(a->ff_g, a->ff_g, a->ff_u, n * F);
+    linear(a->lin, out, wd->n_out, wd, a->ff_g, n);
+}
+
+// ---- layer
+
+int attn_layer_begin(struct attn *a, int64_t l) {
+    const struct model *m = a->m;
+    const struct hparams *hp = &m->hp;
+    const struct model_layer *L = &m->layers[l];
+    const struct kern_ops *K = a->lin->kern;
+    const int64_t n = a->batch->n, E = hp->n_embd;
+    a->shared_valid = 0;
+    if (n == 0) return L->is_moe;
+    for (int64_t i = 0; i < n; i++)
+        K->rmsnorm(a->x + i * E, a->h + i * E, L->attn_norm, E, hp->rms_eps);
+    if (hp->arch->mla)
+        attn_mla(a, l);
+    else
+        attn_gqa(a, l);
+    linear(a->lin, a->tmp, E, &L->wo, a->att, n);
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += a->tmp[i];
+    for (int64_t i = 0; i < n; i++)
+        K->rmsnorm(a->x + i * E, a->h + i * E, L->ffn_norm, E, hp->rms_eps);
+    if (L->is_moe) return 1;
+    ffn(a, a->tmp, &L->ffn_gate, &L->ffn_up, &L->ffn_down, a->x, n);
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += a->tmp[i];
+    return 0;
+}
+
+void attn_layer_shared(struct attn *a, int64_t l) {
+    const struct model *m = a->m;
+    const struct model_layer *L = &m->layers[l];
+    const int64_t n = a->batch->n, E = m->hp.n_embd;
+    a->shared_valid = 1;
+    if (!L->gate_shexp.data || n == 0) {
+        memset(a->shared, 0, (size_t)(n * E) * sizeof(float));
+        return;
+    }
+    ffn(a, a->shared, &L->gate_shexp, &L->up_shexp, &L->down_shexp, a->x, n);
+    if (L->gate_inp_shexp) { // qwen2moe: sigmoid-gated shared expert
+        for (int64_t i = 0; i < n; i++) {
+            const float g = a->lin->kern->dot(L->gate_inp_shexp, a->x + i * E, E);
+            const float s = 1.0f / (1.0f + expf(-g));
+            for (int64_t j = 0; j < E; j++)
+                a->shared[i * E + j] *= s;
+        }
+    }
+}
+
+void attn_layer_end(struct attn *a, int64_t l, const float *moe_out) {
+    const int64_t n = a->batch->n, E = a->m->hp.n_embd;
+    if (!a->shared_valid) attn_layer_shared(a, l);
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += moe_out[i] + a->shared[i];
+    a->shared_valid = 0;
+}
+
+void attn_logits(struct attn *a, float *out) {
+    const struct model *m = a->m;
+    const struct hparams *hp = &m->hp;
+    const struct batch *b = a->batch;
+    const int64_t E = hp->n_embd;
+    int64_t nl = 0;
+    for (int64_t i = 0; i < b->n; i++)
+        if (b->logits[i]) {
+            a->lin->kern->rmsnorm(a->x + nl * E, a->h + i * E, m->output_norm, E, hp->rms_eps);
+            nl++;
+        }
+    linear(a->lin, out, hp->n_vocab, &m->output, a->x, nl);
+}

@@ -1,0 +1,124 @@
+// Paged F32 KV cache (kvcache.h).
+// SPDX-License-Identifier: MIT
+#include "engine/kvcache.h"
+
+#include "base/limits.h"
+#include "base/mem.h"
+#include "base/status.h"
+
+#include <string.h>
+
+int kvcache_init(struct kvcache *kv, const struct kvcache_params *p) {
+    memset(kv, 0, sizeof *kv);
+    const int64_t ps = p->page_size > 0 ? p->page_size : 16;
+    if (p->n_layer < 1 || p->n_k < 1 || p->n_v < 0 || p->n_seq < 1 || p->max_ctx < 1 ||
+        p->max_ctx > LIMIT_MAX_CONTEXT || p->n_seq > LIMIT_MAX_BATCH || p->n_pages < 0)
+        return JANUS_EINVAL;
+    const int64_t mps = (p->max_ctx + ps - 1) / ps;
+    const int64_t np = p->n_pages > 0 ? p->n_pages : p->n_seq * mps;
+    kv->n_layer = p->n_layer;
+    kv->n_k = p->n_k;
+    kv->n_v = p->n_v;
+    kv->page_size = ps;
+    kv->n_pages = np;
+    kv->n_seq = p->n_seq;
+    kv->max_pages_seq = mps;
+    const size_t rows = (size_t)p->n_layer * (size_t)np * (size_t)ps;
+    kv->k = mem_calloc(MEM_TAG_KV, rows, (size_t)p->n_k * sizeof(float));
+    if (p->n_v > 0) kv->v = mem_calloc(MEM_TAG_KV, rows, (size_t)p->n_v * sizeof(float));
+    kv->page_owner = mem_alloc(MEM_TAG_KV, (size_t)np * sizeof(int32_t));
+    kv->seq_pages = mem_alloc(MEM_TAG_KV, (size_t)(p->n_seq * mps) * sizeof(int32_t));
+    kv->seq_len = mem_calloc(MEM_TAG_KV, (size_t)p->n_seq, sizeof(int64_t));
+    kv->seq_n_pages = mem_calloc(MEM_TAG_KV, (size_t)p->n_seq, sizeof(int64_t));
+    kv->free_pages = mem_alloc(MEM_TAG_KV, (size_t)np * sizeof(int32_t));
+    kv->mark = mem_alloc(MEM_TAG_KV, (size_t)np);
+    if (!kv->mark || !kv->k || (p->n_v > 0 && !kv->v) || !kv->page_owner || !kv->seq_pages ||
+        !kv->seq_len || !kv->seq_n_pages || !kv->free_pages) {
+        kvcache_free(kv);
+        return JANUS_ENOMEM;
+    }
+    for (int64_t i = 0; i < np; i++) {
+        kv->page_owner[i] = -1;
+        kv->free_pages[i] = (int32_t)(np - 1 - i); // pop order 0, 1, 2, ...
+    }
+    kv->n_free = np;
+    for (int64_t i = 0; i < p->n_seq * mps; i++)
+        kv->seq_pages[i] = -1;
+    return JANUS_OK;
+}
+
+void kvcache_free(struct kvcache *kv) {
+    mem_free(kv->k);
+    mem_free(kv->v);
+    mem_free(kv->page_owner);
+    mem_free(kv->seq_pages);
+    mem_free(kv->seq_len);
+    mem_free(kv->seq_n_pages);
+    mem_free(kv->free_pages);
+    mem_free(kv->mark);
+    memset(kv, 0, sizeof *kv);
+}
+
+int kvcache_seq_reserve(struct kvcache *kv, int64_t seq, int64_t n_pos) {
+    if (seq < 0 || seq >= kv->n_seq || n_pos < 0) return JANUS_EINVAL;
+    const int64_t need = (n_pos + kv->page_size - 1) / kv->page_size;
+    if (need > kv->max_pages_seq) return JANUS_ELIMIT;
+    const int64_t have = kv->seq_n_pages[seq];
+    if (need <= have) return JANUS_OK;
+    if (need - have > kv->n_free) return JANUS_ELIMIT;
+    for (int64_t i = have; i < need; i++) {
+        const int32_t page = kv->free_pages[--kv->n_free];
+        kv->page_owner[page] = (int32_t)seq;
+        kv->seq_pages[seq * kv->max_pages_seq + i] = page;
+    }
+    kv->seq_n_pages[seq] = need;
+    return JANUS_OK;
+}
+
+void kvcache_seq_free(struct kvcache *kv, int64_t seq) {
+    JANUS_ASSERT(seq >= 0 && seq < kv->n_seq);
+    for (int64_t i = kv->seq_n_pages[seq] - 1; i >= 0; i--) {
+        int32_t *slot = &kv->seq_pages[seq * kv->max_pages_seq + i];
+        kv->page_owner[*slot] = -1;
+        kv->free_pages[kv->n_free++] = *slot;
+        *slot = -1;
+    }
+    kv->seq_n_pages[seq] = 0;
+    kv->seq_len[seq] = 0;
+}
+
+void kvcache_seq_set_len(struct kvcache *kv, int64_t seq, int64_t len) {
+    JANUS_ASSERT(seq >= 0 && seq < kv->n_seq);
+    JANUS_ASSERT(len >= 0 && len <= kv->seq_n_pages[seq] * kv->page_size);
+    kv->seq_len[seq] = len;
+}
+
+int kvcache_check(const struct kvcache *kv) {
+    if (kv->n_free < 0 || kv->n_free > kv->n_pages) return JANUS_EINVAL;
+    // mark[p]: 1 seen in the free stack, 2 seen in a sequence table.
+    memset(kv->mark, 0, (size_t)kv->n_pages);
+    for (int64_t i = 0; i < kv->n_free; i++) {
+        const int32_t p = kv->free_pages[i];
+        if (p < 0 || p >= kv->n_pages || kv->page_owner[p] != -1 || kv->mark[p])
+            return JANUS_EINVAL;
+        kv->mark[p] = 1;
+    }
+    for (int64_t s = 0; s < kv->n_seq; s++) {
+        const int64_t np = kv->seq_n_pages[s];
+        if (np < 0 || np > kv->max_pages_seq) return JANUS_EINVAL;
+        if (kv->seq_len[s] < 0 || kv->seq_len[s] > np * kv->page_size) return JANUS_EINVAL;
+        for (int64_t i = 0; i < kv->max_pages_seq; i++) {
+            const int32_t p = kv->seq_pages[s * kv->max_pages_seq + i];
+            if (i >= np) {
+                if (p != -1) return JANUS_EINVAL;
+                continue;
+            }
+            if (p < 0 || p >= kv->n_pages || kv->page_owner[p] != s || kv->mark[p])
+                return JANUS_EINVAL;
+            kv->mark[p] = 2;
+        }
+    }
+    for (int64_t p = 0; p < kv->n_pages; p++)
+        if (!kv->mark[p]) return JANUS_EINVAL; // neither free nor owned: leaked
+    return JANUS_OK;
+}

@@ -1,0 +1,29 @@
+// The one entry point for every matrix product of the engine: y = W·x for n_tok rows.
+// All layers call linear(), so parallelising the kernels (a thread pool splitting output
+// rows) happens in this one place (kernels helper). Each output element's value is
+// independent of the row split (kernels.h), so results do not depend on the thread count.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_LINEAR_H
+#define JANUS_LINEAR_H
+
+#include "kernels/kernels.h"
+#include "model/weights.h"
+
+#include <stdint.h>
+
+// Execution context shared by the attention and MoE sides of one process.
+struct linear_ctx {
+    const struct kern_ops *kern; // kernel table (kern_best() or kern_ref())
+    int n_threads;               // requested threads (1 = serial); pool is future work
+    void *pool;                  // thread pool, NULL = run on the calling thread
+};
+
+// Fills c for n_threads threads with kern (NULL: kern_best()).
+void linear_ctx_init(struct linear_ctx *c, const struct kern_ops *kern, int n_threads);
+
+// y (n_tok, ldy) columns [0, w->n_out) = x (n_tok, w->n_in) · Wᵀ. ldy >= w->n_out.
+// Not thread-safe per ctx (one caller at a time).
+void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wview *w,
+            const float *x, int64_t n_tok);
+
+#endif // JANUS_LINEAR_H

@@ -1,0 +1,142 @@
+// MoE-instance side: gate for all tokens, grouped expert execution (moe.h).
+// SPDX-License-Identifier: MIT
+#include "engine/moe.h"
+
+#include "base/mem.h"
+#include "base/status.h"
+#include "engine/gate.h"
+
+#include <string.h>
+
+int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin,
+             int64_t max_tokens) {
+    memset(mo, 0, sizeof *mo);
+    const struct hparams *hp = &m->hp;
+    if (max_tokens < 1 || hp->n_expert < 1) return JANUS_EINVAL;
+    mo->m = m;
+    mo->lin = lin;
+    mo->max_tokens = max_tokens;
+    const int64_t T = max_tokens, X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
+    const int64_t k = hp->n_expert_used;
+    const size_t sizes[] = {(size_t)(T * X) * 4, (size_t)gate_scratch_floats(X) * 4,
+                            (size_t)(X + 1) * 4, (size_t)(T * k) * 4,
+                            (size_t)(T * k) * 4, (size_t)(T * E) * 4,
+                            (size_t)(T * F) * 4, (size_t)(T * F) * 4,
+                            (size_t)(T * E) * 4};
+    size_t cap = 0;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
+        cap += (sizes[i] + 63) & ~(size_t)63;
+    int rc = arena_init(&mo->arena, MEM_TAG_ENGINE, cap);
+    if (rc != JANUS_OK) {
+        memset(mo, 0, sizeof *mo);
+        return rc;
+    }
+    void **bufs[] = {(void **)&mo->r,   (void **)&mo->gscratch, (void **)&mo->count,
+                     (void **)&mo->tok, (void **)&mo->tw,       (void **)&mo->xg,
+                     (void **)&mo->g,   (void **)&mo->u,        (void **)&mo->y};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(bufs); i++) {
+        *bufs[i] = arena_alloc(&mo->arena, sizes[i]);
+        JANUS_ASSERT(*bufs[i]);
+    }
+    return JANUS_OK;
+}
+
+void moe_free(struct moe *mo) {
+    arena_free(&mo->arena);
+    memset(mo, 0, sizeof *mo);
+}
+
+int moe_routing_init(struct moe_routing *rt, const struct model *m, int64_t max_tokens) {
+    memset(rt, 0, sizeof *rt);
+    const int64_t k = m->hp.n_expert_used;
+    if (max_tokens < 1 || k < 1) return JANUS_EINVAL;
+    rt->ids = mem_calloc(MEM_TAG_ENGINE, (size_t)(max_tokens * k), sizeof *rt->ids);
+    rt->w = mem_calloc(MEM_TAG_ENGINE, (size_t)(max_tokens * k), sizeof *rt->w);
+    if (!rt->ids || !rt->w) {
+        moe_routing_free(rt);
+        return JANUS_ENOMEM;
+    }
+    rt->k = k;
+    return JANUS_OK;
+}
+
+void moe_routing_free(struct moe_routing *rt) {
+    mem_free(rt->ids);
+    mem_free(rt->w);
+    memset(rt, 0, sizeof *rt);
+}
+
+void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_routing *rt) {
+    const struct hparams *hp = &mo->m->hp;
+    const struct model_layer *L = &mo->m->layers[l];
+    JANUS_ASSERT(L->is_moe && n >= 0 && n <= mo->max_tokens && rt->k == hp->n_expert_used);
+    const int64_t X = hp->n_expert, k = hp->n_expert_used;
+    linear(mo->lin, mo->r, X, &L->router, x, n);
+    struct gate_params gp;
+    gate_params_from_hparams(&gp, hp, L->exp_probs_b);
+    for (int64_t t = 0; t < n; t++)
+        gate_select(&gp, mo->r + t * X, mo->gscratch, rt->ids + t * k, rt->w + t * k);
+    rt->n_tok = n;
+}
+
+// Counting sort of (t, j) pairs by expert: count[e]..count[e+1] index tok/tw.
+static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_t X) {
+    const int64_t n = rt->n_tok, k = rt->k;
+    memset(mo->count, 0, (size_t)(X + 1) * sizeof(int32_t));
+    for (int64_t i = 0; i < n * k; i++)
+        mo->count[rt->ids[i] + 1]++;
+    for (int64_t e = 0; e < X; e++)
+        mo->count[e + 1] += mo->count[e];
+    // Fill in token order using count[e] as a cursor, then shift back.
+    for (int64_t i = 0; i < n * k; i++) {
+        const int32_t e = rt->ids[i];
+        const int32_t at = mo->count[e]++;
+        mo->tok[at] = (int32_t)(i / k);
+        mo->tw[at] = rt->w[i];
+    }
+    for (int64_t e = X; e > 0; e--)
+        mo->count[e] = mo->count[e - 1];
+    mo->count[0] = 0;
+}
+
+void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
+                 const uint8_t *run_here, float *out) {
+    const struct hparams *hp = &mo->m->hp;
+    const struct model_layer *L = &mo->m->layers[l];
+    JANUS_ASSERT(L->is_moe && rt->n_tok == n && n <= mo->max_tokens);
+    const int64_t X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
+    const struct kern_ops *K = mo->lin->kern;
+    memset(out, 0, (size_t)(n * E) * sizeof(float));
+    for (int64_t i = 0; i < n * rt->k; i++)
+        JANUS_ASSERT(rt->ids[i] >= 0 && rt->ids[i] < X);
+    group_by_expert(mo, rt, X);
+    for (int64_t e = 0; e < X; e++) {
+        const int64_t c0 = mo->count[e], c = mo->count[e + 1] - c0;
+        if (c == 0 || (run_here && !run_here[e])) continue;
+        for (int64_t i = 0; i < c; i++)
+            memcpy(mo->xg + i * E, x + (int64_t)mo->tok[c0 + i] * E, (size_t)E * sizeof(float));
+        const struct wview wg = wview3_mat(&L->gate_exps, e), wu = wview3_mat(&L->up_exps, e);
+        const struct wview wd = wview3_mat(&L->down_exps, e);
+        linear(mo->lin, mo->g, F, &wg, mo->xg, c);
+        linear(mo->lin, mo->u, F, &wu, mo->xg, c);
+        K->swiglu(mo->g, mo->g, mo->u, c * F);
+        linear(mo->lin, mo->y, E, &wd, mo->g, c);
+        for (int64_t i = 0; i < c; i++)
+            K->axpy(out + (int64_t)mo->tok[c0 + i] * E, mo->tw[c0 + i], mo->y + i * E, E);
+    }
+}
+
+int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here,
+                     int64_t n_expert) {
+    (void)mo;
+    int64_t n = 0;
+    for (int64_t e = 0; e < n_expert; e++) {
+        if (run_here && !run_here[e]) continue;
+        for (int64_t i = 0; i < rt->n_tok * rt->k; i++)
+            if (rt->ids[i] == e) {
+                n++;
+                break;
+            }
+    }
+    return n;
+}

@@ -1,0 +1,161 @@
+// Scalar reference kernels: the specification every optimised table is tested against
+// (kernels.h). F32 activations and F32 accumulation; F16/BF16/Q8_0 weights are converted
+// to F32 element by element (Q8_0: per block, d · Σ q·x), never the activations to the
+// weight type, so F16/BF16 models meet the 1e-3 golden tolerance (fixtures README §6).
+// Pure: no allocation, no I/O. Each output element is one sequential dot product, so its
+// value does not depend on how rows are split across threads.
+// SPDX-License-Identifier: MIT
+#include "kernels/kernels.h"
+
+#include "kernels/types.h"
+
+#include <math.h>
+#include <stddef.h>
+
+// ---- matmul, one function per weight type
+
+static void matmul_f32(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                       int64_t n_tok, int64_t r0, int64_t r1) {
+    const float *wf = w;
+    for (int64_t r = r0; r < r1; r++) {
+        const float *row = wf + r * n_in;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_in;
+            float s = 0.0f;
+            for (int64_t i = 0; i < n_in; i++)
+                s += row[i] * xt[i];
+            y[t * ldy + r] = s;
+        }
+    }
+}
+
+static void matmul_f16(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                       int64_t n_tok, int64_t r0, int64_t r1) {
+    const uint16_t *wh = w;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *row = wh + r * n_in;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_in;
+            float s = 0.0f;
+            for (int64_t i = 0; i < n_in; i++)
+                s += fp16_to_fp32(row[i]) * xt[i];
+            y[t * ldy + r] = s;
+        }
+    }
+}
+
+static void matmul_bf16(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                        int64_t n_tok, int64_t r0, int64_t r1) {
+    const uint16_t *wh = w;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *row = wh + r * n_in;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_in;
+            float s = 0.0f;
+            for (int64_t i = 0; i < n_in; i++)
+                s += bf16_to_fp32(row[i]) * xt[i];
+            y[t * ldy + r] = s;
+        }
+    }
+}
+
+static void matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                        int64_t n_tok, int64_t r0, int64_t r1) {
+    const struct block_q8_0 *wb = w;
+    const int64_t nb = n_in / TYPES_Q8_0_BLOCK;
+    for (int64_t r = r0; r < r1; r++) {
+        const struct block_q8_0 *row = wb + r * nb;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_in;
+            float s = 0.0f;
+            for (int64_t b = 0; b < nb; b++) {
+                const float *xb = xt + b * TYPES_Q8_0_BLOCK;
+                float sb = 0.0f;
+                for (int i = 0; i < TYPES_Q8_0_BLOCK; i++)
+                    sb += (float)row[b].qs[i] * xb[i];
+                s += fp16_to_fp32(row[b].d) * sb;
+            }
+            y[t * ldy + r] = s;
+        }
+    }
+}
+
+// ---- vector ops
+
+static void ref_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
+    float ss = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
+    const float scale = 1.0f / sqrtf(ss / (float)n + eps);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * scale * w[i];
+}
+
+static void ref_softmax(float *x, int64_t n) {
+    if (n <= 0) return;
+    float mx = x[0];
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > mx) mx = x[i];
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n; i++) {
+        x[i] = expf(x[i] - mx);
+        sum += x[i];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
+}
+
+static void ref_swiglu(float *y, const float *g, const float *u, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        const float z = g[i];
+        y[i] = z / (1.0f + expf(-z)) * u[i];
+    }
+}
+
+static float ref_dot(const float *a, const float *b, int64_t n) {
+    float s = 0.0f;
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
+    return s;
+}
+
+static void ref_axpy(float *y, float a, const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+static const struct kern_ops ref_ops = {
+    .name = "ref",
+    .matmul = {[KERN_W_F32] = matmul_f32,
+               [KERN_W_F16] = matmul_f16,
+               [KERN_W_BF16] = matmul_bf16,
+               [KERN_W_Q8_0] = matmul_q8_0},
+    .rmsnorm = ref_rmsnorm,
+    .softmax = ref_softmax,
+    .swiglu = ref_swiglu,
+    .dot = ref_dot,
+    .axpy = ref_axpy,
+};
+
+const struct kern_ops *kern_ref(void) { return &ref_ops; }
+
+// ---- RoPE (shared by every table)
+
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+               int neox) {
+    const int64_t half = n_rot / 2;
+    for (int64_t i = 0; i < half; i++) {
+        // θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision.
+        const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+        const float c = (float)cos(theta), s = (float)sin(theta);
+        for (int64_t h = 0; h < n_head; h++) {
+            float *xh = x + h * head_dim;
+            const int64_t i0 = neox ? i : 2 * i;
+            const int64_t i1 = neox ? i + half : 2 * i + 1;
+            const float a = xh[i0], b = xh[i1];
+            xh[i0] = a * c - b * s;
+            xh[i1] = a * s + b * c;
+        }
+    }
+}

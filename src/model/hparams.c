@@ -1,0 +1,258 @@
+// Hyper-parameter loading and validation (hparams.h). Defaults follow current llama.cpp
+// (llama-model.cpp): key_length/value_length default to n_embd/n_head, rope dimension to
+// head_dim, expert widths to feed_forward_length-derived values; group keys are optional
+// and validated (n_expert % G == 0, 0 < Gu < G, G < n_expert).
+// SPDX-License-Identifier: MIT
+#include "model/hparams.h"
+
+#include "base/limits.h"
+#include "base/status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+struct hp_reader {
+    const struct gguf *g;
+    const struct arch_info *a;
+    char *err;
+    size_t err_len;
+};
+
+// Required/optional u32 with range check. Returns status; absent optional → *out = def.
+static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t def, int64_t lo,
+                 int64_t hi, int64_t *out) {
+    char key[128];
+    arch_key(key, sizeof key, r->a, suffix);
+    uint32_t v = 0;
+    int rc = gguf_get_u32(r->g, key, &v, r->err, r->err_len);
+    if (rc == JANUS_ENOTFOUND && !required) {
+        *out = def;
+        return JANUS_OK;
+    }
+    if (rc == JANUS_ENOTFOUND) {
+        snprintf(r->err, r->err_len, "missing key %s", key);
+        return JANUS_EFORMAT;
+    }
+    if (rc != JANUS_OK) return rc;
+    if ((int64_t)v < lo || (int64_t)v > hi) {
+        snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
+                 (long long)hi);
+        return JANUS_ELIMIT;
+    }
+    *out = v;
+    return JANUS_OK;
+}
+
+static int get_f(struct hp_reader *r, const char *suffix, int required, float def, float *out) {
+    char key[128];
+    arch_key(key, sizeof key, r->a, suffix);
+    float v = 0;
+    int rc = gguf_get_f32(r->g, key, &v, r->err, r->err_len);
+    if (rc == JANUS_ENOTFOUND && !required) {
+        *out = def;
+        return JANUS_OK;
+    }
+    if (rc == JANUS_ENOTFOUND) {
+        snprintf(r->err, r->err_len, "missing key %s", key);
+        return JANUS_EFORMAT;
+    }
+    if (rc != JANUS_OK) return rc;
+    if (!isfinite(v)) {
+        snprintf(r->err, r->err_len, "key %s is not finite", key);
+        return JANUS_EFORMAT;
+    }
+    *out = v;
+    return JANUS_OK;
+}
+
+static int get_b(struct hp_reader *r, const char *suffix, int def, int *out) {
+    char key[128];
+    arch_key(key, sizeof key, r->a, suffix);
+    int rc = gguf_get_bool(r->g, key, out, r->err, r->err_len);
+    if (rc == JANUS_ENOTFOUND) {
+        *out = def;
+        return JANUS_OK;
+    }
+    return rc;
+}
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != JANUS_OK) return rc_;                                                           \
+    } while (0)
+
+static int bad(struct hp_reader *r, int code, const char *msg) {
+    snprintf(r->err, r->err_len, "%s", msg);
+    return code;
+}
+
+int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len) {
+    char tmp[1];
+    if (!err) {
+        err = tmp;
+        err_len = sizeof tmp;
+    }
+    memset(hp, 0, sizeof *hp);
+    struct gguf_str an;
+    int rc = gguf_get_str(g, "general.architecture", &an, err, err_len);
+    if (rc == JANUS_ENOTFOUND) {
+        snprintf(err, err_len, "missing key general.architecture");
+        return JANUS_EFORMAT;
+    }
+    if (rc != JANUS_OK) return rc;
+    const struct arch_info *a = arch_find(an.ptr, an.len);
+    if (!a) {
+        snprintf(err, err_len,
+                 "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
+                 "qwen3moe, deepseek2)",
+                 (int)(an.len > 64 ? 64 : an.len), an.ptr);
+        return JANUS_EUNSUPPORTED;
+    }
+    struct hp_reader r = {g, a, err, err_len};
+    hp->arch = a;
+    hp->rope_neox = a->rope_neox;
+
+    const int64_t big = INT32_MAX;
+    TRY(get_u(&r, "context_length", 0, 0, 0, big, &hp->n_ctx_train));
+    TRY(get_u(&r, "embedding_length", 1, 0, 1, 1 << 20, &hp->n_embd));
+    TRY(get_u(&r, "block_count", 1, 0, 1, LIMIT_MAX_LAYERS, &hp->n_layer));
+    TRY(get_u(&r, "attention.head_count", 1, 0, 1, 1 << 14, &hp->n_head));
+    TRY(get_u(&r, "attention.head_count_kv", 0, hp->n_head, 1, 1 << 14, &hp->n_head_kv));
+    if (hp->n_head % hp->n_head_kv)
+        return bad(&r, JANUS_EFORMAT, "attention.head_count is not a multiple of head_count_kv");
+    const int64_t hd_def = hp->n_embd % hp->n_head ? 0 : hp->n_embd / hp->n_head;
+    TRY(get_u(&r, "attention.key_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_k));
+    TRY(get_u(&r, "attention.value_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_v));
+    if (hp->head_dim_k == 0 || hp->head_dim_v == 0)
+        return bad(&r, JANUS_EFORMAT,
+                   "embedding_length is not a multiple of head_count and "
+                   "attention.key_length is absent");
+    TRY(get_u(&r, "rope.dimension_count", 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
+    if (hp->n_rot % 2) return bad(&r, JANUS_EFORMAT, "rope.dimension_count is odd");
+    TRY(get_f(&r, "rope.freq_base", 0, 10000.0f, &hp->rope_base));
+    if (!(hp->rope_base > 0)) return bad(&r, JANUS_EFORMAT, "rope.freq_base must be > 0");
+    {
+        char key[128];
+        arch_key(key, sizeof key, a, "rope.scaling.type");
+        struct gguf_str st;
+        char e2[8];
+        if (gguf_get_str(g, key, &st, e2, sizeof e2) == JANUS_OK &&
+            !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
+            float factor = 1.0f;
+            TRY(get_f(&r, "rope.scaling.factor", 0, 1.0f, &factor));
+            if (factor != 1.0f) {
+                snprintf(err, err_len, "unsupported rope scaling '%.*s' (factor %g)",
+                         (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
+                return JANUS_EUNSUPPORTED;
+            }
+        }
+    }
+    TRY(get_f(&r, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
+    if (!(hp->rms_eps > 0)) return bad(&r, JANUS_EFORMAT, "layer_norm_rms_epsilon must be > 0");
+    TRY(get_u(&r, "feed_forward_length", a->id != ARCH_QWEN3MOE, 0, 0, big, &hp->n_ff));
+    TRY(get_u(&r, "vocab_size", 0, 0, 0, LIMIT_MAX_VOCAB, &hp->n_vocab));
+    if (hp->n_vocab == 0) {
+        const struct gguf_tensor *te = gguf_find_tensor(g, "token_embd.weight");
+        if (!te) return bad(&r, JANUS_EFORMAT, "missing tensor token_embd.weight");
+        if (te->ne[1] < 1 || te->ne[1] > LIMIT_MAX_VOCAB)
+            return bad(&r, JANUS_ELIMIT, "token_embd.weight: vocabulary size out of range");
+        hp->n_vocab = te->ne[1];
+    }
+
+    // ---- MoE
+    TRY(get_u(&r, "expert_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert));
+    TRY(get_u(&r, "expert_used_count", hp->n_expert > 0, 0, 0, LIMIT_MAX_EXPERT_USED,
+              &hp->n_expert_used));
+    if (a->id != ARCH_LLAMA && hp->n_expert == 0) {
+        snprintf(err, err_len, "%s: expert_count is missing or 0 (only MoE models are supported)",
+                 a->name);
+        return JANUS_EFORMAT;
+    }
+    if (hp->n_expert > 0 && (hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert))
+        return bad(&r, JANUS_EFORMAT, "expert_used_count must be in [1, expert_count]");
+    hp->gating = HPARAMS_GATING_SOFTMAX;
+    hp->weights_scale = 1.0f;
+    hp->weights_norm = a->topk_norm_always;
+    switch (a->id) {
+    case ARCH_LLAMA:
+        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff, 1, big, &hp->n_ff_exp));
+        break;
+    case ARCH_QWEN2MOE:
+        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff / hp->n_expert_used, 1, big,
+                  &hp->n_ff_exp));
+        TRY(get_u(&r, "expert_shared_feed_forward_length", 0, hp->n_ff, 1, big, &hp->n_ff_shexp));
+        hp->n_expert_shared = 1;
+        break;
+    case ARCH_QWEN3MOE:
+        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff / hp->n_expert_used, 1, big,
+                  &hp->n_ff_exp));
+        if (hp->head_dim_k != hp->head_dim_v || hp->n_rot != hp->head_dim_k)
+            return bad(&r, JANUS_EFORMAT,
+                       "qwen3moe requires key_length == value_length == "
+                       "rope.dimension_count");
+        break;
+    case ARCH_DEEPSEEK2: {
+        TRY(get_u(&r, "leading_dense_block_count", 0, 0, 0, hp->n_layer, &hp->n_dense_lead));
+        TRY(get_u(&r, "attention.q_lora_rank", 0, 0, 0, 1 << 16, &hp->q_lora));
+        TRY(get_u(&r, "attention.kv_lora_rank", 1, 0, 1, 1 << 16, &hp->kv_lora));
+        TRY(get_u(&r, "expert_feed_forward_length", 1, 0, 1, big, &hp->n_ff_exp));
+        TRY(get_u(&r, "expert_shared_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert_shared));
+        hp->n_ff_shexp = hp->n_expert_shared * hp->n_ff_exp;
+        TRY(get_f(&r, "expert_weights_scale", 0, 1.0f, &hp->weights_scale));
+        TRY(get_b(&r, "expert_weights_norm", 0, &hp->weights_norm));
+        int64_t gf = 0;
+        TRY(get_u(&r, "expert_gating_func", 0, 0, 0, 16, &gf));
+        if (gf == 0 || gf == HPARAMS_GATING_SOFTMAX)
+            hp->gating = HPARAMS_GATING_SOFTMAX;
+        else if (gf == HPARAMS_GATING_SIGMOID)
+            hp->gating = HPARAMS_GATING_SIGMOID;
+        else {
+            snprintf(err, err_len,
+                     "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
+                     "2 sigmoid)",
+                     (long long)gf);
+            return JANUS_EUNSUPPORTED;
+        }
+        if (hp->n_rot < 2 || hp->n_rot >= hp->head_dim_k)
+            return bad(&r, JANUS_EFORMAT,
+                       "deepseek2: rope.dimension_count must be in "
+                       "[2, key_length)");
+        hp->qk_rope = hp->n_rot;
+        hp->qk_nope = hp->head_dim_k - hp->n_rot;
+        hp->v_head = hp->head_dim_v;
+        if (hp->n_dense_lead > 0 && hp->n_ff < 1)
+            return bad(&r, JANUS_EFORMAT,
+                       "deepseek2: feed_forward_length must be > 0 for "
+                       "leading dense layers");
+        break;
+    }
+    default: break;
+    }
+    if (hp->n_expert == 0 && hp->n_ff < 1)
+        return bad(&r, JANUS_EFORMAT, "feed_forward_length must be > 0");
+
+    // Expert groups (read for every architecture; optional; llama.cpp validation).
+    TRY(get_u(&r, "expert_group_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group));
+    TRY(get_u(&r, "expert_group_used_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group_used));
+    if (hp->n_group > 1) {
+        if (hp->n_expert % hp->n_group)
+            return bad(&r, JANUS_EFORMAT, "expert_count is not a multiple of expert_group_count");
+        if (!(hp->n_group_used > 0 && hp->n_group_used < hp->n_group))
+            return bad(&r, JANUS_EFORMAT,
+                       "expert_group_used_count must be in "
+                       "(0, expert_group_count)");
+        if (!(hp->n_group < hp->n_expert))
+            return bad(&r, JANUS_EFORMAT, "expert_group_count must be < expert_count");
+        if (hp->n_expert_used > hp->n_group_used * (hp->n_expert / hp->n_group))
+            return bad(&r, JANUS_EFORMAT,
+                       "expert_used_count exceeds the experts of the kept "
+                       "groups");
+    } else {
+        hp->n_group = 0;
+        hp->n_group_used = 0;
+    }
+    if (err_len) err[0] = 0;
+    return JANUS_OK;
+}

@@ -1,0 +1,71 @@
+// Model hyper-parameters read from GGUF metadata for one architecture (arch.h), with the
+// defaults and validation of current llama.cpp (llama-model.cpp load_hparams; fixtures
+// README §3 key table, §9.1). Every field is checked against limits.h and for internal
+// consistency before any tensor is looked at. SPEC §9.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_HPARAMS_H
+#define JANUS_HPARAMS_H
+
+#include "base/base.h"
+#include "model/arch.h"
+#include "model/gguf.h"
+
+#include <stdint.h>
+
+// Expert gating function ({arch}.expert_gating_func; llama-hparams.h numbering).
+enum hparams_gating {
+    HPARAMS_GATING_SOFTMAX = 1, // p = softmax(r) over all experts (0 / absent means this)
+    HPARAMS_GATING_SIGMOID = 2, // p = sigmoid(r)
+};
+
+struct hparams {
+    const struct arch_info *arch;
+    int64_t n_vocab;     // token count ({arch}.vocab_size, else token_embd ne[1])
+    int64_t n_ctx_train; // {arch}.context_length (informational)
+    int64_t n_embd;      // E: hidden size
+    int64_t n_layer;     // blocks
+    int64_t n_head;      // H: query heads
+    int64_t n_head_kv;   // Hkv: key/value heads (GQA: H % Hkv == 0)
+    int64_t head_dim_k;  // per-head key/query width: attention.key_length, default E/H
+                         // (deepseek2: qk_nope + qk_rope)
+    int64_t head_dim_v;  // per-head value width: attention.value_length, default E/H
+    int64_t n_rot;       // rope.dimension_count (default head_dim_k); deepseek2: qk_rope
+    float rope_base;     // rope.freq_base (default 10000)
+    int rope_neox;       // 1 NEOX, 0 NORM (from the architecture)
+    float rms_eps;       // attention.layer_norm_rms_epsilon
+    int64_t n_ff;        // feed_forward_length: dense FFN width (llama: per-expert width)
+
+    // ---- MoE
+    int64_t n_expert;        // expert_count (0: dense model)
+    int64_t n_expert_used;   // k: expert_used_count
+    int64_t n_ff_exp;        // routed expert width (expert_feed_forward_length, see .c)
+    int64_t n_ff_shexp;      // total shared-FFN width (qwen2moe: expert_shared_feed_forward_length;
+                             // deepseek2: n_expert_shared · n_ff_exp; 0: none)
+    int64_t n_expert_shared; // deepseek2 expert_shared_count (qwen2moe: 1)
+    int64_t n_dense_lead;    // deepseek2 leading_dense_block_count: layers < this are dense
+    enum hparams_gating gating; // softmax or sigmoid
+    int weights_norm;           // renormalise the chosen k weights to sum 1
+    float weights_scale;        // multiply the weights (expert_weights_scale, default 1)
+    int has_exp_probs_b;        // layers carry exp_probs_b (set by weights.c from the tensors)
+    int64_t n_group;            // G: expert_group_count (0 or 1: no groups)
+    int64_t n_group_used;       // Gu: expert_group_used_count
+
+    // ---- deepseek2 MLA
+    int64_t q_lora;  // attention.q_lora_rank (0: plain attn_q)
+    int64_t kv_lora; // attention.kv_lora_rank
+    int64_t qk_nope; // head_dim_k - n_rot
+    int64_t qk_rope; // n_rot
+    int64_t v_head;  // head_dim_v
+};
+
+// Reads and validates the hyper-parameters of g. On failure returns JANUS_EFORMAT /
+// JANUS_EUNSUPPORTED / JANUS_ELIMIT with a one-line reason naming the key in err; *hp is
+// then unspecified. n_vocab falls back to the token_embd tensor when the key is absent.
+JANUS_WUR int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len);
+
+// True if layer il has a router and routed experts.
+static inline int hparams_layer_is_moe(const struct hparams *hp, int64_t il) {
+    return hp->n_expert > 0 && il >= hp->n_dense_lead;
+}
+
+#endif // JANUS_HPARAMS_H

@@ -1,0 +1,336 @@
+// Weight binding (weights.h): every tensor the architecture needs is looked up by name and
+// checked for shape and type; the model keeps zero-copy views into the GGUF map.
+// SPDX-License-Identifier: MIT
+#include "model/weights.h"
+
+#include "base/mem.h"
+#include "base/status.h"
+#include "kernels/types.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int weights_kern_type(uint32_t t) {
+    switch (t) {
+    case GGML_TYPE_F32: return KERN_W_F32;
+    case GGML_TYPE_F16: return KERN_W_F16;
+    case GGML_TYPE_BF16: return KERN_W_BF16;
+    case GGML_TYPE_Q8_0: return KERN_W_Q8_0;
+    default: return -1;
+    }
+}
+
+static size_t row_bytes_of(enum kern_wtype t, int64_t n_in) {
+    switch (t) {
+    case KERN_W_F32: return (size_t)n_in * 4;
+    case KERN_W_F16:
+    case KERN_W_BF16: return (size_t)n_in * 2;
+    case KERN_W_Q8_0: return (size_t)(n_in / TYPES_Q8_0_BLOCK) * sizeof(struct block_q8_0);
+    default: return 0;
+    }
+}
+
+struct wview wview3_mat(const struct wview3 *w, int64_t e) {
+    JANUS_ASSERT(e >= 0 && e < w->n_mat);
+    struct wview v = w->mat;
+    v.data = (const uint8_t *)w->mat.data + (size_t)e * w->mat_bytes;
+    return v;
+}
+
+struct wview wview_rows(const struct wview *w, int64_t r0, int64_t n) {
+    JANUS_ASSERT(r0 >= 0 && n >= 0 && r0 + n <= w->n_out);
+    struct wview v = *w;
+    v.data = (const uint8_t *)w->data + (size_t)r0 * w->row_bytes;
+    v.n_out = n;
+    return v;
+}
+
+void wview_row_f32(const struct wview *w, int64_t r, float *out) {
+    JANUS_ASSERT(r >= 0 && r < w->n_out);
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    switch (w->type) {
+    case KERN_W_F32: memcpy(out, row, (size_t)w->n_in * sizeof(float)); break;
+    case KERN_W_F16: types_f16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in); break;
+    case KERN_W_BF16:
+        types_bf16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in);
+        break;
+    case KERN_W_Q8_0:
+        q8_0_dequantize_row(out, (const struct block_q8_0 *)(const void *)row, w->n_in);
+        break;
+    default: JANUS_PANIC("bad weight type %d", (int)w->type);
+    }
+}
+
+// ---- binding
+
+struct binder {
+    struct model *m;
+    char *err;
+    size_t err_len;
+};
+
+static void fmt_shape(char *buf, size_t n, int nd, const int64_t *ne) {
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, n - off, "{");
+    for (int i = 0; i < nd && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, "%s%lld", i ? ", " : "", (long long)ne[i]);
+    if (off < n) snprintf(buf + off, n - off, "}");
+}
+
+// Looks up tensor kind t of layer il with the expected shape (nd dims). f32_only: 1-D norms,
+// biases and the like must be F32. Returns JANUS_OK with *out set, JANUS_ENOTFOUND (err
+// written) when absent, or another error.
+static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int64_t *ne,
+                int f32_only, const struct gguf_tensor **out) {
+    char name[96];
+    arch_tensor_name(name, sizeof name, t, il);
+    const struct gguf_tensor *gt = gguf_find_tensor(&b->m->gguf, name);
+    if (!gt) {
+        snprintf(b->err, b->err_len, "missing tensor %s", name);
+        return JANUS_ENOTFOUND;
+    }
+    int64_t want[4] = {1, 1, 1, 1};
+    for (int i = 0; i < nd; i++)
+        want[i] = ne[i];
+    int ok = 1;
+    for (int i = 0; i < 4; i++)
+        if (gt->ne[i] != want[i]) ok = 0;
+    if (!ok) {
+        char ws[96], gs[96];
+        fmt_shape(ws, sizeof ws, nd, want);
+        int gnd = (int)(gt->n_dims < 1 ? 1 : gt->n_dims > 4 ? 4 : gt->n_dims);
+        fmt_shape(gs, sizeof gs, gnd, gt->ne);
+        snprintf(b->err, b->err_len, "tensor %s: expected shape %s, got %s", name, ws, gs);
+        return JANUS_EFORMAT;
+    }
+    int kt = weights_kern_type(gt->type);
+    if (kt < 0) {
+        snprintf(b->err, b->err_len,
+                 "tensor %s: unsupported type %s (supported: f32, f16, "
+                 "bf16, q8_0)",
+                 name, ggml_type_name(gt->type));
+        return JANUS_EUNSUPPORTED;
+    }
+    if (f32_only && kt != KERN_W_F32) {
+        snprintf(b->err, b->err_len, "tensor %s: expected type f32, got %s", name,
+                 ggml_type_name(gt->type));
+        return JANUS_EUNSUPPORTED;
+    }
+    if (kt == KERN_W_Q8_0 && ne[0] % TYPES_Q8_0_BLOCK) {
+        snprintf(b->err, b->err_len, "tensor %s: q8_0 row length %lld is not a multiple of 32",
+                 name, (long long)ne[0]);
+        return JANUS_EFORMAT;
+    }
+    size_t need = row_bytes_of((enum kern_wtype)kt, want[0]) * (size_t)want[1] * (size_t)want[2] *
+                  (size_t)want[3];
+    if (gt->n_bytes < need || !gt->data) {
+        snprintf(b->err, b->err_len, "tensor %s: %llu data bytes, expected %zu", name,
+                 (unsigned long long)gt->n_bytes, need);
+        return JANUS_EFORMAT;
+    }
+    b->m->n_bytes_weights += need;
+    *out = gt;
+    return JANUS_OK;
+}
+
+static int bind_vec(struct binder *b, enum arch_tensor t, int il, int64_t n, const float **out) {
+    const struct gguf_tensor *gt;
+    int rc = bind(b, t, il, 1, &n, 1, &gt);
+    if (rc == JANUS_OK) *out = gt->data;
+    return rc;
+}
+
+// Optional vector: absent → *out = NULL, JANUS_OK.
+static int bind_vec_opt(struct binder *b, enum arch_tensor t, int il, int64_t n,
+                        const float **out) {
+    int rc = bind_vec(b, t, il, n, out);
+    if (rc == JANUS_ENOTFOUND) {
+        *out = NULL;
+        b->err[0] = 0;
+        return JANUS_OK;
+    }
+    return rc;
+}
+
+static int bind_mat(struct binder *b, enum arch_tensor t, int il, int64_t n_in, int64_t n_out,
+                    struct wview *out) {
+    const struct gguf_tensor *gt;
+    const int64_t ne[2] = {n_in, n_out};
+    int rc = bind(b, t, il, 2, ne, 0, &gt);
+    if (rc != JANUS_OK) return rc;
+    out->data = gt->data;
+    out->type = (enum kern_wtype)weights_kern_type(gt->type);
+    out->n_in = n_in;
+    out->n_out = n_out;
+    out->row_bytes = row_bytes_of(out->type, n_in);
+    return JANUS_OK;
+}
+
+static int bind_mat3(struct binder *b, enum arch_tensor t, int il, int64_t n_in, int64_t n_out,
+                     int64_t n_mat, struct wview3 *out) {
+    const struct gguf_tensor *gt;
+    const int64_t ne[3] = {n_in, n_out, n_mat};
+    int rc = bind(b, t, il, 3, ne, 0, &gt);
+    if (rc != JANUS_OK) return rc;
+    out->mat.data = gt->data;
+    out->mat.type = (enum kern_wtype)weights_kern_type(gt->type);
+    out->mat.n_in = n_in;
+    out->mat.n_out = n_out;
+    out->mat.row_bytes = row_bytes_of(out->mat.type, n_in);
+    out->n_mat = n_mat;
+    out->mat_bytes = out->mat.row_bytes * (size_t)n_out;
+    return JANUS_OK;
+}
+
+#define TRY(x)                                                                                     \
+    do {                                                                                           \
+        int rc_ = (x);                                                                             \
+        if (rc_ != JANUS_OK) return rc_;                                                           \
+    } while (0)
+
+static int bind_layer(struct binder *b, int il) {
+    struct model *m = b->m;
+    const struct hparams *hp = &m->hp;
+    const struct arch_info *a = hp->arch;
+    struct model_layer *L = &m->layers[il];
+    const int64_t E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv;
+
+    TRY(bind_vec(b, ARCH_T_ATTN_NORM, il, E, &L->attn_norm));
+    if (a->mla) {
+        const int64_t qk = hp->qk_nope + hp->qk_rope;
+        if (hp->q_lora > 0) {
+            TRY(bind_mat(b, ARCH_T_ATTN_Q_A, il, E, hp->q_lora, &L->wq_a));
+            TRY(bind_vec(b, ARCH_T_ATTN_Q_A_NORM, il, hp->q_lora, &L->q_a_norm));
+            TRY(bind_mat(b, ARCH_T_ATTN_Q_B, il, hp->q_lora, H * qk, &L->wq_b));
+        } else {
+            TRY(bind_mat(b, ARCH_T_ATTN_Q, il, E, H * qk, &L->wq));
+        }
+        TRY(bind_mat(b, ARCH_T_ATTN_KV_A_MQA, il, E, hp->kv_lora + hp->qk_rope, &L->wkv_a_mqa));
+        TRY(bind_vec(b, ARCH_T_ATTN_KV_A_NORM, il, hp->kv_lora, &L->kv_a_norm));
+        TRY(bind_mat(b, ARCH_T_ATTN_KV_B, il, hp->kv_lora, H * (hp->qk_nope + hp->v_head),
+                     &L->wkv_b));
+        TRY(bind_mat(b, ARCH_T_ATTN_OUT, il, H * hp->v_head, E, &L->wo));
+    } else {
+        const int64_t hd = hp->head_dim_k, hdv = hp->head_dim_v;
+        TRY(bind_mat(b, ARCH_T_ATTN_Q, il, E, H * hd, &L->wq));
+        TRY(bind_mat(b, ARCH_T_ATTN_K, il, E, Hkv * hd, &L->wk));
+        TRY(bind_mat(b, ARCH_T_ATTN_V, il, E, Hkv * hdv, &L->wv));
+        TRY(bind_mat(b, ARCH_T_ATTN_OUT, il, H * hdv, E, &L->wo));
+        if (a->qkv_bias) {
+            TRY(bind_vec(b, ARCH_T_ATTN_Q_BIAS, il, H * hd, &L->bq));
+            TRY(bind_vec(b, ARCH_T_ATTN_K_BIAS, il, Hkv * hd, &L->bk));
+            TRY(bind_vec(b, ARCH_T_ATTN_V_BIAS, il, Hkv * hdv, &L->bv));
+        }
+        if (a->qk_norm) {
+            TRY(bind_vec(b, ARCH_T_ATTN_Q_NORM, il, hd, &L->q_norm));
+            TRY(bind_vec(b, ARCH_T_ATTN_K_NORM, il, hd, &L->k_norm));
+        }
+    }
+    TRY(bind_vec(b, ARCH_T_FFN_NORM, il, E, &L->ffn_norm));
+    L->is_moe = hparams_layer_is_moe(hp, il);
+    if (!L->is_moe) {
+        TRY(bind_mat(b, ARCH_T_FFN_GATE, il, E, hp->n_ff, &L->ffn_gate));
+        TRY(bind_mat(b, ARCH_T_FFN_UP, il, E, hp->n_ff, &L->ffn_up));
+        TRY(bind_mat(b, ARCH_T_FFN_DOWN, il, hp->n_ff, E, &L->ffn_down));
+        return JANUS_OK;
+    }
+    const int64_t X = hp->n_expert, F = hp->n_ff_exp;
+    TRY(bind_mat(b, ARCH_T_FFN_GATE_INP, il, E, X, &L->router));
+    TRY(bind_mat3(b, ARCH_T_FFN_GATE_EXPS, il, E, F, X, &L->gate_exps));
+    TRY(bind_mat3(b, ARCH_T_FFN_UP_EXPS, il, E, F, X, &L->up_exps));
+    TRY(bind_mat3(b, ARCH_T_FFN_DOWN_EXPS, il, F, E, X, &L->down_exps));
+    if (a->gating_keys) TRY(bind_vec_opt(b, ARCH_T_EXP_PROBS_B, il, X, &L->exp_probs_b));
+    if (hp->n_ff_shexp > 0) {
+        const int64_t S = hp->n_ff_shexp;
+        if (a->shared == ARCH_SHARED_SIGMOID)
+            TRY(bind_vec(b, ARCH_T_FFN_GATE_INP_SHEXP, il, E, &L->gate_inp_shexp));
+        TRY(bind_mat(b, ARCH_T_FFN_GATE_SHEXP, il, E, S, &L->gate_shexp));
+        TRY(bind_mat(b, ARCH_T_FFN_UP_SHEXP, il, E, S, &L->up_shexp));
+        TRY(bind_mat(b, ARCH_T_FFN_DOWN_SHEXP, il, S, E, &L->down_shexp));
+    }
+    return JANUS_OK;
+}
+
+static int bind_all(struct binder *b) {
+    struct model *m = b->m;
+    struct hparams *hp = &m->hp;
+    TRY(bind_mat(b, ARCH_T_TOKEN_EMBD, -1, hp->n_embd, hp->n_vocab, &m->token_embd));
+    TRY(bind_vec(b, ARCH_T_OUTPUT_NORM, -1, hp->n_embd, &m->output_norm));
+    int rc = bind_mat(b, ARCH_T_OUTPUT, -1, hp->n_embd, hp->n_vocab, &m->output);
+    if (rc == JANUS_ENOTFOUND) {
+        m->output = m->token_embd;
+        m->output_tied = 1;
+        b->err[0] = 0;
+    } else if (rc != JANUS_OK) {
+        return rc;
+    }
+    m->layers = mem_calloc(MEM_TAG_MODEL, (size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) {
+        snprintf(b->err, b->err_len, "out of memory");
+        return JANUS_ENOMEM;
+    }
+    int n_bias = 0, n_moe = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        TRY(bind_layer(b, il));
+        if (m->layers[il].is_moe) {
+            n_moe++;
+            n_bias += m->layers[il].exp_probs_b != NULL;
+        }
+    }
+    if (n_bias != 0 && n_bias != n_moe) {
+        snprintf(b->err, b->err_len, "tensor exp_probs_b.bias present in %d of %d MoE layers",
+                 n_bias, n_moe);
+        return JANUS_EFORMAT;
+    }
+    hp->has_exp_probs_b = n_bias > 0;
+    return JANUS_OK;
+}
+
+static int finish_load(struct model *m, char *err, size_t err_len) {
+    struct binder b = {m, err, err_len};
+    int rc = hparams_load(&m->hp, &m->gguf, err, err_len);
+    if (rc == JANUS_OK) rc = bind_all(&b);
+    if (rc != JANUS_OK) {
+        model_free(m);
+        return rc;
+    }
+    return JANUS_OK;
+}
+
+int model_load(struct model *m, const char *path, char *err, size_t err_len) {
+    char tmp[256];
+    if (!err || !err_len) {
+        err = tmp;
+        err_len = sizeof tmp;
+    }
+    err[0] = 0;
+    memset(m, 0, sizeof *m);
+    int rc = gguf_open(&m->gguf, path, err, err_len);
+    if (rc != JANUS_OK) {
+        memset(m, 0, sizeof *m);
+        return rc;
+    }
+    return finish_load(m, err, err_len);
+}
+
+int model_load_memory(struct model *m, const void *buf, size_t size, char *err, size_t err_len) {
+    char tmp[256];
+    if (!err || !err_len) {
+        err = tmp;
+        err_len = sizeof tmp;
+    }
+    err[0] = 0;
+    memset(m, 0, sizeof *m);
+    int rc = gguf_open_memory(&m->gguf, buf, size, err, err_len);
+    if (rc != JANUS_OK) {
+        memset(m, 0, sizeof *m);
+        return rc;
+    }
+    return finish_load(m, err, err_len);
+}
+
+void model_free(struct model *m) {
+    mem_free(m->layers);
+    if (m->gguf.map) gguf_close(&m->gguf); // a zeroed struct is not an open file
+    memset(m, 0, sizeof *m);
+}

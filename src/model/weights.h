@@ -1,0 +1,99 @@
+// The loaded model: hyper-parameters plus zero-copy views of every weight inside the
+// read-only GGUF mmap (SPEC §9; fixtures README §3 tensor list). Every tensor is looked up
+// by name and its shape and type are checked at load time; errors name the tensor and say
+// what was expected and what was found. Stacked 3-D expert tensors are views whose expert
+// e is one contiguous slab. Views stay valid until model_free.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_WEIGHTS_H
+#define JANUS_WEIGHTS_H
+
+#include "base/base.h"
+#include "kernels/kernels.h"
+#include "model/gguf.h"
+#include "model/hparams.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+// A 2-D weight matrix: n_out rows of n_in elements in one storage type, rows contiguous
+// (ggml ne = {n_in, n_out}). Computes y = W·x via kern matmul (engine/linear.h).
+struct wview {
+    const void *data;     // (n_out, row_bytes) bytes inside the map; NULL = absent
+    enum kern_wtype type; // storage type
+    int64_t n_in;         // ne[0]: input width (Q8_0: multiple of 32)
+    int64_t n_out;        // ne[1]: output rows
+    size_t row_bytes;     // bytes per row
+};
+
+// A stack of n_mat matrices (ggml ne = {n_in, n_out, n_mat}); matrix e at data + e·mat_bytes.
+struct wview3 {
+    struct wview mat; // shape and type of one matrix; mat.data = matrix 0
+    int64_t n_mat;    // ne[2]
+    size_t mat_bytes; // n_out · row_bytes
+};
+
+// Matrix e of a stack (no bounds check beyond JANUS_ASSERT).
+struct wview wview3_mat(const struct wview3 *w, int64_t e);
+// Rows [r0, r0+n) of w as their own view.
+struct wview wview_rows(const struct wview *w, int64_t r0, int64_t n);
+// Row r of w converted to F32 (n_in values) into out.
+void wview_row_f32(const struct wview *w, int64_t r, float *out);
+
+// One transformer block. Pointers are NULL / views have data == NULL where the
+// architecture or the layer kind has no such tensor.
+struct model_layer {
+    int is_moe;             // router + routed experts (else dense FFN)
+    const float *attn_norm; // (E)
+    // llama / qwen2moe / qwen3moe attention
+    struct wview wq;              // (H·hd_k, E)   deepseek2 without q_lora: (H·(nope+rope), E)
+    struct wview wk, wv;          // (Hkv·hd, E)
+    const float *bq, *bk, *bv;    // (H·hd), (Hkv·hd), (Hkv·hd)   qwen2moe
+    const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights
+    // deepseek2 MLA
+    struct wview wq_a;      // (q_lora, E)
+    const float *q_a_norm;  // (q_lora)
+    struct wview wq_b;      // (H·(nope+rope), q_lora)
+    struct wview wkv_a_mqa; // (kv_lora+rope, E)
+    const float *kv_a_norm; // (kv_lora)
+    struct wview wkv_b;     // (H·(nope+v), kv_lora)
+    struct wview wo;        // (E, H·hd_v)
+    const float *ffn_norm;  // (E)
+    // dense FFN (deepseek2 leading layers, dense llama)
+    struct wview ffn_gate, ffn_up; // (n_ff, E)
+    struct wview ffn_down;         // (E, n_ff)
+    // MoE
+    struct wview router;              // (n_expert, E)
+    struct wview3 gate_exps, up_exps; // n_expert × (n_ff_exp, E)
+    struct wview3 down_exps;          // n_expert × (E, n_ff_exp)
+    const float *exp_probs_b;         // (n_expert) deepseek2 V3 selection bias, or NULL
+    // shared expert(s)
+    const float *gate_inp_shexp;       // (E) qwen2moe shared-expert gate
+    struct wview gate_shexp, up_shexp; // (n_ff_shexp, E)
+    struct wview down_shexp;           // (E, n_ff_shexp)
+};
+
+struct model {
+    struct gguf gguf; // owns the map
+    struct hparams hp;
+    struct wview token_embd;    // (V, E)
+    const float *output_norm;   // (E)
+    struct wview output;        // (V, E); == token_embd when tied
+    int output_tied;            // output.weight absent
+    struct model_layer *layers; // (n_layer)
+    uint64_t n_bytes_weights;   // bytes of all tensors used
+};
+
+// Opens path, reads hyper-parameters and binds every tensor. On failure returns a negative
+// status with a one-line reason in err (e.g. "tensor blk.0.attn_q.weight: expected shape
+// {64, 64}, got {64, 32}" or "tensor token_embd.weight: unsupported type q4_K"), and
+// leaves *m zeroed (nothing to free).
+JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
+// Same over a caller-owned buffer that must outlive the model.
+JANUS_WUR int model_load_memory(struct model *m, const void *buf, size_t size, char *err,
+                                size_t err_len);
+void model_free(struct model *m);
+
+// ggml type → kernel weight type; returns -1 when unsupported.
+int weights_kern_type(uint32_t ggml_type);
+
+#endif // JANUS_WEIGHTS_H

@@ -1,0 +1,444 @@
+// Decayed expert statistics (stats.h, SPEC §6): t(e), c(e), a(e,e') per layer with lazy
+// exponential decay, merge, and the "janus-stats" JSON format (cJSON).
+// Lazy decay: the true value is stored * scale[layer]; a record multiplies scale by decay
+// and adds increments of 1/scale. When scale falls below 1e-150 the layer is renormalised
+// (stored *= scale, scale = 1), keeping every stored value finite.
+// SPDX-License-Identifier: MIT
+#include "place/stats.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/limits.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "place/place_util.h"
+
+static size_t n_pairs(int32_t E) { return (size_t)E * (size_t)(E - 1) / 2; }
+
+// Index of pair (i, j), i < j, in the row-major upper triangle.
+static inline size_t pair_index(int32_t E, int32_t i, int32_t j) {
+    return (size_t)i * (size_t)(2 * E - i - 1) / 2 + (size_t)(j - i - 1);
+}
+
+int stats_init(struct stats *s, int32_t n_layers, int32_t n_experts, double decay) {
+    memset(s, 0, sizeof *s);
+    if (n_layers < 1 || n_layers > LIMIT_MAX_LAYERS || n_experts < 1 ||
+        n_experts > LIMIT_MAX_EXPERTS || !(decay > 0.0 && decay <= 1.0))
+        return JANUS_EINVAL;
+    size_t L = (size_t)n_layers, E = (size_t)n_experts;
+    s->n_layers = n_layers;
+    s->n_experts = n_experts;
+    s->decay = decay;
+    s->scale = mem_alloc(MEM_TAG_SCHED, L * sizeof(double));
+    s->steps = mem_calloc(MEM_TAG_SCHED, L, sizeof(double));
+    s->tok = mem_calloc(MEM_TAG_SCHED, L * E, sizeof(double));
+    s->act = mem_calloc(MEM_TAG_SCHED, L * E, sizeof(double));
+    s->coact = mem_calloc(MEM_TAG_SCHED, L * (n_pairs(n_experts) ? n_pairs(n_experts) : 1),
+                          sizeof(double));
+    s->mark = mem_calloc(MEM_TAG_SCHED, E, sizeof(int32_t));
+    if (!s->scale || !s->steps || !s->tok || !s->act || !s->coact || !s->mark) {
+        stats_free(s);
+        return JANUS_ENOMEM;
+    }
+    for (size_t l = 0; l < L; l++)
+        s->scale[l] = 1.0;
+    return JANUS_OK;
+}
+
+void stats_free(struct stats *s) {
+    mem_free(s->scale);
+    mem_free(s->steps);
+    mem_free(s->tok);
+    mem_free(s->act);
+    mem_free(s->coact);
+    mem_free(s->mark);
+    memset(s, 0, sizeof *s);
+}
+
+void stats_reset(struct stats *s) {
+    size_t L = (size_t)s->n_layers, E = (size_t)s->n_experts;
+    for (size_t l = 0; l < L; l++)
+        s->scale[l] = 1.0;
+    memset(s->steps, 0, L * sizeof(double));
+    memset(s->tok, 0, L * E * sizeof(double));
+    memset(s->act, 0, L * E * sizeof(double));
+    memset(s->coact, 0, L * n_pairs(s->n_experts) * sizeof(double));
+}
+
+static void renormalise(struct stats *s, int32_t layer) {
+    size_t E = (size_t)s->n_experts, P = n_pairs(s->n_experts);
+    double f = s->scale[layer];
+    s->steps[layer] *= f;
+    for (size_t e = 0; e < E; e++) {
+        s->tok[layer * E + e] *= f;
+        s->act[layer * E + e] *= f;
+    }
+    double *a = s->coact + (size_t)layer * P;
+    for (size_t p = 0; p < P; p++)
+        a[p] *= f;
+    s->scale[layer] = 1.0;
+}
+
+int stats_record(struct stats *s, int32_t layer, const int32_t *active, int32_t n_active,
+                 const int32_t *n_tok_active) {
+    int32_t E = s->n_experts;
+    if (layer < 0 || layer >= s->n_layers || n_active < 0 || n_active > E) return JANUS_EINVAL;
+    for (int32_t i = 0; i < n_active; i++)
+        if (active[i] < 0 || active[i] >= E || (i > 0 && active[i] <= active[i - 1]) ||
+            (n_tok_active && n_tok_active[i] < 0))
+            return JANUS_EINVAL;
+    s->scale[layer] *= s->decay;
+    if (s->scale[layer] < 1e-150) {
+        s->scale[layer] /= s->decay; // renormalise with the pre-step factor, then decay
+        renormalise(s, layer);
+        s->scale[layer] = s->decay;
+    }
+    double inc = 1.0 / s->scale[layer];
+    size_t base = (size_t)layer * (size_t)E;
+    double *a = s->coact + (size_t)layer * n_pairs(E);
+    s->steps[layer] += inc;
+    for (int32_t i = 0; i < n_active; i++) {
+        int32_t e = active[i];
+        s->act[base + e] += inc;
+        s->tok[base + e] += inc * (n_tok_active ? n_tok_active[i] : 1);
+        size_t row = pair_index(E, e, e + 1) - (size_t)(e + 1); // index of (e, j) = row + j
+        for (int32_t i2 = i + 1; i2 < n_active; i2++)
+            a[row + (size_t)active[i2]] += inc;
+    }
+    return JANUS_OK;
+}
+
+int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing, int64_t n_tok,
+                         int32_t top_k) {
+    int32_t E = s->n_experts;
+    if (layer < 0 || layer >= s->n_layers || n_tok < 0 || (n_tok > 0 && top_k < 1))
+        return JANUS_EINVAL;
+    int64_t nt = n_tok * top_k;
+    for (int64_t i = 0; i < nt; i++)
+        if ((uint32_t)routing[i] >= (uint32_t)E) return JANUS_EINVAL;
+    memset(s->mark, 0, sizeof(int32_t) * (size_t)E);
+    for (int64_t i = 0; i < nt; i++)
+        s->mark[routing[i]]++;
+    // Compact in place: mark[0..na) = active ids, counts kept in a second pass.
+    int32_t na = 0;
+    for (int32_t e = 0; e < E; e++)
+        if (s->mark[e]) na++;
+    // Record without extra storage: loop experts directly (same arithmetic as
+    // stats_record, which needs the ascending active list for pairs).
+    s->scale[layer] *= s->decay;
+    if (s->scale[layer] < 1e-150) {
+        s->scale[layer] /= s->decay;
+        renormalise(s, layer);
+        s->scale[layer] = s->decay;
+    }
+    double inc = 1.0 / s->scale[layer];
+    size_t base = (size_t)layer * (size_t)E;
+    double *a = s->coact + (size_t)layer * n_pairs(E);
+    s->steps[layer] += inc;
+    for (int32_t e = 0; e < E; e++) {
+        if (!s->mark[e]) continue;
+        s->act[base + e] += inc;
+        s->tok[base + e] += inc * s->mark[e];
+        size_t row = pair_index(E, e, e + 1) - (size_t)(e + 1);
+        for (int32_t e2 = e + 1; e2 < E; e2++)
+            if (s->mark[e2]) a[row + (size_t)e2] += inc;
+    }
+    JANUS_UNUSED(na);
+    return JANUS_OK;
+}
+
+// ---- getters
+
+double stats_steps(const struct stats *s, int32_t layer) {
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers);
+    return s->steps[layer] * s->scale[layer];
+}
+
+double stats_tokens(const struct stats *s, int32_t layer, int32_t e) {
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers && e >= 0 && e < s->n_experts);
+    return s->tok[(size_t)layer * s->n_experts + e] * s->scale[layer];
+}
+
+double stats_act(const struct stats *s, int32_t layer, int32_t e) {
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers && e >= 0 && e < s->n_experts);
+    return s->act[(size_t)layer * s->n_experts + e] * s->scale[layer];
+}
+
+double stats_coact(const struct stats *s, int32_t layer, int32_t e1, int32_t e2) {
+    int32_t E = s->n_experts;
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers && e1 >= 0 && e1 < E && e2 >= 0 && e2 < E);
+    if (e1 == e2) return stats_act(s, layer, e1);
+    if (e1 > e2) {
+        int32_t t = e1;
+        e1 = e2;
+        e2 = t;
+    }
+    return s->coact[(size_t)layer * n_pairs(E) + pair_index(E, e1, e2)] * s->scale[layer];
+}
+
+void stats_layer_export(const struct stats *s, int32_t layer, double *t, double *c, double *a) {
+    int32_t E = s->n_experts;
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers);
+    double f = s->scale[layer];
+    for (int32_t e = 0; e < E; e++) {
+        if (t) t[e] = s->tok[(size_t)layer * E + e] * f;
+        if (c) c[e] = s->act[(size_t)layer * E + e] * f;
+    }
+    if (a) {
+        const double *p = s->coact + (size_t)layer * n_pairs(E);
+        for (int32_t i = 0; i < E; i++) {
+            a[(size_t)i * E + i] = s->act[(size_t)layer * E + i] * f;
+            for (int32_t j = i + 1; j < E; j++) {
+                double v = p[pair_index(E, i, j)] * f;
+                a[(size_t)i * E + j] = v;
+                a[(size_t)j * E + i] = v;
+            }
+        }
+    }
+}
+
+int stats_merge(struct stats *dst, const struct stats *src) {
+    if (dst->n_layers != src->n_layers || dst->n_experts != src->n_experts) return JANUS_EINVAL;
+    int32_t E = dst->n_experts;
+    size_t P = n_pairs(E);
+    for (int32_t l = 0; l < dst->n_layers; l++) {
+        double f = src->scale[l] / dst->scale[l]; // src true value in dst's stored units
+        if (!isfinite(f)) {
+            renormalise(dst, l);
+            f = src->scale[l];
+        }
+        dst->steps[l] += src->steps[l] * f;
+        for (int32_t e = 0; e < E; e++) {
+            dst->tok[(size_t)l * E + e] += src->tok[(size_t)l * E + e] * f;
+            dst->act[(size_t)l * E + e] += src->act[(size_t)l * E + e] * f;
+        }
+        for (size_t p = 0; p < P; p++)
+            dst->coact[l * P + p] += src->coact[l * P + p] * f;
+    }
+    return JANUS_OK;
+}
+
+// ---- JSON
+
+// Appends formatted text to a growable buffer; returns 0 or -1 (ENOMEM).
+struct sbuf {
+    char *p;
+    size_t n, cap;
+};
+static int sb_printf(struct sbuf *b, const char *fmt, ...) JANUS_PRINTF(2, 3);
+static int sb_printf(struct sbuf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (w < 0) return -1;
+        if (b->p && b->n + (size_t)w < b->cap) {
+            b->n += (size_t)w;
+            return 0;
+        }
+        size_t ncap = b->cap ? b->cap * 2 : 4096;
+        while (ncap < b->n + (size_t)w + 1)
+            ncap *= 2;
+        char *np = mem_realloc(MEM_TAG_SCHED, b->p, ncap);
+        if (!np) return -1;
+        b->p = np;
+        b->cap = ncap;
+    }
+}
+
+char *stats_to_json(const struct stats *s) {
+    struct sbuf b = {0};
+    int32_t E = s->n_experts;
+    int bad = sb_printf(&b,
+                        "{\"format\": \"janus-stats\", \"version\": 1, \"n_layers\": %d, "
+                        "\"n_experts\": %d, \"decay\": %.17g,\n \"layers\": [",
+                        s->n_layers, E, s->decay);
+    int first = 1;
+    for (int32_t l = 0; l < s->n_layers && !bad; l++) {
+        double steps = stats_steps(s, l);
+        if (steps <= 0) continue;
+        bad |= sb_printf(&b, "%s\n  {\"layer\": %d, \"steps\": %.17g,\n   \"tokens\": [",
+                         first ? "" : ",", l, steps);
+        first = 0;
+        for (int32_t e = 0; e < E && !bad; e++)
+            bad |= sb_printf(&b, "%s%.17g", e ? ", " : "", stats_tokens(s, l, e));
+        bad |= sb_printf(&b, "],\n   \"activations\": [");
+        for (int32_t e = 0; e < E && !bad; e++)
+            bad |= sb_printf(&b, "%s%.17g", e ? ", " : "", stats_act(s, l, e));
+        bad |= sb_printf(&b, "],\n   \"coactivation\": [");
+        int fp = 1;
+        for (int32_t i = 0; i < E && !bad; i++)
+            for (int32_t j = i + 1; j < E && !bad; j++) {
+                double v = stats_coact(s, l, i, j);
+                if (v == 0) continue;
+                bad |= sb_printf(&b, "%s[%d, %d, %.17g]", fp ? "" : ", ", i, j, v);
+                fp = 0;
+            }
+        bad |= sb_printf(&b, "]}");
+    }
+    bad |= sb_printf(&b, "\n ]}\n");
+    if (bad) {
+        mem_free(b.p);
+        return NULL;
+    }
+    return b.p;
+}
+
+int stats_save_json(const struct stats *s, const char *path) {
+    char *t = stats_to_json(s);
+    if (!t) return JANUS_ENOMEM;
+    int rc = place_util_write_file(path, t, strlen(t));
+    mem_free(t);
+    return rc;
+}
+
+static int get_nonneg(const cJSON *it, double *out) {
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0) return 0;
+    *out = it->valuedouble;
+    return 1;
+}
+
+static int parse_vec(const cJSON *layer, const char *key, int32_t E, double *dst, int32_t li,
+                     char *err, size_t err_cap) {
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(layer, key);
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != E) {
+        place_util_err(err, err_cap, "stats: layers[%d].%s must be an array of %d numbers", li, key,
+                       E);
+        return -1;
+    }
+    int32_t e = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, arr) {
+        if (!get_nonneg(v, &dst[e])) {
+            place_util_err(err, err_cap, "stats: layers[%d].%s[%d] must be a number >= 0", li, key,
+                           e);
+            return -1;
+        }
+        e++;
+    }
+    return 0;
+}
+
+int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, size_t err_cap) {
+    memset(s, 0, sizeof *s);
+    cJSON *root = cJSON_ParseWithLength(text, len);
+    if (!root) {
+        place_util_err(err, err_cap, "stats: not valid JSON");
+        return JANUS_EFORMAT;
+    }
+    int rc = JANUS_EFORMAT;
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+    int64_t ver, L, E;
+    double decay;
+    if (!cJSON_IsObject(root) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "janus-stats")) {
+        place_util_err(err, err_cap, "stats: \"format\" must be \"janus-stats\"");
+        goto done;
+    }
+    if (!place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &ver)) {
+        place_util_err(err, err_cap, "stats: \"version\" must be 1");
+        goto done;
+    }
+    if (!place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "n_layers"), 1, INT32_MAX,
+                             &L) ||
+        !place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "n_experts"), 1, INT32_MAX,
+                             &E)) {
+        place_util_err(err, err_cap,
+                       "stats: \"n_layers\" and \"n_experts\" must be positive "
+                       "integers");
+        goto done;
+    }
+    if (L > LIMIT_MAX_LAYERS || E > LIMIT_MAX_EXPERTS) {
+        place_util_err(err, err_cap, "stats: %lld layers x %lld experts exceed the limits (%d, %d)",
+                       (long long)L, (long long)E, LIMIT_MAX_LAYERS, LIMIT_MAX_EXPERTS);
+        rc = JANUS_ELIMIT;
+        goto done;
+    }
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "decay");
+    if (!cJSON_IsNumber(d) || !(d->valuedouble > 0 && d->valuedouble <= 1)) {
+        place_util_err(err, err_cap, "stats: \"decay\" must be a number in (0, 1]");
+        goto done;
+    }
+    decay = d->valuedouble;
+    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+    if (!cJSON_IsArray(layers)) {
+        place_util_err(err, err_cap, "stats: \"layers\" must be an array");
+        goto done;
+    }
+    int irc = stats_init(s, (int32_t)L, (int32_t)E, decay);
+    if (irc) {
+        rc = irc;
+        goto done;
+    }
+    int li = 0;
+    const cJSON *ly;
+    cJSON_ArrayForEach(ly, layers) {
+        int64_t l;
+        double steps;
+        if (!cJSON_IsObject(ly) ||
+            !place_util_json_int(cJSON_GetObjectItemCaseSensitive(ly, "layer"), 0, L - 1, &l)) {
+            place_util_err(err, err_cap, "stats: layers[%d].layer must be an integer in [0, %lld)",
+                           li, (long long)L);
+            goto fail;
+        }
+        if (s->steps[l] != 0) {
+            place_util_err(err, err_cap, "stats: layer %lld appears twice", (long long)l);
+            goto fail;
+        }
+        if (!get_nonneg(cJSON_GetObjectItemCaseSensitive(ly, "steps"), &steps) || steps <= 0) {
+            place_util_err(err, err_cap, "stats: layers[%d].steps must be a number > 0", li);
+            goto fail;
+        }
+        s->steps[l] = steps;
+        if (parse_vec(ly, "tokens", (int32_t)E, s->tok + l * E, li, err, err_cap) ||
+            parse_vec(ly, "activations", (int32_t)E, s->act + l * E, li, err, err_cap))
+            goto fail;
+        const cJSON *co = cJSON_GetObjectItemCaseSensitive(ly, "coactivation");
+        if (!cJSON_IsArray(co)) {
+            place_util_err(err, err_cap, "stats: layers[%d].coactivation must be an array", li);
+            goto fail;
+        }
+        const cJSON *tr;
+        int ti = 0;
+        cJSON_ArrayForEach(tr, co) {
+            int64_t i, j;
+            double v;
+            if (!cJSON_IsArray(tr) || cJSON_GetArraySize(tr) != 3 ||
+                !place_util_json_int(cJSON_GetArrayItem(tr, 0), 0, E - 1, &i) ||
+                !place_util_json_int(cJSON_GetArrayItem(tr, 1), 0, E - 1, &j) || i >= j ||
+                !get_nonneg(cJSON_GetArrayItem(tr, 2), &v)) {
+                place_util_err(err, err_cap,
+                               "stats: layers[%d].coactivation[%d] must be [e1, e2, value] with "
+                               "0 <= e1 < e2 < %lld and value >= 0",
+                               li, ti, (long long)E);
+                goto fail;
+            }
+            s->coact[(size_t)l * n_pairs((int32_t)E) +
+                     pair_index((int32_t)E, (int32_t)i, (int32_t)j)] = v;
+            ti++;
+        }
+        li++;
+    }
+    rc = JANUS_OK;
+    goto done;
+fail:
+    stats_free(s);
+done:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int stats_load_json(struct stats *s, const char *path, char *err, size_t err_cap) {
+    memset(s, 0, sizeof *s);
+    char *text;
+    size_t len;
+    int rc = place_util_read_file(path, (size_t)1 << 30, &text, &len, err, err_cap);
+    if (rc) return rc;
+    rc = stats_parse_json(s, text, len, err, err_cap);
+    mem_free(text);
+    return rc;
+}
