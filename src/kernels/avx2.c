@@ -22,6 +22,8 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 #include "kernels/types.h"
 
 #define AVX2_INLINE static inline __attribute__((always_inline))
+#define JANUS_MIN_I64(a, b) ((a) < (b) ? (a) : (b))
+#define JANUS_MAX_I64(a, b) ((a) > (b) ? (a) : (b))
 
 // ---- helpers
 
@@ -319,6 +321,95 @@ static void avx2_swiglu(float *y, const float *g, const float *u, int64_t n) {
     }
 }
 
+// ---- attention over a paged KV cache
+
+static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
+                      int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
+    for (int64_t j = 0; j < n_kv; j++) scores[j] = avx2_dot(q, kern_kv_k(kv, j), d_k) * scale;
+    avx2_softmax(scores, n_kv);
+    // out in slices of 32 lanes held in 4 accumulators; each slice walks every position.
+    for (int64_t c = 0; c < d_v; c += 32) {
+        const int64_t w = JANUS_MIN_I64(32, d_v - c);
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                         _mm256_setzero_ps()};
+        if (w == 32) {
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float *v = kern_kv_v(kv, j) + c;
+                const __m256 p = _mm256_set1_ps(scores[j]);
+                for (int u = 0; u < 4; u++)
+                    acc[u] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * u), acc[u]);
+            }
+            for (int u = 0; u < 4; u++) _mm256_storeu_ps(out + c + 8 * u, acc[u]);
+        } else {
+            __m256i m[4];
+            for (int u = 0; u < 4; u++) m[u] = tail_mask(JANUS_MAX_I64(0, JANUS_MIN_I64(8, w - 8 * u)));
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float *v = kern_kv_v(kv, j) + c;
+                const __m256 p = _mm256_set1_ps(scores[j]);
+                for (int u = 0; u < 4; u++)
+                    acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(v + 8 * u, m[u]), acc[u]);
+            }
+            for (int u = 0; u < 4; u++) _mm256_maskstore_ps(out + c + 8 * u, m[u], acc[u]);
+        }
+    }
+}
+
+// ---- RoPE: the angles exactly as kern_rope (double), the rotations 8 lanes at a time
+
+#define ROPE_CHUNK 64 // pairs whose cos/sin are computed per pass
+
+static void avx2_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                      float base, int neox) {
+    const int64_t half = n_rot / 2;
+    float cs[2 * ROPE_CHUNK], sn[2 * ROPE_CHUNK]; // NORM: duplicated per pair lane
+    for (int64_t i0 = 0; i0 < half; i0 += ROPE_CHUNK) {
+        const int64_t n = JANUS_MIN_I64(ROPE_CHUNK, half - i0);
+        for (int64_t i = 0; i < n; i++) {
+            const double theta =
+                (double)pos * pow((double)base, -2.0 * (double)(i0 + i) / (double)n_rot);
+            const float c = (float)cos(theta), s = (float)sin(theta);
+            if (neox) {
+                cs[i] = c, sn[i] = s;
+            } else {
+                cs[2 * i] = cs[2 * i + 1] = c;
+                sn[2 * i] = sn[2 * i + 1] = s;
+            }
+        }
+        for (int64_t h = 0; h < n_head; h++) {
+            float *xh = x + h * head_dim;
+            int64_t i = 0;
+            if (neox) {
+                float *a = xh + i0, *b = xh + i0 + half;
+                for (; i + 8 <= n; i += 8) {
+                    __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
+                    __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
+                    _mm256_storeu_ps(a + i, _mm256_fmsub_ps(av, c, _mm256_mul_ps(bv, s)));
+                    _mm256_storeu_ps(b + i, _mm256_fmadd_ps(av, s, _mm256_mul_ps(bv, c)));
+                }
+                for (; i < n; i++) {
+                    const float av = a[i], bv = b[i];
+                    a[i] = av * cs[i] - bv * sn[i];
+                    b[i] = av * sn[i] + bv * cs[i];
+                }
+            } else {
+                float *p = xh + 2 * i0;
+                for (; 2 * i + 8 <= 2 * n; i += 4) { // 4 pairs = 8 lanes
+                    __m256 v = _mm256_loadu_ps(p + 2 * i);
+                    __m256 sw = _mm256_permute_ps(v, 0xB1); // (b, a) per pair
+                    __m256 c = _mm256_loadu_ps(cs + 2 * i), s = _mm256_loadu_ps(sn + 2 * i);
+                    // even lanes a·c − b·s, odd lanes b·c + a·s
+                    _mm256_storeu_ps(p + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
+                }
+                for (; i < n; i++) {
+                    const float av = p[2 * i], bv = p[2 * i + 1];
+                    p[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
+                    p[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
+                }
+            }
+        }
+    }
+}
+
 static const struct kern_ops avx2_ops = {
     .name = "avx2",
     .matmul = {[KERN_W_F32] = avx2_matmul_f32,
@@ -330,6 +421,8 @@ static const struct kern_ops avx2_ops = {
     .swiglu = avx2_swiglu,
     .dot = avx2_dot,
     .axpy = avx2_axpy,
+    .attn = avx2_attn,
+    .rope = avx2_rope,
 };
 
 const struct kern_ops *kern_avx2(void) { return &avx2_ops; }
