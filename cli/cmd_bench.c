@@ -154,6 +154,59 @@ static double static_bytes(const struct model *m) {
     return b;
 }
 
+static double wmacs(const struct wview *w) { return w->data ? (double)w->n_out * w->n_in : 0; }
+
+// Multiply-adds per decode token: every non-expert matrix once plus k routed experts per
+// MoE layer (attention over the cache is not counted: short contexts here).
+static double macs_per_token(const struct model *m) {
+    double s = wmacs(&m->output);
+    for (int64_t l = 0; l < m->hp.n_layer; l++) {
+        const struct model_layer *L = &m->layers[l];
+        const struct wview *v[] = {&L->wq, &L->wk, &L->wv, &L->wq_a, &L->wq_b, &L->wkv_a_mqa,
+                                   &L->wkv_b, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down,
+                                   &L->router, &L->gate_shexp, &L->up_shexp, &L->down_shexp};
+        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++) s += wmacs(v[i]);
+        if (L->is_moe)
+            s += (double)m->hp.n_expert_used *
+                 (wmacs(&L->gate_exps.mat) + wmacs(&L->up_exps.mat) + wmacs(&L->down_exps.mat));
+    }
+    return s;
+}
+
+static void noop(void *ctx, int ith, int nth) { (void)ctx, (void)ith, (void)nth; }
+
+// Compute roof: multiply-adds per second of the matmul kernel on the first expert's
+// gate matrix (its first rows, ~1 MB: cache-resident) for n_tok tokens, over the pool.
+static double compute_roof(const struct model *m, const struct linear_ctx *lin, int64_t n_tok) {
+    const struct model_layer *L = NULL;
+    for (int64_t l = 0; l < m->hp.n_layer && !L; l++)
+        if (m->layers[l].is_moe) L = &m->layers[l];
+    if (!L) return 0;
+    struct wview w = wview3_mat(&L->gate_exps, 0);
+    int64_t rows = JANUS_MAX((int64_t)((1u << 20) / w.row_bytes), 8);
+    w = wview_rows(&w, 0, JANUS_MIN(rows, w.n_out));
+    float *x = mem_alloc(MEM_TAG_MISC, (size_t)(n_tok * w.n_in) * sizeof(float));
+    float *y = mem_alloc(MEM_TAG_MISC, (size_t)(n_tok * w.n_out) * sizeof(float));
+    if (!x || !y) {
+        mem_free(x), mem_free(y);
+        return 0;
+    }
+    for (int64_t i = 0; i < n_tok * w.n_in; i++) x[i] = 0.01f * (float)(i % 97);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        int64_t it = 0;
+        pool_run(lin->pool, noop, NULL);
+        double t0 = clock_now_s(), t;
+        do {
+            linear(lin, y, w.n_out, &w, x, n_tok);
+            it++;
+        } while ((t = clock_now_s() - t0) < 0.05);
+        best = JANUS_MAX(best, (double)it * wmacs(&w) * (double)n_tok / t);
+    }
+    mem_free(x), mem_free(y);
+    return best;
+}
+
 static double fit_linear(const double *x, const double *y, int n, double *beta, double *c) {
     double sx = 0, sy = 0, sxx = 0, sxy = 0;
     for (int i = 0; i < n; i++) {
@@ -327,9 +380,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                    "[%.2f..%.2f], triad %.2f GB/s [%.2f..%.2f]\n",
                    bw.n_threads, bw.read_bytes >> 20, bw.reps, bw.read_gb_s, bw.read_gb_s_min,
                    bw.read_gb_s_max, bw.triad_gb_s, bw.triad_gb_s_min, bw.triad_gb_s_max);
-        printf("%6s %12s %12s %9s %10s %10s %9s %8s %12s %8s\n", "batch", "prompt_tok/s",
+        printf("%6s %12s %12s %9s %10s %10s %9s %8s %12s %8s %10s %12s\n", "batch", "prompt_tok/s",
                "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "of_bw", "experts",
-               "bound_tok/s", "of_bound");
+               "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
@@ -344,21 +397,34 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         const double exp_bytes = static_bytes(&m) + moe_layers * r.expected_distinct * eb;
         const double bound = bw.read_gb_s > 0 ? (double)B * bw.read_gb_s * 1e9 / exp_bytes : 0;
         const double frac = bw.read_gb_s > 0 ? gb_s / bw.read_gb_s : 0;
+        // Compute-bound limit: the kernel's cache-resident multiply-add rate at this batch.
+        double roof = 0;
+        {
+            struct linear_ctx lin;
+            linear_ctx_init(&lin, NULL, threads);
+            lin.min_parallel = 0;
+            roof = compute_roof(&m, &lin, B);
+            linear_ctx_free(&lin);
+        }
+        const double compute_bound = roof / macs_per_token(&m);
         if (o->json) {
             printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
                    "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
                    "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"bound_tok_s\":%.4g,"
                    "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"distinct_experts_per_layer\":%.3f,"
                    "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
-                   "\"kernels\":\"%s\"}\n",
+                   "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
+                   "\"macs_per_token\":%.6g}\n",
                    (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, bw.read_gb_s,
                    bw.triad_gb_s, frac, bound, bound > 0 ? r.decode_tok_s / bound : 0, r.step_ms,
                    r.distinct_per_layer, r.expected_distinct, threads, (long long)o->prompt,
-                   (long long)o->gen, kname);
+                   (long long)o->gen, kname, roof / 1e9, compute_bound, macs_per_token(&m));
         } else {
-            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.1f%% %8.2f %12.2f %7.1f%%\n",
+            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
+                   "%12.2f\n",
                    (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
-                   100 * frac, r.distinct_per_layer, bound, bound > 0 ? 100 * r.decode_tok_s / bound : 0);
+                   100 * frac, r.distinct_per_layer, bound, bound > 0 ? 100 * r.decode_tok_s / bound : 0,
+                   roof / 1e9, compute_bound);
         }
         fflush(stdout);
     }
@@ -408,8 +474,6 @@ static int64_t make_routing(struct moe_bench *mb, int64_t B, int64_t a) {
     mb->rt.n_tok = B;
     return a;
 }
-
-static void noop(void *ctx, int ith, int nth) { (void)ctx, (void)ith, (void)nth; }
 
 static double time_layer(struct moe_bench *mb, int64_t B, int64_t a, int reps, int64_t *a_out) {
     double t[BENCH_MAX_REPS];

@@ -6,7 +6,7 @@
 # memory-bandwidth test) and `janus bench --moe-layer` (the two MoE-layer curves) on each.
 # Results are printed and also kept as JSON lines in $JANUS_BENCH_DIR/results/.
 # Knobs: THREADS (default 2), BATCHES (1,4,16,64), PROMPT (32), GEN (16), REPS (5),
-#        MOE_BATCH (16), TYPES ("f16 q8_0").
+#        MOE_BATCH (4), TYPES ("f16 q8_0").
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ BATCHES=${BATCHES:-1,4,16,64}
 PROMPT=${PROMPT:-32}
 GEN=${GEN:-16}
 REPS=${REPS:-5}
-MOE_BATCH=${MOE_BATCH:-16}
+MOE_BATCH=${MOE_BATCH:-4}
 TYPES=${TYPES:-f16 q8_0}
 mkdir -p "$DIR/results"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -51,12 +51,14 @@ r0 = rows[0]
 print(f"bandwidth: read {r0['bandwidth_gb_s']:.2f} GB/s, triad {r0['triad_gb_s']:.2f} GB/s; "
       f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']}")
 print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'MB/token':>9} {'GB/s':>6} "
-      f"{'of bw':>6} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8}")
+      f"{'of bw':>6} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} "
+      f"{'GMAC/s':>7} {'compute bound':>13}")
 for r in rows:
     print(f"{r['batch']:>5} {r['prompt_tok_s']:>12.1f} {r['decode_tok_s']:>12.2f} "
           f"{r['weight_bytes_per_token']/1e6:>9.2f} {r['weight_gb_s']:>6.2f} "
           f"{100*r['frac_of_bandwidth']:>5.1f}% {r['distinct_experts_per_layer']:>13.2f} "
-          f"{r['bound_tok_s']:>11.2f} {100*r['frac_of_bound']:>7.1f}%")
+          f"{r['bound_tok_s']:>11.2f} {100*r['frac_of_bound']:>7.1f}% "
+          f"{r['compute_gmacs']:>7.1f} {r['compute_bound_tok_s']:>13.2f}")
 PY
   echo "   (json: $out)"
   echo "== MoE layer: $m (batch $MOE_BATCH, threads $THREADS)"
