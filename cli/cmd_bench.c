@@ -230,7 +230,7 @@ static double fit_linear(const double *x, const double *y, int n, double *beta, 
 static int open_model(const char *path, struct model *m) {
     char err[512];
     int rc = model_load(m, path, err, sizeof err);
-    if (rc) return cli_error(CMD, "%s: %s", path, err);
+    if (rc) return cli_error(CMD, "%s", err);
     if (m->hp.n_expert < 1) {
         model_free(m);
         return cli_error(CMD, "%s: not an MoE model (no experts)", path);
