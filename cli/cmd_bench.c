@@ -268,7 +268,7 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
 }
 
 struct decode_result {
-    double prompt_tok_s, decode_tok_s, step_ms;
+    double prompt_tok_s, decode_tok_s, step_ms, step_ms_median;
     double bytes_per_step, distinct_per_layer, expected_distinct;
 };
 
@@ -276,7 +276,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
                       struct decode_result *res) {
     const struct hparams *hp = &m->hp;
     const int64_t P = o->prompt, G = o->gen, V = hp->n_vocab;
-    const int64_t chunk = JANUS_MAX(B, 64); // prefill tokens per step
+    const int64_t chunk = JANUS_MAX(B, 256); // prefill tokens per step
     struct stepper st;
     struct stepper_params sp = {.max_tokens = chunk, .n_seq = B, .max_ctx = P + G + 1,
                                 .max_logits = B, .n_threads = threads};
@@ -320,6 +320,8 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
 
     // Decode: one warm-up step, then G timed steps of B tokens with routing counted.
     double td = 0;
+    double *steps = mem_alloc(MEM_TAG_MISC, (size_t)G * sizeof(double));
+    if (!steps) rc = JANUS_ENOMEM;
     for (int64_t s = 0; s <= G && !rc; s++) {
         batch_clear(&b);
         for (int64_t i = 0; i < B && !rc; i++) rc = batch_add(&b, last[i], (int32_t)i, (int32_t)(P + s), 1);
@@ -330,11 +332,15 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         if (rc) break;
         const float *lg = stepper_logits(&st, NULL);
         for (int64_t i = 0; i < B; i++) last[i] = sampler_greedy(lg + i * V, V);
-        if (s > 0) td += clock_now_s() - a0;
+        if (s > 0) {
+            steps[s - 1] = clock_now_s() - a0;
+            td += steps[s - 1];
+        }
     }
     if (!rc) {
         res->decode_tok_s = (double)(B * G) / td;
         res->step_ms = td / (double)G * 1e3;
+        res->step_ms_median = membw_median(steps, (int)G) * 1e3;
         const double st_bytes = static_bytes(m) + (double)B * (double)m->token_embd.row_bytes;
         res->bytes_per_step = st_bytes + cnt.expert_bytes / (double)G;
         res->distinct_per_layer = cnt.n_layer_steps ? cnt.distinct / (double)cnt.n_layer_steps : 0;
@@ -342,6 +348,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
     }
     batch_free(&b);
+    mem_free(steps);
     mem_free(cnt.seen);
     mem_free(last);
     stepper_free(&st);
@@ -353,12 +360,12 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
     struct model m;
     if (open_model(o->model, &m)) return 1;
     struct membw_result bw = {0};
+    struct pool *bw_pool = NULL;
     if (o->membw_mb > 0) {
-        struct pool *p = NULL;
-        int rc = pool_create(&p, threads);
-        if (!rc) rc = membw_measure(p, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
-        pool_destroy(&p);
+        int rc = pool_create(&bw_pool, threads);
+        if (!rc) rc = membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
         if (rc) {
+            pool_destroy(&bw_pool);
             model_free(&m);
             return cli_error(CMD, "bandwidth test: %s", janus_strerror(rc));
         }
@@ -380,14 +387,20 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                    "[%.2f..%.2f], triad %.2f GB/s [%.2f..%.2f]\n",
                    bw.n_threads, bw.read_bytes >> 20, bw.reps, bw.read_gb_s, bw.read_gb_s_min,
                    bw.read_gb_s_max, bw.triad_gb_s, bw.triad_gb_s_min, bw.triad_gb_s_max);
-        printf("%6s %12s %12s %9s %10s %10s %9s %8s %12s %8s %10s %12s\n", "batch", "prompt_tok/s",
-               "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "of_bw", "experts",
+        printf("%6s %12s %12s %9s %10s %10s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
+               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "bw_GB/s",
+               "of_bw", "experts",
                "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
         struct decode_result r = {0};
+        // The machine may be shared: re-measure the bandwidth next to every batch size.
+        if (i > 0 && o->membw_mb > 0 &&
+            membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw) != JANUS_OK)
+            bw = (struct membw_result){0};
         if (run_decode(&m, o, B, threads, &r)) {
+            pool_destroy(&bw_pool);
             model_free(&m);
             return 1;
         }
@@ -411,23 +424,26 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
                    "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
                    "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"bound_tok_s\":%.4g,"
-                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"distinct_experts_per_layer\":%.3f,"
+                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
+                   "\"distinct_experts_per_layer\":%.3f,"
                    "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
                    "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
                    "\"macs_per_token\":%.6g}\n",
                    (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, bw.read_gb_s,
                    bw.triad_gb_s, frac, bound, bound > 0 ? r.decode_tok_s / bound : 0, r.step_ms,
-                   r.distinct_per_layer, r.expected_distinct, threads, (long long)o->prompt,
+                   r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads, (long long)o->prompt,
                    (long long)o->gen, kname, roof / 1e9, compute_bound, macs_per_token(&m));
         } else {
-            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
+            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
                    "%12.2f\n",
                    (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
+                   bw.read_gb_s,
                    100 * frac, r.distinct_per_layer, bound, bound > 0 ? 100 * r.decode_tok_s / bound : 0,
                    roof / 1e9, compute_bound);
         }
         fflush(stdout);
     }
+    pool_destroy(&bw_pool);
     model_free(&m);
     return 0;
 }
