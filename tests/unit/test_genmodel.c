@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static void tmp_path(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/%s", test_tmpdir(), name);
@@ -636,4 +637,38 @@ TEST(threads_do_not_change_bytes) {
     p.n_threads = 1000;
     ASSERT_EQ(genmodel_check(&p, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "--threads"));
+}
+
+// Every allocation of genmodel_write failing in turn: a clean error, no leak, no file left.
+TEST(alloc_failures) {
+    char vocab[4096], out[512], err[512];
+    vocab_path(vocab, sizeof vocab);
+    tmp_path(out, sizeof out, "fault.gguf");
+    for (int builtin = 0; builtin < 2; builtin++) {
+        struct genmodel_params p;
+        genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+        p.vocab_path = builtin ? NULL : vocab;
+        int64_t live = mem_live_bytes(MEM_TAG_MODEL);
+        int ok = 0, n_fail = 0;
+        for (uint64_t n = 1; n < 20000 && !ok; n += builtin ? 7 : 1) {
+            mem_fail_after(n);
+            int rc = genmodel_write(&p, out, err, sizeof err);
+            mem_fail_after(0);
+            struct stat st;
+            if (rc == JANUS_OK) {
+                ok = 1;
+                unlink(out);
+                break;
+            }
+            n_fail++;
+            if (rc != JANUS_ENOMEM || !err[0] || stat(out, &st) == 0)
+                TEST_FAIL_("fail at %llu: rc %d '%s' (file left: %d)", (unsigned long long)n, rc,
+                           err, stat(out, &st) == 0);
+            ASSERT_EQ(mem_live_bytes(MEM_TAG_MODEL), live);
+        }
+        printf("    %s vocabulary: %d failing allocations handled\n", builtin ? "built-in" : "file",
+               n_fail);
+        ASSERT(ok);
+        ASSERT_LT(10, n_fail);
+    }
 }
