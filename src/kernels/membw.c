@@ -30,22 +30,32 @@ struct membw_ctx {
 };
 
 #ifdef MEMBW_X86
+// Four interleaved sub-streams (the quarters of the slice) with software prefetch: the
+// access pattern of the matmul, which streams 4 weight rows at once. One sequential stream
+// per core leaves bandwidth unused on this class of machine (docs/PERFORMANCE.md).
 __attribute__((target("avx2"))) static uint64_t membw_read_avx2(const uint64_t *p, int64_t n) {
-    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_add_epi64(s0, _mm256_load_si256((const __m256i *)(p + i)));
-        s1 = _mm256_add_epi64(s1, _mm256_load_si256((const __m256i *)(p + i + 4)));
-        s2 = _mm256_add_epi64(s2, _mm256_load_si256((const __m256i *)(p + i + 8)));
-        s3 = _mm256_add_epi64(s3, _mm256_load_si256((const __m256i *)(p + i + 12)));
+    const int64_t q = (n / 4) & ~(int64_t)15; // words per sub-stream, multiple of 16
+    const uint64_t *s[4] = {p, p + q, p + 2 * q, p + 3 * q};
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t i = 0; i < q; i += 8) {
+        for (int j = 0; j < 4; j++)
+            _mm_prefetch((const char *)(s[j] + i) + 512, _MM_HINT_T0);
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(s[0] + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(s[1] + i)));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(s[2] + i)));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256((const __m256i *)(s[3] + i)));
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(s[0] + i + 4)));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(s[1] + i + 4)));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(s[2] + i + 4)));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256((const __m256i *)(s[3] + i + 4)));
     }
-    s0 = _mm256_add_epi64(_mm256_add_epi64(s0, s1), _mm256_add_epi64(s2, s3));
+    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
     uint64_t lanes[4];
-    _mm256_storeu_si256((__m256i *)lanes, s0);
-    uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-    for (; i < n; i++)
-        s += p[i];
-    return s;
+    _mm256_storeu_si256((__m256i *)lanes, a0);
+    uint64_t sum = lanes[0] + lanes[1] + lanes[2] + lanes[3];
+    for (int64_t i = 4 * q; i < n; i++)
+        sum += p[i];
+    return sum;
 }
 #endif
 
