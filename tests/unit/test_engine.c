@@ -206,12 +206,12 @@ TEST(moe_experts_grouping) {
         for (int i = 0; i < E; i++)
             ASSERT_NEAR(out[t * E + i], one[i], 1e-6);
     }
-    ASSERT_EQ(moe_n_active(&mo, &rt, NULL, m.hp.n_expert), 3);
+    ASSERT_EQ(moe_n_active(&mo, &rt, NULL), 3);
     uint8_t none[8] = {0};
     moe_experts(&mo, 0, x, 5, &rt, none, out); // nothing runs here: all zero
     for (int i = 0; i < 5 * 64; i++)
         ASSERT_EQ(out[i], 0.0f);
-    ASSERT_EQ(moe_n_active(&mo, &rt, none, m.hp.n_expert), 0);
+    ASSERT_EQ(moe_n_active(&mo, &rt, none), 0);
     rt.n_tok = 0;
     moe_experts(&mo, 0, x, 0, &rt, NULL, out); // empty batch
     moe_routing_free(&rt);
