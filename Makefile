@@ -93,15 +93,13 @@ run: deps
 asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 all
 
-# Fuzzers are one clang command over all sources (no per-file SIMD flags): build the scalar
-# kernels only (JANUS_NO_AVX2), which is also what makes their results reproducible.
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 fuzz:
 	@mkdir -p build-fuzz
 	@for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
 	  echo "clang libFuzzer $$n"; \
-	  clang -std=c11 -D_GNU_SOURCE -DJANUS_NO_AVX2 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
+	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
 	    $(PKG_CFLAGS) $(MPI_CFLAGS) $$f $(LIB_SRC) $(PKG_LIBS) $(MPI_LIBS) -lm -pthread \
 	    -o build-fuzz/$$n || exit 1; \
 	done
