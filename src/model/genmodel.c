@@ -1,8 +1,8 @@
 // Random-weight GGUF model generation (genmodel.h): a tensor plan per architecture in the
 // fixtures' order and shapes (fixtures README §3), keys in the fixtures' order, a built-in
 // SentencePiece-style vocabulary (or one copied from a GGUF), and streamed, chunked weight
-// generation: N(0,1) by Marsaglia's polar method from each tensor's own rng stream, scaled, converted to
-// the storage type (types.h) and passed to the writer chunk by chunk.
+// generation: N(0,1) by Marsaglia's polar method from each tensor's own rng stream, scaled,
+// converted to the storage type (types.h) and passed to the writer chunk by chunk.
 // SPDX-License-Identifier: MIT
 #include "model/genmodel.h"
 
@@ -55,9 +55,7 @@ void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch)
     p->rope_base = 10000.0f;
     p->rms_eps = 1e-5f;
     switch (arch) {
-    case GENMODEL_ARCH_LLAMA:
-        p->n_ff_exp = 128;
-        break;
+    case GENMODEL_ARCH_LLAMA: p->n_ff_exp = 128; break;
     case GENMODEL_ARCH_QWEN2MOE:
         p->n_expert_used = 4;
         p->n_ff_exp = 64;
@@ -103,7 +101,8 @@ uint32_t genmodel_crc32(const char *s) {
     uint32_t c = 0xffffffffu;
     for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
         c ^= *q;
-        for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
     }
     return c ^ 0xffffffffu;
 }
@@ -151,8 +150,9 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
     if (!(p->rms_eps > 0.0f) || !isfinite(p->rms_eps))
         return errf(err, err_len, JANUS_EINVAL, "--rms-eps must be a positive number");
     if (p->n_head % p->n_head_kv != 0)
-        return errf(err, err_len, JANUS_EINVAL, "--n-head %lld is not a multiple of --n-head-kv %lld",
-                    (long long)p->n_head, (long long)p->n_head_kv);
+        return errf(err, err_len, JANUS_EINVAL,
+                    "--n-head %lld is not a multiple of --n-head-kv %lld", (long long)p->n_head,
+                    (long long)p->n_head_kv);
     if (!ds) {
         if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
             RANGE(head_dim, "--head-dim", 2, GEN_MAX_DIM);
@@ -193,11 +193,12 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
                         "--n-dense-lead/--q-lora/--kv-lora/--qk-nope/--qk-rope/--v-head apply "
                         "to deepseek2 only");
         if (p->gating != GENMODEL_GATING_SOFTMAX)
-            return errf(err, err_len, JANUS_EINVAL, "--gating applies to deepseek2 only (%s uses "
-                        "softmax)", genmodel_arch_name(p->arch));
-        if (p->n_group || p->n_group_used)
             return errf(err, err_len, JANUS_EINVAL,
-                        "--expert-groups applies to deepseek2 only");
+                        "--gating applies to deepseek2 only (%s uses "
+                        "softmax)",
+                        genmodel_arch_name(p->arch));
+        if (p->n_group || p->n_group_used)
+            return errf(err, err_len, JANUS_EINVAL, "--expert-groups applies to deepseek2 only");
         if (p->weights_scale != 1.0f || p->norm_topk)
             return errf(err, err_len, JANUS_EINVAL,
                         "--weights-scale/--norm-topk apply to deepseek2 only");
@@ -207,8 +208,9 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
                         "--n-head-kv %lld must equal --n-head %lld for deepseek2 (MLA)",
                         (long long)p->n_head_kv, (long long)p->n_head);
         if (p->head_dim != 0)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--head-dim does not apply to deepseek2 (use --qk-nope/--qk-rope/--v-head)");
+            return errf(
+                err, err_len, JANUS_EINVAL,
+                "--head-dim does not apply to deepseek2 (use --qk-nope/--qk-rope/--v-head)");
         RANGE(q_lora, "--q-lora", 1, GEN_MAX_DIM);
         RANGE(kv_lora, "--kv-lora", 1, GEN_MAX_DIM);
         RANGE(qk_nope, "--qk-nope", 1, GEN_MAX_DIM);
@@ -227,8 +229,7 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
         if (p->norm_topk != 0 && p->norm_topk != 1)
             return errf(err, err_len, JANUS_EINVAL, "--norm-topk must be 0 or 1");
         if (p->n_group_used && !p->n_group)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--expert-groups-used needs --expert-groups");
+            return errf(err, err_len, JANUS_EINVAL, "--expert-groups-used needs --expert-groups");
         if (p->n_group) {
             if (p->n_group < 2 || p->n_group >= p->n_expert || p->n_expert % p->n_group != 0)
                 return errf(err, err_len, JANUS_EINVAL,
@@ -255,38 +256,47 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
 // Common English words; every "▁" + prefix of each becomes a piece (so the SentencePiece
 // BPE merge path to the whole word exists), plus single characters and byte fallback.
 static const char *const k_words[] = {
-    "the", "and", "of", "to", "a", "in", "is", "it", "you", "that", "he", "was", "for", "on",
-    "are", "as", "with", "his", "they", "I", "at", "be", "this", "have", "from", "or", "one",
-    "had", "by", "word", "but", "not", "what", "all", "were", "we", "when", "your", "can",
-    "said", "there", "use", "an", "each", "which", "she", "do", "how", "their", "if", "will",
-    "up", "other", "about", "out", "many", "then", "them", "these", "so", "some", "her",
-    "would", "make", "like", "him", "into", "time", "has", "look", "two", "more", "write",
-    "go", "see", "number", "no", "way", "could", "people", "my", "than", "first", "water",
-    "been", "call", "who", "oil", "its", "now", "find", "long", "down", "day", "did", "get",
-    "come", "made", "may", "part", "over", "new", "sound", "take", "only", "little", "work",
-    "know", "place", "year", "live", "me", "back", "give", "most", "very", "after", "thing",
-    "our", "just", "name", "good", "sentence", "man", "think", "say", "great", "where",
-    "help", "through", "much", "before", "line", "right", "too", "mean", "old", "any",
-    "same", "tell", "boy", "follow", "came", "want", "show", "also", "around", "form",
-    "three", "small", "set", "put", "end", "does", "another", "well", "large", "must",
-    "big", "even", "such", "because", "turn", "here", "why", "ask", "went", "men", "read",
-    "need", "land", "different", "home", "us", "move", "try", "kind", "hand", "picture",
-    "again", "change", "off", "play", "spell", "air", "away", "animal", "house", "point",
-    "page", "letter", "mother", "answer", "found", "study", "still", "learn", "should",
-    "America", "world", "The", "In", "It", "This", "We", "model", "server", "expert",
-    "token", "layer", "request", "quick", "brown", "fox", "jumps", "lazy", "dog", "data",
-    "system", "memory", "network", "compute", "attention", "batch", "scale", "test",
+    "the",    "and",     "of",       "to",        "a",       "in",      "is",        "it",
+    "you",    "that",    "he",       "was",       "for",     "on",      "are",       "as",
+    "with",   "his",     "they",     "I",         "at",      "be",      "this",      "have",
+    "from",   "or",      "one",      "had",       "by",      "word",    "but",       "not",
+    "what",   "all",     "were",     "we",        "when",    "your",    "can",       "said",
+    "there",  "use",     "an",       "each",      "which",   "she",     "do",        "how",
+    "their",  "if",      "will",     "up",        "other",   "about",   "out",       "many",
+    "then",   "them",    "these",    "so",        "some",    "her",     "would",     "make",
+    "like",   "him",     "into",     "time",      "has",     "look",    "two",       "more",
+    "write",  "go",      "see",      "number",    "no",      "way",     "could",     "people",
+    "my",     "than",    "first",    "water",     "been",    "call",    "who",       "oil",
+    "its",    "now",     "find",     "long",      "down",    "day",     "did",       "get",
+    "come",   "made",    "may",      "part",      "over",    "new",     "sound",     "take",
+    "only",   "little",  "work",     "know",      "place",   "year",    "live",      "me",
+    "back",   "give",    "most",     "very",      "after",   "thing",   "our",       "just",
+    "name",   "good",    "sentence", "man",       "think",   "say",     "great",     "where",
+    "help",   "through", "much",     "before",    "line",    "right",   "too",       "mean",
+    "old",    "any",     "same",     "tell",      "boy",     "follow",  "came",      "want",
+    "show",   "also",    "around",   "form",      "three",   "small",   "set",       "put",
+    "end",    "does",    "another",  "well",      "large",   "must",    "big",       "even",
+    "such",   "because", "turn",     "here",      "why",     "ask",     "went",      "men",
+    "read",   "need",    "land",     "different", "home",    "us",      "move",      "try",
+    "kind",   "hand",    "picture",  "again",     "change",  "off",     "play",      "spell",
+    "air",    "away",    "animal",   "house",     "point",   "page",    "letter",    "mother",
+    "answer", "found",   "study",    "still",     "learn",   "should",  "America",   "world",
+    "The",    "In",      "It",       "This",      "We",      "model",   "server",    "expert",
+    "token",  "layer",   "request",  "quick",     "brown",   "fox",     "jumps",     "lazy",
+    "dog",    "data",    "system",   "memory",    "network", "compute", "attention", "batch",
+    "scale",  "test",
 };
 
 struct vocab {
-    char **tok;   // (n) owned strings
-    float *score; // (n)
+    char **tok;    // (n) owned strings
+    float *score;  // (n)
     int32_t *type; // (n)
     int64_t n;
 };
 
 static void vocab_free(struct vocab *v) {
-    for (int64_t i = 0; i < v->n; i++) mem_free(v->tok[i]);
+    for (int64_t i = 0; i < v->n; i++)
+        mem_free(v->tok[i]);
     mem_free(v->tok);
     mem_free(v->score);
     mem_free(v->type);
@@ -318,7 +328,8 @@ static int vocab_builtin(struct vocab *v, int64_t n_want) {
     memset(v, 0, sizeof *v);
     // pieces: "▁" + every prefix of every word, sorted by length then bytes, deduplicated
     size_t n_pieces_max = 0;
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_words); i++) n_pieces_max += strlen(k_words[i]);
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_words); i++)
+        n_pieces_max += strlen(k_words[i]);
     char **pieces = mem_calloc(MEM_TAG_MODEL, n_pieces_max, sizeof *pieces);
     if (!pieces) return JANUS_ENOMEM;
     size_t np = 0;
@@ -364,7 +375,8 @@ static int vocab_builtin(struct vocab *v, int64_t n_want) {
     }
     // merged pieces in merge order (score −rank), then single characters
     float score = 0.0f;
-    for (size_t i = 0; i < np && !rc; i++, score -= 1.0f) rc = vocab_push(v, cap, pieces[i], score, 1);
+    for (size_t i = 0; i < np && !rc; i++, score -= 1.0f)
+        rc = vocab_push(v, cap, pieces[i], score, 1);
     if (!rc) rc = vocab_push(v, cap, SPM_SPACE, score, 1);
     score -= 1.0f;
     for (int c = 33; c < 127 && !rc; c++, score -= 1.0f) {
@@ -376,7 +388,8 @@ static int vocab_builtin(struct vocab *v, int64_t n_want) {
         snprintf(buf, sizeof buf, "<unused_%lld>", (long long)(i - natural));
         rc = vocab_push(v, cap, buf, -1e6f, 5);
     }
-    for (size_t i = 0; i < np; i++) mem_free(pieces[i]);
+    for (size_t i = 0; i < np; i++)
+        mem_free(pieces[i]);
     mem_free(pieces);
     if (rc) vocab_free(v);
     return rc;
@@ -507,8 +520,7 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
     }
 #undef NAME
     vec(pl, "output_norm.weight", E, 1.0f, 0.1f);
-    plan_add(pl, "output.weight", 2, E, n_vocab, 1, p->type, 0.0f,
-             (float)(1.0 / sqrt((double)E)));
+    plan_add(pl, "output.weight", 2, E, n_vocab, 1, p->type, 0.0f, (float)(1.0 / sqrt((double)E)));
 }
 
 // ---- keys
@@ -615,8 +627,9 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
 
 static int write_vocab_keys(struct gguf_writer *w, const struct vocab *v) {
     int rc = gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
-    if (!rc) rc = gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char **)v->tok,
-                                          (uint64_t)v->n);
+    if (!rc)
+        rc = gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char **)v->tok,
+                                     (uint64_t)v->n);
     if (!rc) rc = gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", v->score, (uint64_t)v->n);
     if (!rc) rc = gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", v->type, (uint64_t)v->n);
     if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
@@ -684,8 +697,7 @@ static int stream_tensor(struct gguf_writer *w, const struct genmodel_params *p,
     return JANUS_OK;
 }
 
-int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
-                   size_t err_len) {
+int genmodel_write(const struct genmodel_params *p, const char *path, char *err, size_t err_len) {
     if (err && err_len) err[0] = 0;
     int rc = genmodel_check(p, err, err_len);
     if (rc) return rc;
@@ -754,7 +766,8 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     }
     if (rc) goto done;
     int64_t max_row = 1;
-    for (int64_t i = 0; i < pl.n; i++) max_row = JANUS_MAX(max_row, pl.t[i].ne[0]);
+    for (int64_t i = 0; i < pl.n; i++)
+        max_row = JANUS_MAX(max_row, pl.t[i].ne[0]);
     int64_t buf_n = JANUS_MAX(max_row, GEN_CHUNK);
     xf = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
     xb = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
@@ -769,13 +782,14 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     }
     for (int64_t i = 0; i < pl.n && !rc; i++) {
         rc = stream_tensor(w, p, &pl.t[i], xf, xb);
-        if (rc) errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
-                     janus_strerror(rc));
+        if (rc)
+            errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
+                 janus_strerror(rc));
     }
     if (!rc) {
         rc = gguf_writer_stream_end(w);
-        if (rc) errf(err, err_len, rc, "%s: finishing the file failed (%s)", path,
-                     janus_strerror(rc));
+        if (rc)
+            errf(err, err_len, rc, "%s: finishing the file failed (%s)", path, janus_strerror(rc));
     }
 done:
     gguf_writer_destroy(&w); // removes a partial file

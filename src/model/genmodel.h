@@ -35,7 +35,7 @@ struct genmodel_params {
     const char *vocab_path; // copy tokenizer.ggml.* from this GGUF; NULL: built-in vocabulary
     int64_t n_vocab;        // built-in vocabulary size (truncated / padded); ignored with vocab
     int64_t n_embd, n_layer, n_head, n_head_kv;
-    int64_t head_dim;        // llama/qwen2moe: n_embd/n_head; qwen3moe: free (key_length)
+    int64_t head_dim; // llama/qwen2moe: n_embd/n_head; qwen3moe: free (key_length)
     int64_t n_expert, n_expert_used;
     int64_t n_ff_exp;        // routed expert width (llama: written as feed_forward_length)
     int64_t n_ff;            // qwen2moe: shared expert width; qwen3moe: feed_forward_length
@@ -43,7 +43,7 @@ struct genmodel_params {
     int64_t n_expert_shared; // deepseek2: shared experts (width n_ff_exp each); qwen2moe: 1
     int64_t n_dense_lead;    // deepseek2: leading dense layers
     int64_t q_lora, kv_lora, qk_nope, qk_rope, v_head; // deepseek2 MLA
-    enum genmodel_gating gating; // deepseek2 (others: softmax)
+    enum genmodel_gating gating;                       // deepseek2 (others: softmax)
     int64_t n_group, n_group_used; // deepseek2 expert groups; 0 = none (no keys written)
     float weights_scale;           // deepseek2 expert_weights_scale
     int norm_topk;                 // deepseek2 expert_weights_norm (0/1)

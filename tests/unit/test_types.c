@@ -47,9 +47,9 @@ TEST(fp16_rounding) {
     ASSERT_EQ(fp32_to_fp16(65520.0f), 0x7c00); // rounds to inf
     ASSERT_EQ(fp32_to_fp16(-1e10f), 0xfc00);
     ASSERT_EQ(fp32_to_fp16(from_bits(0x7f800000u)), 0x7c00);
-    ASSERT_EQ(fp32_to_fp16(0x1p-25f), 0x0000);            // half of the smallest: tie -> 0
-    ASSERT_EQ(fp32_to_fp16(nextafterf(0x1p-25f, 1)), 1);  // just above -> smallest subnormal
-    ASSERT_EQ(fp32_to_fp16(3 * 0x1p-25f), 0x0002);        // 1.5 ulp tie -> even (2)
+    ASSERT_EQ(fp32_to_fp16(0x1p-25f), 0x0000);           // half of the smallest: tie -> 0
+    ASSERT_EQ(fp32_to_fp16(nextafterf(0x1p-25f, 1)), 1); // just above -> smallest subnormal
+    ASSERT_EQ(fp32_to_fp16(3 * 0x1p-25f), 0x0002);       // 1.5 ulp tie -> even (2)
     ASSERT_EQ(fp32_to_fp16(-0.0f), 0x8000);
     // random values: the result is the nearest half (checked against neighbours)
     struct rng r;
@@ -82,23 +82,28 @@ TEST(bf16_conversions) {
 TEST(q8_0_blocks) {
     float x[64], y[64];
     struct block_q8_0 q[2];
-    for (int i = 0; i < 64; i++) x[i] = (float)(i - 20) * 0.37f;
+    for (int i = 0; i < 64; i++)
+        x[i] = (float)(i - 20) * 0.37f;
     q8_0_quantize_row(q, x, 64);
     q8_0_dequantize_row(y, q, 64);
     for (int b = 0; b < 2; b++) {
         float amax = 0;
-        for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[b * 32 + i]));
+        for (int i = 0; i < 32; i++)
+            amax = fmaxf(amax, fabsf(x[b * 32 + i]));
         ASSERT_EQ(q[b].d, fp32_to_fp16(amax / 127.0f));
         int has127 = 0;
-        for (int i = 0; i < 32; i++) has127 |= q[b].qs[i] == 127 || q[b].qs[i] == -127;
+        for (int i = 0; i < 32; i++)
+            has127 |= q[b].qs[i] == 127 || q[b].qs[i] == -127;
         ASSERT(has127);
-        for (int i = 0; i < 32; i++) ASSERT_NEAR(y[b * 32 + i], x[b * 32 + i], amax / 127.0 * 0.51);
+        for (int i = 0; i < 32; i++)
+            ASSERT_NEAR(y[b * 32 + i], x[b * 32 + i], amax / 127.0 * 0.51);
     }
     // all-zero block: d = 0, q = 0
     float z[32] = {0};
     q8_0_quantize_row(q, z, 32);
     ASSERT_EQ(q[0].d, 0);
-    for (int i = 0; i < 32; i++) ASSERT_EQ(q[0].qs[i], 0);
+    for (int i = 0; i < 32; i++)
+        ASSERT_EQ(q[0].qs[i], 0);
     // halves round away from zero: x = 0.5 d exactly
     float h[32] = {0};
     h[0] = 127.0f;
@@ -132,10 +137,11 @@ TEST(matches_fixture_conversions) {
             if (tk->type == GGML_TYPE_F16 || tk->type == GGML_TYPE_BF16) {
                 const uint16_t *h = tk->data;
                 for (int64_t i = 0; i < n; i++) {
-                    uint16_t want = tk->type == GGML_TYPE_F16 ? fp32_to_fp16(x[i])
-                                                              : fp32_to_bf16(x[i]);
-                    if (h[i] != want) TEST_FAIL_("%s tensor %lld element %lld", k_files[k],
-                                                 (long long)t, (long long)i);
+                    uint16_t want =
+                        tk->type == GGML_TYPE_F16 ? fp32_to_fp16(x[i]) : fp32_to_bf16(x[i]);
+                    if (h[i] != want)
+                        TEST_FAIL_("%s tensor %lld element %lld", k_files[k], (long long)t,
+                                   (long long)i);
                 }
                 n_checked += n;
             } else if (tk->type == GGML_TYPE_Q8_0) {
@@ -151,7 +157,8 @@ TEST(matches_fixture_conversions) {
         }
     }
     ASSERT_LT(500000, n_checked);
-    for (int i = 0; i < 4; i++) gguf_close(&g[i]);
+    for (int i = 0; i < 4; i++)
+        gguf_close(&g[i]);
 }
 
 TEST(rows) {
@@ -159,7 +166,8 @@ TEST(rows) {
     uint16_t h[5];
     types_f32_to_f16_row(h, x, 5);
     types_f16_to_f32_row(y, h, 5);
-    for (int i = 0; i < 4; i++) ASSERT_EQ(y[i], x[i]);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(y[i], x[i]);
     types_f32_to_bf16_row(h, x, 5);
     types_bf16_to_f32_row(y, h, 5);
     ASSERT_EQ(y[1], -2.5f);
