@@ -3,13 +3,13 @@
 // RMSNorm before RoPE, deepseek2 MLA caching the compressed latent), residuals, the FFN
 // input norm, dense FFN layers, shared experts and the output head. It holds everything
 // except the router and routed experts. The MoE side (moe.h) turns x into moe_out.
-//
+// Not collective; not thread-safe (one caller per context). No allocation after attn_init.
+// SPDX-License-Identifier: MIT
+
 // Per step: attn_step_begin(batch) → for each layer l: attn_layer_begin(l); if the layer
 // is MoE: read attn_x(), attn_layer_shared(l) (may overlap the exchange), then
 // attn_layer_end(l, moe_out) → attn_logits() → attn_step_end().
-// Shapes: n = batch->n tokens, E = n_embd, V = n_vocab. Not collective; not thread-safe
-// (one caller per context). No allocation after attn_init.
-// SPDX-License-Identifier: MIT
+// Shapes: n = batch->n tokens, E = n_embd, V = n_vocab.
 #ifndef JANUS_ATTN_H
 #define JANUS_ATTN_H
 
