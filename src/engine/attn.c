@@ -7,6 +7,7 @@
 // SPDX-License-Identifier: MIT
 #include "engine/attn.h"
 
+#include "base/limits.h"
 #include "base/status.h"
 
 #include <math.h>
@@ -20,7 +21,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
               const struct attn_params *p) {
     memset(a, 0, sizeof *a);
     const struct hparams *hp = &m->hp;
-    if (p->max_tokens < 1 || p->n_seq < 1 || p->max_ctx < 1) return JANUS_EINVAL;
+    if (p->max_tokens < 1 || p->n_seq < 1 || p->max_ctx < 1 || p->max_tokens > LIMIT_MAX_BATCH ||
+        p->n_seq > LIMIT_MAX_BATCH || p->max_ctx > LIMIT_MAX_CONTEXT)
+        return JANUS_EINVAL;
     a->m = m;
     a->lin = lin;
     a->max_tokens = p->max_tokens;
