@@ -102,6 +102,7 @@ static void wrk_free(struct wrk *w) {
     sampler_free(&w->smp);
     moe_free(&w->moe);
     moe_routing_free(&w->rt);
+    linear_ctx_free(&w->lin);
     actsched_free(&w->ws);
     actsched_output_free(&w->so);
     stats_free(&w->stats);

@@ -47,7 +47,7 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
                              T * max64(ff, 1),
                              T * E,
                              p->max_ctx,
-                             max64(hp->kv_lora, 1),
+                             max64(hp->kv_lora + hp->qk_rope, 1),
                              max64(hp->kv_lora, 1),
                              max64(hp->kv_lora, 1)};
     size_t cap = 0;
@@ -129,20 +129,6 @@ void attn_seq_free(struct attn *a, int64_t seq) { kvcache_seq_free(&a->kv, seq);
 
 // ---- attention variants
 
-static void softmax_n(float *x, int64_t n) {
-    float mx = x[0];
-    for (int64_t i = 1; i < n; i++)
-        if (x[i] > mx) mx = x[i];
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n; i++) {
-        x[i] = expf(x[i] - mx);
-        sum += x[i];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++)
-        x[i] *= inv;
-}
-
 // llama / qwen2moe / qwen3moe: x (n, E) → a->att (n, H·hd_v).
 static void attn_gqa(struct attn *a, int64_t l) {
     const struct model *m = a->m;
@@ -172,25 +158,27 @@ static void attn_gqa(struct attn *a, int64_t l) {
             for (int64_t h = 0; h < Hkv; h++)
                 K->rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
         }
-        kern_rope(q, H, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
-        kern_rope(k, Hkv, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
+        K->rope(q, H, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
+        K->rope(k, Hkv, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
         memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)hd);
     const int64_t group = H / Hkv;
+    const struct kvcache *kv = &a->kv;
+    const int64_t layer_off = l * kv->n_pages * kv->page_size;
     for (int64_t i = 0; i < n; i++) {
         const int64_t seq = b->seq[i], n_ctx = b->pos[i] + 1;
         for (int64_t h = 0; h < H; h++) {
-            const float *q = a->q + i * nq + h * hd;
             const int64_t kh = h / group;
-            for (int64_t j = 0; j < n_ctx; j++)
-                a->scores[j] = K->dot(q, kvcache_k(&a->kv, l, seq, j) + kh * hd, hd) * scale;
-            softmax_n(a->scores, n_ctx);
-            float *o = a->att + i * H * hdv + h * hdv;
-            memset(o, 0, (size_t)hdv * sizeof(float));
-            for (int64_t j = 0; j < n_ctx; j++)
-                K->axpy(o, a->scores[j], kvcache_v(&a->kv, l, seq, j) + kh * hdv, hdv);
+            const struct kern_kv kvh = {.k = kv->k + layer_off * kv->n_k + kh * hd,
+                                        .v = kv->v + layer_off * kv->n_v + kh * hdv,
+                                        .pages = kv->seq_pages + seq * kv->max_pages_seq,
+                                        .page_size = kv->page_size,
+                                        .k_row = kv->n_k,
+                                        .v_row = kv->n_v};
+            K->attn(a->att + i * H * hdv + h * hdv, a->scores, a->q + i * nq + h * hd, &kvh, n_ctx,
+                    hd, hdv, scale);
         }
     }
 }
@@ -217,8 +205,8 @@ static void attn_mla(struct attn *a, int64_t l) {
     for (int64_t i = 0; i < n; i++) {
         float *c = a->k + i * nk;
         K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                            // c_kv
-        kern_rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
-        kern_rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
+        K->rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
+        K->rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
     }
     const float scale = 1.0f / sqrtf((float)qk);
@@ -232,14 +220,17 @@ static void attn_mla(struct attn *a, int64_t l) {
                 wview_row_f32(&L->wkv_b, h * (nope + dv) + d, a->lat_row);
                 K->axpy(a->lat_q, qn[d], a->lat_row, R);
             }
-            for (int64_t j = 0; j < n_ctx; j++) {
-                const float *c = kvcache_k(&a->kv, l, seq, j);
-                a->scores[j] = (K->dot(a->lat_q, c, R) + K->dot(qp, c + R, rope)) * scale;
-            }
-            softmax_n(a->scores, n_ctx);
-            memset(a->lat_o, 0, (size_t)R * sizeof(float));
-            for (int64_t j = 0; j < n_ctx; j++)
-                K->axpy(a->lat_o, a->scores[j], kvcache_k(&a->kv, l, seq, j), R);
+            // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe]
+            // rows; values are the rows' c_kv (kernels.h).
+            memcpy(a->lat_q + R, qp, (size_t)rope * sizeof(float));
+            const struct kvcache *kv = &a->kv;
+            const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+                                        .v = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+                                        .pages = kv->seq_pages + seq * kv->max_pages_seq,
+                                        .page_size = kv->page_size,
+                                        .k_row = kv->n_k,
+                                        .v_row = kv->n_k};
+            K->attn(a->lat_o, a->scores, a->lat_q, &kvl, n_ctx, R + rope, R, scale);
             const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
             linear(a->lin, a->att + i * H * dv + h * dv, dv, &wvb, a->lat_o, 1);
         }

@@ -39,6 +39,7 @@ void stepper_free(struct stepper *st) {
     moe_routing_free(&st->routing);
     mem_free(st->moe_out);
     mem_free(st->logits);
+    linear_ctx_free(&st->lin);
     memset(st, 0, sizeof *st);
 }
 
