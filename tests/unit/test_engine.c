@@ -22,7 +22,7 @@ static int open_model(const char *name, struct model *m) {
 
 static const int32_t prompt[6] = {1, 384, 263, 274, 322, 341};
 
-static void check_no_malloc(const char *name) {
+static void check_no_malloc(const char *name, int n_threads) {
     struct model m;
     ASSERT_OK(open_model(name, &m));
     struct stepper st;
@@ -50,8 +50,47 @@ static void check_no_malloc(const char *name) {
     model_free(&m);
 }
 
-TEST(no_malloc_in_decode_llama) { check_no_malloc("llama-moe-f32"); }
-TEST(no_malloc_in_decode_deepseek2) { check_no_malloc("deepseek2-v3g-f32"); }
+TEST(no_malloc_in_decode_llama) { check_no_malloc("llama-moe-f32", 1); }
+TEST(no_malloc_in_decode_deepseek2) { check_no_malloc("deepseek2-v3g-f32", 1); }
+TEST(no_malloc_in_decode_2_threads) { check_no_malloc("qwen2moe-f32", 2); }
+
+// The thread count changes no bit of the logits (prefill of 6 + 2 decode steps).
+TEST(threads_bit_identical) {
+    static const char *const names[] = {"llama-moe-bf16", "qwen3moe-f32", "deepseek2-v2g-f32"};
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(names); k++) {
+        struct model m;
+        ASSERT_OK(open_model(names[k], &m));
+        const int64_t V = m.hp.n_vocab;
+        float *out[2];
+        for (int t = 0; t < 2; t++) {
+            struct stepper st;
+            struct stepper_params sp = {
+                .max_tokens = 6, .n_seq = 1, .max_ctx = 8, .n_threads = 1 + t};
+            ASSERT_OK(stepper_init(&st, &m, &sp));
+            st.lin.min_parallel = 0; // split even these tiny products across the pool
+            struct batch b;
+            ASSERT_OK(batch_init(&b, 6));
+            for (int i = 0; i < 6; i++)
+                ASSERT_OK(batch_add(&b, prompt[i], 0, i, 1));
+            ASSERT_OK(stepper_step(&st, &b));
+            for (int d = 0; d < 2; d++) {
+                const int32_t tok = sampler_greedy(stepper_logits(&st, NULL) + 5 * V, V);
+                batch_clear(&b);
+                ASSERT_OK(batch_add(&b, tok, 0, 6 + d, 1));
+                ASSERT_OK(stepper_step(&st, &b));
+            }
+            out[t] = malloc((size_t)V * sizeof(float));
+            ASSERT(out[t]);
+            memcpy(out[t], stepper_logits(&st, NULL), (size_t)V * sizeof(float));
+            batch_free(&b);
+            stepper_free(&st);
+        }
+        ASSERT_MEM_EQ(out[0], out[1], (size_t)V * sizeof(float));
+        free(out[0]);
+        free(out[1]);
+        model_free(&m);
+    }
+}
 
 // Attention side + two MoE contexts, each running half of the experts (even / odd ids),
 // partials summed: equals the monolithic stepper within 1e-5.
@@ -122,6 +161,7 @@ static void check_split(const char *name) {
     free(lg);
     free(ref);
     attn_free(&a);
+    linear_ctx_free(&lin);
     batch_free(&b);
     stepper_free(&st);
     model_free(&m);
@@ -216,6 +256,7 @@ TEST(moe_experts_grouping) {
     moe_experts(&mo, 0, x, 0, &rt, NULL, out); // empty batch
     moe_routing_free(&rt);
     moe_free(&mo);
+    linear_ctx_free(&lin);
     model_free(&m);
 }
 
