@@ -166,6 +166,11 @@ int cmd_gen_model(int argc, char **argv) {
             if (cli_parse_i64(v, 0, INT64_MAX, &x))
                 return cli_error(cmd, "--seed: '%s' is not a non-negative integer", v);
             p.seed = (uint64_t)x;
+        } else if (!strcmp(a, "--threads")) {
+            int64_t x;
+            if (cli_parse_i64(v, 1, 256, &x))
+                return cli_error(cmd, "--threads: '%s' is not an integer in [1, 256]", v);
+            p.n_threads = (int)x;
         } else if (!strcmp(a, "--vocab")) {
             p.vocab_path = v;
         } else if (!strcmp(a, "--name")) {
