@@ -23,10 +23,10 @@
 #include "kernels/membw.h"
 #include "model/sampler.h"
 
-#define CMD "bench"
+#define CMD               "bench"
 #define BENCH_MAX_BATCHES 16
-#define BENCH_MAX_LAYERS 1024
-#define BENCH_MAX_REPS 64
+#define BENCH_MAX_LAYERS  1024
+#define BENCH_MAX_REPS    64
 
 static void usage(void) {
     printf("usage: janus bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
@@ -68,8 +68,13 @@ struct bench_opts {
 };
 
 static int parse_args(int argc, char **argv, struct bench_opts *o) {
-    *o = (struct bench_opts){.prompt = 32, .gen = 16, .membw_mb = 1024, .reps = 5, .seed = 1,
-                             .experts = -1, .layer = -1};
+    *o = (struct bench_opts){.prompt = 32,
+                             .gen = 16,
+                             .membw_mb = 1024,
+                             .reps = 5,
+                             .seed = 1,
+                             .experts = -1,
+                             .layer = -1};
     const int32_t def[] = {1, 4, 16, 64};
     memcpy(o->batches, def, sizeof def);
     o->n_batches = 4;
@@ -118,8 +123,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o) {
             return cli_error(CMD, "unknown option %s (janus bench --help)", a);
         }
         if (num && cli_parse_i64(v, lo, hi, num))
-            return cli_error(CMD, "%s needs an integer in [%lld, %lld], got '%s'", a,
-                             (long long)lo, (long long)hi, v);
+            return cli_error(CMD, "%s needs an integer in [%lld, %lld], got '%s'", a, (long long)lo,
+                             (long long)hi, v);
         i++;
     }
     if (!o->model) return cli_error(CMD, "-m MODEL is required (janus bench --help)");
@@ -134,11 +139,14 @@ static int parse_args(int argc, char **argv, struct bench_opts *o) {
 static uint64_t prefault(const struct model *m) {
     const volatile uint8_t *p = m->gguf.map;
     uint64_t s = 0;
-    for (size_t i = 0; i < m->gguf.size; i += 4096) s += p[i];
+    for (size_t i = 0; i < m->gguf.size; i += 4096)
+        s += p[i];
     return s;
 }
 
-static size_t wbytes(const struct wview *w) { return w->data ? (size_t)w->n_out * w->row_bytes : 0; }
+static size_t wbytes(const struct wview *w) {
+    return w->data ? (size_t)w->n_out * w->row_bytes : 0;
+}
 static size_t expert_bytes(const struct model_layer *L) {
     return L->is_moe ? L->gate_exps.mat_bytes + L->up_exps.mat_bytes + L->down_exps.mat_bytes : 0;
 }
@@ -162,10 +170,12 @@ static double macs_per_token(const struct model *m) {
     double s = wmacs(&m->output);
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         const struct model_layer *L = &m->layers[l];
-        const struct wview *v[] = {&L->wq, &L->wk, &L->wv, &L->wq_a, &L->wq_b, &L->wkv_a_mqa,
-                                   &L->wkv_b, &L->wo, &L->ffn_gate, &L->ffn_up, &L->ffn_down,
-                                   &L->router, &L->gate_shexp, &L->up_shexp, &L->down_shexp};
-        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++) s += wmacs(v[i]);
+        const struct wview *v[] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
+                                   &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
+                                   &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
+                                   &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
+        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++)
+            s += wmacs(v[i]);
         if (L->is_moe)
             s += (double)m->hp.n_expert_used *
                  (wmacs(&L->gate_exps.mat) + wmacs(&L->up_exps.mat) + wmacs(&L->down_exps.mat));
@@ -191,7 +201,8 @@ static double compute_roof(const struct model *m, const struct linear_ctx *lin, 
         mem_free(x), mem_free(y);
         return 0;
     }
-    for (int64_t i = 0; i < n_tok * w.n_in; i++) x[i] = 0.01f * (float)(i % 97);
+    for (int64_t i = 0; i < n_tok * w.n_in; i++)
+        x[i] = 0.01f * (float)(i % 97);
     double best = 0;
     for (int r = 0; r < 5; r++) {
         int64_t it = 0;
@@ -230,7 +241,7 @@ static double fit_linear(const double *x, const double *y, int n, double *beta, 
 static int open_model(const char *path, struct model *m) {
     char err[512];
     int rc = model_load(m, path, err, sizeof err);
-    if (rc) return cli_error(CMD, "%s: %s", path, err);
+    if (rc) return cli_error(CMD, "%s", err);
     if (m->hp.n_expert < 1) {
         model_free(m);
         return cli_error(CMD, "%s: not an MoE model (no experts)", path);
@@ -268,7 +279,7 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
 }
 
 struct decode_result {
-    double prompt_tok_s, decode_tok_s, step_ms;
+    double prompt_tok_s, decode_tok_s, step_ms, step_ms_median;
     double bytes_per_step, distinct_per_layer, expected_distinct;
 };
 
@@ -276,12 +287,16 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
                       struct decode_result *res) {
     const struct hparams *hp = &m->hp;
     const int64_t P = o->prompt, G = o->gen, V = hp->n_vocab;
-    const int64_t chunk = JANUS_MAX(B, 64); // prefill tokens per step
+    const int64_t chunk = JANUS_MAX(B, 256); // prefill tokens per step
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = chunk, .n_seq = B, .max_ctx = P + G + 1,
-                                .max_logits = B, .n_threads = threads};
+    struct stepper_params sp = {.max_tokens = chunk,
+                                .n_seq = B,
+                                .max_ctx = P + G + 1,
+                                .max_logits = B,
+                                .n_threads = threads};
     int rc = stepper_init(&st, m, &sp);
-    if (rc) return cli_error(CMD, "engine init for batch %lld: %s", (long long)B, janus_strerror(rc));
+    if (rc)
+        return cli_error(CMD, "engine init for batch %lld: %s", (long long)B, janus_strerror(rc));
     struct route_count cnt = {.m = m};
     cnt.seen = mem_calloc(MEM_TAG_MISC, (size_t)hp->n_expert, 1);
     struct batch b;
@@ -303,7 +318,8 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         batch_clear(&b);
         while (b.n < chunk && seq < B) {
             int is_last = pos == P - 1;
-            rc = batch_add(&b, (int32_t)rng_below(&g, (uint32_t)V), (int32_t)seq, (int32_t)pos, is_last);
+            rc = batch_add(&b, (int32_t)rng_below(&g, (uint32_t)V), (int32_t)seq, (int32_t)pos,
+                           is_last);
             if (rc) break;
             if (++pos == P) seq++, pos = 0;
         }
@@ -320,21 +336,29 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
 
     // Decode: one warm-up step, then G timed steps of B tokens with routing counted.
     double td = 0;
+    double *steps = mem_alloc(MEM_TAG_MISC, (size_t)G * sizeof(double));
+    if (!steps) rc = JANUS_ENOMEM;
     for (int64_t s = 0; s <= G && !rc; s++) {
         batch_clear(&b);
-        for (int64_t i = 0; i < B && !rc; i++) rc = batch_add(&b, last[i], (int32_t)i, (int32_t)(P + s), 1);
+        for (int64_t i = 0; i < B && !rc; i++)
+            rc = batch_add(&b, last[i], (int32_t)i, (int32_t)(P + s), 1);
         if (rc) break;
         cnt.counting = s > 0;
         double a0 = clock_now_s();
         rc = stepper_step(&st, &b);
         if (rc) break;
         const float *lg = stepper_logits(&st, NULL);
-        for (int64_t i = 0; i < B; i++) last[i] = sampler_greedy(lg + i * V, V);
-        if (s > 0) td += clock_now_s() - a0;
+        for (int64_t i = 0; i < B; i++)
+            last[i] = sampler_greedy(lg + i * V, V);
+        if (s > 0) {
+            steps[s - 1] = clock_now_s() - a0;
+            td += steps[s - 1];
+        }
     }
     if (!rc) {
         res->decode_tok_s = (double)(B * G) / td;
         res->step_ms = td / (double)G * 1e3;
+        res->step_ms_median = membw_median(steps, (int)G) * 1e3;
         const double st_bytes = static_bytes(m) + (double)B * (double)m->token_embd.row_bytes;
         res->bytes_per_step = st_bytes + cnt.expert_bytes / (double)G;
         res->distinct_per_layer = cnt.n_layer_steps ? cnt.distinct / (double)cnt.n_layer_steps : 0;
@@ -342,10 +366,12 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
     }
     batch_free(&b);
+    mem_free(steps);
     mem_free(cnt.seen);
     mem_free(last);
     stepper_free(&st);
-    if (rc) return cli_error(CMD, "step failed at batch %lld: %s", (long long)B, janus_strerror(rc));
+    if (rc)
+        return cli_error(CMD, "step failed at batch %lld: %s", (long long)B, janus_strerror(rc));
     return 0;
 }
 
@@ -353,12 +379,12 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
     struct model m;
     if (open_model(o->model, &m)) return 1;
     struct membw_result bw = {0};
+    struct pool *bw_pool = NULL;
     if (o->membw_mb > 0) {
-        struct pool *p = NULL;
-        int rc = pool_create(&p, threads);
-        if (!rc) rc = membw_measure(p, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
-        pool_destroy(&p);
+        int rc = pool_create(&bw_pool, threads);
+        if (!rc) rc = membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
         if (rc) {
+            pool_destroy(&bw_pool);
             model_free(&m);
             return cli_error(CMD, "bandwidth test: %s", janus_strerror(rc));
         }
@@ -380,14 +406,19 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                    "[%.2f..%.2f], triad %.2f GB/s [%.2f..%.2f]\n",
                    bw.n_threads, bw.read_bytes >> 20, bw.reps, bw.read_gb_s, bw.read_gb_s_min,
                    bw.read_gb_s_max, bw.triad_gb_s, bw.triad_gb_s_min, bw.triad_gb_s_max);
-        printf("%6s %12s %12s %9s %10s %10s %9s %8s %12s %8s %10s %12s\n", "batch", "prompt_tok/s",
-               "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "of_bw", "experts",
-               "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
+        printf("%6s %12s %12s %9s %10s %10s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
+               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "bw_GB/s",
+               "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
         struct decode_result r = {0};
+        // The machine may be shared: re-measure the bandwidth next to every batch size.
+        if (i > 0 && o->membw_mb > 0 &&
+            membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw) != JANUS_OK)
+            bw = (struct membw_result){0};
         if (run_decode(&m, o, B, threads, &r)) {
+            pool_destroy(&bw_pool);
             model_free(&m);
             return 1;
         }
@@ -411,23 +442,27 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
                    "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
                    "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"bound_tok_s\":%.4g,"
-                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"distinct_experts_per_layer\":%.3f,"
+                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
+                   "\"distinct_experts_per_layer\":%.3f,"
                    "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
                    "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
                    "\"macs_per_token\":%.6g}\n",
                    (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, bw.read_gb_s,
                    bw.triad_gb_s, frac, bound, bound > 0 ? r.decode_tok_s / bound : 0, r.step_ms,
-                   r.distinct_per_layer, r.expected_distinct, threads, (long long)o->prompt,
-                   (long long)o->gen, kname, roof / 1e9, compute_bound, macs_per_token(&m));
+                   r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
+                   (long long)o->prompt, (long long)o->gen, kname, roof / 1e9, compute_bound,
+                   macs_per_token(&m));
         } else {
-            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
-                   "%12.2f\n",
-                   (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
-                   100 * frac, r.distinct_per_layer, bound, bound > 0 ? 100 * r.decode_tok_s / bound : 0,
-                   roof / 1e9, compute_bound);
+            printf(
+                "%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
+                "%12.2f\n",
+                (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
+                bw.read_gb_s, 100 * frac, r.distinct_per_layer, bound,
+                bound > 0 ? 100 * r.decode_tok_s / bound : 0, roof / 1e9, compute_bound);
         }
         fflush(stdout);
     }
+    pool_destroy(&bw_pool);
     model_free(&m);
     return 0;
 }
@@ -449,7 +484,8 @@ struct moe_bench {
 // experts from memory, as decode does (a step reads far more than the LLC holds).
 static uint64_t evict(struct moe_bench *mb) {
     uint64_t s = 0;
-    for (size_t i = 0; i < mb->flush_words; i += 8) s += mb->flush[i];
+    for (size_t i = 0; i < mb->flush_words; i += 8)
+        s += mb->flush[i];
     return s;
 }
 
@@ -459,7 +495,8 @@ static uint64_t evict(struct moe_bench *mb) {
 static int64_t make_routing(struct moe_bench *mb, int64_t B, int64_t a) {
     const int64_t X = mb->m->hp.n_expert, k = mb->m->hp.n_expert_used;
     int32_t perm[4096];
-    for (int64_t e = 0; e < X; e++) perm[e] = (int32_t)e;
+    for (int64_t e = 0; e < X; e++)
+        perm[e] = (int32_t)e;
     for (int64_t e = X - 1; e > 0; e--) {
         int64_t j = rng_below(&mb->g, (uint32_t)(e + 1));
         int32_t t = perm[e];
@@ -519,7 +556,8 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
         rc = cli_error(CMD, "out of memory");
         goto done;
     }
-    for (int64_t i = 0; i < max_tok * E; i++) mb.x[i] = (float)rng_normal(&mb.g);
+    for (int64_t i = 0; i < max_tok * E; i++)
+        mb.x[i] = (float)rng_normal(&mb.g);
     (void)prefault(&m);
     const double eb = (double)expert_bytes(&m.layers[layer]);
     {
@@ -563,8 +601,9 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
             double t = time_layer(&mb, bb, a_fixed, (int)o->reps, &a_real);
             xs[n] = (double)bb, ys[n] = t * 1e3, n++;
             if (o->json)
-                printf("{\"curve\":\"batch\",\"experts\":%lld,\"batch\":%lld,\"latency_ms\":%.4f}\n",
-                       (long long)a_real, (long long)bb, t * 1e3);
+                printf(
+                    "{\"curve\":\"batch\",\"experts\":%lld,\"batch\":%lld,\"latency_ms\":%.4f}\n",
+                    (long long)a_real, (long long)bb, t * 1e3);
             else
                 printf("%8lld %12.3f %12.1f\n", (long long)bb, t * 1e3, t * 1e6 / (double)bb);
             fflush(stdout);
@@ -575,8 +614,8 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
                    "\"r2\":%.5f,\"points\":%d}\n",
                    (long long)a_fixed, beta, c, r2, n);
         else
-            printf("fit: latency = %.4f ms * batch + %.4f ms, R^2 = %.4f (%d points)\n", beta, c, r2,
-                   n);
+            printf("fit: latency = %.4f ms * batch + %.4f ms, R^2 = %.4f (%d points)\n", beta, c,
+                   r2, n);
     }
     rc = 0;
 done:

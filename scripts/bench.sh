@@ -48,14 +48,17 @@ for t in $TYPES; do
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 r0 = rows[0]
-print(f"bandwidth: read {r0['bandwidth_gb_s']:.2f} GB/s, triad {r0['triad_gb_s']:.2f} GB/s; "
-      f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']}")
-print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'MB/token':>9} {'GB/s':>6} "
+print(f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']}; "
+      "bandwidth re-measured before each batch size (read / triad GB/s)")
+print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'median step ms':>14} "
+      f"{'MB/token':>9} {'GB/s':>6} {'read/triad':>11} "
       f"{'of bw':>6} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} "
       f"{'GMAC/s':>7} {'compute bound':>13}")
 for r in rows:
     print(f"{r['batch']:>5} {r['prompt_tok_s']:>12.1f} {r['decode_tok_s']:>12.2f} "
+          f"{r['step_ms_median']:>14.2f} "
           f"{r['weight_bytes_per_token']/1e6:>9.2f} {r['weight_gb_s']:>6.2f} "
+          f"{r['bandwidth_gb_s']:>5.2f}/{r['triad_gb_s']:<5.2f} "
           f"{100*r['frac_of_bandwidth']:>5.1f}% {r['distinct_experts_per_layer']:>13.2f} "
           f"{r['bound_tok_s']:>11.2f} {100*r['frac_of_bound']:>7.1f}% "
           f"{r['compute_gmacs']:>7.1f} {r['compute_bound_tok_s']:>13.2f}")

@@ -63,13 +63,16 @@ static uint32_t pool_wait_gen(struct pool *p, uint32_t seen) {
         pool_relax();
         if ((i & 63) == 63) {
             int64_t t = clock_now_ns();
-            if (t0 == 0) t0 = t;
-            else if (t - t0 > POOL_SPIN_NS) break;
+            if (t0 == 0)
+                t0 = t;
+            else if (t - t0 > POOL_SPIN_NS)
+                break;
         }
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
-    while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->cv_work, &p->mu);
+    while ((g = atomic_load(&p->gen)) == seen)
+        pthread_cond_wait(&p->cv_work, &p->mu);
     atomic_fetch_sub(&p->n_sleeping, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -139,7 +142,8 @@ void pool_destroy(struct pool **pp) {
     atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->n - 1; i++) pthread_join(p->workers[i].thread, NULL);
+    for (int i = 0; i < p->n - 1; i++)
+        pthread_join(p->workers[i].thread, NULL);
     pthread_cond_destroy(&p->cv_done);
     pthread_cond_destroy(&p->cv_work);
     pthread_mutex_destroy(&p->mu);
@@ -175,11 +179,13 @@ void pool_run(struct pool *p, pool_fn fn, void *ctx) {
         pool_relax();
         if ((i & 63) == 63) {
             int64_t t = clock_now_ns();
-            if (t0 == 0) t0 = t;
+            if (t0 == 0)
+                t0 = t;
             else if (t - t0 > POOL_SPIN_NS) {
                 pthread_mutex_lock(&p->mu);
                 atomic_store(&p->caller_asleep, 1);
-                while (atomic_load(&p->n_pending) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
+                while (atomic_load(&p->n_pending) != 0)
+                    pthread_cond_wait(&p->cv_done, &p->mu);
                 atomic_store(&p->caller_asleep, 0);
                 pthread_mutex_unlock(&p->mu);
                 break;
@@ -198,8 +204,10 @@ void pool_barrier(struct pool *p) {
         return;
     }
     for (int i = 0; atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase; i++) {
-        if (i < POOL_BARRIER_SPINS) pool_relax();
-        else sched_yield();
+        if (i < POOL_BARRIER_SPINS)
+            pool_relax();
+        else
+            sched_yield();
     }
 }
 

@@ -204,7 +204,7 @@ static void attn_mla(struct attn *a, int64_t l) {
     linear(a->lin, a->k, nk, &L->wkv_a_mqa, a->x, n);
     for (int64_t i = 0; i < n; i++) {
         float *c = a->k + i * nk;
-        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                            // c_kv
+        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                          // c_kv
         K->rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
         K->rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));

@@ -20,8 +20,10 @@ void linear_ctx_init(struct linear_ctx *c, const struct kern_ops *kern, int n_th
     c->pool = NULL;
     c->min_parallel = LINEAR_MIN_PARALLEL_MACS;
     if (n_threads > 1) {
-        if (pool_create(&c->pool, n_threads) == JANUS_OK) c->n_threads = n_threads;
-        else LOG_WARN("could not start %d threads; running on one", n_threads);
+        if (pool_create(&c->pool, n_threads) == JANUS_OK)
+            c->n_threads = n_threads;
+        else
+            LOG_WARN("could not start %d threads; running on one", n_threads);
     }
 }
 

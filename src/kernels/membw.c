@@ -43,7 +43,8 @@ __attribute__((target("avx2"))) static uint64_t membw_read_avx2(const uint64_t *
     uint64_t lanes[4];
     _mm256_storeu_si256((__m256i *)lanes, s0);
     uint64_t s = lanes[0] + lanes[1] + lanes[2] + lanes[3];
-    for (; i < n; i++) s += p[i];
+    for (; i < n; i++)
+        s += p[i];
     return s;
 }
 #endif
@@ -57,7 +58,8 @@ static uint64_t membw_read_scalar(const uint64_t *p, int64_t n) {
         s2 += p[i + 2];
         s3 += p[i + 3];
     }
-    for (; i < n; i++) s0 += p[i];
+    for (; i < n; i++)
+        s0 += p[i];
     return s0 + s1 + s2 + s3;
 }
 
@@ -69,7 +71,8 @@ static void membw_worker(void *vctx, int ith, int nth) {
         // Slices in units of 64 words (512 B) keep every slice 32-byte aligned.
         pool_split(c->n_words / 64, ith, nth, &lo, &hi);
         if (ith == nth - 1) hi = c->n_words / 64 + 1;
-        for (int64_t i = lo * 64; i < JANUS_MIN(hi * 64, c->n_words); i++) c->buf[i] = (uint64_t)i;
+        for (int64_t i = lo * 64; i < JANUS_MIN(hi * 64, c->n_words); i++)
+            c->buf[i] = (uint64_t)i;
         pool_split(c->n_elem, ith, nth, &lo, &hi);
         for (int64_t i = lo; i < hi; i++) {
             c->a[i] = 0.0;
@@ -95,7 +98,8 @@ static void membw_worker(void *vctx, int ith, int nth) {
         double *restrict a = c->a;
         const double *restrict b = c->b, *restrict cc = c->c;
         const double s = 3.0;
-        for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * cc[i];
+        for (int64_t i = lo; i < hi; i++)
+            a[i] = b[i] + s * cc[i];
         break;
     }
     }
@@ -114,13 +118,15 @@ double membw_median(double *v, int n) {
 
 static double membw_min(const double *v, int n) {
     double m = v[0];
-    for (int i = 1; i < n; i++) m = JANUS_MIN(m, v[i]);
+    for (int i = 1; i < n; i++)
+        m = JANUS_MIN(m, v[i]);
     return m;
 }
 
 static double membw_max(const double *v, int n) {
     double m = v[0];
-    for (int i = 1; i < n; i++) m = JANUS_MAX(m, v[i]);
+    for (int i = 1; i < n; i++)
+        m = JANUS_MAX(m, v[i]);
     return m;
 }
 
@@ -170,7 +176,8 @@ int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_r
     }
     // Fold the sums into a value the compiler cannot drop (it also checks the read ran).
     uint64_t sink = 0;
-    for (int i = 0; i < POOL_MAX_THREADS; i++) sink += c->sink[i];
+    for (int i = 0; i < POOL_MAX_THREADS; i++)
+        sink += c->sink[i];
     JANUS_ASSERT(sink != 1); // never true for a buffer holding 0, 1, 2, ...
     memset(out, 0, sizeof *out);
     out->n_threads = pool_n_threads(pool);
@@ -184,7 +191,8 @@ int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_r
     out->triad_gb_s_max = membw_max(tr, reps);
     out->triad_gb_s = membw_median(tr, reps);
 done:
-    for (int i = 0; i < 4; i++) mem_free(raw[i]);
+    for (int i = 0; i < 4; i++)
+        mem_free(raw[i]);
     mem_free(c);
     return rc;
 }

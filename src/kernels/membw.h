@@ -33,8 +33,8 @@ struct membw_result {
 // read_bytes: size of the read buffer (>= 1 MiB; several times the LLC for DRAM figures);
 // the triad uses three arrays of read_bytes / 3 each. reps in [1, MEMBW_MAX_REPS].
 // out: filled on success. Returns JANUS_OK, JANUS_EINVAL (bad sizes), JANUS_ENOMEM.
-int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_result *out)
-    JANUS_WUR;
+int membw_measure(struct pool *pool, size_t read_bytes, int reps,
+                  struct membw_result *out) JANUS_WUR;
 
 // Median of n values (n >= 1); v is reordered. Exposed for the benches and tests.
 double membw_median(double *v, int n);

@@ -25,15 +25,16 @@ static int open_model(const char *name, struct model *m) {
 // last-row logits into out (5 rows of V). Returns 0 on success.
 static int run_model(const struct model *m, const struct kern_ops *k, int n_threads, float *out) {
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = 8, .n_seq = 1, .max_ctx = 16, .n_threads = n_threads,
-                                .kern = k};
+    struct stepper_params sp = {
+        .max_tokens = 8, .n_seq = 1, .max_ctx = 16, .n_threads = n_threads, .kern = k};
     if (stepper_init(&st, m, &sp)) return 1;
     st.lin.min_parallel = 0;
     struct batch b;
     if (batch_init(&b, 8)) return 1;
     const int64_t V = m->hp.n_vocab;
     int rc = 0;
-    for (int i = 0; i < 6; i++) rc |= batch_add(&b, prompt[i], 0, i, i == 5);
+    for (int i = 0; i < 6; i++)
+        rc |= batch_add(&b, prompt[i], 0, i, i == 5);
     for (int s = 0; s < 5 && !rc; s++) {
         rc = stepper_step(&st, &b);
         if (rc) break;
@@ -86,7 +87,8 @@ TEST(threads_no_malloc_in_decode) {
     st.lin.min_parallel = 0;
     struct batch b;
     ASSERT_OK(batch_init(&b, 8));
-    for (int i = 0; i < 6; i++) ASSERT_OK(batch_add(&b, prompt[i], 0, i, i == 5));
+    for (int i = 0; i < 6; i++)
+        ASSERT_OK(batch_add(&b, prompt[i], 0, i, i == 5));
     ASSERT_OK(stepper_step(&st, &b));
     int32_t tok = sampler_greedy(stepper_logits(&st, NULL), m.hp.n_vocab);
     const uint64_t before = mem_alloc_count();

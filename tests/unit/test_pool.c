@@ -20,7 +20,8 @@ struct count_ctx {
 
 static void count_fn(void *vctx, int ith, int nth) {
     struct count_ctx *c = vctx;
-    if (nth != c->nth_expected || ith < 0 || ith >= nth) atomic_fetch_add(&c->bad_nth, 1);
+    if (nth != c->nth_expected || ith < 0 || ith >= nth)
+        atomic_fetch_add(&c->bad_nth, 1);
     else {
         atomic_fetch_add(&c->calls[ith], 1);
         c->out[ith] += ith + 1;
@@ -37,7 +38,8 @@ TEST(pool_runs_every_thread_once) {
         memset(&c, 0, sizeof c);
         c.nth_expected = sizes[s];
         int n_runs = 500;
-        for (int r = 0; r < n_runs; r++) pool_run(p, count_fn, &c);
+        for (int r = 0; r < n_runs; r++)
+            pool_run(p, count_fn, &c);
         ASSERT_EQ(atomic_load(&c.bad_nth), 0);
         for (int i = 0; i < sizes[s]; i++) {
             ASSERT_EQ(atomic_load(&c.calls[i]), n_runs);
@@ -111,7 +113,8 @@ TEST(pool_wakes_sleeping_workers) {
         clock_sleep_ns(1000000 + r * 300000);
         pool_run(p, count_fn, &c);
     }
-    for (int i = 0; i < 3; i++) ASSERT_EQ(atomic_load(&c.calls[i]), 6);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(atomic_load(&c.calls[i]), 6);
     pool_destroy(&p);
 }
 
@@ -128,7 +131,8 @@ TEST(pool_caller_sleeps_for_slow_workers) {
     static struct count_ctx c;
     memset(&c, 0, sizeof c);
     c.nth_expected = 2;
-    for (int r = 0; r < 4; r++) pool_run(p, slow_worker_fn, &c);
+    for (int r = 0; r < 4; r++)
+        pool_run(p, slow_worker_fn, &c);
     ASSERT_EQ(c.out[1], 4 * 2); // visible after each run returned
     ASSERT_EQ(atomic_load(&c.calls[1]), 4);
     pool_destroy(&p);
@@ -141,7 +145,8 @@ TEST(pool_runs_do_not_allocate) {
     memset(&c, 0, sizeof c);
     c.nth_expected = 2;
     uint64_t before = mem_alloc_count();
-    for (int r = 0; r < 100; r++) pool_run(p, count_fn, &c);
+    for (int r = 0; r < 100; r++)
+        pool_run(p, count_fn, &c);
     ASSERT_EQ(mem_alloc_count(), before);
     pool_destroy(&p);
 }
