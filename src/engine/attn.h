@@ -47,9 +47,11 @@ struct attn {
     float *ff_g, *ff_u; // (max_tokens, max FFN width on this side)
     float *shared;      // (max_tokens, E) shared-expert output of the current layer
     int shared_valid;   // attn_layer_shared ran for the current layer
-    float *scores;      // (max_ctx) attention scores of one head
-    float *lat_q, *lat_o, *lat_row; // (kv_lora) MLA absorbed query, latent output, row buffer
-    int64_t *next_pos;              // (n_seq) per slot: position after this step
+    int64_t n_thread_scratch; // scratch sets below (= threads of the linear pool)
+    float *scores; // (n_thread_scratch, max_ctx) attention scores of one head, per thread
+    float *lat_q;  // (n_thread_scratch, kv_lora+rope) MLA absorbed query | q_pe, per thread
+    float *lat_o, *lat_row; // (n_thread_scratch, kv_lora) MLA latent output, row buffer
+    int64_t *next_pos;      // (n_seq) per slot: position after this step
 };
 
 // Allocates the context and its KV cache for model m (borrowed; must outlive a).
