@@ -280,7 +280,9 @@ static void attn_heads_run(struct attn *a, int64_t l, int64_t width) {
     int64_t work = 0;
     for (int64_t i = 0; i < a->batch->n; i++)
         work += (a->batch->pos[i] + 1) * width;
-    if (a->lin->pool && a->n_thread_scratch > 1 && work >= a->lin->min_parallel)
+    // Scratch exists for n_thread_scratch threads (the pool size at attn_init).
+    if (a->lin->pool && pool_n_threads(a->lin->pool) <= a->n_thread_scratch &&
+        a->n_thread_scratch > 1 && work >= a->lin->min_parallel)
         pool_run(a->lin->pool, heads_worker, &job);
     else
         heads_worker(&job, 0, 1);
