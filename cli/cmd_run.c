@@ -25,29 +25,32 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CMD "run"
+#define CMD        "run"
 #define MAX_PROMPT 4096
-#define MAX_ARGS 96
+#define MAX_ARGS   96
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...) -n T [options]\n"
-            "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
-            "  --slots C            expert slots per MoE instance (default: E if M = 1, else ceil(E/M)+1)\n"
-            "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free slots)\n"
-            "  --policy P           greedy|optimal|random|round-robin|token-balanced|first (greedy)\n"
-            "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
-            "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
-            "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
-            "  --logits             print the last prompt position's logits (%%.9g per line)\n"
-            "  --stats              print the per-layer time breakdown, a_max and message counters\n"
-            "  --print-ids          also print the generated ids on a second line\n"
-            "  --ignore-eos         do not stop at the end-of-sequence token\n"
-            "  --threads N          engine threads per rank (default 1)\n"
-            "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
-            "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
-            "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
-            "  --timeout S          give up after S seconds (default 600)\n");
+    fprintf(
+        f,
+        "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...) -n T [options]\n"
+        "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
+        "  --slots C            expert slots per MoE instance (default: E if M = 1, else "
+        "ceil(E/M)+1)\n"
+        "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free "
+        "slots)\n"
+        "  --policy P           greedy|optimal|random|round-robin|token-balanced|first (greedy)\n"
+        "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
+        "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
+        "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
+        "  --logits             print the last prompt position's logits (%%.9g per line)\n"
+        "  --stats              print the per-layer time breakdown, a_max and message counters\n"
+        "  --print-ids          also print the generated ids on a second line\n"
+        "  --ignore-eos         do not stop at the end-of-sequence token\n"
+        "  --threads N          engine threads per rank (default 1)\n"
+        "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
+        "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
+        "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
+        "  --timeout S          give up after S seconds (default 600)\n");
 }
 
 struct run_opts {
@@ -70,32 +73,47 @@ static int parse(int argc, char **argv, struct run_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
-        if (!strcmp(a, "--logits")) o->logits = 1, takes = 0;
-        else if (!strcmp(a, "--stats")) o->stats = 1, takes = 0;
-        else if (!strcmp(a, "--print-ids")) o->print_ids = 1, takes = 0;
-        else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1, takes = 0;
-        else if (!v) return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--tokens")) o->ids = v;
-        else if (!strcmp(a, "--hostfile")) o->hostfile = v;
-        else if (!strcmp(a, "--mpirun")) o->mpirun = v;
+        if (!strcmp(a, "--logits"))
+            o->logits = 1, takes = 0;
+        else if (!strcmp(a, "--stats"))
+            o->stats = 1, takes = 0;
+        else if (!strcmp(a, "--print-ids"))
+            o->print_ids = 1, takes = 0;
+        else if (!strcmp(a, "--ignore-eos"))
+            o->ignore_eos = 1, takes = 0;
+        else if (!v)
+            return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            o->model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt"))
+            o->prompt = v;
+        else if (!strcmp(a, "-t") || !strcmp(a, "--tokens"))
+            o->ids = v;
+        else if (!strcmp(a, "--hostfile"))
+            o->hostfile = v;
+        else if (!strcmp(a, "--mpirun"))
+            o->mpirun = v;
         else if (!strcmp(a, "--mpi-arg")) {
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args)) return cli_error(CMD, "too many --mpi-arg");
+            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+                return cli_error(CMD, "too many --mpi-arg");
             o->mpi_args[o->n_mpi_args++] = v;
-        } else if (!strcmp(a, "--attn") || !strcmp(a, "--moe") || !strcmp(a, "-n") || !strcmp(a, "--threads") ||
-                   !strcmp(a, "--timeout")) {
-            int64_t *dst = !strcmp(a, "--attn")  ? &o->n_attn
-                           : !strcmp(a, "--moe") ? &o->n_moe
-                           : !strcmp(a, "-n")    ? &o->n_predict
+        } else if (!strcmp(a, "--attn") || !strcmp(a, "--moe") || !strcmp(a, "-n") ||
+                   !strcmp(a, "--threads") || !strcmp(a, "--timeout")) {
+            int64_t *dst = !strcmp(a, "--attn")      ? &o->n_attn
+                           : !strcmp(a, "--moe")     ? &o->n_moe
+                           : !strcmp(a, "-n")        ? &o->n_predict
                            : !strcmp(a, "--threads") ? &o->n_threads
                                                      : &o->timeout_s;
-            int64_t hi = !strcmp(a, "-n") ? LIMIT_MAX_CONTEXT : !strcmp(a, "--timeout") ? 86400 : 1024;
-            if (cli_parse_i64(v, 1, hi, dst)) return cli_error(CMD, "%s needs an integer in [1, %lld]", a, (long long)hi);
+            int64_t hi = !strcmp(a, "-n")          ? LIMIT_MAX_CONTEXT
+                         : !strcmp(a, "--timeout") ? 86400
+                                                   : 1024;
+            if (cli_parse_i64(v, 1, hi, dst))
+                return cli_error(CMD, "%s needs an integer in [1, %lld]", a, (long long)hi);
         } else if (!strcmp(a, "--slots") || !strcmp(a, "--layout") || !strcmp(a, "--policy") ||
                    !strcmp(a, "--comm") || !strcmp(a, "--comm-cost") || !strcmp(a, "--node-size") ||
                    !strcmp(a, "--seed")) {
-            if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd)) return cli_error(CMD, "too many options");
+            if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd))
+                return cli_error(CMD, "too many options");
             o->fwd[o->n_fwd++] = a; // validated by the worker (one error line, non-zero exit)
             o->fwd[o->n_fwd++] = v;
         } else {
@@ -105,7 +123,8 @@ static int parse(int argc, char **argv, struct run_opts *o) {
     }
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (!o->prompt == !o->ids) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
-    if (o->logits && !o->ids) return cli_error(CMD, "--logits needs -t ID,ID,... (like janus logits)");
+    if (o->logits && !o->ids)
+        return cli_error(CMD, "--logits needs -t ID,ID,... (like janus logits)");
     return 0;
 }
 
@@ -138,7 +157,8 @@ static pid_t launch(const struct run_opts *o, const char *dir, const char *sock)
         av[n++] = "--hostfile";
         av[n++] = o->hostfile;
     }
-    for (int k = 0; k < o->n_mpi_args; k++) av[n++] = o->mpi_args[k];
+    for (int k = 0; k < o->n_mpi_args; k++)
+        av[n++] = o->mpi_args[k];
     av[n++] = exe;
     av[n++] = "worker";
     av[n++] = "-m";
@@ -151,7 +171,8 @@ static pid_t launch(const struct run_opts *o, const char *dir, const char *sock)
     av[n++] = moe;
     av[n++] = "--threads";
     av[n++] = thr;
-    for (int k = 0; k < o->n_fwd; k++) av[n++] = o->fwd[k];
+    for (int k = 0; k < o->n_fwd; k++)
+        av[n++] = o->fwd[k];
     if (o->stats) {
         av[n++] = "--stats-out";
         av[n++] = stats;
@@ -179,9 +200,12 @@ static int job_ended(pid_t pid, int block, char *why, size_t cap) {
     int st = 0;
     pid_t r = waitpid(pid, &st, block ? 0 : WNOHANG);
     if (r != pid) return 0;
-    if (WIFEXITED(st)) snprintf(why, cap, "exit status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(why, cap, "signal %d", WTERMSIG(st));
-    else snprintf(why, cap, "status %d", st);
+    if (WIFEXITED(st))
+        snprintf(why, cap, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(why, cap, "signal %d", WTERMSIG(st));
+    else
+        snprintf(why, cap, "status %d", st);
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 1 : 2;
 }
 
@@ -200,7 +224,8 @@ static int print_file(const char *path) {
     if (!f) return -1;
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stdout);
     fclose(f);
     return 0;
 }
@@ -272,7 +297,8 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         if (rc != JANUS_EAGAIN || waited_ms > limit_ms) {
-            cli_error(CMD, "the controller did not connect: %s", rc == JANUS_EAGAIN ? "timeout" : janus_strerror(rc));
+            cli_error(CMD, "the controller did not connect: %s",
+                      rc == JANUS_EAGAIN ? "timeout" : janus_strerror(rc));
             goto out;
         }
     }
@@ -328,7 +354,8 @@ int cmd_run(int argc, char **argv) {
         } else if (m.type == FRONTLINK_FINISH && m.u.finish.id == 1) {
             finished = 1;
         } else if (m.type == FRONTLINK_ERROR) {
-            cli_error(CMD, "%s: %s", m.u.error.id ? "request failed" : "the deployment failed", m.u.error.message);
+            cli_error(CMD, "%s: %s", m.u.error.id ? "request failed" : "the deployment failed",
+                      m.u.error.message);
             frontlink_msg_free(&m);
             goto out;
         }
@@ -360,7 +387,8 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         fclose(f);
-        for (int64_t v = 0; v < V; v++) printf("%.9g\n", lg[v]);
+        for (int64_t v = 0; v < V; v++)
+            printf("%.9g\n", lg[v]);
         mem_free(lg);
     } else {
         if (have_vocab) {
@@ -369,7 +397,8 @@ int cmd_run(int argc, char **argv) {
         }
         printf("\n");
         if (o.print_ids) {
-            for (int64_t i = 0; i < n_out; i++) printf(i ? " %d" : "%d", out_ids[i]);
+            for (int64_t i = 0; i < n_out; i++)
+                printf(i ? " %d" : "%d", out_ids[i]);
             printf("\n");
         }
     }

@@ -46,15 +46,18 @@ static int side_build(struct topo_side *s, int32_t n, int32_t first_rank, int32_
             continue;
         }
         int32_t h = host_of_rank[first_rank + i], j = 0;
-        while (j < n_node && label[j] != h) j++;
+        while (j < n_node && label[j] != h)
+            j++;
         if (j == n_node) label[n_node++] = h;
         s->node[i] = j;
     }
     mem_free(label);
     s->n_node = n_node;
     // CSR by counting; members ascending because instances are visited in order.
-    for (int32_t i = 0; i < n; i++) s->node_first[s->node[i] + 1]++;
-    for (int32_t j = 0; j < n_node; j++) s->node_first[j + 1] += s->node_first[j];
+    for (int32_t i = 0; i < n; i++)
+        s->node_first[s->node[i] + 1]++;
+    for (int32_t j = 0; j < n_node; j++)
+        s->node_first[j + 1] += s->node_first[j];
     int32_t *fill = mem_calloc(MEM_TAG_COMM, (size_t)n_node, sizeof(int32_t));
     if (!fill) {
         side_free(s);
@@ -148,8 +151,8 @@ int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t
     COMM_TRY(MPI_Comm_size(parent, &size));
     COMM_TRY(MPI_Comm_rank(parent, &me));
     if (n_a < 1 || n_e < 1 || (int64_t)n_a + n_e != size || node_size < 0) {
-        LOG_ERROR("topology: %d attention + %d MoE instances need %d ranks, the job has %d",
-                  n_a, n_e, n_a + n_e, size);
+        LOG_ERROR("topology: %d attention + %d MoE instances need %d ranks, the job has %d", n_a,
+                  n_e, n_a + n_e, size);
         return JANUS_EINVAL;
     }
     int32_t *hosts = NULL;
@@ -160,7 +163,8 @@ int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t
         int32_t mine = 0;
         rc = host_label(parent, &mine);
         if (rc == JANUS_OK)
-            rc = JANUS_MPI_CALL(MPI_Allgather(&mine, 1, MPI_INT32_T, hosts, 1, MPI_INT32_T, parent));
+            rc =
+                JANUS_MPI_CALL(MPI_Allgather(&mine, 1, MPI_INT32_T, hosts, 1, MPI_INT32_T, parent));
     }
     struct topo r;
     memset(&r, 0, sizeof r);
@@ -187,7 +191,8 @@ void topo_free(struct topo *t) {
     comm_free(&t->comm_leaders);
     comm_free(&t->comm_node);
     comm_free(&t->comm);
-    for (int r = 0; r < TOPO_N_ROLES; r++) side_free(&t->side[r]);
+    for (int r = 0; r < TOPO_N_ROLES; r++)
+        side_free(&t->side[r]);
     mem_free(t->role_of);
     mem_free(t->inst_of);
     memset(t, 0, sizeof *t);

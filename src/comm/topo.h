@@ -32,11 +32,11 @@ struct topo_side {
 };
 
 struct topo {
-    int32_t n_ranks;                  // n_a + n_e
-    int32_t node_size;                // K of the emulation, 0 = real hosts
+    int32_t n_ranks;   // n_a + n_e
+    int32_t node_size; // K of the emulation, 0 = real hosts
     struct topo_side side[TOPO_N_ROLES];
-    int32_t *role_of;                 // (n_ranks) enum topo_role of each rank
-    int32_t *inst_of;                 // (n_ranks) instance index of each rank in its role
+    int32_t *role_of; // (n_ranks) enum topo_role of each rank
+    int32_t *inst_of; // (n_ranks) instance index of each rank in its role
     // This rank (set by topo_init; topo_build sets them for rank `self`).
     int32_t rank, role, inst, node, is_leader;
     MPI_Comm comm;         // the job communicator (a dup of the parent), MPI_ERRORS_RETURN

@@ -31,10 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_BATCH 20001
+#define TAG_BATCH  20001
 #define TAG_RESULT 20002
 #define TAG_LOGITS 20003
-#define L_MAX EXEC_STATS_MAX_LAYERS
+#define L_MAX      EXEC_STATS_MAX_LAYERS
 
 struct wrk {
     struct exec base; // rank 0: the executor handed to the controller
@@ -51,9 +51,9 @@ struct wrk {
     struct attn attn;
     struct batch batch;
     struct sampler smp;
-    float *moe_out; // (max_rows, d)
-    float *logits;  // (max_seqs, V) rows with logits, batch order
-    float *lg_out;  // (max_seqs, V) rank != 0: logits by sample index for a logits step
+    float *moe_out;        // (max_rows, d)
+    float *logits;         // (max_seqs, V) rows with logits, batch order
+    float *lg_out;         // (max_seqs, V) rank != 0: logits by sample index for a logits step
     struct exec_batch *eb; // rank != 0: received batch
     struct exec_result res;
     // MoE side
@@ -62,18 +62,18 @@ struct wrk {
     struct actsched_ws ws;
     struct actsched_output so;
     struct stats stats;
-    uint8_t *run_here; // (n_expert)
+    uint8_t *run_here;      // (n_expert)
     float *x_all, *partial; // (n_attn * max_rows, d)
     // measurements (this rank)
     double t_attn[L_MAX], t_xchg[L_MAX], t_gate[L_MAX], t_exp[L_MAX];
     int32_t a_max_last[L_MAX];
     uint64_t a_max_sum[L_MAX], act_sum;
     // controller (rank 0)
-    uint8_t *hdr;      // (hdr_len) step-header broadcast buffer
+    uint8_t *hdr; // (hdr_len) step-header broadcast buffer
     size_t hdr_len;
     uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES];
-    int32_t *kv_len;   // (n_attn * max_seqs) positions held per slot (mirror for checks)
-    MPI_Request *req;  // (n_attn)
+    int32_t *kv_len;  // (n_attn * max_seqs) positions held per slot (mirror for checks)
+    MPI_Request *req; // (n_attn)
     int failed, logits_written;
     int64_t fault_rank, fault_step;
 };
@@ -138,7 +138,8 @@ static int default_layout(struct wrk *w, char *err, size_t err_len) {
             if (fill[g] < C) slots[g * C + fill[g]++] = e;
         }
     for (int32_t g = 0; rc == JANUS_OK && g < n; g++)
-        for (int32_t s = fill[g]; s < C; s++) slots[g * C + s] = -1;
+        for (int32_t s = fill[g]; s < C; s++)
+            slots[g * C + s] = -1;
     for (int32_t l = 0; rc == JANUS_OK && l < w->n_layer; l++)
         if (hparams_layer_is_moe(&w->model.hp, l))
             rc = layout_set_layer_slots(&w->layout, l, slots, NULL, err, err_len);
@@ -151,8 +152,9 @@ static int load_layout(struct wrk *w, char *err, size_t err_len) {
     const struct worker_mpi_params *p = &w->p;
     if (!p->layout_path) {
         if ((int64_t)p->n_slots * p->n_moe < w->n_expert) {
-            snprintf(err, err_len, "--slots %d x --moe %d holds fewer than the model's %lld experts",
-                     p->n_slots, p->n_moe, (long long)w->n_expert);
+            snprintf(err, err_len,
+                     "--slots %d x --moe %d holds fewer than the model's %lld experts", p->n_slots,
+                     p->n_moe, (long long)w->n_expert);
             return JANUS_EINVAL;
         }
         return default_layout(w, err, err_len);
@@ -170,8 +172,8 @@ static int load_layout(struct wrk *w, char *err, size_t err_len) {
     }
     for (int32_t l = 0; l < w->n_layer; l++)
         if ((ly->layers[l].n_experts > 0) != hparams_layer_is_moe(&w->model.hp, l)) {
-            snprintf(err, err_len, "layout %s: layer %d is %s but the model's is %s", p->layout_path,
-                     l, ly->layers[l].n_experts > 0 ? "MoE" : "dense",
+            snprintf(err, err_len, "layout %s: layer %d is %s but the model's is %s",
+                     p->layout_path, l, ly->layers[l].n_experts > 0 ? "MoE" : "dense",
                      hparams_layer_is_moe(&w->model.hp, l) ? "MoE" : "dense");
             return JANUS_EINVAL;
         }
@@ -202,10 +204,13 @@ static int setup_local(struct wrk *w, char *err, size_t err_len) {
     w->n_expert = hp->n_expert;
     w->k = hp->n_expert_used;
     if (w->p.n_slots == 0)
-        w->p.n_slots = p->n_moe == 1 ? (int32_t)w->n_expert
-                                     : (int32_t)JANUS_MIN(w->n_expert, (w->n_expert + p->n_moe - 1) / p->n_moe + 1);
+        w->p.n_slots =
+            p->n_moe == 1
+                ? (int32_t)w->n_expert
+                : (int32_t)JANUS_MIN(w->n_expert, (w->n_expert + p->n_moe - 1) / p->n_moe + 1);
     if (w->p.n_ctx == 0)
-        w->p.n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
+        w->p.n_ctx =
+            hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
     rc = load_layout(w, err, err_len);
     if (rc) return rc;
     linear_ctx_init(&w->lin, NULL, p->n_threads > 0 ? p->n_threads : 1);
@@ -230,7 +235,8 @@ static int setup_role(struct wrk *w) {
     if (rc) return rc;
     w->xf_ok = 1;
     if (w->topo.role == TOPO_ROLE_ATTN) {
-        struct attn_params ap = {.max_tokens = p->max_rows, .n_seq = p->max_seqs, .max_ctx = w->p.n_ctx};
+        struct attn_params ap = {
+            .max_tokens = p->max_rows, .n_seq = p->max_seqs, .max_ctx = w->p.n_ctx};
         struct sampler_params sp = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
         rc = attn_init(&w->attn, &w->model, &w->lin, &ap);
         if (!rc) rc = batch_init(&w->batch, p->max_rows);
@@ -262,8 +268,10 @@ static int setup_role(struct wrk *w) {
 
 static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec_result *res,
                           float *lg_by_sample) {
-    for (int32_t k = 0; k < b->n_free; k++) attn_seq_free(&w->attn, b->free_slots[k]);
-    for (int32_t k = 0; k < b->n_start; k++) attn_seq_free(&w->attn, b->start_slots[k]);
+    for (int32_t k = 0; k < b->n_free; k++)
+        attn_seq_free(&w->attn, b->free_slots[k]);
+    for (int32_t k = 0; k < b->n_start; k++)
+        attn_seq_free(&w->attn, b->start_slots[k]);
     batch_clear(&w->batch);
     for (int32_t r = 0; r < b->n_rows; r++) {
         const struct exec_row *row = &b->rows[r];
@@ -272,7 +280,8 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
     }
     int rc = attn_step_begin(&w->attn, &w->batch);
     if (rc) {
-        LOG_ERROR("attention instance %d: step rejected its batch: %s", w->topo.inst, janus_strerror(rc));
+        LOG_ERROR("attention instance %d: step rejected its batch: %s", w->topo.inst,
+                  janus_strerror(rc));
         return rc;
     }
     for (int64_t l = 0; l < w->n_layer; l++) {
@@ -315,7 +324,8 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
             tok = sampler_sample(&w->smp, lg);
         }
         res->tokens[row->i_sample] = tok;
-        if (lg_by_sample) memcpy(lg_by_sample + (int64_t)row->i_sample * w->V, lg, (size_t)w->V * sizeof(float));
+        if (lg_by_sample)
+            memcpy(lg_by_sample + (int64_t)row->i_sample * w->V, lg, (size_t)w->V * sizeof(float));
     }
     return JANUS_OK;
 }
@@ -340,22 +350,26 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
                                     .seed = w->p.seed};
         rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
         if (rc) {
-            LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l, janus_strerror(rc));
+            LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l,
+                      janus_strerror(rc));
             return rc;
         }
         if (w->p.check_schedule) {
             // Every MoE instance must have computed the same schedule (SPEC §3, §5).
-            rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so), "activation schedule digest");
+            rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so),
+                                      "activation schedule digest");
             if (rc) return rc;
         }
         double t1 = now_s();
-        for (int64_t e = 0; e < w->n_expert; e++) w->run_here[e] = w->so.assign[e] == g;
+        for (int64_t e = 0; e < w->n_expert; e++)
+            w->run_here[e] = w->so.assign[e] == g;
         moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
         double t2 = now_s();
         w->t_gate[l] += t1 - t0;
         w->t_exp[l] += t2 - t1;
         if (B > 0) {
-            rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active, w->so.active_tokens);
+            rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active,
+                              w->so.active_tokens);
             if (rc) return rc;
         }
         w->a_max_last[l] = w->so.a_max;
@@ -389,8 +403,10 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
                 usum[n++] = w->xf.ctr.msgs[s][d][k];
                 usum[n++] = w->xf.ctr.bytes[s][d][k];
             }
-    for (int s = 0; s < XFER_N_SCHEMES; s++) usum[n++] = w->xf.ctr.exchanges[s];
-    for (int32_t g = 0; g < n_e; g++) usum[N_CTR + g] = w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
+    for (int s = 0; s < XFER_N_SCHEMES; s++)
+        usum[n++] = w->xf.ctr.exchanges[s];
+    for (int32_t g = 0; g < n_e; g++)
+        usum[N_CTR + g] = w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
     for (int32_t l = 0; l < L; l++) {
         umax[l] = (uint64_t)w->a_max_last[l];
         umax[L + l] = w->a_max_sum[l];
@@ -426,8 +442,10 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
                 r->ctr.msgs[s][d][k] = uout[n++];
                 r->ctr.bytes[s][d][k] = uout[n++];
             }
-    for (int s = 0; s < XFER_N_SCHEMES; s++) r->ctr.exchanges[s] = uout[n++];
-    for (int32_t g = 0; g < n_e && g < EXEC_STATS_MAX_MOE; g++) r->activated_sum[g] = uout[N_CTR + g];
+    for (int s = 0; s < XFER_N_SCHEMES; s++)
+        r->ctr.exchanges[s] = uout[n++];
+    for (int32_t g = 0; g < n_e && g < EXEC_STATS_MAX_MOE; g++)
+        r->activated_sum[g] = uout[N_CTR + g];
     r->cost = w->cost;
     return JANUS_OK;
 }
@@ -449,10 +467,13 @@ static int worker_step(struct wrk *w, const struct wire_step *st) {
     int rc = xfer_step(&w->xf, st);
     if (rc) return rc;
     if (w->topo.role == TOPO_ROLE_MOE) return moe_side_step(w, st);
-    COMM_TRY(MPI_Recv(w->eb, (int)sizeof *w->eb, MPI_BYTE, 0, TAG_BATCH, w->topo.comm, MPI_STATUS_IGNORE));
+    COMM_TRY(MPI_Recv(w->eb, (int)sizeof *w->eb, MPI_BYTE, 0, TAG_BATCH, w->topo.comm,
+                      MPI_STATUS_IGNORE));
     char why[256];
-    if (exec_batch_check(w->eb, &w->base.info, why, sizeof why) != JANUS_OK || w->eb->n_rows != st->b[w->topo.inst]) {
-        LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst, why);
+    if (exec_batch_check(w->eb, &w->base.info, why, sizeof why) != JANUS_OK ||
+        w->eb->n_rows != st->b[w->topo.inst]) {
+        LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst,
+                  why);
         return JANUS_EPROTO;
     }
     int logits = (st->flags & WIRE_STEP_LOGITS) != 0;
@@ -460,7 +481,8 @@ static int worker_step(struct wrk *w, const struct wire_step *st) {
     if (rc) return rc;
     COMM_TRY(MPI_Send(&w->res, (int)sizeof w->res, MPI_BYTE, 0, TAG_RESULT, w->topo.comm));
     if (logits && w->eb->n_sample > 0)
-        COMM_TRY(MPI_Send(w->lg_out, (int)(w->eb->n_sample * w->V), MPI_FLOAT, 0, TAG_LOGITS, w->topo.comm));
+        COMM_TRY(MPI_Send(w->lg_out, (int)(w->eb->n_sample * w->V), MPI_FLOAT, 0, TAG_LOGITS,
+                          w->topo.comm));
     return JANUS_OK;
 }
 
@@ -480,19 +502,22 @@ static void worker_loop(struct wrk *w) {
             continue;
         }
         struct wire_step st;
-        rc = h.type == WIRE_TYPE_STEP ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
-                                      : JANUS_EPROTO;
+        rc = h.type == WIRE_TYPE_STEP
+                 ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
+                 : JANUS_EPROTO;
         if (rc != JANUS_OK) {
             LOG_ERROR("worker: bad step header (type %u): %s", h.type, janus_strerror(rc));
             comm_abort(4);
         }
         if (w->fault_rank == comm_world_rank() && (int64_t)st.step == w->fault_step) {
-            LOG_ERROR("JANUS_FAULT_DIE: rank %d dies at step %lld", comm_world_rank(), (long long)st.step);
+            LOG_ERROR("JANUS_FAULT_DIE: rank %d dies at step %lld", comm_world_rank(),
+                      (long long)st.step);
             raise(SIGKILL);
         }
         rc = worker_step(w, &st);
         if (rc != JANUS_OK) {
-            LOG_ERROR("worker: step %llu failed: %s", (unsigned long long)st.step, janus_strerror(rc));
+            LOG_ERROR("worker: step %llu failed: %s", (unsigned long long)st.step,
+                      janus_strerror(rc));
             comm_abort(4);
         }
     }
@@ -514,8 +539,10 @@ static int validate(struct wrk *w, const struct exec_batch *batches) {
             if (b->rows[r].pos >= info->n_ctx) return JANUS_EINVAL;
             if (r > 0 && b->rows[r - 1].slot == b->rows[r].slot) continue;
             int32_t slot = b->rows[r].slot, held = w->kv_len[i * ms + slot];
-            for (int32_t k = 0; k < b->n_free; k++) held = b->free_slots[k] == slot ? 0 : held;
-            for (int32_t k = 0; k < b->n_start; k++) held = b->start_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_free; k++)
+                held = b->free_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_start; k++)
+                held = b->start_slots[k] == slot ? 0 : held;
             if (b->rows[r].pos != held) return JANUS_EINVAL; // a gap or a rewrite
         }
     }
@@ -533,12 +560,14 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     memset(&st, 0, offsetof(struct wire_step, b));
     st.step = w->step_no;
     st.n_attn = info->n_attn;
-    for (int32_t i = 0; i < info->n_attn; i++) st.b[i] = batches[i].n_rows;
+    for (int32_t i = 0; i < info->n_attn; i++)
+        st.b[i] = batches[i].n_rows;
     float *cap = NULL; // logits of rank 0's samples, when wanted
     int want_logits = logits != NULL || (w->p.logits_out && !w->logits_written);
     st.flags = want_logits ? WIRE_STEP_LOGITS : 0;
-    st.scheme = w->p.comm >= 0 ? w->p.comm
-                               : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
+    st.scheme = w->p.comm >= 0
+                    ? w->p.comm
+                    : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
     size_t n_hdr = 0;
     rc = wire_step_encode(&st, w->hdr, w->hdr_len, &n_hdr);
     if (rc == JANUS_OK) rc = xfer_step(&w->xf, &st);
@@ -546,8 +575,9 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     w->failed = 1; // until the step completes: a transport failure leaves the job unusable
     rc = bcast_header(w);
     for (int32_t i = 1; i < info->n_attn && rc == JANUS_OK; i++)
-        rc = JANUS_MPI_CALL(MPI_Isend(&batches[i], (int)sizeof batches[i], MPI_BYTE, w->topo.side[0].rank[i],
-                                      TAG_BATCH, w->topo.comm, &w->req[i]));
+        rc =
+            JANUS_MPI_CALL(MPI_Isend(&batches[i], (int)sizeof batches[i], MPI_BYTE,
+                                     w->topo.side[0].rank[i], TAG_BATCH, w->topo.comm, &w->req[i]));
     if (rc) return JANUS_ECOMM;
     if (want_logits) cap = w->lg_out;
     rc = attn_side_step(w, &batches[0], &results[0], cap);
@@ -556,7 +586,8 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
         JANUS_MPI_CALL(MPI_Waitall(info->n_attn - 1, w->req + 1, MPI_STATUSES_IGNORE)) != JANUS_OK)
         return JANUS_ECOMM;
     int64_t V = w->V, base = batches[0].n_sample;
-    if (logits && batches[0].n_sample) memcpy(logits, cap, (size_t)(batches[0].n_sample * V) * sizeof(float));
+    if (logits && batches[0].n_sample)
+        memcpy(logits, cap, (size_t)(batches[0].n_sample * V) * sizeof(float));
     if (w->p.logits_out && !w->logits_written && batches[0].n_sample > 0) {
         FILE *f = fopen(w->p.logits_out, "wb");
         if (f) {
@@ -568,19 +599,20 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     }
     for (int32_t i = 1; i < info->n_attn; i++) {
         int src = w->topo.side[TOPO_ROLE_ATTN].rank[i];
-        if (JANUS_MPI_CALL(MPI_Recv(&results[i], (int)sizeof results[i], MPI_BYTE, src, TAG_RESULT, w->topo.comm,
-                                    MPI_STATUS_IGNORE)) != JANUS_OK)
+        if (JANUS_MPI_CALL(MPI_Recv(&results[i], (int)sizeof results[i], MPI_BYTE, src, TAG_RESULT,
+                                    w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
             return JANUS_ECOMM;
         if (results[i].n_sample != batches[i].n_sample) return JANUS_ECOMM;
         if (want_logits && batches[i].n_sample > 0) {
             float *dst = logits ? logits + base * V : w->lg_out;
-            if (JANUS_MPI_CALL(MPI_Recv(dst, (int)(batches[i].n_sample * V), MPI_FLOAT, src, TAG_LOGITS,
-                                        w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
+            if (JANUS_MPI_CALL(MPI_Recv(dst, (int)(batches[i].n_sample * V), MPI_FLOAT, src,
+                                        TAG_LOGITS, w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
                 return JANUS_ECOMM;
             if (w->p.logits_out && !w->logits_written) {
                 FILE *f = fopen(w->p.logits_out, "wb");
                 if (f) {
-                    if (fwrite(dst, sizeof(float), (size_t)V, f) != (size_t)V) LOG_ERROR("short write");
+                    if (fwrite(dst, sizeof(float), (size_t)V, f) != (size_t)V)
+                        LOG_ERROR("short write");
                     fclose(f);
                 }
                 w->logits_written = 1;
@@ -593,9 +625,12 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     int32_t ms = info->max_seqs;
     for (int32_t i = 0; i < info->n_attn; i++) {
         const struct exec_batch *b = &batches[i];
-        for (int32_t k = 0; k < b->n_free; k++) w->kv_len[i * ms + b->free_slots[k]] = 0;
-        for (int32_t k = 0; k < b->n_start; k++) w->kv_len[i * ms + b->start_slots[k]] = 0;
-        for (int32_t r = 0; r < b->n_rows; r++) w->kv_len[i * ms + b->rows[r].slot] = b->rows[r].pos + 1;
+        for (int32_t k = 0; k < b->n_free; k++)
+            w->kv_len[i * ms + b->free_slots[k]] = 0;
+        for (int32_t k = 0; k < b->n_start; k++)
+            w->kv_len[i * ms + b->start_slots[k]] = 0;
+        for (int32_t r = 0; r < b->n_rows; r++)
+            w->kv_len[i * ms + b->rows[r].slot] = b->rows[r].pos + 1;
     }
     w->step_no++;
     w->n_steps++;
@@ -608,7 +643,8 @@ static int mpi_step(struct exec *e, const struct exec_batch *b, struct exec_resu
     return run_step((struct wrk *)e, b, r, NULL);
 }
 
-static int mpi_step_logits(struct exec *e, const struct exec_batch *b, struct exec_result *r, float *logits) {
+static int mpi_step_logits(struct exec *e, const struct exec_batch *b, struct exec_result *r,
+                           float *logits) {
     return run_step((struct wrk *)e, b, r, logits);
 }
 
@@ -637,7 +673,8 @@ static int mpi_stats(struct exec *e, struct exec_stats *out) {
             out->a_max_last[l] = r->a_max_last[l];
             out->a_max_sum[l] = r->a_max_sum[l];
         }
-        for (int32_t g = 0; g < out->n_moe; g++) out->activated_sum[g] = r->activated_sum[g];
+        for (int32_t g = 0; g < out->n_moe; g++)
+            out->activated_sum[g] = r->activated_sum[g];
         for (int s = 0; s < XFER_N_SCHEMES; s++) {
             out->scheme_steps[s] = r->scheme_steps[s];
             for (int d = 0; d < XFER_N_DIRS; d++)
@@ -649,7 +686,8 @@ static int mpi_stats(struct exec *e, struct exec_stats *out) {
         out->n_attn = JANUS_MIN(w->p.n_attn, EXEC_STATS_MAX_ATTN);
         for (int32_t i = 0; i < out->n_attn; i++) {
             int64_t used = 0;
-            for (int32_t s = 0; s < w->p.max_seqs; s++) used += w->kv_len[i * w->p.max_seqs + s];
+            for (int32_t s = 0; s < w->p.max_seqs; s++)
+                used += w->kv_len[i * w->p.max_seqs + s];
             out->kv_used_tokens[i] = used;
         }
     }
@@ -677,20 +715,22 @@ static const struct exec_ops mpi_ops = {
 
 // ---- start
 
-int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err, size_t err_len) {
+int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err,
+                     size_t err_len) {
     *out = NULL;
     int me = 0, size = 0;
     COMM_TRY(MPI_Comm_rank(p->parent, &me));
     COMM_TRY(MPI_Comm_size(p->parent, &size));
-    if (p->n_attn < 1 || p->n_moe < 1 || p->n_attn > EXEC_STATS_MAX_ATTN || p->n_moe > EXEC_STATS_MAX_MOE ||
-        p->n_attn + p->n_moe != size || p->max_seqs < 1 || p->max_seqs > EXEC_MAX_SEQS ||
-        p->max_rows < 1 || p->max_rows > EXEC_MAX_ROWS || p->policy < 0 ||
-        p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO || p->comm >= XFER_N_SCHEMES ||
-        p->node_size < 0 || p->n_slots < 0) {
+    if (p->n_attn < 1 || p->n_moe < 1 || p->n_attn > EXEC_STATS_MAX_ATTN ||
+        p->n_moe > EXEC_STATS_MAX_MOE || p->n_attn + p->n_moe != size || p->max_seqs < 1 ||
+        p->max_seqs > EXEC_MAX_SEQS || p->max_rows < 1 || p->max_rows > EXEC_MAX_ROWS ||
+        p->policy < 0 || p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO ||
+        p->comm >= XFER_N_SCHEMES || p->node_size < 0 || p->n_slots < 0) {
         snprintf(err, err_len,
                  "bad deployment: %d attention + %d MoE instances on %d ranks (need equal), "
                  "max_seqs %d, max_rows %d, policy %d, comm %d, node size %d",
-                 p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm, p->node_size);
+                 p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm,
+                 p->node_size);
         return JANUS_EINVAL;
     }
     struct wrk *w = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *w);
@@ -713,15 +753,20 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         w->topo_ok = rc == JANUS_OK;
         if (rc) snprintf(local_err, sizeof local_err, "topology: %s", janus_strerror(rc));
         if (rc == JANUS_OK) {
-            log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN ? (me == 0 ? "ctl+attn" : "attn") : "moe");
-            rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout), "replica layout digest");
+            log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN
+                                                    ? (me == 0 ? "ctl+attn" : "attn")
+                                                    : "moe");
+            rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout),
+                                      "replica layout digest");
             if (rc == JANUS_OK)
-                rc = comm_check_equal_u64(w->topo.comm, w->model.n_bytes_weights, "model weight bytes");
+                rc = comm_check_equal_u64(w->topo.comm, w->model.n_bytes_weights,
+                                          "model weight bytes");
             if (rc) snprintf(local_err, sizeof local_err, "ranks disagree on the model or layout");
         }
         if (rc == JANUS_OK) {
             rc = setup_role(w);
-            if (rc) snprintf(local_err, sizeof local_err, "rank %d: setup: %s", me, janus_strerror(rc));
+            if (rc)
+                snprintf(local_err, sizeof local_err, "rank %d: setup: %s", me, janus_strerror(rc));
         }
         int rc2 = rc;
         COMM_TRY(MPI_Allreduce(&rc2, &worst, 1, MPI_INT, MPI_MIN, p->parent));
@@ -736,8 +781,10 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     }
     if (worst != JANUS_OK) {
         // Every rank returns the same status; the one with a reason reports it.
-        if (rc != JANUS_OK) snprintf(err, err_len, "%s", local_err[0] ? local_err : janus_strerror(rc));
-        else snprintf(err, err_len, "another rank failed to start (%s)", janus_strerror(worst));
+        if (rc != JANUS_OK)
+            snprintf(err, err_len, "%s", local_err[0] ? local_err : janus_strerror(rc));
+        else
+            snprintf(err, err_len, "another rank failed to start (%s)", janus_strerror(worst));
         wrk_free(w);
         return worst;
     }
@@ -761,9 +808,11 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
 
 void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
     double n = r->n_steps > 0 ? (double)r->n_steps : 1;
-    fprintf(f, "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s\n",
+    fprintf(f,
+            "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s\n",
             r->n_attn, r->n_node_attn, r->n_moe, r->n_node_moe, r->node_size,
-            actsched_policy_name((enum actsched_policy)r->policy), r->comm < 0 ? "auto" : xfer_scheme_name(r->comm));
+            actsched_policy_name((enum actsched_policy)r->policy),
+            r->comm < 0 ? "auto" : xfer_scheme_name(r->comm));
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);
@@ -771,11 +820,13 @@ void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
     fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %9s\n", "layer", "kind", "attention", "exchange",
             "gate+sched", "experts", "a_max", "mean a_max");
     for (int32_t l = 0; l < r->n_layer; l++)
-        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8d %9.2f\n", l, r->is_moe[l] ? "moe" : "dense",
-                1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n, 1e3 * r->gate_s[l] / n,
-                1e3 * r->expert_s[l] / n, r->a_max_last[l], (double)r->a_max_sum[l] / n);
+        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8d %9.2f\n", l,
+                r->is_moe[l] ? "moe" : "dense", 1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n,
+                1e3 * r->gate_s[l] / n, 1e3 * r->expert_s[l] / n, r->a_max_last[l],
+                (double)r->a_max_sum[l] / n);
     fprintf(f, "messages (summed over ranks, both directions):\n");
-    fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs", "local bytes");
+    fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
+            "local bytes");
     for (int s = 0; s < XFER_N_SCHEMES; s++) {
         uint64_t m[2] = {0, 0}, b[2] = {0, 0};
         for (int d = 0; d < XFER_N_DIRS; d++)
@@ -783,8 +834,9 @@ void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
                 m[k] += r->ctr.msgs[s][d][k];
                 b[k] += r->ctr.bytes[s][d][k];
             }
-        fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", xfer_scheme_name(s), (unsigned long long)m[0],
-                (unsigned long long)b[0], (unsigned long long)m[1], (unsigned long long)b[1]);
+        fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", xfer_scheme_name(s),
+                (unsigned long long)m[0], (unsigned long long)b[0], (unsigned long long)m[1],
+                (unsigned long long)b[1]);
     }
     fprintf(f, "cost model: cross %.2f us + %.3f GB/s, local %.2f us + %.3f GB/s\n",
             1e6 * r->cost.lat_s[XFER_LINK_CROSS], 1e-9 / r->cost.byte_s[XFER_LINK_CROSS],

@@ -21,9 +21,9 @@
 
 #include <stdlib.h>
 
-#define N_SEQ 3
-#define N_GEN 8
-#define CHUNK 3 // prefill rows per sequence per step
+#define N_SEQ      3
+#define N_GEN      8
+#define CHUNK      3 // prefill rows per sequence per step
 #define MAX_PROMPT 32
 
 struct workload {
@@ -41,7 +41,8 @@ static int read_ids(const char *path, int32_t *out, int cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     int n = 0, v;
-    while (n < cap && fscanf(f, "%d", &v) == 1) out[n++] = v;
+    while (n < cap && fscanf(f, "%d", &v) == 1)
+        out[n++] = v;
     fclose(f);
     return n;
 }
@@ -69,7 +70,8 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
     for (int step = 0; step < 64 && rc == JANUS_OK; step++) {
         int done = 1;
         int32_t who[N_SEQ]; // sample k (global order) -> sequence
-        for (int32_t i = 0; i < n_a; i++) exec_batch_clear(&b[i]);
+        for (int32_t i = 0; i < n_a; i++)
+            exec_batch_clear(&b[i]);
         for (int s = 0; s < N_SEQ; s++) {
             if (gen[s] == N_GEN) continue;
             done = 0;
@@ -83,7 +85,8 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
             for (int32_t k = 0; k < n_rows; k++) {
                 struct exec_row *row = &bi->rows[bi->n_rows++];
                 int32_t pos = fed[s] < w->n_tok[s] ? fed[s] + k : w->n_tok[s] + gen[s] - 1;
-                row->token = fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
+                row->token =
+                    fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
                 row->slot = slot;
                 row->pos = pos;
                 row->i_sample = -1;
@@ -112,7 +115,9 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
         for (int32_t i = 0; i < n_a; i++) {
             for (int32_t k = 0; k < b[i].n_sample; k++) {
                 int s = who[base + k];
-                if (gen[s] == 0) memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V, (size_t)V * sizeof(float));
+                if (gen[s] == 0)
+                    memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V,
+                           (size_t)V * sizeof(float));
                 o->tokens[s][gen[s]++] = r[i].tokens[k];
             }
             base += b[i].n_sample;
@@ -140,9 +145,12 @@ static int g_fail;
     } while (0)
 
 // SPEC §4 messages per layer and direction.
-static void formula(int32_t n_a, int32_t n_e, int32_t K, int scheme, uint64_t *cross, uint64_t *local) {
+static void formula(int32_t n_a, int32_t n_e, int32_t K, int scheme, uint64_t *cross,
+                    uint64_t *local) {
     int32_t N_a = (n_a + K - 1) / K, N_e = (n_e + K - 1) / K, D = JANUS_MIN(N_a, N_e);
-    *cross = scheme == 0 ? (uint64_t)n_a * n_e : scheme == 1 ? (uint64_t)N_a * N_e : (uint64_t)(N_a + D * (N_e - 1));
+    *cross = scheme == 0   ? (uint64_t)n_a * n_e
+             : scheme == 1 ? (uint64_t)N_a * N_e
+                           : (uint64_t)(N_a + D * (N_e - 1));
     *local = scheme == 0 ? 0 : (uint64_t)(n_a - N_a + n_e - N_e);
 }
 
@@ -159,9 +167,12 @@ TEST(mpi_equals_monolithic) {
     static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 3}, {3, 2}, {2, 4}};
     static const int32_t node_sizes[] = {1, 2};
     // (policy, scheme) pairs: every policy and every scheme, plus auto after calibration.
-    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},        {ACTSCHED_POLICY_OPTIMAL, 1},
-                                      {ACTSCHED_POLICY_RANDOM, 2},        {ACTSCHED_POLICY_ROUND_ROBIN, 0},
-                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1}, {ACTSCHED_POLICY_FIRST, 2},
+    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},
+                                      {ACTSCHED_POLICY_OPTIMAL, 1},
+                                      {ACTSCHED_POLICY_RANDOM, 2},
+                                      {ACTSCHED_POLICY_ROUND_ROBIN, 0},
+                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1},
+                                      {ACTSCHED_POLICY_FIRST, 2},
                                       {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO}};
     g_fail = 0;
     int n_deploy = 0;
@@ -175,8 +186,12 @@ TEST(mpi_equals_monolithic) {
             ASSERT_EQ(load_workload(models[m], &wl), 0);
             struct exec *mono = NULL;
             char err[512] = "";
-            struct exec_mono_params mp = {.model_path = path, .n_threads = 1, .n_attn = 1, .max_seqs = 4,
-                                          .max_rows = 16, .n_ctx = 64};
+            struct exec_mono_params mp = {.model_path = path,
+                                          .n_threads = 1,
+                                          .n_attn = 1,
+                                          .max_seqs = 4,
+                                          .max_rows = 16,
+                                          .n_ctx = 64};
             ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
             V = mono->info.n_vocab;
             ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
@@ -223,18 +238,20 @@ TEST(mpi_equals_monolithic) {
                     double worst = 0;
                     for (int s = 0; s < N_SEQ; s++) {
                         EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
-                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ", models[m], n_a,
-                               n_e, node_sizes[k], what, p.comm, s + 1);
+                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ",
+                               models[m], n_a, n_e, node_sizes[k], what, p.comm, s + 1);
                         for (int32_t v = 0; v < V; v++)
-                            worst = fmax(worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
+                            worst = fmax(
+                                worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
                     }
-                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g", models[m], n_a, n_e,
-                           node_sizes[k], what, p.comm, worst);
+                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g",
+                           models[m], n_a, n_e, node_sizes[k], what, p.comm, worst);
                     struct worker_mpi_report *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
                     EXPECT(r && worker_mpi_report(e, r) == JANUS_OK, "report");
                     if (r) {
                         uint64_t moe_layers = 0;
-                        for (int32_t l = 0; l < r->n_layer; l++) moe_layers += (uint64_t)r->is_moe[l];
+                        for (int32_t l = 0; l < r->n_layer; l++)
+                            moe_layers += (uint64_t)r->is_moe[l];
                         for (int s = 0; s < XFER_N_SCHEMES; s++) {
                             uint64_t fc, fl, cross = 0, local = 0;
                             formula(n_a, n_e, node_sizes[k], s, &fc, &fl);
@@ -244,14 +261,17 @@ TEST(mpi_equals_monolithic) {
                             }
                             uint64_t ex = r->scheme_steps[s] * moe_layers * XFER_N_DIRS;
                             EXPECT(cross == fc * ex && local == fl * ex,
-                                   "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula %llu / %llu",
+                                   "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula "
+                                   "%llu / %llu",
                                    models[m], n_a, n_e, node_sizes[k], what, xfer_scheme_name(s),
                                    (unsigned long long)cross, (unsigned long long)local,
                                    (unsigned long long)(fc * ex), (unsigned long long)(fl * ex));
                         }
-                        if (p.comm >= 0) EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
+                        if (p.comm >= 0)
+                            EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
                         for (int32_t l = 0; l < r->n_layer; l++)
-                            if (r->is_moe[l]) EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
+                            if (r->is_moe[l])
+                                EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
                         mem_free(r);
                     }
                     exec_destroy(&e);
