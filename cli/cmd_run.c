@@ -81,7 +81,12 @@ static int parse(int argc, char **argv, struct run_opts *o) {
             o->print_ids = 1, takes = 0;
         else if (!strcmp(a, "--ignore-eos"))
             o->ignore_eos = 1, takes = 0;
-        else if (!v)
+        else if (!strcmp(a, "--no-calibrate") || !strcmp(a, "--no-check-schedule")) {
+            if (o->n_fwd + 1 > (int)JANUS_ARRAY_SIZE(o->fwd))
+                return cli_error(CMD, "too many options");
+            o->fwd[o->n_fwd++] = a; // worker flags without a value
+            takes = 0;
+        } else if (!v)
             return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
         else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
             o->model = v;
