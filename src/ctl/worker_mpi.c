@@ -71,7 +71,7 @@ struct wrk {
     // controller (rank 0)
     uint8_t *hdr; // (hdr_len) step-header broadcast buffer
     size_t hdr_len;
-    uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES];
+    uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES], step_ns;
     int32_t *kv_len;  // (n_attn * max_seqs) positions held per slot (mirror for checks)
     MPI_Request *req; // (n_attn)
     int failed, logits_written;
@@ -425,6 +425,7 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
     r->policy = w->p.policy;
     r->comm = w->p.comm;
     r->n_steps = w->n_steps;
+    r->step_ns_total = w->step_ns;
     memcpy(r->scheme_steps, w->scheme_steps, sizeof r->scheme_steps);
     for (int32_t l = 0; l < L; l++) {
         r->is_moe[l] = hparams_layer_is_moe(&w->model.hp, l);
@@ -635,7 +636,7 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     w->step_no++;
     w->n_steps++;
     w->scheme_steps[st.scheme]++;
-    JANUS_UNUSED(t0);
+    w->step_ns += (uint64_t)(clock_now_ns() - t0);
     return JANUS_OK;
 }
 
@@ -667,6 +668,7 @@ static int mpi_stats(struct exec *e, struct exec_stats *out) {
     if (rc == JANUS_OK) {
         memset(out, 0, sizeof *out);
         out->n_steps = w->n_steps;
+        out->step_ns_total = w->step_ns;
         out->n_layer = r->n_layer;
         out->n_moe = JANUS_MIN(r->n_moe, EXEC_STATS_MAX_MOE);
         for (int32_t l = 0; l < r->n_layer; l++) {
@@ -816,7 +818,10 @@ void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);
-    fprintf(f, "per layer, ms per step (max over ranks of the role):\n");
+    fprintf(f, "step time: %.3f ms mean over %llu steps (controller wall time)\n",
+            1e-6 * (double)r->step_ns_total / n, (unsigned long long)r->n_steps);
+    fprintf(f, "per layer, ms per step (max over ranks of the role; exchange = attention-side time "
+               "inside the exchange, MoE compute included):\n");
     fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %9s\n", "layer", "kind", "attention", "exchange",
             "gate+sched", "experts", "a_max", "mean a_max");
     for (int32_t l = 0; l < r->n_layer; l++)

@@ -62,6 +62,7 @@ JANUS_WUR int worker_mpi_start(const struct worker_mpi_params *p, struct exec **
 struct worker_mpi_report {
     int32_t n_layer, n_attn, n_moe, n_node_attn, n_node_moe, node_size, policy, comm;
     uint64_t n_steps;                      // steps run (controller's count)
+    uint64_t step_ns_total;                // controller wall time inside steps
     uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
     int32_t is_moe[EXEC_STATS_MAX_LAYERS]; // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
