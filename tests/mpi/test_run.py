@@ -83,6 +83,35 @@ def test_rank_death_is_reported():
         check(secs < 60, f"rank {dead} death took {secs:.1f} s to report")
 
 
+def test_layout_file():
+    import json
+    import tempfile
+    path = f"{FIX}/models/llama-moe-f32.gguf"  # 2 MoE layers, 8 experts
+    hosts = [sorted({e % 3, (e + 1) % 3}) if e < 2 else [e % 3] for e in range(8)]
+    doc = {"format": "janus-layout", "version": 1, "n_instances": 3, "slots": 4, "n_experts": 8,
+           "layers": [hosts, hosts]}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+        good = f.name
+    doc["n_instances"] = 4
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+        bad = f.name
+    try:
+        ids = ",".join(ids_of("llama-moe-f32", 2))
+        want = open(f"{FIX}/reference/llama-moe-f32.2.greedy").read().split()
+        for pol in ("optimal", "random", "first"):
+            rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "8", "--print-ids", "--ignore-eos",
+                                   "--attn", "2", "--moe", "3", "--layout", good, "--policy", pol])
+            got = out.strip().splitlines()[-1].split() if rc == 0 and out.strip() else []
+            check(got == want, f"--layout {pol}: {got} != {want} ({err.strip()})")
+        rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "2", "--attn", "2", "--moe", "3", "--layout", bad])
+        check(rc != 0 and "4 MoE instances" in err, f"mismatched layout accepted: {err.strip()}")
+    finally:
+        os.unlink(good)
+        os.unlink(bad)
+
+
 def test_bad_options():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     cases = [
@@ -99,7 +128,8 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_stats_and_text, test_rank_death_is_reported, test_bad_options]:
+    for t in [test_greedy_and_logits, test_stats_and_text, test_layout_file, test_rank_death_is_reported,
+              test_bad_options]:
         n = len(failures)
         t()
         print(("ok   " if len(failures) == n else "FAIL ") + t.__name__)
