@@ -75,6 +75,7 @@ struct wrk {
     int32_t *kv_len;  // (n_attn * max_seqs) positions held per slot (mirror for checks)
     MPI_Request *req; // (n_attn)
     int failed, logits_written;
+    struct worker_mpi_report rep; // mpi_stats scratch (no allocation per stats call)
     int64_t fault_rank, fault_step;
 };
 
@@ -662,8 +663,7 @@ int worker_mpi_report(struct exec *e, struct worker_mpi_report *r) {
 
 static int mpi_stats(struct exec *e, struct exec_stats *out) {
     struct wrk *w = (struct wrk *)e;
-    struct worker_mpi_report *r = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *r);
-    if (!r) return JANUS_ENOMEM;
+    struct worker_mpi_report *r = &w->rep;
     int rc = worker_mpi_report(e, r);
     if (rc == JANUS_OK) {
         memset(out, 0, sizeof *out);
@@ -693,7 +693,6 @@ static int mpi_stats(struct exec *e, struct exec_stats *out) {
             out->kv_used_tokens[i] = used;
         }
     }
-    mem_free(r);
     return rc;
 }
 

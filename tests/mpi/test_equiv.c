@@ -59,7 +59,10 @@ static int load_workload(const char *model, struct workload *w) {
 }
 
 // Runs the workload on e: sequence s on attention instance s mod n_a, slot s / n_a.
-static int run_workload(struct exec *e, const struct workload *w, struct outcome *o) {
+// *step_allocs: mem.h allocations made inside the executor's steps after the first (SPEC:
+// the step loop allocates nothing after warm-up).
+static int run_workload(struct exec *e, const struct workload *w, struct outcome *o,
+                        uint64_t *step_allocs) {
     int32_t n_a = e->info.n_attn, V = e->info.n_vocab;
     struct exec_batch *b = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *b);
     struct exec_result *r = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *r);
@@ -109,7 +112,9 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
                 if (gen[s] < N_GEN && fed[s] == w->n_tok[s]) who[base + k++] = s;
             base += b[i].n_sample;
         }
+        uint64_t before = mem_alloc_count();
         rc = e->ops->step_logits(e, b, r, lg);
+        if (step > 0) *step_allocs += mem_alloc_count() - before;
         if (rc) break;
         base = 0;
         for (int32_t i = 0; i < n_a; i++) {
@@ -196,7 +201,8 @@ TEST(mpi_equals_monolithic) {
             V = mono->info.n_vocab;
             ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
             got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
-            ASSERT_OK(run_workload(mono, &wl, &ref));
+            uint64_t mono_allocs = 0;
+            ASSERT_OK(run_workload(mono, &wl, &ref, &mono_allocs));
             exec_destroy(&mono);
             for (int s = 0; s < N_SEQ; s++)
                 ASSERT_MEM_EQ(ref.tokens[s], wl.greedy[s], sizeof wl.greedy[s]); // fixture sanity
@@ -232,7 +238,14 @@ TEST(mpi_equals_monolithic) {
                     if (me != 0) continue; // the worker loop ran until rank 0 destroyed e
                     n_deploy++;
                     const char *what = actsched_policy_name((enum actsched_policy)p.policy);
-                    rc = run_workload(e, &wl, &got);
+                    uint64_t allocs = 0;
+                    rc = run_workload(e, &wl, &got, &allocs);
+                    EXPECT(allocs == 0, "%s (%d,%d): %llu allocations inside steps", models[m], n_a,
+                           n_e, (unsigned long long)allocs);
+                    struct exec_stats es;
+                    uint64_t before = mem_alloc_count();
+                    EXPECT(exec_stats(e, &es) == JANUS_OK && es.n_steps > 0, "exec stats");
+                    EXPECT(mem_alloc_count() == before, "stats allocated");
                     EXPECT(rc == JANUS_OK, "%s (%d,%d) K%d %s: run failed %d", models[m], n_a, n_e,
                            node_sizes[k], what, rc);
                     double worst = 0;
