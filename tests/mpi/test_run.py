@@ -72,6 +72,24 @@ def test_stats_and_text():
     check(cross > 0 and cross % 4 == 0 and local == 2 * cross, f"2pc1 counters {line}")
 
 
+def test_adaptive_choice_follows_cost_model():
+    # (2, 4) in nodes of 2: N_a = 1, N_e = 2. A slow emulated cross-node link makes 2PC win
+    # (2 cross messages on the busiest endpoint instead of 4); a slow local link brings 1PC back.
+    path = f"{FIX}/models/llama-moe-f32.gguf"
+    base = ["run", "-m", path, "-t", "1,2,3", "-n", "3", "--attn", "2", "--moe", "4", "--node-size", "2",
+            "--comm", "auto", "--stats"]
+    for cost, want in (("cross_lat_us=500,local_lat_us=1", "2pc"), ("cross_lat_us=1,local_lat_us=500", "1pc")):
+        rc, out, err, _ = run(base + ["--comm-cost", cost])
+        steps = [l for l in out.splitlines() if l.startswith("steps:")]
+        ok = rc == 0 and steps
+        if ok:
+            counts = dict(x.split() for x in steps[0].split("(")[1].rstrip(")").split(", "))
+            total = sum(int(v) for v in counts.values())
+            used = sum(int(v) for k, v in counts.items() if k.startswith(want))
+            ok = total > 0 and used == total
+        check(ok, f"--comm-cost {cost}: expected every step on {want}: {steps} {err.strip()}")
+
+
 def test_rank_death_is_reported():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     ids = ",".join(ids_of("llama-moe-f32", 2))
@@ -128,7 +146,8 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_stats_and_text, test_layout_file, test_rank_death_is_reported,
+    for t in [test_greedy_and_logits, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
+              test_rank_death_is_reported,
               test_bad_options]:
         n = len(failures)
         t()
