@@ -2,7 +2,8 @@
 # End-to-end tests of `janus run` (the front launching the MPI deployment itself):
 # greedy ids equal the fixtures' .greedy and --logits equals `janus logits` within 1e-4 for
 # the llama (Mixtral-style), qwen2moe and deepseek2 fixtures under several deployments;
-# --stats prints the breakdown and counters; a rank that dies mid-run makes `janus run` exit
+# --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
+# refused); --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
 # non-zero with a one-line report (no hang); bad deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
