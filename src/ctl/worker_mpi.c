@@ -65,9 +65,9 @@ struct wrk {
     uint8_t *run_here;      // (n_expert)
     float *x_all, *partial; // (n_attn * max_rows, d)
     // measurements (this rank)
-    double t_attn[L_MAX], t_xchg[L_MAX], t_gate[L_MAX], t_exp[L_MAX];
+    double t_attn[L_MAX], t_xchg[L_MAX], t_gate[L_MAX], t_exp[L_MAX], t_check[L_MAX];
     int32_t a_max_last[L_MAX];
-    uint64_t a_max_sum[L_MAX], act_sum;
+    uint64_t a_max_sum[L_MAX], act_sum, busy_steps; // busy: steps with B > 0 (MoE side)
     // controller (rank 0)
     uint8_t *hdr; // (hdr_len) step-header broadcast buffer
     size_t hdr_len;
@@ -336,6 +336,7 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
 static int moe_side_step(struct wrk *w, const struct wire_step *st) {
     int64_t B = w->xf.n_rows;
     int32_t g = w->topo.inst;
+    if (B > 0) w->busy_steps++;
     for (int64_t l = 0; l < w->n_layer; l++) {
         if (!hparams_layer_is_moe(&w->model.hp, l)) continue;
         int rc = xfer_moe_recv(&w->xf, (int32_t)l, w->x_all);
@@ -355,25 +356,28 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
                       janus_strerror(rc));
             return rc;
         }
+        double t1 = now_s();
         if (w->p.check_schedule) {
-            // Every MoE instance must have computed the same schedule (SPEC §3, §5).
+            // Every MoE instance must have computed the same schedule (SPEC §3, §5). The
+            // allreduce waits for the slowest MoE instance, so it is timed apart.
             rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so),
                                       "activation schedule digest");
             if (rc) return rc;
         }
-        double t1 = now_s();
+        double t2 = now_s();
         for (int64_t e = 0; e < w->n_expert; e++)
             w->run_here[e] = w->so.assign[e] == g;
         moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
-        double t2 = now_s();
+        double t3 = now_s();
         w->t_gate[l] += t1 - t0;
-        w->t_exp[l] += t2 - t1;
+        w->t_check[l] += t2 - t1;
+        w->t_exp[l] += t3 - t2;
         if (B > 0) {
             rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active,
                               w->so.active_tokens);
             if (rc) return rc;
         }
-        w->a_max_last[l] = w->so.a_max;
+        if (B > 0) w->a_max_last[l] = w->so.a_max; // the last step with tokens
         w->a_max_sum[l] += (uint64_t)w->so.a_max;
         w->act_sum += (uint64_t)(B > 0 ? w->so.inst_count[g] : 0);
         rc = xfer_moe_send(&w->xf, (int32_t)l, w->partial);
@@ -388,15 +392,16 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
 
 static int collect(struct wrk *w, struct worker_mpi_report *r) {
     int32_t L = (int32_t)w->n_layer, n_e = w->p.n_moe;
-    double dmax[4 * L_MAX], dout[4 * L_MAX];
+    double dmax[5 * L_MAX], dout[5 * L_MAX];
     for (int32_t l = 0; l < L; l++) {
         dmax[l] = w->t_attn[l];
         dmax[L + l] = w->t_xchg[l];
         dmax[2 * L + l] = w->t_gate[l];
         dmax[3 * L + l] = w->t_exp[l];
+        dmax[4 * L + l] = w->t_check[l];
     }
     uint64_t usum[N_CTR + EXEC_STATS_MAX_MOE], uout[N_CTR + EXEC_STATS_MAX_MOE];
-    uint64_t umax[2 * L_MAX], umout[2 * L_MAX];
+    uint64_t umax[2 * L_MAX + 1], umout[2 * L_MAX + 1];
     int n = 0;
     for (int s = 0; s < XFER_N_SCHEMES; s++)
         for (int d = 0; d < XFER_N_DIRS; d++)
@@ -412,9 +417,10 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
         umax[l] = (uint64_t)w->a_max_last[l];
         umax[L + l] = w->a_max_sum[l];
     }
-    COMM_TRY(MPI_Reduce(dmax, dout, 4 * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
+    umax[2 * L] = w->busy_steps;
+    COMM_TRY(MPI_Reduce(dmax, dout, 5 * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
     COMM_TRY(MPI_Reduce(usum, uout, N_CTR + n_e, MPI_UINT64_T, MPI_SUM, 0, w->topo.comm));
-    COMM_TRY(MPI_Reduce(umax, umout, 2 * L, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
+    COMM_TRY(MPI_Reduce(umax, umout, 2 * L + 1, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
     if (!r) return JANUS_OK;
     memset(r, 0, sizeof *r);
     r->n_layer = L;
@@ -426,6 +432,7 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
     r->policy = w->p.policy;
     r->comm = w->p.comm;
     r->n_steps = w->n_steps;
+    r->busy_steps = umout[2 * L];
     r->step_ns_total = w->step_ns;
     memcpy(r->scheme_steps, w->scheme_steps, sizeof r->scheme_steps);
     for (int32_t l = 0; l < L; l++) {
@@ -434,6 +441,7 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
         r->xchg_s[l] = dout[L + l];
         r->gate_s[l] = dout[2 * L + l];
         r->expert_s[l] = dout[3 * L + l];
+        r->check_s[l] = dout[4 * L + l];
         r->a_max_last[l] = (int32_t)umout[l];
         r->a_max_sum[l] = umout[L + l];
     }
@@ -817,17 +825,23 @@ void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);
-    fprintf(f, "step time: %.3f ms mean over %llu steps (controller wall time)\n",
-            1e-6 * (double)r->step_ns_total / n, (unsigned long long)r->n_steps);
+    fprintf(
+        f,
+        "step time: %.3f ms mean over %llu steps (controller wall time; %llu steps with tokens)\n",
+        1e-6 * (double)r->step_ns_total / n, (unsigned long long)r->n_steps,
+        (unsigned long long)r->busy_steps);
     fprintf(f, "per layer, ms per step (max over ranks of the role; exchange = attention-side time "
                "inside the exchange, MoE compute included):\n");
-    fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %9s\n", "layer", "kind", "attention", "exchange",
-            "gate+sched", "experts", "a_max", "mean a_max");
+    fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %8s %9s\n", "layer", "kind", "attention",
+            "exchange", "gate+sched", "experts", "check", "a_max", "mean a_max");
+    fprintf(f, "  (check: schedule-digest allreduce among MoE instances; a_max: last step with "
+               "tokens; mean over steps with tokens)\n");
     for (int32_t l = 0; l < r->n_layer; l++)
-        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8d %9.2f\n", l,
+        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8.3f %8d %9.2f\n", l,
                 r->is_moe[l] ? "moe" : "dense", 1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n,
-                1e3 * r->gate_s[l] / n, 1e3 * r->expert_s[l] / n, r->a_max_last[l],
-                (double)r->a_max_sum[l] / n);
+                1e3 * r->gate_s[l] / n, 1e3 * r->expert_s[l] / n, 1e3 * r->check_s[l] / n,
+                r->a_max_last[l],
+                (double)r->a_max_sum[l] / (r->busy_steps > 0 ? (double)r->busy_steps : 1));
     fprintf(f, "messages (summed over ranks, both directions):\n");
     fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
             "local bytes");

@@ -63,15 +63,17 @@ struct worker_mpi_report {
     int32_t n_layer, n_attn, n_moe, n_node_attn, n_node_moe, node_size, policy, comm;
     uint64_t n_steps;                      // steps run (controller's count)
     uint64_t step_ns_total;                // controller wall time inside steps
+    uint64_t busy_steps;                   // steps with at least one token (B > 0)
     uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
     int32_t is_moe[EXEC_STATS_MAX_LAYERS]; // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
-    double attn_s[EXEC_STATS_MAX_LAYERS];   // attention side compute (attention, norms, dense
-                                            // FFN, shared expert, residual)
-    double xchg_s[EXEC_STATS_MAX_LAYERS];   // attention side time inside the exchange calls
-    double gate_s[EXEC_STATS_MAX_LAYERS];   // MoE side gate + activation scheduler
-    double expert_s[EXEC_STATS_MAX_LAYERS]; // MoE side routed experts
-    int32_t a_max_last[EXEC_STATS_MAX_LAYERS];
+    double attn_s[EXEC_STATS_MAX_LAYERS];      // attention side compute (attention, norms, dense
+                                               // FFN, shared expert, residual)
+    double xchg_s[EXEC_STATS_MAX_LAYERS];      // attention side time inside the exchange calls
+    double gate_s[EXEC_STATS_MAX_LAYERS];      // MoE side gate + activation scheduler
+    double expert_s[EXEC_STATS_MAX_LAYERS];    // MoE side routed experts
+    double check_s[EXEC_STATS_MAX_LAYERS];     // MoE side schedule-digest allreduce
+    int32_t a_max_last[EXEC_STATS_MAX_LAYERS]; // of the last step with tokens
     uint64_t a_max_sum[EXEC_STATS_MAX_LAYERS];
     uint64_t activated_sum[EXEC_STATS_MAX_MOE]; // Σ over steps and layers of a_g
     struct xfer_counters ctr;                   // summed over every rank
