@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 # End-to-end tests of `janus run` (the front launching the MPI deployment itself):
-# greedy ids equal the fixtures' .greedy and --logits equals `janus logits` within 1e-4 for
+# greedy ids equal the fixtures' .greedy (one request, and the three sequences at once
+# with prefill chunks) and --logits equals `janus logits` within 1e-4 for
 # the llama (Mixtral-style), qwen2moe and deepseek2 fixtures under several deployments;
 # --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
 # refused); --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
 # non-zero with a one-line report (no hang); bad deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
+import re
 import subprocess
 import sys
 import time
@@ -58,6 +60,24 @@ def test_greedy_and_logits():
                 lg = [float(x) for x in out.split()] if rc == 0 else []
                 ok = len(lg) == len(mono) and max(abs(a - b) for a, b in zip(lg, mono)) <= 1e-4
                 check(ok, f"{model}.{n} {' '.join(d)}: --logits differ from janus logits ({err.strip()})")
+
+
+def test_concurrent_requests():
+    # The three fixture sequences at once through the controller's batcher: a token budget of 4
+    # per attention instance and step forces prefill chunks mixed with other sequences' decode.
+    deployments = [["--attn", "2", "--moe", "3", "--node-size", "2", "--comm", "2pc1", "--policy", "random"],
+                   ["--attn", "3", "--moe", "2", "--comm", "2pc2", "--policy", "round-robin"],
+                   ["--attn", "1", "--moe", "2", "--comm", "auto", "--policy", "first"]]
+    for model, d in zip(["llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"], deployments):
+        args = ["run", "-m", f"{FIX}/models/{model}.gguf", "-n", "8", "--print-ids", "--ignore-eos",
+                "--budget", "4", "--max-seqs", "4"] + d
+        for n in (1, 2, 3):
+            args += ["-t", ",".join(ids_of(model, n))]
+        rc, out, err, _ = run(args)
+        # The id lines: 8 integers each (the text lines hold decoded pieces, possibly with newlines).
+        got = [l.split() for l in out.split("\n") if re.fullmatch(r"\d+( \d+){7}", l)] if rc == 0 else []
+        want = [open(f"{FIX}/reference/{model}.{n}.greedy").read().split() for n in (1, 2, 3)]
+        check(got == want, f"{model} {' '.join(d)} three requests at once: {got} != {want} ({err.strip()})")
 
 
 def test_stats_and_text():
@@ -147,7 +167,7 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
+    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
               test_rank_death_is_reported,
               test_bad_options]:
         n = len(failures)
