@@ -29,10 +29,10 @@
 enum wire_type {
     WIRE_TYPE_STEP = 1,   // controller -> every rank: step header (struct wire_step)
     WIRE_TYPE_STOP = 2,   // controller -> every rank: leave the worker loop (no payload)
-    WIRE_TYPE_BATCH = 3,  // controller -> attention instance: its local batch (opaque bytes)
-    WIRE_TYPE_RESULT = 4, // attention instance -> controller: sampled tokens (opaque bytes)
-    WIRE_TYPE_STATS = 5,  // any rank -> controller: statistics (opaque bytes)
-    WIRE_TYPE_ERROR = 6,  // any rank -> controller: a step failed (status in payload)
+    WIRE_TYPE_BATCH = 3,  // reserved: controller -> attention instance local batch
+    WIRE_TYPE_RESULT = 4, // reserved: attention instance -> controller results
+    WIRE_TYPE_STATS = 5,  // controller -> every rank: join the statistics reduction
+    WIRE_TYPE_ERROR = 6,  // reserved: a rank reports a failed step
 };
 #define WIRE_TYPE_MAX 6
 
