@@ -33,8 +33,9 @@
 static void usage(FILE *f) {
     fprintf(
         f,
-        "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...) -n T [options]\n"
+        "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T [options]\n"
         "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
+        "  -p/-t may repeat: the prompts run at once (continuous batching), one output each.\n"
         "  --slots C            expert slots per MoE instance (default: E if M = 1, else "
         "ceil(E/M)+1)\n"
         "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free "
@@ -48,6 +49,10 @@ static void usage(FILE *f) {
         "  --print-ids          also print the generated ids on a second line\n"
         "  --ignore-eos         do not stop at the end-of-sequence token\n"
         "  --threads N          engine threads per rank (default 1)\n"
+        "  --seed N             seed of the random scheduler policy\n"
+        "  --budget N           per-step token budget per attention instance (256; prefill chunks)\n"
+        "  --max-seqs N         KV slots per attention instance (32)\n"
+        "  --ctx N              positions per request (default: the model's, at most 4096)\n"
         "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
         "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
         "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
