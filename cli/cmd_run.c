@@ -44,6 +44,8 @@ static void usage(FILE *f) {
         "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
         "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
         "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
+        "  --no-calibrate       skip the start-up ping-pong (cost defaults + --comm-cost)\n"
+        "  --no-check-schedule  skip the per-layer schedule digest comparison of MoE ranks\n"
         "  --logits             print the last prompt position's logits (%%.9g per line)\n"
         "  --stats              print the per-layer time breakdown, a_max and message counters\n"
         "  --print-ids          also print the generated ids on a second line\n"
