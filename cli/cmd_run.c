@@ -56,6 +56,7 @@ static void usage(FILE *f) {
         "chunks)\n"
         "  --max-seqs N         KV slots per attention instance (32)\n"
         "  --ctx N              positions per request (default: the model's, at most 4096)\n"
+        "  --expert-stats-out FILE  write the expert activation statistics (janus place --stats)\n"
         "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
         "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
         "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
@@ -130,7 +131,7 @@ static int parse(int argc, char **argv, struct run_opts *o) {
         } else if (!strcmp(a, "--slots") || !strcmp(a, "--layout") || !strcmp(a, "--policy") ||
                    !strcmp(a, "--comm") || !strcmp(a, "--comm-cost") || !strcmp(a, "--node-size") ||
                    !strcmp(a, "--seed") || !strcmp(a, "--budget") || !strcmp(a, "--max-seqs") ||
-                   !strcmp(a, "--ctx")) {
+                   !strcmp(a, "--ctx") || !strcmp(a, "--expert-stats-out")) {
             if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd))
                 return cli_error(CMD, "too many options");
             o->fwd[o->n_fwd++] = a; // validated by the worker (one error line, non-zero exit)

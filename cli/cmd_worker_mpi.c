@@ -77,6 +77,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
             o->p.comm_cost = v;
         } else if (!strcmp(a, "--stats-out")) {
             o->stats_out = v;
+        } else if (!strcmp(a, "--expert-stats-out")) {
+            o->p.expert_stats_out = v;
         } else if (!strcmp(a, "--logits-out")) {
             o->p.logits_out = v;
         } else if (!strcmp(a, "--policy")) {

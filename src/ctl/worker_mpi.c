@@ -802,6 +802,10 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     if (!w->hdr) comm_abort(6);
     if (me != 0) {
         worker_loop(w);
+        // Every MoE instance gated the same tokens, so each holds the deployment's statistics.
+        if (w->p.expert_stats_out && w->topo.role == TOPO_ROLE_MOE && w->topo.inst == 0 &&
+            stats_save_json(&w->stats, w->p.expert_stats_out) != JANUS_OK)
+            LOG_ERROR("cannot write expert statistics to %s", w->p.expert_stats_out);
         wrk_free(w);
         return JANUS_OK;
     }

@@ -40,8 +40,10 @@ struct worker_mpi_params {
     int32_t max_rows;        // rows per attention instance per step (the token budget)
     int32_t n_ctx;           // positions per sequence; 0: the model's, at most 4096
     uint64_t seed;           // seed of the random scheduler policy
-    const char *logits_out;  // rank 0: file receiving the logits of the first sampled row
-                             // (`janus run --logits`); NULL: none
+    const char *expert_stats_out; // MoE instance 0: at shutdown, write the activation
+                                  // statistics (janus-stats JSON, SPEC §6) here; NULL: none
+    const char *logits_out;       // rank 0: file receiving the logits of the first sampled row
+                                  // (`janus run --logits`); NULL: none
 };
 
 // Defaults: 1 + 1 instances, greedy, auto scheme, node size 1, calibration and schedule

@@ -4,7 +4,8 @@
 # with prefill chunks) and --logits equals `janus logits` within 1e-4 for
 # the llama (Mixtral-style), qwen2moe and deepseek2 fixtures under several deployments;
 # --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
-# refused); --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
+# refused); recorded expert statistics feed janus place and the placed layout runs;
+# --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
 # non-zero with a one-line report (no hang); bad deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
@@ -151,6 +152,32 @@ def test_layout_file():
         os.unlink(bad)
 
 
+def test_stats_place_layout_roundtrip():
+    # SPEC §6 workflow: a deployment records expert statistics, janus place turns them into a
+    # co-activation-aware layout with replicas, and a deployment runs on that layout with the
+    # same greedy tokens (deepseek2: a dense leading layer stays dense in the layout).
+    import tempfile
+    for model, slots in (("llama-moe-f32", "4"), ("deepseek2-v2-f32", "7")):
+        path = f"{FIX}/models/{model}.gguf"
+        d = tempfile.mkdtemp()
+        stats, layout = os.path.join(d, "stats.json"), os.path.join(d, "layout.json")
+        rc, out, err, _ = run(["run", "-m", path, "-t", ",".join(ids_of(model, 2)), "-n", "8", "--attn", "2",
+                               "--moe", "2", "--expert-stats-out", stats])
+        check(rc == 0 and os.path.exists(stats), f"{model}: no expert statistics ({err.strip()})")
+        rc, out, err, _ = run(["place", "--stats", stats, "--instances", "3", "--slots", slots, "--policy", "janus",
+                               "-o", layout])
+        check(rc == 0, f"{model}: janus place failed: {err.strip()}")
+        want = open(f"{FIX}/reference/{model}.3.greedy").read().split()
+        rc, out, err, _ = run(["run", "-m", path, "-t", ",".join(ids_of(model, 3)), "-n", "8", "--print-ids",
+                               "--ignore-eos", "--attn", "2", "--moe", "3", "--layout", layout, "--policy", "greedy"])
+        got = out.strip().splitlines()[-1].split() if rc == 0 and out.strip() else []
+        check(got == want, f"{model}: run on the placed layout: {got} != {want} ({err.strip()})")
+        for f in (stats, layout):
+            if os.path.exists(f):
+                os.unlink(f)
+        os.rmdir(d)
+
+
 def test_bad_options():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     cases = [
@@ -168,7 +195,7 @@ def test_bad_options():
 
 if __name__ == "__main__":
     for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
-              test_rank_death_is_reported,
+              test_stats_place_layout_roundtrip, test_rank_death_is_reported,
               test_bad_options]:
         n = len(failures)
         t()
