@@ -462,8 +462,23 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
 
 // ---- control plane
 
+// The step-header broadcast. Nonblocking on every rank (blocking and nonblocking
+// collectives do not match): the controller waits at once; a worker polls, first busily
+// for HDR_SPIN_NS (back-to-back steps arrive within it), then with short sleeps, so an idle
+// deployment (a server between requests) does not keep every core busy.
+#define HDR_SPIN_NS 2000000
+#define HDR_SLEEP_NS 200000
 static int bcast_header(struct wrk *w) {
-    return JANUS_MPI_CALL(MPI_Bcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm));
+    MPI_Request req;
+    COMM_TRY(MPI_Ibcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm, &req));
+    if (w->topo.rank == 0) return JANUS_MPI_CALL(MPI_Wait(&req, MPI_STATUS_IGNORE));
+    int64_t t0 = clock_now_ns();
+    for (;;) {
+        int done = 0;
+        COMM_TRY(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) return JANUS_OK;
+        if (clock_now_ns() - t0 > HDR_SPIN_NS) clock_sleep_ns(HDR_SLEEP_NS);
+    }
 }
 
 static void make_header(struct wrk *w, uint16_t type) {
