@@ -63,6 +63,13 @@ JANUS_WUR int topo_build(struct topo *t, int32_t n_a, int32_t n_e, int32_t node_
 JANUS_WUR int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
                         int32_t node_size);
 
+// Collective on parent. Like topo_init with node_size 0, but with the host label of every
+// rank given (host_of_rank, n_a + n_e entries, equal on every rank) instead of measured:
+// lets tests on one host exercise real-host groupings, e.g. ranks interleaved over hosts
+// as `mpirun --map-by node` places them (nodes whose instances are not consecutive).
+JANUS_WUR int topo_init_hosts(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
+                              const int32_t *host_of_rank);
+
 // Collective on t->comm when communicators exist (frees them); frees the maps. Safe on a
 // zeroed struct and on a topo_build result.
 void topo_free(struct topo *t);

@@ -1,7 +1,8 @@
 // nranks: 6
 // MPI test of comm/topo + comm/xfer + comm/xfer_cost, looping over settings inside one
-// launch: (n_a, n_e) splits of the ranks, emulated nodes of 1 and 2 ranks and the real-host
-// split, every scheme, random local batches (empty ones included). Checks: every MoE
+// launch: (n_a, n_e) splits of the ranks, emulated nodes of 1, 2 and 3 ranks, the real-host
+// split, two emulated hosts with ranks interleaved (non-consecutive nodes), every scheme,
+// random local batches (empty ones included). Checks: every MoE
 // instance receives exactly the concatenated x (node-major order); every attention
 // instance receives exactly its rows of Σ_g partial_g; cross-node and local messages and
 // bytes, counted at the send sites and summed over ranks, equal SPEC §4's formulas; the
@@ -94,9 +95,18 @@ static struct expect formulas(const struct topo *t, const int32_t *b, int scheme
 }
 
 // One exchange configuration over `sub` (size n_a + n_e).
+// node_size -1: hosts interleaved rank by rank over two labels (mpirun --map-by node), so
+// nodes hold non-consecutive instances and node-major row order differs from instance order.
 static void run_config(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_size, uint64_t seed) {
     struct topo t;
-    must(topo_init(&t, sub, n_a, n_e, node_size), "topo_init");
+    if (node_size >= 0) {
+        must(topo_init(&t, sub, n_a, n_e, node_size), "topo_init");
+    } else {
+        int32_t hosts[16];
+        for (int32_t r = 0; r < n_a + n_e; r++)
+            hosts[r] = r % 2;
+        must(topo_init_hosts(&t, sub, n_a, n_e, hosts), "topo_init_hosts");
+    }
     struct xfer x;
     must(xfer_init(&x, &t, D, MAX_LOCAL), "xfer_init");
     int64_t max_rows = (int64_t)n_a * MAX_LOCAL;
@@ -202,7 +212,8 @@ TEST(xfer_exchange_all_settings) {
     MPI_Comm_rank(MPI_COMM_WORLD, &me);
     static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 3}, {3, 2}, {2, 4},
                                         {4, 2}, {3, 3}, {1, 5}, {5, 1}, {2, 2}};
-    static const int32_t node_sizes[] = {1, 2, 3, 0}; // 0: real hosts (one host here)
+    // 0: real hosts (one host here); -1: two emulated hosts, ranks interleaved.
+    static const int32_t node_sizes[] = {1, 2, 3, 0, -1};
     int n_cfg = 0;
     for (size_t s = 0; s < JANUS_ARRAY_SIZE(splits); s++) {
         int32_t n_a = splits[s][0], n_e = splits[s][1];
