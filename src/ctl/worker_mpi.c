@@ -494,7 +494,7 @@ static int worker_step(struct wrk *w, const struct wire_step *st) {
     if (w->topo.role == TOPO_ROLE_MOE) return moe_side_step(w, st);
     COMM_TRY(MPI_Recv(w->eb, (int)sizeof *w->eb, MPI_BYTE, 0, TAG_BATCH, w->topo.comm,
                       MPI_STATUS_IGNORE));
-    char why[256];
+    char why[256] = "rows differ from the step header";
     if (exec_batch_check(w->eb, &w->base.info, why, sizeof why) != JANUS_OK ||
         w->eb->n_rows != st->b[w->topo.inst]) {
         LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst,
@@ -554,7 +554,7 @@ static int validate(struct wrk *w, const struct exec_batch *batches) {
     const struct exec_info *info = &w->base.info;
     int32_t ms = info->max_seqs;
     for (int32_t i = 0; i < info->n_attn; i++) {
-        char why[256];
+        char why[256] = "more rows than the per-step budget";
         const struct exec_batch *b = &batches[i];
         if (exec_batch_check(b, info, why, sizeof why) != JANUS_OK || b->n_rows > w->p.max_rows) {
             LOG_WARN("attention instance %d: batch refused: %s", i, why);
