@@ -4,8 +4,9 @@
 // fixed-size wire message (STEP, STATS or STOP); local batches go rank 0 -> attention
 // instance as struct exec_batch bytes (validated with exec_batch_check on arrival), results
 // come back as struct exec_result bytes (+ logits on logits steps). Data plane: comm/xfer.
-// Test hook: JANUS_FAULT_DIE="rank:step" makes that world rank kill itself (SIGKILL) when
-// that step's header arrives (tests/mpi/test_fault.py: the job must fail, not hang).
+// Test hooks: JANUS_FAULT_DIE="rank:step" makes that world rank kill itself (SIGKILL) when
+// that step's header arrives; JANUS_FAULT_SCHEDULE="rank" corrupts that MoE rank's schedule
+// before the digest check (tests/mpi/test_run.py: the job must fail with a report, not hang).
 // SPDX-License-Identifier: MIT
 #include "ctl/worker_mpi.h"
 
@@ -76,7 +77,7 @@ struct wrk {
     MPI_Request *req; // (n_attn)
     int failed, logits_written;
     struct worker_mpi_report rep; // mpi_stats scratch (no allocation per stats call)
-    int64_t fault_rank, fault_step;
+    int64_t fault_rank, fault_step, fault_sched_rank;
 };
 
 void worker_mpi_default_params(struct worker_mpi_params *p) {
@@ -357,6 +358,8 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
             return rc;
         }
         double t1 = now_s();
+        if (w->fault_sched_rank == comm_world_rank() && B > 0)
+            w->so.a_max++; // test hook: this instance's schedule now differs from the others'
         if (w->p.check_schedule) {
             // Every MoE instance must have computed the same schedule (SPEC §3, §5). The
             // allreduce waits for the slowest MoE instance, so it is timed apart.
@@ -466,7 +469,7 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
 // collectives do not match): the controller waits at once; a worker polls, first busily
 // for HDR_SPIN_NS (back-to-back steps arrive within it), then with short sleeps, so an idle
 // deployment (a server between requests) does not keep every core busy.
-#define HDR_SPIN_NS 2000000
+#define HDR_SPIN_NS  2000000
 #define HDR_SLEEP_NS 200000
 static int bcast_header(struct wrk *w) {
     MPI_Request req;
@@ -761,6 +764,8 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     if (!w) return JANUS_ENOMEM;
     w->p = *p;
     w->fault_rank = w->fault_step = -1;
+    const char *fsched = getenv("JANUS_FAULT_SCHEDULE");
+    w->fault_sched_rank = fsched ? strtoll(fsched, NULL, 10) : -1;
     const char *fault = getenv("JANUS_FAULT_DIE");
     if (fault) {
         char *end = NULL;

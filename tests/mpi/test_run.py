@@ -178,6 +178,17 @@ def test_stats_place_layout_roundtrip():
         os.rmdir(d)
 
 
+def test_schedule_mismatch_detected():
+    # A MoE instance whose schedule differs from the others' is caught by the per-layer
+    # digest comparison (SPEC §3): the job fails with a report instead of computing garbage.
+    path = f"{FIX}/models/llama-moe-f32.gguf"
+    rc, out, err, secs = run(["run", "-m", path, "-t", "1,2,3", "-n", "4", "--attn", "1", "--moe", "3"],
+                             env={"JANUS_FAULT_SCHEDULE": "2"})
+    check(rc != 0 and "activation schedule digest differs" in err and "janus run: " in err,
+          f"schedule mismatch not reported (rc {rc}):\n{err}")
+    check(secs < 60, f"schedule mismatch took {secs:.1f} s")
+
+
 def test_bad_options():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     cases = [
@@ -195,7 +206,7 @@ def test_bad_options():
 
 if __name__ == "__main__":
     for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
-              test_stats_place_layout_roundtrip, test_rank_death_is_reported,
+              test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
               test_bad_options]:
         n = len(failures)
         t()
