@@ -778,7 +778,9 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     int worst = rc;
     COMM_TRY(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, p->parent));
     if (worst == JANUS_OK) {
-        rc = topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
+        rc = p->node_size == 0 && p->host_labels
+                 ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
+                 : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
         w->topo_ok = rc == JANUS_OK;
         if (rc) snprintf(local_err, sizeof local_err, "topology: %s", janus_strerror(rc));
         if (rc == JANUS_OK) {

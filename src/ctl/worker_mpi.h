@@ -23,23 +23,25 @@
 #define WORKER_COMM_AUTO (-1) // choose the scheme per step from the cost model
 
 struct worker_mpi_params {
-    const char *model_path;  // GGUF model (every rank maps it; each uses its part)
-    MPI_Comm parent;         // the job: n_attn + n_moe ranks (MPI_COMM_WORLD or a split)
-    int32_t n_attn, n_moe;   // instances
-    int32_t n_slots;         // C (expert slots per MoE instance and layer); 0: default =
-                             // E when n_moe == 1, else ceil(E / n_moe) + 1 (room for replicas)
-    const char *layout_path; // replica layout JSON; NULL: round-robin, replicas fill free slots
-    int32_t policy;          // enum actsched_policy
-    int32_t comm;            // enum xfer_scheme, or WORKER_COMM_AUTO
-    const char *comm_cost;   // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
-    int32_t node_size;       // emulated node size K; 0: real hosts (shared-memory split)
-    int32_t calibrate;       // 1: ping-pong calibration at start-up; 0: defaults + overrides
-    int32_t check_schedule;  // 1: every MoE layer compares the schedule digest (allreduce)
-    int32_t n_threads;       // engine threads per rank (1 = serial)
-    int32_t max_seqs;        // KV slots per attention instance (<= EXEC_MAX_SEQS)
-    int32_t max_rows;        // rows per attention instance per step (the token budget)
-    int32_t n_ctx;           // positions per sequence; 0: the model's, at most 4096
-    uint64_t seed;           // seed of the random scheduler policy
+    const char *model_path;     // GGUF model (every rank maps it; each uses its part)
+    MPI_Comm parent;            // the job: n_attn + n_moe ranks (MPI_COMM_WORLD or a split)
+    int32_t n_attn, n_moe;      // instances
+    int32_t n_slots;            // C (expert slots per MoE instance and layer); 0: default =
+                                // E when n_moe == 1, else ceil(E / n_moe) + 1 (room for replicas)
+    const char *layout_path;    // replica layout JSON; NULL: round-robin, replicas fill free slots
+    int32_t policy;             // enum actsched_policy
+    int32_t comm;               // enum xfer_scheme, or WORKER_COMM_AUTO
+    const char *comm_cost;      // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
+    int32_t node_size;          // emulated node size K; 0: real hosts (shared-memory split)
+    const int32_t *host_labels; // tests: with node_size 0, these n_attn + n_moe host labels
+                                // replace the shared-memory split (topo_init_hosts)
+    int32_t calibrate;          // 1: ping-pong calibration at start-up; 0: defaults + overrides
+    int32_t check_schedule;     // 1: every MoE layer compares the schedule digest (allreduce)
+    int32_t n_threads;          // engine threads per rank (1 = serial)
+    int32_t max_seqs;           // KV slots per attention instance (<= EXEC_MAX_SEQS)
+    int32_t max_rows;           // rows per attention instance per step (the token budget)
+    int32_t n_ctx;              // positions per sequence; 0: the model's, at most 4096
+    uint64_t seed;              // seed of the random scheduler policy
     const char *expert_stats_out; // MoE instance 0: at shutdown, write the activation
                                   // statistics (janus-stats JSON, SPEC §6) here; NULL: none
     const char *logits_out;       // rank 0: file receiving the logits of the first sampled row
