@@ -113,7 +113,8 @@ static int32_t model_eos(const char *path) {
 int cmd_worker(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
-        return 0;
+        printf("\n");
+        return cmd_worker_mpi(argc, argv); // prints the MPI mode's usage
     }
     int mono = 0;
     for (int i = 1; i < argc; i++) mono |= !strcmp(argv[i], "--mono");
