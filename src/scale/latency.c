@@ -42,12 +42,15 @@ void latency_coef_default(struct latency_coef *c) {
     // SPEC §4: 2PC funnels a node's bytes through its leader, i.e. through one NIC.
     // Multi-rail striping (NCCL PXN-like) would use up to devices_per_node NICs.
     c->leader_rails = 1;
+    // SPEC §7's additive expert term: weight streaming and token FLOPs do not overlap.
+    // 1 gives the pure roofline max() (streaming hides the FLOPs; see the CPU validation).
+    c->moe_overlap = 0;
 }
 
 #define COEFS(X)                                                                                   \
     X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
     X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
-    X(balance_ratio) X(leader_rails)
+    X(balance_ratio) X(leader_rails) X(moe_overlap)
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #define SET(f)                                                                                     \
@@ -88,7 +91,7 @@ int latency_model_init(struct latency_model *lm, const struct model_shape *m,
                        const struct hw_profile *hw, const struct latency_coef *c) {
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
-        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 || c->leader_rails < 1 ||
+        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 || c->leader_rails < 1 || c->moe_overlap < 0 || c->moe_overlap > 1 ||
         c->mem_reserve_frac < 0 || c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
         return JANUS_EINVAL;
     struct latency_model z = {0};
@@ -155,7 +158,8 @@ static double shared_layer(const struct latency_model *lm, double b) {
 
 static double moe_layer(const struct latency_model *lm, double amax, double tmax, double batch,
                         int gate_here) {
-    double t = lm->beta * amax + lm->gamma * tmax + lm->coef.moe_fixed_s;
+    double ta = lm->beta * amax, tt = lm->gamma * tmax;
+    double t = ta + tt - lm->coef.moe_overlap * (ta < tt ? ta : tt) + lm->coef.moe_fixed_s;
     if (gate_here) {
         t += roof(lm, batch * 2.0 * models_router_params(lm->shape), lm->router_w_bytes);
         t += lm->coef.sched_fixed_s + lm->coef.sched_per_token_s * batch;

@@ -36,6 +36,7 @@ struct latency_coef {
     int micro_batches;         // ping-pong micro-batches (MegaScale-Infer-like)
     double balance_ratio;      // MegaScale-Infer-like: keep configs with max/min stage <= this
     double leader_rails;       // NICs a node leader's cross-node 2PC transfer can stripe over
+    double moe_overlap;        // 0: T = beta*a + gamma*t (SPEC §7); 1: max(beta*a, gamma*t)
 };
 
 void latency_coef_default(struct latency_coef *c);
