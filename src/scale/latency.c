@@ -45,12 +45,13 @@ void latency_coef_default(struct latency_coef *c) {
     // SPEC §7's additive expert term: weight streaming and token FLOPs do not overlap.
     // 1 gives the pure roofline max() (streaming hides the FLOPs; see the CPU validation).
     c->moe_overlap = 0;
+    c->m2n_per_instance = 0;
 }
 
 #define COEFS(X)                                                                                   \
     X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
     X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
-    X(balance_ratio) X(leader_rails) X(moe_overlap)
+    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance)
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #define SET(f)                                                                                     \
@@ -257,8 +258,15 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
     }
     case LATENCY_COMM_M2N_EXPERT: {
         double b = B / na;
-        double send = xfer(active, b * k * row, L, W);
-        double recv = xfer(na * active / ne, B * k / ne * row, L, W);
+        double msgs = active, rmsgs = na * active / ne;
+        if (lm->coef.m2n_per_instance > 0) { // one message per destination instance
+            double dt = ne * (1.0 - pow(1.0 - 1.0 / ne, k));
+            double p_pair = 1.0 - pow(1.0 - dt / ne, b);
+            msgs = ne * p_pair;
+            rmsgs = na * p_pair;
+        }
+        double send = xfer(msgs, b * k * row, L, W);
+        double recv = xfer(rmsgs, B * k / ne * row, L, W);
         return 2.0 * fmax(send, recv);
     }
     }

@@ -37,6 +37,8 @@ struct latency_coef {
     double balance_ratio;      // MegaScale-Infer-like: keep configs with max/min stage <= this
     double leader_rails;       // NICs a node leader's cross-node 2PC transfer can stripe over
     double moe_overlap;        // 0: T = beta*a + gamma*t (SPEC §7); 1: max(beta*a, gamma*t)
+    double m2n_per_instance;   // MegaScale-Infer-like: 0 one message per activated expert
+                               // (SPEC §8), 1 one message per destination MoE instance
 };
 
 void latency_coef_default(struct latency_coef *c);
