@@ -201,7 +201,8 @@ int cmd_simulate(int argc, char **argv) {
             cJSON_AddNumberToObject(x, "reconfigurations", r->reconfigs);
             cJSON_AddNumberToObject(x, "infeasible_intervals", r->infeasible);
             cJSON_AddNumberToObject(x, "peak_gpus", r->peak_gpus);
-            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+            // A saving is only meaningful when both systems met their plans in every interval.
+            if (k != BASELINES_JANUS && r->gpu_hours > 0 && !r->infeasible && !jr->infeasible)
                 cJSON_AddNumberToObject(x, "janus_saving",
                                         round((1 - jr->gpu_hours / r->gpu_hours) * 1e6) / 1e6);
         }
@@ -220,8 +221,10 @@ int cmd_simulate(int argc, char **argv) {
         for (int k = 0; k < BASELINES_COUNT; k++) {
             const struct sim_system_result *r = &res.sys[k];
             char sav[32] = "-";
-            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+            if (k != BASELINES_JANUS && r->gpu_hours > 0 && !r->infeasible && !jr->infeasible)
                 snprintf(sav, sizeof sav, "%.1f %%", 100 * (1 - jr->gpu_hours / r->gpu_hours));
+            else if (k != BASELINES_JANUS)
+                snprintf(sav, sizeof sav, "n/a");
             printf("%-16s %10.1f %9.2f%% %8d %10d %9d %14s\n", pl.sys[k].name, r->gpu_hours,
                    100 * r->slo_attainment, r->reconfigs, r->infeasible, r->peak_gpus, sav);
         }

@@ -321,7 +321,7 @@ int cmd_sweep(int argc, char **argv) {
                 struct report_series se[NC + 1];
                 for (int c = 0; c < NC; c++)
                     se[c] = (struct report_series){combos[c].name, xs, ys[c], nb, 0};
-                se[NC] = (struct report_series){"analytic bound (co-act. placement)", xs, ys[NC], nb, 1};
+                se[NC] = (struct report_series){"analytic bound", xs, ys[NC], nb, 1};
                 snprintf(title, sizeof title, "%s: a_max vs batch, %d MoE instances x %d slots",
                          pl.model.id, (int)ne, C);
                 struct report_plot p = {title, "batch size (tokens per step)",
