@@ -113,8 +113,8 @@ static int measure_local(int threads, const char *out_path, int use_mpi) {
             if (lat > 0 && bw > 0) {
                 h.intra_lat = h.inter_lat = lat * 1e-6;
                 h.intra_bw = h.inter_bw = bw * 1e9;
-                snprintf(msg, sizeof msg, "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s",
-                         lat, bw);
+                snprintf(msg, sizeof msg,
+                         "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s", lat, bw);
             } else {
                 snprintf(msg, sizeof msg, "mpirun ping-pong failed; defaults 1 us, 5 GB/s kept");
             }
@@ -150,46 +150,73 @@ int cmd_plan(int argc, char **argv) {
         if (!v) return 2 * cli_error(cmd, "%s needs a value", a);                                  \
         i++;                                                                                       \
     } while (0)
-        if (!strcmp(a, "--mpi-pingpong")) return mpi_pingpong();
-        else if (!strcmp(a, "--measure-local")) measure = 1;
-        else if (!strcmp(a, "--no-mpi")) no_mpi = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-cache")) no_cache = 1;
-        else if (!strcmp(a, "--model")) { NEED(); model = v; }
-        else if (!strcmp(a, "--model-file")) { NEED(); model_file = v; }
-        else if (!strcmp(a, "--hw")) { NEED(); hw = v; }
-        else if (!strcmp(a, "--data-dir")) { NEED(); data_dir = v; }
-        else if (!strcmp(a, "--out")) { NEED(); out_path = v; }
-        else if (!strcmp(a, "--sched")) { NEED(); sched = v; }
-        else if (!strcmp(a, "--slo-ms")) {
+        if (!strcmp(a, "--mpi-pingpong"))
+            return mpi_pingpong();
+        else if (!strcmp(a, "--measure-local"))
+            measure = 1;
+        else if (!strcmp(a, "--no-mpi"))
+            no_mpi = 1;
+        else if (!strcmp(a, "--json"))
+            json = 1;
+        else if (!strcmp(a, "--no-cache"))
+            no_cache = 1;
+        else if (!strcmp(a, "--model")) {
             NEED();
-            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms)) return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
+            model = v;
+        } else if (!strcmp(a, "--model-file")) {
+            NEED();
+            model_file = v;
+        } else if (!strcmp(a, "--hw")) {
+            NEED();
+            hw = v;
+        } else if (!strcmp(a, "--data-dir")) {
+            NEED();
+            data_dir = v;
+        } else if (!strcmp(a, "--out")) {
+            NEED();
+            out_path = v;
+        } else if (!strcmp(a, "--sched")) {
+            NEED();
+            sched = v;
+        } else if (!strcmp(a, "--slo-ms")) {
+            NEED();
+            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
+                return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
         } else if (!strcmp(a, "--rate")) {
             NEED();
-            if (cli_parse_f64(v, 1e-6, 1e12, &rate)) return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
+            if (cli_parse_f64(v, 1e-6, 1e12, &rate))
+                return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
         } else if (!strcmp(a, "--context")) {
             NEED();
-            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s' (tokens >= 0)", v);
+            if (cli_parse_f64(v, 0, 1e7, &context))
+                return 2 * cli_error(cmd, "bad --context '%s' (tokens >= 0)", v);
         } else if (!strcmp(a, "--max-gpus")) {
             NEED();
-            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s' (1..1024)", v);
+            if (cli_parse_i64(v, 1, 1024, &max_gpus))
+                return 2 * cli_error(cmd, "bad --max-gpus '%s' (1..1024)", v);
         } else if (!strcmp(a, "--seed")) {
             NEED();
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
+                return 2 * cli_error(cmd, "bad --seed '%s'", v);
         } else if (!strcmp(a, "--samples")) {
             NEED();
-            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s' (1..10000)", v);
+            if (cli_parse_i64(v, 1, 10000, &samples))
+                return 2 * cli_error(cmd, "bad --samples '%s' (1..10000)", v);
         } else if (!strcmp(a, "--threads")) {
             NEED();
-            if (cli_parse_i64(v, 1, 64, &threads)) return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
-        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
+            if (cli_parse_i64(v, 1, 64, &threads))
+                return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
+        } else
+            return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
 #undef NEED
     }
     if (measure) {
         char dir[4096], path[4200];
         if (!out_path) {
-            if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
-            else if (catalog_data_dir(dir, sizeof dir)) snprintf(dir, sizeof dir, "data");
+            if (data_dir)
+                snprintf(dir, sizeof dir, "%s", data_dir);
+            else if (catalog_data_dir(dir, sizeof dir))
+                snprintf(dir, sizeof dir, "data");
             snprintf(path, sizeof path, "%s/hw/cpu-local.json", dir);
             out_path = path;
         }
@@ -217,7 +244,8 @@ int cmd_plan(int argc, char **argv) {
     }
     struct latency_coef coef;
     latency_coef_default(&coef);
-    static struct planner pl; // large (tables are heap, the struct is small enough, but keep off the stack)
+    static struct planner
+        pl; // large (tables are heap, the struct is small enough, but keep off the stack)
     char err[512];
     int64_t t0 = clock_now_ns();
     int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
@@ -225,8 +253,7 @@ int cmd_plan(int argc, char **argv) {
     double t_tables = (double)(clock_now_ns() - t0) * 1e-9;
     for (int k = 0; k < BASELINES_COUNT; k++)
         fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
-                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built",
-                pl.build_s[k]);
+                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built", pl.build_s[k]);
     struct search_params sp = {slo_ms * 1e-3, rate, context, (int)max_gpus};
     struct search_point pts[BASELINES_COUNT];
     int64_t t1 = clock_now_ns();
@@ -265,11 +292,12 @@ int cmd_plan(int argc, char **argv) {
         if (s) printf("%s\n", s);
         cJSON_free(s);
     } else {
-        printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n",
-               pl.model.id, pl.hw.id, slo_ms, rate, context, (int)max_gpus);
+        printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n", pl.model.id,
+               pl.hw.id, slo_ms, rate, context, (int)max_gpus);
         printf("\njanus (%s scheduler): %s\n", actsched_policy_name(pl.sys[0].sched),
                j->feasible ? "feasible" : "INFEASIBLE");
-        if (!j->feasible && j->why) printf("  reason: %s (showing the largest-capacity configuration)\n", j->why);
+        if (!j->feasible && j->why)
+            printf("  reason: %s (showing the largest-capacity configuration)\n", j->why);
         printf("  n_attn %d, n_moe %d (%d GPUs), C %d slots/instance\n", j->n_attn, j->n_moe,
                j->n_gpus, j->slots);
         printf("  batch %.1f, TPOT %.2f ms, TPG %.1f tok/s/GPU at this rate, capacity %.1f "

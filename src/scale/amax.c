@@ -52,8 +52,10 @@ int amax_find(const struct amax_table *t, int n_e) {
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         if (t->n_e[mid] == n_e) return mid;
-        if (t->n_e[mid] < n_e) lo = mid + 1;
-        else hi = mid - 1;
+        if (t->n_e[mid] < n_e)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
@@ -67,8 +69,10 @@ static double interp(const struct amax_table *t, const float *row, double x, int
     int lo = 0, hi = n - 1; // g[lo] <= x < g[hi]
     while (hi - lo > 1) {
         int mid = (lo + hi) / 2;
-        if (g[mid] <= x) lo = mid;
-        else hi = mid;
+        if (g[mid] <= x)
+            lo = mid;
+        else
+            hi = mid;
     }
     double f = (x - g[lo]) / (double)(g[hi] - g[lo]);
     return row[lo] + f * (row[hi] - row[lo]);
@@ -110,8 +114,8 @@ void amax_make_monotone(struct amax_table *t) {
         if (t->active[j] < t->active[j - 1]) t->active[j] = t->active[j - 1];
 }
 
-double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt,
-                  int cap, int n_inst, double batch) {
+double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt, int cap,
+                  int n_inst, double batch) {
     double mu = 0;
     int max_cnt = 0;
     for (int g = 0; g < n_inst; g++) {
@@ -144,9 +148,11 @@ int amax_save(const struct amax_table *t, const char *path) {
     if (!f) return JANUS_EIO;
     fprintf(f, "janus-amax 1 %016" PRIx64 " %d %d %d %d\nb", t->key, t->n_cfg, t->n_b, t->n_experts,
             t->top_k);
-    for (int j = 0; j < t->n_b; j++) fprintf(f, " %d", (int)t->b_grid[j]);
+    for (int j = 0; j < t->n_b; j++)
+        fprintf(f, " %d", (int)t->b_grid[j]);
     fprintf(f, "\nact");
-    for (int j = 0; j < t->n_b; j++) fprintf(f, " %.9g", (double)t->active[j]);
+    for (int j = 0; j < t->n_b; j++)
+        fprintf(f, " %.9g", (double)t->active[j]);
     fputc('\n', f);
     for (int i = 0; i < t->n_cfg; i++) {
         fprintf(f, "cfg %d %d\n", (int)t->n_e[i], (int)t->slots[i]);
@@ -190,7 +196,8 @@ int amax_load(struct amax_table *t, const char *path, uint64_t want_key) {
     char magic[16];
     int ver, n_cfg, n_b, E, k;
     uint64_t key;
-    if (fscanf(f, "%15s %d %" SCNx64 " %d %d %d %d", magic, &ver, &key, &n_cfg, &n_b, &E, &k) != 7 ||
+    if (fscanf(f, "%15s %d %" SCNx64 " %d %d %d %d", magic, &ver, &key, &n_cfg, &n_b, &E, &k) !=
+            7 ||
         strcmp(magic, "janus-amax") || ver != 1 || key != want_key) {
         fclose(f);
         return JANUS_EFORMAT;

@@ -18,21 +18,21 @@
 #include <stdint.h>
 
 #define AMAX_MAX_CFG 1024 // n_e configurations in one table
-#define AMAX_MAX_B 64     // batch grid points
+#define AMAX_MAX_B   64   // batch grid points
 
 struct amax_table {
-    int n_cfg;        // configurations
-    int32_t *n_e;     // (n_cfg) MoE instances, strictly ascending
-    int32_t *slots;   // (n_cfg) expert slots per instance per layer (C)
-    int n_b;          // batch grid points
-    int32_t *b_grid;  // (n_b) ascending batch sizes, b_grid[0] >= 1
-    float *amax;      // (n_cfg * n_b) E[a_max], monotone non-decreasing in B
-    float *tmax;      // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
-    float *bound;     // (n_cfg * n_b) analytic upper bound on a_max
-    float *active;    // (n_b) E[distinct activated experts in a batch of B tokens]
-    int n_experts;    // E
-    int top_k;        // k
-    uint64_t key;     // digest of the inputs (cache key); 0 for hand-built tables
+    int n_cfg;       // configurations
+    int32_t *n_e;    // (n_cfg) MoE instances, strictly ascending
+    int32_t *slots;  // (n_cfg) expert slots per instance per layer (C)
+    int n_b;         // batch grid points
+    int32_t *b_grid; // (n_b) ascending batch sizes, b_grid[0] >= 1
+    float *amax;     // (n_cfg * n_b) E[a_max], monotone non-decreasing in B
+    float *tmax;     // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
+    float *bound;    // (n_cfg * n_b) analytic upper bound on a_max
+    float *active;   // (n_b) E[distinct activated experts in a batch of B tokens]
+    int n_experts;   // E
+    int top_k;       // k
+    uint64_t key;    // digest of the inputs (cache key); 0 for hand-built tables
 };
 
 // Allocates arrays for n_cfg x n_b (zeroed). Free with amax_free.
@@ -56,8 +56,8 @@ void amax_make_monotone(struct amax_table *t);
 // instance g holds (each replica counts as a possible activation), p[e] the per-token
 // activation probability of expert e (sums to k). E[a_g] <= sum_{e on g} 1-(1-p_e)^B and
 // a_max <= max_g E[a_g] + sqrt(2 max_g E[a_g] ln n_e) + 1, capped by the slot count.
-double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt,
-                  int cap, int n_inst, double batch);
+double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt, int cap,
+                  int n_inst, double batch);
 
 // Writes/reads a table as text. Load returns JANUS_ENOTFOUND when the file is absent and
 // JANUS_EFORMAT when it is malformed or its key differs from want_key.

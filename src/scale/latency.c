@@ -49,9 +49,10 @@ void latency_coef_default(struct latency_coef *c) {
 }
 
 #define COEFS(X)                                                                                   \
-    X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
-    X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
-    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance)
+    X(eff_flops)                                                                                   \
+    X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s) X(sched_per_token_s)     \
+        X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes) X(balance_ratio)      \
+            X(leader_rails) X(moe_overlap) X(m2n_per_instance)
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #define SET(f)                                                                                     \
@@ -76,7 +77,7 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
     size_t used = 0;
     int n;
 #define FMT(f)                                                                                     \
-    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0, "%s=%.9g\n", #f,   \
+    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0, "%s=%.9g\n", #f,    \
                  c->f);                                                                            \
     used += n > 0 ? (size_t)n : 0;
     COEFS(FMT)
@@ -92,7 +93,8 @@ int latency_model_init(struct latency_model *lm, const struct model_shape *m,
                        const struct hw_profile *hw, const struct latency_coef *c) {
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
-        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 || c->leader_rails < 1 || c->moe_overlap < 0 || c->moe_overlap > 1 ||
+        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 ||
+        c->leader_rails < 1 || c->moe_overlap < 0 || c->moe_overlap > 1 ||
         c->mem_reserve_frac < 0 || c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
         return JANUS_EINVAL;
     struct latency_model z = {0};
@@ -214,8 +216,8 @@ static double comm_2pc(const struct latency_model *lm, int which, int na, int ne
     return 2.0 * (gather + cross + mcast);
 }
 
-double latency_comm_layer(const struct latency_model *lm, enum latency_comm scheme, int na,
-                          int ne, double B, double active, int *chosen) {
+double latency_comm_layer(const struct latency_model *lm, enum latency_comm scheme, int na, int ne,
+                          double B, double active, int *chosen) {
     if (chosen) *chosen = (int)scheme;
     if (B <= 0) return 0;
     int same_host = na + ne <= lm->dpn;
@@ -239,11 +241,11 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
         int n = ne;
         if (n <= 1) return 0;
         double b = B / n;
-        double dt = n * (1.0 - pow(1.0 - 1.0 / n, k));            // distinct devices per token
-        double ndst = (n - 1) * (1.0 - pow(1.0 - dt / n, b));       // peers with traffic
+        double dt = n * (1.0 - pow(1.0 - 1.0 / n, k));        // distinct devices per token
+        double ndst = (n - 1) * (1.0 - pow(1.0 - dt / n, b)); // peers with traffic
         int local = (n < lm->dpn ? n : lm->dpn) - 1;
         double f_in = (double)local / (n - 1), f_out = 1.0 - f_in;
-        double bytes = b * dt * row * (n - 1) / n;                   // remote copies
+        double bytes = b * dt * row * (n - 1) / n; // remote copies
         double ti = xfer(ndst * f_in, bytes * f_in, lm->intra_lat, lm->intra_bw);
         double tx = f_out > 0 ? xfer(ndst * f_out, bytes * f_out, lm->inter_lat, lm->inter_bw) : 0;
         return 2.0 * fmax(ti, tx);
@@ -274,8 +276,8 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
 }
 
 int latency_step(const struct latency_model *lm, const struct latency_system *sys,
-                 const struct amax_table *tab, int n_attn, int n_moe, double batch,
-                 double context, struct latency_breakdown *out) {
+                 const struct amax_table *tab, int n_attn, int n_moe, double batch, double context,
+                 struct latency_breakdown *out) {
     struct latency_breakdown br = {0};
     if (!lm || !sys || !tab || n_attn < 1 || n_moe < 1 || !(batch > 0) || context < 0 ||
         !isfinite(batch))

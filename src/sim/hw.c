@@ -21,7 +21,8 @@ int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *e
     int rc;
     if ((rc = catalog_str(obj, path, "id", h.id, sizeof h.id, err, errlen))) return rc;
     if (!catalog_valid_id(h.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, h.id);
+        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
+                 h.id);
         return JANUS_EFORMAT;
     }
     if ((rc = catalog_str(obj, path, "name", h.name, sizeof h.name, err, errlen))) return rc;
@@ -81,7 +82,8 @@ static void list_ids(const char *dir, char *out, size_t cap) {
         used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", names[i]);
 }
 
-int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err, size_t errlen) {
+int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err,
+            size_t errlen) {
     char path[4096], dir[4096];
     snprintf(dir, sizeof dir, "%s/hw", data_dir);
     if (!catalog_valid_id(id)) {
@@ -194,16 +196,19 @@ typedef float v8f __attribute__((vector_size(32)));
         double t0 = thread_cpu_s();                                                                \
         v8f a[8], m, c;                                                                            \
         for (int k = 0; k < 8; k++)                                                                \
-            for (int l = 0; l < 8; l++) a[k][l] = (j)->seed + (float)(k + l) * 1e-3f;              \
+            for (int l = 0; l < 8; l++)                                                            \
+                a[k][l] = (j)->seed + (float)(k + l) * 1e-3f;                                      \
         for (int l = 0; l < 8; l++) {                                                              \
             m[l] = 0.9999f;                                                                        \
             c[l] = 1e-4f;                                                                          \
         }                                                                                          \
         for (long i = 0; i < (j)->iters; i++)                                                      \
-            for (int k = 0; k < 8; k++) a[k] = a[k] * m + c;                                       \
+            for (int k = 0; k < 8; k++)                                                            \
+                a[k] = a[k] * m + c;                                                               \
         float s = 0;                                                                               \
         for (int k = 0; k < 8; k++)                                                                \
-            for (int l = 0; l < 8; l++) s += a[k][l];                                              \
+            for (int l = 0; l < 8; l++)                                                            \
+                s += a[k][l];                                                                      \
         (j)->out = s;                                                                              \
         (j)->cpu_s = thread_cpu_s() - t0;                                                          \
     } while (0)
@@ -215,9 +220,26 @@ static void *fma_thread(void *arg) {
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("avx2,fma"), optimize("fp-contract=fast"))) static void *fma_thread_avx2(void *arg) {
+#include <immintrin.h>
+// Same loop with explicit FMA intrinsics (8 independent chains of 8 lanes).
+__attribute__((target("avx2,fma"))) static void *fma_thread_avx2(void *arg) {
     struct fma_job *j = arg;
-    FMA_LOOP(j);
+    double t0 = thread_cpu_s();
+    __m256 a[8];
+    for (int k = 0; k < 8; k++)
+        a[k] = _mm256_set1_ps(j->seed + (float)k * 1e-3f);
+    const __m256 m = _mm256_set1_ps(0.9999f), c = _mm256_set1_ps(1e-4f);
+    for (long i = 0; i < j->iters; i++)
+        for (int k = 0; k < 8; k++)
+            a[k] = _mm256_fmadd_ps(a[k], m, c);
+    float s = 0, lanes[8];
+    for (int k = 0; k < 8; k++) {
+        _mm256_storeu_ps(lanes, a[k]);
+        for (int l = 0; l < 8; l++)
+            s += lanes[l];
+    }
+    j->out = s;
+    j->cpu_s = thread_cpu_s() - t0;
     return NULL;
 }
 #define HAVE_FMA_AVX2 1
@@ -230,7 +252,8 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     size_t n = (size_t)buf_mib * 1024 * 1024 / sizeof(double);
     double *buf = mem_alloc(MEM_TAG_SIM, n * sizeof(double));
     if (!buf) return JANUS_ENOMEM;
-    for (size_t i = 0; i < n; i++) buf[i] = (double)(i & 1023) * 0.5;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (double)(i & 1023) * 0.5;
     pthread_t th[64];
     struct bw_job bj[64];
     double best_bw = 0;
@@ -259,7 +282,8 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
             fj[t] = (struct fma_job){iters, 1.0f + (float)t, 0, 0};
             void *(*fn)(void *) = fma_thread;
 #ifdef HAVE_FMA_AVX2
-            if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) fn = fma_thread_avx2;
+            if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+                fn = fma_thread_avx2;
 #endif
             if (pthread_create(&th[t], NULL, fn, &fj[t])) return JANUS_EIO;
         }

@@ -18,8 +18,8 @@
 #define MC_VERSION 1
 
 void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k) {
-    static const int32_t grid[] = {1,   2,    4,    8,    16,   32,   64,   96,
-                                   128, 192,  256,  384,  512,  768,  1024, 1536,
+    static const int32_t grid[] = {1,    2,    4,    8,    16,   32,    64,   96,
+                                   128,  192,  256,  384,  512,  768,   1024, 1536,
                                    2048, 3072, 4096, 6144, 8192, 12288, 16384};
     memset(p, 0, sizeof *p);
     p->n_experts = n_experts;
@@ -56,7 +56,8 @@ uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *sl
     h = h_i64(h, p->sched);
     h = h_i64(h, p->samples);
     h = h_i64(h, p->n_b);
-    for (int j = 0; j < p->n_b; j++) h = h_i64(h, p->b_grid[j]);
+    for (int j = 0; j < p->n_b; j++)
+        h = h_i64(h, p->b_grid[j]);
     h = h_i64(h, (int64_t)p->seed);
     h = h_i64(h, n_cfg);
     for (int i = 0; i < n_cfg; i++) {
@@ -146,8 +147,10 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     }
     stats_layer_export(&st, 0, w, NULL, NULL);
     double wsum = 0;
-    for (int e = 0; e < E; e++) wsum += w[e];
-    for (int e = 0; e < E; e++) pe[e] = (float)(wsum > 0 ? w[e] / wsum * k : 0);
+    for (int e = 0; e < E; e++)
+        wsum += w[e];
+    for (int e = 0; e < E; e++)
+        pe[e] = (float)(wsum > 0 ? w[e] / wsum * k : 0);
     for (int i = 0; i < n_cfg; i++) {
         struct eplb_params ep = {0};
         ep.n_groups = 1;
@@ -230,7 +233,8 @@ done:
     actsched_output_free(&so);
     actsched_free(&ws);
     if (lay)
-        for (int i = 0; i < n_cfg; i++) layout_free(&lay[i]);
+        for (int i = 0; i < n_cfg; i++)
+            layout_free(&lay[i]);
     mem_free(lay);
     mem_free(w);
     mem_free(cdf);

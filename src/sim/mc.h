@@ -22,16 +22,16 @@
 
 struct mc_params {
     int32_t n_experts, top_k;
-    double zipf;          // popularity skew of the synthetic statistics (Zipf exponent)
-    int32_t group_size;   // co-activation groups of the synthetic statistics
-    double p_group;       // probability a choice comes from the token's group
-    int32_t hot_groups;   // groups active in one warm-up step
-    int64_t warm_steps;   // steps of the warm-up trace that fill the statistics
-    int64_t warm_batch;   // tokens per warm-up step
+    double zipf;        // popularity skew of the synthetic statistics (Zipf exponent)
+    int32_t group_size; // co-activation groups of the synthetic statistics
+    double p_group;     // probability a choice comes from the token's group
+    int32_t hot_groups; // groups active in one warm-up step
+    int64_t warm_steps; // steps of the warm-up trace that fill the statistics
+    int64_t warm_batch; // tokens per warm-up step
     enum placement_policy placement;
     enum actsched_policy sched;
-    int32_t samples;      // Monte Carlo batches per grid point
-    int32_t n_b;          // grid points
+    int32_t samples; // Monte Carlo batches per grid point
+    int32_t n_b;     // grid points
     int32_t b_grid[AMAX_MAX_B];
     uint64_t seed;
 };
@@ -46,9 +46,9 @@ JANUS_WUR int mc_build(struct amax_table *out, const struct mc_params *p, const 
                        const int32_t *slots, int n_cfg, char *err, size_t errlen);
 // Same through the cache: cache_dir NULL disables the file cache. tag names the file
 // (e.g. "deepseek-v2-janus"). *from_cache and *build_s (seconds spent) may be NULL.
-JANUS_WUR int mc_build_cached(struct amax_table *out, const struct mc_params *p,
-                              const int32_t *n_e, const int32_t *slots, int n_cfg,
-                              const char *cache_dir, const char *tag, int *from_cache,
-                              double *build_s, char *err, size_t errlen);
+JANUS_WUR int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
+                              const int32_t *slots, int n_cfg, const char *cache_dir,
+                              const char *tag, int *from_cache, double *build_s, char *err,
+                              size_t errlen);
 
 #endif // JANUS_SIM_MC_H

@@ -26,7 +26,8 @@ int models_parse(const void *obj_, const char *path, struct model_shape *out, ch
     char attn[16];
     if ((rc = catalog_str(obj, path, "id", m.id, sizeof m.id, err, errlen))) return rc;
     if (!catalog_valid_id(m.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, m.id);
+        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
+                 m.id);
         return JANUS_EFORMAT;
     }
     if ((rc = catalog_str(obj, path, "name", m.name, sizeof m.name, err, errlen))) return rc;
@@ -42,11 +43,13 @@ int models_parse(const void *obj_, const char *path, struct model_shape *out, ch
     }
     m.tied_embeddings = tied && cJSON_IsTrue(tied);
     if ((rc = catalog_str(obj, path, "attention", attn, sizeof attn, err, errlen))) return rc;
-    if (!strcmp(attn, "gqa")) m.attn = MODELS_ATTN_GQA;
-    else if (!strcmp(attn, "mla")) m.attn = MODELS_ATTN_MLA;
+    if (!strcmp(attn, "gqa"))
+        m.attn = MODELS_ATTN_GQA;
+    else if (!strcmp(attn, "mla"))
+        m.attn = MODELS_ATTN_MLA;
     else {
-        snprintf(err, errlen, "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")", path,
-                 attn);
+        snprintf(err, errlen, "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")",
+                 path, attn);
         return JANUS_EFORMAT;
     }
     GET_INT("heads", 1, 4096, m.n_heads);
@@ -133,16 +136,15 @@ double models_attn_params(const struct model_shape *m) {
         return d * h * hd + 2 * d * m->n_kv_heads * hd + h * hd * d;
     }
     double qk = m->qk_nope_dim + m->qk_rope_dim;
-    double q = m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
+    double q =
+        m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
     double kv = d * (m->kv_lora_rank + m->qk_rope_dim) +
                 (double)m->kv_lora_rank * h * (m->qk_nope_dim + m->v_head_dim);
     double o = h * m->v_head_dim * d;
     return q + kv + o;
 }
 
-double models_expert_params(const struct model_shape *m) {
-    return 3.0 * m->d_model * m->expert_ff;
-}
+double models_expert_params(const struct model_shape *m) { return 3.0 * m->d_model * m->expert_ff; }
 double models_shared_params(const struct model_shape *m) {
     return m->n_shared * models_expert_params(m);
 }

@@ -50,8 +50,8 @@ int planner_init(struct planner *pl, const struct model_shape *m, const struct h
         mp.sched = pl->sys[k].sched;
         char tag[96];
         snprintf(tag, sizeof tag, "%s-%s", m->id, pl->sys[k].name);
-        rc = mc_build_cached(&pl->tab[k], &mp, n_e, slots, n, o->cache_dir, tag,
-                             &pl->from_cache[k], &pl->build_s[k], err, errlen);
+        rc = mc_build_cached(&pl->tab[k], &mp, n_e, slots, n, o->cache_dir, tag, &pl->from_cache[k],
+                             &pl->build_s[k], err, errlen);
         if (rc) {
             planner_free(pl);
             return rc;
@@ -61,7 +61,8 @@ int planner_init(struct planner *pl, const struct model_shape *m, const struct h
 }
 
 void planner_free(struct planner *pl) {
-    for (int k = 0; k < BASELINES_COUNT; k++) amax_free(&pl->tab[k]);
+    for (int k = 0; k < BASELINES_COUNT; k++)
+        amax_free(&pl->tab[k]);
 }
 
 int planner_plan(const struct planner *pl, enum baselines_kind kind, const struct search_params *p,
@@ -98,8 +99,8 @@ int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
         out->why = "the experts do not fit in device memory";
         return JANUS_OK;
     }
-    return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space,
-                                &pl->tab[kind], p, out);
+    return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
+                                p, out);
 }
 
 int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
@@ -107,7 +108,8 @@ int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
                  const struct planner_options *o, char *err, size_t errlen) {
     char dir[4096];
     memset(pl, 0, sizeof *pl);
-    if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
+    if (data_dir)
+        snprintf(dir, sizeof dir, "%s", data_dir);
     else if (catalog_data_dir(dir, sizeof dir)) {
         snprintf(err, errlen, "data directory not found (set JANUS_DATA_DIR or --data-dir)");
         return JANUS_ENOTFOUND;

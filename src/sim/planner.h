@@ -17,12 +17,12 @@
 #include "sim/models.h"
 
 struct planner_options {
-    int max_gpus;                      // cluster size covered by the tables
-    uint64_t seed;                     // statistics and Monte Carlo seed
-    const char *cache_dir;             // NULL: no file cache
-    enum actsched_policy janus_sched;  // Janus's scheduler (greedy, the publication's)
-    int samples;                       // Monte Carlo samples (0: default)
-    unsigned systems;                  // bit mask of baselines_kind to build (0: all)
+    int max_gpus;                     // cluster size covered by the tables
+    uint64_t seed;                    // statistics and Monte Carlo seed
+    const char *cache_dir;            // NULL: no file cache
+    enum actsched_policy janus_sched; // Janus's scheduler (greedy, the publication's)
+    int samples;                      // Monte Carlo samples (0: default)
+    unsigned systems;                 // bit mask of baselines_kind to build (0: all)
 };
 
 struct planner {
@@ -30,9 +30,9 @@ struct planner {
     struct hw_profile hw;
     struct latency_model lm;
     struct planner_options opt;
-    struct mc_params mc;                           // shared Monte Carlo parameters
+    struct mc_params mc; // shared Monte Carlo parameters
     struct baselines_system sys[BASELINES_COUNT];
-    struct amax_table tab[BASELINES_COUNT];        // n_cfg == 0: not built / never fits
+    struct amax_table tab[BASELINES_COUNT]; // n_cfg == 0: not built / never fits
     int built[BASELINES_COUNT];
     int from_cache[BASELINES_COUNT];
     double build_s[BASELINES_COUNT];

@@ -16,27 +16,27 @@
 #include "sim/workload.h"
 
 struct sim_params {
-    double slo_s;       // TPOT SLO
-    double context;     // average decode context S
+    double slo_s;   // TPOT SLO
+    double context; // average decode context S
     int max_gpus;
-    double interval_s;  // re-planning interval (900)
-    double headroom;    // planned rate = headroom x forecast peak (1.0)
-    int forecast_last;  // 0: the interval's own peak (perfect forecast, equal-SLO GPU-hours);
-                        // 1: the previous interval's measured peak (reactive re-planning)
-    unsigned systems;   // bit mask of baselines_kind (0: all built in the planner)
+    double interval_s; // re-planning interval (900)
+    double headroom;   // planned rate = headroom x forecast peak (1.0)
+    int forecast_last; // 0: the interval's own peak (perfect forecast, equal-SLO GPU-hours);
+                       // 1: the previous interval's measured peak (reactive re-planning)
+    unsigned systems;  // bit mask of baselines_kind (0: all built in the planner)
 };
 
 struct sim_interval {
-    double t_s;                          // start
-    double rate_plan;                    // rate the plans were made for
-    double rate_peak;                    // actual peak bin in the interval
+    double t_s;       // start
+    double rate_plan; // rate the plans were made for
+    double rate_peak; // actual peak bin in the interval
     int n_attn[BASELINES_COUNT], n_moe[BASELINES_COUNT], n_gpus[BASELINES_COUNT];
     int feasible[BASELINES_COUNT];
-    double attain[BASELINES_COUNT];      // token-weighted fraction within the SLO
+    double attain[BASELINES_COUNT]; // token-weighted fraction within the SLO
 };
 
 struct sim_system_result {
-    int active;            // simulated
+    int active; // simulated
     double gpu_hours;
     double tokens, tokens_ok;
     double slo_attainment; // tokens_ok / tokens

@@ -15,7 +15,8 @@ static void small_params(struct mc_params *p, enum actsched_policy s) {
     p->samples = 4;
     p->n_b = 10;
     int grid[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024};
-    for (int j = 0; j < 10; j++) p->b_grid[j] = grid[j];
+    for (int j = 0; j < 10; j++)
+        p->b_grid[j] = grid[j];
     p->sched = s;
     p->warm_steps = 64;
     p->warm_batch = 64;
@@ -109,7 +110,8 @@ TEST(lookup_interpolates) {
     t.n_e[1] = 5;
     int grid[] = {1, 10, 100};
     float a[] = {1, 4, 9, 2, 3, 3}, tm[] = {1, 10, 100, 1, 5, 50};
-    for (int j = 0; j < 3; j++) t.b_grid[j] = grid[j];
+    for (int j = 0; j < 3; j++)
+        t.b_grid[j] = grid[j];
     memcpy(t.amax, a, sizeof a);
     memcpy(t.tmax, tm, sizeof tm);
     double am, tx;

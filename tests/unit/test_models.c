@@ -80,9 +80,9 @@ static int parse_model_text(const char *text, char *err, size_t errlen) {
 }
 
 #define MODEL_BASE                                                                                 \
-    "\"id\": \"x\", \"name\": \"x\", \"source\": \"s\", \"layers\": 4, \"dense_layers\": 0, "     \
-    "\"hidden\": 64, \"vocab\": 100, \"attention\": \"gqa\", \"heads\": 4, \"kv_heads\": 2, "     \
-    "\"head_dim\": 16, \"shared_experts\": 0, \"expert_ff\": 32, \"dense_ff\": 0, "               \
+    "\"id\": \"x\", \"name\": \"x\", \"source\": \"s\", \"layers\": 4, \"dense_layers\": 0, "      \
+    "\"hidden\": 64, \"vocab\": 100, \"attention\": \"gqa\", \"heads\": 4, \"kv_heads\": 2, "      \
+    "\"head_dim\": 16, \"shared_experts\": 0, \"expert_ff\": 32, \"dense_ff\": 0, "                \
     "\"bytes_per_weight\": 2, \"kv_bytes_per_elem\": 2"
 
 TEST(catalogue_validation_errors) {
@@ -102,7 +102,8 @@ TEST(catalogue_validation_errors) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = 0;
         ASSERT_EQ(parse_model_text(cases[i].text, err, sizeof err), JANUS_EFORMAT);
-        if (!strstr(err, cases[i].want)) TEST_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        if (!strstr(err, cases[i].want))
+            TEST_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
         ASSERT(strstr(err, "m.json") != NULL); // names the file
     }
     // Hardware: a negative bandwidth names the field.

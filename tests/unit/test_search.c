@@ -118,7 +118,9 @@ TEST(search_matches_brute_force) {
         ASSERT_EQ(brute(&f, &p, &g, &tp), 0);
         ASSERT_EQ(pt.feasible ? pt.n_gpus : 0, g);
         n_feasible += g > 0;
-        if (g) fprintf(stderr, "rate %g: %d GPUs (%d+%d), TPOT %.3f ms\n", rates[i], g, pt.n_attn, pt.n_moe, tp * 1e3);
+        if (g)
+            fprintf(stderr, "rate %g: %d GPUs (%d+%d), TPOT %.3f ms\n", rates[i], g, pt.n_attn,
+                    pt.n_moe, tp * 1e3);
         if (g) ASSERT_NEAR(pt.tpot, tp, 0.02 * tp);
     }
     ASSERT_LE(2, n_feasible); // the cross-check is not vacuous

@@ -40,7 +40,8 @@ static int make_trace(struct workload_trace *t, int n, const double *levels, int
     if (!t->rate) return -1;
     t->n = n;
     t->bin_s = 60;
-    for (int i = 0; i < n; i++) t->rate[i] = levels[(i * n_levels) / n];
+    for (int i = 0; i < n; i++)
+        t->rate[i] = levels[(i * n_levels) / n];
     return 0;
 }
 
@@ -81,7 +82,8 @@ TEST(sim_step_load_reconfigures_and_lags) {
     ASSERT_EQ(j->reconfigs, 2); // up at hour 1, down at hour 2
     ASSERT_NEAR(j->slo_attainment, 1.0, 1e-12);
     double gh = 0;
-    for (int i = 0; i < a.n_int; i++) gh += a.iv[i].n_gpus[BASELINES_JANUS] * 0.25;
+    for (int i = 0; i < a.n_int; i++)
+        gh += a.iv[i].n_gpus[BASELINES_JANUS] * 0.25;
     ASSERT_NEAR(j->gpu_hours, gh, 1e-9);
     // Reactive planning (last interval's peak) misses the first interval of the surge.
     p.forecast_last = 1;
@@ -117,7 +119,8 @@ TEST(svg_writer) {
     ASSERT(strstr(b.data, "a&lt;b") && strstr(b.data, "t &amp; t"));
     // The NaN splits the line into two polylines.
     int n = 0;
-    for (const char *q = b.data; (q = strstr(q, "<polyline")); q++) n++;
+    for (const char *q = b.data; (q = strstr(q, "<polyline")); q++)
+        n++;
     ASSERT_EQ(n, 2);
     struct report_plot empty = {"e", "x", "y", 0, 0, 0, NULL, NULL, NULL, 0};
     buf_reset(&c);
@@ -152,7 +155,8 @@ TEST(plan_json_fields_consistent) {
     cJSON *j = cJSON_Parse(brace);
     ASSERT(j != NULL);
     const char *f[] = {"n_attn", "n_moe", "batch", "tpot_ms", "tpg", "tpg_capacity"};
-    for (int i = 0; i < 6; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(j, f[i])));
+    for (int i = 0; i < 6; i++)
+        ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(j, f[i])));
     ASSERT(cJSON_IsBool(cJSON_GetObjectItem(j, "feasible")));
     ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(j, "feasible")));
     double na = cJSON_GetObjectItem(j, "n_attn")->valuedouble;
@@ -170,13 +174,15 @@ TEST(plan_json_fields_consistent) {
     for (cJSON *b = bl->child; b; b = b->next, n++) {
         if (strstr(b->string, "mono")) mono = 1;
         const char *g[] = {"n_gpus", "batch", "tpot_ms", "tpg", "tpg_capacity"};
-        for (int i = 0; i < 5; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(b, g[i])));
+        for (int i = 0; i < 5; i++)
+            ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(b, g[i])));
         ASSERT(cJSON_IsBool(cJSON_GetObjectItem(b, "feasible")));
         double gpus = cJSON_GetObjectItem(b, "n_gpus")->valuedouble;
         if (cJSON_IsTrue(cJSON_GetObjectItem(b, "feasible"))) {
             ASSERT_NEAR(cJSON_GetObjectItem(b, "tpg")->valuedouble, 5000 / gpus, 1e-3);
             double bb = cJSON_GetObjectItem(b, "batch")->valuedouble;
-            ASSERT_NEAR(bb, 5000 * cJSON_GetObjectItem(b, "tpot_ms")->valuedouble / 1000, 1e-4 * bb);
+            ASSERT_NEAR(bb, 5000 * cJSON_GetObjectItem(b, "tpot_ms")->valuedouble / 1000,
+                        1e-4 * bb);
         }
     }
     ASSERT_EQ(n, 3);
@@ -189,10 +195,13 @@ TEST(plan_cli_errors) {
     ASSERT(strstr(g_out, "janus plan: unknown model \"nosuch\"") != NULL);
     ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms 100", g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "--rate is required") != NULL);
-    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms -3 --rate 5", g_out, sizeof g_out), 0);
+    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms -3 --rate 5", g_out, sizeof g_out),
+              0);
     ASSERT(strstr(g_out, "bad --slo-ms") != NULL);
-    ASSERT_NE(run("simulate --model deepseek-v2 --hw h100 --slo-ms 100 --trace diurnal --interval 7x",
-                  g_out, sizeof g_out), 0);
+    ASSERT_NE(
+        run("simulate --model deepseek-v2 --hw h100 --slo-ms 100 --trace diurnal --interval 7x",
+            g_out, sizeof g_out),
+        0);
     ASSERT(strstr(g_out, "bad --interval") != NULL);
     ASSERT_EQ(run("plan --help", g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "usage: janus plan") != NULL);
@@ -212,8 +221,8 @@ TEST(outputs_byte_identical_for_a_seed) {
     snprintf(b, sizeof b, "%s/b", test_tmpdir());
     char args[2000];
     const char *common = "--model mixtral-8x7b --hw a100 --max-gpus 16 --samples 2 --seed 5";
-    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s --no-cache",
-             common, a);
+    snprintf(args, sizeof args,
+             "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s --no-cache", common, a);
     if (system(NULL)) {
         char mk[1400];
         snprintf(mk, sizeof mk, "mkdir -p '%s' '%s'", a, b);
@@ -221,11 +230,13 @@ TEST(outputs_byte_identical_for_a_seed) {
     }
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
     // Second run through the cache (written by the plan test or by this run): same bytes.
-    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s", common, b);
+    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s",
+             common, b);
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
-    const char *files[] = {"mixtral-8x7b-a100-batch-slo100.csv", "mixtral-8x7b-a100-tpg-vs-batch-slo100.svg",
-                           "mixtral-8x7b-a100-slo-sweep.csv", "mixtral-8x7b-a100-slo-sweep.svg",
-                           "mixtral-8x7b-a100-amax-vs-batch.csv", "mixtral-8x7b-a100-amax-vs-batch.svg"};
+    const char *files[] = {
+        "mixtral-8x7b-a100-batch-slo100.csv",  "mixtral-8x7b-a100-tpg-vs-batch-slo100.svg",
+        "mixtral-8x7b-a100-slo-sweep.csv",     "mixtral-8x7b-a100-slo-sweep.svg",
+        "mixtral-8x7b-a100-amax-vs-batch.csv", "mixtral-8x7b-a100-amax-vs-batch.svg"};
     for (int i = 0; i < 6; i++) {
         char pa[800], pb[800];
         size_t la, lb;
@@ -237,9 +248,10 @@ TEST(outputs_byte_identical_for_a_seed) {
         ASSERT_EQ(la, lb);
         ASSERT_MEM_EQ(g_out, g_out2, la);
     }
-    snprintf(args, sizeof args,
-             "simulate %s --slo-ms 100 --trace diurnal --hours 6 --interval 15m --mean-rate 3000 --json",
-             common);
+    snprintf(
+        args, sizeof args,
+        "simulate %s --slo-ms 100 --trace diurnal --hours 6 --interval 15m --mean-rate 3000 --json",
+        common);
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
     ASSERT_EQ(run(args, g_out2, sizeof g_out2), 0);
     ASSERT_STR_EQ(strchr(g_out, '{'), strchr(g_out2, '{'));
