@@ -1,8 +1,237 @@
-// janus serve: placeholder until its issue lands (prints an error, exits 2).
+// janus serve: the OpenAI-compatible HTTP server (SPEC §2, §10; docs/HTTP.md). This
+// process is the front: it launches the deployment as a child job (`janus worker ...`),
+// talks to its controller over a Unix socket, and serves HTTP. With no -m it serves the
+// embedded default model, made with `janus gen-model` on first use and kept in
+// $XDG_CACHE_HOME/janus (else ~/.cache/janus). Options it does not know are passed to the
+// job unchanged (deployment flags). Stops on SIGINT/SIGTERM.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "server/http.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CMD "serve"
+#define MAX_JOB_ARGS 128
+#define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: janus serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"
+            "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]\n"
+            "  OpenAI-compatible HTTP server: POST /v1/completions, POST /v1/chat/completions,\n"
+            "  GET /v1/models, GET /health, GET /metrics (see docs/HTTP.md).\n"
+            "  -m, --model FILE     GGUF model (default: a small generated model, cached in\n"
+            "                       $XDG_CACHE_HOME/janus or ~/.cache/janus)\n"
+            "  --attn N             attention instances (default 1)\n"
+            "  --moe M              MoE instances (needs the MPI deployment; default 1)\n"
+            "  --host ADDR          numeric address to bind (default 127.0.0.1)\n"
+            "  --port N             TCP port (default 8080; 0 = any free port, printed)\n"
+            "  --api-key KEY        require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
+            "                       (also read from JANUS_API_KEY)\n"
+            "  --max-body BYTES     request body limit (default 1048576) -> 413\n"
+            "  --max-tokens N       largest max_tokens accepted (default: the context length)\n"
+            "  --max-prompt N       largest prompt in tokens (default: the context length - 1)\n"
+            "  --max-connections N  concurrent HTTP connections (default 256)\n"
+            "  --timeout S          idle connection timeout in seconds (default 600)\n"
+            "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
+            "  --mono               run the deployment in one process (monolithic engine; default)\n"
+            "Deployment flags passed to the job (janus worker --help): --max-seqs N, --ctx N,\n"
+            "--budget N (per-step token budget per attention instance), --max-waiting N,\n"
+            "--threads N, --heartbeat-ms N.\n");
+}
+
+struct serve_opts {
+    struct http_params hp;
+    const char *model;
+    const char *attn, *moe;
+    const char *pass[MAX_JOB_ARGS];
+    int n_pass;
+};
+
+static int parse(int argc, char **argv, struct serve_opts *o) {
+    memset(o, 0, sizeof *o);
+    http_default_params(&o->hp);
+    o->hp.api_key = getenv("JANUS_API_KEY");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t n;
+        if (!strcmp(a, "--mono")) continue; // the only mode until the MPI deployment lands
+        if (!strncmp(a, "--", 2) && !v) return cli_error(CMD, "missing value for %s", a);
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            if (!v) return cli_error(CMD, "missing value for %s", a);
+            o->model = v;
+        } else if (!strcmp(a, "--attn")) {
+            o->attn = v;
+        } else if (!strcmp(a, "--moe")) {
+            o->moe = v;
+        } else if (!strcmp(a, "--host")) {
+            o->hp.host = v;
+        } else if (!strcmp(a, "--port")) {
+            if (cli_parse_i64(v, 0, 65535, &n)) return cli_error(CMD, "--port needs an integer in [0, 65535]");
+            o->hp.port = (int)n;
+        } else if (!strcmp(a, "--api-key")) {
+            o->hp.api_key = v;
+        } else if (!strcmp(a, "--max-body")) {
+            if (cli_parse_i64(v, 1, 64 << 20, &n)) return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
+            o->hp.max_body = (size_t)n;
+        } else if (!strcmp(a, "--max-tokens")) {
+            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-tokens needs an integer >= 1");
+            o->hp.max_tokens = (int32_t)n;
+        } else if (!strcmp(a, "--max-prompt")) {
+            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-prompt needs an integer >= 1");
+            o->hp.max_prompt = (int32_t)n;
+        } else if (!strcmp(a, "--max-connections")) {
+            if (cli_parse_i64(v, 1, 65536, &n)) return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
+            o->hp.max_connections = (int)n;
+        } else if (!strcmp(a, "--timeout")) {
+            if (cli_parse_i64(v, 1, 86400, &n)) return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
+            o->hp.timeout_s = (int)n;
+        } else if (!strcmp(a, "--health-window-ms")) {
+            if (cli_parse_i64(v, 100, 3600000, &n)) return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
+            o->hp.health_window_ms = (int)n;
+        } else if (!strncmp(a, "--", 2)) {
+            // A deployment flag: forwarded with its value (the job validates it).
+            if (o->n_pass + 2 > MAX_JOB_ARGS - 16) return cli_error(CMD, "too many options");
+            o->pass[o->n_pass++] = a;
+            o->pass[o->n_pass++] = v;
+        } else {
+            return cli_error(CMD, "unexpected argument '%s' (see --help)", a);
+        }
+        i++;
+    }
+    if (o->moe && strcmp(o->moe, "1") != 0)
+        return cli_error(CMD, "--moe %s needs the disaggregated MPI deployment, which this build "
+                              "does not have yet (only --moe 1)", o->moe);
+    return 0;
+}
+
+// The embedded default model: generated once into the cache directory.
+static int default_model(const char *self, char *path, size_t n) {
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char dir[PATH_MAX - 64];
+    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/janus", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/janus", home);
+    else return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
+    snprintf(path, n, "%s/%s", dir, DEFAULT_MODEL_NAME);
+    if (access(path, R_OK) == 0) return 0;
+    // mkdir -p
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return cli_error(CMD, "cannot create the cache directory %s: %s", dir, strerror(errno));
+    char part[PATH_MAX + 32];
+    snprintf(part, sizeof part, "%s.%d.tmp", path, (int)getpid());
+    fprintf(stderr, "janus serve: generating the default model at %s (first use)\n", path);
+    pid_t pid = fork();
+    if (pid < 0) return cli_error(CMD, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o", part,
+              (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        unlink(part);
+        return cli_error(CMD, "janus gen-model failed to make the default model; pass -m MODEL");
+    }
+    if (rename(part, path) != 0) {
+        unlink(part);
+        return cli_error(CMD, "cannot move the default model to %s: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
 int cmd_serve(int argc, char **argv) {
-    (void)argc;
-    return 2 * cli_error(argv[0], "not implemented yet");
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    struct serve_opts o;
+    if (parse(argc, argv, &o)) return 1;
+    char self[PATH_MAX];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) return cli_error(CMD, "cannot find the janus binary (/proc/self/exe)");
+    self[k] = 0;
+    char model[PATH_MAX];
+    if (o.model) snprintf(model, sizeof model, "%s", o.model);
+    else if (default_model(self, model, sizeof model)) return 1;
+    if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
+
+    // The job: janus worker --mono -m MODEL [--attn N] [passed flags]; front adds --socket.
+    char *job[MAX_JOB_ARGS];
+    int nj = 0;
+    job[nj++] = self;
+    job[nj++] = (char *)"worker";
+    job[nj++] = (char *)"--mono";
+    job[nj++] = (char *)"-m";
+    job[nj++] = model;
+    if (o.attn) {
+        job[nj++] = (char *)"--attn";
+        job[nj++] = (char *)o.attn;
+    }
+    for (int i = 0; i < o.n_pass; i++) job[nj++] = (char *)o.pass[i];
+    job[nj] = NULL;
+    o.hp.model_path = model;
+    o.hp.job_argv = job;
+
+    // Signals: SIGINT/SIGTERM are waited for here; every thread inherits the blocked mask.
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    log_set_identity(-1, "front");
+
+    char err[512] = "";
+    struct http_server *srv = NULL;
+    int rc = http_start(&srv, &o.hp, err, sizeof err);
+    if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
+    printf("janus serve: listening on http://%s:%d (model %s)\n", o.hp.host, http_port(srv), model);
+    fflush(stdout);
+    int announced = 0, ret = 0;
+    for (;;) {
+        struct timespec ts = {0, 200 * 1000000};
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) break;
+        if (!announced) {
+            int r = http_wait_ready(srv, 0, err, sizeof err);
+            if (r == JANUS_OK) {
+                printf("janus serve: ready\n");
+                fflush(stdout);
+                announced = 1;
+            } else if (r == JANUS_ECOMM) {
+                // The job never came up: nothing to serve.
+                cli_error(CMD, "the deployment failed to start: %s", err);
+                ret = 1;
+                break;
+            }
+        }
+        // A job that dies after start keeps the server up: requests get 503 and /health
+        // reports the failure until someone restarts the server.
+    }
+    http_stop(&srv);
+    return ret;
 }

@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
@@ -17,13 +18,15 @@
 static void usage(FILE *f) {
     fprintf(f,
             "usage: janus tokenize -m MODEL (-p TEXT | -f FILE) [--no-special] [--parse-special]\n"
-            "                      [--pieces]\n"
+            "                      [--pieces] [--time [N]]\n"
             "  -m, --model PATH     GGUF file with tokenizer.ggml.* keys (vocab-only files work)\n"
             "  -p, --prompt TEXT    text to tokenize\n"
             "  -f, --file PATH      read the text from a file instead (bytes as they are)\n"
             "  --no-special         do not add BOS/EOS (default: as the model's add_bos/add_eos)\n"
             "  --parse-special      text like <s> becomes the special token (default: plain text)\n"
             "  --pieces             also print each token's decoded piece on a second line\n"
+            "  --time N             tokenize N times (default 1) and print load and tokenize\n"
+            "                       times to stderr (benchmark; docs/internals/vocab.md)\n"
             "output: the ids separated by spaces on one line\n");
 }
 
@@ -91,6 +94,7 @@ int cmd_tokenize(int argc, char **argv) {
     const char *cmd = argv[0];
     const char *model = NULL, *prompt = NULL, *file = NULL;
     int add_special = 1, parse_special = 0, pieces = 0;
+    int64_t n_time = 0;
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
         return 0;
@@ -113,6 +117,9 @@ int cmd_tokenize(int argc, char **argv) {
             parse_special = 1;
         } else if (!strcmp(a, "--pieces")) {
             pieces = 1;
+        } else if (!strcmp(a, "--time")) {
+            n_time = 1;
+            if (has_val && cli_parse_i64(argv[i + 1], 1, 1000000, &n_time) == 0) i++;
         } else {
             return 2 * cli_error(cmd, "unknown option '%s' (see --help)", a);
         }
@@ -138,6 +145,7 @@ int cmd_tokenize(int argc, char **argv) {
 
     struct gguf g;
     struct vocab v;
+    double t_load = clock_now_s();
     int rc = gguf_open(&g, model, err, sizeof err);
     if (rc) {
         mem_free(owned);
@@ -151,18 +159,23 @@ int cmd_tokenize(int argc, char **argv) {
         return cli_error(cmd, "%s: %s", model, err[0] ? err : janus_strerror(rc));
     }
 
+    t_load = clock_now_s() - t_load;
     // Worst case: every input byte becomes U+FFFD (BPE) = 3 tokens, plus prefix, BOS, EOS.
     size_t cap = len * 3 + 4;
     int32_t *ids = cap <= (size_t)INT32_MAX ? mem_alloc(MEM_TAG_MISC, cap * sizeof *ids) : NULL;
-    int n = ids ? vocab_tokenize(&v, text, len, add_special, parse_special, ids, (int)cap)
-                : JANUS_ENOMEM;
+    double t_tok = clock_now_s();
+    int n = JANUS_ENOMEM;
+    for (int64_t r = 0; ids && r < (n_time ? n_time : 1); r++)
+        n = vocab_tokenize(&v, text, len, add_special, parse_special, ids, (int)cap);
+    t_tok = (clock_now_s() - t_tok) / (double)(n_time ? n_time : 1);
     if (n < 0) {
         mem_free(ids);
         vocab_free(&v);
         mem_free(owned);
         return cli_error(cmd, "tokenize failed: %s", janus_strerror(n));
     }
-    for (int i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
+    for (int i = 0; i < n; i++)
+        printf(i ? " %d" : "%d", ids[i]);
     putchar('\n');
     if (pieces) {
         for (int i = 0; i < n; i++) {
@@ -173,6 +186,12 @@ int cmd_tokenize(int argc, char **argv) {
         }
         putchar('\n');
     }
+    if (n_time)
+        fprintf(
+            stderr,
+            "load %.1f ms; tokenize %zu bytes -> %d tokens: %.3f ms (%.2f MB/s, mean of %lld)\n",
+            t_load * 1e3, len, n, t_tok * 1e3, t_tok > 0 ? (double)len / t_tok / 1e6 : 0.0,
+            (long long)n_time);
     int out_err = fflush(stdout) != 0 || ferror(stdout);
     mem_free(ids);
     vocab_free(&v);

@@ -54,7 +54,8 @@ static uint64_t hash_pair(int32_t a, int32_t b) {
 
 static uint32_t next_pow2(uint64_t n) {
     uint64_t c = 16;
-    while (c < n) c <<= 1;
+    while (c < n)
+        c <<= 1;
     return (uint32_t)c;
 }
 
@@ -168,7 +169,8 @@ struct strtab {
 static int strtab_reserve_text(struct strtab *t, size_t extra) {
     if (t->text_len + extra <= t->text_cap) return JANUS_OK;
     size_t cap = t->text_cap ? t->text_cap : 4096;
-    while (cap < t->text_len + extra) cap *= 2;
+    while (cap < t->text_len + extra)
+        cap *= 2;
     if (cap > UINT32_MAX) return JANUS_ELIMIT;
     char *p = mem_realloc(MEM_TAG_MODEL, t->text, cap);
     if (!p) return JANUS_ENOMEM;
@@ -194,7 +196,8 @@ static int strtab_push(struct strtab *t, const char *s, size_t n) {
 
 static void byte_map_init(struct vocab *v) {
     int n = 0;
-    for (int i = 0; i < 324; i++) v->cp_byte[i] = -1;
+    for (int i = 0; i < 324; i++)
+        v->cp_byte[i] = -1;
     for (int b = 0; b < 256; b++) {
         int printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
         uint16_t cp = printable ? (uint16_t)b : (uint16_t)(256 + n++);
@@ -211,7 +214,7 @@ static void byte_map_init(struct vocab *v) {
 // every non-ASCII whitespace character by \v before matching those patterns.
 
 #define RE_CONTRACTIONS "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
-#define RE_CJK "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])+"
+#define RE_CJK          "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])++"
 
 static const char *const re_gpt2[] = {
     "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
@@ -245,9 +248,9 @@ static const char *const re_deepseek_llm[] = {
     "\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}"
     "\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}"
     "\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
-    "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+    "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]++",
     "\\s?(?:(?!\\s)[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}"
-    "\\x{3000}-\\x{3002}])+",
+    "\\x{3000}-\\x{3002}])++",
     "\\s+$",
     RE_CJK,
     "\\p{N}+",
@@ -305,9 +308,13 @@ static int re_compile_all(struct vocab *v, const char *const *pats, char *err, s
         JANUS_ASSERT(i < (int)JANUS_ARRAY_SIZE(v->re));
         int ec;
         PCRE2_SIZE eo;
-        pcre2_code *code = pcre2_compile((PCRE2_SPTR)pats[i], PCRE2_ZERO_TERMINATED,
-                                         PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo,
-                                         cctx);
+        pcre2_code *code =
+            pcre2_compile((PCRE2_SPTR)pats[i], PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, cctx);
+        if (!code && ec == PCRE2_ERROR_HEAP_FAILED) {
+            rc = fail(err, err_len, JANUS_ENOMEM, "out of memory compiling the pre-tokenizer");
+            break;
+        }
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
@@ -332,7 +339,8 @@ static int find_token_id(const struct vocab *v, const char *s) {
 
 static int build_pieces(struct vocab *v) {
     size_t cap = 0;
-    for (int32_t i = 0; i < v->n_tokens; i++) cap += (size_t)v->tok[i].len * 2 + 1;
+    for (int32_t i = 0; i < v->n_tokens; i++)
+        cap += (size_t)v->tok[i].len * 2 + 1;
     if (cap > UINT32_MAX) return JANUS_ELIMIT;
     v->pieces = mem_alloc(MEM_TAG_MODEL, cap ? cap : 1);
     if (!v->pieces) return JANUS_ENOMEM;
@@ -474,10 +482,11 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                 }
             }
             if (!found)
-                return fail(err, err_len, JANUS_EUNSUPPORTED,
-                            "tokenizer.ggml.pre '%.*s' is not supported (supported: gpt-2, default, "
-                            "deepseek-coder, deepseek-llm, llama3, qwen2)",
-                            (int)JANUS_MIN(d->pre.len, 64), d->pre.ptr);
+                return fail(
+                    err, err_len, JANUS_EUNSUPPORTED,
+                    "tokenizer.ggml.pre '%.*s' is not supported (supported: gpt-2, default, "
+                    "deepseek-coder, deepseek-llm, llama3, qwen2)",
+                    (int)JANUS_MIN(d->pre.len, 64), d->pre.ptr);
         }
     } else {
         return fail(err, err_len, JANUS_EUNSUPPORTED,
@@ -489,8 +498,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                     "tokenizer.ggml.tokens: %lld tokens (must be 1..%d)", (long long)d->n_tokens,
                     LIMIT_MAX_VOCAB);
     if (!d->tokens) return fail(err, err_len, JANUS_EINVAL, "vocab: tokens array missing");
-    if (tmp.type == VOCAB_TYPE_BPE && (d->n_merges < 0 || d->n_merges > LIMIT_GGUF_MAX_ARRAY ||
-                                       (d->n_merges > 0 && !d->merges)))
+    if (tmp.type == VOCAB_TYPE_BPE &&
+        (d->n_merges < 0 || d->n_merges > LIMIT_GGUF_MAX_ARRAY || (d->n_merges > 0 && !d->merges)))
         return fail(err, err_len, JANUS_ELIMIT, "tokenizer.ggml.merges: bad count %lld",
                     (long long)d->n_merges);
     int64_t n_merges = tmp.type == VOCAB_TYPE_BPE ? d->n_merges : 0;
@@ -588,7 +597,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
             int32_t res = r;
             if (r >= 0) {
                 char stackbuf[256];
-                char *cat = nl + nr <= sizeof stackbuf ? stackbuf : mem_alloc(MEM_TAG_MODEL, nl + nr);
+                char *cat =
+                    nl + nr <= sizeof stackbuf ? stackbuf : mem_alloc(MEM_TAG_MODEL, nl + nr);
                 if (!cat) {
                     res = JANUS_ENOMEM;
                 } else {
@@ -599,8 +609,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                 }
             }
             if (res < 0) {
-                rc = fail(err, err_len, res, "merge table too large at merge %lld",
-                          (long long)i);
+                rc = fail(err, err_len, res, "merge table too large at merge %lld", (long long)i);
                 goto fail;
             }
             if (merge_insert(&tmp, l, r, (int32_t)i, res)) tmp.n_merges++;
@@ -625,8 +634,9 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         if (ids[k] < 0 && tmp.type == VOCAB_TYPE_SPM && spm_default[k] < tmp.n_tokens)
             ids[k] = spm_default[k];
         else if (ids[k] >= tmp.n_tokens) {
-            rc = fail(err, err_len, JANUS_EFORMAT, "tokenizer.ggml.%s = %lld is out of range (%d tokens)",
-                      id_names[k], (long long)ids[k], tmp.n_tokens);
+            rc = fail(err, err_len, JANUS_EFORMAT,
+                      "tokenizer.ggml.%s = %lld is out of range (%d tokens)", id_names[k],
+                      (long long)ids[k], tmp.n_tokens);
             goto fail;
         }
         if (ids[k] < -1) ids[k] = -1;
@@ -652,6 +662,25 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         goto fail;
     }
 
+    // end-of-generation ids (llama.cpp's text list)
+    static const char *const eog_texts[] = {
+        "<|eot_id|>",
+        "<|im_end|>",
+        "<|end|>",
+        "<|endoftext|>",
+        "<end_of_turn>",
+        "<|end_of_text|>",
+        "<EOT>",
+        "<\xEF\xBD\x9C"
+        "end\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>",
+    };
+    if (tmp.eos >= 0) tmp.eog[tmp.n_eog++] = tmp.eos;
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(eog_texts); k++) {
+        int32_t id = find_token_id(&tmp, eog_texts[k]);
+        if (id < 0 || id == tmp.eos || tmp.n_eog >= (int)JANUS_ARRAY_SIZE(tmp.eog)) continue;
+        tmp.eog[tmp.n_eog++] = id;
+    }
+
     // byte tokens
     byte_map_init(&tmp);
     for (int b = 0; b < 256; b++) {
@@ -662,7 +691,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
             tmp.byte_token[b] = find_token_id(&tmp, buf);
             if (tmp.byte_token[b] < 0) {
                 buf[0] = (char)b;
-                tmp.byte_token[b] = str_find(&tmp, buf, 1) < tmp.n_tokens ? str_find(&tmp, buf, 1) : -1;
+                tmp.byte_token[b] =
+                    str_find(&tmp, buf, 1) < tmp.n_tokens ? str_find(&tmp, buf, 1) : -1;
             }
         } else {
             int n = utf8_encode(tmp.byte_cp[b], buf);
@@ -674,7 +704,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     // special tokens: longest text first (then lowest id), as llama.cpp's cache
     for (int32_t i = 0; i < tmp.n_tokens; i++) {
         int ty = tmp.tok[i].type;
-        if (ty == VOCAB_TOKEN_CONTROL || ty == VOCAB_TOKEN_USER_DEFINED || ty == VOCAB_TOKEN_UNKNOWN)
+        if (ty == VOCAB_TOKEN_CONTROL || ty == VOCAB_TOKEN_USER_DEFINED ||
+            ty == VOCAB_TOKEN_UNKNOWN)
             tmp.n_special++;
     }
     if (tmp.n_special) {
@@ -699,6 +730,13 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         }
     }
 
+    for (int32_t k = 0; k < tmp.n_special; k++) {
+        const struct vocab_entry *e = &tmp.tok[tmp.special[k]];
+        uint8_t c = (uint8_t)tmp.text[e->off];
+        tmp.special_first[c >> 3] |= (uint8_t)(1u << (c & 7));
+        if (e->len < 64) tmp.special_lens |= 1ull << e->len;
+    }
+
     rc = build_pieces(&tmp);
     if (rc) {
         rc = fail(err, err_len, rc, "out of memory building token pieces");
@@ -720,7 +758,8 @@ fail:
 
 void vocab_free(struct vocab *v) {
     if (!v) return;
-    for (int i = 0; i < v->n_re; i++) pcre2_code_free((pcre2_code *)v->re[i]);
+    for (int i = 0; i < v->n_re; i++)
+        pcre2_code_free((pcre2_code *)v->re[i]);
     if (v->re_gctx) pcre2_general_context_free((pcre2_general_context *)v->re_gctx);
     mem_free(v->tok);
     mem_free(v->str_off);
@@ -799,11 +838,16 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
 
     struct gguf_str s;
     rc = gguf_get_str(g, "tokenizer.ggml.model", &s, err, err_len);
-    if (rc) return rc == JANUS_ENOTFOUND ? fail(err, err_len, rc, "tokenizer.ggml.model: key not found (not a model with a vocabulary)") : rc;
+    if (rc)
+        return rc == JANUS_ENOTFOUND
+                   ? fail(err, err_len, rc,
+                          "tokenizer.ggml.model: key not found (not a model with a vocabulary)")
+                   : rc;
     snprintf(model, sizeof model, "%.*s", (int)JANUS_MIN(s.len, sizeof model - 1), s.ptr);
     if (s.len >= sizeof model || strlen(model) != s.len)
-        return fail(err, err_len, JANUS_EUNSUPPORTED, "tokenizer.ggml.model '%.*s' is not supported",
-                    (int)JANUS_MIN(s.len, 64), s.ptr);
+        return fail(err, err_len, JANUS_EUNSUPPORTED,
+                    "tokenizer.ggml.model '%.*s' is not supported", (int)JANUS_MIN(s.len, 64),
+                    s.ptr);
     d.model = model;
     struct gguf_str pre;
     rc = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, err_len);
@@ -825,25 +869,26 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
         uint64_t n;
         rc = gguf_get_arr(g, num_keys[k], &et, &n, err, err_len);
         if (rc) goto done;
-        int ok_type = k == 0 ? (et == GGUF_TYPE_FLOAT32 || et == GGUF_TYPE_FLOAT64 ||
-                                et == GGUF_TYPE_INT32)
-                             : (et == GGUF_TYPE_INT32 || et == GGUF_TYPE_UINT32 ||
-                                et == GGUF_TYPE_INT8 || et == GGUF_TYPE_UINT8 ||
-                                et == GGUF_TYPE_INT16 || et == GGUF_TYPE_UINT16);
+        int ok_type =
+            k == 0 ? (et == GGUF_TYPE_FLOAT32 || et == GGUF_TYPE_FLOAT64 || et == GGUF_TYPE_INT32)
+                   : (et == GGUF_TYPE_INT32 || et == GGUF_TYPE_UINT32 || et == GGUF_TYPE_INT8 ||
+                      et == GGUF_TYPE_UINT8 || et == GGUF_TYPE_INT16 || et == GGUF_TYPE_UINT16);
         if (!ok_type) {
             rc = fail(err, err_len, JANUS_EFORMAT, "%s: unexpected element type %s", num_keys[k],
                       gguf_type_name(et));
             goto done;
         }
         if ((int64_t)n != d.n_tokens) {
-            rc = fail(err, err_len, JANUS_EFORMAT, "%s has %llu elements but tokenizer.ggml.tokens has %lld",
-                      num_keys[k], (unsigned long long)n, (long long)d.n_tokens);
+            rc = fail(err, err_len, JANUS_EFORMAT,
+                      "%s has %llu elements but tokenizer.ggml.tokens has %lld", num_keys[k],
+                      (unsigned long long)n, (long long)d.n_tokens);
             goto done;
         }
         if (k == 0) {
             scores = mem_alloc(MEM_TAG_MODEL, (n ? n : 1) * sizeof *scores);
             if (!scores) goto nomem;
-            for (uint64_t i = 0; i < n; i++) scores[i] = (float)gguf_arr_f64(g, ki, i);
+            for (uint64_t i = 0; i < n; i++)
+                scores[i] = (float)gguf_arr_f64(g, ki, i);
             d.scores = scores;
         } else {
             types = mem_alloc(MEM_TAG_MODEL, (n ? n : 1) * sizeof *types);
@@ -882,6 +927,12 @@ done:
 }
 
 // ---- lookups and pieces
+
+int vocab_is_eog(const struct vocab *v, int32_t id) {
+    for (int i = 0; i < v->n_eog; i++)
+        if (v->eog[i] == id) return 1;
+    return 0;
+}
 
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len) {
     if (!v->str_hash) return -1;
@@ -961,7 +1012,8 @@ struct scratch {
 static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     if (need <= *cap) return JANUS_OK;
     size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
+    while (c < need)
+        c *= 2;
     void *q = mem_realloc(MEM_TAG_MODEL, *p, c * elem);
     if (!q) return JANUS_ENOMEM;
     *p = q;
@@ -1080,8 +1132,11 @@ static int bpe_try_bigram(const struct vocab *v, struct scratch *s, int32_t l, i
     if (il < 0 || ir < 0 || !v->merge_cap) return JANUS_OK;
     const struct vocab_merge *m = merge_find(v, il, ir);
     if (!m) return JANUS_OK;
-    struct bigram b = {.k.rank = m->rank, .left = l, .right = r,
-                       .size = s->sym[l].n + s->sym[r].n, .res = m->result};
+    struct bigram b = {.k.rank = m->rank,
+                       .left = l,
+                       .right = r,
+                       .size = s->sym[l].n + s->sym[r].n,
+                       .res = m->result};
     return heap_push(s, &b);
 }
 
@@ -1176,7 +1231,11 @@ static int bpe_split(const struct vocab *v, const char *text, size_t n, struct s
             size_t start = 0, prev = 0;
             while (start <= cn) {
                 int m = pcre2_match(code, subj, cn, start, PCRE2_NO_UTF_CHECK, md, NULL);
+                if (m == PCRE2_ERROR_JIT_STACKLIMIT)       // long run: the interpreter keeps its
+                    m = pcre2_match(code, subj, cn, start, // frames on the heap instead
+                                    PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
                 if (m == PCRE2_ERROR_NOMATCH) break;
+                if (m == PCRE2_ERROR_NOMEMORY || m == PCRE2_ERROR_HEAP_FAILED) return JANUS_ENOMEM;
                 if (m < 0) return JANUS_ELIMIT; // match/heap limit: pathological input
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
                 size_t ms = ov[0], me = ov[1];
@@ -1230,7 +1289,8 @@ static int bpe_tokenize(const struct vocab *v, struct scratch *s, const char *ra
         rc = grow((void **)&s->buf, &s->buf_cap, wn * 2, 1);
         if (rc) break;
         size_t m = 0;
-        for (size_t j = 0; j < wn; j++) m += (size_t)utf8_encode(v->byte_cp[w[j]], s->buf + m);
+        for (size_t j = 0; j < wn; j++)
+            m += (size_t)utf8_encode(v->byte_cp[w[j]], s->buf + m);
         rc = bpe_word(v, s, 0, m, o);
     }
     mem_free(cur.a);
@@ -1263,26 +1323,50 @@ static int frags_push(struct frags *f, int32_t id, size_t off, size_t len) {
 
 // Splits the text fragments of *cur at every occurrence of each special token (longest
 // first). CONTROL and UNKNOWN tokens only when parse_special; USER_DEFINED always.
-static int partition(const struct vocab *v, const char *text, int parse_special,
+// Prefilter: one scan marks (in seen, a bitmap over token ids) every special token that
+// occurs in the text at all; only those run the per-token splitting below, which is
+// llama.cpp's procedure (a token absent from the text cannot occur in any fragment of it).
+// Texts of 64 bytes or more are not prefiltered (always marked).
+static void partition_scan(const struct vocab *v, const char *text, size_t len, uint8_t *seen) {
+    for (size_t pos = 0; pos < len; pos++) {
+        uint8_t c = (uint8_t)text[pos];
+        if (!(v->special_first[c >> 3] & (1u << (c & 7)))) continue;
+        for (uint64_t m = v->special_lens; m; m &= m - 1) {
+            size_t l = (size_t)__builtin_ctzll(m);
+            if (l > len - pos) break;
+            int32_t id = str_find(v, text + pos, l);
+            if (id < 0 || id >= v->n_tokens) continue;
+            int ty = v->tok[id].type;
+            if (ty == VOCAB_TOKEN_CONTROL || ty == VOCAB_TOKEN_USER_DEFINED ||
+                ty == VOCAB_TOKEN_UNKNOWN)
+                seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+        }
+    }
+    for (int32_t k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        if (v->tok[id].len >= 64) seen[id >> 3] |= (uint8_t)(1u << (id & 7));
+    }
+}
+
+static int partition(const struct vocab *v, const char *text, size_t len, int parse_special,
                      struct frags *cur, struct frags *next) {
+    if (v->n_special == 0 || len == 0) return JANUS_OK;
+    uint8_t *seen = mem_calloc(MEM_TAG_MODEL, (size_t)v->n_tokens / 8 + 1, 1);
+    if (!seen) return JANUS_ENOMEM;
+    partition_scan(v, text, len, seen);
+    int rc = JANUS_OK;
     for (int32_t k = 0; k < v->n_special; k++) {
         int32_t id = v->special[k];
         const struct vocab_entry *e = &v->tok[id];
         if (!parse_special && e->type != VOCAB_TOKEN_USER_DEFINED) continue;
+        if (!(seen[id >> 3] & (1u << (id & 7)))) continue;
         const char *tt = v->text + e->off;
         size_t tn = e->len;
-        int found = 0;
-        for (size_t i = 0; i < cur->n && !found; i++)
-            if (cur->a[i].id < 0 && cur->a[i].len >= tn &&
-                memmem(text + cur->a[i].off, cur->a[i].len, tt, tn))
-                found = 1;
-        if (!found) continue;
         next->n = 0;
         for (size_t i = 0; i < cur->n; i++) {
             struct frag f = cur->a[i];
-            int rc;
             if (f.id >= 0) {
-                if ((rc = frags_push(next, f.id, 0, 0))) return rc;
+                if ((rc = frags_push(next, f.id, 0, 0))) goto out;
                 continue;
             }
             size_t pos = f.off, end = f.off + f.len;
@@ -1290,17 +1374,21 @@ static int partition(const struct vocab *v, const char *text, int parse_special,
                 const char *hit = end - pos >= tn ? memmem(text + pos, end - pos, tt, tn) : NULL;
                 if (!hit) break;
                 size_t h = (size_t)(hit - text);
-                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) return rc;
-                if ((rc = frags_push(next, id, 0, 0))) return rc;
+                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) goto out;
+                if ((rc = frags_push(next, id, 0, 0))) goto out;
                 pos = h + tn;
             }
-            if (pos < end && (rc = frags_push(next, -1, pos, end - pos))) return rc;
+            if (pos < end && (rc = frags_push(next, -1, pos, end - pos))) goto out;
         }
         struct frags t = *cur;
         *cur = *next;
         *next = t;
     }
+    mem_free(seen);
     return JANUS_OK;
+out:
+    mem_free(seen);
+    return rc;
 }
 
 int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
@@ -1315,7 +1403,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
 
     if (len > 0) {
         rc = frags_push(&cur, -1, 0, len);
-        if (rc == JANUS_OK) rc = partition(v, text, parse_special, &cur, &next);
+        if (rc == JANUS_OK) rc = partition(v, text, len, parse_special, &cur, &next);
     }
     if (rc == JANUS_OK && v->type == VOCAB_TYPE_BPE) {
         md = pcre2_match_data_create(8, (pcre2_general_context *)v->re_gctx);
@@ -1367,9 +1455,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
 
 // ---- streaming detokenizer
 
-size_t vocab_detok_max_out(const struct vocab *v) {
-    return (size_t)v->max_token_len * 3 + 4 * 3;
-}
+size_t vocab_detok_max_out(const struct vocab *v) { return (size_t)v->max_token_len * 3 + 4 * 3; }
 
 // Emits the complete sequences of the concatenation pend + p[0..n); keeps an incomplete
 // tail (<= 3 bytes) in d->pend. Invalid bytes become U+FFFD, one per byte.
@@ -1381,7 +1467,8 @@ static size_t detok_feed(struct vocab_detok *d, const uint8_t *p, size_t n, char
     while (i < total) {
         uint8_t win[4];
         size_t k = 0;
-        for (; k < 4 && i + k < total; k++) win[k] = i + k < hn ? pend[i + k] : p[i + k - hn];
+        for (; k < 4 && i + k < total; k++)
+            win[k] = i + k < hn ? pend[i + k] : p[i + k - hn];
         int inc;
         int l = utf8_seq_len(win, k, &inc);
         if (l > 0) {

@@ -17,7 +17,7 @@ struct gguf;
 
 // Longest accepted token / merge text in bytes, and longest text vocab_tokenize accepts.
 #define VOCAB_MAX_TOKEN_LEN 65536
-#define VOCAB_MAX_TEXT (64u << 20)
+#define VOCAB_MAX_TEXT      (64u << 20)
 
 enum vocab_type {
     VOCAB_TYPE_SPM = 1, // "llama": SentencePiece BPE over UTF-8 chars, scores, <0xXX> bytes
@@ -54,13 +54,13 @@ struct vocab_str {
 // Everything a vocabulary is built from, independent of GGUF (vocab_init's input).
 // Arrays are borrowed for the duration of vocab_init only; their contents are copied.
 struct vocab_desc {
-    const char *model;             // "llama" or "gpt2" (NUL-terminated)
-    struct vocab_str pre;          // tokenizer.ggml.pre; ptr NULL when absent
-    int64_t n_tokens;              // 1 .. LIMIT_MAX_VOCAB
+    const char *model;              // "llama" or "gpt2" (NUL-terminated)
+    struct vocab_str pre;           // tokenizer.ggml.pre; ptr NULL when absent
+    int64_t n_tokens;               // 1 .. LIMIT_MAX_VOCAB
     const struct vocab_str *tokens; // (n_tokens) token texts
-    const float *scores;           // (n_tokens) or NULL (all 0)
-    const int32_t *token_types;    // (n_tokens) enum vocab_token_type, or NULL (all NORMAL)
-    int64_t n_merges;              // BPE only; 0 for SPM
+    const float *scores;            // (n_tokens) or NULL (all 0)
+    const int32_t *token_types;     // (n_tokens) enum vocab_token_type, or NULL (all NORMAL)
+    int64_t n_merges;               // BPE only; 0 for SPM
     const struct vocab_str *merges; // (n_merges) "left right", rank = index
     // Special ids; -1 = absent (SPM then defaults to bos 1, eos 2, unk 0 when in range).
     int64_t bos, eos, unk, pad;
@@ -70,10 +70,10 @@ struct vocab_desc {
 };
 
 struct vocab_entry {
-    uint32_t off;  // text = vocab.text + off, (len) bytes
+    uint32_t off; // text = vocab.text + off, (len) bytes
     uint32_t len;
     float score;
-    int32_t type;  // enum vocab_token_type
+    int32_t type;       // enum vocab_token_type
     uint32_t piece_off; // decoded piece (special tokens: their text) = vocab.pieces + piece_off
     uint32_t piece_len;
 };
@@ -88,28 +88,32 @@ struct vocab {
     enum vocab_type type;
     enum vocab_pre pre;
     int32_t n_tokens;
-    int32_t n_strings;          // n_tokens plus interned merge strings (BPE)
-    struct vocab_entry *tok;    // (n_tokens)
-    uint32_t *str_off;          // (n_strings + 1) start of string i in text; i's length = next - off
-    char *text;                 // all strings, concatenated
-    char *pieces;               // decoded pieces, concatenated
-    int32_t *str_hash;          // (str_hash_cap) string id or -1; text -> id
-    uint32_t str_hash_cap;      // power of two
-    struct vocab_merge *merge;  // (merge_cap) open addressing on (left, right)
-    uint32_t merge_cap;         // power of two, 0 for SPM
+    int32_t n_strings;         // n_tokens plus interned merge strings (BPE)
+    struct vocab_entry *tok;   // (n_tokens)
+    uint32_t *str_off;         // (n_strings + 1) start of string i in text; i's length = next - off
+    char *text;                // all strings, concatenated
+    char *pieces;              // decoded pieces, concatenated
+    int32_t *str_hash;         // (str_hash_cap) string id or -1; text -> id
+    uint32_t str_hash_cap;     // power of two
+    struct vocab_merge *merge; // (merge_cap) open addressing on (left, right)
+    uint32_t merge_cap;        // power of two, 0 for SPM
     int32_t n_merges;
-    int32_t byte_token[256];    // SPM: id of <0xXX>; BPE: id of the mapped single char; -1 none
-    uint16_t byte_cp[256];      // GPT-2 bytes_to_unicode: byte -> code point (< 324)
-    int16_t cp_byte[324];       // inverse; -1 where no byte maps
-    int32_t *special;           // (n_special) CONTROL/USER_DEFINED/UNKNOWN ids, longest text first
+    int32_t byte_token[256]; // SPM: id of <0xXX>; BPE: id of the mapped single char; -1 none
+    uint16_t byte_cp[256];   // GPT-2 bytes_to_unicode: byte -> code point (< 324)
+    int16_t cp_byte[324];    // inverse; -1 where no byte maps
+    int32_t *special;        // (n_special) CONTROL/USER_DEFINED/UNKNOWN ids, longest text first
     int32_t n_special;
+    uint8_t special_first[32];  // bitmap: first bytes of special texts (partition prefilter)
+    uint64_t special_lens;      // bit L: a special text of L bytes exists (L < 64)
     int32_t bos, eos, unk, pad; // -1 = none
+    int32_t eog[8];             // end-of-generation ids: eos + well-known end-of-turn texts
+    int n_eog;
     int add_bos, add_eos, add_space_prefix;
-    int ignore_merges;          // llama3: a word that is a token is emitted whole
+    int ignore_merges; // llama3: a word that is a token is emitted whole
     int max_token_len;
-    int n_re;                   // pre-tokenizer regexes, applied in sequence
-    void *re[6];                // pcre2_code_8 *
-    void *re_gctx;              // pcre2_general_context_8 *
+    int n_re;      // pre-tokenizer regexes, applied in sequence
+    void *re[6];   // pcre2_code_8 *
+    void *re_gctx; // pcre2_general_context_8 *
 };
 
 // Builds a vocabulary from plain arrays. Validates: model name, pre name (unknown ->
@@ -147,6 +151,10 @@ JANUS_WUR int vocab_token_to_piece(const struct vocab *v, int32_t id, int specia
 const char *vocab_piece(const struct vocab *v, int32_t id, int special, size_t *len);
 // Raw token text as stored (e.g. "▁the", "<0x0A>", "Ġthe"); NULL for an id out of range.
 const char *vocab_text(const struct vocab *v, int32_t id, size_t *len);
+// True if generation should stop at id: the eos id, or a token whose text is one of the
+// end-of-turn markers llama.cpp recognises (<|eot_id|>, <|im_end|>, <|end|>, <|endoftext|>,
+// <end_of_turn>, <|end_of_text|>, <EOT>, <｜end▁of▁sentence｜>).
+int vocab_is_eog(const struct vocab *v, int32_t id);
 // Token id of exactly this text, or -1.
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len);
 const char *vocab_pre_name(enum vocab_pre pre);

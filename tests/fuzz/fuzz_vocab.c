@@ -50,9 +50,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
             toks[6 + b].len = 6;
             types[6 + b] = 6;
         }
-        struct vocab_desc d = {.model = "llama", .n_tokens = 262, .tokens = toks,
-                               .token_types = types, .bos = -1, .eos = -1, .unk = -1, .pad = -1,
-                               .add_bos = -1, .add_eos = -1, .add_space_prefix = -1};
+        struct vocab_desc d = {.model = "llama",
+                               .n_tokens = 262,
+                               .tokens = toks,
+                               .token_types = types,
+                               .bos = -1,
+                               .eos = -1,
+                               .unk = -1,
+                               .pad = -1,
+                               .add_bos = -1,
+                               .add_eos = -1,
+                               .add_space_prefix = -1};
         char err[256];
         if (vocab_init(&g_vocab[0], &d, err, sizeof err)) {
             fprintf(stderr, "fuzz_vocab: %s\n", err);
@@ -66,8 +74,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static int valid_utf8(const unsigned char *s, size_t n) {
     for (size_t i = 0; i < n;) {
         unsigned c = s[i];
-        size_t l = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        size_t l = c < 0x80                   ? 1
+                   : (c >= 0xC2 && c <= 0xDF) ? 2
+                   : (c >= 0xE0 && c <= 0xEF) ? 3
+                   : (c >= 0xF0 && c <= 0xF4) ? 4
+                                              : 0;
         if (!l || i + l > n) return 0;
         for (size_t k = 1; k < l; k++)
             if ((s[i + k] & 0xC0) != 0x80) return 0;
@@ -96,14 +107,15 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (n < 0) abort(); // the worst-case cap always suffices
     for (int i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= v->n_tokens) abort();
-    if (n > 0 && vocab_tokenize(v, text, len, add_special, parse_special, ids, n - 1) !=
-                     JANUS_ELIMIT)
+    if (n > 0 &&
+        vocab_tokenize(v, text, len, add_special, parse_special, ids, n - 1) != JANUS_ELIMIT)
         abort();
     n = vocab_tokenize(v, text, len, add_special, parse_special, ids, cap);
 
     // plain concatenation of pieces and the streaming detokenizer
     size_t max_out = vocab_detok_max_out(v);
-    char *cat = malloc((size_t)n * (size_t)v->max_token_len + 16), *stream = malloc((size_t)n * max_out + max_out + 16);
+    char *cat = malloc((size_t)n * (size_t)v->max_token_len + 16),
+         *stream = malloc((size_t)n * max_out + max_out + 16);
     size_t m = 0, ms = 0;
     struct vocab_detok d = {0};
     for (int i = 0; i < n; i++) {
@@ -120,13 +132,12 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (w < 0) abort();
     ms += (size_t)w;
     if (!valid_utf8((const unsigned char *)stream, ms)) abort();
-    if (valid_utf8((const unsigned char *)cat, m) &&
-        (ms != m || memcmp(stream, cat, m) != 0))
+    if (valid_utf8((const unsigned char *)cat, m) && (ms != m || memcmp(stream, cat, m) != 0))
         abort(); // valid input to the detokenizer passes through unchanged
 
-    int specials_in_text = parse_special && (memmem(text, len, "<s>", 3) ||
-                                             memmem(text, len, "</s>", 4) ||
-                                             memmem(text, len, "<unk>", 5));
+    int specials_in_text =
+        parse_special && (memmem(text, len, "<s>", 3) || memmem(text, len, "</s>", 4) ||
+                          memmem(text, len, "<unk>", 5));
     if (which == 0 && g_has_fixture_spm && !specials_in_text && len > 0 &&
         valid_utf8(data + 1, len) && !memmem(text, len, "\xE2\x96\x81", 3)) {
         // SPM with byte fallback is lossless on valid UTF-8: " " + text. (U+2581 in the text

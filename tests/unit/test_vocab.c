@@ -67,7 +67,8 @@ static void close_vocab(struct fixture_vocab *fv) {
 
 static void print_ids(const char *label, const int32_t *ids, int n) {
     fprintf(stderr, "    %s (%d):", label, n);
-    for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, " %d", ids[i]);
     fprintf(stderr, "\n");
 }
 
@@ -170,6 +171,11 @@ TEST(readme_example_with_bos) {
     ASSERT_EQ(fv.v.unk, 0);
     ASSERT_EQ(fv.v.add_bos, 1);
     ASSERT_EQ(fv.v.add_eos, 0);
+    ASSERT(vocab_is_eog(&fv.v, 2));
+    ASSERT(!vocab_is_eog(&fv.v, 1));
+    ASSERT(!vocab_is_eog(&fv.v, -1));
+    ASSERT_EQ(vocab_find(&fv.v, "\xE2\x96\x81The", 6), 384);
+    ASSERT_EQ(vocab_find(&fv.v, "zzzz", 4), -1);
     // pieces: "▁The" -> " The", BOS renders only with special
     char buf[32];
     int k = vocab_token_to_piece(&fv.v, 384, 0, buf, sizeof buf);
@@ -219,8 +225,9 @@ TEST(roundtrip_janus_spm) {
         ms += (size_t)(w > 0 ? w : 0);
         // The vectors are valid UTF-8, so the streaming output equals the plain concatenation.
         // (empty text: no tokens, no prefix space)
-        int ok = n >= 0 && (tlen == 0 ? m == 0 : (m == tlen + 1 && dec[0] == ' ' &&
-                                                   memcmp(dec + 1, p, tlen) == 0)) &&
+        int ok = n >= 0 &&
+                 (tlen == 0 ? m == 0
+                            : (m == tlen + 1 && dec[0] == ' ' && memcmp(dec + 1, p, tlen) == 0)) &&
                  ms == m && memcmp(stream, dec, m) == 0;
         if (!ok) {
             fprintf(stderr, "  round trip of vector %d failed: \"%.*s\" -> \"%.*s\"\n", n_vec + 1,
@@ -276,7 +283,10 @@ TEST(detok_utf8_split) {
     int32_t bad[] = {B(0xFF), B(0xE2), B(0x82), B(0x41)};
     n = detok_ids(v, bad, 4, out, sizeof out);
     ASSERT_EQ(n, 3 + 3 + 3 + 1);
-    ASSERT_MEM_EQ(out, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "A", 10);
+    ASSERT_MEM_EQ(out,
+                  "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                  "A",
+                  10);
     // truncated at the end: flushed as one U+FFFD
     int32_t tail[] = {B(0x41), B(0xE2), B(0x82)};
     n = detok_ids(v, tail, 3, out, sizeof out);
@@ -363,13 +373,21 @@ TEST(parse_special) {
 // ---- malformed vocabularies
 
 static struct vocab_desc small_desc(const struct vocab_str *toks, int n) {
-    struct vocab_desc d = {.model = "llama", .n_tokens = n, .tokens = toks, .bos = -1,
-                           .eos = -1, .unk = -1, .pad = -1, .add_bos = -1, .add_eos = -1,
+    struct vocab_desc d = {.model = "llama",
+                           .n_tokens = n,
+                           .tokens = toks,
+                           .bos = -1,
+                           .eos = -1,
+                           .unk = -1,
+                           .pad = -1,
+                           .add_bos = -1,
+                           .add_eos = -1,
                            .add_space_prefix = -1};
     return d;
 }
 
-#define S(x) {x, sizeof(x) - 1}
+#define S(x)                                                                                       \
+    { x, sizeof(x) - 1 }
 
 TEST(init_errors) {
     struct vocab v;
@@ -450,8 +468,8 @@ TEST(init_errors) {
 
 TEST(bpe_merge_order) {
     // Tiny byte-level vocabulary: ranks decide, not token ids; ties go to the leftmost pair.
-    static const struct vocab_str toks[] = {S("a"), S("b"), S("c"), S("ab"), S("bc"), S("abc"),
-                                            S("Ġ"), S("Ġa")};
+    static const struct vocab_str toks[] = {S("a"),  S("b"),   S("c"), S("ab"),
+                                            S("bc"), S("abc"), S("Ġ"), S("Ġa")};
     static const struct vocab_str merges[] = {S("b c"), S("a b"), S("a bc"), S("Ġ a")};
     struct vocab_desc d = small_desc(toks, 8);
     d.model = "gpt2";
@@ -568,7 +586,7 @@ TEST(load_errors) {
 // ---- pre-tokenizers without fixtures: they compile and split as their regex says
 
 TEST(pre_llama3_qwen2_default) {
-    static const struct vocab_str toks[] = {S("a"), S("b"), S("1"), S("2"), S("3"), S("4"),
+    static const struct vocab_str toks[] = {S("a"), S("b"), S("1"),  S("2"), S("3"), S("4"),
                                             S("Ġ"), S("Ċ"), S("ab"), S("'"), S("s")};
     static const struct vocab_str merges[] = {S("a b")};
     struct vocab_desc d = small_desc(toks, 11);
@@ -578,8 +596,8 @@ TEST(pre_llama3_qwen2_default) {
     struct vocab v;
     char err[256];
     int32_t ids[32];
-    static const char *names[] = {"llama3", "qwen2", "default", "deepseek-coder",
-                                  "deepseek-llm", "gpt-2"};
+    static const char *names[] = {"llama3",         "qwen2",        "default",
+                                  "deepseek-coder", "deepseek-llm", "gpt-2"};
     // "1234" -> llama3: 123|4; qwen2: 1|2|3|4 (single digits); others tokenize per char anyway
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(names); i++) {
         d.pre.ptr = names[i];
@@ -627,8 +645,8 @@ TEST(cli_tokenize) {
                        "'x' ' j' 'um' 'p' 's' ' over' ' the' ' l' 'a' 'z' 'y' ' do' 'g' '.'\n");
     // a full model file works too; --no-special drops BOS (fixtures README §1: llama-moe .1)
     snprintf(cmd, sizeof cmd,
-             "'%s' tokenize -m '%s/models/llama-moe-f32.gguf' -p 'The server an' --no-special",
-             bin, fix);
+             "'%s' tokenize -m '%s/models/llama-moe-f32.gguf' -p 'The server an' --no-special", bin,
+             fix);
     ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
     ASSERT_STR_EQ(out, "384 263 274 322 341\n");
     // errors: one line on stderr, non-zero exit, nothing on stdout
@@ -642,4 +660,132 @@ TEST(cli_tokenize) {
     snprintf(cmd, sizeof cmd, "'%s' tokenize --help", bin);
     ASSERT_EQ(run_cmd(cmd, out, sizeof out), 0);
     ASSERT(strstr(out, "usage: janus tokenize") != NULL);
+}
+
+TEST(special_partition) {
+    // deepseek-coder: USER_DEFINED tokens (<｜fim▁begin｜>) are matched even without
+    // parse_special (llama.cpp, HF); CONTROL tokens (<｜begin▁of▁sentence｜>) only with it.
+    struct fixture_vocab fv;
+    open_vocab(&fv, "ggml-vocab-deepseek-coder.gguf");
+    ASSERT(fv.ok);
+    const char *fim = "<\xEF\xBD\x9C"
+                      "fim\xE2\x96\x81"
+                      "begin\xEF\xBD\x9C>";
+    const char *bos = "<\xEF\xBD\x9C"
+                      "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>";
+    char text[256];
+    snprintf(text, sizeof text, "x%sy%s", fim, bos);
+    int32_t ids[64];
+    int n = vocab_tokenize(&fv.v, text, strlen(text), 0, 0, ids, 64);
+    ASSERT(n > 3);
+    ASSERT_EQ(ids[1], 32016);
+    for (int i = 3; i < n; i++)
+        ASSERT_NE(ids[i], 32013);
+    n = vocab_tokenize(&fv.v, text, strlen(text), 0, 1, ids, 64);
+    ASSERT_EQ(n, 4);
+    ASSERT_EQ(ids[1], 32016);
+    ASSERT_EQ(ids[3], 32013);
+    ASSERT(vocab_is_eog(&fv.v, 32014)); // <｜end▁of▁sentence｜> = eos
+    close_vocab(&fv);
+
+    // Longest special text first, then the rest of each fragment (llama.cpp order).
+    static const struct vocab_str toks[] = {S("<unk>"), S("<s>"),    S("</s>"), S("a"),
+                                            S("<a>"),   S("<a><b>"), S("<b>")};
+    int32_t types[7] = {2, 3, 3, 1, 3, 4, 3};
+    struct vocab_desc d = small_desc(toks, 7);
+    d.token_types = types;
+    d.add_space_prefix = 0;
+    struct vocab v;
+    char err[256];
+    ASSERT_OK(vocab_init(&v, &d, err, sizeof err));
+    n = vocab_tokenize(&v, "<a><a><b>a<b>", 13, 0, 1, ids, 64);
+    ASSERT_EQ(n, 4);
+    ASSERT_EQ(ids[0], 4);
+    ASSERT_EQ(ids[1], 5);
+    ASSERT_EQ(ids[2], 3);
+    ASSERT_EQ(ids[3], 6);
+    // without parse_special only the USER_DEFINED <a><b> is a token
+    n = vocab_tokenize(&v, "<a><a><b>", 9, 0, 0, ids, 64);
+    ASSERT(n > 1);
+    ASSERT_EQ(ids[n - 1], 5);
+    vocab_free(&v);
+}
+
+TEST(long_runs) {
+    // Regression: 1 MB runs of one character class exhausted PCRE2's default JIT stack
+    // (deepseek-llm letters and punctuation); now possessive repeats + interpreter fallback.
+    struct fixture_vocab fv;
+    open_vocab(&fv, "ggml-vocab-deepseek-llm.gguf");
+    ASSERT(fv.ok);
+    size_t n = 1 << 20;
+    char *text = malloc(n);
+    int32_t *ids = malloc(sizeof(int32_t) * n);
+    static const char fill[] = {'a', '!', ' ', '7'};
+    for (size_t k = 0; k < sizeof fill; k++) {
+        memset(text, fill[k], n);
+        int m = vocab_tokenize(&fv.v, text, n, 0, 0, ids, (int)n);
+        if (m <= 0) fprintf(stderr, "  run of '%c': status %d\n", fill[k], m);
+        ASSERT(m > 0);
+    }
+    free(text);
+    free(ids);
+    close_vocab(&fv);
+}
+
+// ---- allocation failures: every allocation of load and tokenize may fail cleanly
+
+TEST(alloc_failures) {
+    char path[4096], err[256];
+    struct gguf g;
+    snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-janus-spm.gguf", test_fixtures_dir());
+    ASSERT_OK(gguf_open(&g, path, err, sizeof err));
+    int n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        struct vocab v;
+        mem_fail_after(k);
+        int rc = vocab_load(&v, &g, err, sizeof err);
+        mem_fail_after(0);
+        if (rc == JANUS_OK) {
+            n_ok = 1;
+            vocab_free(&v);
+        } else {
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+            ASSERT_EQ(v.tok, NULL); // zeroed on failure
+        }
+    }
+    ASSERT(n_ok);
+    gguf_close(&g);
+
+    // BPE vocab_init (incl. PCRE2 allocations) and tokenize
+    static const struct vocab_str toks[] = {S("a"), S("b"), S("ab"), S("Ġ")};
+    static const struct vocab_str merges[] = {S("a b")};
+    struct vocab_desc d = small_desc(toks, 4);
+    d.model = "gpt2";
+    d.merges = merges;
+    d.n_merges = 1;
+    struct vocab v;
+    n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        mem_fail_after(k);
+        int rc = vocab_init(&v, &d, err, sizeof err);
+        mem_fail_after(0);
+        if (rc == JANUS_OK)
+            n_ok = 1;
+        else
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+    }
+    ASSERT(n_ok);
+    int32_t ids[16];
+    n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        mem_fail_after(k);
+        int rc = vocab_tokenize(&v, "ab ab<x>", 8, 0, 0, ids, 16);
+        mem_fail_after(0);
+        if (rc >= 0)
+            n_ok = 1;
+        else
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+    }
+    ASSERT(n_ok);
+    vocab_free(&v);
 }

@@ -1,0 +1,261 @@
+// The controller loop (ctl.h): front messages -> batcher -> executor steps -> tokens back.
+// SPDX-License-Identifier: MIT
+#include "ctl/ctl.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "serve/frontlink.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void ctl_default_params(struct ctl_params *p) {
+    memset(p, 0, sizeof *p);
+    p->token_budget = BATCHER_DEFAULT_TOKEN_BUDGET;
+    p->max_waiting = BATCHER_DEFAULT_MAX_WAITING;
+    p->eos_token = -1;
+    p->heartbeat_ms = 1000;
+    p->stats_ms = 500;
+    p->connect_timeout_ms = 10000;
+}
+
+struct ctl {
+    struct exec *e;
+    struct batcher b;
+    struct frontlink_conn conn;
+    struct exec_batch *batches;  // (n_attn)
+    struct exec_result *results; // (n_attn)
+    int failed;                  // the front is gone
+};
+
+static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
+    if (c->failed) return JANUS_ECOMM;
+    int rc = frontlink_send(&c->conn, m);
+    if (rc) {
+        LOG_WARN("controller: lost the front (%s)", janus_strerror(rc));
+        c->failed = 1;
+    }
+    return rc;
+}
+
+static void send_error(struct ctl *c, uint64_t id, int code, const char *text) {
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_ERROR;
+    m.u.error.id = id;
+    m.u.error.code = code;
+    snprintf(m.u.error.message, sizeof m.u.error.message, "%s", text);
+    (void)send_msg(c, &m);
+}
+
+static void flush_events(struct ctl *c) {
+    struct batcher_event ev;
+    while (batcher_pop_event(&c->b, &ev)) {
+        struct frontlink_msg m;
+        memset(&m, 0, sizeof m);
+        if (ev.type == BATCHER_EV_TOKEN) {
+            m.type = FRONTLINK_TOKEN;
+            m.u.token.id = ev.id;
+            m.u.token.token = ev.token;
+        } else {
+            m.type = FRONTLINK_FINISH;
+            m.u.finish.id = ev.id;
+            m.u.finish.reason = ev.reason;
+            m.u.finish.n_prompt = ev.n_prompt;
+            m.u.finish.n_completion = ev.n_completion;
+        }
+        (void)send_msg(c, &m);
+    }
+}
+
+static void send_stats(struct ctl *c) {
+    struct exec_stats es;
+    memset(&es, 0, sizeof es);
+    if (exec_stats(c->e, &es) != JANUS_OK) return;
+    struct batcher_stats bs;
+    batcher_get_stats(&c->b, &bs);
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_STATS;
+    struct frontlink_stats *s = &m.u.stats;
+    s->n_steps = es.n_steps;
+    s->step_ns_total = es.step_ns_total;
+    s->n_running = (uint32_t)bs.n_running;
+    s->n_waiting = (uint32_t)bs.n_waiting;
+    s->n_rejected = bs.n_rejected;
+    s->kv_capacity = c->b.cfg.kv_tokens;
+    s->n_attn = (uint32_t)JANUS_MIN(c->b.cfg.n_attn, FRONTLINK_MAX_INST);
+    for (uint32_t i = 0; i < s->n_attn; i++) s->kv_used[i] = bs.kv_used[i];
+    s->n_layer = (uint32_t)JANUS_MIN(JANUS_MAX(es.n_layer, 0), FRONTLINK_MAX_LAYERS);
+    for (uint32_t l = 0; l < s->n_layer; l++) {
+        s->a_max_last[l] = es.a_max_last[l];
+        s->a_max_sum[l] = es.a_max_sum[l];
+    }
+    s->n_moe = (uint32_t)JANUS_MIN(JANUS_MAX(es.n_moe, 0), FRONTLINK_MAX_INST);
+    for (uint32_t g = 0; g < s->n_moe; g++) {
+        s->activated_sum[g] = es.activated_sum[g];
+        s->activated_last[g] = es.activated_last[g];
+    }
+    for (int k = 0; k < FRONTLINK_N_SCHEMES && k < EXEC_N_SCHEMES; k++) {
+        s->scheme_steps[k] = es.scheme_steps[k];
+        s->scheme_msgs[k] = es.scheme_msgs[k];
+        s->scheme_bytes[k] = es.scheme_bytes[k];
+    }
+    (void)send_msg(c, &m);
+}
+
+// Handles one message from the front. Returns 1 on SHUTDOWN.
+static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
+    switch (m->type) {
+    case FRONTLINK_SUBMIT: {
+        int code = 0;
+        char why[256];
+        int rc = batcher_submit(&c->b, &m->u.submit, now, &code, why, sizeof why);
+        if (rc) send_error(c, m->u.submit.id, code ? code : FRONTLINK_ERR_INTERNAL, why);
+        break;
+    }
+    case FRONTLINK_CANCEL:
+        if (batcher_cancel(&c->b, m->u.cancel_id) != JANUS_OK) {
+            // already finished (its FINISH crossed the CANCEL): nothing to do
+        }
+        break;
+    case FRONTLINK_SHUTDOWN: return 1;
+    default: LOG_WARN("controller: ignoring %s message", frontlink_type_name(m->type)); break;
+    }
+    return 0;
+}
+
+static int connect_front(struct ctl *c, const struct ctl_params *p) {
+    int64_t deadline = clock_now_ns() + (int64_t)p->connect_timeout_ms * 1000000;
+    for (;;) {
+        if (frontlink_connect(p->socket_path, &c->conn) == JANUS_OK) return JANUS_OK;
+        if (clock_now_ns() > deadline) return JANUS_EIO;
+        clock_sleep_ns(20 * 1000000);
+    }
+}
+
+int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_len) {
+    struct ctl c;
+    memset(&c, 0, sizeof c);
+    c.conn.fd = -1;
+    c.e = e;
+    const struct exec_info *info = &e->info;
+    struct batcher_config bc;
+    batcher_default_config(&bc);
+    bc.n_attn = info->n_attn;
+    bc.max_seqs = info->max_seqs;
+    bc.kv_tokens = info->kv_tokens;
+    bc.n_ctx = info->n_ctx;
+    bc.n_vocab = info->n_vocab;
+    bc.token_budget = p->token_budget > 0 ? p->token_budget : BATCHER_DEFAULT_TOKEN_BUDGET;
+    if (bc.token_budget < bc.max_seqs) bc.token_budget = bc.max_seqs;
+    bc.max_waiting = p->max_waiting > 0 ? p->max_waiting : p->max_waiting < 0 ? 0 : BATCHER_DEFAULT_MAX_WAITING;
+    bc.eos_token = p->eos_token;
+    int rc = batcher_init(&c.b, &bc, err, err_len);
+    if (rc) return rc;
+    c.batches = mem_calloc(MEM_TAG_SERVER, (size_t)info->n_attn, sizeof *c.batches);
+    c.results = mem_calloc(MEM_TAG_SERVER, (size_t)info->n_attn, sizeof *c.results);
+    if (!c.batches || !c.results) {
+        rc = JANUS_ENOMEM;
+        snprintf(err, err_len, "out of memory");
+        goto out;
+    }
+    if (connect_front(&c, p) != JANUS_OK) {
+        rc = JANUS_EIO;
+        snprintf(err, err_len, "cannot connect to the front at %s", p->socket_path);
+        goto out;
+    }
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_READY;
+    m.u.ready.n_vocab = (uint32_t)info->n_vocab;
+    m.u.ready.n_attn = (uint32_t)info->n_attn;
+    m.u.ready.n_moe = (uint32_t)info->n_moe;
+    m.u.ready.n_layer = (uint32_t)info->n_layer;
+    m.u.ready.n_ctx = (uint32_t)info->n_ctx;
+    m.u.ready.max_seqs = (uint32_t)info->max_seqs;
+    m.u.ready.kv_tokens = info->kv_tokens;
+    m.u.ready.token_budget = (uint32_t)bc.token_budget;
+    m.u.ready.max_waiting = (uint32_t)bc.max_waiting;
+    snprintf(m.u.ready.model_name, sizeof m.u.ready.model_name, "%s", info->model_name);
+    if (send_msg(&c, &m) != JANUS_OK) {
+        rc = JANUS_EIO;
+        snprintf(err, err_len, "the front closed the socket before READY");
+        goto out;
+    }
+    int heartbeat_ms = p->heartbeat_ms > 0 ? p->heartbeat_ms : 1000;
+    int stats_ms = p->stats_ms > 0 ? p->stats_ms : 500;
+    int64_t last_step = 0, last_stats = 0;
+    int shutdown = 0;
+    rc = JANUS_OK;
+    while (!shutdown && !c.failed) {
+        int64_t now = clock_now_ns();
+        int busy = batcher_busy(&c.b);
+        int wait_ms = 0;
+        if (!busy) {
+            int64_t due = last_step + (int64_t)heartbeat_ms * 1000000 - now;
+            int64_t due_st = last_stats + (int64_t)stats_ms * 1000000 - now;
+            int64_t w = JANUS_MIN(due, due_st);
+            wait_ms = w <= 0 ? 0 : (int)(w / 1000000) + 1;
+        }
+        // Receive: wait only when idle, then drain whatever else is queued.
+        for (;;) {
+            char why[256];
+            struct frontlink_msg in;
+            int r = frontlink_recv(&c.conn, wait_ms, &in, why, sizeof why);
+            wait_ms = 0;
+            if (r == JANUS_EAGAIN) break;
+            if (r != JANUS_OK) {
+                LOG_INFO("controller: front gone (%s)", janus_strerror(r));
+                c.failed = 1;
+                break;
+            }
+            shutdown |= handle(&c, &in, clock_now_ns());
+            frontlink_msg_free(&in);
+            flush_events(&c);
+        }
+        if (c.failed || shutdown) break;
+        now = clock_now_ns();
+        if (batcher_busy(&c.b) || now - last_step >= (int64_t)heartbeat_ms * 1000000) {
+            if (p->step_delay_ms > 0) clock_sleep_ns((int64_t)p->step_delay_ms * 1000000);
+            (void)batcher_schedule(&c.b, clock_now_ns(), c.batches);
+            int r = exec_step(e, c.batches, c.results);
+            if (r != JANUS_OK) {
+                batcher_abort(&c.b);
+                flush_events(&c);
+                char text[128];
+                snprintf(text, sizeof text, "the deployment failed a step: %s", janus_strerror(r));
+                send_error(&c, 0, FRONTLINK_ERR_JOB, text);
+                snprintf(err, err_len, "%s", text);
+                rc = JANUS_ECOMM;
+                break;
+            }
+            r = batcher_commit(&c.b, c.results, c.batches, clock_now_ns());
+            JANUS_ASSERT(r == JANUS_OK); // the executor returned one token per sample
+            flush_events(&c);
+            last_step = clock_now_ns();
+        }
+        if (clock_now_ns() - last_stats >= (int64_t)stats_ms * 1000000) {
+            send_stats(&c);
+            last_stats = clock_now_ns();
+        }
+    }
+    if (shutdown) {
+        // Finish politely: everything still live is cancelled and reported.
+        for (int32_t i = 0; i < c.b.cap; i++) {
+            struct request *r = &c.b.reqs[i];
+            if (r->state == REQUEST_WAITING || r->state == REQUEST_PREFILL ||
+                r->state == REQUEST_DECODE)
+                if (batcher_cancel(&c.b, r->id) != JANUS_OK) JANUS_PANIC("cancel of a live request failed");
+        }
+        flush_events(&c);
+    }
+out:
+    frontlink_conn_close(&c.conn);
+    mem_free(c.batches);
+    mem_free(c.results);
+    batcher_free(&c.b);
+    return rc;
+}

@@ -1,0 +1,39 @@
+// The controller loop (SPEC §2): connects to the front's socket, announces the deployment
+// (READY), then loops — receive SUBMIT/CANCEL/SHUTDOWN, drive the batcher, run one step on
+// the executor, send TOKEN/FINISH (and ERROR for refused requests), send STATS
+// periodically. When idle it runs an empty heartbeat step every heartbeat_ms, so the front
+// can prove the whole deployment completed a step recently (/health readiness).
+// Single-threaded. Not collective: under MPI only the controller rank runs it; the
+// executor broadcasts each step to the other ranks.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_CTL_H
+#define JANUS_CTL_H
+
+#include "base/base.h"
+#include "ctl/exec.h"
+#include "serve/batcher.h"
+
+#include <stdint.h>
+
+struct ctl_params {
+    const char *socket_path; // the front's listening socket
+    int32_t token_budget;    // rows per instance per step (0: BATCHER_DEFAULT_TOKEN_BUDGET)
+    int32_t max_waiting;     // waiting-queue bound (0: BATCHER_DEFAULT_MAX_WAITING; <0: none)
+    int32_t eos_token;       // -1: none
+    int32_t heartbeat_ms;    // idle heartbeat step period (0: 1000)
+    int32_t stats_ms;        // STATS period (0: 500)
+    int32_t connect_timeout_ms; // how long to retry connecting (0: 10000)
+    int32_t step_delay_ms;   // testing: sleep this long before every step (0: none), so that
+                             // end-to-end tests can disconnect or kill mid-request reliably
+};
+
+// Fills p with the defaults above (socket_path NULL, eos -1).
+void ctl_default_params(struct ctl_params *p);
+
+// Runs the controller until the front sends SHUTDOWN or disconnects (JANUS_OK), or the
+// executor fails (JANUS_ECOMM after telling the front: ERROR for the job and FINISH(error)
+// for every running request). JANUS_EIO if the front's socket cannot be reached,
+// JANUS_EINVAL for bad parameters (reason in err). The executor stays owned by the caller.
+JANUS_WUR int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_len);
+
+#endif // JANUS_CTL_H

@@ -1,0 +1,65 @@
+// GET /v1/models (the one served model, OpenAI list shape) and GET /health: 503 while the
+// deployment starts or after it failed, 200 once READY and a step completed within the
+// health window (the controller runs a heartbeat step every second when idle, so an old
+// last step means a stuck deployment). SPEC §10.
+// SPDX-License-Identifier: MIT
+#include "server/server_impl.h"
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "server/json.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void api_models(struct server *s, struct api_reply *r) {
+    pthread_mutex_lock(&s->mu);
+    char name[FRONTLINK_MAX_NAME + 1];
+    snprintf(name, sizeof name, "%s", s->model_name);
+    int ready = s->job == JOB_READY;
+    pthread_mutex_unlock(&s->mu);
+    if (!ready) {
+        api_error(r, 503, "service_unavailable", NULL, "not_ready", "the deployment is not ready");
+        return;
+    }
+    int rc = buf_appendf(&r->body, "{\"object\":\"list\",\"data\":[{\"id\":");
+    rc |= json_append_str(&r->body, name, strlen(name));
+    rc |= buf_appendf(&r->body, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"janus\"}]}",
+                      (long long)(clock_wall_ms() / 1000));
+    r->status = rc ? 500 : 200;
+}
+
+void api_health(struct server *s, struct api_reply *r) {
+    pthread_mutex_lock(&s->mu);
+    enum job_state job = s->job;
+    int64_t age_ms = s->step_seen_ns ? (clock_now_ns() - s->step_seen_ns) / 1000000 : -1;
+    char why[256];
+    snprintf(why, sizeof why, "%s", s->job_error);
+    struct frontlink_ready rd = s->ready;
+    uint64_t steps = s->stats.n_steps;
+    pid_t pid = s->job_pgid;
+    pthread_mutex_unlock(&s->mu);
+    struct buf *b = &r->body;
+    int rc;
+    if (job == JOB_STARTING) {
+        r->status = 503;
+        rc = buf_appendf(b, "{\"status\":\"loading\",\"job_pid\":%d}", (int)pid);
+    } else if (job != JOB_READY) {
+        r->status = 503;
+        rc = buf_appendf(b, "{\"status\":\"error\",\"job_pid\":%d,\"message\":", (int)pid);
+        rc |= json_append_str(b, why[0] ? why : "the deployment is not running", strlen(why[0] ? why : "the deployment is not running"));
+        rc |= buf_appendf(b, "}");
+    } else {
+        int fresh = age_ms >= 0 && age_ms <= s->p.health_window_ms;
+        r->status = fresh ? 200 : 503;
+        rc = buf_appendf(b,
+                         "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
+                         "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u}",
+                         fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps,
+                         (long long)age_ms, rd.n_attn, rd.n_moe, rd.n_ctx);
+    }
+    if (rc) {
+        buf_reset(b);
+        api_error(r, 500, "server_error", NULL, NULL, "health output failed");
+    }
+}

@@ -1,0 +1,436 @@
+// The front's side of the link to the job (server_impl.h, SPEC §2): launches the job as a
+// child process (own process group), accepts its connection on a private Unix socket,
+// and runs a reader thread that routes TOKEN/FINISH/ERROR to the waiting HTTP handlers and
+// keeps the latest STATS. When the job dies or the link breaks, every request in flight
+// gets an explicit error and the job state becomes DEAD (visible on /health).
+// SPDX-License-Identifier: MIT
+#include "server/server_impl.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/status.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+// ---- registry (mu held)
+
+static struct front_req *find_req(struct server *s, uint64_t id) {
+    for (struct front_req *r = s->reqs; r; r = r->next)
+        if (r->id == id) return r;
+    return NULL;
+}
+
+static void req_destroy(struct front_req *r) {
+    pthread_cond_destroy(&r->cond);
+    mem_free(r->tokens);
+    mem_free(r);
+}
+
+static void unregister(struct server *s, struct front_req *r) {
+    if (!r->registered) return;
+    for (struct front_req **pp = &s->reqs; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+    r->registered = 0;
+    s->n_live--;
+    if (--r->refs == 0) req_destroy(r);
+}
+
+static void finish_metrics(struct server *s, struct front_req *r) {
+    s->m.prompt_tokens += (uint64_t)(r->n_prompt > 0 ? r->n_prompt : 0);
+    s->m.gen_tokens += (uint64_t)(r->n_completion > 0 ? r->n_completion : 0);
+    if (r->t_first_ns > 0) {
+        metrics_observe(&s->m.ttft, metrics_ttft_bounds, (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
+        if (r->n_tokens > 1)
+            metrics_observe(&s->m.tpot, metrics_tpot_bounds,
+                            (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
+    }
+}
+
+// Fails every live request with a job error (mu held).
+static void fail_all(struct server *s, const char *why) {
+    while (s->reqs) {
+        struct front_req *r = s->reqs;
+        if (!r->done) {
+            r->done = 1;
+            r->err_code = FRONTLINK_ERR_JOB;
+            snprintf(r->err_msg, sizeof r->err_msg, "%s", why);
+            pthread_cond_broadcast(&r->cond);
+        }
+        unregister(s, r);
+    }
+}
+
+static void set_dead(struct server *s, const char *why) {
+    pthread_mutex_lock(&s->mu);
+    if (s->job != JOB_DEAD && s->job != JOB_STOPPED) {
+        s->job = s->stopping ? JOB_STOPPED : JOB_DEAD;
+        snprintf(s->job_error, sizeof s->job_error, "%s", why);
+        if (!s->stopping) LOG_ERROR("front: the deployment failed: %s", why);
+    }
+    fail_all(s, s->stopping ? "the server is shutting down" : why);
+    pthread_cond_broadcast(&s->state_cond);
+    pthread_mutex_unlock(&s->mu);
+}
+
+// ---- the child process
+
+// Non-blocking check of the child. Returns 1 and fills why if it has exited.
+static int child_exited(struct server *s, char *why, size_t n) {
+    if (s->job_pid <= 0) return 0;
+    int st;
+    pid_t r = waitpid(s->job_pid, &st, WNOHANG);
+    if (r != s->job_pid) return 0;
+    s->job_pid = -1;
+    s->job_exit_status = st;
+    if (WIFEXITED(st)) snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st)) snprintf(why, n, "the job was killed by signal %d", WTERMSIG(st));
+    else snprintf(why, n, "the job ended");
+    return 1;
+}
+
+static int spawn(struct server *s, char *err, size_t err_len) {
+    int n = 0;
+    while (s->p.job_argv[n]) n++;
+    char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
+    if (!argv) return JANUS_ENOMEM;
+    for (int i = 0; i < n; i++) argv[i] = s->p.job_argv[i];
+    argv[n] = (char *)"--socket";
+    argv[n + 1] = s->sock_path;
+    argv[n + 2] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        mem_free(argv);
+        snprintf(err, err_len, "fork: %s", strerror(errno));
+        return JANUS_EIO;
+    }
+    if (pid == 0) {
+        setpgid(0, 0); // own group: stopping the job reaches mpirun's children too
+        execvp(argv[0], argv);
+        fprintf(stderr, "janus serve: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    setpgid(pid, pid);
+    mem_free(argv);
+    s->job_pid = pid;
+    s->job_pgid = pid;
+    return JANUS_OK;
+}
+
+// ---- reader thread
+
+static void on_msg(struct server *s, struct frontlink_msg *m) {
+    int64_t now = clock_now_ns();
+    pthread_mutex_lock(&s->mu);
+    switch (m->type) {
+    case FRONTLINK_TOKEN: {
+        struct front_req *r = find_req(s, m->u.token.id);
+        if (!r || r->done) break;
+        if (r->n_tokens == r->cap_tokens) {
+            int32_t nc = r->cap_tokens ? r->cap_tokens * 2 : 64;
+            int32_t *t = mem_realloc(MEM_TAG_SERVER, r->tokens, (size_t)nc * sizeof *t);
+            if (!t) break; // token lost; the request will end short (logged below)
+            r->tokens = t;
+            r->cap_tokens = nc;
+        }
+        r->tokens[r->n_tokens++] = m->u.token.token;
+        if (r->t_first_ns <= 0) r->t_first_ns = now;
+        r->t_last_ns = now;
+        pthread_cond_broadcast(&r->cond);
+        break;
+    }
+    case FRONTLINK_FINISH: {
+        struct front_req *r = find_req(s, m->u.finish.id);
+        if (!r) break;
+        r->done = 1;
+        r->finish_reason = m->u.finish.reason;
+        r->n_prompt = m->u.finish.n_prompt;
+        r->n_completion = m->u.finish.n_completion;
+        finish_metrics(s, r);
+        pthread_cond_broadcast(&r->cond);
+        unregister(s, r);
+        break;
+    }
+    case FRONTLINK_ERROR: {
+        if (m->u.error.id == 0) {
+            snprintf(s->job_error, sizeof s->job_error, "%.255s", m->u.error.message);
+            break;
+        }
+        struct front_req *r = find_req(s, m->u.error.id);
+        if (!r) break;
+        r->done = 1;
+        r->err_code = m->u.error.code;
+        snprintf(r->err_msg, sizeof r->err_msg, "%.255s", m->u.error.message);
+        pthread_cond_broadcast(&r->cond);
+        unregister(s, r);
+        break;
+    }
+    case FRONTLINK_STATS:
+        if (m->u.stats.n_steps != s->stats.n_steps || s->step_seen_ns == 0) s->step_seen_ns = now;
+        s->stats = m->u.stats;
+        s->stats_ns = now;
+        break;
+    case FRONTLINK_READY: LOG_WARN("front: a second READY ignored"); break;
+    default: break; // unknown types are skipped (frontlink.h)
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void *reader_main(void *arg) {
+    struct server *s = arg;
+    char why[256] = "";
+    int64_t deadline = clock_now_ns() + (int64_t)s->p.ready_timeout_s * 1000000000;
+    // 1. the job connects
+    for (;;) {
+        if (s->stopping && s->job_pid <= 0) {
+            set_dead(s, "stopped");
+            return NULL;
+        }
+        if (child_exited(s, why, sizeof why)) {
+            set_dead(s, why);
+            return NULL;
+        }
+        if (clock_now_ns() > deadline) {
+            set_dead(s, "the job did not connect in time");
+            return NULL;
+        }
+        int rc = frontlink_accept(s->listen_fd, 200, &s->conn);
+        if (rc == JANUS_OK) break;
+        if (rc != JANUS_EAGAIN) {
+            set_dead(s, "accept on the job socket failed");
+            return NULL;
+        }
+    }
+    // 2. READY, then 3. messages until the link ends
+    int ready = 0;
+    for (;;) {
+        struct frontlink_msg m;
+        char perr[256] = "";
+        int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
+        if (rc == JANUS_EAGAIN) {
+            if (s->stopping && child_exited(s, why, sizeof why)) break;
+            if (!s->stopping && child_exited(s, why, sizeof why)) break;
+            if (!ready && clock_now_ns() > deadline) {
+                snprintf(why, sizeof why, "the job did not become ready in time");
+                break;
+            }
+            continue;
+        }
+        if (rc != JANUS_OK) {
+            if (rc == JANUS_EPROTO) snprintf(why, sizeof why, "protocol error from the job: %s", perr);
+            else {
+                // The link closed: wait briefly for the exit status to say why.
+                for (int k = 0; k < 50 && !child_exited(s, why, sizeof why); k++)
+                    clock_sleep_ns(20 * 1000000);
+                if (!why[0]) snprintf(why, sizeof why, "the job closed its connection");
+            }
+            break;
+        }
+        if (!ready) {
+            if (m.type != FRONTLINK_READY) {
+                snprintf(why, sizeof why, "the job sent %s before READY", frontlink_type_name(m.type));
+                frontlink_msg_free(&m);
+                break;
+            }
+            pthread_mutex_lock(&s->mu);
+            s->ready = m.u.ready;
+            snprintf(s->model_name, sizeof s->model_name, "%s", m.u.ready.model_name);
+            s->job = JOB_READY;
+            s->step_seen_ns = clock_now_ns();
+            // Never submit more than the controller can hold (waiting + every slot), so its
+            // admission control never has to refuse: overload is a 429 here, decided before
+            // any streaming response starts.
+            int64_t cap = (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
+            if (cap > 0 && cap < s->p.max_inflight) s->p.max_inflight = (int)cap;
+            pthread_cond_broadcast(&s->state_cond);
+            pthread_mutex_unlock(&s->mu);
+            ready = 1;
+            LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
+                     m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
+        } else {
+            on_msg(s, &m);
+        }
+        frontlink_msg_free(&m);
+    }
+    if (s->stopping && !why[0]) snprintf(why, sizeof why, "stopped");
+    set_dead(s, why);
+    // A job that broke the link but still runs is of no use: end it and reap it.
+    if (s->job_pid > 0) {
+        char w2[64];
+        for (int k = 0; k < 300 && !child_exited(s, w2, sizeof w2); k++) {
+            if (k == 100) kill(-s->job_pgid, SIGTERM);
+            if (k == 200) kill(-s->job_pgid, SIGKILL);
+            clock_sleep_ns(20 * 1000000);
+        }
+    }
+    return NULL;
+}
+
+// ---- API
+
+int front_start(struct server *s, char *err, size_t err_len) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(s->sock_dir, sizeof s->sock_dir, "%s/janus-front-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(s->sock_dir)) {
+        snprintf(err, err_len, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
+        s->sock_dir[0] = 0;
+        return JANUS_EIO;
+    }
+    snprintf(s->sock_path, sizeof s->sock_path, "%s/link.sock", s->sock_dir);
+    int rc = frontlink_listen(s->sock_path, &s->listen_fd);
+    if (rc) {
+        snprintf(err, err_len, "cannot listen on %s", s->sock_path);
+        rmdir(s->sock_dir);
+        s->sock_dir[0] = 0;
+        s->listen_fd = -1;
+        return rc;
+    }
+    s->conn.fd = -1;
+    rc = spawn(s, err, err_len);
+    if (rc) return rc;
+    if (pthread_create(&s->reader, NULL, reader_main, s) != 0) {
+        snprintf(err, err_len, "cannot start the reader thread");
+        return JANUS_EIO;
+    }
+    s->reader_started = 1;
+    return JANUS_OK;
+}
+
+void front_stop(struct server *s) {
+    s->stopping = 1;
+    if (s->conn.fd >= 0) {
+        struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
+        pthread_mutex_lock(&s->send_mu);
+        (void)!frontlink_send(&s->conn, &m);
+        pthread_mutex_unlock(&s->send_mu);
+    }
+    // Give the job a moment to exit by itself, then SIGTERM, then SIGKILL (whole group).
+    // Only the reader thread reaps the child; here we wait for it to notice.
+    pthread_mutex_lock(&s->mu);
+    for (int k = 0; k < 500 && s->reader_started && (s->job == JOB_READY || s->job == JOB_STARTING);
+         k++) {
+        if (k == 200 && s->job_pgid > 0) kill(-s->job_pgid, SIGTERM);
+        if (k == 400 && s->job_pgid > 0) kill(-s->job_pgid, SIGKILL);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10 * 1000000;
+        if (ts.tv_nsec >= 1000000000) ts.tv_sec++, ts.tv_nsec -= 1000000000;
+        pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (s->reader_started) pthread_join(s->reader, NULL);
+    s->reader_started = 0;
+    frontlink_conn_close(&s->conn);
+    if (s->listen_fd >= 0) close(s->listen_fd);
+    s->listen_fd = -1;
+    if (s->sock_path[0]) unlink(s->sock_path);
+    if (s->sock_dir[0]) rmdir(s->sock_dir);
+    pthread_mutex_lock(&s->mu);
+    fail_all(s, "the server is shutting down");
+    pthread_mutex_unlock(&s->mu);
+}
+
+int front_submit(struct server *s, struct frontlink_submit *sub, struct front_req **out, char *err,
+                 size_t err_len) {
+    *out = NULL;
+    struct front_req *r = mem_calloc(MEM_TAG_SERVER, 1, sizeof *r);
+    if (!r) {
+        snprintf(err, err_len, "out of memory");
+        return JANUS_ENOMEM;
+    }
+    r->cap_tokens = sub->max_tokens < 4096 ? sub->max_tokens : 4096;
+    r->tokens = mem_alloc(MEM_TAG_SERVER, (size_t)r->cap_tokens * sizeof *r->tokens);
+    if (!r->tokens) {
+        mem_free(r);
+        snprintf(err, err_len, "out of memory");
+        return JANUS_ENOMEM;
+    }
+    pthread_cond_init(&r->cond, NULL);
+    pthread_mutex_lock(&s->mu);
+    if (s->job != JOB_READY) {
+        snprintf(err, err_len, "%s",
+                 s->job == JOB_STARTING ? "the deployment is still starting"
+                 : s->job_error[0]      ? s->job_error
+                                        : "the deployment is not running");
+        pthread_mutex_unlock(&s->mu);
+        req_destroy(r);
+        return JANUS_ECOMM;
+    }
+    if (s->n_live >= s->p.max_inflight) {
+        s->m.req_rejected++;
+        pthread_mutex_unlock(&s->mu);
+        req_destroy(r);
+        snprintf(err, err_len, "too many requests in flight (%d); retry later", s->p.max_inflight);
+        return JANUS_EAGAIN;
+    }
+    r->id = ++s->next_id;
+    r->refs = 2;
+    r->registered = 1;
+    r->t_submit_ns = clock_now_ns();
+    r->next = s->reqs;
+    s->reqs = r;
+    s->n_live++;
+    pthread_mutex_unlock(&s->mu);
+    sub->id = r->id;
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_SUBMIT;
+    m.u.submit = *sub;
+    pthread_mutex_lock(&s->send_mu);
+    int rc = frontlink_send(&s->conn, &m);
+    pthread_mutex_unlock(&s->send_mu);
+    if (rc) {
+        // The reader will notice the broken link and fail everything; fail this one now.
+        pthread_mutex_lock(&s->mu);
+        if (!r->done) {
+            r->done = 1;
+            r->err_code = FRONTLINK_ERR_JOB;
+            snprintf(r->err_msg, sizeof r->err_msg, "cannot reach the deployment");
+        }
+        unregister(s, r);
+        pthread_mutex_unlock(&s->mu);
+    }
+    *out = r;
+    return JANUS_OK;
+}
+
+void front_cancel(struct server *s, struct front_req *r) {
+    pthread_mutex_lock(&s->mu);
+    int send = !r->done && !r->cancel_sent && r->registered;
+    r->cancel_sent |= send;
+    uint64_t id = r->id;
+    pthread_mutex_unlock(&s->mu);
+    if (!send) return;
+    struct frontlink_msg m = {.type = FRONTLINK_CANCEL};
+    m.u.cancel_id = id;
+    pthread_mutex_lock(&s->send_mu);
+    (void)!frontlink_send(&s->conn, &m);
+    pthread_mutex_unlock(&s->send_mu);
+}
+
+void front_release(struct server *s, struct front_req *r) {
+    front_cancel(s, r);
+    pthread_mutex_lock(&s->mu);
+    if (--r->refs == 0) req_destroy(r);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void front_wait_locked(struct server *s, struct front_req *r, int timeout_ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)timeout_ms * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_cond_timedwait(&r->cond, &s->mu, &ts);
+}

@@ -1,0 +1,54 @@
+// The OpenAI-compatible HTTP front (SPEC §2, §10): a libmicrohttpd daemon (one thread per
+// connection, connection cap, idle timeout, body-size cap, optional API key) in front of a
+// deployment it launches as a child process and talks to over a Unix socket
+// (serve/frontlink.h). Endpoints: POST /v1/completions, POST /v1/chat/completions,
+// GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1 unless told
+// otherwise. The server never dies on a request: bad input gets a 4xx OpenAI-shaped error,
+// overload 429/503, and a failed job becomes explicit errors and a failing /health.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_HTTP_H
+#define JANUS_HTTP_H
+
+#include "base/base.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_params {
+    const char *host;        // address to bind (default "127.0.0.1")
+    int port;                // 0: any free port (see http_port)
+    const char *api_key;     // NULL: no authentication
+    const char *model_path;  // GGUF file: the front reads its tokenizer and chat template
+    char *const *job_argv;   // the job command (NULL-terminated); "--socket PATH" is appended
+    size_t max_body;         // request body cap in bytes (default 1 MiB) -> 413
+    int max_depth;           // JSON nesting cap (default 32)
+    int max_connections;     // concurrent connections (default 256)
+    int timeout_s;           // idle connection timeout (default 600)
+    int32_t max_tokens;      // largest accepted max_tokens (default: the context length)
+    int32_t max_prompt;      // largest accepted prompt in tokens (default: the context length)
+    int max_inflight;        // requests in the job at once before 429 (default 1024)
+    int health_window_ms;    // /health needs a completed step this recent (default 10000)
+    int ready_timeout_s;     // how long the job may take to become ready (default 600)
+};
+
+void http_default_params(struct http_params *p);
+
+struct http_server;
+
+// Loads the tokenizer, launches the job, binds and starts serving (requests before the job
+// is ready get 503). On failure returns a negative status with a one-line reason in err and
+// *out NULL (nothing left running).
+JANUS_WUR int http_start(struct http_server **out, const struct http_params *p, char *err,
+                         size_t err_len);
+// The bound TCP port.
+int http_port(const struct http_server *s);
+// Blocks until the job is ready (JANUS_OK), fails (JANUS_ECOMM, reason in err) or
+// timeout_ms passes (JANUS_EAGAIN).
+JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
+// 1 while the job is running (or starting), 0 once it has exited or failed.
+int http_job_alive(struct http_server *s);
+// Stops accepting, tells the job to shut down (SIGTERM, then SIGKILL after a grace period),
+// fails what is still in flight, frees everything; *s = NULL.
+void http_stop(struct http_server **s);
+
+#endif // JANUS_HTTP_H

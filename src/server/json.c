@@ -1,0 +1,219 @@
+// cJSON helpers (json.h): bounded parse and typed getters with clear errors.
+// SPDX-License-Identifier: MIT
+#include "server/json.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ERRF(...)                                                                                  \
+    do {                                                                                           \
+        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
+    } while (0)
+
+// Depth of the raw text's brackets, outside strings: checked before cJSON recurses.
+static int text_depth_ok(const char *t, size_t len, int max_depth) {
+    int depth = 0, in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = t[i];
+        if (in_str) {
+            if (ch == '\\') i++;
+            else if (ch == '"') in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > max_depth) return 0;
+        } else if (ch == ']' || ch == '}') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+int json_parse(const char *text, size_t len, size_t max_len, int max_depth, cJSON **out,
+               char *err, size_t err_len) {
+    *out = NULL;
+    if (len > max_len) {
+        ERRF("body of %zu bytes exceeds the limit of %zu", len, max_len);
+        return JANUS_ELIMIT;
+    }
+    if (!text_depth_ok(text, len, max_depth)) {
+        ERRF("JSON nesting deeper than %d levels", max_depth);
+        return JANUS_ELIMIT;
+    }
+    if (len == 0) {
+        ERRF("empty body: expected a JSON object");
+        return JANUS_EFORMAT;
+    }
+    const char *end = NULL;
+    cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!v) {
+        // (cJSON_GetErrorPtr is process-global, so not used: we report the length only)
+        size_t at = end && end >= text ? (size_t)(end - text) : 0;
+        ERRF("malformed JSON near byte %zu", at);
+        return JANUS_EFORMAT;
+    }
+    for (size_t i = end ? (size_t)(end - text) : len; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t' && text[i]) {
+            cJSON_Delete(v);
+            ERRF("malformed JSON: unexpected data after the value at byte %zu", i);
+            return JANUS_EFORMAT;
+        }
+    if (json_depth(v) > max_depth) {
+        cJSON_Delete(v);
+        ERRF("JSON nesting deeper than %d levels", max_depth);
+        return JANUS_ELIMIT;
+    }
+    *out = v;
+    return JANUS_OK;
+}
+
+int json_depth(const cJSON *v) {
+    if (!v) return 0;
+    if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) return 1;
+    int d = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        int k = json_depth(c);
+        if (cJSON_IsArray(c) || cJSON_IsObject(c)) d = k > d ? k : d;
+    }
+    return 1 + d;
+}
+
+static const cJSON *field(const cJSON *obj, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return v && !cJSON_IsNull(v) ? v : NULL;
+}
+
+int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                 char *err, size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    if (!cJSON_IsNumber(v) || !isfinite(d) || d != floor(d)) {
+        ERRF("'%s' must be an integer", key);
+        return JANUS_EINVAL;
+    }
+    if (d < (double)lo || d > (double)hi) {
+        ERRF("'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo, (long long)hi, d);
+        return JANUS_EINVAL;
+    }
+    *out = (int64_t)d;
+    return JANUS_OK;
+}
+
+int json_get_f64(const cJSON *obj, const char *key, double lo, double hi, double *out, char *err,
+                 size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
+        ERRF("'%s' must be a number", key);
+        return JANUS_EINVAL;
+    }
+    if (v->valuedouble < lo || v->valuedouble > hi) {
+        ERRF("'%s' must be between %g and %g (got %g)", key, lo, hi, v->valuedouble);
+        return JANUS_EINVAL;
+    }
+    *out = v->valuedouble;
+    return JANUS_OK;
+}
+
+int json_get_bool(const cJSON *obj, const char *key, int *out, char *err, size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    if (!cJSON_IsBool(v)) {
+        ERRF("'%s' must be a boolean", key);
+        return JANUS_EINVAL;
+    }
+    *out = cJSON_IsTrue(v);
+    return JANUS_OK;
+}
+
+int json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out, char *err,
+                 size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    if (!cJSON_IsString(v) || !v->valuestring) {
+        ERRF("'%s' must be a string", key);
+        return JANUS_EINVAL;
+    }
+    if (strlen(v->valuestring) > max_len) {
+        ERRF("'%s' is longer than %zu bytes", key, max_len);
+        return JANUS_EINVAL;
+    }
+    *out = v->valuestring;
+    return JANUS_OK;
+}
+
+int json_get_array(const cJSON *obj, const char *key, const cJSON **out, char *err,
+                   size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    if (!cJSON_IsArray(v)) {
+        ERRF("'%s' must be an array", key);
+        return JANUS_EINVAL;
+    }
+    *out = v;
+    return JANUS_OK;
+}
+
+int json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
+                    size_t err_len) {
+    const cJSON *v = field(obj, key);
+    if (!v) return JANUS_ENOTFOUND;
+    if (!cJSON_IsObject(v)) {
+        ERRF("'%s' must be an object", key);
+        return JANUS_EINVAL;
+    }
+    *out = v;
+    return JANUS_OK;
+}
+
+// Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t k;
+    unsigned min;
+    if (c < 0x80) return 1;
+    if ((c & 0xE0) == 0xC0) k = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0) k = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0) k = 4, min = 0x10000;
+    else return 0;
+    if (k > n) return 0;
+    unsigned cp = c & (0xFF >> (k + 1));
+    for (size_t i = 1; i < k; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return k;
+}
+
+int json_append_str(struct buf *out, const char *s, size_t len) {
+    const unsigned char *p = (const unsigned char *)s;
+    int rc = buf_append(out, "\"", 1);
+    size_t i = 0;
+    while (rc == JANUS_OK && i < len) {
+        unsigned c = p[i];
+        if (c == '"') rc = buf_append(out, "\\\"", 2), i++;
+        else if (c == '\\') rc = buf_append(out, "\\\\", 2), i++;
+        else if (c == '\n') rc = buf_append(out, "\\n", 2), i++;
+        else if (c == '\r') rc = buf_append(out, "\\r", 2), i++;
+        else if (c == '\t') rc = buf_append(out, "\\t", 2), i++;
+        else if (c < 0x20 || c == 0x7F) rc = buf_appendf(out, "\\u%04x", c), i++;
+        else {
+            size_t k = utf8_seq(p + i, len - i);
+            if (k == 0) {
+                rc = buf_append(out, "\xEF\xBF\xBD", 3);
+                i++;
+            } else {
+                rc = buf_append(out, p + i, k);
+                i += k;
+            }
+        }
+    }
+    if (rc == JANUS_OK) rc = buf_append(out, "\"", 1);
+    return rc;
+}

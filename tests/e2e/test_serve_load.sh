@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# End-to-end under load and failure (SPEC §2, §10): 32 concurrent streaming requests on 2
+# attention instances with fewer slots than requests (so some wait in the queue) all
+# complete with the right token counts and the same greedy text as one request alone; a
+# client that disconnects mid-stream (and one mid non-streaming request) gets its request
+# cancelled and its KV slot freed (checked on /metrics); killing the job gives in-flight
+# requests an explicit error, and /health reports the failure.
+# SPDX-License-Identifier: MIT
+source "$(dirname "$0")/lib.sh"
+
+# metric NAME_WITH_LABELS: the value from /metrics of server $1
+metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
+
+# ---- 32 concurrent streams
+start_server L --attn 2 --max-seqs 8 --budget 64
+U=http://127.0.0.1:$PORT_L
+"$PY" - "$PORT_L" <<'PY' || fail "32 concurrent streaming requests"
+import http.client, json, sys, threading
+port = int(sys.argv[1])
+N, T = 32, 24
+body = {"prompt": "Once upon a time", "max_tokens": T, "temperature": 0, "ignore_eos": True}
+def post(b):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", "/v1/completions", json.dumps(b), {"Content-Type": "application/json"})
+    return c, c.getresponse()
+c, r = post(body)
+assert r.status == 200, r.status
+ref = json.loads(r.read())["choices"][0]["text"]
+res = [None] * N
+def worker(i):
+    try:
+        c, r = post(dict(body, stream=True, stream_options={"include_usage": True}))
+        assert r.status == 200, r.status
+        raw = r.read().decode()
+        ev = [e for e in raw.split("\n\n") if e.strip()]
+        assert ev[-1] == "data: [DONE]", ev[-1]
+        ch = [json.loads(e[6:]) for e in ev[:-1]]
+        text = "".join(x["choices"][0]["text"] for x in ch if x["choices"])
+        usage = [x["usage"] for x in ch if x.get("usage")][0]
+        fin = [x["choices"][0]["finish_reason"] for x in ch if x["choices"] and x["choices"][0]["finish_reason"]]
+        res[i] = (text, usage["completion_tokens"], fin)
+    except Exception as e:
+        res[i] = ("ERR", repr(e), [])
+th = [threading.Thread(target=worker, args=(i,)) for i in range(N)]
+for t in th: t.start()
+for t in th: t.join()
+bad = [(i, r) for i, r in enumerate(res) if r is None or r[1] != T or r[2] != ["length"] or r[0] != ref]
+assert not bad, bad[:3]
+print("ok   32 concurrent streams: %d tokens each, identical greedy text" % T)
+PY
+[ "$(metric "$PORT_L" janus_requests_running)" = 0 ] || fail "requests still running after the load"
+for i in 0 1; do
+  [ "$(metric "$PORT_L" "janus_kv_cache_used_tokens{instance=\"$i\"}")" = 0 ] || fail "KV of instance $i not freed"
+done
+stop_server L
+
+# ---- disconnects and job failure on a slowed-down deployment (20 ms per step)
+start_server D --step-delay-ms 20 --max-seqs 4
+U=http://127.0.0.1:$PORT_D
+"$PY" - "$PORT_D" <<'PY' || fail "streaming client disconnect"
+import http.client, json, sys
+port = int(sys.argv[1])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+r = c.getresponse()
+assert r.status == 200
+line = r.readline()
+assert line.startswith(b"data: "), line
+c.sock.close()  # hang up mid-stream
+print("ok   disconnected after the first chunk")
+PY
+# its slot is freed and the disconnect is counted
+freed=0
+for _ in $(seq 1 100); do
+  if [ "$(metric "$PORT_D" janus_requests_running)" = 0 ] &&
+     [ "$(metric "$PORT_D" 'janus_kv_cache_used_tokens{instance="0"}')" = 0 ] &&
+     [ "$(metric "$PORT_D" janus_client_disconnects_total)" = 1 ]; then freed=1; break; fi
+  sleep 0.1
+done
+[ $freed = 1 ] && ok "stream disconnect: request cancelled, KV slot freed (/metrics)" ||
+  fail "stream disconnect not reflected on /metrics: $(curl -s "$U/metrics" | grep -E 'running|kv_cache_used|disconnect')"
+# a non-streaming client that gives up
+curl -s -o /dev/null --max-time 1 "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' || true
+freed=0
+for _ in $(seq 1 100); do
+  if [ "$(metric "$PORT_D" janus_requests_running)" = 0 ] &&
+     [ "$(metric "$PORT_D" janus_client_disconnects_total)" = 2 ]; then freed=1; break; fi
+  sleep 0.1
+done
+[ $freed = 1 ] && ok "non-streaming disconnect: request cancelled" || fail "non-streaming disconnect not cancelled"
+req GET "$U/health"
+expect_status 200 "healthy after disconnects"
+JOB_PID=$(jget 'j["job_pid"]')
+
+# ---- the job dies with requests in flight
+curl -s -o "$TMP/ns.json" -w '%{http_code}' --max-time 60 "$U/v1/completions" \
+  -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' >"$TMP/ns.code" &
+NS=$!
+"$PY" - "$PORT_D" "$JOB_PID" <<'PY' || fail "in-flight stream on job death"
+import http.client, json, os, signal, sys
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+r = c.getresponse()
+assert r.status == 200
+assert r.readline().startswith(b"data: ")
+os.kill(pid, signal.SIGKILL)
+rest = r.read().decode()
+ev = [e.strip() for e in rest.split("\n\n") if e.strip()]
+errs = [json.loads(e[6:]) for e in ev if e.startswith("data: {") and '"error"' in e]
+assert errs and errs[0]["error"]["code"] == "deployment_failed", rest[-400:]
+assert ev[-1] == "data: [DONE]", ev[-1]
+print("ok   in-flight stream got an explicit error event:", errs[0]["error"]["message"])
+PY
+wait $NS || true
+[ "$(cat "$TMP/ns.code")" = 503 ] && grep -q deployment_failed "$TMP/ns.json" &&
+  ok "in-flight non-streaming request got 503" || fail "non-streaming on job death: $(cat "$TMP/ns.code") $(cat "$TMP/ns.json")"
+req GET "$U/health"
+expect_status 503 "/health after the job died"
+[ "$(jget 'j["status"]')" = error ] || fail "/health status after death: $BODY"
+jget 'j["message"]' | grep -q "signal 9" || fail "/health should say the job was killed: $BODY"
+req POST "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
+expect_error 503 "new request after the job died"
+[ "$(metric "$PORT_D" janus_up)" = 0 ] || fail "janus_up should be 0"
+kill -0 "$PID_D" || fail "the server itself must stay up"
+
+[ $FAILED = 0 ] || { tail -30 "$LOG_D" >&2; exit 1; }
+echo "all serve load checks passed"
