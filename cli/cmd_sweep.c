@@ -187,8 +187,8 @@ int cmd_sweep(int argc, char **argv) {
         for (int k = 0; k < BASELINES_COUNT; k++)
             printf(" %22s", pl.sys[k].name);
         printf("\n");
-        rc = buf_appendf(&csv,
-                         "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax\n");
+        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax,"
+                               "attn_ms,moe_ms,comm_ms,shared_ms,head_ms\n");
         for (int j = 0; j < n_batches && !rc; j++) {
             printf("%-16g", batches[j]);
             for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
@@ -204,9 +204,11 @@ int cmd_sweep(int argc, char **argv) {
                     printf(" %22s", cell);
                 } else
                     printf(" %22s", "-");
-                rc = buf_appendf(&csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_batch[s],
-                                 pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
-                                 pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax);
+                rc = buf_appendf(
+                    &csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                    slo_batch[s], pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
+                    pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax, pt.br.attn * 1e3, pt.br.moe * 1e3,
+                    pt.br.comm * 1e3, pt.br.shared * 1e3, pt.br.head * 1e3);
             }
             printf("\n");
         }
