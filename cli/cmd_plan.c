@@ -42,6 +42,8 @@ static const char *usage_text =
     "  --no-cache       do not read or write the a_max table cache\n"
     "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
     "  --json           one JSON object on stdout\n"
+    "  --layout-out F   write Janus's replica layout for the chosen n_moe (janus-layout JSON,\n"
+    "                   usable by janus run --layout)\n"
     "\n"
     "The a_max tables are cached in $JANUS_CACHE_DIR, $XDG_CACHE_HOME/janus or ~/.cache/janus.\n";
 
@@ -138,7 +140,7 @@ int cmd_plan(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out_path = NULL;
-    const char *sched = "greedy";
+    const char *sched = "greedy", *layout_out = NULL;
     double slo_ms = 0, rate = 0, context = -1;
     int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
     int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
@@ -178,6 +180,9 @@ int cmd_plan(int argc, char **argv) {
         } else if (!strcmp(a, "--sched")) {
             NEED();
             sched = v;
+        } else if (!strcmp(a, "--layout-out")) {
+            NEED();
+            layout_out = v;
         } else if (!strcmp(a, "--slo-ms")) {
             NEED();
             if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
@@ -266,6 +271,39 @@ int cmd_plan(int argc, char **argv) {
         return cli_error(cmd, "search failed: %s", janus_strerror(rc));
     }
     const struct search_point *j = &pts[BASELINES_JANUS];
+    if (layout_out) {
+        if (j->n_moe < 1) {
+            planner_free(&pl);
+            return cli_error(cmd, "no Janus configuration to write a layout for");
+        }
+        struct mc_params mp = pl.mc;
+        mp.placement = pl.sys[BASELINES_JANUS].placement;
+        struct layout lay;
+        struct placement_build_report rep;
+        rc = mc_layout(&lay, &mp, pl.model.n_layers, pl.model.n_dense_layers, j->n_moe, j->slots,
+                       &rep, err, sizeof err);
+        if (rc) {
+            planner_free(&pl);
+            return cli_error(cmd, "%s", err);
+        }
+        rc = layout_save_json(&lay, layout_out);
+        int32_t rmax = 0, multi = 0;
+        const struct layout_layer *ly = &lay.layers[pl.model.n_dense_layers];
+        for (int32_t e = 0; e < ly->n_experts; e++) {
+            int32_t r = layout_n_replicas(ly, e);
+            if (r > rmax) rmax = r;
+            multi += r > 1;
+        }
+        fprintf(stderr,
+                "layout: %d MoE instances x %d slots, %d of %d experts replicated (at most %d "
+                "replicas), %d bounded swaps -> %s\n",
+                j->n_moe, j->slots, multi, ly->n_experts, rmax, rep.n_swaps, layout_out);
+        layout_free(&lay);
+        if (rc) {
+            planner_free(&pl);
+            return cli_error(cmd, "cannot write %s: %s", layout_out, janus_strerror(rc));
+        }
+    }
     double bound = j->n_moe ? amax_bound_at(&pl.tab[BASELINES_JANUS], j->n_moe, j->batch) : 0;
     if (json) {
         cJSON *o2 = planner_point_json(j);

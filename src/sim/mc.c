@@ -67,8 +67,9 @@ uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *sl
     return h;
 }
 
-// Statistics of one MoE layer from the synthetic warm-up trace.
-static int warm_stats(const struct mc_params *p, struct stats *st, char *err, size_t errlen) {
+// Statistics from the synthetic warm-up trace, recorded into layers [first, n_layers).
+static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_t first,
+                             struct stats *st, char *err, size_t errlen) {
     struct trace_gen_params g;
     trace_gen_default_params(&g);
     g.n_experts = p->n_experts;
@@ -86,14 +87,15 @@ static int warm_stats(const struct mc_params *p, struct stats *st, char *err, si
     struct trace tr = {0};
     int rc = trace_generate(&tr, &g, err, errlen);
     if (rc) return rc;
-    rc = stats_init(st, 1, p->n_experts, 1.0);
+    rc = stats_init(st, n_layers, p->n_experts, 1.0);
     if (rc) {
         trace_free(&tr);
         snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
         return rc;
     }
-    for (int64_t b = 0; b < tr.n_blocks && !rc; b++)
-        rc = stats_record_routing(st, 0, trace_block_ids(&tr, b), tr.blocks[b].n_tok, tr.top_k);
+    for (int32_t l = first; l < n_layers && !rc; l++)
+        for (int64_t b = 0; b < tr.n_blocks && !rc; b++)
+            rc = stats_record_routing(st, l, trace_block_ids(&tr, b), tr.blocks[b].n_tok, tr.top_k);
     trace_free(&tr);
     if (rc) {
         stats_free(st);
@@ -123,7 +125,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     const int32_t E = p->n_experts, k = p->top_k, nb = p->n_b;
     const int64_t bmax = p->b_grid[nb - 1];
     struct stats st = {0};
-    int rc = warm_stats(p, &st, err, errlen);
+    int rc = warm_stats_layers(p, 1, 0, &st, err, errlen);
     if (rc) return rc;
     struct layout *lay = mem_calloc(MEM_TAG_SIM, (size_t)n_cfg, sizeof *lay);
     double *w = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *w);
@@ -286,4 +288,26 @@ int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int
     if (path[0] && mkdir_p(cache_dir) == JANUS_OK) (void)!amax_save(out, path);
     if (build_s) *build_s = (double)(clock_now_ns() - t0) * 1e-9;
     return JANUS_OK;
+}
+
+int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers, int32_t n_dense,
+              int32_t n_e, int32_t slots, struct placement_build_report *rep, char *err,
+              size_t errlen) {
+    if (!out || !p || n_layers < 1 || n_dense < 0 || n_dense >= n_layers || n_e < 1 || slots < 1 ||
+        (int64_t)n_e * slots < p->n_experts) {
+        snprintf(err, errlen, "layout: invalid configuration (n_e %d, C %d)", (int)n_e, (int)slots);
+        return JANUS_EINVAL;
+    }
+    struct stats st = {0};
+    int rc = warm_stats_layers(p, n_layers, n_dense, &st, err, errlen);
+    if (rc) return rc;
+    struct eplb_params ep = {0};
+    ep.n_groups = 1;
+    ep.n_nodes = 1;
+    ep.policy = EPLB_POLICY_GLOBAL;
+    char e2[256];
+    rc = placement_build_layout(out, &st, n_e, slots, p->placement, &ep, rep, e2, sizeof e2);
+    if (rc) snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e, (int)slots, e2);
+    stats_free(&st);
+    return rc;
 }

@@ -51,4 +51,12 @@ JANUS_WUR int mc_build_cached(struct amax_table *out, const struct mc_params *p,
                               const char *tag, int *from_cache, double *build_s, char *err,
                               size_t errlen);
 
+// The whole-model replica layout for one configuration, from the same statistics as the
+// tables (every MoE layer records the same warm-up trace; the n_dense leading layers stay
+// dense): the planner's "replica counts and placement for the chosen n_e". *out must not
+// be initialised; free it with layout_free. rep may be NULL.
+JANUS_WUR int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers,
+                        int32_t n_dense, int32_t n_e, int32_t slots,
+                        struct placement_build_report *rep, char *err, size_t errlen);
+
 #endif // JANUS_SIM_MC_H

@@ -9,6 +9,7 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "plan_fixture.h"
+#include "place/layout.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -257,4 +258,29 @@ TEST(outputs_byte_identical_for_a_seed) {
     ASSERT_STR_EQ(strchr(g_out, '{'), strchr(g_out2, '{'));
     ASSERT(strstr(g_out, "\"gpu_hours\"") && strstr(g_out, "\"slo_attainment\"") &&
            strstr(g_out, "\"reconfigurations\""));
+}
+
+TEST(plan_writes_a_valid_layout) {
+    char args[1200], path[700];
+    snprintf(path, sizeof path, "%s/layout.json", test_tmpdir());
+    snprintf(args, sizeof args,
+             "plan --model mixtral-8x7b --hw a100 --slo-ms 100 --rate 5000 --max-gpus 16 "
+             "--samples 2 --json --layout-out %s",
+             path);
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    cJSON *j = cJSON_Parse(strchr(g_out, '{'));
+    ASSERT(j != NULL);
+    int ne = cJSON_GetObjectItem(j, "n_moe")->valueint;
+    int slots = cJSON_GetObjectItem(j, "slots")->valueint;
+    cJSON_Delete(j);
+    struct layout l;
+    char err[256];
+    ASSERT_OK(layout_load_json(&l, path, err, sizeof err));
+    ASSERT_OK(layout_check(&l, err, sizeof err));
+    ASSERT_EQ(l.n_instances, ne);
+    ASSERT_EQ(l.n_slots, slots);
+    ASSERT_EQ(l.n_layers, 32);
+    ASSERT_EQ(l.n_experts, 8);
+    ASSERT_EQ(layout_n_moe_layers(&l), 32);
+    layout_free(&l);
 }
