@@ -44,7 +44,21 @@ int planner_init(struct planner *pl, const struct model_shape *m, const struct h
         int32_t n_e[AMAX_MAX_CFG], slots[AMAX_MAX_CFG];
         int n = baselines_configs(&pl->sys[k], &pl->lm, o->max_gpus, n_e, slots, AMAX_MAX_CFG);
         pl->built[k] = 1;
-        if (n == 0) continue; // the experts never fit: every plan of this system is infeasible
+        if (n == 0) { // every plan of this system is infeasible; say why
+            int C = latency_moe_slots(&pl->lm);
+            if (!pl->sys[k].space.colocated && C < 1)
+                snprintf(pl->why_empty[k], sizeof pl->why_empty[k],
+                         "one expert slot per layer does not fit in device memory");
+            else if (!pl->sys[k].space.colocated)
+                snprintf(
+                    pl->why_empty[k], sizeof pl->why_empty[k],
+                    "needs at least %d MoE instances (C = %d) plus attention: more than %d GPUs",
+                    (m->n_experts + C - 1) / C, C, o->max_gpus);
+            else
+                snprintf(pl->why_empty[k], sizeof pl->why_empty[k], "no unit size within %d GPUs",
+                         o->max_gpus);
+            continue;
+        }
         struct mc_params mp = pl->mc;
         mp.placement = pl->sys[k].placement;
         mp.sched = pl->sys[k].sched;
@@ -71,7 +85,7 @@ int planner_plan(const struct planner *pl, enum baselines_kind kind, const struc
     if (p->max_gpus > pl->opt.max_gpus) return JANUS_EINVAL;
     memset(out, 0, sizeof *out);
     if (pl->tab[kind].n_cfg == 0) {
-        out->why = "the experts do not fit in device memory";
+        out->why = pl->why_empty[kind];
         return JANUS_OK;
     }
     return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
@@ -83,7 +97,7 @@ int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
         return JANUS_EINVAL;
     memset(out, 0, sizeof *out);
     if (pl->tab[kind].n_cfg == 0) {
-        out->why = "the experts do not fit in device memory";
+        out->why = pl->why_empty[kind];
         return JANUS_OK;
     }
     return search_best_at_batch(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
@@ -96,7 +110,7 @@ int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
         return JANUS_EINVAL;
     memset(out, 0, sizeof *out);
     if (pl->tab[kind].n_cfg == 0) {
-        out->why = "the experts do not fit in device memory";
+        out->why = pl->why_empty[kind];
         return JANUS_OK;
     }
     return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],

@@ -34,6 +34,7 @@ struct planner {
     struct baselines_system sys[BASELINES_COUNT];
     struct amax_table tab[BASELINES_COUNT]; // n_cfg == 0: not built / never fits
     int built[BASELINES_COUNT];
+    char why_empty[BASELINES_COUNT][96]; // reason when a table has no configuration
     int from_cache[BASELINES_COUNT];
     double build_s[BASELINES_COUNT];
 };
