@@ -50,7 +50,8 @@ void latency_coef_default(struct latency_coef *c) {
 
 #define COEFS(X)                                                                                   \
     X(eff_flops)                                                                                   \
-    X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s) X(sched_per_token_s)     \
+    X(eff_mem)                                                                                     \
+    X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s) X(sched_per_token_s)                \
         X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes) X(balance_ratio)      \
             X(leader_rails) X(moe_overlap) X(m2n_per_instance)
 
@@ -89,7 +90,7 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
     return (int)used;
 }
 
-int latency_model_init(struct latency_model *lm, const struct model_shape *m,
+int latency_model_init(struct latency_model *lm, const struct models_shape *m,
                        const struct hw_profile *hw, const struct latency_coef *c) {
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
@@ -141,7 +142,7 @@ static double roof(const struct latency_model *lm, double flops, double bytes) {
 static double attn_layer(const struct latency_model *lm, double b, double ctx, int dense,
                          int gate_here) {
     if (b <= 0) return lm->coef.attn_fixed_s;
-    const struct model_shape *m = lm->shape;
+    const struct models_shape *m = lm->shape;
     double flops = b * models_attn_flops(m, ctx);
     double bytes = lm->attn_w_bytes + b * ctx * lm->kv_bytes_token_layer;
     if (dense) {

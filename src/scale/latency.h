@@ -16,7 +16,7 @@
 #include "base/base.h"
 #include "scale/amax.h"
 
-struct model_shape;
+struct models_shape;
 struct hw_profile;
 
 // All coefficients of the model. Defaults and their justification: latency_coef_default.
@@ -68,13 +68,13 @@ struct latency_model {
     double nonexpert_bytes; // everything an attention instance holds
     double kv_bytes_token;  // KV bytes per token of context, all layers
     double kv_bytes_token_layer;
-    double beta;                     // seconds per activated expert (weights / bandwidth)
-    double gamma;                    // seconds per routed token-expert pair (FLOPs / peak)
-    double device_mem;               // usable bytes per device (after reserve and buffers)
-    const struct model_shape *shape; // borrowed
+    double beta;                      // seconds per activated expert (weights / bandwidth)
+    double gamma;                     // seconds per routed token-expert pair (FLOPs / peak)
+    double device_mem;                // usable bytes per device (after reserve and buffers)
+    const struct models_shape *shape; // borrowed
 };
 
-JANUS_WUR int latency_model_init(struct latency_model *lm, const struct model_shape *m,
+JANUS_WUR int latency_model_init(struct latency_model *lm, const struct models_shape *m,
                                  const struct hw_profile *hw, const struct latency_coef *c);
 
 // Exchange schemes. The first four are Janus's (SPEC §4); the rest model the baselines.

@@ -18,7 +18,7 @@ void planner_default_options(struct planner_options *o) {
     o->janus_sched = ACTSCHED_POLICY_GREEDY;
 }
 
-int planner_init(struct planner *pl, const struct model_shape *m, const struct hw_profile *hw,
+int planner_init(struct planner *pl, const struct models_shape *m, const struct hw_profile *hw,
                  const struct latency_coef *c, const struct planner_options *o, char *err,
                  size_t errlen) {
     memset(pl, 0, sizeof *pl);
@@ -128,7 +128,7 @@ int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
         snprintf(err, errlen, "data directory not found (set JANUS_DATA_DIR or --data-dir)");
         return JANUS_ENOTFOUND;
     }
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile hw;
     int rc = model_file ? models_load_file(model_file, &m, err, errlen)
                         : models_load(dir, model_id, &m, err, errlen);

@@ -26,7 +26,7 @@ struct planner_options {
 };
 
 struct planner {
-    struct model_shape model;
+    struct models_shape model;
     struct hw_profile hw;
     struct latency_model lm;
     struct planner_options opt;
@@ -41,7 +41,7 @@ struct planner {
 
 void planner_default_options(struct planner_options *o);
 // Copies model and hw, derives the latency model and builds (or loads) the tables.
-JANUS_WUR int planner_init(struct planner *pl, const struct model_shape *m,
+JANUS_WUR int planner_init(struct planner *pl, const struct models_shape *m,
                            const struct hw_profile *hw, const struct latency_coef *c,
                            const struct planner_options *o, char *err, size_t errlen);
 void planner_free(struct planner *pl);

@@ -13,7 +13,7 @@
 #include <string.h>
 
 // A small GQA MoE model: 4 layers (1 dense), d 1024, 16 experts top-2 of width 512.
-static inline void fx_model(struct model_shape *m) {
+static inline void fx_model(struct models_shape *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "tiny");
     m->n_layers = 4;

@@ -8,7 +8,7 @@
 #include "plan_fixture.h"
 #include "scale/latency.h"
 
-static void setup(struct model_shape *m, struct hw_profile *h, struct latency_coef *c,
+static void setup(struct models_shape *m, struct hw_profile *h, struct latency_coef *c,
                   struct latency_model *lm) {
     fx_model(m);
     fx_hw(h);
@@ -16,7 +16,7 @@ static void setup(struct model_shape *m, struct hw_profile *h, struct latency_co
 }
 
 TEST(derived_coefficients_by_hand) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -42,7 +42,7 @@ TEST(derived_coefficients_by_hand) {
 }
 
 TEST(step_time_monotone_in_batch_every_system) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -71,7 +71,7 @@ TEST(step_time_monotone_in_batch_every_system) {
 }
 
 TEST(small_batch_is_memory_bound_sum) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -97,7 +97,7 @@ TEST(small_batch_is_memory_bound_sum) {
 }
 
 TEST(adaptive_is_cheapest_and_2pc_saves_messages) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -139,7 +139,7 @@ TEST(adaptive_is_cheapest_and_2pc_saves_messages) {
 }
 
 TEST(shared_expert_overlap_and_pingpong) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -166,7 +166,7 @@ TEST(shared_expert_overlap_and_pingpong) {
 }
 
 TEST(coefficients_override_and_validation) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;

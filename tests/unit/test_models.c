@@ -30,7 +30,7 @@ TEST(models_load_and_published_totals) {
     };
     char err[512];
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        struct model_shape m;
+        struct models_shape m;
         int rc = models_load(data_dir(), want[i].id, &m, err, sizeof err);
         if (rc) TEST_FAIL_("%s: %s", want[i].id, err);
         double tot = models_total_params(&m) / 1e9, moe = models_routed_params(&m) / 1e9 / tot;
@@ -38,7 +38,7 @@ TEST(models_load_and_published_totals) {
         if (want[i].total_b > 0) ASSERT_NEAR(tot, want[i].total_b, 0.03 * want[i].total_b);
         ASSERT(moe >= want[i].lo_moe && moe <= want[i].hi_moe);
     }
-    struct model_shape m;
+    struct models_shape m;
     ASSERT_OK(models_load(data_dir(), "deepseek-v2", &m, err, sizeof err));
     ASSERT_NEAR(models_kv_bytes_token_layer(&m), (512 + 64) * 2, 0); // MLA latent + rope key
     ASSERT_EQ(models_moe_layers(&m), 59);
@@ -75,7 +75,7 @@ static int parse_model_text(const char *text, char *err, size_t errlen) {
     if (!f) return -100;
     fputs(text, f);
     fclose(f);
-    struct model_shape m;
+    struct models_shape m;
     return models_load_file(path, &m, err, errlen);
 }
 

@@ -9,7 +9,7 @@
 #include "scale/search.h"
 
 struct fx {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_model lm;
     struct amax_table t;

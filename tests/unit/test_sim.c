@@ -20,7 +20,7 @@
 static struct planner g_pl; // large: keep it off the stack
 
 static int toy_planner(void) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     fx_model(&m);
