@@ -9,6 +9,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "sim/catalog.h"
+#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/workload.h"
 
@@ -42,6 +43,8 @@ static const char *usage_text =
     "  --no-cache       do not read or write the a_max table cache\n"
     "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
     "  --json           one JSON object on stdout\n"
+    "  --stats F        measured expert statistics (janus-stats JSON, e.g. from janus place\n"
+    "                   --save-stats) instead of the synthetic ones; E must match the model\n"
     "  --layout-out F   write Janus's replica layout for the chosen n_moe (janus-layout JSON,\n"
     "                   usable by janus run --layout)\n"
     "\n"
@@ -140,7 +143,7 @@ int cmd_plan(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out_path = NULL;
-    const char *sched = "greedy", *layout_out = NULL;
+    const char *sched = "greedy", *layout_out = NULL, *stats_path = NULL;
     double slo_ms = 0, rate = 0, context = -1;
     int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
     int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
@@ -183,6 +186,9 @@ int cmd_plan(int argc, char **argv) {
         } else if (!strcmp(a, "--layout-out")) {
             NEED();
             layout_out = v;
+        } else if (!strcmp(a, "--stats")) {
+            NEED();
+            stats_path = v;
         } else if (!strcmp(a, "--slo-ms")) {
             NEED();
             if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
@@ -242,6 +248,14 @@ int cmd_plan(int argc, char **argv) {
         return 2 * cli_error(cmd, "bad --sched '%s' (greedy or optimal)", sched);
     char cache[4096];
     o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    // Static storage: the statistics stay reachable until exit on every return path.
+    static struct stats ext_stats;
+    if (stats_path) {
+        char serr[512];
+        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
+            return cli_error(cmd, "%s: %s", stats_path, serr);
+        o.stats = &ext_stats;
+    }
     if (context < 0) {
         struct workload_lengths wl;
         workload_sharegpt(&wl);

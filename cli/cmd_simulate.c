@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "base/status.h"
+#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -34,7 +35,7 @@ static const char *usage_text =
     "                   the default) or last (the previous interval's measured peak)\n"
     "  --headroom X     plan for X times the forecast peak (default 1.0)\n"
     "  --context S, --max-gpus G (default 64), --seed N, --samples N, --no-cache,\n"
-    "  --data-dir D, --model-file F, --coef NAME=VALUE\n"
+    "  --data-dir D, --model-file F, --coef NAME=VALUE, --stats F\n"
     "  --json           JSON summary on stdout\n"
     "  --out DIR        write <model>-<hw>-sim-<trace>.csv/.json and SVG plots into DIR\n";
 
@@ -62,6 +63,7 @@ int cmd_simulate(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *stats_path = NULL;
     const char *trace = NULL;
     double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
            headroom = 1.0, context = -1;
@@ -186,6 +188,14 @@ int cmd_simulate(int argc, char **argv) {
     o.samples = (int)samples;
     char cache[4096];
     o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    // Static storage: the statistics stay reachable until exit on every return path.
+    static struct stats ext_stats;
+    if (stats_path) {
+        char serr[512];
+        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
+            return cli_error(cmd, "%s: %s", stats_path, serr);
+        o.stats = &ext_stats;
+    }
     static struct planner pl;
     rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
     if (rc) {

@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/workload.h"
@@ -30,6 +31,7 @@ static const char *usage_text =
     "  --amax-moe N     MoE instances for the a_max curves (default 8)\n"
     "  --model-file F   model shape JSON instead of --model\n"
     "  --seed N, --samples N, --no-cache, --data-dir D, --coef NAME=VALUE (repeatable)\n"
+    "  --stats F        measured expert statistics (janus-stats JSON) instead of synthetic\n"
     "  --out DIR        also write CSV, JSON and SVG files into DIR\n";
 
 #define MAXL 64
@@ -73,6 +75,7 @@ int cmd_sweep(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *stats_path = NULL;
     const char *what = "all";
     double slo_batch[MAXL] = {150, 200},
            slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
@@ -167,6 +170,14 @@ int cmd_sweep(int argc, char **argv) {
     o.samples = (int)samples;
     char cache[4096];
     o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    // Static storage: the statistics stay reachable until exit on every return path.
+    static struct stats ext_stats;
+    if (stats_path) {
+        char serr[512];
+        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
+            return cli_error(cmd, "%s: %s", stats_path, serr);
+        o.stats = &ext_stats;
+    }
     static struct planner pl;
     char err[512];
     int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);

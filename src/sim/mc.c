@@ -41,8 +41,69 @@ void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k) {
 static uint64_t h_i64(uint64_t h, int64_t v) { return hash_fnv1a(h, &v, sizeof v); }
 static uint64_t h_f64(uint64_t h, double v) { return hash_fnv1a(h, &v, sizeof v); }
 
+// Index of pair (i, j), i < j, in the row-major upper triangle (place/stats.h layout).
+static size_t pair_index(int32_t E, int32_t i, int32_t j) {
+    return (size_t)i * (size_t)(2 * E - i - 1) / 2 + (size_t)(j - i - 1);
+}
+
+// All recorded layers of ext merged into `out` layers [first, n_layers) (true values).
+static int merge_stats(const struct stats *ext, int32_t n_layers, int32_t first,
+                       struct stats *out) {
+    int32_t E = ext->n_experts;
+    int rc = stats_init(out, n_layers, E, 1.0);
+    if (rc) return rc;
+    double *t = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *t);
+    double *c = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *c);
+    size_t P = (size_t)E * (size_t)(E - 1) / 2;
+    double *a = mem_calloc(MEM_TAG_SIM, P ? P : 1, sizeof *a);
+    if (!t || !c || !a) {
+        mem_free(t);
+        mem_free(c);
+        mem_free(a);
+        stats_free(out);
+        return JANUS_ENOMEM;
+    }
+    double steps = 0;
+    for (int32_t l = 0; l < ext->n_layers; l++) {
+        if (!(stats_steps(ext, l) > 0)) continue;
+        steps += stats_steps(ext, l);
+        for (int32_t e = 0; e < E; e++) {
+            t[e] += stats_tokens(ext, l, e);
+            c[e] += stats_act(ext, l, e);
+        }
+        for (int32_t i = 0; i < E; i++)
+            for (int32_t j = i + 1; j < E; j++)
+                a[pair_index(E, i, j)] += stats_coact(ext, l, i, j);
+    }
+    for (int32_t l = first; l < n_layers; l++) {
+        out->scale[l] = 1.0;
+        out->steps[l] = steps;
+        memcpy(out->tok + (size_t)l * E, t, sizeof *t * (size_t)E);
+        memcpy(out->act + (size_t)l * E, c, sizeof *c * (size_t)E);
+        if (P) memcpy(out->coact + (size_t)l * P, a, sizeof *a * P);
+    }
+    mem_free(t);
+    mem_free(c);
+    mem_free(a);
+    return JANUS_OK;
+}
+
+static uint64_t stats_digest(const struct stats *ext) {
+    struct stats m = {0};
+    if (merge_stats(ext, 1, 0, &m)) return 0;
+    int32_t E = m.n_experts;
+    size_t P = (size_t)E * (size_t)(E - 1) / 2;
+    uint64_t h = hash_fnv1a(HASH_FNV_INIT, m.tok, sizeof(double) * (size_t)E);
+    h = hash_fnv1a(h, m.act, sizeof(double) * (size_t)E);
+    h = hash_fnv1a(h, m.coact, sizeof(double) * P);
+    h = hash_fnv1a(h, m.steps, sizeof(double));
+    stats_free(&m);
+    return h;
+}
+
 uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *slots, int n_cfg) {
     uint64_t h = HASH_FNV_INIT;
+    h = h_i64(h, p->stats ? (int64_t)stats_digest(p->stats) : 0);
     h = h_i64(h, MC_VERSION);
     h = h_i64(h, p->n_experts);
     h = h_i64(h, p->top_k);
@@ -125,7 +186,18 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     const int32_t E = p->n_experts, k = p->top_k, nb = p->n_b;
     const int64_t bmax = p->b_grid[nb - 1];
     struct stats st = {0};
-    int rc = warm_stats_layers(p, 1, 0, &st, err, errlen);
+    int rc;
+    if (p->stats) {
+        if (p->stats->n_experts != E) {
+            snprintf(err, errlen, "statistics have %d experts, the model %d",
+                     (int)p->stats->n_experts, (int)E);
+            return JANUS_EINVAL;
+        }
+        rc = merge_stats(p->stats, 1, 0, &st);
+        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+    } else {
+        rc = warm_stats_layers(p, 1, 0, &st, err, errlen);
+    }
     if (rc) return rc;
     struct layout *lay = mem_calloc(MEM_TAG_SIM, (size_t)n_cfg, sizeof *lay);
     double *w = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *w);
@@ -299,14 +371,29 @@ int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers, i
         return JANUS_EINVAL;
     }
     struct stats st = {0};
-    int rc = warm_stats_layers(p, n_layers, n_dense, &st, err, errlen);
+    const struct stats *use = &st;
+    int rc;
+    if (p->stats && p->stats->n_experts != p->n_experts) {
+        snprintf(err, errlen, "statistics have %d experts, the model %d", (int)p->stats->n_experts,
+                 (int)p->n_experts);
+        return JANUS_EINVAL;
+    }
+    if (p->stats && p->stats->n_layers == n_layers) {
+        use = p->stats; // measured per layer: place each layer from its own statistics
+        rc = JANUS_OK;
+    } else if (p->stats) {
+        rc = merge_stats(p->stats, n_layers, n_dense, &st);
+        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+    } else {
+        rc = warm_stats_layers(p, n_layers, n_dense, &st, err, errlen);
+    }
     if (rc) return rc;
     struct eplb_params ep = {0};
     ep.n_groups = 1;
     ep.n_nodes = 1;
     ep.policy = EPLB_POLICY_GLOBAL;
     char e2[256];
-    rc = placement_build_layout(out, &st, n_e, slots, p->placement, &ep, rep, e2, sizeof e2);
+    rc = placement_build_layout(out, use, n_e, slots, p->placement, &ep, rep, e2, sizeof e2);
     if (rc) snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e, (int)slots, e2);
     stats_free(&st);
     return rc;

@@ -18,6 +18,7 @@
 #include "actsched/actsched.h"
 #include "base/base.h"
 #include "place/place.h"
+#include "place/stats.h"
 #include "scale/amax.h"
 
 struct mc_params {
@@ -34,6 +35,10 @@ struct mc_params {
     int32_t n_b;     // grid points
     int32_t b_grid[AMAX_MAX_B];
     uint64_t seed;
+    // Optional measured statistics (janus-stats, borrowed): when set they replace the
+    // synthetic warm-up trace. The tables use all MoE layers merged into one profile; the
+    // whole-model layout (mc_layout) uses them per layer when the layer counts match.
+    const struct stats *stats;
 };
 
 // Defaults (docs/PLANNER.md): zipf 0.3 (hottest expert ~3x the mean load), groups of 8,

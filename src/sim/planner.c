@@ -37,6 +37,12 @@ int planner_init(struct planner *pl, const struct models_shape *m, const struct 
     mc_default_params(&pl->mc, m->n_experts, m->top_k);
     pl->mc.seed = o->seed;
     if (o->samples > 0) pl->mc.samples = o->samples;
+    if (o->stats && o->stats->n_experts != m->n_experts) {
+        snprintf(err, errlen, "statistics have %d experts but %s has %d", (int)o->stats->n_experts,
+                 m->id, m->n_experts);
+        return JANUS_EINVAL;
+    }
+    pl->mc.stats = o->stats;
     for (int k = 0; k < BASELINES_COUNT; k++) {
         baselines_get((enum baselines_kind)k, c, &pl->sys[k]);
         if (k == BASELINES_JANUS) pl->sys[k].sched = o->janus_sched;

@@ -23,6 +23,7 @@ struct planner_options {
     enum actsched_policy janus_sched; // Janus's scheduler (greedy, the publication's)
     int samples;                      // Monte Carlo samples (0: default)
     unsigned systems;                 // bit mask of baselines_kind to build (0: all)
+    const struct stats *stats;        // measured statistics (borrowed), NULL: synthetic
 };
 
 struct planner {

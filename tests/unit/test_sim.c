@@ -10,6 +10,8 @@
 #include "base/status.h"
 #include "plan_fixture.h"
 #include "place/layout.h"
+#include "place/stats.h"
+#include "place/trace.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -283,4 +285,41 @@ TEST(plan_writes_a_valid_layout) {
     ASSERT_EQ(l.n_experts, 8);
     ASSERT_EQ(layout_n_moe_layers(&l), 32);
     layout_free(&l);
+}
+
+TEST(plan_with_measured_statistics) {
+    // Statistics of a skewed 8-expert routing trace, as `janus place --save-stats` writes.
+    struct trace_gen_params g;
+    trace_gen_default_params(&g);
+    g.n_experts = 8;
+    g.top_k = 2;
+    g.n_layers = 32;
+    g.n_steps = 20;
+    g.batch = 32;
+    g.zipf = 1.2;
+    struct trace tr = {0};
+    char err[256];
+    ASSERT_OK(trace_generate(&tr, &g, err, sizeof err));
+    struct stats st;
+    ASSERT_OK(stats_init(&st, 32, 8, 1.0));
+    for (int64_t b = 0; b < tr.n_blocks; b++)
+        ASSERT_OK(stats_record_routing(&st, tr.blocks[b].layer, trace_block_ids(&tr, b),
+                                       tr.blocks[b].n_tok, tr.top_k));
+    char path[700], args[1500];
+    snprintf(path, sizeof path, "%s/stats.json", test_tmpdir());
+    ASSERT_OK(stats_save_json(&st, path));
+    stats_free(&st);
+    trace_free(&tr);
+    const char *common = "plan --model mixtral-8x7b --hw a100 --slo-ms 100 --rate 5000 "
+                         "--max-gpus 16 --samples 2 --json";
+    snprintf(args, sizeof args, "%s --stats %s --layout-out %s/l2.json", common, path,
+             test_tmpdir());
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "\"feasible\"") != NULL);
+    ASSERT_EQ(run(common, g_out2, sizeof g_out2), 0);
+    ASSERT(strcmp(strchr(g_out, '{'), strchr(g_out2, '{')) != 0); // the statistics matter
+    snprintf(args, sizeof args,
+             "plan --model deepseek-v2 --hw h100 --slo-ms 100 --rate 5 --stats %s", path);
+    ASSERT_NE(run(args, g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "statistics have 8 experts but deepseek-v2 has 160") != NULL);
 }
