@@ -79,7 +79,7 @@ static int eval(const struct latency_model *lm, const struct latency_system *sys
         r.tpot = tmax;
         (void)tpot_at(lm, sys, tab, na, ne, r.batch, ctx, &r.br);
         r.tpg = p->rate / r.n_gpus;
-        r.why = "memory-bound batch cannot sustain the rate";
+        r.why = "even the largest batch memory allows cannot sustain the rate";
         *out = r;
         return JANUS_OK;
     }
