@@ -34,6 +34,7 @@ static const char *usage_text =
     "  --forecast F     oracle (plan for the interval's own peak: equal-SLO GPU-hours,\n"
     "                   the default) or last (the previous interval's measured peak)\n"
     "  --headroom X     plan for X times the forecast peak (default 1.0)\n"
+    "  --reconf-s S     GPU-seconds charged per added/removed GPU at a change (default 30)\n"
     "  --context S, --max-gpus G (default 64), --seed N, --samples N, --no-cache,\n"
     "  --data-dir D, --model-file F, --coef NAME=VALUE, --stats F\n"
     "  --json           JSON summary on stdout\n"
@@ -66,7 +67,7 @@ int cmd_simulate(int argc, char **argv) {
     const char *stats_path = NULL;
     const char *trace = NULL;
     double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
-           headroom = 1.0, context = -1;
+           headroom = 1.0, context = -1, reconf_s = 30;
     int64_t max_gpus = 64, seed = 1, samples = 0;
     int json = 0, no_cache = 0, forecast_last = 0;
     struct latency_coef coef;
@@ -119,6 +120,9 @@ int cmd_simulate(int argc, char **argv) {
         } else if (!strcmp(a, "--peak-to-mean")) {
             if (cli_parse_f64(v, 1.001, 1e4, &ptm))
                 return 2 * cli_error(cmd, "bad --peak-to-mean '%s'", v);
+        } else if (!strcmp(a, "--reconf-s")) {
+            if (cli_parse_f64(v, 0, 86400, &reconf_s))
+                return 2 * cli_error(cmd, "bad --reconf-s '%s'", v);
         } else if (!strcmp(a, "--headroom")) {
             if (cli_parse_f64(v, 0.01, 100, &headroom))
                 return 2 * cli_error(cmd, "bad --headroom '%s'", v);
@@ -203,7 +207,7 @@ int cmd_simulate(int argc, char **argv) {
         return cli_error(cmd, "%s", err);
     }
     struct sim_params sp = {slo_ms * 1e-3, context, (int)max_gpus, interval, headroom,
-                            forecast_last, 0};
+                            forecast_last, 0,       reconf_s};
     struct sim_result res;
     rc = sim_run(&pl, &tr, &sp, &res);
     if (rc) {
@@ -221,6 +225,7 @@ int cmd_simulate(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "interval_s", interval);
         cJSON_AddStringToObject(root, "forecast", forecast_last ? "last" : "oracle");
         cJSON_AddNumberToObject(root, "headroom", headroom);
+        cJSON_AddNumberToObject(root, "reconf_s", reconf_s);
         cJSON_AddNumberToObject(root, "hours", tr.n * tr.bin_s / 3600.0);
         cJSON_AddNumberToObject(root, "mean_rate", round(workload_trace_mean(&tr) * 1e3) / 1e3);
         cJSON_AddNumberToObject(root, "peak_rate", round(workload_trace_peak(&tr) * 1e3) / 1e3);
@@ -234,6 +239,7 @@ int cmd_simulate(int argc, char **argv) {
             cJSON_AddNumberToObject(x, "gpu_hours", round(r->gpu_hours * 1e4) / 1e4);
             cJSON_AddNumberToObject(x, "slo_attainment", round(r->slo_attainment * 1e6) / 1e6);
             cJSON_AddNumberToObject(x, "reconfigurations", r->reconfigs);
+            cJSON_AddNumberToObject(x, "reconf_gpu_hours", round(r->reconf_gpu_hours * 1e4) / 1e4);
             cJSON_AddNumberToObject(x, "infeasible_intervals", r->infeasible);
             cJSON_AddNumberToObject(x, "peak_gpus", r->peak_gpus);
             // A saving is only meaningful when both systems met their plans in every interval.

@@ -144,7 +144,8 @@ static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_
     g.p_group = p->p_group;
     g.hot_groups = p->hot_groups;
     g.drift = 0;
-    g.seed = p->seed;
+    g.model_seed = p->seed; // which experts are popular
+    g.seed = p->seed;       // which tokens are drawn
     struct trace tr = {0};
     int rc = trace_generate(&tr, &g, err, errlen);
     if (rc) return rc;

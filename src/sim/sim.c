@@ -64,7 +64,8 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
             struct sim_result *out) {
     memset(out, 0, sizeof *out);
     if (!pl || !tr || !p || tr->n < 1 || !(tr->bin_s > 0) || !(p->interval_s >= tr->bin_s) ||
-        !(p->slo_s > 0) || p->max_gpus < 1 || p->max_gpus > pl->opt.max_gpus || !(p->headroom > 0))
+        !(p->slo_s > 0) || p->max_gpus < 1 || p->max_gpus > pl->opt.max_gpus ||
+        !(p->headroom > 0) || !(p->reconf_s >= 0))
         return JANUS_EINVAL;
     int bins_per = (int)floor(p->interval_s / tr->bin_s + 1e-9);
     int n_int = (tr->n + bins_per - 1) / bins_per;
@@ -117,8 +118,12 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
                 if (rc) break;
                 struct sim_system_result *sr = &out->sys[k];
                 if (!pt.feasible) sr->infeasible++;
-                if (i > 0 && (pt.n_attn != cur[k].n_attn || pt.n_moe != cur[k].n_moe))
+                if (i > 0 && (pt.n_attn != cur[k].n_attn || pt.n_moe != cur[k].n_moe)) {
                     sr->reconfigs++;
+                    double extra = fabs((double)pt.n_gpus - cur[k].n_gpus) * p->reconf_s / 3600.0;
+                    sr->gpu_hours += extra;
+                    sr->reconf_gpu_hours += extra;
+                }
                 cur[k] = pt;
                 iv->n_attn[k] = pt.n_attn;
                 iv->n_moe[k] = pt.n_moe;

@@ -5,8 +5,9 @@
 // peak, a perfect forecast, or the previous interval's measured peak; the first interval
 // then uses its first bin), and at every bin an evaluation of each system's current deployment:
 // the bin's tokens count as within the SLO when the deployment's capacity within the SLO
-// covers the bin's rate. Reports GPU-hours, SLO attainment (token-weighted) and the
-// number of reconfigurations per system. Deterministic; no I/O.
+// covers the bin's rate. Reports GPU-hours (each change also charges |delta GPUs| x
+// reconf_s), SLO attainment (token-weighted) and the number of reconfigurations per
+// system. Deterministic; no I/O.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_SIM_H
 #define JANUS_SIM_SIM_H
@@ -24,6 +25,8 @@ struct sim_params {
     int forecast_last; // 0: the interval's own peak (perfect forecast, equal-SLO GPU-hours);
                        // 1: the previous interval's measured peak (reactive re-planning)
     unsigned systems;  // bit mask of baselines_kind (0: all built in the planner)
+    double reconf_s;   // seconds each added or removed GPU is held extra at a change
+                       // (expert loading before the switch, draining after it)
 };
 
 struct sim_interval {
@@ -39,9 +42,10 @@ struct sim_system_result {
     int active; // simulated
     double gpu_hours;
     double tokens, tokens_ok;
-    double slo_attainment; // tokens_ok / tokens
-    int reconfigs;         // deployment changes after the first interval
-    int infeasible;        // intervals whose plan could not meet the SLO at the planned rate
+    double slo_attainment;   // tokens_ok / tokens
+    double reconf_gpu_hours; // part of gpu_hours charged to reconfigurations
+    int reconfigs;           // deployment changes after the first interval
+    int infeasible;          // intervals whose plan could not meet the SLO at the planned rate
     int peak_gpus;
 };
 

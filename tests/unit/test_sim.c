@@ -53,7 +53,7 @@ TEST(sim_constant_load_accounting) {
     struct workload_trace t;
     double lv[] = {20000};
     ASSERT_EQ(make_trace(&t, 120, lv, 1), 0); // 2 hours
-    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 0};
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 0, 0};
     struct sim_result r;
     ASSERT_OK(sim_run(&g_pl, &t, &p, &r));
     ASSERT_EQ(r.n_int, 8);
@@ -77,7 +77,7 @@ TEST(sim_step_load_reconfigures_and_lags) {
     struct workload_trace t;
     double lv[] = {2000, 5e5, 2000};
     ASSERT_EQ(make_trace(&t, 180, lv, 3), 0); // one hour each
-    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 1u << BASELINES_JANUS};
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 1u << BASELINES_JANUS, 0};
     struct sim_result a, b;
     ASSERT_OK(sim_run(&g_pl, &t, &p, &a));
     ASSERT(!a.sys[BASELINES_MONO].active);
@@ -101,7 +101,7 @@ TEST(sim_step_load_reconfigures_and_lags) {
     sim_result_free(&a);
     sim_result_free(&b);
     sim_result_free(&c);
-    struct sim_params bad = {0.01, 300, 99, 900, 1.0, 0, 0}; // more GPUs than the tables
+    struct sim_params bad = {0.01, 300, 99, 900, 1.0, 0, 0, 0}; // more GPUs than the tables
     ASSERT_EQ(sim_run(&g_pl, &t, &bad, &a), JANUS_EINVAL);
     free(t.rate);
     planner_free(&g_pl);
