@@ -182,6 +182,9 @@ int cmd_sweep(int argc, char **argv) {
     char err[512];
     int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
+    for (int k = 0; k < BASELINES_COUNT; k++)
+        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
+                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built", pl.build_s[k]);
     struct buf csv;
     buf_init(&csv, 16u << 20);
     char prefix[128];
