@@ -41,6 +41,7 @@ static const char *usage_text =
     "  --seed N         statistics / Monte Carlo seed (default 1)\n"
     "  --samples N      Monte Carlo batches per table entry (default 8)\n"
     "  --no-cache       do not read or write the a_max table cache\n"
+    "  --coef N=V       override a latency-model coefficient (docs/PLANNER.md §3.2), repeatable\n"
     "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
     "  --json           one JSON object on stdout\n"
     "  --stats F        measured expert statistics (janus-stats JSON, e.g. from janus place\n"
@@ -147,6 +148,8 @@ int cmd_plan(int argc, char **argv) {
     double slo_ms = 0, rate = 0, context = -1;
     int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
     int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
+    struct latency_coef coef;
+    latency_coef_default(&coef);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -183,6 +186,16 @@ int cmd_plan(int argc, char **argv) {
         } else if (!strcmp(a, "--sched")) {
             NEED();
             sched = v;
+        } else if (!strcmp(a, "--coef")) {
+            NEED();
+            char name[64];
+            const char *eq = strchr(v, '=');
+            double x;
+            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
+                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
+            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+            if (latency_coef_set(&coef, name, x))
+                return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
         } else if (!strcmp(a, "--layout-out")) {
             NEED();
             layout_out = v;
@@ -261,8 +274,6 @@ int cmd_plan(int argc, char **argv) {
         workload_sharegpt(&wl);
         context = workload_mean_context(&wl);
     }
-    struct latency_coef coef;
-    latency_coef_default(&coef);
     static struct planner
         pl; // large (tables are heap, the struct is small enough, but keep off the stack)
     char err[512];
