@@ -44,7 +44,9 @@ TEST(little_law_fixed_point) {
         p.rate = rates[i];
         struct search_point pt;
         ASSERT_OK(search_eval(&f.lm, &f.sys, &f.space, &f.t, &p, 3, 4, &pt));
-        if (pt.why && !strcmp(pt.why, "even the largest batch memory allows cannot sustain the rate")) continue;
+        if (pt.why &&
+            !strcmp(pt.why, "even the largest batch memory allows cannot sustain the rate"))
+            continue;
         // B = rate * TPOT(B) at the fixed point, and it is the smallest such B.
         ASSERT_NEAR(pt.batch, p.rate * pt.tpot, 1e-6 * pt.batch + 1e-9);
         struct latency_breakdown br;
