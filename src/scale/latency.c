@@ -48,13 +48,12 @@ void latency_coef_default(struct latency_coef *c) {
     c->m2n_per_instance = 0;
 }
 
+// clang-format off
 #define COEFS(X)                                                                                   \
-    X(eff_flops)                                                                                   \
-    X(eff_mem)                                                                                     \
-    X(eff_net)                                                                                     \
-    X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s) X(sched_per_token_s) X(step_fixed_s)           \
-        X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes) X(balance_ratio) X(leader_rails)      \
-            X(moe_overlap) X(m2n_per_instance)
+    X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
+    X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
+    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance)
+// clang-format on
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #define SET(f)                                                                                     \
