@@ -331,7 +331,7 @@ int cmd_plan(int argc, char **argv) {
     }
     double bound = j->n_moe ? amax_bound_at(&pl.tab[BASELINES_JANUS], j->n_moe, j->batch) : 0;
     if (json) {
-        cJSON *o2 = planner_point_json(j);
+        cJSON *o2 = planner_point_json(&pl, BASELINES_JANUS, j);
         if (!o2) {
             planner_free(&pl);
             return cli_error(cmd, "out of memory");
@@ -347,7 +347,7 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddNumberToObject(o2, "moe_layers", pl.lm.n_moe_layers);
         cJSON *bl = cJSON_AddObjectToObject(o2, "baselines");
         for (int k = 1; k < BASELINES_COUNT && bl; k++) {
-            cJSON *x = planner_point_json(&pts[k]);
+            cJSON *x = planner_point_json(&pl, (enum baselines_kind)k, &pts[k]);
             if (x) cJSON_AddItemToObject(bl, pl.sys[k].name, x);
         }
         char *s = cJSON_Print(o2);
@@ -366,9 +366,18 @@ int cmd_plan(int argc, char **argv) {
         printf("  batch %.1f, TPOT %.2f ms, TPG %.1f tok/s/GPU at this rate, capacity %.1f "
                "tok/s/GPU (batch %.0f)\n",
                j->batch, j->tpot * 1e3, j->tpg, j->tpg_capacity, j->batch_cap);
-        printf("  a_max per MoE layer %.2f (analytic bound %.2f; one statistics profile for all "
-               "%d MoE layers), exchange %s\n",
-               j->br.amax, bound, pl.lm.n_moe_layers, planner_scheme_name(j->br.scheme));
+        {
+            const struct amax_table *jt = &pl.tab[BASELINES_JANUS];
+            int np = jt->n_prof < 1 ? 1 : jt->n_prof;
+            printf("  a_max per MoE layer: mean %.2f (analytic bound %.2f), exchange %s\n",
+                   j->br.amax, bound, planner_scheme_name(j->br.scheme));
+            if (j->n_moe > 0 && jt->n_cfg > 0) {
+                printf("    layer profiles (MoE layer l uses profile l mod %d):", np);
+                for (int q = 0; q < np && q < pl.lm.n_moe_layers; q++)
+                    printf(" %.2f", planner_layer_amax(&pl, BASELINES_JANUS, j, q));
+                printf("\n");
+            }
+        }
         printf("  TPOT breakdown: attention %.2f ms, experts %.2f ms, exchange %.2f ms, shared "
                "%.2f ms (overlapped), head %.2f ms\n",
                j->br.attn * 1e3, j->br.moe * 1e3, j->br.comm * 1e3, j->br.shared * 1e3,

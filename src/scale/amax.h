@@ -17,27 +17,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AMAX_MAX_CFG 1024 // n_e configurations in one table
-#define AMAX_MAX_B   64   // batch grid points
+#define AMAX_MAX_CFG  1024 // n_e configurations in one table
+#define AMAX_MAX_B    64   // batch grid points
+#define AMAX_MAX_PROF 64   // layer profiles
 
 struct amax_table {
-    int n_cfg;       // configurations
-    int32_t *n_e;    // (n_cfg) MoE instances, strictly ascending
-    int32_t *slots;  // (n_cfg) expert slots per instance per layer (C)
-    int n_b;         // batch grid points
-    int32_t *b_grid; // (n_b) ascending batch sizes, b_grid[0] >= 1
-    float *amax;     // (n_cfg * n_b) E[a_max], monotone non-decreasing in B
-    float *tmax;     // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
-    float *bound;    // (n_cfg * n_b) analytic upper bound on a_max
-    float *active;   // (n_b) E[distinct activated experts in a batch of B tokens]
-    int n_experts;   // E
-    int top_k;       // k
-    uint64_t key;    // digest of the inputs (cache key); 0 for hand-built tables
+    int n_cfg;        // configurations
+    int32_t *n_e;     // (n_cfg) MoE instances, strictly ascending
+    int32_t *slots;   // (n_cfg) expert slots per instance per layer (C)
+    int n_b;          // batch grid points
+    int32_t *b_grid;  // (n_b) ascending batch sizes, b_grid[0] >= 1
+    float *amax;      // (n_cfg * n_b) E[a_max], monotone non-decreasing in B
+    float *tmax;      // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
+    float *bound;     // (n_cfg * n_b) analytic upper bound on a_max
+    float *active;    // (n_b) E[distinct activated experts in a batch of B tokens]
+    int n_prof;       // layer profiles averaged into amax (1: one profile)
+    float *amax_prof; // (n_prof * n_cfg * n_b) a_max of each profile; NULL when n_prof <= 1
+    int n_experts;    // E
+    int top_k;        // k
+    uint64_t key;     // digest of the inputs (cache key); 0 for hand-built tables
 };
 
 // Allocates arrays for n_cfg x n_b (zeroed). Free with amax_free.
 JANUS_WUR int amax_alloc(struct amax_table *t, int n_cfg, int n_b);
 void amax_free(struct amax_table *t);
+// Adds per-profile a_max storage for n_prof profiles (n_prof >= 2; zeroed).
+JANUS_WUR int amax_alloc_profiles(struct amax_table *t, int n_prof);
+// Interpolated a_max of one layer profile (the mean when the table has one profile).
+double amax_lookup_profile(const struct amax_table *t, int prof, int n_e, double batch);
 // Index of configuration n_e, or -1.
 int amax_find(const struct amax_table *t, int n_e);
 // Interpolated E[a_max] and E[t_max] at (n_e, B) for B > 0: linear in B between grid

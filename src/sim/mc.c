@@ -33,10 +33,13 @@ void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k) {
     p->placement = PLACEMENT_POLICY_JANUS;
     p->sched = ACTSCHED_POLICY_GREEDY;
     p->samples = 8;
+    p->n_prof = 4;
     p->n_b = (int32_t)(sizeof grid / sizeof grid[0]);
     memcpy(p->b_grid, grid, sizeof grid);
     p->seed = 1;
 }
+
+static int nprof(const struct mc_params *p) { return p->n_prof < 1 ? 1 : p->n_prof; }
 
 static uint64_t h_i64(uint64_t h, int64_t v) { return hash_fnv1a(h, &v, sizeof v); }
 static uint64_t h_f64(uint64_t h, double v) { return hash_fnv1a(h, &v, sizeof v); }
@@ -116,6 +119,7 @@ uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *sl
     h = h_i64(h, p->placement);
     h = h_i64(h, p->sched);
     h = h_i64(h, p->samples);
+    h = h_i64(h, p->stats ? 1 : nprof(p));
     h = h_i64(h, p->n_b);
     for (int j = 0; j < p->n_b; j++)
         h = h_i64(h, p->b_grid[j]);
@@ -128,9 +132,11 @@ uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *sl
     return h;
 }
 
-// Statistics from the synthetic warm-up trace, recorded into layers [first, n_layers).
-static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_t first,
-                             struct stats *st, char *err, size_t errlen) {
+// The synthetic warm-up trace of one layer profile: profile q draws its popularity order
+// and co-activation groups from model seed (seed + q), so layers differ in which experts
+// are hot while sharing the skew.
+static int warm_trace(const struct mc_params *p, int prof, struct trace *tr, char *err,
+                      size_t errlen) {
     struct trace_gen_params g;
     trace_gen_default_params(&g);
     g.n_experts = p->n_experts;
@@ -144,25 +150,35 @@ static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_
     g.p_group = p->p_group;
     g.hot_groups = p->hot_groups;
     g.drift = 0;
-    g.model_seed = p->seed; // which experts are popular
-    g.seed = p->seed;       // which tokens are drawn
-    struct trace tr = {0};
-    int rc = trace_generate(&tr, &g, err, errlen);
-    if (rc) return rc;
-    rc = stats_init(st, n_layers, p->n_experts, 1.0);
+    g.model_seed = p->seed + (uint64_t)prof; // which experts are popular in this profile
+    g.seed = p->seed + (uint64_t)prof;       // which tokens are drawn
+    return trace_generate(tr, &g, err, errlen);
+}
+
+// Statistics from the synthetic warm-up traces: layer l >= first gets profile
+// (prof0 + l - first) mod n_prof; layers below first stay empty (dense).
+static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_t first, int prof0,
+                             struct stats *st, char *err, size_t errlen) {
+    int np = nprof(p);
+    int rc = stats_init(st, n_layers, p->n_experts, 1.0);
     if (rc) {
-        trace_free(&tr);
         snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
         return rc;
     }
-    for (int32_t l = first; l < n_layers && !rc; l++)
-        for (int64_t b = 0; b < tr.n_blocks && !rc; b++)
-            rc = stats_record_routing(st, l, trace_block_ids(&tr, b), tr.blocks[b].n_tok, tr.top_k);
-    trace_free(&tr);
-    if (rc) {
-        stats_free(st);
-        snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+    for (int q = 0; q < np && !rc; q++) {
+        int prof = (prof0 + q) % np;
+        if (first + q >= n_layers) break;
+        struct trace tr = {0};
+        rc = warm_trace(p, prof, &tr, err, errlen);
+        if (rc) break;
+        for (int32_t l = first + q; l < n_layers && !rc; l += np)
+            for (int64_t b = 0; b < tr.n_blocks && !rc; b++)
+                rc = stats_record_routing(st, l, trace_block_ids(&tr, b), tr.blocks[b].n_tok,
+                                          tr.top_k);
+        trace_free(&tr);
+        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
     }
+    if (rc) stats_free(st);
     return rc;
 }
 
@@ -170,7 +186,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
              const int32_t *slots, int n_cfg, char *err, size_t errlen) {
     if (!out || !p || !n_e || !slots || n_cfg < 1 || n_cfg > AMAX_MAX_CFG || p->n_b < 1 ||
         p->n_b > AMAX_MAX_B || p->samples < 1 || p->n_experts < 1 || p->top_k < 1 ||
-        p->top_k > p->n_experts) {
+        p->top_k > p->n_experts || nprof(p) > AMAX_MAX_PROF) {
         snprintf(err, errlen, "Monte Carlo: invalid parameters");
         return JANUS_EINVAL;
     }
@@ -184,22 +200,17 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
         }
         if (n_e[i] > max_n) max_n = n_e[i];
     }
-    const int32_t E = p->n_experts, k = p->top_k, nb = p->n_b;
-    const int64_t bmax = p->b_grid[nb - 1];
-    struct stats st = {0};
-    int rc;
-    if (p->stats) {
-        if (p->stats->n_experts != E) {
-            snprintf(err, errlen, "statistics have %d experts, the model %d",
-                     (int)p->stats->n_experts, (int)E);
-            return JANUS_EINVAL;
-        }
-        rc = merge_stats(p->stats, 1, 0, &st);
-        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
-    } else {
-        rc = warm_stats_layers(p, 1, 0, &st, err, errlen);
+    if (p->stats && p->stats->n_experts != p->n_experts) {
+        snprintf(err, errlen, "statistics have %d experts, the model %d", (int)p->stats->n_experts,
+                 (int)p->n_experts);
+        return JANUS_EINVAL;
     }
-    if (rc) return rc;
+    const int32_t E = p->n_experts, k = p->top_k, nb = p->n_b;
+    const int np = p->stats ? 1 : nprof(p); // measured statistics: one merged profile
+    const int64_t bmax = p->b_grid[nb - 1];
+    const size_t cells = (size_t)n_cfg * nb;
+    struct stats st = {0};
+    int rc = JANUS_OK;
     struct layout *lay = mem_calloc(MEM_TAG_SIM, (size_t)n_cfg, sizeof *lay);
     double *w = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *w);
     double *cdf = mem_calloc(MEM_TAG_SIM, (size_t)E, sizeof *cdf);
@@ -208,97 +219,126 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     int32_t *hosts = mem_calloc(MEM_TAG_SIM, (size_t)max_n * E, sizeof *hosts);
     int32_t *cnt = mem_calloc(MEM_TAG_SIM, (size_t)max_n, sizeof *cnt);
     int64_t *tok = mem_calloc(MEM_TAG_SIM, (size_t)max_n, sizeof *tok);
-    double *acc_a = mem_calloc(MEM_TAG_SIM, (size_t)n_cfg * nb, sizeof *acc_a);
-    double *acc_t = mem_calloc(MEM_TAG_SIM, (size_t)n_cfg * nb, sizeof *acc_t);
+    double *acc_a = mem_calloc(MEM_TAG_SIM, (size_t)np * cells, sizeof *acc_a);
+    double *acc_t = mem_calloc(MEM_TAG_SIM, cells, sizeof *acc_t);
+    double *acc_u = mem_calloc(MEM_TAG_SIM, cells, sizeof *acc_u);
     double *acc_act = mem_calloc(MEM_TAG_SIM, (size_t)nb, sizeof *acc_act);
     struct actsched_ws ws = {0};
     struct actsched_output so = {0};
     int have_table = 0;
     if (!lay || !w || !cdf || !pe || !routing || !hosts || !cnt || !tok || !acc_a || !acc_t ||
-        !acc_act) {
+        !acc_u || !acc_act) {
         rc = JANUS_ENOMEM;
         snprintf(err, errlen, "Monte Carlo: out of memory");
         goto done;
-    }
-    stats_layer_export(&st, 0, w, NULL, NULL);
-    double wsum = 0;
-    for (int e = 0; e < E; e++)
-        wsum += w[e];
-    for (int e = 0; e < E; e++)
-        pe[e] = (float)(wsum > 0 ? w[e] / wsum * k : 0);
-    for (int i = 0; i < n_cfg; i++) {
-        struct eplb_params ep = {0};
-        ep.n_groups = 1;
-        ep.n_nodes = 1;
-        ep.policy = EPLB_POLICY_GLOBAL;
-        char e2[256];
-        rc = placement_build_layout(&lay[i], &st, n_e[i], slots[i], p->placement, &ep, NULL, e2,
-                                    sizeof e2);
-        if (rc) {
-            snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e[i], (int)slots[i], e2);
-            goto done;
-        }
     }
     struct actsched_limits lim = {bmax, E, max_n, k};
     if ((rc = actsched_init(&ws, &lim)) || (rc = actsched_output_init(&so, &lim))) {
         snprintf(err, errlen, "scheduler workspace: %s", janus_strerror(rc));
         goto done;
     }
+    for (int prof = 0; prof < np; prof++) {
+        // Statistics and layouts of this layer profile.
+        stats_free(&st);
+        for (int i = 0; i < n_cfg; i++)
+            layout_free(&lay[i]);
+        if (p->stats) {
+            rc = merge_stats(p->stats, 1, 0, &st);
+            if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+        } else {
+            rc = warm_stats_layers(p, 1, 0, prof, &st, err, errlen);
+        }
+        if (rc) goto done;
+        stats_layer_export(&st, 0, w, NULL, NULL);
+        double wsum = 0;
+        for (int e = 0; e < E; e++)
+            wsum += w[e];
+        for (int e = 0; e < E; e++)
+            pe[e] = (float)(wsum > 0 ? w[e] / wsum * k : 0);
+        for (int i = 0; i < n_cfg; i++) {
+            struct eplb_params ep = {0};
+            ep.n_groups = 1;
+            ep.n_nodes = 1;
+            ep.policy = EPLB_POLICY_GLOBAL;
+            char e2[256];
+            rc = placement_build_layout(&lay[i], &st, n_e[i], slots[i], p->placement, &ep, NULL, e2,
+                                        sizeof e2);
+            if (rc) {
+                snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e[i], (int)slots[i],
+                         e2);
+                goto done;
+            }
+            const struct layout_layer *ly = &lay[i].layers[0];
+            for (int g = 0; g < n_e[i]; g++)
+                cnt[g] = layout_instance_experts(ly, g, hosts + (size_t)g * E);
+            for (int j = 0; j < nb; j++)
+                acc_u[(size_t)i * nb + j] += amax_bound(pe, E, hosts, cnt, E, n_e[i], p->b_grid[j]);
+        }
+        double *pa = acc_a + (size_t)prof * cells;
+        for (int s = 0; s < p->samples; s++) {
+            struct rng r;
+            rng_init3(&r, p->seed, 0x6d63u + (uint64_t)prof, (uint64_t)s); // "mc", profile, sample
+            rc = trace_sample_tokens(&r, w, E, k, bmax, cdf, routing);
+            if (rc) {
+                snprintf(err, errlen, "sampling tokens: fewer than top_k experts have statistics");
+                goto done;
+            }
+            for (int i = 0; i < n_cfg; i++) {
+                const struct layout_layer *ly = &lay[i].layers[0];
+                for (int j = 0; j < nb; j++) {
+                    struct actsched_input in = {ly, routing, p->b_grid[j], k, s, 0, p->seed};
+                    rc = actsched_run(&ws, p->sched, &in, &so);
+                    if (rc) {
+                        snprintf(err, errlen, "scheduler on n_e %d, B %d: %s", (int)n_e[i],
+                                 (int)p->b_grid[j], janus_strerror(rc));
+                        goto done;
+                    }
+                    memset(tok, 0, sizeof *tok * (size_t)n_e[i]);
+                    int64_t tm = 0;
+                    for (int a = 0; a < so.n_active; a++) {
+                        int32_t g = so.assign[so.active[a]];
+                        tok[g] += so.active_tokens[a];
+                        if (tok[g] > tm) tm = tok[g];
+                    }
+                    pa[(size_t)i * nb + j] += so.a_max;
+                    acc_t[(size_t)i * nb + j] += (double)tm;
+                    if (i == 0) acc_act[j] += so.n_active;
+                }
+            }
+        }
+    }
     rc = amax_alloc(out, n_cfg, nb);
+    if (!rc && np > 1) {
+        have_table = 1;
+        rc = amax_alloc_profiles(out, np);
+    }
     if (rc) {
         snprintf(err, errlen, "Monte Carlo: out of memory");
         goto done;
     }
     have_table = 1;
-    for (int s = 0; s < p->samples; s++) {
-        struct rng r;
-        rng_init3(&r, p->seed, 0x6d63u, (uint64_t)s); // "mc", sample
-        rc = trace_sample_tokens(&r, w, E, k, bmax, cdf, routing);
-        if (rc) {
-            snprintf(err, errlen, "sampling tokens: fewer than top_k experts have statistics");
-            goto done;
-        }
-        for (int i = 0; i < n_cfg; i++) {
-            const struct layout_layer *ly = &lay[i].layers[0];
-            for (int j = 0; j < nb; j++) {
-                struct actsched_input in = {ly, routing, p->b_grid[j], k, s, 0, p->seed};
-                rc = actsched_run(&ws, p->sched, &in, &so);
-                if (rc) {
-                    snprintf(err, errlen, "scheduler on n_e %d, B %d: %s", (int)n_e[i],
-                             (int)p->b_grid[j], janus_strerror(rc));
-                    goto done;
-                }
-                memset(tok, 0, sizeof *tok * (size_t)n_e[i]);
-                int64_t tm = 0;
-                for (int a = 0; a < so.n_active; a++) {
-                    int32_t g = so.assign[so.active[a]];
-                    tok[g] += so.active_tokens[a];
-                    if (tok[g] > tm) tm = tok[g];
-                }
-                acc_a[(size_t)i * nb + j] += so.a_max;
-                acc_t[(size_t)i * nb + j] += (double)tm;
-                if (i == 0) acc_act[j] += so.n_active;
-            }
-        }
-    }
     out->n_experts = E;
     out->top_k = k;
     out->key = mc_key(p, n_e, slots, n_cfg);
+    const double ns = (double)p->samples * np;
     for (int j = 0; j < nb; j++) {
         out->b_grid[j] = p->b_grid[j];
-        out->active[j] = (float)(acc_act[j] / p->samples);
+        out->active[j] = (float)(acc_act[j] / ns);
     }
     for (int i = 0; i < n_cfg; i++) {
         out->n_e[i] = n_e[i];
         out->slots[i] = slots[i];
-        const struct layout_layer *ly = &lay[i].layers[0];
-        for (int g = 0; g < n_e[i]; g++)
-            cnt[g] = layout_instance_experts(ly, g, hosts + (size_t)g * E);
         for (int j = 0; j < nb; j++) {
             size_t c = (size_t)i * nb + j;
-            out->amax[c] = (float)(acc_a[c] / p->samples);
-            out->tmax[c] = (float)(acc_t[c] / p->samples);
-            out->bound[c] = (float)amax_bound(pe, E, hosts, cnt, E, n_e[i], p->b_grid[j]);
+            double sum = 0;
+            for (int prof = 0; prof < np; prof++) {
+                double v = acc_a[(size_t)prof * cells + c] / p->samples;
+                sum += v;
+                if (out->amax_prof) out->amax_prof[(size_t)prof * cells + c] = (float)v;
+            }
+            out->amax[c] = (float)(sum / np);
+            out->tmax[c] = (float)(acc_t[c] / ns);
+            out->bound[c] = (float)(acc_u[c] / np);
         }
     }
     amax_make_monotone(out);
@@ -320,6 +360,7 @@ done:
     mem_free(tok);
     mem_free(acc_a);
     mem_free(acc_t);
+    mem_free(acc_u);
     mem_free(acc_act);
     stats_free(&st);
     return rc;
@@ -386,7 +427,7 @@ int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers, i
         rc = merge_stats(p->stats, n_layers, n_dense, &st);
         if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
     } else {
-        rc = warm_stats_layers(p, n_layers, n_dense, &st, err, errlen);
+        rc = warm_stats_layers(p, n_layers, n_dense, 0, &st, err, errlen);
     }
     if (rc) return rc;
     struct eplb_params ep = {0};

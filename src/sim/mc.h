@@ -32,6 +32,8 @@ struct mc_params {
     enum placement_policy placement;
     enum actsched_policy sched;
     int32_t samples; // Monte Carlo batches per grid point
+    int32_t n_prof;  // layer profiles: synthetic statistics per profile (different hot
+                     // experts, same skew); MoE layer l uses profile l mod n_prof
     int32_t n_b;     // grid points
     int32_t b_grid[AMAX_MAX_B];
     uint64_t seed;
@@ -42,7 +44,8 @@ struct mc_params {
 };
 
 // Defaults (docs/PLANNER.md): zipf 0.3 (hottest expert ~3x the mean load), groups of 8,
-// p_group 0.3, 4 hot groups, 256 warm-up steps of 256 tokens, 8 samples, grid 1..16384.
+// p_group 0.3, 4 hot groups, 256 warm-up steps of 256 tokens, 8 samples, 4 layer
+// profiles, grid 1..16384.
 void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k);
 // Digest of every input of a table (the cache key).
 uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *slots, int n_cfg);

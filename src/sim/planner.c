@@ -164,7 +164,18 @@ static double r6(double v) {
     return round(v * m) / m;
 }
 
-cJSON *planner_point_json(const struct search_point *pt) {
+double planner_layer_amax(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_point *pt, int layer) {
+    if (!pl || (unsigned)kind >= BASELINES_COUNT || pt->n_moe < 1 || pl->tab[kind].n_cfg == 0)
+        return -1;
+    const struct amax_table *t = &pl->tab[kind];
+    int M = pl->sys[kind].lat.micro_batches < 1 ? 1 : pl->sys[kind].lat.micro_batches;
+    int np = t->n_prof < 1 ? 1 : t->n_prof;
+    return amax_lookup_profile(t, layer % np, pt->n_moe, pt->batch / M);
+}
+
+cJSON *planner_point_json(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_point *pt) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     cJSON_AddNumberToObject(o, "n_gpus", pt->n_gpus);
@@ -188,6 +199,11 @@ cJSON *planner_point_json(const struct search_point *pt) {
         cJSON_AddNumberToObject(b, "comm", r6(pt->br.comm * 1e3));
         cJSON_AddNumberToObject(b, "shared", r6(pt->br.shared * 1e3));
         cJSON_AddNumberToObject(b, "head", r6(pt->br.head * 1e3));
+    }
+    if (pl && pt->n_moe > 0 && pl->tab[kind].n_cfg > 0) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "amax_layers");
+        for (int l = 0; arr && l < pl->lm.n_moe_layers; l++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(r6(planner_layer_amax(pl, kind, pt, l))));
     }
     if (!pt->feasible && pt->why) cJSON_AddStringToObject(o, "reason", pt->why);
     return o;

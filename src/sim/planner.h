@@ -60,7 +60,13 @@ JANUS_WUR int planner_load(struct planner *pl, const char *data_dir, const char 
 // JSON object of one plan: n_gpus, n_attn, n_moe, batch, tpot_ms, tpg, tpg_capacity,
 // feasible, slots, b_max, amax_per_layer, tmax_per_layer, scheme, reason (when infeasible).
 // Returns a cJSON object (caller deletes) or NULL on ENOMEM.
-struct cJSON *planner_point_json(const struct search_point *pt);
+// With pl and kind given, also "amax_layers": the a_max of every MoE layer (layer l of the
+// MoE layers uses the table's layer profile l mod n_prof) at the point's batch.
+struct cJSON *planner_point_json(const struct planner *pl, enum baselines_kind kind,
+                                 const struct search_point *pt);
+// a_max of MoE layer `layer` (0-based among MoE layers) at the point; -1 if unknown.
+double planner_layer_amax(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_point *pt, int layer);
 // Name of an exchange scheme ("1pc", "2pc1", "2pc2", "a2a", "m2n-expert", "a2a-disagg").
 const char *planner_scheme_name(int scheme);
 // Best deployment of one system for the load (p->max_gpus <= opt.max_gpus).

@@ -190,6 +190,14 @@ TEST(plan_json_fields_consistent) {
     }
     ASSERT_EQ(n, 3);
     ASSERT(mono);
+    // One a_max per MoE layer (Mixtral: 32), averaging to the reported mean.
+    cJSON *layers = cJSON_GetObjectItem(j, "amax_layers");
+    ASSERT(cJSON_IsArray(layers));
+    ASSERT_EQ(cJSON_GetArraySize(layers), 32);
+    double sum = 0;
+    for (cJSON *x = layers->child; x; x = x->next)
+        sum += x->valuedouble;
+    ASSERT_NEAR(sum / 32, cJSON_GetObjectItem(j, "amax_per_layer")->valuedouble, 0.05);
     cJSON_Delete(j);
 }
 
