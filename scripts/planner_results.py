@@ -137,7 +137,7 @@ janus simulate --model qwen3-235b-a22b --hw h100 --slo-ms 150 --trace diurnal --
 #     --coef leader_rails=8 --coef m2n_per_instance=1 --coef moe_overlap=1
 ```
 
-The inputs are the defaults: seed 1, 8 Monte Carlo samples, up to 64 GPUs, the
+The inputs are the defaults: seed 1, 8 Monte Carlo samples, 4 layer profiles, up to 64 GPUs, the
 ShareGPT-like mean decode context `S = 161 + 338·e/2 = 620` tokens (§7), and a charge of
 30 s per added or removed GPU at each reconfiguration.
 
@@ -213,7 +213,7 @@ saving) and {B['xdeepserve']['gh']:.0f} for xDeepServe ({B['xdeepserve']['save']
 ### 6.4 a_max vs batch for each scheduler
 ''')
 hd = re.search(r'(\d+) MoE instances x (\d+) slots', ds_a_head)
-o.append(f'DeepSeek-V2 with {hd.group(1)} MoE instances × {hd.group(2)} slots (160 experts), 8 samples. '
+o.append(f'DeepSeek-V2 with {hd.group(1)} MoE instances × {hd.group(2)} slots (160 experts), 8 samples × 4 layer profiles. '
          'Rows are the Monte Carlo means and the last column is the analytic bound:\n')
 o.append('| B | optimal | greedy | token-bal. | round-robin | random | first | EPLB + token-bal. | EPLB + random | bound |')
 o.append('|---|---|---|---|---|---|---|---|---|---|')
@@ -327,7 +327,7 @@ Why our numbers differ:
    DeepSeek/Qwen routing, with its temporal locality, would change a_max for everybody.
    It would probably widen the greedy/co-activation advantage, which is
    {d[6]-d[1]:.1f} experts ({100*(d[6]-d[1])/d[6]:.0f} %) below EPLB + token-balanced here.
-5. **One layer profile** serves all MoE layers. Per-layer skew differences are not
-   modelled.
+5. **Layer profiles differ only in which experts are hot**, not in skew. Real models
+   have layers that are more or less balanced than others.
 ''')
 print('\n'.join(o))
