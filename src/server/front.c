@@ -228,7 +228,7 @@ static void *reader_main(void *arg) {
             continue;
         }
         if (rc != JANUS_OK) {
-            if (rc == JANUS_EPROTO) snprintf(why, sizeof why, "protocol error from the job: %s", perr);
+            if (rc == JANUS_EPROTO) snprintf(why, sizeof why, "protocol error from the job: %.200s", perr);
             else {
                 // The link closed: wait briefly for the exit status to say why.
                 for (int k = 0; k < 50 && !child_exited(s, why, sizeof why); k++)
