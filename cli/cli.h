@@ -22,6 +22,7 @@ int cmd_place_eval(int argc, char **argv);
 int cmd_gen_routing(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_worker(int argc, char **argv);
+int cmd_worker_mpi(int argc, char **argv); // cmd_worker_mpi.c: MPI mode of `janus worker`
 int cmd_serve(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);

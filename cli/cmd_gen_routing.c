@@ -20,7 +20,9 @@ static void help(void) {
            "  --p-group P       probability a choice comes from the token's group (default 0.5)\n"
            "  --hot-groups H    groups active per step (default 2)\n"
            "  --drift D         popularity rank shift per step (default 0)\n"
-           "  --seed N          (default 1)\n");
+           "  --model-seed N    the synthetic model: expert popularity order (default 1)\n"
+           "  --seed N          sampling of steps and tokens (default 1); same model-seed with\n"
+           "                    different seeds gives train/test traces of one model\n");
 }
 
 int cmd_gen_routing(int argc, char **argv) {
@@ -36,22 +38,37 @@ int cmd_gen_routing(int argc, char **argv) {
         const char *a = argv[i];
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
-        int64_t x;
-        double d;
+        int64_t x = 0;
+        double d = 0;
         int bad = 0;
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--experts")) bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_experts = (int32_t)x;
-        else if (!strcmp(a, "--top-k")) bad = cli_parse_i64(v, 1, 1 << 20, &x), p.top_k = (int32_t)x;
-        else if (!strcmp(a, "--layers")) bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_layers = (int32_t)x;
-        else if (!strcmp(a, "--steps")) bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.n_steps = x;
-        else if (!strcmp(a, "--batch")) bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.batch = x;
-        else if (!strcmp(a, "--group-size")) bad = cli_parse_i64(v, 0, 1 << 20, &x), p.group_size = (int32_t)x;
-        else if (!strcmp(a, "--hot-groups")) bad = cli_parse_i64(v, 0, 1 << 20, &x), p.hot_groups = (int32_t)x;
-        else if (!strcmp(a, "--seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.seed = (uint64_t)x;
-        else if (!strcmp(a, "--zipf")) bad = cli_parse_f64(v, 0, 10, &d), p.zipf = d;
-        else if (!strcmp(a, "--p-group")) bad = cli_parse_f64(v, 0, 1, &d), p.p_group = d;
-        else if (!strcmp(a, "--drift")) bad = cli_parse_f64(v, 0, 1e6, &d), p.drift = d;
-        else return cli_error(cmd, "unknown option %s (see --help)", a);
+        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            out = v;
+        else if (!strcmp(a, "--experts"))
+            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_experts = (int32_t)x;
+        else if (!strcmp(a, "--top-k"))
+            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.top_k = (int32_t)x;
+        else if (!strcmp(a, "--layers"))
+            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_layers = (int32_t)x;
+        else if (!strcmp(a, "--steps"))
+            bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.n_steps = x;
+        else if (!strcmp(a, "--batch"))
+            bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.batch = x;
+        else if (!strcmp(a, "--group-size"))
+            bad = cli_parse_i64(v, 0, 1 << 20, &x), p.group_size = (int32_t)x;
+        else if (!strcmp(a, "--hot-groups"))
+            bad = cli_parse_i64(v, 0, 1 << 20, &x), p.hot_groups = (int32_t)x;
+        else if (!strcmp(a, "--seed"))
+            bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.seed = (uint64_t)x;
+        else if (!strcmp(a, "--model-seed"))
+            bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.model_seed = (uint64_t)x;
+        else if (!strcmp(a, "--zipf"))
+            bad = cli_parse_f64(v, 0, 10, &d), p.zipf = d;
+        else if (!strcmp(a, "--p-group"))
+            bad = cli_parse_f64(v, 0, 1, &d), p.p_group = d;
+        else if (!strcmp(a, "--drift"))
+            bad = cli_parse_f64(v, 0, 1e6, &d), p.drift = d;
+        else
+            return cli_error(cmd, "unknown option %s (see --help)", a);
         if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
     }
     if (!out) return cli_error(cmd, "missing -o FILE");

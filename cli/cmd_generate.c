@@ -17,26 +17,27 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CMD "generate"
+#define CMD        "generate"
 #define MAX_PROMPT 65536
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: janus generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]\n"
-            "  -m, --model FILE     GGUF model\n"
-            "  -p, --prompt TEXT    prompt text (tokenized with the model's vocabulary, BOS added)\n"
-            "  -t, --tokens IDS     prompt as token ids, used exactly as given\n"
-            "  -n, --n-predict N    tokens to generate (default 16)\n"
-            "  --temp T             temperature; 0 = greedy (default 0)\n"
-            "  --top-k K            keep the K most likely tokens (0 = off, default)\n"
-            "  --top-p P            nucleus sampling mass in (0, 1] (default 1 = off)\n"
-            "  --seed S             sampler seed (default 42)\n"
-            "  --ids                also print the generated ids, space separated, on the last line\n"
-            "  --ignore-eos         keep generating after the end-of-sequence token\n"
-            "  --threads N          worker threads (default 1)\n"
-            "  --record-routing FILE  write every MoE layer's top-k expert ids per step as a\n"
-            "                       routing trace (docs/FORMATS.md), for janus schedule/place\n"
-            "Generation stops after N tokens or at the vocabulary's EOS token.\n");
+    fprintf(
+        f,
+        "usage: janus generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]\n"
+        "  -m, --model FILE     GGUF model\n"
+        "  -p, --prompt TEXT    prompt text (tokenized with the model's vocabulary, BOS added)\n"
+        "  -t, --tokens IDS     prompt as token ids, used exactly as given\n"
+        "  -n, --n-predict N    tokens to generate (default 16)\n"
+        "  --temp T             temperature; 0 = greedy (default 0)\n"
+        "  --top-k K            keep the K most likely tokens (0 = off, default)\n"
+        "  --top-p P            nucleus sampling mass in (0, 1] (default 1 = off)\n"
+        "  --seed S             sampler seed (default 42)\n"
+        "  --ids                also print the generated ids, space separated, on the last line\n"
+        "  --ignore-eos         keep generating after the end-of-sequence token\n"
+        "  --threads N          worker threads (default 1)\n"
+        "  --record-routing FILE  write every MoE layer's top-k expert ids per step as a\n"
+        "                       routing trace (docs/FORMATS.md), for janus schedule/place\n"
+        "Generation stops after N tokens or at the vocabulary's EOS token.\n");
 }
 
 struct gen_args {
@@ -71,17 +72,22 @@ static int parse(int argc, char **argv, struct gen_args *g) {
             if (cli_parse_i64(v, 0, LIMIT_MAX_CONTEXT, &g->n_predict))
                 return cli_error(CMD, "-n needs an integer in [0, %d]", LIMIT_MAX_CONTEXT);
         } else if (!strcmp(a, "--temp")) {
-            if (cli_parse_f64(v, 0, 100, &g->temp)) return cli_error(CMD, "--temp needs a number in [0, 100]");
+            if (cli_parse_f64(v, 0, 100, &g->temp))
+                return cli_error(CMD, "--temp needs a number in [0, 100]");
         } else if (!strcmp(a, "--top-p")) {
-            if (cli_parse_f64(v, 1e-9, 1, &g->top_p)) return cli_error(CMD, "--top-p needs a number in (0, 1]");
+            if (cli_parse_f64(v, 1e-9, 1, &g->top_p))
+                return cli_error(CMD, "--top-p needs a number in (0, 1]");
         } else if (!strcmp(a, "--top-k")) {
-            if (cli_parse_i64(v, 0, LIMIT_MAX_VOCAB, &g->top_k)) return cli_error(CMD, "--top-k needs an integer >= 0");
+            if (cli_parse_i64(v, 0, LIMIT_MAX_VOCAB, &g->top_k))
+                return cli_error(CMD, "--top-k needs an integer >= 0");
         } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &g->seed)) return cli_error(CMD, "--seed needs an integer >= 0");
+            if (cli_parse_i64(v, 0, INT64_MAX, &g->seed))
+                return cli_error(CMD, "--seed needs an integer >= 0");
         } else if (!strcmp(a, "--record-routing")) {
             g->routing = v;
         } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_i64(v, 1, 1024, &g->n_threads)) return cli_error(CMD, "--threads needs an integer in [1, 1024]");
+            if (cli_parse_i64(v, 1, 1024, &g->n_threads))
+                return cli_error(CMD, "--threads needs an integer in [1, 1024]");
         } else {
             return cli_error(CMD, "unknown argument '%s' (see --help)", a);
         }
@@ -180,10 +186,8 @@ int cmd_generate(int argc, char **argv) {
                                 .n_threads = (int)g.n_threads};
     rc = stepper_init(&st, &m, &sp);
     if (rc == JANUS_OK) rc = batch_init(&b, n_prompt);
-    struct sampler_params smp_p = {.temp = (float)g.temp,
-                                   .top_k = g.top_k,
-                                   .top_p = (float)g.top_p,
-                                   .seed = (uint64_t)g.seed};
+    struct sampler_params smp_p = {
+        .temp = (float)g.temp, .top_k = g.top_k, .top_p = (float)g.top_p, .seed = (uint64_t)g.seed};
     if (rc == JANUS_OK) rc = sampler_init(&smp, m.hp.n_vocab, &smp_p);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));
@@ -225,11 +229,13 @@ int cmd_generate(int argc, char **argv) {
     }
     printf("\n");
     if (g.print_ids) {
-        for (int64_t i = 0; i < n_out; i++) printf(i ? " %d" : "%d", out_ids[i]);
+        for (int64_t i = 0; i < n_out; i++)
+            printf(i ? " %d" : "%d", out_ids[i]);
         printf("\n");
     }
     ret = 0;
-    if (g.routing && trace_writer_close(&tw) != JANUS_OK) ret = cli_error(CMD, "--record-routing: write to %s failed", g.routing);
+    if (g.routing && trace_writer_close(&tw) != JANUS_OK)
+        ret = cli_error(CMD, "--record-routing: write to %s failed", g.routing);
 out:
     if (tw.f && trace_writer_close(&tw) != JANUS_OK) ret = 1;
     sampler_free(&smp);

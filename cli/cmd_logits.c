@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CMD "logits"
+#define CMD     "logits"
 #define MAX_IDS 65536
 
 static void usage(FILE *f) {
@@ -88,11 +88,13 @@ int cmd_logits(int argc, char **argv) {
     struct batch b;
     rc = batch_init(&b, n);
     if (rc == JANUS_OK) {
-        for (int i = 0; i < n && rc == JANUS_OK; i++) rc = batch_add(&b, ids[i], 0, i, i == n - 1);
+        for (int i = 0; i < n && rc == JANUS_OK; i++)
+            rc = batch_add(&b, ids[i], 0, i, i == n - 1);
         if (rc == JANUS_OK) rc = stepper_step(&st, &b);
         if (rc == JANUS_OK) {
             const float *lg = stepper_logits(&st, NULL);
-            for (int64_t v = 0; v < m.hp.n_vocab; v++) printf("%.9g\n", lg[v]);
+            for (int64_t v = 0; v < m.hp.n_vocab; v++)
+                printf("%.9g\n", lg[v]);
             ret = 0;
         } else {
             cli_error(CMD, "step failed: %s", janus_strerror(rc));

@@ -67,27 +67,43 @@ int cmd_place(int argc, char **argv) {
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(a, "--stats")) stats_path = v;
-        else if (!strcmp(a, "--routing")) routing = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output")) out = v;
-        else if (!strcmp(a, "--policy")) policy = v;
-        else if (!strcmp(a, "--save-stats")) save = v;
-        else if (!strcmp(a, "--instances")) bad = cli_parse_i64(v, 1, 1024, &n);
-        else if (!strcmp(a, "--slots")) bad = cli_parse_i64(v, 1, 4096, &C);
-        else if (!strcmp(a, "--experts")) bad = cli_parse_i64(v, 1, 1024, &E);
-        else if (!strcmp(a, "--eplb-groups")) bad = cli_parse_i64(v, 1, 1024, &groups);
-        else if (!strcmp(a, "--eplb-nodes")) bad = cli_parse_i64(v, 1, 1024, &nodes);
-        else if (!strcmp(a, "--decay")) bad = cli_parse_f64(v, 1e-9, 1, &decay);
-        else return cli_error(cmd, "unknown option %s (see --help)", a);
+        if (!strcmp(a, "--stats"))
+            stats_path = v;
+        else if (!strcmp(a, "--routing"))
+            routing = v;
+        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
+            out = v;
+        else if (!strcmp(a, "--policy"))
+            policy = v;
+        else if (!strcmp(a, "--save-stats"))
+            save = v;
+        else if (!strcmp(a, "--instances"))
+            bad = cli_parse_i64(v, 1, 1024, &n);
+        else if (!strcmp(a, "--slots"))
+            bad = cli_parse_i64(v, 1, 4096, &C);
+        else if (!strcmp(a, "--experts"))
+            bad = cli_parse_i64(v, 1, 1024, &E);
+        else if (!strcmp(a, "--eplb-groups"))
+            bad = cli_parse_i64(v, 1, 1024, &groups);
+        else if (!strcmp(a, "--eplb-nodes"))
+            bad = cli_parse_i64(v, 1, 1024, &nodes);
+        else if (!strcmp(a, "--decay"))
+            bad = cli_parse_f64(v, 1e-9, 1, &decay);
+        else
+            return cli_error(cmd, "unknown option %s (see --help)", a);
         if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
     }
-    if (!!stats_path == !!routing) return cli_error(cmd, "need exactly one of --stats or --routing");
+    if (!!stats_path == !!routing)
+        return cli_error(cmd, "need exactly one of --stats or --routing");
     if (!n || !C || !out || !policy)
         return cli_error(cmd, "need --instances N, --slots C, --policy janus|eplb and -o FILE");
     enum placement_policy pol;
-    if (!strcmp(policy, "janus")) pol = PLACEMENT_POLICY_JANUS;
-    else if (!strcmp(policy, "eplb")) pol = PLACEMENT_POLICY_EPLB;
-    else return cli_error(cmd, "unknown policy '%s' (janus or eplb)", policy);
+    if (!strcmp(policy, "janus"))
+        pol = PLACEMENT_POLICY_JANUS;
+    else if (!strcmp(policy, "eplb"))
+        pol = PLACEMENT_POLICY_EPLB;
+    else
+        return cli_error(cmd, "unknown policy '%s' (janus or eplb)", policy);
     struct stats st = {0};
     char err[256] = "";
     if (stats_path) {
@@ -104,8 +120,8 @@ int cmd_place(int argc, char **argv) {
                              nodes > 1 ? EPLB_POLICY_HIERARCHICAL : EPLB_POLICY_GLOBAL};
     struct layout l;
     struct placement_build_report rep;
-    int rc = placement_build_layout(&l, &st, (int32_t)n, (int32_t)C, pol, &ep, &rep, err,
-                                    sizeof err);
+    int rc =
+        placement_build_layout(&l, &st, (int32_t)n, (int32_t)C, pol, &ep, &rep, err, sizeof err);
     stats_free(&st);
     if (rc) return cli_error(cmd, "%s", err[0] ? err : janus_strerror(rc));
     rc = layout_save_json(&l, out);

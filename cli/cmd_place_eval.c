@@ -1,7 +1,8 @@
 // janus place-eval: Monte Carlo a_max of a layout under each scheduler policy, per batch
 // size (SPEC §6 "a placement is judged by the a_max it yields"). For every MoE layer of the
-// trace, batches of B tokens are drawn uniformly with replacement from that layer's tokens
-// (common random numbers: every policy sees the same batches); mean a_max is reported.
+// trace, batches of B tokens are drawn from one random step block of that layer (or, with
+// --sample pool, from all its tokens); common random numbers: every policy sees the same
+// batches; mean a_max over layers and samples is reported.
 // SPDX-License-Identifier: MIT
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,10 @@ static void help(void) {
            "  --batches LIST    batch sizes (default 1,8,32,64,128,256,512)\n"
            "  --samples N       batches sampled per (layer, batch size) (default 200)\n"
            "  --seed N          sampling seed (default 1)\n"
+           "  --sample M        block: B tokens of one random step block of the layer (keeps\n"
+           "                    that step's co-activation; default); pool: B tokens drawn\n"
+           "                    uniformly from all of the layer's tokens\n"
+           "  --per-layer       also print one row per (batch size, layer)\n"
            "Prints mean a_max (over layers and samples) per batch size and policy.\n");
 }
 
@@ -32,24 +37,38 @@ int cmd_place_eval(int argc, char **argv) {
     int32_t batches[64] = {1, 8, 32, 64, 128, 256, 512};
     int nb = 7;
     int64_t samples = 200, seed = 1;
+    int by_block = 1, per_layer = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--per-layer")) {
+            per_layer = 1;
+            continue;
+        }
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(a, "--layout")) layout_path = v;
-        else if (!strcmp(a, "--routing")) routing_path = v;
-        else if (!strcmp(a, "--samples")) bad = cli_parse_i64(v, 1, 1000000, &samples);
-        else if (!strcmp(a, "--seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
-        else if (!strcmp(a, "--batches")) {
+        if (!strcmp(a, "--layout"))
+            layout_path = v;
+        else if (!strcmp(a, "--routing"))
+            routing_path = v;
+        else if (!strcmp(a, "--samples"))
+            bad = cli_parse_i64(v, 1, 1000000, &samples);
+        else if (!strcmp(a, "--seed"))
+            bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
+        else if (!strcmp(a, "--sample")) {
+            bad = strcmp(v, "block") && strcmp(v, "pool");
+            by_block = !strcmp(v, "block");
+        } else if (!strcmp(a, "--batches")) {
             nb = cli_parse_ids(v, batches, 64);
             bad = nb < 1;
-            for (int j = 0; j < nb && !bad; j++) bad = batches[j] < 1 || batches[j] > 65536;
+            for (int j = 0; j < nb && !bad; j++)
+                bad = batches[j] < 1 || batches[j] > 65536;
         } else
             return cli_error(cmd, "unknown option %s (see --help)", a);
         if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
     }
-    if (!layout_path || !routing_path) return cli_error(cmd, "need --layout FILE and --routing FILE");
+    if (!layout_path || !routing_path)
+        return cli_error(cmd, "need --layout FILE and --routing FILE");
     char err[256] = "";
     struct layout l;
     int rc = layout_load_json(&l, layout_path, err, sizeof err);
@@ -62,12 +81,15 @@ int cmd_place_eval(int argc, char **argv) {
     }
     int ret = 0;
     int32_t bmax = 1;
-    for (int j = 0; j < nb; j++) bmax = batches[j] > bmax ? batches[j] : bmax;
+    for (int j = 0; j < nb; j++)
+        bmax = batches[j] > bmax ? batches[j] : bmax;
     struct actsched_limits lim = {bmax, l.n_experts, l.n_instances, t.top_k ? t.top_k : 1};
     struct actsched_ws ws = {0};
     struct actsched_output out = {0};
     int32_t *ids = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)bmax * lim.max_top_k);
     int64_t *pool_n = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers, sizeof(int64_t));
+    int64_t *pool_off = NULL, *pool = NULL, *blk_n = NULL, *blk_off = NULL, *blk = NULL;
+    int64_t *perm = NULL;
     if (!ids || !pool_n || actsched_init(&ws, &lim) || actsched_output_init(&out, &lim)) {
         ret = cli_error(cmd, "out of memory");
         goto done;
@@ -86,9 +108,47 @@ int cmd_place_eval(int argc, char **argv) {
         }
         pool_n[ly] += t.blocks[i].n_tok;
     }
-    printf("# place-eval: layout %s, routing %s, %lld samples per (layer, batch)\n", layout_path,
-           routing_path, (long long)samples);
+    // pool[pool_off[ly] + x] = global token index of the x-th token of layer ly.
+    pool_off = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers + 1, sizeof(int64_t));
+    pool = mem_alloc(MEM_TAG_SCHED, sizeof(int64_t) * (size_t)(t.n_tok + 1));
+    if (!pool_off || !pool) {
+        ret = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (int32_t ly = 0; ly < l.n_layers; ly++)
+        pool_off[ly + 1] = pool_off[ly] + pool_n[ly];
+    // Non-empty blocks per layer (for --sample block), and a permutation scratch.
+    blk_n = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers, sizeof(int64_t));
+    blk_off = mem_calloc(MEM_TAG_SCHED, (size_t)l.n_layers + 1, sizeof(int64_t));
+    blk = mem_alloc(MEM_TAG_SCHED, sizeof(int64_t) * (size_t)(t.n_blocks + 1));
+    int64_t max_blk = 1;
+    for (int64_t i = 0; i < t.n_blocks; i++)
+        if (t.blocks[i].n_tok > max_blk) max_blk = t.blocks[i].n_tok;
+    perm = mem_alloc(MEM_TAG_SCHED, sizeof(int64_t) * (size_t)max_blk);
+    if (!blk_n || !blk_off || !blk || !perm) {
+        ret = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < t.n_blocks; i++)
+        blk_n[t.blocks[i].layer] += t.blocks[i].n_tok > 0;
+    for (int32_t ly = 0; ly < l.n_layers; ly++)
+        blk_off[ly + 1] = blk_off[ly] + blk_n[ly];
+    for (int32_t ly = 0; ly < l.n_layers; ly++) {
+        int64_t m = blk_off[ly];
+        for (int64_t i = 0; i < t.n_blocks; i++)
+            if (t.blocks[i].layer == ly && t.blocks[i].n_tok > 0) blk[m++] = i;
+    }
+    for (int32_t ly = 0; ly < l.n_layers; ly++) {
+        int64_t m = pool_off[ly];
+        for (int64_t i = 0; i < t.n_blocks; i++)
+            if (t.blocks[i].layer == ly)
+                for (int64_t x = 0; x < t.blocks[i].n_tok; x++)
+                    pool[m++] = t.blocks[i].off + x;
+    }
+    printf("# place-eval: layout %s, routing %s, %lld samples per (layer, batch), sample=%s\n",
+           layout_path, routing_path, (long long)samples, by_block ? "block" : "pool");
     printf("%8s", "batch");
+    if (per_layer) printf(" %5s", "layer");
     for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
         printf(" %14s", actsched_policy_name((enum actsched_policy)p));
     printf("\n");
@@ -100,19 +160,34 @@ int cmd_place_eval(int argc, char **argv) {
             if (!pool_n[ly]) continue;
             struct rng r;
             rng_init3(&r, (uint64_t)seed, (uint64_t)B, (uint64_t)ly);
+            double lsum[ACTSCHED_POLICY_COUNT] = {0};
             for (int64_t s = 0; s < samples; s++) {
-                for (int32_t b = 0; b < B; b++) {
-                    // Token index within this layer's pool -> (block, token).
-                    int64_t x = (int64_t)(rng_u64(&r) % (uint64_t)pool_n[ly]);
-                    for (int64_t i = 0; i < t.n_blocks; i++) {
-                        if (t.blocks[i].layer != ly) continue;
-                        if (x < t.blocks[i].n_tok) {
-                            memcpy(ids + (size_t)b * t.top_k,
-                                   trace_block_ids(&t, i) + x * t.top_k,
-                                   sizeof(int32_t) * (size_t)t.top_k);
-                            break;
+                if (by_block) {
+                    // One step's tokens keep that step's co-activation: pick a block of this
+                    // layer, then B of its tokens (without replacement while they last).
+                    int64_t bi = blk[blk_off[ly] + (int64_t)(rng_u64(&r) % (uint64_t)blk_n[ly])];
+                    int64_t nt = t.blocks[bi].n_tok;
+                    for (int64_t x = 0; x < nt; x++)
+                        perm[x] = x;
+                    for (int32_t b = 0; b < B; b++) {
+                        int64_t x;
+                        if (b < nt) { // partial Fisher-Yates
+                            int64_t sw = b + (int64_t)(rng_u64(&r) % (uint64_t)(nt - b));
+                            int64_t tmp = perm[b];
+                            perm[b] = perm[sw];
+                            perm[sw] = tmp;
+                            x = perm[b];
+                        } else {
+                            x = (int64_t)(rng_u64(&r) % (uint64_t)nt);
                         }
-                        x -= t.blocks[i].n_tok;
+                        memcpy(ids + (size_t)b * t.top_k, t.ids + (t.blocks[bi].off + x) * t.top_k,
+                               sizeof(int32_t) * (size_t)t.top_k);
+                    }
+                } else {
+                    for (int32_t b = 0; b < B; b++) {
+                        int64_t x = (int64_t)(rng_u64(&r) % (uint64_t)pool_n[ly]);
+                        memcpy(ids + (size_t)b * t.top_k, t.ids + pool[pool_off[ly] + x] * t.top_k,
+                               sizeof(int32_t) * (size_t)t.top_k);
                     }
                 }
                 for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) {
@@ -124,17 +199,32 @@ int cmd_place_eval(int argc, char **argv) {
                         goto done;
                     }
                     sum[p] += out.a_max;
+                    lsum[p] += out.a_max;
                 }
                 cnt++;
             }
+            if (per_layer) {
+                printf("%8d %5d", B, ly);
+                for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+                    printf(" %14.3f", lsum[p] / (double)samples);
+                printf("\n");
+            }
         }
         printf("%8d", B);
-        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) printf(" %14.3f", cnt ? sum[p] / cnt : 0.0);
+        if (per_layer) printf(" %5s", "all");
+        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+            printf(" %14.3f", cnt ? sum[p] / cnt : 0.0);
         printf("\n");
     }
 done:
     mem_free(ids);
     mem_free(pool_n);
+    mem_free(pool_off);
+    mem_free(pool);
+    mem_free(blk_n);
+    mem_free(blk_off);
+    mem_free(blk);
+    mem_free(perm);
     actsched_free(&ws);
     actsched_output_free(&out);
     trace_free(&t);

@@ -1,8 +1,296 @@
-// janus plan: placeholder until its issue lands (prints an error, exits 2).
+// janus plan: SLO-aware deployment plan (SPEC §7) for a model on a hardware profile at a
+// demanded decode rate, beside the best deployment of each baseline for the same load
+// (SPEC §8). Also: --measure-local writes data/hw/cpu-local.json (memory bandwidth, FLOP/s
+// and, through mpirun, the MPI message cost of this machine); --mpi-pingpong is the
+// internal MPI half of that measurement.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "base/clock.h"
+#include "base/status.h"
+#include "sim/catalog.h"
+#include "sim/planner.h"
+#include "sim/workload.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage_text =
+    "usage: janus plan --model M --hw H --slo-ms T --rate R [options]\n"
+    "       janus plan --measure-local [--threads N] [--out PATH] [--no-mpi]\n"
+    "\n"
+    "Chooses the number of attention and MoE instances (n_attn, n_moe) with the fewest GPUs\n"
+    "that sustains R output tokens/s within a TPOT SLO of T ms (SPEC §7), and prints the best\n"
+    "deployment of each baseline (sglang-mono, megascale-infer, xdeepserve) beside it.\n"
+    "\n"
+    "  --model M        deepseek-v2 deepseek-v3 qwen3-235b-a22b qwen3-30b-a3b mixtral-8x7b\n"
+    "                   scaled-ds-1 scaled-ds-2 (data/models/M.json)\n"
+    "  --model-file F   a model shape JSON file instead of --model\n"
+    "  --hw H           h100 h200 a100 b200 cpu-local (data/hw/H.json)\n"
+    "  --slo-ms T       TPOT SLO in milliseconds\n"
+    "  --rate R         demanded decode throughput, output tokens/s\n"
+    "  --context S      average decode context in tokens (default: ShareGPT-like mean, 620)\n"
+    "  --max-gpus G     cluster size (default 64)\n"
+    "  --sched P        Janus's activation scheduler: greedy (default) or optimal\n"
+    "  --seed N         statistics / Monte Carlo seed (default 1)\n"
+    "  --samples N      Monte Carlo batches per table entry (default 8)\n"
+    "  --no-cache       do not read or write the a_max table cache\n"
+    "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
+    "  --json           one JSON object on stdout\n"
+    "\n"
+    "The a_max tables are cached in $JANUS_CACHE_DIR, $XDG_CACHE_HOME/janus or ~/.cache/janus.\n";
+
+// ---- MPI ping-pong (run under mpirun -n 2) -------------------------------------------------
+
+static int mpi_pingpong(void) {
+    if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return cli_error("plan", "MPI_Init failed");
+    int rank, size;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size != 2) {
+        if (rank == 0) fprintf(stderr, "janus plan: --mpi-pingpong needs exactly 2 ranks\n");
+        MPI_Finalize();
+        return 1;
+    }
+    static char big[4 << 20];
+    double res[2] = {0, 0};
+    const int sizes[2] = {8, (int)sizeof big};
+    const int iters[2] = {2000, 40};
+    for (int s = 0; s < 2; s++) {
+        int n = sizes[s], peer = 1 - rank;
+        for (int warm = 0; warm < 2; warm++) {
+            MPI_Barrier(MPI_COMM_WORLD);
+            double t0 = MPI_Wtime();
+            for (int i = 0; i < iters[s]; i++) {
+                if (rank == 0) {
+                    MPI_Send(big, n, MPI_BYTE, peer, 0, MPI_COMM_WORLD);
+                    MPI_Recv(big, n, MPI_BYTE, peer, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                } else {
+                    MPI_Recv(big, n, MPI_BYTE, peer, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                    MPI_Send(big, n, MPI_BYTE, peer, 0, MPI_COMM_WORLD);
+                }
+            }
+            res[s] = (MPI_Wtime() - t0) / iters[s] / 2; // one-way
+        }
+    }
+    if (rank == 0) {
+        double lat = res[0], bw = sizes[1] / (res[1] - lat > 0 ? res[1] - lat : res[1]);
+        printf("pingpong lat_us=%.4f bw_gbs=%.4f\n", lat * 1e6, bw / 1e9);
+    }
+    MPI_Finalize();
+    return 0;
+}
+
+static int measure_local(int threads, const char *out_path, int use_mpi) {
+    struct hw_profile h;
+    fprintf(stderr, "measuring memory bandwidth and FLOP/s with %d thread(s)...\n", threads);
+    int rc = hw_measure_local(&h, 512, threads);
+    if (rc) return cli_error("plan", "measurement failed: %s", janus_strerror(rc));
+    char msg[256] = "no MPI measurement (defaults 1 us, 5 GB/s)";
+    if (use_mpi) {
+        char exe[4096], cmd[8400];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n > 0) {
+            exe[n] = 0;
+            snprintf(cmd, sizeof cmd,
+                     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+                     "OMPI_MCA_btl_vader_single_copy_mechanism=none "
+                     "mpirun --oversubscribe -n 2 '%s' plan --mpi-pingpong 2>/dev/null",
+                     exe);
+            FILE *p = popen(cmd, "r");
+            double lat = 0, bw = 0;
+            if (p) {
+                char line[256];
+                while (fgets(line, sizeof line, p))
+                    if (sscanf(line, "pingpong lat_us=%lf bw_gbs=%lf", &lat, &bw) == 2) break;
+                pclose(p);
+            }
+            if (lat > 0 && bw > 0) {
+                h.intra_lat = h.inter_lat = lat * 1e-6;
+                h.intra_bw = h.inter_bw = bw * 1e9;
+                snprintf(msg, sizeof msg, "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s",
+                         lat, bw);
+            } else {
+                snprintf(msg, sizeof msg, "mpirun ping-pong failed; defaults 1 us, 5 GB/s kept");
+            }
+        }
+    }
+    size_t sl = strlen(h.source);
+    snprintf(h.source + sl, sizeof h.source - sl, "; %s", msg);
+    rc = hw_write_json(&h, out_path);
+    if (rc) return cli_error("plan", "cannot write %s", out_path);
+    printf("wrote %s: %.1f GB/s memory, %.1f GFLOP/s, %s\n", out_path, h.mem_bw / 1e9,
+           h.peak_flops / 1e9, msg);
+    return 0;
+}
+
+// ---- the plan ------------------------------------------------------------------------------
+
 int cmd_plan(int argc, char **argv) {
-    (void)argc;
-    return 2 * cli_error(argv[0], "not implemented yet");
+    const char *cmd = "plan";
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out_path = NULL;
+    const char *sched = "greedy";
+    double slo_ms = 0, rate = 0, context = -1;
+    int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
+    int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED()                                                                                     \
+    do {                                                                                           \
+        if (!v) return 2 * cli_error(cmd, "%s needs a value", a);                                  \
+        i++;                                                                                       \
+    } while (0)
+        if (!strcmp(a, "--mpi-pingpong")) return mpi_pingpong();
+        else if (!strcmp(a, "--measure-local")) measure = 1;
+        else if (!strcmp(a, "--no-mpi")) no_mpi = 1;
+        else if (!strcmp(a, "--json")) json = 1;
+        else if (!strcmp(a, "--no-cache")) no_cache = 1;
+        else if (!strcmp(a, "--model")) { NEED(); model = v; }
+        else if (!strcmp(a, "--model-file")) { NEED(); model_file = v; }
+        else if (!strcmp(a, "--hw")) { NEED(); hw = v; }
+        else if (!strcmp(a, "--data-dir")) { NEED(); data_dir = v; }
+        else if (!strcmp(a, "--out")) { NEED(); out_path = v; }
+        else if (!strcmp(a, "--sched")) { NEED(); sched = v; }
+        else if (!strcmp(a, "--slo-ms")) {
+            NEED();
+            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms)) return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
+        } else if (!strcmp(a, "--rate")) {
+            NEED();
+            if (cli_parse_f64(v, 1e-6, 1e12, &rate)) return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
+        } else if (!strcmp(a, "--context")) {
+            NEED();
+            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s' (tokens >= 0)", v);
+        } else if (!strcmp(a, "--max-gpus")) {
+            NEED();
+            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s' (1..1024)", v);
+        } else if (!strcmp(a, "--seed")) {
+            NEED();
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
+        } else if (!strcmp(a, "--samples")) {
+            NEED();
+            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s' (1..10000)", v);
+        } else if (!strcmp(a, "--threads")) {
+            NEED();
+            if (cli_parse_i64(v, 1, 64, &threads)) return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
+        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
+#undef NEED
+    }
+    if (measure) {
+        char dir[4096], path[4200];
+        if (!out_path) {
+            if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
+            else if (catalog_data_dir(dir, sizeof dir)) snprintf(dir, sizeof dir, "data");
+            snprintf(path, sizeof path, "%s/hw/cpu-local.json", dir);
+            out_path = path;
+        }
+        long nc = sysconf(_SC_NPROCESSORS_ONLN);
+        return measure_local(threads ? (int)threads : (nc > 0 ? (int)nc : 1), out_path, !no_mpi);
+    }
+    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
+    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
+    if (rate <= 0) return 2 * cli_error(cmd, "--rate is required (see --help)");
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = (int)max_gpus;
+    o.seed = (uint64_t)seed;
+    o.samples = (int)samples;
+    if (actsched_policy_parse(sched, &o.janus_sched) ||
+        (o.janus_sched != ACTSCHED_POLICY_GREEDY && o.janus_sched != ACTSCHED_POLICY_OPTIMAL))
+        return 2 * cli_error(cmd, "bad --sched '%s' (greedy or optimal)", sched);
+    char cache[4096];
+    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    if (context < 0) {
+        struct workload_lengths wl;
+        workload_sharegpt(&wl);
+        context = workload_mean_context(&wl);
+    }
+    struct latency_coef coef;
+    latency_coef_default(&coef);
+    static struct planner pl; // large (tables are heap, the struct is small enough, but keep off the stack)
+    char err[512];
+    int64_t t0 = clock_now_ns();
+    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    if (rc) return cli_error(cmd, "%s", err);
+    double t_tables = (double)(clock_now_ns() - t0) * 1e-9;
+    for (int k = 0; k < BASELINES_COUNT; k++)
+        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
+                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built",
+                pl.build_s[k]);
+    struct search_params sp = {slo_ms * 1e-3, rate, context, (int)max_gpus};
+    struct search_point pts[BASELINES_COUNT];
+    int64_t t1 = clock_now_ns();
+    for (int k = 0; k < BASELINES_COUNT && !rc; k++)
+        rc = planner_plan(&pl, (enum baselines_kind)k, &sp, &pts[k]);
+    double t_search = (double)(clock_now_ns() - t1) * 1e-9;
+    fprintf(stderr, "tables %.2f s, search (4 systems) %.3f s\n", t_tables, t_search);
+    if (rc) {
+        planner_free(&pl);
+        return cli_error(cmd, "search failed: %s", janus_strerror(rc));
+    }
+    const struct search_point *j = &pts[BASELINES_JANUS];
+    double bound = j->n_moe ? amax_bound_at(&pl.tab[BASELINES_JANUS], j->n_moe, j->batch) : 0;
+    if (json) {
+        cJSON *o2 = planner_point_json(j);
+        if (!o2) {
+            planner_free(&pl);
+            return cli_error(cmd, "out of memory");
+        }
+        cJSON_AddStringToObject(o2, "model", pl.model.id);
+        cJSON_AddStringToObject(o2, "hw", pl.hw.id);
+        cJSON_AddNumberToObject(o2, "slo_ms", slo_ms);
+        cJSON_AddNumberToObject(o2, "rate", rate);
+        cJSON_AddNumberToObject(o2, "context", round(context * 10) / 10);
+        cJSON_AddNumberToObject(o2, "max_gpus", (double)max_gpus);
+        cJSON_AddStringToObject(o2, "sched", actsched_policy_name(pl.sys[0].sched));
+        cJSON_AddNumberToObject(o2, "amax_bound", bound);
+        cJSON_AddNumberToObject(o2, "moe_layers", pl.lm.n_moe_layers);
+        cJSON *bl = cJSON_AddObjectToObject(o2, "baselines");
+        for (int k = 1; k < BASELINES_COUNT && bl; k++) {
+            cJSON *x = planner_point_json(&pts[k]);
+            if (x) cJSON_AddItemToObject(bl, pl.sys[k].name, x);
+        }
+        char *s = cJSON_Print(o2);
+        cJSON_Delete(o2);
+        if (s) printf("%s\n", s);
+        cJSON_free(s);
+    } else {
+        printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n",
+               pl.model.id, pl.hw.id, slo_ms, rate, context, (int)max_gpus);
+        printf("\njanus (%s scheduler): %s\n", actsched_policy_name(pl.sys[0].sched),
+               j->feasible ? "feasible" : "INFEASIBLE");
+        if (!j->feasible && j->why) printf("  reason: %s (showing the largest-capacity configuration)\n", j->why);
+        printf("  n_attn %d, n_moe %d (%d GPUs), C %d slots/instance\n", j->n_attn, j->n_moe,
+               j->n_gpus, j->slots);
+        printf("  batch %.1f, TPOT %.2f ms, TPG %.1f tok/s/GPU at this rate, capacity %.1f "
+               "tok/s/GPU (batch %.0f)\n",
+               j->batch, j->tpot * 1e3, j->tpg, j->tpg_capacity, j->batch_cap);
+        printf("  a_max per MoE layer %.2f (analytic bound %.2f; one statistics profile for all "
+               "%d MoE layers), exchange %s\n",
+               j->br.amax, bound, pl.lm.n_moe_layers, planner_scheme_name(j->br.scheme));
+        printf("  TPOT breakdown: attention %.2f ms, experts %.2f ms, exchange %.2f ms, shared "
+               "%.2f ms (overlapped), head %.2f ms\n",
+               j->br.attn * 1e3, j->br.moe * 1e3, j->br.comm * 1e3, j->br.shared * 1e3,
+               j->br.head * 1e3);
+        printf("\n%-16s %5s %6s %5s %9s %9s %9s %9s  %s\n", "system", "GPUs", "n_attn", "n_moe",
+               "batch", "TPOT ms", "TPG", "TPG cap", "feasible");
+        for (int k = 0; k < BASELINES_COUNT; k++) {
+            const struct search_point *q = &pts[k];
+            printf("%-16s %5d %6d %5d %9.1f %9.2f %9.1f %9.1f  %s\n", pl.sys[k].name, q->n_gpus,
+                   q->n_attn, q->n_moe, q->batch, q->tpot * 1e3, q->tpg, q->tpg_capacity,
+                   q->feasible ? "yes" : (q->why ? q->why : "no"));
+        }
+    }
+    planner_free(&pl);
+    return 0;
 }

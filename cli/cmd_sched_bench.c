@@ -65,22 +65,35 @@ int cmd_sched_bench(int argc, char **argv) {
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
         int bad = 0;
-        if (!strcmp(a, "--batches")) bad = (nb = parse_list(v, batches, 32, 1, 65536)) < 0;
-        else if (!strcmp(a, "--experts")) bad = (ne = parse_list(v, experts, 16, 1, 1024)) < 0;
-        else if (!strcmp(a, "--instances")) bad = (ni = parse_list(v, insts, 16, 1, 1024)) < 0;
-        else if (!strcmp(a, "--topk")) bad = (nk = parse_list(v, topks, 8, 1, 64)) < 0;
-        else if (!strcmp(a, "--repl")) bad = (nr = parse_list(v, repls, 16, 0, 10000)) < 0;
-        else if (!strcmp(a, "--calls")) bad = cli_parse_i64(v, 1, 100000000, &calls);
-        else if (!strcmp(a, "--seed")) bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
-        else if (!strcmp(a, "--zipf")) bad = cli_parse_f64(v, 0, 10, &zipf);
-        else return cli_error(cmd, "unknown option %s (see --help)", a);
+        if (!strcmp(a, "--batches"))
+            bad = (nb = parse_list(v, batches, 32, 1, 65536)) < 0;
+        else if (!strcmp(a, "--experts"))
+            bad = (ne = parse_list(v, experts, 16, 1, 1024)) < 0;
+        else if (!strcmp(a, "--instances"))
+            bad = (ni = parse_list(v, insts, 16, 1, 1024)) < 0;
+        else if (!strcmp(a, "--topk"))
+            bad = (nk = parse_list(v, topks, 8, 1, 64)) < 0;
+        else if (!strcmp(a, "--repl"))
+            bad = (nr = parse_list(v, repls, 16, 0, 10000)) < 0;
+        else if (!strcmp(a, "--calls"))
+            bad = cli_parse_i64(v, 1, 100000000, &calls);
+        else if (!strcmp(a, "--seed"))
+            bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
+        else if (!strcmp(a, "--zipf"))
+            bad = cli_parse_f64(v, 0, 10, &zipf);
+        else
+            return cli_error(cmd, "unknown option %s (see --help)", a);
         if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
     }
     int32_t bmax = 1, emax = 1, nmax = 1, kmax = 1;
-    for (int i = 0; i < nb; i++) bmax = batches[i] > bmax ? batches[i] : bmax;
-    for (int i = 0; i < ne; i++) emax = experts[i] > emax ? experts[i] : emax;
-    for (int i = 0; i < ni; i++) nmax = insts[i] > nmax ? insts[i] : nmax;
-    for (int i = 0; i < nk; i++) kmax = topks[i] > kmax ? topks[i] : kmax;
+    for (int i = 0; i < nb; i++)
+        bmax = batches[i] > bmax ? batches[i] : bmax;
+    for (int i = 0; i < ne; i++)
+        emax = experts[i] > emax ? experts[i] : emax;
+    for (int i = 0; i < ni; i++)
+        nmax = insts[i] > nmax ? insts[i] : nmax;
+    for (int i = 0; i < nk; i++)
+        kmax = topks[i] > kmax ? topks[i] : kmax;
     struct actsched_limits lim = {bmax, emax, nmax, kmax};
     struct actsched_ws ws = {0};
     struct actsched_output out = {0};
@@ -111,13 +124,15 @@ int cmd_sched_bench(int argc, char **argv) {
             struct rng r;
             rng_init3(&r, (uint64_t)seed, (uint64_t)E, (uint64_t)k);
             int32_t perm[1024];
-            for (int32_t e = 0; e < E; e++) perm[e] = e;
+            for (int32_t e = 0; e < E; e++)
+                perm[e] = e;
             for (int32_t e = E - 1; e > 0; e--) {
                 int32_t j = (int32_t)rng_below(&r, (uint32_t)(e + 1)), t = perm[e];
                 perm[e] = perm[j];
                 perm[j] = t;
             }
-            for (int32_t e = 0; e < E; e++) w[perm[e]] = pow(e + 1.0, -zipf);
+            for (int32_t e = 0; e < E; e++)
+                w[perm[e]] = pow(e + 1.0, -zipf);
             if (trace_sample_tokens(&r, w, E, k, (int64_t)N_INPUTS * bmax, cdf, ids)) {
                 ret = cli_error(cmd, "sampling failed");
                 goto done;
@@ -125,7 +140,8 @@ int cmd_sched_bench(int argc, char **argv) {
             for (int in_ = 0; in_ < ni; in_++)
                 for (int ir = 0; ir < nr; ir++) {
                     int32_t n = insts[in_];
-                    int32_t C = (int32_t)((E * (100 + (int64_t)repls[ir]) + 100LL * n - 1) / (100LL * n));
+                    int32_t C =
+                        (int32_t)((E * (100 + (int64_t)repls[ir]) + 100LL * n - 1) / (100LL * n));
                     if (C < 1) C = 1;
                     struct layout l;
                     if (layout_init(&l, 1, n, C, E)) {
@@ -149,8 +165,8 @@ int cmd_sched_bench(int argc, char **argv) {
                         for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) {
                             double amax = 0;
                             for (int x = 0; x < N_INPUTS; x++) {
-                                struct actsched_input in = {&l.layers[0], ids + (size_t)x * bmax * k,
-                                                            B, k, x, 0, 1};
+                                struct actsched_input in = {
+                                    &l.layers[0], ids + (size_t)x * bmax * k, B, k, x, 0, 1};
                                 if (actsched_run(&ws, (enum actsched_policy)p, &in, &out)) {
                                     layout_free(&l);
                                     ret = cli_error(cmd, "scheduler failed");
@@ -160,8 +176,8 @@ int cmd_sched_bench(int argc, char **argv) {
                             }
                             for (int64_t c = 0; c < calls; c++) {
                                 int x = (int)(c % N_INPUTS);
-                                struct actsched_input in = {&l.layers[0], ids + (size_t)x * bmax * k,
-                                                            B, k, c, 0, 1};
+                                struct actsched_input in = {
+                                    &l.layers[0], ids + (size_t)x * bmax * k, B, k, c, 0, 1};
                                 int64_t t0 = clock_now_ns();
                                 int rc = actsched_run(&ws, (enum actsched_policy)p, &in, &out);
                                 ns[c] = clock_now_ns() - t0;

@@ -30,7 +30,8 @@ static void print_json_block(const struct trace_block *b, const struct actsched_
            "\"digest\": \"%016" PRIx64 "\",\n   \"inst_count\": [",
            first ? "" : ",", (long long)b->step, b->layer, o->a_max, o->n_active,
            actsched_digest(o));
-    for (int32_t g = 0; g < o->n_instances; g++) printf("%s%d", g ? ", " : "", o->inst_count[g]);
+    for (int32_t g = 0; g < o->n_instances; g++)
+        printf("%s%d", g ? ", " : "", o->inst_count[g]);
     printf("],\n   \"assign\": [");
     for (int32_t i = 0; i < o->n_active; i++) {
         int32_t e = o->active[i];
@@ -65,12 +66,17 @@ int cmd_schedule(int argc, char **argv) {
         }
         if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
         const char *v = argv[++i];
-        if (!strcmp(a, "--layout")) layout_path = v;
-        else if (!strcmp(a, "--routing")) routing_path = v;
-        else if (!strcmp(a, "--policy")) policy_name = v;
-        else if (!strcmp(a, "--stats-out")) stats_out = v;
+        if (!strcmp(a, "--layout"))
+            layout_path = v;
+        else if (!strcmp(a, "--routing"))
+            routing_path = v;
+        else if (!strcmp(a, "--policy"))
+            policy_name = v;
+        else if (!strcmp(a, "--stats-out"))
+            stats_out = v;
         else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return cli_error(cmd, "invalid --seed '%s'", v);
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
+                return cli_error(cmd, "invalid --seed '%s'", v);
         } else if (!strcmp(a, "--decay")) {
             if (cli_parse_f64(v, 1e-9, 1, &decay)) return cli_error(cmd, "invalid --decay '%s'", v);
         } else
@@ -80,8 +86,10 @@ int cmd_schedule(int argc, char **argv) {
         return cli_error(cmd, "need --layout FILE, --routing FILE and --policy P");
     enum actsched_policy policy;
     if (actsched_policy_parse(policy_name, &policy))
-        return cli_error(cmd, "unknown policy '%s' (greedy, optimal, random, round-robin, "
-                              "token-balanced, first)", policy_name);
+        return cli_error(cmd,
+                         "unknown policy '%s' (greedy, optimal, random, round-robin, "
+                         "token-balanced, first)",
+                         policy_name);
     char err[256] = "";
     struct layout l;
     int rc = layout_load_json(&l, layout_path, err, sizeof err);
@@ -119,8 +127,9 @@ int cmd_schedule(int argc, char **argv) {
                             (long long)b->step, b->layer, b->layer);
             goto done;
         }
-        struct actsched_input in = {&l.layers[b->layer], trace_block_ids(&t, i), b->n_tok,
-                                    t.top_k, b->step, b->layer, (uint64_t)seed};
+        struct actsched_input in = {
+            &l.layers[b->layer], trace_block_ids(&t, i), b->n_tok, t.top_k, b->step, b->layer,
+            (uint64_t)seed};
         rc = actsched_run(&ws, policy, &in, &out);
         if (rc) {
             ret = cli_error(cmd, "step %lld layer %d: %s (expert ids must be < %d)",
@@ -137,7 +146,8 @@ int cmd_schedule(int argc, char **argv) {
             printf("step %lld layer %d a_max %d\n", (long long)b->step, b->layer, out.a_max);
     }
     if (json) printf("\n ]}\n");
-    if (stats_out && stats_save_json(&st, stats_out)) ret = cli_error(cmd, "cannot write %s", stats_out);
+    if (stats_out && stats_save_json(&st, stats_out))
+        ret = cli_error(cmd, "cannot write %s", stats_out);
 done:
     actsched_free(&ws);
     actsched_output_free(&out);

@@ -1,8 +1,292 @@
-// janus simulate: placeholder until its issue lands (prints an error, exits 2).
+// janus simulate: replays a load trace (diurnal, bursty or a file) against Janus and the
+// baselines with re-planning at every interval (SPEC §8), and reports GPU-hours, SLO
+// attainment and reconfigurations per system. With --out DIR: per-interval CSV, a JSON
+// summary and SVG plots (GPUs over time; the load). Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "base/buf.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "sim/planner.h"
+#include "sim/report.h"
+#include "sim/sim.h"
+#include "sim/workload.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+    "usage: janus simulate --model M --hw H --slo-ms T --trace diurnal|bursty|FILE\n"
+    "                      [--interval 15m] [--hours 24] [options]\n"
+    "\n"
+    "  --trace T        diurnal (daily swing + bursts, peak/mean 7.5), bursty (gamma\n"
+    "                   inter-arrivals, shape 0.25) or a file of \"<time_s> <rate>\" lines\n"
+    "  --interval D     re-planning interval: 15m, 900s, 1h or seconds (default 15m)\n"
+    "  --hours H        trace length for diurnal/bursty (default 24)\n"
+    "  --mean-rate R    mean output tokens/s of diurnal/bursty traces (default 2000)\n"
+    "  --peak-to-mean X diurnal peak/mean (default 7.5)\n"
+    "  --bin D          evaluation bin (default 1m)\n"
+    "  --forecast F     oracle (plan for the interval's own peak: equal-SLO GPU-hours,\n"
+    "                   the default) or last (the previous interval's measured peak)\n"
+    "  --headroom X     plan for X times the forecast peak (default 1.0)\n"
+    "  --context S, --max-gpus G (default 64), --seed N, --samples N, --no-cache,\n"
+    "  --data-dir D, --model-file F, --coef NAME=VALUE\n"
+    "  --json           JSON summary on stdout\n"
+    "  --out DIR        write <model>-<hw>-sim-<trace>.csv/.json and SVG plots into DIR\n";
+
+static int parse_duration(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !isfinite(v) || v <= 0) return -1;
+    double mul = 1;
+    if (!strcmp(end, "m")) mul = 60;
+    else if (!strcmp(end, "h")) mul = 3600;
+    else if (!strcmp(end, "s") || !*end) mul = 1;
+    else return -1;
+    *out = v * mul;
+    return *out <= 366 * 86400.0 ? 0 : -1;
+}
+
 int cmd_simulate(int argc, char **argv) {
-    (void)argc;
-    return 2 * cli_error(argv[0], "not implemented yet");
+    const char *cmd = "simulate";
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *trace = NULL;
+    double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
+           headroom = 1.0, context = -1;
+    int64_t max_gpus = 64, seed = 1, samples = 0;
+    int json = 0, no_cache = 0, forecast_last = 0;
+    struct latency_coef coef;
+    latency_coef_default(&coef);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--json")) {
+            json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-cache")) {
+            no_cache = 1;
+            continue;
+        }
+        if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
+        i++;
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--model-file")) model_file = v;
+        else if (!strcmp(a, "--hw")) hw = v;
+        else if (!strcmp(a, "--data-dir")) data_dir = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--trace")) trace = v;
+        else if (!strcmp(a, "--forecast")) {
+            if (!strcmp(v, "oracle")) forecast_last = 0;
+            else if (!strcmp(v, "last")) forecast_last = 1;
+            else return 2 * cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
+        }
+        else if (!strcmp(a, "--slo-ms")) {
+            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms)) return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
+        } else if (!strcmp(a, "--interval")) {
+            if (parse_duration(v, &interval)) return 2 * cli_error(cmd, "bad --interval '%s' (e.g. 15m, 900s, 1h)", v);
+        } else if (!strcmp(a, "--bin")) {
+            if (parse_duration(v, &bin)) return 2 * cli_error(cmd, "bad --bin '%s'", v);
+        } else if (!strcmp(a, "--hours")) {
+            if (cli_parse_f64(v, 1e-3, 24 * 366, &hours)) return 2 * cli_error(cmd, "bad --hours '%s'", v);
+        } else if (!strcmp(a, "--mean-rate")) {
+            if (cli_parse_f64(v, 1e-3, 1e12, &mean_rate)) return 2 * cli_error(cmd, "bad --mean-rate '%s'", v);
+        } else if (!strcmp(a, "--peak-to-mean")) {
+            if (cli_parse_f64(v, 1.001, 1e4, &ptm)) return 2 * cli_error(cmd, "bad --peak-to-mean '%s'", v);
+        } else if (!strcmp(a, "--headroom")) {
+            if (cli_parse_f64(v, 0.01, 100, &headroom)) return 2 * cli_error(cmd, "bad --headroom '%s'", v);
+        } else if (!strcmp(a, "--context")) {
+            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s'", v);
+        } else if (!strcmp(a, "--max-gpus")) {
+            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
+        } else if (!strcmp(a, "--samples")) {
+            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s'", v);
+        } else if (!strcmp(a, "--coef")) {
+            char name[64];
+            const char *eq = strchr(v, '=');
+            double x;
+            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
+                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
+            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+            if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
+        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus simulate --help)", a);
+    }
+    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
+    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
+    if (!trace) return 2 * cli_error(cmd, "--trace is required (diurnal, bursty or a file)");
+    if (interval < bin) return 2 * cli_error(cmd, "--interval must be at least --bin");
+    struct workload_lengths wl;
+    workload_sharegpt(&wl);
+    if (context < 0) context = workload_mean_context(&wl);
+    struct workload_trace tr = {0};
+    char err[512];
+    int rc;
+    const char *trace_name = trace;
+    if (!strcmp(trace, "diurnal")) {
+        struct workload_diurnal_params dp;
+        workload_diurnal_default(&dp);
+        dp.hours = hours;
+        dp.bin_s = bin;
+        dp.mean_rate = mean_rate;
+        dp.peak_to_mean = ptm;
+        dp.seed = (uint64_t)seed;
+        rc = workload_diurnal(&tr, &dp);
+    } else if (!strcmp(trace, "bursty")) {
+        struct workload_bursty_params bp;
+        workload_bursty_default(&bp);
+        bp.hours = hours;
+        bp.bin_s = bin;
+        bp.mean_rate = mean_rate;
+        bp.seed = (uint64_t)seed;
+        rc = workload_bursty(&tr, &bp, &wl);
+    } else {
+        rc = workload_load(&tr, trace, bin, 10 * 1000 * 1000, err, sizeof err);
+        if (rc) return cli_error(cmd, "%s", err);
+        trace_name = "file";
+    }
+    if (rc) return cli_error(cmd, "cannot build the %s trace: %s", trace, janus_strerror(rc));
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = (int)max_gpus;
+    o.seed = (uint64_t)seed;
+    o.samples = (int)samples;
+    char cache[4096];
+    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    static struct planner pl;
+    rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    if (rc) {
+        workload_trace_free(&tr);
+        return cli_error(cmd, "%s", err);
+    }
+    struct sim_params sp = {slo_ms * 1e-3, context, (int)max_gpus, interval, headroom, forecast_last, 0};
+    struct sim_result res;
+    rc = sim_run(&pl, &tr, &sp, &res);
+    if (rc) {
+        planner_free(&pl);
+        workload_trace_free(&tr);
+        return cli_error(cmd, "simulation failed: %s", janus_strerror(rc));
+    }
+    const struct sim_system_result *jr = &res.sys[BASELINES_JANUS];
+    cJSON *root = cJSON_CreateObject();
+    if (root) {
+        cJSON_AddStringToObject(root, "model", pl.model.id);
+        cJSON_AddStringToObject(root, "hw", pl.hw.id);
+        cJSON_AddStringToObject(root, "trace", trace_name);
+        cJSON_AddNumberToObject(root, "slo_ms", slo_ms);
+        cJSON_AddNumberToObject(root, "interval_s", interval);
+        cJSON_AddStringToObject(root, "forecast", forecast_last ? "last" : "oracle");
+        cJSON_AddNumberToObject(root, "headroom", headroom);
+        cJSON_AddNumberToObject(root, "hours", tr.n * tr.bin_s / 3600.0);
+        cJSON_AddNumberToObject(root, "mean_rate", round(workload_trace_mean(&tr) * 1e3) / 1e3);
+        cJSON_AddNumberToObject(root, "peak_rate", round(workload_trace_peak(&tr) * 1e3) / 1e3);
+        cJSON_AddNumberToObject(root, "context", round(context * 10) / 10);
+        cJSON_AddNumberToObject(root, "max_gpus", (double)max_gpus);
+        cJSON *sy = cJSON_AddObjectToObject(root, "systems");
+        for (int k = 0; k < BASELINES_COUNT && sy; k++) {
+            const struct sim_system_result *r = &res.sys[k];
+            cJSON *x = cJSON_AddObjectToObject(sy, pl.sys[k].name);
+            if (!x) continue;
+            cJSON_AddNumberToObject(x, "gpu_hours", round(r->gpu_hours * 1e4) / 1e4);
+            cJSON_AddNumberToObject(x, "slo_attainment", round(r->slo_attainment * 1e6) / 1e6);
+            cJSON_AddNumberToObject(x, "reconfigurations", r->reconfigs);
+            cJSON_AddNumberToObject(x, "infeasible_intervals", r->infeasible);
+            cJSON_AddNumberToObject(x, "peak_gpus", r->peak_gpus);
+            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+                cJSON_AddNumberToObject(x, "janus_saving",
+                                        round((1 - jr->gpu_hours / r->gpu_hours) * 1e6) / 1e6);
+        }
+    }
+    char *js = root ? cJSON_Print(root) : NULL;
+    if (json) {
+        if (js) printf("%s\n", js);
+    } else {
+        printf("%s on %s, %s trace: %.1f h, mean %.0f tok/s, peak %.0f tok/s (x%.2f), SLO %.0f ms, "
+               "re-plan every %.0f s (%s forecast), up to %d GPUs\n",
+               pl.model.id, pl.hw.id, trace_name, tr.n * tr.bin_s / 3600.0, workload_trace_mean(&tr),
+               workload_trace_peak(&tr), workload_trace_peak(&tr) / workload_trace_mean(&tr), slo_ms,
+               interval, forecast_last ? "last-interval" : "oracle", (int)max_gpus);
+        printf("%-16s %10s %10s %8s %10s %9s %14s\n", "system", "GPU-hours", "SLO att.", "reconf.",
+               "infeasible", "peak GPUs", "Janus saving");
+        for (int k = 0; k < BASELINES_COUNT; k++) {
+            const struct sim_system_result *r = &res.sys[k];
+            char sav[32] = "-";
+            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+                snprintf(sav, sizeof sav, "%.1f %%", 100 * (1 - jr->gpu_hours / r->gpu_hours));
+            printf("%-16s %10.1f %9.2f%% %8d %10d %9d %14s\n", pl.sys[k].name, r->gpu_hours,
+                   100 * r->slo_attainment, r->reconfigs, r->infeasible, r->peak_gpus, sav);
+        }
+    }
+    if (out) {
+        char path[4400];
+        struct buf b;
+        buf_init(&b, 64u << 20);
+        rc = buf_appendf(&b, "t_h,rate_plan,rate_peak");
+        for (int k = 0; k < BASELINES_COUNT && !rc; k++)
+            rc = buf_appendf(&b, ",%s_n_attn,%s_n_moe,%s_gpus,%s_attain", pl.sys[k].name,
+                             pl.sys[k].name, pl.sys[k].name, pl.sys[k].name);
+        if (!rc) rc = buf_appendf(&b, "\n");
+        for (int i = 0; i < res.n_int && !rc; i++) {
+            const struct sim_interval *iv = &res.iv[i];
+            rc = buf_appendf(&b, "%.4f,%.6g,%.6g", iv->t_s / 3600, iv->rate_plan, iv->rate_peak);
+            for (int k = 0; k < BASELINES_COUNT && !rc; k++)
+                rc = buf_appendf(&b, ",%d,%d,%d,%.6g", iv->n_attn[k], iv->n_moe[k], iv->n_gpus[k],
+                                 iv->attain[k]);
+            if (!rc) rc = buf_appendf(&b, "\n");
+        }
+        snprintf(path, sizeof path, "%s/%s-%s-sim-%s.csv", out, pl.model.id, pl.hw.id, trace_name);
+        if (!rc) rc = report_write(path, b.data, b.len);
+        buf_reset(&b);
+        snprintf(path, sizeof path, "%s/%s-%s-sim-%s.json", out, pl.model.id, pl.hw.id, trace_name);
+        if (!rc && js) rc = report_write(path, js, strlen(js));
+        // GPUs over time per system, and the load.
+        int n = res.n_int;
+        double *x = mem_calloc(MEM_TAG_SIM, (size_t)n * (BASELINES_COUNT + 2) + 1, sizeof *x);
+        if (!x) rc = JANUS_ENOMEM;
+        if (!rc) {
+            double *y[BASELINES_COUNT], *load = x + n * (BASELINES_COUNT + 1);
+            struct report_series se[BASELINES_COUNT];
+            for (int k = 0; k < BASELINES_COUNT; k++) {
+                y[k] = x + n * (k + 1);
+                for (int i = 0; i < n; i++) y[k][i] = res.iv[i].n_gpus[k];
+                se[k] = (struct report_series){pl.sys[k].name, x, y[k], n, 0};
+            }
+            for (int i = 0; i < n; i++) {
+                x[i] = res.iv[i].t_s / 3600;
+                load[i] = res.iv[i].rate_peak;
+            }
+            char title[256];
+            snprintf(title, sizeof title, "%s on %s, %s trace: GPUs per system (SLO %.0f ms)",
+                     pl.model.id, pl.hw.id, trace_name, slo_ms);
+            struct report_plot p = {title, "time (h)", "GPUs", 0, 0, 0, NULL, NULL, se, BASELINES_COUNT};
+            rc = report_svg(&b, &p);
+            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-gpus.svg", out, pl.model.id, pl.hw.id, trace_name);
+            if (!rc) rc = report_write(path, b.data, b.len);
+            buf_reset(&b);
+            struct report_series ls = {"peak rate in interval", x, load, n, 0};
+            snprintf(title, sizeof title, "%s trace: load (output tokens/s)", trace_name);
+            struct report_plot lp = {title, "time (h)", "output tokens/s", 0, 0, 0, NULL, NULL, &ls, 1};
+            if (!rc) rc = report_svg(&b, &lp);
+            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-load.svg", out, pl.model.id, pl.hw.id, trace_name);
+            if (!rc) rc = report_write(path, b.data, b.len);
+        }
+        mem_free(x);
+        buf_free(&b);
+        if (rc) fprintf(stderr, "janus simulate: cannot write outputs into %s\n", out);
+    }
+    cJSON_free(js);
+    cJSON_Delete(root);
+    sim_result_free(&res);
+    planner_free(&pl);
+    workload_trace_free(&tr);
+    return rc ? 1 : 0;
 }

@@ -1,8 +1,342 @@
-// janus sweep: placeholder until its issue lands (prints an error, exits 2).
+// janus sweep: the planner's curves (SPEC §8): TPOT and TPG vs batch size per system at
+// one or more SLOs (each system's best configuration at each batch), the SLO sweep (each
+// system's best capacity TPG per SLO), and a_max vs batch for each activation scheduler
+// (Monte Carlo over the real placement and scheduler, with the analytic bound). Tables on
+// stdout; with --out DIR also CSV, JSON and SVG files. Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "base/buf.h"
+#include "base/status.h"
+#include "sim/planner.h"
+#include "sim/report.h"
+#include "sim/workload.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *usage_text =
+    "usage: janus sweep --model M --hw H [options]\n"
+    "\n"
+    "  --what W         batch, slo, amax or all, comma-separated (default all)\n"
+    "  --slo-ms LIST    SLOs for the batch sweep, ms (default 150,200)\n"
+    "  --slos LIST      SLOs of the SLO sweep, ms (default 50,75,100,125,150,175,200,250,300)\n"
+    "  --batches LIST   batch sizes (default 16,32,...,8192)\n"
+    "  --context S      average decode context (default ShareGPT-like 620)\n"
+    "  --max-gpus G     cluster size (default 64)\n"
+    "  --amax-moe N     MoE instances for the a_max curves (default 8)\n"
+    "  --model-file F   model shape JSON instead of --model\n"
+    "  --seed N, --samples N, --no-cache, --data-dir D, --coef NAME=VALUE (repeatable)\n"
+    "  --out DIR        also write CSV, JSON and SVG files into DIR\n";
+
+#define MAXL 64
+
+static int parse_list(const char *s, double *out, int cap) {
+    int n = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (n >= cap || cli_parse_f64(tok, 1e-6, 1e9, &out[n])) return -1;
+        n++;
+    }
+    return n;
+}
+
+static int write_buf(const char *dir, const char *name, struct buf *b) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int rc = report_write(path, b->data ? b->data : "", b->len);
+    if (rc) fprintf(stderr, "janus sweep: cannot write %s\n", path);
+    else fprintf(stderr, "wrote %s\n", path);
+    buf_reset(b);
+    return rc;
+}
+
+static int svg_out(const char *dir, const char *name, const struct report_plot *p) {
+    struct buf b;
+    buf_init(&b, 4u << 20);
+    int rc = report_svg(&b, p);
+    if (!rc) rc = write_buf(dir, name, &b);
+    buf_free(&b);
+    return rc;
+}
+
 int cmd_sweep(int argc, char **argv) {
-    (void)argc;
-    return 2 * cli_error(argv[0], "not implemented yet");
+    const char *cmd = "sweep";
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *what = "all";
+    double slo_batch[MAXL] = {150, 200}, slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
+    double batches[MAXL] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
+    int n_slo_batch = 2, n_slo = 9, n_batches = 10;
+    double context = -1;
+    int64_t max_gpus = 64, seed = 1, samples = 0, amax_moe = 8;
+    int no_cache = 0;
+    struct latency_coef coef;
+    latency_coef_default(&coef);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--no-cache")) {
+            no_cache = 1;
+            continue;
+        }
+        if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
+        i++;
+        if (!strcmp(a, "--model")) model = v;
+        else if (!strcmp(a, "--model-file")) model_file = v;
+        else if (!strcmp(a, "--hw")) hw = v;
+        else if (!strcmp(a, "--data-dir")) data_dir = v;
+        else if (!strcmp(a, "--out")) out = v;
+        else if (!strcmp(a, "--what")) what = v;
+        else if (!strcmp(a, "--slo-ms")) {
+            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
+        } else if (!strcmp(a, "--slos")) {
+            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slos '%s'", v);
+        } else if (!strcmp(a, "--batches")) {
+            if ((n_batches = parse_list(v, batches, MAXL)) < 1) return 2 * cli_error(cmd, "bad --batches '%s'", v);
+        } else if (!strcmp(a, "--context")) {
+            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s'", v);
+        } else if (!strcmp(a, "--max-gpus")) {
+            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
+        } else if (!strcmp(a, "--amax-moe")) {
+            if (cli_parse_i64(v, 1, 1024, &amax_moe)) return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
+        } else if (!strcmp(a, "--seed")) {
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
+        } else if (!strcmp(a, "--samples")) {
+            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s'", v);
+        } else if (!strcmp(a, "--coef")) {
+            char name[64];
+            const char *eq = strchr(v, '=');
+            double x;
+            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
+                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
+            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+            if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
+        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
+    }
+    int do_batch = 0, do_slo = 0, do_amax = 0;
+    {
+        char wb[64];
+        snprintf(wb, sizeof wb, "%s", what);
+        for (char *tok = strtok(wb, ","); tok; tok = strtok(NULL, ",")) {
+            int all = !strcmp(tok, "all");
+            if (all || !strcmp(tok, "batch")) do_batch = 1;
+            if (all || !strcmp(tok, "slo")) do_slo = 1;
+            if (all || !strcmp(tok, "amax")) do_amax = 1;
+            if (!all && strcmp(tok, "batch") && strcmp(tok, "slo") && strcmp(tok, "amax"))
+                return 2 * cli_error(cmd, "bad --what '%s' (batch, slo, amax, all)", what);
+        }
+    }
+    if (!do_batch && !do_slo && !do_amax) return 2 * cli_error(cmd, "bad --what '%s'", what);
+    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
+    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    if (context < 0) {
+        struct workload_lengths wl;
+        workload_sharegpt(&wl);
+        context = workload_mean_context(&wl);
+    }
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = (int)max_gpus;
+    o.seed = (uint64_t)seed;
+    o.samples = (int)samples;
+    char cache[4096];
+    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    static struct planner pl;
+    char err[512];
+    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    if (rc) return cli_error(cmd, "%s", err);
+    struct buf csv;
+    buf_init(&csv, 16u << 20);
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s-%s", pl.model.id, pl.hw.id);
+    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id, context,
+           (int)max_gpus, (long long)seed);
+    // ---- TPG and TPOT vs batch ----
+    for (int s = 0; do_batch && s < n_slo_batch && !rc; s++) {
+        static double tpg[BASELINES_COUNT][MAXL], tpot[BASELINES_COUNT][MAXL];
+        struct search_params sp = {slo_batch[s] * 1e-3, 1, context, (int)max_gpus};
+        printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n", slo_batch[s]);
+        printf("%-16s", "batch");
+        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %22s", pl.sys[k].name);
+        printf("\n");
+        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax\n");
+        for (int j = 0; j < n_batches && !rc; j++) {
+            printf("%-16g", batches[j]);
+            for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
+                struct search_point pt;
+                rc = planner_best_at_batch(&pl, (enum baselines_kind)k, &sp, batches[j], &pt);
+                if (rc) break;
+                tpg[k][j] = pt.feasible ? pt.tpg : NAN;
+                tpot[k][j] = pt.feasible ? pt.tpot * 1e3 : NAN;
+                if (pt.feasible) {
+                    char cell[64];
+                    snprintf(cell, sizeof cell, "%.0f (%d+%d, %.0fms)", pt.tpg, pt.n_attn,
+                             pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.tpot * 1e3);
+                    printf(" %22s", cell);
+                } else printf(" %22s", "-");
+                rc = buf_appendf(&csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_batch[s],
+                                 pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
+                                 pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax);
+            }
+            printf("\n");
+        }
+        if (!rc && out) {
+            char name[256], title[256];
+            snprintf(name, sizeof name, "%s-batch-slo%g.csv", prefix, slo_batch[s]);
+            rc = write_buf(out, name, &csv);
+            struct report_series se[BASELINES_COUNT];
+            for (int k = 0; k < BASELINES_COUNT; k++)
+                se[k] = (struct report_series){pl.sys[k].name, batches, tpg[k], n_batches, 0};
+            snprintf(title, sizeof title, "%s on %s: TPG vs batch (TPOT SLO %g ms)", pl.model.id,
+                     pl.hw.id, slo_batch[s]);
+            struct report_plot p = {title, "batch size (tokens per step)", "output tokens/s per GPU",
+                                    1, 0, 0, NULL, NULL, se, BASELINES_COUNT};
+            snprintf(name, sizeof name, "%s-tpg-vs-batch-slo%g.svg", prefix, slo_batch[s]);
+            if (!rc) rc = svg_out(out, name, &p);
+            for (int k = 0; k < BASELINES_COUNT; k++) se[k].y = tpot[k];
+            double slo = slo_batch[s];
+            snprintf(title, sizeof title, "%s on %s: TPOT vs batch (best config under %g ms)",
+                     pl.model.id, pl.hw.id, slo_batch[s]);
+            struct report_plot p2 = {title, "batch size (tokens per step)", "TPOT (ms)", 1, 0, 0,
+                                     &slo, "SLO", se, BASELINES_COUNT};
+            snprintf(name, sizeof name, "%s-tpot-vs-batch-slo%g.svg", prefix, slo_batch[s]);
+            if (!rc) rc = svg_out(out, name, &p2);
+        }
+        buf_reset(&csv);
+    }
+    // ---- SLO sweep ----
+    if (do_slo && !rc) {
+        static double cap[BASELINES_COUNT][MAXL];
+        printf("\n## SLO sweep: best capacity TPG (tok/s/GPU) within the SLO, configuration\n");
+        printf("%-10s", "SLO ms");
+        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %26s", pl.sys[k].name);
+        printf("\n");
+        rc = buf_appendf(&csv, "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
+        for (int s = 0; s < n_slo && !rc; s++) {
+            struct search_params sp = {slo_list[s] * 1e-3, 1, context, (int)max_gpus};
+            printf("%-10g", slo_list[s]);
+            for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
+                struct search_point pt;
+                rc = planner_best_capacity(&pl, (enum baselines_kind)k, &sp, &pt);
+                if (rc) break;
+                cap[k][s] = pt.feasible ? pt.tpg_capacity : NAN;
+                if (pt.feasible) {
+                    char cell[64];
+                    snprintf(cell, sizeof cell, "%.0f (%d+%d, B %.0f)", pt.tpg_capacity, pt.n_attn,
+                             pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.batch);
+                    printf(" %26s", cell);
+                } else printf(" %26s", "-");
+                rc = buf_appendf(&csv, "%g,%s,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_list[s],
+                                 pl.sys[k].name, pt.feasible, pt.n_attn, pt.n_moe, pt.n_gpus,
+                                 pt.batch, pt.tpot * 1e3, pt.tpg_capacity);
+            }
+            printf("\n");
+        }
+        if (!rc && out) {
+            char name[256], title[256];
+            snprintf(name, sizeof name, "%s-slo-sweep.csv", prefix);
+            rc = write_buf(out, name, &csv);
+            struct report_series se[BASELINES_COUNT];
+            for (int k = 0; k < BASELINES_COUNT; k++)
+                se[k] = (struct report_series){pl.sys[k].name, slo_list, cap[k], n_slo, 0};
+            snprintf(title, sizeof title, "%s on %s: best TPG within the SLO (<= %d GPUs)",
+                     pl.model.id, pl.hw.id, (int)max_gpus);
+            struct report_plot p = {title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL,
+                                    NULL, se, BASELINES_COUNT};
+            snprintf(name, sizeof name, "%s-slo-sweep.svg", prefix);
+            if (!rc) rc = svg_out(out, name, &p);
+        }
+        buf_reset(&csv);
+    }
+    // ---- a_max vs batch per scheduler ----
+    if (do_amax && !rc) {
+        static const struct {
+            enum placement_policy pl;
+            enum actsched_policy sc;
+            const char *name;
+        } combos[] = {
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_OPTIMAL, "optimal"},
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_GREEDY, "greedy"},
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_TOKEN_BALANCED, "token-balanced"},
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_ROUND_ROBIN, "round-robin"},
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_RANDOM, "random"},
+            {PLACEMENT_POLICY_JANUS, ACTSCHED_POLICY_FIRST, "first"},
+            {PLACEMENT_POLICY_EPLB, ACTSCHED_POLICY_TOKEN_BALANCED, "eplb+token-balanced"},
+            {PLACEMENT_POLICY_EPLB, ACTSCHED_POLICY_RANDOM, "eplb+random"},
+        };
+        enum { NC = sizeof combos / sizeof combos[0] };
+        int C = latency_moe_slots(&pl.lm);
+        if (C > pl.model.n_experts) C = pl.model.n_experts;
+        int32_t ne = (int32_t)amax_moe, sl = C;
+        if ((int64_t)ne * C < pl.model.n_experts) {
+            buf_free(&csv);
+            planner_free(&pl);
+            return cli_error(cmd, "--amax-moe %d: %d instances x %d slots cannot hold %d experts",
+                             (int)ne, (int)ne, C, pl.model.n_experts);
+        }
+        static double xs[AMAX_MAX_B], ys[NC + 1][AMAX_MAX_B];
+        struct amax_table t[NC];
+        memset(t, 0, sizeof t);
+        printf("\n## a_max per MoE layer vs batch, %d MoE instances x %d slots (Monte Carlo, "
+               "%d samples)\n",
+               (int)ne, C, pl.mc.samples);
+        printf("%-8s", "batch");
+        for (int c = 0; c < NC; c++) printf(" %20s", combos[c].name);
+        printf(" %12s\n", "bound");
+        for (int c = 0; c < NC && !rc; c++) {
+            struct mc_params mp = pl.mc;
+            mp.placement = combos[c].pl;
+            mp.sched = combos[c].sc;
+            char tag[96];
+            snprintf(tag, sizeof tag, "%s-amax-%s", pl.model.id, combos[c].name);
+            rc = mc_build_cached(&t[c], &mp, &ne, &sl, 1, o.cache_dir, tag, NULL, NULL, err, sizeof err);
+        }
+        if (!rc) {
+            int nb = t[0].n_b;
+            rc = buf_appendf(&csv, "placement_scheduler,n_moe,slots,batch,amax,tmax,bound\n");
+            for (int j = 0; j < nb && !rc; j++) {
+                xs[j] = t[0].b_grid[j];
+                printf("%-8d", (int)t[0].b_grid[j]);
+                for (int c = 0; c < NC && !rc; c++) {
+                    ys[c][j] = t[c].amax[j];
+                    printf(" %20.2f", (double)t[c].amax[j]);
+                    rc = buf_appendf(&csv, "%s,%d,%d,%d,%.6g,%.6g,%.6g\n", combos[c].name, (int)ne, C,
+                                     (int)t[c].b_grid[j], (double)t[c].amax[j],
+                                     (double)t[c].tmax[j], (double)t[c].bound[j]);
+                }
+                ys[NC][j] = t[1].bound[j];
+                printf(" %12.2f\n", (double)t[1].bound[j]);
+            }
+            if (!rc && out) {
+                char name[256], title[256];
+                snprintf(name, sizeof name, "%s-amax-vs-batch.csv", prefix);
+                rc = write_buf(out, name, &csv);
+                struct report_series se[NC + 1];
+                for (int c = 0; c < NC; c++)
+                    se[c] = (struct report_series){combos[c].name, xs, ys[c], nb, 0};
+                se[NC] = (struct report_series){"analytic bound (co-act. placement)", xs, ys[NC], nb, 1};
+                snprintf(title, sizeof title, "%s: a_max vs batch, %d MoE instances x %d slots",
+                         pl.model.id, (int)ne, C);
+                struct report_plot p = {title, "batch size (tokens per step)",
+                                        "a_max (activated experts, busiest instance)", 1, 0, 0, NULL,
+                                        NULL, se, NC + 1};
+                snprintf(name, sizeof name, "%s-amax-vs-batch.svg", prefix);
+                if (!rc) rc = svg_out(out, name, &p);
+            }
+        } else {
+            fprintf(stderr, "janus sweep: %s\n", err);
+        }
+        for (int c = 0; c < NC; c++) amax_free(&t[c]);
+    }
+    buf_free(&csv);
+    planner_free(&pl);
+    if (rc) return cli_error(cmd, "failed: %s", janus_strerror(rc));
+    return 0;
 }

@@ -2,7 +2,7 @@
 // `janus run`), never by hand in normal use. It connects to the front's Unix socket and
 // runs the controller loop (ctl/ctl.h) over an executor:
 //   --mono   one process: controller + the monolithic engine (ctl/exec_mono.c)
-//   (MPI)    one rank each; rank 0 = controller + attention instance 0 (exec_mpi.c, later)
+//   (MPI)    one rank each; rank 0 = controller + attention instance 0 (cmd_worker_mpi.c)
 // Options are parsed once into struct worker_opts so each mode reads the same fields.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
@@ -115,11 +115,11 @@ int cmd_worker(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    int mono = 0;
+    for (int i = 1; i < argc; i++) mono |= !strcmp(argv[i], "--mono");
+    if (!mono) return cmd_worker_mpi(argc, argv); // MPI mode: cli/cmd_worker_mpi.c
     struct worker_opts o;
     if (parse(argc, argv, &o)) return 1;
-    if (!o.mono)
-        return cli_error(CMD, "only --mono is available in this build (the MPI worker is not "
-                              "implemented yet)");
     signal(SIGPIPE, SIG_IGN);
     log_set_identity(0, "ctl");
     char err[512] = "";

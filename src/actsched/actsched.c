@@ -93,11 +93,7 @@ int actsched_output_init(struct actsched_output *out, const struct actsched_limi
         actsched_output_free(out);
         return JANUS_ENOMEM;
     }
-    // Capacities are remembered in the sizes until the first run.
-    out->n_experts = lim->max_experts;
-    out->n_instances = lim->max_instances;
-    out->n_tok = lim->max_tokens;
-    out->top_k = lim->max_top_k;
+    out->cap = *lim;
     return JANUS_OK;
 }
 
@@ -123,11 +119,9 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
         (B > 0 && (k < 1 || !in->routing)))
         return JANUS_EINVAL;
     if (B > ws->lim.max_tokens || k > ws->lim.max_top_k || E > ws->lim.max_experts ||
-        n > ws->lim.max_instances)
+        n > ws->lim.max_instances || E > out->cap.max_experts || n > out->cap.max_instances ||
+        B * k > out->cap.max_tokens * out->cap.max_top_k)
         return JANUS_ELIMIT;
-    // The output's capacity is checked through its arrays' sizes recorded at init or by
-    // the previous run being within the same limits; callers size both from one limits
-    // struct (documented), so only the workspace limits are enforced here.
 
     // Collect: token counts per expert (range-checked), then the ascending active set.
     // Four interleaved histograms break the store-to-load dependency of repeated ids (the
@@ -152,8 +146,10 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
     }
     for (int64_t i = i4; i < nt && !bad; i++) {
         uint32_t e = (uint32_t)routing[i];
-        if (e >= uE) bad = 1;
-        else mark[e]++;
+        if (e >= uE)
+            bad = 1;
+        else
+            mark[e]++;
     }
     if (bad) return JANUS_EINVAL;
     int32_t na = 0;
@@ -215,14 +211,15 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
         tr[i + 6] = r6;
         tr[i + 7] = r7;
     }
-    for (int64_t i = i8; i < nt; i++) tr[i] = rep[routing[i]];
+    for (int64_t i = i8; i < nt; i++)
+        tr[i] = rep[routing[i]];
     return JANUS_OK;
 }
 
 // ---- checker and digest
 
-int actsched_check(const struct actsched_input *in, const struct actsched_output *out,
-                   char *err, size_t err_cap) {
+int actsched_check(const struct actsched_input *in, const struct actsched_output *out, char *err,
+                   size_t err_cap) {
     const struct layout_layer *ly = in->layer;
     int32_t E = ly->n_experts, n = ly->n_instances;
     if (out->n_experts != E || out->n_instances != n || out->n_tok != in->n_tok) {
@@ -244,8 +241,7 @@ int actsched_check(const struct actsched_input *in, const struct actsched_output
         }
         int32_t g = out->assign[e];
         if (g >= n || layout_replica_id(ly, e, g) < 0) {
-            place_util_err(err, err_cap, "expert %d assigned to instance %d, which lacks it", e,
-                           g);
+            place_util_err(err, err_cap, "expert %d assigned to instance %d, which lacks it", e, g);
             return JANUS_EINVAL;
         }
         if (out->assign_replica[e] != layout_replica_id(ly, e, g)) {

@@ -45,16 +45,16 @@ struct actsched_limits {
 // actsched_free. Not thread-safe: one workspace per thread.
 struct actsched_ws {
     struct actsched_limits lim;
-    int32_t *mark;      // (4, max_experts) per-expert (token, choice) counts, 4 partial histograms
-    int32_t *order;     // (max_experts) scratch ordering of activated experts
-    uint64_t *keys;     // (max_experts) sort keys (token-balanced)
-    int32_t *load;      // (max_instances) experts assigned so far per instance
-    int64_t *tok_load;  // (max_instances) tokens assigned so far (token-balanced)
-    int32_t *queue;     // (max_instances) BFS queue (optimal)
-    int32_t *parent_e;  // (max_instances) BFS: expert through which an instance was reached
-    int32_t *parent_j;  // (max_instances) BFS: that expert's host-list index of the instance
-    int32_t *seen;      // (max_instances) BFS visit stamps
-    int32_t *bucket;    // (max_instances + 2) counting-sort buckets by replica count
+    int32_t *mark;     // (4, max_experts) per-expert (token, choice) counts, 4 partial histograms
+    int32_t *order;    // (max_experts) scratch ordering of activated experts
+    uint64_t *keys;    // (max_experts) sort keys (token-balanced)
+    int32_t *load;     // (max_instances) experts assigned so far per instance
+    int64_t *tok_load; // (max_instances) tokens assigned so far (token-balanced)
+    int32_t *queue;    // (max_instances) BFS queue (optimal)
+    int32_t *parent_e; // (max_instances) BFS: expert through which an instance was reached
+    int32_t *parent_j; // (max_instances) BFS: that expert's host-list index of the instance
+    int32_t *seen;     // (max_instances) BFS visit stamps
+    int32_t *bucket;   // (max_instances + 2) counting-sort buckets by replica count
 };
 
 // Allocates the workspace for the given maxima. JANUS_OK; JANUS_EINVAL if a limit is out
@@ -79,18 +79,19 @@ struct actsched_input {
 // overwritten by the next actsched_run into this output. Only the first n_experts /
 // n_instances / n_tok*top_k entries are meaningful.
 struct actsched_output {
-    int32_t n_experts;       // E of the layer scheduled
-    int32_t n_instances;     // n of the layer scheduled
-    int64_t n_tok;           // B
-    int32_t top_k;           // k
-    int32_t n_active;        // number of activated logical experts
-    int32_t a_max;           // max over instances of inst_count (0 for an empty batch)
-    int32_t *active;         // (n_active) activated logical experts, ascending
-    int32_t *active_tokens;  // (n_active) (token, choice) pairs routed to each active expert
-    int32_t *assign;         // (n_experts) instance running expert e, -1 if not activated
-    int32_t *assign_replica; // (n_experts) physical replica id serving e, -1 if not activated
-    int32_t *inst_count;     // (n_instances) a_g: activated experts run by instance g
-    int32_t *token_replica;  // (n_tok, top_k) physical replica id of each (token, choice)
+    int32_t n_experts;          // E of the layer scheduled
+    int32_t n_instances;        // n of the layer scheduled
+    int64_t n_tok;              // B
+    int32_t top_k;              // k
+    int32_t n_active;           // number of activated logical experts
+    int32_t a_max;              // max over instances of inst_count (0 for an empty batch)
+    int32_t *active;            // (n_active) activated logical experts, ascending
+    int32_t *active_tokens;     // (n_active) (token, choice) pairs routed to each active expert
+    int32_t *assign;            // (n_experts) instance running expert e, -1 if not activated
+    int32_t *assign_replica;    // (n_experts) physical replica id serving e, -1 if not activated
+    int32_t *inst_count;        // (n_instances) a_g: activated experts run by instance g
+    int32_t *token_replica;     // (n_tok, top_k) physical replica id of each (token, choice)
+    struct actsched_limits cap; // capacities the arrays were allocated for (output_init)
 };
 
 // Allocates output arrays for the given maxima. JANUS_OK, JANUS_EINVAL, JANUS_ENOMEM;
@@ -101,12 +102,12 @@ void actsched_output_free(struct actsched_output *out);
 // Runs one policy on one (step, layer). No allocation, no I/O; thread-safe for distinct
 // (ws, out) pairs. Deterministic: the result is a function of (policy, *in) only, in
 // particular of in->step/layer_id/seed for random and round-robin.
-// Returns JANUS_OK; JANUS_ELIMIT if n_tok, top_k, E or n exceed the workspace/output
-// limits; JANUS_EINVAL if the layer is dense or malformed for the call (an activated
-// expert with no replica), a routing id is outside [0, E), top_k < 1 with n_tok > 0, or
-// policy is unknown. On error *out is unspecified (but still valid to reuse or free).
-// Physical replica ids follow SPEC §5: instance * C + position of the expert among that
-// instance's experts in ascending id order (layout_layer.replica).
+// Returns JANUS_OK; JANUS_ELIMIT if n_tok, top_k, n_tok*top_k, E or n exceed the
+// workspace's or the output's limits; JANUS_EINVAL if the layer is dense or malformed for the call
+// (an activated expert with no replica), a routing id is outside [0, E), top_k < 1 with n_tok > 0,
+// or policy is unknown. On error *out is unspecified (but still valid to reuse or free). Physical
+// replica ids follow SPEC §5: instance * C + position of the expert among that instance's experts
+// in ascending id order (layout_layer.replica).
 JANUS_WUR int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
                            const struct actsched_input *in, struct actsched_output *out);
 

@@ -72,7 +72,8 @@ static void sift_down(uint64_t *a, int32_t i, int32_t n) {
 }
 
 static void heapsort_u64(uint64_t *a, int32_t n) {
-    for (int32_t i = n / 2 - 1; i >= 0; i--) sift_down(a, i, n);
+    for (int32_t i = n / 2 - 1; i >= 0; i--)
+        sift_down(a, i, n);
     for (int32_t end = n - 1; end > 0; end--) {
         uint64_t t = a[0];
         a[0] = a[end];

@@ -28,7 +28,8 @@ void greedy_assign(struct actsched_ws *ws, const struct actsched_input *in,
         }
     }
     // Counting sort by replica count (stable: ids stay ascending within a count).
-    for (int32_t r = 1; r <= n + 1; r++) bucket[r] += bucket[r - 1];
+    for (int32_t r = 1; r <= n + 1; r++)
+        bucket[r] += bucket[r - 1];
     int32_t n_multi = bucket[n + 1];
     for (int32_t i = 0; i < na; i++) {
         int32_t e = out->active[i];

@@ -61,7 +61,8 @@ void optimal_assign(struct actsched_ws *ws, const struct actsched_input *in,
     // already in any solution, but the first bound is enough for the early exit.
     int32_t lb = (out->n_active + n - 1) / n;
     int32_t stamp = 0;
-    for (int32_t g = 0; g < n; g++) ws->seen[g] = -1;
+    for (int32_t g = 0; g < n; g++)
+        ws->seen[g] = -1;
     for (;;) {
         int32_t m = 0;
         for (int32_t g = 0; g < n; g++)

@@ -1,4 +1,4 @@
-// Explicit-state PRNG (xoshiro256** seeded by splitmix64); rand() is banned (STYLE).
+// Explicit-state PRNG (xoshiro256** seeded by splitmix64); the C library rand is banned (STYLE).
 // Identical sequences on every platform for the same seed, so sampled batches, random
 // scheduling and generated models are reproducible across ranks and runs.
 // SPDX-License-Identifier: MIT

@@ -33,10 +33,20 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
     int64_t ff = hp->n_ff_shexp;
     for (int64_t l = 0; l < hp->n_layer; l++)
         if (!m->layers[l].is_moe) ff = max64(ff, hp->n_ff);
-    const int64_t sizes[] = {
-        T * E, T * E, T * n_q, T * n_k, T * max64(n_v, 1), T * H * hp->head_dim_v,
-        T * max64(E, hp->q_lora), T * max64(ff, 1), T * max64(ff, 1), T * E, p->max_ctx,
-        max64(hp->kv_lora, 1), max64(hp->kv_lora, 1), max64(hp->kv_lora, 1)};
+    const int64_t sizes[] = {T * E,
+                             T * E,
+                             T * n_q,
+                             T * n_k,
+                             T * max64(n_v, 1),
+                             T * H * hp->head_dim_v,
+                             T * max64(E, hp->q_lora),
+                             T * max64(ff, 1),
+                             T * max64(ff, 1),
+                             T * E,
+                             p->max_ctx,
+                             max64(hp->kv_lora, 1),
+                             max64(hp->kv_lora, 1),
+                             max64(hp->kv_lora, 1)};
     size_t cap = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
         cap += ((size_t)sizes[i] * sizeof(float) + 63) & ~(size_t)63;
@@ -46,9 +56,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
         memset(a, 0, sizeof *a);
         return rc;
     }
-    float **bufs[] = {&a->h,    &a->x,      &a->q,   &a->k,      &a->v,     &a->att,
-                      &a->tmp,  &a->ff_g,   &a->ff_u, &a->shared, &a->scores, &a->lat_q,
-                      &a->lat_o, &a->lat_row};
+    float **bufs[] = {&a->h,      &a->x,     &a->q,     &a->k,      &a->v,
+                      &a->att,    &a->tmp,   &a->ff_g,  &a->ff_u,   &a->shared,
+                      &a->scores, &a->lat_q, &a->lat_o, &a->lat_row};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(bufs); i++) {
         *bufs[i] = arena_floats(&a->arena, sizes[i]);
         JANUS_ASSERT(*bufs[i]);
@@ -99,14 +109,16 @@ int attn_step_begin(struct attn *a, const struct batch *b) {
     }
     a->batch = b;
     const int64_t E = hp->n_embd;
-    for (int64_t i = 0; i < b->n; i++) wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
+    for (int64_t i = 0; i < b->n; i++)
+        wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
     return JANUS_OK;
 }
 
 void attn_step_end(struct attn *a) {
     const struct batch *b = a->batch;
     if (!b) return;
-    for (int64_t i = 0; i < b->n; i++) kvcache_seq_set_len(&a->kv, b->seq[i], a->next_pos[b->seq[i]]);
+    for (int64_t i = 0; i < b->n; i++)
+        kvcache_seq_set_len(&a->kv, b->seq[i], a->next_pos[b->seq[i]]);
     a->batch = NULL;
 }
 
@@ -124,7 +136,8 @@ static void softmax_n(float *x, int64_t n) {
         sum += x[i];
     }
     const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 // llama / qwen2moe / qwen3moe: x (n, E) → a->att (n, H·hd_v).
@@ -143,13 +156,18 @@ static void attn_gqa(struct attn *a, int64_t l) {
     for (int64_t i = 0; i < n; i++) {
         float *q = a->q + i * nq, *k = a->k + i * nk, *v = a->v + i * nv;
         if (L->bq) {
-            for (int64_t j = 0; j < nq; j++) q[j] += L->bq[j];
-            for (int64_t j = 0; j < nk; j++) k[j] += L->bk[j];
-            for (int64_t j = 0; j < nv; j++) v[j] += L->bv[j];
+            for (int64_t j = 0; j < nq; j++)
+                q[j] += L->bq[j];
+            for (int64_t j = 0; j < nk; j++)
+                k[j] += L->bk[j];
+            for (int64_t j = 0; j < nv; j++)
+                v[j] += L->bv[j];
         }
         if (L->q_norm) {
-            for (int64_t h = 0; h < H; h++) K->rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
-            for (int64_t h = 0; h < Hkv; h++) K->rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
+            for (int64_t h = 0; h < H; h++)
+                K->rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
+            for (int64_t h = 0; h < Hkv; h++)
+                K->rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
         }
         kern_rope(q, H, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
         kern_rope(k, Hkv, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
@@ -195,8 +213,8 @@ static void attn_mla(struct attn *a, int64_t l) {
     linear(a->lin, a->k, nk, &L->wkv_a_mqa, a->x, n);
     for (int64_t i = 0; i < n; i++) {
         float *c = a->k + i * nk;
-        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                 // c_kv
-        kern_rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);   // k_pe
+        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                            // c_kv
+        kern_rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
         kern_rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
     }
@@ -247,17 +265,21 @@ int attn_layer_begin(struct attn *a, int64_t l) {
     const int64_t n = a->batch->n, E = hp->n_embd;
     a->shared_valid = 0;
     if (n == 0) return L->is_moe;
-    for (int64_t i = 0; i < n; i++) K->rmsnorm(a->x + i * E, a->h + i * E, L->attn_norm, E, hp->rms_eps);
+    for (int64_t i = 0; i < n; i++)
+        K->rmsnorm(a->x + i * E, a->h + i * E, L->attn_norm, E, hp->rms_eps);
     if (hp->arch->mla)
         attn_mla(a, l);
     else
         attn_gqa(a, l);
     linear(a->lin, a->tmp, E, &L->wo, a->att, n);
-    for (int64_t i = 0; i < n * E; i++) a->h[i] += a->tmp[i];
-    for (int64_t i = 0; i < n; i++) K->rmsnorm(a->x + i * E, a->h + i * E, L->ffn_norm, E, hp->rms_eps);
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += a->tmp[i];
+    for (int64_t i = 0; i < n; i++)
+        K->rmsnorm(a->x + i * E, a->h + i * E, L->ffn_norm, E, hp->rms_eps);
     if (L->is_moe) return 1;
     ffn(a, a->tmp, &L->ffn_gate, &L->ffn_up, &L->ffn_down, a->x, n);
-    for (int64_t i = 0; i < n * E; i++) a->h[i] += a->tmp[i];
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += a->tmp[i];
     return 0;
 }
 
@@ -275,7 +297,8 @@ void attn_layer_shared(struct attn *a, int64_t l) {
         for (int64_t i = 0; i < n; i++) {
             const float g = a->lin->kern->dot(L->gate_inp_shexp, a->x + i * E, E);
             const float s = 1.0f / (1.0f + expf(-g));
-            for (int64_t j = 0; j < E; j++) a->shared[i * E + j] *= s;
+            for (int64_t j = 0; j < E; j++)
+                a->shared[i * E + j] *= s;
         }
     }
 }
@@ -283,7 +306,8 @@ void attn_layer_shared(struct attn *a, int64_t l) {
 void attn_layer_end(struct attn *a, int64_t l, const float *moe_out) {
     const int64_t n = a->batch->n, E = a->m->hp.n_embd;
     if (!a->shared_valid) attn_layer_shared(a, l);
-    for (int64_t i = 0; i < n * E; i++) a->h[i] += moe_out[i] + a->shared[i];
+    for (int64_t i = 0; i < n * E; i++)
+        a->h[i] += moe_out[i] + a->shared[i];
     a->shared_valid = 0;
 }
 

@@ -37,19 +37,19 @@ struct attn {
     int64_t max_tokens, max_ctx;
     const struct batch *batch; // current step's batch (borrowed until attn_step_end)
     struct arena arena;        // every buffer below, reserved at init
-    float *h;       // (max_tokens, E) residual stream
-    float *x;       // (max_tokens, E) normed layer input; after attn_layer_begin: MoE input
-    float *q;       // (max_tokens, H·hd_k)   MLA: H·(nope+rope)
-    float *k;       // (max_tokens, n_k)      GQA: Hkv·hd_k; MLA: kv_lora+rope latent
-    float *v;       // (max_tokens, Hkv·hd_v) GQA only
-    float *att;     // (max_tokens, H·hd_v) concatenated head outputs
-    float *tmp;     // (max_tokens, max(E, q_lora))
+    float *h;                  // (max_tokens, E) residual stream
+    float *x;           // (max_tokens, E) normed layer input; after attn_layer_begin: MoE input
+    float *q;           // (max_tokens, H·hd_k)   MLA: H·(nope+rope)
+    float *k;           // (max_tokens, n_k)      GQA: Hkv·hd_k; MLA: kv_lora+rope latent
+    float *v;           // (max_tokens, Hkv·hd_v) GQA only
+    float *att;         // (max_tokens, H·hd_v) concatenated head outputs
+    float *tmp;         // (max_tokens, max(E, q_lora))
     float *ff_g, *ff_u; // (max_tokens, max FFN width on this side)
-    float *shared;  // (max_tokens, E) shared-expert output of the current layer
-    int shared_valid; // attn_layer_shared ran for the current layer
-    float *scores;  // (max_ctx) attention scores of one head
+    float *shared;      // (max_tokens, E) shared-expert output of the current layer
+    int shared_valid;   // attn_layer_shared ran for the current layer
+    float *scores;      // (max_ctx) attention scores of one head
     float *lat_q, *lat_o, *lat_row; // (kv_lora) MLA absorbed query, latent output, row buffer
-    int64_t *next_pos; // (n_seq) per slot: position after this step
+    int64_t *next_pos;              // (n_seq) per slot: position after this step
 };
 
 // Allocates the context and its KV cache for model m (borrowed; must outlive a).

@@ -43,6 +43,7 @@ int batch_add(struct batch *b, int32_t token, int32_t seq, int32_t pos, int logi
 
 int64_t batch_n_logits(const struct batch *b) {
     int64_t n = 0;
-    for (int64_t i = 0; i < b->n; i++) n += b->logits[i];
+    for (int64_t i = 0; i < b->n; i++)
+        n += b->logits[i];
     return n;
 }

@@ -7,8 +7,7 @@
 
 #include <math.h>
 
-void gate_params_from_hparams(struct gate_params *p, const struct hparams *hp,
-                              const float *bias) {
+void gate_params_from_hparams(struct gate_params *p, const struct hparams *hp, const float *bias) {
     p->n_expert = hp->n_expert;
     p->k = hp->n_expert_used;
     p->gating = hp->gating;
@@ -38,7 +37,8 @@ void gate_select(const struct gate_params *p, const float *r, float *scratch, in
 
     // 1. probabilities
     if (p->gating == HPARAMS_GATING_SIGMOID) {
-        for (int64_t i = 0; i < n; i++) prob[i] = 1.0f / (1.0f + expf(-r[i]));
+        for (int64_t i = 0; i < n; i++)
+            prob[i] = 1.0f / (1.0f + expf(-r[i]));
     } else {
         float mx = r[0];
         for (int64_t i = 1; i < n; i++)
@@ -48,7 +48,8 @@ void gate_select(const struct gate_params *p, const float *r, float *scratch, in
             prob[i] = expf(r[i] - mx);
             sum += prob[i];
         }
-        for (int64_t i = 0; i < n; i++) prob[i] /= sum;
+        for (int64_t i = 0; i < n; i++)
+            prob[i] /= sum;
     }
     // 2. selection scores
     for (int64_t i = 0; i < n; i++) {
@@ -82,7 +83,8 @@ void gate_select(const struct gate_params *p, const float *r, float *scratch, in
         }
         for (int64_t g = 0; g < G; g++)
             if (gtaken[g] == 0.0f)
-                for (int64_t i = 0; i < gs; i++) taken[g * gs + i] = 1.0f;
+                for (int64_t i = 0; i < gs; i++)
+                    taken[g * gs + i] = 1.0f;
     }
     // 4. top-k of the selection scores
     for (int64_t j = 0; j < k; j++) {
@@ -95,9 +97,12 @@ void gate_select(const struct gate_params *p, const float *r, float *scratch, in
     // 5. renormalise, scale
     if (p->norm) {
         float sum = 0.0f;
-        for (int64_t j = 0; j < k; j++) sum += w[j];
-        for (int64_t j = 0; j < k; j++) w[j] /= sum;
+        for (int64_t j = 0; j < k; j++)
+            sum += w[j];
+        for (int64_t j = 0; j < k; j++)
+            w[j] /= sum;
     }
     if (p->scale != 1.0f)
-        for (int64_t j = 0; j < k; j++) w[j] *= p->scale;
+        for (int64_t j = 0; j < k; j++)
+            w[j] *= p->scale;
 }

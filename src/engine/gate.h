@@ -24,8 +24,7 @@ struct gate_params {
 };
 
 // Fills p from a model's hyper-parameters and one layer's bias (NULL if none).
-void gate_params_from_hparams(struct gate_params *p, const struct hparams *hp,
-                              const float *bias);
+void gate_params_from_hparams(struct gate_params *p, const struct hparams *hp, const float *bias);
 
 // Scratch floats gate_select needs.
 static inline int64_t gate_scratch_floats(int64_t n_expert) { return 3 * n_expert; }

@@ -32,8 +32,8 @@ int kvcache_init(struct kvcache *kv, const struct kvcache_params *p) {
     kv->seq_n_pages = mem_calloc(MEM_TAG_KV, (size_t)p->n_seq, sizeof(int64_t));
     kv->free_pages = mem_alloc(MEM_TAG_KV, (size_t)np * sizeof(int32_t));
     kv->mark = mem_alloc(MEM_TAG_KV, (size_t)np);
-    if (!kv->mark || !kv->k || (p->n_v > 0 && !kv->v) || !kv->page_owner || !kv->seq_pages || !kv->seq_len ||
-        !kv->seq_n_pages || !kv->free_pages) {
+    if (!kv->mark || !kv->k || (p->n_v > 0 && !kv->v) || !kv->page_owner || !kv->seq_pages ||
+        !kv->seq_len || !kv->seq_n_pages || !kv->free_pages) {
         kvcache_free(kv);
         return JANUS_ENOMEM;
     }
@@ -42,7 +42,8 @@ int kvcache_init(struct kvcache *kv, const struct kvcache_params *p) {
         kv->free_pages[i] = (int32_t)(np - 1 - i); // pop order 0, 1, 2, ...
     }
     kv->n_free = np;
-    for (int64_t i = 0; i < p->n_seq * mps; i++) kv->seq_pages[i] = -1;
+    for (int64_t i = 0; i < p->n_seq * mps; i++)
+        kv->seq_pages[i] = -1;
     return JANUS_OK;
 }
 
@@ -98,7 +99,8 @@ int kvcache_check(const struct kvcache *kv) {
     memset(kv->mark, 0, (size_t)kv->n_pages);
     for (int64_t i = 0; i < kv->n_free; i++) {
         const int32_t p = kv->free_pages[i];
-        if (p < 0 || p >= kv->n_pages || kv->page_owner[p] != -1 || kv->mark[p]) return JANUS_EINVAL;
+        if (p < 0 || p >= kv->n_pages || kv->page_owner[p] != -1 || kv->mark[p])
+            return JANUS_EINVAL;
         kv->mark[p] = 1;
     }
     for (int64_t s = 0; s < kv->n_seq; s++) {

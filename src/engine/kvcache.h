@@ -14,28 +14,28 @@
 
 struct kvcache {
     int64_t n_layer;
-    int64_t n_k, n_v;        // floats per token per layer
-    int64_t page_size;       // positions per page
-    int64_t n_pages;         // pool size
-    int64_t n_seq;           // sequence slots
-    int64_t max_pages_seq;   // pages one sequence may hold (max context / page_size)
-    float *k;                // (n_layer, n_pages, page_size, n_k)
-    float *v;                // (n_layer, n_pages, page_size, n_v); NULL when n_v == 0
-    int32_t *page_owner;     // (n_pages) owning seq slot, -1 free
-    int32_t *seq_pages;      // (n_seq, max_pages_seq) page ids, -1 unused
-    int64_t *seq_len;        // (n_seq) positions written (committed)
-    int64_t *seq_n_pages;    // (n_seq) pages held
-    int32_t *free_pages;     // (n_pages) stack of free page ids
+    int64_t n_k, n_v;      // floats per token per layer
+    int64_t page_size;     // positions per page
+    int64_t n_pages;       // pool size
+    int64_t n_seq;         // sequence slots
+    int64_t max_pages_seq; // pages one sequence may hold (max context / page_size)
+    float *k;              // (n_layer, n_pages, page_size, n_k)
+    float *v;              // (n_layer, n_pages, page_size, n_v); NULL when n_v == 0
+    int32_t *page_owner;   // (n_pages) owning seq slot, -1 free
+    int32_t *seq_pages;    // (n_seq, max_pages_seq) page ids, -1 unused
+    int64_t *seq_len;      // (n_seq) positions written (committed)
+    int64_t *seq_n_pages;  // (n_seq) pages held
+    int32_t *free_pages;   // (n_pages) stack of free page ids
     int64_t n_free;
-    uint8_t *mark;           // (n_pages) scratch for kvcache_check
+    uint8_t *mark; // (n_pages) scratch for kvcache_check
 };
 
 struct kvcache_params {
     int64_t n_layer, n_k, n_v;
-    int64_t n_seq;      // sequence slots
-    int64_t max_ctx;    // positions per sequence
-    int64_t page_size;  // default 16
-    int64_t n_pages;    // 0: n_seq · ceil(max_ctx / page_size) (never runs out)
+    int64_t n_seq;     // sequence slots
+    int64_t max_ctx;   // positions per sequence
+    int64_t page_size; // default 16
+    int64_t n_pages;   // 0: n_seq · ceil(max_ctx / page_size) (never runs out)
 };
 
 // Allocates the pool. JANUS_OK, JANUS_EINVAL (bad sizes), JANUS_ENOMEM; on failure *kv is
@@ -55,13 +55,11 @@ static inline int64_t kvcache_seq_len(const struct kvcache *kv, int64_t seq) {
 void kvcache_seq_set_len(struct kvcache *kv, int64_t seq, int64_t len);
 
 // Row pointers for (layer, seq, pos); pos must be reserved.
-static inline float *kvcache_k(const struct kvcache *kv, int64_t layer, int64_t seq,
-                               int64_t pos) {
+static inline float *kvcache_k(const struct kvcache *kv, int64_t layer, int64_t seq, int64_t pos) {
     const int64_t page = kv->seq_pages[seq * kv->max_pages_seq + pos / kv->page_size];
     return kv->k + ((layer * kv->n_pages + page) * kv->page_size + pos % kv->page_size) * kv->n_k;
 }
-static inline float *kvcache_v(const struct kvcache *kv, int64_t layer, int64_t seq,
-                               int64_t pos) {
+static inline float *kvcache_v(const struct kvcache *kv, int64_t layer, int64_t seq, int64_t pos) {
     const int64_t page = kv->seq_pages[seq * kv->max_pages_seq + pos / kv->page_size];
     return kv->v + ((layer * kv->n_pages + page) * kv->page_size + pos % kv->page_size) * kv->n_v;
 }

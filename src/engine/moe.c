@@ -19,11 +19,13 @@ int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin
     const int64_t T = max_tokens, X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
     const int64_t k = hp->n_expert_used;
     const size_t sizes[] = {(size_t)(T * X) * 4, (size_t)gate_scratch_floats(X) * 4,
-                            (size_t)(X + 1) * 4, (size_t)(T * k) * 4, (size_t)(T * k) * 4,
-                            (size_t)(T * E) * 4, (size_t)(T * F) * 4, (size_t)(T * F) * 4,
+                            (size_t)(X + 1) * 4, (size_t)(T * k) * 4,
+                            (size_t)(T * k) * 4, (size_t)(T * E) * 4,
+                            (size_t)(T * F) * 4, (size_t)(T * F) * 4,
                             (size_t)(T * E) * 4};
     size_t cap = 0;
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++) cap += (sizes[i] + 63) & ~(size_t)63;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
+        cap += (sizes[i] + 63) & ~(size_t)63;
     int rc = arena_init(&mo->arena, MEM_TAG_ENGINE, cap);
     if (rc != JANUS_OK) {
         memset(mo, 0, sizeof *mo);
@@ -81,8 +83,10 @@ void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_r
 static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_t X) {
     const int64_t n = rt->n_tok, k = rt->k;
     memset(mo->count, 0, (size_t)(X + 1) * sizeof(int32_t));
-    for (int64_t i = 0; i < n * k; i++) mo->count[rt->ids[i] + 1]++;
-    for (int64_t e = 0; e < X; e++) mo->count[e + 1] += mo->count[e];
+    for (int64_t i = 0; i < n * k; i++)
+        mo->count[rt->ids[i] + 1]++;
+    for (int64_t e = 0; e < X; e++)
+        mo->count[e + 1] += mo->count[e];
     // Fill in token order using count[e] as a cursor, then shift back.
     for (int64_t i = 0; i < n * k; i++) {
         const int32_t e = rt->ids[i];
@@ -90,19 +94,21 @@ static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_
         mo->tok[at] = (int32_t)(i / k);
         mo->tw[at] = rt->w[i];
     }
-    for (int64_t e = X; e > 0; e--) mo->count[e] = mo->count[e - 1];
+    for (int64_t e = X; e > 0; e--)
+        mo->count[e] = mo->count[e - 1];
     mo->count[0] = 0;
 }
 
-void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n,
-                 const struct moe_routing *rt, const uint8_t *run_here, float *out) {
+void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
+                 const uint8_t *run_here, float *out) {
     const struct hparams *hp = &mo->m->hp;
     const struct model_layer *L = &mo->m->layers[l];
     JANUS_ASSERT(L->is_moe && rt->n_tok == n && n <= mo->max_tokens);
     const int64_t X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
     const struct kern_ops *K = mo->lin->kern;
     memset(out, 0, (size_t)(n * E) * sizeof(float));
-    for (int64_t i = 0; i < n * rt->k; i++) JANUS_ASSERT(rt->ids[i] >= 0 && rt->ids[i] < X);
+    for (int64_t i = 0; i < n * rt->k; i++)
+        JANUS_ASSERT(rt->ids[i] >= 0 && rt->ids[i] < X);
     group_by_expert(mo, rt, X);
     for (int64_t e = 0; e < X; e++) {
         const int64_t c0 = mo->count[e], c = mo->count[e + 1] - c0;
@@ -120,8 +126,8 @@ void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n,
     }
 }
 
-int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt,
-                     const uint8_t *run_here, int64_t n_expert) {
+int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here,
+                     int64_t n_expert) {
     (void)mo;
     int64_t n = 0;
     for (int64_t e = 0; e < n_expert; e++) {

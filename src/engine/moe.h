@@ -29,14 +29,14 @@ struct moe {
     const struct linear_ctx *lin;
     int64_t max_tokens;
     struct arena arena;
-    float *r;       // (max_tokens, n_expert) router logits
+    float *r;        // (max_tokens, n_expert) router logits
     float *gscratch; // gate scratch
-    int32_t *count; // (n_expert + 1) tokens per expert, then offsets
-    int32_t *tok;   // (max_tokens · k) token index per (expert, slot), grouped by expert
-    float *tw;      // (max_tokens · k) matching gate weight
-    float *xg;      // (max_tokens, E) gathered rows of one expert
-    float *g, *u;   // (max_tokens, n_ff_exp)
-    float *y;       // (max_tokens, E) expert output rows
+    int32_t *count;  // (n_expert + 1) tokens per expert, then offsets
+    int32_t *tok;    // (max_tokens · k) token index per (expert, slot), grouped by expert
+    float *tw;       // (max_tokens · k) matching gate weight
+    float *xg;       // (max_tokens, E) gathered rows of one expert
+    float *g, *u;    // (max_tokens, n_ff_exp)
+    float *y;        // (max_tokens, E) expert output rows
 };
 
 // Sizes the context for up to max_tokens tokens per step (B, all attention instances).
@@ -57,11 +57,11 @@ void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_r
 // run here are zero. run_here: (n_expert) 1 = this instance runs logical expert e for
 // this step (NULL: all). Experts are visited in increasing id; tokens of one expert in
 // increasing row order.
-void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n,
-                 const struct moe_routing *rt, const uint8_t *run_here, float *out);
+void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
+                 const uint8_t *run_here, float *out);
 
 // Number of distinct experts with at least one routed token among those run_here (a_g).
-int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt,
-                     const uint8_t *run_here, int64_t n_expert);
+int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here,
+                     int64_t n_expert);
 
 #endif // JANUS_MOE_H

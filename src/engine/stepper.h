@@ -22,11 +22,11 @@ typedef void (*stepper_routing_fn)(void *user, int64_t step, int64_t layer, cons
                                    int64_t n_tok, int64_t k);
 
 struct stepper_params {
-    int64_t max_tokens; // tokens per step
-    int64_t n_seq;      // sequence slots
-    int64_t max_ctx;    // positions per sequence
-    int64_t max_logits; // rows with logits per step (0: max_tokens)
-    int n_threads;      // 1 = serial
+    int64_t max_tokens;          // tokens per step
+    int64_t n_seq;               // sequence slots
+    int64_t max_ctx;             // positions per sequence
+    int64_t max_logits;          // rows with logits per step (0: max_tokens)
+    int n_threads;               // 1 = serial
     const struct kern_ops *kern; // NULL: kern_best()
 };
 
@@ -36,11 +36,11 @@ struct stepper {
     struct attn attn;
     struct moe moe;
     struct moe_routing routing;
-    float *moe_out;      // (max_tokens, E)
-    float *logits;       // (max_logits, V)
+    float *moe_out; // (max_tokens, E)
+    float *logits;  // (max_logits, V)
     int64_t max_logits;
-    int64_t n_logits;    // rows of logits of the last step
-    int64_t step;        // steps run so far
+    int64_t n_logits; // rows of logits of the last step
+    int64_t step;     // steps run so far
     stepper_routing_fn on_routing;
     void *on_routing_user;
 };

@@ -22,7 +22,8 @@ static void matmul_f32(float *y, int64_t ldy, const void *w, const float *x, int
         for (int64_t t = 0; t < n_tok; t++) {
             const float *xt = x + t * n_in;
             float s = 0.0f;
-            for (int64_t i = 0; i < n_in; i++) s += row[i] * xt[i];
+            for (int64_t i = 0; i < n_in; i++)
+                s += row[i] * xt[i];
             y[t * ldy + r] = s;
         }
     }
@@ -36,7 +37,8 @@ static void matmul_f16(float *y, int64_t ldy, const void *w, const float *x, int
         for (int64_t t = 0; t < n_tok; t++) {
             const float *xt = x + t * n_in;
             float s = 0.0f;
-            for (int64_t i = 0; i < n_in; i++) s += fp16_to_fp32(row[i]) * xt[i];
+            for (int64_t i = 0; i < n_in; i++)
+                s += fp16_to_fp32(row[i]) * xt[i];
             y[t * ldy + r] = s;
         }
     }
@@ -50,7 +52,8 @@ static void matmul_bf16(float *y, int64_t ldy, const void *w, const float *x, in
         for (int64_t t = 0; t < n_tok; t++) {
             const float *xt = x + t * n_in;
             float s = 0.0f;
-            for (int64_t i = 0; i < n_in; i++) s += bf16_to_fp32(row[i]) * xt[i];
+            for (int64_t i = 0; i < n_in; i++)
+                s += bf16_to_fp32(row[i]) * xt[i];
             y[t * ldy + r] = s;
         }
     }
@@ -68,7 +71,8 @@ static void matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, in
             for (int64_t b = 0; b < nb; b++) {
                 const float *xb = xt + b * TYPES_Q8_0_BLOCK;
                 float sb = 0.0f;
-                for (int i = 0; i < TYPES_Q8_0_BLOCK; i++) sb += (float)row[b].qs[i] * xb[i];
+                for (int i = 0; i < TYPES_Q8_0_BLOCK; i++)
+                    sb += (float)row[b].qs[i] * xb[i];
                 s += fp16_to_fp32(row[b].d) * sb;
             }
             y[t * ldy + r] = s;
@@ -80,9 +84,11 @@ static void matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, in
 
 static void ref_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
     float ss = 0.0f;
-    for (int64_t i = 0; i < n; i++) ss += x[i] * x[i];
+    for (int64_t i = 0; i < n; i++)
+        ss += x[i] * x[i];
     const float scale = 1.0f / sqrtf(ss / (float)n + eps);
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] * scale * w[i];
 }
 
 static void ref_softmax(float *x, int64_t n) {
@@ -96,7 +102,8 @@ static void ref_softmax(float *x, int64_t n) {
         sum += x[i];
     }
     const float inv = 1.0f / sum;
-    for (int64_t i = 0; i < n; i++) x[i] *= inv;
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= inv;
 }
 
 static void ref_swiglu(float *y, const float *g, const float *u, int64_t n) {
@@ -108,12 +115,14 @@ static void ref_swiglu(float *y, const float *g, const float *u, int64_t n) {
 
 static float ref_dot(const float *a, const float *b, int64_t n) {
     float s = 0.0f;
-    for (int64_t i = 0; i < n; i++) s += a[i] * b[i];
+    for (int64_t i = 0; i < n; i++)
+        s += a[i] * b[i];
     return s;
 }
 
 static void ref_axpy(float *y, float a, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+    for (int64_t i = 0; i < n; i++)
+        y[i] += a * x[i];
 }
 
 static const struct kern_ops ref_ops = {
@@ -133,8 +142,8 @@ const struct kern_ops *kern_ref(void) { return &ref_ops; }
 
 // ---- RoPE (shared by every table)
 
-void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
-               float base, int neox) {
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+               int neox) {
     const int64_t half = n_rot / 2;
     for (int64_t i = 0; i < half; i++) {
         // θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision.

@@ -56,9 +56,7 @@ uint16_t fp32_to_fp16(float f) {
 
 // ---- BF16
 
-float bf16_to_fp32(uint16_t h) {
-    return f32_from_bits((uint32_t)h << 16);
-}
+float bf16_to_fp32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
 
 uint16_t fp32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
@@ -70,19 +68,23 @@ uint16_t fp32_to_bf16(float f) {
 // ---- rows
 
 void types_f32_to_f16_row(uint16_t *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = fp32_to_fp16(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fp32_to_fp16(x[i]);
 }
 
 void types_f16_to_f32_row(float *y, const uint16_t *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = fp16_to_fp32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fp16_to_fp32(x[i]);
 }
 
 void types_f32_to_bf16_row(uint16_t *y, const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = fp32_to_bf16(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = fp32_to_bf16(x[i]);
 }
 
 void types_bf16_to_f32_row(float *y, const uint16_t *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++) y[i] = bf16_to_fp32(x[i]);
+    for (int64_t i = 0; i < n; i++)
+        y[i] = bf16_to_fp32(x[i]);
 }
 
 // ---- Q8_0
@@ -110,6 +112,7 @@ void q8_0_dequantize_row(float *y, const struct block_q8_0 *x, int64_t n) {
     int64_t nb = n / TYPES_Q8_0_BLOCK;
     for (int64_t b = 0; b < nb; b++) {
         float d = fp16_to_fp32(x[b].d);
-        for (int i = 0; i < TYPES_Q8_0_BLOCK; i++) y[b * TYPES_Q8_0_BLOCK + i] = d * (float)x[b].qs[i];
+        for (int i = 0; i < TYPES_Q8_0_BLOCK; i++)
+            y[b * TYPES_Q8_0_BLOCK + i] = d * (float)x[b].qs[i];
     }
 }

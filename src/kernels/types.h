@@ -13,7 +13,7 @@
 
 // One Q8_0 block: value i is fp16_to_fp32(d) * qs[i].
 struct block_q8_0 {
-    uint16_t d;                   // F16 scale
+    uint16_t d;                  // F16 scale
     int8_t qs[TYPES_Q8_0_BLOCK]; // quantised values
 };
 _Static_assert(sizeof(struct block_q8_0) == 34, "Q8_0 block must be 34 bytes (ggml layout)");

@@ -9,9 +9,9 @@
 #include <stddef.h>
 
 enum arch_id {
-    ARCH_LLAMA = 0,    // "llama" (+ expert_count: Mixtral-style MoE; without: dense llama)
-    ARCH_QWEN2MOE = 1, // "qwen2moe"
-    ARCH_QWEN3MOE = 2, // "qwen3moe"
+    ARCH_LLAMA = 0,     // "llama" (+ expert_count: Mixtral-style MoE; without: dense llama)
+    ARCH_QWEN2MOE = 1,  // "qwen2moe"
+    ARCH_QWEN3MOE = 2,  // "qwen3moe"
     ARCH_DEEPSEEK2 = 3, // "deepseek2" (MLA)
     ARCH_COUNT
 };
@@ -45,7 +45,8 @@ enum arch_tensor {
     ARCH_T_OUTPUT_NORM,    // output_norm.weight       {E}
     ARCH_T_OUTPUT,         // output.weight            {E, V} (absent: tied to token_embd)
     ARCH_T_ATTN_NORM,      // blk.N.attn_norm.weight   {E}
-    ARCH_T_ATTN_Q,         // blk.N.attn_q.weight      {E, H·hd}  (deepseek2 without q_lora: {E, H·(nope+rope)})
+    ARCH_T_ATTN_Q,         // blk.N.attn_q.weight      {E, H·hd}  (deepseek2 without q_lora: {E,
+                           // H·(nope+rope)})
     ARCH_T_ATTN_K,         // blk.N.attn_k.weight      {E, Hkv·hd}
     ARCH_T_ATTN_V,         // blk.N.attn_v.weight      {E, Hkv·hd}
     ARCH_T_ATTN_OUT,       // blk.N.attn_output.weight {H·hd_v, E}
@@ -70,9 +71,9 @@ enum arch_tensor {
     ARCH_T_FFN_DOWN_EXPS,  // blk.N.ffn_down_exps.weight {n_ff_exp, E, n_expert}
     ARCH_T_EXP_PROBS_B,    // blk.N.exp_probs_b.bias     {n_expert}  deepseek2 V3 selection bias
     ARCH_T_FFN_GATE_INP_SHEXP, // blk.N.ffn_gate_inp_shexp.weight {E}  qwen2moe shared gate
-    ARCH_T_FFN_GATE_SHEXP, // blk.N.ffn_gate_shexp.weight {E, n_ff_sh}
-    ARCH_T_FFN_UP_SHEXP,   // blk.N.ffn_up_shexp.weight   {E, n_ff_sh}
-    ARCH_T_FFN_DOWN_SHEXP, // blk.N.ffn_down_shexp.weight {n_ff_sh, E}
+    ARCH_T_FFN_GATE_SHEXP,     // blk.N.ffn_gate_shexp.weight {E, n_ff_sh}
+    ARCH_T_FFN_UP_SHEXP,       // blk.N.ffn_up_shexp.weight   {E, n_ff_sh}
+    ARCH_T_FFN_DOWN_SHEXP,     // blk.N.ffn_down_shexp.weight {n_ff_sh, E}
     ARCH_T_COUNT
 };
 

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +27,9 @@
 #error "gguf.c reads little-endian files by direct loads: big-endian hosts are not supported"
 #endif
 
-#define GGUF_MAGIC "GGUF"
+#define GGUF_MAGIC             "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
-#define GGUF_MAX_KEY 65535 // the spec bounds keys to 2^16-1 bytes
+#define GGUF_MAX_KEY           65535 // the spec bounds keys to 2^16-1 bytes
 
 // ---- ggml types
 
@@ -120,9 +121,7 @@ static size_t scalar_size(uint32_t t) {
     return 0;
 }
 
-static int valid_value_type(uint32_t t) {
-    return t <= GGUF_TYPE_FLOAT64;
-}
+static int valid_value_type(uint32_t t) { return t <= GGUF_TYPE_FLOAT64; }
 
 size_t gguf_tensor_bytes(uint32_t n_dims, const int64_t *ne, uint32_t type) {
     int64_t blck;
@@ -181,9 +180,7 @@ static int fail(struct parser *ps, int status, const char *fmt, ...) {
     return status;
 }
 
-static int need(struct parser *ps, uint64_t n) {
-    return n <= ps->size - ps->pos;
-}
+static int need(struct parser *ps, uint64_t n) { return n <= ps->size - ps->pos; }
 
 static uint32_t rd_u32(struct parser *ps) {
     uint32_t v;
@@ -209,9 +206,8 @@ static int rd_str(struct parser *ps, struct gguf_str *out, uint64_t max, const c
     size_t at = ps->pos;
     uint64_t len = rd_u64(ps);
     if (len > max)
-        return fail(ps, JANUS_ELIMIT,
-                    "%s: string length %llu at offset %zu exceeds the limit %llu", what,
-                    (unsigned long long)len, at, (unsigned long long)max);
+        return fail(ps, JANUS_ELIMIT, "%s: string length %llu at offset %zu exceeds the limit %llu",
+                    what, (unsigned long long)len, at, (unsigned long long)max);
     if (!need(ps, len))
         return fail(ps, JANUS_EFORMAT,
                     "truncated file: %s: string of %llu bytes at offset %zu extends past end of "
@@ -230,11 +226,6 @@ static int str_cmp(const struct gguf_str *a, const struct gguf_str *b) {
     return (a->len > b->len) - (a->len < b->len);
 }
 
-static int str_eq_c(struct gguf_str s, const char *c) {
-    size_t n = strlen(c);
-    return s.len == n && (n == 0 || memcmp(s.ptr, c, n) == 0);
-}
-
 // qsort context-free comparators over index arrays: the items carry their own pointers.
 struct name_ix {
     struct gguf_str name;
@@ -246,6 +237,15 @@ static int cmp_name_ix(const void *a, const void *b) {
     int c = str_cmp(&x->name, &y->name);
     if (c) return c;
     return (x->i > y->i) - (x->i < y->i);
+}
+
+// The entries' indices in name order (for binary-search lookups); NULL if out of memory.
+static int64_t *sorted_order(const struct name_ix *ix, uint64_t n) {
+    int64_t *o = mem_calloc(MEM_TAG_MODEL, n, sizeof *o);
+    if (o)
+        for (uint64_t i = 0; i < n; i++)
+            o[i] = ix[i].i;
+    return o;
 }
 
 struct off_ix {
@@ -305,8 +305,8 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
     if (at == GGUF_TYPE_ARRAY)
         return fail(ps, JANUS_EUNSUPPORTED, "key '%s': nested arrays are not supported", kname);
     if (!valid_value_type(at))
-        return fail(ps, JANUS_EFORMAT,
-                    "key '%s': invalid array element type %u (expected 0..12)", kname, at);
+        return fail(ps, JANUS_EFORMAT, "key '%s': invalid array element type %u (expected 0..12)",
+                    kname, at);
     if (n > LIMIT_GGUF_MAX_ARRAY)
         return fail(ps, JANUS_ELIMIT, "key '%s': array of %llu elements exceeds the limit %u",
                     kname, (unsigned long long)n, (unsigned)LIMIT_GGUF_MAX_ARRAY);
@@ -319,9 +319,17 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
             return fail(ps, JANUS_EFORMAT,
                         "truncated file: key '%s': array of %llu strings at offset %zu needs at "
                         "least %llu bytes (file size %zu)",
-                        kname, (unsigned long long)n, ps->pos, (unsigned long long)n * 8,
-                        ps->size);
+                        kname, (unsigned long long)n, ps->pos, (unsigned long long)n * 8, ps->size);
         for (uint64_t i = 0; i < n; i++) {
+            // fast path: the element fits; otherwise re-read it with a descriptive name
+            if (need(ps, 8)) {
+                uint64_t len;
+                memcpy(&len, ps->p + ps->pos, 8);
+                if (len <= LIMIT_GGUF_MAX_STRING && need(ps, 8 + len)) {
+                    ps->pos += 8 + (size_t)len;
+                    continue;
+                }
+            }
             struct gguf_str s;
             snprintf(what, sizeof what, "key '%s' element %llu", kname, (unsigned long long)i);
             int rc = rd_str(ps, &s, LIMIT_GGUF_MAX_STRING, what);
@@ -387,8 +395,8 @@ static int parse(struct gguf *g, struct parser *ps) {
     g->n_tensors = (int64_t)n_tensors;
     if (n_kv) {
         g->kv = mem_calloc(MEM_TAG_MODEL, n_kv, sizeof *g->kv);
-        if (!g->kv) return fail(ps, JANUS_ENOMEM, "out of memory for %llu keys",
-                                (unsigned long long)n_kv);
+        if (!g->kv)
+            return fail(ps, JANUS_ENOMEM, "out of memory for %llu keys", (unsigned long long)n_kv);
     }
     if (n_tensors) {
         g->tensors = mem_calloc(MEM_TAG_MODEL, n_tensors, sizeof *g->tensors);
@@ -418,7 +426,8 @@ static int parse(struct gguf *g, struct parser *ps) {
     if (n_kv > 1) {
         struct name_ix *ix = mem_calloc(MEM_TAG_MODEL, n_kv, sizeof *ix);
         if (!ix) return fail(ps, JANUS_ENOMEM, "out of memory");
-        for (uint64_t i = 0; i < n_kv; i++) ix[i] = (struct name_ix){g->kv[i].key, (int64_t)i};
+        for (uint64_t i = 0; i < n_kv; i++)
+            ix[i] = (struct name_ix){g->kv[i].key, (int64_t)i};
         qsort(ix, n_kv, sizeof *ix, cmp_name_ix);
         for (uint64_t i = 1; i < n_kv; i++) {
             if (str_cmp(&ix[i - 1].name, &ix[i].name) == 0) {
@@ -429,7 +438,9 @@ static int parse(struct gguf *g, struct parser *ps) {
                 return rc;
             }
         }
+        g->key_sorted = sorted_order(ix, n_kv);
         mem_free(ix);
+        if (!g->key_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
     }
     // string-array index: element i's length prefix (elements were validated above)
     if (n_str_elems) {
@@ -492,12 +503,13 @@ static int parse(struct gguf *g, struct parser *ps) {
                         "extend past end of file (size %zu)",
                         nm, ps->pos, ps->size);
         int64_t n_el = 1;
-        for (int d = 0; d < 4; d++) t->ne[d] = 1;
+        for (int d = 0; d < 4; d++)
+            t->ne[d] = 1;
         for (uint32_t d = 0; d < n_dims; d++) {
             uint64_t v = rd_u64(ps);
             if (v == 0 || v > (uint64_t)INT64_MAX)
-                return fail(ps, JANUS_EFORMAT, "tensor '%s': ne[%u] = %llu (expected >= 1)", nm,
-                            d, (unsigned long long)v);
+                return fail(ps, JANUS_EFORMAT, "tensor '%s': ne[%u] = %llu (expected >= 1)", nm, d,
+                            (unsigned long long)v);
             if (n_el > INT64_MAX / (int64_t)v)
                 return fail(ps, JANUS_EFORMAT,
                             "tensor '%s': element count overflows (ne[%u] = %llu)", nm, d,
@@ -513,8 +525,8 @@ static int parse(struct gguf *g, struct parser *ps) {
             return fail(ps, JANUS_EFORMAT, "tensor '%s': unknown ggml type %u", nm, t->type);
         if (t->ne[0] % blck != 0)
             return fail(ps, JANUS_EFORMAT,
-                        "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %lld",
-                        nm, (long long)t->ne[0], ggml_type_name(t->type), (long long)blck);
+                        "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %lld", nm,
+                        (long long)t->ne[0], ggml_type_name(t->type), (long long)blck);
         uint64_t nb = (uint64_t)(n_el / blck);
         if (nb > UINT64_MAX / bsz)
             return fail(ps, JANUS_EFORMAT, "tensor '%s': byte size overflows", nm);
@@ -540,7 +552,9 @@ static int parse(struct gguf *g, struct parser *ps) {
                 return rc;
             }
         }
+        g->tensor_sorted = sorted_order(ix, n_tensors);
         mem_free(ix);
+        if (!g->tensor_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
     }
 
     // ---- data section
@@ -580,8 +594,8 @@ static int parse(struct gguf *g, struct parser *ps) {
             char nm2[400];
             rc = fail(ps, JANUS_EFORMAT,
                       "tensor '%s': data [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
-                      show(nm, sizeof nm, b->name.ptr, b->name.len),
-                      (unsigned long long)b->offset, (unsigned long long)(b->offset + b->n_bytes),
+                      show(nm, sizeof nm, b->name.ptr, b->name.len), (unsigned long long)b->offset,
+                      (unsigned long long)(b->offset + b->n_bytes),
                       show(nm2, sizeof nm2, a->name.ptr, a->name.len),
                       (unsigned long long)a->offset, (unsigned long long)(a->offset + a->n_bytes));
             goto done;
@@ -596,6 +610,8 @@ static void free_tables(struct gguf *g) {
     mem_free(g->kv);
     mem_free(g->tensors);
     mem_free(g->str_index);
+    mem_free(g->key_sorted);
+    mem_free(g->tensor_sorted);
 }
 
 int gguf_open_memory(struct gguf *g, const void *buf, size_t size, char *err, size_t err_len) {
@@ -674,20 +690,44 @@ void gguf_close(struct gguf *g) {
 
 // ---- lookup and getters
 
-int64_t gguf_find_key(const struct gguf *g, const char *key) {
-    for (int64_t i = 0; i < g->n_kv; i++)
-        if (str_eq_c(g->kv[i].key, key)) return i;
+_Static_assert(offsetof(struct gguf_kv, key) == 0, "find_sorted reads the name at offset 0");
+_Static_assert(offsetof(struct gguf_tensor, name) == 0, "find_sorted reads the name at offset 0");
+
+// Binary search over names in sorted order; linear scan when there is no order (n <= 1).
+static int64_t find_sorted(const int64_t *order, int64_t n, const void *items, size_t stride,
+                           const char *name) {
+    struct gguf_str want = {name, strlen(name)};
+    const uint8_t *base = items;
+    if (!order) {
+        for (int64_t i = 0; i < n; i++)
+            if (str_cmp((const struct gguf_str *)(base + (size_t)i * stride), &want) == 0) return i;
+        return -1;
+    }
+    int64_t lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        int c = str_cmp((const struct gguf_str *)(base + (size_t)order[mid] * stride), &want);
+        if (c == 0) return order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return -1;
 }
 
-const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name) {
-    for (int64_t i = 0; i < g->n_tensors; i++)
-        if (str_eq_c(g->tensors[i].name, name)) return &g->tensors[i];
-    return NULL;
+int64_t gguf_find_key(const struct gguf *g, const char *key) {
+    if (!g->kv || !key) return -1;
+    return find_sorted(g->key_sorted, g->n_kv, g->kv, sizeof *g->kv, key);
 }
 
-static int get_err(char *err, size_t err_len, int status, const char *fmt, ...)
-    JANUS_PRINTF(4, 5);
+const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name) {
+    if (!g->tensors || !name) return NULL;
+    int64_t i = find_sorted(g->tensor_sorted, g->n_tensors, g->tensors, sizeof *g->tensors, name);
+    return i < 0 ? NULL : &g->tensors[i];
+}
+
+static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
 static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) {
     if (err && err_len) {
         va_list ap;
@@ -701,14 +741,59 @@ static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) 
 // Reads an integer of type t at p as signed (ok_s) or unsigned; returns 0 if not integer.
 static int read_int(uint32_t t, const uint8_t *p, int64_t *s, uint64_t *u, int *is_signed) {
     switch (t) {
-    case GGUF_TYPE_UINT8: *u = p[0]; *is_signed = 0; return 1;
-    case GGUF_TYPE_INT8: { int8_t v; memcpy(&v, p, 1); *s = v; *is_signed = 1; return 1; }
-    case GGUF_TYPE_UINT16: { uint16_t v; memcpy(&v, p, 2); *u = v; *is_signed = 0; return 1; }
-    case GGUF_TYPE_INT16: { int16_t v; memcpy(&v, p, 2); *s = v; *is_signed = 1; return 1; }
-    case GGUF_TYPE_UINT32: { uint32_t v; memcpy(&v, p, 4); *u = v; *is_signed = 0; return 1; }
-    case GGUF_TYPE_INT32: { int32_t v; memcpy(&v, p, 4); *s = v; *is_signed = 1; return 1; }
-    case GGUF_TYPE_UINT64: { uint64_t v; memcpy(&v, p, 8); *u = v; *is_signed = 0; return 1; }
-    case GGUF_TYPE_INT64: { int64_t v; memcpy(&v, p, 8); *s = v; *is_signed = 1; return 1; }
+    case GGUF_TYPE_UINT8:
+        *u = p[0];
+        *is_signed = 0;
+        return 1;
+    case GGUF_TYPE_INT8: {
+        int8_t v;
+        memcpy(&v, p, 1);
+        *s = v;
+        *is_signed = 1;
+        return 1;
+    }
+    case GGUF_TYPE_UINT16: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        *u = v;
+        *is_signed = 0;
+        return 1;
+    }
+    case GGUF_TYPE_INT16: {
+        int16_t v;
+        memcpy(&v, p, 2);
+        *s = v;
+        *is_signed = 1;
+        return 1;
+    }
+    case GGUF_TYPE_UINT32: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        *u = v;
+        *is_signed = 0;
+        return 1;
+    }
+    case GGUF_TYPE_INT32: {
+        int32_t v;
+        memcpy(&v, p, 4);
+        *s = v;
+        *is_signed = 1;
+        return 1;
+    }
+    case GGUF_TYPE_UINT64: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        *u = v;
+        *is_signed = 0;
+        return 1;
+    }
+    case GGUF_TYPE_INT64: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        *s = v;
+        *is_signed = 1;
+        return 1;
+    }
     }
     return 0;
 }
@@ -723,19 +808,18 @@ static const struct gguf_kv *get_kv(const struct gguf *g, const char *key, char 
     return &g->kv[i];
 }
 
-int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out, char *err,
-                 size_t err_len) {
+int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out, char *err, size_t err_len) {
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     int64_t s = 0;
     uint64_t u = 0;
     int sg = 0;
     if (!read_int(kv->type, kv->data, &s, &u, &sg))
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s",
-                       key, gguf_type_name(kv->type));
+        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s", key,
+                       gguf_type_name(kv->type));
     if (sg ? (s < 0 || s > (int64_t)UINT32_MAX) : u > UINT32_MAX)
-        return get_err(err, err_len, JANUS_EFORMAT,
-                       "key '%s': value %s%llu out of range for u32", key, sg && s < 0 ? "-" : "",
+        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': value %s%llu out of range for u32",
+                       key, sg && s < 0 ? "-" : "",
                        sg ? (unsigned long long)(s < 0 ? -(s + 1) + 1ull : (uint64_t)s)
                           : (unsigned long long)u);
     *out = (uint32_t)(sg ? (uint64_t)s : u);
@@ -862,8 +946,8 @@ struct wtensor {
 };
 
 struct gguf_writer {
-    struct buf kv;   // serialised key/value pairs
-    char **keys;     // (n_kv) for duplicate checks
+    struct buf kv; // serialised key/value pairs
+    char **keys;   // (n_kv) for duplicate checks
     int64_t n_kv;
     int64_t cap_kv;
     struct wtensor *t; // (n_t)
@@ -873,8 +957,8 @@ struct gguf_writer {
     // streaming state
     FILE *f;
     char *path;
-    int64_t cur;      // tensor being streamed
-    size_t cur_done;  // bytes of it written
+    int64_t cur;     // tensor being streamed
+    size_t cur_done; // bytes of it written
     int failed;
 };
 
@@ -891,7 +975,8 @@ void gguf_writer_destroy(struct gguf_writer **pw) {
     struct gguf_writer *w = *pw;
     if (!w) return;
     buf_free(&w->kv);
-    for (int64_t i = 0; i < w->n_kv; i++) mem_free(w->keys[i]);
+    for (int64_t i = 0; i < w->n_kv; i++)
+        mem_free(w->keys[i]);
     mem_free(w->keys);
     for (int64_t i = 0; i < w->n_t; i++) {
         mem_free(w->t[i].name);
@@ -907,13 +992,9 @@ void gguf_writer_destroy(struct gguf_writer **pw) {
     *pw = NULL;
 }
 
-static int w_u32(struct buf *b, uint32_t v) {
-    return buf_append(b, &v, 4);
-}
+static int w_u32(struct buf *b, uint32_t v) { return buf_append(b, &v, 4); }
 
-static int w_u64(struct buf *b, uint64_t v) {
-    return buf_append(b, &v, 8);
-}
+static int w_u64(struct buf *b, uint64_t v) { return buf_append(b, &v, 8); }
 
 static int w_str(struct buf *b, const char *s, size_t n) {
     int rc = w_u64(b, n);
@@ -1026,8 +1107,7 @@ int gguf_writer_add_arr_f32(struct gguf_writer *w, const char *key, const float 
     return gguf_writer_add_raw(w, key, GGUF_TYPE_ARRAY, GGUF_TYPE_FLOAT32, v, n);
 }
 
-int gguf_writer_add_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v,
-                            uint64_t n) {
+int gguf_writer_add_arr_i32(struct gguf_writer *w, const char *key, const int32_t *v, uint64_t n) {
     return gguf_writer_add_raw(w, key, GGUF_TYPE_ARRAY, GGUF_TYPE_INT32, v, n);
 }
 
@@ -1097,7 +1177,8 @@ static int add_tensor(struct gguf_writer *w, const char *name, uint32_t n_dims, 
         memcpy(t.data, data, want);
     }
     t.n_dims = n_dims;
-    for (int d = 0; d < 4; d++) t.ne[d] = d < (int)n_dims ? ne[d] : 1;
+    for (int d = 0; d < 4; d++)
+        t.ne[d] = d < (int)n_dims ? ne[d] : 1;
     t.type = type;
     t.n_bytes = want;
     t.offset = w->data_size;
@@ -1129,12 +1210,14 @@ static int build_header(const struct gguf_writer *w, struct buf *h) {
         const struct wtensor *t = &w->t[i];
         rc = w_str(h, t->name, strlen(t->name));
         if (!rc) rc = w_u32(h, t->n_dims);
-        for (uint32_t d = 0; d < t->n_dims && !rc; d++) rc = w_u64(h, (uint64_t)t->ne[d]);
+        for (uint32_t d = 0; d < t->n_dims && !rc; d++)
+            rc = w_u64(h, (uint64_t)t->ne[d]);
         if (!rc) rc = w_u32(h, t->type);
         if (!rc) rc = w_u64(h, t->offset);
     }
     static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
-    size_t pad = (GGUF_DEFAULT_ALIGNMENT - h->len % GGUF_DEFAULT_ALIGNMENT) % GGUF_DEFAULT_ALIGNMENT;
+    size_t pad =
+        (GGUF_DEFAULT_ALIGNMENT - h->len % GGUF_DEFAULT_ALIGNMENT) % GGUF_DEFAULT_ALIGNMENT;
     if (!rc && pad) rc = buf_append(h, zeros, pad);
     return rc;
 }

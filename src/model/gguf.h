@@ -78,6 +78,8 @@ struct gguf {
                                  // the file ends before the aligned data offset)
     size_t data_offset;          // file offset of the data section
     const uint8_t **str_index;   // reader-owned storage behind kv[].elems
+    int64_t *key_sorted;         // (n_kv) kv indices in name order (NULL if n_kv <= 1)
+    int64_t *tensor_sorted;      // (n_tensors) tensor indices in name order (NULL if <= 1)
 };
 
 // Opens and validates path. On failure returns a negative status, writes a one-line
@@ -88,7 +90,8 @@ JANUS_WUR int gguf_open_memory(struct gguf *g, const void *buf, size_t size, cha
                                size_t err_len);
 void gguf_close(struct gguf *g); // views into the map become invalid
 
-// Lookup. Returns index or -1.
+// Lookup by exact name, O(log n) (binary search over the name-sorted index). Returns the
+// index / tensor, or -1 / NULL when absent.
 int64_t gguf_find_key(const struct gguf *g, const char *key);
 const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *name);
 
@@ -101,8 +104,8 @@ JANUS_WUR int gguf_get_f32(const struct gguf *g, const char *key, float *out, ch
                            size_t err_len); // accepts f32 or f64
 JANUS_WUR int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err,
                             size_t err_len);
-JANUS_WUR int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out,
-                           char *err, size_t err_len);
+JANUS_WUR int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, char *err,
+                           size_t err_len);
 // Array access: type and count of an array key; element i of a string array; element i of
 // a numeric array converted to double / int64.
 JANUS_WUR int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_type,
@@ -112,7 +115,7 @@ double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i);
 int64_t gguf_arr_i64(const struct gguf *g, int64_t kv_index, uint64_t i);
 
 // Bytes per row / per element block for a ggml type; 0 if unsupported.
-size_t ggml_type_block_bytes(uint32_t type); // F32 4, F16 2, BF16 2, Q8_0 34
+size_t ggml_type_block_bytes(uint32_t type);  // F32 4, F16 2, BF16 2, Q8_0 34
 int64_t ggml_type_block_elems(uint32_t type); // 1, 1, 1, 32
 const char *ggml_type_name(uint32_t type);    // "f32", "q4_K", ... or "type#N"
 // Storage layout of every ggml type known to ggml (incl. K-quants and IQ types), computable
@@ -158,8 +161,8 @@ JANUS_WUR int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *g, i
 // order with gguf_writer_stream_data (any chunking; padding is inserted automatically), and
 // finish with gguf_writer_stream_end, which fails with JANUS_EINVAL if bytes are missing.
 // Keys cannot be added after stream_begin. On any error the partial file is removed.
-JANUS_WUR int gguf_writer_add_tensor_info(struct gguf_writer *w, const char *name,
-                                          uint32_t n_dims, const int64_t *ne, uint32_t type);
+JANUS_WUR int gguf_writer_add_tensor_info(struct gguf_writer *w, const char *name, uint32_t n_dims,
+                                          const int64_t *ne, uint32_t type);
 JANUS_WUR int gguf_writer_stream_begin(struct gguf_writer *w, const char *path);
 JANUS_WUR int gguf_writer_stream_data(struct gguf_writer *w, const void *data, size_t n);
 JANUS_WUR int gguf_writer_stream_end(struct gguf_writer *w);

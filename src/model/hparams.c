@@ -36,8 +36,8 @@ static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t 
     }
     if (rc != JANUS_OK) return rc;
     if ((int64_t)v < lo || (int64_t)v > hi) {
-        snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v,
-                 (long long)lo, (long long)hi);
+        snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
+                 (long long)hi);
         return JANUS_ELIMIT;
     }
     *out = v;
@@ -104,8 +104,10 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     if (rc != JANUS_OK) return rc;
     const struct arch_info *a = arch_find(an.ptr, an.len);
     if (!a) {
-        snprintf(err, err_len, "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
-                 "qwen3moe, deepseek2)", (int)(an.len > 64 ? 64 : an.len), an.ptr);
+        snprintf(err, err_len,
+                 "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
+                 "qwen3moe, deepseek2)",
+                 (int)(an.len > 64 ? 64 : an.len), an.ptr);
         return JANUS_EUNSUPPORTED;
     }
     struct hp_reader r = {g, a, err, err_len};
@@ -124,8 +126,9 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     TRY(get_u(&r, "attention.key_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_k));
     TRY(get_u(&r, "attention.value_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_v));
     if (hp->head_dim_k == 0 || hp->head_dim_v == 0)
-        return bad(&r, JANUS_EFORMAT, "embedding_length is not a multiple of head_count and "
-                                      "attention.key_length is absent");
+        return bad(&r, JANUS_EFORMAT,
+                   "embedding_length is not a multiple of head_count and "
+                   "attention.key_length is absent");
     TRY(get_u(&r, "rope.dimension_count", 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
     if (hp->n_rot % 2) return bad(&r, JANUS_EFORMAT, "rope.dimension_count is odd");
     TRY(get_f(&r, "rope.freq_base", 0, 10000.0f, &hp->rope_base));
@@ -186,8 +189,9 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
         TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff / hp->n_expert_used, 1, big,
                   &hp->n_ff_exp));
         if (hp->head_dim_k != hp->head_dim_v || hp->n_rot != hp->head_dim_k)
-            return bad(&r, JANUS_EFORMAT, "qwen3moe requires key_length == value_length == "
-                                          "rope.dimension_count");
+            return bad(&r, JANUS_EFORMAT,
+                       "qwen3moe requires key_length == value_length == "
+                       "rope.dimension_count");
         break;
     case ARCH_DEEPSEEK2: {
         TRY(get_u(&r, "leading_dense_block_count", 0, 0, 0, hp->n_layer, &hp->n_dense_lead));
@@ -205,23 +209,26 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
         else if (gf == HPARAMS_GATING_SIGMOID)
             hp->gating = HPARAMS_GATING_SIGMOID;
         else {
-            snprintf(err, err_len, "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
-                     "2 sigmoid)", (long long)gf);
+            snprintf(err, err_len,
+                     "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
+                     "2 sigmoid)",
+                     (long long)gf);
             return JANUS_EUNSUPPORTED;
         }
         if (hp->n_rot < 2 || hp->n_rot >= hp->head_dim_k)
-            return bad(&r, JANUS_EFORMAT, "deepseek2: rope.dimension_count must be in "
-                                          "[2, key_length)");
+            return bad(&r, JANUS_EFORMAT,
+                       "deepseek2: rope.dimension_count must be in "
+                       "[2, key_length)");
         hp->qk_rope = hp->n_rot;
         hp->qk_nope = hp->head_dim_k - hp->n_rot;
         hp->v_head = hp->head_dim_v;
         if (hp->n_dense_lead > 0 && hp->n_ff < 1)
-            return bad(&r, JANUS_EFORMAT, "deepseek2: feed_forward_length must be > 0 for "
-                                          "leading dense layers");
+            return bad(&r, JANUS_EFORMAT,
+                       "deepseek2: feed_forward_length must be > 0 for "
+                       "leading dense layers");
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (hp->n_expert == 0 && hp->n_ff < 1)
         return bad(&r, JANUS_EFORMAT, "feed_forward_length must be > 0");
@@ -233,13 +240,15 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
         if (hp->n_expert % hp->n_group)
             return bad(&r, JANUS_EFORMAT, "expert_count is not a multiple of expert_group_count");
         if (!(hp->n_group_used > 0 && hp->n_group_used < hp->n_group))
-            return bad(&r, JANUS_EFORMAT, "expert_group_used_count must be in "
-                                          "(0, expert_group_count)");
+            return bad(&r, JANUS_EFORMAT,
+                       "expert_group_used_count must be in "
+                       "(0, expert_group_count)");
         if (!(hp->n_group < hp->n_expert))
             return bad(&r, JANUS_EFORMAT, "expert_group_count must be < expert_count");
         if (hp->n_expert_used > hp->n_group_used * (hp->n_expert / hp->n_group))
-            return bad(&r, JANUS_EFORMAT, "expert_used_count exceeds the experts of the kept "
-                                          "groups");
+            return bad(&r, JANUS_EFORMAT,
+                       "expert_used_count exceeds the experts of the kept "
+                       "groups");
     } else {
         hp->n_group = 0;
         hp->n_group_used = 0;

@@ -20,20 +20,20 @@ enum hparams_gating {
 
 struct hparams {
     const struct arch_info *arch;
-    int64_t n_vocab;    // token count ({arch}.vocab_size, else token_embd ne[1])
+    int64_t n_vocab;     // token count ({arch}.vocab_size, else token_embd ne[1])
     int64_t n_ctx_train; // {arch}.context_length (informational)
-    int64_t n_embd;     // E: hidden size
-    int64_t n_layer;    // blocks
-    int64_t n_head;     // H: query heads
-    int64_t n_head_kv;  // Hkv: key/value heads (GQA: H % Hkv == 0)
-    int64_t head_dim_k; // per-head key/query width: attention.key_length, default E/H
-                        // (deepseek2: qk_nope + qk_rope)
-    int64_t head_dim_v; // per-head value width: attention.value_length, default E/H
-    int64_t n_rot;      // rope.dimension_count (default head_dim_k); deepseek2: qk_rope
-    float rope_base;    // rope.freq_base (default 10000)
-    int rope_neox;      // 1 NEOX, 0 NORM (from the architecture)
-    float rms_eps;      // attention.layer_norm_rms_epsilon
-    int64_t n_ff;       // feed_forward_length: dense FFN width (llama: per-expert width)
+    int64_t n_embd;      // E: hidden size
+    int64_t n_layer;     // blocks
+    int64_t n_head;      // H: query heads
+    int64_t n_head_kv;   // Hkv: key/value heads (GQA: H % Hkv == 0)
+    int64_t head_dim_k;  // per-head key/query width: attention.key_length, default E/H
+                         // (deepseek2: qk_nope + qk_rope)
+    int64_t head_dim_v;  // per-head value width: attention.value_length, default E/H
+    int64_t n_rot;       // rope.dimension_count (default head_dim_k); deepseek2: qk_rope
+    float rope_base;     // rope.freq_base (default 10000)
+    int rope_neox;       // 1 NEOX, 0 NORM (from the architecture)
+    float rms_eps;       // attention.layer_norm_rms_epsilon
+    int64_t n_ff;        // feed_forward_length: dense FFN width (llama: per-expert width)
 
     // ---- MoE
     int64_t n_expert;        // expert_count (0: dense model)
@@ -44,11 +44,11 @@ struct hparams {
     int64_t n_expert_shared; // deepseek2 expert_shared_count (qwen2moe: 1)
     int64_t n_dense_lead;    // deepseek2 leading_dense_block_count: layers < this are dense
     enum hparams_gating gating; // softmax or sigmoid
-    int weights_norm;        // renormalise the chosen k weights to sum 1
-    float weights_scale;     // multiply the weights (expert_weights_scale, default 1)
-    int has_exp_probs_b;     // layers carry exp_probs_b (set by weights.c from the tensors)
-    int64_t n_group;         // G: expert_group_count (0 or 1: no groups)
-    int64_t n_group_used;    // Gu: expert_group_used_count
+    int weights_norm;           // renormalise the chosen k weights to sum 1
+    float weights_scale;        // multiply the weights (expert_weights_scale, default 1)
+    int has_exp_probs_b;        // layers carry exp_probs_b (set by weights.c from the tensors)
+    int64_t n_group;            // G: expert_group_count (0 or 1: no groups)
+    int64_t n_group_used;       // Gu: expert_group_used_count
 
     // ---- deepseek2 MLA
     int64_t q_lora;  // attention.q_lora_rank (0: plain attn_q)

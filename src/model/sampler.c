@@ -88,7 +88,8 @@ int32_t sampler_sample(struct sampler *s, const float *logits) {
         }
     }
     double mass = 0.0;
-    for (int64_t i = 0; i < cut; i++) mass += c[i].v;
+    for (int64_t i = 0; i < cut; i++)
+        mass += c[i].v;
     const double u = rng_uniform(&s->rng) * mass;
     double acc = 0.0;
     for (int64_t i = 0; i < cut; i++) {

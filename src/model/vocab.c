@@ -311,6 +311,10 @@ static int re_compile_all(struct vocab *v, const char *const *pats, char *err, s
         pcre2_code *code =
             pcre2_compile((PCRE2_SPTR)pats[i], PCRE2_ZERO_TERMINATED,
                           PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, cctx);
+        if (!code && ec == PCRE2_ERROR_HEAP_FAILED) {
+            rc = fail(err, err_len, JANUS_ENOMEM, "out of memory compiling the pre-tokenizer");
+            break;
+        }
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
@@ -1231,6 +1235,7 @@ static int bpe_split(const struct vocab *v, const char *text, size_t n, struct s
                     m = pcre2_match(code, subj, cn, start, // frames on the heap instead
                                     PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, NULL);
                 if (m == PCRE2_ERROR_NOMATCH) break;
+                if (m == PCRE2_ERROR_NOMEMORY || m == PCRE2_ERROR_HEAP_FAILED) return JANUS_ENOMEM;
                 if (m < 0) return JANUS_ELIMIT; // match/heap limit: pathological input
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
                 size_t ms = ov[0], me = ov[1];

@@ -51,8 +51,12 @@ void wview_row_f32(const struct wview *w, int64_t r, float *out) {
     switch (w->type) {
     case KERN_W_F32: memcpy(out, row, (size_t)w->n_in * sizeof(float)); break;
     case KERN_W_F16: types_f16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in); break;
-    case KERN_W_BF16: types_bf16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in); break;
-    case KERN_W_Q8_0: q8_0_dequantize_row(out, (const struct block_q8_0 *)(const void *)row, w->n_in); break;
+    case KERN_W_BF16:
+        types_bf16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in);
+        break;
+    case KERN_W_Q8_0:
+        q8_0_dequantize_row(out, (const struct block_q8_0 *)(const void *)row, w->n_in);
+        break;
     default: JANUS_PANIC("bad weight type %d", (int)w->type);
     }
 }
@@ -86,7 +90,8 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
         return JANUS_ENOTFOUND;
     }
     int64_t want[4] = {1, 1, 1, 1};
-    for (int i = 0; i < nd; i++) want[i] = ne[i];
+    for (int i = 0; i < nd; i++)
+        want[i] = ne[i];
     int ok = 1;
     for (int i = 0; i < 4; i++)
         if (gt->ne[i] != want[i]) ok = 0;
@@ -100,8 +105,10 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
     }
     int kt = weights_kern_type(gt->type);
     if (kt < 0) {
-        snprintf(b->err, b->err_len, "tensor %s: unsupported type %s (supported: f32, f16, "
-                 "bf16, q8_0)", name, ggml_type_name(gt->type));
+        snprintf(b->err, b->err_len,
+                 "tensor %s: unsupported type %s (supported: f32, f16, "
+                 "bf16, q8_0)",
+                 name, ggml_type_name(gt->type));
         return JANUS_EUNSUPPORTED;
     }
     if (f32_only && kt != KERN_W_F32) {

@@ -27,9 +27,9 @@ struct wview {
 
 // A stack of n_mat matrices (ggml ne = {n_in, n_out, n_mat}); matrix e at data + e·mat_bytes.
 struct wview3 {
-    struct wview mat;   // shape and type of one matrix; mat.data = matrix 0
-    int64_t n_mat;      // ne[2]
-    size_t mat_bytes;   // n_out · row_bytes
+    struct wview mat; // shape and type of one matrix; mat.data = matrix 0
+    int64_t n_mat;    // ne[2]
+    size_t mat_bytes; // n_out · row_bytes
 };
 
 // Matrix e of a stack (no bounds check beyond JANUS_ASSERT).
@@ -42,43 +42,43 @@ void wview_row_f32(const struct wview *w, int64_t r, float *out);
 // One transformer block. Pointers are NULL / views have data == NULL where the
 // architecture or the layer kind has no such tensor.
 struct model_layer {
-    int is_moe;               // router + routed experts (else dense FFN)
-    const float *attn_norm;   // (E)
+    int is_moe;             // router + routed experts (else dense FFN)
+    const float *attn_norm; // (E)
     // llama / qwen2moe / qwen3moe attention
-    struct wview wq;          // (H·hd_k, E)   deepseek2 without q_lora: (H·(nope+rope), E)
-    struct wview wk, wv;      // (Hkv·hd, E)
-    const float *bq, *bk, *bv; // (H·hd), (Hkv·hd), (Hkv·hd)   qwen2moe
+    struct wview wq;              // (H·hd_k, E)   deepseek2 without q_lora: (H·(nope+rope), E)
+    struct wview wk, wv;          // (Hkv·hd, E)
+    const float *bq, *bk, *bv;    // (H·hd), (Hkv·hd), (Hkv·hd)   qwen2moe
     const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights
     // deepseek2 MLA
-    struct wview wq_a;        // (q_lora, E)
-    const float *q_a_norm;    // (q_lora)
-    struct wview wq_b;        // (H·(nope+rope), q_lora)
-    struct wview wkv_a_mqa;   // (kv_lora+rope, E)
-    const float *kv_a_norm;   // (kv_lora)
-    struct wview wkv_b;       // (H·(nope+v), kv_lora)
-    struct wview wo;          // (E, H·hd_v)
-    const float *ffn_norm;    // (E)
+    struct wview wq_a;      // (q_lora, E)
+    const float *q_a_norm;  // (q_lora)
+    struct wview wq_b;      // (H·(nope+rope), q_lora)
+    struct wview wkv_a_mqa; // (kv_lora+rope, E)
+    const float *kv_a_norm; // (kv_lora)
+    struct wview wkv_b;     // (H·(nope+v), kv_lora)
+    struct wview wo;        // (E, H·hd_v)
+    const float *ffn_norm;  // (E)
     // dense FFN (deepseek2 leading layers, dense llama)
     struct wview ffn_gate, ffn_up; // (n_ff, E)
     struct wview ffn_down;         // (E, n_ff)
     // MoE
-    struct wview router;           // (n_expert, E)
+    struct wview router;              // (n_expert, E)
     struct wview3 gate_exps, up_exps; // n_expert × (n_ff_exp, E)
     struct wview3 down_exps;          // n_expert × (E, n_ff_exp)
     const float *exp_probs_b;         // (n_expert) deepseek2 V3 selection bias, or NULL
     // shared expert(s)
-    const float *gate_inp_shexp;      // (E) qwen2moe shared-expert gate
+    const float *gate_inp_shexp;       // (E) qwen2moe shared-expert gate
     struct wview gate_shexp, up_shexp; // (n_ff_shexp, E)
     struct wview down_shexp;           // (E, n_ff_shexp)
 };
 
 struct model {
-    struct gguf gguf;         // owns the map
+    struct gguf gguf; // owns the map
     struct hparams hp;
-    struct wview token_embd;  // (V, E)
-    const float *output_norm; // (E)
-    struct wview output;      // (V, E); == token_embd when tied
-    int output_tied;          // output.weight absent
+    struct wview token_embd;    // (V, E)
+    const float *output_norm;   // (E)
+    struct wview output;        // (V, E); == token_embd when tied
+    int output_tied;            // output.weight absent
     struct model_layer *layers; // (n_layer)
     uint64_t n_bytes_weights;   // bytes of all tensors used
 };

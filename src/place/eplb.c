@@ -82,8 +82,7 @@ static void replicate_experts(const float *w, int32_t num_log, int32_t num_phy, 
 }
 
 int eplb_rebalance(const float *weight, int32_t n_experts, const struct eplb_params *p,
-                   int32_t *phy2log, int32_t *phyrank, int32_t *logcnt, char *err,
-                   size_t err_cap) {
+                   int32_t *phy2log, int32_t *phyrank, int32_t *logcnt, char *err, size_t err_cap) {
     int32_t E = n_experts, P = p->n_phys, M = p->n_gpus, G = p->n_groups, N = p->n_nodes;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || M < 1 || P < E || P > LIMIT_MAX_EXPERTS * 64) {
         place_util_err(err, err_cap, "eplb: need 1 <= experts <= physical slots and gpus >= 1");
@@ -131,23 +130,28 @@ int eplb_rebalance(const float *weight, int32_t n_experts, const struct eplb_par
     // Step 1: pack groups to nodes.
     for (int32_t g = 0; g < G; g++) {
         float s = 0.0f;
-        for (int32_t i = 0; i < gsize; i++) s += weight[g * gsize + i];
+        for (int32_t i = 0; i < gsize; i++)
+            s += weight[g * gsize + i];
         gw[g] = s;
     }
     balanced_packing(gw, G, N, gpack, grank, idx, pw, pn);
     for (int32_t g = 0; g < G; g++)
         for (int32_t i = 0; i < gsize; i++)
             log2mlog[g * gsize + i] = (gpack[g] * gpn + grank[g]) * gsize + i;
-    for (int32_t e = 0; e < E; e++) mlog2log[log2mlog[e]] = e;
+    for (int32_t e = 0; e < E; e++)
+        mlog2log[log2mlog[e]] = e;
 
     // Steps 2 and 3, per node: replicate within the node, then pack to its GPUs.
     for (int32_t nd = 0; nd < N; nd++) {
-        for (int32_t m = 0; m < lpn; m++) mw[m] = weight[mlog2log[nd * lpn + m]];
+        for (int32_t m = 0; m < lpn; m++)
+            mw[m] = weight[mlog2log[nd * lpn + m]];
         int32_t *p2m = phy2mlog + nd * ppn, *pr = prank + nd * ppn, *mc = mcnt + nd * lpn;
         replicate_experts(mw, lpn, ppn, p2m, pr, mc);
-        for (int32_t q = 0; q < ppn; q++) phw[q] = mw[p2m[q]] / (float)mc[p2m[q]];
+        for (int32_t q = 0; q < ppn; q++)
+            phw[q] = mw[p2m[q]] / (float)mc[p2m[q]];
         balanced_packing(phw, ppn, M / N, pack, rank, idx, pw, pn);
-        for (int32_t q = 0; q < ppn; q++) pphy2phy[pack[q] * per_gpu + rank[q]] = q;
+        for (int32_t q = 0; q < ppn; q++)
+            pphy2phy[pack[q] * per_gpu + rank[q]] = q;
         for (int32_t q = 0; q < ppn; q++) {
             int32_t src = pphy2phy[q];
             out_p2l[nd * ppn + q] = mlog2log[p2m[src] + nd * lpn];
@@ -157,7 +161,8 @@ int eplb_rebalance(const float *weight, int32_t n_experts, const struct eplb_par
     memcpy(phy2log, out_p2l, sizeof(int32_t) * (size_t)P);
     if (phyrank) memcpy(phyrank, out_rank, sizeof(int32_t) * (size_t)P);
     if (logcnt)
-        for (int32_t e = 0; e < E; e++) logcnt[e] = mcnt[log2mlog[e]];
+        for (int32_t e = 0; e < E; e++)
+            logcnt[e] = mcnt[log2mlog[e]];
     mem_free(ibuf);
     mem_free(fbuf);
     return JANUS_OK;

@@ -47,7 +47,8 @@ int layout_init(struct layout *l, int32_t n_layers, int32_t n_instances, int32_t
 
 void layout_free(struct layout *l) {
     if (l->layers)
-        for (int32_t i = 0; i < l->n_layers; i++) layer_release(&l->layers[i]);
+        for (int32_t i = 0; i < l->n_layers; i++)
+            layer_release(&l->layers[i]);
     mem_free(l->layers);
     memset(l, 0, sizeof *l);
 }
@@ -85,8 +86,8 @@ static int layer_build(const struct layout *l, struct layout_layer *out, const i
             }
             if (j > host_off[e] && hosts[j] <= hosts[j - 1]) {
                 place_util_err(err, err_cap,
-                               "expert %d: hosts not strictly ascending (%d after %d)", e,
-                               hosts[j], hosts[j - 1]);
+                               "expert %d: hosts not strictly ascending (%d after %d)", e, hosts[j],
+                               hosts[j - 1]);
                 return JANUS_EINVAL;
             }
         }
@@ -151,7 +152,8 @@ int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, in
         goto done;
     }
     int32_t dup = 0;
-    for (int32_t e = 0; e < E; e++) last[e] = -1;
+    for (int32_t e = 0; e < E; e++)
+        last[e] = -1;
     // Count distinct (expert, instance) pairs; instances visited in ascending order, so
     // "last[e] == g" detects a second replica of e on g.
     for (int32_t g = 0; g < n; g++)
@@ -184,7 +186,8 @@ int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, in
         }
         off[e + 1] += off[e];
     }
-    for (int32_t e = 0; e < E; e++) last[e] = off[e]; // reuse as fill cursor
+    for (int32_t e = 0; e < E; e++)
+        last[e] = off[e]; // reuse as fill cursor
     for (int32_t g = 0; g < n; g++)
         for (int32_t s = 0; s < C; s++) {
             int32_t e = slots[(size_t)g * C + s];
@@ -233,7 +236,8 @@ int32_t layout_instance_experts(const struct layout_layer *ly, int32_t g, int32_
 
 int32_t layout_n_moe_layers(const struct layout *l) {
     int32_t m = 0;
-    for (int32_t i = 0; i < l->n_layers; i++) m += l->layers[i].n_experts > 0;
+    for (int32_t i = 0; i < l->n_layers; i++)
+        m += l->layers[i].n_experts > 0;
     return m;
 }
 
@@ -252,7 +256,8 @@ int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_cap)
     }
     // held[g] recomputed from the host lists; the position check needs experts ascending.
     int32_t held_total = 0;
-    for (int32_t g = 0; g < n; g++) held_total += ly->n_held[g];
+    for (int32_t g = 0; g < n; g++)
+        held_total += ly->n_held[g];
     if (held_total != ly->host_off[E]) {
         place_util_err(err, err_cap, "n_held sums to %d but there are %d replicas", held_total,
                        ly->host_off[E]);
@@ -272,8 +277,8 @@ int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_cap)
             }
             int32_t pos = ly->replica[j] - g * C;
             if (pos < 0 || pos >= ly->n_held[g] || pos >= C) {
-                place_util_err(err, err_cap, "expert %d on instance %d: replica id %d invalid",
-                               e, g, ly->replica[j]);
+                place_util_err(err, err_cap, "expert %d on instance %d: replica id %d invalid", e,
+                               g, ly->replica[j]);
                 return JANUS_EINVAL;
             }
             // Position must equal the number of lower experts held by g.
@@ -282,9 +287,8 @@ int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_cap)
                 for (int32_t j2 = ly->host_off[e2]; j2 < ly->host_off[e2 + 1]; j2++)
                     lower += ly->hosts[j2] == g;
             if (lower != pos) {
-                place_util_err(err, err_cap,
-                               "expert %d on instance %d: position %d, expected %d", e, g, pos,
-                               lower);
+                place_util_err(err, err_cap, "expert %d on instance %d: position %d, expected %d",
+                               e, g, pos, lower);
                 return JANUS_EINVAL;
             }
         }
@@ -335,8 +339,7 @@ uint64_t layout_digest(const struct layout *l) {
 
 // ---- JSON
 
-int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
-                      size_t err_cap) {
+int layout_parse_json(struct layout *l, const char *text, size_t len, char *err, size_t err_cap) {
     memset(l, 0, sizeof *l);
     cJSON *root = cJSON_ParseWithLength(text, len);
     if (!root) {
@@ -382,8 +385,7 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
     }
     int nl = cJSON_GetArraySize(layers);
     if (nl > LIMIT_MAX_LAYERS) {
-        place_util_err(err, err_cap, "layout: %d layers exceed the limit %d", nl,
-                       LIMIT_MAX_LAYERS);
+        place_util_err(err, err_cap, "layout: %d layers exceed the limit %d", nl, LIMIT_MAX_LAYERS);
         rc = JANUS_ELIMIT;
         goto done;
     }
@@ -416,8 +418,10 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
             continue;
         }
         if (ne != E) {
-            place_util_err(err, err_cap, "layout: layers[%d] has %d experts, expected %lld (or [] "
-                           "for a dense layer)", li, ne, (long long)E);
+            place_util_err(err, err_cap,
+                           "layout: layers[%d] has %d experts, expected %lld (or [] "
+                           "for a dense layer)",
+                           li, ne, (long long)E);
             goto fail;
         }
         int32_t nr = 0, e = 0;

@@ -37,8 +37,8 @@ struct layout {
 // ---- lifetime
 // Allocates a layout whose layers are all dense. JANUS_OK; JANUS_EINVAL (a size out of
 // range); JANUS_ENOMEM. On failure *l is left zeroed.
-JANUS_WUR int layout_init(struct layout *l, int32_t n_layers, int32_t n_instances,
-                          int32_t n_slots, int32_t n_experts);
+JANUS_WUR int layout_init(struct layout *l, int32_t n_layers, int32_t n_instances, int32_t n_slots,
+                          int32_t n_experts);
 // Frees everything the layout owns and zeroes it. Safe on a zeroed layout.
 void layout_free(struct layout *l);
 // Deep copy. JANUS_OK or JANUS_ENOMEM (dst left zeroed). dst must not be initialised.

@@ -26,9 +26,9 @@ JANUS_WUR int replicate_counts(int32_t n_experts, const double *load, int32_t n_
 
 // ---- placement.c
 struct placement_input {
-    int32_t n_experts;    // E
-    int32_t n_instances;  // n
-    int32_t n_slots;      // C
+    int32_t n_experts;     // E
+    int32_t n_instances;   // n
+    int32_t n_slots;       // C
     const int32_t *counts; // (E) replicas per expert, 1 <= R(e) <= n, sum <= n*C
     const double *load;    // (E) activation load c(e); per-replica load = load / R(e)
     const double *tok;     // (E) token load t(e), tie-breaks; NULL = zeros
@@ -36,9 +36,9 @@ struct placement_input {
 };
 
 struct placement_report {
-    int32_t n_swaps;     // bounded swaps made because no instance could take a replica
-    double max_coact;    // objective: max over instances of sum of a(e,e') over pairs on it
-    double max_load;     // max over instances of the sum of per-replica loads on it
+    int32_t n_swaps;  // bounded swaps made because no instance could take a replica
+    double max_coact; // objective: max over instances of sum of a(e,e') over pairs on it
+    double max_load;  // max over instances of the sum of per-replica loads on it
 };
 
 // The publication's co-activation greedy (SPEC §6): replicas in descending per-replica
@@ -112,7 +112,6 @@ struct placement_build_report {
 JANUS_WUR int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_instances,
                                      int32_t n_slots, enum placement_policy policy,
                                      const struct eplb_params *eplb,
-                                     struct placement_build_report *rep, char *err,
-                                     size_t err_cap);
+                                     struct placement_build_report *rep, char *err, size_t err_cap);
 
 #endif // JANUS_PLACE_H

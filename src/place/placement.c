@@ -33,11 +33,11 @@ static int cmp_i32(const void *pa, const void *pb) {
 
 struct pstate {
     int32_t E, n, C;
-    const double *coact;    // (E, E) or NULL
-    int32_t *inst;          // (n, C) experts on each instance, in insertion order
-    int32_t *used;          // (n)
-    uint8_t *held;          // (n, E)
-    double *lsum, *tsum;    // (n) per-replica load / token sums
+    const double *coact; // (E, E) or NULL
+    int32_t *inst;       // (n, C) experts on each instance, in insertion order
+    int32_t *used;       // (n)
+    uint8_t *held;       // (n, E)
+    double *lsum, *tsum; // (n) per-replica load / token sums
 };
 
 static double coact_with(const struct pstate *s, int32_t e, int32_t g, int32_t skip) {
@@ -85,8 +85,8 @@ double placement_max_coact(const int32_t *slots, int32_t n_instances, int32_t n_
     return best;
 }
 
-int placement_janus(const struct placement_input *in, int32_t *slots,
-                    struct placement_report *rep, char *err, size_t err_cap) {
+int placement_janus(const struct placement_input *in, int32_t *slots, struct placement_report *rep,
+                    char *err, size_t err_cap) {
     int32_t E = in->n_experts, n = in->n_instances, C = in->n_slots;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || n < 1 || n > LIMIT_MAX_INSTANCES || C < 1 ||
         C > LIMIT_MAX_SLOTS || !in->counts || !in->load) {
@@ -187,7 +187,8 @@ int placement_janus(const struct placement_input *in, int32_t *slots,
         int32_t *v = slots + (size_t)g * C;
         memcpy(v, s.inst + g * C, sizeof(int32_t) * (size_t)s.used[g]);
         qsort(v, (size_t)s.used[g], sizeof(int32_t), cmp_i32);
-        for (int32_t i = s.used[g]; i < C; i++) v[i] = -1;
+        for (int32_t i = s.used[g]; i < C; i++)
+            v[i] = -1;
     }
     if (rep) {
         rep->n_swaps = n_swaps;
@@ -219,8 +220,8 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
         return rc;
     }
     if ((int64_t)n * C < E) {
-        place_util_err(err, err_cap, "place: %d instances x %d slots cannot hold %d experts", n,
-                       C, E);
+        place_util_err(err, err_cap, "place: %d instances x %d slots cannot hold %d experts", n, C,
+                       E);
         layout_free(l);
         return JANUS_EINVAL;
     }
@@ -261,7 +262,8 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
             if (eplb) ep = *eplb;
             ep.n_phys = n * C;
             ep.n_gpus = n;
-            for (int32_t e = 0; e < E; e++) w[e] = (float)t[e];
+            for (int32_t e = 0; e < E; e++)
+                w[e] = (float)t[e];
             rc = eplb_rebalance(w, E, &ep, slots, NULL, NULL, sub, sizeof sub);
             if (!rc) rc = layout_set_layer_slots(l, li, slots, &dup, sub, sizeof sub);
             r.n_duplicates += dup;

@@ -18,8 +18,8 @@ int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances,
         return JANUS_EINVAL;
     }
     if ((int64_t)n * C < E) {
-        place_util_err(err, err_cap, "replicate: %d instances x %d slots cannot hold %d experts",
-                       n, C, E);
+        place_util_err(err, err_cap, "replicate: %d instances x %d slots cannot hold %d experts", n,
+                       C, E);
         return JANUS_EINVAL;
     }
     for (int32_t e = 0; e < E; e++)
@@ -28,7 +28,8 @@ int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances,
                            e);
             return JANUS_EINVAL;
         }
-    for (int32_t e = 0; e < E; e++) counts[e] = 1;
+    for (int32_t e = 0; e < E; e++)
+        counts[e] = 1;
     int64_t extra = (int64_t)n * C - E;
     for (int64_t s = 0; s < extra; s++) {
         int32_t best = -1;

@@ -44,7 +44,8 @@ int stats_init(struct stats *s, int32_t n_layers, int32_t n_experts, double deca
         stats_free(s);
         return JANUS_ENOMEM;
     }
-    for (size_t l = 0; l < L; l++) s->scale[l] = 1.0;
+    for (size_t l = 0; l < L; l++)
+        s->scale[l] = 1.0;
     return JANUS_OK;
 }
 
@@ -60,7 +61,8 @@ void stats_free(struct stats *s) {
 
 void stats_reset(struct stats *s) {
     size_t L = (size_t)s->n_layers, E = (size_t)s->n_experts;
-    for (size_t l = 0; l < L; l++) s->scale[l] = 1.0;
+    for (size_t l = 0; l < L; l++)
+        s->scale[l] = 1.0;
     memset(s->steps, 0, L * sizeof(double));
     memset(s->tok, 0, L * E * sizeof(double));
     memset(s->act, 0, L * E * sizeof(double));
@@ -76,7 +78,8 @@ static void renormalise(struct stats *s, int32_t layer) {
         s->act[layer * E + e] *= f;
     }
     double *a = s->coact + (size_t)layer * P;
-    for (size_t p = 0; p < P; p++) a[p] *= f;
+    for (size_t p = 0; p < P; p++)
+        a[p] *= f;
     s->scale[layer] = 1.0;
 }
 
@@ -103,7 +106,8 @@ int stats_record(struct stats *s, int32_t layer, const int32_t *active, int32_t 
         s->act[base + e] += inc;
         s->tok[base + e] += inc * (n_tok_active ? n_tok_active[i] : 1);
         size_t row = pair_index(E, e, e + 1) - (size_t)(e + 1); // index of (e, j) = row + j
-        for (int32_t i2 = i + 1; i2 < n_active; i2++) a[row + (size_t)active[i2]] += inc;
+        for (int32_t i2 = i + 1; i2 < n_active; i2++)
+            a[row + (size_t)active[i2]] += inc;
     }
     return JANUS_OK;
 }
@@ -117,7 +121,8 @@ int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,
     for (int64_t i = 0; i < nt; i++)
         if ((uint32_t)routing[i] >= (uint32_t)E) return JANUS_EINVAL;
     memset(s->mark, 0, sizeof(int32_t) * (size_t)E);
-    for (int64_t i = 0; i < nt; i++) s->mark[routing[i]]++;
+    for (int64_t i = 0; i < nt; i++)
+        s->mark[routing[i]]++;
     // Compact in place: mark[0..na) = active ids, counts kept in a second pass.
     int32_t na = 0;
     for (int32_t e = 0; e < E; e++)
@@ -211,7 +216,8 @@ int stats_merge(struct stats *dst, const struct stats *src) {
             dst->tok[(size_t)l * E + e] += src->tok[(size_t)l * E + e] * f;
             dst->act[(size_t)l * E + e] += src->act[(size_t)l * E + e] * f;
         }
-        for (size_t p = 0; p < P; p++) dst->coact[l * P + p] += src->coact[l * P + p] * f;
+        for (size_t p = 0; p < P; p++)
+            dst->coact[l * P + p] += src->coact[l * P + p] * f;
     }
     return JANUS_OK;
 }
@@ -236,7 +242,8 @@ static int sb_printf(struct sbuf *b, const char *fmt, ...) {
             return 0;
         }
         size_t ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap < b->n + (size_t)w + 1) ncap *= 2;
+        while (ncap < b->n + (size_t)w + 1)
+            ncap *= 2;
         char *np = mem_realloc(MEM_TAG_SCHED, b->p, ncap);
         if (!np) return -1;
         b->p = np;
@@ -300,16 +307,16 @@ static int parse_vec(const cJSON *layer, const char *key, int32_t E, double *dst
                      char *err, size_t err_cap) {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(layer, key);
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != E) {
-        place_util_err(err, err_cap, "stats: layers[%d].%s must be an array of %d numbers", li,
-                       key, E);
+        place_util_err(err, err_cap, "stats: layers[%d].%s must be an array of %d numbers", li, key,
+                       E);
         return -1;
     }
     int32_t e = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, arr) {
         if (!get_nonneg(v, &dst[e])) {
-            place_util_err(err, err_cap, "stats: layers[%d].%s[%d] must be a number >= 0", li,
-                           key, e);
+            place_util_err(err, err_cap, "stats: layers[%d].%s[%d] must be a number >= 0", li, key,
+                           e);
             return -1;
         }
         e++;
@@ -340,8 +347,9 @@ int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, s
                              &L) ||
         !place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "n_experts"), 1, INT32_MAX,
                              &E)) {
-        place_util_err(err, err_cap, "stats: \"n_layers\" and \"n_experts\" must be positive "
-                                     "integers");
+        place_util_err(err, err_cap,
+                       "stats: \"n_layers\" and \"n_experts\" must be positive "
+                       "integers");
         goto done;
     }
     if (L > LIMIT_MAX_LAYERS || E > LIMIT_MAX_EXPERTS) {
@@ -409,8 +417,8 @@ int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, s
                                li, ti, (long long)E);
                 goto fail;
             }
-            s->coact[(size_t)l * n_pairs((int32_t)E) + pair_index((int32_t)E, (int32_t)i,
-                                                                  (int32_t)j)] = v;
+            s->coact[(size_t)l * n_pairs((int32_t)E) +
+                     pair_index((int32_t)E, (int32_t)i, (int32_t)j)] = v;
             ti++;
         }
         li++;

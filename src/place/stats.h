@@ -19,12 +19,12 @@ struct stats {
     int32_t n_experts; // E
     double decay;      // multiplier per recorded step, in (0, 1]
     // Stored values; the true value is stored * scale[layer] (lazy decay).
-    double *scale;     // (n_layers)
-    double *steps;     // (n_layers) decayed number of recorded steps
-    double *tok;       // (n_layers, E) t(e)
-    double *act;       // (n_layers, E) c(e)
-    double *coact;     // (n_layers, E*(E-1)/2) a(e,e') for e < e', row-major upper triangle
-    int32_t *mark;     // (E) scratch for stats_record_routing
+    double *scale; // (n_layers)
+    double *steps; // (n_layers) decayed number of recorded steps
+    double *tok;   // (n_layers, E) t(e)
+    double *act;   // (n_layers, E) c(e)
+    double *coact; // (n_layers, E*(E-1)/2) a(e,e') for e < e', row-major upper triangle
+    int32_t *mark; // (E) scratch for stats_record_routing
 };
 
 // Allocates zeroed statistics. JANUS_OK; JANUS_EINVAL (n_layers or E out of limits.h
@@ -39,8 +39,8 @@ void stats_reset(struct stats *s);
 // [0, E)) and the tokens routed to each (n_tok_active[i] for active[i]; may be NULL for
 // "one each"). JANUS_OK or JANUS_EINVAL (bad layer, ids not ascending or out of range;
 // nothing recorded). Allocation-free. The scheduler output's active/active_tokens fit.
-JANUS_WUR int stats_record(struct stats *s, int32_t layer, const int32_t *active,
-                           int32_t n_active, const int32_t *n_tok_active);
+JANUS_WUR int stats_record(struct stats *s, int32_t layer, const int32_t *active, int32_t n_active,
+                           const int32_t *n_tok_active);
 // Same from raw routing ((n_tok, top_k) logical ids), e.g. when replaying a trace.
 // JANUS_OK or JANUS_EINVAL (an id out of range; nothing recorded). Allocation-free.
 JANUS_WUR int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,

@@ -26,7 +26,8 @@ void trace_free(struct trace *t) {
 static int reserve(struct trace *t, int64_t blocks, int64_t toks) {
     if (blocks > t->cap_blocks) {
         int64_t nc = t->cap_blocks ? t->cap_blocks : 64;
-        while (nc < blocks) nc *= 2;
+        while (nc < blocks)
+            nc *= 2;
         void *p = mem_realloc(MEM_TAG_SCHED, t->blocks, sizeof(struct trace_block) * (size_t)nc);
         if (!p) return JANUS_ENOMEM;
         t->blocks = p;
@@ -35,7 +36,8 @@ static int reserve(struct trace *t, int64_t blocks, int64_t toks) {
     int64_t k = t->top_k ? t->top_k : 1;
     if (toks > t->cap_tok) {
         int64_t nc = t->cap_tok ? t->cap_tok : 1024;
-        while (nc < toks) nc *= 2;
+        while (nc < toks)
+            nc *= 2;
         void *p = mem_realloc(MEM_TAG_SCHED, t->ids, sizeof(int32_t) * (size_t)(nc * k));
         if (!p) return JANUS_ENOMEM;
         t->ids = p;
@@ -104,7 +106,8 @@ static int64_t parse_uint(const char **p, const char *end, int64_t max) {
 }
 
 static const char *skip_ws(const char *s, const char *end) {
-    while (s < end && (*s == ' ' || *s == '\t' || *s == '\r')) s++;
+    while (s < end && (*s == ' ' || *s == '\t' || *s == '\r'))
+        s++;
     return s;
 }
 
@@ -128,7 +131,8 @@ int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t
         }
         if (*s == 's') {
             if ((size_t)(eol - s) < 5 || memcmp(s, "step", 4) || (s[4] != ' ' && s[4] != '\t')) {
-                place_util_err(err, err_cap, "line %lld: expected \"step S layer L\"", (long long)line);
+                place_util_err(err, err_cap, "line %lld: expected \"step S layer L\"",
+                               (long long)line);
                 rc = JANUS_EFORMAT;
                 goto fail;
             }
@@ -305,6 +309,7 @@ void trace_gen_default_params(struct trace_gen_params *p) {
     p->p_group = 0.5;
     p->hot_groups = 2;
     p->drift = 0.0;
+    p->model_seed = 1;
     p->seed = 1;
 }
 
@@ -350,8 +355,8 @@ int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
     int32_t hot = gs ? JANUS_MAX(1, JANUS_MIN(p->hot_groups, n_groups)) : 0;
     size_t L = (size_t)p->n_layers;
     int32_t *perm = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * L * (size_t)E);
-    double *wr = mem_alloc(MEM_TAG_SCHED, sizeof(double) * (size_t)E);     // weight by rank
-    double *cdf = mem_alloc(MEM_TAG_SCHED, sizeof(double) * (size_t)E);    // over ranks
+    double *wr = mem_alloc(MEM_TAG_SCHED, sizeof(double) * (size_t)E);  // weight by rank
+    double *cdf = mem_alloc(MEM_TAG_SCHED, sizeof(double) * (size_t)E); // over ranks
     double *gcdf = mem_alloc(MEM_TAG_SCHED, sizeof(double) * (size_t)(n_groups + 1));
     int32_t *ids = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)(p->batch * k + 1));
     int32_t *hot_g = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)(hot + 1));
@@ -361,10 +366,11 @@ int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
         goto done;
     }
     struct rng r;
-    rng_init3(&r, p->seed, 0x7472616365ULL, (uint64_t)E);
+    rng_init3(&r, p->model_seed, 0x7472616365ULL, (uint64_t)E);
     for (size_t l = 0; l < L; l++) { // Fisher-Yates per layer
         int32_t *pm = perm + l * (size_t)E;
-        for (int32_t i = 0; i < E; i++) pm[i] = i;
+        for (int32_t i = 0; i < E; i++)
+            pm[i] = i;
         for (int32_t i = E - 1; i > 0; i--) {
             int32_t j = (int32_t)rng_below(&r, (uint32_t)(i + 1));
             int32_t tmp = pm[i];
@@ -378,10 +384,12 @@ int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
         acc += wr[i];
         cdf[i] = acc;
     }
+    rng_init3(&r, p->seed, 0x73616d706c65ULL, (uint64_t)E); // sampling stream
     gcdf[0] = 0;
     for (int32_t g = 0; g < n_groups; g++) {
         double s = 0;
-        for (int32_t i = g * gs; i < JANUS_MIN(E, (g + 1) * gs); i++) s += wr[i];
+        for (int32_t i = g * gs; i < JANUS_MIN(E, (g + 1) * gs); i++)
+            s += wr[i];
         gcdf[g + 1] = gcdf[g] + s;
     }
     for (int64_t step = 0; step < p->n_steps; step++) {

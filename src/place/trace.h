@@ -24,8 +24,8 @@ struct trace_block {
 };
 
 struct trace {
-    int32_t top_k;              // k, same for every token of the trace (0 while empty)
-    int32_t max_expert;         // largest expert id seen (-1 while empty)
+    int32_t top_k;      // k, same for every token of the trace (0 while empty)
+    int32_t max_expert; // largest expert id seen (-1 while empty)
     int64_t n_blocks, cap_blocks;
     struct trace_block *blocks; // (n_blocks) in file order
     int64_t n_tok, cap_tok;     // tokens over all blocks
@@ -77,21 +77,23 @@ JANUS_WUR int trace_writer_close(struct trace_writer *w);
 
 // ---- synthetic generator
 struct trace_gen_params {
-    int32_t n_experts;  // E (default 64)
-    int32_t top_k;      // k (default 6), <= E
-    int32_t n_layers;   // MoE layers per step, written as layers 0..n_layers-1 (default 1)
-    int64_t n_steps;    // steps (default 100)
-    int64_t batch;      // tokens per step (default 64)
-    double zipf;        // Zipf exponent s of expert popularity; 0 = uniform (default 1.0)
-    int32_t group_size; // co-activation group size; 0 or 1 = no groups (default 0)
-    double p_group;     // probability a choice is drawn from the token's group (default 0.5)
-    int32_t hot_groups; // groups active in one step; each token picks one of them (default 2)
-    double drift;       // popularity rank shift per step (0.01 = one rank per 100 steps)
-    uint64_t seed;      // default 1
+    int32_t n_experts;   // E (default 64)
+    int32_t top_k;       // k (default 6), <= E
+    int32_t n_layers;    // MoE layers per step, written as layers 0..n_layers-1 (default 1)
+    int64_t n_steps;     // steps (default 100)
+    int64_t batch;       // tokens per step (default 64)
+    double zipf;         // Zipf exponent s of expert popularity; 0 = uniform (default 1.0)
+    int32_t group_size;  // co-activation group size; 0 or 1 = no groups (default 0)
+    double p_group;      // probability a choice is drawn from the token's group (default 0.5)
+    int32_t hot_groups;  // groups active in one step; each token picks one of them (default 2)
+    double drift;        // popularity rank shift per step (0.01 = one rank per 100 steps)
+    uint64_t model_seed; // the "model": popularity permutation per layer (default 1); keep it
+                         // fixed and vary seed to get train/test traces of the same model
+    uint64_t seed;       // sampling of hot groups and tokens (default 1)
 };
 void trace_gen_default_params(struct trace_gen_params *p);
 // Generates a trace (appends to *t, which must be empty). Deterministic in the params.
-// Model: per layer a fixed random permutation maps popularity rank -> expert; at step s
+// Model: per layer a random permutation (from model_seed) maps popularity rank -> expert; at step s
 // the expert of rank r is perm[(r + floor(drift * s)) mod E]; Zipf weight (r+1)^-zipf.
 // Experts are split into groups of group_size consecutive ranks; each step draws
 // hot_groups groups (Zipf over groups' total weight), each token picks one of them, and

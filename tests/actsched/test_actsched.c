@@ -245,7 +245,8 @@ TEST(optimal_equals_exhaustive_small) {
         if (amax[ACTSCHED_POLICY_OPTIMAL] != best)
             TEST_FAIL_("case %d (E=%d n=%d B=%lld): optimal %d, exhaustive %d", it, E, n,
                        (long long)B, amax[ACTSCHED_POLICY_OPTIMAL], best);
-        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) ASSERT_LE(best, amax[p]);
+        for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+            ASSERT_LE(best, amax[p]);
         n_greedy_worse += amax[ACTSCHED_POLICY_GREEDY] > best;
         n_cases++;
         layout_free(&l);
@@ -355,11 +356,14 @@ TEST(random_depends_on_seed_step_layer) {
     struct layout l;
     ASSERT_OK(layout_init(&l, 1, 8, 32, 32));
     int32_t off[33], hosts[32 * 8];
-    for (int32_t e = 0; e <= 32; e++) off[e] = e * 8;
-    for (int32_t i = 0; i < 32 * 8; i++) hosts[i] = i % 8;
+    for (int32_t e = 0; e <= 32; e++)
+        off[e] = e * 8;
+    for (int32_t i = 0; i < 32 * 8; i++)
+        hosts[i] = i % 8;
     ASSERT_OK(layout_set_layer_hosts(&l, 0, off, hosts, NULL, 0));
     int32_t ids[32];
-    for (int i = 0; i < 32; i++) ids[i] = i;
+    for (int i = 0; i < 32; i++)
+        ids[i] = i;
     struct fixture f;
     ASSERT_OK(fixture_init(&f, 32, 32, 8, 1));
     struct actsched_input in = {&l.layers[0], ids, 32, 1, 5, 3, 11};
@@ -418,7 +422,8 @@ TEST(identical_across_processes) {
             ASSERT_OK(actsched_run(&f.ws, (enum actsched_policy)p, &in, &f.out));
             mine[p] = actsched_digest(&f.out);
         }
-    for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) ASSERT_EQ(mine[p], theirs[p]);
+    for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++)
+        ASSERT_EQ(mine[p], theirs[p]);
     // Distinct policies give distinct schedules here (the digest covers assignments).
     ASSERT_NE(mine[ACTSCHED_POLICY_FIRST], mine[ACTSCHED_POLICY_RANDOM]);
     fixture_free(&f);
@@ -438,7 +443,8 @@ TEST(edge_empty_batch_and_one_token) {
         ASSERT_OK(actsched_run(&f.ws, (enum actsched_policy)p, &in, &f.out));
         ASSERT_EQ(f.out.n_active, 0);
         ASSERT_EQ(f.out.a_max, 0);
-        for (int32_t g = 0; g < 4; g++) ASSERT_EQ(f.out.inst_count[g], 0);
+        for (int32_t g = 0; g < 4; g++)
+            ASSERT_EQ(f.out.inst_count[g], 0);
         ASSERT_OK(actsched_check(&in, &f.out, NULL, 0));
         struct actsched_input one = {&l.layers[0], ids, 1, 2, 0, 0, 0};
         ASSERT_OK(actsched_run(&f.ws, (enum actsched_policy)p, &one, &f.out));
@@ -481,7 +487,8 @@ TEST(edge_all_tokens_one_expert_and_one_sided_layout) {
     struct fixture f;
     ASSERT_OK(fixture_init(&f, 64, 8, 4, 4));
     static int32_t ids[64 * 4];
-    for (int i = 0; i < 64 * 4; i++) ids[i] = 5;
+    for (int i = 0; i < 64 * 4; i++)
+        ids[i] = 5;
     for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) {
         struct actsched_input in = {&l.layers[0], ids, 64, 4, 3, 0, 0};
         ASSERT_OK(actsched_run(&f.ws, (enum actsched_policy)p, &in, &f.out));
@@ -490,7 +497,8 @@ TEST(edge_all_tokens_one_expert_and_one_sided_layout) {
         ASSERT_EQ(f.out.a_max, 1);
         ASSERT_OK(actsched_check(&in, &f.out, NULL, 0));
     }
-    for (int i = 0; i < 64 * 4; i++) ids[i] = i % 8;
+    for (int i = 0; i < 64 * 4; i++)
+        ids[i] = i % 8;
     struct actsched_input in = {&l.layers[0], ids, 64, 4, 3, 0, 0};
     ASSERT_OK(actsched_run(&f.ws, ACTSCHED_POLICY_OPTIMAL, &in, &f.out));
     ASSERT_EQ(f.out.a_max, 4);
@@ -507,8 +515,10 @@ TEST(errors_are_reported) {
     struct layout l;
     ASSERT_OK(layout_init(&l, 2, 4, 4, 8)); // layer 1 stays dense
     int32_t off[9], hosts[8];
-    for (int32_t e = 0; e <= 8; e++) off[e] = e;
-    for (int32_t e = 0; e < 8; e++) hosts[e] = e % 4;
+    for (int32_t e = 0; e <= 8; e++)
+        off[e] = e;
+    for (int32_t e = 0; e < 8; e++)
+        hosts[e] = e % 4;
     ASSERT_OK(layout_set_layer_hosts(&l, 0, off, hosts, NULL, 0));
     struct fixture f;
     ASSERT_OK(fixture_init(&f, 4, 8, 4, 2));
@@ -562,5 +572,32 @@ TEST(no_allocation_in_run) {
     }
     ASSERT_EQ(mem_alloc_count(), before);
     fixture_free(&f);
+    layout_free(&l);
+}
+
+TEST(output_capacity_is_enforced) {
+    struct rng r;
+    rng_init(&r, 6);
+    struct layout l;
+    ASSERT_OK(random_layout(&r, &l, 16, 4, 6, 8));
+    struct actsched_limits big = {64, 16, 4, 4}, small = {8, 16, 4, 4}, few = {64, 8, 4, 4};
+    struct actsched_ws ws;
+    struct actsched_output out, out_small, out_few;
+    ASSERT_OK(actsched_init(&ws, &big));
+    ASSERT_OK(actsched_output_init(&out, &big));
+    ASSERT_OK(actsched_output_init(&out_small, &small));
+    ASSERT_OK(actsched_output_init(&out_few, &few));
+    static int32_t ids[64 * 4];
+    random_routing(&r, ids, 64, 4, 16, 0);
+    struct actsched_input in = {&l.layers[0], ids, 64, 4, 0, 0, 0};
+    ASSERT_OK(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out));
+    ASSERT_EQ(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_small), JANUS_ELIMIT);
+    ASSERT_EQ(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_few), JANUS_ELIMIT);
+    in.n_tok = 8;
+    ASSERT_OK(actsched_run(&ws, ACTSCHED_POLICY_GREEDY, &in, &out_small));
+    actsched_output_free(&out);
+    actsched_output_free(&out_small);
+    actsched_output_free(&out_few);
+    actsched_free(&ws);
     layout_free(&l);
 }

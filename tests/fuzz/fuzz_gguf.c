@@ -64,7 +64,8 @@ static void walk(const struct gguf *g) {
 static void roundtrip(const struct gguf *g) {
     struct gguf_writer *w = gguf_writer_create();
     if (!w) return;
-    for (int64_t i = 0; i < g->n_kv; i++) check(gguf_writer_copy_kv(w, g, i) == 0, "copy kv");
+    for (int64_t i = 0; i < g->n_kv; i++)
+        check(gguf_writer_copy_kv(w, g, i) == 0, "copy kv");
     for (int64_t i = 0; i < g->n_tensors; i++) {
         const struct gguf_tensor *t = &g->tensors[i];
         char name[LIMIT_GGUF_MAX_NAME + 1];
@@ -84,8 +85,7 @@ static void roundtrip(const struct gguf *g) {
     check(rc == 0, "rewritten file opens");
     check(g2.n_kv == g->n_kv && g2.n_tensors == g->n_tensors, "same counts");
     for (int64_t i = 0; i < g->n_kv; i++)
-        check(g2.kv[i].key.len == g->kv[i].key.len && g2.kv[i].type == g->kv[i].type,
-              "same keys");
+        check(g2.kv[i].key.len == g->kv[i].key.len && g2.kv[i].type == g->kv[i].type, "same keys");
     for (int64_t i = 0; i < g->n_tensors; i++)
         check(g2.tensors[i].n_bytes == g->tensors[i].n_bytes &&
                   memcmp(g2.tensors[i].data, g->tensors[i].data, g->tensors[i].n_bytes) == 0,

@@ -10,12 +10,14 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "engine/stepper.h"
+#include "model/genmodel.h"
+#include "model/gguf.h"
 #include "model/sampler.h"
 #include "model/weights.h"
 
 #include <stdlib.h>
 
-#define MAX_TOK 64
+#define MAX_TOK  64
 #define N_GREEDY 8
 
 struct fixture_seq {
@@ -31,7 +33,8 @@ static int read_ints(const char *path, int32_t *out, int cap) {
     if (!f) return -1;
     int n = 0;
     long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1) out[n++] = (int32_t)v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (int32_t)v;
     fclose(f);
     return n;
 }
@@ -41,7 +44,8 @@ static int64_t read_floats(const char *path, float *out, int64_t cap) {
     if (!f) return -1;
     int64_t n = 0;
     double v;
-    while (n < cap && fscanf(f, "%lf", &v) == 1) out[n++] = (float)v;
+    while (n < cap && fscanf(f, "%lf", &v) == 1)
+        out[n++] = (float)v;
     fclose(f);
     return n;
 }
@@ -82,15 +86,17 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 static int run_oneshot_k(const struct model *m, const int32_t *tok, int n, float *out,
                          const struct kern_ops *kern) {
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1,
-                                .kern = kern};
+    struct stepper_params sp = {
+        .max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1, .kern = kern};
     struct batch b;
     int rc = stepper_init(&st, m, &sp);
     if (rc != JANUS_OK) return rc;
     rc = batch_init(&b, n);
-    for (int i = 0; rc == JANUS_OK && i < n; i++) rc = batch_add(&b, tok[i], 0, i, i == n - 1);
+    for (int i = 0; rc == JANUS_OK && i < n; i++)
+        rc = batch_add(&b, tok[i], 0, i, i == n - 1);
     if (rc == JANUS_OK) rc = stepper_step(&st, &b);
-    if (rc == JANUS_OK) memcpy(out, stepper_logits(&st, NULL), (size_t)m->hp.n_vocab * sizeof(float));
+    if (rc == JANUS_OK)
+        memcpy(out, stepper_logits(&st, NULL), (size_t)m->hp.n_vocab * sizeof(float));
     batch_free(&b);
     stepper_free(&st);
     return rc;
@@ -118,12 +124,15 @@ static void check_model(const char *name, double tol) {
         ASSERT_EQ(sampler_greedy(lg, V), sampler_greedy(s.logits, V));
         // greedy: prefill, then 7 single-token steps feeding back the argmax
         struct stepper st;
-        struct stepper_params sp = {.max_tokens = s.n_tokens, .n_seq = 1,
-                                    .max_ctx = s.n_tokens + N_GREEDY, .max_logits = 1};
+        struct stepper_params sp = {.max_tokens = s.n_tokens,
+                                    .n_seq = 1,
+                                    .max_ctx = s.n_tokens + N_GREEDY,
+                                    .max_logits = 1};
         struct batch b;
         ASSERT_OK(stepper_init(&st, &m, &sp));
         ASSERT_OK(batch_init(&b, s.n_tokens));
-        for (int i = 0; i < s.n_tokens; i++) ASSERT_OK(batch_add(&b, s.tokens[i], 0, i, i == s.n_tokens - 1));
+        for (int i = 0; i < s.n_tokens; i++)
+            ASSERT_OK(batch_add(&b, s.tokens[i], 0, i, i == s.n_tokens - 1));
         ASSERT_OK(stepper_step(&st, &b));
         int32_t got[N_GREEDY];
         for (int g = 0; g < N_GREEDY; g++) {
@@ -134,7 +143,8 @@ static void check_model(const char *name, double tol) {
             ASSERT_OK(stepper_step(&st, &b));
         }
         ASSERT_OK(kvcache_check(&st.attn.kv));
-        for (int g = 0; g < N_GREEDY; g++) ASSERT_EQ(got[g], s.greedy[g]);
+        for (int g = 0; g < N_GREEDY; g++)
+            ASSERT_EQ(got[g], s.greedy[g]);
         batch_free(&b);
         stepper_free(&st);
         free(s.logits);
@@ -156,9 +166,9 @@ TEST(golden_deepseek2_v3g_f32) { check_model("deepseek2-v3g-f32", 1e-3); }
 
 // The scalar reference kernels meet the same tolerances (kern_best() may be AVX2).
 TEST(golden_ref_kernels_all_models) {
-    static const char *const names[] = {"llama-moe-f32", "llama-moe-f16", "llama-moe-bf16",
-                                        "llama-moe-q8_0", "qwen2moe-f32", "deepseek2-v2-f32",
-                                        "deepseek2-v3-f32", "qwen3moe-f32", "deepseek2-v2g-f32",
+    static const char *const names[] = {"llama-moe-f32",    "llama-moe-f16", "llama-moe-bf16",
+                                        "llama-moe-q8_0",   "qwen2moe-f32",  "deepseek2-v2-f32",
+                                        "deepseek2-v3-f32", "qwen3moe-f32",  "deepseek2-v2g-f32",
                                         "deepseek2-v3g-f32"};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(names); i++) {
         struct model m;
@@ -189,11 +199,13 @@ static void check_batched(const char *name) {
     ASSERT_OK(open_model(name, &m));
     const int64_t V = m.hp.n_vocab;
     struct fixture_seq s[3];
-    for (int i = 0; i < 3; i++) ASSERT_EQ(load_seq(name, i + 1, V, &s[i]), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(load_seq(name, i + 1, V, &s[i]), 0);
     float *one = malloc((size_t)V * sizeof(float));
     ASSERT(one);
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = 3 * MAX_TOK, .n_seq = 3, .max_ctx = MAX_TOK + N_GREEDY};
+    struct stepper_params sp = {
+        .max_tokens = 3 * MAX_TOK, .n_seq = 3, .max_ctx = MAX_TOK + N_GREEDY};
     struct batch b;
     ASSERT_OK(stepper_init(&st, &m, &sp));
     ASSERT_OK(batch_init(&b, 3 * MAX_TOK));
@@ -245,14 +257,16 @@ static void check_batched(const char *name) {
     ASSERT(n_mixed > 0); // the schedule really mixed prefill and decode
     for (int q = 0; q < 3; q++) {
         ASSERT_EQ(n_greedy[q], N_GREEDY);
-        for (int g = 0; g < N_GREEDY; g++) ASSERT_EQ(got[q][g], s[q].greedy[g]);
+        for (int g = 0; g < N_GREEDY; g++)
+            ASSERT_EQ(got[q][g], s[q].greedy[g]);
         stepper_seq_free(&st, q);
     }
     ASSERT_OK(kvcache_check(&st.attn.kv));
     ASSERT_EQ(st.attn.kv.n_free, st.attn.kv.n_pages);
     batch_free(&b);
     stepper_free(&st);
-    for (int i = 0; i < 3; i++) free(s[i].logits);
+    for (int i = 0; i < 3; i++)
+        free(s[i].logits);
     free(one);
     model_free(&m);
 }
@@ -366,7 +380,8 @@ TEST(malformed_shape_type_name) {
     memcpy(buf + at + 12, &ne1, 8);
     ASSERT(model_load_memory(&m, buf, n, err, sizeof err) < 0);
     fprintf(stderr, "  shape: %s\n", err);
-    ASSERT(strstr(err, "blk.0.attn_q.weight") && strstr(err, "{64, 64}") && strstr(err, "{32, 128}"));
+    ASSERT(strstr(err, "blk.0.attn_q.weight") && strstr(err, "{64, 64}") &&
+           strstr(err, "{32, 128}"));
     // 2. type F32 → q4_K (12): unsupported, named.
     memcpy(buf, orig, n);
     uint32_t t = 12;
@@ -391,4 +406,168 @@ TEST(malformed_shape_type_name) {
     ASSERT(strstr(err, "blk.0.attn_q.weight") != NULL);
     free(buf);
     free(orig);
+}
+
+// Offset of the value of metadata key `key` (after its u32 type field).
+static size_t find_kv_value(const uint8_t *buf, size_t n, const char *key) {
+    const size_t at = find_tensor_info(buf, n, key); // same "u64 length + bytes" layout
+    return at ? at + 4 : 0;
+}
+
+TEST(malformed_expert_groups) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/deepseek2-v3g-f32.gguf", test_fixtures_dir());
+    size_t n;
+    uint8_t *orig = slurp(path, &n);
+    ASSERT(orig);
+    const size_t g = find_kv_value(orig, n, "deepseek2.expert_group_count");
+    const size_t gu = find_kv_value(orig, n, "deepseek2.expert_group_used_count");
+    ASSERT(g > 0 && gu > 0);
+    uint32_t v;
+    memcpy(&v, orig + g, 4);
+    ASSERT_EQ(v, 4);
+    struct model m;
+    char err[256];
+    struct {
+        size_t at;
+        uint32_t val;
+        const char *msg;
+    } cases[] = {{g, 3, "multiple of expert_group_count"},
+                 {gu, 4, "expert_group_used_count"},
+                 {gu, 0, "expert_group_used_count"},
+                 {g, 16, "expert_group_count must be < expert_count"}};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(cases); i++) {
+        memcpy(orig + cases[i].at, &cases[i].val, 4);
+        ASSERT(model_load_memory(&m, orig, n, err, sizeof err) < 0);
+        fprintf(stderr, "  groups: %s\n", err);
+        ASSERT(strstr(err, cases[i].msg) != NULL);
+        const uint32_t good = cases[i].at == g ? 4 : 2;
+        memcpy(orig + cases[i].at, &good, 4);
+    }
+    ASSERT_OK(model_load_memory(&m, orig, n, err, sizeof err));
+    ASSERT_EQ(m.hp.n_group, 4);
+    ASSERT_EQ(m.hp.n_group_used, 2);
+    ASSERT_EQ(m.hp.has_exp_probs_b, 1);
+    model_free(&m);
+    free(orig);
+}
+
+// Without output.weight the head is tied to token_embd.
+TEST(tied_output_head) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
+    size_t n;
+    uint8_t *buf = slurp(path, &n);
+    ASSERT(buf);
+    const size_t at = find_tensor_info(buf, n, "output.weight");
+    ASSERT(at > 0);
+    buf[at - 8] = 'X'; // "outputX.weight"... rename so output.weight is absent
+    struct model m;
+    char err[256];
+    ASSERT_OK(model_load_memory(&m, buf, n, err, sizeof err));
+    ASSERT_EQ(m.output_tied, 1);
+    ASSERT(m.output.data == m.token_embd.data);
+    const int32_t tok[4] = {1, 384, 263, 274};
+    struct stepper st;
+    struct stepper_params sp = {
+        .max_tokens = 4, .n_seq = 1, .max_ctx = 4, .max_logits = 1, .kern = kern_ref()};
+    struct batch b;
+    ASSERT_OK(stepper_init(&st, &m, &sp));
+    ASSERT_OK(batch_init(&b, 4));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 3));
+    ASSERT_OK(stepper_step(&st, &b));
+    // logits[v] = token_embd[v] · rms(h_last, output_norm), recomputed in double
+    const int64_t E = m.hp.n_embd;
+    const float *h = st.attn.h + 3 * E, *te = m.token_embd.data;
+    double ss = 0;
+    for (int64_t i = 0; i < E; i++)
+        ss += (double)h[i] * h[i];
+    const double sc = 1.0 / sqrt(ss / (double)E + m.hp.rms_eps);
+    const float *lg = stepper_logits(&st, NULL);
+    for (int64_t v = 0; v < m.hp.n_vocab; v += 37) {
+        double d = 0;
+        for (int64_t i = 0; i < E; i++)
+            d += (double)te[v * E + i] * h[i] * sc * m.output_norm[i];
+        ASSERT_NEAR(lg[v], d, 1e-4);
+    }
+    batch_free(&b);
+    stepper_free(&st);
+    model_free(&m);
+    free(buf);
+}
+
+// ---- gen-model models of every architecture and weight type load and run
+
+static void run_genmodel(struct genmodel_params *p, const char *tag) {
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/gen-%s.gguf", test_tmpdir(), tag);
+    int rc = genmodel_write(p, path, err, sizeof err);
+    if (rc) fprintf(stderr, "genmodel_write %s: %s\n", tag, err);
+    ASSERT_OK(rc);
+    struct model m;
+    rc = model_load(&m, path, err, sizeof err);
+    if (rc) fprintf(stderr, "model_load %s: %s\n", tag, err);
+    ASSERT_OK(rc);
+    const int64_t V = m.hp.n_vocab;
+    const int32_t tok[7] = {1, 5, 17, 3, 9, 2, 11};
+    float *one = malloc((size_t)V * sizeof(float));
+    ASSERT(one);
+    ASSERT_OK(run_oneshot(&m, tok, 7, one));
+    for (int64_t i = 0; i < V; i++)
+        ASSERT(isfinite(one[i]));
+    // incremental equals one-shot here too
+    struct stepper st;
+    struct stepper_params sp = {.max_tokens = 4, .n_seq = 1, .max_ctx = 7};
+    struct batch b;
+    ASSERT_OK(stepper_init(&st, &m, &sp));
+    ASSERT_OK(batch_init(&b, 4));
+    for (int i = 0; i < 7;) { // chunks of 4 and 3
+        batch_clear(&b);
+        for (int c = 0; c < 4 && i < 7; c++, i++)
+            ASSERT_OK(batch_add(&b, tok[i], 0, i, i == 6));
+        ASSERT_OK(stepper_step(&st, &b));
+    }
+    const double d = max_abs_diff(stepper_logits(&st, NULL), one, V);
+    fprintf(stderr, "  gen %s: chunked vs one-shot %.3g\n", tag, d);
+    ASSERT_LE(d, 1e-4);
+    batch_free(&b);
+    stepper_free(&st);
+    free(one);
+    model_free(&m);
+}
+
+TEST(genmodel_every_arch_and_type) {
+    static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
+    static const char *const tnames[] = {"f32", "f16", "bf16", "q8_0"};
+    for (int a = GENMODEL_ARCH_LLAMA; a <= GENMODEL_ARCH_DEEPSEEK2; a++) {
+        for (size_t t = 0; t < JANUS_ARRAY_SIZE(types); t++) {
+            struct genmodel_params p;
+            genmodel_default_params(&p, (enum genmodel_arch)a);
+            p.type = types[t];
+            p.seed = 7 + (uint64_t)a;
+            char tag[64];
+            snprintf(tag, sizeof tag, "%s-%s", genmodel_arch_name((enum genmodel_arch)a),
+                     tnames[t]);
+            run_genmodel(&p, tag);
+            if (test_current_failed) return;
+        }
+    }
+    // deepseek2 V3-style with expert groups
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+    genmodel_params_v3(&p);
+    p.n_group = 4;
+    p.n_group_used = 2;
+    run_genmodel(&p, "deepseek2-v3g");
+    // qwen3moe with head_dim != n_embd / n_head and 4:1 GQA
+    genmodel_default_params(&p, GENMODEL_ARCH_QWEN3MOE);
+    p.head_dim = 32;
+    p.n_head = 8;
+    p.n_head_kv = 2;
+    run_genmodel(&p, "qwen3moe-hd32");
+    // deepseek2 with no leading dense layer (gen-model has no q_lora = 0 variant)
+    genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+    p.n_dense_lead = 0;
+    run_genmodel(&p, "deepseek2-nodense");
 }

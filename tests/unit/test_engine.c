@@ -30,7 +30,8 @@ static void check_no_malloc(const char *name) {
     ASSERT_OK(stepper_init(&st, &m, &sp));
     struct batch b;
     ASSERT_OK(batch_init(&b, 8));
-    for (int i = 0; i < 6; i++) ASSERT_OK(batch_add(&b, prompt[i], 0, i, i == 5));
+    for (int i = 0; i < 6; i++)
+        ASSERT_OK(batch_add(&b, prompt[i], 0, i, i == 5));
     ASSERT_OK(stepper_step(&st, &b));
     int32_t tok = sampler_greedy(stepper_logits(&st, NULL), m.hp.n_vocab);
     const uint64_t before = mem_alloc_count();
@@ -63,7 +64,8 @@ static void check_split(const char *name) {
     ASSERT_OK(stepper_init(&st, &m, &sp));
     struct batch b;
     ASSERT_OK(batch_init(&b, 6));
-    for (int i = 0; i < 6; i++) ASSERT_OK(batch_add(&b, prompt[i], 0, i, 1));
+    for (int i = 0; i < 6; i++)
+        ASSERT_OK(batch_add(&b, prompt[i], 0, i, 1));
     ASSERT_OK(stepper_step(&st, &b));
     float *ref = malloc((size_t)(6 * V) * sizeof(float));
     ASSERT(ref);
@@ -83,7 +85,8 @@ static void check_split(const char *name) {
         ASSERT_OK(moe_routing_init(&rt[g], &m, 6));
         here[g] = calloc((size_t)X, 1);
         part[g] = malloc((size_t)(6 * E) * sizeof(float));
-        for (int64_t e = 0; e < X; e++) here[g][e] = (uint8_t)(e % 2 == g);
+        for (int64_t e = 0; e < X; e++)
+            here[g][e] = (uint8_t)(e % 2 == g);
     }
     float *sum = malloc((size_t)(6 * E) * sizeof(float));
     float *lg = malloc((size_t)(6 * V) * sizeof(float));
@@ -98,13 +101,15 @@ static void check_split(const char *name) {
         ASSERT_MEM_EQ(rt[0].ids, rt[1].ids, 6 * rt[0].k * sizeof(int32_t)); // same routing
         ASSERT_MEM_EQ(rt[0].w, rt[1].w, 6 * rt[0].k * sizeof(float));
         attn_layer_shared(&a, l);
-        for (int64_t i = 0; i < 6 * E; i++) sum[i] = part[0][i] + part[1][i];
+        for (int64_t i = 0; i < 6 * E; i++)
+            sum[i] = part[0][i] + part[1][i];
         attn_layer_end(&a, l, sum);
     }
     attn_logits(&a, lg);
     attn_step_end(&a);
     double d = 0;
-    for (int64_t i = 0; i < 6 * V; i++) d = fmax(d, fabs((double)lg[i] - ref[i]));
+    for (int64_t i = 0; i < 6 * V; i++)
+        d = fmax(d, fabs((double)lg[i] - ref[i]));
     fprintf(stderr, "  %s split vs monolithic: %.3g\n", name, d);
     ASSERT_LE(d, 1e-5);
     for (int g = 0; g < 2; g++) {
@@ -142,15 +147,18 @@ TEST(bad_batches_rejected) {
     ASSERT_OK(batch_add(&b, 1, 2, 0, 1)); // seq slot out of range
     ASSERT_EQ(stepper_step(&st, &b), JANUS_EINVAL);
     batch_clear(&b);
-    for (int i = 0; i < 5; i++) ASSERT_OK(batch_add(&b, 1, 0, i, 0)); // > max_tokens
+    for (int i = 0; i < 5; i++)
+        ASSERT_OK(batch_add(&b, 1, 0, i, 0)); // > max_tokens
     ASSERT_EQ(stepper_step(&st, &b), JANUS_EINVAL);
     batch_clear(&b);
-    for (int i = 0; i < 3; i++) ASSERT_OK(batch_add(&b, 1, i % 2, i / 2, 1)); // 3 logits > 2
+    for (int i = 0; i < 3; i++)
+        ASSERT_OK(batch_add(&b, 1, i % 2, i / 2, 1)); // 3 logits > 2
     ASSERT_EQ(stepper_step(&st, &b), JANUS_ELIMIT);
     ASSERT_EQ(kvcache_seq_len(&st.attn.kv, 0), 0);
     // context full: 4 positions, then a 5th
     batch_clear(&b);
-    for (int i = 0; i < 4; i++) ASSERT_OK(batch_add(&b, 1, 0, i, i == 3));
+    for (int i = 0; i < 4; i++)
+        ASSERT_OK(batch_add(&b, 1, 0, i, i == 3));
     ASSERT_OK(stepper_step(&st, &b));
     batch_clear(&b);
     ASSERT_OK(batch_add(&b, 1, 0, 4, 1));
@@ -179,7 +187,8 @@ TEST(moe_experts_grouping) {
     ASSERT_OK(moe_routing_init(&rt, &m, 5));
     float x[5 * 64], out[5 * 64], one[64];
     ASSERT_EQ(E, 64);
-    for (int i = 0; i < 5 * 64; i++) x[i] = sinf((float)i * 0.37f);
+    for (int i = 0; i < 5 * 64; i++)
+        x[i] = sinf((float)i * 0.37f);
     rt.n_tok = 5;
     for (int t = 0; t < 5; t++)
         for (int j = 0; j < k; j++) {
@@ -194,12 +203,14 @@ TEST(moe_experts_grouping) {
         r1.ids = rt.ids + t * k;
         r1.w = rt.w + t * k;
         moe_experts(&mo, 0, x + t * E, 1, &r1, NULL, one);
-        for (int i = 0; i < E; i++) ASSERT_NEAR(out[t * E + i], one[i], 1e-6);
+        for (int i = 0; i < E; i++)
+            ASSERT_NEAR(out[t * E + i], one[i], 1e-6);
     }
     ASSERT_EQ(moe_n_active(&mo, &rt, NULL, m.hp.n_expert), 3);
     uint8_t none[8] = {0};
     moe_experts(&mo, 0, x, 5, &rt, none, out); // nothing runs here: all zero
-    for (int i = 0; i < 5 * 64; i++) ASSERT_EQ(out[i], 0.0f);
+    for (int i = 0; i < 5 * 64; i++)
+        ASSERT_EQ(out[i], 0.0f);
     ASSERT_EQ(moe_n_active(&mo, &rt, none, m.hp.n_expert), 0);
     rt.n_tok = 0;
     moe_experts(&mo, 0, x, 0, &rt, NULL, out); // empty batch

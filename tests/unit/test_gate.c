@@ -7,7 +7,8 @@
 #include "engine/gate.h"
 
 static void params(struct gate_params *p, int64_t n, int64_t k) {
-    *p = (struct gate_params){.n_expert = n, .k = k, .gating = HPARAMS_GATING_SOFTMAX, .scale = 1.0f};
+    *p = (struct gate_params){
+        .n_expert = n, .k = k, .gating = HPARAMS_GATING_SOFTMAX, .scale = 1.0f};
 }
 
 TEST(gate_softmax_topk_renorm) {
@@ -39,8 +40,8 @@ TEST(gate_sigmoid_bias_selects_but_weights_unbiased) {
     float scratch[12], w[1];
     int32_t ids[1];
     gate_select(&p, r, scratch, ids, w);
-    ASSERT_EQ(ids[0], 3);              // 0.5 + 1 beats sigmoid(1) = 0.73
-    ASSERT_NEAR(w[0], 0.5, 1e-7);      // unbiased sigmoid(0)
+    ASSERT_EQ(ids[0], 3);         // 0.5 + 1 beats sigmoid(1) = 0.73
+    ASSERT_NEAR(w[0], 0.5, 1e-7); // unbiased sigmoid(0)
 }
 
 TEST(gate_ties_lower_id) {
@@ -117,11 +118,14 @@ TEST(gate_deterministic_bits) {
     p.norm = 1;
     float r[64], scratch[192], w1[6], w2[6];
     int32_t i1[6], i2[6];
-    for (int i = 0; i < 64; i++) r[i] = sinf((float)i * 1.7f) * 3.0f;
+    for (int i = 0; i < 64; i++)
+        r[i] = sinf((float)i * 1.7f) * 3.0f;
     gate_select(&p, r, scratch, i1, w1);
-    for (int i = 0; i < 192; i++) scratch[i] = -1.0f; // scratch contents must not matter
+    for (int i = 0; i < 192; i++)
+        scratch[i] = -1.0f; // scratch contents must not matter
     gate_select(&p, r, scratch, i2, w2);
     ASSERT_MEM_EQ(i1, i2, sizeof i1);
     ASSERT_MEM_EQ(w1, w2, sizeof w1);
-    for (int j = 0; j < 6; j++) ASSERT(i1[j] >= 0 && i1[j] < 64);
+    for (int j = 0; j < 6; j++)
+        ASSERT(i1[j] >= 0 && i1[j] < 64);
 }

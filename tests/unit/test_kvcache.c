@@ -8,8 +8,8 @@
 
 TEST(kvcache_reserve_free_check) {
     struct kvcache kv;
-    struct kvcache_params p = {.n_layer = 2, .n_k = 3, .n_v = 2, .n_seq = 3, .max_ctx = 10,
-                               .page_size = 4, .n_pages = 5};
+    struct kvcache_params p = {
+        .n_layer = 2, .n_k = 3, .n_v = 2, .n_seq = 3, .max_ctx = 10, .page_size = 4, .n_pages = 5};
     ASSERT_OK(kvcache_init(&kv, &p));
     ASSERT_OK(kvcache_check(&kv));
     ASSERT_OK(kvcache_seq_reserve(&kv, 0, 5)); // 2 pages

@@ -17,7 +17,8 @@ TEST(sampler_greedy_ties_lowest) {
 
 TEST(sampler_seed_deterministic_and_topk_support) {
     float l[100];
-    for (int i = 0; i < 100; i++) l[i] = (float)((i * 37) % 100) / 20.0f;
+    for (int i = 0; i < 100; i++)
+        l[i] = (float)((i * 37) % 100) / 20.0f;
     struct sampler a, b;
     struct sampler_params p = {.temp = 1.0f, .top_k = 5, .top_p = 1, .seed = 7};
     ASSERT_OK(sampler_init(&a, 100, &p));
@@ -39,19 +40,22 @@ TEST(sampler_top_p_and_temperature) {
     struct sampler_params p = {.temp = 1.0f, .top_p = 0.75f, .seed = 3};
     ASSERT_OK(sampler_init(&s, 3, &p));
     int cnt[3] = {0};
-    for (int t = 0; t < 4000; t++) cnt[sampler_sample(&s, l)]++;
+    for (int t = 0; t < 4000; t++)
+        cnt[sampler_sample(&s, l)]++;
     ASSERT_EQ(cnt[2], 0); // 0.5 + 0.3 >= 0.75: id 2 is cut
     ASSERT_NEAR((double)cnt[0] / 4000, 0.5 / 0.8, 0.04);
     sampler_free(&s);
     p.top_p = 1.0f; // full distribution
     ASSERT_OK(sampler_init(&s, 3, &p));
     int c2 = 0;
-    for (int t = 0; t < 4000; t++) c2 += sampler_sample(&s, l) == 2;
+    for (int t = 0; t < 4000; t++)
+        c2 += sampler_sample(&s, l) == 2;
     ASSERT_NEAR((double)c2 / 4000, 0.2, 0.03);
     sampler_free(&s);
     // large top-k path (qsort) agrees on support
     float big[300];
-    for (int i = 0; i < 300; i++) big[i] = i == 123 ? 50.0f : 0.0f;
+    for (int i = 0; i < 300; i++)
+        big[i] = i == 123 ? 50.0f : 0.0f;
     struct sampler_params q = {.temp = 0.5f, .top_k = 200, .top_p = 1, .seed = 9};
     ASSERT_OK(sampler_init(&s, 300, &q));
     ASSERT_EQ(sampler_sample(&s, big), 123);

@@ -731,3 +731,61 @@ TEST(long_runs) {
     free(ids);
     close_vocab(&fv);
 }
+
+// ---- allocation failures: every allocation of load and tokenize may fail cleanly
+
+TEST(alloc_failures) {
+    char path[4096], err[256];
+    struct gguf g;
+    snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-janus-spm.gguf", test_fixtures_dir());
+    ASSERT_OK(gguf_open(&g, path, err, sizeof err));
+    int n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        struct vocab v;
+        mem_fail_after(k);
+        int rc = vocab_load(&v, &g, err, sizeof err);
+        mem_fail_after(0);
+        if (rc == JANUS_OK) {
+            n_ok = 1;
+            vocab_free(&v);
+        } else {
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+            ASSERT_EQ(v.tok, NULL); // zeroed on failure
+        }
+    }
+    ASSERT(n_ok);
+    gguf_close(&g);
+
+    // BPE vocab_init (incl. PCRE2 allocations) and tokenize
+    static const struct vocab_str toks[] = {S("a"), S("b"), S("ab"), S("Ġ")};
+    static const struct vocab_str merges[] = {S("a b")};
+    struct vocab_desc d = small_desc(toks, 4);
+    d.model = "gpt2";
+    d.merges = merges;
+    d.n_merges = 1;
+    struct vocab v;
+    n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        mem_fail_after(k);
+        int rc = vocab_init(&v, &d, err, sizeof err);
+        mem_fail_after(0);
+        if (rc == JANUS_OK)
+            n_ok = 1;
+        else
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+    }
+    ASSERT(n_ok);
+    int32_t ids[16];
+    n_ok = 0;
+    for (uint64_t k = 1; k < 200 && !n_ok; k++) {
+        mem_fail_after(k);
+        int rc = vocab_tokenize(&v, "ab ab<x>", 8, 0, 0, ids, 16);
+        mem_fail_after(0);
+        if (rc >= 0)
+            n_ok = 1;
+        else
+            ASSERT_EQ(rc, JANUS_ENOMEM);
+    }
+    ASSERT(n_ok);
+    vocab_free(&v);
+}

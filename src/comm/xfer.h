@@ -1,0 +1,105 @@
+// The attention <-> MoE exchange of one MoE layer (SPEC §3 steps 2 and 6, SPEC §4): 1PC,
+// 2PC case 1 and 2PC case 2, dispatch (attention instance i's x_i, b_i x d, to every MoE
+// instance, which ends with the whole step's x, B x d, in node-major order) and return
+// (dense partial blocks, B x d per MoE instance, summed so that attention instance i gets
+// exactly its b_i rows of Σ_g partial_g). Cross-node transfers are MPI_Isend/MPI_Irecv on
+// topo.comm; local phases are collectives on topo.comm_node (Gatherv, Bcast, Reduce,
+// Scatterv), counted as the logical point-to-point messages of SPEC §4. Counters are
+// incremented at the send sites. Phases and tags: docs/PROTOCOL.md.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_COMM_XFER_H
+#define JANUS_COMM_XFER_H
+
+#include "base/base.h"
+#include "comm/topo.h"
+#include "comm/wire.h"
+
+#include <mpi.h>
+#include <stdint.h>
+
+// Explicit numbers: these travel in the step header (wire.h).
+enum xfer_scheme { XFER_SCHEME_1PC = 0, XFER_SCHEME_2PC1 = 1, XFER_SCHEME_2PC2 = 2 };
+#define XFER_N_SCHEMES 3
+_Static_assert(XFER_N_SCHEMES == WIRE_N_SCHEMES, "wire and xfer agree on the scheme count");
+
+enum xfer_link { XFER_LINK_CROSS = 0, XFER_LINK_LOCAL = 1 };
+#define XFER_N_LINKS 2
+enum xfer_dir { XFER_DIR_DISPATCH = 0, XFER_DIR_RETURN = 1 };
+#define XFER_N_DIRS 2
+
+// Messages and bytes this rank sent (point-to-point sends plus its logical share of the
+// node collectives: a Gatherv/Reduce member sends 1 message, a Bcast/Scatterv root sends
+// node size - 1), per scheme, direction and link class. Monotonic since xfer_init.
+struct xfer_counters {
+    uint64_t msgs[XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
+    uint64_t bytes[XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
+    uint64_t exchanges[XFER_N_SCHEMES]; // layer exchanges (dispatch + return) taken part in
+};
+
+struct xfer {
+    const struct topo *t; // borrowed; outlives the xfer
+    int64_t d;            // floats per row (n_embd)
+    int64_t max_local;    // most rows of one attention instance in one step
+    int64_t max_rows;     // most rows of a step: n_a * max_local
+    // The current step (xfer_step).
+    int32_t scheme;       // enum xfer_scheme
+    int32_t *b;           // (n_a) rows of each attention instance
+    int64_t *off;         // (n_a) first row of each attention instance, node-major order
+    int64_t *node_off;    // (N_a + 1) first row of each attention node
+    int64_t *desig_off;   // (N_e + 1) 2PC2: first packed row designated to each MoE node
+    int64_t *pack_off;    // (N_a) 2PC2: row of attention node j within its designated pack
+    int64_t n_rows;       // B
+    // Buffers sized at init for the worst step.
+    float *node_buf;      // attention leader: (max node rows x d) gathered x of the node
+    float *stage;         // receive staging (sizes in xfer.c)
+    float *pack;          // MoE leader: (max_rows x d) packed rows for 2PC2
+    MPI_Request *req;     // (n_req_cap)
+    int n_req, n_req_cap;
+    int *counts, *displs; // (largest node) Gatherv/Scatterv arguments
+    int state;            // attention side: 1 between xfer_attn_send and xfer_attn_recv
+    struct xfer_counters ctr;
+};
+
+// Not collective. Sizes the buffers for d floats per row and at most max_local rows per
+// attention instance per step. Returns JANUS_OK, JANUS_EINVAL (d < 1, max_local < 1),
+// JANUS_ELIMIT (a message would exceed INT_MAX elements) or JANUS_ENOMEM (*x zeroed).
+JANUS_WUR int xfer_init(struct xfer *x, const struct topo *t, int64_t d, int64_t max_local);
+
+// Frees the buffers. No request may be pending (after JANUS_ECOMM the job is aborted).
+void xfer_free(struct xfer *x);
+
+// Not collective, but every rank must call it with the same step header before the step's
+// exchanges. Sets scheme and row offsets. Returns JANUS_EINVAL if st->n_attn != n_a, a b_i
+// exceeds max_local, or the scheme is out of range (the previous step stays set).
+JANUS_WUR int xfer_step(struct xfer *x, const struct wire_step *st);
+
+// Attention side, collective over the job for one layer (every rank of both roles takes
+// part in the layer's exchange). Starts the dispatch of xi (b_i x d floats of this
+// instance; must stay unchanged until xfer_attn_recv returns) and pre-posts the return
+// receives, so the caller can compute the shared expert meanwhile. An attention leader of a
+// 2PC step blocks in the node gather. 0 <= layer < LIMIT_MAX_LAYERS.
+// Returns JANUS_OK or JANUS_ECOMM (the job must be aborted).
+JANUS_WUR int xfer_attn_send(struct xfer *x, int32_t layer, const float *xi);
+
+// Attention side: completes the layer's exchange; out (b_i x d) receives this instance's
+// rows of Σ_g partial_g. Returns JANUS_OK or JANUS_ECOMM.
+JANUS_WUR int xfer_attn_recv(struct xfer *x, int32_t layer, float *out);
+
+// MoE side, collective over the job for one layer: x_all (B x d, node-major order of
+// attention instances: rows of instance i start at x->off[i]) receives the whole step's x.
+// Returns JANUS_OK or JANUS_ECOMM.
+JANUS_WUR int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all);
+
+// MoE side: returns this instance's dense partial block (B x d, same row order; rows the
+// instance did not touch are zero). partial is used as the reduction buffer on node
+// leaders under 2PC and holds the node sum afterwards. Returns JANUS_OK or JANUS_ECOMM.
+JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial);
+
+// Not collective. Adds src to dst (to aggregate counters after an allreduce or between ranks).
+void xfer_counters_add(struct xfer_counters *dst, const struct xfer_counters *src);
+
+// "1pc", "2pc1", "2pc2"; xfer_scheme_parse also accepts those names (JANUS_EINVAL else).
+const char *xfer_scheme_name(int32_t scheme);
+JANUS_WUR int xfer_scheme_parse(const char *s, int32_t *out);
+
+#endif // JANUS_COMM_XFER_H

@@ -1,0 +1,239 @@
+// Exchange cost model, calibration and the adaptive choice (xfer_cost.h, SPEC §4).
+// The model is symmetric: the return path mirrors the dispatch (same messages and bytes,
+// directions reversed, and an endpoint's cost is the max of its send and receive sides),
+// so a layer's prediction is twice the dispatch prediction.
+// SPDX-License-Identifier: MIT
+#include "comm/xfer_cost.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "comm/comm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void xfer_cost_default(struct xfer_cost *c) {
+    for (int l = 0; l < XFER_N_LINKS; l++) {
+        c->lat_s[l] = 1e-6;
+        c->byte_s[l] = 1.0 / 5e9;
+    }
+}
+
+// ---- prediction
+
+// Endpoint cost: the larger of its send side and its receive side.
+static double ep(const struct xfer_cost *c, int link, double ms, double bs, double mr, double br) {
+    double s = ms * c->lat_s[link] + bs * c->byte_s[link];
+    double r = mr * c->lat_s[link] + br * c->byte_s[link];
+    return s > r ? s : r;
+}
+
+static int64_t attn_node_rows(const struct topo *t, const int32_t *b, int32_t j) {
+    const struct topo_side *A = &t->side[TOPO_ROLE_ATTN];
+    int64_t r = 0;
+    for (int32_t p = A->node_first[j]; p < A->node_first[j + 1]; p++) r += b[A->member[p]];
+    return r;
+}
+
+// Local gather onto (or scatter from) attention-node leaders.
+static double phase_attn_local(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                               double rb) {
+    const struct topo_side *A = &t->side[TOPO_ROLE_ATTN];
+    double worst = 0;
+    for (int32_t j = 0; j < A->n_node; j++) {
+        int32_t first = A->node_first[j], n = A->node_first[j + 1] - first;
+        if (n < 2) continue;
+        int64_t others = attn_node_rows(t, b, j) - b[A->member[first]];
+        worst = fmax(worst, ep(c, XFER_LINK_LOCAL, 0, 0, n - 1, (double)others * rb));
+        for (int32_t p = first + 1; p < first + n; p++)
+            worst = fmax(worst, ep(c, XFER_LINK_LOCAL, 1, b[A->member[p]] * rb, 0, 0));
+    }
+    return worst;
+}
+
+// Local multicast from (or reduce onto) MoE-node leaders: B rows per member.
+static double phase_moe_local(const struct xfer_cost *c, const struct topo *t, int64_t B, double rb) {
+    const struct topo_side *M = &t->side[TOPO_ROLE_MOE];
+    double worst = 0;
+    for (int32_t k = 0; k < M->n_node; k++) {
+        int32_t n = topo_node_n(t, TOPO_ROLE_MOE, k);
+        if (n < 2) continue;
+        worst = fmax(worst, ep(c, XFER_LINK_LOCAL, n - 1, (double)(n - 1) * B * rb, 0, 0));
+        worst = fmax(worst, ep(c, XFER_LINK_LOCAL, 0, 0, 1, (double)B * rb));
+    }
+    return worst;
+}
+
+double xfer_cost_predict(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                         int64_t row_bytes, int32_t scheme) {
+    const struct topo_side *A = &t->side[TOPO_ROLE_ATTN], *M = &t->side[TOPO_ROLE_MOE];
+    int32_t n_a = A->n_inst, n_e = M->n_inst, N_a = A->n_node, N_e = M->n_node;
+    double rb = (double)row_bytes;
+    int64_t B = 0;
+    for (int32_t i = 0; i < n_a; i++) B += b[i];
+    double disp = 0;
+    if (scheme == XFER_SCHEME_1PC) {
+        // Every attention instance sends x_i to every MoE instance; each receives all B rows.
+        double x = ep(c, XFER_LINK_CROSS, 0, 0, n_a, (double)B * rb);
+        for (int32_t i = 0; i < n_a; i++)
+            x = fmax(x, ep(c, XFER_LINK_CROSS, n_e, (double)n_e * b[i] * rb, 0, 0));
+        disp = x;
+    } else if (scheme == XFER_SCHEME_2PC1) {
+        // Attention leaders send their node's rows to every MoE leader.
+        double x = ep(c, XFER_LINK_CROSS, 0, 0, N_a, (double)B * rb);
+        for (int32_t j = 0; j < N_a; j++)
+            x = fmax(x, ep(c, XFER_LINK_CROSS, N_e, (double)N_e * attn_node_rows(t, b, j) * rb, 0, 0));
+        disp = phase_attn_local(c, t, b, rb) + x + phase_moe_local(c, t, B, rb);
+    } else {
+        // 2PC2: attention node j -> MoE node j mod N_e, then designated leaders -> others.
+        int32_t D = N_a < N_e ? N_a : N_e;
+        double x1 = 0, x2 = 0;
+        for (int32_t j = 0; j < N_a; j++)
+            x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 1, attn_node_rows(t, b, j) * rb, 0, 0));
+        for (int32_t k = 0; k < N_e; k++) {
+            int64_t s = 0;
+            int32_t cnt = 0;
+            for (int32_t j = k; j < N_a; j += N_e, cnt++) s += attn_node_rows(t, b, j);
+            x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 0, 0, cnt, (double)s * rb));
+            double send_m = k < D ? N_e - 1 : 0, recv_m = D - (k < D ? 1 : 0);
+            x2 = fmax(x2, ep(c, XFER_LINK_CROSS, send_m, send_m * s * rb, recv_m, (double)(B - s) * rb));
+        }
+        disp = phase_attn_local(c, t, b, rb) + x1 + x2 + phase_moe_local(c, t, B, rb);
+    }
+    return 2 * disp;
+}
+
+int32_t xfer_choose(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                    int64_t row_bytes, double *cost_out) {
+    int32_t best = 0;
+    double best_cost = 0;
+    for (int32_t s = 0; s < XFER_N_SCHEMES; s++) {
+        double v = xfer_cost_predict(c, t, b, row_bytes, s);
+        if (cost_out) cost_out[s] = v;
+        if (s == 0 || v < best_cost) {
+            best = s;
+            best_cost = v;
+        }
+    }
+    return best;
+}
+
+// ---- calibration
+
+#define PP_SMALL 8
+#define PP_BIG (256 * 1024)
+#define PP_REPS_SMALL 40
+#define PP_REPS_BIG 8
+#define PP_WARMUP 3
+
+// Round-trip seconds of reps exchanges of n bytes between ranks a (timing) and b.
+static int pingpong(MPI_Comm comm, int me, int a, int b, char *buf, int n, int reps, double *rt) {
+    int peer = me == a ? b : a;
+    double t0 = 0;
+    for (int r = 0; r < reps + PP_WARMUP; r++) {
+        if (r == PP_WARMUP) t0 = clock_now_s();
+        if (me == a) {
+            COMM_TRY(MPI_Send(buf, n, MPI_CHAR, peer, 77, comm));
+            COMM_TRY(MPI_Recv(buf, n, MPI_CHAR, peer, 77, comm, MPI_STATUS_IGNORE));
+        } else {
+            COMM_TRY(MPI_Recv(buf, n, MPI_CHAR, peer, 77, comm, MPI_STATUS_IGNORE));
+            COMM_TRY(MPI_Send(buf, n, MPI_CHAR, peer, 77, comm));
+        }
+    }
+    *rt = (clock_now_s() - t0) / reps;
+    return JANUS_OK;
+}
+
+// Measures one pair (all ranks call; only a and b exchange) and broadcasts from a.
+static int measure(const struct topo *t, int a, int b, char *buf, double *lat, double *byte_s) {
+    double v[2] = {0, 0};
+    if (t->rank == a || t->rank == b) {
+        double rt_small = 0, rt_big = 0;
+        int rc = pingpong(t->comm, t->rank, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
+        if (rc == JANUS_OK) rc = pingpong(t->comm, t->rank, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        if (rc != JANUS_OK) return rc;
+        v[0] = rt_small / 2;
+        v[1] = (rt_big / 2 - v[0]) / PP_BIG;
+        if (!(v[1] > 1e-13)) v[1] = 1e-13; // noise on an idle-yielding host; keep it positive
+    }
+    COMM_TRY(MPI_Bcast(v, 2, MPI_DOUBLE, a, t->comm));
+    *lat = v[0];
+    *byte_s = v[1];
+    return JANUS_OK;
+}
+
+int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t) {
+    char *buf = mem_calloc(MEM_TAG_COMM, PP_BIG, 1);
+    if (!buf) return JANUS_ENOMEM;
+    struct xfer_cost c;
+    xfer_cost_default(&c);
+    int a = t->side[TOPO_ROLE_ATTN].rank[0], b = t->side[TOPO_ROLE_MOE].rank[0];
+    int rc = measure(t, a, b, buf, &c.lat_s[XFER_LINK_CROSS], &c.byte_s[XFER_LINK_CROSS]);
+    // Local pair: the first node (attention nodes, then MoE nodes) with two members.
+    int la = -1, lb = -1;
+    for (int role = 0; role < TOPO_N_ROLES && la < 0; role++) {
+        const struct topo_side *s = &t->side[role];
+        for (int32_t j = 0; j < s->n_node && la < 0; j++)
+            if (topo_node_n(t, role, j) >= 2) {
+                la = s->rank[s->member[s->node_first[j]]];
+                lb = s->rank[s->member[s->node_first[j] + 1]];
+            }
+    }
+    if (rc == JANUS_OK && la >= 0) {
+        rc = measure(t, la, lb, buf, &c.lat_s[XFER_LINK_LOCAL], &c.byte_s[XFER_LINK_LOCAL]);
+    } else {
+        c.lat_s[XFER_LINK_LOCAL] = c.lat_s[XFER_LINK_CROSS];
+        c.byte_s[XFER_LINK_LOCAL] = c.byte_s[XFER_LINK_CROSS];
+    }
+    mem_free(buf);
+    if (rc == JANUS_OK) *out = c;
+    return rc;
+}
+
+// ---- overrides
+
+int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t err_len) {
+    struct xfer_cost r = *c;
+    const char *p = spec ? spec : "";
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        char item[128];
+        if (n == 0 || n >= sizeof item) {
+            snprintf(err, err_len, "--comm-cost: malformed item near '%.40s'", p);
+            return JANUS_EINVAL;
+        }
+        memcpy(item, p, n);
+        item[n] = 0;
+        char *eq = strchr(item, '=');
+        if (!eq) {
+            snprintf(err, err_len, "--comm-cost: '%s' is not key=value", item);
+            return JANUS_EINVAL;
+        }
+        *eq = 0;
+        char *vend = NULL;
+        double v = strtod(eq + 1, &vend);
+        int is_lat = strstr(item, "_lat_us") != NULL;
+        if (!*(eq + 1) || *vend || !isfinite(v) || v < 0 || (!is_lat && v <= 0)) {
+            snprintf(err, err_len, "--comm-cost: bad value '%s' for %s", eq + 1, item);
+            return JANUS_EINVAL;
+        }
+        if (!strcmp(item, "cross_lat_us")) r.lat_s[XFER_LINK_CROSS] = v * 1e-6;
+        else if (!strcmp(item, "local_lat_us")) r.lat_s[XFER_LINK_LOCAL] = v * 1e-6;
+        else if (!strcmp(item, "cross_gbps")) r.byte_s[XFER_LINK_CROSS] = 1.0 / (v * 1e9);
+        else if (!strcmp(item, "local_gbps")) r.byte_s[XFER_LINK_LOCAL] = 1.0 / (v * 1e9);
+        else {
+            snprintf(err, err_len,
+                     "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, local_gbps)",
+                     item);
+            return JANUS_EINVAL;
+        }
+        p = end ? end + 1 : p + n;
+    }
+    *c = r;
+    return JANUS_OK;
+}

@@ -1,0 +1,802 @@
+// Random-weight GGUF model generation (genmodel.h): a tensor plan per architecture in the
+// fixtures' order and shapes (fixtures README §3), keys in the fixtures' order, a built-in
+// SentencePiece-style vocabulary (or one copied from a GGUF), and streamed, chunked weight
+// generation: N(0,1) by Marsaglia's polar method from each tensor's own rng stream, scaled,
+// converted to the storage type (types.h) and passed to the writer chunk by chunk.
+// SPDX-License-Identifier: MIT
+#include "model/genmodel.h"
+
+#include "base/limits.h"
+#include "base/mem.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "kernels/types.h"
+#include "model/gguf.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+// ---- names and defaults
+
+static const char *const k_arch_names[] = {"llama", "qwen2moe", "qwen3moe", "deepseek2"};
+
+const char *genmodel_arch_name(enum genmodel_arch arch) {
+    return (unsigned)arch < JANUS_ARRAY_SIZE(k_arch_names) ? k_arch_names[arch] : "unknown";
+}
+
+int genmodel_arch_parse(const char *s, enum genmodel_arch *out) {
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_arch_names); i++) {
+        if (s && !strcmp(s, k_arch_names[i])) {
+            *out = (enum genmodel_arch)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch) {
+    memset(p, 0, sizeof *p);
+    p->arch = arch;
+    p->type = GGML_TYPE_F32;
+    p->seed = 1234;
+    p->n_embd = 64;
+    p->n_layer = 2;
+    p->n_head = 4;
+    p->n_head_kv = 2;
+    p->head_dim = 16;
+    p->n_expert = 8;
+    p->n_expert_used = 2;
+    p->gating = GENMODEL_GATING_SOFTMAX;
+    p->weights_scale = 1.0f;
+    p->context = 2048;
+    p->rope_base = 10000.0f;
+    p->rms_eps = 1e-5f;
+    switch (arch) {
+    case GENMODEL_ARCH_LLAMA: p->n_ff_exp = 128; break;
+    case GENMODEL_ARCH_QWEN2MOE:
+        p->n_expert_used = 4;
+        p->n_ff_exp = 64;
+        p->n_ff = 128;
+        p->n_expert_shared = 1;
+        break;
+    case GENMODEL_ARCH_QWEN3MOE:
+        p->n_ff_exp = 64;
+        p->n_ff = 128;
+        p->rope_base = 1000000.0f;
+        p->rms_eps = 1e-6f;
+        break;
+    case GENMODEL_ARCH_DEEPSEEK2:
+        p->n_layer = 3;
+        p->n_head_kv = 4;
+        p->head_dim = 0;
+        p->n_expert = 16;
+        p->n_expert_used = 4;
+        p->n_ff_exp = 32;
+        p->n_ff = 192;
+        p->n_expert_shared = 2;
+        p->n_dense_lead = 1;
+        p->q_lora = 32;
+        p->kv_lora = 32;
+        p->qk_nope = 16;
+        p->qk_rope = 8;
+        p->v_head = 16;
+        p->weights_scale = 2.0f;
+        p->norm_topk = 0;
+        break;
+    }
+}
+
+void genmodel_params_v3(struct genmodel_params *p) {
+    if (p->arch != GENMODEL_ARCH_DEEPSEEK2) return;
+    p->gating = GENMODEL_GATING_SIGMOID;
+    p->norm_topk = 1;
+    p->weights_scale = 2.5f;
+    p->n_expert_shared = 1;
+}
+
+uint32_t genmodel_crc32(const char *s) {
+    uint32_t c = 0xffffffffu;
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        c ^= *q;
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static int errf(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
+static int errf(char *err, size_t err_len, int status, const char *fmt, ...) {
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+// ---- validation
+
+#define GEN_MAX_DIM (1 << 20) // any single dimension (n_embd, widths, ranks)
+
+int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
+    const int ds = p->arch == GENMODEL_ARCH_DEEPSEEK2;
+#define RANGE(field, flag, lo, hi)                                                                 \
+    do {                                                                                           \
+        if (p->field < (lo) || p->field > (hi))                                                    \
+            return errf(err, err_len, JANUS_EINVAL, "%s %lld out of range [%lld, %lld]", flag,     \
+                        (long long)p->field, (long long)(lo), (long long)(hi));                    \
+    } while (0)
+    if ((unsigned)p->arch >= JANUS_ARRAY_SIZE(k_arch_names))
+        return errf(err, err_len, JANUS_EINVAL, "unknown architecture %d", (int)p->arch);
+    if (p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16 &&
+        p->type != GGML_TYPE_Q8_0)
+        return errf(err, err_len, JANUS_EINVAL, "--type %s not supported (f32, f16, bf16, q8_0)",
+                    ggml_type_name(p->type));
+    RANGE(n_embd, "--n-embd", 1, GEN_MAX_DIM);
+    RANGE(n_layer, "--n-layer", 1, LIMIT_MAX_LAYERS);
+    RANGE(n_head, "--n-head", 1, 4096);
+    RANGE(n_head_kv, "--n-head-kv", 1, p->n_head);
+    RANGE(n_expert, "--n-expert", 1, LIMIT_MAX_EXPERTS);
+    RANGE(n_expert_used, "--n-expert-used", 1, JANUS_MIN(p->n_expert, LIMIT_MAX_EXPERT_USED));
+    RANGE(n_ff_exp, "--n-ff-exp", 1, GEN_MAX_DIM);
+    RANGE(context, "--context", 1, LIMIT_MAX_CONTEXT);
+    if (p->n_vocab != 0) RANGE(n_vocab, "--n-vocab", 259, LIMIT_MAX_VOCAB);
+    if (!(p->rope_base > 0.0f) || !isfinite(p->rope_base))
+        return errf(err, err_len, JANUS_EINVAL, "--rope-base must be a positive number");
+    if (!(p->rms_eps > 0.0f) || !isfinite(p->rms_eps))
+        return errf(err, err_len, JANUS_EINVAL, "--rms-eps must be a positive number");
+    if (p->n_head % p->n_head_kv != 0)
+        return errf(err, err_len, JANUS_EINVAL,
+                    "--n-head %lld is not a multiple of --n-head-kv %lld", (long long)p->n_head,
+                    (long long)p->n_head_kv);
+    if (!ds) {
+        if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
+            RANGE(head_dim, "--head-dim", 2, GEN_MAX_DIM);
+        } else {
+            if (p->n_embd % p->n_head != 0)
+                return errf(err, err_len, JANUS_EINVAL,
+                            "--n-embd %lld is not a multiple of --n-head %lld",
+                            (long long)p->n_embd, (long long)p->n_head);
+            if (p->head_dim != p->n_embd / p->n_head)
+                return errf(err, err_len, JANUS_EINVAL,
+                            "--head-dim %lld must equal n_embd/n_head = %lld for %s (only qwen3moe "
+                            "has a free head_dim)",
+                            (long long)p->head_dim, (long long)(p->n_embd / p->n_head),
+                            genmodel_arch_name(p->arch));
+        }
+        if (p->head_dim % 2 != 0)
+            return errf(err, err_len, JANUS_EINVAL, "--head-dim %lld must be even (RoPE pairs)",
+                        (long long)p->head_dim);
+        if (p->n_head * p->head_dim > GEN_MAX_DIM)
+            return errf(err, err_len, JANUS_EINVAL, "n_head * head_dim too large");
+    }
+    if (p->arch == GENMODEL_ARCH_LLAMA && p->n_ff != 0)
+        return errf(err, err_len, JANUS_EINVAL,
+                    "--n-ff: llama has no dense or shared FFN (use --n-ff-exp)");
+    if (p->arch == GENMODEL_ARCH_QWEN2MOE || p->arch == GENMODEL_ARCH_QWEN3MOE)
+        RANGE(n_ff, "--n-ff", 1, GEN_MAX_DIM);
+    if (p->arch == GENMODEL_ARCH_QWEN2MOE && p->n_expert_shared != 1)
+        return errf(err, err_len, JANUS_EINVAL,
+                    "--n-expert-shared %lld: qwen2moe has exactly one shared expert (width --n-ff)",
+                    (long long)p->n_expert_shared);
+    if ((p->arch == GENMODEL_ARCH_LLAMA || p->arch == GENMODEL_ARCH_QWEN3MOE) &&
+        p->n_expert_shared != 0)
+        return errf(err, err_len, JANUS_EINVAL, "--n-expert-shared: %s has no shared experts",
+                    genmodel_arch_name(p->arch));
+    if (!ds) {
+        if (p->n_dense_lead || p->q_lora || p->kv_lora || p->qk_nope || p->qk_rope || p->v_head)
+            return errf(err, err_len, JANUS_EINVAL,
+                        "--n-dense-lead/--q-lora/--kv-lora/--qk-nope/--qk-rope/--v-head apply "
+                        "to deepseek2 only");
+        if (p->gating != GENMODEL_GATING_SOFTMAX)
+            return errf(err, err_len, JANUS_EINVAL,
+                        "--gating applies to deepseek2 only (%s uses "
+                        "softmax)",
+                        genmodel_arch_name(p->arch));
+        if (p->n_group || p->n_group_used)
+            return errf(err, err_len, JANUS_EINVAL, "--expert-groups applies to deepseek2 only");
+        if (p->weights_scale != 1.0f || p->norm_topk)
+            return errf(err, err_len, JANUS_EINVAL,
+                        "--weights-scale/--norm-topk apply to deepseek2 only");
+    } else {
+        if (p->n_head_kv != p->n_head)
+            return errf(err, err_len, JANUS_EINVAL,
+                        "--n-head-kv %lld must equal --n-head %lld for deepseek2 (MLA)",
+                        (long long)p->n_head_kv, (long long)p->n_head);
+        if (p->head_dim != 0)
+            return errf(
+                err, err_len, JANUS_EINVAL,
+                "--head-dim does not apply to deepseek2 (use --qk-nope/--qk-rope/--v-head)");
+        RANGE(q_lora, "--q-lora", 1, GEN_MAX_DIM);
+        RANGE(kv_lora, "--kv-lora", 1, GEN_MAX_DIM);
+        RANGE(qk_nope, "--qk-nope", 1, GEN_MAX_DIM);
+        RANGE(qk_rope, "--qk-rope", 2, GEN_MAX_DIM);
+        RANGE(v_head, "--v-head", 1, GEN_MAX_DIM);
+        if (p->qk_rope % 2 != 0)
+            return errf(err, err_len, JANUS_EINVAL, "--qk-rope %lld must be even (RoPE pairs)",
+                        (long long)p->qk_rope);
+        RANGE(n_dense_lead, "--n-dense-lead", 0, p->n_layer - 1);
+        if (p->n_dense_lead > 0) RANGE(n_ff, "--n-ff", 1, GEN_MAX_DIM);
+        RANGE(n_expert_shared, "--n-expert-shared", 0, 64);
+        if (p->gating != GENMODEL_GATING_SOFTMAX && p->gating != GENMODEL_GATING_SIGMOID)
+            return errf(err, err_len, JANUS_EINVAL, "--gating must be softmax or sigmoid");
+        if (!(p->weights_scale > 0.0f) || !isfinite(p->weights_scale))
+            return errf(err, err_len, JANUS_EINVAL, "--weights-scale must be a positive number");
+        if (p->norm_topk != 0 && p->norm_topk != 1)
+            return errf(err, err_len, JANUS_EINVAL, "--norm-topk must be 0 or 1");
+        if (p->n_group_used && !p->n_group)
+            return errf(err, err_len, JANUS_EINVAL, "--expert-groups-used needs --expert-groups");
+        if (p->n_group) {
+            if (p->n_group < 2 || p->n_group >= p->n_expert || p->n_expert % p->n_group != 0)
+                return errf(err, err_len, JANUS_EINVAL,
+                            "--expert-groups %lld must divide --n-expert %lld and lie in [2, "
+                            "n_expert)",
+                            (long long)p->n_group, (long long)p->n_expert);
+            if (p->n_group_used < 1 || p->n_group_used >= p->n_group)
+                return errf(err, err_len, JANUS_EINVAL,
+                            "--expert-groups-used %lld must lie in [1, %lld)",
+                            (long long)p->n_group_used, (long long)p->n_group);
+            if (p->n_expert_used > p->n_group_used * (p->n_expert / p->n_group))
+                return errf(err, err_len, JANUS_EINVAL,
+                            "--n-expert-used %lld exceeds the %lld experts of the kept groups",
+                            (long long)p->n_expert_used,
+                            (long long)(p->n_group_used * (p->n_expert / p->n_group)));
+        }
+    }
+#undef RANGE
+    return JANUS_OK;
+}
+
+// ---- built-in vocabulary
+
+// Common English words; every "▁" + prefix of each becomes a piece (so the SentencePiece
+// BPE merge path to the whole word exists), plus single characters and byte fallback.
+static const char *const k_words[] = {
+    "the",    "and",     "of",       "to",        "a",       "in",      "is",        "it",
+    "you",    "that",    "he",       "was",       "for",     "on",      "are",       "as",
+    "with",   "his",     "they",     "I",         "at",      "be",      "this",      "have",
+    "from",   "or",      "one",      "had",       "by",      "word",    "but",       "not",
+    "what",   "all",     "were",     "we",        "when",    "your",    "can",       "said",
+    "there",  "use",     "an",       "each",      "which",   "she",     "do",        "how",
+    "their",  "if",      "will",     "up",        "other",   "about",   "out",       "many",
+    "then",   "them",    "these",    "so",        "some",    "her",     "would",     "make",
+    "like",   "him",     "into",     "time",      "has",     "look",    "two",       "more",
+    "write",  "go",      "see",      "number",    "no",      "way",     "could",     "people",
+    "my",     "than",    "first",    "water",     "been",    "call",    "who",       "oil",
+    "its",    "now",     "find",     "long",      "down",    "day",     "did",       "get",
+    "come",   "made",    "may",      "part",      "over",    "new",     "sound",     "take",
+    "only",   "little",  "work",     "know",      "place",   "year",    "live",      "me",
+    "back",   "give",    "most",     "very",      "after",   "thing",   "our",       "just",
+    "name",   "good",    "sentence", "man",       "think",   "say",     "great",     "where",
+    "help",   "through", "much",     "before",    "line",    "right",   "too",       "mean",
+    "old",    "any",     "same",     "tell",      "boy",     "follow",  "came",      "want",
+    "show",   "also",    "around",   "form",      "three",   "small",   "set",       "put",
+    "end",    "does",    "another",  "well",      "large",   "must",    "big",       "even",
+    "such",   "because", "turn",     "here",      "why",     "ask",     "went",      "men",
+    "read",   "need",    "land",     "different", "home",    "us",      "move",      "try",
+    "kind",   "hand",    "picture",  "again",     "change",  "off",     "play",      "spell",
+    "air",    "away",    "animal",   "house",     "point",   "page",    "letter",    "mother",
+    "answer", "found",   "study",    "still",     "learn",   "should",  "America",   "world",
+    "The",    "In",      "It",       "This",      "We",      "model",   "server",    "expert",
+    "token",  "layer",   "request",  "quick",     "brown",   "fox",     "jumps",     "lazy",
+    "dog",    "data",    "system",   "memory",    "network", "compute", "attention", "batch",
+    "scale",  "test",
+};
+
+struct vocab {
+    char **tok;    // (n) owned strings
+    float *score;  // (n)
+    int32_t *type; // (n)
+    int64_t n;
+};
+
+static void vocab_free(struct vocab *v) {
+    for (int64_t i = 0; i < v->n; i++)
+        mem_free(v->tok[i]);
+    mem_free(v->tok);
+    mem_free(v->score);
+    mem_free(v->type);
+    memset(v, 0, sizeof *v);
+}
+
+static int cmp_piece(const void *a, const void *b) {
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return strcmp(x, y);
+}
+
+#define SPM_SPACE "\xe2\x96\x81" // U+2581 "▁"
+
+static int vocab_push(struct vocab *v, int64_t cap, const char *s, float score, int32_t type) {
+    if (v->n >= cap) return JANUS_OK; // truncated to the requested size
+    char *d = mem_strdup(MEM_TAG_MODEL, s);
+    if (!d) return JANUS_ENOMEM;
+    v->tok[v->n] = d;
+    v->score[v->n] = score;
+    v->type[v->n] = type;
+    v->n++;
+    return JANUS_OK;
+}
+
+// Builds the built-in vocabulary with n_want tokens (0: its natural size).
+static int vocab_builtin(struct vocab *v, int64_t n_want) {
+    memset(v, 0, sizeof *v);
+    // pieces: "▁" + every prefix of every word, sorted by length then bytes, deduplicated
+    size_t n_pieces_max = 0;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_words); i++)
+        n_pieces_max += strlen(k_words[i]);
+    char **pieces = mem_calloc(MEM_TAG_MODEL, n_pieces_max, sizeof *pieces);
+    if (!pieces) return JANUS_ENOMEM;
+    size_t np = 0;
+    int rc = JANUS_OK;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_words) && !rc; i++) {
+        size_t len = strlen(k_words[i]);
+        for (size_t k = 1; k <= len; k++) {
+            char buf[64];
+            snprintf(buf, sizeof buf, SPM_SPACE "%.*s", (int)k, k_words[i]);
+            pieces[np] = mem_strdup(MEM_TAG_MODEL, buf);
+            if (!pieces[np]) {
+                rc = JANUS_ENOMEM;
+                break;
+            }
+            np++;
+        }
+    }
+    if (!rc) qsort(pieces, np, sizeof *pieces, cmp_piece);
+    size_t nu = 0;
+    for (size_t i = 0; i < np; i++) {
+        if (nu > 0 && !strcmp(pieces[nu - 1], pieces[i])) {
+            mem_free(pieces[i]);
+            continue;
+        }
+        pieces[nu++] = pieces[i];
+    }
+    np = nu;
+    int64_t natural = 3 + 256 + (int64_t)np + 1 + 94;
+    int64_t cap = n_want ? n_want : natural;
+    v->tok = mem_calloc(MEM_TAG_MODEL, (size_t)cap, sizeof *v->tok);
+    v->score = mem_calloc(MEM_TAG_MODEL, (size_t)cap, sizeof *v->score);
+    v->type = mem_calloc(MEM_TAG_MODEL, (size_t)cap, sizeof *v->type);
+    if (!v->tok || !v->score || !v->type) rc = JANUS_ENOMEM;
+    // ids 0..2 specials, 3..258 byte tokens (llama.cpp token types: 1 normal, 2 unknown,
+    // 3 control, 5 unused, 6 byte)
+    if (!rc) rc = vocab_push(v, cap, "<unk>", 0.0f, 2);
+    if (!rc) rc = vocab_push(v, cap, "<s>", 0.0f, 3);
+    if (!rc) rc = vocab_push(v, cap, "</s>", 0.0f, 3);
+    for (int b = 0; b < 256 && !rc; b++) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "<0x%02X>", b);
+        rc = vocab_push(v, cap, buf, 0.0f, 6);
+    }
+    // merged pieces in merge order (score −rank), then single characters
+    float score = 0.0f;
+    for (size_t i = 0; i < np && !rc; i++, score -= 1.0f)
+        rc = vocab_push(v, cap, pieces[i], score, 1);
+    if (!rc) rc = vocab_push(v, cap, SPM_SPACE, score, 1);
+    score -= 1.0f;
+    for (int c = 33; c < 127 && !rc; c++, score -= 1.0f) {
+        char buf[2] = {(char)c, 0};
+        rc = vocab_push(v, cap, buf, score, 1);
+    }
+    for (int64_t i = v->n; i < cap && !rc; i++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "<unused_%lld>", (long long)(i - natural));
+        rc = vocab_push(v, cap, buf, -1e6f, 5);
+    }
+    for (size_t i = 0; i < np; i++)
+        mem_free(pieces[i]);
+    mem_free(pieces);
+    if (rc) vocab_free(v);
+    return rc;
+}
+
+// ---- tensor plan
+
+struct tplan {
+    char name[96];
+    uint32_t n_dims;
+    int64_t ne[3];
+    uint32_t type;
+    float offset; // value = offset + std * N(0,1)
+    float std;
+};
+
+struct plan {
+    struct tplan *t;
+    int64_t n, cap;
+    int rc;
+    char *err;
+    size_t err_len;
+};
+
+static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t ne0, int64_t ne1,
+                     int64_t ne2, uint32_t type, float offset, float std) {
+    if (pl->rc) return;
+    if (pl->n == pl->cap) {
+        int64_t cap = pl->cap ? pl->cap * 2 : 64;
+        struct tplan *t = mem_realloc(MEM_TAG_MODEL, pl->t, (size_t)cap * sizeof *t);
+        if (!t) {
+            pl->rc = errf(pl->err, pl->err_len, JANUS_ENOMEM, "out of memory");
+            return;
+        }
+        pl->t = t;
+        pl->cap = cap;
+    }
+    struct tplan *t = &pl->t[pl->n];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->n_dims = n_dims;
+    t->ne[0] = ne0;
+    t->ne[1] = ne1;
+    t->ne[2] = ne2;
+    t->type = type;
+    t->offset = offset;
+    t->std = std;
+    if (gguf_tensor_bytes(n_dims, t->ne, type) == 0) {
+        if (type == GGML_TYPE_Q8_0 && ne0 % 32 != 0)
+            pl->rc = errf(pl->err, pl->err_len, JANUS_EINVAL,
+                          "--type q8_0: tensor '%s' has ne[0] = %lld, not a multiple of 32", name,
+                          (long long)ne0);
+        else
+            pl->rc = errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large", name);
+        return;
+    }
+    pl->n++;
+}
+
+// Matrix {ne0 (fan-in), ne1[, ne2]} in the model type, std 1/sqrt(fan_in).
+static void mat(struct plan *pl, const struct genmodel_params *p, const char *name, int64_t ne0,
+                int64_t ne1, int64_t ne2) {
+    plan_add(pl, name, ne2 ? 3 : 2, ne0, ne1, ne2 ? ne2 : 1, p->type, 0.0f,
+             (float)(1.0 / sqrt((double)ne0)));
+}
+
+static void vec(struct plan *pl, const char *name, int64_t n, float offset, float std) {
+    plan_add(pl, name, 1, n, 1, 1, GGML_TYPE_F32, offset, std);
+}
+
+static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t n_vocab) {
+    const int64_t E = p->n_embd, H = p->n_head, Hkv = p->n_head_kv;
+    char nm[96];
+#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%lld." fmt, (long long)il), nm)
+    plan_add(pl, "token_embd.weight", 2, E, n_vocab, 1, p->type, 0.0f, 1.0f);
+    for (int64_t il = 0; il < p->n_layer; il++) {
+        vec(pl, NAME("attn_norm.weight"), E, 1.0f, 0.1f);
+        if (p->arch != GENMODEL_ARCH_DEEPSEEK2) {
+            const int64_t hd = p->head_dim;
+            mat(pl, p, NAME("attn_q.weight"), E, H * hd, 0);
+            mat(pl, p, NAME("attn_k.weight"), E, Hkv * hd, 0);
+            mat(pl, p, NAME("attn_v.weight"), E, Hkv * hd, 0);
+            if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
+                vec(pl, NAME("attn_q.bias"), H * hd, 0.0f, 0.02f);
+                vec(pl, NAME("attn_k.bias"), Hkv * hd, 0.0f, 0.02f);
+                vec(pl, NAME("attn_v.bias"), Hkv * hd, 0.0f, 0.02f);
+            }
+            if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
+                vec(pl, NAME("attn_q_norm.weight"), hd, 1.0f, 0.5f);
+                vec(pl, NAME("attn_k_norm.weight"), hd, 1.0f, 0.5f);
+            }
+            mat(pl, p, NAME("attn_output.weight"), H * hd, E, 0);
+        } else {
+            vec(pl, NAME("attn_q_a_norm.weight"), p->q_lora, 1.0f, 0.1f);
+            vec(pl, NAME("attn_kv_a_norm.weight"), p->kv_lora, 1.0f, 0.1f);
+            mat(pl, p, NAME("attn_q_a.weight"), E, p->q_lora, 0);
+            mat(pl, p, NAME("attn_q_b.weight"), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
+            mat(pl, p, NAME("attn_kv_a_mqa.weight"), E, p->kv_lora + p->qk_rope, 0);
+            mat(pl, p, NAME("attn_kv_b.weight"), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
+            mat(pl, p, NAME("attn_output.weight"), H * p->v_head, E, 0);
+        }
+        vec(pl, NAME("ffn_norm.weight"), E, 1.0f, 0.1f);
+        if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && il < p->n_dense_lead) {
+            mat(pl, p, NAME("ffn_gate.weight"), E, p->n_ff, 0);
+            mat(pl, p, NAME("ffn_up.weight"), E, p->n_ff, 0);
+            mat(pl, p, NAME("ffn_down.weight"), p->n_ff, E, 0);
+            continue;
+        }
+        plan_add(pl, NAME("ffn_gate_inp.weight"), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
+                 (float)(1.0 / sqrt((double)E)));
+        if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->gating == GENMODEL_GATING_SIGMOID)
+            vec(pl, NAME("exp_probs_b.bias"), p->n_expert, 0.0f, 0.1f);
+        mat(pl, p, NAME("ffn_gate_exps.weight"), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME("ffn_up_exps.weight"), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME("ffn_down_exps.weight"), p->n_ff_exp, E, p->n_expert);
+        if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
+            vec(pl, NAME("ffn_gate_inp_shexp.weight"), E, 0.0f, (float)(1.0 / sqrt((double)E)));
+            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, p->n_ff, 0);
+            mat(pl, p, NAME("ffn_up_shexp.weight"), E, p->n_ff, 0);
+            mat(pl, p, NAME("ffn_down_shexp.weight"), p->n_ff, E, 0);
+        }
+        if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->n_expert_shared > 0) {
+            int64_t w = p->n_ff_exp * p->n_expert_shared;
+            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, w, 0);
+            mat(pl, p, NAME("ffn_up_shexp.weight"), E, w, 0);
+            mat(pl, p, NAME("ffn_down_shexp.weight"), w, E, 0);
+        }
+    }
+#undef NAME
+    vec(pl, "output_norm.weight", E, 1.0f, 0.1f);
+    plan_add(pl, "output.weight", 2, E, n_vocab, 1, p->type, 0.0f, (float)(1.0 / sqrt((double)E)));
+}
+
+// ---- keys
+
+static uint32_t file_type(uint32_t type) {
+    switch (type) {
+    case GGML_TYPE_F16: return 1;
+    case GGML_TYPE_Q8_0: return 7;
+    case GGML_TYPE_BF16: return 32;
+    }
+    return 0;
+}
+
+struct keyw {
+    struct gguf_writer *w;
+    const char *arch;
+    int rc;
+    const char *bad; // key that failed
+};
+
+static void ku32(struct keyw *k, const char *suffix, int64_t v) {
+    if (k->rc) return;
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    k->rc = gguf_writer_add_u32(k->w, key, (uint32_t)v);
+    if (k->rc) k->bad = suffix;
+}
+
+static void kf32(struct keyw *k, const char *suffix, float v) {
+    if (k->rc) return;
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    k->rc = gguf_writer_add_f32(k->w, key, v);
+    if (k->rc) k->bad = suffix;
+}
+
+static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, int64_t n_vocab) {
+    struct keyw k = {w, genmodel_arch_name(p->arch), JANUS_OK, NULL};
+    char name[128];
+    if (p->name)
+        snprintf(name, sizeof name, "%s", p->name);
+    else
+        snprintf(name, sizeof name, "janus-gen-%s-%s", k.arch, ggml_type_name(p->type));
+    k.rc = gguf_writer_add_str(w, "general.architecture", k.arch);
+    if (!k.rc) k.rc = gguf_writer_add_str(w, "general.name", name);
+    if (!k.rc) k.rc = gguf_writer_add_u32(w, "general.file_type", file_type(p->type));
+    ku32(&k, "vocab_size", n_vocab);
+    ku32(&k, "context_length", p->context);
+    ku32(&k, "embedding_length", p->n_embd);
+    ku32(&k, "block_count", p->n_layer);
+    ku32(&k, "attention.head_count", p->n_head);
+    kf32(&k, "rope.freq_base", p->rope_base);
+    kf32(&k, "attention.layer_norm_rms_epsilon", p->rms_eps);
+    ku32(&k, "expert_count", p->n_expert);
+    ku32(&k, "expert_used_count", p->n_expert_used);
+    switch (p->arch) {
+    case GENMODEL_ARCH_LLAMA:
+        ku32(&k, "feed_forward_length", p->n_ff_exp);
+        ku32(&k, "attention.head_count_kv", p->n_head_kv);
+        ku32(&k, "rope.dimension_count", p->head_dim);
+        break;
+    case GENMODEL_ARCH_QWEN2MOE:
+        ku32(&k, "feed_forward_length", p->n_ff);
+        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
+        ku32(&k, "expert_shared_feed_forward_length", p->n_ff);
+        ku32(&k, "attention.head_count_kv", p->n_head_kv);
+        ku32(&k, "rope.dimension_count", p->head_dim);
+        break;
+    case GENMODEL_ARCH_QWEN3MOE:
+        ku32(&k, "feed_forward_length", p->n_ff);
+        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
+        ku32(&k, "attention.head_count_kv", p->n_head_kv);
+        ku32(&k, "attention.key_length", p->head_dim);
+        ku32(&k, "attention.value_length", p->head_dim);
+        ku32(&k, "rope.dimension_count", p->head_dim);
+        break;
+    case GENMODEL_ARCH_DEEPSEEK2:
+        ku32(&k, "feed_forward_length", p->n_ff);
+        ku32(&k, "attention.head_count_kv", p->n_head_kv);
+        ku32(&k, "leading_dense_block_count", p->n_dense_lead);
+        ku32(&k, "attention.q_lora_rank", p->q_lora);
+        ku32(&k, "attention.kv_lora_rank", p->kv_lora);
+        ku32(&k, "attention.key_length", p->qk_nope + p->qk_rope);
+        ku32(&k, "attention.value_length", p->v_head);
+        ku32(&k, "rope.dimension_count", p->qk_rope);
+        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
+        ku32(&k, "expert_shared_count", p->n_expert_shared);
+        kf32(&k, "expert_weights_scale", p->weights_scale);
+        if (!k.rc) {
+            char key[128];
+            snprintf(key, sizeof key, "%s.expert_weights_norm", k.arch);
+            k.rc = gguf_writer_add_bool(w, key, p->norm_topk);
+        }
+        ku32(&k, "expert_gating_func", p->gating);
+        kf32(&k, "rope.scaling.yarn_log_multiplier", 0.1f);
+        if (p->n_group) {
+            ku32(&k, "expert_group_count", p->n_group);
+            ku32(&k, "expert_group_used_count", p->n_group_used);
+        }
+        break;
+    }
+    return k.rc;
+}
+
+static int write_vocab_keys(struct gguf_writer *w, const struct vocab *v) {
+    int rc = gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
+    if (!rc)
+        rc = gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char **)v->tok,
+                                     (uint64_t)v->n);
+    if (!rc) rc = gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", v->score, (uint64_t)v->n);
+    if (!rc) rc = gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", v->type, (uint64_t)v->n);
+    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
+    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", 1);
+    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    return rc;
+}
+
+// ---- weights
+
+// Fills x[0..n) with offset + std * N(0,1): Marsaglia's polar method on two 32-bit
+// uniforms per rng_u64 (no trigonometry; ~21% of pairs are rejected and redrawn).
+static void fill_normal(float *x, int64_t n, struct rng *r, float offset, float std) {
+    int64_t i = 0;
+    while (i < n) {
+        uint64_t u = rng_u64(r);
+        float a = (float)(int32_t)(uint32_t)(u >> 32) * (1.0f / 2147483648.0f); // [-1, 1)
+        float b = (float)(int32_t)(uint32_t)u * (1.0f / 2147483648.0f);
+        float s = a * a + b * b;
+        if (s >= 1.0f || s == 0.0f) continue;
+        float f = std * sqrtf(-2.0f * logf(s) / s);
+        x[i++] = offset + a * f;
+        if (i < n) x[i++] = offset + b * f;
+    }
+}
+
+#define GEN_CHUNK ((int64_t)1 << 20) // elements generated per step
+
+static int stream_tensor(struct gguf_writer *w, const struct genmodel_params *p,
+                         const struct tplan *t, float *xf, uint8_t *xb) {
+    struct rng r;
+    rng_init3(&r, p->seed, genmodel_crc32(t->name), 0);
+    const int64_t row = t->ne[0];
+    const int64_t n_rows = t->ne[1] * t->ne[2];
+    const int64_t rows_per = row >= GEN_CHUNK ? 1 : GEN_CHUNK / row;
+    for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per) {
+        int64_t nr = JANUS_MIN(rows_per, n_rows - r0);
+        int64_t n = nr * row;
+        fill_normal(xf, n, &r, t->offset, t->std);
+        const void *out = xb;
+        size_t bytes;
+        switch (t->type) {
+        case GGML_TYPE_F16:
+            types_f32_to_f16_row((uint16_t *)xb, xf, n);
+            bytes = (size_t)n * 2;
+            break;
+        case GGML_TYPE_BF16:
+            types_f32_to_bf16_row((uint16_t *)xb, xf, n);
+            bytes = (size_t)n * 2;
+            break;
+        case GGML_TYPE_Q8_0:
+            q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
+            bytes = (size_t)(n / 32) * sizeof(struct block_q8_0);
+            break;
+        default:
+            out = xf;
+            bytes = (size_t)n * 4;
+            break;
+        }
+        int rc = gguf_writer_stream_data(w, out, bytes);
+        if (rc) return rc;
+    }
+    return JANUS_OK;
+}
+
+int genmodel_write(const struct genmodel_params *p, const char *path, char *err, size_t err_len) {
+    if (err && err_len) err[0] = 0;
+    int rc = genmodel_check(p, err, err_len);
+    if (rc) return rc;
+    struct gguf_writer *w = gguf_writer_create();
+    if (!w) return errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    struct plan pl = {0};
+    pl.err = err;
+    pl.err_len = err_len;
+    float *xf = NULL;
+    uint8_t *xb = NULL;
+    int64_t n_vocab = 0;
+
+    // vocabulary first: its size is vocab_size and the embedding/output rows
+    struct vocab v = {0};
+    struct gguf vg;
+    int have_vg = 0;
+    if (p->vocab_path) {
+        char e2[512];
+        rc = gguf_open(&vg, p->vocab_path, e2, sizeof e2);
+        if (rc) {
+            errf(err, err_len, rc, "--vocab: %s", e2);
+            goto done;
+        }
+        have_vg = 1;
+        enum gguf_type et;
+        uint64_t n;
+        rc = gguf_get_arr(&vg, "tokenizer.ggml.tokens", &et, &n, e2, sizeof e2);
+        if (rc || et != GGUF_TYPE_STRING || n == 0 || n > LIMIT_MAX_VOCAB) {
+            rc = errf(err, err_len, JANUS_EFORMAT,
+                      "--vocab %s: needs a non-empty string array tokenizer.ggml.tokens (%s)",
+                      p->vocab_path, rc ? e2 : "wrong type or size");
+            goto done;
+        }
+        n_vocab = (int64_t)n;
+    } else {
+        rc = vocab_builtin(&v, p->n_vocab);
+        if (rc) {
+            errf(err, err_len, rc, "out of memory building the vocabulary");
+            goto done;
+        }
+        n_vocab = v.n;
+    }
+    rc = write_keys(w, p, n_vocab);
+    if (!rc && have_vg) {
+        for (int64_t i = 0; i < vg.n_kv && !rc; i++) {
+            const struct gguf_str *k = &vg.kv[i].key;
+            if (k->len > 15 && !memcmp(k->ptr, "tokenizer.ggml.", 15))
+                rc = gguf_writer_copy_kv(w, &vg, i);
+        }
+    } else if (!rc) {
+        rc = write_vocab_keys(w, &v);
+    }
+    if (rc) {
+        errf(err, err_len, rc, "writing metadata: %s", janus_strerror(rc));
+        goto done;
+    }
+    build_plan(&pl, p, n_vocab);
+    if (pl.rc) {
+        rc = pl.rc;
+        goto done;
+    }
+    for (int64_t i = 0; i < pl.n && !rc; i++) {
+        const struct tplan *t = &pl.t[i];
+        rc = gguf_writer_add_tensor_info(w, t->name, t->n_dims, t->ne, t->type);
+        if (rc) errf(err, err_len, rc, "tensor '%s': %s", t->name, janus_strerror(rc));
+    }
+    if (rc) goto done;
+    int64_t max_row = 1;
+    for (int64_t i = 0; i < pl.n; i++)
+        max_row = JANUS_MAX(max_row, pl.t[i].ne[0]);
+    int64_t buf_n = JANUS_MAX(max_row, GEN_CHUNK);
+    xf = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
+    xb = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
+    if (!xf || !xb) {
+        rc = errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        goto done;
+    }
+    rc = gguf_writer_stream_begin(w, path);
+    if (rc) {
+        errf(err, err_len, rc, "%s: cannot write (%s)", path, janus_strerror(rc));
+        goto done;
+    }
+    for (int64_t i = 0; i < pl.n && !rc; i++) {
+        rc = stream_tensor(w, p, &pl.t[i], xf, xb);
+        if (rc)
+            errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
+                 janus_strerror(rc));
+    }
+    if (!rc) {
+        rc = gguf_writer_stream_end(w);
+        if (rc)
+            errf(err, err_len, rc, "%s: finishing the file failed (%s)", path, janus_strerror(rc));
+    }
+done:
+    gguf_writer_destroy(&w); // removes a partial file
+    if (have_vg) gguf_close(&vg);
+    vocab_free(&v);
+    mem_free(pl.t);
+    mem_free(xf);
+    mem_free(xb);
+    return rc;
+}

@@ -1,0 +1,77 @@
+// Random-weight GGUF MoE models in exactly the layout of the shared fixtures
+// (fixtures README §3: same keys, tensor names, shapes and init scales), for the four
+// architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9).
+// Deterministic from the seed: tensor t draws from its own rng.h stream
+// rng_init3(seed, crc32(name), 0), so a file is byte-identical for equal parameters.
+// Tensors are streamed to disk (gguf writer streaming mode): memory stays O(one chunk)
+// however large the model. Matrices are stored in the model type (F32/F16/BF16/Q8_0);
+// norms, routers, biases and exp_probs_b always in F32.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_GENMODEL_H
+#define JANUS_GENMODEL_H
+
+#include "base/base.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum genmodel_arch {
+    GENMODEL_ARCH_LLAMA = 0,
+    GENMODEL_ARCH_QWEN2MOE = 1,
+    GENMODEL_ARCH_QWEN3MOE = 2,
+    GENMODEL_ARCH_DEEPSEEK2 = 3,
+};
+
+// Values are the GGUF `expert_gating_func` numbers.
+enum genmodel_gating { GENMODEL_GATING_SOFTMAX = 1, GENMODEL_GATING_SIGMOID = 2 };
+
+// Every dimension. genmodel_default_params fills the fixture's values for the arch; a field
+// that does not apply to the arch must keep its default (genmodel_check says which).
+struct genmodel_params {
+    enum genmodel_arch arch;
+    uint32_t type; // ggml type of the matrices: GGML_TYPE_F32/F16/BF16/Q8_0
+    uint64_t seed;
+    const char *name;       // general.name; NULL: "janus-gen-<arch>-<type>"
+    const char *vocab_path; // copy tokenizer.ggml.* from this GGUF; NULL: built-in vocabulary
+    int64_t n_vocab;        // built-in vocabulary size (truncated / padded); ignored with vocab
+    int64_t n_embd, n_layer, n_head, n_head_kv;
+    int64_t head_dim; // llama/qwen2moe: n_embd/n_head; qwen3moe: free (key_length)
+    int64_t n_expert, n_expert_used;
+    int64_t n_ff_exp;        // routed expert width (llama: written as feed_forward_length)
+    int64_t n_ff;            // qwen2moe: shared expert width; qwen3moe: feed_forward_length
+                             // (unused); deepseek2: leading dense layers' width; llama: 0
+    int64_t n_expert_shared; // deepseek2: shared experts (width n_ff_exp each); qwen2moe: 1
+    int64_t n_dense_lead;    // deepseek2: leading dense layers
+    int64_t q_lora, kv_lora, qk_nope, qk_rope, v_head; // deepseek2 MLA
+    enum genmodel_gating gating;                       // deepseek2 (others: softmax)
+    int64_t n_group, n_group_used; // deepseek2 expert groups; 0 = none (no keys written)
+    float weights_scale;           // deepseek2 expert_weights_scale
+    int norm_topk;                 // deepseek2 expert_weights_norm (0/1)
+    int64_t context;
+    float rope_base;
+    float rms_eps;
+};
+
+// Fills p with the fixture dimensions of arch, type F32, seed 1234, built-in vocabulary.
+void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch);
+// For deepseek2: switches to the V3-style defaults (sigmoid gating, exp_probs_b,
+// expert_weights_norm true, scale 2.5, one shared expert). No-op for other archs.
+void genmodel_params_v3(struct genmodel_params *p);
+
+// Name <-> enum ("llama", "qwen2moe", "qwen3moe", "deepseek2"). Parse returns 0 or -1.
+const char *genmodel_arch_name(enum genmodel_arch arch);
+int genmodel_arch_parse(const char *s, enum genmodel_arch *out);
+
+// Checks every dimension for consistency and limits. JANUS_OK or JANUS_EINVAL with a
+// one-line reason in err naming the flag (e.g. "--n-expert-used 9 exceeds --n-expert 8").
+JANUS_WUR int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len);
+
+// Writes the model to path (streamed). On failure returns a negative status, writes a
+// one-line reason into err and removes the partial file.
+JANUS_WUR int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
+                             size_t err_len);
+
+// CRC-32 (zlib polynomial) of a NUL-terminated string: the per-tensor stream id.
+uint32_t genmodel_crc32(const char *s);
+
+#endif // JANUS_GENMODEL_H

@@ -1,0 +1,70 @@
+// a_max(n_e, B) tables (SPEC §7): the expected maximum number of activated experts on any
+// MoE instance (a_max) and the expected maximum routed tokens on any instance (t_max), per
+// MoE-instance count n_e and deployment batch B, built by Monte Carlo over the real
+// replication, placement and activation-scheduler code, made
+// monotone in B, with the analytical balls-into-bins bound beside each entry (the builder,
+// which drives place/ and actsched/, lives in sim/mc.c so that scale/ depends only on base).
+// The table is
+// plain data: the search (search.h) and the latency model (latency.h) only read it.
+// Cache: amax_save/amax_load write and read a text file keyed by a digest of everything
+// the table depends on (model shape, slots, scheduler, placement, statistics, seed).
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_SCALE_AMAX_H
+#define JANUS_SCALE_AMAX_H
+
+#include "base/base.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AMAX_MAX_CFG 1024 // n_e configurations in one table
+#define AMAX_MAX_B 64     // batch grid points
+
+struct amax_table {
+    int n_cfg;        // configurations
+    int32_t *n_e;     // (n_cfg) MoE instances, strictly ascending
+    int32_t *slots;   // (n_cfg) expert slots per instance per layer (C)
+    int n_b;          // batch grid points
+    int32_t *b_grid;  // (n_b) ascending batch sizes, b_grid[0] >= 1
+    float *amax;      // (n_cfg * n_b) E[a_max], monotone non-decreasing in B
+    float *tmax;      // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
+    float *bound;     // (n_cfg * n_b) analytic upper bound on a_max
+    float *active;    // (n_b) E[distinct activated experts in a batch of B tokens]
+    int n_experts;    // E
+    int top_k;        // k
+    uint64_t key;     // digest of the inputs (cache key); 0 for hand-built tables
+};
+
+// Allocates arrays for n_cfg x n_b (zeroed). Free with amax_free.
+JANUS_WUR int amax_alloc(struct amax_table *t, int n_cfg, int n_b);
+void amax_free(struct amax_table *t);
+// Index of configuration n_e, or -1.
+int amax_find(const struct amax_table *t, int n_e);
+// Interpolated E[a_max] and E[t_max] at (n_e, B) for B > 0: linear in B between grid
+// points; below the grid scaled toward (0, 0); above it a_max holds and t_max grows
+// linearly with B. Returns JANUS_OK or JANUS_ENOTFOUND (n_e not in the table).
+JANUS_WUR int amax_lookup(const struct amax_table *t, int n_e, double batch, double *amax,
+                          double *tmax);
+// Interpolated analytic bound at (n_e, B); -1 when n_e is not in the table.
+double amax_bound_at(const struct amax_table *t, int n_e, double batch);
+// Expected distinct activated experts among B tokens (interpolated like a_max).
+double amax_active(const struct amax_table *t, double batch);
+// Makes amax (and tmax) of each configuration non-decreasing in B (running maximum).
+void amax_make_monotone(struct amax_table *t);
+
+// Analytical bound for one layout: hosts[g*cap .. g*cap+cnt[g]-1] are the logical experts
+// instance g holds (each replica counts as a possible activation), p[e] the per-token
+// activation probability of expert e (sums to k). E[a_g] <= sum_{e on g} 1-(1-p_e)^B and
+// a_max <= max_g E[a_g] + sqrt(2 max_g E[a_g] ln n_e) + 1, capped by the slot count.
+double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt,
+                  int cap, int n_inst, double batch);
+
+// Writes/reads a table as text. Load returns JANUS_ENOTFOUND when the file is absent and
+// JANUS_EFORMAT when it is malformed or its key differs from want_key.
+JANUS_WUR int amax_save(const struct amax_table *t, const char *path);
+JANUS_WUR int amax_load(struct amax_table *t, const char *path, uint64_t want_key);
+
+// Cache directory: $JANUS_CACHE_DIR, else $XDG_CACHE_HOME/janus, else $HOME/.cache/janus.
+JANUS_WUR int amax_cache_dir(char *out, size_t cap);
+
+#endif // JANUS_SCALE_AMAX_H

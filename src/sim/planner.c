@@ -1,0 +1,172 @@
+// Planner front door: tables per system + search (planner.h).
+// SPDX-License-Identifier: MIT
+#include "sim/planner.h"
+
+#include "base/status.h"
+#include "sim/catalog.h"
+
+#include <cJSON.h>
+#include <math.h>
+
+#include <stdio.h>
+#include <string.h>
+
+void planner_default_options(struct planner_options *o) {
+    memset(o, 0, sizeof *o);
+    o->max_gpus = 64;
+    o->seed = 1;
+    o->janus_sched = ACTSCHED_POLICY_GREEDY;
+}
+
+int planner_init(struct planner *pl, const struct model_shape *m, const struct hw_profile *hw,
+                 const struct latency_coef *c, const struct planner_options *o, char *err,
+                 size_t errlen) {
+    memset(pl, 0, sizeof *pl);
+    if (o->max_gpus < 1 || o->max_gpus > AMAX_MAX_CFG) {
+        snprintf(err, errlen, "max GPUs must be in [1, %d]", AMAX_MAX_CFG);
+        return JANUS_EINVAL;
+    }
+    pl->model = *m;
+    pl->hw = *hw;
+    pl->opt = *o;
+    int rc = latency_model_init(&pl->lm, &pl->model, &pl->hw, c);
+    if (rc) {
+        snprintf(err, errlen, "latency model: invalid coefficients or hardware memory too small");
+        return rc;
+    }
+    mc_default_params(&pl->mc, m->n_experts, m->top_k);
+    pl->mc.seed = o->seed;
+    if (o->samples > 0) pl->mc.samples = o->samples;
+    for (int k = 0; k < BASELINES_COUNT; k++) {
+        baselines_get((enum baselines_kind)k, c, &pl->sys[k]);
+        if (k == BASELINES_JANUS) pl->sys[k].sched = o->janus_sched;
+        if (o->systems && !(o->systems & (1u << k))) continue;
+        int32_t n_e[AMAX_MAX_CFG], slots[AMAX_MAX_CFG];
+        int n = baselines_configs(&pl->sys[k], &pl->lm, o->max_gpus, n_e, slots, AMAX_MAX_CFG);
+        pl->built[k] = 1;
+        if (n == 0) continue; // the experts never fit: every plan of this system is infeasible
+        struct mc_params mp = pl->mc;
+        mp.placement = pl->sys[k].placement;
+        mp.sched = pl->sys[k].sched;
+        char tag[96];
+        snprintf(tag, sizeof tag, "%s-%s", m->id, pl->sys[k].name);
+        rc = mc_build_cached(&pl->tab[k], &mp, n_e, slots, n, o->cache_dir, tag,
+                             &pl->from_cache[k], &pl->build_s[k], err, errlen);
+        if (rc) {
+            planner_free(pl);
+            return rc;
+        }
+    }
+    return JANUS_OK;
+}
+
+void planner_free(struct planner *pl) {
+    for (int k = 0; k < BASELINES_COUNT; k++) amax_free(&pl->tab[k]);
+}
+
+int planner_plan(const struct planner *pl, enum baselines_kind kind, const struct search_params *p,
+                 struct search_point *out) {
+    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind]) return JANUS_EINVAL;
+    if (p->max_gpus > pl->opt.max_gpus) return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (pl->tab[kind].n_cfg == 0) {
+        out->why = "the experts do not fit in device memory";
+        return JANUS_OK;
+    }
+    return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
+}
+
+int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_params *p, double batch, struct search_point *out) {
+    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
+        return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (pl->tab[kind].n_cfg == 0) {
+        out->why = "the experts do not fit in device memory";
+        return JANUS_OK;
+    }
+    return search_best_at_batch(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
+                                p, batch, out);
+}
+
+int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_params *p, struct search_point *out) {
+    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
+        return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (pl->tab[kind].n_cfg == 0) {
+        out->why = "the experts do not fit in device memory";
+        return JANUS_OK;
+    }
+    return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space,
+                                &pl->tab[kind], p, out);
+}
+
+int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
+                 const char *model_file, const char *hw_id, const struct latency_coef *c,
+                 const struct planner_options *o, char *err, size_t errlen) {
+    char dir[4096];
+    memset(pl, 0, sizeof *pl);
+    if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
+    else if (catalog_data_dir(dir, sizeof dir)) {
+        snprintf(err, errlen, "data directory not found (set JANUS_DATA_DIR or --data-dir)");
+        return JANUS_ENOTFOUND;
+    }
+    struct model_shape m;
+    struct hw_profile hw;
+    int rc = model_file ? models_load_file(model_file, &m, err, errlen)
+                        : models_load(dir, model_id, &m, err, errlen);
+    if (rc) return rc;
+    rc = hw_load(dir, hw_id, &hw, err, errlen);
+    if (rc) return rc;
+    return planner_init(pl, &m, &hw, c, o, err, errlen);
+}
+
+const char *planner_scheme_name(int scheme) {
+    switch (scheme) {
+    case LATENCY_COMM_1PC: return "1pc";
+    case LATENCY_COMM_2PC1: return "2pc1";
+    case LATENCY_COMM_2PC2: return "2pc2";
+    case LATENCY_COMM_ADAPTIVE: return "adaptive";
+    case LATENCY_COMM_A2A_COLO: return "a2a";
+    case LATENCY_COMM_M2N_EXPERT: return "m2n-expert";
+    case LATENCY_COMM_A2A_DISAGG: return "a2a-disagg";
+    }
+    return "?";
+}
+
+// Rounds to 6 significant digits so the JSON stays readable and stable.
+static double r6(double v) {
+    if (!isfinite(v) || v == 0) return isfinite(v) ? v : 0;
+    double m = pow(10, 5 - floor(log10(fabs(v))));
+    return round(v * m) / m;
+}
+
+cJSON *planner_point_json(const struct search_point *pt) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddNumberToObject(o, "n_gpus", pt->n_gpus);
+    cJSON_AddNumberToObject(o, "n_attn", pt->n_attn);
+    cJSON_AddNumberToObject(o, "n_moe", pt->n_moe);
+    cJSON_AddNumberToObject(o, "batch", r6(pt->batch));
+    cJSON_AddNumberToObject(o, "tpot_ms", r6(pt->tpot * 1e3));
+    cJSON_AddNumberToObject(o, "tpg", r6(pt->tpg));
+    cJSON_AddNumberToObject(o, "tpg_capacity", r6(pt->tpg_capacity));
+    cJSON_AddBoolToObject(o, "feasible", pt->feasible);
+    cJSON_AddNumberToObject(o, "slots", pt->slots);
+    cJSON_AddNumberToObject(o, "b_max", r6(pt->b_max));
+    cJSON_AddNumberToObject(o, "batch_capacity", r6(pt->batch_cap));
+    cJSON_AddNumberToObject(o, "amax_per_layer", r6(pt->br.amax));
+    cJSON_AddNumberToObject(o, "tmax_per_layer", r6(pt->br.tmax));
+    cJSON_AddStringToObject(o, "scheme", planner_scheme_name(pt->br.scheme));
+    cJSON *b = cJSON_AddObjectToObject(o, "tpot_breakdown_ms");
+    if (b) {
+        cJSON_AddNumberToObject(b, "attention", r6(pt->br.attn * 1e3));
+        cJSON_AddNumberToObject(b, "moe", r6(pt->br.moe * 1e3));
+        cJSON_AddNumberToObject(b, "comm", r6(pt->br.comm * 1e3));
+        cJSON_AddNumberToObject(b, "shared", r6(pt->br.shared * 1e3));
+        cJSON_AddNumberToObject(b, "head", r6(pt->br.head * 1e3));
+    }
+    if (!pt->feasible && pt->why) cJSON_AddStringToObject(o, "reason", pt->why);
+    return o;
+}

@@ -1,0 +1,269 @@
+// nranks: 6
+// The disaggregated deployment reproduces the monolithic engine (SPEC §3): for the
+// Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
+// {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks, every exchange
+// scheme and every scheduler policy (plus the adaptive choice after a real calibration),
+// replicas wherever n_e >= 2 (default layout), the three fixture sequences at once
+// (prefill in chunks mixed with decode, local batches that run empty as sequences end):
+// last-prompt-position logits within 1e-4 of the monolithic executor, the 8 greedy tokens
+// identical (and equal to the fixtures' .greedy), schedule digests compared on every layer,
+// and cross-node / local message counts equal SPEC §4's formulas. One launch; each
+// deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
+// SPDX-License-Identifier: MIT
+#include "../test.h"
+
+#include "actsched/actsched.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "comm/comm.h"
+#include "ctl/exec.h"
+#include "ctl/worker_mpi.h"
+
+#include <stdlib.h>
+
+#define N_SEQ 3
+#define N_GEN 8
+#define CHUNK 3 // prefill rows per sequence per step
+#define MAX_PROMPT 32
+
+struct workload {
+    int32_t n_tok[N_SEQ];
+    int32_t tok[N_SEQ][MAX_PROMPT];
+    int32_t greedy[N_SEQ][N_GEN]; // fixture reference
+};
+
+struct outcome {
+    int32_t tokens[N_SEQ][N_GEN];
+    float *logits; // (N_SEQ, V) at the last prompt position
+};
+
+static int read_ids(const char *path, int32_t *out, int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, v;
+    while (n < cap && fscanf(f, "%d", &v) == 1) out[n++] = v;
+    fclose(f);
+    return n;
+}
+
+static int load_workload(const char *model, struct workload *w) {
+    char path[1024];
+    for (int s = 0; s < N_SEQ; s++) {
+        snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(), model, s + 1);
+        w->n_tok[s] = read_ids(path, w->tok[s], MAX_PROMPT);
+        snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", test_fixtures_dir(), model, s + 1);
+        if (w->n_tok[s] < 1 || read_ids(path, w->greedy[s], N_GEN) != N_GEN) return -1;
+    }
+    return 0;
+}
+
+// Runs the workload on e: sequence s on attention instance s mod n_a, slot s / n_a.
+static int run_workload(struct exec *e, const struct workload *w, struct outcome *o) {
+    int32_t n_a = e->info.n_attn, V = e->info.n_vocab;
+    struct exec_batch *b = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *b);
+    struct exec_result *r = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *r);
+    float *lg = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+    if (!b || !r || !lg) return JANUS_ENOMEM;
+    int32_t fed[N_SEQ] = {0}, gen[N_SEQ] = {0}, started[N_SEQ] = {0};
+    int rc = JANUS_OK;
+    for (int step = 0; step < 64 && rc == JANUS_OK; step++) {
+        int done = 1;
+        int32_t who[N_SEQ]; // sample k (global order) -> sequence
+        for (int32_t i = 0; i < n_a; i++) exec_batch_clear(&b[i]);
+        for (int s = 0; s < N_SEQ; s++) {
+            if (gen[s] == N_GEN) continue;
+            done = 0;
+            struct exec_batch *bi = &b[s % n_a];
+            int32_t slot = s / n_a;
+            if (!started[s]) {
+                bi->start_slots[bi->n_start++] = slot;
+                started[s] = 1;
+            }
+            int32_t n_rows = fed[s] < w->n_tok[s] ? JANUS_MIN(CHUNK, w->n_tok[s] - fed[s]) : 1;
+            for (int32_t k = 0; k < n_rows; k++) {
+                struct exec_row *row = &bi->rows[bi->n_rows++];
+                int32_t pos = fed[s] < w->n_tok[s] ? fed[s] + k : w->n_tok[s] + gen[s] - 1;
+                row->token = fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
+                row->slot = slot;
+                row->pos = pos;
+                row->i_sample = -1;
+            }
+            if (fed[s] < w->n_tok[s]) fed[s] += n_rows;
+            if (fed[s] == w->n_tok[s]) { // the last row needs a token
+                struct exec_row *row = &bi->rows[bi->n_rows - 1];
+                row->i_sample = bi->n_sample;
+                struct exec_sample *sm = &bi->samples[bi->n_sample++];
+                memset(sm, 0, sizeof *sm);
+                sm->row = bi->n_rows - 1;
+                sm->top_p = 1.0f;
+            }
+        }
+        if (done) break;
+        int32_t base = 0;
+        for (int32_t i = 0; i < n_a; i++) {
+            int32_t k = 0;
+            for (int s = i; s < N_SEQ; s += n_a)
+                if (gen[s] < N_GEN && fed[s] == w->n_tok[s]) who[base + k++] = s;
+            base += b[i].n_sample;
+        }
+        rc = e->ops->step_logits(e, b, r, lg);
+        if (rc) break;
+        base = 0;
+        for (int32_t i = 0; i < n_a; i++) {
+            for (int32_t k = 0; k < b[i].n_sample; k++) {
+                int s = who[base + k];
+                if (gen[s] == 0) memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V, (size_t)V * sizeof(float));
+                o->tokens[s][gen[s]++] = r[i].tokens[k];
+            }
+            base += b[i].n_sample;
+        }
+    }
+    for (int s = 0; s < N_SEQ; s++)
+        if (gen[s] != N_GEN) rc = rc ? rc : JANUS_EINVAL;
+    mem_free(b);
+    mem_free(r);
+    mem_free(lg);
+    return rc;
+}
+
+static int g_fail;
+
+#define EXPECT(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            if (g_fail++ < 20) {                                                                   \
+                fprintf(stderr, "  %s:%d: ", __FILE__, __LINE__);                                  \
+                fprintf(stderr, __VA_ARGS__);                                                      \
+                fprintf(stderr, "\n");                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    } while (0)
+
+// SPEC §4 messages per layer and direction.
+static void formula(int32_t n_a, int32_t n_e, int32_t K, int scheme, uint64_t *cross, uint64_t *local) {
+    int32_t N_a = (n_a + K - 1) / K, N_e = (n_e + K - 1) / K, D = JANUS_MIN(N_a, N_e);
+    *cross = scheme == 0 ? (uint64_t)n_a * n_e : scheme == 1 ? (uint64_t)N_a * N_e : (uint64_t)(N_a + D * (N_e - 1));
+    *local = scheme == 0 ? 0 : (uint64_t)(n_a - N_a + n_e - N_e);
+}
+
+TEST(mpi_equals_monolithic) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0, world = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    MPI_Comm_size(MPI_COMM_WORLD, &world);
+    ASSERT(world >= 6);
+    static const char *models[] = {"llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"};
+    static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 3}, {3, 2}, {2, 4}};
+    static const int32_t node_sizes[] = {1, 2};
+    // (policy, scheme) pairs: every policy and every scheme, plus auto after calibration.
+    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},        {ACTSCHED_POLICY_OPTIMAL, 1},
+                                      {ACTSCHED_POLICY_RANDOM, 2},        {ACTSCHED_POLICY_ROUND_ROBIN, 0},
+                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1}, {ACTSCHED_POLICY_FIRST, 2},
+                                      {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO}};
+    g_fail = 0;
+    int n_deploy = 0;
+    for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/%s.gguf", test_fixtures_dir(), models[m]);
+        struct workload wl;
+        struct outcome ref = {0}, got = {0};
+        int32_t V = 0;
+        if (me == 0) {
+            ASSERT_EQ(load_workload(models[m], &wl), 0);
+            struct exec *mono = NULL;
+            char err[512] = "";
+            struct exec_mono_params mp = {.model_path = path, .n_threads = 1, .n_attn = 1, .max_seqs = 4,
+                                          .max_rows = 16, .n_ctx = 64};
+            ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
+            V = mono->info.n_vocab;
+            ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+            ASSERT_OK(run_workload(mono, &wl, &ref));
+            exec_destroy(&mono);
+            for (int s = 0; s < N_SEQ; s++)
+                ASSERT_MEM_EQ(ref.tokens[s], wl.greedy[s], sizeof wl.greedy[s]); // fixture sanity
+        }
+        for (size_t c = 0; c < JANUS_ARRAY_SIZE(splits); c++) {
+            int32_t n_a = splits[c][0], n_e = splits[c][1];
+            MPI_Comm sub = MPI_COMM_NULL;
+            ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
+            for (size_t k = 0; k < JANUS_ARRAY_SIZE(node_sizes) && sub != MPI_COMM_NULL; k++) {
+                if (node_sizes[k] > 1 && n_a == 1 && n_e == 1) continue; // same as node size 1
+                for (size_t q = 0; q < JANUS_ARRAY_SIZE(runs); q++) {
+                    struct worker_mpi_params p;
+                    worker_mpi_default_params(&p);
+                    p.model_path = path;
+                    p.parent = sub;
+                    p.n_attn = n_a;
+                    p.n_moe = n_e;
+                    p.policy = runs[q][0];
+                    p.comm = runs[q][1];
+                    p.node_size = node_sizes[k];
+                    p.calibrate = p.comm == WORKER_COMM_AUTO;
+                    p.max_seqs = 4;
+                    p.max_rows = 16;
+                    p.n_ctx = 64;
+                    p.seed = 7;
+                    struct exec *e = NULL;
+                    char err[512] = "";
+                    int rc = worker_mpi_start(&p, &e, err, sizeof err);
+                    if (rc) {
+                        EXPECT(0, "start (%d,%d) K%d: %s", n_a, n_e, node_sizes[k], err);
+                        continue;
+                    }
+                    if (me != 0) continue; // the worker loop ran until rank 0 destroyed e
+                    n_deploy++;
+                    const char *what = actsched_policy_name((enum actsched_policy)p.policy);
+                    rc = run_workload(e, &wl, &got);
+                    EXPECT(rc == JANUS_OK, "%s (%d,%d) K%d %s: run failed %d", models[m], n_a, n_e,
+                           node_sizes[k], what, rc);
+                    double worst = 0;
+                    for (int s = 0; s < N_SEQ; s++) {
+                        EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
+                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ", models[m], n_a,
+                               n_e, node_sizes[k], what, p.comm, s + 1);
+                        for (int32_t v = 0; v < V; v++)
+                            worst = fmax(worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
+                    }
+                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g", models[m], n_a, n_e,
+                           node_sizes[k], what, p.comm, worst);
+                    struct worker_mpi_report *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
+                    EXPECT(r && worker_mpi_report(e, r) == JANUS_OK, "report");
+                    if (r) {
+                        uint64_t moe_layers = 0;
+                        for (int32_t l = 0; l < r->n_layer; l++) moe_layers += (uint64_t)r->is_moe[l];
+                        for (int s = 0; s < XFER_N_SCHEMES; s++) {
+                            uint64_t fc, fl, cross = 0, local = 0;
+                            formula(n_a, n_e, node_sizes[k], s, &fc, &fl);
+                            for (int d = 0; d < XFER_N_DIRS; d++) {
+                                cross += r->ctr.msgs[s][d][XFER_LINK_CROSS];
+                                local += r->ctr.msgs[s][d][XFER_LINK_LOCAL];
+                            }
+                            uint64_t ex = r->scheme_steps[s] * moe_layers * XFER_N_DIRS;
+                            EXPECT(cross == fc * ex && local == fl * ex,
+                                   "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula %llu / %llu",
+                                   models[m], n_a, n_e, node_sizes[k], what, xfer_scheme_name(s),
+                                   (unsigned long long)cross, (unsigned long long)local,
+                                   (unsigned long long)(fc * ex), (unsigned long long)(fl * ex));
+                        }
+                        if (p.comm >= 0) EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
+                        for (int32_t l = 0; l < r->n_layer; l++)
+                            if (r->is_moe[l]) EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
+                        mem_free(r);
+                    }
+                    exec_destroy(&e);
+                }
+            }
+            comm_free(&sub);
+        }
+        mem_free(ref.logits);
+        mem_free(got.logits);
+    }
+    if (me == 0) fprintf(stderr, "deployments checked: %d\n", n_deploy);
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
+    if (me == 0) ASSERT(n_deploy >= 3 * 9 * 7);
+}

@@ -1,0 +1,248 @@
+// Tests for the simulator and the planner CLIs: the replay's accounting (GPU-hours,
+// attainment, reconfigurations) on synthetic traces, determinism of sim_run, SVG writer
+// output, `janus plan --json` fields and their consistency (batch = rate x TPOT,
+// tpg = rate / GPUs), byte-identical outputs of `janus sweep` / `janus simulate` for a
+// seed (built tables and cached tables alike), one-line CLI errors.
+// SPDX-License-Identifier: MIT
+#include "../test.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "plan_fixture.h"
+#include "sim/planner.h"
+#include "sim/report.h"
+#include "sim/sim.h"
+
+#include <cJSON.h>
+#include <stdlib.h>
+
+static struct planner g_pl; // large: keep it off the stack
+
+static int toy_planner(void) {
+    struct model_shape m;
+    struct hw_profile h;
+    struct latency_coef c;
+    fx_model(&m);
+    fx_hw(&h);
+    latency_coef_default(&c);
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = 12;
+    o.samples = 2;
+    char err[256];
+    int rc = planner_init(&g_pl, &m, &h, &c, &o, err, sizeof err);
+    if (rc) fprintf(stderr, "planner_init: %s\n", err);
+    return rc;
+}
+
+static int make_trace(struct workload_trace *t, int n, const double *levels, int n_levels) {
+    t->rate = calloc((size_t)n, sizeof(double));
+    if (!t->rate) return -1;
+    t->n = n;
+    t->bin_s = 60;
+    for (int i = 0; i < n; i++) t->rate[i] = levels[(i * n_levels) / n];
+    return 0;
+}
+
+TEST(sim_constant_load_accounting) {
+    ASSERT_OK(toy_planner());
+    struct workload_trace t;
+    double lv[] = {20000};
+    ASSERT_EQ(make_trace(&t, 120, lv, 1), 0); // 2 hours
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 0};
+    struct sim_result r;
+    ASSERT_OK(sim_run(&g_pl, &t, &p, &r));
+    ASSERT_EQ(r.n_int, 8);
+    for (int k = 0; k < BASELINES_COUNT; k++) {
+        const struct sim_system_result *s = &r.sys[k];
+        ASSERT(s->active);
+        ASSERT_EQ(s->reconfigs, 0);
+        if (s->infeasible) continue;
+        ASSERT_NEAR(s->slo_attainment, 1.0, 1e-12);
+        ASSERT_NEAR(s->gpu_hours, s->peak_gpus * 2.0, 1e-9);
+        ASSERT_NEAR(s->tokens, 20000.0 * 7200, 1e-3);
+    }
+    ASSERT_EQ(r.sys[BASELINES_JANUS].infeasible, 0);
+    sim_result_free(&r);
+    free(t.rate);
+    planner_free(&g_pl);
+}
+
+TEST(sim_step_load_reconfigures_and_lags) {
+    ASSERT_OK(toy_planner());
+    struct workload_trace t;
+    double lv[] = {2000, 5e5, 2000};
+    ASSERT_EQ(make_trace(&t, 180, lv, 3), 0); // one hour each
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 1u << BASELINES_JANUS};
+    struct sim_result a, b;
+    ASSERT_OK(sim_run(&g_pl, &t, &p, &a));
+    ASSERT(!a.sys[BASELINES_MONO].active);
+    const struct sim_system_result *j = &a.sys[BASELINES_JANUS];
+    ASSERT_EQ(j->reconfigs, 2); // up at hour 1, down at hour 2
+    ASSERT_NEAR(j->slo_attainment, 1.0, 1e-12);
+    double gh = 0;
+    for (int i = 0; i < a.n_int; i++) gh += a.iv[i].n_gpus[BASELINES_JANUS] * 0.25;
+    ASSERT_NEAR(j->gpu_hours, gh, 1e-9);
+    // Reactive planning (last interval's peak) misses the first interval of the surge.
+    p.forecast_last = 1;
+    ASSERT_OK(sim_run(&g_pl, &t, &p, &b));
+    ASSERT_LT(b.sys[BASELINES_JANUS].slo_attainment, 1.0);
+    ASSERT_LT(0.5, b.sys[BASELINES_JANUS].slo_attainment);
+    // Determinism.
+    struct sim_result c;
+    ASSERT_OK(sim_run(&g_pl, &t, &p, &c));
+    ASSERT_MEM_EQ(b.iv, c.iv, (size_t)b.n_int * sizeof *b.iv);
+    ASSERT_MEM_EQ(b.sys, c.sys, sizeof b.sys);
+    sim_result_free(&a);
+    sim_result_free(&b);
+    sim_result_free(&c);
+    struct sim_params bad = {0.01, 300, 99, 900, 1.0, 0, 0}; // more GPUs than the tables
+    ASSERT_EQ(sim_run(&g_pl, &t, &bad, &a), JANUS_EINVAL);
+    free(t.rate);
+    planner_free(&g_pl);
+}
+
+TEST(svg_writer) {
+    double x[] = {1, 2, 4, 8}, y[] = {1, 3, NAN, 2}, slo = 2.5;
+    struct report_series s = {"a<b", x, y, 4, 1};
+    struct report_plot p = {"t & t", "x", "y", 1, 0, 0, &slo, "SLO", &s, 1};
+    struct buf b, c;
+    buf_init(&b, 1 << 20);
+    buf_init(&c, 1 << 20);
+    ASSERT_OK(report_svg(&b, &p));
+    ASSERT_OK(report_svg(&c, &p));
+    ASSERT_EQ(b.len, c.len);
+    ASSERT_MEM_EQ(b.data, c.data, b.len);
+    ASSERT(strstr(b.data, "<svg") && strstr(b.data, "</svg>"));
+    ASSERT(strstr(b.data, "a&lt;b") && strstr(b.data, "t &amp; t"));
+    // The NaN splits the line into two polylines.
+    int n = 0;
+    for (const char *q = b.data; (q = strstr(q, "<polyline")); q++) n++;
+    ASSERT_EQ(n, 2);
+    struct report_plot empty = {"e", "x", "y", 0, 0, 0, NULL, NULL, NULL, 0};
+    buf_reset(&c);
+    ASSERT_EQ(report_svg(&c, &empty), JANUS_EINVAL);
+    buf_free(&b);
+    buf_free(&c);
+}
+
+// ---- CLI ------------------------------------------------------------------------------------
+
+static int run(const char *args, char *out, size_t cap) {
+    char cmd[4096];
+    const char *root = getenv("JANUS_ROOT");
+    snprintf(cmd, sizeof cmd, "JANUS_CACHE_DIR='%s/cache' '%s' %s --data-dir '%s/data' 2>&1",
+             test_tmpdir(), test_janus_bin(), args, root ? root : ".");
+    FILE *f = popen(cmd, "r");
+    if (!f) return -1;
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char g_out[1 << 20], g_out2[1 << 20];
+
+TEST(plan_json_fields_consistent) {
+    const char *args = "plan --model mixtral-8x7b --hw a100 --slo-ms 100 --rate 5000 "
+                       "--max-gpus 16 --samples 2 --json";
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    const char *brace = strchr(g_out, '{'); // stderr lines (table build times) come first
+    ASSERT(brace != NULL);
+    cJSON *j = cJSON_Parse(brace);
+    ASSERT(j != NULL);
+    const char *f[] = {"n_attn", "n_moe", "batch", "tpot_ms", "tpg", "tpg_capacity"};
+    for (int i = 0; i < 6; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(j, f[i])));
+    ASSERT(cJSON_IsBool(cJSON_GetObjectItem(j, "feasible")));
+    ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(j, "feasible")));
+    double na = cJSON_GetObjectItem(j, "n_attn")->valuedouble;
+    double ne = cJSON_GetObjectItem(j, "n_moe")->valuedouble;
+    double batch = cJSON_GetObjectItem(j, "batch")->valuedouble;
+    double tpot = cJSON_GetObjectItem(j, "tpot_ms")->valuedouble;
+    double tpg = cJSON_GetObjectItem(j, "tpg")->valuedouble;
+    ASSERT_NEAR(batch, 5000 * tpot / 1000, 1e-4 * batch);
+    ASSERT_NEAR(tpg, 5000 / (na + ne), 1e-4 * tpg);
+    ASSERT_LE(tpot, 100);
+    ASSERT_LE(tpg, cJSON_GetObjectItem(j, "tpg_capacity")->valuedouble * (1 + 1e-5));
+    cJSON *bl = cJSON_GetObjectItem(j, "baselines");
+    ASSERT(cJSON_IsObject(bl));
+    int n = 0, mono = 0;
+    for (cJSON *b = bl->child; b; b = b->next, n++) {
+        if (strstr(b->string, "mono")) mono = 1;
+        const char *g[] = {"n_gpus", "batch", "tpot_ms", "tpg", "tpg_capacity"};
+        for (int i = 0; i < 5; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(b, g[i])));
+        ASSERT(cJSON_IsBool(cJSON_GetObjectItem(b, "feasible")));
+        double gpus = cJSON_GetObjectItem(b, "n_gpus")->valuedouble;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(b, "feasible"))) {
+            ASSERT_NEAR(cJSON_GetObjectItem(b, "tpg")->valuedouble, 5000 / gpus, 1e-3);
+            double bb = cJSON_GetObjectItem(b, "batch")->valuedouble;
+            ASSERT_NEAR(bb, 5000 * cJSON_GetObjectItem(b, "tpot_ms")->valuedouble / 1000, 1e-4 * bb);
+        }
+    }
+    ASSERT_EQ(n, 3);
+    ASSERT(mono);
+    cJSON_Delete(j);
+}
+
+TEST(plan_cli_errors) {
+    ASSERT_NE(run("plan --model nosuch --hw h100 --slo-ms 100 --rate 5", g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "janus plan: unknown model \"nosuch\"") != NULL);
+    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms 100", g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "--rate is required") != NULL);
+    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms -3 --rate 5", g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "bad --slo-ms") != NULL);
+    ASSERT_NE(run("simulate --model deepseek-v2 --hw h100 --slo-ms 100 --trace diurnal --interval 7x",
+                  g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "bad --interval") != NULL);
+    ASSERT_EQ(run("plan --help", g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "usage: janus plan") != NULL);
+}
+
+static int read_file(const char *path, char *out, size_t cap, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    *len = fread(out, 1, cap, f);
+    fclose(f);
+    return 0;
+}
+
+TEST(outputs_byte_identical_for_a_seed) {
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/a", test_tmpdir());
+    snprintf(b, sizeof b, "%s/b", test_tmpdir());
+    char args[2000];
+    const char *common = "--model mixtral-8x7b --hw a100 --max-gpus 16 --samples 2 --seed 5";
+    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s --no-cache",
+             common, a);
+    if (system(NULL)) {
+        char mk[1400];
+        snprintf(mk, sizeof mk, "mkdir -p '%s' '%s'", a, b);
+        ASSERT_EQ(system(mk), 0);
+    }
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    // Second run through the cache (written by the plan test or by this run): same bytes.
+    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s", common, b);
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    const char *files[] = {"mixtral-8x7b-a100-batch-slo100.csv", "mixtral-8x7b-a100-tpg-vs-batch-slo100.svg",
+                           "mixtral-8x7b-a100-slo-sweep.csv", "mixtral-8x7b-a100-slo-sweep.svg",
+                           "mixtral-8x7b-a100-amax-vs-batch.csv", "mixtral-8x7b-a100-amax-vs-batch.svg"};
+    for (int i = 0; i < 6; i++) {
+        char pa[800], pb[800];
+        size_t la, lb;
+        snprintf(pa, sizeof pa, "%s/%s", a, files[i]);
+        snprintf(pb, sizeof pb, "%s/%s", b, files[i]);
+        if (read_file(pa, g_out, sizeof g_out, &la) || read_file(pb, g_out2, sizeof g_out2, &lb))
+            TEST_FAIL_("missing %s", files[i]);
+        ASSERT(la > 100);
+        ASSERT_EQ(la, lb);
+        ASSERT_MEM_EQ(g_out, g_out2, la);
+    }
+    snprintf(args, sizeof args,
+             "simulate %s --slo-ms 100 --trace diurnal --hours 6 --interval 15m --mean-rate 3000 --json",
+             common);
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    ASSERT_EQ(run(args, g_out2, sizeof g_out2), 0);
+    ASSERT_STR_EQ(strchr(g_out, '{'), strchr(g_out2, '{'));
+    ASSERT(strstr(g_out, "\"gpu_hours\"") && strstr(g_out, "\"slo_attainment\"") &&
+           strstr(g_out, "\"reconfigurations\""));
+}
