@@ -48,16 +48,27 @@ static void usage(FILE *f) {
             "  --max-connections N  concurrent HTTP connections (default 256)\n"
             "  --timeout S          idle connection timeout in seconds (default 600)\n"
             "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
-            "  --mono               run the deployment in one process (monolithic engine; default)\n"
+            "  --mono               the deployment in one process (monolithic engine; default\n"
+            "                       while --moe is 1)\n"
+            "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
+            "                       (implied by --moe > 1)\n"
+            "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
+            "  --hostfile FILE      mpirun hostfile (multi-host deployments)\n"
+            "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
             "Deployment flags passed to the job (janus worker --help): --max-seqs N, --ctx N,\n"
             "--budget N (per-step token budget per attention instance), --max-waiting N,\n"
-            "--threads N, --heartbeat-ms N.\n");
+            "--threads N, --heartbeat-ms N; MPI only: --slots C, --layout FILE, --policy P,\n"
+            "--comm S, --comm-cost SPEC, --node-size K.\n");
 }
 
 struct serve_opts {
     struct http_params hp;
     const char *model;
     const char *attn, *moe;
+    int mpi;
+    const char *mpirun, *hostfile;
+    const char *mpi_args[16];
+    int n_mpi_args;
     const char *pass[MAX_JOB_ARGS];
     int n_pass;
 };
@@ -69,7 +80,14 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
-        if (!strcmp(a, "--mono")) continue; // the only mode until the MPI deployment lands
+        if (!strcmp(a, "--mono")) {
+            o->mpi = 0;
+            continue;
+        }
+        if (!strcmp(a, "--mpi")) {
+            o->mpi = 1;
+            continue;
+        }
         if (!strncmp(a, "--", 2) && !v) return cli_error(CMD, "missing value for %s", a);
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!v) return cli_error(CMD, "missing value for %s", a);
@@ -78,6 +96,13 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
             o->attn = v;
         } else if (!strcmp(a, "--moe")) {
             o->moe = v;
+        } else if (!strcmp(a, "--mpirun")) {
+            o->mpirun = v;
+        } else if (!strcmp(a, "--hostfile")) {
+            o->hostfile = v;
+        } else if (!strcmp(a, "--mpi-arg")) {
+            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args)) return cli_error(CMD, "too many --mpi-arg");
+            o->mpi_args[o->n_mpi_args++] = v;
         } else if (!strcmp(a, "--host")) {
             o->hp.host = v;
         } else if (!strcmp(a, "--port")) {
@@ -113,9 +138,12 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
         }
         i++;
     }
-    if (o->moe && strcmp(o->moe, "1") != 0)
-        return cli_error(CMD, "--moe %s needs the disaggregated MPI deployment, which this build "
-                              "does not have yet (only --moe 1)", o->moe);
+    int64_t n;
+    if (o->attn && cli_parse_i64(o->attn, 1, 64, &n)) return cli_error(CMD, "--attn needs an integer in [1, 64]");
+    if (o->moe && cli_parse_i64(o->moe, 1, 64, &n)) return cli_error(CMD, "--moe needs an integer in [1, 64]");
+    if (o->moe && n > 1) o->mpi = 1;
+    if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
+        return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;
 }
 
@@ -179,17 +207,47 @@ int cmd_serve(int argc, char **argv) {
     else if (default_model(self, model, sizeof model)) return 1;
     if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
 
-    // The job: janus worker --mono -m MODEL [--attn N] [passed flags]; front adds --socket.
+    // The job. Monolithic: janus worker --mono -m MODEL [--attn N] [flags]. Disaggregated:
+    // mpirun -n N+M janus worker -m MODEL --attn N --moe M [flags]. The front appends
+    // --socket PATH.
     char *job[MAX_JOB_ARGS];
+    char np[32];
     int nj = 0;
+    if (o.mpi) {
+        int64_t na = 1, nm = 1;
+        if (o.attn) (void)cli_parse_i64(o.attn, 1, 64, &na);
+        if (o.moe) (void)cli_parse_i64(o.moe, 1, 64, &nm);
+        snprintf(np, sizeof np, "%lld", (long long)(na + nm));
+        job[nj++] = (char *)(o.mpirun ? o.mpirun : "mpirun");
+        job[nj++] = (char *)"--oversubscribe";
+        job[nj++] = (char *)"--bind-to";
+        job[nj++] = (char *)"none";
+        job[nj++] = (char *)"-n";
+        job[nj++] = np;
+        if (o.hostfile) {
+            job[nj++] = (char *)"--hostfile";
+            job[nj++] = (char *)o.hostfile;
+        }
+        for (int i = 0; i < o.n_mpi_args; i++) job[nj++] = (char *)o.mpi_args[i];
+        // What Open MPI needs to run as root, oversubscribed, on few cores (children only).
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 1);
+        setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    }
     job[nj++] = self;
     job[nj++] = (char *)"worker";
-    job[nj++] = (char *)"--mono";
+    if (!o.mpi) job[nj++] = (char *)"--mono";
     job[nj++] = (char *)"-m";
     job[nj++] = model;
     if (o.attn) {
         job[nj++] = (char *)"--attn";
         job[nj++] = (char *)o.attn;
+    }
+    if (o.mpi && o.moe) {
+        job[nj++] = (char *)"--moe";
+        job[nj++] = (char *)o.moe;
     }
     for (int i = 0; i < o.n_pass; i++) job[nj++] = (char *)o.pass[i];
     job[nj] = NULL;
