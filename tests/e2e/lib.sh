@@ -45,7 +45,9 @@ ok() { echo "ok   $*"; }
 start_server() {
   local name=$1; shift
   local log=$TMP/$name.log
-  "$BIN" serve -m "$MODEL" --port 0 "$@" >"$log" 2>&1 &
+  local margs=(-m "$MODEL")
+  [ "${NO_MODEL:-0}" = 1 ] && margs=() # the embedded default model
+  "$BIN" serve "${margs[@]}" --port 0 "$@" >"$log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
   local port=""
