@@ -56,8 +56,7 @@ static int content(struct buf *b, const cJSON *m, char *err, size_t err_len) {
         if (buf_appendf(b, __VA_ARGS__)) return -2;                                                \
     } while (0)
 
-// Renders messages into b. Returns 0, -1 (bad messages: reason in err), -2 (too long).
-static int render(char kind, const cJSON *msgs, struct buf *b, char *err, size_t err_len) {
+int api_chat_render(char kind, const cJSON *msgs, struct buf *b, char *err, size_t err_len) {
     int n_user = 0;
     struct buf sys;
     buf_init(&sys, b->max);
@@ -162,7 +161,7 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
         goto out;
     }
-    rc = render(s->chat_template_kind, msgs, &text, err, sizeof err);
+    rc = api_chat_render(s->chat_template_kind, msgs, &text, err, sizeof err);
     if (rc == -1) {
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
         goto out;

@@ -160,7 +160,11 @@ int api_tokenize(struct server *s, const char *text, size_t len, int parse_speci
 void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen *g,
                   struct api_reply *r);
 
-// Classifies tokenizer.chat_template (api_chat.c).
+// Classifies tokenizer.chat_template (api_chat.c): 'c' ChatML, 'l' Llama-2, 'm' Mistral,
+// 'd' DeepSeek-V3, 'D' DeepSeek-V2, 0 the documented default.
 char api_chat_template_kind(const char *tmpl, size_t len);
+// Renders a "messages" array with template kind into b. Returns 0, -1 (bad messages: the
+// reason in err), -2 (the text exceeds b's cap).
+int api_chat_render(char kind, const cJSON *msgs, struct buf *b, char *err, size_t err_len);
 
 #endif // JANUS_SERVER_IMPL_H
