@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CMD "serve"
-#define MAX_JOB_ARGS 128
+#define CMD                "serve"
+#define MAX_JOB_ARGS       128
 #define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
 
 static void usage(FILE *f) {
@@ -101,32 +101,40 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
         } else if (!strcmp(a, "--hostfile")) {
             o->hostfile = v;
         } else if (!strcmp(a, "--mpi-arg")) {
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args)) return cli_error(CMD, "too many --mpi-arg");
+            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+                return cli_error(CMD, "too many --mpi-arg");
             o->mpi_args[o->n_mpi_args++] = v;
         } else if (!strcmp(a, "--host")) {
             o->hp.host = v;
         } else if (!strcmp(a, "--port")) {
-            if (cli_parse_i64(v, 0, 65535, &n)) return cli_error(CMD, "--port needs an integer in [0, 65535]");
+            if (cli_parse_i64(v, 0, 65535, &n))
+                return cli_error(CMD, "--port needs an integer in [0, 65535]");
             o->hp.port = (int)n;
         } else if (!strcmp(a, "--api-key")) {
             o->hp.api_key = v;
         } else if (!strcmp(a, "--max-body")) {
-            if (cli_parse_i64(v, 1, 64 << 20, &n)) return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
+            if (cli_parse_i64(v, 1, 64 << 20, &n))
+                return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
             o->hp.max_body = (size_t)n;
         } else if (!strcmp(a, "--max-tokens")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-tokens needs an integer >= 1");
+            if (cli_parse_i64(v, 1, INT32_MAX, &n))
+                return cli_error(CMD, "--max-tokens needs an integer >= 1");
             o->hp.max_tokens = (int32_t)n;
         } else if (!strcmp(a, "--max-prompt")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-prompt needs an integer >= 1");
+            if (cli_parse_i64(v, 1, INT32_MAX, &n))
+                return cli_error(CMD, "--max-prompt needs an integer >= 1");
             o->hp.max_prompt = (int32_t)n;
         } else if (!strcmp(a, "--max-connections")) {
-            if (cli_parse_i64(v, 1, 65536, &n)) return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
+            if (cli_parse_i64(v, 1, 65536, &n))
+                return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
             o->hp.max_connections = (int)n;
         } else if (!strcmp(a, "--timeout")) {
-            if (cli_parse_i64(v, 1, 86400, &n)) return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
+            if (cli_parse_i64(v, 1, 86400, &n))
+                return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
             o->hp.timeout_s = (int)n;
         } else if (!strcmp(a, "--health-window-ms")) {
-            if (cli_parse_i64(v, 100, 3600000, &n)) return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
+            if (cli_parse_i64(v, 100, 3600000, &n))
+                return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
             o->hp.health_window_ms = (int)n;
         } else if (!strncmp(a, "--", 2)) {
             // A deployment flag: forwarded with its value (the job validates it).
@@ -139,8 +147,10 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
         i++;
     }
     int64_t n;
-    if (o->attn && cli_parse_i64(o->attn, 1, 64, &n)) return cli_error(CMD, "--attn needs an integer in [1, 64]");
-    if (o->moe && cli_parse_i64(o->moe, 1, 64, &n)) return cli_error(CMD, "--moe needs an integer in [1, 64]");
+    if (o->attn && cli_parse_i64(o->attn, 1, 64, &n))
+        return cli_error(CMD, "--attn needs an integer in [1, 64]");
+    if (o->moe && cli_parse_i64(o->moe, 1, 64, &n))
+        return cli_error(CMD, "--moe needs an integer in [1, 64]");
     if (o->moe && n > 1) o->mpi = 1;
     if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
@@ -151,9 +161,12 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
 static int default_model(const char *self, char *path, size_t n) {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[PATH_MAX - 64];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/janus", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/janus", home);
-    else return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/janus", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/janus", home);
+    else
+        return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
     snprintf(path, n, "%s/%s", dir, DEFAULT_MODEL_NAME);
     if (access(path, R_OK) == 0) return 0;
     // mkdir -p
@@ -173,8 +186,8 @@ static int default_model(const char *self, char *path, size_t n) {
     pid_t pid = fork();
     if (pid < 0) return cli_error(CMD, "fork: %s", strerror(errno));
     if (pid == 0) {
-        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o", part,
-              (char *)NULL);
+        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o",
+              part, (char *)NULL);
         _exit(127);
     }
     int st;
@@ -203,8 +216,10 @@ int cmd_serve(int argc, char **argv) {
     if (k <= 0) return cli_error(CMD, "cannot find the janus binary (/proc/self/exe)");
     self[k] = 0;
     char model[PATH_MAX];
-    if (o.model) snprintf(model, sizeof model, "%s", o.model);
-    else if (default_model(self, model, sizeof model)) return 1;
+    if (o.model)
+        snprintf(model, sizeof model, "%s", o.model);
+    else if (default_model(self, model, sizeof model))
+        return 1;
     if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
 
     // The job. Monolithic: janus worker --mono -m MODEL [--attn N] [flags]. Disaggregated:
@@ -228,7 +243,8 @@ int cmd_serve(int argc, char **argv) {
             job[nj++] = (char *)"--hostfile";
             job[nj++] = (char *)o.hostfile;
         }
-        for (int i = 0; i < o.n_mpi_args; i++) job[nj++] = (char *)o.mpi_args[i];
+        for (int i = 0; i < o.n_mpi_args; i++)
+            job[nj++] = (char *)o.mpi_args[i];
         // What Open MPI needs to run as root, oversubscribed, on few cores (children only).
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
@@ -249,7 +265,8 @@ int cmd_serve(int argc, char **argv) {
         job[nj++] = (char *)"--moe";
         job[nj++] = (char *)o.moe;
     }
-    for (int i = 0; i < o.n_pass; i++) job[nj++] = (char *)o.pass[i];
+    for (int i = 0; i < o.n_pass; i++)
+        job[nj++] = (char *)o.pass[i];
     job[nj] = NULL;
     o.hp.model_path = model;
     o.hp.job_argv = job;

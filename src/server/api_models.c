@@ -47,16 +47,18 @@ void api_health(struct server *s, struct api_reply *r) {
     } else if (job != JOB_READY) {
         r->status = 503;
         rc = buf_appendf(b, "{\"status\":\"error\",\"job_pid\":%d,\"message\":", (int)pid);
-        rc |= json_append_str(b, why[0] ? why : "the deployment is not running", strlen(why[0] ? why : "the deployment is not running"));
+        rc |= json_append_str(b, why[0] ? why : "the deployment is not running",
+                              strlen(why[0] ? why : "the deployment is not running"));
         rc |= buf_appendf(b, "}");
     } else {
         int fresh = age_ms >= 0 && age_ms <= s->p.health_window_ms;
         r->status = fresh ? 200 : 503;
-        rc = buf_appendf(b,
-                         "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
-                         "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u}",
-                         fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps,
-                         (long long)age_ms, rd.n_attn, rd.n_moe, rd.n_ctx);
+        rc = buf_appendf(
+            b,
+            "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
+            "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u}",
+            fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps, (long long)age_ms,
+            rd.n_attn, rd.n_moe, rd.n_ctx);
     }
     if (rc) {
         buf_reset(b);

@@ -51,7 +51,8 @@ static void finish_metrics(struct server *s, struct front_req *r) {
     s->m.prompt_tokens += (uint64_t)(r->n_prompt > 0 ? r->n_prompt : 0);
     s->m.gen_tokens += (uint64_t)(r->n_completion > 0 ? r->n_completion : 0);
     if (r->t_first_ns > 0) {
-        metrics_observe(&s->m.ttft, metrics_ttft_bounds, (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
+        metrics_observe(&s->m.ttft, metrics_ttft_bounds,
+                        (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
         if (r->n_tokens > 1)
             metrics_observe(&s->m.tpot, metrics_tpot_bounds,
                             (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
@@ -94,18 +95,23 @@ static int child_exited(struct server *s, char *why, size_t n) {
     if (r != s->job_pid) return 0;
     s->job_pid = -1;
     s->job_exit_status = st;
-    if (WIFEXITED(st)) snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(why, n, "the job was killed by signal %d", WTERMSIG(st));
-    else snprintf(why, n, "the job ended");
+    if (WIFEXITED(st))
+        snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(why, n, "the job was killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(why, n, "the job ended");
     return 1;
 }
 
 static int spawn(struct server *s, char *err, size_t err_len) {
     int n = 0;
-    while (s->p.job_argv[n]) n++;
+    while (s->p.job_argv[n])
+        n++;
     char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
     if (!argv) return JANUS_ENOMEM;
-    for (int i = 0; i < n; i++) argv[i] = s->p.job_argv[i];
+    for (int i = 0; i < n; i++)
+        argv[i] = s->p.job_argv[i];
     argv[n] = (char *)"--socket";
     argv[n + 1] = s->sock_path;
     argv[n + 2] = NULL;
@@ -228,7 +234,8 @@ static void *reader_main(void *arg) {
             continue;
         }
         if (rc != JANUS_OK) {
-            if (rc == JANUS_EPROTO) snprintf(why, sizeof why, "protocol error from the job: %.200s", perr);
+            if (rc == JANUS_EPROTO)
+                snprintf(why, sizeof why, "protocol error from the job: %.200s", perr);
             else {
                 // The link closed: wait briefly for the exit status to say why.
                 for (int k = 0; k < 50 && !child_exited(s, why, sizeof why); k++)
@@ -239,7 +246,8 @@ static void *reader_main(void *arg) {
         }
         if (!ready) {
             if (m.type != FRONTLINK_READY) {
-                snprintf(why, sizeof why, "the job sent %s before READY", frontlink_type_name(m.type));
+                snprintf(why, sizeof why, "the job sent %s before READY",
+                         frontlink_type_name(m.type));
                 frontlink_msg_free(&m);
                 break;
             }
@@ -251,7 +259,8 @@ static void *reader_main(void *arg) {
             // Never submit more than the controller can hold (waiting + every slot), so its
             // admission control never has to refuse: overload is a 429 here, decided before
             // any streaming response starts.
-            int64_t cap = (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
+            int64_t cap =
+                (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
             if (cap > 0 && cap < s->p.max_inflight) s->p.max_inflight = (int)cap;
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);

@@ -44,15 +44,15 @@ enum job_state { JOB_STARTING = 0, JOB_READY, JOB_DEAD, JOB_STOPPED };
 
 struct front_req {
     uint64_t id;
-    int refs;             // 1 for the registry while live, 1 for the HTTP handler
-    int registered;       // in the registry (live in the job)
-    pthread_cond_t cond;  // signalled on every change
-    int32_t *tokens;      // (cap_tokens) tokens received so far
+    int refs;            // 1 for the registry while live, 1 for the HTTP handler
+    int registered;      // in the registry (live in the job)
+    pthread_cond_t cond; // signalled on every change
+    int32_t *tokens;     // (cap_tokens) tokens received so far
     int32_t n_tokens, cap_tokens;
-    int done;             // FINISH or an error arrived
+    int done; // FINISH or an error arrived
     uint32_t finish_reason;
     int32_t n_prompt, n_completion;
-    int err_code;         // enum frontlink_err, 0 = none
+    int err_code; // enum frontlink_err, 0 = none
     char err_msg[256];
     int cancel_sent;
     int64_t t_submit_ns, t_first_ns, t_last_ns;
@@ -65,21 +65,22 @@ struct server {
     int port;
     struct vocab vocab;
     int have_vocab;
-    char chat_template_kind; // 'c' chatml, 'l' llama-2, 'm' mistral, 'd' deepseek3, 'D' deepseek2, 0 default
+    char chat_template_kind; // 'c' chatml, 'l' llama-2, 'm' mistral, 'd' deepseek3, 'D' deepseek2,
+                             // 0 default
     char model_name[FRONTLINK_MAX_NAME + 1];
 
     pthread_mutex_t mu;
     pthread_cond_t state_cond; // job state changes
     enum job_state job;
     char job_error[256];
-    pid_t job_pid;  // the child while unreaped (reader thread only), else -1
-    pid_t job_pgid; // its process group (fixed after spawn)
+    pid_t job_pid;       // the child while unreaped (reader thread only), else -1
+    pid_t job_pgid;      // its process group (fixed after spawn)
     int job_exit_status; // waitpid status once reaped
     struct frontlink_ready ready;
     struct frontlink_stats stats;
-    int64_t stats_ns;        // when the last STATS arrived
-    int64_t step_seen_ns;    // when n_steps last increased
-    struct front_req *reqs;  // registry
+    int64_t stats_ns;       // when the last STATS arrived
+    int64_t step_seen_ns;   // when n_steps last increased
+    struct front_req *reqs; // registry
     int n_live;
     uint64_t next_id;
     struct metrics m;
@@ -115,7 +116,7 @@ void front_wait_locked(struct server *s, struct front_req *r, int timeout_ms);
 // a streaming response already created (resp != NULL).
 struct api_reply {
     unsigned status;
-    struct buf body;       // JSON body (complete responses)
+    struct buf body; // JSON body (complete responses)
     struct MHD_Response *resp;
     const char *content_type;
 };
@@ -155,8 +156,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
                      struct api_reply *r);
 // Tokenizes text (add BOS as the vocab says; parse_special for chat templates) into a new
 // array (*out, mem_free). Returns 0 or fills r with an error and returns -1.
-int api_tokenize(struct server *s, const char *text, size_t len, int parse_special,
-                 int32_t **out, int32_t *n_out, struct api_reply *r);
+int api_tokenize(struct server *s, const char *text, size_t len, int parse_special, int32_t **out,
+                 int32_t *n_out, struct api_reply *r);
 void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen *g,
                   struct api_reply *r);
 

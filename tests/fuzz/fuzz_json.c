@@ -22,7 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int b;
             const char *s;
             const cJSON *a;
-            const char *keys[] = {"max_tokens", "temperature", "stream", "prompt", "messages", "stop"};
+            const char *keys[] = {"max_tokens", "temperature", "stream",
+                                  "prompt",     "messages",    "stop"};
             for (int k = 0; k < 6; k++) {
                 (void)!json_get_i64(v, keys[k], -5, 5, &i, err, sizeof err);
                 (void)!json_get_f64(v, keys[k], -1, 1, &f, err, sizeof err);

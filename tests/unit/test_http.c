@@ -11,7 +11,8 @@
 
 static const char *MSGS =
     "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\"U1\"},"
-    "{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"U\"},"
+    "{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":\"user\",\"content\":[{\"type\":"
+    "\"text\",\"text\":\"U\"},"
     "{\"type\":\"text\",\"text\":\"2\"}]}]";
 
 static void render_eq(char kind, const char *msgs, const char *want) {
@@ -20,19 +21,27 @@ static void render_eq(char kind, const char *msgs, const char *want) {
     buf_init(&b, 1 << 16);
     char err[256] = "";
     int rc = api_chat_render(kind, m, &b, err, sizeof err);
-    if (rc != 0) test_fail(__FILE__, __LINE__, "render kind %d: rc %d (%s)", kind, rc, err);
+    if (rc != 0)
+        test_fail(__FILE__, __LINE__, "render kind %d: rc %d (%s)", kind, rc, err);
     else if (strcmp(b.data, want) != 0)
-        test_fail(__FILE__, __LINE__, "kind '%c':\n got  [%s]\n want [%s]", kind ? kind : '0', b.data, want);
+        test_fail(__FILE__, __LINE__, "kind '%c':\n got  [%s]\n want [%s]", kind ? kind : '0',
+                  b.data, want);
     buf_free(&b);
     cJSON_Delete(m);
 }
 
 TEST(template_kinds) {
-    const char *chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
-    const char *llama2 = "{% if messages[0]['role'] == 'system' %}<<SYS>>\\n{{ system }}\\n<</SYS>>{% endif %}{{ bos_token + '[INST] ' + content + ' [/INST]' }}";
-    const char *mistral = "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% endfor %}";
-    const char *ds3 = "{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + message['content']}}{{'<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>'}}";
-    const char *ds2 = "{{ 'User: ' + message['content'] + '\\n\\n' }}{{ 'Assistant: ' + message['content'] + eos_token }}";
+    const char *chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' "
+                         "+ message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+    const char *llama2 =
+        "{% if messages[0]['role'] == 'system' %}<<SYS>>\\n{{ system }}\\n<</SYS>>{% endif %}{{ "
+        "bos_token + '[INST] ' + content + ' [/INST]' }}";
+    const char *mistral = "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + "
+                          "message['content'] + ' [/INST]' }}{% endfor %}";
+    const char *ds3 = "{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + message['content']}}{{'<\xef\xbd\x9c"
+                      "Assistant\xef\xbd\x9c>'}}";
+    const char *ds2 = "{{ 'User: ' + message['content'] + '\\n\\n' }}{{ 'Assistant: ' + "
+                      "message['content'] + eos_token }}";
     ASSERT_EQ(api_chat_template_kind(chatml, strlen(chatml)), 'c');
     ASSERT_EQ(api_chat_template_kind(llama2, strlen(llama2)), 'l');
     ASSERT_EQ(api_chat_template_kind(mistral, strlen(mistral)), 'm');
@@ -45,14 +54,19 @@ TEST(template_kinds) {
 TEST(template_rendering) {
     render_eq('c', MSGS,
               "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
-              "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>assistant\n");
+              "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>"
+              "assistant\n");
     render_eq('l', MSGS, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
     render_eq('m', MSGS, "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
     render_eq('d', MSGS,
-              "S<\xef\xbd\x9cUser\xef\xbd\x9c>U1<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>A1<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
-              "<\xef\xbd\x9cUser\xef\xbd\x9c>U2<\xef\xbd\x9c" "Assistant\xef\xbd\x9c>");
+              "S<\xef\xbd\x9cUser\xef\xbd\x9c>U1<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>A1<\xef\xbd\x9c"
+              "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+              "<\xef\xbd\x9cUser\xef\xbd\x9c>U2<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>");
     render_eq('D', MSGS,
-              "S\n\nUser: U1\n\nAssistant: A1<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>User: U2\n\nAssistant:");
+              "S\n\nUser: U1\n\nAssistant: A1<\xef\xbd\x9c"
+              "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>User: U2\n\nAssistant:");
     render_eq(0, MSGS, "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
     render_eq(0, "[{\"role\":\"user\",\"content\":\"hi\"}]", "User: hi\n\nAssistant:");
     render_eq('l', "[{\"role\":\"user\",\"content\":\"hi\"}]", "[INST] hi [/INST]");
@@ -73,12 +87,14 @@ TEST(template_errors) {
         buf_init(&b, 1 << 16);
         char err[256] = "";
         int rc = api_chat_render(0, m, &b, err, sizeof err);
-        if (rc != -1 || !err[0]) test_fail(__FILE__, __LINE__, "case %zu: rc %d err '%s'", i, rc, err);
+        if (rc != -1 || !err[0])
+            test_fail(__FILE__, __LINE__, "case %zu: rc %d err '%s'", i, rc, err);
         buf_free(&b);
         cJSON_Delete(m);
     }
     // a conversation longer than the cap
-    cJSON *m = cJSON_Parse("[{\"role\":\"user\",\"content\":\"0123456789012345678901234567890123456789\"}]");
+    cJSON *m = cJSON_Parse(
+        "[{\"role\":\"user\",\"content\":\"0123456789012345678901234567890123456789\"}]");
     struct buf b;
     buf_init(&b, 16);
     char err[64];
@@ -91,12 +107,14 @@ TEST(error_shape) {
     struct api_reply r;
     memset(&r, 0, sizeof r);
     buf_init(&r.body, 4096);
-    api_error(&r, 400, "invalid_request_error", "max_tokens", NULL, "'%s' must be \"an integer\"", "max_tokens");
+    api_error(&r, 400, "invalid_request_error", "max_tokens", NULL, "'%s' must be \"an integer\"",
+              "max_tokens");
     ASSERT_EQ(r.status, 400);
     cJSON *j = cJSON_Parse(r.body.data);
     ASSERT(j != NULL);
     cJSON *e = cJSON_GetObjectItem(j, "error");
-    ASSERT_STR_EQ(cJSON_GetObjectItem(e, "message")->valuestring, "'max_tokens' must be \"an integer\"");
+    ASSERT_STR_EQ(cJSON_GetObjectItem(e, "message")->valuestring,
+                  "'max_tokens' must be \"an integer\"");
     ASSERT_STR_EQ(cJSON_GetObjectItem(e, "type")->valuestring, "invalid_request_error");
     ASSERT_STR_EQ(cJSON_GetObjectItem(e, "param")->valuestring, "max_tokens");
     ASSERT(cJSON_IsNull(cJSON_GetObjectItem(e, "code")));
