@@ -91,7 +91,7 @@ struct server {
     char sock_dir[256], sock_path[300];
     pthread_t reader;
     int reader_started;
-    volatile int stopping;
+    _Atomic int stopping; // set once by http_stop/front_stop; read by every thread
 };
 
 // Starts the job and the reader thread. JANUS_OK or an error with err filled.

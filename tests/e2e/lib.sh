@@ -27,8 +27,8 @@ cleanup() {
     wait "$p" 2>/dev/null || true
   done
   # Sanitizer builds: a report in any server (or job) log fails the test.
-  if grep -l -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP"/*.log >/dev/null 2>&1; then
-    grep -h -A30 -E 'AddressSanitizer|LeakSanitizer|runtime error:' "$TMP"/*.log >&2
+  if grep -l -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$TMP"/*.log >/dev/null 2>&1; then
+    grep -h -A30 -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$TMP"/*.log >&2
     echo "FAIL: sanitizer report in a server log" >&2
     rc=1
   fi
