@@ -48,6 +48,8 @@ static void usage(FILE *f) {
             "  --max-connections N  concurrent HTTP connections (default 256)\n"
             "  --timeout S          idle connection timeout in seconds (default 600)\n"
             "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
+            "  --restart N          relaunch a deployment that fails after start, up to N times\n"
+            "                       (default 0: keep serving errors and a failing /health)\n"
             "  --mono               the deployment in one process (monolithic engine; default\n"
             "                       while --moe is 1)\n"
             "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
@@ -132,6 +134,10 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
             if (cli_parse_i64(v, 1, 86400, &n))
                 return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
             o->hp.timeout_s = (int)n;
+        } else if (!strcmp(a, "--restart")) {
+            if (cli_parse_i64(v, 0, 1000000, &n))
+                return cli_error(CMD, "--restart needs an integer >= 0");
+            o->hp.max_restarts = (int)n;
         } else if (!strcmp(a, "--health-window-ms")) {
             if (cli_parse_i64(v, 100, 3600000, &n))
                 return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
@@ -305,7 +311,7 @@ int cmd_serve(int argc, char **argv) {
             }
         }
         // A job that dies after start keeps the server up: requests get 503 and /health
-        // reports the failure until someone restarts the server.
+        // reports the failure, until --restart relaunches it or someone restarts the server.
     }
     http_stop(&srv);
     return ret;

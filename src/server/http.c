@@ -321,12 +321,13 @@ int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err
     ts.tv_nsec = ns % 1000000000;
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    while (s->job == JOB_STARTING && rc == 0)
+    while (!s->ever_ready && s->job == JOB_STARTING && rc == 0)
         rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
     enum job_state j = s->job;
+    int ever = s->ever_ready;
     snprintf(err, err_len, "%s", s->job_error[0] ? s->job_error : "the deployment failed");
     pthread_mutex_unlock(&s->mu);
-    if (j == JOB_READY) return JANUS_OK;
+    if (ever) return JANUS_OK;
     if (j == JOB_STARTING) return JANUS_EAGAIN;
     return JANUS_ECOMM;
 }

@@ -29,6 +29,7 @@ struct http_params {
     int max_inflight;       // requests in the job at once before 429 (default 1024)
     int health_window_ms;   // /health needs a completed step this recent (default 10000)
     int ready_timeout_s;    // how long the job may take to become ready (default 600)
+    int max_restarts;       // relaunch a failed job up to this many times (default 0)
 };
 
 void http_default_params(struct http_params *p);
@@ -42,8 +43,9 @@ JANUS_WUR int http_start(struct http_server **out, const struct http_params *p, 
                          size_t err_len);
 // The bound TCP port.
 int http_port(const struct http_server *s);
-// Blocks until the job is ready (JANUS_OK), fails (JANUS_ECOMM, reason in err) or
-// timeout_ms passes (JANUS_EAGAIN).
+// Blocks until the job has been ready at least once (JANUS_OK, even if it has failed
+// since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
+// (JANUS_EAGAIN).
 JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
 // 1 while the job is running (or starting), 0 once it has exited or failed.
 int http_job_alive(struct http_server *s);

@@ -2,8 +2,8 @@
 // the server context, the front's view of the job and of each request, metrics counters.
 // Locking: one mutex (server.mu) guards the request registry, every front_req, the job
 // state, the latest STATS and the metrics; each front_req has its own condition variable.
-// Sending on the link is serialised by server.send_mu (never taken while holding mu... it
-// may be taken while holding mu; mu is never taken while holding send_mu).
+// Sending on the link, and replacing the link, is serialised by server.send_mu. Lock
+// order: mu, then send_mu (send_mu may be taken while holding mu, never the reverse).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SERVER_IMPL_H
 #define JANUS_SERVER_IMPL_H
@@ -72,6 +72,7 @@ struct server {
     pthread_mutex_t mu;
     pthread_cond_t state_cond; // job state changes
     enum job_state job;
+    int ever_ready; // the job has announced READY at least once
     char job_error[256];
     pid_t job_pid;       // the child while unreaped (reader thread only), else -1
     pid_t job_pgid;      // its process group (fixed after spawn)
@@ -82,6 +83,8 @@ struct server {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
+    int max_inflight; // from READY: min(--max-inflight, waiting bound + all KV slots)
+    int restarts;     // job relaunches so far (--restart)
     uint64_t next_id;
     struct metrics m;
 

@@ -130,5 +130,29 @@ expect_error 503 "new request after the job died"
 wait_metric "$PORT_D" janus_up 0 || fail "janus_up should be 0"
 kill -0 "$PID_D" || fail "the server itself must stay up"
 
-[ $FAILED = 0 ] || { tail -30 "$LOG_D" >&2; exit 1; }
+stop_server D
+
+# ---- --restart: a killed job is relaunched and serving resumes
+start_server R --restart 1
+U=http://127.0.0.1:$PORT_R
+req GET "$U/health"
+OLD_PID=$(jget 'j["job_pid"]')
+kill -KILL "$OLD_PID"
+back=0
+for _ in $(seq 1 300); do
+  req GET "$U/health"
+  if [ "$STATUS" = 200 ] && [ "$(jget 'j["restarts"]')" = 1 ] && [ "$(jget 'j["job_pid"]')" != "$OLD_PID" ]; then back=1; break; fi
+  sleep 0.1
+done
+[ $back = 1 ] && ok "job relaunched after it was killed (--restart 1)" || fail "no relaunch: $BODY"
+req POST "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":3,"ignore_eos":true}'
+expect_status 200 "serving again after the relaunch"
+kill -KILL "$(curl -s "$U/health" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["job_pid"])')"
+for _ in $(seq 1 100); do req GET "$U/health"; [ "$(jget 'j["status"]')" = error ] && break; sleep 0.1; done
+[ "$(jget 'j["status"]')" = error ] && ok "no relaunch beyond --restart 1" || fail "after the second death: $BODY"
+sleep 1.5
+req GET "$U/health"
+expect_status 503 "still failed after the restart budget is spent"
+
+[ $FAILED = 0 ] || { tail -30 "$LOG_D" "$LOG_R" >&2; exit 1; }
 echo "all serve load checks passed"
