@@ -22,7 +22,7 @@ MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-           -Wno-sign-compare -Wvla
+           -Wno-sign-compare -Wvla -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
@@ -56,21 +56,25 @@ all: $(BIN) tests
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(if $(findstring avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) $(if $(findstring avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR    $@"
+	@ar rcs $@ $^
 
 $(BIN): $(CLI_OBJ) $(LIB)
-	$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
+	@echo "  LINK  $@"
+	@$(CC) $(LDFLAGS) $(CLI_OBJ) $(LIB) $(LDLIBS) -o $@
 
 tests: $(TEST_BIN)
 
 define test_rule
 $(BUILD)/tests/$(notdir $(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $(TEST_MAIN_OBJ) $(LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
+	@echo "  LINK  $$@"
+	@$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -o $$@
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
@@ -99,7 +103,7 @@ fuzz:
 	@for f in $(FUZZ_SRC); do \
 	  n=$$(basename $$f .c); \
 	  echo "clang libFuzzer $$n"; \
-	  clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
+	  clang -std=c11 -D_GNU_SOURCE -DJANUS_NO_AVX2 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
 	    $(PKG_CFLAGS) $(MPI_CFLAGS) $$f $(LIB_SRC) $(PKG_LIBS) $(MPI_LIBS) -lm -pthread \
 	    -o build-fuzz/$$n || exit 1; \
 	done

@@ -60,7 +60,7 @@ static void usage(FILE *f) {
            "  --rope-base B       rope.freq_base, 10000 (qwen3moe 1e6)\n"
            "  --rms-eps E         layer_norm_rms_epsilon, 1e-5 (qwen3moe 1e-6)\n"
            "\n"
-           "example (1.1 GB): janus gen-model --arch qwen3moe --n-layer 8 --n-embd 1024 \\\n"
+           "example (1.6 GB): janus gen-model --arch qwen3moe --n-layer 8 --n-embd 1024 \\\n"
            "    --n-expert 16 --n-expert-used 4 --n-ff-exp 2048 --type f16 -o big.gguf\n");
 }
 
@@ -166,6 +166,11 @@ int cmd_gen_model(int argc, char **argv) {
             if (cli_parse_i64(v, 0, INT64_MAX, &x))
                 return cli_error(cmd, "--seed: '%s' is not a non-negative integer", v);
             p.seed = (uint64_t)x;
+        } else if (!strcmp(a, "--threads")) {
+            int64_t x;
+            if (cli_parse_i64(v, 1, 256, &x))
+                return cli_error(cmd, "--threads: '%s' is not an integer in [1, 256]", v);
+            p.n_threads = (int)x;
         } else if (!strcmp(a, "--vocab")) {
             p.vocab_path = v;
         } else if (!strcmp(a, "--name")) {

@@ -8,6 +8,7 @@
 
 #include "base/limits.h"
 #include "base/mem.h"
+#include "base/pool.h"
 #include "base/rng.h"
 #include "base/status.h"
 #include "kernels/types.h"
@@ -46,7 +47,7 @@ void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch)
     p->n_layer = 2;
     p->n_head = 4;
     p->n_head_kv = 2;
-    p->head_dim = 16;
+    p->head_dim = arch == GENMODEL_ARCH_QWEN3MOE ? 16 : 0; // 0: n_embd/n_head
     p->n_expert = 8;
     p->n_expert_used = 2;
     p->gating = GENMODEL_GATING_SOFTMAX;
@@ -120,6 +121,12 @@ static int errf(char *err, size_t err_len, int status, const char *fmt, ...) {
 
 // ---- validation
 
+// llama/qwen2moe: head_dim 0 means n_embd/n_head (the only value those archs allow).
+static int64_t head_dim(const struct genmodel_params *p) {
+    if (p->head_dim == 0 && p->n_head > 0) return p->n_embd / p->n_head;
+    return p->head_dim;
+}
+
 #define GEN_MAX_DIM (1 << 20) // any single dimension (n_embd, widths, ranks)
 
 int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
@@ -145,6 +152,7 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
     RANGE(n_ff_exp, "--n-ff-exp", 1, GEN_MAX_DIM);
     RANGE(context, "--context", 1, LIMIT_MAX_CONTEXT);
     if (p->n_vocab != 0) RANGE(n_vocab, "--n-vocab", 259, LIMIT_MAX_VOCAB);
+    RANGE(n_threads, "--threads", 0, POOL_MAX_THREADS);
     if (!(p->rope_base > 0.0f) || !isfinite(p->rope_base))
         return errf(err, err_len, JANUS_EINVAL, "--rope-base must be a positive number");
     if (!(p->rms_eps > 0.0f) || !isfinite(p->rms_eps))
@@ -161,17 +169,17 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
                 return errf(err, err_len, JANUS_EINVAL,
                             "--n-embd %lld is not a multiple of --n-head %lld",
                             (long long)p->n_embd, (long long)p->n_head);
-            if (p->head_dim != p->n_embd / p->n_head)
+            if (p->head_dim != 0 && p->head_dim != p->n_embd / p->n_head)
                 return errf(err, err_len, JANUS_EINVAL,
                             "--head-dim %lld must equal n_embd/n_head = %lld for %s (only qwen3moe "
                             "has a free head_dim)",
                             (long long)p->head_dim, (long long)(p->n_embd / p->n_head),
                             genmodel_arch_name(p->arch));
         }
-        if (p->head_dim % 2 != 0)
-            return errf(err, err_len, JANUS_EINVAL, "--head-dim %lld must be even (RoPE pairs)",
-                        (long long)p->head_dim);
-        if (p->n_head * p->head_dim > GEN_MAX_DIM)
+        if (head_dim(p) % 2 != 0)
+            return errf(err, err_len, JANUS_EINVAL, "head_dim %lld must be even (RoPE pairs)",
+                        (long long)head_dim(p));
+        if (p->n_head * head_dim(p) > GEN_MAX_DIM)
             return errf(err, err_len, JANUS_EINVAL, "n_head * head_dim too large");
     }
     if (p->arch == GENMODEL_ARCH_LLAMA && p->n_ff != 0)
@@ -468,7 +476,7 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
     for (int64_t il = 0; il < p->n_layer; il++) {
         vec(pl, NAME("attn_norm.weight"), E, 1.0f, 0.1f);
         if (p->arch != GENMODEL_ARCH_DEEPSEEK2) {
-            const int64_t hd = p->head_dim;
+            const int64_t hd = head_dim(p);
             mat(pl, p, NAME("attn_q.weight"), E, H * hd, 0);
             mat(pl, p, NAME("attn_k.weight"), E, Hkv * hd, 0);
             mat(pl, p, NAME("attn_v.weight"), E, Hkv * hd, 0);
@@ -580,22 +588,22 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
     case GENMODEL_ARCH_LLAMA:
         ku32(&k, "feed_forward_length", p->n_ff_exp);
         ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", p->head_dim);
+        ku32(&k, "rope.dimension_count", head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN2MOE:
         ku32(&k, "feed_forward_length", p->n_ff);
         ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
         ku32(&k, "expert_shared_feed_forward_length", p->n_ff);
         ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", p->head_dim);
+        ku32(&k, "rope.dimension_count", head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN3MOE:
         ku32(&k, "feed_forward_length", p->n_ff);
         ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
         ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "attention.key_length", p->head_dim);
-        ku32(&k, "attention.value_length", p->head_dim);
-        ku32(&k, "rope.dimension_count", p->head_dim);
+        ku32(&k, "attention.key_length", head_dim(p));
+        ku32(&k, "attention.value_length", head_dim(p));
+        ku32(&k, "rope.dimension_count", head_dim(p));
         break;
     case GENMODEL_ARCH_DEEPSEEK2:
         ku32(&k, "feed_forward_length", p->n_ff);
@@ -658,41 +666,70 @@ static void fill_normal(float *x, int64_t n, struct rng *r, float offset, float 
     }
 }
 
-#define GEN_CHUNK ((int64_t)1 << 20) // elements generated per step
+#define GEN_CHUNK ((int64_t)1 << 20) // elements per chunk (whole rows, at least one row)
 
-static int stream_tensor(struct gguf_writer *w, const struct genmodel_params *p,
-                         const struct tplan *t, float *xf, uint8_t *xb) {
+// One tensor's chunks: chunk c holds rows [c*rows_per, ...) and draws from its own stream
+// rng_init3(seed, crc32(name), c), so the bytes do not depend on the thread count.
+struct gen_job {
+    const struct genmodel_params *p;
+    const struct tplan *t;
+    uint32_t crc;
+    int64_t rows_per, n_rows;
+    int64_t c0, n_chunks; // this round: chunks c0 .. c0+nth-1 (those < n_chunks)
+    float **xf;           // (nth) per-thread F32 scratch
+    uint8_t **xb;         // (nth) per-thread converted bytes
+    size_t *bytes;        // (nth) bytes produced by thread ith this round (0: none)
+};
+
+static void gen_chunk(void *ctx, int ith, int nth) {
+    struct gen_job *j = ctx;
+    (void)nth;
+    int64_t c = j->c0 + ith;
+    j->bytes[ith] = 0;
+    if (c >= j->n_chunks) return;
+    const struct tplan *t = j->t;
+    int64_t r0 = c * j->rows_per;
+    int64_t n = JANUS_MIN(j->rows_per, j->n_rows - r0) * t->ne[0];
     struct rng r;
-    rng_init3(&r, p->seed, genmodel_crc32(t->name), 0);
-    const int64_t row = t->ne[0];
-    const int64_t n_rows = t->ne[1] * t->ne[2];
-    const int64_t rows_per = row >= GEN_CHUNK ? 1 : GEN_CHUNK / row;
-    for (int64_t r0 = 0; r0 < n_rows; r0 += rows_per) {
-        int64_t nr = JANUS_MIN(rows_per, n_rows - r0);
-        int64_t n = nr * row;
-        fill_normal(xf, n, &r, t->offset, t->std);
-        const void *out = xb;
-        size_t bytes;
-        switch (t->type) {
-        case GGML_TYPE_F16:
-            types_f32_to_f16_row((uint16_t *)xb, xf, n);
-            bytes = (size_t)n * 2;
-            break;
-        case GGML_TYPE_BF16:
-            types_f32_to_bf16_row((uint16_t *)xb, xf, n);
-            bytes = (size_t)n * 2;
-            break;
-        case GGML_TYPE_Q8_0:
-            q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
-            bytes = (size_t)(n / 32) * sizeof(struct block_q8_0);
-            break;
-        default:
-            out = xf;
-            bytes = (size_t)n * 4;
-            break;
+    rng_init3(&r, j->p->seed, j->crc, (uint64_t)c);
+    float *xf = j->xf[ith];
+    uint8_t *xb = j->xb[ith];
+    fill_normal(xf, n, &r, t->offset, t->std);
+    switch (t->type) {
+    case GGML_TYPE_F16:
+        types_f32_to_f16_row((uint16_t *)xb, xf, n);
+        j->bytes[ith] = (size_t)n * 2;
+        break;
+    case GGML_TYPE_BF16:
+        types_f32_to_bf16_row((uint16_t *)xb, xf, n);
+        j->bytes[ith] = (size_t)n * 2;
+        break;
+    case GGML_TYPE_Q8_0:
+        q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
+        j->bytes[ith] = (size_t)(n / 32) * sizeof(struct block_q8_0);
+        break;
+    default:
+        memcpy(xb, xf, (size_t)n * 4);
+        j->bytes[ith] = (size_t)n * 4;
+        break;
+    }
+}
+
+static int stream_tensor(struct gguf_writer *w, struct pool *pool, struct gen_job *j,
+                         const struct tplan *t) {
+    const int nth = pool_n_threads(pool);
+    j->t = t;
+    j->crc = genmodel_crc32(t->name);
+    j->n_rows = t->ne[1] * t->ne[2];
+    j->rows_per = t->ne[0] >= GEN_CHUNK ? 1 : GEN_CHUNK / t->ne[0];
+    j->n_chunks = (j->n_rows + j->rows_per - 1) / j->rows_per;
+    for (j->c0 = 0; j->c0 < j->n_chunks; j->c0 += nth) {
+        pool_run(pool, gen_chunk, j);
+        for (int i = 0; i < nth; i++) {
+            if (!j->bytes[i]) continue;
+            int rc = gguf_writer_stream_data(w, j->xb[i], j->bytes[i]);
+            if (rc) return rc;
         }
-        int rc = gguf_writer_stream_data(w, out, bytes);
-        if (rc) return rc;
     }
     return JANUS_OK;
 }
@@ -706,8 +743,11 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     struct plan pl = {0};
     pl.err = err;
     pl.err_len = err_len;
-    float *xf = NULL;
-    uint8_t *xb = NULL;
+    float **xf = NULL;
+    uint8_t **xb = NULL;
+    size_t *chunk_bytes = NULL;
+    struct pool *pool = NULL;
+    int nth = 1;
     int64_t n_vocab = 0;
 
     // vocabulary first: its size is vocab_size and the embedding/output rows
@@ -769,19 +809,38 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     for (int64_t i = 0; i < pl.n; i++)
         max_row = JANUS_MAX(max_row, pl.t[i].ne[0]);
     int64_t buf_n = JANUS_MAX(max_row, GEN_CHUNK);
-    xf = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
-    xb = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof *xf);
-    if (!xf || !xb) {
+    if (p->n_threads > 1) {
+        rc = pool_create(&pool, p->n_threads);
+        if (rc) {
+            errf(err, err_len, rc, "cannot start %d threads (%s)", p->n_threads,
+                 janus_strerror(rc));
+            goto done;
+        }
+    }
+    nth = pool_n_threads(pool);
+    xf = mem_calloc(MEM_TAG_MODEL, (size_t)nth, sizeof *xf);
+    xb = mem_calloc(MEM_TAG_MODEL, (size_t)nth, sizeof *xb);
+    chunk_bytes = mem_calloc(MEM_TAG_MODEL, (size_t)nth, sizeof *chunk_bytes);
+    if (!xf || !xb || !chunk_bytes) {
         rc = errf(err, err_len, JANUS_ENOMEM, "out of memory");
         goto done;
     }
+    for (int i = 0; i < nth; i++) {
+        xf[i] = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof(float));
+        xb[i] = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof(float));
+        if (!xf[i] || !xb[i]) {
+            rc = errf(err, err_len, JANUS_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    struct gen_job job = {.p = p, .xf = xf, .xb = xb, .bytes = chunk_bytes};
     rc = gguf_writer_stream_begin(w, path);
     if (rc) {
         errf(err, err_len, rc, "%s: cannot write (%s)", path, janus_strerror(rc));
         goto done;
     }
     for (int64_t i = 0; i < pl.n && !rc; i++) {
-        rc = stream_tensor(w, p, &pl.t[i], xf, xb);
+        rc = stream_tensor(w, pool, &job, &pl.t[i]);
         if (rc)
             errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
                  janus_strerror(rc));
@@ -796,7 +855,13 @@ done:
     if (have_vg) gguf_close(&vg);
     vocab_free(&v);
     mem_free(pl.t);
+    for (int i = 0; xf && i < nth; i++)
+        mem_free(xf[i]);
+    for (int i = 0; xb && i < nth; i++)
+        mem_free(xb[i]);
     mem_free(xf);
     mem_free(xb);
+    mem_free(chunk_bytes);
+    pool_destroy(&pool);
     return rc;
 }

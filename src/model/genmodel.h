@@ -1,8 +1,9 @@
 // Random-weight GGUF MoE models in exactly the layout of the shared fixtures
 // (fixtures README §3: same keys, tensor names, shapes and init scales), for the four
 // architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9).
-// Deterministic from the seed: tensor t draws from its own rng.h stream
-// rng_init3(seed, crc32(name), 0), so a file is byte-identical for equal parameters.
+// Deterministic from the seed: chunk c (~1M values, whole rows) of tensor t draws from its
+// own rng.h stream rng_init3(seed, crc32(name), c), so a file is byte-identical for equal
+// parameters whatever the thread count.
 // Tensors are streamed to disk (gguf writer streaming mode): memory stays O(one chunk)
 // however large the model. Matrices are stored in the model type (F32/F16/BF16/Q8_0);
 // norms, routers, biases and exp_probs_b always in F32.
@@ -50,6 +51,8 @@ struct genmodel_params {
     int64_t context;
     float rope_base;
     float rms_eps;
+    int n_threads; // generation threads (0 or 1: the caller's thread only); the file's bytes
+                   // do not depend on it
 };
 
 // Fills p with the fixture dimensions of arch, type F32, seed 1234, built-in vocabulary.

@@ -960,6 +960,7 @@ struct gguf_writer {
     int64_t cur;     // tensor being streamed
     size_t cur_done; // bytes of it written
     int failed;
+    int may_unlink; // the output is (or will be) a regular file we may remove on failure
 };
 
 #define WRITER_MAX_HEADER ((size_t)1 << 31)
@@ -969,6 +970,17 @@ struct gguf_writer *gguf_writer_create(void) {
     if (!w) return NULL;
     buf_init(&w->kv, WRITER_MAX_HEADER);
     return w;
+}
+
+// Ends a stream after a failure: closes the file and removes it, unless the path is not a
+// regular file (e.g. /dev/null): a device or FIFO is never unlinked.
+static void stream_abort(struct gguf_writer *w) {
+    if (w->f) fclose(w->f);
+    w->f = NULL;
+    if (w->path && w->may_unlink) unlink(w->path);
+    mem_free(w->path);
+    w->path = NULL;
+    w->failed = 0;
 }
 
 void gguf_writer_destroy(struct gguf_writer **pw) {
@@ -983,10 +995,7 @@ void gguf_writer_destroy(struct gguf_writer **pw) {
         mem_free(w->t[i].data);
     }
     mem_free(w->t);
-    if (w->f) {
-        fclose(w->f);
-        if (w->path) unlink(w->path);
-    }
+    if (w->f) stream_abort(w);
     mem_free(w->path);
     mem_free(w);
     *pw = NULL;
@@ -1259,11 +1268,7 @@ int gguf_writer_write(struct gguf_writer *w, const char *path) {
     for (int64_t i = 0; i < w->n_t && !rc; i++)
         rc = gguf_writer_stream_data(w, w->t[i].data, w->t[i].n_bytes);
     if (rc) {
-        fclose(w->f);
-        w->f = NULL;
-        unlink(path);
-        mem_free(w->path);
-        w->path = NULL;
+        if (w->f) stream_abort(w);
         return rc;
     }
     return gguf_writer_stream_end(w);
@@ -1283,6 +1288,8 @@ int gguf_writer_stream_begin(struct gguf_writer *w, const char *path) {
         buf_free(&h);
         return JANUS_ENOMEM;
     }
+    struct stat st;
+    w->may_unlink = lstat(path, &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode);
     w->f = fopen(path, "wb");
     if (!w->f) {
         buf_free(&h);
@@ -1332,11 +1339,19 @@ int gguf_writer_stream_data(struct gguf_writer *w, const void *data, size_t n) {
 int gguf_writer_stream_end(struct gguf_writer *w) {
     if (!w || !w->f) return JANUS_EINVAL;
     int rc = w->failed || w->cur != w->n_t ? JANUS_EINVAL : JANUS_OK;
-    if (fclose(w->f) != 0 && !rc) rc = JANUS_EIO;
+    if (rc) {
+        stream_abort(w);
+        return rc;
+    }
+    FILE *f = w->f;
     w->f = NULL;
-    if (rc) unlink(w->path);
+    if (fclose(f) != 0) {
+        rc = JANUS_EIO;
+        stream_abort(w);
+        return rc;
+    }
     mem_free(w->path);
     w->path = NULL;
     w->failed = 0;
-    return rc;
+    return JANUS_OK;
 }

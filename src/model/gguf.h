@@ -124,7 +124,12 @@ int ggml_type_layout(uint32_t type, int64_t *block_elems, size_t *block_bytes);
 const char *gguf_type_name(enum gguf_type t);
 
 // ---- writer (gen-model, tests)
-// Builds a GGUF v3 file in memory, then writes it. Keys and tensors keep insertion order.
+// Builds a GGUF v3 file (32-byte alignment, no general.alignment key): keys and tensor infos
+// in memory, tensor data either copied (gguf_writer_add_tensor + gguf_writer_write) or
+// streamed (see below). Keys and tensors keep insertion order; each tensor is padded to 32.
+// add_* return JANUS_EINVAL for a duplicate/empty key or name, a shape/type/size mismatch,
+// or a call after stream_begin; JANUS_ELIMIT over limits.h; JANUS_ENOMEM. Not thread-safe.
+// destroy removes a partially streamed file.
 struct gguf_writer;
 struct gguf_writer *gguf_writer_create(void);
 void gguf_writer_destroy(struct gguf_writer **w);

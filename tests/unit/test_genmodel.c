@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static void tmp_path(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/%s", test_tmpdir(), name);
@@ -367,6 +368,8 @@ TEST(invalid_params) {
         {GENMODEL_ARCH_LLAMA, "q_lora", 8, "deepseek2 only"},
         {GENMODEL_ARCH_QWEN2MOE, "n_expert_shared", 2, "exactly one shared expert"},
         {GENMODEL_ARCH_QWEN3MOE, "head_dim", 7, "must be even"},
+        {GENMODEL_ARCH_LLAMA, "n_embd", 76, "head_dim 19 must be even"}, // 76/4 = 19
+        {GENMODEL_ARCH_LLAMA, "n_embd", 66, "not a multiple of --n-head"},
         {GENMODEL_ARCH_DEEPSEEK2, "n_head_kv", 2, "must equal --n-head"},
         {GENMODEL_ARCH_DEEPSEEK2, "qk_rope", 7, "--qk-rope 7 must be even"},
         {GENMODEL_ARCH_DEEPSEEK2, "n_dense_lead", 3, "--n-dense-lead"},
@@ -382,6 +385,7 @@ TEST(invalid_params) {
                      : !strcmp(k[i].field, "head_dim")        ? &p.head_dim
                      : !strcmp(k[i].field, "n_ff")            ? &p.n_ff
                      : !strcmp(k[i].field, "n_layer")         ? &p.n_layer
+                     : !strcmp(k[i].field, "n_embd")          ? &p.n_embd
                      : !strcmp(k[i].field, "q_lora")          ? &p.q_lora
                      : !strcmp(k[i].field, "n_expert_shared") ? &p.n_expert_shared
                      : !strcmp(k[i].field, "qk_rope")         ? &p.qk_rope
@@ -597,4 +601,74 @@ TEST(cli_info_unsupported_and_vocab) {
     }
     ASSERT_EQ(pclose(f), 0);
     ASSERT_EQ(seen, 3);
+}
+
+// Multi-chunk tensors: the bytes do not depend on the thread count.
+TEST(threads_do_not_change_bytes) {
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    p.n_layer = 1;
+    p.n_embd = 256;
+    p.n_ff_exp = 1024; // 256 x 1024 x 8 = 2M values per expert tensor: 2 chunks
+    p.type = GGML_TYPE_Q8_0;
+    p.seed = 3;
+    char p1[512], p2[512];
+    tmp_path(p1, sizeof p1, "t1.gguf");
+    tmp_path(p2, sizeof p2, "t3.gguf");
+    p.n_threads = 1;
+    ASSERT_OK(gen(&p, p1));
+    p.n_threads = 3;
+    ASSERT_OK(gen(&p, p2));
+    size_t n1, n2;
+    uint8_t *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+    ASSERT(b1 && b2);
+    ASSERT_EQ(n1, n2);
+    ASSERT_MEM_EQ(b1, b2, n1);
+    // the two chunks of one tensor are different draws (not a repeated stream)
+    struct gguf g;
+    char err[256];
+    ASSERT_OK(gguf_open_memory(&g, b1, n1, err, sizeof err));
+    const struct gguf_tensor *t = gguf_find_tensor(&g, "blk.0.ffn_up_exps.weight");
+    ASSERT(t != NULL);
+    ASSERT(memcmp(t->data, (const uint8_t *)t->data + t->n_bytes / 2, t->n_bytes / 2) != 0);
+    gguf_close(&g);
+    mem_free(b1);
+    mem_free(b2);
+    p.n_threads = 1000;
+    ASSERT_EQ(genmodel_check(&p, err, sizeof err), JANUS_EINVAL);
+    ASSERT(strstr(err, "--threads"));
+}
+
+// Every allocation of genmodel_write failing in turn: a clean error, no leak, no file left.
+TEST(alloc_failures) {
+    char vocab[4096], out[512], err[512];
+    vocab_path(vocab, sizeof vocab);
+    tmp_path(out, sizeof out, "fault.gguf");
+    for (int builtin = 0; builtin < 2; builtin++) {
+        struct genmodel_params p;
+        genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+        p.vocab_path = builtin ? NULL : vocab;
+        int64_t live = mem_live_bytes(MEM_TAG_MODEL);
+        int ok = 0, n_fail = 0;
+        for (uint64_t n = 1; n < 20000 && !ok; n += builtin ? 7 : 1) {
+            mem_fail_after(n);
+            int rc = genmodel_write(&p, out, err, sizeof err);
+            mem_fail_after(0);
+            struct stat st;
+            if (rc == JANUS_OK) {
+                ok = 1;
+                unlink(out);
+                break;
+            }
+            n_fail++;
+            if (rc != JANUS_ENOMEM || !err[0] || stat(out, &st) == 0)
+                TEST_FAIL_("fail at %llu: rc %d '%s' (file left: %d)", (unsigned long long)n, rc,
+                           err, stat(out, &st) == 0);
+            ASSERT_EQ(mem_live_bytes(MEM_TAG_MODEL), live);
+        }
+        printf("    %s vocabulary: %d failing allocations handled\n", builtin ? "built-in" : "file",
+               n_fail);
+        ASSERT(ok);
+        ASSERT_LT(10, n_fail);
+    }
 }

@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char *k_models[] = {
     "deepseek2-v2-f32", "deepseek2-v2g-f32", "deepseek2-v3-f32", "deepseek2-v3g-f32",
@@ -911,4 +912,39 @@ TEST(version2_accepted) {
     ASSERT_EQ(g.n_tensors, 37);
     gguf_close(&g);
     mem_free(buf);
+}
+
+TEST(writer_failure_paths) {
+    float x[32] = {0};
+    int64_t ne[1] = {32};
+    struct gguf_writer *w = gguf_writer_create();
+    ASSERT_OK(gguf_writer_add_tensor(w, "t", 1, ne, GGML_TYPE_F32, x, sizeof x));
+    // unwritable path: clean error (no crash, nothing left open)
+    ASSERT_EQ(gguf_writer_write(w, "/nonexistent-dir/x.gguf"), JANUS_EIO);
+    // the writer stays usable
+    char path[512];
+    snprintf(path, sizeof path, "%s/ok.gguf", test_tmpdir());
+    ASSERT_OK(gguf_writer_write(w, path));
+    gguf_writer_destroy(&w);
+    // a failed stream removes a regular file it created...
+    w = gguf_writer_create();
+    ASSERT_OK(gguf_writer_add_tensor_info(w, "t", 1, ne, GGML_TYPE_F32));
+    snprintf(path, sizeof path, "%s/partial.gguf", test_tmpdir());
+    ASSERT_OK(gguf_writer_stream_begin(w, path));
+    ASSERT_OK(gguf_writer_stream_data(w, x, 64)); // half the tensor
+    ASSERT_EQ(gguf_writer_stream_end(w), JANUS_EINVAL);
+    struct stat st;
+    ASSERT(stat(path, &st) != 0);
+    // ...but never unlinks a path that is not a regular file (device, FIFO, symlink)
+    char target[512], link[512];
+    snprintf(target, sizeof target, "%s/target.gguf", test_tmpdir());
+    snprintf(link, sizeof link, "%s/link.gguf", test_tmpdir());
+    FILE *f = fopen(target, "wb");
+    ASSERT(f != NULL);
+    fclose(f);
+    ASSERT_EQ(symlink(target, link), 0);
+    ASSERT_OK(gguf_writer_stream_begin(w, link));
+    ASSERT_OK(gguf_writer_stream_data(w, x, 64));
+    gguf_writer_destroy(&w); // aborts the stream
+    ASSERT(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
 }
