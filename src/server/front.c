@@ -368,12 +368,10 @@ int front_start(struct server *s, char *err, size_t err_len) {
 
 void front_stop(struct server *s) {
     s->stopping = 1;
-    if (s->conn.fd >= 0) {
-        struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
-        pthread_mutex_lock(&s->send_mu);
-        (void)!frontlink_send(&s->conn, &m);
-        pthread_mutex_unlock(&s->send_mu);
-    }
+    struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
+    pthread_mutex_lock(&s->send_mu);
+    if (s->conn.fd >= 0) (void)!frontlink_send(&s->conn, &m);
+    pthread_mutex_unlock(&s->send_mu);
     // Give the job a moment to exit by itself, then SIGTERM, then SIGKILL (whole group).
     // Only the reader thread reaps the child; here we wait for it to notice.
     pthread_mutex_lock(&s->mu);
