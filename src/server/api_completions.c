@@ -199,8 +199,7 @@ static void textgen_free(struct textgen *t) {
     mem_free(t->piece);
 }
 
-// Earliest match of any stop string in text starting at or after from; -1 if none.
-static long find_stop(const struct api_gen *g, const char *text, size_t len, size_t from) {
+long api_stop_find(const struct api_gen *g, const char *text, size_t len, size_t from) {
     long best = -1;
     for (int k = 0; k < g->n_stop_str; k++) {
         size_t sl = strlen(g->stop_str[k]);
@@ -214,8 +213,7 @@ static long find_stop(const struct api_gen *g, const char *text, size_t len, siz
     return best;
 }
 
-// Bytes at the end of text that could be the start of a stop string (held back).
-static size_t holdback(const struct api_gen *g, const char *text, size_t len, size_t from) {
+size_t api_stop_holdback(const struct api_gen *g, const char *text, size_t len, size_t from) {
     size_t hold = 0;
     for (int k = 0; k < g->n_stop_str; k++) {
         size_t sl = strlen(g->stop_str[k]);
@@ -249,7 +247,7 @@ static void textgen_feed(struct textgen *t, const struct vocab *v, const struct 
             longest = JANUS_MAX(longest, strlen(g->stop_str[k]));
         size_t from = scan_from > longest ? scan_from - longest : 0;
         from = JANUS_MAX(from, t->emitted > longest ? t->emitted - longest : 0);
-        long at = find_stop(g, t->text.data ? t->text.data : "", t->text.len, from);
+        long at = api_stop_find(g, t->text.data ? t->text.data : "", t->text.len, from);
         if (at >= 0 && (size_t)at >= t->emitted) {
             t->text.len = (size_t)at;
             if (t->text.data) t->text.data[at] = 0;
@@ -261,7 +259,7 @@ static void textgen_feed(struct textgen *t, const struct vocab *v, const struct 
 // Bytes of text that can be sent now.
 static size_t textgen_safe(const struct textgen *t, const struct api_gen *g, int final) {
     if (final || t->stop_hit || !g->n_stop_str) return t->text.len;
-    size_t h = holdback(g, t->text.data, t->text.len, t->emitted);
+    size_t h = api_stop_holdback(g, t->text.data, t->text.len, t->emitted);
     return t->text.len - h > t->emitted ? t->text.len - h : t->emitted;
 }
 

@@ -164,6 +164,13 @@ int api_tokenize(struct server *s, const char *text, size_t len, int parse_speci
 void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen *g,
                   struct api_reply *r);
 
+// Stop strings (api_completions.c). api_stop_find: the earliest match of any of g's stop
+// strings in text[0..len) that starts at or after from; -1 if none. api_stop_holdback: how
+// many bytes at the end of text, within text[from..len), could be the start of a stop
+// string and so must not be sent yet.
+long api_stop_find(const struct api_gen *g, const char *text, size_t len, size_t from);
+size_t api_stop_holdback(const struct api_gen *g, const char *text, size_t len, size_t from);
+
 // Classifies tokenizer.chat_template (api_chat.c): 'c' ChatML, 'l' Llama-2, 'm' Mistral,
 // 'd' DeepSeek-V3, 'D' DeepSeek-V2, 0 the documented default.
 char api_chat_template_kind(const char *tmpl, size_t len);

@@ -1,8 +1,8 @@
 // Unit tests for the HTTP front's pure pieces (src/server): chat template recognition from
 // tokenizer.chat_template texts of the supported families, and the exact prompt each
 // template renders (system, multi-turn, content parts, bad roles), plus the OpenAI error
-// shape. The served endpoints are tested end to end in tests/e2e/test_serve_*.sh.
-// SPDX-License-Identifier: MIT
+// shape, and stop-string matching and hold-back. The served endpoints are tested end to end in
+// tests/e2e/test_serve_*.sh. SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/buf.h"
@@ -121,4 +121,34 @@ TEST(error_shape) {
     ASSERT_EQ(cJSON_GetArraySize(e), 4);
     cJSON_Delete(j);
     buf_free(&r.body);
+}
+
+TEST(stop_strings) {
+    struct api_gen g;
+    memset(&g, 0, sizeof g);
+    g.n_stop_str = 2;
+    g.stop_str[0] = "wor";
+    g.stop_str[1] = "lo";
+    const char *t = "hello world";
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 0), 3); // "lo" in hello
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 4), 6); // "wor"
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 7), -1);
+    ASSERT_EQ(api_stop_find(&g, t, 8, 4), -1); // "wo" only: not yet a match
+    // hold back what could still become a stop string
+    g.n_stop_str = 1;
+    g.stop_str[0] = "world";
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 0), 2);
+    ASSERT_EQ(api_stop_holdback(&g, "abc w", 5, 0), 1);
+    ASSERT_EQ(api_stop_holdback(&g, "abc", 3, 0), 0);
+    ASSERT_EQ(api_stop_holdback(&g, "abc worl", 8, 0), 4);
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 4), 2); // only text[from..) is unsent
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 5), 0);
+    ASSERT_EQ(api_stop_holdback(&g, "", 0, 0), 0);
+    // several stop strings: the longest possible prefix wins
+    g.n_stop_str = 2;
+    g.stop_str[0] = "xyz";
+    g.stop_str[1] = "yzzz";
+    ASSERT_EQ(api_stop_holdback(&g, "..xyz", 5, 0), 2); // "yz" of "yzzz" ("xyz" would be a match)
+    ASSERT_EQ(api_stop_holdback(&g, "..xy", 4, 0), 2);
+    ASSERT_EQ(api_stop_find(&g, "..xyzzz", 7, 0), 2);
 }
