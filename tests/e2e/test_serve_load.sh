@@ -124,7 +124,7 @@ wait $NS || true
 req GET "$U/health"
 expect_status 503 "/health after the job died"
 [ "$(jget 'j["status"]')" = error ] || fail "/health status after death: $BODY"
-jget 'j["message"]' | grep -q "signal 9" || fail "/health should say the job was killed: $BODY"
+grep -q "signal 9" <<<"$(jget 'j["message"]')" || fail "/health should say the job was killed: $BODY"
 req POST "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
 expect_error 503 "new request after the job died"
 wait_metric "$PORT_D" janus_up 0 || fail "janus_up should be 0"
