@@ -194,20 +194,20 @@ typedef int (*janus_piece_fn)(void *user, const char *text, size_t len);
 // Generates text on sequence seq: tokenizes prompt (with BOS when the sequence is empty),
 // appends it to the sequence, then samples and feeds back up to max_tokens tokens, calling
 // on_piece for the text as it becomes complete. Stops after max_tokens tokens, at the
-// model's EOS token (not emitted), or when on_piece returns non-zero. Greedy with
-// max_tokens = N prints the same text as `janus generate -m MODEL -p PROMPT -n N`.
-// The last sampled token is not fed back (as in janus generate), so afterwards the
-// sequence holds the prompt and every generated token but the last; its logits are those
-// that produced the last token. sampling may be NULL (greedy); on_piece may be NULL.
-// out: *n_generated (may be NULL): tokens generated, EOS not counted.
-// Returns JANUS_OK; JANUS_ECANCELED when on_piece stopped it (state as after a normal
-// stop); JANUS_EINVAL (NULL session or prompt, bad seq, max_tokens < 0, bad sampling
-// params, empty prompt for an empty sequence); JANUS_EUNSUPPORTED (no tokenizer);
-// JANUS_ELIMIT (prompt + max_tokens - 1 positions do not fit in n_ctx); JANUS_ENOMEM.
-// These are all detected before anything runs: nothing is emitted and the sequence is
-// unchanged. (Should the engine still fail midway, the sequence is restored to its state
-// before the call, but pieces already passed to on_piece stay delivered.)
-// max_tokens = 0: checks the arguments and returns JANUS_OK without running anything.
+// model's EOS token (not emitted, not fed back), or when on_piece returns non-zero. Greedy
+// with max_tokens = N emits the same text as `janus generate -m MODEL -p PROMPT -n N`.
+// Afterwards the sequence holds the prompt and every generated token (EOS excepted), and
+// its logits are those after the last token fed: call janus_generate again on the same seq
+// to continue the text. An empty prompt continues from the sequence's logits (on an empty
+// sequence the prompt is just BOS, where the tokenizer adds one). sampling may be NULL (greedy);
+// on_piece may be NULL. out: *n_generated (may be NULL): tokens generated, EOS not counted. Returns
+// JANUS_OK; JANUS_ECANCELED when on_piece stopped it (state as after a normal stop); JANUS_EINVAL
+// (NULL session or prompt, bad seq, max_tokens < 0, bad sampling params, no prompt tokens and no
+// logits to continue from); JANUS_EUNSUPPORTED (no tokenizer); JANUS_ELIMIT (length + prompt +
+// max_tokens positions do not fit in n_ctx); JANUS_ENOMEM. These are all detected before anything
+// runs: nothing is emitted and the sequence is unchanged. (Should the engine still fail midway, the
+// sequence is restored to its state before the call, but pieces already passed to on_piece stay
+// delivered.) max_tokens = 0: checks the arguments and returns JANUS_OK without running anything.
 JANUS_WUR int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
                              const struct janus_sampling_params *sampling, int32_t max_tokens,
                              janus_piece_fn on_piece, void *user, int32_t *n_generated);

@@ -21,19 +21,19 @@
 
 // ---- status codes: janus.h carries a copy of enum janus_status (it cannot include src/).
 // Read that copy under other names and check each value against base/status.h.
-#define janus_status JANUS_COPY_status
-#define JANUS_OK JANUS_COPY_OK
-#define JANUS_ENOMEM JANUS_COPY_ENOMEM
-#define JANUS_EINVAL JANUS_COPY_EINVAL
-#define JANUS_EFORMAT JANUS_COPY_EFORMAT
-#define JANUS_EPROTO JANUS_COPY_EPROTO
-#define JANUS_ELIMIT JANUS_COPY_ELIMIT
-#define JANUS_EIO JANUS_COPY_EIO
-#define JANUS_ECOMM JANUS_COPY_ECOMM
-#define JANUS_EAGAIN JANUS_COPY_EAGAIN
-#define JANUS_ECANCELED JANUS_COPY_ECANCELED
+#define janus_status       JANUS_COPY_status
+#define JANUS_OK           JANUS_COPY_OK
+#define JANUS_ENOMEM       JANUS_COPY_ENOMEM
+#define JANUS_EINVAL       JANUS_COPY_EINVAL
+#define JANUS_EFORMAT      JANUS_COPY_EFORMAT
+#define JANUS_EPROTO       JANUS_COPY_EPROTO
+#define JANUS_ELIMIT       JANUS_COPY_ELIMIT
+#define JANUS_EIO          JANUS_COPY_EIO
+#define JANUS_ECOMM        JANUS_COPY_ECOMM
+#define JANUS_EAGAIN       JANUS_COPY_EAGAIN
+#define JANUS_ECANCELED    JANUS_COPY_ECANCELED
 #define JANUS_EUNSUPPORTED JANUS_COPY_EUNSUPPORTED
-#define JANUS_ENOTFOUND JANUS_COPY_ENOTFOUND
+#define JANUS_ENOTFOUND    JANUS_COPY_ENOTFOUND
 #undef JANUS_STATUS_H
 #include "janus.h"
 #undef janus_status
@@ -70,8 +70,8 @@ struct janus_model {
     struct model m;
     struct vocab voc; // zeroed when has_vocab == 0
     int has_vocab;
-    char name[128];          // general.name, NUL-terminated
-    atomic_int n_sessions;   // live sessions (closing with any is a bug)
+    char name[128];        // general.name, NUL-terminated
+    atomic_int n_sessions; // live sessions (closing with any is a bug)
 };
 
 struct janus_session {
@@ -185,8 +185,8 @@ int janus_tokenize(const janus_model_t *model, const char *text, size_t len, int
     if (!model->has_vocab) return JANUS_EUNSUPPORTED;
     if (len > VOCAB_MAX_TEXT) return JANUS_ELIMIT;
     int32_t dummy;
-    return vocab_tokenize(&model->voc, text ? text : "", len, add_special != 0,
-                          parse_special != 0, tokens ? tokens : &dummy, cap);
+    return vocab_tokenize(&model->voc, text ? text : "", len, add_special != 0, parse_special != 0,
+                          tokens ? tokens : &dummy, cap);
 }
 
 int janus_token_to_piece(const janus_model_t *model, int32_t token, char *buf, size_t cap) {
@@ -202,7 +202,8 @@ struct janus_session_params janus_session_default_params(void) {
 }
 
 struct janus_sampling_params janus_sampling_default_params(void) {
-    return (struct janus_sampling_params){.temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
+    return (struct janus_sampling_params){
+        .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
 }
 
 static void session_free(struct janus_session *s) {
@@ -396,7 +397,7 @@ int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
     rc = JANUS_EINVAL;
     if (n_prompt == 0 && !s->has_logits[seq]) goto out;
     rc = JANUS_ELIMIT;
-    if (n_past + n_prompt + JANUS_MAX(max_tokens - 1, 0) > s->n_ctx) goto out;
+    if (n_past + n_prompt + max_tokens > s->n_ctx) goto out;
     rc = JANUS_OK;
     if (max_tokens == 0) goto out;
 
@@ -411,7 +412,7 @@ int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
     int32_t n_out = 0;
     struct vocab_detok det = {0};
     int stop = 0;
-    while (rc == JANUS_OK && !stop) {
+    while (rc == JANUS_OK) {
         const int32_t id = seq_sample(s, seq, &sp);
         if (id == jm->voc.eos) break;
         n_out++;
@@ -421,8 +422,9 @@ int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
             break;
         }
         if (nb > 0 && on_piece && on_piece(user, piece, (size_t)nb) != 0) stop = 1;
-        if (stop || n_out == max_tokens) break;
+        // Fed back even when it is the last: the sequence then holds all the text emitted.
         rc = seq_decode(s, seq, &id, 1);
+        if (stop || n_out == max_tokens) break;
     }
     if (rc != JANUS_OK) {
         // Not expected after the checks above; restore the sequence as documented.

@@ -17,8 +17,8 @@
 #define N_GREEDY 8
 
 static const char *const k_models[] = {
-    "llama-moe-f32",    "llama-moe-f16",     "llama-moe-bf16",    "llama-moe-q8_0",
-    "qwen2moe-f32",     "deepseek2-v2-f32",  "deepseek2-v3-f32",  "qwen3moe-f32",
+    "llama-moe-f32",     "llama-moe-f16",     "llama-moe-bf16",   "llama-moe-q8_0",
+    "qwen2moe-f32",      "deepseek2-v2-f32",  "deepseek2-v3-f32", "qwen3moe-f32",
     "deepseek2-v2g-f32", "deepseek2-v3g-f32",
 };
 
@@ -130,8 +130,7 @@ TEST(model_open_errors) {
     char path[512], err[512];
     janus_model_t *const sentinel = (janus_model_t *)&path; // must stay untouched
     janus_model_t *m = sentinel;
-    ASSERT_EQ(janus_model_open("/nonexistent/x.gguf", NULL, &m, err, sizeof err),
-              JANUS_ENOTFOUND);
+    ASSERT_EQ(janus_model_open("/nonexistent/x.gguf", NULL, &m, err, sizeof err), JANUS_ENOTFOUND);
     ASSERT(m == sentinel);
     ASSERT(strstr(err, "/nonexistent/x.gguf") != NULL);
     ASSERT(strchr(err, '\n') == NULL);
@@ -207,7 +206,7 @@ TEST(tokenize) {
     char piece[16];
     ASSERT_EQ(janus_token_to_piece(m, 384, piece, sizeof piece), 4);
     ASSERT_MEM_EQ(piece, " The", 4);
-    ASSERT_EQ(janus_token_to_piece(m, 1, piece, sizeof piece), 0); // BOS: no text
+    ASSERT_EQ(janus_token_to_piece(m, 1, piece, sizeof piece), 0);       // BOS: no text
     ASSERT_EQ(janus_token_to_piece(m, 3 + 'A', piece, sizeof piece), 1); // <0x41>
     ASSERT_EQ(piece[0], 'A');
     ASSERT_EQ(janus_token_to_piece(m, 384, piece, 3), JANUS_ELIMIT);
@@ -473,7 +472,7 @@ static void check_generate(const char *name, const char *prompt, int n, const ch
     int32_t ids[128];
     const int np = janus_tokenize(m, prompt, strlen(prompt), 1, 0, ids, 128);
     ASSERT(np > 0);
-    if (ng == n) ASSERT_EQ(janus_seq_length(s, 0), np + n - 1);
+    ASSERT_EQ(janus_seq_length(s, 0), np + ng);
     janus_session_destroy(&s);
     janus_model_close(&m);
 }
@@ -483,8 +482,8 @@ TEST(generate_matches_cli) {
     check_generate("qwen2moe-f32", "Hello world", 16, "", NULL);
     check_generate("deepseek2-v2g-f32", "The quick brown fox", 16, "", NULL);
     struct janus_sampling_params sp = {.temperature = 0.9f, .top_k = 40, .top_p = 0.95f, .seed = 7};
-    check_generate("llama-moe-q8_0", "Once upon a time", 20, "--temp 0.9 --top-k 40 --top-p 0.95 --seed 7",
-                   &sp);
+    check_generate("llama-moe-q8_0", "Once upon a time", 20,
+                   "--temp 0.9 --top-k 40 --top-p 0.95 --seed 7", &sp);
 }
 
 TEST(generate_cancel_and_continue) {
@@ -500,10 +499,10 @@ TEST(generate_cancel_and_continue) {
     ASSERT_EQ(part.n_calls, 2);
     ASSERT(ng >= 2 && ng < 24);
     ASSERT(part.len < full.len && memcmp(part.buf, full.buf, part.len) == 0);
-    // the sequence holds the prompt and every generated token but the last
+    // the sequence holds the prompt and every generated token
     int32_t ids[32];
     const int np = janus_tokenize(m, "The server", 10, 1, 0, ids, 32);
-    ASSERT_EQ(janus_seq_length(s, 0), np + ng - 1);
+    ASSERT_EQ(janus_seq_length(s, 0), np + ng);
     // continuing: text appended without a second BOS
     const int32_t len0 = janus_seq_length(s, 0);
     const int np2 = janus_tokenize(m, " and", 4, 0, 0, ids, 32);
@@ -511,7 +510,15 @@ TEST(generate_cancel_and_continue) {
     struct text more = {0};
     ASSERT_OK(janus_generate(s, 0, " and", NULL, 4, on_piece, &more, &ng));
     ASSERT_EQ(ng, 4);
-    ASSERT_EQ(janus_seq_length(s, 0), len0 + np2 + 4 - 1);
+    ASSERT_EQ(janus_seq_length(s, 0), len0 + np2 + 4);
+    // 6 tokens, then an empty prompt continues with 18 more: the same text as 24 at once
+    ASSERT_OK(janus_seq_reset(s, 0));
+    struct text split = {0};
+    ASSERT_OK(janus_generate(s, 0, "The server", NULL, 6, on_piece, &split, &ng));
+    ASSERT_EQ(ng, 6);
+    ASSERT_OK(janus_generate(s, 0, "", NULL, 18, on_piece, &split, &ng));
+    ASSERT_EQ(ng, 18);
+    ASSERT_STR_EQ(split.buf, full.buf);
     janus_session_destroy(&s);
     janus_model_close(&m);
 }
@@ -569,7 +576,8 @@ TEST(alloc_failure_sweep) {
         int rc = janus_model_open(path, NULL, &m, err, sizeof err);
         int stage = 0;
         if (rc == JANUS_OK) stage = 1, rc = janus_session_create(m, &sp, &s);
-        if (rc == JANUS_OK) stage = 2, rc = janus_generate(s, 0, "The server an", NULL, 6, on_piece, &t, NULL);
+        if (rc == JANUS_OK)
+            stage = 2, rc = janus_generate(s, 0, "The server an", NULL, 6, on_piece, &t, NULL);
         mem_fail_after(0);
         if (rc == JANUS_OK) {
             ASSERT(t.len > 0);
@@ -580,7 +588,8 @@ TEST(alloc_failure_sweep) {
             return;
         }
         n_fail++;
-        if (rc != JANUS_ENOMEM) TEST_FAIL_("k=%llu stage %d: status %d (%s)", (unsigned long long)k, stage, rc, err);
+        if (rc != JANUS_ENOMEM)
+            TEST_FAIL_("k=%llu stage %d: status %d (%s)", (unsigned long long)k, stage, rc, err);
         if (stage == 0) ASSERT(m == NULL);
         if (stage == 0) ASSERT(strstr(err, path) != NULL || strstr(err, "memory") != NULL);
         if (stage == 1) ASSERT(s == NULL);
@@ -590,7 +599,9 @@ TEST(alloc_failure_sweep) {
         }
         janus_session_destroy(&s);
         janus_model_close(&m);
-        if (live_bytes() != base) TEST_FAIL_("k=%llu stage %d: %lld bytes leaked", (unsigned long long)k, stage, (long long)(live_bytes() - base));
+        if (live_bytes() != base)
+            TEST_FAIL_("k=%llu stage %d: %lld bytes leaked", (unsigned long long)k, stage,
+                       (long long)(live_bytes() - base));
     }
     TEST_FAIL_("never completed");
 }
