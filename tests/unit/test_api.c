@@ -1,5 +1,6 @@
 // Tests of the embeddable C API (include/janus.h), written as an embedder would: only
-// janus.h (+ base/mem.h for the allocation-failure hook and byte counters). Greedy through
+// janus.h (+ base/mem.h for the allocation-failure hook and byte counters, model/gguf.h to
+// write a model without a tokenizer). Greedy through
 // the API reproduces every fixture's .greedy ids; janus_generate prints what `janus
 // generate` prints (greedy and seeded sampling); errors give the documented codes and
 // leave state unchanged; sessions and sequences are independent; every allocation failure
@@ -8,8 +9,10 @@
 #include "janus.h"
 
 #include "base/mem.h"
+#include "model/gguf.h"
 #include "../test.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -551,6 +554,89 @@ TEST(sampling_streams) {
         ASSERT_OK(janus_session_sample(s, 1, &sp, &b[i]));
         ASSERT_EQ(a[i], b[i]); // restarted from the seed
     }
+    janus_session_destroy(&s);
+    janus_model_close(&m);
+}
+
+// Two threads, one session each, on one shared model.
+struct thread_arg {
+    janus_model_t *m;
+    int n_ref, rc;
+};
+
+static void *thread_main(void *p) {
+    struct thread_arg *a = p;
+    janus_session_t *s = NULL;
+    a->rc = janus_session_create(a->m, NULL, &s);
+    for (int rep = 0; rep < 3 && a->rc == 0; rep++) {
+        a->rc = greedy_check(s, 0, "llama-moe-f16", a->n_ref);
+        if (a->rc == 0) a->rc = janus_seq_reset(s, 0);
+    }
+    janus_session_destroy(&s);
+    return NULL;
+}
+
+TEST(sessions_in_threads) {
+    janus_model_t *m = open_or_null("llama-moe-f16");
+    ASSERT(m != NULL);
+    struct thread_arg a[2] = {{m, 1, -1}, {m, 3, -1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(pthread_create(&th[i], NULL, thread_main, &a[i]), 0);
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(pthread_join(th[i], NULL), 0);
+    ASSERT_EQ(a[0].rc, 0);
+    ASSERT_EQ(a[1].rc, 0);
+    janus_model_close(&m);
+}
+
+// A model whose GGUF lacks the tokenizer keys: decoding works, text functions say
+// JANUS_EUNSUPPORTED, and require_vocab turns it into an open error.
+TEST(model_without_vocab) {
+    char src[512], path[512], err[512];
+    model_path(src, sizeof src, "llama-moe-f32");
+    snprintf(path, sizeof path, "%s/novocab.gguf", test_tmpdir());
+    struct gguf g;
+    ASSERT_OK(gguf_open(&g, src, err, sizeof err));
+    struct gguf_writer *w = gguf_writer_create();
+    ASSERT(w != NULL);
+    int rc = JANUS_OK;
+    for (int64_t i = 0; i < g.n_kv && rc == JANUS_OK; i++)
+        if (g.kv[i].key.len < 10 || memcmp(g.kv[i].key.ptr, "tokenizer.", 10) != 0)
+            rc = gguf_writer_copy_kv(w, &g, i);
+    for (int64_t i = 0; i < g.n_tensors && rc == JANUS_OK; i++) {
+        const struct gguf_tensor *t = &g.tensors[i];
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+        rc =
+            gguf_writer_add_tensor(w, name, t->n_dims, t->ne, t->type, t->data, (size_t)t->n_bytes);
+    }
+    if (rc == JANUS_OK) rc = gguf_writer_write(w, path);
+    gguf_writer_destroy(&w);
+    gguf_close(&g);
+    ASSERT_OK(rc);
+
+    struct janus_model_params mp = janus_model_default_params();
+    mp.require_vocab = 1;
+    janus_model_t *m = NULL;
+    ASSERT(janus_model_open(path, &mp, &m, err, sizeof err) < 0);
+    ASSERT(m == NULL);
+    ASSERT(strstr(err, path) == err && strstr(err, "tokenizer") != NULL);
+    ASSERT_OK(janus_model_open(path, NULL, &m, err, sizeof err));
+    struct janus_model_info in;
+    ASSERT_OK(janus_model_info(m, &in));
+    ASSERT_EQ(in.has_vocab, 0);
+    ASSERT_EQ(in.token_bos, -1);
+    ASSERT_EQ(in.token_eos, -1);
+    int32_t ids[8];
+    char piece[8];
+    ASSERT_EQ(janus_tokenize(m, "hi", 2, 1, 0, ids, 8), JANUS_EUNSUPPORTED);
+    ASSERT_EQ(janus_token_to_piece(m, 5, piece, sizeof piece), JANUS_EUNSUPPORTED);
+    janus_session_t *s = NULL;
+    ASSERT_OK(janus_session_create(m, NULL, &s));
+    ASSERT_EQ(janus_generate(s, 0, "hi", NULL, 4, on_piece, NULL, NULL), JANUS_EUNSUPPORTED);
+    ASSERT_EQ(janus_seq_length(s, 0), 0);
+    ASSERT_EQ(greedy_check(s, 0, "llama-moe-f32", 2), 0); // token ids need no tokenizer
     janus_session_destroy(&s);
     janus_model_close(&m);
 }
