@@ -58,7 +58,8 @@ typedef struct janus_session janus_session_t; // KV cache + scratch for up to n_
 struct janus_model_params {
     int require_vocab; // 1: fail with the tokenizer's error if the GGUF has no usable
                        // tokenizer; 0 (default): open anyway, janus_tokenize and friends
-                       // then return JANUS_EUNSUPPORTED
+                       // then return JANUS_EUNSUPPORTED (running out of memory while
+                       // loading the tokenizer fails the open either way)
 };
 struct janus_model_params janus_model_default_params(void);
 
