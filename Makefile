@@ -79,6 +79,17 @@ $(BUILD)/tests/$(notdir $(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $(TES
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
+# Example programs: built against include/janus.h alone (no -Isrc) and the library.
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+.PHONY: examples
+all: examples
+examples: $(EXAMPLE_BIN)
+$(BUILD)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC    $@"
+	@$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 deps:
 	@bash scripts/install-deps.sh
 

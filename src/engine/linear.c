@@ -7,6 +7,8 @@
 #include "base/pool.h"
 #include "base/status.h"
 
+#include <stdatomic.h>
+
 // Default min_parallel: below this many multiply-adds a product runs on the caller (tiny
 // fixture layers, the router): waking the pool would cost more than the work. Tests set
 // min_parallel to 0 to thread everything.
@@ -32,6 +34,9 @@ void linear_ctx_free(struct linear_ctx *c) {
     c->n_threads = 1;
 }
 
+// Rows are handed out in chunks from an atomic counter rather than split statically: on a
+// shared machine a descheduled worker then costs only its current chunk, and the others
+// take the rest. Which thread computes a chunk does not change its values.
 struct linear_job {
     kern_matmul_fn fn;
     float *y;
@@ -39,15 +44,19 @@ struct linear_job {
     const void *w;
     const float *x;
     int64_t n_in, n_tok, n_out;
+    int64_t chunk;        // rows per chunk (multiple of LINEAR_ROW_UNIT)
+    _Atomic int64_t next; // next chunk to hand out
 };
 
 static void linear_worker(void *vjob, int ith, int nth) {
-    const struct linear_job *j = vjob;
-    int64_t lo, hi;
-    pool_split((j->n_out + LINEAR_ROW_UNIT - 1) / LINEAR_ROW_UNIT, ith, nth, &lo, &hi);
-    lo *= LINEAR_ROW_UNIT;
-    hi = JANUS_MIN(hi * LINEAR_ROW_UNIT, j->n_out);
-    if (lo < hi) j->fn(j->y, j->ldy, j->w, j->x, j->n_in, j->n_tok, lo, hi);
+    struct linear_job *j = vjob;
+    (void)ith, (void)nth;
+    for (;;) {
+        const int64_t lo = atomic_fetch_add(&j->next, 1) * j->chunk;
+        if (lo >= j->n_out) break;
+        const int64_t hi = JANUS_MIN(lo + j->chunk, j->n_out);
+        j->fn(j->y, j->ldy, j->w, j->x, j->n_in, j->n_tok, lo, hi);
+    }
 }
 
 void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wview *w,
@@ -60,6 +69,18 @@ void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wvie
         fn(y, ldy, w->data, x, w->n_in, n_tok, 0, w->n_out);
         return;
     }
-    struct linear_job job = {fn, y, ldy, w->data, x, w->n_in, n_tok, w->n_out};
-    pool_run(c->pool, linear_worker, &job);
+    // About 8 chunks per thread: small enough to rebalance, large enough to stream.
+    const int64_t per = (w->n_out + 8 * c->n_threads - 1) / (8 * c->n_threads);
+    struct linear_job job = {.fn = fn,
+                             .y = y,
+                             .ldy = ldy,
+                             .w = w->data,
+                             .x = x,
+                             .n_in = w->n_in,
+                             .n_tok = n_tok,
+                             .n_out = w->n_out,
+                             .chunk =
+                                 (per + LINEAR_ROW_UNIT - 1) / LINEAR_ROW_UNIT * LINEAR_ROW_UNIT};
+    atomic_init(&job.next, 0);
+    pool_run_dynamic(c->pool, linear_worker, &job);
 }

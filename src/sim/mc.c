@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MC_VERSION 1
+#define MC_VERSION 2
 
 void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k) {
     static const int32_t grid[] = {1,    2,    4,    8,    16,   32,    64,   96,

@@ -72,7 +72,7 @@ r = c.getresponse()
 assert r.status == 200
 line = r.readline()
 assert line.startswith(b"data: "), line
-c.sock.close()  # hang up mid-stream
+r.close(); c.close()  # hang up mid-stream
 print("ok   disconnected after the first chunk")
 PY
 # its slot is freed and the disconnect is counted
@@ -131,6 +131,34 @@ wait_metric "$PORT_D" janus_up 0 || fail "janus_up should be 0"
 kill -0 "$PID_D" || fail "the server itself must stay up"
 
 stop_server D
+
+# ---- admission control: one slot and a queue of one; the third request gets 429
+start_server Q --step-delay-ms 20 --max-seqs 1 --max-waiting 1 --budget 16
+"$PY" - "$PORT_Q" <<'PY' || fail "admission control (429)"
+import http.client, json, sys, time
+port = int(sys.argv[1])
+def start(max_tokens):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": max_tokens,
+              "ignore_eos": True, "stream": True}))
+    return c, c.getresponse()
+c1, r1 = start(300)   # running
+assert r1.status == 200 and r1.readline().startswith(b"data: ")
+c2, r2 = start(300)   # waiting in the controller's queue
+assert r2.status == 200
+c3, r3 = start(5)     # over the bound
+body = json.loads(r3.read())
+assert r3.status == 429 and body["error"]["code"] == "queue_full", (r3.status, body)
+for r, c in ((r1, c1), (r2, c2)):  # really close: the response holds its own file object
+    r.close(); c.close()
+print("ok   third request over the bound -> 429 queue_full:", body["error"]["message"])
+PY
+wait_metric "$PORT_Q" janus_requests_in_flight 0 || fail "requests still in flight after their clients left"
+wait_metric "$PORT_Q" janus_requests_running 0 || fail "slots not freed after the 429 test"
+wait_metric "$PORT_Q" 'janus_requests_total{outcome="rejected"}' 1 || fail "rejection not counted"
+req POST "http://127.0.0.1:$PORT_Q/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
+expect_status 200 "admitted again once the queue drained"
+stop_server Q
 
 # ---- --restart: a killed job is relaunched and serving resumes
 start_server R --restart 1
