@@ -28,6 +28,7 @@ struct ctl {
     struct exec_batch *batches;  // (n_attn)
     struct exec_result *results; // (n_attn)
     int failed;                  // the front is gone
+    int n_finished;              // FINISH messages since the last STATS
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -60,6 +61,7 @@ static void flush_events(struct ctl *c) {
             m.u.token.id = ev.id;
             m.u.token.token = ev.token;
         } else {
+            c->n_finished++;
             m.type = FRONTLINK_FINISH;
             m.u.finish.id = ev.id;
             m.u.finish.reason = ev.reason;
@@ -240,8 +242,12 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             flush_events(&c);
             last_step = clock_now_ns();
         }
-        if (clock_now_ns() - last_stats >= (int64_t)stats_ms * 1000000) {
+        // Periodically, and soon after requests finish (so /metrics shows freed slots
+        // promptly), at most every 50 ms.
+        int64_t since = clock_now_ns() - last_stats;
+        if (since >= (int64_t)stats_ms * 1000000 || (c.n_finished && since >= 50 * 1000000)) {
             send_stats(&c);
+            c.n_finished = 0;
             last_stats = clock_now_ns();
         }
     }

@@ -61,6 +61,19 @@ void api_error(struct api_reply *r, unsigned status, const char *type, const cha
     r->content_type = "application/json";
 }
 
+// libmicrohttpd's own messages (e.g. a client that hung up mid-response) are routine for a
+// server: they go to the log at info level instead of straight to stderr.
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    if (log_get_level() < LOG_LEVEL_INFO) return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    LOG_INFO("http: %s", msg);
+}
+
 // ---- per-exchange state
 
 struct exchange {
@@ -290,7 +303,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 256),
                               MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, err_len, "cannot listen on %s:%d (address in use?)", s->p.host, s->p.port);
         rc = JANUS_EIO;
