@@ -124,7 +124,7 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
             li++;
             const struct exec_sample *s = &b->samples[row->i_sample];
             int32_t tok;
-            if (s->temperature <= 0.0f) {
+            if (s->temperature <= 0.0f || logits_out) { // step_logits: greedy (exec.h)
                 tok = sampler_greedy(l, V);
             } else {
                 x->smp.p.temp = s->temperature;
