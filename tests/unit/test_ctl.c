@@ -246,3 +246,72 @@ TEST(exec_rejects_bad_batches) {
     exec_destroy(&e);
     ASSERT(e == NULL);
 }
+
+// step_logits: two sequences on two attention instances in one step, prefilled in chunks
+// across steps; the last-position logits match the fixtures' float64 reference (1e-3, F32).
+TEST(step_logits_matches_reference) {
+    const char *name = "qwen2moe-f32";
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/%s.gguf", test_fixtures_dir(), name);
+    struct exec *e = NULL;
+    struct exec_mono_params mp = {
+        .model_path = path, .n_attn = 2, .max_seqs = 2, .max_rows = 4, .n_ctx = 32};
+    char err[256];
+    ASSERT_OK(exec_mono_create(&mp, &e, err, sizeof err));
+    int32_t tok[2][64];
+    int n[2];
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(), name, s + 1);
+        n[s] = read_ids(path, tok[s], 64);
+        ASSERT(n[s] > 1);
+    }
+    static struct exec_batch b[2];
+    static struct exec_result r[2];
+    int64_t V = e->info.n_vocab;
+    float *lg = calloc((size_t)(2 * V), sizeof *lg);
+    int done[2] = {0, 0}, got = 0;
+    for (int step = 0; got < 2 && step < 64; step++) {
+        for (int s = 0; s < 2; s++) {
+            exec_batch_clear(&b[s]);
+            if (step == 0) b[s].start_slots[b[s].n_start++] = 1;
+            for (int k = 0; k < 4 && done[s] < n[s]; k++, done[s]++) {
+                struct exec_row *row = &b[s].rows[b[s].n_rows++];
+                *row = (struct exec_row){
+                    .token = tok[s][done[s]], .slot = 1, .pos = done[s], .i_sample = -1};
+                if (done[s] == n[s] - 1) {
+                    row->i_sample = 0;
+                    b[s].samples[0] = (struct exec_sample){
+                        .row = b[s].n_rows - 1, .top_p = 1.0f, .temperature = 0.7f, .seed = 3};
+                    b[s].n_sample = 1;
+                }
+            }
+        }
+        int64_t base = 0;
+        static float tmp[2 * 4096];
+        ASSERT(V <= 4096);
+        ASSERT_OK(e->ops->step_logits(e, b, r, tmp));
+        for (int s = 0; s < 2; s++)
+            if (b[s].n_sample) {
+                memcpy(lg + s * V, tmp + base * V, (size_t)V * sizeof *lg);
+                base++;
+                got++;
+            }
+    }
+    ASSERT_EQ(got, 2);
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof path, "%s/reference/%s.%d.logits", test_fixtures_dir(), name, s + 1);
+        FILE *f = fopen(path, "r");
+        ASSERT(f != NULL);
+        double maxd = 0;
+        for (int64_t i = 0; i < V; i++) {
+            double ref;
+            if (fscanf(f, "%lf", &ref) != 1) break;
+            double d = fabs(ref - lg[s * V + i]);
+            if (d > maxd) maxd = d;
+        }
+        fclose(f);
+        ASSERT_LT(maxd, 1e-3);
+    }
+    free(lg);
+    exec_destroy(&e);
+}
