@@ -1,8 +1,645 @@
-// janus bench: placeholder until its issue lands (prints an error, exits 2).
+// janus bench: decode and prompt throughput of the monolithic engine per batch size, the
+// weight bytes really read per step (non-expert weights once + the distinct activated
+// experts of every MoE layer), achieved GB/s, and the machine's measured memory bandwidth
+// (read-only streaming and STREAM triad; fractions are against the read figure), SPEC §9.
+// `--moe-layer` times one MoE layer against the number of distinct activated experts at a
+// fixed batch and against the batch at a fixed number of experts, with linear fits (SPEC §1:
+// latency ≈ β·a + c). Numbers go to docs/PERFORMANCE.md; nothing here asserts a speed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/mem.h"
+#include "base/pool.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "engine/stepper.h"
+#include "kernels/membw.h"
+#include "model/sampler.h"
+
+#define CMD               "bench"
+#define BENCH_MAX_BATCHES 16
+#define BENCH_MAX_LAYERS  1024
+#define BENCH_MAX_REPS    64
+
+static void usage(void) {
+    printf("usage: janus bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
+           "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n"
+           "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
+           "                   [--threads N] [--reps R] [--json]\n"
+           "\n"
+           "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
+           "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
+           "steps of B tokens run with greedy sampling (decode tokens/s). Weight bytes per\n"
+           "token = (non-expert weights + distinct activated experts' weights, summed over the\n"
+           "MoE layers) per step / B. Memory bandwidth is measured first (read-only AVX2\n"
+           "streaming and STREAM triad, median of R runs); every rate is also printed as a\n"
+           "fraction of the read figure, and the bandwidth-bound limit for B counts the\n"
+           "expected distinct experts E·(1-(1-k/E)^B) per MoE layer.\n"
+           "\n"
+           "  -m, --model FILE   GGUF model (gen-model makes large ones; scripts/bench.sh)\n"
+           "  --batch LIST       batch sizes (default 1,4,16,64); with --moe-layer one size\n"
+           "  --threads N        threads (default: online CPUs)\n"
+           "  --prompt P         prompt tokens per sequence (default 32)\n"
+           "  --gen G            timed decode steps (default 16; one extra warm-up step)\n"
+           "  --json             one JSON object per line (per batch size / curve point)\n"
+           "  --membw-mb MB      bandwidth test buffer (default 1024; 0 skips the test)\n"
+           "  --reps R           repetitions for medians (default 5)\n"
+           "  --seed S           prompt tokens / routing seed (default 1)\n"
+           "  --moe-layer        MoE-layer latency curves instead of decode\n"
+           "  --experts A        --moe-layer: activated experts of the batch curve (default k)\n"
+           "  --layer L          --moe-layer: which layer (default: first MoE layer)\n"
+           "\n"
+           "JANUS_KERNELS=ref selects the scalar reference kernels.\n");
+}
+
+struct bench_opts {
+    const char *model;
+    int32_t batches[BENCH_MAX_BATCHES];
+    int n_batches;
+    int64_t threads, prompt, gen, membw_mb, reps, seed, experts, layer;
+    int json, moe_layer;
+};
+
+static int parse_args(int argc, char **argv, struct bench_opts *o) {
+    *o = (struct bench_opts){.prompt = 32,
+                             .gen = 16,
+                             .membw_mb = 1024,
+                             .reps = 5,
+                             .seed = 1,
+                             .experts = -1,
+                             .layer = -1};
+    const int32_t def[] = {1, 4, 16, 64};
+    memcpy(o->batches, def, sizeof def);
+    o->n_batches = 4;
+    int batch_given = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int64_t *num = NULL, lo = 0, hi = 0;
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+            continue;
+        }
+        if (!strcmp(a, "--moe-layer")) {
+            o->moe_layer = 1;
+            continue;
+        }
+        if (!v) return cli_error(CMD, "%s needs a value (janus bench --help)", a);
+        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
+            o->model = v;
+        } else if (!strcmp(a, "--batch")) {
+            o->n_batches = cli_parse_ids(v, o->batches, BENCH_MAX_BATCHES);
+            if (o->n_batches < 1)
+                return cli_error(CMD, "--batch needs a list of up to %d sizes, e.g. 1,4,16,64",
+                                 BENCH_MAX_BATCHES);
+            for (int b = 0; b < o->n_batches; b++)
+                if (o->batches[b] < 1 || o->batches[b] > 4096)
+                    return cli_error(CMD, "--batch: size %d not in [1, 4096]", o->batches[b]);
+            batch_given = 1;
+        } else if (!strcmp(a, "--threads")) {
+            num = &o->threads, lo = 1, hi = POOL_MAX_THREADS;
+        } else if (!strcmp(a, "--prompt")) {
+            num = &o->prompt, lo = 1, hi = 65536;
+        } else if (!strcmp(a, "--gen")) {
+            num = &o->gen, lo = 1, hi = 65536;
+        } else if (!strcmp(a, "--membw-mb")) {
+            num = &o->membw_mb, lo = 0, hi = 1 << 20;
+        } else if (!strcmp(a, "--reps")) {
+            num = &o->reps, lo = 1, hi = BENCH_MAX_REPS;
+        } else if (!strcmp(a, "--seed")) {
+            num = &o->seed, lo = 0, hi = INT64_MAX;
+        } else if (!strcmp(a, "--experts")) {
+            num = &o->experts, lo = 1, hi = 1 << 20;
+        } else if (!strcmp(a, "--layer")) {
+            num = &o->layer, lo = 0, hi = BENCH_MAX_LAYERS - 1;
+        } else {
+            return cli_error(CMD, "unknown option %s (janus bench --help)", a);
+        }
+        if (num && cli_parse_i64(v, lo, hi, num))
+            return cli_error(CMD, "%s needs an integer in [%lld, %lld], got '%s'", a, (long long)lo,
+                             (long long)hi, v);
+        i++;
+    }
+    if (!o->model) return cli_error(CMD, "-m MODEL is required (janus bench --help)");
+    if (o->moe_layer && (!batch_given || o->n_batches != 1))
+        return cli_error(CMD, "--moe-layer needs exactly one --batch B");
+    return 0;
+}
+
+// ---- shared helpers
+
+// Reads one byte per 4 KiB of the mapped model so page faults are not timed.
+static uint64_t prefault(const struct model *m) {
+    const volatile uint8_t *p = m->gguf.map;
+    uint64_t s = 0;
+    for (size_t i = 0; i < m->gguf.size; i += 4096)
+        s += p[i];
+    return s;
+}
+
+static size_t wbytes(const struct wview *w) {
+    return w->data ? (size_t)w->n_out * w->row_bytes : 0;
+}
+static size_t expert_bytes(const struct model_layer *L) {
+    return L->is_moe ? L->gate_exps.mat_bytes + L->up_exps.mat_bytes + L->down_exps.mat_bytes : 0;
+}
+
+// Bytes of every weight read once per step whatever the batch: all tensors except the
+// routed experts and the token embedding (only B rows of it are read, added by the caller;
+// a tied output head reads the whole matrix and stays counted).
+static double static_bytes(const struct model *m) {
+    double b = (double)m->n_bytes_weights;
+    for (int64_t l = 0; l < m->hp.n_layer; l++)
+        b -= (double)m->layers[l].gate_exps.n_mat * (double)expert_bytes(&m->layers[l]);
+    if (!m->output_tied) b -= (double)wbytes(&m->token_embd);
+    return b;
+}
+
+static double wmacs(const struct wview *w) { return w->data ? (double)w->n_out * w->n_in : 0; }
+
+// Multiply-adds per decode token: every non-expert matrix once plus k routed experts per
+// MoE layer (attention over the cache is not counted: short contexts here).
+static double macs_per_token(const struct model *m) {
+    double s = wmacs(&m->output);
+    for (int64_t l = 0; l < m->hp.n_layer; l++) {
+        const struct model_layer *L = &m->layers[l];
+        const struct wview *v[] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
+                                   &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
+                                   &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
+                                   &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
+        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++)
+            s += wmacs(v[i]);
+        if (L->is_moe)
+            s += (double)m->hp.n_expert_used *
+                 (wmacs(&L->gate_exps.mat) + wmacs(&L->up_exps.mat) + wmacs(&L->down_exps.mat));
+    }
+    return s;
+}
+
+static void noop(void *ctx, int ith, int nth) { (void)ctx, (void)ith, (void)nth; }
+
+// Compute roof: multiply-adds per second of the matmul kernel on the first expert's
+// gate matrix (its first rows, ~1 MB: cache-resident) for n_tok tokens, over the pool.
+static double compute_roof(const struct model *m, const struct linear_ctx *lin, int64_t n_tok) {
+    const struct model_layer *L = NULL;
+    for (int64_t l = 0; l < m->hp.n_layer && !L; l++)
+        if (m->layers[l].is_moe) L = &m->layers[l];
+    if (!L) return 0;
+    struct wview w = wview3_mat(&L->gate_exps, 0);
+    int64_t rows = JANUS_MAX((int64_t)((1u << 20) / w.row_bytes), 8);
+    w = wview_rows(&w, 0, JANUS_MIN(rows, w.n_out));
+    float *x = mem_alloc(MEM_TAG_MISC, (size_t)(n_tok * w.n_in) * sizeof(float));
+    float *y = mem_alloc(MEM_TAG_MISC, (size_t)(n_tok * w.n_out) * sizeof(float));
+    if (!x || !y) {
+        mem_free(x), mem_free(y);
+        return 0;
+    }
+    for (int64_t i = 0; i < n_tok * w.n_in; i++)
+        x[i] = 0.01f * (float)(i % 97);
+    double best = 0;
+    for (int r = 0; r < 5; r++) {
+        int64_t it = 0;
+        pool_run(lin->pool, noop, NULL);
+        double t0 = clock_now_s(), t;
+        do {
+            linear(lin, y, w.n_out, &w, x, n_tok);
+            it++;
+        } while ((t = clock_now_s() - t0) < 0.05);
+        best = JANUS_MAX(best, (double)it * wmacs(&w) * (double)n_tok / t);
+    }
+    mem_free(x), mem_free(y);
+    return best;
+}
+
+static double fit_linear(const double *x, const double *y, int n, double *beta, double *c) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int i = 0; i < n; i++) {
+        sx += x[i];
+        sy += y[i];
+        sxx += x[i] * x[i];
+        sxy += x[i] * y[i];
+    }
+    const double den = n * sxx - sx * sx;
+    *beta = den != 0 ? (n * sxy - sx * sy) / den : 0;
+    *c = (sy - *beta * sx) / n;
+    double ss_res = 0, ss_tot = 0, my = sy / n;
+    for (int i = 0; i < n; i++) {
+        double r = y[i] - (*beta * x[i] + *c);
+        ss_res += r * r;
+        ss_tot += (y[i] - my) * (y[i] - my);
+    }
+    return ss_tot > 0 ? 1.0 - ss_res / ss_tot : 1.0;
+}
+
+static int open_model(const char *path, struct model *m) {
+    char err[512];
+    int rc = model_load(m, path, err, sizeof err);
+    if (rc) return cli_error(CMD, "%s", err);
+    if (m->hp.n_expert < 1) {
+        model_free(m);
+        return cli_error(CMD, "%s: not an MoE model (no experts)", path);
+    }
+    return 0;
+}
+
+// ---- decode benchmark
+
+struct route_count {
+    const struct model *m;
+    int counting;
+    double expert_bytes; // summed over counted steps and layers
+    double distinct;     // distinct experts summed over counted (step, layer) pairs
+    int64_t n_layer_steps;
+    uint8_t *seen; // (n_expert)
+};
+
+static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
+                       int64_t k) {
+    (void)step;
+    struct route_count *rc = user;
+    if (!rc->counting) return;
+    const int64_t X = rc->m->hp.n_expert;
+    memset(rc->seen, 0, (size_t)X);
+    int64_t d = 0;
+    for (int64_t i = 0; i < n_tok * k; i++)
+        if (ids[i] >= 0 && ids[i] < X && !rc->seen[ids[i]]) {
+            rc->seen[ids[i]] = 1;
+            d++;
+        }
+    rc->distinct += (double)d;
+    rc->expert_bytes += (double)d * (double)expert_bytes(&rc->m->layers[layer]);
+    rc->n_layer_steps++;
+}
+
+struct decode_result {
+    double prompt_tok_s, decode_tok_s, step_ms, step_ms_median;
+    double bytes_per_step, distinct_per_layer, expected_distinct;
+};
+
+static int run_decode(const struct model *m, const struct bench_opts *o, int64_t B, int threads,
+                      struct decode_result *res) {
+    const struct hparams *hp = &m->hp;
+    const int64_t P = o->prompt, G = o->gen, V = hp->n_vocab;
+    const int64_t chunk = JANUS_MAX(B, 256); // prefill tokens per step
+    struct stepper st;
+    struct stepper_params sp = {.max_tokens = chunk,
+                                .n_seq = B,
+                                .max_ctx = P + G + 1,
+                                .max_logits = B,
+                                .n_threads = threads};
+    int rc = stepper_init(&st, m, &sp);
+    if (rc)
+        return cli_error(CMD, "engine init for batch %lld: %s", (long long)B, janus_strerror(rc));
+    struct route_count cnt = {.m = m};
+    cnt.seen = mem_calloc(MEM_TAG_MISC, (size_t)hp->n_expert, 1);
+    struct batch b;
+    int32_t *last = mem_calloc(MEM_TAG_MISC, (size_t)B, sizeof(int32_t));
+    if (!cnt.seen || !last || batch_init(&b, chunk)) {
+        stepper_free(&st);
+        mem_free(cnt.seen);
+        mem_free(last);
+        return cli_error(CMD, "out of memory");
+    }
+    stepper_set_routing_cb(&st, on_routing, &cnt);
+    struct rng g;
+    rng_init3(&g, (uint64_t)o->seed, (uint64_t)B, 0);
+
+    // Prompt: B·P tokens in steps of up to `chunk` tokens, sequence after sequence.
+    double t0 = clock_now_s();
+    int64_t seq = 0, pos = 0;
+    while (seq < B && !rc) {
+        batch_clear(&b);
+        while (b.n < chunk && seq < B) {
+            int is_last = pos == P - 1;
+            rc = batch_add(&b, (int32_t)rng_below(&g, (uint32_t)V), (int32_t)seq, (int32_t)pos,
+                           is_last);
+            if (rc) break;
+            if (++pos == P) seq++, pos = 0;
+        }
+        if (!rc) rc = stepper_step(&st, &b);
+        if (!rc) { // greedy next token of every sequence finished in this step
+            int64_t n_lg;
+            const float *lg = stepper_logits(&st, &n_lg);
+            for (int64_t i = 0, r = 0; i < b.n; i++)
+                if (b.logits[i]) last[b.seq[i]] = sampler_greedy(lg + (r++) * V, V);
+        }
+    }
+    double t1 = clock_now_s();
+    res->prompt_tok_s = (double)(B * P) / (t1 - t0);
+
+    // Decode: one warm-up step, then G timed steps of B tokens with routing counted.
+    double td = 0;
+    double *steps = mem_alloc(MEM_TAG_MISC, (size_t)G * sizeof(double));
+    if (!steps) rc = JANUS_ENOMEM;
+    for (int64_t s = 0; s <= G && !rc; s++) {
+        batch_clear(&b);
+        for (int64_t i = 0; i < B && !rc; i++)
+            rc = batch_add(&b, last[i], (int32_t)i, (int32_t)(P + s), 1);
+        if (rc) break;
+        cnt.counting = s > 0;
+        double a0 = clock_now_s();
+        rc = stepper_step(&st, &b);
+        if (rc) break;
+        const float *lg = stepper_logits(&st, NULL);
+        for (int64_t i = 0; i < B; i++)
+            last[i] = sampler_greedy(lg + i * V, V);
+        if (s > 0) {
+            steps[s - 1] = clock_now_s() - a0;
+            td += steps[s - 1];
+        }
+    }
+    if (!rc) {
+        res->decode_tok_s = (double)(B * G) / td;
+        res->step_ms = td / (double)G * 1e3;
+        res->step_ms_median = membw_median(steps, (int)G) * 1e3;
+        const double st_bytes = static_bytes(m) + (double)B * (double)m->token_embd.row_bytes;
+        res->bytes_per_step = st_bytes + cnt.expert_bytes / (double)G;
+        res->distinct_per_layer = cnt.n_layer_steps ? cnt.distinct / (double)cnt.n_layer_steps : 0;
+        const double X = (double)hp->n_expert, k = (double)hp->n_expert_used;
+        res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
+    }
+    batch_free(&b);
+    mem_free(steps);
+    mem_free(cnt.seen);
+    mem_free(last);
+    stepper_free(&st);
+    if (rc)
+        return cli_error(CMD, "step failed at batch %lld: %s", (long long)B, janus_strerror(rc));
+    return 0;
+}
+
+static int cmd_decode(const struct bench_opts *o, int threads) {
+    struct model m;
+    if (open_model(o->model, &m)) return 1;
+    struct membw_result bw = {0};
+    struct pool *bw_pool = NULL;
+    if (o->membw_mb > 0) {
+        int rc = pool_create(&bw_pool, threads);
+        if (!rc) rc = membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
+        if (rc) {
+            pool_destroy(&bw_pool);
+            model_free(&m);
+            return cli_error(CMD, "bandwidth test: %s", janus_strerror(rc));
+        }
+    }
+    (void)prefault(&m);
+    const struct hparams *hp = &m.hp;
+    double moe_layers = 0, eb = 0;
+    for (int64_t l = 0; l < hp->n_layer; l++)
+        if (m.layers[l].is_moe) moe_layers++, eb = (double)expert_bytes(&m.layers[l]);
+    const char *kname = kern_best()->name;
+    if (!o->json) {
+        printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
+               "non-expert %.1f MB; kernels %s, %d threads\n",
+               o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
+               (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
+               static_bytes(&m) / 1e6, kname, threads);
+        if (o->membw_mb > 0)
+            printf("memory bandwidth (%d threads, %zu MB, median of %d): read %.2f GB/s "
+                   "[%.2f..%.2f], triad %.2f GB/s [%.2f..%.2f]\n",
+                   bw.n_threads, bw.read_bytes >> 20, bw.reps, bw.read_gb_s, bw.read_gb_s_min,
+                   bw.read_gb_s_max, bw.triad_gb_s, bw.triad_gb_s_min, bw.triad_gb_s_max);
+        printf("%6s %12s %12s %9s %10s %10s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
+               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "bw_GB/s",
+               "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
+    }
+    for (int i = 0; i < o->n_batches; i++) {
+        const int64_t B = o->batches[i];
+        struct decode_result r = {0};
+        // The machine may be shared: re-measure the bandwidth next to every batch size.
+        if (i > 0 && o->membw_mb > 0 &&
+            membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw) != JANUS_OK)
+            bw = (struct membw_result){0};
+        if (run_decode(&m, o, B, threads, &r)) {
+            pool_destroy(&bw_pool);
+            model_free(&m);
+            return 1;
+        }
+        const double bytes_tok = r.bytes_per_step / (double)B;
+        const double gb_s = r.bytes_per_step * (r.decode_tok_s / (double)B) / 1e9;
+        // Bandwidth-bound limit: static weights + expected distinct experts, read once a step.
+        const double exp_bytes = static_bytes(&m) + moe_layers * r.expected_distinct * eb;
+        const double bound = bw.read_gb_s > 0 ? (double)B * bw.read_gb_s * 1e9 / exp_bytes : 0;
+        const double frac = bw.read_gb_s > 0 ? gb_s / bw.read_gb_s : 0;
+        // Compute-bound limit: the kernel's cache-resident multiply-add rate at this batch.
+        double roof = 0;
+        {
+            struct linear_ctx lin;
+            linear_ctx_init(&lin, NULL, threads);
+            lin.min_parallel = 0;
+            roof = compute_roof(&m, &lin, B);
+            linear_ctx_free(&lin);
+        }
+        const double compute_bound = roof / macs_per_token(&m);
+        if (o->json) {
+            printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
+                   "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
+                   "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"bound_tok_s\":%.4g,"
+                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
+                   "\"distinct_experts_per_layer\":%.3f,"
+                   "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
+                   "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
+                   "\"macs_per_token\":%.6g}\n",
+                   (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, bw.read_gb_s,
+                   bw.triad_gb_s, frac, bound, bound > 0 ? r.decode_tok_s / bound : 0, r.step_ms,
+                   r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
+                   (long long)o->prompt, (long long)o->gen, kname, roof / 1e9, compute_bound,
+                   macs_per_token(&m));
+        } else {
+            printf(
+                "%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
+                "%12.2f\n",
+                (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
+                bw.read_gb_s, 100 * frac, r.distinct_per_layer, bound,
+                bound > 0 ? 100 * r.decode_tok_s / bound : 0, roof / 1e9, compute_bound);
+        }
+        fflush(stdout);
+    }
+    pool_destroy(&bw_pool);
+    model_free(&m);
+    return 0;
+}
+
+// ---- MoE-layer curves
+
+struct moe_bench {
+    const struct model *m;
+    struct moe mo;
+    struct moe_routing rt;
+    float *x, *out;
+    uint64_t *flush; // eviction buffer
+    size_t flush_words;
+    int64_t layer;
+    struct rng g;
+};
+
+// Streams a buffer larger than the last-level cache so the next timed run reads its
+// experts from memory, as decode does (a step reads far more than the LLC holds).
+static uint64_t evict(struct moe_bench *mb) {
+    uint64_t s = 0;
+    for (size_t i = 0; i < mb->flush_words; i += 8)
+        s += mb->flush[i];
+    return s;
+}
+
+// Routing of B tokens over exactly `a` distinct experts (a random subset): assignment i
+// of the B·k goes to subset[i % a], so every chosen expert gets B·k/a rows (repeats within
+// a token when a < k keep the work per token constant). Returns a (capped at B·k and E).
+static int64_t make_routing(struct moe_bench *mb, int64_t B, int64_t a) {
+    const int64_t X = mb->m->hp.n_expert, k = mb->m->hp.n_expert_used;
+    int32_t perm[4096];
+    for (int64_t e = 0; e < X; e++)
+        perm[e] = (int32_t)e;
+    for (int64_t e = X - 1; e > 0; e--) {
+        int64_t j = rng_below(&mb->g, (uint32_t)(e + 1));
+        int32_t t = perm[e];
+        perm[e] = perm[j];
+        perm[j] = t;
+    }
+    a = JANUS_MIN(a, JANUS_MIN(X, B * k));
+    for (int64_t i = 0; i < B * k; i++) {
+        mb->rt.ids[i] = perm[i % a];
+        mb->rt.w[i] = 1.0f / (float)k;
+    }
+    mb->rt.n_tok = B;
+    return a;
+}
+
+static double time_layer(struct moe_bench *mb, int64_t B, int64_t a, int reps, int64_t *a_out) {
+    double t[BENCH_MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        *a_out = make_routing(mb, B, a);
+        (void)evict(mb);
+        pool_run(mb->mo.lin->pool, noop, NULL); // wake the workers, as in a running step
+        double t0 = clock_now_s();
+        moe_experts(&mb->mo, mb->layer, mb->x, B, &mb->rt, NULL, mb->out);
+        t[r] = clock_now_s() - t0;
+    }
+    return membw_median(t, reps);
+}
+
+static int cmd_moe_layer(const struct bench_opts *o, int threads) {
+    struct model m;
+    if (open_model(o->model, &m)) return 1;
+    const struct hparams *hp = &m.hp;
+    const int64_t X = hp->n_expert, k = hp->n_expert_used, E = hp->n_embd;
+    const int64_t B = o->batches[0];
+    int64_t layer = o->layer;
+    if (layer < 0)
+        for (int64_t l = 0; l < hp->n_layer && layer < 0; l++)
+            if (m.layers[l].is_moe) layer = l;
+    if (layer >= hp->n_layer || !m.layers[layer].is_moe || X > 4096) {
+        model_free(&m);
+        return cli_error(CMD, "--layer %lld is not an MoE layer of this model", (long long)layer);
+    }
+    const int64_t a_fixed = o->experts > 0 ? JANUS_MIN(o->experts, X) : k;
+    const int64_t batch_curve[] = {1, 2, 4, 8, 16, 32, 64};
+    const int64_t max_tok = JANUS_MAX(B, 64);
+    struct linear_ctx lin;
+    linear_ctx_init(&lin, NULL, threads);
+    struct moe_bench mb = {.m = &m, .layer = layer};
+    rng_init(&mb.g, (uint64_t)o->seed);
+    mb.flush_words = (size_t)64 << 20; // 512 MiB
+    int rc = moe_init(&mb.mo, &m, &lin, max_tok);
+    if (!rc) rc = moe_routing_init(&mb.rt, &m, max_tok);
+    mb.x = mem_alloc(MEM_TAG_MISC, (size_t)(max_tok * E) * sizeof(float));
+    mb.out = mem_alloc(MEM_TAG_MISC, (size_t)(max_tok * E) * sizeof(float));
+    mb.flush = mem_calloc(MEM_TAG_MISC, mb.flush_words, sizeof(uint64_t));
+    if (rc || !mb.x || !mb.out || !mb.flush) {
+        rc = cli_error(CMD, "out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < max_tok * E; i++)
+        mb.x[i] = (float)rng_normal(&mb.g);
+    (void)prefault(&m);
+    const double eb = (double)expert_bytes(&m.layers[layer]);
+    {
+        double xs[4096], ys[4096];
+        int n = 0;
+        if (!o->json)
+            printf("MoE layer %lld of %s: expert %.1f MB, kernels %s, %d threads, median of %lld\n"
+                   "curve 1: latency vs distinct activated experts a, batch %lld\n%8s %12s %10s\n",
+                   (long long)layer, o->model, eb / 1e6, kern_best()->name, threads,
+                   (long long)o->reps, (long long)B, "experts", "latency_ms", "GB/s");
+        for (int64_t a = 1; a <= X; a++) {
+            int64_t a_real;
+            double t = time_layer(&mb, B, a, (int)o->reps, &a_real);
+            if (a_real != a) break; // B·k < a: cannot activate more experts
+            xs[n] = (double)a, ys[n] = t * 1e3, n++;
+            if (o->json)
+                printf("{\"curve\":\"experts\",\"batch\":%lld,\"experts\":%lld,\"latency_ms\":%.4f,"
+                       "\"gb_s\":%.4g}\n",
+                       (long long)B, (long long)a, t * 1e3, (double)a * eb / t / 1e9);
+            else
+                printf("%8lld %12.3f %10.2f\n", (long long)a, t * 1e3, (double)a * eb / t / 1e9);
+            fflush(stdout);
+        }
+        double beta, c, r2 = fit_linear(xs, ys, n, &beta, &c);
+        if (o->json)
+            printf("{\"curve\":\"experts\",\"batch\":%lld,\"fit_beta_ms\":%.5f,\"fit_c_ms\":%.5f,"
+                   "\"r2\":%.5f,\"points\":%d,\"gb_s_from_beta\":%.4g}\n",
+                   (long long)B, beta, c, r2, n, beta > 0 ? eb / (beta * 1e-3) / 1e9 : 0);
+        else
+            printf("fit: latency = %.4f ms * a + %.4f ms, R^2 = %.4f (%d points); β ⇒ %.2f GB/s "
+                   "per expert read\n",
+                   beta, c, r2, n, beta > 0 ? eb / (beta * 1e-3) / 1e9 : 0);
+        n = 0;
+        if (!o->json)
+            printf("curve 2: latency vs batch, %lld activated experts\n%8s %12s %12s\n",
+                   (long long)a_fixed, "batch", "latency_ms", "us/token");
+        for (size_t i = 0; i < JANUS_ARRAY_SIZE(batch_curve); i++) {
+            const int64_t bb = batch_curve[i];
+            if (bb > max_tok || bb * k < a_fixed) continue;
+            int64_t a_real;
+            double t = time_layer(&mb, bb, a_fixed, (int)o->reps, &a_real);
+            xs[n] = (double)bb, ys[n] = t * 1e3, n++;
+            if (o->json)
+                printf(
+                    "{\"curve\":\"batch\",\"experts\":%lld,\"batch\":%lld,\"latency_ms\":%.4f}\n",
+                    (long long)a_real, (long long)bb, t * 1e3);
+            else
+                printf("%8lld %12.3f %12.1f\n", (long long)bb, t * 1e3, t * 1e6 / (double)bb);
+            fflush(stdout);
+        }
+        r2 = fit_linear(xs, ys, n, &beta, &c);
+        if (o->json)
+            printf("{\"curve\":\"batch\",\"experts\":%lld,\"fit_beta_ms\":%.5f,\"fit_c_ms\":%.5f,"
+                   "\"r2\":%.5f,\"points\":%d}\n",
+                   (long long)a_fixed, beta, c, r2, n);
+        else
+            printf("fit: latency = %.4f ms * batch + %.4f ms, R^2 = %.4f (%d points)\n", beta, c,
+                   r2, n);
+    }
+    rc = 0;
+done:
+    mem_free(mb.x);
+    mem_free(mb.out);
+    mem_free(mb.flush);
+    moe_routing_free(&mb.rt);
+    moe_free(&mb.mo);
+    linear_ctx_free(&lin);
+    model_free(&m);
+    return rc;
+}
+
 int cmd_bench(int argc, char **argv) {
-    (void)argc;
-    return 2 * cli_error(argv[0], "not implemented yet");
+    if (cli_wants_help(argc, argv)) {
+        usage();
+        return 0;
+    }
+    struct bench_opts o;
+    if (parse_args(argc, argv, &o)) return 1;
+    int threads = (int)o.threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : (int)JANUS_MIN(n, POOL_MAX_THREADS);
+    }
+    return o.moe_layer ? cmd_moe_layer(&o, threads) : cmd_decode(&o, threads);
 }

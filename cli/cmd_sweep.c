@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
+#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/workload.h"
@@ -30,6 +31,7 @@ static const char *usage_text =
     "  --amax-moe N     MoE instances for the a_max curves (default 8)\n"
     "  --model-file F   model shape JSON instead of --model\n"
     "  --seed N, --samples N, --no-cache, --data-dir D, --coef NAME=VALUE (repeatable)\n"
+    "  --stats F        measured expert statistics (janus-stats JSON) instead of synthetic\n"
     "  --out DIR        also write CSV, JSON and SVG files into DIR\n";
 
 #define MAXL 64
@@ -49,8 +51,10 @@ static int write_buf(const char *dir, const char *name, struct buf *b) {
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = report_write(path, b->data ? b->data : "", b->len);
-    if (rc) fprintf(stderr, "janus sweep: cannot write %s\n", path);
-    else fprintf(stderr, "wrote %s\n", path);
+    if (rc)
+        fprintf(stderr, "janus sweep: cannot write %s\n", path);
+    else
+        fprintf(stderr, "wrote %s\n", path);
     buf_reset(b);
     return rc;
 }
@@ -71,8 +75,10 @@ int cmd_sweep(int argc, char **argv) {
         return 0;
     }
     const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *stats_path = NULL;
     const char *what = "all";
-    double slo_batch[MAXL] = {150, 200}, slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
+    double slo_batch[MAXL] = {150, 200},
+           slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
     double batches[MAXL] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
     int n_slo_batch = 2, n_slo = 9, n_batches = 10;
     double context = -1;
@@ -88,28 +94,42 @@ int cmd_sweep(int argc, char **argv) {
         }
         if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
         i++;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--model-file")) model_file = v;
-        else if (!strcmp(a, "--hw")) hw = v;
-        else if (!strcmp(a, "--data-dir")) data_dir = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--what")) what = v;
+        if (!strcmp(a, "--model"))
+            model = v;
+        else if (!strcmp(a, "--model-file"))
+            model_file = v;
+        else if (!strcmp(a, "--hw"))
+            hw = v;
+        else if (!strcmp(a, "--data-dir"))
+            data_dir = v;
+        else if (!strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--what"))
+            what = v;
         else if (!strcmp(a, "--slo-ms")) {
-            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
+            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
         } else if (!strcmp(a, "--slos")) {
-            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slos '%s'", v);
+            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --slos '%s'", v);
         } else if (!strcmp(a, "--batches")) {
-            if ((n_batches = parse_list(v, batches, MAXL)) < 1) return 2 * cli_error(cmd, "bad --batches '%s'", v);
+            if ((n_batches = parse_list(v, batches, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --batches '%s'", v);
         } else if (!strcmp(a, "--context")) {
-            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s'", v);
+            if (cli_parse_f64(v, 0, 1e7, &context))
+                return 2 * cli_error(cmd, "bad --context '%s'", v);
         } else if (!strcmp(a, "--max-gpus")) {
-            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
+            if (cli_parse_i64(v, 1, 1024, &max_gpus))
+                return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
         } else if (!strcmp(a, "--amax-moe")) {
-            if (cli_parse_i64(v, 1, 1024, &amax_moe)) return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
+            if (cli_parse_i64(v, 1, 1024, &amax_moe))
+                return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
         } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
+            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
+                return 2 * cli_error(cmd, "bad --seed '%s'", v);
         } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s'", v);
+            if (cli_parse_i64(v, 1, 10000, &samples))
+                return 2 * cli_error(cmd, "bad --samples '%s'", v);
         } else if (!strcmp(a, "--coef")) {
             char name[64];
             const char *eq = strchr(v, '=');
@@ -117,8 +137,10 @@ int cmd_sweep(int argc, char **argv) {
             if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
                 return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
             snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
-        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
+            if (latency_coef_set(&coef, name, x))
+                return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
+        } else
+            return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
     }
     int do_batch = 0, do_slo = 0, do_amax = 0;
     {
@@ -148,10 +170,21 @@ int cmd_sweep(int argc, char **argv) {
     o.samples = (int)samples;
     char cache[4096];
     o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    // Static storage: the statistics stay reachable until exit on every return path.
+    static struct stats ext_stats;
+    if (stats_path) {
+        char serr[512];
+        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
+            return cli_error(cmd, "%s: %s", stats_path, serr);
+        o.stats = &ext_stats;
+    }
     static struct planner pl;
     char err[512];
     int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
+    for (int k = 0; k < BASELINES_COUNT; k++)
+        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
+                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built", pl.build_s[k]);
     struct buf csv;
     buf_init(&csv, 16u << 20);
     char prefix[128];
@@ -162,11 +195,14 @@ int cmd_sweep(int argc, char **argv) {
     for (int s = 0; do_batch && s < n_slo_batch && !rc; s++) {
         static double tpg[BASELINES_COUNT][MAXL], tpot[BASELINES_COUNT][MAXL];
         struct search_params sp = {slo_batch[s] * 1e-3, 1, context, (int)max_gpus};
-        printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n", slo_batch[s]);
+        printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n",
+               slo_batch[s]);
         printf("%-16s", "batch");
-        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %22s", pl.sys[k].name);
+        for (int k = 0; k < BASELINES_COUNT; k++)
+            printf(" %22s", pl.sys[k].name);
         printf("\n");
-        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax\n");
+        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax,"
+                               "attn_ms,moe_ms,comm_ms,shared_ms,head_ms\n");
         for (int j = 0; j < n_batches && !rc; j++) {
             printf("%-16g", batches[j]);
             for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
@@ -180,10 +216,13 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "%.0f (%d+%d, %.0fms)", pt.tpg, pt.n_attn,
                              pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.tpot * 1e3);
                     printf(" %22s", cell);
-                } else printf(" %22s", "-");
-                rc = buf_appendf(&csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_batch[s],
-                                 pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
-                                 pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax);
+                } else
+                    printf(" %22s", "-");
+                rc = buf_appendf(
+                    &csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                    slo_batch[s], pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
+                    pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax, pt.br.attn * 1e3, pt.br.moe * 1e3,
+                    pt.br.comm * 1e3, pt.br.shared * 1e3, pt.br.head * 1e3);
             }
             printf("\n");
         }
@@ -196,16 +235,28 @@ int cmd_sweep(int argc, char **argv) {
                 se[k] = (struct report_series){pl.sys[k].name, batches, tpg[k], n_batches, 0};
             snprintf(title, sizeof title, "%s on %s: TPG vs batch (TPOT SLO %g ms)", pl.model.id,
                      pl.hw.id, slo_batch[s]);
-            struct report_plot p = {title, "batch size (tokens per step)", "output tokens/s per GPU",
-                                    1, 0, 0, NULL, NULL, se, BASELINES_COUNT};
+            struct report_plot p = {title,
+                                    "batch size (tokens per step)",
+                                    "output tokens/s per GPU",
+                                    1,
+                                    0,
+                                    0,
+                                    NULL,
+                                    NULL,
+                                    se,
+                                    BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-tpg-vs-batch-slo%g.svg", prefix, slo_batch[s]);
             if (!rc) rc = svg_out(out, name, &p);
-            for (int k = 0; k < BASELINES_COUNT; k++) se[k].y = tpot[k];
+            for (int k = 0; k < BASELINES_COUNT; k++)
+                se[k].y = tpot[k];
             double slo = slo_batch[s];
             snprintf(title, sizeof title, "%s on %s: TPOT vs batch (best config under %g ms)",
                      pl.model.id, pl.hw.id, slo_batch[s]);
-            struct report_plot p2 = {title, "batch size (tokens per step)", "TPOT (ms)", 1, 0, 0,
-                                     &slo, "SLO", se, BASELINES_COUNT};
+            struct report_plot p2 = {title,       "batch size (tokens per step)",
+                                     "TPOT (ms)", 1,
+                                     0,           0,
+                                     &slo,        "SLO",
+                                     se,          BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-tpot-vs-batch-slo%g.svg", prefix, slo_batch[s]);
             if (!rc) rc = svg_out(out, name, &p2);
         }
@@ -216,9 +267,11 @@ int cmd_sweep(int argc, char **argv) {
         static double cap[BASELINES_COUNT][MAXL];
         printf("\n## SLO sweep: best capacity TPG (tok/s/GPU) within the SLO, configuration\n");
         printf("%-10s", "SLO ms");
-        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %26s", pl.sys[k].name);
+        for (int k = 0; k < BASELINES_COUNT; k++)
+            printf(" %26s", pl.sys[k].name);
         printf("\n");
-        rc = buf_appendf(&csv, "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
+        rc = buf_appendf(&csv,
+                         "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
         for (int s = 0; s < n_slo && !rc; s++) {
             struct search_params sp = {slo_list[s] * 1e-3, 1, context, (int)max_gpus};
             printf("%-10g", slo_list[s]);
@@ -232,7 +285,8 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "%.0f (%d+%d, B %.0f)", pt.tpg_capacity, pt.n_attn,
                              pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.batch);
                     printf(" %26s", cell);
-                } else printf(" %26s", "-");
+                } else
+                    printf(" %26s", "-");
                 rc = buf_appendf(&csv, "%g,%s,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_list[s],
                                  pl.sys[k].name, pt.feasible, pt.n_attn, pt.n_moe, pt.n_gpus,
                                  pt.batch, pt.tpot * 1e3, pt.tpg_capacity);
@@ -248,8 +302,9 @@ int cmd_sweep(int argc, char **argv) {
                 se[k] = (struct report_series){pl.sys[k].name, slo_list, cap[k], n_slo, 0};
             snprintf(title, sizeof title, "%s on %s: best TPG within the SLO (<= %d GPUs)",
                      pl.model.id, pl.hw.id, (int)max_gpus);
-            struct report_plot p = {title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL,
-                                    NULL, se, BASELINES_COUNT};
+            struct report_plot p = {
+                title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL, NULL,
+                se,    BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-slo-sweep.svg", prefix);
             if (!rc) rc = svg_out(out, name, &p);
         }
@@ -288,7 +343,8 @@ int cmd_sweep(int argc, char **argv) {
                "%d samples)\n",
                (int)ne, C, pl.mc.samples);
         printf("%-8s", "batch");
-        for (int c = 0; c < NC; c++) printf(" %20s", combos[c].name);
+        for (int c = 0; c < NC; c++)
+            printf(" %20s", combos[c].name);
         printf(" %12s\n", "bound");
         for (int c = 0; c < NC && !rc; c++) {
             struct mc_params mp = pl.mc;
@@ -296,7 +352,8 @@ int cmd_sweep(int argc, char **argv) {
             mp.sched = combos[c].sc;
             char tag[96];
             snprintf(tag, sizeof tag, "%s-amax-%s", pl.model.id, combos[c].name);
-            rc = mc_build_cached(&t[c], &mp, &ne, &sl, 1, o.cache_dir, tag, NULL, NULL, err, sizeof err);
+            rc = mc_build_cached(&t[c], &mp, &ne, &sl, 1, o.cache_dir, tag, NULL, NULL, err,
+                                 sizeof err);
         }
         if (!rc) {
             int nb = t[0].n_b;
@@ -307,8 +364,8 @@ int cmd_sweep(int argc, char **argv) {
                 for (int c = 0; c < NC && !rc; c++) {
                     ys[c][j] = t[c].amax[j];
                     printf(" %20.2f", (double)t[c].amax[j]);
-                    rc = buf_appendf(&csv, "%s,%d,%d,%d,%.6g,%.6g,%.6g\n", combos[c].name, (int)ne, C,
-                                     (int)t[c].b_grid[j], (double)t[c].amax[j],
+                    rc = buf_appendf(&csv, "%s,%d,%d,%d,%.6g,%.6g,%.6g\n", combos[c].name, (int)ne,
+                                     C, (int)t[c].b_grid[j], (double)t[c].amax[j],
                                      (double)t[c].tmax[j], (double)t[c].bound[j]);
                 }
                 ys[NC][j] = t[1].bound[j];
@@ -321,19 +378,27 @@ int cmd_sweep(int argc, char **argv) {
                 struct report_series se[NC + 1];
                 for (int c = 0; c < NC; c++)
                     se[c] = (struct report_series){combos[c].name, xs, ys[c], nb, 0};
-                se[NC] = (struct report_series){"analytic bound (co-act. placement)", xs, ys[NC], nb, 1};
+                se[NC] = (struct report_series){"analytic bound", xs, ys[NC], nb, 1};
                 snprintf(title, sizeof title, "%s: a_max vs batch, %d MoE instances x %d slots",
                          pl.model.id, (int)ne, C);
-                struct report_plot p = {title, "batch size (tokens per step)",
-                                        "a_max (activated experts, busiest instance)", 1, 0, 0, NULL,
-                                        NULL, se, NC + 1};
+                struct report_plot p = {title,
+                                        "batch size (tokens per step)",
+                                        "a_max (activated experts, busiest instance)",
+                                        1,
+                                        0,
+                                        0,
+                                        NULL,
+                                        NULL,
+                                        se,
+                                        NC + 1};
                 snprintf(name, sizeof name, "%s-amax-vs-batch.svg", prefix);
                 if (!rc) rc = svg_out(out, name, &p);
             }
         } else {
             fprintf(stderr, "janus sweep: %s\n", err);
         }
-        for (int c = 0; c < NC; c++) amax_free(&t[c]);
+        for (int c = 0; c < NC; c++)
+            amax_free(&t[c]);
     }
     buf_free(&csv);
     planner_free(&pl);

@@ -41,6 +41,9 @@ struct pool {
     _Atomic int n_sleeping;    // workers asleep (or about to be) on cv_work
     _Atomic int caller_asleep; // caller asleep (or about to be) on cv_done
     _Atomic int stop;
+    _Atomic uint32_t open_gen; // generation workers may still join (0: none)
+    _Atomic int n_active;      // workers inside (or checking) the open run
+    int dynamic;               // current run is a pool_run_dynamic
     _Atomic int bar_count;
     _Atomic uint32_t bar_phase;
     int in_run; // caller-side re-entrancy check
@@ -63,13 +66,16 @@ static uint32_t pool_wait_gen(struct pool *p, uint32_t seen) {
         pool_relax();
         if ((i & 63) == 63) {
             int64_t t = clock_now_ns();
-            if (t0 == 0) t0 = t;
-            else if (t - t0 > POOL_SPIN_NS) break;
+            if (t0 == 0)
+                t0 = t;
+            else if (t - t0 > POOL_SPIN_NS)
+                break;
         }
     }
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->n_sleeping, 1);
-    while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->cv_work, &p->mu);
+    while ((g = atomic_load(&p->gen)) == seen)
+        pthread_cond_wait(&p->cv_work, &p->mu);
     atomic_fetch_sub(&p->n_sleeping, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -82,12 +88,21 @@ static void *pool_worker_main(void *arg) {
     for (;;) {
         seen = pool_wait_gen(p, seen);
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-        p->fn(p->ctx, w->ith, p->n);
-        if (atomic_fetch_sub(&p->n_pending, 1) == 1 && atomic_load(&p->caller_asleep)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->cv_done);
-            pthread_mutex_unlock(&p->mu);
+        // Join only while the run is open: a dynamic run may already be finished (and its
+        // context gone) by the time a descheduled worker gets here. Registering in n_active
+        // before the check makes the caller's close-then-wait see us (both seq_cst).
+        atomic_fetch_add(&p->n_active, 1);
+        if (atomic_load(&p->open_gen) == seen) {
+            const int dynamic = p->dynamic;
+            p->fn(p->ctx, w->ith, p->n);
+            if (!dynamic && atomic_fetch_sub(&p->n_pending, 1) == 1 &&
+                atomic_load(&p->caller_asleep)) {
+                pthread_mutex_lock(&p->mu);
+                pthread_cond_signal(&p->cv_done);
+                pthread_mutex_unlock(&p->mu);
+            }
         }
+        atomic_fetch_sub(&p->n_active, 1);
     }
     return NULL;
 }
@@ -139,7 +154,8 @@ void pool_destroy(struct pool **pp) {
     atomic_fetch_add(&p->gen, 1);
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->n - 1; i++) pthread_join(p->workers[i].thread, NULL);
+    for (int i = 0; i < p->n - 1; i++)
+        pthread_join(p->workers[i].thread, NULL);
     pthread_cond_destroy(&p->cv_done);
     pthread_cond_destroy(&p->cv_work);
     pthread_mutex_destroy(&p->mu);
@@ -152,6 +168,40 @@ int pool_n_threads(const struct pool *p) { return p ? p->n : 1; }
 
 // ---- runs
 
+// Publishes the next generation (fn/ctx/dynamic already written) and wakes sleepers.
+static void pool_open(struct pool *p) {
+    const uint32_t g = atomic_load(&p->gen) + 1;
+    atomic_store(&p->open_gen, g == 0 ? 1 : g); // 0 means "closed"; skip it on wrap
+    atomic_store(&p->gen, g == 0 ? 1 : g);      // seq_cst: ordered before the load below
+    if (atomic_load(&p->n_sleeping) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+void pool_run_dynamic(struct pool *p, pool_fn fn, void *ctx) {
+    if (!p || p->n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    JANUS_ASSERT(!p->in_run);
+    p->in_run = 1;
+    p->fn = fn;
+    p->ctx = ctx;
+    p->dynamic = 1;
+    pool_open(p);
+    fn(ctx, 0, p->n);
+    atomic_store(&p->open_gen, 0); // close: late workers turn back without touching ctx
+    for (int i = 0; atomic_load(&p->n_active) != 0; i++) {
+        if (i < POOL_BARRIER_SPINS)
+            pool_relax();
+        else
+            sched_yield();
+    }
+    p->in_run = 0;
+}
+
 void pool_run(struct pool *p, pool_fn fn, void *ctx) {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);
@@ -161,25 +211,23 @@ void pool_run(struct pool *p, pool_fn fn, void *ctx) {
     p->in_run = 1;
     p->fn = fn;
     p->ctx = ctx;
+    p->dynamic = 0;
     atomic_store(&p->n_pending, p->n - 1);
     atomic_store(&p->bar_count, 0);
-    atomic_fetch_add(&p->gen, 1); // seq_cst: publishes fn/ctx, ordered before the load below
-    if (atomic_load(&p->n_sleeping) > 0) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->cv_work);
-        pthread_mutex_unlock(&p->mu);
-    }
+    pool_open(p);
     fn(ctx, 0, p->n);
     int64_t t0 = 0;
     for (int i = 0; atomic_load_explicit(&p->n_pending, memory_order_acquire) != 0; i++) {
         pool_relax();
         if ((i & 63) == 63) {
             int64_t t = clock_now_ns();
-            if (t0 == 0) t0 = t;
+            if (t0 == 0)
+                t0 = t;
             else if (t - t0 > POOL_SPIN_NS) {
                 pthread_mutex_lock(&p->mu);
                 atomic_store(&p->caller_asleep, 1);
-                while (atomic_load(&p->n_pending) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
+                while (atomic_load(&p->n_pending) != 0)
+                    pthread_cond_wait(&p->cv_done, &p->mu);
                 atomic_store(&p->caller_asleep, 0);
                 pthread_mutex_unlock(&p->mu);
                 break;
@@ -198,8 +246,10 @@ void pool_barrier(struct pool *p) {
         return;
     }
     for (int i = 0; atomic_load_explicit(&p->bar_phase, memory_order_acquire) == phase; i++) {
-        if (i < POOL_BARRIER_SPINS) pool_relax();
-        else sched_yield();
+        if (i < POOL_BARRIER_SPINS)
+            pool_relax();
+        else
+            sched_yield();
     }
 }
 

@@ -40,6 +40,14 @@ int pool_n_threads(const struct pool *p);
 // time per pool, from one caller thread, and never from inside fn.
 void pool_run(struct pool *p, pool_fn fn, void *ctx);
 
+// Like pool_run, but only the threads that arrive in time take part: fn runs on the caller
+// and on every worker that wakes before the caller's own fn(ctx, 0, nth) returns; workers
+// arriving later do nothing. So fn must split its work dynamically (e.g. an atomic counter
+// of chunks) and the caller's call must finish whatever is left; on a shared machine a
+// descheduled worker then delays the run by at most the chunk it holds. Returns when every
+// participant's fn has returned (their writes are visible). pool_barrier is not allowed.
+void pool_run_dynamic(struct pool *p, pool_fn fn, void *ctx);
+
 // Inside fn only: waits until all nth threads of the current run have reached the barrier.
 // Every thread must call it the same number of times in a run. Writes before the barrier
 // are visible to all threads after it.

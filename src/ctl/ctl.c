@@ -87,7 +87,8 @@ static void send_stats(struct ctl *c) {
     s->n_rejected = bs.n_rejected;
     s->kv_capacity = c->b.cfg.kv_tokens;
     s->n_attn = (uint32_t)JANUS_MIN(c->b.cfg.n_attn, FRONTLINK_MAX_INST);
-    for (uint32_t i = 0; i < s->n_attn; i++) s->kv_used[i] = bs.kv_used[i];
+    for (uint32_t i = 0; i < s->n_attn; i++)
+        s->kv_used[i] = bs.kv_used[i];
     s->n_layer = (uint32_t)JANUS_MIN(JANUS_MAX(es.n_layer, 0), FRONTLINK_MAX_LAYERS);
     for (uint32_t l = 0; l < s->n_layer; l++) {
         s->a_max_last[l] = es.a_max_last[l];
@@ -151,7 +152,9 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     bc.n_vocab = info->n_vocab;
     bc.token_budget = p->token_budget > 0 ? p->token_budget : BATCHER_DEFAULT_TOKEN_BUDGET;
     if (bc.token_budget < bc.max_seqs) bc.token_budget = bc.max_seqs;
-    bc.max_waiting = p->max_waiting > 0 ? p->max_waiting : p->max_waiting < 0 ? 0 : BATCHER_DEFAULT_MAX_WAITING;
+    bc.max_waiting = p->max_waiting > 0   ? p->max_waiting
+                     : p->max_waiting < 0 ? 0
+                                          : BATCHER_DEFAULT_MAX_WAITING;
     bc.eos_token = p->eos_token;
     int rc = batcher_init(&c.b, &bc, err, err_len);
     if (rc) return rc;
@@ -248,7 +251,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             struct request *r = &c.b.reqs[i];
             if (r->state == REQUEST_WAITING || r->state == REQUEST_PREFILL ||
                 r->state == REQUEST_DECODE)
-                if (batcher_cancel(&c.b, r->id) != JANUS_OK) JANUS_PANIC("cancel of a live request failed");
+                if (batcher_cancel(&c.b, r->id) != JANUS_OK)
+                    JANUS_PANIC("cancel of a live request failed");
         }
         flush_events(&c);
     }

@@ -26,9 +26,9 @@ struct exec_mono {
     struct sampler smp;
     int64_t max_rows; // per instance per step
     struct exec_stats stats;
-    uint8_t *seen;          // (n_expert) scratch for counting distinct experts
+    uint8_t *seen; // (n_expert) scratch for counting distinct experts
     int64_t n_expert;
-    int32_t *kv_len;        // (n_attn * max_seqs) positions held per slot
+    int32_t *kv_len; // (n_attn * max_seqs) positions held per slot
 };
 
 static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
@@ -83,8 +83,10 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
         for (int32_t r = 0; r < b->n_rows; r++) {
             if (r > 0 && b->rows[r - 1].slot == b->rows[r].slot) continue; // checked above
             int32_t slot = b->rows[r].slot, held = x->kv_len[i * ms + slot];
-            for (int32_t k = 0; k < b->n_free; k++) held = b->free_slots[k] == slot ? 0 : held;
-            for (int32_t k = 0; k < b->n_start; k++) held = b->start_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_free; k++)
+                held = b->free_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_start; k++)
+                held = b->start_slots[k] == slot ? 0 : held;
             if (b->rows[r].pos != held) return JANUS_EINVAL; // a gap or a rewrite
         }
     }
@@ -100,7 +102,8 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
             if (rc) return rc;
         }
     }
-    for (int k = 0; k < EXEC_STATS_MAX_MOE; k++) x->stats.activated_last[k] = 0;
+    for (int k = 0; k < EXEC_STATS_MAX_MOE; k++)
+        x->stats.activated_last[k] = 0;
     if (x->batch.n > 0) {
         int rc = stepper_step(&x->st, &x->batch);
         if (rc) return rc;
@@ -168,7 +171,8 @@ static int mono_stats(struct exec *e, struct exec_stats *out) {
     int32_t ms = e->info.max_seqs;
     for (int32_t i = 0; i < e->info.n_attn && i < EXEC_STATS_MAX_ATTN; i++) {
         int64_t used = 0;
-        for (int32_t s = 0; s < ms; s++) used += x->kv_len[i * ms + s];
+        for (int32_t s = 0; s < ms; s++)
+            used += x->kv_len[i * ms + s];
         out->kv_used_tokens[i] = used;
     }
     return JANUS_OK;
@@ -214,7 +218,8 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     }
     const struct hparams *hp = &x->model.hp;
     int32_t n_ctx = p->n_ctx;
-    if (n_ctx == 0) n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
+    if (n_ctx == 0)
+        n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
     struct exec_info *info = &x->base.info;
     info->n_attn = p->n_attn;
     info->n_moe = 1;

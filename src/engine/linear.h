@@ -11,18 +11,27 @@
 
 #include <stdint.h>
 
+struct pool;
+
 // Execution context shared by the attention and MoE sides of one process.
 struct linear_ctx {
     const struct kern_ops *kern; // kernel table (kern_best() or kern_ref())
-    int n_threads;               // requested threads (1 = serial); pool is future work
-    void *pool;                  // thread pool, NULL = run on the calling thread
+    int n_threads;               // threads actually used (1 = serial)
+    struct pool *pool;           // thread pool (owned), NULL = run on the calling thread
+    int64_t min_parallel;        // products under this many multiply-adds run on the caller
 };
 
-// Fills c for n_threads threads with kern (NULL: kern_best()).
+// Fills c for n_threads threads with kern (NULL: kern_best()). With n_threads > 1 it
+// creates the thread pool once (base/pool.h); if that fails it logs a warning and runs
+// serially (results are the same: they do not depend on the thread count).
 void linear_ctx_init(struct linear_ctx *c, const struct kern_ops *kern, int n_threads);
+// Stops the pool. NULL-safe and idempotent; c is serial afterwards.
+void linear_ctx_free(struct linear_ctx *c);
 
 // y (n_tok, ldy) columns [0, w->n_out) = x (n_tok, w->n_in) · Wᵀ. ldy >= w->n_out.
-// Not thread-safe per ctx (one caller at a time).
+// With a pool the output rows are handed to the threads in chunks (multiples of 4 rows) from
+// an atomic counter; each element is computed by exactly one thread with the same code, so
+// y is bit-identical for every thread count and every assignment of chunks. No allocation. Not thread-safe per ctx (one caller at a time).
 void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wview *w,
             const float *x, int64_t n_tok);
 

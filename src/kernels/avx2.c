@@ -21,7 +21,13 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 
 #include "kernels/types.h"
 
-#define AVX2_INLINE static inline __attribute__((always_inline))
+#define AVX2_INLINE         static inline __attribute__((always_inline))
+// Software prefetch distance (bytes ahead in each weight row). With 4 rows streamed at once
+// the hardware prefetcher alone left 20-40 % of the bandwidth unused here (docs/PERFORMANCE.md).
+// Prefetching past a row's end is harmless (a hint; the next rows follow in memory).
+#define AVX2_PREFETCH       512
+#define JANUS_MIN_I64(a, b) ((a) < (b) ? (a) : (b))
+#define JANUS_MAX_I64(a, b) ((a) > (b) ? (a) : (b))
 
 // ---- helpers
 
@@ -57,7 +63,8 @@ AVX2_INLINE __m256 exp8(__m256 x) {
     p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
     __m256 r2 = _mm256_mul_ps(r, r);
     p = _mm256_fmadd_ps(p, r2, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
     y = _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
     y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY),
@@ -69,20 +76,13 @@ AVX2_INLINE __m256 exp8(__m256 x) {
 
 AVX2_INLINE __m256 load_w8(int type, const void *row, int64_t i) {
     switch (type) {
-    case KERN_W_F32:
-        return _mm256_loadu_ps((const float *)row + i);
+    case KERN_W_F32: return _mm256_loadu_ps((const float *)row + i);
     case KERN_W_F16:
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
-    case KERN_W_BF16: {
-        __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
-        return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
-    }
-    default: { // Q8_0: chunk i/8 lies in block i/32
-        const struct block_q8_0 *b = (const struct block_q8_0 *)row + i / TYPES_Q8_0_BLOCK;
-        __m128i q = _mm_loadl_epi64((const __m128i *)(b->qs + i % TYPES_Q8_0_BLOCK));
-        __m256 qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
-        return _mm256_mul_ps(qf, _mm256_set1_ps(_cvtsh_ss(b->d)));
-    }
+    default: // KERN_W_BF16 (Q8_0 has its own block loop)
+        return _mm256_castsi256_ps(_mm256_slli_epi32(
+            _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i))),
+            16));
     }
 }
 
@@ -91,7 +91,8 @@ AVX2_INLINE __m256 load_w_tail(int type, const void *row, int64_t i, int64_t rem
     if (type == KERN_W_F32) return _mm256_maskload_ps((const float *)row + i, tail_mask(rem));
     float t[8] = {0};
     const uint16_t *h = (const uint16_t *)row + i;
-    for (int64_t j = 0; j < rem; j++) t[j] = type == KERN_W_F16 ? _cvtsh_ss(h[j]) : bf16_to_fp32(h[j]);
+    for (int64_t j = 0; j < rem; j++)
+        t[j] = type == KERN_W_F16 ? _cvtsh_ss(h[j]) : bf16_to_fp32(h[j]);
     return _mm256_loadu_ps(t);
 }
 
@@ -104,68 +105,149 @@ AVX2_INLINE size_t row_bytes(int type, int64_t n_in) {
     }
 }
 
-// One block of RB rows (r..r+RB) x TB tokens (t..t+TB): RB*TB independent FMA chains.
-// The Q8_0 scale is applied to the weights (q·d is exact in F32), so every type follows
-// the same per-output chain: acc = fma(w[i:i+8], x[i:i+8], acc) for i = 0, 8, 16, ...
-AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w,
-                          size_t rb, const float *x, int64_t n_in, int64_t r, int64_t t) {
+// One block of RB rows (r..r+RB) x TB tokens (t..t+TB): RB*TB independent FMA chains,
+// each acc = fma(w[i:i+8], x[i:i+8], acc) for i = 0, 8, 16, ... (F32/F16/BF16).
+AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                          const float *x, int64_t n_in, int64_t r, int64_t t) {
     __m256 acc[4][3];
     const char *rows[4];
     const float *xs[3];
 #pragma GCC unroll 4
-    for (int a = 0; a < RB; a++) rows[a] = w + (size_t)(r + a) * rb;
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a) * rb;
 #pragma GCC unroll 3
-    for (int b = 0; b < TB; b++) xs[b] = x + (t + b) * n_in;
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + (t + b) * n_in;
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 3
-        for (int b = 0; b < TB; b++) acc[a][b] = _mm256_setzero_ps();
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm256_setzero_ps();
     const int64_t n8 = n_in & ~(int64_t)7;
     for (int64_t i = 0; i < n8; i += 8) {
         __m256 xv[3];
 #pragma GCC unroll 3
-        for (int b = 0; b < TB; b++) xv[b] = _mm256_loadu_ps(xs[b] + i);
+        for (int b = 0; b < TB; b++)
+            xv[b] = _mm256_loadu_ps(xs[b] + i);
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
+            if ((i & 15) == 0)
+                _mm_prefetch(rows[a] + i * (type == KERN_W_F32 ? 4 : 2) + AVX2_PREFETCH,
+                             _MM_HINT_T0);
             __m256 wv = load_w8(type, rows[a], i);
 #pragma GCC unroll 3
-            for (int b = 0; b < TB; b++) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+            for (int b = 0; b < TB; b++)
+                acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
         }
     }
     if (n8 < n_in) {
         const int64_t rem = n_in - n8;
         __m256 xv[3];
 #pragma GCC unroll 3
-        for (int b = 0; b < TB; b++) xv[b] = _mm256_maskload_ps(xs[b] + n8, tail_mask(rem));
+        for (int b = 0; b < TB; b++)
+            xv[b] = _mm256_maskload_ps(xs[b] + n8, tail_mask(rem));
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
             __m256 wv = load_w_tail(type, rows[a], n8, rem);
 #pragma GCC unroll 3
-            for (int b = 0; b < TB; b++) acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+            for (int b = 0; b < TB; b++)
+                acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
         }
     }
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 3
-        for (int b = 0; b < TB; b++) y[(t + b) * ldy + r + a] = hsum8(acc[a][b]);
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a] = hsum8(acc[a][b]);
+}
+
+// Q8_0, like the reference, sums each 32-value block unscaled and then applies the block
+// scale: bs = Σ_j q[j]·x[j] (four 8-lane chunks), acc = fma(d, bs, acc). This costs 5 FMA
+// per block per (row, token) instead of 4 multiplies + 4 FMA, and the (bs, acc) register
+// pairs limit the block to RB·TB <= 6.
+AVX2_INLINE void mm_block_q8(int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                             const float *x, int64_t n_in, int64_t r, int64_t t) {
+    __m256 acc[4][3];
+    const struct block_q8_0 *rows[4];
+    const float *xs[3];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        rows[a] = (const struct block_q8_0 *)(w + (size_t)(r + a) * rb);
+#pragma GCC unroll 3
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + (t + b) * n_in;
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm256_setzero_ps();
+    const int64_t nb = n_in / TYPES_Q8_0_BLOCK;
+    for (int64_t k = 0; k < nb; k++) {
+        __m256 bs[4][3];
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++) {
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++) {
+                if (j == 0) _mm_prefetch((const char *)&rows[a][k] + AVX2_PREFETCH, _MM_HINT_T0);
+                __m128i q = _mm_loadl_epi64((const __m128i *)(rows[a][k].qs + 8 * j));
+                __m256 qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+#pragma GCC unroll 3
+                for (int b = 0; b < TB; b++) {
+                    __m256 xv = _mm256_loadu_ps(xs[b] + k * TYPES_Q8_0_BLOCK + 8 * j);
+                    bs[a][b] = j == 0 ? _mm256_mul_ps(qf, xv) : _mm256_fmadd_ps(qf, xv, bs[a][b]);
+                }
+            }
+        }
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            __m256 d = _mm256_set1_ps(_cvtsh_ss(rows[a][k].d));
+#pragma GCC unroll 3
+            for (int b = 0; b < TB; b++)
+                acc[a][b] = _mm256_fmadd_ps(d, bs[a][b], acc[a][b]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a] = hsum8(acc[a][b]);
+}
+
+AVX2_INLINE void mm_any(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                        const float *x, int64_t n_in, int64_t r, int64_t t) {
+    if (type == KERN_W_Q8_0)
+        mm_block_q8(RB, TB, y, ldy, w, rb, x, n_in, r, t);
+    else
+        mm_block(type, RB, TB, y, ldy, w, rb, x, n_in, r, t);
 }
 
 // All tokens for RB rows starting at r: token blocks of 3, then the 1-2 left over.
 AVX2_INLINE void mm_rows(int type, int RB, float *y, int64_t ldy, const char *w, size_t rb,
                          const float *x, int64_t n_in, int64_t n_tok, int64_t r) {
     int64_t t = 0;
-    for (; t + 3 <= n_tok; t += 3) mm_block(type, RB, 3, y, ldy, w, rb, x, n_in, r, t);
-    if (n_tok - t == 2) mm_block(type, RB, 2, y, ldy, w, rb, x, n_in, r, t);
-    else if (n_tok - t == 1) mm_block(type, RB, 1, y, ldy, w, rb, x, n_in, r, t);
+    for (; t + 3 <= n_tok; t += 3)
+        mm_any(type, RB, 3, y, ldy, w, rb, x, n_in, r, t);
+    if (n_tok - t == 2)
+        mm_any(type, RB, 2, y, ldy, w, rb, x, n_in, r, t);
+    else if (n_tok - t == 1)
+        mm_any(type, RB, 1, y, ldy, w, rb, x, n_in, r, t);
 }
 
+// Row blocks of 4 (Q8_0 with several tokens: 2, see mm_block_q8), then single rows.
 AVX2_INLINE void mm_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
                             int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
     const size_t rb = row_bytes(type, n_in);
     const char *wc = (const char *)w;
     int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) mm_rows(type, 4, y, ldy, wc, rb, x, n_in, n_tok, r);
-    for (; r < r1; r++) mm_rows(type, 1, y, ldy, wc, rb, x, n_in, n_tok, r);
+    if (type == KERN_W_Q8_0 && n_tok > 1) {
+        for (; r + 2 <= r1; r += 2)
+            mm_rows(type, 2, y, ldy, wc, rb, x, n_in, n_tok, r);
+    } else {
+        for (; r + 4 <= r1; r += 4)
+            mm_rows(type, 4, y, ldy, wc, rb, x, n_in, n_tok, r);
+    }
+    for (; r < r1; r++)
+        mm_rows(type, 1, y, ldy, wc, rb, x, n_in, n_tok, r);
 }
 
 static void avx2_matmul_f32(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
@@ -176,12 +258,12 @@ static void avx2_matmul_f16(float *y, int64_t ldy, const void *w, const float *x
                             int64_t n_tok, int64_t r0, int64_t r1) {
     mm_generic(KERN_W_F16, y, ldy, w, x, n_in, n_tok, r0, r1);
 }
-static void avx2_matmul_bf16(float *y, int64_t ldy, const void *w, const float *x,
-                             int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
+static void avx2_matmul_bf16(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                             int64_t n_tok, int64_t r0, int64_t r1) {
     mm_generic(KERN_W_BF16, y, ldy, w, x, n_in, n_tok, r0, r1);
 }
-static void avx2_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x,
-                             int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
+static void avx2_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                             int64_t n_tok, int64_t r0, int64_t r1) {
     mm_generic(KERN_W_Q8_0, y, ldy, w, x, n_in, n_tok, r0, r1);
 }
 
@@ -209,8 +291,10 @@ static void avx2_axpy(float *y, float a, const float *x, int64_t n) {
     const __m256 av = _mm256_set1_ps(a);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++) y[i] += a * x[i];
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
 }
 
 static void avx2_rmsnorm(float *y, const float *x, const float *w, int64_t n, float eps) {
@@ -221,14 +305,16 @@ static void avx2_rmsnorm(float *y, const float *x, const float *w, int64_t n, fl
     for (; i + 8 <= n; i += 8)
         _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), sv),
                                               _mm256_loadu_ps(w + i)));
-    for (; i < n; i++) y[i] = x[i] * scale * w[i];
+    for (; i < n; i++)
+        y[i] = x[i] * scale * w[i];
 }
 
 static void avx2_softmax(float *x, int64_t n) {
     if (n <= 0) return;
     __m256 mv = _mm256_set1_ps(x[0]);
     int64_t i = 0;
-    for (; i + 8 <= n; i += 8) mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
+    for (; i + 8 <= n; i += 8)
+        mv = _mm256_max_ps(mv, _mm256_loadu_ps(x + i));
     __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mv), _mm256_extractf128_ps(mv, 1));
     m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
     m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
@@ -250,8 +336,10 @@ static void avx2_softmax(float *x, int64_t n) {
         sv = _mm256_add_ps(sv, e);
     }
     const __m256 inv = _mm256_set1_ps(1.0f / hsum8(sv));
-    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
-    for (; i < n; i++) x[i] *= _mm256_cvtss_f32(inv);
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+    for (; i < n; i++)
+        x[i] *= _mm256_cvtss_f32(inv);
 }
 
 AVX2_INLINE __m256 swiglu8(__m256 g, __m256 u) {
@@ -266,7 +354,101 @@ static void avx2_swiglu(float *y, const float *g, const float *u, int64_t n) {
         _mm256_storeu_ps(y + i, swiglu8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
     if (i < n) {
         __m256i m = tail_mask(n - i);
-        _mm256_maskstore_ps(y + i, m, swiglu8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
+        _mm256_maskstore_ps(y + i, m,
+                            swiglu8(_mm256_maskload_ps(g + i, m), _mm256_maskload_ps(u + i, m)));
+    }
+}
+
+// ---- attention over a paged KV cache
+
+static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
+                      int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
+    for (int64_t j = 0; j < n_kv; j++)
+        scores[j] = avx2_dot(q, kern_kv_k(kv, j), d_k) * scale;
+    avx2_softmax(scores, n_kv);
+    // out in slices of 32 lanes held in 4 accumulators; each slice walks every position.
+    for (int64_t c = 0; c < d_v; c += 32) {
+        const int64_t w = JANUS_MIN_I64(32, d_v - c);
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                         _mm256_setzero_ps()};
+        if (w == 32) {
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float *v = kern_kv_v(kv, j) + c;
+                const __m256 p = _mm256_set1_ps(scores[j]);
+                for (int u = 0; u < 4; u++)
+                    acc[u] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * u), acc[u]);
+            }
+            for (int u = 0; u < 4; u++)
+                _mm256_storeu_ps(out + c + 8 * u, acc[u]);
+        } else {
+            __m256i m[4];
+            for (int u = 0; u < 4; u++)
+                m[u] = tail_mask(JANUS_MAX_I64(0, JANUS_MIN_I64(8, w - 8 * u)));
+            for (int64_t j = 0; j < n_kv; j++) {
+                const float *v = kern_kv_v(kv, j) + c;
+                const __m256 p = _mm256_set1_ps(scores[j]);
+                for (int u = 0; u < 4; u++)
+                    acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(v + 8 * u, m[u]), acc[u]);
+            }
+            for (int u = 0; u < 4; u++)
+                _mm256_maskstore_ps(out + c + 8 * u, m[u], acc[u]);
+        }
+    }
+}
+
+// ---- RoPE: the angles exactly as kern_rope (double), the rotations 8 lanes at a time
+
+#define ROPE_CHUNK 64 // pairs whose cos/sin are computed per pass
+
+static void avx2_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                      float base, int neox) {
+    const int64_t half = n_rot / 2;
+    float cs[2 * ROPE_CHUNK], sn[2 * ROPE_CHUNK]; // NORM: duplicated per pair lane
+    for (int64_t i0 = 0; i0 < half; i0 += ROPE_CHUNK) {
+        const int64_t n = JANUS_MIN_I64(ROPE_CHUNK, half - i0);
+        for (int64_t i = 0; i < n; i++) {
+            const double theta =
+                (double)pos * pow((double)base, -2.0 * (double)(i0 + i) / (double)n_rot);
+            const float c = (float)cos(theta), s = (float)sin(theta);
+            if (neox) {
+                cs[i] = c, sn[i] = s;
+            } else {
+                cs[2 * i] = cs[2 * i + 1] = c;
+                sn[2 * i] = sn[2 * i + 1] = s;
+            }
+        }
+        for (int64_t h = 0; h < n_head; h++) {
+            float *xh = x + h * head_dim;
+            int64_t i = 0;
+            if (neox) {
+                float *a = xh + i0, *b = xh + i0 + half;
+                for (; i + 8 <= n; i += 8) {
+                    __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
+                    __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
+                    _mm256_storeu_ps(a + i, _mm256_fmsub_ps(av, c, _mm256_mul_ps(bv, s)));
+                    _mm256_storeu_ps(b + i, _mm256_fmadd_ps(av, s, _mm256_mul_ps(bv, c)));
+                }
+                for (; i < n; i++) {
+                    const float av = a[i], bv = b[i];
+                    a[i] = av * cs[i] - bv * sn[i];
+                    b[i] = av * sn[i] + bv * cs[i];
+                }
+            } else {
+                float *p = xh + 2 * i0;
+                for (; 2 * i + 8 <= 2 * n; i += 4) { // 4 pairs = 8 lanes
+                    __m256 v = _mm256_loadu_ps(p + 2 * i);
+                    __m256 sw = _mm256_permute_ps(v, 0xB1); // (b, a) per pair
+                    __m256 c = _mm256_loadu_ps(cs + 2 * i), s = _mm256_loadu_ps(sn + 2 * i);
+                    // even lanes a·c − b·s, odd lanes b·c + a·s
+                    _mm256_storeu_ps(p + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
+                }
+                for (; i < n; i++) {
+                    const float av = p[2 * i], bv = p[2 * i + 1];
+                    p[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
+                    p[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
+                }
+            }
+        }
     }
 }
 
@@ -281,6 +463,8 @@ static const struct kern_ops avx2_ops = {
     .swiglu = avx2_swiglu,
     .dot = avx2_dot,
     .axpy = avx2_axpy,
+    .attn = avx2_attn,
+    .rope = avx2_rope,
 };
 
 const struct kern_ops *kern_avx2(void) { return &avx2_ops; }

@@ -20,6 +20,25 @@ enum kern_wtype { KERN_W_F32 = 0, KERN_W_F16 = 1, KERN_W_BF16 = 2, KERN_W_Q8_0 =
 typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x,
                                int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1);
 
+// A paged KV cache seen from one attention head (the layout of engine/kvcache.h): position
+// j's key is the d_k floats at k + (pages[j / page_size]·page_size + j % page_size)·k_row,
+// its value the d_v floats at the same place in v with v_row. Offset k and v by the head.
+struct kern_kv {
+    const float *k, *v;   // layer base of the key / value page pools (+ head offset)
+    const int32_t *pages; // (ceil(n_kv / page_size)) page ids of the sequence, in order
+    int64_t page_size;    // positions per page
+    int64_t k_row, v_row; // floats between consecutive positions of a page
+};
+
+static inline const float *kern_kv_k(const struct kern_kv *kv, int64_t j) {
+    return kv->k + ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) *
+                       kv->k_row;
+}
+static inline const float *kern_kv_v(const struct kern_kv *kv, int64_t j) {
+    return kv->v + ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) *
+                       kv->v_row;
+}
+
 struct kern_ops {
     const char *name; // "ref" or "avx2"
     kern_matmul_fn matmul[KERN_W_COUNT];
@@ -32,6 +51,16 @@ struct kern_ops {
     float (*dot)(const float *a, const float *b, int64_t n);
     // y += a·x
     void (*axpy)(float *y, float a, const float *x, int64_t n);
+    // Attention of one query head over n_kv >= 1 cached positions (grouped-query: call once
+    // per query head with its KV head's offsets): s_j = scale·(q·k_j), p = softmax(s),
+    // out (d_v) = Σ_j p_j·v_j. scores: scratch of n_kv floats (holds p on return).
+    // Latent (MLA, absorbed): q = [q_lat | q_pe], keys = the cached [c_kv | k_pe] rows
+    // (d_k = kv_lora + rope), values = the same rows' c_kv (v = k, d_v = kv_lora).
+    void (*attn)(float *out, float *scores, const float *q, const struct kern_kv *kv,
+                 int64_t n_kv, int64_t d_k, int64_t d_v, float scale);
+    // RoPE with kern_rope's contract (below); the AVX2 version rotates 8 lanes at a time.
+    void (*rope)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                 float base, int neox);
 };
 
 const struct kern_ops *kern_ref(void);

@@ -125,6 +125,19 @@ static void ref_axpy(float *y, float a, const float *x, int64_t n) {
         y[i] += a * x[i];
 }
 
+// Attention over a paged cache (kernels.h): sequential dots, the reference softmax, then the
+// p-weighted sum of values in position order.
+static void ref_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
+                     int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
+    for (int64_t j = 0; j < n_kv; j++)
+        scores[j] = ref_dot(q, kern_kv_k(kv, j), d_k) * scale;
+    ref_softmax(scores, n_kv);
+    for (int64_t i = 0; i < d_v; i++)
+        out[i] = 0.0f;
+    for (int64_t j = 0; j < n_kv; j++)
+        ref_axpy(out, scores[j], kern_kv_v(kv, j), d_v);
+}
+
 static const struct kern_ops ref_ops = {
     .name = "ref",
     .matmul = {[KERN_W_F32] = matmul_f32,
@@ -136,6 +149,8 @@ static const struct kern_ops ref_ops = {
     .swiglu = ref_swiglu,
     .dot = ref_dot,
     .axpy = ref_axpy,
+    .attn = ref_attn,
+    .rope = kern_rope,
 };
 
 const struct kern_ops *kern_ref(void) { return &ref_ops; }

@@ -128,6 +128,14 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
                  (unsigned long long)gt->n_bytes, need);
         return JANUS_EFORMAT;
     }
+    // Views are read as float / uint16_t arrays: the data must be naturally aligned (a file
+    // with general.alignment 1 or 2 could place it anywhere).
+    const uintptr_t align = kt == KERN_W_F32 ? 4 : 2;
+    if ((uintptr_t)gt->data % align) {
+        snprintf(b->err, b->err_len, "tensor %s: data not aligned to %u bytes", name,
+                 (unsigned)align);
+        return JANUS_EFORMAT;
+    }
     b->m->n_bytes_weights += need;
     *out = gt;
     return JANUS_OK;

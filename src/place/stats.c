@@ -123,12 +123,7 @@ int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,
     memset(s->mark, 0, sizeof(int32_t) * (size_t)E);
     for (int64_t i = 0; i < nt; i++)
         s->mark[routing[i]]++;
-    // Compact in place: mark[0..na) = active ids, counts kept in a second pass.
-    int32_t na = 0;
-    for (int32_t e = 0; e < E; e++)
-        if (s->mark[e]) na++;
-    // Record without extra storage: loop experts directly (same arithmetic as
-    // stats_record, which needs the ascending active list for pairs).
+    // Same arithmetic as stats_record, walking experts in ascending id.
     s->scale[layer] *= s->decay;
     if (s->scale[layer] < 1e-150) {
         s->scale[layer] /= s->decay;
@@ -147,7 +142,6 @@ int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,
         for (int32_t e2 = e + 1; e2 < E; e2++)
             if (s->mark[e2]) a[row + (size_t)e2] += inc;
     }
-    JANUS_UNUSED(na);
     return JANUS_OK;
 }
 

@@ -19,12 +19,12 @@
 #include "scale/latency.h"
 
 struct search_space {
-    int colocated;          // one pool: n_attn == n_moe == n, n from sizes[]
-    const int32_t *sizes;   // (n_sizes) allowed device counts when colocated, ascending
+    int colocated;        // one pool: n_attn == n_moe == n, n from sizes[]
+    const int32_t *sizes; // (n_sizes) allowed device counts when colocated, ascending
     int n_sizes;
-    int unit_attn;          // n_attn must be a multiple of this (>= 1)
-    int unit_moe;           // n_moe must be a multiple of this (>= 1)
-    double balance_ratio;   // > 0: require max/min(attention stage, MoE stage) <= ratio
+    int unit_attn;        // n_attn must be a multiple of this (>= 1)
+    int unit_moe;         // n_moe must be a multiple of this (>= 1)
+    double balance_ratio; // > 0: require max/min(attention stage, MoE stage) <= ratio
 };
 
 struct search_params {
@@ -37,15 +37,15 @@ struct search_params {
 struct search_point {
     int feasible;
     int n_attn, n_moe, n_gpus;
-    int slots;                  // C of the MoE instances (colocated: per device)
-    double b_max;               // memory bound on the batch
-    double batch, tpot;         // steady batch at the demanded rate and its TPOT (s)
-    double tpg;                 // rate / n_gpus
-    double batch_cap, tpot_cap; // largest batch within the SLO and its TPOT
-    double rate_cap;            // batch_cap / tpot_cap
-    double tpg_capacity;        // rate_cap / n_gpus
+    int slots;                   // C of the MoE instances (colocated: per device)
+    double b_max;                // memory bound on the batch
+    double batch, tpot;          // steady batch at the demanded rate and its TPOT (s)
+    double tpg;                  // rate / n_gpus
+    double batch_cap, tpot_cap;  // largest batch within the SLO and its TPOT
+    double rate_cap;             // batch_cap / tpot_cap
+    double tpg_capacity;         // rate_cap / n_gpus
     struct latency_breakdown br; // at the steady batch
-    const char *why;            // static reason when infeasible
+    const char *why;             // static reason when infeasible
 };
 
 // Evaluates one configuration (n_moe must be in tab). Never fails on infeasibility:
@@ -75,7 +75,7 @@ JANUS_WUR int search_best_capacity(const struct latency_model *lm, const struct 
                                    const struct search_params *p, struct search_point *out);
 
 // Memory bound on the batch of a configuration (requests of context S).
-double search_b_max(const struct latency_model *lm, const struct search_space *space,
-                    int n_attn, int slots, double context);
+double search_b_max(const struct latency_model *lm, const struct search_space *space, int n_attn,
+                    int slots, double context);
 
 #endif // JANUS_SCALE_SEARCH_H

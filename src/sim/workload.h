@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 struct workload_lengths {
-    double in_mean, out_mean; // tokens
+    double in_mean, out_mean;   // tokens
     double in_sigma, out_sigma; // log-normal sigma
 };
 void workload_sharegpt(struct workload_lengths *l);
@@ -29,9 +29,9 @@ void workload_sample_lengths(const struct workload_lengths *l, struct rng *r, in
 double workload_mean_context(const struct workload_lengths *l);
 
 struct workload_trace {
-    int n;          // bins
-    double bin_s;   // bin width, seconds
-    double *rate;   // (n) output tokens/s in each bin
+    int n;        // bins
+    double bin_s; // bin width, seconds
+    double *rate; // (n) output tokens/s in each bin
 };
 void workload_trace_free(struct workload_trace *t);
 double workload_trace_mean(const struct workload_trace *t);

@@ -571,3 +571,49 @@ TEST(genmodel_every_arch_and_type) {
     p.n_dense_lead = 0;
     run_genmodel(&p, "deepseek2-nodense");
 }
+
+// Tiny KV pages (2 positions) and a pool just big enough: the page tables are exercised on
+// every position, results equal the default layout, and one more position is refused.
+TEST(kv_small_pages) {
+    struct model m;
+    ASSERT_OK(open_model("deepseek2-v2-f32", &m));
+    const int64_t V = m.hp.n_vocab;
+    struct fixture_seq s[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(load_seq("deepseek2-v2-f32", i + 2, V, &s[i]), 0);
+    struct stepper st;
+    const int64_t pages = (s[0].n_tokens + 1) / 2 + (s[1].n_tokens + 1) / 2;
+    struct stepper_params sp = {.max_tokens = 2 * MAX_TOK,
+                                .n_seq = 2,
+                                .max_ctx = MAX_TOK,
+                                .page_size = 2,
+                                .n_pages = pages};
+    struct batch b;
+    ASSERT_OK(stepper_init(&st, &m, &sp));
+    ASSERT_OK(batch_init(&b, 2 * MAX_TOK));
+    for (int q = 0; q < 2; q++) // both prompts in one step
+        for (int i = 0; i < s[q].n_tokens; i++)
+            ASSERT_OK(batch_add(&b, s[q].tokens[i], q, i, i == s[q].n_tokens - 1));
+    ASSERT_OK(stepper_step(&st, &b));
+    ASSERT_OK(kvcache_check(&st.attn.kv));
+    ASSERT_EQ(st.attn.kv.n_free, 0);
+    const float *lg = stepper_logits(&st, NULL);
+    for (int q = 0; q < 2; q++)
+        ASSERT_LE(max_abs_diff(lg + q * V, s[q].logits, V), 1e-3);
+    // an odd-length sequence still has room in its last page; the other is full
+    const int odd = s[0].n_tokens % 2 ? 0 : (s[1].n_tokens % 2 ? 1 : -1);
+    for (int q = 0; q < 2; q++) {
+        batch_clear(&b);
+        ASSERT_OK(batch_add(&b, s[q].greedy[0], q, s[q].n_tokens, 1));
+        if (q == odd)
+            ASSERT_OK(stepper_step(&st, &b));
+        else
+            ASSERT_EQ(stepper_step(&st, &b), JANUS_ELIMIT);
+    }
+    ASSERT_OK(kvcache_check(&st.attn.kv));
+    batch_free(&b);
+    stepper_free(&st);
+    for (int i = 0; i < 2; i++)
+        free(s[i].logits);
+    model_free(&m);
+}

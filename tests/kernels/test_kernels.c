@@ -71,7 +71,8 @@ static void *encode_weights(int t, const float *w, float *wq, int64_t n_out, int
 }
 
 static void fill_normal(struct rng *g, float *x, int64_t n, double scale) {
-    for (int64_t i = 0; i < n; i++) x[i] = (float)(rng_normal(g) * scale);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(rng_normal(g) * scale);
 }
 
 struct cmp {
@@ -120,7 +121,8 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
     void *wt = encode_weights(t, w, wq, n_out, n_in);
     int fails = 0;
 
-    for (int64_t i = 0; i < n_tok * ldy; i++) y_ref[i] = y_avx[i] = y_part[i] = NAN;
+    for (int64_t i = 0; i < n_tok * ldy; i++)
+        y_ref[i] = y_avx[i] = y_part[i] = NAN;
     kern_ref()->matmul[t](y_ref, ldy, wt, x, n_in, n_tok, 0, n_out);
     k->matmul[t](y_avx, ldy, wt, x, n_in, n_tok, 0, n_out);
 
@@ -175,8 +177,8 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
         test_fail(__FILE__, __LINE__,
                   "%s n_out=%lld n_in=%lld n_tok=%lld: max err/bound %.3g, nmse vs ref %.3g "
                   "(tol %.1g), nmse vs unquantized %.3g (tol %.1g)",
-                  wtype_name(t), (long long)n_out, (long long)n_in, (long long)n_tok,
-                  worst_rel, worst_nmse, nmse_tol, worst_nmse_orig, orig_tol[t]);
+                  wtype_name(t), (long long)n_out, (long long)n_in, (long long)n_tok, worst_rel,
+                  worst_nmse, nmse_tol, worst_nmse_orig, orig_tol[t]);
         fails++;
     }
 
@@ -210,7 +212,8 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
     }
     // A partial range leaves the other rows alone.
     if (n_out >= 3) {
-        for (int64_t i = 0; i < n_tok * ldy; i++) y_part[i] = NAN;
+        for (int64_t i = 0; i < n_tok * ldy; i++)
+            y_part[i] = NAN;
         k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, 1, n_out - 1);
         for (int64_t tt = 0; tt < n_tok; tt++) {
             if (!isnan(y_part[tt * ldy]) || !isnan(y_part[tt * ldy + n_out - 1]) ||
@@ -270,7 +273,8 @@ TEST(matmul_zero_rows_or_tokens) {
         k->matmul[t](y, 4, w, x, 32, 0, 0, 1); // no tokens
         k->matmul[t](y, 4, w, x, 32, 1, 1, 1); // empty row range
     }
-    for (int i = 0; i < 4; i++) ASSERT_EQ(y[i], 5);
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ(y[i], 5);
 }
 
 // ---- vector ops
@@ -290,14 +294,16 @@ TEST(dot_axpy_vs_ref) {
         fill_normal(&g, y1, n, 1.0);
         memcpy(y2, y1, sizeof(float) * n);
         double s_abs = 0;
-        for (int64_t i = 0; i < n; i++) s_abs += fabs((double)a[i] * b[i]);
+        for (int64_t i = 0; i < n; i++)
+            s_abs += fabs((double)a[i] * b[i]);
         float d1 = k->dot(a, b, n), d2 = r->dot(a, b, n);
         ASSERT_LE(fabs((double)d1 - d2), 2.0 * (n + 2) * 0x1p-24 * s_abs + 1e-30);
         float alpha = (float)rng_normal(&g);
         k->axpy(y1, alpha, a, n);
         r->axpy(y2, alpha, a, n);
         for (int64_t i = 0; i < n; i++)
-            ASSERT_LE(fabs((double)y1[i] - y2[i]), 4 * 0x1p-24 * (fabs(y2[i]) + fabs(alpha * a[i])));
+            ASSERT_LE(fabs((double)y1[i] - y2[i]),
+                      4 * 0x1p-24 * (fabs(y2[i]) + fabs(alpha * a[i])));
         free(a), free(b), free(y1), free(y2);
     }
 }
@@ -372,4 +378,82 @@ TEST(swiglu_vs_ref) {
         ASSERT_MEM_EQ(gt, y1, sizeof(float) * n);
         free(gt), free(u), free(y1), free(y2);
     }
+}
+
+// ---- attention over a paged cache, RoPE
+
+TEST(attn_paged_vs_ref) {
+    const struct kern_ops *k = avx2_or_skip();
+    if (!k) return;
+    const struct kern_ops *r = kern_ref();
+    struct rng g;
+    rng_init(&g, 8);
+    for (int it = 0; it < 60; it++) {
+        // GQA-like (d_v = d_k, separate V) and latent-like (v = k, d_v < d_k) shapes.
+        const int latent = it % 3 == 2;
+        const int64_t d_k = 1 + rng_below(&g, it < 20 ? 20 : 200);
+        const int64_t d_v = latent ? 1 + rng_below(&g, (uint32_t)d_k) : d_k;
+        const int64_t page_size = 1 + rng_below(&g, 16), n_kv = 1 + rng_below(&g, 150);
+        const int64_t n_pages = (n_kv + page_size - 1) / page_size + 3;
+        const int64_t row = d_k + rng_below(&g, 4); // row stride >= d_k (head offsets)
+        float *kp = malloc(sizeof(float) * n_pages * page_size * row);
+        float *vp = malloc(sizeof(float) * n_pages * page_size * row);
+        int32_t *pages = malloc(sizeof(int32_t) * n_pages);
+        float *q = malloc(sizeof(float) * d_k), *o1 = malloc(sizeof(float) * d_v);
+        float *o2 = malloc(sizeof(float) * d_v);
+        float *s1 = malloc(sizeof(float) * n_kv), *s2 = malloc(sizeof(float) * n_kv);
+        fill_normal(&g, kp, n_pages * page_size * row, 1.0);
+        fill_normal(&g, vp, n_pages * page_size * row, 1.0);
+        fill_normal(&g, q, d_k, it % 4 == 0 ? 4.0 : 1.0);
+        for (int64_t p = 0; p < n_pages; p++)
+            pages[p] = (int32_t)p;
+        for (int64_t p = n_pages - 1; p > 0; p--) { // pages out of order, as in the pool
+            int64_t j = rng_below(&g, (uint32_t)p + 1);
+            int32_t t = pages[p];
+            pages[p] = pages[j];
+            pages[j] = t;
+        }
+        struct kern_kv kv = {.k = kp,
+                             .v = latent ? kp : vp,
+                             .pages = pages,
+                             .page_size = page_size,
+                             .k_row = row,
+                             .v_row = row};
+        const float scale = 1.0f / sqrtf((float)d_k);
+        r->attn(o2, s2, q, &kv, n_kv, d_k, d_v, scale);
+        k->attn(o1, s1, q, &kv, n_kv, d_k, d_v, scale);
+        // Each output is a convex combination of values: compare against Σ p_j |v_j|.
+        for (int64_t i = 0; i < d_v; i++) {
+            double mag = 0;
+            for (int64_t j = 0; j < n_kv; j++)
+                mag += s2[j] * fabs(kern_kv_v(&kv, j)[i]);
+            ASSERT_LE(fabs((double)o1[i] - o2[i]), 1e-5 * (mag + 1e-30) * (1 + sqrt((double)n_kv)));
+        }
+        for (int64_t j = 0; j < n_kv; j++)
+            ASSERT_LE(fabs((double)s1[j] - s2[j]), 1e-5 * s2[j] + 1e-7);
+        free(kp), free(vp), free(pages), free(q), free(o1), free(o2), free(s1), free(s2);
+    }
+}
+
+TEST(rope_both_layouts_vs_ref) {
+    const struct kern_ops *k = avx2_or_skip();
+    if (!k) return;
+    struct rng g;
+    rng_init(&g, 9);
+    for (int it = 0; it < 80; it++) {
+        const int neox = it % 2;
+        const int64_t head_dim = 2 * (1 + rng_below(&g, it < 40 ? 12 : 100));
+        const int64_t n_rot = 2 * (1 + rng_below(&g, (uint32_t)(head_dim / 2)));
+        const int64_t n_head = 1 + rng_below(&g, 5), pos = rng_below(&g, 5000);
+        const int64_t n = n_head * head_dim;
+        float *x1 = malloc(sizeof(float) * n), *x2 = malloc(sizeof(float) * n);
+        fill_normal(&g, x1, n, 1.0);
+        memcpy(x2, x1, sizeof(float) * n);
+        kern_ref()->rope(x2, n_head, head_dim, n_rot, pos, 10000.0f, neox);
+        k->rope(x1, n_head, head_dim, n_rot, pos, 10000.0f, neox);
+        for (int64_t i = 0; i < n; i++)
+            ASSERT_LE(fabs((double)x1[i] - x2[i]), 4e-7 * (fabs(x2[i]) + 1));
+        free(x1), free(x2);
+    }
+    ASSERT(kern_ref()->rope == kern_rope);
 }

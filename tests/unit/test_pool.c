@@ -20,7 +20,8 @@ struct count_ctx {
 
 static void count_fn(void *vctx, int ith, int nth) {
     struct count_ctx *c = vctx;
-    if (nth != c->nth_expected || ith < 0 || ith >= nth) atomic_fetch_add(&c->bad_nth, 1);
+    if (nth != c->nth_expected || ith < 0 || ith >= nth)
+        atomic_fetch_add(&c->bad_nth, 1);
     else {
         atomic_fetch_add(&c->calls[ith], 1);
         c->out[ith] += ith + 1;
@@ -37,7 +38,8 @@ TEST(pool_runs_every_thread_once) {
         memset(&c, 0, sizeof c);
         c.nth_expected = sizes[s];
         int n_runs = 500;
-        for (int r = 0; r < n_runs; r++) pool_run(p, count_fn, &c);
+        for (int r = 0; r < n_runs; r++)
+            pool_run(p, count_fn, &c);
         ASSERT_EQ(atomic_load(&c.bad_nth), 0);
         for (int i = 0; i < sizes[s]; i++) {
             ASSERT_EQ(atomic_load(&c.calls[i]), n_runs);
@@ -111,7 +113,8 @@ TEST(pool_wakes_sleeping_workers) {
         clock_sleep_ns(1000000 + r * 300000);
         pool_run(p, count_fn, &c);
     }
-    for (int i = 0; i < 3; i++) ASSERT_EQ(atomic_load(&c.calls[i]), 6);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(atomic_load(&c.calls[i]), 6);
     pool_destroy(&p);
 }
 
@@ -128,7 +131,8 @@ TEST(pool_caller_sleeps_for_slow_workers) {
     static struct count_ctx c;
     memset(&c, 0, sizeof c);
     c.nth_expected = 2;
-    for (int r = 0; r < 4; r++) pool_run(p, slow_worker_fn, &c);
+    for (int r = 0; r < 4; r++)
+        pool_run(p, slow_worker_fn, &c);
     ASSERT_EQ(c.out[1], 4 * 2); // visible after each run returned
     ASSERT_EQ(atomic_load(&c.calls[1]), 4);
     pool_destroy(&p);
@@ -141,7 +145,8 @@ TEST(pool_runs_do_not_allocate) {
     memset(&c, 0, sizeof c);
     c.nth_expected = 2;
     uint64_t before = mem_alloc_count();
-    for (int r = 0; r < 100; r++) pool_run(p, count_fn, &c);
+    for (int r = 0; r < 100; r++)
+        pool_run(p, count_fn, &c);
     ASSERT_EQ(mem_alloc_count(), before);
     pool_destroy(&p);
 }
@@ -164,4 +169,60 @@ TEST(pool_split_partitions_exactly) {
             ASSERT_LE(max_len - min_len, 1);
         }
     }
+}
+
+// Dynamic runs: items handed out from an atomic counter; each item done exactly once per run
+// whichever threads join; the context lives on the caller's stack for one run only, so a
+// late worker touching a finished run would be a use-after-scope under ASan/TSan.
+struct dyn_ctx {
+    _Atomic int next;
+    int n_items;
+    _Atomic int done[64];
+    _Atomic int participants;
+};
+
+static void dyn_fn(void *vctx, int ith, int nth) {
+    struct dyn_ctx *c = vctx;
+    (void)ith, (void)nth;
+    atomic_fetch_add(&c->participants, 1);
+    for (int i; (i = atomic_fetch_add(&c->next, 1)) < c->n_items;)
+        atomic_fetch_add(&c->done[i], 1);
+}
+
+static int dyn_round(struct pool *p, int n_items) {
+    struct dyn_ctx c;
+    memset(&c, 0, sizeof c);
+    c.n_items = n_items;
+    pool_run_dynamic(p, dyn_fn, &c);
+    const int np = atomic_load(&c.participants);
+    int bad = np < 1 || np > pool_n_threads(p);
+    for (int i = 0; i < n_items; i++)
+        bad |= atomic_load(&c.done[i]) != 1;
+    return bad;
+}
+
+TEST(pool_dynamic_each_item_once) {
+    for (int n = 1; n <= 4; n++) {
+        struct pool *p = NULL;
+        ASSERT_OK(pool_create(&p, n));
+        for (int r = 0; r < 2000; r++) {
+            if (dyn_round(p, r % 65)) TEST_FAIL_("round %d with %d threads", r, n);
+            if (r % 500 == 499) clock_sleep_ns(1000000); // let workers fall asleep
+        }
+        // Mixed with static runs and barriers.
+        static struct count_ctx c;
+        memset(&c, 0, sizeof c);
+        c.nth_expected = n;
+        for (int r = 0; r < 200; r++) {
+            pool_run(p, count_fn, &c);
+            ASSERT_EQ(dyn_round(p, 33), 0);
+        }
+        for (int i = 0; i < n; i++)
+            ASSERT_EQ(atomic_load(&c.calls[i]), 200);
+        uint64_t before = mem_alloc_count();
+        ASSERT_EQ(dyn_round(p, 10), 0);
+        ASSERT_EQ(mem_alloc_count(), before);
+        pool_destroy(&p);
+    }
+    ASSERT_EQ(dyn_round(NULL, 5), 0);
 }

@@ -1,0 +1,42 @@
+// Memory-bandwidth measurement for `janus bench` (SPEC §9: decode is memory-bound, so every
+// decode figure is reported as a fraction of what this machine can stream). Two tests, both
+// multithreaded over a pool with a static partition, several repetitions, median reported:
+//   read  — every thread sums its slice of one large buffer with 256-bit loads (read-only
+//           streaming: the access pattern of reading weights);
+//   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles, counted as 24 bytes per element
+//           (STREAM's convention: write-allocate traffic not counted).
+// Buffers must exceed the last-level cache; membw_measure allocates them (mem.h) and frees
+// them before returning. Not for the serving path.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_MEMBW_H
+#define JANUS_MEMBW_H
+
+#include <stddef.h>
+
+#include "base/base.h"
+#include "base/pool.h"
+
+#define MEMBW_MAX_REPS 64
+
+struct membw_result {
+    int n_threads;
+    int reps;
+    size_t read_bytes;  // buffer size of the read test
+    size_t triad_bytes; // bytes counted per triad pass (3 arrays)
+    double read_gb_s;   // median over reps, 1e9 bytes/s
+    double read_gb_s_min, read_gb_s_max;
+    double triad_gb_s; // median over reps
+    double triad_gb_s_min, triad_gb_s_max;
+};
+
+// Measures read and triad bandwidth with the threads of pool (NULL: 1 thread).
+// read_bytes: size of the read buffer (>= 1 MiB; several times the LLC for DRAM figures);
+// the triad uses three arrays of read_bytes / 3 each. reps in [1, MEMBW_MAX_REPS].
+// out: filled on success. Returns JANUS_OK, JANUS_EINVAL (bad sizes), JANUS_ENOMEM.
+int membw_measure(struct pool *pool, size_t read_bytes, int reps,
+                  struct membw_result *out) JANUS_WUR;
+
+// Median of n values (n >= 1); v is reordered. Exposed for the benches and tests.
+double membw_median(double *v, int n);
+
+#endif // JANUS_MEMBW_H
