@@ -223,12 +223,13 @@ TEST(tokenize) {
 // ---- greedy decoding against the fixtures
 
 // Prefills seq with the fixture prompt and checks the 8 greedy ids, feeding each back.
-static int greedy_check(janus_session_t *s, int32_t seq, const char *name, int n_ref) {
+static int greedy_check_in(const char *fix, janus_session_t *s, int32_t seq, const char *name,
+                           int n_ref) {
     char path[512];
     int32_t prompt[64], want[N_GREEDY];
-    snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(), name, n_ref);
+    snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", fix, name, n_ref);
     const int n = read_ints(path, prompt, 64);
-    snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", test_fixtures_dir(), name, n_ref);
+    snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", fix, name, n_ref);
     if (n < 1 || read_ints(path, want, N_GREEDY) != N_GREEDY) return -100;
     const float *logits = NULL;
     int rc = janus_session_decode(s, seq, prompt, n, &logits);
@@ -245,6 +246,10 @@ static int greedy_check(janus_session_t *s, int32_t seq, const char *name, int n
             return rc;
     }
     return janus_seq_length(s, seq) == n + N_GREEDY - 1 ? 0 : -300;
+}
+
+static int greedy_check(janus_session_t *s, int32_t seq, const char *name, int n_ref) {
+    return greedy_check_in(test_fixtures_dir(), s, seq, name, n_ref);
 }
 
 TEST(greedy_matches_fixtures) {
@@ -561,6 +566,7 @@ TEST(sampling_streams) {
 // Two threads, one session each, on one shared model.
 struct thread_arg {
     janus_model_t *m;
+    const char *fix; // test_fixtures_dir() is not thread-safe: resolved before the threads
     int n_ref, rc;
 };
 
@@ -569,7 +575,7 @@ static void *thread_main(void *p) {
     janus_session_t *s = NULL;
     a->rc = janus_session_create(a->m, NULL, &s);
     for (int rep = 0; rep < 3 && a->rc == 0; rep++) {
-        a->rc = greedy_check(s, 0, "llama-moe-f16", a->n_ref);
+        a->rc = greedy_check_in(a->fix, s, 0, "llama-moe-f16", a->n_ref);
         if (a->rc == 0) a->rc = janus_seq_reset(s, 0);
     }
     janus_session_destroy(&s);
@@ -579,7 +585,9 @@ static void *thread_main(void *p) {
 TEST(sessions_in_threads) {
     janus_model_t *m = open_or_null("llama-moe-f16");
     ASSERT(m != NULL);
-    struct thread_arg a[2] = {{m, 1, -1}, {m, 3, -1}};
+    char fix[512];
+    snprintf(fix, sizeof fix, "%s", test_fixtures_dir());
+    struct thread_arg a[2] = {{m, fix, 1, -1}, {m, fix, 3, -1}};
     pthread_t th[2];
     for (int i = 0; i < 2; i++)
         ASSERT_EQ(pthread_create(&th[i], NULL, thread_main, &a[i]), 0);
