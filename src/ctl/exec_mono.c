@@ -45,7 +45,7 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
             a++;
         }
     }
-    x->stats.a_max_last[layer] = a;
+    if (n_tok > 0) x->stats.a_max_last[layer] = a; // the last step with tokens
     x->stats.a_max_sum[layer] += (uint64_t)a;
     x->stats.activated_last[0] += a;
     x->stats.activated_sum[0] += (uint64_t)a;
@@ -228,17 +228,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     info->n_ctx = n_ctx;
     info->max_seqs = p->max_seqs;
     info->kv_tokens = (int64_t)p->max_seqs * n_ctx;
-    // general.name, else the file's base name.
-    struct gguf_str name = {0};
-    char e2[64];
-    if (gguf_get_str(&x->model.gguf, "general.name", &name, e2, sizeof e2) == JANUS_OK &&
-        name.len > 0) {
-        snprintf(info->model_name, sizeof info->model_name, "%.*s",
-                 (int)JANUS_MIN(name.len, sizeof info->model_name - 1), name.ptr);
-    } else {
-        const char *base = strrchr(p->model_path, '/');
-        snprintf(info->model_name, sizeof info->model_name, "%s", base ? base + 1 : p->model_path);
-    }
+    model_display_name(&x->model, p->model_path, info->model_name, sizeof info->model_name);
     x->max_rows = p->max_rows;
     x->n_expert = hp->n_expert > 0 ? hp->n_expert : 1;
     x->stats.n_layer = (int32_t)JANUS_MIN(hp->n_layer, (int64_t)EXEC_STATS_MAX_LAYERS);

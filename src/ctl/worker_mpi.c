@@ -225,8 +225,7 @@ static int setup_local(struct wrk *w, char *err, size_t err_len) {
     info->n_ctx = w->p.n_ctx;
     info->max_seqs = p->max_seqs;
     info->kv_tokens = (int64_t)p->max_seqs * w->p.n_ctx;
-    const char *base = strrchr(p->model_path, '/');
-    snprintf(info->model_name, sizeof info->model_name, "%s", base ? base + 1 : p->model_path);
+    model_display_name(&w->model, p->model_path, info->model_name, sizeof info->model_name);
     return JANUS_OK;
 }
 

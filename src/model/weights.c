@@ -342,3 +342,15 @@ void model_free(struct model *m) {
     if (m->gguf.map) gguf_close(&m->gguf); // a zeroed struct is not an open file
     memset(m, 0, sizeof *m);
 }
+
+void model_display_name(const struct model *m, const char *path, char *out, size_t cap) {
+    struct gguf_str name = {0};
+    char err[64];
+    if (gguf_get_str(&m->gguf, "general.name", &name, err, sizeof err) == JANUS_OK &&
+        name.len > 0) {
+        snprintf(out, cap, "%.*s", (int)JANUS_MIN(name.len, (uint64_t)cap - 1), name.ptr);
+        return;
+    }
+    const char *base = strrchr(path, '/');
+    snprintf(out, cap, "%s", base ? base + 1 : path);
+}
