@@ -23,3 +23,17 @@ enum janus_status {
 const char *janus_strerror(int status);
 
 #endif // JANUS_STATUS_H
+
+// Outside the guard above, which include/janus.h shares (it copies the enum): a translation
+// unit that saw janus.h first still gets this declaration.
+#ifndef JANUS_STATUS_ERRF_H
+#define JANUS_STATUS_ERRF_H
+#include "base/base.h"
+
+#include <stddef.h>
+
+// Writes the formatted message into err (when err is not NULL and err_len > 0, truncating
+// to fit) and returns status, so an error path reads
+// `return status_errf(err, err_len, JANUS_EFORMAT, "bad key %s", key);`.
+int status_errf(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
+#endif // JANUS_STATUS_ERRF_H
