@@ -1,4 +1,5 @@
 // Shared argument helpers for the cmd_*.c files (cli.h).
+// Errors go to stderr as one line; parsers accept only a whole, in-range number.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 

@@ -1,4 +1,5 @@
 // Layout and routing-trace loading for janus schedule and janus place-eval (sched_input.h).
+// Returns an exit status after printing the error; nothing stays allocated on failure.
 // SPDX-License-Identifier: MIT
 #include "sched_input.h"
 

@@ -1,4 +1,5 @@
 // Bounded byte buffer (buf.h).
+// Appends past the cap fail with JANUS_ELIMIT and leave the buffer unchanged.
 // SPDX-License-Identifier: MIT
 #include "base/buf.h"
 

@@ -1,4 +1,5 @@
 // Monotonic clock behind a narrow interface, so the simulator can substitute virtual time.
+// Process-wide and thread-safe; no allocation.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_CLOCK_H
 #define JANUS_CLOCK_H

@@ -1,4 +1,5 @@
 // xoshiro256** with splitmix64 seeding (rng.h).
+// Pure integer arithmetic: the same seed gives the same stream on every platform.
 // SPDX-License-Identifier: MIT
 #include "base/rng.h"
 

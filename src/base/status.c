@@ -1,4 +1,5 @@
 // janus_strerror(): text for every status code; status_errf(): an error message plus its code.
+// Pure; no allocation.
 // SPDX-License-Identifier: MIT
 #include "base/status.h"
 

@@ -1,4 +1,5 @@
 // Roofline latency model (latency.h, SPEC §7 and §4).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "scale/latency.h"
 

@@ -1,4 +1,5 @@
 // Planner front door: tables per system + search (planner.h).
+// No I/O of its own beyond the catalogue reads and the a_max table cache.
 // SPDX-License-Identifier: MIT
 #include "sim/planner.h"
 

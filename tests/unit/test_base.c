@@ -1,4 +1,5 @@
 // Unit tests for src/base: buf bounds, arena alignment, rng determinism, mem counters.
+// Each test runs in its own process (tests/test.h).
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
