@@ -23,6 +23,9 @@ const char *test_fixtures_dir(void);
 const char *test_janus_bin(void);
 // A fresh temporary directory for this test binary (removed at exit).
 const char *test_tmpdir(void);
+// Reads a whole file into a malloc'd buffer with a NUL byte after the content (release with
+// free). *len, when len is not NULL, gets the size. NULL if the file cannot be read.
+void *test_read_file(const char *path, size_t *len);
 
 extern int test_current_failed;
 

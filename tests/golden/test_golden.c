@@ -312,22 +312,6 @@ TEST(incremental_deepseek2_v2g_f32) { check_incremental("deepseek2-v2g-f32"); }
 
 // ---- malformed models
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
 // Offset of the byte after tensor name `name` in the tensor-info section (the n_dims field).
 static size_t find_tensor_info(const uint8_t *buf, size_t n, const char *name) {
     const size_t len = strlen(name);
@@ -343,7 +327,7 @@ TEST(malformed_truncated) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/qwen2moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t cuts[] = {0, 3, 8, 24, 100, 1000, 5000, n / 2, n - 1};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(cuts); i++) {
@@ -365,7 +349,7 @@ TEST(malformed_shape_type_name) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     uint8_t *buf = malloc(n);
     ASSERT(buf);
@@ -418,7 +402,7 @@ TEST(malformed_expert_groups) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/deepseek2-v3g-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     const size_t g = find_kv_value(orig, n, "deepseek2.expert_group_count");
     const size_t gu = find_kv_value(orig, n, "deepseek2.expert_group_used_count");
@@ -457,7 +441,7 @@ TEST(tied_output_head) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t at = find_tensor_info(buf, n, "output.weight");
     ASSERT(at > 0);
