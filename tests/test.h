@@ -26,6 +26,9 @@ const char *test_tmpdir(void);
 // Reads a whole file into a malloc'd buffer with a NUL byte after the content (release with
 // free). *len, when len is not NULL, gets the size. NULL if the file cannot be read.
 void *test_read_file(const char *path, size_t *len);
+// Reads up to cap whitespace-separated integers (the fixtures' .tokens and .greedy files).
+// Returns how many were read, or -1 if the file cannot be opened.
+int test_read_ints(const char *path, int32_t *out, int cap);
 
 extern int test_current_failed;
 

@@ -102,6 +102,17 @@ void *test_read_file(const char *path, size_t *len) {
     return buf;
 }
 
+int test_read_ints(const char *path, int32_t *out, int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0;
+    long v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (int32_t)v;
+    fclose(f);
+    return n;
+}
+
 int main(int argc, char **argv) {
     int n_run = 0, n_failed = 0;
     for (int i = 0; i < g_n_tests; i++) {

@@ -28,17 +28,6 @@ struct fixture_seq {
     int64_t n_vocab;
 };
 
-static int read_ints(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0;
-    long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1)
-        out[n++] = (int32_t)v;
-    fclose(f);
-    return n;
-}
-
 static int64_t read_floats(const char *path, float *out, int64_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -55,9 +44,9 @@ static int load_seq(const char *name, int n, int64_t n_vocab, struct fixture_seq
     char path[512];
     const char *dir = test_fixtures_dir();
     snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", dir, name, n);
-    s->n_tokens = read_ints(path, s->tokens, MAX_TOK);
+    s->n_tokens = test_read_ints(path, s->tokens, MAX_TOK);
     snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", dir, name, n);
-    if (s->n_tokens < 1 || read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
+    if (s->n_tokens < 1 || test_read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
     s->logits = malloc((size_t)n_vocab * sizeof(float));
     s->n_vocab = n_vocab;
     snprintf(path, sizeof path, "%s/reference/%s.%d.logits", dir, name, n);
