@@ -50,7 +50,8 @@ int cli_parse_ids(const char *s, int32_t *out, int cap) {
     int n = 0;
     const char *p = s;
     while (*p) {
-        while (*p == ',' || *p == ' ') p++;
+        while (*p == ',' || *p == ' ')
+            p++;
         if (!*p) break;
         char *end;
         errno = 0;

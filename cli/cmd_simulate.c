@@ -159,7 +159,7 @@ int cmd_simulate(int argc, char **argv) {
         return cli_error(cmd, "%s", err);
     }
     struct sim_params sp = {slo_ms * 1e-3, po.context, (int)po.max_gpus, interval, headroom,
-                            forecast_last, 0,       reconf_s};
+                            forecast_last, 0,          reconf_s};
     struct sim_result res;
     rc = sim_run(&pl, &tr, &sp, &res);
     if (rc) {

@@ -136,8 +136,8 @@ int cmd_sweep(int argc, char **argv) {
     buf_init(&csv, 16u << 20);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s-%s", pl.model.id, pl.hw.id);
-    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id, po.context,
-           (int)po.max_gpus, (long long)po.seed);
+    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id,
+           po.context, (int)po.max_gpus, (long long)po.seed);
     // ---- TPG and TPOT vs batch ----
     for (int s = 0; do_batch && s < n_slo_batch && !rc; s++) {
         static double tpg[BASELINES_COUNT][MAXL], tpot[BASELINES_COUNT][MAXL];

@@ -96,7 +96,8 @@ int plan_opts_finish(struct plan_opts *po, const char *cmd, struct planner_optio
     o->max_gpus = (int)po->max_gpus;
     o->seed = (uint64_t)po->seed;
     o->samples = (int)po->samples;
-    int have_cache = !po->no_cache && amax_cache_dir(po->cache_dir, sizeof po->cache_dir) == JANUS_OK;
+    int have_cache =
+        !po->no_cache && amax_cache_dir(po->cache_dir, sizeof po->cache_dir) == JANUS_OK;
     o->cache_dir = have_cache ? po->cache_dir : NULL;
     // Static storage: the statistics stay reachable until exit on every return path.
     static struct stats ext_stats;

@@ -12,9 +12,9 @@
 
 struct plan_opts {
     const char *model, *model_file, *hw, *data_dir; // borrowed from argv
-    const char *stats_path;                          // --stats F, NULL: synthetic statistics
-    double context;                                  // --context; < 0 until plan_opts_finish
-    int64_t max_gpus, seed, samples;                 // samples 0: the planner's default
+    const char *stats_path;                         // --stats F, NULL: synthetic statistics
+    double context;                                 // --context; < 0 until plan_opts_finish
+    int64_t max_gpus, seed, samples;                // samples 0: the planner's default
     int no_cache;
     struct latency_coef coef;
     char cache_dir[4096]; // storage for planner_options.cache_dir

@@ -118,7 +118,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < g_n_tests; i++) {
         if (argc > 1) {
             int want = 0;
-            for (int a = 1; a < argc; a++) want |= strcmp(argv[a], g_tests[i].name) == 0;
+            for (int a = 1; a < argc; a++)
+                want |= strcmp(argv[a], g_tests[i].name) == 0;
             if (!want) continue;
         }
         test_current_failed = 0;

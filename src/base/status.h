@@ -6,15 +6,15 @@
 
 enum janus_status {
     JANUS_OK = 0,
-    JANUS_ENOMEM = -1,    // allocation failed
-    JANUS_EINVAL = -2,    // invalid argument (caller error)
-    JANUS_EFORMAT = -3,   // malformed input file or document
-    JANUS_EPROTO = -4,    // malformed wire message or protocol violation
-    JANUS_ELIMIT = -5,    // input exceeds a hard limit (limits.h)
-    JANUS_EIO = -6,       // operating-system I/O error
-    JANUS_ECOMM = -7,     // transport (MPI/socket) failure
-    JANUS_EAGAIN = -8,    // incomplete; try again with more input
-    JANUS_ECANCELED = -9, // operation canceled
+    JANUS_ENOMEM = -1,        // allocation failed
+    JANUS_EINVAL = -2,        // invalid argument (caller error)
+    JANUS_EFORMAT = -3,       // malformed input file or document
+    JANUS_EPROTO = -4,        // malformed wire message or protocol violation
+    JANUS_ELIMIT = -5,        // input exceeds a hard limit (limits.h)
+    JANUS_EIO = -6,           // operating-system I/O error
+    JANUS_ECOMM = -7,         // transport (MPI/socket) failure
+    JANUS_EAGAIN = -8,        // incomplete; try again with more input
+    JANUS_ECANCELED = -9,     // operation canceled
     JANUS_EUNSUPPORTED = -10, // valid but not supported (type, architecture, feature)
     JANUS_ENOTFOUND = -11,    // named item (key, tensor, file) does not exist
 };

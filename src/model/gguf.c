@@ -727,7 +727,6 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *nam
     return i < 0 ? NULL : &g->tensors[i];
 }
 
-
 // Reads an integer of type t at p as signed (ok_s) or unsigned; returns 0 if not integer.
 static int read_int(uint32_t t, const uint8_t *p, int64_t *s, uint64_t *u, int *is_signed) {
     switch (t) {
@@ -805,13 +804,14 @@ int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out, char *err
     uint64_t u = 0;
     int sg = 0;
     if (!read_int(kv->type, kv->data, &s, &u, &sg))
-        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s", key,
-                       gguf_type_name(kv->type));
+        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s",
+                           key, gguf_type_name(kv->type));
     if (sg ? (s < 0 || s > (int64_t)UINT32_MAX) : u > UINT32_MAX)
-        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': value %s%llu out of range for u32",
-                       key, sg && s < 0 ? "-" : "",
-                       sg ? (unsigned long long)(s < 0 ? -(s + 1) + 1ull : (uint64_t)s)
-                          : (unsigned long long)u);
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "key '%s': value %s%llu out of range for u32", key,
+                           sg && s < 0 ? "-" : "",
+                           sg ? (unsigned long long)(s < 0 ? -(s + 1) + 1ull : (uint64_t)s)
+                              : (unsigned long long)u);
     *out = (uint32_t)(sg ? (uint64_t)s : u);
     return JANUS_OK;
 }
@@ -827,13 +827,13 @@ int gguf_get_f32(const struct gguf *g, const char *key, float *out, char *err, s
         double d;
         memcpy(&d, kv->data, 8);
         if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38))
-            return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': f64 value %g out of f32 range",
-                           key, d);
+            return status_errf(err, err_len, JANUS_EFORMAT,
+                               "key '%s': f64 value %g out of f32 range", key, d);
         *out = (float)d;
         return JANUS_OK;
     }
     return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected f32 or f64, found %s", key,
-                   gguf_type_name(kv->type));
+                       gguf_type_name(kv->type));
 }
 
 int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err, size_t err_len) {
@@ -841,7 +841,7 @@ int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err, si
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_BOOL)
         return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected bool, found %s", key,
-                       gguf_type_name(kv->type));
+                           gguf_type_name(kv->type));
     *out = kv->data[0] != 0;
     return JANUS_OK;
 }
@@ -852,7 +852,7 @@ int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, ch
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_STRING)
         return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected string, found %s", key,
-                       gguf_type_name(kv->type));
+                           gguf_type_name(kv->type));
     uint64_t len;
     memcpy(&len, kv->data, 8);
     out->ptr = (const char *)kv->data + 8;
@@ -866,7 +866,7 @@ int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_typ
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_ARRAY)
         return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected array, found %s", key,
-                       gguf_type_name(kv->type));
+                           gguf_type_name(kv->type));
     *elem_type = kv->arr_type;
     *n = kv->arr_n;
     return JANUS_OK;

@@ -18,7 +18,6 @@
 
 // ---- small helpers
 
-
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull; // FNV-1a, then a final mix
     for (size_t i = 0; i < n; i++) {
@@ -289,7 +288,8 @@ static void re_free(void *p, void *data) {
 
 static int re_compile_all(struct vocab *v, const char *const *pats, char *err, size_t err_len) {
     v->re_gctx = pcre2_general_context_create(re_malloc, re_free, NULL);
-    if (!v->re_gctx) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
+    if (!v->re_gctx)
+        return status_errf(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
     pcre2_compile_context *cctx = pcre2_compile_context_create(v->re_gctx);
     if (!cctx) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
     int rc = JANUS_OK;
@@ -301,15 +301,16 @@ static int re_compile_all(struct vocab *v, const char *const *pats, char *err, s
             pcre2_compile((PCRE2_SPTR)pats[i], PCRE2_ZERO_TERMINATED,
                           PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, cctx);
         if (!code && ec == PCRE2_ERROR_HEAP_FAILED) {
-            rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory compiling the pre-tokenizer");
+            rc = status_errf(err, err_len, JANUS_ENOMEM,
+                             "out of memory compiling the pre-tokenizer");
             break;
         }
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
             rc = status_errf(err, err_len, JANUS_EUNSUPPORTED,
-                      "pre-tokenizer '%s': regex %d does not compile at offset %zu: %s",
-                      vocab_pre_name(v->pre), i, (size_t)eo, (const char *)msg);
+                             "pre-tokenizer '%s': regex %d does not compile at offset %zu: %s",
+                             vocab_pre_name(v->pre), i, (size_t)eo, (const char *)msg);
             break;
         }
         (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); // optional speed-up
@@ -479,18 +480,18 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         }
     } else {
         return status_errf(err, err_len, JANUS_EUNSUPPORTED,
-                    "tokenizer.ggml.model '%.64s' is not supported (supported: llama, gpt2)",
-                    d->model);
+                           "tokenizer.ggml.model '%.64s' is not supported (supported: llama, gpt2)",
+                           d->model);
     }
     if (d->n_tokens < 1 || d->n_tokens > LIMIT_MAX_VOCAB)
         return status_errf(err, err_len, d->n_tokens < 1 ? JANUS_EFORMAT : JANUS_ELIMIT,
-                    "tokenizer.ggml.tokens: %lld tokens (must be 1..%d)", (long long)d->n_tokens,
-                    LIMIT_MAX_VOCAB);
+                           "tokenizer.ggml.tokens: %lld tokens (must be 1..%d)",
+                           (long long)d->n_tokens, LIMIT_MAX_VOCAB);
     if (!d->tokens) return status_errf(err, err_len, JANUS_EINVAL, "vocab: tokens array missing");
     if (tmp.type == VOCAB_TYPE_BPE &&
         (d->n_merges < 0 || d->n_merges > LIMIT_GGUF_MAX_ARRAY || (d->n_merges > 0 && !d->merges)))
         return status_errf(err, err_len, JANUS_ELIMIT, "tokenizer.ggml.merges: bad count %lld",
-                    (long long)d->n_merges);
+                           (long long)d->n_merges);
     int64_t n_merges = tmp.type == VOCAB_TYPE_BPE ? d->n_merges : 0;
 
     tmp.n_tokens = (int32_t)d->n_tokens;
@@ -502,7 +503,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     tmp.str_hash = mem_alloc(MEM_TAG_MODEL, (size_t)tmp.str_hash_cap * sizeof *tmp.str_hash);
     if (!t.off || !tmp.tok || !tmp.str_hash) {
         rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory loading %lld tokens",
-                  (long long)d->n_tokens);
+                         (long long)d->n_tokens);
         goto fail;
     }
     memset(tmp.str_hash, 0xff, (size_t)tmp.str_hash_cap * sizeof *tmp.str_hash);
@@ -513,7 +514,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         size_t n = d->tokens[i].len;
         if (n > VOCAB_MAX_TOKEN_LEN) {
             rc = status_errf(err, err_len, JANUS_ELIMIT, "token %d is %zu bytes (limit %d)", i, n,
-                      VOCAB_MAX_TOKEN_LEN);
+                             VOCAB_MAX_TOKEN_LEN);
             goto fail;
         }
         if (n == 0) { // as llama.cpp: an empty token gets a placeholder text
@@ -530,8 +531,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         }
         if (id != i) {
             rc = status_errf(err, err_len, JANUS_EFORMAT,
-                      "duplicate token in vocabulary: '%.*s' has ids %d and %d",
-                      (int)JANUS_MIN(n, 64), s, id, i);
+                             "duplicate token in vocabulary: '%.*s' has ids %d and %d",
+                             (int)JANUS_MIN(n, 64), s, id, i);
             goto fail;
         }
         struct vocab_entry *e = &tmp.tok[i];
@@ -545,15 +546,15 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         e->type = d->token_types ? d->token_types[i] : VOCAB_TOKEN_NORMAL;
         if (e->type < VOCAB_TOKEN_UNDEFINED || e->type > VOCAB_TOKEN_BYTE) {
             rc = status_errf(err, err_len, JANUS_EFORMAT,
-                      "tokenizer.ggml.token_type[%d] = %d (must be 0..6)", i, e->type);
+                             "tokenizer.ggml.token_type[%d] = %d (must be 0..6)", i, e->type);
             goto fail;
         }
         if (e->type == VOCAB_TOKEN_BYTE) {
             const uint8_t *b = (const uint8_t *)s;
             if (n != 6 || memcmp(b, "<0x", 3) || !is_hex(b[3]) || !is_hex(b[4]) || b[5] != '>') {
                 rc = status_errf(err, err_len, JANUS_EFORMAT,
-                          "token %d has type BYTE but text '%.*s' is not <0xHH>", i,
-                          (int)JANUS_MIN(n, 64), s);
+                                 "token %d has type BYTE but text '%.*s' is not <0xHH>", i,
+                                 (int)JANUS_MIN(n, 64), s);
                 goto fail;
             }
         }
@@ -565,7 +566,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         tmp.merge = mem_alloc(MEM_TAG_MODEL, (size_t)tmp.merge_cap * sizeof *tmp.merge);
         if (!tmp.merge) {
             rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory for %lld merges",
-                      (long long)n_merges);
+                             (long long)n_merges);
             goto fail;
         }
         memset(tmp.merge, 0xff, (size_t)tmp.merge_cap * sizeof *tmp.merge);
@@ -574,9 +575,10 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
             size_t n = d->merges[i].len;
             const char *sp = n > 1 && s ? memchr(s + 1, ' ', n - 1) : NULL;
             if (!sp || n > VOCAB_MAX_TOKEN_LEN) {
-                rc = status_errf(err, err_len, JANUS_EFORMAT,
-                          "tokenizer.ggml.merges[%lld] = '%.*s' is not of the form 'left right'",
-                          (long long)i, s ? (int)JANUS_MIN(n, 64) : 0, s ? s : "");
+                rc = status_errf(
+                    err, err_len, JANUS_EFORMAT,
+                    "tokenizer.ggml.merges[%lld] = '%.*s' is not of the form 'left right'",
+                    (long long)i, s ? (int)JANUS_MIN(n, 64) : 0, s ? s : "");
                 goto fail;
             }
             size_t nl = (size_t)(sp - s), nr = n - nl - 1;
@@ -598,7 +600,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                 }
             }
             if (res < 0) {
-                rc = status_errf(err, err_len, res, "merge table too large at merge %lld", (long long)i);
+                rc = status_errf(err, err_len, res, "merge table too large at merge %lld",
+                                 (long long)i);
                 goto fail;
             }
             if (merge_insert(&tmp, l, r, (int32_t)i, res)) tmp.n_merges++;
@@ -624,8 +627,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
             ids[k] = spm_default[k];
         else if (ids[k] >= tmp.n_tokens) {
             rc = status_errf(err, err_len, JANUS_EFORMAT,
-                      "tokenizer.ggml.%s = %lld is out of range (%d tokens)", id_names[k],
-                      (long long)ids[k], tmp.n_tokens);
+                             "tokenizer.ggml.%s = %lld is out of range (%d tokens)", id_names[k],
+                             (long long)ids[k], tmp.n_tokens);
             goto fail;
         }
         if (ids[k] < -1) ids[k] = -1;
@@ -642,12 +645,12 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     tmp.ignore_merges = tmp.pre == VOCAB_PRE_LLAMA3;
     if (tmp.add_bos && tmp.bos < 0) {
         rc = status_errf(err, err_len, JANUS_EFORMAT,
-                  "tokenizer.ggml.add_bos_token is true, but bos_token_id is not set");
+                         "tokenizer.ggml.add_bos_token is true, but bos_token_id is not set");
         goto fail;
     }
     if (tmp.add_eos && tmp.eos < 0) {
         rc = status_errf(err, err_len, JANUS_EFORMAT,
-                  "tokenizer.ggml.add_eos_token is true, but eos_token_id is not set");
+                         "tokenizer.ggml.add_eos_token is true, but eos_token_id is not set");
         goto fail;
     }
 
@@ -776,11 +779,11 @@ static int load_str_array(const struct gguf *g, const char *key, struct vocab_st
     int rc = gguf_get_arr(g, key, &et, &n, err, err_len);
     if (rc) return rc;
     if (et != GGUF_TYPE_STRING)
-        return status_errf(err, err_len, JANUS_EFORMAT, "%s: expected an array of strings, got %s", key,
-                    gguf_type_name(et));
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: expected an array of strings, got %s",
+                           key, gguf_type_name(et));
     if (n > LIMIT_GGUF_MAX_ARRAY)
         return status_errf(err, err_len, JANUS_ELIMIT, "%s: %llu elements (limit %u)", key,
-                    (unsigned long long)n, LIMIT_GGUF_MAX_ARRAY);
+                           (unsigned long long)n, LIMIT_GGUF_MAX_ARRAY);
     struct vocab_str *a = mem_calloc(MEM_TAG_MODEL, n ? n : 1, sizeof *a);
     if (!a) return status_errf(err, err_len, JANUS_ENOMEM, "%s: out of memory", key);
     for (uint64_t i = 0; i < n; i++) {
@@ -829,14 +832,15 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
     rc = gguf_get_str(g, "tokenizer.ggml.model", &s, err, err_len);
     if (rc)
         return rc == JANUS_ENOTFOUND
-                   ? status_errf(err, err_len, rc,
-                          "tokenizer.ggml.model: key not found (not a model with a vocabulary)")
+                   ? status_errf(
+                         err, err_len, rc,
+                         "tokenizer.ggml.model: key not found (not a model with a vocabulary)")
                    : rc;
     snprintf(model, sizeof model, "%.*s", (int)JANUS_MIN(s.len, sizeof model - 1), s.ptr);
     if (s.len >= sizeof model || strlen(model) != s.len)
         return status_errf(err, err_len, JANUS_EUNSUPPORTED,
-                    "tokenizer.ggml.model '%.*s' is not supported", (int)JANUS_MIN(s.len, 64),
-                    s.ptr);
+                           "tokenizer.ggml.model '%.*s' is not supported",
+                           (int)JANUS_MIN(s.len, 64), s.ptr);
     d.model = model;
     struct gguf_str pre;
     rc = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, err_len);
@@ -863,14 +867,14 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
                    : (et == GGUF_TYPE_INT32 || et == GGUF_TYPE_UINT32 || et == GGUF_TYPE_INT8 ||
                       et == GGUF_TYPE_UINT8 || et == GGUF_TYPE_INT16 || et == GGUF_TYPE_UINT16);
         if (!ok_type) {
-            rc = status_errf(err, err_len, JANUS_EFORMAT, "%s: unexpected element type %s", num_keys[k],
-                      gguf_type_name(et));
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "%s: unexpected element type %s",
+                             num_keys[k], gguf_type_name(et));
             goto done;
         }
         if ((int64_t)n != d.n_tokens) {
             rc = status_errf(err, err_len, JANUS_EFORMAT,
-                      "%s has %llu elements but tokenizer.ggml.tokens has %lld", num_keys[k],
-                      (unsigned long long)n, (long long)d.n_tokens);
+                             "%s has %llu elements but tokenizer.ggml.tokens has %lld", num_keys[k],
+                             (unsigned long long)n, (long long)d.n_tokens);
             goto done;
         }
         if (k == 0) {

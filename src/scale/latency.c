@@ -308,8 +308,8 @@ int latency_step(const struct latency_model *lm, const struct latency_system *sy
         // Colocated (same device): attention, then dispatch (shared experts may overlap it),
         // routed experts, combine; only communication can hide the shared experts.
         // Disaggregated without pipelining: the shared experts overlap exchange + experts.
-        double layer = sys->colocated ? ta + fmax(tsh, tc / 2) + tm + tc / 2
-                                      : ta + fmax(tsh, tc + tm);
+        double layer =
+            sys->colocated ? ta + fmax(tsh, tc / 2) + tm + tc / 2 : ta + fmax(tsh, tc + tm);
         layers = Lm * layer + Ld * ta_dense;
         br.attn = Lm * ta + Ld * ta_dense;
         br.moe = Lm * tm;

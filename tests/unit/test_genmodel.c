@@ -136,7 +136,8 @@ TEST(every_arch_and_type_deterministic) {
             p.seed = 100;
             ASSERT_OK(gen(&p, p3));
             size_t n1, n2, n3;
-            uint8_t *b1 = test_read_file(p1, &n1), *b2 = test_read_file(p2, &n2), *b3 = test_read_file(p3, &n3);
+            uint8_t *b1 = test_read_file(p1, &n1), *b2 = test_read_file(p2, &n2),
+                    *b3 = test_read_file(p3, &n3);
             ASSERT(b1 && b2 && b3);
             ASSERT_EQ(n1, n2);
             ASSERT_MEM_EQ(b1, b2, n1);
