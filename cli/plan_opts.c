@@ -5,6 +5,7 @@
 
 #include "cli.h"
 
+#include "base/base.h"
 #include "base/status.h"
 #include "place/stats.h"
 #include "sim/workload.h"
@@ -47,7 +48,7 @@ int plan_opts_parse(struct plan_opts *po, const char *cmd, int argc, char **argv
                                              "--stats",   "--coef",       "--seed", "--samples",
                                              "--context", "--max-gpus"};
     int known = 0;
-    for (size_t k = 0; k < sizeof with_value / sizeof *with_value && !known; k++)
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(with_value) && !known; k++)
         known = !strcmp(a, with_value[k]);
     if (!known) return 0;
     if (*i + 1 >= argc) {
