@@ -5,11 +5,11 @@
 // internal MPI half of that measurement.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/clock.h"
 #include "base/status.h"
 #include "sim/catalog.h"
-#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/workload.h"
 
@@ -143,14 +143,16 @@ int cmd_plan(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out_path = NULL;
-    const char *sched = "greedy", *layout_out = NULL, *stats_path = NULL;
-    double slo_ms = 0, rate = 0, context = -1;
-    int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
-    int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
-    struct latency_coef coef;
-    latency_coef_default(&coef);
+    const char *out_path = NULL, *sched = "greedy", *layout_out = NULL;
+    double slo_ms = 0, rate = 0;
+    int64_t threads = 0;
+    int json = 0, measure = 0, no_mpi = 0;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED()                                                                                     \
@@ -166,42 +168,15 @@ int cmd_plan(int argc, char **argv) {
             no_mpi = 1;
         else if (!strcmp(a, "--json"))
             json = 1;
-        else if (!strcmp(a, "--no-cache"))
-            no_cache = 1;
-        else if (!strcmp(a, "--model")) {
-            NEED();
-            model = v;
-        } else if (!strcmp(a, "--model-file")) {
-            NEED();
-            model_file = v;
-        } else if (!strcmp(a, "--hw")) {
-            NEED();
-            hw = v;
-        } else if (!strcmp(a, "--data-dir")) {
-            NEED();
-            data_dir = v;
-        } else if (!strcmp(a, "--out")) {
+        else if (!strcmp(a, "--out")) {
             NEED();
             out_path = v;
         } else if (!strcmp(a, "--sched")) {
             NEED();
             sched = v;
-        } else if (!strcmp(a, "--coef")) {
-            NEED();
-            char name[64];
-            const char *eq = strchr(v, '=');
-            double x;
-            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
-                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x))
-                return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
         } else if (!strcmp(a, "--layout-out")) {
             NEED();
             layout_out = v;
-        } else if (!strcmp(a, "--stats")) {
-            NEED();
-            stats_path = v;
         } else if (!strcmp(a, "--slo-ms")) {
             NEED();
             if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
@@ -210,22 +185,6 @@ int cmd_plan(int argc, char **argv) {
             NEED();
             if (cli_parse_f64(v, 1e-6, 1e12, &rate))
                 return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
-        } else if (!strcmp(a, "--context")) {
-            NEED();
-            if (cli_parse_f64(v, 0, 1e7, &context))
-                return 2 * cli_error(cmd, "bad --context '%s' (tokens >= 0)", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            NEED();
-            if (cli_parse_i64(v, 1, 1024, &max_gpus))
-                return 2 * cli_error(cmd, "bad --max-gpus '%s' (1..1024)", v);
-        } else if (!strcmp(a, "--seed")) {
-            NEED();
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
-                return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            NEED();
-            if (cli_parse_i64(v, 1, 10000, &samples))
-                return 2 * cli_error(cmd, "bad --samples '%s' (1..10000)", v);
         } else if (!strcmp(a, "--threads")) {
             NEED();
             if (cli_parse_i64(v, 1, 64, &threads))
@@ -237,8 +196,8 @@ int cmd_plan(int argc, char **argv) {
     if (measure) {
         char dir[4096], path[4200];
         if (!out_path) {
-            if (data_dir)
-                snprintf(dir, sizeof dir, "%s", data_dir);
+            if (po.data_dir)
+                snprintf(dir, sizeof dir, "%s", po.data_dir);
             else if (catalog_data_dir(dir, sizeof dir))
                 snprintf(dir, sizeof dir, "data");
             snprintf(path, sizeof path, "%s/hw/cpu-local.json", dir);
@@ -247,44 +206,23 @@ int cmd_plan(int argc, char **argv) {
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         return measure_local(threads ? (int)threads : (nc > 0 ? (int)nc : 1), out_path, !no_mpi);
     }
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    struct planner_options o;
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
     if (rate <= 0) return 2 * cli_error(cmd, "--rate is required (see --help)");
-    struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
     if (actsched_policy_parse(sched, &o.janus_sched) ||
         (o.janus_sched != ACTSCHED_POLICY_GREEDY && o.janus_sched != ACTSCHED_POLICY_OPTIMAL))
         return 2 * cli_error(cmd, "bad --sched '%s' (greedy or optimal)", sched);
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
-    // Static storage: the statistics stay reachable until exit on every return path.
-    static struct stats ext_stats;
-    if (stats_path) {
-        char serr[512];
-        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
-            return cli_error(cmd, "%s: %s", stats_path, serr);
-        o.stats = &ext_stats;
-    }
-    if (context < 0) {
-        struct workload_lengths wl;
-        workload_sharegpt(&wl);
-        context = workload_mean_context(&wl);
-    }
-    static struct planner
-        pl; // large (tables are heap, the struct is small enough, but keep off the stack)
+    static struct planner pl; // keep off the stack
     char err[512];
     int64_t t0 = clock_now_ns();
-    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
     double t_tables = (double)(clock_now_ns() - t0) * 1e-9;
-    for (int k = 0; k < BASELINES_COUNT; k++)
-        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
-                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built", pl.build_s[k]);
-    struct search_params sp = {slo_ms * 1e-3, rate, context, (int)max_gpus};
+    plan_opts_print_tables(&pl);
+    struct search_params sp = {slo_ms * 1e-3, rate, po.context, (int)po.max_gpus};
     struct search_point pts[BASELINES_COUNT];
     int64_t t1 = clock_now_ns();
     for (int k = 0; k < BASELINES_COUNT && !rc; k++)
@@ -340,8 +278,8 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddStringToObject(o2, "hw", pl.hw.id);
         cJSON_AddNumberToObject(o2, "slo_ms", slo_ms);
         cJSON_AddNumberToObject(o2, "rate", rate);
-        cJSON_AddNumberToObject(o2, "context", round(context * 10) / 10);
-        cJSON_AddNumberToObject(o2, "max_gpus", (double)max_gpus);
+        cJSON_AddNumberToObject(o2, "context", round(po.context * 10) / 10);
+        cJSON_AddNumberToObject(o2, "max_gpus", (double)po.max_gpus);
         cJSON_AddStringToObject(o2, "sched", actsched_policy_name(pl.sys[0].sched));
         cJSON_AddNumberToObject(o2, "amax_bound", bound);
         cJSON_AddNumberToObject(o2, "moe_layers", pl.lm.n_moe_layers);
@@ -356,7 +294,7 @@ int cmd_plan(int argc, char **argv) {
         cJSON_free(s);
     } else {
         printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n", pl.model.id,
-               pl.hw.id, slo_ms, rate, context, (int)max_gpus);
+               pl.hw.id, slo_ms, rate, po.context, (int)po.max_gpus);
         printf("\njanus (%s scheduler): %s\n", actsched_policy_name(pl.sys[0].sched),
                j->feasible ? "feasible" : "INFEASIBLE");
         if (!j->feasible && j->why)

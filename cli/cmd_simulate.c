@@ -4,11 +4,11 @@
 // summary and SVG plots (GPUs over time; the load). Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/buf.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -63,36 +63,24 @@ int cmd_simulate(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
-    const char *stats_path = NULL;
-    const char *trace = NULL;
+    const char *out = NULL, *trace = NULL;
     double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
-           headroom = 1.0, context = -1, reconf_s = 30;
-    int64_t max_gpus = 64, seed = 1, samples = 0;
-    int json = 0, no_cache = 0, forecast_last = 0;
-    struct latency_coef coef;
-    latency_coef_default(&coef);
+           headroom = 1.0, reconf_s = 30;
+    int json = 0, forecast_last = 0;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {
             json = 1;
             continue;
         }
-        if (!strcmp(a, "--no-cache")) {
-            no_cache = 1;
-            continue;
-        }
         if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
         i++;
-        if (!strcmp(a, "--model"))
-            model = v;
-        else if (!strcmp(a, "--model-file"))
-            model_file = v;
-        else if (!strcmp(a, "--hw"))
-            hw = v;
-        else if (!strcmp(a, "--data-dir"))
-            data_dir = v;
-        else if (!strcmp(a, "--out"))
+        if (!strcmp(a, "--out"))
             out = v;
         else if (!strcmp(a, "--trace"))
             trace = v;
@@ -126,41 +114,19 @@ int cmd_simulate(int argc, char **argv) {
         } else if (!strcmp(a, "--headroom")) {
             if (cli_parse_f64(v, 0.01, 100, &headroom))
                 return 2 * cli_error(cmd, "bad --headroom '%s'", v);
-        } else if (!strcmp(a, "--context")) {
-            if (cli_parse_f64(v, 0, 1e7, &context))
-                return 2 * cli_error(cmd, "bad --context '%s'", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            if (cli_parse_i64(v, 1, 1024, &max_gpus))
-                return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
-                return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_i64(v, 1, 10000, &samples))
-                return 2 * cli_error(cmd, "bad --samples '%s'", v);
-        } else if (!strcmp(a, "--coef")) {
-            char name[64];
-            const char *eq = strchr(v, '=');
-            double x;
-            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
-                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x))
-                return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
         } else
             return 2 * cli_error(cmd, "unknown option '%s' (see janus simulate --help)", a);
     }
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    struct planner_options o;
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
     if (!trace) return 2 * cli_error(cmd, "--trace is required (diurnal, bursty or a file)");
     if (interval < bin) return 2 * cli_error(cmd, "--interval must be at least --bin");
     struct workload_lengths wl;
     workload_sharegpt(&wl);
-    if (context < 0) context = workload_mean_context(&wl);
     struct workload_trace tr = {0};
     char err[512];
-    int rc;
     const char *trace_name = trace;
     if (!strcmp(trace, "diurnal")) {
         struct workload_diurnal_params dp;
@@ -169,7 +135,7 @@ int cmd_simulate(int argc, char **argv) {
         dp.bin_s = bin;
         dp.mean_rate = mean_rate;
         dp.peak_to_mean = ptm;
-        dp.seed = (uint64_t)seed;
+        dp.seed = (uint64_t)po.seed;
         rc = workload_diurnal(&tr, &dp);
     } else if (!strcmp(trace, "bursty")) {
         struct workload_bursty_params bp;
@@ -177,7 +143,7 @@ int cmd_simulate(int argc, char **argv) {
         bp.hours = hours;
         bp.bin_s = bin;
         bp.mean_rate = mean_rate;
-        bp.seed = (uint64_t)seed;
+        bp.seed = (uint64_t)po.seed;
         rc = workload_bursty(&tr, &bp, &wl);
     } else {
         rc = workload_load(&tr, trace, bin, 10 * 1000 * 1000, err, sizeof err);
@@ -185,29 +151,15 @@ int cmd_simulate(int argc, char **argv) {
         trace_name = "file";
     }
     if (rc) return cli_error(cmd, "cannot build the %s trace: %s", trace, janus_strerror(rc));
-    struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
-    // Static storage: the statistics stay reachable until exit on every return path.
-    static struct stats ext_stats;
-    if (stats_path) {
-        char serr[512];
-        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
-            return cli_error(cmd, "%s: %s", stats_path, serr);
-        o.stats = &ext_stats;
-    }
     static struct planner pl;
-    rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) {
         workload_trace_free(&tr);
         return cli_error(cmd, "%s", err);
     }
-    struct sim_params sp = {slo_ms * 1e-3, context, (int)max_gpus, interval, headroom,
-                            forecast_last, 0,       reconf_s};
+    struct sim_params sp = {slo_ms * 1e-3, po.context, (int)po.max_gpus, interval, headroom,
+                            forecast_last, 0,          reconf_s};
     struct sim_result res;
     rc = sim_run(&pl, &tr, &sp, &res);
     if (rc) {
@@ -229,8 +181,8 @@ int cmd_simulate(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "hours", tr.n * tr.bin_s / 3600.0);
         cJSON_AddNumberToObject(root, "mean_rate", round(workload_trace_mean(&tr) * 1e3) / 1e3);
         cJSON_AddNumberToObject(root, "peak_rate", round(workload_trace_peak(&tr) * 1e3) / 1e3);
-        cJSON_AddNumberToObject(root, "context", round(context * 10) / 10);
-        cJSON_AddNumberToObject(root, "max_gpus", (double)max_gpus);
+        cJSON_AddNumberToObject(root, "context", round(po.context * 10) / 10);
+        cJSON_AddNumberToObject(root, "max_gpus", (double)po.max_gpus);
         cJSON *sy = cJSON_AddObjectToObject(root, "systems");
         for (int k = 0; k < BASELINES_COUNT && sy; k++) {
             const struct sim_system_result *r = &res.sys[k];
@@ -257,7 +209,7 @@ int cmd_simulate(int argc, char **argv) {
                pl.model.id, pl.hw.id, trace_name, tr.n * tr.bin_s / 3600.0,
                workload_trace_mean(&tr), workload_trace_peak(&tr),
                workload_trace_peak(&tr) / workload_trace_mean(&tr), slo_ms, interval,
-               forecast_last ? "last-interval" : "oracle", (int)max_gpus);
+               forecast_last ? "last-interval" : "oracle", (int)po.max_gpus);
         printf("%-16s %10s %10s %8s %10s %9s %14s\n", "system", "GPU-hours", "SLO att.", "reconf.",
                "infeasible", "peak GPUs", "Janus saving");
         for (int k = 0; k < BASELINES_COUNT; k++) {

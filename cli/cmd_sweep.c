@@ -5,10 +5,10 @@
 // stdout; with --out DIR also CSV, JSON and SVG files. Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/buf.h"
 #include "base/status.h"
-#include "place/stats.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/workload.h"
@@ -74,35 +74,23 @@ int cmd_sweep(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
-    const char *stats_path = NULL;
+    const char *out = NULL;
     const char *what = "all";
     double slo_batch[MAXL] = {150, 200},
            slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
     double batches[MAXL] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
     int n_slo_batch = 2, n_slo = 9, n_batches = 10;
-    double context = -1;
-    int64_t max_gpus = 64, seed = 1, samples = 0, amax_moe = 8;
-    int no_cache = 0;
-    struct latency_coef coef;
-    latency_coef_default(&coef);
+    int64_t amax_moe = 8;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-cache")) {
-            no_cache = 1;
-            continue;
-        }
         if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
         i++;
-        if (!strcmp(a, "--model"))
-            model = v;
-        else if (!strcmp(a, "--model-file"))
-            model_file = v;
-        else if (!strcmp(a, "--hw"))
-            hw = v;
-        else if (!strcmp(a, "--data-dir"))
-            data_dir = v;
-        else if (!strcmp(a, "--out"))
+        if (!strcmp(a, "--out"))
             out = v;
         else if (!strcmp(a, "--what"))
             what = v;
@@ -115,30 +103,9 @@ int cmd_sweep(int argc, char **argv) {
         } else if (!strcmp(a, "--batches")) {
             if ((n_batches = parse_list(v, batches, MAXL)) < 1)
                 return 2 * cli_error(cmd, "bad --batches '%s'", v);
-        } else if (!strcmp(a, "--context")) {
-            if (cli_parse_f64(v, 0, 1e7, &context))
-                return 2 * cli_error(cmd, "bad --context '%s'", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            if (cli_parse_i64(v, 1, 1024, &max_gpus))
-                return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
         } else if (!strcmp(a, "--amax-moe")) {
             if (cli_parse_i64(v, 1, 1024, &amax_moe))
                 return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
-                return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_i64(v, 1, 10000, &samples))
-                return 2 * cli_error(cmd, "bad --samples '%s'", v);
-        } else if (!strcmp(a, "--coef")) {
-            char name[64];
-            const char *eq = strchr(v, '=');
-            double x;
-            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
-                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x))
-                return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
         } else
             return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
     }
@@ -156,45 +123,25 @@ int cmd_sweep(int argc, char **argv) {
         }
     }
     if (!do_batch && !do_slo && !do_amax) return 2 * cli_error(cmd, "bad --what '%s'", what);
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
-    if (context < 0) {
-        struct workload_lengths wl;
-        workload_sharegpt(&wl);
-        context = workload_mean_context(&wl);
-    }
     struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
-    // Static storage: the statistics stay reachable until exit on every return path.
-    static struct stats ext_stats;
-    if (stats_path) {
-        char serr[512];
-        if (stats_load_json(&ext_stats, stats_path, serr, sizeof serr))
-            return cli_error(cmd, "%s: %s", stats_path, serr);
-        o.stats = &ext_stats;
-    }
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     static struct planner pl;
     char err[512];
-    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
-    for (int k = 0; k < BASELINES_COUNT; k++)
-        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
-                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built", pl.build_s[k]);
+    plan_opts_print_tables(&pl);
     struct buf csv;
     buf_init(&csv, 16u << 20);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s-%s", pl.model.id, pl.hw.id);
-    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id, context,
-           (int)max_gpus, (long long)seed);
+    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id,
+           po.context, (int)po.max_gpus, (long long)po.seed);
     // ---- TPG and TPOT vs batch ----
     for (int s = 0; do_batch && s < n_slo_batch && !rc; s++) {
         static double tpg[BASELINES_COUNT][MAXL], tpot[BASELINES_COUNT][MAXL];
-        struct search_params sp = {slo_batch[s] * 1e-3, 1, context, (int)max_gpus};
+        struct search_params sp = {slo_batch[s] * 1e-3, 1, po.context, (int)po.max_gpus};
         printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n",
                slo_batch[s]);
         printf("%-16s", "batch");
@@ -273,7 +220,7 @@ int cmd_sweep(int argc, char **argv) {
         rc = buf_appendf(&csv,
                          "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
         for (int s = 0; s < n_slo && !rc; s++) {
-            struct search_params sp = {slo_list[s] * 1e-3, 1, context, (int)max_gpus};
+            struct search_params sp = {slo_list[s] * 1e-3, 1, po.context, (int)po.max_gpus};
             printf("%-10g", slo_list[s]);
             for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
                 struct search_point pt;
@@ -301,7 +248,7 @@ int cmd_sweep(int argc, char **argv) {
             for (int k = 0; k < BASELINES_COUNT; k++)
                 se[k] = (struct report_series){pl.sys[k].name, slo_list, cap[k], n_slo, 0};
             snprintf(title, sizeof title, "%s on %s: best TPG within the SLO (<= %d GPUs)",
-                     pl.model.id, pl.hw.id, (int)max_gpus);
+                     pl.model.id, pl.hw.id, (int)po.max_gpus);
             struct report_plot p = {
                 title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL, NULL,
                 se,    BASELINES_COUNT};

@@ -1,5 +1,8 @@
-// Optimal activation scheduling (SPEC §5, ours): minimise a_max exactly. With unit loads
-// this is semi-matching / restricted assignment: start from greedy, then while some
+// Optimal activation scheduling (SPEC §5, ours): minimises a_max exactly, starting from greedy
+// and shifting experts along alternating paths until no path shortens the busiest instance.
+// Deterministic (the same operations on every instance); no allocation.
+// SPDX-License-Identifier: MIT
+// With unit loads this is semi-matching / restricted assignment: while some
 // instance u with the maximum load M has an alternating path (u -> expert on u -> another
 // host of it -> expert on that host -> ...) to an instance with load <= M - 2, shift the
 // experts along the path (u loses one, the end gains one). If from some max-loaded u no
@@ -8,8 +11,8 @@
 // assignment. Deterministic: BFS over instances in queue order, each instance's experts in
 // its list order (ascending id after greedy; a moved expert goes to the head of its new
 // instance's list), hosts in ascending order — the same operations on every instance.
-// No allocation. Each BFS is O(visited experts' replicas); one failing BFS ends the call.
-// SPDX-License-Identifier: MIT
+// Each BFS is O(visited experts' replicas); one failing BFS ends the call.
+
 #include "actsched/actsched_impl.h"
 
 // Per-instance doubly linked lists of the experts assigned to it (ws->head/next/prev).

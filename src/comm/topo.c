@@ -1,4 +1,5 @@
 // Deployment topology (topo.h, SPEC §2): pure map building plus the MPI communicators.
+// topo_build is pure; topo_init and topo_init_hosts are collective on the parent communicator.
 // SPDX-License-Identifier: MIT
 #include "comm/topo.h"
 

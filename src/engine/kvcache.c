@@ -1,4 +1,5 @@
 // Paged F32 KV cache (kvcache.h).
+// The page pool is allocated at init; reserve/free only move pages (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/kvcache.h"
 

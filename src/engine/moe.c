@@ -1,4 +1,5 @@
 // MoE-instance side: gate for all tokens, grouped expert execution (moe.h).
+// Scratch comes from an arena reserved at init; the step allocates nothing (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/moe.h"
 

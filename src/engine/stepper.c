@@ -1,4 +1,5 @@
 // Monolithic step (stepper.h).
+// The single-process reference the disaggregated run must match (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/stepper.h"
 

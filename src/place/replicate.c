@@ -1,7 +1,8 @@
-// Replica counts (place.h, SPEC §6): one replica per expert, then each remaining slot to
-// the expert with the largest load / R(e) among those with R(e) < n; ties go to the
-// largest tie / R(e) (token load, when given), then to the lowest expert id. Pure, O((n*C - E) *
-// E), no allocation. SPDX-License-Identifier: MIT
+// Replica counts (place.h, SPEC §6): one replica per expert, then each remaining slot to the
+// expert with the largest load / R(e) among those with R(e) < n; ties go to the largest tie /
+// R(e) (token load, when given), then to the lowest expert id. Pure, O((n*C - E) * E), no
+// allocation.
+// SPDX-License-Identifier: MIT
 #include <math.h>
 
 #include "base/limits.h"

@@ -1,14 +1,14 @@
-// a_max(n_e, B) tables (SPEC §7): the expected maximum number of activated experts on any
-// MoE instance (a_max) and the expected maximum routed tokens on any instance (t_max), per
-// MoE-instance count n_e and deployment batch B, built by Monte Carlo over the real
-// replication, placement and activation-scheduler code, made
-// monotone in B, with the analytical balls-into-bins bound beside each entry (the builder,
-// which drives place/ and actsched/, lives in sim/mc.c so that scale/ depends only on base).
-// The table is
-// plain data: the search (search.h) and the latency model (latency.h) only read it.
+// a_max(n_e, B) tables (SPEC §7): the expected maximum number of activated experts on any MoE
+// instance (a_max) and the expected maximum routed tokens on any instance (t_max), per
+// MoE-instance count n_e and deployment batch B, built by Monte Carlo over the real replication,
+// placement and activation-scheduler code, made monotone in B, with the analytical
+// balls-into-bins bound beside each entry. The table is plain data: the search (search.h) and
+// the latency model (latency.h) only read it.
+// SPDX-License-Identifier: MIT
+// The builder, which drives place/ and actsched/, lives in sim/mc.c so that scale/ depends only
+// on base.
 // Cache: amax_save/amax_load write and read a text file keyed by a digest of everything
 // the table depends on (model shape, slots, scheduler, placement, statistics, seed).
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_SCALE_AMAX_H
 #define JANUS_SCALE_AMAX_H
 

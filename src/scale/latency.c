@@ -1,4 +1,5 @@
 // Roofline latency model (latency.h, SPEC §7 and §4).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "scale/latency.h"
 
@@ -303,19 +304,12 @@ int latency_step(const struct latency_model *lm, const struct latency_system *sy
     br.scheme = chosen;
     int Lm = lm->n_moe_layers, Ld = lm->n_dense_layers;
     double layers;
-    if (sys->colocated) {
-        // Same device: attention, then dispatch (shared experts may overlap it), routed
-        // experts, combine. Only communication can hide the shared experts.
-        double layer = ta + fmax(tsh, tc / 2) + tm + tc / 2;
-        layers = Lm * layer + Ld * ta_dense;
-        br.attn = Lm * ta + Ld * ta_dense;
-        br.moe = Lm * tm;
-        br.comm = Lm * tc;
-        br.shared = Lm * tsh;
-        br.attn_stage = ta + tsh;
-        br.moe_stage = tm + tc;
-    } else if (M == 1) {
-        double layer = ta + fmax(tsh, tc + tm);
+    if (sys->colocated || M == 1) {
+        // Colocated (same device): attention, then dispatch (shared experts may overlap it),
+        // routed experts, combine; only communication can hide the shared experts.
+        // Disaggregated without pipelining: the shared experts overlap exchange + experts.
+        double layer =
+            sys->colocated ? ta + fmax(tsh, tc / 2) + tm + tc / 2 : ta + fmax(tsh, tc + tm);
         layers = Lm * layer + Ld * ta_dense;
         br.attn = Lm * ta + Ld * ta_dense;
         br.moe = Lm * tm;

@@ -1,4 +1,5 @@
 // Little's-law bisection and the (n_attn, n_moe) search (search.h, SPEC §7).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "scale/search.h"
 

@@ -1,5 +1,8 @@
-// SLO-aware deployment search (SPEC §7). For one system (its mechanisms in struct
-// latency_system, its allowed shapes in struct search_space) and one a_max table:
+// SLO-aware deployment search (SPEC §7) for one system (its mechanisms in struct latency_system,
+// its allowed shapes in struct search_space) and one a_max table: the steady batch by Little's
+// law, the capacity within the SLO, and the (n_attn, n_moe) with the fewest GPUs that meets the
+// SLO. Pure and deterministic.
+// SPDX-License-Identifier: MIT
 //  - steady batch by Little's law, B = rate * TPOT(B): bisection for the smallest B in
 //    (0, B_max] whose throughput B / TPOT(B) reaches the rate; B_max from attention memory
 //    (weights + KV cache of B_max requests at context S). If B_max cannot sustain the rate
@@ -9,8 +12,7 @@
 //  - search: every (n_attn, n_moe) allowed by the space with n_moe in the table (the table
 //    holds only configurations whose slots hold every expert), n_attn + n_moe <= max_gpus;
 //    keep the feasible one (TPOT <= SLO at the steady batch, memory fits) with the fewest
-//    GPUs, ties to the lower TPOT, then to the lower n_moe. Pure and deterministic.
-// SPDX-License-Identifier: MIT
+//    GPUs, ties to the lower TPOT, then to the lower n_moe.
 #ifndef JANUS_SCALE_SEARCH_H
 #define JANUS_SCALE_SEARCH_H
 

@@ -1,4 +1,5 @@
 // Hardware profile catalogue and local measurement (hw.h, SPEC §8).
+// Profiles are validated on load; the measurement runs worker threads for bandwidth and FLOP/s.
 // SPDX-License-Identifier: MIT
 #include "sim/hw.h"
 

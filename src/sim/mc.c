@@ -1,4 +1,5 @@
 // Monte Carlo a_max tables over the real placement and scheduler (mc.h, SPEC §7).
+// Deterministic for a seed; tables can be cached on disk, keyed by their inputs.
 // SPDX-License-Identifier: MIT
 #include "sim/mc.h"
 

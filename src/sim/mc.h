@@ -1,5 +1,9 @@
 // Monte Carlo a_max tables (SPEC §7) built with the real statistics, replication,
-// placement and activation-scheduler code of place/ and actsched/, unchanged:
+// placement and activation-scheduler code of place/ and actsched/, unchanged (steps below).
+// mc_build is deterministic in its parameters. mc_build_cached adds a file cache keyed by
+// a digest of every input (amax.h format), and reports the build time.
+// SPDX-License-Identifier: MIT
+// The steps:
 //  1. statistics: a synthetic routing trace (place/trace.h generator: Zipf popularity,
 //     co-activation groups) recorded into place/stats.h counts, one MoE layer profile;
 //  2. per MoE-instance count n_e with C slots: replica counts + placement (the system's
@@ -9,9 +13,6 @@
 //     numbers across B and n_e); the scheduler policy runs on them and a_max and the
 //     busiest instance's token-expert pairs are recorded;
 //  4. means over samples, made monotone in B; the analytic bound beside each entry.
-// mc_build is deterministic in its parameters. mc_build_cached adds a file cache keyed by
-// a digest of every input (amax.h format), and reports the build time.
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_MC_H
 #define JANUS_SIM_MC_H
 

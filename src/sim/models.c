@@ -1,4 +1,5 @@
 // Model shape catalogue and derived sizes (models.h, SPEC §8).
+// Shapes are validated on load; errors name the file and the field.
 // SPDX-License-Identifier: MIT
 #include "sim/models.h"
 

@@ -1,4 +1,5 @@
 // Planner front door: tables per system + search (planner.h).
+// No I/O of its own beyond the catalogue reads and the a_max table cache.
 // SPDX-License-Identifier: MIT
 #include "sim/planner.h"
 
@@ -85,40 +86,40 @@ void planner_free(struct planner *pl) {
         amax_free(&pl->tab[k]);
 }
 
-int planner_plan(const struct planner *pl, enum baselines_kind kind, const struct search_params *p,
-                 struct search_point *out) {
-    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind]) return JANUS_EINVAL;
-    if (p->max_gpus > pl->opt.max_gpus) return JANUS_EINVAL;
-    memset(out, 0, sizeof *out);
-    if (pl->tab[kind].n_cfg == 0) {
-        out->why = pl->why_empty[kind];
-        return JANUS_OK;
-    }
-    return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
-}
-
-int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
-                          const struct search_params *p, double batch, struct search_point *out) {
+// Checks a query's arguments and clears *out. Returns JANUS_OK when the search should run,
+// JANUS_EINVAL for an unknown or unbuilt system or a cluster larger than the tables, or 1
+// when the system has no configuration at all (out->why says why; the answer is "none").
+static int query_begin(const struct planner *pl, enum baselines_kind kind,
+                       const struct search_params *p, struct search_point *out) {
     if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
         return JANUS_EINVAL;
     memset(out, 0, sizeof *out);
     if (pl->tab[kind].n_cfg == 0) {
         out->why = pl->why_empty[kind];
-        return JANUS_OK;
+        return 1;
     }
+    return JANUS_OK;
+}
+
+int planner_plan(const struct planner *pl, enum baselines_kind kind, const struct search_params *p,
+                 struct search_point *out) {
+    int rc = query_begin(pl, kind, p, out);
+    if (rc) return rc < 0 ? rc : JANUS_OK;
+    return search_plan(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind], p, out);
+}
+
+int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
+                          const struct search_params *p, double batch, struct search_point *out) {
+    int rc = query_begin(pl, kind, p, out);
+    if (rc) return rc < 0 ? rc : JANUS_OK;
     return search_best_at_batch(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
                                 p, batch, out);
 }
 
 int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
                           const struct search_params *p, struct search_point *out) {
-    if ((unsigned)kind >= BASELINES_COUNT || !pl->built[kind] || p->max_gpus > pl->opt.max_gpus)
-        return JANUS_EINVAL;
-    memset(out, 0, sizeof *out);
-    if (pl->tab[kind].n_cfg == 0) {
-        out->why = pl->why_empty[kind];
-        return JANUS_OK;
-    }
+    int rc = query_begin(pl, kind, p, out);
+    if (rc) return rc < 0 ? rc : JANUS_OK;
     return search_best_capacity(&pl->lm, &pl->sys[kind].lat, &pl->sys[kind].space, &pl->tab[kind],
                                 p, out);
 }

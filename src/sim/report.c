@@ -1,4 +1,5 @@
 // SVG line plots and file writing (report.h).
+// SVG output is built in a bounded buf; file writes report JANUS_EIO.
 // SPDX-License-Identifier: MIT
 #include "sim/report.h"
 

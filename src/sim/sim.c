@@ -1,4 +1,5 @@
 // Discrete-event replay of a load trace with periodic re-planning (sim.h, SPEC §8).
+// Deterministic: the same trace, planner and parameters give the same result.
 // SPDX-License-Identifier: MIT
 #include "sim/sim.h"
 

@@ -1,14 +1,15 @@
-// The cluster simulator (SPEC §8): replays a load trace (output tokens/s per bin) against
-// every system of the planner on a virtual clock. Events (a small binary heap ordered by
-// time, then kind): at every interval a re-plan for each system for a forecast of the
-// interval's peak load times a headroom factor (the forecast is either the interval's own
-// peak, a perfect forecast, or the previous interval's measured peak; the first interval
-// then uses its first bin), and at every bin an evaluation of each system's current deployment:
-// the bin's tokens count as within the SLO when the deployment's capacity within the SLO
-// covers the bin's rate. Reports GPU-hours (each change also charges |delta GPUs| x
-// reconf_s), SLO attainment (token-weighted) and the number of reconfigurations per
-// system. Deterministic; no I/O.
+// The cluster simulator (SPEC §8): replays a load trace (output tokens/s per bin) against every
+// system of the planner on a virtual clock, re-planning at every interval and evaluating each
+// system's deployment at every bin. Reports GPU-hours (each change also charges |delta GPUs| x
+// reconf_s), SLO attainment (token-weighted) and the number of reconfigurations per system.
+// Deterministic; no I/O.
 // SPDX-License-Identifier: MIT
+// Events (a small binary heap ordered by time, then kind): at every interval a re-plan for each
+// system for a forecast of the interval's peak load times a headroom factor (the forecast is
+// either the interval's own peak, a perfect forecast, or the previous interval's measured peak;
+// the first interval then uses its first bin), and at every bin an evaluation of each system's
+// current deployment: the bin's tokens count as within the SLO when the deployment's capacity
+// within the SLO covers the bin's rate.
 #ifndef JANUS_SIM_SIM_H
 #define JANUS_SIM_SIM_H
 

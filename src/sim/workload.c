@@ -1,4 +1,5 @@
 // Workloads: ShareGPT-like lengths, gamma arrivals, diurnal trace, trace files (workload.h).
+// Generated traces are deterministic for a seed; trace files are bounded and validated.
 // SPDX-License-Identifier: MIT
 #include "sim/workload.h"
 

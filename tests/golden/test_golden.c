@@ -28,17 +28,6 @@ struct fixture_seq {
     int64_t n_vocab;
 };
 
-static int read_ints(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0;
-    long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1)
-        out[n++] = (int32_t)v;
-    fclose(f);
-    return n;
-}
-
 static int64_t read_floats(const char *path, float *out, int64_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -55,9 +44,9 @@ static int load_seq(const char *name, int n, int64_t n_vocab, struct fixture_seq
     char path[512];
     const char *dir = test_fixtures_dir();
     snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", dir, name, n);
-    s->n_tokens = read_ints(path, s->tokens, MAX_TOK);
+    s->n_tokens = test_read_ints(path, s->tokens, MAX_TOK);
     snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", dir, name, n);
-    if (s->n_tokens < 1 || read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
+    if (s->n_tokens < 1 || test_read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
     s->logits = malloc((size_t)n_vocab * sizeof(float));
     s->n_vocab = n_vocab;
     snprintf(path, sizeof path, "%s/reference/%s.%d.logits", dir, name, n);
@@ -312,22 +301,6 @@ TEST(incremental_deepseek2_v2g_f32) { check_incremental("deepseek2-v2g-f32"); }
 
 // ---- malformed models
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
 // Offset of the byte after tensor name `name` in the tensor-info section (the n_dims field).
 static size_t find_tensor_info(const uint8_t *buf, size_t n, const char *name) {
     const size_t len = strlen(name);
@@ -343,7 +316,7 @@ TEST(malformed_truncated) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/qwen2moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t cuts[] = {0, 3, 8, 24, 100, 1000, 5000, n / 2, n - 1};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(cuts); i++) {
@@ -365,7 +338,7 @@ TEST(malformed_shape_type_name) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     uint8_t *buf = malloc(n);
     ASSERT(buf);
@@ -418,7 +391,7 @@ TEST(malformed_expert_groups) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/deepseek2-v3g-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     const size_t g = find_kv_value(orig, n, "deepseek2.expert_group_count");
     const size_t gu = find_kv_value(orig, n, "deepseek2.expert_group_used_count");
@@ -457,7 +430,7 @@ TEST(tied_output_head) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t at = find_tensor_info(buf, n, "output.weight");
     ASSERT(at > 0);

@@ -1,17 +1,18 @@
+// The disaggregated deployment reproduces the monolithic engine (SPEC §3): logits within 1e-4
+// and identical greedy tokens over many deployments, node emulations, exchange schemes and
+// scheduler policies, with no allocation inside steps and SPEC §4's message counts. One launch;
+// each deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
 // nranks: 6
-// The disaggregated deployment reproduces the monolithic engine (SPEC §3): for the
-// Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
-// {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks (and two emulated
-// hosts with interleaved ranks: non-consecutive nodes), every exchange scheme and every
-// scheduler policy (plus the adaptive choice after a real calibration), no allocation
-// inside steps,
-// replicas wherever n_e >= 2 (default layout), the three fixture sequences at once
-// (prefill in chunks mixed with decode, local batches that run empty as sequences end):
-// last-prompt-position logits within 1e-4 of the monolithic executor, the 8 greedy tokens
-// identical (and equal to the fixtures' .greedy), schedule digests compared on every layer,
-// and cross-node / local message counts equal SPEC §4's formulas. One launch; each
-// deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
 // SPDX-License-Identifier: MIT
+// Covered: the Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
+// {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks (and two emulated hosts
+// with interleaved ranks: non-consecutive nodes), every exchange scheme and every scheduler
+// policy (plus the adaptive choice after a real calibration), replicas wherever n_e >= 2
+// (default layout), the three fixture sequences at once (prefill in chunks mixed with decode,
+// local batches that run empty as sequences end): last-prompt-position logits within 1e-4 of the
+// monolithic executor, the 8 greedy tokens identical (and equal to the fixtures' .greedy),
+// schedule digests compared on every layer, and cross-node / local message counts equal SPEC
+// §4's formulas.
 #include "../test.h"
 
 #include "actsched/actsched.h"

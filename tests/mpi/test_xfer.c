@@ -1,15 +1,17 @@
+// MPI test of comm/topo + comm/xfer + comm/xfer_cost (SPEC §4): every instance receives exactly
+// what the exchange schemes promise, message counts match SPEC §4's formulas, and the calibrated
+// costs and adaptive choice agree on every rank. Failures are counted and reduced at the end so
+// no rank leaves a collective early.
 // nranks: 6
-// MPI test of comm/topo + comm/xfer + comm/xfer_cost, looping over settings inside one
-// launch: (n_a, n_e) splits of the ranks, emulated nodes of 1, 2 and 3 ranks, the real-host
-// split, two emulated hosts with ranks interleaved (non-consecutive nodes), every scheme,
-// random local batches (empty ones included). Checks: every MoE
-// instance receives exactly the concatenated x (node-major order); every attention
-// instance receives exactly its rows of Σ_g partial_g; cross-node and local messages and
-// bytes, counted at the send sites and summed over ranks, equal SPEC §4's formulas; the
-// calibrated costs and the adaptive choice are identical on every rank, and a forced slow
-// cross-node link changes the choice as the cost model says. Failures are counted and
-// reduced at the end so no rank leaves a collective early.
 // SPDX-License-Identifier: MIT
+// Loops over settings inside one launch: (n_a, n_e) splits of the ranks, emulated nodes of 1, 2
+// and 3 ranks, the real-host split, two emulated hosts with ranks interleaved (non-consecutive
+// nodes), every scheme, random local batches (empty ones included). Checks: every MoE instance
+// receives exactly the concatenated x (node-major order); every attention instance receives
+// exactly its rows of Σ_g partial_g; cross-node and local messages and bytes, counted at the
+// send sites and summed over ranks, equal SPEC §4's formulas; the calibrated costs and the
+// adaptive choice are identical on every rank, and a forced slow cross-node link changes the
+// choice as the cost model says.
 #include "../test.h"
 
 #include "base/mem.h"

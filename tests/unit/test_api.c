@@ -29,17 +29,6 @@ static void model_path(char *buf, size_t n, const char *name) {
     snprintf(buf, n, "%s/models/%s.gguf", test_fixtures_dir(), name);
 }
 
-static int read_ints(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0;
-    long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1)
-        out[n++] = (int32_t)v;
-    fclose(f);
-    return n;
-}
-
 static int64_t live_bytes(void) {
     int64_t sum = 0;
     for (int t = 0; t < MEM_TAG_COUNT; t++)
@@ -228,9 +217,9 @@ static int greedy_check_in(const char *fix, janus_session_t *s, int32_t seq, con
     char path[512];
     int32_t prompt[64], want[N_GREEDY];
     snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", fix, name, n_ref);
-    const int n = read_ints(path, prompt, 64);
+    const int n = test_read_ints(path, prompt, 64);
     snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", fix, name, n_ref);
-    if (n < 1 || read_ints(path, want, N_GREEDY) != N_GREEDY) return -100;
+    if (n < 1 || test_read_ints(path, want, N_GREEDY) != N_GREEDY) return -100;
     const float *logits = NULL;
     int rc = janus_session_decode(s, seq, prompt, n, &logits);
     if (rc != JANUS_OK) return rc;
@@ -314,10 +303,10 @@ TEST(sequences_interleaved) {
         char path[512];
         snprintf(path, sizeof path, "%s/reference/deepseek2-v3-f32.%d.tokens", test_fixtures_dir(),
                  k + 1);
-        n[k] = read_ints(path, p[k], 64);
+        n[k] = test_read_ints(path, p[k], 64);
         snprintf(path, sizeof path, "%s/reference/deepseek2-v3-f32.%d.greedy", test_fixtures_dir(),
                  k + 1);
-        ASSERT_EQ(read_ints(path, want[k], N_GREEDY), N_GREEDY);
+        ASSERT_EQ(test_read_ints(path, want[k], N_GREEDY), N_GREEDY);
         ASSERT(n[k] > 2);
     }
     for (int i = 0; i < n[1]; i++) // one token at a time in alternation
@@ -384,10 +373,10 @@ TEST(session_errors) {
     int32_t want[N_GREEDY];
     char path[512];
     snprintf(path, sizeof path, "%s/reference/llama-moe-f32.1.greedy", test_fixtures_dir());
-    ASSERT_EQ(read_ints(path, want, N_GREEDY), N_GREEDY);
+    ASSERT_EQ(test_read_ints(path, want, N_GREEDY), N_GREEDY);
     int32_t ref[16];
     snprintf(path, sizeof path, "%s/reference/llama-moe-f32.1.tokens", test_fixtures_dir());
-    ASSERT_EQ(read_ints(path, ref, 16), 6);
+    ASSERT_EQ(test_read_ints(path, ref, 16), 6);
     ASSERT_MEM_EQ(ref, toks, sizeof ref[0] * 6);
     ASSERT_EQ(id, want[0]);
     // exactly at the limit

@@ -1,8 +1,9 @@
 // Unit tests for the HTTP front's pure pieces (src/server): chat template recognition from
 // tokenizer.chat_template texts of the supported families, and the exact prompt each
 // template renders (system, multi-turn, content parts, bad roles), plus the OpenAI error
-// shape, and stop-string matching and hold-back. The served endpoints are tested end to end in
-// tests/e2e/test_serve_*.sh. SPDX-License-Identifier: MIT
+// shape, and stop-string matching and hold-back. The served endpoints are tested end to end
+// in tests/e2e/test_serve_*.sh.
+// SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/buf.h"
