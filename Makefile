@@ -130,11 +130,12 @@ bench: $(BIN)
 lint:
 	@bash scripts/lint.sh
 
+FORMAT_FILES = $$(find src cli include tests examples -name '*.[ch]')
 format:
-	clang-format -i $$(find src cli include tests -name '*.[ch]')
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror $$(find src cli include tests -name '*.[ch]')
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -315,7 +315,8 @@ static void *reader_main(void *arg) {
         end_job(s);
         if (s->stopping || attempt >= s->p.max_restarts) break;
         // Relaunch after a pause (--restart): requests in flight have already failed.
-        for (int k = 0; k < 10 && !s->stopping; k++) clock_sleep_ns(100 * 1000000);
+        for (int k = 0; k < 10 && !s->stopping; k++)
+            clock_sleep_ns(100 * 1000000);
         if (s->stopping) break;
         char err[256];
         pthread_mutex_lock(&s->mu);
