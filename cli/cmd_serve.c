@@ -50,10 +50,10 @@ static void usage(FILE *f) {
             "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
             "  --restart N          relaunch a deployment that fails after start, up to N times\n"
             "                       (default 0: keep serving errors and a failing /health)\n"
-            "  --mono               the deployment in one process (monolithic engine; default\n"
-            "                       while --moe is 1)\n"
             "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
-            "                       (implied by --moe > 1)\n"
+            "                       (the default)\n"
+            "  --mono               the deployment in one process instead (monolithic engine;\n"
+            "                       --moe must be 1)\n"
             "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
             "  --hostfile FILE      mpirun hostfile (multi-host deployments)\n"
             "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
@@ -77,6 +77,7 @@ struct serve_opts {
 
 static int parse(int argc, char **argv, struct serve_opts *o) {
     memset(o, 0, sizeof *o);
+    o->mpi = 1; // the disaggregated deployment unless --mono
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
     for (int i = 1; i < argc; i++) {
@@ -157,7 +158,7 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
         return cli_error(CMD, "--attn needs an integer in [1, 64]");
     if (o->moe && cli_parse_i64(o->moe, 1, 64, &n))
         return cli_error(CMD, "--moe needs an integer in [1, 64]");
-    if (o->moe && n > 1) o->mpi = 1;
+    if (o->moe && n > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
     if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;

@@ -6,4 +6,4 @@
 # Extra arguments go to `janus serve` (e.g. --port 9000, --attn 2 --moe 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec ./build/janus serve --mpi --attn 1 --moe 2 "$@"
+exec ./build/janus serve --attn 1 --moe 2 "$@"

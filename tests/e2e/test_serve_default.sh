@@ -6,7 +6,7 @@
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=$TMP/cache
-NO_MODEL=1 start_server D1
+NO_MODEL=1 start_server D1 --mono
 [ -f "$XDG_CACHE_HOME/janus/default-llama-moe-q8_0.gguf" ] || fail "default model not cached"
 grep -q "generating the default model" "$LOG_D1" || fail "first start should generate the model"
 # The README example (docs/HTTP.md, "Quick start"), with the port of this server.

@@ -61,7 +61,7 @@ wait_metric "$PORT_L" 'janus_requests_total{outcome="ok"}' 33 || fail "33 reques
 stop_server L
 
 # ---- disconnects and job failure on a slowed-down deployment (20 ms per step)
-start_server D --step-delay-ms 20 --max-seqs 4
+start_server D --mono --step-delay-ms 20 --max-seqs 4
 U=http://127.0.0.1:$PORT_D
 "$PY" - "$PORT_D" <<'PY' || fail "streaming client disconnect"
 import http.client, json, sys
@@ -133,7 +133,7 @@ kill -0 "$PID_D" || fail "the server itself must stay up"
 stop_server D
 
 # ---- admission control: one slot and a queue of one; the third request gets 429
-start_server Q --step-delay-ms 20 --max-seqs 1 --max-waiting 1 --budget 16
+start_server Q --mono --step-delay-ms 20 --max-seqs 1 --max-waiting 1 --budget 16
 "$PY" - "$PORT_Q" <<'PY' || fail "admission control (429)"
 import http.client, json, sys, time
 port = int(sys.argv[1])
@@ -161,7 +161,7 @@ expect_status 200 "admitted again once the queue drained"
 stop_server Q
 
 # ---- --restart: a killed job is relaunched and serving resumes
-start_server R --restart 1
+start_server R --mono --restart 1
 U=http://127.0.0.1:$PORT_R
 req GET "$U/health"
 OLD_PID=$(jget 'j["job_pid"]')
