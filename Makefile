@@ -22,7 +22,8 @@ MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)
 MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-           -Wno-sign-compare -Wvla -Wno-format-truncation
+           -Wno-sign-compare -Wvla -Wno-format-truncation \
+           $(if $(findstring clang,$(CC)),-Wno-unknown-warning-option)
 ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
@@ -78,6 +79,17 @@ $(BUILD)/tests/$(notdir $(basename $(1))): $(BUILD)/obj/$(basename $(1)).o $(TES
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
+# Example programs: built against include/janus.h alone (no -Isrc) and the library.
+EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
+EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+.PHONY: examples
+all: examples
+examples: $(EXAMPLE_BIN)
+$(BUILD)/examples/%: examples/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@echo "  CC    $@"
+	@$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
 deps:
 	@bash scripts/install-deps.sh
 
@@ -98,15 +110,19 @@ asan:
 	$(MAKE) BUILD=build-asan SAN=1 OPT=-O1 all
 
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(FUZZ_SRC))
+# The library is compiled once with clang (fuzzer-no-link + ASan + UBSan, scalar kernels);
+# each target links against it.
 fuzz:
-	@mkdir -p build-fuzz
-	@for f in $(FUZZ_SRC); do \
-	  n=$$(basename $$f .c); \
-	  echo "clang libFuzzer $$n"; \
-	  clang -std=c11 -D_GNU_SOURCE -DJANUS_NO_AVX2 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Iinclude \
-	    $(PKG_CFLAGS) $(MPI_CFLAGS) $$f $(LIB_SRC) $(PKG_LIBS) $(MPI_LIBS) -lm -pthread \
-	    -o build-fuzz/$$n || exit 1; \
-	done
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT=-O1 \
+	  EXTRA_CFLAGS="-DJANUS_NO_AVX2 -fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libjanus.a
+	@$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c build-fuzz/libjanus.a
+	@echo "  FUZZ  $@"
+	@clang -std=c11 -D_GNU_SOURCE -DJANUS_NO_AVX2 -g -O1 -fsanitize=fuzzer,address,undefined \
+	  -Isrc -Iinclude $(PKG_CFLAGS) $(MPI_CFLAGS) $< build-fuzz/libjanus.a $(PKG_LIBS) $(MPI_LIBS) \
+	  -lm -pthread -o $@
 
 bench: $(BIN)
 	bash scripts/bench.sh
@@ -114,11 +130,12 @@ bench: $(BIN)
 lint:
 	@bash scripts/lint.sh
 
+FORMAT_FILES = $$(find src cli include tests examples -name '*.[ch]')
 format:
-	clang-format -i $$(find src cli include tests -name '*.[ch]')
+	clang-format -i $(FORMAT_FILES)
 
 format-check:
-	clang-format --dry-run -Werror $$(find src cli include tests -name '*.[ch]')
+	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean:
 	rm -rf build build-asan build-fuzz

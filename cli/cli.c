@@ -1,4 +1,5 @@
 // Shared argument helpers for the cmd_*.c files (cli.h).
+// Errors go to stderr as one line; parsers accept only a whole, in-range number.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
@@ -49,7 +50,8 @@ int cli_parse_ids(const char *s, int32_t *out, int cap) {
     int n = 0;
     const char *p = s;
     while (*p) {
-        while (*p == ',' || *p == ' ') p++;
+        while (*p == ',' || *p == ' ')
+            p++;
         if (!*p) break;
         char *end;
         errno = 0;

@@ -12,6 +12,7 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "cli.h"
+#include "sched_input.h"
 #include "place/layout.h"
 #include "place/trace.h"
 
@@ -69,16 +70,9 @@ int cmd_place_eval(int argc, char **argv) {
     }
     if (!layout_path || !routing_path)
         return cli_error(cmd, "need --layout FILE and --routing FILE");
-    char err[256] = "";
     struct layout l;
-    int rc = layout_load_json(&l, layout_path, err, sizeof err);
-    if (rc) return cli_error(cmd, "%s: %s", layout_path, err[0] ? err : janus_strerror(rc));
-    struct trace t = {0};
-    rc = trace_load(&t, routing_path, err, sizeof err);
-    if (rc) {
-        layout_free(&l);
-        return cli_error(cmd, "%s: %s", routing_path, err[0] ? err : janus_strerror(rc));
-    }
+    struct trace t;
+    if (sched_input_load(cmd, layout_path, routing_path, &l, &t)) return 1;
     int ret = 0;
     int32_t bmax = 1;
     for (int j = 0; j < nb; j++)
@@ -193,7 +187,7 @@ int cmd_place_eval(int argc, char **argv) {
                 for (int p = 0; p < ACTSCHED_POLICY_COUNT; p++) {
                     struct actsched_input in = {&l.layers[ly], ids, B, t.top_k, s, ly,
                                                 (uint64_t)seed};
-                    rc = actsched_run(&ws, (enum actsched_policy)p, &in, &out);
+                    int rc = actsched_run(&ws, (enum actsched_policy)p, &in, &out);
                     if (rc) {
                         ret = cli_error(cmd, "scheduler failed: %s", janus_strerror(rc));
                         goto done;

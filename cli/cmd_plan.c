@@ -5,6 +5,7 @@
 // internal MPI half of that measurement.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/clock.h"
 #include "base/status.h"
@@ -40,8 +41,13 @@ static const char *usage_text =
     "  --seed N         statistics / Monte Carlo seed (default 1)\n"
     "  --samples N      Monte Carlo batches per table entry (default 8)\n"
     "  --no-cache       do not read or write the a_max table cache\n"
+    "  --coef N=V       override a latency-model coefficient (docs/PLANNER.md §3.2), repeatable\n"
     "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
     "  --json           one JSON object on stdout\n"
+    "  --stats F        measured expert statistics (janus-stats JSON, e.g. from janus place\n"
+    "                   --save-stats) instead of the synthetic ones; E must match the model\n"
+    "  --layout-out F   write Janus's replica layout for the chosen n_moe (janus-layout JSON,\n"
+    "                   usable by janus run --layout)\n"
     "\n"
     "The a_max tables are cached in $JANUS_CACHE_DIR, $XDG_CACHE_HOME/janus or ~/.cache/janus.\n";
 
@@ -113,8 +119,8 @@ static int measure_local(int threads, const char *out_path, int use_mpi) {
             if (lat > 0 && bw > 0) {
                 h.intra_lat = h.inter_lat = lat * 1e-6;
                 h.intra_bw = h.inter_bw = bw * 1e9;
-                snprintf(msg, sizeof msg, "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s",
-                         lat, bw);
+                snprintf(msg, sizeof msg,
+                         "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s", lat, bw);
             } else {
                 snprintf(msg, sizeof msg, "mpirun ping-pong failed; defaults 1 us, 5 GB/s kept");
             }
@@ -137,12 +143,16 @@ int cmd_plan(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out_path = NULL;
-    const char *sched = "greedy";
-    double slo_ms = 0, rate = 0, context = -1;
-    int64_t max_gpus = 64, seed = 1, samples = 0, threads = 0;
-    int json = 0, no_cache = 0, measure = 0, no_mpi = 0;
+    const char *out_path = NULL, *sched = "greedy", *layout_out = NULL;
+    double slo_ms = 0, rate = 0;
+    int64_t threads = 0;
+    int json = 0, measure = 0, no_mpi = 0;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED()                                                                                     \
@@ -150,84 +160,69 @@ int cmd_plan(int argc, char **argv) {
         if (!v) return 2 * cli_error(cmd, "%s needs a value", a);                                  \
         i++;                                                                                       \
     } while (0)
-        if (!strcmp(a, "--mpi-pingpong")) return mpi_pingpong();
-        else if (!strcmp(a, "--measure-local")) measure = 1;
-        else if (!strcmp(a, "--no-mpi")) no_mpi = 1;
-        else if (!strcmp(a, "--json")) json = 1;
-        else if (!strcmp(a, "--no-cache")) no_cache = 1;
-        else if (!strcmp(a, "--model")) { NEED(); model = v; }
-        else if (!strcmp(a, "--model-file")) { NEED(); model_file = v; }
-        else if (!strcmp(a, "--hw")) { NEED(); hw = v; }
-        else if (!strcmp(a, "--data-dir")) { NEED(); data_dir = v; }
-        else if (!strcmp(a, "--out")) { NEED(); out_path = v; }
-        else if (!strcmp(a, "--sched")) { NEED(); sched = v; }
-        else if (!strcmp(a, "--slo-ms")) {
+        if (!strcmp(a, "--mpi-pingpong"))
+            return mpi_pingpong();
+        else if (!strcmp(a, "--measure-local"))
+            measure = 1;
+        else if (!strcmp(a, "--no-mpi"))
+            no_mpi = 1;
+        else if (!strcmp(a, "--json"))
+            json = 1;
+        else if (!strcmp(a, "--out")) {
             NEED();
-            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms)) return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
+            out_path = v;
+        } else if (!strcmp(a, "--sched")) {
+            NEED();
+            sched = v;
+        } else if (!strcmp(a, "--layout-out")) {
+            NEED();
+            layout_out = v;
+        } else if (!strcmp(a, "--slo-ms")) {
+            NEED();
+            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
+                return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
         } else if (!strcmp(a, "--rate")) {
             NEED();
-            if (cli_parse_f64(v, 1e-6, 1e12, &rate)) return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
-        } else if (!strcmp(a, "--context")) {
-            NEED();
-            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s' (tokens >= 0)", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            NEED();
-            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s' (1..1024)", v);
-        } else if (!strcmp(a, "--seed")) {
-            NEED();
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            NEED();
-            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s' (1..10000)", v);
+            if (cli_parse_f64(v, 1e-6, 1e12, &rate))
+                return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
         } else if (!strcmp(a, "--threads")) {
             NEED();
-            if (cli_parse_i64(v, 1, 64, &threads)) return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
-        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
+            if (cli_parse_i64(v, 1, 64, &threads))
+                return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
+        } else
+            return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
 #undef NEED
     }
     if (measure) {
         char dir[4096], path[4200];
         if (!out_path) {
-            if (data_dir) snprintf(dir, sizeof dir, "%s", data_dir);
-            else if (catalog_data_dir(dir, sizeof dir)) snprintf(dir, sizeof dir, "data");
+            if (po.data_dir)
+                snprintf(dir, sizeof dir, "%s", po.data_dir);
+            else if (catalog_data_dir(dir, sizeof dir))
+                snprintf(dir, sizeof dir, "data");
             snprintf(path, sizeof path, "%s/hw/cpu-local.json", dir);
             out_path = path;
         }
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         return measure_local(threads ? (int)threads : (nc > 0 ? (int)nc : 1), out_path, !no_mpi);
     }
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    struct planner_options o;
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
     if (rate <= 0) return 2 * cli_error(cmd, "--rate is required (see --help)");
-    struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
     if (actsched_policy_parse(sched, &o.janus_sched) ||
         (o.janus_sched != ACTSCHED_POLICY_GREEDY && o.janus_sched != ACTSCHED_POLICY_OPTIMAL))
         return 2 * cli_error(cmd, "bad --sched '%s' (greedy or optimal)", sched);
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
-    if (context < 0) {
-        struct workload_lengths wl;
-        workload_sharegpt(&wl);
-        context = workload_mean_context(&wl);
-    }
-    struct latency_coef coef;
-    latency_coef_default(&coef);
-    static struct planner pl; // large (tables are heap, the struct is small enough, but keep off the stack)
+    static struct planner pl; // keep off the stack
     char err[512];
     int64_t t0 = clock_now_ns();
-    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
     double t_tables = (double)(clock_now_ns() - t0) * 1e-9;
-    for (int k = 0; k < BASELINES_COUNT; k++)
-        fprintf(stderr, "a_max table %-16s %3d configurations, %s in %.2f s\n", pl.sys[k].name,
-                pl.tab[k].n_cfg, pl.from_cache[k] ? "loaded from cache" : "built",
-                pl.build_s[k]);
-    struct search_params sp = {slo_ms * 1e-3, rate, context, (int)max_gpus};
+    plan_opts_print_tables(&pl);
+    struct search_params sp = {slo_ms * 1e-3, rate, po.context, (int)po.max_gpus};
     struct search_point pts[BASELINES_COUNT];
     int64_t t1 = clock_now_ns();
     for (int k = 0; k < BASELINES_COUNT && !rc; k++)
@@ -239,9 +234,42 @@ int cmd_plan(int argc, char **argv) {
         return cli_error(cmd, "search failed: %s", janus_strerror(rc));
     }
     const struct search_point *j = &pts[BASELINES_JANUS];
+    if (layout_out) {
+        if (j->n_moe < 1) {
+            planner_free(&pl);
+            return cli_error(cmd, "no Janus configuration to write a layout for");
+        }
+        struct mc_params mp = pl.mc;
+        mp.placement = pl.sys[BASELINES_JANUS].placement;
+        struct layout lay;
+        struct placement_build_report rep;
+        rc = mc_layout(&lay, &mp, pl.model.n_layers, pl.model.n_dense_layers, j->n_moe, j->slots,
+                       &rep, err, sizeof err);
+        if (rc) {
+            planner_free(&pl);
+            return cli_error(cmd, "%s", err);
+        }
+        rc = layout_save_json(&lay, layout_out);
+        int32_t rmax = 0, multi = 0;
+        const struct layout_layer *ly = &lay.layers[pl.model.n_dense_layers];
+        for (int32_t e = 0; e < ly->n_experts; e++) {
+            int32_t r = layout_n_replicas(ly, e);
+            if (r > rmax) rmax = r;
+            multi += r > 1;
+        }
+        fprintf(stderr,
+                "layout: %d MoE instances x %d slots, %d of %d experts replicated (at most %d "
+                "replicas), %d bounded swaps -> %s\n",
+                j->n_moe, j->slots, multi, ly->n_experts, rmax, rep.n_swaps, layout_out);
+        layout_free(&lay);
+        if (rc) {
+            planner_free(&pl);
+            return cli_error(cmd, "cannot write %s: %s", layout_out, janus_strerror(rc));
+        }
+    }
     double bound = j->n_moe ? amax_bound_at(&pl.tab[BASELINES_JANUS], j->n_moe, j->batch) : 0;
     if (json) {
-        cJSON *o2 = planner_point_json(j);
+        cJSON *o2 = planner_point_json(&pl, BASELINES_JANUS, j);
         if (!o2) {
             planner_free(&pl);
             return cli_error(cmd, "out of memory");
@@ -250,14 +278,14 @@ int cmd_plan(int argc, char **argv) {
         cJSON_AddStringToObject(o2, "hw", pl.hw.id);
         cJSON_AddNumberToObject(o2, "slo_ms", slo_ms);
         cJSON_AddNumberToObject(o2, "rate", rate);
-        cJSON_AddNumberToObject(o2, "context", round(context * 10) / 10);
-        cJSON_AddNumberToObject(o2, "max_gpus", (double)max_gpus);
+        cJSON_AddNumberToObject(o2, "context", round(po.context * 10) / 10);
+        cJSON_AddNumberToObject(o2, "max_gpus", (double)po.max_gpus);
         cJSON_AddStringToObject(o2, "sched", actsched_policy_name(pl.sys[0].sched));
         cJSON_AddNumberToObject(o2, "amax_bound", bound);
         cJSON_AddNumberToObject(o2, "moe_layers", pl.lm.n_moe_layers);
         cJSON *bl = cJSON_AddObjectToObject(o2, "baselines");
         for (int k = 1; k < BASELINES_COUNT && bl; k++) {
-            cJSON *x = planner_point_json(&pts[k]);
+            cJSON *x = planner_point_json(&pl, (enum baselines_kind)k, &pts[k]);
             if (x) cJSON_AddItemToObject(bl, pl.sys[k].name, x);
         }
         char *s = cJSON_Print(o2);
@@ -265,19 +293,29 @@ int cmd_plan(int argc, char **argv) {
         if (s) printf("%s\n", s);
         cJSON_free(s);
     } else {
-        printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n",
-               pl.model.id, pl.hw.id, slo_ms, rate, context, (int)max_gpus);
+        printf("%s on %s: SLO %.1f ms, rate %.1f tok/s, context %.0f, up to %d GPUs\n", pl.model.id,
+               pl.hw.id, slo_ms, rate, po.context, (int)po.max_gpus);
         printf("\njanus (%s scheduler): %s\n", actsched_policy_name(pl.sys[0].sched),
                j->feasible ? "feasible" : "INFEASIBLE");
-        if (!j->feasible && j->why) printf("  reason: %s (showing the largest-capacity configuration)\n", j->why);
+        if (!j->feasible && j->why)
+            printf("  reason: %s (showing the largest-capacity configuration)\n", j->why);
         printf("  n_attn %d, n_moe %d (%d GPUs), C %d slots/instance\n", j->n_attn, j->n_moe,
                j->n_gpus, j->slots);
         printf("  batch %.1f, TPOT %.2f ms, TPG %.1f tok/s/GPU at this rate, capacity %.1f "
                "tok/s/GPU (batch %.0f)\n",
                j->batch, j->tpot * 1e3, j->tpg, j->tpg_capacity, j->batch_cap);
-        printf("  a_max per MoE layer %.2f (analytic bound %.2f; one statistics profile for all "
-               "%d MoE layers), exchange %s\n",
-               j->br.amax, bound, pl.lm.n_moe_layers, planner_scheme_name(j->br.scheme));
+        {
+            const struct amax_table *jt = &pl.tab[BASELINES_JANUS];
+            int np = jt->n_prof < 1 ? 1 : jt->n_prof;
+            printf("  a_max per MoE layer: mean %.2f (analytic bound %.2f), exchange %s\n",
+                   j->br.amax, bound, planner_scheme_name(j->br.scheme));
+            if (j->n_moe > 0 && jt->n_cfg > 0) {
+                printf("    layer profiles (MoE layer l uses profile l mod %d):", np);
+                for (int q = 0; q < np && q < pl.lm.n_moe_layers; q++)
+                    printf(" %.2f", planner_layer_amax(&pl, BASELINES_JANUS, j, q));
+                printf("\n");
+            }
+        }
         printf("  TPOT breakdown: attention %.2f ms, experts %.2f ms, exchange %.2f ms, shared "
                "%.2f ms (overlapped), head %.2f ms\n",
                j->br.attn * 1e3, j->br.moe * 1e3, j->br.comm * 1e3, j->br.shared * 1e3,

@@ -25,33 +25,49 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define CMD "run"
+#define CMD        "run"
 #define MAX_PROMPT 4096
-#define MAX_ARGS 96
+#define MAX_ARGS   96
+#define MAX_REQ    16 // prompts per run (-p / -t may repeat)
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...) -n T [options]\n"
-            "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
-            "  --slots C            expert slots per MoE instance (default: E if M = 1, else ceil(E/M)+1)\n"
-            "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free slots)\n"
-            "  --policy P           greedy|optimal|random|round-robin|token-balanced|first (greedy)\n"
-            "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
-            "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
-            "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
-            "  --logits             print the last prompt position's logits (%%.9g per line)\n"
-            "  --stats              print the per-layer time breakdown, a_max and message counters\n"
-            "  --print-ids          also print the generated ids on a second line\n"
-            "  --ignore-eos         do not stop at the end-of-sequence token\n"
-            "  --threads N          engine threads per rank (default 1)\n"
-            "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
-            "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
-            "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
-            "  --timeout S          give up after S seconds (default 600)\n");
+    fprintf(
+        f,
+        "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T [options]\n"
+        "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
+        "  -p/-t may repeat: the prompts run at once (continuous batching), one output each.\n"
+        "  --slots C            expert slots per MoE instance (default: E if M = 1, else "
+        "ceil(E/M)+1)\n"
+        "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free "
+        "slots)\n"
+        "  --policy P           greedy|optimal|random|round-robin|token-balanced|first (greedy)\n"
+        "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
+        "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
+        "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
+        "  --no-calibrate       skip the start-up ping-pong (cost defaults + --comm-cost)\n"
+        "  --no-check-schedule  skip the per-layer schedule digest comparison of MoE ranks\n"
+        "  --logits             print the last prompt position's logits (%%.9g per line)\n"
+        "  --stats              print the per-layer time breakdown, a_max and message counters\n"
+        "  --print-ids          also print the generated ids on a second line\n"
+        "  --ignore-eos         do not stop at the end-of-sequence token\n"
+        "  --threads N          engine threads per rank (default 1)\n"
+        "  --seed N             seed of the random scheduler policy\n"
+        "  --budget N           per-step token budget per attention instance (256; prefill "
+        "chunks)\n"
+        "  --max-seqs N         KV slots per attention instance (32)\n"
+        "  --ctx N              positions per request (default: the model's, at most 4096)\n"
+        "  --expert-stats-out FILE  write the expert activation statistics (janus place --stats)\n"
+        "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
+        "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
+        "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
+        "  --timeout S          give up after S seconds (default 600)\n");
 }
 
 struct run_opts {
-    const char *model, *prompt, *ids, *hostfile, *mpirun;
+    const char *model, *hostfile, *mpirun;
+    const char *texts[MAX_REQ]; // (n_req) prompts in the order given
+    int is_ids[MAX_REQ];        // (n_req) 1: -t ID list, 0: -p text
+    int n_req;
     int64_t n_attn, n_moe, n_predict, n_threads, timeout_s;
     int logits, stats, print_ids, ignore_eos;
     const char *fwd[32]; // worker options forwarded as given (pairs)
@@ -70,32 +86,54 @@ static int parse(int argc, char **argv, struct run_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
-        if (!strcmp(a, "--logits")) o->logits = 1, takes = 0;
-        else if (!strcmp(a, "--stats")) o->stats = 1, takes = 0;
-        else if (!strcmp(a, "--print-ids")) o->print_ids = 1, takes = 0;
-        else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = 1, takes = 0;
-        else if (!v) return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = v;
-        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) o->prompt = v;
-        else if (!strcmp(a, "-t") || !strcmp(a, "--tokens")) o->ids = v;
-        else if (!strcmp(a, "--hostfile")) o->hostfile = v;
-        else if (!strcmp(a, "--mpirun")) o->mpirun = v;
+        if (!strcmp(a, "--logits"))
+            o->logits = 1, takes = 0;
+        else if (!strcmp(a, "--stats"))
+            o->stats = 1, takes = 0;
+        else if (!strcmp(a, "--print-ids"))
+            o->print_ids = 1, takes = 0;
+        else if (!strcmp(a, "--ignore-eos"))
+            o->ignore_eos = 1, takes = 0;
+        else if (!strcmp(a, "--no-calibrate") || !strcmp(a, "--no-check-schedule")) {
+            if (o->n_fwd + 1 > (int)JANUS_ARRAY_SIZE(o->fwd))
+                return cli_error(CMD, "too many options");
+            o->fwd[o->n_fwd++] = a; // worker flags without a value
+            takes = 0;
+        } else if (!v)
+            return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model"))
+            o->model = v;
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt") || !strcmp(a, "-t") ||
+                 !strcmp(a, "--tokens")) {
+            if (o->n_req == MAX_REQ) return cli_error(CMD, "at most %d prompts", MAX_REQ);
+            o->is_ids[o->n_req] = a[1] == 't' || a[2] == 't';
+            o->texts[o->n_req++] = v;
+        } else if (!strcmp(a, "--hostfile"))
+            o->hostfile = v;
+        else if (!strcmp(a, "--mpirun"))
+            o->mpirun = v;
         else if (!strcmp(a, "--mpi-arg")) {
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args)) return cli_error(CMD, "too many --mpi-arg");
+            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+                return cli_error(CMD, "too many --mpi-arg");
             o->mpi_args[o->n_mpi_args++] = v;
-        } else if (!strcmp(a, "--attn") || !strcmp(a, "--moe") || !strcmp(a, "-n") || !strcmp(a, "--threads") ||
-                   !strcmp(a, "--timeout")) {
-            int64_t *dst = !strcmp(a, "--attn")  ? &o->n_attn
-                           : !strcmp(a, "--moe") ? &o->n_moe
-                           : !strcmp(a, "-n")    ? &o->n_predict
+        } else if (!strcmp(a, "--attn") || !strcmp(a, "--moe") || !strcmp(a, "-n") ||
+                   !strcmp(a, "--threads") || !strcmp(a, "--timeout")) {
+            int64_t *dst = !strcmp(a, "--attn")      ? &o->n_attn
+                           : !strcmp(a, "--moe")     ? &o->n_moe
+                           : !strcmp(a, "-n")        ? &o->n_predict
                            : !strcmp(a, "--threads") ? &o->n_threads
                                                      : &o->timeout_s;
-            int64_t hi = !strcmp(a, "-n") ? LIMIT_MAX_CONTEXT : !strcmp(a, "--timeout") ? 86400 : 1024;
-            if (cli_parse_i64(v, 1, hi, dst)) return cli_error(CMD, "%s needs an integer in [1, %lld]", a, (long long)hi);
+            int64_t hi = !strcmp(a, "-n")          ? LIMIT_MAX_CONTEXT
+                         : !strcmp(a, "--timeout") ? 86400
+                                                   : 1024;
+            if (cli_parse_i64(v, 1, hi, dst))
+                return cli_error(CMD, "%s needs an integer in [1, %lld]", a, (long long)hi);
         } else if (!strcmp(a, "--slots") || !strcmp(a, "--layout") || !strcmp(a, "--policy") ||
                    !strcmp(a, "--comm") || !strcmp(a, "--comm-cost") || !strcmp(a, "--node-size") ||
-                   !strcmp(a, "--seed")) {
-            if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd)) return cli_error(CMD, "too many options");
+                   !strcmp(a, "--seed") || !strcmp(a, "--budget") || !strcmp(a, "--max-seqs") ||
+                   !strcmp(a, "--ctx") || !strcmp(a, "--expert-stats-out")) {
+            if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd))
+                return cli_error(CMD, "too many options");
             o->fwd[o->n_fwd++] = a; // validated by the worker (one error line, non-zero exit)
             o->fwd[o->n_fwd++] = v;
         } else {
@@ -104,8 +142,9 @@ static int parse(int argc, char **argv, struct run_opts *o) {
         i += takes;
     }
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
-    if (!o->prompt == !o->ids) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
-    if (o->logits && !o->ids) return cli_error(CMD, "--logits needs -t ID,ID,... (like janus logits)");
+    if (o->n_req == 0) return cli_error(CMD, "missing -p TEXT or -t ID,ID,...");
+    if (o->logits && (o->n_req != 1 || !o->is_ids[0]))
+        return cli_error(CMD, "--logits needs exactly one -t ID,ID,... (like janus logits)");
     return 0;
 }
 
@@ -138,7 +177,8 @@ static pid_t launch(const struct run_opts *o, const char *dir, const char *sock)
         av[n++] = "--hostfile";
         av[n++] = o->hostfile;
     }
-    for (int k = 0; k < o->n_mpi_args; k++) av[n++] = o->mpi_args[k];
+    for (int k = 0; k < o->n_mpi_args; k++)
+        av[n++] = o->mpi_args[k];
     av[n++] = exe;
     av[n++] = "worker";
     av[n++] = "-m";
@@ -151,7 +191,8 @@ static pid_t launch(const struct run_opts *o, const char *dir, const char *sock)
     av[n++] = moe;
     av[n++] = "--threads";
     av[n++] = thr;
-    for (int k = 0; k < o->n_fwd; k++) av[n++] = o->fwd[k];
+    for (int k = 0; k < o->n_fwd; k++)
+        av[n++] = o->fwd[k];
     if (o->stats) {
         av[n++] = "--stats-out";
         av[n++] = stats;
@@ -179,9 +220,12 @@ static int job_ended(pid_t pid, int block, char *why, size_t cap) {
     int st = 0;
     pid_t r = waitpid(pid, &st, block ? 0 : WNOHANG);
     if (r != pid) return 0;
-    if (WIFEXITED(st)) snprintf(why, cap, "exit status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(why, cap, "signal %d", WTERMSIG(st));
-    else snprintf(why, cap, "status %d", st);
+    if (WIFEXITED(st))
+        snprintf(why, cap, "exit status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(why, cap, "signal %d", WTERMSIG(st));
+    else
+        snprintf(why, cap, "status %d", st);
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 1 : 2;
 }
 
@@ -200,9 +244,34 @@ static int print_file(const char *path) {
     if (!f) return -1;
     char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, stdout);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, stdout);
     fclose(f);
     return 0;
+}
+
+// Prints request k's output: its text (through a fresh detokenizer) and, if asked, its ids.
+static void print_request(const struct run_opts *o, const struct vocab *voc, int have_vocab,
+                          const int32_t *ids, int64_t n, char *piece, size_t cap) {
+    struct vocab_detok det = {0};
+    for (int64_t i = 0; i < n; i++) {
+        if (!have_vocab) {
+            printf("%d ", ids[i]);
+            continue;
+        }
+        int nb = vocab_detok_push(voc, &det, ids[i], 0, piece, cap);
+        if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
+    }
+    if (have_vocab) {
+        int nb = vocab_detok_flush(&det, piece, cap);
+        if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
+    }
+    printf("\n");
+    if (o->print_ids) {
+        for (int64_t i = 0; i < n; i++)
+            printf(i ? " %d" : "%d", ids[i]);
+        printf("\n");
+    }
 }
 
 int cmd_run(int argc, char **argv) {
@@ -219,30 +288,39 @@ int cmd_run(int argc, char **argv) {
     if (gguf_open(&g, o.model, err, sizeof err) != JANUS_OK) return cli_error(CMD, "%s", err);
     struct vocab voc = {0};
     int have_vocab = vocab_load(&voc, &g, err, sizeof err) == JANUS_OK;
-    int32_t *prompt = mem_alloc(MEM_TAG_MISC, MAX_PROMPT * sizeof *prompt);
-    int32_t *out_ids = mem_alloc(MEM_TAG_MISC, (size_t)o.n_predict * sizeof *out_ids);
+    int n_req = o.n_req;
+    int32_t *prompt = mem_alloc(MEM_TAG_MISC, (size_t)n_req * MAX_PROMPT * sizeof *prompt);
+    int32_t *out_ids =
+        mem_alloc(MEM_TAG_MISC, (size_t)n_req * (size_t)o.n_predict * sizeof *out_ids);
     size_t piece_cap = have_vocab ? vocab_detok_max_out(&voc) : 16;
     char *piece = mem_alloc(MEM_TAG_MISC, piece_cap);
-    int ret = 1, n_prompt = 0, listen_fd = -1;
+    int ret = 1, listen_fd = -1, n_prompt[MAX_REQ] = {0}, done[MAX_REQ] = {0};
+    int64_t n_out[MAX_REQ] = {0};
     pid_t pid = -1;
     char dir[64] = "", sock[128], why[64] = "";
     struct frontlink_conn c = {.fd = -1};
+    int stream = n_req == 1 && !o.logits; // one request: print tokens as they arrive
+    struct vocab_detok det = {0};
     if (!prompt || !out_ids || !piece) {
         cli_error(CMD, "out of memory");
         goto out;
     }
-    if (o.prompt) {
-        if (!have_vocab) {
-            cli_error(CMD, "%s has no usable vocabulary for -p; use -t", o.model);
+    for (int k = 0; k < n_req; k++) {
+        int32_t *pk = prompt + (size_t)k * MAX_PROMPT;
+        if (!o.is_ids[k]) {
+            if (!have_vocab) {
+                cli_error(CMD, "%s has no usable vocabulary for -p; use -t", o.model);
+                goto out;
+            }
+            n_prompt[k] =
+                vocab_tokenize(&voc, o.texts[k], strlen(o.texts[k]), 1, 0, pk, MAX_PROMPT);
+        } else {
+            n_prompt[k] = cli_parse_ids(o.texts[k], pk, MAX_PROMPT);
+        }
+        if (n_prompt[k] <= 0) {
+            cli_error(CMD, "prompt %d: empty or malformed (at most %d tokens)", k + 1, MAX_PROMPT);
             goto out;
         }
-        n_prompt = vocab_tokenize(&voc, o.prompt, strlen(o.prompt), 1, 0, prompt, MAX_PROMPT);
-    } else {
-        n_prompt = cli_parse_ids(o.ids, prompt, MAX_PROMPT);
-    }
-    if (n_prompt <= 0) {
-        cli_error(CMD, "empty or malformed prompt (at most %d tokens)", MAX_PROMPT);
-        goto out;
     }
     snprintf(dir, sizeof dir, "/tmp/janus-run-XXXXXX");
     if (!mkdtemp(dir)) {
@@ -272,16 +350,15 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         if (rc != JANUS_EAGAIN || waited_ms > limit_ms) {
-            cli_error(CMD, "the controller did not connect: %s", rc == JANUS_EAGAIN ? "timeout" : janus_strerror(rc));
+            cli_error(CMD, "the controller did not connect: %s",
+                      rc == JANUS_EAGAIN ? "timeout" : janus_strerror(rc));
             goto out;
         }
     }
     struct frontlink_msg m;
-    int ready = 0, finished = 0;
-    int64_t n_out = 0;
-    struct vocab_detok det = {0};
+    int ready = 0, n_done = 0;
     waited_ms = 0;
-    while (!finished) {
+    while (n_done < n_req) {
         int rc = frontlink_recv(&c, 200, &m, err, sizeof err);
         if (rc == JANUS_EAGAIN) {
             waited_ms += 200;
@@ -298,37 +375,48 @@ int cmd_run(int argc, char **argv) {
             cli_error(CMD, "the MPI job failed (%s)", ended ? why : "connection lost");
             goto out;
         }
+        uint64_t id = m.type == FRONTLINK_TOKEN    ? m.u.token.id
+                      : m.type == FRONTLINK_FINISH ? m.u.finish.id
+                                                   : 0;
+        int k = id >= 1 && id <= (uint64_t)n_req ? (int)id - 1 : -1;
         if (m.type == FRONTLINK_READY && !ready) {
             ready = 1;
-            struct frontlink_msg s = {.type = FRONTLINK_SUBMIT};
-            s.u.submit.id = 1;
-            s.u.submit.max_tokens = (int32_t)o.n_predict;
-            s.u.submit.sampling.temperature = 0;
-            s.u.submit.sampling.top_p = 1;
-            s.u.submit.flags = o.ignore_eos ? FRONTLINK_FLAG_IGNORE_EOS : 0;
-            s.u.submit.n_prompt = n_prompt;
-            s.u.submit.prompt = prompt;
-            if (frontlink_send(&c, &s) != JANUS_OK) {
-                cli_error(CMD, "lost the controller while submitting");
-                frontlink_msg_free(&m);
-                goto out;
+            for (int q = 0; q < n_req; q++) {
+                struct frontlink_msg s = {.type = FRONTLINK_SUBMIT};
+                s.u.submit.id = (uint64_t)q + 1;
+                s.u.submit.max_tokens = (int32_t)o.n_predict;
+                s.u.submit.sampling.temperature = 0;
+                s.u.submit.sampling.top_p = 1;
+                s.u.submit.flags = o.ignore_eos ? FRONTLINK_FLAG_IGNORE_EOS : 0;
+                s.u.submit.n_prompt = n_prompt[q];
+                s.u.submit.prompt = prompt + (size_t)q * MAX_PROMPT;
+                if (frontlink_send(&c, &s) != JANUS_OK) {
+                    cli_error(CMD, "lost the controller while submitting");
+                    frontlink_msg_free(&m);
+                    goto out;
+                }
             }
-        } else if (m.type == FRONTLINK_TOKEN && m.u.token.id == 1 && n_out < o.n_predict) {
-            int32_t id = m.u.token.token;
-            out_ids[n_out++] = id;
-            if (!o.logits) {
+        } else if (m.type == FRONTLINK_TOKEN && k >= 0 && n_out[k] < o.n_predict) {
+            int32_t tok = m.u.token.token;
+            out_ids[(size_t)k * (size_t)o.n_predict + (size_t)n_out[k]++] = tok;
+            if (stream) {
                 if (have_vocab) {
-                    int nb = vocab_detok_push(&voc, &det, id, 0, piece, piece_cap);
+                    int nb = vocab_detok_push(&voc, &det, tok, 0, piece, piece_cap);
                     if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
                 } else {
-                    printf("%d ", id);
+                    printf("%d ", tok);
                 }
                 fflush(stdout);
             }
-        } else if (m.type == FRONTLINK_FINISH && m.u.finish.id == 1) {
-            finished = 1;
+        } else if (m.type == FRONTLINK_FINISH && k >= 0 && !done[k]) {
+            done[k] = 1;
+            n_done++;
         } else if (m.type == FRONTLINK_ERROR) {
-            cli_error(CMD, "%s: %s", m.u.error.id ? "request failed" : "the deployment failed", m.u.error.message);
+            if (m.u.error.id)
+                cli_error(CMD, "request %llu failed: %s", (unsigned long long)m.u.error.id,
+                          m.u.error.message);
+            else
+                cli_error(CMD, "the deployment failed: %s", m.u.error.message);
             frontlink_msg_free(&m);
             goto out;
         }
@@ -360,18 +448,24 @@ int cmd_run(int argc, char **argv) {
             goto out;
         }
         fclose(f);
-        for (int64_t v = 0; v < V; v++) printf("%.9g\n", lg[v]);
+        for (int64_t v = 0; v < V; v++)
+            printf("%.9g\n", lg[v]);
         mem_free(lg);
-    } else {
+    } else if (stream) {
         if (have_vocab) {
             int nb = vocab_detok_flush(&det, piece, piece_cap);
             if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
         }
         printf("\n");
         if (o.print_ids) {
-            for (int64_t i = 0; i < n_out; i++) printf(i ? " %d" : "%d", out_ids[i]);
+            for (int64_t i = 0; i < n_out[0]; i++)
+                printf(i ? " %d" : "%d", out_ids[i]);
             printf("\n");
         }
+    } else {
+        for (int k = 0; k < n_req; k++)
+            print_request(&o, &voc, have_vocab, out_ids + (size_t)k * (size_t)o.n_predict, n_out[k],
+                          piece, piece_cap);
     }
     if (o.stats) {
         char path[4200];

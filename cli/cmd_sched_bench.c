@@ -152,7 +152,7 @@ int cmd_sched_bench(int argc, char **argv) {
                     slots = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)n * C);
                     char err[256];
                     struct placement_input pin = {E, n, C, counts, w, NULL, NULL};
-                    if (!slots || replicate_counts(E, w, n, C, counts, err, sizeof err) ||
+                    if (!slots || replicate_counts(E, w, NULL, n, C, counts, err, sizeof err) ||
                         placement_janus(&pin, slots, NULL, err, sizeof err) ||
                         layout_set_layer_slots(&l, 0, slots, NULL, err, sizeof err)) {
                         layout_free(&l);

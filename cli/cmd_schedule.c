@@ -10,6 +10,7 @@
 #include "actsched/actsched.h"
 #include "base/status.h"
 #include "cli.h"
+#include "sched_input.h"
 #include "place/layout.h"
 #include "place/stats.h"
 #include "place/trace.h"
@@ -90,16 +91,9 @@ int cmd_schedule(int argc, char **argv) {
                          "unknown policy '%s' (greedy, optimal, random, round-robin, "
                          "token-balanced, first)",
                          policy_name);
-    char err[256] = "";
     struct layout l;
-    int rc = layout_load_json(&l, layout_path, err, sizeof err);
-    if (rc) return cli_error(cmd, "%s: %s", layout_path, err[0] ? err : janus_strerror(rc));
-    struct trace t = {0};
-    rc = trace_load(&t, routing_path, err, sizeof err);
-    if (rc) {
-        layout_free(&l);
-        return cli_error(cmd, "%s: %s", routing_path, err[0] ? err : janus_strerror(rc));
-    }
+    struct trace t;
+    if (sched_input_load(cmd, layout_path, routing_path, &l, &t)) return 1;
     int ret = 0;
     struct actsched_ws ws = {0};
     struct actsched_output out = {0};
@@ -130,7 +124,7 @@ int cmd_schedule(int argc, char **argv) {
         struct actsched_input in = {
             &l.layers[b->layer], trace_block_ids(&t, i), b->n_tok, t.top_k, b->step, b->layer,
             (uint64_t)seed};
-        rc = actsched_run(&ws, policy, &in, &out);
+        int rc = actsched_run(&ws, policy, &in, &out);
         if (rc) {
             ret = cli_error(cmd, "step %lld layer %d: %s (expert ids must be < %d)",
                             (long long)b->step, b->layer, janus_strerror(rc), l.n_experts);

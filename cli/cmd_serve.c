@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CMD "serve"
-#define MAX_JOB_ARGS 128
+#define CMD                "serve"
+#define MAX_JOB_ARGS       128
 #define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
 
 static void usage(FILE *f) {
@@ -48,28 +48,49 @@ static void usage(FILE *f) {
             "  --max-connections N  concurrent HTTP connections (default 256)\n"
             "  --timeout S          idle connection timeout in seconds (default 600)\n"
             "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
-            "  --mono               run the deployment in one process (monolithic engine; default)\n"
+            "  --restart N          relaunch a deployment that fails after start, up to N times\n"
+            "                       (default 0: keep serving errors and a failing /health)\n"
+            "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
+            "                       (the default)\n"
+            "  --mono               the deployment in one process instead (monolithic engine;\n"
+            "                       --moe must be 1)\n"
+            "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
+            "  --hostfile FILE      mpirun hostfile (multi-host deployments)\n"
+            "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
             "Deployment flags passed to the job (janus worker --help): --max-seqs N, --ctx N,\n"
             "--budget N (per-step token budget per attention instance), --max-waiting N,\n"
-            "--threads N, --heartbeat-ms N.\n");
+            "--threads N, --heartbeat-ms N; MPI only: --slots C, --layout FILE, --policy P,\n"
+            "--comm S, --comm-cost SPEC, --node-size K.\n");
 }
 
 struct serve_opts {
     struct http_params hp;
     const char *model;
     const char *attn, *moe;
+    int mpi;
+    const char *mpirun, *hostfile;
+    const char *mpi_args[16];
+    int n_mpi_args;
     const char *pass[MAX_JOB_ARGS];
     int n_pass;
 };
 
 static int parse(int argc, char **argv, struct serve_opts *o) {
     memset(o, 0, sizeof *o);
+    o->mpi = 1; // the disaggregated deployment unless --mono
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t n;
-        if (!strcmp(a, "--mono")) continue; // the only mode until the MPI deployment lands
+        if (!strcmp(a, "--mono")) {
+            o->mpi = 0;
+            continue;
+        }
+        if (!strcmp(a, "--mpi")) {
+            o->mpi = 1;
+            continue;
+        }
         if (!strncmp(a, "--", 2) && !v) return cli_error(CMD, "missing value for %s", a);
         if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
             if (!v) return cli_error(CMD, "missing value for %s", a);
@@ -78,30 +99,49 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
             o->attn = v;
         } else if (!strcmp(a, "--moe")) {
             o->moe = v;
+        } else if (!strcmp(a, "--mpirun")) {
+            o->mpirun = v;
+        } else if (!strcmp(a, "--hostfile")) {
+            o->hostfile = v;
+        } else if (!strcmp(a, "--mpi-arg")) {
+            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+                return cli_error(CMD, "too many --mpi-arg");
+            o->mpi_args[o->n_mpi_args++] = v;
         } else if (!strcmp(a, "--host")) {
             o->hp.host = v;
         } else if (!strcmp(a, "--port")) {
-            if (cli_parse_i64(v, 0, 65535, &n)) return cli_error(CMD, "--port needs an integer in [0, 65535]");
+            if (cli_parse_i64(v, 0, 65535, &n))
+                return cli_error(CMD, "--port needs an integer in [0, 65535]");
             o->hp.port = (int)n;
         } else if (!strcmp(a, "--api-key")) {
             o->hp.api_key = v;
         } else if (!strcmp(a, "--max-body")) {
-            if (cli_parse_i64(v, 1, 64 << 20, &n)) return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
+            if (cli_parse_i64(v, 1, 64 << 20, &n))
+                return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
             o->hp.max_body = (size_t)n;
         } else if (!strcmp(a, "--max-tokens")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-tokens needs an integer >= 1");
+            if (cli_parse_i64(v, 1, INT32_MAX, &n))
+                return cli_error(CMD, "--max-tokens needs an integer >= 1");
             o->hp.max_tokens = (int32_t)n;
         } else if (!strcmp(a, "--max-prompt")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n)) return cli_error(CMD, "--max-prompt needs an integer >= 1");
+            if (cli_parse_i64(v, 1, INT32_MAX, &n))
+                return cli_error(CMD, "--max-prompt needs an integer >= 1");
             o->hp.max_prompt = (int32_t)n;
         } else if (!strcmp(a, "--max-connections")) {
-            if (cli_parse_i64(v, 1, 65536, &n)) return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
+            if (cli_parse_i64(v, 1, 65536, &n))
+                return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
             o->hp.max_connections = (int)n;
         } else if (!strcmp(a, "--timeout")) {
-            if (cli_parse_i64(v, 1, 86400, &n)) return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
+            if (cli_parse_i64(v, 1, 86400, &n))
+                return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
             o->hp.timeout_s = (int)n;
+        } else if (!strcmp(a, "--restart")) {
+            if (cli_parse_i64(v, 0, 1000000, &n))
+                return cli_error(CMD, "--restart needs an integer >= 0");
+            o->hp.max_restarts = (int)n;
         } else if (!strcmp(a, "--health-window-ms")) {
-            if (cli_parse_i64(v, 100, 3600000, &n)) return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
+            if (cli_parse_i64(v, 100, 3600000, &n))
+                return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
             o->hp.health_window_ms = (int)n;
         } else if (!strncmp(a, "--", 2)) {
             // A deployment flag: forwarded with its value (the job validates it).
@@ -113,9 +153,14 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
         }
         i++;
     }
-    if (o->moe && strcmp(o->moe, "1") != 0)
-        return cli_error(CMD, "--moe %s needs the disaggregated MPI deployment, which this build "
-                              "does not have yet (only --moe 1)", o->moe);
+    int64_t n;
+    if (o->attn && cli_parse_i64(o->attn, 1, 64, &n))
+        return cli_error(CMD, "--attn needs an integer in [1, 64]");
+    if (o->moe && cli_parse_i64(o->moe, 1, 64, &n))
+        return cli_error(CMD, "--moe needs an integer in [1, 64]");
+    if (o->moe && n > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
+    if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
+        return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;
 }
 
@@ -123,9 +168,12 @@ static int parse(int argc, char **argv, struct serve_opts *o) {
 static int default_model(const char *self, char *path, size_t n) {
     const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
     char dir[PATH_MAX - 64];
-    if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/janus", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/janus", home);
-    else return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
+    if (xdg && *xdg)
+        snprintf(dir, sizeof dir, "%s/janus", xdg);
+    else if (home && *home)
+        snprintf(dir, sizeof dir, "%s/.cache/janus", home);
+    else
+        return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
     snprintf(path, n, "%s/%s", dir, DEFAULT_MODEL_NAME);
     if (access(path, R_OK) == 0) return 0;
     // mkdir -p
@@ -145,8 +193,8 @@ static int default_model(const char *self, char *path, size_t n) {
     pid_t pid = fork();
     if (pid < 0) return cli_error(CMD, "fork: %s", strerror(errno));
     if (pid == 0) {
-        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o", part,
-              (char *)NULL);
+        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o",
+              part, (char *)NULL);
         _exit(127);
     }
     int st;
@@ -175,23 +223,57 @@ int cmd_serve(int argc, char **argv) {
     if (k <= 0) return cli_error(CMD, "cannot find the janus binary (/proc/self/exe)");
     self[k] = 0;
     char model[PATH_MAX];
-    if (o.model) snprintf(model, sizeof model, "%s", o.model);
-    else if (default_model(self, model, sizeof model)) return 1;
+    if (o.model)
+        snprintf(model, sizeof model, "%s", o.model);
+    else if (default_model(self, model, sizeof model))
+        return 1;
     if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
 
-    // The job: janus worker --mono -m MODEL [--attn N] [passed flags]; front adds --socket.
+    // The job. Monolithic: janus worker --mono -m MODEL [--attn N] [flags]. Disaggregated:
+    // mpirun -n N+M janus worker -m MODEL --attn N --moe M [flags]. The front appends
+    // --socket PATH.
     char *job[MAX_JOB_ARGS];
+    char np[32];
     int nj = 0;
+    if (o.mpi) {
+        int64_t na = 1, nm = 1;
+        if (o.attn) (void)cli_parse_i64(o.attn, 1, 64, &na);
+        if (o.moe) (void)cli_parse_i64(o.moe, 1, 64, &nm);
+        snprintf(np, sizeof np, "%lld", (long long)(na + nm));
+        job[nj++] = (char *)(o.mpirun ? o.mpirun : "mpirun");
+        job[nj++] = (char *)"--oversubscribe";
+        job[nj++] = (char *)"--bind-to";
+        job[nj++] = (char *)"none";
+        job[nj++] = (char *)"-n";
+        job[nj++] = np;
+        if (o.hostfile) {
+            job[nj++] = (char *)"--hostfile";
+            job[nj++] = (char *)o.hostfile;
+        }
+        for (int i = 0; i < o.n_mpi_args; i++)
+            job[nj++] = (char *)o.mpi_args[i];
+        // What Open MPI needs to run as root, oversubscribed, on few cores (children only).
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 1);
+        setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    }
     job[nj++] = self;
     job[nj++] = (char *)"worker";
-    job[nj++] = (char *)"--mono";
+    if (!o.mpi) job[nj++] = (char *)"--mono";
     job[nj++] = (char *)"-m";
     job[nj++] = model;
     if (o.attn) {
         job[nj++] = (char *)"--attn";
         job[nj++] = (char *)o.attn;
     }
-    for (int i = 0; i < o.n_pass; i++) job[nj++] = (char *)o.pass[i];
+    if (o.mpi && o.moe) {
+        job[nj++] = (char *)"--moe";
+        job[nj++] = (char *)o.moe;
+    }
+    for (int i = 0; i < o.n_pass; i++)
+        job[nj++] = (char *)o.pass[i];
     job[nj] = NULL;
     o.hp.model_path = model;
     o.hp.job_argv = job;
@@ -230,7 +312,7 @@ int cmd_serve(int argc, char **argv) {
             }
         }
         // A job that dies after start keeps the server up: requests get 503 and /health
-        // reports the failure until someone restarts the server.
+        // reports the failure, until --restart relaunches it or someone restarts the server.
     }
     http_stop(&srv);
     return ret;

@@ -4,6 +4,7 @@
 // summary and SVG plots (GPUs over time; the load). Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/buf.h"
 #include "base/mem.h"
@@ -33,8 +34,9 @@ static const char *usage_text =
     "  --forecast F     oracle (plan for the interval's own peak: equal-SLO GPU-hours,\n"
     "                   the default) or last (the previous interval's measured peak)\n"
     "  --headroom X     plan for X times the forecast peak (default 1.0)\n"
+    "  --reconf-s S     GPU-seconds charged per added/removed GPU at a change (default 30)\n"
     "  --context S, --max-gpus G (default 64), --seed N, --samples N, --no-cache,\n"
-    "  --data-dir D, --model-file F, --coef NAME=VALUE\n"
+    "  --data-dir D, --model-file F, --coef NAME=VALUE, --stats F\n"
     "  --json           JSON summary on stdout\n"
     "  --out DIR        write <model>-<hw>-sim-<trace>.csv/.json and SVG plots into DIR\n";
 
@@ -43,10 +45,14 @@ static int parse_duration(const char *s, double *out) {
     double v = strtod(s, &end);
     if (end == s || !isfinite(v) || v <= 0) return -1;
     double mul = 1;
-    if (!strcmp(end, "m")) mul = 60;
-    else if (!strcmp(end, "h")) mul = 3600;
-    else if (!strcmp(end, "s") || !*end) mul = 1;
-    else return -1;
+    if (!strcmp(end, "m"))
+        mul = 60;
+    else if (!strcmp(end, "h"))
+        mul = 3600;
+    else if (!strcmp(end, "s") || !*end)
+        mul = 1;
+    else
+        return -1;
     *out = v * mul;
     return *out <= 366 * 86400.0 ? 0 : -1;
 }
@@ -57,80 +63,70 @@ int cmd_simulate(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
-    const char *trace = NULL;
+    const char *out = NULL, *trace = NULL;
     double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
-           headroom = 1.0, context = -1;
-    int64_t max_gpus = 64, seed = 1, samples = 0;
-    int json = 0, no_cache = 0, forecast_last = 0;
-    struct latency_coef coef;
-    latency_coef_default(&coef);
+           headroom = 1.0, reconf_s = 30;
+    int json = 0, forecast_last = 0;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) {
             json = 1;
             continue;
         }
-        if (!strcmp(a, "--no-cache")) {
-            no_cache = 1;
-            continue;
-        }
         if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
         i++;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--model-file")) model_file = v;
-        else if (!strcmp(a, "--hw")) hw = v;
-        else if (!strcmp(a, "--data-dir")) data_dir = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--trace")) trace = v;
+        if (!strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--trace"))
+            trace = v;
         else if (!strcmp(a, "--forecast")) {
-            if (!strcmp(v, "oracle")) forecast_last = 0;
-            else if (!strcmp(v, "last")) forecast_last = 1;
-            else return 2 * cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
-        }
-        else if (!strcmp(a, "--slo-ms")) {
-            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms)) return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
+            if (!strcmp(v, "oracle"))
+                forecast_last = 0;
+            else if (!strcmp(v, "last"))
+                forecast_last = 1;
+            else
+                return 2 * cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
+        } else if (!strcmp(a, "--slo-ms")) {
+            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
+                return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
         } else if (!strcmp(a, "--interval")) {
-            if (parse_duration(v, &interval)) return 2 * cli_error(cmd, "bad --interval '%s' (e.g. 15m, 900s, 1h)", v);
+            if (parse_duration(v, &interval))
+                return 2 * cli_error(cmd, "bad --interval '%s' (e.g. 15m, 900s, 1h)", v);
         } else if (!strcmp(a, "--bin")) {
             if (parse_duration(v, &bin)) return 2 * cli_error(cmd, "bad --bin '%s'", v);
         } else if (!strcmp(a, "--hours")) {
-            if (cli_parse_f64(v, 1e-3, 24 * 366, &hours)) return 2 * cli_error(cmd, "bad --hours '%s'", v);
+            if (cli_parse_f64(v, 1e-3, 24 * 366, &hours))
+                return 2 * cli_error(cmd, "bad --hours '%s'", v);
         } else if (!strcmp(a, "--mean-rate")) {
-            if (cli_parse_f64(v, 1e-3, 1e12, &mean_rate)) return 2 * cli_error(cmd, "bad --mean-rate '%s'", v);
+            if (cli_parse_f64(v, 1e-3, 1e12, &mean_rate))
+                return 2 * cli_error(cmd, "bad --mean-rate '%s'", v);
         } else if (!strcmp(a, "--peak-to-mean")) {
-            if (cli_parse_f64(v, 1.001, 1e4, &ptm)) return 2 * cli_error(cmd, "bad --peak-to-mean '%s'", v);
+            if (cli_parse_f64(v, 1.001, 1e4, &ptm))
+                return 2 * cli_error(cmd, "bad --peak-to-mean '%s'", v);
+        } else if (!strcmp(a, "--reconf-s")) {
+            if (cli_parse_f64(v, 0, 86400, &reconf_s))
+                return 2 * cli_error(cmd, "bad --reconf-s '%s'", v);
         } else if (!strcmp(a, "--headroom")) {
-            if (cli_parse_f64(v, 0.01, 100, &headroom)) return 2 * cli_error(cmd, "bad --headroom '%s'", v);
-        } else if (!strcmp(a, "--context")) {
-            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s'", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s'", v);
-        } else if (!strcmp(a, "--coef")) {
-            char name[64];
-            const char *eq = strchr(v, '=');
-            double x;
-            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
-                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
-        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus simulate --help)", a);
+            if (cli_parse_f64(v, 0.01, 100, &headroom))
+                return 2 * cli_error(cmd, "bad --headroom '%s'", v);
+        } else
+            return 2 * cli_error(cmd, "unknown option '%s' (see janus simulate --help)", a);
     }
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
+    struct planner_options o;
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     if (slo_ms <= 0) return 2 * cli_error(cmd, "--slo-ms is required (see --help)");
     if (!trace) return 2 * cli_error(cmd, "--trace is required (diurnal, bursty or a file)");
     if (interval < bin) return 2 * cli_error(cmd, "--interval must be at least --bin");
     struct workload_lengths wl;
     workload_sharegpt(&wl);
-    if (context < 0) context = workload_mean_context(&wl);
     struct workload_trace tr = {0};
     char err[512];
-    int rc;
     const char *trace_name = trace;
     if (!strcmp(trace, "diurnal")) {
         struct workload_diurnal_params dp;
@@ -139,7 +135,7 @@ int cmd_simulate(int argc, char **argv) {
         dp.bin_s = bin;
         dp.mean_rate = mean_rate;
         dp.peak_to_mean = ptm;
-        dp.seed = (uint64_t)seed;
+        dp.seed = (uint64_t)po.seed;
         rc = workload_diurnal(&tr, &dp);
     } else if (!strcmp(trace, "bursty")) {
         struct workload_bursty_params bp;
@@ -147,7 +143,7 @@ int cmd_simulate(int argc, char **argv) {
         bp.hours = hours;
         bp.bin_s = bin;
         bp.mean_rate = mean_rate;
-        bp.seed = (uint64_t)seed;
+        bp.seed = (uint64_t)po.seed;
         rc = workload_bursty(&tr, &bp, &wl);
     } else {
         rc = workload_load(&tr, trace, bin, 10 * 1000 * 1000, err, sizeof err);
@@ -155,20 +151,15 @@ int cmd_simulate(int argc, char **argv) {
         trace_name = "file";
     }
     if (rc) return cli_error(cmd, "cannot build the %s trace: %s", trace, janus_strerror(rc));
-    struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
     static struct planner pl;
-    rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) {
         workload_trace_free(&tr);
         return cli_error(cmd, "%s", err);
     }
-    struct sim_params sp = {slo_ms * 1e-3, context, (int)max_gpus, interval, headroom, forecast_last, 0};
+    struct sim_params sp = {slo_ms * 1e-3, po.context, (int)po.max_gpus, interval, headroom,
+                            forecast_last, 0,          reconf_s};
     struct sim_result res;
     rc = sim_run(&pl, &tr, &sp, &res);
     if (rc) {
@@ -186,11 +177,12 @@ int cmd_simulate(int argc, char **argv) {
         cJSON_AddNumberToObject(root, "interval_s", interval);
         cJSON_AddStringToObject(root, "forecast", forecast_last ? "last" : "oracle");
         cJSON_AddNumberToObject(root, "headroom", headroom);
+        cJSON_AddNumberToObject(root, "reconf_s", reconf_s);
         cJSON_AddNumberToObject(root, "hours", tr.n * tr.bin_s / 3600.0);
         cJSON_AddNumberToObject(root, "mean_rate", round(workload_trace_mean(&tr) * 1e3) / 1e3);
         cJSON_AddNumberToObject(root, "peak_rate", round(workload_trace_peak(&tr) * 1e3) / 1e3);
-        cJSON_AddNumberToObject(root, "context", round(context * 10) / 10);
-        cJSON_AddNumberToObject(root, "max_gpus", (double)max_gpus);
+        cJSON_AddNumberToObject(root, "context", round(po.context * 10) / 10);
+        cJSON_AddNumberToObject(root, "max_gpus", (double)po.max_gpus);
         cJSON *sy = cJSON_AddObjectToObject(root, "systems");
         for (int k = 0; k < BASELINES_COUNT && sy; k++) {
             const struct sim_system_result *r = &res.sys[k];
@@ -199,9 +191,11 @@ int cmd_simulate(int argc, char **argv) {
             cJSON_AddNumberToObject(x, "gpu_hours", round(r->gpu_hours * 1e4) / 1e4);
             cJSON_AddNumberToObject(x, "slo_attainment", round(r->slo_attainment * 1e6) / 1e6);
             cJSON_AddNumberToObject(x, "reconfigurations", r->reconfigs);
+            cJSON_AddNumberToObject(x, "reconf_gpu_hours", round(r->reconf_gpu_hours * 1e4) / 1e4);
             cJSON_AddNumberToObject(x, "infeasible_intervals", r->infeasible);
             cJSON_AddNumberToObject(x, "peak_gpus", r->peak_gpus);
-            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+            // A saving is only meaningful when both systems met their plans in every interval.
+            if (k != BASELINES_JANUS && r->gpu_hours > 0 && !r->infeasible && !jr->infeasible)
                 cJSON_AddNumberToObject(x, "janus_saving",
                                         round((1 - jr->gpu_hours / r->gpu_hours) * 1e6) / 1e6);
         }
@@ -212,16 +206,19 @@ int cmd_simulate(int argc, char **argv) {
     } else {
         printf("%s on %s, %s trace: %.1f h, mean %.0f tok/s, peak %.0f tok/s (x%.2f), SLO %.0f ms, "
                "re-plan every %.0f s (%s forecast), up to %d GPUs\n",
-               pl.model.id, pl.hw.id, trace_name, tr.n * tr.bin_s / 3600.0, workload_trace_mean(&tr),
-               workload_trace_peak(&tr), workload_trace_peak(&tr) / workload_trace_mean(&tr), slo_ms,
-               interval, forecast_last ? "last-interval" : "oracle", (int)max_gpus);
+               pl.model.id, pl.hw.id, trace_name, tr.n * tr.bin_s / 3600.0,
+               workload_trace_mean(&tr), workload_trace_peak(&tr),
+               workload_trace_peak(&tr) / workload_trace_mean(&tr), slo_ms, interval,
+               forecast_last ? "last-interval" : "oracle", (int)po.max_gpus);
         printf("%-16s %10s %10s %8s %10s %9s %14s\n", "system", "GPU-hours", "SLO att.", "reconf.",
                "infeasible", "peak GPUs", "Janus saving");
         for (int k = 0; k < BASELINES_COUNT; k++) {
             const struct sim_system_result *r = &res.sys[k];
             char sav[32] = "-";
-            if (k != BASELINES_JANUS && r->gpu_hours > 0)
+            if (k != BASELINES_JANUS && r->gpu_hours > 0 && !r->infeasible && !jr->infeasible)
                 snprintf(sav, sizeof sav, "%.1f %%", 100 * (1 - jr->gpu_hours / r->gpu_hours));
+            else if (k != BASELINES_JANUS)
+                snprintf(sav, sizeof sav, "n/a");
             printf("%-16s %10.1f %9.2f%% %8d %10d %9d %14s\n", pl.sys[k].name, r->gpu_hours,
                    100 * r->slo_attainment, r->reconfigs, r->infeasible, r->peak_gpus, sav);
         }
@@ -257,7 +254,8 @@ int cmd_simulate(int argc, char **argv) {
             struct report_series se[BASELINES_COUNT];
             for (int k = 0; k < BASELINES_COUNT; k++) {
                 y[k] = x + n * (k + 1);
-                for (int i = 0; i < n; i++) y[k][i] = res.iv[i].n_gpus[k];
+                for (int i = 0; i < n; i++)
+                    y[k][i] = res.iv[i].n_gpus[k];
                 se[k] = (struct report_series){pl.sys[k].name, x, y[k], n, 0};
             }
             for (int i = 0; i < n; i++) {
@@ -267,16 +265,20 @@ int cmd_simulate(int argc, char **argv) {
             char title[256];
             snprintf(title, sizeof title, "%s on %s, %s trace: GPUs per system (SLO %.0f ms)",
                      pl.model.id, pl.hw.id, trace_name, slo_ms);
-            struct report_plot p = {title, "time (h)", "GPUs", 0, 0, 0, NULL, NULL, se, BASELINES_COUNT};
+            struct report_plot p = {title, "time (h)", "GPUs", 0,  0,
+                                    0,     NULL,       NULL,   se, BASELINES_COUNT};
             rc = report_svg(&b, &p);
-            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-gpus.svg", out, pl.model.id, pl.hw.id, trace_name);
+            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-gpus.svg", out, pl.model.id, pl.hw.id,
+                     trace_name);
             if (!rc) rc = report_write(path, b.data, b.len);
             buf_reset(&b);
             struct report_series ls = {"peak rate in interval", x, load, n, 0};
             snprintf(title, sizeof title, "%s trace: load (output tokens/s)", trace_name);
-            struct report_plot lp = {title, "time (h)", "output tokens/s", 0, 0, 0, NULL, NULL, &ls, 1};
+            struct report_plot lp = {title, "time (h)", "output tokens/s", 0, 0, 0, NULL, NULL,
+                                     &ls,   1};
             if (!rc) rc = report_svg(&b, &lp);
-            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-load.svg", out, pl.model.id, pl.hw.id, trace_name);
+            snprintf(path, sizeof path, "%s/%s-%s-sim-%s-load.svg", out, pl.model.id, pl.hw.id,
+                     trace_name);
             if (!rc) rc = report_write(path, b.data, b.len);
         }
         mem_free(x);

@@ -5,6 +5,7 @@
 // stdout; with --out DIR also CSV, JSON and SVG files. Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "plan_opts.h"
 
 #include "base/buf.h"
 #include "base/status.h"
@@ -30,6 +31,7 @@ static const char *usage_text =
     "  --amax-moe N     MoE instances for the a_max curves (default 8)\n"
     "  --model-file F   model shape JSON instead of --model\n"
     "  --seed N, --samples N, --no-cache, --data-dir D, --coef NAME=VALUE (repeatable)\n"
+    "  --stats F        measured expert statistics (janus-stats JSON) instead of synthetic\n"
     "  --out DIR        also write CSV, JSON and SVG files into DIR\n";
 
 #define MAXL 64
@@ -49,8 +51,10 @@ static int write_buf(const char *dir, const char *name, struct buf *b) {
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = report_write(path, b->data ? b->data : "", b->len);
-    if (rc) fprintf(stderr, "janus sweep: cannot write %s\n", path);
-    else fprintf(stderr, "wrote %s\n", path);
+    if (rc)
+        fprintf(stderr, "janus sweep: cannot write %s\n", path);
+    else
+        fprintf(stderr, "wrote %s\n", path);
     buf_reset(b);
     return rc;
 }
@@ -70,55 +74,40 @@ int cmd_sweep(int argc, char **argv) {
         fputs(usage_text, stdout);
         return 0;
     }
-    const char *model = NULL, *model_file = NULL, *hw = NULL, *data_dir = NULL, *out = NULL;
+    const char *out = NULL;
     const char *what = "all";
-    double slo_batch[MAXL] = {150, 200}, slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
+    double slo_batch[MAXL] = {150, 200},
+           slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
     double batches[MAXL] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
     int n_slo_batch = 2, n_slo = 9, n_batches = 10;
-    double context = -1;
-    int64_t max_gpus = 64, seed = 1, samples = 0, amax_moe = 8;
-    int no_cache = 0;
-    struct latency_coef coef;
-    latency_coef_default(&coef);
+    int64_t amax_moe = 8;
+    struct plan_opts po;
+    plan_opts_default(&po);
     for (int i = 1; i < argc; i++) {
+        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
+        if (shared < 0) return 2;
+        if (shared) continue;
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--no-cache")) {
-            no_cache = 1;
-            continue;
-        }
         if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
         i++;
-        if (!strcmp(a, "--model")) model = v;
-        else if (!strcmp(a, "--model-file")) model_file = v;
-        else if (!strcmp(a, "--hw")) hw = v;
-        else if (!strcmp(a, "--data-dir")) data_dir = v;
-        else if (!strcmp(a, "--out")) out = v;
-        else if (!strcmp(a, "--what")) what = v;
+        if (!strcmp(a, "--out"))
+            out = v;
+        else if (!strcmp(a, "--what"))
+            what = v;
         else if (!strcmp(a, "--slo-ms")) {
-            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
+            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
         } else if (!strcmp(a, "--slos")) {
-            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1) return 2 * cli_error(cmd, "bad --slos '%s'", v);
+            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --slos '%s'", v);
         } else if (!strcmp(a, "--batches")) {
-            if ((n_batches = parse_list(v, batches, MAXL)) < 1) return 2 * cli_error(cmd, "bad --batches '%s'", v);
-        } else if (!strcmp(a, "--context")) {
-            if (cli_parse_f64(v, 0, 1e7, &context)) return 2 * cli_error(cmd, "bad --context '%s'", v);
-        } else if (!strcmp(a, "--max-gpus")) {
-            if (cli_parse_i64(v, 1, 1024, &max_gpus)) return 2 * cli_error(cmd, "bad --max-gpus '%s'", v);
+            if ((n_batches = parse_list(v, batches, MAXL)) < 1)
+                return 2 * cli_error(cmd, "bad --batches '%s'", v);
         } else if (!strcmp(a, "--amax-moe")) {
-            if (cli_parse_i64(v, 1, 1024, &amax_moe)) return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed)) return 2 * cli_error(cmd, "bad --seed '%s'", v);
-        } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_i64(v, 1, 10000, &samples)) return 2 * cli_error(cmd, "bad --samples '%s'", v);
-        } else if (!strcmp(a, "--coef")) {
-            char name[64];
-            const char *eq = strchr(v, '=');
-            double x;
-            if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
-                return 2 * cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-            snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-            if (latency_coef_set(&coef, name, x)) return 2 * cli_error(cmd, "unknown coefficient '%s'", name);
-        } else return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
+            if (cli_parse_i64(v, 1, 1024, &amax_moe))
+                return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
+        } else
+            return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
     }
     int do_batch = 0, do_slo = 0, do_amax = 0;
     {
@@ -134,39 +123,33 @@ int cmd_sweep(int argc, char **argv) {
         }
     }
     if (!do_batch && !do_slo && !do_amax) return 2 * cli_error(cmd, "bad --what '%s'", what);
-    if (!model && !model_file) return 2 * cli_error(cmd, "--model is required (see --help)");
-    if (!hw) return 2 * cli_error(cmd, "--hw is required (see --help)");
-    if (context < 0) {
-        struct workload_lengths wl;
-        workload_sharegpt(&wl);
-        context = workload_mean_context(&wl);
-    }
     struct planner_options o;
-    planner_default_options(&o);
-    o.max_gpus = (int)max_gpus;
-    o.seed = (uint64_t)seed;
-    o.samples = (int)samples;
-    char cache[4096];
-    o.cache_dir = (!no_cache && amax_cache_dir(cache, sizeof cache) == JANUS_OK) ? cache : NULL;
+    int rc = plan_opts_finish(&po, cmd, &o);
+    if (rc) return rc;
     static struct planner pl;
     char err[512];
-    int rc = planner_load(&pl, data_dir, model, model_file, hw, &coef, &o, err, sizeof err);
+    rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
+                      sizeof err);
     if (rc) return cli_error(cmd, "%s", err);
+    plan_opts_print_tables(&pl);
     struct buf csv;
     buf_init(&csv, 16u << 20);
     char prefix[128];
     snprintf(prefix, sizeof prefix, "%s-%s", pl.model.id, pl.hw.id);
-    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id, context,
-           (int)max_gpus, (long long)seed);
+    printf("# %s on %s, context %.0f, up to %d GPUs, seed %lld\n", pl.model.id, pl.hw.id,
+           po.context, (int)po.max_gpus, (long long)po.seed);
     // ---- TPG and TPOT vs batch ----
     for (int s = 0; do_batch && s < n_slo_batch && !rc; s++) {
         static double tpg[BASELINES_COUNT][MAXL], tpot[BASELINES_COUNT][MAXL];
-        struct search_params sp = {slo_batch[s] * 1e-3, 1, context, (int)max_gpus};
-        printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n", slo_batch[s]);
+        struct search_params sp = {slo_batch[s] * 1e-3, 1, po.context, (int)po.max_gpus};
+        printf("\n## TPG (tok/s/GPU) vs batch, SLO %g ms: best configuration per batch\n",
+               slo_batch[s]);
         printf("%-16s", "batch");
-        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %22s", pl.sys[k].name);
+        for (int k = 0; k < BASELINES_COUNT; k++)
+            printf(" %22s", pl.sys[k].name);
         printf("\n");
-        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax\n");
+        rc = buf_appendf(&csv, "slo_ms,system,batch,feasible,n_attn,n_moe,n_gpus,tpot_ms,tpg,amax,"
+                               "attn_ms,moe_ms,comm_ms,shared_ms,head_ms\n");
         for (int j = 0; j < n_batches && !rc; j++) {
             printf("%-16g", batches[j]);
             for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
@@ -180,10 +163,13 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "%.0f (%d+%d, %.0fms)", pt.tpg, pt.n_attn,
                              pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.tpot * 1e3);
                     printf(" %22s", cell);
-                } else printf(" %22s", "-");
-                rc = buf_appendf(&csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_batch[s],
-                                 pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
-                                 pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax);
+                } else
+                    printf(" %22s", "-");
+                rc = buf_appendf(
+                    &csv, "%g,%s,%g,%d,%d,%d,%d,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                    slo_batch[s], pl.sys[k].name, batches[j], pt.feasible, pt.n_attn, pt.n_moe,
+                    pt.n_gpus, pt.tpot * 1e3, pt.tpg, pt.br.amax, pt.br.attn * 1e3, pt.br.moe * 1e3,
+                    pt.br.comm * 1e3, pt.br.shared * 1e3, pt.br.head * 1e3);
             }
             printf("\n");
         }
@@ -196,16 +182,28 @@ int cmd_sweep(int argc, char **argv) {
                 se[k] = (struct report_series){pl.sys[k].name, batches, tpg[k], n_batches, 0};
             snprintf(title, sizeof title, "%s on %s: TPG vs batch (TPOT SLO %g ms)", pl.model.id,
                      pl.hw.id, slo_batch[s]);
-            struct report_plot p = {title, "batch size (tokens per step)", "output tokens/s per GPU",
-                                    1, 0, 0, NULL, NULL, se, BASELINES_COUNT};
+            struct report_plot p = {title,
+                                    "batch size (tokens per step)",
+                                    "output tokens/s per GPU",
+                                    1,
+                                    0,
+                                    0,
+                                    NULL,
+                                    NULL,
+                                    se,
+                                    BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-tpg-vs-batch-slo%g.svg", prefix, slo_batch[s]);
             if (!rc) rc = svg_out(out, name, &p);
-            for (int k = 0; k < BASELINES_COUNT; k++) se[k].y = tpot[k];
+            for (int k = 0; k < BASELINES_COUNT; k++)
+                se[k].y = tpot[k];
             double slo = slo_batch[s];
             snprintf(title, sizeof title, "%s on %s: TPOT vs batch (best config under %g ms)",
                      pl.model.id, pl.hw.id, slo_batch[s]);
-            struct report_plot p2 = {title, "batch size (tokens per step)", "TPOT (ms)", 1, 0, 0,
-                                     &slo, "SLO", se, BASELINES_COUNT};
+            struct report_plot p2 = {title,       "batch size (tokens per step)",
+                                     "TPOT (ms)", 1,
+                                     0,           0,
+                                     &slo,        "SLO",
+                                     se,          BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-tpot-vs-batch-slo%g.svg", prefix, slo_batch[s]);
             if (!rc) rc = svg_out(out, name, &p2);
         }
@@ -216,11 +214,13 @@ int cmd_sweep(int argc, char **argv) {
         static double cap[BASELINES_COUNT][MAXL];
         printf("\n## SLO sweep: best capacity TPG (tok/s/GPU) within the SLO, configuration\n");
         printf("%-10s", "SLO ms");
-        for (int k = 0; k < BASELINES_COUNT; k++) printf(" %26s", pl.sys[k].name);
+        for (int k = 0; k < BASELINES_COUNT; k++)
+            printf(" %26s", pl.sys[k].name);
         printf("\n");
-        rc = buf_appendf(&csv, "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
+        rc = buf_appendf(&csv,
+                         "slo_ms,system,feasible,n_attn,n_moe,n_gpus,batch,tpot_ms,tpg_capacity\n");
         for (int s = 0; s < n_slo && !rc; s++) {
-            struct search_params sp = {slo_list[s] * 1e-3, 1, context, (int)max_gpus};
+            struct search_params sp = {slo_list[s] * 1e-3, 1, po.context, (int)po.max_gpus};
             printf("%-10g", slo_list[s]);
             for (int k = 0; k < BASELINES_COUNT && !rc; k++) {
                 struct search_point pt;
@@ -232,7 +232,8 @@ int cmd_sweep(int argc, char **argv) {
                     snprintf(cell, sizeof cell, "%.0f (%d+%d, B %.0f)", pt.tpg_capacity, pt.n_attn,
                              pl.sys[k].lat.colocated ? 0 : pt.n_moe, pt.batch);
                     printf(" %26s", cell);
-                } else printf(" %26s", "-");
+                } else
+                    printf(" %26s", "-");
                 rc = buf_appendf(&csv, "%g,%s,%d,%d,%d,%d,%.6g,%.6g,%.6g\n", slo_list[s],
                                  pl.sys[k].name, pt.feasible, pt.n_attn, pt.n_moe, pt.n_gpus,
                                  pt.batch, pt.tpot * 1e3, pt.tpg_capacity);
@@ -247,9 +248,10 @@ int cmd_sweep(int argc, char **argv) {
             for (int k = 0; k < BASELINES_COUNT; k++)
                 se[k] = (struct report_series){pl.sys[k].name, slo_list, cap[k], n_slo, 0};
             snprintf(title, sizeof title, "%s on %s: best TPG within the SLO (<= %d GPUs)",
-                     pl.model.id, pl.hw.id, (int)max_gpus);
-            struct report_plot p = {title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL,
-                                    NULL, se, BASELINES_COUNT};
+                     pl.model.id, pl.hw.id, (int)po.max_gpus);
+            struct report_plot p = {
+                title, "TPOT SLO (ms)", "output tokens/s per GPU", 0, 0, 0, NULL, NULL,
+                se,    BASELINES_COUNT};
             snprintf(name, sizeof name, "%s-slo-sweep.svg", prefix);
             if (!rc) rc = svg_out(out, name, &p);
         }
@@ -288,7 +290,8 @@ int cmd_sweep(int argc, char **argv) {
                "%d samples)\n",
                (int)ne, C, pl.mc.samples);
         printf("%-8s", "batch");
-        for (int c = 0; c < NC; c++) printf(" %20s", combos[c].name);
+        for (int c = 0; c < NC; c++)
+            printf(" %20s", combos[c].name);
         printf(" %12s\n", "bound");
         for (int c = 0; c < NC && !rc; c++) {
             struct mc_params mp = pl.mc;
@@ -296,7 +299,8 @@ int cmd_sweep(int argc, char **argv) {
             mp.sched = combos[c].sc;
             char tag[96];
             snprintf(tag, sizeof tag, "%s-amax-%s", pl.model.id, combos[c].name);
-            rc = mc_build_cached(&t[c], &mp, &ne, &sl, 1, o.cache_dir, tag, NULL, NULL, err, sizeof err);
+            rc = mc_build_cached(&t[c], &mp, &ne, &sl, 1, o.cache_dir, tag, NULL, NULL, err,
+                                 sizeof err);
         }
         if (!rc) {
             int nb = t[0].n_b;
@@ -307,8 +311,8 @@ int cmd_sweep(int argc, char **argv) {
                 for (int c = 0; c < NC && !rc; c++) {
                     ys[c][j] = t[c].amax[j];
                     printf(" %20.2f", (double)t[c].amax[j]);
-                    rc = buf_appendf(&csv, "%s,%d,%d,%d,%.6g,%.6g,%.6g\n", combos[c].name, (int)ne, C,
-                                     (int)t[c].b_grid[j], (double)t[c].amax[j],
+                    rc = buf_appendf(&csv, "%s,%d,%d,%d,%.6g,%.6g,%.6g\n", combos[c].name, (int)ne,
+                                     C, (int)t[c].b_grid[j], (double)t[c].amax[j],
                                      (double)t[c].tmax[j], (double)t[c].bound[j]);
                 }
                 ys[NC][j] = t[1].bound[j];
@@ -321,19 +325,27 @@ int cmd_sweep(int argc, char **argv) {
                 struct report_series se[NC + 1];
                 for (int c = 0; c < NC; c++)
                     se[c] = (struct report_series){combos[c].name, xs, ys[c], nb, 0};
-                se[NC] = (struct report_series){"analytic bound (co-act. placement)", xs, ys[NC], nb, 1};
+                se[NC] = (struct report_series){"analytic bound", xs, ys[NC], nb, 1};
                 snprintf(title, sizeof title, "%s: a_max vs batch, %d MoE instances x %d slots",
                          pl.model.id, (int)ne, C);
-                struct report_plot p = {title, "batch size (tokens per step)",
-                                        "a_max (activated experts, busiest instance)", 1, 0, 0, NULL,
-                                        NULL, se, NC + 1};
+                struct report_plot p = {title,
+                                        "batch size (tokens per step)",
+                                        "a_max (activated experts, busiest instance)",
+                                        1,
+                                        0,
+                                        0,
+                                        NULL,
+                                        NULL,
+                                        se,
+                                        NC + 1};
                 snprintf(name, sizeof name, "%s-amax-vs-batch.svg", prefix);
                 if (!rc) rc = svg_out(out, name, &p);
             }
         } else {
             fprintf(stderr, "janus sweep: %s\n", err);
         }
-        for (int c = 0; c < NC; c++) amax_free(&t[c]);
+        for (int c = 0; c < NC; c++)
+            amax_free(&t[c]);
     }
     buf_free(&csv);
     planner_free(&pl);

@@ -22,21 +22,20 @@
 #define CMD "worker"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: janus worker --mono -m MODEL --socket PATH [options]\n"
-            "  (internal) the job side of `janus serve`: connects to the front's socket,\n"
-            "  announces the deployment and runs the controller loop.\n"
-            "  --mono               controller and monolithic engine in this one process\n"
-            "  -m, --model FILE     GGUF model\n"
-            "  --socket PATH        the front's Unix socket\n"
-            "  --attn N             attention instances (local batches per step; default 1)\n"
-            "  --max-seqs N         KV slots per attention instance (default 32)\n"
-            "  --ctx N              positions per request (default: model's, at most 4096)\n"
-            "  --budget N           per-step token budget per attention instance (default 256)\n"
-            "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
-            "  --threads N          engine threads (default 1)\n"
-            "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
-            "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
+    fprintf(f, "usage: janus worker --mono -m MODEL --socket PATH [options]\n"
+               "  (internal) the job side of `janus serve`: connects to the front's socket,\n"
+               "  announces the deployment and runs the controller loop.\n"
+               "  --mono               controller and monolithic engine in this one process\n"
+               "  -m, --model FILE     GGUF model\n"
+               "  --socket PATH        the front's Unix socket\n"
+               "  --attn N             attention instances (local batches per step; default 1)\n"
+               "  --max-seqs N         KV slots per attention instance (default 32)\n"
+               "  --ctx N              positions per request (default: model's, at most 4096)\n"
+               "  --budget N           per-step token budget per attention instance (default 256)\n"
+               "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
+               "  --threads N          engine threads (default 1)\n"
+               "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
+               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
 }
 
 // Every option any worker mode understands; modes ignore what they do not use.
@@ -48,8 +47,13 @@ struct worker_opts {
 };
 
 static int parse(int argc, char **argv, struct worker_opts *o) {
-    *o = (struct worker_opts){.n_attn = 1, .n_moe = 1, .max_seqs = 32, .budget = 256,
-                              .max_waiting = 256, .n_threads = 1, .heartbeat_ms = 1000};
+    *o = (struct worker_opts){.n_attn = 1,
+                              .n_moe = 1,
+                              .max_seqs = 32,
+                              .budget = 256,
+                              .max_waiting = 256,
+                              .n_threads = 1,
+                              .heartbeat_ms = 1000};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = 1;
@@ -113,10 +117,12 @@ static int32_t model_eos(const char *path) {
 int cmd_worker(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
-        return 0;
+        printf("\n");
+        return cmd_worker_mpi(argc, argv); // prints the MPI mode's usage
     }
     int mono = 0;
-    for (int i = 1; i < argc; i++) mono |= !strcmp(argv[i], "--mono");
+    for (int i = 1; i < argc; i++)
+        mono |= !strcmp(argv[i], "--mono");
     if (!mono) return cmd_worker_mpi(argc, argv); // MPI mode: cli/cmd_worker_mpi.c
     struct worker_opts o;
     if (parse(argc, argv, &o)) return 1;

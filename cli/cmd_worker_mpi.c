@@ -23,22 +23,24 @@
 #define CMD "worker"
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: mpirun -n N+M janus worker -m MODEL --socket PATH --attn N --moe M [options]\n"
-            "  (internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
-            "  instance 0, ranks 1..N-1 attention instances, N..N+M-1 MoE instances.\n"
-            "  --slots C            expert slots per MoE instance (default: E if M = 1, else\n"
-            "                       ceil(E/M)+1; replicas fill the free slots round-robin)\n"
-            "  --layout FILE        replica layout JSON (janus place) instead of round-robin\n"
-            "  --policy P           greedy|optimal|random|round-robin|token-balanced|first\n"
-            "  --comm S             1pc|2pc1|2pc2|auto (default auto: cost model per step)\n"
-            "  --comm-cost SPEC     cost overrides: cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps=\n"
-            "  --node-size K        emulated nodes of K ranks per role (0: real hosts; default 1)\n"
-            "  --no-calibrate       skip the start-up ping-pong (defaults + --comm-cost)\n"
-            "  --no-check-schedule  skip the per-layer schedule digest comparison\n"
-            "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
-            "  --stats-out FILE     at shutdown write the per-layer report (worker_mpi.h)\n"
-            "  --logits-out FILE    write the logits of the first sampled row (float32)\n");
+    fprintf(
+        f,
+        "usage: mpirun -n N+M janus worker -m MODEL --socket PATH --attn N --moe M [options]\n"
+        "  (internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
+        "  instance 0, ranks 1..N-1 attention instances, N..N+M-1 MoE instances.\n"
+        "  --slots C            expert slots per MoE instance (default: E if M = 1, else\n"
+        "                       ceil(E/M)+1; replicas fill the free slots round-robin)\n"
+        "  --layout FILE        replica layout JSON (janus place) instead of round-robin\n"
+        "  --policy P           greedy|optimal|random|round-robin|token-balanced|first\n"
+        "  --comm S             1pc|2pc1|2pc2|auto (default auto: cost model per step)\n"
+        "  --comm-cost SPEC     cost overrides: "
+        "cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps=\n"
+        "  --node-size K        emulated nodes of K ranks per role (0: real hosts; default 1)\n"
+        "  --no-calibrate       skip the start-up ping-pong (defaults + --comm-cost)\n"
+        "  --no-check-schedule  skip the per-layer schedule digest comparison\n"
+        "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
+        "  --stats-out FILE     at shutdown write the per-layer report (worker_mpi.h)\n"
+        "  --logits-out FILE    write the logits of the first sampled row (float32)\n");
 }
 
 struct mpi_opts {
@@ -75,35 +77,49 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
             o->p.comm_cost = v;
         } else if (!strcmp(a, "--stats-out")) {
             o->stats_out = v;
+        } else if (!strcmp(a, "--expert-stats-out")) {
+            o->p.expert_stats_out = v;
         } else if (!strcmp(a, "--logits-out")) {
             o->p.logits_out = v;
         } else if (!strcmp(a, "--policy")) {
             enum actsched_policy pol;
             if (actsched_policy_parse(v, &pol))
-                return cli_error(CMD, "--policy: unknown '%s' (greedy, optimal, random, round-robin, "
-                                      "token-balanced, first)", v);
+                return cli_error(CMD,
+                                 "--policy: unknown '%s' (greedy, optimal, random, round-robin, "
+                                 "token-balanced, first)",
+                                 v);
             o->p.policy = pol;
         } else if (!strcmp(a, "--comm")) {
             int32_t s;
-            if (!strcmp(v, "auto")) o->p.comm = WORKER_COMM_AUTO;
-            else if (xfer_scheme_parse(v, &s) == JANUS_OK) o->p.comm = s;
-            else return cli_error(CMD, "--comm: unknown '%s' (1pc, 2pc1, 2pc2, auto)", v);
+            if (!strcmp(v, "auto"))
+                o->p.comm = WORKER_COMM_AUTO;
+            else if (xfer_scheme_parse(v, &s) == JANUS_OK)
+                o->p.comm = s;
+            else
+                return cli_error(CMD, "--comm: unknown '%s' (1pc, 2pc1, 2pc2, auto)", v);
         } else {
             struct {
                 const char *name;
                 int64_t lo, hi;
-            } nums[] = {{"--attn", 1, EXEC_STATS_MAX_ATTN}, {"--moe", 1, EXEC_STATS_MAX_MOE},
-                        {"--slots", 1, LIMIT_MAX_SLOTS},    {"--node-size", 0, LIMIT_MAX_INSTANCES},
-                        {"--max-seqs", 1, EXEC_MAX_SEQS},   {"--ctx", 2, LIMIT_MAX_CONTEXT},
-                        {"--budget", 1, EXEC_MAX_ROWS},     {"--max-waiting", 0, 1 << 20},
-                        {"--threads", 1, 1024},             {"--heartbeat-ms", 10, 3600000},
+            } nums[] = {{"--attn", 1, EXEC_STATS_MAX_ATTN},
+                        {"--moe", 1, EXEC_STATS_MAX_MOE},
+                        {"--slots", 1, LIMIT_MAX_SLOTS},
+                        {"--node-size", 0, LIMIT_MAX_INSTANCES},
+                        {"--max-seqs", 1, EXEC_MAX_SEQS},
+                        {"--ctx", 2, LIMIT_MAX_CONTEXT},
+                        {"--budget", 1, EXEC_MAX_ROWS},
+                        {"--max-waiting", 0, 1 << 20},
+                        {"--threads", 1, 1024},
+                        {"--heartbeat-ms", 10, 3600000},
                         {"--seed", 0, INT64_MAX}};
             size_t k = 0;
-            while (k < JANUS_ARRAY_SIZE(nums) && strcmp(a, nums[k].name)) k++;
-            if (k == JANUS_ARRAY_SIZE(nums)) return cli_error(CMD, "unknown argument '%s' (see --help)", a);
+            while (k < JANUS_ARRAY_SIZE(nums) && strcmp(a, nums[k].name))
+                k++;
+            if (k == JANUS_ARRAY_SIZE(nums))
+                return cli_error(CMD, "unknown argument '%s' (see --help)", a);
             if (cli_parse_i64(v, nums[k].lo, nums[k].hi, &v64))
-                return cli_error(CMD, "%s needs an integer in [%lld, %lld]", a, (long long)nums[k].lo,
-                                 (long long)nums[k].hi);
+                return cli_error(CMD, "%s needs an integer in [%lld, %lld]", a,
+                                 (long long)nums[k].lo, (long long)nums[k].hi);
             switch (k) {
             case 0: o->p.n_attn = (int32_t)v64; break;
             case 1: o->p.n_moe = (int32_t)v64; break;
@@ -123,7 +139,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
     if (!o->p.model_path) return cli_error(CMD, "missing -m MODEL");
     if (!o->socket) return cli_error(CMD, "missing --socket PATH");
     if (o->budget < o->p.max_seqs)
-        return cli_error(CMD, "--budget (%lld) must be >= --max-seqs (%d)", (long long)o->budget, o->p.max_seqs);
+        return cli_error(CMD, "--budget (%lld) must be >= --max-seqs (%d)", (long long)o->budget,
+                         o->p.max_seqs);
     o->p.max_rows = (int32_t)o->budget;
     return 0;
 }

@@ -1,19 +1,9 @@
 #!/usr/bin/env bash
-# The README's main job on the embedded default: make a small random-weight MoE model
-# with `janus gen-model` on first use (kept in a cache directory), then serve it over an
-# OpenAI-compatible HTTP API on a disaggregated deployment (see docs/HTTP.md).
-# JANUS_DEMO=generate prints a short generation instead of serving.
+# The README's main job on the embedded default: `janus serve` with no -m makes a small
+# random-weight MoE model with gen-model on first use (cached in $XDG_CACHE_HOME/janus or
+# ~/.cache/janus) and serves it over the OpenAI-compatible HTTP API on 127.0.0.1:8080,
+# on a disaggregated deployment: 1 attention instance and 2 MoE instances as MPI ranks.
+# Extra arguments go to `janus serve` (e.g. --port 9000, --attn 2 --moe 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/janus
-MODEL=$CACHE/default-llama-moe-q8_0.gguf
-mkdir -p "$CACHE"
-if [ ! -f "$MODEL" ]; then
-  echo "demo: generating the default model at $MODEL" >&2
-  ./build/janus gen-model --arch llama --type q8_0 --seed 42 -o "$MODEL.tmp"
-  mv "$MODEL.tmp" "$MODEL"
-fi
-if [ "${JANUS_DEMO:-serve}" = generate ]; then
-  exec ./build/janus generate -m "$MODEL" -p "The expert" -n 32 --seed 1
-fi
-exec ./build/janus serve -m "$MODEL" "$@"
+exec ./build/janus serve --attn 1 --moe 2 "$@"

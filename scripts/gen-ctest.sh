@@ -20,6 +20,9 @@ emit() { # name, env, command...
     "$name" "$ROOT" "$env"
 }
 is_mpi() { [ -f "tests/mpi/$1.c" ]; }
+# Source hygiene: banned calls and the formatter's verdict.
+emit lint "$ENVS" bash "$ROOT/scripts/lint.sh"
+emit format_check "$ENVS" make -C "$ROOT" --no-print-directory format-check
 for t in build/tests/test_*; do
   [ -x "$t" ] || continue
   n=$(basename "$t")

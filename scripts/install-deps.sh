@@ -4,7 +4,7 @@
 # reference scripts), curl and Node.js + the pinned npm test client (tests/e2e).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="build-essential clang libclang-rt-14-dev cmake pkg-config libopenmpi-dev openmpi-bin \
+PKGS="build-essential clang clang-format libclang-rt-14-dev cmake pkg-config libopenmpi-dev openmpi-bin \
 libmicrohttpd-dev libcjson-dev libpcre2-dev python3 python3-numpy curl nodejs npm"
 missing=""
 for p in $PKGS; do

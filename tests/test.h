@@ -23,50 +23,56 @@ const char *test_fixtures_dir(void);
 const char *test_janus_bin(void);
 // A fresh temporary directory for this test binary (removed at exit).
 const char *test_tmpdir(void);
+// Reads a whole file into a malloc'd buffer with a NUL byte after the content (release with
+// free). *len, when len is not NULL, gets the size. NULL if the file cannot be read.
+void *test_read_file(const char *path, size_t *len);
+// Reads up to cap whitespace-separated integers (the fixtures' .tokens and .greedy files).
+// Returns how many were read, or -1 if the file cannot be opened.
+int test_read_ints(const char *path, int32_t *out, int cap);
 
 extern int test_current_failed;
 
 #define TEST(name)                                                                                 \
-    static void test_##name(void);                                                               \
-    __attribute__((constructor)) static void test_reg_##name(void) {                              \
-        test_register(#name, test_##name);                                                        \
+    static void test_##name(void);                                                                 \
+    __attribute__((constructor)) static void test_reg_##name(void) {                               \
+        test_register(#name, test_##name);                                                         \
     }                                                                                              \
     static void test_##name(void)
 
 #define TEST_FAIL_(...)                                                                            \
     do {                                                                                           \
-        test_fail(__FILE__, __LINE__, __VA_ARGS__);                                               \
+        test_fail(__FILE__, __LINE__, __VA_ARGS__);                                                \
         return;                                                                                    \
     } while (0)
 
 #define ASSERT(c)                                                                                  \
     do {                                                                                           \
-        if (!(c)) TEST_FAIL_("ASSERT(%s)", #c);                                                   \
+        if (!(c)) TEST_FAIL_("ASSERT(%s)", #c);                                                    \
     } while (0)
 #define ASSERT_EQ(a, b)                                                                            \
     do {                                                                                           \
         long long a_ = (long long)(a), b_ = (long long)(b);                                        \
-        if (a_ != b_) TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);              \
+        if (a_ != b_) TEST_FAIL_("ASSERT_EQ(%s, %s): %lld != %lld", #a, #b, a_, b_);               \
     } while (0)
 #define ASSERT_NE(a, b)                                                                            \
     do {                                                                                           \
         long long a_ = (long long)(a), b_ = (long long)(b);                                        \
-        if (a_ == b_) TEST_FAIL_("ASSERT_NE(%s, %s): both %lld", #a, #b, a_);                     \
+        if (a_ == b_) TEST_FAIL_("ASSERT_NE(%s, %s): both %lld", #a, #b, a_);                      \
     } while (0)
 #define ASSERT_LT(a, b)                                                                            \
     do {                                                                                           \
         double a_ = (double)(a), b_ = (double)(b);                                                 \
-        if (!(a_ < b_)) TEST_FAIL_("ASSERT_LT(%s, %s): %.9g >= %.9g", #a, #b, a_, b_);            \
+        if (!(a_ < b_)) TEST_FAIL_("ASSERT_LT(%s, %s): %.9g >= %.9g", #a, #b, a_, b_);             \
     } while (0)
 #define ASSERT_LE(a, b)                                                                            \
     do {                                                                                           \
         double a_ = (double)(a), b_ = (double)(b);                                                 \
-        if (!(a_ <= b_)) TEST_FAIL_("ASSERT_LE(%s, %s): %.9g > %.9g", #a, #b, a_, b_);            \
+        if (!(a_ <= b_)) TEST_FAIL_("ASSERT_LE(%s, %s): %.9g > %.9g", #a, #b, a_, b_);             \
     } while (0)
 #define ASSERT_NEAR(a, b, tol)                                                                     \
     do {                                                                                           \
         double a_ = (double)(a), b_ = (double)(b);                                                 \
-        if (!(fabs(a_ - b_) <= (tol)))                                                            \
+        if (!(fabs(a_ - b_) <= (tol)))                                                             \
             TEST_FAIL_("ASSERT_NEAR(%s, %s, %s): %.9g vs %.9g (diff %.3g)", #a, #b, #tol, a_, b_,  \
                        fabs(a_ - b_));                                                             \
     } while (0)
@@ -79,13 +85,13 @@ extern int test_current_failed;
     } while (0)
 #define ASSERT_MEM_EQ(a, b, n)                                                                     \
     do {                                                                                           \
-        if (memcmp((a), (b), (n)) != 0) TEST_FAIL_("ASSERT_MEM_EQ(%s, %s, %s)", #a, #b, #n);     \
+        if (memcmp((a), (b), (n)) != 0) TEST_FAIL_("ASSERT_MEM_EQ(%s, %s, %s)", #a, #b, #n);       \
     } while (0)
 // Status assertions: prints the janus_strerror text.
 #define ASSERT_OK(expr)                                                                            \
     do {                                                                                           \
         int rc_ = (expr);                                                                          \
-        if (rc_ != 0) TEST_FAIL_("ASSERT_OK(%s): status %d", #expr, rc_);                         \
+        if (rc_ != 0) TEST_FAIL_("ASSERT_OK(%s): status %d", #expr, rc_);                          \
     } while (0)
 
 #endif // JANUS_TEST_H

@@ -75,12 +75,51 @@ const char *test_tmpdir(void) {
     return g_tmpdir;
 }
 
+void *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) break;
+        if (n == cap) {
+            char *grown = realloc(buf, 2 * cap + 1);
+            if (!grown) free(buf);
+            buf = grown;
+            cap *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    if (len) *len = n;
+    return buf;
+}
+
+int test_read_ints(const char *path, int32_t *out, int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0;
+    long v;
+    while (n < cap && fscanf(f, "%ld", &v) == 1)
+        out[n++] = (int32_t)v;
+    fclose(f);
+    return n;
+}
+
 int main(int argc, char **argv) {
     int n_run = 0, n_failed = 0;
     for (int i = 0; i < g_n_tests; i++) {
         if (argc > 1) {
             int want = 0;
-            for (int a = 1; a < argc; a++) want |= strcmp(argv[a], g_tests[i].name) == 0;
+            for (int a = 1; a < argc; a++)
+                want |= strcmp(argv[a], g_tests[i].name) == 0;
             if (!want) continue;
         }
         test_current_failed = 0;

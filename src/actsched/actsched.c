@@ -53,9 +53,13 @@ int actsched_init(struct actsched_ws *ws, const struct actsched_limits *lim) {
     ws->parent_e = mem_alloc(MEM_TAG_SCHED, n * sizeof(int32_t));
     ws->parent_j = mem_alloc(MEM_TAG_SCHED, n * sizeof(int32_t));
     ws->seen = mem_alloc(MEM_TAG_SCHED, n * sizeof(int32_t));
+    ws->head = mem_alloc(MEM_TAG_SCHED, n * sizeof(int32_t));
+    ws->next_e = mem_alloc(MEM_TAG_SCHED, E * sizeof(int32_t));
+    ws->prev_e = mem_alloc(MEM_TAG_SCHED, E * sizeof(int32_t));
     ws->bucket = mem_alloc(MEM_TAG_SCHED, (n + 2) * sizeof(int32_t));
     if (!ws->mark || !ws->order || !ws->keys || !ws->load || !ws->tok_load || !ws->queue ||
-        !ws->parent_e || !ws->parent_j || !ws->seen || !ws->bucket) {
+        !ws->parent_e || !ws->parent_j || !ws->seen || !ws->bucket || !ws->head || !ws->next_e ||
+        !ws->prev_e) {
         actsched_free(ws);
         return JANUS_ENOMEM;
     }
@@ -73,6 +77,9 @@ void actsched_free(struct actsched_ws *ws) {
     mem_free(ws->parent_e);
     mem_free(ws->parent_j);
     mem_free(ws->seen);
+    mem_free(ws->head);
+    mem_free(ws->next_e);
+    mem_free(ws->prev_e);
     mem_free(ws->bucket);
     memset(ws, 0, sizeof *ws);
 }

@@ -54,6 +54,9 @@ struct actsched_ws {
     int32_t *parent_e; // (max_instances) BFS: expert through which an instance was reached
     int32_t *parent_j; // (max_instances) BFS: that expert's host-list index of the instance
     int32_t *seen;     // (max_instances) BFS visit stamps
+    int32_t *head;     // (max_instances) optimal: first expert of each instance's list
+    int32_t *next_e;   // (max_experts) optimal: next expert on the same instance, -1 at end
+    int32_t *prev_e;   // (max_experts) optimal: previous expert on the same instance
     int32_t *bucket;   // (max_instances + 2) counting-sort buckets by replica count
 };
 

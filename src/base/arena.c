@@ -1,4 +1,5 @@
 // Bump arena (arena.h).
+// Memory is reserved once at init through mem.h; arena_alloc never calls malloc.
 // SPDX-License-Identifier: MIT
 #include "base/arena.h"
 

@@ -10,23 +10,23 @@
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
-#define JANUS_WUR __attribute__((warn_unused_result))
+#define JANUS_WUR               __attribute__((warn_unused_result))
 #define JANUS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
-#define JANUS_NORETURN __attribute__((noreturn))
-#define JANUS_LIKELY(x) __builtin_expect(!!(x), 1)
-#define JANUS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define JANUS_NORETURN          __attribute__((noreturn))
+#define JANUS_LIKELY(x)         __builtin_expect(!!(x), 1)
+#define JANUS_UNLIKELY(x)       __builtin_expect(!!(x), 0)
 #else
 #define JANUS_WUR
 #define JANUS_PRINTF(fmt, args)
 #define JANUS_NORETURN
-#define JANUS_LIKELY(x) (x)
+#define JANUS_LIKELY(x)   (x)
 #define JANUS_UNLIKELY(x) (x)
 #endif
 
-#define JANUS_UNUSED(x) ((void)(x))
+#define JANUS_UNUSED(x)     ((void)(x))
 #define JANUS_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define JANUS_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define JANUS_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define JANUS_MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define JANUS_MAX(a, b)     ((a) > (b) ? (a) : (b))
 
 typedef void (*base_abort_fn)(int code);
 
@@ -35,13 +35,13 @@ typedef void (*base_abort_fn)(int code);
 void base_set_abort_hook(base_abort_fn fn);
 
 // Logs "file:line msg" at error level and calls the abort hook. Never returns.
-JANUS_NORETURN void base_panic(const char *file, int line, const char *fmt, ...)
-    JANUS_PRINTF(3, 4);
+JANUS_NORETURN void base_panic(const char *file, int line, const char *fmt, ...) JANUS_PRINTF(3, 4);
 
 #define JANUS_PANIC(...) base_panic(__FILE__, __LINE__, __VA_ARGS__)
 #define JANUS_ASSERT(cond)                                                                         \
     do {                                                                                           \
-        if (JANUS_UNLIKELY(!(cond))) base_panic(__FILE__, __LINE__, "assertion failed: %s", #cond); \
+        if (JANUS_UNLIKELY(!(cond)))                                                               \
+            base_panic(__FILE__, __LINE__, "assertion failed: %s", #cond);                         \
     } while (0)
 
 #endif // JANUS_BASE_H

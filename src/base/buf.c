@@ -1,4 +1,5 @@
 // Bounded byte buffer (buf.h).
+// Appends past the cap fail with JANUS_ELIMIT and leave the buffer unchanged.
 // SPDX-License-Identifier: MIT
 #include "base/buf.h"
 
@@ -29,7 +30,8 @@ static int reserve(struct buf *b, size_t extra) {
     size_t need = b->len + extra + 1;
     if (need <= b->cap_alloc) return JANUS_OK;
     size_t cap = b->cap_alloc ? b->cap_alloc : 64;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->max + 1) cap = b->max + 1;
     char *d = mem_realloc(MEM_TAG_MISC, b->data, cap);
     if (!d) return JANUS_ENOMEM;

@@ -1,4 +1,5 @@
 // Monotonic and wall clocks (clock.h).
+// Thin wrappers over clock_gettime and nanosleep; no state.
 // SPDX-License-Identifier: MIT
 #include "base/clock.h"
 

@@ -1,4 +1,5 @@
 // FNV-1a (hash.h).
+// Pure and allocation-free; the digests are stable across platforms and runs.
 // SPDX-License-Identifier: MIT
 #include "base/hash.h"
 

@@ -18,9 +18,12 @@ static void init_level(void) {
     const char *e = getenv("JANUS_LOG");
     g_level = LOG_LEVEL_WARN;
     if (!e) return;
-    if (!strcmp(e, "error")) g_level = LOG_LEVEL_ERROR;
-    else if (!strcmp(e, "info")) g_level = LOG_LEVEL_INFO;
-    else if (!strcmp(e, "debug")) g_level = LOG_LEVEL_DEBUG;
+    if (!strcmp(e, "error"))
+        g_level = LOG_LEVEL_ERROR;
+    else if (!strcmp(e, "info"))
+        g_level = LOG_LEVEL_INFO;
+    else if (!strcmp(e, "debug"))
+        g_level = LOG_LEVEL_DEBUG;
 }
 
 void log_set_level(enum log_level level) { g_level = (int)level; }
@@ -47,7 +50,8 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
     if (g_rank >= 0)
-        fprintf(stderr, "janus[%d %s] %s: %s (%s:%d)\n", g_rank, g_role, names[level], msg, base, line);
+        fprintf(stderr, "janus[%d %s] %s: %s (%s:%d)\n", g_rank, g_role, names[level], msg, base,
+                line);
     else
         fprintf(stderr, "janus: %s: %s (%s:%d)\n", names[level], msg, base, line);
 }

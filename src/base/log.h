@@ -18,14 +18,16 @@ void log_write(enum log_level level, const char *file, int line, const char *fmt
     JANUS_PRINTF(4, 5);
 
 #define LOG_ERROR(...) log_write(LOG_LEVEL_ERROR, __FILE__, __LINE__, __VA_ARGS__)
-#define LOG_WARN(...) log_write(LOG_LEVEL_WARN, __FILE__, __LINE__, __VA_ARGS__)
+#define LOG_WARN(...)  log_write(LOG_LEVEL_WARN, __FILE__, __LINE__, __VA_ARGS__)
 #define LOG_INFO(...)                                                                              \
     do {                                                                                           \
-        if (log_get_level() >= LOG_LEVEL_INFO) log_write(LOG_LEVEL_INFO, __FILE__, __LINE__, __VA_ARGS__); \
+        if (log_get_level() >= LOG_LEVEL_INFO)                                                     \
+            log_write(LOG_LEVEL_INFO, __FILE__, __LINE__, __VA_ARGS__);                            \
     } while (0)
 #define LOG_DEBUG(...)                                                                             \
     do {                                                                                           \
-        if (log_get_level() >= LOG_LEVEL_DEBUG) log_write(LOG_LEVEL_DEBUG, __FILE__, __LINE__, __VA_ARGS__); \
+        if (log_get_level() >= LOG_LEVEL_DEBUG)                                                    \
+            log_write(LOG_LEVEL_DEBUG, __FILE__, __LINE__, __VA_ARGS__);                           \
     } while (0)
 
 #endif // JANUS_LOG_H

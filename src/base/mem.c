@@ -1,4 +1,5 @@
 // Counting allocator (mem.h). Each block carries a 16-byte header with its size and tag.
+// Counters are atomic (thread-safe); the fault hook fails the Nth allocation for tests.
 // SPDX-License-Identifier: MIT
 #include "base/mem.h"
 

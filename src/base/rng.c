@@ -1,4 +1,5 @@
 // xoshiro256** with splitmix64 seeding (rng.h).
+// Pure integer arithmetic: the same seed gives the same stream on every platform.
 // SPDX-License-Identifier: MIT
 #include "base/rng.h"
 
@@ -13,7 +14,8 @@ static uint64_t splitmix64(uint64_t *x) {
 
 void rng_init(struct rng *r, uint64_t seed) {
     uint64_t x = seed;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&x);
 }
 
 void rng_init3(struct rng *r, uint64_t a, uint64_t b, uint64_t c) {

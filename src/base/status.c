@@ -1,6 +1,10 @@
-// janus_strerror(): text for every status code.
+// janus_strerror(): text for every status code; status_errf(): an error message plus its code.
+// Pure; no allocation.
 // SPDX-License-Identifier: MIT
 #include "base/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *janus_strerror(int status) {
     switch (status) {
@@ -18,4 +22,14 @@ const char *janus_strerror(int status) {
     case JANUS_ENOTFOUND: return "not found";
     }
     return "unknown error";
+}
+
+int status_errf(char *err, size_t err_len, int status, const char *fmt, ...) {
+    if (err && err_len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, err_len, fmt, ap);
+        va_end(ap);
+    }
+    return status;
 }

@@ -1,13 +1,13 @@
-// MPI transport basics (SPEC §4 "Transport"; STYLE: MPI). Every MPI call of comm/ and of
-// the MPI executor goes through JANUS_MPI_CALL, which turns a failure into JANUS_ECOMM and
-// logs the call, MPI_Error_string and the world rank. Our communicators use
-// MPI_ERRORS_RETURN (comm_dup/comm_split set it), so failures come back as status codes;
-// a failure the caller cannot handle escalates to comm_abort (MPI_Abort on
-// MPI_COMM_WORLD), which is also the abort hook JANUS_ASSERT/JANUS_PANIC call once
-// comm_init ran, so no peer hangs in a collective. A rank that dies (signal, exit without
-// MPI_Finalize) makes Open MPI's mpirun kill the job and exit non-zero (its default;
-// verified in tests/mpi/test_fault.py). Standard MPI-3 calls only (MPICH works too).
+// MPI transport basics (SPEC §4 "Transport"; STYLE: MPI). Every MPI call of comm/ and of the MPI
+// executor goes through JANUS_MPI_CALL, which turns a failure into JANUS_ECOMM and logs the
+// call, MPI_Error_string and the world rank. Our communicators use MPI_ERRORS_RETURN
+// (comm_dup/comm_split set it), so failures come back as status codes; a failure the caller
+// cannot handle escalates to comm_abort (MPI_Abort on MPI_COMM_WORLD), also the abort hook of
+// JANUS_ASSERT/JANUS_PANIC once comm_init ran.
 // SPDX-License-Identifier: MIT
+// Through that hook no peer hangs in a collective. A rank that dies (signal, exit without
+// MPI_Finalize) makes Open MPI's mpirun kill the job and exit non-zero (its default; verified
+// in tests/mpi/test_fault.py). Standard MPI-3 calls only (MPICH works too).
 #ifndef JANUS_COMM_COMM_H
 #define JANUS_COMM_COMM_H
 

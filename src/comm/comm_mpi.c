@@ -23,7 +23,8 @@ int comm_mpi_check(int mpi_rc, const char *what, const char *file, int line) {
     if (JANUS_LIKELY(mpi_rc == MPI_SUCCESS)) return JANUS_OK;
     char msg[MPI_MAX_ERROR_STRING + 1] = {0};
     int len = 0;
-    if (MPI_Error_string(mpi_rc, msg, &len) != MPI_SUCCESS) snprintf(msg, sizeof msg, "code %d", mpi_rc);
+    if (MPI_Error_string(mpi_rc, msg, &len) != MPI_SUCCESS)
+        snprintf(msg, sizeof msg, "code %d", mpi_rc);
     log_write(LOG_LEVEL_ERROR, file, line, "MPI failure in %s (rank %d): %s", what,
               comm_world_rank(), msg);
     return JANUS_ECOMM;

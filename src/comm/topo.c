@@ -1,4 +1,5 @@
 // Deployment topology (topo.h, SPEC §2): pure map building plus the MPI communicators.
+// topo_build is pure; topo_init and topo_init_hosts are collective on the parent communicator.
 // SPDX-License-Identifier: MIT
 #include "comm/topo.h"
 
@@ -46,15 +47,18 @@ static int side_build(struct topo_side *s, int32_t n, int32_t first_rank, int32_
             continue;
         }
         int32_t h = host_of_rank[first_rank + i], j = 0;
-        while (j < n_node && label[j] != h) j++;
+        while (j < n_node && label[j] != h)
+            j++;
         if (j == n_node) label[n_node++] = h;
         s->node[i] = j;
     }
     mem_free(label);
     s->n_node = n_node;
     // CSR by counting; members ascending because instances are visited in order.
-    for (int32_t i = 0; i < n; i++) s->node_first[s->node[i] + 1]++;
-    for (int32_t j = 0; j < n_node; j++) s->node_first[j + 1] += s->node_first[j];
+    for (int32_t i = 0; i < n; i++)
+        s->node_first[s->node[i] + 1]++;
+    for (int32_t j = 0; j < n_node; j++)
+        s->node_first[j + 1] += s->node_first[j];
     int32_t *fill = mem_calloc(MEM_TAG_COMM, (size_t)n_node, sizeof(int32_t));
     if (!fill) {
         side_free(s);
@@ -143,29 +147,12 @@ static int host_label(MPI_Comm parent, int32_t *label) {
     return rc;
 }
 
-int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t node_size) {
-    int size = 0, me = 0;
-    COMM_TRY(MPI_Comm_size(parent, &size));
-    COMM_TRY(MPI_Comm_rank(parent, &me));
-    if (n_a < 1 || n_e < 1 || (int64_t)n_a + n_e != size || node_size < 0) {
-        LOG_ERROR("topology: %d attention + %d MoE instances need %d ranks, the job has %d",
-                  n_a, n_e, n_a + n_e, size);
-        return JANUS_EINVAL;
-    }
-    int32_t *hosts = NULL;
-    int rc = JANUS_OK;
-    if (node_size == 0) {
-        hosts = mem_calloc(MEM_TAG_COMM, (size_t)size, sizeof(int32_t));
-        if (!hosts) return JANUS_ENOMEM;
-        int32_t mine = 0;
-        rc = host_label(parent, &mine);
-        if (rc == JANUS_OK)
-            rc = JANUS_MPI_CALL(MPI_Allgather(&mine, 1, MPI_INT32_T, hosts, 1, MPI_INT32_T, parent));
-    }
+// Shared by topo_init and topo_init_hosts: hosts (n_ranks labels) or NULL with node_size > 0.
+static int init_common(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t node_size,
+                       const int32_t *hosts, int me) {
     struct topo r;
     memset(&r, 0, sizeof r);
-    if (rc == JANUS_OK) rc = topo_build(&r, n_a, n_e, node_size, hosts, me);
-    mem_free(hosts);
+    int rc = topo_build(&r, n_a, n_e, node_size, hosts, me);
     if (rc != JANUS_OK) return rc;
     rc = comm_dup(parent, &r.comm);
     // Node colors: attention nodes 0..N_a-1, MoE nodes N_a..N_a+N_e-1.
@@ -182,12 +169,51 @@ int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t
     return JANUS_OK;
 }
 
+static int check_size(MPI_Comm parent, int32_t n_a, int32_t n_e, int *me) {
+    int size = 0;
+    COMM_TRY(MPI_Comm_size(parent, &size));
+    COMM_TRY(MPI_Comm_rank(parent, me));
+    if (n_a < 1 || n_e < 1 || (int64_t)n_a + n_e != size) {
+        LOG_ERROR("topology: %d attention + %d MoE instances need %d ranks, the job has %d", n_a,
+                  n_e, n_a + n_e, size);
+        return JANUS_EINVAL;
+    }
+    return JANUS_OK;
+}
+
+int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e, int32_t node_size) {
+    int me = 0;
+    int rc = check_size(parent, n_a, n_e, &me);
+    if (rc != JANUS_OK) return rc;
+    if (node_size < 0) return JANUS_EINVAL;
+    if (node_size > 0) return init_common(t, parent, n_a, n_e, node_size, NULL, me);
+    int32_t *hosts = mem_calloc(MEM_TAG_COMM, (size_t)(n_a + n_e), sizeof(int32_t));
+    if (!hosts) return JANUS_ENOMEM;
+    int32_t mine = 0;
+    rc = host_label(parent, &mine);
+    if (rc == JANUS_OK)
+        rc = JANUS_MPI_CALL(MPI_Allgather(&mine, 1, MPI_INT32_T, hosts, 1, MPI_INT32_T, parent));
+    if (rc == JANUS_OK) rc = init_common(t, parent, n_a, n_e, 0, hosts, me);
+    mem_free(hosts);
+    return rc;
+}
+
+int topo_init_hosts(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
+                    const int32_t *host_of_rank) {
+    int me = 0;
+    int rc = check_size(parent, n_a, n_e, &me);
+    if (rc != JANUS_OK) return rc;
+    if (!host_of_rank) return JANUS_EINVAL;
+    return init_common(t, parent, n_a, n_e, 0, host_of_rank, me);
+}
+
 void topo_free(struct topo *t) {
     comm_free(&t->comm_role);
     comm_free(&t->comm_leaders);
     comm_free(&t->comm_node);
     comm_free(&t->comm);
-    for (int r = 0; r < TOPO_N_ROLES; r++) side_free(&t->side[r]);
+    for (int r = 0; r < TOPO_N_ROLES; r++)
+        side_free(&t->side[r]);
     mem_free(t->role_of);
     mem_free(t->inst_of);
     memset(t, 0, sizeof *t);

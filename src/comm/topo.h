@@ -32,11 +32,11 @@ struct topo_side {
 };
 
 struct topo {
-    int32_t n_ranks;                  // n_a + n_e
-    int32_t node_size;                // K of the emulation, 0 = real hosts
+    int32_t n_ranks;   // n_a + n_e
+    int32_t node_size; // K of the emulation, 0 = real hosts
     struct topo_side side[TOPO_N_ROLES];
-    int32_t *role_of;                 // (n_ranks) enum topo_role of each rank
-    int32_t *inst_of;                 // (n_ranks) instance index of each rank in its role
+    int32_t *role_of; // (n_ranks) enum topo_role of each rank
+    int32_t *inst_of; // (n_ranks) instance index of each rank in its role
     // This rank (set by topo_init; topo_build sets them for rank `self`).
     int32_t rank, role, inst, node, is_leader;
     MPI_Comm comm;         // the job communicator (a dup of the parent), MPI_ERRORS_RETURN
@@ -62,6 +62,13 @@ JANUS_WUR int topo_build(struct topo *t, int32_t n_a, int32_t n_e, int32_t node_
 // error. Also creates comm_role.
 JANUS_WUR int topo_init(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
                         int32_t node_size);
+
+// Collective on parent. Like topo_init with node_size 0, but with the host label of every
+// rank given (host_of_rank, n_a + n_e entries, equal on every rank) instead of measured:
+// lets tests on one host exercise real-host groupings, e.g. ranks interleaved over hosts
+// as `mpirun --map-by node` places them (nodes whose instances are not consecutive).
+JANUS_WUR int topo_init_hosts(struct topo *t, MPI_Comm parent, int32_t n_a, int32_t n_e,
+                              const int32_t *host_of_rank);
 
 // Collective on t->comm when communicators exist (frees them); frees the maps. Safe on a
 // zeroed struct and on a topo_build result.

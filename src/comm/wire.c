@@ -12,22 +12,26 @@
 #define STEP_FIXED 12 // payload bytes before b[]
 
 void wire_put_u32(uint8_t *p, uint32_t v) {
-    for (int k = 0; k < 4; k++) p[k] = (uint8_t)(v >> (8 * k));
+    for (int k = 0; k < 4; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
 }
 
 void wire_put_u64(uint8_t *p, uint64_t v) {
-    for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
+    for (int k = 0; k < 8; k++)
+        p[k] = (uint8_t)(v >> (8 * k));
 }
 
 uint32_t wire_get_u32(const uint8_t *p) {
     uint32_t v = 0;
-    for (int k = 0; k < 4; k++) v |= (uint32_t)p[k] << (8 * k);
+    for (int k = 0; k < 4; k++)
+        v |= (uint32_t)p[k] << (8 * k);
     return v;
 }
 
 uint64_t wire_get_u64(const uint8_t *p) {
     uint64_t v = 0;
-    for (int k = 0; k < 8; k++) v |= (uint64_t)p[k] << (8 * k);
+    for (int k = 0; k < 8; k++)
+        v |= (uint64_t)p[k] << (8 * k);
     return v;
 }
 
@@ -86,14 +90,16 @@ int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t cap, size_t
     if (step_check(s) != JANUS_OK) return JANUS_EINVAL;
     size_t n = wire_step_size(s->n_attn);
     if (cap < n) return JANUS_ELIMIT;
-    struct wire_header h = {WIRE_MAGIC, WIRE_VERSION, WIRE_TYPE_STEP, WIRE_LAYER_NONE,
-                            (uint32_t)(n - WIRE_HEADER_SIZE), s->step};
+    struct wire_header h = {
+        WIRE_MAGIC, WIRE_VERSION, WIRE_TYPE_STEP, WIRE_LAYER_NONE, (uint32_t)(n - WIRE_HEADER_SIZE),
+        s->step};
     wire_header_encode(&h, out);
     uint8_t *p = out + WIRE_HEADER_SIZE;
     wire_put_u32(p + 0, (uint32_t)s->scheme);
     wire_put_u32(p + 4, s->flags);
     wire_put_u32(p + 8, (uint32_t)s->n_attn);
-    for (int32_t i = 0; i < s->n_attn; i++) wire_put_u32(p + STEP_FIXED + 4 * (size_t)i, (uint32_t)s->b[i]);
+    for (int32_t i = 0; i < s->n_attn; i++)
+        wire_put_u32(p + STEP_FIXED + 4 * (size_t)i, (uint32_t)s->b[i]);
     *n_out = n;
     return JANUS_OK;
 }
@@ -118,7 +124,8 @@ int wire_step_decode(const uint8_t *in, size_t n, int32_t expect_n_attn, struct 
     t.scheme = (int32_t)wire_get_u32(p + 0);
     t.flags = wire_get_u32(p + 4);
     t.n_attn = n_attn;
-    for (int32_t i = 0; i < n_attn; i++) t.b[i] = (int32_t)wire_get_u32(p + STEP_FIXED + 4 * (size_t)i);
+    for (int32_t i = 0; i < n_attn; i++)
+        t.b[i] = (int32_t)wire_get_u32(p + STEP_FIXED + 4 * (size_t)i);
     if (step_check(&t) != JANUS_OK) return JANUS_EPROTO;
     memcpy(s, &t, offsetof(struct wire_step, b) + 4 * (size_t)n_attn);
     return JANUS_OK;

@@ -15,10 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_MAGIC 0x53554e4aU // "JNUS" read as little-endian u32
-#define WIRE_VERSION 1
+#define WIRE_MAGIC       0x53554e4aU // "JNUS" read as little-endian u32
+#define WIRE_VERSION     1
 #define WIRE_HEADER_SIZE 24
-#define WIRE_LAYER_NONE (-1)
+#define WIRE_LAYER_NONE  (-1)
 // Exchange schemes on the wire (values of enum xfer_scheme, comm/xfer.h).
 #define WIRE_N_SCHEMES 3
 // Largest payload we accept (a step header for LIMIT_MAX_INSTANCES instances is ~4 KiB;
@@ -29,10 +29,10 @@
 enum wire_type {
     WIRE_TYPE_STEP = 1,   // controller -> every rank: step header (struct wire_step)
     WIRE_TYPE_STOP = 2,   // controller -> every rank: leave the worker loop (no payload)
-    WIRE_TYPE_BATCH = 3,  // controller -> attention instance: its local batch (opaque bytes)
-    WIRE_TYPE_RESULT = 4, // attention instance -> controller: sampled tokens (opaque bytes)
-    WIRE_TYPE_STATS = 5,  // any rank -> controller: statistics (opaque bytes)
-    WIRE_TYPE_ERROR = 6,  // any rank -> controller: a step failed (status in payload)
+    WIRE_TYPE_BATCH = 3,  // reserved: controller -> attention instance local batch
+    WIRE_TYPE_RESULT = 4, // reserved: attention instance -> controller results
+    WIRE_TYPE_STATS = 5,  // controller -> every rank: join the statistics reduction
+    WIRE_TYPE_ERROR = 6,  // reserved: a rank reports a failed step
 };
 #define WIRE_TYPE_MAX 6
 
@@ -46,17 +46,17 @@ struct wire_header {
 };
 
 // Step header flags.
-#define WIRE_STEP_LOGITS 1u // attention instances return logits instead of sampling
+#define WIRE_STEP_LOGITS    1u // attention instances return logits instead of sampling
 #define WIRE_STEP_FLAGS_ALL (WIRE_STEP_LOGITS)
 
 // The step header payload (SPEC §3): step number (in the wire header), each attention
 // instance's token count b_i, and the exchange scheme of the step.
 struct wire_step {
     uint64_t step;
-    int32_t scheme;                   // enum xfer_scheme, 0 <= scheme < WIRE_N_SCHEMES
-    uint32_t flags;                   // WIRE_STEP_* bits
-    int32_t n_attn;                   // 1..LIMIT_MAX_INSTANCES
-    int32_t b[LIMIT_MAX_INSTANCES];   // (n_attn) rows of each attention instance, >= 0
+    int32_t scheme;                 // enum xfer_scheme, 0 <= scheme < WIRE_N_SCHEMES
+    uint32_t flags;                 // WIRE_STEP_* bits
+    int32_t n_attn;                 // 1..LIMIT_MAX_INSTANCES
+    int32_t b[LIMIT_MAX_INSTANCES]; // (n_attn) rows of each attention instance, >= 0
 };
 
 // Bytes of an encoded step header message for n_attn instances.
@@ -73,8 +73,7 @@ JANUS_WUR int wire_header_decode(const uint8_t *in, size_t n, struct wire_header
 // Encodes s as a full STEP message (header + payload) into out[0..cap). On success stores
 // the byte count in *n_out. JANUS_EINVAL if s breaks the ranges of struct wire_step (or
 // Σ b_i > LIMIT_MAX_BATCH); JANUS_ELIMIT if cap is too small. out untouched on error.
-JANUS_WUR int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t cap,
-                               size_t *n_out);
+JANUS_WUR int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t cap, size_t *n_out);
 
 // Decodes a full STEP message from in[0..n). Checks header, type == WIRE_TYPE_STEP,
 // len == n - WIRE_HEADER_SIZE, payload size matches n_attn, every range of struct

@@ -23,7 +23,7 @@ enum {
     PH_RETURN_ATT = 4,  // 2PC2: designated MoE leader -> attention leader
     PH_RETURN_LD = 5,   // 2PC2: MoE leader -> designated MoE leader
 };
-#define TAG(layer, ph) ((int)(layer) * 8 + (ph))
+#define TAG(layer, ph) ((int)(layer)*8 + (ph))
 _Static_assert(LIMIT_MAX_LAYERS * 8 <= 32767, "tags fit the smallest MPI_TAG_UB");
 
 static const char *const scheme_names[XFER_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
@@ -71,7 +71,8 @@ void xfer_free(struct xfer *x) {
 
 static int32_t max_node(const struct topo *t, int role) {
     int32_t m = 0;
-    for (int32_t j = 0; j < t->side[role].n_node; j++) m = JANUS_MAX(m, topo_node_n(t, role, j));
+    for (int32_t j = 0; j < t->side[role].n_node; j++)
+        m = JANUS_MAX(m, topo_node_n(t, role, j));
     return m;
 }
 
@@ -156,14 +157,14 @@ static size_t row_bytes(const struct xfer *x) { return (size_t)x->d * sizeof(flo
 static int isend(struct xfer *x, const float *buf, int64_t rows, int dest, int tag, int dir) {
     JANUS_ASSERT(x->n_req < x->n_req_cap);
     count(x, dir, XFER_LINK_CROSS, 1, (uint64_t)rows * row_bytes(x));
-    return JANUS_MPI_CALL(MPI_Isend(buf, (int)(rows * x->d), MPI_FLOAT, dest, tag, x->t->comm,
-                                    &x->req[x->n_req++]));
+    return JANUS_MPI_CALL(
+        MPI_Isend(buf, (int)(rows * x->d), MPI_FLOAT, dest, tag, x->t->comm, &x->req[x->n_req++]));
 }
 
 static int irecv(struct xfer *x, float *buf, int64_t rows, int src, int tag) {
     JANUS_ASSERT(x->n_req < x->n_req_cap);
-    return JANUS_MPI_CALL(MPI_Irecv(buf, (int)(rows * x->d), MPI_FLOAT, src, tag, x->t->comm,
-                                    &x->req[x->n_req++]));
+    return JANUS_MPI_CALL(
+        MPI_Irecv(buf, (int)(rows * x->d), MPI_FLOAT, src, tag, x->t->comm, &x->req[x->n_req++]));
 }
 
 static int wait_all(struct xfer *x) {
@@ -174,20 +175,25 @@ static int wait_all(struct xfer *x) {
 }
 
 static void add_into(float *dst, const float *src, int64_t n) {
-    for (int64_t k = 0; k < n; k++) dst[k] += src[k];
+    for (int64_t k = 0; k < n; k++)
+        dst[k] += src[k];
 }
 
 static int32_t attn_rank(const struct xfer *x, int32_t i) {
     return x->t->side[TOPO_ROLE_ATTN].rank[i];
 }
 
-static int32_t moe_rank(const struct xfer *x, int32_t g) { return x->t->side[TOPO_ROLE_MOE].rank[g]; }
+static int32_t moe_rank(const struct xfer *x, int32_t g) {
+    return x->t->side[TOPO_ROLE_MOE].rank[g];
+}
 
 static int32_t leader_rank(const struct xfer *x, int role, int32_t node) {
     return x->t->side[role].rank[topo_leader(x->t, role, node)];
 }
 
-static int64_t node_rows(const struct xfer *x, int32_t j) { return x->node_off[j + 1] - x->node_off[j]; }
+static int64_t node_rows(const struct xfer *x, int32_t j) {
+    return x->node_off[j + 1] - x->node_off[j];
+}
 
 // Gatherv/Scatterv counts and displacements (floats) of this attention node's members,
 // relative to the node's first row. Returns the node size.
@@ -228,7 +234,8 @@ int xfer_attn_send(struct xfer *x, int32_t layer, const float *xi) {
     int64_t rows = node_rows(x, j);
     const float *payload = xi;
     if (n_node > 1) {
-        if (!t->is_leader) count(x, XFER_DIR_DISPATCH, XFER_LINK_LOCAL, 1, (uint64_t)bi * row_bytes(x));
+        if (!t->is_leader)
+            count(x, XFER_DIR_DISPATCH, XFER_LINK_LOCAL, 1, (uint64_t)bi * row_bytes(x));
         rc = JANUS_MPI_CALL(MPI_Gatherv(xi, (int)(bi * x->d), MPI_FLOAT, x->node_buf, x->counts,
                                         x->displs, MPI_FLOAT, 0, t->comm_node));
         payload = x->node_buf;
@@ -248,7 +255,8 @@ int xfer_attn_send(struct xfer *x, int32_t layer, const float *xi) {
     JANUS_UNUSED(N_a);
     int dest = leader_rank(x, TOPO_ROLE_MOE, j % N_e);
     rc = irecv(x, x->stage, rows, dest, TAG(layer, PH_RETURN_ATT));
-    if (rc == JANUS_OK) rc = isend(x, payload, rows, dest, TAG(layer, PH_DISPATCH), XFER_DIR_DISPATCH);
+    if (rc == JANUS_OK)
+        rc = isend(x, payload, rows, dest, TAG(layer, PH_DISPATCH), XFER_DIR_DISPATCH);
     return rc;
 }
 
@@ -264,14 +272,16 @@ int xfer_attn_recv(struct xfer *x, int32_t layer, float *out) {
     if (x->scheme == XFER_SCHEME_1PC) {
         int64_t n = bi * x->d;
         if (n) memcpy(out, x->stage, (size_t)n * sizeof(float));
-        for (int32_t g = 1; g < n_e; g++) add_into(out, x->stage + g * n, n);
+        for (int32_t g = 1; g < n_e; g++)
+            add_into(out, x->stage + g * n, n);
         return JANUS_OK;
     }
     // 2PC: the leader holds the node's rows (summed over MoE nodes under 2PC1) in stage.
     int32_t j = t->node;
     int64_t rows = node_rows(x, j);
     if (t->is_leader && x->scheme == XFER_SCHEME_2PC1)
-        for (int32_t k = 1; k < N_e; k++) add_into(x->stage, x->stage + k * rows * x->d, rows * x->d);
+        for (int32_t k = 1; k < N_e; k++)
+            add_into(x->stage, x->stage + k * rows * x->d, rows * x->d);
     int32_t n_node = node_layout(x);
     if (n_node == 1) {
         if (bi) memcpy(out, x->stage, (size_t)(bi * x->d) * sizeof(float));
@@ -307,7 +317,8 @@ int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
     x->ctr.exchanges[x->scheme]++;
     if (x->scheme == XFER_SCHEME_1PC) {
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++)
-            rc = irecv(x, x_all + x->off[i] * x->d, x->b[i], attn_rank(x, i), TAG(layer, PH_DISPATCH));
+            rc = irecv(x, x_all + x->off[i] * x->d, x->b[i], attn_rank(x, i),
+                       TAG(layer, PH_DISPATCH));
         int rc2 = wait_all(x);
         return rc != JANUS_OK ? rc : rc2;
     }
@@ -340,8 +351,8 @@ int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
             int64_t s = x->desig_off[k + 1] - x->desig_off[k];
             for (int32_t k2 = 0; k2 < N_e && rc == JANUS_OK; k2++)
                 if (k2 != k)
-                    rc = isend(x, p, s, leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_DISPATCH_LD),
-                               XFER_DIR_DISPATCH);
+                    rc = isend(x, p, s, leader_rank(x, TOPO_ROLE_MOE, k2),
+                               TAG(layer, PH_DISPATCH_LD), XFER_DIR_DISPATCH);
         }
         rc2 = wait_all(x);
         if (rc == JANUS_OK) rc = rc2;
@@ -366,8 +377,8 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
     int rc = JANUS_OK;
     if (x->scheme == XFER_SCHEME_1PC) {
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++)
-            rc = isend(x, partial + x->off[i] * x->d, x->b[i], attn_rank(x, i), TAG(layer, PH_RETURN),
-                       XFER_DIR_RETURN);
+            rc = isend(x, partial + x->off[i] * x->d, x->b[i], attn_rank(x, i),
+                       TAG(layer, PH_RETURN), XFER_DIR_RETURN);
         int rc2 = wait_all(x);
         return rc != JANUS_OK ? rc : rc2;
     }
@@ -376,7 +387,8 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
     int n = (int)(x->n_rows * x->d);
     if (n_node > 1) {
         if (t->is_leader) {
-            rc = JANUS_MPI_CALL(MPI_Reduce(MPI_IN_PLACE, partial, n, MPI_FLOAT, MPI_SUM, 0, t->comm_node));
+            rc = JANUS_MPI_CALL(
+                MPI_Reduce(MPI_IN_PLACE, partial, n, MPI_FLOAT, MPI_SUM, 0, t->comm_node));
         } else {
             count(x, XFER_DIR_RETURN, XFER_LINK_LOCAL, 1, (uint64_t)x->n_rows * row_bytes(x));
             rc = JANUS_MPI_CALL(MPI_Reduce(partial, NULL, n, MPI_FLOAT, MPI_SUM, 0, t->comm_node));
@@ -397,25 +409,27 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
     if (k < D)
         for (int32_t k2 = 0; k2 < N_e && rc == JANUS_OK; k2++)
             if (k2 != k)
-                rc = irecv(x, x->stage + k2 * s_own * x->d, s_own, leader_rank(x, TOPO_ROLE_MOE, k2),
-                           TAG(layer, PH_RETURN_LD));
+                rc = irecv(x, x->stage + k2 * s_own * x->d, s_own,
+                           leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD));
     for (int32_t k2 = 0; k2 < D && rc == JANUS_OK; k2++) {
         float *p = k2 == k ? x->stage + k * s_own * x->d : x->pack + x->desig_off[k2] * x->d;
         for (int32_t j = k2; j < N_a; j += N_e)
             memcpy(p + x->pack_off[j] * x->d, partial + x->node_off[j] * x->d,
                    (size_t)(node_rows(x, j) * x->d) * sizeof(float));
         if (k2 != k)
-            rc = isend(x, p, x->desig_off[k2 + 1] - x->desig_off[k2], leader_rank(x, TOPO_ROLE_MOE, k2),
-                       TAG(layer, PH_RETURN_LD), XFER_DIR_RETURN);
+            rc =
+                isend(x, p, x->desig_off[k2 + 1] - x->desig_off[k2],
+                      leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD), XFER_DIR_RETURN);
     }
     int rc2 = wait_all(x);
     if (rc == JANUS_OK) rc = rc2;
     if (rc != JANUS_OK || k >= D) return rc;
     // Phase 3: the designated leader sums and sends each of its attention nodes its rows.
-    for (int32_t k2 = 1; k2 < N_e; k2++) add_into(x->stage, x->stage + k2 * s_own * x->d, s_own * x->d);
+    for (int32_t k2 = 1; k2 < N_e; k2++)
+        add_into(x->stage, x->stage + k2 * s_own * x->d, s_own * x->d);
     for (int32_t j = k; j < N_a && rc == JANUS_OK; j += N_e)
-        rc = isend(x, x->stage + x->pack_off[j] * x->d, node_rows(x, j), leader_rank(x, TOPO_ROLE_ATTN, j),
-                   TAG(layer, PH_RETURN_ATT), XFER_DIR_RETURN);
+        rc = isend(x, x->stage + x->pack_off[j] * x->d, node_rows(x, j),
+                   leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_RETURN_ATT), XFER_DIR_RETURN);
     rc2 = wait_all(x);
     return rc != JANUS_OK ? rc : rc2;
 }

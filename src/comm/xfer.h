@@ -42,18 +42,18 @@ struct xfer {
     int64_t max_local;    // most rows of one attention instance in one step
     int64_t max_rows;     // most rows of a step: n_a * max_local
     // The current step (xfer_step).
-    int32_t scheme;       // enum xfer_scheme
-    int32_t *b;           // (n_a) rows of each attention instance
-    int64_t *off;         // (n_a) first row of each attention instance, node-major order
-    int64_t *node_off;    // (N_a + 1) first row of each attention node
-    int64_t *desig_off;   // (N_e + 1) 2PC2: first packed row designated to each MoE node
-    int64_t *pack_off;    // (N_a) 2PC2: row of attention node j within its designated pack
-    int64_t n_rows;       // B
+    int32_t scheme;     // enum xfer_scheme
+    int32_t *b;         // (n_a) rows of each attention instance
+    int64_t *off;       // (n_a) first row of each attention instance, node-major order
+    int64_t *node_off;  // (N_a + 1) first row of each attention node
+    int64_t *desig_off; // (N_e + 1) 2PC2: first packed row designated to each MoE node
+    int64_t *pack_off;  // (N_a) 2PC2: row of attention node j within its designated pack
+    int64_t n_rows;     // B
     // Buffers sized at init for the worst step.
-    float *node_buf;      // attention leader: (max node rows x d) gathered x of the node
-    float *stage;         // receive staging (sizes in xfer.c)
-    float *pack;          // MoE leader: (max_rows x d) packed rows for 2PC2
-    MPI_Request *req;     // (n_req_cap)
+    float *node_buf;  // attention leader: (max node rows x d) gathered x of the node
+    float *stage;     // receive staging (sizes in xfer.c)
+    float *pack;      // MoE leader: (max_rows x d) packed rows for 2PC2
+    MPI_Request *req; // (n_req_cap)
     int n_req, n_req_cap;
     int *counts, *displs; // (largest node) Gatherv/Scatterv arguments
     int state;            // attention side: 1 between xfer_attn_send and xfer_attn_recv

@@ -35,7 +35,8 @@ static double ep(const struct xfer_cost *c, int link, double ms, double bs, doub
 static int64_t attn_node_rows(const struct topo *t, const int32_t *b, int32_t j) {
     const struct topo_side *A = &t->side[TOPO_ROLE_ATTN];
     int64_t r = 0;
-    for (int32_t p = A->node_first[j]; p < A->node_first[j + 1]; p++) r += b[A->member[p]];
+    for (int32_t p = A->node_first[j]; p < A->node_first[j + 1]; p++)
+        r += b[A->member[p]];
     return r;
 }
 
@@ -56,7 +57,8 @@ static double phase_attn_local(const struct xfer_cost *c, const struct topo *t, 
 }
 
 // Local multicast from (or reduce onto) MoE-node leaders: B rows per member.
-static double phase_moe_local(const struct xfer_cost *c, const struct topo *t, int64_t B, double rb) {
+static double phase_moe_local(const struct xfer_cost *c, const struct topo *t, int64_t B,
+                              double rb) {
     const struct topo_side *M = &t->side[TOPO_ROLE_MOE];
     double worst = 0;
     for (int32_t k = 0; k < M->n_node; k++) {
@@ -74,7 +76,8 @@ double xfer_cost_predict(const struct xfer_cost *c, const struct topo *t, const 
     int32_t n_a = A->n_inst, n_e = M->n_inst, N_a = A->n_node, N_e = M->n_node;
     double rb = (double)row_bytes;
     int64_t B = 0;
-    for (int32_t i = 0; i < n_a; i++) B += b[i];
+    for (int32_t i = 0; i < n_a; i++)
+        B += b[i];
     double disp = 0;
     if (scheme == XFER_SCHEME_1PC) {
         // Every attention instance sends x_i to every MoE instance; each receives all B rows.
@@ -86,7 +89,8 @@ double xfer_cost_predict(const struct xfer_cost *c, const struct topo *t, const 
         // Attention leaders send their node's rows to every MoE leader.
         double x = ep(c, XFER_LINK_CROSS, 0, 0, N_a, (double)B * rb);
         for (int32_t j = 0; j < N_a; j++)
-            x = fmax(x, ep(c, XFER_LINK_CROSS, N_e, (double)N_e * attn_node_rows(t, b, j) * rb, 0, 0));
+            x = fmax(x,
+                     ep(c, XFER_LINK_CROSS, N_e, (double)N_e * attn_node_rows(t, b, j) * rb, 0, 0));
         disp = phase_attn_local(c, t, b, rb) + x + phase_moe_local(c, t, B, rb);
     } else {
         // 2PC2: attention node j -> MoE node j mod N_e, then designated leaders -> others.
@@ -97,10 +101,12 @@ double xfer_cost_predict(const struct xfer_cost *c, const struct topo *t, const 
         for (int32_t k = 0; k < N_e; k++) {
             int64_t s = 0;
             int32_t cnt = 0;
-            for (int32_t j = k; j < N_a; j += N_e, cnt++) s += attn_node_rows(t, b, j);
+            for (int32_t j = k; j < N_a; j += N_e, cnt++)
+                s += attn_node_rows(t, b, j);
             x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 0, 0, cnt, (double)s * rb));
             double send_m = k < D ? N_e - 1 : 0, recv_m = D - (k < D ? 1 : 0);
-            x2 = fmax(x2, ep(c, XFER_LINK_CROSS, send_m, send_m * s * rb, recv_m, (double)(B - s) * rb));
+            x2 = fmax(
+                x2, ep(c, XFER_LINK_CROSS, send_m, send_m * s * rb, recv_m, (double)(B - s) * rb));
         }
         disp = phase_attn_local(c, t, b, rb) + x1 + x2 + phase_moe_local(c, t, B, rb);
     }
@@ -124,18 +130,19 @@ int32_t xfer_choose(const struct xfer_cost *c, const struct topo *t, const int32
 
 // ---- calibration
 
-#define PP_SMALL 8
-#define PP_BIG (256 * 1024)
+#define PP_SMALL      8
+#define PP_BIG        (256 * 1024)
 #define PP_REPS_SMALL 40
-#define PP_REPS_BIG 8
-#define PP_WARMUP 3
+#define PP_REPS_BIG   8
+#define PP_WARMUP     3
 
-// Round-trip seconds of reps exchanges of n bytes between ranks a (timing) and b.
+// Round-trip seconds of n bytes between ranks a (timing) and b: the fastest of reps round
+// trips, so that scheduling noise on an oversubscribed host does not inflate the estimate.
 static int pingpong(MPI_Comm comm, int me, int a, int b, char *buf, int n, int reps, double *rt) {
     int peer = me == a ? b : a;
-    double t0 = 0;
+    double best = 1e30;
     for (int r = 0; r < reps + PP_WARMUP; r++) {
-        if (r == PP_WARMUP) t0 = clock_now_s();
+        double t0 = clock_now_s();
         if (me == a) {
             COMM_TRY(MPI_Send(buf, n, MPI_CHAR, peer, 77, comm));
             COMM_TRY(MPI_Recv(buf, n, MPI_CHAR, peer, 77, comm, MPI_STATUS_IGNORE));
@@ -143,8 +150,10 @@ static int pingpong(MPI_Comm comm, int me, int a, int b, char *buf, int n, int r
             COMM_TRY(MPI_Recv(buf, n, MPI_CHAR, peer, 77, comm, MPI_STATUS_IGNORE));
             COMM_TRY(MPI_Send(buf, n, MPI_CHAR, peer, 77, comm));
         }
+        double t = clock_now_s() - t0;
+        if (r >= PP_WARMUP && t < best) best = t;
     }
-    *rt = (clock_now_s() - t0) / reps;
+    *rt = best;
     return JANUS_OK;
 }
 
@@ -154,7 +163,8 @@ static int measure(const struct topo *t, int a, int b, char *buf, double *lat, d
     if (t->rank == a || t->rank == b) {
         double rt_small = 0, rt_big = 0;
         int rc = pingpong(t->comm, t->rank, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
-        if (rc == JANUS_OK) rc = pingpong(t->comm, t->rank, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        if (rc == JANUS_OK)
+            rc = pingpong(t->comm, t->rank, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
         if (rc != JANUS_OK) return rc;
         v[0] = rt_small / 2;
         v[1] = (rt_big / 2 - v[0]) / PP_BIG;
@@ -222,13 +232,18 @@ int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t 
             snprintf(err, err_len, "--comm-cost: bad value '%s' for %s", eq + 1, item);
             return JANUS_EINVAL;
         }
-        if (!strcmp(item, "cross_lat_us")) r.lat_s[XFER_LINK_CROSS] = v * 1e-6;
-        else if (!strcmp(item, "local_lat_us")) r.lat_s[XFER_LINK_LOCAL] = v * 1e-6;
-        else if (!strcmp(item, "cross_gbps")) r.byte_s[XFER_LINK_CROSS] = 1.0 / (v * 1e9);
-        else if (!strcmp(item, "local_gbps")) r.byte_s[XFER_LINK_LOCAL] = 1.0 / (v * 1e9);
+        if (!strcmp(item, "cross_lat_us"))
+            r.lat_s[XFER_LINK_CROSS] = v * 1e-6;
+        else if (!strcmp(item, "local_lat_us"))
+            r.lat_s[XFER_LINK_LOCAL] = v * 1e-6;
+        else if (!strcmp(item, "cross_gbps"))
+            r.byte_s[XFER_LINK_CROSS] = 1.0 / (v * 1e9);
+        else if (!strcmp(item, "local_gbps"))
+            r.byte_s[XFER_LINK_LOCAL] = 1.0 / (v * 1e9);
         else {
             snprintf(err, err_len,
-                     "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, local_gbps)",
+                     "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, "
+                     "local_gbps)",
                      item);
             return JANUS_EINVAL;
         }

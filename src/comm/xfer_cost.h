@@ -1,13 +1,14 @@
-// Cost model of the attention <-> MoE exchange and the adaptive scheme choice (SPEC §4
-// "Adaptive choice (ours)"). Per link class (cross-node, local) a per-message latency and a
-// per-byte cost; a step's predicted time per scheme is the sum over its phases (dispatch
-// and return) of the phase's critical path: the busiest endpoint's
+// Cost model of the attention <-> MoE exchange and the adaptive scheme choice (SPEC §4 "Adaptive
+// choice (ours)"). Per link class (cross-node, local) a per-message latency and a per-byte cost;
+// a step's predicted time per scheme is the sum over its phases (dispatch and return) of the
+// phase's critical path. The prediction and xfer_choose are pure (unit-tested with injected
+// costs); the calibration is collective.
+// SPDX-License-Identifier: MIT
+// The critical path of a phase is the busiest endpoint's
 // max(sent msgs x lat + sent bytes x byte_s, received msgs x lat + received bytes x byte_s).
 // 2PC funnels a node's bytes through its leader; every MoE instance receives all B rows.
 // The parameters come from a start-up ping-pong on one rank pair per link class, broadcast
 // so every rank holds the same numbers, then optional overrides ("cross_lat_us=50,...").
-// The prediction and xfer_choose are pure (unit-tested with injected costs).
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_COMM_XFER_COST_H
 #define JANUS_COMM_XFER_COST_H
 

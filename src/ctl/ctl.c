@@ -28,6 +28,7 @@ struct ctl {
     struct exec_batch *batches;  // (n_attn)
     struct exec_result *results; // (n_attn)
     int failed;                  // the front is gone
+    int n_finished;              // FINISH messages since the last STATS
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -60,6 +61,7 @@ static void flush_events(struct ctl *c) {
             m.u.token.id = ev.id;
             m.u.token.token = ev.token;
         } else {
+            c->n_finished++;
             m.type = FRONTLINK_FINISH;
             m.u.finish.id = ev.id;
             m.u.finish.reason = ev.reason;
@@ -87,7 +89,8 @@ static void send_stats(struct ctl *c) {
     s->n_rejected = bs.n_rejected;
     s->kv_capacity = c->b.cfg.kv_tokens;
     s->n_attn = (uint32_t)JANUS_MIN(c->b.cfg.n_attn, FRONTLINK_MAX_INST);
-    for (uint32_t i = 0; i < s->n_attn; i++) s->kv_used[i] = bs.kv_used[i];
+    for (uint32_t i = 0; i < s->n_attn; i++)
+        s->kv_used[i] = bs.kv_used[i];
     s->n_layer = (uint32_t)JANUS_MIN(JANUS_MAX(es.n_layer, 0), FRONTLINK_MAX_LAYERS);
     for (uint32_t l = 0; l < s->n_layer; l++) {
         s->a_max_last[l] = es.a_max_last[l];
@@ -151,7 +154,9 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     bc.n_vocab = info->n_vocab;
     bc.token_budget = p->token_budget > 0 ? p->token_budget : BATCHER_DEFAULT_TOKEN_BUDGET;
     if (bc.token_budget < bc.max_seqs) bc.token_budget = bc.max_seqs;
-    bc.max_waiting = p->max_waiting > 0 ? p->max_waiting : p->max_waiting < 0 ? 0 : BATCHER_DEFAULT_MAX_WAITING;
+    bc.max_waiting = p->max_waiting > 0   ? p->max_waiting
+                     : p->max_waiting < 0 ? 0
+                                          : BATCHER_DEFAULT_MAX_WAITING;
     bc.eos_token = p->eos_token;
     int rc = batcher_init(&c.b, &bc, err, err_len);
     if (rc) return rc;
@@ -237,8 +242,12 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             flush_events(&c);
             last_step = clock_now_ns();
         }
-        if (clock_now_ns() - last_stats >= (int64_t)stats_ms * 1000000) {
+        // Periodically, and soon after requests finish (so /metrics shows freed slots
+        // promptly), at most every 50 ms.
+        int64_t since = clock_now_ns() - last_stats;
+        if (since >= (int64_t)stats_ms * 1000000 || (c.n_finished && since >= 50 * 1000000)) {
             send_stats(&c);
+            c.n_finished = 0;
             last_stats = clock_now_ns();
         }
     }
@@ -248,7 +257,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             struct request *r = &c.b.reqs[i];
             if (r->state == REQUEST_WAITING || r->state == REQUEST_PREFILL ||
                 r->state == REQUEST_DECODE)
-                if (batcher_cancel(&c.b, r->id) != JANUS_OK) JANUS_PANIC("cancel of a live request failed");
+                if (batcher_cancel(&c.b, r->id) != JANUS_OK)
+                    JANUS_PANIC("cancel of a live request failed");
         }
         flush_events(&c);
     }

@@ -16,15 +16,15 @@
 #include <stdint.h>
 
 struct ctl_params {
-    const char *socket_path; // the front's listening socket
-    int32_t token_budget;    // rows per instance per step (0: BATCHER_DEFAULT_TOKEN_BUDGET)
-    int32_t max_waiting;     // waiting-queue bound (0: BATCHER_DEFAULT_MAX_WAITING; <0: none)
-    int32_t eos_token;       // -1: none
-    int32_t heartbeat_ms;    // idle heartbeat step period (0: 1000)
-    int32_t stats_ms;        // STATS period (0: 500)
+    const char *socket_path;    // the front's listening socket
+    int32_t token_budget;       // rows per instance per step (0: BATCHER_DEFAULT_TOKEN_BUDGET)
+    int32_t max_waiting;        // waiting-queue bound (0: BATCHER_DEFAULT_MAX_WAITING; <0: none)
+    int32_t eos_token;          // -1: none
+    int32_t heartbeat_ms;       // idle heartbeat step period (0: 1000)
+    int32_t stats_ms;           // STATS period (0: 500)
     int32_t connect_timeout_ms; // how long to retry connecting (0: 10000)
-    int32_t step_delay_ms;   // testing: sleep this long before every step (0: none), so that
-                             // end-to-end tests can disconnect or kill mid-request reliably
+    int32_t step_delay_ms;      // testing: sleep this long before every step (0: none), so that
+                                // end-to-end tests can disconnect or kill mid-request reliably
 };
 
 // Fills p with the defaults above (socket_path NULL, eos -1).

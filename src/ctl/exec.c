@@ -44,17 +44,19 @@ int exec_batch_check(const struct exec_batch *b, const struct exec_info *info, c
         if (row->pos < 0 || row->pos >= info->n_ctx)
             FAIL("row %d: pos %d out of range [0, %d)", r, row->pos, info->n_ctx);
         if (r > 0 && b->rows[r - 1].slot == row->slot && b->rows[r - 1].pos + 1 != row->pos)
-            FAIL("row %d: slot %d positions not consecutive (%d after %d)", r, row->slot,
-                 row->pos, b->rows[r - 1].pos);
+            FAIL("row %d: slot %d positions not consecutive (%d after %d)", r, row->slot, row->pos,
+                 b->rows[r - 1].pos);
         // A slot's rows must be one consecutive run.
         if (r > 0 && b->rows[r - 1].slot != row->slot)
             for (int32_t q = 0; q < r - 1; q++)
-                if (b->rows[q].slot == row->slot) FAIL("row %d: slot %d appears in two runs", r, row->slot);
+                if (b->rows[q].slot == row->slot)
+                    FAIL("row %d: slot %d appears in two runs", r, row->slot);
         if (row->i_sample != -1) {
             if (row->i_sample < 0 || row->i_sample >= b->n_sample)
                 FAIL("row %d: i_sample %d out of range [0, %d)", r, row->i_sample, b->n_sample);
             if (b->samples[row->i_sample].row != r)
-                FAIL("row %d: samples[%d].row is %d", r, row->i_sample, b->samples[row->i_sample].row);
+                FAIL("row %d: samples[%d].row is %d", r, row->i_sample,
+                     b->samples[row->i_sample].row);
             n_sampling_rows++;
         }
     }

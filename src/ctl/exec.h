@@ -23,8 +23,8 @@
 #define EXEC_MAX_SEQS 256
 // Layers and MoE instances reported in struct exec_stats.
 #define EXEC_STATS_MAX_LAYERS 128
-#define EXEC_STATS_MAX_MOE 64
-#define EXEC_STATS_MAX_ATTN 64
+#define EXEC_STATS_MAX_MOE    64
+#define EXEC_STATS_MAX_ATTN   64
 // Exchange schemes counted in struct exec_stats (index = enum xfer_scheme value when comm/
 // exists: 0 = 1PC, 1 = 2PC case 1, 2 = 2PC case 2; SPEC §4).
 #define EXEC_N_SCHEMES 3
@@ -36,10 +36,10 @@ _Static_assert(EXEC_MAX_SEQS <= EXEC_MAX_ROWS, "a step may sample every live seq
 // One token row of a local batch. Rows of one sequence (slot) are consecutive and in
 // increasing position; a prefill chunk is several rows of one slot, a decode step is one.
 struct exec_row {
-    int32_t token; // input token id, 0 <= token < n_vocab
-    int32_t slot;  // KV slot (sequence) on this attention instance, 0 <= slot < EXEC_MAX_SEQS
-    int32_t pos;   // position in the sequence: the KV cache of slot holds exactly positions
-                   // 0..pos-1 before this row runs, and 0..pos after it (no gaps, no reuse)
+    int32_t token;    // input token id, 0 <= token < n_vocab
+    int32_t slot;     // KV slot (sequence) on this attention instance, 0 <= slot < EXEC_MAX_SEQS
+    int32_t pos;      // position in the sequence: the KV cache of slot holds exactly positions
+                      // 0..pos-1 before this row runs, and 0..pos after it (no gaps, no reuse)
     int32_t i_sample; // index into exec_batch.samples whose token this row's logits produce,
                       // or -1 when the row needs no token (all prefill rows but the last)
 };
@@ -62,34 +62,34 @@ struct exec_sample {
 // once). An instance with n_rows == 0 still takes part in the step (SPEC §3: empty local
 // batches work) and still applies its start/free lists.
 struct exec_batch {
-    int32_t n_rows;   // 0..EXEC_MAX_ROWS
-    int32_t n_sample; // 0..EXEC_MAX_SEQS
-    int32_t n_free;   // 0..EXEC_MAX_SEQS
-    int32_t n_start;  // 0..EXEC_MAX_SEQS
-    int32_t free_slots[EXEC_MAX_SEQS];  // (n_free)
-    int32_t start_slots[EXEC_MAX_SEQS]; // (n_start)
+    int32_t n_rows;                            // 0..EXEC_MAX_ROWS
+    int32_t n_sample;                          // 0..EXEC_MAX_SEQS
+    int32_t n_free;                            // 0..EXEC_MAX_SEQS
+    int32_t n_start;                           // 0..EXEC_MAX_SEQS
+    int32_t free_slots[EXEC_MAX_SEQS];         // (n_free)
+    int32_t start_slots[EXEC_MAX_SEQS];        // (n_start)
     struct exec_sample samples[EXEC_MAX_SEQS]; // (n_sample)
     struct exec_row rows[EXEC_MAX_ROWS];       // (n_rows)
 };
 
 // What one attention instance returns from one step.
 struct exec_result {
-    int32_t n_sample;               // == the batch's n_sample
-    int32_t tokens[EXEC_MAX_SEQS];  // (n_sample) sampled token of batch.samples[i]
+    int32_t n_sample;              // == the batch's n_sample
+    int32_t tokens[EXEC_MAX_SEQS]; // (n_sample) sampled token of batch.samples[i]
 };
 
 // ---- deployment description and statistics
 
 // Fixed facts about the deployment, valid from exec creation until destroy.
 struct exec_info {
-    int32_t n_attn;          // attention instances (local batches per step)
-    int32_t n_moe;           // MoE instances (1 for the monolithic executor)
+    int32_t n_attn; // attention instances (local batches per step)
+    int32_t n_moe;  // MoE instances (1 for the monolithic executor)
     int32_t n_layer;
     int32_t n_vocab;
-    int32_t n_ctx;           // max positions per sequence (KV cache length per slot)
-    int32_t max_seqs;        // KV slots per attention instance, <= EXEC_MAX_SEQS
-    int64_t kv_tokens;       // KV capacity per attention instance in tokens (all slots)
-    char model_name[128];    // NUL-terminated (general.name, else the file's base name)
+    int32_t n_ctx;        // max positions per sequence (KV cache length per slot)
+    int32_t max_seqs;     // KV slots per attention instance, <= EXEC_MAX_SEQS
+    int64_t kv_tokens;    // KV capacity per attention instance in tokens (all slots)
+    char model_name[128]; // NUL-terminated (general.name, else the file's base name)
 };
 
 // Counters since the executor was created (monotonic), plus the last step's per-layer view.
@@ -158,8 +158,8 @@ static inline void exec_destroy(struct exec **e) {
 // Checks a batch against the rules above and info (slot/row/sample ranges, row order,
 // i_sample/row cross-references, n_vocab). Returns JANUS_OK or JANUS_EINVAL and writes the
 // first violation into err. Executors call it before running a step.
-JANUS_WUR int exec_batch_check(const struct exec_batch *b, const struct exec_info *info,
-                               char *err, size_t err_len);
+JANUS_WUR int exec_batch_check(const struct exec_batch *b, const struct exec_info *info, char *err,
+                               size_t err_len);
 
 // Resets b to an empty batch (all counts 0). Touches only the counts, not the arrays.
 void exec_batch_clear(struct exec_batch *b);

@@ -26,9 +26,9 @@ struct exec_mono {
     struct sampler smp;
     int64_t max_rows; // per instance per step
     struct exec_stats stats;
-    uint8_t *seen;          // (n_expert) scratch for counting distinct experts
+    uint8_t *seen; // (n_expert) scratch for counting distinct experts
     int64_t n_expert;
-    int32_t *kv_len;        // (n_attn * max_seqs) positions held per slot
+    int32_t *kv_len; // (n_attn * max_seqs) positions held per slot
 };
 
 static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
@@ -45,7 +45,7 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
             a++;
         }
     }
-    x->stats.a_max_last[layer] = a;
+    if (n_tok > 0) x->stats.a_max_last[layer] = a; // the last step with tokens
     x->stats.a_max_sum[layer] += (uint64_t)a;
     x->stats.activated_last[0] += a;
     x->stats.activated_sum[0] += (uint64_t)a;
@@ -83,8 +83,10 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
         for (int32_t r = 0; r < b->n_rows; r++) {
             if (r > 0 && b->rows[r - 1].slot == b->rows[r].slot) continue; // checked above
             int32_t slot = b->rows[r].slot, held = x->kv_len[i * ms + slot];
-            for (int32_t k = 0; k < b->n_free; k++) held = b->free_slots[k] == slot ? 0 : held;
-            for (int32_t k = 0; k < b->n_start; k++) held = b->start_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_free; k++)
+                held = b->free_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_start; k++)
+                held = b->start_slots[k] == slot ? 0 : held;
             if (b->rows[r].pos != held) return JANUS_EINVAL; // a gap or a rewrite
         }
     }
@@ -100,7 +102,8 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
             if (rc) return rc;
         }
     }
-    for (int k = 0; k < EXEC_STATS_MAX_MOE; k++) x->stats.activated_last[k] = 0;
+    for (int k = 0; k < EXEC_STATS_MAX_MOE; k++)
+        x->stats.activated_last[k] = 0;
     if (x->batch.n > 0) {
         int rc = stepper_step(&x->st, &x->batch);
         if (rc) return rc;
@@ -121,7 +124,7 @@ static int run(struct exec_mono *x, const struct exec_batch *batches, struct exe
             li++;
             const struct exec_sample *s = &b->samples[row->i_sample];
             int32_t tok;
-            if (s->temperature <= 0.0f) {
+            if (s->temperature <= 0.0f || logits_out) { // step_logits: greedy (exec.h)
                 tok = sampler_greedy(l, V);
             } else {
                 x->smp.p.temp = s->temperature;
@@ -168,7 +171,8 @@ static int mono_stats(struct exec *e, struct exec_stats *out) {
     int32_t ms = e->info.max_seqs;
     for (int32_t i = 0; i < e->info.n_attn && i < EXEC_STATS_MAX_ATTN; i++) {
         int64_t used = 0;
-        for (int32_t s = 0; s < ms; s++) used += x->kv_len[i * ms + s];
+        for (int32_t s = 0; s < ms; s++)
+            used += x->kv_len[i * ms + s];
         out->kv_used_tokens[i] = used;
     }
     return JANUS_OK;
@@ -214,7 +218,8 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     }
     const struct hparams *hp = &x->model.hp;
     int32_t n_ctx = p->n_ctx;
-    if (n_ctx == 0) n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
+    if (n_ctx == 0)
+        n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
     struct exec_info *info = &x->base.info;
     info->n_attn = p->n_attn;
     info->n_moe = 1;
@@ -223,17 +228,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     info->n_ctx = n_ctx;
     info->max_seqs = p->max_seqs;
     info->kv_tokens = (int64_t)p->max_seqs * n_ctx;
-    // general.name, else the file's base name.
-    struct gguf_str name = {0};
-    char e2[64];
-    if (gguf_get_str(&x->model.gguf, "general.name", &name, e2, sizeof e2) == JANUS_OK &&
-        name.len > 0) {
-        snprintf(info->model_name, sizeof info->model_name, "%.*s",
-                 (int)JANUS_MIN(name.len, sizeof info->model_name - 1), name.ptr);
-    } else {
-        const char *base = strrchr(p->model_path, '/');
-        snprintf(info->model_name, sizeof info->model_name, "%s", base ? base + 1 : p->model_path);
-    }
+    model_display_name(&x->model, p->model_path, info->model_name, sizeof info->model_name);
     x->max_rows = p->max_rows;
     x->n_expert = hp->n_expert > 0 ? hp->n_expert : 1;
     x->stats.n_layer = (int32_t)JANUS_MIN(hp->n_layer, (int64_t)EXEC_STATS_MAX_LAYERS);

@@ -4,8 +4,9 @@
 // fixed-size wire message (STEP, STATS or STOP); local batches go rank 0 -> attention
 // instance as struct exec_batch bytes (validated with exec_batch_check on arrival), results
 // come back as struct exec_result bytes (+ logits on logits steps). Data plane: comm/xfer.
-// Test hook: JANUS_FAULT_DIE="rank:step" makes that world rank kill itself (SIGKILL) when
-// that step's header arrives (tests/mpi/test_fault.py: the job must fail, not hang).
+// Test hooks: JANUS_FAULT_DIE="rank:step" makes that world rank kill itself (SIGKILL) when
+// that step's header arrives; JANUS_FAULT_SCHEDULE="rank" corrupts that MoE rank's schedule
+// before the digest check (tests/mpi/test_run.py: the job must fail with a report, not hang).
 // SPDX-License-Identifier: MIT
 #include "ctl/worker_mpi.h"
 
@@ -31,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TAG_BATCH 20001
+#define TAG_BATCH  20001
 #define TAG_RESULT 20002
 #define TAG_LOGITS 20003
-#define L_MAX EXEC_STATS_MAX_LAYERS
+#define L_MAX      EXEC_STATS_MAX_LAYERS
 
 struct wrk {
     struct exec base; // rank 0: the executor handed to the controller
@@ -51,9 +52,9 @@ struct wrk {
     struct attn attn;
     struct batch batch;
     struct sampler smp;
-    float *moe_out; // (max_rows, d)
-    float *logits;  // (max_seqs, V) rows with logits, batch order
-    float *lg_out;  // (max_seqs, V) rank != 0: logits by sample index for a logits step
+    float *moe_out;        // (max_rows, d)
+    float *logits;         // (max_seqs, V) rows with logits, batch order
+    float *lg_out;         // (max_seqs, V) rank != 0: logits by sample index for a logits step
     struct exec_batch *eb; // rank != 0: received batch
     struct exec_result res;
     // MoE side
@@ -62,20 +63,21 @@ struct wrk {
     struct actsched_ws ws;
     struct actsched_output so;
     struct stats stats;
-    uint8_t *run_here; // (n_expert)
+    uint8_t *run_here;      // (n_expert)
     float *x_all, *partial; // (n_attn * max_rows, d)
     // measurements (this rank)
-    double t_attn[L_MAX], t_xchg[L_MAX], t_gate[L_MAX], t_exp[L_MAX];
+    double t_attn[L_MAX], t_xchg[L_MAX], t_gate[L_MAX], t_exp[L_MAX], t_check[L_MAX];
     int32_t a_max_last[L_MAX];
-    uint64_t a_max_sum[L_MAX], act_sum;
+    uint64_t a_max_sum[L_MAX], act_sum, busy_steps; // busy: steps with B > 0 (MoE side)
     // controller (rank 0)
-    uint8_t *hdr;      // (hdr_len) step-header broadcast buffer
+    uint8_t *hdr; // (hdr_len) step-header broadcast buffer
     size_t hdr_len;
-    uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES];
-    int32_t *kv_len;   // (n_attn * max_seqs) positions held per slot (mirror for checks)
-    MPI_Request *req;  // (n_attn)
+    uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES], step_ns;
+    int32_t *kv_len;  // (n_attn * max_seqs) positions held per slot (mirror for checks)
+    MPI_Request *req; // (n_attn)
     int failed, logits_written;
-    int64_t fault_rank, fault_step;
+    struct worker_mpi_report rep; // mpi_stats scratch (no allocation per stats call)
+    int64_t fault_rank, fault_step, fault_sched_rank;
 };
 
 void worker_mpi_default_params(struct worker_mpi_params *p) {
@@ -139,7 +141,8 @@ static int default_layout(struct wrk *w, char *err, size_t err_len) {
             if (fill[g] < C) slots[g * C + fill[g]++] = e;
         }
     for (int32_t g = 0; rc == JANUS_OK && g < n; g++)
-        for (int32_t s = fill[g]; s < C; s++) slots[g * C + s] = -1;
+        for (int32_t s = fill[g]; s < C; s++)
+            slots[g * C + s] = -1;
     for (int32_t l = 0; rc == JANUS_OK && l < w->n_layer; l++)
         if (hparams_layer_is_moe(&w->model.hp, l))
             rc = layout_set_layer_slots(&w->layout, l, slots, NULL, err, err_len);
@@ -152,8 +155,9 @@ static int load_layout(struct wrk *w, char *err, size_t err_len) {
     const struct worker_mpi_params *p = &w->p;
     if (!p->layout_path) {
         if ((int64_t)p->n_slots * p->n_moe < w->n_expert) {
-            snprintf(err, err_len, "--slots %d x --moe %d holds fewer than the model's %lld experts",
-                     p->n_slots, p->n_moe, (long long)w->n_expert);
+            snprintf(err, err_len,
+                     "--slots %d x --moe %d holds fewer than the model's %lld experts", p->n_slots,
+                     p->n_moe, (long long)w->n_expert);
             return JANUS_EINVAL;
         }
         return default_layout(w, err, err_len);
@@ -171,8 +175,8 @@ static int load_layout(struct wrk *w, char *err, size_t err_len) {
     }
     for (int32_t l = 0; l < w->n_layer; l++)
         if ((ly->layers[l].n_experts > 0) != hparams_layer_is_moe(&w->model.hp, l)) {
-            snprintf(err, err_len, "layout %s: layer %d is %s but the model's is %s", p->layout_path,
-                     l, ly->layers[l].n_experts > 0 ? "MoE" : "dense",
+            snprintf(err, err_len, "layout %s: layer %d is %s but the model's is %s",
+                     p->layout_path, l, ly->layers[l].n_experts > 0 ? "MoE" : "dense",
                      hparams_layer_is_moe(&w->model.hp, l) ? "MoE" : "dense");
             return JANUS_EINVAL;
         }
@@ -203,10 +207,13 @@ static int setup_local(struct wrk *w, char *err, size_t err_len) {
     w->n_expert = hp->n_expert;
     w->k = hp->n_expert_used;
     if (w->p.n_slots == 0)
-        w->p.n_slots = p->n_moe == 1 ? (int32_t)w->n_expert
-                                     : (int32_t)JANUS_MIN(w->n_expert, (w->n_expert + p->n_moe - 1) / p->n_moe + 1);
+        w->p.n_slots =
+            p->n_moe == 1
+                ? (int32_t)w->n_expert
+                : (int32_t)JANUS_MIN(w->n_expert, (w->n_expert + p->n_moe - 1) / p->n_moe + 1);
     if (w->p.n_ctx == 0)
-        w->p.n_ctx = hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
+        w->p.n_ctx =
+            hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;
     rc = load_layout(w, err, err_len);
     if (rc) return rc;
     linear_ctx_init(&w->lin, NULL, p->n_threads > 0 ? p->n_threads : 1);
@@ -218,8 +225,7 @@ static int setup_local(struct wrk *w, char *err, size_t err_len) {
     info->n_ctx = w->p.n_ctx;
     info->max_seqs = p->max_seqs;
     info->kv_tokens = (int64_t)p->max_seqs * w->p.n_ctx;
-    const char *base = strrchr(p->model_path, '/');
-    snprintf(info->model_name, sizeof info->model_name, "%s", base ? base + 1 : p->model_path);
+    model_display_name(&w->model, p->model_path, info->model_name, sizeof info->model_name);
     return JANUS_OK;
 }
 
@@ -231,7 +237,8 @@ static int setup_role(struct wrk *w) {
     if (rc) return rc;
     w->xf_ok = 1;
     if (w->topo.role == TOPO_ROLE_ATTN) {
-        struct attn_params ap = {.max_tokens = p->max_rows, .n_seq = p->max_seqs, .max_ctx = w->p.n_ctx};
+        struct attn_params ap = {
+            .max_tokens = p->max_rows, .n_seq = p->max_seqs, .max_ctx = w->p.n_ctx};
         struct sampler_params sp = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
         rc = attn_init(&w->attn, &w->model, &w->lin, &ap);
         if (!rc) rc = batch_init(&w->batch, p->max_rows);
@@ -263,8 +270,10 @@ static int setup_role(struct wrk *w) {
 
 static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec_result *res,
                           float *lg_by_sample) {
-    for (int32_t k = 0; k < b->n_free; k++) attn_seq_free(&w->attn, b->free_slots[k]);
-    for (int32_t k = 0; k < b->n_start; k++) attn_seq_free(&w->attn, b->start_slots[k]);
+    for (int32_t k = 0; k < b->n_free; k++)
+        attn_seq_free(&w->attn, b->free_slots[k]);
+    for (int32_t k = 0; k < b->n_start; k++)
+        attn_seq_free(&w->attn, b->start_slots[k]);
     batch_clear(&w->batch);
     for (int32_t r = 0; r < b->n_rows; r++) {
         const struct exec_row *row = &b->rows[r];
@@ -273,7 +282,8 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
     }
     int rc = attn_step_begin(&w->attn, &w->batch);
     if (rc) {
-        LOG_ERROR("attention instance %d: step rejected its batch: %s", w->topo.inst, janus_strerror(rc));
+        LOG_ERROR("attention instance %d: step rejected its batch: %s", w->topo.inst,
+                  janus_strerror(rc));
         return rc;
     }
     for (int64_t l = 0; l < w->n_layer; l++) {
@@ -316,7 +326,8 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
             tok = sampler_sample(&w->smp, lg);
         }
         res->tokens[row->i_sample] = tok;
-        if (lg_by_sample) memcpy(lg_by_sample + (int64_t)row->i_sample * w->V, lg, (size_t)w->V * sizeof(float));
+        if (lg_by_sample)
+            memcpy(lg_by_sample + (int64_t)row->i_sample * w->V, lg, (size_t)w->V * sizeof(float));
     }
     return JANUS_OK;
 }
@@ -326,6 +337,7 @@ static int attn_side_step(struct wrk *w, const struct exec_batch *b, struct exec
 static int moe_side_step(struct wrk *w, const struct wire_step *st) {
     int64_t B = w->xf.n_rows;
     int32_t g = w->topo.inst;
+    if (B > 0) w->busy_steps++;
     for (int64_t l = 0; l < w->n_layer; l++) {
         if (!hparams_layer_is_moe(&w->model.hp, l)) continue;
         int rc = xfer_moe_recv(&w->xf, (int32_t)l, w->x_all);
@@ -341,25 +353,34 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
                                     .seed = w->p.seed};
         rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
         if (rc) {
-            LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l, janus_strerror(rc));
+            LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l,
+                      janus_strerror(rc));
             return rc;
         }
-        if (w->p.check_schedule) {
-            // Every MoE instance must have computed the same schedule (SPEC §3, §5).
-            rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so), "activation schedule digest");
-            if (rc) return rc;
-        }
         double t1 = now_s();
-        for (int64_t e = 0; e < w->n_expert; e++) w->run_here[e] = w->so.assign[e] == g;
-        moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
-        double t2 = now_s();
-        w->t_gate[l] += t1 - t0;
-        w->t_exp[l] += t2 - t1;
-        if (B > 0) {
-            rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active, w->so.active_tokens);
+        if (w->fault_sched_rank == comm_world_rank() && B > 0)
+            w->so.a_max++; // test hook: this instance's schedule now differs from the others'
+        if (w->p.check_schedule) {
+            // Every MoE instance must have computed the same schedule (SPEC §3, §5). The
+            // allreduce waits for the slowest MoE instance, so it is timed apart.
+            rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so),
+                                      "activation schedule digest");
             if (rc) return rc;
         }
-        w->a_max_last[l] = w->so.a_max;
+        double t2 = now_s();
+        for (int64_t e = 0; e < w->n_expert; e++)
+            w->run_here[e] = w->so.assign[e] == g;
+        moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
+        double t3 = now_s();
+        w->t_gate[l] += t1 - t0;
+        w->t_check[l] += t2 - t1;
+        w->t_exp[l] += t3 - t2;
+        if (B > 0) {
+            rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active,
+                              w->so.active_tokens);
+            if (rc) return rc;
+        }
+        if (B > 0) w->a_max_last[l] = w->so.a_max; // the last step with tokens
         w->a_max_sum[l] += (uint64_t)w->so.a_max;
         w->act_sum += (uint64_t)(B > 0 ? w->so.inst_count[g] : 0);
         rc = xfer_moe_send(&w->xf, (int32_t)l, w->partial);
@@ -374,15 +395,16 @@ static int moe_side_step(struct wrk *w, const struct wire_step *st) {
 
 static int collect(struct wrk *w, struct worker_mpi_report *r) {
     int32_t L = (int32_t)w->n_layer, n_e = w->p.n_moe;
-    double dmax[4 * L_MAX], dout[4 * L_MAX];
+    double dmax[5 * L_MAX], dout[5 * L_MAX];
     for (int32_t l = 0; l < L; l++) {
         dmax[l] = w->t_attn[l];
         dmax[L + l] = w->t_xchg[l];
         dmax[2 * L + l] = w->t_gate[l];
         dmax[3 * L + l] = w->t_exp[l];
+        dmax[4 * L + l] = w->t_check[l];
     }
     uint64_t usum[N_CTR + EXEC_STATS_MAX_MOE], uout[N_CTR + EXEC_STATS_MAX_MOE];
-    uint64_t umax[2 * L_MAX], umout[2 * L_MAX];
+    uint64_t umax[2 * L_MAX + 1], umout[2 * L_MAX + 1];
     int n = 0;
     for (int s = 0; s < XFER_N_SCHEMES; s++)
         for (int d = 0; d < XFER_N_DIRS; d++)
@@ -390,15 +412,18 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
                 usum[n++] = w->xf.ctr.msgs[s][d][k];
                 usum[n++] = w->xf.ctr.bytes[s][d][k];
             }
-    for (int s = 0; s < XFER_N_SCHEMES; s++) usum[n++] = w->xf.ctr.exchanges[s];
-    for (int32_t g = 0; g < n_e; g++) usum[N_CTR + g] = w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
+    for (int s = 0; s < XFER_N_SCHEMES; s++)
+        usum[n++] = w->xf.ctr.exchanges[s];
+    for (int32_t g = 0; g < n_e; g++)
+        usum[N_CTR + g] = w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
     for (int32_t l = 0; l < L; l++) {
         umax[l] = (uint64_t)w->a_max_last[l];
         umax[L + l] = w->a_max_sum[l];
     }
-    COMM_TRY(MPI_Reduce(dmax, dout, 4 * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
+    umax[2 * L] = w->busy_steps;
+    COMM_TRY(MPI_Reduce(dmax, dout, 5 * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
     COMM_TRY(MPI_Reduce(usum, uout, N_CTR + n_e, MPI_UINT64_T, MPI_SUM, 0, w->topo.comm));
-    COMM_TRY(MPI_Reduce(umax, umout, 2 * L, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
+    COMM_TRY(MPI_Reduce(umax, umout, 2 * L + 1, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
     if (!r) return JANUS_OK;
     memset(r, 0, sizeof *r);
     r->n_layer = L;
@@ -410,6 +435,8 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
     r->policy = w->p.policy;
     r->comm = w->p.comm;
     r->n_steps = w->n_steps;
+    r->busy_steps = umout[2 * L];
+    r->step_ns_total = w->step_ns;
     memcpy(r->scheme_steps, w->scheme_steps, sizeof r->scheme_steps);
     for (int32_t l = 0; l < L; l++) {
         r->is_moe[l] = hparams_layer_is_moe(&w->model.hp, l);
@@ -417,6 +444,7 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
         r->xchg_s[l] = dout[L + l];
         r->gate_s[l] = dout[2 * L + l];
         r->expert_s[l] = dout[3 * L + l];
+        r->check_s[l] = dout[4 * L + l];
         r->a_max_last[l] = (int32_t)umout[l];
         r->a_max_sum[l] = umout[L + l];
     }
@@ -427,16 +455,33 @@ static int collect(struct wrk *w, struct worker_mpi_report *r) {
                 r->ctr.msgs[s][d][k] = uout[n++];
                 r->ctr.bytes[s][d][k] = uout[n++];
             }
-    for (int s = 0; s < XFER_N_SCHEMES; s++) r->ctr.exchanges[s] = uout[n++];
-    for (int32_t g = 0; g < n_e && g < EXEC_STATS_MAX_MOE; g++) r->activated_sum[g] = uout[N_CTR + g];
+    for (int s = 0; s < XFER_N_SCHEMES; s++)
+        r->ctr.exchanges[s] = uout[n++];
+    for (int32_t g = 0; g < n_e && g < EXEC_STATS_MAX_MOE; g++)
+        r->activated_sum[g] = uout[N_CTR + g];
     r->cost = w->cost;
     return JANUS_OK;
 }
 
 // ---- control plane
 
+// The step-header broadcast. Nonblocking on every rank (blocking and nonblocking
+// collectives do not match): the controller waits at once; a worker polls, first busily
+// for HDR_SPIN_NS (back-to-back steps arrive within it), then with short sleeps, so an idle
+// deployment (a server between requests) does not keep every core busy.
+#define HDR_SPIN_NS  2000000
+#define HDR_SLEEP_NS 200000
 static int bcast_header(struct wrk *w) {
-    return JANUS_MPI_CALL(MPI_Bcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm));
+    MPI_Request req;
+    COMM_TRY(MPI_Ibcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm, &req));
+    if (w->topo.rank == 0) return JANUS_MPI_CALL(MPI_Wait(&req, MPI_STATUS_IGNORE));
+    int64_t t0 = clock_now_ns();
+    for (;;) {
+        int done = 0;
+        COMM_TRY(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) return JANUS_OK;
+        if (clock_now_ns() - t0 > HDR_SPIN_NS) clock_sleep_ns(HDR_SLEEP_NS);
+    }
 }
 
 static void make_header(struct wrk *w, uint16_t type) {
@@ -450,10 +495,13 @@ static int worker_step(struct wrk *w, const struct wire_step *st) {
     int rc = xfer_step(&w->xf, st);
     if (rc) return rc;
     if (w->topo.role == TOPO_ROLE_MOE) return moe_side_step(w, st);
-    COMM_TRY(MPI_Recv(w->eb, (int)sizeof *w->eb, MPI_BYTE, 0, TAG_BATCH, w->topo.comm, MPI_STATUS_IGNORE));
-    char why[256];
-    if (exec_batch_check(w->eb, &w->base.info, why, sizeof why) != JANUS_OK || w->eb->n_rows != st->b[w->topo.inst]) {
-        LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst, why);
+    COMM_TRY(MPI_Recv(w->eb, (int)sizeof *w->eb, MPI_BYTE, 0, TAG_BATCH, w->topo.comm,
+                      MPI_STATUS_IGNORE));
+    char why[256] = "rows differ from the step header";
+    if (exec_batch_check(w->eb, &w->base.info, why, sizeof why) != JANUS_OK ||
+        w->eb->n_rows != st->b[w->topo.inst]) {
+        LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst,
+                  why);
         return JANUS_EPROTO;
     }
     int logits = (st->flags & WIRE_STEP_LOGITS) != 0;
@@ -461,7 +509,8 @@ static int worker_step(struct wrk *w, const struct wire_step *st) {
     if (rc) return rc;
     COMM_TRY(MPI_Send(&w->res, (int)sizeof w->res, MPI_BYTE, 0, TAG_RESULT, w->topo.comm));
     if (logits && w->eb->n_sample > 0)
-        COMM_TRY(MPI_Send(w->lg_out, (int)(w->eb->n_sample * w->V), MPI_FLOAT, 0, TAG_LOGITS, w->topo.comm));
+        COMM_TRY(MPI_Send(w->lg_out, (int)(w->eb->n_sample * w->V), MPI_FLOAT, 0, TAG_LOGITS,
+                          w->topo.comm));
     return JANUS_OK;
 }
 
@@ -481,19 +530,22 @@ static void worker_loop(struct wrk *w) {
             continue;
         }
         struct wire_step st;
-        rc = h.type == WIRE_TYPE_STEP ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
-                                      : JANUS_EPROTO;
+        rc = h.type == WIRE_TYPE_STEP
+                 ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
+                 : JANUS_EPROTO;
         if (rc != JANUS_OK) {
             LOG_ERROR("worker: bad step header (type %u): %s", h.type, janus_strerror(rc));
             comm_abort(4);
         }
         if (w->fault_rank == comm_world_rank() && (int64_t)st.step == w->fault_step) {
-            LOG_ERROR("JANUS_FAULT_DIE: rank %d dies at step %lld", comm_world_rank(), (long long)st.step);
+            LOG_ERROR("JANUS_FAULT_DIE: rank %d dies at step %lld", comm_world_rank(),
+                      (long long)st.step);
             raise(SIGKILL);
         }
         rc = worker_step(w, &st);
         if (rc != JANUS_OK) {
-            LOG_ERROR("worker: step %llu failed: %s", (unsigned long long)st.step, janus_strerror(rc));
+            LOG_ERROR("worker: step %llu failed: %s", (unsigned long long)st.step,
+                      janus_strerror(rc));
             comm_abort(4);
         }
     }
@@ -505,7 +557,7 @@ static int validate(struct wrk *w, const struct exec_batch *batches) {
     const struct exec_info *info = &w->base.info;
     int32_t ms = info->max_seqs;
     for (int32_t i = 0; i < info->n_attn; i++) {
-        char why[256];
+        char why[256] = "more rows than the per-step budget";
         const struct exec_batch *b = &batches[i];
         if (exec_batch_check(b, info, why, sizeof why) != JANUS_OK || b->n_rows > w->p.max_rows) {
             LOG_WARN("attention instance %d: batch refused: %s", i, why);
@@ -515,8 +567,10 @@ static int validate(struct wrk *w, const struct exec_batch *batches) {
             if (b->rows[r].pos >= info->n_ctx) return JANUS_EINVAL;
             if (r > 0 && b->rows[r - 1].slot == b->rows[r].slot) continue;
             int32_t slot = b->rows[r].slot, held = w->kv_len[i * ms + slot];
-            for (int32_t k = 0; k < b->n_free; k++) held = b->free_slots[k] == slot ? 0 : held;
-            for (int32_t k = 0; k < b->n_start; k++) held = b->start_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_free; k++)
+                held = b->free_slots[k] == slot ? 0 : held;
+            for (int32_t k = 0; k < b->n_start; k++)
+                held = b->start_slots[k] == slot ? 0 : held;
             if (b->rows[r].pos != held) return JANUS_EINVAL; // a gap or a rewrite
         }
     }
@@ -534,12 +588,14 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     memset(&st, 0, offsetof(struct wire_step, b));
     st.step = w->step_no;
     st.n_attn = info->n_attn;
-    for (int32_t i = 0; i < info->n_attn; i++) st.b[i] = batches[i].n_rows;
+    for (int32_t i = 0; i < info->n_attn; i++)
+        st.b[i] = batches[i].n_rows;
     float *cap = NULL; // logits of rank 0's samples, when wanted
     int want_logits = logits != NULL || (w->p.logits_out && !w->logits_written);
     st.flags = want_logits ? WIRE_STEP_LOGITS : 0;
-    st.scheme = w->p.comm >= 0 ? w->p.comm
-                               : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
+    st.scheme = w->p.comm >= 0
+                    ? w->p.comm
+                    : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
     size_t n_hdr = 0;
     rc = wire_step_encode(&st, w->hdr, w->hdr_len, &n_hdr);
     if (rc == JANUS_OK) rc = xfer_step(&w->xf, &st);
@@ -547,8 +603,9 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     w->failed = 1; // until the step completes: a transport failure leaves the job unusable
     rc = bcast_header(w);
     for (int32_t i = 1; i < info->n_attn && rc == JANUS_OK; i++)
-        rc = JANUS_MPI_CALL(MPI_Isend(&batches[i], (int)sizeof batches[i], MPI_BYTE, w->topo.side[0].rank[i],
-                                      TAG_BATCH, w->topo.comm, &w->req[i]));
+        rc =
+            JANUS_MPI_CALL(MPI_Isend(&batches[i], (int)sizeof batches[i], MPI_BYTE,
+                                     w->topo.side[0].rank[i], TAG_BATCH, w->topo.comm, &w->req[i]));
     if (rc) return JANUS_ECOMM;
     if (want_logits) cap = w->lg_out;
     rc = attn_side_step(w, &batches[0], &results[0], cap);
@@ -557,7 +614,8 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
         JANUS_MPI_CALL(MPI_Waitall(info->n_attn - 1, w->req + 1, MPI_STATUSES_IGNORE)) != JANUS_OK)
         return JANUS_ECOMM;
     int64_t V = w->V, base = batches[0].n_sample;
-    if (logits && batches[0].n_sample) memcpy(logits, cap, (size_t)(batches[0].n_sample * V) * sizeof(float));
+    if (logits && batches[0].n_sample)
+        memcpy(logits, cap, (size_t)(batches[0].n_sample * V) * sizeof(float));
     if (w->p.logits_out && !w->logits_written && batches[0].n_sample > 0) {
         FILE *f = fopen(w->p.logits_out, "wb");
         if (f) {
@@ -569,19 +627,20 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     }
     for (int32_t i = 1; i < info->n_attn; i++) {
         int src = w->topo.side[TOPO_ROLE_ATTN].rank[i];
-        if (JANUS_MPI_CALL(MPI_Recv(&results[i], (int)sizeof results[i], MPI_BYTE, src, TAG_RESULT, w->topo.comm,
-                                    MPI_STATUS_IGNORE)) != JANUS_OK)
+        if (JANUS_MPI_CALL(MPI_Recv(&results[i], (int)sizeof results[i], MPI_BYTE, src, TAG_RESULT,
+                                    w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
             return JANUS_ECOMM;
         if (results[i].n_sample != batches[i].n_sample) return JANUS_ECOMM;
         if (want_logits && batches[i].n_sample > 0) {
             float *dst = logits ? logits + base * V : w->lg_out;
-            if (JANUS_MPI_CALL(MPI_Recv(dst, (int)(batches[i].n_sample * V), MPI_FLOAT, src, TAG_LOGITS,
-                                        w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
+            if (JANUS_MPI_CALL(MPI_Recv(dst, (int)(batches[i].n_sample * V), MPI_FLOAT, src,
+                                        TAG_LOGITS, w->topo.comm, MPI_STATUS_IGNORE)) != JANUS_OK)
                 return JANUS_ECOMM;
             if (w->p.logits_out && !w->logits_written) {
                 FILE *f = fopen(w->p.logits_out, "wb");
                 if (f) {
-                    if (fwrite(dst, sizeof(float), (size_t)V, f) != (size_t)V) LOG_ERROR("short write");
+                    if (fwrite(dst, sizeof(float), (size_t)V, f) != (size_t)V)
+                        LOG_ERROR("short write");
                     fclose(f);
                 }
                 w->logits_written = 1;
@@ -594,14 +653,17 @@ static int run_step(struct wrk *w, const struct exec_batch *batches, struct exec
     int32_t ms = info->max_seqs;
     for (int32_t i = 0; i < info->n_attn; i++) {
         const struct exec_batch *b = &batches[i];
-        for (int32_t k = 0; k < b->n_free; k++) w->kv_len[i * ms + b->free_slots[k]] = 0;
-        for (int32_t k = 0; k < b->n_start; k++) w->kv_len[i * ms + b->start_slots[k]] = 0;
-        for (int32_t r = 0; r < b->n_rows; r++) w->kv_len[i * ms + b->rows[r].slot] = b->rows[r].pos + 1;
+        for (int32_t k = 0; k < b->n_free; k++)
+            w->kv_len[i * ms + b->free_slots[k]] = 0;
+        for (int32_t k = 0; k < b->n_start; k++)
+            w->kv_len[i * ms + b->start_slots[k]] = 0;
+        for (int32_t r = 0; r < b->n_rows; r++)
+            w->kv_len[i * ms + b->rows[r].slot] = b->rows[r].pos + 1;
     }
     w->step_no++;
     w->n_steps++;
     w->scheme_steps[st.scheme]++;
-    JANUS_UNUSED(t0);
+    w->step_ns += (uint64_t)(clock_now_ns() - t0);
     return JANUS_OK;
 }
 
@@ -609,7 +671,8 @@ static int mpi_step(struct exec *e, const struct exec_batch *b, struct exec_resu
     return run_step((struct wrk *)e, b, r, NULL);
 }
 
-static int mpi_step_logits(struct exec *e, const struct exec_batch *b, struct exec_result *r, float *logits) {
+static int mpi_step_logits(struct exec *e, const struct exec_batch *b, struct exec_result *r,
+                           float *logits) {
     return run_step((struct wrk *)e, b, r, logits);
 }
 
@@ -626,19 +689,20 @@ int worker_mpi_report(struct exec *e, struct worker_mpi_report *r) {
 
 static int mpi_stats(struct exec *e, struct exec_stats *out) {
     struct wrk *w = (struct wrk *)e;
-    struct worker_mpi_report *r = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *r);
-    if (!r) return JANUS_ENOMEM;
+    struct worker_mpi_report *r = &w->rep;
     int rc = worker_mpi_report(e, r);
     if (rc == JANUS_OK) {
         memset(out, 0, sizeof *out);
         out->n_steps = w->n_steps;
+        out->step_ns_total = w->step_ns;
         out->n_layer = r->n_layer;
         out->n_moe = JANUS_MIN(r->n_moe, EXEC_STATS_MAX_MOE);
         for (int32_t l = 0; l < r->n_layer; l++) {
             out->a_max_last[l] = r->a_max_last[l];
             out->a_max_sum[l] = r->a_max_sum[l];
         }
-        for (int32_t g = 0; g < out->n_moe; g++) out->activated_sum[g] = r->activated_sum[g];
+        for (int32_t g = 0; g < out->n_moe; g++)
+            out->activated_sum[g] = r->activated_sum[g];
         for (int s = 0; s < XFER_N_SCHEMES; s++) {
             out->scheme_steps[s] = r->scheme_steps[s];
             for (int d = 0; d < XFER_N_DIRS; d++)
@@ -650,11 +714,11 @@ static int mpi_stats(struct exec *e, struct exec_stats *out) {
         out->n_attn = JANUS_MIN(w->p.n_attn, EXEC_STATS_MAX_ATTN);
         for (int32_t i = 0; i < out->n_attn; i++) {
             int64_t used = 0;
-            for (int32_t s = 0; s < w->p.max_seqs; s++) used += w->kv_len[i * w->p.max_seqs + s];
+            for (int32_t s = 0; s < w->p.max_seqs; s++)
+                used += w->kv_len[i * w->p.max_seqs + s];
             out->kv_used_tokens[i] = used;
         }
     }
-    mem_free(r);
     return rc;
 }
 
@@ -678,26 +742,30 @@ static const struct exec_ops mpi_ops = {
 
 // ---- start
 
-int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err, size_t err_len) {
+int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err,
+                     size_t err_len) {
     *out = NULL;
     int me = 0, size = 0;
     COMM_TRY(MPI_Comm_rank(p->parent, &me));
     COMM_TRY(MPI_Comm_size(p->parent, &size));
-    if (p->n_attn < 1 || p->n_moe < 1 || p->n_attn > EXEC_STATS_MAX_ATTN || p->n_moe > EXEC_STATS_MAX_MOE ||
-        p->n_attn + p->n_moe != size || p->max_seqs < 1 || p->max_seqs > EXEC_MAX_SEQS ||
-        p->max_rows < 1 || p->max_rows > EXEC_MAX_ROWS || p->policy < 0 ||
-        p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO || p->comm >= XFER_N_SCHEMES ||
-        p->node_size < 0 || p->n_slots < 0) {
+    if (p->n_attn < 1 || p->n_moe < 1 || p->n_attn > EXEC_STATS_MAX_ATTN ||
+        p->n_moe > EXEC_STATS_MAX_MOE || p->n_attn + p->n_moe != size || p->max_seqs < 1 ||
+        p->max_seqs > EXEC_MAX_SEQS || p->max_rows < 1 || p->max_rows > EXEC_MAX_ROWS ||
+        p->policy < 0 || p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO ||
+        p->comm >= XFER_N_SCHEMES || p->node_size < 0 || p->n_slots < 0) {
         snprintf(err, err_len,
                  "bad deployment: %d attention + %d MoE instances on %d ranks (need equal), "
                  "max_seqs %d, max_rows %d, policy %d, comm %d, node size %d",
-                 p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm, p->node_size);
+                 p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm,
+                 p->node_size);
         return JANUS_EINVAL;
     }
     struct wrk *w = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *w);
     if (!w) return JANUS_ENOMEM;
     w->p = *p;
     w->fault_rank = w->fault_step = -1;
+    const char *fsched = getenv("JANUS_FAULT_SCHEDULE");
+    w->fault_sched_rank = fsched ? strtoll(fsched, NULL, 10) : -1;
     const char *fault = getenv("JANUS_FAULT_DIE");
     if (fault) {
         char *end = NULL;
@@ -710,19 +778,26 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     int worst = rc;
     COMM_TRY(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, p->parent));
     if (worst == JANUS_OK) {
-        rc = topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
+        rc = p->node_size == 0 && p->host_labels
+                 ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
+                 : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
         w->topo_ok = rc == JANUS_OK;
         if (rc) snprintf(local_err, sizeof local_err, "topology: %s", janus_strerror(rc));
         if (rc == JANUS_OK) {
-            log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN ? (me == 0 ? "ctl+attn" : "attn") : "moe");
-            rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout), "replica layout digest");
+            log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN
+                                                    ? (me == 0 ? "ctl+attn" : "attn")
+                                                    : "moe");
+            rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout),
+                                      "replica layout digest");
             if (rc == JANUS_OK)
-                rc = comm_check_equal_u64(w->topo.comm, w->model.n_bytes_weights, "model weight bytes");
+                rc = comm_check_equal_u64(w->topo.comm, w->model.n_bytes_weights,
+                                          "model weight bytes");
             if (rc) snprintf(local_err, sizeof local_err, "ranks disagree on the model or layout");
         }
         if (rc == JANUS_OK) {
             rc = setup_role(w);
-            if (rc) snprintf(local_err, sizeof local_err, "rank %d: setup: %s", me, janus_strerror(rc));
+            if (rc)
+                snprintf(local_err, sizeof local_err, "rank %d: setup: %s", me, janus_strerror(rc));
         }
         int rc2 = rc;
         COMM_TRY(MPI_Allreduce(&rc2, &worst, 1, MPI_INT, MPI_MIN, p->parent));
@@ -737,8 +812,10 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     }
     if (worst != JANUS_OK) {
         // Every rank returns the same status; the one with a reason reports it.
-        if (rc != JANUS_OK) snprintf(err, err_len, "%s", local_err[0] ? local_err : janus_strerror(rc));
-        else snprintf(err, err_len, "another rank failed to start (%s)", janus_strerror(worst));
+        if (rc != JANUS_OK)
+            snprintf(err, err_len, "%s", local_err[0] ? local_err : janus_strerror(rc));
+        else
+            snprintf(err, err_len, "another rank failed to start (%s)", janus_strerror(worst));
         wrk_free(w);
         return worst;
     }
@@ -747,6 +824,10 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     if (!w->hdr) comm_abort(6);
     if (me != 0) {
         worker_loop(w);
+        // Every MoE instance gated the same tokens, so each holds the deployment's statistics.
+        if (w->p.expert_stats_out && w->topo.role == TOPO_ROLE_MOE && w->topo.inst == 0 &&
+            stats_save_json(&w->stats, w->p.expert_stats_out) != JANUS_OK)
+            LOG_ERROR("cannot write expert statistics to %s", w->p.expert_stats_out);
         wrk_free(w);
         return JANUS_OK;
     }
@@ -762,21 +843,34 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
 
 void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
     double n = r->n_steps > 0 ? (double)r->n_steps : 1;
-    fprintf(f, "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s\n",
+    fprintf(f,
+            "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s\n",
             r->n_attn, r->n_node_attn, r->n_moe, r->n_node_moe, r->node_size,
-            actsched_policy_name((enum actsched_policy)r->policy), r->comm < 0 ? "auto" : xfer_scheme_name(r->comm));
+            actsched_policy_name((enum actsched_policy)r->policy),
+            r->comm < 0 ? "auto" : xfer_scheme_name(r->comm));
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);
-    fprintf(f, "per layer, ms per step (max over ranks of the role):\n");
-    fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %9s\n", "layer", "kind", "attention", "exchange",
-            "gate+sched", "experts", "a_max", "mean a_max");
+    fprintf(
+        f,
+        "step time: %.3f ms mean over %llu steps (controller wall time; %llu steps with tokens)\n",
+        1e-6 * (double)r->step_ns_total / n, (unsigned long long)r->n_steps,
+        (unsigned long long)r->busy_steps);
+    fprintf(f, "per layer, ms per step (max over ranks of the role; exchange = attention-side time "
+               "inside the exchange, MoE compute included):\n");
+    fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %8s %9s\n", "layer", "kind", "attention",
+            "exchange", "gate+sched", "experts", "check", "a_max", "mean a_max");
+    fprintf(f, "  (check: schedule-digest allreduce among MoE instances; a_max: last step with "
+               "tokens; mean over steps with tokens)\n");
     for (int32_t l = 0; l < r->n_layer; l++)
-        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8d %9.2f\n", l, r->is_moe[l] ? "moe" : "dense",
-                1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n, 1e3 * r->gate_s[l] / n,
-                1e3 * r->expert_s[l] / n, r->a_max_last[l], (double)r->a_max_sum[l] / n);
+        fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8.3f %8d %9.2f\n", l,
+                r->is_moe[l] ? "moe" : "dense", 1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n,
+                1e3 * r->gate_s[l] / n, 1e3 * r->expert_s[l] / n, 1e3 * r->check_s[l] / n,
+                r->a_max_last[l],
+                (double)r->a_max_sum[l] / (r->busy_steps > 0 ? (double)r->busy_steps : 1));
     fprintf(f, "messages (summed over ranks, both directions):\n");
-    fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs", "local bytes");
+    fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
+            "local bytes");
     for (int s = 0; s < XFER_N_SCHEMES; s++) {
         uint64_t m[2] = {0, 0}, b[2] = {0, 0};
         for (int d = 0; d < XFER_N_DIRS; d++)
@@ -784,8 +878,9 @@ void worker_mpi_report_print(const struct worker_mpi_report *r, FILE *f) {
                 m[k] += r->ctr.msgs[s][d][k];
                 b[k] += r->ctr.bytes[s][d][k];
             }
-        fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", xfer_scheme_name(s), (unsigned long long)m[0],
-                (unsigned long long)b[0], (unsigned long long)m[1], (unsigned long long)b[1]);
+        fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", xfer_scheme_name(s),
+                (unsigned long long)m[0], (unsigned long long)b[0], (unsigned long long)m[1],
+                (unsigned long long)b[1]);
     }
     fprintf(f, "cost model: cross %.2f us + %.3f GB/s, local %.2f us + %.3f GB/s\n",
             1e6 * r->cost.lat_s[XFER_LINK_CROSS], 1e-9 / r->cost.byte_s[XFER_LINK_CROSS],

@@ -23,25 +23,29 @@
 #define WORKER_COMM_AUTO (-1) // choose the scheme per step from the cost model
 
 struct worker_mpi_params {
-    const char *model_path;  // GGUF model (every rank maps it; each uses its part)
-    MPI_Comm parent;         // the job: n_attn + n_moe ranks (MPI_COMM_WORLD or a split)
-    int32_t n_attn, n_moe;   // instances
-    int32_t n_slots;         // C (expert slots per MoE instance and layer); 0: default =
-                             // E when n_moe == 1, else ceil(E / n_moe) + 1 (room for replicas)
-    const char *layout_path; // replica layout JSON; NULL: round-robin, replicas fill free slots
-    int32_t policy;          // enum actsched_policy
-    int32_t comm;            // enum xfer_scheme, or WORKER_COMM_AUTO
-    const char *comm_cost;   // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
-    int32_t node_size;       // emulated node size K; 0: real hosts (shared-memory split)
-    int32_t calibrate;       // 1: ping-pong calibration at start-up; 0: defaults + overrides
-    int32_t check_schedule;  // 1: every MoE layer compares the schedule digest (allreduce)
-    int32_t n_threads;       // engine threads per rank (1 = serial)
-    int32_t max_seqs;        // KV slots per attention instance (<= EXEC_MAX_SEQS)
-    int32_t max_rows;        // rows per attention instance per step (the token budget)
-    int32_t n_ctx;           // positions per sequence; 0: the model's, at most 4096
-    uint64_t seed;           // seed of the random scheduler policy
-    const char *logits_out;  // rank 0: file receiving the logits of the first sampled row
-                             // (`janus run --logits`); NULL: none
+    const char *model_path;     // GGUF model (every rank maps it; each uses its part)
+    MPI_Comm parent;            // the job: n_attn + n_moe ranks (MPI_COMM_WORLD or a split)
+    int32_t n_attn, n_moe;      // instances
+    int32_t n_slots;            // C (expert slots per MoE instance and layer); 0: default =
+                                // E when n_moe == 1, else ceil(E / n_moe) + 1 (room for replicas)
+    const char *layout_path;    // replica layout JSON; NULL: round-robin, replicas fill free slots
+    int32_t policy;             // enum actsched_policy
+    int32_t comm;               // enum xfer_scheme, or WORKER_COMM_AUTO
+    const char *comm_cost;      // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
+    int32_t node_size;          // emulated node size K; 0: real hosts (shared-memory split)
+    const int32_t *host_labels; // tests: with node_size 0, these n_attn + n_moe host labels
+                                // replace the shared-memory split (topo_init_hosts)
+    int32_t calibrate;          // 1: ping-pong calibration at start-up; 0: defaults + overrides
+    int32_t check_schedule;     // 1: every MoE layer compares the schedule digest (allreduce)
+    int32_t n_threads;          // engine threads per rank (1 = serial)
+    int32_t max_seqs;           // KV slots per attention instance (<= EXEC_MAX_SEQS)
+    int32_t max_rows;           // rows per attention instance per step (the token budget)
+    int32_t n_ctx;              // positions per sequence; 0: the model's, at most 4096
+    uint64_t seed;              // seed of the random scheduler policy
+    const char *expert_stats_out; // MoE instance 0: at shutdown, write the activation
+                                  // statistics (janus-stats JSON, SPEC §6) here; NULL: none
+    const char *logits_out;       // rank 0: file receiving the logits of the first sampled row
+                                  // (`janus run --logits`); NULL: none
 };
 
 // Defaults: 1 + 1 instances, greedy, auto scheme, node size 1, calibration and schedule
@@ -61,16 +65,19 @@ JANUS_WUR int worker_mpi_start(const struct worker_mpi_params *p, struct exec **
 // Measurements of a deployment since start (SPEC §3, §4), collected from every rank.
 struct worker_mpi_report {
     int32_t n_layer, n_attn, n_moe, n_node_attn, n_node_moe, node_size, policy, comm;
-    uint64_t n_steps;                          // steps run (controller's count)
-    uint64_t scheme_steps[XFER_N_SCHEMES];     // steps per exchange scheme
-    int32_t is_moe[EXEC_STATS_MAX_LAYERS];     // 1 for MoE layers
+    uint64_t n_steps;                      // steps run (controller's count)
+    uint64_t step_ns_total;                // controller wall time inside steps
+    uint64_t busy_steps;                   // steps with at least one token (B > 0)
+    uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
+    int32_t is_moe[EXEC_STATS_MAX_LAYERS]; // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
-    double attn_s[EXEC_STATS_MAX_LAYERS];   // attention side compute (attention, norms, dense
-                                            // FFN, shared expert, residual)
-    double xchg_s[EXEC_STATS_MAX_LAYERS];   // attention side time inside the exchange calls
-    double gate_s[EXEC_STATS_MAX_LAYERS];   // MoE side gate + activation scheduler
-    double expert_s[EXEC_STATS_MAX_LAYERS]; // MoE side routed experts
-    int32_t a_max_last[EXEC_STATS_MAX_LAYERS];
+    double attn_s[EXEC_STATS_MAX_LAYERS];      // attention side compute (attention, norms, dense
+                                               // FFN, shared expert, residual)
+    double xchg_s[EXEC_STATS_MAX_LAYERS];      // attention side time inside the exchange calls
+    double gate_s[EXEC_STATS_MAX_LAYERS];      // MoE side gate + activation scheduler
+    double expert_s[EXEC_STATS_MAX_LAYERS];    // MoE side routed experts
+    double check_s[EXEC_STATS_MAX_LAYERS];     // MoE side schedule-digest allreduce
+    int32_t a_max_last[EXEC_STATS_MAX_LAYERS]; // of the last step with tokens
     uint64_t a_max_sum[EXEC_STATS_MAX_LAYERS];
     uint64_t activated_sum[EXEC_STATS_MAX_MOE]; // Σ over steps and layers of a_g
     struct xfer_counters ctr;                   // summed over every rank

@@ -7,6 +7,8 @@
 // SPDX-License-Identifier: MIT
 #include "engine/attn.h"
 
+#include "base/limits.h"
+#include "base/pool.h"
 #include "base/status.h"
 
 #include <math.h>
@@ -20,11 +22,16 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
               const struct attn_params *p) {
     memset(a, 0, sizeof *a);
     const struct hparams *hp = &m->hp;
-    if (p->max_tokens < 1 || p->n_seq < 1 || p->max_ctx < 1) return JANUS_EINVAL;
+    if (p->max_tokens < 1 || p->n_seq < 1 || p->max_ctx < 1 || p->max_tokens > LIMIT_MAX_BATCH ||
+        p->n_seq > LIMIT_MAX_BATCH || p->max_ctx > LIMIT_MAX_CONTEXT)
+        return JANUS_EINVAL;
     a->m = m;
     a->lin = lin;
     a->max_tokens = p->max_tokens;
     a->max_ctx = p->max_ctx;
+    // Attention over (token, head) pairs runs on the linear pool: one scratch set per thread.
+    const int64_t nth = JANUS_MAX(lin->n_threads, 1);
+    a->n_thread_scratch = nth;
     const int64_t T = p->max_tokens, E = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv;
     const int mla = hp->arch->mla;
     const int64_t n_q = mla ? H * (hp->qk_nope + hp->qk_rope) : H * hp->head_dim_k;
@@ -43,10 +50,10 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
                              T * max64(ff, 1),
                              T * max64(ff, 1),
                              T * E,
-                             p->max_ctx,
-                             max64(hp->kv_lora + hp->qk_rope, 1),
-                             max64(hp->kv_lora, 1),
-                             max64(hp->kv_lora, 1)};
+                             nth * p->max_ctx,
+                             nth * max64(hp->kv_lora + hp->qk_rope, 1),
+                             nth * max64(hp->kv_lora, 1),
+                             nth * max64(hp->kv_lora, 1)};
     size_t cap = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
         cap += ((size_t)sizes[i] * sizeof(float) + 63) & ~(size_t)63;
@@ -126,6 +133,8 @@ void attn_seq_free(struct attn *a, int64_t seq) { kvcache_seq_free(&a->kv, seq);
 
 // ---- attention variants
 
+static void attn_heads_run(struct attn *a, int64_t l, int64_t width);
+
 // llama / qwen2moe / qwen3moe: x (n, E) → a->att (n, H·hd_v).
 static void attn_gqa(struct attn *a, int64_t l) {
     const struct model *m = a->m;
@@ -160,24 +169,25 @@ static void attn_gqa(struct attn *a, int64_t l) {
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
         memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
     }
-    const float scale = 1.0f / sqrtf((float)hd);
-    const int64_t group = H / Hkv;
+    attn_heads_run(a, l, H * hd);
+}
+
+// Attention of (token i, head h) for GQA; scores: this thread's scratch.
+static void gqa_head(struct attn *a, int64_t l, int64_t i, int64_t h, float *scores) {
+    const struct hparams *hp = &a->m->hp;
+    const struct batch *b = a->batch;
     const struct kvcache *kv = &a->kv;
+    const int64_t H = hp->n_head, hd = hp->head_dim_k, hdv = hp->head_dim_v;
+    const int64_t kh = h / (H / hp->n_head_kv), seq = b->seq[i];
     const int64_t layer_off = l * kv->n_pages * kv->page_size;
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t seq = b->seq[i], n_ctx = b->pos[i] + 1;
-        for (int64_t h = 0; h < H; h++) {
-            const int64_t kh = h / group;
-            const struct kern_kv kvh = {.k = kv->k + layer_off * kv->n_k + kh * hd,
-                                        .v = kv->v + layer_off * kv->n_v + kh * hdv,
-                                        .pages = kv->seq_pages + seq * kv->max_pages_seq,
-                                        .page_size = kv->page_size,
-                                        .k_row = kv->n_k,
-                                        .v_row = kv->n_v};
-            K->attn(a->att + i * H * hdv + h * hdv, a->scores, a->q + i * nq + h * hd, &kvh, n_ctx,
-                    hd, hdv, scale);
-        }
-    }
+    const struct kern_kv kvh = {.k = kv->k + layer_off * kv->n_k + kh * hd,
+                                .v = kv->v + layer_off * kv->n_v + kh * hdv,
+                                .pages = kv->seq_pages + seq * kv->max_pages_seq,
+                                .page_size = kv->page_size,
+                                .k_row = kv->n_k,
+                                .v_row = kv->n_v};
+    a->lin->kern->attn(a->att + i * H * hdv + h * hdv, scores, a->q + i * H * hd + h * hd, &kvh,
+                       b->pos[i] + 1, hd, hdv, 1.0f / sqrtf((float)hd));
 }
 
 // deepseek2 MLA, absorbed form over the compressed cache: x (n, E) → a->att (n, H·v).
@@ -188,7 +198,7 @@ static void attn_mla(struct attn *a, int64_t l) {
     const struct kern_ops *K = a->lin->kern;
     const struct batch *b = a->batch;
     const int64_t n = b->n, H = hp->n_head, nope = hp->qk_nope, rope = hp->qk_rope;
-    const int64_t dv = hp->v_head, R = hp->kv_lora, qk = nope + rope, nq = H * qk, nk = R + rope;
+    const int64_t R = hp->kv_lora, qk = nope + rope, nq = H * qk, nk = R + rope;
     if (hp->q_lora > 0) {
         linear(a->lin, a->tmp, hp->q_lora, &L->wq_a, a->x, n);
         for (int64_t i = 0; i < n; i++)
@@ -206,32 +216,76 @@ static void attn_mla(struct attn *a, int64_t l) {
         K->rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
     }
-    const float scale = 1.0f / sqrtf((float)qk);
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t seq = b->seq[i], n_ctx = b->pos[i] + 1;
-        for (int64_t h = 0; h < H; h++) {
-            const float *qn = a->q + i * nq + h * qk, *qp = qn + nope;
-            // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]
-            memset(a->lat_q, 0, (size_t)R * sizeof(float));
-            for (int64_t d = 0; d < nope; d++) {
-                wview_row_f32(&L->wkv_b, h * (nope + dv) + d, a->lat_row);
-                K->axpy(a->lat_q, qn[d], a->lat_row, R);
-            }
-            // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe]
-            // rows; values are the rows' c_kv (kernels.h).
-            memcpy(a->lat_q + R, qp, (size_t)rope * sizeof(float));
-            const struct kvcache *kv = &a->kv;
-            const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
-                                        .v = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
-                                        .pages = kv->seq_pages + seq * kv->max_pages_seq,
-                                        .page_size = kv->page_size,
-                                        .k_row = kv->n_k,
-                                        .v_row = kv->n_k};
-            K->attn(a->lat_o, a->scores, a->lat_q, &kvl, n_ctx, R + rope, R, scale);
-            const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
-            linear(a->lin, a->att + i * H * dv + h * dv, dv, &wvb, a->lat_o, 1);
-        }
+    attn_heads_run(a, l, H * (R + rope));
+}
+
+// Attention of (token i, head h) for MLA (absorbed form); t: this thread's scratch index.
+static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t) {
+    const struct hparams *hp = &a->m->hp;
+    const struct model_layer *L = &a->m->layers[l];
+    const struct kern_ops *K = a->lin->kern;
+    const struct kvcache *kv = &a->kv;
+    const int64_t H = hp->n_head, nope = hp->qk_nope, rope = hp->qk_rope, dv = hp->v_head;
+    const int64_t R = hp->kv_lora, qk = nope + rope, seq = a->batch->seq[i];
+    float *lat_q = a->lat_q + t * (R + rope), *lat_o = a->lat_o + t * R;
+    float *lat_row = a->lat_row + t * R, *scores = a->scores + t * a->max_ctx;
+    const float *qn = a->q + i * H * qk + h * qk, *qp = qn + nope;
+    // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]
+    memset(lat_q, 0, (size_t)R * sizeof(float));
+    for (int64_t d = 0; d < nope; d++) {
+        wview_row_f32(&L->wkv_b, h * (nope + dv) + d, lat_row);
+        K->axpy(lat_q, qn[d], lat_row, R);
     }
+    // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe] rows;
+    // values are the rows' c_kv (kernels.h).
+    memcpy(lat_q + R, qp, (size_t)rope * sizeof(float));
+    const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+                                .v = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+                                .pages = kv->seq_pages + seq * kv->max_pages_seq,
+                                .page_size = kv->page_size,
+                                .k_row = kv->n_k,
+                                .v_row = kv->n_k};
+    K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R, 1.0f / sqrtf((float)qk));
+    // Decompress through the v-rows of head h. A direct kernel call, not linear(): this
+    // runs inside a pool job and the pool is not reentrant.
+    const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
+    K->matmul[wvb.type](a->att + i * H * dv + h * dv, dv, wvb.data, lat_o, R, 1, 0, dv);
+}
+
+struct heads_job {
+    struct attn *a;
+    int64_t l;
+};
+
+// Splits the n·H (token, head) pairs into contiguous ranges, one per thread. Every pair is
+// computed by one thread with the same code, so the result does not depend on the split.
+static void heads_worker(void *vjob, int ith, int nth) {
+    const struct heads_job *j = vjob;
+    struct attn *a = j->a;
+    const int64_t H = a->m->hp.n_head;
+    int64_t lo, hi;
+    pool_split(a->batch->n * H, ith, nth, &lo, &hi);
+    for (int64_t p = lo; p < hi; p++) {
+        if (a->m->hp.arch->mla)
+            mla_head(a, j->l, p / H, p % H, ith);
+        else
+            gqa_head(a, j->l, p / H, p % H, a->scores + ith * a->max_ctx);
+    }
+}
+
+// Runs the attention of every (token, head) of the batch for layer l, on the linear pool
+// when the work (≈ Σ context × per-head width) is worth waking it.
+static void attn_heads_run(struct attn *a, int64_t l, int64_t width) {
+    struct heads_job job = {a, l};
+    int64_t work = 0;
+    for (int64_t i = 0; i < a->batch->n; i++)
+        work += (a->batch->pos[i] + 1) * width;
+    // Scratch exists for n_thread_scratch threads (the pool size at attn_init).
+    if (a->lin->pool && pool_n_threads(a->lin->pool) <= a->n_thread_scratch &&
+        a->n_thread_scratch > 1 && work >= a->lin->min_parallel)
+        pool_run(a->lin->pool, heads_worker, &job);
+    else
+        heads_worker(&job, 0, 1);
 }
 
 // ---- FFN helpers

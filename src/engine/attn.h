@@ -3,13 +3,13 @@
 // RMSNorm before RoPE, deepseek2 MLA caching the compressed latent), residuals, the FFN
 // input norm, dense FFN layers, shared experts and the output head. It holds everything
 // except the router and routed experts. The MoE side (moe.h) turns x into moe_out.
-//
+// Not collective; not thread-safe (one caller per context). No allocation after attn_init.
+// SPDX-License-Identifier: MIT
+
 // Per step: attn_step_begin(batch) → for each layer l: attn_layer_begin(l); if the layer
 // is MoE: read attn_x(), attn_layer_shared(l) (may overlap the exchange), then
 // attn_layer_end(l, moe_out) → attn_logits() → attn_step_end().
-// Shapes: n = batch->n tokens, E = n_embd, V = n_vocab. Not collective; not thread-safe
-// (one caller per context). No allocation after attn_init.
-// SPDX-License-Identifier: MIT
+// Shapes: n = batch->n tokens, E = n_embd, V = n_vocab.
 #ifndef JANUS_ATTN_H
 #define JANUS_ATTN_H
 
@@ -47,9 +47,11 @@ struct attn {
     float *ff_g, *ff_u; // (max_tokens, max FFN width on this side)
     float *shared;      // (max_tokens, E) shared-expert output of the current layer
     int shared_valid;   // attn_layer_shared ran for the current layer
-    float *scores;      // (max_ctx) attention scores of one head
-    float *lat_q, *lat_o, *lat_row; // (kv_lora) MLA absorbed query, latent output, row buffer
-    int64_t *next_pos;              // (n_seq) per slot: position after this step
+    int64_t n_thread_scratch; // scratch sets below (= threads of the linear pool)
+    float *scores; // (n_thread_scratch, max_ctx) attention scores of one head, per thread
+    float *lat_q;  // (n_thread_scratch, kv_lora+rope) MLA absorbed query | q_pe, per thread
+    float *lat_o, *lat_row; // (n_thread_scratch, kv_lora) MLA latent output, row buffer
+    int64_t *next_pos;      // (n_seq) per slot: position after this step
 };
 
 // Allocates the context and its KV cache for model m (borrowed; must outlive a).

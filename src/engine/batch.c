@@ -1,4 +1,5 @@
 // Local batch storage (batch.h).
+// Allocates at init only; batch_add fails with JANUS_ELIMIT at the capacity.
 // SPDX-License-Identifier: MIT
 #include "engine/batch.h"
 

@@ -1,4 +1,5 @@
 // Paged F32 KV cache (kvcache.h).
+// The page pool is allocated at init; reserve/free only move pages (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/kvcache.h"
 
@@ -73,6 +74,13 @@ int kvcache_seq_reserve(struct kvcache *kv, int64_t seq, int64_t n_pos) {
     }
     kv->seq_n_pages[seq] = need;
     return JANUS_OK;
+}
+
+int64_t kvcache_pages_needed(const struct kvcache *kv, int64_t seq, int64_t n_pos) {
+    JANUS_ASSERT(seq >= 0 && seq < kv->n_seq && n_pos >= 0);
+    const int64_t need = (n_pos + kv->page_size - 1) / kv->page_size;
+    if (need > kv->max_pages_seq) return -1;
+    return need > kv->seq_n_pages[seq] ? need - kv->seq_n_pages[seq] : 0;
 }
 
 void kvcache_seq_free(struct kvcache *kv, int64_t seq) {

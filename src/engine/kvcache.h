@@ -44,8 +44,13 @@ JANUS_WUR int kvcache_init(struct kvcache *kv, const struct kvcache_params *p);
 void kvcache_free(struct kvcache *kv);
 
 // Makes positions [0, n_pos) of seq addressable, taking pages from the pool. JANUS_EINVAL
-// (bad seq), JANUS_ELIMIT (n_pos > max context, or pool exhausted: nothing taken).
+// (bad seq), JANUS_ELIMIT (more than max_pages_seq pages, i.e. max_ctx rounded up to whole
+// pages; or pool exhausted: nothing taken). attn.c enforces max_ctx exactly.
 JANUS_WUR int kvcache_seq_reserve(struct kvcache *kv, int64_t seq, int64_t n_pos);
+// Pages kvcache_seq_reserve(kv, seq, n_pos) would take from the pool (0 if already
+// reserved), or -1 if n_pos exceeds the per-sequence maximum. Lets a batcher admit work
+// only when kv->n_free covers it.
+int64_t kvcache_pages_needed(const struct kvcache *kv, int64_t seq, int64_t n_pos);
 // Returns every page of seq to the pool and sets its length to 0.
 void kvcache_seq_free(struct kvcache *kv, int64_t seq);
 static inline int64_t kvcache_seq_len(const struct kvcache *kv, int64_t seq) {

@@ -1,4 +1,5 @@
 // MoE-instance side: gate for all tokens, grouped expert execution (moe.h).
+// Scratch comes from an arena reserved at init; the step allocates nothing (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/moe.h"
 
@@ -126,17 +127,17 @@ void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const str
     }
 }
 
-int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here,
-                     int64_t n_expert) {
-    (void)mo;
+int64_t moe_n_active(struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here) {
+    const int64_t X = mo->m->hp.n_expert;
+    int32_t *seen = mo->count; // scratch (X + 1); rebuilt by every moe_experts call
+    memset(seen, 0, (size_t)(X + 1) * sizeof(int32_t));
     int64_t n = 0;
-    for (int64_t e = 0; e < n_expert; e++) {
-        if (run_here && !run_here[e]) continue;
-        for (int64_t i = 0; i < rt->n_tok * rt->k; i++)
-            if (rt->ids[i] == e) {
-                n++;
-                break;
-            }
+    for (int64_t i = 0; i < rt->n_tok * rt->k; i++) {
+        const int32_t e = rt->ids[i];
+        JANUS_ASSERT(e >= 0 && e < X);
+        if (seen[e] || (run_here && !run_here[e])) continue;
+        seen[e] = 1;
+        n++;
     }
     return n;
 }

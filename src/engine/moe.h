@@ -60,8 +60,8 @@ void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_r
 void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
                  const uint8_t *run_here, float *out);
 
-// Number of distinct experts with at least one routed token among those run_here (a_g).
-int64_t moe_n_active(const struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here,
-                     int64_t n_expert);
+// Number of distinct experts with at least one routed token among those run_here (a_g;
+// run_here NULL: all). Uses mo's scratch (not concurrently with moe_experts).
+int64_t moe_n_active(struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here);
 
 #endif // JANUS_MOE_H

@@ -1,4 +1,5 @@
 // Monolithic step (stepper.h).
+// The single-process reference the disaggregated run must match (SPEC §3).
 // SPDX-License-Identifier: MIT
 #include "engine/stepper.h"
 
@@ -15,7 +16,11 @@ int stepper_init(struct stepper *st, const struct model *m, const struct stepper
     st->m = m;
     linear_ctx_init(&st->lin, p->kern, p->n_threads);
     st->max_logits = p->max_logits ? p->max_logits : p->max_tokens;
-    struct attn_params ap = {.max_tokens = p->max_tokens, .n_seq = p->n_seq, .max_ctx = p->max_ctx};
+    struct attn_params ap = {.max_tokens = p->max_tokens,
+                             .n_seq = p->n_seq,
+                             .max_ctx = p->max_ctx,
+                             .page_size = p->page_size,
+                             .n_pages = p->n_pages};
     int rc = attn_init(&st->attn, m, &st->lin, &ap);
     if (rc != JANUS_OK) goto fail;
     if (hp->n_expert > 0) {

@@ -17,8 +17,8 @@ enum kern_wtype { KERN_W_F32 = 0, KERN_W_F16 = 1, KERN_W_BF16 = 2, KERN_W_Q8_0 =
 // y (n_tok rows of n_out) = x (n_tok rows of n_in) · Wᵀ, where W is n_out rows of n_in
 // elements stored in the weight type (Q8_0: n_in % 32 == 0, rows of n_in/32 blocks).
 // Writes y[t*ldy + r] for r in [r0, r1) and every t < n_tok. ldy >= n_out.
-typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x,
-                               int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1);
+typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                               int64_t n_tok, int64_t r0, int64_t r1);
 
 // A paged KV cache seen from one attention head (the layout of engine/kvcache.h): position
 // j's key is the d_k floats at k + (pages[j / page_size]·page_size + j % page_size)·k_row,
@@ -31,12 +31,12 @@ struct kern_kv {
 };
 
 static inline const float *kern_kv_k(const struct kern_kv *kv, int64_t j) {
-    return kv->k + ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) *
-                       kv->k_row;
+    return kv->k +
+           ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) * kv->k_row;
 }
 static inline const float *kern_kv_v(const struct kern_kv *kv, int64_t j) {
-    return kv->v + ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) *
-                       kv->v_row;
+    return kv->v +
+           ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) * kv->v_row;
 }
 
 struct kern_ops {
@@ -56,11 +56,11 @@ struct kern_ops {
     // out (d_v) = Σ_j p_j·v_j. scores: scratch of n_kv floats (holds p on return).
     // Latent (MLA, absorbed): q = [q_lat | q_pe], keys = the cached [c_kv | k_pe] rows
     // (d_k = kv_lora + rope), values = the same rows' c_kv (v = k, d_v = kv_lora).
-    void (*attn)(float *out, float *scores, const float *q, const struct kern_kv *kv,
-                 int64_t n_kv, int64_t d_k, int64_t d_v, float scale);
+    void (*attn)(float *out, float *scores, const float *q, const struct kern_kv *kv, int64_t n_kv,
+                 int64_t d_k, int64_t d_v, float scale);
     // RoPE with kern_rope's contract (below); the AVX2 version rotates 8 lanes at a time.
-    void (*rope)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
-                 float base, int neox);
+    void (*rope)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+                 int neox);
 };
 
 const struct kern_ops *kern_ref(void);
@@ -72,7 +72,7 @@ const struct kern_ops *kern_best(void);
 // RoPE on n_head heads of head_dim values each (head h at x + h*head_dim), rotating the
 // first n_rot dims. NORM pairs (2i, 2i+1); NEOX pairs (i, i + n_rot/2).
 // θ_i = pos · base^(−2i/n_rot). Scalar (cheap relative to matmul); shared by all tables.
-void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
-               float base, int neox);
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+               int neox);
 
 #endif // JANUS_KERNELS_H

@@ -1,4 +1,5 @@
 // Architecture table and GGUF name formatting (arch.h).
+// Pure constant tables; no allocation.
 // SPDX-License-Identifier: MIT
 #include "model/arch.h"
 

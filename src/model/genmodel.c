@@ -15,7 +15,6 @@
 #include "model/gguf.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,17 +107,6 @@ uint32_t genmodel_crc32(const char *s) {
     return c ^ 0xffffffffu;
 }
 
-static int errf(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
-static int errf(char *err, size_t err_len, int status, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 // ---- validation
 
 // llama/qwen2moe: head_dim 0 means n_embd/n_head (the only value those archs allow).
@@ -134,15 +122,16 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
 #define RANGE(field, flag, lo, hi)                                                                 \
     do {                                                                                           \
         if (p->field < (lo) || p->field > (hi))                                                    \
-            return errf(err, err_len, JANUS_EINVAL, "%s %lld out of range [%lld, %lld]", flag,     \
-                        (long long)p->field, (long long)(lo), (long long)(hi));                    \
+            return status_errf(err, err_len, JANUS_EINVAL, "%s %lld out of range [%lld, %lld]",    \
+                               flag, (long long)p->field, (long long)(lo), (long long)(hi));       \
     } while (0)
     if ((unsigned)p->arch >= JANUS_ARRAY_SIZE(k_arch_names))
-        return errf(err, err_len, JANUS_EINVAL, "unknown architecture %d", (int)p->arch);
+        return status_errf(err, err_len, JANUS_EINVAL, "unknown architecture %d", (int)p->arch);
     if (p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16 &&
         p->type != GGML_TYPE_Q8_0)
-        return errf(err, err_len, JANUS_EINVAL, "--type %s not supported (f32, f16, bf16, q8_0)",
-                    ggml_type_name(p->type));
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--type %s not supported (f32, f16, bf16, q8_0)",
+                           ggml_type_name(p->type));
     RANGE(n_embd, "--n-embd", 1, GEN_MAX_DIM);
     RANGE(n_layer, "--n-layer", 1, LIMIT_MAX_LAYERS);
     RANGE(n_head, "--n-head", 1, 4096);
@@ -154,69 +143,74 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
     if (p->n_vocab != 0) RANGE(n_vocab, "--n-vocab", 259, LIMIT_MAX_VOCAB);
     RANGE(n_threads, "--threads", 0, POOL_MAX_THREADS);
     if (!(p->rope_base > 0.0f) || !isfinite(p->rope_base))
-        return errf(err, err_len, JANUS_EINVAL, "--rope-base must be a positive number");
+        return status_errf(err, err_len, JANUS_EINVAL, "--rope-base must be a positive number");
     if (!(p->rms_eps > 0.0f) || !isfinite(p->rms_eps))
-        return errf(err, err_len, JANUS_EINVAL, "--rms-eps must be a positive number");
+        return status_errf(err, err_len, JANUS_EINVAL, "--rms-eps must be a positive number");
     if (p->n_head % p->n_head_kv != 0)
-        return errf(err, err_len, JANUS_EINVAL,
-                    "--n-head %lld is not a multiple of --n-head-kv %lld", (long long)p->n_head,
-                    (long long)p->n_head_kv);
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--n-head %lld is not a multiple of --n-head-kv %lld",
+                           (long long)p->n_head, (long long)p->n_head_kv);
     if (!ds) {
         if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
             RANGE(head_dim, "--head-dim", 2, GEN_MAX_DIM);
         } else {
             if (p->n_embd % p->n_head != 0)
-                return errf(err, err_len, JANUS_EINVAL,
-                            "--n-embd %lld is not a multiple of --n-head %lld",
-                            (long long)p->n_embd, (long long)p->n_head);
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "--n-embd %lld is not a multiple of --n-head %lld",
+                                   (long long)p->n_embd, (long long)p->n_head);
             if (p->head_dim != 0 && p->head_dim != p->n_embd / p->n_head)
-                return errf(err, err_len, JANUS_EINVAL,
-                            "--head-dim %lld must equal n_embd/n_head = %lld for %s (only qwen3moe "
-                            "has a free head_dim)",
-                            (long long)p->head_dim, (long long)(p->n_embd / p->n_head),
-                            genmodel_arch_name(p->arch));
+                return status_errf(
+                    err, err_len, JANUS_EINVAL,
+                    "--head-dim %lld must equal n_embd/n_head = %lld for %s (only qwen3moe "
+                    "has a free head_dim)",
+                    (long long)p->head_dim, (long long)(p->n_embd / p->n_head),
+                    genmodel_arch_name(p->arch));
         }
         if (head_dim(p) % 2 != 0)
-            return errf(err, err_len, JANUS_EINVAL, "head_dim %lld must be even (RoPE pairs)",
-                        (long long)head_dim(p));
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "head_dim %lld must be even (RoPE pairs)", (long long)head_dim(p));
         if (p->n_head * head_dim(p) > GEN_MAX_DIM)
-            return errf(err, err_len, JANUS_EINVAL, "n_head * head_dim too large");
+            return status_errf(err, err_len, JANUS_EINVAL, "n_head * head_dim too large");
     }
     if (p->arch == GENMODEL_ARCH_LLAMA && p->n_ff != 0)
-        return errf(err, err_len, JANUS_EINVAL,
-                    "--n-ff: llama has no dense or shared FFN (use --n-ff-exp)");
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--n-ff: llama has no dense or shared FFN (use --n-ff-exp)");
     if (p->arch == GENMODEL_ARCH_QWEN2MOE || p->arch == GENMODEL_ARCH_QWEN3MOE)
         RANGE(n_ff, "--n-ff", 1, GEN_MAX_DIM);
     if (p->arch == GENMODEL_ARCH_QWEN2MOE && p->n_expert_shared != 1)
-        return errf(err, err_len, JANUS_EINVAL,
-                    "--n-expert-shared %lld: qwen2moe has exactly one shared expert (width --n-ff)",
-                    (long long)p->n_expert_shared);
+        return status_errf(
+            err, err_len, JANUS_EINVAL,
+            "--n-expert-shared %lld: qwen2moe has exactly one shared expert (width --n-ff)",
+            (long long)p->n_expert_shared);
     if ((p->arch == GENMODEL_ARCH_LLAMA || p->arch == GENMODEL_ARCH_QWEN3MOE) &&
         p->n_expert_shared != 0)
-        return errf(err, err_len, JANUS_EINVAL, "--n-expert-shared: %s has no shared experts",
-                    genmodel_arch_name(p->arch));
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--n-expert-shared: %s has no shared experts",
+                           genmodel_arch_name(p->arch));
     if (!ds) {
         if (p->n_dense_lead || p->q_lora || p->kv_lora || p->qk_nope || p->qk_rope || p->v_head)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--n-dense-lead/--q-lora/--kv-lora/--qk-nope/--qk-rope/--v-head apply "
-                        "to deepseek2 only");
+            return status_errf(
+                err, err_len, JANUS_EINVAL,
+                "--n-dense-lead/--q-lora/--kv-lora/--qk-nope/--qk-rope/--v-head apply "
+                "to deepseek2 only");
         if (p->gating != GENMODEL_GATING_SOFTMAX)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--gating applies to deepseek2 only (%s uses "
-                        "softmax)",
-                        genmodel_arch_name(p->arch));
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--gating applies to deepseek2 only (%s uses "
+                               "softmax)",
+                               genmodel_arch_name(p->arch));
         if (p->n_group || p->n_group_used)
-            return errf(err, err_len, JANUS_EINVAL, "--expert-groups applies to deepseek2 only");
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--expert-groups applies to deepseek2 only");
         if (p->weights_scale != 1.0f || p->norm_topk)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--weights-scale/--norm-topk apply to deepseek2 only");
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--weights-scale/--norm-topk apply to deepseek2 only");
     } else {
         if (p->n_head_kv != p->n_head)
-            return errf(err, err_len, JANUS_EINVAL,
-                        "--n-head-kv %lld must equal --n-head %lld for deepseek2 (MLA)",
-                        (long long)p->n_head_kv, (long long)p->n_head);
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--n-head-kv %lld must equal --n-head %lld for deepseek2 (MLA)",
+                               (long long)p->n_head_kv, (long long)p->n_head);
         if (p->head_dim != 0)
-            return errf(
+            return status_errf(
                 err, err_len, JANUS_EINVAL,
                 "--head-dim does not apply to deepseek2 (use --qk-nope/--qk-rope/--v-head)");
         RANGE(q_lora, "--q-lora", 1, GEN_MAX_DIM);
@@ -225,34 +219,38 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
         RANGE(qk_rope, "--qk-rope", 2, GEN_MAX_DIM);
         RANGE(v_head, "--v-head", 1, GEN_MAX_DIM);
         if (p->qk_rope % 2 != 0)
-            return errf(err, err_len, JANUS_EINVAL, "--qk-rope %lld must be even (RoPE pairs)",
-                        (long long)p->qk_rope);
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--qk-rope %lld must be even (RoPE pairs)", (long long)p->qk_rope);
         RANGE(n_dense_lead, "--n-dense-lead", 0, p->n_layer - 1);
         if (p->n_dense_lead > 0) RANGE(n_ff, "--n-ff", 1, GEN_MAX_DIM);
         RANGE(n_expert_shared, "--n-expert-shared", 0, 64);
         if (p->gating != GENMODEL_GATING_SOFTMAX && p->gating != GENMODEL_GATING_SIGMOID)
-            return errf(err, err_len, JANUS_EINVAL, "--gating must be softmax or sigmoid");
+            return status_errf(err, err_len, JANUS_EINVAL, "--gating must be softmax or sigmoid");
         if (!(p->weights_scale > 0.0f) || !isfinite(p->weights_scale))
-            return errf(err, err_len, JANUS_EINVAL, "--weights-scale must be a positive number");
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--weights-scale must be a positive number");
         if (p->norm_topk != 0 && p->norm_topk != 1)
-            return errf(err, err_len, JANUS_EINVAL, "--norm-topk must be 0 or 1");
+            return status_errf(err, err_len, JANUS_EINVAL, "--norm-topk must be 0 or 1");
         if (p->n_group_used && !p->n_group)
-            return errf(err, err_len, JANUS_EINVAL, "--expert-groups-used needs --expert-groups");
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--expert-groups-used needs --expert-groups");
         if (p->n_group) {
             if (p->n_group < 2 || p->n_group >= p->n_expert || p->n_expert % p->n_group != 0)
-                return errf(err, err_len, JANUS_EINVAL,
-                            "--expert-groups %lld must divide --n-expert %lld and lie in [2, "
-                            "n_expert)",
-                            (long long)p->n_group, (long long)p->n_expert);
+                return status_errf(
+                    err, err_len, JANUS_EINVAL,
+                    "--expert-groups %lld must divide --n-expert %lld and lie in [2, "
+                    "n_expert)",
+                    (long long)p->n_group, (long long)p->n_expert);
             if (p->n_group_used < 1 || p->n_group_used >= p->n_group)
-                return errf(err, err_len, JANUS_EINVAL,
-                            "--expert-groups-used %lld must lie in [1, %lld)",
-                            (long long)p->n_group_used, (long long)p->n_group);
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "--expert-groups-used %lld must lie in [1, %lld)",
+                                   (long long)p->n_group_used, (long long)p->n_group);
             if (p->n_expert_used > p->n_group_used * (p->n_expert / p->n_group))
-                return errf(err, err_len, JANUS_EINVAL,
-                            "--n-expert-used %lld exceeds the %lld experts of the kept groups",
-                            (long long)p->n_expert_used,
-                            (long long)(p->n_group_used * (p->n_expert / p->n_group)));
+                return status_errf(
+                    err, err_len, JANUS_EINVAL,
+                    "--n-expert-used %lld exceeds the %lld experts of the kept groups",
+                    (long long)p->n_expert_used,
+                    (long long)(p->n_group_used * (p->n_expert / p->n_group)));
         }
     }
 #undef RANGE
@@ -429,7 +427,7 @@ static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t
         int64_t cap = pl->cap ? pl->cap * 2 : 64;
         struct tplan *t = mem_realloc(MEM_TAG_MODEL, pl->t, (size_t)cap * sizeof *t);
         if (!t) {
-            pl->rc = errf(pl->err, pl->err_len, JANUS_ENOMEM, "out of memory");
+            pl->rc = status_errf(pl->err, pl->err_len, JANUS_ENOMEM, "out of memory");
             return;
         }
         pl->t = t;
@@ -447,11 +445,12 @@ static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t
     t->std = std;
     if (gguf_tensor_bytes(n_dims, t->ne, type) == 0) {
         if (type == GGML_TYPE_Q8_0 && ne0 % 32 != 0)
-            pl->rc = errf(pl->err, pl->err_len, JANUS_EINVAL,
-                          "--type q8_0: tensor '%s' has ne[0] = %lld, not a multiple of 32", name,
-                          (long long)ne0);
+            pl->rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL,
+                                 "--type q8_0: tensor '%s' has ne[0] = %lld, not a multiple of 32",
+                                 name, (long long)ne0);
         else
-            pl->rc = errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large", name);
+            pl->rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large",
+                                 name);
         return;
     }
     pl->n++;
@@ -739,7 +738,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     int rc = genmodel_check(p, err, err_len);
     if (rc) return rc;
     struct gguf_writer *w = gguf_writer_create();
-    if (!w) return errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    if (!w) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     struct plan pl = {0};
     pl.err = err;
     pl.err_len = err_len;
@@ -758,7 +757,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         char e2[512];
         rc = gguf_open(&vg, p->vocab_path, e2, sizeof e2);
         if (rc) {
-            errf(err, err_len, rc, "--vocab: %s", e2);
+            status_errf(err, err_len, rc, "--vocab: %s", e2);
             goto done;
         }
         have_vg = 1;
@@ -766,16 +765,17 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         uint64_t n;
         rc = gguf_get_arr(&vg, "tokenizer.ggml.tokens", &et, &n, e2, sizeof e2);
         if (rc || et != GGUF_TYPE_STRING || n == 0 || n > LIMIT_MAX_VOCAB) {
-            rc = errf(err, err_len, JANUS_EFORMAT,
-                      "--vocab %s: needs a non-empty string array tokenizer.ggml.tokens (%s)",
-                      p->vocab_path, rc ? e2 : "wrong type or size");
+            rc =
+                status_errf(err, err_len, JANUS_EFORMAT,
+                            "--vocab %s: needs a non-empty string array tokenizer.ggml.tokens (%s)",
+                            p->vocab_path, rc ? e2 : "wrong type or size");
             goto done;
         }
         n_vocab = (int64_t)n;
     } else {
         rc = vocab_builtin(&v, p->n_vocab);
         if (rc) {
-            errf(err, err_len, rc, "out of memory building the vocabulary");
+            status_errf(err, err_len, rc, "out of memory building the vocabulary");
             goto done;
         }
         n_vocab = v.n;
@@ -791,7 +791,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         rc = write_vocab_keys(w, &v);
     }
     if (rc) {
-        errf(err, err_len, rc, "writing metadata: %s", janus_strerror(rc));
+        status_errf(err, err_len, rc, "writing metadata: %s", janus_strerror(rc));
         goto done;
     }
     build_plan(&pl, p, n_vocab);
@@ -802,7 +802,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     for (int64_t i = 0; i < pl.n && !rc; i++) {
         const struct tplan *t = &pl.t[i];
         rc = gguf_writer_add_tensor_info(w, t->name, t->n_dims, t->ne, t->type);
-        if (rc) errf(err, err_len, rc, "tensor '%s': %s", t->name, janus_strerror(rc));
+        if (rc) status_errf(err, err_len, rc, "tensor '%s': %s", t->name, janus_strerror(rc));
     }
     if (rc) goto done;
     int64_t max_row = 1;
@@ -812,8 +812,8 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     if (p->n_threads > 1) {
         rc = pool_create(&pool, p->n_threads);
         if (rc) {
-            errf(err, err_len, rc, "cannot start %d threads (%s)", p->n_threads,
-                 janus_strerror(rc));
+            status_errf(err, err_len, rc, "cannot start %d threads (%s)", p->n_threads,
+                        janus_strerror(rc));
             goto done;
         }
     }
@@ -822,33 +822,34 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     xb = mem_calloc(MEM_TAG_MODEL, (size_t)nth, sizeof *xb);
     chunk_bytes = mem_calloc(MEM_TAG_MODEL, (size_t)nth, sizeof *chunk_bytes);
     if (!xf || !xb || !chunk_bytes) {
-        rc = errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
         goto done;
     }
     for (int i = 0; i < nth; i++) {
         xf[i] = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof(float));
         xb[i] = mem_alloc(MEM_TAG_MODEL, (size_t)buf_n * sizeof(float));
         if (!xf[i] || !xb[i]) {
-            rc = errf(err, err_len, JANUS_ENOMEM, "out of memory");
+            rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
             goto done;
         }
     }
     struct gen_job job = {.p = p, .xf = xf, .xb = xb, .bytes = chunk_bytes};
     rc = gguf_writer_stream_begin(w, path);
     if (rc) {
-        errf(err, err_len, rc, "%s: cannot write (%s)", path, janus_strerror(rc));
+        status_errf(err, err_len, rc, "%s: cannot write (%s)", path, janus_strerror(rc));
         goto done;
     }
     for (int64_t i = 0; i < pl.n && !rc; i++) {
         rc = stream_tensor(w, pool, &job, &pl.t[i]);
         if (rc)
-            errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
-                 janus_strerror(rc));
+            status_errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
+                        janus_strerror(rc));
     }
     if (!rc) {
         rc = gguf_writer_stream_end(w);
         if (rc)
-            errf(err, err_len, rc, "%s: finishing the file failed (%s)", path, janus_strerror(rc));
+            status_errf(err, err_len, rc, "%s: finishing the file failed (%s)", path,
+                        janus_strerror(rc));
     }
 done:
     gguf_writer_destroy(&w); // removes a partial file

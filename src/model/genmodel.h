@@ -4,10 +4,10 @@
 // Deterministic from the seed: chunk c (~1M values, whole rows) of tensor t draws from its
 // own rng.h stream rng_init3(seed, crc32(name), c), so a file is byte-identical for equal
 // parameters whatever the thread count.
-// Tensors are streamed to disk (gguf writer streaming mode): memory stays O(one chunk)
-// however large the model. Matrices are stored in the model type (F32/F16/BF16/Q8_0);
-// norms, routers, biases and exp_probs_b always in F32.
+// Tensors are streamed to disk: memory stays O(one chunk) however large the model.
 // SPDX-License-Identifier: MIT
+// Streaming uses the gguf writer's streaming mode. Matrices are stored in the model type
+// (F32/F16/BF16/Q8_0); norms, routers, biases and exp_probs_b always in F32.
 #ifndef JANUS_GENMODEL_H
 #define JANUS_GENMODEL_H
 

@@ -727,17 +727,6 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *nam
     return i < 0 ? NULL : &g->tensors[i];
 }
 
-static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
-static int get_err(char *err, size_t err_len, int status, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 // Reads an integer of type t at p as signed (ok_s) or unsigned; returns 0 if not integer.
 static int read_int(uint32_t t, const uint8_t *p, int64_t *s, uint64_t *u, int *is_signed) {
     switch (t) {
@@ -802,7 +791,7 @@ static const struct gguf_kv *get_kv(const struct gguf *g, const char *key, char 
                                     size_t err_len) {
     int64_t i = gguf_find_key(g, key);
     if (i < 0) {
-        get_err(err, err_len, JANUS_ENOTFOUND, "key '%s' not found", key);
+        status_errf(err, err_len, JANUS_ENOTFOUND, "key '%s' not found", key);
         return NULL;
     }
     return &g->kv[i];
@@ -815,13 +804,14 @@ int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out, char *err
     uint64_t u = 0;
     int sg = 0;
     if (!read_int(kv->type, kv->data, &s, &u, &sg))
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s", key,
-                       gguf_type_name(kv->type));
+        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected an integer, found %s",
+                           key, gguf_type_name(kv->type));
     if (sg ? (s < 0 || s > (int64_t)UINT32_MAX) : u > UINT32_MAX)
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': value %s%llu out of range for u32",
-                       key, sg && s < 0 ? "-" : "",
-                       sg ? (unsigned long long)(s < 0 ? -(s + 1) + 1ull : (uint64_t)s)
-                          : (unsigned long long)u);
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "key '%s': value %s%llu out of range for u32", key,
+                           sg && s < 0 ? "-" : "",
+                           sg ? (unsigned long long)(s < 0 ? -(s + 1) + 1ull : (uint64_t)s)
+                              : (unsigned long long)u);
     *out = (uint32_t)(sg ? (uint64_t)s : u);
     return JANUS_OK;
 }
@@ -837,21 +827,21 @@ int gguf_get_f32(const struct gguf *g, const char *key, float *out, char *err, s
         double d;
         memcpy(&d, kv->data, 8);
         if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38))
-            return get_err(err, err_len, JANUS_EFORMAT, "key '%s': f64 value %g out of f32 range",
-                           key, d);
+            return status_errf(err, err_len, JANUS_EFORMAT,
+                               "key '%s': f64 value %g out of f32 range", key, d);
         *out = (float)d;
         return JANUS_OK;
     }
-    return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected f32 or f64, found %s", key,
-                   gguf_type_name(kv->type));
+    return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected f32 or f64, found %s", key,
+                       gguf_type_name(kv->type));
 }
 
 int gguf_get_bool(const struct gguf *g, const char *key, int *out, char *err, size_t err_len) {
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_BOOL)
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected bool, found %s", key,
-                       gguf_type_name(kv->type));
+        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected bool, found %s", key,
+                           gguf_type_name(kv->type));
     *out = kv->data[0] != 0;
     return JANUS_OK;
 }
@@ -861,8 +851,8 @@ int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, ch
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_STRING)
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected string, found %s", key,
-                       gguf_type_name(kv->type));
+        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected string, found %s", key,
+                           gguf_type_name(kv->type));
     uint64_t len;
     memcpy(&len, kv->data, 8);
     out->ptr = (const char *)kv->data + 8;
@@ -875,8 +865,8 @@ int gguf_get_arr(const struct gguf *g, const char *key, enum gguf_type *elem_typ
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type != GGUF_TYPE_ARRAY)
-        return get_err(err, err_len, JANUS_EFORMAT, "key '%s': expected array, found %s", key,
-                       gguf_type_name(kv->type));
+        return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected array, found %s", key,
+                           gguf_type_name(kv->type));
     *elem_type = kv->arr_type;
     *n = kv->arr_n;
     return JANUS_OK;

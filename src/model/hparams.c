@@ -19,22 +19,28 @@ struct hp_reader {
     size_t err_len;
 };
 
+// The status of a gguf_get_* lookup of key: JANUS_OK (found), 1 (absent and optional: use
+// the default), JANUS_EFORMAT (absent but required; r->err names the key) or the lookup's
+// own error.
+static int lookup_status(struct hp_reader *r, const char *key, int rc, int required) {
+    if (rc != JANUS_ENOTFOUND) return rc;
+    if (!required) return 1;
+    snprintf(r->err, r->err_len, "missing key %s", key);
+    return JANUS_EFORMAT;
+}
+
 // Required/optional u32 with range check. Returns status; absent optional → *out = def.
 static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t def, int64_t lo,
                  int64_t hi, int64_t *out) {
     char key[128];
     arch_key(key, sizeof key, r->a, suffix);
     uint32_t v = 0;
-    int rc = gguf_get_u32(r->g, key, &v, r->err, r->err_len);
-    if (rc == JANUS_ENOTFOUND && !required) {
+    int rc = lookup_status(r, key, gguf_get_u32(r->g, key, &v, r->err, r->err_len), required);
+    if (rc == 1) {
         *out = def;
         return JANUS_OK;
     }
-    if (rc == JANUS_ENOTFOUND) {
-        snprintf(r->err, r->err_len, "missing key %s", key);
-        return JANUS_EFORMAT;
-    }
-    if (rc != JANUS_OK) return rc;
+    if (rc) return rc;
     if ((int64_t)v < lo || (int64_t)v > hi) {
         snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
                  (long long)hi);
@@ -48,16 +54,12 @@ static int get_f(struct hp_reader *r, const char *suffix, int required, float de
     char key[128];
     arch_key(key, sizeof key, r->a, suffix);
     float v = 0;
-    int rc = gguf_get_f32(r->g, key, &v, r->err, r->err_len);
-    if (rc == JANUS_ENOTFOUND && !required) {
+    int rc = lookup_status(r, key, gguf_get_f32(r->g, key, &v, r->err, r->err_len), required);
+    if (rc == 1) {
         *out = def;
         return JANUS_OK;
     }
-    if (rc == JANUS_ENOTFOUND) {
-        snprintf(r->err, r->err_len, "missing key %s", key);
-        return JANUS_EFORMAT;
-    }
-    if (rc != JANUS_OK) return rc;
+    if (rc) return rc;
     if (!isfinite(v)) {
         snprintf(r->err, r->err_len, "key %s is not finite", key);
         return JANUS_EFORMAT;

@@ -13,22 +13,10 @@
 
 #include <math.h>
 #include <pcre2.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 // ---- small helpers
-
-static int fail(char *err, size_t err_len, int status, const char *fmt, ...) JANUS_PRINTF(4, 5);
-static int fail(char *err, size_t err_len, int status, const char *fmt, ...) {
-    if (err && err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, err_len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull; // FNV-1a, then a final mix
@@ -300,9 +288,10 @@ static void re_free(void *p, void *data) {
 
 static int re_compile_all(struct vocab *v, const char *const *pats, char *err, size_t err_len) {
     v->re_gctx = pcre2_general_context_create(re_malloc, re_free, NULL);
-    if (!v->re_gctx) return fail(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
+    if (!v->re_gctx)
+        return status_errf(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
     pcre2_compile_context *cctx = pcre2_compile_context_create(v->re_gctx);
-    if (!cctx) return fail(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
+    if (!cctx) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory (pcre2 context)");
     int rc = JANUS_OK;
     for (int i = 0; pats[i]; i++) {
         JANUS_ASSERT(i < (int)JANUS_ARRAY_SIZE(v->re));
@@ -312,15 +301,16 @@ static int re_compile_all(struct vocab *v, const char *const *pats, char *err, s
             pcre2_compile((PCRE2_SPTR)pats[i], PCRE2_ZERO_TERMINATED,
                           PCRE2_UTF | PCRE2_UCP | PCRE2_DOLLAR_ENDONLY, &ec, &eo, cctx);
         if (!code && ec == PCRE2_ERROR_HEAP_FAILED) {
-            rc = fail(err, err_len, JANUS_ENOMEM, "out of memory compiling the pre-tokenizer");
+            rc = status_errf(err, err_len, JANUS_ENOMEM,
+                             "out of memory compiling the pre-tokenizer");
             break;
         }
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(ec, msg, sizeof msg);
-            rc = fail(err, err_len, JANUS_EUNSUPPORTED,
-                      "pre-tokenizer '%s': regex %d does not compile at offset %zu: %s",
-                      vocab_pre_name(v->pre), i, (size_t)eo, (const char *)msg);
+            rc = status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                             "pre-tokenizer '%s': regex %d does not compile at offset %zu: %s",
+                             vocab_pre_name(v->pre), i, (size_t)eo, (const char *)msg);
             break;
         }
         (void)pcre2_jit_compile(code, PCRE2_JIT_COMPLETE); // optional speed-up
@@ -457,7 +447,7 @@ static int cmp_special(const struct vocab *v, int32_t a, int32_t b) {
 
 int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t err_len) {
     memset(v, 0, sizeof *v);
-    if (!d || !d->model) return fail(err, err_len, JANUS_EINVAL, "vocab: no description");
+    if (!d || !d->model) return status_errf(err, err_len, JANUS_EINVAL, "vocab: no description");
     struct vocab tmp = {0};
     struct strtab t = {0};
     char emptybuf[32];
@@ -482,26 +472,26 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                 }
             }
             if (!found)
-                return fail(
+                return status_errf(
                     err, err_len, JANUS_EUNSUPPORTED,
                     "tokenizer.ggml.pre '%.*s' is not supported (supported: gpt-2, default, "
                     "deepseek-coder, deepseek-llm, llama3, qwen2)",
                     (int)JANUS_MIN(d->pre.len, 64), d->pre.ptr);
         }
     } else {
-        return fail(err, err_len, JANUS_EUNSUPPORTED,
-                    "tokenizer.ggml.model '%.64s' is not supported (supported: llama, gpt2)",
-                    d->model);
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "tokenizer.ggml.model '%.64s' is not supported (supported: llama, gpt2)",
+                           d->model);
     }
     if (d->n_tokens < 1 || d->n_tokens > LIMIT_MAX_VOCAB)
-        return fail(err, err_len, d->n_tokens < 1 ? JANUS_EFORMAT : JANUS_ELIMIT,
-                    "tokenizer.ggml.tokens: %lld tokens (must be 1..%d)", (long long)d->n_tokens,
-                    LIMIT_MAX_VOCAB);
-    if (!d->tokens) return fail(err, err_len, JANUS_EINVAL, "vocab: tokens array missing");
+        return status_errf(err, err_len, d->n_tokens < 1 ? JANUS_EFORMAT : JANUS_ELIMIT,
+                           "tokenizer.ggml.tokens: %lld tokens (must be 1..%d)",
+                           (long long)d->n_tokens, LIMIT_MAX_VOCAB);
+    if (!d->tokens) return status_errf(err, err_len, JANUS_EINVAL, "vocab: tokens array missing");
     if (tmp.type == VOCAB_TYPE_BPE &&
         (d->n_merges < 0 || d->n_merges > LIMIT_GGUF_MAX_ARRAY || (d->n_merges > 0 && !d->merges)))
-        return fail(err, err_len, JANUS_ELIMIT, "tokenizer.ggml.merges: bad count %lld",
-                    (long long)d->n_merges);
+        return status_errf(err, err_len, JANUS_ELIMIT, "tokenizer.ggml.merges: bad count %lld",
+                           (long long)d->n_merges);
     int64_t n_merges = tmp.type == VOCAB_TYPE_BPE ? d->n_merges : 0;
 
     tmp.n_tokens = (int32_t)d->n_tokens;
@@ -512,8 +502,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     tmp.str_hash_cap = next_pow2((uint64_t)max_strings * 2);
     tmp.str_hash = mem_alloc(MEM_TAG_MODEL, (size_t)tmp.str_hash_cap * sizeof *tmp.str_hash);
     if (!t.off || !tmp.tok || !tmp.str_hash) {
-        rc = fail(err, err_len, JANUS_ENOMEM, "out of memory loading %lld tokens",
-                  (long long)d->n_tokens);
+        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory loading %lld tokens",
+                         (long long)d->n_tokens);
         goto fail;
     }
     memset(tmp.str_hash, 0xff, (size_t)tmp.str_hash_cap * sizeof *tmp.str_hash);
@@ -523,26 +513,26 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         const char *s = d->tokens[i].ptr;
         size_t n = d->tokens[i].len;
         if (n > VOCAB_MAX_TOKEN_LEN) {
-            rc = fail(err, err_len, JANUS_ELIMIT, "token %d is %zu bytes (limit %d)", i, n,
-                      VOCAB_MAX_TOKEN_LEN);
+            rc = status_errf(err, err_len, JANUS_ELIMIT, "token %d is %zu bytes (limit %d)", i, n,
+                             VOCAB_MAX_TOKEN_LEN);
             goto fail;
         }
         if (n == 0) { // as llama.cpp: an empty token gets a placeholder text
             n = (size_t)snprintf(emptybuf, sizeof emptybuf, "[EMPTY_%d]", i);
             s = emptybuf;
         } else if (!s) {
-            rc = fail(err, err_len, JANUS_EINVAL, "token %d has no text", i);
+            rc = status_errf(err, err_len, JANUS_EINVAL, "token %d has no text", i);
             goto fail;
         }
         int32_t id = intern(&tmp, &t, s, n);
         if (id < 0) {
-            rc = fail(err, err_len, id, "token table too large at token %d", i);
+            rc = status_errf(err, err_len, id, "token table too large at token %d", i);
             goto fail;
         }
         if (id != i) {
-            rc = fail(err, err_len, JANUS_EFORMAT,
-                      "duplicate token in vocabulary: '%.*s' has ids %d and %d",
-                      (int)JANUS_MIN(n, 64), s, id, i);
+            rc = status_errf(err, err_len, JANUS_EFORMAT,
+                             "duplicate token in vocabulary: '%.*s' has ids %d and %d",
+                             (int)JANUS_MIN(n, 64), s, id, i);
             goto fail;
         }
         struct vocab_entry *e = &tmp.tok[i];
@@ -550,21 +540,21 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         e->len = (uint32_t)n;
         e->score = d->scores ? d->scores[i] : 0.0f;
         if (isnan(e->score)) {
-            rc = fail(err, err_len, JANUS_EFORMAT, "tokenizer.ggml.scores[%d] is NaN", i);
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "tokenizer.ggml.scores[%d] is NaN", i);
             goto fail;
         }
         e->type = d->token_types ? d->token_types[i] : VOCAB_TOKEN_NORMAL;
         if (e->type < VOCAB_TOKEN_UNDEFINED || e->type > VOCAB_TOKEN_BYTE) {
-            rc = fail(err, err_len, JANUS_EFORMAT,
-                      "tokenizer.ggml.token_type[%d] = %d (must be 0..6)", i, e->type);
+            rc = status_errf(err, err_len, JANUS_EFORMAT,
+                             "tokenizer.ggml.token_type[%d] = %d (must be 0..6)", i, e->type);
             goto fail;
         }
         if (e->type == VOCAB_TOKEN_BYTE) {
             const uint8_t *b = (const uint8_t *)s;
             if (n != 6 || memcmp(b, "<0x", 3) || !is_hex(b[3]) || !is_hex(b[4]) || b[5] != '>') {
-                rc = fail(err, err_len, JANUS_EFORMAT,
-                          "token %d has type BYTE but text '%.*s' is not <0xHH>", i,
-                          (int)JANUS_MIN(n, 64), s);
+                rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                 "token %d has type BYTE but text '%.*s' is not <0xHH>", i,
+                                 (int)JANUS_MIN(n, 64), s);
                 goto fail;
             }
         }
@@ -575,8 +565,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         tmp.merge_cap = next_pow2((uint64_t)n_merges * 2);
         tmp.merge = mem_alloc(MEM_TAG_MODEL, (size_t)tmp.merge_cap * sizeof *tmp.merge);
         if (!tmp.merge) {
-            rc = fail(err, err_len, JANUS_ENOMEM, "out of memory for %lld merges",
-                      (long long)n_merges);
+            rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory for %lld merges",
+                             (long long)n_merges);
             goto fail;
         }
         memset(tmp.merge, 0xff, (size_t)tmp.merge_cap * sizeof *tmp.merge);
@@ -585,9 +575,10 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
             size_t n = d->merges[i].len;
             const char *sp = n > 1 && s ? memchr(s + 1, ' ', n - 1) : NULL;
             if (!sp || n > VOCAB_MAX_TOKEN_LEN) {
-                rc = fail(err, err_len, JANUS_EFORMAT,
-                          "tokenizer.ggml.merges[%lld] = '%.*s' is not of the form 'left right'",
-                          (long long)i, s ? (int)JANUS_MIN(n, 64) : 0, s ? s : "");
+                rc = status_errf(
+                    err, err_len, JANUS_EFORMAT,
+                    "tokenizer.ggml.merges[%lld] = '%.*s' is not of the form 'left right'",
+                    (long long)i, s ? (int)JANUS_MIN(n, 64) : 0, s ? s : "");
                 goto fail;
             }
             size_t nl = (size_t)(sp - s), nr = n - nl - 1;
@@ -609,7 +600,8 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                 }
             }
             if (res < 0) {
-                rc = fail(err, err_len, res, "merge table too large at merge %lld", (long long)i);
+                rc = status_errf(err, err_len, res, "merge table too large at merge %lld",
+                                 (long long)i);
                 goto fail;
             }
             if (merge_insert(&tmp, l, r, (int32_t)i, res)) tmp.n_merges++;
@@ -621,7 +613,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     t.text = NULL;
     t.off = NULL;
     if (!tmp.text) {
-        rc = fail(err, err_len, JANUS_ENOMEM, "out of memory");
+        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
         goto fail;
     }
 
@@ -634,9 +626,9 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         if (ids[k] < 0 && tmp.type == VOCAB_TYPE_SPM && spm_default[k] < tmp.n_tokens)
             ids[k] = spm_default[k];
         else if (ids[k] >= tmp.n_tokens) {
-            rc = fail(err, err_len, JANUS_EFORMAT,
-                      "tokenizer.ggml.%s = %lld is out of range (%d tokens)", id_names[k],
-                      (long long)ids[k], tmp.n_tokens);
+            rc = status_errf(err, err_len, JANUS_EFORMAT,
+                             "tokenizer.ggml.%s = %lld is out of range (%d tokens)", id_names[k],
+                             (long long)ids[k], tmp.n_tokens);
             goto fail;
         }
         if (ids[k] < -1) ids[k] = -1;
@@ -652,13 +644,13 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         tmp.type == VOCAB_TYPE_SPM && (d->add_space_prefix >= 0 ? !!d->add_space_prefix : 1);
     tmp.ignore_merges = tmp.pre == VOCAB_PRE_LLAMA3;
     if (tmp.add_bos && tmp.bos < 0) {
-        rc = fail(err, err_len, JANUS_EFORMAT,
-                  "tokenizer.ggml.add_bos_token is true, but bos_token_id is not set");
+        rc = status_errf(err, err_len, JANUS_EFORMAT,
+                         "tokenizer.ggml.add_bos_token is true, but bos_token_id is not set");
         goto fail;
     }
     if (tmp.add_eos && tmp.eos < 0) {
-        rc = fail(err, err_len, JANUS_EFORMAT,
-                  "tokenizer.ggml.add_eos_token is true, but eos_token_id is not set");
+        rc = status_errf(err, err_len, JANUS_EFORMAT,
+                         "tokenizer.ggml.add_eos_token is true, but eos_token_id is not set");
         goto fail;
     }
 
@@ -711,7 +703,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     if (tmp.n_special) {
         tmp.special = mem_alloc(MEM_TAG_MODEL, (size_t)tmp.n_special * sizeof *tmp.special);
         if (!tmp.special) {
-            rc = fail(err, err_len, JANUS_ENOMEM, "out of memory");
+            rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
             goto fail;
         }
         int32_t k = 0;
@@ -739,7 +731,7 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
 
     rc = build_pieces(&tmp);
     if (rc) {
-        rc = fail(err, err_len, rc, "out of memory building token pieces");
+        rc = status_errf(err, err_len, rc, "out of memory building token pieces");
         goto fail;
     }
     if (pats) {
@@ -780,20 +772,20 @@ static int load_str_array(const struct gguf *g, const char *key, struct vocab_st
     int64_t ki = gguf_find_key(g, key);
     if (ki < 0) {
         if (!required) return JANUS_OK;
-        return fail(err, err_len, JANUS_ENOTFOUND, "%s: key not found", key);
+        return status_errf(err, err_len, JANUS_ENOTFOUND, "%s: key not found", key);
     }
     enum gguf_type et;
     uint64_t n;
     int rc = gguf_get_arr(g, key, &et, &n, err, err_len);
     if (rc) return rc;
     if (et != GGUF_TYPE_STRING)
-        return fail(err, err_len, JANUS_EFORMAT, "%s: expected an array of strings, got %s", key,
-                    gguf_type_name(et));
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: expected an array of strings, got %s",
+                           key, gguf_type_name(et));
     if (n > LIMIT_GGUF_MAX_ARRAY)
-        return fail(err, err_len, JANUS_ELIMIT, "%s: %llu elements (limit %u)", key,
-                    (unsigned long long)n, LIMIT_GGUF_MAX_ARRAY);
+        return status_errf(err, err_len, JANUS_ELIMIT, "%s: %llu elements (limit %u)", key,
+                           (unsigned long long)n, LIMIT_GGUF_MAX_ARRAY);
     struct vocab_str *a = mem_calloc(MEM_TAG_MODEL, n ? n : 1, sizeof *a);
-    if (!a) return fail(err, err_len, JANUS_ENOMEM, "%s: out of memory", key);
+    if (!a) return status_errf(err, err_len, JANUS_ENOMEM, "%s: out of memory", key);
     for (uint64_t i = 0; i < n; i++) {
         struct gguf_str s = gguf_arr_str(g, ki, i);
         a[i].ptr = s.ptr;
@@ -840,14 +832,15 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
     rc = gguf_get_str(g, "tokenizer.ggml.model", &s, err, err_len);
     if (rc)
         return rc == JANUS_ENOTFOUND
-                   ? fail(err, err_len, rc,
-                          "tokenizer.ggml.model: key not found (not a model with a vocabulary)")
+                   ? status_errf(
+                         err, err_len, rc,
+                         "tokenizer.ggml.model: key not found (not a model with a vocabulary)")
                    : rc;
     snprintf(model, sizeof model, "%.*s", (int)JANUS_MIN(s.len, sizeof model - 1), s.ptr);
     if (s.len >= sizeof model || strlen(model) != s.len)
-        return fail(err, err_len, JANUS_EUNSUPPORTED,
-                    "tokenizer.ggml.model '%.*s' is not supported", (int)JANUS_MIN(s.len, 64),
-                    s.ptr);
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "tokenizer.ggml.model '%.*s' is not supported",
+                           (int)JANUS_MIN(s.len, 64), s.ptr);
     d.model = model;
     struct gguf_str pre;
     rc = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, err_len);
@@ -874,14 +867,14 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
                    : (et == GGUF_TYPE_INT32 || et == GGUF_TYPE_UINT32 || et == GGUF_TYPE_INT8 ||
                       et == GGUF_TYPE_UINT8 || et == GGUF_TYPE_INT16 || et == GGUF_TYPE_UINT16);
         if (!ok_type) {
-            rc = fail(err, err_len, JANUS_EFORMAT, "%s: unexpected element type %s", num_keys[k],
-                      gguf_type_name(et));
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "%s: unexpected element type %s",
+                             num_keys[k], gguf_type_name(et));
             goto done;
         }
         if ((int64_t)n != d.n_tokens) {
-            rc = fail(err, err_len, JANUS_EFORMAT,
-                      "%s has %llu elements but tokenizer.ggml.tokens has %lld", num_keys[k],
-                      (unsigned long long)n, (long long)d.n_tokens);
+            rc = status_errf(err, err_len, JANUS_EFORMAT,
+                             "%s has %llu elements but tokenizer.ggml.tokens has %lld", num_keys[k],
+                             (unsigned long long)n, (long long)d.n_tokens);
             goto done;
         }
         if (k == 0) {
@@ -917,7 +910,7 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
     rc = vocab_init(v, &d, err, err_len);
     goto done;
 nomem:
-    rc = fail(err, err_len, JANUS_ENOMEM, "out of memory reading the vocabulary");
+    rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory reading the vocabulary");
 done:
     mem_free(tokens);
     mem_free(merges);

@@ -128,6 +128,14 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
                  (unsigned long long)gt->n_bytes, need);
         return JANUS_EFORMAT;
     }
+    // Views are read as float / uint16_t arrays: the data must be naturally aligned (a file
+    // with general.alignment 1 or 2 could place it anywhere).
+    const uintptr_t align = kt == KERN_W_F32 ? 4 : 2;
+    if ((uintptr_t)gt->data % align) {
+        snprintf(b->err, b->err_len, "tensor %s: data not aligned to %u bytes", name,
+                 (unsigned)align);
+        return JANUS_EFORMAT;
+    }
     b->m->n_bytes_weights += need;
     *out = gt;
     return JANUS_OK;
@@ -333,4 +341,16 @@ void model_free(struct model *m) {
     mem_free(m->layers);
     if (m->gguf.map) gguf_close(&m->gguf); // a zeroed struct is not an open file
     memset(m, 0, sizeof *m);
+}
+
+void model_display_name(const struct model *m, const char *path, char *out, size_t cap) {
+    struct gguf_str name = {0};
+    char err[64];
+    if (gguf_get_str(&m->gguf, "general.name", &name, err, sizeof err) == JANUS_OK &&
+        name.len > 0) {
+        snprintf(out, cap, "%.*s", (int)JANUS_MIN(name.len, (uint64_t)cap - 1), name.ptr);
+        return;
+    }
+    const char *base = strrchr(path, '/');
+    snprintf(out, cap, "%s", base ? base + 1 : path);
 }

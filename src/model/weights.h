@@ -92,6 +92,9 @@ JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t er
 JANUS_WUR int model_load_memory(struct model *m, const void *buf, size_t size, char *err,
                                 size_t err_len);
 void model_free(struct model *m);
+// The name a server reports for the model: general.name if present and non-empty, else
+// the base name of path. Always NUL-terminates out (truncating). Not fallible.
+void model_display_name(const struct model *m, const char *path, char *out, size_t cap);
 
 // ggml type → kernel weight type; returns -1 when unsupported.
 int weights_kern_type(uint32_t ggml_type);

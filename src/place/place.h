@@ -17,12 +17,16 @@
 // ---- replicate.c
 // Replica counts (SPEC §6): one replica per expert, then the remaining n*C - E slots one
 // at a time to the expert with the largest load[e] / R(e), capped at R(e) <= n; ties go
-// to the lowest expert id. Slots left when every expert has n replicas stay empty.
-// load: (E) non-negative, finite (c(e) in the publication). counts: out (E).
+// to the largest tie[e] / R(e), then to the lowest expert id. Slots left when every
+// expert has n replicas stay empty. load: (E) non-negative, finite (c(e) in the
+// publication). tie: (E) or NULL, non-negative (t(e): at large batches c(e) saturates —
+// every expert fires every step — and token counts still tell experts apart).
+// counts: out (E).
 // JANUS_OK; JANUS_EINVAL (n*C < E, a size out of range, a negative/NaN load; err says
 // which; counts untouched).
-JANUS_WUR int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances,
-                               int32_t n_slots, int32_t *counts, char *err, size_t err_cap);
+JANUS_WUR int replicate_counts(int32_t n_experts, const double *load, const double *tie,
+                               int32_t n_instances, int32_t n_slots, int32_t *counts, char *err,
+                               size_t err_cap);
 
 // ---- placement.c
 struct placement_input {

@@ -1,4 +1,5 @@
 // Internal helpers of src/place (place_util.h): file reads/writes and strict JSON ints.
+// Errors are written into the caller's buffer; reads are bounded by max_bytes.
 // SPDX-License-Identifier: MIT
 #include "place/place_util.h"
 

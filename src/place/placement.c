@@ -246,7 +246,7 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
         char sub[256];
         int32_t dup = 0;
         if (policy == PLACEMENT_POLICY_JANUS) {
-            rc = replicate_counts(E, c, n, C, counts, sub, sizeof sub);
+            rc = replicate_counts(E, c, t, n, C, counts, sub, sizeof sub);
             if (!rc) {
                 struct placement_input pin = {E, n, C, counts, c, t, a};
                 struct placement_report pr;

@@ -1,6 +1,7 @@
-// Replica counts (place.h, SPEC §6): one replica per expert, then each remaining slot to
-// the expert with the largest load / R(e) among those with R(e) < n; ties to the lowest
-// expert id. Pure, O((n*C - E) * E), no allocation.
+// Replica counts (place.h, SPEC §6): one replica per expert, then each remaining slot to the
+// expert with the largest load / R(e) among those with R(e) < n; ties go to the largest tie /
+// R(e) (token load, when given), then to the lowest expert id. Pure, O((n*C - E) * E), no
+// allocation.
 // SPDX-License-Identifier: MIT
 #include <math.h>
 
@@ -9,8 +10,8 @@
 #include "place/place.h"
 #include "place/place_util.h"
 
-int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances, int32_t n_slots,
-                     int32_t *counts, char *err, size_t err_cap) {
+int replicate_counts(int32_t n_experts, const double *load, const double *tie, int32_t n_instances,
+                     int32_t n_slots, int32_t *counts, char *err, size_t err_cap) {
     int32_t E = n_experts, n = n_instances, C = n_slots;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || n < 1 || n > LIMIT_MAX_INSTANCES || C < 1 ||
         C > LIMIT_MAX_SLOTS) {
@@ -23,7 +24,8 @@ int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances,
         return JANUS_EINVAL;
     }
     for (int32_t e = 0; e < E; e++)
-        if (!(load[e] >= 0) || !isfinite(load[e])) {
+        if (!(load[e] >= 0) || !isfinite(load[e]) ||
+            (tie && (!(tie[e] >= 0) || !isfinite(tie[e])))) {
             place_util_err(err, err_cap, "replicate: load of expert %d is not a finite number >= 0",
                            e);
             return JANUS_EINVAL;
@@ -33,12 +35,13 @@ int replicate_counts(int32_t n_experts, const double *load, int32_t n_instances,
     int64_t extra = (int64_t)n * C - E;
     for (int64_t s = 0; s < extra; s++) {
         int32_t best = -1;
-        double best_v = -1;
+        double best_v = -1, best_t = -1;
         for (int32_t e = 0; e < E; e++) {
             if (counts[e] >= n) continue;
-            double v = load[e] / counts[e];
-            if (v > best_v) {
+            double v = load[e] / counts[e], t = tie ? tie[e] / counts[e] : 0.0;
+            if (v > best_v || (v == best_v && t > best_t)) {
                 best_v = v;
+                best_t = t;
                 best = e;
             }
         }

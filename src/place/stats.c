@@ -83,6 +83,20 @@ static void renormalise(struct stats *s, int32_t layer) {
     s->scale[layer] = 1.0;
 }
 
+// Starts a recorded step of one layer: decays the layer's counts (lazily, through its scale)
+// and counts the step. Returns the increment one event of this step adds.
+static double step_begin(struct stats *s, int32_t layer) {
+    s->scale[layer] *= s->decay;
+    if (s->scale[layer] < 1e-150) {
+        s->scale[layer] /= s->decay; // renormalise with the pre-step factor, then decay
+        renormalise(s, layer);
+        s->scale[layer] = s->decay;
+    }
+    double inc = 1.0 / s->scale[layer];
+    s->steps[layer] += inc;
+    return inc;
+}
+
 int stats_record(struct stats *s, int32_t layer, const int32_t *active, int32_t n_active,
                  const int32_t *n_tok_active) {
     int32_t E = s->n_experts;
@@ -91,16 +105,9 @@ int stats_record(struct stats *s, int32_t layer, const int32_t *active, int32_t 
         if (active[i] < 0 || active[i] >= E || (i > 0 && active[i] <= active[i - 1]) ||
             (n_tok_active && n_tok_active[i] < 0))
             return JANUS_EINVAL;
-    s->scale[layer] *= s->decay;
-    if (s->scale[layer] < 1e-150) {
-        s->scale[layer] /= s->decay; // renormalise with the pre-step factor, then decay
-        renormalise(s, layer);
-        s->scale[layer] = s->decay;
-    }
-    double inc = 1.0 / s->scale[layer];
+    double inc = step_begin(s, layer);
     size_t base = (size_t)layer * (size_t)E;
     double *a = s->coact + (size_t)layer * n_pairs(E);
-    s->steps[layer] += inc;
     for (int32_t i = 0; i < n_active; i++) {
         int32_t e = active[i];
         s->act[base + e] += inc;
@@ -123,22 +130,10 @@ int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,
     memset(s->mark, 0, sizeof(int32_t) * (size_t)E);
     for (int64_t i = 0; i < nt; i++)
         s->mark[routing[i]]++;
-    // Compact in place: mark[0..na) = active ids, counts kept in a second pass.
-    int32_t na = 0;
-    for (int32_t e = 0; e < E; e++)
-        if (s->mark[e]) na++;
-    // Record without extra storage: loop experts directly (same arithmetic as
-    // stats_record, which needs the ascending active list for pairs).
-    s->scale[layer] *= s->decay;
-    if (s->scale[layer] < 1e-150) {
-        s->scale[layer] /= s->decay;
-        renormalise(s, layer);
-        s->scale[layer] = s->decay;
-    }
-    double inc = 1.0 / s->scale[layer];
+    // Same arithmetic as stats_record, walking experts in ascending id.
+    double inc = step_begin(s, layer);
     size_t base = (size_t)layer * (size_t)E;
     double *a = s->coact + (size_t)layer * n_pairs(E);
-    s->steps[layer] += inc;
     for (int32_t e = 0; e < E; e++) {
         if (!s->mark[e]) continue;
         s->act[base + e] += inc;
@@ -147,7 +142,6 @@ int stats_record_routing(struct stats *s, int32_t layer, const int32_t *routing,
         for (int32_t e2 = e + 1; e2 < E; e2++)
             if (s->mark[e2]) a[row + (size_t)e2] += inc;
     }
-    JANUS_UNUSED(na);
     return JANUS_OK;
 }
 

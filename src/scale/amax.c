@@ -27,6 +27,7 @@ int amax_alloc(struct amax_table *t, int n_cfg, int n_b) {
     t->active = mem_calloc(MEM_TAG_SIM, (size_t)n_b, sizeof *t->active);
     t->n_cfg = n_cfg;
     t->n_b = n_b;
+    t->n_prof = 1;
     if (!t->n_e || !t->slots || !t->b_grid || !t->amax || !t->tmax || !t->bound || !t->active) {
         amax_free(t);
         return JANUS_ENOMEM;
@@ -43,8 +44,17 @@ void amax_free(struct amax_table *t) {
     mem_free(t->tmax);
     mem_free(t->bound);
     mem_free(t->active);
+    mem_free(t->amax_prof);
     struct amax_table z = {0};
     *t = z;
+}
+
+int amax_alloc_profiles(struct amax_table *t, int n_prof) {
+    if (n_prof < 2 || n_prof > AMAX_MAX_PROF || t->amax_prof) return JANUS_EINVAL;
+    t->amax_prof = mem_calloc(MEM_TAG_SIM, (size_t)n_prof * t->n_cfg * t->n_b, sizeof(float));
+    if (!t->amax_prof) return JANUS_ENOMEM;
+    t->n_prof = n_prof;
+    return JANUS_OK;
 }
 
 int amax_find(const struct amax_table *t, int n_e) {
@@ -52,8 +62,10 @@ int amax_find(const struct amax_table *t, int n_e) {
     while (lo <= hi) {
         int mid = (lo + hi) / 2;
         if (t->n_e[mid] == n_e) return mid;
-        if (t->n_e[mid] < n_e) lo = mid + 1;
-        else hi = mid - 1;
+        if (t->n_e[mid] < n_e)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
     }
     return -1;
 }
@@ -67,8 +79,10 @@ static double interp(const struct amax_table *t, const float *row, double x, int
     int lo = 0, hi = n - 1; // g[lo] <= x < g[hi]
     while (hi - lo > 1) {
         int mid = (lo + hi) / 2;
-        if (g[mid] <= x) lo = mid;
-        else hi = mid;
+        if (g[mid] <= x)
+            lo = mid;
+        else
+            hi = mid;
     }
     double f = (x - g[lo]) / (double)(g[hi] - g[lo]);
     return row[lo] + f * (row[hi] - row[lo]);
@@ -86,6 +100,15 @@ int amax_lookup(const struct amax_table *t, int n_e, double batch, double *amax,
     }
     if (tmax) *tmax = interp(t, rt, x, 1);
     return JANUS_OK;
+}
+
+double amax_lookup_profile(const struct amax_table *t, int prof, int n_e, double batch) {
+    int i = amax_find(t, n_e);
+    if (i < 0) return -1;
+    const float *row = t->amax + (size_t)i * t->n_b;
+    if (t->n_prof > 1 && t->amax_prof && prof >= 0 && prof < t->n_prof)
+        row = t->amax_prof + ((size_t)prof * t->n_cfg + i) * t->n_b;
+    return interp(t, row, batch > 0 ? batch : 0, 0);
 }
 
 double amax_bound_at(const struct amax_table *t, int n_e, double batch) {
@@ -108,10 +131,16 @@ void amax_make_monotone(struct amax_table *t) {
     }
     for (int j = 1; j < t->n_b; j++)
         if (t->active[j] < t->active[j - 1]) t->active[j] = t->active[j - 1];
+    if (t->amax_prof)
+        for (int r = 0; r < t->n_prof * t->n_cfg; r++) {
+            float *ra = t->amax_prof + (size_t)r * t->n_b;
+            for (int j = 1; j < t->n_b; j++)
+                if (ra[j] < ra[j - 1]) ra[j] = ra[j - 1];
+        }
 }
 
-double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt,
-                  int cap, int n_inst, double batch) {
+double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt, int cap,
+                  int n_inst, double batch) {
     double mu = 0;
     int max_cnt = 0;
     for (int g = 0; g < n_inst; g++) {
@@ -131,10 +160,11 @@ double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int
 
 // ---- cache file --------------------------------------------------------------------------
 // Text format, one record per line:
-//   janus-amax 1 <key hex> <n_cfg> <n_b> <E> <k>
+//   janus-amax 2 <key hex> <n_cfg> <n_b> <E> <k> <n_prof>
 //   b <b_0> ... <b_{n_b-1}>
 //   act <active_0> ...
-//   cfg <n_e> <slots> then lines "a ...", "t ...", "u ..." (amax, tmax, bound)
+//   cfg <n_e> <slots> then lines "a ...", "t ...", "u ..." (amax, tmax, bound) and, with
+//   several layer profiles, one "p ..." line of a_max per profile
 // Floats are written with %.9g, so a reload reproduces the floats bit for bit.
 
 int amax_save(const struct amax_table *t, const char *path) {
@@ -142,11 +172,13 @@ int amax_save(const struct amax_table *t, const char *path) {
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return JANUS_EIO;
-    fprintf(f, "janus-amax 1 %016" PRIx64 " %d %d %d %d\nb", t->key, t->n_cfg, t->n_b, t->n_experts,
-            t->top_k);
-    for (int j = 0; j < t->n_b; j++) fprintf(f, " %d", (int)t->b_grid[j]);
+    fprintf(f, "janus-amax 2 %016" PRIx64 " %d %d %d %d %d\nb", t->key, t->n_cfg, t->n_b,
+            t->n_experts, t->top_k, t->n_prof > 1 ? t->n_prof : 1);
+    for (int j = 0; j < t->n_b; j++)
+        fprintf(f, " %d", (int)t->b_grid[j]);
     fprintf(f, "\nact");
-    for (int j = 0; j < t->n_b; j++) fprintf(f, " %.9g", (double)t->active[j]);
+    for (int j = 0; j < t->n_b; j++)
+        fprintf(f, " %.9g", (double)t->active[j]);
     fputc('\n', f);
     for (int i = 0; i < t->n_cfg; i++) {
         fprintf(f, "cfg %d %d\n", (int)t->n_e[i], (int)t->slots[i]);
@@ -156,6 +188,12 @@ int amax_save(const struct amax_table *t, const char *path) {
             fputs(tag[r], f);
             for (int j = 0; j < t->n_b; j++)
                 fprintf(f, " %.9g", (double)rows[r][(size_t)i * t->n_b + j]);
+            fputc('\n', f);
+        }
+        for (int pr = 0; pr < t->n_prof && t->amax_prof; pr++) {
+            fputs("p", f);
+            for (int j = 0; j < t->n_b; j++)
+                fprintf(f, " %.9g", (double)t->amax_prof[((size_t)pr * t->n_cfg + i) * t->n_b + j]);
             fputc('\n', f);
         }
     }
@@ -188,15 +226,19 @@ int amax_load(struct amax_table *t, const char *path, uint64_t want_key) {
     FILE *f = fopen(path, "r");
     if (!f) return errno == ENOENT ? JANUS_ENOTFOUND : JANUS_EIO;
     char magic[16];
-    int ver, n_cfg, n_b, E, k;
+    int ver, n_cfg, n_b, E, k, n_prof;
     uint64_t key;
-    if (fscanf(f, "%15s %d %" SCNx64 " %d %d %d %d", magic, &ver, &key, &n_cfg, &n_b, &E, &k) != 7 ||
-        strcmp(magic, "janus-amax") || ver != 1 || key != want_key) {
+    if (fscanf(f, "%15s %d %" SCNx64 " %d %d %d %d %d", magic, &ver, &key, &n_cfg, &n_b, &E, &k,
+               &n_prof) != 8 ||
+        strcmp(magic, "janus-amax") || ver != 2 || key != want_key || n_prof < 1 ||
+        n_prof > AMAX_MAX_PROF) {
         fclose(f);
         return JANUS_EFORMAT;
     }
     int rc = amax_alloc(t, n_cfg, n_b);
+    if (!rc && n_prof > 1) rc = amax_alloc_profiles(t, n_prof);
     if (rc) {
+        amax_free(t);
         fclose(f);
         return rc == JANUS_EINVAL ? JANUS_EFORMAT : rc;
     }
@@ -221,6 +263,8 @@ int amax_load(struct amax_table *t, const char *path, uint64_t want_key) {
         ok = read_floats(f, "a", t->amax + (size_t)i * n_b, n_b) == 0 &&
              read_floats(f, "t", t->tmax + (size_t)i * n_b, n_b) == 0 &&
              read_floats(f, "u", t->bound + (size_t)i * n_b, n_b) == 0;
+        for (int pr = 0; ok && pr < t->n_prof && t->amax_prof; pr++)
+            ok = read_floats(f, "p", t->amax_prof + ((size_t)pr * n_cfg + i) * n_b, n_b) == 0;
     }
     fclose(f);
     if (!ok) {

@@ -1,14 +1,14 @@
-// a_max(n_e, B) tables (SPEC §7): the expected maximum number of activated experts on any
-// MoE instance (a_max) and the expected maximum routed tokens on any instance (t_max), per
-// MoE-instance count n_e and deployment batch B, built by Monte Carlo over the real
-// replication, placement and activation-scheduler code, made
-// monotone in B, with the analytical balls-into-bins bound beside each entry (the builder,
-// which drives place/ and actsched/, lives in sim/mc.c so that scale/ depends only on base).
-// The table is
-// plain data: the search (search.h) and the latency model (latency.h) only read it.
+// a_max(n_e, B) tables (SPEC §7): the expected maximum number of activated experts on any MoE
+// instance (a_max) and the expected maximum routed tokens on any instance (t_max), per
+// MoE-instance count n_e and deployment batch B, built by Monte Carlo over the real replication,
+// placement and activation-scheduler code, made monotone in B, with the analytical
+// balls-into-bins bound beside each entry. The table is plain data: the search (search.h) and
+// the latency model (latency.h) only read it.
+// SPDX-License-Identifier: MIT
+// The builder, which drives place/ and actsched/, lives in sim/mc.c so that scale/ depends only
+// on base.
 // Cache: amax_save/amax_load write and read a text file keyed by a digest of everything
 // the table depends on (model shape, slots, scheduler, placement, statistics, seed).
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_SCALE_AMAX_H
 #define JANUS_SCALE_AMAX_H
 
@@ -17,8 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AMAX_MAX_CFG 1024 // n_e configurations in one table
-#define AMAX_MAX_B 64     // batch grid points
+#define AMAX_MAX_CFG  1024 // n_e configurations in one table
+#define AMAX_MAX_B    64   // batch grid points
+#define AMAX_MAX_PROF 64   // layer profiles
 
 struct amax_table {
     int n_cfg;        // configurations
@@ -30,6 +31,8 @@ struct amax_table {
     float *tmax;      // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
     float *bound;     // (n_cfg * n_b) analytic upper bound on a_max
     float *active;    // (n_b) E[distinct activated experts in a batch of B tokens]
+    int n_prof;       // layer profiles averaged into amax (1: one profile)
+    float *amax_prof; // (n_prof * n_cfg * n_b) a_max of each profile; NULL when n_prof <= 1
     int n_experts;    // E
     int top_k;        // k
     uint64_t key;     // digest of the inputs (cache key); 0 for hand-built tables
@@ -38,6 +41,10 @@ struct amax_table {
 // Allocates arrays for n_cfg x n_b (zeroed). Free with amax_free.
 JANUS_WUR int amax_alloc(struct amax_table *t, int n_cfg, int n_b);
 void amax_free(struct amax_table *t);
+// Adds per-profile a_max storage for n_prof profiles (n_prof >= 2; zeroed).
+JANUS_WUR int amax_alloc_profiles(struct amax_table *t, int n_prof);
+// Interpolated a_max of one layer profile (the mean when the table has one profile).
+double amax_lookup_profile(const struct amax_table *t, int prof, int n_e, double batch);
 // Index of configuration n_e, or -1.
 int amax_find(const struct amax_table *t, int n_e);
 // Interpolated E[a_max] and E[t_max] at (n_e, B) for B > 0: linear in B between grid
@@ -56,8 +63,8 @@ void amax_make_monotone(struct amax_table *t);
 // instance g holds (each replica counts as a possible activation), p[e] the per-token
 // activation probability of expert e (sums to k). E[a_g] <= sum_{e on g} 1-(1-p_e)^B and
 // a_max <= max_g E[a_g] + sqrt(2 max_g E[a_g] ln n_e) + 1, capped by the slot count.
-double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt,
-                  int cap, int n_inst, double batch);
+double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int32_t *cnt, int cap,
+                  int n_inst, double batch);
 
 // Writes/reads a table as text. Load returns JANUS_ENOTFOUND when the file is absent and
 // JANUS_EFORMAT when it is malformed or its key differs from want_key.

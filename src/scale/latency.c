@@ -1,4 +1,5 @@
 // Roofline latency model (latency.h, SPEC §7 and §4).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "scale/latency.h"
 
@@ -42,12 +43,18 @@ void latency_coef_default(struct latency_coef *c) {
     // SPEC §4: 2PC funnels a node's bytes through its leader, i.e. through one NIC.
     // Multi-rail striping (NCCL PXN-like) would use up to devices_per_node NICs.
     c->leader_rails = 1;
+    // SPEC §7's additive expert term: weight streaming and token FLOPs do not overlap.
+    // 1 gives the pure roofline max() (streaming hides the FLOPs; see the CPU validation).
+    c->moe_overlap = 0;
+    c->m2n_per_instance = 0;
 }
 
+// clang-format off
 #define COEFS(X)                                                                                   \
     X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
     X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
-    X(balance_ratio) X(leader_rails)
+    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance)
+// clang-format on
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #define SET(f)                                                                                     \
@@ -72,7 +79,7 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
     size_t used = 0;
     int n;
 #define FMT(f)                                                                                     \
-    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0, "%s=%.9g\n", #f,   \
+    n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0, "%s=%.9g\n", #f,    \
                  c->f);                                                                            \
     used += n > 0 ? (size_t)n : 0;
     COEFS(FMT)
@@ -84,11 +91,12 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
     return (int)used;
 }
 
-int latency_model_init(struct latency_model *lm, const struct model_shape *m,
+int latency_model_init(struct latency_model *lm, const struct models_shape *m,
                        const struct hw_profile *hw, const struct latency_coef *c) {
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
-        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 || c->leader_rails < 1 ||
+        c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 ||
+        c->leader_rails < 1 || c->moe_overlap < 0 || c->moe_overlap > 1 ||
         c->mem_reserve_frac < 0 || c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
         return JANUS_EINVAL;
     struct latency_model z = {0};
@@ -135,7 +143,7 @@ static double roof(const struct latency_model *lm, double flops, double bytes) {
 static double attn_layer(const struct latency_model *lm, double b, double ctx, int dense,
                          int gate_here) {
     if (b <= 0) return lm->coef.attn_fixed_s;
-    const struct model_shape *m = lm->shape;
+    const struct models_shape *m = lm->shape;
     double flops = b * models_attn_flops(m, ctx);
     double bytes = lm->attn_w_bytes + b * ctx * lm->kv_bytes_token_layer;
     if (dense) {
@@ -155,7 +163,8 @@ static double shared_layer(const struct latency_model *lm, double b) {
 
 static double moe_layer(const struct latency_model *lm, double amax, double tmax, double batch,
                         int gate_here) {
-    double t = lm->beta * amax + lm->gamma * tmax + lm->coef.moe_fixed_s;
+    double ta = lm->beta * amax, tt = lm->gamma * tmax;
+    double t = ta + tt - lm->coef.moe_overlap * (ta < tt ? ta : tt) + lm->coef.moe_fixed_s;
     if (gate_here) {
         t += roof(lm, batch * 2.0 * models_router_params(lm->shape), lm->router_w_bytes);
         t += lm->coef.sched_fixed_s + lm->coef.sched_per_token_s * batch;
@@ -209,8 +218,8 @@ static double comm_2pc(const struct latency_model *lm, int which, int na, int ne
     return 2.0 * (gather + cross + mcast);
 }
 
-double latency_comm_layer(const struct latency_model *lm, enum latency_comm scheme, int na,
-                          int ne, double B, double active, int *chosen) {
+double latency_comm_layer(const struct latency_model *lm, enum latency_comm scheme, int na, int ne,
+                          double B, double active, int *chosen) {
     if (chosen) *chosen = (int)scheme;
     if (B <= 0) return 0;
     int same_host = na + ne <= lm->dpn;
@@ -234,11 +243,11 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
         int n = ne;
         if (n <= 1) return 0;
         double b = B / n;
-        double dt = n * (1.0 - pow(1.0 - 1.0 / n, k));            // distinct devices per token
-        double ndst = (n - 1) * (1.0 - pow(1.0 - dt / n, b));       // peers with traffic
+        double dt = n * (1.0 - pow(1.0 - 1.0 / n, k));        // distinct devices per token
+        double ndst = (n - 1) * (1.0 - pow(1.0 - dt / n, b)); // peers with traffic
         int local = (n < lm->dpn ? n : lm->dpn) - 1;
         double f_in = (double)local / (n - 1), f_out = 1.0 - f_in;
-        double bytes = b * dt * row * (n - 1) / n;                   // remote copies
+        double bytes = b * dt * row * (n - 1) / n; // remote copies
         double ti = xfer(ndst * f_in, bytes * f_in, lm->intra_lat, lm->intra_bw);
         double tx = f_out > 0 ? xfer(ndst * f_out, bytes * f_out, lm->inter_lat, lm->inter_bw) : 0;
         return 2.0 * fmax(ti, tx);
@@ -253,8 +262,15 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
     }
     case LATENCY_COMM_M2N_EXPERT: {
         double b = B / na;
-        double send = xfer(active, b * k * row, L, W);
-        double recv = xfer(na * active / ne, B * k / ne * row, L, W);
+        double msgs = active, rmsgs = na * active / ne;
+        if (lm->coef.m2n_per_instance > 0) { // one message per destination instance
+            double dt = ne * (1.0 - pow(1.0 - 1.0 / ne, k));
+            double p_pair = 1.0 - pow(1.0 - dt / ne, b);
+            msgs = ne * p_pair;
+            rmsgs = na * p_pair;
+        }
+        double send = xfer(msgs, b * k * row, L, W);
+        double recv = xfer(rmsgs, B * k / ne * row, L, W);
         return 2.0 * fmax(send, recv);
     }
     }
@@ -262,8 +278,8 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
 }
 
 int latency_step(const struct latency_model *lm, const struct latency_system *sys,
-                 const struct amax_table *tab, int n_attn, int n_moe, double batch,
-                 double context, struct latency_breakdown *out) {
+                 const struct amax_table *tab, int n_attn, int n_moe, double batch, double context,
+                 struct latency_breakdown *out) {
     struct latency_breakdown br = {0};
     if (!lm || !sys || !tab || n_attn < 1 || n_moe < 1 || !(batch > 0) || context < 0 ||
         !isfinite(batch))
@@ -288,19 +304,12 @@ int latency_step(const struct latency_model *lm, const struct latency_system *sy
     br.scheme = chosen;
     int Lm = lm->n_moe_layers, Ld = lm->n_dense_layers;
     double layers;
-    if (sys->colocated) {
-        // Same device: attention, then dispatch (shared experts may overlap it), routed
-        // experts, combine. Only communication can hide the shared experts.
-        double layer = ta + fmax(tsh, tc / 2) + tm + tc / 2;
-        layers = Lm * layer + Ld * ta_dense;
-        br.attn = Lm * ta + Ld * ta_dense;
-        br.moe = Lm * tm;
-        br.comm = Lm * tc;
-        br.shared = Lm * tsh;
-        br.attn_stage = ta + tsh;
-        br.moe_stage = tm + tc;
-    } else if (M == 1) {
-        double layer = ta + fmax(tsh, tc + tm);
+    if (sys->colocated || M == 1) {
+        // Colocated (same device): attention, then dispatch (shared experts may overlap it),
+        // routed experts, combine; only communication can hide the shared experts.
+        // Disaggregated without pipelining: the shared experts overlap exchange + experts.
+        double layer =
+            sys->colocated ? ta + fmax(tsh, tc / 2) + tm + tc / 2 : ta + fmax(tsh, tc + tm);
         layers = Lm * layer + Ld * ta_dense;
         br.attn = Lm * ta + Ld * ta_dense;
         br.moe = Lm * tm;

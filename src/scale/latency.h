@@ -1,41 +1,44 @@
-// Per-step latency model of a deployment (SPEC §7, our roofline form with the token term).
-// Every coefficient lives in struct latency_coef (defaults in latency_coef_default, each
-// with the assumption it encodes); the per-operation coefficients (bytes and FLOPs of each
-// part of a layer, beta, gamma) are derived from a model shape and a hardware profile in
-// latency_model_init. latency_step() evaluates one (system, n_attn, n_moe, B, S) point:
+// Per-step latency model of a deployment (SPEC §7, our roofline form with the token term). Every
+// coefficient lives in struct latency_coef (defaults in latency_coef_default, each with the
+// assumption it encodes); the per-operation coefficients are derived from a model shape and a
+// hardware profile in latency_model_init. The baselines (sim/baselines.c) share this code and
+// differ only in the mechanism flags of struct latency_system. Pure.
+// SPDX-License-Identifier: MIT
+// latency_step() evaluates one (system, n_attn, n_moe, B, S) point:
 //   per MoE layer  T = T_attn + max(T_shared, T_comm + T_moe)   (shared-expert overlap)
 //   T_attn = max(FLOPs/peak, (weights + KV(b, S))/bandwidth) + c_a,  b = B / n_attn
 //   T_moe  = beta * a_max(n_moe, B) + gamma * t_max(n_moe, B) + c_e (+ gate, scheduler)
 //   T_comm = the cost model of SPEC §4 for the system's exchange scheme
-// TPOT = sum over layers + output head. The baselines (sim/baselines.c) share this code
-// and differ only in the mechanism flags of struct latency_system. Pure.
-// SPDX-License-Identifier: MIT
+// TPOT = sum over layers + output head.
 #ifndef JANUS_SCALE_LATENCY_H
 #define JANUS_SCALE_LATENCY_H
 
 #include "base/base.h"
 #include "scale/amax.h"
 
-struct model_shape;
+struct models_shape;
 struct hw_profile;
 
 // All coefficients of the model. Defaults and their justification: latency_coef_default.
 struct latency_coef {
-    double eff_flops;          // achieved fraction of peak dense FLOP/s in decode GEMMs
-    double eff_mem;            // achieved fraction of memory bandwidth streaming weights/KV
-    double eff_net;            // achieved fraction of link bandwidth for large messages
-    double attn_fixed_s;       // c_a: per-layer fixed cost on an attention instance
-    double moe_fixed_s;        // c_e: per-MoE-layer fixed cost on an MoE instance
-    double sched_fixed_s;      // activation scheduler per layer, fixed part (Janus only)
-    double sched_per_token_s;  // activation scheduler per layer, per token (Janus only)
-    double step_fixed_s;       // per step: sampling, step header, host overhead
-    double act_bytes;          // bytes per hidden-state element on the wire (BF16)
-    double mem_reserve_frac;   // device memory not usable for weights/KV (runtime, fragments)
-    double mem_buffer_bytes;   // per-device activation/communication buffers
-    int mono_redundant_slots;  // extra expert slots per device in the monolithic baseline
-    int micro_batches;         // ping-pong micro-batches (MegaScale-Infer-like)
-    double balance_ratio;      // MegaScale-Infer-like: keep configs with max/min stage <= this
-    double leader_rails;       // NICs a node leader's cross-node 2PC transfer can stripe over
+    double eff_flops;         // achieved fraction of peak dense FLOP/s in decode GEMMs
+    double eff_mem;           // achieved fraction of memory bandwidth streaming weights/KV
+    double eff_net;           // achieved fraction of link bandwidth for large messages
+    double attn_fixed_s;      // c_a: per-layer fixed cost on an attention instance
+    double moe_fixed_s;       // c_e: per-MoE-layer fixed cost on an MoE instance
+    double sched_fixed_s;     // activation scheduler per layer, fixed part (Janus only)
+    double sched_per_token_s; // activation scheduler per layer, per token (Janus only)
+    double step_fixed_s;      // per step: sampling, step header, host overhead
+    double act_bytes;         // bytes per hidden-state element on the wire (BF16)
+    double mem_reserve_frac;  // device memory not usable for weights/KV (runtime, fragments)
+    double mem_buffer_bytes;  // per-device activation/communication buffers
+    int mono_redundant_slots; // extra expert slots per device in the monolithic baseline
+    int micro_batches;        // ping-pong micro-batches (MegaScale-Infer-like)
+    double balance_ratio;     // MegaScale-Infer-like: keep configs with max/min stage <= this
+    double leader_rails;      // NICs a node leader's cross-node 2PC transfer can stripe over
+    double moe_overlap;       // 0: T = beta*a + gamma*t (SPEC §7); 1: max(beta*a, gamma*t)
+    double m2n_per_instance;  // MegaScale-Infer-like: 0 one message per activated expert
+                              // (SPEC §8), 1 one message per destination MoE instance
 };
 
 void latency_coef_default(struct latency_coef *c);
@@ -49,29 +52,29 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap);
 // Derived per-operation coefficients for one (model, hardware, coefficients).
 struct latency_model {
     struct latency_coef coef;
-    double peak, bw;                 // effective FLOP/s and bytes/s (after efficiencies)
-    double intra_bw, inter_bw;       // effective link bytes/s
-    double intra_lat, inter_lat;     // per message seconds
-    int dpn;                         // devices per node
+    double peak, bw;             // effective FLOP/s and bytes/s (after efficiencies)
+    double intra_bw, inter_bw;   // effective link bytes/s
+    double intra_lat, inter_lat; // per message seconds
+    int dpn;                     // devices per node
     int n_layers, n_moe_layers, n_dense_layers;
     int n_experts, top_k, d_model;
-    double row_bytes;                // one token's hidden state on the wire
-    double attn_w_bytes;             // attention weights per layer
-    double dense_w_bytes;            // dense FFN weights per dense layer
-    double shared_w_bytes;           // shared experts per MoE layer
-    double router_w_bytes;           // gate weights per MoE layer
-    double expert_w_bytes;           // one routed expert
-    double head_w_bytes;             // output head
-    double nonexpert_bytes;          // everything an attention instance holds
-    double kv_bytes_token;           // KV bytes per token of context, all layers
+    double row_bytes;       // one token's hidden state on the wire
+    double attn_w_bytes;    // attention weights per layer
+    double dense_w_bytes;   // dense FFN weights per dense layer
+    double shared_w_bytes;  // shared experts per MoE layer
+    double router_w_bytes;  // gate weights per MoE layer
+    double expert_w_bytes;  // one routed expert
+    double head_w_bytes;    // output head
+    double nonexpert_bytes; // everything an attention instance holds
+    double kv_bytes_token;  // KV bytes per token of context, all layers
     double kv_bytes_token_layer;
-    double beta;                     // seconds per activated expert (weights / bandwidth)
-    double gamma;                    // seconds per routed token-expert pair (FLOPs / peak)
-    double device_mem;               // usable bytes per device (after reserve and buffers)
-    const struct model_shape *shape; // borrowed
+    double beta;                      // seconds per activated expert (weights / bandwidth)
+    double gamma;                     // seconds per routed token-expert pair (FLOPs / peak)
+    double device_mem;                // usable bytes per device (after reserve and buffers)
+    const struct models_shape *shape; // borrowed
 };
 
-JANUS_WUR int latency_model_init(struct latency_model *lm, const struct model_shape *m,
+JANUS_WUR int latency_model_init(struct latency_model *lm, const struct models_shape *m,
                                  const struct hw_profile *hw, const struct latency_coef *c);
 
 // Exchange schemes. The first four are Janus's (SPEC §4); the rest model the baselines.
@@ -79,31 +82,31 @@ enum latency_comm {
     LATENCY_COMM_1PC = 0,
     LATENCY_COMM_2PC1,
     LATENCY_COMM_2PC2,
-    LATENCY_COMM_ADAPTIVE,    // cheapest of the three, per step
-    LATENCY_COMM_A2A_COLO,    // monolithic: expert-parallel all-to-all among co-located devices
-    LATENCY_COMM_M2N_EXPERT,  // gate on attention side, one message per activated expert
-    LATENCY_COMM_A2A_DISAGG,  // gate on attention side, all-to-all to MoE instances
+    LATENCY_COMM_ADAPTIVE,   // cheapest of the three, per step
+    LATENCY_COMM_A2A_COLO,   // monolithic: expert-parallel all-to-all among co-located devices
+    LATENCY_COMM_M2N_EXPERT, // gate on attention side, one message per activated expert
+    LATENCY_COMM_A2A_DISAGG, // gate on attention side, all-to-all to MoE instances
 };
 
 // The mechanisms of one system.
 struct latency_system {
-    int colocated;            // attention and experts on the same devices (monolithic)
-    int gate_on_moe;          // gate + activation scheduler on MoE instances (Janus)
+    int colocated;   // attention and experts on the same devices (monolithic)
+    int gate_on_moe; // gate + activation scheduler on MoE instances (Janus)
     enum latency_comm comm;
-    int micro_batches;        // 1, or ping-pong micro-batches
+    int micro_batches; // 1, or ping-pong micro-batches
 };
 
 // One step's breakdown, seconds per step (summed over layers).
 struct latency_breakdown {
     double tpot;
-    double attn;     // attention side incl. dense layers
-    double moe;      // routed experts incl. gate and scheduler
-    double comm;     // exchange (both directions)
-    double shared;   // shared experts (overlapped part excluded from tpot)
-    double head;     // output head + per-step fixed
-    double amax;     // E[a_max] used per MoE layer
-    double tmax;     // E[t_max] used per MoE layer
-    int scheme;      // enum latency_comm actually used (adaptive resolved)
+    double attn;                  // attention side incl. dense layers
+    double moe;                   // routed experts incl. gate and scheduler
+    double comm;                  // exchange (both directions)
+    double shared;                // shared experts (overlapped part excluded from tpot)
+    double head;                  // output head + per-step fixed
+    double amax;                  // E[a_max] used per MoE layer
+    double tmax;                  // E[t_max] used per MoE layer
+    int scheme;                   // enum latency_comm actually used (adaptive resolved)
     double attn_stage, moe_stage; // per-layer stage times (balance check)
 };
 

@@ -1,4 +1,5 @@
 // Little's-law bisection and the (n_attn, n_moe) search (search.h, SPEC §7).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "scale/search.h"
 
@@ -9,7 +10,7 @@
 #include <string.h>
 
 #define BISECT_ITERS 64
-#define B_MIN 1e-6 // a batch below one millionth of a request is "idle"
+#define B_MIN        1e-6 // a batch below one millionth of a request is "idle"
 
 double search_b_max(const struct latency_model *lm, const struct search_space *space, int n_attn,
                     int slots, double context) {
@@ -60,8 +61,10 @@ static int eval(const struct latency_model *lm, const struct latency_system *sys
     } else {
         for (int it = 0; it < BISECT_ITERS; it++) {
             double mid = 0.5 * (lo + hi);
-            if (tpot_at(lm, sys, tab, na, ne, mid, ctx, NULL) <= p->slo_s) lo = mid;
-            else hi = mid;
+            if (tpot_at(lm, sys, tab, na, ne, mid, ctx, NULL) <= p->slo_s)
+                lo = mid;
+            else
+                hi = mid;
         }
         r.batch_cap = lo;
     }
@@ -77,7 +80,7 @@ static int eval(const struct latency_model *lm, const struct latency_system *sys
         r.tpot = tmax;
         (void)tpot_at(lm, sys, tab, na, ne, r.batch, ctx, &r.br);
         r.tpg = p->rate / r.n_gpus;
-        r.why = "memory-bound batch cannot sustain the rate";
+        r.why = "even the largest batch memory allows cannot sustain the rate";
         *out = r;
         return JANUS_OK;
     }
@@ -88,8 +91,10 @@ static int eval(const struct latency_model *lm, const struct latency_system *sys
     } else {
         for (int it = 0; it < BISECT_ITERS; it++) {
             double mid = 0.5 * (lo + hi);
-            if (mid / tpot_at(lm, sys, tab, na, ne, mid, ctx, NULL) >= p->rate) hi = mid;
-            else lo = mid;
+            if (mid / tpot_at(lm, sys, tab, na, ne, mid, ctx, NULL) >= p->rate)
+                hi = mid;
+            else
+                lo = mid;
         }
     }
     r.batch = hi;
@@ -100,8 +105,10 @@ static int eval(const struct latency_model *lm, const struct latency_system *sys
     } else if (space->balance_ratio > 0) {
         double a = r.br.attn_stage, m = r.br.moe_stage;
         double ratio = (a > m ? a : m) / ((a < m ? a : m) > 0 ? (a < m ? a : m) : 1e-300);
-        if (ratio > space->balance_ratio) r.why = "attention and MoE stages not balanced";
-        else r.feasible = 1;
+        if (ratio > space->balance_ratio)
+            r.why = "attention and MoE stages not balanced";
+        else
+            r.feasible = 1;
     } else {
         r.feasible = 1;
     }
@@ -136,7 +143,8 @@ int search_plan(const struct latency_model *lm, const struct latency_system *sys
         if (ne % um) continue;
         if (space->colocated) {
             int allowed = 0;
-            for (int s = 0; s < space->n_sizes; s++) allowed |= space->sizes[s] == ne;
+            for (int s = 0; s < space->n_sizes; s++)
+                allowed |= space->sizes[s] == ne;
             if (!allowed || ne > p->max_gpus) continue;
             int rc = eval(lm, sys, space, tab, p, ne, ne, !best.feasible, &pt);
             if (rc) return rc;
@@ -178,7 +186,8 @@ static int for_each_config(const struct search_space *space, const struct amax_t
         if (ne % um) continue;
         if (space->colocated) {
             int allowed = 0;
-            for (int s = 0; s < space->n_sizes; s++) allowed |= space->sizes[s] == ne;
+            for (int s = 0; s < space->n_sizes; s++)
+                allowed |= space->sizes[s] == ne;
             if (allowed && ne <= max_gpus && (rc = visit(ctx, ne, ne))) return rc;
             continue;
         }

@@ -1,5 +1,8 @@
-// SLO-aware deployment search (SPEC §7). For one system (its mechanisms in struct
-// latency_system, its allowed shapes in struct search_space) and one a_max table:
+// SLO-aware deployment search (SPEC §7) for one system (its mechanisms in struct latency_system,
+// its allowed shapes in struct search_space) and one a_max table: the steady batch by Little's
+// law, the capacity within the SLO, and the (n_attn, n_moe) with the fewest GPUs that meets the
+// SLO. Pure and deterministic.
+// SPDX-License-Identifier: MIT
 //  - steady batch by Little's law, B = rate * TPOT(B): bisection for the smallest B in
 //    (0, B_max] whose throughput B / TPOT(B) reaches the rate; B_max from attention memory
 //    (weights + KV cache of B_max requests at context S). If B_max cannot sustain the rate
@@ -9,8 +12,7 @@
 //  - search: every (n_attn, n_moe) allowed by the space with n_moe in the table (the table
 //    holds only configurations whose slots hold every expert), n_attn + n_moe <= max_gpus;
 //    keep the feasible one (TPOT <= SLO at the steady batch, memory fits) with the fewest
-//    GPUs, ties to the lower TPOT, then to the lower n_moe. Pure and deterministic.
-// SPDX-License-Identifier: MIT
+//    GPUs, ties to the lower TPOT, then to the lower n_moe.
 #ifndef JANUS_SCALE_SEARCH_H
 #define JANUS_SCALE_SEARCH_H
 
@@ -19,12 +21,12 @@
 #include "scale/latency.h"
 
 struct search_space {
-    int colocated;          // one pool: n_attn == n_moe == n, n from sizes[]
-    const int32_t *sizes;   // (n_sizes) allowed device counts when colocated, ascending
+    int colocated;        // one pool: n_attn == n_moe == n, n from sizes[]
+    const int32_t *sizes; // (n_sizes) allowed device counts when colocated, ascending
     int n_sizes;
-    int unit_attn;          // n_attn must be a multiple of this (>= 1)
-    int unit_moe;           // n_moe must be a multiple of this (>= 1)
-    double balance_ratio;   // > 0: require max/min(attention stage, MoE stage) <= ratio
+    int unit_attn;        // n_attn must be a multiple of this (>= 1)
+    int unit_moe;         // n_moe must be a multiple of this (>= 1)
+    double balance_ratio; // > 0: require max/min(attention stage, MoE stage) <= ratio
 };
 
 struct search_params {
@@ -37,15 +39,15 @@ struct search_params {
 struct search_point {
     int feasible;
     int n_attn, n_moe, n_gpus;
-    int slots;                  // C of the MoE instances (colocated: per device)
-    double b_max;               // memory bound on the batch
-    double batch, tpot;         // steady batch at the demanded rate and its TPOT (s)
-    double tpg;                 // rate / n_gpus
-    double batch_cap, tpot_cap; // largest batch within the SLO and its TPOT
-    double rate_cap;            // batch_cap / tpot_cap
-    double tpg_capacity;        // rate_cap / n_gpus
+    int slots;                   // C of the MoE instances (colocated: per device)
+    double b_max;                // memory bound on the batch
+    double batch, tpot;          // steady batch at the demanded rate and its TPOT (s)
+    double tpg;                  // rate / n_gpus
+    double batch_cap, tpot_cap;  // largest batch within the SLO and its TPOT
+    double rate_cap;             // batch_cap / tpot_cap
+    double tpg_capacity;         // rate_cap / n_gpus
     struct latency_breakdown br; // at the steady batch
-    const char *why;            // static reason when infeasible
+    const char *why;             // static reason when infeasible
 };
 
 // Evaluates one configuration (n_moe must be in tab). Never fails on infeasibility:
@@ -75,7 +77,7 @@ JANUS_WUR int search_best_capacity(const struct latency_model *lm, const struct 
                                    const struct search_params *p, struct search_point *out);
 
 // Memory bound on the batch of a configuration (requests of context S).
-double search_b_max(const struct latency_model *lm, const struct search_space *space,
-                    int n_attn, int slots, double context);
+double search_b_max(const struct latency_model *lm, const struct search_space *space, int n_attn,
+                    int slots, double context);
 
 #endif // JANUS_SCALE_SEARCH_H

@@ -76,7 +76,8 @@ int batcher_init(struct batcher *b, const struct batcher_config *cfg, char *err,
     b->ev = mem_calloc(MEM_TAG_SERVER, (size_t)b->ev_cap, sizeof *b->ev);
     b->inst = mem_calloc(MEM_TAG_SERVER, (size_t)c->n_attn, sizeof *b->inst);
     if (!b->reqs || !b->waitq || !b->ev || !b->inst) goto nomem;
-    for (int32_t i = 0; i < b->cap; i++) b->reqs[i].attn = b->reqs[i].slot = -1;
+    for (int32_t i = 0; i < b->cap; i++)
+        b->reqs[i].attn = b->reqs[i].slot = -1;
     for (int32_t i = 0; i < c->n_attn; i++) {
         struct batcher_inst *in = &b->inst[i];
         size_t n = (size_t)c->max_seqs;
@@ -88,7 +89,8 @@ int batcher_init(struct batcher *b, const struct batcher_config *cfg, char *err,
         if (!in->slot_req || !in->free_pending || !in->start_pending || !in->run_req ||
             !in->run_len)
             goto nomem;
-        for (int32_t s = 0; s < c->max_seqs; s++) in->slot_req[s] = -1;
+        for (int32_t s = 0; s < c->max_seqs; s++)
+            in->slot_req[s] = -1;
     }
     return JANUS_OK;
 nomem:
@@ -273,7 +275,8 @@ static void admit(struct batcher *b, int64_t now_ns) {
         if (i < 0) break; // FIFO: the head waits; later requests do not overtake it
         struct batcher_inst *in = &b->inst[i];
         int32_t slot = 0;
-        while (in->slot_req[slot] >= 0) slot++;
+        while (in->slot_req[slot] >= 0)
+            slot++;
         in->slot_req[slot] = ri;
         in->kv_used += need;
         in->n_live++;
@@ -342,7 +345,8 @@ int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct exec_batch *b
                 int32_t ri = in->slot_req[s];
                 if (ri < 0 || b->reqs[ri].state != REQUEST_PREFILL) continue;
                 int done = 0;
-                for (int32_t k = 0; k < in->n_run; k++) done |= in->run_req[k] == ri;
+                for (int32_t k = 0; k < in->n_run; k++)
+                    done |= in->run_req[k] == ri;
                 if (done) continue;
                 if (best < 0 || b->reqs[ri].seq_no < b->reqs[best].seq_no) best = ri;
             }
@@ -401,7 +405,8 @@ int batcher_commit(struct batcher *b, const struct exec_result *results,
 }
 
 void batcher_abort(struct batcher *b) {
-    for (int32_t i = 0; i < b->cfg.n_attn; i++) b->inst[i].n_run = 0;
+    for (int32_t i = 0; i < b->cfg.n_attn; i++)
+        b->inst[i].n_run = 0;
     b->in_step = 0;
     for (int32_t ri = 0; ri < b->cap; ri++) {
         struct request *r = &b->reqs[ri];
@@ -475,7 +480,8 @@ int batcher_check(const struct batcher *b, char *err, size_t err_len) {
         case REQUEST_FINISHED: BAD("finished request %d still in the table", ri);
         }
     }
-    if (n_wait_state != b->wq_len) BAD("%d waiting requests, queue holds %d", n_wait_state, b->wq_len);
+    if (n_wait_state != b->wq_len)
+        BAD("%d waiting requests, queue holds %d", n_wait_state, b->wq_len);
     for (int32_t k = 0; k < b->wq_len; k++) {
         int32_t ri = b->waitq[(b->wq_head + k) % (c->max_waiting + 1)];
         if (ri < 0 || ri >= b->cap || b->reqs[ri].state != REQUEST_WAITING)
@@ -496,11 +502,13 @@ int batcher_check(const struct batcher *b, char *err, size_t err_len) {
             kv += r->kv_reserved;
         }
         if (live != in->n_live) BAD("instance %d: n_live %d, counted %d", i, in->n_live, live);
-        if (kv != in->kv_used) BAD("instance %d: kv_used %lld, counted %lld", i,
-                                   (long long)in->kv_used, (long long)kv);
+        if (kv != in->kv_used)
+            BAD("instance %d: kv_used %lld, counted %lld", i, (long long)in->kv_used,
+                (long long)kv);
         if (kv > c->kv_tokens) BAD("instance %d: KV over capacity", i);
         n_live_total += live;
     }
-    if (n_live_total != n_admitted) BAD("%d slots held by %d admitted requests", n_live_total, n_admitted);
+    if (n_live_total != n_admitted)
+        BAD("%d slots held by %d admitted requests", n_live_total, n_admitted);
     return JANUS_OK;
 }

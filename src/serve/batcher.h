@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #define BATCHER_DEFAULT_TOKEN_BUDGET 256
-#define BATCHER_DEFAULT_MAX_WAITING 256
+#define BATCHER_DEFAULT_MAX_WAITING  256
 
 struct batcher_config {
     int32_t n_attn;       // attention instances, 1..EXEC_STATS_MAX_ATTN
@@ -44,10 +44,10 @@ enum batcher_event_type { BATCHER_EV_TOKEN = 1, BATCHER_EV_FINISH = 2 };
 struct batcher_event {
     enum batcher_event_type type;
     uint64_t id;
-    int32_t token;        // TOKEN
-    uint32_t reason;      // FINISH: enum frontlink_reason
-    int32_t n_prompt;     // FINISH
-    int32_t n_completion; // FINISH: tokens sampled (a final stop token included)
+    int32_t token;                         // TOKEN
+    uint32_t reason;                       // FINISH: enum frontlink_reason
+    int32_t n_prompt;                      // FINISH
+    int32_t n_completion;                  // FINISH: tokens sampled (a final stop token included)
     int64_t t_submit_ns, t_first_token_ns; // FINISH: for latency accounting (-1: none)
 };
 

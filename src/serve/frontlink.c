@@ -27,10 +27,12 @@ static void put_u16(struct wr *w, uint16_t v) {
     w->p[w->n++] = (uint8_t)(v >> 8);
 }
 static void put_u32(struct wr *w, uint32_t v) {
-    for (int i = 0; i < 4; i++) w->p[w->n++] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        w->p[w->n++] = (uint8_t)(v >> (8 * i));
 }
 static void put_u64(struct wr *w, uint64_t v) {
-    for (int i = 0; i < 8; i++) w->p[w->n++] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        w->p[w->n++] = (uint8_t)(v >> (8 * i));
 }
 static void put_i32(struct wr *w, int32_t v) { put_u32(w, (uint32_t)v); }
 static void put_i64(struct wr *w, int64_t v) { put_u64(w, (uint64_t)v); }
@@ -169,9 +171,11 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
         put_u64(&w, s->sampling.seed);
         put_u32(&w, s->flags);
         put_u32(&w, (uint32_t)s->n_stop);
-        for (int32_t i = 0; i < s->n_stop; i++) put_i32(&w, s->stop_ids[i]);
+        for (int32_t i = 0; i < s->n_stop; i++)
+            put_i32(&w, s->stop_ids[i]);
         put_u32(&w, (uint32_t)s->n_prompt);
-        for (int32_t i = 0; i < s->n_prompt; i++) put_i32(&w, s->prompt[i]);
+        for (int32_t i = 0; i < s->n_prompt; i++)
+            put_i32(&w, s->prompt[i]);
         break;
     }
     case FRONTLINK_CANCEL: put_u64(&w, m->u.cancel_id); break;
@@ -199,17 +203,25 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
         put_u64(&w, s->n_rejected);
         put_i64(&w, s->kv_capacity);
         put_u32(&w, s->n_attn);
-        for (uint32_t i = 0; i < s->n_attn; i++) put_i64(&w, s->kv_used[i]);
+        for (uint32_t i = 0; i < s->n_attn; i++)
+            put_i64(&w, s->kv_used[i]);
         put_u32(&w, s->n_layer);
-        for (uint32_t i = 0; i < s->n_layer; i++) put_i32(&w, s->a_max_last[i]);
-        for (uint32_t i = 0; i < s->n_layer; i++) put_u64(&w, s->a_max_sum[i]);
+        for (uint32_t i = 0; i < s->n_layer; i++)
+            put_i32(&w, s->a_max_last[i]);
+        for (uint32_t i = 0; i < s->n_layer; i++)
+            put_u64(&w, s->a_max_sum[i]);
         put_u32(&w, s->n_moe);
-        for (uint32_t i = 0; i < s->n_moe; i++) put_u64(&w, s->activated_sum[i]);
-        for (uint32_t i = 0; i < s->n_moe; i++) put_i32(&w, s->activated_last[i]);
+        for (uint32_t i = 0; i < s->n_moe; i++)
+            put_u64(&w, s->activated_sum[i]);
+        for (uint32_t i = 0; i < s->n_moe; i++)
+            put_i32(&w, s->activated_last[i]);
         put_u32(&w, FRONTLINK_N_SCHEMES);
-        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++) put_u64(&w, s->scheme_steps[i]);
-        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++) put_u64(&w, s->scheme_msgs[i]);
-        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++) put_u64(&w, s->scheme_bytes[i]);
+        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++)
+            put_u64(&w, s->scheme_steps[i]);
+        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++)
+            put_u64(&w, s->scheme_msgs[i]);
+        for (int i = 0; i < FRONTLINK_N_SCHEMES; i++)
+            put_u64(&w, s->scheme_bytes[i]);
         break;
     }
     case FRONTLINK_SHUTDOWN: break;
@@ -279,15 +291,18 @@ int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, s
         s->sampling.seed = get_u64(&r);
         s->flags = get_u32(&r);
         s->n_stop = (int32_t)get_count(&r, FRONTLINK_MAX_STOP);
-        for (int32_t i = 0; i < s->n_stop && !r.bad; i++) s->stop_ids[i] = get_i32(&r);
+        for (int32_t i = 0; i < s->n_stop && !r.bad; i++)
+            s->stop_ids[i] = get_i32(&r);
         uint32_t np = get_u32(&r);
         if (r.bad) break;
-        if (np < 1 || np > FRONTLINK_MAX_PROMPT) PROTO("frontlink: SUBMIT with %u prompt tokens", np);
+        if (np < 1 || np > FRONTLINK_MAX_PROMPT)
+            PROTO("frontlink: SUBMIT with %u prompt tokens", np);
         if (!need(&r, (size_t)np * 4)) break;
         s->prompt = mem_alloc(MEM_TAG_SERVER, (size_t)np * 4);
         if (!s->prompt) return JANUS_ENOMEM;
         s->n_prompt = (int32_t)np;
-        for (uint32_t i = 0; i < np; i++) s->prompt[i] = get_i32(&r);
+        for (uint32_t i = 0; i < np; i++)
+            s->prompt[i] = get_i32(&r);
         break;
     }
     case FRONTLINK_CANCEL: t.u.cancel_id = get_u64(&r); break;
@@ -315,13 +330,18 @@ int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, s
         s->n_rejected = get_u64(&r);
         s->kv_capacity = get_i64(&r);
         s->n_attn = get_count(&r, FRONTLINK_MAX_INST);
-        for (uint32_t i = 0; i < s->n_attn; i++) s->kv_used[i] = get_i64(&r);
+        for (uint32_t i = 0; i < s->n_attn; i++)
+            s->kv_used[i] = get_i64(&r);
         s->n_layer = get_count(&r, FRONTLINK_MAX_LAYERS);
-        for (uint32_t i = 0; i < s->n_layer; i++) s->a_max_last[i] = get_i32(&r);
-        for (uint32_t i = 0; i < s->n_layer; i++) s->a_max_sum[i] = get_u64(&r);
+        for (uint32_t i = 0; i < s->n_layer; i++)
+            s->a_max_last[i] = get_i32(&r);
+        for (uint32_t i = 0; i < s->n_layer; i++)
+            s->a_max_sum[i] = get_u64(&r);
         s->n_moe = get_count(&r, FRONTLINK_MAX_INST);
-        for (uint32_t i = 0; i < s->n_moe; i++) s->activated_sum[i] = get_u64(&r);
-        for (uint32_t i = 0; i < s->n_moe; i++) s->activated_last[i] = get_i32(&r);
+        for (uint32_t i = 0; i < s->n_moe; i++)
+            s->activated_sum[i] = get_u64(&r);
+        for (uint32_t i = 0; i < s->n_moe; i++)
+            s->activated_last[i] = get_i32(&r);
         uint32_t ns = get_u32(&r);
         // A newer sender may count more schemes; keep the ones we know, skip the rest.
         if (ns > 64) r.bad = 1;
@@ -413,7 +433,8 @@ int frontlink_listen(const char *path, int *fd_out) {
 int frontlink_accept(int listen_fd, int timeout_ms, struct frontlink_conn *c) {
     struct pollfd p = {listen_fd, POLLIN, 0};
     int n;
-    do n = poll(&p, 1, timeout_ms);
+    do
+        n = poll(&p, 1, timeout_ms);
     while (n < 0 && errno == EINTR);
     if (n < 0) return JANUS_EIO;
     if (n == 0) return JANUS_EAGAIN;
@@ -477,7 +498,8 @@ int frontlink_recv(struct frontlink_conn *c, int timeout_ms, struct frontlink_ms
     if (c->fd < 0) return JANUS_ECOMM;
     for (;;) {
         size_t used = 0;
-        int rc = c->rlen ? frontlink_decode(c->rbuf, c->rlen, m, &used, err, err_len) : JANUS_EAGAIN;
+        int rc =
+            c->rlen ? frontlink_decode(c->rbuf, c->rlen, m, &used, err, err_len) : JANUS_EAGAIN;
         if (rc == JANUS_OK) {
             memmove(c->rbuf, c->rbuf + used, c->rlen - used);
             c->rlen -= used;

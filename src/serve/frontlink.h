@@ -15,18 +15,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define FRONTLINK_MAGIC 0x4c464e4au // "JNFL" as little-endian bytes
-#define FRONTLINK_VERSION 1
+#define FRONTLINK_MAGIC        0x4c464e4au // "JNFL" as little-endian bytes
+#define FRONTLINK_VERSION      1
 #define FRONTLINK_HEADER_BYTES 12
 
 // Limits (checked on decode and encode).
 #define FRONTLINK_MAX_PROMPT (1 << 20) // prompt tokens in one SUBMIT (LIMIT_MAX_CONTEXT)
-#define FRONTLINK_MAX_STOP 64          // stop token ids in one SUBMIT
-#define FRONTLINK_MAX_NAME 256         // model name bytes in READY
-#define FRONTLINK_MAX_TEXT 1024        // ERROR message bytes
+#define FRONTLINK_MAX_STOP   64        // stop token ids in one SUBMIT
+#define FRONTLINK_MAX_NAME   256       // model name bytes in READY
+#define FRONTLINK_MAX_TEXT   1024      // ERROR message bytes
 #define FRONTLINK_MAX_LAYERS 128       // per-layer entries in STATS
-#define FRONTLINK_MAX_INST 64          // per-instance entries in STATS
-#define FRONTLINK_N_SCHEMES 3          // 1PC, 2PC case 1, 2PC case 2 (SPEC §4)
+#define FRONTLINK_MAX_INST   64        // per-instance entries in STATS
+#define FRONTLINK_N_SCHEMES  3         // 1PC, 2PC case 1, 2PC case 2 (SPEC §4)
 // Largest payload any valid message has (a SUBMIT with the longest prompt), plus slack.
 #define FRONTLINK_MAX_PAYLOAD ((size_t)FRONTLINK_MAX_PROMPT * 4 + 4096)
 
@@ -85,13 +85,13 @@ struct frontlink_sampling {
 #define FRONTLINK_FLAG_IGNORE_EOS 1u
 
 struct frontlink_submit {
-    uint64_t id; // chosen by the front, unique among its live requests, != 0
+    uint64_t id;        // chosen by the front, unique among its live requests, != 0
     int32_t max_tokens; // >= 1
     struct frontlink_sampling sampling;
-    uint32_t flags;                        // FRONTLINK_FLAG_*
-    int32_t n_stop;                        // 0..FRONTLINK_MAX_STOP
-    int32_t stop_ids[FRONTLINK_MAX_STOP];  // (n_stop) token ids that end the request
-    int32_t n_prompt;                      // 1..FRONTLINK_MAX_PROMPT
+    uint32_t flags;                       // FRONTLINK_FLAG_*
+    int32_t n_stop;                       // 0..FRONTLINK_MAX_STOP
+    int32_t stop_ids[FRONTLINK_MAX_STOP]; // (n_stop) token ids that end the request
+    int32_t n_prompt;                     // 1..FRONTLINK_MAX_PROMPT
     int32_t *prompt; // (n_prompt) token ids; owned by the message (frontlink_msg_free)
 };
 
@@ -116,7 +116,7 @@ struct frontlink_stats {
     uint64_t n_rejected;    // submissions refused by admission control
     int64_t kv_capacity;    // KV tokens per attention instance
     uint32_t n_attn;
-    int64_t kv_used[FRONTLINK_MAX_INST];  // (n_attn) KV tokens reserved per instance
+    int64_t kv_used[FRONTLINK_MAX_INST]; // (n_attn) KV tokens reserved per instance
     uint32_t n_layer;
     int32_t a_max_last[FRONTLINK_MAX_LAYERS]; // (n_layer)
     uint64_t a_max_sum[FRONTLINK_MAX_LAYERS]; // (n_layer)
@@ -166,8 +166,8 @@ void frontlink_msg_free(struct frontlink_msg *m);
 // One end of the link: a socket plus its receive buffer. Not thread-safe: one reader
 // thread; senders serialise among themselves (the front uses a mutex).
 struct frontlink_conn {
-    int fd;          // -1 when closed
-    uint8_t *rbuf;   // (rcap) received bytes not yet decoded
+    int fd;        // -1 when closed
+    uint8_t *rbuf; // (rcap) received bytes not yet decoded
     size_t rlen;
     size_t rcap;
 };

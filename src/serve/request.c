@@ -62,7 +62,8 @@ enum request_outcome request_on_token(struct request *r, int32_t token, int32_t 
     r->last_token = token;
     if (r->t_first_token_ns < 0) r->t_first_token_ns = now_ns;
     int stop = token == eos_token && eos_token >= 0 && !(r->flags & FRONTLINK_FLAG_IGNORE_EOS);
-    for (int32_t i = 0; i < r->n_stop && !stop; i++) stop = token == r->stop_ids[i];
+    for (int32_t i = 0; i < r->n_stop && !stop; i++)
+        stop = token == r->stop_ids[i];
     if (stop) {
         request_finish(r, FRONTLINK_REASON_STOP);
         return REQUEST_DONE_SILENT;

@@ -36,10 +36,10 @@ struct request {
     int32_t last_token;  // last sampled token: the input of the next decode row
     int32_t max_tokens;
     struct frontlink_sampling sampling;
-    uint32_t flags;      // FRONTLINK_FLAG_*
+    uint32_t flags; // FRONTLINK_FLAG_*
     int32_t n_stop;
     int32_t stop_ids[FRONTLINK_MAX_STOP];
-    uint32_t finish_reason; // enum frontlink_reason once FINISHED
+    uint32_t finish_reason;                            // enum frontlink_reason once FINISHED
     int64_t t_submit_ns, t_admit_ns, t_first_token_ns; // caller's clock
 };
 

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define MAX_STOP_STR_LEN 256
-#define SSE_BUF_MAX (1u << 20)
+#define SSE_BUF_MAX      (1u << 20)
 
 // ---- options
 
@@ -37,8 +37,8 @@ static int stop_strings(const cJSON *req, struct api_gen *g, struct api_reply *r
         if (!cJSON_IsString(e) || strlen(e->valuestring) > MAX_STOP_STR_LEN) goto bad;
         if (!e->valuestring[0]) continue;
         if (g->n_stop_str >= (int)JANUS_ARRAY_SIZE(g->stop_str)) {
-            api_error(r, 400, "invalid_request_error", "stop", NULL, "'stop' has more than %d strings",
-                      (int)JANUS_ARRAY_SIZE(g->stop_str));
+            api_error(r, 400, "invalid_request_error", "stop", NULL,
+                      "'stop' has more than %d strings", (int)JANUS_ARRAY_SIZE(g->stop_str));
             return -1;
         }
         g->stop_str[g->n_stop_str++] = e->valuestring;
@@ -46,7 +46,8 @@ static int stop_strings(const cJSON *req, struct api_gen *g, struct api_reply *r
     return 0;
 bad:
     api_error(r, 400, "invalid_request_error", "stop", NULL,
-              "'stop' must be a string or an array of strings of at most %d bytes", MAX_STOP_STR_LEN);
+              "'stop' must be a string or an array of strings of at most %d bytes",
+              MAX_STOP_STR_LEN);
     return -1;
 }
 
@@ -84,10 +85,13 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     g->max_tokens = (int32_t)mt; // -1: chat default, resolved once the prompt is known
     double temp = 1.0, top_p = 1.0;
     int64_t top_k = 0, seed = -1, n = 1;
-    if (json_get_f64(req, "temperature", 0, 2, &temp, err, sizeof err) == JANUS_EINVAL) BAD("temperature");
+    if (json_get_f64(req, "temperature", 0, 2, &temp, err, sizeof err) == JANUS_EINVAL)
+        BAD("temperature");
     if (json_get_f64(req, "top_p", 1e-9, 1, &top_p, err, sizeof err) == JANUS_EINVAL) BAD("top_p");
-    if (json_get_i64(req, "top_k", -1, rd.n_vocab, &top_k, err, sizeof err) == JANUS_EINVAL) BAD("top_k");
-    if (json_get_i64(req, "seed", INT64_MIN, INT64_MAX, &seed, err, sizeof err) == JANUS_EINVAL) BAD("seed");
+    if (json_get_i64(req, "top_k", -1, rd.n_vocab, &top_k, err, sizeof err) == JANUS_EINVAL)
+        BAD("top_k");
+    if (json_get_i64(req, "seed", INT64_MIN, INT64_MAX, &seed, err, sizeof err) == JANUS_EINVAL)
+        BAD("seed");
     if (json_get_i64(req, "n", 1, 1, &n, err, sizeof err) == JANUS_EINVAL) {
         api_error(r, 400, "invalid_request_error", "n", NULL, "only n = 1 is supported");
         return -1;
@@ -99,7 +103,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         return -1;
     }
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(req, "logprobs");
-    if (lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp) && !(cJSON_IsNumber(lp) && lp->valuedouble == 0)) {
+    if (lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp) &&
+        !(cJSON_IsNumber(lp) && lp->valuedouble == 0)) {
         api_error(r, 400, "invalid_request_error", "logprobs", NULL, "'logprobs' is not supported");
         return -1;
     }
@@ -108,14 +113,17 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     g->sampling.top_k = top_k < 0 ? 0 : (int32_t)top_k;
     g->sampling.seed = seed >= 0 || seed < -1 ? (uint64_t)seed : (uint64_t)clock_now_ns();
     int ignore_eos = 0;
-    if (json_get_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL) BAD("ignore_eos");
+    if (json_get_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL)
+        BAD("ignore_eos");
     if (ignore_eos) g->flags |= FRONTLINK_FLAG_IGNORE_EOS;
     if (stop_strings(req, g, r)) return -1;
     const cJSON *ids = NULL;
-    if (json_get_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL) BAD("stop_token_ids");
+    if (json_get_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL)
+        BAD("stop_token_ids");
     for (const cJSON *e = ids ? ids->child : NULL; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= rd.n_vocab ||
-            e->valuedouble != (double)(int32_t)e->valuedouble || g->n_stop_ids >= FRONTLINK_MAX_STOP) {
+            e->valuedouble != (double)(int32_t)e->valuedouble ||
+            g->n_stop_ids >= FRONTLINK_MAX_STOP) {
             api_error(r, 400, "invalid_request_error", "stop_token_ids", NULL,
                       "'stop_token_ids' must be at most %d token ids below %u", FRONTLINK_MAX_STOP,
                       rd.n_vocab);
@@ -125,7 +133,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     }
     if (json_get_bool(req, "stream", &g->stream, err, sizeof err) == JANUS_EINVAL) BAD("stream");
     const cJSON *so = NULL;
-    if (json_get_object(req, "stream_options", &so, err, sizeof err) == JANUS_EINVAL) BAD("stream_options");
+    if (json_get_object(req, "stream_options", &so, err, sizeof err) == JANUS_EINVAL)
+        BAD("stream_options");
     if (so) {
         if (!g->stream) {
             api_error(r, 400, "invalid_request_error", "stream_options", NULL,
@@ -190,8 +199,7 @@ static void textgen_free(struct textgen *t) {
     mem_free(t->piece);
 }
 
-// Earliest match of any stop string in text starting at or after from; -1 if none.
-static long find_stop(const struct api_gen *g, const char *text, size_t len, size_t from) {
+long api_stop_find(const struct api_gen *g, const char *text, size_t len, size_t from) {
     long best = -1;
     for (int k = 0; k < g->n_stop_str; k++) {
         size_t sl = strlen(g->stop_str[k]);
@@ -205,8 +213,7 @@ static long find_stop(const struct api_gen *g, const char *text, size_t len, siz
     return best;
 }
 
-// Bytes at the end of text that could be the start of a stop string (held back).
-static size_t holdback(const struct api_gen *g, const char *text, size_t len, size_t from) {
+size_t api_stop_holdback(const struct api_gen *g, const char *text, size_t len, size_t from) {
     size_t hold = 0;
     for (int k = 0; k < g->n_stop_str; k++) {
         size_t sl = strlen(g->stop_str[k]);
@@ -236,10 +243,11 @@ static void textgen_feed(struct textgen *t, const struct vocab *v, const struct 
     }
     if (g->n_stop_str && !t->stop_hit) {
         size_t longest = 0;
-        for (int k = 0; k < g->n_stop_str; k++) longest = JANUS_MAX(longest, strlen(g->stop_str[k]));
+        for (int k = 0; k < g->n_stop_str; k++)
+            longest = JANUS_MAX(longest, strlen(g->stop_str[k]));
         size_t from = scan_from > longest ? scan_from - longest : 0;
         from = JANUS_MAX(from, t->emitted > longest ? t->emitted - longest : 0);
-        long at = find_stop(g, t->text.data ? t->text.data : "", t->text.len, from);
+        long at = api_stop_find(g, t->text.data ? t->text.data : "", t->text.len, from);
         if (at >= 0 && (size_t)at >= t->emitted) {
             t->text.len = (size_t)at;
             if (t->text.data) t->text.data[at] = 0;
@@ -251,7 +259,7 @@ static void textgen_feed(struct textgen *t, const struct vocab *v, const struct 
 // Bytes of text that can be sent now.
 static size_t textgen_safe(const struct textgen *t, const struct api_gen *g, int final) {
     if (final || t->stop_hit || !g->n_stop_str) return t->text.len;
-    size_t h = holdback(g, t->text.data, t->text.len, t->emitted);
+    size_t h = api_stop_holdback(g, t->text.data, t->text.len, t->emitted);
     return t->text.len - h > t->emitted ? t->text.len - h : t->emitted;
 }
 
@@ -267,9 +275,12 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
     case FRONTLINK_ERR_QUEUE_FULL:
         api_error(r, 429, "rate_limit_error", NULL, "queue_full", "%s", msg);
         break;
-    case FRONTLINK_ERR_INVALID: api_error(r, 400, "invalid_request_error", NULL, NULL, "%s", msg); break;
+    case FRONTLINK_ERR_INVALID:
+        api_error(r, 400, "invalid_request_error", NULL, NULL, "%s", msg);
+        break;
     case FRONTLINK_ERR_TOO_LONG:
-        api_error(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded", "%s", msg);
+        api_error(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded", "%s",
+                  msg);
         break;
     case FRONTLINK_ERR_JOB:
     case FRONTLINK_ERR_SHUTDOWN:
@@ -280,8 +291,9 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
 }
 
 static int usage_json(struct buf *b, int32_t np, int32_t nc) {
-    return buf_appendf(b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
-                       np, nc, np + nc);
+    return buf_appendf(
+        b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}", np, nc,
+        np + nc);
 }
 
 // The opening of a response object or chunk, up to and including "choices":[
@@ -303,7 +315,8 @@ static int choice(struct buf *b, const struct api_gen *g, const char *text, size
     int rc;
     if (g->kind == API_CHAT) {
         rc = buf_appendf(b, chunk ? "{\"index\":0,\"delta\":{" : "{\"index\":0,\"message\":{");
-        if (!chunk || first) rc |= buf_appendf(b, "\"role\":\"assistant\"%s", text || !chunk ? "," : "");
+        if (!chunk || first)
+            rc |= buf_appendf(b, "\"role\":\"assistant\"%s", text || !chunk ? "," : "");
         if (text || !chunk) {
             rc |= buf_appendf(b, "\"content\":");
             rc |= json_append_str(b, text ? text : "", text ? len : 0);
@@ -337,12 +350,12 @@ struct stream {
     struct api_gen g;
     char *stop_copy[16]; // owned copies of the stop strings (g.stop_str points here)
     struct textgen t;
-    struct buf out;     // SSE bytes not yet handed to MHD
+    struct buf out; // SSE bytes not yet handed to MHD
     size_t out_off;
-    int first;          // no chunk sent yet (chat: role delta)
-    int finished;       // final events queued
-    int outcome;        // 0 running, 1 ok, 2 error, 3 cancelled
-    int32_t *tok;       // (cap) snapshot of received tokens
+    int first;    // no chunk sent yet (chat: role delta)
+    int finished; // final events queued
+    int outcome;  // 0 running, 1 ok, 2 error, 3 cancelled
+    int32_t *tok; // (cap) snapshot of received tokens
     int32_t tok_cap;
     int64_t created;
     char model[FRONTLINK_MAX_NAME + 1];
@@ -427,7 +440,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         pthread_mutex_unlock(&s->mu);
         if (n == st->t.n_used && !done) {
             if (s->stopping) {
-                stream_finish(st, 0, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0, 0);
+                stream_finish(st, 0, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0,
+                              0);
                 continue;
             }
             // The client hung up while we waited: stop here (the free callback cancels).
@@ -444,7 +458,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         if (st->t.stop_hit) {
             // Counted by the controller when the CANCEL lands; report what we know now.
-            stream_finish(st, 1, FRONTLINK_REASON_STOP, 0, NULL, np ? np : st->g.n_prompt, st->t.n_used);
+            stream_finish(st, 1, FRONTLINK_REASON_STOP, 0, NULL, np ? np : st->g.n_prompt,
+                          st->t.n_used);
         } else if (done) {
             stream_finish(st, 1, reason, err_code, err_msg, np, nc);
         }
@@ -456,8 +471,10 @@ static void stream_free(void *cls) {
     struct server *s = st->s;
     pthread_mutex_lock(&s->mu);
     int was_done = st->req->done;
-    if (st->outcome == 1) s->m.req_ok++;
-    else if (st->outcome == 2) s->m.req_error++;
+    if (st->outcome == 1)
+        s->m.req_ok++;
+    else if (st->outcome == 2)
+        s->m.req_error++;
     else {
         s->m.req_cancelled++;
         if (!was_done || st->outcome == 3) s->m.client_disconnects++;
@@ -467,7 +484,8 @@ static void stream_free(void *cls) {
     textgen_free(&st->t);
     buf_free(&st->out);
     mem_free(st->tok);
-    for (int k = 0; k < 16; k++) mem_free(st->stop_copy[k]);
+    for (int k = 0; k < 16; k++)
+        mem_free(st->stop_copy[k]);
     mem_free(st);
 }
 
@@ -483,7 +501,8 @@ static int validate_lengths(struct server *s, struct api_gen *g, struct api_repl
     }
     if (g->n_prompt > max_prompt) {
         api_error(r, 400, "invalid_request_error", pp, "context_length_exceeded",
-                  "the prompt has %d tokens; the limit is %lld", g->n_prompt, (long long)max_prompt);
+                  "the prompt has %d tokens; the limit is %lld", g->n_prompt,
+                  (long long)max_prompt);
         return -1;
     }
     int64_t room = JANUS_MIN((int64_t)rd->n_ctx, rd->kv_tokens) - g->n_prompt;
@@ -603,20 +622,24 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         snprintf(msg, sizeof msg, "%s", req->err_msg);
         if (n > tok_cap) {
             int32_t *nt = mem_realloc(MEM_TAG_SERVER, tok, (size_t)n * sizeof *nt);
-            if (nt) tok = nt, tok_cap = n;
-            else n = tok_cap;
+            if (nt)
+                tok = nt, tok_cap = n;
+            else
+                n = tok_cap;
         }
         if (n) memcpy(tok, req->tokens, (size_t)n * sizeof *tok);
         int stopping = s->stopping;
         pthread_mutex_unlock(&s->mu);
         if (gone) {
             outcome = 3;
-            api_error(r, 499, "invalid_request_error", NULL, "client_closed_request", "client went away");
+            api_error(r, 499, "invalid_request_error", NULL, "client_closed_request",
+                      "client went away");
             break;
         }
         if (!done && stopping && n == t.n_used) {
             outcome = 2;
-            api_error(r, 503, "service_unavailable", NULL, "shutting_down", "the server is shutting down");
+            api_error(r, 503, "service_unavailable", NULL, "shutting_down",
+                      "the server is shutting down");
             break;
         }
         textgen_feed(&t, &s->vocab, g, tok, n, done && !err_code);
@@ -650,8 +673,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         break;
     }
     pthread_mutex_lock(&s->mu);
-    if (outcome == 1) s->m.req_ok++;
-    else if (outcome == 2) s->m.req_error++;
+    if (outcome == 1)
+        s->m.req_ok++;
+    else if (outcome == 2)
+        s->m.req_error++;
     else {
         s->m.req_cancelled++;
         s->m.client_disconnects++;
@@ -670,8 +695,8 @@ void api_completions(struct server *s, struct MHD_Connection *conn, const char *
     cJSON *req = NULL;
     int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, &req, err, sizeof err);
     if (rc) {
-        api_error(r, 400, "invalid_request_error", NULL, rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json",
-                  "%s", err);
+        api_error(r, 400, "invalid_request_error", NULL,
+                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
         pthread_mutex_lock(&s->mu);
         s->m.req_bad++;
         pthread_mutex_unlock(&s->mu);
@@ -680,7 +705,8 @@ void api_completions(struct server *s, struct MHD_Connection *conn, const char *
     struct api_gen g;
     memset(&g, 0, sizeof g);
     if (!cJSON_IsObject(req)) {
-        api_error(r, 400, "invalid_request_error", NULL, "invalid_json", "the body must be a JSON object");
+        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
+                  "the body must be a JSON object");
         goto out;
     }
     if (api_parse_common(s, req, API_COMPLETION, &g, r)) goto out;

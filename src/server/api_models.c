@@ -38,25 +38,29 @@ void api_health(struct server *s, struct api_reply *r) {
     struct frontlink_ready rd = s->ready;
     uint64_t steps = s->stats.n_steps;
     pid_t pid = s->job_pgid;
+    int restarts = s->restarts;
     pthread_mutex_unlock(&s->mu);
     struct buf *b = &r->body;
     int rc;
     if (job == JOB_STARTING) {
         r->status = 503;
-        rc = buf_appendf(b, "{\"status\":\"loading\",\"job_pid\":%d}", (int)pid);
+        rc = buf_appendf(b, "{\"status\":\"loading\",\"job_pid\":%d,\"restarts\":%d}", (int)pid,
+                         restarts);
     } else if (job != JOB_READY) {
         r->status = 503;
         rc = buf_appendf(b, "{\"status\":\"error\",\"job_pid\":%d,\"message\":", (int)pid);
-        rc |= json_append_str(b, why[0] ? why : "the deployment is not running", strlen(why[0] ? why : "the deployment is not running"));
+        rc |= json_append_str(b, why[0] ? why : "the deployment is not running",
+                              strlen(why[0] ? why : "the deployment is not running"));
         rc |= buf_appendf(b, "}");
     } else {
         int fresh = age_ms >= 0 && age_ms <= s->p.health_window_ms;
         r->status = fresh ? 200 : 503;
-        rc = buf_appendf(b,
-                         "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
-                         "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u}",
-                         fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps,
-                         (long long)age_ms, rd.n_attn, rd.n_moe, rd.n_ctx);
+        rc = buf_appendf(
+            b,
+            "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
+            "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u,\"restarts\":%d}",
+            fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps, (long long)age_ms,
+            rd.n_attn, rd.n_moe, rd.n_ctx, restarts);
     }
     if (rc) {
         buf_reset(b);

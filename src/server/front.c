@@ -51,7 +51,8 @@ static void finish_metrics(struct server *s, struct front_req *r) {
     s->m.prompt_tokens += (uint64_t)(r->n_prompt > 0 ? r->n_prompt : 0);
     s->m.gen_tokens += (uint64_t)(r->n_completion > 0 ? r->n_completion : 0);
     if (r->t_first_ns > 0) {
-        metrics_observe(&s->m.ttft, metrics_ttft_bounds, (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
+        metrics_observe(&s->m.ttft, metrics_ttft_bounds,
+                        (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
         if (r->n_tokens > 1)
             metrics_observe(&s->m.tpot, metrics_tpot_bounds,
                             (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
@@ -94,18 +95,23 @@ static int child_exited(struct server *s, char *why, size_t n) {
     if (r != s->job_pid) return 0;
     s->job_pid = -1;
     s->job_exit_status = st;
-    if (WIFEXITED(st)) snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
-    else if (WIFSIGNALED(st)) snprintf(why, n, "the job was killed by signal %d", WTERMSIG(st));
-    else snprintf(why, n, "the job ended");
+    if (WIFEXITED(st))
+        snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        snprintf(why, n, "the job was killed by signal %d", WTERMSIG(st));
+    else
+        snprintf(why, n, "the job ended");
     return 1;
 }
 
 static int spawn(struct server *s, char *err, size_t err_len) {
     int n = 0;
-    while (s->p.job_argv[n]) n++;
+    while (s->p.job_argv[n])
+        n++;
     char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
     if (!argv) return JANUS_ENOMEM;
-    for (int i = 0; i < n; i++) argv[i] = s->p.job_argv[i];
+    for (int i = 0; i < n; i++)
+        argv[i] = s->p.job_argv[i];
     argv[n] = (char *)"--socket";
     argv[n + 1] = s->sock_path;
     argv[n + 2] = NULL;
@@ -140,7 +146,19 @@ static void on_msg(struct server *s, struct frontlink_msg *m) {
         if (r->n_tokens == r->cap_tokens) {
             int32_t nc = r->cap_tokens ? r->cap_tokens * 2 : 64;
             int32_t *t = mem_realloc(MEM_TAG_SERVER, r->tokens, (size_t)nc * sizeof *t);
-            if (!t) break; // token lost; the request will end short (logged below)
+            if (!t) { // out of memory: fail this request rather than lose a token silently
+                r->done = 1;
+                r->err_code = FRONTLINK_ERR_INTERNAL;
+                snprintf(r->err_msg, sizeof r->err_msg, "out of memory");
+                pthread_cond_broadcast(&r->cond);
+                struct frontlink_msg cm = {.type = FRONTLINK_CANCEL};
+                cm.u.cancel_id = r->id;
+                pthread_mutex_lock(&s->send_mu); // lock order: mu, then send_mu
+                (void)!frontlink_send(&s->conn, &cm);
+                pthread_mutex_unlock(&s->send_mu);
+                unregister(s, r);
+                break;
+            }
             r->tokens = t;
             r->cap_tokens = nc;
         }
@@ -187,29 +205,32 @@ static void on_msg(struct server *s, struct frontlink_msg *m) {
     pthread_mutex_unlock(&s->mu);
 }
 
-static void *reader_main(void *arg) {
-    struct server *s = arg;
-    char why[256] = "";
+// One life of the job: accept its connection, read READY, then route messages until the
+// link ends. Fills why with the reason it ended.
+static void session(struct server *s, char *why, size_t why_len) {
     int64_t deadline = clock_now_ns() + (int64_t)s->p.ready_timeout_s * 1000000000;
     // 1. the job connects
     for (;;) {
-        if (s->stopping && s->job_pid <= 0) {
-            set_dead(s, "stopped");
-            return NULL;
-        }
-        if (child_exited(s, why, sizeof why)) {
-            set_dead(s, why);
-            return NULL;
+        if (child_exited(s, why, why_len)) return;
+        if (s->stopping) {
+            snprintf(why, why_len, "stopped");
+            return;
         }
         if (clock_now_ns() > deadline) {
-            set_dead(s, "the job did not connect in time");
-            return NULL;
+            snprintf(why, why_len, "the job did not connect in time");
+            return;
         }
-        int rc = frontlink_accept(s->listen_fd, 200, &s->conn);
-        if (rc == JANUS_OK) break;
+        struct frontlink_conn c;
+        int rc = frontlink_accept(s->listen_fd, 200, &c);
+        if (rc == JANUS_OK) {
+            pthread_mutex_lock(&s->send_mu);
+            s->conn = c;
+            pthread_mutex_unlock(&s->send_mu);
+            break;
+        }
         if (rc != JANUS_EAGAIN) {
-            set_dead(s, "accept on the job socket failed");
-            return NULL;
+            snprintf(why, why_len, "accept on the job socket failed");
+            return;
         }
     }
     // 2. READY, then 3. messages until the link ends
@@ -219,40 +240,45 @@ static void *reader_main(void *arg) {
         char perr[256] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
         if (rc == JANUS_EAGAIN) {
-            if (s->stopping && child_exited(s, why, sizeof why)) break;
-            if (!s->stopping && child_exited(s, why, sizeof why)) break;
+            if (child_exited(s, why, why_len)) return;
             if (!ready && clock_now_ns() > deadline) {
-                snprintf(why, sizeof why, "the job did not become ready in time");
-                break;
+                snprintf(why, why_len, "the job did not become ready in time");
+                return;
             }
             continue;
         }
         if (rc != JANUS_OK) {
-            if (rc == JANUS_EPROTO) snprintf(why, sizeof why, "protocol error from the job: %s", perr);
-            else {
+            if (rc == JANUS_EPROTO) {
+                snprintf(why, why_len, "protocol error from the job: %.200s", perr);
+            } else {
                 // The link closed: wait briefly for the exit status to say why.
-                for (int k = 0; k < 50 && !child_exited(s, why, sizeof why); k++)
+                for (int k = 0; k < 50 && !child_exited(s, why, why_len); k++)
                     clock_sleep_ns(20 * 1000000);
-                if (!why[0]) snprintf(why, sizeof why, "the job closed its connection");
+                if (!why[0]) snprintf(why, why_len, "the job closed its connection");
             }
-            break;
+            return;
         }
         if (!ready) {
             if (m.type != FRONTLINK_READY) {
-                snprintf(why, sizeof why, "the job sent %s before READY", frontlink_type_name(m.type));
+                snprintf(why, why_len, "the job sent %s before READY", frontlink_type_name(m.type));
                 frontlink_msg_free(&m);
-                break;
+                return;
             }
             pthread_mutex_lock(&s->mu);
             s->ready = m.u.ready;
             snprintf(s->model_name, sizeof s->model_name, "%s", m.u.ready.model_name);
             s->job = JOB_READY;
+            s->ever_ready = 1;
+            s->job_error[0] = 0;
             s->step_seen_ns = clock_now_ns();
+            memset(&s->stats, 0, sizeof s->stats);
             // Never submit more than the controller can hold (waiting + every slot), so its
             // admission control never has to refuse: overload is a 429 here, decided before
             // any streaming response starts.
-            int64_t cap = (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
-            if (cap > 0 && cap < s->p.max_inflight) s->p.max_inflight = (int)cap;
+            int64_t cap =
+                (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
+            s->max_inflight = s->p.max_inflight;
+            if (cap > 0 && cap < s->max_inflight) s->max_inflight = (int)cap;
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);
             ready = 1;
@@ -263,16 +289,49 @@ static void *reader_main(void *arg) {
         }
         frontlink_msg_free(&m);
     }
-    if (s->stopping && !why[0]) snprintf(why, sizeof why, "stopped");
-    set_dead(s, why);
-    // A job that broke the link but still runs is of no use: end it and reap it.
-    if (s->job_pid > 0) {
-        char w2[64];
-        for (int k = 0; k < 300 && !child_exited(s, w2, sizeof w2); k++) {
-            if (k == 100) kill(-s->job_pgid, SIGTERM);
-            if (k == 200) kill(-s->job_pgid, SIGKILL);
-            clock_sleep_ns(20 * 1000000);
+}
+
+// Ends what is left of the job (a broken link with a live process is of no use) and
+// reaps it.
+static void end_job(struct server *s) {
+    pthread_mutex_lock(&s->send_mu);
+    frontlink_conn_close(&s->conn);
+    pthread_mutex_unlock(&s->send_mu);
+    if (s->job_pid <= 0) return;
+    char w2[64];
+    for (int k = 0; k < 300 && !child_exited(s, w2, sizeof w2); k++) {
+        if (k == 100) kill(-s->job_pgid, SIGTERM);
+        if (k == 200) kill(-s->job_pgid, SIGKILL);
+        clock_sleep_ns(20 * 1000000);
+    }
+}
+
+static void *reader_main(void *arg) {
+    struct server *s = arg;
+    for (int attempt = 0;; attempt++) {
+        char why[256] = "";
+        session(s, why, sizeof why);
+        set_dead(s, why);
+        end_job(s);
+        if (s->stopping || attempt >= s->p.max_restarts) break;
+        // Relaunch after a pause (--restart): requests in flight have already failed.
+        for (int k = 0; k < 10 && !s->stopping; k++)
+            clock_sleep_ns(100 * 1000000);
+        if (s->stopping) break;
+        char err[256];
+        pthread_mutex_lock(&s->mu);
+        int rc = spawn(s, err, sizeof err);
+        if (rc == JANUS_OK) {
+            s->job = JOB_STARTING;
+            s->restarts++;
+            pthread_cond_broadcast(&s->state_cond);
         }
+        pthread_mutex_unlock(&s->mu);
+        if (rc) {
+            LOG_ERROR("front: cannot relaunch the job: %s", err);
+            break;
+        }
+        LOG_WARN("front: relaunched the job (restart %d of %d)", attempt + 1, s->p.max_restarts);
     }
     return NULL;
 }
@@ -297,6 +356,7 @@ int front_start(struct server *s, char *err, size_t err_len) {
         return rc;
     }
     s->conn.fd = -1;
+    s->max_inflight = s->p.max_inflight;
     rc = spawn(s, err, err_len);
     if (rc) return rc;
     if (pthread_create(&s->reader, NULL, reader_main, s) != 0) {
@@ -309,12 +369,10 @@ int front_start(struct server *s, char *err, size_t err_len) {
 
 void front_stop(struct server *s) {
     s->stopping = 1;
-    if (s->conn.fd >= 0) {
-        struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
-        pthread_mutex_lock(&s->send_mu);
-        (void)!frontlink_send(&s->conn, &m);
-        pthread_mutex_unlock(&s->send_mu);
-    }
+    struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
+    pthread_mutex_lock(&s->send_mu);
+    if (s->conn.fd >= 0) (void)!frontlink_send(&s->conn, &m);
+    pthread_mutex_unlock(&s->send_mu);
     // Give the job a moment to exit by itself, then SIGTERM, then SIGKILL (whole group).
     // Only the reader thread reaps the child; here we wait for it to notice.
     pthread_mutex_lock(&s->mu);
@@ -367,11 +425,11 @@ int front_submit(struct server *s, struct frontlink_submit *sub, struct front_re
         req_destroy(r);
         return JANUS_ECOMM;
     }
-    if (s->n_live >= s->p.max_inflight) {
+    if (s->n_live >= s->max_inflight) {
         s->m.req_rejected++;
         pthread_mutex_unlock(&s->mu);
         req_destroy(r);
-        snprintf(err, err_len, "too many requests in flight (%d); retry later", s->p.max_inflight);
+        snprintf(err, err_len, "too many requests in flight (%d); retry later", s->max_inflight);
         return JANUS_EAGAIN;
     }
     r->id = ++s->next_id;

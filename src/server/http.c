@@ -51,11 +51,27 @@ void api_error(struct api_reply *r, unsigned status, const char *type, const cha
     rc |= buf_appendf(&r->body, "}}");
     if (rc) {
         buf_reset(&r->body);
-        (void)!buf_appendf(&r->body, "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,\"code\":null}}", type);
+        (void)!buf_appendf(
+            &r->body,
+            "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
+            type);
     }
     r->status = status;
     r->resp = NULL;
     r->content_type = "application/json";
+}
+
+// libmicrohttpd's own messages (e.g. a client that hung up mid-response) are routine for a
+// server: they go to the log at info level instead of straight to stderr.
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    if (log_get_level() < LOG_LEVEL_INFO) return;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = 0;
+    LOG_INFO("http: %s", msg);
 }
 
 // ---- per-exchange state
@@ -92,14 +108,14 @@ static int key_ok(const struct server *s, struct MHD_Connection *conn) {
     const char *k = h + 7, *want = s->p.api_key;
     size_t lk = strlen(k), lw = strlen(want);
     unsigned diff = (unsigned)(lk ^ lw);
-    for (size_t i = 0; i < lw; i++) diff |= (unsigned)(want[i] ^ (i < lk ? k[i] : 0));
+    for (size_t i = 0; i < lw; i++)
+        diff |= (unsigned)(want[i] ^ (i < lk ? k[i] : 0));
     return diff == 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     struct server *s = cls;
     (void)version;
     struct api_reply r;
@@ -147,33 +163,45 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *body = x->body.data ? x->body.data : "";
     if (!strcmp(url, "/v1/completions") || !strcmp(url, "/v1/chat/completions")) {
         if (!post) {
-            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", "use POST for %s", url);
+            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
+                      "use POST for %s", url);
         } else {
             pthread_mutex_lock(&s->mu);
             int ready = s->job == JOB_READY;
             char why[256];
-            snprintf(why, sizeof why, "%s", s->job == JOB_STARTING ? "the deployment is still starting"
-                                            : s->job_error[0]      ? s->job_error
-                                                                   : "the deployment is not running");
+            snprintf(why, sizeof why, "%s",
+                     s->job == JOB_STARTING ? "the deployment is still starting"
+                     : s->job_error[0]      ? s->job_error
+                                            : "the deployment is not running");
             pthread_mutex_unlock(&s->mu);
-            if (!ready) api_error(&r, 503, "service_unavailable", NULL, "not_ready", "%s", why);
+            if (!ready)
+                api_error(&r, 503, "service_unavailable", NULL, "not_ready", "%s", why);
             else if (url[4] == 'c' && url[5] == 'o')
                 api_completions(s, conn, body, x->body.len, &r);
             else
                 api_chat(s, conn, body, x->body.len, &r);
         }
     } else if (!strcmp(url, "/v1/models")) {
-        if (get) api_models(s, &r);
-        else api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", "use GET for %s", url);
+        if (get)
+            api_models(s, &r);
+        else
+            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
+                      "use GET for %s", url);
     } else if (!strcmp(url, "/health")) {
-        if (get) api_health(s, &r);
-        else api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", "use GET for %s", url);
+        if (get)
+            api_health(s, &r);
+        else
+            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
+                      "use GET for %s", url);
     } else if (!strcmp(url, "/metrics")) {
-        if (get) metrics_render(s, &r);
-        else api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed", "use GET for %s", url);
+        if (get)
+            metrics_render(s, &r);
+        else
+            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
+                      "use GET for %s", url);
     } else {
-        api_error(&r, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: %s %.200s",
-                  method, url);
+        api_error(&r, 404, "invalid_request_error", NULL, "not_found",
+                  "no such endpoint: %s %.200s", method, url);
     }
     if (!r.status) api_error(&r, 500, "server_error", NULL, NULL, "no response was produced");
     return send_reply(conn, &r);
@@ -250,8 +278,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *addr;
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, s->p.host, &a4.sin_addr) == 1) {
@@ -271,11 +299,12 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     rc = front_start(s, err, err_len);
     if (rc) goto fail;
     s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, on_request, s,
-                              MHD_OPTION_SOCK_ADDR, addr,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 256),
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
+                              MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
+                              (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 256),
+                              MHD_OPTION_CONNECTION_TIMEOUT,
+                              (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_END);
+                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, err_len, "cannot listen on %s:%d (address in use?)", s->p.host, s->p.port);
         rc = JANUS_EIO;
@@ -306,11 +335,13 @@ int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err
     ts.tv_nsec = ns % 1000000000;
     pthread_mutex_lock(&s->mu);
     int rc = 0;
-    while (s->job == JOB_STARTING && rc == 0) rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
+    while (!s->ever_ready && s->job == JOB_STARTING && rc == 0)
+        rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
     enum job_state j = s->job;
+    int ever = s->ever_ready;
     snprintf(err, err_len, "%s", s->job_error[0] ? s->job_error : "the deployment failed");
     pthread_mutex_unlock(&s->mu);
-    if (j == JOB_READY) return JANUS_OK;
+    if (ever) return JANUS_OK;
     if (j == JOB_STARTING) return JANUS_EAGAIN;
     return JANUS_ECOMM;
 }
@@ -329,7 +360,8 @@ void http_stop(struct http_server **hp) {
     s->stopping = 1;
     // Wake every waiting handler so that streams end before the daemon joins them.
     pthread_mutex_lock(&s->mu);
-    for (struct front_req *r = s->reqs; r; r = r->next) pthread_cond_broadcast(&r->cond);
+    for (struct front_req *r = s->reqs; r; r = r->next)
+        pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&s->mu);
     front_stop(s);
     if (s->mhd) MHD_stop_daemon(s->mhd);

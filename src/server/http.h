@@ -15,20 +15,21 @@
 #include <stdint.h>
 
 struct http_params {
-    const char *host;        // address to bind (default "127.0.0.1")
-    int port;                // 0: any free port (see http_port)
-    const char *api_key;     // NULL: no authentication
-    const char *model_path;  // GGUF file: the front reads its tokenizer and chat template
-    char *const *job_argv;   // the job command (NULL-terminated); "--socket PATH" is appended
-    size_t max_body;         // request body cap in bytes (default 1 MiB) -> 413
-    int max_depth;           // JSON nesting cap (default 32)
-    int max_connections;     // concurrent connections (default 256)
-    int timeout_s;           // idle connection timeout (default 600)
-    int32_t max_tokens;      // largest accepted max_tokens (default: the context length)
-    int32_t max_prompt;      // largest accepted prompt in tokens (default: the context length)
-    int max_inflight;        // requests in the job at once before 429 (default 1024)
-    int health_window_ms;    // /health needs a completed step this recent (default 10000)
-    int ready_timeout_s;     // how long the job may take to become ready (default 600)
+    const char *host;       // address to bind (default "127.0.0.1")
+    int port;               // 0: any free port (see http_port)
+    const char *api_key;    // NULL: no authentication
+    const char *model_path; // GGUF file: the front reads its tokenizer and chat template
+    char *const *job_argv;  // the job command (NULL-terminated); "--socket PATH" is appended
+    size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
+    int max_depth;          // JSON nesting cap (default 32)
+    int max_connections;    // concurrent connections (default 256)
+    int timeout_s;          // idle connection timeout (default 600)
+    int32_t max_tokens;     // largest accepted max_tokens (default: the context length)
+    int32_t max_prompt;     // largest accepted prompt in tokens (default: the context length)
+    int max_inflight;       // requests in the job at once before 429 (default 1024)
+    int health_window_ms;   // /health needs a completed step this recent (default 10000)
+    int ready_timeout_s;    // how long the job may take to become ready (default 600)
+    int max_restarts;       // relaunch a failed job up to this many times (default 0)
 };
 
 void http_default_params(struct http_params *p);
@@ -42,8 +43,9 @@ JANUS_WUR int http_start(struct http_server **out, const struct http_params *p, 
                          size_t err_len);
 // The bound TCP port.
 int http_port(const struct http_server *s);
-// Blocks until the job is ready (JANUS_OK), fails (JANUS_ECOMM, reason in err) or
-// timeout_ms passes (JANUS_EAGAIN).
+// Blocks until the job has been ready at least once (JANUS_OK, even if it has failed
+// since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
+// (JANUS_EAGAIN).
 JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
 // 1 while the job is running (or starting), 0 once it has exited or failed.
 int http_job_alive(struct http_server *s);

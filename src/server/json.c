@@ -20,8 +20,10 @@ static int text_depth_ok(const char *t, size_t len, int max_depth) {
     for (size_t i = 0; i < len; i++) {
         char ch = t[i];
         if (in_str) {
-            if (ch == '\\') i++;
-            else if (ch == '"') in_str = 0;
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = 0;
         } else if (ch == '"') {
             in_str = 1;
         } else if (ch == '[' || ch == '{') {
@@ -33,8 +35,8 @@ static int text_depth_ok(const char *t, size_t len, int max_depth) {
     return 1;
 }
 
-int json_parse(const char *text, size_t len, size_t max_len, int max_depth, cJSON **out,
-               char *err, size_t err_len) {
+int json_parse(const char *text, size_t len, size_t max_len, int max_depth, cJSON **out, char *err,
+               size_t err_len) {
     *out = NULL;
     if (len > max_len) {
         ERRF("body of %zu bytes exceeds the limit of %zu", len, max_len);
@@ -87,8 +89,8 @@ static const cJSON *field(const cJSON *obj, const char *key) {
     return v && !cJSON_IsNull(v) ? v : NULL;
 }
 
-int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                 char *err, size_t err_len) {
+int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, char *err,
+                 size_t err_len) {
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
@@ -97,7 +99,8 @@ int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int6
         return JANUS_EINVAL;
     }
     if (d < (double)lo || d > (double)hi) {
-        ERRF("'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo, (long long)hi, d);
+        ERRF("'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo, (long long)hi,
+             d);
         return JANUS_EINVAL;
     }
     *out = (int64_t)d;
@@ -177,10 +180,14 @@ static size_t utf8_seq(const unsigned char *s, size_t n) {
     size_t k;
     unsigned min;
     if (c < 0x80) return 1;
-    if ((c & 0xE0) == 0xC0) k = 2, min = 0x80;
-    else if ((c & 0xF0) == 0xE0) k = 3, min = 0x800;
-    else if ((c & 0xF8) == 0xF0) k = 4, min = 0x10000;
-    else return 0;
+    if ((c & 0xE0) == 0xC0)
+        k = 2, min = 0x80;
+    else if ((c & 0xF0) == 0xE0)
+        k = 3, min = 0x800;
+    else if ((c & 0xF8) == 0xF0)
+        k = 4, min = 0x10000;
+    else
+        return 0;
     if (k > n) return 0;
     unsigned cp = c & (0xFF >> (k + 1));
     for (size_t i = 1; i < k; i++) {
@@ -197,12 +204,18 @@ int json_append_str(struct buf *out, const char *s, size_t len) {
     size_t i = 0;
     while (rc == JANUS_OK && i < len) {
         unsigned c = p[i];
-        if (c == '"') rc = buf_append(out, "\\\"", 2), i++;
-        else if (c == '\\') rc = buf_append(out, "\\\\", 2), i++;
-        else if (c == '\n') rc = buf_append(out, "\\n", 2), i++;
-        else if (c == '\r') rc = buf_append(out, "\\r", 2), i++;
-        else if (c == '\t') rc = buf_append(out, "\\t", 2), i++;
-        else if (c < 0x20 || c == 0x7F) rc = buf_appendf(out, "\\u%04x", c), i++;
+        if (c == '"')
+            rc = buf_append(out, "\\\"", 2), i++;
+        else if (c == '\\')
+            rc = buf_append(out, "\\\\", 2), i++;
+        else if (c == '\n')
+            rc = buf_append(out, "\\n", 2), i++;
+        else if (c == '\r')
+            rc = buf_append(out, "\\r", 2), i++;
+        else if (c == '\t')
+            rc = buf_append(out, "\\t", 2), i++;
+        else if (c < 0x20 || c == 0x7F)
+            rc = buf_appendf(out, "\\u%04x", c), i++;
         else {
             size_t k = utf8_seq(p + i, len - i);
             if (k == 0) {

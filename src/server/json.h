@@ -18,8 +18,8 @@
 // after it. JANUS_OK with *out (free with cJSON_Delete); JANUS_ELIMIT if len > max_len or
 // nesting deeper than max_depth; JANUS_EFORMAT if malformed (err says where);
 // JANUS_ENOMEM. *out is NULL on failure.
-JANUS_WUR int json_parse(const char *text, size_t len, size_t max_len, int max_depth,
-                         cJSON **out, char *err, size_t err_len);
+JANUS_WUR int json_parse(const char *text, size_t len, size_t max_len, int max_depth, cJSON **out,
+                         char *err, size_t err_len);
 
 // Nesting depth of a parsed value (a scalar is 1, [] is 1, [[1]] is 2).
 int json_depth(const cJSON *v);
@@ -27,12 +27,11 @@ int json_depth(const cJSON *v);
 // Typed getters for obj[key]. Each returns JANUS_OK with *out set, JANUS_ENOTFOUND when
 // the key is absent or null (out untouched), or JANUS_EINVAL when present with the wrong
 // type or out of range (err: "'key' must be ..."). obj must be an object.
-JANUS_WUR int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi,
-                           int64_t *out, char *err, size_t err_len);
+JANUS_WUR int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out,
+                           char *err, size_t err_len);
 JANUS_WUR int json_get_f64(const cJSON *obj, const char *key, double lo, double hi, double *out,
                            char *err, size_t err_len);
-JANUS_WUR int json_get_bool(const cJSON *obj, const char *key, int *out, char *err,
-                            size_t err_len);
+JANUS_WUR int json_get_bool(const cJSON *obj, const char *key, int *out, char *err, size_t err_len);
 // *out points into obj (valid while obj lives); max_len bounds its byte length.
 JANUS_WUR int json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out,
                            char *err, size_t err_len);

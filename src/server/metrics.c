@@ -12,14 +12,14 @@
 #include <string.h>
 
 const double metrics_ttft_bounds[METRICS_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                       1,     2.5,  5,     10,   20,  40,  80};
-const double metrics_tpot_bounds[METRICS_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05,  0.075,  0.1,   0.15, 0.2,
-                                                       0.3,   0.5,    1,     2.5};
+                                                       1,     2.5,  5,     10,   20,  40,   80};
+const double metrics_tpot_bounds[METRICS_N_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5};
 
 void metrics_observe(struct metrics_hist *h, const double *bounds, double v) {
     int i = 0;
-    while (i < METRICS_N_BUCKETS && v > bounds[i]) i++;
+    while (i < METRICS_N_BUCKETS && v > bounds[i])
+        i++;
     h->count[i]++;
     h->sum += v;
     h->n++;
@@ -31,7 +31,8 @@ static int hist(struct buf *b, const char *name, const char *help, const struct 
     uint64_t cum = 0;
     for (int i = 0; i < METRICS_N_BUCKETS && rc == JANUS_OK; i++) {
         cum += h->count[i];
-        rc = buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
+        rc =
+            buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
     cum += h->count[METRICS_N_BUCKETS];
     if (rc == JANUS_OK)
@@ -40,7 +41,8 @@ static int hist(struct buf *b, const char *name, const char *help, const struct 
     return rc;
 }
 
-#define HEAD(name, type, help) buf_appendf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
+#define HEAD(name, type, help)                                                                     \
+    buf_appendf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
 void metrics_render(struct server *s, struct api_reply *r) {
     struct buf *b = &r->body;
@@ -56,9 +58,11 @@ void metrics_render(struct server *s, struct api_reply *r) {
     rc |= buf_appendf(b, "janus_up %d\n", up);
     rc |= HEAD("janus_requests_running", "gauge", "requests holding a KV slot in the deployment");
     rc |= buf_appendf(b, "janus_requests_running %u\n", st.n_running);
-    rc |= HEAD("janus_requests_waiting", "gauge", "requests queued for admission in the controller");
+    rc |=
+        HEAD("janus_requests_waiting", "gauge", "requests queued for admission in the controller");
     rc |= buf_appendf(b, "janus_requests_waiting %u\n", st.n_waiting);
-    rc |= HEAD("janus_requests_in_flight", "gauge", "requests the front has submitted and not seen finish");
+    rc |= HEAD("janus_requests_in_flight", "gauge",
+               "requests the front has submitted and not seen finish");
     rc |= buf_appendf(b, "janus_requests_in_flight %d\n", n_live);
     rc |= HEAD("janus_requests_total", "counter", "finished HTTP generation requests by outcome");
     rc |= buf_appendf(b,
@@ -70,37 +74,49 @@ void metrics_render(struct server *s, struct api_reply *r) {
                       (unsigned long long)m.req_ok, (unsigned long long)m.req_error,
                       (unsigned long long)m.req_cancelled, (unsigned long long)m.req_rejected,
                       (unsigned long long)m.req_bad);
-    rc |= HEAD("janus_client_disconnects_total", "counter", "requests cancelled because the client went away");
-    rc |= buf_appendf(b, "janus_client_disconnects_total %llu\n", (unsigned long long)m.client_disconnects);
+    rc |= HEAD("janus_client_disconnects_total", "counter",
+               "requests cancelled because the client went away");
+    rc |= buf_appendf(b, "janus_client_disconnects_total %llu\n",
+                      (unsigned long long)m.client_disconnects);
     rc |= HEAD("janus_prompt_tokens_total", "counter", "prompt tokens of finished requests");
     rc |= buf_appendf(b, "janus_prompt_tokens_total %llu\n", (unsigned long long)m.prompt_tokens);
-    rc |= HEAD("janus_generation_tokens_total", "counter", "tokens generated for finished requests");
+    rc |=
+        HEAD("janus_generation_tokens_total", "counter", "tokens generated for finished requests");
     rc |= buf_appendf(b, "janus_generation_tokens_total %llu\n", (unsigned long long)m.gen_tokens);
     rc |= hist(b, "janus_time_to_first_token_seconds", "time from submission to the first token",
                &m.ttft, metrics_ttft_bounds);
-    rc |= hist(b, "janus_time_per_output_token_seconds",
-               "mean time between tokens after the first, per request", &m.tpot, metrics_tpot_bounds);
-    rc |= HEAD("janus_steps_total", "counter", "deployment steps completed (idle heartbeats included)");
+    rc |=
+        hist(b, "janus_time_per_output_token_seconds",
+             "mean time between tokens after the first, per request", &m.tpot, metrics_tpot_bounds);
+    rc |= HEAD("janus_steps_total", "counter",
+               "deployment steps completed (idle heartbeats included)");
     rc |= buf_appendf(b, "janus_steps_total %llu\n", (unsigned long long)st.n_steps);
     rc |= HEAD("janus_step_seconds_total", "counter", "time spent in steps");
     rc |= buf_appendf(b, "janus_step_seconds_total %.9g\n", (double)st.step_ns_total * 1e-9);
     rc |= HEAD("janus_last_step_age_seconds", "gauge", "time since the step count last advanced");
-    rc |= buf_appendf(b, "janus_last_step_age_seconds %.3f\n", step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);
-    rc |= HEAD("janus_layer_a_max", "gauge", "max activated experts on any MoE instance, per layer, last step (SPEC 2)");
+    rc |= buf_appendf(b, "janus_last_step_age_seconds %.3f\n",
+                      step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);
+    rc |= HEAD("janus_layer_a_max", "gauge",
+               "max activated experts on any MoE instance, per layer, last step (SPEC 2)");
     for (uint32_t l = 0; l < st.n_layer; l++)
         rc |= buf_appendf(b, "janus_layer_a_max{layer=\"%u\"} %d\n", l, st.a_max_last[l]);
-    rc |= HEAD("janus_layer_a_max_sum", "counter", "sum over steps of a_max, per layer (divide by janus_steps_total)");
+    rc |= HEAD("janus_layer_a_max_sum", "counter",
+               "sum over steps of a_max, per layer (divide by janus_steps_total)");
     for (uint32_t l = 0; l < st.n_layer; l++)
         rc |= buf_appendf(b, "janus_layer_a_max_sum{layer=\"%u\"} %llu\n", l,
                           (unsigned long long)st.a_max_sum[l]);
-    rc |= HEAD("janus_moe_activated_experts", "gauge", "experts run by each MoE instance in the last step, summed over layers");
+    rc |= HEAD("janus_moe_activated_experts", "gauge",
+               "experts run by each MoE instance in the last step, summed over layers");
     for (uint32_t g = 0; g < st.n_moe; g++)
-        rc |= buf_appendf(b, "janus_moe_activated_experts{instance=\"%u\"} %d\n", g, st.activated_last[g]);
-    rc |= HEAD("janus_moe_activated_experts_total", "counter", "experts run by each MoE instance, summed over layers and steps");
+        rc |= buf_appendf(b, "janus_moe_activated_experts{instance=\"%u\"} %d\n", g,
+                          st.activated_last[g]);
+    rc |= HEAD("janus_moe_activated_experts_total", "counter",
+               "experts run by each MoE instance, summed over layers and steps");
     for (uint32_t g = 0; g < st.n_moe; g++)
         rc |= buf_appendf(b, "janus_moe_activated_experts_total{instance=\"%u\"} %llu\n", g,
                           (unsigned long long)st.activated_sum[g]);
-    rc |= HEAD("janus_exchange_steps_total", "counter", "steps per attention-MoE exchange scheme (SPEC 4)");
+    rc |= HEAD("janus_exchange_steps_total", "counter",
+               "steps per attention-MoE exchange scheme (SPEC 4)");
     for (int k = 0; k < FRONTLINK_N_SCHEMES; k++)
         rc |= buf_appendf(b, "janus_exchange_steps_total{scheme=\"%s\"} %llu\n", schemes[k],
                           (unsigned long long)st.scheme_steps[k]);
@@ -114,17 +130,21 @@ void metrics_render(struct server *s, struct api_reply *r) {
                           (unsigned long long)st.scheme_bytes[k]);
     rc |= HEAD("janus_kv_cache_used_tokens", "gauge", "KV tokens reserved per attention instance");
     for (uint32_t i = 0; i < st.n_attn; i++)
-        rc |= buf_appendf(b, "janus_kv_cache_used_tokens{instance=\"%u\"} %lld\n", i, (long long)st.kv_used[i]);
+        rc |= buf_appendf(b, "janus_kv_cache_used_tokens{instance=\"%u\"} %lld\n", i,
+                          (long long)st.kv_used[i]);
     rc |= HEAD("janus_kv_cache_capacity_tokens", "gauge", "KV capacity per attention instance");
     rc |= buf_appendf(b, "janus_kv_cache_capacity_tokens %lld\n", (long long)st.kv_capacity);
-    rc |= HEAD("janus_kv_cache_usage_ratio", "gauge", "reserved / capacity over all attention instances");
+    rc |= HEAD("janus_kv_cache_usage_ratio", "gauge",
+               "reserved / capacity over all attention instances");
     int64_t used = 0;
-    for (uint32_t i = 0; i < st.n_attn; i++) used += st.kv_used[i];
+    for (uint32_t i = 0; i < st.n_attn; i++)
+        used += st.kv_used[i];
     double cap = (double)st.kv_capacity * st.n_attn;
     rc |= buf_appendf(b, "janus_kv_cache_usage_ratio %.6f\n", cap > 0 ? (double)used / cap : 0.0);
     if (rc != JANUS_OK) {
         buf_reset(&r->body);
-        api_error(r, 500, "server_error", NULL, "metrics_too_large", "metrics output exceeds its buffer");
+        api_error(r, 500, "server_error", NULL, "metrics_too_large",
+                  "metrics output exceeds its buffer");
         return;
     }
     r->status = 200;

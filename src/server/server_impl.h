@@ -2,8 +2,8 @@
 // the server context, the front's view of the job and of each request, metrics counters.
 // Locking: one mutex (server.mu) guards the request registry, every front_req, the job
 // state, the latest STATS and the metrics; each front_req has its own condition variable.
-// Sending on the link is serialised by server.send_mu (never taken while holding mu... it
-// may be taken while holding mu; mu is never taken while holding send_mu).
+// Sending on the link, and replacing the link, is serialised by server.send_mu. Lock
+// order: mu, then send_mu (send_mu may be taken while holding mu, never the reverse).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SERVER_IMPL_H
 #define JANUS_SERVER_IMPL_H
@@ -44,15 +44,15 @@ enum job_state { JOB_STARTING = 0, JOB_READY, JOB_DEAD, JOB_STOPPED };
 
 struct front_req {
     uint64_t id;
-    int refs;             // 1 for the registry while live, 1 for the HTTP handler
-    int registered;       // in the registry (live in the job)
-    pthread_cond_t cond;  // signalled on every change
-    int32_t *tokens;      // (cap_tokens) tokens received so far
+    int refs;            // 1 for the registry while live, 1 for the HTTP handler
+    int registered;      // in the registry (live in the job)
+    pthread_cond_t cond; // signalled on every change
+    int32_t *tokens;     // (cap_tokens) tokens received so far
     int32_t n_tokens, cap_tokens;
-    int done;             // FINISH or an error arrived
+    int done; // FINISH or an error arrived
     uint32_t finish_reason;
     int32_t n_prompt, n_completion;
-    int err_code;         // enum frontlink_err, 0 = none
+    int err_code; // enum frontlink_err, 0 = none
     char err_msg[256];
     int cancel_sent;
     int64_t t_submit_ns, t_first_ns, t_last_ns;
@@ -65,22 +65,26 @@ struct server {
     int port;
     struct vocab vocab;
     int have_vocab;
-    char chat_template_kind; // 'c' chatml, 'l' llama-2, 'm' mistral, 'd' deepseek3, 'D' deepseek2, 0 default
+    char chat_template_kind; // 'c' chatml, 'l' llama-2, 'm' mistral, 'd' deepseek3, 'D' deepseek2,
+                             // 0 default
     char model_name[FRONTLINK_MAX_NAME + 1];
 
     pthread_mutex_t mu;
     pthread_cond_t state_cond; // job state changes
     enum job_state job;
+    int ever_ready; // the job has announced READY at least once
     char job_error[256];
-    pid_t job_pid;  // the child while unreaped (reader thread only), else -1
-    pid_t job_pgid; // its process group (fixed after spawn)
+    pid_t job_pid;       // the child while unreaped (reader thread only), else -1
+    pid_t job_pgid;      // its process group (fixed after spawn)
     int job_exit_status; // waitpid status once reaped
     struct frontlink_ready ready;
     struct frontlink_stats stats;
-    int64_t stats_ns;        // when the last STATS arrived
-    int64_t step_seen_ns;    // when n_steps last increased
-    struct front_req *reqs;  // registry
+    int64_t stats_ns;       // when the last STATS arrived
+    int64_t step_seen_ns;   // when n_steps last increased
+    struct front_req *reqs; // registry
     int n_live;
+    int max_inflight; // from READY: min(--max-inflight, waiting bound + all KV slots)
+    int restarts;     // job relaunches so far (--restart)
     uint64_t next_id;
     struct metrics m;
 
@@ -90,7 +94,7 @@ struct server {
     char sock_dir[256], sock_path[300];
     pthread_t reader;
     int reader_started;
-    volatile int stopping;
+    _Atomic int stopping; // set once by http_stop/front_stop; read by every thread
 };
 
 // Starts the job and the reader thread. JANUS_OK or an error with err filled.
@@ -115,7 +119,7 @@ void front_wait_locked(struct server *s, struct front_req *r, int timeout_ms);
 // a streaming response already created (resp != NULL).
 struct api_reply {
     unsigned status;
-    struct buf body;       // JSON body (complete responses)
+    struct buf body; // JSON body (complete responses)
     struct MHD_Response *resp;
     const char *content_type;
 };
@@ -155,12 +159,23 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
                      struct api_reply *r);
 // Tokenizes text (add BOS as the vocab says; parse_special for chat templates) into a new
 // array (*out, mem_free). Returns 0 or fills r with an error and returns -1.
-int api_tokenize(struct server *s, const char *text, size_t len, int parse_special,
-                 int32_t **out, int32_t *n_out, struct api_reply *r);
+int api_tokenize(struct server *s, const char *text, size_t len, int parse_special, int32_t **out,
+                 int32_t *n_out, struct api_reply *r);
 void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen *g,
                   struct api_reply *r);
 
-// Classifies tokenizer.chat_template (api_chat.c).
+// Stop strings (api_completions.c). api_stop_find: the earliest match of any of g's stop
+// strings in text[0..len) that starts at or after from; -1 if none. api_stop_holdback: how
+// many bytes at the end of text, within text[from..len), could be the start of a stop
+// string and so must not be sent yet.
+long api_stop_find(const struct api_gen *g, const char *text, size_t len, size_t from);
+size_t api_stop_holdback(const struct api_gen *g, const char *text, size_t len, size_t from);
+
+// Classifies tokenizer.chat_template (api_chat.c): 'c' ChatML, 'l' Llama-2, 'm' Mistral,
+// 'd' DeepSeek-V3, 'D' DeepSeek-V2, 0 the documented default.
 char api_chat_template_kind(const char *tmpl, size_t len);
+// Renders a "messages" array with template kind into b. Returns 0, -1 (bad messages: the
+// reason in err), -2 (the text exceeds b's cap).
+int api_chat_render(char kind, const cJSON *msgs, struct buf *b, char *err, size_t err_len);
 
 #endif // JANUS_SERVER_IMPL_H

@@ -1,4 +1,5 @@
 // System models of Janus and the baselines (baselines.h, SPEC §8).
+// Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
 #include "sim/baselines.h"
 

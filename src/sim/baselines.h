@@ -1,6 +1,8 @@
 // The systems compared by the planner and the simulator (SPEC §8): Janus and three
 // baselines modelled as the publication describes them. All four share the latency model
-// (scale/latency.h) and the search (scale/search.h); only the mechanisms differ:
+// (scale/latency.h) and the search (scale/search.h); only the mechanisms differ
+// (listed below). Pure constant descriptions; no allocation or I/O.
+// SPDX-License-Identifier: MIT
 //  - janus: disaggregated; gate + activation scheduler (greedy by default) on the MoE
 //    side; complete hidden states travel with the adaptive 1PC/2PC exchange; co-activation
 //    placement; any (n_attn, n_moe).
@@ -14,7 +16,6 @@
 //  - xdeepserve (xDeepServe-like): disaggregated; gate on the attention side; all-to-all
 //    to MoE instances; EPLB placement with token-balanced (EPLB-style) scheduling; both
 //    pools scale in units of 4.
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_BASELINES_H
 #define JANUS_SIM_BASELINES_H
 

@@ -1,4 +1,5 @@
 // Catalogue helpers (catalog.h): data-dir lookup, bounded JSON read, typed getters.
+// Every JSON read is bounded; errors name the file and the field.
 // SPDX-License-Identifier: MIT
 #include "sim/catalog.h"
 

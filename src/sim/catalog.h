@@ -23,9 +23,8 @@ JANUS_WUR int catalog_read_json(const char *path, struct cJSON **out, char *err,
 JANUS_WUR int catalog_num(const struct cJSON *obj, const char *path, const char *key, double lo,
                           double hi, int want_int, double *out, char *err, size_t errlen);
 // Optional number: *out untouched when absent.
-JANUS_WUR int catalog_num_opt(const struct cJSON *obj, const char *path, const char *key,
-                              double lo, double hi, int want_int, double *out, char *err,
-                              size_t errlen);
+JANUS_WUR int catalog_num_opt(const struct cJSON *obj, const char *path, const char *key, double lo,
+                              double hi, int want_int, double *out, char *err, size_t errlen);
 // Required string of at most cap-1 bytes.
 JANUS_WUR int catalog_str(const struct cJSON *obj, const char *path, const char *key, char *out,
                           size_t cap, char *err, size_t errlen);

@@ -13,15 +13,15 @@
 #include <stddef.h>
 
 struct hw_profile {
-    char id[32];         // lower-case catalogue id: h100, h200, a100, b200, cpu-local
+    char id[32]; // lower-case catalogue id: h100, h200, a100, b200, cpu-local
     char name[128];
-    double peak_flops;   // dense BF16 FLOP/s per device (no sparsity)
-    double mem_bw;       // device memory bandwidth, bytes/s
-    double mem_bytes;    // device memory capacity, bytes
-    double intra_bw;     // bytes/s per device per direction inside a node
-    double intra_lat;    // seconds per message inside a node
-    double inter_bw;     // bytes/s per device per direction across nodes
-    double inter_lat;    // seconds per message across nodes
+    double peak_flops; // dense BF16 FLOP/s per device (no sparsity)
+    double mem_bw;     // device memory bandwidth, bytes/s
+    double mem_bytes;  // device memory capacity, bytes
+    double intra_bw;   // bytes/s per device per direction inside a node
+    double intra_lat;  // seconds per message inside a node
+    double inter_bw;   // bytes/s per device per direction across nodes
+    double inter_lat;  // seconds per message across nodes
     int devices_per_node;
     char source[512];
 };

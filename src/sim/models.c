@@ -1,4 +1,5 @@
 // Model shape catalogue and derived sizes (models.h, SPEC §8).
+// Shapes are validated on load; errors name the file and the field.
 // SPDX-License-Identifier: MIT
 #include "sim/models.h"
 
@@ -18,15 +19,16 @@
         field = (int)v_;                                                                           \
     } while (0)
 
-int models_parse(const void *obj_, const char *path, struct model_shape *out, char *err,
+int models_parse(const void *obj_, const char *path, struct models_shape *out, char *err,
                  size_t errlen) {
     const cJSON *obj = obj_;
-    struct model_shape m = {0};
+    struct models_shape m = {0};
     int rc;
     char attn[16];
     if ((rc = catalog_str(obj, path, "id", m.id, sizeof m.id, err, errlen))) return rc;
     if (!catalog_valid_id(m.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, m.id);
+        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
+                 m.id);
         return JANUS_EFORMAT;
     }
     if ((rc = catalog_str(obj, path, "name", m.name, sizeof m.name, err, errlen))) return rc;
@@ -42,11 +44,13 @@ int models_parse(const void *obj_, const char *path, struct model_shape *out, ch
     }
     m.tied_embeddings = tied && cJSON_IsTrue(tied);
     if ((rc = catalog_str(obj, path, "attention", attn, sizeof attn, err, errlen))) return rc;
-    if (!strcmp(attn, "gqa")) m.attn = MODELS_ATTN_GQA;
-    else if (!strcmp(attn, "mla")) m.attn = MODELS_ATTN_MLA;
+    if (!strcmp(attn, "gqa"))
+        m.attn = MODELS_ATTN_GQA;
+    else if (!strcmp(attn, "mla"))
+        m.attn = MODELS_ATTN_MLA;
     else {
-        snprintf(err, errlen, "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")", path,
-                 attn);
+        snprintf(err, errlen, "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")",
+                 path, attn);
         return JANUS_EFORMAT;
     }
     GET_INT("heads", 1, 4096, m.n_heads);
@@ -90,7 +94,7 @@ int models_parse(const void *obj_, const char *path, struct model_shape *out, ch
     return JANUS_OK;
 }
 
-int models_load_file(const char *path, struct model_shape *out, char *err, size_t errlen) {
+int models_load_file(const char *path, struct models_shape *out, char *err, size_t errlen) {
     cJSON *j;
     int rc = catalog_read_json(path, &j, err, errlen);
     if (rc) return rc;
@@ -103,7 +107,7 @@ static const char *const known_models =
     "deepseek-v2, deepseek-v3, qwen3-235b-a22b, qwen3-30b-a3b, mixtral-8x7b, scaled-ds-1, "
     "scaled-ds-2";
 
-int models_load(const char *data_dir, const char *id, struct model_shape *out, char *err,
+int models_load(const char *data_dir, const char *id, struct models_shape *out, char *err,
                 size_t errlen) {
     if (!catalog_valid_id(id)) {
         snprintf(err, errlen, "unknown model \"%s\" (known: %s)", id, known_models);
@@ -124,54 +128,55 @@ int models_load(const char *data_dir, const char *id, struct model_shape *out, c
     return rc;
 }
 
-int models_moe_layers(const struct model_shape *m) { return m->n_layers - m->n_dense_layers; }
+int models_moe_layers(const struct models_shape *m) { return m->n_layers - m->n_dense_layers; }
 
-double models_attn_params(const struct model_shape *m) {
+double models_attn_params(const struct models_shape *m) {
     double d = m->d_model, h = m->n_heads;
     if (m->attn == MODELS_ATTN_GQA) {
         double hd = m->head_dim;
         return d * h * hd + 2 * d * m->n_kv_heads * hd + h * hd * d;
     }
     double qk = m->qk_nope_dim + m->qk_rope_dim;
-    double q = m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
+    double q =
+        m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
     double kv = d * (m->kv_lora_rank + m->qk_rope_dim) +
                 (double)m->kv_lora_rank * h * (m->qk_nope_dim + m->v_head_dim);
     double o = h * m->v_head_dim * d;
     return q + kv + o;
 }
 
-double models_expert_params(const struct model_shape *m) {
+double models_expert_params(const struct models_shape *m) {
     return 3.0 * m->d_model * m->expert_ff;
 }
-double models_shared_params(const struct model_shape *m) {
+double models_shared_params(const struct models_shape *m) {
     return m->n_shared * models_expert_params(m);
 }
-double models_dense_ffn_params(const struct model_shape *m) {
+double models_dense_ffn_params(const struct models_shape *m) {
     return 3.0 * m->d_model * m->dense_ff;
 }
-double models_router_params(const struct model_shape *m) {
+double models_router_params(const struct models_shape *m) {
     return (double)m->d_model * m->n_experts;
 }
-double models_embed_params(const struct model_shape *m) {
+double models_embed_params(const struct models_shape *m) {
     return (double)m->vocab * m->d_model * (m->tied_embeddings ? 1 : 2);
 }
-double models_routed_params(const struct model_shape *m) {
+double models_routed_params(const struct models_shape *m) {
     return models_moe_layers(m) * m->n_experts * models_expert_params(m);
 }
-double models_total_params(const struct model_shape *m) {
+double models_total_params(const struct models_shape *m) {
     int moe = models_moe_layers(m);
     return m->n_layers * models_attn_params(m) + m->n_dense_layers * models_dense_ffn_params(m) +
            moe * (models_shared_params(m) + models_router_params(m)) + models_routed_params(m) +
            models_embed_params(m);
 }
 
-double models_kv_bytes_token_layer(const struct model_shape *m) {
+double models_kv_bytes_token_layer(const struct models_shape *m) {
     if (m->attn == MODELS_ATTN_MLA)
         return (double)(m->kv_lora_rank + m->qk_rope_dim) * m->kv_bytes_per_elem;
     return 2.0 * m->n_kv_heads * m->head_dim * m->kv_bytes_per_elem;
 }
 
-double models_attn_flops(const struct model_shape *m, double context) {
+double models_attn_flops(const struct models_shape *m, double context) {
     double proj = 2.0 * models_attn_params(m);
     double score;
     if (m->attn == MODELS_ATTN_MLA) // absorbed decode: QK over latent+rope, AV over latent

@@ -1,4 +1,5 @@
 // SVG line plots and file writing (report.h).
+// SVG output is built in a bounded buf; file writes report JANUS_EIO.
 // SPDX-License-Identifier: MIT
 #include "sim/report.h"
 
@@ -8,9 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#define W 760.0
-#define H 460.0
-#define ML 78.0  // margins: left, right, top, bottom
+#define W  760.0
+#define H  460.0
+#define ML 78.0 // margins: left, right, top, bottom
 #define MR 190.0
 #define MT 40.0
 #define MB 58.0
@@ -21,10 +22,14 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
 static void esc(struct buf *o, const char *s, int *rc) {
     for (; s && *s && !*rc; s++) {
         const char *r = NULL;
-        if (*s == '<') r = "&lt;";
-        else if (*s == '>') r = "&gt;";
-        else if (*s == '&') r = "&amp;";
-        else if (*s == '"') r = "&quot;";
+        if (*s == '<')
+            r = "&lt;";
+        else if (*s == '>')
+            r = "&gt;";
+        else if (*s == '&')
+            r = "&amp;";
+        else if (*s == '"')
+            r = "&quot;";
         *rc = r ? buf_appendf(o, "%s", r) : buf_append(o, s, 1);
     }
 }
@@ -66,8 +71,8 @@ int report_svg(struct buf *o, const struct report_plot *p) {
     y1 = ceil(y1 / ystep - 1e-9) * ystep;
     if (y1 <= y0) y1 = y0 + ystep;
     double pw = W - ML - MR, ph = H - MT - MB;
-#define PX(xv) (ML + ((xv) - xmin) / (xmax - xmin) * pw)
-#define PY(yv) (MT + ph - ((yv) - y0) / (y1 - y0) * ph)
+#define PX(xv) (ML + ((xv)-xmin) / (xmax - xmin) * pw)
+#define PY(yv) (MT + ph - ((yv)-y0) / (y1 - y0) * ph)
     OUT("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
         "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" font-size=\"12\">\n",
         W, H, W, H);
@@ -85,18 +90,18 @@ int report_svg(struct buf *o, const struct report_plot *p) {
     // x ticks: powers of two on a log axis, nice steps otherwise.
     if (p->logx) {
         for (double e = ceil(xmin); e <= xmax + 1e-9; e += (xmax - xmin > 12 ? 2 : 1)) {
-            OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(e), MT,
-                PX(e), MT + ph);
-            OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(e), MT + ph + 16,
-                pow(2, e));
+            OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(e),
+                MT, PX(e), MT + ph);
+            OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(e),
+                MT + ph + 16, pow(2, e));
         }
     } else {
         double xs = nice_step(xmax - xmin, 8);
         for (double x = ceil(xmin / xs) * xs; x <= xmax + xs * 1e-6; x += xs) {
-            OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(x), MT,
-                PX(x), MT + ph);
-            OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(x), MT + ph + 16,
-                fabs(x) < xs * 1e-6 ? 0.0 : x);
+            OUT("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", PX(x),
+                MT, PX(x), MT + ph);
+            OUT("<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%g</text>\n", PX(x),
+                MT + ph + 16, fabs(x) < xs * 1e-6 ? 0.0 : x);
         }
     }
     OUT("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "

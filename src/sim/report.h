@@ -20,8 +20,8 @@ struct report_series {
 struct report_plot {
     const char *title;
     const char *xlabel, *ylabel;
-    int logx;          // log2 x axis (x > 0)
-    double ymin, ymax; // both 0: automatic (from 0 to the max, rounded up)
+    int logx;            // log2 x axis (x > 0)
+    double ymin, ymax;   // both 0: automatic (from 0 to the max, rounded up)
     const double *hline; // optional horizontal reference line (e.g. the SLO), NULL: none
     const char *hline_label;
     const struct report_series *series;

@@ -1,4 +1,5 @@
 // Discrete-event replay of a load trace with periodic re-planning (sim.h, SPEC §8).
+// Deterministic: the same trace, planner and parameters give the same result.
 // SPDX-License-Identifier: MIT
 #include "sim/sim.h"
 
@@ -64,7 +65,8 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
             struct sim_result *out) {
     memset(out, 0, sizeof *out);
     if (!pl || !tr || !p || tr->n < 1 || !(tr->bin_s > 0) || !(p->interval_s >= tr->bin_s) ||
-        !(p->slo_s > 0) || p->max_gpus < 1 || p->max_gpus > pl->opt.max_gpus || !(p->headroom > 0))
+        !(p->slo_s > 0) || p->max_gpus < 1 || p->max_gpus > pl->opt.max_gpus ||
+        !(p->headroom > 0) || !(p->reconf_s >= 0))
         return JANUS_EINVAL;
     int bins_per = (int)floor(p->interval_s / tr->bin_s + 1e-9);
     int n_int = (tr->n + bins_per - 1) / bins_per;
@@ -82,8 +84,10 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
         on[k] = pl->built[k] && (!p->systems || (p->systems & (1u << k)));
         out->sys[k].active = on[k];
     }
-    for (int i = 0; i < n_int; i++) heap_push(&h, (struct ev){i * bins_per * tr->bin_s, EV_REPLAN, i});
-    for (int b = 0; b < tr->n; b++) heap_push(&h, (struct ev){b * tr->bin_s, EV_BIN, b});
+    for (int i = 0; i < n_int; i++)
+        heap_push(&h, (struct ev){i * bins_per * tr->bin_s, EV_REPLAN, i});
+    for (int b = 0; b < tr->n; b++)
+        heap_push(&h, (struct ev){b * tr->bin_s, EV_BIN, b});
     struct search_point cur[BASELINES_COUNT];
     memset(cur, 0, sizeof cur);
     double tok_iv[BASELINES_COUNT], ok_iv[BASELINES_COUNT];
@@ -97,8 +101,10 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
             double measured = 0;
             for (int b = b0; b < b1; b++)
                 if (tr->rate[b] > iv->rate_peak) iv->rate_peak = tr->rate[b];
-            if (!p->forecast_last) measured = iv->rate_peak;
-            else if (i == 0) measured = tr->rate[0];
+            if (!p->forecast_last)
+                measured = iv->rate_peak;
+            else if (i == 0)
+                measured = tr->rate[0];
             else
                 for (int b = b0 - bins_per; b < b0; b++)
                     if (tr->rate[b] > measured) measured = tr->rate[b];
@@ -113,7 +119,12 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
                 if (rc) break;
                 struct sim_system_result *sr = &out->sys[k];
                 if (!pt.feasible) sr->infeasible++;
-                if (i > 0 && (pt.n_attn != cur[k].n_attn || pt.n_moe != cur[k].n_moe)) sr->reconfigs++;
+                if (i > 0 && (pt.n_attn != cur[k].n_attn || pt.n_moe != cur[k].n_moe)) {
+                    sr->reconfigs++;
+                    double extra = fabs((double)pt.n_gpus - cur[k].n_gpus) * p->reconf_s / 3600.0;
+                    sr->gpu_hours += extra;
+                    sr->reconf_gpu_hours += extra;
+                }
                 cur[k] = pt;
                 iv->n_attn[k] = pt.n_attn;
                 iv->n_moe[k] = pt.n_moe;
@@ -129,7 +140,8 @@ int sim_run(const struct planner *pl, const struct workload_trace *tr, const str
                 if (!on[k]) continue;
                 // Capacity within the SLO covers the rate <=> the steady batch meets the SLO
                 // (B / TPOT(B) is non-decreasing in B).
-                int ok = cur[k].n_gpus > 0 && cur[k].batch_cap > 0 && r <= cur[k].rate_cap * (1 + 1e-9);
+                int ok =
+                    cur[k].n_gpus > 0 && cur[k].batch_cap > 0 && r <= cur[k].rate_cap * (1 + 1e-9);
                 out->sys[k].tokens += tokens;
                 tok_iv[k] += tokens;
                 if (ok) {

@@ -1,4 +1,5 @@
 // Workloads: ShareGPT-like lengths, gamma arrivals, diurnal trace, trace files (workload.h).
+// Generated traces are deterministic for a seed; trace files are bounded and validated.
 // SPDX-License-Identifier: MIT
 #include "sim/workload.h"
 
@@ -44,7 +45,8 @@ void workload_trace_free(struct workload_trace *t) {
 
 double workload_trace_mean(const struct workload_trace *t) {
     double s = 0;
-    for (int i = 0; i < t->n; i++) s += t->rate[i];
+    for (int i = 0; i < t->n; i++)
+        s += t->rate[i];
     return t->n ? s / t->n : 0;
 }
 
@@ -82,7 +84,7 @@ void workload_diurnal_default(struct workload_diurnal_params *p) {
 static void diurnal_shape(const struct workload_diurnal_params *p, double q, const double *bt,
                           const double *bd, const double *ba, int nb, double *out, int n) {
     for (int i = 0; i < n; i++) {
-        double t = (i + 0.5) * p->bin_s / 3600.0; // hours
+        double t = (i + 0.5) * p->bin_s / 3600.0;                    // hours
         double phase = (1.0 - cos(TWO_PI * (t - 4.0) / 24.0)) / 2.0; // 0 at 4:00, 1 at 16:00
         double v = 0.02 + pow(phase, q);
         double burst = 1.0;
@@ -105,9 +107,9 @@ int workload_diurnal(struct workload_trace *t, const struct workload_diurnal_par
     struct rng r;
     rng_init(&r, p->seed);
     for (int b = 0; b < nb && b < 1024; b++) {
-        bt[b] = rng_uniform(&r) * p->hours;          // start, hours
-        bd[b] = (10 + 50 * rng_uniform(&r)) / 60.0;  // 10-60 minutes
-        ba[b] = 0.2 + 0.6 * rng_uniform(&r);         // +20..80 % at the burst's top
+        bt[b] = rng_uniform(&r) * p->hours;         // start, hours
+        bd[b] = (10 + 50 * rng_uniform(&r)) / 60.0; // 10-60 minutes
+        ba[b] = 0.2 + 0.6 * rng_uniform(&r);        // +20..80 % at the burst's top
     }
     if (nb > 1024) nb = 1024;
     // Bisection on q: peak/mean grows with q.
@@ -116,12 +118,15 @@ int workload_diurnal(struct workload_trace *t, const struct workload_diurnal_par
         double q = sqrt(lo * hi);
         diurnal_shape(p, q, bt, bd, ba, nb, t->rate, t->n);
         double ratio = workload_trace_peak(t) / workload_trace_mean(t);
-        if (ratio < p->peak_to_mean) lo = q;
-        else hi = q;
+        if (ratio < p->peak_to_mean)
+            lo = q;
+        else
+            hi = q;
     }
     diurnal_shape(p, sqrt(lo * hi), bt, bd, ba, nb, t->rate, t->n);
     double m = workload_trace_mean(t);
-    for (int i = 0; i < t->n; i++) t->rate[i] *= p->mean_rate / m;
+    for (int i = 0; i < t->n; i++)
+        t->rate[i] *= p->mean_rate / m;
     return JANUS_OK;
 }
 
@@ -188,7 +193,8 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
     while (i < len) {
         line++;
         size_t j = i;
-        while (j < len && text[j] != '\n') j++;
+        while (j < len && text[j] != '\n')
+            j++;
         char buf[256];
         size_t l = j - i;
         if (l >= sizeof buf) {
@@ -202,13 +208,15 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
         char *h = strchr(buf, '#');
         if (h) *h = 0;
         char *s = buf;
-        while (*s == ' ' || *s == '\t' || *s == '\r') s++;
+        while (*s == ' ' || *s == '\t' || *s == '\r')
+            s++;
         if (!*s) continue;
         char *e1, *e2;
         errno = 0;
         double ts = strtod(s, &e1);
         double rt = strtod(e1, &e2);
-        while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r') e2++;
+        while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r')
+            e2++;
         if (e1 == s || e2 == e1 || *e2 || errno || !isfinite(ts) || !isfinite(rt)) {
             snprintf(err, errlen, "line %d: expected \"<time_s> <rate>\"", line);
             rc = JANUS_EFORMAT;
@@ -250,18 +258,21 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
         double last = pt[2 * (np - 1)];
         double nbins = floor(last / bin_s) + 1;
         if (nbins > max_bins) {
-            snprintf(err, errlen, "trace spans %.0f bins of %g s (at most %d)", nbins, bin_s, max_bins);
+            snprintf(err, errlen, "trace spans %.0f bins of %g s (at most %d)", nbins, bin_s,
+                     max_bins);
             rc = JANUS_ELIMIT;
         } else {
             t->rate = mem_calloc(MEM_TAG_SIM, (size_t)nbins, sizeof *t->rate);
-            if (!t->rate) rc = JANUS_ENOMEM;
+            if (!t->rate)
+                rc = JANUS_ENOMEM;
             else {
                 t->n = (int)nbins;
                 t->bin_s = bin_s;
                 size_t k = 0;
                 for (int b = 0; b < t->n; b++) {
                     double mid = (b + 0.5) * bin_s;
-                    while (k + 1 < np && pt[2 * (k + 1)] <= mid) k++;
+                    while (k + 1 < np && pt[2 * (k + 1)] <= mid)
+                        k++;
                     t->rate[b] = pt[2 * k] <= mid ? pt[2 * k + 1] : 0;
                 }
             }
@@ -271,8 +282,8 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
     return rc;
 }
 
-int workload_load(struct workload_trace *t, const char *path, double bin_s, int max_bins,
-                  char *err, size_t errlen) {
+int workload_load(struct workload_trace *t, const char *path, double bin_s, int max_bins, char *err,
+                  size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));

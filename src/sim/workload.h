@@ -1,4 +1,8 @@
 // Request workloads for the simulator (SPEC §8), all deterministic in their seed:
+// ShareGPT-like lengths, bursty (gamma) arrivals, a 24-hour diurnal trace and trace files.
+// A trace is a rate per bin of fixed width (output tokens/s).
+// Generators allocate only the trace; files are bounded and validated on load.
+// SPDX-License-Identifier: MIT
 //  - ShareGPT-like lengths: log-normal input and output token counts (means 161 and 338,
 //    the ShareGPT averages reported in the vLLM paper, sigma 1.0), and the token-weighted
 //    mean decode context they imply (the planner's default --context);
@@ -8,8 +12,6 @@
 //    `peak_to_mean` times its mean (7.5 by default, as the publication's production trace);
 //  - a trace file: lines "<time_s> <rate>" (ascending time, rate in output tokens/s, the
 //    rate holds until the next line; '#' comments), resampled to the bin width.
-// A trace is a rate per bin of fixed width (output tokens/s).
-// SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_WORKLOAD_H
 #define JANUS_SIM_WORKLOAD_H
 
@@ -19,7 +21,7 @@
 #include <stddef.h>
 
 struct workload_lengths {
-    double in_mean, out_mean; // tokens
+    double in_mean, out_mean;   // tokens
     double in_sigma, out_sigma; // log-normal sigma
 };
 void workload_sharegpt(struct workload_lengths *l);
@@ -29,9 +31,9 @@ void workload_sample_lengths(const struct workload_lengths *l, struct rng *r, in
 double workload_mean_context(const struct workload_lengths *l);
 
 struct workload_trace {
-    int n;          // bins
-    double bin_s;   // bin width, seconds
-    double *rate;   // (n) output tokens/s in each bin
+    int n;        // bins
+    double bin_s; // bin width, seconds
+    double *rate; // (n) output tokens/s in each bin
 };
 void workload_trace_free(struct workload_trace *t);
 double workload_trace_mean(const struct workload_trace *t);

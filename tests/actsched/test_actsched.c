@@ -601,3 +601,33 @@ TEST(output_capacity_is_enforced) {
     actsched_free(&ws);
     layout_free(&l);
 }
+
+// Many instances with few slots (the case where a per-instance scan of all active experts
+// made optimal 40x slower): still exact against the max-flow bound.
+TEST(optimal_exact_many_instances) {
+    struct rng r;
+    rng_init(&r, 31);
+    struct fixture f;
+    ASSERT_OK(fixture_init(&f, 1024, 1024, 1024, 8));
+    static int32_t ids[1024 * 8];
+    const int32_t cfg[][3] = {{1024, 1024, 4}, {512, 512, 2}, {1024, 256, 8}, {600, 300, 3}};
+    for (size_t c = 0; c < JANUS_ARRAY_SIZE(cfg); c++)
+        for (int it = 0; it < 3; it++) {
+            int32_t E = cfg[c][0], n = cfg[c][1], C = cfg[c][2];
+            struct layout l;
+            ASSERT_OK(random_layout(&r, &l, E, n, C, n * C - E));
+            int64_t B = 64 << (2 * it);
+            random_routing(&r, ids, B, 8, E, 1);
+            struct actsched_input in = {&l.layers[0], ids, B, 8, it, 0, 0};
+            ASSERT_OK(actsched_run(&f.ws, ACTSCHED_POLICY_OPTIMAL, &in, &f.out));
+            ASSERT_OK(actsched_check(&in, &f.out, NULL, 0));
+            int32_t opt = f.out.a_max;
+            if (opt > 0 && feasible(&l.layers[0], &f.out, opt - 1))
+                TEST_FAIL_("E=%d n=%d C=%d B=%lld: a_max %d not minimal", E, n, C, (long long)B,
+                           opt);
+            ASSERT_OK(actsched_run(&f.ws, ACTSCHED_POLICY_GREEDY, &in, &f.out));
+            ASSERT_LE(opt, f.out.a_max);
+            layout_free(&l);
+        }
+    fixture_free(&f);
+}

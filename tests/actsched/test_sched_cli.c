@@ -27,26 +27,9 @@ static int run(const char *fmt, ...) {
     return WEXITSTATUS(st);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    if (p) p[n] = 0;
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return p;
-}
-
 static int same_file(const char *a, const char *b) {
     size_t na, nb;
-    char *x = slurp(a, &na), *y = slurp(b, &nb);
+    char *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
     int same = x && y && na == nb && memcmp(x, y, na) == 0;
     free(x);
     free(y);
@@ -92,7 +75,7 @@ TEST(place_and_schedule_identical_across_processes) {
               0);
     char path[600];
     snprintf(path, sizeof path, "%s/eplb.err", D);
-    char *msg = slurp(path, NULL);
+    char *msg = test_read_file(path, NULL);
     ASSERT(msg && strstr(msg, "duplicate replicas"));
     free(msg);
     struct layout l;
@@ -113,7 +96,7 @@ TEST(place_and_schedule_identical_across_processes) {
         snprintf(s0, sizeof s0, "%s/s0.json", D);
         snprintf(s1, sizeof s1, "%s/s1.json", D);
         if (!same_file(s0, s1)) TEST_FAIL_("policy %s: outputs differ between runs", pols[p]);
-        char *j = slurp(s0, NULL);
+        char *j = test_read_file(s0, NULL);
         ASSERT(j && strstr(j, "\"token_replica\""));
         free(j);
     }
@@ -123,7 +106,7 @@ TEST(place_and_schedule_identical_across_processes) {
                   BIN, D, D, D),
               0);
     snprintf(path, sizeof path, "%s/plain.txt", D);
-    char *txt = slurp(path, NULL);
+    char *txt = test_read_file(path, NULL);
     ASSERT(txt != NULL);
     int lines = 0;
     for (char *q = txt; *q; q++)
@@ -166,7 +149,7 @@ TEST(cli_errors_are_one_line) {
         if (rc == 0) TEST_FAIL_("'%s' succeeded", args);
         char path[600];
         snprintf(path, sizeof path, "%s/err.txt", D);
-        char *e = slurp(path, NULL);
+        char *e = test_read_file(path, NULL);
         ASSERT(e != NULL);
         int nl = 0;
         for (char *q = e; *q; q++)
@@ -215,7 +198,7 @@ TEST(recorded_routing_from_engine) {
                   BIN, D, D, D),
               0);
     snprintf(path, sizeof path, "%s/rec.out", D);
-    char *out = slurp(path, NULL);
+    char *out = test_read_file(path, NULL);
     ASSERT(out && strstr(out, "step 0 layer 1 a_max "));
     free(out);
 }

@@ -15,6 +15,7 @@ SERVER_PIDS=()
 FAILED=0
 
 cleanup() {
+  local rc=$?
   for p in "${SERVER_PIDS[@]:-}"; do
     [ -n "$p" ] || continue
     kill -TERM "$p" 2>/dev/null || true
@@ -23,8 +24,16 @@ cleanup() {
     [ -n "$p" ] || continue
     for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
+  # Sanitizer builds: a report in any server (or job) log fails the test.
+  if grep -l -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$TMP"/*.log >/dev/null 2>&1; then
+    grep -h -A30 -E 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$TMP"/*.log >&2
+    echo "FAIL: sanitizer report in a server log" >&2
+    rc=1
+  fi
   rm -rf "$TMP"
+  exit $rc
 }
 trap cleanup EXIT
 
@@ -36,7 +45,9 @@ ok() { echo "ok   $*"; }
 start_server() {
   local name=$1; shift
   local log=$TMP/$name.log
-  "$BIN" serve -m "$MODEL" --port 0 "$@" >"$log" 2>&1 &
+  local margs=(-m "$MODEL")
+  [ "${NO_MODEL:-0}" = 1 ] && margs=() # the embedded default model
+  "$BIN" serve "${margs[@]}" --port 0 "$@" >"$log" 2>&1 &
   local pid=$!
   SERVER_PIDS+=("$pid")
   local port=""

@@ -19,6 +19,10 @@ paste "$TMP/l" "$FIX/reference/llama-moe-f32.1.logits" |
   awk '{d=$1-$2; if(d<0)d=-d; if(d>m)m=d} END{if(m>1e-3){print "max diff " m; exit 1}}' ||
   fail "logits differ from the reference"
 
+# the thread count does not change a single bit (kernels.h: row splits are value-neutral)
+"$BIN" logits -m "$M" -t "$TOK" --threads 2 > "$TMP/l2"
+cmp -s "$TMP/l" "$TMP/l2" || fail "logits differ between --threads 1 and 2"
+
 # generate: greedy ids on the last line
 out=$("$BIN" generate -m "$M" -t "$TOK" -n 8 --ids --ignore-eos | tail -1)
 [ "$out" = "$(cat "$FIX/reference/llama-moe-f32.1.greedy")" ] || fail "greedy ids: $out"

@@ -187,10 +187,10 @@ for name in janus_up janus_requests_running janus_requests_waiting janus_request
   janus_moe_activated_experts janus_moe_activated_experts_total janus_exchange_steps_total \
   janus_exchange_messages_total janus_exchange_bytes_total janus_kv_cache_used_tokens \
   janus_kv_cache_capacity_tokens janus_kv_cache_usage_ratio janus_client_disconnects_total; do
-  printf '%s\n' "$BODY" | grep -q "^$name[ {]" || fail "metrics: $name missing"
+  grep -q "^$name[ {]" <<<"$BODY" || fail "metrics: $name missing"
 done
-printf '%s\n' "$BODY" | grep -q '^janus_requests_total{outcome="invalid"} [1-9]' || fail "metrics: invalid requests not counted"
-printf '%s\n' "$BODY" | grep -q '^janus_generation_tokens_total [1-9]' || fail "metrics: generated tokens not counted"
+grep -q '^janus_requests_total{outcome="invalid"} [1-9]' <<<"$BODY" || fail "metrics: invalid requests not counted"
+grep -q '^janus_generation_tokens_total [1-9]' <<<"$BODY" || fail "metrics: generated tokens not counted"
 ok "metrics families present"
 
 # ---- API key

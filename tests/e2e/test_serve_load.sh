@@ -8,8 +8,13 @@
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 
-# metric NAME_WITH_LABELS: the value from /metrics of server $1
+# metric PORT NAME_WITH_LABELS: the value from /metrics
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
+# wait_metric PORT NAME WANT: polls (gauges from the controller refresh every 0.5 s), max 15 s
+wait_metric() {
+  for _ in $(seq 1 150); do [ "$(metric "$1" "$2")" = "$3" ] && return 0; sleep 0.1; done
+  return 1
+}
 
 # ---- 32 concurrent streams
 start_server L --attn 2 --max-seqs 8 --budget 64
@@ -48,14 +53,15 @@ bad = [(i, r) for i, r in enumerate(res) if r is None or r[1] != T or r[2] != ["
 assert not bad, bad[:3]
 print("ok   32 concurrent streams: %d tokens each, identical greedy text" % T)
 PY
-[ "$(metric "$PORT_L" janus_requests_running)" = 0 ] || fail "requests still running after the load"
+wait_metric "$PORT_L" janus_requests_running 0 || fail "requests still running after the load"
 for i in 0 1; do
-  [ "$(metric "$PORT_L" "janus_kv_cache_used_tokens{instance=\"$i\"}")" = 0 ] || fail "KV of instance $i not freed"
+  wait_metric "$PORT_L" "janus_kv_cache_used_tokens{instance=\"$i\"}" 0 || fail "KV of instance $i not freed"
 done
+wait_metric "$PORT_L" 'janus_requests_total{outcome="ok"}' 33 || fail "33 requests should have succeeded"
 stop_server L
 
 # ---- disconnects and job failure on a slowed-down deployment (20 ms per step)
-start_server D --step-delay-ms 20 --max-seqs 4
+start_server D --mono --step-delay-ms 20 --max-seqs 4
 U=http://127.0.0.1:$PORT_D
 "$PY" - "$PORT_D" <<'PY' || fail "streaming client disconnect"
 import http.client, json, sys
@@ -66,7 +72,7 @@ r = c.getresponse()
 assert r.status == 200
 line = r.readline()
 assert line.startswith(b"data: "), line
-c.sock.close()  # hang up mid-stream
+r.close(); c.close()  # hang up mid-stream
 print("ok   disconnected after the first chunk")
 PY
 # its slot is freed and the disconnect is counted
@@ -118,11 +124,63 @@ wait $NS || true
 req GET "$U/health"
 expect_status 503 "/health after the job died"
 [ "$(jget 'j["status"]')" = error ] || fail "/health status after death: $BODY"
-jget 'j["message"]' | grep -q "signal 9" || fail "/health should say the job was killed: $BODY"
+grep -q "signal 9" <<<"$(jget 'j["message"]')" || fail "/health should say the job was killed: $BODY"
 req POST "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
 expect_error 503 "new request after the job died"
-[ "$(metric "$PORT_D" janus_up)" = 0 ] || fail "janus_up should be 0"
+wait_metric "$PORT_D" janus_up 0 || fail "janus_up should be 0"
 kill -0 "$PID_D" || fail "the server itself must stay up"
 
-[ $FAILED = 0 ] || { tail -30 "$LOG_D" >&2; exit 1; }
+stop_server D
+
+# ---- admission control: one slot and a queue of one; the third request gets 429
+start_server Q --mono --step-delay-ms 20 --max-seqs 1 --max-waiting 1 --budget 16
+"$PY" - "$PORT_Q" <<'PY' || fail "admission control (429)"
+import http.client, json, sys, time
+port = int(sys.argv[1])
+def start(max_tokens):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": max_tokens,
+              "ignore_eos": True, "stream": True}))
+    return c, c.getresponse()
+c1, r1 = start(300)   # running
+assert r1.status == 200 and r1.readline().startswith(b"data: ")
+c2, r2 = start(300)   # waiting in the controller's queue
+assert r2.status == 200
+c3, r3 = start(5)     # over the bound
+body = json.loads(r3.read())
+assert r3.status == 429 and body["error"]["code"] == "queue_full", (r3.status, body)
+for r, c in ((r1, c1), (r2, c2)):  # really close: the response holds its own file object
+    r.close(); c.close()
+print("ok   third request over the bound -> 429 queue_full:", body["error"]["message"])
+PY
+wait_metric "$PORT_Q" janus_requests_in_flight 0 || fail "requests still in flight after their clients left"
+wait_metric "$PORT_Q" janus_requests_running 0 || fail "slots not freed after the 429 test"
+wait_metric "$PORT_Q" 'janus_requests_total{outcome="rejected"}' 1 || fail "rejection not counted"
+req POST "http://127.0.0.1:$PORT_Q/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
+expect_status 200 "admitted again once the queue drained"
+stop_server Q
+
+# ---- --restart: a killed job is relaunched and serving resumes
+start_server R --mono --restart 1
+U=http://127.0.0.1:$PORT_R
+req GET "$U/health"
+OLD_PID=$(jget 'j["job_pid"]')
+kill -KILL "$OLD_PID"
+back=0
+for _ in $(seq 1 300); do
+  req GET "$U/health"
+  if [ "$STATUS" = 200 ] && [ "$(jget 'j["restarts"]')" = 1 ] && [ "$(jget 'j["job_pid"]')" != "$OLD_PID" ]; then back=1; break; fi
+  sleep 0.1
+done
+[ $back = 1 ] && ok "job relaunched after it was killed (--restart 1)" || fail "no relaunch: $BODY"
+req POST "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":3,"ignore_eos":true}'
+expect_status 200 "serving again after the relaunch"
+kill -KILL "$(curl -s "$U/health" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["job_pid"])')"
+for _ in $(seq 1 100); do req GET "$U/health"; [ "$(jget 'j["status"]')" = error ] && break; sleep 0.1; done
+[ "$(jget 'j["status"]')" = error ] && ok "no relaunch beyond --restart 1" || fail "after the second death: $BODY"
+sleep 1.5
+req GET "$U/health"
+expect_status 503 "still failed after the restart budget is spent"
+
+[ $FAILED = 0 ] || { tail -30 "$LOG_D" "$LOG_R" >&2; exit 1; }
 echo "all serve load checks passed"

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint32_t v[3] = {FRONTLINK_MAGIC, FRONTLINK_VERSION | (uint32_t)(data[1] % 10) << 16,
                      (uint32_t)plen};
     for (int i = 0; i < 3; i++)
-        for (int k = 0; k < 4; k++) tmp[4 * i + k] = (uint8_t)(v[i] >> (8 * k));
+        for (int k = 0; k < 4; k++)
+            tmp[4 * i + k] = (uint8_t)(v[i] >> (8 * k));
     memcpy(tmp + FRONTLINK_HEADER_BYTES, data + 2, plen);
     decode_all(tmp, FRONTLINK_HEADER_BYTES + plen);
     return 0;

@@ -1,13 +1,18 @@
 // libFuzzer target for the bounded JSON parse and getters (server/json.h): any bytes must
-// parse or be refused cleanly; getters on whatever parsed must not crash; escaping any
-// bytes must produce JSON that cJSON parses back.
+// parse or be refused cleanly; getters on whatever parsed must not crash; a parsed object
+// goes through the request option parser and, with "messages", every chat template
+// (server_impl.h), which must either accept it or fill an OpenAI error; escaping any bytes
+// must produce JSON that cJSON parses back.
 // SPDX-License-Identifier: MIT
 #include "server/json.h"
+#include "server/server_impl.h"
 
 #include "base/buf.h"
 #include "base/status.h"
 
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             int b;
             const char *s;
             const cJSON *a;
-            const char *keys[] = {"max_tokens", "temperature", "stream", "prompt", "messages", "stop"};
+            const char *keys[] = {"max_tokens", "temperature", "stream",
+                                  "prompt",     "messages",    "stop"};
             for (int k = 0; k < 6; k++) {
                 (void)!json_get_i64(v, keys[k], -5, 5, &i, err, sizeof err);
                 (void)!json_get_f64(v, keys[k], -1, 1, &f, err, sizeof err);
@@ -30,6 +36,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 (void)!json_get_str(v, keys[k], 8, &s, err, sizeof err);
                 (void)!json_get_array(v, keys[k], &a, err, sizeof err);
                 (void)!json_get_object(v, keys[k], &a, err, sizeof err);
+            }
+        }
+        if (cJSON_IsObject(v)) {
+            static struct server srv;
+            static int init;
+            if (!init) {
+                pthread_mutex_init(&srv.mu, NULL);
+                srv.ready.n_vocab = 768;
+                srv.ready.n_ctx = 2048;
+                srv.ready.kv_tokens = 1 << 16;
+                snprintf(srv.model_name, sizeof srv.model_name, "m");
+                init = 1;
+            }
+            for (int kind = 0; kind < 2; kind++) {
+                struct api_gen g;
+                struct api_reply r;
+                memset(&r, 0, sizeof r);
+                buf_init(&r.body, 1 << 16);
+                int rc = api_parse_common(&srv, v, (enum api_kind)kind, &g, &r);
+                JANUS_ASSERT(rc == 0 || (r.status >= 400 && r.body.len > 0));
+                buf_free(&r.body);
+            }
+            const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(v, "messages");
+            if (cJSON_IsArray(msgs)) {
+                const char kinds[] = {0, 'c', 'l', 'm', 'd', 'D'};
+                for (size_t k = 0; k < sizeof kinds; k++) {
+                    struct buf t;
+                    buf_init(&t, 1 << 16);
+                    int rc = api_chat_render(kinds[k], msgs, &t, err, sizeof err);
+                    JANUS_ASSERT(rc == 0 || rc == -1 || rc == -2);
+                    buf_free(&t);
+                }
             }
         }
         cJSON_Delete(v);

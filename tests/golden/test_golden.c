@@ -28,17 +28,6 @@ struct fixture_seq {
     int64_t n_vocab;
 };
 
-static int read_ints(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0;
-    long v;
-    while (n < cap && fscanf(f, "%ld", &v) == 1)
-        out[n++] = (int32_t)v;
-    fclose(f);
-    return n;
-}
-
 static int64_t read_floats(const char *path, float *out, int64_t cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
@@ -55,9 +44,9 @@ static int load_seq(const char *name, int n, int64_t n_vocab, struct fixture_seq
     char path[512];
     const char *dir = test_fixtures_dir();
     snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", dir, name, n);
-    s->n_tokens = read_ints(path, s->tokens, MAX_TOK);
+    s->n_tokens = test_read_ints(path, s->tokens, MAX_TOK);
     snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", dir, name, n);
-    if (s->n_tokens < 1 || read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
+    if (s->n_tokens < 1 || test_read_ints(path, s->greedy, N_GREEDY) != N_GREEDY) return -1;
     s->logits = malloc((size_t)n_vocab * sizeof(float));
     s->n_vocab = n_vocab;
     snprintf(path, sizeof path, "%s/reference/%s.%d.logits", dir, name, n);
@@ -312,22 +301,6 @@ TEST(incremental_deepseek2_v2g_f32) { check_incremental("deepseek2-v2g-f32"); }
 
 // ---- malformed models
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t)len);
-    if (buf && fread(buf, 1, (size_t)len, f) != (size_t)len) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *n = (size_t)len;
-    return buf;
-}
-
 // Offset of the byte after tensor name `name` in the tensor-info section (the n_dims field).
 static size_t find_tensor_info(const uint8_t *buf, size_t n, const char *name) {
     const size_t len = strlen(name);
@@ -343,7 +316,7 @@ TEST(malformed_truncated) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/qwen2moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t cuts[] = {0, 3, 8, 24, 100, 1000, 5000, n / 2, n - 1};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(cuts); i++) {
@@ -365,7 +338,7 @@ TEST(malformed_shape_type_name) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     uint8_t *buf = malloc(n);
     ASSERT(buf);
@@ -418,7 +391,7 @@ TEST(malformed_expert_groups) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/deepseek2-v3g-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *orig = slurp(path, &n);
+    uint8_t *orig = test_read_file(path, &n);
     ASSERT(orig);
     const size_t g = find_kv_value(orig, n, "deepseek2.expert_group_count");
     const size_t gu = find_kv_value(orig, n, "deepseek2.expert_group_used_count");
@@ -457,7 +430,7 @@ TEST(tied_output_head) {
     char path[512];
     snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = test_read_file(path, &n);
     ASSERT(buf);
     const size_t at = find_tensor_info(buf, n, "output.weight");
     ASSERT(at > 0);
@@ -570,4 +543,50 @@ TEST(genmodel_every_arch_and_type) {
     genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
     p.n_dense_lead = 0;
     run_genmodel(&p, "deepseek2-nodense");
+}
+
+// Tiny KV pages (2 positions) and a pool just big enough: the page tables are exercised on
+// every position, results equal the default layout, and one more position is refused.
+TEST(kv_small_pages) {
+    struct model m;
+    ASSERT_OK(open_model("deepseek2-v2-f32", &m));
+    const int64_t V = m.hp.n_vocab;
+    struct fixture_seq s[2];
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(load_seq("deepseek2-v2-f32", i + 2, V, &s[i]), 0);
+    struct stepper st;
+    const int64_t pages = (s[0].n_tokens + 1) / 2 + (s[1].n_tokens + 1) / 2;
+    struct stepper_params sp = {.max_tokens = 2 * MAX_TOK,
+                                .n_seq = 2,
+                                .max_ctx = MAX_TOK,
+                                .page_size = 2,
+                                .n_pages = pages};
+    struct batch b;
+    ASSERT_OK(stepper_init(&st, &m, &sp));
+    ASSERT_OK(batch_init(&b, 2 * MAX_TOK));
+    for (int q = 0; q < 2; q++) // both prompts in one step
+        for (int i = 0; i < s[q].n_tokens; i++)
+            ASSERT_OK(batch_add(&b, s[q].tokens[i], q, i, i == s[q].n_tokens - 1));
+    ASSERT_OK(stepper_step(&st, &b));
+    ASSERT_OK(kvcache_check(&st.attn.kv));
+    ASSERT_EQ(st.attn.kv.n_free, 0);
+    const float *lg = stepper_logits(&st, NULL);
+    for (int q = 0; q < 2; q++)
+        ASSERT_LE(max_abs_diff(lg + q * V, s[q].logits, V), 1e-3);
+    // an odd-length sequence still has room in its last page; the other is full
+    const int odd = s[0].n_tokens % 2 ? 0 : (s[1].n_tokens % 2 ? 1 : -1);
+    for (int q = 0; q < 2; q++) {
+        batch_clear(&b);
+        ASSERT_OK(batch_add(&b, s[q].greedy[0], q, s[q].n_tokens, 1));
+        if (q == odd)
+            ASSERT_OK(stepper_step(&st, &b));
+        else
+            ASSERT_EQ(stepper_step(&st, &b), JANUS_ELIMIT);
+    }
+    ASSERT_OK(kvcache_check(&st.attn.kv));
+    batch_free(&b);
+    stepper_free(&st);
+    for (int i = 0; i < 2; i++)
+        free(s[i].logits);
+    model_free(&m);
 }

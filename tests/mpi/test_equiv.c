@@ -1,15 +1,18 @@
+// The disaggregated deployment reproduces the monolithic engine (SPEC §3): logits within 1e-4
+// and identical greedy tokens over many deployments, node emulations, exchange schemes and
+// scheduler policies, with no allocation inside steps and SPEC §4's message counts. One launch;
+// each deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
 // nranks: 6
-// The disaggregated deployment reproduces the monolithic engine (SPEC §3): for the
-// Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
-// {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks, every exchange
-// scheme and every scheduler policy (plus the adaptive choice after a real calibration),
-// replicas wherever n_e >= 2 (default layout), the three fixture sequences at once
-// (prefill in chunks mixed with decode, local batches that run empty as sequences end):
-// last-prompt-position logits within 1e-4 of the monolithic executor, the 8 greedy tokens
-// identical (and equal to the fixtures' .greedy), schedule digests compared on every layer,
-// and cross-node / local message counts equal SPEC §4's formulas. One launch; each
-// deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
 // SPDX-License-Identifier: MIT
+// Covered: the Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
+// {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks (and two emulated hosts
+// with interleaved ranks: non-consecutive nodes), every exchange scheme and every scheduler
+// policy (plus the adaptive choice after a real calibration), replicas wherever n_e >= 2
+// (default layout), the three fixture sequences at once (prefill in chunks mixed with decode,
+// local batches that run empty as sequences end): last-prompt-position logits within 1e-4 of the
+// monolithic executor, the 8 greedy tokens identical (and equal to the fixtures' .greedy),
+// schedule digests compared on every layer, and cross-node / local message counts equal SPEC
+// §4's formulas.
 #include "../test.h"
 
 #include "actsched/actsched.h"
@@ -21,9 +24,9 @@
 
 #include <stdlib.h>
 
-#define N_SEQ 3
-#define N_GEN 8
-#define CHUNK 3 // prefill rows per sequence per step
+#define N_SEQ      3
+#define N_GEN      8
+#define CHUNK      3 // prefill rows per sequence per step
 #define MAX_PROMPT 32
 
 struct workload {
@@ -41,7 +44,8 @@ static int read_ids(const char *path, int32_t *out, int cap) {
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     int n = 0, v;
-    while (n < cap && fscanf(f, "%d", &v) == 1) out[n++] = v;
+    while (n < cap && fscanf(f, "%d", &v) == 1)
+        out[n++] = v;
     fclose(f);
     return n;
 }
@@ -58,7 +62,10 @@ static int load_workload(const char *model, struct workload *w) {
 }
 
 // Runs the workload on e: sequence s on attention instance s mod n_a, slot s / n_a.
-static int run_workload(struct exec *e, const struct workload *w, struct outcome *o) {
+// *step_allocs: mem.h allocations made inside the executor's steps after the first (SPEC:
+// the step loop allocates nothing after warm-up).
+static int run_workload(struct exec *e, const struct workload *w, struct outcome *o,
+                        uint64_t *step_allocs) {
     int32_t n_a = e->info.n_attn, V = e->info.n_vocab;
     struct exec_batch *b = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *b);
     struct exec_result *r = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *r);
@@ -69,7 +76,8 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
     for (int step = 0; step < 64 && rc == JANUS_OK; step++) {
         int done = 1;
         int32_t who[N_SEQ]; // sample k (global order) -> sequence
-        for (int32_t i = 0; i < n_a; i++) exec_batch_clear(&b[i]);
+        for (int32_t i = 0; i < n_a; i++)
+            exec_batch_clear(&b[i]);
         for (int s = 0; s < N_SEQ; s++) {
             if (gen[s] == N_GEN) continue;
             done = 0;
@@ -83,7 +91,8 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
             for (int32_t k = 0; k < n_rows; k++) {
                 struct exec_row *row = &bi->rows[bi->n_rows++];
                 int32_t pos = fed[s] < w->n_tok[s] ? fed[s] + k : w->n_tok[s] + gen[s] - 1;
-                row->token = fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
+                row->token =
+                    fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
                 row->slot = slot;
                 row->pos = pos;
                 row->i_sample = -1;
@@ -106,13 +115,17 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
                 if (gen[s] < N_GEN && fed[s] == w->n_tok[s]) who[base + k++] = s;
             base += b[i].n_sample;
         }
+        uint64_t before = mem_alloc_count();
         rc = e->ops->step_logits(e, b, r, lg);
+        if (step > 0) *step_allocs += mem_alloc_count() - before;
         if (rc) break;
         base = 0;
         for (int32_t i = 0; i < n_a; i++) {
             for (int32_t k = 0; k < b[i].n_sample; k++) {
                 int s = who[base + k];
-                if (gen[s] == 0) memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V, (size_t)V * sizeof(float));
+                if (gen[s] == 0)
+                    memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V,
+                           (size_t)V * sizeof(float));
                 o->tokens[s][gen[s]++] = r[i].tokens[k];
             }
             base += b[i].n_sample;
@@ -139,11 +152,24 @@ static int g_fail;
         }                                                                                          \
     } while (0)
 
-// SPEC §4 messages per layer and direction.
-static void formula(int32_t n_a, int32_t n_e, int32_t K, int scheme, uint64_t *cross, uint64_t *local) {
-    int32_t N_a = (n_a + K - 1) / K, N_e = (n_e + K - 1) / K, D = JANUS_MIN(N_a, N_e);
-    *cross = scheme == 0 ? (uint64_t)n_a * n_e : scheme == 1 ? (uint64_t)N_a * N_e : (uint64_t)(N_a + D * (N_e - 1));
+// SPEC §4 messages per layer and direction, for N_a and N_e nodes.
+static void formula(int32_t n_a, int32_t n_e, int32_t N_a, int32_t N_e, int scheme, uint64_t *cross,
+                    uint64_t *local) {
+    int32_t D = JANUS_MIN(N_a, N_e);
+    *cross = scheme == 0   ? (uint64_t)n_a * n_e
+             : scheme == 1 ? (uint64_t)N_a * N_e
+                           : (uint64_t)(N_a + D * (N_e - 1));
     *local = scheme == 0 ? 0 : (uint64_t)(n_a - N_a + n_e - N_e);
+}
+
+// Distinct labels among ranks first..first+n-1 (nodes of one role on emulated hosts).
+static int32_t n_labels(const int32_t *hosts, int32_t first, int32_t n) {
+    int32_t seen0 = 0, seen1 = 0;
+    for (int32_t r = first; r < first + n; r++) {
+        seen0 |= hosts[r] == 0;
+        seen1 |= hosts[r] == 1;
+    }
+    return seen0 + seen1;
 }
 
 TEST(mpi_equals_monolithic) {
@@ -157,11 +183,16 @@ TEST(mpi_equals_monolithic) {
     ASSERT(world >= 6);
     static const char *models[] = {"llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"};
     static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 3}, {3, 2}, {2, 4}};
-    static const int32_t node_sizes[] = {1, 2};
+    // Emulated nodes of 1 and 2 ranks; -1: two emulated hosts with ranks interleaved
+    // (mpirun --map-by node), so nodes hold non-consecutive instances.
+    static const int32_t node_sizes[] = {1, 2, -1};
     // (policy, scheme) pairs: every policy and every scheme, plus auto after calibration.
-    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},        {ACTSCHED_POLICY_OPTIMAL, 1},
-                                      {ACTSCHED_POLICY_RANDOM, 2},        {ACTSCHED_POLICY_ROUND_ROBIN, 0},
-                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1}, {ACTSCHED_POLICY_FIRST, 2},
+    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},
+                                      {ACTSCHED_POLICY_OPTIMAL, 1},
+                                      {ACTSCHED_POLICY_RANDOM, 2},
+                                      {ACTSCHED_POLICY_ROUND_ROBIN, 0},
+                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1},
+                                      {ACTSCHED_POLICY_FIRST, 2},
                                       {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO}};
     g_fail = 0;
     int n_deploy = 0;
@@ -175,13 +206,18 @@ TEST(mpi_equals_monolithic) {
             ASSERT_EQ(load_workload(models[m], &wl), 0);
             struct exec *mono = NULL;
             char err[512] = "";
-            struct exec_mono_params mp = {.model_path = path, .n_threads = 1, .n_attn = 1, .max_seqs = 4,
-                                          .max_rows = 16, .n_ctx = 64};
+            struct exec_mono_params mp = {.model_path = path,
+                                          .n_threads = 1,
+                                          .n_attn = 1,
+                                          .max_seqs = 4,
+                                          .max_rows = 16,
+                                          .n_ctx = 64};
             ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
             V = mono->info.n_vocab;
             ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
             got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
-            ASSERT_OK(run_workload(mono, &wl, &ref));
+            uint64_t mono_allocs = 0;
+            ASSERT_OK(run_workload(mono, &wl, &ref, &mono_allocs));
             exec_destroy(&mono);
             for (int s = 0; s < N_SEQ; s++)
                 ASSERT_MEM_EQ(ref.tokens[s], wl.greedy[s], sizeof wl.greedy[s]); // fixture sanity
@@ -191,8 +227,12 @@ TEST(mpi_equals_monolithic) {
             MPI_Comm sub = MPI_COMM_NULL;
             ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
             for (size_t k = 0; k < JANUS_ARRAY_SIZE(node_sizes) && sub != MPI_COMM_NULL; k++) {
-                if (node_sizes[k] > 1 && n_a == 1 && n_e == 1) continue; // same as node size 1
+                if (node_sizes[k] != 1 && n_a == 1 && n_e == 1) continue; // same as node size 1
+                int32_t hosts[8];
+                for (int32_t r = 0; r < n_a + n_e; r++)
+                    hosts[r] = r % 2;
                 for (size_t q = 0; q < JANUS_ARRAY_SIZE(runs); q++) {
+                    if (node_sizes[k] < 0 && q >= 3) break; // one run per scheme suffices here
                     struct worker_mpi_params p;
                     worker_mpi_default_params(&p);
                     p.model_path = path;
@@ -201,7 +241,8 @@ TEST(mpi_equals_monolithic) {
                     p.n_moe = n_e;
                     p.policy = runs[q][0];
                     p.comm = runs[q][1];
-                    p.node_size = node_sizes[k];
+                    p.node_size = node_sizes[k] < 0 ? 0 : node_sizes[k];
+                    p.host_labels = node_sizes[k] < 0 ? hosts : NULL;
                     p.calibrate = p.comm == WORKER_COMM_AUTO;
                     p.max_seqs = 4;
                     p.max_rows = 16;
@@ -217,41 +258,56 @@ TEST(mpi_equals_monolithic) {
                     if (me != 0) continue; // the worker loop ran until rank 0 destroyed e
                     n_deploy++;
                     const char *what = actsched_policy_name((enum actsched_policy)p.policy);
-                    rc = run_workload(e, &wl, &got);
+                    uint64_t allocs = 0;
+                    rc = run_workload(e, &wl, &got, &allocs);
+                    EXPECT(allocs == 0, "%s (%d,%d): %llu allocations inside steps", models[m], n_a,
+                           n_e, (unsigned long long)allocs);
+                    struct exec_stats es;
+                    uint64_t before = mem_alloc_count();
+                    EXPECT(exec_stats(e, &es) == JANUS_OK && es.n_steps > 0, "exec stats");
+                    EXPECT(mem_alloc_count() == before, "stats allocated");
                     EXPECT(rc == JANUS_OK, "%s (%d,%d) K%d %s: run failed %d", models[m], n_a, n_e,
                            node_sizes[k], what, rc);
                     double worst = 0;
                     for (int s = 0; s < N_SEQ; s++) {
                         EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
-                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ", models[m], n_a,
-                               n_e, node_sizes[k], what, p.comm, s + 1);
+                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ",
+                               models[m], n_a, n_e, node_sizes[k], what, p.comm, s + 1);
                         for (int32_t v = 0; v < V; v++)
-                            worst = fmax(worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
+                            worst = fmax(
+                                worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
                     }
-                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g", models[m], n_a, n_e,
-                           node_sizes[k], what, p.comm, worst);
+                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g",
+                           models[m], n_a, n_e, node_sizes[k], what, p.comm, worst);
                     struct worker_mpi_report *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
                     EXPECT(r && worker_mpi_report(e, r) == JANUS_OK, "report");
                     if (r) {
                         uint64_t moe_layers = 0;
-                        for (int32_t l = 0; l < r->n_layer; l++) moe_layers += (uint64_t)r->is_moe[l];
+                        for (int32_t l = 0; l < r->n_layer; l++)
+                            moe_layers += (uint64_t)r->is_moe[l];
                         for (int s = 0; s < XFER_N_SCHEMES; s++) {
                             uint64_t fc, fl, cross = 0, local = 0;
-                            formula(n_a, n_e, node_sizes[k], s, &fc, &fl);
+                            int32_t K = node_sizes[k];
+                            int32_t N_a = K > 0 ? (n_a + K - 1) / K : n_labels(hosts, 0, n_a);
+                            int32_t N_e = K > 0 ? (n_e + K - 1) / K : n_labels(hosts, n_a, n_e);
+                            formula(n_a, n_e, N_a, N_e, s, &fc, &fl);
                             for (int d = 0; d < XFER_N_DIRS; d++) {
                                 cross += r->ctr.msgs[s][d][XFER_LINK_CROSS];
                                 local += r->ctr.msgs[s][d][XFER_LINK_LOCAL];
                             }
                             uint64_t ex = r->scheme_steps[s] * moe_layers * XFER_N_DIRS;
                             EXPECT(cross == fc * ex && local == fl * ex,
-                                   "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula %llu / %llu",
+                                   "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula "
+                                   "%llu / %llu",
                                    models[m], n_a, n_e, node_sizes[k], what, xfer_scheme_name(s),
                                    (unsigned long long)cross, (unsigned long long)local,
                                    (unsigned long long)(fc * ex), (unsigned long long)(fl * ex));
                         }
-                        if (p.comm >= 0) EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
+                        if (p.comm >= 0)
+                            EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
                         for (int32_t l = 0; l < r->n_layer; l++)
-                            if (r->is_moe[l]) EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
+                            if (r->is_moe[l])
+                                EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
                         mem_free(r);
                     }
                     exec_destroy(&e);
@@ -265,5 +321,5 @@ TEST(mpi_equals_monolithic) {
     if (me == 0) fprintf(stderr, "deployments checked: %d\n", n_deploy);
     MPI_Barrier(MPI_COMM_WORLD);
     ASSERT_EQ(g_fail, 0);
-    if (me == 0) ASSERT(n_deploy >= 3 * 9 * 7);
+    if (me == 0) ASSERT(n_deploy >= 3 * (9 * 7 + 4 * 3));
 }

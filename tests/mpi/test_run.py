@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 # End-to-end tests of `janus run` (the front launching the MPI deployment itself):
-# greedy ids equal the fixtures' .greedy and --logits equals `janus logits` within 1e-4 for
+# greedy ids equal the fixtures' .greedy (one request, and the three sequences at once
+# with prefill chunks) and --logits equals `janus logits` within 1e-4 for
 # the llama (Mixtral-style), qwen2moe and deepseek2 fixtures under several deployments;
-# --stats prints the breakdown and counters; a rank that dies mid-run makes `janus run` exit
+# --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
+# refused); recorded expert statistics feed janus place and the placed layout runs;
+# --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
 # non-zero with a one-line report (no hang); bad deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
+import re
 import subprocess
 import sys
 import time
@@ -59,6 +63,24 @@ def test_greedy_and_logits():
                 check(ok, f"{model}.{n} {' '.join(d)}: --logits differ from janus logits ({err.strip()})")
 
 
+def test_concurrent_requests():
+    # The three fixture sequences at once through the controller's batcher: a token budget of 4
+    # per attention instance and step forces prefill chunks mixed with other sequences' decode.
+    deployments = [["--attn", "2", "--moe", "3", "--node-size", "2", "--comm", "2pc1", "--policy", "random"],
+                   ["--attn", "3", "--moe", "2", "--comm", "2pc2", "--policy", "round-robin"],
+                   ["--attn", "1", "--moe", "2", "--comm", "auto", "--policy", "first"]]
+    for model, d in zip(["llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"], deployments):
+        args = ["run", "-m", f"{FIX}/models/{model}.gguf", "-n", "8", "--print-ids", "--ignore-eos",
+                "--budget", "4", "--max-seqs", "4"] + d
+        for n in (1, 2, 3):
+            args += ["-t", ",".join(ids_of(model, n))]
+        rc, out, err, _ = run(args)
+        # The id lines: 8 integers each (the text lines hold decoded pieces, possibly with newlines).
+        got = [l.split() for l in out.split("\n") if re.fullmatch(r"\d+( \d+){7}", l)] if rc == 0 else []
+        want = [open(f"{FIX}/reference/{model}.{n}.greedy").read().split() for n in (1, 2, 3)]
+        check(got == want, f"{model} {' '.join(d)} three requests at once: {got} != {want} ({err.strip()})")
+
+
 def test_stats_and_text():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     rc, out, err, _ = run(["run", "-m", path, "-p", "The server", "-n", "4", "--attn", "2", "--moe", "2",
@@ -72,6 +94,24 @@ def test_stats_and_text():
     check(cross > 0 and cross % 4 == 0 and local == 2 * cross, f"2pc1 counters {line}")
 
 
+def test_adaptive_choice_follows_cost_model():
+    # (2, 4) in nodes of 2: N_a = 1, N_e = 2. A slow emulated cross-node link makes 2PC win
+    # (2 cross messages on the busiest endpoint instead of 4); a slow local link brings 1PC back.
+    path = f"{FIX}/models/llama-moe-f32.gguf"
+    base = ["run", "-m", path, "-t", "1,2,3", "-n", "3", "--attn", "2", "--moe", "4", "--node-size", "2",
+            "--comm", "auto", "--stats"]
+    for cost, want in (("cross_lat_us=500,local_lat_us=1", "2pc"), ("cross_lat_us=1,local_lat_us=500", "1pc")):
+        rc, out, err, _ = run(base + ["--comm-cost", cost])
+        steps = [l for l in out.splitlines() if l.startswith("steps:")]
+        ok = rc == 0 and steps
+        if ok:
+            counts = dict(x.split() for x in steps[0].split("(")[1].rstrip(")").split(", "))
+            total = sum(int(v) for v in counts.values())
+            used = sum(int(v) for k, v in counts.items() if k.startswith(want))
+            ok = total > 0 and used == total
+        check(ok, f"--comm-cost {cost}: expected every step on {want}: {steps} {err.strip()}")
+
+
 def test_rank_death_is_reported():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     ids = ",".join(ids_of("llama-moe-f32", 2))
@@ -81,6 +121,72 @@ def test_rank_death_is_reported():
         check(rc != 0, f"rank {dead} died but janus run exited 0")
         check("janus run: the MPI job failed" in err, f"rank {dead} death not reported:\n{err}")
         check(secs < 60, f"rank {dead} death took {secs:.1f} s to report")
+
+
+def test_layout_file():
+    import json
+    import tempfile
+    path = f"{FIX}/models/llama-moe-f32.gguf"  # 2 MoE layers, 8 experts
+    hosts = [sorted({e % 3, (e + 1) % 3}) if e < 2 else [e % 3] for e in range(8)]
+    doc = {"format": "janus-layout", "version": 1, "n_instances": 3, "slots": 4, "n_experts": 8,
+           "layers": [hosts, hosts]}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+        good = f.name
+    doc["n_instances"] = 4
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(doc, f)
+        bad = f.name
+    try:
+        ids = ",".join(ids_of("llama-moe-f32", 2))
+        want = open(f"{FIX}/reference/llama-moe-f32.2.greedy").read().split()
+        for pol in ("optimal", "random", "first"):
+            rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "8", "--print-ids", "--ignore-eos",
+                                   "--attn", "2", "--moe", "3", "--layout", good, "--policy", pol])
+            got = out.strip().splitlines()[-1].split() if rc == 0 and out.strip() else []
+            check(got == want, f"--layout {pol}: {got} != {want} ({err.strip()})")
+        rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "2", "--attn", "2", "--moe", "3", "--layout", bad])
+        check(rc != 0 and "4 MoE instances" in err, f"mismatched layout accepted: {err.strip()}")
+    finally:
+        os.unlink(good)
+        os.unlink(bad)
+
+
+def test_stats_place_layout_roundtrip():
+    # SPEC §6 workflow: a deployment records expert statistics, janus place turns them into a
+    # co-activation-aware layout with replicas, and a deployment runs on that layout with the
+    # same greedy tokens (deepseek2: a dense leading layer stays dense in the layout).
+    import tempfile
+    for model, slots in (("llama-moe-f32", "4"), ("deepseek2-v2-f32", "7")):
+        path = f"{FIX}/models/{model}.gguf"
+        d = tempfile.mkdtemp()
+        stats, layout = os.path.join(d, "stats.json"), os.path.join(d, "layout.json")
+        rc, out, err, _ = run(["run", "-m", path, "-t", ",".join(ids_of(model, 2)), "-n", "8", "--attn", "2",
+                               "--moe", "2", "--expert-stats-out", stats])
+        check(rc == 0 and os.path.exists(stats), f"{model}: no expert statistics ({err.strip()})")
+        rc, out, err, _ = run(["place", "--stats", stats, "--instances", "3", "--slots", slots, "--policy", "janus",
+                               "-o", layout])
+        check(rc == 0, f"{model}: janus place failed: {err.strip()}")
+        want = open(f"{FIX}/reference/{model}.3.greedy").read().split()
+        rc, out, err, _ = run(["run", "-m", path, "-t", ",".join(ids_of(model, 3)), "-n", "8", "--print-ids",
+                               "--ignore-eos", "--attn", "2", "--moe", "3", "--layout", layout, "--policy", "greedy"])
+        got = out.strip().splitlines()[-1].split() if rc == 0 and out.strip() else []
+        check(got == want, f"{model}: run on the placed layout: {got} != {want} ({err.strip()})")
+        for f in (stats, layout):
+            if os.path.exists(f):
+                os.unlink(f)
+        os.rmdir(d)
+
+
+def test_schedule_mismatch_detected():
+    # A MoE instance whose schedule differs from the others' is caught by the per-layer
+    # digest comparison (SPEC §3): the job fails with a report instead of computing garbage.
+    path = f"{FIX}/models/llama-moe-f32.gguf"
+    rc, out, err, secs = run(["run", "-m", path, "-t", "1,2,3", "-n", "4", "--attn", "1", "--moe", "3"],
+                             env={"JANUS_FAULT_SCHEDULE": "2"})
+    check(rc != 0 and "activation schedule digest differs" in err and "janus run: " in err,
+          f"schedule mismatch not reported (rc {rc}):\n{err}")
+    check(secs < 60, f"schedule mismatch took {secs:.1f} s")
 
 
 def test_bad_options():
@@ -99,7 +205,9 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_stats_and_text, test_rank_death_is_reported, test_bad_options]:
+    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
+              test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
+              test_bad_options]:
         n = len(failures)
         t()
         print(("ok   " if len(failures) == n else "FAIL ") + t.__name__)

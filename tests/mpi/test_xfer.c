@@ -1,14 +1,17 @@
+// MPI test of comm/topo + comm/xfer + comm/xfer_cost (SPEC §4): every instance receives exactly
+// what the exchange schemes promise, message counts match SPEC §4's formulas, and the calibrated
+// costs and adaptive choice agree on every rank. Failures are counted and reduced at the end so
+// no rank leaves a collective early.
 // nranks: 6
-// MPI test of comm/topo + comm/xfer + comm/xfer_cost, looping over settings inside one
-// launch: (n_a, n_e) splits of the ranks, emulated nodes of 1 and 2 ranks and the real-host
-// split, every scheme, random local batches (empty ones included). Checks: every MoE
-// instance receives exactly the concatenated x (node-major order); every attention
-// instance receives exactly its rows of Σ_g partial_g; cross-node and local messages and
-// bytes, counted at the send sites and summed over ranks, equal SPEC §4's formulas; the
-// calibrated costs and the adaptive choice are identical on every rank, and a forced slow
-// cross-node link changes the choice as the cost model says. Failures are counted and
-// reduced at the end so no rank leaves a collective early.
 // SPDX-License-Identifier: MIT
+// Loops over settings inside one launch: (n_a, n_e) splits of the ranks, emulated nodes of 1, 2
+// and 3 ranks, the real-host split, two emulated hosts with ranks interleaved (non-consecutive
+// nodes), every scheme, random local batches (empty ones included). Checks: every MoE instance
+// receives exactly the concatenated x (node-major order); every attention instance receives
+// exactly its rows of Σ_g partial_g; cross-node and local messages and bytes, counted at the
+// send sites and summed over ranks, equal SPEC §4's formulas; the calibrated costs and the
+// adaptive choice are identical on every rank, and a forced slow cross-node link changes the
+// choice as the cost model says.
 #include "../test.h"
 
 #include "base/mem.h"
@@ -21,9 +24,9 @@
 
 #include <stdlib.h>
 
-#define D 5         // floats per row
+#define D         5 // floats per row
 #define MAX_LOCAL 4 // rows per attention instance
-#define N_LAYER 2
+#define N_LAYER   2
 
 static int g_bad; // failures on this rank
 
@@ -54,7 +57,9 @@ static void must(int rc, const char *what) {
 }
 
 // Exact small values (sums of a few of them stay exact in float).
-static float x_val(int32_t i, int64_t r, int c, int layer) { return (float)(100 * i + 10 * r + c + 1000 * layer); }
+static float x_val(int32_t i, int64_t r, int c, int layer) {
+    return (float)(100 * i + 10 * r + c + 1000 * layer);
+}
 static float p_val(int32_t g, int64_t row, int c, int layer) {
     return (float)((g + 1) * 0.5 + row * 3 + c * 0.25 + layer);
 }
@@ -70,9 +75,12 @@ static struct expect formulas(const struct topo *t, const int32_t *b, int scheme
     const struct topo_side *A = &t->side[TOPO_ROLE_ATTN], *M = &t->side[TOPO_ROLE_MOE];
     uint64_t n_a = A->n_inst, n_e = M->n_inst, N_a = A->n_node, N_e = M->n_node;
     uint64_t rb = D * sizeof(float), B = 0, lead_rows = 0, moe_extra = 0;
-    for (int32_t i = 0; i < A->n_inst; i++) B += b[i];
-    for (int32_t j = 0; j < A->n_node; j++) lead_rows += b[topo_leader(t, TOPO_ROLE_ATTN, j)];
-    for (int32_t k = 0; k < M->n_node; k++) moe_extra += topo_node_n(t, TOPO_ROLE_MOE, k) - 1;
+    for (int32_t i = 0; i < A->n_inst; i++)
+        B += b[i];
+    for (int32_t j = 0; j < A->n_node; j++)
+        lead_rows += b[topo_leader(t, TOPO_ROLE_ATTN, j)];
+    for (int32_t k = 0; k < M->n_node; k++)
+        moe_extra += topo_node_n(t, TOPO_ROLE_MOE, k) - 1;
     for (int d = 0; d < XFER_N_DIRS; d++) {
         if (scheme == XFER_SCHEME_1PC) {
             e.msgs[d][XFER_LINK_CROSS] = n_a * n_e;
@@ -89,9 +97,18 @@ static struct expect formulas(const struct topo *t, const int32_t *b, int scheme
 }
 
 // One exchange configuration over `sub` (size n_a + n_e).
+// node_size -1: hosts interleaved rank by rank over two labels (mpirun --map-by node), so
+// nodes hold non-consecutive instances and node-major row order differs from instance order.
 static void run_config(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_size, uint64_t seed) {
     struct topo t;
-    must(topo_init(&t, sub, n_a, n_e, node_size), "topo_init");
+    if (node_size >= 0) {
+        must(topo_init(&t, sub, n_a, n_e, node_size), "topo_init");
+    } else {
+        int32_t hosts[16];
+        for (int32_t r = 0; r < n_a + n_e; r++)
+            hosts[r] = r % 2;
+        must(topo_init_hosts(&t, sub, n_a, n_e, hosts), "topo_init_hosts");
+    }
     struct xfer x;
     must(xfer_init(&x, &t, D, MAX_LOCAL), "xfer_init");
     int64_t max_rows = (int64_t)n_a * MAX_LOCAL;
@@ -108,38 +125,48 @@ static void run_config(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_size
             st.step = (uint64_t)trial;
             st.scheme = scheme;
             st.n_attn = n_a;
-            for (int32_t i = 0; i < n_a; i++) st.b[i] = (int32_t)rng_below(&r, MAX_LOCAL + 1);
-            if (trial == 0) st.b[n_a - 1] = 0;                         // an empty local batch
-            if (trial == 2) for (int32_t i = 0; i < n_a; i++) st.b[i] = 0; // an empty step
+            for (int32_t i = 0; i < n_a; i++)
+                st.b[i] = (int32_t)rng_below(&r, MAX_LOCAL + 1);
+            if (trial == 0) st.b[n_a - 1] = 0; // an empty local batch
+            if (trial == 2)
+                for (int32_t i = 0; i < n_a; i++)
+                    st.b[i] = 0; // an empty step
             must(xfer_step(&x, &st), "xfer_step");
             struct xfer_counters before = x.ctr;
             for (int layer = 0; layer < N_LAYER; layer++) {
                 if (t.role == TOPO_ROLE_ATTN) {
                     int64_t bi = st.b[t.inst];
                     for (int64_t rr = 0; rr < bi; rr++)
-                        for (int c = 0; c < D; c++) xi[rr * D + c] = x_val(t.inst, rr, c, layer);
-                    for (int k = 0; k < MAX_LOCAL * D; k++) out[k] = -7;
+                        for (int c = 0; c < D; c++)
+                            xi[rr * D + c] = x_val(t.inst, rr, c, layer);
+                    for (int k = 0; k < MAX_LOCAL * D; k++)
+                        out[k] = -7;
                     must(xfer_attn_send(&x, layer, xi), "xfer_attn_send");
                     must(xfer_attn_recv(&x, layer, out), "xfer_attn_recv");
                     for (int64_t rr = 0; rr < bi; rr++)
                         for (int c = 0; c < D; c++) {
                             float want = 0;
-                            for (int32_t g = 0; g < n_e; g++) want += p_val(g, x.off[t.inst] + rr, c, layer);
-                            CHECK(out[rr * D + c] == want, "(%d,%d,K%d,%s) attn %d row %lld col %d: %g != %g",
-                                  n_a, n_e, node_size, xfer_scheme_name(scheme), t.inst, (long long)rr, c,
+                            for (int32_t g = 0; g < n_e; g++)
+                                want += p_val(g, x.off[t.inst] + rr, c, layer);
+                            CHECK(out[rr * D + c] == want,
+                                  "(%d,%d,K%d,%s) attn %d row %lld col %d: %g != %g", n_a, n_e,
+                                  node_size, xfer_scheme_name(scheme), t.inst, (long long)rr, c,
                                   out[rr * D + c], want);
                         }
                 } else {
-                    for (int64_t k = 0; k < max_rows * D; k++) all[k] = -9;
+                    for (int64_t k = 0; k < max_rows * D; k++)
+                        all[k] = -9;
                     must(xfer_moe_recv(&x, layer, all), "xfer_moe_recv");
                     for (int32_t i = 0; i < n_a; i++)
                         for (int64_t rr = 0; rr < st.b[i]; rr++)
                             for (int c = 0; c < D; c++)
                                 CHECK(all[(x.off[i] + rr) * D + c] == x_val(i, rr, c, layer),
-                                      "(%d,%d,K%d,%s) moe %d: x of attn %d row %lld col %d wrong", n_a, n_e,
-                                      node_size, xfer_scheme_name(scheme), t.inst, i, (long long)rr, c);
+                                      "(%d,%d,K%d,%s) moe %d: x of attn %d row %lld col %d wrong",
+                                      n_a, n_e, node_size, xfer_scheme_name(scheme), t.inst, i,
+                                      (long long)rr, c);
                     for (int64_t row = 0; row < x.n_rows; row++)
-                        for (int c = 0; c < D; c++) all[row * D + c] = p_val(t.inst, row, c, layer);
+                        for (int c = 0; c < D; c++)
+                            all[row * D + c] = p_val(t.inst, row, c, layer);
                     must(xfer_moe_send(&x, layer, all), "xfer_moe_send");
                 }
             }
@@ -151,18 +178,21 @@ static void run_config(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_size
                     mine[n++] = x.ctr.msgs[scheme][d][l] - before.msgs[scheme][d][l];
                     mine[n++] = x.ctr.bytes[scheme][d][l] - before.bytes[scheme][d][l];
                 }
-            must(JANUS_MPI_CALL(MPI_Allreduce(mine, sum, n, MPI_UINT64_T, MPI_SUM, t.comm)), "allreduce");
+            must(JANUS_MPI_CALL(MPI_Allreduce(mine, sum, n, MPI_UINT64_T, MPI_SUM, t.comm)),
+                 "allreduce");
             struct expect e = formulas(&t, st.b, scheme);
             n = 0;
             for (int d = 0; d < XFER_N_DIRS; d++)
                 for (int l = 0; l < XFER_N_LINKS; l++) {
-                    CHECK(sum[n] == N_LAYER * e.msgs[d][l], "(%d,%d,K%d,%s) %s %s msgs %llu != %llu", n_a, n_e,
-                          node_size, xfer_scheme_name(scheme), d ? "return" : "dispatch",
+                    CHECK(sum[n] == N_LAYER * e.msgs[d][l],
+                          "(%d,%d,K%d,%s) %s %s msgs %llu != %llu", n_a, n_e, node_size,
+                          xfer_scheme_name(scheme), d ? "return" : "dispatch",
                           l ? "local" : "cross", (unsigned long long)sum[n],
                           (unsigned long long)(N_LAYER * e.msgs[d][l]));
                     n++;
-                    CHECK(sum[n] == N_LAYER * e.bytes[d][l], "(%d,%d,K%d,%s) %s %s bytes %llu != %llu", n_a,
-                          n_e, node_size, xfer_scheme_name(scheme), d ? "return" : "dispatch",
+                    CHECK(sum[n] == N_LAYER * e.bytes[d][l],
+                          "(%d,%d,K%d,%s) %s %s bytes %llu != %llu", n_a, n_e, node_size,
+                          xfer_scheme_name(scheme), d ? "return" : "dispatch",
                           l ? "local" : "cross", (unsigned long long)sum[n],
                           (unsigned long long)(N_LAYER * e.bytes[d][l]));
                     n++;
@@ -184,7 +214,8 @@ TEST(xfer_exchange_all_settings) {
     MPI_Comm_rank(MPI_COMM_WORLD, &me);
     static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 3}, {3, 2}, {2, 4},
                                         {4, 2}, {3, 3}, {1, 5}, {5, 1}, {2, 2}};
-    static const int32_t node_sizes[] = {1, 2, 3, 0}; // 0: real hosts (one host here)
+    // 0: real hosts (one host here); -1: two emulated hosts, ranks interleaved.
+    static const int32_t node_sizes[] = {1, 2, 3, 0, -1};
     int n_cfg = 0;
     for (size_t s = 0; s < JANUS_ARRAY_SIZE(splits); s++) {
         int32_t n_a = splits[s][0], n_e = splits[s][1];
@@ -218,7 +249,8 @@ TEST(xfer_calibration_and_choice_agree) {
     struct xfer_cost c;
     must(xfer_cost_calibrate(&c, &t), "calibrate");
     for (int l = 0; l < XFER_N_LINKS; l++) {
-        CHECK(c.lat_s[l] > 0 && c.byte_s[l] > 0, "calibrated link %d: lat %g byte %g", l, c.lat_s[l], c.byte_s[l]);
+        CHECK(c.lat_s[l] > 0 && c.byte_s[l] > 0, "calibrated link %d: lat %g byte %g", l,
+              c.lat_s[l], c.byte_s[l]);
         uint64_t bits[2];
         memcpy(&bits[0], &c.lat_s[l], 8);
         memcpy(&bits[1], &c.byte_s[l], 8);
@@ -232,13 +264,15 @@ TEST(xfer_calibration_and_choice_agree) {
     // to 2PC's 2 per leader; a slow local link instead brings 1PC back.
     char err[160];
     struct xfer_cost slow = c;
-    must(xfer_cost_override(&slow, "cross_lat_us=1000,local_lat_us=1", err, sizeof err), "override");
+    must(xfer_cost_override(&slow, "cross_lat_us=1000,local_lat_us=1", err, sizeof err),
+         "override");
     double pred[XFER_N_SCHEMES];
     int32_t s1 = xfer_choose(&slow, &t, b, 4096, pred);
     CHECK(s1 != XFER_SCHEME_1PC && pred[s1] < pred[XFER_SCHEME_1PC], "slow cross link chose %s",
           xfer_scheme_name(s1));
     struct xfer_cost slow_local = c;
-    must(xfer_cost_override(&slow_local, "cross_lat_us=1,local_lat_us=1000", err, sizeof err), "override");
+    must(xfer_cost_override(&slow_local, "cross_lat_us=1,local_lat_us=1000", err, sizeof err),
+         "override");
     CHECK(xfer_choose(&slow_local, &t, b, 4096, NULL) == XFER_SCHEME_1PC, "slow local link");
     topo_free(&t);
     int bad = 0;

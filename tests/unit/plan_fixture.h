@@ -13,7 +13,7 @@
 #include <string.h>
 
 // A small GQA MoE model: 4 layers (1 dense), d 1024, 16 experts top-2 of width 512.
-static inline void fx_model(struct model_shape *m) {
+static inline void fx_model(struct models_shape *m) {
     memset(m, 0, sizeof *m);
     snprintf(m->id, sizeof m->id, "tiny");
     m->n_layers = 4;
@@ -50,7 +50,8 @@ static inline void fx_hw(struct hw_profile *h) {
 // A synthetic monotone a_max table: n_e = 1..max_ne, a_max = min(slots, k*B/n_e + 1),
 // t_max = k*B/n_e * 1.2.
 static inline int fx_table(struct amax_table *t, int max_ne, int slots, int E, int k) {
-    static const int grid[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384};
+    static const int grid[] = {1,   2,   4,    8,    16,   32,   64,   128,
+                               256, 512, 1024, 2048, 4096, 8192, 16384};
     int nb = (int)(sizeof grid / sizeof grid[0]);
     int rc = amax_alloc(t, max_ne, nb);
     if (rc) return rc;

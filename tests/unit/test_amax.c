@@ -15,7 +15,8 @@ static void small_params(struct mc_params *p, enum actsched_policy s) {
     p->samples = 4;
     p->n_b = 10;
     int grid[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 1024};
-    for (int j = 0; j < 10; j++) p->b_grid[j] = grid[j];
+    for (int j = 0; j < 10; j++)
+        p->b_grid[j] = grid[j];
     p->sched = s;
     p->warm_steps = 64;
     p->warm_batch = 64;
@@ -109,7 +110,8 @@ TEST(lookup_interpolates) {
     t.n_e[1] = 5;
     int grid[] = {1, 10, 100};
     float a[] = {1, 4, 9, 2, 3, 3}, tm[] = {1, 10, 100, 1, 5, 50};
-    for (int j = 0; j < 3; j++) t.b_grid[j] = grid[j];
+    for (int j = 0; j < 3; j++)
+        t.b_grid[j] = grid[j];
     memcpy(t.amax, a, sizeof a);
     memcpy(t.tmax, tm, sizeof tm);
     double am, tx;
@@ -160,6 +162,9 @@ TEST(cache_round_trip_and_errors) {
     ASSERT_MEM_EQ(a.tmax, b.tmax, cells * sizeof(float));
     ASSERT_MEM_EQ(a.bound, b.bound, cells * sizeof(float));
     ASSERT_MEM_EQ(a.active, b.active, a.n_b * sizeof(float));
+    ASSERT_EQ(b.n_prof, a.n_prof);
+    ASSERT(a.n_prof > 1 && a.amax_prof && b.amax_prof);
+    ASSERT_MEM_EQ(a.amax_prof, b.amax_prof, (size_t)a.n_prof * cells * sizeof(float));
     char path[700];
     snprintf(path, sizeof path, "%s/x.txt", dir);
     ASSERT_OK(amax_save(&a, path));
@@ -172,8 +177,37 @@ TEST(cache_round_trip_and_errors) {
     ASSERT_EQ(amax_load(&b, missing, a.key), JANUS_ENOTFOUND);
     FILE *f = fopen(path, "w");
     ASSERT(f != NULL);
-    fprintf(f, "janus-amax 1 %016llx 1 2 32 4\nb 1 2\nact 1 x\n", (unsigned long long)a.key);
+    fprintf(f, "janus-amax 2 %016llx 1 2 32 4 1\nb 1 2\nact 1 x\n", (unsigned long long)a.key);
     fclose(f);
     ASSERT_EQ(amax_load(&b, path, a.key), JANUS_EFORMAT);
     amax_free(&a);
+}
+
+TEST(mc_layer_profiles) {
+    struct mc_params p;
+    small_params(&p, ACTSCHED_POLICY_GREEDY);
+    p.n_prof = 3;
+    struct amax_table t, one;
+    char err[256];
+    ASSERT_OK(mc_build(&t, &p, NE, SL, 3, err, sizeof err));
+    ASSERT_EQ(t.n_prof, 3);
+    ASSERT(t.amax_prof != NULL);
+    size_t cells = (size_t)t.n_cfg * t.n_b;
+    int differ = 0;
+    for (size_t c = 0; c < cells; c++) {
+        double m = (t.amax_prof[c] + t.amax_prof[cells + c] + t.amax_prof[2 * cells + c]) / 3;
+        // The table's a_max is the mean over profiles (up to the monotone repair, which can
+        // only raise it).
+        ASSERT_LE(m - 1e-5, t.amax[c]);
+        differ |= t.amax_prof[c] != t.amax_prof[cells + c];
+    }
+    ASSERT(differ); // profiles have different hot experts
+    // Profile lookups; profile 0 equals a one-profile build's a_max.
+    p.n_prof = 1;
+    ASSERT_OK(mc_build(&one, &p, NE, SL, 3, err, sizeof err));
+    ASSERT(one.amax_prof == NULL);
+    ASSERT_NEAR(amax_lookup_profile(&t, 0, 4, 64), amax_lookup_profile(&one, 0, 4, 64), 1e-6);
+    ASSERT_NE(t.key, one.key);
+    amax_free(&t);
+    amax_free(&one);
 }

@@ -1,4 +1,5 @@
 // Unit tests for src/base: buf bounds, arena alignment, rng determinism, mem counters.
+// Each test runs in its own process (tests/test.h).
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
@@ -43,10 +44,12 @@ TEST(rng_deterministic) {
     struct rng a, b;
     rng_init3(&a, 1, 2, 3);
     rng_init3(&b, 1, 2, 3);
-    for (int i = 0; i < 100; i++) ASSERT_EQ(rng_u64(&a), rng_u64(&b));
+    for (int i = 0; i < 100; i++)
+        ASSERT_EQ(rng_u64(&a), rng_u64(&b));
     rng_init3(&b, 1, 2, 4);
     ASSERT_NE(rng_u64(&a), rng_u64(&b));
-    for (int i = 0; i < 1000; i++) ASSERT_LT(rng_below(&a, 7), 7);
+    for (int i = 0; i < 1000; i++)
+        ASSERT_LT(rng_below(&a, 7), 7);
 }
 
 TEST(mem_counts_and_fault_injection) {

@@ -33,7 +33,8 @@ static struct batcher_config cfg(int n_attn, int max_seqs, int64_t kv, int n_ctx
 
 static int submit(struct batcher *b, uint64_t id, int n_prompt, int max_tokens, int *code) {
     int32_t prompt[2048];
-    for (int i = 0; i < n_prompt; i++) prompt[i] = 10 + (i % 50);
+    for (int i = 0; i < n_prompt; i++)
+        prompt[i] = 10 + (i % 50);
     struct frontlink_submit s = {0};
     s.id = id;
     s.max_tokens = max_tokens;
@@ -208,7 +209,7 @@ TEST(admission_control_queue_full_and_too_long) {
     ASSERT_EQ(submit(&b, 2, 10, 10, &code), JANUS_EINVAL); // duplicate id
     ASSERT_EQ(code, FRONTLINK_ERR_INVALID);
     ASSERT_EQ(submit(&b, 9, 10, 0, &code), JANUS_EINVAL); // max_tokens 0
-    step(&b, -1); // admits 1 (one slot); 2 waits
+    step(&b, -1);                                         // admits 1 (one slot); 2 waits
     struct batcher_stats st;
     batcher_get_stats(&b, &st);
     ASSERT_EQ(st.n_running, 1);
@@ -335,7 +336,8 @@ TEST(prefill_progresses_when_decodes_fill_most_of_budget) {
     struct batcher b;
     struct batcher_config c = cfg(1, 4, 10000, 1000, 4, 8);
     ASSERT_OK(batcher_init(&b, &c, NULL, 0));
-    for (int i = 1; i <= 3; i++) ASSERT_OK(submit(&b, (uint64_t)i, 1, 50, NULL));
+    for (int i = 1; i <= 3; i++)
+        ASSERT_OK(submit(&b, (uint64_t)i, 1, 50, NULL));
     step(&b, -1); // 3 one-row prefills
     ASSERT_OK(submit(&b, 4, 9, 5, NULL));
     for (int t = 0; t < 9; t++) {
@@ -343,7 +345,7 @@ TEST(prefill_progresses_when_decodes_fill_most_of_budget) {
         ASSERT_EQ(g_bt[0].rows[3].slot, 3);
         ASSERT_EQ(g_bt[0].rows[3].pos, t);
     }
-    ASSERT_EQ(g_bt[0].n_sample, 4); // the 9th prefill row samples
+    ASSERT_EQ(g_bt[0].n_sample, 4);   // the 9th prefill row samples
     c = cfg(1, 4, 10000, 1000, 3, 8); // budget below the slot count is refused
     struct batcher b2;
     ASSERT_EQ(batcher_init(&b2, &c, NULL, 0), JANUS_EINVAL);
@@ -424,7 +426,8 @@ TEST(randomized_invariants) {
         while (batcher_pop_event(&b, &ev)) {
             ASSERT(ev.id >= 1 && ev.id <= N && submitted[ev.id]);
             ASSERT_EQ(ended[ev.id], 0);
-            if (ev.type == BATCHER_EV_TOKEN) tokens[ev.id]++;
+            if (ev.type == BATCHER_EV_TOKEN)
+                tokens[ev.id]++;
             else {
                 ended[ev.id] = 1;
                 ASSERT_LE(ev.n_completion, maxt[ev.id]);
@@ -432,7 +435,8 @@ TEST(randomized_invariants) {
                     ASSERT_EQ(ev.n_completion, maxt[ev.id]);
                     ASSERT_EQ(tokens[ev.id], maxt[ev.id]);
                 }
-                if (ev.reason == FRONTLINK_REASON_STOP) ASSERT_EQ(tokens[ev.id], ev.n_completion - 1);
+                if (ev.reason == FRONTLINK_REASON_STOP)
+                    ASSERT_EQ(tokens[ev.id], ev.n_completion - 1);
             }
         }
     }

@@ -22,7 +22,7 @@ static int open_model(const char *name, struct model *m) {
 
 static const int32_t prompt[6] = {1, 384, 263, 274, 322, 341};
 
-static void check_no_malloc(const char *name) {
+static void check_no_malloc(const char *name, int n_threads) {
     struct model m;
     ASSERT_OK(open_model(name, &m));
     struct stepper st;
@@ -50,8 +50,47 @@ static void check_no_malloc(const char *name) {
     model_free(&m);
 }
 
-TEST(no_malloc_in_decode_llama) { check_no_malloc("llama-moe-f32"); }
-TEST(no_malloc_in_decode_deepseek2) { check_no_malloc("deepseek2-v3g-f32"); }
+TEST(no_malloc_in_decode_llama) { check_no_malloc("llama-moe-f32", 1); }
+TEST(no_malloc_in_decode_deepseek2) { check_no_malloc("deepseek2-v3g-f32", 1); }
+TEST(no_malloc_in_decode_2_threads) { check_no_malloc("qwen2moe-f32", 2); }
+
+// The thread count changes no bit of the logits (prefill of 6 + 2 decode steps).
+TEST(threads_bit_identical) {
+    static const char *const names[] = {"llama-moe-bf16", "qwen3moe-f32", "deepseek2-v2g-f32"};
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(names); k++) {
+        struct model m;
+        ASSERT_OK(open_model(names[k], &m));
+        const int64_t V = m.hp.n_vocab;
+        float *out[2];
+        for (int t = 0; t < 2; t++) {
+            struct stepper st;
+            struct stepper_params sp = {
+                .max_tokens = 6, .n_seq = 1, .max_ctx = 8, .n_threads = 1 + t};
+            ASSERT_OK(stepper_init(&st, &m, &sp));
+            st.lin.min_parallel = 0; // split even these tiny products across the pool
+            struct batch b;
+            ASSERT_OK(batch_init(&b, 6));
+            for (int i = 0; i < 6; i++)
+                ASSERT_OK(batch_add(&b, prompt[i], 0, i, 1));
+            ASSERT_OK(stepper_step(&st, &b));
+            for (int d = 0; d < 2; d++) {
+                const int32_t tok = sampler_greedy(stepper_logits(&st, NULL) + 5 * V, V);
+                batch_clear(&b);
+                ASSERT_OK(batch_add(&b, tok, 0, 6 + d, 1));
+                ASSERT_OK(stepper_step(&st, &b));
+            }
+            out[t] = malloc((size_t)V * sizeof(float));
+            ASSERT(out[t]);
+            memcpy(out[t], stepper_logits(&st, NULL), (size_t)V * sizeof(float));
+            batch_free(&b);
+            stepper_free(&st);
+        }
+        ASSERT_MEM_EQ(out[0], out[1], (size_t)V * sizeof(float));
+        free(out[0]);
+        free(out[1]);
+        model_free(&m);
+    }
+}
 
 // Attention side + two MoE contexts, each running half of the experts (even / odd ids),
 // partials summed: equals the monolithic stepper within 1e-5.
@@ -122,6 +161,7 @@ static void check_split(const char *name) {
     free(lg);
     free(ref);
     attn_free(&a);
+    linear_ctx_free(&lin);
     batch_free(&b);
     stepper_free(&st);
     model_free(&m);
@@ -206,15 +246,53 @@ TEST(moe_experts_grouping) {
         for (int i = 0; i < E; i++)
             ASSERT_NEAR(out[t * E + i], one[i], 1e-6);
     }
-    ASSERT_EQ(moe_n_active(&mo, &rt, NULL, m.hp.n_expert), 3);
+    ASSERT_EQ(moe_n_active(&mo, &rt, NULL), 3);
     uint8_t none[8] = {0};
     moe_experts(&mo, 0, x, 5, &rt, none, out); // nothing runs here: all zero
     for (int i = 0; i < 5 * 64; i++)
         ASSERT_EQ(out[i], 0.0f);
-    ASSERT_EQ(moe_n_active(&mo, &rt, none, m.hp.n_expert), 0);
+    ASSERT_EQ(moe_n_active(&mo, &rt, none), 0);
     rt.n_tok = 0;
     moe_experts(&mo, 0, x, 0, &rt, NULL, out); // empty batch
     moe_routing_free(&rt);
     moe_free(&mo);
+    linear_ctx_free(&lin);
     model_free(&m);
 }
+
+// A sequence's logits do not depend on what else is in the batch: bit for bit (each
+// output element is one dot product; experts are summed per token in expert-id order).
+static void check_batch_invariance(const char *name) {
+    struct model m;
+    ASSERT_OK(open_model(name, &m));
+    const int64_t V = m.hp.n_vocab;
+    struct stepper a, b;
+    struct stepper_params sp = {.max_tokens = 12, .n_seq = 2, .max_ctx = 8};
+    ASSERT_OK(stepper_init(&a, &m, &sp));
+    ASSERT_OK(stepper_init(&b, &m, &sp));
+    struct batch ba, bb;
+    ASSERT_OK(batch_init(&ba, 12));
+    ASSERT_OK(batch_init(&bb, 12));
+    // a: seq 0 alone. b: seq 1 (other tokens) interleaved around seq 0's tokens.
+    for (int i = 0; i < 6; i++) {
+        ASSERT_OK(batch_add(&ba, prompt[i], 0, i, i == 5));
+        ASSERT_OK(batch_add(&bb, prompt[5 - i] + 7, 1, i, i == 5));
+        ASSERT_OK(batch_add(&bb, prompt[i], 0, i, i == 5));
+    }
+    ASSERT_OK(stepper_step(&a, &ba));
+    ASSERT_OK(stepper_step(&b, &bb));
+    int64_t na, nb;
+    const float *la = stepper_logits(&a, &na), *lb = stepper_logits(&b, &nb);
+    ASSERT_EQ(na, 1);
+    ASSERT_EQ(nb, 2);
+    ASSERT_MEM_EQ(la, lb + V, (size_t)V * sizeof(float)); // seq 0's row is the second
+    batch_free(&ba);
+    batch_free(&bb);
+    stepper_free(&a);
+    stepper_free(&b);
+    model_free(&m);
+}
+
+TEST(batch_invariance_llama_q8_0) { check_batch_invariance("llama-moe-q8_0"); }
+TEST(batch_invariance_qwen2moe) { check_batch_invariance("qwen2moe-f32"); }
+TEST(batch_invariance_deepseek2) { check_batch_invariance("deepseek2-v3-f32"); }

@@ -22,7 +22,8 @@ static int roundtrip(const struct frontlink_msg *in, struct frontlink_msg *out) 
     // every strict prefix is incomplete
     for (size_t k = 0; k < b.len; k += 1 + b.len / 17) {
         struct frontlink_msg t;
-        if (frontlink_decode((const uint8_t *)b.data, k, &t, &used, err, sizeof err) != JANUS_EAGAIN)
+        if (frontlink_decode((const uint8_t *)b.data, k, &t, &used, err, sizeof err) !=
+            JANUS_EAGAIN)
             return -100;
     }
     rc = frontlink_decode((const uint8_t *)b.data, b.len, out, &used, err, sizeof err);
@@ -155,7 +156,8 @@ TEST(encode_refuses_out_of_limit_fields) {
 }
 
 static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 TEST(decode_rejects_bad_headers_and_payloads) {
@@ -180,8 +182,8 @@ TEST(decode_rejects_bad_headers_and_payloads) {
     memset(h + 8, 0, 56);
     h[6] = FRONTLINK_SUBMIT;
     put32(h + 8, 48);
-    put32(h + 12 + 36, 0);          // n_stop = 0 at payload offset 36
-    put32(h + 12 + 40, 1000000);    // n_prompt
+    put32(h + 12 + 36, 0);       // n_stop = 0 at payload offset 36
+    put32(h + 12 + 40, 1000000); // n_prompt
     ASSERT_EQ(frontlink_decode(h, 60, &m, &used, err, sizeof err), JANUS_EPROTO);
     put32(h + 12 + 40, FRONTLINK_MAX_PROMPT + 1);
     ASSERT_EQ(frontlink_decode(h, 60, &m, &used, err, sizeof err), JANUS_EPROTO);
@@ -224,7 +226,8 @@ TEST(socket_exchange) {
     char err[128];
     ASSERT_EQ(frontlink_recv(&srv, 0, &o, err, sizeof err), JANUS_EAGAIN);
     static int32_t prompt[100000];
-    for (int i = 0; i < 100000; i++) prompt[i] = i;
+    for (int i = 0; i < 100000; i++)
+        prompt[i] = i;
     m.type = FRONTLINK_SUBMIT;
     m.u.submit.id = 1;
     m.u.submit.max_tokens = 1;
@@ -235,7 +238,8 @@ TEST(socket_exchange) {
     t.type = FRONTLINK_TOKEN;
     t.u.token.id = 1;
     t.u.token.token = 2;
-    for (int i = 0; i < 100; i++) ASSERT_OK(frontlink_send(&cli, &t));
+    for (int i = 0; i < 100; i++)
+        ASSERT_OK(frontlink_send(&cli, &t));
     for (int i = 0; i < 100; i++) {
         ASSERT_OK(frontlink_recv(&srv, 1000, &o, err, sizeof err));
         ASSERT_EQ(o.type, FRONTLINK_TOKEN);

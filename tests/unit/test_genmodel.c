@@ -119,22 +119,6 @@ TEST(matches_fixture_layout) {
     }
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = mem_alloc(MEM_TAG_MISC, (size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        mem_free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 TEST(every_arch_and_type_deterministic) {
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
     for (int a = 0; a < 4; a++) {
@@ -152,7 +136,8 @@ TEST(every_arch_and_type_deterministic) {
             p.seed = 100;
             ASSERT_OK(gen(&p, p3));
             size_t n1, n2, n3;
-            uint8_t *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2), *b3 = slurp(p3, &n3);
+            uint8_t *b1 = test_read_file(p1, &n1), *b2 = test_read_file(p2, &n2),
+                    *b3 = test_read_file(p3, &n3);
             ASSERT(b1 && b2 && b3);
             ASSERT_EQ(n1, n2);
             ASSERT_MEM_EQ(b1, b2, n1);
@@ -172,9 +157,9 @@ TEST(every_arch_and_type_deterministic) {
             ASSERT_OK(gguf_get_u32(&g, "general.file_type", &ft, err, sizeof err));
             ASSERT_EQ(ft, t == 0 ? 0 : t == 1 ? 1 : t == 2 ? 32 : 7);
             gguf_close(&g);
-            mem_free(b1);
-            mem_free(b2);
-            mem_free(b3);
+            free(b1);
+            free(b2);
+            free(b3);
         }
     }
 }
@@ -620,7 +605,7 @@ TEST(threads_do_not_change_bytes) {
     p.n_threads = 3;
     ASSERT_OK(gen(&p, p2));
     size_t n1, n2;
-    uint8_t *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+    uint8_t *b1 = test_read_file(p1, &n1), *b2 = test_read_file(p2, &n2);
     ASSERT(b1 && b2);
     ASSERT_EQ(n1, n2);
     ASSERT_MEM_EQ(b1, b2, n1);
@@ -632,8 +617,8 @@ TEST(threads_do_not_change_bytes) {
     ASSERT(t != NULL);
     ASSERT(memcmp(t->data, (const uint8_t *)t->data + t->n_bytes / 2, t->n_bytes / 2) != 0);
     gguf_close(&g);
-    mem_free(b1);
-    mem_free(b2);
+    free(b1);
+    free(b2);
     p.n_threads = 1000;
     ASSERT_EQ(genmodel_check(&p, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "--threads"));

@@ -26,23 +26,6 @@ static void model_path(char *out, size_t n, const char *name) {
     snprintf(out, n, "%s/models/%s.gguf", test_fixtures_dir(), name);
 }
 
-// Reads a whole file into a mem_alloc'd buffer.
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = mem_alloc(MEM_TAG_MISC, (size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        mem_free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
 static int str_is(struct gguf_str s, const char *c) {
     return s.len == strlen(c) && memcmp(s.ptr, c, s.len) == 0;
 }
@@ -405,11 +388,11 @@ TEST(writer_roundtrip) {
     ASSERT_OK(gguf_writer_stream_end(w2));
     gguf_writer_destroy(&w2);
     size_t len2 = 0;
-    uint8_t *b2 = slurp(path2, &len2);
+    uint8_t *b2 = test_read_file(path2, &len2);
     ASSERT(b2 != NULL);
     ASSERT_EQ(len2, len);
     ASSERT_MEM_EQ(b2, mem, len);
-    mem_free(b2);
+    free(b2);
     gguf_close(&g);
     mem_free(mem);
 }
@@ -457,7 +440,7 @@ TEST(truncation_model) {
     char path[4096], err[512];
     model_path(path, sizeof path, "llama-moe-q8_0");
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     ASSERT(buf != NULL);
     struct gguf g;
     ASSERT_OK(gguf_open_memory(&g, buf, len, err, sizeof err));
@@ -479,14 +462,14 @@ TEST(truncation_model) {
     }
     ASSERT(open_exact(buf, len - 1, err, sizeof err) == JANUS_EFORMAT);
     ASSERT(strstr(err, "tensor 'output.weight'") != NULL);
-    mem_free(buf);
+    free(buf);
 }
 
 TEST(truncation_vocab) {
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-janus-spm.gguf", test_fixtures_dir());
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     ASSERT(buf != NULL);
     // the kv region runs to (at least) the last token-type/flag value near the end: every
     // truncation that cuts a value must fail
@@ -499,7 +482,7 @@ TEST(truncation_vocab) {
             TEST_FAIL_("truncation at %zu of %zu accepted", n, len);
     }
     ASSERT(last_fail >= len - 64);
-    mem_free(buf);
+    free(buf);
 }
 
 // Exercises every accessor on a successfully opened (possibly corrupted) file.
@@ -549,7 +532,7 @@ static void walk(const struct gguf *g) {
 
 static void flip_run(const char *path, uint64_t seed, int iters) {
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     if (!buf) {
         test_fail(__FILE__, __LINE__, "cannot read %s", path);
         return;
@@ -558,7 +541,7 @@ static void flip_run(const char *path, uint64_t seed, int iters) {
     struct gguf g;
     if (gguf_open_memory(&g, buf, len, err, sizeof err)) {
         test_fail(__FILE__, __LINE__, "%s", err);
-        mem_free(buf);
+        free(buf);
         return;
     }
     size_t hdr = g.data_offset < len ? g.data_offset : len;
@@ -594,7 +577,7 @@ static void flip_run(const char *path, uint64_t seed, int iters) {
             buf[pos[k]] = old[k];
     }
     printf("    %s: %d flips accepted, %d rejected\n", path, n_ok, n_err);
-    mem_free(buf);
+    free(buf);
 }
 
 TEST(byte_flips) {
@@ -901,7 +884,7 @@ TEST(version2_accepted) {
     char path[4096], err[512];
     model_path(path, sizeof path, "qwen2moe-f32");
     size_t len;
-    uint8_t *buf = slurp(path, &len);
+    uint8_t *buf = test_read_file(path, &len);
     ASSERT(buf != NULL);
     uint32_t v2 = 2;
     memcpy(buf + 4, &v2, 4);
@@ -911,7 +894,7 @@ TEST(version2_accepted) {
     ASSERT_EQ(g.version, 2);
     ASSERT_EQ(g.n_tensors, 37);
     gguf_close(&g);
-    mem_free(buf);
+    free(buf);
 }
 
 TEST(writer_failure_paths) {

@@ -16,7 +16,11 @@ TEST(kvcache_reserve_free_check) {
     ASSERT_OK(kvcache_seq_reserve(&kv, 1, 4)); // 1 page
     ASSERT_EQ(kv.n_free, 2);
     ASSERT_OK(kvcache_check(&kv));
-    ASSERT_EQ(kvcache_seq_reserve(&kv, 2, 12), JANUS_ELIMIT); // > max_ctx
+    ASSERT_EQ(kvcache_pages_needed(&kv, 0, 8), 0); // 2 pages cover 8 positions
+    ASSERT_EQ(kvcache_pages_needed(&kv, 0, 9), 1);
+    ASSERT_EQ(kvcache_pages_needed(&kv, 2, 9), 3);
+    ASSERT_EQ(kvcache_pages_needed(&kv, 2, 13), -1);          // > 3 pages per sequence
+    ASSERT_EQ(kvcache_seq_reserve(&kv, 2, 13), JANUS_ELIMIT); // > 3 pages per sequence
     ASSERT_EQ(kvcache_seq_reserve(&kv, 2, 9), JANUS_ELIMIT);  // 3 pages, 2 free
     ASSERT_EQ(kv.n_free, 2);                                  // nothing taken
     ASSERT_EQ(kvcache_seq_reserve(&kv, 3, 1), JANUS_EINVAL);

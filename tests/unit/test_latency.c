@@ -8,7 +8,7 @@
 #include "plan_fixture.h"
 #include "scale/latency.h"
 
-static void setup(struct model_shape *m, struct hw_profile *h, struct latency_coef *c,
+static void setup(struct models_shape *m, struct hw_profile *h, struct latency_coef *c,
                   struct latency_model *lm) {
     fx_model(m);
     fx_hw(h);
@@ -16,7 +16,7 @@ static void setup(struct model_shape *m, struct hw_profile *h, struct latency_co
 }
 
 TEST(derived_coefficients_by_hand) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -42,7 +42,7 @@ TEST(derived_coefficients_by_hand) {
 }
 
 TEST(step_time_monotone_in_batch_every_system) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -51,9 +51,9 @@ TEST(step_time_monotone_in_batch_every_system) {
     struct amax_table t;
     ASSERT_OK(fx_table(&t, 8, 8, 16, 2));
     struct latency_system sys[] = {
-        {0, 1, LATENCY_COMM_ADAPTIVE, 1}, {0, 1, LATENCY_COMM_1PC, 1},
-        {0, 1, LATENCY_COMM_2PC1, 1},     {0, 1, LATENCY_COMM_2PC2, 1},
-        {1, 0, LATENCY_COMM_A2A_COLO, 1}, {0, 0, LATENCY_COMM_M2N_EXPERT, 2},
+        {0, 1, LATENCY_COMM_ADAPTIVE, 1},   {0, 1, LATENCY_COMM_1PC, 1},
+        {0, 1, LATENCY_COMM_2PC1, 1},       {0, 1, LATENCY_COMM_2PC2, 1},
+        {1, 0, LATENCY_COMM_A2A_COLO, 1},   {0, 0, LATENCY_COMM_M2N_EXPERT, 2},
         {0, 0, LATENCY_COMM_A2A_DISAGG, 1},
     };
     for (size_t s = 0; s < sizeof sys / sizeof sys[0]; s++) {
@@ -71,7 +71,7 @@ TEST(step_time_monotone_in_batch_every_system) {
 }
 
 TEST(small_batch_is_memory_bound_sum) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -97,7 +97,7 @@ TEST(small_batch_is_memory_bound_sum) {
 }
 
 TEST(adaptive_is_cheapest_and_2pc_saves_messages) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -109,10 +109,13 @@ TEST(adaptive_is_cheapest_and_2pc_saves_messages) {
         for (int j = 0; j < 4; j++)
             for (int b = 0; b < 3; b++) {
                 int chosen;
-                double a = latency_comm_layer(&lm, LATENCY_COMM_ADAPTIVE, na[i], ne[j], Bs[b], 0, &chosen);
+                double a =
+                    latency_comm_layer(&lm, LATENCY_COMM_ADAPTIVE, na[i], ne[j], Bs[b], 0, &chosen);
                 double c1 = latency_comm_layer(&lm, LATENCY_COMM_1PC, na[i], ne[j], Bs[b], 0, NULL);
-                double c2 = latency_comm_layer(&lm, LATENCY_COMM_2PC1, na[i], ne[j], Bs[b], 0, NULL);
-                double c3 = latency_comm_layer(&lm, LATENCY_COMM_2PC2, na[i], ne[j], Bs[b], 0, NULL);
+                double c2 =
+                    latency_comm_layer(&lm, LATENCY_COMM_2PC1, na[i], ne[j], Bs[b], 0, NULL);
+                double c3 =
+                    latency_comm_layer(&lm, LATENCY_COMM_2PC2, na[i], ne[j], Bs[b], 0, NULL);
                 ASSERT_NEAR(a, fmin(c1, fmin(c2, c3)), 1e-15);
                 ASSERT(chosen >= LATENCY_COMM_1PC && chosen <= LATENCY_COMM_2PC2);
             }
@@ -136,7 +139,7 @@ TEST(adaptive_is_cheapest_and_2pc_saves_messages) {
 }
 
 TEST(shared_expert_overlap_and_pingpong) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;
@@ -163,7 +166,7 @@ TEST(shared_expert_overlap_and_pingpong) {
 }
 
 TEST(coefficients_override_and_validation) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     struct latency_model lm;

@@ -30,7 +30,7 @@ TEST(models_load_and_published_totals) {
     };
     char err[512];
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        struct model_shape m;
+        struct models_shape m;
         int rc = models_load(data_dir(), want[i].id, &m, err, sizeof err);
         if (rc) TEST_FAIL_("%s: %s", want[i].id, err);
         double tot = models_total_params(&m) / 1e9, moe = models_routed_params(&m) / 1e9 / tot;
@@ -38,7 +38,7 @@ TEST(models_load_and_published_totals) {
         if (want[i].total_b > 0) ASSERT_NEAR(tot, want[i].total_b, 0.03 * want[i].total_b);
         ASSERT(moe >= want[i].lo_moe && moe <= want[i].hi_moe);
     }
-    struct model_shape m;
+    struct models_shape m;
     ASSERT_OK(models_load(data_dir(), "deepseek-v2", &m, err, sizeof err));
     ASSERT_NEAR(models_kv_bytes_token_layer(&m), (512 + 64) * 2, 0); // MLA latent + rope key
     ASSERT_EQ(models_moe_layers(&m), 59);
@@ -75,14 +75,14 @@ static int parse_model_text(const char *text, char *err, size_t errlen) {
     if (!f) return -100;
     fputs(text, f);
     fclose(f);
-    struct model_shape m;
+    struct models_shape m;
     return models_load_file(path, &m, err, errlen);
 }
 
 #define MODEL_BASE                                                                                 \
-    "\"id\": \"x\", \"name\": \"x\", \"source\": \"s\", \"layers\": 4, \"dense_layers\": 0, "     \
-    "\"hidden\": 64, \"vocab\": 100, \"attention\": \"gqa\", \"heads\": 4, \"kv_heads\": 2, "     \
-    "\"head_dim\": 16, \"shared_experts\": 0, \"expert_ff\": 32, \"dense_ff\": 0, "               \
+    "\"id\": \"x\", \"name\": \"x\", \"source\": \"s\", \"layers\": 4, \"dense_layers\": 0, "      \
+    "\"hidden\": 64, \"vocab\": 100, \"attention\": \"gqa\", \"heads\": 4, \"kv_heads\": 2, "      \
+    "\"head_dim\": 16, \"shared_experts\": 0, \"expert_ff\": 32, \"dense_ff\": 0, "                \
     "\"bytes_per_weight\": 2, \"kv_bytes_per_elem\": 2"
 
 TEST(catalogue_validation_errors) {
@@ -102,7 +102,8 @@ TEST(catalogue_validation_errors) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = 0;
         ASSERT_EQ(parse_model_text(cases[i].text, err, sizeof err), JANUS_EFORMAT);
-        if (!strstr(err, cases[i].want)) TEST_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
+        if (!strstr(err, cases[i].want))
+            TEST_FAIL_("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].want);
         ASSERT(strstr(err, "m.json") != NULL); // names the file
     }
     // Hardware: a negative bandwidth names the field.

@@ -20,24 +20,30 @@ TEST(replicate_by_largest_load_per_replica) {
     char err[200];
     // n = 3, C = 3: 9 slots, 5 extra, each to the largest load/R with R < 3:
     // e0 (100) -> 2, e0 (50) -> 3 (capped), e1 (30) -> 2, e1 (15) -> 3, e2 (10) -> 2.
-    ASSERT_OK(replicate_counts(4, load, 3, 3, counts, err, sizeof err));
+    ASSERT_OK(replicate_counts(4, load, NULL, 3, 3, counts, err, sizeof err));
     ASSERT_EQ(counts[0], 3);
     ASSERT_EQ(counts[1], 3);
     ASSERT_EQ(counts[2], 2);
     ASSERT_EQ(counts[3], 1);
     // Everything capped at n: leftover slots stay empty.
-    ASSERT_OK(replicate_counts(4, load, 2, 8, counts, err, sizeof err));
+    ASSERT_OK(replicate_counts(4, load, NULL, 2, 8, counts, err, sizeof err));
     for (int e = 0; e < 4; e++)
         ASSERT_EQ(counts[e], 2);
     // Ties go to the lowest id.
     double flat[3] = {1, 1, 1};
-    ASSERT_OK(replicate_counts(3, flat, 2, 2, counts, err, sizeof err));
+    ASSERT_OK(replicate_counts(3, flat, NULL, 2, 2, counts, err, sizeof err));
     ASSERT_EQ(counts[0], 2);
     ASSERT_EQ(counts[1], 1);
-    ASSERT_EQ(replicate_counts(4, load, 1, 3, counts, err, sizeof err), JANUS_EINVAL);
+    // Saturated activation counts (every expert every step): token load breaks the tie.
+    double tok[3] = {5, 50, 7};
+    ASSERT_OK(replicate_counts(3, flat, tok, 2, 2, counts, err, sizeof err));
+    ASSERT_EQ(counts[0], 1);
+    ASSERT_EQ(counts[1], 2);
+    ASSERT_EQ(counts[2], 1);
+    ASSERT_EQ(replicate_counts(4, load, NULL, 1, 3, counts, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "cannot hold") != NULL);
     double bad[2] = {1, -1};
-    ASSERT_EQ(replicate_counts(2, bad, 2, 2, counts, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(replicate_counts(2, bad, NULL, 2, 2, counts, err, sizeof err), JANUS_EINVAL);
 }
 
 static int valid_slots(const int32_t *slots, const int32_t *counts, int32_t E, int32_t n,
@@ -74,7 +80,7 @@ TEST(placement_valid_and_swaps_when_stuck) {
             for (int32_t f = 0; f <= e; f++)
                 a[e * E + f] = a[f * E + e] = rng_uniform(&r);
         char err[200];
-        ASSERT_OK(replicate_counts(E, load, n, C, counts, err, sizeof err));
+        ASSERT_OK(replicate_counts(E, load, tok, n, C, counts, err, sizeof err));
         struct placement_input in = {E, n, C, counts, load, tok, a};
         struct placement_report rep;
         ASSERT_OK(placement_janus(&in, slots, &rep, err, sizeof err));

@@ -9,7 +9,7 @@
 #include "scale/search.h"
 
 struct fx {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_model lm;
     struct amax_table t;
@@ -44,7 +44,9 @@ TEST(little_law_fixed_point) {
         p.rate = rates[i];
         struct search_point pt;
         ASSERT_OK(search_eval(&f.lm, &f.sys, &f.space, &f.t, &p, 3, 4, &pt));
-        if (pt.why && !strcmp(pt.why, "memory-bound batch cannot sustain the rate")) continue;
+        if (pt.why &&
+            !strcmp(pt.why, "even the largest batch memory allows cannot sustain the rate"))
+            continue;
         // B = rate * TPOT(B) at the fixed point, and it is the smallest such B.
         ASSERT_NEAR(pt.batch, p.rate * pt.tpot, 1e-6 * pt.batch + 1e-9);
         struct latency_breakdown br;
@@ -118,7 +120,9 @@ TEST(search_matches_brute_force) {
         ASSERT_EQ(brute(&f, &p, &g, &tp), 0);
         ASSERT_EQ(pt.feasible ? pt.n_gpus : 0, g);
         n_feasible += g > 0;
-        if (g) fprintf(stderr, "rate %g: %d GPUs (%d+%d), TPOT %.3f ms\n", rates[i], g, pt.n_attn, pt.n_moe, tp * 1e3);
+        if (g)
+            fprintf(stderr, "rate %g: %d GPUs (%d+%d), TPOT %.3f ms\n", rates[i], g, pt.n_attn,
+                    pt.n_moe, tp * 1e3);
         if (g) ASSERT_NEAR(pt.tpot, tp, 0.02 * tp);
     }
     ASSERT_LE(2, n_feasible); // the cross-check is not vacuous

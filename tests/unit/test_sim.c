@@ -9,6 +9,9 @@
 #include "base/buf.h"
 #include "base/status.h"
 #include "plan_fixture.h"
+#include "place/layout.h"
+#include "place/stats.h"
+#include "place/trace.h"
 #include "sim/planner.h"
 #include "sim/report.h"
 #include "sim/sim.h"
@@ -19,7 +22,7 @@
 static struct planner g_pl; // large: keep it off the stack
 
 static int toy_planner(void) {
-    struct model_shape m;
+    struct models_shape m;
     struct hw_profile h;
     struct latency_coef c;
     fx_model(&m);
@@ -40,7 +43,8 @@ static int make_trace(struct workload_trace *t, int n, const double *levels, int
     if (!t->rate) return -1;
     t->n = n;
     t->bin_s = 60;
-    for (int i = 0; i < n; i++) t->rate[i] = levels[(i * n_levels) / n];
+    for (int i = 0; i < n; i++)
+        t->rate[i] = levels[(i * n_levels) / n];
     return 0;
 }
 
@@ -49,7 +53,7 @@ TEST(sim_constant_load_accounting) {
     struct workload_trace t;
     double lv[] = {20000};
     ASSERT_EQ(make_trace(&t, 120, lv, 1), 0); // 2 hours
-    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 0};
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 0, 0};
     struct sim_result r;
     ASSERT_OK(sim_run(&g_pl, &t, &p, &r));
     ASSERT_EQ(r.n_int, 8);
@@ -73,7 +77,7 @@ TEST(sim_step_load_reconfigures_and_lags) {
     struct workload_trace t;
     double lv[] = {2000, 5e5, 2000};
     ASSERT_EQ(make_trace(&t, 180, lv, 3), 0); // one hour each
-    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 1u << BASELINES_JANUS};
+    struct sim_params p = {0.01, 300, 12, 900, 1.0, 0, 1u << BASELINES_JANUS, 0};
     struct sim_result a, b;
     ASSERT_OK(sim_run(&g_pl, &t, &p, &a));
     ASSERT(!a.sys[BASELINES_MONO].active);
@@ -81,7 +85,8 @@ TEST(sim_step_load_reconfigures_and_lags) {
     ASSERT_EQ(j->reconfigs, 2); // up at hour 1, down at hour 2
     ASSERT_NEAR(j->slo_attainment, 1.0, 1e-12);
     double gh = 0;
-    for (int i = 0; i < a.n_int; i++) gh += a.iv[i].n_gpus[BASELINES_JANUS] * 0.25;
+    for (int i = 0; i < a.n_int; i++)
+        gh += a.iv[i].n_gpus[BASELINES_JANUS] * 0.25;
     ASSERT_NEAR(j->gpu_hours, gh, 1e-9);
     // Reactive planning (last interval's peak) misses the first interval of the surge.
     p.forecast_last = 1;
@@ -96,7 +101,7 @@ TEST(sim_step_load_reconfigures_and_lags) {
     sim_result_free(&a);
     sim_result_free(&b);
     sim_result_free(&c);
-    struct sim_params bad = {0.01, 300, 99, 900, 1.0, 0, 0}; // more GPUs than the tables
+    struct sim_params bad = {0.01, 300, 99, 900, 1.0, 0, 0, 0}; // more GPUs than the tables
     ASSERT_EQ(sim_run(&g_pl, &t, &bad, &a), JANUS_EINVAL);
     free(t.rate);
     planner_free(&g_pl);
@@ -117,7 +122,8 @@ TEST(svg_writer) {
     ASSERT(strstr(b.data, "a&lt;b") && strstr(b.data, "t &amp; t"));
     // The NaN splits the line into two polylines.
     int n = 0;
-    for (const char *q = b.data; (q = strstr(q, "<polyline")); q++) n++;
+    for (const char *q = b.data; (q = strstr(q, "<polyline")); q++)
+        n++;
     ASSERT_EQ(n, 2);
     struct report_plot empty = {"e", "x", "y", 0, 0, 0, NULL, NULL, NULL, 0};
     buf_reset(&c);
@@ -152,7 +158,8 @@ TEST(plan_json_fields_consistent) {
     cJSON *j = cJSON_Parse(brace);
     ASSERT(j != NULL);
     const char *f[] = {"n_attn", "n_moe", "batch", "tpot_ms", "tpg", "tpg_capacity"};
-    for (int i = 0; i < 6; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(j, f[i])));
+    for (int i = 0; i < 6; i++)
+        ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(j, f[i])));
     ASSERT(cJSON_IsBool(cJSON_GetObjectItem(j, "feasible")));
     ASSERT(cJSON_IsTrue(cJSON_GetObjectItem(j, "feasible")));
     double na = cJSON_GetObjectItem(j, "n_attn")->valuedouble;
@@ -170,17 +177,27 @@ TEST(plan_json_fields_consistent) {
     for (cJSON *b = bl->child; b; b = b->next, n++) {
         if (strstr(b->string, "mono")) mono = 1;
         const char *g[] = {"n_gpus", "batch", "tpot_ms", "tpg", "tpg_capacity"};
-        for (int i = 0; i < 5; i++) ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(b, g[i])));
+        for (int i = 0; i < 5; i++)
+            ASSERT(cJSON_IsNumber(cJSON_GetObjectItem(b, g[i])));
         ASSERT(cJSON_IsBool(cJSON_GetObjectItem(b, "feasible")));
         double gpus = cJSON_GetObjectItem(b, "n_gpus")->valuedouble;
         if (cJSON_IsTrue(cJSON_GetObjectItem(b, "feasible"))) {
             ASSERT_NEAR(cJSON_GetObjectItem(b, "tpg")->valuedouble, 5000 / gpus, 1e-3);
             double bb = cJSON_GetObjectItem(b, "batch")->valuedouble;
-            ASSERT_NEAR(bb, 5000 * cJSON_GetObjectItem(b, "tpot_ms")->valuedouble / 1000, 1e-4 * bb);
+            ASSERT_NEAR(bb, 5000 * cJSON_GetObjectItem(b, "tpot_ms")->valuedouble / 1000,
+                        1e-4 * bb);
         }
     }
     ASSERT_EQ(n, 3);
     ASSERT(mono);
+    // One a_max per MoE layer (Mixtral: 32), averaging to the reported mean.
+    cJSON *layers = cJSON_GetObjectItem(j, "amax_layers");
+    ASSERT(cJSON_IsArray(layers));
+    ASSERT_EQ(cJSON_GetArraySize(layers), 32);
+    double sum = 0;
+    for (cJSON *x = layers->child; x; x = x->next)
+        sum += x->valuedouble;
+    ASSERT_NEAR(sum / 32, cJSON_GetObjectItem(j, "amax_per_layer")->valuedouble, 0.05);
     cJSON_Delete(j);
 }
 
@@ -189,10 +206,13 @@ TEST(plan_cli_errors) {
     ASSERT(strstr(g_out, "janus plan: unknown model \"nosuch\"") != NULL);
     ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms 100", g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "--rate is required") != NULL);
-    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms -3 --rate 5", g_out, sizeof g_out), 0);
+    ASSERT_NE(run("plan --model deepseek-v2 --hw h100 --slo-ms -3 --rate 5", g_out, sizeof g_out),
+              0);
     ASSERT(strstr(g_out, "bad --slo-ms") != NULL);
-    ASSERT_NE(run("simulate --model deepseek-v2 --hw h100 --slo-ms 100 --trace diurnal --interval 7x",
-                  g_out, sizeof g_out), 0);
+    ASSERT_NE(
+        run("simulate --model deepseek-v2 --hw h100 --slo-ms 100 --trace diurnal --interval 7x",
+            g_out, sizeof g_out),
+        0);
     ASSERT(strstr(g_out, "bad --interval") != NULL);
     ASSERT_EQ(run("plan --help", g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "usage: janus plan") != NULL);
@@ -212,20 +232,27 @@ TEST(outputs_byte_identical_for_a_seed) {
     snprintf(b, sizeof b, "%s/b", test_tmpdir());
     char args[2000];
     const char *common = "--model mixtral-8x7b --hw a100 --max-gpus 16 --samples 2 --seed 5";
-    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s --no-cache",
-             common, a);
+    snprintf(args, sizeof args,
+             "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s --no-cache", common, a);
     if (system(NULL)) {
         char mk[1400];
         snprintf(mk, sizeof mk, "mkdir -p '%s' '%s'", a, b);
         ASSERT_EQ(system(mk), 0);
     }
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
-    // Second run through the cache (written by the plan test or by this run): same bytes.
-    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s", common, b);
+    // Then twice through the cache: the first of these builds and writes the tables, the
+    // second (into b) reads them back. All three must give the same bytes.
+    snprintf(args, sizeof args, "sweep %s --slo-ms 100 --slos 50,100 --batches 64,256 --out %s",
+             common, b);
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
-    const char *files[] = {"mixtral-8x7b-a100-batch-slo100.csv", "mixtral-8x7b-a100-tpg-vs-batch-slo100.svg",
-                           "mixtral-8x7b-a100-slo-sweep.csv", "mixtral-8x7b-a100-slo-sweep.svg",
-                           "mixtral-8x7b-a100-amax-vs-batch.csv", "mixtral-8x7b-a100-amax-vs-batch.svg"};
+    ASSERT(strstr(g_out, "built in") != NULL);
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "loaded from cache") != NULL);
+    ASSERT(strstr(g_out, "built in") == NULL);
+    const char *files[] = {
+        "mixtral-8x7b-a100-batch-slo100.csv",  "mixtral-8x7b-a100-tpg-vs-batch-slo100.svg",
+        "mixtral-8x7b-a100-slo-sweep.csv",     "mixtral-8x7b-a100-slo-sweep.svg",
+        "mixtral-8x7b-a100-amax-vs-batch.csv", "mixtral-8x7b-a100-amax-vs-batch.svg"};
     for (int i = 0; i < 6; i++) {
         char pa[800], pb[800];
         size_t la, lb;
@@ -237,12 +264,75 @@ TEST(outputs_byte_identical_for_a_seed) {
         ASSERT_EQ(la, lb);
         ASSERT_MEM_EQ(g_out, g_out2, la);
     }
-    snprintf(args, sizeof args,
-             "simulate %s --slo-ms 100 --trace diurnal --hours 6 --interval 15m --mean-rate 3000 --json",
-             common);
+    snprintf(
+        args, sizeof args,
+        "simulate %s --slo-ms 100 --trace diurnal --hours 6 --interval 15m --mean-rate 3000 --json",
+        common);
     ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
     ASSERT_EQ(run(args, g_out2, sizeof g_out2), 0);
     ASSERT_STR_EQ(strchr(g_out, '{'), strchr(g_out2, '{'));
     ASSERT(strstr(g_out, "\"gpu_hours\"") && strstr(g_out, "\"slo_attainment\"") &&
            strstr(g_out, "\"reconfigurations\""));
+}
+
+TEST(plan_writes_a_valid_layout) {
+    char args[1200], path[700];
+    snprintf(path, sizeof path, "%s/layout.json", test_tmpdir());
+    snprintf(args, sizeof args,
+             "plan --model mixtral-8x7b --hw a100 --slo-ms 100 --rate 5000 --max-gpus 16 "
+             "--samples 2 --json --layout-out %s",
+             path);
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    cJSON *j = cJSON_Parse(strchr(g_out, '{'));
+    ASSERT(j != NULL);
+    int ne = cJSON_GetObjectItem(j, "n_moe")->valueint;
+    int slots = cJSON_GetObjectItem(j, "slots")->valueint;
+    cJSON_Delete(j);
+    struct layout l;
+    char err[256];
+    ASSERT_OK(layout_load_json(&l, path, err, sizeof err));
+    ASSERT_OK(layout_check(&l, err, sizeof err));
+    ASSERT_EQ(l.n_instances, ne);
+    ASSERT_EQ(l.n_slots, slots);
+    ASSERT_EQ(l.n_layers, 32);
+    ASSERT_EQ(l.n_experts, 8);
+    ASSERT_EQ(layout_n_moe_layers(&l), 32);
+    layout_free(&l);
+}
+
+TEST(plan_with_measured_statistics) {
+    // Statistics of a skewed 8-expert routing trace, as `janus place --save-stats` writes.
+    struct trace_gen_params g;
+    trace_gen_default_params(&g);
+    g.n_experts = 8;
+    g.top_k = 2;
+    g.n_layers = 32;
+    g.n_steps = 20;
+    g.batch = 32;
+    g.zipf = 1.2;
+    struct trace tr = {0};
+    char err[256];
+    ASSERT_OK(trace_generate(&tr, &g, err, sizeof err));
+    struct stats st;
+    ASSERT_OK(stats_init(&st, 32, 8, 1.0));
+    for (int64_t b = 0; b < tr.n_blocks; b++)
+        ASSERT_OK(stats_record_routing(&st, tr.blocks[b].layer, trace_block_ids(&tr, b),
+                                       tr.blocks[b].n_tok, tr.top_k));
+    char path[700], args[1500];
+    snprintf(path, sizeof path, "%s/stats.json", test_tmpdir());
+    ASSERT_OK(stats_save_json(&st, path));
+    stats_free(&st);
+    trace_free(&tr);
+    const char *common = "plan --model mixtral-8x7b --hw a100 --slo-ms 100 --rate 5000 "
+                         "--max-gpus 16 --samples 2 --json";
+    snprintf(args, sizeof args, "%s --stats %s --layout-out %s/l2.json", common, path,
+             test_tmpdir());
+    ASSERT_EQ(run(args, g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "\"feasible\"") != NULL);
+    ASSERT_EQ(run(common, g_out2, sizeof g_out2), 0);
+    ASSERT(strcmp(strchr(g_out, '{'), strchr(g_out2, '{')) != 0); // the statistics matter
+    snprintf(args, sizeof args,
+             "plan --model deepseek-v2 --hw h100 --slo-ms 100 --rate 5 --stats %s", path);
+    ASSERT_NE(run(args, g_out, sizeof g_out), 0);
+    ASSERT(strstr(g_out, "statistics have 8 experts but deepseek-v2 has 160") != NULL);
 }

@@ -97,8 +97,10 @@ TEST(topo_alloc_failure_leaves_nothing) {
         mem_fail_after(n);
         int rc = topo_build(&t, 3, 2, 2, NULL, 0);
         mem_fail_after(0);
-        if (rc == JANUS_OK) topo_free(&t);
-        else ASSERT_EQ(rc, JANUS_ENOMEM);
+        if (rc == JANUS_OK)
+            topo_free(&t);
+        else
+            ASSERT_EQ(rc, JANUS_ENOMEM);
         ASSERT_EQ(mem_live_bytes(MEM_TAG_COMM), before);
     }
 }

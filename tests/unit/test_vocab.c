@@ -15,26 +15,6 @@
 
 // ---- helpers
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        if (r == 0) break;
-        n += r;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 struct fixture_vocab {
     struct gguf g;
     struct vocab v;
@@ -84,9 +64,9 @@ static int run_vectors(const char *name, int *n_bad) {
     open_vocab(&fv, name);
     if (!fv.ok) return -1;
     snprintf(path, sizeof path, "%s/tokenizer/%s.inp", test_fixtures_dir(), name);
-    char *inp = read_all(path, &inp_len);
+    char *inp = test_read_file(path, &inp_len);
     snprintf(path, sizeof path, "%s/tokenizer/%s.out", test_fixtures_dir(), name);
-    char *out = read_all(path, &out_len);
+    char *out = test_read_file(path, &out_len);
     if (!inp || !out) {
         fprintf(stderr, "  cannot read %s(.inp/.out)\n", name);
         free(inp);
@@ -200,7 +180,7 @@ TEST(roundtrip_janus_spm) {
     char path[4096];
     size_t inp_len;
     snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-janus-spm.gguf.inp", test_fixtures_dir());
-    char *inp = read_all(path, &inp_len);
+    char *inp = test_read_file(path, &inp_len);
     ASSERT(inp != NULL);
     int32_t ids[4096];
     char *dec = malloc(1 << 16), *stream = malloc(1 << 16);

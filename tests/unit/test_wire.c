@@ -13,7 +13,8 @@ static struct wire_step sample_step(int32_t n) {
     s.scheme = 2;
     s.flags = WIRE_STEP_LOGITS;
     s.n_attn = n;
-    for (int32_t i = 0; i < n; i++) s.b[i] = (i * 7) % 5; // includes empty local batches
+    for (int32_t i = 0; i < n; i++)
+        s.b[i] = (i * 7) % 5; // includes empty local batches
     return s;
 }
 
@@ -71,7 +72,8 @@ TEST(wire_step_roundtrip) {
         ASSERT_MEM_EQ(t.b, s.b, (size_t)s.n_attn * sizeof(int32_t));
         ASSERT_OK(wire_step_decode(buf, n, 0, &t)); // 0: any n_attn
         // Every truncation is incomplete, never a crash or a success.
-        for (size_t cut = 0; cut < n; cut++) ASSERT_EQ(wire_step_decode(buf, cut, 0, &t), JANUS_EAGAIN);
+        for (size_t cut = 0; cut < n; cut++)
+            ASSERT_EQ(wire_step_decode(buf, cut, 0, &t), JANUS_EAGAIN);
     }
 }
 
@@ -114,18 +116,18 @@ static int corrupt(size_t at, uint32_t v, int32_t expect) {
 
 TEST(wire_step_decode_rejects) {
     const size_t P = WIRE_HEADER_SIZE;
-    ASSERT_EQ(corrupt(P + 0, 3, 0), JANUS_EPROTO);           // scheme out of range
-    ASSERT_EQ(corrupt(P + 4, 0x10, 0), JANUS_EPROTO);        // unknown flag
-    ASSERT_EQ(corrupt(P + 8, 0, 0), JANUS_EPROTO);           // n_attn 0
-    ASSERT_EQ(corrupt(P + 8, 5, 0), JANUS_EPROTO);           // n_attn vs length
+    ASSERT_EQ(corrupt(P + 0, 3, 0), JANUS_EPROTO);    // scheme out of range
+    ASSERT_EQ(corrupt(P + 4, 0x10, 0), JANUS_EPROTO); // unknown flag
+    ASSERT_EQ(corrupt(P + 8, 0, 0), JANUS_EPROTO);    // n_attn 0
+    ASSERT_EQ(corrupt(P + 8, 5, 0), JANUS_EPROTO);    // n_attn vs length
     ASSERT_EQ(corrupt(P + 8, LIMIT_MAX_INSTANCES + 1, 0), JANUS_ELIMIT);
-    ASSERT_EQ(corrupt(P + 8, 0xffffffffu, 0), JANUS_EPROTO); // negative
+    ASSERT_EQ(corrupt(P + 8, 0xffffffffu, 0), JANUS_EPROTO);  // negative
     ASSERT_EQ(corrupt(P + 12, 0xffffffffu, 0), JANUS_EPROTO); // b_0 = -1
     ASSERT_EQ(corrupt(P + 12, LIMIT_MAX_BATCH + 1, 0), JANUS_EPROTO);
-    ASSERT_EQ(corrupt(12, 1000, 0), JANUS_EAGAIN);            // header len > bytes present
-    ASSERT_EQ(corrupt(12, 5, 0), JANUS_EPROTO);               // trailing bytes
-    ASSERT_EQ(corrupt(6, WIRE_TYPE_BATCH, 0), JANUS_EPROTO);  // type (and version word) changed
-    ASSERT_EQ(corrupt(8, 3, 0), JANUS_EPROTO);                // a STEP carries no layer
-    ASSERT_EQ(corrupt(P + 0, 1, 3), JANUS_EPROTO);            // n_attn 4 but 3 expected
+    ASSERT_EQ(corrupt(12, 1000, 0), JANUS_EAGAIN);           // header len > bytes present
+    ASSERT_EQ(corrupt(12, 5, 0), JANUS_EPROTO);              // trailing bytes
+    ASSERT_EQ(corrupt(6, WIRE_TYPE_BATCH, 0), JANUS_EPROTO); // type (and version word) changed
+    ASSERT_EQ(corrupt(8, 3, 0), JANUS_EPROTO);               // a STEP carries no layer
+    ASSERT_EQ(corrupt(P + 0, 1, 3), JANUS_EPROTO);           // n_attn 4 but 3 expected
     ASSERT_EQ(corrupt(P + 0, 1, 4), JANUS_OK);
 }

@@ -14,7 +14,8 @@ TEST(diurnal_peak_to_mean) {
     ASSERT_EQ(t.n, 24 * 60);
     ASSERT_NEAR(workload_trace_mean(&t), p.mean_rate, 1e-6 * p.mean_rate);
     ASSERT_NEAR(workload_trace_peak(&t) / workload_trace_mean(&t), 7.5, 0.05);
-    for (int i = 0; i < t.n; i++) ASSERT(t.rate[i] > 0);
+    for (int i = 0; i < t.n; i++)
+        ASSERT(t.rate[i] > 0);
     // Night is quieter than afternoon.
     ASSERT_LT(t.rate[4 * 60], t.rate[16 * 60]);
     struct workload_trace u;
@@ -42,14 +43,16 @@ TEST(bursty_gamma_arrivals) {
     double m = workload_trace_mean(&t);
     ASSERT_NEAR(m, p.mean_rate, 0.15 * p.mean_rate);
     double v = 0;
-    for (int i = 0; i < t.n; i++) v += (t.rate[i] - m) * (t.rate[i] - m);
+    for (int i = 0; i < t.n; i++)
+        v += (t.rate[i] - m) * (t.rate[i] - m);
     double cv_bursty = sqrt(v / t.n) / m;
     workload_trace_free(&t);
     p.gamma_shape = 1; // Poisson arrivals
     ASSERT_OK(workload_bursty(&t, &p, &l));
     m = workload_trace_mean(&t);
     v = 0;
-    for (int i = 0; i < t.n; i++) v += (t.rate[i] - m) * (t.rate[i] - m);
+    for (int i = 0; i < t.n; i++)
+        v += (t.rate[i] - m) * (t.rate[i] - m);
     ASSERT_LT(sqrt(v / t.n) / m, cv_bursty);
     workload_trace_free(&t);
 }
@@ -58,7 +61,8 @@ TEST(gamma_mean_and_lengths) {
     struct rng r;
     rng_init(&r, 3);
     double s = 0;
-    for (int i = 0; i < 200000; i++) s += workload_gamma(&r, 0.25);
+    for (int i = 0; i < 200000; i++)
+        s += workload_gamma(&r, 0.25);
     ASSERT_NEAR(s / 200000, 0.25, 0.01);
     struct workload_lengths l;
     workload_sharegpt(&l);

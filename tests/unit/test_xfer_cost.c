@@ -58,8 +58,10 @@ TEST(xfer_choose_regions_cross_latency) {
     for (int it = 0; it < 60; it++) {
         double mid = (lo + hi) / 2;
         c = costs(mid, 10, 2, 10);
-        if (xfer_choose(&c, &t, b, 256, NULL) == XFER_SCHEME_1PC) lo = mid;
-        else hi = mid;
+        if (xfer_choose(&c, &t, b, 256, NULL) == XFER_SCHEME_1PC)
+            lo = mid;
+        else
+            hi = mid;
     }
     c = costs(lo, 10, 2, 10);
     double p1 = xfer_cost_predict(&c, &t, b, 256, 0), p2 = xfer_cost_predict(&c, &t, b, 256, 1);
@@ -99,10 +101,12 @@ TEST(xfer_choose_bytes_region) {
     ASSERT_EQ(xfer_choose(&c, &t, large, 4096, NULL), XFER_SCHEME_1PC);
     // Every prediction grows with B.
     for (int s = 0; s < XFER_N_SCHEMES; s++)
-        ASSERT_LT(xfer_cost_predict(&c, &t, small, 4096, s), xfer_cost_predict(&c, &t, large, 4096, s));
+        ASSERT_LT(xfer_cost_predict(&c, &t, small, 4096, s),
+                  xfer_cost_predict(&c, &t, large, 4096, s));
     // Empty step: latency only, all positive.
     int32_t none[2] = {0, 0};
-    for (int s = 0; s < XFER_N_SCHEMES; s++) ASSERT_LT(0, xfer_cost_predict(&c, &t, none, 4096, s));
+    for (int s = 0; s < XFER_N_SCHEMES; s++)
+        ASSERT_LT(0, xfer_cost_predict(&c, &t, none, 4096, s));
     topo_free(&t);
 }
 
@@ -117,9 +121,9 @@ TEST(xfer_cost_override_parse) {
     ASSERT_NEAR(c.lat_s[XFER_LINK_LOCAL], 0, 1e-15);
     ASSERT_OK(xfer_cost_override(&c, "", err, sizeof err));
     struct xfer_cost before = c;
-    const char *bad[] = {"cross_lat_us", "bogus=1", "cross_gbps=0", "cross_lat_us=-1",
-                         "cross_gbps=abc", "cross_lat_us=1,,local_gbps=1", "cross_gbps=nan",
-                         "cross_lat_us="};
+    const char *bad[] = {"cross_lat_us",    "bogus=1",        "cross_gbps=0",
+                         "cross_lat_us=-1", "cross_gbps=abc", "cross_lat_us=1,,local_gbps=1",
+                         "cross_gbps=nan",  "cross_lat_us="};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         err[0] = 0;
         ASSERT_EQ(xfer_cost_override(&c, bad[k], err, sizeof err), JANUS_EINVAL);

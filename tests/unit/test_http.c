@@ -1,0 +1,155 @@
+// Unit tests for the HTTP front's pure pieces (src/server): chat template recognition from
+// tokenizer.chat_template texts of the supported families, and the exact prompt each
+// template renders (system, multi-turn, content parts, bad roles), plus the OpenAI error
+// shape, and stop-string matching and hold-back. The served endpoints are tested end to end
+// in tests/e2e/test_serve_*.sh.
+// SPDX-License-Identifier: MIT
+#include "../test.h"
+
+#include "base/buf.h"
+#include "base/status.h"
+#include "server/server_impl.h"
+
+static const char *MSGS =
+    "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\"U1\"},"
+    "{\"role\":\"assistant\",\"content\":\"A1\"},{\"role\":\"user\",\"content\":[{\"type\":"
+    "\"text\",\"text\":\"U\"},"
+    "{\"type\":\"text\",\"text\":\"2\"}]}]";
+
+static void render_eq(char kind, const char *msgs, const char *want) {
+    cJSON *m = cJSON_Parse(msgs);
+    struct buf b;
+    buf_init(&b, 1 << 16);
+    char err[256] = "";
+    int rc = api_chat_render(kind, m, &b, err, sizeof err);
+    if (rc != 0)
+        test_fail(__FILE__, __LINE__, "render kind %d: rc %d (%s)", kind, rc, err);
+    else if (strcmp(b.data, want) != 0)
+        test_fail(__FILE__, __LINE__, "kind '%c':\n got  [%s]\n want [%s]", kind ? kind : '0',
+                  b.data, want);
+    buf_free(&b);
+    cJSON_Delete(m);
+}
+
+TEST(template_kinds) {
+    const char *chatml = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' "
+                         "+ message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}";
+    const char *llama2 =
+        "{% if messages[0]['role'] == 'system' %}<<SYS>>\\n{{ system }}\\n<</SYS>>{% endif %}{{ "
+        "bos_token + '[INST] ' + content + ' [/INST]' }}";
+    const char *mistral = "{{ bos_token }}{% for message in messages %}{{ '[INST] ' + "
+                          "message['content'] + ' [/INST]' }}{% endfor %}";
+    const char *ds3 = "{{'<\xef\xbd\x9cUser\xef\xbd\x9c>' + message['content']}}{{'<\xef\xbd\x9c"
+                      "Assistant\xef\xbd\x9c>'}}";
+    const char *ds2 = "{{ 'User: ' + message['content'] + '\\n\\n' }}{{ 'Assistant: ' + "
+                      "message['content'] + eos_token }}";
+    ASSERT_EQ(api_chat_template_kind(chatml, strlen(chatml)), 'c');
+    ASSERT_EQ(api_chat_template_kind(llama2, strlen(llama2)), 'l');
+    ASSERT_EQ(api_chat_template_kind(mistral, strlen(mistral)), 'm');
+    ASSERT_EQ(api_chat_template_kind(ds3, strlen(ds3)), 'd');
+    ASSERT_EQ(api_chat_template_kind(ds2, strlen(ds2)), 'D');
+    ASSERT_EQ(api_chat_template_kind("{{ messages }}", 14), 0);
+    ASSERT_EQ(api_chat_template_kind(NULL, 0), 0);
+}
+
+TEST(template_rendering) {
+    render_eq('c', MSGS,
+              "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
+              "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>"
+              "assistant\n");
+    render_eq('l', MSGS, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+    render_eq('m', MSGS, "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
+    render_eq('d', MSGS,
+              "S<\xef\xbd\x9cUser\xef\xbd\x9c>U1<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>A1<\xef\xbd\x9c"
+              "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
+              "<\xef\xbd\x9cUser\xef\xbd\x9c>U2<\xef\xbd\x9c"
+              "Assistant\xef\xbd\x9c>");
+    render_eq('D', MSGS,
+              "S\n\nUser: U1\n\nAssistant: A1<\xef\xbd\x9c"
+              "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>User: U2\n\nAssistant:");
+    render_eq(0, MSGS, "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
+    render_eq(0, "[{\"role\":\"user\",\"content\":\"hi\"}]", "User: hi\n\nAssistant:");
+    render_eq('l', "[{\"role\":\"user\",\"content\":\"hi\"}]", "[INST] hi [/INST]");
+}
+
+TEST(template_errors) {
+    const char *bad[] = {
+        "[{\"role\":\"wizard\",\"content\":\"x\"}]",
+        "[{\"content\":\"x\"}]",
+        "[\"x\"]",
+        "[{\"role\":\"system\",\"content\":\"only a system message\"}]",
+        "[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]",
+        "[{\"role\":\"user\",\"content\":7}]",
+    };
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(bad); i++) {
+        cJSON *m = cJSON_Parse(bad[i]);
+        struct buf b;
+        buf_init(&b, 1 << 16);
+        char err[256] = "";
+        int rc = api_chat_render(0, m, &b, err, sizeof err);
+        if (rc != -1 || !err[0])
+            test_fail(__FILE__, __LINE__, "case %zu: rc %d err '%s'", i, rc, err);
+        buf_free(&b);
+        cJSON_Delete(m);
+    }
+    // a conversation longer than the cap
+    cJSON *m = cJSON_Parse(
+        "[{\"role\":\"user\",\"content\":\"0123456789012345678901234567890123456789\"}]");
+    struct buf b;
+    buf_init(&b, 16);
+    char err[64];
+    ASSERT_EQ(api_chat_render('c', m, &b, err, sizeof err), -2);
+    buf_free(&b);
+    cJSON_Delete(m);
+}
+
+TEST(error_shape) {
+    struct api_reply r;
+    memset(&r, 0, sizeof r);
+    buf_init(&r.body, 4096);
+    api_error(&r, 400, "invalid_request_error", "max_tokens", NULL, "'%s' must be \"an integer\"",
+              "max_tokens");
+    ASSERT_EQ(r.status, 400);
+    cJSON *j = cJSON_Parse(r.body.data);
+    ASSERT(j != NULL);
+    cJSON *e = cJSON_GetObjectItem(j, "error");
+    ASSERT_STR_EQ(cJSON_GetObjectItem(e, "message")->valuestring,
+                  "'max_tokens' must be \"an integer\"");
+    ASSERT_STR_EQ(cJSON_GetObjectItem(e, "type")->valuestring, "invalid_request_error");
+    ASSERT_STR_EQ(cJSON_GetObjectItem(e, "param")->valuestring, "max_tokens");
+    ASSERT(cJSON_IsNull(cJSON_GetObjectItem(e, "code")));
+    ASSERT_EQ(cJSON_GetArraySize(e), 4);
+    cJSON_Delete(j);
+    buf_free(&r.body);
+}
+
+TEST(stop_strings) {
+    struct api_gen g;
+    memset(&g, 0, sizeof g);
+    g.n_stop_str = 2;
+    g.stop_str[0] = "wor";
+    g.stop_str[1] = "lo";
+    const char *t = "hello world";
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 0), 3); // "lo" in hello
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 4), 6); // "wor"
+    ASSERT_EQ(api_stop_find(&g, t, strlen(t), 7), -1);
+    ASSERT_EQ(api_stop_find(&g, t, 8, 4), -1); // "wo" only: not yet a match
+    // hold back what could still become a stop string
+    g.n_stop_str = 1;
+    g.stop_str[0] = "world";
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 0), 2);
+    ASSERT_EQ(api_stop_holdback(&g, "abc w", 5, 0), 1);
+    ASSERT_EQ(api_stop_holdback(&g, "abc", 3, 0), 0);
+    ASSERT_EQ(api_stop_holdback(&g, "abc worl", 8, 0), 4);
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 4), 2); // only text[from..) is unsent
+    ASSERT_EQ(api_stop_holdback(&g, "abc wo", 6, 5), 0);
+    ASSERT_EQ(api_stop_holdback(&g, "", 0, 0), 0);
+    // several stop strings: the longest possible prefix wins
+    g.n_stop_str = 2;
+    g.stop_str[0] = "xyz";
+    g.stop_str[1] = "yzzz";
+    ASSERT_EQ(api_stop_holdback(&g, "..xyz", 5, 0), 2); // "yz" of "yzzz" ("xyz" would be a match)
+    ASSERT_EQ(api_stop_holdback(&g, "..xy", 4, 0), 2);
+    ASSERT_EQ(api_stop_find(&g, "..xyzzz", 7, 0), 2);
+}
