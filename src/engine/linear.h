@@ -31,7 +31,8 @@ void linear_ctx_free(struct linear_ctx *c);
 // y (n_tok, ldy) columns [0, w->n_out) = x (n_tok, w->n_in) · Wᵀ. ldy >= w->n_out.
 // With a pool the output rows are handed to the threads in chunks (multiples of 4 rows) from
 // an atomic counter; each element is computed by exactly one thread with the same code, so
-// y is bit-identical for every thread count and every assignment of chunks. No allocation. Not thread-safe per ctx (one caller at a time).
+// y is bit-identical for every thread count and every assignment of chunks.
+// No allocation. Not thread-safe per ctx (one caller at a time).
 void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wview *w,
             const float *x, int64_t n_tok);
 
