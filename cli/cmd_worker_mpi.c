@@ -13,7 +13,6 @@
 #include "comm/comm.h"
 #include "ctl/ctl.h"
 #include "ctl/worker_mpi.h"
-#include "model/gguf.h"
 #include "model/vocab.h"
 
 #include <signal.h>
@@ -145,18 +144,6 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
     return 0;
 }
 
-static int32_t model_eos(const char *path) {
-    struct gguf g;
-    char err[256];
-    if (gguf_open(&g, path, err, sizeof err) != JANUS_OK) return -1;
-    struct vocab v = {0};
-    int32_t eos = -1;
-    if (vocab_load(&v, &g, err, sizeof err) == JANUS_OK) eos = v.eos;
-    vocab_free(&v);
-    gguf_close(&g);
-    return eos;
-}
-
 int cmd_worker_mpi(int argc, char **argv) {
     if (cli_wants_help(argc, argv)) {
         usage(stdout);
@@ -184,7 +171,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.socket_path = o.socket;
     cp.token_budget = (int32_t)o.budget;
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
-    cp.eos_token = model_eos(o.p.model_path);
+    cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
     rc = ctl_run(e, &cp, err, sizeof err);
     if (rc == JANUS_OK && o.stats_out) {

@@ -1501,3 +1501,15 @@ int vocab_detok_flush(struct vocab_detok *d, char *out, size_t cap) {
     d->n_pend = 0;
     return 3;
 }
+
+int32_t vocab_file_eos(const char *path) {
+    struct gguf g;
+    char err[256];
+    if (gguf_open(&g, path, err, sizeof err) != JANUS_OK) return -1;
+    struct vocab v = {0};
+    int32_t eos = -1;
+    if (vocab_load(&v, &g, err, sizeof err) == JANUS_OK) eos = v.eos;
+    vocab_free(&v);
+    gguf_close(&g);
+    return eos;
+}

@@ -129,6 +129,9 @@ JANUS_WUR int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err,
 JANUS_WUR int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len);
 
 void vocab_free(struct vocab *v); // safe on a zeroed vocab; leaves it zeroed
+// The end-of-sequence id of the vocabulary in the GGUF file at path, or -1 when the file
+// cannot be read or has no usable vocabulary (callers then never stop on EOS).
+int32_t vocab_file_eos(const char *path);
 
 // Encodes len bytes of text (any bytes; need not be NUL-terminated or valid UTF-8).
 // add_special: prepend BOS / append EOS as add_bos/add_eos say. parse_special: text equal

@@ -177,20 +177,10 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
     memset(&g, 0, sizeof g);
     struct buf text;
     buf_init(&text, s->p.max_body * 2 + 4096);
-    int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, &req, err, sizeof err);
-    if (rc) {
-        api_error(r, 400, "invalid_request_error", NULL,
-                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
-        goto out;
-    }
-    if (!cJSON_IsObject(req)) {
-        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
-                  "the body must be a JSON object");
-        goto out;
-    }
+    if (api_parse_body(s, body, len, &req, r)) goto out;
     if (api_parse_common(s, req, API_CHAT, &g, r)) goto out;
     const cJSON *msgs = NULL;
-    rc = json_get_array(req, "messages", &msgs, err, sizeof err);
+    int rc = json_get_array(req, "messages", &msgs, err, sizeof err);
     if (rc == JANUS_ENOTFOUND) snprintf(err, sizeof err, "'messages' is required");
     if (rc) {
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
@@ -210,11 +200,7 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
         goto out;
     api_generate(s, conn, &g, r);
 out:
-    if (r->status >= 400 && r->status < 500 && r->status != 429 && r->status != 499) {
-        pthread_mutex_lock(&s->mu);
-        s->m.req_bad++;
-        pthread_mutex_unlock(&s->mu);
-    }
+    api_count_bad(s, r);
     mem_free(g.prompt);
     buf_free(&text);
     cJSON_Delete(req);

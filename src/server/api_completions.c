@@ -691,24 +691,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
 
 void api_completions(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
                      struct api_reply *r) {
-    char err[256];
     cJSON *req = NULL;
-    int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, &req, err, sizeof err);
-    if (rc) {
-        api_error(r, 400, "invalid_request_error", NULL,
-                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
-        pthread_mutex_lock(&s->mu);
-        s->m.req_bad++;
-        pthread_mutex_unlock(&s->mu);
-        return;
-    }
     struct api_gen g;
     memset(&g, 0, sizeof g);
-    if (!cJSON_IsObject(req)) {
-        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
-                  "the body must be a JSON object");
-        goto out;
-    }
+    if (api_parse_body(s, body, len, &req, r)) goto out;
     if (api_parse_common(s, req, API_COMPLETION, &g, r)) goto out;
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(req, "prompt");
     if (p && cJSON_IsArray(p) && cJSON_GetArraySize(p) == 1 && cJSON_IsString(p->child))
@@ -749,11 +735,31 @@ void api_completions(struct server *s, struct MHD_Connection *conn, const char *
     }
     api_generate(s, conn, &g, r);
 out:
-    if (r->status >= 400 && r->status < 500 && r->status != 429 && r->status != 499) {
-        pthread_mutex_lock(&s->mu);
-        s->m.req_bad++;
-        pthread_mutex_unlock(&s->mu);
-    }
+    api_count_bad(s, r);
     mem_free(g.prompt);
     cJSON_Delete(req);
+}
+
+int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
+                   struct api_reply *r) {
+    char err[256];
+    int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, req, err, sizeof err);
+    if (rc) {
+        api_error(r, 400, "invalid_request_error", NULL,
+                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
+        return -1;
+    }
+    if (!cJSON_IsObject(*req)) {
+        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
+                  "the body must be a JSON object");
+        return -1;
+    }
+    return 0;
+}
+
+void api_count_bad(struct server *s, const struct api_reply *r) {
+    if (r->status < 400 || r->status >= 500 || r->status == 429 || r->status == 499) return;
+    pthread_mutex_lock(&s->mu);
+    s->m.req_bad++;
+    pthread_mutex_unlock(&s->mu);
 }

@@ -153,6 +153,13 @@ struct api_gen {
     const char *stop_str[16]; // point into the request JSON
     int stream, include_usage;
 };
+// Parses a request body that must be one JSON object within the server's size and depth
+// limits into *req (cJSON_Delete). Returns 0, or fills r with a 400 and returns -1.
+int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
+                   struct api_reply *r);
+// Counts a finished request that was the client's fault (4xx other than 429/499) in the
+// bad-request metric. Call once per request, after r is final.
+void api_count_bad(struct server *s, const struct api_reply *r);
 // Parses the options common to both endpoints from the request object into g (everything
 // but the prompt). Returns 0, or fills r with a 400/404 error and returns -1.
 int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, struct api_gen *g,
