@@ -180,16 +180,21 @@ static void pool_open(struct pool *p) {
     }
 }
 
+// Common start of a run on the calling thread (workers have not been woken yet).
+static void run_begin(struct pool *p, pool_fn fn, void *ctx, int dynamic) {
+    JANUS_ASSERT(!p->in_run);
+    p->in_run = 1;
+    p->fn = fn;
+    p->ctx = ctx;
+    p->dynamic = dynamic;
+}
+
 void pool_run_dynamic(struct pool *p, pool_fn fn, void *ctx) {
     if (!p || p->n == 1) {
         fn(ctx, 0, 1);
         return;
     }
-    JANUS_ASSERT(!p->in_run);
-    p->in_run = 1;
-    p->fn = fn;
-    p->ctx = ctx;
-    p->dynamic = 1;
+    run_begin(p, fn, ctx, 1);
     pool_open(p);
     fn(ctx, 0, p->n);
     atomic_store(&p->open_gen, 0); // close: late workers turn back without touching ctx
@@ -207,11 +212,7 @@ void pool_run(struct pool *p, pool_fn fn, void *ctx) {
         fn(ctx, 0, 1);
         return;
     }
-    JANUS_ASSERT(!p->in_run);
-    p->in_run = 1;
-    p->fn = fn;
-    p->ctx = ctx;
-    p->dynamic = 0;
+    run_begin(p, fn, ctx, 0);
     atomic_store(&p->n_pending, p->n - 1);
     atomic_store(&p->bar_count, 0);
     pool_open(p);

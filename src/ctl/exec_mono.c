@@ -260,12 +260,6 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     *out = &x->base;
     return JANUS_OK;
 fail:
-    sampler_free(&x->smp);
-    batch_free(&x->batch);
-    stepper_free(&x->st);
-    model_free(&x->model);
-    mem_free(x->seen);
-    mem_free(x->kv_len);
-    mem_free(x);
+    mono_destroy(&x->base);
     return rc;
 }
