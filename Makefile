@@ -36,6 +36,7 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 # SIMD files get the ISA flags; dispatch chooses at run time (kernels/dispatch.c).
 SIMD_FLAGS := -mavx2 -mfma -mf16c
+SIMD512_FLAGS := -mavx512f -mavx512bw -mavx512vl $(SIMD_FLAGS)
 ifeq ($(NO_AVX2),1)
 CFLAGS  += -DJANUS_NO_AVX2
 endif
@@ -58,7 +59,7 @@ all: $(BIN) tests
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) $(if $(findstring avx2,$<),$(SIMD_FLAGS)) -MMD -MP -c $< -o $@
+	@$(CC) $(CFLAGS) $(if $(findstring avx512,$<),$(SIMD512_FLAGS),$(if $(findstring avx2,$<),$(SIMD_FLAGS))) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -778,6 +778,11 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     int worst = rc;
     COMM_TRY(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MIN, p->parent));
     if (worst == JANUS_OK) {
+        // One kernel table for all ranks (the least capable host's): every MoE instance must
+        // compute the gate bit-identically (SPEC §3), whatever CPUs the hosts have.
+        int level = kern_level(w->lin.kern), lowest = level;
+        COMM_TRY(MPI_Allreduce(&level, &lowest, 1, MPI_INT, MPI_MIN, p->parent));
+        if (lowest != level) w->lin.kern = kern_at_most(lowest);
         rc = p->node_size == 0 && p->host_labels
                  ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
                  : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);

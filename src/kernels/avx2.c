@@ -3,10 +3,10 @@
 // (F16/BF16/Q8_0 weights are widened to F32 in registers), so results stay within the
 // golden 1e-3 tolerance. Matmul register-blocks 4 rows x 3 tokens: each weight row is
 // streamed from memory once per call whatever n_tok (SPEC §1: an expert costs one read of
-// its weights per step). Every output y[t][r] is one fixed chain of 8-lane FMAs over the
-// row followed by a fixed horizontal sum, so its value depends only on row r and token t —
-// not on [r0, r1), the blocking, n_tok or the thread count. Pure: no allocation, no I/O.
-// SPDX-License-Identifier: MIT
+// its weights per step); the 4 rows are 4 long streams (mm_order.h). Every output y[t][r] is one
+// fixed chain of 8-lane FMAs over the row followed by a fixed horizontal sum, so its value depends
+// only on row r and token t — not on [r0, r1), the blocking, n_tok or the thread count. Pure: no
+// allocation, no I/O. SPDX-License-Identifier: MIT
 #include "kernels/kernels.h"
 
 #include <stddef.h>
@@ -19,6 +19,7 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 #include <math.h>
 #include <string.h>
 
+#include "kernels/mm_order.h"
 #include "kernels/types.h"
 
 #define AVX2_INLINE         static inline __attribute__((always_inline))
@@ -108,13 +109,13 @@ AVX2_INLINE size_t row_bytes(int type, int64_t n_in) {
 // One block of RB rows (r..r+RB) x TB tokens (t..t+TB): RB*TB independent FMA chains,
 // each acc = fma(w[i:i+8], x[i:i+8], acc) for i = 0, 8, 16, ... (F32/F16/BF16).
 AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
-                          const float *x, int64_t n_in, int64_t r, int64_t t) {
+                          const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
     __m256 acc[4][3];
     const char *rows[4];
     const float *xs[3];
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
-        rows[a] = w + (size_t)(r + a) * rb;
+        rows[a] = w + (size_t)(r + a * S) * rb;
 #pragma GCC unroll 3
     for (int b = 0; b < TB; b++)
         xs[b] = x + (t + b) * n_in;
@@ -158,7 +159,7 @@ AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < TB; b++)
-            y[(t + b) * ldy + r + a] = hsum8(acc[a][b]);
+            y[(t + b) * ldy + r + a * S] = hsum8(acc[a][b]);
 }
 
 // Q8_0, like the reference, sums each 32-value block unscaled and then applies the block
@@ -166,13 +167,13 @@ AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
 // per block per (row, token) instead of 4 multiplies + 4 FMA, and the (bs, acc) register
 // pairs limit the block to RB·TB <= 6.
 AVX2_INLINE void mm_block_q8(int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
-                             const float *x, int64_t n_in, int64_t r, int64_t t) {
+                             const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
     __m256 acc[4][3];
     const struct block_q8_0 *rows[4];
     const float *xs[3];
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
-        rows[a] = (const struct block_q8_0 *)(w + (size_t)(r + a) * rb);
+        rows[a] = (const struct block_q8_0 *)(w + (size_t)(r + a * S) * rb);
 #pragma GCC unroll 3
     for (int b = 0; b < TB; b++)
         xs[b] = x + (t + b) * n_in;
@@ -210,44 +211,45 @@ AVX2_INLINE void mm_block_q8(int RB, int TB, float *y, int64_t ldy, const char *
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 3
         for (int b = 0; b < TB; b++)
-            y[(t + b) * ldy + r + a] = hsum8(acc[a][b]);
+            y[(t + b) * ldy + r + a * S] = hsum8(acc[a][b]);
 }
 
 AVX2_INLINE void mm_any(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
-                        const float *x, int64_t n_in, int64_t r, int64_t t) {
+                        const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
     if (type == KERN_W_Q8_0)
-        mm_block_q8(RB, TB, y, ldy, w, rb, x, n_in, r, t);
+        mm_block_q8(RB, TB, y, ldy, w, rb, x, n_in, r, S, t);
     else
-        mm_block(type, RB, TB, y, ldy, w, rb, x, n_in, r, t);
+        mm_block(type, RB, TB, y, ldy, w, rb, x, n_in, r, S, t);
 }
 
-// All tokens for RB rows starting at r: token blocks of 3, then the 1-2 left over.
+// All tokens for the RB rows r + a·S: token blocks of 3, then the 1-2 left over.
 AVX2_INLINE void mm_rows(int type, int RB, float *y, int64_t ldy, const char *w, size_t rb,
-                         const float *x, int64_t n_in, int64_t n_tok, int64_t r) {
+                         const float *x, int64_t n_in, int64_t n_tok, int64_t r, int64_t S) {
     int64_t t = 0;
     for (; t + 3 <= n_tok; t += 3)
-        mm_any(type, RB, 3, y, ldy, w, rb, x, n_in, r, t);
+        mm_any(type, RB, 3, y, ldy, w, rb, x, n_in, r, S, t);
     if (n_tok - t == 2)
-        mm_any(type, RB, 2, y, ldy, w, rb, x, n_in, r, t);
+        mm_any(type, RB, 2, y, ldy, w, rb, x, n_in, r, S, t);
     else if (n_tok - t == 1)
-        mm_any(type, RB, 1, y, ldy, w, rb, x, n_in, r, t);
+        mm_any(type, RB, 1, y, ldy, w, rb, x, n_in, r, S, t);
 }
 
-// Row blocks of 4 (Q8_0 with several tokens: 2, see mm_block_q8), then single rows.
+// Blocks of 4 rows read as 4 streams (2 for Q8_0 with several tokens, see mm_block_q8; row
+// order: mm_order.h), then the left-over rows one at a time.
 AVX2_INLINE void mm_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
                             int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
     const size_t rb = row_bytes(type, n_in);
     const char *wc = (const char *)w;
-    int64_t r = r0;
-    if (type == KERN_W_Q8_0 && n_tok > 1) {
-        for (; r + 2 <= r1; r += 2)
-            mm_rows(type, 2, y, ldy, wc, rb, x, n_in, n_tok, r);
-    } else {
-        for (; r + 4 <= r1; r += 4)
-            mm_rows(type, 4, y, ldy, wc, rb, x, n_in, n_tok, r);
+    const int RB = type == KERN_W_Q8_0 && n_tok > 1 ? 2 : 4;
+    const struct mm_order o = mm_order_streams(r0, r1, RB);
+    for (int64_t j = 0; j < o.n_blocks; j++) {
+        if (RB == 2)
+            mm_rows(type, 2, y, ldy, wc, rb, x, n_in, n_tok, r0 + j, o.stride);
+        else
+            mm_rows(type, 4, y, ldy, wc, rb, x, n_in, n_tok, r0 + j, o.stride);
     }
-    for (; r < r1; r++)
-        mm_rows(type, 1, y, ldy, wc, rb, x, n_in, n_tok, r);
+    for (int64_t r = o.rest; r < r1; r++)
+        mm_rows(type, 1, y, ldy, wc, rb, x, n_in, n_tok, r, 0);
 }
 
 static void avx2_matmul_f32(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,

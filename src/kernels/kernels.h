@@ -1,11 +1,10 @@
 // The kernel API: pure compute (no malloc, no I/O, no logging); outputs first, then inputs,
 // then sizes. ref.c holds the scalar reference implementations (the specification);
-// avx2.c holds AVX2/FMA versions with the same signatures; dispatch.c picks one table at
-// init from cpuid (JANUS_KERNELS=ref forces the reference). Threading is the caller's:
-// matmul computes only output rows [r0, r1), so a pool splits rows across workers and the
-// value of every output element is independent of the thread count (SPEC §3: the gate must
-// be bit-identical on every MoE instance).
-// SPDX-License-Identifier: MIT
+// avx2.c holds AVX2/FMA versions with the same signatures, avx512.c AVX-512 matrix
+// products; dispatch.c picks one table at init from cpuid (JANUS_KERNELS=ref|avx2|avx512).
+// Threading is the caller's: matmul computes only output rows [r0, r1), so a pool splits rows
+// across workers and the value of every output element is independent of the thread count (SPEC §3:
+// the gate must be bit-identical on every MoE instance). SPDX-License-Identifier: MIT
 #ifndef JANUS_KERNELS_H
 #define JANUS_KERNELS_H
 
@@ -40,7 +39,7 @@ static inline const float *kern_kv_v(const struct kern_kv *kv, int64_t j) {
 }
 
 struct kern_ops {
-    const char *name; // "ref" or "avx2"
+    const char *name; // "ref", "avx2" or "avx512"
     kern_matmul_fn matmul[KERN_W_COUNT];
     // y = x / sqrt(mean(x²) + eps) ⊙ w   (y may alias x)
     void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
@@ -65,9 +64,21 @@ struct kern_ops {
 
 const struct kern_ops *kern_ref(void);
 const struct kern_ops *kern_avx2(void); // NULL when built with JANUS_NO_AVX2
-// The best table for this CPU (avx2 if cpuid has AVX2+FMA+F16C), unless the environment
-// variable JANUS_KERNELS=ref asks for the reference. Cached after the first call.
+// avx512.c's matrix products (NULL when built with JANUS_NO_AVX2 / JANUS_NO_AVX512); the
+// table that uses them comes from kern_by_name("avx512") once cpuid says it may run.
+const kern_matmul_fn *kern_avx512_matmul(void);
+// The best table for this CPU (avx512 if cpuid has AVX-512 F/BW/VL, else avx2 if it has
+// AVX2+FMA+F16C, else ref), unless the environment variable JANUS_KERNELS names another
+// available one. Cached after the first call.
 const struct kern_ops *kern_best(void);
+// The table called name ("ref", "avx2", "avx512"); NULL if unknown, compiled out or not
+// supported by this CPU.
+const struct kern_ops *kern_by_name(const char *name);
+// Tables are ordered ref (0) < avx2 (1) < avx512 (2): kern_level(k) is k's place, and
+// kern_at_most(l) the best available table at level <= l. Processes that must compute
+// bit-identical results (the MPI ranks: SPEC §3) agree on the minimum level and use that.
+int kern_level(const struct kern_ops *k);
+const struct kern_ops *kern_at_most(int level);
 
 // RoPE on n_head heads of head_dim values each (head h at x + h*head_dim), rotating the
 // first n_rot dims. NORM pairs (2i, 2i+1); NEOX pairs (i, i + n_rot/2).

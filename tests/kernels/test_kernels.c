@@ -1,5 +1,5 @@
-// Kernel tests: every AVX2 kernel against the scalar reference (kern_ref, the specification)
-// on random shapes, odd sizes and every weight type, with normalized-MSE and max-abs
+// Kernel tests: every SIMD kernel (AVX2, AVX-512) against the scalar reference (kern_ref, the
+// specification) on random shapes, odd sizes and every weight type, with normalized-MSE and max-abs
 // tolerances; matmul results must also be bit-identical for any row partition [r0, r1) and
 // any n_tok (a token's output does not depend on the other tokens of the call), which is
 // what makes the gate thread-count independent (SPEC §3). A double-precision oracle on the
@@ -16,17 +16,27 @@
 
 // ---- helpers
 
-static const struct kern_ops *avx2_or_skip(void) {
-    const struct kern_ops *k = kern_avx2();
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (k && !(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c")))
-        k = NULL;
-#endif
-    if (!k) printf("  (no AVX2 table on this build/CPU: skipped)\n");
-    return k;
+// SIMD_TEST(name) { body using k } runs the body once per SIMD table this build and CPU can
+// run (avx2, avx512), each checked against the reference; an unavailable one is reported.
+static void for_each_simd(void (*fn)(const struct kern_ops *)) {
+    static const char *const names[] = {"avx2", "avx512"};
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(names); i++) {
+        const struct kern_ops *k = kern_by_name(names[i]);
+        if (!k) {
+            printf("  (no %s table on this build/CPU: skipped)\n", names[i]);
+            continue;
+        }
+        fn(k);
+        if (test_current_failed) {
+            printf("  (failed with the %s table)\n", names[i]);
+            return;
+        }
+    }
 }
+#define SIMD_TEST(name)                                                                            \
+    static void name##_with(const struct kern_ops *k);                                             \
+    TEST(name) { for_each_simd(name##_with); }                                                     \
+    static void name##_with(const struct kern_ops *k)
 
 static const char *wtype_name(int t) {
     static const char *names[] = {"f32", "f16", "bf16", "q8_0"};
@@ -102,7 +112,7 @@ static struct cmp compare(const float *a, const float *b, const double *bound, i
 
 // ---- matmul
 
-// One random case: AVX2 vs reference over the full row range, vs the double oracle, and
+// One random case: the SIMD table vs reference over the full row range, vs the double oracle, and
 // partition / n_tok invariance. Returns 0 on success (failures reported via test_fail).
 static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int64_t n_in,
                              int64_t n_tok, struct rng *g) {
@@ -230,9 +240,7 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
     return fails;
 }
 
-TEST(matmul_random_shapes_every_type) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(matmul_random_shapes_every_type) {
     struct rng g;
     rng_init(&g, 42);
     for (int t = 0; t < KERN_W_COUNT; t++) {
@@ -245,19 +253,17 @@ TEST(matmul_random_shapes_every_type) {
     }
 }
 
-TEST(matmul_edge_shapes) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(matmul_edge_shapes) {
     struct rng g;
     rng_init(&g, 7);
     // n_in around the 8-lane chunk and 32-value block boundaries; one row; one token;
-    // token counts around the 3-token blocking; model-like rows.
+    // token counts around the 3- and 6-token blockings; model-like rows.
     const int64_t n_ins[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1024};
     for (int t = 0; t < KERN_W_COUNT; t++) {
         for (size_t i = 0; i < JANUS_ARRAY_SIZE(n_ins); i++) {
             int64_t n_in = n_ins[i];
             if (t == KERN_W_Q8_0 && n_in % 32) continue;
-            for (int64_t n_tok = 1; n_tok <= 7; n_tok++)
+            for (int64_t n_tok = 1; n_tok <= 13; n_tok++)
                 if (check_matmul_case(k, t, 1 + (int64_t)(n_tok % 5), n_in, n_tok, &g)) return;
         }
         if (check_matmul_case(k, t, 67, 1024, 17, &g)) return;
@@ -265,9 +271,7 @@ TEST(matmul_edge_shapes) {
     }
 }
 
-TEST(matmul_zero_rows_or_tokens) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(matmul_zero_rows_or_tokens) {
     float w[64] = {0}, x[32] = {0}, y[4] = {5, 5, 5, 5};
     for (int t = 0; t < KERN_W_COUNT; t++) {
         k->matmul[t](y, 4, w, x, 32, 0, 0, 1); // no tokens
@@ -279,9 +283,7 @@ TEST(matmul_zero_rows_or_tokens) {
 
 // ---- vector ops
 
-TEST(dot_axpy_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(dot_axpy_vs_ref) {
     const struct kern_ops *r = kern_ref();
     struct rng g;
     rng_init(&g, 3);
@@ -308,9 +310,7 @@ TEST(dot_axpy_vs_ref) {
     }
 }
 
-TEST(rmsnorm_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(rmsnorm_vs_ref) {
     const struct kern_ops *r = kern_ref();
     struct rng g;
     rng_init(&g, 4);
@@ -330,9 +330,7 @@ TEST(rmsnorm_vs_ref) {
     }
 }
 
-TEST(softmax_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(softmax_vs_ref) {
     const struct kern_ops *r = kern_ref();
     struct rng g;
     rng_init(&g, 5);
@@ -358,9 +356,7 @@ TEST(softmax_vs_ref) {
     }
 }
 
-TEST(swiglu_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(swiglu_vs_ref) {
     const struct kern_ops *r = kern_ref();
     struct rng g;
     rng_init(&g, 6);
@@ -382,9 +378,7 @@ TEST(swiglu_vs_ref) {
 
 // ---- attention over a paged cache, RoPE
 
-TEST(attn_paged_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(attn_paged_vs_ref) {
     const struct kern_ops *r = kern_ref();
     struct rng g;
     rng_init(&g, 8);
@@ -435,9 +429,7 @@ TEST(attn_paged_vs_ref) {
     }
 }
 
-TEST(rope_both_layouts_vs_ref) {
-    const struct kern_ops *k = avx2_or_skip();
-    if (!k) return;
+SIMD_TEST(rope_both_layouts_vs_ref) {
     struct rng g;
     rng_init(&g, 9);
     for (int it = 0; it < 80; it++) {

@@ -1,0 +1,173 @@
+// AVX-512 (F/BW/VL) matrix products for F32/F16/BF16/Q8_0 weights. dispatch.c builds the
+// "avx512" table from these and the AVX2 vector ops (not where decode spends its time); this
+// file is compiled with -mavx512*, so nothing in it runs before dispatch has checked cpuid.
+// Same contract as avx2.c: F32 activations and accumulation; each y[t][r] is one fixed chain
+// of 16-lane FMAs over the row plus a fixed horizontal sum, so it depends only on (r, t) —
+// not on [r0, r1), the token count or the thread count. Blocks of 4 rows x up to 6 tokens
+// (32 zmm registers) let one pass over the weights serve all of an expert's tokens at small
+// batch (SPEC §1); the 4 rows are a quarter range apart: 4 long sequential streams.
+// SPDX-License-Identifier: MIT
+#include "kernels/kernels.h"
+
+#include <stddef.h>
+
+#if defined(JANUS_NO_AVX2) || defined(JANUS_NO_AVX512)
+const kern_matmul_fn *kern_avx512_matmul(void) { return NULL; }
+#else
+
+#include <immintrin.h>
+
+#include "kernels/mm_order.h"
+#include "kernels/types.h"
+
+#define K512_INLINE   static inline __attribute__((always_inline))
+// Software prefetch distance in bytes ahead within each of the 4 row streams.
+#define K512_PREFETCH 512
+// Most tokens per register block (4 x 6 accumulators + 4 weight vectors + 1 activation).
+#define K512_MAX_TB   6
+
+// 16 consecutive weights of a row (at element i), widened to F32; lanes outside `m` are
+// zero and not read. Q8_0 (i % 16 == 0, never masked): q·d is exact in F32 (8 x 11 bits).
+K512_INLINE __m512 load_w16(int type, const char *row, int64_t i, __mmask16 m) {
+    switch (type) {
+    case KERN_W_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + i);
+    case KERN_W_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
+    case KERN_W_BF16:
+        return _mm512_castsi512_ps(_mm512_slli_epi32(
+            _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i)), 16));
+    default: {
+        const struct block_q8_0 *b = (const struct block_q8_0 *)row + i / TYPES_Q8_0_BLOCK;
+        const __m128i q = _mm_loadu_si128((const __m128i *)(b->qs + (i & 16)));
+        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                             _mm512_set1_ps(_cvtsh_ss(b->d)));
+    }
+    }
+}
+
+// Bytes of a row up to element i (for the prefetch address).
+K512_INLINE int64_t row_offset(int type, int64_t i) {
+    switch (type) {
+    case KERN_W_F32: return i * 4;
+    case KERN_W_F16:
+    case KERN_W_BF16: return i * 2;
+    default: return i / TYPES_Q8_0_BLOCK * (int64_t)sizeof(struct block_q8_0);
+    }
+}
+
+// RB rows (r, r+S, r+2S, r+3S) x TB tokens (t..t+TB): RB·TB independent FMA chains.
+K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                          const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
+    __m512 acc[4][K512_MAX_TB];
+    const char *rows[4];
+    const float *xs[K512_MAX_TB];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + (t + b) * n_in;
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm512_setzero_ps();
+    const int64_t n16 = n_in & ~(int64_t)15;
+    const int pf_every = type == KERN_W_F32 ? 16 : 32; // one prefetch per 64-byte line
+    for (int64_t i = 0; i < n16; i += 16) {
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            if ((i & (pf_every - 1)) == 0)
+                _mm_prefetch(rows[a] + row_offset(type, i) + K512_PREFETCH, _MM_HINT_T0);
+            wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
+        }
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++) {
+            const __m512 xv = _mm512_loadu_ps(xs[b] + i);
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++)
+                acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
+        }
+    }
+    if (n16 < n_in) { // F32/F16/BF16 only (Q8_0 rows are whole blocks)
+        const __mmask16 m = (__mmask16)((1u << (n_in - n16)) - 1);
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+            wv[a] = load_w16(type, rows[a], n16, m);
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++) {
+            const __m512 xv = _mm512_maskz_loadu_ps(m, xs[b] + n16);
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++)
+                acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a * S] = _mm512_reduce_add_ps(acc[a][b]);
+}
+
+// All tokens for the RB rows r + a·S: token blocks of at most 6, sizes balanced
+// (7 tokens run as 4 + 3, not 6 + 1) so that no pass is mostly overhead.
+K512_INLINE void mm_rows(int type, int RB, float *y, int64_t ldy, const char *w, size_t rb,
+                         const float *x, int64_t n_in, int64_t n_tok, int64_t r, int64_t S) {
+    const int64_t n_blk = (n_tok + K512_MAX_TB - 1) / K512_MAX_TB;
+    int64_t t = 0;
+    for (int64_t k = 0; k < n_blk; k++) {
+        const int64_t tb = (n_tok - t) / (n_blk - k) + ((n_tok - t) % (n_blk - k) != 0);
+        switch (tb) {
+        case 6: mm_block(type, RB, 6, y, ldy, w, rb, x, n_in, r, S, t); break;
+        case 5: mm_block(type, RB, 5, y, ldy, w, rb, x, n_in, r, S, t); break;
+        case 4: mm_block(type, RB, 4, y, ldy, w, rb, x, n_in, r, S, t); break;
+        case 3: mm_block(type, RB, 3, y, ldy, w, rb, x, n_in, r, S, t); break;
+        case 2: mm_block(type, RB, 2, y, ldy, w, rb, x, n_in, r, S, t); break;
+        default: mm_block(type, RB, 1, y, ldy, w, rb, x, n_in, r, S, t); break;
+        }
+        t += tb;
+    }
+}
+
+K512_INLINE void mm_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
+                            int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
+    if (n_tok <= 0 || r1 <= r0) return;
+    const size_t rb = type == KERN_W_F32 ? (size_t)n_in * 4
+                      : type == KERN_W_Q8_0
+                          ? (size_t)(n_in / TYPES_Q8_0_BLOCK) * sizeof(struct block_q8_0)
+                          : (size_t)n_in * 2;
+    struct mm_order o = mm_order_streams(r0, r1, 4);
+    for (int64_t j = 0; j < o.n_blocks; j++)
+        mm_rows(type, 4, y, ldy, (const char *)w, rb, x, n_in, n_tok, r0 + j, o.stride);
+    for (int64_t r = o.rest; r < r1; r++)
+        mm_rows(type, 1, y, ldy, (const char *)w, rb, x, n_in, n_tok, r, 0);
+}
+
+static void k512_matmul_f32(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                            int64_t n_tok, int64_t r0, int64_t r1) {
+    mm_generic(KERN_W_F32, y, ldy, w, x, n_in, n_tok, r0, r1);
+}
+static void k512_matmul_f16(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                            int64_t n_tok, int64_t r0, int64_t r1) {
+    mm_generic(KERN_W_F16, y, ldy, w, x, n_in, n_tok, r0, r1);
+}
+static void k512_matmul_bf16(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                             int64_t n_tok, int64_t r0, int64_t r1) {
+    mm_generic(KERN_W_BF16, y, ldy, w, x, n_in, n_tok, r0, r1);
+}
+static void k512_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                             int64_t n_tok, int64_t r0, int64_t r1) {
+    mm_generic(KERN_W_Q8_0, y, ldy, w, x, n_in, n_tok, r0, r1);
+}
+
+static const kern_matmul_fn k512_matmul[KERN_W_COUNT] = {
+    [KERN_W_F32] = k512_matmul_f32,
+    [KERN_W_F16] = k512_matmul_f16,
+    [KERN_W_BF16] = k512_matmul_bf16,
+    [KERN_W_Q8_0] = k512_matmul_q8_0,
+};
+
+const kern_matmul_fn *kern_avx512_matmul(void) { return k512_matmul; }
+
+#endif // JANUS_NO_AVX2 || JANUS_NO_AVX512
