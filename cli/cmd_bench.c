@@ -36,21 +36,22 @@ static void usage(void) {
            "\n"
            "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
            "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
-           "steps of B tokens run with greedy sampling (decode tokens/s). Weight bytes per\n"
-           "token = (non-expert weights + distinct activated experts' weights, summed over the\n"
-           "MoE layers) per step / B. Memory bandwidth is measured first (read-only AVX2\n"
-           "streaming and STREAM triad, median of R runs); every rate is also printed as a\n"
-           "fraction of the read figure, and the bandwidth-bound limit for B counts the\n"
-           "expected distinct experts E·(1-(1-k/E)^B) per MoE layer.\n"
+           "steps of B tokens run with greedy sampling (decode tokens/s), in R rounds each\n"
+           "right after one pass of the memory-bandwidth tests (read-only AVX2 streaming and\n"
+           "STREAM triad). Weight bytes per token = (non-expert weights + distinct activated\n"
+           "experts' weights, summed over the MoE layers) per step / B. Each round's rate is\n"
+           "divided by the read bandwidth measured next to it (of_bw: median over rounds);\n"
+           "the bandwidth-bound limit for B counts the expected distinct experts\n"
+           "E·(1-(1-k/E)^B) per MoE layer.\n"
            "\n"
            "  -m, --model FILE   GGUF model (gen-model makes large ones; scripts/bench.sh)\n"
            "  --batch LIST       batch sizes (default 1,4,16,64); with --moe-layer one size\n"
            "  --threads N        threads (default: online CPUs)\n"
            "  --prompt P         prompt tokens per sequence (default 32)\n"
-           "  --gen G            timed decode steps (default 16; one extra warm-up step)\n"
+           "  --gen G            timed decode steps in all (default 30; + one warm-up step)\n"
            "  --json             one JSON object per line (per batch size / curve point)\n"
            "  --membw-mb MB      bandwidth test buffer (default 1024; 0 skips the test)\n"
-           "  --reps R           repetitions for medians (default 5)\n"
+           "  --reps R           rounds / repetitions for medians (default 5)\n"
            "  --seed S           prompt tokens / routing seed (default 1)\n"
            "  --moe-layer        MoE-layer latency curves instead of decode\n"
            "  --experts A        --moe-layer: activated experts of the batch curve (default k)\n"
@@ -69,7 +70,7 @@ struct bench_opts {
 
 static int parse_args(int argc, char **argv, struct bench_opts *o) {
     *o = (struct bench_opts){.prompt = 32,
-                             .gen = 16,
+                             .gen = 30,
                              .membw_mb = 1024,
                              .reps = 5,
                              .seed = 1,
@@ -278,20 +279,40 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
     rc->n_layer_steps++;
 }
 
+// Per batch size. Decode runs in R rounds of G/R steps, each right after one pass of the
+// bandwidth tests: on a shared machine the bandwidth moves by tens of percent within
+// minutes, so each round's rate is divided by the bandwidth measured next to it and the
+// fractions are medians over rounds (paired ratios), not a ratio of two separate medians.
 struct decode_result {
     double prompt_tok_s, decode_tok_s, step_ms, step_ms_median;
     double bytes_per_step, distinct_per_layer, expected_distinct;
+    double read_gb_s, triad_gb_s;      // medians of the rounds' bandwidth passes (0: none)
+    double frac_bw, frac_lo, frac_hi;  // weight GB/s ÷ read GB/s: median, min, max over rounds
+    double frac_bound;                 // decode tok/s ÷ bandwidth-bound tok/s: median
+    int rounds;
 };
 
+// Bytes every step reads whatever the routing, and the bandwidth-bound limit's bytes.
+static double step_static_bytes(const struct model *m, int64_t B) {
+    return static_bytes(m) + (double)B * (double)m->token_embd.row_bytes;
+}
+static double expected_step_bytes(const struct model *m, double expected_distinct) {
+    double b = static_bytes(m);
+    for (int64_t l = 0; l < m->hp.n_layer; l++)
+        b += expected_distinct * (double)expert_bytes(&m->layers[l]);
+    return b;
+}
+
 static int run_decode(const struct model *m, const struct bench_opts *o, int64_t B, int threads,
-                      struct decode_result *res) {
+                      struct membw *bwm, struct decode_result *res) {
     const struct hparams *hp = &m->hp;
-    const int64_t P = o->prompt, G = o->gen, V = hp->n_vocab;
+    const int64_t P = o->prompt, V = hp->n_vocab;
+    const int R = (int)JANUS_MIN(o->reps, o->gen), G = (int)(o->gen / R); // rounds, steps each
     const int64_t chunk = JANUS_MAX(B, 256); // prefill tokens per step
     struct stepper st;
     struct stepper_params sp = {.max_tokens = chunk,
                                 .n_seq = B,
-                                .max_ctx = P + G + 1,
+                                .max_ctx = P + (int64_t)R * G + 1,
                                 .max_logits = B,
                                 .n_threads = threads};
     int rc = stepper_init(&st, m, &sp);
@@ -301,10 +322,12 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
     cnt.seen = mem_calloc(MEM_TAG_MISC, (size_t)hp->n_expert, 1);
     struct batch b;
     int32_t *last = mem_calloc(MEM_TAG_MISC, (size_t)B, sizeof(int32_t));
-    if (!cnt.seen || !last || batch_init(&b, chunk)) {
+    double *steps = mem_alloc(MEM_TAG_MISC, (size_t)(R * G) * sizeof(double));
+    if (!cnt.seen || !last || !steps || batch_init(&b, chunk)) {
         stepper_free(&st);
         mem_free(cnt.seen);
         mem_free(last);
+        mem_free(steps);
         return cli_error(CMD, "out of memory");
     }
     stepper_set_routing_cb(&st, on_routing, &cnt);
@@ -334,36 +357,61 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
     double t1 = clock_now_s();
     res->prompt_tok_s = (double)(B * P) / (t1 - t0);
 
-    // Decode: one warm-up step, then G timed steps of B tokens with routing counted.
+    // Decode: one warm-up step, then R rounds of (bandwidth pass, G timed steps).
+    const double X = (double)hp->n_expert, k = (double)hp->n_expert_used;
+    res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
+    const double bound_bytes = expected_step_bytes(m, res->expected_distinct);
+    double rd[BENCH_MAX_REPS], tr[BENCH_MAX_REPS], frac[BENCH_MAX_REPS], fbound[BENCH_MAX_REPS];
     double td = 0;
-    double *steps = mem_alloc(MEM_TAG_MISC, (size_t)G * sizeof(double));
-    if (!steps) rc = JANUS_ENOMEM;
-    for (int64_t s = 0; s <= G && !rc; s++) {
-        batch_clear(&b);
-        for (int64_t i = 0; i < B && !rc; i++)
-            rc = batch_add(&b, last[i], (int32_t)i, (int32_t)(P + s), 1);
-        if (rc) break;
-        cnt.counting = s > 0;
-        double a0 = clock_now_s();
-        rc = stepper_step(&st, &b);
-        if (rc) break;
-        const float *lg = stepper_logits(&st, NULL);
-        for (int64_t i = 0; i < B; i++)
-            last[i] = sampler_greedy(lg + i * V, V);
-        if (s > 0) {
-            steps[s - 1] = clock_now_s() - a0;
-            td += steps[s - 1];
+    int64_t s = 0; // decode position offset
+    for (int r = -1; r < R && !rc; r++) {
+        if (r >= 0 && bwm) {
+            struct membw_result bw;
+            rc = membw_run(bwm, 1, &bw);
+            rd[r] = bw.read_gb_s, tr[r] = bw.triad_gb_s;
+        }
+        const double eb0 = cnt.expert_bytes;
+        double tround = 0;
+        for (int i = 0; i < (r < 0 ? 1 : G) && !rc; i++, s++) {
+            batch_clear(&b);
+            for (int64_t q = 0; q < B && !rc; q++)
+                rc = batch_add(&b, last[q], (int32_t)q, (int32_t)(P + s), 1);
+            if (rc) break;
+            cnt.counting = r >= 0;
+            double a0 = clock_now_s();
+            rc = stepper_step(&st, &b);
+            if (rc) break;
+            const float *lg = stepper_logits(&st, NULL);
+            for (int64_t q = 0; q < B; q++)
+                last[q] = sampler_greedy(lg + q * V, V);
+            if (r >= 0) {
+                const double dt = clock_now_s() - a0;
+                steps[r * G + i] = dt;
+                tround += dt;
+            }
+        }
+        if (r < 0 || rc) continue;
+        td += tround;
+        const double bytes = (double)G * step_static_bytes(m, B) + (cnt.expert_bytes - eb0);
+        if (bwm) {
+            frac[r] = bytes / tround / 1e9 / rd[r];
+            fbound[r] = ((double)(B * G) / tround) / ((double)B * rd[r] * 1e9 / bound_bytes);
         }
     }
     if (!rc) {
-        res->decode_tok_s = (double)(B * G) / td;
-        res->step_ms = td / (double)G * 1e3;
-        res->step_ms_median = membw_median(steps, (int)G) * 1e3;
-        const double st_bytes = static_bytes(m) + (double)B * (double)m->token_embd.row_bytes;
-        res->bytes_per_step = st_bytes + cnt.expert_bytes / (double)G;
+        res->rounds = R;
+        res->decode_tok_s = (double)(B * R * G) / td;
+        res->step_ms = td / (double)(R * G) * 1e3;
+        res->step_ms_median = membw_median(steps, R * G) * 1e3;
+        res->bytes_per_step = step_static_bytes(m, B) + cnt.expert_bytes / (double)(R * G);
         res->distinct_per_layer = cnt.n_layer_steps ? cnt.distinct / (double)cnt.n_layer_steps : 0;
-        const double X = (double)hp->n_expert, k = (double)hp->n_expert_used;
-        res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
+        if (bwm) {
+            res->read_gb_s = membw_median(rd, R);
+            res->triad_gb_s = membw_median(tr, R);
+            res->frac_bound = membw_median(fbound, R);
+            res->frac_bw = membw_median(frac, R); // sorts frac: min/max after
+            res->frac_lo = frac[0], res->frac_hi = frac[R - 1];
+        }
     }
     batch_free(&b);
     mem_free(steps);
@@ -378,11 +426,11 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
 static int cmd_decode(const struct bench_opts *o, int threads) {
     struct model m;
     if (open_model(o->model, &m)) return 1;
-    struct membw_result bw = {0};
+    struct membw *bwm = NULL;
     struct pool *bw_pool = NULL;
     if (o->membw_mb > 0) {
         int rc = pool_create(&bw_pool, threads);
-        if (!rc) rc = membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw);
+        if (!rc) rc = membw_open(&bwm, bw_pool, (size_t)o->membw_mb << 20);
         if (rc) {
             pool_destroy(&bw_pool);
             model_free(&m);
@@ -391,33 +439,29 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
     }
     (void)prefault(&m);
     const struct hparams *hp = &m.hp;
-    double moe_layers = 0, eb = 0;
+    double eb = 0;
     for (int64_t l = 0; l < hp->n_layer; l++)
-        if (m.layers[l].is_moe) moe_layers++, eb = (double)expert_bytes(&m.layers[l]);
+        if (m.layers[l].is_moe) eb = (double)expert_bytes(&m.layers[l]);
     const char *kname = kern_best()->name;
+    const int R = (int)JANUS_MIN(o->reps, o->gen);
     if (!o->json) {
         printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
                "non-expert %.1f MB; kernels %s, %d threads\n",
                o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
                (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
                static_bytes(&m) / 1e6, kname, threads);
-        if (o->membw_mb > 0)
-            printf("memory bandwidth (%d threads, %zu MB, median of %d): read %.2f GB/s "
-                   "[%.2f..%.2f], triad %.2f GB/s [%.2f..%.2f]\n",
-                   bw.n_threads, bw.read_bytes >> 20, bw.reps, bw.read_gb_s, bw.read_gb_s_min,
-                   bw.read_gb_s_max, bw.triad_gb_s, bw.triad_gb_s_min, bw.triad_gb_s_max);
-        printf("%6s %12s %12s %9s %10s %10s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
-               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "bw_GB/s",
-               "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
+        printf("decode: %d rounds of %lld steps per batch size, each after one bandwidth pass "
+               "(%lld MB); of_bw and of_bound are medians of the rounds' paired ratios\n",
+               R, (long long)(o->gen / R), (long long)o->membw_mb);
+        printf("%6s %12s %12s %9s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
+               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "read_GB/s",
+               "triad", "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
         struct decode_result r = {0};
-        // The machine may be shared: re-measure the bandwidth next to every batch size.
-        if (i > 0 && o->membw_mb > 0 &&
-            membw_measure(bw_pool, (size_t)o->membw_mb << 20, (int)o->reps, &bw) != JANUS_OK)
-            bw = (struct membw_result){0};
-        if (run_decode(&m, o, B, threads, &r)) {
+        if (run_decode(&m, o, B, threads, bwm, &r)) {
+            membw_close(&bwm);
             pool_destroy(&bw_pool);
             model_free(&m);
             return 1;
@@ -425,9 +469,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         const double bytes_tok = r.bytes_per_step / (double)B;
         const double gb_s = r.bytes_per_step * (r.decode_tok_s / (double)B) / 1e9;
         // Bandwidth-bound limit: static weights + expected distinct experts, read once a step.
-        const double exp_bytes = static_bytes(&m) + moe_layers * r.expected_distinct * eb;
-        const double bound = bw.read_gb_s > 0 ? (double)B * bw.read_gb_s * 1e9 / exp_bytes : 0;
-        const double frac = bw.read_gb_s > 0 ? gb_s / bw.read_gb_s : 0;
+        const double bound = r.read_gb_s > 0 ? (double)B * r.read_gb_s * 1e9 /
+                                                   expected_step_bytes(&m, r.expected_distinct)
+                                             : 0;
         // Compute-bound limit: the kernel's cache-resident multiply-add rate at this batch.
         double roof = 0;
         {
@@ -441,27 +485,28 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         if (o->json) {
             printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
                    "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
-                   "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"bound_tok_s\":%.4g,"
-                   "\"frac_of_bound\":%.4f,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
+                   "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"frac_of_bandwidth_min\":%.4f,"
+                   "\"frac_of_bandwidth_max\":%.4f,\"bound_tok_s\":%.4g,"
+                   "\"frac_of_bound\":%.4f,\"rounds\":%d,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
                    "\"distinct_experts_per_layer\":%.3f,"
                    "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
                    "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
                    "\"macs_per_token\":%.6g}\n",
-                   (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, bw.read_gb_s,
-                   bw.triad_gb_s, frac, bound, bound > 0 ? r.decode_tok_s / bound : 0, r.step_ms,
-                   r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
-                   (long long)o->prompt, (long long)o->gen, kname, roof / 1e9, compute_bound,
-                   macs_per_token(&m));
+                   (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, r.read_gb_s,
+                   r.triad_gb_s, r.frac_bw, r.frac_lo, r.frac_hi, bound, r.frac_bound, r.rounds,
+                   r.step_ms, r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
+                   (long long)o->prompt, (long long)(r.rounds * (o->gen / r.rounds)), kname,
+                   roof / 1e9, compute_bound, macs_per_token(&m));
         } else {
-            printf(
-                "%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.1f%% %8.2f %12.2f %7.1f%% %10.1f "
-                "%12.2f\n",
-                (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
-                bw.read_gb_s, 100 * frac, r.distinct_per_layer, bound,
-                bound > 0 ? 100 * r.decode_tok_s / bound : 0, roof / 1e9, compute_bound);
+            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
+                   "%7.1f%% %10.1f %12.2f\n",
+                   (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
+                   r.read_gb_s, r.triad_gb_s, 100 * r.frac_bw, r.distinct_per_layer, bound,
+                   100 * r.frac_bound, roof / 1e9, compute_bound);
         }
         fflush(stdout);
     }
+    membw_close(&bwm);
     pool_destroy(&bw_pool);
     model_free(&m);
     return 0;

@@ -145,9 +145,10 @@ static void attn_gqa(struct attn *a, int64_t l) {
     const int64_t n = b->n, H = hp->n_head, Hkv = hp->n_head_kv;
     const int64_t hd = hp->head_dim_k, hdv = hp->head_dim_v;
     const int64_t nq = H * hd, nk = Hkv * hd, nv = Hkv * hdv;
-    linear(a->lin, a->q, nq, &L->wq, a->x, n);
-    linear(a->lin, a->k, nk, &L->wk, a->x, n);
-    linear(a->lin, a->v, nv, &L->wv, a->x, n);
+    const struct linear_op qkv[3] = {{.y = a->q, .ldy = nq, .w = &L->wq, .x = a->x, .n_tok = n},
+                                     {.y = a->k, .ldy = nk, .w = &L->wk, .x = a->x, .n_tok = n},
+                                     {.y = a->v, .ldy = nv, .w = &L->wv, .x = a->x, .n_tok = n}};
+    linear_many(a->lin, qkv, 3);
     for (int64_t i = 0; i < n; i++) {
         float *q = a->q + i * nq, *k = a->k + i * nk, *v = a->v + i * nv;
         if (L->bq) {
@@ -294,9 +295,9 @@ static void attn_heads_run(struct attn *a, int64_t l, int64_t width) {
 static void ffn(struct attn *a, float *out, const struct wview *wg, const struct wview *wu,
                 const struct wview *wd, const float *x, int64_t n) {
     const int64_t F = wg->n_out;
-    linear(a->lin, a->ff_g, F, wg, x, n);
-    linear(a->lin, a->ff_u, F, wu, x, n);
-    a->lin->kern->swiglu(a->ff_g, a->ff_g, a->ff_u, n * F);
+    const struct linear_op gu = {
+        .y = a->ff_g, .ldy = F, .w = wg, .x = x, .n_tok = n, .wu = wu, .u = a->ff_u};
+    linear_many(a->lin, &gu, 1);
     linear(a->lin, out, wd->n_out, wd, a->ff_g, n);
 }
 

@@ -36,4 +36,25 @@ void linear_ctx_free(struct linear_ctx *c);
 void linear(const struct linear_ctx *c, float *y, int64_t ldy, const struct wview *w,
             const float *x, int64_t n_tok);
 
+// One product of a linear_many() call: y (n_tok, ldy) = x (n_tok, w->n_in) · Wᵀ. With wu
+// set it is a gated pair sharing x: y = silu(x·Wᵀ) ⊙ (x·Wuᵀ) (SwiGLU), u (n_tok, ldy) is
+// scratch for x·Wuᵀ and wu->n_out == w->n_out.
+struct linear_op {
+    float *y;
+    int64_t ldy;
+    const struct wview *w;
+    const float *x;
+    int64_t n_tok;
+    const struct wview *wu; // NULL: plain product
+    float *u;
+};
+
+#define LINEAR_MAX_OPS 64
+
+// Runs n_ops <= LINEAR_MAX_OPS independent products as one pool run (row chunks of every
+// product from one counter), so many small products — the experts of an MoE layer — cost
+// one wake-up and one barrier instead of one each, and the threads stream without gaps.
+// Every y element is bit-identical to what linear() (plus kern->swiglu for a pair) gives.
+void linear_many(const struct linear_ctx *c, const struct linear_op *ops, int n_ops);
+
 #endif // JANUS_LINEAR_H

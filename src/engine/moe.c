@@ -9,6 +9,11 @@
 
 #include <string.h>
 
+// Rows of the group buffers: every (token, slot) pair of a step when that is small (a
+// decode step: all activated experts in one group), else max_tokens and at least
+// MOE_GROUP_MIN_ROWS (large prefill steps run in several groups).
+#define MOE_GROUP_MIN_ROWS 512
+
 int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin,
              int64_t max_tokens) {
     memset(mo, 0, sizeof *mo);
@@ -19,11 +24,13 @@ int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin
     mo->max_tokens = max_tokens;
     const int64_t T = max_tokens, X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
     const int64_t k = hp->n_expert_used;
+    const int64_t R = JANUS_MIN(T * k, JANUS_MAX(T, MOE_GROUP_MIN_ROWS));
+    mo->group_rows = R;
     const size_t sizes[] = {(size_t)(T * X) * 4, (size_t)gate_scratch_floats(X) * 4,
                             (size_t)(X + 1) * 4, (size_t)(T * k) * 4,
-                            (size_t)(T * k) * 4, (size_t)(T * E) * 4,
-                            (size_t)(T * F) * 4, (size_t)(T * F) * 4,
-                            (size_t)(T * E) * 4};
+                            (size_t)(T * k) * 4, (size_t)(R * E) * 4,
+                            (size_t)(R * F) * 4, (size_t)(R * F) * 4,
+                            (size_t)(R * E) * 4};
     size_t cap = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
         cap += (sizes[i] + 63) & ~(size_t)63;
@@ -100,31 +107,69 @@ static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_
     mo->count[0] = 0;
 }
 
+// One group: experts ids[0..n) with their token rows at row offsets off[] of the group
+// buffers. Gathers, runs gate/up+SwiGLU then down as two pool runs, scatter-adds.
+static void run_group(struct moe *mo, const struct model_layer *L, const float *x,
+                      const int32_t *ids, const int64_t *off, int n, float *out) {
+    const struct hparams *hp = &mo->m->hp;
+    const int64_t E = hp->n_embd, F = hp->n_ff_exp;
+    JANUS_ASSERT(n >= 1 && n <= LINEAR_MAX_OPS);
+    struct wview wg[LINEAR_MAX_OPS], wu[LINEAR_MAX_OPS], wd[LINEAR_MAX_OPS];
+    struct linear_op up[LINEAR_MAX_OPS], down[LINEAR_MAX_OPS];
+    for (int j = 0; j < n; j++) {
+        const int64_t e = ids[j], c0 = mo->count[e], c = mo->count[e + 1] - c0;
+        float *xg = mo->xg + off[j] * E;
+        for (int64_t i = 0; i < c; i++)
+            memcpy(xg + i * E, x + (int64_t)mo->tok[c0 + i] * E, (size_t)E * sizeof(float));
+        wg[j] = wview3_mat(&L->gate_exps, e);
+        wu[j] = wview3_mat(&L->up_exps, e);
+        wd[j] = wview3_mat(&L->down_exps, e);
+        up[j] = (struct linear_op){.y = mo->g + off[j] * F,
+                                   .ldy = F,
+                                   .w = &wg[j],
+                                   .x = xg,
+                                   .n_tok = c,
+                                   .wu = &wu[j],
+                                   .u = mo->u + off[j] * F};
+        down[j] = (struct linear_op){
+            .y = mo->y + off[j] * E, .ldy = E, .w = &wd[j], .x = mo->g + off[j] * F, .n_tok = c};
+    }
+    linear_many(mo->lin, up, n);
+    linear_many(mo->lin, down, n);
+    const struct kern_ops *K = mo->lin->kern;
+    for (int j = 0; j < n; j++) {
+        const int64_t e = ids[j], c0 = mo->count[e], c = mo->count[e + 1] - c0;
+        for (int64_t i = 0; i < c; i++)
+            K->axpy(out + (int64_t)mo->tok[c0 + i] * E, mo->tw[c0 + i], mo->y + (off[j] + i) * E,
+                    E);
+    }
+}
+
 void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
                  const uint8_t *run_here, float *out) {
     const struct hparams *hp = &mo->m->hp;
     const struct model_layer *L = &mo->m->layers[l];
     JANUS_ASSERT(L->is_moe && rt->n_tok == n && n <= mo->max_tokens);
-    const int64_t X = hp->n_expert, E = hp->n_embd, F = hp->n_ff_exp;
-    const struct kern_ops *K = mo->lin->kern;
+    const int64_t X = hp->n_expert, E = hp->n_embd;
     memset(out, 0, (size_t)(n * E) * sizeof(float));
     for (int64_t i = 0; i < n * rt->k; i++)
         JANUS_ASSERT(rt->ids[i] >= 0 && rt->ids[i] < X);
     group_by_expert(mo, rt, X);
+    int32_t ids[LINEAR_MAX_OPS];
+    int64_t off[LINEAR_MAX_OPS], rows = 0;
+    int n_grp = 0;
     for (int64_t e = 0; e < X; e++) {
-        const int64_t c0 = mo->count[e], c = mo->count[e + 1] - c0;
+        const int64_t c = mo->count[e + 1] - mo->count[e];
         if (c == 0 || (run_here && !run_here[e])) continue;
-        for (int64_t i = 0; i < c; i++)
-            memcpy(mo->xg + i * E, x + (int64_t)mo->tok[c0 + i] * E, (size_t)E * sizeof(float));
-        const struct wview wg = wview3_mat(&L->gate_exps, e), wu = wview3_mat(&L->up_exps, e);
-        const struct wview wd = wview3_mat(&L->down_exps, e);
-        linear(mo->lin, mo->g, F, &wg, mo->xg, c);
-        linear(mo->lin, mo->u, F, &wu, mo->xg, c);
-        K->swiglu(mo->g, mo->g, mo->u, c * F);
-        linear(mo->lin, mo->y, E, &wd, mo->g, c);
-        for (int64_t i = 0; i < c; i++)
-            K->axpy(out + (int64_t)mo->tok[c0 + i] * E, mo->tw[c0 + i], mo->y + i * E, E);
+        if (n_grp == LINEAR_MAX_OPS || rows + c > mo->group_rows) { // c <= max_tokens: fits
+            run_group(mo, L, x, ids, off, n_grp, out);
+            n_grp = 0, rows = 0;
+        }
+        ids[n_grp] = (int32_t)e;
+        off[n_grp++] = rows;
+        rows += c;
     }
+    if (n_grp) run_group(mo, L, x, ids, off, n_grp, out);
 }
 
 int64_t moe_n_active(struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here) {

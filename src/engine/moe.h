@@ -29,14 +29,15 @@ struct moe {
     const struct linear_ctx *lin;
     int64_t max_tokens;
     struct arena arena;
-    float *r;        // (max_tokens, n_expert) router logits
-    float *gscratch; // gate scratch
-    int32_t *count;  // (n_expert + 1) tokens per expert, then offsets
-    int32_t *tok;    // (max_tokens · k) token index per (expert, slot), grouped by expert
-    float *tw;       // (max_tokens · k) matching gate weight
-    float *xg;       // (max_tokens, E) gathered rows of one expert
-    float *g, *u;    // (max_tokens, n_ff_exp)
-    float *y;        // (max_tokens, E) expert output rows
+    float *r;           // (max_tokens, n_expert) router logits
+    float *gscratch;    // gate scratch
+    int32_t *count;     // (n_expert + 1) tokens per expert, then offsets
+    int32_t *tok;       // (max_tokens · k) token index per (expert, slot), grouped by expert
+    float *tw;          // (max_tokens · k) matching gate weight
+    int64_t group_rows; // rows of the group buffers below (>= max_tokens)
+    float *xg;          // (group_rows, E) gathered rows of a group of experts
+    float *g, *u;       // (group_rows, n_ff_exp)
+    float *y;           // (group_rows, E) expert output rows
 };
 
 // Sizes the context for up to max_tokens tokens per step (B, all attention instances).
@@ -55,8 +56,10 @@ void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_r
 
 // out (n, E) = Σ over (t, j) with run_here[ids] of w · FFN_e(x_t); rows with nothing to
 // run here are zero. run_here: (n_expert) 1 = this instance runs logical expert e for
-// this step (NULL: all). Experts are visited in increasing id; tokens of one expert in
-// increasing row order.
+// this step (NULL: all). Experts run in groups (as many as the group buffers hold, at most
+// LINEAR_MAX_OPS), each group as two pool runs — gate/up with SwiGLU, then down — for all
+// its experts (linear_many); the weighted sums are added in increasing expert id, tokens of
+// one expert in increasing row order, so out does not depend on the grouping.
 void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
                  const uint8_t *run_here, float *out);
 

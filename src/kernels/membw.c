@@ -17,6 +17,10 @@
 #define MEMBW_X86 1
 #endif
 
+// Prefetch distance (bytes) in each sub-stream: the best of 0/512/1024/2048 here
+// (docs/PERFORMANCE.md), so the read figure is the most this access pattern can get.
+#define MEMBW_PREFETCH 1024
+
 enum membw_phase { MEMBW_INIT, MEMBW_READ, MEMBW_TRIAD };
 
 struct membw_ctx {
@@ -39,7 +43,7 @@ __attribute__((target("avx2"))) static uint64_t membw_read_avx2(const uint64_t *
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < q; i += 8) {
         for (int j = 0; j < 4; j++)
-            _mm_prefetch((const char *)(s[j] + i) + 512, _MM_HINT_T0);
+            _mm_prefetch((const char *)(s[j] + i) + MEMBW_PREFETCH, _MM_HINT_T0);
         a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(s[0] + i)));
         a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(s[1] + i)));
         a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(s[2] + i)));
@@ -140,47 +144,66 @@ static double membw_max(const double *v, int n) {
     return m;
 }
 
-int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_result *out) {
-    if (read_bytes < ((size_t)1 << 20) || reps < 1 || reps > MEMBW_MAX_REPS) return JANUS_EINVAL;
-    struct membw_ctx *c = mem_calloc(MEM_TAG_MISC, 1, sizeof *c);
-    if (!c) return JANUS_ENOMEM;
+struct membw {
+    struct pool *pool;
+    struct membw_ctx c;
+    void *raw[4]; // allocations behind c.buf, c.a, c.b, c.c
+};
+
+void membw_close(struct membw **bp) {
+    if (!bp || !*bp) return;
+    for (int i = 0; i < 4; i++)
+        mem_free((*bp)->raw[i]);
+    mem_free(*bp);
+    *bp = NULL;
+}
+
+int membw_open(struct membw **out, struct pool *pool, size_t read_bytes) {
+    *out = NULL;
+    if (read_bytes < ((size_t)1 << 20)) return JANUS_EINVAL;
+    struct membw *b = mem_calloc(MEM_TAG_MISC, 1, sizeof *b);
+    if (!b) return JANUS_ENOMEM;
+    struct membw_ctx *c = &b->c;
+    b->pool = pool;
     c->n_words = (int64_t)(read_bytes / 8);
     c->n_elem = (int64_t)(read_bytes / 3 / 8);
     // 64-byte alignment: over-allocate and round up.
-    void *raw[4] = {
-        mem_alloc(MEM_TAG_MISC, (size_t)c->n_words * 8 + 64),
-        mem_alloc(MEM_TAG_MISC, (size_t)c->n_elem * 8 + 64),
-        mem_alloc(MEM_TAG_MISC, (size_t)c->n_elem * 8 + 64),
-        mem_alloc(MEM_TAG_MISC, (size_t)c->n_elem * 8 + 64),
-    };
-    int rc = JANUS_OK;
-    if (!raw[0] || !raw[1] || !raw[2] || !raw[3]) {
-        rc = JANUS_ENOMEM;
-        goto done;
+    b->raw[0] = mem_alloc(MEM_TAG_MISC, (size_t)c->n_words * 8 + 64);
+    for (int i = 1; i < 4; i++)
+        b->raw[i] = mem_alloc(MEM_TAG_MISC, (size_t)c->n_elem * 8 + 64);
+    if (!b->raw[0] || !b->raw[1] || !b->raw[2] || !b->raw[3]) {
+        membw_close(&b);
+        return JANUS_ENOMEM;
     }
-    c->buf = (uint64_t *)(((uintptr_t)raw[0] + 63) & ~(uintptr_t)63);
-    c->a = (double *)(((uintptr_t)raw[1] + 63) & ~(uintptr_t)63);
-    c->b = (double *)(((uintptr_t)raw[2] + 63) & ~(uintptr_t)63);
-    c->c = (double *)(((uintptr_t)raw[3] + 63) & ~(uintptr_t)63);
+    c->buf = (uint64_t *)(((uintptr_t)b->raw[0] + 63) & ~(uintptr_t)63);
+    c->a = (double *)(((uintptr_t)b->raw[1] + 63) & ~(uintptr_t)63);
+    c->b = (double *)(((uintptr_t)b->raw[2] + 63) & ~(uintptr_t)63);
+    c->c = (double *)(((uintptr_t)b->raw[3] + 63) & ~(uintptr_t)63);
 #ifdef MEMBW_X86
     __builtin_cpu_init();
     c->use_avx2 = __builtin_cpu_supports("avx2");
 #endif
     c->phase = MEMBW_INIT;
     pool_run(pool, membw_worker, c);
-
-    double rd[MEMBW_MAX_REPS], tr[MEMBW_MAX_REPS];
     c->phase = MEMBW_READ; // one untimed pass warms the TLB and the page tables
     pool_run(pool, membw_worker, c);
+    *out = b;
+    return JANUS_OK;
+}
+
+int membw_run(struct membw *b, int reps, struct membw_result *out) {
+    if (!b || reps < 1 || reps > MEMBW_MAX_REPS) return JANUS_EINVAL;
+    struct membw_ctx *c = &b->c;
+    double rd[MEMBW_MAX_REPS], tr[MEMBW_MAX_REPS];
     for (int r = 0; r < reps; r++) {
         c->phase = MEMBW_READ;
         int64_t t0 = clock_now_ns();
-        pool_run(pool, membw_worker, c);
+        pool_run(b->pool, membw_worker, c);
         int64_t t1 = clock_now_ns();
         rd[r] = (double)c->n_words * 8.0 / (double)JANUS_MAX(t1 - t0, 1);
         c->phase = MEMBW_TRIAD;
         t0 = clock_now_ns();
-        pool_run(pool, membw_worker, c);
+        pool_run(b->pool, membw_worker, c);
         t1 = clock_now_ns();
         tr[r] = (double)c->n_elem * 24.0 / (double)JANUS_MAX(t1 - t0, 1);
     }
@@ -190,7 +213,7 @@ int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_r
         sink += c->sink[i];
     JANUS_ASSERT(sink != 1); // never true for a buffer holding 0, 1, 2, ...
     memset(out, 0, sizeof *out);
-    out->n_threads = pool_n_threads(pool);
+    out->n_threads = pool_n_threads(b->pool);
     out->reps = reps;
     out->read_bytes = (size_t)c->n_words * 8;
     out->triad_bytes = (size_t)c->n_elem * 24;
@@ -200,9 +223,14 @@ int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_r
     out->triad_gb_s_min = membw_min(tr, reps);
     out->triad_gb_s_max = membw_max(tr, reps);
     out->triad_gb_s = membw_median(tr, reps);
-done:
-    for (int i = 0; i < 4; i++)
-        mem_free(raw[i]);
-    mem_free(c);
+    return JANUS_OK;
+}
+
+int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_result *out) {
+    if (reps < 1 || reps > MEMBW_MAX_REPS) return JANUS_EINVAL;
+    struct membw *b;
+    int rc = membw_open(&b, pool, read_bytes);
+    if (rc == JANUS_OK) rc = membw_run(b, reps, out);
+    membw_close(&b);
     return rc;
 }

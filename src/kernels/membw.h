@@ -6,8 +6,9 @@
 //           access pattern of the matmul reading 4 weight rows at once);
 //   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles, counted as 24 bytes per element
 //           (STREAM's convention: write-allocate traffic not counted).
-// Buffers must exceed the last-level cache; membw_measure allocates them (mem.h) and frees
-// them before returning. Not for the serving path.
+// Buffers must exceed the last-level cache; membw_open allocates and touches them (mem.h)
+// once, so a bench can re-measure next to each of its timings (membw_run) cheaply.
+// Not for the serving path.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_MEMBW_H
 #define JANUS_MEMBW_H
@@ -30,7 +31,14 @@ struct membw_result {
     double triad_gb_s_min, triad_gb_s_max;
 };
 
-// Measures read and triad bandwidth with the threads of pool (NULL: 1 thread).
+// Buffers for the tests, run by the threads of pool (NULL: 1 thread); read_bytes as below.
+struct membw;
+int membw_open(struct membw **out, struct pool *pool, size_t read_bytes) JANUS_WUR;
+// reps timed passes of each test (reps in [1, MEMBW_MAX_REPS]); out: medians, min, max.
+int membw_run(struct membw *b, int reps, struct membw_result *out) JANUS_WUR;
+void membw_close(struct membw **b);
+
+// membw_open + membw_run + membw_close: read and triad bandwidth with pool's threads.
 // read_bytes: size of the read buffer (>= 1 MiB; several times the LLC for DRAM figures);
 // the triad uses three arrays of read_bytes / 3 each. reps in [1, MEMBW_MAX_REPS].
 // out: filled on success. Returns JANUS_OK, JANUS_EINVAL (bad sizes), JANUS_ENOMEM.
