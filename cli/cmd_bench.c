@@ -27,6 +27,7 @@
 #define BENCH_MAX_BATCHES 16
 #define BENCH_MAX_LAYERS  1024
 #define BENCH_MAX_REPS    64
+#define BENCH_BW_PASSES   3 // bandwidth passes before each decode round (median)
 
 static void usage(void) {
     printf("usage: janus bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
@@ -37,7 +38,7 @@ static void usage(void) {
            "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
            "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
            "steps of B tokens run with greedy sampling (decode tokens/s), in R rounds each\n"
-           "right after one pass of the memory-bandwidth tests (read-only AVX2 streaming and\n"
+           "right after 3 passes of the memory-bandwidth tests (read-only AVX2 streaming and\n"
            "STREAM triad). Weight bytes per token = (non-expert weights + distinct activated\n"
            "experts' weights, summed over the MoE layers) per step / B. Each round's rate is\n"
            "divided by the read bandwidth measured next to it (of_bw: median over rounds);\n"
@@ -279,16 +280,16 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
     rc->n_layer_steps++;
 }
 
-// Per batch size. Decode runs in R rounds of G/R steps, each right after one pass of the
-// bandwidth tests: on a shared machine the bandwidth moves by tens of percent within
-// minutes, so each round's rate is divided by the bandwidth measured next to it and the
-// fractions are medians over rounds (paired ratios), not a ratio of two separate medians.
+// Per batch size. Decode runs in R rounds of G/R steps, each right after BENCH_BW_PASSES
+// passes of the bandwidth tests (their median): on a shared machine the bandwidth moves by tens of
+// percent within minutes, so each round's rate is divided by the bandwidth measured next to it and
+// the fractions are medians over rounds (paired ratios), not a ratio of two separate medians.
 struct decode_result {
     double prompt_tok_s, decode_tok_s, step_ms, step_ms_median;
     double bytes_per_step, distinct_per_layer, expected_distinct;
-    double read_gb_s, triad_gb_s;      // medians of the rounds' bandwidth passes (0: none)
-    double frac_bw, frac_lo, frac_hi;  // weight GB/s ÷ read GB/s: median, min, max over rounds
-    double frac_bound;                 // decode tok/s ÷ bandwidth-bound tok/s: median
+    double read_gb_s, triad_gb_s;     // medians of the rounds' bandwidth passes (0: none)
+    double frac_bw, frac_lo, frac_hi; // weight GB/s ÷ read GB/s: median, min, max over rounds
+    double frac_bound;                // decode tok/s ÷ bandwidth-bound tok/s: median
     int rounds;
 };
 
@@ -308,7 +309,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
     const struct hparams *hp = &m->hp;
     const int64_t P = o->prompt, V = hp->n_vocab;
     const int R = (int)JANUS_MIN(o->reps, o->gen), G = (int)(o->gen / R); // rounds, steps each
-    const int64_t chunk = JANUS_MAX(B, 256); // prefill tokens per step
+    const int64_t chunk = JANUS_MAX(B, 256);                              // prefill tokens per step
     struct stepper st;
     struct stepper_params sp = {.max_tokens = chunk,
                                 .n_seq = B,
@@ -367,7 +368,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
     for (int r = -1; r < R && !rc; r++) {
         if (r >= 0 && bwm) {
             struct membw_result bw;
-            rc = membw_run(bwm, 1, &bw);
+            rc = membw_run(bwm, BENCH_BW_PASSES, &bw);
             rd[r] = bw.read_gb_s, tr[r] = bw.triad_gb_s;
         }
         const double eb0 = cnt.expert_bytes;
@@ -450,9 +451,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
                (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
                static_bytes(&m) / 1e6, kname, threads);
-        printf("decode: %d rounds of %lld steps per batch size, each after one bandwidth pass "
+        printf("decode: %d rounds of %lld steps per batch size, each after %d bandwidth passes "
                "(%lld MB); of_bw and of_bound are medians of the rounds' paired ratios\n",
-               R, (long long)(o->gen / R), (long long)o->membw_mb);
+               R, (long long)(o->gen / R), BENCH_BW_PASSES, (long long)o->membw_mb);
         printf("%6s %12s %12s %9s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
                "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "read_GB/s",
                "triad", "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");

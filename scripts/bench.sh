@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make bench: decode benchmarks on models larger than the caches (docs/PERFORMANCE.md).
-# Generates (once, into $JANUS_BENCH_DIR, default ~/.cache/janus-bench) the ≥1 GB MoE model
-# of issue 4 — llama (Mixtral-style), 8 layers, n_embd 1024, 16 experts top-4, expert
-# width 2048 — in F16 and in Q8_0, then runs `janus bench` (decode per batch size, with the
-# memory-bandwidth test) and `janus bench --moe-layer` (the two MoE-layer curves) on each.
+# Generates (once, into $JANUS_BENCH_DIR, default ~/.cache/janus-bench) the ≥1 GB MoE models
+# of issue 4 — llama (Mixtral-style), n_embd 1024, 16 experts top-4, expert width 2048 —
+# in F16 (8 layers, 1.66 GB) and in Q8_0 (10 layers, 1.10 GB: 8 would be 0.88 GB), then runs
+# `janus bench` (decode per batch size, each timing paired with a memory-bandwidth pass) and
+# `janus bench --moe-layer` (the two MoE-layer curves) on each.
 # Results are printed and also kept as JSON lines in $JANUS_BENCH_DIR/results/.
-# Knobs: THREADS (default 2), BATCHES (1,4,16,64), PROMPT (32), GEN (16), REPS (5),
+# Knobs: THREADS (default 2), BATCHES (1,4,16,64), PROMPT (32), GEN (30), REPS (5),
 #        MOE_BATCH (4), TYPES ("f16 q8_0").
 # SPDX-License-Identifier: MIT
 set -euo pipefail
@@ -15,7 +16,7 @@ DIR=${JANUS_BENCH_DIR:-$HOME/.cache/janus-bench}
 THREADS=${THREADS:-2}
 BATCHES=${BATCHES:-1,4,16,64}
 PROMPT=${PROMPT:-32}
-GEN=${GEN:-16}
+GEN=${GEN:-30}
 REPS=${REPS:-5}
 MOE_BATCH=${MOE_BATCH:-4}
 TYPES=${TYPES:-f16 q8_0}
@@ -27,11 +28,14 @@ lscpu | grep -E 'Model name|^CPU\(s\)|L2 cache|L3 cache' || true
 grep MemTotal /proc/meminfo || true
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+layers() { [ "$1" = q8_0 ] && echo 10 || echo 8; }
+model() { echo "$DIR/moe-l$(layers "$1")-$1.gguf"; }
+
 for t in $TYPES; do
-  m="$DIR/moe-1g-$t.gguf"
+  m=$(model "$t")
   if [ ! -f "$m" ]; then
     echo "== generating $m"
-    "$JANUS" gen-model --arch llama --n-embd 1024 --n-layer 8 --n-head 16 --n-head-kv 4 \
+    "$JANUS" gen-model --arch llama --n-embd 1024 --n-layer "$(layers "$t")" --n-head 16 --n-head-kv 4 \
       --head-dim 64 --n-expert 16 --n-expert-used 4 --n-ff-exp 2048 --type "$t" --seed 1 \
       -o "$m.tmp"
     mv "$m.tmp" "$m"
@@ -39,7 +43,7 @@ for t in $TYPES; do
 done
 
 for t in $TYPES; do
-  m="$DIR/moe-1g-$t.gguf"
+  m=$(model "$t")
   echo "== decode: $m (threads $THREADS)"
   out="$DIR/results/decode-$t-$stamp.jsonl"
   "$JANUS" bench -m "$m" --batch "$BATCHES" --threads "$THREADS" --prompt "$PROMPT" \
@@ -48,18 +52,20 @@ for t in $TYPES; do
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 r0 = rows[0]
-print(f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']}; "
-      "bandwidth re-measured before each batch size (read / triad GB/s)")
+print(f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']} in "
+      f"{r0['rounds']} rounds, each after a bandwidth pass (read / triad GB/s: medians); "
+      "'of bw' and 'of bound' are medians of the rounds' paired ratios (of bw: min-max)")
 print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'median step ms':>14} "
       f"{'MB/token':>9} {'GB/s':>6} {'read/triad':>11} "
-      f"{'of bw':>6} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} "
+      f"{'of bw (min-max)':>16} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} "
       f"{'GMAC/s':>7} {'compute bound':>13}")
 for r in rows:
     print(f"{r['batch']:>5} {r['prompt_tok_s']:>12.1f} {r['decode_tok_s']:>12.2f} "
           f"{r['step_ms_median']:>14.2f} "
           f"{r['weight_bytes_per_token']/1e6:>9.2f} {r['weight_gb_s']:>6.2f} "
           f"{r['bandwidth_gb_s']:>5.2f}/{r['triad_gb_s']:<5.2f} "
-          f"{100*r['frac_of_bandwidth']:>5.1f}% {r['distinct_experts_per_layer']:>13.2f} "
+          f"{100*r['frac_of_bandwidth']:>5.1f}% ({100*r['frac_of_bandwidth_min']:.0f}-"
+          f"{100*r['frac_of_bandwidth_max']:.0f}) {r['distinct_experts_per_layer']:>13.2f} "
           f"{r['bound_tok_s']:>11.2f} {100*r['frac_of_bound']:>7.1f}% "
           f"{r['compute_gmacs']:>7.1f} {r['compute_bound_tok_s']:>13.2f}")
 PY

@@ -90,6 +90,7 @@ struct exec_info {
     int32_t max_seqs;     // KV slots per attention instance, <= EXEC_MAX_SEQS
     int64_t kv_tokens;    // KV capacity per attention instance in tokens (all slots)
     char model_name[128]; // NUL-terminated (general.name, else the file's base name)
+    char kernels[16];     // kernel table every process computes with ("ref", "avx2", ...)
 };
 
 // Counters since the executor was created (monotonic), plus the last step's per-layer view.

@@ -229,6 +229,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     info->max_seqs = p->max_seqs;
     info->kv_tokens = (int64_t)p->max_seqs * n_ctx;
     model_display_name(&x->model, p->model_path, info->model_name, sizeof info->model_name);
+    snprintf(info->kernels, sizeof info->kernels, "%s", kern_best()->name); // stepper's default
     x->max_rows = p->max_rows;
     x->n_expert = hp->n_expert > 0 ? hp->n_expert : 1;
     x->stats.n_layer = (int32_t)JANUS_MIN(hp->n_layer, (int64_t)EXEC_STATS_MAX_LAYERS);

@@ -783,6 +783,7 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         int level = kern_level(w->lin.kern), lowest = level;
         COMM_TRY(MPI_Allreduce(&level, &lowest, 1, MPI_INT, MPI_MIN, p->parent));
         if (lowest != level) w->lin.kern = kern_at_most(lowest);
+        snprintf(w->base.info.kernels, sizeof w->base.info.kernels, "%s", w->lin.kern->name);
         rc = p->node_size == 0 && p->host_labels
                  ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
                  : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);

@@ -1,0 +1,97 @@
+// Ranks on different CPUs compute with one kernel table (SPEC §3: the gate must be
+// bit-identical on every MoE instance): when one rank can only run the reference kernels
+// (here: JANUS_KERNELS=ref on the last rank), every rank of the deployment uses them, and the
+// deployment still reproduces the fixture's greedy tokens.
+// nranks: 3
+// SPDX-License-Identifier: MIT
+#include "../test.h"
+
+#include "base/mem.h"
+#include "base/status.h"
+#include "comm/comm.h"
+#include "ctl/exec.h"
+#include "ctl/worker_mpi.h"
+#include "kernels/kernels.h"
+
+#include <stdlib.h>
+
+#define MAX_PROMPT 64
+// Records a failure and goes on: rank 0 must reach exec_destroy, which the other ranks'
+// worker loops wait for.
+#define CHECK(ok, ...)                                                                             \
+    do {                                                                                           \
+        if (!(ok)) test_fail(__FILE__, __LINE__, __VA_ARGS__);                                     \
+    } while (0)
+
+static int read_ids(const char *path, int32_t *out, int cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, v;
+    while (n < cap && fscanf(f, "%d", &v) == 1)
+        out[n++] = v;
+    fclose(f);
+    return n;
+}
+
+TEST(mpi_ranks_agree_on_kernels) {
+    int me = 0;
+    // Before anything calls kern_best() (it caches its choice).
+    if (getenv("OMPI_COMM_WORLD_RANK") && atoi(getenv("OMPI_COMM_WORLD_RANK")) == 2)
+        setenv("JANUS_KERNELS", "ref", 1);
+    if (comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    atexit(comm_finalize);
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    char path[1024], ids[1024];
+    snprintf(path, sizeof path, "%s/models/llama-moe-f32.gguf", test_fixtures_dir());
+    struct worker_mpi_params p;
+    worker_mpi_default_params(&p);
+    p.model_path = path;
+    p.parent = MPI_COMM_WORLD;
+    p.n_attn = 1;
+    p.n_moe = 2;
+    p.max_seqs = 1;
+    p.max_rows = MAX_PROMPT;
+    p.n_ctx = 128;
+    struct exec *e = NULL;
+    char err[512] = "";
+    ASSERT_OK(worker_mpi_start(&p, &e, err, sizeof err));
+    if (me != 0) return; // the worker loop ran until rank 0 destroyed e
+    printf("  rank 0 would pick %s; the deployment uses %s\n", kern_best()->name, e->info.kernels);
+    CHECK(!strcmp(e->info.kernels, "ref"), "deployment kernels %s, want ref", e->info.kernels);
+
+    // One prompt, greedy, against the fixture's tokens.
+    int32_t tok[MAX_PROMPT], want[8];
+    snprintf(ids, sizeof ids, "%s/reference/llama-moe-f32.1.tokens", test_fixtures_dir());
+    int n = read_ids(ids, tok, MAX_PROMPT);
+    snprintf(ids, sizeof ids, "%s/reference/llama-moe-f32.1.greedy", test_fixtures_dir());
+    CHECK(n > 0 && read_ids(ids, want, 8) == 8, "fixture token files");
+    struct exec_batch *b = mem_calloc(MEM_TAG_MISC, 1, sizeof *b);
+    struct exec_result *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
+    CHECK(b && r, "out of memory");
+    int32_t got[8] = {0};
+    int rc = JANUS_OK;
+    for (int g = 0; g < 8 && n > 0 && b && r && rc == JANUS_OK; g++) {
+        exec_batch_clear(b);
+        if (g == 0) b->start_slots[b->n_start++] = 0;
+        const int32_t n_rows = g == 0 ? n : 1;
+        for (int32_t k = 0; k < n_rows; k++) {
+            struct exec_row *row = &b->rows[b->n_rows++];
+            row->token = g == 0 ? tok[k] : got[g - 1];
+            row->slot = 0;
+            row->pos = g == 0 ? k : n + g - 1;
+            row->i_sample = -1;
+        }
+        b->rows[b->n_rows - 1].i_sample = 0;
+        struct exec_sample *sm = &b->samples[b->n_sample++];
+        memset(sm, 0, sizeof *sm);
+        sm->row = b->n_rows - 1;
+        sm->top_p = 1.0f;
+        rc = exec_step(e, b, r);
+        got[g] = r->tokens[0];
+    }
+    CHECK(rc == JANUS_OK, "step: %s", janus_strerror(rc));
+    CHECK(n > 0 && !memcmp(got, want, sizeof want), "greedy tokens differ from the fixture");
+    mem_free(b);
+    mem_free(r);
+    exec_destroy(&e);
+}
