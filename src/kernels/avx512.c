@@ -73,7 +73,31 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
             acc[a][b] = _mm512_setzero_ps();
     const int64_t n16 = n_in & ~(int64_t)15;
     const int pf_every = type == KERN_W_F32 ? 16 : 32; // one prefetch per 64-byte line
-    for (int64_t i = 0; i < n16; i += 16) {
+    if (type == KERN_W_Q8_0) { // a block of 32 per pass: the scale is widened once
+        for (int64_t i = 0; i < n16; i += 32) {
+            __m512 lo[4], hi[4];
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++) {
+                const struct block_q8_0 *blk = (const struct block_q8_0 *)rows[a] + i / 32;
+                _mm_prefetch((const char *)blk + K512_PREFETCH, _MM_HINT_T0);
+                const __m512 d = _mm512_set1_ps(_cvtsh_ss(blk->d));
+                lo[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                          _mm_loadu_si128((const void *)blk->qs))),
+                                      d);
+                hi[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                          _mm_loadu_si128((const void *)(blk->qs + 16)))),
+                                      d);
+            }
+#pragma GCC unroll 6
+            for (int b = 0; b < TB; b++) {
+                const __m512 xl = _mm512_loadu_ps(xs[b] + i), xh = _mm512_loadu_ps(xs[b] + i + 16);
+#pragma GCC unroll 4
+                for (int a = 0; a < RB; a++)
+                    acc[a][b] = _mm512_fmadd_ps(hi[a], xh, _mm512_fmadd_ps(lo[a], xl, acc[a][b]));
+            }
+        }
+    }
+    for (int64_t i = 0; type != KERN_W_Q8_0 && i < n16; i += 16) {
         __m512 wv[4];
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
