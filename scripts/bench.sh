@@ -5,7 +5,8 @@
 # in F16 (8 layers, 1.66 GB) and in Q8_0 (10 layers, 1.10 GB: 8 would be 0.88 GB), then runs
 # `janus bench` (decode per batch size, each timing paired with a memory-bandwidth pass) and
 # `janus bench --moe-layer` (the two MoE-layer curves) on each.
-# Results are printed and also kept as JSON lines in $JANUS_BENCH_DIR/results/.
+# Results are printed and also kept as JSON lines in $JANUS_BENCH_DIR/results/;
+# `scripts/bench_report.py summary DIR TYPE` turns several runs into the tables of the doc.
 # Knobs: THREADS (default 2), BATCHES (1,4,16,64), PROMPT (32), GEN (30), REPS (5),
 #        MOE_BATCH (4), TYPES ("f16 q8_0").
 # SPDX-License-Identifier: MIT
@@ -48,29 +49,12 @@ for t in $TYPES; do
   out="$DIR/results/decode-$t-$stamp.jsonl"
   "$JANUS" bench -m "$m" --batch "$BATCHES" --threads "$THREADS" --prompt "$PROMPT" \
     --gen "$GEN" --reps "$REPS" --json > "$out"
-  /usr/bin/python3 - "$out" <<'PY'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-r0 = rows[0]
-print(f"kernels {r0['kernels']}, {r0['threads']} threads, prompt {r0['prompt']}, gen {r0['gen']} in "
-      f"{r0['rounds']} rounds, each after a bandwidth pass (read / triad GB/s: medians); "
-      "'of bw' and 'of bound' are medians of the rounds' paired ratios (of bw: min-max)")
-print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'median step ms':>14} "
-      f"{'MB/token':>9} {'GB/s':>6} {'read/triad':>11} "
-      f"{'of bw (min-max)':>16} {'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} "
-      f"{'GMAC/s':>7} {'compute bound':>13}")
-for r in rows:
-    print(f"{r['batch']:>5} {r['prompt_tok_s']:>12.1f} {r['decode_tok_s']:>12.2f} "
-          f"{r['step_ms_median']:>14.2f} "
-          f"{r['weight_bytes_per_token']/1e6:>9.2f} {r['weight_gb_s']:>6.2f} "
-          f"{r['bandwidth_gb_s']:>5.2f}/{r['triad_gb_s']:<5.2f} "
-          f"{100*r['frac_of_bandwidth']:>5.1f}% ({100*r['frac_of_bandwidth_min']:.0f}-"
-          f"{100*r['frac_of_bandwidth_max']:.0f}) {r['distinct_experts_per_layer']:>13.2f} "
-          f"{r['bound_tok_s']:>11.2f} {100*r['frac_of_bound']:>7.1f}% "
-          f"{r['compute_gmacs']:>7.1f} {r['compute_bound_tok_s']:>13.2f}")
-PY
+  /usr/bin/python3 scripts/bench_report.py decode "$out"
   echo "   (json: $out)"
   echo "== MoE layer: $m (batch $MOE_BATCH, threads $THREADS)"
-  "$JANUS" bench --moe-layer -m "$m" --batch "$MOE_BATCH" --threads "$THREADS" --reps "$REPS" |
-    tee "$DIR/results/moe-layer-$t-$stamp.txt"
+  out="$DIR/results/moe-layer-$t-$stamp.jsonl"
+  "$JANUS" bench --moe-layer -m "$m" --batch "$MOE_BATCH" --threads "$THREADS" --reps "$REPS" \
+    --json > "$out"
+  /usr/bin/python3 scripts/bench_report.py moe "$out"
+  echo "   (json: $out)"
 done
