@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/membw.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -17,9 +18,13 @@
 #define MEMBW_X86 1
 #endif
 
-// Prefetch distance (bytes) in each sub-stream: the best of 0/512/1024/2048 here
-// (docs/PERFORMANCE.md), so the read figure is the most this access pattern can get.
-#define MEMBW_PREFETCH 1024
+// The read pattern that measured fastest here (docs/PERFORMANCE.md, "Read test"), so the
+// read figure is the most we could stream: threads take 512 KiB chunks from a shared
+// counter (neighbouring chunks in flight at once, like the engine's row chunks) and read
+// each as 4 sub-streams with software prefetch 512 B ahead. Static halves of the buffer
+// per thread, or prefetch distances of 0/1024/2048 B, were 5-10 % slower.
+#define MEMBW_PREFETCH    512
+#define MEMBW_CHUNK_WORDS 65536 // 512 KiB
 
 enum membw_phase { MEMBW_INIT, MEMBW_READ, MEMBW_TRIAD };
 
@@ -31,10 +36,11 @@ struct membw_ctx {
     double *a, *b, *c; // triad arrays of n_elem doubles
     int64_t n_elem;
     uint64_t sink[POOL_MAX_THREADS]; // per-thread read sums (keeps the loads alive)
+    _Atomic int64_t next_chunk;      // read phase: next chunk to hand out
 };
 
 #ifdef MEMBW_X86
-// Four interleaved sub-streams (the quarters of the slice) with software prefetch: the
+// Four interleaved sub-streams (the quarters of the chunk) with software prefetch: the
 // access pattern of the matmul, which streams 4 weight rows at once. One sequential stream
 // per core leaves bandwidth unused on this class of machine (docs/PERFORMANCE.md).
 __attribute__((target("avx2"))) static uint64_t membw_read_avx2(const uint64_t *p, int64_t n) {
@@ -95,17 +101,18 @@ static void membw_worker(void *vctx, int ith, int nth) {
         }
         break;
     case MEMBW_READ:
-        pool_split(c->n_words / 64, ith, nth, &lo, &hi);
-        if (ith == nth - 1) hi = c->n_words / 64 + 1;
-        hi = JANUS_MIN(hi * 64, c->n_words);
-        lo *= 64;
+        for (;;) {
+            lo = atomic_fetch_add(&c->next_chunk, 1) * MEMBW_CHUNK_WORDS;
+            if (lo >= c->n_words) break;
+            hi = JANUS_MIN(lo + MEMBW_CHUNK_WORDS, c->n_words);
 #ifdef MEMBW_X86
-        if (c->use_avx2) {
-            c->sink[ith] += membw_read_avx2(c->buf + lo, hi - lo);
-            break;
-        }
+            if (c->use_avx2) {
+                c->sink[ith] += membw_read_avx2(c->buf + lo, hi - lo);
+                continue;
+            }
 #endif
-        c->sink[ith] += membw_read_scalar(c->buf + lo, hi - lo);
+            c->sink[ith] += membw_read_scalar(c->buf + lo, hi - lo);
+        }
         break;
     case MEMBW_TRIAD: {
         pool_split(c->n_elem, ith, nth, &lo, &hi);
@@ -186,6 +193,7 @@ int membw_open(struct membw **out, struct pool *pool, size_t read_bytes) {
     c->phase = MEMBW_INIT;
     pool_run(pool, membw_worker, c);
     c->phase = MEMBW_READ; // one untimed pass warms the TLB and the page tables
+    atomic_store(&c->next_chunk, 0);
     pool_run(pool, membw_worker, c);
     *out = b;
     return JANUS_OK;
@@ -197,6 +205,7 @@ int membw_run(struct membw *b, int reps, struct membw_result *out) {
     double rd[MEMBW_MAX_REPS], tr[MEMBW_MAX_REPS];
     for (int r = 0; r < reps; r++) {
         c->phase = MEMBW_READ;
+        atomic_store(&c->next_chunk, 0);
         int64_t t0 = clock_now_ns();
         pool_run(b->pool, membw_worker, c);
         int64_t t1 = clock_now_ns();

@@ -1,10 +1,11 @@
 // Memory-bandwidth measurement for `janus bench` (SPEC §9: decode is memory-bound, so every
 // decode figure is reported as a fraction of what this machine can stream). Two tests, both
-// multithreaded over a pool with a static partition, several repetitions, median reported:
-//   read  — every thread sums its slice of one large buffer with 256-bit loads, as four
-//           interleaved sub-streams with software prefetch (read-only streaming with the
-//           access pattern of the matmul reading 4 weight rows at once);
-//   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles, counted as 24 bytes per element
+// multithreaded over a pool, several repetitions, median reported:
+//   read  — the threads sum one large buffer with 256-bit loads, taking 512 KiB chunks from
+//           a shared counter and reading each as four interleaved sub-streams with software
+//           prefetch (the access pattern of the matmul's row chunks, and the fastest read
+//           pattern measured here);
+//   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles (static partition), 24 bytes per element
 //           (STREAM's convention: write-allocate traffic not counted).
 // Buffers must exceed the last-level cache; membw_open allocates and touches them (mem.h)
 // once, so a bench can re-measure next to each of its timings (membw_run) cheaply.
