@@ -54,6 +54,63 @@ K512_INLINE int64_t row_offset(int type, int64_t i) {
     }
 }
 
+// Horizontal sum of one accumulator with a fixed tree: a[i] = v[i] + v[i+8], b[i] = a[i] +
+// a[i+4], c[i] = b[i] + b[i+2], c[0] + c[1]. hsum_n() reduces 16 accumulators at once with
+// the same tree (float addition is commutative), so the bits do not depend on the path.
+K512_INLINE float hsum16(__m512 v) {
+    const __m256 a =
+        _mm256_add_ps(_mm512_castps512_ps256(v),
+                      _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    const __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
+    return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
+}
+
+// The 16 sums of v[0..15] in one vector, lane 4j + m holding the sum of v[j + 4m]: the
+// steps of hsum16 on all 16 at once (shuffles move whole partial sums, adds pair the
+// same lanes as hsum16 does).
+K512_INLINE __m512 hsum_x16(const __m512 *v) {
+    __m512 s[8], t[4], u[2];
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; k++) // lanes i < 8 of v[2k] | of v[2k+1]: v[i] + v[i+8]
+        s[k] = _mm512_add_ps(_mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0x44),
+                             _mm512_shuffle_f32x4(v[2 * k], v[2 * k + 1], 0xee));
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++) // 128-bit block j: accumulator 4k + j, a[i] + a[i+4]
+        t[k] = _mm512_add_ps(_mm512_shuffle_f32x4(s[2 * k], s[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(s[2 * k], s[2 * k + 1], 0xdd));
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++) { // block j: (b[0]+b[2], b[1]+b[3]) of 8k + j, of 8k + 4 + j
+        const __m512d a = _mm512_castps_pd(t[2 * k]), b = _mm512_castps_pd(t[2 * k + 1]);
+        u[k] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                             _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+    }
+    return _mm512_add_ps(_mm512_shuffle_ps(u[0], u[1], 0x88), _mm512_shuffle_ps(u[0], u[1], 0xdd));
+}
+
+// out[j] = hsum16(v[j]) for j < n (n <= 4 · K512_MAX_TB), 16 at a time when that is cheaper.
+K512_INLINE void hsum_n(float *out, const __m512 *v, int n) {
+#pragma GCC unroll 2
+    for (int g = 0; g < n; g += 16) {
+        const int m = n - g < 16 ? n - g : 16;
+        if (m < 6) {
+#pragma GCC unroll 6
+            for (int j = 0; j < m; j++)
+                out[g + j] = hsum16(v[g + j]);
+            continue;
+        }
+        __m512 w[16];
+#pragma GCC unroll 16
+        for (int j = 0; j < 16; j++)
+            w[j] = j < m ? v[g + j] : _mm512_setzero_ps();
+        float r[16];
+        _mm512_storeu_ps(r, hsum_x16(w));
+#pragma GCC unroll 16
+        for (int j = 0; j < m; j++)
+            out[g + j] = r[(j % 4) * 4 + j / 4];
+    }
+}
+
 // RB rows (r, r+S, r+2S, r+3S) x TB tokens (t..t+TB): RB·TB independent FMA chains.
 K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
                           const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
@@ -127,11 +184,19 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
                 acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
         }
     }
+    __m512 v[4 * K512_MAX_TB];
+    float sum[4 * K512_MAX_TB];
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 6
         for (int b = 0; b < TB; b++)
-            y[(t + b) * ldy + r + a * S] = _mm512_reduce_add_ps(acc[a][b]);
+            v[a * TB + b] = acc[a][b];
+    hsum_n(sum, v, RB * TB);
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a * S] = sum[a * TB + b];
 }
 
 // All tokens for the RB rows r + a·S: token blocks of at most 6, sizes balanced
