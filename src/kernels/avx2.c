@@ -27,6 +27,8 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 // the hardware prefetcher alone left 20-40 % of the bandwidth unused here (docs/PERFORMANCE.md).
 // Prefetching past a row's end is harmless (a hint; the next rows follow in memory).
 #define AVX2_PREFETCH       512
+// and a second level into L2 further ahead (as avx512.c; docs/PERFORMANCE.md, "Prefetch").
+#define AVX2_PREFETCH_L2    2048
 #define JANUS_MIN_I64(a, b) ((a) < (b) ? (a) : (b))
 #define JANUS_MAX_I64(a, b) ((a) > (b) ? (a) : (b))
 
@@ -132,9 +134,11 @@ AVX2_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
             xv[b] = _mm256_loadu_ps(xs[b] + i);
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
-            if ((i & 15) == 0)
-                _mm_prefetch(rows[a] + i * (type == KERN_W_F32 ? 4 : 2) + AVX2_PREFETCH,
-                             _MM_HINT_T0);
+            if ((i & 15) == 0) {
+                const char *at = rows[a] + i * (type == KERN_W_F32 ? 4 : 2);
+                _mm_prefetch(at + AVX2_PREFETCH, _MM_HINT_T0);
+                _mm_prefetch(at + AVX2_PREFETCH_L2, _MM_HINT_T1);
+            }
             __m256 wv = load_w8(type, rows[a], i);
 #pragma GCC unroll 3
             for (int b = 0; b < TB; b++)
@@ -189,7 +193,10 @@ AVX2_INLINE void mm_block_q8(int RB, int TB, float *y, int64_t ldy, const char *
         for (int j = 0; j < 4; j++) {
 #pragma GCC unroll 4
             for (int a = 0; a < RB; a++) {
-                if (j == 0) _mm_prefetch((const char *)&rows[a][k] + AVX2_PREFETCH, _MM_HINT_T0);
+                if (j == 0) {
+                    _mm_prefetch((const char *)&rows[a][k] + AVX2_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch((const char *)&rows[a][k] + AVX2_PREFETCH_L2, _MM_HINT_T1);
+                }
                 __m128i q = _mm_loadl_epi64((const __m128i *)(rows[a][k].qs + 8 * j));
                 __m256 qf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
 #pragma GCC unroll 3

@@ -21,9 +21,11 @@
 // The read pattern that measured fastest here (docs/PERFORMANCE.md, "Read test"), so the
 // read figure is the most we could stream: threads take 512 KiB chunks from a shared
 // counter (neighbouring chunks in flight at once, like the engine's row chunks) and read
-// each as 4 sub-streams with software prefetch 512 B ahead. Static halves of the buffer
-// per thread, or prefetch distances of 0/1024/2048 B, were 5-10 % slower.
+// each as 4 sub-streams with software prefetch into L1 512 B ahead and into L2 2 KiB
+// ahead. Static halves of the buffer per thread, one prefetch level, or other distances
+// were 5-10 % slower.
 #define MEMBW_PREFETCH    512
+#define MEMBW_PREFETCH_L2 2048
 #define MEMBW_CHUNK_WORDS 65536 // 512 KiB
 
 enum membw_phase { MEMBW_INIT, MEMBW_READ, MEMBW_TRIAD };
@@ -48,8 +50,10 @@ __attribute__((target("avx2"))) static uint64_t membw_read_avx2(const uint64_t *
     const uint64_t *s[4] = {p, p + q, p + 2 * q, p + 3 * q};
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     for (int64_t i = 0; i < q; i += 8) {
-        for (int j = 0; j < 4; j++)
+        for (int j = 0; j < 4; j++) {
             _mm_prefetch((const char *)(s[j] + i) + MEMBW_PREFETCH, _MM_HINT_T0);
+            _mm_prefetch((const char *)(s[j] + i) + MEMBW_PREFETCH_L2, _MM_HINT_T1);
+        }
         a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(s[0] + i)));
         a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(s[1] + i)));
         a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(s[2] + i)));
