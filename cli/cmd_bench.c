@@ -43,7 +43,8 @@ static void usage(void) {
            "experts' weights, summed over the MoE layers) per step / B. Each round's rate is\n"
            "divided by the read bandwidth measured next to it (of_bw: median over rounds);\n"
            "the bandwidth-bound limit for B counts the expected distinct experts\n"
-           "E·(1-(1-k/E)^B) per MoE layer.\n"
+           "E·(1-(1-k/E)^B) per MoE layer. moe_ms: time per step in the MoE side (gate and\n"
+           "experts); the rest of the step is attention, norms and the output head.\n"
            "\n"
            "  -m, --model FILE   GGUF model (gen-model makes large ones; scripts/bench.sh)\n"
            "  --batch LIST       batch sizes (default 1,4,16,64); with --moe-layer one size\n"
@@ -290,6 +291,7 @@ struct decode_result {
     double read_gb_s, triad_gb_s;     // medians of the rounds' bandwidth passes (0: none)
     double frac_bw, frac_lo, frac_hi; // weight GB/s ÷ read GB/s: median, min, max over rounds
     double frac_bound;                // decode tok/s ÷ bandwidth-bound tok/s: median
+    double moe_ms;                    // per step: MoE side (gate + experts), mean
     int rounds;
 };
 
@@ -363,7 +365,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
     res->expected_distinct = X * (1.0 - pow(1.0 - k / X, (double)B));
     const double bound_bytes = expected_step_bytes(m, res->expected_distinct);
     double rd[BENCH_MAX_REPS], tr[BENCH_MAX_REPS], frac[BENCH_MAX_REPS], fbound[BENCH_MAX_REPS];
-    double td = 0;
+    double td = 0, moe_ns = 0;
     int64_t s = 0; // decode position offset
     for (int r = -1; r < R && !rc; r++) {
         if (r >= 0 && bwm) {
@@ -372,6 +374,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
             rd[r] = bw.read_gb_s, tr[r] = bw.triad_gb_s;
         }
         const double eb0 = cnt.expert_bytes;
+        const int64_t moe0 = st.moe_ns;
         double tround = 0;
         for (int i = 0; i < (r < 0 ? 1 : G) && !rc; i++, s++) {
             batch_clear(&b);
@@ -393,6 +396,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         }
         if (r < 0 || rc) continue;
         td += tround;
+        moe_ns += (double)(st.moe_ns - moe0);
         const double bytes = (double)G * step_static_bytes(m, B) + (cnt.expert_bytes - eb0);
         if (bwm) {
             frac[r] = bytes / tround / 1e9 / rd[r];
@@ -404,6 +408,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
         res->decode_tok_s = (double)(B * R * G) / td;
         res->step_ms = td / (double)(R * G) * 1e3;
         res->step_ms_median = membw_median(steps, R * G) * 1e3;
+        res->moe_ms = moe_ns / (double)(R * G) / 1e6;
         res->bytes_per_step = step_static_bytes(m, B) + cnt.expert_bytes / (double)(R * G);
         res->distinct_per_layer = cnt.n_layer_steps ? cnt.distinct / (double)cnt.n_layer_steps : 0;
         if (bwm) {
@@ -454,9 +459,10 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         printf("decode: %d rounds of %lld steps per batch size, each after %d bandwidth passes "
                "(%lld MB); of_bw and of_bound are medians of the rounds' paired ratios\n",
                R, (long long)(o->gen / R), BENCH_BW_PASSES, (long long)o->membw_mb);
-        printf("%6s %12s %12s %9s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
-               "prompt_tok/s", "decode_tok/s", "step_ms", "MB/token", "weight_GB/s", "read_GB/s",
-               "triad", "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s", "cbound_tok/s");
+        printf("%6s %12s %12s %9s %7s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
+               "prompt_tok/s", "decode_tok/s", "step_ms", "moe_ms", "MB/token", "weight_GB/s",
+               "read_GB/s", "triad", "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s",
+               "cbound_tok/s");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
@@ -492,18 +498,18 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                    "\"distinct_experts_per_layer\":%.3f,"
                    "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
                    "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
-                   "\"macs_per_token\":%.6g}\n",
+                   "\"macs_per_token\":%.6g,\"moe_ms\":%.4g,\"other_ms\":%.4g}\n",
                    (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, r.read_gb_s,
                    r.triad_gb_s, r.frac_bw, r.frac_lo, r.frac_hi, bound, r.frac_bound, r.rounds,
                    r.step_ms, r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
                    (long long)o->prompt, (long long)(r.rounds * (o->gen / r.rounds)), kname,
-                   roof / 1e9, compute_bound, macs_per_token(&m));
+                   roof / 1e9, compute_bound, macs_per_token(&m), r.moe_ms, r.step_ms - r.moe_ms);
         } else {
-            printf("%6lld %12.1f %12.2f %9.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
+            printf("%6lld %12.1f %12.2f %9.2f %7.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
                    "%7.1f%% %10.1f %12.2f\n",
-                   (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, bytes_tok / 1e6, gb_s,
-                   r.read_gb_s, r.triad_gb_s, 100 * r.frac_bw, r.distinct_per_layer, bound,
-                   100 * r.frac_bound, roof / 1e9, compute_bound);
+                   (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, r.moe_ms,
+                   bytes_tok / 1e6, gb_s, r.read_gb_s, r.triad_gb_s, 100 * r.frac_bw,
+                   r.distinct_per_layer, bound, 100 * r.frac_bound, roof / 1e9, compute_bound);
         }
         fflush(stdout);
     }

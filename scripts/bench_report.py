@@ -27,14 +27,14 @@ def print_decode(path):
           f"in {r0['rounds']} rounds, each after 3 bandwidth passes (read / triad GB/s: medians); "
           "'of bw' and 'of bound' are medians of the rounds' paired ratios (of bw: min-max)")
     print(f"{'batch':>5} {'prompt tok/s':>12} {'decode tok/s':>12} {'median step ms':>14} "
-          f"{'MB/token':>9} {'GB/s':>6} {'read/triad':>11} {'of bw (min-max)':>16} "
+          f"{'MoE ms':>7} {'MB/token':>9} {'GB/s':>6} {'read/triad':>11} {'of bw (min-max)':>16} "
           f"{'experts/layer':>13} {'bound tok/s':>11} {'of bound':>8} {'GMAC/s':>7} "
           f"{'compute bound':>13}")
     for r in rs:
         bw = f"{100*r['frac_of_bandwidth']:.1f}% ({100*r['frac_of_bandwidth_min']:.0f}-" \
              f"{100*r['frac_of_bandwidth_max']:.0f})"
         print(f"{r['batch']:>5} {r['prompt_tok_s']:>12.1f} {r['decode_tok_s']:>12.2f} "
-              f"{r['step_ms_median']:>14.2f} {r['weight_bytes_per_token']/1e6:>9.2f} "
+              f"{r['step_ms_median']:>14.2f} {r['moe_ms']:>7.2f} {r['weight_bytes_per_token']/1e6:>9.2f} "
               f"{r['weight_gb_s']:>6.2f} {r['bandwidth_gb_s']:>5.2f}/{r['triad_gb_s']:<5.2f} "
               f"{bw:>16} {r['distinct_experts_per_layer']:>13.2f} {r['bound_tok_s']:>11.2f} "
               f"{100*r['frac_of_bound']:>7.1f}% {r['compute_gmacs']:>7.1f} "
@@ -79,14 +79,15 @@ def summary(d, typ, svg):
         sys.exit(f"bench_report: no decode-{typ}-*.jsonl in {d}")
     runs = [rows(p) for p in dec]
     print(f"{len(runs)} runs: {', '.join(os.path.basename(p) for p in dec)}\n")
-    print("| batch | decode tok/s | median step ms | MB/token | weight GB/s | read GB/s | "
-          "of bandwidth | bw-bound tok/s | of bound | GMAC/s | compute-bound tok/s | "
+    print("| batch | decode tok/s | median step ms | of which MoE ms | MB/token | weight GB/s | "
+          "read GB/s | of bandwidth | bw-bound tok/s | of bound | GMAC/s | compute-bound tok/s | "
           "experts/layer |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for b in sorted({r["batch"] for run in runs for r in run}):
         at = [r for run in runs for r in run if r["batch"] == b]
         g = lambda k: [r[k] for r in at]
         print(f"| {b} | {span(g('decode_tok_s'), '{:.1f}')} | {med(g('step_ms_median')):.1f} | "
+              f"{med(g('moe_ms')):.1f} | "
               f"{med(g('weight_bytes_per_token'))/1e6:.1f} | {med(g('weight_gb_s')):.2f} | "
               f"{span(g('bandwidth_gb_s'), '{:.1f}')} | "
               f"**{100*med(g('frac_of_bandwidth')):.0f} %** ({100*min(g('frac_of_bandwidth')):.0f}–"

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include "engine/stepper.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/status.h"
 
@@ -62,11 +63,15 @@ int stepper_step(struct stepper *st, const struct batch *b) {
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         if (!attn_layer_begin(&st->attn, l)) continue;
         const float *x = attn_x(&st->attn);
+        const int64_t t0 = clock_now_ns();
         moe_gate(&st->moe, l, x, b->n, &st->routing);
         if (st->on_routing)
             st->on_routing(st->on_routing_user, st->step, l, st->routing.ids, b->n, st->routing.k);
+        const int64_t t1 = clock_now_ns();
         attn_layer_shared(&st->attn, l);
+        const int64_t t2 = clock_now_ns();
         moe_experts(&st->moe, l, x, b->n, &st->routing, NULL, st->moe_out);
+        st->moe_ns += (t1 - t0) + (clock_now_ns() - t2);
         attn_layer_end(&st->attn, l, st->moe_out);
     }
     attn_logits(&st->attn, st->logits);

@@ -43,6 +43,7 @@ struct stepper {
     int64_t max_logits;
     int64_t n_logits; // rows of logits of the last step
     int64_t step;     // steps run so far
+    int64_t moe_ns;   // wall time spent in the MoE side (gate + experts), summed over steps
     stepper_routing_fn on_routing;
     void *on_routing_user;
 };

@@ -55,6 +55,8 @@ for name, n_expert in [("llama-moe-f16", 8), ("llama-moe-q8_0", 8), ("deepseek2-
         check(0 < r["frac_of_bandwidth_min"] <= r["frac_of_bandwidth"] <= r["frac_of_bandwidth_max"],
               f"{name} b={b}: fraction of bandwidth within its rounds' range")
         check(r["frac_of_bound"] > 0, f"{name} b={b}: fraction of the bound")
+        check(0 < r["moe_ms"] <= r["step_ms"] and abs(r["moe_ms"] + r["other_ms"] - r["step_ms"])
+              <= 1e-3 * r["step_ms"], f"{name} b={b}: MoE share of the step")
     if len(rows) == 3:
         # Per-token bytes shrink with the batch: the non-expert weights are shared.
         check(rows[0]["weight_bytes_per_token"] > rows[2]["weight_bytes_per_token"],
