@@ -133,7 +133,6 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
         for (int b = 0; b < TB; b++)
             acc[a][b] = _mm512_setzero_ps();
     const int64_t n16 = n_in & ~(int64_t)15;
-    const int pf_every = type == KERN_W_F32 ? 16 : 32; // one prefetch per 64-byte line
     if (type == KERN_W_Q8_0) { // a block of 32 per pass: the scale is widened once
         for (int64_t i = 0; i < n16; i += 32) {
             __m512 lo[4], hi[4];
@@ -159,16 +158,36 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
             }
         }
     }
-    for (int64_t i = 0; type != KERN_W_Q8_0 && i < n16; i += 16) {
-        __m512 wv[4];
+    // 64 bytes of each row per pass (32 values of F16/BF16, 16 of F32): one prefetch pair per
+    // row per pass, no per-chunk test.
+    const int64_t per = type == KERN_W_F32 ? 16 : 32;
+    const int64_t n_main = type == KERN_W_Q8_0 ? 0 : n16 / per * per;
+    for (int64_t i0 = 0; i0 < n_main; i0 += per) {
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
-            if ((i & (pf_every - 1)) == 0) {
-                _mm_prefetch(rows[a] + row_offset(type, i) + K512_PREFETCH, _MM_HINT_T0);
-                _mm_prefetch(rows[a] + row_offset(type, i) + K512_PREFETCH_L2, _MM_HINT_T1);
-            }
-            wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
+            _mm_prefetch(rows[a] + row_offset(type, i0) + K512_PREFETCH, _MM_HINT_T0);
+            _mm_prefetch(rows[a] + row_offset(type, i0) + K512_PREFETCH_L2, _MM_HINT_T1);
         }
+#pragma GCC unroll 2
+        for (int64_t i = i0; i < i0 + per; i += 16) {
+            __m512 wv[4];
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++)
+                wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
+#pragma GCC unroll 6
+            for (int b = 0; b < TB; b++) {
+                const __m512 xv = _mm512_loadu_ps(xs[b] + i);
+#pragma GCC unroll 4
+                for (int a = 0; a < RB; a++)
+                    acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
+            }
+        }
+    }
+    for (int64_t i = n_main; type != KERN_W_Q8_0 && i < n16; i += 16) { // a last 16 of F16/BF16
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+            wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
 #pragma GCC unroll 6
         for (int b = 0; b < TB; b++) {
             const __m512 xv = _mm512_loadu_ps(xs[b] + i);
