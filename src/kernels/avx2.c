@@ -370,38 +370,44 @@ static void avx2_swiglu(float *y, const float *g, const float *u, int64_t n) {
 
 // ---- attention over a paged KV cache
 
+// Positions are visited page by page (no division per position: at ~50 positions per head
+// the per-position page arithmetic cost as much as the arithmetic of the head).
 static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
                       int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
-    for (int64_t j = 0; j < n_kv; j++)
-        scores[j] = avx2_dot(q, kern_kv_k(kv, j), d_k) * scale;
+    const int64_t P = kv->page_size;
+    for (int64_t j0 = 0; j0 < n_kv; j0 += P) {
+        const float *k = kv->k + (int64_t)kv->pages[j0 / P] * P * kv->k_row;
+        for (int64_t j = j0; j < JANUS_MIN_I64(j0 + P, n_kv); j++, k += kv->k_row)
+            scores[j] = avx2_dot(q, k, d_k) * scale;
+    }
     avx2_softmax(scores, n_kv);
     // out in slices of 32 lanes held in 4 accumulators; each slice walks every position.
     for (int64_t c = 0; c < d_v; c += 32) {
         const int64_t w = JANUS_MIN_I64(32, d_v - c);
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
                          _mm256_setzero_ps()};
-        if (w == 32) {
-            for (int64_t j = 0; j < n_kv; j++) {
-                const float *v = kern_kv_v(kv, j) + c;
-                const __m256 p = _mm256_set1_ps(scores[j]);
-                for (int u = 0; u < 4; u++)
-                    acc[u] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * u), acc[u]);
+        __m256i m[4];
+        for (int u = 0; u < 4; u++)
+            m[u] = tail_mask(JANUS_MAX_I64(0, JANUS_MIN_I64(8, w - 8 * u)));
+        for (int64_t j0 = 0; j0 < n_kv; j0 += P) {
+            const float *v = kv->v + (int64_t)kv->pages[j0 / P] * P * kv->v_row + c;
+            const int64_t j1 = JANUS_MIN_I64(j0 + P, n_kv);
+            if (w == 32) {
+                for (int64_t j = j0; j < j1; j++, v += kv->v_row) {
+                    const __m256 p = _mm256_set1_ps(scores[j]);
+                    for (int u = 0; u < 4; u++)
+                        acc[u] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * u), acc[u]);
+                }
+            } else {
+                for (int64_t j = j0; j < j1; j++, v += kv->v_row) {
+                    const __m256 p = _mm256_set1_ps(scores[j]);
+                    for (int u = 0; u < 4; u++)
+                        acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(v + 8 * u, m[u]), acc[u]);
+                }
             }
-            for (int u = 0; u < 4; u++)
-                _mm256_storeu_ps(out + c + 8 * u, acc[u]);
-        } else {
-            __m256i m[4];
-            for (int u = 0; u < 4; u++)
-                m[u] = tail_mask(JANUS_MAX_I64(0, JANUS_MIN_I64(8, w - 8 * u)));
-            for (int64_t j = 0; j < n_kv; j++) {
-                const float *v = kern_kv_v(kv, j) + c;
-                const __m256 p = _mm256_set1_ps(scores[j]);
-                for (int u = 0; u < 4; u++)
-                    acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(v + 8 * u, m[u]), acc[u]);
-            }
-            for (int u = 0; u < 4; u++)
-                _mm256_maskstore_ps(out + c + 8 * u, m[u], acc[u]);
         }
+        for (int u = 0; u < 4; u++)
+            _mm256_maskstore_ps(out + c + 8 * u, m[u], acc[u]);
     }
 }
 
