@@ -115,6 +115,23 @@ K512_INLINE void hsum_n(float *out, const __m512 *v, int n) {
     }
 }
 
+// acc[a][b] += (16 weights of row a at element i) · (x_b at i), lanes outside m zero.
+K512_INLINE void fma16(int type, int RB, int TB, __m512 (*acc)[K512_MAX_TB],
+                       const char *const *rows, const float *const *xs, int64_t i, __mmask16 m) {
+    __m512 wv[4];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        wv[a] = load_w16(type, rows[a], i, m);
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; b++) {
+        const __m512 xv =
+            m == 0xffff ? _mm512_loadu_ps(xs[b] + i) : _mm512_maskz_loadu_ps(m, xs[b] + i);
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+            acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
+    }
+}
+
 // RB rows (r, r+S, r+2S, r+3S) x TB tokens (t..t+TB): RB·TB independent FMA chains.
 K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
                           const float *x, int64_t n_in, int64_t r, int64_t S, int64_t t) {
@@ -169,47 +186,13 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
             _mm_prefetch(rows[a] + row_offset(type, i0) + K512_PREFETCH_L2, _MM_HINT_T1);
         }
 #pragma GCC unroll 2
-        for (int64_t i = i0; i < i0 + per; i += 16) {
-            __m512 wv[4];
-#pragma GCC unroll 4
-            for (int a = 0; a < RB; a++)
-                wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
-#pragma GCC unroll 6
-            for (int b = 0; b < TB; b++) {
-                const __m512 xv = _mm512_loadu_ps(xs[b] + i);
-#pragma GCC unroll 4
-                for (int a = 0; a < RB; a++)
-                    acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
-            }
-        }
+        for (int64_t i = i0; i < i0 + per; i += 16)
+            fma16(type, RB, TB, acc, rows, xs, i, (__mmask16)0xffff);
     }
-    for (int64_t i = n_main; type != KERN_W_Q8_0 && i < n16; i += 16) { // a last 16 of F16/BF16
-        __m512 wv[4];
-#pragma GCC unroll 4
-        for (int a = 0; a < RB; a++)
-            wv[a] = load_w16(type, rows[a], i, (__mmask16)0xffff);
-#pragma GCC unroll 6
-        for (int b = 0; b < TB; b++) {
-            const __m512 xv = _mm512_loadu_ps(xs[b] + i);
-#pragma GCC unroll 4
-            for (int a = 0; a < RB; a++)
-                acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
-        }
-    }
-    if (n16 < n_in) { // F32/F16/BF16 only (Q8_0 rows are whole blocks)
-        const __mmask16 m = (__mmask16)((1u << (n_in - n16)) - 1);
-        __m512 wv[4];
-#pragma GCC unroll 4
-        for (int a = 0; a < RB; a++)
-            wv[a] = load_w16(type, rows[a], n16, m);
-#pragma GCC unroll 6
-        for (int b = 0; b < TB; b++) {
-            const __m512 xv = _mm512_maskz_loadu_ps(m, xs[b] + n16);
-#pragma GCC unroll 4
-            for (int a = 0; a < RB; a++)
-                acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
-        }
-    }
+    for (int64_t i = n_main; type != KERN_W_Q8_0 && i < n16; i += 16) // a last 16 of F16/BF16
+        fma16(type, RB, TB, acc, rows, xs, i, (__mmask16)0xffff);
+    if (n16 < n_in) // F32/F16/BF16 only (Q8_0 rows are whole blocks)
+        fma16(type, RB, TB, acc, rows, xs, n16, (__mmask16)((1u << (n_in - n16)) - 1));
     __m512 v[4 * K512_MAX_TB];
     float sum[4 * K512_MAX_TB];
 #pragma GCC unroll 4

@@ -40,23 +40,13 @@ struct outcome {
     float *logits; // (N_SEQ, V) at the last prompt position
 };
 
-static int read_ids(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0, v;
-    while (n < cap && fscanf(f, "%d", &v) == 1)
-        out[n++] = v;
-    fclose(f);
-    return n;
-}
-
 static int load_workload(const char *model, struct workload *w) {
     char path[1024];
     for (int s = 0; s < N_SEQ; s++) {
         snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(), model, s + 1);
-        w->n_tok[s] = read_ids(path, w->tok[s], MAX_PROMPT);
+        w->n_tok[s] = test_read_ints(path, w->tok[s], MAX_PROMPT);
         snprintf(path, sizeof path, "%s/reference/%s.%d.greedy", test_fixtures_dir(), model, s + 1);
-        if (w->n_tok[s] < 1 || read_ids(path, w->greedy[s], N_GEN) != N_GEN) return -1;
+        if (w->n_tok[s] < 1 || test_read_ints(path, w->greedy[s], N_GEN) != N_GEN) return -1;
     }
     return 0;
 }

@@ -23,16 +23,6 @@
         if (!(ok)) test_fail(__FILE__, __LINE__, __VA_ARGS__);                                     \
     } while (0)
 
-static int read_ids(const char *path, int32_t *out, int cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0, v;
-    while (n < cap && fscanf(f, "%d", &v) == 1)
-        out[n++] = v;
-    fclose(f);
-    return n;
-}
-
 TEST(mpi_ranks_agree_on_kernels) {
     int me = 0;
     // Before anything calls kern_best() (it caches its choice).
@@ -62,9 +52,9 @@ TEST(mpi_ranks_agree_on_kernels) {
     // One prompt, greedy, against the fixture's tokens.
     int32_t tok[MAX_PROMPT], want[8];
     snprintf(ids, sizeof ids, "%s/reference/llama-moe-f32.1.tokens", test_fixtures_dir());
-    int n = read_ids(ids, tok, MAX_PROMPT);
+    int n = test_read_ints(ids, tok, MAX_PROMPT);
     snprintf(ids, sizeof ids, "%s/reference/llama-moe-f32.1.greedy", test_fixtures_dir());
-    CHECK(n > 0 && read_ids(ids, want, 8) == 8, "fixture token files");
+    CHECK(n > 0 && test_read_ints(ids, want, 8) == 8, "fixture token files");
     struct exec_batch *b = mem_calloc(MEM_TAG_MISC, 1, sizeof *b);
     struct exec_result *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
     CHECK(b && r, "out of memory");
