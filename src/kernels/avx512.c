@@ -23,40 +23,33 @@ const kern_matmul_fn *kern_avx512_matmul(void) { return NULL; }
 #define K512_INLINE      static inline __attribute__((always_inline))
 // Software prefetch in each of the 4 row streams, two levels: into L1 512 B ahead and into
 // L2 2 KiB ahead. The L2 requests keep more lines in flight while the core computes; at 4
-// tokens per expert (batch 16) they raised decode from ~79 % to ~85 % of the read figure
-// (docs/PERFORMANCE.md, "Prefetch").
+// tokens per expert (batch 16) they raised decode from 78-80 % to 83-87 % of the (one-level)
+// read figure (docs/PERFORMANCE.md, "How the kernels get there").
 #define K512_PREFETCH    512
 #define K512_PREFETCH_L2 2048
 // Most tokens per register block (4 x 6 accumulators + 4 weight vectors + 1 activation).
 #define K512_MAX_TB      6
 
-// 16 consecutive weights of a row (at element i), widened to F32; lanes outside `m` are
-// zero and not read. Q8_0 (i % 16 == 0, never masked): q·d is exact in F32 (8 x 11 bits).
+// 16 consecutive F32/F16/BF16 weights of a row (at element i), widened to F32; lanes outside
+// `m` are zero and not read. (Q8_0 has its own block loop: q8_half.)
 K512_INLINE __m512 load_w16(int type, const char *row, int64_t i, __mmask16 m) {
     switch (type) {
     case KERN_W_F32: return _mm512_maskz_loadu_ps(m, (const float *)row + i);
     case KERN_W_F16: return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i));
-    case KERN_W_BF16:
+    default: // KERN_W_BF16
         return _mm512_castsi512_ps(_mm512_slli_epi32(
             _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t *)row + i)), 16));
-    default: {
-        const struct block_q8_0 *b = (const struct block_q8_0 *)row + i / TYPES_Q8_0_BLOCK;
-        const __m128i q = _mm_loadu_si128((const __m128i *)(b->qs + (i & 16)));
-        return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                             _mm512_set1_ps(_cvtsh_ss(b->d)));
-    }
     }
 }
 
-// Bytes of a row up to element i (for the prefetch address).
-K512_INLINE int64_t row_offset(int type, int64_t i) {
-    switch (type) {
-    case KERN_W_F32: return i * 4;
-    case KERN_W_F16:
-    case KERN_W_BF16: return i * 2;
-    default: return i / TYPES_Q8_0_BLOCK * (int64_t)sizeof(struct block_q8_0);
-    }
+// Values [16h, 16h + 16) of a Q8_0 block times its scale d: q·d is exact in F32 (8 x 11 bits).
+K512_INLINE __m512 q8_half(const struct block_q8_0 *b, int h, __m512 d) {
+    const __m128i q = _mm_loadu_si128((const __m128i *)(b->qs + 16 * h));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)), d);
 }
+
+// Bytes of an F32/F16/BF16 row up to element i (for the prefetch address).
+K512_INLINE int64_t row_offset(int type, int64_t i) { return type == KERN_W_F32 ? i * 4 : i * 2; }
 
 // Horizontal sum of one accumulator with a fixed tree: a[i] = v[i] + v[i+8], b[i] = a[i] +
 // a[i+4], c[i] = b[i] + b[i+2], c[0] + c[1]. hsum_n() reduces 16 accumulators at once with
@@ -159,12 +152,8 @@ K512_INLINE void mm_block(int type, int RB, int TB, float *y, int64_t ldy, const
                 _mm_prefetch((const char *)blk + K512_PREFETCH, _MM_HINT_T0);
                 _mm_prefetch((const char *)blk + K512_PREFETCH_L2, _MM_HINT_T1);
                 const __m512 d = _mm512_set1_ps(_cvtsh_ss(blk->d));
-                lo[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                          _mm_loadu_si128((const void *)blk->qs))),
-                                      d);
-                hi[a] = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                          _mm_loadu_si128((const void *)(blk->qs + 16)))),
-                                      d);
+                lo[a] = q8_half(blk, 0, d);
+                hi[a] = q8_half(blk, 1, d);
             }
 #pragma GCC unroll 6
             for (int b = 0; b < TB; b++) {
