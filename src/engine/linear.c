@@ -9,7 +9,6 @@
 #include "base/status.h"
 
 #include <stdatomic.h>
-#include <stdlib.h>
 
 // Default min_parallel: below this many multiply-adds a product runs on the caller (tiny
 // fixture layers, the router): waking the pool would cost more than the work. Tests set
