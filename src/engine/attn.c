@@ -37,6 +37,7 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
     const int64_t n_q = mla ? H * (hp->qk_nope + hp->qk_rope) : H * hp->head_dim_k;
     const int64_t n_k = mla ? hp->kv_lora + hp->qk_rope : Hkv * hp->head_dim_k;
     const int64_t n_v = mla ? 0 : Hkv * hp->head_dim_v;
+    a->n_rope = mla ? hp->qk_rope : hp->n_rot;
     int64_t ff = hp->n_ff_shexp;
     for (int64_t l = 0; l < hp->n_layer; l++)
         if (!m->layers[l].is_moe) ff = max64(ff, hp->n_ff);
@@ -53,7 +54,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
                              nth * p->max_ctx,
                              nth * max64(hp->kv_lora + hp->qk_rope, 1),
                              nth * max64(hp->kv_lora, 1),
-                             nth * max64(hp->kv_lora, 1)};
+                             nth * max64(hp->kv_lora, 1),
+                             T * max64(a->n_rope, 1),
+                             T * max64(a->n_rope, 1)};
     size_t cap = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
         cap += ((size_t)sizes[i] * sizeof(float) + 63) & ~(size_t)63;
@@ -63,9 +66,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
         memset(a, 0, sizeof *a);
         return rc;
     }
-    float **bufs[] = {&a->h,      &a->x,     &a->q,     &a->k,      &a->v,
-                      &a->att,    &a->tmp,   &a->ff_g,  &a->ff_u,   &a->shared,
-                      &a->scores, &a->lat_q, &a->lat_o, &a->lat_row};
+    float **bufs[] = {&a->h,     &a->x,       &a->q,       &a->k,      &a->v,      &a->att,
+                      &a->tmp,   &a->ff_g,    &a->ff_u,    &a->shared, &a->scores, &a->lat_q,
+                      &a->lat_o, &a->lat_row, &a->rope_cs, &a->rope_sn};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(bufs); i++) {
         *bufs[i] = arena_floats(&a->arena, sizes[i]);
         JANUS_ASSERT(*bufs[i]);
@@ -116,8 +119,13 @@ int attn_step_begin(struct attn *a, const struct batch *b) {
     }
     a->batch = b;
     const int64_t E = hp->n_embd;
-    for (int64_t i = 0; i < b->n; i++)
+    const int neox = hp->arch->mla ? 0 : hp->rope_neox;
+    for (int64_t i = 0; i < b->n; i++) {
         wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
+        // One angle table per row for every layer and head (RoPE of q and k alike).
+        kern_rope_angles(a->rope_cs + i * a->n_rope, a->rope_sn + i * a->n_rope, a->n_rope,
+                         b->pos[i], hp->rope_base, neox);
+    }
     return JANUS_OK;
 }
 
@@ -165,8 +173,9 @@ static void attn_gqa(struct attn *a, int64_t l) {
             for (int64_t h = 0; h < Hkv; h++)
                 K->rmsnorm(k + h * hd, k + h * hd, L->k_norm, hd, hp->rms_eps);
         }
-        K->rope(q, H, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
-        K->rope(k, Hkv, hd, hp->n_rot, b->pos[i], hp->rope_base, hp->rope_neox);
+        const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
+        K->rope_apply(q, H, hd, hp->n_rot, cs, sn, hp->rope_neox);
+        K->rope_apply(k, Hkv, hd, hp->n_rot, cs, sn, hp->rope_neox);
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
         memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
     }
@@ -212,9 +221,10 @@ static void attn_mla(struct attn *a, int64_t l) {
     linear(a->lin, a->k, nk, &L->wkv_a_mqa, a->x, n);
     for (int64_t i = 0; i < n; i++) {
         float *c = a->k + i * nk;
-        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps);                          // c_kv
-        K->rope(c + R, 1, rope, rope, b->pos[i], hp->rope_base, 0);              // k_pe
-        K->rope(a->q + i * nq + nope, H, qk, rope, b->pos[i], hp->rope_base, 0); // q_pe
+        K->rmsnorm(c, c, L->kv_a_norm, R, hp->rms_eps); // c_kv
+        const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
+        K->rope_apply(c + R, 1, rope, rope, cs, sn, 0);              // k_pe
+        K->rope_apply(a->q + i * nq + nope, H, qk, rope, cs, sn, 0); // q_pe
         memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
     }
     attn_heads_run(a, l, H * (R + rope));

@@ -48,6 +48,8 @@ struct attn {
     float *shared;      // (max_tokens, E) shared-expert output of the current layer
     int shared_valid;   // attn_layer_shared ran for the current layer
     int64_t n_thread_scratch; // scratch sets below (= threads of the linear pool)
+    int64_t n_rope;           // rotated dims per head (GQA n_rot, MLA qk_rope)
+    float *rope_cs, *rope_sn; // (max_tokens, n_rope) this step's RoPE angles per row
     float *scores; // (n_thread_scratch, max_ctx) attention scores of one head, per thread
     float *lat_q;  // (n_thread_scratch, kv_lora+rope) MLA absorbed query | q_pe, per thread
     float *lat_o, *lat_row; // (n_thread_scratch, kv_lora) MLA latent output, row buffer

@@ -415,6 +415,44 @@ static void avx2_attn(float *out, float *scores, const float *q, const struct ke
 
 #define ROPE_CHUNK 64 // pairs whose cos/sin are computed per pass
 
+// Rotates pairs [i0, i0 + n) of every head; cs/sn hold those pairs' angles in
+// kern_rope_angles's layout, starting at pair i0.
+static void rope_rotate(float *x, int64_t n_head, int64_t head_dim, int64_t half, int64_t i0,
+                        int64_t n, const float *cs, const float *sn, int neox) {
+    for (int64_t h = 0; h < n_head; h++) {
+        float *xh = x + h * head_dim;
+        int64_t i = 0;
+        if (neox) {
+            float *a = xh + i0, *b = xh + i0 + half;
+            for (; i + 8 <= n; i += 8) {
+                __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
+                __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
+                _mm256_storeu_ps(a + i, _mm256_fmsub_ps(av, c, _mm256_mul_ps(bv, s)));
+                _mm256_storeu_ps(b + i, _mm256_fmadd_ps(av, s, _mm256_mul_ps(bv, c)));
+            }
+            for (; i < n; i++) {
+                const float av = a[i], bv = b[i];
+                a[i] = av * cs[i] - bv * sn[i];
+                b[i] = av * sn[i] + bv * cs[i];
+            }
+        } else {
+            float *p = xh + 2 * i0;
+            for (; 2 * i + 8 <= 2 * n; i += 4) { // 4 pairs = 8 lanes
+                __m256 v = _mm256_loadu_ps(p + 2 * i);
+                __m256 sw = _mm256_permute_ps(v, 0xB1); // (b, a) per pair
+                __m256 c = _mm256_loadu_ps(cs + 2 * i), s = _mm256_loadu_ps(sn + 2 * i);
+                // even lanes a·c − b·s, odd lanes b·c + a·s
+                _mm256_storeu_ps(p + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
+            }
+            for (; i < n; i++) {
+                const float av = p[2 * i], bv = p[2 * i + 1];
+                p[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
+                p[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
+            }
+        }
+    }
+}
+
 static void avx2_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
                       float base, int neox) {
     const int64_t half = n_rot / 2;
@@ -432,39 +470,13 @@ static void avx2_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
                 sn[2 * i] = sn[2 * i + 1] = s;
             }
         }
-        for (int64_t h = 0; h < n_head; h++) {
-            float *xh = x + h * head_dim;
-            int64_t i = 0;
-            if (neox) {
-                float *a = xh + i0, *b = xh + i0 + half;
-                for (; i + 8 <= n; i += 8) {
-                    __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
-                    __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
-                    _mm256_storeu_ps(a + i, _mm256_fmsub_ps(av, c, _mm256_mul_ps(bv, s)));
-                    _mm256_storeu_ps(b + i, _mm256_fmadd_ps(av, s, _mm256_mul_ps(bv, c)));
-                }
-                for (; i < n; i++) {
-                    const float av = a[i], bv = b[i];
-                    a[i] = av * cs[i] - bv * sn[i];
-                    b[i] = av * sn[i] + bv * cs[i];
-                }
-            } else {
-                float *p = xh + 2 * i0;
-                for (; 2 * i + 8 <= 2 * n; i += 4) { // 4 pairs = 8 lanes
-                    __m256 v = _mm256_loadu_ps(p + 2 * i);
-                    __m256 sw = _mm256_permute_ps(v, 0xB1); // (b, a) per pair
-                    __m256 c = _mm256_loadu_ps(cs + 2 * i), s = _mm256_loadu_ps(sn + 2 * i);
-                    // even lanes a·c − b·s, odd lanes b·c + a·s
-                    _mm256_storeu_ps(p + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
-                }
-                for (; i < n; i++) {
-                    const float av = p[2 * i], bv = p[2 * i + 1];
-                    p[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
-                    p[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
-                }
-            }
-        }
+        rope_rotate(x, n_head, head_dim, half, i0, n, cs, sn, neox);
     }
+}
+
+static void avx2_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
+                            const float *cs, const float *sn, int neox) {
+    rope_rotate(x, n_head, head_dim, n_rot / 2, 0, n_rot / 2, cs, sn, neox);
 }
 
 static const struct kern_ops avx2_ops = {
@@ -480,6 +492,7 @@ static const struct kern_ops avx2_ops = {
     .axpy = avx2_axpy,
     .attn = avx2_attn,
     .rope = avx2_rope,
+    .rope_apply = avx2_rope_apply,
 };
 
 const struct kern_ops *kern_avx2(void) { return &avx2_ops; }

@@ -60,6 +60,10 @@ struct kern_ops {
     // RoPE with kern_rope's contract (below); the AVX2 version rotates 8 lanes at a time.
     void (*rope)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
                  int neox);
+    // The same rotation with the angles of a table from kern_rope_angles (computed once per
+    // position, reused by every layer and head): the same result as rope for that position.
+    void (*rope_apply)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, const float *cs,
+                       const float *sn, int neox);
 };
 
 const struct kern_ops *kern_ref(void);
@@ -85,5 +89,9 @@ const struct kern_ops *kern_at_most(int level);
 // θ_i = pos · base^(−2i/n_rot). Scalar (cheap relative to matmul); shared by all tables.
 void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
                int neox);
+// The angles kern_rope uses at position pos, (float) cos and sin of θ_i, laid out for
+// rope_apply: NEOX cs[i], sn[i] for i < n_rot/2; NORM once per lane of each pair,
+// cs[2i] = cs[2i+1] (n_rot values). Scalar; shared by every table.
+void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox);
 
 #endif // JANUS_KERNELS_H

@@ -138,6 +138,9 @@ static void ref_attn(float *out, float *scores, const float *q, const struct ker
         ref_axpy(out, scores[j], kern_kv_v(kv, j), d_v);
 }
 
+static void kern_rope_apply_ref(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
+                                const float *cs, const float *sn, int neox);
+
 static const struct kern_ops ref_ops = {
     .name = "ref",
     .matmul = {[KERN_W_F32] = matmul_f32,
@@ -151,26 +154,58 @@ static const struct kern_ops ref_ops = {
     .axpy = ref_axpy,
     .attn = ref_attn,
     .rope = kern_rope,
+    .rope_apply = kern_rope_apply_ref,
 };
 
 const struct kern_ops *kern_ref(void) { return &ref_ops; }
 
 // ---- RoPE (shared by every table)
 
+// θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision; c, s are
+// its cosine and sine rounded to F32.
+static void rope_angle(int64_t i, int64_t n_rot, int64_t pos, float base, float *c, float *s) {
+    const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+    *c = (float)cos(theta), *s = (float)sin(theta);
+}
+
+// Rotates pair i of every head by (c, s).
+static void rope_rotate(float *x, int64_t n_head, int64_t head_dim, int64_t half, int64_t i,
+                        float c, float s, int neox) {
+    for (int64_t h = 0; h < n_head; h++) {
+        float *xh = x + h * head_dim;
+        const int64_t i0 = neox ? i : 2 * i;
+        const int64_t i1 = neox ? i + half : 2 * i + 1;
+        const float a = xh[i0], b = xh[i1];
+        xh[i0] = a * c - b * s;
+        xh[i1] = a * s + b * c;
+    }
+}
+
 void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
                int neox) {
-    const int64_t half = n_rot / 2;
-    for (int64_t i = 0; i < half; i++) {
-        // θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision.
-        const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
-        const float c = (float)cos(theta), s = (float)sin(theta);
-        for (int64_t h = 0; h < n_head; h++) {
-            float *xh = x + h * head_dim;
-            const int64_t i0 = neox ? i : 2 * i;
-            const int64_t i1 = neox ? i + half : 2 * i + 1;
-            const float a = xh[i0], b = xh[i1];
-            xh[i0] = a * c - b * s;
-            xh[i1] = a * s + b * c;
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+        float c, s;
+        rope_angle(i, n_rot, pos, base, &c, &s);
+        rope_rotate(x, n_head, head_dim, n_rot / 2, i, c, s, neox);
+    }
+}
+
+void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox) {
+    for (int64_t i = 0; i < n_rot / 2; i++) {
+        float c, s;
+        rope_angle(i, n_rot, pos, base, &c, &s);
+        if (neox) {
+            cs[i] = c, sn[i] = s;
+        } else {
+            cs[2 * i] = cs[2 * i + 1] = c;
+            sn[2 * i] = sn[2 * i + 1] = s;
         }
     }
+}
+
+static void kern_rope_apply_ref(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
+                                const float *cs, const float *sn, int neox) {
+    for (int64_t i = 0; i < n_rot / 2; i++)
+        rope_rotate(x, n_head, head_dim, n_rot / 2, i, neox ? cs[i] : cs[2 * i],
+                    neox ? sn[i] : sn[2 * i], neox);
 }
