@@ -41,6 +41,26 @@ AVX2_INLINE float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// The 8 horizontal sums of v[0..7] in one vector (lane t = sum of v[t]), each with hsum8's
+// tree: (i, i+4), then (i, i+2), then (0, 1) — shuffles move whole partial sums.
+AVX2_INLINE __m256 hsum8_x8(const __m256 *v) {
+    __m256 u[4], x[2];
+    // u[k], 128-bit lane 0: v[2k] lanes i + (i+4); lane 1: the same of v[2k+1].
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; k++)
+        u[k] = _mm256_add_ps(_mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x20),
+                             _mm256_permute2f128_ps(v[2 * k], v[2 * k + 1], 0x31));
+        // x[k], lane 0: pairs (0,2), (1,3) of v[4k] and v[4k+2]; lane 1: of v[4k+1], v[4k+3].
+#pragma GCC unroll 2
+    for (int k = 0; k < 2; k++)
+        x[k] = _mm256_add_ps(_mm256_shuffle_ps(u[2 * k], u[2 * k + 1], 0x44),
+                             _mm256_shuffle_ps(u[2 * k], u[2 * k + 1], 0xee));
+    // lane 0: v0, v2, v4, v6; lane 1: v1, v3, v5, v7
+    const __m256 r =
+        _mm256_add_ps(_mm256_shuffle_ps(x[0], x[1], 0x88), _mm256_shuffle_ps(x[0], x[1], 0xdd));
+    return _mm256_permutevar8x32_ps(r, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
 // Lanes [0, n) set (n in 0..8), for masked loads of row tails.
 AVX2_INLINE __m256i tail_mask(int64_t n) {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -375,10 +395,46 @@ static void avx2_swiglu(float *y, const float *g, const float *u, int64_t n) {
 static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
                       int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
     const int64_t P = kv->page_size;
-    for (int64_t j0 = 0; j0 < n_kv; j0 += P) {
-        const float *k = kv->k + (int64_t)kv->pages[j0 / P] * P * kv->k_row;
-        for (int64_t j = j0; j < JANUS_MIN_I64(j0 + P, n_kv); j++, k += kv->k_row)
-            scores[j] = avx2_dot(q, k, d_k) * scale;
+    // Scores 8 positions at a time: one FMA chain per position, then the 8 sums by one
+    // transposed reduction (the tree of hsum8 in every lane). Past the end the last row is
+    // repeated and its extra sums dropped, so a position's score never depends on n_kv.
+    int64_t pg = 0, off = 0; // page index and offset in it of the next position
+    for (int64_t j0 = 0; j0 < n_kv; j0 += 8) {
+        const float *rows[8];
+        for (int t = 0; t < 8; t++) {
+            if (j0 + t < n_kv) {
+                rows[t] = kv->k + ((int64_t)kv->pages[pg] * P + off) * kv->k_row;
+                if (++off == P) off = 0, pg++;
+            } else {
+                rows[t] = rows[t - 1];
+            }
+        }
+        __m256 acc[8];
+#pragma GCC unroll 8
+        for (int t = 0; t < 8; t++)
+            acc[t] = _mm256_setzero_ps();
+        int64_t i = 0;
+        for (; i + 8 <= d_k; i += 8) {
+            const __m256 qv = _mm256_loadu_ps(q + i);
+#pragma GCC unroll 8
+            for (int t = 0; t < 8; t++)
+                acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(rows[t] + i), acc[t]);
+        }
+        if (i < d_k) {
+            const __m256i m = tail_mask(d_k - i);
+            const __m256 qv = _mm256_maskload_ps(q + i, m);
+#pragma GCC unroll 8
+            for (int t = 0; t < 8; t++)
+                acc[t] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(rows[t] + i, m), acc[t]);
+        }
+        const __m256 sum = _mm256_mul_ps(hsum8_x8(acc), _mm256_set1_ps(scale));
+        if (j0 + 8 <= n_kv) {
+            _mm256_storeu_ps(scores + j0, sum);
+        } else {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, sum);
+            memcpy(scores + j0, tmp, (size_t)(n_kv - j0) * sizeof(float));
+        }
     }
     avx2_softmax(scores, n_kv);
     // out in slices of 32 lanes held in 4 accumulators; each slice walks every position.
