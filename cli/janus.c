@@ -4,7 +4,10 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "kernels/kernels.h"
 
 static const struct {
     const char *name;
@@ -47,6 +50,13 @@ int main(int argc, char **argv) {
         usage(stdout);
         return 0;
     }
+    // A kernel table asked for by name that this build or CPU lacks falls back to the best
+    // one (kernels/dispatch.c); say so rather than run something else silently.
+    const char *want = getenv("JANUS_KERNELS");
+    if (want && *want && strcmp(want, kern_best()->name) != 0)
+        fprintf(stderr,
+                "janus: JANUS_KERNELS=%s is not available here (ref, avx2, avx512); using %s\n",
+                want, kern_best()->name);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
     fprintf(stderr, "janus: unknown command '%s' (see janus --help)\n", argv[1]);

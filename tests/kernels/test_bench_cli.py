@@ -3,7 +3,8 @@
 # thresholds): --json prints one object per batch size with the required fields, positive
 # rates, weight bytes per token consistent with the model (non-expert bytes + distinct
 # activated experts, ≤ E per layer) and with weight_gb_s; --moe-layer prints both curves
-# and their fits; bad options give one-line errors and a non-zero exit.
+# and their fits; bad options give one-line errors and a non-zero exit; JANUS_KERNELS picks
+# the kernel table and an unavailable name is reported on stderr.
 # Env: JANUS_FIXTURES (default ../shared/fixtures), JANUS_BIN (default build/janus).
 # SPDX-License-Identifier: MIT
 import json
@@ -23,8 +24,12 @@ def check(cond, what):
         failures.append(what)
 
 
-def run(args):
-    p = subprocess.run([BIN, "bench"] + args, capture_output=True, text=True, timeout=600)
+def run(args, kernels=None):
+    env = dict(os.environ)
+    env.pop("JANUS_KERNELS", None)
+    if kernels is not None:
+        env["JANUS_KERNELS"] = kernels
+    p = subprocess.run([BIN, "bench"] + args, capture_output=True, text=True, timeout=600, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -61,6 +66,17 @@ for name, n_expert in [("llama-moe-f16", 8), ("llama-moe-q8_0", 8), ("deepseek2-
         # Per-token bytes shrink with the batch: the non-expert weights are shared.
         check(rows[0]["weight_bytes_per_token"] > rows[2]["weight_bytes_per_token"],
               f"{name}: bytes per token fall with batch")
+
+# JANUS_KERNELS picks the table (the JSON says which); an unknown name is reported and
+# the best table used.
+small = ["-m", model("llama-moe-f16"), "--batch", "1", "--prompt", "2", "--gen", "1",
+         "--membw-mb", "0", "--reps", "1", "--json"]
+rc, out, err = run(small, kernels="ref")
+check(rc == 0 and json.loads(out.splitlines()[0])["kernels"] == "ref", "JANUS_KERNELS=ref used")
+rc, out, err = run(small, kernels="no-such-table")
+check(rc == 0 and "JANUS_KERNELS=no-such-table is not available" in err,
+      f"unknown JANUS_KERNELS reported ({err.strip()})")
+check(json.loads(out.splitlines()[0])["kernels"] in ("avx512", "avx2", "ref"), "fallback table")
 
 rc, out, err = run(["--moe-layer", "-m", model("llama-moe-f16"), "--batch", "4", "--reps", "2",
                     "--threads", "2", "--json"])
