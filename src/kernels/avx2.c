@@ -467,72 +467,42 @@ static void avx2_attn(float *out, float *scores, const float *q, const struct ke
     }
 }
 
-// ---- RoPE: the angles exactly as kern_rope (double), the rotations 8 lanes at a time
+// ---- RoPE: the angles from a kern_rope_angles table, the rotations 8 lanes at a time
 
-#define ROPE_CHUNK 64 // pairs whose cos/sin are computed per pass
-
-// Rotates pairs [i0, i0 + n) of every head; cs/sn hold those pairs' angles in
-// kern_rope_angles's layout, starting at pair i0.
-static void rope_rotate(float *x, int64_t n_head, int64_t head_dim, int64_t half, int64_t i0,
-                        int64_t n, const float *cs, const float *sn, int neox) {
+static void avx2_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
+                            const float *cs, const float *sn, int neox) {
+    const int64_t half = n_rot / 2;
     for (int64_t h = 0; h < n_head; h++) {
         float *xh = x + h * head_dim;
         int64_t i = 0;
         if (neox) {
-            float *a = xh + i0, *b = xh + i0 + half;
-            for (; i + 8 <= n; i += 8) {
+            float *a = xh, *b = xh + half;
+            for (; i + 8 <= half; i += 8) {
                 __m256 av = _mm256_loadu_ps(a + i), bv = _mm256_loadu_ps(b + i);
                 __m256 c = _mm256_loadu_ps(cs + i), s = _mm256_loadu_ps(sn + i);
                 _mm256_storeu_ps(a + i, _mm256_fmsub_ps(av, c, _mm256_mul_ps(bv, s)));
                 _mm256_storeu_ps(b + i, _mm256_fmadd_ps(av, s, _mm256_mul_ps(bv, c)));
             }
-            for (; i < n; i++) {
+            for (; i < half; i++) {
                 const float av = a[i], bv = b[i];
                 a[i] = av * cs[i] - bv * sn[i];
                 b[i] = av * sn[i] + bv * cs[i];
             }
         } else {
-            float *p = xh + 2 * i0;
-            for (; 2 * i + 8 <= 2 * n; i += 4) { // 4 pairs = 8 lanes
-                __m256 v = _mm256_loadu_ps(p + 2 * i);
+            for (; 2 * i + 8 <= n_rot; i += 4) { // 4 pairs = 8 lanes
+                __m256 v = _mm256_loadu_ps(xh + 2 * i);
                 __m256 sw = _mm256_permute_ps(v, 0xB1); // (b, a) per pair
                 __m256 c = _mm256_loadu_ps(cs + 2 * i), s = _mm256_loadu_ps(sn + 2 * i);
                 // even lanes a·c − b·s, odd lanes b·c + a·s
-                _mm256_storeu_ps(p + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
+                _mm256_storeu_ps(xh + 2 * i, _mm256_fmaddsub_ps(v, c, _mm256_mul_ps(sw, s)));
             }
-            for (; i < n; i++) {
-                const float av = p[2 * i], bv = p[2 * i + 1];
-                p[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
-                p[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
+            for (; i < half; i++) {
+                const float av = xh[2 * i], bv = xh[2 * i + 1];
+                xh[2 * i] = av * cs[2 * i] - bv * sn[2 * i];
+                xh[2 * i + 1] = av * sn[2 * i] + bv * cs[2 * i];
             }
         }
     }
-}
-
-static void avx2_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
-                      float base, int neox) {
-    const int64_t half = n_rot / 2;
-    float cs[2 * ROPE_CHUNK], sn[2 * ROPE_CHUNK]; // NORM: duplicated per pair lane
-    for (int64_t i0 = 0; i0 < half; i0 += ROPE_CHUNK) {
-        const int64_t n = JANUS_MIN_I64(ROPE_CHUNK, half - i0);
-        for (int64_t i = 0; i < n; i++) {
-            const double theta =
-                (double)pos * pow((double)base, -2.0 * (double)(i0 + i) / (double)n_rot);
-            const float c = (float)cos(theta), s = (float)sin(theta);
-            if (neox) {
-                cs[i] = c, sn[i] = s;
-            } else {
-                cs[2 * i] = cs[2 * i + 1] = c;
-                sn[2 * i] = sn[2 * i + 1] = s;
-            }
-        }
-        rope_rotate(x, n_head, head_dim, half, i0, n, cs, sn, neox);
-    }
-}
-
-static void avx2_rope_apply(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
-                            const float *cs, const float *sn, int neox) {
-    rope_rotate(x, n_head, head_dim, n_rot / 2, 0, n_rot / 2, cs, sn, neox);
 }
 
 static const struct kern_ops avx2_ops = {
@@ -547,7 +517,6 @@ static const struct kern_ops avx2_ops = {
     .dot = avx2_dot,
     .axpy = avx2_axpy,
     .attn = avx2_attn,
-    .rope = avx2_rope,
     .rope_apply = avx2_rope_apply,
 };
 

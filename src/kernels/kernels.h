@@ -57,11 +57,9 @@ struct kern_ops {
     // (d_k = kv_lora + rope), values = the same rows' c_kv (v = k, d_v = kv_lora).
     void (*attn)(float *out, float *scores, const float *q, const struct kern_kv *kv, int64_t n_kv,
                  int64_t d_k, int64_t d_v, float scale);
-    // RoPE with kern_rope's contract (below); the AVX2 version rotates 8 lanes at a time.
-    void (*rope)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
-                 int neox);
-    // The same rotation with the angles of a table from kern_rope_angles (computed once per
-    // position, reused by every layer and head): the same result as rope for that position.
+    // RoPE with kern_rope's contract (below), the angles from a kern_rope_angles table
+    // (computed once per position, reused by every layer and head). The reference gives
+    // kern_rope's bits; the AVX2 version rotates 8 lanes at a time.
     void (*rope_apply)(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, const float *cs,
                        const float *sn, int neox);
 };
@@ -86,7 +84,7 @@ const struct kern_ops *kern_at_most(int level);
 
 // RoPE on n_head heads of head_dim values each (head h at x + h*head_dim), rotating the
 // first n_rot dims. NORM pairs (2i, 2i+1); NEOX pairs (i, i + n_rot/2).
-// θ_i = pos · base^(−2i/n_rot). Scalar (cheap relative to matmul); shared by all tables.
+// θ_i = pos · base^(−2i/n_rot). Scalar: the specification rope_apply is tested against.
 void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
                int neox);
 // The angles kern_rope uses at position pos, (float) cos and sin of θ_i, laid out for

@@ -153,7 +153,6 @@ static const struct kern_ops ref_ops = {
     .dot = ref_dot,
     .axpy = ref_axpy,
     .attn = ref_attn,
-    .rope = kern_rope,
     .rope_apply = kern_rope_apply_ref,
 };
 
