@@ -18,12 +18,12 @@
 #define MEMBW_X86 1
 #endif
 
-// The read pattern that measured fastest here (docs/PERFORMANCE.md, "Read test"), so the
-// read figure is the most we could stream: threads take 512 KiB chunks from a shared
+// The read pattern that measured fastest here (docs/PERFORMANCE.md, "The read test"), so
+// the read figure is the most we could stream: threads take 512 KiB chunks from a shared
 // counter (neighbouring chunks in flight at once, like the engine's row chunks) and read
 // each as 4 sub-streams with software prefetch into L1 512 B ahead and into L2 2 KiB
-// ahead. Static halves of the buffer per thread, one prefetch level, or other distances
-// were 5-10 % slower.
+// ahead. Static halves of the buffer per thread or one prefetch level were 5-10 % slower;
+// other chunk sizes, distances, 8 sub-streams or 512-bit loads were no faster.
 #define MEMBW_PREFETCH    512
 #define MEMBW_PREFETCH_L2 2048
 #define MEMBW_CHUNK_WORDS 65536 // 512 KiB
