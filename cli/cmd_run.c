@@ -14,7 +14,7 @@
 #include "base/status.h"
 #include "model/gguf.h"
 #include "model/vocab.h"
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include <errno.h>
 #include <signal.h>

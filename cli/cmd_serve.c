@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "server/http.h"
+#include "http/http.h"
 
 #include <errno.h>
 #include <pthread.h>

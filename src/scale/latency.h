@@ -1,7 +1,7 @@
 // Per-step latency model of a deployment (SPEC §7, our roofline form with the token term). Every
 // coefficient lives in struct latency_coef (defaults in latency_coef_default, each with the
 // assumption it encodes); the per-operation coefficients are derived from a model shape and a
-// hardware profile in latency_model_init. The baselines (sim/baselines.c) share this code and
+// hardware profile in latency_model_init. The baselines (sim/baseline_systems.c) share this code and
 // differ only in the mechanism flags of struct latency_system. Pure.
 // SPDX-License-Identifier: MIT
 // latency_step() evaluates one (system, n_attn, n_moe, B, S) point:

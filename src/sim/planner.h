@@ -11,7 +11,7 @@
 #include "scale/amax.h"
 #include "scale/latency.h"
 #include "scale/search.h"
-#include "sim/baselines.h"
+#include "sim/baseline_systems.h"
 #include "sim/hw.h"
 #include "sim/mc.h"
 #include "sim/models.h"

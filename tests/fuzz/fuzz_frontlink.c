@@ -1,8 +1,8 @@
-// libFuzzer target for the front <-> controller protocol decoder (serve/frontlink.h):
+// libFuzzer target for the front <-> controller protocol decoder (requests/frontlink.h):
 // arbitrary bytes are decoded message by message; every decoded message of a known type
 // is re-encoded and decoded again, and must round-trip. No input may crash or leak.
 // SPDX-License-Identifier: MIT
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include "base/base.h"
 #include "base/status.h"

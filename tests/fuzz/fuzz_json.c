@@ -1,11 +1,11 @@
-// libFuzzer target for the bounded JSON parse and getters (server/json.h): any bytes must
+// libFuzzer target for the bounded JSON parse and getters (http/json.h): any bytes must
 // parse or be refused cleanly; getters on whatever parsed must not crash; a parsed object
 // goes through the request option parser and, with "messages", every chat template
-// (server_impl.h), which must either accept it or fill an OpenAI error; escaping any bytes
+// (http_impl.h), which must either accept it or fill an OpenAI error; escaping any bytes
 // must produce JSON that cJSON parses back.
 // SPDX-License-Identifier: MIT
-#include "server/json.h"
-#include "server/server_impl.h"
+#include "http/json.h"
+#include "http/http_impl.h"
 
 #include "base/buf.h"
 #include "base/status.h"

@@ -19,8 +19,8 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
-#include "ctl/exec.h"
-#include "ctl/worker_mpi.h"
+#include "runtime/exec.h"
+#include "runtime/worker_mpi.h"
 
 #include <stdlib.h>
 

@@ -9,8 +9,8 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
-#include "ctl/exec.h"
-#include "ctl/worker_mpi.h"
+#include "runtime/exec.h"
+#include "runtime/worker_mpi.h"
 #include "kernels/kernels.h"
 
 #include <stdlib.h>

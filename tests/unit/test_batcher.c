@@ -1,5 +1,5 @@
-// Unit tests for the continuous batcher and request state machine (serve/batcher.h,
-// serve/request.h): chunked prefill under the token budget, decode-first ordering,
+// Unit tests for the continuous batcher and request state machine (requests/batcher.h,
+// requests/request.h): chunked prefill under the token budget, decode-first ordering,
 // pinning to the instance with the most free KV, admission control, cancel/finish freeing
 // slots at once, stop tokens, decode rotation, and a randomized run checking invariants and
 // that every request ends exactly once with the right token count.
@@ -9,7 +9,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/status.h"
-#include "serve/batcher.h"
+#include "requests/batcher.h"
 
 #include <stdlib.h>
 

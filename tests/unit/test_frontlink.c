@@ -1,4 +1,4 @@
-// Unit tests for the front <-> controller protocol (serve/frontlink.h): round trips of
+// Unit tests for the front <-> controller protocol (requests/frontlink.h): round trips of
 // every message type, incremental decoding, rejection of bad magic/version/oversized or
 // truncated payloads, unknown types skipped, and a real Unix-socket exchange.
 // SPDX-License-Identifier: MIT
@@ -6,7 +6,7 @@
 
 #include "base/mem.h"
 #include "base/status.h"
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include <stdlib.h>
 #include <sys/wait.h>

@@ -1,4 +1,4 @@
-// Unit tests for the HTTP front's pure pieces (src/server): chat template recognition from
+// Unit tests for the HTTP front's pure pieces (src/http): chat template recognition from
 // tokenizer.chat_template texts of the supported families, and the exact prompt each
 // template renders (system, multi-turn, content parts, bad roles), plus the OpenAI error
 // shape, and stop-string matching and hold-back. The served endpoints are tested end to end
@@ -8,7 +8,7 @@
 
 #include "base/buf.h"
 #include "base/status.h"
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 static const char *MSGS =
     "[{\"role\":\"system\",\"content\":\"S\"},{\"role\":\"user\",\"content\":\"U1\"},"

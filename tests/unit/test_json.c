@@ -1,4 +1,4 @@
-// Unit tests for the cJSON helpers (server/json.h): bounded parse (size, depth, trailing
+// Unit tests for the cJSON helpers (http/json.h): bounded parse (size, depth, trailing
 // data, malformed), typed getters and their error texts, string escaping.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
@@ -6,7 +6,7 @@
 #include "base/buf.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "server/json.h"
+#include "http/json.h"
 
 static cJSON *parse(const char *s, int *rc, char *err, size_t n) {
     cJSON *v = NULL;

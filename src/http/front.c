@@ -1,10 +1,10 @@
-// The front's side of the link to the job (server_impl.h, SPEC §2): launches the job as a
+// The front's side of the link to the job (http_impl.h, SPEC §2): launches the job as a
 // child process (own process group), accepts its connection on a private Unix socket,
 // and runs a reader thread that routes TOKEN/FINISH/ERROR to the waiting HTTP handlers and
 // keeps the latest STATS. When the job dies or the link breaks, every request in flight
 // gets an explicit error and the job state becomes DEAD (visible on /health).
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/clock.h"
 #include "base/log.h"

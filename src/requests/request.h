@@ -10,7 +10,7 @@
 #define JANUS_REQUEST_H
 
 #include "base/base.h"
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-// Internals shared by the files of src/server/ only (http.c, front.c, api_*.c, metrics.c):
+// Internals shared by the files of src/http/ only (http.c, front.c, api_*.c, metrics.c):
 // the server context, the front's view of the job and of each request, metrics counters.
 // Locking: one mutex (server.mu) guards the request registry, every front_req, the job
 // state, the latest STATS and the metrics; each front_req has its own condition variable.
@@ -10,8 +10,8 @@
 
 #include "base/buf.h"
 #include "model/vocab.h"
-#include "serve/frontlink.h"
-#include "server/http.h"
+#include "requests/frontlink.h"
+#include "http/http.h"
 
 #include <cJSON.h>
 #include <microhttpd.h>

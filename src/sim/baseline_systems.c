@@ -1,7 +1,7 @@
 // System models of Janus and the baselines (baselines.h, SPEC §8).
 // Pure: plain data in and out, no allocation or I/O.
 // SPDX-License-Identifier: MIT
-#include "sim/baselines.h"
+#include "sim/baseline_systems.h"
 
 #include "base/status.h"
 

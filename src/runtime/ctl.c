@@ -1,12 +1,12 @@
 // The controller loop (ctl.h): front messages -> batcher -> executor steps -> tokens back.
 // SPDX-License-Identifier: MIT
-#include "ctl/ctl.h"
+#include "runtime/ctl.h"
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -7,12 +7,12 @@
 // A client that goes away (socket hang-up seen while waiting, or a failed write) cancels
 // its request in the deployment, which frees its KV slot at once.
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/clock.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "server/json.h"
+#include "http/json.h"
 
 #include <poll.h>
 #include <stdio.h>

@@ -3,13 +3,13 @@
 // API key (401), routing to the endpoint files, OpenAI-shaped errors. Lifecycle: tokenizer
 // and chat template from the GGUF, then the job (front.c), then the daemon.
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
-#include "server/json.h"
+#include "http/json.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

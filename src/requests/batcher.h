@@ -9,15 +9,15 @@
 //    then prefill chunks in admission order;
 //  - finished and cancelled requests release their KV reservation and slot at once (the
 //    slot goes into the next batch's free list for the executor).
-// Output batches are the executor's plain-data structs (ctl/exec.h).
+// Output batches are the executor's plain-data structs (runtime/exec.h).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_BATCHER_H
 #define JANUS_BATCHER_H
 
 #include "base/base.h"
-#include "ctl/exec.h"
-#include "serve/frontlink.h"
-#include "serve/request.h"
+#include "runtime/exec.h"
+#include "requests/frontlink.h"
+#include "requests/request.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 // Front <-> controller protocol: encoding, bounds-checked decoding and the Unix-socket
 // plumbing (frontlink.h). Every length is checked before it is used or allocated.
 // SPDX-License-Identifier: MIT
-#include "serve/frontlink.h"
+#include "requests/frontlink.h"
 
 #include "base/mem.h"
 #include "base/status.h"

@@ -8,7 +8,7 @@
 // that step's header arrives; JANUS_FAULT_SCHEDULE="rank" corrupts that MoE rank's schedule
 // before the digest check (tests/mpi/test_run.py: the job must fail with a report, not hang).
 // SPDX-License-Identifier: MIT
-#include "ctl/worker_mpi.h"
+#include "runtime/worker_mpi.h"
 
 #include "actsched/actsched.h"
 #include "base/clock.h"

@@ -13,11 +13,11 @@
 //   answer\n\nUser: ...\n\nAssistant:
 // Template text is tokenized with special-token parsing, so markers become their tokens.
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/mem.h"
 #include "base/status.h"
-#include "server/json.h"
+#include "http/json.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 // Request states and transitions (request.h). Pure; the only allocation is the prompt copy.
 // SPDX-License-Identifier: MIT
-#include "serve/request.h"
+#include "requests/request.h"
 
 #include "base/mem.h"
 #include "base/status.h"

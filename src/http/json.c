@@ -1,6 +1,6 @@
 // cJSON helpers (json.h): bounded parse and typed getters with clear errors.
 // SPDX-License-Identifier: MIT
-#include "server/json.h"
+#include "http/json.h"
 
 #include "base/buf.h"
 #include "base/status.h"

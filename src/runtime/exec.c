@@ -1,7 +1,7 @@
 // Executor-independent helpers of the executor interface (exec.h): batch validation and
 // reset. Pure; no allocation.
 // SPDX-License-Identifier: MIT
-#include "ctl/exec.h"
+#include "runtime/exec.h"
 
 #include "base/status.h"
 

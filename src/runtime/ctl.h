@@ -10,8 +10,8 @@
 #define JANUS_CTL_H
 
 #include "base/base.h"
-#include "ctl/exec.h"
-#include "serve/batcher.h"
+#include "runtime/exec.h"
+#include "requests/batcher.h"
 
 #include <stdint.h>
 

@@ -1,7 +1,7 @@
 // Continuous batching state machine (batcher.h). Pure: no I/O, no clock; allocation only
 // at init and for prompt copies at submit.
 // SPDX-License-Identifier: MIT
-#include "serve/batcher.h"
+#include "requests/batcher.h"
 
 #include "base/mem.h"
 #include "base/status.h"

@@ -5,7 +5,7 @@
 // (one MoE instance: a_max = distinct experts activated). The reference the MPI executor is
 // compared with. No allocation per step after create.
 // SPDX-License-Identifier: MIT
-#include "ctl/exec.h"
+#include "runtime/exec.h"
 
 #include "base/clock.h"
 #include "base/mem.h"

@@ -1,6 +1,6 @@
 // The disaggregated deployment over MPI (SPEC §2, §3): every rank of the job calls
 // worker_mpi_start. Rank 0 (controller + attention instance 0) gets an executor
-// (ctl/exec.h) to drive from the controller loop; every other rank runs its worker loop
+// (runtime/exec.h) to drive from the controller loop; every other rank runs its worker loop
 // (attention instance or MoE instance) until the executor is destroyed. Per step the
 // controller broadcasts the step header, ships each attention instance its local batch,
 // and the ranks run the layers: attention with a local KV cache, x to the MoE side
@@ -14,7 +14,7 @@
 #include "base/base.h"
 #include "comm/xfer.h"
 #include "comm/xfer_cost.h"
-#include "ctl/exec.h"
+#include "runtime/exec.h"
 
 #include <mpi.h>
 #include <stdint.h>

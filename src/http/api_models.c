@@ -3,11 +3,11 @@
 // health window (the controller runs a heartbeat step every second when idle, so an old
 // last step means a stuck deployment). SPEC §10.
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/clock.h"
 #include "base/status.h"
-#include "server/json.h"
+#include "http/json.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -3,7 +3,7 @@
 // and from the job's latest STATS: steps, per-layer a_max, activated experts per MoE
 // instance, exchange scheme counters, KV-cache use. Names are listed in docs/HTTP.md.
 // SPDX-License-Identifier: MIT
-#include "server/server_impl.h"
+#include "http/http_impl.h"
 
 #include "base/clock.h"
 #include "base/status.h"
