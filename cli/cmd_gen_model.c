@@ -3,6 +3,7 @@
 // genmodel_write (streamed) -> one summary line on stdout. Errors: one line, exit 1.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include "base/status.h"
 #include "model/genmodel.h"
@@ -13,58 +14,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static void usage(FILE *f) {
-    fprintf(
-        f, "usage: janus gen-model --arch llama|qwen2moe|qwen3moe|deepseek2 [dims] [--type T]\n"
-           "                       [--seed S] [--vocab VOCAB.gguf] -o FILE\n"
-           "\n"
-           "Writes a random-weight GGUF v3 model in exactly the layout of the shared fixtures\n"
-           "(same keys, tensor names, shapes and init scales), deterministic from the seed.\n"
-           "Defaults are the fixture dimensions of each architecture.\n"
-           "\n"
-           "  --arch A            llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2 (required)\n"
-           "  --type T            f32 (default), f16, bf16, q8_0 (matrices; norms etc. stay f32)\n"
-           "  --seed S            random seed (default 1234)\n"
-           "  -o, --output FILE   output path (required)\n"
-           "  --vocab FILE        copy the tokenizer.ggml.* keys of this GGUF (its size sets\n"
-           "                      n_vocab); default: built-in SentencePiece-style vocabulary\n"
-           "  --n-vocab N         built-in vocabulary size: truncated or padded with <unused_N>\n"
-           "                      (default: its natural size; ignored with --vocab)\n"
-           "  --name NAME         general.name (default janus-gen-<arch>-<type>)\n"
-           "\n"
-           "dimensions (default llama / qwen2moe / qwen3moe / deepseek2):\n"
-           "  --n-embd N          64\n"
-           "  --n-layer N         2 / 2 / 2 / 3\n"
-           "  --n-head N          4\n"
-           "  --n-head-kv N       2 / 2 / 2 / = n_head (must equal n_head for deepseek2)\n"
-           "  --head-dim N        n_embd/n_head (fixed for llama, qwen2moe); qwen3moe: 16\n"
-           "  --n-expert N        8 / 8 / 8 / 16\n"
-           "  --n-expert-used N   2 / 4 / 2 / 4\n"
-           "  --n-ff-exp N        routed expert width: 128 / 64 / 64 / 32\n"
-           "  --n-ff N            llama: none; qwen2moe: shared expert width 128; qwen3moe:\n"
-           "                      feed_forward_length 128 (unused); deepseek2: dense width 192\n"
-           "  --n-expert-shared N deepseek2: shared experts of width n_ff_exp, 2 (V3-style: 1);\n"
-           "                      qwen2moe: exactly 1\n"
-           "  --n-dense-lead N    deepseek2: leading dense layers, 1\n"
-           "  --q-lora N          deepseek2: 32        --kv-lora N   deepseek2: 32\n"
-           "  --qk-nope N         deepseek2: 16        --qk-rope N   deepseek2: 8\n"
-           "  --v-head N          deepseek2: 16\n"
-           "  --gating G          deepseek2: softmax (V2-style, default) or sigmoid (V3-style:\n"
-           "                      adds exp_probs_b; defaults norm-topk 1, weights-scale 2.5,\n"
-           "                      n-expert-shared 1)\n"
-           "  --expert-groups G   deepseek2: expert groups (0 = none, default)\n"
-           "  --expert-groups-used Gu  deepseek2: groups kept per token\n"
-           "  --weights-scale X   deepseek2: expert_weights_scale, 2.0 (V3-style 2.5)\n"
-           "  --norm-topk 0|1     deepseek2: expert_weights_norm, 0 (V3-style 1)\n"
-           "  --context N         context_length, 2048\n"
-           "  --rope-base B       rope.freq_base, 10000 (qwen3moe 1e6)\n"
-           "  --rms-eps E         layer_norm_rms_epsilon, 1e-5 (qwen3moe 1e-6)\n"
-           "\n"
-           "example (1.6 GB): janus gen-model --arch qwen3moe --n-layer 8 --n-embd 1024 \\\n"
-           "    --n-expert 16 --n-expert-used 4 --n-ff-exp 2048 --type f16 -o big.gguf\n");
-}
-
-static int parse_type(const char *s, uint32_t *out) {
+// --type: the matrices' ggml type.
+static int set_type(const struct cli_opt *o, const char *v, const char *cmd) {
     static const struct {
         const char *name;
         uint32_t type;
@@ -72,32 +23,118 @@ static int parse_type(const char *s, uint32_t *out) {
              {"f16", GGML_TYPE_F16},
              {"bf16", GGML_TYPE_BF16},
              {"q8_0", GGML_TYPE_Q8_0}};
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
-        if (!strcmp(s, k[i].name)) {
-            *out = k[i].type;
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (!strcmp(v, k[i].name)) {
+            *(uint32_t *)o->target = k[i].type;
             return 0;
         }
-    }
-    return -1;
+    return cli_error(cmd, "--type must be f32, f16, bf16 or q8_0, not '%s'", v);
+}
+
+// A positive float field.
+static int set_f32(const struct cli_opt *o, const char *v, const char *cmd) {
+    double x;
+    if (cli_parse_f64(v, 1e-30, 1e30, &x))
+        return cli_error(cmd, "--%s: '%s' is not a positive number", o->name, v);
+    *(float *)o->target = (float)x;
+    return 0;
+}
+
+// --norm-topk 0|1 and --threads 1..256 (int fields).
+static int set_int(const struct cli_opt *o, const char *v, const char *cmd) {
+    int64_t x;
+    int topk = !strcmp(o->name, "norm-topk");
+    if (cli_parse_i64(v, topk ? 0 : 1, topk ? 1 : 256, &x))
+        return cli_error(cmd,
+                         topk ? "--norm-topk must be 0 or 1, not '%s'"
+                              : "--threads: '%s' is not an integer in [1, 256]",
+                         v);
+    *(int *)o->target = (int)x;
+    return 0;
 }
 
 int cmd_gen_model(int argc, char **argv) {
     const char *cmd = argv[0];
+    const char *arch_s = NULL, *gating_s = NULL, *out = NULL;
+    struct genmodel_params p;
+    memset(&p, 0, sizeof p);
+#define DIM(nm, field, lo, hi, h) CLI_OPT_I64(nm, 0, &p.field, lo, hi, "N", h)
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("arch", 0, &arch_s, "A",
+                    "llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2 (required)"),
+        CLI_OPT_FN("type", 0, set_type, &p.type, "T",
+                   "f32 (default), f16, bf16, q8_0 (matrices; norms etc. stay f32)"),
+        CLI_OPT_I64("seed", 0, &p.seed, 0, 9e18, "S", "random seed (default 1234)"),
+        CLI_OPT_STR("output", 'o', &out, "FILE", "output path (required)"),
+        CLI_OPT_STR("vocab", 0, &p.vocab_path, "FILE",
+                    "copy the tokenizer.ggml.* keys of this GGUF (its size sets\n"
+                    "n_vocab); default: built-in SentencePiece-style vocabulary"),
+        DIM("n-vocab", n_vocab, 1, 1 << 30,
+            "built-in vocabulary size: truncated or padded with <unused_N>\n"
+            "(default: its natural size; ignored with --vocab)"),
+        CLI_OPT_STR("name", 0, &p.name, "NAME", "general.name (default janus-gen-<arch>-<type>)"),
+        CLI_OPT_FN("threads", 0, set_int, &p.n_threads, "N",
+                   "generation threads (the file does not depend on it)"),
+        DIM("n-embd", n_embd, 1, 1 << 20, "64"),
+        DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3"),
+        DIM("n-head", n_head, 1, 1 << 20, "4"),
+        DIM("n-head-kv", n_head_kv, 1, 1 << 20,
+            "2 / 2 / 2 / = n_head (must equal n_head for deepseek2)"),
+        DIM("head-dim", head_dim, 1, 1 << 20,
+            "n_embd/n_head (fixed for llama, qwen2moe); qwen3moe: 16"),
+        DIM("n-expert", n_expert, 1, 1 << 20, "8 / 8 / 8 / 16"),
+        DIM("n-expert-used", n_expert_used, 1, 1 << 20, "2 / 4 / 2 / 4"),
+        DIM("n-ff-exp", n_ff_exp, 1, 1 << 24, "routed expert width: 128 / 64 / 64 / 32"),
+        DIM("n-ff", n_ff, 1, 1 << 24,
+            "llama: none; qwen2moe: shared expert width 128; qwen3moe:\n"
+            "feed_forward_length 128 (unused); deepseek2: dense width 192"),
+        DIM("n-expert-shared", n_expert_shared, 0, 1 << 20,
+            "deepseek2: shared experts of width n_ff_exp, 2 (V3-style: 1);\n"
+            "qwen2moe: exactly 1"),
+        DIM("n-dense-lead", n_dense_lead, 0, 1 << 20, "deepseek2: leading dense layers, 1"),
+        DIM("q-lora", q_lora, 1, 1 << 24, "deepseek2: 32"),
+        DIM("kv-lora", kv_lora, 1, 1 << 24, "deepseek2: 32"),
+        DIM("qk-nope", qk_nope, 1, 1 << 24, "deepseek2: 16"),
+        DIM("qk-rope", qk_rope, 1, 1 << 24, "deepseek2: 8"),
+        DIM("v-head", v_head, 1, 1 << 24, "deepseek2: 16"),
+        CLI_OPT_STR("gating", 0, &gating_s, "G",
+                    "deepseek2: softmax (V2-style, default) or sigmoid (V3-style:\n"
+                    "adds exp_probs_b; defaults norm-topk 1, weights-scale 2.5,\n"
+                    "n-expert-shared 1)"),
+        DIM("expert-groups", n_group, 0, 1 << 20, "deepseek2: expert groups (0 = none, default)"),
+        DIM("expert-groups-used", n_group_used, 0, 1 << 20, "deepseek2: groups kept per token"),
+        CLI_OPT_FN("weights-scale", 0, set_f32, &p.weights_scale, "X",
+                   "deepseek2: expert_weights_scale, 2.0 (V3-style 2.5)"),
+        CLI_OPT_FN("norm-topk", 0, set_int, &p.norm_topk, "0|1",
+                   "deepseek2: expert_weights_norm, 0 (V3-style 1)"),
+        DIM("context", context, 1, 1 << 30, "context_length, 2048"),
+        CLI_OPT_FN("rope-base", 0, set_f32, &p.rope_base, "B",
+                   "rope.freq_base, 10000 (qwen3moe 1e6)"),
+        CLI_OPT_FN("rms-eps", 0, set_f32, &p.rms_eps, "E",
+                   "layer_norm_rms_epsilon, 1e-5 (qwen3moe 1e-6)"),
+        CLI_OPT_END};
+#undef DIM
     if (cli_wants_help(argc, argv)) {
-        usage(stdout);
+        cli_opts_help(
+            stdout,
+            "gen-model --arch llama|qwen2moe|qwen3moe|deepseek2 [dims] [--type T]\n"
+            "                       [--seed S] [--vocab VOCAB.gguf] -o FILE\n\n"
+            "Writes a random-weight GGUF v3 model in exactly the layout of the shared fixtures\n"
+            "(same keys, tensor names, shapes and init scales), deterministic from the seed.\n"
+            "Defaults are the fixture dimensions of each architecture; the dimensions' help\n"
+            "gives them per architecture (llama / qwen2moe / qwen3moe / deepseek2).\n",
+            opts,
+            "\nexample (1.6 GB): janus gen-model --arch qwen3moe --n-layer 8 --n-embd 1024 \\\n"
+            "    --n-expert 16 --n-expert-used 4 --n-ff-exp 2048 --type f16 -o big.gguf\n");
         return 0;
     }
-    // pass 1: architecture and gating choose the defaults the other flags override
-    const char *arch_s = NULL, *gating_s = NULL;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--arch")) arch_s = argv[i + 1];
-        if (!strcmp(argv[i], "--gating")) gating_s = argv[i + 1];
-    }
+    // Pass 1 checks every flag and finds the architecture and gating, which choose the
+    // defaults; pass 2 lets the other flags override those defaults.
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!arch_s) return cli_error(cmd, "--arch is required (llama, qwen2moe, qwen3moe, deepseek2)");
     enum genmodel_arch arch;
     if (genmodel_arch_parse(arch_s, &arch))
         return cli_error(cmd, "unknown --arch '%s' (llama, qwen2moe, qwen3moe, deepseek2)", arch_s);
-    struct genmodel_params p;
     genmodel_default_params(&p, arch);
     if (gating_s) {
         if (!strcmp(gating_s, "sigmoid")) {
@@ -109,91 +146,9 @@ int cmd_gen_model(int argc, char **argv) {
             return cli_error(cmd, "--gating must be softmax or sigmoid, not '%s'", gating_s);
         }
     }
-    const char *out = NULL;
-    // pass 2: every flag
-    static const struct {
-        const char *flag;
-        size_t off;
-        int64_t lo, hi;
-    } k_ints[] = {
-#define F(flag, field, lo, hi) {flag, offsetof(struct genmodel_params, field), lo, hi}
-        F("--n-embd", n_embd, 1, 1 << 20),
-        F("--n-layer", n_layer, 1, 1 << 20),
-        F("--n-head", n_head, 1, 1 << 20),
-        F("--n-head-kv", n_head_kv, 1, 1 << 20),
-        F("--head-dim", head_dim, 1, 1 << 20),
-        F("--n-vocab", n_vocab, 1, 1 << 30),
-        F("--n-expert", n_expert, 1, 1 << 20),
-        F("--n-expert-used", n_expert_used, 1, 1 << 20),
-        F("--n-ff-exp", n_ff_exp, 1, 1 << 24),
-        F("--n-ff", n_ff, 1, 1 << 24),
-        F("--n-expert-shared", n_expert_shared, 0, 1 << 20),
-        F("--n-dense-lead", n_dense_lead, 0, 1 << 20),
-        F("--q-lora", q_lora, 1, 1 << 24),
-        F("--kv-lora", kv_lora, 1, 1 << 24),
-        F("--qk-nope", qk_nope, 1, 1 << 24),
-        F("--qk-rope", qk_rope, 1, 1 << 24),
-        F("--v-head", v_head, 1, 1 << 24),
-        F("--expert-groups", n_group, 0, 1 << 20),
-        F("--expert-groups-used", n_group_used, 0, 1 << 20),
-        F("--context", context, 1, 1 << 30),
-#undef F
-    };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 >= argc) return cli_error(cmd, "%s: missing value (see --help)", a);
-        const char *v = argv[++i];
-        int done = 0;
-        for (size_t k = 0; k < sizeof k_ints / sizeof k_ints[0] && !done; k++) {
-            if (strcmp(a, k_ints[k].flag) != 0) continue;
-            int64_t x;
-            if (cli_parse_i64(v, k_ints[k].lo, k_ints[k].hi, &x))
-                return cli_error(cmd, "%s: '%s' is not an integer in [%lld, %lld]", a, v,
-                                 (long long)k_ints[k].lo, (long long)k_ints[k].hi);
-            *(int64_t *)((char *)&p + k_ints[k].off) = x;
-            done = 1;
-        }
-        if (done) continue;
-        if (!strcmp(a, "--arch") || !strcmp(a, "--gating")) {
-            continue;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            out = v;
-        } else if (!strcmp(a, "--type")) {
-            if (parse_type(v, &p.type))
-                return cli_error(cmd, "--type must be f32, f16, bf16 or q8_0, not '%s'", v);
-        } else if (!strcmp(a, "--seed")) {
-            int64_t x;
-            if (cli_parse_i64(v, 0, INT64_MAX, &x))
-                return cli_error(cmd, "--seed: '%s' is not a non-negative integer", v);
-            p.seed = (uint64_t)x;
-        } else if (!strcmp(a, "--threads")) {
-            int64_t x;
-            if (cli_parse_i64(v, 1, 256, &x))
-                return cli_error(cmd, "--threads: '%s' is not an integer in [1, 256]", v);
-            p.n_threads = (int)x;
-        } else if (!strcmp(a, "--vocab")) {
-            p.vocab_path = v;
-        } else if (!strcmp(a, "--name")) {
-            p.name = v;
-        } else if (!strcmp(a, "--norm-topk")) {
-            if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
-                return cli_error(cmd, "--norm-topk must be 0 or 1, not '%s'", v);
-            p.norm_topk = v[0] == '1';
-        } else if (!strcmp(a, "--weights-scale") || !strcmp(a, "--rope-base") ||
-                   !strcmp(a, "--rms-eps")) {
-            double x;
-            if (cli_parse_f64(v, 1e-30, 1e30, &x))
-                return cli_error(cmd, "%s: '%s' is not a positive number", a, v);
-            float *dst = !strcmp(a, "--weights-scale") ? &p.weights_scale
-                         : !strcmp(a, "--rope-base")   ? &p.rope_base
-                                                       : &p.rms_eps;
-            *dst = (float)x;
-        } else {
-            return cli_error(cmd, "unknown option '%s' (see --help)", a);
-        }
-    }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!out) return cli_error(cmd, "-o FILE is required");
-    char err[512];
+    char err[JANUS_ERR_LEN];
     if (genmodel_check(&p, err, sizeof err)) return cli_error(cmd, "%s", err);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

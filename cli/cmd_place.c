@@ -8,23 +8,11 @@
 
 #include "base/status.h"
 #include "cli.h"
+#include "opts.h"
 #include "place/layout.h"
 #include "place/place.h"
 #include "place/stats.h"
 #include "place/trace.h"
-
-static void help(void) {
-    printf("usage: janus place (--stats FILE | --routing FILE) --instances N --slots C\n"
-           "                   --policy janus|eplb -o layout.json [options]\n"
-           "  --stats FILE        expert statistics (janus-stats JSON)\n"
-           "  --routing FILE      or: compute statistics from a routing trace\n"
-           "  --experts E         with --routing: number of experts (default: max id + 1)\n"
-           "  --decay D           with --routing: per-step decay (default 1)\n"
-           "  --save-stats FILE   with --routing: also write the statistics\n"
-           "  --eplb-groups G     eplb: expert groups (hierarchical policy; default 1)\n"
-           "  --eplb-nodes K      eplb: nodes (hierarchical when G %% K == 0 and K > 1;\n"
-           "                      default 1 = global policy)\n");
-}
 
 static int stats_from_trace(struct stats *st, const char *path, int32_t E, double decay,
                             const char *cmd) {
@@ -55,44 +43,34 @@ static int stats_from_trace(struct stats *st, const char *path, int32_t E, doubl
 
 int cmd_place(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        help();
-        return 0;
-    }
     const char *stats_path = NULL, *routing = NULL, *out = NULL, *policy = NULL, *save = NULL;
     int64_t n = 0, C = 0, E = 0, groups = 1, nodes = 1;
     double decay = 1.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(a, "--stats"))
-            stats_path = v;
-        else if (!strcmp(a, "--routing"))
-            routing = v;
-        else if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            out = v;
-        else if (!strcmp(a, "--policy"))
-            policy = v;
-        else if (!strcmp(a, "--save-stats"))
-            save = v;
-        else if (!strcmp(a, "--instances"))
-            bad = cli_parse_i64(v, 1, 1024, &n);
-        else if (!strcmp(a, "--slots"))
-            bad = cli_parse_i64(v, 1, 4096, &C);
-        else if (!strcmp(a, "--experts"))
-            bad = cli_parse_i64(v, 1, 1024, &E);
-        else if (!strcmp(a, "--eplb-groups"))
-            bad = cli_parse_i64(v, 1, 1024, &groups);
-        else if (!strcmp(a, "--eplb-nodes"))
-            bad = cli_parse_i64(v, 1, 1024, &nodes);
-        else if (!strcmp(a, "--decay"))
-            bad = cli_parse_f64(v, 1e-9, 1, &decay);
-        else
-            return cli_error(cmd, "unknown option %s (see --help)", a);
-        if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("stats", 0, &stats_path, "FILE", "expert statistics (janus-stats JSON)"),
+        CLI_OPT_STR("routing", 0, &routing, "FILE", "or: compute statistics from a routing trace"),
+        CLI_OPT_I64("instances", 0, &n, 1, 1024, "N", "MoE instances"),
+        CLI_OPT_I64("slots", 0, &C, 1, 4096, "C", "expert slots per instance"),
+        CLI_OPT_STR("policy", 0, &policy, "P", "janus | eplb"),
+        CLI_OPT_STR("output", 'o', &out, "FILE", "the layout to write (janus-layout JSON)"),
+        CLI_OPT_I64("experts", 0, &E, 1, 1024, "E",
+                    "with --routing: number of experts (default: max id + 1)"),
+        CLI_OPT_F64("decay", 0, &decay, 1e-9, 1, "D", "with --routing: per-step decay (default 1)"),
+        CLI_OPT_STR("save-stats", 0, &save, "FILE", "with --routing: also write the statistics"),
+        CLI_OPT_I64("eplb-groups", 0, &groups, 1, 1024, "G",
+                    "eplb: expert groups (hierarchical policy; default 1)"),
+        CLI_OPT_I64("eplb-nodes", 0, &nodes, 1, 1024, "K",
+                    "eplb: nodes (hierarchical when G % K == 0 and K > 1;\n"
+                    "default 1 = global policy)"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout,
+                      "place (--stats FILE | --routing FILE) --instances N --slots C\n"
+                      "                   --policy janus|eplb -o layout.json [options]",
+                      opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!!stats_path == !!routing)
         return cli_error(cmd, "need exactly one of --stats or --routing");
     if (!n || !C || !out || !policy)

@@ -16,75 +16,48 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "cli.h"
+#include "opts.h"
 #include "place/layout.h"
 #include "place/place.h"
 #include "place/trace.h"
 
 #define N_INPUTS 16
 
-static void help(void) {
-    printf("usage: janus sched-bench [options]\n"
-           "  --batches LIST    default 1,2,4,8,16,32,64,128,256,512,1024,2048,4096\n"
-           "  --experts LIST    default 64,128,160,256\n"
-           "  --instances LIST  default 4,8,16,32\n"
-           "  --topk LIST       default 6,8\n"
-           "  --repl LIST       extra slots in %% of the expert count, default 0,12,25,50\n"
-           "  --calls N         timed calls per (configuration, policy), default 200\n"
-           "  --zipf X          popularity skew, default 1.0\n"
-           "  --seed N          default 1\n"
-           "Columns per policy: mean a_max over the 16 inputs and median ns per call.\n");
-}
-
 static int cmp_i64(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
 }
 
-static int parse_list(const char *v, int32_t *out, int cap, int32_t lo, int32_t hi) {
-    int n = cli_parse_ids(v, out, cap);
-    if (n < 1) return -1;
-    for (int i = 0; i < n; i++)
-        if (out[i] < lo || out[i] > hi) return -1;
-    return n;
-}
-
 int cmd_sched_bench(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        help();
-        return 0;
-    }
     int32_t batches[32] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
     int32_t experts[16] = {64, 128, 160, 256}, insts[16] = {4, 8, 16, 32}, topks[8] = {6, 8};
     int32_t repls[16] = {0, 12, 25, 50};
-    int nb = 13, ne = 4, ni = 4, nk = 2, nr = 4;
+    struct cli_list lb = {batches, 32, 13}, le = {experts, 16, 4}, li = {insts, 16, 4},
+                    lk = {topks, 8, 2}, lr = {repls, 16, 4};
     int64_t calls = 200, seed = 1;
     double zipf = 1.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(a, "--batches"))
-            bad = (nb = parse_list(v, batches, 32, 1, 65536)) < 0;
-        else if (!strcmp(a, "--experts"))
-            bad = (ne = parse_list(v, experts, 16, 1, 1024)) < 0;
-        else if (!strcmp(a, "--instances"))
-            bad = (ni = parse_list(v, insts, 16, 1, 1024)) < 0;
-        else if (!strcmp(a, "--topk"))
-            bad = (nk = parse_list(v, topks, 8, 1, 64)) < 0;
-        else if (!strcmp(a, "--repl"))
-            bad = (nr = parse_list(v, repls, 16, 0, 10000)) < 0;
-        else if (!strcmp(a, "--calls"))
-            bad = cli_parse_i64(v, 1, 100000000, &calls);
-        else if (!strcmp(a, "--seed"))
-            bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
-        else if (!strcmp(a, "--zipf"))
-            bad = cli_parse_f64(v, 0, 10, &zipf);
-        else
-            return cli_error(cmd, "unknown option %s (see --help)", a);
-        if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_LIST("batches", 0, &lb, 1, 65536, "LIST",
+                     "default 1,2,4,8,16,32,64,128,256,512,1024,2048,4096"),
+        CLI_OPT_LIST("experts", 0, &le, 1, 1024, "LIST", "default 64,128,160,256"),
+        CLI_OPT_LIST("instances", 0, &li, 1, 1024, "LIST", "default 4,8,16,32"),
+        CLI_OPT_LIST("topk", 0, &lk, 1, 64, "LIST", "default 6,8"),
+        CLI_OPT_LIST("repl", 0, &lr, 0, 10000, "LIST",
+                     "extra slots in % of the expert count, default 0,12,25,50"),
+        CLI_OPT_I64("calls", 0, &calls, 1, 100000000, "N",
+                    "timed calls per (configuration, policy), default 200"),
+        CLI_OPT_F64("zipf", 0, &zipf, 0, 10, "X", "popularity skew, default 1.0"),
+        CLI_OPT_I64("seed", 0, &seed, 0, 9e18, "N", "default 1"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(
+            stdout, "sched-bench [options]", opts,
+            "Columns per policy: mean a_max over the 16 inputs and median ns per call.\n");
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
+    const int nb = lb.n, ne = le.n, ni = li.n, nk = lk.n, nr = lr.n;
     int32_t bmax = 1, emax = 1, nmax = 1, kmax = 1;
     for (int i = 0; i < nb; i++)
         bmax = batches[i] > bmax ? batches[i] : bmax;

@@ -10,20 +10,11 @@
 #include "actsched/actsched.h"
 #include "base/status.h"
 #include "cli.h"
+#include "opts.h"
 #include "sched_input.h"
 #include "place/layout.h"
 #include "place/stats.h"
 #include "place/trace.h"
-
-static void help(void) {
-    printf("usage: janus schedule --layout FILE --routing FILE --policy P [options]\n"
-           "  --policy P        greedy | optimal | random | round-robin | token-balanced | first\n"
-           "  --json            print the full schedule of every block as JSON\n"
-           "  --seed N          seed of the random policy (default 0)\n"
-           "  --stats-out FILE  record the scheduled steps as expert statistics (janus-stats)\n"
-           "  --decay D         per-step decay of those statistics, in (0, 1] (default 1)\n"
-           "Prints one line per block: step S layer L a_max A\n");
-}
 
 static void print_json_block(const struct trace_block *b, const struct actsched_output *o,
                              int first) {
@@ -51,38 +42,28 @@ static void print_json_block(const struct trace_block *b, const struct actsched_
 
 int cmd_schedule(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        help();
-        return 0;
-    }
     const char *layout_path = NULL, *routing_path = NULL, *policy_name = NULL, *stats_out = NULL;
     int json = 0;
     int64_t seed = 0;
     double decay = 1.0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
-        const char *v = argv[++i];
-        if (!strcmp(a, "--layout"))
-            layout_path = v;
-        else if (!strcmp(a, "--routing"))
-            routing_path = v;
-        else if (!strcmp(a, "--policy"))
-            policy_name = v;
-        else if (!strcmp(a, "--stats-out"))
-            stats_out = v;
-        else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &seed))
-                return cli_error(cmd, "invalid --seed '%s'", v);
-        } else if (!strcmp(a, "--decay")) {
-            if (cli_parse_f64(v, 1e-9, 1, &decay)) return cli_error(cmd, "invalid --decay '%s'", v);
-        } else
-            return cli_error(cmd, "unknown option %s (see --help)", a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("layout", 0, &layout_path, "FILE", "replica layout (janus-layout JSON)"),
+        CLI_OPT_STR("routing", 0, &routing_path, "FILE", "routing trace"),
+        CLI_OPT_STR("policy", 0, &policy_name, "P",
+                    "greedy | optimal | random | round-robin | token-balanced | first"),
+        CLI_OPT_FLAG("json", 0, &json, "print the full schedule of every block as JSON"),
+        CLI_OPT_I64("seed", 0, &seed, 0, 9e18, "N", "seed of the random policy (default 0)"),
+        CLI_OPT_STR("stats-out", 0, &stats_out, "FILE",
+                    "record the scheduled steps as expert statistics (janus-stats)"),
+        CLI_OPT_F64("decay", 0, &decay, 1e-9, 1, "D",
+                    "per-step decay of those statistics, in (0, 1] (default 1)"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout, "schedule --layout FILE --routing FILE --policy P [options]", opts,
+                      "Prints one line per block: step S layer L a_max A\n");
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!layout_path || !routing_path || !policy_name)
         return cli_error(cmd, "need --layout FILE, --routing FILE and --policy P");
     enum actsched_policy policy;

@@ -35,6 +35,11 @@ static const char *spelled(const struct cli_opt *o, char *buf, size_t cap) {
 static int bad_value(const char *cmd, const struct cli_opt *o, const char *v) {
     char nm[64];
     spelled(o, nm, sizeof nm);
+    if (o->kind == CLI_LIST)
+        return -cli_error(cmd,
+                          "bad %s: '%s' (expects up to %d integers in [%.0f, %.0f], comma "
+                          "separated)",
+                          nm, v, ((struct cli_list *)o->target)->cap, o->lo, o->hi);
     if (o->kind != CLI_F64 && o->hi >= 9e18)
         return -cli_error(cmd, "bad %s: '%s' (expects an integer >= %.0f)", nm, v, o->lo);
     if (o->kind != CLI_F64)
@@ -61,7 +66,18 @@ static int store(const char *cmd, const struct cli_opt *o, const char *v) {
         return 0;
     }
     case CLI_F64: return cli_parse_f64(v, o->lo, o->hi, o->target) ? bad_value(cmd, o, v) : 0;
-    case CLI_FN: return o->fn(o->target, v, cmd) ? -1 : 0;
+    case CLI_LIST: {
+        struct cli_list *l = o->target;
+        int32_t tmp[256];
+        int n = cli_parse_ids(v, tmp, l->cap < 256 ? l->cap : 256);
+        for (int i = 0; i < n; i++)
+            if (tmp[i] < o->lo || tmp[i] > o->hi) n = -1;
+        if (n < 1) return bad_value(cmd, o, v);
+        memcpy(l->v, tmp, (size_t)n * sizeof *tmp);
+        l->n = n;
+        return 0;
+    }
+    case CLI_FN: return o->fn(o, v, cmd) ? -1 : 0;
     case CLI_TABLE: break;
     }
     return -1;

@@ -15,8 +15,15 @@ enum cli_opt_kind {
     CLI_I64,   // *(int64_t *)target (or uint64_t) = an integer in [lo, hi]
     CLI_I32,   // *(int32_t *)target = an integer in [lo, hi]
     CLI_F64,   // *(double *)target = a finite number in [lo, hi]
-    CLI_FN,    // fn(target, value, cmd): 0 ok, else it printed the error
+    CLI_LIST,  // struct cli_list *target = "1,2,3" (commas or spaces), each in [lo, hi]
+    CLI_FN,    // fn(opt, value, cmd) stores the value in opt->target: 0 ok, else it printed
+               // the error
     CLI_TABLE, // target is another table (const struct cli_opt *), spliced in here
+};
+
+struct cli_list {
+    int32_t *v; // storage for up to cap values (holds the defaults until the option is given)
+    int cap, n; // n: values in v
 };
 
 struct cli_opt {
@@ -24,10 +31,10 @@ struct cli_opt {
     char short_name;  // one-letter alias ("-m"), or 0
     enum cli_opt_kind kind;
     void *target;
-    double lo, hi;    // CLI_I64 / CLI_I32 / CLI_F64: the accepted range (9e18: no bound)
+    double lo, hi;    // CLI_I64 / I32 / F64 / LIST: the accepted range (9e18: no bound)
     const char *arg;  // the value's name in --help ("N", "FILE"); NULL for CLI_FLAG
     const char *help; // help text; '\n' starts a continuation line
-    int (*fn)(void *target, const char *value, const char *cmd); // CLI_FN only
+    int (*fn)(const struct cli_opt *o, const char *value, const char *cmd); // CLI_FN only
     int optional; // CLI_I64 only: the value may be left out (then *target = lo); a
                   // following argument is taken as the value when it is a number in range
 };
@@ -43,6 +50,8 @@ struct cli_opt {
     { (nm), (sh), CLI_I32, (tgt), (l), (h), (an), .help = (hlp) }
 #define CLI_OPT_F64(nm, sh, tgt, l, h, an, hlp)                                                    \
     { (nm), (sh), CLI_F64, (tgt), (l), (h), (an), .help = (hlp) }
+#define CLI_OPT_LIST(nm, sh, tgt, l, h, an, hlp)                                                   \
+    { (nm), (sh), CLI_LIST, (tgt), (l), (h), (an), .help = (hlp) }
 #define CLI_OPT_FN(nm, sh, f, tgt, an, hlp)                                                        \
     { (nm), (sh), CLI_FN, (tgt), .arg = (an), .help = (hlp), .fn = (f) }
 #define CLI_OPT_TABLE(t)                                                                           \
