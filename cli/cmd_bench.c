@@ -7,6 +7,7 @@
 // latency ≈ β·a + c). Numbers go to docs/PERFORMANCE.md; nothing here asserts a speed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -29,40 +30,6 @@
 #define BENCH_MAX_REPS    64
 #define BENCH_BW_PASSES   3 // bandwidth passes before each decode round (median)
 
-static void usage(void) {
-    printf(
-        "usage: janus bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
-        "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n"
-        "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
-        "                   [--threads N] [--reps R] [--json]\n"
-        "\n"
-        "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
-        "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
-        "steps of B tokens run with greedy sampling (decode tokens/s), in R rounds each\n"
-        "right after 3 passes of the memory-bandwidth tests (read-only AVX2 streaming and\n"
-        "STREAM triad). Weight bytes per token = (non-expert weights + distinct activated\n"
-        "experts' weights, summed over the MoE layers) per step / B. Each round's rate is\n"
-        "divided by the read bandwidth measured next to it (of_bw: median over rounds);\n"
-        "the bandwidth-bound limit for B counts the expected distinct experts\n"
-        "E·(1-(1-k/E)^B) per MoE layer. moe_ms: time per step in the MoE side (gate and\n"
-        "experts); the rest of the step is attention, norms and the output head.\n"
-        "\n"
-        "  -m, --model FILE   GGUF model (gen-model makes large ones; scripts/bench.sh)\n"
-        "  --batch LIST       batch sizes (default 1,4,16,64); with --moe-layer one size\n"
-        "  --threads N        threads (default: online CPUs)\n"
-        "  --prompt P         prompt tokens per sequence (default 32)\n"
-        "  --gen G            timed decode steps in all (default 30; + one warm-up step)\n"
-        "  --json             one JSON object per line (per batch size / curve point)\n"
-        "  --membw-mb MB      bandwidth test buffer (default 1024; 0 skips the test)\n"
-        "  --reps R           rounds / repetitions for medians (default 5)\n"
-        "  --seed S           prompt tokens / routing seed (default 1)\n"
-        "  --moe-layer        MoE-layer latency curves instead of decode\n"
-        "  --experts A        --moe-layer: activated experts of the batch curve (default k)\n"
-        "  --layer L          --moe-layer: which layer (default: first MoE layer)\n"
-        "\n"
-        "JANUS_KERNELS=ref|avx2|avx512 picks a kernel table (default: the best this CPU runs).\n");
-}
-
 struct bench_opts {
     const char *model;
     int32_t batches[BENCH_MAX_BATCHES];
@@ -71,7 +38,25 @@ struct bench_opts {
     int json, moe_layer;
 };
 
-static int parse_args(int argc, char **argv, struct bench_opts *o) {
+static const char *const synopsis =
+    "bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
+    "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n"
+    "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
+    "                   [--threads N] [--reps R] [--json]\n"
+    "\n"
+    "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
+    "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
+    "steps of B tokens run with greedy sampling (decode tokens/s), in R rounds each\n"
+    "right after 3 passes of the memory-bandwidth tests (read-only AVX2 streaming and\n"
+    "STREAM triad). Weight bytes per token = (non-expert weights + distinct activated\n"
+    "experts' weights, summed over the MoE layers) per step / B. Each round's rate is\n"
+    "divided by the read bandwidth measured next to it (of_bw: median over rounds);\n"
+    "the bandwidth-bound limit for B counts the expected distinct experts\n"
+    "E·(1-(1-k/E)^B) per MoE layer. moe_ms: time per step in the MoE side (gate and\n"
+    "experts); the rest of the step is attention, norms and the output head.\n";
+
+// Parses argv into *o; with want_help, prints the help instead. 0 ok, else 1 (error printed).
+static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help) {
     *o = (struct bench_opts){.prompt = 32,
                              .gen = 30,
                              .membw_mb = 1024,
@@ -79,57 +64,44 @@ static int parse_args(int argc, char **argv, struct bench_opts *o) {
                              .seed = 1,
                              .experts = -1,
                              .layer = -1};
-    const int32_t def[] = {1, 4, 16, 64};
-    memcpy(o->batches, def, sizeof def);
-    o->n_batches = 4;
-    int batch_given = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t *num = NULL, lo = 0, hi = 0;
-        if (!strcmp(a, "--json")) {
-            o->json = 1;
-            continue;
-        }
-        if (!strcmp(a, "--moe-layer")) {
-            o->moe_layer = 1;
-            continue;
-        }
-        if (!v) return cli_error(CMD, "%s needs a value (janus bench --help)", a);
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->model = v;
-        } else if (!strcmp(a, "--batch")) {
-            o->n_batches = cli_parse_ids(v, o->batches, BENCH_MAX_BATCHES);
-            if (o->n_batches < 1)
-                return cli_error(CMD, "--batch needs a list of up to %d sizes, e.g. 1,4,16,64",
-                                 BENCH_MAX_BATCHES);
-            for (int b = 0; b < o->n_batches; b++)
-                if (o->batches[b] < 1 || o->batches[b] > 4096)
-                    return cli_error(CMD, "--batch: size %d not in [1, 4096]", o->batches[b]);
-            batch_given = 1;
-        } else if (!strcmp(a, "--threads")) {
-            num = &o->threads, lo = 1, hi = POOL_MAX_THREADS;
-        } else if (!strcmp(a, "--prompt")) {
-            num = &o->prompt, lo = 1, hi = 65536;
-        } else if (!strcmp(a, "--gen")) {
-            num = &o->gen, lo = 1, hi = 65536;
-        } else if (!strcmp(a, "--membw-mb")) {
-            num = &o->membw_mb, lo = 0, hi = 1 << 20;
-        } else if (!strcmp(a, "--reps")) {
-            num = &o->reps, lo = 1, hi = BENCH_MAX_REPS;
-        } else if (!strcmp(a, "--seed")) {
-            num = &o->seed, lo = 0, hi = INT64_MAX;
-        } else if (!strcmp(a, "--experts")) {
-            num = &o->experts, lo = 1, hi = 1 << 20;
-        } else if (!strcmp(a, "--layer")) {
-            num = &o->layer, lo = 0, hi = BENCH_MAX_LAYERS - 1;
-        } else {
-            return cli_error(CMD, "unknown option %s (janus bench --help)", a);
-        }
-        if (num && cli_parse_i64(v, lo, hi, num))
-            return cli_error(CMD, "%s needs an integer in [%lld, %lld], got '%s'", a, (long long)lo,
-                             (long long)hi, v);
-        i++;
+    struct cli_list batches = {o->batches, BENCH_MAX_BATCHES, 0};
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &o->model, "FILE",
+                    "GGUF model (gen-model makes large ones; scripts/bench.sh)"),
+        CLI_OPT_LIST("batch", 0, &batches, 1, 4096, "LIST",
+                     "batch sizes (default 1,4,16,64); with --moe-layer one size"),
+        CLI_OPT_I64("threads", 0, &o->threads, 1, POOL_MAX_THREADS, "N",
+                    "threads (default: online CPUs)"),
+        CLI_OPT_I64("prompt", 0, &o->prompt, 1, 65536, "P",
+                    "prompt tokens per sequence (default 32)"),
+        CLI_OPT_I64("gen", 0, &o->gen, 1, 65536, "G",
+                    "timed decode steps in all (default 30; + one warm-up step)"),
+        CLI_OPT_FLAG("json", 0, &o->json,
+                     "one JSON object per line (per batch size / curve point)"),
+        CLI_OPT_I64("membw-mb", 0, &o->membw_mb, 0, 1 << 20, "MB",
+                    "bandwidth test buffer (default 1024; 0 skips the test)"),
+        CLI_OPT_I64("reps", 0, &o->reps, 1, BENCH_MAX_REPS, "R",
+                    "rounds / repetitions for medians (default 5)"),
+        CLI_OPT_I64("seed", 0, &o->seed, 0, 9e18, "S", "prompt tokens / routing seed (default 1)"),
+        CLI_OPT_FLAG("moe-layer", 0, &o->moe_layer, "MoE-layer latency curves instead of decode"),
+        CLI_OPT_I64("experts", 0, &o->experts, 1, 1 << 20, "A",
+                    "--moe-layer: activated experts of the batch curve (default k)"),
+        CLI_OPT_I64("layer", 0, &o->layer, 0, BENCH_MAX_LAYERS - 1, "L",
+                    "--moe-layer: which layer (default: first MoE layer)"),
+        CLI_OPT_END};
+    if (want_help) {
+        cli_opts_help(stdout, synopsis, opts,
+                      "\nJANUS_KERNELS=ref|avx2|avx512 picks a kernel table (default: the best "
+                      "this CPU runs).\n");
+        return 0;
+    }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    const int batch_given = batches.n > 0;
+    o->n_batches = batches.n;
+    if (!batch_given) {
+        const int32_t def[] = {1, 4, 16, 64};
+        memcpy(o->batches, def, sizeof def);
+        o->n_batches = 4;
     }
     if (!o->model) return cli_error(CMD, "-m MODEL is required (janus bench --help)");
     if (o->moe_layer && (!batch_given || o->n_batches != 1))
@@ -683,12 +655,9 @@ done:
 }
 
 int cmd_bench(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage();
-        return 0;
-    }
     struct bench_opts o;
-    if (parse_args(argc, argv, &o)) return 1;
+    const int help = cli_wants_help(argc, argv);
+    if (parse_args(argc, argv, &o, help) || help) return help ? 0 : 1;
     int threads = (int)o.threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);

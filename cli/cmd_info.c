@@ -4,25 +4,15 @@
 // tensors whose names contain "_exps" are expert weights). Read-only; output on stdout.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
+#include "base/bytes.h"
 #include "base/status.h"
 #include "model/gguf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void usage(FILE *f) {
-    fprintf(f, "usage: janus info -m MODEL.gguf [--tensors]\n"
-               "\n"
-               "Describes a GGUF model (or vocab-only GGUF): architecture, name, file type, every\n"
-               "non-tokenizer metadata key, vocabulary size, tensor count, count and bytes per\n"
-               "tensor type, total bytes, and an MoE summary (experts, top-k, expert bytes vs\n"
-               "non-expert bytes; expert weights are the tensors whose names contain \"_exps\").\n"
-               "\n"
-               "  -m, --model FILE   the GGUF file (required)\n"
-               "  --tensors          also list every tensor: name, type, shape, bytes\n");
-}
 
 static const char *file_type_name(uint32_t ft) {
     switch (ft) {
@@ -69,54 +59,14 @@ static void print_scalar(enum gguf_type t, const uint8_t *p) {
     case GGUF_TYPE_UINT8: printf("%u", p[0]); break;
     case GGUF_TYPE_INT8: printf("%d", (int8_t)p[0]); break;
     case GGUF_TYPE_BOOL: printf("%s", p[0] ? "true" : "false"); break;
-    case GGUF_TYPE_UINT16: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        printf("%u", v);
-        break;
-    }
-    case GGUF_TYPE_INT16: {
-        int16_t v;
-        memcpy(&v, p, 2);
-        printf("%d", v);
-        break;
-    }
-    case GGUF_TYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        printf("%u", v);
-        break;
-    }
-    case GGUF_TYPE_INT32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        printf("%d", v);
-        break;
-    }
-    case GGUF_TYPE_FLOAT32: {
-        float v;
-        memcpy(&v, p, 4);
-        printf("%g", v);
-        break;
-    }
-    case GGUF_TYPE_UINT64: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        printf("%llu", (unsigned long long)v);
-        break;
-    }
-    case GGUF_TYPE_INT64: {
-        int64_t v;
-        memcpy(&v, p, 8);
-        printf("%lld", (long long)v);
-        break;
-    }
-    case GGUF_TYPE_FLOAT64: {
-        double v;
-        memcpy(&v, p, 8);
-        printf("%g", v);
-        break;
-    }
+    case GGUF_TYPE_UINT16: printf("%u", bytes_get_u16(p)); break;
+    case GGUF_TYPE_INT16: printf("%d", (int16_t)bytes_get_u16(p)); break;
+    case GGUF_TYPE_UINT32: printf("%u", bytes_get_u32(p)); break;
+    case GGUF_TYPE_INT32: printf("%d", bytes_get_i32(p)); break;
+    case GGUF_TYPE_FLOAT32: printf("%g", bytes_get_f32(p)); break;
+    case GGUF_TYPE_UINT64: printf("%llu", (unsigned long long)bytes_get_u64(p)); break;
+    case GGUF_TYPE_INT64: printf("%lld", (long long)bytes_get_i64(p)); break;
+    case GGUF_TYPE_FLOAT64: printf("%g", bytes_get_f64(p)); break;
     default: printf("?"); break;
     }
 }
@@ -124,9 +74,7 @@ static void print_scalar(enum gguf_type t, const uint8_t *p) {
 static void print_value(const struct gguf *g, int64_t i) {
     const struct gguf_kv *kv = &g->kv[i];
     if (kv->type == GGUF_TYPE_STRING) {
-        uint64_t len;
-        memcpy(&len, kv->data, 8);
-        print_str((struct gguf_str){(const char *)kv->data + 8, len}, 200);
+        print_str((struct gguf_str){(const char *)kv->data + 8, bytes_get_u64(kv->data)}, 200);
         return;
     }
     if (kv->type != GGUF_TYPE_ARRAY) {
@@ -187,25 +135,27 @@ static int arch_u32(const struct gguf *g, const char *arch, const char *suffix, 
 
 int cmd_info(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *path = NULL;
     int list = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-m") || !strcmp(argv[i], "--model")) {
-            if (i + 1 >= argc) return cli_error(cmd, "%s: missing value", argv[i]);
-            path = argv[++i];
-        } else if (!strcmp(argv[i], "--tensors")) {
-            list = 1;
-        } else {
-            return cli_error(cmd, "unknown option '%s' (see --help)", argv[i]);
-        }
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &path, "FILE", "the GGUF file (required)"),
+        CLI_OPT_FLAG("tensors", 0, &list, "also list every tensor: name, type, shape, bytes"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(
+            stdout,
+            "info -m MODEL.gguf [--tensors]\n\n"
+            "Describes a GGUF model (or vocab-only GGUF): architecture, name, file type, every\n"
+            "non-tokenizer metadata key, vocabulary size, tensor count, count and bytes per\n"
+            "tensor type, total bytes, and an MoE summary (experts, top-k, expert bytes vs\n"
+            "non-expert bytes; expert weights are the tensors whose names contain \"_exps\").\n",
+            opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!path) return cli_error(cmd, "-m MODEL is required");
     struct gguf g;
-    char err[1024];
+    char err[JANUS_ERR_LEN];
     if (gguf_open(&g, path, err, sizeof err)) return cli_error(cmd, "%s", err);
 
     struct gguf_str arch = {"", 0}, name = {"", 0};
