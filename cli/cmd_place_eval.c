@@ -12,62 +12,47 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "cli.h"
+#include "opts.h"
 #include "sched_input.h"
 #include "place/layout.h"
 #include "place/trace.h"
 
-static void help(void) {
-    printf("usage: janus place-eval --layout FILE --routing FILE [options]\n"
-           "  --batches LIST    batch sizes (default 1,8,32,64,128,256,512)\n"
-           "  --samples N       batches sampled per (layer, batch size) (default 200)\n"
-           "  --seed N          sampling seed (default 1)\n"
-           "  --sample M        block: B tokens of one random step block of the layer (keeps\n"
-           "                    that step's co-activation; default); pool: B tokens drawn\n"
-           "                    uniformly from all of the layer's tokens\n"
-           "  --per-layer       also print one row per (batch size, layer)\n"
-           "Prints mean a_max (over layers and samples) per batch size and policy.\n");
+// --sample block|pool.
+static int set_sample(const struct cli_opt *o, const char *v, const char *cmd) {
+    if (strcmp(v, "block") && strcmp(v, "pool"))
+        return cli_error(cmd, "bad --sample: '%s' (block or pool)", v);
+    *(int *)o->target = !strcmp(v, "block");
+    return 0;
 }
 
 int cmd_place_eval(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        help();
-        return 0;
-    }
     const char *layout_path = NULL, *routing_path = NULL;
     int32_t batches[64] = {1, 8, 32, 64, 128, 256, 512};
-    int nb = 7;
+    struct cli_list bl = {batches, 64, 7};
     int64_t samples = 200, seed = 1;
     int by_block = 1, per_layer = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--per-layer")) {
-            per_layer = 1;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
-        const char *v = argv[++i];
-        int bad = 0;
-        if (!strcmp(a, "--layout"))
-            layout_path = v;
-        else if (!strcmp(a, "--routing"))
-            routing_path = v;
-        else if (!strcmp(a, "--samples"))
-            bad = cli_parse_i64(v, 1, 1000000, &samples);
-        else if (!strcmp(a, "--seed"))
-            bad = cli_parse_i64(v, 0, INT64_MAX, &seed);
-        else if (!strcmp(a, "--sample")) {
-            bad = strcmp(v, "block") && strcmp(v, "pool");
-            by_block = !strcmp(v, "block");
-        } else if (!strcmp(a, "--batches")) {
-            nb = cli_parse_ids(v, batches, 64);
-            bad = nb < 1;
-            for (int j = 0; j < nb && !bad; j++)
-                bad = batches[j] < 1 || batches[j] > 65536;
-        } else
-            return cli_error(cmd, "unknown option %s (see --help)", a);
-        if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("layout", 0, &layout_path, "FILE", "replica layout (janus-layout JSON)"),
+        CLI_OPT_STR("routing", 0, &routing_path, "FILE", "routing trace"),
+        CLI_OPT_LIST("batches", 0, &bl, 1, 65536, "LIST",
+                     "batch sizes (default 1,8,32,64,128,256,512)"),
+        CLI_OPT_I64("samples", 0, &samples, 1, 1000000, "N",
+                    "batches sampled per (layer, batch size) (default 200)"),
+        CLI_OPT_I64("seed", 0, &seed, 0, 9e18, "N", "sampling seed (default 1)"),
+        CLI_OPT_FN("sample", 0, set_sample, &by_block, "M",
+                   "block: B tokens of one random step block of the layer (keeps\n"
+                   "that step's co-activation; default); pool: B tokens drawn\n"
+                   "uniformly from all of the layer's tokens"),
+        CLI_OPT_FLAG("per-layer", 0, &per_layer, "also print one row per (batch size, layer)"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout, "place-eval --layout FILE --routing FILE [options]", opts,
+                      "Prints mean a_max (over layers and samples) per batch size and policy.\n");
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
+    const int nb = bl.n;
     if (!layout_path || !routing_path)
         return cli_error(cmd, "need --layout FILE and --routing FILE");
     struct layout l;

@@ -21,35 +21,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *usage_text =
-    "usage: janus plan --model M --hw H --slo-ms T --rate R [options]\n"
+static const char *const synopsis =
+    "plan --model M --hw H --slo-ms T --rate R [options]\n"
     "       janus plan --measure-local [--threads N] [--out PATH] [--no-mpi]\n"
     "\n"
     "Chooses the number of attention and MoE instances (n_attn, n_moe) with the fewest GPUs\n"
     "that sustains R output tokens/s within a TPOT SLO of T ms (SPEC §7), and prints the best\n"
-    "deployment of each baseline (sglang-mono, megascale-infer, xdeepserve) beside it.\n"
-    "\n"
-    "  --model M        deepseek-v2 deepseek-v3 qwen3-235b-a22b qwen3-30b-a3b mixtral-8x7b\n"
-    "                   scaled-ds-1 scaled-ds-2 (data/models/M.json)\n"
-    "  --model-file F   a model shape JSON file instead of --model\n"
-    "  --hw H           h100 h200 a100 b200 cpu-local (data/hw/H.json)\n"
-    "  --slo-ms T       TPOT SLO in milliseconds\n"
-    "  --rate R         demanded decode throughput, output tokens/s\n"
-    "  --context S      average decode context in tokens (default: ShareGPT-like mean, 620)\n"
-    "  --max-gpus G     cluster size (default 64)\n"
-    "  --sched P        Janus's activation scheduler: greedy (default) or optimal\n"
-    "  --seed N         statistics / Monte Carlo seed (default 1)\n"
-    "  --samples N      Monte Carlo batches per table entry (default 8)\n"
-    "  --no-cache       do not read or write the a_max table cache\n"
-    "  --coef N=V       override a latency-model coefficient (docs/PLANNER.md §3.2), repeatable\n"
-    "  --data-dir D     catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)\n"
-    "  --json           one JSON object on stdout\n"
-    "  --stats F        measured expert statistics (janus-stats JSON, e.g. from janus place\n"
-    "                   --save-stats) instead of the synthetic ones; E must match the model\n"
-    "  --layout-out F   write Janus's replica layout for the chosen n_moe (janus-layout JSON,\n"
-    "                   usable by janus run --layout)\n"
-    "\n"
-    "The a_max tables are cached in $JANUS_CACHE_DIR, $XDG_CACHE_HOME/janus or ~/.cache/janus.\n";
+    "deployment of each baseline (sglang-mono, megascale-infer, xdeepserve) beside it.\n";
 
 // ---- MPI ping-pong (run under mpirun -n 2) -------------------------------------------------
 
@@ -139,60 +117,38 @@ static int measure_local(int threads, const char *out_path, int use_mpi) {
 
 int cmd_plan(int argc, char **argv) {
     const char *cmd = "plan";
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
     const char *out_path = NULL, *sched = "greedy", *layout_out = NULL;
     double slo_ms = 0, rate = 0;
     int64_t threads = 0;
-    int json = 0, measure = 0, no_mpi = 0;
+    int json = 0, measure = 0, no_mpi = 0, pingpong = 0;
     struct plan_opts po;
     plan_opts_default(&po);
-    for (int i = 1; i < argc; i++) {
-        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
-        if (shared < 0) return 2;
-        if (shared) continue;
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED()                                                                                     \
-    do {                                                                                           \
-        if (!v) return 2 * cli_error(cmd, "%s needs a value", a);                                  \
-        i++;                                                                                       \
-    } while (0)
-        if (!strcmp(a, "--mpi-pingpong"))
-            return mpi_pingpong();
-        else if (!strcmp(a, "--measure-local"))
-            measure = 1;
-        else if (!strcmp(a, "--no-mpi"))
-            no_mpi = 1;
-        else if (!strcmp(a, "--json"))
-            json = 1;
-        else if (!strcmp(a, "--out")) {
-            NEED();
-            out_path = v;
-        } else if (!strcmp(a, "--sched")) {
-            NEED();
-            sched = v;
-        } else if (!strcmp(a, "--layout-out")) {
-            NEED();
-            layout_out = v;
-        } else if (!strcmp(a, "--slo-ms")) {
-            NEED();
-            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
-                return 2 * cli_error(cmd, "bad --slo-ms '%s' (milliseconds > 0)", v);
-        } else if (!strcmp(a, "--rate")) {
-            NEED();
-            if (cli_parse_f64(v, 1e-6, 1e12, &rate))
-                return 2 * cli_error(cmd, "bad --rate '%s' (output tokens/s > 0)", v);
-        } else if (!strcmp(a, "--threads")) {
-            NEED();
-            if (cli_parse_i64(v, 1, 64, &threads))
-                return 2 * cli_error(cmd, "bad --threads '%s' (1..64)", v);
-        } else
-            return 2 * cli_error(cmd, "unknown option '%s' (see janus plan --help)", a);
-#undef NEED
+    const struct cli_opt opts[] = {
+        CLI_OPT_TABLE(po.table),
+        CLI_OPT_F64("slo-ms", 0, &slo_ms, 1e-3, 1e7, "T", "TPOT SLO in milliseconds"),
+        CLI_OPT_F64("rate", 0, &rate, 1e-6, 1e12, "R",
+                    "demanded decode throughput, output tokens/s"),
+        CLI_OPT_STR("sched", 0, &sched, "P",
+                    "Janus's activation scheduler: greedy (default) or optimal"),
+        CLI_OPT_FLAG("json", 0, &json, "one JSON object on stdout"),
+        CLI_OPT_STR("layout-out", 0, &layout_out, "F",
+                    "write Janus's replica layout for the chosen n_moe (janus-layout JSON,\n"
+                    "usable by janus run --layout)"),
+        CLI_OPT_FLAG("measure-local", 0, &measure,
+                     "measure this machine into data/hw/cpu-local.json (or --out PATH)"),
+        CLI_OPT_I64("threads", 0, &threads, 1, 64, "N", "--measure-local: threads (default: all)"),
+        CLI_OPT_STR("out", 0, &out_path, "PATH", "--measure-local: the file to write"),
+        CLI_OPT_FLAG("no-mpi", 0, &no_mpi, "--measure-local: skip the MPI ping-pong"),
+        CLI_OPT_FLAG("mpi-pingpong", 0, &pingpong, "(internal) the MPI half of --measure-local"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout, synopsis, opts,
+                      "\nThe a_max tables are cached in $JANUS_CACHE_DIR, $XDG_CACHE_HOME/janus or "
+                      "~/.cache/janus.\n");
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 2;
+    if (pingpong) return mpi_pingpong();
     if (measure) {
         char dir[4096], path[4200];
         if (!out_path) {
@@ -215,7 +171,7 @@ int cmd_plan(int argc, char **argv) {
         (o.janus_sched != ACTSCHED_POLICY_GREEDY && o.janus_sched != ACTSCHED_POLICY_OPTIMAL))
         return 2 * cli_error(cmd, "bad --sched '%s' (greedy or optimal)", sched);
     static struct planner pl; // keep off the stack
-    char err[512];
+    char err[JANUS_ERR_LEN];
     int64_t t0 = clock_now_ns();
     rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
                       sizeof err);

@@ -20,26 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *usage_text =
-    "usage: janus simulate --model M --hw H --slo-ms T --trace diurnal|bursty|FILE\n"
-    "                      [--interval 15m] [--hours 24] [options]\n"
-    "\n"
-    "  --trace T        diurnal (daily swing + bursts, peak/mean 7.5), bursty (gamma\n"
-    "                   inter-arrivals, shape 0.25) or a file of \"<time_s> <rate>\" lines\n"
-    "  --interval D     re-planning interval: 15m, 900s, 1h or seconds (default 15m)\n"
-    "  --hours H        trace length for diurnal/bursty (default 24)\n"
-    "  --mean-rate R    mean output tokens/s of diurnal/bursty traces (default 2000)\n"
-    "  --peak-to-mean X diurnal peak/mean (default 7.5)\n"
-    "  --bin D          evaluation bin (default 1m)\n"
-    "  --forecast F     oracle (plan for the interval's own peak: equal-SLO GPU-hours,\n"
-    "                   the default) or last (the previous interval's measured peak)\n"
-    "  --headroom X     plan for X times the forecast peak (default 1.0)\n"
-    "  --reconf-s S     GPU-seconds charged per added/removed GPU at a change (default 30)\n"
-    "  --context S, --max-gpus G (default 64), --seed N, --samples N, --no-cache,\n"
-    "  --data-dir D, --model-file F, --coef NAME=VALUE, --stats F\n"
-    "  --json           JSON summary on stdout\n"
-    "  --out DIR        write <model>-<hw>-sim-<trace>.csv/.json and SVG plots into DIR\n";
-
 static int parse_duration(const char *s, double *out) {
     char *end;
     double v = strtod(s, &end);
@@ -57,66 +37,62 @@ static int parse_duration(const char *s, double *out) {
     return *out <= 366 * 86400.0 ? 0 : -1;
 }
 
+// A duration option (--interval, --bin) in seconds.
+static int set_duration(const struct cli_opt *o, const char *v, const char *cmd) {
+    if (parse_duration(v, o->target))
+        return cli_error(cmd, "bad --%s '%s' (e.g. 15m, 900s, 1h)", o->name, v);
+    return 0;
+}
+
+// --forecast oracle|last.
+static int set_forecast(const struct cli_opt *o, const char *v, const char *cmd) {
+    if (strcmp(v, "oracle") && strcmp(v, "last"))
+        return cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
+    *(int *)o->target = !strcmp(v, "last");
+    return 0;
+}
+
 int cmd_simulate(int argc, char **argv) {
     const char *cmd = "simulate";
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
     const char *out = NULL, *trace = NULL;
     double slo_ms = 0, interval = 900, hours = 24, mean_rate = 2000, ptm = 7.5, bin = 60,
            headroom = 1.0, reconf_s = 30;
     int json = 0, forecast_last = 0;
     struct plan_opts po;
     plan_opts_default(&po);
-    for (int i = 1; i < argc; i++) {
-        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
-        if (shared < 0) return 2;
-        if (shared) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--json")) {
-            json = 1;
-            continue;
-        }
-        if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
-        i++;
-        if (!strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--trace"))
-            trace = v;
-        else if (!strcmp(a, "--forecast")) {
-            if (!strcmp(v, "oracle"))
-                forecast_last = 0;
-            else if (!strcmp(v, "last"))
-                forecast_last = 1;
-            else
-                return 2 * cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
-        } else if (!strcmp(a, "--slo-ms")) {
-            if (cli_parse_f64(v, 1e-3, 1e7, &slo_ms))
-                return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
-        } else if (!strcmp(a, "--interval")) {
-            if (parse_duration(v, &interval))
-                return 2 * cli_error(cmd, "bad --interval '%s' (e.g. 15m, 900s, 1h)", v);
-        } else if (!strcmp(a, "--bin")) {
-            if (parse_duration(v, &bin)) return 2 * cli_error(cmd, "bad --bin '%s'", v);
-        } else if (!strcmp(a, "--hours")) {
-            if (cli_parse_f64(v, 1e-3, 24 * 366, &hours))
-                return 2 * cli_error(cmd, "bad --hours '%s'", v);
-        } else if (!strcmp(a, "--mean-rate")) {
-            if (cli_parse_f64(v, 1e-3, 1e12, &mean_rate))
-                return 2 * cli_error(cmd, "bad --mean-rate '%s'", v);
-        } else if (!strcmp(a, "--peak-to-mean")) {
-            if (cli_parse_f64(v, 1.001, 1e4, &ptm))
-                return 2 * cli_error(cmd, "bad --peak-to-mean '%s'", v);
-        } else if (!strcmp(a, "--reconf-s")) {
-            if (cli_parse_f64(v, 0, 86400, &reconf_s))
-                return 2 * cli_error(cmd, "bad --reconf-s '%s'", v);
-        } else if (!strcmp(a, "--headroom")) {
-            if (cli_parse_f64(v, 0.01, 100, &headroom))
-                return 2 * cli_error(cmd, "bad --headroom '%s'", v);
-        } else
-            return 2 * cli_error(cmd, "unknown option '%s' (see janus simulate --help)", a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_F64("slo-ms", 0, &slo_ms, 1e-3, 1e7, "T", "TPOT SLO in milliseconds"),
+        CLI_OPT_STR("trace", 0, &trace, "T",
+                    "diurnal (daily swing + bursts, peak/mean 7.5), bursty (gamma\n"
+                    "inter-arrivals, shape 0.25) or a file of \"<time_s> <rate>\" lines"),
+        CLI_OPT_FN("interval", 0, set_duration, &interval, "D",
+                   "re-planning interval: 15m, 900s, 1h or seconds (default 15m)"),
+        CLI_OPT_F64("hours", 0, &hours, 1e-3, 24 * 366, "H",
+                    "trace length for diurnal/bursty (default 24)"),
+        CLI_OPT_F64("mean-rate", 0, &mean_rate, 1e-3, 1e12, "R",
+                    "mean output tokens/s of diurnal/bursty traces (default 2000)"),
+        CLI_OPT_F64("peak-to-mean", 0, &ptm, 1.001, 1e4, "X", "diurnal peak/mean (default 7.5)"),
+        CLI_OPT_FN("bin", 0, set_duration, &bin, "D", "evaluation bin (default 1m)"),
+        CLI_OPT_FN("forecast", 0, set_forecast, &forecast_last, "F",
+                   "oracle (plan for the interval's own peak: equal-SLO GPU-hours,\n"
+                   "the default) or last (the previous interval's measured peak)"),
+        CLI_OPT_F64("headroom", 0, &headroom, 0.01, 100, "X",
+                    "plan for X times the forecast peak (default 1.0)"),
+        CLI_OPT_F64("reconf-s", 0, &reconf_s, 0, 86400, "S",
+                    "GPU-seconds charged per added/removed GPU at a change (default 30)"),
+        CLI_OPT_TABLE(po.table),
+        CLI_OPT_FLAG("json", 0, &json, "JSON summary on stdout"),
+        CLI_OPT_STR("out", 0, &out, "DIR",
+                    "write <model>-<hw>-sim-<trace>.csv/.json and SVG plots into DIR"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout,
+                      "simulate --model M --hw H --slo-ms T --trace diurnal|bursty|FILE\n"
+                      "                      [--interval 15m] [--hours 24] [options]\n",
+                      opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 2;
     struct planner_options o;
     int rc = plan_opts_finish(&po, cmd, &o);
     if (rc) return rc;

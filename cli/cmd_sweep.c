@@ -19,32 +19,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *usage_text =
-    "usage: janus sweep --model M --hw H [options]\n"
-    "\n"
-    "  --what W         batch, slo, amax or all, comma-separated (default all)\n"
-    "  --slo-ms LIST    SLOs for the batch sweep, ms (default 150,200)\n"
-    "  --slos LIST      SLOs of the SLO sweep, ms (default 50,75,100,125,150,175,200,250,300)\n"
-    "  --batches LIST   batch sizes (default 16,32,...,8192)\n"
-    "  --context S      average decode context (default ShareGPT-like 620)\n"
-    "  --max-gpus G     cluster size (default 64)\n"
-    "  --amax-moe N     MoE instances for the a_max curves (default 8)\n"
-    "  --model-file F   model shape JSON instead of --model\n"
-    "  --seed N, --samples N, --no-cache, --data-dir D, --coef NAME=VALUE (repeatable)\n"
-    "  --stats F        measured expert statistics (janus-stats JSON) instead of synthetic\n"
-    "  --out DIR        also write CSV, JSON and SVG files into DIR\n";
-
 #define MAXL 64
 
-static int parse_list(const char *s, double *out, int cap) {
+struct f64_list {
+    double v[MAXL];
+    int n;
+};
+
+// A list of positive numbers ("150,200") into the f64_list at o->target.
+static int set_list(const struct cli_opt *o, const char *s, const char *cmd) {
+    struct f64_list *l = o->target;
     int n = 0;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n >= cap || cli_parse_f64(tok, 1e-6, 1e9, &out[n])) return -1;
+        if (n >= MAXL || cli_parse_f64(tok, 1e-6, 1e9, &l->v[n]))
+            return cli_error(cmd, "bad --%s '%s'", o->name, s);
         n++;
     }
-    return n;
+    if (n < 1) return cli_error(cmd, "bad --%s '%s'", o->name, s);
+    l->n = n;
+    return 0;
 }
 
 static int write_buf(const char *dir, const char *name, struct buf *b) {
@@ -70,45 +65,34 @@ static int svg_out(const char *dir, const char *name, const struct report_plot *
 
 int cmd_sweep(int argc, char **argv) {
     const char *cmd = "sweep";
-    if (cli_wants_help(argc, argv)) {
-        fputs(usage_text, stdout);
-        return 0;
-    }
     const char *out = NULL;
     const char *what = "all";
-    double slo_batch[MAXL] = {150, 200},
-           slo_list[MAXL] = {50, 75, 100, 125, 150, 175, 200, 250, 300};
-    double batches[MAXL] = {16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
-    int n_slo_batch = 2, n_slo = 9, n_batches = 10;
+    struct f64_list slo_b = {{150, 200}, 2},
+                    slo_l = {{50, 75, 100, 125, 150, 175, 200, 250, 300}, 9},
+                    bat = {{16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192}, 10};
     int64_t amax_moe = 8;
     struct plan_opts po;
     plan_opts_default(&po);
-    for (int i = 1; i < argc; i++) {
-        int shared = plan_opts_parse(&po, cmd, argc, argv, &i);
-        if (shared < 0) return 2;
-        if (shared) continue;
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return 2 * cli_error(cmd, "unknown option or missing value '%s'", a);
-        i++;
-        if (!strcmp(a, "--out"))
-            out = v;
-        else if (!strcmp(a, "--what"))
-            what = v;
-        else if (!strcmp(a, "--slo-ms")) {
-            if ((n_slo_batch = parse_list(v, slo_batch, MAXL)) < 1)
-                return 2 * cli_error(cmd, "bad --slo-ms '%s'", v);
-        } else if (!strcmp(a, "--slos")) {
-            if ((n_slo = parse_list(v, slo_list, MAXL)) < 1)
-                return 2 * cli_error(cmd, "bad --slos '%s'", v);
-        } else if (!strcmp(a, "--batches")) {
-            if ((n_batches = parse_list(v, batches, MAXL)) < 1)
-                return 2 * cli_error(cmd, "bad --batches '%s'", v);
-        } else if (!strcmp(a, "--amax-moe")) {
-            if (cli_parse_i64(v, 1, 1024, &amax_moe))
-                return 2 * cli_error(cmd, "bad --amax-moe '%s'", v);
-        } else
-            return 2 * cli_error(cmd, "unknown option '%s' (see janus sweep --help)", a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("what", 0, &what, "W",
+                    "batch, slo, amax or all, comma-separated (default all)"),
+        CLI_OPT_FN("slo-ms", 0, set_list, &slo_b, "LIST",
+                   "SLOs for the batch sweep, ms (default 150,200)"),
+        CLI_OPT_FN("slos", 0, set_list, &slo_l, "LIST",
+                   "SLOs of the SLO sweep, ms (default 50,75,100,125,150,175,200,250,300)"),
+        CLI_OPT_FN("batches", 0, set_list, &bat, "LIST", "batch sizes (default 16,32,...,8192)"),
+        CLI_OPT_I64("amax-moe", 0, &amax_moe, 1, 1024, "N",
+                    "MoE instances for the a_max curves (default 8)"),
+        CLI_OPT_TABLE(po.table),
+        CLI_OPT_STR("out", 0, &out, "DIR", "also write CSV, JSON and SVG files into DIR"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout, "sweep --model M --hw H [options]", opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 2;
+    const double *slo_batch = slo_b.v, *slo_list = slo_l.v, *batches = bat.v;
+    const int n_slo_batch = slo_b.n, n_slo = slo_l.n, n_batches = bat.n;
     int do_batch = 0, do_slo = 0, do_amax = 0;
     {
         char wb[64];

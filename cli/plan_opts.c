@@ -13,75 +13,52 @@
 #include <stdio.h>
 #include <string.h>
 
+// --coef NAME=VALUE -> latency_coef_set. 0 ok, else the error was printed.
+static int set_coef(const struct cli_opt *opt, const char *v, const char *cmd) {
+    struct plan_opts *po = opt->target;
+    char name[64];
+    const char *eq = strchr(v, '=');
+    double x;
+    if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x))
+        return cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
+    if (latency_coef_set(&po->coef, name, x))
+        return cli_error(cmd, "unknown coefficient '%s'", name);
+    return 0;
+}
+
 void plan_opts_default(struct plan_opts *po) {
     memset(po, 0, sizeof *po);
     po->context = -1;
     po->max_gpus = 64;
     po->seed = 1;
     latency_coef_default(&po->coef);
-}
-
-// "NAME=VALUE" -> latency_coef_set. 0 ok, -1 after printing the error.
-static int parse_coef(struct plan_opts *po, const char *cmd, const char *v) {
-    char name[64];
-    const char *eq = strchr(v, '=');
-    double x;
-    if (!eq || eq - v >= (int)sizeof name || cli_parse_f64(eq + 1, -1e18, 1e18, &x)) {
-        cli_error(cmd, "bad --coef '%s' (NAME=VALUE)", v);
-        return -1;
-    }
-    snprintf(name, sizeof name, "%.*s", (int)(eq - v), v);
-    if (latency_coef_set(&po->coef, name, x)) {
-        cli_error(cmd, "unknown coefficient '%s'", name);
-        return -1;
-    }
-    return 0;
-}
-
-int plan_opts_parse(struct plan_opts *po, const char *cmd, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    if (!strcmp(a, "--no-cache")) {
-        po->no_cache = 1;
-        return 1;
-    }
-    static const char *const with_value[] = {"--model",   "--model-file", "--hw",   "--data-dir",
-                                             "--stats",   "--coef",       "--seed", "--samples",
-                                             "--context", "--max-gpus"};
-    int known = 0;
-    for (size_t k = 0; k < JANUS_ARRAY_SIZE(with_value) && !known; k++)
-        known = !strcmp(a, with_value[k]);
-    if (!known) return 0;
-    if (*i + 1 >= argc) {
-        cli_error(cmd, "%s needs a value", a);
-        return -1;
-    }
-    const char *v = argv[++*i];
-    const char *bad = NULL; // the expected form, when v is out of range
-    if (!strcmp(a, "--model"))
-        po->model = v;
-    else if (!strcmp(a, "--model-file"))
-        po->model_file = v;
-    else if (!strcmp(a, "--hw"))
-        po->hw = v;
-    else if (!strcmp(a, "--data-dir"))
-        po->data_dir = v;
-    else if (!strcmp(a, "--stats"))
-        po->stats_path = v;
-    else if (!strcmp(a, "--coef"))
-        return parse_coef(po, cmd, v) ? -1 : 1;
-    else if (!strcmp(a, "--context"))
-        bad = cli_parse_f64(v, 0, 1e7, &po->context) ? " (tokens >= 0)" : NULL;
-    else if (!strcmp(a, "--max-gpus"))
-        bad = cli_parse_i64(v, 1, 1024, &po->max_gpus) ? " (1..1024)" : NULL;
-    else if (!strcmp(a, "--seed"))
-        bad = cli_parse_i64(v, 0, INT64_MAX, &po->seed) ? "" : NULL;
-    else if (!strcmp(a, "--samples"))
-        bad = cli_parse_i64(v, 1, 10000, &po->samples) ? " (1..10000)" : NULL;
-    if (bad) {
-        cli_error(cmd, "bad %s '%s'%s", a, v, bad);
-        return -1;
-    }
-    return 1;
+    const struct cli_opt t[] = {
+        CLI_OPT_STR("model", 0, &po->model, "M",
+                    "deepseek-v2 deepseek-v3 qwen3-235b-a22b qwen3-30b-a3b mixtral-8x7b\n"
+                    "scaled-ds-1 scaled-ds-2 (data/models/M.json)"),
+        CLI_OPT_STR("model-file", 0, &po->model_file, "F",
+                    "a model shape JSON file instead of --model"),
+        CLI_OPT_STR("hw", 0, &po->hw, "H", "h100 h200 a100 b200 cpu-local (data/hw/H.json)"),
+        CLI_OPT_F64("context", 0, &po->context, 0, 1e7, "S",
+                    "average decode context in tokens (default: ShareGPT-like mean, 620)"),
+        CLI_OPT_I64("max-gpus", 0, &po->max_gpus, 1, 1024, "G", "cluster size (default 64)"),
+        CLI_OPT_I64("seed", 0, &po->seed, 0, 9e18, "N",
+                    "statistics / Monte Carlo seed (default 1)"),
+        CLI_OPT_I64("samples", 0, &po->samples, 1, 10000, "N",
+                    "Monte Carlo batches per table entry (default 8)"),
+        CLI_OPT_FLAG("no-cache", 0, &po->no_cache, "do not read or write the a_max table cache"),
+        CLI_OPT_FN("coef", 0, set_coef, po, "N=V",
+                   "override a latency-model coefficient (docs/PLANNER.md §3.2), repeatable"),
+        CLI_OPT_STR("data-dir", 0, &po->data_dir, "D",
+                    "catalogue directory (default: $JANUS_DATA_DIR, ./data, <exe>/../data)"),
+        CLI_OPT_STR("stats", 0, &po->stats_path, "F",
+                    "measured expert statistics (janus-stats JSON, e.g. from janus place\n"
+                    "--save-stats) instead of the synthetic ones; E must match the model"),
+    };
+    _Static_assert(JANUS_ARRAY_SIZE(t) < JANUS_ARRAY_SIZE(po->table), "room for the end mark");
+    memcpy(po->table, t, sizeof t);
+    po->table[JANUS_ARRAY_SIZE(t)] = (struct cli_opt)CLI_OPT_END;
 }
 
 int plan_opts_finish(struct plan_opts *po, const char *cmd, struct planner_options *o) {
@@ -103,7 +80,7 @@ int plan_opts_finish(struct plan_opts *po, const char *cmd, struct planner_optio
     // Static storage: the statistics stay reachable until exit on every return path.
     static struct stats ext_stats;
     if (po->stats_path) {
-        char serr[512];
+        char serr[JANUS_ERR_LEN];
         if (stats_load_json(&ext_stats, po->stats_path, serr, sizeof serr))
             return cli_error(cmd, "%s: %s", po->stats_path, serr);
         o->stats = &ext_stats;

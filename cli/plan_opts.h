@@ -6,6 +6,7 @@
 #ifndef JANUS_PLAN_OPTS_H
 #define JANUS_PLAN_OPTS_H
 
+#include "opts.h"
 #include "sim/planner.h"
 
 #include <stdint.h>
@@ -17,16 +18,14 @@ struct plan_opts {
     int64_t max_gpus, seed, samples;                // samples 0: the planner's default
     int no_cache;
     struct latency_coef coef;
-    char cache_dir[4096]; // storage for planner_options.cache_dir
+    char cache_dir[4096];     // storage for planner_options.cache_dir
+    struct cli_opt table[12]; // the shared options, writing into this struct: splice it into
+                              // a command's table with CLI_OPT_TABLE(po.table)
 };
 
-// Defaults: 64 GPUs, seed 1, default samples, default coefficients, no model or hardware.
+// Defaults: 64 GPUs, seed 1, default samples, default coefficients, no model or hardware;
+// fills po->table.
 void plan_opts_default(struct plan_opts *po);
-
-// Consumes argv[*i] (and its value argv[*i + 1], advancing *i) when it is a shared option.
-// Returns 1 if consumed, 0 if it is not a shared option (the caller parses it), or -1 after
-// printing an error (missing or bad value, unknown --coef name): the caller exits with 2.
-int plan_opts_parse(struct plan_opts *po, const char *cmd, int argc, char **argv, int *i);
 
 // After parsing: checks that --model (or --model-file) and --hw were given, defaults the
 // context to the ShareGPT-like mean, fills *o (planner_default_options plus the shared
