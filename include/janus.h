@@ -60,7 +60,15 @@ struct janus_model_params {
                        // tokenizer; 0 (default): open anyway, janus_tokenize and friends
                        // then return JANUS_EUNSUPPORTED (running out of memory while
                        // loading the tokenizer fails the open either way)
+    int vocab_only;    // 1: read only the tokenizer (vocab-only GGUF files work; the weights
+                       // are neither checked nor mapped; implies require_vocab): sessions
+                       // then fail with JANUS_EUNSUPPORTED and janus_model_info gives only
+                       // n_vocab, has_vocab and the special tokens. 0 (default): the
+                       // whole model
 };
+
+// Largest text janus_tokenize accepts, in bytes.
+#define JANUS_MAX_TEXT (64u << 20)
 struct janus_model_params janus_model_default_params(void);
 
 // Opens the GGUF file at path (read-only mmap; weights are not copied), checks every tensor
@@ -109,7 +117,7 @@ JANUS_WUR int janus_model_info(const janus_model_t *model, struct janus_model_in
 // text equal to a control token's text (e.g. "</s>") becomes that token.
 // out: tokens[0 .. return value), at most cap ids. A cap of len + 3 is always enough.
 // Returns the number of tokens (>= 0); JANUS_ELIMIT when more than cap tokens would be
-// produced (tokens[] contents then unspecified) or text is over 64 MiB; JANUS_EINVAL (NULL
+// produced (tokens[] contents then unspecified) or text is over JANUS_MAX_TEXT; JANUS_EINVAL (NULL
 // model, NULL text with len > 0, NULL tokens with cap > 0, cap < 0); JANUS_EUNSUPPORTED (no
 // tokenizer); JANUS_ENOMEM.
 JANUS_WUR int janus_tokenize(const janus_model_t *model, const char *text, size_t len,
@@ -117,12 +125,13 @@ JANUS_WUR int janus_tokenize(const janus_model_t *model, const char *text, size_
 
 // Writes the bytes of token's text into buf (not NUL-terminated). A piece may be part of a
 // UTF-8 sequence (byte tokens): concatenate pieces before displaying them, or use
-// janus_generate, which does. Control tokens (BOS, EOS) give no bytes.
+// janus_generate, which does. Control tokens (BOS, EOS) give no bytes unless special is
+// non-zero (then their text, e.g. "<s>").
 // Returns the number of bytes (0 .. cap); JANUS_ELIMIT when cap is too small (nothing
 // written; no piece is longer than 65536 bytes); JANUS_EINVAL (NULL model, NULL buf with
 // cap > 0, token out of range); JANUS_EUNSUPPORTED (no tokenizer).
-JANUS_WUR int janus_token_to_piece(const janus_model_t *model, int32_t token, char *buf,
-                                   size_t cap);
+JANUS_WUR int janus_token_to_piece(const janus_model_t *model, int32_t token, int special,
+                                   char *buf, size_t cap);
 
 // ---- session
 struct janus_session_params {
@@ -179,6 +188,16 @@ struct janus_sampling_params janus_sampling_default_params(void);
 JANUS_WUR int janus_session_sample(janus_session_t *session, int32_t seq,
                                    const struct janus_sampling_params *params, int32_t *token);
 
+// Called after the gate of every MoE layer in every engine step of the session: the experts
+// each of the step's n_tokens tokens chose, experts[t * top_k + j] (valid during the call).
+// step counts the session's engine steps from 0 (a prompt of up to n_batch tokens is one).
+typedef void (*janus_routing_fn)(void *user, int64_t step, int64_t layer, const int32_t *experts,
+                                 int64_t n_tokens, int64_t top_k);
+
+// Installs (fn non-NULL) or removes (fn NULL) the session's routing observer. NULL session:
+// no-op. For routing traces (docs/FORMATS.md); the observer must not call into the session.
+void janus_session_set_routing_fn(janus_session_t *session, janus_routing_fn fn, void *user);
+
 // Number of positions sequence seq holds (0 after create or reset), or JANUS_EINVAL.
 int32_t janus_seq_length(const janus_session_t *session, int32_t seq);
 
@@ -212,6 +231,25 @@ typedef int (*janus_piece_fn)(void *user, const char *text, size_t len);
 JANUS_WUR int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
                              const struct janus_sampling_params *sampling, int32_t max_tokens,
                              janus_piece_fn on_piece, void *user, int32_t *n_generated);
+
+// Called for every token janus_generate_tokens samples, the stopping EOS included, with the
+// text it completes: complete UTF-8 as for janus_piece_fn, len 0 when there is none (part of
+// a character, a control token, a model without tokenizer). After the last token, token -1
+// brings the text still held back (len >= 1; not called when there is none). text is valid
+// only during the call. Return 0 to continue, non-zero to stop (the token is still fed back).
+typedef int (*janus_token_fn)(void *user, int32_t token, const char *text, size_t len);
+
+// janus_generate on token ids: the n_prompt ids of prompt (used exactly as given, no BOS
+// added; n_prompt 0 continues from the sequence's logits) are appended to sequence seq,
+// then up to max_tokens tokens are sampled and fed back, each passed to on_token. Stops as
+// janus_generate does; ignore_eos non-zero makes EOS an ordinary token (counted, fed back,
+// generation goes on). Works on a model without tokenizer (no text, no EOS). The sequence,
+// out-parameter and status codes are as for janus_generate (JANUS_EINVAL also for an id not
+// in [0, n_vocab)). janus_generate is this function after janus_tokenize: one loop.
+JANUS_WUR int janus_generate_tokens(janus_session_t *session, int32_t seq, const int32_t *prompt,
+                                    int32_t n_prompt, const struct janus_sampling_params *sampling,
+                                    int32_t max_tokens, int ignore_eos, janus_token_fn on_token,
+                                    void *user, int32_t *n_generated);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "model/gguf.h"
 #include "engine/stepper.h"
 #include "model/sampler.h"
 #include "model/vocab.h"
@@ -64,12 +65,14 @@ JANUS_SAME(ECANCELED);
 JANUS_SAME(EUNSUPPORTED);
 JANUS_SAME(ENOTFOUND);
 _Static_assert(JANUS_ENOTFOUND == -11, "new status codes must be added to include/janus.h");
+_Static_assert(JANUS_MAX_TEXT == VOCAB_MAX_TEXT, "janus.h's text limit is the tokenizer's");
 
 // ---- handles
 struct janus_model {
     struct model m;
     struct vocab voc; // zeroed when has_vocab == 0
     int has_vocab;
+    int vocab_only;        // only voc is loaded (janus_model_params.vocab_only)
     char name[128];        // general.name, NUL-terminated
     atomic_int n_sessions; // live sessions (closing with any is a bug)
 };
@@ -87,50 +90,62 @@ struct janus_session {
     uint8_t *smp_live;                   // (n_seq) stream started since create / reset
 };
 
-static void err_set(char *err, size_t err_len, const char *msg) {
-    if (err && err_len) snprintf(err, err_len, "%s", msg);
-}
-
 // ---- model
 struct janus_model_params janus_model_default_params(void) {
     return (struct janus_model_params){.require_vocab = 0};
 }
 
+// "<path>: <why>" unless why already starts with the path (the GGUF reader's messages do).
+static int open_err(char *err, size_t err_len, int rc, const char *path, const char *why) {
+    if (!why[0]) why = janus_strerror(rc);
+    if (!strncmp(why, path, strlen(path))) return status_errf(err, err_len, rc, "%s", why);
+    return status_errf(err, err_len, rc, "%s: %s", path, why);
+}
+
+// Only the tokenizer: the GGUF is closed again once the vocab holds its copies.
+static int open_vocab_only(struct janus_model *jm, const char *path, char *msg, size_t msg_len) {
+    struct gguf g;
+    int rc = gguf_open(&g, path, msg, msg_len);
+    if (rc != JANUS_OK) return rc;
+    rc = vocab_load(&jm->voc, &g, msg, msg_len);
+    gguf_close(&g);
+    jm->has_vocab = rc == JANUS_OK;
+    jm->vocab_only = 1;
+    return rc;
+}
+
 int janus_model_open(const char *path, const struct janus_model_params *params,
                      janus_model_t **model, char *err, size_t err_len) {
     if (err && err_len) err[0] = '\0';
-    if (!path || !model) {
-        err_set(err, err_len, !path ? "model path is NULL" : "model out-parameter is NULL");
-        return JANUS_EINVAL;
-    }
+    if (!path || !model)
+        return status_errf(err, err_len, JANUS_EINVAL, "%s",
+                           !path ? "model path is NULL" : "model out-parameter is NULL");
     const struct janus_model_params p = params ? *params : janus_model_default_params();
     struct janus_model *jm = mem_calloc(MEM_TAG_MODEL, 1, sizeof *jm);
-    if (!jm) {
-        err_set(err, err_len, "out of memory");
-        return JANUS_ENOMEM;
+    if (!jm) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    char msg[JANUS_ERR_LEN] = "";
+    if (p.vocab_only) {
+        int rc = open_vocab_only(jm, path, msg, sizeof msg);
+        if (rc != JANUS_OK) {
+            mem_free(jm);
+            return open_err(err, err_len, rc, path, msg);
+        }
+        atomic_init(&jm->n_sessions, 0);
+        *model = jm;
+        return JANUS_OK;
     }
-    char msg[512] = "";
     int rc = model_load(&jm->m, path, msg, sizeof msg);
     if (rc != JANUS_OK) {
-        // The GGUF reader's messages start with the path; the others do not.
-        if (err && err_len) {
-            const char *why = msg[0] ? msg : janus_strerror(rc);
-            if (!strncmp(why, path, strlen(path)))
-                snprintf(err, err_len, "%s", why);
-            else
-                snprintf(err, err_len, "%s: %s", path, why);
-        }
         mem_free(jm);
-        return rc;
+        return open_err(err, err_len, rc, path, msg);
     }
     rc = vocab_load(&jm->voc, &jm->m.gguf, msg, sizeof msg);
     if (rc == JANUS_OK) {
         jm->has_vocab = 1;
     } else if (p.require_vocab || rc == JANUS_ENOMEM) {
-        if (err && err_len) snprintf(err, err_len, "%s: tokenizer: %s", path, msg);
         model_free(&jm->m);
         mem_free(jm);
-        return rc;
+        return status_errf(err, err_len, rc, "%s: tokenizer: %s", path, msg);
     }
     struct gguf_str s;
     if (gguf_get_str(&jm->m.gguf, "general.name", &s, msg, sizeof msg) == JANUS_OK) {
@@ -149,13 +164,22 @@ void janus_model_close(janus_model_t **model) {
     const int live = atomic_load(&jm->n_sessions);
     if (live != 0) JANUS_PANIC("janus_model_close: %d session(s) still use the model", live);
     vocab_free(&jm->voc);
-    model_free(&jm->m);
+    if (!jm->vocab_only) model_free(&jm->m);
     mem_free(jm);
     *model = NULL;
 }
 
 int janus_model_info(const janus_model_t *model, struct janus_model_info *info) {
     if (!model || !info) return JANUS_EINVAL;
+    if (model->vocab_only) {
+        *info = (struct janus_model_info){.arch = "",
+                                          .name = "",
+                                          .n_vocab = model->voc.n_tokens,
+                                          .has_vocab = 1,
+                                          .token_bos = model->voc.bos,
+                                          .token_eos = model->voc.eos};
+        return JANUS_OK;
+    }
     const struct hparams *hp = &model->m.hp;
     *info = (struct janus_model_info){
         .arch = hp->arch->name,
@@ -189,11 +213,12 @@ int janus_tokenize(const janus_model_t *model, const char *text, size_t len, int
                           tokens ? tokens : &dummy, cap);
 }
 
-int janus_token_to_piece(const janus_model_t *model, int32_t token, char *buf, size_t cap) {
+int janus_token_to_piece(const janus_model_t *model, int32_t token, int special, char *buf,
+                         size_t cap) {
     if (!model || (!buf && cap > 0)) return JANUS_EINVAL;
     if (!model->has_vocab) return JANUS_EUNSUPPORTED;
     char dummy;
-    return vocab_token_to_piece(&model->voc, token, 0, buf ? buf : &dummy, cap);
+    return vocab_token_to_piece(&model->voc, token, special != 0, buf ? buf : &dummy, cap);
 }
 
 // ---- session
@@ -223,6 +248,7 @@ static void session_free(struct janus_session *s) {
 int janus_session_create(janus_model_t *model, const struct janus_session_params *params,
                          janus_session_t **session) {
     if (!model || !session) return JANUS_EINVAL;
+    if (model->vocab_only) return JANUS_EUNSUPPORTED;
     const struct janus_session_params p = params ? *params : janus_session_default_params();
     if (p.n_seq < 1 || p.n_seq > LIMIT_MAX_BATCH || p.n_ctx < 1 || p.n_ctx > LIMIT_MAX_CONTEXT ||
         p.n_batch < 1 || p.n_batch > LIMIT_MAX_BATCH || p.n_threads < 1 || p.n_threads > 1024)
@@ -347,6 +373,10 @@ int janus_session_sample(janus_session_t *session, int32_t seq,
     return JANUS_OK;
 }
 
+void janus_session_set_routing_fn(janus_session_t *session, janus_routing_fn fn, void *user) {
+    if (session) stepper_set_routing_cb(&session->st, fn, user);
+}
+
 int32_t janus_seq_length(const janus_session_t *session, int32_t seq) {
     if (!session || seq < 0 || seq >= session->n_seq) return JANUS_EINVAL;
     return (int32_t)seq_len(session, seq);
@@ -370,6 +400,114 @@ struct seq_saved {
     struct sampler smp; // p and rng only (cand is shared scratch)
 };
 
+// The generation loop, on checked arguments: toks[0 .. n_prompt) are appended to seq, then up
+// to max_tokens tokens sampled, passed to on_token and fed back. piece: scratch of piece_cap
+// bytes (detokenizer output). Everything that can fail on the caller's input was checked.
+static int generate(struct janus_session *s, int32_t seq, const int32_t *toks, int n_prompt,
+                    const struct janus_sampling_params *sp, int32_t max_tokens, int ignore_eos,
+                    janus_token_fn on_token, void *user, int32_t *n_generated, char *piece,
+                    size_t piece_cap, float *saved_logits) {
+    const struct janus_model *jm = s->model;
+    const int32_t eos = jm->has_vocab && !ignore_eos ? jm->voc.eos : -1;
+    float *row = s->logits + (size_t)seq * (size_t)s->n_vocab;
+    struct seq_saved sv = {.len = seq_len(s, seq),
+                           .has_logits = s->has_logits[seq],
+                           .smp_live = s->smp_live[seq],
+                           .smp_p = s->smp_p[seq],
+                           .smp = s->smp[seq]};
+    memcpy(saved_logits, row, (size_t)s->n_vocab * sizeof(float));
+    int rc = n_prompt > 0 ? seq_decode(s, seq, toks, n_prompt) : JANUS_OK;
+    int32_t n_out = 0;
+    struct vocab_detok det = {0};
+    int stop = 0;
+    while (rc == JANUS_OK) {
+        const int32_t id = seq_sample(s, seq, sp);
+        if (id == eos) {
+            if (on_token) (void)on_token(user, id, piece, 0);
+            break;
+        }
+        n_out++;
+        int nb = jm->has_vocab ? vocab_detok_push(&jm->voc, &det, id, 0, piece, piece_cap) : 0;
+        if (nb < 0) {
+            rc = nb;
+            break;
+        }
+        if (on_token && on_token(user, id, piece, (size_t)nb) != 0) stop = 1;
+        // Fed back even when it is the last: the sequence then holds all the text emitted.
+        rc = seq_decode(s, seq, &id, 1);
+        if (stop || n_out == max_tokens) break;
+    }
+    if (rc != JANUS_OK) {
+        // Not expected after the checks; restore the sequence as documented.
+        kvcache_seq_set_len(&s->st.attn.kv, seq, sv.len);
+        memcpy(row, saved_logits, (size_t)s->n_vocab * sizeof(float));
+        s->has_logits[seq] = (uint8_t)sv.has_logits;
+        s->smp_live[seq] = (uint8_t)sv.smp_live;
+        s->smp_p[seq] = sv.smp_p;
+        s->smp[seq].p = sv.smp.p;
+        s->smp[seq].rng = sv.smp.rng;
+        return rc;
+    }
+    if (!stop && jm->has_vocab) { // generation is over: the answer to the tail no longer matters
+        int nb = vocab_detok_flush(&det, piece, piece_cap);
+        if (nb > 0 && on_token) (void)on_token(user, -1, piece, (size_t)nb);
+    }
+    if (n_generated) *n_generated = n_out;
+    return stop ? JANUS_ECANCELED : JANUS_OK;
+}
+
+// The checks janus_generate and janus_generate_tokens share once the prompt is in tokens,
+// then the loop. toks may be NULL when n_prompt is 0.
+static int generate_checked(struct janus_session *s, int32_t seq, const int32_t *toks, int n_prompt,
+                            const struct janus_sampling_params *sp, int32_t max_tokens,
+                            int ignore_eos, janus_token_fn on_token, void *user,
+                            int32_t *n_generated) {
+    if (n_prompt == 0 && !s->has_logits[seq]) return JANUS_EINVAL;
+    if (seq_len(s, seq) + n_prompt + max_tokens > s->n_ctx) return JANUS_ELIMIT;
+    if (max_tokens == 0) {
+        if (n_generated) *n_generated = 0;
+        return JANUS_OK;
+    }
+    const size_t piece_cap = s->model->has_vocab ? vocab_detok_max_out(&s->model->voc) : 1;
+    char *piece = mem_alloc(MEM_TAG_ENGINE, piece_cap);
+    float *saved_logits = mem_alloc(MEM_TAG_ENGINE, (size_t)s->n_vocab * sizeof(float));
+    int rc = JANUS_ENOMEM;
+    if (piece && saved_logits)
+        rc = generate(s, seq, toks, n_prompt, sp, max_tokens, ignore_eos, on_token, user,
+                      n_generated, piece, piece_cap, saved_logits);
+    mem_free(saved_logits);
+    mem_free(piece);
+    return rc;
+}
+
+int janus_generate_tokens(janus_session_t *session, int32_t seq, const int32_t *prompt,
+                          int32_t n_prompt, const struct janus_sampling_params *sampling,
+                          int32_t max_tokens, int ignore_eos, janus_token_fn on_token, void *user,
+                          int32_t *n_generated) {
+    struct janus_session *s = session;
+    if (!s || (!prompt && n_prompt > 0) || n_prompt < 0 || seq < 0 || seq >= s->n_seq ||
+        max_tokens < 0)
+        return JANUS_EINVAL;
+    const struct janus_sampling_params sp = sampling ? *sampling : janus_sampling_default_params();
+    if (sampling_check(&sp) != JANUS_OK) return JANUS_EINVAL;
+    for (int32_t i = 0; i < n_prompt; i++)
+        if (prompt[i] < 0 || prompt[i] >= s->n_vocab) return JANUS_EINVAL;
+    return generate_checked(s, seq, prompt, n_prompt, &sp, max_tokens, ignore_eos, on_token, user,
+                            n_generated);
+}
+
+// janus_generate's on_piece behind a janus_token_fn: only text reaches it.
+struct piece_relay {
+    janus_piece_fn on_piece;
+    void *user;
+};
+
+static int relay_piece(void *user, int32_t token, const char *text, size_t len) {
+    const struct piece_relay *r = user;
+    (void)token;
+    return len > 0 && r->on_piece ? r->on_piece(r->user, text, len) : 0;
+}
+
 int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
                    const struct janus_sampling_params *sampling, int32_t max_tokens,
                    janus_piece_fn on_piece, void *user, int32_t *n_generated) {
@@ -381,72 +519,14 @@ int janus_generate(janus_session_t *session, int32_t seq, const char *prompt,
     if (!jm->has_vocab) return JANUS_EUNSUPPORTED;
     const size_t len = strlen(prompt);
     if (len > VOCAB_MAX_TEXT) return JANUS_ELIMIT;
-    const int64_t n_past = seq_len(s, seq);
-
-    // Everything that can fail on the caller's input is checked before anything runs.
     const size_t cap = len + 3;
-    const size_t piece_cap = vocab_detok_max_out(&jm->voc);
     int32_t *toks = mem_alloc(MEM_TAG_ENGINE, cap * sizeof *toks);
-    char *piece = mem_alloc(MEM_TAG_ENGINE, piece_cap);
-    float *saved_logits = mem_alloc(MEM_TAG_ENGINE, (size_t)s->n_vocab * sizeof(float));
-    int rc = JANUS_ENOMEM;
-    if (!toks || !piece || !saved_logits) goto out;
-    const int n_prompt = vocab_tokenize(&jm->voc, prompt, len, n_past == 0, 0, toks, (int)cap);
-    rc = n_prompt;
-    if (n_prompt < 0) goto out;
-    rc = JANUS_EINVAL;
-    if (n_prompt == 0 && !s->has_logits[seq]) goto out;
-    rc = JANUS_ELIMIT;
-    if (n_past + n_prompt + max_tokens > s->n_ctx) goto out;
-    rc = JANUS_OK;
-    if (max_tokens == 0) goto out;
-
-    float *row = s->logits + (size_t)seq * (size_t)s->n_vocab;
-    struct seq_saved sv = {.len = n_past,
-                           .has_logits = s->has_logits[seq],
-                           .smp_live = s->smp_live[seq],
-                           .smp_p = s->smp_p[seq],
-                           .smp = s->smp[seq]};
-    memcpy(saved_logits, row, (size_t)s->n_vocab * sizeof(float));
-    if (n_prompt > 0) rc = seq_decode(s, seq, toks, n_prompt);
-    int32_t n_out = 0;
-    struct vocab_detok det = {0};
-    int stop = 0;
-    while (rc == JANUS_OK) {
-        const int32_t id = seq_sample(s, seq, &sp);
-        if (id == jm->voc.eos) break;
-        n_out++;
-        int nb = vocab_detok_push(&jm->voc, &det, id, 0, piece, piece_cap);
-        if (nb < 0) {
-            rc = nb;
-            break;
-        }
-        if (nb > 0 && on_piece && on_piece(user, piece, (size_t)nb) != 0) stop = 1;
-        // Fed back even when it is the last: the sequence then holds all the text emitted.
-        rc = seq_decode(s, seq, &id, 1);
-        if (stop || n_out == max_tokens) break;
-    }
-    if (rc != JANUS_OK) {
-        // Not expected after the checks above; restore the sequence as documented.
-        kvcache_seq_set_len(&s->st.attn.kv, seq, sv.len);
-        memcpy(row, saved_logits, (size_t)s->n_vocab * sizeof(float));
-        s->has_logits[seq] = (uint8_t)sv.has_logits;
-        s->smp_live[seq] = (uint8_t)sv.smp_live;
-        s->smp_p[seq] = sv.smp_p;
-        s->smp[seq].p = sv.smp.p;
-        s->smp[seq].rng = sv.smp.rng;
-        goto out;
-    }
-    if (!stop) { // generation is over: on_piece's answer to the tail no longer matters
-        int nb = vocab_detok_flush(&det, piece, piece_cap);
-        if (nb > 0 && on_piece) (void)on_piece(user, piece, (size_t)nb);
-    }
-    if (n_generated) *n_generated = n_out;
-    rc = stop ? JANUS_ECANCELED : JANUS_OK;
-out:
-    if (rc == JANUS_OK && max_tokens == 0 && n_generated) *n_generated = 0;
-    mem_free(saved_logits);
-    mem_free(piece);
+    if (!toks) return JANUS_ENOMEM;
+    int rc = vocab_tokenize(&jm->voc, prompt, len, seq_len(s, seq) == 0, 0, toks, (int)cap);
+    struct piece_relay relay = {on_piece, user};
+    if (rc >= 0)
+        rc = generate_checked(s, seq, toks, rc, &sp, max_tokens, 0, relay_piece, &relay,
+                              n_generated);
     mem_free(toks);
     return rc;
 }

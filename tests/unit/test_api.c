@@ -196,16 +196,16 @@ TEST(tokenize) {
     ASSERT_EQ(janus_tokenize(NULL, text, 3, 1, 0, ids, 64), JANUS_EINVAL);
 
     char piece[16];
-    ASSERT_EQ(janus_token_to_piece(m, 384, piece, sizeof piece), 4);
+    ASSERT_EQ(janus_token_to_piece(m, 384, 0, piece, sizeof piece), 4);
     ASSERT_MEM_EQ(piece, " The", 4);
-    ASSERT_EQ(janus_token_to_piece(m, 1, piece, sizeof piece), 0);       // BOS: no text
-    ASSERT_EQ(janus_token_to_piece(m, 3 + 'A', piece, sizeof piece), 1); // <0x41>
+    ASSERT_EQ(janus_token_to_piece(m, 1, 0, piece, sizeof piece), 0);       // BOS: no text
+    ASSERT_EQ(janus_token_to_piece(m, 3 + 'A', 0, piece, sizeof piece), 1); // <0x41>
     ASSERT_EQ(piece[0], 'A');
-    ASSERT_EQ(janus_token_to_piece(m, 384, piece, 3), JANUS_ELIMIT);
-    ASSERT_EQ(janus_token_to_piece(m, 768, piece, sizeof piece), JANUS_EINVAL);
-    ASSERT_EQ(janus_token_to_piece(m, -1, piece, sizeof piece), JANUS_EINVAL);
-    ASSERT_EQ(janus_token_to_piece(m, 384, NULL, 4), JANUS_EINVAL);
-    ASSERT_EQ(janus_token_to_piece(NULL, 384, piece, 4), JANUS_EINVAL);
+    ASSERT_EQ(janus_token_to_piece(m, 384, 0, piece, 3), JANUS_ELIMIT);
+    ASSERT_EQ(janus_token_to_piece(m, 768, 0, piece, sizeof piece), JANUS_EINVAL);
+    ASSERT_EQ(janus_token_to_piece(m, -1, 0, piece, sizeof piece), JANUS_EINVAL);
+    ASSERT_EQ(janus_token_to_piece(m, 384, 0, NULL, 4), JANUS_EINVAL);
+    ASSERT_EQ(janus_token_to_piece(NULL, 384, 0, piece, 4), JANUS_EINVAL);
     janus_model_close(&m);
 }
 
@@ -628,7 +628,7 @@ TEST(model_without_vocab) {
     int32_t ids[8];
     char piece[8];
     ASSERT_EQ(janus_tokenize(m, "hi", 2, 1, 0, ids, 8), JANUS_EUNSUPPORTED);
-    ASSERT_EQ(janus_token_to_piece(m, 5, piece, sizeof piece), JANUS_EUNSUPPORTED);
+    ASSERT_EQ(janus_token_to_piece(m, 5, 0, piece, sizeof piece), JANUS_EUNSUPPORTED);
     janus_session_t *s = NULL;
     ASSERT_OK(janus_session_create(m, NULL, &s));
     ASSERT_EQ(janus_generate(s, 0, "hi", NULL, 4, on_piece, NULL, NULL), JANUS_EUNSUPPORTED);
