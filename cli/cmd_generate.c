@@ -1,17 +1,15 @@
-// janus generate: text generation with the monolithic engine (SPEC §9, §10). Prefills the
-// prompt in one step, then decodes one token per step, sampling greedy or with
-// temperature/top-k/top-p from a seeded rng. Prints the generated text (streamed, UTF-8
-// safe); --ids adds the generated ids on the last line.
+// janus generate: text generation with the monolithic engine through include/janus.h
+// (SPEC §9, §10): janus_generate_tokens prefills the prompt in one step, then samples and
+// feeds back one token per step (greedy or temperature/top-k/top-p from a seeded stream).
+// Prints the generated text (streamed, UTF-8 safe); --ids adds the generated ids on the
+// last line; --record-routing writes the experts each token chose as a routing trace.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include "base/limits.h"
 #include "base/mem.h"
-#include "base/status.h"
-#include "engine/stepper.h"
-#include "model/sampler.h"
-#include "model/vocab.h"
-#include "model/weights.h"
+#include "janus.h"
 #include "place/trace.h"
 
 #include <stdio.h>
@@ -20,150 +18,102 @@
 #define CMD        "generate"
 #define MAX_PROMPT 65536
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: janus generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]\n"
-        "  -m, --model FILE     GGUF model\n"
-        "  -p, --prompt TEXT    prompt text (tokenized with the model's vocabulary, BOS added)\n"
-        "  -t, --tokens IDS     prompt as token ids, used exactly as given\n"
-        "  -n, --n-predict N    tokens to generate (default 16)\n"
-        "  --temp T             temperature; 0 = greedy (default 0)\n"
-        "  --top-k K            keep the K most likely tokens (0 = off, default)\n"
-        "  --top-p P            nucleus sampling mass in (0, 1] (default 1 = off)\n"
-        "  --seed S             sampler seed (default 42)\n"
-        "  --ids                also print the generated ids, space separated, on the last line\n"
-        "  --ignore-eos         keep generating after the end-of-sequence token\n"
-        "  --threads N          worker threads (default 1)\n"
-        "  --record-routing FILE  write every MoE layer's top-k expert ids per step as a\n"
-        "                       routing trace (docs/FORMATS.md), for janus schedule/place\n"
-        "Generation stops after N tokens or at the vocabulary's EOS token.\n");
-}
-
-struct gen_args {
-    const char *model, *prompt, *ids, *routing;
-    int64_t n_predict, top_k, n_threads;
-    double temp, top_p;
-    int64_t seed;
-    int print_ids, ignore_eos;
+// What the token callback writes to.
+struct gen_out {
+    int have_vocab;
+    int32_t *ids; // (n_predict + 1) every sampled id, the stopping EOS included
+    int64_t n_ids;
 };
 
-static int parse(int argc, char **argv, struct gen_args *g) {
-    *g = (struct gen_args){.n_predict = 16, .top_p = 1.0, .seed = 42, .n_threads = 1};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "--ids")) {
-            g->print_ids = 1;
-            takes = 0;
-        } else if (!strcmp(a, "--ignore-eos")) {
-            g->ignore_eos = 1;
-            takes = 0;
-        } else if (!v) {
-            return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            g->model = v;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-            g->prompt = v;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--tokens")) {
-            g->ids = v;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            if (cli_parse_i64(v, 0, LIMIT_MAX_CONTEXT, &g->n_predict))
-                return cli_error(CMD, "-n needs an integer in [0, %d]", LIMIT_MAX_CONTEXT);
-        } else if (!strcmp(a, "--temp")) {
-            if (cli_parse_f64(v, 0, 100, &g->temp))
-                return cli_error(CMD, "--temp needs a number in [0, 100]");
-        } else if (!strcmp(a, "--top-p")) {
-            if (cli_parse_f64(v, 1e-9, 1, &g->top_p))
-                return cli_error(CMD, "--top-p needs a number in (0, 1]");
-        } else if (!strcmp(a, "--top-k")) {
-            if (cli_parse_i64(v, 0, LIMIT_MAX_VOCAB, &g->top_k))
-                return cli_error(CMD, "--top-k needs an integer >= 0");
-        } else if (!strcmp(a, "--seed")) {
-            if (cli_parse_i64(v, 0, INT64_MAX, &g->seed))
-                return cli_error(CMD, "--seed needs an integer >= 0");
-        } else if (!strcmp(a, "--record-routing")) {
-            g->routing = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (cli_parse_i64(v, 1, 1024, &g->n_threads))
-                return cli_error(CMD, "--threads needs an integer in [1, 1024]");
-        } else {
-            return cli_error(CMD, "unknown argument '%s' (see --help)", a);
-        }
-        i += takes;
-    }
-    if (!g->model) return cli_error(CMD, "missing -m MODEL");
-    if (!g->prompt == !g->ids) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
+// Each sampled token: its text (or its id when the model has no vocabulary) to stdout.
+static int on_token(void *user, int32_t id, const char *text, size_t len) {
+    struct gen_out *g = user;
+    if (id >= 0) g->ids[g->n_ids++] = id;
+    if (!g->have_vocab && id >= 0)
+        printf("%d ", id);
+    else if (len > 0)
+        fwrite(text, 1, len, stdout);
+    fflush(stdout);
     return 0;
 }
 
-// Writes a token's text to stdout (through the streaming detokenizer) or its id when the
-// model has no vocabulary.
-static void emit(const struct vocab *v, struct vocab_detok *d, char *buf, size_t cap, int32_t id) {
-    if (!v) {
-        printf("%d ", id);
-    } else {
-        int nb = vocab_detok_push(v, d, id, 0, buf, cap);
-        if (nb > 0) fwrite(buf, 1, (size_t)nb, stdout);
-    }
-    fflush(stdout);
-}
+// Session routing observer -> trace writer (errors are sticky in the writer). The API feeds
+// the last generated token back (one more step than the tokens need): steps from n_predict
+// on are left out, so the trace holds exactly the steps that produced the output.
+struct routing_rec {
+    struct trace_writer w;
+    int64_t n_steps;
+};
 
-// Stepper routing callback → trace writer (errors are sticky in the writer).
 static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
                        int64_t k) {
-    struct trace_writer *w = user;
-    if (trace_writer_append_block(w, step, (int32_t)layer, ids, n_tok, (int32_t)k) != JANUS_OK)
-        return; // reported at close
+    struct routing_rec *r = user;
+    if (step < r->n_steps)
+        (void)!trace_writer_append_block(&r->w, step, (int32_t)layer, ids, n_tok, (int32_t)k);
 }
 
 int cmd_generate(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL, *ids_arg = NULL, *routing = NULL;
+    int64_t n_predict = 16, top_k = 0, n_threads = 1, seed = 42;
+    double temp = 0, top_p = 1.0;
+    int print_ids = 0, ignore_eos = 0;
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &model, "FILE", "GGUF model"),
+        CLI_OPT_STR("prompt", 'p', &prompt, "TEXT",
+                    "prompt text (tokenized with the model's vocabulary, BOS added)"),
+        CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "prompt as token ids, used exactly as given"),
+        CLI_OPT_I64("n-predict", 'n', &n_predict, 0, LIMIT_MAX_CONTEXT, "N",
+                    "tokens to generate (default 16)"),
+        CLI_OPT_F64("temp", 0, &temp, 0, 100, "T", "temperature; 0 = greedy (default 0)"),
+        CLI_OPT_I64("top-k", 0, &top_k, 0, LIMIT_MAX_VOCAB, "K",
+                    "keep the K most likely tokens (0 = off, default)"),
+        CLI_OPT_F64("top-p", 0, &top_p, 1e-9, 1, "P",
+                    "nucleus sampling mass in (0, 1] (default 1 = off)"),
+        CLI_OPT_I64("seed", 0, &seed, 0, 9e18, "S", "sampler seed (default 42)"),
+        CLI_OPT_FLAG("ids", 0, &print_ids,
+                     "also print the generated ids, space separated, on the last line"),
+        CLI_OPT_FLAG("ignore-eos", 0, &ignore_eos,
+                     "keep generating after the end-of-sequence token"),
+        CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
+        CLI_OPT_STR("record-routing", 0, &routing, "FILE",
+                    "write every MoE layer's top-k expert ids per step as a\n"
+                    "routing trace (docs/FORMATS.md), for janus schedule/place"),
+        CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
-        usage(stdout);
+        cli_opts_help(stdout, "generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]", opts,
+                      "Generation stops after N tokens or at the vocabulary's EOS token.\n");
         return 0;
     }
-    struct gen_args g;
-    if (parse(argc, argv, &g)) return 1;
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    if (!model) return cli_error(CMD, "missing -m MODEL");
+    if (!prompt == !ids_arg) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
 
-    char err[512];
-    struct model m;
-    int rc = model_load(&m, g.model, err, sizeof err);
-    if (rc != JANUS_OK) {
-        if (!err[0]) snprintf(err, sizeof err, "%s", janus_strerror(rc));
-        // The GGUF reader's messages already start with the path.
-        if (!strncmp(err, g.model, strlen(g.model))) return cli_error(CMD, "%s", err);
-        return cli_error(CMD, "%s: %s", g.model, err);
-    }
+    char err[JANUS_ERR_LEN];
+    janus_model_t *m = NULL;
+    janus_session_t *s = NULL;
+    // -p needs the tokenizer: then a model without one fails to open, saying why.
+    const struct janus_model_params mp = {.require_vocab = prompt != NULL};
+    if (janus_model_open(model, &mp, &m, err, sizeof err) != JANUS_OK)
+        return cli_error(CMD, "%s", err);
+    struct janus_model_info info;
+    (void)!janus_model_info(m, &info);
     int ret = 1;
-    struct vocab voc = {0};
-    int have_vocab = vocab_load(&voc, &m.gguf, err, sizeof err) == JANUS_OK;
-    int32_t *prompt = mem_alloc(MEM_TAG_MISC, MAX_PROMPT * sizeof *prompt);
-    int32_t *out_ids = mem_alloc(MEM_TAG_MISC, (size_t)(g.n_predict + 1) * sizeof *out_ids);
-    char *piece = NULL;
-    size_t piece_cap = have_vocab ? vocab_detok_max_out(&voc) : 16;
-    piece = mem_alloc(MEM_TAG_MISC, piece_cap);
-    struct stepper st = {0};
-    struct batch b = {0};
-    struct sampler smp = {0};
-    struct trace_writer tw = {0};
-    if (!prompt || !out_ids || !piece) {
+    int32_t *toks = mem_alloc(MEM_TAG_MISC, MAX_PROMPT * sizeof *toks);
+    struct gen_out out = {info.has_vocab, mem_alloc(MEM_TAG_MISC, (size_t)(n_predict + 1) * 4), 0};
+    struct routing_rec rec = {.n_steps = n_predict};
+    if (!toks || !out.ids) {
         cli_error(CMD, "out of memory");
         goto out;
     }
     int n_prompt;
-    if (g.prompt) {
-        if (!have_vocab) {
-            cli_error(CMD, "%s has no usable vocabulary for -p (%s); use -t", g.model, err);
-            goto out;
-        }
-        n_prompt = vocab_tokenize(&voc, g.prompt, strlen(g.prompt), 1, 0, prompt, MAX_PROMPT);
+    if (prompt) {
+        n_prompt = janus_tokenize(m, prompt, strlen(prompt), 1, 0, toks, MAX_PROMPT);
         if (n_prompt < 0) {
             cli_error(CMD, "tokenize: %s", janus_strerror(n_prompt));
             goto out;
         }
     } else {
-        n_prompt = cli_parse_ids(g.ids, prompt, MAX_PROMPT);
+        n_prompt = cli_parse_ids(ids_arg, toks, MAX_PROMPT);
         if (n_prompt < 0) {
             cli_error(CMD, "-t: malformed id list (comma separated ids, at most %d)", MAX_PROMPT);
             goto out;
@@ -174,77 +124,55 @@ int cmd_generate(int argc, char **argv) {
         goto out;
     }
     for (int i = 0; i < n_prompt; i++)
-        if (prompt[i] >= m.hp.n_vocab) {
-            cli_error(CMD, "token id %d out of range (vocabulary has %lld tokens)", prompt[i],
-                      (long long)m.hp.n_vocab);
+        if (toks[i] >= info.n_vocab) {
+            cli_error(CMD, "token id %d out of range (vocabulary has %lld tokens)", toks[i],
+                      (long long)info.n_vocab);
             goto out;
         }
-    struct stepper_params sp = {.max_tokens = n_prompt,
-                                .n_seq = 1,
-                                .max_ctx = n_prompt + g.n_predict,
-                                .max_logits = 1,
-                                .n_threads = (int)g.n_threads};
-    rc = stepper_init(&st, &m, &sp);
-    if (rc == JANUS_OK) rc = batch_init(&b, n_prompt);
-    struct sampler_params smp_p = {
-        .temp = (float)g.temp, .top_k = g.top_k, .top_p = (float)g.top_p, .seed = (uint64_t)g.seed};
-    if (rc == JANUS_OK) rc = sampler_init(&smp, m.hp.n_vocab, &smp_p);
+    const struct janus_session_params sp = {.n_seq = 1,
+                                            .n_ctx = n_prompt + (int32_t)n_predict,
+                                            .n_batch = n_prompt,
+                                            .n_threads = (int32_t)n_threads};
+    int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));
         goto out;
     }
-    if (g.routing) {
-        if (m.hp.n_expert == 0) {
-            cli_error(CMD, "--record-routing: %s has no experts", g.model);
+    if (routing) {
+        if (info.n_expert == 0) {
+            cli_error(CMD, "--record-routing: %s has no experts", model);
             goto out;
         }
-        if (trace_writer_open(&tw, g.routing) != JANUS_OK) {
-            cli_error(CMD, "--record-routing: cannot write %s", g.routing);
+        if (trace_writer_open(&rec.w, routing) != JANUS_OK) {
+            cli_error(CMD, "--record-routing: cannot write %s", routing);
             goto out;
         }
-        stepper_set_routing_cb(&st, on_routing, &tw);
+        janus_session_set_routing_fn(s, on_routing, &rec);
     }
-    for (int i = 0; i < n_prompt && rc == JANUS_OK; i++)
-        rc = batch_add(&b, prompt[i], 0, i, i == n_prompt - 1);
-    if (rc == JANUS_OK && g.n_predict > 0) rc = stepper_step(&st, &b);
-    int64_t n_out = 0;
-    struct vocab_detok det = {0};
-    while (rc == JANUS_OK && n_out < g.n_predict) {
-        const int32_t id = sampler_sample(&smp, stepper_logits(&st, NULL));
-        out_ids[n_out++] = id;
-        if (have_vocab && !g.ignore_eos && id == voc.eos) break;
-        emit(have_vocab ? &voc : NULL, &det, piece, piece_cap, id);
-        if (n_out == g.n_predict) break;
-        batch_clear(&b);
-        rc = batch_add(&b, id, 0, n_prompt + (int32_t)n_out - 1, 1);
-        if (rc == JANUS_OK) rc = stepper_step(&st, &b);
-    }
+    const struct janus_sampling_params smp = {.temperature = (float)temp,
+                                              .top_k = (int32_t)top_k,
+                                              .top_p = (float)top_p,
+                                              .seed = (uint64_t)seed};
+    rc = janus_generate_tokens(s, 0, toks, n_prompt, &smp, (int32_t)n_predict, ignore_eos, on_token,
+                               &out, NULL);
     if (rc != JANUS_OK) {
         cli_error(CMD, "step failed: %s", janus_strerror(rc));
         goto out;
     }
-    if (have_vocab) {
-        int nb = vocab_detok_flush(&det, piece, piece_cap);
-        if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
-    }
     printf("\n");
-    if (g.print_ids) {
-        for (int64_t i = 0; i < n_out; i++)
-            printf(i ? " %d" : "%d", out_ids[i]);
+    if (print_ids) {
+        for (int64_t i = 0; i < out.n_ids; i++)
+            printf(i ? " %d" : "%d", out.ids[i]);
         printf("\n");
     }
     ret = 0;
-    if (g.routing && trace_writer_close(&tw) != JANUS_OK)
-        ret = cli_error(CMD, "--record-routing: write to %s failed", g.routing);
+    if (routing && trace_writer_close(&rec.w) != JANUS_OK)
+        ret = cli_error(CMD, "--record-routing: write to %s failed", routing);
 out:
-    if (tw.f && trace_writer_close(&tw) != JANUS_OK) ret = 1;
-    sampler_free(&smp);
-    batch_free(&b);
-    stepper_free(&st);
-    mem_free(piece);
-    mem_free(out_ids);
-    mem_free(prompt);
-    vocab_free(&voc);
-    model_free(&m);
+    if (rec.w.f && trace_writer_close(&rec.w) != JANUS_OK) ret = 1;
+    janus_session_destroy(&s);
+    janus_model_close(&m);
+    mem_free(out.ids);
+    mem_free(toks);
     return ret;
 }

@@ -1,56 +1,35 @@
 // janus logits -m MODEL -t ID,...: runs the ids as one sequence through the monolithic
-// engine and prints the last position's logits, one per line, "%.9g". The golden interface
-// (fixtures README §1): keep the output format stable.
+// engine (through include/janus.h) and prints the last position's logits, one per line,
+// "%.9g". The golden interface (fixtures README §1): keep the output format stable.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
-#include "base/limits.h"
 #include "base/mem.h"
-#include "base/status.h"
-#include "engine/stepper.h"
-#include "model/weights.h"
+#include "janus.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #define CMD     "logits"
 #define MAX_IDS 65536
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: janus logits -m MODEL -t ID,ID,... [--threads N]\n"
-               "  Runs the token ids as one sequence (positions 0..n-1, no BOS added) and\n"
-               "  prints the logits of the last position, one value per line (%%.9g).\n"
-               "  -m, --model FILE   GGUF model\n"
-               "  -t, --tokens IDS   token ids, comma or space separated\n"
-               "  --threads N        worker threads (default 1)\n");
-}
-
 int cmd_logits(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     const char *model_path = NULL, *ids_arg = NULL;
     int64_t n_threads = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (!v) return cli_error(CMD, "%s needs a value", a);
-            model_path = v;
-            i++;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--tokens")) {
-            if (!v) return cli_error(CMD, "%s needs a value", a);
-            ids_arg = v;
-            i++;
-        } else if (!strcmp(a, "--threads")) {
-            if (!v || cli_parse_i64(v, 1, 1024, &n_threads))
-                return cli_error(CMD, "--threads needs an integer in [1, 1024]");
-            i++;
-        } else {
-            return cli_error(CMD, "unknown argument '%s' (see --help)", a);
-        }
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
+        CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "token ids, comma or space separated"),
+        CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout,
+                      "logits -m MODEL -t ID,ID,... [--threads N]\n"
+                      "  Runs the token ids as one sequence (positions 0..n-1, no BOS added) and\n"
+                      "  prints the logits of the last position, one value per line (%.9g).",
+                      opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     if (!model_path) return cli_error(CMD, "missing -m MODEL");
     if (!ids_arg) return cli_error(CMD, "missing -t ID,ID,...");
     int32_t *ids = mem_alloc(MEM_TAG_MISC, MAX_IDS * sizeof *ids);
@@ -60,52 +39,41 @@ int cmd_logits(int argc, char **argv) {
         mem_free(ids);
         return cli_error(CMD, "-t: expected a non-empty list of token ids (at most %d)", MAX_IDS);
     }
-    char err[512];
-    struct model m;
-    int rc = model_load(&m, model_path, err, sizeof err);
-    if (rc != JANUS_OK) {
-        mem_free(ids);
-        if (!err[0]) snprintf(err, sizeof err, "%s", janus_strerror(rc));
-        // The GGUF reader's messages already start with the path.
-        if (!strncmp(err, model_path, strlen(model_path))) return cli_error(CMD, "%s", err);
-        return cli_error(CMD, "%s: %s", model_path, err);
-    }
+    char err[JANUS_ERR_LEN];
+    janus_model_t *m = NULL;
+    janus_session_t *s = NULL;
+    struct janus_model_info info;
     int ret = 1;
+    if (janus_model_open(model_path, NULL, &m, err, sizeof err) != JANUS_OK) {
+        cli_error(CMD, "%s", err);
+        goto out;
+    }
+    if (janus_model_info(m, &info) != JANUS_OK) goto out;
     for (int i = 0; i < n; i++)
-        if (ids[i] >= m.hp.n_vocab) {
+        if (ids[i] >= info.n_vocab) {
             cli_error(CMD, "token id %d out of range (vocabulary has %lld tokens)", ids[i],
-                      (long long)m.hp.n_vocab);
-            goto out_model;
+                      (long long)info.n_vocab);
+            goto out;
         }
-    struct stepper_params sp = {
-        .max_tokens = n, .n_seq = 1, .max_ctx = n, .max_logits = 1, .n_threads = (int)n_threads};
-    struct stepper st;
-    rc = stepper_init(&st, &m, &sp);
+    struct janus_session_params sp = {
+        .n_seq = 1, .n_ctx = n, .n_batch = n, .n_threads = (int)n_threads};
+    int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));
-        goto out_model;
+        goto out;
     }
-    struct batch b;
-    rc = batch_init(&b, n);
-    if (rc == JANUS_OK) {
-        for (int i = 0; i < n && rc == JANUS_OK; i++)
-            rc = batch_add(&b, ids[i], 0, i, i == n - 1);
-        if (rc == JANUS_OK) rc = stepper_step(&st, &b);
-        if (rc == JANUS_OK) {
-            const float *lg = stepper_logits(&st, NULL);
-            for (int64_t v = 0; v < m.hp.n_vocab; v++)
-                printf("%.9g\n", lg[v]);
-            ret = 0;
-        } else {
-            cli_error(CMD, "step failed: %s", janus_strerror(rc));
-        }
-        batch_free(&b);
-    } else {
-        cli_error(CMD, "batch: %s", janus_strerror(rc));
+    const float *lg = NULL;
+    rc = janus_session_decode(s, 0, ids, n, &lg);
+    if (rc != JANUS_OK) {
+        cli_error(CMD, "step failed: %s", janus_strerror(rc));
+        goto out;
     }
-    stepper_free(&st);
-out_model:
-    model_free(&m);
+    for (int64_t v = 0; v < info.n_vocab; v++)
+        printf("%.9g\n", lg[v]);
+    ret = 0;
+out:
+    janus_session_destroy(&s);
+    janus_model_close(&m);
     mem_free(ids);
     return ret;
 }

@@ -45,6 +45,9 @@ enum janus_status {
     JANUS_ENOTFOUND = -11,    // named item (key, tensor, file) does not exist
 };
 
+// Size of an error-message buffer (`char err[JANUS_ERR_LEN]`, passed as err, sizeof err).
+#define JANUS_ERR_LEN 512
+
 // A static, human-readable description of a status code (never NULL; unknown codes get a
 // generic text). Thread-safe.
 const char *janus_strerror(int status);
