@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "opts.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,49 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
     if (o->moe_layer && (!batch_given || o->n_batches != 1))
         return cli_error(CMD, "--moe-layer needs exactly one --batch B");
     return 0;
+}
+
+// ---- JSON lines (--json): cJSON objects, each number as printed with its old format
+
+// Adds key: v rounded as fmt prints it (so the value is the one the text shows).
+static void json_num(cJSON *o, const char *key, const char *fmt, double v) {
+    char b[64];
+    snprintf(b, sizeof b, fmt, v);
+    cJSON_AddNumberToObject(o, key, strtod(b, NULL));
+}
+
+// Prints o on one line and frees it.
+static void json_line(cJSON *o) {
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    if (s) printf("%s\n", s);
+    cJSON_free(s);
+    cJSON_Delete(o);
+}
+
+// {"curve": curve, k1: v1, k2: v2, "latency_ms": t·1e3[, "gb_s": gb_s when >= 0]}
+static cJSON *curve_point(const char *curve, const char *k1, double v1, const char *k2, double v2,
+                          double t, double gb_s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "curve", curve);
+    json_num(o, k1, "%.0f", v1);
+    json_num(o, k2, "%.0f", v2);
+    json_num(o, "latency_ms", "%.4f", t * 1e3);
+    if (gb_s >= 0) json_num(o, "gb_s", "%.4g", gb_s);
+    return o;
+}
+
+// {"curve": curve, k: v, "fit_beta_ms", "fit_c_ms", "r2", "points"[, "gb_s_from_beta"]}
+static cJSON *curve_fit(const char *curve, const char *k, double v, double beta, double c,
+                        double r2, int n, double gb_s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "curve", curve);
+    json_num(o, k, "%.0f", v);
+    json_num(o, "fit_beta_ms", "%.5f", beta);
+    json_num(o, "fit_c_ms", "%.5f", c);
+    json_num(o, "r2", "%.5f", r2);
+    json_num(o, "points", "%.0f", n);
+    if (gb_s >= 0) json_num(o, "gb_s_from_beta", "%.4g", gb_s);
+    return o;
 }
 
 // ---- shared helpers
@@ -215,7 +259,7 @@ static double fit_linear(const double *x, const double *y, int n, double *beta, 
 }
 
 static int open_model(const char *path, struct model *m) {
-    char err[512];
+    char err[JANUS_ERR_LEN];
     int rc = model_load(m, path, err, sizeof err);
     if (rc) return cli_error(CMD, "%s", err);
     if (m->hp.n_expert < 1) {
@@ -463,20 +507,34 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         }
         const double compute_bound = roof / macs_per_token(&m);
         if (o->json) {
-            printf("{\"batch\":%lld,\"decode_tok_s\":%.4g,\"prompt_tok_s\":%.4g,"
-                   "\"weight_bytes_per_token\":%.6g,\"weight_gb_s\":%.4g,\"bandwidth_gb_s\":%.4g,"
-                   "\"triad_gb_s\":%.4g,\"frac_of_bandwidth\":%.4f,\"frac_of_bandwidth_min\":%.4f,"
-                   "\"frac_of_bandwidth_max\":%.4f,\"bound_tok_s\":%.4g,"
-                   "\"frac_of_bound\":%.4f,\"rounds\":%d,\"step_ms\":%.4g,\"step_ms_median\":%.4g,"
-                   "\"distinct_experts_per_layer\":%.3f,"
-                   "\"expected_distinct_experts\":%.3f,\"threads\":%d,\"prompt\":%lld,\"gen\":%lld,"
-                   "\"kernels\":\"%s\",\"compute_gmacs\":%.4g,\"compute_bound_tok_s\":%.4g,"
-                   "\"macs_per_token\":%.6g,\"moe_ms\":%.4g,\"other_ms\":%.4g}\n",
-                   (long long)B, r.decode_tok_s, r.prompt_tok_s, bytes_tok, gb_s, r.read_gb_s,
-                   r.triad_gb_s, r.frac_bw, r.frac_lo, r.frac_hi, bound, r.frac_bound, r.rounds,
-                   r.step_ms, r.step_ms_median, r.distinct_per_layer, r.expected_distinct, threads,
-                   (long long)o->prompt, (long long)(r.rounds * (o->gen / r.rounds)), kname,
-                   roof / 1e9, compute_bound, macs_per_token(&m), r.moe_ms, r.step_ms - r.moe_ms);
+            cJSON *j = cJSON_CreateObject();
+            json_num(j, "batch", "%.0f", (double)B);
+            json_num(j, "decode_tok_s", "%.4g", r.decode_tok_s);
+            json_num(j, "prompt_tok_s", "%.4g", r.prompt_tok_s);
+            json_num(j, "weight_bytes_per_token", "%.6g", bytes_tok);
+            json_num(j, "weight_gb_s", "%.4g", gb_s);
+            json_num(j, "bandwidth_gb_s", "%.4g", r.read_gb_s);
+            json_num(j, "triad_gb_s", "%.4g", r.triad_gb_s);
+            json_num(j, "frac_of_bandwidth", "%.4f", r.frac_bw);
+            json_num(j, "frac_of_bandwidth_min", "%.4f", r.frac_lo);
+            json_num(j, "frac_of_bandwidth_max", "%.4f", r.frac_hi);
+            json_num(j, "bound_tok_s", "%.4g", bound);
+            json_num(j, "frac_of_bound", "%.4f", r.frac_bound);
+            json_num(j, "rounds", "%.0f", r.rounds);
+            json_num(j, "step_ms", "%.4g", r.step_ms);
+            json_num(j, "step_ms_median", "%.4g", r.step_ms_median);
+            json_num(j, "distinct_experts_per_layer", "%.3f", r.distinct_per_layer);
+            json_num(j, "expected_distinct_experts", "%.3f", r.expected_distinct);
+            json_num(j, "threads", "%.0f", threads);
+            json_num(j, "prompt", "%.0f", (double)o->prompt);
+            json_num(j, "gen", "%.0f", (double)(r.rounds * (o->gen / r.rounds)));
+            cJSON_AddStringToObject(j, "kernels", kname);
+            json_num(j, "compute_gmacs", "%.4g", roof / 1e9);
+            json_num(j, "compute_bound_tok_s", "%.4g", compute_bound);
+            json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));
+            json_num(j, "moe_ms", "%.4g", r.moe_ms);
+            json_num(j, "other_ms", "%.4g", r.step_ms - r.moe_ms);
+            json_line(j);
         } else {
             printf("%6lld %12.1f %12.2f %9.2f %7.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
                    "%7.1f%% %10.1f %12.2f\n",
@@ -599,18 +657,16 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
             if (a_real != a) break; // B·k < a: cannot activate more experts
             xs[n] = (double)a, ys[n] = t * 1e3, n++;
             if (o->json)
-                printf("{\"curve\":\"experts\",\"batch\":%lld,\"experts\":%lld,\"latency_ms\":%.4f,"
-                       "\"gb_s\":%.4g}\n",
-                       (long long)B, (long long)a, t * 1e3, (double)a * eb / t / 1e9);
+                json_line(curve_point("experts", "batch", (double)B, "experts", (double)a, t,
+                                      (double)a * eb / t / 1e9));
             else
                 printf("%8lld %12.3f %10.2f\n", (long long)a, t * 1e3, (double)a * eb / t / 1e9);
             fflush(stdout);
         }
         double beta, c, r2 = fit_linear(xs, ys, n, &beta, &c);
         if (o->json)
-            printf("{\"curve\":\"experts\",\"batch\":%lld,\"fit_beta_ms\":%.5f,\"fit_c_ms\":%.5f,"
-                   "\"r2\":%.5f,\"points\":%d,\"gb_s_from_beta\":%.4g}\n",
-                   (long long)B, beta, c, r2, n, beta > 0 ? eb / (beta * 1e-3) / 1e9 : 0);
+            json_line(curve_fit("experts", "batch", (double)B, beta, c, r2, n,
+                                beta > 0 ? eb / (beta * 1e-3) / 1e9 : 0));
         else
             printf("fit: latency = %.4f ms * a + %.4f ms, R^2 = %.4f (%d points); β ⇒ %.2f GB/s "
                    "per expert read\n",
@@ -626,18 +682,15 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
             double t = time_layer(&mb, bb, a_fixed, (int)o->reps, &a_real);
             xs[n] = (double)bb, ys[n] = t * 1e3, n++;
             if (o->json)
-                printf(
-                    "{\"curve\":\"batch\",\"experts\":%lld,\"batch\":%lld,\"latency_ms\":%.4f}\n",
-                    (long long)a_real, (long long)bb, t * 1e3);
+                json_line(
+                    curve_point("batch", "experts", (double)a_real, "batch", (double)bb, t, -1));
             else
                 printf("%8lld %12.3f %12.1f\n", (long long)bb, t * 1e3, t * 1e6 / (double)bb);
             fflush(stdout);
         }
         r2 = fit_linear(xs, ys, n, &beta, &c);
         if (o->json)
-            printf("{\"curve\":\"batch\",\"experts\":%lld,\"fit_beta_ms\":%.5f,\"fit_c_ms\":%.5f,"
-                   "\"r2\":%.5f,\"points\":%d}\n",
-                   (long long)a_fixed, beta, c, r2, n);
+            json_line(curve_fit("batch", "experts", (double)a_fixed, beta, c, r2, n, -1));
         else
             printf("fit: latency = %.4f ms * batch + %.4f ms, R^2 = %.4f (%d points)\n", beta, c,
                    r2, n);

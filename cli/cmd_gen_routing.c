@@ -46,7 +46,7 @@ int cmd_gen_routing(int argc, char **argv) {
     if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!out) return cli_error(cmd, "missing -o FILE");
     struct trace t = {0};
-    char err[256] = "";
+    char err[JANUS_ERR_LEN] = "";
     int rc = trace_generate(&t, &p, err, sizeof err);
     if (rc) return cli_error(cmd, "%s", err[0] ? err : janus_strerror(rc));
     rc = trace_save(&t, out);

@@ -17,7 +17,7 @@
 static int stats_from_trace(struct stats *st, const char *path, int32_t E, double decay,
                             const char *cmd) {
     struct trace t = {0};
-    char err[256] = "";
+    char err[JANUS_ERR_LEN] = "";
     int rc = trace_load(&t, path, err, sizeof err);
     if (rc) return cli_error(cmd, "%s: %s", path, err[0] ? err : janus_strerror(rc));
     if (E <= 0) E = t.max_expert + 1;
@@ -83,7 +83,7 @@ int cmd_place(int argc, char **argv) {
     else
         return cli_error(cmd, "unknown policy '%s' (janus or eplb)", policy);
     struct stats st = {0};
-    char err[256] = "";
+    char err[JANUS_ERR_LEN] = "";
     if (stats_path) {
         int rc = stats_load_json(&st, stats_path, err, sizeof err);
         if (rc) return cli_error(cmd, "%s: %s", stats_path, err[0] ? err : janus_strerror(rc));

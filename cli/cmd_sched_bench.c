@@ -123,7 +123,7 @@ int cmd_sched_bench(int argc, char **argv) {
                     }
                     mem_free(slots);
                     slots = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)n * C);
-                    char err[256];
+                    char err[JANUS_ERR_LEN];
                     struct placement_input pin = {E, n, C, counts, w, NULL, NULL};
                     if (!slots || replicate_counts(E, w, NULL, n, C, counts, err, sizeof err) ||
                         placement_janus(&pin, slots, NULL, err, sizeof err) ||

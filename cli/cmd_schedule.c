@@ -3,6 +3,7 @@
 // --json the full assignment, per-instance counts and each token's physical replica.
 // Optionally records the scheduled steps into expert statistics (--stats-out, SPEC §6).
 // SPDX-License-Identifier: MIT
+#include <cJSON.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,28 +17,28 @@
 #include "place/stats.h"
 #include "place/trace.h"
 
-static void print_json_block(const struct trace_block *b, const struct actsched_output *o,
-                             int first) {
-    printf("%s\n  {\"step\": %lld, \"layer\": %d, \"a_max\": %d, \"n_active\": %d, "
-           "\"digest\": \"%016" PRIx64 "\",\n   \"inst_count\": [",
-           first ? "" : ",", (long long)b->step, b->layer, o->a_max, o->n_active,
-           actsched_digest(o));
-    for (int32_t g = 0; g < o->n_instances; g++)
-        printf("%s%d", g ? ", " : "", o->inst_count[g]);
-    printf("],\n   \"assign\": [");
-    for (int32_t i = 0; i < o->n_active; i++) {
+// One block of the --json document: its schedule, per-instance counts, each active expert's
+// [expert, instance, replica, tokens] and each token's physical replicas.
+static cJSON *json_block(const struct trace_block *b, const struct actsched_output *o) {
+    char digest[17];
+    snprintf(digest, sizeof digest, "%016" PRIx64, actsched_digest(o));
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "step", (double)b->step);
+    cJSON_AddNumberToObject(j, "layer", b->layer);
+    cJSON_AddNumberToObject(j, "a_max", o->a_max);
+    cJSON_AddNumberToObject(j, "n_active", o->n_active);
+    cJSON_AddStringToObject(j, "digest", digest);
+    cJSON_AddItemToObject(j, "inst_count", cJSON_CreateIntArray(o->inst_count, o->n_instances));
+    cJSON *assign = cJSON_AddArrayToObject(j, "assign");
+    for (int32_t i = 0; i < o->n_active && assign; i++) {
         int32_t e = o->active[i];
-        printf("%s[%d, %d, %d, %d]", i ? ", " : "", e, o->assign[e], o->assign_replica[e],
-               o->active_tokens[i]);
+        const int a[4] = {e, o->assign[e], o->assign_replica[e], o->active_tokens[i]};
+        cJSON_AddItemToArray(assign, cJSON_CreateIntArray(a, 4));
     }
-    printf("],\n   \"token_replica\": [");
-    for (int64_t t = 0; t < o->n_tok; t++) {
-        printf("%s[", t ? ", " : "");
-        for (int32_t j = 0; j < o->top_k; j++)
-            printf("%s%d", j ? ", " : "", o->token_replica[t * o->top_k + j]);
-        printf("]");
-    }
-    printf("]}");
+    cJSON *tr = cJSON_AddArrayToObject(j, "token_replica");
+    for (int64_t t = 0; t < o->n_tok && tr; t++)
+        cJSON_AddItemToArray(tr, cJSON_CreateIntArray(o->token_replica + t * o->top_k, o->top_k));
+    return j;
 }
 
 int cmd_schedule(int argc, char **argv) {
@@ -79,6 +80,7 @@ int cmd_schedule(int argc, char **argv) {
     struct actsched_ws ws = {0};
     struct actsched_output out = {0};
     struct stats st = {0};
+    cJSON *doc = NULL, *blocks = NULL;
     int64_t max_tok = 1;
     for (int64_t i = 0; i < t.n_blocks; i++)
         if (t.blocks[i].n_tok > max_tok) max_tok = t.blocks[i].n_tok;
@@ -91,10 +93,15 @@ int cmd_schedule(int argc, char **argv) {
         ret = cli_error(cmd, "cannot allocate statistics");
         goto done;
     }
-    if (json)
-        printf("{\"format\": \"janus-schedule\", \"policy\": \"%s\", \"n_instances\": %d, "
-               "\"slots\": %d, \"n_experts\": %d,\n \"blocks\": [",
-               actsched_policy_name(policy), l.n_instances, l.n_slots, l.n_experts);
+    if (json) {
+        doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "format", "janus-schedule");
+        cJSON_AddStringToObject(doc, "policy", actsched_policy_name(policy));
+        cJSON_AddNumberToObject(doc, "n_instances", l.n_instances);
+        cJSON_AddNumberToObject(doc, "slots", l.n_slots);
+        cJSON_AddNumberToObject(doc, "n_experts", l.n_experts);
+        blocks = cJSON_AddArrayToObject(doc, "blocks");
+    }
     for (int64_t i = 0; i < t.n_blocks; i++) {
         const struct trace_block *b = &t.blocks[i];
         if (b->layer >= l.n_layers || l.layers[b->layer].n_experts == 0) {
@@ -116,14 +123,23 @@ int cmd_schedule(int argc, char **argv) {
             goto done;
         }
         if (json)
-            print_json_block(b, &out, i == 0);
+            cJSON_AddItemToArray(blocks, json_block(b, &out));
         else
             printf("step %lld layer %d a_max %d\n", (long long)b->step, b->layer, out.a_max);
     }
-    if (json) printf("\n ]}\n");
+    if (json) {
+        char *text = cJSON_Print(doc);
+        if (!text) {
+            ret = cli_error(cmd, "out of memory");
+            goto done;
+        }
+        printf("%s\n", text);
+        cJSON_free(text);
+    }
     if (stats_out && stats_save_json(&st, stats_out))
         ret = cli_error(cmd, "cannot write %s", stats_out);
 done:
+    cJSON_Delete(doc);
     actsched_free(&ws);
     actsched_output_free(&out);
     stats_free(&st);

@@ -102,7 +102,7 @@ int cmd_simulate(int argc, char **argv) {
     struct workload_lengths wl;
     workload_sharegpt(&wl);
     struct workload_trace tr = {0};
-    char err[512];
+    char err[JANUS_ERR_LEN];
     const char *trace_name = trace;
     if (!strcmp(trace, "diurnal")) {
         struct workload_diurnal_params dp;

@@ -111,7 +111,7 @@ int cmd_sweep(int argc, char **argv) {
     int rc = plan_opts_finish(&po, cmd, &o);
     if (rc) return rc;
     static struct planner pl;
-    char err[512];
+    char err[JANUS_ERR_LEN];
     rc = planner_load(&pl, po.data_dir, po.model, po.model_file, po.hw, &po.coef, &o, err,
                       sizeof err);
     if (rc) return cli_error(cmd, "%s", err);

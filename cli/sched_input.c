@@ -9,7 +9,7 @@
 
 int sched_input_load(const char *cmd, const char *layout_path, const char *routing_path,
                      struct layout *l, struct trace *t) {
-    char err[256] = "";
+    char err[JANUS_ERR_LEN] = "";
     int rc = layout_load_json(l, layout_path, err, sizeof err);
     if (rc) return cli_error(cmd, "%s: %s", layout_path, err[0] ? err : janus_strerror(rc));
     *t = (struct trace){0};
