@@ -259,7 +259,7 @@ int cmd_simulate(int argc, char **argv) {
         }
         mem_free(x);
         buf_free(&b);
-        if (rc) fprintf(stderr, "janus simulate: cannot write outputs into %s\n", out);
+        if (rc) cli_error("simulate", "cannot write outputs into %s", out);
     }
     cJSON_free(js);
     cJSON_Delete(root);

@@ -47,7 +47,7 @@ static int write_buf(const char *dir, const char *name, struct buf *b) {
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int rc = report_write(path, b->data ? b->data : "", b->len);
     if (rc)
-        fprintf(stderr, "janus sweep: cannot write %s\n", path);
+        cli_error("sweep", "cannot write %s", path);
     else
         fprintf(stderr, "wrote %s\n", path);
     buf_reset(b);
@@ -326,7 +326,7 @@ int cmd_sweep(int argc, char **argv) {
                 if (!rc) rc = svg_out(out, name, &p);
             }
         } else {
-            fprintf(stderr, "janus sweep: %s\n", err);
+            cli_error("sweep", "%s", err);
         }
         for (int c = 0; c < NC; c++)
             amax_free(&t[c]);
