@@ -15,7 +15,7 @@
 #include <time.h>
 
 // --type: the matrices' ggml type.
-static int set_type(const struct cli_opt *o, const char *v, const char *cmd) {
+static int set_type(void *target, const char *v, const char *cmd) {
     static const struct {
         const char *name;
         uint32_t type;
@@ -25,32 +25,35 @@ static int set_type(const struct cli_opt *o, const char *v, const char *cmd) {
              {"q8_0", GGML_TYPE_Q8_0}};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (!strcmp(v, k[i].name)) {
-            *(uint32_t *)o->target = k[i].type;
+            *(uint32_t *)target = k[i].type;
             return 0;
         }
     return cli_error(cmd, "--type must be f32, f16, bf16 or q8_0, not '%s'", v);
 }
 
-// A positive float field.
-static int set_f32(const struct cli_opt *o, const char *v, const char *cmd) {
+// A positive float field (--weights-scale, --rope-base, --rms-eps).
+static int set_f32(void *target, const char *v, const char *cmd) {
     double x;
-    if (cli_parse_f64(v, 1e-30, 1e30, &x))
-        return cli_error(cmd, "--%s: '%s' is not a positive number", o->name, v);
-    *(float *)o->target = (float)x;
+    (void)cmd;
+    if (cli_parse_f64(v, 1e-30, 1e30, &x)) return -1;
+    *(float *)target = (float)x;
     return 0;
 }
 
-// --norm-topk 0|1 and --threads 1..256 (int fields).
-static int set_int(const struct cli_opt *o, const char *v, const char *cmd) {
+// int fields: --norm-topk 0|1, --threads 1..256.
+static int set_int_in(int *target, const char *v, int lo, int hi) {
     int64_t x;
-    int topk = !strcmp(o->name, "norm-topk");
-    if (cli_parse_i64(v, topk ? 0 : 1, topk ? 1 : 256, &x))
-        return cli_error(cmd,
-                         topk ? "--norm-topk must be 0 or 1, not '%s'"
-                              : "--threads: '%s' is not an integer in [1, 256]",
-                         v);
-    *(int *)o->target = (int)x;
+    if (cli_parse_i64(v, lo, hi, &x)) return -1;
+    *target = (int)x;
     return 0;
+}
+static int set_norm_topk(void *t, const char *v, const char *cmd) {
+    (void)cmd;
+    return set_int_in(t, v, 0, 1);
+}
+static int set_threads(void *t, const char *v, const char *cmd) {
+    (void)cmd;
+    return set_int_in(t, v, 1, 256);
 }
 
 int cmd_gen_model(int argc, char **argv) {
@@ -73,7 +76,7 @@ int cmd_gen_model(int argc, char **argv) {
             "built-in vocabulary size: truncated or padded with <unused_N>\n"
             "(default: its natural size; ignored with --vocab)"),
         CLI_OPT_STR("name", 0, &p.name, "NAME", "general.name (default janus-gen-<arch>-<type>)"),
-        CLI_OPT_FN("threads", 0, set_int, &p.n_threads, "N",
+        CLI_OPT_FN("threads", 0, set_threads, &p.n_threads, "N",
                    "generation threads (the file does not depend on it)"),
         DIM("n-embd", n_embd, 1, 1 << 20, "64"),
         DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3"),
@@ -105,7 +108,7 @@ int cmd_gen_model(int argc, char **argv) {
         DIM("expert-groups-used", n_group_used, 0, 1 << 20, "deepseek2: groups kept per token"),
         CLI_OPT_FN("weights-scale", 0, set_f32, &p.weights_scale, "X",
                    "deepseek2: expert_weights_scale, 2.0 (V3-style 2.5)"),
-        CLI_OPT_FN("norm-topk", 0, set_int, &p.norm_topk, "0|1",
+        CLI_OPT_FN("norm-topk", 0, set_norm_topk, &p.norm_topk, "0|1",
                    "deepseek2: expert_weights_norm, 0 (V3-style 1)"),
         DIM("context", context, 1, 1 << 30, "context_length, 2048"),
         CLI_OPT_FN("rope-base", 0, set_f32, &p.rope_base, "B",

@@ -18,10 +18,10 @@
 #include "place/trace.h"
 
 // --sample block|pool.
-static int set_sample(const struct cli_opt *o, const char *v, const char *cmd) {
-    if (strcmp(v, "block") && strcmp(v, "pool"))
-        return cli_error(cmd, "bad --sample: '%s' (block or pool)", v);
-    *(int *)o->target = !strcmp(v, "block");
+static int set_sample(void *target, const char *v, const char *cmd) {
+    (void)cmd;
+    if (strcmp(v, "block") && strcmp(v, "pool")) return -1;
+    *(int *)target = !strcmp(v, "block");
     return 0;
 }
 

@@ -38,17 +38,16 @@ static int parse_duration(const char *s, double *out) {
 }
 
 // A duration option (--interval, --bin) in seconds.
-static int set_duration(const struct cli_opt *o, const char *v, const char *cmd) {
-    if (parse_duration(v, o->target))
-        return cli_error(cmd, "bad --%s '%s' (e.g. 15m, 900s, 1h)", o->name, v);
-    return 0;
+static int set_duration(void *target, const char *v, const char *cmd) {
+    (void)cmd;
+    return parse_duration(v, target) ? -1 : 0;
 }
 
 // --forecast oracle|last.
-static int set_forecast(const struct cli_opt *o, const char *v, const char *cmd) {
-    if (strcmp(v, "oracle") && strcmp(v, "last"))
-        return cli_error(cmd, "bad --forecast '%s' (oracle or last)", v);
-    *(int *)o->target = !strcmp(v, "last");
+static int set_forecast(void *target, const char *v, const char *cmd) {
+    (void)cmd;
+    if (strcmp(v, "oracle") && strcmp(v, "last")) return -1;
+    *(int *)target = !strcmp(v, "last");
     return 0;
 }
 

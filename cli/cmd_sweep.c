@@ -27,17 +27,17 @@ struct f64_list {
 };
 
 // A list of positive numbers ("150,200") into the f64_list at o->target.
-static int set_list(const struct cli_opt *o, const char *s, const char *cmd) {
-    struct f64_list *l = o->target;
+static int set_list(void *target, const char *s, const char *cmd) {
+    (void)cmd;
+    struct f64_list *l = target;
     int n = 0;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (n >= MAXL || cli_parse_f64(tok, 1e-6, 1e9, &l->v[n]))
-            return cli_error(cmd, "bad --%s '%s'", o->name, s);
+        if (n >= MAXL || cli_parse_f64(tok, 1e-6, 1e9, &l->v[n])) return -1;
         n++;
     }
-    if (n < 1) return cli_error(cmd, "bad --%s '%s'", o->name, s);
+    if (n < 1) return -1;
     l->n = n;
     return 0;
 }

@@ -77,7 +77,11 @@ static int store(const char *cmd, const struct cli_opt *o, const char *v) {
         l->n = n;
         return 0;
     }
-    case CLI_FN: return o->fn(o, v, cmd) ? -1 : 0;
+    case CLI_FN: {
+        int rc = o->fn(o->target, v, cmd);
+        if (rc < 0) return -cli_error(cmd, "bad --%s: '%s' (see --help)", o->name, v);
+        return rc ? -1 : 0;
+    }
     case CLI_TABLE: break;
     }
     return -1;

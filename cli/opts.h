@@ -16,8 +16,8 @@ enum cli_opt_kind {
     CLI_I32,   // *(int32_t *)target = an integer in [lo, hi]
     CLI_F64,   // *(double *)target = a finite number in [lo, hi]
     CLI_LIST,  // struct cli_list *target = "1,2,3" (commas or spaces), each in [lo, hi]
-    CLI_FN,    // fn(opt, value, cmd) stores the value in opt->target: 0 ok, else it printed
-               // the error
+    CLI_FN,    // fn(target, value, cmd) stores the value: 0 ok; -1 bad value (the parser
+               // says so, naming the option); 1 it printed the error itself
     CLI_TABLE, // target is another table (const struct cli_opt *), spliced in here
 };
 
@@ -34,7 +34,7 @@ struct cli_opt {
     double lo, hi;    // CLI_I64 / I32 / F64 / LIST: the accepted range (9e18: no bound)
     const char *arg;  // the value's name in --help ("N", "FILE"); NULL for CLI_FLAG
     const char *help; // help text; '\n' starts a continuation line
-    int (*fn)(const struct cli_opt *o, const char *value, const char *cmd); // CLI_FN only
+    int (*fn)(void *target, const char *value, const char *cmd); // CLI_FN only
     int optional; // CLI_I64 only: the value may be left out (then *target = lo); a
                   // following argument is taken as the value when it is a number in range
 };

@@ -14,8 +14,8 @@
 #include <string.h>
 
 // --coef NAME=VALUE -> latency_coef_set. 0 ok, else the error was printed.
-static int set_coef(const struct cli_opt *opt, const char *v, const char *cmd) {
-    struct plan_opts *po = opt->target;
+static int set_coef(void *target, const char *v, const char *cmd) {
+    struct plan_opts *po = target;
     char name[64];
     const char *eq = strchr(v, '=');
     double x;
