@@ -1,6 +1,7 @@
 // The janus command-line tool: one entry point per subcommand (cmd_*.c), plus the small
-// argument helpers they share. Each command: parse -> init -> run -> free in reverse; errors
-// are one line on stderr ("janus <cmd>: ...") and a non-zero exit (SPEC §10).
+// argument helpers they share (options come from a table each: opts.h). Each command:
+// parse -> init -> run -> free in reverse; errors are one line on stderr, written by
+// cli_error ("janus <cmd>: ..."), and a non-zero exit (SPEC §10).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_CLI_H
 #define JANUS_CLI_H
