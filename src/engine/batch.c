@@ -101,7 +101,8 @@ int batch_check(const struct batch *b, int32_t n_seq, int32_t n_vocab, int32_t n
                 b->pos[r], b->pos[r - 1]);
         if (r > 0 && b->seq[r - 1] != seq) // a slot's rows must be one consecutive run
             for (int64_t q = 0; q < r - 1; q++)
-                if (b->seq[q] == seq) BAD("row %lld: slot %d appears in two runs", (long long)r, seq);
+                if (b->seq[q] == seq)
+                    BAD("row %lld: slot %d appears in two runs", (long long)r, seq);
         if (b->logits[r] > 1) BAD("row %lld: logits flag %d", (long long)r, b->logits[r]);
         n_logits += b->logits[r];
     }

@@ -17,7 +17,7 @@
 // instances of n_slots slots each and n_experts experts. JANUS_EINVAL (reason in err) if
 // n_instances * n_slots < n_experts; JANUS_ENOMEM.
 JANUS_WUR int round_robin_layout(struct layout *l, int32_t n_layers, const uint8_t *is_moe,
-                                 int32_t n_instances, int32_t n_slots, int32_t n_experts,
-                                 char *err, size_t err_len);
+                                 int32_t n_instances, int32_t n_slots, int32_t n_experts, char *err,
+                                 size_t err_len);
 
 #endif // JANUS_ROUND_ROBIN_H

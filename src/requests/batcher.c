@@ -174,28 +174,35 @@ int batcher_submit(struct batcher *b, const struct frontlink_submit *s, int64_t 
     }
     for (int32_t i = 0; i < s->n_prompt; i++)
         if (s->prompt[i] < 0 || s->prompt[i] >= c->n_vocab) {
-            return status_errf(err, err_len, JANUS_EINVAL, "prompt token %d at %d out of range [0, %d)", s->prompt[i], i, c->n_vocab);
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "prompt token %d at %d out of range [0, %d)", s->prompt[i], i,
+                               c->n_vocab);
         }
     if (s->n_stop < 0 || s->n_stop > FRONTLINK_MAX_STOP) {
-        return status_errf(err, err_len, JANUS_EINVAL, "%d stop ids (max %d)", s->n_stop, FRONTLINK_MAX_STOP);
+        return status_errf(err, err_len, JANUS_EINVAL, "%d stop ids (max %d)", s->n_stop,
+                           FRONTLINK_MAX_STOP);
     }
     const struct frontlink_sampling *sp = &s->sampling;
     if (!(sp->temperature >= 0.0f && sp->temperature <= 100.0f) ||
         !(sp->top_p > 0.0f && sp->top_p <= 1.0f) || sp->top_k < 0) {
-        return status_errf(err, err_len, JANUS_EINVAL, "sampling parameters out of range (temperature %g, top_p %g, top_k %d)",
-             (double)sp->temperature, (double)sp->top_p, sp->top_k);
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "sampling parameters out of range (temperature %g, top_p %g, top_k %d)",
+                           (double)sp->temperature, (double)sp->top_p, sp->top_k);
     }
     int64_t need = (int64_t)s->n_prompt + s->max_tokens;
     if (need > c->n_ctx || need > c->kv_tokens) {
         *err_code = FRONTLINK_ERR_TOO_LONG;
-        return status_errf(err, err_len, JANUS_ELIMIT, "prompt (%d tokens) + max_tokens (%d) = %lld exceeds the context (%d tokens)",
-             s->n_prompt, s->max_tokens, (long long)need,
-             (int)JANUS_MIN((int64_t)c->n_ctx, c->kv_tokens));
+        return status_errf(
+            err, err_len, JANUS_ELIMIT,
+            "prompt (%d tokens) + max_tokens (%d) = %lld exceeds the context (%d tokens)",
+            s->n_prompt, s->max_tokens, (long long)need,
+            (int)JANUS_MIN((int64_t)c->n_ctx, c->kv_tokens));
     }
     if (b->wq_len >= c->max_waiting) {
         *err_code = FRONTLINK_ERR_QUEUE_FULL;
         b->st.n_rejected++;
-        return status_errf(err, err_len, JANUS_EAGAIN, "waiting queue full (%d requests)", c->max_waiting);
+        return status_errf(err, err_len, JANUS_EAGAIN, "waiting queue full (%d requests)",
+                           c->max_waiting);
     }
     int32_t ri = -1;
     for (int32_t i = 0; i < b->cap; i++)

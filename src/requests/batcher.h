@@ -109,9 +109,10 @@ JANUS_WUR int batcher_submit(struct batcher *b, const struct frontlink_submit *s
 JANUS_WUR int batcher_cancel(struct batcher *b, uint64_t id);
 
 // Admits what fits, then builds every instance's local batch for the next step into
-// batches[0..n_attn) (each of capacity >= token_budget; sequence ids are KV slots). Returns the total number of rows (0: nothing to compute; the
-// batches may still carry slot frees/starts worth a step). After it, call batcher_commit
-// with the step's results, or batcher_abort if the step failed.
+// batches[0..n_attn) (each of capacity >= token_budget; sequence ids are KV slots). Returns the
+// total number of rows (0: nothing to compute; the batches may still carry slot frees/starts worth
+// a step). After it, call batcher_commit with the step's results, or batcher_abort if the step
+// failed.
 int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct batch *batches);
 
 // Applies the results of the step built by the last schedule (results[0..n_attn)): prefill

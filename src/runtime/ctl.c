@@ -27,8 +27,8 @@ struct ctl {
     struct frontlink_conn conn;
     struct batch *batches;        // (n_attn) each of capacity token_budget
     struct batch_result *results; // (n_attn)
-    int failed;                  // the front is gone
-    int n_finished;              // FINISH messages since the last STATS
+    int failed;                   // the front is gone
+    int n_finished;               // FINISH messages since the last STATS
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {

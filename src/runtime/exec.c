@@ -24,8 +24,8 @@ int exec_batch_check(const struct batch *b, const struct exec_info *info, char *
 
 int exec_kv_init(struct exec_kv *kv, const struct exec_info *info, int32_t max_rows) {
     memset(kv, 0, sizeof *kv);
-    kv->len = mem_calloc(MEM_TAG_ENGINE, (size_t)info->n_attn * (size_t)info->max_seqs,
-                         sizeof *kv->len);
+    kv->len =
+        mem_calloc(MEM_TAG_ENGINE, (size_t)info->n_attn * (size_t)info->max_seqs, sizeof *kv->len);
     if (!kv->len) return JANUS_ENOMEM;
     kv->n_attn = info->n_attn;
     kv->max_seqs = info->max_seqs;

@@ -49,10 +49,10 @@ struct exec_stats {
     uint64_t step_ns_total; // wall time spent inside step, summed
     int32_t n_layer;        // entries used in the per-layer arrays (<= LIMIT_MAX_LAYERS)
     int32_t n_moe;          // entries used in the per-MoE-instance arrays
-    int32_t a_max_last[LIMIT_MAX_LAYERS];   // a_max per layer in the last step (SPEC §2)
-    uint64_t a_max_sum[LIMIT_MAX_LAYERS];   // Σ over steps of a_max per layer
-    uint64_t activated_sum[LIMIT_MAX_INSTANCES];  // Σ over steps and layers of a_g per instance
-    int32_t activated_last[LIMIT_MAX_INSTANCES];  // Σ over layers of a_g in the last step
+    int32_t a_max_last[LIMIT_MAX_LAYERS];        // a_max per layer in the last step (SPEC §2)
+    uint64_t a_max_sum[LIMIT_MAX_LAYERS];        // Σ over steps of a_max per layer
+    uint64_t activated_sum[LIMIT_MAX_INSTANCES]; // Σ over steps and layers of a_g per instance
+    int32_t activated_last[LIMIT_MAX_INSTANCES]; // Σ over layers of a_g in the last step
     uint64_t scheme_steps[EXEC_N_SCHEMES];       // steps that used each exchange scheme
     uint64_t scheme_msgs[EXEC_N_SCHEMES];        // messages sent under each scheme
     uint64_t scheme_bytes[EXEC_N_SCHEMES];       // bytes sent under each scheme
@@ -75,8 +75,8 @@ struct exec_ops {
     // Optional (may be NULL): like step, but also copies every row-with-logits' logits
     // (n_vocab floats) to logits[k * n_vocab], k counting those rows over instances
     // 0..n_attn-1 in order. For `janus run --logits` and the equivalence tests.
-    int (*step_logits)(struct exec *e, const struct batch *batches,
-                       struct batch_result *results, float *logits);
+    int (*step_logits)(struct exec *e, const struct batch *batches, struct batch_result *results,
+                       float *logits);
     // Fills *out with the current counters. JANUS_ECOMM as for step.
     int (*stats)(struct exec *e, struct exec_stats *out);
     // Ends the deployment (under MPI: tells worker ranks to leave their loops) and frees

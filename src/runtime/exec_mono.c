@@ -85,15 +85,14 @@ static int run(struct exec_mono *x, const struct batch *batches, struct batch_re
         for (int64_t r = 0, j = 0; r < b->n; r++) {
             if (!b->logits[r]) continue;
             // step_logits: greedy tokens (exec.h)
-            results[i].tokens[j] = logits_out ? sampler_greedy(lg + k * V, V)
-                                              : sampler_sample_at(&x->smp, lg + k * V,
-                                                                  &b->sample[j], b->pos[r]);
+            results[i].tokens[j] =
+                logits_out ? sampler_greedy(lg + k * V, V)
+                           : sampler_sample_at(&x->smp, lg + k * V, &b->sample[j], b->pos[r]);
             j++;
             k++;
         }
     }
-    if (logits_out && n_logits > 0)
-        memcpy(logits_out, lg, (size_t)(n_logits * V) * sizeof(float));
+    if (logits_out && n_logits > 0) memcpy(logits_out, lg, (size_t)(n_logits * V) * sizeof(float));
     x->stats.n_steps++;
     x->stats.step_ns_total += (uint64_t)(clock_now_ns() - t0);
     return JANUS_OK;

@@ -57,8 +57,8 @@ static int load_layout(struct worker *w, char *err, size_t err_len) {
     for (int32_t l = 0; l < w->n_layer; l++)
         if ((ly->layers[l].n_experts > 0) != hparams_layer_is_moe(hp, l))
             return status_errf(err, err_len, JANUS_EINVAL,
-                               "layout %s: layer %d is %s but the model's is %s", p->layout_path,
-                               l, ly->layers[l].n_experts > 0 ? "MoE" : "dense",
+                               "layout %s: layer %d is %s but the model's is %s", p->layout_path, l,
+                               ly->layers[l].n_experts > 0 ? "MoE" : "dense",
                                hparams_layer_is_moe(hp, l) ? "MoE" : "dense");
     return JANUS_OK;
 }

@@ -65,8 +65,8 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         return status_errf(err, err_len, JANUS_EINVAL,
                            "bad deployment: %d attention + %d MoE instances on %d ranks (need "
                            "equal), max_seqs %d, max_rows %d, policy %d, comm %d, node size %d",
-                           p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy,
-                           p->comm, p->node_size);
+                           p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm,
+                           p->node_size);
     struct worker *w = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *w);
     if (!w) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     w->p = *p;
@@ -152,4 +152,3 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     *out = &w->base;
     return JANUS_OK;
 }
-

@@ -26,12 +26,12 @@ struct worker_stats {
     uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
     int32_t is_moe[LIMIT_MAX_LAYERS];      // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
-    double attn_s[LIMIT_MAX_LAYERS];   // attention side compute (attention, norms, dense FFN,
-                                       // shared expert, residual)
-    double xchg_s[LIMIT_MAX_LAYERS];   // attention side time inside the exchange calls
-    double gate_s[LIMIT_MAX_LAYERS];   // MoE side gate + activation scheduler
-    double expert_s[LIMIT_MAX_LAYERS]; // MoE side routed experts
-    double check_s[LIMIT_MAX_LAYERS];  // MoE side schedule-digest allreduce (when checked)
+    double attn_s[LIMIT_MAX_LAYERS];      // attention side compute (attention, norms, dense FFN,
+                                          // shared expert, residual)
+    double xchg_s[LIMIT_MAX_LAYERS];      // attention side time inside the exchange calls
+    double gate_s[LIMIT_MAX_LAYERS];      // MoE side gate + activation scheduler
+    double expert_s[LIMIT_MAX_LAYERS];    // MoE side routed experts
+    double check_s[LIMIT_MAX_LAYERS];     // MoE side schedule-digest allreduce (when checked)
     int32_t a_max_last[LIMIT_MAX_LAYERS]; // of the last step with tokens
     uint64_t a_max_sum[LIMIT_MAX_LAYERS];
     uint64_t activated_sum[LIMIT_MAX_INSTANCES]; // Σ over steps and layers of a_g

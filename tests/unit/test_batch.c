@@ -17,7 +17,7 @@ static void fill(struct batch *b) {
     b->start_seq[b->n_start++] = 0;
     ASSERT_OK(batch_add(b, 5, 0, 0, 0));
     ASSERT_OK(batch_add_sampled(b, 6, 0, 1, &sp)); // a prefill chunk of slot 0, then a sample
-    ASSERT_OK(batch_add(b, 7, 1, 4, 1));            // a decode row of slot 1 (greedy)
+    ASSERT_OK(batch_add(b, 7, 1, 4, 1));           // a decode row of slot 1 (greedy)
 }
 
 TEST(batch_check_rules) {
