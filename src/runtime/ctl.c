@@ -114,7 +114,7 @@ static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
     switch (m->type) {
     case FRONTLINK_SUBMIT: {
         int code = 0;
-        char why[256];
+        char why[JANUS_ERR_LEN];
         int rc = batcher_submit(&c->b, &m->u.submit, now, &code, why, sizeof why);
         if (rc) send_error(c, m->u.submit.id, code ? code : FRONTLINK_ERR_INTERNAL, why);
         break;
@@ -208,7 +208,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         }
         // Receive: wait only when idle, then drain whatever else is queued.
         for (;;) {
-            char why[256];
+            char why[JANUS_ERR_LEN];
             struct frontlink_msg in;
             int r = frontlink_recv(&c.conn, wait_ms, &in, why, sizeof why);
             wait_ms = 0;

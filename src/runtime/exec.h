@@ -72,9 +72,10 @@ struct exec_ops {
     // Not thread-safe: one controller thread calls it. Under MPI only the controller rank
     // calls it; the executor broadcasts the step itself.
     int (*step)(struct exec *e, const struct batch *batches, struct batch_result *results);
-    // Optional (may be NULL): like step, but also copies every row-with-logits' logits
-    // (n_vocab floats) to logits[k * n_vocab], k counting those rows over instances
-    // 0..n_attn-1 in order. For `janus run --logits` and the equivalence tests.
+    // Optional (may be NULL): like step (tokens sampled as usual), and also copies every
+    // row-with-logits' logits (n_vocab floats) to logits[k * n_vocab], k counting those rows
+    // over instances 0..n_attn-1 in order. For `janus run --logits` and the equivalence
+    // tests.
     int (*step_logits)(struct exec *e, const struct batch *batches, struct batch_result *results,
                        float *logits);
     // Fills *out with the current counters. JANUS_ECOMM as for step.

@@ -84,10 +84,7 @@ static int run(struct exec_mono *x, const struct batch *batches, struct batch_re
         results[i].n_sample = (int32_t)b->n_logits;
         for (int64_t r = 0, j = 0; r < b->n; r++) {
             if (!b->logits[r]) continue;
-            // step_logits: greedy tokens (exec.h)
-            results[i].tokens[j] =
-                logits_out ? sampler_greedy(lg + k * V, V)
-                           : sampler_sample_at(&x->smp, lg + k * V, &b->sample[j], b->pos[r]);
+            results[i].tokens[j] = sampler_sample_at(&x->smp, lg + k * V, &b->sample[j], b->pos[r]);
             j++;
             k++;
         }
