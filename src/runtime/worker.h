@@ -27,6 +27,12 @@
 #include <mpi.h>
 #include <stdint.h>
 
+// Values reduced per statistics collection: per-layer times (attention, exchange, gate,
+// experts, check) and exchange counters (messages and bytes per scheme, direction and link
+// class, then exchanges per scheme).
+#define WORKER_N_TIMES 5
+#define WORKER_N_CTR   (2 * XFER_N_SCHEMES * XFER_N_DIRS * XFER_N_LINKS + XFER_N_SCHEMES)
+
 struct worker {
     struct exec base; // rank 0: the executor handed to the controller (worker_mpi.c)
     struct worker_mpi_params p;
@@ -68,6 +74,10 @@ struct worker {
     MPI_Request *req;  // rank 0: (n_attn)
     int failed, logits_written;
     struct worker_stats rep; // rank 0: scratch for the stats op (no allocation per call)
+    // statistics reduction buffers (worker_stats.c): send / receive
+    double red_t[2][WORKER_N_TIMES * LIMIT_MAX_LAYERS];      // per-layer times (MAX)
+    uint64_t red_sum[2][WORKER_N_CTR + LIMIT_MAX_INSTANCES]; // counters, activations (SUM)
+    uint64_t red_max[2][2 * LIMIT_MAX_LAYERS + 1];           // a_max, busy steps (MAX)
     int64_t fault_rank, fault_step, fault_sched_rank;
 };
 

@@ -12,38 +12,34 @@
 
 #include <string.h>
 
-#define N_CTR (2 * XFER_N_SCHEMES * XFER_N_DIRS * XFER_N_LINKS + XFER_N_SCHEMES)
-#define N_T   5 // per-layer times: attention, exchange, gate, experts, check
-
-// Reduction buffers, static: collection runs on the one controller/worker thread of a rank.
-static double g_dmax[N_T * LIMIT_MAX_LAYERS], g_dout[N_T * LIMIT_MAX_LAYERS];
-static uint64_t g_usum[N_CTR + LIMIT_MAX_INSTANCES], g_uout[N_CTR + LIMIT_MAX_INSTANCES];
-static uint64_t g_umax[2 * LIMIT_MAX_LAYERS + 1], g_umout[2 * LIMIT_MAX_LAYERS + 1];
-
 int worker_stats_collect(struct worker *w, struct worker_stats *r) {
     int32_t L = (int32_t)w->n_layer, n_e = w->p.n_moe;
-    const double *t[N_T] = {w->t_attn, w->t_xchg, w->t_gate, w->t_exp, w->t_check};
-    for (int k = 0; k < N_T; k++)
-        memcpy(g_dmax + k * L, t[k], (size_t)L * sizeof(double));
+    double *dmax = w->red_t[0], *dout = w->red_t[1];
+    uint64_t *usum = w->red_sum[0], *uout = w->red_sum[1];
+    uint64_t *umax = w->red_max[0], *umout = w->red_max[1];
+    const double *t[WORKER_N_TIMES] = {w->t_attn, w->t_xchg, w->t_gate, w->t_exp, w->t_check};
+    for (int k = 0; k < WORKER_N_TIMES; k++)
+        memcpy(dmax + k * L, t[k], (size_t)L * sizeof(double));
     int n = 0;
     for (int s = 0; s < XFER_N_SCHEMES; s++)
         for (int d = 0; d < XFER_N_DIRS; d++)
             for (int k = 0; k < XFER_N_LINKS; k++) {
-                g_usum[n++] = w->xf.ctr.msgs[s][d][k];
-                g_usum[n++] = w->xf.ctr.bytes[s][d][k];
+                usum[n++] = w->xf.ctr.msgs[s][d][k];
+                usum[n++] = w->xf.ctr.bytes[s][d][k];
             }
     for (int s = 0; s < XFER_N_SCHEMES; s++)
-        g_usum[n++] = w->xf.ctr.exchanges[s];
+        usum[n++] = w->xf.ctr.exchanges[s];
     for (int32_t g = 0; g < n_e; g++)
-        g_usum[N_CTR + g] = w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
+        usum[WORKER_N_CTR + g] =
+            w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
     for (int32_t l = 0; l < L; l++) {
-        g_umax[l] = (uint64_t)w->a_max_last[l];
-        g_umax[L + l] = w->a_max_sum[l];
+        umax[l] = (uint64_t)w->a_max_last[l];
+        umax[L + l] = w->a_max_sum[l];
     }
-    g_umax[2 * L] = w->busy_steps;
-    COMM_TRY(MPI_Reduce(g_dmax, g_dout, N_T * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
-    COMM_TRY(MPI_Reduce(g_usum, g_uout, N_CTR + n_e, MPI_UINT64_T, MPI_SUM, 0, w->topo.comm));
-    COMM_TRY(MPI_Reduce(g_umax, g_umout, 2 * L + 1, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
+    umax[2 * L] = w->busy_steps;
+    COMM_TRY(MPI_Reduce(dmax, dout, WORKER_N_TIMES * L, MPI_DOUBLE, MPI_MAX, 0, w->topo.comm));
+    COMM_TRY(MPI_Reduce(usum, uout, WORKER_N_CTR + n_e, MPI_UINT64_T, MPI_SUM, 0, w->topo.comm));
+    COMM_TRY(MPI_Reduce(umax, umout, 2 * L + 1, MPI_UINT64_T, MPI_MAX, 0, w->topo.comm));
     if (!r) return JANUS_OK;
     memset(r, 0, sizeof *r);
     r->n_layer = L;
@@ -55,28 +51,28 @@ int worker_stats_collect(struct worker *w, struct worker_stats *r) {
     r->policy = w->p.policy;
     r->comm = w->p.comm;
     r->n_steps = w->n_steps;
-    r->busy_steps = g_umout[2 * L];
+    r->busy_steps = umout[2 * L];
     r->step_ns_total = w->step_ns;
     memcpy(r->scheme_steps, w->scheme_steps, sizeof r->scheme_steps);
-    double *out[N_T] = {r->attn_s, r->xchg_s, r->gate_s, r->expert_s, r->check_s};
-    for (int k = 0; k < N_T; k++)
-        memcpy(out[k], g_dout + k * L, (size_t)L * sizeof(double));
+    double *out[WORKER_N_TIMES] = {r->attn_s, r->xchg_s, r->gate_s, r->expert_s, r->check_s};
+    for (int k = 0; k < WORKER_N_TIMES; k++)
+        memcpy(out[k], dout + k * L, (size_t)L * sizeof(double));
     for (int32_t l = 0; l < L; l++) {
         r->is_moe[l] = hparams_layer_is_moe(&w->model.hp, l);
-        r->a_max_last[l] = (int32_t)g_umout[l];
-        r->a_max_sum[l] = g_umout[L + l];
+        r->a_max_last[l] = (int32_t)umout[l];
+        r->a_max_sum[l] = umout[L + l];
     }
     n = 0;
     for (int s = 0; s < XFER_N_SCHEMES; s++)
         for (int d = 0; d < XFER_N_DIRS; d++)
             for (int k = 0; k < XFER_N_LINKS; k++) {
-                r->ctr.msgs[s][d][k] = g_uout[n++];
-                r->ctr.bytes[s][d][k] = g_uout[n++];
+                r->ctr.msgs[s][d][k] = uout[n++];
+                r->ctr.bytes[s][d][k] = uout[n++];
             }
     for (int s = 0; s < XFER_N_SCHEMES; s++)
-        r->ctr.exchanges[s] = g_uout[n++];
+        r->ctr.exchanges[s] = uout[n++];
     for (int32_t g = 0; g < n_e; g++)
-        r->activated_sum[g] = g_uout[N_CTR + g];
+        r->activated_sum[g] = uout[WORKER_N_CTR + g];
     r->cost = w->cost;
     return JANUS_OK;
 }
