@@ -213,25 +213,22 @@ int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t 
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char item[128];
-        if (n == 0 || n >= sizeof item) {
-            snprintf(err, err_len, "--comm-cost: malformed item near '%.40s'", p);
-            return JANUS_EINVAL;
-        }
+        if (n == 0 || n >= sizeof item)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--comm-cost: malformed item near '%.40s'", p);
         memcpy(item, p, n);
         item[n] = 0;
         char *eq = strchr(item, '=');
-        if (!eq) {
-            snprintf(err, err_len, "--comm-cost: '%s' is not key=value", item);
-            return JANUS_EINVAL;
-        }
+        if (!eq)
+            return status_errf(err, err_len, JANUS_EINVAL, "--comm-cost: '%s' is not key=value",
+                               item);
         *eq = 0;
         char *vend = NULL;
         double v = strtod(eq + 1, &vend);
         int is_lat = strstr(item, "_lat_us") != NULL;
-        if (!*(eq + 1) || *vend || !isfinite(v) || v < 0 || (!is_lat && v <= 0)) {
-            snprintf(err, err_len, "--comm-cost: bad value '%s' for %s", eq + 1, item);
-            return JANUS_EINVAL;
-        }
+        if (!*(eq + 1) || *vend || !isfinite(v) || v < 0 || (!is_lat && v <= 0))
+            return status_errf(err, err_len, JANUS_EINVAL, "--comm-cost: bad value '%s' for %s",
+                               eq + 1, item);
         if (!strcmp(item, "cross_lat_us"))
             r.lat_s[XFER_LINK_CROSS] = v * 1e-6;
         else if (!strcmp(item, "local_lat_us"))
@@ -240,13 +237,12 @@ int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t 
             r.byte_s[XFER_LINK_CROSS] = 1.0 / (v * 1e9);
         else if (!strcmp(item, "local_gbps"))
             r.byte_s[XFER_LINK_LOCAL] = 1.0 / (v * 1e9);
-        else {
-            snprintf(err, err_len,
-                     "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, "
-                     "local_gbps)",
-                     item);
-            return JANUS_EINVAL;
-        }
+        else
+            return status_errf(
+                err, err_len, JANUS_EINVAL,
+                "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, "
+                "local_gbps)",
+                item);
         p = end ? end + 1 : p + n;
     }
     *c = r;

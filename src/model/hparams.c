@@ -25,8 +25,7 @@ struct hp_reader {
 static int lookup_status(struct hp_reader *r, const char *key, int rc, int required) {
     if (rc != JANUS_ENOTFOUND) return rc;
     if (!required) return 1;
-    snprintf(r->err, r->err_len, "missing key %s", key);
-    return JANUS_EFORMAT;
+    return status_errf(r->err, r->err_len, JANUS_EFORMAT, "missing key %s", key);
 }
 
 // Required/optional u32 with range check. Returns status; absent optional → *out = def.
@@ -41,11 +40,10 @@ static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t 
         return JANUS_OK;
     }
     if (rc) return rc;
-    if ((int64_t)v < lo || (int64_t)v > hi) {
-        snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
-                 (long long)hi);
-        return JANUS_ELIMIT;
-    }
+    if ((int64_t)v < lo || (int64_t)v > hi)
+        return status_errf(r->err, r->err_len, JANUS_ELIMIT,
+                           "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
+                           (long long)hi);
     *out = v;
     return JANUS_OK;
 }
@@ -60,10 +58,8 @@ static int get_f(struct hp_reader *r, const char *suffix, int required, float de
         return JANUS_OK;
     }
     if (rc) return rc;
-    if (!isfinite(v)) {
-        snprintf(r->err, r->err_len, "key %s is not finite", key);
-        return JANUS_EFORMAT;
-    }
+    if (!isfinite(v))
+        return status_errf(r->err, r->err_len, JANUS_EFORMAT, "key %s is not finite", key);
     *out = v;
     return JANUS_OK;
 }
@@ -86,8 +82,7 @@ static int get_b(struct hp_reader *r, const char *suffix, int def, int *out) {
     } while (0)
 
 static int bad(struct hp_reader *r, int code, const char *msg) {
-    snprintf(r->err, r->err_len, "%s", msg);
-    return code;
+    return status_errf(r->err, r->err_len, code, "%s", msg);
 }
 
 int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len) {
@@ -99,19 +94,15 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     memset(hp, 0, sizeof *hp);
     struct gguf_str an;
     int rc = gguf_get_str(g, "general.architecture", &an, err, err_len);
-    if (rc == JANUS_ENOTFOUND) {
-        snprintf(err, err_len, "missing key general.architecture");
-        return JANUS_EFORMAT;
-    }
+    if (rc == JANUS_ENOTFOUND)
+        return status_errf(err, err_len, JANUS_EFORMAT, "missing key general.architecture");
     if (rc != JANUS_OK) return rc;
     const struct arch_info *a = arch_find(an.ptr, an.len);
-    if (!a) {
-        snprintf(err, err_len,
-                 "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
-                 "qwen3moe, deepseek2)",
-                 (int)(an.len > 64 ? 64 : an.len), an.ptr);
-        return JANUS_EUNSUPPORTED;
-    }
+    if (!a)
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
+                           "qwen3moe, deepseek2)",
+                           (int)(an.len > 64 ? 64 : an.len), an.ptr);
     struct hp_reader r = {g, a, err, err_len};
     hp->arch = a;
     hp->rope_neox = a->rope_neox;
@@ -144,11 +135,10 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
             !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
             float factor = 1.0f;
             TRY(get_f(&r, "rope.scaling.factor", 0, 1.0f, &factor));
-            if (factor != 1.0f) {
-                snprintf(err, err_len, "unsupported rope scaling '%.*s' (factor %g)",
-                         (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
-                return JANUS_EUNSUPPORTED;
-            }
+            if (factor != 1.0f)
+                return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                                   "unsupported rope scaling '%.*s' (factor %g)",
+                                   (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
         }
     }
     TRY(get_f(&r, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
@@ -167,11 +157,10 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     TRY(get_u(&r, "expert_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert));
     TRY(get_u(&r, "expert_used_count", hp->n_expert > 0, 0, 0, LIMIT_MAX_EXPERT_USED,
               &hp->n_expert_used));
-    if (a->id != ARCH_LLAMA && hp->n_expert == 0) {
-        snprintf(err, err_len, "%s: expert_count is missing or 0 (only MoE models are supported)",
-                 a->name);
-        return JANUS_EFORMAT;
-    }
+    if (a->id != ARCH_LLAMA && hp->n_expert == 0)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: expert_count is missing or 0 (only MoE models are supported)",
+                           a->name);
     if (hp->n_expert > 0 && (hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert))
         return bad(&r, JANUS_EFORMAT, "expert_used_count must be in [1, expert_count]");
     hp->gating = HPARAMS_GATING_SOFTMAX;
@@ -210,13 +199,11 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
             hp->gating = HPARAMS_GATING_SOFTMAX;
         else if (gf == HPARAMS_GATING_SIGMOID)
             hp->gating = HPARAMS_GATING_SIGMOID;
-        else {
-            snprintf(err, err_len,
-                     "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
-                     "2 sigmoid)",
-                     (long long)gf);
-            return JANUS_EUNSUPPORTED;
-        }
+        else
+            return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                               "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
+                               "2 sigmoid)",
+                               (long long)gf);
         if (hp->n_rot < 2 || hp->n_rot >= hp->head_dim_k)
             return bad(&r, JANUS_EFORMAT,
                        "deepseek2: rope.dimension_count must be in "

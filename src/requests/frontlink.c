@@ -242,8 +242,7 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
 
 #define PROTO(...)                                                                                 \
     do {                                                                                           \
-        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
-        return JANUS_EPROTO;                                                                       \
+        return status_errf(err, err_len, JANUS_EPROTO, __VA_ARGS__);                               \
     } while (0)
 
 int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, size_t *consumed,

@@ -5,6 +5,7 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "base/json_field.h"
 #include "sim/catalog.h"
 
 #include <cJSON.h>
@@ -15,44 +16,49 @@
 #include <time.h>
 #include <unistd.h>
 
-int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *err, size_t errlen) {
+int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *err,
+             size_t err_len) {
     const cJSON *obj = obj_;
     struct hw_profile h = {0};
     double v;
     int rc;
-    if ((rc = catalog_str(obj, path, "id", h.id, sizeof h.id, err, errlen))) return rc;
-    if (!catalog_valid_id(h.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
-                 h.id);
-        return JANUS_EFORMAT;
-    }
-    if ((rc = catalog_str(obj, path, "name", h.name, sizeof h.name, err, errlen))) return rc;
-    if ((rc = catalog_str(obj, path, "source", h.source, sizeof h.source, err, errlen))) return rc;
-    if ((rc = catalog_num(obj, path, "peak_tflops", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_str(obj, path, "id", h.id, sizeof h.id, err, err_len))) return rc;
+    if (!catalog_valid_id(h.id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, h.id);
+    if ((rc = json_field_str(obj, path, "name", h.name, sizeof h.name, err, err_len))) return rc;
+    if ((rc = json_field_str(obj, path, "source", h.source, sizeof h.source, err, err_len)))
+        return rc;
+    if ((rc = json_field_num(obj, path, "peak_tflops", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.peak_flops = v * 1e12;
-    if ((rc = catalog_num(obj, path, "mem_bw_gbs", 1e-3, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "mem_bw_gbs", 1e-3, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.mem_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "mem_gb", 1e-3, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "mem_gb", 1e-3, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.mem_bytes = v * 1e9;
-    if ((rc = catalog_num(obj, path, "intra_bw_gbs", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "intra_bw_gbs", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.intra_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "intra_lat_us", 0, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "intra_lat_us", 0, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.intra_lat = v * 1e-6;
-    if ((rc = catalog_num(obj, path, "inter_bw_gbs", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "inter_bw_gbs", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.inter_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "inter_lat_us", 0, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "inter_lat_us", 0, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.inter_lat = v * 1e-6;
-    if ((rc = catalog_num(obj, path, "devices_per_node", 1, 1024, 1, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "devices_per_node", 1, 1024, 1, 1, &v, err, err_len)))
+        return rc;
     h.devices_per_node = (int)v;
     *out = h;
     return JANUS_OK;
 }
 
-int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t errlen) {
+int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t err_len) {
     cJSON *j;
-    int rc = catalog_read_json(path, &j, err, errlen);
+    int rc = catalog_read_json(path, &j, err, err_len);
     if (rc) return rc;
-    rc = hw_parse(j, path, out, err, errlen);
+    rc = hw_parse(j, path, out, err, err_len);
     cJSON_Delete(j);
     return rc;
 }
@@ -84,34 +90,31 @@ static void list_ids(const char *dir, char *out, size_t cap) {
 }
 
 int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err,
-            size_t errlen) {
+            size_t err_len) {
     char path[4096], dir[4096];
     snprintf(dir, sizeof dir, "%s/hw", data_dir);
     if (!catalog_valid_id(id)) {
         char known[512];
         list_ids(dir, known, sizeof known);
-        snprintf(err, errlen, "unknown hardware \"%s\" (known: %s)", id, known);
-        return JANUS_ENOTFOUND;
+        return status_errf(err, err_len, JANUS_ENOTFOUND, "unknown hardware \"%s\" (known: %s)", id,
+                           known);
     }
-    if (snprintf(path, sizeof path, "%s/%s.json", dir, id) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path too long");
-        return JANUS_ELIMIT;
-    }
-    int rc = hw_load_file(path, out, err, errlen);
+    if (snprintf(path, sizeof path, "%s/%s.json", dir, id) >= (int)sizeof path)
+        return status_errf(err, err_len, JANUS_ELIMIT, "data directory path too long");
+    int rc = hw_load_file(path, out, err, err_len);
     if (rc == JANUS_ENOTFOUND) {
         char known[512];
         list_ids(dir, known, sizeof known);
         if (!strcmp(id, "cpu-local"))
-            snprintf(err, errlen,
-                     "hardware \"cpu-local\" not measured yet: run `janus plan --measure-local` "
-                     "(known: %s)",
-                     known);
+            status_errf(err, err_len, rc,
+                        "hardware \"cpu-local\" not measured yet: run `janus plan --measure-local` "
+                        "(known: %s)",
+                        known);
         else
-            snprintf(err, errlen, "unknown hardware \"%s\" (known: %s)", id, known);
-    } else if (rc == JANUS_OK && strcmp(out->id, id)) {
-        snprintf(err, errlen, "%s: id \"%s\" does not match the file name", path, out->id);
-        return JANUS_EFORMAT;
-    }
+            status_errf(err, err_len, rc, "unknown hardware \"%s\" (known: %s)", id, known);
+    } else if (rc == JANUS_OK && strcmp(out->id, id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" does not match the file name", path, out->id);
     return rc;
 }
 

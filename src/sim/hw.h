@@ -28,11 +28,11 @@ struct hw_profile {
 
 // Parses one profile object (already read); path is used in error messages.
 JANUS_WUR int hw_parse(const void *cjson_obj, const char *path, struct hw_profile *out, char *err,
-                       size_t errlen);
-JANUS_WUR int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t errlen);
+                       size_t err_len);
+JANUS_WUR int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t err_len);
 // Loads <data_dir>/hw/<id>.json; unknown id -> JANUS_ENOTFOUND with the list of known ids.
 JANUS_WUR int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err,
-                      size_t errlen);
+                      size_t err_len);
 // Writes a profile as catalogue JSON (the cpu-local writer).
 JANUS_WUR int hw_write_json(const struct hw_profile *hw, const char *path);
 

@@ -35,12 +35,12 @@ struct models_shape {
 };
 
 JANUS_WUR int models_parse(const void *cjson_obj, const char *path, struct models_shape *out,
-                           char *err, size_t errlen);
+                           char *err, size_t err_len);
 JANUS_WUR int models_load_file(const char *path, struct models_shape *out, char *err,
-                               size_t errlen);
+                               size_t err_len);
 // Loads <data_dir>/models/<id>.json; unknown id -> JANUS_ENOTFOUND naming the known ones.
 JANUS_WUR int models_load(const char *data_dir, const char *id, struct models_shape *out, char *err,
-                          size_t errlen);
+                          size_t err_len);
 
 // ---- derived sizes (parameters are counts; multiply by bytes_per_weight for bytes) ----
 int models_moe_layers(const struct models_shape *m);
