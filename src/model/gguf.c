@@ -8,6 +8,7 @@
 #include "model/gguf.h"
 
 #include "base/buf.h"
+#include "base/bytes.h"
 #include "base/limits.h"
 #include "base/mem.h"
 #include "base/status.h"
@@ -172,15 +173,13 @@ static const char *show(char *out, size_t out_len, const char *s, uint64_t len) 
 static int need(struct parser *ps, uint64_t n) { return n <= ps->size - ps->pos; }
 
 static uint32_t rd_u32(struct parser *ps) {
-    uint32_t v;
-    memcpy(&v, ps->p + ps->pos, 4);
+    uint32_t v = bytes_get_u32(ps->p + ps->pos);
     ps->pos += 4;
     return v;
 }
 
 static uint64_t rd_u64(struct parser *ps) {
-    uint64_t v;
-    memcpy(&v, ps->p + ps->pos, 8);
+    uint64_t v = bytes_get_u64(ps->p + ps->pos);
     ps->pos += 8;
     return v;
 }
@@ -321,8 +320,7 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
         for (uint64_t i = 0; i < n; i++) {
             // fast path: the element fits; otherwise re-read it with a descriptive name
             if (need(ps, 8)) {
-                uint64_t len;
-                memcpy(&len, ps->p + ps->pos, 8);
+                uint64_t len = bytes_get_u64(ps->p + ps->pos);
                 if (len <= LIMIT_GGUF_MAX_STRING && need(ps, 8 + len)) {
                     ps->pos += 8 + (size_t)len;
                     continue;
@@ -465,8 +463,7 @@ static int parse(struct gguf *g, struct parser *ps) {
             kv->elems = g->str_index + k;
             const uint8_t *q = kv->data;
             for (uint64_t j = 0; j < kv->arr_n; j++) {
-                uint64_t len;
-                memcpy(&len, q, 8);
+                uint64_t len = bytes_get_u64(q);
                 g->str_index[k++] = q;
                 q += 8 + len;
             }
@@ -754,60 +751,17 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *nam
 
 // Reads an integer of type t at p as signed (ok_s) or unsigned; returns 0 if not integer.
 static int read_int(uint32_t t, const uint8_t *p, int64_t *s, uint64_t *u, int *is_signed) {
+    *is_signed =
+        t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
     switch (t) {
-    case GGUF_TYPE_UINT8:
-        *u = p[0];
-        *is_signed = 0;
-        return 1;
-    case GGUF_TYPE_INT8: {
-        int8_t v;
-        memcpy(&v, p, 1);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT16: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT16: {
-        int16_t v;
-        memcpy(&v, p, 2);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT64: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT64: {
-        int64_t v;
-        memcpy(&v, p, 8);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
+    case GGUF_TYPE_UINT8: *u = p[0]; return 1;
+    case GGUF_TYPE_INT8: *s = (int8_t)p[0]; return 1;
+    case GGUF_TYPE_UINT16: *u = bytes_get_u16(p); return 1;
+    case GGUF_TYPE_INT16: *s = (int16_t)bytes_get_u16(p); return 1;
+    case GGUF_TYPE_UINT32: *u = bytes_get_u32(p); return 1;
+    case GGUF_TYPE_INT32: *s = bytes_get_i32(p); return 1;
+    case GGUF_TYPE_UINT64: *u = bytes_get_u64(p); return 1;
+    case GGUF_TYPE_INT64: *s = bytes_get_i64(p); return 1;
     }
     return 0;
 }
@@ -845,12 +799,11 @@ int gguf_get_f32(const struct gguf *g, const char *key, float *out, char *err, s
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type == GGUF_TYPE_FLOAT32) {
-        memcpy(out, kv->data, 4);
+        *out = bytes_get_f32(kv->data);
         return JANUS_OK;
     }
     if (kv->type == GGUF_TYPE_FLOAT64) {
-        double d;
-        memcpy(&d, kv->data, 8);
+        double d = bytes_get_f64(kv->data);
         if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38))
             return status_errf(err, err_len, JANUS_EFORMAT,
                                "key '%s': f64 value %g out of f32 range", key, d);
@@ -878,8 +831,7 @@ int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, ch
     if (kv->type != GGUF_TYPE_STRING)
         return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected string, found %s", key,
                            gguf_type_name(kv->type));
-    uint64_t len;
-    memcpy(&len, kv->data, 8);
+    uint64_t len = bytes_get_u64(kv->data);
     out->ptr = (const char *)kv->data + 8;
     out->len = len;
     return JANUS_OK;
@@ -902,8 +854,7 @@ struct gguf_str gguf_arr_str(const struct gguf *g, int64_t kv_index, uint64_t i)
     const struct gguf_kv *kv = &g->kv[kv_index];
     JANUS_ASSERT(kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_STRING);
     JANUS_ASSERT(i < kv->arr_n);
-    uint64_t len;
-    memcpy(&len, kv->elems[i], 8);
+    uint64_t len = bytes_get_u64(kv->elems[i]);
     return (struct gguf_str){(const char *)kv->elems[i] + 8, len};
 }
 
@@ -913,14 +864,10 @@ double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i) {
     JANUS_ASSERT(kv->type == GGUF_TYPE_ARRAY && i < kv->arr_n);
     const uint8_t *p = kv->data + i * scalar_size(kv->arr_type);
     if (kv->arr_type == GGUF_TYPE_FLOAT32) {
-        float f;
-        memcpy(&f, p, 4);
-        return f;
+        return bytes_get_f32(p);
     }
     if (kv->arr_type == GGUF_TYPE_FLOAT64) {
-        double d;
-        memcpy(&d, p, 8);
-        return d;
+        return bytes_get_f64(p);
     }
     if (kv->arr_type == GGUF_TYPE_BOOL) return p[0];
     int64_t s = 0;
@@ -1016,9 +963,17 @@ void gguf_writer_destroy(struct gguf_writer **pw) {
     *pw = NULL;
 }
 
-static int w_u32(struct buf *b, uint32_t v) { return buf_append(b, &v, 4); }
+static int w_u32(struct buf *b, uint32_t v) {
+    uint8_t t[4];
+    bytes_put_u32(t, v);
+    return buf_append(b, t, 4);
+}
 
-static int w_u64(struct buf *b, uint64_t v) { return buf_append(b, &v, 8); }
+static int w_u64(struct buf *b, uint64_t v) {
+    uint8_t t[8];
+    bytes_put_u64(t, v);
+    return buf_append(b, t, 8);
+}
 
 static int w_str(struct buf *b, const char *s, size_t n) {
     int rc = w_u64(b, n);
@@ -1147,16 +1102,14 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *g, int64_t kv_
     if (rc) return rc;
     size_t vlen;
     if (kv->type == GGUF_TYPE_STRING) {
-        uint64_t len;
-        memcpy(&len, kv->data, 8);
+        uint64_t len = bytes_get_u64(kv->data);
         vlen = 8 + (size_t)len;
     } else if (kv->type != GGUF_TYPE_ARRAY) {
         vlen = scalar_size(kv->type);
     } else if (kv->arr_type == GGUF_TYPE_STRING) {
         const uint8_t *q = kv->data;
         for (uint64_t i = 0; i < kv->arr_n; i++) {
-            uint64_t len;
-            memcpy(&len, q, 8);
+            uint64_t len = bytes_get_u64(q);
             q += 8 + len;
         }
         vlen = (size_t)(q - kv->data);
