@@ -9,22 +9,9 @@
 #define JANUS_SIM_HW_H
 
 #include "base/base.h"
+#include "scale/shape.h"
 
 #include <stddef.h>
-
-struct hw_profile {
-    char id[32]; // lower-case catalogue id: h100, h200, a100, b200, cpu-local
-    char name[128];
-    double peak_flops; // dense BF16 FLOP/s per device (no sparsity)
-    double mem_bw;     // device memory bandwidth, bytes/s
-    double mem_bytes;  // device memory capacity, bytes
-    double intra_bw;   // bytes/s per device per direction inside a node
-    double intra_lat;  // seconds per message inside a node
-    double inter_bw;   // bytes/s per device per direction across nodes
-    double inter_lat;  // seconds per message across nodes
-    int devices_per_node;
-    char source[512];
-};
 
 // Parses one profile object (already read); path is used in error messages.
 JANUS_WUR int hw_parse(const void *cjson_obj, const char *path, struct hw_profile *out, char *err,

@@ -1,4 +1,4 @@
-// Model shape catalogue and derived sizes (models.h, SPEC §8).
+// Model shape catalogue loader (models.h, SPEC §8).
 // Shapes are validated on load; errors name the file and the field.
 // SPDX-License-Identifier: MIT
 #include "sim/models.h"
@@ -118,62 +118,4 @@ int models_load(const char *data_dir, const char *id, struct models_shape *out, 
         return status_errf(err, err_len, JANUS_EFORMAT,
                            "%s: id \"%s\" does not match the file name", path, out->id);
     return rc;
-}
-
-int models_moe_layers(const struct models_shape *m) { return m->n_layers - m->n_dense_layers; }
-
-double models_attn_params(const struct models_shape *m) {
-    double d = m->d_model, h = m->n_heads;
-    if (m->attn == MODELS_ATTN_GQA) {
-        double hd = m->head_dim;
-        return d * h * hd + 2 * d * m->n_kv_heads * hd + h * hd * d;
-    }
-    double qk = m->qk_nope_dim + m->qk_rope_dim;
-    double q =
-        m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
-    double kv = d * (m->kv_lora_rank + m->qk_rope_dim) +
-                (double)m->kv_lora_rank * h * (m->qk_nope_dim + m->v_head_dim);
-    double o = h * m->v_head_dim * d;
-    return q + kv + o;
-}
-
-double models_expert_params(const struct models_shape *m) {
-    return 3.0 * m->d_model * m->expert_ff;
-}
-double models_shared_params(const struct models_shape *m) {
-    return m->n_shared * models_expert_params(m);
-}
-double models_dense_ffn_params(const struct models_shape *m) {
-    return 3.0 * m->d_model * m->dense_ff;
-}
-double models_router_params(const struct models_shape *m) {
-    return (double)m->d_model * m->n_experts;
-}
-double models_embed_params(const struct models_shape *m) {
-    return (double)m->vocab * m->d_model * (m->tied_embeddings ? 1 : 2);
-}
-double models_routed_params(const struct models_shape *m) {
-    return models_moe_layers(m) * m->n_experts * models_expert_params(m);
-}
-double models_total_params(const struct models_shape *m) {
-    int moe = models_moe_layers(m);
-    return m->n_layers * models_attn_params(m) + m->n_dense_layers * models_dense_ffn_params(m) +
-           moe * (models_shared_params(m) + models_router_params(m)) + models_routed_params(m) +
-           models_embed_params(m);
-}
-
-double models_kv_bytes_token_layer(const struct models_shape *m) {
-    if (m->attn == MODELS_ATTN_MLA)
-        return (double)(m->kv_lora_rank + m->qk_rope_dim) * m->kv_bytes_per_elem;
-    return 2.0 * m->n_kv_heads * m->head_dim * m->kv_bytes_per_elem;
-}
-
-double models_attn_flops(const struct models_shape *m, double context) {
-    double proj = 2.0 * models_attn_params(m);
-    double score;
-    if (m->attn == MODELS_ATTN_MLA) // absorbed decode: QK over latent+rope, AV over latent
-        score = 2.0 * m->n_heads * context * (2.0 * m->kv_lora_rank + m->qk_rope_dim);
-    else
-        score = 4.0 * m->n_heads * context * m->head_dim;
-    return proj + score;
 }
