@@ -5,6 +5,7 @@
 // converted to the storage type (types.h) and passed to the writer chunk by chunk.
 // SPDX-License-Identifier: MIT
 #include "model/genmodel.h"
+#include "model/gguf_keys.h"
 
 #include "base/limits.h"
 #include "base/mem.h"
@@ -548,20 +549,20 @@ struct keyw {
     const char *bad; // key that failed
 };
 
-static void ku32(struct keyw *k, const char *suffix, int64_t v) {
+static void ku32(struct keyw *k, enum gguf_key name, int64_t v) {
     if (k->rc) return;
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    gguf_key(key, sizeof key, k->arch, name);
     k->rc = gguf_writer_add_u32(k->w, key, (uint32_t)v);
-    if (k->rc) k->bad = suffix;
+    if (k->rc) k->bad = gguf_key_name(name);
 }
 
-static void kf32(struct keyw *k, const char *suffix, float v) {
+static void kf32(struct keyw *k, enum gguf_key name, float v) {
     if (k->rc) return;
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    gguf_key(key, sizeof key, k->arch, name);
     k->rc = gguf_writer_add_f32(k->w, key, v);
-    if (k->rc) k->bad = suffix;
+    if (k->rc) k->bad = gguf_key_name(name);
 }
 
 static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, int64_t n_vocab) {
@@ -571,61 +572,63 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
         snprintf(name, sizeof name, "%s", p->name);
     else
         snprintf(name, sizeof name, "janus-gen-%s-%s", k.arch, ggml_type_name(p->type));
-    k.rc = gguf_writer_add_str(w, "general.architecture", k.arch);
-    if (!k.rc) k.rc = gguf_writer_add_str(w, "general.name", name);
-    if (!k.rc) k.rc = gguf_writer_add_u32(w, "general.file_type", file_type(p->type));
-    ku32(&k, "vocab_size", n_vocab);
-    ku32(&k, "context_length", p->context);
-    ku32(&k, "embedding_length", p->n_embd);
-    ku32(&k, "block_count", p->n_layer);
-    ku32(&k, "attention.head_count", p->n_head);
-    kf32(&k, "rope.freq_base", p->rope_base);
-    kf32(&k, "attention.layer_norm_rms_epsilon", p->rms_eps);
-    ku32(&k, "expert_count", p->n_expert);
-    ku32(&k, "expert_used_count", p->n_expert_used);
+    k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_ARCHITECTURE), k.arch);
+    if (!k.rc) k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_NAME), name);
+    if (!k.rc)
+        k.rc =
+            gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_GENERAL_FILE_TYPE), file_type(p->type));
+    ku32(&k, GGUF_KEY_VOCAB_SIZE, n_vocab);
+    ku32(&k, GGUF_KEY_CONTEXT_LENGTH, p->context);
+    ku32(&k, GGUF_KEY_EMBEDDING_LENGTH, p->n_embd);
+    ku32(&k, GGUF_KEY_BLOCK_COUNT, p->n_layer);
+    ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT, p->n_head);
+    kf32(&k, GGUF_KEY_ROPE_FREQ_BASE, p->rope_base);
+    kf32(&k, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON, p->rms_eps);
+    ku32(&k, GGUF_KEY_EXPERT_COUNT, p->n_expert);
+    ku32(&k, GGUF_KEY_EXPERT_USED_COUNT, p->n_expert_used);
     switch (p->arch) {
     case GENMODEL_ARCH_LLAMA:
-        ku32(&k, "feed_forward_length", p->n_ff_exp);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN2MOE:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "expert_shared_feed_forward_length", p->n_ff);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN3MOE:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "attention.key_length", head_dim(p));
-        ku32(&k, "attention.value_length", head_dim(p));
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, head_dim(p));
+        ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, head_dim(p));
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_DEEPSEEK2:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "leading_dense_block_count", p->n_dense_lead);
-        ku32(&k, "attention.q_lora_rank", p->q_lora);
-        ku32(&k, "attention.kv_lora_rank", p->kv_lora);
-        ku32(&k, "attention.key_length", p->qk_nope + p->qk_rope);
-        ku32(&k, "attention.value_length", p->v_head);
-        ku32(&k, "rope.dimension_count", p->qk_rope);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "expert_shared_count", p->n_expert_shared);
-        kf32(&k, "expert_weights_scale", p->weights_scale);
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, p->n_dense_lead);
+        ku32(&k, GGUF_KEY_ATTENTION_Q_LORA_RANK, p->q_lora);
+        ku32(&k, GGUF_KEY_ATTENTION_KV_LORA_RANK, p->kv_lora);
+        ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->qk_nope + p->qk_rope);
+        ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, p->v_head);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, p->qk_rope);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_EXPERT_SHARED_COUNT, p->n_expert_shared);
+        kf32(&k, GGUF_KEY_EXPERT_WEIGHTS_SCALE, p->weights_scale);
         if (!k.rc) {
             char key[128];
-            snprintf(key, sizeof key, "%s.expert_weights_norm", k.arch);
+            gguf_key(key, sizeof key, k.arch, GGUF_KEY_EXPERT_WEIGHTS_NORM);
             k.rc = gguf_writer_add_bool(w, key, p->norm_topk);
         }
-        ku32(&k, "expert_gating_func", p->gating);
-        kf32(&k, "rope.scaling.yarn_log_multiplier", 0.1f);
+        ku32(&k, GGUF_KEY_EXPERT_GATING_FUNC, p->gating);
+        kf32(&k, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, 0.1f);
         if (p->n_group) {
-            ku32(&k, "expert_group_count", p->n_group);
-            ku32(&k, "expert_group_used_count", p->n_group_used);
+            ku32(&k, GGUF_KEY_EXPERT_GROUP_COUNT, p->n_group);
+            ku32(&k, GGUF_KEY_EXPERT_GROUP_USED_COUNT, p->n_group_used);
         }
         break;
     }
@@ -633,17 +636,22 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
 }
 
 static int write_vocab_keys(struct gguf_writer *w, const struct vocab *v) {
-    int rc = gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
+    int rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MODEL), "llama");
     if (!rc)
-        rc = gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char **)v->tok,
+        rc = gguf_writer_add_arr_str(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS),
+                                     (const char **)v->tok, (uint64_t)v->n);
+    if (!rc)
+        rc = gguf_writer_add_arr_f32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_SCORES), v->score,
                                      (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", v->score, (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", v->type, (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", 1);
-    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    if (!rc)
+        rc = gguf_writer_add_arr_i32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKEN_TYPE), v->type,
+                                     (uint64_t)v->n);
+    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_BOS_TOKEN_ID), 1);
+    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_EOS_TOKEN_ID), 2);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_UNKNOWN_TOKEN_ID), 0);
+    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_BOS_TOKEN), 1);
+    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_EOS_TOKEN), 0);
     return rc;
 }
 
@@ -763,7 +771,8 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         have_vg = 1;
         enum gguf_type et;
         uint64_t n;
-        rc = gguf_get_arr(&vg, "tokenizer.ggml.tokens", &et, &n, e2, sizeof e2);
+        rc = gguf_get_arr(&vg, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &et, &n, e2,
+                          sizeof e2);
         if (rc || et != GGUF_TYPE_STRING || n == 0 || n > LIMIT_MAX_VOCAB) {
             rc =
                 status_errf(err, err_len, JANUS_EFORMAT,

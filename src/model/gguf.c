@@ -6,6 +6,7 @@
 // Errors are one line naming the key or tensor. Host must be little-endian (as the files).
 // SPDX-License-Identifier: MIT
 #include "model/gguf.h"
+#include "model/gguf_keys.h"
 
 #include "base/buf.h"
 #include "base/bytes.h"
@@ -471,11 +472,12 @@ static int parse(struct gguf *g, struct parser *ps) {
     }
     // alignment
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
-    int64_t ai = gguf_find_key(g, "general.alignment");
+    int64_t ai = gguf_find_key(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT));
     if (ai >= 0) {
         uint32_t a;
         char e2[160];
-        if (gguf_get_u32(g, "general.alignment", &a, e2, sizeof e2) != JANUS_OK)
+        if (gguf_get_u32(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT), &a, e2, sizeof e2) !=
+            JANUS_OK)
             return status_errf(ps->err, ps->err_len, JANUS_EFORMAT, "key 'general.alignment': %s",
                                e2);
         if (a == 0 || (a & (a - 1)) != 0 || a > LIMIT_GGUF_MAX_ALIGNMENT)

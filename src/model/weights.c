@@ -2,6 +2,7 @@
 // checked for shape and type; the model keeps zero-copy views into the GGUF map.
 // SPDX-License-Identifier: MIT
 #include "model/weights.h"
+#include "model/gguf_keys.h"
 
 #include "base/mem.h"
 #include "base/status.h"
@@ -330,7 +331,8 @@ void model_free(struct model *m) {
 void model_display_name(const struct model *m, const char *path, char *out, size_t cap) {
     struct gguf_str name = {0};
     char err[64];
-    if (gguf_get_str(&m->gguf, "general.name", &name, err, sizeof err) == JANUS_OK &&
+    if (gguf_get_str(&m->gguf, gguf_key_name(GGUF_KEY_GENERAL_NAME), &name, err, sizeof err) ==
+            JANUS_OK &&
         name.len > 0) {
         snprintf(out, cap, "%.*s", (int)JANUS_MIN(name.len, (uint64_t)cap - 1), name.ptr);
         return;
