@@ -157,32 +157,35 @@ static int pingpong(MPI_Comm comm, int me, int a, int b, char *buf, int n, int r
     return JANUS_OK;
 }
 
-// Measures one pair (all ranks call; only a and b exchange) and broadcasts from a.
-static int measure(const struct topo *t, int a, int b, char *buf, double *lat, double *byte_s) {
+int xfer_cost_pingpong(MPI_Comm comm, int a, int b, double *lat_s, double *byte_s) {
+    int me;
+    COMM_TRY(MPI_Comm_rank(comm, &me));
     double v[2] = {0, 0};
-    if (t->rank == a || t->rank == b) {
+    int rc = JANUS_OK;
+    if (me == a || me == b) {
+        char *buf = mem_calloc(MEM_TAG_COMM, PP_BIG, 1);
+        if (!buf) return JANUS_ENOMEM;
         double rt_small = 0, rt_big = 0;
-        int rc = pingpong(t->comm, t->rank, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
-        if (rc == JANUS_OK)
-            rc = pingpong(t->comm, t->rank, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        rc = pingpong(comm, me, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
+        if (rc == JANUS_OK) rc = pingpong(comm, me, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        mem_free(buf);
         if (rc != JANUS_OK) return rc;
         v[0] = rt_small / 2;
         v[1] = (rt_big / 2 - v[0]) / PP_BIG;
         if (!(v[1] > 1e-13)) v[1] = 1e-13; // noise on an idle-yielding host; keep it positive
     }
-    COMM_TRY(MPI_Bcast(v, 2, MPI_DOUBLE, a, t->comm));
-    *lat = v[0];
+    COMM_TRY(MPI_Bcast(v, 2, MPI_DOUBLE, a, comm));
+    *lat_s = v[0];
     *byte_s = v[1];
     return JANUS_OK;
 }
 
 int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t) {
-    char *buf = mem_calloc(MEM_TAG_COMM, PP_BIG, 1);
-    if (!buf) return JANUS_ENOMEM;
     struct xfer_cost c;
     xfer_cost_default(&c);
     int a = t->side[TOPO_ROLE_ATTN].rank[0], b = t->side[TOPO_ROLE_MOE].rank[0];
-    int rc = measure(t, a, b, buf, &c.lat_s[XFER_LINK_CROSS], &c.byte_s[XFER_LINK_CROSS]);
+    int rc =
+        xfer_cost_pingpong(t->comm, a, b, &c.lat_s[XFER_LINK_CROSS], &c.byte_s[XFER_LINK_CROSS]);
     // Local pair: the first node (attention nodes, then MoE nodes) with two members.
     int la = -1, lb = -1;
     for (int role = 0; role < TOPO_N_ROLES && la < 0; role++) {
@@ -194,12 +197,12 @@ int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t) {
             }
     }
     if (rc == JANUS_OK && la >= 0) {
-        rc = measure(t, la, lb, buf, &c.lat_s[XFER_LINK_LOCAL], &c.byte_s[XFER_LINK_LOCAL]);
+        rc = xfer_cost_pingpong(t->comm, la, lb, &c.lat_s[XFER_LINK_LOCAL],
+                                &c.byte_s[XFER_LINK_LOCAL]);
     } else {
         c.lat_s[XFER_LINK_LOCAL] = c.lat_s[XFER_LINK_CROSS];
         c.byte_s[XFER_LINK_LOCAL] = c.byte_s[XFER_LINK_CROSS];
     }
-    mem_free(buf);
     if (rc == JANUS_OK) *out = c;
     return rc;
 }

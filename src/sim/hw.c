@@ -3,7 +3,10 @@
 // SPDX-License-Identifier: MIT
 #include "sim/hw.h"
 
+#include "base/file.h"
 #include "base/mem.h"
+#include "base/pool.h"
+#include "kernels/membw.h"
 #include "base/status.h"
 #include "base/json_field.h"
 #include "sim/catalog.h"
@@ -119,13 +122,8 @@ int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *
 }
 
 int hw_write_json(const struct hw_profile *h, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) return JANUS_EIO;
     cJSON *o = cJSON_CreateObject();
-    if (!o) {
-        fclose(f);
-        return JANUS_ENOMEM;
-    }
+    if (!o) return JANUS_ENOMEM;
     cJSON_AddStringToObject(o, "id", h->id);
     cJSON_AddStringToObject(o, "name", h->name);
     cJSON_AddNumberToObject(o, "peak_tflops", h->peak_flops / 1e12);
@@ -139,47 +137,29 @@ int hw_write_json(const struct hw_profile *h, const char *path) {
     cJSON_AddStringToObject(o, "source", h->source);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
-    int rc = JANUS_OK;
-    if (!s || fprintf(f, "%s\n", s) < 0) rc = JANUS_EIO;
+    if (!s) return JANUS_ENOMEM;
+    size_t n = strlen(s);
+    char *t = mem_alloc(MEM_TAG_SIM, n + 2);
+    int rc = JANUS_ENOMEM;
+    if (t) {
+        memcpy(t, s, n);
+        t[n] = '\n';
+        rc = file_write_all(path, t, n + 1, NULL, 0);
+        mem_free(t);
+    }
     cJSON_free(s);
-    if (fclose(f) != 0) rc = JANUS_EIO;
     return rc;
 }
 
 // ---- local measurement -------------------------------------------------------------------
 
-// Rates are per CPU-second of each thread (CLOCK_THREAD_CPUTIME_ID), summed over threads,
+// FLOP rates are per CPU-second of each thread (CLOCK_THREAD_CPUTIME_ID), summed over threads,
 // so that a machine shared with other jobs still measures its own hardware rather than its
 // share of the time slices.
 static double thread_cpu_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-struct bw_job {
-    const double *p; // (n) doubles
-    size_t n;
-    int reps;
-    double sum; // result, keeps the reads alive
-    double cpu_s;
-};
-
-static void *bw_thread(void *arg) {
-    struct bw_job *j = arg;
-    double t0 = thread_cpu_s();
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int r = 0; r < j->reps; r++) {
-        for (size_t i = 0; i + 4 <= j->n; i += 4) {
-            s0 += j->p[i];
-            s1 += j->p[i + 1];
-            s2 += j->p[i + 2];
-            s3 += j->p[i + 3];
-        }
-    }
-    j->sum = s0 + s1 + s2 + s3;
-    j->cpu_s = thread_cpu_s() - t0;
-    return NULL;
 }
 
 struct fma_job {
@@ -253,31 +233,15 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     if (buf_mib < 16 || nthreads < 1 || nthreads > 64) return JANUS_EINVAL;
     struct hw_profile h = {0};
     snprintf(h.id, sizeof h.id, "cpu-local");
-    size_t n = (size_t)buf_mib * 1024 * 1024 / sizeof(double);
-    double *buf = mem_alloc(MEM_TAG_SIM, n * sizeof(double));
-    if (!buf) return JANUS_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (double)(i & 1023) * 0.5;
+    // Bandwidth: the read test of kernels/membw.h (the one bandwidth test), best of 3.
+    struct pool *pool = NULL;
+    struct membw_result bw;
+    int rc = pool_create(&pool, nthreads);
+    if (rc == JANUS_OK) rc = membw_measure(pool, (size_t)buf_mib << 20, 3, &bw);
+    pool_destroy(&pool);
+    if (rc) return rc;
+    double best_bw = bw.read_gb_s_max * 1e9;
     pthread_t th[64];
-    struct bw_job bj[64];
-    double best_bw = 0;
-    for (int trial = 0; trial < 3; trial++) {
-        size_t per = n / (size_t)nthreads;
-        for (int t = 0; t < nthreads; t++) {
-            bj[t] = (struct bw_job){buf + per * (size_t)t, per, 2, 0, 0};
-            if (pthread_create(&th[t], NULL, bw_thread, &bj[t])) {
-                mem_free(buf);
-                return JANUS_EIO;
-            }
-        }
-        double bw = 0;
-        for (int t = 0; t < nthreads; t++) {
-            pthread_join(th[t], NULL);
-            if (bj[t].cpu_s > 0) bw += (double)per * sizeof(double) * 2 / bj[t].cpu_s;
-        }
-        if (bw > best_bw) best_bw = bw;
-    }
-    mem_free(buf);
     struct fma_job fj[64];
     double best_fl = 0;
     long iters = 20 * 1000 * 1000;
@@ -311,7 +275,7 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     snprintf(h.name, sizeof h.name, "this machine: %d thread(s), measured", nthreads);
     snprintf(h.source, sizeof h.source,
              "measured by janus plan --measure-local: streaming read of %d MiB with %d threads "
-             "(best of 3), fp32 multiply-add loop (best of 2), rates per thread CPU-second",
+             "(best of 3), fp32 multiply-add loop (best of 2, per thread CPU-second)",
              buf_mib, nthreads);
     *out = h;
     return JANUS_OK;

@@ -23,9 +23,9 @@ JANUS_WUR int hw_load(const char *data_dir, const char *id, struct hw_profile *o
 // Writes a profile as catalogue JSON (the cpu-local writer).
 JANUS_WUR int hw_write_json(const struct hw_profile *hw, const char *path);
 
-// Measures this machine (not pure: uses the clock and about 1-2 s of CPU): streaming-read
-// bandwidth over a buffer of buf_mib MiB using nthreads threads, and FMA FLOP/s of one
-// core times nthreads. Fills peak_flops, mem_bw, mem_bytes (physical memory); message
+// Measures this machine (not pure: uses the clock and about 1-2 s of CPU): read bandwidth
+// (the kernels/membw.h read test) over a buffer of buf_mib MiB using nthreads threads, and FMA
+// FLOP/s of one core times nthreads. Fills peak_flops, mem_bw, mem_bytes (physical memory); message
 // costs are left to the caller (MPI ping-pong), defaulting to shared-memory guesses.
 JANUS_WUR int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads);
 
