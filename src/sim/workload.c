@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include "sim/workload.h"
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/status.h"
 
@@ -280,22 +281,12 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
 
 int workload_load(struct workload_trace *t, const char *path, double bin_s, int max_bins, char *err,
                   size_t err_len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return status_errf(err, err_len, JANUS_EIO, "%s: %s", path, strerror(errno));
-    size_t cap = 64u << 20;
-    char *buf = mem_alloc(MEM_TAG_SIM, cap + 1);
-    if (!buf) {
-        fclose(f);
-        return JANUS_ENOMEM;
-    }
-    size_t n = fread(buf, 1, cap + 1, f);
-    fclose(f);
-    if (n > cap) {
-        mem_free(buf);
-        return status_errf(err, err_len, JANUS_ELIMIT, "%s: larger than 64 MiB", path);
-    }
+    char *buf;
+    size_t n;
+    int rc = file_read_all(path, (size_t)64 << 20, &buf, &n, err, err_len);
+    if (rc) return rc;
     char e2[200];
-    int rc = workload_parse(t, buf, n, bin_s, max_bins, e2, sizeof e2);
+    rc = workload_parse(t, buf, n, bin_s, max_bins, e2, sizeof e2);
     mem_free(buf);
     if (rc) status_errf(err, err_len, rc, "%s: %s", path, e2);
     return rc;
