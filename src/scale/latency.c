@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include "scale/latency.h"
 
+#include "base/limits.h"
 #include "base/status.h"
 #include "scale/shape.h"
 
@@ -339,7 +340,7 @@ int latency_moe_slots(const struct latency_model *lm) {
     double avail = lm->device_mem - lm->router_w_bytes * lm->n_moe_layers;
     if (avail <= 0 || per_slot <= 0) return 0;
     double c = floor(avail / per_slot);
-    return c > 4096 ? 4096 : (int)c;
+    return c > LIMIT_MAX_SLOTS ? LIMIT_MAX_SLOTS : (int)c;
 }
 
 double latency_attn_capacity(const struct latency_model *lm, double context) {
