@@ -239,13 +239,13 @@ int trace_load(struct trace *t, const char *path, char *err, size_t err_len) {
 
 static int write_block(FILE *f, int64_t step, int32_t layer, const int32_t *ids, int64_t n_tok,
                        int32_t k) {
-    if (fprintf(f, "step %lld layer %d\n", (long long)step, layer) < 0) return -1;
+    if (fprintf(f, "step %lld layer %d\n", (long long)step, layer) < 0) return JANUS_EIO;
     for (int64_t t = 0; t < n_tok; t++) {
         for (int32_t j = 0; j < k; j++)
-            if (fprintf(f, j ? " %d" : "%d", ids[t * k + j]) < 0) return -1;
-        if (fputc('\n', f) == EOF) return -1;
+            if (fprintf(f, j ? " %d" : "%d", ids[t * k + j]) < 0) return JANUS_EIO;
+        if (fputc('\n', f) == EOF) return JANUS_EIO;
     }
-    return 0;
+    return JANUS_OK;
 }
 
 int trace_save(const struct trace *t, const char *path) {
