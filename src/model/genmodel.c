@@ -5,6 +5,7 @@
 // converted to the storage type (types.h) and passed to the writer chunk by chunk.
 // SPDX-License-Identifier: MIT
 #include "model/genmodel.h"
+#include "model/arch.h"
 #include "model/gguf_keys.h"
 
 #include "base/limits.h"
@@ -471,64 +472,66 @@ static void vec(struct plan *pl, const char *name, int64_t n, float offset, floa
 static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t n_vocab) {
     const int64_t E = p->n_embd, H = p->n_head, Hkv = p->n_head_kv;
     char nm[96];
-#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%lld." fmt, (long long)il), nm)
-    plan_add(pl, "token_embd.weight", 2, E, n_vocab, 1, p->type, 0.0f, 1.0f);
+#define NAME(t) arch_tensor_name(nm, sizeof nm, t, (int)il)
+    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_TOKEN_EMBD, 0), 2, E, n_vocab, 1, p->type,
+             0.0f, 1.0f);
     for (int64_t il = 0; il < p->n_layer; il++) {
-        vec(pl, NAME("attn_norm.weight"), E, 1.0f, 0.1f);
+        vec(pl, NAME(ARCH_T_ATTN_NORM), E, 1.0f, 0.1f);
         if (p->arch != GENMODEL_ARCH_DEEPSEEK2) {
             const int64_t hd = head_dim(p);
-            mat(pl, p, NAME("attn_q.weight"), E, H * hd, 0);
-            mat(pl, p, NAME("attn_k.weight"), E, Hkv * hd, 0);
-            mat(pl, p, NAME("attn_v.weight"), E, Hkv * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q), E, H * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_K), E, Hkv * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_V), E, Hkv * hd, 0);
             if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
-                vec(pl, NAME("attn_q.bias"), H * hd, 0.0f, 0.02f);
-                vec(pl, NAME("attn_k.bias"), Hkv * hd, 0.0f, 0.02f);
-                vec(pl, NAME("attn_v.bias"), Hkv * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_Q_BIAS), H * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_K_BIAS), Hkv * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_V_BIAS), Hkv * hd, 0.0f, 0.02f);
             }
             if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
-                vec(pl, NAME("attn_q_norm.weight"), hd, 1.0f, 0.5f);
-                vec(pl, NAME("attn_k_norm.weight"), hd, 1.0f, 0.5f);
+                vec(pl, NAME(ARCH_T_ATTN_Q_NORM), hd, 1.0f, 0.5f);
+                vec(pl, NAME(ARCH_T_ATTN_K_NORM), hd, 1.0f, 0.5f);
             }
-            mat(pl, p, NAME("attn_output.weight"), H * hd, E, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * hd, E, 0);
         } else {
-            vec(pl, NAME("attn_q_a_norm.weight"), p->q_lora, 1.0f, 0.1f);
-            vec(pl, NAME("attn_kv_a_norm.weight"), p->kv_lora, 1.0f, 0.1f);
-            mat(pl, p, NAME("attn_q_a.weight"), E, p->q_lora, 0);
-            mat(pl, p, NAME("attn_q_b.weight"), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
-            mat(pl, p, NAME("attn_kv_a_mqa.weight"), E, p->kv_lora + p->qk_rope, 0);
-            mat(pl, p, NAME("attn_kv_b.weight"), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
-            mat(pl, p, NAME("attn_output.weight"), H * p->v_head, E, 0);
+            vec(pl, NAME(ARCH_T_ATTN_Q_A_NORM), p->q_lora, 1.0f, 0.1f);
+            vec(pl, NAME(ARCH_T_ATTN_KV_A_NORM), p->kv_lora, 1.0f, 0.1f);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q_A), E, p->q_lora, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q_B), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_KV_A_MQA), E, p->kv_lora + p->qk_rope, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_KV_B), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * p->v_head, E, 0);
         }
-        vec(pl, NAME("ffn_norm.weight"), E, 1.0f, 0.1f);
+        vec(pl, NAME(ARCH_T_FFN_NORM), E, 1.0f, 0.1f);
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && il < p->n_dense_lead) {
-            mat(pl, p, NAME("ffn_gate.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_up.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_down.weight"), p->n_ff, E, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_GATE), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN), p->n_ff, E, 0);
             continue;
         }
-        plan_add(pl, NAME("ffn_gate_inp.weight"), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
+        plan_add(pl, NAME(ARCH_T_FFN_GATE_INP), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
                  (float)(1.0 / sqrt((double)E)));
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->gating == GENMODEL_GATING_SIGMOID)
-            vec(pl, NAME("exp_probs_b.bias"), p->n_expert, 0.0f, 0.1f);
-        mat(pl, p, NAME("ffn_gate_exps.weight"), E, p->n_ff_exp, p->n_expert);
-        mat(pl, p, NAME("ffn_up_exps.weight"), E, p->n_ff_exp, p->n_expert);
-        mat(pl, p, NAME("ffn_down_exps.weight"), p->n_ff_exp, E, p->n_expert);
+            vec(pl, NAME(ARCH_T_EXP_PROBS_B), p->n_expert, 0.0f, 0.1f);
+        mat(pl, p, NAME(ARCH_T_FFN_GATE_EXPS), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME(ARCH_T_FFN_UP_EXPS), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME(ARCH_T_FFN_DOWN_EXPS), p->n_ff_exp, E, p->n_expert);
         if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
-            vec(pl, NAME("ffn_gate_inp_shexp.weight"), E, 0.0f, (float)(1.0 / sqrt((double)E)));
-            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_up_shexp.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_down_shexp.weight"), p->n_ff, E, 0);
+            vec(pl, NAME(ARCH_T_FFN_GATE_INP_SHEXP), E, 0.0f, (float)(1.0 / sqrt((double)E)));
+            mat(pl, p, NAME(ARCH_T_FFN_GATE_SHEXP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP_SHEXP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN_SHEXP), p->n_ff, E, 0);
         }
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->n_expert_shared > 0) {
             int64_t w = p->n_ff_exp * p->n_expert_shared;
-            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, w, 0);
-            mat(pl, p, NAME("ffn_up_shexp.weight"), E, w, 0);
-            mat(pl, p, NAME("ffn_down_shexp.weight"), w, E, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_GATE_SHEXP), E, w, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP_SHEXP), E, w, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN_SHEXP), w, E, 0);
         }
     }
 #undef NAME
-    vec(pl, "output_norm.weight", E, 1.0f, 0.1f);
-    plan_add(pl, "output.weight", 2, E, n_vocab, 1, p->type, 0.0f, (float)(1.0 / sqrt((double)E)));
+    vec(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT_NORM, 0), E, 1.0f, 0.1f);
+    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT, 0), 2, E, n_vocab, 1, p->type, 0.0f,
+             (float)(1.0 / sqrt((double)E)));
 }
 
 // ---- keys
