@@ -765,7 +765,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     struct gguf vg;
     int have_vg = 0;
     if (p->vocab_path) {
-        char e2[512];
+        char e2[JANUS_ERR_LEN];
         rc = gguf_open(&vg, p->vocab_path, e2, sizeof e2);
         if (rc) {
             status_errf(err, err_len, rc, "--vocab: %s", e2);

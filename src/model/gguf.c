@@ -475,7 +475,7 @@ static int parse(struct gguf *g, struct parser *ps) {
     int64_t ai = gguf_find_key(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT));
     if (ai >= 0) {
         uint32_t a;
-        char e2[160];
+        char e2[JANUS_ERR_LEN];
         if (gguf_get_u32(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT), &a, e2, sizeof e2) !=
             JANUS_OK)
             return status_errf(ps->err, ps->err_len, JANUS_EFORMAT, "key 'general.alignment': %s",
@@ -689,7 +689,7 @@ int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len) {
         close(fd);
         return JANUS_EIO;
     }
-    char e2[512] = {0};
+    char e2[JANUS_ERR_LEN] = {0};
     int rc = gguf_open_memory(g, map, size, e2, sizeof e2);
     if (rc) {
         status_errf(err, err_len, rc, "%s: %s", path, e2);

@@ -1514,7 +1514,7 @@ int vocab_detok_flush(struct vocab_detok *d, char *out, size_t cap) {
 
 int32_t vocab_file_eos(const char *path) {
     struct gguf g;
-    char err[256];
+    char err[JANUS_ERR_LEN];
     if (gguf_open(&g, path, err, sizeof err) != JANUS_OK) return -1;
     struct vocab v = {0};
     int32_t eos = -1;

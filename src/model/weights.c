@@ -330,7 +330,7 @@ void model_free(struct model *m) {
 
 void model_display_name(const struct model *m, const char *path, char *out, size_t cap) {
     struct gguf_str name = {0};
-    char err[64];
+    char err[JANUS_ERR_LEN];
     if (gguf_get_str(&m->gguf, gguf_key_name(GGUF_KEY_GENERAL_NAME), &name, err, sizeof err) ==
             JANUS_OK &&
         name.len > 0) {

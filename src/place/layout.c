@@ -288,7 +288,7 @@ int layout_check(const struct layout *l, char *err, size_t err_len) {
             ly->n_slots != l->n_slots)
             return status_errf(err, err_len, JANUS_EINVAL,
                                "layer %d: sizes differ from the layout's", i);
-        char sub[200];
+        char sub[JANUS_ERR_LEN];
         if (layout_layer_check(ly, sub, sizeof sub))
             return status_errf(err, err_len, JANUS_EINVAL, "layer %d: %s", i, sub);
     }
@@ -422,7 +422,7 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
             }
             off[++e] = nr;
         }
-        char sub[200];
+        char sub[JANUS_ERR_LEN];
         if (layout_set_layer_hosts(l, li, off, hosts, sub, sizeof sub)) {
             status_errf(err, err_len, rc, "layout: layers[%d]: %s", li, sub);
             goto fail;

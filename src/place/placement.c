@@ -234,7 +234,7 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
     for (int32_t li = 0; li < s->n_layers; li++) {
         if (stats_steps(s, li) <= 0) continue;
         stats_layer_export(s, li, t, c, a);
-        char sub[256];
+        char sub[JANUS_ERR_LEN];
         int32_t dup = 0;
         if (policy == PLACEMENT_POLICY_JANUS) {
             rc = replicate_counts(E, c, t, n, C, counts, sub, sizeof sub);

@@ -253,7 +253,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
             ep.n_groups = 1;
             ep.n_nodes = 1;
             ep.policy = EPLB_POLICY_GLOBAL;
-            char e2[256];
+            char e2[JANUS_ERR_LEN];
             rc = placement_build_layout(&lay[i], &st, n_e[i], slots[i], p->placement, &ep, NULL, e2,
                                         sizeof e2);
             if (rc) {
@@ -425,7 +425,7 @@ int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers, i
     ep.n_groups = 1;
     ep.n_nodes = 1;
     ep.policy = EPLB_POLICY_GLOBAL;
-    char e2[256];
+    char e2[JANUS_ERR_LEN];
     rc = placement_build_layout(out, use, n_e, slots, p->placement, &ep, rep, e2, sizeof e2);
     if (rc)
         status_errf(err, err_len, rc, "placement for n_e %d, C %d: %s", (int)n_e, (int)slots, e2);

@@ -285,7 +285,7 @@ int workload_load(struct workload_trace *t, const char *path, double bin_s, int 
     size_t n;
     int rc = file_read_all(path, (size_t)64 << 20, &buf, &n, err, err_len);
     if (rc) return rc;
-    char e2[200];
+    char e2[JANUS_ERR_LEN];
     rc = workload_parse(t, buf, n, bin_s, max_bins, e2, sizeof e2);
     mem_free(buf);
     if (rc) status_errf(err, err_len, rc, "%s: %s", path, e2);
