@@ -1,5 +1,4 @@
-// Catalogue helpers (catalog.h): data-dir lookup, bounded JSON read, typed getters.
-// Every JSON read is bounded; errors name the file and the field.
+// Catalogue helpers (catalog.h): data-dir lookup and bounded JSON read (base/file.h).
 // SPDX-License-Identifier: MIT
 #include "sim/catalog.h"
 

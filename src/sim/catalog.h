@@ -1,6 +1,6 @@
-// Catalogue file helpers shared by hw.c and models.c (SPEC §8): locate the data directory,
-// read a bounded JSON file, and typed field getters that fail with a one-line message naming
-// the file and the field. The only I/O of src/sim/ besides report writers.
+// Catalogue file helpers shared by hw.c and models.c (SPEC §8): locate the data directory
+// and read a bounded JSON file (fields are then read with base/json_field.h, whose errors
+// name the file and the field). The only I/O of src/sim/ besides report writers.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_CATALOG_H
 #define JANUS_SIM_CATALOG_H
