@@ -19,19 +19,4 @@ JANUS_WUR int models_load_file(const char *path, struct models_shape *out, char 
 JANUS_WUR int models_load(const char *data_dir, const char *id, struct models_shape *out, char *err,
                           size_t err_len);
 
-// ---- derived sizes (parameters are counts; multiply by bytes_per_weight for bytes) ----
-int models_moe_layers(const struct models_shape *m);
-double models_attn_params(const struct models_shape *m);      // per layer: q/k/v/o (+ MLA LoRA)
-double models_expert_params(const struct models_shape *m);    // one routed expert: 3*d*ff
-double models_shared_params(const struct models_shape *m);    // all shared experts of one layer
-double models_dense_ffn_params(const struct models_shape *m); // one dense FFN layer
-double models_router_params(const struct models_shape *m);    // one gate: d*E
-double models_embed_params(const struct models_shape *m);     // embedding + output head
-double models_total_params(const struct models_shape *m);
-double models_routed_params(const struct models_shape *m); // all routed experts, all layers
-// KV-cache bytes one token adds in one layer (MLA: latent + rope key; GQA: K and V).
-double models_kv_bytes_token_layer(const struct models_shape *m);
-// Attention FLOPs of one decode token in one layer at context S: projections + scores.
-double models_attn_flops(const struct models_shape *m, double context);
-
 #endif // JANUS_SIM_MODELS_H
