@@ -68,7 +68,7 @@ TEST(hw_load) {
     ASSERT(strstr(err, "h100") != NULL);
 }
 
-static int parse_model_text(const char *text, char *err, size_t errlen) {
+static int parse_model_text(const char *text, char *err, size_t err_len) {
     char path[700];
     snprintf(path, sizeof path, "%s/m.json", test_tmpdir());
     FILE *f = fopen(path, "w");
@@ -76,7 +76,7 @@ static int parse_model_text(const char *text, char *err, size_t errlen) {
     fputs(text, f);
     fclose(f);
     struct models_shape m;
-    return models_load_file(path, &m, err, errlen);
+    return models_load_file(path, &m, err, err_len);
 }
 
 #define MODEL_BASE                                                                                 \
