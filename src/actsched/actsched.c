@@ -11,7 +11,6 @@
 #include "base/limits.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "place/place_util.h"
 
 static const char *const policy_names[ACTSCHED_POLICY_COUNT] = {
     "greedy", "optimal", "random", "round-robin", "token-balanced", "first",
@@ -226,13 +225,11 @@ int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
 // ---- checker and digest
 
 int actsched_check(const struct actsched_input *in, const struct actsched_output *out, char *err,
-                   size_t err_cap) {
+                   size_t err_len) {
     const struct layout_layer *ly = in->layer;
     int32_t E = ly->n_experts, n = ly->n_instances;
-    if (out->n_experts != E || out->n_instances != n || out->n_tok != in->n_tok) {
-        place_util_err(err, err_cap, "output sizes do not match the input");
-        return JANUS_EINVAL;
-    }
+    if (out->n_experts != E || out->n_instances != n || out->n_tok != in->n_tok)
+        return status_errf(err, err_len, JANUS_EINVAL, "output sizes do not match the input");
     if (n > LIMIT_MAX_INSTANCES) return JANUS_EINVAL;
     int32_t cnt[LIMIT_MAX_INSTANCES];
     memset(cnt, 0, sizeof(int32_t) * (size_t)n);
@@ -240,65 +237,52 @@ int actsched_check(const struct actsched_input *in, const struct actsched_output
     int32_t n_assigned = 0;
     for (int32_t e = 0; e < E; e++) {
         if (out->assign[e] < 0) {
-            if (out->assign_replica[e] != -1) {
-                place_util_err(err, err_cap, "inactive expert %d has a replica", e);
-                return JANUS_EINVAL;
-            }
+            if (out->assign_replica[e] != -1)
+                return status_errf(err, err_len, JANUS_EINVAL, "inactive expert %d has a replica",
+                                   e);
             continue;
         }
         int32_t g = out->assign[e];
-        if (g >= n || layout_replica_id(ly, e, g) < 0) {
-            place_util_err(err, err_cap, "expert %d assigned to instance %d, which lacks it", e, g);
-            return JANUS_EINVAL;
-        }
-        if (out->assign_replica[e] != layout_replica_id(ly, e, g)) {
-            place_util_err(err, err_cap, "expert %d: replica id %d, expected %d", e,
-                           out->assign_replica[e], layout_replica_id(ly, e, g));
-            return JANUS_EINVAL;
-        }
+        if (g >= n || layout_replica_id(ly, e, g) < 0)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "expert %d assigned to instance %d, which lacks it", e, g);
+        if (out->assign_replica[e] != layout_replica_id(ly, e, g))
+            return status_errf(err, err_len, JANUS_EINVAL, "expert %d: replica id %d, expected %d",
+                               e, out->assign_replica[e], layout_replica_id(ly, e, g));
         cnt[g]++;
         n_assigned++;
     }
-    if (n_assigned != out->n_active) {
-        place_util_err(err, err_cap, "%d experts assigned but %d active", n_assigned,
-                       out->n_active);
-        return JANUS_EINVAL;
-    }
+    if (n_assigned != out->n_active)
+        return status_errf(err, err_len, JANUS_EINVAL, "%d experts assigned but %d active",
+                           n_assigned, out->n_active);
     for (int32_t i = 0; i < out->n_active; i++) {
         if ((i > 0 && out->active[i] <= out->active[i - 1]) || out->active[i] < 0 ||
-            out->active[i] >= E || out->assign[out->active[i]] < 0 || out->active_tokens[i] < 1) {
-            place_util_err(err, err_cap, "active list entry %d invalid", i);
-            return JANUS_EINVAL;
-        }
+            out->active[i] >= E || out->assign[out->active[i]] < 0 || out->active_tokens[i] < 1)
+            return status_errf(err, err_len, JANUS_EINVAL, "active list entry %d invalid", i);
         tok_sum += out->active_tokens[i];
     }
-    if (tok_sum != nt) {
-        place_util_err(err, err_cap, "active token counts sum to %lld, expected %lld",
-                       (long long)tok_sum, (long long)nt);
-        return JANUS_EINVAL;
-    }
+    if (tok_sum != nt)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "active token counts sum to %lld, expected %lld", (long long)tok_sum,
+                           (long long)nt);
     int32_t a_max = 0;
     for (int32_t g = 0; g < n; g++) {
-        if (cnt[g] != out->inst_count[g]) {
-            place_util_err(err, err_cap, "instance %d: count %d, assignment says %d", g,
-                           out->inst_count[g], cnt[g]);
-            return JANUS_EINVAL;
-        }
+        if (cnt[g] != out->inst_count[g])
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "instance %d: count %d, assignment says %d", g, out->inst_count[g],
+                               cnt[g]);
         if (cnt[g] > a_max) a_max = cnt[g];
     }
-    if (a_max != out->a_max) {
-        place_util_err(err, err_cap, "a_max %d, counts say %d", out->a_max, a_max);
-        return JANUS_EINVAL;
-    }
+    if (a_max != out->a_max)
+        return status_errf(err, err_len, JANUS_EINVAL, "a_max %d, counts say %d", out->a_max,
+                           a_max);
     for (int64_t i = 0; i < nt; i++) {
         int32_t e = in->routing[i];
         if (e < 0 || e >= E || out->assign[e] < 0 ||
-            out->token_replica[i] != out->assign_replica[e]) {
-            place_util_err(err, err_cap, "token %lld choice %lld: replica %d wrong",
-                           (long long)(i / in->top_k), (long long)(i % in->top_k),
-                           out->token_replica[i]);
-            return JANUS_EINVAL;
-        }
+            out->token_replica[i] != out->assign_replica[e])
+            return status_errf(
+                err, err_len, JANUS_EINVAL, "token %lld choice %lld: replica %d wrong",
+                (long long)(i / in->top_k), (long long)(i % in->top_k), out->token_replica[i]);
     }
     return JANUS_OK;
 }

@@ -118,10 +118,10 @@ JANUS_WUR int actsched_run(struct actsched_ws *ws, enum actsched_policy policy,
 // the routing) is assigned to an instance that holds a replica, inst_count and a_max
 // agree with the assignment, and every token_replica entry is the replica of its expert on
 // the assigned instance. JANUS_OK or JANUS_EINVAL; if err != NULL a one-line reason is
-// written there (err_cap bytes). Allocation-free; O(E + n + B*k + replicas). Tests and
+// written there (err_len bytes). Allocation-free; O(E + n + B*k + replicas). Tests and
 // debug builds call it after every run.
 JANUS_WUR int actsched_check(const struct actsched_input *in, const struct actsched_output *out,
-                             char *err, size_t err_cap);
+                             char *err, size_t err_len);
 
 // FNV-1a digest of the meaningful part of an output (sizes, a_max, active, assign,
 // inst_count, token_replica), so MoE instances can compare schedules. Same value on every

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/mem.h"
@@ -56,7 +57,29 @@ int file_read_all(const char *path, size_t max_bytes, char **buf, size_t *len, c
     return JANUS_OK;
 }
 
+// Writes all of data to fd; 0 or an errno value.
+static int write_fd(int fd, const char *p, size_t left) {
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return w < 0 ? errno : EIO;
+        p += w;
+        left -= (size_t)w;
+    }
+    return 0;
+}
+
 int file_write_all(const char *path, const void *data, size_t len, char *err, size_t err_len) {
+    // A device or FIFO (/dev/stdout, a pipe) is written in place: it cannot be renamed over.
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        int e = fd < 0 ? errno : write_fd(fd, data, len);
+        if (fd >= 0 && close(fd) != 0 && !e) e = errno;
+        if (e)
+            return status_errf(err, err_len, JANUS_EIO, "cannot write %s: %s", path, strerror(e));
+        return JANUS_OK;
+    }
     static atomic_uint seq;
     char tmp[4096];
     int k = snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%u", path, (long)getpid(),
@@ -66,19 +89,7 @@ int file_write_all(const char *path, const void *data, size_t len, char *err, si
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0)
         return status_errf(err, err_len, JANUS_EIO, "cannot create %s: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = len;
-    int e = 0;
-    while (left > 0 && !e) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            e = w < 0 ? errno : EIO;
-            break;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    int e = write_fd(fd, data, len);
     if (close(fd) != 0 && !e) e = errno;
     if (!e && rename(tmp, path) != 0) e = errno;
     if (e) {

@@ -16,6 +16,7 @@ JANUS_WUR int file_read_all(const char *path, size_t max_bytes, char **buf, size
                             size_t err_len);
 
 // Replaces path with len bytes of data (temporary file + rename; permissions 0666 & ~umask).
+// An existing path that is not a regular file (/dev/stdout, a FIFO) is written in place.
 // JANUS_OK or JANUS_EIO (err names the path); on error path is left as it was.
 JANUS_WUR int file_write_all(const char *path, const void *data, size_t len, char *err,
                              size_t err_len);

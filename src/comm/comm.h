@@ -7,7 +7,8 @@
 // SPDX-License-Identifier: MIT
 // Through that hook no peer hangs in a collective. A rank that dies (signal, exit without
 // MPI_Finalize) makes Open MPI's mpirun kill the job and exit non-zero (its default; verified
-// in tests/mpi/test_fault.py). Standard MPI-3 calls only (MPICH works too).
+// by test_rank_death_is_reported in tests/mpi/test_run.py). Standard MPI-3 calls only (MPICH
+// works too).
 #ifndef JANUS_COMM_COMM_H
 #define JANUS_COMM_COMM_H
 

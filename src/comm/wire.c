@@ -5,65 +5,35 @@
 // SPDX-License-Identifier: MIT
 #include "comm/wire.h"
 
+#include "base/bytes.h"
 #include "base/status.h"
 
 #include <string.h>
 
 #define STEP_FIXED 12 // payload bytes before b[]
 
-void wire_put_u32(uint8_t *p, uint32_t v) {
-    for (int k = 0; k < 4; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-void wire_put_u64(uint8_t *p, uint64_t v) {
-    for (int k = 0; k < 8; k++)
-        p[k] = (uint8_t)(v >> (8 * k));
-}
-
-uint32_t wire_get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int k = 0; k < 4; k++)
-        v |= (uint32_t)p[k] << (8 * k);
-    return v;
-}
-
-uint64_t wire_get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int k = 0; k < 8; k++)
-        v |= (uint64_t)p[k] << (8 * k);
-    return v;
-}
-
-static void put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-
 size_t wire_step_size(int32_t n_attn) {
     return WIRE_HEADER_SIZE + STEP_FIXED + 4 * (size_t)(n_attn > 0 ? n_attn : 0);
 }
 
 void wire_header_encode(const struct wire_header *h, uint8_t *out) {
-    wire_put_u32(out + 0, h->magic);
-    put_u16(out + 4, h->version);
-    put_u16(out + 6, h->type);
-    wire_put_u32(out + 8, (uint32_t)h->layer);
-    wire_put_u32(out + 12, h->len);
-    wire_put_u64(out + 16, h->step);
+    bytes_put_u32(out + 0, h->magic);
+    bytes_put_u16(out + 4, h->version);
+    bytes_put_u16(out + 6, h->type);
+    bytes_put_u32(out + 8, (uint32_t)h->layer);
+    bytes_put_u32(out + 12, h->len);
+    bytes_put_u64(out + 16, h->step);
 }
 
 int wire_header_decode(const uint8_t *in, size_t n, struct wire_header *h) {
     if (n < WIRE_HEADER_SIZE) return JANUS_EAGAIN;
     struct wire_header t;
-    t.magic = wire_get_u32(in + 0);
-    t.version = get_u16(in + 4);
-    t.type = get_u16(in + 6);
-    t.layer = (int32_t)wire_get_u32(in + 8);
-    t.len = wire_get_u32(in + 12);
-    t.step = wire_get_u64(in + 16);
+    t.magic = bytes_get_u32(in + 0);
+    t.version = bytes_get_u16(in + 4);
+    t.type = bytes_get_u16(in + 6);
+    t.layer = (int32_t)bytes_get_u32(in + 8);
+    t.len = bytes_get_u32(in + 12);
+    t.step = bytes_get_u64(in + 16);
     if (t.magic != WIRE_MAGIC || t.version != WIRE_VERSION) return JANUS_EPROTO;
     if (t.type < 1 || t.type > WIRE_TYPE_MAX) return JANUS_EPROTO;
     if (t.layer < WIRE_LAYER_NONE || t.layer >= LIMIT_MAX_LAYERS) return JANUS_EPROTO;
@@ -95,11 +65,11 @@ int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t cap, size_t
         s->step};
     wire_header_encode(&h, out);
     uint8_t *p = out + WIRE_HEADER_SIZE;
-    wire_put_u32(p + 0, (uint32_t)s->scheme);
-    wire_put_u32(p + 4, s->flags);
-    wire_put_u32(p + 8, (uint32_t)s->n_attn);
+    bytes_put_u32(p + 0, (uint32_t)s->scheme);
+    bytes_put_u32(p + 4, s->flags);
+    bytes_put_u32(p + 8, (uint32_t)s->n_attn);
     for (int32_t i = 0; i < s->n_attn; i++)
-        wire_put_u32(p + STEP_FIXED + 4 * (size_t)i, (uint32_t)s->b[i]);
+        bytes_put_u32(p + STEP_FIXED + 4 * (size_t)i, (uint32_t)s->b[i]);
     *n_out = n;
     return JANUS_OK;
 }
@@ -113,7 +83,7 @@ int wire_step_decode(const uint8_t *in, size_t n, int32_t expect_n_attn, struct 
     if (n != WIRE_HEADER_SIZE + (size_t)h.len) return JANUS_EPROTO;
     if (h.len < STEP_FIXED) return JANUS_EPROTO;
     const uint8_t *p = in + WIRE_HEADER_SIZE;
-    int32_t n_attn = (int32_t)wire_get_u32(p + 8);
+    int32_t n_attn = (int32_t)bytes_get_u32(p + 8);
     if (n_attn < 1) return JANUS_EPROTO;
     if (n_attn > LIMIT_MAX_INSTANCES) return JANUS_ELIMIT;
     if ((size_t)h.len != STEP_FIXED + 4 * (size_t)n_attn) return JANUS_EPROTO;
@@ -121,11 +91,11 @@ int wire_step_decode(const uint8_t *in, size_t n, int32_t expect_n_attn, struct 
     // Decode into a temporary so that s stays untouched on error.
     struct wire_step t;
     t.step = h.step;
-    t.scheme = (int32_t)wire_get_u32(p + 0);
-    t.flags = wire_get_u32(p + 4);
+    t.scheme = (int32_t)bytes_get_u32(p + 0);
+    t.flags = bytes_get_u32(p + 4);
     t.n_attn = n_attn;
     for (int32_t i = 0; i < n_attn; i++)
-        t.b[i] = (int32_t)wire_get_u32(p + STEP_FIXED + 4 * (size_t)i);
+        t.b[i] = (int32_t)bytes_get_u32(p + STEP_FIXED + 4 * (size_t)i);
     if (step_check(&t) != JANUS_OK) return JANUS_EPROTO;
     memcpy(s, &t, offsetof(struct wire_step, b) + 4 * (size_t)n_attn);
     return JANUS_OK;

@@ -83,10 +83,4 @@ JANUS_WUR int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t c
 JANUS_WUR int wire_step_decode(const uint8_t *in, size_t n, int32_t expect_n_attn,
                                struct wire_step *s);
 
-// Little-endian helpers (exported for the other message encoders of comm/ and ctl/).
-void wire_put_u32(uint8_t *p, uint32_t v);
-void wire_put_u64(uint8_t *p, uint64_t v);
-uint32_t wire_get_u32(const uint8_t *p);
-uint64_t wire_get_u64(const uint8_t *p);
-
 #endif // JANUS_COMM_WIRE_H

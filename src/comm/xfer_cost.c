@@ -157,32 +157,35 @@ static int pingpong(MPI_Comm comm, int me, int a, int b, char *buf, int n, int r
     return JANUS_OK;
 }
 
-// Measures one pair (all ranks call; only a and b exchange) and broadcasts from a.
-static int measure(const struct topo *t, int a, int b, char *buf, double *lat, double *byte_s) {
+int xfer_cost_pingpong(MPI_Comm comm, int a, int b, double *lat_s, double *byte_s) {
+    int me;
+    COMM_TRY(MPI_Comm_rank(comm, &me));
     double v[2] = {0, 0};
-    if (t->rank == a || t->rank == b) {
+    int rc = JANUS_OK;
+    if (me == a || me == b) {
+        char *buf = mem_calloc(MEM_TAG_COMM, PP_BIG, 1);
+        if (!buf) return JANUS_ENOMEM;
         double rt_small = 0, rt_big = 0;
-        int rc = pingpong(t->comm, t->rank, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
-        if (rc == JANUS_OK)
-            rc = pingpong(t->comm, t->rank, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        rc = pingpong(comm, me, a, b, buf, PP_SMALL, PP_REPS_SMALL, &rt_small);
+        if (rc == JANUS_OK) rc = pingpong(comm, me, a, b, buf, PP_BIG, PP_REPS_BIG, &rt_big);
+        mem_free(buf);
         if (rc != JANUS_OK) return rc;
         v[0] = rt_small / 2;
         v[1] = (rt_big / 2 - v[0]) / PP_BIG;
         if (!(v[1] > 1e-13)) v[1] = 1e-13; // noise on an idle-yielding host; keep it positive
     }
-    COMM_TRY(MPI_Bcast(v, 2, MPI_DOUBLE, a, t->comm));
-    *lat = v[0];
+    COMM_TRY(MPI_Bcast(v, 2, MPI_DOUBLE, a, comm));
+    *lat_s = v[0];
     *byte_s = v[1];
     return JANUS_OK;
 }
 
 int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t) {
-    char *buf = mem_calloc(MEM_TAG_COMM, PP_BIG, 1);
-    if (!buf) return JANUS_ENOMEM;
     struct xfer_cost c;
     xfer_cost_default(&c);
     int a = t->side[TOPO_ROLE_ATTN].rank[0], b = t->side[TOPO_ROLE_MOE].rank[0];
-    int rc = measure(t, a, b, buf, &c.lat_s[XFER_LINK_CROSS], &c.byte_s[XFER_LINK_CROSS]);
+    int rc =
+        xfer_cost_pingpong(t->comm, a, b, &c.lat_s[XFER_LINK_CROSS], &c.byte_s[XFER_LINK_CROSS]);
     // Local pair: the first node (attention nodes, then MoE nodes) with two members.
     int la = -1, lb = -1;
     for (int role = 0; role < TOPO_N_ROLES && la < 0; role++) {
@@ -194,12 +197,12 @@ int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t) {
             }
     }
     if (rc == JANUS_OK && la >= 0) {
-        rc = measure(t, la, lb, buf, &c.lat_s[XFER_LINK_LOCAL], &c.byte_s[XFER_LINK_LOCAL]);
+        rc = xfer_cost_pingpong(t->comm, la, lb, &c.lat_s[XFER_LINK_LOCAL],
+                                &c.byte_s[XFER_LINK_LOCAL]);
     } else {
         c.lat_s[XFER_LINK_LOCAL] = c.lat_s[XFER_LINK_CROSS];
         c.byte_s[XFER_LINK_LOCAL] = c.byte_s[XFER_LINK_CROSS];
     }
-    mem_free(buf);
     if (rc == JANUS_OK) *out = c;
     return rc;
 }
@@ -213,25 +216,22 @@ int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t 
         const char *end = strchr(p, ',');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         char item[128];
-        if (n == 0 || n >= sizeof item) {
-            snprintf(err, err_len, "--comm-cost: malformed item near '%.40s'", p);
-            return JANUS_EINVAL;
-        }
+        if (n == 0 || n >= sizeof item)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--comm-cost: malformed item near '%.40s'", p);
         memcpy(item, p, n);
         item[n] = 0;
         char *eq = strchr(item, '=');
-        if (!eq) {
-            snprintf(err, err_len, "--comm-cost: '%s' is not key=value", item);
-            return JANUS_EINVAL;
-        }
+        if (!eq)
+            return status_errf(err, err_len, JANUS_EINVAL, "--comm-cost: '%s' is not key=value",
+                               item);
         *eq = 0;
         char *vend = NULL;
         double v = strtod(eq + 1, &vend);
         int is_lat = strstr(item, "_lat_us") != NULL;
-        if (!*(eq + 1) || *vend || !isfinite(v) || v < 0 || (!is_lat && v <= 0)) {
-            snprintf(err, err_len, "--comm-cost: bad value '%s' for %s", eq + 1, item);
-            return JANUS_EINVAL;
-        }
+        if (!*(eq + 1) || *vend || !isfinite(v) || v < 0 || (!is_lat && v <= 0))
+            return status_errf(err, err_len, JANUS_EINVAL, "--comm-cost: bad value '%s' for %s",
+                               eq + 1, item);
         if (!strcmp(item, "cross_lat_us"))
             r.lat_s[XFER_LINK_CROSS] = v * 1e-6;
         else if (!strcmp(item, "local_lat_us"))
@@ -240,13 +240,12 @@ int xfer_cost_override(struct xfer_cost *c, const char *spec, char *err, size_t 
             r.byte_s[XFER_LINK_CROSS] = 1.0 / (v * 1e9);
         else if (!strcmp(item, "local_gbps"))
             r.byte_s[XFER_LINK_LOCAL] = 1.0 / (v * 1e9);
-        else {
-            snprintf(err, err_len,
-                     "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, "
-                     "local_gbps)",
-                     item);
-            return JANUS_EINVAL;
-        }
+        else
+            return status_errf(
+                err, err_len, JANUS_EINVAL,
+                "--comm-cost: unknown key '%s' (cross_lat_us, cross_gbps, local_lat_us, "
+                "local_gbps)",
+                item);
         p = end ? end + 1 : p + n;
     }
     *c = r;

@@ -35,6 +35,13 @@ void xfer_cost_default(struct xfer_cost *c);
 // so *out is identical on every rank. Returns JANUS_OK or JANUS_ECOMM.
 JANUS_WUR int xfer_cost_calibrate(struct xfer_cost *out, const struct topo *t);
 
+// Collective on comm: the one MPI ping-pong of the tree (calibration above, and `janus plan
+// --measure-local` through its --mpi-pingpong helper). Ranks a and b exchange 8-byte and
+// 256 KiB messages (fastest of several round trips); a broadcasts the one-way latency
+// (*lat_s, seconds) and the per-byte cost (*byte_s, seconds per byte) to every rank.
+// JANUS_OK, JANUS_ENOMEM or JANUS_ECOMM.
+JANUS_WUR int xfer_cost_pingpong(MPI_Comm comm, int a, int b, double *lat_s, double *byte_s);
+
 // Not collective. Applies "key=value[,key=value...]" overrides; keys: cross_lat_us,
 // cross_gbps, local_lat_us, local_gbps (GB/s = 1e9 bytes/s). JANUS_EINVAL with a one-line
 // reason in err (and *c unchanged) on an unknown key or a value that is not a finite number

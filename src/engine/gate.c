@@ -4,6 +4,7 @@
 #include "engine/gate.h"
 
 #include "base/base.h"
+#include "base/limits.h"
 
 #include <math.h>
 
@@ -60,9 +61,9 @@ void gate_select(const struct gate_params *p, const float *r, float *scratch, in
     if (p->n_group > 1) {
         const int64_t G = p->n_group, gs = n / G;
         // G < n_expert <= LIMIT_MAX_EXPERTS (hparams validation), so these fit.
-        float gscore[1024];
-        float gtaken[1024];
-        JANUS_ASSERT(G <= 1024);
+        float gscore[LIMIT_MAX_EXPERTS];
+        float gtaken[LIMIT_MAX_EXPERTS];
+        JANUS_ASSERT(G <= LIMIT_MAX_EXPERTS);
         for (int64_t g = 0; g < G; g++) {
             const float *sg = s + g * gs;
             float m1 = -INFINITY, m2 = -INFINITY;

@@ -88,8 +88,3 @@ const char *arch_tensor_name(char *buf, size_t n, enum arch_tensor t, int layer)
         snprintf(buf, n, "%s", f);
     return buf;
 }
-
-const char *arch_key(char *buf, size_t n, const struct arch_info *a, const char *suffix) {
-    snprintf(buf, n, "%s.%s", a->name, suffix);
-    return buf;
-}

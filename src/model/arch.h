@@ -81,7 +81,4 @@ enum arch_tensor {
 // Returns buf.
 const char *arch_tensor_name(char *buf, size_t n, enum arch_tensor t, int layer);
 
-// Writes "<arch>.<suffix>" (e.g. "deepseek2.expert_count") into buf. Returns buf.
-const char *arch_key(char *buf, size_t n, const struct arch_info *a, const char *suffix);
-
 #endif // JANUS_ARCH_H

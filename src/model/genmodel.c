@@ -5,6 +5,8 @@
 // converted to the storage type (types.h) and passed to the writer chunk by chunk.
 // SPDX-License-Identifier: MIT
 #include "model/genmodel.h"
+#include "model/arch.h"
+#include "model/gguf_keys.h"
 
 #include "base/limits.h"
 #include "base/mem.h"
@@ -470,64 +472,66 @@ static void vec(struct plan *pl, const char *name, int64_t n, float offset, floa
 static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t n_vocab) {
     const int64_t E = p->n_embd, H = p->n_head, Hkv = p->n_head_kv;
     char nm[96];
-#define NAME(fmt) (snprintf(nm, sizeof nm, "blk.%lld." fmt, (long long)il), nm)
-    plan_add(pl, "token_embd.weight", 2, E, n_vocab, 1, p->type, 0.0f, 1.0f);
+#define NAME(t) arch_tensor_name(nm, sizeof nm, t, (int)il)
+    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_TOKEN_EMBD, 0), 2, E, n_vocab, 1, p->type,
+             0.0f, 1.0f);
     for (int64_t il = 0; il < p->n_layer; il++) {
-        vec(pl, NAME("attn_norm.weight"), E, 1.0f, 0.1f);
+        vec(pl, NAME(ARCH_T_ATTN_NORM), E, 1.0f, 0.1f);
         if (p->arch != GENMODEL_ARCH_DEEPSEEK2) {
             const int64_t hd = head_dim(p);
-            mat(pl, p, NAME("attn_q.weight"), E, H * hd, 0);
-            mat(pl, p, NAME("attn_k.weight"), E, Hkv * hd, 0);
-            mat(pl, p, NAME("attn_v.weight"), E, Hkv * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q), E, H * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_K), E, Hkv * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_V), E, Hkv * hd, 0);
             if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
-                vec(pl, NAME("attn_q.bias"), H * hd, 0.0f, 0.02f);
-                vec(pl, NAME("attn_k.bias"), Hkv * hd, 0.0f, 0.02f);
-                vec(pl, NAME("attn_v.bias"), Hkv * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_Q_BIAS), H * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_K_BIAS), Hkv * hd, 0.0f, 0.02f);
+                vec(pl, NAME(ARCH_T_ATTN_V_BIAS), Hkv * hd, 0.0f, 0.02f);
             }
             if (p->arch == GENMODEL_ARCH_QWEN3MOE) {
-                vec(pl, NAME("attn_q_norm.weight"), hd, 1.0f, 0.5f);
-                vec(pl, NAME("attn_k_norm.weight"), hd, 1.0f, 0.5f);
+                vec(pl, NAME(ARCH_T_ATTN_Q_NORM), hd, 1.0f, 0.5f);
+                vec(pl, NAME(ARCH_T_ATTN_K_NORM), hd, 1.0f, 0.5f);
             }
-            mat(pl, p, NAME("attn_output.weight"), H * hd, E, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * hd, E, 0);
         } else {
-            vec(pl, NAME("attn_q_a_norm.weight"), p->q_lora, 1.0f, 0.1f);
-            vec(pl, NAME("attn_kv_a_norm.weight"), p->kv_lora, 1.0f, 0.1f);
-            mat(pl, p, NAME("attn_q_a.weight"), E, p->q_lora, 0);
-            mat(pl, p, NAME("attn_q_b.weight"), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
-            mat(pl, p, NAME("attn_kv_a_mqa.weight"), E, p->kv_lora + p->qk_rope, 0);
-            mat(pl, p, NAME("attn_kv_b.weight"), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
-            mat(pl, p, NAME("attn_output.weight"), H * p->v_head, E, 0);
+            vec(pl, NAME(ARCH_T_ATTN_Q_A_NORM), p->q_lora, 1.0f, 0.1f);
+            vec(pl, NAME(ARCH_T_ATTN_KV_A_NORM), p->kv_lora, 1.0f, 0.1f);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q_A), E, p->q_lora, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q_B), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_KV_A_MQA), E, p->kv_lora + p->qk_rope, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_KV_B), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * p->v_head, E, 0);
         }
-        vec(pl, NAME("ffn_norm.weight"), E, 1.0f, 0.1f);
+        vec(pl, NAME(ARCH_T_FFN_NORM), E, 1.0f, 0.1f);
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && il < p->n_dense_lead) {
-            mat(pl, p, NAME("ffn_gate.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_up.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_down.weight"), p->n_ff, E, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_GATE), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN), p->n_ff, E, 0);
             continue;
         }
-        plan_add(pl, NAME("ffn_gate_inp.weight"), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
+        plan_add(pl, NAME(ARCH_T_FFN_GATE_INP), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
                  (float)(1.0 / sqrt((double)E)));
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->gating == GENMODEL_GATING_SIGMOID)
-            vec(pl, NAME("exp_probs_b.bias"), p->n_expert, 0.0f, 0.1f);
-        mat(pl, p, NAME("ffn_gate_exps.weight"), E, p->n_ff_exp, p->n_expert);
-        mat(pl, p, NAME("ffn_up_exps.weight"), E, p->n_ff_exp, p->n_expert);
-        mat(pl, p, NAME("ffn_down_exps.weight"), p->n_ff_exp, E, p->n_expert);
+            vec(pl, NAME(ARCH_T_EXP_PROBS_B), p->n_expert, 0.0f, 0.1f);
+        mat(pl, p, NAME(ARCH_T_FFN_GATE_EXPS), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME(ARCH_T_FFN_UP_EXPS), E, p->n_ff_exp, p->n_expert);
+        mat(pl, p, NAME(ARCH_T_FFN_DOWN_EXPS), p->n_ff_exp, E, p->n_expert);
         if (p->arch == GENMODEL_ARCH_QWEN2MOE) {
-            vec(pl, NAME("ffn_gate_inp_shexp.weight"), E, 0.0f, (float)(1.0 / sqrt((double)E)));
-            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_up_shexp.weight"), E, p->n_ff, 0);
-            mat(pl, p, NAME("ffn_down_shexp.weight"), p->n_ff, E, 0);
+            vec(pl, NAME(ARCH_T_FFN_GATE_INP_SHEXP), E, 0.0f, (float)(1.0 / sqrt((double)E)));
+            mat(pl, p, NAME(ARCH_T_FFN_GATE_SHEXP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP_SHEXP), E, p->n_ff, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN_SHEXP), p->n_ff, E, 0);
         }
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->n_expert_shared > 0) {
             int64_t w = p->n_ff_exp * p->n_expert_shared;
-            mat(pl, p, NAME("ffn_gate_shexp.weight"), E, w, 0);
-            mat(pl, p, NAME("ffn_up_shexp.weight"), E, w, 0);
-            mat(pl, p, NAME("ffn_down_shexp.weight"), w, E, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_GATE_SHEXP), E, w, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_UP_SHEXP), E, w, 0);
+            mat(pl, p, NAME(ARCH_T_FFN_DOWN_SHEXP), w, E, 0);
         }
     }
 #undef NAME
-    vec(pl, "output_norm.weight", E, 1.0f, 0.1f);
-    plan_add(pl, "output.weight", 2, E, n_vocab, 1, p->type, 0.0f, (float)(1.0 / sqrt((double)E)));
+    vec(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT_NORM, 0), E, 1.0f, 0.1f);
+    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT, 0), 2, E, n_vocab, 1, p->type, 0.0f,
+             (float)(1.0 / sqrt((double)E)));
 }
 
 // ---- keys
@@ -548,20 +552,20 @@ struct keyw {
     const char *bad; // key that failed
 };
 
-static void ku32(struct keyw *k, const char *suffix, int64_t v) {
+static void ku32(struct keyw *k, enum gguf_key name, int64_t v) {
     if (k->rc) return;
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    gguf_key(key, sizeof key, k->arch, name);
     k->rc = gguf_writer_add_u32(k->w, key, (uint32_t)v);
-    if (k->rc) k->bad = suffix;
+    if (k->rc) k->bad = gguf_key_name(name);
 }
 
-static void kf32(struct keyw *k, const char *suffix, float v) {
+static void kf32(struct keyw *k, enum gguf_key name, float v) {
     if (k->rc) return;
     char key[128];
-    snprintf(key, sizeof key, "%s.%s", k->arch, suffix);
+    gguf_key(key, sizeof key, k->arch, name);
     k->rc = gguf_writer_add_f32(k->w, key, v);
-    if (k->rc) k->bad = suffix;
+    if (k->rc) k->bad = gguf_key_name(name);
 }
 
 static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, int64_t n_vocab) {
@@ -571,61 +575,63 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
         snprintf(name, sizeof name, "%s", p->name);
     else
         snprintf(name, sizeof name, "janus-gen-%s-%s", k.arch, ggml_type_name(p->type));
-    k.rc = gguf_writer_add_str(w, "general.architecture", k.arch);
-    if (!k.rc) k.rc = gguf_writer_add_str(w, "general.name", name);
-    if (!k.rc) k.rc = gguf_writer_add_u32(w, "general.file_type", file_type(p->type));
-    ku32(&k, "vocab_size", n_vocab);
-    ku32(&k, "context_length", p->context);
-    ku32(&k, "embedding_length", p->n_embd);
-    ku32(&k, "block_count", p->n_layer);
-    ku32(&k, "attention.head_count", p->n_head);
-    kf32(&k, "rope.freq_base", p->rope_base);
-    kf32(&k, "attention.layer_norm_rms_epsilon", p->rms_eps);
-    ku32(&k, "expert_count", p->n_expert);
-    ku32(&k, "expert_used_count", p->n_expert_used);
+    k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_ARCHITECTURE), k.arch);
+    if (!k.rc) k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_NAME), name);
+    if (!k.rc)
+        k.rc =
+            gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_GENERAL_FILE_TYPE), file_type(p->type));
+    ku32(&k, GGUF_KEY_VOCAB_SIZE, n_vocab);
+    ku32(&k, GGUF_KEY_CONTEXT_LENGTH, p->context);
+    ku32(&k, GGUF_KEY_EMBEDDING_LENGTH, p->n_embd);
+    ku32(&k, GGUF_KEY_BLOCK_COUNT, p->n_layer);
+    ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT, p->n_head);
+    kf32(&k, GGUF_KEY_ROPE_FREQ_BASE, p->rope_base);
+    kf32(&k, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON, p->rms_eps);
+    ku32(&k, GGUF_KEY_EXPERT_COUNT, p->n_expert);
+    ku32(&k, GGUF_KEY_EXPERT_USED_COUNT, p->n_expert_used);
     switch (p->arch) {
     case GENMODEL_ARCH_LLAMA:
-        ku32(&k, "feed_forward_length", p->n_ff_exp);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN2MOE:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "expert_shared_feed_forward_length", p->n_ff);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_QWEN3MOE:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "attention.key_length", head_dim(p));
-        ku32(&k, "attention.value_length", head_dim(p));
-        ku32(&k, "rope.dimension_count", head_dim(p));
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, head_dim(p));
+        ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, head_dim(p));
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
         break;
     case GENMODEL_ARCH_DEEPSEEK2:
-        ku32(&k, "feed_forward_length", p->n_ff);
-        ku32(&k, "attention.head_count_kv", p->n_head_kv);
-        ku32(&k, "leading_dense_block_count", p->n_dense_lead);
-        ku32(&k, "attention.q_lora_rank", p->q_lora);
-        ku32(&k, "attention.kv_lora_rank", p->kv_lora);
-        ku32(&k, "attention.key_length", p->qk_nope + p->qk_rope);
-        ku32(&k, "attention.value_length", p->v_head);
-        ku32(&k, "rope.dimension_count", p->qk_rope);
-        ku32(&k, "expert_feed_forward_length", p->n_ff_exp);
-        ku32(&k, "expert_shared_count", p->n_expert_shared);
-        kf32(&k, "expert_weights_scale", p->weights_scale);
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, p->n_dense_lead);
+        ku32(&k, GGUF_KEY_ATTENTION_Q_LORA_RANK, p->q_lora);
+        ku32(&k, GGUF_KEY_ATTENTION_KV_LORA_RANK, p->kv_lora);
+        ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->qk_nope + p->qk_rope);
+        ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, p->v_head);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, p->qk_rope);
+        ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_EXPERT_SHARED_COUNT, p->n_expert_shared);
+        kf32(&k, GGUF_KEY_EXPERT_WEIGHTS_SCALE, p->weights_scale);
         if (!k.rc) {
             char key[128];
-            snprintf(key, sizeof key, "%s.expert_weights_norm", k.arch);
+            gguf_key(key, sizeof key, k.arch, GGUF_KEY_EXPERT_WEIGHTS_NORM);
             k.rc = gguf_writer_add_bool(w, key, p->norm_topk);
         }
-        ku32(&k, "expert_gating_func", p->gating);
-        kf32(&k, "rope.scaling.yarn_log_multiplier", 0.1f);
+        ku32(&k, GGUF_KEY_EXPERT_GATING_FUNC, p->gating);
+        kf32(&k, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, 0.1f);
         if (p->n_group) {
-            ku32(&k, "expert_group_count", p->n_group);
-            ku32(&k, "expert_group_used_count", p->n_group_used);
+            ku32(&k, GGUF_KEY_EXPERT_GROUP_COUNT, p->n_group);
+            ku32(&k, GGUF_KEY_EXPERT_GROUP_USED_COUNT, p->n_group_used);
         }
         break;
     }
@@ -633,17 +639,22 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
 }
 
 static int write_vocab_keys(struct gguf_writer *w, const struct vocab *v) {
-    int rc = gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
+    int rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MODEL), "llama");
     if (!rc)
-        rc = gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", (const char **)v->tok,
+        rc = gguf_writer_add_arr_str(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS),
+                                     (const char **)v->tok, (uint64_t)v->n);
+    if (!rc)
+        rc = gguf_writer_add_arr_f32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_SCORES), v->score,
                                      (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", v->score, (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", v->type, (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
-    if (!rc) rc = gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
-    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", 1);
-    if (!rc) rc = gguf_writer_add_bool(w, "tokenizer.ggml.add_eos_token", 0);
+    if (!rc)
+        rc = gguf_writer_add_arr_i32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKEN_TYPE), v->type,
+                                     (uint64_t)v->n);
+    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_BOS_TOKEN_ID), 1);
+    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_EOS_TOKEN_ID), 2);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_UNKNOWN_TOKEN_ID), 0);
+    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_BOS_TOKEN), 1);
+    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_EOS_TOKEN), 0);
     return rc;
 }
 
@@ -754,7 +765,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     struct gguf vg;
     int have_vg = 0;
     if (p->vocab_path) {
-        char e2[512];
+        char e2[JANUS_ERR_LEN];
         rc = gguf_open(&vg, p->vocab_path, e2, sizeof e2);
         if (rc) {
             status_errf(err, err_len, rc, "--vocab: %s", e2);
@@ -763,7 +774,8 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         have_vg = 1;
         enum gguf_type et;
         uint64_t n;
-        rc = gguf_get_arr(&vg, "tokenizer.ggml.tokens", &et, &n, e2, sizeof e2);
+        rc = gguf_get_arr(&vg, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &et, &n, e2,
+                          sizeof e2);
         if (rc || et != GGUF_TYPE_STRING || n == 0 || n > LIMIT_MAX_VOCAB) {
             rc =
                 status_errf(err, err_len, JANUS_EFORMAT,

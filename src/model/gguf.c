@@ -6,8 +6,10 @@
 // Errors are one line naming the key or tensor. Host must be little-endian (as the files).
 // SPDX-License-Identifier: MIT
 #include "model/gguf.h"
+#include "model/gguf_keys.h"
 
 #include "base/buf.h"
+#include "base/bytes.h"
 #include "base/limits.h"
 #include "base/mem.h"
 #include "base/status.h"
@@ -169,29 +171,16 @@ static const char *show(char *out, size_t out_len, const char *s, uint64_t len) 
     return out;
 }
 
-static int fail(struct parser *ps, int status, const char *fmt, ...) JANUS_PRINTF(3, 4);
-static int fail(struct parser *ps, int status, const char *fmt, ...) {
-    if (ps->err && ps->err_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ps->err, ps->err_len, fmt, ap);
-        va_end(ap);
-    }
-    return status;
-}
-
 static int need(struct parser *ps, uint64_t n) { return n <= ps->size - ps->pos; }
 
 static uint32_t rd_u32(struct parser *ps) {
-    uint32_t v;
-    memcpy(&v, ps->p + ps->pos, 4);
+    uint32_t v = bytes_get_u32(ps->p + ps->pos);
     ps->pos += 4;
     return v;
 }
 
 static uint64_t rd_u64(struct parser *ps) {
-    uint64_t v;
-    memcpy(&v, ps->p + ps->pos, 8);
+    uint64_t v = bytes_get_u64(ps->p + ps->pos);
     ps->pos += 8;
     return v;
 }
@@ -200,19 +189,22 @@ static uint64_t rd_u64(struct parser *ps) {
 // what: description for messages ("key #3", "key 'x' array element 7", ...).
 static int rd_str(struct parser *ps, struct gguf_str *out, uint64_t max, const char *what) {
     if (!need(ps, 8))
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: %s: string length at offset %zu needs 8 bytes (file size %zu)",
-                    what, ps->pos, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: %s: string length at offset %zu needs 8 bytes (file size %zu)", what,
+            ps->pos, ps->size);
     size_t at = ps->pos;
     uint64_t len = rd_u64(ps);
     if (len > max)
-        return fail(ps, JANUS_ELIMIT, "%s: string length %llu at offset %zu exceeds the limit %llu",
-                    what, (unsigned long long)len, at, (unsigned long long)max);
+        return status_errf(ps->err, ps->err_len, JANUS_ELIMIT,
+                           "%s: string length %llu at offset %zu exceeds the limit %llu", what,
+                           (unsigned long long)len, at, (unsigned long long)max);
     if (!need(ps, len))
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: %s: string of %llu bytes at offset %zu extends past end of "
-                    "file (size %zu)",
-                    what, (unsigned long long)len, ps->pos, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: %s: string of %llu bytes at offset %zu extends past end of "
+            "file (size %zu)",
+            what, (unsigned long long)len, ps->pos, ps->size);
     out->ptr = (const char *)(ps->p + ps->pos);
     out->len = len;
     ps->pos += len;
@@ -266,14 +258,15 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
                        uint64_t *n_str_elems) {
     char what[512];
     if (!need(ps, 4))
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: key '%s': value type at offset %zu extends past end of file "
-                    "(size %zu)",
-                    kname, ps->pos, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: key '%s': value type at offset %zu extends past end of file "
+            "(size %zu)",
+            kname, ps->pos, ps->size);
     uint32_t t = rd_u32(ps);
     if (!valid_value_type(t))
-        return fail(ps, JANUS_EFORMAT, "key '%s': invalid value type %u (expected 0..12)", kname,
-                    t);
+        return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                           "key '%s': invalid value type %u (expected 0..12)", kname, t);
     kv->type = (enum gguf_type)t;
     if (t == GGUF_TYPE_STRING) {
         struct gguf_str s;
@@ -284,47 +277,51 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
     if (t != GGUF_TYPE_ARRAY) {
         size_t sz = scalar_size(t);
         if (!need(ps, sz))
-            return fail(ps, JANUS_EFORMAT,
-                        "truncated file: key '%s': %s value at offset %zu extends past end of file "
-                        "(size %zu)",
-                        kname, gguf_type_name(kv->type), ps->pos, ps->size);
+            return status_errf(
+                ps->err, ps->err_len, JANUS_EFORMAT,
+                "truncated file: key '%s': %s value at offset %zu extends past end of file "
+                "(size %zu)",
+                kname, gguf_type_name(kv->type), ps->pos, ps->size);
         kv->data = ps->p + ps->pos;
         if (t == GGUF_TYPE_BOOL && kv->data[0] > 1)
-            return fail(ps, JANUS_EFORMAT, "key '%s': bool value %u (expected 0 or 1)", kname,
-                        kv->data[0]);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "key '%s': bool value %u (expected 0 or 1)", kname, kv->data[0]);
         ps->pos += sz;
         return JANUS_OK;
     }
     if (!need(ps, 12))
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: key '%s': array header at offset %zu extends past end of file "
-                    "(size %zu)",
-                    kname, ps->pos, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: key '%s': array header at offset %zu extends past end of file "
+            "(size %zu)",
+            kname, ps->pos, ps->size);
     uint32_t at = rd_u32(ps);
     uint64_t n = rd_u64(ps);
     if (at == GGUF_TYPE_ARRAY)
-        return fail(ps, JANUS_EUNSUPPORTED, "key '%s': nested arrays are not supported", kname);
+        return status_errf(ps->err, ps->err_len, JANUS_EUNSUPPORTED,
+                           "key '%s': nested arrays are not supported", kname);
     if (!valid_value_type(at))
-        return fail(ps, JANUS_EFORMAT, "key '%s': invalid array element type %u (expected 0..12)",
-                    kname, at);
+        return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                           "key '%s': invalid array element type %u (expected 0..12)", kname, at);
     if (n > LIMIT_GGUF_MAX_ARRAY)
-        return fail(ps, JANUS_ELIMIT, "key '%s': array of %llu elements exceeds the limit %u",
-                    kname, (unsigned long long)n, (unsigned)LIMIT_GGUF_MAX_ARRAY);
+        return status_errf(ps->err, ps->err_len, JANUS_ELIMIT,
+                           "key '%s': array of %llu elements exceeds the limit %u", kname,
+                           (unsigned long long)n, (unsigned)LIMIT_GGUF_MAX_ARRAY);
     kv->arr_type = (enum gguf_type)at;
     kv->arr_n = n;
     kv->data = ps->p + ps->pos;
     if (at == GGUF_TYPE_STRING) {
         // each element needs at least its 8-byte length
         if (n > (ps->size - ps->pos) / 8)
-            return fail(ps, JANUS_EFORMAT,
-                        "truncated file: key '%s': array of %llu strings at offset %zu needs at "
-                        "least %llu bytes (file size %zu)",
-                        kname, (unsigned long long)n, ps->pos, (unsigned long long)n * 8, ps->size);
+            return status_errf(
+                ps->err, ps->err_len, JANUS_EFORMAT,
+                "truncated file: key '%s': array of %llu strings at offset %zu needs at "
+                "least %llu bytes (file size %zu)",
+                kname, (unsigned long long)n, ps->pos, (unsigned long long)n * 8, ps->size);
         for (uint64_t i = 0; i < n; i++) {
             // fast path: the element fits; otherwise re-read it with a descriptive name
             if (need(ps, 8)) {
-                uint64_t len;
-                memcpy(&len, ps->p + ps->pos, 8);
+                uint64_t len = bytes_get_u64(ps->p + ps->pos);
                 if (len <= LIMIT_GGUF_MAX_STRING && need(ps, 8 + len)) {
                     ps->pos += 8 + (size_t)len;
                     continue;
@@ -340,16 +337,17 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
     }
     size_t sz = scalar_size(at);
     if (n > (ps->size - ps->pos) / sz)
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: key '%s': array of %llu %s at offset %zu extends past end of "
-                    "file (size %zu)",
-                    kname, (unsigned long long)n, gguf_type_name(kv->arr_type), ps->pos, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: key '%s': array of %llu %s at offset %zu extends past end of "
+            "file (size %zu)",
+            kname, (unsigned long long)n, gguf_type_name(kv->arr_type), ps->pos, ps->size);
     if (at == GGUF_TYPE_BOOL) {
         for (uint64_t i = 0; i < n; i++)
             if (kv->data[i] > 1)
-                return fail(ps, JANUS_EFORMAT,
-                            "key '%s': bool array element %llu is %u (expected 0 or 1)", kname,
-                            (unsigned long long)i, kv->data[i]);
+                return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                                   "key '%s': bool array element %llu is %u (expected 0 or 1)",
+                                   kname, (unsigned long long)i, kv->data[i]);
     }
     ps->pos += (size_t)(n * sz);
     return JANUS_OK;
@@ -358,51 +356,59 @@ static int parse_value(struct parser *ps, struct gguf_kv *kv, const char *kname,
 static int parse(struct gguf *g, struct parser *ps) {
     char nm[400];
     if (ps->size < 4 || memcmp(ps->p, GGUF_MAGIC, 4) != 0)
-        return fail(ps, JANUS_EFORMAT, "not a GGUF file: bad magic (expected \"GGUF\")");
+        return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                           "not a GGUF file: bad magic (expected \"GGUF\")");
     ps->pos = 4;
     if (!need(ps, 4))
-        return fail(ps, JANUS_EFORMAT, "truncated file: header needs 24 bytes (file size %zu)",
-                    ps->size);
+        return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                           "truncated file: header needs 24 bytes (file size %zu)", ps->size);
     uint32_t version = rd_u32(ps);
     if (version == 1)
-        return fail(ps, JANUS_EUNSUPPORTED, "GGUF version 1 is not supported (expected 2 or 3)");
+        return status_errf(ps->err, ps->err_len, JANUS_EUNSUPPORTED,
+                           "GGUF version 1 is not supported (expected 2 or 3)");
     if (version == 0x02000000u || version == 0x03000000u)
-        return fail(ps, JANUS_EUNSUPPORTED, "big-endian GGUF files are not supported");
+        return status_errf(ps->err, ps->err_len, JANUS_EUNSUPPORTED,
+                           "big-endian GGUF files are not supported");
     if (version != 2 && version != 3)
-        return fail(ps, JANUS_EUNSUPPORTED, "unknown GGUF version %u (expected 2 or 3)", version);
+        return status_errf(ps->err, ps->err_len, JANUS_EUNSUPPORTED,
+                           "unknown GGUF version %u (expected 2 or 3)", version);
     if (!need(ps, 16))
-        return fail(ps, JANUS_EFORMAT, "truncated file: header needs 24 bytes (file size %zu)",
-                    ps->size);
+        return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                           "truncated file: header needs 24 bytes (file size %zu)", ps->size);
     uint64_t n_tensors = rd_u64(ps);
     uint64_t n_kv = rd_u64(ps);
     if (n_kv > LIMIT_GGUF_MAX_KV)
-        return fail(ps, JANUS_ELIMIT, "metadata key count %llu exceeds the limit %d",
-                    (unsigned long long)n_kv, LIMIT_GGUF_MAX_KV);
+        return status_errf(ps->err, ps->err_len, JANUS_ELIMIT,
+                           "metadata key count %llu exceeds the limit %d", (unsigned long long)n_kv,
+                           LIMIT_GGUF_MAX_KV);
     if (n_tensors > LIMIT_GGUF_MAX_TENSORS)
-        return fail(ps, JANUS_ELIMIT, "tensor count %llu exceeds the limit %d",
-                    (unsigned long long)n_tensors, LIMIT_GGUF_MAX_TENSORS);
+        return status_errf(ps->err, ps->err_len, JANUS_ELIMIT,
+                           "tensor count %llu exceeds the limit %d", (unsigned long long)n_tensors,
+                           LIMIT_GGUF_MAX_TENSORS);
     // minimum encodings: kv = key len (8) + type (4) + 1 value byte; tensor info = name len
     // (8) + n_dims (4) + ne (8) + type (4) + offset (8)
     uint64_t min_bytes = n_kv * 13 + n_tensors * 32;
     if (min_bytes > ps->size - ps->pos)
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: %llu keys and %llu tensors need at least %llu bytes after the "
-                    "header (file size %zu)",
-                    (unsigned long long)n_kv, (unsigned long long)n_tensors,
-                    (unsigned long long)min_bytes, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: %llu keys and %llu tensors need at least %llu bytes after the "
+            "header (file size %zu)",
+            (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)min_bytes,
+            ps->size);
     g->version = version;
     g->n_kv = (int64_t)n_kv;
     g->n_tensors = (int64_t)n_tensors;
     if (n_kv) {
         g->kv = mem_calloc(MEM_TAG_MODEL, n_kv, sizeof *g->kv);
         if (!g->kv)
-            return fail(ps, JANUS_ENOMEM, "out of memory for %llu keys", (unsigned long long)n_kv);
+            return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory for %llu keys",
+                               (unsigned long long)n_kv);
     }
     if (n_tensors) {
         g->tensors = mem_calloc(MEM_TAG_MODEL, n_tensors, sizeof *g->tensors);
         if (!g->tensors)
-            return fail(ps, JANUS_ENOMEM, "out of memory for %llu tensors",
-                        (unsigned long long)n_tensors);
+            return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory for %llu tensors",
+                               (unsigned long long)n_tensors);
     }
 
     // ---- key/value pairs
@@ -414,10 +420,12 @@ static int parse(struct gguf *g, struct parser *ps) {
         int rc = rd_str(ps, &kv->key, GGUF_MAX_KEY, what);
         if (rc) return rc;
         if (kv->key.len == 0)
-            return fail(ps, JANUS_EFORMAT, "key #%llu: empty key name", (unsigned long long)i);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT, "key #%llu: empty key name",
+                               (unsigned long long)i);
         if (memchr(kv->key.ptr, 0, kv->key.len))
-            return fail(ps, JANUS_EFORMAT, "key '%s': name contains a NUL byte",
-                        show(nm, sizeof nm, kv->key.ptr, kv->key.len));
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "key '%s': name contains a NUL byte",
+                               show(nm, sizeof nm, kv->key.ptr, kv->key.len));
         show(nm, sizeof nm, kv->key.ptr, kv->key.len);
         rc = parse_value(ps, kv, nm, &n_str_elems);
         if (rc) return rc;
@@ -425,27 +433,30 @@ static int parse(struct gguf *g, struct parser *ps) {
     // duplicate keys
     if (n_kv > 1) {
         struct name_ix *ix = mem_calloc(MEM_TAG_MODEL, n_kv, sizeof *ix);
-        if (!ix) return fail(ps, JANUS_ENOMEM, "out of memory");
+        if (!ix) return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory");
         for (uint64_t i = 0; i < n_kv; i++)
             ix[i] = (struct name_ix){g->kv[i].key, (int64_t)i};
         qsort(ix, n_kv, sizeof *ix, cmp_name_ix);
         for (uint64_t i = 1; i < n_kv; i++) {
             if (str_cmp(&ix[i - 1].name, &ix[i].name) == 0) {
-                int rc = fail(ps, JANUS_EFORMAT, "duplicate key '%s' (entries #%lld and #%lld)",
-                              show(nm, sizeof nm, ix[i].name.ptr, ix[i].name.len),
-                              (long long)ix[i - 1].i, (long long)ix[i].i);
+                int rc = status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                                     "duplicate key '%s' (entries #%lld and #%lld)",
+                                     show(nm, sizeof nm, ix[i].name.ptr, ix[i].name.len),
+                                     (long long)ix[i - 1].i, (long long)ix[i].i);
                 mem_free(ix);
                 return rc;
             }
         }
         g->key_sorted = sorted_order(ix, n_kv);
         mem_free(ix);
-        if (!g->key_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
+        if (!g->key_sorted) return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory");
     }
     // string-array index: element i's length prefix (elements were validated above)
     if (n_str_elems) {
         g->str_index = mem_calloc(MEM_TAG_MODEL, n_str_elems, sizeof *g->str_index);
-        if (!g->str_index) return fail(ps, JANUS_ENOMEM, "out of memory for the string index");
+        if (!g->str_index)
+            return status_errf(ps->err, ps->err_len, JANUS_ENOMEM,
+                               "out of memory for the string index");
         uint64_t k = 0;
         for (int64_t i = 0; i < g->n_kv; i++) {
             struct gguf_kv *kv = &g->kv[i];
@@ -453,8 +464,7 @@ static int parse(struct gguf *g, struct parser *ps) {
             kv->elems = g->str_index + k;
             const uint8_t *q = kv->data;
             for (uint64_t j = 0; j < kv->arr_n; j++) {
-                uint64_t len;
-                memcpy(&len, q, 8);
+                uint64_t len = bytes_get_u64(q);
                 g->str_index[k++] = q;
                 q += 8 + len;
             }
@@ -462,16 +472,18 @@ static int parse(struct gguf *g, struct parser *ps) {
     }
     // alignment
     g->alignment = GGUF_DEFAULT_ALIGNMENT;
-    int64_t ai = gguf_find_key(g, "general.alignment");
+    int64_t ai = gguf_find_key(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT));
     if (ai >= 0) {
         uint32_t a;
-        char e2[160];
-        if (gguf_get_u32(g, "general.alignment", &a, e2, sizeof e2) != JANUS_OK)
-            return fail(ps, JANUS_EFORMAT, "key 'general.alignment': %s", e2);
+        char e2[JANUS_ERR_LEN];
+        if (gguf_get_u32(g, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT), &a, e2, sizeof e2) !=
+            JANUS_OK)
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT, "key 'general.alignment': %s",
+                               e2);
         if (a == 0 || (a & (a - 1)) != 0 || a > LIMIT_GGUF_MAX_ALIGNMENT)
-            return fail(ps, JANUS_EFORMAT,
-                        "key 'general.alignment': %u is not a power of two in 1..%d", a,
-                        LIMIT_GGUF_MAX_ALIGNMENT);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "key 'general.alignment': %u is not a power of two in 1..%d", a,
+                               LIMIT_GGUF_MAX_ALIGNMENT);
         g->alignment = a;
     }
 
@@ -483,37 +495,42 @@ static int parse(struct gguf *g, struct parser *ps) {
         int rc = rd_str(ps, &t->name, LIMIT_GGUF_MAX_NAME, what);
         if (rc) return rc;
         if (t->name.len == 0)
-            return fail(ps, JANUS_EFORMAT, "tensor #%llu: empty name", (unsigned long long)i);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT, "tensor #%llu: empty name",
+                               (unsigned long long)i);
         show(nm, sizeof nm, t->name.ptr, t->name.len);
         if (memchr(t->name.ptr, 0, t->name.len))
-            return fail(ps, JANUS_EFORMAT, "tensor '%s': name contains a NUL byte", nm);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "tensor '%s': name contains a NUL byte", nm);
         if (!need(ps, 4))
-            return fail(ps, JANUS_EFORMAT,
-                        "truncated file: tensor '%s': n_dims at offset %zu extends past end of "
-                        "file (size %zu)",
-                        nm, ps->pos, ps->size);
+            return status_errf(
+                ps->err, ps->err_len, JANUS_EFORMAT,
+                "truncated file: tensor '%s': n_dims at offset %zu extends past end of "
+                "file (size %zu)",
+                nm, ps->pos, ps->size);
         uint32_t n_dims = rd_u32(ps);
         if (n_dims < 1 || n_dims > LIMIT_GGUF_MAX_DIMS)
-            return fail(ps, JANUS_EFORMAT, "tensor '%s': n_dims %u (expected 1..%d)", nm, n_dims,
-                        LIMIT_GGUF_MAX_DIMS);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "tensor '%s': n_dims %u (expected 1..%d)", nm, n_dims,
+                               LIMIT_GGUF_MAX_DIMS);
         t->n_dims = n_dims;
         if (!need(ps, (uint64_t)n_dims * 8 + 12))
-            return fail(ps, JANUS_EFORMAT,
-                        "truncated file: tensor '%s': shape, type and offset at offset %zu "
-                        "extend past end of file (size %zu)",
-                        nm, ps->pos, ps->size);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "truncated file: tensor '%s': shape, type and offset at offset %zu "
+                               "extend past end of file (size %zu)",
+                               nm, ps->pos, ps->size);
         int64_t n_el = 1;
         for (int d = 0; d < 4; d++)
             t->ne[d] = 1;
         for (uint32_t d = 0; d < n_dims; d++) {
             uint64_t v = rd_u64(ps);
             if (v == 0 || v > (uint64_t)INT64_MAX)
-                return fail(ps, JANUS_EFORMAT, "tensor '%s': ne[%u] = %llu (expected >= 1)", nm, d,
-                            (unsigned long long)v);
+                return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                                   "tensor '%s': ne[%u] = %llu (expected >= 1)", nm, d,
+                                   (unsigned long long)v);
             if (n_el > INT64_MAX / (int64_t)v)
-                return fail(ps, JANUS_EFORMAT,
-                            "tensor '%s': element count overflows (ne[%u] = %llu)", nm, d,
-                            (unsigned long long)v);
+                return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                                   "tensor '%s': element count overflows (ne[%u] = %llu)", nm, d,
+                                   (unsigned long long)v);
             t->ne[d] = (int64_t)v;
             n_el *= (int64_t)v;
         }
@@ -522,39 +539,44 @@ static int parse(struct gguf *g, struct parser *ps) {
         int64_t blck;
         size_t bsz;
         if (!ggml_type_layout(t->type, &blck, &bsz))
-            return fail(ps, JANUS_EFORMAT, "tensor '%s': unknown ggml type %u", nm, t->type);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "tensor '%s': unknown ggml type %u", nm, t->type);
         if (t->ne[0] % blck != 0)
-            return fail(ps, JANUS_EFORMAT,
-                        "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %lld", nm,
-                        (long long)t->ne[0], ggml_type_name(t->type), (long long)blck);
+            return status_errf(
+                ps->err, ps->err_len, JANUS_EFORMAT,
+                "tensor '%s': ne[0] = %lld is not a multiple of the %s block size %lld", nm,
+                (long long)t->ne[0], ggml_type_name(t->type), (long long)blck);
         uint64_t nb = (uint64_t)(n_el / blck);
         if (nb > UINT64_MAX / bsz)
-            return fail(ps, JANUS_EFORMAT, "tensor '%s': byte size overflows", nm);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "tensor '%s': byte size overflows", nm);
         t->n_bytes = nb * bsz;
         if (t->offset % g->alignment != 0)
-            return fail(ps, JANUS_EFORMAT,
-                        "tensor '%s': offset %llu is not a multiple of the alignment %u", nm,
-                        (unsigned long long)t->offset, g->alignment);
+            return status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                               "tensor '%s': offset %llu is not a multiple of the alignment %u", nm,
+                               (unsigned long long)t->offset, g->alignment);
     }
     // duplicate tensor names
     if (n_tensors > 1) {
         struct name_ix *ix = mem_calloc(MEM_TAG_MODEL, n_tensors, sizeof *ix);
-        if (!ix) return fail(ps, JANUS_ENOMEM, "out of memory");
+        if (!ix) return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory");
         for (uint64_t i = 0; i < n_tensors; i++)
             ix[i] = (struct name_ix){g->tensors[i].name, (int64_t)i};
         qsort(ix, n_tensors, sizeof *ix, cmp_name_ix);
         for (uint64_t i = 1; i < n_tensors; i++) {
             if (str_cmp(&ix[i - 1].name, &ix[i].name) == 0) {
-                int rc = fail(ps, JANUS_EFORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
-                              show(nm, sizeof nm, ix[i].name.ptr, ix[i].name.len),
-                              (long long)ix[i - 1].i, (long long)ix[i].i);
+                int rc = status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                                     "duplicate tensor name '%s' (#%lld and #%lld)",
+                                     show(nm, sizeof nm, ix[i].name.ptr, ix[i].name.len),
+                                     (long long)ix[i - 1].i, (long long)ix[i].i);
                 mem_free(ix);
                 return rc;
             }
         }
         g->tensor_sorted = sorted_order(ix, n_tensors);
         mem_free(ix);
-        if (!g->tensor_sorted) return fail(ps, JANUS_ENOMEM, "out of memory");
+        if (!g->tensor_sorted)
+            return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory");
     }
 
     // ---- data section
@@ -565,23 +587,24 @@ static int parse(struct gguf *g, struct parser *ps) {
         return JANUS_OK;
     }
     if (data_off > ps->size)
-        return fail(ps, JANUS_EFORMAT,
-                    "truncated file: tensor data section starts at %llu, past end of file (size "
-                    "%zu)",
-                    (unsigned long long)data_off, ps->size);
+        return status_errf(
+            ps->err, ps->err_len, JANUS_EFORMAT,
+            "truncated file: tensor data section starts at %llu, past end of file (size "
+            "%zu)",
+            (unsigned long long)data_off, ps->size);
     uint64_t data_size = ps->size - data_off;
     g->data = ps->p + data_off;
     struct off_ix *ox = mem_calloc(MEM_TAG_MODEL, n_tensors, sizeof *ox);
-    if (!ox) return fail(ps, JANUS_ENOMEM, "out of memory");
+    if (!ox) return status_errf(ps->err, ps->err_len, JANUS_ENOMEM, "out of memory");
     int rc = JANUS_OK;
     for (uint64_t i = 0; i < n_tensors; i++) {
         struct gguf_tensor *t = &g->tensors[i];
         if (t->offset > data_size || t->n_bytes > data_size - t->offset) {
             show(nm, sizeof nm, t->name.ptr, t->name.len);
-            rc = fail(ps, JANUS_EFORMAT,
-                      "tensor '%s': data [%llu, %llu) extends past end of file (size %zu)", nm,
-                      (unsigned long long)(data_off + t->offset),
-                      (unsigned long long)(data_off + t->offset + t->n_bytes), ps->size);
+            rc = status_errf(ps->err, ps->err_len, JANUS_EFORMAT,
+                             "tensor '%s': data [%llu, %llu) extends past end of file (size %zu)",
+                             nm, (unsigned long long)(data_off + t->offset),
+                             (unsigned long long)(data_off + t->offset + t->n_bytes), ps->size);
             goto done;
         }
         t->data = g->data + t->offset;
@@ -592,12 +615,13 @@ static int parse(struct gguf *g, struct parser *ps) {
         if (ox[i].off < ox[i - 1].end) {
             const struct gguf_tensor *a = &g->tensors[ox[i - 1].i], *b = &g->tensors[ox[i].i];
             char nm2[400];
-            rc = fail(ps, JANUS_EFORMAT,
-                      "tensor '%s': data [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
-                      show(nm, sizeof nm, b->name.ptr, b->name.len), (unsigned long long)b->offset,
-                      (unsigned long long)(b->offset + b->n_bytes),
-                      show(nm2, sizeof nm2, a->name.ptr, a->name.len),
-                      (unsigned long long)a->offset, (unsigned long long)(a->offset + a->n_bytes));
+            rc = status_errf(
+                ps->err, ps->err_len, JANUS_EFORMAT,
+                "tensor '%s': data [%llu, %llu) overlaps tensor '%s' [%llu, %llu)",
+                show(nm, sizeof nm, b->name.ptr, b->name.len), (unsigned long long)b->offset,
+                (unsigned long long)(b->offset + b->n_bytes),
+                show(nm2, sizeof nm2, a->name.ptr, a->name.len), (unsigned long long)a->offset,
+                (unsigned long long)(a->offset + a->n_bytes));
             goto done;
         }
     }
@@ -638,22 +662,22 @@ int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
-        if (err && err_len) snprintf(err, err_len, "%s: %s", path, strerror(e));
-        return e == ENOENT ? JANUS_ENOTFOUND : JANUS_EIO;
+        return status_errf(err, err_len, e == ENOENT ? JANUS_ENOTFOUND : JANUS_EIO, "%s: %s", path,
+                           strerror(e));
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        if (err && err_len) snprintf(err, err_len, "%s: not a regular file", path);
+        status_errf(err, err_len, JANUS_EIO, "%s: not a regular file", path);
         close(fd);
         return JANUS_EIO;
     }
     if (st.st_size == 0) {
-        if (err && err_len) snprintf(err, err_len, "%s: file is empty (not a GGUF file)", path);
+        status_errf(err, err_len, JANUS_EFORMAT, "%s: file is empty (not a GGUF file)", path);
         close(fd);
         return JANUS_EFORMAT;
     }
     if ((uint64_t)st.st_size > SIZE_MAX) {
-        if (err && err_len) snprintf(err, err_len, "%s: file too large to map", path);
+        status_errf(err, err_len, JANUS_ELIMIT, "%s: file too large to map", path);
         close(fd);
         return JANUS_ELIMIT;
     }
@@ -661,14 +685,14 @@ int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len) {
     void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) {
         int e = errno;
-        if (err && err_len) snprintf(err, err_len, "%s: mmap: %s", path, strerror(e));
+        status_errf(err, err_len, JANUS_EIO, "%s: mmap: %s", path, strerror(e));
         close(fd);
         return JANUS_EIO;
     }
-    char e2[512] = {0};
+    char e2[JANUS_ERR_LEN] = {0};
     int rc = gguf_open_memory(g, map, size, e2, sizeof e2);
     if (rc) {
-        if (err && err_len) snprintf(err, err_len, "%s: %s", path, e2);
+        status_errf(err, err_len, rc, "%s: %s", path, e2);
         munmap(map, size);
         close(fd);
         return rc;
@@ -729,60 +753,17 @@ const struct gguf_tensor *gguf_find_tensor(const struct gguf *g, const char *nam
 
 // Reads an integer of type t at p as signed (ok_s) or unsigned; returns 0 if not integer.
 static int read_int(uint32_t t, const uint8_t *p, int64_t *s, uint64_t *u, int *is_signed) {
+    *is_signed =
+        t == GGUF_TYPE_INT8 || t == GGUF_TYPE_INT16 || t == GGUF_TYPE_INT32 || t == GGUF_TYPE_INT64;
     switch (t) {
-    case GGUF_TYPE_UINT8:
-        *u = p[0];
-        *is_signed = 0;
-        return 1;
-    case GGUF_TYPE_INT8: {
-        int8_t v;
-        memcpy(&v, p, 1);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT16: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT16: {
-        int16_t v;
-        memcpy(&v, p, 2);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT32: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT32: {
-        int32_t v;
-        memcpy(&v, p, 4);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
-    case GGUF_TYPE_UINT64: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        *u = v;
-        *is_signed = 0;
-        return 1;
-    }
-    case GGUF_TYPE_INT64: {
-        int64_t v;
-        memcpy(&v, p, 8);
-        *s = v;
-        *is_signed = 1;
-        return 1;
-    }
+    case GGUF_TYPE_UINT8: *u = p[0]; return 1;
+    case GGUF_TYPE_INT8: *s = (int8_t)p[0]; return 1;
+    case GGUF_TYPE_UINT16: *u = bytes_get_u16(p); return 1;
+    case GGUF_TYPE_INT16: *s = (int16_t)bytes_get_u16(p); return 1;
+    case GGUF_TYPE_UINT32: *u = bytes_get_u32(p); return 1;
+    case GGUF_TYPE_INT32: *s = bytes_get_i32(p); return 1;
+    case GGUF_TYPE_UINT64: *u = bytes_get_u64(p); return 1;
+    case GGUF_TYPE_INT64: *s = bytes_get_i64(p); return 1;
     }
     return 0;
 }
@@ -820,12 +801,11 @@ int gguf_get_f32(const struct gguf *g, const char *key, float *out, char *err, s
     const struct gguf_kv *kv = get_kv(g, key, err, err_len);
     if (!kv) return JANUS_ENOTFOUND;
     if (kv->type == GGUF_TYPE_FLOAT32) {
-        memcpy(out, kv->data, 4);
+        *out = bytes_get_f32(kv->data);
         return JANUS_OK;
     }
     if (kv->type == GGUF_TYPE_FLOAT64) {
-        double d;
-        memcpy(&d, kv->data, 8);
+        double d = bytes_get_f64(kv->data);
         if (d == d && (d > 3.4028234663852886e38 || d < -3.4028234663852886e38))
             return status_errf(err, err_len, JANUS_EFORMAT,
                                "key '%s': f64 value %g out of f32 range", key, d);
@@ -853,8 +833,7 @@ int gguf_get_str(const struct gguf *g, const char *key, struct gguf_str *out, ch
     if (kv->type != GGUF_TYPE_STRING)
         return status_errf(err, err_len, JANUS_EFORMAT, "key '%s': expected string, found %s", key,
                            gguf_type_name(kv->type));
-    uint64_t len;
-    memcpy(&len, kv->data, 8);
+    uint64_t len = bytes_get_u64(kv->data);
     out->ptr = (const char *)kv->data + 8;
     out->len = len;
     return JANUS_OK;
@@ -877,8 +856,7 @@ struct gguf_str gguf_arr_str(const struct gguf *g, int64_t kv_index, uint64_t i)
     const struct gguf_kv *kv = &g->kv[kv_index];
     JANUS_ASSERT(kv->type == GGUF_TYPE_ARRAY && kv->arr_type == GGUF_TYPE_STRING);
     JANUS_ASSERT(i < kv->arr_n);
-    uint64_t len;
-    memcpy(&len, kv->elems[i], 8);
+    uint64_t len = bytes_get_u64(kv->elems[i]);
     return (struct gguf_str){(const char *)kv->elems[i] + 8, len};
 }
 
@@ -888,14 +866,10 @@ double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i) {
     JANUS_ASSERT(kv->type == GGUF_TYPE_ARRAY && i < kv->arr_n);
     const uint8_t *p = kv->data + i * scalar_size(kv->arr_type);
     if (kv->arr_type == GGUF_TYPE_FLOAT32) {
-        float f;
-        memcpy(&f, p, 4);
-        return f;
+        return bytes_get_f32(p);
     }
     if (kv->arr_type == GGUF_TYPE_FLOAT64) {
-        double d;
-        memcpy(&d, p, 8);
-        return d;
+        return bytes_get_f64(p);
     }
     if (kv->arr_type == GGUF_TYPE_BOOL) return p[0];
     int64_t s = 0;
@@ -991,9 +965,17 @@ void gguf_writer_destroy(struct gguf_writer **pw) {
     *pw = NULL;
 }
 
-static int w_u32(struct buf *b, uint32_t v) { return buf_append(b, &v, 4); }
+static int w_u32(struct buf *b, uint32_t v) {
+    uint8_t t[4];
+    bytes_put_u32(t, v);
+    return buf_append(b, t, 4);
+}
 
-static int w_u64(struct buf *b, uint64_t v) { return buf_append(b, &v, 8); }
+static int w_u64(struct buf *b, uint64_t v) {
+    uint8_t t[8];
+    bytes_put_u64(t, v);
+    return buf_append(b, t, 8);
+}
 
 static int w_str(struct buf *b, const char *s, size_t n) {
     int rc = w_u64(b, n);
@@ -1122,16 +1104,14 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *g, int64_t kv_
     if (rc) return rc;
     size_t vlen;
     if (kv->type == GGUF_TYPE_STRING) {
-        uint64_t len;
-        memcpy(&len, kv->data, 8);
+        uint64_t len = bytes_get_u64(kv->data);
         vlen = 8 + (size_t)len;
     } else if (kv->type != GGUF_TYPE_ARRAY) {
         vlen = scalar_size(kv->type);
     } else if (kv->arr_type == GGUF_TYPE_STRING) {
         const uint8_t *q = kv->data;
         for (uint64_t i = 0; i < kv->arr_n; i++) {
-            uint64_t len;
-            memcpy(&len, q, 8);
+            uint64_t len = bytes_get_u64(q);
             q += 8 + len;
         }
         vlen = (size_t)(q - kv->data);

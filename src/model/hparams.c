@@ -4,6 +4,7 @@
 // and validated (n_expert % G == 0, 0 < Gu < G, G < n_expert).
 // SPDX-License-Identifier: MIT
 #include "model/hparams.h"
+#include "model/gguf_keys.h"
 
 #include "base/limits.h"
 #include "base/status.h"
@@ -25,15 +26,14 @@ struct hp_reader {
 static int lookup_status(struct hp_reader *r, const char *key, int rc, int required) {
     if (rc != JANUS_ENOTFOUND) return rc;
     if (!required) return 1;
-    snprintf(r->err, r->err_len, "missing key %s", key);
-    return JANUS_EFORMAT;
+    return status_errf(r->err, r->err_len, JANUS_EFORMAT, "missing key %s", key);
 }
 
 // Required/optional u32 with range check. Returns status; absent optional → *out = def.
-static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t def, int64_t lo,
+static int get_u(struct hp_reader *r, enum gguf_key k, int required, int64_t def, int64_t lo,
                  int64_t hi, int64_t *out) {
     char key[128];
-    arch_key(key, sizeof key, r->a, suffix);
+    gguf_key(key, sizeof key, r->a->name, k);
     uint32_t v = 0;
     int rc = lookup_status(r, key, gguf_get_u32(r->g, key, &v, r->err, r->err_len), required);
     if (rc == 1) {
@@ -41,18 +41,17 @@ static int get_u(struct hp_reader *r, const char *suffix, int required, int64_t 
         return JANUS_OK;
     }
     if (rc) return rc;
-    if ((int64_t)v < lo || (int64_t)v > hi) {
-        snprintf(r->err, r->err_len, "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
-                 (long long)hi);
-        return JANUS_ELIMIT;
-    }
+    if ((int64_t)v < lo || (int64_t)v > hi)
+        return status_errf(r->err, r->err_len, JANUS_ELIMIT,
+                           "key %s = %u out of range [%lld, %lld]", key, v, (long long)lo,
+                           (long long)hi);
     *out = v;
     return JANUS_OK;
 }
 
-static int get_f(struct hp_reader *r, const char *suffix, int required, float def, float *out) {
+static int get_f(struct hp_reader *r, enum gguf_key k, int required, float def, float *out) {
     char key[128];
-    arch_key(key, sizeof key, r->a, suffix);
+    gguf_key(key, sizeof key, r->a->name, k);
     float v = 0;
     int rc = lookup_status(r, key, gguf_get_f32(r->g, key, &v, r->err, r->err_len), required);
     if (rc == 1) {
@@ -60,17 +59,15 @@ static int get_f(struct hp_reader *r, const char *suffix, int required, float de
         return JANUS_OK;
     }
     if (rc) return rc;
-    if (!isfinite(v)) {
-        snprintf(r->err, r->err_len, "key %s is not finite", key);
-        return JANUS_EFORMAT;
-    }
+    if (!isfinite(v))
+        return status_errf(r->err, r->err_len, JANUS_EFORMAT, "key %s is not finite", key);
     *out = v;
     return JANUS_OK;
 }
 
-static int get_b(struct hp_reader *r, const char *suffix, int def, int *out) {
+static int get_b(struct hp_reader *r, enum gguf_key k, int def, int *out) {
     char key[128];
-    arch_key(key, sizeof key, r->a, suffix);
+    gguf_key(key, sizeof key, r->a->name, k);
     int rc = gguf_get_bool(r->g, key, out, r->err, r->err_len);
     if (rc == JANUS_ENOTFOUND) {
         *out = def;
@@ -86,8 +83,7 @@ static int get_b(struct hp_reader *r, const char *suffix, int def, int *out) {
     } while (0)
 
 static int bad(struct hp_reader *r, int code, const char *msg) {
-    snprintf(r->err, r->err_len, "%s", msg);
-    return code;
+    return status_errf(r->err, r->err_len, code, "%s", msg);
 }
 
 int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len) {
@@ -98,63 +94,58 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     }
     memset(hp, 0, sizeof *hp);
     struct gguf_str an;
-    int rc = gguf_get_str(g, "general.architecture", &an, err, err_len);
-    if (rc == JANUS_ENOTFOUND) {
-        snprintf(err, err_len, "missing key general.architecture");
-        return JANUS_EFORMAT;
-    }
+    int rc = gguf_get_str(g, gguf_key_name(GGUF_KEY_GENERAL_ARCHITECTURE), &an, err, err_len);
+    if (rc == JANUS_ENOTFOUND)
+        return status_errf(err, err_len, JANUS_EFORMAT, "missing key general.architecture");
     if (rc != JANUS_OK) return rc;
     const struct arch_info *a = arch_find(an.ptr, an.len);
-    if (!a) {
-        snprintf(err, err_len,
-                 "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
-                 "qwen3moe, deepseek2)",
-                 (int)(an.len > 64 ? 64 : an.len), an.ptr);
-        return JANUS_EUNSUPPORTED;
-    }
+    if (!a)
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
+                           "qwen3moe, deepseek2)",
+                           (int)(an.len > 64 ? 64 : an.len), an.ptr);
     struct hp_reader r = {g, a, err, err_len};
     hp->arch = a;
     hp->rope_neox = a->rope_neox;
 
     const int64_t big = INT32_MAX;
-    TRY(get_u(&r, "context_length", 0, 0, 0, big, &hp->n_ctx_train));
-    TRY(get_u(&r, "embedding_length", 1, 0, 1, 1 << 20, &hp->n_embd));
-    TRY(get_u(&r, "block_count", 1, 0, 1, LIMIT_MAX_LAYERS, &hp->n_layer));
-    TRY(get_u(&r, "attention.head_count", 1, 0, 1, 1 << 14, &hp->n_head));
-    TRY(get_u(&r, "attention.head_count_kv", 0, hp->n_head, 1, 1 << 14, &hp->n_head_kv));
+    TRY(get_u(&r, GGUF_KEY_CONTEXT_LENGTH, 0, 0, 0, big, &hp->n_ctx_train));
+    TRY(get_u(&r, GGUF_KEY_EMBEDDING_LENGTH, 1, 0, 1, 1 << 20, &hp->n_embd));
+    TRY(get_u(&r, GGUF_KEY_BLOCK_COUNT, 1, 0, 1, LIMIT_MAX_LAYERS, &hp->n_layer));
+    TRY(get_u(&r, GGUF_KEY_ATTENTION_HEAD_COUNT, 1, 0, 1, 1 << 14, &hp->n_head));
+    TRY(get_u(&r, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, 0, hp->n_head, 1, 1 << 14, &hp->n_head_kv));
     if (hp->n_head % hp->n_head_kv)
         return bad(&r, JANUS_EFORMAT, "attention.head_count is not a multiple of head_count_kv");
     const int64_t hd_def = hp->n_embd % hp->n_head ? 0 : hp->n_embd / hp->n_head;
-    TRY(get_u(&r, "attention.key_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_k));
-    TRY(get_u(&r, "attention.value_length", 0, hd_def, 1, 1 << 16, &hp->head_dim_v));
+    TRY(get_u(&r, GGUF_KEY_ATTENTION_KEY_LENGTH, 0, hd_def, 1, 1 << 16, &hp->head_dim_k));
+    TRY(get_u(&r, GGUF_KEY_ATTENTION_VALUE_LENGTH, 0, hd_def, 1, 1 << 16, &hp->head_dim_v));
     if (hp->head_dim_k == 0 || hp->head_dim_v == 0)
         return bad(&r, JANUS_EFORMAT,
                    "embedding_length is not a multiple of head_count and "
                    "attention.key_length is absent");
-    TRY(get_u(&r, "rope.dimension_count", 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
+    TRY(get_u(&r, GGUF_KEY_ROPE_DIMENSION_COUNT, 0, hp->head_dim_k, 0, hp->head_dim_k, &hp->n_rot));
     if (hp->n_rot % 2) return bad(&r, JANUS_EFORMAT, "rope.dimension_count is odd");
-    TRY(get_f(&r, "rope.freq_base", 0, 10000.0f, &hp->rope_base));
+    TRY(get_f(&r, GGUF_KEY_ROPE_FREQ_BASE, 0, 10000.0f, &hp->rope_base));
     if (!(hp->rope_base > 0)) return bad(&r, JANUS_EFORMAT, "rope.freq_base must be > 0");
     {
         char key[128];
-        arch_key(key, sizeof key, a, "rope.scaling.type");
+        gguf_key(key, sizeof key, a->name, GGUF_KEY_ROPE_SCALING_TYPE);
         struct gguf_str st;
         char e2[8];
         if (gguf_get_str(g, key, &st, e2, sizeof e2) == JANUS_OK &&
             !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
             float factor = 1.0f;
-            TRY(get_f(&r, "rope.scaling.factor", 0, 1.0f, &factor));
-            if (factor != 1.0f) {
-                snprintf(err, err_len, "unsupported rope scaling '%.*s' (factor %g)",
-                         (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
-                return JANUS_EUNSUPPORTED;
-            }
+            TRY(get_f(&r, GGUF_KEY_ROPE_SCALING_FACTOR, 0, 1.0f, &factor));
+            if (factor != 1.0f)
+                return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                                   "unsupported rope scaling '%.*s' (factor %g)",
+                                   (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
         }
     }
-    TRY(get_f(&r, "attention.layer_norm_rms_epsilon", 1, 0, &hp->rms_eps));
+    TRY(get_f(&r, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON, 1, 0, &hp->rms_eps));
     if (!(hp->rms_eps > 0)) return bad(&r, JANUS_EFORMAT, "layer_norm_rms_epsilon must be > 0");
-    TRY(get_u(&r, "feed_forward_length", a->id != ARCH_QWEN3MOE, 0, 0, big, &hp->n_ff));
-    TRY(get_u(&r, "vocab_size", 0, 0, 0, LIMIT_MAX_VOCAB, &hp->n_vocab));
+    TRY(get_u(&r, GGUF_KEY_FEED_FORWARD_LENGTH, a->id != ARCH_QWEN3MOE, 0, 0, big, &hp->n_ff));
+    TRY(get_u(&r, GGUF_KEY_VOCAB_SIZE, 0, 0, 0, LIMIT_MAX_VOCAB, &hp->n_vocab));
     if (hp->n_vocab == 0) {
         const struct gguf_tensor *te = gguf_find_tensor(g, "token_embd.weight");
         if (!te) return bad(&r, JANUS_EFORMAT, "missing tensor token_embd.weight");
@@ -164,14 +155,13 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     }
 
     // ---- MoE
-    TRY(get_u(&r, "expert_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert));
-    TRY(get_u(&r, "expert_used_count", hp->n_expert > 0, 0, 0, LIMIT_MAX_EXPERT_USED,
+    TRY(get_u(&r, GGUF_KEY_EXPERT_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert));
+    TRY(get_u(&r, GGUF_KEY_EXPERT_USED_COUNT, hp->n_expert > 0, 0, 0, LIMIT_MAX_EXPERT_USED,
               &hp->n_expert_used));
-    if (a->id != ARCH_LLAMA && hp->n_expert == 0) {
-        snprintf(err, err_len, "%s: expert_count is missing or 0 (only MoE models are supported)",
-                 a->name);
-        return JANUS_EFORMAT;
-    }
+    if (a->id != ARCH_LLAMA && hp->n_expert == 0)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: expert_count is missing or 0 (only MoE models are supported)",
+                           a->name);
     if (hp->n_expert > 0 && (hp->n_expert_used < 1 || hp->n_expert_used > hp->n_expert))
         return bad(&r, JANUS_EFORMAT, "expert_used_count must be in [1, expert_count]");
     hp->gating = HPARAMS_GATING_SOFTMAX;
@@ -179,16 +169,17 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     hp->weights_norm = a->topk_norm_always;
     switch (a->id) {
     case ARCH_LLAMA:
-        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff, 1, big, &hp->n_ff_exp));
+        TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff, 1, big, &hp->n_ff_exp));
         break;
     case ARCH_QWEN2MOE:
-        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff / hp->n_expert_used, 1, big,
+        TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff / hp->n_expert_used, 1, big,
                   &hp->n_ff_exp));
-        TRY(get_u(&r, "expert_shared_feed_forward_length", 0, hp->n_ff, 1, big, &hp->n_ff_shexp));
+        TRY(get_u(&r, GGUF_KEY_EXPERT_SHARED_FEED_FORWARD_LENGTH, 0, hp->n_ff, 1, big,
+                  &hp->n_ff_shexp));
         hp->n_expert_shared = 1;
         break;
     case ARCH_QWEN3MOE:
-        TRY(get_u(&r, "expert_feed_forward_length", 0, hp->n_ff / hp->n_expert_used, 1, big,
+        TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff / hp->n_expert_used, 1, big,
                   &hp->n_ff_exp));
         if (hp->head_dim_k != hp->head_dim_v || hp->n_rot != hp->head_dim_k)
             return bad(&r, JANUS_EFORMAT,
@@ -196,27 +187,26 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
                        "rope.dimension_count");
         break;
     case ARCH_DEEPSEEK2: {
-        TRY(get_u(&r, "leading_dense_block_count", 0, 0, 0, hp->n_layer, &hp->n_dense_lead));
-        TRY(get_u(&r, "attention.q_lora_rank", 0, 0, 0, 1 << 16, &hp->q_lora));
-        TRY(get_u(&r, "attention.kv_lora_rank", 1, 0, 1, 1 << 16, &hp->kv_lora));
-        TRY(get_u(&r, "expert_feed_forward_length", 1, 0, 1, big, &hp->n_ff_exp));
-        TRY(get_u(&r, "expert_shared_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_expert_shared));
+        TRY(get_u(&r, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, 0, 0, 0, hp->n_layer, &hp->n_dense_lead));
+        TRY(get_u(&r, GGUF_KEY_ATTENTION_Q_LORA_RANK, 0, 0, 0, 1 << 16, &hp->q_lora));
+        TRY(get_u(&r, GGUF_KEY_ATTENTION_KV_LORA_RANK, 1, 0, 1, 1 << 16, &hp->kv_lora));
+        TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 1, 0, 1, big, &hp->n_ff_exp));
+        TRY(get_u(&r, GGUF_KEY_EXPERT_SHARED_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS,
+                  &hp->n_expert_shared));
         hp->n_ff_shexp = hp->n_expert_shared * hp->n_ff_exp;
-        TRY(get_f(&r, "expert_weights_scale", 0, 1.0f, &hp->weights_scale));
-        TRY(get_b(&r, "expert_weights_norm", 0, &hp->weights_norm));
+        TRY(get_f(&r, GGUF_KEY_EXPERT_WEIGHTS_SCALE, 0, 1.0f, &hp->weights_scale));
+        TRY(get_b(&r, GGUF_KEY_EXPERT_WEIGHTS_NORM, 0, &hp->weights_norm));
         int64_t gf = 0;
-        TRY(get_u(&r, "expert_gating_func", 0, 0, 0, 16, &gf));
+        TRY(get_u(&r, GGUF_KEY_EXPERT_GATING_FUNC, 0, 0, 0, 16, &gf));
         if (gf == 0 || gf == HPARAMS_GATING_SOFTMAX)
             hp->gating = HPARAMS_GATING_SOFTMAX;
         else if (gf == HPARAMS_GATING_SIGMOID)
             hp->gating = HPARAMS_GATING_SIGMOID;
-        else {
-            snprintf(err, err_len,
-                     "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
-                     "2 sigmoid)",
-                     (long long)gf);
-            return JANUS_EUNSUPPORTED;
-        }
+        else
+            return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                               "deepseek2.expert_gating_func = %lld unsupported (1 softmax, "
+                               "2 sigmoid)",
+                               (long long)gf);
         if (hp->n_rot < 2 || hp->n_rot >= hp->head_dim_k)
             return bad(&r, JANUS_EFORMAT,
                        "deepseek2: rope.dimension_count must be in "
@@ -236,8 +226,8 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
         return bad(&r, JANUS_EFORMAT, "feed_forward_length must be > 0");
 
     // Expert groups (read for every architecture; optional; llama.cpp validation).
-    TRY(get_u(&r, "expert_group_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group));
-    TRY(get_u(&r, "expert_group_used_count", 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group_used));
+    TRY(get_u(&r, GGUF_KEY_EXPERT_GROUP_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group));
+    TRY(get_u(&r, GGUF_KEY_EXPERT_GROUP_USED_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group_used));
     if (hp->n_group > 1) {
         if (hp->n_expert % hp->n_group)
             return bad(&r, JANUS_EFORMAT, "expert_count is not a multiple of expert_group_count");

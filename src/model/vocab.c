@@ -5,6 +5,7 @@
 // SPDX-License-Identifier: MIT
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "model/vocab.h"
+#include "model/gguf_keys.h"
 
 #include "base/limits.h"
 #include "base/mem.h"
@@ -829,7 +830,7 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
     int rc;
 
     struct gguf_str s;
-    rc = gguf_get_str(g, "tokenizer.ggml.model", &s, err, err_len);
+    rc = gguf_get_str(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MODEL), &s, err, err_len);
     if (rc)
         return rc == JANUS_ENOTFOUND
                    ? status_errf(
@@ -843,7 +844,7 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
                            (int)JANUS_MIN(s.len, 64), s.ptr);
     d.model = model;
     struct gguf_str pre;
-    rc = gguf_get_str(g, "tokenizer.ggml.pre", &pre, err, err_len);
+    rc = gguf_get_str(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_PRE), &pre, err, err_len);
     if (rc == JANUS_OK) {
         d.pre.ptr = pre.ptr;
         d.pre.len = (size_t)pre.len;
@@ -851,10 +852,12 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
         return rc;
     }
 
-    rc = load_str_array(g, "tokenizer.ggml.tokens", &tokens, &d.n_tokens, 1, err, err_len);
+    rc = load_str_array(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &tokens, &d.n_tokens, 1,
+                        err, err_len);
     if (rc) goto done;
     d.tokens = tokens;
-    const char *num_keys[2] = {"tokenizer.ggml.scores", "tokenizer.ggml.token_type"};
+    const char *num_keys[2] = {gguf_key_name(GGUF_KEY_TOKENIZER_GGML_SCORES),
+                               gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKEN_TYPE)};
     for (int k = 0; k < 2; k++) {
         int64_t ki = gguf_find_key(g, num_keys[k]);
         if (ki < 0) continue;
@@ -894,18 +897,25 @@ int vocab_load(struct vocab *v, const struct gguf *g, char *err, size_t err_len)
         }
     }
     if (!strcmp(model, "gpt2")) {
-        rc = load_str_array(g, "tokenizer.ggml.merges", &merges, &d.n_merges, 1, err, err_len);
+        rc = load_str_array(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MERGES), &merges, &d.n_merges,
+                            1, err, err_len);
         if (rc) goto done;
         d.merges = merges;
     }
-    if ((rc = load_opt_id(g, "tokenizer.ggml.bos_token_id", &d.bos, err, err_len)) ||
-        (rc = load_opt_id(g, "tokenizer.ggml.eos_token_id", &d.eos, err, err_len)) ||
-        (rc = load_opt_id(g, "tokenizer.ggml.unknown_token_id", &d.unk, err, err_len)) ||
-        (rc = load_opt_id(g, "tokenizer.ggml.padding_token_id", &d.pad, err, err_len)) ||
-        (rc = load_opt_bool(g, "tokenizer.ggml.add_bos_token", &d.add_bos, err, err_len)) ||
-        (rc = load_opt_bool(g, "tokenizer.ggml.add_eos_token", &d.add_eos, err, err_len)) ||
-        (rc = load_opt_bool(g, "tokenizer.ggml.add_space_prefix", &d.add_space_prefix, err,
-                            err_len)))
+    if ((rc = load_opt_id(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_BOS_TOKEN_ID), &d.bos, err,
+                          err_len)) ||
+        (rc = load_opt_id(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_EOS_TOKEN_ID), &d.eos, err,
+                          err_len)) ||
+        (rc = load_opt_id(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_UNKNOWN_TOKEN_ID), &d.unk, err,
+                          err_len)) ||
+        (rc = load_opt_id(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_PADDING_TOKEN_ID), &d.pad, err,
+                          err_len)) ||
+        (rc = load_opt_bool(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_BOS_TOKEN), &d.add_bos,
+                            err, err_len)) ||
+        (rc = load_opt_bool(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_EOS_TOKEN), &d.add_eos,
+                            err, err_len)) ||
+        (rc = load_opt_bool(g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_SPACE_PREFIX),
+                            &d.add_space_prefix, err, err_len)))
         goto done;
     rc = vocab_init(v, &d, err, err_len);
     goto done;
@@ -1504,7 +1514,7 @@ int vocab_detok_flush(struct vocab_detok *d, char *out, size_t cap) {
 
 int32_t vocab_file_eos(const char *path) {
     struct gguf g;
-    char err[256];
+    char err[JANUS_ERR_LEN];
     if (gguf_open(&g, path, err, sizeof err) != JANUS_OK) return -1;
     struct vocab v = {0};
     int32_t eos = -1;

@@ -2,6 +2,7 @@
 // checked for shape and type; the model keeps zero-copy views into the GGUF map.
 // SPDX-License-Identifier: MIT
 #include "model/weights.h"
+#include "model/gguf_keys.h"
 
 #include "base/mem.h"
 #include "base/status.h"
@@ -85,10 +86,7 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
     char name[96];
     arch_tensor_name(name, sizeof name, t, il);
     const struct gguf_tensor *gt = gguf_find_tensor(&b->m->gguf, name);
-    if (!gt) {
-        snprintf(b->err, b->err_len, "missing tensor %s", name);
-        return JANUS_ENOTFOUND;
-    }
+    if (!gt) return status_errf(b->err, b->err_len, JANUS_ENOTFOUND, "missing tensor %s", name);
     int64_t want[4] = {1, 1, 1, 1};
     for (int i = 0; i < nd; i++)
         want[i] = ne[i];
@@ -100,42 +98,34 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
         fmt_shape(ws, sizeof ws, nd, want);
         int gnd = (int)(gt->n_dims < 1 ? 1 : gt->n_dims > 4 ? 4 : gt->n_dims);
         fmt_shape(gs, sizeof gs, gnd, gt->ne);
-        snprintf(b->err, b->err_len, "tensor %s: expected shape %s, got %s", name, ws, gs);
-        return JANUS_EFORMAT;
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "tensor %s: expected shape %s, got %s", name, ws, gs);
     }
     int kt = weights_kern_type(gt->type);
-    if (kt < 0) {
-        snprintf(b->err, b->err_len,
-                 "tensor %s: unsupported type %s (supported: f32, f16, "
-                 "bf16, q8_0)",
-                 name, ggml_type_name(gt->type));
-        return JANUS_EUNSUPPORTED;
-    }
-    if (f32_only && kt != KERN_W_F32) {
-        snprintf(b->err, b->err_len, "tensor %s: expected type f32, got %s", name,
-                 ggml_type_name(gt->type));
-        return JANUS_EUNSUPPORTED;
-    }
-    if (kt == KERN_W_Q8_0 && ne[0] % TYPES_Q8_0_BLOCK) {
-        snprintf(b->err, b->err_len, "tensor %s: q8_0 row length %lld is not a multiple of 32",
-                 name, (long long)ne[0]);
-        return JANUS_EFORMAT;
-    }
+    if (kt < 0)
+        return status_errf(b->err, b->err_len, JANUS_EUNSUPPORTED,
+                           "tensor %s: unsupported type %s (supported: f32, f16, "
+                           "bf16, q8_0)",
+                           name, ggml_type_name(gt->type));
+    if (f32_only && kt != KERN_W_F32)
+        return status_errf(b->err, b->err_len, JANUS_EUNSUPPORTED,
+                           "tensor %s: expected type f32, got %s", name, ggml_type_name(gt->type));
+    if (kt == KERN_W_Q8_0 && ne[0] % TYPES_Q8_0_BLOCK)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "tensor %s: q8_0 row length %lld is not a multiple of 32", name,
+                           (long long)ne[0]);
     size_t need = row_bytes_of((enum kern_wtype)kt, want[0]) * (size_t)want[1] * (size_t)want[2] *
                   (size_t)want[3];
-    if (gt->n_bytes < need || !gt->data) {
-        snprintf(b->err, b->err_len, "tensor %s: %llu data bytes, expected %zu", name,
-                 (unsigned long long)gt->n_bytes, need);
-        return JANUS_EFORMAT;
-    }
+    if (gt->n_bytes < need || !gt->data)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "tensor %s: %llu data bytes, expected %zu", name,
+                           (unsigned long long)gt->n_bytes, need);
     // Views are read as float / uint16_t arrays: the data must be naturally aligned (a file
     // with general.alignment 1 or 2 could place it anywhere).
     const uintptr_t align = kt == KERN_W_F32 ? 4 : 2;
-    if ((uintptr_t)gt->data % align) {
-        snprintf(b->err, b->err_len, "tensor %s: data not aligned to %u bytes", name,
-                 (unsigned)align);
-        return JANUS_EFORMAT;
-    }
+    if ((uintptr_t)gt->data % align)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "tensor %s: data not aligned to %u bytes", name, (unsigned)align);
     b->m->n_bytes_weights += need;
     *out = gt;
     return JANUS_OK;
@@ -273,10 +263,7 @@ static int bind_all(struct binder *b) {
         return rc;
     }
     m->layers = mem_calloc(MEM_TAG_MODEL, (size_t)hp->n_layer, sizeof *m->layers);
-    if (!m->layers) {
-        snprintf(b->err, b->err_len, "out of memory");
-        return JANUS_ENOMEM;
-    }
+    if (!m->layers) return status_errf(b->err, b->err_len, JANUS_ENOMEM, "out of memory");
     int n_bias = 0, n_moe = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         TRY(bind_layer(b, il));
@@ -285,11 +272,9 @@ static int bind_all(struct binder *b) {
             n_bias += m->layers[il].exp_probs_b != NULL;
         }
     }
-    if (n_bias != 0 && n_bias != n_moe) {
-        snprintf(b->err, b->err_len, "tensor exp_probs_b.bias present in %d of %d MoE layers",
-                 n_bias, n_moe);
-        return JANUS_EFORMAT;
-    }
+    if (n_bias != 0 && n_bias != n_moe)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "tensor exp_probs_b.bias present in %d of %d MoE layers", n_bias, n_moe);
     hp->has_exp_probs_b = n_bias > 0;
     return JANUS_OK;
 }
@@ -345,8 +330,9 @@ void model_free(struct model *m) {
 
 void model_display_name(const struct model *m, const char *path, char *out, size_t cap) {
     struct gguf_str name = {0};
-    char err[64];
-    if (gguf_get_str(&m->gguf, "general.name", &name, err, sizeof err) == JANUS_OK &&
+    char err[JANUS_ERR_LEN];
+    if (gguf_get_str(&m->gguf, gguf_key_name(GGUF_KEY_GENERAL_NAME), &name, err, sizeof err) ==
+            JANUS_OK &&
         name.len > 0) {
         snprintf(out, cap, "%.*s", (int)JANUS_MIN(name.len, (uint64_t)cap - 1), name.ptr);
         return;

@@ -13,7 +13,6 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "place/place.h"
-#include "place/place_util.h"
 
 // Stable descending order of w[0..n) into idx (insertion sort: n is at most a few
 // thousand and this runs at planning time).
@@ -82,36 +81,32 @@ static void replicate_experts(const float *w, int32_t num_log, int32_t num_phy, 
 }
 
 int eplb_rebalance(const float *weight, int32_t n_experts, const struct eplb_params *p,
-                   int32_t *phy2log, int32_t *phyrank, int32_t *logcnt, char *err, size_t err_cap) {
+                   int32_t *phy2log, int32_t *phyrank, int32_t *logcnt, char *err, size_t err_len) {
     int32_t E = n_experts, P = p->n_phys, M = p->n_gpus, G = p->n_groups, N = p->n_nodes;
-    if (E < 1 || E > LIMIT_MAX_EXPERTS || M < 1 || P < E || P > LIMIT_MAX_EXPERTS * 64) {
-        place_util_err(err, err_cap, "eplb: need 1 <= experts <= physical slots and gpus >= 1");
-        return JANUS_EINVAL;
-    }
+    if (E < 1 || E > LIMIT_MAX_EXPERTS || M < 1 || P < E || P > LIMIT_MAX_EXPERTS * 64)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "eplb: need 1 <= experts <= physical slots and gpus >= 1");
     for (int32_t e = 0; e < E; e++)
-        if (!(weight[e] >= 0) || !isfinite(weight[e])) {
-            place_util_err(err, err_cap, "eplb: weight of expert %d is not a finite number >= 0",
-                           e);
-            return JANUS_EINVAL;
-        }
+        if (!(weight[e] >= 0) || !isfinite(weight[e]))
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "eplb: weight of expert %d is not a finite number >= 0", e);
     int hier;
     switch (p->policy) {
     case EPLB_POLICY_AUTO: hier = G >= 1 && N >= 1 && G % N == 0; break;
     case EPLB_POLICY_HIERARCHICAL: hier = 1; break;
     case EPLB_POLICY_GLOBAL: hier = 0; break;
-    default: place_util_err(err, err_cap, "eplb: unknown policy"); return JANUS_EINVAL;
+    default: return status_errf(err, err_len, JANUS_EINVAL, "eplb: unknown policy");
     }
     if (!hier) {
         G = 1;
         N = 1;
     }
-    if (G < 1 || N < 1 || E % G || G % N || M % N || P % M) {
-        place_util_err(err, err_cap,
-                       "eplb: need experts %% groups == 0, groups %% nodes == 0, gpus %% nodes == "
-                       "0 and slots %% gpus == 0 (E=%d groups=%d nodes=%d gpus=%d slots=%d)",
-                       E, G, N, M, P);
-        return JANUS_EINVAL;
-    }
+    if (G < 1 || N < 1 || E % G || G % N || M % N || P % M)
+        return status_errf(
+            err, err_len, JANUS_EINVAL,
+            "eplb: need experts %% groups == 0, groups %% nodes == 0, gpus %% nodes == "
+            "0 and slots %% gpus == 0 (E=%d groups=%d nodes=%d gpus=%d slots=%d)",
+            E, G, N, M, P);
     int32_t gsize = E / G, gpn = G / N, per_gpu = P / M, lpn = E / N, ppn = P / N;
     size_t big = (size_t)(P > E ? P : E) + (size_t)G + 8;
     int32_t *ibuf = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * big * 16);

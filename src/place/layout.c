@@ -10,9 +10,10 @@
 
 #include "base/hash.h"
 #include "base/limits.h"
+#include "base/file.h"
+#include "base/json_field.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "place/place_util.h"
 
 // ---- lifetime
 
@@ -61,35 +62,24 @@ void layout_set_dense(struct layout *l, int32_t i) {
 // Builds a layer's arrays from validated CSR host lists (hosts strictly ascending per
 // expert, in range, n_held <= C checked by the caller or here).
 static int layer_build(const struct layout *l, struct layout_layer *out, const int32_t *host_off,
-                       const int32_t *hosts, char *err, size_t err_cap) {
+                       const int32_t *hosts, char *err, size_t err_len) {
     int32_t E = l->n_experts, n = l->n_instances, C = l->n_slots;
-    if (host_off[0] != 0) {
-        place_util_err(err, err_cap, "host offsets must start at 0");
-        return JANUS_EINVAL;
-    }
+    if (host_off[0] != 0)
+        return status_errf(err, err_len, JANUS_EINVAL, "host offsets must start at 0");
     for (int32_t e = 0; e < E; e++) {
         int32_t r = host_off[e + 1] - host_off[e];
-        if (r < 1) {
-            place_util_err(err, err_cap, "expert %d has no replica", e);
-            return JANUS_EINVAL;
-        }
-        if (r > n) {
-            place_util_err(err, err_cap, "expert %d has %d replicas but only %d instances", e, r,
-                           n);
-            return JANUS_EINVAL;
-        }
+        if (r < 1) return status_errf(err, err_len, JANUS_EINVAL, "expert %d has no replica", e);
+        if (r > n)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "expert %d has %d replicas but only %d instances", e, r, n);
         for (int32_t j = host_off[e]; j < host_off[e + 1]; j++) {
-            if (hosts[j] < 0 || hosts[j] >= n) {
-                place_util_err(err, err_cap, "expert %d: instance %d out of range [0, %d)", e,
-                               hosts[j], n);
-                return JANUS_EINVAL;
-            }
-            if (j > host_off[e] && hosts[j] <= hosts[j - 1]) {
-                place_util_err(err, err_cap,
-                               "expert %d: hosts not strictly ascending (%d after %d)", e, hosts[j],
-                               hosts[j - 1]);
-                return JANUS_EINVAL;
-            }
+            if (hosts[j] < 0 || hosts[j] >= n)
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "expert %d: instance %d out of range [0, %d)", e, hosts[j], n);
+            if (j > host_off[e] && hosts[j] <= hosts[j - 1])
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "expert %d: hosts not strictly ascending (%d after %d)", e,
+                                   hosts[j], hosts[j - 1]);
         }
     }
     int32_t nr = host_off[E];
@@ -113,8 +103,8 @@ static int layer_build(const struct layout *l, struct layout_layer *out, const i
         }
     for (int32_t g = 0; g < n; g++)
         if (ly.n_held[g] > C) {
-            place_util_err(err, err_cap, "instance %d holds %d experts but has %d slots", g,
-                           ly.n_held[g], C);
+            status_errf(err, err_len, JANUS_EINVAL, "instance %d holds %d experts but has %d slots",
+                        g, ly.n_held[g], C);
             layer_release(&ly);
             return JANUS_EINVAL;
         }
@@ -123,13 +113,12 @@ static int layer_build(const struct layout *l, struct layout_layer *out, const i
 }
 
 int layout_set_layer_hosts(struct layout *l, int32_t i, const int32_t *host_off,
-                           const int32_t *hosts, char *err, size_t err_cap) {
-    if (i < 0 || i >= l->n_layers) {
-        place_util_err(err, err_cap, "layer %d out of range [0, %d)", i, l->n_layers);
-        return JANUS_EINVAL;
-    }
+                           const int32_t *hosts, char *err, size_t err_len) {
+    if (i < 0 || i >= l->n_layers)
+        return status_errf(err, err_len, JANUS_EINVAL, "layer %d out of range [0, %d)", i,
+                           l->n_layers);
     struct layout_layer ly;
-    int rc = layer_build(l, &ly, host_off, hosts, err, err_cap);
+    int rc = layer_build(l, &ly, host_off, hosts, err, err_len);
     if (rc) return rc;
     layer_release(&l->layers[i]);
     l->layers[i] = ly;
@@ -137,12 +126,11 @@ int layout_set_layer_hosts(struct layout *l, int32_t i, const int32_t *host_off,
 }
 
 int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, int32_t *n_dup,
-                           char *err, size_t err_cap) {
+                           char *err, size_t err_len) {
     int32_t E = l->n_experts, n = l->n_instances, C = l->n_slots;
-    if (i < 0 || i >= l->n_layers) {
-        place_util_err(err, err_cap, "layer %d out of range [0, %d)", i, l->n_layers);
-        return JANUS_EINVAL;
-    }
+    if (i < 0 || i >= l->n_layers)
+        return status_errf(err, err_len, JANUS_EINVAL, "layer %d out of range [0, %d)", i,
+                           l->n_layers);
     int32_t *off = mem_calloc(MEM_TAG_SCHED, (size_t)E + 1, sizeof(int32_t));
     int32_t *last = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)E);
     int32_t *hosts = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)n * (size_t)C);
@@ -161,15 +149,14 @@ int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, in
             int32_t e = slots[(size_t)g * C + s];
             if (e == -1) continue;
             if (e < 0 || e >= E) {
-                place_util_err(err, err_cap, "instance %d slot %d: expert %d out of range", g, s,
-                               e);
-                rc = JANUS_EINVAL;
+                rc = status_errf(err, err_len, JANUS_EINVAL,
+                                 "instance %d slot %d: expert %d out of range", g, s, e);
                 goto done;
             }
             if (last[e] == g) {
                 if (!n_dup) {
-                    place_util_err(err, err_cap, "instance %d holds expert %d twice", g, e);
-                    rc = JANUS_EINVAL;
+                    rc = status_errf(err, err_len, JANUS_EINVAL,
+                                     "instance %d holds expert %d twice", g, e);
                     goto done;
                 }
                 dup++;
@@ -180,8 +167,7 @@ int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, in
         }
     for (int32_t e = 0; e < E; e++) {
         if (off[e + 1] == 0) {
-            place_util_err(err, err_cap, "expert %d has no replica", e);
-            rc = JANUS_EINVAL;
+            rc = status_errf(err, err_len, JANUS_EINVAL, "expert %d has no replica", e);
             goto done;
         }
         off[e + 1] += off[e];
@@ -195,7 +181,7 @@ int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots, in
             if (last[e] > off[e] && hosts[last[e] - 1] == g) continue; // duplicate
             hosts[last[e]++] = g;
         }
-    rc = layout_set_layer_hosts(l, i, off, hosts, err, err_cap);
+    rc = layout_set_layer_hosts(l, i, off, hosts, err, err_len);
     if (rc == JANUS_OK && n_dup) *n_dup = dup;
 done:
     mem_free(off);
@@ -243,83 +229,68 @@ int32_t layout_n_moe_layers(const struct layout *l) {
 
 // ---- invariants
 
-int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_cap) {
+int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_len) {
     int32_t E = ly->n_experts, n = ly->n_instances, C = ly->n_slots;
     if (E == 0) return JANUS_OK;
-    if (E < 0 || n < 1 || C < 1 || !ly->host_off || !ly->hosts || !ly->replica || !ly->n_held) {
-        place_util_err(err, err_cap, "layer struct incomplete");
-        return JANUS_EINVAL;
-    }
-    if (ly->host_off[0] != 0) {
-        place_util_err(err, err_cap, "host offsets must start at 0");
-        return JANUS_EINVAL;
-    }
+    if (E < 0 || n < 1 || C < 1 || !ly->host_off || !ly->hosts || !ly->replica || !ly->n_held)
+        return status_errf(err, err_len, JANUS_EINVAL, "layer struct incomplete");
+    if (ly->host_off[0] != 0)
+        return status_errf(err, err_len, JANUS_EINVAL, "host offsets must start at 0");
     // held[g] recomputed from the host lists; the position check needs experts ascending.
     int32_t held_total = 0;
     for (int32_t g = 0; g < n; g++)
         held_total += ly->n_held[g];
-    if (held_total != ly->host_off[E]) {
-        place_util_err(err, err_cap, "n_held sums to %d but there are %d replicas", held_total,
-                       ly->host_off[E]);
-        return JANUS_EINVAL;
-    }
+    if (held_total != ly->host_off[E])
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "n_held sums to %d but there are %d replicas", held_total,
+                           ly->host_off[E]);
     for (int32_t e = 0; e < E; e++) {
         int32_t r = ly->host_off[e + 1] - ly->host_off[e];
-        if (r < 1 || r > n) {
-            place_util_err(err, err_cap, "expert %d has %d replicas (need 1..%d)", e, r, n);
-            return JANUS_EINVAL;
-        }
+        if (r < 1 || r > n)
+            return status_errf(err, err_len, JANUS_EINVAL, "expert %d has %d replicas (need 1..%d)",
+                               e, r, n);
         for (int32_t j = ly->host_off[e]; j < ly->host_off[e + 1]; j++) {
             int32_t g = ly->hosts[j];
-            if (g < 0 || g >= n || (j > ly->host_off[e] && g <= ly->hosts[j - 1])) {
-                place_util_err(err, err_cap, "expert %d: bad or unsorted host %d", e, g);
-                return JANUS_EINVAL;
-            }
+            if (g < 0 || g >= n || (j > ly->host_off[e] && g <= ly->hosts[j - 1]))
+                return status_errf(err, err_len, JANUS_EINVAL, "expert %d: bad or unsorted host %d",
+                                   e, g);
             int32_t pos = ly->replica[j] - g * C;
-            if (pos < 0 || pos >= ly->n_held[g] || pos >= C) {
-                place_util_err(err, err_cap, "expert %d on instance %d: replica id %d invalid", e,
-                               g, ly->replica[j]);
-                return JANUS_EINVAL;
-            }
+            if (pos < 0 || pos >= ly->n_held[g] || pos >= C)
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "expert %d on instance %d: replica id %d invalid", e, g,
+                                   ly->replica[j]);
             // Position must equal the number of lower experts held by g.
             int32_t lower = 0;
             for (int32_t e2 = 0; e2 < e; e2++)
                 for (int32_t j2 = ly->host_off[e2]; j2 < ly->host_off[e2 + 1]; j2++)
                     lower += ly->hosts[j2] == g;
-            if (lower != pos) {
-                place_util_err(err, err_cap, "expert %d on instance %d: position %d, expected %d",
-                               e, g, pos, lower);
-                return JANUS_EINVAL;
-            }
+            if (lower != pos)
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "expert %d on instance %d: position %d, expected %d", e, g, pos,
+                                   lower);
         }
     }
     for (int32_t g = 0; g < n; g++)
-        if (ly->n_held[g] > C) {
-            place_util_err(err, err_cap, "instance %d holds %d experts, more than %d slots", g,
-                           ly->n_held[g], C);
-            return JANUS_EINVAL;
-        }
+        if (ly->n_held[g] > C)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "instance %d holds %d experts, more than %d slots", g, ly->n_held[g],
+                               C);
     return JANUS_OK;
 }
 
-int layout_check(const struct layout *l, char *err, size_t err_cap) {
-    if (l->n_layers < 1 || !l->layers) {
-        place_util_err(err, err_cap, "layout has no layers");
-        return JANUS_EINVAL;
-    }
+int layout_check(const struct layout *l, char *err, size_t err_len) {
+    if (l->n_layers < 1 || !l->layers)
+        return status_errf(err, err_len, JANUS_EINVAL, "layout has no layers");
     for (int32_t i = 0; i < l->n_layers; i++) {
         const struct layout_layer *ly = &l->layers[i];
         if (ly->n_experts == 0) continue;
         if (ly->n_experts != l->n_experts || ly->n_instances != l->n_instances ||
-            ly->n_slots != l->n_slots) {
-            place_util_err(err, err_cap, "layer %d: sizes differ from the layout's", i);
-            return JANUS_EINVAL;
-        }
-        char sub[200];
-        if (layout_layer_check(ly, sub, sizeof sub)) {
-            place_util_err(err, err_cap, "layer %d: %s", i, sub);
-            return JANUS_EINVAL;
-        }
+            ly->n_slots != l->n_slots)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "layer %d: sizes differ from the layout's", i);
+        char sub[JANUS_ERR_LEN];
+        if (layout_layer_check(ly, sub, sizeof sub))
+            return status_errf(err, err_len, JANUS_EINVAL, "layer %d: %s", i, sub);
     }
     return JANUS_OK;
 }
@@ -339,23 +310,20 @@ uint64_t layout_digest(const struct layout *l) {
 
 // ---- JSON
 
-int layout_parse_json(struct layout *l, const char *text, size_t len, char *err, size_t err_cap) {
+int layout_parse_json(struct layout *l, const char *text, size_t len, char *err, size_t err_len) {
     memset(l, 0, sizeof *l);
     cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
-        place_util_err(err, err_cap, "layout: not valid JSON");
-        return JANUS_EFORMAT;
-    }
+    if (!root) return status_errf(err, err_len, JANUS_EFORMAT, "layout: not valid JSON");
     int rc = JANUS_EFORMAT;
     int32_t *off = NULL, *hosts = NULL;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     if (!cJSON_IsObject(root) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "janus-layout")) {
-        place_util_err(err, err_cap, "layout: \"format\" must be \"janus-layout\"");
+        status_errf(err, err_len, rc, "layout: \"format\" must be \"janus-layout\"");
         goto done;
     }
     int64_t ver, n, C, E;
-    if (!place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &ver)) {
-        place_util_err(err, err_cap, "layout: \"version\" must be 1");
+    if (!json_field_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &ver)) {
+        status_errf(err, err_len, rc, "layout: \"version\" must be 1");
         goto done;
     }
     const struct {
@@ -367,31 +335,32 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
                 {"n_experts", LIMIT_MAX_EXPERTS, &E}};
     for (size_t k = 0; k < JANUS_ARRAY_SIZE(ints); k++) {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, ints[k].key);
-        if (!place_util_json_int(it, 1, INT32_MAX, ints[k].out)) {
-            place_util_err(err, err_cap, "layout: \"%s\" must be a positive integer", ints[k].key);
+        if (!json_field_int(it, 1, INT32_MAX, ints[k].out)) {
+            status_errf(err, err_len, rc, "layout: \"%s\" must be a positive integer", ints[k].key);
             goto done;
         }
         if (*ints[k].out > ints[k].hi) {
-            place_util_err(err, err_cap, "layout: \"%s\" = %lld exceeds the limit %lld",
-                           ints[k].key, (long long)*ints[k].out, (long long)ints[k].hi);
-            rc = JANUS_ELIMIT;
+            rc = status_errf(err, err_len, JANUS_ELIMIT,
+                             "layout: \"%s\" = %lld exceeds the limit %lld", ints[k].key,
+                             (long long)*ints[k].out, (long long)ints[k].hi);
             goto done;
         }
     }
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsArray(layers) || cJSON_GetArraySize(layers) < 1) {
-        place_util_err(err, err_cap, "layout: \"layers\" must be a non-empty array");
+        status_errf(err, err_len, rc, "layout: \"layers\" must be a non-empty array");
         goto done;
     }
     int nl = cJSON_GetArraySize(layers);
     if (nl > LIMIT_MAX_LAYERS) {
-        place_util_err(err, err_cap, "layout: %d layers exceed the limit %d", nl, LIMIT_MAX_LAYERS);
-        rc = JANUS_ELIMIT;
+        rc = status_errf(err, err_len, JANUS_ELIMIT, "layout: %d layers exceed the limit %d", nl,
+                         LIMIT_MAX_LAYERS);
         goto done;
     }
     if (n * C < E) {
-        place_util_err(err, err_cap, "layout: %lld instances x %lld slots cannot hold %lld experts",
-                       (long long)n, (long long)C, (long long)E);
+        status_errf(err, err_len, rc,
+                    "layout: %lld instances x %lld slots cannot hold %lld experts", (long long)n,
+                    (long long)C, (long long)E);
         goto done;
     }
     off = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)(E + 1));
@@ -409,7 +378,7 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
     const cJSON *layer;
     cJSON_ArrayForEach(layer, layers) {
         if (!cJSON_IsArray(layer)) {
-            place_util_err(err, err_cap, "layout: layers[%d] must be an array", li);
+            status_errf(err, err_len, rc, "layout: layers[%d] must be an array", li);
             goto fail;
         }
         int ne = cJSON_GetArraySize(layer);
@@ -418,10 +387,10 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
             continue;
         }
         if (ne != E) {
-            place_util_err(err, err_cap,
-                           "layout: layers[%d] has %d experts, expected %lld (or [] "
-                           "for a dense layer)",
-                           li, ne, (long long)E);
+            status_errf(err, err_len, rc,
+                        "layout: layers[%d] has %d experts, expected %lld (or [] "
+                        "for a dense layer)",
+                        li, ne, (long long)E);
             goto fail;
         }
         int32_t nr = 0, e = 0;
@@ -429,33 +398,33 @@ int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
         const cJSON *hl;
         cJSON_ArrayForEach(hl, layer) {
             if (!cJSON_IsArray(hl) || cJSON_GetArraySize(hl) < 1) {
-                place_util_err(err, err_cap,
-                               "layout: layers[%d][%d] must be a non-empty array of instance ids",
-                               li, e);
+                status_errf(err, err_len, rc,
+                            "layout: layers[%d][%d] must be a non-empty array of instance ids", li,
+                            e);
                 goto fail;
             }
             const cJSON *h;
             cJSON_ArrayForEach(h, hl) {
                 int64_t g;
-                if (!place_util_json_int(h, 0, n - 1, &g)) {
-                    place_util_err(err, err_cap,
-                                   "layout: layers[%d][%d]: host must be an integer in [0, %lld)",
-                                   li, e, (long long)n);
+                if (!json_field_int(h, 0, n - 1, &g)) {
+                    status_errf(err, err_len, rc,
+                                "layout: layers[%d][%d]: host must be an integer in [0, %lld)", li,
+                                e, (long long)n);
                     goto fail;
                 }
                 if (nr >= n * C) {
-                    place_util_err(err, err_cap,
-                                   "layout: layers[%d] has more replicas than %lld slots", li,
-                                   (long long)(n * C));
+                    status_errf(err, err_len, rc,
+                                "layout: layers[%d] has more replicas than %lld slots", li,
+                                (long long)(n * C));
                     goto fail;
                 }
                 hosts[nr++] = (int32_t)g;
             }
             off[++e] = nr;
         }
-        char sub[200];
+        char sub[JANUS_ERR_LEN];
         if (layout_set_layer_hosts(l, li, off, hosts, sub, sizeof sub)) {
-            place_util_err(err, err_cap, "layout: layers[%d]: %s", li, sub);
+            status_errf(err, err_len, rc, "layout: layers[%d]: %s", li, sub);
             goto fail;
         }
         li++;
@@ -472,13 +441,13 @@ done:
     return rc;
 }
 
-int layout_load_json(struct layout *l, const char *path, char *err, size_t err_cap) {
+int layout_load_json(struct layout *l, const char *path, char *err, size_t err_len) {
     memset(l, 0, sizeof *l);
     char *text;
     size_t len;
-    int rc = place_util_read_file(path, (size_t)256 << 20, &text, &len, err, err_cap);
+    int rc = file_read_all(path, (size_t)256 << 20, &text, &len, err, err_len);
     if (rc) return rc;
-    rc = layout_parse_json(l, text, len, err, err_cap);
+    rc = layout_parse_json(l, text, len, err, err_len);
     mem_free(text);
     return rc;
 }
@@ -486,41 +455,33 @@ int layout_load_json(struct layout *l, const char *path, char *err, size_t err_c
 // Compact hand-written form: one layer per line, readable and diff-friendly. Only
 // integers, so no float formatting questions.
 char *layout_to_json(const struct layout *l) {
-    size_t cap = 256;
-    for (int32_t i = 0; i < l->n_layers; i++)
-        if (l->layers[i].n_experts)
-            cap += 16 + (size_t)l->layers[i].n_experts * 4 +
-                   (size_t)l->layers[i].host_off[l->layers[i].n_experts] * 6;
-        else
-            cap += 8;
-    char *s = mem_alloc(MEM_TAG_SCHED, cap);
-    if (!s) return NULL;
-    size_t p = 0;
-#define OUT(...) p += (size_t)snprintf(s + p, cap - p, __VA_ARGS__)
-    OUT("{\"format\": \"janus-layout\", \"version\": 1, \"n_instances\": %d, \"slots\": %d, "
-        "\"n_experts\": %d,\n \"layers\": [",
-        l->n_instances, l->n_slots, l->n_experts);
-    for (int32_t i = 0; i < l->n_layers; i++) {
+    cJSON *root = cJSON_CreateObject(), *layers = NULL;
+    int bad = !root || !cJSON_AddStringToObject(root, "format", "janus-layout") ||
+              !cJSON_AddNumberToObject(root, "version", 1) ||
+              !cJSON_AddNumberToObject(root, "n_instances", l->n_instances) ||
+              !cJSON_AddNumberToObject(root, "slots", l->n_slots) ||
+              !cJSON_AddNumberToObject(root, "n_experts", l->n_experts) ||
+              !(layers = cJSON_AddArrayToObject(root, "layers"));
+    for (int32_t i = 0; i < l->n_layers && !bad; i++) {
         const struct layout_layer *ly = &l->layers[i];
-        OUT("%s\n  [", i ? "," : "");
-        for (int32_t e = 0; e < ly->n_experts; e++) {
-            OUT("%s[", e ? "," : "");
-            for (int32_t j = ly->host_off[e]; j < ly->host_off[e + 1]; j++)
-                OUT("%s%d", j > ly->host_off[e] ? "," : "", ly->hosts[j]);
-            OUT("]");
+        cJSON *la = cJSON_CreateArray();
+        bad = !cJSON_AddItemToArray(layers, la);
+        for (int32_t e = 0; e < ly->n_experts && !bad; e++) {
+            int32_t a = ly->host_off[e], n = ly->host_off[e + 1] - a;
+            bad = !cJSON_AddItemToArray(la, cJSON_CreateIntArray(ly->hosts + a, n));
         }
-        OUT("]");
     }
-    OUT("\n ]}\n");
-#undef OUT
-    JANUS_ASSERT(p < cap);
-    return s;
+    char *text = bad ? NULL : cJSON_PrintUnformatted(root);
+    char *out = text ? mem_strdup(MEM_TAG_SCHED, text) : NULL;
+    cJSON_free(text);
+    cJSON_Delete(root);
+    return out;
 }
 
 int layout_save_json(const struct layout *l, const char *path) {
     char *s = layout_to_json(l);
     if (!s) return JANUS_ENOMEM;
-    int rc = place_util_write_file(path, s, strlen(s));
+    int rc = file_write_all(path, s, strlen(s), NULL, 0);
     mem_free(s);
     return rc;
 }

@@ -54,12 +54,12 @@ JANUS_WUR int layout_copy(struct layout *dst, const struct layout *src);
 // Returns JANUS_OK, JANUS_EINVAL (bad index, expert out of range or missing; err says
 // which), JANUS_ENOMEM. On failure the layer is unchanged.
 JANUS_WUR int layout_set_layer_slots(struct layout *l, int32_t i, const int32_t *slots,
-                                     int32_t *n_dup, char *err, size_t err_cap);
+                                     int32_t *n_dup, char *err, size_t err_len);
 // Sets layer `i` from CSR host lists (host_off (E+1), hosts (host_off[E]); each expert's
 // hosts strictly ascending). Validates like layout_check. JANUS_OK, JANUS_EINVAL (err
 // says why), JANUS_ENOMEM; on failure the layer is unchanged.
 JANUS_WUR int layout_set_layer_hosts(struct layout *l, int32_t i, const int32_t *host_off,
-                                     const int32_t *hosts, char *err, size_t err_cap);
+                                     const int32_t *hosts, char *err, size_t err_len);
 // Makes layer `i` dense (frees its arrays). i must be in range (asserted).
 void layout_set_dense(struct layout *l, int32_t i);
 
@@ -80,8 +80,8 @@ int32_t layout_n_moe_layers(const struct layout *l);
 // Checks every invariant of one layer / the whole layout, including that replica[] and
 // n_held[] match the host lists (physical ids per SPEC §5). JANUS_OK or JANUS_EINVAL with
 // a one-line reason naming layer, expert or instance in err (if non-NULL).
-JANUS_WUR int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_cap);
-JANUS_WUR int layout_check(const struct layout *l, char *err, size_t err_cap);
+JANUS_WUR int layout_layer_check(const struct layout_layer *ly, char *err, size_t err_len);
+JANUS_WUR int layout_check(const struct layout *l, char *err, size_t err_len);
 
 // FNV-1a digest of sizes and host lists, to compare layouts across ranks.
 uint64_t layout_digest(const struct layout *l);
@@ -93,9 +93,9 @@ uint64_t layout_digest(const struct layout *l);
 // JANUS_ELIMIT (a size over limits.h); JANUS_ENOMEM. *l must not be initialised; on
 // failure it is left zeroed.
 JANUS_WUR int layout_parse_json(struct layout *l, const char *text, size_t len, char *err,
-                                size_t err_cap);
+                                size_t err_len);
 // Reads and parses a file (at most 256 MiB). Also JANUS_EIO (open/read failed).
-JANUS_WUR int layout_load_json(struct layout *l, const char *path, char *err, size_t err_cap);
+JANUS_WUR int layout_load_json(struct layout *l, const char *path, char *err, size_t err_len);
 // Serializes to a NUL-terminated JSON string (mem_free it). NULL on ENOMEM.
 char *layout_to_json(const struct layout *l);
 // Writes layout_to_json to a file. JANUS_OK, JANUS_ENOMEM, JANUS_EIO.

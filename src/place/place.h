@@ -26,7 +26,7 @@
 // which; counts untouched).
 JANUS_WUR int replicate_counts(int32_t n_experts, const double *load, const double *tie,
                                int32_t n_instances, int32_t n_slots, int32_t *counts, char *err,
-                               size_t err_cap);
+                               size_t err_len);
 
 // ---- placement.c
 struct placement_input {
@@ -57,7 +57,7 @@ struct placement_report {
 // ascending then -1s. rep: out, may be NULL.
 // JANUS_OK; JANUS_EINVAL (bad sizes or counts; err says which); JANUS_ENOMEM.
 JANUS_WUR int placement_janus(const struct placement_input *in, int32_t *slots,
-                              struct placement_report *rep, char *err, size_t err_cap);
+                              struct placement_report *rep, char *err, size_t err_len);
 
 // Objective value of a slot assignment: max over instances of the sum of coact over
 // distinct expert pairs on it (coact (E,E) as above; NULL gives 0).
@@ -92,7 +92,7 @@ struct eplb_params {
 // says which); JANUS_ENOMEM. Outputs untouched on failure.
 JANUS_WUR int eplb_rebalance(const float *weight, int32_t n_experts, const struct eplb_params *p,
                              int32_t *phy2log, int32_t *phyrank, int32_t *logcnt, char *err,
-                             size_t err_cap);
+                             size_t err_len);
 // Number of slots holding an expert that an earlier slot of the same GPU already holds.
 int32_t eplb_count_duplicates(const int32_t *phy2log, int32_t n_phys, int32_t n_gpus);
 
@@ -116,6 +116,6 @@ struct placement_build_report {
 JANUS_WUR int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_instances,
                                      int32_t n_slots, enum placement_policy policy,
                                      const struct eplb_params *eplb,
-                                     struct placement_build_report *rep, char *err, size_t err_cap);
+                                     struct placement_build_report *rep, char *err, size_t err_len);
 
 #endif // JANUS_PLACE_H

@@ -11,7 +11,6 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "place/place.h"
-#include "place/place_util.h"
 
 struct replica_key {
     double load, tok; // per-replica
@@ -86,32 +85,27 @@ double placement_max_coact(const int32_t *slots, int32_t n_instances, int32_t n_
 }
 
 int placement_janus(const struct placement_input *in, int32_t *slots, struct placement_report *rep,
-                    char *err, size_t err_cap) {
+                    char *err, size_t err_len) {
     int32_t E = in->n_experts, n = in->n_instances, C = in->n_slots;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || n < 1 || n > LIMIT_MAX_INSTANCES || C < 1 ||
-        C > LIMIT_MAX_SLOTS || !in->counts || !in->load) {
-        place_util_err(err, err_cap, "placement: sizes out of range (E=%d n=%d C=%d)", E, n, C);
-        return JANUS_EINVAL;
-    }
+        C > LIMIT_MAX_SLOTS || !in->counts || !in->load)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "placement: sizes out of range (E=%d n=%d C=%d)", E, n, C);
     int64_t total = 0;
     for (int32_t e = 0; e < E; e++) {
-        if (in->counts[e] < 1 || in->counts[e] > n) {
-            place_util_err(err, err_cap, "placement: expert %d has %d replicas (need 1..%d)", e,
-                           in->counts[e], n);
-            return JANUS_EINVAL;
-        }
+        if (in->counts[e] < 1 || in->counts[e] > n)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "placement: expert %d has %d replicas (need 1..%d)", e,
+                               in->counts[e], n);
         if (!(in->load[e] >= 0) || !isfinite(in->load[e]) ||
-            (in->tok && (!(in->tok[e] >= 0) || !isfinite(in->tok[e])))) {
-            place_util_err(err, err_cap, "placement: load of expert %d is not finite and >= 0", e);
-            return JANUS_EINVAL;
-        }
+            (in->tok && (!(in->tok[e] >= 0) || !isfinite(in->tok[e]))))
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "placement: load of expert %d is not finite and >= 0", e);
         total += in->counts[e];
     }
-    if (total > (int64_t)n * C) {
-        place_util_err(err, err_cap, "placement: %lld replicas exceed %d x %d slots",
-                       (long long)total, n, C);
-        return JANUS_EINVAL;
-    }
+    if (total > (int64_t)n * C)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "placement: %lld replicas exceed %d x %d slots", (long long)total, n, C);
     struct replica_key *reps = mem_alloc(MEM_TAG_SCHED, sizeof *reps * (size_t)total);
     struct pstate s = {E, n, C, in->coact, NULL, NULL, NULL, NULL, NULL};
     s.inst = mem_alloc(MEM_TAG_SCHED, sizeof(int32_t) * (size_t)n * C);
@@ -211,22 +205,19 @@ done:
 int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_instances,
                            int32_t n_slots, enum placement_policy policy,
                            const struct eplb_params *eplb, struct placement_build_report *rep,
-                           char *err, size_t err_cap) {
+                           char *err, size_t err_len) {
     int32_t E = s->n_experts, n = n_instances, C = n_slots;
     struct placement_build_report r = {0};
     int rc = layout_init(l, s->n_layers, n, C, E);
-    if (rc) {
-        place_util_err(err, err_cap, "place: invalid sizes (n=%d C=%d E=%d)", n, C, E);
-        return rc;
-    }
+    if (rc) return status_errf(err, err_len, rc, "place: invalid sizes (n=%d C=%d E=%d)", n, C, E);
     if ((int64_t)n * C < E) {
-        place_util_err(err, err_cap, "place: %d instances x %d slots cannot hold %d experts", n, C,
-                       E);
+        status_errf(err, err_len, JANUS_EINVAL,
+                    "place: %d instances x %d slots cannot hold %d experts", n, C, E);
         layout_free(l);
         return JANUS_EINVAL;
     }
     if (policy != PLACEMENT_POLICY_JANUS && policy != PLACEMENT_POLICY_EPLB) {
-        place_util_err(err, err_cap, "place: unknown policy");
+        status_errf(err, err_len, JANUS_EINVAL, "place: unknown policy");
         layout_free(l);
         return JANUS_EINVAL;
     }
@@ -243,7 +234,7 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
     for (int32_t li = 0; li < s->n_layers; li++) {
         if (stats_steps(s, li) <= 0) continue;
         stats_layer_export(s, li, t, c, a);
-        char sub[256];
+        char sub[JANUS_ERR_LEN];
         int32_t dup = 0;
         if (policy == PLACEMENT_POLICY_JANUS) {
             rc = replicate_counts(E, c, t, n, C, counts, sub, sizeof sub);
@@ -269,14 +260,14 @@ int placement_build_layout(struct layout *l, const struct stats *s, int32_t n_in
             r.n_duplicates += dup;
         }
         if (rc) {
-            place_util_err(err, err_cap, "place: layer %d: %s", li, sub);
+            status_errf(err, err_len, rc, "place: layer %d: %s", li, sub);
             goto done;
         }
         r.n_layers_placed++;
     }
     if (r.n_layers_placed == 0) {
-        place_util_err(err, err_cap, "place: the statistics have no recorded layer");
-        rc = JANUS_EINVAL;
+        rc =
+            status_errf(err, err_len, JANUS_EINVAL, "place: the statistics have no recorded layer");
     }
 done:
     mem_free(t);

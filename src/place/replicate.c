@@ -8,28 +8,21 @@
 #include "base/limits.h"
 #include "base/status.h"
 #include "place/place.h"
-#include "place/place_util.h"
 
 int replicate_counts(int32_t n_experts, const double *load, const double *tie, int32_t n_instances,
-                     int32_t n_slots, int32_t *counts, char *err, size_t err_cap) {
+                     int32_t n_slots, int32_t *counts, char *err, size_t err_len) {
     int32_t E = n_experts, n = n_instances, C = n_slots;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || n < 1 || n > LIMIT_MAX_INSTANCES || C < 1 ||
-        C > LIMIT_MAX_SLOTS) {
-        place_util_err(err, err_cap, "replicate: sizes out of range (E=%d n=%d C=%d)", E, n, C);
-        return JANUS_EINVAL;
-    }
-    if ((int64_t)n * C < E) {
-        place_util_err(err, err_cap, "replicate: %d instances x %d slots cannot hold %d experts", n,
-                       C, E);
-        return JANUS_EINVAL;
-    }
+        C > LIMIT_MAX_SLOTS)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "replicate: sizes out of range (E=%d n=%d C=%d)", E, n, C);
+    if ((int64_t)n * C < E)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "replicate: %d instances x %d slots cannot hold %d experts", n, C, E);
     for (int32_t e = 0; e < E; e++)
-        if (!(load[e] >= 0) || !isfinite(load[e]) ||
-            (tie && (!(tie[e] >= 0) || !isfinite(tie[e])))) {
-            place_util_err(err, err_cap, "replicate: load of expert %d is not a finite number >= 0",
-                           e);
-            return JANUS_EINVAL;
-        }
+        if (!(load[e] >= 0) || !isfinite(load[e]) || (tie && (!(tie[e] >= 0) || !isfinite(tie[e]))))
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "replicate: load of expert %d is not a finite number >= 0", e);
     for (int32_t e = 0; e < E; e++)
         counts[e] = 1;
     int64_t extra = (int64_t)n * C - E;

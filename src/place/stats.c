@@ -8,14 +8,14 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/limits.h"
+#include "base/file.h"
+#include "base/json_field.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "place/place_util.h"
 
 static size_t n_pairs(int32_t E) { return (size_t)E * (size_t)(E - 1) / 2; }
 
@@ -218,75 +218,70 @@ int stats_merge(struct stats *dst, const struct stats *src) {
 
 // ---- JSON
 
-// Appends formatted text to a growable buffer; returns 0 or -1 (ENOMEM).
-struct sbuf {
-    char *p;
-    size_t n, cap;
-};
-static int sb_printf(struct sbuf *b, const char *fmt, ...) JANUS_PRINTF(2, 3);
-static int sb_printf(struct sbuf *b, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int w = vsnprintf(b->p ? b->p + b->n : NULL, b->p ? b->cap - b->n : 0, fmt, ap);
-        va_end(ap);
-        if (w < 0) return -1;
-        if (b->p && b->n + (size_t)w < b->cap) {
-            b->n += (size_t)w;
-            return 0;
+// cJSON prints doubles only to within an epsilon; counts must round-trip exactly, so each is
+// written with %.17g as a raw cJSON number.
+static cJSON *exact_num(double v) {
+    char t[32];
+    snprintf(t, sizeof t, "%.17g", v);
+    return cJSON_CreateRaw(t);
+}
+
+static cJSON *num_array(const double *v, int32_t n) {
+    cJSON *a = cJSON_CreateArray();
+    for (int32_t e = 0; a && e < n; e++)
+        if (!cJSON_AddItemToArray(a, exact_num(v[e]))) {
+            cJSON_Delete(a);
+            return NULL;
         }
-        size_t ncap = b->cap ? b->cap * 2 : 4096;
-        while (ncap < b->n + (size_t)w + 1)
-            ncap *= 2;
-        char *np = mem_realloc(MEM_TAG_SCHED, b->p, ncap);
-        if (!np) return -1;
-        b->p = np;
-        b->cap = ncap;
-    }
+    return a;
 }
 
 char *stats_to_json(const struct stats *s) {
-    struct sbuf b = {0};
     int32_t E = s->n_experts;
-    int bad = sb_printf(&b,
-                        "{\"format\": \"janus-stats\", \"version\": 1, \"n_layers\": %d, "
-                        "\"n_experts\": %d, \"decay\": %.17g,\n \"layers\": [",
-                        s->n_layers, E, s->decay);
-    int first = 1;
+    cJSON *root = cJSON_CreateObject(), *layers = NULL;
+    double *row = mem_alloc(MEM_TAG_SCHED, sizeof(double) * 2 * (size_t)E);
+    int bad = !root || !row || !cJSON_AddStringToObject(root, "format", "janus-stats") ||
+              !cJSON_AddNumberToObject(root, "version", 1) ||
+              !cJSON_AddNumberToObject(root, "n_layers", s->n_layers) ||
+              !cJSON_AddNumberToObject(root, "n_experts", E) ||
+              !cJSON_AddItemToObject(root, "decay", exact_num(s->decay)) ||
+              !(layers = cJSON_AddArrayToObject(root, "layers"));
     for (int32_t l = 0; l < s->n_layers && !bad; l++) {
         double steps = stats_steps(s, l);
         if (steps <= 0) continue;
-        bad |= sb_printf(&b, "%s\n  {\"layer\": %d, \"steps\": %.17g,\n   \"tokens\": [",
-                         first ? "" : ",", l, steps);
-        first = 0;
-        for (int32_t e = 0; e < E && !bad; e++)
-            bad |= sb_printf(&b, "%s%.17g", e ? ", " : "", stats_tokens(s, l, e));
-        bad |= sb_printf(&b, "],\n   \"activations\": [");
-        for (int32_t e = 0; e < E && !bad; e++)
-            bad |= sb_printf(&b, "%s%.17g", e ? ", " : "", stats_act(s, l, e));
-        bad |= sb_printf(&b, "],\n   \"coactivation\": [");
-        int fp = 1;
+        cJSON *ly = cJSON_CreateObject(), *co = NULL;
+        bad = !ly || !cJSON_AddItemToArray(layers, ly);
+        if (bad) {
+            cJSON_Delete(ly);
+            break;
+        }
+        for (int32_t e = 0; e < E; e++) {
+            row[e] = stats_tokens(s, l, e);
+            row[E + e] = stats_act(s, l, e);
+        }
+        bad = !cJSON_AddNumberToObject(ly, "layer", l) ||
+              !cJSON_AddItemToObject(ly, "steps", exact_num(steps)) ||
+              !cJSON_AddItemToObject(ly, "tokens", num_array(row, E)) ||
+              !cJSON_AddItemToObject(ly, "activations", num_array(row + E, E)) ||
+              !(co = cJSON_AddArrayToObject(ly, "coactivation"));
         for (int32_t i = 0; i < E && !bad; i++)
             for (int32_t j = i + 1; j < E && !bad; j++) {
-                double v = stats_coact(s, l, i, j);
-                if (v == 0) continue;
-                bad |= sb_printf(&b, "%s[%d, %d, %.17g]", fp ? "" : ", ", i, j, v);
-                fp = 0;
+                double t[3] = {i, j, stats_coact(s, l, i, j)};
+                if (t[2] != 0) bad = !cJSON_AddItemToArray(co, num_array(t, 3));
             }
-        bad |= sb_printf(&b, "]}");
     }
-    bad |= sb_printf(&b, "\n ]}\n");
-    if (bad) {
-        mem_free(b.p);
-        return NULL;
-    }
-    return b.p;
+    char *text = bad ? NULL : cJSON_PrintUnformatted(root);
+    char *out = text ? mem_strdup(MEM_TAG_SCHED, text) : NULL;
+    cJSON_free(text);
+    cJSON_Delete(root);
+    mem_free(row);
+    return out;
 }
 
 int stats_save_json(const struct stats *s, const char *path) {
     char *t = stats_to_json(s);
     if (!t) return JANUS_ENOMEM;
-    int rc = place_util_write_file(path, t, strlen(t));
+    int rc = file_write_all(path, t, strlen(t), NULL, 0);
     mem_free(t);
     return rc;
 }
@@ -298,69 +293,60 @@ static int get_nonneg(const cJSON *it, double *out) {
 }
 
 static int parse_vec(const cJSON *layer, const char *key, int32_t E, double *dst, int32_t li,
-                     char *err, size_t err_cap) {
+                     char *err, size_t err_len) {
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(layer, key);
-    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != E) {
-        place_util_err(err, err_cap, "stats: layers[%d].%s must be an array of %d numbers", li, key,
-                       E);
-        return -1;
-    }
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) != E)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "stats: layers[%d].%s must be an array of %d numbers", li, key, E);
     int32_t e = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, arr) {
-        if (!get_nonneg(v, &dst[e])) {
-            place_util_err(err, err_cap, "stats: layers[%d].%s[%d] must be a number >= 0", li, key,
-                           e);
-            return -1;
-        }
+        if (!get_nonneg(v, &dst[e]))
+            return status_errf(err, err_len, JANUS_EFORMAT,
+                               "stats: layers[%d].%s[%d] must be a number >= 0", li, key, e);
         e++;
     }
     return 0;
 }
 
-int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, size_t err_cap) {
+int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, size_t err_len) {
     memset(s, 0, sizeof *s);
     cJSON *root = cJSON_ParseWithLength(text, len);
-    if (!root) {
-        place_util_err(err, err_cap, "stats: not valid JSON");
-        return JANUS_EFORMAT;
-    }
+    if (!root) return status_errf(err, err_len, JANUS_EFORMAT, "stats: not valid JSON");
     int rc = JANUS_EFORMAT;
     const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
     int64_t ver, L, E;
     double decay;
     if (!cJSON_IsObject(root) || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "janus-stats")) {
-        place_util_err(err, err_cap, "stats: \"format\" must be \"janus-stats\"");
+        status_errf(err, err_len, rc, "stats: \"format\" must be \"janus-stats\"");
         goto done;
     }
-    if (!place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &ver)) {
-        place_util_err(err, err_cap, "stats: \"version\" must be 1");
+    if (!json_field_int(cJSON_GetObjectItemCaseSensitive(root, "version"), 1, 1, &ver)) {
+        status_errf(err, err_len, rc, "stats: \"version\" must be 1");
         goto done;
     }
-    if (!place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "n_layers"), 1, INT32_MAX,
-                             &L) ||
-        !place_util_json_int(cJSON_GetObjectItemCaseSensitive(root, "n_experts"), 1, INT32_MAX,
-                             &E)) {
-        place_util_err(err, err_cap,
-                       "stats: \"n_layers\" and \"n_experts\" must be positive "
-                       "integers");
+    if (!json_field_int(cJSON_GetObjectItemCaseSensitive(root, "n_layers"), 1, INT32_MAX, &L) ||
+        !json_field_int(cJSON_GetObjectItemCaseSensitive(root, "n_experts"), 1, INT32_MAX, &E)) {
+        status_errf(err, err_len, rc,
+                    "stats: \"n_layers\" and \"n_experts\" must be positive "
+                    "integers");
         goto done;
     }
     if (L > LIMIT_MAX_LAYERS || E > LIMIT_MAX_EXPERTS) {
-        place_util_err(err, err_cap, "stats: %lld layers x %lld experts exceed the limits (%d, %d)",
-                       (long long)L, (long long)E, LIMIT_MAX_LAYERS, LIMIT_MAX_EXPERTS);
-        rc = JANUS_ELIMIT;
+        rc = status_errf(err, err_len, JANUS_ELIMIT,
+                         "stats: %lld layers x %lld experts exceed the limits (%d, %d)",
+                         (long long)L, (long long)E, LIMIT_MAX_LAYERS, LIMIT_MAX_EXPERTS);
         goto done;
     }
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "decay");
     if (!cJSON_IsNumber(d) || !(d->valuedouble > 0 && d->valuedouble <= 1)) {
-        place_util_err(err, err_cap, "stats: \"decay\" must be a number in (0, 1]");
+        status_errf(err, err_len, rc, "stats: \"decay\" must be a number in (0, 1]");
         goto done;
     }
     decay = d->valuedouble;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
     if (!cJSON_IsArray(layers)) {
-        place_util_err(err, err_cap, "stats: \"layers\" must be an array");
+        status_errf(err, err_len, rc, "stats: \"layers\" must be an array");
         goto done;
     }
     int irc = stats_init(s, (int32_t)L, (int32_t)E, decay);
@@ -374,26 +360,26 @@ int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, s
         int64_t l;
         double steps;
         if (!cJSON_IsObject(ly) ||
-            !place_util_json_int(cJSON_GetObjectItemCaseSensitive(ly, "layer"), 0, L - 1, &l)) {
-            place_util_err(err, err_cap, "stats: layers[%d].layer must be an integer in [0, %lld)",
-                           li, (long long)L);
+            !json_field_int(cJSON_GetObjectItemCaseSensitive(ly, "layer"), 0, L - 1, &l)) {
+            status_errf(err, err_len, rc, "stats: layers[%d].layer must be an integer in [0, %lld)",
+                        li, (long long)L);
             goto fail;
         }
         if (s->steps[l] != 0) {
-            place_util_err(err, err_cap, "stats: layer %lld appears twice", (long long)l);
+            status_errf(err, err_len, rc, "stats: layer %lld appears twice", (long long)l);
             goto fail;
         }
         if (!get_nonneg(cJSON_GetObjectItemCaseSensitive(ly, "steps"), &steps) || steps <= 0) {
-            place_util_err(err, err_cap, "stats: layers[%d].steps must be a number > 0", li);
+            status_errf(err, err_len, rc, "stats: layers[%d].steps must be a number > 0", li);
             goto fail;
         }
         s->steps[l] = steps;
-        if (parse_vec(ly, "tokens", (int32_t)E, s->tok + l * E, li, err, err_cap) ||
-            parse_vec(ly, "activations", (int32_t)E, s->act + l * E, li, err, err_cap))
+        if (parse_vec(ly, "tokens", (int32_t)E, s->tok + l * E, li, err, err_len) ||
+            parse_vec(ly, "activations", (int32_t)E, s->act + l * E, li, err, err_len))
             goto fail;
         const cJSON *co = cJSON_GetObjectItemCaseSensitive(ly, "coactivation");
         if (!cJSON_IsArray(co)) {
-            place_util_err(err, err_cap, "stats: layers[%d].coactivation must be an array", li);
+            status_errf(err, err_len, rc, "stats: layers[%d].coactivation must be an array", li);
             goto fail;
         }
         const cJSON *tr;
@@ -402,13 +388,13 @@ int stats_parse_json(struct stats *s, const char *text, size_t len, char *err, s
             int64_t i, j;
             double v;
             if (!cJSON_IsArray(tr) || cJSON_GetArraySize(tr) != 3 ||
-                !place_util_json_int(cJSON_GetArrayItem(tr, 0), 0, E - 1, &i) ||
-                !place_util_json_int(cJSON_GetArrayItem(tr, 1), 0, E - 1, &j) || i >= j ||
+                !json_field_int(cJSON_GetArrayItem(tr, 0), 0, E - 1, &i) ||
+                !json_field_int(cJSON_GetArrayItem(tr, 1), 0, E - 1, &j) || i >= j ||
                 !get_nonneg(cJSON_GetArrayItem(tr, 2), &v)) {
-                place_util_err(err, err_cap,
-                               "stats: layers[%d].coactivation[%d] must be [e1, e2, value] with "
-                               "0 <= e1 < e2 < %lld and value >= 0",
-                               li, ti, (long long)E);
+                status_errf(err, err_len, rc,
+                            "stats: layers[%d].coactivation[%d] must be [e1, e2, value] with "
+                            "0 <= e1 < e2 < %lld and value >= 0",
+                            li, ti, (long long)E);
                 goto fail;
             }
             s->coact[(size_t)l * n_pairs((int32_t)E) +
@@ -426,13 +412,13 @@ done:
     return rc;
 }
 
-int stats_load_json(struct stats *s, const char *path, char *err, size_t err_cap) {
+int stats_load_json(struct stats *s, const char *path, char *err, size_t err_len) {
     memset(s, 0, sizeof *s);
     char *text;
     size_t len;
-    int rc = place_util_read_file(path, (size_t)1 << 30, &text, &len, err, err_cap);
+    int rc = file_read_all(path, (size_t)1 << 30, &text, &len, err, err_len);
     if (rc) return rc;
-    rc = stats_parse_json(s, text, len, err, err_cap);
+    rc = stats_parse_json(s, text, len, err, err_len);
     mem_free(text);
     return rc;
 }

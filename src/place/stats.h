@@ -69,7 +69,7 @@ JANUS_WUR int stats_save_json(const struct stats *s, const char *path); // OK, E
 // Parse/load: *s must not be initialised; on failure it is zeroed. JANUS_OK, JANUS_EFORMAT
 // (err names the field), JANUS_ELIMIT, JANUS_ENOMEM, JANUS_EIO (load only).
 JANUS_WUR int stats_parse_json(struct stats *s, const char *text, size_t len, char *err,
-                               size_t err_cap);
-JANUS_WUR int stats_load_json(struct stats *s, const char *path, char *err, size_t err_cap);
+                               size_t err_len);
+JANUS_WUR int stats_load_json(struct stats *s, const char *path, char *err, size_t err_len);
 
 #endif // JANUS_STATS_H

@@ -12,7 +12,7 @@
 #include "base/limits.h"
 #include "base/mem.h"
 #include "base/status.h"
-#include "place/place_util.h"
+#include "base/file.h"
 
 #define TRACE_MAX_IDS ((int64_t)1 << 31)
 
@@ -111,7 +111,7 @@ static const char *skip_ws(const char *s, const char *end) {
     return s;
 }
 
-int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t err_cap) {
+int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t err_len) {
     memset(t, 0, sizeof *t);
     t->max_expert = -1;
     const char *p = text, *end = text + len;
@@ -131,9 +131,8 @@ int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t
         }
         if (*s == 's') {
             if ((size_t)(eol - s) < 5 || memcmp(s, "step", 4) || (s[4] != ' ' && s[4] != '\t')) {
-                place_util_err(err, err_cap, "line %lld: expected \"step S layer L\"",
-                               (long long)line);
-                rc = JANUS_EFORMAT;
+                rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                 "line %lld: expected \"step S layer L\"", (long long)line);
                 goto fail;
             }
             s = skip_ws(s + 4, eol);
@@ -147,10 +146,10 @@ int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t
                 s = skip_ws(s, eol);
             }
             if (step < 0 || layer < 0 || (s != eol && *s != '#')) {
-                place_util_err(err, err_cap,
-                               "line %lld: expected \"step S layer L\" with S >= 0 and 0 <= L < %d",
-                               (long long)line, LIMIT_MAX_LAYERS);
-                rc = JANUS_EFORMAT;
+                rc = status_errf(
+                    err, err_len, JANUS_EFORMAT,
+                    "line %lld: expected \"step S layer L\" with S >= 0 and 0 <= L < %d",
+                    (long long)line, LIMIT_MAX_LAYERS);
                 goto fail;
             }
             rc = reserve(t, t->n_blocks + 1, t->n_tok);
@@ -163,30 +162,30 @@ int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t
             in_block = 1;
         } else {
             if (!in_block) {
-                place_util_err(err, err_cap, "line %lld: token line before any \"step S layer L\"",
-                               (long long)line);
-                rc = JANUS_EFORMAT;
+                rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                 "line %lld: token line before any \"step S layer L\"",
+                                 (long long)line);
                 goto fail;
             }
             int32_t k = 0;
             while (s < eol && *s != '#') {
                 int64_t v = parse_uint(&s, eol, INT32_MAX);
                 if (v < 0 || (s < eol && *s != ' ' && *s != '\t' && *s != '\r' && *s != '#')) {
-                    place_util_err(err, err_cap, "line %lld: expert ids must be integers >= 0",
-                                   (long long)line);
-                    rc = JANUS_EFORMAT;
+                    rc =
+                        status_errf(err, err_len, JANUS_EFORMAT,
+                                    "line %lld: expert ids must be integers >= 0", (long long)line);
                     goto fail;
                 }
                 if (v >= LIMIT_MAX_EXPERTS) {
-                    place_util_err(err, err_cap, "line %lld: expert id %lld exceeds the limit %d",
-                                   (long long)line, (long long)v, LIMIT_MAX_EXPERTS - 1);
-                    rc = JANUS_EFORMAT;
+                    rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                     "line %lld: expert id %lld exceeds the limit %d",
+                                     (long long)line, (long long)v, LIMIT_MAX_EXPERTS - 1);
                     goto fail;
                 }
                 if (k >= LIMIT_MAX_EXPERT_USED) {
-                    place_util_err(err, err_cap, "line %lld: more than %d experts on one token",
-                                   (long long)line, LIMIT_MAX_EXPERT_USED);
-                    rc = JANUS_EFORMAT;
+                    rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                     "line %lld: more than %d experts on one token",
+                                     (long long)line, LIMIT_MAX_EXPERT_USED);
                     goto fail;
                 }
                 ids[k++] = (int32_t)v;
@@ -194,16 +193,16 @@ int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t
             }
             if (t->top_k == 0) t->top_k = k;
             if (k != t->top_k) {
-                place_util_err(err, err_cap, "line %lld: %d expert ids, but the trace has top-k %d",
-                               (long long)line, k, t->top_k);
-                rc = JANUS_EFORMAT;
+                rc = status_errf(err, err_len, JANUS_EFORMAT,
+                                 "line %lld: %d expert ids, but the trace has top-k %d",
+                                 (long long)line, k, t->top_k);
                 goto fail;
             }
             struct trace_block *b = &t->blocks[t->n_blocks - 1];
             if (b->n_tok >= LIMIT_MAX_BATCH) {
-                place_util_err(err, err_cap, "line %lld: block has more than %d tokens",
-                               (long long)line, LIMIT_MAX_BATCH);
-                rc = JANUS_ELIMIT;
+                rc = status_errf(err, err_len, JANUS_ELIMIT,
+                                 "line %lld: block has more than %d tokens", (long long)line,
+                                 LIMIT_MAX_BATCH);
                 goto fail;
             }
             if ((t->n_tok + 1) * k > TRACE_MAX_IDS) {
@@ -226,27 +225,27 @@ fail:
     return rc;
 }
 
-int trace_load(struct trace *t, const char *path, char *err, size_t err_cap) {
+int trace_load(struct trace *t, const char *path, char *err, size_t err_len) {
     memset(t, 0, sizeof *t);
     t->max_expert = -1;
     char *text;
     size_t len;
-    int rc = place_util_read_file(path, (size_t)1 << 30, &text, &len, err, err_cap);
+    int rc = file_read_all(path, (size_t)1 << 30, &text, &len, err, err_len);
     if (rc) return rc;
-    rc = trace_parse(t, text, len, err, err_cap);
+    rc = trace_parse(t, text, len, err, err_len);
     mem_free(text);
     return rc;
 }
 
 static int write_block(FILE *f, int64_t step, int32_t layer, const int32_t *ids, int64_t n_tok,
                        int32_t k) {
-    if (fprintf(f, "step %lld layer %d\n", (long long)step, layer) < 0) return -1;
+    if (fprintf(f, "step %lld layer %d\n", (long long)step, layer) < 0) return JANUS_EIO;
     for (int64_t t = 0; t < n_tok; t++) {
         for (int32_t j = 0; j < k; j++)
-            if (fprintf(f, j ? " %d" : "%d", ids[t * k + j]) < 0) return -1;
-        if (fputc('\n', f) == EOF) return -1;
+            if (fprintf(f, j ? " %d" : "%d", ids[t * k + j]) < 0) return JANUS_EIO;
+        if (fputc('\n', f) == EOF) return JANUS_EIO;
     }
-    return 0;
+    return JANUS_OK;
 }
 
 int trace_save(const struct trace *t, const char *path) {
@@ -332,24 +331,21 @@ static int has(const int32_t *v, int32_t n, int32_t x) {
     return 0;
 }
 
-int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err, size_t err_cap) {
+int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err, size_t err_len) {
     int32_t E = p->n_experts, k = p->top_k;
     if (E < 1 || E > LIMIT_MAX_EXPERTS || k < 1 || k > E || k > LIMIT_MAX_EXPERT_USED ||
         p->n_layers < 1 || p->n_layers > LIMIT_MAX_LAYERS || p->n_steps < 0 || p->batch < 0 ||
         p->batch > LIMIT_MAX_BATCH || !(p->zipf >= 0 && p->zipf <= 10) || p->group_size < 0 ||
         p->group_size > E || !(p->p_group >= 0 && p->p_group <= 1) || p->hot_groups < 0 ||
-        !(p->drift >= 0 && p->drift <= 1e6)) {
-        place_util_err(err, err_cap,
-                       "gen-routing: parameter out of range (need 1 <= k <= E <= %d, layers >= 1, "
-                       "steps >= 0, 0 <= batch <= %d, 0 <= zipf <= 10, 0 <= group-size <= E, "
-                       "0 <= p-group <= 1, hot-groups >= 0, drift >= 0)",
-                       LIMIT_MAX_EXPERTS, LIMIT_MAX_BATCH);
-        return JANUS_EINVAL;
-    }
-    if ((p->n_steps * p->n_layers) * p->batch * k > TRACE_MAX_IDS) {
-        place_util_err(err, err_cap, "gen-routing: trace too large");
-        return JANUS_ELIMIT;
-    }
+        !(p->drift >= 0 && p->drift <= 1e6))
+        return status_errf(
+            err, err_len, JANUS_EINVAL,
+            "gen-routing: parameter out of range (need 1 <= k <= E <= %d, layers >= 1, "
+            "steps >= 0, 0 <= batch <= %d, 0 <= zipf <= 10, 0 <= group-size <= E, "
+            "0 <= p-group <= 1, hot-groups >= 0, drift >= 0)",
+            LIMIT_MAX_EXPERTS, LIMIT_MAX_BATCH);
+    if ((p->n_steps * p->n_layers) * p->batch * k > TRACE_MAX_IDS)
+        return status_errf(err, err_len, JANUS_ELIMIT, "gen-routing: trace too large");
     int32_t gs = p->group_size > 1 ? p->group_size : 0;
     int32_t n_groups = gs ? (E + gs - 1) / gs : 0;
     int32_t hot = gs ? JANUS_MAX(1, JANUS_MIN(p->hot_groups, n_groups)) : 0;
@@ -442,7 +438,7 @@ done:
     mem_free(hot_g);
     if (rc) {
         trace_free(t);
-        if (rc == JANUS_ENOMEM) place_util_err(err, err_cap, "gen-routing: out of memory");
+        if (rc == JANUS_ENOMEM) status_errf(err, err_len, rc, "gen-routing: out of memory");
     }
     return rc;
 }

@@ -52,9 +52,9 @@ int32_t trace_max_layer(const struct trace *t);
 // (bad header, non-integer or negative id, token line before any header, k differing from
 // the first token line, id > LIMIT_MAX_EXPERTS); JANUS_ELIMIT (a block over
 // LIMIT_MAX_BATCH tokens); JANUS_ENOMEM. *t must be empty; on failure it is left empty.
-JANUS_WUR int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t err_cap);
+JANUS_WUR int trace_parse(struct trace *t, const char *text, size_t len, char *err, size_t err_len);
 // Reads and parses a file (at most 1 GiB). Also JANUS_EIO.
-JANUS_WUR int trace_load(struct trace *t, const char *path, char *err, size_t err_cap);
+JANUS_WUR int trace_load(struct trace *t, const char *path, char *err, size_t err_len);
 // Writes the whole trace in the text format. JANUS_OK or JANUS_EIO.
 JANUS_WUR int trace_save(const struct trace *t, const char *path);
 
@@ -102,7 +102,7 @@ void trace_gen_default_params(struct trace_gen_params *p);
 // JANUS_OK; JANUS_EINVAL (a parameter out of range: err says which); JANUS_ELIMIT;
 // JANUS_ENOMEM.
 JANUS_WUR int trace_generate(struct trace *t, const struct trace_gen_params *p, char *err,
-                             size_t err_cap);
+                             size_t err_len);
 
 // Samples n_tok tokens of k distinct experts each, expert e drawn with probability
 // proportional to w[e] (w: (E), non-negative, at least k positive), without replacement

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include "requests/frontlink.h"
 
+#include "base/bytes.h"
 #include "base/mem.h"
 #include "base/status.h"
 
@@ -22,25 +23,18 @@ struct wr {
     size_t n;
 };
 
-static void put_u16(struct wr *w, uint16_t v) {
-    w->p[w->n++] = (uint8_t)v;
-    w->p[w->n++] = (uint8_t)(v >> 8);
-}
-static void put_u32(struct wr *w, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        w->p[w->n++] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(struct wr *w, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        w->p[w->n++] = (uint8_t)(v >> (8 * i));
-}
-static void put_i32(struct wr *w, int32_t v) { put_u32(w, (uint32_t)v); }
-static void put_i64(struct wr *w, int64_t v) { put_u64(w, (uint64_t)v); }
-static void put_f32(struct wr *w, float v) {
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    put_u32(w, u);
-}
+#define PUT(kind, bytes, v)                                                                        \
+    do {                                                                                           \
+        bytes_put_##kind(w->p + w->n, v);                                                          \
+        w->n += bytes;                                                                             \
+    } while (0)
+static void put_u16(struct wr *w, uint16_t v) { PUT(u16, 2, v); }
+static void put_u32(struct wr *w, uint32_t v) { PUT(u32, 4, v); }
+static void put_u64(struct wr *w, uint64_t v) { PUT(u64, 8, v); }
+static void put_i32(struct wr *w, int32_t v) { PUT(i32, 4, v); }
+static void put_i64(struct wr *w, int64_t v) { PUT(i64, 8, v); }
+static void put_f32(struct wr *w, float v) { PUT(f32, 4, v); }
+#undef PUT
 static void put_str(struct wr *w, const char *s, size_t max) {
     size_t n = strnlen(s, max);
     put_u32(w, (uint32_t)n);
@@ -63,30 +57,20 @@ static int need(struct rd *r, size_t k) {
     }
     return 1;
 }
-static uint32_t get_u32(struct rd *r) {
-    if (!need(r, 4)) return 0;
-    const uint8_t *q = r->p + r->off;
-    r->off += 4;
-    return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+// The next k bytes, or k zero bytes once the input is short (r->bad set), so every get
+// returns 0 after an overrun and decoding can run to the end before checking r->bad.
+static const uint8_t *take(struct rd *r, size_t k) {
+    static const uint8_t zeros[8];
+    if (!need(r, k)) return zeros;
+    r->off += k;
+    return r->p + r->off - k;
 }
-static uint16_t get_u16(struct rd *r) {
-    if (!need(r, 2)) return 0;
-    const uint8_t *q = r->p + r->off;
-    r->off += 2;
-    return (uint16_t)(q[0] | q[1] << 8);
-}
-static uint64_t get_u64(struct rd *r) {
-    uint64_t lo = get_u32(r), hi = get_u32(r);
-    return lo | hi << 32;
-}
-static int32_t get_i32(struct rd *r) { return (int32_t)get_u32(r); }
-static int64_t get_i64(struct rd *r) { return (int64_t)get_u64(r); }
-static float get_f32(struct rd *r) {
-    uint32_t u = get_u32(r);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
+static uint16_t get_u16(struct rd *r) { return bytes_get_u16(take(r, 2)); }
+static uint32_t get_u32(struct rd *r) { return bytes_get_u32(take(r, 4)); }
+static uint64_t get_u64(struct rd *r) { return bytes_get_u64(take(r, 8)); }
+static int32_t get_i32(struct rd *r) { return bytes_get_i32(take(r, 4)); }
+static int64_t get_i64(struct rd *r) { return bytes_get_i64(take(r, 8)); }
+static float get_f32(struct rd *r) { return bytes_get_f32(take(r, 4)); }
 // Reads a u32-length string of at most max bytes into out (max+1 bytes), NUL-terminated.
 static void get_str(struct rd *r, char *out, size_t max) {
     uint32_t n = get_u32(r);
@@ -242,8 +226,7 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
 
 #define PROTO(...)                                                                                 \
     do {                                                                                           \
-        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
-        return JANUS_EPROTO;                                                                       \
+        return status_errf(err, err_len, JANUS_EPROTO, __VA_ARGS__);                               \
     } while (0)
 
 int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, size_t *consumed,

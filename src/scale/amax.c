@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #include "scale/amax.h"
 
+#include "base/buf.h"
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/status.h"
 
@@ -168,45 +170,37 @@ double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int
 // Floats are written with %.9g, so a reload reproduces the floats bit for bit.
 
 int amax_save(const struct amax_table *t, const char *path) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return JANUS_EIO;
-    fprintf(f, "janus-amax 2 %016" PRIx64 " %d %d %d %d %d\nb", t->key, t->n_cfg, t->n_b,
-            t->n_experts, t->top_k, t->n_prof > 1 ? t->n_prof : 1);
-    for (int j = 0; j < t->n_b; j++)
-        fprintf(f, " %d", (int)t->b_grid[j]);
-    fprintf(f, "\nact");
-    for (int j = 0; j < t->n_b; j++)
-        fprintf(f, " %.9g", (double)t->active[j]);
-    fputc('\n', f);
-    for (int i = 0; i < t->n_cfg; i++) {
-        fprintf(f, "cfg %d %d\n", (int)t->n_e[i], (int)t->slots[i]);
+    struct buf b;
+    buf_init(&b, SIZE_MAX / 2);
+    int rc = buf_appendf(&b, "janus-amax 2 %016" PRIx64 " %d %d %d %d %d\nb", t->key, t->n_cfg,
+                         t->n_b, t->n_experts, t->top_k, t->n_prof > 1 ? t->n_prof : 1);
+    for (int j = 0; j < t->n_b && !rc; j++)
+        rc = buf_appendf(&b, " %d", (int)t->b_grid[j]);
+    if (!rc) rc = buf_appendf(&b, "\nact");
+    for (int j = 0; j < t->n_b && !rc; j++)
+        rc = buf_appendf(&b, " %.9g", (double)t->active[j]);
+    if (!rc) rc = buf_appendf(&b, "\n");
+    for (int i = 0; i < t->n_cfg && !rc; i++) {
+        rc = buf_appendf(&b, "cfg %d %d\n", (int)t->n_e[i], (int)t->slots[i]);
         const float *rows[3] = {t->amax, t->tmax, t->bound};
         const char *tag[3] = {"a", "t", "u"};
-        for (int r = 0; r < 3; r++) {
-            fputs(tag[r], f);
-            for (int j = 0; j < t->n_b; j++)
-                fprintf(f, " %.9g", (double)rows[r][(size_t)i * t->n_b + j]);
-            fputc('\n', f);
+        for (int r = 0; r < 3 && !rc; r++) {
+            rc = buf_appendf(&b, "%s", tag[r]);
+            for (int j = 0; j < t->n_b && !rc; j++)
+                rc = buf_appendf(&b, " %.9g", (double)rows[r][(size_t)i * t->n_b + j]);
+            if (!rc) rc = buf_appendf(&b, "\n");
         }
-        for (int pr = 0; pr < t->n_prof && t->amax_prof; pr++) {
-            fputs("p", f);
-            for (int j = 0; j < t->n_b; j++)
-                fprintf(f, " %.9g", (double)t->amax_prof[((size_t)pr * t->n_cfg + i) * t->n_b + j]);
-            fputc('\n', f);
+        for (int pr = 0; pr < t->n_prof && t->amax_prof && !rc; pr++) {
+            rc = buf_appendf(&b, "p");
+            for (int j = 0; j < t->n_b && !rc; j++)
+                rc = buf_appendf(&b, " %.9g",
+                                 (double)t->amax_prof[((size_t)pr * t->n_cfg + i) * t->n_b + j]);
+            if (!rc) rc = buf_appendf(&b, "\n");
         }
     }
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return JANUS_EIO;
-    }
-    if (rename(tmp, path) != 0) {
-        remove(tmp);
-        return JANUS_EIO;
-    }
-    return JANUS_OK;
+    if (!rc) rc = file_write_all(path, b.data, b.len, NULL, 0);
+    buf_free(&b);
+    return rc;
 }
 
 static int read_floats(FILE *f, const char *tag, float *out, int n) {

@@ -13,13 +13,14 @@
 #define JANUS_SCALE_AMAX_H
 
 #include "base/base.h"
+#include "base/limits.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define AMAX_MAX_CFG  1024 // n_e configurations in one table
-#define AMAX_MAX_B    64   // batch grid points
-#define AMAX_MAX_PROF 64   // layer profiles
+#define AMAX_MAX_CFG  LIMIT_MAX_INSTANCES // n_e configurations in one table (one per n_e)
+#define AMAX_MAX_B    64                  // batch grid points
+#define AMAX_MAX_PROF 64                  // layer profiles
 
 struct amax_table {
     int n_cfg;        // configurations

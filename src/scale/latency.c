@@ -3,9 +3,9 @@
 // SPDX-License-Identifier: MIT
 #include "scale/latency.h"
 
+#include "base/limits.h"
 #include "base/status.h"
-#include "sim/hw.h"
-#include "sim/models.h"
+#include "scale/shape.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -112,23 +112,23 @@ int latency_model_init(struct latency_model *lm, const struct models_shape *m,
     lm->dpn = hw->devices_per_node;
     lm->n_layers = m->n_layers;
     lm->n_dense_layers = m->n_dense_layers;
-    lm->n_moe_layers = models_moe_layers(m);
+    lm->n_moe_layers = shape_moe_layers(m);
     lm->n_experts = m->n_experts;
     lm->top_k = m->top_k;
     lm->d_model = m->d_model;
     double bpw = m->bytes_per_weight;
     lm->row_bytes = m->d_model * c->act_bytes;
-    lm->attn_w_bytes = models_attn_params(m) * bpw;
-    lm->dense_w_bytes = models_dense_ffn_params(m) * bpw;
-    lm->shared_w_bytes = models_shared_params(m) * bpw;
-    lm->router_w_bytes = models_router_params(m) * bpw;
-    lm->expert_w_bytes = models_expert_params(m) * bpw;
+    lm->attn_w_bytes = shape_attn_params(m) * bpw;
+    lm->dense_w_bytes = shape_dense_ffn_params(m) * bpw;
+    lm->shared_w_bytes = shape_shared_params(m) * bpw;
+    lm->router_w_bytes = shape_router_params(m) * bpw;
+    lm->expert_w_bytes = shape_expert_params(m) * bpw;
     lm->head_w_bytes = (double)m->vocab * m->d_model * bpw;
-    lm->nonexpert_bytes = (models_total_params(m) - models_routed_params(m)) * bpw;
-    lm->kv_bytes_token_layer = models_kv_bytes_token_layer(m);
+    lm->nonexpert_bytes = (shape_total_params(m) - shape_routed_params(m)) * bpw;
+    lm->kv_bytes_token_layer = shape_kv_bytes_token_layer(m);
     lm->kv_bytes_token = lm->kv_bytes_token_layer * m->n_layers;
     lm->beta = lm->expert_w_bytes / lm->bw;
-    lm->gamma = 2.0 * models_expert_params(m) / lm->peak;
+    lm->gamma = 2.0 * shape_expert_params(m) / lm->peak;
     lm->device_mem = hw->mem_bytes * (1.0 - c->mem_reserve_frac) - c->mem_buffer_bytes;
     if (lm->device_mem <= 0) return JANUS_EINVAL;
     return JANUS_OK;
@@ -144,13 +144,13 @@ static double attn_layer(const struct latency_model *lm, double b, double ctx, i
                          int gate_here) {
     if (b <= 0) return lm->coef.attn_fixed_s;
     const struct models_shape *m = lm->shape;
-    double flops = b * models_attn_flops(m, ctx);
+    double flops = b * shape_attn_flops(m, ctx);
     double bytes = lm->attn_w_bytes + b * ctx * lm->kv_bytes_token_layer;
     if (dense) {
-        flops += b * 2.0 * models_dense_ffn_params(m);
+        flops += b * 2.0 * shape_dense_ffn_params(m);
         bytes += lm->dense_w_bytes;
     } else if (gate_here) {
-        flops += b * 2.0 * models_router_params(m);
+        flops += b * 2.0 * shape_router_params(m);
         bytes += lm->router_w_bytes;
     }
     return roof(lm, flops, bytes) + lm->coef.attn_fixed_s;
@@ -158,7 +158,7 @@ static double attn_layer(const struct latency_model *lm, double b, double ctx, i
 
 static double shared_layer(const struct latency_model *lm, double b) {
     if (lm->shared_w_bytes <= 0 || b <= 0) return 0;
-    return roof(lm, b * 2.0 * models_shared_params(lm->shape), lm->shared_w_bytes);
+    return roof(lm, b * 2.0 * shape_shared_params(lm->shape), lm->shared_w_bytes);
 }
 
 static double moe_layer(const struct latency_model *lm, double amax, double tmax, double batch,
@@ -166,7 +166,7 @@ static double moe_layer(const struct latency_model *lm, double amax, double tmax
     double ta = lm->beta * amax, tt = lm->gamma * tmax;
     double t = ta + tt - lm->coef.moe_overlap * (ta < tt ? ta : tt) + lm->coef.moe_fixed_s;
     if (gate_here) {
-        t += roof(lm, batch * 2.0 * models_router_params(lm->shape), lm->router_w_bytes);
+        t += roof(lm, batch * 2.0 * shape_router_params(lm->shape), lm->router_w_bytes);
         t += lm->coef.sched_fixed_s + lm->coef.sched_per_token_s * batch;
     }
     return t;
@@ -340,7 +340,7 @@ int latency_moe_slots(const struct latency_model *lm) {
     double avail = lm->device_mem - lm->router_w_bytes * lm->n_moe_layers;
     if (avail <= 0 || per_slot <= 0) return 0;
     double c = floor(avail / per_slot);
-    return c > 4096 ? 4096 : (int)c;
+    return c > LIMIT_MAX_SLOTS ? LIMIT_MAX_SLOTS : (int)c;
 }
 
 double latency_attn_capacity(const struct latency_model *lm, double context) {

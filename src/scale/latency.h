@@ -1,10 +1,9 @@
 // Per-step latency model of a deployment (SPEC §7, our roofline form with the token term). Every
 // coefficient lives in struct latency_coef (defaults in latency_coef_default, each with the
 // assumption it encodes); the per-operation coefficients are derived from a model shape and a
-// hardware profile in latency_model_init. The baselines (sim/baseline_systems.c) share this code and
-// differ only in the mechanism flags of struct latency_system. Pure.
-// SPDX-License-Identifier: MIT
-// latency_step() evaluates one (system, n_attn, n_moe, B, S) point:
+// hardware profile in latency_model_init. The baselines (sim/baseline_systems.c) share this code
+// and differ only in the mechanism flags of struct latency_system. Pure. SPDX-License-Identifier:
+// MIT latency_step() evaluates one (system, n_attn, n_moe, B, S) point:
 //   per MoE layer  T = T_attn + max(T_shared, T_comm + T_moe)   (shared-expert overlap)
 //   T_attn = max(FLOPs/peak, (weights + KV(b, S))/bandwidth) + c_a,  b = B / n_attn
 //   T_moe  = beta * a_max(n_moe, B) + gamma * t_max(n_moe, B) + c_e (+ gate, scheduler)
@@ -15,9 +14,7 @@
 
 #include "base/base.h"
 #include "scale/amax.h"
-
-struct models_shape;
-struct hw_profile;
+#include "scale/shape.h"
 
 // All coefficients of the model. Defaults and their justification: latency_coef_default.
 struct latency_coef {

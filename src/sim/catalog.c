@@ -1,14 +1,13 @@
-// Catalogue helpers (catalog.h): data-dir lookup, bounded JSON read, typed getters.
-// Every JSON read is bounded; errors name the file and the field.
+// Catalogue helpers (catalog.h): data-dir lookup and bounded JSON read (base/file.h).
 // SPDX-License-Identifier: MIT
 #include "sim/catalog.h"
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/status.h"
 
 #include <cJSON.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,94 +54,21 @@ int catalog_data_dir(char *out, size_t cap) {
     return JANUS_ENOTFOUND;
 }
 
-int catalog_read_json(const char *path, struct cJSON **out, char *err, size_t errlen) {
+int catalog_read_json(const char *path, struct cJSON **out, char *err, size_t err_len) {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? JANUS_ENOTFOUND : JANUS_EIO;
-    }
-    char *buf = mem_alloc(MEM_TAG_SIM, CATALOG_MAX_FILE + 1);
-    if (!buf) {
-        fclose(f);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return JANUS_ENOMEM;
-    }
-    size_t n = fread(buf, 1, CATALOG_MAX_FILE + 1, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        mem_free(buf);
-        snprintf(err, errlen, "%s: read error", path);
-        return JANUS_EIO;
-    }
-    if (n > CATALOG_MAX_FILE) {
-        mem_free(buf);
-        snprintf(err, errlen, "%s: larger than %d bytes", path, CATALOG_MAX_FILE);
-        return JANUS_ELIMIT;
-    }
+    if (access(path, F_OK) != 0 && errno == ENOENT)
+        return status_errf(err, err_len, JANUS_ENOTFOUND, "%s: %s", path, strerror(errno));
+    char *buf;
+    size_t n;
+    int rc = file_read_all(path, CATALOG_MAX_FILE, &buf, &n, err, err_len);
+    if (rc) return rc;
     cJSON *j = cJSON_ParseWithLength(buf, n);
     mem_free(buf);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        snprintf(err, errlen, "%s: not a JSON object", path);
-        return JANUS_EFORMAT;
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: not a JSON object", path);
     }
     *out = j;
-    return JANUS_OK;
-}
-
-static int get_num(const cJSON *obj, const char *path, const char *key, double lo, double hi,
-                   int want_int, double *out, int required, char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        if (!required) return JANUS_OK;
-        snprintf(err, errlen, "%s: missing field \"%s\"", path, key);
-        return JANUS_EFORMAT;
-    }
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-        snprintf(err, errlen, "%s: field \"%s\" must be a number", path, key);
-        return JANUS_EFORMAT;
-    }
-    double x = v->valuedouble;
-    if (want_int && x != floor(x)) {
-        snprintf(err, errlen, "%s: field \"%s\" must be an integer (got %g)", path, key, x);
-        return JANUS_EFORMAT;
-    }
-    if (x < lo || x > hi) {
-        snprintf(err, errlen, "%s: field \"%s\" = %g out of range [%g, %g]", path, key, x, lo, hi);
-        return JANUS_EFORMAT;
-    }
-    *out = x;
-    return JANUS_OK;
-}
-
-int catalog_num(const cJSON *obj, const char *path, const char *key, double lo, double hi,
-                int want_int, double *out, char *err, size_t errlen) {
-    return get_num(obj, path, key, lo, hi, want_int, out, 1, err, errlen);
-}
-
-int catalog_num_opt(const cJSON *obj, const char *path, const char *key, double lo, double hi,
-                    int want_int, double *out, char *err, size_t errlen) {
-    return get_num(obj, path, key, lo, hi, want_int, out, 0, err, errlen);
-}
-
-int catalog_str(const cJSON *obj, const char *path, const char *key, char *out, size_t cap,
-                char *err, size_t errlen) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!v) {
-        snprintf(err, errlen, "%s: missing field \"%s\"", path, key);
-        return JANUS_EFORMAT;
-    }
-    if (!cJSON_IsString(v) || !v->valuestring) {
-        snprintf(err, errlen, "%s: field \"%s\" must be a string", path, key);
-        return JANUS_EFORMAT;
-    }
-    if (strlen(v->valuestring) >= cap) {
-        snprintf(err, errlen, "%s: field \"%s\" longer than %zu bytes", path, key, cap - 1);
-        return JANUS_ELIMIT;
-    }
-    snprintf(out, cap, "%s", v->valuestring);
     return JANUS_OK;
 }
 

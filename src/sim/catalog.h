@@ -1,6 +1,6 @@
-// Catalogue file helpers shared by hw.c and models.c (SPEC §8): locate the data directory,
-// read a bounded JSON file, and typed field getters that fail with a one-line message naming
-// the file and the field. The only I/O of src/sim/ besides report writers.
+// Catalogue file helpers shared by hw.c and models.c (SPEC §8): locate the data directory
+// and read a bounded JSON file (fields are then read with base/json_field.h, whose errors
+// name the file and the field). The only I/O of src/sim/ besides report writers.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_CATALOG_H
 #define JANUS_SIM_CATALOG_H
@@ -18,16 +18,7 @@ struct cJSON;
 // Writes into out (cap bytes). Returns JANUS_OK or JANUS_ENOTFOUND.
 JANUS_WUR int catalog_data_dir(char *out, size_t cap);
 // Reads and parses a JSON object from path. On error writes a message into err.
-JANUS_WUR int catalog_read_json(const char *path, struct cJSON **out, char *err, size_t errlen);
-// Required number in [lo, hi]; integer when want_int. Error names path and key.
-JANUS_WUR int catalog_num(const struct cJSON *obj, const char *path, const char *key, double lo,
-                          double hi, int want_int, double *out, char *err, size_t errlen);
-// Optional number: *out untouched when absent.
-JANUS_WUR int catalog_num_opt(const struct cJSON *obj, const char *path, const char *key, double lo,
-                              double hi, int want_int, double *out, char *err, size_t errlen);
-// Required string of at most cap-1 bytes.
-JANUS_WUR int catalog_str(const struct cJSON *obj, const char *path, const char *key, char *out,
-                          size_t cap, char *err, size_t errlen);
+JANUS_WUR int catalog_read_json(const char *path, struct cJSON **out, char *err, size_t err_len);
 // Ids are lower-case [a-z0-9-], 1..31 chars (so they are safe in file names).
 int catalog_valid_id(const char *id);
 

@@ -3,8 +3,12 @@
 // SPDX-License-Identifier: MIT
 #include "sim/hw.h"
 
+#include "base/file.h"
 #include "base/mem.h"
+#include "base/pool.h"
+#include "kernels/membw.h"
 #include "base/status.h"
+#include "base/json_field.h"
 #include "sim/catalog.h"
 
 #include <cJSON.h>
@@ -15,44 +19,49 @@
 #include <time.h>
 #include <unistd.h>
 
-int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *err, size_t errlen) {
+int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *err,
+             size_t err_len) {
     const cJSON *obj = obj_;
     struct hw_profile h = {0};
     double v;
     int rc;
-    if ((rc = catalog_str(obj, path, "id", h.id, sizeof h.id, err, errlen))) return rc;
-    if (!catalog_valid_id(h.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
-                 h.id);
-        return JANUS_EFORMAT;
-    }
-    if ((rc = catalog_str(obj, path, "name", h.name, sizeof h.name, err, errlen))) return rc;
-    if ((rc = catalog_str(obj, path, "source", h.source, sizeof h.source, err, errlen))) return rc;
-    if ((rc = catalog_num(obj, path, "peak_tflops", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_str(obj, path, "id", h.id, sizeof h.id, err, err_len))) return rc;
+    if (!catalog_valid_id(h.id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, h.id);
+    if ((rc = json_field_str(obj, path, "name", h.name, sizeof h.name, err, err_len))) return rc;
+    if ((rc = json_field_str(obj, path, "source", h.source, sizeof h.source, err, err_len)))
+        return rc;
+    if ((rc = json_field_num(obj, path, "peak_tflops", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.peak_flops = v * 1e12;
-    if ((rc = catalog_num(obj, path, "mem_bw_gbs", 1e-3, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "mem_bw_gbs", 1e-3, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.mem_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "mem_gb", 1e-3, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "mem_gb", 1e-3, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.mem_bytes = v * 1e9;
-    if ((rc = catalog_num(obj, path, "intra_bw_gbs", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "intra_bw_gbs", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.intra_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "intra_lat_us", 0, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "intra_lat_us", 0, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.intra_lat = v * 1e-6;
-    if ((rc = catalog_num(obj, path, "inter_bw_gbs", 1e-4, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "inter_bw_gbs", 1e-4, 1e6, 0, 1, &v, err, err_len)))
+        return rc;
     h.inter_bw = v * 1e9;
-    if ((rc = catalog_num(obj, path, "inter_lat_us", 0, 1e6, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "inter_lat_us", 0, 1e6, 0, 1, &v, err, err_len))) return rc;
     h.inter_lat = v * 1e-6;
-    if ((rc = catalog_num(obj, path, "devices_per_node", 1, 1024, 1, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "devices_per_node", 1, 1024, 1, 1, &v, err, err_len)))
+        return rc;
     h.devices_per_node = (int)v;
     *out = h;
     return JANUS_OK;
 }
 
-int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t errlen) {
+int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t err_len) {
     cJSON *j;
-    int rc = catalog_read_json(path, &j, err, errlen);
+    int rc = catalog_read_json(path, &j, err, err_len);
     if (rc) return rc;
-    rc = hw_parse(j, path, out, err, errlen);
+    rc = hw_parse(j, path, out, err, err_len);
     cJSON_Delete(j);
     return rc;
 }
@@ -84,45 +93,37 @@ static void list_ids(const char *dir, char *out, size_t cap) {
 }
 
 int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err,
-            size_t errlen) {
+            size_t err_len) {
     char path[4096], dir[4096];
     snprintf(dir, sizeof dir, "%s/hw", data_dir);
     if (!catalog_valid_id(id)) {
         char known[512];
         list_ids(dir, known, sizeof known);
-        snprintf(err, errlen, "unknown hardware \"%s\" (known: %s)", id, known);
-        return JANUS_ENOTFOUND;
+        return status_errf(err, err_len, JANUS_ENOTFOUND, "unknown hardware \"%s\" (known: %s)", id,
+                           known);
     }
-    if (snprintf(path, sizeof path, "%s/%s.json", dir, id) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path too long");
-        return JANUS_ELIMIT;
-    }
-    int rc = hw_load_file(path, out, err, errlen);
+    if (snprintf(path, sizeof path, "%s/%s.json", dir, id) >= (int)sizeof path)
+        return status_errf(err, err_len, JANUS_ELIMIT, "data directory path too long");
+    int rc = hw_load_file(path, out, err, err_len);
     if (rc == JANUS_ENOTFOUND) {
         char known[512];
         list_ids(dir, known, sizeof known);
         if (!strcmp(id, "cpu-local"))
-            snprintf(err, errlen,
-                     "hardware \"cpu-local\" not measured yet: run `janus plan --measure-local` "
-                     "(known: %s)",
-                     known);
+            status_errf(err, err_len, rc,
+                        "hardware \"cpu-local\" not measured yet: run `janus plan --measure-local` "
+                        "(known: %s)",
+                        known);
         else
-            snprintf(err, errlen, "unknown hardware \"%s\" (known: %s)", id, known);
-    } else if (rc == JANUS_OK && strcmp(out->id, id)) {
-        snprintf(err, errlen, "%s: id \"%s\" does not match the file name", path, out->id);
-        return JANUS_EFORMAT;
-    }
+            status_errf(err, err_len, rc, "unknown hardware \"%s\" (known: %s)", id, known);
+    } else if (rc == JANUS_OK && strcmp(out->id, id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" does not match the file name", path, out->id);
     return rc;
 }
 
 int hw_write_json(const struct hw_profile *h, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) return JANUS_EIO;
     cJSON *o = cJSON_CreateObject();
-    if (!o) {
-        fclose(f);
-        return JANUS_ENOMEM;
-    }
+    if (!o) return JANUS_ENOMEM;
     cJSON_AddStringToObject(o, "id", h->id);
     cJSON_AddStringToObject(o, "name", h->name);
     cJSON_AddNumberToObject(o, "peak_tflops", h->peak_flops / 1e12);
@@ -136,47 +137,29 @@ int hw_write_json(const struct hw_profile *h, const char *path) {
     cJSON_AddStringToObject(o, "source", h->source);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
-    int rc = JANUS_OK;
-    if (!s || fprintf(f, "%s\n", s) < 0) rc = JANUS_EIO;
+    if (!s) return JANUS_ENOMEM;
+    size_t n = strlen(s);
+    char *t = mem_alloc(MEM_TAG_SIM, n + 2);
+    int rc = JANUS_ENOMEM;
+    if (t) {
+        memcpy(t, s, n);
+        t[n] = '\n';
+        rc = file_write_all(path, t, n + 1, NULL, 0);
+        mem_free(t);
+    }
     cJSON_free(s);
-    if (fclose(f) != 0) rc = JANUS_EIO;
     return rc;
 }
 
 // ---- local measurement -------------------------------------------------------------------
 
-// Rates are per CPU-second of each thread (CLOCK_THREAD_CPUTIME_ID), summed over threads,
+// FLOP rates are per CPU-second of each thread (CLOCK_THREAD_CPUTIME_ID), summed over threads,
 // so that a machine shared with other jobs still measures its own hardware rather than its
 // share of the time slices.
 static double thread_cpu_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-struct bw_job {
-    const double *p; // (n) doubles
-    size_t n;
-    int reps;
-    double sum; // result, keeps the reads alive
-    double cpu_s;
-};
-
-static void *bw_thread(void *arg) {
-    struct bw_job *j = arg;
-    double t0 = thread_cpu_s();
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (int r = 0; r < j->reps; r++) {
-        for (size_t i = 0; i + 4 <= j->n; i += 4) {
-            s0 += j->p[i];
-            s1 += j->p[i + 1];
-            s2 += j->p[i + 2];
-            s3 += j->p[i + 3];
-        }
-    }
-    j->sum = s0 + s1 + s2 + s3;
-    j->cpu_s = thread_cpu_s() - t0;
-    return NULL;
 }
 
 struct fma_job {
@@ -250,31 +233,15 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     if (buf_mib < 16 || nthreads < 1 || nthreads > 64) return JANUS_EINVAL;
     struct hw_profile h = {0};
     snprintf(h.id, sizeof h.id, "cpu-local");
-    size_t n = (size_t)buf_mib * 1024 * 1024 / sizeof(double);
-    double *buf = mem_alloc(MEM_TAG_SIM, n * sizeof(double));
-    if (!buf) return JANUS_ENOMEM;
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (double)(i & 1023) * 0.5;
+    // Bandwidth: the read test of kernels/membw.h (the one bandwidth test), best of 3.
+    struct pool *pool = NULL;
+    struct membw_result bw;
+    int rc = pool_create(&pool, nthreads);
+    if (rc == JANUS_OK) rc = membw_measure(pool, (size_t)buf_mib << 20, 3, &bw);
+    pool_destroy(&pool);
+    if (rc) return rc;
+    double best_bw = bw.read_gb_s_max * 1e9;
     pthread_t th[64];
-    struct bw_job bj[64];
-    double best_bw = 0;
-    for (int trial = 0; trial < 3; trial++) {
-        size_t per = n / (size_t)nthreads;
-        for (int t = 0; t < nthreads; t++) {
-            bj[t] = (struct bw_job){buf + per * (size_t)t, per, 2, 0, 0};
-            if (pthread_create(&th[t], NULL, bw_thread, &bj[t])) {
-                mem_free(buf);
-                return JANUS_EIO;
-            }
-        }
-        double bw = 0;
-        for (int t = 0; t < nthreads; t++) {
-            pthread_join(th[t], NULL);
-            if (bj[t].cpu_s > 0) bw += (double)per * sizeof(double) * 2 / bj[t].cpu_s;
-        }
-        if (bw > best_bw) best_bw = bw;
-    }
-    mem_free(buf);
     struct fma_job fj[64];
     double best_fl = 0;
     long iters = 20 * 1000 * 1000;
@@ -308,7 +275,7 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     snprintf(h.name, sizeof h.name, "this machine: %d thread(s), measured", nthreads);
     snprintf(h.source, sizeof h.source,
              "measured by janus plan --measure-local: streaming read of %d MiB with %d threads "
-             "(best of 3), fp32 multiply-add loop (best of 2), rates per thread CPU-second",
+             "(best of 3), fp32 multiply-add loop (best of 2, per thread CPU-second)",
              buf_mib, nthreads);
     *out = h;
     return JANUS_OK;

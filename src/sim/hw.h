@@ -9,36 +9,23 @@
 #define JANUS_SIM_HW_H
 
 #include "base/base.h"
+#include "scale/shape.h"
 
 #include <stddef.h>
 
-struct hw_profile {
-    char id[32]; // lower-case catalogue id: h100, h200, a100, b200, cpu-local
-    char name[128];
-    double peak_flops; // dense BF16 FLOP/s per device (no sparsity)
-    double mem_bw;     // device memory bandwidth, bytes/s
-    double mem_bytes;  // device memory capacity, bytes
-    double intra_bw;   // bytes/s per device per direction inside a node
-    double intra_lat;  // seconds per message inside a node
-    double inter_bw;   // bytes/s per device per direction across nodes
-    double inter_lat;  // seconds per message across nodes
-    int devices_per_node;
-    char source[512];
-};
-
 // Parses one profile object (already read); path is used in error messages.
 JANUS_WUR int hw_parse(const void *cjson_obj, const char *path, struct hw_profile *out, char *err,
-                       size_t errlen);
-JANUS_WUR int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t errlen);
+                       size_t err_len);
+JANUS_WUR int hw_load_file(const char *path, struct hw_profile *out, char *err, size_t err_len);
 // Loads <data_dir>/hw/<id>.json; unknown id -> JANUS_ENOTFOUND with the list of known ids.
 JANUS_WUR int hw_load(const char *data_dir, const char *id, struct hw_profile *out, char *err,
-                      size_t errlen);
+                      size_t err_len);
 // Writes a profile as catalogue JSON (the cpu-local writer).
 JANUS_WUR int hw_write_json(const struct hw_profile *hw, const char *path);
 
-// Measures this machine (not pure: uses the clock and about 1-2 s of CPU): streaming-read
-// bandwidth over a buffer of buf_mib MiB using nthreads threads, and FMA FLOP/s of one
-// core times nthreads. Fills peak_flops, mem_bw, mem_bytes (physical memory); message
+// Measures this machine (not pure: uses the clock and about 1-2 s of CPU): read bandwidth
+// (the kernels/membw.h read test) over a buffer of buf_mib MiB using nthreads threads, and FMA
+// FLOP/s of one core times nthreads. Fills peak_flops, mem_bw, mem_bytes (physical memory); message
 // costs are left to the caller (MPI ping-pong), defaulting to shared-memory guesses.
 JANUS_WUR int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads);
 

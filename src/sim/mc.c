@@ -137,7 +137,7 @@ uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *sl
 // and co-activation groups from model seed (seed + q), so layers differ in which experts
 // are hot while sharing the skew.
 static int warm_trace(const struct mc_params *p, int prof, struct trace *tr, char *err,
-                      size_t errlen) {
+                      size_t err_len) {
     struct trace_gen_params g;
     trace_gen_default_params(&g);
     g.n_experts = p->n_experts;
@@ -153,59 +153,51 @@ static int warm_trace(const struct mc_params *p, int prof, struct trace *tr, cha
     g.drift = 0;
     g.model_seed = p->seed + (uint64_t)prof; // which experts are popular in this profile
     g.seed = p->seed + (uint64_t)prof;       // which tokens are drawn
-    return trace_generate(tr, &g, err, errlen);
+    return trace_generate(tr, &g, err, err_len);
 }
 
 // Statistics from the synthetic warm-up traces: layer l >= first gets profile
 // (prof0 + l - first) mod n_prof; layers below first stay empty (dense).
 static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_t first, int prof0,
-                             struct stats *st, char *err, size_t errlen) {
+                             struct stats *st, char *err, size_t err_len) {
     int np = nprof(p);
     int rc = stats_init(st, n_layers, p->n_experts, 1.0);
-    if (rc) {
-        snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
-        return rc;
-    }
+    if (rc) return status_errf(err, err_len, rc, "statistics: %s", janus_strerror(rc));
     for (int q = 0; q < np && !rc; q++) {
         int prof = (prof0 + q) % np;
         if (first + q >= n_layers) break;
         struct trace tr = {0};
-        rc = warm_trace(p, prof, &tr, err, errlen);
+        rc = warm_trace(p, prof, &tr, err, err_len);
         if (rc) break;
         for (int32_t l = first + q; l < n_layers && !rc; l += np)
             for (int64_t b = 0; b < tr.n_blocks && !rc; b++)
                 rc = stats_record_routing(st, l, trace_block_ids(&tr, b), tr.blocks[b].n_tok,
                                           tr.top_k);
         trace_free(&tr);
-        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+        if (rc) status_errf(err, err_len, rc, "statistics: %s", janus_strerror(rc));
     }
     if (rc) stats_free(st);
     return rc;
 }
 
 int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
-             const int32_t *slots, int n_cfg, char *err, size_t errlen) {
+             const int32_t *slots, int n_cfg, char *err, size_t err_len) {
     if (!out || !p || !n_e || !slots || n_cfg < 1 || n_cfg > AMAX_MAX_CFG || p->n_b < 1 ||
         p->n_b > AMAX_MAX_B || p->samples < 1 || p->n_experts < 1 || p->top_k < 1 ||
-        p->top_k > p->n_experts || nprof(p) > AMAX_MAX_PROF) {
-        snprintf(err, errlen, "Monte Carlo: invalid parameters");
-        return JANUS_EINVAL;
-    }
+        p->top_k > p->n_experts || nprof(p) > AMAX_MAX_PROF)
+        return status_errf(err, err_len, JANUS_EINVAL, "Monte Carlo: invalid parameters");
     int32_t max_n = 0;
     for (int i = 0; i < n_cfg; i++) {
         if (n_e[i] < 1 || slots[i] < 1 || (int64_t)n_e[i] * slots[i] < p->n_experts ||
-            (i && n_e[i] <= n_e[i - 1])) {
-            snprintf(err, errlen, "Monte Carlo: configuration %d (n_e %d, C %d) invalid", i,
-                     (int)n_e[i], (int)slots[i]);
-            return JANUS_EINVAL;
-        }
+            (i && n_e[i] <= n_e[i - 1]))
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "Monte Carlo: configuration %d (n_e %d, C %d) invalid", i,
+                               (int)n_e[i], (int)slots[i]);
         if (n_e[i] > max_n) max_n = n_e[i];
     }
-    if (p->stats && p->stats->n_experts != p->n_experts) {
-        snprintf(err, errlen, "statistics have %d experts, the model %d", (int)p->stats->n_experts,
-                 (int)p->n_experts);
-        return JANUS_EINVAL;
-    }
+    if (p->stats && p->stats->n_experts != p->n_experts)
+        return status_errf(err, err_len, JANUS_EINVAL, "statistics have %d experts, the model %d",
+                           (int)p->stats->n_experts, (int)p->n_experts);
     const int32_t E = p->n_experts, k = p->top_k, nb = p->n_b;
     const int np = p->stats ? 1 : nprof(p); // measured statistics: one merged profile
     const int64_t bmax = p->b_grid[nb - 1];
@@ -230,12 +222,12 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     if (!lay || !w || !cdf || !pe || !routing || !hosts || !cnt || !tok || !acc_a || !acc_t ||
         !acc_u || !acc_act) {
         rc = JANUS_ENOMEM;
-        snprintf(err, errlen, "Monte Carlo: out of memory");
+        status_errf(err, err_len, rc, "Monte Carlo: out of memory");
         goto done;
     }
     struct actsched_limits lim = {bmax, E, max_n, k};
     if ((rc = actsched_init(&ws, &lim)) || (rc = actsched_output_init(&so, &lim))) {
-        snprintf(err, errlen, "scheduler workspace: %s", janus_strerror(rc));
+        status_errf(err, err_len, rc, "scheduler workspace: %s", janus_strerror(rc));
         goto done;
     }
     for (int prof = 0; prof < np; prof++) {
@@ -245,9 +237,9 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
             layout_free(&lay[i]);
         if (p->stats) {
             rc = merge_stats(p->stats, 1, 0, &st);
-            if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+            if (rc) status_errf(err, err_len, rc, "statistics: %s", janus_strerror(rc));
         } else {
-            rc = warm_stats_layers(p, 1, 0, prof, &st, err, errlen);
+            rc = warm_stats_layers(p, 1, 0, prof, &st, err, err_len);
         }
         if (rc) goto done;
         stats_layer_export(&st, 0, w, NULL, NULL);
@@ -261,12 +253,12 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
             ep.n_groups = 1;
             ep.n_nodes = 1;
             ep.policy = EPLB_POLICY_GLOBAL;
-            char e2[256];
+            char e2[JANUS_ERR_LEN];
             rc = placement_build_layout(&lay[i], &st, n_e[i], slots[i], p->placement, &ep, NULL, e2,
                                         sizeof e2);
             if (rc) {
-                snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e[i], (int)slots[i],
-                         e2);
+                status_errf(err, err_len, rc, "placement for n_e %d, C %d: %s", (int)n_e[i],
+                            (int)slots[i], e2);
                 goto done;
             }
             const struct layout_layer *ly = &lay[i].layers[0];
@@ -281,7 +273,8 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
             rng_init3(&r, p->seed, 0x6d63u + (uint64_t)prof, (uint64_t)s); // "mc", profile, sample
             rc = trace_sample_tokens(&r, w, E, k, bmax, cdf, routing);
             if (rc) {
-                snprintf(err, errlen, "sampling tokens: fewer than top_k experts have statistics");
+                status_errf(err, err_len, rc,
+                            "sampling tokens: fewer than top_k experts have statistics");
                 goto done;
             }
             for (int i = 0; i < n_cfg; i++) {
@@ -290,8 +283,8 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
                     struct actsched_input in = {ly, routing, p->b_grid[j], k, s, 0, p->seed};
                     rc = actsched_run(&ws, p->sched, &in, &so);
                     if (rc) {
-                        snprintf(err, errlen, "scheduler on n_e %d, B %d: %s", (int)n_e[i],
-                                 (int)p->b_grid[j], janus_strerror(rc));
+                        status_errf(err, err_len, rc, "scheduler on n_e %d, B %d: %s", (int)n_e[i],
+                                    (int)p->b_grid[j], janus_strerror(rc));
                         goto done;
                     }
                     memset(tok, 0, sizeof *tok * (size_t)n_e[i]);
@@ -314,7 +307,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
         rc = amax_alloc_profiles(out, np);
     }
     if (rc) {
-        snprintf(err, errlen, "Monte Carlo: out of memory");
+        status_errf(err, err_len, rc, "Monte Carlo: out of memory");
         goto done;
     }
     have_table = 1;
@@ -382,7 +375,7 @@ static int mkdir_p(const char *dir) {
 
 int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
                     const int32_t *slots, int n_cfg, const char *cache_dir, const char *tag,
-                    int *from_cache, double *build_s, char *err, size_t errlen) {
+                    int *from_cache, double *build_s, char *err, size_t err_len) {
     int64_t t0 = clock_now_ns();
     if (from_cache) *from_cache = 0;
     uint64_t key = mc_key(p, n_e, slots, n_cfg);
@@ -397,7 +390,7 @@ int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int
             return JANUS_OK;
         }
     }
-    int rc = mc_build(out, p, n_e, slots, n_cfg, err, errlen);
+    int rc = mc_build(out, p, n_e, slots, n_cfg, err, err_len);
     if (rc) return rc;
     // A cache that cannot be written is not an error: the table is still valid.
     if (path[0] && mkdir_p(cache_dir) == JANUS_OK) (void)!amax_save(out, path);
@@ -407,37 +400,35 @@ int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int
 
 int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers, int32_t n_dense,
               int32_t n_e, int32_t slots, struct placement_build_report *rep, char *err,
-              size_t errlen) {
+              size_t err_len) {
     if (!out || !p || n_layers < 1 || n_dense < 0 || n_dense >= n_layers || n_e < 1 || slots < 1 ||
-        (int64_t)n_e * slots < p->n_experts) {
-        snprintf(err, errlen, "layout: invalid configuration (n_e %d, C %d)", (int)n_e, (int)slots);
-        return JANUS_EINVAL;
-    }
+        (int64_t)n_e * slots < p->n_experts)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "layout: invalid configuration (n_e %d, C %d)", (int)n_e, (int)slots);
     struct stats st = {0};
     const struct stats *use = &st;
     int rc;
-    if (p->stats && p->stats->n_experts != p->n_experts) {
-        snprintf(err, errlen, "statistics have %d experts, the model %d", (int)p->stats->n_experts,
-                 (int)p->n_experts);
-        return JANUS_EINVAL;
-    }
+    if (p->stats && p->stats->n_experts != p->n_experts)
+        return status_errf(err, err_len, JANUS_EINVAL, "statistics have %d experts, the model %d",
+                           (int)p->stats->n_experts, (int)p->n_experts);
     if (p->stats && p->stats->n_layers == n_layers) {
         use = p->stats; // measured per layer: place each layer from its own statistics
         rc = JANUS_OK;
     } else if (p->stats) {
         rc = merge_stats(p->stats, n_layers, n_dense, &st);
-        if (rc) snprintf(err, errlen, "statistics: %s", janus_strerror(rc));
+        if (rc) status_errf(err, err_len, rc, "statistics: %s", janus_strerror(rc));
     } else {
-        rc = warm_stats_layers(p, n_layers, n_dense, 0, &st, err, errlen);
+        rc = warm_stats_layers(p, n_layers, n_dense, 0, &st, err, err_len);
     }
     if (rc) return rc;
     struct eplb_params ep = {0};
     ep.n_groups = 1;
     ep.n_nodes = 1;
     ep.policy = EPLB_POLICY_GLOBAL;
-    char e2[256];
+    char e2[JANUS_ERR_LEN];
     rc = placement_build_layout(out, use, n_e, slots, p->placement, &ep, rep, e2, sizeof e2);
-    if (rc) snprintf(err, errlen, "placement for n_e %d, C %d: %s", (int)n_e, (int)slots, e2);
+    if (rc)
+        status_errf(err, err_len, rc, "placement for n_e %d, C %d: %s", (int)n_e, (int)slots, e2);
     stats_free(&st);
     return rc;
 }

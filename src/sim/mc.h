@@ -52,13 +52,13 @@ void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k);
 uint64_t mc_key(const struct mc_params *p, const int32_t *n_e, const int32_t *slots, int n_cfg);
 // Builds the table for configurations (n_e[i], slots[i]), n_e ascending, n_e*slots >= E.
 JANUS_WUR int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
-                       const int32_t *slots, int n_cfg, char *err, size_t errlen);
+                       const int32_t *slots, int n_cfg, char *err, size_t err_len);
 // Same through the cache: cache_dir NULL disables the file cache. tag names the file
 // (e.g. "deepseek-v2-janus"). *from_cache and *build_s (seconds spent) may be NULL.
 JANUS_WUR int mc_build_cached(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
                               const int32_t *slots, int n_cfg, const char *cache_dir,
                               const char *tag, int *from_cache, double *build_s, char *err,
-                              size_t errlen);
+                              size_t err_len);
 
 // The whole-model replica layout for one configuration, from the same statistics as the
 // tables (every MoE layer records the same warm-up trace; the n_dense leading layers stay
@@ -66,6 +66,6 @@ JANUS_WUR int mc_build_cached(struct amax_table *out, const struct mc_params *p,
 // be initialised; free it with layout_free. rep may be NULL.
 JANUS_WUR int mc_layout(struct layout *out, const struct mc_params *p, int32_t n_layers,
                         int32_t n_dense, int32_t n_e, int32_t slots,
-                        struct placement_build_report *rep, char *err, size_t errlen);
+                        struct placement_build_report *rep, char *err, size_t err_len);
 
 #endif // JANUS_SIM_MC_H

@@ -1,10 +1,11 @@
-// Model shape catalogue and derived sizes (models.h, SPEC §8).
+// Model shape catalogue loader (models.h, SPEC §8).
 // Shapes are validated on load; errors name the file and the field.
 // SPDX-License-Identifier: MIT
 #include "sim/models.h"
 
 #include "base/limits.h"
 #include "base/status.h"
+#include "base/json_field.h"
 #include "sim/catalog.h"
 
 #include <cJSON.h>
@@ -14,45 +15,42 @@
 #define GET_INT(key, lo, hi, field)                                                                \
     do {                                                                                           \
         double v_;                                                                                 \
-        int rc_ = catalog_num(obj, path, key, lo, hi, 1, &v_, err, errlen);                        \
+        int rc_ = json_field_num(obj, path, key, lo, hi, 1, 1, &v_, err, err_len);                 \
         if (rc_) return rc_;                                                                       \
         field = (int)v_;                                                                           \
     } while (0)
 
 int models_parse(const void *obj_, const char *path, struct models_shape *out, char *err,
-                 size_t errlen) {
+                 size_t err_len) {
     const cJSON *obj = obj_;
     struct models_shape m = {0};
     int rc;
     char attn[16];
-    if ((rc = catalog_str(obj, path, "id", m.id, sizeof m.id, err, errlen))) return rc;
-    if (!catalog_valid_id(m.id)) {
-        snprintf(err, errlen, "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path,
-                 m.id);
-        return JANUS_EFORMAT;
-    }
-    if ((rc = catalog_str(obj, path, "name", m.name, sizeof m.name, err, errlen))) return rc;
-    if ((rc = catalog_str(obj, path, "source", m.source, sizeof m.source, err, errlen))) return rc;
+    if ((rc = json_field_str(obj, path, "id", m.id, sizeof m.id, err, err_len))) return rc;
+    if (!catalog_valid_id(m.id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" must be lower-case [a-z0-9-_], 1-31 chars", path, m.id);
+    if ((rc = json_field_str(obj, path, "name", m.name, sizeof m.name, err, err_len))) return rc;
+    if ((rc = json_field_str(obj, path, "source", m.source, sizeof m.source, err, err_len)))
+        return rc;
     GET_INT("layers", 1, LIMIT_MAX_LAYERS, m.n_layers);
     GET_INT("dense_layers", 0, LIMIT_MAX_LAYERS, m.n_dense_layers);
     GET_INT("hidden", 1, 1 << 20, m.d_model);
     GET_INT("vocab", 1, LIMIT_MAX_VOCAB, m.vocab);
     const cJSON *tied = cJSON_GetObjectItemCaseSensitive(obj, "tied_embeddings");
-    if (tied && !cJSON_IsBool(tied)) {
-        snprintf(err, errlen, "%s: field \"tied_embeddings\" must be true or false", path);
-        return JANUS_EFORMAT;
-    }
+    if (tied && !cJSON_IsBool(tied))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: field \"tied_embeddings\" must be true or false", path);
     m.tied_embeddings = tied && cJSON_IsTrue(tied);
-    if ((rc = catalog_str(obj, path, "attention", attn, sizeof attn, err, errlen))) return rc;
+    if ((rc = json_field_str(obj, path, "attention", attn, sizeof attn, err, err_len))) return rc;
     if (!strcmp(attn, "gqa"))
         m.attn = MODELS_ATTN_GQA;
     else if (!strcmp(attn, "mla"))
         m.attn = MODELS_ATTN_MLA;
-    else {
-        snprintf(err, errlen, "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")",
-                 path, attn);
-        return JANUS_EFORMAT;
-    }
+    else
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: field \"attention\" must be \"gqa\" or \"mla\" (got \"%s\")", path,
+                           attn);
     GET_INT("heads", 1, 4096, m.n_heads);
     GET_INT("kv_heads", 1, 4096, m.n_kv_heads);
     GET_INT("head_dim", 1, 4096, m.head_dim);
@@ -62,43 +60,41 @@ int models_parse(const void *obj_, const char *path, struct models_shape *out, c
         GET_INT("qk_rope_dim", 0, 4096, m.qk_rope_dim);
         GET_INT("qk_nope_dim", 1, 4096, m.qk_nope_dim);
         GET_INT("v_head_dim", 1, 4096, m.v_head_dim);
-    } else if (m.n_heads % m.n_kv_heads) {
-        snprintf(err, errlen, "%s: heads (%d) must be a multiple of kv_heads (%d)", path, m.n_heads,
-                 m.n_kv_heads);
-        return JANUS_EFORMAT;
-    }
+    } else if (m.n_heads % m.n_kv_heads)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: heads (%d) must be a multiple of kv_heads (%d)", path, m.n_heads,
+                           m.n_kv_heads);
     GET_INT("experts", 1, LIMIT_MAX_EXPERTS, m.n_experts);
     GET_INT("top_k", 1, LIMIT_MAX_EXPERT_USED, m.top_k);
     GET_INT("shared_experts", 0, 64, m.n_shared);
     GET_INT("expert_ff", 1, 1 << 20, m.expert_ff);
     GET_INT("dense_ff", 0, 1 << 20, m.dense_ff);
     double v;
-    if ((rc = catalog_num(obj, path, "bytes_per_weight", 0.25, 8, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "bytes_per_weight", 0.25, 8, 0, 1, &v, err, err_len)))
+        return rc;
     m.bytes_per_weight = v;
-    if ((rc = catalog_num(obj, path, "kv_bytes_per_elem", 0.25, 8, 0, &v, err, errlen))) return rc;
+    if ((rc = json_field_num(obj, path, "kv_bytes_per_elem", 0.25, 8, 0, 1, &v, err, err_len)))
+        return rc;
     m.kv_bytes_per_elem = v;
-    if (m.top_k > m.n_experts) {
-        snprintf(err, errlen, "%s: top_k (%d) exceeds experts (%d)", path, m.top_k, m.n_experts);
-        return JANUS_EFORMAT;
-    }
-    if (m.n_dense_layers >= m.n_layers) {
-        snprintf(err, errlen, "%s: dense_layers (%d) must be below layers (%d)", path,
-                 m.n_dense_layers, m.n_layers);
-        return JANUS_EFORMAT;
-    }
-    if (m.n_dense_layers > 0 && m.dense_ff == 0) {
-        snprintf(err, errlen, "%s: dense_layers > 0 needs dense_ff > 0", path);
-        return JANUS_EFORMAT;
-    }
+    if (m.top_k > m.n_experts)
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: top_k (%d) exceeds experts (%d)", path,
+                           m.top_k, m.n_experts);
+    if (m.n_dense_layers >= m.n_layers)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: dense_layers (%d) must be below layers (%d)", path,
+                           m.n_dense_layers, m.n_layers);
+    if (m.n_dense_layers > 0 && m.dense_ff == 0)
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: dense_layers > 0 needs dense_ff > 0",
+                           path);
     *out = m;
     return JANUS_OK;
 }
 
-int models_load_file(const char *path, struct models_shape *out, char *err, size_t errlen) {
+int models_load_file(const char *path, struct models_shape *out, char *err, size_t err_len) {
     cJSON *j;
-    int rc = catalog_read_json(path, &j, err, errlen);
+    int rc = catalog_read_json(path, &j, err, err_len);
     if (rc) return rc;
-    rc = models_parse(j, path, out, err, errlen);
+    rc = models_parse(j, path, out, err, err_len);
     cJSON_Delete(j);
     return rc;
 }
@@ -108,80 +104,18 @@ static const char *const known_models =
     "scaled-ds-2";
 
 int models_load(const char *data_dir, const char *id, struct models_shape *out, char *err,
-                size_t errlen) {
-    if (!catalog_valid_id(id)) {
-        snprintf(err, errlen, "unknown model \"%s\" (known: %s)", id, known_models);
-        return JANUS_ENOTFOUND;
-    }
+                size_t err_len) {
+    if (!catalog_valid_id(id))
+        return status_errf(err, err_len, JANUS_ENOTFOUND, "unknown model \"%s\" (known: %s)", id,
+                           known_models);
     char path[4096];
-    if (snprintf(path, sizeof path, "%s/models/%s.json", data_dir, id) >= (int)sizeof path) {
-        snprintf(err, errlen, "data directory path too long");
-        return JANUS_ELIMIT;
-    }
-    int rc = models_load_file(path, out, err, errlen);
+    if (snprintf(path, sizeof path, "%s/models/%s.json", data_dir, id) >= (int)sizeof path)
+        return status_errf(err, err_len, JANUS_ELIMIT, "data directory path too long");
+    int rc = models_load_file(path, out, err, err_len);
     if (rc == JANUS_ENOTFOUND)
-        snprintf(err, errlen, "unknown model \"%s\" (known: %s)", id, known_models);
-    else if (rc == JANUS_OK && strcmp(out->id, id)) {
-        snprintf(err, errlen, "%s: id \"%s\" does not match the file name", path, out->id);
-        return JANUS_EFORMAT;
-    }
+        status_errf(err, err_len, rc, "unknown model \"%s\" (known: %s)", id, known_models);
+    else if (rc == JANUS_OK && strcmp(out->id, id))
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: id \"%s\" does not match the file name", path, out->id);
     return rc;
-}
-
-int models_moe_layers(const struct models_shape *m) { return m->n_layers - m->n_dense_layers; }
-
-double models_attn_params(const struct models_shape *m) {
-    double d = m->d_model, h = m->n_heads;
-    if (m->attn == MODELS_ATTN_GQA) {
-        double hd = m->head_dim;
-        return d * h * hd + 2 * d * m->n_kv_heads * hd + h * hd * d;
-    }
-    double qk = m->qk_nope_dim + m->qk_rope_dim;
-    double q =
-        m->q_lora_rank > 0 ? d * m->q_lora_rank + (double)m->q_lora_rank * h * qk : d * h * qk;
-    double kv = d * (m->kv_lora_rank + m->qk_rope_dim) +
-                (double)m->kv_lora_rank * h * (m->qk_nope_dim + m->v_head_dim);
-    double o = h * m->v_head_dim * d;
-    return q + kv + o;
-}
-
-double models_expert_params(const struct models_shape *m) {
-    return 3.0 * m->d_model * m->expert_ff;
-}
-double models_shared_params(const struct models_shape *m) {
-    return m->n_shared * models_expert_params(m);
-}
-double models_dense_ffn_params(const struct models_shape *m) {
-    return 3.0 * m->d_model * m->dense_ff;
-}
-double models_router_params(const struct models_shape *m) {
-    return (double)m->d_model * m->n_experts;
-}
-double models_embed_params(const struct models_shape *m) {
-    return (double)m->vocab * m->d_model * (m->tied_embeddings ? 1 : 2);
-}
-double models_routed_params(const struct models_shape *m) {
-    return models_moe_layers(m) * m->n_experts * models_expert_params(m);
-}
-double models_total_params(const struct models_shape *m) {
-    int moe = models_moe_layers(m);
-    return m->n_layers * models_attn_params(m) + m->n_dense_layers * models_dense_ffn_params(m) +
-           moe * (models_shared_params(m) + models_router_params(m)) + models_routed_params(m) +
-           models_embed_params(m);
-}
-
-double models_kv_bytes_token_layer(const struct models_shape *m) {
-    if (m->attn == MODELS_ATTN_MLA)
-        return (double)(m->kv_lora_rank + m->qk_rope_dim) * m->kv_bytes_per_elem;
-    return 2.0 * m->n_kv_heads * m->head_dim * m->kv_bytes_per_elem;
-}
-
-double models_attn_flops(const struct models_shape *m, double context) {
-    double proj = 2.0 * models_attn_params(m);
-    double score;
-    if (m->attn == MODELS_ATTN_MLA) // absorbed decode: QK over latent+rope, AV over latent
-        score = 2.0 * m->n_heads * context * (2.0 * m->kv_lora_rank + m->qk_rope_dim);
-    else
-        score = 4.0 * m->n_heads * context * m->head_dim;
-    return proj + score;
 }

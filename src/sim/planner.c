@@ -21,28 +21,23 @@ void planner_default_options(struct planner_options *o) {
 
 int planner_init(struct planner *pl, const struct models_shape *m, const struct hw_profile *hw,
                  const struct latency_coef *c, const struct planner_options *o, char *err,
-                 size_t errlen) {
+                 size_t err_len) {
     memset(pl, 0, sizeof *pl);
-    if (o->max_gpus < 1 || o->max_gpus > AMAX_MAX_CFG) {
-        snprintf(err, errlen, "max GPUs must be in [1, %d]", AMAX_MAX_CFG);
-        return JANUS_EINVAL;
-    }
+    if (o->max_gpus < 1 || o->max_gpus > AMAX_MAX_CFG)
+        return status_errf(err, err_len, JANUS_EINVAL, "max GPUs must be in [1, %d]", AMAX_MAX_CFG);
     pl->model = *m;
     pl->hw = *hw;
     pl->opt = *o;
     int rc = latency_model_init(&pl->lm, &pl->model, &pl->hw, c);
-    if (rc) {
-        snprintf(err, errlen, "latency model: invalid coefficients or hardware memory too small");
-        return rc;
-    }
+    if (rc)
+        return status_errf(err, err_len, rc,
+                           "latency model: invalid coefficients or hardware memory too small");
     mc_default_params(&pl->mc, m->n_experts, m->top_k);
     pl->mc.seed = o->seed;
     if (o->samples > 0) pl->mc.samples = o->samples;
-    if (o->stats && o->stats->n_experts != m->n_experts) {
-        snprintf(err, errlen, "statistics have %d experts but %s has %d", (int)o->stats->n_experts,
-                 m->id, m->n_experts);
-        return JANUS_EINVAL;
-    }
+    if (o->stats && o->stats->n_experts != m->n_experts)
+        return status_errf(err, err_len, JANUS_EINVAL, "statistics have %d experts but %s has %d",
+                           (int)o->stats->n_experts, m->id, m->n_experts);
     pl->mc.stats = o->stats;
     for (int k = 0; k < BASELINES_COUNT; k++) {
         baselines_get((enum baselines_kind)k, c, &pl->sys[k]);
@@ -72,7 +67,7 @@ int planner_init(struct planner *pl, const struct models_shape *m, const struct 
         char tag[96];
         snprintf(tag, sizeof tag, "%s-%s", m->id, pl->sys[k].name);
         rc = mc_build_cached(&pl->tab[k], &mp, n_e, slots, n, o->cache_dir, tag, &pl->from_cache[k],
-                             &pl->build_s[k], err, errlen);
+                             &pl->build_s[k], err, err_len);
         if (rc) {
             planner_free(pl);
             return rc;
@@ -126,23 +121,22 @@ int planner_best_capacity(const struct planner *pl, enum baselines_kind kind,
 
 int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
                  const char *model_file, const char *hw_id, const struct latency_coef *c,
-                 const struct planner_options *o, char *err, size_t errlen) {
+                 const struct planner_options *o, char *err, size_t err_len) {
     char dir[4096];
     memset(pl, 0, sizeof *pl);
     if (data_dir)
         snprintf(dir, sizeof dir, "%s", data_dir);
-    else if (catalog_data_dir(dir, sizeof dir)) {
-        snprintf(err, errlen, "data directory not found (set JANUS_DATA_DIR or --data-dir)");
-        return JANUS_ENOTFOUND;
-    }
+    else if (catalog_data_dir(dir, sizeof dir))
+        return status_errf(err, err_len, JANUS_ENOTFOUND,
+                           "data directory not found (set JANUS_DATA_DIR or --data-dir)");
     struct models_shape m;
     struct hw_profile hw;
-    int rc = model_file ? models_load_file(model_file, &m, err, errlen)
-                        : models_load(dir, model_id, &m, err, errlen);
+    int rc = model_file ? models_load_file(model_file, &m, err, err_len)
+                        : models_load(dir, model_id, &m, err, err_len);
     if (rc) return rc;
-    rc = hw_load(dir, hw_id, &hw, err, errlen);
+    rc = hw_load(dir, hw_id, &hw, err, err_len);
     if (rc) return rc;
-    return planner_init(pl, &m, &hw, c, o, err, errlen);
+    return planner_init(pl, &m, &hw, c, o, err, err_len);
 }
 
 const char *planner_scheme_name(int scheme) {

@@ -44,7 +44,7 @@ void planner_default_options(struct planner_options *o);
 // Copies model and hw, derives the latency model and builds (or loads) the tables.
 JANUS_WUR int planner_init(struct planner *pl, const struct models_shape *m,
                            const struct hw_profile *hw, const struct latency_coef *c,
-                           const struct planner_options *o, char *err, size_t errlen);
+                           const struct planner_options *o, char *err, size_t err_len);
 void planner_free(struct planner *pl);
 // search_best_at_batch / search_best_capacity for one system (see search.h).
 JANUS_WUR int planner_best_at_batch(const struct planner *pl, enum baselines_kind kind,
@@ -56,7 +56,7 @@ JANUS_WUR int planner_best_capacity(const struct planner *pl, enum baselines_kin
 // data_dir (NULL: catalog_data_dir) and calls planner_init.
 JANUS_WUR int planner_load(struct planner *pl, const char *data_dir, const char *model_id,
                            const char *model_file, const char *hw_id, const struct latency_coef *c,
-                           const struct planner_options *o, char *err, size_t errlen);
+                           const struct planner_options *o, char *err, size_t err_len);
 // JSON object of one plan: n_gpus, n_attn, n_moe, batch, tpot_ms, tpg, tpg_capacity,
 // feasible, slots, b_max, amax_per_layer, tmax_per_layer, scheme, reason (when infeasible).
 // Returns a cJSON object (caller deletes) or NULL on ENOMEM.

@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #include "sim/report.h"
 
+#include "base/file.h"
+
 #include "base/status.h"
 
 #include <math.h>
@@ -157,10 +159,5 @@ int report_svg(struct buf *o, const struct report_plot *p) {
 }
 
 int report_write(const char *path, const char *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return JANUS_EIO;
-    size_t n = len ? fwrite(data, 1, len, f) : 0;
-    int bad = n != len;
-    if (fclose(f) != 0) bad = 1;
-    return bad ? JANUS_EIO : JANUS_OK;
+    return file_write_all(path, data, len, NULL, 0);
 }

@@ -3,6 +3,7 @@
 // SPDX-License-Identifier: MIT
 #include "sim/workload.h"
 
+#include "base/file.h"
 #include "base/mem.h"
 #include "base/status.h"
 
@@ -180,7 +181,7 @@ int workload_bursty(struct workload_trace *t, const struct workload_bursty_param
 }
 
 int workload_parse(struct workload_trace *t, const char *text, size_t len, double bin_s,
-                   int max_bins, char *err, size_t errlen) {
+                   int max_bins, char *err, size_t err_len) {
     t->rate = NULL;
     t->n = 0;
     if (!(bin_s > 0) || max_bins < 1) return JANUS_EINVAL;
@@ -198,8 +199,8 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
         char buf[256];
         size_t l = j - i;
         if (l >= sizeof buf) {
-            snprintf(err, errlen, "line %d: longer than %zu bytes", line, sizeof buf - 1);
-            rc = JANUS_EFORMAT;
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "line %d: longer than %zu bytes", line,
+                             sizeof buf - 1);
             break;
         }
         memcpy(buf, text + i, l);
@@ -218,24 +219,22 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
         while (*e2 == ' ' || *e2 == '\t' || *e2 == '\r')
             e2++;
         if (e1 == s || e2 == e1 || *e2 || errno || !isfinite(ts) || !isfinite(rt)) {
-            snprintf(err, errlen, "line %d: expected \"<time_s> <rate>\"", line);
-            rc = JANUS_EFORMAT;
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "line %d: expected \"<time_s> <rate>\"",
+                             line);
             break;
         }
         if (ts < 0 || rt < 0) {
-            snprintf(err, errlen, "line %d: negative time or rate", line);
-            rc = JANUS_EFORMAT;
+            rc = status_errf(err, err_len, JANUS_EFORMAT, "line %d: negative time or rate", line);
             break;
         }
         if (np && ts <= pt[2 * (np - 1)]) {
-            snprintf(err, errlen, "line %d: time %g not after the previous line's", line, ts);
-            rc = JANUS_EFORMAT;
+            rc = status_errf(err, err_len, JANUS_EFORMAT,
+                             "line %d: time %g not after the previous line's", line, ts);
             break;
         }
         if (np == cap) {
             if (cap > (1u << 24)) {
-                snprintf(err, errlen, "line %d: too many points", line);
-                rc = JANUS_ELIMIT;
+                rc = status_errf(err, err_len, JANUS_ELIMIT, "line %d: too many points", line);
                 break;
             }
             double *q = mem_realloc(MEM_TAG_SIM, pt, cap * 4 * sizeof *pt);
@@ -251,16 +250,14 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
         np++;
     }
     if (!rc && np == 0) {
-        snprintf(err, errlen, "trace has no points");
-        rc = JANUS_EFORMAT;
+        rc = status_errf(err, err_len, JANUS_EFORMAT, "trace has no points");
     }
     if (!rc) {
         double last = pt[2 * (np - 1)];
         double nbins = floor(last / bin_s) + 1;
         if (nbins > max_bins) {
-            snprintf(err, errlen, "trace spans %.0f bins of %g s (at most %d)", nbins, bin_s,
-                     max_bins);
-            rc = JANUS_ELIMIT;
+            rc = status_errf(err, err_len, JANUS_ELIMIT,
+                             "trace spans %.0f bins of %g s (at most %d)", nbins, bin_s, max_bins);
         } else {
             t->rate = mem_calloc(MEM_TAG_SIM, (size_t)nbins, sizeof *t->rate);
             if (!t->rate)
@@ -283,28 +280,14 @@ int workload_parse(struct workload_trace *t, const char *text, size_t len, doubl
 }
 
 int workload_load(struct workload_trace *t, const char *path, double bin_s, int max_bins, char *err,
-                  size_t errlen) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return JANUS_EIO;
-    }
-    size_t cap = 64u << 20;
-    char *buf = mem_alloc(MEM_TAG_SIM, cap + 1);
-    if (!buf) {
-        fclose(f);
-        return JANUS_ENOMEM;
-    }
-    size_t n = fread(buf, 1, cap + 1, f);
-    fclose(f);
-    if (n > cap) {
-        mem_free(buf);
-        snprintf(err, errlen, "%s: larger than 64 MiB", path);
-        return JANUS_ELIMIT;
-    }
-    char e2[200];
-    int rc = workload_parse(t, buf, n, bin_s, max_bins, e2, sizeof e2);
+                  size_t err_len) {
+    char *buf;
+    size_t n;
+    int rc = file_read_all(path, (size_t)64 << 20, &buf, &n, err, err_len);
+    if (rc) return rc;
+    char e2[JANUS_ERR_LEN];
+    rc = workload_parse(t, buf, n, bin_s, max_bins, e2, sizeof e2);
     mem_free(buf);
-    if (rc) snprintf(err, errlen, "%s: %s", path, e2);
+    if (rc) status_errf(err, err_len, rc, "%s: %s", path, e2);
     return rc;
 }

@@ -63,9 +63,9 @@ JANUS_WUR int workload_bursty(struct workload_trace *t, const struct workload_bu
 // Parses a trace file's text (see above) into bins of bin_s covering its last time stamp
 // plus one bin (at most `max_bins`). JANUS_EFORMAT with "line N: reason" in err.
 JANUS_WUR int workload_parse(struct workload_trace *t, const char *text, size_t len, double bin_s,
-                             int max_bins, char *err, size_t errlen);
+                             int max_bins, char *err, size_t err_len);
 JANUS_WUR int workload_load(struct workload_trace *t, const char *path, double bin_s, int max_bins,
-                            char *err, size_t errlen);
+                            char *err, size_t err_len);
 
 // Gamma(shape, 1) variate (Marsaglia-Tsang; shape < 1 by boosting).
 double workload_gamma(struct rng *r, double shape);

@@ -4,6 +4,7 @@
 #include "../test.h"
 
 #include "base/status.h"
+#include "model/gguf_keys.h"
 #include "model/weights.h"
 
 TEST(arch_names_and_features) {
@@ -25,7 +26,7 @@ TEST(arch_names_and_features) {
     ASSERT(arch_find("deepseek2x", 10) == NULL);
     a = arch_find("deepseek2", 9);
     ASSERT(a && a->mla && !a->rope_neox && a->shared == ARCH_SHARED_PLAIN);
-    ASSERT_STR_EQ(arch_key(buf, sizeof buf, a, "expert_group_count"),
+    ASSERT_STR_EQ(gguf_key(buf, sizeof buf, a->name, GGUF_KEY_EXPERT_GROUP_COUNT),
                   "deepseek2.expert_group_count");
     a = arch_find("qwen2moe", 8);
     ASSERT(a && a->qkv_bias && a->shared == ARCH_SHARED_SIGMOID && !a->topk_norm_always);

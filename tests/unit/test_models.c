@@ -33,17 +33,17 @@ TEST(models_load_and_published_totals) {
         struct models_shape m;
         int rc = models_load(data_dir(), want[i].id, &m, err, sizeof err);
         if (rc) TEST_FAIL_("%s: %s", want[i].id, err);
-        double tot = models_total_params(&m) / 1e9, moe = models_routed_params(&m) / 1e9 / tot;
+        double tot = shape_total_params(&m) / 1e9, moe = shape_routed_params(&m) / 1e9 / tot;
         fprintf(stderr, "%-16s %7.1f B params, routed experts %.1f %%\n", m.id, tot, moe * 100);
         if (want[i].total_b > 0) ASSERT_NEAR(tot, want[i].total_b, 0.03 * want[i].total_b);
         ASSERT(moe >= want[i].lo_moe && moe <= want[i].hi_moe);
     }
     struct models_shape m;
     ASSERT_OK(models_load(data_dir(), "deepseek-v2", &m, err, sizeof err));
-    ASSERT_NEAR(models_kv_bytes_token_layer(&m), (512 + 64) * 2, 0); // MLA latent + rope key
-    ASSERT_EQ(models_moe_layers(&m), 59);
+    ASSERT_NEAR(shape_kv_bytes_token_layer(&m), (512 + 64) * 2, 0); // MLA latent + rope key
+    ASSERT_EQ(shape_moe_layers(&m), 59);
     ASSERT_OK(models_load(data_dir(), "qwen3-235b-a22b", &m, err, sizeof err));
-    ASSERT_NEAR(models_kv_bytes_token_layer(&m), 2 * 4 * 128 * 2, 0);
+    ASSERT_NEAR(shape_kv_bytes_token_layer(&m), 2 * 4 * 128 * 2, 0);
     ASSERT_EQ(models_load(data_dir(), "gpt-5", &m, err, sizeof err), JANUS_ENOTFOUND);
     ASSERT(strstr(err, "unknown model") && strstr(err, "deepseek-v2"));
     ASSERT_EQ(models_load(data_dir(), "../etc", &m, err, sizeof err), JANUS_ENOTFOUND);
@@ -68,7 +68,7 @@ TEST(hw_load) {
     ASSERT(strstr(err, "h100") != NULL);
 }
 
-static int parse_model_text(const char *text, char *err, size_t errlen) {
+static int parse_model_text(const char *text, char *err, size_t err_len) {
     char path[700];
     snprintf(path, sizeof path, "%s/m.json", test_tmpdir());
     FILE *f = fopen(path, "w");
@@ -76,7 +76,7 @@ static int parse_model_text(const char *text, char *err, size_t errlen) {
     fputs(text, f);
     fclose(f);
     struct models_shape m;
-    return models_load_file(path, &m, err, errlen);
+    return models_load_file(path, &m, err, err_len);
 }
 
 #define MODEL_BASE                                                                                 \

@@ -4,6 +4,7 @@
 #include "../test.h"
 
 #include "base/status.h"
+#include "base/bytes.h"
 #include "comm/wire.h"
 
 static struct wire_step sample_step(int32_t n) {
@@ -107,7 +108,7 @@ static int corrupt(size_t at, uint32_t v, int32_t expect) {
     size_t n = 0;
     struct wire_step s = sample_step(4), t;
     if (wire_step_encode(&s, buf, sizeof buf, &n) != JANUS_OK) return 999;
-    wire_put_u32(buf + at, v);
+    bytes_put_u32(buf + at, v);
     memset(&t, 0, sizeof t);
     int rc = wire_step_decode(buf, n, expect, &t);
     if (rc != JANUS_OK && t.n_attn != 0) return 998; // s untouched on error
