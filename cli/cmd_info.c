@@ -9,6 +9,7 @@
 #include "base/bytes.h"
 #include "base/status.h"
 #include "model/gguf.h"
+#include "model/gguf_keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,10 +128,9 @@ static void human(char *out, size_t n, uint64_t b) {
 }
 
 // Optional u32 {arch}.suffix; returns 1 and sets *v if present and an integer.
-static int arch_u32(const struct gguf *g, const char *arch, const char *suffix, uint32_t *v) {
+static int arch_u32(const struct gguf *g, const char *arch, enum gguf_key k, uint32_t *v) {
     char key[256];
-    snprintf(key, sizeof key, "%s.%s", arch, suffix);
-    return gguf_get_u32(g, key, v, NULL, 0) == JANUS_OK;
+    return gguf_get_u32(g, gguf_key(key, sizeof key, arch, k), v, NULL, 0) == JANUS_OK;
 }
 
 int cmd_info(int argc, char **argv) {
@@ -159,8 +159,8 @@ int cmd_info(int argc, char **argv) {
     if (gguf_open(&g, path, err, sizeof err)) return cli_error(cmd, "%s", err);
 
     struct gguf_str arch = {"", 0}, name = {"", 0};
-    (void)!gguf_get_str(&g, "general.architecture", &arch, NULL, 0);
-    (void)!gguf_get_str(&g, "general.name", &name, NULL, 0);
+    (void)!gguf_get_str(&g, gguf_key_name(GGUF_KEY_GENERAL_ARCHITECTURE), &arch, NULL, 0);
+    (void)!gguf_get_str(&g, gguf_key_name(GGUF_KEY_GENERAL_NAME), &name, NULL, 0);
     char arch_c[128];
     snprintf(arch_c, sizeof arch_c, "%.*s", (int)(arch.len < 127 ? arch.len : 127), arch.ptr);
     printf("file:          %s (%zu bytes, GGUF v%u, alignment %u, data at %zu)\n", path, g.size,
@@ -168,15 +168,15 @@ int cmd_info(int argc, char **argv) {
     printf("architecture:  %s\n", arch.len ? arch_c : "(none)");
     printf("name:          %.*s\n", (int)(name.len < 200 ? name.len : 200), name.ptr);
     uint32_t ft;
-    if (gguf_get_u32(&g, "general.file_type", &ft, NULL, 0) == JANUS_OK)
+    if (gguf_get_u32(&g, gguf_key_name(GGUF_KEY_GENERAL_FILE_TYPE), &ft, NULL, 0) == JANUS_OK)
         printf("file type:     %u (%s)\n", ft, file_type_name(ft));
     enum gguf_type et;
     uint64_t n_vocab = 0;
-    if (gguf_get_arr(&g, "tokenizer.ggml.tokens", &et, &n_vocab, NULL, 0) == JANUS_OK) {
+    if (gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &et, &n_vocab, NULL, 0) == JANUS_OK) {
         struct gguf_str tm = {"?", 1};
-        (void)!gguf_get_str(&g, "tokenizer.ggml.model", &tm, NULL, 0);
+        (void)!gguf_get_str(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MODEL), &tm, NULL, 0);
         uint64_t n_merges = 0;
-        int has_merges = gguf_get_arr(&g, "tokenizer.ggml.merges", &et, &n_merges, NULL, 0) == 0;
+        int has_merges = gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MERGES), &et, &n_merges, NULL, 0) == 0;
         printf("vocab:         %llu tokens (tokenizer.ggml.model %.*s", (unsigned long long)n_vocab,
                (int)(tm.len < 64 ? tm.len : 64), tm.ptr);
         if (has_merges) printf(", %llu merges", (unsigned long long)n_merges);
@@ -237,26 +237,26 @@ int cmd_info(int argc, char **argv) {
     }
 
     uint32_t n_expert = 0, n_used = 0;
-    if (arch.len && arch_u32(&g, arch_c, "expert_count", &n_expert) && n_expert > 0) {
-        (void)!arch_u32(&g, arch_c, "expert_used_count", &n_used);
+    if (arch.len && arch_u32(&g, arch_c, GGUF_KEY_EXPERT_COUNT, &n_expert) && n_expert > 0) {
+        (void)!arch_u32(&g, arch_c, GGUF_KEY_EXPERT_USED_COUNT, &n_used);
         printf("\nMoE:\n");
         printf("  experts:           %u, top-%u per token\n", n_expert, n_used);
         uint32_t v;
-        if (arch_u32(&g, arch_c, "expert_shared_count", &v))
+        if (arch_u32(&g, arch_c, GGUF_KEY_EXPERT_SHARED_COUNT, &v))
             printf("  shared experts:    %u\n", v);
         else if (gguf_find_tensor(&g, "blk.0.ffn_gate_shexp.weight") ||
                  gguf_find_tensor(&g, "blk.1.ffn_gate_shexp.weight"))
             printf("  shared experts:    1 (ffn_*_shexp)\n");
-        if (arch_u32(&g, arch_c, "expert_group_count", &v) && v > 0) {
+        if (arch_u32(&g, arch_c, GGUF_KEY_EXPERT_GROUP_COUNT, &v) && v > 0) {
             uint32_t gu = 0;
-            (void)!arch_u32(&g, arch_c, "expert_group_used_count", &gu);
+            (void)!arch_u32(&g, arch_c, GGUF_KEY_EXPERT_GROUP_USED_COUNT, &gu);
             printf("  expert groups:     %u, %u kept per token\n", v, gu);
         }
-        if (arch_u32(&g, arch_c, "expert_gating_func", &v))
+        if (arch_u32(&g, arch_c, GGUF_KEY_EXPERT_GATING_FUNC, &v))
             printf("  gating:            %s\n", v == 2   ? "sigmoid"
                                                 : v == 3 ? "softmax_weight"
                                                          : "softmax");
-        if (arch_u32(&g, arch_c, "leading_dense_block_count", &v))
+        if (arch_u32(&g, arch_c, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, &v))
             printf("  dense layers:      %u leading\n", v);
         printf("  expert tensors:    %lld (in %lld MoE layers)\n", (long long)n_expert_tensors,
                (long long)moe_layers);

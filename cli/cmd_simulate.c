@@ -8,6 +8,7 @@
 
 #include "base/buf.h"
 #include "base/mem.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "sim/planner.h"
 #include "sim/report.h"
@@ -216,10 +217,10 @@ int cmd_simulate(int argc, char **argv) {
             if (!rc) rc = buf_appendf(&b, "\n");
         }
         snprintf(path, sizeof path, "%s/%s-%s-sim-%s.csv", out, pl.model.id, pl.hw.id, trace_name);
-        if (!rc) rc = report_write(path, b.data, b.len);
+        if (!rc) rc = file_write_all(path, b.data, b.len, NULL, 0);
         buf_reset(&b);
         snprintf(path, sizeof path, "%s/%s-%s-sim-%s.json", out, pl.model.id, pl.hw.id, trace_name);
-        if (!rc && js) rc = report_write(path, js, strlen(js));
+        if (!rc && js) rc = file_write_all(path, js, strlen(js), NULL, 0);
         // GPUs over time per system, and the load.
         int n = res.n_int;
         double *x = mem_calloc(MEM_TAG_SIM, (size_t)n * (BASELINES_COUNT + 2) + 1, sizeof *x);
@@ -245,7 +246,7 @@ int cmd_simulate(int argc, char **argv) {
             rc = report_svg(&b, &p);
             snprintf(path, sizeof path, "%s/%s-%s-sim-%s-gpus.svg", out, pl.model.id, pl.hw.id,
                      trace_name);
-            if (!rc) rc = report_write(path, b.data, b.len);
+            if (!rc) rc = file_write_all(path, b.data, b.len, NULL, 0);
             buf_reset(&b);
             struct report_series ls = {"peak rate in interval", x, load, n, 0};
             snprintf(title, sizeof title, "%s trace: load (output tokens/s)", trace_name);
@@ -254,7 +255,7 @@ int cmd_simulate(int argc, char **argv) {
             if (!rc) rc = report_svg(&b, &lp);
             snprintf(path, sizeof path, "%s/%s-%s-sim-%s-load.svg", out, pl.model.id, pl.hw.id,
                      trace_name);
-            if (!rc) rc = report_write(path, b.data, b.len);
+            if (!rc) rc = file_write_all(path, b.data, b.len, NULL, 0);
         }
         mem_free(x);
         buf_free(&b);

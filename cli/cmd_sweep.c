@@ -8,6 +8,7 @@
 #include "plan_opts.h"
 
 #include "base/buf.h"
+#include "base/file.h"
 #include "base/status.h"
 #include "sim/planner.h"
 #include "sim/report.h"
@@ -45,7 +46,7 @@ static int set_list(void *target, const char *s, const char *cmd) {
 static int write_buf(const char *dir, const char *name, struct buf *b) {
     char path[4300];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int rc = report_write(path, b->data ? b->data : "", b->len);
+    int rc = file_write_all(path, b->data ? b->data : "", b->len, NULL, 0);
     if (rc)
         cli_error("sweep", "cannot write %s", path);
     else

@@ -71,11 +71,11 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
         } else if (!strcmp(a, "--moe")) {
             num = &o->n_moe, lo = 1, hi = LIMIT_MAX_INSTANCES;
         } else if (!strcmp(a, "--max-seqs")) {
-            num = &o->max_seqs, lo = 1, hi = BATCH_MAX_SEQS;
+            num = &o->max_seqs, lo = 1, hi = LIMIT_MAX_SEQS;
         } else if (!strcmp(a, "--ctx")) {
             num = &o->n_ctx, lo = 2, hi = LIMIT_MAX_CONTEXT;
         } else if (!strcmp(a, "--budget")) {
-            num = &o->budget, lo = 1, hi = BATCH_MAX_ROWS;
+            num = &o->budget, lo = 1, hi = LIMIT_MAX_STEP_ROWS;
         } else if (!strcmp(a, "--max-waiting")) {
             num = &o->max_waiting, lo = 0, hi = 1 << 20;
         } else if (!strcmp(a, "--threads")) {

@@ -24,8 +24,14 @@
 #define LIMIT_MAX_INSTANCES 1024  // attention or MoE instances per deployment
 #define LIMIT_MAX_SLOTS     4096  // expert slots per MoE instance (all layers share C)
 #define LIMIT_MAX_BATCH     65536 // tokens in one step across the deployment
+// Rows one attention instance may run in one step; the batcher's per-step token budget
+// (SPEC §3 "Ours", default 256) must be <= this.
+#define LIMIT_MAX_STEP_ROWS 1024
+// Sequence slots (live requests) per attention instance: slot ids 0..LIMIT_MAX_SEQS-1.
+#define LIMIT_MAX_SEQS 256
 
 _Static_assert(LIMIT_MAX_EXPERT_USED <= LIMIT_MAX_EXPERTS, "top-k cannot exceed experts");
+_Static_assert(LIMIT_MAX_SEQS <= LIMIT_MAX_STEP_ROWS, "a step may sample every live sequence");
 _Static_assert(LIMIT_GGUF_MAX_DIMS == 4, "ggml tensors are at most 4-D");
 
 #endif // JANUS_LIMITS_H

@@ -11,18 +11,12 @@
 #define JANUS_BATCH_H
 
 #include "base/base.h"
+#include "base/limits.h"
 #include "model/sampler.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-// Rows one attention instance may run in one step. The batcher's per-step token budget
-// (SPEC §3 "Ours", default 256) must be <= this.
-#define BATCH_MAX_ROWS 1024
-// Sequence slots (live requests) per attention instance: slot ids 0..BATCH_MAX_SEQS-1.
-#define BATCH_MAX_SEQS 256
-
-_Static_assert(BATCH_MAX_SEQS <= BATCH_MAX_ROWS, "a step may sample every live sequence");
 
 struct batch {
     int64_t n;        // rows in use
@@ -47,7 +41,7 @@ struct batch {
 // The tokens sampled from one batch: one per row with logits, in row order.
 struct batch_result {
     int32_t n_sample;               // == the batch's n_logits
-    int32_t tokens[BATCH_MAX_SEQS]; // (n_sample) token sampled from the k-th row with logits
+    int32_t tokens[LIMIT_MAX_SEQS]; // (n_sample) token sampled from the k-th row with logits
 };
 
 // Allocates room for cap rows (and cap entries in each slot list). JANUS_OK /

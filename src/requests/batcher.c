@@ -46,13 +46,13 @@ int batcher_init(struct batcher *b, const struct batcher_config *cfg, char *err,
     if (c->n_attn < 1 || c->n_attn > LIMIT_MAX_INSTANCES)
         return status_errf(err, err_len, JANUS_EINVAL, "n_attn %d out of range [1, %d]", c->n_attn,
                            LIMIT_MAX_INSTANCES);
-    if (c->max_seqs < 1 || c->max_seqs > BATCH_MAX_SEQS)
+    if (c->max_seqs < 1 || c->max_seqs > LIMIT_MAX_SEQS)
         return status_errf(err, err_len, JANUS_EINVAL, "max_seqs %d out of range [1, %d]",
-                           c->max_seqs, BATCH_MAX_SEQS);
-    if (c->token_budget < c->max_seqs || c->token_budget > BATCH_MAX_ROWS)
+                           c->max_seqs, LIMIT_MAX_SEQS);
+    if (c->token_budget < c->max_seqs || c->token_budget > LIMIT_MAX_STEP_ROWS)
         return status_errf(err, err_len, JANUS_EINVAL,
                            "token budget %d out of range [max_seqs = %d, %d]", c->token_budget,
-                           c->max_seqs, BATCH_MAX_ROWS);
+                           c->max_seqs, LIMIT_MAX_STEP_ROWS);
     if (c->kv_tokens < 1 || c->n_ctx < 2 || c->n_vocab < 1 || c->max_waiting < 0 ||
         c->max_waiting > 1 << 20 || c->eos_token >= c->n_vocab)
         return status_errf(

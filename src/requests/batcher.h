@@ -28,11 +28,11 @@
 
 struct batcher_config {
     int32_t n_attn;       // attention instances, 1..LIMIT_MAX_INSTANCES
-    int32_t max_seqs;     // KV slots per instance, 1..BATCH_MAX_SEQS
+    int32_t max_seqs;     // KV slots per instance, 1..LIMIT_MAX_SEQS
     int64_t kv_tokens;    // KV capacity per instance in tokens, >= 1
     int32_t n_ctx;        // max positions per request (prompt + completion)
     int32_t n_vocab;      // prompt and stop ids must be < n_vocab
-    int32_t token_budget; // rows per instance per step, max_seqs..BATCH_MAX_ROWS
+    int32_t token_budget; // rows per instance per step, max_seqs..LIMIT_MAX_STEP_ROWS
     int32_t max_waiting;  // waiting-queue bound, >= 0
     int32_t eos_token;    // end-of-sequence id (finishes with "stop"), -1 = none
 };

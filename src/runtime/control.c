@@ -50,7 +50,7 @@ static int recv_result(struct worker *w, int32_t i, const struct batch *b, struc
                        float *lg) {
     int src = w->topo.side[TOPO_ROLE_ATTN].rank[i], count = 0;
     MPI_Status st;
-    COMM_TRY(MPI_Recv(r, 1 + BATCH_MAX_SEQS, MPI_INT32_T, src, TAG_RESULT, w->topo.comm, &st));
+    COMM_TRY(MPI_Recv(r, 1 + LIMIT_MAX_SEQS, MPI_INT32_T, src, TAG_RESULT, w->topo.comm, &st));
     COMM_TRY(MPI_Get_count(&st, MPI_INT32_T, &count));
     if (count != 1 + b->n_logits || r->n_sample != b->n_logits) return JANUS_EPROTO;
     if (lg && b->n_logits > 0)

@@ -35,7 +35,7 @@ struct exec_info {
     int32_t n_layer;
     int32_t n_vocab;
     int32_t n_ctx;        // max positions per sequence (KV cache length per slot)
-    int32_t max_seqs;     // KV slots per attention instance, <= BATCH_MAX_SEQS
+    int32_t max_seqs;     // KV slots per attention instance, <= LIMIT_MAX_SEQS
     int64_t kv_tokens;    // KV capacity per attention instance in tokens (all slots)
     char model_name[128]; // NUL-terminated (general.name, else the file's base name)
     char kernels[16];     // kernel table every process computes with ("ref", "avx2", ...)
@@ -138,7 +138,7 @@ struct exec_mono_params {
     const char *model_path; // GGUF file
     int32_t n_threads;      // 0 = all cores
     int32_t n_attn;         // local batches per step; all run in this one process (>= 1)
-    int32_t max_seqs;       // KV slots per attention instance (<= BATCH_MAX_SEQS)
+    int32_t max_seqs;       // KV slots per attention instance (<= LIMIT_MAX_SEQS)
     int32_t max_rows;       // rows per instance per step (the batcher's token budget)
     int32_t n_ctx;          // 0 = the model's context length, capped at 4096
 };

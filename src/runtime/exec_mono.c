@@ -134,7 +134,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
                      size_t err_len) {
     *out = NULL;
     if (p->n_attn < 1 || p->n_attn > LIMIT_MAX_INSTANCES || p->max_seqs < 1 ||
-        p->max_seqs > BATCH_MAX_SEQS || p->max_rows < 1 || p->max_rows > BATCH_MAX_ROWS ||
+        p->max_seqs > LIMIT_MAX_SEQS || p->max_rows < 1 || p->max_rows > LIMIT_MAX_STEP_ROWS ||
         p->n_ctx < 0 || p->n_ctx > LIMIT_MAX_CONTEXT)
         return status_errf(err, err_len, JANUS_EINVAL,
                            "bad executor parameters (n_attn %d, max_seqs %d, max_rows %d)",

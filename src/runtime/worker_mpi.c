@@ -59,7 +59,7 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     COMM_TRY(MPI_Comm_size(p->parent, &size));
     if (p->n_attn < 1 || p->n_moe < 1 || p->n_attn > LIMIT_MAX_INSTANCES ||
         p->n_moe > LIMIT_MAX_INSTANCES || p->n_attn + p->n_moe != size || p->max_seqs < 1 ||
-        p->max_seqs > BATCH_MAX_SEQS || p->max_rows < 1 || p->max_rows > BATCH_MAX_ROWS ||
+        p->max_seqs > LIMIT_MAX_SEQS || p->max_rows < 1 || p->max_rows > LIMIT_MAX_STEP_ROWS ||
         p->policy < 0 || p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO ||
         p->comm >= XFER_N_SCHEMES || p->node_size < 0 || p->n_slots < 0)
         return status_errf(err, err_len, JANUS_EINVAL,

@@ -36,7 +36,7 @@ struct worker_mpi_params {
     int32_t check_schedule;     // debug/test: 1 = every MoE layer compares the schedule digest
                                 // across MoE instances (an allreduce per MoE layer); 0: off
     int32_t n_threads;          // engine threads per rank (1 = serial)
-    int32_t max_seqs;           // KV slots per attention instance (<= BATCH_MAX_SEQS)
+    int32_t max_seqs;           // KV slots per attention instance (<= LIMIT_MAX_SEQS)
     int32_t max_rows;           // rows per attention instance per step (the token budget)
     int32_t n_ctx;              // positions per sequence; 0: the model's, at most 4096
     uint64_t seed;              // seed of the random scheduler policy

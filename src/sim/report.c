@@ -3,7 +3,6 @@
 // SPDX-License-Identifier: MIT
 #include "sim/report.h"
 
-#include "base/file.h"
 
 #include "base/status.h"
 
@@ -158,6 +157,3 @@ int report_svg(struct buf *o, const struct report_plot *p) {
     return rc;
 }
 
-int report_write(const char *path, const char *data, size_t len) {
-    return file_write_all(path, data, len, NULL, 0);
-}

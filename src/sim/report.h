@@ -1,7 +1,7 @@
 // Report writers of the simulator (SPEC §8): a small SVG line-plot writer of our own
 // (axes, ticks, legend, one polyline per series; linear or log2 x axis) and a helper that
 // writes a text buffer to a file. Output is a pure function of the input (fixed number
-// formatting), so same inputs give byte-identical files. The only I/O is report_write.
+// formatting), so same inputs give byte-identical files. No I/O: callers write the text with file_write_all (base/file.h).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_REPORT_H
 #define JANUS_SIM_REPORT_H
@@ -30,7 +30,5 @@ struct report_plot {
 
 // Appends an SVG document to out. JANUS_OK, JANUS_EINVAL (no data), JANUS_ELIMIT (buffer).
 JANUS_WUR int report_svg(struct buf *out, const struct report_plot *p);
-// Writes len bytes to path (truncating). JANUS_OK or JANUS_EIO.
-JANUS_WUR int report_write(const char *path, const char *data, size_t len);
 
 #endif // JANUS_SIM_REPORT_H

@@ -20,7 +20,7 @@ static struct batch_result g_res[4];
 // The batches, allocated once at the largest budget.
 static struct batch *bts(void) {
     for (int i = 0; i < 4; i++)
-        if (g_bt[i].cap == 0 && batch_init(&g_bt[i], BATCH_MAX_ROWS) != JANUS_OK) abort();
+        if (g_bt[i].cap == 0 && batch_init(&g_bt[i], LIMIT_MAX_STEP_ROWS) != JANUS_OK) abort();
     return g_bt;
 }
 
@@ -371,11 +371,11 @@ TEST(prefill_progresses_when_decodes_fill_most_of_budget) {
 TEST(empty_instance_batches_and_config_errors) {
     struct batcher b;
     struct batcher_config c = cfg(2, 4, 1000, 1000, 256, 8);
-    c.token_budget = BATCH_MAX_ROWS + 1;
+    c.token_budget = LIMIT_MAX_STEP_ROWS + 1;
     char err[128];
     ASSERT_EQ(batcher_init(&b, &c, err, sizeof err), JANUS_EINVAL);
     c = cfg(2, 4, 1000, 1000, 256, 8);
-    c.max_seqs = BATCH_MAX_SEQS + 1;
+    c.max_seqs = LIMIT_MAX_SEQS + 1;
     ASSERT_EQ(batcher_init(&b, &c, err, sizeof err), JANUS_EINVAL);
     c = cfg(2, 4, 1000, 1000, 256, 8);
     ASSERT_OK(batcher_init(&b, &c, NULL, 0));
