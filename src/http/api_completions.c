@@ -56,11 +56,11 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     char err[256];
     memset(g, 0, sizeof *g);
     g->kind = kind;
-    pthread_mutex_lock(&s->mu);
-    struct frontlink_ready rd = s->ready;
+    pthread_mutex_lock(&s->f.mu);
+    struct frontlink_ready rd = s->f.ready;
     char name[FRONTLINK_MAX_NAME + 1];
-    snprintf(name, sizeof name, "%s", s->model_name);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(name, sizeof name, "%s", s->f.model_name);
+    pthread_mutex_unlock(&s->f.mu);
     int rc;
 #define BAD(param)                                                                                 \
     do {                                                                                           \
@@ -150,7 +150,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
 
 int api_tokenize(struct server *s, const char *text, size_t len, int parse_special, int32_t **out,
                  int32_t *n_out, struct api_reply *r) {
-    int32_t cap = (int32_t)JANUS_MIN((int64_t)s->ready.n_ctx + 1, (int64_t)FRONTLINK_MAX_PROMPT);
+    int32_t cap = (int32_t)JANUS_MIN((int64_t)s->f.ready.n_ctx + 1, (int64_t)FRONTLINK_MAX_PROMPT);
     int32_t *ids = mem_alloc(MEM_TAG_SERVER, (size_t)cap * sizeof *ids);
     if (!ids) {
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
@@ -160,7 +160,7 @@ int api_tokenize(struct server *s, const char *text, size_t len, int parse_speci
     if (n == JANUS_ELIMIT) {
         mem_free(ids);
         api_error(r, 400, "invalid_request_error", "prompt", "context_length_exceeded",
-                  "the prompt is longer than the context (%u tokens)", s->ready.n_ctx);
+                  "the prompt is longer than the context (%u tokens)", s->f.ready.n_ctx);
         return -1;
     }
     if (n < 0) {
@@ -415,12 +415,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         if (st->finished) return MHD_CONTENT_READER_END_OF_STREAM;
         // Wait for news.
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->f.mu);
         struct front_req *r = st->req;
         int waited = 0;
-        while (r->n_tokens == st->t.n_used && !r->done && !s->stopping) {
+        while (r->n_tokens == st->t.n_used && !r->done && !s->f.stopping) {
             if (waited++ > 0 && client_gone(st->conn)) break;
-            front_wait_locked(s, r, 100);
+            front_wait_locked(&s->f, r, 100);
         }
         int32_t n = r->n_tokens, done = r->done, err_code = r->err_code;
         uint32_t reason = r->finish_reason;
@@ -437,9 +437,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             }
         }
         memcpy(st->tok, r->tokens, (size_t)n * sizeof *st->tok);
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->f.mu);
         if (n == st->t.n_used && !done) {
-            if (s->stopping) {
+            if (s->f.stopping) {
                 stream_finish(st, 0, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0,
                               0);
                 continue;
@@ -449,7 +449,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         textgen_feed(&st->t, &s->vocab, &st->g, st->tok, n, done && !err_code);
-        if (st->t.stop_hit) front_cancel(s, r);
+        if (st->t.stop_hit) front_cancel(&s->f, r);
         int final = st->t.stop_hit || (done && !err_code);
         size_t safe = textgen_safe(&st->t, &st->g, final);
         if (safe > st->t.emitted) {
@@ -469,18 +469,18 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void stream_free(void *cls) {
     struct stream *st = cls;
     struct server *s = st->s;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     int was_done = st->req->done;
     if (st->outcome == 1)
-        s->m.req_ok++;
+        s->f.m.req_ok++;
     else if (st->outcome == 2)
-        s->m.req_error++;
+        s->f.m.req_error++;
     else {
-        s->m.req_cancelled++;
-        if (!was_done || st->outcome == 3) s->m.client_disconnects++;
+        s->f.m.req_cancelled++;
+        if (!was_done || st->outcome == 3) s->f.m.client_disconnects++;
     }
-    pthread_mutex_unlock(&s->mu);
-    front_release(s, st->req); // cancels it in the deployment if it is still running
+    pthread_mutex_unlock(&s->f.mu);
+    front_release(&s->f, st->req); // cancels it in the deployment if it is still running
     textgen_free(&st->t);
     buf_free(&st->out);
     mem_free(st->tok);
@@ -492,7 +492,7 @@ static void stream_free(void *cls) {
 // ---- the shared entry
 
 static int validate_lengths(struct server *s, struct api_gen *g, struct api_reply *r) {
-    const struct frontlink_ready *rd = &s->ready;
+    const struct frontlink_ready *rd = &s->f.ready;
     int64_t max_prompt = s->p.max_prompt > 0 ? s->p.max_prompt : (int64_t)rd->n_ctx - 1;
     const char *pp = g->kind == API_CHAT ? "messages" : "prompt";
     if (g->n_prompt < 1) {
@@ -540,7 +540,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     sub.prompt = g->prompt;
     char err[256];
     struct front_req *req = NULL;
-    int rc = front_submit(s, &sub, &req, err, sizeof err);
+    int rc = front_submit(&s->f, &sub, &req, err, sizeof err);
     if (rc == JANUS_EAGAIN) {
         api_error(r, 429, "rate_limit_error", NULL, "queue_full", "%s", err);
         return;
@@ -549,10 +549,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "%s", err);
         return;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     char model[FRONTLINK_MAX_NAME + 1];
-    snprintf(model, sizeof model, "%s", s->model_name);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(model, sizeof model, "%s", s->f.model_name);
+    pthread_mutex_unlock(&s->f.mu);
     int64_t created = clock_wall_ms() / 1000;
 
     if (g->stream) {
@@ -560,7 +560,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         if (!st || textgen_init(&st->t, &s->vocab)) {
             if (st) textgen_free(&st->t);
             mem_free(st);
-            front_release(s, req);
+            front_release(&s->f, req);
             api_error(r, 500, "server_error", NULL, NULL, "out of memory");
             return;
         }
@@ -593,7 +593,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     // Non-streaming: wait for the end here (one thread per connection), watching the client.
     struct textgen t;
     if (textgen_init(&t, &s->vocab)) {
-        front_release(s, req);
+        front_release(&s->f, req);
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
@@ -606,14 +606,14 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
             gone = client_gone(conn);
             last_check = clock_now_ns();
         }
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->f.mu);
         int waited = 0;
-        while (!gone && req->n_tokens == t.n_used && !req->done && !s->stopping) {
+        while (!gone && req->n_tokens == t.n_used && !req->done && !s->f.stopping) {
             if (waited++ > 0 && client_gone(conn)) {
                 gone = 1;
                 break;
             }
-            front_wait_locked(s, req, 100);
+            front_wait_locked(&s->f, req, 100);
         }
         int32_t n = req->n_tokens, done = req->done, err_code = req->err_code;
         uint32_t reason = req->finish_reason;
@@ -628,8 +628,8 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
                 n = tok_cap;
         }
         if (n) memcpy(tok, req->tokens, (size_t)n * sizeof *tok);
-        int stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
+        int stopping = s->f.stopping;
+        pthread_mutex_unlock(&s->f.mu);
         if (gone) {
             outcome = 3;
             api_error(r, 499, "invalid_request_error", NULL, "client_closed_request",
@@ -644,7 +644,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         }
         textgen_feed(&t, &s->vocab, g, tok, n, done && !err_code);
         if (t.stop_hit) {
-            front_cancel(s, req);
+            front_cancel(&s->f, req);
             reason = FRONTLINK_REASON_STOP;
             nc = t.n_used;
             np = g->n_prompt;
@@ -672,19 +672,19 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         }
         break;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     if (outcome == 1)
-        s->m.req_ok++;
+        s->f.m.req_ok++;
     else if (outcome == 2)
-        s->m.req_error++;
+        s->f.m.req_error++;
     else {
-        s->m.req_cancelled++;
-        s->m.client_disconnects++;
+        s->f.m.req_cancelled++;
+        s->f.m.client_disconnects++;
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->f.mu);
     mem_free(tok);
     textgen_free(&t);
-    front_release(s, req);
+    front_release(&s->f, req);
 }
 
 // ---- POST /v1/completions
@@ -708,7 +708,7 @@ void api_completions(struct server *s, struct MHD_Connection *conn, const char *
             goto out;
     } else if (cJSON_IsArray(p)) {
         int n = cJSON_GetArraySize(p);
-        int64_t cap = (int64_t)s->ready.n_ctx;
+        int64_t cap = (int64_t)s->f.ready.n_ctx;
         if (n > cap) {
             api_error(r, 400, "invalid_request_error", "prompt", "context_length_exceeded",
                       "the prompt has %d tokens; the context holds %lld", n, (long long)cap);
@@ -738,28 +738,4 @@ out:
     api_count_bad(s, r);
     mem_free(g.prompt);
     cJSON_Delete(req);
-}
-
-int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
-                   struct api_reply *r) {
-    char err[256];
-    int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, req, err, sizeof err);
-    if (rc) {
-        api_error(r, 400, "invalid_request_error", NULL,
-                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
-        return -1;
-    }
-    if (!cJSON_IsObject(*req)) {
-        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
-                  "the body must be a JSON object");
-        return -1;
-    }
-    return 0;
-}
-
-void api_count_bad(struct server *s, const struct api_reply *r) {
-    if (r->status < 400 || r->status >= 500 || r->status == 429 || r->status == 499) return;
-    pthread_mutex_lock(&s->mu);
-    s->m.req_bad++;
-    pthread_mutex_unlock(&s->mu);
 }

@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 
-void api_models(struct server *s, struct api_reply *r) {
-    pthread_mutex_lock(&s->mu);
+void api_models(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
+    pthread_mutex_lock(&s->f.mu);
     char name[FRONTLINK_MAX_NAME + 1];
-    snprintf(name, sizeof name, "%s", s->model_name);
-    int ready = s->job == JOB_READY;
-    pthread_mutex_unlock(&s->mu);
+    snprintf(name, sizeof name, "%s", s->f.model_name);
+    int ready = s->f.job == FRONT_JOB_READY;
+    pthread_mutex_unlock(&s->f.mu);
     if (!ready) {
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "the deployment is not ready");
         return;
@@ -29,24 +31,26 @@ void api_models(struct server *s, struct api_reply *r) {
     r->status = rc ? 500 : 200;
 }
 
-void api_health(struct server *s, struct api_reply *r) {
-    pthread_mutex_lock(&s->mu);
-    enum job_state job = s->job;
-    int64_t age_ms = s->step_seen_ns ? (clock_now_ns() - s->step_seen_ns) / 1000000 : -1;
+void api_health(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
+    pthread_mutex_lock(&s->f.mu);
+    enum front_job job = s->f.job;
+    int64_t age_ms = s->f.step_seen_ns ? (clock_now_ns() - s->f.step_seen_ns) / 1000000 : -1;
     char why[256];
-    snprintf(why, sizeof why, "%s", s->job_error);
-    struct frontlink_ready rd = s->ready;
-    uint64_t steps = s->stats.n_steps;
-    pid_t pid = s->job_pgid;
-    int restarts = s->restarts;
-    pthread_mutex_unlock(&s->mu);
+    snprintf(why, sizeof why, "%s", s->f.job_error);
+    struct frontlink_ready rd = s->f.ready;
+    uint64_t steps = s->f.stats.n_steps;
+    pid_t pid = s->f.job_pgid;
+    int restarts = s->f.restarts;
+    pthread_mutex_unlock(&s->f.mu);
     struct buf *b = &r->body;
     int rc;
-    if (job == JOB_STARTING) {
+    if (job == FRONT_JOB_STARTING) {
         r->status = 503;
         rc = buf_appendf(b, "{\"status\":\"loading\",\"job_pid\":%d,\"restarts\":%d}", (int)pid,
                          restarts);
-    } else if (job != JOB_READY) {
+    } else if (job != FRONT_JOB_READY) {
         r->status = 503;
         rc = buf_appendf(b, "{\"status\":\"error\",\"job_pid\":%d,\"message\":", (int)pid);
         rc |= json_append_str(b, why[0] ? why : "the deployment is not running",
