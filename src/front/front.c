@@ -68,10 +68,10 @@ static void finish_metrics(struct front *s, struct front_req *r) {
     s->m.gen_tokens += (uint64_t)(r->n_completion > 0 ? r->n_completion : 0);
     if (r->t_first_ns > 0) {
         front_hist_observe(&s->m.ttft, front_ttft_bounds,
-                        (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
+                           (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
         if (r->n_tokens > 1)
             front_hist_observe(&s->m.tpot, front_tpot_bounds,
-                            (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
+                               (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
     }
 }
 
@@ -94,7 +94,7 @@ static void set_dead(struct front *s, const char *why) {
     if (s->job != FRONT_JOB_DEAD && s->job != FRONT_JOB_STOPPED) {
         s->job = s->stopping ? FRONT_JOB_STOPPED : FRONT_JOB_DEAD;
         snprintf(s->job_error, sizeof s->job_error, "%s", why);
-        if (!s->stopping) LOG_ERROR("front: the deployment failed: %s", why);
+        if (!s->stopping && !s->p.quiet) LOG_ERROR("front: the deployment failed: %s", why);
     }
     fail_all(s, s->stopping ? "the server is shutting down" : why);
     pthread_cond_broadcast(&s->state_cond);
@@ -299,8 +299,9 @@ static void session(struct front *s, char *why, size_t why_len) {
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);
             ready = 1;
-            LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
-                     m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
+            if (!s->p.quiet)
+                LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
+                         m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
         } else {
             on_msg(s, &m);
         }
@@ -310,13 +311,13 @@ static void session(struct front *s, char *why, size_t why_len) {
 
 // Ends what is left of the job (a broken link with a live process is of no use) and
 // reaps it.
-static void end_job(struct front *s) {
+static void end_job(struct front *s, int graceful) {
     pthread_mutex_lock(&s->send_mu);
     frontlink_conn_close(&s->conn);
     pthread_mutex_unlock(&s->send_mu);
     if (s->job_pid <= 0) return;
     // A job told to shut down gets the stop grace before SIGTERM; a broken one 2 s.
-    int term = s->stopping ? s->p.stop_grace_ms / 20 : 100, kill9 = term + 100;
+    int term = graceful ? s->p.stop_grace_ms / 20 : 100, kill9 = term + 100;
     char w2[64];
     for (int k = 0; k < kill9 + 100 && !child_exited(s, w2, sizeof w2); k++) {
         if (k == term) kill(-s->job_pgid, SIGTERM);
@@ -330,8 +331,9 @@ static void *reader_main(void *arg) {
     for (int attempt = 0;; attempt++) {
         char why[256] = "";
         session(s, why, sizeof why);
+        int graceful = s->stopping; // read before set_dead wakes the clients
         set_dead(s, why);
-        end_job(s);
+        end_job(s, graceful);
         if (s->stopping || attempt >= s->p.max_restarts) break;
         // Relaunch after a pause (--restart): requests in flight have already failed.
         for (int k = 0; k < 10 && !s->stopping; k++)
@@ -384,8 +386,8 @@ int front_start(struct front *s, char *err, size_t err_len) {
     const char *tmp = getenv("TMPDIR");
     snprintf(s->sock_dir, sizeof s->sock_dir, "%s/janus-front-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(s->sock_dir)) {
-        int rc = status_errf(err, err_len, JANUS_EIO, "mkdtemp %s: %s", s->sock_dir,
-                             strerror(errno));
+        int rc =
+            status_errf(err, err_len, JANUS_EIO, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
         s->sock_dir[0] = 0;
         return rc;
     }

@@ -64,6 +64,7 @@ struct front_params {
     int ready_timeout_s;   // how long the job may take to become ready (default 600)
     int max_restarts;      // relaunch a failed job up to this many times (default 0)
     int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
+    int quiet;             // no log lines of the front's own (the client reports failures)
 };
 
 struct front {

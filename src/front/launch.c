@@ -19,8 +19,10 @@ int launch_build(struct launch_argv *out, const struct launch_spec *spec, char *
     out->exe[k] = 0;
     int need = spec->n_args + 1 + (spec->mpi ? 8 + spec->n_mpi_args : 0);
     if (need > LAUNCH_MAX_ARGS)
-        return status_errf(err, err_len, JANUS_ELIMIT, "the job command needs %d arguments (at "
-                           "most %d)", need, LAUNCH_MAX_ARGS);
+        return status_errf(err, err_len, JANUS_ELIMIT,
+                           "the job command needs %d arguments (at "
+                           "most %d)",
+                           need, LAUNCH_MAX_ARGS);
     int n = 0;
     char **av = out->argv;
     if (spec->mpi) {

@@ -110,8 +110,8 @@ static void dispatch(struct server *s, struct MHD_Connection *conn, const char *
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(routes) && !rt; i++)
         if (!strcmp(url, routes[i].path)) rt = &routes[i];
     if (!rt) {
-        api_error(r, 404, "invalid_request_error", NULL, "not_found",
-                  "no such endpoint: %s %.200s", method, url);
+        api_error(r, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: %s %.200s",
+                  method, url);
         return;
     }
     if (strcmp(method, rt->method)) {

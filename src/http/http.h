@@ -1,10 +1,10 @@
 // The OpenAI-compatible HTTP face (SPEC §2, §10): a libmicrohttpd daemon (one thread per
 // connection, connection cap, idle timeout, body-size cap, optional API key) on top of the
 // front (front/front.h), which launches the deployment as a child process and talks to it
-// over a Unix socket (requests/frontlink.h). Endpoints: POST /v1/completions, POST /v1/chat/completions,
-// GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1 unless told
-// otherwise. The server never dies on a request: bad input gets a 4xx OpenAI-shaped error,
-// overload 429/503, and a failed job becomes explicit errors and a failing /health.
+// over a Unix socket (requests/frontlink.h). Endpoints: POST /v1/completions, POST
+// /v1/chat/completions, GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1
+// unless told otherwise. The server never dies on a request: bad input gets a 4xx OpenAI-shaped
+// error, overload 429/503, and a failed job becomes explicit errors and a failing /health.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_HTTP_H
 #define JANUS_HTTP_H

@@ -77,7 +77,7 @@ struct api_gen {
 // limits into *req (cJSON_Delete). Returns JANUS_OK, or fills r with a 400 and returns the
 // error status.
 JANUS_WUR int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
-                   struct api_reply *r);
+                             struct api_reply *r);
 // Counts a finished request that was the client's fault (4xx other than 429/499) in the
 // bad-request metric. Call once per request, after r is final.
 void api_count_bad(struct server *s, const struct api_reply *r);

@@ -73,9 +73,8 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     rc |= buf_appendf(b, "janus_generation_tokens_total %llu\n", (unsigned long long)m.gen_tokens);
     rc |= hist(b, "janus_time_to_first_token_seconds", "time from submission to the first token",
                &m.ttft, front_ttft_bounds);
-    rc |=
-        hist(b, "janus_time_per_output_token_seconds",
-             "mean time between tokens after the first, per request", &m.tpot, front_tpot_bounds);
+    rc |= hist(b, "janus_time_per_output_token_seconds",
+               "mean time between tokens after the first, per request", &m.tpot, front_tpot_bounds);
     rc |= HEAD("janus_steps_total", "counter",
                "deployment steps completed (idle heartbeats included)");
     rc |= buf_appendf(b, "janus_steps_total %llu\n", (unsigned long long)st.n_steps);

@@ -15,8 +15,8 @@
 
 struct chat_template_row {
     const char *name;
-    const char *marker, *marker2;       // both must occur (marker2 NULL: not needed)
-    const char *sys_pre, *sys_post;     // NULL sys_pre: the system text goes in the first user turn
+    const char *marker, *marker2;   // both must occur (marker2 NULL: not needed)
+    const char *sys_pre, *sys_post; // NULL sys_pre: the system text goes in the first user turn
     const char *user_sys_pre, *user_sys_mid; // the first user turn with a system text
     const char *user_first_pre, *user_pre, *user_post;
     const char *asst_pre, *asst_post;
@@ -32,17 +32,16 @@ static const struct chat_template_row rows[CHAT_TEMPLATE_COUNT] = {
     [CHAT_TEMPLATE_LLAMA2] = {"llama2", "[INST]", "<<SYS>>", NULL, NULL, "[INST] <<SYS>>\n",
                               "\n<</SYS>>\n\n", "[INST] ", "<s>[INST] ", " [/INST]", " ", " </s>",
                               ""},
-    [CHAT_TEMPLATE_MISTRAL] = {"mistral", "[INST]", NULL, NULL, NULL, "[INST] ", "\n\n",
-                               "[INST] ", "[INST] ", " [/INST]", "", "</s>", ""},
+    [CHAT_TEMPLATE_MISTRAL] = {"mistral", "[INST]", NULL, NULL, NULL, "[INST] ", "\n\n", "[INST] ",
+                               "[INST] ", " [/INST]", "", "</s>", ""},
     [CHAT_TEMPLATE_DEEPSEEK3] = {"deepseek3", "<" FW_BAR "User" FW_BAR ">", NULL, "", "", NULL,
                                  NULL, "<" FW_BAR "User" FW_BAR ">", "<" FW_BAR "User" FW_BAR ">",
                                  "", "<" FW_BAR "Assistant" FW_BAR ">", EOS_DS,
                                  "<" FW_BAR "Assistant" FW_BAR ">"},
     [CHAT_TEMPLATE_DEEPSEEK2] = {"deepseek2", "User: ", "Assistant:", "", "\n\n", NULL, NULL,
-                                 "User: ", "User: ", "\n\n", "Assistant: ", EOS_DS,
-                                 "Assistant:"},
-    [CHAT_TEMPLATE_DEFAULT] = {"default", NULL, NULL, "", "\n\n", NULL, NULL, "User: ", "User: ",
-                               "\n\n", "Assistant: ", "\n\n", "Assistant:"},
+                                 "User: ", "User: ", "\n\n", "Assistant: ", EOS_DS, "Assistant:"},
+    [CHAT_TEMPLATE_DEFAULT] = {"default", NULL, NULL, "", "\n\n", NULL, NULL,
+                               "User: ", "User: ", "\n\n", "Assistant: ", "\n\n", "Assistant:"},
 };
 
 static int has(const char *t, size_t len, const char *m) {

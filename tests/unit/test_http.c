@@ -25,8 +25,8 @@ static void render_eq(enum chat_template kind, const char *msgs, const char *wan
     if (rc != 0)
         test_fail(__FILE__, __LINE__, "render kind %d: rc %d (%s)", kind, rc, err);
     else if (strcmp(b.data, want) != 0)
-        test_fail(__FILE__, __LINE__, "kind %s:\n got  [%s]\n want [%s]",
-                  chat_template_name(kind), b.data, want);
+        test_fail(__FILE__, __LINE__, "kind %s:\n got  [%s]\n want [%s]", chat_template_name(kind),
+                  b.data, want);
     buf_free(&b);
     cJSON_Delete(m);
 }
@@ -57,7 +57,8 @@ TEST(template_rendering) {
               "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
               "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>"
               "assistant\n");
-    render_eq(CHAT_TEMPLATE_LLAMA2, MSGS, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+    render_eq(CHAT_TEMPLATE_LLAMA2, MSGS,
+              "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
     render_eq(CHAT_TEMPLATE_MISTRAL, MSGS, "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
     render_eq(CHAT_TEMPLATE_DEEPSEEK3, MSGS,
               "S<\xef\xbd\x9cUser\xef\xbd\x9c>U1<\xef\xbd\x9c"
@@ -68,9 +69,12 @@ TEST(template_rendering) {
     render_eq(CHAT_TEMPLATE_DEEPSEEK2, MSGS,
               "S\n\nUser: U1\n\nAssistant: A1<\xef\xbd\x9c"
               "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>User: U2\n\nAssistant:");
-    render_eq(CHAT_TEMPLATE_DEFAULT, MSGS, "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
-    render_eq(CHAT_TEMPLATE_DEFAULT, "[{\"role\":\"user\",\"content\":\"hi\"}]", "User: hi\n\nAssistant:");
-    render_eq(CHAT_TEMPLATE_LLAMA2, "[{\"role\":\"user\",\"content\":\"hi\"}]", "[INST] hi [/INST]");
+    render_eq(CHAT_TEMPLATE_DEFAULT, MSGS,
+              "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
+    render_eq(CHAT_TEMPLATE_DEFAULT, "[{\"role\":\"user\",\"content\":\"hi\"}]",
+              "User: hi\n\nAssistant:");
+    render_eq(CHAT_TEMPLATE_LLAMA2, "[{\"role\":\"user\",\"content\":\"hi\"}]",
+              "[INST] hi [/INST]");
 }
 
 TEST(template_errors) {
