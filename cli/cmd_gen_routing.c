@@ -6,71 +6,44 @@
 
 #include "base/status.h"
 #include "cli.h"
+#include "opts.h"
 #include "place/trace.h"
-
-static void help(void) {
-    printf("usage: janus gen-routing -o FILE [options]\n"
-           "  --experts E       logical experts per layer (default 64)\n"
-           "  --top-k K         experts per token (default 6)\n"
-           "  --layers L        MoE layers per step, written as layers 0..L-1 (default 1)\n"
-           "  --steps S         steps (default 100)\n"
-           "  --batch B         tokens per step (default 64)\n"
-           "  --zipf X          popularity skew exponent, 0 = uniform (default 1.0)\n"
-           "  --group-size G    co-activation group size, 0 = none (default 0)\n"
-           "  --p-group P       probability a choice comes from the token's group (default 0.5)\n"
-           "  --hot-groups H    groups active per step (default 2)\n"
-           "  --drift D         popularity rank shift per step (default 0)\n"
-           "  --model-seed N    the synthetic model: expert popularity order (default 1)\n"
-           "  --seed N          sampling of steps and tokens (default 1); same model-seed with\n"
-           "                    different seeds gives train/test traces of one model\n");
-}
 
 int cmd_gen_routing(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (cli_wants_help(argc, argv)) {
-        help();
-        return 0;
-    }
     struct trace_gen_params p;
     trace_gen_default_params(&p);
     const char *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (i + 1 >= argc) return cli_error(cmd, "option %s needs a value (or is unknown)", a);
-        const char *v = argv[++i];
-        int64_t x = 0;
-        double d = 0;
-        int bad = 0;
-        if (!strcmp(a, "-o") || !strcmp(a, "--output"))
-            out = v;
-        else if (!strcmp(a, "--experts"))
-            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_experts = (int32_t)x;
-        else if (!strcmp(a, "--top-k"))
-            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.top_k = (int32_t)x;
-        else if (!strcmp(a, "--layers"))
-            bad = cli_parse_i64(v, 1, 1 << 20, &x), p.n_layers = (int32_t)x;
-        else if (!strcmp(a, "--steps"))
-            bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.n_steps = x;
-        else if (!strcmp(a, "--batch"))
-            bad = cli_parse_i64(v, 0, INT32_MAX, &x), p.batch = x;
-        else if (!strcmp(a, "--group-size"))
-            bad = cli_parse_i64(v, 0, 1 << 20, &x), p.group_size = (int32_t)x;
-        else if (!strcmp(a, "--hot-groups"))
-            bad = cli_parse_i64(v, 0, 1 << 20, &x), p.hot_groups = (int32_t)x;
-        else if (!strcmp(a, "--seed"))
-            bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.seed = (uint64_t)x;
-        else if (!strcmp(a, "--model-seed"))
-            bad = cli_parse_i64(v, 0, INT64_MAX, &x), p.model_seed = (uint64_t)x;
-        else if (!strcmp(a, "--zipf"))
-            bad = cli_parse_f64(v, 0, 10, &d), p.zipf = d;
-        else if (!strcmp(a, "--p-group"))
-            bad = cli_parse_f64(v, 0, 1, &d), p.p_group = d;
-        else if (!strcmp(a, "--drift"))
-            bad = cli_parse_f64(v, 0, 1e6, &d), p.drift = d;
-        else
-            return cli_error(cmd, "unknown option %s (see --help)", a);
-        if (bad) return cli_error(cmd, "invalid value '%s' for %s", v, a);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("output", 'o', &out, "FILE", "the trace to write (required)"),
+        CLI_OPT_I32("experts", 0, &p.n_experts, 1, 1 << 20, "E",
+                    "logical experts per layer (default 64)"),
+        CLI_OPT_I32("top-k", 0, &p.top_k, 1, 1 << 20, "K", "experts per token (default 6)"),
+        CLI_OPT_I32("layers", 0, &p.n_layers, 1, 1 << 20, "L",
+                    "MoE layers per step, written as layers 0..L-1 (default 1)"),
+        CLI_OPT_I64("steps", 0, &p.n_steps, 0, INT32_MAX, "S", "steps (default 100)"),
+        CLI_OPT_I64("batch", 0, &p.batch, 0, INT32_MAX, "B", "tokens per step (default 64)"),
+        CLI_OPT_F64("zipf", 0, &p.zipf, 0, 10, "X",
+                    "popularity skew exponent, 0 = uniform (default 1.0)"),
+        CLI_OPT_I32("group-size", 0, &p.group_size, 0, 1 << 20, "G",
+                    "co-activation group size, 0 = none (default 0)"),
+        CLI_OPT_F64("p-group", 0, &p.p_group, 0, 1, "P",
+                    "probability a choice comes from the token's group (default 0.5)"),
+        CLI_OPT_I32("hot-groups", 0, &p.hot_groups, 0, 1 << 20, "H",
+                    "groups active per step (default 2)"),
+        CLI_OPT_F64("drift", 0, &p.drift, 0, 1e6, "D",
+                    "popularity rank shift per step (default 0)"),
+        CLI_OPT_I64("model-seed", 0, &p.model_seed, 0, 9e18, "N",
+                    "the synthetic model: expert popularity order (default 1)"),
+        CLI_OPT_I64("seed", 0, &p.seed, 0, 9e18, "N",
+                    "sampling of steps and tokens (default 1); same model-seed with\n"
+                    "different seeds gives train/test traces of one model"),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout, "gen-routing -o FILE [options]", opts, NULL);
+        return 0;
     }
+    if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!out) return cli_error(cmd, "missing -o FILE");
     struct trace t = {0};
     char err[256] = "";

@@ -32,6 +32,9 @@ const char *janus_strerror(int status);
 
 #include <stddef.h>
 
+// Size of every error-message buffer: `char err[JANUS_ERR_LEN]`, passed on as (err, sizeof err).
+#define JANUS_ERR_LEN 512
+
 // Writes the formatted message into err (when err is not NULL and err_len > 0, truncating
 // to fit) and returns status, so an error path reads
 // `return status_errf(err, err_len, JANUS_EFORMAT, "bad key %s", key);`.

@@ -1,0 +1,61 @@
+// Command-line options from one table per command: getopt_long parsing with one-line errors
+// ("janus <cmd>: ...") and the --help text generated from the same table (SPEC §10).
+// A table is an array of struct cli_opt ended by an entry with name NULL; an entry of kind
+// CLI_TABLE splices another table in (options several commands share, e.g. plan_opts.h).
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_CLI_OPTS_H
+#define JANUS_CLI_OPTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+enum cli_opt_kind {
+    CLI_FLAG,  // no value; sets *(int *)target = 1
+    CLI_STR,   // *(const char **)target = the value (borrowed from argv)
+    CLI_I64,   // *(int64_t *)target (or uint64_t) = an integer in [lo, hi]
+    CLI_I32,   // *(int32_t *)target = an integer in [lo, hi]
+    CLI_F64,   // *(double *)target = a finite number in [lo, hi]
+    CLI_FN,    // fn(target, value, cmd): 0 ok, else it printed the error
+    CLI_TABLE, // target is another table (const struct cli_opt *), spliced in here
+};
+
+struct cli_opt {
+    const char *name; // long name without "--"; NULL ends the table (and CLI_TABLE's name "")
+    char short_name;  // one-letter alias ("-m"), or 0
+    enum cli_opt_kind kind;
+    void *target;
+    double lo, hi;    // CLI_I64 / CLI_I32 / CLI_F64: the accepted range (9e18: no bound)
+    const char *arg;  // the value's name in --help ("N", "FILE"); NULL for CLI_FLAG
+    const char *help; // help text; '\n' starts a continuation line
+    int (*fn)(void *target, const char *value, const char *cmd); // CLI_FN only
+    int optional; // CLI_I64 only: the value may be left out (then *target = lo); a
+                  // following argument is taken as the value when it is a number in range
+};
+
+// One table entry per kind (designated fields: the rest stay zero).
+#define CLI_OPT_FLAG(nm, sh, tgt, hlp)                                                             \
+    { (nm), (sh), CLI_FLAG, (tgt), .help = (hlp) }
+#define CLI_OPT_STR(nm, sh, tgt, an, hlp)                                                          \
+    { (nm), (sh), CLI_STR, (tgt), .arg = (an), .help = (hlp) }
+#define CLI_OPT_I64(nm, sh, tgt, l, h, an, hlp)                                                    \
+    { (nm), (sh), CLI_I64, (tgt), (l), (h), (an), .help = (hlp) }
+#define CLI_OPT_I32(nm, sh, tgt, l, h, an, hlp)                                                    \
+    { (nm), (sh), CLI_I32, (tgt), (l), (h), (an), .help = (hlp) }
+#define CLI_OPT_F64(nm, sh, tgt, l, h, an, hlp)                                                    \
+    { (nm), (sh), CLI_F64, (tgt), (l), (h), (an), .help = (hlp) }
+#define CLI_OPT_FN(nm, sh, f, tgt, an, hlp)                                                        \
+    { (nm), (sh), CLI_FN, (tgt), .arg = (an), .help = (hlp), .fn = (f) }
+#define CLI_OPT_TABLE(t)                                                                           \
+    { "", 0, CLI_TABLE, (void *)(t), .help = NULL }
+#define CLI_OPT_END                                                                                \
+    { NULL, 0, CLI_FLAG, NULL, .help = NULL }
+
+// Parses argv[1..argc-1] (argv[0] is the subcommand) against the table. Returns 0, or -1
+// after printing one error line: unknown option, missing value, bad value or a stray argument.
+int cli_opts_parse(const char *cmd, const struct cli_opt *opts, int argc, char **argv);
+
+// Writes "usage: janus <synopsis>\n", one line per option (and its continuation lines), then
+// footer (may be NULL) to f.
+void cli_opts_help(FILE *f, const char *synopsis, const struct cli_opt *opts, const char *footer);
+
+#endif // JANUS_CLI_OPTS_H
