@@ -8,6 +8,7 @@
 // a setup error) is reported as one line and a non-zero exit, never a hang.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include "base/limits.h"
 #include "base/mem.h"
@@ -20,7 +21,6 @@
 #include "requests/frontlink.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,59 +33,27 @@
 #define MAX_PROMPT 4096
 #define MAX_REQ    16 // prompts per run (-p / -t may repeat)
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: janus run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T [options]\n"
-        "  Launches N attention + M MoE instances as MPI ranks (mpirun) and generates T tokens.\n"
-        "  -p/-t may repeat: the prompts run at once (continuous batching), one output each.\n"
-        "  --slots C            expert slots per MoE instance (default: E if M = 1, else "
-        "ceil(E/M)+1)\n"
-        "  --layout FILE        replica layout JSON (default: round-robin, replicas fill free "
-        "slots)\n"
-        "  --policy P           greedy|optimal|random|round-robin|token-balanced|first (greedy)\n"
-        "  --comm S             1pc|2pc1|2pc2|auto (auto)\n"
-        "  --comm-cost SPEC     cost overrides, e.g. cross_lat_us=50,cross_gbps=1\n"
-        "  --node-size K        emulated nodes of K ranks per role; 0 = real hosts (default 1)\n"
-        "  --no-calibrate       skip the start-up ping-pong (cost defaults + --comm-cost)\n"
-        "  --no-check-schedule  skip the per-layer schedule digest comparison of MoE ranks\n"
-        "  --logits             print the last prompt position's logits (%%.9g per line)\n"
-        "  --stats              print the per-layer time breakdown, a_max and message counters\n"
-        "  --print-ids          also print the generated ids on a second line\n"
-        "  --ignore-eos         do not stop at the end-of-sequence token\n"
-        "  --threads N          engine threads per rank (default 1)\n"
-        "  --seed N             seed of the random scheduler policy\n"
-        "  --budget N           per-step token budget per attention instance (256; prefill "
-        "chunks)\n"
-        "  --max-seqs N         KV slots per attention instance (32)\n"
-        "  --ctx N              positions per request (default: the model's, at most 4096)\n"
-        "  --expert-stats-out FILE  write the expert activation statistics (janus place --stats)\n"
-        "  --hostfile FILE      run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)\n"
-        "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
-        "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
-        "  --timeout S          give up after S seconds (default 600)\n");
-}
-
-// Worker options passed through to the job unchanged; the job validates them (one error
-// line, non-zero exit). has_arg: 1 takes a value, 0 a flag.
-static const struct {
-    const char *flag;
-    int has_arg;
-} forwarded[] = {
-    {"--slots", 1},
-    {"--layout", 1},
-    {"--policy", 1},
-    {"--comm", 1},
-    {"--comm-cost", 1},
-    {"--node-size", 1},
-    {"--seed", 1},
-    {"--budget", 1},
-    {"--max-seqs", 1},
-    {"--ctx", 1},
-    {"--expert-stats-out", 1},
-    {"--no-calibrate", 0},
-    {"--no-check-schedule", 0},
+// Worker options passed through to the job unchanged (the forwarding table); the job
+// validates them (one error line, non-zero exit). arg NULL: a flag without a value.
+struct fwd_opt {
+    const char *name, *arg, *help;
 };
+static const struct fwd_opt forwarded[] = {
+    {"slots", "C", "expert slots per MoE instance (default: E if M = 1, else ceil(E/M)+1)"},
+    {"layout", "FILE", "replica layout JSON (default: round-robin, replicas fill free slots)"},
+    {"policy", "P", "greedy|optimal|random|round-robin|token-balanced|first (greedy)"},
+    {"comm", "S", "1pc|2pc1|2pc2|auto (auto)"},
+    {"comm-cost", "SPEC", "cost overrides, e.g. cross_lat_us=50,cross_gbps=1"},
+    {"node-size", "K", "emulated nodes of K ranks per role; 0 = real hosts (default 1)"},
+    {"no-calibrate", NULL, "skip the start-up ping-pong (cost defaults + --comm-cost)"},
+    {"no-check-schedule", NULL, "skip the per-layer schedule digest comparison of MoE ranks"},
+    {"seed", "N", "seed of the random scheduler policy"},
+    {"budget", "N", "per-step token budget per attention instance (256; prefill chunks)"},
+    {"max-seqs", "N", "KV slots per attention instance (32)"},
+    {"ctx", "N", "positions per request (default: the model's, at most 4096)"},
+    {"expert-stats-out", "FILE", "write the expert activation statistics (janus place --stats)"},
+};
+#define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
 struct run_opts {
     const char *model, *hostfile, *mpirun;
@@ -94,99 +62,104 @@ struct run_opts {
     int n_req;
     int64_t n_attn, n_moe, n_predict, n_threads, timeout_s;
     int logits, stats, print_ids, ignore_eos;
-    const char *fwd[2 * JANUS_ARRAY_SIZE(forwarded) + 8]; // worker options as given
+    const char *fwd[2 * N_FWD]; // worker options as given
     int n_fwd;
+    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
     const char *mpi_args[16];
     int n_mpi_args;
 };
 
-enum {
-    O_ATTN = 256,
-    O_MOE,
-    O_THREADS,
-    O_TIMEOUT,
-    O_HOSTFILE,
-    O_MPIRUN,
-    O_MPI_ARG,
-    O_LOGITS,
-    O_STATS,
-    O_PRINT_IDS,
-    O_IGNORE_EOS,
-    O_FWD // O_FWD + i: forwarded[i]
+// CLI_FN targets: a forwarded option with a value, and the repeatable ones.
+struct fwd_slot {
+    struct run_opts *o;
+    const char *flag; // "--name"
+    char buf[32];
 };
+static int add_fwd(void *t, const char *v, const char *cmd) {
+    struct fwd_slot *f = t;
+    if (f->o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(f->o->fwd))
+        return cli_error(cmd, "too many options");
+    f->o->fwd[f->o->n_fwd++] = f->flag;
+    f->o->fwd[f->o->n_fwd++] = v;
+    return 0;
+}
+static int add_prompt(struct run_opts *o, const char *v, int ids, const char *cmd) {
+    if (o->n_req == MAX_REQ) return cli_error(cmd, "at most %d prompts", MAX_REQ);
+    o->is_ids[o->n_req] = ids;
+    o->texts[o->n_req++] = v;
+    return 0;
+}
+static int add_text(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 0, cmd); }
+static int add_ids(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 1, cmd); }
+static int add_mpi_arg(void *t, const char *v, const char *cmd) {
+    struct run_opts *o = t;
+    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+        return cli_error(cmd, "too many --mpi-arg");
+    o->mpi_args[o->n_mpi_args++] = v;
+    return 0;
+}
 
-static int parse(int argc, char **argv, struct run_opts *o) {
+// Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
+static int parse(int argc, char **argv, struct run_opts *o, int help) {
     memset(o, 0, sizeof *o);
     o->n_attn = o->n_moe = 1;
     o->n_predict = 16;
     o->n_threads = 1;
     o->timeout_s = 600;
     o->mpirun = "mpirun";
-    struct option lo[] = {
-        {"model", 1, 0, 'm'},
-        {"prompt", 1, 0, 'p'},
-        {"tokens", 1, 0, 't'},
-        {"attn", 1, 0, O_ATTN},
-        {"moe", 1, 0, O_MOE},
-        {"threads", 1, 0, O_THREADS},
-        {"timeout", 1, 0, O_TIMEOUT},
-        {"hostfile", 1, 0, O_HOSTFILE},
-        {"mpirun", 1, 0, O_MPIRUN},
-        {"mpi-arg", 1, 0, O_MPI_ARG},
-        {"logits", 0, 0, O_LOGITS},
-        {"stats", 0, 0, O_STATS},
-        {"print-ids", 0, 0, O_PRINT_IDS},
-        {"ignore-eos", 0, 0, O_IGNORE_EOS},
-        [14 + JANUS_ARRAY_SIZE(forwarded)] = {0, 0, 0, 0},
+    static struct fwd_slot slots[N_FWD];
+    struct cli_opt opts[32 + N_FWD] = {
+        CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model (required)"),
+        CLI_OPT_FN("prompt", 'p', add_text, o, "TEXT",
+                   "prompt text; -p/-t may repeat: the prompts run at once\n"
+                   "(continuous batching), one output each"),
+        CLI_OPT_FN("tokens", 't', add_ids, o, "ID,ID,...", "prompt token ids"),
+        CLI_OPT_I64("n-predict", 'n', &o->n_predict, 1, LIMIT_MAX_CONTEXT, "T",
+                    "tokens to generate per prompt (default 16)"),
+        CLI_OPT_I64("attn", 0, &o->n_attn, 1, 1024, "N", "attention instances (default 1)"),
+        CLI_OPT_I64("moe", 0, &o->n_moe, 1, 1024, "M", "MoE instances (default 1)"),
+        CLI_OPT_FLAG("logits", 0, &o->logits,
+                     "print the last prompt position's logits (%.9g per line)"),
+        CLI_OPT_FLAG("stats", 0, &o->stats,
+                     "print the per-layer time breakdown, a_max and message counters"),
+        CLI_OPT_FLAG("print-ids", 0, &o->print_ids,
+                     "also print the generated ids on a second line"),
+        CLI_OPT_FLAG("ignore-eos", 0, &o->ignore_eos, "do not stop at the end-of-sequence token"),
+        CLI_OPT_I64("threads", 0, &o->n_threads, 1, 1024, "N",
+                    "engine threads per rank (default 1)"),
+        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
+                    "run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)"),
+        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
+                    "the mpirun to use (default: mpirun from PATH)"),
+        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
+        CLI_OPT_I64("timeout", 0, &o->timeout_s, 1, 86400, "S",
+                    "give up after S seconds (default 600)"),
     };
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(forwarded); i++)
-        lo[14 + i] =
-            (struct option){forwarded[i].flag + 2, forwarded[i].has_arg, 0, O_FWD + (int)i};
-    opterr = 0;
-    optind = 1;
-    int c, li = -1;
-    while ((c = getopt_long(argc, argv, ":m:p:t:n:", lo, &li)) != -1) {
-        const char *a = argv[optind - 1], *v = optarg;
-        int64_t *dst = NULL, hi = 1024;
-        switch (c) {
-        case 'm': o->model = v; break;
-        case 'p':
-        case 't':
-            if (o->n_req == MAX_REQ) return cli_error(CMD, "at most %d prompts", MAX_REQ);
-            o->is_ids[o->n_req] = c == 't';
-            o->texts[o->n_req++] = v;
-            break;
-        case 'n': dst = &o->n_predict, hi = LIMIT_MAX_CONTEXT; break;
-        case O_ATTN: dst = &o->n_attn; break;
-        case O_MOE: dst = &o->n_moe; break;
-        case O_THREADS: dst = &o->n_threads; break;
-        case O_TIMEOUT: dst = &o->timeout_s, hi = 86400; break;
-        case O_HOSTFILE: o->hostfile = v; break;
-        case O_MPIRUN: o->mpirun = v; break;
-        case O_MPI_ARG:
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-                return cli_error(CMD, "too many --mpi-arg");
-            o->mpi_args[o->n_mpi_args++] = v;
-            break;
-        case O_LOGITS: o->logits = 1; break;
-        case O_STATS: o->stats = 1; break;
-        case O_PRINT_IDS: o->print_ids = 1; break;
-        case O_IGNORE_EOS: o->ignore_eos = 1; break;
-        case ':':
-        case '?': return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        default: // a worker option: forwarded as given
-            if (o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(o->fwd))
-                return cli_error(CMD, "too many options");
-            o->fwd[o->n_fwd++] = forwarded[c - O_FWD].flag;
-            if (v) o->fwd[o->n_fwd++] = v;
-            break;
-        }
-        if (dst && cli_parse_i64(v, 1, hi, dst))
-            return cli_error(CMD, "%s%s needs an integer in [1, %lld]", c == 'n' ? "-" : "--",
-                             c == 'n' ? "n" : lo[li].name, (long long)hi);
-        li = -1;
+    int n = 0;
+    while (opts[n].name)
+        n++;
+    for (int i = 0; i < N_FWD; i++) {
+        const struct fwd_opt *f = &forwarded[i];
+        slots[i].o = o;
+        snprintf(slots[i].buf, sizeof slots[i].buf, "--%s", f->name);
+        slots[i].flag = slots[i].buf;
+        opts[n++] =
+            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
+                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
     }
-    if (optind < argc) return cli_error(CMD, "unknown argument '%s' (see --help)", argv[optind]);
+    opts[n] = (struct cli_opt)CLI_OPT_END;
+    if (help) {
+        cli_opts_help(stdout,
+                      "run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T "
+                      "[options]",
+                      opts,
+                      "Launches N attention + M MoE instances as MPI ranks (mpirun) through the\n"
+                      "front and generates T tokens per prompt.\n");
+        return 0;
+    }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    for (int i = 0; i < N_FWD; i++)
+        if (o->fwd_flag[i]) o->fwd[o->n_fwd++] = slots[i].flag;
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (o->n_req == 0) return cli_error(CMD, "missing -p TEXT or -t ID,ID,...");
     if (o->logits && (o->n_req != 1 || !o->is_ids[0]))
@@ -396,12 +369,9 @@ out:
 }
 
 int cmd_run(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     struct run_opts o;
-    if (parse(argc, argv, &o)) return 1;
+    if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
+    if (parse(argc, argv, &o, 0)) return 1;
     signal(SIGPIPE, SIG_IGN);
     // Prompt ids (and the vocabulary for printing text).
     char err[512] = "";

@@ -6,6 +6,7 @@
 // table below are passed to the job unchanged. Stops on SIGINT/SIGTERM.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include "base/log.h"
 #include "base/mem.h"
@@ -14,7 +15,6 @@
 #include "http/http.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,205 +29,140 @@
 #define CMD                "serve"
 #define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
 
-static void usage(FILE *f) {
-    fprintf(
-        f, "usage: janus serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"
-           "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]\n"
-           "  OpenAI-compatible HTTP server: POST /v1/completions, POST /v1/chat/completions,\n"
-           "  GET /v1/models, GET /health, GET /metrics (see docs/HTTP.md).\n"
-           "  -m, --model FILE     GGUF model (default: a small generated model, cached in\n"
-           "                       $XDG_CACHE_HOME/janus or ~/.cache/janus)\n"
-           "  --attn N             attention instances (default 1)\n"
-           "  --moe M              MoE instances (needs the MPI deployment; default 1)\n"
-           "  --host ADDR          numeric address to bind (default 127.0.0.1)\n"
-           "  --port N             TCP port (default 8080; 0 = any free port, printed)\n"
-           "  --api-key KEY        require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
-           "                       (also read from JANUS_API_KEY)\n"
-           "  --max-body BYTES     request body limit (default 1048576) -> 413\n"
-           "  --max-tokens N       largest max_tokens accepted (default: the context length)\n"
-           "  --max-prompt N       largest prompt in tokens (default: the context length - 1)\n"
-           "  --max-connections N  concurrent HTTP connections (default 256)\n"
-           "  --timeout S          idle connection timeout in seconds (default 600)\n"
-           "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
-           "  --restart N          relaunch a deployment that fails after start, up to N times\n"
-           "                       (default 0: keep serving errors and a failing /health)\n"
-           "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
-           "                       (the default)\n"
-           "  --mono               the deployment in one process instead (monolithic engine;\n"
-           "                       --moe must be 1)\n"
-           "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
-           "  --hostfile FILE      mpirun hostfile (multi-host deployments)\n"
-           "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
-           "Deployment flags passed to the job (janus worker --help): --max-seqs N, --ctx N,\n"
-           "--budget N (per-step token budget per attention instance), --max-waiting N,\n"
-           "--threads N, --heartbeat-ms N, --step-delay-ms N; MPI only: --slots C, --layout FILE,\n"
-           "--policy P, --comm S, --comm-cost SPEC, --node-size K, --seed N,\n"
-           "--expert-stats-out FILE, --no-calibrate, --no-check-schedule.\n");
-}
-
-// Deployment options passed through to the job (janus worker) unchanged; the job
-// validates them (one error line, non-zero exit). has_arg: 1 takes a value, 0 a flag.
-static const struct {
-    const char *flag;
-    int has_arg;
-} forwarded[] = {
-    {"--max-seqs", 1},
-    {"--ctx", 1},
-    {"--budget", 1},
-    {"--max-waiting", 1},
-    {"--threads", 1},
-    {"--heartbeat-ms", 1},
-    {"--step-delay-ms", 1},
-    {"--slots", 1},
-    {"--layout", 1},
-    {"--policy", 1},
-    {"--comm", 1},
-    {"--comm-cost", 1},
-    {"--node-size", 1},
-    {"--seed", 1},
-    {"--expert-stats-out", 1},
-    {"--no-calibrate", 0},
-    {"--no-check-schedule", 0},
+// Deployment options passed through to the job (janus worker) unchanged (the forwarding
+// table); the job validates them (one error line, non-zero exit). arg NULL: a flag.
+struct fwd_opt {
+    const char *name, *arg, *help;
 };
+static const struct fwd_opt forwarded[] = {
+    {"max-seqs", "N", "KV slots per attention instance"},
+    {"ctx", "N", "positions per request"},
+    {"budget", "N", "per-step token budget per attention instance"},
+    {"max-waiting", "N", "waiting-queue bound of the batcher"},
+    {"threads", "N", "engine threads per rank"},
+    {"heartbeat-ms", "N", "idle heartbeat step period"},
+    {"step-delay-ms", "N", "sleep before every step (tests)"},
+    {"slots", "C", "MPI only: expert slots per MoE instance"},
+    {"layout", "FILE", "MPI only: replica layout JSON"},
+    {"policy", "P", "MPI only: activation scheduler policy"},
+    {"comm", "S", "MPI only: 1pc|2pc1|2pc2|auto"},
+    {"comm-cost", "SPEC", "MPI only: exchange cost overrides"},
+    {"node-size", "K", "MPI only: emulated nodes of K ranks per role"},
+    {"seed", "N", "MPI only: seed of the random scheduler policy"},
+    {"expert-stats-out", "FILE", "MPI only: write the expert activation statistics"},
+    {"no-calibrate", NULL, "MPI only: skip the start-up ping-pong"},
+    {"no-check-schedule", NULL, "MPI only: skip the schedule digest comparison"},
+};
+#define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
 struct serve_opts {
     struct http_params hp;
     const char *model;
-    int64_t n_attn, n_moe; // 0: not given
-    int mpi;
+    int64_t n_attn, n_moe, max_body; // 0: not given
+    int mpi, mono;
     const char *mpirun, *hostfile;
     const char *mpi_args[16];
     int n_mpi_args;
-    const char *pass[2 * JANUS_ARRAY_SIZE(forwarded) + 32];
+    const char *pass[2 * N_FWD + 16];
     int n_pass;
+    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
 };
 
-enum {
-    O_ATTN = 256,
-    O_MOE,
-    O_MPI,
-    O_MONO,
-    O_MPIRUN,
-    O_HOSTFILE,
-    O_MPI_ARG,
-    O_HOST,
-    O_PORT,
-    O_API_KEY,
-    O_MAX_BODY,
-    O_MAX_TOKENS,
-    O_MAX_PROMPT,
-    O_MAX_CONN,
-    O_TIMEOUT,
-    O_RESTART,
-    O_HEALTH_WINDOW,
-    O_FWD // O_FWD + i: forwarded[i]
+// CLI_FN targets: a forwarded option with a value, and --mpi-arg.
+struct fwd_slot {
+    struct serve_opts *o;
+    char flag[32]; // "--name"
 };
-
-// An integer option value in [lo, hi] into *dst, or the error line.
-static int int_opt(const char *name, const char *v, int64_t lo, int64_t hi, const char *what,
-                   int64_t *dst) {
-    if (cli_parse_i64(v, lo, hi, dst)) return cli_error(CMD, "%s needs %s", name, what);
+static int add_fwd(void *t, const char *v, const char *cmd) {
+    struct fwd_slot *f = t;
+    if (f->o->n_pass + 2 > (int)JANUS_ARRAY_SIZE(f->o->pass))
+        return cli_error(cmd, "too many options");
+    f->o->pass[f->o->n_pass++] = f->flag;
+    f->o->pass[f->o->n_pass++] = v;
+    return 0;
+}
+static int add_mpi_arg(void *t, const char *v, const char *cmd) {
+    struct serve_opts *o = t;
+    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+        return cli_error(cmd, "too many --mpi-arg");
+    o->mpi_args[o->n_mpi_args++] = v;
     return 0;
 }
 
-static int parse(int argc, char **argv, struct serve_opts *o) {
+// Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
+static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     memset(o, 0, sizeof *o);
-    o->mpi = 1; // the disaggregated deployment unless --mono
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
-    struct option lo[] = {
-        {"model", 1, 0, 'm'},
-        {"attn", 1, 0, O_ATTN},
-        {"moe", 1, 0, O_MOE},
-        {"mpi", 0, 0, O_MPI},
-        {"mono", 0, 0, O_MONO},
-        {"mpirun", 1, 0, O_MPIRUN},
-        {"hostfile", 1, 0, O_HOSTFILE},
-        {"mpi-arg", 1, 0, O_MPI_ARG},
-        {"host", 1, 0, O_HOST},
-        {"port", 1, 0, O_PORT},
-        {"api-key", 1, 0, O_API_KEY},
-        {"max-body", 1, 0, O_MAX_BODY},
-        {"max-tokens", 1, 0, O_MAX_TOKENS},
-        {"max-prompt", 1, 0, O_MAX_PROMPT},
-        {"max-connections", 1, 0, O_MAX_CONN},
-        {"timeout", 1, 0, O_TIMEOUT},
-        {"restart", 1, 0, O_RESTART},
-        {"health-window-ms", 1, 0, O_HEALTH_WINDOW},
-        [18 + JANUS_ARRAY_SIZE(forwarded)] = {0, 0, 0, 0},
+    static struct fwd_slot slots[N_FWD];
+    struct http_params *hp = &o->hp;
+    struct cli_opt opts[32 + N_FWD] = {
+        CLI_OPT_STR("model", 'm', &o->model, "FILE",
+                    "GGUF model (default: a small generated model, cached in\n"
+                    "$XDG_CACHE_HOME/janus or ~/.cache/janus)"),
+        CLI_OPT_I64("attn", 0, &o->n_attn, 1, 64, "N", "attention instances (default 1)"),
+        CLI_OPT_I64("moe", 0, &o->n_moe, 1, 64, "M",
+                    "MoE instances (needs the MPI deployment; default 1)"),
+        CLI_OPT_STR("host", 0, &hp->host, "ADDR", "numeric address to bind (default 127.0.0.1)"),
+        CLI_OPT_I32("port", 0, &hp->port, 0, 65535, "N",
+                    "TCP port (default 8080; 0 = any free port, printed)"),
+        CLI_OPT_STR("api-key", 0, &hp->api_key, "KEY",
+                    "require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
+                    "(also read from JANUS_API_KEY)"),
+        CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",
+                    "request body limit (default 1048576) -> 413"),
+        CLI_OPT_I32("max-tokens", 0, &hp->max_tokens, 1, INT32_MAX, "N",
+                    "largest max_tokens accepted (default: the context length)"),
+        CLI_OPT_I32("max-prompt", 0, &hp->max_prompt, 1, INT32_MAX, "N",
+                    "largest prompt in tokens (default: the context length - 1)"),
+        CLI_OPT_I32("max-connections", 0, &hp->max_connections, 1, 65536, "N",
+                    "concurrent HTTP connections (default 256)"),
+        CLI_OPT_I32("timeout", 0, &hp->timeout_s, 1, 86400, "S",
+                    "idle connection timeout in seconds (default 600)"),
+        CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",
+                    "/health needs a step completed this recently (default 10000)"),
+        CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
+                    "relaunch a deployment that fails after start, up to N times\n"
+                    "(default 0: keep serving errors and a failing /health)"),
+        CLI_OPT_FLAG("mpi", 0, &o->mpi,
+                     "the disaggregated deployment: N + M MPI ranks via mpirun\n(the default)"),
+        CLI_OPT_FLAG("mono", 0, &o->mono,
+                     "the deployment in one process instead (monolithic engine;\n"
+                     "--moe must be 1)"),
+        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
+                    "the mpirun to use (default: mpirun from PATH)"),
+        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
+                    "mpirun hostfile (multi-host deployments)"),
+        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
     };
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(forwarded); i++)
-        lo[18 + i] =
-            (struct option){forwarded[i].flag + 2, forwarded[i].has_arg, 0, O_FWD + (int)i};
-    opterr = 0;
-    optind = 1;
-    int c;
-    int64_t n;
-    while ((c = getopt_long(argc, argv, ":m:", lo, NULL)) != -1) {
-        const char *v = optarg;
-        switch (c) {
-        case 'm': o->model = v; break;
-        case O_ATTN:
-            if (int_opt("--attn", v, 1, 64, "an integer in [1, 64]", &o->n_attn)) return 1;
-            break;
-        case O_MOE:
-            if (int_opt("--moe", v, 1, 64, "an integer in [1, 64]", &o->n_moe)) return 1;
-            break;
-        case O_MPI: o->mpi = 1; break;
-        case O_MONO: o->mpi = 0; break;
-        case O_MPIRUN: o->mpirun = v; break;
-        case O_HOSTFILE: o->hostfile = v; break;
-        case O_MPI_ARG:
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-                return cli_error(CMD, "too many --mpi-arg");
-            o->mpi_args[o->n_mpi_args++] = v;
-            break;
-        case O_HOST: o->hp.host = v; break;
-        case O_PORT:
-            if (int_opt("--port", v, 0, 65535, "an integer in [0, 65535]", &n)) return 1;
-            o->hp.port = (int)n;
-            break;
-        case O_API_KEY: o->hp.api_key = v; break;
-        case O_MAX_BODY:
-            if (int_opt("--max-body", v, 1, 64 << 20, "bytes in [1, 67108864]", &n)) return 1;
-            o->hp.max_body = (size_t)n;
-            break;
-        case O_MAX_TOKENS:
-            if (int_opt("--max-tokens", v, 1, INT32_MAX, "an integer >= 1", &n)) return 1;
-            o->hp.max_tokens = (int32_t)n;
-            break;
-        case O_MAX_PROMPT:
-            if (int_opt("--max-prompt", v, 1, INT32_MAX, "an integer >= 1", &n)) return 1;
-            o->hp.max_prompt = (int32_t)n;
-            break;
-        case O_MAX_CONN:
-            if (int_opt("--max-connections", v, 1, 65536, "an integer in [1, 65536]", &n)) return 1;
-            o->hp.max_connections = (int)n;
-            break;
-        case O_TIMEOUT:
-            if (int_opt("--timeout", v, 1, 86400, "seconds in [1, 86400]", &n)) return 1;
-            o->hp.timeout_s = (int)n;
-            break;
-        case O_RESTART:
-            if (int_opt("--restart", v, 0, 1000000, "an integer >= 0", &n)) return 1;
-            o->hp.max_restarts = (int)n;
-            break;
-        case O_HEALTH_WINDOW:
-            if (int_opt("--health-window-ms", v, 100, 3600000, "an integer in [100, 3600000]", &n))
-                return 1;
-            o->hp.health_window_ms = (int)n;
-            break;
-        case ':': return cli_error(CMD, "missing value for %s", argv[optind - 1]);
-        case '?': return cli_error(CMD, "unknown option '%s' (see --help)", argv[optind - 1]);
-        default: // a deployment flag: forwarded as given
-            if (o->n_pass + 2 > (int)JANUS_ARRAY_SIZE(o->pass))
-                return cli_error(CMD, "too many options");
-            o->pass[o->n_pass++] = forwarded[c - O_FWD].flag;
-            if (v) o->pass[o->n_pass++] = v;
-            break;
-        }
+    int n = 0;
+    while (opts[n].name)
+        n++;
+    for (int i = 0; i < N_FWD; i++) {
+        const struct fwd_opt *f = &forwarded[i];
+        slots[i].o = o;
+        snprintf(slots[i].flag, sizeof slots[i].flag, "--%s", f->name);
+        opts[n++] =
+            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
+                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
     }
-    if (optind < argc) return cli_error(CMD, "unexpected argument '%s' (see --help)", argv[optind]);
+    opts[n] = (struct cli_opt)CLI_OPT_END;
+    if (help) {
+        cli_opts_help(stdout,
+                      "serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"
+                      "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]",
+                      opts,
+                      "OpenAI-compatible HTTP server: POST /v1/completions, POST "
+                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics (see "
+                      "docs/HTTP.md). The options from\n--max-seqs on are passed to the job "
+                      "(janus worker --help).\n");
+        return 0;
+    }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    for (int i = 0; i < N_FWD; i++)
+        if (o->fwd_flag[i]) o->pass[o->n_pass++] = slots[i].flag;
+    if (o->max_body) hp->max_body = (size_t)o->max_body;
+    o->mpi = o->mpi || !o->mono; // the disaggregated deployment unless --mono alone
     if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
     if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
@@ -282,12 +217,9 @@ static int default_model(const char *self, char *path, size_t n) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     struct serve_opts o;
-    if (parse(argc, argv, &o)) return 1;
+    if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
+    if (parse(argc, argv, &o, 0)) return 1;
     char self[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return cli_error(CMD, "cannot find the janus binary (/proc/self/exe)");
