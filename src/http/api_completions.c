@@ -290,44 +290,70 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
     }
 }
 
-static int usage_json(struct buf *b, int32_t np, int32_t nc) {
-    return buf_appendf(
-        b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}", np, nc,
-        np + nc);
+static cJSON *usage_json(int32_t np, int32_t nc) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", np);
+    cJSON_AddNumberToObject(u, "completion_tokens", nc);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)np + nc);
+    return u;
 }
 
-// The opening of a response object or chunk, up to and including "choices":[
-static int obj_head(struct buf *b, const struct api_gen *g, uint64_t id, int64_t created,
-                    const char *model, int chunk) {
+// A response object or chunk {"id","object","created","model","choices":[]}; the caller
+// adds the choice (and usage). NULL when out of memory.
+static cJSON *obj_head(const struct api_gen *g, uint64_t id, int64_t created, const char *model,
+                       int chunk, cJSON **choices) {
     const char *obj = g->kind == API_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
                                           : "text_completion";
-    int rc = buf_appendf(b, "{\"id\":\"%s-%llu\",\"object\":\"%s\",\"created\":%lld,\"model\":",
-                         g->kind == API_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)id, obj,
-                         (long long)created);
-    rc |= json_append_str(b, model, strlen(model));
-    rc |= buf_appendf(b, ",\"choices\":[");
-    return rc;
+    char idt[48];
+    snprintf(idt, sizeof idt, "%s-%llu", g->kind == API_CHAT ? "chatcmpl" : "cmpl",
+             (unsigned long long)id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", idt);
+    cJSON_AddStringToObject(o, "object", obj);
+    cJSON_AddNumberToObject(o, "created", (double)created);
+    cJSON_AddItemToObject(o, "model", json_string(model, strlen(model)));
+    *choices = cJSON_AddArrayToObject(o, "choices");
+    return o;
 }
 
-// One choice carrying text (and finish_reason or null).
-static int choice(struct buf *b, const struct api_gen *g, const char *text, size_t len,
-                  const char *finish, int chunk, int first) {
-    int rc;
+// One choice carrying text (NULL: none, for a chat chunk) and finish_reason (or null).
+static cJSON *choice(const struct api_gen *g, const char *text, size_t len, const char *finish,
+                     int chunk, int first) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
     if (g->kind == API_CHAT) {
-        rc = buf_appendf(b, chunk ? "{\"index\":0,\"delta\":{" : "{\"index\":0,\"message\":{");
-        if (!chunk || first)
-            rc |= buf_appendf(b, "\"role\":\"assistant\"%s", text || !chunk ? "," : "");
-        if (text || !chunk) {
-            rc |= buf_appendf(b, "\"content\":");
-            rc |= json_append_str(b, text ? text : "", text ? len : 0);
-        }
-        rc |= buf_appendf(b, "},\"logprobs\":null,\"finish_reason\":");
+        cJSON *m = cJSON_AddObjectToObject(c, chunk ? "delta" : "message");
+        if (m && (!chunk || first)) cJSON_AddStringToObject(m, "role", "assistant");
+        if (m && (text || !chunk))
+            cJSON_AddItemToObject(m, "content", json_string(text ? text : "", text ? len : 0));
     } else {
-        rc = buf_appendf(b, "{\"index\":0,\"text\":");
-        rc |= json_append_str(b, text ? text : "", text ? len : 0);
-        rc |= buf_appendf(b, ",\"logprobs\":null,\"finish_reason\":");
+        cJSON_AddItemToObject(c, "text", json_string(text ? text : "", text ? len : 0));
     }
-    rc |= finish ? buf_appendf(b, "\"%s\"}", finish) : buf_appendf(b, "null}");
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddItemToObject(c, "finish_reason",
+                          finish ? cJSON_CreateString(finish) : cJSON_CreateNull());
+    return c;
+}
+
+// A whole response: head, one choice (unless text and finish are both absent in a usage
+// chunk: with_choice 0) and usage (with_usage).
+static cJSON *response_json(const struct api_gen *g, uint64_t id, int64_t created,
+                            const char *model, int chunk, int with_choice, const char *text,
+                            size_t len, const char *finish, int first, int with_usage, int32_t np,
+                            int32_t nc) {
+    cJSON *choices, *o = obj_head(g, id, created, model, chunk, &choices);
+    if (o && with_choice) cJSON_AddItemToArray(choices, choice(g, text, len, finish, chunk, first));
+    if (o && with_usage) cJSON_AddItemToObject(o, "usage", usage_json(np, nc));
+    return o;
+}
+
+// Appends "data: <doc>\n\n" to b (an SSE event); takes ownership of doc.
+static int sse_event(struct buf *b, cJSON *doc) {
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text) return JANUS_ENOMEM;
+    int rc = buf_appendf(b, "data: %s\n\n", text);
+    cJSON_free(text);
     return rc;
 }
 
@@ -362,11 +388,8 @@ struct stream {
 };
 
 static void sse_event_text(struct stream *st, const char *text, size_t len, const char *finish) {
-    struct buf *b = &st->out;
-    int rc = buf_appendf(b, "data: ");
-    rc |= obj_head(b, &st->g, st->req->id, st->created, st->model, 1);
-    rc |= choice(b, &st->g, text, len, finish, 1, st->first);
-    rc |= buf_appendf(b, "]}\n\n");
+    int rc = sse_event(&st->out, response_json(&st->g, st->req->id, st->created, st->model, 1, 1,
+                                               text, len, finish, st->first, 0, 0, 0));
     st->first = 0;
     (void)rc; // a full buffer truncates the stream; the cap is far above one chunk
 }
@@ -385,13 +408,9 @@ static void stream_finish(struct stream *st, int done, uint32_t reason, int err_
     } else {
         (void)done;
         sse_event_text(st, NULL, 0, reason_str(reason, st->t.stop_hit));
-        if (st->g.include_usage) {
-            (void)!buf_appendf(b, "data: ");
-            (void)!obj_head(b, &st->g, st->req->id, st->created, st->model, 1);
-            (void)!buf_appendf(b, "],");
-            (void)!usage_json(b, np, nc);
-            (void)!buf_appendf(b, "}\n\n");
-        }
+        if (st->g.include_usage)
+            (void)!sse_event(b, response_json(&st->g, st->req->id, st->created, st->model, 1, 0,
+                                              NULL, 0, NULL, 0, 1, np, nc));
         st->outcome = 1;
     }
     (void)!buf_appendf(b, "data: [DONE]\n\n");
@@ -658,12 +677,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
             break;
         }
         outcome = 1;
-        int e = obj_head(&r->body, g, req->id, created, model, 0);
-        e |= choice(&r->body, g, t.text.data ? t.text.data : "", t.text.len,
-                    reason_str(reason, t.stop_hit), 0, 1);
-        e |= buf_appendf(&r->body, "],");
-        e |= usage_json(&r->body, np, nc);
-        e |= buf_appendf(&r->body, "}");
+        int e = api_json_reply(r, 200,
+                               response_json(g, req->id, created, model, 0, 1,
+                                             t.text.data ? t.text.data : "", t.text.len,
+                                             reason_str(reason, t.stop_hit), 1, 1, np, nc));
         if (e) {
             buf_reset(&r->body);
             api_error(r, 500, "server_error", NULL, NULL, "response too large");

@@ -230,3 +230,13 @@ int json_append_str(struct buf *out, const char *s, size_t len) {
     if (rc == JANUS_OK) rc = buf_append(out, "\"", 1);
     return rc;
 }
+
+cJSON *json_string(const char *s, size_t len) {
+    struct buf b;
+    buf_init(&b, len * 6 + 16);
+    cJSON *item = NULL;
+    if (json_append_str(&b, s, len) == JANUS_OK && buf_append(&b, "", 1) == JANUS_OK)
+        item = cJSON_CreateRaw(b.data);
+    buf_free(&b);
+    return item;
+}
