@@ -374,7 +374,7 @@ int cmd_run(int argc, char **argv) {
     if (parse(argc, argv, &o, 0)) return 1;
     signal(SIGPIPE, SIG_IGN);
     // Prompt ids (and the vocabulary for printing text).
-    char err[512] = "";
+    char err[JANUS_ERR_LEN] = "";
     struct gguf g;
     if (gguf_open(&g, o.model, err, sizeof err) != JANUS_OK) return cli_error(CMD, "%s", err);
     struct vocab voc = {0};

@@ -263,7 +263,7 @@ int cmd_serve(int argc, char **argv) {
                                .args = args,
                                .n_args = n};
     static struct launch_argv job; // large (PATH_MAX); lives as long as the server
-    char err[512] = "";
+    char err[JANUS_ERR_LEN] = "";
     if (launch_build(&job, &spec, err, sizeof err)) return cli_error(CMD, "%s", err);
     o.hp.model_path = model;
     o.hp.job_argv = job.argv;

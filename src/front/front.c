@@ -254,7 +254,7 @@ static void session(struct front *s, char *why, size_t why_len) {
     int ready = 0;
     for (;;) {
         struct frontlink_msg m;
-        char perr[256] = "";
+        char perr[JANUS_ERR_LEN] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
         if (rc == JANUS_EAGAIN) {
             if (child_exited(s, why, why_len)) return;
@@ -339,7 +339,7 @@ static void *reader_main(void *arg) {
         for (int k = 0; k < 10 && !s->stopping; k++)
             clock_sleep_ns(100 * 1000000);
         if (s->stopping) break;
-        char err[256];
+        char err[JANUS_ERR_LEN];
         pthread_mutex_lock(&s->mu);
         int rc = spawn(s, err, sizeof err);
         if (rc == JANUS_OK) {

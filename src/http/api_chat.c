@@ -81,7 +81,7 @@ int api_chat_render(enum chat_template t, const cJSON *msgs, struct buf *b, char
 
 void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
               struct api_reply *r) {
-    char err[256];
+    char err[JANUS_ERR_LEN];
     cJSON *req = NULL;
     struct api_gen g;
     memset(&g, 0, sizeof g);
@@ -91,7 +91,8 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
     if (api_parse_common(s, req, API_CHAT, &g, r)) goto out;
     const cJSON *msgs = NULL;
     int rc = json_get_array(req, "messages", &msgs, err, sizeof err);
-    if (rc == JANUS_ENOTFOUND) snprintf(err, sizeof err, "'messages' is required");
+    if (rc == JANUS_ENOTFOUND)
+        rc = status_errf(err, sizeof err, JANUS_EINVAL, "'messages' is required");
     if (rc) {
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
         goto out;

@@ -53,7 +53,7 @@ void api_error(struct api_reply *r, unsigned status, const char *type, const cha
 
 int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
                    struct api_reply *r) {
-    char err[256];
+    char err[JANUS_ERR_LEN];
     int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, req, err, sizeof err);
     if (rc) {
         api_error(r, 400, "invalid_request_error", NULL,

@@ -39,7 +39,7 @@ static int stop_strings(const cJSON *req, struct api_gen *g, struct api_reply *r
         if (g->n_stop_str >= (int)JANUS_ARRAY_SIZE(g->stop_str)) {
             api_error(r, 400, "invalid_request_error", "stop", NULL,
                       "'stop' has more than %d strings", (int)JANUS_ARRAY_SIZE(g->stop_str));
-            return -1;
+            return JANUS_EINVAL;
         }
         g->stop_str[g->n_stop_str++] = e->valuestring;
     }
@@ -48,12 +48,12 @@ bad:
     api_error(r, 400, "invalid_request_error", "stop", NULL,
               "'stop' must be a string or an array of strings of at most %d bytes",
               MAX_STOP_STR_LEN);
-    return -1;
+    return JANUS_EINVAL;
 }
 
 int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, struct api_gen *g,
                      struct api_reply *r) {
-    char err[256];
+    char err[JANUS_ERR_LEN];
     memset(g, 0, sizeof *g);
     g->kind = kind;
     pthread_mutex_lock(&s->f.mu);
@@ -65,7 +65,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
 #define BAD(param)                                                                                 \
     do {                                                                                           \
         api_error(r, 400, "invalid_request_error", param, NULL, "%s", err);                        \
-        return -1;                                                                                 \
+        return JANUS_EINVAL;                                                                       \
     } while (0)
     const char *model = NULL;
     rc = json_get_str(req, "model", 1024, &model, err, sizeof err);
@@ -73,7 +73,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     if (model && strcmp(model, name) != 0) {
         api_error(r, 404, "invalid_request_error", "model", "model_not_found",
                   "The model '%s' does not exist; this server serves '%s'", model, name);
-        return -1;
+        return JANUS_ENOTFOUND;
     }
     int64_t limit = s->p.max_tokens > 0 ? s->p.max_tokens : (int64_t)rd.n_ctx;
     int64_t mt = kind == API_COMPLETION ? 16 : -1;
@@ -94,19 +94,19 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         BAD("seed");
     if (json_get_i64(req, "n", 1, 1, &n, err, sizeof err) == JANUS_EINVAL) {
         api_error(r, 400, "invalid_request_error", "n", NULL, "only n = 1 is supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     int flag = 0;
     if (json_get_bool(req, "echo", &flag, err, sizeof err) == JANUS_EINVAL) BAD("echo");
     if (flag) {
         api_error(r, 400, "invalid_request_error", "echo", NULL, "'echo' is not supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(req, "logprobs");
     if (lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp) &&
         !(cJSON_IsNumber(lp) && lp->valuedouble == 0)) {
         api_error(r, 400, "invalid_request_error", "logprobs", NULL, "'logprobs' is not supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     g->sampling.temperature = (float)temp;
     g->sampling.top_p = (float)top_p;
@@ -116,7 +116,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     if (json_get_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL)
         BAD("ignore_eos");
     if (ignore_eos) g->flags |= FRONTLINK_FLAG_IGNORE_EOS;
-    if (stop_strings(req, g, r)) return -1;
+    if ((rc = stop_strings(req, g, r)) != JANUS_OK) return rc;
     const cJSON *ids = NULL;
     if (json_get_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL)
         BAD("stop_token_ids");
@@ -127,7 +127,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
             api_error(r, 400, "invalid_request_error", "stop_token_ids", NULL,
                       "'stop_token_ids' must be at most %d token ids below %u", FRONTLINK_MAX_STOP,
                       rd.n_vocab);
-            return -1;
+            return JANUS_EINVAL;
         }
         g->stop_ids[g->n_stop_ids++] = (int32_t)e->valuedouble;
     }
@@ -139,7 +139,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         if (!g->stream) {
             api_error(r, 400, "invalid_request_error", "stream_options", NULL,
                       "'stream_options' is only allowed with 'stream': true");
-            return -1;
+            return JANUS_EINVAL;
         }
         if (json_get_bool(so, "include_usage", &g->include_usage, err, sizeof err) == JANUS_EINVAL)
             BAD("stream_options.include_usage");
@@ -154,20 +154,20 @@ int api_tokenize(struct server *s, const char *text, size_t len, int parse_speci
     int32_t *ids = mem_alloc(MEM_TAG_SERVER, (size_t)cap * sizeof *ids);
     if (!ids) {
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
-        return -1;
+        return JANUS_ENOMEM;
     }
     int n = vocab_tokenize(&s->vocab, text, len, 1, parse_special, ids, cap);
     if (n == JANUS_ELIMIT) {
         mem_free(ids);
         api_error(r, 400, "invalid_request_error", "prompt", "context_length_exceeded",
                   "the prompt is longer than the context (%u tokens)", s->f.ready.n_ctx);
-        return -1;
+        return JANUS_ELIMIT;
     }
     if (n < 0) {
         mem_free(ids);
         api_error(r, 400, "invalid_request_error", "prompt", NULL, "cannot tokenize the prompt: %s",
                   janus_strerror(n));
-        return -1;
+        return JANUS_EINVAL;
     }
     *out = ids;
     *n_out = n;
@@ -516,13 +516,13 @@ static int validate_lengths(struct server *s, struct api_gen *g, struct api_repl
     const char *pp = g->kind == API_CHAT ? "messages" : "prompt";
     if (g->n_prompt < 1) {
         api_error(r, 400, "invalid_request_error", pp, NULL, "the prompt is empty");
-        return -1;
+        return JANUS_EINVAL;
     }
     if (g->n_prompt > max_prompt) {
         api_error(r, 400, "invalid_request_error", pp, "context_length_exceeded",
                   "the prompt has %d tokens; the limit is %lld", g->n_prompt,
                   (long long)max_prompt);
-        return -1;
+        return JANUS_EINVAL;
     }
     int64_t room = JANUS_MIN((int64_t)rd->n_ctx, rd->kv_tokens) - g->n_prompt;
     if (g->max_tokens < 0) { // chat default: the rest of the context, within the limit
@@ -533,14 +533,14 @@ static int validate_lengths(struct server *s, struct api_gen *g, struct api_repl
         api_error(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded",
                   "prompt (%d tokens) + max_tokens (%d) exceeds the context length (%lld tokens)",
                   g->n_prompt, g->max_tokens, (long long)(room + g->n_prompt));
-        return -1;
+        return JANUS_EINVAL;
     }
     for (int32_t i = 0; i < g->n_prompt; i++)
         if (g->prompt[i] < 0 || (uint32_t)g->prompt[i] >= rd->n_vocab) {
             api_error(r, 400, "invalid_request_error", pp, NULL,
                       "prompt token %d at index %d is outside the vocabulary (%u tokens)",
                       g->prompt[i], i, rd->n_vocab);
-            return -1;
+            return JANUS_EINVAL;
         }
     return 0;
 }
@@ -557,7 +557,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     memcpy(sub.stop_ids, g->stop_ids, sizeof sub.stop_ids);
     sub.n_prompt = g->n_prompt;
     sub.prompt = g->prompt;
-    char err[256];
+    char err[JANUS_ERR_LEN];
     struct front_req *req = NULL;
     int rc = front_submit(&s->f, &sub, &req, err, sizeof err);
     if (rc == JANUS_EAGAIN) {

@@ -200,7 +200,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static int load_tokenizer(struct server *s, char *err, size_t err_len) {
     struct gguf g;
-    char e[256];
+    char e[JANUS_ERR_LEN];
     int rc = gguf_open(&g, s->p.model_path, e, sizeof e);
     if (rc) return status_errf(err, err_len, rc, "%s: %s", s->p.model_path, e);
     rc = vocab_load(&s->vocab, &g, e, sizeof e);

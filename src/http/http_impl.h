@@ -82,13 +82,15 @@ JANUS_WUR int api_parse_body(struct server *s, const char *body, size_t len, cJS
 // bad-request metric. Call once per request, after r is final.
 void api_count_bad(struct server *s, const struct api_reply *r);
 // Parses the options common to both endpoints from the request object into g (everything
-// but the prompt). Returns 0, or fills r with a 400/404 error and returns -1.
-int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, struct api_gen *g,
-                     struct api_reply *r);
+// but the prompt). Returns JANUS_OK, or fills r with a 400/404 error and returns
+// JANUS_EINVAL / JANUS_ENOTFOUND (unknown model).
+JANUS_WUR int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind,
+                               struct api_gen *g, struct api_reply *r);
 // Tokenizes text (add BOS as the vocab says; parse_special for chat templates) into a new
-// array (*out, mem_free). Returns 0 or fills r with an error and returns -1.
-int api_tokenize(struct server *s, const char *text, size_t len, int parse_special, int32_t **out,
-                 int32_t *n_out, struct api_reply *r);
+// array (*out, mem_free). Returns JANUS_OK, or fills r with an error and returns
+// JANUS_ENOMEM, JANUS_ELIMIT (longer than the context) or JANUS_EINVAL.
+JANUS_WUR int api_tokenize(struct server *s, const char *text, size_t len, int parse_special,
+                           int32_t **out, int32_t *n_out, struct api_reply *r);
 void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen *g,
                   struct api_reply *r);
 
