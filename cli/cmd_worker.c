@@ -67,15 +67,15 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
         } else if (!strcmp(a, "--socket")) {
             o->socket = v;
         } else if (!strcmp(a, "--attn")) {
-            num = &o->n_attn, lo = 1, hi = EXEC_STATS_MAX_ATTN;
+            num = &o->n_attn, lo = 1, hi = LIMIT_MAX_INSTANCES;
         } else if (!strcmp(a, "--moe")) {
-            num = &o->n_moe, lo = 1, hi = EXEC_STATS_MAX_MOE;
+            num = &o->n_moe, lo = 1, hi = LIMIT_MAX_INSTANCES;
         } else if (!strcmp(a, "--max-seqs")) {
-            num = &o->max_seqs, lo = 1, hi = EXEC_MAX_SEQS;
+            num = &o->max_seqs, lo = 1, hi = BATCH_MAX_SEQS;
         } else if (!strcmp(a, "--ctx")) {
             num = &o->n_ctx, lo = 2, hi = LIMIT_MAX_CONTEXT;
         } else if (!strcmp(a, "--budget")) {
-            num = &o->budget, lo = 1, hi = EXEC_MAX_ROWS;
+            num = &o->budget, lo = 1, hi = BATCH_MAX_ROWS;
         } else if (!strcmp(a, "--max-waiting")) {
             num = &o->max_waiting, lo = 0, hi = 1 << 20;
         } else if (!strcmp(a, "--threads")) {
@@ -114,7 +114,7 @@ int cmd_worker(int argc, char **argv) {
     if (parse(argc, argv, &o)) return 1;
     signal(SIGPIPE, SIG_IGN);
     log_set_identity(0, "ctl");
-    char err[512] = "";
+    char err[JANUS_ERR_LEN] = "";
     struct exec *e = NULL;
     struct exec_mono_params mp = {.model_path = o.model,
                                   .n_threads = (int32_t)o.n_threads,

@@ -13,6 +13,7 @@
 #include "comm/comm.h"
 #include "runtime/ctl.h"
 #include "runtime/worker_mpi.h"
+#include "runtime/worker_stats.h"
 #include "model/vocab.h"
 
 #include <signal.h>
@@ -36,9 +37,11 @@ static void usage(FILE *f) {
         "cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps=\n"
         "  --node-size K        emulated nodes of K ranks per role (0: real hosts; default 1)\n"
         "  --no-calibrate       skip the start-up ping-pong (defaults + --comm-cost)\n"
-        "  --no-check-schedule  skip the per-layer schedule digest comparison\n"
+        "  --check-schedule     debug/test: MoE ranks compare the activation schedule digest\n"
+        "                       on every MoE layer (an allreduce; off by default)\n"
+        "  --no-check-schedule  leave the comparison off (the default)\n"
         "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
-        "  --stats-out FILE     at shutdown write the per-layer report (worker_mpi.h)\n"
+        "  --stats-out FILE     at shutdown write the per-layer report (worker_stats.h)\n"
         "  --logits-out FILE    write the logits of the first sampled row (float32)\n");
 }
 
@@ -61,8 +64,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
         if (!strcmp(a, "--no-calibrate")) {
             o->p.calibrate = 0;
             takes = 0;
-        } else if (!strcmp(a, "--no-check-schedule")) {
-            o->p.check_schedule = 0;
+        } else if (!strcmp(a, "--check-schedule") || !strcmp(a, "--no-check-schedule")) {
+            o->p.check_schedule = a[2] == 'c';
             takes = 0;
         } else if (!v) {
             return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
@@ -100,13 +103,13 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
             struct {
                 const char *name;
                 int64_t lo, hi;
-            } nums[] = {{"--attn", 1, EXEC_STATS_MAX_ATTN},
-                        {"--moe", 1, EXEC_STATS_MAX_MOE},
+            } nums[] = {{"--attn", 1, LIMIT_MAX_INSTANCES},
+                        {"--moe", 1, LIMIT_MAX_INSTANCES},
                         {"--slots", 1, LIMIT_MAX_SLOTS},
                         {"--node-size", 0, LIMIT_MAX_INSTANCES},
-                        {"--max-seqs", 1, EXEC_MAX_SEQS},
+                        {"--max-seqs", 1, BATCH_MAX_SEQS},
                         {"--ctx", 2, LIMIT_MAX_CONTEXT},
-                        {"--budget", 1, EXEC_MAX_ROWS},
+                        {"--budget", 1, BATCH_MAX_ROWS},
                         {"--max-waiting", 0, 1 << 20},
                         {"--threads", 1, 1024},
                         {"--heartbeat-ms", 10, 3600000},
@@ -154,7 +157,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (comm_init(&argc, &argv) != JANUS_OK) return cli_error(CMD, "MPI failed to start");
     int rank = comm_world_rank();
-    char err[512] = "";
+    char err[JANUS_ERR_LEN] = "";
     struct exec *e = NULL;
     int rc = worker_mpi_start(&o.p, &e, err, sizeof err);
     if (rc) {
@@ -175,11 +178,11 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
     rc = ctl_run(e, &cp, err, sizeof err);
     if (rc == JANUS_OK && o.stats_out) {
-        struct worker_mpi_report r;
-        if (worker_mpi_report(e, &r) == JANUS_OK) {
+        static struct worker_stats r; // large (arrays sized by base/limits.h)
+        if (worker_stats_report(e, &r) == JANUS_OK) {
             FILE *f = fopen(o.stats_out, "w");
             if (f) {
-                worker_mpi_report_print(&r, f);
+                worker_stats_print(&r, f);
                 fclose(f);
             } else {
                 LOG_ERROR("cannot write %s", o.stats_out);

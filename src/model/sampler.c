@@ -98,3 +98,11 @@ int32_t sampler_sample(struct sampler *s, const float *logits) {
     }
     return c[cut - 1].id;
 }
+
+int32_t sampler_sample_at(struct sampler *s, const float *logits, const struct sampler_params *p,
+                          int64_t pos) {
+    if (p->temp <= 0.0f) return sampler_greedy(logits, s->n_vocab);
+    s->p = *p;
+    rng_init3(&s->rng, p->seed, (uint64_t)pos, 0);
+    return sampler_sample(s, logits);
+}

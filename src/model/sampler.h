@@ -38,5 +38,11 @@ void sampler_free(struct sampler *s);
 int32_t sampler_greedy(const float *logits, int64_t n);
 // Samples one id from logits (n_vocab values).
 int32_t sampler_sample(struct sampler *s, const float *logits);
+// The one sampling entry point of the serving path (every executor): samples logits with
+// parameters *p, the draw seeded with rng_init3(p->seed, pos, 0), so the token depends only
+// on the logits, the parameters and the row's position (not on the instance, batch or step).
+// p->temp <= 0: greedy.
+int32_t sampler_sample_at(struct sampler *s, const float *logits, const struct sampler_params *p,
+                          int64_t pos);
 
 #endif // JANUS_SAMPLER_H

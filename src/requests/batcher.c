@@ -6,13 +6,7 @@
 #include "base/mem.h"
 #include "base/status.h"
 
-#include <stdio.h>
 #include <string.h>
-
-#define ERRF(...)                                                                                  \
-    do {                                                                                           \
-        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
-    } while (0)
 
 void batcher_default_config(struct batcher_config *c) {
     memset(c, 0, sizeof *c);
@@ -49,25 +43,22 @@ void batcher_free(struct batcher *b) {
 int batcher_init(struct batcher *b, const struct batcher_config *cfg, char *err, size_t err_len) {
     memset(b, 0, sizeof *b);
     const struct batcher_config *c = cfg;
-    if (c->n_attn < 1 || c->n_attn > EXEC_STATS_MAX_ATTN) {
-        ERRF("n_attn %d out of range [1, %d]", c->n_attn, EXEC_STATS_MAX_ATTN);
-        return JANUS_EINVAL;
-    }
-    if (c->max_seqs < 1 || c->max_seqs > EXEC_MAX_SEQS) {
-        ERRF("max_seqs %d out of range [1, %d]", c->max_seqs, EXEC_MAX_SEQS);
-        return JANUS_EINVAL;
-    }
-    if (c->token_budget < c->max_seqs || c->token_budget > EXEC_MAX_ROWS) {
-        ERRF("token budget %d out of range [max_seqs = %d, %d]", c->token_budget, c->max_seqs,
-             EXEC_MAX_ROWS);
-        return JANUS_EINVAL;
-    }
+    if (c->n_attn < 1 || c->n_attn > LIMIT_MAX_INSTANCES)
+        return status_errf(err, err_len, JANUS_EINVAL, "n_attn %d out of range [1, %d]", c->n_attn,
+                           LIMIT_MAX_INSTANCES);
+    if (c->max_seqs < 1 || c->max_seqs > BATCH_MAX_SEQS)
+        return status_errf(err, err_len, JANUS_EINVAL, "max_seqs %d out of range [1, %d]",
+                           c->max_seqs, BATCH_MAX_SEQS);
+    if (c->token_budget < c->max_seqs || c->token_budget > BATCH_MAX_ROWS)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "token budget %d out of range [max_seqs = %d, %d]", c->token_budget,
+                           c->max_seqs, BATCH_MAX_ROWS);
     if (c->kv_tokens < 1 || c->n_ctx < 2 || c->n_vocab < 1 || c->max_waiting < 0 ||
-        c->max_waiting > 1 << 20 || c->eos_token >= c->n_vocab) {
-        ERRF("bad batcher config (kv_tokens %lld, n_ctx %d, n_vocab %d, max_waiting %d, eos %d)",
-             (long long)c->kv_tokens, c->n_ctx, c->n_vocab, c->max_waiting, c->eos_token);
-        return JANUS_EINVAL;
-    }
+        c->max_waiting > 1 << 20 || c->eos_token >= c->n_vocab)
+        return status_errf(
+            err, err_len, JANUS_EINVAL,
+            "bad batcher config (kv_tokens %lld, n_ctx %d, n_vocab %d, max_waiting %d, eos %d)",
+            (long long)c->kv_tokens, c->n_ctx, c->n_vocab, c->max_waiting, c->eos_token);
     b->cfg = *c;
     b->cap = c->max_waiting + c->n_attn * c->max_seqs;
     b->ev_cap = 2 * b->cap + 16;
@@ -95,8 +86,7 @@ int batcher_init(struct batcher *b, const struct batcher_config *cfg, char *err,
     return JANUS_OK;
 nomem:
     batcher_free(b);
-    ERRF("out of memory");
-    return JANUS_ENOMEM;
+    return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
 }
 
 // ---- helpers
@@ -173,46 +163,46 @@ int batcher_submit(struct batcher *b, const struct frontlink_submit *s, int64_t 
     const struct batcher_config *c = &b->cfg;
     *err_code = FRONTLINK_ERR_INVALID;
     if (s->id == 0 || find_live(b, s->id) >= 0) {
-        ERRF("request id %llu is 0 or already in use", (unsigned long long)s->id);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "request id %llu is 0 or already in use",
+                           (unsigned long long)s->id);
     }
     if (s->n_prompt < 1 || !s->prompt) {
-        ERRF("empty prompt");
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "empty prompt");
     }
     if (s->max_tokens < 1) {
-        ERRF("max_tokens %d < 1", s->max_tokens);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "max_tokens %d < 1", s->max_tokens);
     }
     for (int32_t i = 0; i < s->n_prompt; i++)
         if (s->prompt[i] < 0 || s->prompt[i] >= c->n_vocab) {
-            ERRF("prompt token %d at %d out of range [0, %d)", s->prompt[i], i, c->n_vocab);
-            return JANUS_EINVAL;
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "prompt token %d at %d out of range [0, %d)", s->prompt[i], i,
+                               c->n_vocab);
         }
     if (s->n_stop < 0 || s->n_stop > FRONTLINK_MAX_STOP) {
-        ERRF("%d stop ids (max %d)", s->n_stop, FRONTLINK_MAX_STOP);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "%d stop ids (max %d)", s->n_stop,
+                           FRONTLINK_MAX_STOP);
     }
     const struct frontlink_sampling *sp = &s->sampling;
     if (!(sp->temperature >= 0.0f && sp->temperature <= 100.0f) ||
         !(sp->top_p > 0.0f && sp->top_p <= 1.0f) || sp->top_k < 0) {
-        ERRF("sampling parameters out of range (temperature %g, top_p %g, top_k %d)",
-             (double)sp->temperature, (double)sp->top_p, sp->top_k);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "sampling parameters out of range (temperature %g, top_p %g, top_k %d)",
+                           (double)sp->temperature, (double)sp->top_p, sp->top_k);
     }
     int64_t need = (int64_t)s->n_prompt + s->max_tokens;
     if (need > c->n_ctx || need > c->kv_tokens) {
         *err_code = FRONTLINK_ERR_TOO_LONG;
-        ERRF("prompt (%d tokens) + max_tokens (%d) = %lld exceeds the context (%d tokens)",
-             s->n_prompt, s->max_tokens, (long long)need,
-             (int)JANUS_MIN((int64_t)c->n_ctx, c->kv_tokens));
-        return JANUS_ELIMIT;
+        return status_errf(
+            err, err_len, JANUS_ELIMIT,
+            "prompt (%d tokens) + max_tokens (%d) = %lld exceeds the context (%d tokens)",
+            s->n_prompt, s->max_tokens, (long long)need,
+            (int)JANUS_MIN((int64_t)c->n_ctx, c->kv_tokens));
     }
     if (b->wq_len >= c->max_waiting) {
         *err_code = FRONTLINK_ERR_QUEUE_FULL;
         b->st.n_rejected++;
-        ERRF("waiting queue full (%d requests)", c->max_waiting);
-        return JANUS_EAGAIN;
+        return status_errf(err, err_len, JANUS_EAGAIN, "waiting queue full (%d requests)",
+                           c->max_waiting);
     }
     int32_t ri = -1;
     for (int32_t i = 0; i < b->cap; i++)
@@ -224,8 +214,7 @@ int batcher_submit(struct batcher *b, const struct frontlink_submit *s, int64_t 
     int rc = request_init(&b->reqs[ri], s, b->next_seq, now_ns);
     if (rc) {
         *err_code = FRONTLINK_ERR_INTERNAL;
-        ERRF("out of memory");
-        return rc;
+        return status_errf(err, err_len, rc, "out of memory");
     }
     b->next_seq++;
     b->waitq[(b->wq_head + b->wq_len) % (c->max_waiting + 1)] = ri;
@@ -287,43 +276,36 @@ static void admit(struct batcher *b, int64_t now_ns) {
     }
 }
 
-static void add_rows(struct batcher *b, struct exec_batch *out, int32_t ri, int32_t n, int sample) {
+static void add_rows(struct batcher *b, struct batch *out, int32_t ri, int32_t n, int sample) {
     struct request *r = &b->reqs[ri];
     struct batcher_inst *in = &b->inst[r->attn];
     int32_t pos = request_next_pos(r);
+    const struct sampler_params sp = {.temp = r->sampling.temperature,
+                                      .top_k = r->sampling.top_k,
+                                      .top_p = r->sampling.top_p,
+                                      .seed = r->sampling.seed};
     for (int32_t k = 0; k < n; k++) {
-        struct exec_row *row = &out->rows[out->n_rows];
-        row->token = r->state == REQUEST_PREFILL ? r->prompt[pos + k] : r->last_token;
-        row->slot = r->slot;
-        row->pos = pos + k;
-        row->i_sample = -1;
-        if (sample && k == n - 1) {
-            struct exec_sample *s = &out->samples[out->n_sample];
-            s->row = out->n_rows;
-            s->top_k = r->sampling.top_k;
-            s->temperature = r->sampling.temperature;
-            s->top_p = r->sampling.top_p;
-            s->seed = r->sampling.seed;
-            row->i_sample = out->n_sample++;
-        }
-        out->n_rows++;
+        int32_t token = r->state == REQUEST_PREFILL ? r->prompt[pos + k] : r->last_token;
+        int rc = batch_add_sampled(out, token, r->slot, pos + k, sample && k == n - 1 ? &sp : NULL);
+        JANUS_ASSERT(rc == JANUS_OK); // capacity >= token_budget (batcher.h)
     }
     in->run_req[in->n_run] = ri;
     in->run_len[in->n_run] = n;
     in->n_run++;
 }
 
-int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct exec_batch *batches) {
+int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct batch *batches) {
     JANUS_ASSERT(!b->in_step);
     admit(b, now_ns);
     int32_t total = 0;
     for (int32_t i = 0; i < b->cfg.n_attn; i++) {
         struct batcher_inst *in = &b->inst[i];
-        struct exec_batch *out = &batches[i];
-        exec_batch_clear(out);
-        memcpy(out->free_slots, in->free_pending, (size_t)in->n_free_pending * sizeof(int32_t));
+        struct batch *out = &batches[i];
+        JANUS_ASSERT(out->cap >= b->cfg.token_budget);
+        batch_clear(out);
+        memcpy(out->free_seq, in->free_pending, (size_t)in->n_free_pending * sizeof(int32_t));
         out->n_free = in->n_free_pending;
-        memcpy(out->start_slots, in->start_pending, (size_t)in->n_start_pending * sizeof(int32_t));
+        memcpy(out->start_seq, in->start_pending, (size_t)in->n_start_pending * sizeof(int32_t));
         out->n_start = in->n_start_pending;
         in->n_free_pending = in->n_start_pending = 0;
         in->n_run = 0;
@@ -357,7 +339,7 @@ int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct exec_batch *b
             add_rows(b, out, best, n, n == left);
             budget -= n;
         }
-        total += out->n_rows;
+        total += (int32_t)out->n;
     }
     b->in_step = 1;
     return total;
@@ -365,15 +347,15 @@ int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct exec_batch *b
 
 // ---- commit
 
-int batcher_commit(struct batcher *b, const struct exec_result *results,
-                   const struct exec_batch *batches, int64_t now_ns) {
+int batcher_commit(struct batcher *b, const struct batch_result *results,
+                   const struct batch *batches, int64_t now_ns) {
     JANUS_ASSERT(b->in_step);
     for (int32_t i = 0; i < b->cfg.n_attn; i++)
-        if (results[i].n_sample != batches[i].n_sample) return JANUS_EINVAL;
+        if (results[i].n_sample != batches[i].n_logits) return JANUS_EINVAL;
     for (int32_t i = 0; i < b->cfg.n_attn; i++) {
         struct batcher_inst *in = &b->inst[i];
-        const struct exec_batch *bt = &batches[i];
-        int32_t row = 0;
+        const struct batch *bt = &batches[i];
+        int32_t row = 0, is = 0; // is: the sample index of the next row with logits
         for (int32_t k = 0; k < in->n_run; k++) {
             int32_t ri = in->run_req[k];
             struct request *r = &b->reqs[ri];
@@ -381,9 +363,8 @@ int batcher_commit(struct batcher *b, const struct exec_result *results,
             row += in->run_len[k];
             JANUS_ASSERT(r->state == REQUEST_PREFILL || r->state == REQUEST_DECODE);
             if (r->state == REQUEST_PREFILL) request_prefilled(r, in->run_len[k]);
-            int32_t is = bt->rows[last].i_sample;
-            if (is < 0) continue;
-            int32_t tok = results[i].tokens[is];
+            if (!bt->logits[last]) continue;
+            int32_t tok = results[i].tokens[is++];
             enum request_outcome o = request_on_token(r, tok, b->cfg.eos_token, now_ns);
             if (o != REQUEST_DONE_SILENT) {
                 struct batcher_event e = {0};
@@ -447,11 +428,7 @@ int batcher_busy(const struct batcher *b) {
 
 // ---- invariants
 
-#define BAD(...)                                                                                   \
-    do {                                                                                           \
-        ERRF(__VA_ARGS__);                                                                         \
-        return JANUS_EINVAL;                                                                       \
-    } while (0)
+#define BAD(...) return status_errf(err, err_len, JANUS_EINVAL, __VA_ARGS__)
 
 int batcher_check(const struct batcher *b, char *err, size_t err_len) {
     const struct batcher_config *c = &b->cfg;

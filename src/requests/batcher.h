@@ -9,13 +9,15 @@
 //    then prefill chunks in admission order;
 //  - finished and cancelled requests release their KV reservation and slot at once (the
 //    slot goes into the next batch's free list for the executor).
-// Output batches are the executor's plain-data structs (runtime/exec.h).
+// Output batches are the engine's local batches (engine/batch.h), which executors run as
+// they are; sampled tokens come back as one struct batch_result per batch.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_BATCHER_H
 #define JANUS_BATCHER_H
 
 #include "base/base.h"
-#include "runtime/exec.h"
+#include "base/limits.h"
+#include "engine/batch.h"
 #include "requests/frontlink.h"
 #include "requests/request.h"
 
@@ -25,12 +27,12 @@
 #define BATCHER_DEFAULT_MAX_WAITING  256
 
 struct batcher_config {
-    int32_t n_attn;       // attention instances, 1..EXEC_STATS_MAX_ATTN
-    int32_t max_seqs;     // KV slots per instance, 1..EXEC_MAX_SEQS
+    int32_t n_attn;       // attention instances, 1..LIMIT_MAX_INSTANCES
+    int32_t max_seqs;     // KV slots per instance, 1..BATCH_MAX_SEQS
     int64_t kv_tokens;    // KV capacity per instance in tokens, >= 1
     int32_t n_ctx;        // max positions per request (prompt + completion)
     int32_t n_vocab;      // prompt and stop ids must be < n_vocab
-    int32_t token_budget; // rows per instance per step, max_seqs..EXEC_MAX_ROWS
+    int32_t token_budget; // rows per instance per step, max_seqs..BATCH_MAX_ROWS
     int32_t max_waiting;  // waiting-queue bound, >= 0
     int32_t eos_token;    // end-of-sequence id (finishes with "stop"), -1 = none
 };
@@ -55,8 +57,8 @@ struct batcher_stats {
     int32_t n_running; // requests holding a slot (PREFILL + DECODE)
     int32_t n_waiting;
     uint64_t n_submitted, n_rejected, n_finished;
-    int64_t kv_used[EXEC_STATS_MAX_ATTN]; // reserved tokens per instance
-    int32_t seqs_used[EXEC_STATS_MAX_ATTN];
+    int64_t kv_used[LIMIT_MAX_INSTANCES]; // reserved tokens per instance
+    int32_t seqs_used[LIMIT_MAX_INSTANCES];
 };
 
 // Per instance: who owns each slot, and what the last scheduled batch contained.
@@ -107,16 +109,17 @@ JANUS_WUR int batcher_submit(struct batcher *b, const struct frontlink_submit *s
 JANUS_WUR int batcher_cancel(struct batcher *b, uint64_t id);
 
 // Admits what fits, then builds every instance's local batch for the next step into
-// batches[0..n_attn). Returns the total number of rows (0: nothing to compute; the
-// batches may still carry slot frees/starts worth a step). After it, call batcher_commit
-// with the step's results, or batcher_abort if the step failed.
-int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct exec_batch *batches);
+// batches[0..n_attn) (each of capacity >= token_budget; sequence ids are KV slots). Returns the
+// total number of rows (0: nothing to compute; the batches may still carry slot frees/starts worth
+// a step). After it, call batcher_commit with the step's results, or batcher_abort if the step
+// failed.
+int32_t batcher_schedule(struct batcher *b, int64_t now_ns, struct batch *batches);
 
 // Applies the results of the step built by the last schedule (results[0..n_attn)): prefill
 // progress, sampled tokens, finishes. Queues TOKEN/FINISH events. JANUS_EINVAL if a result
 // count does not match the batch (nothing applied).
-JANUS_WUR int batcher_commit(struct batcher *b, const struct exec_result *results,
-                             const struct exec_batch *batches, int64_t now_ns);
+JANUS_WUR int batcher_commit(struct batcher *b, const struct batch_result *results,
+                             const struct batch *batches, int64_t now_ns);
 
 // The step failed: every admitted request finishes with reason error (events queued).
 void batcher_abort(struct batcher *b);

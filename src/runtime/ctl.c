@@ -25,10 +25,10 @@ struct ctl {
     struct exec *e;
     struct batcher b;
     struct frontlink_conn conn;
-    struct exec_batch *batches;  // (n_attn)
-    struct exec_result *results; // (n_attn)
-    int failed;                  // the front is gone
-    int n_finished;              // FINISH messages since the last STATS
+    struct batch *batches;        // (n_attn) each of capacity token_budget
+    struct batch_result *results; // (n_attn)
+    int failed;                   // the front is gone
+    int n_finished;               // FINISH messages since the last STATS
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -114,7 +114,7 @@ static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
     switch (m->type) {
     case FRONTLINK_SUBMIT: {
         int code = 0;
-        char why[256];
+        char why[JANUS_ERR_LEN];
         int rc = batcher_submit(&c->b, &m->u.submit, now, &code, why, sizeof why);
         if (rc) send_error(c, m->u.submit.id, code ? code : FRONTLINK_ERR_INTERNAL, why);
         break;
@@ -162,14 +162,16 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     if (rc) return rc;
     c.batches = mem_calloc(MEM_TAG_SERVER, (size_t)info->n_attn, sizeof *c.batches);
     c.results = mem_calloc(MEM_TAG_SERVER, (size_t)info->n_attn, sizeof *c.results);
-    if (!c.batches || !c.results) {
-        rc = JANUS_ENOMEM;
-        snprintf(err, err_len, "out of memory");
+    rc = c.batches && c.results ? JANUS_OK : JANUS_ENOMEM;
+    for (int32_t i = 0; i < info->n_attn && rc == JANUS_OK; i++)
+        rc = batch_init(&c.batches[i], bc.token_budget);
+    if (rc) {
+        rc = status_errf(err, err_len, rc, "out of memory");
         goto out;
     }
     if (connect_front(&c, p) != JANUS_OK) {
-        rc = JANUS_EIO;
-        snprintf(err, err_len, "cannot connect to the front at %s", p->socket_path);
+        rc = status_errf(err, err_len, JANUS_EIO, "cannot connect to the front at %s",
+                         p->socket_path);
         goto out;
     }
     struct frontlink_msg m;
@@ -186,8 +188,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     m.u.ready.max_waiting = (uint32_t)bc.max_waiting;
     snprintf(m.u.ready.model_name, sizeof m.u.ready.model_name, "%s", info->model_name);
     if (send_msg(&c, &m) != JANUS_OK) {
-        rc = JANUS_EIO;
-        snprintf(err, err_len, "the front closed the socket before READY");
+        rc = status_errf(err, err_len, JANUS_EIO, "the front closed the socket before READY");
         goto out;
     }
     int heartbeat_ms = p->heartbeat_ms > 0 ? p->heartbeat_ms : 1000;
@@ -207,7 +208,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         }
         // Receive: wait only when idle, then drain whatever else is queued.
         for (;;) {
-            char why[256];
+            char why[JANUS_ERR_LEN];
             struct frontlink_msg in;
             int r = frontlink_recv(&c.conn, wait_ms, &in, why, sizeof why);
             wait_ms = 0;
@@ -233,8 +234,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                 char text[128];
                 snprintf(text, sizeof text, "the deployment failed a step: %s", janus_strerror(r));
                 send_error(&c, 0, FRONTLINK_ERR_JOB, text);
-                snprintf(err, err_len, "%s", text);
-                rc = JANUS_ECOMM;
+                rc = status_errf(err, err_len, JANUS_ECOMM, "%s", text);
                 break;
             }
             r = batcher_commit(&c.b, c.results, c.batches, clock_now_ns());
@@ -264,6 +264,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     }
 out:
     frontlink_conn_close(&c.conn);
+    for (int32_t i = 0; c.batches && i < info->n_attn; i++)
+        batch_free(&c.batches[i]);
     mem_free(c.batches);
     mem_free(c.results);
     batcher_free(&c.b);

@@ -1,75 +1,95 @@
-// Executor-independent helpers of the executor interface (exec.h): batch validation and
-// reset. Pure; no allocation.
+// Executor-independent parts of the executor interface (exec.h): batch validation against
+// the deployment, and the KV-position mirror both executors check every step against.
 // SPDX-License-Identifier: MIT
 #include "runtime/exec.h"
 
+#include "base/mem.h"
 #include "base/status.h"
 
-#include <stdio.h>
+#include <string.h>
 
-void exec_batch_clear(struct exec_batch *b) {
-    b->n_rows = 0;
-    b->n_sample = 0;
-    b->n_free = 0;
-    b->n_start = 0;
+int exec_batch_check(const struct batch *b, const struct exec_info *info, char *err,
+                     size_t err_len) {
+    int rc = batch_check(b, info->max_seqs, info->n_vocab, info->n_ctx, err, err_len);
+    if (rc) return rc;
+    if (b->n_free > info->max_seqs || b->n_start > info->max_seqs)
+        return status_errf(err, err_len, JANUS_EINVAL, "%d frees and %d starts for %d slots",
+                           b->n_free, b->n_start, info->max_seqs);
+    if (b->n_logits > info->max_seqs)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "%lld rows with logits (at most one per slot, %d)",
+                           (long long)b->n_logits, info->max_seqs);
+    return JANUS_OK;
 }
 
-#define FAIL(...)                                                                                  \
-    do {                                                                                           \
-        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
-        return JANUS_EINVAL;                                                                       \
-    } while (0)
+int exec_kv_init(struct exec_kv *kv, const struct exec_info *info, int32_t max_rows) {
+    memset(kv, 0, sizeof *kv);
+    kv->len =
+        mem_calloc(MEM_TAG_ENGINE, (size_t)info->n_attn * (size_t)info->max_seqs, sizeof *kv->len);
+    if (!kv->len) return JANUS_ENOMEM;
+    kv->n_attn = info->n_attn;
+    kv->max_seqs = info->max_seqs;
+    kv->max_rows = max_rows;
+    return JANUS_OK;
+}
 
-int exec_batch_check(const struct exec_batch *b, const struct exec_info *info, char *err,
-                     size_t err_len) {
-    int32_t max_seqs = info->max_seqs;
-    if (b->n_rows < 0 || b->n_rows > EXEC_MAX_ROWS) FAIL("n_rows %d out of range", b->n_rows);
-    if (b->n_sample < 0 || b->n_sample > EXEC_MAX_SEQS)
-        FAIL("n_sample %d out of range", b->n_sample);
-    if (b->n_free < 0 || b->n_free > EXEC_MAX_SEQS) FAIL("n_free %d out of range", b->n_free);
-    if (b->n_start < 0 || b->n_start > EXEC_MAX_SEQS) FAIL("n_start %d out of range", b->n_start);
-    for (int32_t i = 0; i < b->n_free; i++)
-        if (b->free_slots[i] < 0 || b->free_slots[i] >= max_seqs)
-            FAIL("free_slots[%d] = %d out of range [0, %d)", i, b->free_slots[i], max_seqs);
-    for (int32_t i = 0; i < b->n_start; i++)
-        if (b->start_slots[i] < 0 || b->start_slots[i] >= max_seqs)
-            FAIL("start_slots[%d] = %d out of range [0, %d)", i, b->start_slots[i], max_seqs);
-    int32_t n_sampling_rows = 0;
-    for (int32_t r = 0; r < b->n_rows; r++) {
-        const struct exec_row *row = &b->rows[r];
-        if (row->token < 0 || row->token >= info->n_vocab)
-            FAIL("row %d: token %d out of range [0, %d)", r, row->token, info->n_vocab);
-        if (row->slot < 0 || row->slot >= max_seqs)
-            FAIL("row %d: slot %d out of range [0, %d)", r, row->slot, max_seqs);
-        if (row->pos < 0 || row->pos >= info->n_ctx)
-            FAIL("row %d: pos %d out of range [0, %d)", r, row->pos, info->n_ctx);
-        if (r > 0 && b->rows[r - 1].slot == row->slot && b->rows[r - 1].pos + 1 != row->pos)
-            FAIL("row %d: slot %d positions not consecutive (%d after %d)", r, row->slot, row->pos,
-                 b->rows[r - 1].pos);
-        // A slot's rows must be one consecutive run.
-        if (r > 0 && b->rows[r - 1].slot != row->slot)
-            for (int32_t q = 0; q < r - 1; q++)
-                if (b->rows[q].slot == row->slot)
-                    FAIL("row %d: slot %d appears in two runs", r, row->slot);
-        if (row->i_sample != -1) {
-            if (row->i_sample < 0 || row->i_sample >= b->n_sample)
-                FAIL("row %d: i_sample %d out of range [0, %d)", r, row->i_sample, b->n_sample);
-            if (b->samples[row->i_sample].row != r)
-                FAIL("row %d: samples[%d].row is %d", r, row->i_sample,
-                     b->samples[row->i_sample].row);
-            n_sampling_rows++;
+void exec_kv_free(struct exec_kv *kv) {
+    mem_free(kv->len);
+    memset(kv, 0, sizeof *kv);
+}
+
+// Positions slot holds once b's frees and starts are applied.
+static int32_t held_after_lists(const struct exec_kv *kv, int32_t i, const struct batch *b,
+                                int32_t slot) {
+    int32_t held = kv->len[i * kv->max_seqs + slot];
+    for (int32_t k = 0; k < b->n_free; k++)
+        held = b->free_seq[k] == slot ? 0 : held;
+    for (int32_t k = 0; k < b->n_start; k++)
+        held = b->start_seq[k] == slot ? 0 : held;
+    return held;
+}
+
+int exec_kv_check(const struct exec_kv *kv, const struct exec_info *info,
+                  const struct batch *batches, char *err, size_t err_len) {
+    for (int32_t i = 0; i < kv->n_attn; i++) {
+        const struct batch *b = &batches[i];
+        int rc = exec_batch_check(b, info, err, err_len);
+        if (rc) return rc;
+        if (b->n > kv->max_rows)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "instance %d: %lld rows, more than the per-step budget %d", i,
+                               (long long)b->n, kv->max_rows);
+        // Within a run positions are consecutive (batch_check); each run must continue
+        // its slot's KV exactly.
+        for (int64_t r = 0; r < b->n; r++) {
+            if (r > 0 && b->seq[r - 1] == b->seq[r]) continue;
+            int32_t held = held_after_lists(kv, i, b, b->seq[r]);
+            if (b->pos[r] != held)
+                return status_errf(err, err_len, JANUS_EINVAL,
+                                   "instance %d slot %d: position %d but the KV holds %d (a gap "
+                                   "or a rewrite)",
+                                   i, b->seq[r], b->pos[r], held);
         }
     }
-    if (n_sampling_rows != b->n_sample)
-        FAIL("%d samples but %d rows reference one", b->n_sample, n_sampling_rows);
-    for (int32_t k = 0; k < b->n_sample; k++) {
-        const struct exec_sample *s = &b->samples[k];
-        if (s->row < 0 || s->row >= b->n_rows) FAIL("samples[%d].row %d out of range", k, s->row);
-        if (!(s->temperature >= 0.0f) || s->temperature > 100.0f)
-            FAIL("samples[%d].temperature %g out of range [0, 100]", k, (double)s->temperature);
-        if (!(s->top_p > 0.0f && s->top_p <= 1.0f))
-            FAIL("samples[%d].top_p %g out of range (0, 1]", k, (double)s->top_p);
-        if (s->top_k < 0) FAIL("samples[%d].top_k %d < 0", k, s->top_k);
-    }
     return JANUS_OK;
+}
+
+void exec_kv_commit(struct exec_kv *kv, const struct batch *batches) {
+    for (int32_t i = 0; i < kv->n_attn; i++) {
+        const struct batch *b = &batches[i];
+        int32_t *len = kv->len + (size_t)i * (size_t)kv->max_seqs;
+        for (int32_t k = 0; k < b->n_free; k++)
+            len[b->free_seq[k]] = 0;
+        for (int32_t k = 0; k < b->n_start; k++)
+            len[b->start_seq[k]] = 0;
+        for (int64_t r = 0; r < b->n; r++)
+            len[b->seq[r]] = b->pos[r] + 1;
+    }
+}
+
+int64_t exec_kv_used(const struct exec_kv *kv, int32_t i) {
+    int64_t used = 0;
+    for (int32_t s = 0; s < kv->max_seqs; s++)
+        used += kv->len[i * kv->max_seqs + s];
+    return used;
 }

@@ -1,15 +1,15 @@
 // The in-process monolithic executor (exec.h): one engine stepper (engine/stepper.h) runs
 // every attention instance's local batch as one step — instance i's slot s is engine
 // sequence i * max_seqs + s — with one MoE side holding every expert. Sampling per row
-// with rng_init3(seed, pos, 0) (exec.h). Counts a_max per layer from the routing callback
+// through sampler_sample_at. Counts a_max per layer from the routing callback
 // (one MoE instance: a_max = distinct experts activated). The reference the MPI executor is
 // compared with. No allocation per step after create.
 // SPDX-License-Identifier: MIT
 #include "runtime/exec.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/mem.h"
-#include "base/rng.h"
 #include "base/status.h"
 #include "engine/stepper.h"
 #include "model/sampler.h"
@@ -22,20 +22,19 @@ struct exec_mono {
     struct exec base; // first member: (struct exec *) casts both ways
     struct model model;
     struct stepper st;
-    struct batch batch;
+    struct batch batch; // every instance's batch, instance i's slot s as sequence i*max_seqs+s
     struct sampler smp;
-    int64_t max_rows; // per instance per step
+    struct exec_kv kv;
     struct exec_stats stats;
     uint8_t *seen; // (n_expert) scratch for counting distinct experts
     int64_t n_expert;
-    int32_t *kv_len; // (n_attn * max_seqs) positions held per slot
 };
 
 static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *ids, int64_t n_tok,
                        int64_t k) {
     struct exec_mono *x = user;
     (void)step;
-    if (layer < 0 || layer >= EXEC_STATS_MAX_LAYERS) return;
+    if (layer < 0 || layer >= LIMIT_MAX_LAYERS) return;
     memset(x->seen, 0, (size_t)x->n_expert);
     int32_t a = 0;
     for (int64_t i = 0; i < n_tok * k; i++) {
@@ -51,116 +50,56 @@ static void on_routing(void *user, int64_t step, int64_t layer, const int32_t *i
     x->stats.activated_sum[0] += (uint64_t)a;
 }
 
-static void apply_slots(struct exec_mono *x, const struct exec_batch *batches) {
-    int32_t ms = x->base.info.max_seqs;
-    for (int32_t i = 0; i < x->base.info.n_attn; i++) {
-        const struct exec_batch *b = &batches[i];
-        for (int32_t k = 0; k < b->n_free; k++) {
-            int32_t s = i * ms + b->free_slots[k];
-            stepper_seq_free(&x->st, s);
-            x->kv_len[s] = 0;
-        }
-        for (int32_t k = 0; k < b->n_start; k++) {
-            int32_t s = i * ms + b->start_slots[k];
-            stepper_seq_free(&x->st, s);
-            x->kv_len[s] = 0;
-        }
-    }
-}
-
-static int run(struct exec_mono *x, const struct exec_batch *batches, struct exec_result *results,
+static int run(struct exec_mono *x, const struct batch *batches, struct batch_result *results,
                float *logits_out) {
     const struct exec_info *info = &x->base.info;
-    int32_t ms = info->max_seqs;
-    for (int32_t i = 0; i < info->n_attn; i++) {
-        char err[256];
-        if (exec_batch_check(&batches[i], info, err, sizeof err) != JANUS_OK) return JANUS_EINVAL;
-        if (batches[i].n_rows > x->max_rows) return JANUS_EINVAL;
-    }
-    // Positions must continue each slot's KV exactly (after this step's frees/starts).
-    for (int32_t i = 0; i < info->n_attn; i++) {
-        const struct exec_batch *b = &batches[i];
-        for (int32_t r = 0; r < b->n_rows; r++) {
-            if (r > 0 && b->rows[r - 1].slot == b->rows[r].slot) continue; // checked above
-            int32_t slot = b->rows[r].slot, held = x->kv_len[i * ms + slot];
-            for (int32_t k = 0; k < b->n_free; k++)
-                held = b->free_slots[k] == slot ? 0 : held;
-            for (int32_t k = 0; k < b->n_start; k++)
-                held = b->start_slots[k] == slot ? 0 : held;
-            if (b->rows[r].pos != held) return JANUS_EINVAL; // a gap or a rewrite
-        }
+    char why[JANUS_ERR_LEN];
+    if (exec_kv_check(&x->kv, info, batches, why, sizeof why) != JANUS_OK) {
+        LOG_WARN("monolithic executor: batch refused: %s", why);
+        return JANUS_EINVAL;
     }
     int64_t t0 = clock_now_ns();
-    apply_slots(x, batches);
     batch_clear(&x->batch);
     for (int32_t i = 0; i < info->n_attn; i++) {
-        const struct exec_batch *b = &batches[i];
-        for (int32_t r = 0; r < b->n_rows; r++) {
-            const struct exec_row *row = &b->rows[r];
-            int32_t seq = i * ms + row->slot;
-            int rc = batch_add(&x->batch, row->token, seq, row->pos, row->i_sample >= 0);
-            if (rc) return rc;
-        }
+        int rc = batch_append(&x->batch, &batches[i], i * info->max_seqs);
+        if (rc) return rc;
     }
-    for (int k = 0; k < EXEC_STATS_MAX_MOE; k++)
-        x->stats.activated_last[k] = 0;
+    for (int32_t k = 0; k < x->batch.n_free; k++)
+        stepper_seq_free(&x->st, x->batch.free_seq[k]);
+    for (int32_t k = 0; k < x->batch.n_start; k++)
+        stepper_seq_free(&x->st, x->batch.start_seq[k]);
+    x->stats.activated_last[0] = 0;
     if (x->batch.n > 0) {
         int rc = stepper_step(&x->st, &x->batch);
         if (rc) return rc;
     }
-    int64_t n_logits = 0;
+    exec_kv_commit(&x->kv, batches);
+    int64_t n_logits = 0, V = info->n_vocab;
     const float *lg = x->batch.n > 0 ? stepper_logits(&x->st, &n_logits) : NULL;
-    // Logits rows come in batch order; samples may be listed in any order, so walk rows.
-    int64_t li = 0, V = info->n_vocab;
+    JANUS_ASSERT(n_logits == x->batch.n_logits);
+    // Logits rows come in batch order: instance 0's rows with logits, then instance 1's, ...
+    int64_t k = 0;
     for (int32_t i = 0; i < info->n_attn; i++) {
-        const struct exec_batch *b = &batches[i];
-        results[i].n_sample = b->n_sample;
-        for (int32_t r = 0; r < b->n_rows; r++) {
-            const struct exec_row *row = &b->rows[r];
-            x->kv_len[i * ms + row->slot] = row->pos + 1;
-            if (row->i_sample < 0) continue;
-            JANUS_ASSERT(li < n_logits);
-            const float *l = lg + li * V;
-            li++;
-            const struct exec_sample *s = &b->samples[row->i_sample];
-            int32_t tok;
-            if (s->temperature <= 0.0f || logits_out) { // step_logits: greedy (exec.h)
-                tok = sampler_greedy(l, V);
-            } else {
-                x->smp.p.temp = s->temperature;
-                x->smp.p.top_k = s->top_k;
-                x->smp.p.top_p = s->top_p;
-                x->smp.p.seed = s->seed;
-                rng_init3(&x->smp.rng, s->seed, (uint64_t)row->pos, 0);
-                tok = sampler_sample(&x->smp, l);
-            }
-            results[i].tokens[row->i_sample] = tok;
+        const struct batch *b = &batches[i];
+        results[i].n_sample = (int32_t)b->n_logits;
+        for (int64_t r = 0, j = 0; r < b->n; r++) {
+            if (!b->logits[r]) continue;
+            results[i].tokens[j] = sampler_sample_at(&x->smp, lg + k * V, &b->sample[j], b->pos[r]);
+            j++;
+            k++;
         }
     }
-    if (logits_out) {
-        // k counts samples over instances in order (exec.h): instance i's sample j.
-        int64_t base = 0, row_li = 0;
-        for (int32_t i = 0; i < info->n_attn; i++) {
-            const struct exec_batch *b = &batches[i];
-            for (int32_t r = 0; r < b->n_rows; r++) {
-                if (b->rows[r].i_sample < 0) continue;
-                memcpy(logits_out + (base + b->rows[r].i_sample) * V, lg + row_li * V,
-                       (size_t)V * sizeof(float));
-                row_li++;
-            }
-            base += b->n_sample;
-        }
-    }
+    if (logits_out && n_logits > 0) memcpy(logits_out, lg, (size_t)(n_logits * V) * sizeof(float));
     x->stats.n_steps++;
     x->stats.step_ns_total += (uint64_t)(clock_now_ns() - t0);
     return JANUS_OK;
 }
 
-static int mono_step(struct exec *e, const struct exec_batch *b, struct exec_result *r) {
+static int mono_step(struct exec *e, const struct batch *b, struct batch_result *r) {
     return run((struct exec_mono *)e, b, r, NULL);
 }
 
-static int mono_step_logits(struct exec *e, const struct exec_batch *b, struct exec_result *r,
+static int mono_step_logits(struct exec *e, const struct batch *b, struct batch_result *r,
                             float *logits) {
     return run((struct exec_mono *)e, b, r, logits);
 }
@@ -168,13 +107,8 @@ static int mono_step_logits(struct exec *e, const struct exec_batch *b, struct e
 static int mono_stats(struct exec *e, struct exec_stats *out) {
     struct exec_mono *x = (struct exec_mono *)e;
     *out = x->stats;
-    int32_t ms = e->info.max_seqs;
-    for (int32_t i = 0; i < e->info.n_attn && i < EXEC_STATS_MAX_ATTN; i++) {
-        int64_t used = 0;
-        for (int32_t s = 0; s < ms; s++)
-            used += x->kv_len[i * ms + s];
-        out->kv_used_tokens[i] = used;
-    }
+    for (int32_t i = 0; i < e->info.n_attn; i++)
+        out->kv_used_tokens[i] = exec_kv_used(&x->kv, i);
     return JANUS_OK;
 }
 
@@ -184,8 +118,8 @@ static void mono_destroy(struct exec *e) {
     batch_free(&x->batch);
     stepper_free(&x->st);
     model_free(&x->model);
+    exec_kv_free(&x->kv);
     mem_free(x->seen);
-    mem_free(x->kv_len);
     mem_free(x);
 }
 
@@ -199,18 +133,14 @@ static const struct exec_ops mono_ops = {
 int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *err,
                      size_t err_len) {
     *out = NULL;
-    if (p->n_attn < 1 || p->n_attn > EXEC_STATS_MAX_ATTN || p->max_seqs < 1 ||
-        p->max_seqs > EXEC_MAX_SEQS || p->max_rows < 1 || p->max_rows > EXEC_MAX_ROWS ||
-        p->n_ctx < 0 || p->n_ctx > LIMIT_MAX_CONTEXT) {
-        snprintf(err, err_len, "bad executor parameters (n_attn %d, max_seqs %d, max_rows %d)",
-                 p->n_attn, p->max_seqs, p->max_rows);
-        return JANUS_EINVAL;
-    }
+    if (p->n_attn < 1 || p->n_attn > LIMIT_MAX_INSTANCES || p->max_seqs < 1 ||
+        p->max_seqs > BATCH_MAX_SEQS || p->max_rows < 1 || p->max_rows > BATCH_MAX_ROWS ||
+        p->n_ctx < 0 || p->n_ctx > LIMIT_MAX_CONTEXT)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "bad executor parameters (n_attn %d, max_seqs %d, max_rows %d)",
+                           p->n_attn, p->max_seqs, p->max_rows);
     struct exec_mono *x = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *x);
-    if (!x) {
-        snprintf(err, err_len, "out of memory");
-        return JANUS_ENOMEM;
-    }
+    if (!x) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     int rc = model_load(&x->model, p->model_path, err, err_len);
     if (rc) {
         mem_free(x);
@@ -230,9 +160,8 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     info->kv_tokens = (int64_t)p->max_seqs * n_ctx;
     model_display_name(&x->model, p->model_path, info->model_name, sizeof info->model_name);
     snprintf(info->kernels, sizeof info->kernels, "%s", kern_best()->name); // stepper's default
-    x->max_rows = p->max_rows;
     x->n_expert = hp->n_expert > 0 ? hp->n_expert : 1;
-    x->stats.n_layer = (int32_t)JANUS_MIN(hp->n_layer, (int64_t)EXEC_STATS_MAX_LAYERS);
+    x->stats.n_layer = (int32_t)hp->n_layer; // <= LIMIT_MAX_LAYERS (hparams)
     x->stats.n_moe = 1;
     x->stats.n_attn = p->n_attn;
     int64_t n_seq = (int64_t)p->n_attn * p->max_seqs;
@@ -243,17 +172,15 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
                                 .n_threads = p->n_threads > 0 ? p->n_threads : 1};
     struct sampler_params smp_p = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
     x->seen = mem_alloc(MEM_TAG_ENGINE, (size_t)x->n_expert);
-    x->kv_len = mem_calloc(MEM_TAG_ENGINE, (size_t)n_seq, sizeof *x->kv_len);
-    if (!x->seen || !x->kv_len) {
-        rc = JANUS_ENOMEM;
-        snprintf(err, err_len, "out of memory");
+    if (!x->seen || exec_kv_init(&x->kv, info, p->max_rows) != JANUS_OK) {
+        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
         goto fail;
     }
     rc = stepper_init(&x->st, &x->model, &sp);
-    if (rc == JANUS_OK) rc = batch_init(&x->batch, sp.max_tokens);
+    if (rc == JANUS_OK) rc = batch_init(&x->batch, JANUS_MAX(sp.max_tokens, n_seq));
     if (rc == JANUS_OK) rc = sampler_init(&x->smp, hp->n_vocab, &smp_p);
     if (rc) {
-        snprintf(err, err_len, "engine init: %s", janus_strerror(rc));
+        status_errf(err, err_len, rc, "engine init: %s", janus_strerror(rc));
         goto fail;
     }
     stepper_set_routing_cb(&x->st, on_routing, x);

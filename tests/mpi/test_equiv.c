@@ -21,6 +21,7 @@
 #include "comm/comm.h"
 #include "runtime/exec.h"
 #include "runtime/worker_mpi.h"
+#include "runtime/worker_stats.h"
 
 #include <stdlib.h>
 
@@ -57,45 +58,39 @@ static int load_workload(const char *model, struct workload *w) {
 static int run_workload(struct exec *e, const struct workload *w, struct outcome *o,
                         uint64_t *step_allocs) {
     int32_t n_a = e->info.n_attn, V = e->info.n_vocab;
-    struct exec_batch *b = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *b);
-    struct exec_result *r = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *r);
+    struct batch *b = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *b);
+    struct batch_result *r = mem_calloc(MEM_TAG_MISC, (size_t)n_a, sizeof *r);
     float *lg = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
     if (!b || !r || !lg) return JANUS_ENOMEM;
+    for (int32_t i = 0; i < n_a; i++)
+        if (batch_init(&b[i], 16) != JANUS_OK) return JANUS_ENOMEM;
     int32_t fed[N_SEQ] = {0}, gen[N_SEQ] = {0}, started[N_SEQ] = {0};
     int rc = JANUS_OK;
     for (int step = 0; step < 64 && rc == JANUS_OK; step++) {
         int done = 1;
         int32_t who[N_SEQ]; // sample k (global order) -> sequence
         for (int32_t i = 0; i < n_a; i++)
-            exec_batch_clear(&b[i]);
+            batch_clear(&b[i]);
         for (int s = 0; s < N_SEQ; s++) {
             if (gen[s] == N_GEN) continue;
             done = 0;
-            struct exec_batch *bi = &b[s % n_a];
+            struct batch *bi = &b[s % n_a];
             int32_t slot = s / n_a;
             if (!started[s]) {
-                bi->start_slots[bi->n_start++] = slot;
+                bi->start_seq[bi->n_start++] = slot;
                 started[s] = 1;
             }
             int32_t n_rows = fed[s] < w->n_tok[s] ? JANUS_MIN(CHUNK, w->n_tok[s] - fed[s]) : 1;
+            // the last row needs a token once the whole prompt is fed (greedy sampling)
+            int sample = fed[s] + n_rows >= w->n_tok[s];
             for (int32_t k = 0; k < n_rows; k++) {
-                struct exec_row *row = &bi->rows[bi->n_rows++];
                 int32_t pos = fed[s] < w->n_tok[s] ? fed[s] + k : w->n_tok[s] + gen[s] - 1;
-                row->token =
+                int32_t token =
                     fed[s] < w->n_tok[s] ? w->tok[s][fed[s] + k] : o->tokens[s][gen[s] - 1];
-                row->slot = slot;
-                row->pos = pos;
-                row->i_sample = -1;
+                if (batch_add(bi, token, slot, pos, sample && k == n_rows - 1) != JANUS_OK)
+                    return JANUS_ELIMIT;
             }
             if (fed[s] < w->n_tok[s]) fed[s] += n_rows;
-            if (fed[s] == w->n_tok[s]) { // the last row needs a token
-                struct exec_row *row = &bi->rows[bi->n_rows - 1];
-                row->i_sample = bi->n_sample;
-                struct exec_sample *sm = &bi->samples[bi->n_sample++];
-                memset(sm, 0, sizeof *sm);
-                sm->row = bi->n_rows - 1;
-                sm->top_p = 1.0f;
-            }
         }
         if (done) break;
         int32_t base = 0;
@@ -103,7 +98,7 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
             int32_t k = 0;
             for (int s = i; s < N_SEQ; s += n_a)
                 if (gen[s] < N_GEN && fed[s] == w->n_tok[s]) who[base + k++] = s;
-            base += b[i].n_sample;
+            base += (int32_t)b[i].n_logits;
         }
         uint64_t before = mem_alloc_count();
         rc = e->ops->step_logits(e, b, r, lg);
@@ -111,18 +106,20 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
         if (rc) break;
         base = 0;
         for (int32_t i = 0; i < n_a; i++) {
-            for (int32_t k = 0; k < b[i].n_sample; k++) {
+            for (int32_t k = 0; k < b[i].n_logits; k++) {
                 int s = who[base + k];
                 if (gen[s] == 0)
                     memcpy(o->logits + (int64_t)s * V, lg + (int64_t)(base + k) * V,
                            (size_t)V * sizeof(float));
                 o->tokens[s][gen[s]++] = r[i].tokens[k];
             }
-            base += b[i].n_sample;
+            base += (int32_t)b[i].n_logits;
         }
     }
     for (int s = 0; s < N_SEQ; s++)
         if (gen[s] != N_GEN) rc = rc ? rc : JANUS_EINVAL;
+    for (int32_t i = 0; i < n_a; i++)
+        batch_free(&b[i]);
     mem_free(b);
     mem_free(r);
     mem_free(lg);
@@ -238,6 +235,7 @@ TEST(mpi_equals_monolithic) {
                     p.max_rows = 16;
                     p.n_ctx = 64;
                     p.seed = 7;
+                    p.check_schedule = 1; // schedule digests compared on every MoE layer
                     struct exec *e = NULL;
                     char err[512] = "";
                     int rc = worker_mpi_start(&p, &e, err, sizeof err);
@@ -269,8 +267,8 @@ TEST(mpi_equals_monolithic) {
                     }
                     EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g",
                            models[m], n_a, n_e, node_sizes[k], what, p.comm, worst);
-                    struct worker_mpi_report *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
-                    EXPECT(r && worker_mpi_report(e, r) == JANUS_OK, "report");
+                    struct worker_stats *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
+                    EXPECT(r && worker_stats_report(e, r) == JANUS_OK, "report");
                     if (r) {
                         uint64_t moe_layers = 0;
                         for (int32_t l = 0; l < r->n_layer; l++)

@@ -55,32 +55,24 @@ TEST(mpi_ranks_agree_on_kernels) {
     int n = test_read_ints(ids, tok, MAX_PROMPT);
     snprintf(ids, sizeof ids, "%s/reference/llama-moe-f32.1.greedy", test_fixtures_dir());
     CHECK(n > 0 && test_read_ints(ids, want, 8) == 8, "fixture token files");
-    struct exec_batch *b = mem_calloc(MEM_TAG_MISC, 1, sizeof *b);
-    struct exec_result *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
-    CHECK(b && r, "out of memory");
+    struct batch *b = mem_calloc(MEM_TAG_MISC, 1, sizeof *b);
+    struct batch_result *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
+    CHECK(b && r && batch_init(b, MAX_PROMPT) == JANUS_OK, "out of memory");
     int32_t got[8] = {0};
     int rc = JANUS_OK;
     for (int g = 0; g < 8 && n > 0 && b && r && rc == JANUS_OK; g++) {
-        exec_batch_clear(b);
-        if (g == 0) b->start_slots[b->n_start++] = 0;
+        batch_clear(b);
+        if (g == 0) b->start_seq[b->n_start++] = 0;
         const int32_t n_rows = g == 0 ? n : 1;
-        for (int32_t k = 0; k < n_rows; k++) {
-            struct exec_row *row = &b->rows[b->n_rows++];
-            row->token = g == 0 ? tok[k] : got[g - 1];
-            row->slot = 0;
-            row->pos = g == 0 ? k : n + g - 1;
-            row->i_sample = -1;
-        }
-        b->rows[b->n_rows - 1].i_sample = 0;
-        struct exec_sample *sm = &b->samples[b->n_sample++];
-        memset(sm, 0, sizeof *sm);
-        sm->row = b->n_rows - 1;
-        sm->top_p = 1.0f;
-        rc = exec_step(e, b, r);
+        for (int32_t k = 0; k < n_rows && rc == JANUS_OK; k++) // the last row: greedy token
+            rc = batch_add(b, g == 0 ? tok[k] : got[g - 1], 0, g == 0 ? k : n + g - 1,
+                           k == n_rows - 1);
+        if (rc == JANUS_OK) rc = exec_step(e, b, r);
         got[g] = r->tokens[0];
     }
     CHECK(rc == JANUS_OK, "step: %s", janus_strerror(rc));
     CHECK(n > 0 && !memcmp(got, want, sizeof want), "greedy tokens differ from the fixture");
+    if (b) batch_free(b);
     mem_free(b);
     mem_free(r);
     exec_destroy(&e);

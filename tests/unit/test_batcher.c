@@ -10,11 +10,26 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "requests/batcher.h"
+#include "runtime/exec.h"
 
 #include <stdlib.h>
 
-static struct exec_batch g_bt[4];
-static struct exec_result g_res[4];
+static struct batch g_bt[4];
+static struct batch_result g_res[4];
+
+// The batches, allocated once at the largest budget.
+static struct batch *bts(void) {
+    for (int i = 0; i < 4; i++)
+        if (g_bt[i].cap == 0 && batch_init(&g_bt[i], BATCH_MAX_ROWS) != JANUS_OK) abort();
+    return g_bt;
+}
+
+// Row index of batch b's k-th row with logits (the row sample k belongs to), -1 if none.
+static int64_t sample_row(const struct batch *b, int64_t k) {
+    for (int64_t r = 0; r < b->n; r++)
+        if (b->logits[r] && k-- == 0) return r;
+    return -1;
+}
 
 static struct batcher_config cfg(int n_attn, int max_seqs, int64_t kv, int n_ctx, int budget,
                                  int max_waiting) {
@@ -50,9 +65,9 @@ static int submit(struct batcher *b, uint64_t id, int n_prompt, int max_tokens, 
 // Fills results with token = 100 + slot (never EOS) unless tok >= 0.
 static void fake_results(const struct batcher *b, int32_t tok) {
     for (int i = 0; i < b->cfg.n_attn; i++) {
-        g_res[i].n_sample = g_bt[i].n_sample;
-        for (int k = 0; k < g_bt[i].n_sample; k++)
-            g_res[i].tokens[k] = tok >= 0 ? tok : 100 + g_bt[i].rows[g_bt[i].samples[k].row].slot;
+        g_res[i].n_sample = (int32_t)g_bt[i].n_logits;
+        for (int k = 0; k < g_bt[i].n_logits; k++)
+            g_res[i].tokens[k] = tok >= 0 ? tok : 100 + g_bt[i].seq[sample_row(&g_bt[i], k)];
     }
 }
 
@@ -73,7 +88,7 @@ static struct exec_info info_of(const struct batcher *b) {
 
 // Runs one step with fake tokens; checks the batches. Returns total rows.
 static int32_t step(struct batcher *b, int32_t tok) {
-    int32_t n = batcher_schedule(b, 0, g_bt);
+    int32_t n = batcher_schedule(b, 0, bts());
     struct exec_info inf = info_of(b);
     for (int i = 0; i < b->cfg.n_attn; i++) {
         char e[256];
@@ -95,9 +110,9 @@ TEST(one_request_prefill_then_decode_then_length) {
     CHECK(&b);
     ASSERT_EQ(step(&b, -1), 5);
     ASSERT_EQ(g_bt[0].n_start, 1);
-    ASSERT_EQ(g_bt[0].n_sample, 1);
-    ASSERT_EQ(g_bt[0].samples[0].row, 4);
-    ASSERT_EQ(g_bt[0].rows[4].pos, 4);
+    ASSERT_EQ(g_bt[0].n_logits, 1);
+    ASSERT_EQ(sample_row(&g_bt[0], 0), 4);
+    ASSERT_EQ(g_bt[0].pos[4], 4);
     CHECK(&b);
     struct batcher_event ev;
     ASSERT_EQ(batcher_pop_event(&b, &ev), 1);
@@ -107,8 +122,8 @@ TEST(one_request_prefill_then_decode_then_length) {
     ASSERT_EQ(batcher_pop_event(&b, &ev), 0);
     // decode: feeds the sampled token at position 5
     ASSERT_EQ(step(&b, -1), 1);
-    ASSERT_EQ(g_bt[0].rows[0].pos, 5);
-    ASSERT_EQ(g_bt[0].rows[0].token, 100);
+    ASSERT_EQ(g_bt[0].pos[0], 5);
+    ASSERT_EQ(g_bt[0].token[0], 100);
     ASSERT_EQ(g_bt[0].n_start, 0);
     ASSERT_EQ(batcher_pop_event(&b, &ev), 1);
     ASSERT_EQ(step(&b, -1), 1);
@@ -127,7 +142,7 @@ TEST(one_request_prefill_then_decode_then_length) {
     // The freed slot travels in the next batch's free list.
     ASSERT_EQ(step(&b, -1), 0);
     ASSERT_EQ(g_bt[0].n_free, 1);
-    ASSERT_EQ(g_bt[0].free_slots[0], 0);
+    ASSERT_EQ(g_bt[0].free_seq[0], 0);
     ASSERT_EQ(batcher_busy(&b), 0);
     batcher_free(&b);
 }
@@ -138,13 +153,13 @@ TEST(prefill_chunks_under_budget) {
     ASSERT_OK(batcher_init(&b, &c, NULL, 0));
     ASSERT_OK(submit(&b, 1, 600, 2, NULL));
     ASSERT_EQ(step(&b, -1), 256);
-    ASSERT_EQ(g_bt[0].n_sample, 0);
+    ASSERT_EQ(g_bt[0].n_logits, 0);
     ASSERT_EQ(step(&b, -1), 256);
-    ASSERT_EQ(g_bt[0].rows[0].pos, 256);
-    ASSERT_EQ(g_bt[0].n_sample, 0);
+    ASSERT_EQ(g_bt[0].pos[0], 256);
+    ASSERT_EQ(g_bt[0].n_logits, 0);
     ASSERT_EQ(step(&b, -1), 88);
-    ASSERT_EQ(g_bt[0].n_sample, 1);
-    ASSERT_EQ(g_bt[0].rows[87].pos, 599);
+    ASSERT_EQ(g_bt[0].n_logits, 1);
+    ASSERT_EQ(g_bt[0].pos[87], 599);
     CHECK(&b);
     batcher_free(&b);
 }
@@ -156,16 +171,16 @@ TEST(decode_rows_first_then_prefill) {
     ASSERT_OK(submit(&b, 1, 2, 10, NULL));
     ASSERT_OK(submit(&b, 2, 2, 10, NULL));
     ASSERT_EQ(step(&b, -1), 4); // both prefills fit
-    ASSERT_EQ(g_bt[0].n_sample, 2);
+    ASSERT_EQ(g_bt[0].n_logits, 2);
     ASSERT_OK(submit(&b, 3, 10, 10, NULL));
     ASSERT_EQ(step(&b, -1), 4);
     // two decode rows (one per running request), then a 2-row prefill chunk of request 3
-    ASSERT_EQ(g_bt[0].rows[0].pos, 2);
-    ASSERT_EQ(g_bt[0].rows[1].pos, 2);
-    ASSERT_EQ(g_bt[0].rows[2].pos, 0);
-    ASSERT_EQ(g_bt[0].rows[3].pos, 1);
-    ASSERT_EQ(g_bt[0].rows[2].slot, 2);
-    ASSERT_EQ(g_bt[0].n_sample, 2);
+    ASSERT_EQ(g_bt[0].pos[0], 2);
+    ASSERT_EQ(g_bt[0].pos[1], 2);
+    ASSERT_EQ(g_bt[0].pos[2], 0);
+    ASSERT_EQ(g_bt[0].pos[3], 1);
+    ASSERT_EQ(g_bt[0].seq[2], 2);
+    ASSERT_EQ(g_bt[0].n_logits, 2);
     CHECK(&b);
     batcher_free(&b);
 }
@@ -189,9 +204,9 @@ TEST(pin_to_instance_with_most_free_kv) {
     ASSERT_EQ(st.seqs_used[2], 3);
     // every request stays on its instance: decode rows land where the prefill ran
     step(&b, -1);
-    ASSERT_EQ(g_bt[0].n_rows, 1);
-    ASSERT_EQ(g_bt[1].n_rows, 1);
-    ASSERT_EQ(g_bt[2].n_rows, 3);
+    ASSERT_EQ(g_bt[0].n, 1);
+    ASSERT_EQ(g_bt[1].n, 1);
+    ASSERT_EQ(g_bt[2].n, 3);
     batcher_free(&b);
 }
 
@@ -268,9 +283,9 @@ TEST(cancel_waiting_and_running) {
     step(&b, -1);
     ASSERT_EQ(g_bt[0].n_free, 1);
     ASSERT_EQ(g_bt[0].n_start, 1);
-    ASSERT_EQ(g_bt[0].free_slots[0], 0);
-    ASSERT_EQ(g_bt[0].start_slots[0], 0);
-    ASSERT_EQ(g_bt[0].rows[0].pos, 0);
+    ASSERT_EQ(g_bt[0].free_seq[0], 0);
+    ASSERT_EQ(g_bt[0].start_seq[0], 0);
+    ASSERT_EQ(g_bt[0].pos[0], 0);
     CHECK(&b);
     batcher_free(&b);
 }
@@ -342,10 +357,10 @@ TEST(prefill_progresses_when_decodes_fill_most_of_budget) {
     ASSERT_OK(submit(&b, 4, 9, 5, NULL));
     for (int t = 0; t < 9; t++) {
         ASSERT_EQ(step(&b, -1), 4); // 3 decode rows + 1 prefill row
-        ASSERT_EQ(g_bt[0].rows[3].slot, 3);
-        ASSERT_EQ(g_bt[0].rows[3].pos, t);
+        ASSERT_EQ(g_bt[0].seq[3], 3);
+        ASSERT_EQ(g_bt[0].pos[3], t);
     }
-    ASSERT_EQ(g_bt[0].n_sample, 4);   // the 9th prefill row samples
+    ASSERT_EQ(g_bt[0].n_logits, 4);   // the 9th prefill row samples
     c = cfg(1, 4, 10000, 1000, 3, 8); // budget below the slot count is refused
     struct batcher b2;
     ASSERT_EQ(batcher_init(&b2, &c, NULL, 0), JANUS_EINVAL);
@@ -356,18 +371,18 @@ TEST(prefill_progresses_when_decodes_fill_most_of_budget) {
 TEST(empty_instance_batches_and_config_errors) {
     struct batcher b;
     struct batcher_config c = cfg(2, 4, 1000, 1000, 256, 8);
-    c.token_budget = EXEC_MAX_ROWS + 1;
+    c.token_budget = BATCH_MAX_ROWS + 1;
     char err[128];
     ASSERT_EQ(batcher_init(&b, &c, err, sizeof err), JANUS_EINVAL);
     c = cfg(2, 4, 1000, 1000, 256, 8);
-    c.max_seqs = EXEC_MAX_SEQS + 1;
+    c.max_seqs = BATCH_MAX_SEQS + 1;
     ASSERT_EQ(batcher_init(&b, &c, err, sizeof err), JANUS_EINVAL);
     c = cfg(2, 4, 1000, 1000, 256, 8);
     ASSERT_OK(batcher_init(&b, &c, NULL, 0));
     ASSERT_OK(submit(&b, 1, 3, 3, NULL));
     step(&b, -1);
-    ASSERT_EQ(g_bt[0].n_rows, 3);
-    ASSERT_EQ(g_bt[1].n_rows, 0);
+    ASSERT_EQ(g_bt[0].n, 3);
+    ASSERT_EQ(g_bt[1].n, 0);
     batcher_free(&b);
 }
 
@@ -377,7 +392,7 @@ TEST(abort_fails_running_requests) {
     ASSERT_OK(batcher_init(&b, &c, NULL, 0));
     ASSERT_OK(submit(&b, 1, 3, 3, NULL));
     ASSERT_OK(submit(&b, 2, 3, 3, NULL));
-    batcher_schedule(&b, 0, g_bt);
+    batcher_schedule(&b, 0, bts());
     batcher_abort(&b);
     struct batcher_event ev;
     ASSERT_EQ(batcher_pop_event(&b, &ev), 1);

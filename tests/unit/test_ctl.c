@@ -202,47 +202,46 @@ TEST(exec_rejects_bad_batches) {
         .model_path = path, .n_attn = 1, .max_seqs = 2, .max_rows = 8, .n_ctx = 32};
     char err[256];
     ASSERT_OK(exec_mono_create(&mp, &e, err, sizeof err));
-    static struct exec_batch b;
-    static struct exec_result r;
-    exec_batch_clear(&b);
-    b.n_rows = 1;
-    b.rows[0] = (struct exec_row){.token = 1, .slot = 0, .pos = 3, .i_sample = -1};
+    static struct batch b;
+    static struct batch_result r;
+    ASSERT_OK(batch_init(&b, 8));
+    ASSERT_OK(batch_add(&b, 1, 0, 3, 0));
     ASSERT_EQ(exec_step(e, &b, &r), JANUS_EINVAL); // gap: slot 0 holds no positions
-    b.rows[0].pos = 0;
-    b.rows[0].slot = 2;
+    b.pos[0] = 0;
+    b.seq[0] = 2;
     ASSERT_EQ(exec_step(e, &b, &r), JANUS_EINVAL); // slot out of range
     ASSERT_EQ(exec_batch_check(&b, &e->info, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "slot") != NULL);
-    b.rows[0].slot = 0;
-    b.rows[0].token = e->info.n_vocab;
+    b.seq[0] = 0;
+    b.token[0] = e->info.n_vocab;
     ASSERT_EQ(exec_step(e, &b, &r), JANUS_EINVAL);
-    b.rows[0].token = 1;
-    b.rows[0].i_sample = 0;
-    b.n_sample = 1;
-    b.samples[0] = (struct exec_sample){.row = 0, .top_p = 1.0f};
+    batch_clear(&b);
+    const struct sampler_params greedy = {.top_p = 1.0f};
+    ASSERT_OK(batch_add_sampled(&b, 1, 0, 0, &greedy));
     ASSERT_OK(exec_step(e, &b, &r));
     ASSERT_EQ(r.n_sample, 1);
     ASSERT(r.tokens[0] >= 0 && r.tokens[0] < e->info.n_vocab);
     // sampling with temperature: same seed and position -> same token
-    b.rows[0].pos = 1;
-    b.samples[0].temperature = 1.0f;
-    b.samples[0].seed = 7;
+    b.pos[0] = 1;
+    b.sample[0].temp = 1.0f;
+    b.sample[0].seed = 7;
     ASSERT_OK(exec_step(e, &b, &r));
     int32_t t1 = r.tokens[0];
     b.n_start = 1;
-    b.start_slots[0] = 0; // restart slot 0 and redo positions 0, 1
-    b.rows[0].pos = 0;
-    b.samples[0].temperature = 0;
+    b.start_seq[0] = 0; // restart slot 0 and redo positions 0, 1
+    b.pos[0] = 0;
+    b.sample[0].temp = 0;
     ASSERT_OK(exec_step(e, &b, &r));
     b.n_start = 0;
-    b.rows[0].pos = 1;
-    b.samples[0].temperature = 1.0f;
+    b.pos[0] = 1;
+    b.sample[0].temp = 1.0f;
     ASSERT_OK(exec_step(e, &b, &r));
     ASSERT_EQ(r.tokens[0], t1);
     struct exec_stats st;
     ASSERT_OK(exec_stats(e, &st));
     ASSERT_EQ(st.n_steps, 4); // the rejected batches ran nothing
     ASSERT_EQ(st.kv_used_tokens[0], 2);
+    batch_free(&b);
     exec_destroy(&e);
     ASSERT(e == NULL);
 }
@@ -265,33 +264,28 @@ TEST(step_logits_matches_reference) {
         n[s] = read_ids(path, tok[s], 64);
         ASSERT(n[s] > 1);
     }
-    static struct exec_batch b[2];
-    static struct exec_result r[2];
+    static struct batch b[2];
+    static struct batch_result r[2];
+    for (int s = 0; s < 2; s++)
+        ASSERT_OK(batch_init(&b[s], 4));
     int64_t V = e->info.n_vocab;
     float *lg = calloc((size_t)(2 * V), sizeof *lg);
     int done[2] = {0, 0}, got = 0;
     for (int step = 0; got < 2 && step < 64; step++) {
         for (int s = 0; s < 2; s++) {
-            exec_batch_clear(&b[s]);
-            if (step == 0) b[s].start_slots[b[s].n_start++] = 1;
-            for (int k = 0; k < 4 && done[s] < n[s]; k++, done[s]++) {
-                struct exec_row *row = &b[s].rows[b[s].n_rows++];
-                *row = (struct exec_row){
-                    .token = tok[s][done[s]], .slot = 1, .pos = done[s], .i_sample = -1};
-                if (done[s] == n[s] - 1) {
-                    row->i_sample = 0;
-                    b[s].samples[0] = (struct exec_sample){
-                        .row = b[s].n_rows - 1, .top_p = 1.0f, .temperature = 0.7f, .seed = 3};
-                    b[s].n_sample = 1;
-                }
-            }
+            batch_clear(&b[s]);
+            if (step == 0) b[s].start_seq[b[s].n_start++] = 1;
+            const struct sampler_params sp = {.top_p = 1.0f, .temp = 0.7f, .seed = 3};
+            for (int k = 0; k < 4 && done[s] < n[s]; k++, done[s]++)
+                ASSERT_OK(batch_add_sampled(&b[s], tok[s][done[s]], 1, done[s],
+                                            done[s] == n[s] - 1 ? &sp : NULL));
         }
         int64_t base = 0;
         static float tmp[2 * 4096];
         ASSERT(V <= 4096);
         ASSERT_OK(e->ops->step_logits(e, b, r, tmp));
         for (int s = 0; s < 2; s++)
-            if (b[s].n_sample) {
+            if (b[s].n_logits) {
                 memcpy(lg + s * V, tmp + base * V, (size_t)V * sizeof *lg);
                 base++;
                 got++;
@@ -313,5 +307,7 @@ TEST(step_logits_matches_reference) {
         ASSERT_LT(maxd, 1e-3);
     }
     free(lg);
+    for (int s = 0; s < 2; s++)
+        batch_free(&b[s]);
     exec_destroy(&e);
 }

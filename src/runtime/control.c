@@ -1,0 +1,194 @@
+// The control plane of the MPI deployment (control.h).
+// SPDX-License-Identifier: MIT
+#include "runtime/control.h"
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/status.h"
+#include "comm/comm.h"
+#include "comm/wire.h"
+#include "runtime/step.h"
+
+#include <signal.h>
+#include <string.h>
+
+#define TAG_BATCH  20001
+#define TAG_RESULT 20002
+#define TAG_LOGITS 20003
+
+// ---- the step header
+
+void control_make_header(struct worker *w, uint16_t type) {
+    memset(w->hdr, 0, w->hdr_len);
+    struct wire_header h = {WIRE_MAGIC, WIRE_VERSION, type, WIRE_LAYER_NONE, 0, w->step_no};
+    wire_header_encode(&h, w->hdr);
+}
+
+// Nonblocking on every rank (blocking and nonblocking collectives do not match): the
+// controller waits at once; a worker polls, first busily for HDR_SPIN_NS (back-to-back
+// steps arrive within it), then with short sleeps, so an idle deployment (a server between
+// requests) does not keep every core busy.
+#define HDR_SPIN_NS  2000000
+#define HDR_SLEEP_NS 200000
+int control_bcast_header(struct worker *w) {
+    MPI_Request req;
+    COMM_TRY(MPI_Ibcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm, &req));
+    if (w->topo.rank == 0) return JANUS_MPI_CALL(MPI_Wait(&req, MPI_STATUS_IGNORE));
+    int64_t t0 = clock_now_ns();
+    for (;;) {
+        int done = 0;
+        COMM_TRY(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
+        if (done) return JANUS_OK;
+        if (clock_now_ns() - t0 > HDR_SPIN_NS) clock_sleep_ns(HDR_SLEEP_NS);
+    }
+}
+
+// ---- rank 0: one step
+
+// Receives attention instance i's tokens (and logits into lg when wanted).
+static int recv_result(struct worker *w, int32_t i, const struct batch *b, struct batch_result *r,
+                       float *lg) {
+    int src = w->topo.side[TOPO_ROLE_ATTN].rank[i], count = 0;
+    MPI_Status st;
+    COMM_TRY(MPI_Recv(r, 1 + BATCH_MAX_SEQS, MPI_INT32_T, src, TAG_RESULT, w->topo.comm, &st));
+    COMM_TRY(MPI_Get_count(&st, MPI_INT32_T, &count));
+    if (count != 1 + b->n_logits || r->n_sample != b->n_logits) return JANUS_EPROTO;
+    if (lg && b->n_logits > 0)
+        COMM_TRY(MPI_Recv(lg, (int)(b->n_logits * w->V), MPI_FLOAT, src, TAG_LOGITS, w->topo.comm,
+                          MPI_STATUS_IGNORE));
+    return JANUS_OK;
+}
+
+int control_step(struct worker *w, const struct batch *batches, struct batch_result *results,
+                 float *logits) {
+    if (w->failed) return JANUS_ECOMM;
+    const struct exec_info *info = &w->base.info;
+    char why[JANUS_ERR_LEN];
+    if (exec_kv_check(&w->kv, info, batches, why, sizeof why) != JANUS_OK) {
+        LOG_WARN("batch refused: %s", why);
+        return JANUS_EINVAL;
+    }
+    int64_t t0 = clock_now_ns();
+    struct wire_step st;
+    memset(&st, 0, offsetof(struct wire_step, b));
+    st.step = w->step_no;
+    st.n_attn = info->n_attn;
+    for (int32_t i = 0; i < info->n_attn; i++)
+        st.b[i] = (int32_t)batches[i].n;
+    int want_logits = logits != NULL || (w->p.logits_out && !w->logits_written);
+    st.flags = want_logits ? WIRE_STEP_LOGITS : 0;
+    st.scheme = w->p.comm >= 0
+                    ? w->p.comm
+                    : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
+    size_t n_hdr = 0;
+    int rc = wire_step_encode(&st, w->hdr, w->hdr_len, &n_hdr);
+    if (rc == JANUS_OK) rc = xfer_step(&w->xf, &st);
+    if (rc) return rc;
+    w->failed = 1; // until the step completes: a transport failure leaves the job unusable
+    if (control_bcast_header(w) != JANUS_OK) return JANUS_ECOMM;
+    for (int32_t i = 1; i < info->n_attn; i++) {
+        uint8_t *buf = w->pack + (size_t)i * w->pack_len;
+        size_t len = 0;
+        if (batch_pack(&batches[i], buf, w->pack_len, &len) != JANUS_OK ||
+            JANUS_MPI_CALL(MPI_Isend(buf, (int)len, MPI_BYTE, w->topo.side[TOPO_ROLE_ATTN].rank[i],
+                                     TAG_BATCH, w->topo.comm, &w->req[i])) != JANUS_OK)
+            return JANUS_ECOMM;
+    }
+    if (step_attn(w, &batches[0], &results[0], logits) != JANUS_OK) return JANUS_ECOMM;
+    if (info->n_attn > 1 &&
+        JANUS_MPI_CALL(MPI_Waitall(info->n_attn - 1, w->req + 1, MPI_STATUSES_IGNORE)) != JANUS_OK)
+        return JANUS_ECOMM;
+    if (batches[0].n_logits > 0) worker_stats_write_logits(w, w->logits);
+    int64_t base = batches[0].n_logits;
+    for (int32_t i = 1; i < info->n_attn; i++) {
+        // Without a caller's buffer, rank 0's own logits buffer (already used) receives them.
+        float *lg = !want_logits ? NULL : logits ? logits + base * w->V : w->logits;
+        if (recv_result(w, i, &batches[i], &results[i], lg) != JANUS_OK) return JANUS_ECOMM;
+        if (lg && batches[i].n_logits > 0) worker_stats_write_logits(w, lg);
+        base += batches[i].n_logits;
+    }
+    w->failed = 0;
+    exec_kv_commit(&w->kv, batches);
+    w->step_no++;
+    w->n_steps++;
+    w->scheme_steps[st.scheme]++;
+    w->step_ns += (uint64_t)(clock_now_ns() - t0);
+    return JANUS_OK;
+}
+
+void control_stop(struct worker *w) {
+    if (w->failed) {
+        LOG_ERROR("the deployment failed; ending the MPI job");
+        comm_abort(5);
+    }
+    control_make_header(w, WIRE_TYPE_STOP);
+    if (control_bcast_header(w) != JANUS_OK) comm_abort(5);
+}
+
+// ---- every other rank
+
+// One step on a non-controller rank, after the header arrived.
+static int worker_step(struct worker *w, const struct wire_step *st) {
+    int rc = xfer_step(&w->xf, st);
+    if (rc) return rc;
+    if (w->topo.role == TOPO_ROLE_MOE) return step_moe(w, st->step);
+    MPI_Status ms;
+    int len = 0;
+    COMM_TRY(MPI_Recv(w->pack, (int)w->pack_len, MPI_BYTE, 0, TAG_BATCH, w->topo.comm, &ms));
+    COMM_TRY(MPI_Get_count(&ms, MPI_BYTE, &len));
+    char why[JANUS_ERR_LEN] = "rows differ from the step header";
+    if (batch_unpack(&w->batch, w->pack, (size_t)len) != JANUS_OK) {
+        LOG_ERROR("attention instance %d: malformed batch message (%d bytes)", w->topo.inst, len);
+        return JANUS_EPROTO;
+    }
+    if (exec_batch_check(&w->batch, &w->base.info, why, sizeof why) != JANUS_OK ||
+        w->batch.n != st->b[w->topo.inst]) {
+        LOG_ERROR("attention instance %d: malformed batch from the controller: %s", w->topo.inst,
+                  why);
+        return JANUS_EPROTO;
+    }
+    int logits = (st->flags & WIRE_STEP_LOGITS) != 0;
+    rc = step_attn(w, &w->batch, &w->res, NULL);
+    if (rc) return rc;
+    COMM_TRY(MPI_Send(&w->res, 1 + w->res.n_sample, MPI_INT32_T, 0, TAG_RESULT, w->topo.comm));
+    if (logits && w->batch.n_logits > 0)
+        COMM_TRY(MPI_Send(w->logits, (int)(w->batch.n_logits * w->V), MPI_FLOAT, 0, TAG_LOGITS,
+                          w->topo.comm));
+    return JANUS_OK;
+}
+
+void control_worker_loop(struct worker *w) {
+    for (;;) {
+        int rc = control_bcast_header(w);
+        struct wire_header h;
+        if (rc == JANUS_OK) rc = wire_header_decode(w->hdr, w->hdr_len, &h);
+        if (rc != JANUS_OK) {
+            LOG_ERROR("worker: bad step header: %s", janus_strerror(rc));
+            comm_abort(4);
+        }
+        if (h.type == WIRE_TYPE_STOP) return;
+        if (h.type == WIRE_TYPE_STATS) {
+            if (worker_stats_collect(w, NULL) != JANUS_OK) comm_abort(4);
+            continue;
+        }
+        struct wire_step st;
+        rc = h.type == WIRE_TYPE_STEP
+                 ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
+                 : JANUS_EPROTO;
+        if (rc != JANUS_OK) {
+            LOG_ERROR("worker: bad step header (type %u): %s", h.type, janus_strerror(rc));
+            comm_abort(4);
+        }
+        if (w->fault_rank == comm_world_rank() && (int64_t)st.step == w->fault_step) {
+            LOG_ERROR("JANUS_FAULT_DIE: rank %d dies at step %lld", comm_world_rank(),
+                      (long long)st.step);
+            raise(SIGKILL);
+        }
+        rc = worker_step(w, &st);
+        if (rc != JANUS_OK) {
+            LOG_ERROR("worker: step %llu failed: %s", (unsigned long long)st.step,
+                      janus_strerror(rc));
+            comm_abort(4);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+// One step of the disaggregated deployment, the data path of both sides (SPEC §3): where a
+// token goes in layer ℓ. An attention rank embeds its local batch, and per layer runs
+// attention (KV append), then on a MoE layer sends x_i to the MoE side, computes the shared
+// expert while the MoE side works, receives its rows of Σ partials and adds them; after the
+// last layer it computes logits and samples. A MoE rank, per MoE layer, receives x of the
+// whole step, gates every token, runs the activation scheduler, runs the experts assigned
+// to it and sends its partial sums back. Exchange: comm/xfer (1PC / 2PC, chosen per step).
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_STEP_H
+#define JANUS_STEP_H
+
+#include "base/base.h"
+#include "runtime/worker.h"
+
+// Attention rank: runs local batch b (already validated), writes the sampled tokens into
+// *res and, when lg_out is not NULL, the logits of the rows with logits (batch order, V
+// each) into lg_out. The exchange of the step must be set up (xfer_step).
+JANUS_WUR int step_attn(struct worker *w, const struct batch *b, struct batch_result *res,
+                        float *lg_out);
+
+// MoE rank: the MoE side of step `step` over the B rows of xfer_step's header.
+JANUS_WUR int step_moe(struct worker *w, uint64_t step);
+
+#endif // JANUS_STEP_H
