@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BODY_LIMIT_HARD (64u << 20)
 
@@ -295,13 +294,6 @@ int http_port(const struct http_server *h) { return h->s.port; }
 
 int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err_len) {
     return front_wait_ready(&h->s.f, timeout_ms, err, err_len);
-}
-
-int http_job_alive(struct http_server *h) {
-    pthread_mutex_lock(&h->s.f.mu);
-    int alive = h->s.f.job == FRONT_JOB_STARTING || h->s.f.job == FRONT_JOB_READY;
-    pthread_mutex_unlock(&h->s.f.mu);
-    return alive;
 }
 
 void http_stop(struct http_server **hp) {

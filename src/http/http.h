@@ -48,8 +48,6 @@ int http_port(const struct http_server *s);
 // since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
 // (JANUS_EAGAIN).
 JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
-// 1 while the job is running (or starting), 0 once it has exited or failed.
-int http_job_alive(struct http_server *s);
 // Stops accepting, tells the job to shut down (SIGTERM, then SIGKILL after a grace period),
 // fails what is still in flight, frees everything; *s = NULL.
 void http_stop(struct http_server **s);
