@@ -138,7 +138,7 @@ static int spawn(struct front *s, char *err, size_t err_len) {
     argv[n + 1] = s->sock_path;
     argv[n + 2] = NULL;
     pid_t pid;
-    int rc = launch_spawn(argv, s->p.mpi_env, &pid, err, err_len);
+    int rc = launch_spawn(argv, s->p.mpi_env, -1, &pid, err, err_len);
     mem_free(argv);
     if (rc) return rc;
     s->job_pid = pid;

@@ -60,12 +60,14 @@ void launch_mpi_env(void) {
         setenv(env[i][0], env[i][1], 1);
 }
 
-int launch_spawn(char *const *argv, int mpi_env, pid_t *pid, char *err, size_t err_len) {
+int launch_spawn(char *const *argv, int mpi_env, int out_fd, pid_t *pid, char *err,
+                 size_t err_len) {
     pid_t p = fork();
     if (p < 0) return status_errf(err, err_len, JANUS_EIO, "fork: %s", strerror(errno));
     if (p == 0) {
         setpgid(0, 0); // own group: stopping the job reaches mpirun's children too
         if (mpi_env) launch_mpi_env();
+        if (out_fd >= 0 && out_fd != STDOUT_FILENO) dup2(out_fd, STDOUT_FILENO);
         execvp(argv[0], argv);
         fprintf(stderr, "janus: cannot start %s: %s\n", argv[0], strerror(errno));
         _exit(127);

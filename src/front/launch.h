@@ -49,10 +49,12 @@ JANUS_WUR int launch_build(struct launch_argv *out, const struct launch_spec *sp
 void launch_mpi_env(void);
 
 // Starts argv (NULL-terminated) as a child in its own process group (so signalling -pid
-// reaches mpirun's children too); with mpi_env, launch_mpi_env() is applied in the child.
-// Returns JANUS_OK with *pid set, or JANUS_EIO (fork failed; err filled). If exec fails the
-// child prints one line and exits with status 127.
-JANUS_WUR int launch_spawn(char *const *argv, int mpi_env, pid_t *pid, char *err, size_t err_len);
+// reaches mpirun's children too); with mpi_env, launch_mpi_env() is applied in the child;
+// out_fd >= 0 becomes the child's stdout (e.g. a pipe's write end, for a caller that reads
+// the job's output), -1 keeps ours. Returns JANUS_OK with *pid set, or JANUS_EIO (fork
+// failed; err filled). If exec fails the child prints one line and exits with status 127.
+JANUS_WUR int launch_spawn(char *const *argv, int mpi_env, int out_fd, pid_t *pid, char *err,
+                           size_t err_len);
 
 // Describes a waitpid() status as "exit status N" or "signal N".
 void launch_describe_exit(int wait_status, char *out, size_t n);
