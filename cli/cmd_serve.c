@@ -2,14 +2,16 @@
 // process is the front: it launches the deployment as a child job (`janus worker ...`),
 // talks to its controller over a Unix socket, and serves HTTP. With no -m it serves the
 // embedded default model, made with `janus gen-model` on first use and kept in
-// $XDG_CACHE_HOME/janus (else ~/.cache/janus). Options it does not know are passed to the
-// job unchanged (deployment flags). Stops on SIGINT/SIGTERM.
+// $XDG_CACHE_HOME/janus (else ~/.cache/janus). Deployment flags listed in the forwarding
+// table below are passed to the job unchanged. Stops on SIGINT/SIGTERM.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "opts.h"
 
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
+#include "front/launch.h"
 #include "http/http.h"
 
 #include <errno.h>
@@ -25,140 +27,143 @@
 #include <unistd.h>
 
 #define CMD                "serve"
-#define MAX_JOB_ARGS       128
 #define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
 
-static void usage(FILE *f) {
-    fprintf(f,
-            "usage: janus serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"
-            "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]\n"
-            "  OpenAI-compatible HTTP server: POST /v1/completions, POST /v1/chat/completions,\n"
-            "  GET /v1/models, GET /health, GET /metrics (see docs/HTTP.md).\n"
-            "  -m, --model FILE     GGUF model (default: a small generated model, cached in\n"
-            "                       $XDG_CACHE_HOME/janus or ~/.cache/janus)\n"
-            "  --attn N             attention instances (default 1)\n"
-            "  --moe M              MoE instances (needs the MPI deployment; default 1)\n"
-            "  --host ADDR          numeric address to bind (default 127.0.0.1)\n"
-            "  --port N             TCP port (default 8080; 0 = any free port, printed)\n"
-            "  --api-key KEY        require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
-            "                       (also read from JANUS_API_KEY)\n"
-            "  --max-body BYTES     request body limit (default 1048576) -> 413\n"
-            "  --max-tokens N       largest max_tokens accepted (default: the context length)\n"
-            "  --max-prompt N       largest prompt in tokens (default: the context length - 1)\n"
-            "  --max-connections N  concurrent HTTP connections (default 256)\n"
-            "  --timeout S          idle connection timeout in seconds (default 600)\n"
-            "  --health-window-ms N /health needs a step completed this recently (default 10000)\n"
-            "  --restart N          relaunch a deployment that fails after start, up to N times\n"
-            "                       (default 0: keep serving errors and a failing /health)\n"
-            "  --mpi                the disaggregated deployment: N + M MPI ranks via mpirun\n"
-            "                       (the default)\n"
-            "  --mono               the deployment in one process instead (monolithic engine;\n"
-            "                       --moe must be 1)\n"
-            "  --mpirun PATH        the mpirun to use (default: mpirun from PATH)\n"
-            "  --hostfile FILE      mpirun hostfile (multi-host deployments)\n"
-            "  --mpi-arg ARG        extra argument for mpirun (repeatable)\n"
-            "Deployment flags passed to the job (janus worker --help): --max-seqs N, --ctx N,\n"
-            "--budget N (per-step token budget per attention instance), --max-waiting N,\n"
-            "--threads N, --heartbeat-ms N; MPI only: --slots C, --layout FILE, --policy P,\n"
-            "--comm S, --comm-cost SPEC, --node-size K.\n");
-}
+// Deployment options passed through to the job (janus worker) unchanged (the forwarding
+// table); the job validates them (one error line, non-zero exit). arg NULL: a flag.
+struct fwd_opt {
+    const char *name, *arg, *help;
+};
+static const struct fwd_opt forwarded[] = {
+    {"max-seqs", "N", "KV slots per attention instance"},
+    {"ctx", "N", "positions per request"},
+    {"budget", "N", "per-step token budget per attention instance"},
+    {"max-waiting", "N", "waiting-queue bound of the batcher"},
+    {"threads", "N", "engine threads per rank"},
+    {"heartbeat-ms", "N", "idle heartbeat step period"},
+    {"step-delay-ms", "N", "sleep before every step (tests)"},
+    {"slots", "C", "MPI only: expert slots per MoE instance"},
+    {"layout", "FILE", "MPI only: replica layout JSON"},
+    {"policy", "P", "MPI only: activation scheduler policy"},
+    {"comm", "S", "MPI only: 1pc|2pc1|2pc2|auto"},
+    {"comm-cost", "SPEC", "MPI only: exchange cost overrides"},
+    {"node-size", "K", "MPI only: emulated nodes of K ranks per role"},
+    {"seed", "N", "MPI only: seed of the random scheduler policy"},
+    {"expert-stats-out", "FILE", "MPI only: write the expert activation statistics"},
+    {"no-calibrate", NULL, "MPI only: skip the start-up ping-pong"},
+    {"no-check-schedule", NULL, "MPI only: skip the schedule digest comparison"},
+};
+#define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
 struct serve_opts {
     struct http_params hp;
     const char *model;
-    const char *attn, *moe;
-    int mpi;
+    int64_t n_attn, n_moe, max_body; // 0: not given
+    int mpi, mono;
     const char *mpirun, *hostfile;
     const char *mpi_args[16];
     int n_mpi_args;
-    const char *pass[MAX_JOB_ARGS];
+    const char *pass[2 * N_FWD + 16];
     int n_pass;
+    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
 };
 
-static int parse(int argc, char **argv, struct serve_opts *o) {
+// CLI_FN targets: a forwarded option with a value, and --mpi-arg.
+struct fwd_slot {
+    struct serve_opts *o;
+    char flag[32]; // "--name"
+};
+static int add_fwd(void *t, const char *v, const char *cmd) {
+    struct fwd_slot *f = t;
+    if (f->o->n_pass + 2 > (int)JANUS_ARRAY_SIZE(f->o->pass))
+        return cli_error(cmd, "too many options");
+    f->o->pass[f->o->n_pass++] = f->flag;
+    f->o->pass[f->o->n_pass++] = v;
+    return 0;
+}
+static int add_mpi_arg(void *t, const char *v, const char *cmd) {
+    struct serve_opts *o = t;
+    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
+        return cli_error(cmd, "too many --mpi-arg");
+    o->mpi_args[o->n_mpi_args++] = v;
+    return 0;
+}
+
+// Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
+static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     memset(o, 0, sizeof *o);
-    o->mpi = 1; // the disaggregated deployment unless --mono
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n;
-        if (!strcmp(a, "--mono")) {
-            o->mpi = 0;
-            continue;
-        }
-        if (!strcmp(a, "--mpi")) {
-            o->mpi = 1;
-            continue;
-        }
-        if (!strncmp(a, "--", 2) && !v) return cli_error(CMD, "missing value for %s", a);
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            if (!v) return cli_error(CMD, "missing value for %s", a);
-            o->model = v;
-        } else if (!strcmp(a, "--attn")) {
-            o->attn = v;
-        } else if (!strcmp(a, "--moe")) {
-            o->moe = v;
-        } else if (!strcmp(a, "--mpirun")) {
-            o->mpirun = v;
-        } else if (!strcmp(a, "--hostfile")) {
-            o->hostfile = v;
-        } else if (!strcmp(a, "--mpi-arg")) {
-            if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-                return cli_error(CMD, "too many --mpi-arg");
-            o->mpi_args[o->n_mpi_args++] = v;
-        } else if (!strcmp(a, "--host")) {
-            o->hp.host = v;
-        } else if (!strcmp(a, "--port")) {
-            if (cli_parse_i64(v, 0, 65535, &n))
-                return cli_error(CMD, "--port needs an integer in [0, 65535]");
-            o->hp.port = (int)n;
-        } else if (!strcmp(a, "--api-key")) {
-            o->hp.api_key = v;
-        } else if (!strcmp(a, "--max-body")) {
-            if (cli_parse_i64(v, 1, 64 << 20, &n))
-                return cli_error(CMD, "--max-body needs bytes in [1, 67108864]");
-            o->hp.max_body = (size_t)n;
-        } else if (!strcmp(a, "--max-tokens")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n))
-                return cli_error(CMD, "--max-tokens needs an integer >= 1");
-            o->hp.max_tokens = (int32_t)n;
-        } else if (!strcmp(a, "--max-prompt")) {
-            if (cli_parse_i64(v, 1, INT32_MAX, &n))
-                return cli_error(CMD, "--max-prompt needs an integer >= 1");
-            o->hp.max_prompt = (int32_t)n;
-        } else if (!strcmp(a, "--max-connections")) {
-            if (cli_parse_i64(v, 1, 65536, &n))
-                return cli_error(CMD, "--max-connections needs an integer in [1, 65536]");
-            o->hp.max_connections = (int)n;
-        } else if (!strcmp(a, "--timeout")) {
-            if (cli_parse_i64(v, 1, 86400, &n))
-                return cli_error(CMD, "--timeout needs seconds in [1, 86400]");
-            o->hp.timeout_s = (int)n;
-        } else if (!strcmp(a, "--restart")) {
-            if (cli_parse_i64(v, 0, 1000000, &n))
-                return cli_error(CMD, "--restart needs an integer >= 0");
-            o->hp.max_restarts = (int)n;
-        } else if (!strcmp(a, "--health-window-ms")) {
-            if (cli_parse_i64(v, 100, 3600000, &n))
-                return cli_error(CMD, "--health-window-ms needs an integer in [100, 3600000]");
-            o->hp.health_window_ms = (int)n;
-        } else if (!strncmp(a, "--", 2)) {
-            // A deployment flag: forwarded with its value (the job validates it).
-            if (o->n_pass + 2 > MAX_JOB_ARGS - 16) return cli_error(CMD, "too many options");
-            o->pass[o->n_pass++] = a;
-            o->pass[o->n_pass++] = v;
-        } else {
-            return cli_error(CMD, "unexpected argument '%s' (see --help)", a);
-        }
-        i++;
+    static struct fwd_slot slots[N_FWD];
+    struct http_params *hp = &o->hp;
+    struct cli_opt opts[32 + N_FWD] = {
+        CLI_OPT_STR("model", 'm', &o->model, "FILE",
+                    "GGUF model (default: a small generated model, cached in\n"
+                    "$XDG_CACHE_HOME/janus or ~/.cache/janus)"),
+        CLI_OPT_I64("attn", 0, &o->n_attn, 1, 64, "N", "attention instances (default 1)"),
+        CLI_OPT_I64("moe", 0, &o->n_moe, 1, 64, "M",
+                    "MoE instances (needs the MPI deployment; default 1)"),
+        CLI_OPT_STR("host", 0, &hp->host, "ADDR", "numeric address to bind (default 127.0.0.1)"),
+        CLI_OPT_I32("port", 0, &hp->port, 0, 65535, "N",
+                    "TCP port (default 8080; 0 = any free port, printed)"),
+        CLI_OPT_STR("api-key", 0, &hp->api_key, "KEY",
+                    "require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
+                    "(also read from JANUS_API_KEY)"),
+        CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",
+                    "request body limit (default 1048576) -> 413"),
+        CLI_OPT_I32("max-tokens", 0, &hp->max_tokens, 1, INT32_MAX, "N",
+                    "largest max_tokens accepted (default: the context length)"),
+        CLI_OPT_I32("max-prompt", 0, &hp->max_prompt, 1, INT32_MAX, "N",
+                    "largest prompt in tokens (default: the context length - 1)"),
+        CLI_OPT_I32("max-connections", 0, &hp->max_connections, 1, 65536, "N",
+                    "concurrent HTTP connections (default 256)"),
+        CLI_OPT_I32("timeout", 0, &hp->timeout_s, 1, 86400, "S",
+                    "idle connection timeout in seconds (default 600)"),
+        CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",
+                    "/health needs a step completed this recently (default 10000)"),
+        CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
+                    "relaunch a deployment that fails after start, up to N times\n"
+                    "(default 0: keep serving errors and a failing /health)"),
+        CLI_OPT_FLAG("mpi", 0, &o->mpi,
+                     "the disaggregated deployment: N + M MPI ranks via mpirun\n(the default)"),
+        CLI_OPT_FLAG("mono", 0, &o->mono,
+                     "the deployment in one process instead (monolithic engine;\n"
+                     "--moe must be 1)"),
+        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
+                    "the mpirun to use (default: mpirun from PATH)"),
+        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
+                    "mpirun hostfile (multi-host deployments)"),
+        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
+    };
+    int n = 0;
+    while (opts[n].name)
+        n++;
+    for (int i = 0; i < N_FWD; i++) {
+        const struct fwd_opt *f = &forwarded[i];
+        slots[i].o = o;
+        snprintf(slots[i].flag, sizeof slots[i].flag, "--%s", f->name);
+        opts[n++] =
+            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
+                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
     }
-    int64_t n;
-    if (o->attn && cli_parse_i64(o->attn, 1, 64, &n))
-        return cli_error(CMD, "--attn needs an integer in [1, 64]");
-    if (o->moe && cli_parse_i64(o->moe, 1, 64, &n))
-        return cli_error(CMD, "--moe needs an integer in [1, 64]");
-    if (o->moe && n > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
+    opts[n] = (struct cli_opt)CLI_OPT_END;
+    if (help) {
+        cli_opts_help(stdout,
+                      "serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"
+                      "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]",
+                      opts,
+                      "OpenAI-compatible HTTP server: POST /v1/completions, POST "
+                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics (see "
+                      "docs/HTTP.md). The options from\n--max-seqs on are passed to the job "
+                      "(janus worker --help).\n");
+        return 0;
+    }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    for (int i = 0; i < N_FWD; i++)
+        if (o->fwd_flag[i]) o->pass[o->n_pass++] = slots[i].flag;
+    if (o->max_body) hp->max_body = (size_t)o->max_body;
+    o->mpi = o->mpi || !o->mono; // the disaggregated deployment unless --mono alone
+    if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
     if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;
@@ -212,12 +217,9 @@ static int default_model(const char *self, char *path, size_t n) {
 }
 
 int cmd_serve(int argc, char **argv) {
-    if (cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return 0;
-    }
     struct serve_opts o;
-    if (parse(argc, argv, &o)) return 1;
+    if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
+    if (parse(argc, argv, &o, 0)) return 1;
     char self[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return cli_error(CMD, "cannot find the janus binary (/proc/self/exe)");
@@ -230,53 +232,42 @@ int cmd_serve(int argc, char **argv) {
     if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
 
     // The job. Monolithic: janus worker --mono -m MODEL [--attn N] [flags]. Disaggregated:
-    // mpirun -n N+M janus worker -m MODEL --attn N --moe M [flags]. The front appends
-    // --socket PATH.
-    char *job[MAX_JOB_ARGS];
-    char np[32];
-    int nj = 0;
-    if (o.mpi) {
-        int64_t na = 1, nm = 1;
-        if (o.attn) (void)cli_parse_i64(o.attn, 1, 64, &na);
-        if (o.moe) (void)cli_parse_i64(o.moe, 1, 64, &nm);
-        snprintf(np, sizeof np, "%lld", (long long)(na + nm));
-        job[nj++] = (char *)(o.mpirun ? o.mpirun : "mpirun");
-        job[nj++] = (char *)"--oversubscribe";
-        job[nj++] = (char *)"--bind-to";
-        job[nj++] = (char *)"none";
-        job[nj++] = (char *)"-n";
-        job[nj++] = np;
-        if (o.hostfile) {
-            job[nj++] = (char *)"--hostfile";
-            job[nj++] = (char *)o.hostfile;
-        }
-        for (int i = 0; i < o.n_mpi_args; i++)
-            job[nj++] = (char *)o.mpi_args[i];
-        // What Open MPI needs to run as root, oversubscribed, on few cores (children only).
-        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-        setenv("OMPI_MCA_mpi_yield_when_idle", "1", 1);
-        setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
-        setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    // mpirun -n N+M janus worker -m MODEL --attn N --moe M [flags] (front/launch.h). The
+    // front appends --socket PATH.
+    char na[24], nm[24];
+    snprintf(na, sizeof na, "%lld", (long long)o.n_attn);
+    snprintf(nm, sizeof nm, "%lld", (long long)o.n_moe);
+    const char *args[JANUS_ARRAY_SIZE(o.pass) + 16];
+    int n = 0;
+    args[n++] = "worker";
+    if (!o.mpi) args[n++] = "--mono";
+    args[n++] = "-m";
+    args[n++] = model;
+    if (o.n_attn) {
+        args[n++] = "--attn";
+        args[n++] = na;
     }
-    job[nj++] = self;
-    job[nj++] = (char *)"worker";
-    if (!o.mpi) job[nj++] = (char *)"--mono";
-    job[nj++] = (char *)"-m";
-    job[nj++] = model;
-    if (o.attn) {
-        job[nj++] = (char *)"--attn";
-        job[nj++] = (char *)o.attn;
-    }
-    if (o.mpi && o.moe) {
-        job[nj++] = (char *)"--moe";
-        job[nj++] = (char *)o.moe;
+    if (o.mpi && o.n_moe) {
+        args[n++] = "--moe";
+        args[n++] = nm;
     }
     for (int i = 0; i < o.n_pass; i++)
-        job[nj++] = (char *)o.pass[i];
-    job[nj] = NULL;
+        args[n++] = o.pass[i];
+    struct launch_spec spec = {.mpi = o.mpi,
+                               .n_ranks =
+                                   (int)((o.n_attn ? o.n_attn : 1) + (o.n_moe ? o.n_moe : 1)),
+                               .mpirun = o.mpirun,
+                               .hostfile = o.hostfile,
+                               .mpi_args = o.mpi_args,
+                               .n_mpi_args = o.n_mpi_args,
+                               .args = args,
+                               .n_args = n};
+    static struct launch_argv job; // large (PATH_MAX); lives as long as the server
+    char err[JANUS_ERR_LEN] = "";
+    if (launch_build(&job, &spec, err, sizeof err)) return cli_error(CMD, "%s", err);
     o.hp.model_path = model;
-    o.hp.job_argv = job;
+    o.hp.job_argv = job.argv;
+    o.hp.job_mpi = o.mpi;
 
     // Signals: SIGINT/SIGTERM are waited for here; every thread inherits the blocked mask.
     signal(SIGPIPE, SIG_IGN);
@@ -287,7 +278,6 @@ int cmd_serve(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     log_set_identity(-1, "front");
 
-    char err[512] = "";
     struct http_server *srv = NULL;
     int rc = http_start(&srv, &o.hp, err, sizeof err);
     if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));

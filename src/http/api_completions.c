@@ -39,7 +39,7 @@ static int stop_strings(const cJSON *req, struct api_gen *g, struct api_reply *r
         if (g->n_stop_str >= (int)JANUS_ARRAY_SIZE(g->stop_str)) {
             api_error(r, 400, "invalid_request_error", "stop", NULL,
                       "'stop' has more than %d strings", (int)JANUS_ARRAY_SIZE(g->stop_str));
-            return -1;
+            return JANUS_EINVAL;
         }
         g->stop_str[g->n_stop_str++] = e->valuestring;
     }
@@ -48,24 +48,24 @@ bad:
     api_error(r, 400, "invalid_request_error", "stop", NULL,
               "'stop' must be a string or an array of strings of at most %d bytes",
               MAX_STOP_STR_LEN);
-    return -1;
+    return JANUS_EINVAL;
 }
 
 int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, struct api_gen *g,
                      struct api_reply *r) {
-    char err[256];
+    char err[JANUS_ERR_LEN];
     memset(g, 0, sizeof *g);
     g->kind = kind;
-    pthread_mutex_lock(&s->mu);
-    struct frontlink_ready rd = s->ready;
+    pthread_mutex_lock(&s->f.mu);
+    struct frontlink_ready rd = s->f.ready;
     char name[FRONTLINK_MAX_NAME + 1];
-    snprintf(name, sizeof name, "%s", s->model_name);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(name, sizeof name, "%s", s->f.model_name);
+    pthread_mutex_unlock(&s->f.mu);
     int rc;
 #define BAD(param)                                                                                 \
     do {                                                                                           \
         api_error(r, 400, "invalid_request_error", param, NULL, "%s", err);                        \
-        return -1;                                                                                 \
+        return JANUS_EINVAL;                                                                       \
     } while (0)
     const char *model = NULL;
     rc = json_get_str(req, "model", 1024, &model, err, sizeof err);
@@ -73,7 +73,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     if (model && strcmp(model, name) != 0) {
         api_error(r, 404, "invalid_request_error", "model", "model_not_found",
                   "The model '%s' does not exist; this server serves '%s'", model, name);
-        return -1;
+        return JANUS_ENOTFOUND;
     }
     int64_t limit = s->p.max_tokens > 0 ? s->p.max_tokens : (int64_t)rd.n_ctx;
     int64_t mt = kind == API_COMPLETION ? 16 : -1;
@@ -94,19 +94,19 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         BAD("seed");
     if (json_get_i64(req, "n", 1, 1, &n, err, sizeof err) == JANUS_EINVAL) {
         api_error(r, 400, "invalid_request_error", "n", NULL, "only n = 1 is supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     int flag = 0;
     if (json_get_bool(req, "echo", &flag, err, sizeof err) == JANUS_EINVAL) BAD("echo");
     if (flag) {
         api_error(r, 400, "invalid_request_error", "echo", NULL, "'echo' is not supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(req, "logprobs");
     if (lp && !cJSON_IsNull(lp) && !cJSON_IsFalse(lp) &&
         !(cJSON_IsNumber(lp) && lp->valuedouble == 0)) {
         api_error(r, 400, "invalid_request_error", "logprobs", NULL, "'logprobs' is not supported");
-        return -1;
+        return JANUS_EINVAL;
     }
     g->sampling.temperature = (float)temp;
     g->sampling.top_p = (float)top_p;
@@ -116,7 +116,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     if (json_get_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL)
         BAD("ignore_eos");
     if (ignore_eos) g->flags |= FRONTLINK_FLAG_IGNORE_EOS;
-    if (stop_strings(req, g, r)) return -1;
+    if ((rc = stop_strings(req, g, r)) != JANUS_OK) return rc;
     const cJSON *ids = NULL;
     if (json_get_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL)
         BAD("stop_token_ids");
@@ -127,7 +127,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
             api_error(r, 400, "invalid_request_error", "stop_token_ids", NULL,
                       "'stop_token_ids' must be at most %d token ids below %u", FRONTLINK_MAX_STOP,
                       rd.n_vocab);
-            return -1;
+            return JANUS_EINVAL;
         }
         g->stop_ids[g->n_stop_ids++] = (int32_t)e->valuedouble;
     }
@@ -139,7 +139,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         if (!g->stream) {
             api_error(r, 400, "invalid_request_error", "stream_options", NULL,
                       "'stream_options' is only allowed with 'stream': true");
-            return -1;
+            return JANUS_EINVAL;
         }
         if (json_get_bool(so, "include_usage", &g->include_usage, err, sizeof err) == JANUS_EINVAL)
             BAD("stream_options.include_usage");
@@ -150,24 +150,24 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
 
 int api_tokenize(struct server *s, const char *text, size_t len, int parse_special, int32_t **out,
                  int32_t *n_out, struct api_reply *r) {
-    int32_t cap = (int32_t)JANUS_MIN((int64_t)s->ready.n_ctx + 1, (int64_t)FRONTLINK_MAX_PROMPT);
+    int32_t cap = (int32_t)JANUS_MIN((int64_t)s->f.ready.n_ctx + 1, (int64_t)FRONTLINK_MAX_PROMPT);
     int32_t *ids = mem_alloc(MEM_TAG_SERVER, (size_t)cap * sizeof *ids);
     if (!ids) {
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
-        return -1;
+        return JANUS_ENOMEM;
     }
     int n = vocab_tokenize(&s->vocab, text, len, 1, parse_special, ids, cap);
     if (n == JANUS_ELIMIT) {
         mem_free(ids);
         api_error(r, 400, "invalid_request_error", "prompt", "context_length_exceeded",
-                  "the prompt is longer than the context (%u tokens)", s->ready.n_ctx);
-        return -1;
+                  "the prompt is longer than the context (%u tokens)", s->f.ready.n_ctx);
+        return JANUS_ELIMIT;
     }
     if (n < 0) {
         mem_free(ids);
         api_error(r, 400, "invalid_request_error", "prompt", NULL, "cannot tokenize the prompt: %s",
                   janus_strerror(n));
-        return -1;
+        return JANUS_EINVAL;
     }
     *out = ids;
     *n_out = n;
@@ -290,44 +290,70 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
     }
 }
 
-static int usage_json(struct buf *b, int32_t np, int32_t nc) {
-    return buf_appendf(
-        b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}", np, nc,
-        np + nc);
+static cJSON *usage_json(int32_t np, int32_t nc) {
+    cJSON *u = cJSON_CreateObject();
+    cJSON_AddNumberToObject(u, "prompt_tokens", np);
+    cJSON_AddNumberToObject(u, "completion_tokens", nc);
+    cJSON_AddNumberToObject(u, "total_tokens", (double)np + nc);
+    return u;
 }
 
-// The opening of a response object or chunk, up to and including "choices":[
-static int obj_head(struct buf *b, const struct api_gen *g, uint64_t id, int64_t created,
-                    const char *model, int chunk) {
+// A response object or chunk {"id","object","created","model","choices":[]}; the caller
+// adds the choice (and usage). NULL when out of memory.
+static cJSON *obj_head(const struct api_gen *g, uint64_t id, int64_t created, const char *model,
+                       int chunk, cJSON **choices) {
     const char *obj = g->kind == API_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
                                           : "text_completion";
-    int rc = buf_appendf(b, "{\"id\":\"%s-%llu\",\"object\":\"%s\",\"created\":%lld,\"model\":",
-                         g->kind == API_CHAT ? "chatcmpl" : "cmpl", (unsigned long long)id, obj,
-                         (long long)created);
-    rc |= json_append_str(b, model, strlen(model));
-    rc |= buf_appendf(b, ",\"choices\":[");
-    return rc;
+    char idt[48];
+    snprintf(idt, sizeof idt, "%s-%llu", g->kind == API_CHAT ? "chatcmpl" : "cmpl",
+             (unsigned long long)id);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", idt);
+    cJSON_AddStringToObject(o, "object", obj);
+    cJSON_AddNumberToObject(o, "created", (double)created);
+    cJSON_AddItemToObject(o, "model", json_string(model, strlen(model)));
+    *choices = cJSON_AddArrayToObject(o, "choices");
+    return o;
 }
 
-// One choice carrying text (and finish_reason or null).
-static int choice(struct buf *b, const struct api_gen *g, const char *text, size_t len,
-                  const char *finish, int chunk, int first) {
-    int rc;
+// One choice carrying text (NULL: none, for a chat chunk) and finish_reason (or null).
+static cJSON *choice(const struct api_gen *g, const char *text, size_t len, const char *finish,
+                     int chunk, int first) {
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddNumberToObject(c, "index", 0);
     if (g->kind == API_CHAT) {
-        rc = buf_appendf(b, chunk ? "{\"index\":0,\"delta\":{" : "{\"index\":0,\"message\":{");
-        if (!chunk || first)
-            rc |= buf_appendf(b, "\"role\":\"assistant\"%s", text || !chunk ? "," : "");
-        if (text || !chunk) {
-            rc |= buf_appendf(b, "\"content\":");
-            rc |= json_append_str(b, text ? text : "", text ? len : 0);
-        }
-        rc |= buf_appendf(b, "},\"logprobs\":null,\"finish_reason\":");
+        cJSON *m = cJSON_AddObjectToObject(c, chunk ? "delta" : "message");
+        if (m && (!chunk || first)) cJSON_AddStringToObject(m, "role", "assistant");
+        if (m && (text || !chunk))
+            cJSON_AddItemToObject(m, "content", json_string(text ? text : "", text ? len : 0));
     } else {
-        rc = buf_appendf(b, "{\"index\":0,\"text\":");
-        rc |= json_append_str(b, text ? text : "", text ? len : 0);
-        rc |= buf_appendf(b, ",\"logprobs\":null,\"finish_reason\":");
+        cJSON_AddItemToObject(c, "text", json_string(text ? text : "", text ? len : 0));
     }
-    rc |= finish ? buf_appendf(b, "\"%s\"}", finish) : buf_appendf(b, "null}");
+    cJSON_AddNullToObject(c, "logprobs");
+    cJSON_AddItemToObject(c, "finish_reason",
+                          finish ? cJSON_CreateString(finish) : cJSON_CreateNull());
+    return c;
+}
+
+// A whole response: head, one choice (unless text and finish are both absent in a usage
+// chunk: with_choice 0) and usage (with_usage).
+static cJSON *response_json(const struct api_gen *g, uint64_t id, int64_t created,
+                            const char *model, int chunk, int with_choice, const char *text,
+                            size_t len, const char *finish, int first, int with_usage, int32_t np,
+                            int32_t nc) {
+    cJSON *choices, *o = obj_head(g, id, created, model, chunk, &choices);
+    if (o && with_choice) cJSON_AddItemToArray(choices, choice(g, text, len, finish, chunk, first));
+    if (o && with_usage) cJSON_AddItemToObject(o, "usage", usage_json(np, nc));
+    return o;
+}
+
+// Appends "data: <doc>\n\n" to b (an SSE event); takes ownership of doc.
+static int sse_event(struct buf *b, cJSON *doc) {
+    char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+    cJSON_Delete(doc);
+    if (!text) return JANUS_ENOMEM;
+    int rc = buf_appendf(b, "data: %s\n\n", text);
+    cJSON_free(text);
     return rc;
 }
 
@@ -362,11 +388,8 @@ struct stream {
 };
 
 static void sse_event_text(struct stream *st, const char *text, size_t len, const char *finish) {
-    struct buf *b = &st->out;
-    int rc = buf_appendf(b, "data: ");
-    rc |= obj_head(b, &st->g, st->req->id, st->created, st->model, 1);
-    rc |= choice(b, &st->g, text, len, finish, 1, st->first);
-    rc |= buf_appendf(b, "]}\n\n");
+    int rc = sse_event(&st->out, response_json(&st->g, st->req->id, st->created, st->model, 1, 1,
+                                               text, len, finish, st->first, 0, 0, 0));
     st->first = 0;
     (void)rc; // a full buffer truncates the stream; the cap is far above one chunk
 }
@@ -385,13 +408,9 @@ static void stream_finish(struct stream *st, int done, uint32_t reason, int err_
     } else {
         (void)done;
         sse_event_text(st, NULL, 0, reason_str(reason, st->t.stop_hit));
-        if (st->g.include_usage) {
-            (void)!buf_appendf(b, "data: ");
-            (void)!obj_head(b, &st->g, st->req->id, st->created, st->model, 1);
-            (void)!buf_appendf(b, "],");
-            (void)!usage_json(b, np, nc);
-            (void)!buf_appendf(b, "}\n\n");
-        }
+        if (st->g.include_usage)
+            (void)!sse_event(b, response_json(&st->g, st->req->id, st->created, st->model, 1, 0,
+                                              NULL, 0, NULL, 0, 1, np, nc));
         st->outcome = 1;
     }
     (void)!buf_appendf(b, "data: [DONE]\n\n");
@@ -415,12 +434,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         if (st->finished) return MHD_CONTENT_READER_END_OF_STREAM;
         // Wait for news.
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->f.mu);
         struct front_req *r = st->req;
         int waited = 0;
-        while (r->n_tokens == st->t.n_used && !r->done && !s->stopping) {
+        while (r->n_tokens == st->t.n_used && !r->done && !s->f.stopping) {
             if (waited++ > 0 && client_gone(st->conn)) break;
-            front_wait_locked(s, r, 100);
+            front_wait_locked(&s->f, r, 100);
         }
         int32_t n = r->n_tokens, done = r->done, err_code = r->err_code;
         uint32_t reason = r->finish_reason;
@@ -437,9 +456,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             }
         }
         memcpy(st->tok, r->tokens, (size_t)n * sizeof *st->tok);
-        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->f.mu);
         if (n == st->t.n_used && !done) {
-            if (s->stopping) {
+            if (s->f.stopping) {
                 stream_finish(st, 0, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0,
                               0);
                 continue;
@@ -449,7 +468,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
         textgen_feed(&st->t, &s->vocab, &st->g, st->tok, n, done && !err_code);
-        if (st->t.stop_hit) front_cancel(s, r);
+        if (st->t.stop_hit) front_cancel(&s->f, r);
         int final = st->t.stop_hit || (done && !err_code);
         size_t safe = textgen_safe(&st->t, &st->g, final);
         if (safe > st->t.emitted) {
@@ -469,18 +488,18 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
 static void stream_free(void *cls) {
     struct stream *st = cls;
     struct server *s = st->s;
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     int was_done = st->req->done;
     if (st->outcome == 1)
-        s->m.req_ok++;
+        s->f.m.req_ok++;
     else if (st->outcome == 2)
-        s->m.req_error++;
+        s->f.m.req_error++;
     else {
-        s->m.req_cancelled++;
-        if (!was_done || st->outcome == 3) s->m.client_disconnects++;
+        s->f.m.req_cancelled++;
+        if (!was_done || st->outcome == 3) s->f.m.client_disconnects++;
     }
-    pthread_mutex_unlock(&s->mu);
-    front_release(s, st->req); // cancels it in the deployment if it is still running
+    pthread_mutex_unlock(&s->f.mu);
+    front_release(&s->f, st->req); // cancels it in the deployment if it is still running
     textgen_free(&st->t);
     buf_free(&st->out);
     mem_free(st->tok);
@@ -492,18 +511,18 @@ static void stream_free(void *cls) {
 // ---- the shared entry
 
 static int validate_lengths(struct server *s, struct api_gen *g, struct api_reply *r) {
-    const struct frontlink_ready *rd = &s->ready;
+    const struct frontlink_ready *rd = &s->f.ready;
     int64_t max_prompt = s->p.max_prompt > 0 ? s->p.max_prompt : (int64_t)rd->n_ctx - 1;
     const char *pp = g->kind == API_CHAT ? "messages" : "prompt";
     if (g->n_prompt < 1) {
         api_error(r, 400, "invalid_request_error", pp, NULL, "the prompt is empty");
-        return -1;
+        return JANUS_EINVAL;
     }
     if (g->n_prompt > max_prompt) {
         api_error(r, 400, "invalid_request_error", pp, "context_length_exceeded",
                   "the prompt has %d tokens; the limit is %lld", g->n_prompt,
                   (long long)max_prompt);
-        return -1;
+        return JANUS_EINVAL;
     }
     int64_t room = JANUS_MIN((int64_t)rd->n_ctx, rd->kv_tokens) - g->n_prompt;
     if (g->max_tokens < 0) { // chat default: the rest of the context, within the limit
@@ -514,14 +533,14 @@ static int validate_lengths(struct server *s, struct api_gen *g, struct api_repl
         api_error(r, 400, "invalid_request_error", "max_tokens", "context_length_exceeded",
                   "prompt (%d tokens) + max_tokens (%d) exceeds the context length (%lld tokens)",
                   g->n_prompt, g->max_tokens, (long long)(room + g->n_prompt));
-        return -1;
+        return JANUS_EINVAL;
     }
     for (int32_t i = 0; i < g->n_prompt; i++)
         if (g->prompt[i] < 0 || (uint32_t)g->prompt[i] >= rd->n_vocab) {
             api_error(r, 400, "invalid_request_error", pp, NULL,
                       "prompt token %d at index %d is outside the vocabulary (%u tokens)",
                       g->prompt[i], i, rd->n_vocab);
-            return -1;
+            return JANUS_EINVAL;
         }
     return 0;
 }
@@ -538,9 +557,9 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     memcpy(sub.stop_ids, g->stop_ids, sizeof sub.stop_ids);
     sub.n_prompt = g->n_prompt;
     sub.prompt = g->prompt;
-    char err[256];
+    char err[JANUS_ERR_LEN];
     struct front_req *req = NULL;
-    int rc = front_submit(s, &sub, &req, err, sizeof err);
+    int rc = front_submit(&s->f, &sub, &req, err, sizeof err);
     if (rc == JANUS_EAGAIN) {
         api_error(r, 429, "rate_limit_error", NULL, "queue_full", "%s", err);
         return;
@@ -549,10 +568,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "%s", err);
         return;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     char model[FRONTLINK_MAX_NAME + 1];
-    snprintf(model, sizeof model, "%s", s->model_name);
-    pthread_mutex_unlock(&s->mu);
+    snprintf(model, sizeof model, "%s", s->f.model_name);
+    pthread_mutex_unlock(&s->f.mu);
     int64_t created = clock_wall_ms() / 1000;
 
     if (g->stream) {
@@ -560,7 +579,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         if (!st || textgen_init(&st->t, &s->vocab)) {
             if (st) textgen_free(&st->t);
             mem_free(st);
-            front_release(s, req);
+            front_release(&s->f, req);
             api_error(r, 500, "server_error", NULL, NULL, "out of memory");
             return;
         }
@@ -593,7 +612,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     // Non-streaming: wait for the end here (one thread per connection), watching the client.
     struct textgen t;
     if (textgen_init(&t, &s->vocab)) {
-        front_release(s, req);
+        front_release(&s->f, req);
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
@@ -606,14 +625,14 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
             gone = client_gone(conn);
             last_check = clock_now_ns();
         }
-        pthread_mutex_lock(&s->mu);
+        pthread_mutex_lock(&s->f.mu);
         int waited = 0;
-        while (!gone && req->n_tokens == t.n_used && !req->done && !s->stopping) {
+        while (!gone && req->n_tokens == t.n_used && !req->done && !s->f.stopping) {
             if (waited++ > 0 && client_gone(conn)) {
                 gone = 1;
                 break;
             }
-            front_wait_locked(s, req, 100);
+            front_wait_locked(&s->f, req, 100);
         }
         int32_t n = req->n_tokens, done = req->done, err_code = req->err_code;
         uint32_t reason = req->finish_reason;
@@ -628,8 +647,8 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
                 n = tok_cap;
         }
         if (n) memcpy(tok, req->tokens, (size_t)n * sizeof *tok);
-        int stopping = s->stopping;
-        pthread_mutex_unlock(&s->mu);
+        int stopping = s->f.stopping;
+        pthread_mutex_unlock(&s->f.mu);
         if (gone) {
             outcome = 3;
             api_error(r, 499, "invalid_request_error", NULL, "client_closed_request",
@@ -644,7 +663,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         }
         textgen_feed(&t, &s->vocab, g, tok, n, done && !err_code);
         if (t.stop_hit) {
-            front_cancel(s, req);
+            front_cancel(&s->f, req);
             reason = FRONTLINK_REASON_STOP;
             nc = t.n_used;
             np = g->n_prompt;
@@ -658,12 +677,10 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
             break;
         }
         outcome = 1;
-        int e = obj_head(&r->body, g, req->id, created, model, 0);
-        e |= choice(&r->body, g, t.text.data ? t.text.data : "", t.text.len,
-                    reason_str(reason, t.stop_hit), 0, 1);
-        e |= buf_appendf(&r->body, "],");
-        e |= usage_json(&r->body, np, nc);
-        e |= buf_appendf(&r->body, "}");
+        int e = api_json_reply(r, 200,
+                               response_json(g, req->id, created, model, 0, 1,
+                                             t.text.data ? t.text.data : "", t.text.len,
+                                             reason_str(reason, t.stop_hit), 1, 1, np, nc));
         if (e) {
             buf_reset(&r->body);
             api_error(r, 500, "server_error", NULL, NULL, "response too large");
@@ -672,19 +689,19 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         }
         break;
     }
-    pthread_mutex_lock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
     if (outcome == 1)
-        s->m.req_ok++;
+        s->f.m.req_ok++;
     else if (outcome == 2)
-        s->m.req_error++;
+        s->f.m.req_error++;
     else {
-        s->m.req_cancelled++;
-        s->m.client_disconnects++;
+        s->f.m.req_cancelled++;
+        s->f.m.client_disconnects++;
     }
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->f.mu);
     mem_free(tok);
     textgen_free(&t);
-    front_release(s, req);
+    front_release(&s->f, req);
 }
 
 // ---- POST /v1/completions
@@ -708,7 +725,7 @@ void api_completions(struct server *s, struct MHD_Connection *conn, const char *
             goto out;
     } else if (cJSON_IsArray(p)) {
         int n = cJSON_GetArraySize(p);
-        int64_t cap = (int64_t)s->ready.n_ctx;
+        int64_t cap = (int64_t)s->f.ready.n_ctx;
         if (n > cap) {
             api_error(r, 400, "invalid_request_error", "prompt", "context_length_exceeded",
                       "the prompt has %d tokens; the context holds %lld", n, (long long)cap);
@@ -738,28 +755,4 @@ out:
     api_count_bad(s, r);
     mem_free(g.prompt);
     cJSON_Delete(req);
-}
-
-int api_parse_body(struct server *s, const char *body, size_t len, cJSON **req,
-                   struct api_reply *r) {
-    char err[256];
-    int rc = json_parse(body, len, s->p.max_body, s->p.max_depth, req, err, sizeof err);
-    if (rc) {
-        api_error(r, 400, "invalid_request_error", NULL,
-                  rc == JANUS_ELIMIT ? "json_too_deep" : "invalid_json", "%s", err);
-        return -1;
-    }
-    if (!cJSON_IsObject(*req)) {
-        api_error(r, 400, "invalid_request_error", NULL, "invalid_json",
-                  "the body must be a JSON object");
-        return -1;
-    }
-    return 0;
-}
-
-void api_count_bad(struct server *s, const struct api_reply *r) {
-    if (r->status < 400 || r->status >= 500 || r->status == 429 || r->status == 499) return;
-    pthread_mutex_lock(&s->mu);
-    s->m.req_bad++;
-    pthread_mutex_unlock(&s->mu);
 }

@@ -12,58 +12,66 @@
 #include <stdio.h>
 #include <string.h>
 
-void api_models(struct server *s, struct api_reply *r) {
-    pthread_mutex_lock(&s->mu);
+void api_models(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
+    pthread_mutex_lock(&s->f.mu);
     char name[FRONTLINK_MAX_NAME + 1];
-    snprintf(name, sizeof name, "%s", s->model_name);
-    int ready = s->job == JOB_READY;
-    pthread_mutex_unlock(&s->mu);
+    snprintf(name, sizeof name, "%s", s->f.model_name);
+    int ready = s->f.job == FRONT_JOB_READY;
+    pthread_mutex_unlock(&s->f.mu);
     if (!ready) {
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "the deployment is not ready");
         return;
     }
-    int rc = buf_appendf(&r->body, "{\"object\":\"list\",\"data\":[{\"id\":");
-    rc |= json_append_str(&r->body, name, strlen(name));
-    rc |= buf_appendf(&r->body, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"janus\"}]}",
-                      (long long)(clock_wall_ms() / 1000));
-    r->status = rc ? 500 : 200;
+    cJSON *doc = cJSON_CreateObject(), *list = NULL, *m = NULL;
+    cJSON_AddStringToObject(doc, "object", "list");
+    if ((list = cJSON_AddArrayToObject(doc, "data")) && (m = cJSON_CreateObject())) {
+        cJSON_AddItemToArray(list, m);
+        cJSON_AddItemToObject(m, "id", json_string(name, strlen(name)));
+        cJSON_AddStringToObject(m, "object", "model");
+        cJSON_AddNumberToObject(m, "created", (double)(clock_wall_ms() / 1000));
+        cJSON_AddStringToObject(m, "owned_by", "janus");
+    }
+    if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");
 }
 
-void api_health(struct server *s, struct api_reply *r) {
-    pthread_mutex_lock(&s->mu);
-    enum job_state job = s->job;
-    int64_t age_ms = s->step_seen_ns ? (clock_now_ns() - s->step_seen_ns) / 1000000 : -1;
+void api_health(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
+    pthread_mutex_lock(&s->f.mu);
+    enum front_job job = s->f.job;
+    int64_t age_ms = s->f.step_seen_ns ? (clock_now_ns() - s->f.step_seen_ns) / 1000000 : -1;
     char why[256];
-    snprintf(why, sizeof why, "%s", s->job_error);
-    struct frontlink_ready rd = s->ready;
-    uint64_t steps = s->stats.n_steps;
-    pid_t pid = s->job_pgid;
-    int restarts = s->restarts;
-    pthread_mutex_unlock(&s->mu);
-    struct buf *b = &r->body;
-    int rc;
-    if (job == JOB_STARTING) {
-        r->status = 503;
-        rc = buf_appendf(b, "{\"status\":\"loading\",\"job_pid\":%d,\"restarts\":%d}", (int)pid,
-                         restarts);
-    } else if (job != JOB_READY) {
-        r->status = 503;
-        rc = buf_appendf(b, "{\"status\":\"error\",\"job_pid\":%d,\"message\":", (int)pid);
-        rc |= json_append_str(b, why[0] ? why : "the deployment is not running",
-                              strlen(why[0] ? why : "the deployment is not running"));
-        rc |= buf_appendf(b, "}");
+    snprintf(why, sizeof why, "%s", s->f.job_error);
+    struct frontlink_ready rd = s->f.ready;
+    uint64_t steps = s->f.stats.n_steps;
+    pid_t pid = s->f.job_pgid;
+    int restarts = s->f.restarts;
+    pthread_mutex_unlock(&s->f.mu);
+    cJSON *doc = cJSON_CreateObject();
+    unsigned status = 503;
+    if (job == FRONT_JOB_STARTING) {
+        cJSON_AddStringToObject(doc, "status", "loading");
+        cJSON_AddNumberToObject(doc, "job_pid", (int)pid);
+        cJSON_AddNumberToObject(doc, "restarts", restarts);
+    } else if (job != FRONT_JOB_READY) {
+        const char *msg = why[0] ? why : "the deployment is not running";
+        cJSON_AddStringToObject(doc, "status", "error");
+        cJSON_AddNumberToObject(doc, "job_pid", (int)pid);
+        cJSON_AddItemToObject(doc, "message", json_string(msg, strlen(msg)));
     } else {
         int fresh = age_ms >= 0 && age_ms <= s->p.health_window_ms;
-        r->status = fresh ? 200 : 503;
-        rc = buf_appendf(
-            b,
-            "{\"status\":\"%s\",\"job_pid\":%d,\"steps\":%llu,\"last_step_age_ms\":%lld,"
-            "\"n_attn\":%u,\"n_moe\":%u,\"n_ctx\":%u,\"restarts\":%d}",
-            fresh ? "ok" : "stalled", (int)pid, (unsigned long long)steps, (long long)age_ms,
-            rd.n_attn, rd.n_moe, rd.n_ctx, restarts);
+        status = fresh ? 200 : 503;
+        cJSON_AddStringToObject(doc, "status", fresh ? "ok" : "stalled");
+        cJSON_AddNumberToObject(doc, "job_pid", (int)pid);
+        cJSON_AddNumberToObject(doc, "steps", (double)steps);
+        cJSON_AddNumberToObject(doc, "last_step_age_ms", (double)age_ms);
+        cJSON_AddNumberToObject(doc, "n_attn", rd.n_attn);
+        cJSON_AddNumberToObject(doc, "n_moe", rd.n_moe);
+        cJSON_AddNumberToObject(doc, "n_ctx", rd.n_ctx);
+        cJSON_AddNumberToObject(doc, "restarts", restarts);
     }
-    if (rc) {
-        buf_reset(b);
+    if (api_json_reply(r, status, doc))
         api_error(r, 500, "server_error", NULL, NULL, "health output failed");
-    }
 }

@@ -1,7 +1,8 @@
-// libmicrohttpd daemon of the HTTP front (http.h): thread per connection, connection cap,
+// libmicrohttpd daemon of the HTTP face (http.h): thread per connection, connection cap,
 // idle timeout, body-size cap (413, checked on Content-Length and while reading), optional
-// API key (401), routing to the endpoint files, OpenAI-shaped errors. Lifecycle: tokenizer
-// and chat template from the GGUF, then the job (front.c), then the daemon.
+// API key (401), dispatch through one route table {method, path, handler} to the endpoint
+// files (404 unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from
+// the GGUF, then the job (front/front.h), then the daemon.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define BODY_LIMIT_HARD (64u << 20)
 
@@ -32,33 +32,6 @@ void http_default_params(struct http_params *p) {
     p->max_inflight = 1024;
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
-}
-
-void api_error(struct api_reply *r, unsigned status, const char *type, const char *param,
-               const char *code, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    buf_reset(&r->body);
-    int rc = buf_appendf(&r->body, "{\"error\":{\"message\":");
-    rc |= json_append_str(&r->body, msg, strlen(msg));
-    rc |= buf_appendf(&r->body, ",\"type\":\"%s\",\"param\":", type);
-    rc |= param ? json_append_str(&r->body, param, strlen(param)) : buf_appendf(&r->body, "null");
-    rc |= buf_appendf(&r->body, ",\"code\":");
-    rc |= code ? json_append_str(&r->body, code, strlen(code)) : buf_appendf(&r->body, "null");
-    rc |= buf_appendf(&r->body, "}}");
-    if (rc) {
-        buf_reset(&r->body);
-        (void)!buf_appendf(
-            &r->body,
-            "{\"error\":{\"message\":\"error\",\"type\":\"%s\",\"param\":null,\"code\":null}}",
-            type);
-    }
-    r->status = status;
-    r->resp = NULL;
-    r->content_type = "application/json";
 }
 
 // libmicrohttpd's own messages (e.g. a client that hung up mid-response) are routine for a
@@ -113,6 +86,52 @@ static int key_ok(const struct server *s, struct MHD_Connection *conn) {
     return diff == 0;
 }
 
+// ---- routes
+
+struct route {
+    const char *method, *path;
+    int needs_job; // 503 (not_ready) unless the deployment is ready
+    api_handler *handler;
+};
+
+static const struct route routes[] = {
+    {MHD_HTTP_METHOD_POST, "/v1/completions", 1, api_completions},
+    {MHD_HTTP_METHOD_POST, "/v1/chat/completions", 1, api_chat},
+    {MHD_HTTP_METHOD_GET, "/v1/models", 0, api_models},
+    {MHD_HTTP_METHOD_GET, "/health", 0, api_health},
+    {MHD_HTTP_METHOD_GET, "/metrics", 0, metrics_render},
+};
+
+// Finds url's route: 404 if none, 405 if the method differs, 503 if it needs the job.
+static void dispatch(struct server *s, struct MHD_Connection *conn, const char *method,
+                     const char *url, const char *body, size_t len, struct api_reply *r) {
+    const struct route *rt = NULL;
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(routes) && !rt; i++)
+        if (!strcmp(url, routes[i].path)) rt = &routes[i];
+    if (!rt) {
+        api_error(r, 404, "invalid_request_error", NULL, "not_found", "no such endpoint: %s %.200s",
+                  method, url);
+        return;
+    }
+    if (strcmp(method, rt->method)) {
+        api_error(r, 405, "invalid_request_error", NULL, "method_not_allowed", "use %s for %s",
+                  rt->method, url);
+        return;
+    }
+    if (rt->needs_job) {
+        char why[256];
+        pthread_mutex_lock(&s->f.mu);
+        int ready = s->f.job == FRONT_JOB_READY;
+        snprintf(why, sizeof why, "%s", front_not_ready_reason(&s->f));
+        pthread_mutex_unlock(&s->f.mu);
+        if (!ready) {
+            api_error(r, 503, "service_unavailable", NULL, "not_ready", "%s", why);
+            return;
+        }
+    }
+    rt->handler(s, conn, body, len, r);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
@@ -159,50 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   "the request body exceeds the limit of %zu bytes", s->p.max_body);
         return send_reply(conn, &r);
     }
-    int post = !strcmp(method, MHD_HTTP_METHOD_POST), get = !strcmp(method, MHD_HTTP_METHOD_GET);
-    const char *body = x->body.data ? x->body.data : "";
-    if (!strcmp(url, "/v1/completions") || !strcmp(url, "/v1/chat/completions")) {
-        if (!post) {
-            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                      "use POST for %s", url);
-        } else {
-            pthread_mutex_lock(&s->mu);
-            int ready = s->job == JOB_READY;
-            char why[256];
-            snprintf(why, sizeof why, "%s",
-                     s->job == JOB_STARTING ? "the deployment is still starting"
-                     : s->job_error[0]      ? s->job_error
-                                            : "the deployment is not running");
-            pthread_mutex_unlock(&s->mu);
-            if (!ready)
-                api_error(&r, 503, "service_unavailable", NULL, "not_ready", "%s", why);
-            else if (url[4] == 'c' && url[5] == 'o')
-                api_completions(s, conn, body, x->body.len, &r);
-            else
-                api_chat(s, conn, body, x->body.len, &r);
-        }
-    } else if (!strcmp(url, "/v1/models")) {
-        if (get)
-            api_models(s, &r);
-        else
-            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                      "use GET for %s", url);
-    } else if (!strcmp(url, "/health")) {
-        if (get)
-            api_health(s, &r);
-        else
-            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                      "use GET for %s", url);
-    } else if (!strcmp(url, "/metrics")) {
-        if (get)
-            metrics_render(s, &r);
-        else
-            api_error(&r, 405, "invalid_request_error", NULL, "method_not_allowed",
-                      "use GET for %s", url);
-    } else {
-        api_error(&r, 404, "invalid_request_error", NULL, "not_found",
-                  "no such endpoint: %s %.200s", method, url);
-    }
+    dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
     if (!r.status) api_error(&r, 500, "server_error", NULL, NULL, "no response was produced");
     return send_reply(conn, &r);
 }
@@ -223,22 +199,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static int load_tokenizer(struct server *s, char *err, size_t err_len) {
     struct gguf g;
-    char e[256];
+    char e[JANUS_ERR_LEN];
     int rc = gguf_open(&g, s->p.model_path, e, sizeof e);
-    if (rc) {
-        snprintf(err, err_len, "%s: %s", s->p.model_path, e);
-        return rc;
-    }
+    if (rc) return status_errf(err, err_len, rc, "%s: %s", s->p.model_path, e);
     rc = vocab_load(&s->vocab, &g, e, sizeof e);
     if (rc) {
-        snprintf(err, err_len, "%s: the model has no usable tokenizer: %s", s->p.model_path, e);
         gguf_close(&g);
-        return rc;
+        return status_errf(err, err_len, rc, "%s: the model has no usable tokenizer: %s",
+                           s->p.model_path, e);
     }
     s->have_vocab = 1;
     struct gguf_str t = {0};
     if (gguf_get_str(&g, "tokenizer.chat_template", &t, e, sizeof e) == JANUS_OK)
-        s->chat_template_kind = api_chat_template_kind(t.ptr, (size_t)t.len);
+        s->chat_template = chat_template_detect(t.ptr, (size_t)t.len);
     gguf_close(&g);
     return JANUS_OK;
 }
@@ -249,29 +222,24 @@ struct http_server {
 
 int http_start(struct http_server **out, const struct http_params *p, char *err, size_t err_len) {
     *out = NULL;
-    if (!p->model_path || !p->job_argv || !p->job_argv[0]) {
-        snprintf(err, err_len, "no model or job command");
-        return JANUS_EINVAL;
-    }
-    if (p->max_body == 0 || p->max_body > BODY_LIMIT_HARD) {
-        snprintf(err, err_len, "body limit must be in [1, %u] bytes", BODY_LIMIT_HARD);
-        return JANUS_EINVAL;
-    }
+    if (!p->model_path || !p->job_argv || !p->job_argv[0])
+        return status_errf(err, err_len, JANUS_EINVAL, "no model or job command");
+    if (p->max_body == 0 || p->max_body > BODY_LIMIT_HARD)
+        return status_errf(err, err_len, JANUS_EINVAL, "body limit must be in [1, %u] bytes",
+                           BODY_LIMIT_HARD);
     struct http_server *h = mem_calloc(MEM_TAG_SERVER, 1, sizeof *h);
-    if (!h) return JANUS_ENOMEM;
+    if (!h) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     struct server *s = &h->s;
     s->p = *p;
     if (!s->p.host) s->p.host = "127.0.0.1";
     if (s->p.max_depth <= 0) s->p.max_depth = JSON_DEFAULT_MAX_DEPTH;
-    if (s->p.max_inflight <= 0) s->p.max_inflight = 1024;
     if (s->p.health_window_ms <= 0) s->p.health_window_ms = 10000;
-    if (s->p.ready_timeout_s <= 0) s->p.ready_timeout_s = 600;
-    s->listen_fd = -1;
-    s->conn.fd = -1;
-    s->job_pid = s->job_pgid = -1;
-    pthread_mutex_init(&s->mu, NULL);
-    pthread_mutex_init(&s->send_mu, NULL);
-    pthread_cond_init(&s->state_cond, NULL);
+    struct front_params fp = {.job_argv = p->job_argv,
+                              .mpi_env = p->job_mpi,
+                              .max_inflight = p->max_inflight,
+                              .ready_timeout_s = p->ready_timeout_s,
+                              .max_restarts = p->max_restarts};
+    front_init(&s->f, &fp);
     int rc = load_tokenizer(s, err, err_len);
     if (rc) goto fail;
     // Bind address.
@@ -292,11 +260,11 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
         addr = (struct sockaddr *)&a6;
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(err, err_len, "--host '%s' is not a numeric IPv4 or IPv6 address", s->p.host);
-        rc = JANUS_EINVAL;
+        rc = status_errf(err, err_len, JANUS_EINVAL,
+                         "--host '%s' is not a numeric IPv4 or IPv6 address", s->p.host);
         goto fail;
     }
-    rc = front_start(s, err, err_len);
+    rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
     s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, on_request, s,
                               MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
@@ -306,8 +274,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
                               MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
-        snprintf(err, err_len, "cannot listen on %s:%d (address in use?)", s->p.host, s->p.port);
-        rc = JANUS_EIO;
+        rc = status_errf(err, err_len, JANUS_EIO, "cannot listen on %s:%d (address in use?)",
+                         s->p.host, s->p.port);
         goto fail;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -315,11 +283,9 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     *out = h;
     return JANUS_OK;
 fail:
-    front_stop(s);
+    front_stop(&s->f);
+    front_destroy(&s->f);
     vocab_free(&s->vocab);
-    pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->send_mu);
-    pthread_cond_destroy(&s->state_cond);
     mem_free(h);
     return rc;
 }
@@ -327,48 +293,17 @@ fail:
 int http_port(const struct http_server *h) { return h->s.port; }
 
 int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err_len) {
-    struct server *s = &h->s;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (int64_t)timeout_ms * 1000000;
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
-    pthread_mutex_lock(&s->mu);
-    int rc = 0;
-    while (!s->ever_ready && s->job == JOB_STARTING && rc == 0)
-        rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
-    enum job_state j = s->job;
-    int ever = s->ever_ready;
-    snprintf(err, err_len, "%s", s->job_error[0] ? s->job_error : "the deployment failed");
-    pthread_mutex_unlock(&s->mu);
-    if (ever) return JANUS_OK;
-    if (j == JOB_STARTING) return JANUS_EAGAIN;
-    return JANUS_ECOMM;
-}
-
-int http_job_alive(struct http_server *h) {
-    pthread_mutex_lock(&h->s.mu);
-    int alive = h->s.job == JOB_STARTING || h->s.job == JOB_READY;
-    pthread_mutex_unlock(&h->s.mu);
-    return alive;
+    return front_wait_ready(&h->s.f, timeout_ms, err, err_len);
 }
 
 void http_stop(struct http_server **hp) {
     struct http_server *h = *hp;
     if (!h) return;
     struct server *s = &h->s;
-    s->stopping = 1;
-    // Wake every waiting handler so that streams end before the daemon joins them.
-    pthread_mutex_lock(&s->mu);
-    for (struct front_req *r = s->reqs; r; r = r->next)
-        pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&s->mu);
-    front_stop(s);
+    front_stop(&s->f); // wakes every waiting handler, so streams end before MHD joins them
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    front_destroy(&s->f);
     vocab_free(&s->vocab);
-    pthread_mutex_destroy(&s->mu);
-    pthread_mutex_destroy(&s->send_mu);
-    pthread_cond_destroy(&s->state_cond);
     mem_free(h);
     *hp = NULL;
 }

@@ -1,10 +1,10 @@
-// The OpenAI-compatible HTTP front (SPEC §2, §10): a libmicrohttpd daemon (one thread per
-// connection, connection cap, idle timeout, body-size cap, optional API key) in front of a
-// deployment it launches as a child process and talks to over a Unix socket
-// (requests/frontlink.h). Endpoints: POST /v1/completions, POST /v1/chat/completions,
-// GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1 unless told
-// otherwise. The server never dies on a request: bad input gets a 4xx OpenAI-shaped error,
-// overload 429/503, and a failed job becomes explicit errors and a failing /health.
+// The OpenAI-compatible HTTP face (SPEC §2, §10): a libmicrohttpd daemon (one thread per
+// connection, connection cap, idle timeout, body-size cap, optional API key) on top of the
+// front (front/front.h), which launches the deployment as a child process and talks to it
+// over a Unix socket (requests/frontlink.h). Endpoints: POST /v1/completions, POST
+// /v1/chat/completions, GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1
+// unless told otherwise. The server never dies on a request: bad input gets a 4xx OpenAI-shaped
+// error, overload 429/503, and a failed job becomes explicit errors and a failing /health.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_HTTP_H
 #define JANUS_HTTP_H
@@ -20,6 +20,7 @@ struct http_params {
     const char *api_key;    // NULL: no authentication
     const char *model_path; // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;  // the job command (NULL-terminated); "--socket PATH" is appended
+    int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)
     size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
     int max_depth;          // JSON nesting cap (default 32)
     int max_connections;    // concurrent connections (default 256)
@@ -47,8 +48,6 @@ int http_port(const struct http_server *s);
 // since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
 // (JANUS_EAGAIN).
 JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
-// 1 while the job is running (or starting), 0 once it has exited or failed.
-int http_job_alive(struct http_server *s);
 // Stops accepting, tells the job to shut down (SIGTERM, then SIGKILL after a grace period),
 // fails what is still in flight, frees everything; *s = NULL.
 void http_stop(struct http_server **s);

@@ -9,11 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ERRF(...)                                                                                  \
-    do {                                                                                           \
-        if (err && err_len) snprintf(err, err_len, __VA_ARGS__);                                   \
-    } while (0)
-
 // Depth of the raw text's brackets, outside strings: checked before cJSON recurses.
 static int text_depth_ok(const char *t, size_t len, int max_depth) {
     int depth = 0, in_str = 0;
@@ -39,35 +34,33 @@ int json_parse(const char *text, size_t len, size_t max_len, int max_depth, cJSO
                size_t err_len) {
     *out = NULL;
     if (len > max_len) {
-        ERRF("body of %zu bytes exceeds the limit of %zu", len, max_len);
-        return JANUS_ELIMIT;
+        return status_errf(err, err_len, JANUS_ELIMIT, "body of %zu bytes exceeds the limit of %zu",
+                           len, max_len);
     }
     if (!text_depth_ok(text, len, max_depth)) {
-        ERRF("JSON nesting deeper than %d levels", max_depth);
-        return JANUS_ELIMIT;
+        return status_errf(err, err_len, JANUS_ELIMIT, "JSON nesting deeper than %d levels",
+                           max_depth);
     }
     if (len == 0) {
-        ERRF("empty body: expected a JSON object");
-        return JANUS_EFORMAT;
+        return status_errf(err, err_len, JANUS_EFORMAT, "empty body: expected a JSON object");
     }
     const char *end = NULL;
     cJSON *v = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (!v) {
         // (cJSON_GetErrorPtr is process-global, so not used: we report the length only)
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        ERRF("malformed JSON near byte %zu", at);
-        return JANUS_EFORMAT;
+        return status_errf(err, err_len, JANUS_EFORMAT, "malformed JSON near byte %zu", at);
     }
     for (size_t i = end ? (size_t)(end - text) : len; i < len; i++)
         if (text[i] != ' ' && text[i] != '\n' && text[i] != '\r' && text[i] != '\t' && text[i]) {
             cJSON_Delete(v);
-            ERRF("malformed JSON: unexpected data after the value at byte %zu", i);
-            return JANUS_EFORMAT;
+            return status_errf(err, err_len, JANUS_EFORMAT,
+                               "malformed JSON: unexpected data after the value at byte %zu", i);
         }
     if (json_depth(v) > max_depth) {
         cJSON_Delete(v);
-        ERRF("JSON nesting deeper than %d levels", max_depth);
-        return JANUS_ELIMIT;
+        return status_errf(err, err_len, JANUS_ELIMIT, "JSON nesting deeper than %d levels",
+                           max_depth);
     }
     *out = v;
     return JANUS_OK;
@@ -95,13 +88,12 @@ int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int6
     if (!v) return JANUS_ENOTFOUND;
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!cJSON_IsNumber(v) || !isfinite(d) || d != floor(d)) {
-        ERRF("'%s' must be an integer", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an integer", key);
     }
     if (d < (double)lo || d > (double)hi) {
-        ERRF("'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo, (long long)hi,
-             d);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo,
+                           (long long)hi, d);
     }
     *out = (int64_t)d;
     return JANUS_OK;
@@ -112,12 +104,11 @@ int json_get_f64(const cJSON *obj, const char *key, double lo, double hi, double
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-        ERRF("'%s' must be a number", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a number", key);
     }
     if (v->valuedouble < lo || v->valuedouble > hi) {
-        ERRF("'%s' must be between %g and %g (got %g)", key, lo, hi, v->valuedouble);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be between %g and %g (got %g)",
+                           key, lo, hi, v->valuedouble);
     }
     *out = v->valuedouble;
     return JANUS_OK;
@@ -127,8 +118,7 @@ int json_get_bool(const cJSON *obj, const char *key, int *out, char *err, size_t
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     if (!cJSON_IsBool(v)) {
-        ERRF("'%s' must be a boolean", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a boolean", key);
     }
     *out = cJSON_IsTrue(v);
     return JANUS_OK;
@@ -139,12 +129,11 @@ int json_get_str(const cJSON *obj, const char *key, size_t max_len, const char *
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     if (!cJSON_IsString(v) || !v->valuestring) {
-        ERRF("'%s' must be a string", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a string", key);
     }
     if (strlen(v->valuestring) > max_len) {
-        ERRF("'%s' is longer than %zu bytes", key, max_len);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' is longer than %zu bytes", key,
+                           max_len);
     }
     *out = v->valuestring;
     return JANUS_OK;
@@ -155,8 +144,7 @@ int json_get_array(const cJSON *obj, const char *key, const cJSON **out, char *e
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     if (!cJSON_IsArray(v)) {
-        ERRF("'%s' must be an array", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an array", key);
     }
     *out = v;
     return JANUS_OK;
@@ -167,8 +155,7 @@ int json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *
     const cJSON *v = field(obj, key);
     if (!v) return JANUS_ENOTFOUND;
     if (!cJSON_IsObject(v)) {
-        ERRF("'%s' must be an object", key);
-        return JANUS_EINVAL;
+        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an object", key);
     }
     *out = v;
     return JANUS_OK;
@@ -229,4 +216,14 @@ int json_append_str(struct buf *out, const char *s, size_t len) {
     }
     if (rc == JANUS_OK) rc = buf_append(out, "\"", 1);
     return rc;
+}
+
+cJSON *json_string(const char *s, size_t len) {
+    struct buf b;
+    buf_init(&b, len * 6 + 16);
+    cJSON *item = NULL;
+    if (json_append_str(&b, s, len) == JANUS_OK && buf_append(&b, "", 1) == JANUS_OK)
+        item = cJSON_CreateRaw(b.data);
+    buf_free(&b);
+    return item;
 }

@@ -45,5 +45,9 @@ JANUS_WUR int json_get_object(const cJSON *obj, const char *key, const cJSON **o
 // invalid UTF-8 bytes replaced by U+FFFD) to out. JANUS_ELIMIT if out's cap is reached.
 struct buf;
 JANUS_WUR int json_append_str(struct buf *out, const char *s, size_t len);
+// A cJSON string item for s[0..len), encoded by json_append_str (so NUL bytes and invalid
+// UTF-8 are written as above, which cJSON_CreateString cannot); NULL when out of memory.
+// Add it to a cJSON document like any item.
+cJSON *json_string(const char *s, size_t len);
 
 #endif // JANUS_JSON_H

@@ -11,30 +11,16 @@
 #include <stdio.h>
 #include <string.h>
 
-const double metrics_ttft_bounds[METRICS_N_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                                                       1,     2.5,  5,     10,   20,  40,   80};
-const double metrics_tpot_bounds[METRICS_N_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5};
-
-void metrics_observe(struct metrics_hist *h, const double *bounds, double v) {
-    int i = 0;
-    while (i < METRICS_N_BUCKETS && v > bounds[i])
-        i++;
-    h->count[i]++;
-    h->sum += v;
-    h->n++;
-}
-
-static int hist(struct buf *b, const char *name, const char *help, const struct metrics_hist *h,
+static int hist(struct buf *b, const char *name, const char *help, const struct front_hist *h,
                 const double *bounds) {
     int rc = buf_appendf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;
-    for (int i = 0; i < METRICS_N_BUCKETS && rc == JANUS_OK; i++) {
+    for (int i = 0; i < FRONT_HIST_BUCKETS && rc == JANUS_OK; i++) {
         cum += h->count[i];
         rc =
             buf_appendf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], (unsigned long long)cum);
     }
-    cum += h->count[METRICS_N_BUCKETS];
+    cum += h->count[FRONT_HIST_BUCKETS];
     if (rc == JANUS_OK)
         rc = buf_appendf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", name,
                          (unsigned long long)cum, name, h->sum, name, (unsigned long long)h->n);
@@ -44,15 +30,17 @@ static int hist(struct buf *b, const char *name, const char *help, const struct 
 #define HEAD(name, type, help)                                                                     \
     buf_appendf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
-void metrics_render(struct server *s, struct api_reply *r) {
+void metrics_render(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                    struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
     struct buf *b = &r->body;
-    pthread_mutex_lock(&s->mu);
-    struct metrics m = s->m;
-    struct frontlink_stats st = s->stats;
-    int up = s->job == JOB_READY;
-    int n_live = s->n_live;
-    int64_t step_age_ns = s->step_seen_ns ? clock_now_ns() - s->step_seen_ns : -1;
-    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->f.mu);
+    struct front_counters m = s->f.m;
+    struct frontlink_stats st = s->f.stats;
+    int up = s->f.job == FRONT_JOB_READY;
+    int n_live = s->f.n_live;
+    int64_t step_age_ns = s->f.step_seen_ns ? clock_now_ns() - s->f.step_seen_ns : -1;
+    pthread_mutex_unlock(&s->f.mu);
     static const char *schemes[FRONTLINK_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
     int rc = HEAD("janus_up", "gauge", "1 while the deployment is running and ready");
     rc |= buf_appendf(b, "janus_up %d\n", up);
@@ -84,10 +72,9 @@ void metrics_render(struct server *s, struct api_reply *r) {
         HEAD("janus_generation_tokens_total", "counter", "tokens generated for finished requests");
     rc |= buf_appendf(b, "janus_generation_tokens_total %llu\n", (unsigned long long)m.gen_tokens);
     rc |= hist(b, "janus_time_to_first_token_seconds", "time from submission to the first token",
-               &m.ttft, metrics_ttft_bounds);
-    rc |=
-        hist(b, "janus_time_per_output_token_seconds",
-             "mean time between tokens after the first, per request", &m.tpot, metrics_tpot_bounds);
+               &m.ttft, front_ttft_bounds);
+    rc |= hist(b, "janus_time_per_output_token_seconds",
+               "mean time between tokens after the first, per request", &m.tpot, front_tpot_bounds);
     rc |= HEAD("janus_steps_total", "counter",
                "deployment steps completed (idle heartbeats included)");
     rc |= buf_appendf(b, "janus_steps_total %llu\n", (unsigned long long)st.n_steps);

@@ -42,11 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             static struct server srv;
             static int init;
             if (!init) {
-                pthread_mutex_init(&srv.mu, NULL);
-                srv.ready.n_vocab = 768;
-                srv.ready.n_ctx = 2048;
-                srv.ready.kv_tokens = 1 << 16;
-                snprintf(srv.model_name, sizeof srv.model_name, "m");
+                pthread_mutex_init(&srv.f.mu, NULL);
+                srv.f.ready.n_vocab = 768;
+                srv.f.ready.n_ctx = 2048;
+                srv.f.ready.kv_tokens = 1 << 16;
+                snprintf(srv.f.model_name, sizeof srv.f.model_name, "m");
                 init = 1;
             }
             for (int kind = 0; kind < 2; kind++) {
@@ -60,12 +60,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             }
             const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(v, "messages");
             if (cJSON_IsArray(msgs)) {
-                const char kinds[] = {0, 'c', 'l', 'm', 'd', 'D'};
-                for (size_t k = 0; k < sizeof kinds; k++) {
+                for (int k = 0; k < CHAT_TEMPLATE_COUNT; k++) {
                     struct buf t;
                     buf_init(&t, 1 << 16);
-                    int rc = api_chat_render(kinds[k], msgs, &t, err, sizeof err);
-                    JANUS_ASSERT(rc == 0 || rc == -1 || rc == -2);
+                    int rc = api_chat_render((enum chat_template)k, msgs, &t, err, sizeof err);
+                    JANUS_ASSERT(rc == JANUS_OK || rc == JANUS_EINVAL || rc == JANUS_ELIMIT);
                     buf_free(&t);
                 }
             }

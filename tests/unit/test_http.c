@@ -16,7 +16,7 @@ static const char *MSGS =
     "\"text\",\"text\":\"U\"},"
     "{\"type\":\"text\",\"text\":\"2\"}]}]";
 
-static void render_eq(char kind, const char *msgs, const char *want) {
+static void render_eq(enum chat_template kind, const char *msgs, const char *want) {
     cJSON *m = cJSON_Parse(msgs);
     struct buf b;
     buf_init(&b, 1 << 16);
@@ -25,7 +25,7 @@ static void render_eq(char kind, const char *msgs, const char *want) {
     if (rc != 0)
         test_fail(__FILE__, __LINE__, "render kind %d: rc %d (%s)", kind, rc, err);
     else if (strcmp(b.data, want) != 0)
-        test_fail(__FILE__, __LINE__, "kind '%c':\n got  [%s]\n want [%s]", kind ? kind : '0',
+        test_fail(__FILE__, __LINE__, "kind %s:\n got  [%s]\n want [%s]", chat_template_name(kind),
                   b.data, want);
     buf_free(&b);
     cJSON_Delete(m);
@@ -43,34 +43,38 @@ TEST(template_kinds) {
                       "Assistant\xef\xbd\x9c>'}}";
     const char *ds2 = "{{ 'User: ' + message['content'] + '\\n\\n' }}{{ 'Assistant: ' + "
                       "message['content'] + eos_token }}";
-    ASSERT_EQ(api_chat_template_kind(chatml, strlen(chatml)), 'c');
-    ASSERT_EQ(api_chat_template_kind(llama2, strlen(llama2)), 'l');
-    ASSERT_EQ(api_chat_template_kind(mistral, strlen(mistral)), 'm');
-    ASSERT_EQ(api_chat_template_kind(ds3, strlen(ds3)), 'd');
-    ASSERT_EQ(api_chat_template_kind(ds2, strlen(ds2)), 'D');
-    ASSERT_EQ(api_chat_template_kind("{{ messages }}", 14), 0);
-    ASSERT_EQ(api_chat_template_kind(NULL, 0), 0);
+    ASSERT_EQ(chat_template_detect(chatml, strlen(chatml)), CHAT_TEMPLATE_CHATML);
+    ASSERT_EQ(chat_template_detect(llama2, strlen(llama2)), CHAT_TEMPLATE_LLAMA2);
+    ASSERT_EQ(chat_template_detect(mistral, strlen(mistral)), CHAT_TEMPLATE_MISTRAL);
+    ASSERT_EQ(chat_template_detect(ds3, strlen(ds3)), CHAT_TEMPLATE_DEEPSEEK3);
+    ASSERT_EQ(chat_template_detect(ds2, strlen(ds2)), CHAT_TEMPLATE_DEEPSEEK2);
+    ASSERT_EQ(chat_template_detect("{{ messages }}", 14), CHAT_TEMPLATE_DEFAULT);
+    ASSERT_EQ(chat_template_detect(NULL, 0), CHAT_TEMPLATE_DEFAULT);
 }
 
 TEST(template_rendering) {
-    render_eq('c', MSGS,
+    render_eq(CHAT_TEMPLATE_CHATML, MSGS,
               "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU1<|im_end|>\n"
               "<|im_start|>assistant\nA1<|im_end|>\n<|im_start|>user\nU2<|im_end|>\n<|im_start|>"
               "assistant\n");
-    render_eq('l', MSGS, "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
-    render_eq('m', MSGS, "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
-    render_eq('d', MSGS,
+    render_eq(CHAT_TEMPLATE_LLAMA2, MSGS,
+              "[INST] <<SYS>>\nS\n<</SYS>>\n\nU1 [/INST] A1 </s><s>[INST] U2 [/INST]");
+    render_eq(CHAT_TEMPLATE_MISTRAL, MSGS, "[INST] S\n\nU1 [/INST]A1</s>[INST] U2 [/INST]");
+    render_eq(CHAT_TEMPLATE_DEEPSEEK3, MSGS,
               "S<\xef\xbd\x9cUser\xef\xbd\x9c>U1<\xef\xbd\x9c"
               "Assistant\xef\xbd\x9c>A1<\xef\xbd\x9c"
               "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>"
               "<\xef\xbd\x9cUser\xef\xbd\x9c>U2<\xef\xbd\x9c"
               "Assistant\xef\xbd\x9c>");
-    render_eq('D', MSGS,
+    render_eq(CHAT_TEMPLATE_DEEPSEEK2, MSGS,
               "S\n\nUser: U1\n\nAssistant: A1<\xef\xbd\x9c"
               "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>User: U2\n\nAssistant:");
-    render_eq(0, MSGS, "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
-    render_eq(0, "[{\"role\":\"user\",\"content\":\"hi\"}]", "User: hi\n\nAssistant:");
-    render_eq('l', "[{\"role\":\"user\",\"content\":\"hi\"}]", "[INST] hi [/INST]");
+    render_eq(CHAT_TEMPLATE_DEFAULT, MSGS,
+              "S\n\nUser: U1\n\nAssistant: A1\n\nUser: U2\n\nAssistant:");
+    render_eq(CHAT_TEMPLATE_DEFAULT, "[{\"role\":\"user\",\"content\":\"hi\"}]",
+              "User: hi\n\nAssistant:");
+    render_eq(CHAT_TEMPLATE_LLAMA2, "[{\"role\":\"user\",\"content\":\"hi\"}]",
+              "[INST] hi [/INST]");
 }
 
 TEST(template_errors) {
@@ -87,8 +91,8 @@ TEST(template_errors) {
         struct buf b;
         buf_init(&b, 1 << 16);
         char err[256] = "";
-        int rc = api_chat_render(0, m, &b, err, sizeof err);
-        if (rc != -1 || !err[0])
+        int rc = api_chat_render(CHAT_TEMPLATE_DEFAULT, m, &b, err, sizeof err);
+        if (rc != JANUS_EINVAL || !err[0])
             test_fail(__FILE__, __LINE__, "case %zu: rc %d err '%s'", i, rc, err);
         buf_free(&b);
         cJSON_Delete(m);
@@ -99,7 +103,7 @@ TEST(template_errors) {
     struct buf b;
     buf_init(&b, 16);
     char err[64];
-    ASSERT_EQ(api_chat_render('c', m, &b, err, sizeof err), -2);
+    ASSERT_EQ(api_chat_render(CHAT_TEMPLATE_CHATML, m, &b, err, sizeof err), JANUS_ELIMIT);
     buf_free(&b);
     cJSON_Delete(m);
 }

@@ -1,10 +1,12 @@
-// The front's side of the link to the job (http_impl.h, SPEC §2): launches the job as a
-// child process (own process group), accepts its connection on a private Unix socket,
-// and runs a reader thread that routes TOKEN/FINISH/ERROR to the waiting HTTP handlers and
-// keeps the latest STATS. When the job dies or the link breaks, every request in flight
-// gets an explicit error and the job state becomes DEAD (visible on /health).
+// The front (front.h, SPEC §2): launches the job as a child process (own process group,
+// launch.h), accepts its connection on a private Unix socket, and runs a reader thread that
+// routes TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the
+// latest STATS. When the job dies or the link breaks, every request in flight gets an
+// explicit error and the job state becomes DEAD (visible on /health); --restart relaunches.
 // SPDX-License-Identifier: MIT
-#include "http/http_impl.h"
+#include "front/front.h"
+
+#include "front/launch.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -21,9 +23,23 @@
 #include <time.h>
 #include <unistd.h>
 
+const double front_ttft_bounds[FRONT_HIST_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                      1,     2.5,  5,     10,   20,  40,   80};
+const double front_tpot_bounds[FRONT_HIST_BUCKETS] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5};
+
+void front_hist_observe(struct front_hist *h, const double *bounds, double v) {
+    int i = 0;
+    while (i < FRONT_HIST_BUCKETS && v > bounds[i])
+        i++;
+    h->count[i]++;
+    h->sum += v;
+    h->n++;
+}
+
 // ---- registry (mu held)
 
-static struct front_req *find_req(struct server *s, uint64_t id) {
+static struct front_req *find_req(struct front *s, uint64_t id) {
     for (struct front_req *r = s->reqs; r; r = r->next)
         if (r->id == id) return r;
     return NULL;
@@ -35,7 +51,7 @@ static void req_destroy(struct front_req *r) {
     mem_free(r);
 }
 
-static void unregister(struct server *s, struct front_req *r) {
+static void unregister(struct front *s, struct front_req *r) {
     if (!r->registered) return;
     for (struct front_req **pp = &s->reqs; *pp; pp = &(*pp)->next)
         if (*pp == r) {
@@ -47,20 +63,20 @@ static void unregister(struct server *s, struct front_req *r) {
     if (--r->refs == 0) req_destroy(r);
 }
 
-static void finish_metrics(struct server *s, struct front_req *r) {
+static void finish_metrics(struct front *s, struct front_req *r) {
     s->m.prompt_tokens += (uint64_t)(r->n_prompt > 0 ? r->n_prompt : 0);
     s->m.gen_tokens += (uint64_t)(r->n_completion > 0 ? r->n_completion : 0);
     if (r->t_first_ns > 0) {
-        metrics_observe(&s->m.ttft, metrics_ttft_bounds,
-                        (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
+        front_hist_observe(&s->m.ttft, front_ttft_bounds,
+                           (double)(r->t_first_ns - r->t_submit_ns) * 1e-9);
         if (r->n_tokens > 1)
-            metrics_observe(&s->m.tpot, metrics_tpot_bounds,
-                            (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
+            front_hist_observe(&s->m.tpot, front_tpot_bounds,
+                               (double)(r->t_last_ns - r->t_first_ns) * 1e-9 / (r->n_tokens - 1));
     }
 }
 
 // Fails every live request with a job error (mu held).
-static void fail_all(struct server *s, const char *why) {
+static void fail_all(struct front *s, const char *why) {
     while (s->reqs) {
         struct front_req *r = s->reqs;
         if (!r->done) {
@@ -73,12 +89,12 @@ static void fail_all(struct server *s, const char *why) {
     }
 }
 
-static void set_dead(struct server *s, const char *why) {
+static void set_dead(struct front *s, const char *why) {
     pthread_mutex_lock(&s->mu);
-    if (s->job != JOB_DEAD && s->job != JOB_STOPPED) {
-        s->job = s->stopping ? JOB_STOPPED : JOB_DEAD;
+    if (s->job != FRONT_JOB_DEAD && s->job != FRONT_JOB_STOPPED) {
+        s->job = s->stopping ? FRONT_JOB_STOPPED : FRONT_JOB_DEAD;
         snprintf(s->job_error, sizeof s->job_error, "%s", why);
-        if (!s->stopping) LOG_ERROR("front: the deployment failed: %s", why);
+        if (!s->stopping && !s->p.quiet) LOG_ERROR("front: the deployment failed: %s", why);
     }
     fail_all(s, s->stopping ? "the server is shutting down" : why);
     pthread_cond_broadcast(&s->state_cond);
@@ -87,14 +103,19 @@ static void set_dead(struct server *s, const char *why) {
 
 // ---- the child process
 
-// Non-blocking check of the child. Returns 1 and fills why if it has exited.
-static int child_exited(struct server *s, char *why, size_t n) {
+// Non-blocking check of the child (reader thread only). Returns 1 and fills why if it has
+// exited.
+static int child_exited(struct front *s, char *why, size_t n) {
     if (s->job_pid <= 0) return 0;
     int st;
     pid_t r = waitpid(s->job_pid, &st, WNOHANG);
     if (r != s->job_pid) return 0;
+    pthread_mutex_lock(&s->mu);
     s->job_pid = -1;
+    s->job_exited = 1;
     s->job_exit_status = st;
+    pthread_cond_broadcast(&s->state_cond);
+    pthread_mutex_unlock(&s->mu);
     if (WIFEXITED(st))
         snprintf(why, n, "the job exited with status %d", WEXITSTATUS(st));
     else if (WIFSIGNALED(st))
@@ -104,39 +125,31 @@ static int child_exited(struct server *s, char *why, size_t n) {
     return 1;
 }
 
-static int spawn(struct server *s, char *err, size_t err_len) {
+// Launches the job with "--socket PATH" appended (mu held or before the reader starts).
+static int spawn(struct front *s, char *err, size_t err_len) {
     int n = 0;
     while (s->p.job_argv[n])
         n++;
     char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
-    if (!argv) return JANUS_ENOMEM;
+    if (!argv) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
         argv[i] = s->p.job_argv[i];
     argv[n] = (char *)"--socket";
     argv[n + 1] = s->sock_path;
     argv[n + 2] = NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        mem_free(argv);
-        snprintf(err, err_len, "fork: %s", strerror(errno));
-        return JANUS_EIO;
-    }
-    if (pid == 0) {
-        setpgid(0, 0); // own group: stopping the job reaches mpirun's children too
-        execvp(argv[0], argv);
-        fprintf(stderr, "janus serve: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);
+    pid_t pid;
+    int rc = launch_spawn(argv, s->p.mpi_env, -1, &pid, err, err_len);
     mem_free(argv);
+    if (rc) return rc;
     s->job_pid = pid;
     s->job_pgid = pid;
+    s->job_exited = 0;
     return JANUS_OK;
 }
 
 // ---- reader thread
 
-static void on_msg(struct server *s, struct frontlink_msg *m) {
+static void on_msg(struct front *s, struct frontlink_msg *m) {
     int64_t now = clock_now_ns();
     pthread_mutex_lock(&s->mu);
     switch (m->type) {
@@ -183,6 +196,7 @@ static void on_msg(struct server *s, struct frontlink_msg *m) {
     case FRONTLINK_ERROR: {
         if (m->u.error.id == 0) {
             snprintf(s->job_error, sizeof s->job_error, "%.255s", m->u.error.message);
+            snprintf(s->job_message, sizeof s->job_message, "%.255s", m->u.error.message);
             break;
         }
         struct front_req *r = find_req(s, m->u.error.id);
@@ -207,7 +221,7 @@ static void on_msg(struct server *s, struct frontlink_msg *m) {
 
 // One life of the job: accept its connection, read READY, then route messages until the
 // link ends. Fills why with the reason it ended.
-static void session(struct server *s, char *why, size_t why_len) {
+static void session(struct front *s, char *why, size_t why_len) {
     int64_t deadline = clock_now_ns() + (int64_t)s->p.ready_timeout_s * 1000000000;
     // 1. the job connects
     for (;;) {
@@ -223,9 +237,12 @@ static void session(struct server *s, char *why, size_t why_len) {
         struct frontlink_conn c;
         int rc = frontlink_accept(s->listen_fd, 200, &c);
         if (rc == JANUS_OK) {
+            pthread_mutex_lock(&s->mu);
+            s->connected = 1;
             pthread_mutex_lock(&s->send_mu);
             s->conn = c;
             pthread_mutex_unlock(&s->send_mu);
+            pthread_mutex_unlock(&s->mu);
             break;
         }
         if (rc != JANUS_EAGAIN) {
@@ -237,7 +254,7 @@ static void session(struct server *s, char *why, size_t why_len) {
     int ready = 0;
     for (;;) {
         struct frontlink_msg m;
-        char perr[256] = "";
+        char perr[JANUS_ERR_LEN] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
         if (rc == JANUS_EAGAIN) {
             if (child_exited(s, why, why_len)) return;
@@ -267,7 +284,7 @@ static void session(struct server *s, char *why, size_t why_len) {
             pthread_mutex_lock(&s->mu);
             s->ready = m.u.ready;
             snprintf(s->model_name, sizeof s->model_name, "%s", m.u.ready.model_name);
-            s->job = JOB_READY;
+            s->job = FRONT_JOB_READY;
             s->ever_ready = 1;
             s->job_error[0] = 0;
             s->step_seen_ns = clock_now_ns();
@@ -282,8 +299,9 @@ static void session(struct server *s, char *why, size_t why_len) {
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);
             ready = 1;
-            LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
-                     m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
+            if (!s->p.quiet)
+                LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
+                         m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
         } else {
             on_msg(s, &m);
         }
@@ -293,36 +311,39 @@ static void session(struct server *s, char *why, size_t why_len) {
 
 // Ends what is left of the job (a broken link with a live process is of no use) and
 // reaps it.
-static void end_job(struct server *s) {
+static void end_job(struct front *s, int graceful) {
     pthread_mutex_lock(&s->send_mu);
     frontlink_conn_close(&s->conn);
     pthread_mutex_unlock(&s->send_mu);
     if (s->job_pid <= 0) return;
+    // A job told to shut down gets the stop grace before SIGTERM; a broken one 2 s.
+    int term = graceful ? s->p.stop_grace_ms / 20 : 100, kill9 = term + 100;
     char w2[64];
-    for (int k = 0; k < 300 && !child_exited(s, w2, sizeof w2); k++) {
-        if (k == 100) kill(-s->job_pgid, SIGTERM);
-        if (k == 200) kill(-s->job_pgid, SIGKILL);
+    for (int k = 0; k < kill9 + 100 && !child_exited(s, w2, sizeof w2); k++) {
+        if (k == term) kill(-s->job_pgid, SIGTERM);
+        if (k == kill9) kill(-s->job_pgid, SIGKILL);
         clock_sleep_ns(20 * 1000000);
     }
 }
 
 static void *reader_main(void *arg) {
-    struct server *s = arg;
+    struct front *s = arg;
     for (int attempt = 0;; attempt++) {
         char why[256] = "";
         session(s, why, sizeof why);
+        int graceful = s->stopping; // read before set_dead wakes the clients
         set_dead(s, why);
-        end_job(s);
+        end_job(s, graceful);
         if (s->stopping || attempt >= s->p.max_restarts) break;
         // Relaunch after a pause (--restart): requests in flight have already failed.
         for (int k = 0; k < 10 && !s->stopping; k++)
             clock_sleep_ns(100 * 1000000);
         if (s->stopping) break;
-        char err[256];
+        char err[JANUS_ERR_LEN];
         pthread_mutex_lock(&s->mu);
         int rc = spawn(s, err, sizeof err);
         if (rc == JANUS_OK) {
-            s->job = JOB_STARTING;
+            s->job = FRONT_JOB_STARTING;
             s->restarts++;
             pthread_cond_broadcast(&s->state_cond);
         }
@@ -338,48 +359,97 @@ static void *reader_main(void *arg) {
 
 // ---- API
 
-int front_start(struct server *s, char *err, size_t err_len) {
+void front_init(struct front *s, const struct front_params *p) {
+    memset(s, 0, sizeof *s);
+    s->p = *p;
+    if (s->p.max_inflight <= 0) s->p.max_inflight = 1024;
+    if (s->p.ready_timeout_s <= 0) s->p.ready_timeout_s = 600;
+    if (s->p.stop_grace_ms <= 0) s->p.stop_grace_ms = 2000;
+    s->listen_fd = -1;
+    s->conn.fd = -1;
+    s->job_pid = s->job_pgid = -1;
+    s->max_inflight = s->p.max_inflight;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->send_mu, NULL);
+    pthread_cond_init(&s->state_cond, NULL);
+}
+
+void front_destroy(struct front *s) {
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->send_mu);
+    pthread_cond_destroy(&s->state_cond);
+}
+
+int front_start(struct front *s, char *err, size_t err_len) {
+    if (!s->p.job_argv || !s->p.job_argv[0])
+        return status_errf(err, err_len, JANUS_EINVAL, "no job command");
     const char *tmp = getenv("TMPDIR");
     snprintf(s->sock_dir, sizeof s->sock_dir, "%s/janus-front-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(s->sock_dir)) {
-        snprintf(err, err_len, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
+        int rc =
+            status_errf(err, err_len, JANUS_EIO, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
         s->sock_dir[0] = 0;
-        return JANUS_EIO;
+        return rc;
     }
     snprintf(s->sock_path, sizeof s->sock_path, "%s/link.sock", s->sock_dir);
     int rc = frontlink_listen(s->sock_path, &s->listen_fd);
     if (rc) {
-        snprintf(err, err_len, "cannot listen on %s", s->sock_path);
-        rmdir(s->sock_dir);
-        s->sock_dir[0] = 0;
         s->listen_fd = -1;
-        return rc;
+        return status_errf(err, err_len, rc, "cannot listen on %s", s->sock_path);
     }
-    s->conn.fd = -1;
-    s->max_inflight = s->p.max_inflight;
     rc = spawn(s, err, err_len);
     if (rc) return rc;
-    if (pthread_create(&s->reader, NULL, reader_main, s) != 0) {
-        snprintf(err, err_len, "cannot start the reader thread");
-        return JANUS_EIO;
-    }
+    if (pthread_create(&s->reader, NULL, reader_main, s) != 0)
+        return status_errf(err, err_len, JANUS_EIO, "cannot start the reader thread");
     s->reader_started = 1;
     return JANUS_OK;
 }
 
-void front_stop(struct server *s) {
+const char *front_not_ready_reason(const struct front *s) {
+    return s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
+           : s->job_error[0]            ? s->job_error
+                                        : "the deployment is not running";
+}
+
+int front_wait_ready(struct front *s, int timeout_ms, char *err, size_t err_len) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ns = ts.tv_nsec + (int64_t)timeout_ms * 1000000;
+    ts.tv_sec += ns / 1000000000;
+    ts.tv_nsec = ns % 1000000000;
+    pthread_mutex_lock(&s->mu);
+    int rc = 0;
+    while (!s->ever_ready && s->job == FRONT_JOB_STARTING && rc == 0)
+        rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
+    enum front_job j = s->job;
+    int ever = s->ever_ready;
+    snprintf(err, err_len, "%s", s->job_error[0] ? s->job_error : "the deployment failed");
+    pthread_mutex_unlock(&s->mu);
+    if (ever) return JANUS_OK;
+    if (j == FRONT_JOB_STARTING) return JANUS_EAGAIN;
+    return JANUS_ECOMM;
+}
+
+void front_stop(struct front *s) {
     s->stopping = 1;
+    // Wake every waiting client so that it sees the stop.
+    pthread_mutex_lock(&s->mu);
+    for (struct front_req *r = s->reqs; r; r = r->next)
+        pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&s->mu);
     struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
     pthread_mutex_lock(&s->send_mu);
     if (s->conn.fd >= 0) (void)!frontlink_send(&s->conn, &m);
     pthread_mutex_unlock(&s->send_mu);
     // Give the job a moment to exit by itself, then SIGTERM, then SIGKILL (whole group).
     // Only the reader thread reaps the child; here we wait for it to notice.
+    int term = s->p.stop_grace_ms / 10, kill9 = term + 200;
     pthread_mutex_lock(&s->mu);
-    for (int k = 0; k < 500 && s->reader_started && (s->job == JOB_READY || s->job == JOB_STARTING);
+    for (int k = 0; k < kill9 + 100 && s->reader_started &&
+                    (s->job == FRONT_JOB_READY || s->job == FRONT_JOB_STARTING);
          k++) {
-        if (k == 200 && s->job_pgid > 0) kill(-s->job_pgid, SIGTERM);
-        if (k == 400 && s->job_pgid > 0) kill(-s->job_pgid, SIGKILL);
+        if (k == term && s->job_pgid > 0) kill(-s->job_pgid, SIGTERM);
+        if (k == kill9 && s->job_pgid > 0) kill(-s->job_pgid, SIGKILL);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 10 * 1000000;
@@ -394,43 +464,37 @@ void front_stop(struct server *s) {
     s->listen_fd = -1;
     if (s->sock_path[0]) unlink(s->sock_path);
     if (s->sock_dir[0]) rmdir(s->sock_dir);
+    s->sock_path[0] = s->sock_dir[0] = 0;
     pthread_mutex_lock(&s->mu);
     fail_all(s, "the server is shutting down");
     pthread_mutex_unlock(&s->mu);
 }
 
-int front_submit(struct server *s, struct frontlink_submit *sub, struct front_req **out, char *err,
+int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req **out, char *err,
                  size_t err_len) {
     *out = NULL;
     struct front_req *r = mem_calloc(MEM_TAG_SERVER, 1, sizeof *r);
-    if (!r) {
-        snprintf(err, err_len, "out of memory");
-        return JANUS_ENOMEM;
-    }
+    if (!r) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     r->cap_tokens = sub->max_tokens < 4096 ? sub->max_tokens : 4096;
     r->tokens = mem_alloc(MEM_TAG_SERVER, (size_t)r->cap_tokens * sizeof *r->tokens);
     if (!r->tokens) {
         mem_free(r);
-        snprintf(err, err_len, "out of memory");
-        return JANUS_ENOMEM;
+        return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     }
     pthread_cond_init(&r->cond, NULL);
     pthread_mutex_lock(&s->mu);
-    if (s->job != JOB_READY) {
-        snprintf(err, err_len, "%s",
-                 s->job == JOB_STARTING ? "the deployment is still starting"
-                 : s->job_error[0]      ? s->job_error
-                                        : "the deployment is not running");
+    if (s->job != FRONT_JOB_READY) {
+        int rc = status_errf(err, err_len, JANUS_ECOMM, "%s", front_not_ready_reason(s));
         pthread_mutex_unlock(&s->mu);
         req_destroy(r);
-        return JANUS_ECOMM;
+        return rc;
     }
     if (s->n_live >= s->max_inflight) {
         s->m.req_rejected++;
         pthread_mutex_unlock(&s->mu);
         req_destroy(r);
-        snprintf(err, err_len, "too many requests in flight (%d); retry later", s->max_inflight);
-        return JANUS_EAGAIN;
+        return status_errf(err, err_len, JANUS_EAGAIN,
+                           "too many requests in flight (%d); retry later", s->max_inflight);
     }
     r->id = ++s->next_id;
     r->refs = 2;
@@ -463,7 +527,7 @@ int front_submit(struct server *s, struct frontlink_submit *sub, struct front_re
     return JANUS_OK;
 }
 
-void front_cancel(struct server *s, struct front_req *r) {
+void front_cancel(struct front *s, struct front_req *r) {
     pthread_mutex_lock(&s->mu);
     int send = !r->done && !r->cancel_sent && r->registered;
     r->cancel_sent |= send;
@@ -477,14 +541,14 @@ void front_cancel(struct server *s, struct front_req *r) {
     pthread_mutex_unlock(&s->send_mu);
 }
 
-void front_release(struct server *s, struct front_req *r) {
+void front_release(struct front *s, struct front_req *r) {
     front_cancel(s, r);
     pthread_mutex_lock(&s->mu);
     if (--r->refs == 0) req_destroy(r);
     pthread_mutex_unlock(&s->mu);
 }
 
-void front_wait_locked(struct server *s, struct front_req *r, int timeout_ms) {
+void front_wait_locked(struct front *s, struct front_req *r, int timeout_ms) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t ns = ts.tv_nsec + (int64_t)timeout_ms * 1000000;

@@ -1,0 +1,133 @@
+// The front (SPEC §2): the process outside the MPI job that launches the deployment
+// (launch.h), supervises it (readiness, death, --restart relaunch) and keeps the registry of
+// requests in flight, talking to the job's controller over a private Unix socket
+// (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and `janus run` are
+// clients of it. Locking: f->mu guards the registry, every front_req, the job state, the
+// latest STATS and the counters; each front_req has its own condition variable. Sending on
+// the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
+// SPDX-License-Identifier: MIT
+#ifndef JANUS_FRONT_H
+#define JANUS_FRONT_H
+
+#include "base/base.h"
+#include "requests/frontlink.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// ---- request counters and latency histograms (rendered by http/metrics.c)
+
+#define FRONT_HIST_BUCKETS 14
+struct front_hist {
+    uint64_t count[FRONT_HIST_BUCKETS + 1]; // per bucket (last: +Inf), not cumulative
+    double sum;
+    uint64_t n;
+};
+extern const double front_ttft_bounds[FRONT_HIST_BUCKETS];
+extern const double front_tpot_bounds[FRONT_HIST_BUCKETS];
+// Counts v in h (bounds: the upper bucket edges, ascending).
+void front_hist_observe(struct front_hist *h, const double *bounds, double v);
+
+struct front_counters {
+    uint64_t req_ok, req_error, req_cancelled, req_rejected, req_bad; // finished requests
+    uint64_t prompt_tokens, gen_tokens;
+    uint64_t client_disconnects;
+    struct front_hist ttft, tpot;
+};
+
+// ---- the job and its requests
+
+enum front_job { FRONT_JOB_STARTING = 0, FRONT_JOB_READY, FRONT_JOB_DEAD, FRONT_JOB_STOPPED };
+
+struct front_req {
+    uint64_t id;
+    int refs;            // 1 for the registry while live, 1 for the client
+    int registered;      // in the registry (live in the job)
+    pthread_cond_t cond; // signalled on every change
+    int32_t *tokens;     // (cap_tokens) tokens received so far
+    int32_t n_tokens, cap_tokens;
+    int done; // FINISH or an error arrived
+    uint32_t finish_reason;
+    int32_t n_prompt, n_completion;
+    int err_code; // enum frontlink_err, 0 = none
+    char err_msg[256];
+    int cancel_sent;
+    int64_t t_submit_ns, t_first_ns, t_last_ns;
+    struct front_req *next;
+};
+
+struct front_params {
+    char *const *job_argv; // the job command (NULL-terminated); "--socket PATH" is appended
+    int mpi_env;           // start the job with launch_mpi_env()
+    int max_inflight;      // requests in the job at once before JANUS_EAGAIN (default 1024)
+    int ready_timeout_s;   // how long the job may take to become ready (default 600)
+    int max_restarts;      // relaunch a failed job up to this many times (default 0)
+    int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
+    int quiet;             // no log lines of the front's own (the client reports failures)
+};
+
+struct front {
+    struct front_params p;
+    pthread_mutex_t mu;
+    pthread_cond_t state_cond; // job state changes
+    enum front_job job;
+    int ever_ready; // the job has announced READY at least once
+    int connected;  // the job has connected at least once
+    char job_error[256];
+    char job_message[256]; // the job's own last ERROR with id 0 ("" if none)
+    pid_t job_pid;         // the child while unreaped (reader thread only), else -1
+    pid_t job_pgid;        // its process group (fixed after spawn)
+    int job_exited;        // job_exit_status is valid (the last child was reaped)
+    int job_exit_status;   // waitpid status once reaped
+    struct frontlink_ready ready;
+    char model_name[FRONTLINK_MAX_NAME + 1];
+    struct frontlink_stats stats;
+    int64_t stats_ns;       // when the last STATS arrived
+    int64_t step_seen_ns;   // when n_steps last increased
+    struct front_req *reqs; // registry
+    int n_live;
+    int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
+    int restarts;     // job relaunches so far
+    uint64_t next_id;
+    struct front_counters m;
+
+    pthread_mutex_t send_mu;
+    struct frontlink_conn conn;
+    int listen_fd;
+    char sock_dir[256], sock_path[300];
+    pthread_t reader;
+    int reader_started;
+    _Atomic int stopping; // set once by front_stop; read by every thread
+};
+
+// Initialises f (mutexes, empty registry) with params p; cannot fail. Pair with front_stop.
+void front_init(struct front *f, const struct front_params *p);
+// Opens the private socket, launches the job and starts the reader thread. JANUS_OK or an
+// error with err filled (call front_stop either way).
+JANUS_WUR int front_start(struct front *f, char *err, size_t err_len);
+// Blocks until the job has been ready at least once (JANUS_OK, even if it has failed
+// since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
+// (JANUS_EAGAIN).
+JANUS_WUR int front_wait_ready(struct front *f, int timeout_ms, char *err, size_t err_len);
+// Sends SHUTDOWN, waits p.stop_grace_ms for the job to exit, then SIGTERM, then SIGKILL
+// (whole group); joins the reader and fails what is still in flight. Idempotent. f's
+// mutexes stay valid until front_destroy.
+void front_stop(struct front *f);
+// Frees what front_init made (after front_stop).
+void front_destroy(struct front *f);
+// Submits a request (sub->id is assigned). On JANUS_OK *out is a referenced front_req
+// (release with front_release). Errors: JANUS_EAGAIN (too many in flight), JANUS_ECOMM
+// (job not ready or dead; reason in err), JANUS_ENOMEM.
+JANUS_WUR int front_submit(struct front *f, struct frontlink_submit *sub, struct front_req **out,
+                           char *err, size_t err_len);
+// Asks the job to drop r (idempotent; no-op once done).
+void front_cancel(struct front *f, struct front_req *r);
+// Drops the client's reference (cancelling r first if it is still running).
+void front_release(struct front *f, struct front_req *r);
+// Waits (mu held) until r changes or timeout_ms passes.
+void front_wait_locked(struct front *f, struct front_req *r, int timeout_ms);
+// The reason the job is not ready (mu held): starting, its error, or not running.
+const char *front_not_ready_reason(const struct front *f);
+
+#endif // JANUS_FRONT_H
