@@ -1,4 +1,4 @@
-// GGUF v2/v3 reader over a read-only mmap (or a caller's buffer) and a v3 writer (gguf.h).
+// GGUF v2/v3 reader over a file's bytes (base/fmap.h: mmap or read; or a caller's buffer) and a v3 writer (gguf.h).
 // The reader validates everything before use: magic, version, counts and lengths against
 // the bytes left and limits.h, value and tensor types, n_dims, ne (>= 1, product fits
 // int64), block divisibility, alignment (power of two <= LIMIT_GGUF_MAX_ALIGNMENT), tensor
@@ -656,58 +656,64 @@ int gguf_open_memory(struct gguf *g, const void *buf, size_t size, char *err, si
 }
 
 int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len) {
+    const struct fmap_opts o = {.mode = FMAP_MMAP};
+    return gguf_open_ex(g, path, &o, err, err_len);
+}
+
+// Header bytes read first in read mode; grown 4x until the header parses within them.
+#define GGUF_READ_PREFIX ((size_t)4 << 20)
+
+int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, char *err,
+                 size_t err_len) {
     memset(g, 0, sizeof *g);
     g->fd = -1;
     if (err && err_len) err[0] = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return status_errf(err, err_len, e == ENOENT ? JANUS_ENOTFOUND : JANUS_EIO, "%s: %s", path,
-                           strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        status_errf(err, err_len, JANUS_EIO, "%s: not a regular file", path);
-        close(fd);
-        return JANUS_EIO;
-    }
-    if (st.st_size == 0) {
-        status_errf(err, err_len, JANUS_EFORMAT, "%s: file is empty (not a GGUF file)", path);
-        close(fd);
-        return JANUS_EFORMAT;
-    }
-    if ((uint64_t)st.st_size > SIZE_MAX) {
-        status_errf(err, err_len, JANUS_ELIMIT, "%s: file too large to map", path);
-        close(fd);
-        return JANUS_ELIMIT;
-    }
-    size_t size = (size_t)st.st_size;
-    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-    if (map == MAP_FAILED) {
-        int e = errno;
-        status_errf(err, err_len, JANUS_EIO, "%s: mmap: %s", path, strerror(e));
-        close(fd);
-        return JANUS_EIO;
-    }
+    struct fmap fm;
+    int rc = fmap_open(&fm, path, o, err, err_len);
+    if (rc) return rc;
     char e2[JANUS_ERR_LEN] = {0};
-    int rc = gguf_open_memory(g, map, size, e2, sizeof e2);
+    if (fm.mode == FMAP_MMAP) {
+        rc = gguf_open_memory(g, fm.base, fm.size, e2, sizeof e2);
+    } else {
+        // Read mode: the parser reads only header bytes, all before data_offset. Parse over
+        // a prefix read so far (the rest of the buffer reads as zeros); the parse holds when
+        // it succeeds with its data section starting inside the prefix, else read more.
+        size_t have = JANUS_MIN(fm.size, GGUF_READ_PREFIX);
+        for (;;) {
+            rc = fmap_fetch(&fm, have, err, err_len);
+            if (rc) {
+                fmap_close(&fm);
+                return rc;
+            }
+            rc = gguf_open_memory(g, fm.base, fm.size, e2, sizeof e2);
+            if ((rc == JANUS_OK && g->data_offset <= have) || have == fm.size) break;
+            if (rc == JANUS_OK) gguf_close(g); // a header longer than the prefix
+            have = fm.size / 4 < have ? fm.size : have * 4;
+        }
+        // Tensor bytes of the prefix go back: the share a caller loads is read again.
+        if (rc == JANUS_OK && have > g->data_offset)
+            fmap_drop(&fm, g->data_offset, have - g->data_offset);
+    }
     if (rc) {
         status_errf(err, err_len, rc, "%s: %s", path, e2);
-        munmap(map, size);
-        close(fd);
+        fmap_close(&fm);
         return rc;
     }
-    g->fd = fd;
+    g->fm = fm;
+    g->fd = fm.fd;
     return JANUS_OK;
+}
+
+int gguf_load_ranges(struct gguf *g, struct fmap_range *r, int64_t n, const struct fmap_opts *o,
+                     char *err, size_t err_len) {
+    if (!g->fm.region) return JANUS_OK; // a caller's buffer: already in memory
+    return fmap_load(&g->fm, r, n, o, err, err_len);
 }
 
 void gguf_close(struct gguf *g) {
     if (!g) return;
     free_tables(g);
-    if (g->fd >= 0 && g->map) {
-        munmap((void *)(uintptr_t)g->map, g->size);
-        close(g->fd);
-    }
+    if (g->fm.region) fmap_close(&g->fm);
     memset(g, 0, sizeof *g);
     g->fd = -1;
 }

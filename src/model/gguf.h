@@ -1,4 +1,6 @@
-// GGUF reader (v2 and v3) over a read-only mmap, and a small writer for gen-model.
+// GGUF reader (v2 and v3) over a file's bytes in memory (base/fmap.h: a read-only mmap, or
+// anonymous memory filled by pread; only the ranges a caller loads become resident), and a
+// small writer for gen-model.
 // Every count, length, type, shape, offset and alignment is checked against the file
 // size and limits.h before use; errors name the key or tensor and what was expected
 // (written to the caller's err buffer). No input file can crash the reader (fuzzed).
@@ -8,6 +10,7 @@
 #define JANUS_GGUF_H
 
 #include "base/base.h"
+#include "base/fmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,8 +68,9 @@ struct gguf_tensor {
 };
 
 struct gguf {
-    int fd;
-    const uint8_t *map; // (size) bytes, read-only
+    int fd;             // the file (-1: a caller's buffer)
+    struct fmap fm;     // the file's bytes (zeroed for a caller's buffer)
+    const uint8_t *map; // (size) bytes, read-only; tensor data resident once loaded
     size_t size;
     uint32_t version;
     uint32_t alignment;
@@ -82,9 +86,18 @@ struct gguf {
     int64_t *tensor_sorted;      // (n_tensors) tensor indices in name order (NULL if <= 1)
 };
 
-// Opens and validates path. On failure returns a negative status, writes a one-line
-// reason naming the offending key/tensor into err (if non-NULL), and leaves *g zeroed.
+// Opens and validates path (mmap mode: only the header pages are touched). On failure
+// returns a negative status, writes a one-line reason naming the offending key/tensor into
+// err (if non-NULL), and leaves *g zeroed.
 JANUS_WUR int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len);
+// Same in memory mode o->mode (NULL: default). Read mode reads the header only; tensor
+// bytes read as zeros until gguf_load_ranges loads them.
+JANUS_WUR int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, char *err,
+                           size_t err_len);
+// Makes the file byte ranges r[0..n) resident (fmap_load: read, or populate the mapping;
+// o->lock locks them; r is sorted and merged in place). A no-op for gguf_open_memory.
+JANUS_WUR int gguf_load_ranges(struct gguf *g, struct fmap_range *r, int64_t n,
+                               const struct fmap_opts *o, char *err, size_t err_len);
 // Same over a caller-owned memory buffer (fuzzing, tests). The buffer must outlive g.
 JANUS_WUR int gguf_open_memory(struct gguf *g, const void *buf, size_t size, char *err,
                                size_t err_len);

@@ -70,6 +70,20 @@ struct binder {
     size_t err_len;
 };
 
+// Appends gt to the model's list of bound tensors (what model_load_share walks).
+static int record_bound(struct binder *b, const struct gguf_tensor *gt, enum arch_tensor t, int il) {
+    struct model *m = b->m;
+    if (m->n_bound == m->bound_cap) {
+        int64_t cap = m->bound_cap ? 2 * m->bound_cap : 64;
+        struct model_tensor *nb = mem_realloc(MEM_TAG_MODEL, m->bound, (size_t)cap * sizeof *nb);
+        if (!nb) return status_errf(b->err, b->err_len, JANUS_ENOMEM, "out of memory");
+        m->bound = nb;
+        m->bound_cap = cap;
+    }
+    m->bound[m->n_bound++] = (struct model_tensor){gt, (int16_t)t, (int16_t)il};
+    return JANUS_OK;
+}
+
 static void fmt_shape(char *buf, size_t n, int nd, const int64_t *ne) {
     size_t off = 0;
     off += (size_t)snprintf(buf + off, n - off, "{");
@@ -128,7 +142,7 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
                            "tensor %s: data not aligned to %u bytes", name, (unsigned)align);
     b->m->n_bytes_weights += need;
     *out = gt;
-    return JANUS_OK;
+    return record_bound(b, gt, t, il);
 }
 
 static int bind_vec(struct binder *b, enum arch_tensor t, int il, int64_t n, const float **out) {
@@ -290,7 +304,8 @@ static int finish_load(struct model *m, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
-int model_load(struct model *m, const char *path, char *err, size_t err_len) {
+int model_open(struct model *m, const char *path, const struct fmap_opts *io, char *err,
+               size_t err_len) {
     char tmp[256];
     if (!err || !err_len) {
         err = tmp;
@@ -298,12 +313,96 @@ int model_load(struct model *m, const char *path, char *err, size_t err_len) {
     }
     err[0] = 0;
     memset(m, 0, sizeof *m);
-    int rc = gguf_open(&m->gguf, path, err, err_len);
+    int rc = gguf_open_ex(&m->gguf, path, io, err, err_len);
     if (rc != JANUS_OK) {
         memset(m, 0, sizeof *m);
         return rc;
     }
+    if (io) m->io = *io;
+    m->io.mode = m->gguf.fm.mode;
     return finish_load(m, err, err_len);
+}
+
+// ---- loading shares (issue 12 item 2)
+
+static int is_expert_kind(int k) {
+    return k == ARCH_T_FFN_GATE_EXPS || k == ARCH_T_FFN_UP_EXPS || k == ARCH_T_FFN_DOWN_EXPS;
+}
+
+static int is_router_kind(int k) { return k == ARCH_T_FFN_GATE_INP || k == ARCH_T_EXP_PROBS_B; }
+
+// Writes every byte range (file offsets) of share sh into out (when non-NULL); returns how
+// many there are.
+static int64_t share_ranges(const struct model *m, const struct model_share *sh,
+                            struct fmap_range *out) {
+    const struct model_share all = {.dense = 1, .router = 1, .all_experts = 1};
+    if (!sh) sh = &all;
+    const uint8_t *base = m->gguf.map;
+    const int64_t X = m->hp.n_expert;
+    int64_t n = 0;
+    for (int64_t i = 0; i < m->n_bound; i++) {
+        const struct model_tensor *bt = &m->bound[i];
+        const uint64_t off = (uint64_t)((const uint8_t *)bt->t->data - base);
+        if (!is_expert_kind(bt->kind)) {
+            if (is_router_kind(bt->kind) ? sh->router : sh->dense) {
+                if (out) out[n] = (struct fmap_range){off, bt->t->n_bytes};
+                n++;
+            }
+            continue;
+        }
+        const uint64_t slab = bt->t->n_bytes / (uint64_t)bt->t->ne[2];
+        for (int64_t e = 0; e < bt->t->ne[2]; e++) {
+            if (!sh->all_experts && !(sh->experts && e < X && sh->experts[bt->layer * X + e]))
+                continue;
+            if (out) out[n] = (struct fmap_range){off + (uint64_t)e * slab, slab};
+            n++;
+        }
+    }
+    return n;
+}
+
+uint64_t model_share_bytes(const struct model *m, const struct model_share *sh) {
+    int64_t n = share_ranges(m, sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r) return 0;
+    share_ranges(m, sh, r);
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += r[i].len;
+    mem_free(r);
+    return total;
+}
+
+int model_load_share(struct model *m, const struct model_share *sh, char *err, size_t err_len) {
+    int64_t n = share_ranges(m, sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    share_ranges(m, sh, r);
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += r[i].len;
+    int rc = gguf_load_ranges(&m->gguf, r, n, &m->io, err, err_len);
+    mem_free(r);
+    if (rc == JANUS_OK) m->n_bytes_loaded += total;
+    return rc;
+}
+
+int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io, char *err,
+                  size_t err_len) {
+    char tmp[256];
+    if (!err || !err_len) {
+        err = tmp;
+        err_len = sizeof tmp;
+    }
+    int rc = model_open(m, path, io, err, err_len);
+    if (rc != JANUS_OK) return rc;
+    rc = model_load_share(m, NULL, err, err_len);
+    if (rc != JANUS_OK) model_free(m);
+    return rc;
+}
+
+int model_load(struct model *m, const char *path, char *err, size_t err_len) {
+    return model_load_ex(m, path, NULL, err, err_len);
 }
 
 int model_load_memory(struct model *m, const void *buf, size_t size, char *err, size_t err_len) {
@@ -324,6 +423,7 @@ int model_load_memory(struct model *m, const void *buf, size_t size, char *err, 
 
 void model_free(struct model *m) {
     mem_free(m->layers);
+    mem_free(m->bound);
     if (m->gguf.map) gguf_close(&m->gguf); // a zeroed struct is not an open file
     memset(m, 0, sizeof *m);
 }

@@ -72,6 +72,13 @@ struct model_layer {
     struct wview down_shexp;           // (E, n_ff_shexp)
 };
 
+// A bound tensor and what it is (loading shares: model_load_share).
+struct model_tensor {
+    const struct gguf_tensor *t;
+    int16_t kind;  // enum arch_tensor
+    int16_t layer; // -1: not a layer's
+};
+
 struct model {
     struct gguf gguf; // owns the map
     struct hparams hp;
@@ -81,13 +88,46 @@ struct model {
     int output_tied;            // output.weight absent
     struct model_layer *layers; // (n_layer)
     uint64_t n_bytes_weights;   // bytes of all tensors used
+    struct model_tensor *bound; // (n_bound) every tensor bound, in binding order
+    int64_t n_bound, bound_cap;
+    struct fmap_opts io;        // memory mode the model was opened with (mode resolved)
+    uint64_t n_bytes_loaded;    // bytes made resident by model_load_share (header excluded)
+};
+
+// What one rank holds (issue 12 item 2). An attention rank: dense = 1 (every tensor that is
+// neither a router nor a routed-expert slab: embeddings, attention, norms, dense FFNs,
+// shared experts, output). A MoE rank: router = 1 (routers and selection biases) and the
+// slabs of its layout's experts. Everything: model_share_all.
+struct model_share {
+    int dense;
+    int router;
+    const uint8_t *experts; // (n_layer · n_expert) row-major: 1 = expert e of layer l (its gate,
+                            // up and down slabs); NULL: no routed expert
+    int all_experts;        // 1: every routed expert (experts ignored)
 };
 
 // Opens path, reads hyper-parameters and binds every tensor. On failure returns a negative
 // status with a one-line reason in err (e.g. "tensor blk.0.attn_q.weight: expected shape
 // {64, 64}, got {64, 32}" or "tensor token_embd.weight: unsupported type q4_K"), and
 // leaves *m zeroed (nothing to free).
+// Loads everything in the default memory mode, no progress line, no lock.
 JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
+// Same in memory mode io (NULL: defaults): model_open + model_load_share(everything).
+JANUS_WUR int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io,
+                            char *err, size_t err_len);
+// The first half: opens path in memory mode io, reads the hyper-parameters and binds every
+// tensor (all checks done), but loads no tensor bytes (read mode: they read as zeros until
+// loaded). Errors as model_load.
+JANUS_WUR int model_open(struct model *m, const char *path, const struct fmap_opts *io, char *err,
+                         size_t err_len);
+// The second half: makes the tensors of share sh resident (NULL: everything) — read mode
+// reads exactly their byte ranges, mmap mode populates exactly their pages; with io.lock
+// they are locked. May be called again with another share. On failure the model stays
+// open (the caller frees it). Errors: fmap_load's (JANUS_EIO, JANUS_ELIMIT for --mlock).
+JANUS_WUR int model_load_share(struct model *m, const struct model_share *sh, char *err,
+                               size_t err_len);
+// Bytes of share sh (tensor bytes; what model_load_share would load).
+uint64_t model_share_bytes(const struct model *m, const struct model_share *sh);
 // Same over a caller-owned buffer that must outlive the model.
 JANUS_WUR int model_load_memory(struct model *m, const void *buf, size_t size, char *err,
                                 size_t err_len);

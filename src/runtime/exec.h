@@ -9,6 +9,7 @@
 #define JANUS_EXEC_H
 
 #include "base/base.h"
+#include "base/fmap.h"
 #include "base/limits.h"
 #include "engine/batch.h"
 
@@ -136,6 +137,7 @@ int64_t exec_kv_used(const struct exec_kv *kv, int32_t i);
 
 struct exec_mono_params {
     const char *model_path; // GGUF file
+    struct fmap_opts io;    // memory mode, --mlock, progress line (base/fmap.h); zero: defaults
     int32_t n_threads;      // 0 = all cores
     int32_t n_attn;         // local batches per step; all run in this one process (>= 1)
     int32_t max_seqs;       // KV slots per attention instance (<= LIMIT_MAX_SEQS)

@@ -141,7 +141,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
                            p->n_attn, p->max_seqs, p->max_rows);
     struct exec_mono *x = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *x);
     if (!x) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
-    int rc = model_load(&x->model, p->model_path, err, err_len);
+    int rc = model_load_ex(&x->model, p->model_path, &p->io, err, err_len);
     if (rc) {
         mem_free(x);
         return rc;

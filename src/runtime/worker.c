@@ -1,5 +1,6 @@
 // Setup and teardown of one rank of the MPI deployment (worker.h): model, layout (a file,
-// or the round-robin default of place/round_robin.h), engine contexts of the rank's role.
+// or the round-robin default of place/round_robin.h), the rank's share of the weights
+// (issue 12 item 2), engine contexts of the rank's role.
 // SPDX-License-Identifier: MIT
 #include "runtime/worker.h"
 
@@ -7,6 +8,8 @@
 #include "base/status.h"
 #include "place/round_robin.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void worker_free(struct worker *w) {
@@ -65,7 +68,9 @@ static int load_layout(struct worker *w, char *err, size_t err_len) {
 
 int worker_setup_local(struct worker *w, char *err, size_t err_len) {
     const struct worker_mpi_params *p = &w->p;
-    int rc = model_load(&w->model, p->model_path, err, err_len);
+    // Headers and views only: each rank loads its share once its role is known
+    // (worker_load_share).
+    int rc = model_open(&w->model, p->model_path, &p->io, err, err_len);
     if (rc) return rc;
     w->model_ok = 1;
     const struct hparams *hp = &w->model.hp;
@@ -101,6 +106,45 @@ int worker_setup_local(struct worker *w, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
+int worker_load_share(struct worker *w, char *err, size_t err_len) {
+    struct model_share sh = {0};
+    uint8_t *mask = NULL;
+    if (w->topo.role == TOPO_ROLE_ATTN) {
+        sh.dense = 1; // attention, norms, dense FFNs, shared experts, embeddings, output
+    } else {
+        // The router and every expert the layout places on this instance, replicas included.
+        mask = mem_calloc(MEM_TAG_MODEL, (size_t)(w->n_layer * w->n_expert), 1);
+        if (!mask) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        for (int64_t l = 0; l < w->n_layer; l++) {
+            const struct layout_layer *ly = &w->layout.layers[l];
+            for (int32_t e = 0; e < ly->n_experts; e++)
+                for (int32_t j = ly->host_off[e]; j < ly->host_off[e + 1]; j++)
+                    if (ly->hosts[j] == w->topo.inst) mask[l * w->n_expert + e] = 1;
+        }
+        sh.router = 1;
+        sh.experts = mask;
+    }
+    int rc = model_load_share(&w->model, &sh, err, err_len);
+    w->share_bytes = model_share_bytes(&w->model, &sh);
+    mem_free(mask);
+    return rc;
+}
+
+// JANUS_PRINT_PSS (tests, benchmarks): one stderr line per rank once it is set up, with its
+// proportional set size from /proc/self/smaps_rollup and the bytes of its weight share.
+static void print_pss(const struct worker *w) {
+    if (!getenv("JANUS_PRINT_PSS")) return;
+    long long pss_kb = -1;
+    char line[256];
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Pss: %lld kB", &pss_kb) == 1) break;
+    if (f) fclose(f);
+    fprintf(stderr, "janus-pss: rank %d role %s inst %d mode %s pss_kb %lld share_bytes %llu\n",
+            w->topo.rank, topo_role_name(w->topo.role), w->topo.inst,
+            fmap_mode_name(w->model.io.mode), pss_kb, (unsigned long long)w->share_bytes);
+}
+
 int worker_setup_role(struct worker *w) {
     const struct worker_mpi_params *p = &w->p;
     int64_t B_max = (int64_t)p->n_attn * p->max_rows;
@@ -121,6 +165,7 @@ int worker_setup_role(struct worker *w) {
         w->moe_out = mem_calloc(MEM_TAG_ENGINE, (size_t)(p->max_rows * w->d), sizeof(float));
         w->logits = mem_calloc(MEM_TAG_ENGINE, (size_t)(p->max_seqs * w->V), sizeof(float));
         if (!rc && (!w->moe_out || !w->logits || !w->pack)) rc = JANUS_ENOMEM;
+        if (!rc) print_pss(w);
         return rc;
     }
     struct actsched_limits lim = {.max_tokens = JANUS_MAX(B_max, 1),
@@ -136,5 +181,6 @@ int worker_setup_role(struct worker *w) {
     w->x_all = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));
     w->partial = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));
     if (!rc && (!w->run_here || !w->x_all || !w->partial)) rc = JANUS_ENOMEM;
+    if (!rc) print_pss(w);
     return rc;
 }

@@ -44,6 +44,7 @@ struct worker {
     struct layout layout;
     int64_t d, V, n_layer, n_expert, k;
     int32_t model_ok, topo_ok, xf_ok;
+    uint64_t share_bytes; // tensor bytes of this rank's share (worker_load_share)
     // attention side (step.c)
     struct attn attn;
     struct batch batch;      // rank != 0: this step's local batch, unpacked from the controller
@@ -84,6 +85,10 @@ struct worker {
 // Loads the model and the layout and fills base.info (every failure the user should see,
 // reason in err). Collective agreement on the outcome is worker_mpi_start's.
 JANUS_WUR int worker_setup_local(struct worker *w, char *err, size_t err_len);
+// Loads this rank's share of the weights, after the topology exists (issue 12 item 2): an
+// attention rank the non-expert tensors, a MoE rank the routers and exactly the expert slabs
+// its layout places on it (replicas included). Reason in err (e.g. --mlock refused).
+JANUS_WUR int worker_load_share(struct worker *w, char *err, size_t err_len);
 // Role-specific buffers, after the topology exists.
 JANUS_WUR int worker_setup_role(struct worker *w);
 void worker_free(struct worker *w);

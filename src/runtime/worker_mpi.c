@@ -110,6 +110,7 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
                 status_errf(local_err, sizeof local_err, rc,
                             "ranks disagree on the model or layout");
         }
+        if (rc == JANUS_OK) rc = worker_load_share(w, local_err, sizeof local_err);
         if (rc == JANUS_OK) {
             rc = worker_setup_role(w);
             if (rc)

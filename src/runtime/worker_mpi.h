@@ -11,6 +11,7 @@
 #define JANUS_WORKER_MPI_H
 
 #include "base/base.h"
+#include "base/fmap.h"
 #include "runtime/exec.h"
 
 #include <mpi.h>
@@ -20,7 +21,8 @@
 #define WORKER_COMM_AUTO (-1) // choose the scheme per step from the cost model
 
 struct worker_mpi_params {
-    const char *model_path;     // GGUF model (every rank maps it; each uses its part)
+    const char *model_path;     // GGUF model (every rank opens it; each loads its share)
+    struct fmap_opts io;        // memory mode, --mlock, progress line (base/fmap.h)
     MPI_Comm parent;            // the job: n_attn + n_moe ranks (MPI_COMM_WORLD or a split)
     int32_t n_attn, n_moe;      // instances
     int32_t n_slots;            // C (expert slots per MoE instance and layer); 0: default =
