@@ -7,6 +7,7 @@
 // latency ≈ β·a + c). Numbers go to docs/PERFORMANCE.md; nothing here asserts a speed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "load_opts.h"
 #include "opts.h"
 
 #include <cJSON.h>
@@ -30,6 +31,7 @@
 #define BENCH_MAX_LAYERS  1024
 #define BENCH_MAX_REPS    64
 #define BENCH_BW_PASSES   3 // bandwidth passes before each decode round (median)
+#define BENCH_SLOW_FRAC   0.25 // batch-1 weight reads below this fraction of the test: warn
 
 struct bench_opts {
     const char *model;
@@ -37,6 +39,8 @@ struct bench_opts {
     int n_batches;
     int64_t threads, prompt, gen, membw_mb, reps, seed, experts, layer;
     int json, moe_layer;
+    struct load_opts lo;
+    struct fmap_opts io; // from lo
 };
 
 static const char *const synopsis =
@@ -65,6 +69,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
                              .seed = 1,
                              .experts = -1,
                              .layer = -1};
+    load_opts_init(&o->lo);
     struct cli_list batches = {o->batches, BENCH_MAX_BATCHES, 0};
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE",
@@ -89,6 +94,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
                     "--moe-layer: activated experts of the batch curve (default k)"),
         CLI_OPT_I64("layer", 0, &o->layer, 0, BENCH_MAX_LAYERS - 1, "L",
                     "--moe-layer: which layer (default: first MoE layer)"),
+        CLI_OPT_TABLE(o->lo.table),
         CLI_OPT_END};
     if (want_help) {
         cli_opts_help(stdout, synopsis, opts,
@@ -105,6 +111,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
         o->n_batches = 4;
     }
     if (!o->model) return cli_error(CMD, "-m MODEL is required (janus bench --help)");
+    if (load_opts_finish(&o->lo, CMD, &o->io)) return 1;
     if (o->moe_layer && (!batch_given || o->n_batches != 1))
         return cli_error(CMD, "--moe-layer needs exactly one --batch B");
     return 0;
@@ -156,14 +163,6 @@ static cJSON *curve_fit(const char *curve, const char *k, double v, double beta,
 // ---- shared helpers
 
 // Reads one byte per 4 KiB of the mapped model so page faults are not timed.
-static uint64_t prefault(const struct model *m) {
-    const volatile uint8_t *p = m->gguf.map;
-    uint64_t s = 0;
-    for (size_t i = 0; i < m->gguf.size; i += 4096)
-        s += p[i];
-    return s;
-}
-
 static size_t wbytes(const struct wview *w) {
     return w->data ? (size_t)w->n_out * w->row_bytes : 0;
 }
@@ -258,9 +257,14 @@ static double fit_linear(const double *x, const double *y, int n, double *beta, 
     return ss_tot > 0 ? 1.0 - ss_res / ss_tot : 1.0;
 }
 
-static int open_model(const char *path, struct model *m) {
+// Loads every weight in the memory mode asked for (the load makes them resident: mapped
+// pages populated, or read); *load_s: seconds it took.
+static int open_model(const char *path, const struct fmap_opts *io, struct model *m,
+                      double *load_s) {
     char err[JANUS_ERR_LEN];
-    int rc = model_load(m, path, err, sizeof err);
+    const double t0 = clock_now_s();
+    int rc = model_load_ex(m, path, io, err, sizeof err);
+    *load_s = clock_now_s() - t0;
     if (rc) return cli_error(CMD, "%s", err);
     if (m->hp.n_expert < 1) {
         model_free(m);
@@ -448,7 +452,9 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
 
 static int cmd_decode(const struct bench_opts *o, int threads) {
     struct model m;
-    if (open_model(o->model, &m)) return 1;
+    double load_s = 0;
+    if (open_model(o->model, &o->io, &m, &load_s)) return 1;
+    const char *mode = fmap_mode_name(m.io.mode);
     struct membw *bwm = NULL;
     struct pool *bw_pool = NULL;
     if (o->membw_mb > 0) {
@@ -460,7 +466,6 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             return cli_error(CMD, "bandwidth test: %s", janus_strerror(rc));
         }
     }
-    (void)prefault(&m);
     const struct hparams *hp = &m.hp;
     double eb = 0;
     for (int64_t l = 0; l < hp->n_layer; l++)
@@ -473,6 +478,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
                (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
                static_bytes(&m) / 1e6, kname, threads);
+        printf("weights: memory mode %s%s, loaded in %.2f s (%.2f GB/s)\n", mode,
+               m.io.lock ? " + mlock" : "", load_s,
+               load_s > 0 ? (double)m.n_bytes_loaded / load_s / 1e9 : 0.0);
         printf("decode: %d rounds of %lld steps per batch size, each after %d bandwidth passes "
                "(%lld MB); of_bw and of_bound are medians of the rounds' paired ratios\n",
                R, (long long)(o->gen / R), BENCH_BW_PASSES, (long long)o->membw_mb);
@@ -534,6 +542,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));
             json_num(j, "moe_ms", "%.4g", r.moe_ms);
             json_num(j, "other_ms", "%.4g", r.step_ms - r.moe_ms);
+            cJSON_AddStringToObject(j, "load_mode", mode);
+            cJSON_AddBoolToObject(j, "mlock", m.io.lock != 0);
+            json_num(j, "load_s", "%.4g", load_s);
             json_line(j);
         } else {
             printf("%6lld %12.1f %12.2f %9.2f %7.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
@@ -542,6 +553,18 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
                    bytes_tok / 1e6, gb_s, r.read_gb_s, r.triad_gb_s, 100 * r.frac_bw,
                    r.distinct_per_layer, bound, 100 * r.frac_bound, roof / 1e9, compute_bound);
         }
+        // Decode of a small batch is bound by reading the weights: far below the bandwidth
+        // test means the weights are not where the test's memory is (page-cache reclaim,
+        // a memory cgroup, a network file system): say so, and what to try.
+        if (i == 0 && B <= 4 && r.read_gb_s > 0 && r.frac_bw > 0 && r.frac_bw < BENCH_SLOW_FRAC &&
+            compute_bound > 2 * r.decode_tok_s)
+            fprintf(stderr,
+                    "janus bench: warning: batch %lld read the weights at %.2f GB/s, %.0f%% of the "
+                    "%.2f GB/s bandwidth test (memory mode %s): the weights are being read from "
+                    "somewhere slower than memory (page-cache reclaim, a memory cgroup, a network "
+                    "file system?); try %s and/or --mlock\n",
+                    (long long)B, gb_s, 100 * r.frac_bw, r.read_gb_s, mode,
+                    m.io.mode == FMAP_MMAP ? "--no-mmap" : "--mmap");
         fflush(stdout);
     }
     membw_close(&bwm);
@@ -610,7 +633,8 @@ static double time_layer(struct moe_bench *mb, int64_t B, int64_t a, int reps, i
 
 static int cmd_moe_layer(const struct bench_opts *o, int threads) {
     struct model m;
-    if (open_model(o->model, &m)) return 1;
+    double load_s = 0;
+    if (open_model(o->model, &o->io, &m, &load_s)) return 1;
     const struct hparams *hp = &m.hp;
     const int64_t X = hp->n_expert, k = hp->n_expert_used, E = hp->n_embd;
     const int64_t B = o->batches[0];
@@ -641,7 +665,6 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
     }
     for (int64_t i = 0; i < max_tok * E; i++)
         mb.x[i] = (float)rng_normal(&mb.g);
-    (void)prefault(&m);
     const double eb = (double)expert_bytes(&m.layers[layer]);
     {
         double xs[4096], ys[4096];

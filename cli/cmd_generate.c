@@ -5,6 +5,7 @@
 // last line; --record-routing writes the experts each token chose as a routing trace.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "load_opts.h"
 #include "opts.h"
 
 #include "base/limits.h"
@@ -57,6 +58,8 @@ int cmd_generate(int argc, char **argv) {
     int64_t n_predict = 16, top_k = 0, n_threads = 1, seed = 42;
     double temp = 0, top_p = 1.0;
     int print_ids = 0, ignore_eos = 0;
+    struct load_opts lo;
+    load_opts_init(&lo);
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model, "FILE", "GGUF model"),
         CLI_OPT_STR("prompt", 'p', &prompt, "TEXT",
@@ -78,6 +81,7 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPT_STR("record-routing", 0, &routing, "FILE",
                     "write every MoE layer's top-k expert ids per step as a\n"
                     "routing trace (docs/FORMATS.md), for janus schedule/place"),
+        CLI_OPT_TABLE(lo.table),
         CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(stdout, "generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]", opts,
@@ -87,12 +91,15 @@ int cmd_generate(int argc, char **argv) {
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     if (!model) return cli_error(CMD, "missing -m MODEL");
     if (!prompt == !ids_arg) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
+    struct fmap_opts io;
+    if (load_opts_finish(&lo, CMD, &io)) return 1;
 
     char err[JANUS_ERR_LEN];
     janus_model_t *m = NULL;
     janus_session_t *s = NULL;
     // -p needs the tokenizer: then a model without one fails to open, saying why.
-    const struct janus_model_params mp = {.require_vocab = prompt != NULL};
+    const struct janus_model_params mp = {
+        .require_vocab = prompt != NULL, .mmap = io.mode, .mlock = io.lock, .progress = 1};
     if (janus_model_open(model, &mp, &m, err, sizeof err) != JANUS_OK)
         return cli_error(CMD, "%s", err);
     struct janus_model_info info;

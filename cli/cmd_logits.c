@@ -3,6 +3,7 @@
 // "%.9g". The golden interface (fixtures README §1): keep the output format stable.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "load_opts.h"
 #include "opts.h"
 
 #include "base/mem.h"
@@ -16,10 +17,13 @@
 int cmd_logits(int argc, char **argv) {
     const char *model_path = NULL, *ids_arg = NULL;
     int64_t n_threads = 1;
+    struct load_opts lo;
+    load_opts_init(&lo);
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
         CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "token ids, comma or space separated"),
         CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
+        CLI_OPT_TABLE(lo.table),
         CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(stdout,
@@ -32,6 +36,9 @@ int cmd_logits(int argc, char **argv) {
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     if (!model_path) return cli_error(CMD, "missing -m MODEL");
     if (!ids_arg) return cli_error(CMD, "missing -t ID,ID,...");
+    struct fmap_opts io;
+    if (load_opts_finish(&lo, CMD, &io)) return 1;
+    const struct janus_model_params mp = {.mmap = io.mode, .mlock = io.lock, .progress = 1};
     int32_t *ids = mem_alloc(MEM_TAG_MISC, MAX_IDS * sizeof *ids);
     if (!ids) return cli_error(CMD, "out of memory");
     const int n = cli_parse_ids(ids_arg, ids, MAX_IDS);
@@ -44,7 +51,7 @@ int cmd_logits(int argc, char **argv) {
     janus_session_t *s = NULL;
     struct janus_model_info info;
     int ret = 1;
-    if (janus_model_open(model_path, NULL, &m, err, sizeof err) != JANUS_OK) {
+    if (janus_model_open(model_path, &mp, &m, err, sizeof err) != JANUS_OK) {
         cli_error(CMD, "%s", err);
         goto out;
     }

@@ -52,6 +52,9 @@ static const struct fwd_opt forwarded[] = {
     {"max-seqs", "N", "KV slots per attention instance (32)"},
     {"ctx", "N", "positions per request (default: the model's, at most 4096)"},
     {"expert-stats-out", "FILE", "write the expert activation statistics (janus place --stats)"},
+    {"mmap", NULL, "map the weights (shared with the page cache and other ranks)"},
+    {"no-mmap", NULL, "read each rank's share of the weights into anonymous memory"},
+    {"mlock", NULL, "lock the weights in memory (fails if RLIMIT_MEMLOCK is too low)"},
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 

@@ -52,6 +52,9 @@ static const struct fwd_opt forwarded[] = {
     {"expert-stats-out", "FILE", "MPI only: write the expert activation statistics"},
     {"no-calibrate", NULL, "MPI only: skip the start-up ping-pong"},
     {"no-check-schedule", NULL, "MPI only: skip the schedule digest comparison"},
+    {"mmap", NULL, "map the weights (shared with the page cache and other ranks)"},
+    {"no-mmap", NULL, "read the weights (each rank its share) into anonymous memory"},
+    {"mlock", NULL, "lock the weights in memory (fails if RLIMIT_MEMLOCK is too low)"},
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 

@@ -6,6 +6,7 @@
 // Options are parsed once into struct worker_opts so each mode reads the same fields.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "load_opts.h"
 
 #include "base/limits.h"
 #include "base/log.h"
@@ -34,7 +35,8 @@ static void usage(FILE *f) {
                "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
                "  --threads N          engine threads (default 1)\n"
                "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
-               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
+               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n"
+               LOAD_OPTS_USAGE);
 }
 
 // Every option any worker mode understands; modes ignore what they do not use.
@@ -43,6 +45,7 @@ struct worker_opts {
     const char *model, *socket;
     int64_t n_attn, n_moe, max_seqs, n_ctx, budget, max_waiting, n_threads, heartbeat_ms;
     int64_t step_delay_ms;
+    struct load_opts lo;
 };
 
 static int parse(int argc, char **argv, struct worker_opts *o) {
@@ -59,6 +62,8 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
         int64_t *num = NULL, lo = 0, hi = 0;
         if (!strcmp(a, "--mono")) {
             o->mono = 1;
+            takes = 0;
+        } else if (load_opts_flag(&o->lo, a)) {
             takes = 0;
         } else if (!v) {
             return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
@@ -112,11 +117,14 @@ int cmd_worker(int argc, char **argv) {
     if (!mono) return cmd_worker_mpi(argc, argv); // MPI mode: cli/cmd_worker_mpi.c
     struct worker_opts o;
     if (parse(argc, argv, &o)) return 1;
+    struct fmap_opts io;
+    if (load_opts_finish(&o.lo, CMD, &io)) return 1;
     signal(SIGPIPE, SIG_IGN);
     log_set_identity(0, "ctl");
     char err[JANUS_ERR_LEN] = "";
     struct exec *e = NULL;
     struct exec_mono_params mp = {.model_path = o.model,
+                                  .io = io,
                                   .n_threads = (int32_t)o.n_threads,
                                   .n_attn = (int32_t)o.n_attn,
                                   .max_seqs = (int32_t)o.max_seqs,

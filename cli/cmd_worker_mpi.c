@@ -5,6 +5,7 @@
 // loops. cmd_worker.c hands over here when --mono is absent.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "load_opts.h"
 
 #include "actsched/actsched.h"
 #include "base/limits.h"
@@ -42,17 +43,21 @@ static void usage(FILE *f) {
         "  --no-check-schedule  leave the comparison off (the default)\n"
         "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
         "  --stats-out FILE     at shutdown write the per-layer report (worker_stats.h)\n"
-        "  --logits-out FILE    write the logits of the first sampled row (float32)\n");
+        "  --logits-out FILE    write the logits of the first sampled row (float32)\n"
+        "  (each rank loads its share: attention ranks the non-expert weights, MoE ranks the\n"
+        "  routers and the expert slabs their layout assigns)\n" LOAD_OPTS_USAGE);
 }
 
 struct mpi_opts {
     struct worker_mpi_params p;
     const char *socket, *stats_out;
     int64_t budget, max_waiting, heartbeat_ms;
+    struct load_opts lo;
 };
 
 static int parse(int argc, char **argv, struct mpi_opts *o) {
     worker_mpi_default_params(&o->p);
+    memset(&o->lo, 0, sizeof o->lo);
     o->socket = o->stats_out = NULL;
     o->budget = 256;
     o->max_waiting = 256;
@@ -63,6 +68,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
         int takes = 1;
         if (!strcmp(a, "--no-calibrate")) {
             o->p.calibrate = 0;
+            takes = 0;
+        } else if (load_opts_flag(&o->lo, a)) {
             takes = 0;
         } else if (!strcmp(a, "--check-schedule") || !strcmp(a, "--no-check-schedule")) {
             o->p.check_schedule = a[2] == 'c';
@@ -144,7 +151,7 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
         return cli_error(CMD, "--budget (%lld) must be >= --max-seqs (%d)", (long long)o->budget,
                          o->p.max_seqs);
     o->p.max_rows = (int32_t)o->budget;
-    return 0;
+    return load_opts_finish(&o->lo, CMD, &o->p.io);
 }
 
 int cmd_worker_mpi(int argc, char **argv) {
@@ -157,6 +164,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     if (comm_init(&argc, &argv) != JANUS_OK) return cli_error(CMD, "MPI failed to start");
     int rank = comm_world_rank();
+    o.p.io.progress = rank == 0; // one progress line on a shared terminal
     char err[JANUS_ERR_LEN] = "";
     struct exec *e = NULL;
     int rc = worker_mpi_start(&o.p, &e, err, sizeof err);

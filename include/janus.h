@@ -68,14 +68,27 @@ struct janus_model_params {
                        // then fail with JANUS_EUNSUPPORTED and janus_model_info gives only
                        // n_vocab, has_vocab and the special tokens. 0 (default): the
                        // whole model
+    int32_t mmap;      // how the weights are held: JANUS_MMAP_DEFAULT (0, the measured default,
+                       // docs/PERFORMANCE.md); JANUS_MMAP_ON (1) a shared read-only mapping of
+                       // the file (pages shared with the page cache and other processes);
+                       // JANUS_MMAP_OFF (2) read with pread into anonymous memory (2 MiB
+                       // aligned, transparent huge pages where available). Outputs are
+                       // bit-identical in every mode.
+    int32_t mlock;     // 1: lock the weights in memory; the open fails with JANUS_ELIMIT (the
+                       // message names RLIMIT_MEMLOCK) when the system refuses. 0 (default): no
+    int32_t progress;  // 1: a progress line (bytes, rate) on stderr while the weights load,
+                       // when stderr is a terminal. 0 (default): silent
 };
+#define JANUS_MMAP_DEFAULT 0
+#define JANUS_MMAP_ON      1
+#define JANUS_MMAP_OFF     2
 
 // Largest text janus_tokenize accepts, in bytes.
 #define JANUS_MAX_TEXT (64u << 20)
 struct janus_model_params janus_model_default_params(void);
 
-// Opens the GGUF file at path (read-only mmap; weights are not copied), checks every tensor
-// and loads the tokenizer. params may be NULL (defaults).
+// Opens the GGUF file at path (mapped or read, params->mmap), checks every tensor, makes the
+// weights resident and loads the tokenizer. params may be NULL (defaults).
 // out: *model, a new handle owned by the caller (janus_model_close) — set only on success.
 // err: if not NULL, receives a one-line reason on failure (naming the file, key or tensor),
 // truncated to err_len; "" on success.

@@ -92,6 +92,10 @@ struct janus_session {
 };
 
 // ---- model
+_Static_assert(JANUS_MMAP_DEFAULT == FMAP_DEFAULT && JANUS_MMAP_ON == FMAP_MMAP &&
+                   JANUS_MMAP_OFF == FMAP_READ,
+               "janus.h memory modes are base/fmap.h's");
+
 struct janus_model_params janus_model_default_params(void) {
     return (struct janus_model_params){.require_vocab = 0};
 }
@@ -135,7 +139,14 @@ int janus_model_open(const char *path, const struct janus_model_params *params,
         *model = jm;
         return JANUS_OK;
     }
-    int rc = model_load(&jm->m, path, msg, sizeof msg);
+    if (p.mmap < JANUS_MMAP_DEFAULT || p.mmap > JANUS_MMAP_OFF) {
+        mem_free(jm);
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "janus_model_params.mmap is %d (expected 0 default, 1 on, 2 off)",
+                           (int)p.mmap);
+    }
+    const struct fmap_opts io = {.mode = p.mmap, .lock = p.mlock != 0, .progress = p.progress != 0};
+    int rc = model_load_ex(&jm->m, path, &io, msg, sizeof msg);
     if (rc != JANUS_OK) {
         mem_free(jm);
         return open_err(err, err_len, rc, path, msg);

@@ -23,6 +23,7 @@ enum fmap_mode {
 // interleaved runs on the 1.66 GB bench model (scripts/bench-load-modes.sh); a tie keeps
 // mmap, which shares pages between ranks of one host.
 #define FMAP_DEFAULT_MODE FMAP_MMAP
+#define FMAP_DEFAULT_NAME "mmap" // for help texts
 
 struct fmap_opts {
     int32_t mode;     // enum fmap_mode
