@@ -106,6 +106,20 @@ int worker_setup_local(struct worker *w, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
+// Proportional and resident set size of this process in kB (/proc/self/smaps_rollup;
+// -1 where unreadable).
+static void rollup_kb(long long *pss, long long *rss) {
+    *pss = *rss = -1;
+    char line[256];
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        long long v;
+        if (sscanf(line, "Pss: %lld kB", &v) == 1) *pss = v;
+        if (sscanf(line, "Rss: %lld kB", &v) == 1) *rss = v;
+    }
+    if (f) fclose(f);
+}
+
 int worker_load_share(struct worker *w, char *err, size_t err_len) {
     struct model_share sh = {0};
     uint8_t *mask = NULL;
@@ -124,25 +138,27 @@ int worker_load_share(struct worker *w, char *err, size_t err_len) {
         sh.router = 1;
         sh.experts = mask;
     }
+    long long pss_kb;
+    rollup_kb(&pss_kb, &w->rss_open_kb);
     int rc = model_load_share(&w->model, &sh, err, err_len);
     w->share_bytes = model_share_bytes(&w->model, &sh);
     mem_free(mask);
     return rc;
 }
 
-// JANUS_PRINT_PSS (tests, benchmarks): one stderr line per rank once it is set up, with its
-// proportional set size from /proc/self/smaps_rollup and the bytes of its weight share.
+// JANUS_PRINT_PSS (tests, benchmarks): one stderr line per rank once it is set up: its
+// proportional and resident set sizes, the resident set size before its share was loaded,
+// and the bytes of its weight share.
 static void print_pss(const struct worker *w) {
     if (!getenv("JANUS_PRINT_PSS")) return;
-    long long pss_kb = -1;
-    char line[256];
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "Pss: %lld kB", &pss_kb) == 1) break;
-    if (f) fclose(f);
-    fprintf(stderr, "janus-pss: rank %d role %s inst %d mode %s pss_kb %lld share_bytes %llu\n",
+    long long pss_kb, rss_kb;
+    rollup_kb(&pss_kb, &rss_kb);
+    fprintf(stderr,
+            "janus-pss: rank %d role %s inst %d mode %s pss_kb %lld rss_kb %lld rss_open_kb %lld "
+            "share_bytes %llu\n",
             w->topo.rank, topo_role_name(w->topo.role), w->topo.inst,
-            fmap_mode_name(w->model.io.mode), pss_kb, (unsigned long long)w->share_bytes);
+            fmap_mode_name(w->model.io.mode), pss_kb, rss_kb, w->rss_open_kb,
+            (unsigned long long)w->share_bytes);
 }
 
 int worker_setup_role(struct worker *w) {
