@@ -151,8 +151,10 @@ static void populate(struct fmap *f, size_t off, size_t len) {
 static void fmt_bytes(char *buf, size_t n, uint64_t b) {
     if (b >= (1ull << 30))
         snprintf(buf, n, "%.2f GiB", (double)b / (double)(1ull << 30));
-    else
+    else if (b >= (1ull << 20))
         snprintf(buf, n, "%.1f MiB", (double)b / (double)(1ull << 20));
+    else
+        snprintf(buf, n, "%.1f KiB", (double)b / 1024.0);
 }
 
 struct progress {

@@ -661,7 +661,14 @@ int gguf_open(struct gguf *g, const char *path, char *err, size_t err_len) {
 }
 
 // Header bytes read first in read mode; grown 4x until the header parses within them.
+// JANUS_GGUF_READ_PREFIX (bytes, tests) replaces it so small files exercise the growth.
 #define GGUF_READ_PREFIX ((size_t)4 << 20)
+
+static size_t read_prefix(void) {
+    const char *s = getenv("JANUS_GGUF_READ_PREFIX");
+    long long v = s ? strtoll(s, NULL, 10) : 0;
+    return v >= 64 ? (size_t)v : GGUF_READ_PREFIX;
+}
 
 int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, char *err,
                  size_t err_len) {
@@ -678,7 +685,7 @@ int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, ch
         // Read mode: the parser reads only header bytes, all before data_offset. Parse over
         // a prefix read so far (the rest of the buffer reads as zeros); the parse holds when
         // it succeeds with its data section starting inside the prefix, else read more.
-        size_t have = JANUS_MIN(fm.size, GGUF_READ_PREFIX);
+        size_t have = JANUS_MIN(fm.size, read_prefix());
         for (;;) {
             rc = fmap_fetch(&fm, have, err, err_len);
             if (rc) {
