@@ -194,8 +194,8 @@ static int lock_error(struct fmap *f, size_t want, int e, char *err, size_t err_
                        f->name, w, strerror(e), lim);
 }
 
-int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, const struct fmap_opts *o,
-              char *err, size_t err_len) {
+int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, uint64_t trim_from,
+              const struct fmap_opts *o, char *err, size_t err_len) {
     for (int64_t i = 0; i < n; i++)
         if (r[i].off > f->size || r[i].len > f->size - r[i].off)
             return status_errf(err, err_len, JANUS_EINVAL,
@@ -255,6 +255,17 @@ int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, const struct fmap
     }
     progress_show(&pg, 1);
     f->loaded += total;
+    if (f->mode == FMAP_MMAP && trim_from < f->size) {
+        // The page cache holds large folios, and a fault maps the whole folio: populating a
+        // range also maps its neighbours. Unmap what lies outside the ranges again (the
+        // bytes stay readable: touching them maps them back).
+        uint64_t at = trim_from;
+        for (int64_t i = 0; i <= m; i++) {
+            const uint64_t next = i < m ? r[i].off : f->size;
+            if (next > at) fmap_drop(f, at, next - at);
+            if (i < m) at = JANUS_MAX(at, r[i].off + r[i].len);
+        }
+    }
     if (o && o->lock) {
         const size_t ps = page_size();
         for (int64_t i = 0; i < m; i++) {

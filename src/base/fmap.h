@@ -63,11 +63,13 @@ void fmap_drop(struct fmap *f, uint64_t off, uint64_t len);
 // Loads ranges r[0..n) (any order, may overlap; sorted and merged in place): read mode
 // reads them, mmap populates their page tables (MADV_POPULATE_READ, or a touch per page);
 // with o->lock they are then locked. o->progress: a progress line for loads of 64 MiB or
-// more when stderr is a terminal. JANUS_OK, JANUS_EIO (a read failed or came short),
-// JANUS_ELIMIT (mlock refused: the message names RLIMIT_MEMLOCK and its value), JANUS_EINVAL
-// (a range outside the file).
-JANUS_WUR int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, const struct fmap_opts *o,
-                        char *err, size_t err_len);
+// more when stderr is a terminal. mmap mode: whole pages of [trim_from, end of file) outside
+// the ranges are unmapped afterwards (a fault maps a whole page-cache folio, neighbours
+// included; they stay readable); UINT64_MAX: no trim. JANUS_OK, JANUS_EIO (a read failed or
+// came short), JANUS_ELIMIT (mlock refused: the message names RLIMIT_MEMLOCK and its value),
+// JANUS_EINVAL (a range outside the file).
+JANUS_WUR int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, uint64_t trim_from,
+                        const struct fmap_opts *o, char *err, size_t err_len);
 void fmap_close(struct fmap *f); // unmaps; *f zeroed
 
 // "mmap" / "read" for a resolved mode ("default" for FMAP_DEFAULT).

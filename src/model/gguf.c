@@ -714,7 +714,7 @@ int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, ch
 int gguf_load_ranges(struct gguf *g, struct fmap_range *r, int64_t n, const struct fmap_opts *o,
                      char *err, size_t err_len) {
     if (!g->fm.region) return JANUS_OK; // a caller's buffer: already in memory
-    return fmap_load(&g->fm, r, n, o, err, err_len);
+    return fmap_load(&g->fm, r, n, g->data_offset, o, err, err_len);
 }
 
 void gguf_close(struct gguf *g) {

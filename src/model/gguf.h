@@ -95,7 +95,8 @@ JANUS_WUR int gguf_open(struct gguf *g, const char *path, char *err, size_t err_
 JANUS_WUR int gguf_open_ex(struct gguf *g, const char *path, const struct fmap_opts *o, char *err,
                            size_t err_len);
 // Makes the file byte ranges r[0..n) resident (fmap_load: read, or populate the mapping;
-// o->lock locks them; r is sorted and merged in place). A no-op for gguf_open_memory.
+// o->lock locks them; r is sorted and merged in place; mmap mode unmaps the rest of the
+// data section again, which later accesses map back). A no-op for gguf_open_memory.
 JANUS_WUR int gguf_load_ranges(struct gguf *g, struct fmap_range *r, int64_t n,
                                const struct fmap_opts *o, char *err, size_t err_len);
 // Same over a caller-owned memory buffer (fuzzing, tests). The buffer must outlive g.
