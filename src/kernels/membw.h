@@ -1,10 +1,12 @@
 // Memory-bandwidth measurement for `janus bench` (SPEC §9: decode is memory-bound, so every
 // decode figure is reported as a fraction of what this machine can stream). Two tests, both
 // multithreaded over a pool, several repetitions, median reported:
-//   read  — the threads sum one large buffer with 256-bit loads, taking 512 KiB chunks from
-//           a shared counter and reading each as four interleaved sub-streams with software
-//           prefetch (the access pattern of the matmul's row chunks, and the fastest read
-//           pattern measured here);
+//   read  — the threads sum one large buffer (2 MiB huge pages where available) with 256-bit
+//           loads in MEMBW_N_PATTERNS patterns: 512 KiB chunks from a shared counter read as
+//           4 interleaved sub-streams with L1/L2 software prefetch (the matmul's access
+//           pattern), the same with non-temporal prefetch, 8 sub-streams, and one static
+//           sequential stream per thread; a pass's read figure is its fastest pattern, so
+//           it bounds what any access pattern (the decode's included) streams;
 //   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles (static partition), 24 bytes per element
 //           (STREAM's convention: write-allocate traffic not counted).
 // Buffers must exceed the last-level cache; membw_open allocates and touches them (mem.h)
@@ -19,7 +21,8 @@
 #include "base/base.h"
 #include "base/pool.h"
 
-#define MEMBW_MAX_REPS 64
+#define MEMBW_MAX_REPS     64
+#define MEMBW_N_PATTERNS  4
 
 struct membw_result {
     int n_threads;
@@ -30,12 +33,18 @@ struct membw_result {
     double read_gb_s_min, read_gb_s_max;
     double triad_gb_s; // median over reps
     double triad_gb_s_min, triad_gb_s_max;
+    double pattern_gb_s[MEMBW_N_PATTERNS]; // median over reps of each read pattern
+    int best_pattern;                      // index of the largest pattern_gb_s
 };
+
+// Name of read pattern k ("chunk4", "chunk4-nta", "chunk8", "static1").
+const char *membw_pattern_name(int k);
 
 // Buffers for the tests, run by the threads of pool (NULL: 1 thread); read_bytes as below.
 struct membw;
 int membw_open(struct membw **out, struct pool *pool, size_t read_bytes) JANUS_WUR;
-// reps timed passes of each test (reps in [1, MEMBW_MAX_REPS]); out: medians, min, max.
+// reps timed passes of each test (reps in [1, MEMBW_MAX_REPS]; a read pass times every
+// pattern and counts the fastest); out: medians, min, max.
 int membw_run(struct membw *b, int reps, struct membw_result *out) JANUS_WUR;
 void membw_close(struct membw **b);
 
