@@ -30,7 +30,7 @@
 #define BENCH_MAX_BATCHES 16
 #define BENCH_MAX_LAYERS  1024
 #define BENCH_MAX_REPS    64
-#define BENCH_BW_PASSES   3 // bandwidth passes before each decode round (median)
+#define BENCH_BW_PASSES   3    // bandwidth passes before each decode round (median)
 #define BENCH_SLOW_FRAC   0.25 // batch-1 weight reads below this fraction of the test: warn
 
 struct bench_opts {

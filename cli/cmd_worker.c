@@ -35,8 +35,8 @@ static void usage(FILE *f) {
                "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
                "  --threads N          engine threads (default 1)\n"
                "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
-               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n"
-               LOAD_OPTS_USAGE);
+               "  --step-delay-ms N    testing: sleep N ms before every step (default "
+               "0)\n" LOAD_OPTS_USAGE);
 }
 
 // Every option any worker mode understands; modes ignore what they do not use.

@@ -23,7 +23,9 @@ void load_opts_init(struct load_opts *lo) {
 
 int load_opts_finish(const struct load_opts *lo, const char *cmd, struct fmap_opts *io) {
     if (lo->mmap && lo->no_mmap) return cli_error(cmd, "--mmap and --no-mmap exclude each other");
-    *io = (struct fmap_opts){.mode = lo->mmap ? FMAP_MMAP : lo->no_mmap ? FMAP_READ : FMAP_DEFAULT,
+    *io = (struct fmap_opts){.mode = lo->mmap      ? FMAP_MMAP
+                                     : lo->no_mmap ? FMAP_READ
+                                                   : FMAP_DEFAULT,
                              .lock = lo->mlock,
                              .progress = 1};
     return 0;

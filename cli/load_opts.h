@@ -24,8 +24,8 @@ int load_opts_finish(const struct load_opts *lo, const char *cmd, struct fmap_op
 int load_opts_flag(struct load_opts *lo, const char *arg);
 // Their usage lines, for hand-written help texts.
 #define LOAD_OPTS_USAGE                                                                            \
-    "  --mmap / --no-mmap   map the weights / read them into anonymous memory (default " \
-    FMAP_DEFAULT_NAME ")\n"                                                                 \
+    "  --mmap / --no-mmap   map the weights / read them into anonymous memory "                    \
+    "(default " FMAP_DEFAULT_NAME ")\n"                                                            \
     "  --mlock              lock the weights in memory (fails if RLIMIT_MEMLOCK is too low)\n"
 
 #endif // JANUS_LOAD_OPTS_H

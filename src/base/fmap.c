@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define FMAP_HUGE       ((size_t)2 << 20)  // huge page size the read buffer is aligned to
-#define FMAP_CHUNK      ((size_t)32 << 20) // bytes per pread / populate call
+#define FMAP_HUGE         ((size_t)2 << 20)  // huge page size the read buffer is aligned to
+#define FMAP_CHUNK        ((size_t)32 << 20) // bytes per pread / populate call
 #define FMAP_PROGRESS_MIN ((size_t)64 << 20) // smaller loads show no progress line
 
 static size_t page_size(void) {
@@ -82,8 +82,8 @@ int fmap_open(struct fmap *f, const char *path, const struct fmap_opts *o, char 
                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (res == MAP_FAILED) {
             close(fd);
-            return status_errf(err, err_len, JANUS_ENOMEM, "%s: cannot reserve %zu bytes: %s",
-                               path, size, strerror(errno));
+            return status_errf(err, err_len, JANUS_ENOMEM, "%s: cannot reserve %zu bytes: %s", path,
+                               size, strerror(errno));
         }
         uint8_t *al = (uint8_t *)round_up((uintptr_t)res, FMAP_HUGE);
         if (al > res) munmap(res, (size_t)(al - res));
@@ -107,8 +107,8 @@ static int read_range(struct fmap *f, size_t off, size_t len, char *err, size_t 
         ssize_t r = pread(f->fd, f->base + off, n, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0)
-            return status_errf(err, err_len, JANUS_EIO, "%s: read of %zu bytes at %zu: %s",
-                               f->name, n, off, r < 0 ? strerror(errno) : "unexpected end of file");
+            return status_errf(err, err_len, JANUS_EIO, "%s: read of %zu bytes at %zu: %s", f->name,
+                               n, off, r < 0 ? strerror(errno) : "unexpected end of file");
         off += (size_t)r;
         len -= (size_t)r;
     }
@@ -200,8 +200,7 @@ int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, uint64_t trim_fro
         if (r[i].off > f->size || r[i].len > f->size - r[i].off)
             return status_errf(err, err_len, JANUS_EINVAL,
                                "%s: range [%llu, +%llu) outside the file (%zu bytes)", f->name,
-                               (unsigned long long)r[i].off, (unsigned long long)r[i].len,
-                               f->size);
+                               (unsigned long long)r[i].off, (unsigned long long)r[i].len, f->size);
     qsort(r, (size_t)n, sizeof *r, cmp_range);
     int64_t m = 0; // merge overlapping or touching ranges; drop empty ones
     for (int64_t i = 0; i < n; i++) {
@@ -227,7 +226,8 @@ int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, uint64_t trim_fro
                 (void)madvise(f->base + round_down(b, FMAP_HUGE), FMAP_HUGE, MADV_NOHUGEPAGE);
         }
         for (int64_t i = 0; i < m; i++) {
-            size_t a = round_up(r[i].off, FMAP_HUGE), b = round_down(r[i].off + r[i].len, FMAP_HUGE);
+            size_t a = round_up(r[i].off, FMAP_HUGE),
+                   b = round_down(r[i].off + r[i].len, FMAP_HUGE);
             if (b > a) (void)madvise(f->base + a, b - a, MADV_HUGEPAGE);
         }
     }
@@ -278,7 +278,7 @@ int fmap_load(struct fmap *f, struct fmap_range *r, int64_t n, uint64_t trim_fro
 }
 
 void fmap_close(struct fmap *f) {
-    if (f->region) { // a zeroed struct is not an open file
+    if (f->region) {                      // a zeroed struct is not an open file
         munmap(f->region, f->region_len); // munlock is implied
         close(f->fd);
     }

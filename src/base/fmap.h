@@ -38,9 +38,9 @@ struct fmap {
     size_t size;         // file size
     void *region;        // what to munmap (read mode: the aligned reservation)
     size_t region_len;
-    size_t loaded;       // bytes fmap_load made resident (sum over calls, ranges merged)
-    size_t locked;       // bytes locked
-    const char *name;    // for messages (borrowed; the caller's path)
+    size_t loaded;    // bytes fmap_load made resident (sum over calls, ranges merged)
+    size_t locked;    // bytes locked
+    const char *name; // for messages (borrowed; the caller's path)
 };
 
 // A byte range [off, off + len) of the file.

@@ -212,12 +212,13 @@ void membw_close(struct membw **bp) {
 // len bytes of anonymous memory, 2 MiB aligned, advised onto huge pages. NULL on failure.
 static void *huge_alloc(size_t len, size_t *mapped) {
     len = (len + MEMBW_HUGE - 1) / MEMBW_HUGE * MEMBW_HUGE;
-    uint8_t *r = mmap(NULL, len + MEMBW_HUGE, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *r =
+        mmap(NULL, len + MEMBW_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED) return NULL;
     uint8_t *al = (uint8_t *)(((uintptr_t)r + MEMBW_HUGE - 1) & ~(uintptr_t)(MEMBW_HUGE - 1));
     if (al > r) munmap(r, (size_t)(al - r));
-    if (r + len + MEMBW_HUGE > al + len) munmap(al + len, (size_t)(r + len + MEMBW_HUGE - (al + len)));
+    if (r + len + MEMBW_HUGE > al + len)
+        munmap(al + len, (size_t)(r + len + MEMBW_HUGE - (al + len)));
 #ifdef MADV_HUGEPAGE
     (void)madvise(al, len, MADV_HUGEPAGE);
 #endif

@@ -21,8 +21,8 @@
 #include "base/base.h"
 #include "base/pool.h"
 
-#define MEMBW_MAX_REPS     64
-#define MEMBW_N_PATTERNS  4
+#define MEMBW_MAX_REPS   64
+#define MEMBW_N_PATTERNS 4
 
 struct membw_result {
     int n_threads;

@@ -1,6 +1,6 @@
-// GGUF v2/v3 reader over a file's bytes (base/fmap.h: mmap or read; or a caller's buffer) and a v3 writer (gguf.h).
-// The reader validates everything before use: magic, version, counts and lengths against
-// the bytes left and limits.h, value and tensor types, n_dims, ne (>= 1, product fits
+// GGUF v2/v3 reader over a file's bytes (base/fmap.h: mmap or read; or a caller's buffer) and a v3
+// writer (gguf.h). The reader validates everything before use: magic, version, counts and lengths
+// against the bytes left and limits.h, value and tensor types, n_dims, ne (>= 1, product fits
 // int64), block divisibility, alignment (power of two <= LIMIT_GGUF_MAX_ALIGNMENT), tensor
 // offsets (aligned, inside the file, non-overlapping) and duplicate keys / tensor names.
 // Errors are one line naming the key or tensor. Host must be little-endian (as the files).

@@ -71,7 +71,8 @@ struct binder {
 };
 
 // Appends gt to the model's list of bound tensors (what model_load_share walks).
-static int record_bound(struct binder *b, const struct gguf_tensor *gt, enum arch_tensor t, int il) {
+static int record_bound(struct binder *b, const struct gguf_tensor *gt, enum arch_tensor t,
+                        int il) {
     struct model *m = b->m;
     if (m->n_bound == m->bound_cap) {
         int64_t cap = m->bound_cap ? 2 * m->bound_cap : 64;

@@ -90,8 +90,8 @@ struct model {
     uint64_t n_bytes_weights;   // bytes of all tensors used
     struct model_tensor *bound; // (n_bound) every tensor bound, in binding order
     int64_t n_bound, bound_cap;
-    struct fmap_opts io;        // memory mode the model was opened with (mode resolved)
-    uint64_t n_bytes_loaded;    // bytes made resident by model_load_share (header excluded)
+    struct fmap_opts io;     // memory mode the model was opened with (mode resolved)
+    uint64_t n_bytes_loaded; // bytes made resident by model_load_share (header excluded)
 };
 
 // What one rank holds (issue 12 item 2). An attention rank: dense = 1 (every tensor that is

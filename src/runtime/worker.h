@@ -44,7 +44,7 @@ struct worker {
     struct layout layout;
     int64_t d, V, n_layer, n_expert, k;
     int32_t model_ok, topo_ok, xf_ok;
-    uint64_t share_bytes; // tensor bytes of this rank's share (worker_load_share)
+    uint64_t share_bytes;  // tensor bytes of this rank's share (worker_load_share)
     long long rss_open_kb; // resident set size before the share was loaded (JANUS_PRINT_PSS)
     // attention side (step.c)
     struct attn attn;
