@@ -64,8 +64,7 @@ static int run_pingpong(double *lat_us, double *bw_gbs, char *err, size_t err_le
     int rc = launch_build(&job, &spec, err, err_len);
     if (rc) return rc;
     int fds[2];
-    if (pipe(fds) != 0)
-        return status_errf(err, err_len, JANUS_EIO, "pipe: %s", strerror(errno));
+    if (pipe(fds) != 0) return status_errf(err, err_len, JANUS_EIO, "pipe: %s", strerror(errno));
     fcntl(fds[0], F_SETFD, FD_CLOEXEC); // the job sees only the write end, as its stdout
     pid_t pid;
     rc = launch_spawn(job.argv, 1, fds[1], &pid, err, err_len);
@@ -113,8 +112,8 @@ static int measure_local(int threads, const char *out_path, int use_mpi) {
         if (run_pingpong(&lat, &bw, err, sizeof err) == JANUS_OK) {
             h.intra_lat = h.inter_lat = lat * 1e-6;
             h.intra_bw = h.inter_bw = bw * 1e9;
-            snprintf(msg, sizeof msg,
-                     "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s", lat, bw);
+            snprintf(msg, sizeof msg, "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s",
+                     lat, bw);
         } else {
             snprintf(msg, sizeof msg, "mpirun ping-pong failed (%s); defaults 1 us, 5 GB/s kept",
                      err);

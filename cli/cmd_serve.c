@@ -51,7 +51,8 @@ static const struct fwd_opt forwarded[] = {
     {"seed", "N", "MPI only: seed of the random scheduler policy"},
     {"expert-stats-out", "FILE", "MPI only: write the expert activation statistics"},
     {"no-calibrate", NULL, "MPI only: skip the start-up ping-pong"},
-    {"no-check-schedule", NULL, "MPI only: skip the schedule digest comparison"},
+    {"check-schedule", NULL, "MPI only, debug/test: compare the schedule digest every layer"},
+    {"no-check-schedule", NULL, "MPI only: leave that comparison off (the default)"},
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 

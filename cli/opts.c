@@ -114,8 +114,8 @@ int cli_opts_parse(const char *cmd, const struct cli_opt *opts, int argc, char *
     while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
         if (c == '?') {
             const char *a = optopt && optopt < 256 ? NULL : argv[optind - 1];
-            if (a) return -cli_error(cmd, "unknown option '%s' (unknown argument; see --help)", a);
-            return -cli_error(cmd, "unknown option '-%c' (unknown argument; see --help)", optopt);
+            if (a) return -cli_error(cmd, "unknown option '%s' (see --help)", a);
+            return -cli_error(cmd, "unknown option '-%c' (see --help)", optopt);
         }
         const struct cli_opt *o = NULL;
         int want = c == ':' ? optopt : c;

@@ -46,8 +46,7 @@ int json_field_num(const cJSON *obj, const char *path, const char *key, double l
     case NUM_RANGE:
         return status_errf(err, err_len, JANUS_EFORMAT,
                            "%s: field \"%s\" = %g out of range [%g, %g]", path, key, x, lo, hi);
-    case NUM_OK:
-        break;
+    case NUM_OK: break;
     }
     *out = x;
     return JANUS_OK;
@@ -87,8 +86,7 @@ int json_field_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, in
         return status_errf(err, err_len, JANUS_EINVAL,
                            "'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo,
                            (long long)hi, x);
-    case NUM_OK:
-        break;
+    case NUM_OK: break;
     }
     *out = (int64_t)x;
     return JANUS_OK;
@@ -101,13 +99,11 @@ int json_field_f64(const cJSON *obj, const char *key, double lo, double hi, doub
     double x = 0;
     switch (num_check(v, 0, lo, hi, &x)) {
     case NUM_NOT_NUMBER:
-    case NUM_NOT_INT:
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a number", key);
+    case NUM_NOT_INT: return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a number", key);
     case NUM_RANGE:
         return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be between %g and %g (got %g)",
                            key, lo, hi, x);
-    case NUM_OK:
-        break;
+    case NUM_OK: break;
     }
     *out = x;
     return JANUS_OK;

@@ -78,8 +78,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     }
     int64_t limit = s->p.max_tokens > 0 ? s->p.max_tokens : (int64_t)rd.n_ctx;
     int64_t mt = kind == API_COMPLETION ? 16 : -1;
-    rc = json_field_i64(req, kind == API_CHAT ? "max_completion_tokens" : "max_tokens", 1, limit, &mt,
-                      err, sizeof err);
+    rc = json_field_i64(req, kind == API_CHAT ? "max_completion_tokens" : "max_tokens", 1, limit,
+                        &mt, err, sizeof err);
     if (rc == JANUS_ENOTFOUND && kind == API_CHAT)
         rc = json_field_i64(req, "max_tokens", 1, limit, &mt, err, sizeof err);
     if (rc == JANUS_EINVAL) BAD("max_tokens");
@@ -88,7 +88,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     int64_t top_k = 0, seed = -1, n = 1;
     if (json_field_f64(req, "temperature", 0, 2, &temp, err, sizeof err) == JANUS_EINVAL)
         BAD("temperature");
-    if (json_field_f64(req, "top_p", 1e-9, 1, &top_p, err, sizeof err) == JANUS_EINVAL) BAD("top_p");
+    if (json_field_f64(req, "top_p", 1e-9, 1, &top_p, err, sizeof err) == JANUS_EINVAL)
+        BAD("top_p");
     if (json_field_i64(req, "top_k", -1, rd.n_vocab, &top_k, err, sizeof err) == JANUS_EINVAL)
         BAD("top_k");
     if (json_field_i64(req, "seed", INT64_MIN, INT64_MAX, &seed, err, sizeof err) == JANUS_EINVAL)
@@ -142,7 +143,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
                       "'stream_options' is only allowed with 'stream': true");
             return JANUS_EINVAL;
         }
-        if (json_field_bool(so, "include_usage", &g->include_usage, err, sizeof err) == JANUS_EINVAL)
+        if (json_field_bool(so, "include_usage", &g->include_usage, err, sizeof err) ==
+            JANUS_EINVAL)
             BAD("stream_options.include_usage");
     }
 #undef BAD
