@@ -35,10 +35,7 @@
 
 // Worker options passed through to the job unchanged (the forwarding table); the job
 // validates them (one error line, non-zero exit). arg NULL: a flag without a value.
-struct fwd_opt {
-    const char *name, *arg, *help;
-};
-static const struct fwd_opt forwarded[] = {
+static const struct cli_fwd_opt forwarded[] = {
     {"slots", "C", "expert slots per MoE instance (default: E if M = 1, else ceil(E/M)+1)"},
     {"layout", "FILE", "replica layout JSON (default: round-robin, replicas fill free slots)"},
     {"policy", "P", "greedy|optimal|random|round-robin|token-balanced|first (greedy)"},
@@ -63,27 +60,12 @@ struct run_opts {
     int n_req;
     int64_t n_attn, n_moe, n_predict, n_threads, timeout_s;
     int logits, stats, print_ids, ignore_eos;
-    const char *fwd[2 * N_FWD]; // worker options as given
-    int n_fwd;
-    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
+    struct cli_fwd fwd; // worker options as given
     const char *mpi_args[16];
     int n_mpi_args;
 };
 
-// CLI_FN targets: a forwarded option with a value, and the repeatable ones.
-struct fwd_slot {
-    struct run_opts *o;
-    const char *flag; // "--name"
-    char buf[32];
-};
-static int add_fwd(void *t, const char *v, const char *cmd) {
-    struct fwd_slot *f = t;
-    if (f->o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(f->o->fwd))
-        return cli_error(cmd, "too many options");
-    f->o->fwd[f->o->n_fwd++] = f->flag;
-    f->o->fwd[f->o->n_fwd++] = v;
-    return 0;
-}
+// CLI_FN targets: the repeatable options.
 static int add_prompt(struct run_opts *o, const char *v, int ids, const char *cmd) {
     if (o->n_req == MAX_REQ) return cli_error(cmd, "at most %d prompts", MAX_REQ);
     o->is_ids[o->n_req] = ids;
@@ -108,7 +90,6 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     o->n_threads = 1;
     o->timeout_s = 600;
     o->mpirun = "mpirun";
-    static struct fwd_slot slots[N_FWD];
     struct cli_opt opts[32 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model (required)"),
         CLI_OPT_FN("prompt", 'p', add_text, o, "TEXT",
@@ -139,15 +120,7 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     int n = 0;
     while (opts[n].name)
         n++;
-    for (int i = 0; i < N_FWD; i++) {
-        const struct fwd_opt *f = &forwarded[i];
-        slots[i].o = o;
-        snprintf(slots[i].buf, sizeof slots[i].buf, "--%s", f->name);
-        slots[i].flag = slots[i].buf;
-        opts[n++] =
-            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
-                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
-    }
+    cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
     opts[n] = (struct cli_opt)CLI_OPT_END;
     if (help) {
         cli_opts_help(stdout,
@@ -159,8 +132,7 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    for (int i = 0; i < N_FWD; i++)
-        if (o->fwd_flag[i]) o->fwd[o->n_fwd++] = slots[i].flag;
+    cli_fwd_finish(&o->fwd);
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (o->n_req == 0) return cli_error(CMD, "missing -p TEXT or -t ID,ID,...");
     if (o->logits && (o->n_req != 1 || !o->is_ids[0]))
@@ -236,13 +208,13 @@ static int generate(const struct run_opts *o, const char *dir, const int32_t *pr
     snprintf(thr, sizeof thr, "%lld", (long long)o->n_threads);
     snprintf(stats, sizeof stats, "%s/stats.txt", dir);
     snprintf(logits, sizeof logits, "%s/logits.bin", dir);
-    const char *args[JANUS_ARRAY_SIZE(o->fwd) + 16];
+    const char *args[JANUS_ARRAY_SIZE(o->fwd.argv) + 16];
     int na = 0;
     const char *fixed[] = {"worker", "-m", o->model, "--attn", att, "--moe", moe, "--threads", thr};
     for (size_t k = 0; k < JANUS_ARRAY_SIZE(fixed); k++)
         args[na++] = fixed[k];
-    for (int k = 0; k < o->n_fwd; k++)
-        args[na++] = o->fwd[k];
+    for (int k = 0; k < o->fwd.argc; k++)
+        args[na++] = o->fwd.argv[k];
     if (o->stats) args[na++] = "--stats-out", args[na++] = stats;
     if (o->logits) args[na++] = "--logits-out", args[na++] = logits;
     struct launch_spec spec = {.mpi = 1,

@@ -5,7 +5,10 @@
 
 #include "cli.h"
 
+#include "base/base.h"
+
 #include <getopt.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -168,4 +171,33 @@ void cli_opts_help(FILE *f, const char *synopsis, const struct cli_opt *opts, co
         fputc('\n', f);
     }
     if (footer) fputs(footer, f);
+}
+
+static int fwd_value(void *t, const char *v, const char *cmd) {
+    struct cli_fwd_slot *sl = t;
+    struct cli_fwd *f = sl->fwd;
+    if (f->argc + 2 > (int)JANUS_ARRAY_SIZE(f->argv)) return cli_error(cmd, "too many options");
+    f->argv[f->argc++] = sl->flag;
+    f->argv[f->argc++] = v;
+    return 0;
+}
+
+void cli_fwd_opts(struct cli_fwd *f, const struct cli_fwd_opt *table, int n_rows,
+                  struct cli_opt *opts, int *n) {
+    memset(f, 0, sizeof *f);
+    f->n_rows = n_rows < CLI_FWD_MAX ? n_rows : CLI_FWD_MAX;
+    for (int i = 0; i < f->n_rows; i++) {
+        const struct cli_fwd_opt *r = &table[i];
+        struct cli_fwd_slot *sl = &f->slots[i];
+        sl->fwd = f;
+        snprintf(sl->flag, sizeof sl->flag, "--%s", r->name);
+        opts[(*n)++] = r->arg
+                           ? (struct cli_opt)CLI_OPT_FN(r->name, 0, fwd_value, sl, r->arg, r->help)
+                           : (struct cli_opt)CLI_OPT_FLAG(r->name, 0, &sl->seen, r->help);
+    }
+}
+
+void cli_fwd_finish(struct cli_fwd *f) {
+    for (int i = 0; i < f->n_rows && f->argc < (int)JANUS_ARRAY_SIZE(f->argv); i++)
+        if (f->slots[i].seen) f->argv[f->argc++] = f->slots[i].flag;
 }
