@@ -54,15 +54,14 @@ static const struct cli_fwd_opt forwarded[] = {
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
 struct run_opts {
-    const char *model, *hostfile, *mpirun;
+    const char *model;
     const char *texts[MAX_REQ]; // (n_req) prompts in the order given
     int is_ids[MAX_REQ];        // (n_req) 1: -t ID list, 0: -p text
     int n_req;
     int64_t n_attn, n_moe, n_predict, n_threads, timeout_s;
     int logits, stats, print_ids, ignore_eos;
-    struct cli_fwd fwd; // worker options as given
-    const char *mpi_args[16];
-    int n_mpi_args;
+    struct cli_fwd fwd;         // worker options as given
+    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
 };
 
 // CLI_FN targets: the repeatable options.
@@ -74,13 +73,6 @@ static int add_prompt(struct run_opts *o, const char *v, int ids, const char *cm
 }
 static int add_text(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 0, cmd); }
 static int add_ids(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 1, cmd); }
-static int add_mpi_arg(void *t, const char *v, const char *cmd) {
-    struct run_opts *o = t;
-    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-        return cli_error(cmd, "too many --mpi-arg");
-    o->mpi_args[o->n_mpi_args++] = v;
-    return 0;
-}
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
 static int parse(int argc, char **argv, struct run_opts *o, int help) {
@@ -89,7 +81,6 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     o->n_predict = 16;
     o->n_threads = 1;
     o->timeout_s = 600;
-    o->mpirun = "mpirun";
     struct cli_opt opts[32 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model (required)"),
         CLI_OPT_FN("prompt", 'p', add_text, o, "TEXT",
@@ -109,17 +100,13 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
         CLI_OPT_FLAG("ignore-eos", 0, &o->ignore_eos, "do not stop at the end-of-sequence token"),
         CLI_OPT_I64("threads", 0, &o->n_threads, 1, 1024, "N",
                     "engine threads per rank (default 1)"),
-        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
-                    "run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)"),
-        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
-                    "the mpirun to use (default: mpirun from PATH)"),
-        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
         CLI_OPT_I64("timeout", 0, &o->timeout_s, 1, 86400, "S",
                     "give up after S seconds (default 600)"),
     };
     int n = 0;
     while (opts[n].name)
         n++;
+    cli_mpirun_opts(&o->launcher, opts, &n);
     cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
     opts[n] = (struct cli_opt)CLI_OPT_END;
     if (help) {
@@ -219,10 +206,10 @@ static int generate(const struct run_opts *o, const char *dir, const int32_t *pr
     if (o->logits) args[na++] = "--logits-out", args[na++] = logits;
     struct launch_spec spec = {.mpi = 1,
                                .n_ranks = (int)(o->n_attn + o->n_moe),
-                               .mpirun = o->mpirun,
-                               .hostfile = o->hostfile,
-                               .mpi_args = o->mpi_args,
-                               .n_mpi_args = o->n_mpi_args,
+                               .mpirun = o->launcher.mpirun,
+                               .hostfile = o->launcher.hostfile,
+                               .mpi_args = o->launcher.args,
+                               .n_mpi_args = o->launcher.n_args,
                                .args = args,
                                .n_args = na};
     static struct launch_argv job;

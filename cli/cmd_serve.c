@@ -58,20 +58,9 @@ struct serve_opts {
     const char *model;
     int64_t n_attn, n_moe, max_body; // 0: not given
     int mpi, mono;
-    const char *mpirun, *hostfile;
-    const char *mpi_args[16];
-    int n_mpi_args;
-    struct cli_fwd fwd; // the forwarded options, as given
+    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
+    struct cli_fwd fwd;         // the forwarded options, as given
 };
-
-// CLI_FN target of --mpi-arg.
-static int add_mpi_arg(void *t, const char *v, const char *cmd) {
-    struct serve_opts *o = t;
-    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-        return cli_error(cmd, "too many --mpi-arg");
-    o->mpi_args[o->n_mpi_args++] = v;
-    return 0;
-}
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
 static int parse(int argc, char **argv, struct serve_opts *o, int help) {
@@ -112,15 +101,11 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         CLI_OPT_FLAG("mono", 0, &o->mono,
                      "the deployment in one process instead (monolithic engine;\n"
                      "--moe must be 1)"),
-        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
-                    "the mpirun to use (default: mpirun from PATH)"),
-        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
-                    "mpirun hostfile (multi-host deployments)"),
-        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
     };
     int n = 0;
     while (opts[n].name)
         n++;
+    cli_mpirun_opts(&o->launcher, opts, &n);
     cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
     opts[n] = (struct cli_opt)CLI_OPT_END;
     if (help) {
@@ -139,7 +124,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     if (o->max_body) hp->max_body = (size_t)o->max_body;
     o->mpi = o->mpi || !o->mono; // the disaggregated deployment unless --mono alone
     if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
-    if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
+    if (!o->mpi && (o->launcher.mpirun || o->launcher.hostfile || o->launcher.n_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;
 }
@@ -231,10 +216,10 @@ int cmd_serve(int argc, char **argv) {
     struct launch_spec spec = {.mpi = o.mpi,
                                .n_ranks =
                                    (int)((o.n_attn ? o.n_attn : 1) + (o.n_moe ? o.n_moe : 1)),
-                               .mpirun = o.mpirun,
-                               .hostfile = o.hostfile,
-                               .mpi_args = o.mpi_args,
-                               .n_mpi_args = o.n_mpi_args,
+                               .mpirun = o.launcher.mpirun,
+                               .hostfile = o.launcher.hostfile,
+                               .mpi_args = o.launcher.args,
+                               .n_mpi_args = o.launcher.n_args,
                                .args = args,
                                .n_args = n};
     static struct launch_argv job; // large (PATH_MAX); lives as long as the server

@@ -201,3 +201,21 @@ void cli_fwd_finish(struct cli_fwd *f) {
     for (int i = 0; i < f->n_rows && f->argc < (int)JANUS_ARRAY_SIZE(f->argv); i++)
         if (f->slots[i].seen) f->argv[f->argc++] = f->slots[i].flag;
 }
+
+static int mpi_arg(void *t, const char *v, const char *cmd) {
+    struct cli_mpirun *m = t;
+    if (m->n_args == (int)JANUS_ARRAY_SIZE(m->args)) return cli_error(cmd, "too many --mpi-arg");
+    m->args[m->n_args++] = v;
+    return 0;
+}
+
+void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
+    memset(m, 0, sizeof *m);
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_STR("mpirun", 0, &m->mpirun, "PATH",
+                                               "the mpirun to use (default: mpirun from PATH)");
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_STR(
+        "hostfile", 0, &m->hostfile, "FILE",
+        "run on the hosts of an Open MPI hostfile (multi-host deployments; docs/PROTOCOL.md)");
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_FN("mpi-arg", 0, mpi_arg, m, "ARG",
+                                              "extra argument for mpirun (repeatable)");
+}

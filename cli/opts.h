@@ -98,4 +98,16 @@ void cli_fwd_opts(struct cli_fwd *f, const struct cli_fwd_opt *table, int n_rows
 // After cli_opts_parse: appends the flags seen to f->argv.
 void cli_fwd_finish(struct cli_fwd *f);
 
+// The mpirun options of a launcher: --mpirun PATH, --hostfile FILE, --mpi-arg ARG
+// (repeatable), for front/launch.h's launch_spec.
+struct cli_mpirun {
+    const char *mpirun;   // NULL: mpirun from PATH
+    const char *hostfile; // NULL: this host
+    const char *args[16]; // (n_args) extra arguments for mpirun
+    int n_args;
+};
+// Clears m and appends its three options to opts from index *n on (room for 3 left by the
+// caller). m must live as long as opts is parsed.
+void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n);
+
 #endif // JANUS_CLI_OPTS_H
