@@ -215,7 +215,7 @@ void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
                                                "the mpirun to use (default: mpirun from PATH)");
     opts[(*n)++] = (struct cli_opt)CLI_OPT_STR(
         "hostfile", 0, &m->hostfile, "FILE",
-        "run on the hosts of an Open MPI hostfile (multi-host deployments; docs/PROTOCOL.md)");
+        "run on the hosts of an Open MPI hostfile\n(multi-host deployments; docs/PROTOCOL.md)");
     opts[(*n)++] = (struct cli_opt)CLI_OPT_FN("mpi-arg", 0, mpi_arg, m, "ARG",
                                               "extra argument for mpirun (repeatable)");
 }
