@@ -68,9 +68,10 @@ struct janus_model_params {
                        // then fail with JANUS_EUNSUPPORTED and janus_model_info gives only
                        // n_vocab, has_vocab and the special tokens. 0 (default): the
                        // whole model
-    int32_t mmap;      // how the weights are held: JANUS_MMAP_DEFAULT (0, the measured default,
-                       // docs/PERFORMANCE.md); JANUS_MMAP_ON (1) a shared read-only mapping of
-                       // the file (pages shared with the page cache and other processes);
+    int32_t mmap;      // how the weights are held: JANUS_MMAP_DEFAULT (0, the measured
+                       // default, now JANUS_MMAP_OFF; docs/PERFORMANCE.md); JANUS_MMAP_ON (1)
+                       // a shared read-only mapping of the file (pages shared with the page
+                       // cache and other processes);
                        // JANUS_MMAP_OFF (2) read with pread into anonymous memory (2 MiB
                        // aligned, transparent huge pages where available). Outputs are
                        // bit-identical in every mode.
