@@ -7,9 +7,13 @@
 # (RSS after - RSS before) <= 1.1 x share + 8 MB, which is below the expert bytes of the
 # model (so loading every expert would fail it); an attention rank adds no expert bytes.
 # The logits are bit-identical between --mmap and --no-mmap and equal `janus logits`.
+# Loading the model shows a progress line on a terminal (`script` gives one) and none
+# when stderr is a pipe.
 # SPDX-License-Identifier: MIT
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -45,6 +49,14 @@ def main():
                        timeout=120)
     check(p.returncode == 0, f"janus logits: {p.stderr.strip()}")
     mono = p.stdout.split()
+    check("janus: reading" not in p.stderr, "progress line printed to a pipe")
+    if shutil.which("script"):
+        for mode, verb in (("--no-mmap", "reading"), ("--mmap", "mapping")):
+            cmd = f"{shlex.quote(JANUS)} logits -m {shlex.quote(model)} -t {ids} {mode} >/dev/null"
+            p = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True,
+                               text=True, timeout=120)
+            check(p.returncode == 0 and re.search(rf"janus: {verb} .*MiB / .*MiB, [0-9.]+ GB/s", p.stdout),
+                  f"no progress line on a terminal ({mode}): {p.stdout[-300:]!r}")
     want_moe = L * (SLOTS * SLAB + ROUTER)  # round-robin layout: 5 experts per layer each
     expert_bytes = L * X * SLAB
     outs = {}

@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "engine/stepper.h"
+#include "janus.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -232,4 +233,24 @@ TEST(mlock_locks_or_names_the_limit) {
         ASSERT(WIFEXITED(st));
         ASSERT_EQ(WEXITSTATUS(st), 0);
     }
+}
+
+// The C API: every janus_model_params.mmap value opens the model; a bad one is refused with
+// a message naming the field.
+TEST(api_model_params_modes) {
+    char path[512], err[JANUS_ERR_LEN];
+    fixture(path, sizeof path, "llama-moe-f32");
+    for (int32_t mode = JANUS_MMAP_DEFAULT; mode <= JANUS_MMAP_OFF; mode++) {
+        struct janus_model_params p = janus_model_default_params();
+        p.mmap = mode;
+        janus_model_t *m = NULL;
+        ASSERT_OK(janus_model_open(path, &p, &m, err, sizeof err));
+        janus_model_close(&m);
+    }
+    struct janus_model_params p = janus_model_default_params();
+    p.mmap = 3;
+    janus_model_t *m = NULL;
+    ASSERT_EQ(janus_model_open(path, &p, &m, err, sizeof err), JANUS_EINVAL);
+    ASSERT(strstr(err, "mmap") != NULL);
+    ASSERT(m == NULL);
 }
