@@ -670,10 +670,12 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
         double xs[4096], ys[4096];
         int n = 0;
         if (!o->json)
-            printf("MoE layer %lld of %s: expert %.1f MB, kernels %s, %d threads, median of %lld\n"
+            printf("MoE layer %lld of %s: expert %.1f MB, kernels %s, %d threads, median of %lld, "
+                   "memory mode %s%s\n"
                    "curve 1: latency vs distinct activated experts a, batch %lld\n%8s %12s %10s\n",
                    (long long)layer, o->model, eb / 1e6, kern_best()->name, threads,
-                   (long long)o->reps, (long long)B, "experts", "latency_ms", "GB/s");
+                   (long long)o->reps, fmap_mode_name(m.io.mode), m.io.lock ? " + mlock" : "",
+                   (long long)B, "experts", "latency_ms", "GB/s");
         for (int64_t a = 1; a <= X; a++) {
             int64_t a_real;
             double t = time_layer(&mb, B, a, (int)o->reps, &a_real);
