@@ -94,8 +94,11 @@ int step_moe(struct worker *w, uint64_t step) {
             if (rc) return rc;
         }
         double t2 = clock_now_s();
-        for (int64_t e = 0; e < w->n_expert; e++)
+        for (int64_t e = 0; e < w->n_expert; e++) {
             w->run_here[e] = w->so.assign[e] == g;
+            // Only loaded slabs (worker_load_share): --no-mmap leaves the others zero.
+            JANUS_ASSERT(!w->run_here[e] || w->held[l * w->n_expert + e]);
+        }
         moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
         double t3 = clock_now_s();
         w->t_gate[l] += t1 - t0;

@@ -30,6 +30,7 @@ void worker_free(struct worker *w) {
     mem_free(w->moe_out);
     mem_free(w->logits);
     mem_free(w->run_here);
+    mem_free(w->held);
     mem_free(w->x_all);
     mem_free(w->partial);
     mem_free(w->hdr);
@@ -142,7 +143,7 @@ int worker_load_share(struct worker *w, char *err, size_t err_len) {
     rollup_kb(&pss_kb, &w->rss_open_kb);
     int rc = model_load_share(&w->model, &sh, err, err_len);
     w->share_bytes = model_share_bytes(&w->model, &sh);
-    mem_free(mask);
+    w->held = mask; // step_moe checks every expert it runs against it
     return rc;
 }
 
