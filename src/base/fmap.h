@@ -21,8 +21,8 @@ enum fmap_mode {
 
 // The mode FMAP_DEFAULT stands for: the one with the better median decode rate over
 // interleaved runs on the 1.66 GB bench model (scripts/bench-load-modes.sh); a tie keeps
-// mmap, which shares pages between ranks of one host. Read mode won (batch-1 median 14.0
-// vs 5.6 tok/s over 5 interleaved rounds on a shared machine, docs/PERFORMANCE.md "Memory
+// mmap, which shares pages between ranks of one host. Read mode won (batch-1 median 18.1
+// vs 11.3 tok/s over 10 interleaved rounds on a shared machine, docs/PERFORMANCE.md "Memory
 // modes"): its weights sit on 2 MiB pages, a file mapping's on 4 KiB page-table entries.
 #define FMAP_DEFAULT_MODE FMAP_READ
 #define FMAP_DEFAULT_NAME "no-mmap" // for help texts
