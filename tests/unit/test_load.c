@@ -216,6 +216,11 @@ TEST(mlock_locks_or_names_the_limit) {
             ASSERT(strstr(err, "RLIMIT_MEMLOCK") != NULL);
         }
         // A child without CAP_IPC_LOCK and with a 64 KiB limit must be refused, by name.
+        // (AddressSanitizer replaces mlock with a no-op that succeeds: only the release
+        // build of this test can see the refusal.)
+#if defined(__SANITIZE_ADDRESS__)
+        continue;
+#endif
         pid_t pid = fork();
         ASSERT(pid >= 0);
         if (pid == 0) {
