@@ -12,7 +12,7 @@ void load_opts_init(struct load_opts *lo) {
         CLI_OPT_FLAG("mmap", 0, &lo->mmap,
                      "map the weights (shared with the page cache and other ranks)"),
         CLI_OPT_FLAG("no-mmap", 0, &lo->no_mmap,
-                     "read the weights into anonymous memory (huge pages) instead\n"
+                     "read the weights into anonymous memory on huge pages\n"
                      "(default: " FMAP_DEFAULT_NAME ", see docs/PERFORMANCE.md)"),
         CLI_OPT_FLAG("mlock", 0, &lo->mlock,
                      "lock the weights in memory (fails if RLIMIT_MEMLOCK is too low)"),
