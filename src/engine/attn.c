@@ -123,8 +123,9 @@ int attn_step_begin(struct attn *a, const struct batch *b) {
     for (int64_t i = 0; i < b->n; i++) {
         wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
         // One angle table per row for every layer and head (RoPE of q and k alike).
-        kern_rope_angles(a->rope_cs + i * a->n_rope, a->rope_sn + i * a->n_rope, a->n_rope,
-                         b->pos[i], hp->rope_base, neox);
+        kern_rope_angles_ext(a->rope_cs + i * a->n_rope, a->rope_sn + i * a->n_rope, a->n_rope,
+                             b->pos[i], hp->rope_base, neox,
+                             hp->rope_scaled ? &hp->rope_scaling : NULL);
     }
     return JANUS_OK;
 }
@@ -167,7 +168,10 @@ static void attn_gqa(struct attn *a, int64_t l) {
             for (int64_t j = 0; j < nv; j++)
                 v[j] += L->bv[j];
         }
-        if (L->q_norm) {
+        if (L->q_norm && hp->arch->qk_norm_full) { // olmoe: over the whole projection
+            K->rmsnorm(q, q, L->q_norm, nq, hp->rms_eps);
+            K->rmsnorm(k, k, L->k_norm, nk, hp->rms_eps);
+        } else if (L->q_norm) {
             for (int64_t h = 0; h < H; h++)
                 K->rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
             for (int64_t h = 0; h < Hkv; h++)
@@ -241,11 +245,17 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
     float *lat_q = a->lat_q + t * (R + rope), *lat_o = a->lat_o + t * R;
     float *lat_row = a->lat_row + t * R, *scores = a->scores + t * a->max_ctx;
     const float *qn = a->q + i * H * qk + h * qk, *qp = qn + nope;
-    // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]
-    memset(lat_q, 0, (size_t)R * sizeof(float));
-    for (int64_t d = 0; d < nope; d++) {
-        wview_row_f32(&L->wkv_b, h * (nope + dv) + d, lat_row);
-        K->axpy(lat_q, qn[d], lat_row, R);
+    // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]; with the split tensors the same
+    // product is W_k_b[h] · q_nope (attn_k_b holds those rows transposed).
+    if (hp->mla_split) {
+        const struct wview wkb = wview3_mat(&L->wk_b, h);
+        K->matmul[wkb.type](lat_q, R, wkb.data, qn, nope, 1, 0, R);
+    } else {
+        memset(lat_q, 0, (size_t)R * sizeof(float));
+        for (int64_t d = 0; d < nope; d++) {
+            wview_row_f32(&L->wkv_b, h * (nope + dv) + d, lat_row);
+            K->axpy(lat_q, qn[d], lat_row, R);
+        }
     }
     // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe] rows;
     // values are the rows' c_kv (kernels.h).
@@ -256,10 +266,13 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
                                 .page_size = kv->page_size,
                                 .k_row = kv->n_k,
                                 .v_row = kv->n_k};
-    K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R, 1.0f / sqrtf((float)qk));
+    // deepseek2's YaRN mscale² (attn_scale_mul, 1 without scaling) multiplies the scale.
+    K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R,
+            hp->attn_scale_mul * (1.0f / sqrtf((float)qk)));
     // Decompress through the v-rows of head h. A direct kernel call, not linear(): this
     // runs inside a pool job and the pool is not reentrant.
-    const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
+    const struct wview wvb = hp->mla_split ? wview3_mat(&L->wv_b, h)
+                                           : wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
     K->matmul[wvb.type](a->att + i * H * dv + h * dv, dv, wvb.data, lat_o, R, 1, 0, dv);
 }
 

@@ -92,4 +92,24 @@ void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_
 // cs[2i] = cs[2i+1] (n_rot values). Scalar; shared by every table.
 void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox);
 
+// RoPE frequency scaling as ggml's rope_yarn computes it (issue 12 item 6): pair i's angle
+// θ_e = pos · base^(−2i/n_rot) becomes θ = θ_i·(1 − r_i) + θ_e·r_i with θ_i = freq_scale·θ_e
+// and r_i = ext_factor · (1 − clamp((i − corr_lo) / max(0.001, corr_hi − corr_lo), 0, 1)),
+// and cos/sin are multiplied by mscale. Linear scaling: ext_factor 0. The identity
+// (freq_scale 1, ext_factor 0, mscale 1) gives exactly kern_rope's bits.
+struct kern_rope_scaling {
+    double freq_scale; // 1 / rope.scaling.factor (1: none)
+    double ext_factor; // YaRN extrapolation mix (0: none)
+    double corr_lo;    // YaRN ramp start and end (pair indices, ggml_rope_yarn_corr_dims)
+    double corr_hi;
+    double mscale; // magnitude applied to cos and sin
+};
+// The identity scaling (no scaling).
+struct kern_rope_scaling kern_rope_scaling_none(void);
+// kern_rope / kern_rope_angles with a scaling (rs NULL: none).
+void kern_rope_ext(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                   float base, int neox, const struct kern_rope_scaling *rs);
+void kern_rope_angles_ext(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox,
+                          const struct kern_rope_scaling *rs);
+
 #endif // JANUS_KERNELS_H

@@ -160,11 +160,30 @@ const struct kern_ops *kern_ref(void) { return &ref_ops; }
 
 // ---- RoPE (shared by every table)
 
-// θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision; c, s are
-// its cosine and sine rounded to F32.
-static void rope_angle(int64_t i, int64_t n_rot, int64_t pos, float base, float *c, float *s) {
-    const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
-    *c = (float)cos(theta), *s = (float)sin(theta);
+struct kern_rope_scaling kern_rope_scaling_none(void) {
+    return (struct kern_rope_scaling){.freq_scale = 1.0, .ext_factor = 0.0, .mscale = 1.0};
+}
+
+// θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision; with a
+// scaling (rs), ggml's rope_yarn mix of the interpolated and extrapolated angle and the
+// magnitude mscale, also in double. c, s are the cosine and sine rounded to F32. Without
+// scaling (rs NULL) the computation is exactly the unscaled one.
+static void rope_angle(int64_t i, int64_t n_rot, int64_t pos, float base,
+                       const struct kern_rope_scaling *rs, float *c, float *s) {
+    const double theta_e = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+    if (!rs) {
+        *c = (float)cos(theta_e), *s = (float)sin(theta_e);
+        return;
+    }
+    double theta = rs->freq_scale * theta_e;
+    if (rs->ext_factor != 0.0) {
+        const double span = rs->corr_hi - rs->corr_lo;
+        double y = ((double)i - rs->corr_lo) / (span > 0.001 ? span : 0.001);
+        y = y < 0.0 ? 0.0 : y > 1.0 ? 1.0 : y;
+        const double mix = (1.0 - y) * rs->ext_factor;
+        theta = theta * (1.0 - mix) + theta_e * mix;
+    }
+    *c = (float)(cos(theta) * rs->mscale), *s = (float)(sin(theta) * rs->mscale);
 }
 
 // Rotates pair i of every head by (c, s).
@@ -180,19 +199,25 @@ static void rope_rotate(float *x, int64_t n_head, int64_t head_dim, int64_t half
     }
 }
 
-void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
-               int neox) {
+void kern_rope_ext(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                   float base, int neox, const struct kern_rope_scaling *rs) {
     for (int64_t i = 0; i < n_rot / 2; i++) {
         float c, s;
-        rope_angle(i, n_rot, pos, base, &c, &s);
+        rope_angle(i, n_rot, pos, base, rs, &c, &s);
         rope_rotate(x, n_head, head_dim, n_rot / 2, i, c, s, neox);
     }
 }
 
-void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox) {
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+               int neox) {
+    kern_rope_ext(x, n_head, head_dim, n_rot, pos, base, neox, NULL);
+}
+
+void kern_rope_angles_ext(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox,
+                          const struct kern_rope_scaling *rs) {
     for (int64_t i = 0; i < n_rot / 2; i++) {
         float c, s;
-        rope_angle(i, n_rot, pos, base, &c, &s);
+        rope_angle(i, n_rot, pos, base, rs, &c, &s);
         if (neox) {
             cs[i] = c, sn[i] = s;
         } else {
@@ -200,6 +225,10 @@ void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float ba
             sn[2 * i] = sn[2 * i + 1] = s;
         }
     }
+}
+
+void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox) {
+    kern_rope_angles_ext(cs, sn, n_rot, pos, base, neox, NULL);
 }
 
 static void kern_rope_apply_ref(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,

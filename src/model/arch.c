@@ -29,6 +29,11 @@ static const struct arch_info arch_table[ARCH_COUNT] = {
                         .mla = 1,
                         .shared = ARCH_SHARED_PLAIN,
                         .gating_keys = 1},
+    [ARCH_OLMOE] = {.id = ARCH_OLMOE,
+                    .name = "olmoe",
+                    .rope_neox = 1,
+                    .qk_norm_full = 1,
+                    .shared = ARCH_SHARED_NONE},
 };
 
 const struct arch_info *arch_find(const char *name, size_t n) {
@@ -65,6 +70,8 @@ static const char *const tensor_fmt[ARCH_T_COUNT] = {
     [ARCH_T_ATTN_KV_A_MQA] = "blk.%d.attn_kv_a_mqa.weight",
     [ARCH_T_ATTN_KV_A_NORM] = "blk.%d.attn_kv_a_norm.weight",
     [ARCH_T_ATTN_KV_B] = "blk.%d.attn_kv_b.weight",
+    [ARCH_T_ATTN_K_B] = "blk.%d.attn_k_b.weight",
+    [ARCH_T_ATTN_V_B] = "blk.%d.attn_v_b.weight",
     [ARCH_T_FFN_NORM] = "blk.%d.ffn_norm.weight",
     [ARCH_T_FFN_GATE] = "blk.%d.ffn_gate.weight",
     [ARCH_T_FFN_UP] = "blk.%d.ffn_up.weight",

@@ -86,6 +86,144 @@ static int bad(struct hp_reader *r, int code, const char *msg) {
     return status_errf(r->err, r->err_len, code, "%s", msg);
 }
 
+// ---- issue 12 item 6: what current converters write
+
+// deepseek2 written by current llama.cpp converters: attention.key_length_mla /
+// value_length_mla carry the per-head widths (qk_nope+qk_rope, v_head) and key_length /
+// value_length the latent widths (kv_lora+rope, kv_lora); kv_b is split into attn_k_b /
+// attn_v_b. Legacy files have neither key and the per-head widths under key_length.
+static int load_mla_lengths(struct hp_reader *r, struct hparams *hp) {
+    int64_t k_mla = 0, v_mla = 0;
+    TRY(get_u(r, GGUF_KEY_ATTENTION_KEY_LENGTH_MLA, 0, 0, 1, 1 << 16, &k_mla));
+    TRY(get_u(r, GGUF_KEY_ATTENTION_VALUE_LENGTH_MLA, 0, 0, 1, 1 << 16, &v_mla));
+    if (!k_mla && !v_mla) return JANUS_OK;
+    char key[128];
+    if (!k_mla || !v_mla)
+        return status_errf(r->err, r->err_len, JANUS_EFORMAT,
+                           "missing key %s (attention.key_length_mla and value_length_mla "
+                           "come together)",
+                           gguf_key(key, sizeof key, r->a->name,
+                                    k_mla ? GGUF_KEY_ATTENTION_VALUE_LENGTH_MLA
+                                          : GGUF_KEY_ATTENTION_KEY_LENGTH_MLA));
+    hp->mla_split = 1;
+    hp->head_dim_k = k_mla;
+    hp->head_dim_v = v_mla;
+    return JANUS_OK;
+}
+
+// olmoe (llama.cpp llm_build_olmoe): feed_forward_length is the expert width; q/k RMSNorm
+// over the whole projection; softmax top-k weights neither renormalised nor scaled.
+static int load_olmoe(struct hp_reader *r, struct hparams *hp) {
+    TRY(get_u(r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff, 1, INT32_MAX, &hp->n_ff_exp));
+    if (hp->head_dim_k != hp->head_dim_v || hp->n_rot != hp->head_dim_k)
+        return bad(r, JANUS_EFORMAT,
+                   "olmoe requires key_length == value_length == rope.dimension_count");
+    if (hp->n_head * hp->head_dim_k != hp->n_embd)
+        return bad(r, JANUS_EFORMAT, "olmoe requires head_count * key_length == embedding_length");
+    return JANUS_OK;
+}
+
+// ggml's max(0, floor(corr_dim(beta_fast))) and min(n_dims-1, ceil(corr_dim(beta_slow))),
+// corr_dim(beta) = n_dims · ln(n_ctx_orig / (2π·beta)) / (2 ln base).
+static double yarn_corr_dim(double n_dims, double n_ctx_orig, double beta, double base) {
+    return n_dims * log(n_ctx_orig / (beta * 2.0 * M_PI)) / (2.0 * log(base));
+}
+
+static double yarn_mscale(double scale, double m) {
+    return scale <= 1.0 ? 1.0 : 0.1 * m * log(scale) + 1.0;
+}
+
+// rope.scaling.*: type (absent: linear; "none", "linear", "yarn"), factor, the YaRN keys,
+// and (deepseek2) yarn_log_multiplier, read and combined as llama.cpp does (llama-context
+// cparams, ggml rope_yarn, llm_build_deepseek2's kq_scale); values in double.
+static int load_rope_scaling(struct hp_reader *r, struct hparams *hp) {
+    char key[128];
+    gguf_key(key, sizeof key, r->a->name, GGUF_KEY_ROPE_SCALING_TYPE);
+    struct gguf_str st;
+    int rc = gguf_get_str(r->g, key, &st, r->err, r->err_len);
+    hp->rope_scaling_type = HPARAMS_ROPE_SCALING_LINEAR;
+    if (rc == JANUS_OK) {
+        if (st.len == 4 && !memcmp(st.ptr, "none", 4))
+            hp->rope_scaling_type = HPARAMS_ROPE_SCALING_NONE;
+        else if (st.len == 4 && !memcmp(st.ptr, "yarn", 4))
+            hp->rope_scaling_type = HPARAMS_ROPE_SCALING_YARN;
+        else if (!(st.len == 6 && !memcmp(st.ptr, "linear", 6)))
+            return status_errf(r->err, r->err_len, JANUS_EUNSUPPORTED,
+                               "key %s = '%.*s' unsupported (none, linear, yarn)", key,
+                               (int)(st.len > 32 ? 32 : st.len), st.ptr);
+    } else if (rc != JANUS_ENOTFOUND) {
+        return rc;
+    }
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_FACTOR, 0, 0.0f, &hp->rope_factor));
+    if (hp->rope_factor == 0.0f) hp->rope_factor = 1.0f;
+    if (!(hp->rope_factor > 0.0f))
+        return bad(r, JANUS_EFORMAT, "rope.scaling.factor must be > 0");
+    TRY(get_u(r, GGUF_KEY_ROPE_SCALING_ORIGINAL_CONTEXT_LENGTH, 0, hp->n_ctx_train, 0, INT32_MAX,
+              &hp->rope_orig_ctx));
+    if (hp->rope_orig_ctx == 0) hp->rope_orig_ctx = hp->n_ctx_train;
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_EXT_FACTOR, 0, -1.0f, &hp->yarn_ext_factor));
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_ATTN_FACTOR, 0, 1.0f, &hp->yarn_attn_factor));
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_BETA_FAST, 0, 32.0f, &hp->yarn_beta_fast));
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_BETA_SLOW, 0, 1.0f, &hp->yarn_beta_slow));
+    TRY(get_f(r, GGUF_KEY_ROPE_SCALING_ATTN_FACTOR, 0, 1.0f, &hp->rope_attn_factor));
+    hp->yarn_log_mul = 0.0f;
+    if (r->a->mla) { // llama.cpp reads it for deepseek2 and undoes the converter's 0.1
+        TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, 0, 0.0f, &hp->yarn_log_mul));
+        hp->yarn_log_mul /= 0.1f;
+    }
+    const double fs = hp->rope_scaling_type == HPARAMS_ROPE_SCALING_NONE ? 1.0
+                                                                          : 1.0 / hp->rope_factor;
+    const double f = 1.0 / fs;
+    if (hp->yarn_ext_factor < 0.0f)
+        hp->yarn_ext_factor = hp->rope_scaling_type == HPARAMS_ROPE_SCALING_YARN ? 1.0f : 0.0f;
+    const double ext = hp->yarn_ext_factor, lm = hp->yarn_log_mul;
+    // llama.cpp: cparams.yarn_attn_factor, then ggml's rope multiplies it back by
+    // 1 + 0.1 ln(1/freq_scale) when ext != 0 (the two cancel; computed without them here).
+    double attn_ctx = hp->yarn_attn_factor, mag = hp->yarn_attn_factor;
+    if (ext != 0.0) {
+        double pre = yarn_mscale(f, 1.0);
+        if (lm != 0.0) {
+            const double ms = (r->a->mla && lm != 1.0) ? lm : 1.0;
+            pre = yarn_mscale(f, ms) / yarn_mscale(f, lm);
+        }
+        attn_ctx = pre / (1.0 + 0.1 * log(f));
+        mag = pre;
+    }
+    attn_ctx *= hp->rope_attn_factor;
+    mag *= hp->rope_attn_factor;
+    struct kern_rope_scaling *rs = &hp->rope_scaling;
+    *rs = kern_rope_scaling_none();
+    rs->freq_scale = fs;
+    rs->ext_factor = ext;
+    rs->mscale = mag;
+    if (ext != 0.0) {
+        if (!(hp->yarn_beta_fast > 0.0f) || !(hp->yarn_beta_slow > 0.0f))
+            return bad(r, JANUS_EFORMAT,
+                       "rope.scaling.yarn_beta_fast and yarn_beta_slow must be > 0");
+        if (hp->rope_orig_ctx < 1)
+            return bad(r, JANUS_EFORMAT,
+                       "YaRN needs rope.scaling.original_context_length or context_length");
+        const double nd = (double)hp->n_rot, oc = (double)hp->rope_orig_ctx;
+        const double lo = floor(yarn_corr_dim(nd, oc, hp->yarn_beta_fast, hp->rope_base));
+        const double hi = ceil(yarn_corr_dim(nd, oc, hp->yarn_beta_slow, hp->rope_base));
+        rs->corr_lo = lo > 0.0 ? lo : 0.0;
+        rs->corr_hi = hi < nd - 1.0 ? hi : nd - 1.0;
+    }
+    hp->rope_scaled = !(fs == 1.0 && ext == 0.0 && mag == 1.0);
+    // deepseek2's kq_scale: (attn_factor_org · (1 + 0.1·log_mul·ln f))² / sqrt(key width)
+    hp->attn_scale_mul = 1.0f;
+    if (r->a->mla) {
+        const double org = attn_ctx * (1.0 + 0.1 * log(f));
+        const double m = org * (1.0 + 0.1 * lm * log(f));
+        hp->attn_scale_mul = (float)(m * m);
+    }
+    if (!isfinite(mag) || !(mag > 0.0) || !isfinite(hp->attn_scale_mul) ||
+        !(hp->attn_scale_mul > 0.0f) || !isfinite(rs->corr_lo) || !isfinite(rs->corr_hi))
+        return bad(r, JANUS_EFORMAT,
+                   "rope.scaling.* values give a non-finite or non-positive RoPE magnitude");
+    return JANUS_OK;
+}
+
 int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len) {
     char tmp[1];
     if (!err) {
@@ -102,7 +240,7 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     if (!a)
         return status_errf(err, err_len, JANUS_EUNSUPPORTED,
                            "unsupported architecture '%.*s' (supported: llama, qwen2moe, "
-                           "qwen3moe, deepseek2)",
+                           "qwen3moe, deepseek2, olmoe)",
                            (int)(an.len > 64 ? 64 : an.len), an.ptr);
     struct hp_reader r = {g, a, err, err_len};
     hp->arch = a;
@@ -127,21 +265,7 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     if (hp->n_rot % 2) return bad(&r, JANUS_EFORMAT, "rope.dimension_count is odd");
     TRY(get_f(&r, GGUF_KEY_ROPE_FREQ_BASE, 0, 10000.0f, &hp->rope_base));
     if (!(hp->rope_base > 0)) return bad(&r, JANUS_EFORMAT, "rope.freq_base must be > 0");
-    {
-        char key[128];
-        gguf_key(key, sizeof key, a->name, GGUF_KEY_ROPE_SCALING_TYPE);
-        struct gguf_str st;
-        char e2[8];
-        if (gguf_get_str(g, key, &st, e2, sizeof e2) == JANUS_OK &&
-            !(st.len == 4 && !memcmp(st.ptr, "none", 4))) {
-            float factor = 1.0f;
-            TRY(get_f(&r, GGUF_KEY_ROPE_SCALING_FACTOR, 0, 1.0f, &factor));
-            if (factor != 1.0f)
-                return status_errf(err, err_len, JANUS_EUNSUPPORTED,
-                                   "unsupported rope scaling '%.*s' (factor %g)",
-                                   (int)(st.len > 32 ? 32 : st.len), st.ptr, factor);
-        }
-    }
+    TRY(load_rope_scaling(&r, hp));
     TRY(get_f(&r, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON, 1, 0, &hp->rms_eps));
     if (!(hp->rms_eps > 0)) return bad(&r, JANUS_EFORMAT, "layer_norm_rms_epsilon must be > 0");
     TRY(get_u(&r, GGUF_KEY_FEED_FORWARD_LENGTH, a->id != ARCH_QWEN3MOE, 0, 0, big, &hp->n_ff));
@@ -178,6 +302,9 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
                   &hp->n_ff_shexp));
         hp->n_expert_shared = 1;
         break;
+    case ARCH_OLMOE:
+        TRY(load_olmoe(&r, hp));
+        break;
     case ARCH_QWEN3MOE:
         TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff / hp->n_expert_used, 1, big,
                   &hp->n_ff_exp));
@@ -190,6 +317,7 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
         TRY(get_u(&r, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, 0, 0, 0, hp->n_layer, &hp->n_dense_lead));
         TRY(get_u(&r, GGUF_KEY_ATTENTION_Q_LORA_RANK, 0, 0, 0, 1 << 16, &hp->q_lora));
         TRY(get_u(&r, GGUF_KEY_ATTENTION_KV_LORA_RANK, 1, 0, 1, 1 << 16, &hp->kv_lora));
+        TRY(load_mla_lengths(&r, hp));
         TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 1, 0, 1, big, &hp->n_ff_exp));
         TRY(get_u(&r, GGUF_KEY_EXPERT_SHARED_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS,
                   &hp->n_expert_shared));

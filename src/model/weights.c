@@ -186,6 +186,27 @@ static int bind_mat3(struct binder *b, enum arch_tensor t, int il, int64_t n_in,
         if (rc_ != JANUS_OK) return rc_;                                                           \
     } while (0)
 
+// deepseek2 kv_b: legacy files carry attn_kv_b {kv_lora, H·(nope+v)}; files of current
+// converters (hp.mla_split) attn_k_b {nope, kv_lora, H} and attn_v_b {kv_lora, v, H}
+// (llama.cpp llama_model_deepseek2::load_arch_tensors).
+static int bind_mla_kv_b(struct binder *b, int il, struct model_layer *L) {
+    const struct hparams *hp = &b->m->hp;
+    const int64_t H = hp->n_head, R = hp->kv_lora, nope = hp->qk_nope, dv = hp->v_head;
+    if (hp->mla_split) {
+        TRY(bind_mat3(b, ARCH_T_ATTN_K_B, il, nope, R, H, &L->wk_b));
+        return bind_mat3(b, ARCH_T_ATTN_V_B, il, R, dv, H, &L->wv_b);
+    }
+    int rc = bind_mat(b, ARCH_T_ATTN_KV_B, il, R, H * (nope + dv), &L->wkv_b);
+    char name[96], kvb[96];
+    if (rc == JANUS_ENOTFOUND &&
+        gguf_find_tensor(&b->m->gguf, arch_tensor_name(name, sizeof name, ARCH_T_ATTN_K_B, il)))
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "missing tensor %s: %s is present, but the split form needs the "
+                           "keys deepseek2.attention.key_length_mla and value_length_mla",
+                           arch_tensor_name(kvb, sizeof kvb, ARCH_T_ATTN_KV_B, il), name);
+    return rc;
+}
+
 static int bind_layer(struct binder *b, int il) {
     struct model *m = b->m;
     const struct hparams *hp = &m->hp;
@@ -205,8 +226,7 @@ static int bind_layer(struct binder *b, int il) {
         }
         TRY(bind_mat(b, ARCH_T_ATTN_KV_A_MQA, il, E, hp->kv_lora + hp->qk_rope, &L->wkv_a_mqa));
         TRY(bind_vec(b, ARCH_T_ATTN_KV_A_NORM, il, hp->kv_lora, &L->kv_a_norm));
-        TRY(bind_mat(b, ARCH_T_ATTN_KV_B, il, hp->kv_lora, H * (hp->qk_nope + hp->v_head),
-                     &L->wkv_b));
+        TRY(bind_mla_kv_b(b, il, L));
         TRY(bind_mat(b, ARCH_T_ATTN_OUT, il, H * hp->v_head, E, &L->wo));
     } else {
         const int64_t hd = hp->head_dim_k, hdv = hp->head_dim_v;
@@ -222,6 +242,10 @@ static int bind_layer(struct binder *b, int il) {
         if (a->qk_norm) {
             TRY(bind_vec(b, ARCH_T_ATTN_Q_NORM, il, hd, &L->q_norm));
             TRY(bind_vec(b, ARCH_T_ATTN_K_NORM, il, hd, &L->k_norm));
+        }
+        if (a->qk_norm_full) {
+            TRY(bind_vec(b, ARCH_T_ATTN_Q_NORM, il, H * hd, &L->q_norm));
+            TRY(bind_vec(b, ARCH_T_ATTN_K_NORM, il, Hkv * hd, &L->k_norm));
         }
     }
     TRY(bind_vec(b, ARCH_T_FFN_NORM, il, E, &L->ffn_norm));

@@ -48,14 +48,18 @@ struct model_layer {
     struct wview wq;              // (H·hd_k, E)   deepseek2 without q_lora: (H·(nope+rope), E)
     struct wview wk, wv;          // (Hkv·hd, E)
     const float *bq, *bk, *bv;    // (H·hd), (Hkv·hd), (Hkv·hd)   qwen2moe
-    const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights
+    const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights;
+                                  // olmoe (H·hd), (Hkv·hd) over the whole projection
     // deepseek2 MLA
     struct wview wq_a;      // (q_lora, E)
     const float *q_a_norm;  // (q_lora)
     struct wview wq_b;      // (H·(nope+rope), q_lora)
     struct wview wkv_a_mqa; // (kv_lora+rope, E)
     const float *kv_a_norm; // (kv_lora)
-    struct wview wkv_b;     // (H·(nope+v), kv_lora)
+    struct wview wkv_b;     // (H·(nope+v), kv_lora)   legacy files (data NULL when split)
+    struct wview3 wk_b;     // H × (kv_lora, nope)   attn_k_b (hp.mla_split): head h's k-rows
+                            // of kv_b transposed
+    struct wview3 wv_b;     // H × (v, kv_lora)      attn_v_b (hp.mla_split): head h's v-rows
     struct wview wo;        // (E, H·hd_v)
     const float *ffn_norm;  // (E)
     // dense FFN (deepseek2 leading layers, dense llama)
