@@ -526,7 +526,7 @@ static void run_genmodel(struct genmodel_params *p, const char *tag) {
 TEST(genmodel_every_arch_and_type) {
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
     static const char *const tnames[] = {"f32", "f16", "bf16", "q8_0"};
-    for (int a = GENMODEL_ARCH_LLAMA; a <= GENMODEL_ARCH_DEEPSEEK2; a++) {
+    for (int a = GENMODEL_ARCH_LLAMA; a <= GENMODEL_ARCH_OLMOE; a++) {
         for (size_t t = 0; t < JANUS_ARRAY_SIZE(types); t++) {
             struct genmodel_params p;
             genmodel_default_params(&p, (enum genmodel_arch)a);
@@ -556,6 +556,21 @@ TEST(genmodel_every_arch_and_type) {
     genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
     p.n_dense_lead = 0;
     run_genmodel(&p, "deepseek2-nodense");
+    // issue 12 item 6: deepseek2 as current converters write it (attn_k_b / attn_v_b) with
+    // DeepSeek-V2-Lite's YaRN settings, and olmoe with YaRN
+    genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+    p.mla_split = 1;
+    p.type = GGML_TYPE_F16;
+    p.rope_scaling = GENMODEL_ROPE_YARN;
+    p.rope_factor = 40.0f;
+    p.rope_orig_ctx = 4;
+    p.yarn_log_mul = 0.0707f;
+    run_genmodel(&p, "deepseek2-split-yarn");
+    genmodel_default_params(&p, GENMODEL_ARCH_OLMOE);
+    p.rope_scaling = GENMODEL_ROPE_YARN;
+    p.rope_factor = 8.0f;
+    p.rope_orig_ctx = 4;
+    run_genmodel(&p, "olmoe-yarn");
 }
 
 // Tiny KV pages (2 positions) and a pool just big enough: the page tables are exercised on
