@@ -4,6 +4,9 @@
 // against the cached normed c_kv plus the rope part against the cached k_pe, and the
 // softmax-weighted latent is decompressed once through the v-rows of attn_kv_b. This equals
 // the plain (decompressed) form up to the order of F32 sums (docs/internals/engine.md).
+// Files of current converters carry kv_b split (attn_k_b / attn_v_b): the same products
+// per head; RoPE scaling (linear, YaRN; issue 12 item 6) enters through the angle table and,
+// for deepseek2, the score scale (hparams.attn_scale_mul).
 // SPDX-License-Identifier: MIT
 #include "engine/attn.h"
 
@@ -271,8 +274,8 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
             hp->attn_scale_mul * (1.0f / sqrtf((float)qk)));
     // Decompress through the v-rows of head h. A direct kernel call, not linear(): this
     // runs inside a pool job and the pool is not reentrant.
-    const struct wview wvb = hp->mla_split ? wview3_mat(&L->wv_b, h)
-                                           : wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
+    const struct wview wvb =
+        hp->mla_split ? wview3_mat(&L->wv_b, h) : wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
     K->matmul[wvb.type](a->att + i * H * dv + h * dv, dv, wvb.data, lat_o, R, 1, 0, dv);
 }
 

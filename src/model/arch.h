@@ -1,8 +1,8 @@
 // Per-architecture table: the GGUF names (hyper-parameter keys and tensor names, as current
 // llama.cpp converters write them) and the structural features of each supported MoE
 // architecture: llama with experts (Mixtral), qwen2moe, qwen3moe, deepseek2 (SPEC §9;
-// fixtures README §3, §9.1) and olmoe (issue 12 item 6). Pure data and name formatting; no allocation.
-// SPDX-License-Identifier: MIT
+// fixtures README §3, §9.1) and olmoe (issue 12 item 6). Pure data and name formatting; no
+// allocation. SPDX-License-Identifier: MIT
 #ifndef JANUS_ARCH_H
 #define JANUS_ARCH_H
 

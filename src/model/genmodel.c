@@ -139,7 +139,8 @@ static int check_issue12(const struct genmodel_params *p, char *err, size_t err_
     if (!(p->yarn_log_mul >= 0.0f) || !isfinite(p->yarn_log_mul))
         return status_errf(err, err_len, JANUS_EINVAL, "--yarn-log-mul must be >= 0");
     if ((unsigned)p->rope_scaling > GENMODEL_ROPE_YARN)
-        return status_errf(err, err_len, JANUS_EINVAL, "--rope-scaling must be none, linear or yarn");
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--rope-scaling must be none, linear or yarn");
     if (p->rope_scaling == GENMODEL_ROPE_NONE) {
         if (p->rope_factor != 0.0f || p->rope_orig_ctx || p->yarn_beta_fast != 0.0f ||
             p->yarn_beta_slow != 0.0f)
@@ -148,8 +149,7 @@ static int check_issue12(const struct genmodel_params *p, char *err, size_t err_
         return JANUS_OK;
     }
     if (!(p->rope_factor > 0.0f) || !isfinite(p->rope_factor))
-        return status_errf(err, err_len, JANUS_EINVAL,
-                           "--rope-scaling needs --rope-factor > 0");
+        return status_errf(err, err_len, JANUS_EINVAL, "--rope-scaling needs --rope-factor > 0");
     if (p->rope_scaling == GENMODEL_ROPE_LINEAR &&
         (p->rope_orig_ctx || p->yarn_beta_fast != 0.0f || p->yarn_beta_slow != 0.0f))
         return status_errf(err, err_len, JANUS_EINVAL,
@@ -650,7 +650,8 @@ static void write_rope_scaling(struct keyw *k, const struct genmodel_params *p) 
     if (p->rope_scaling == GENMODEL_ROPE_NONE || k->rc) return;
     char key[128];
     gguf_key(key, sizeof key, k->arch, GGUF_KEY_ROPE_SCALING_TYPE);
-    k->rc = gguf_writer_add_str(k->w, key, p->rope_scaling == GENMODEL_ROPE_YARN ? "yarn" : "linear");
+    k->rc =
+        gguf_writer_add_str(k->w, key, p->rope_scaling == GENMODEL_ROPE_YARN ? "yarn" : "linear");
     if (k->rc) k->bad = gguf_key_name(GGUF_KEY_ROPE_SCALING_TYPE);
     kf32(k, GGUF_KEY_ROPE_SCALING_FACTOR, p->rope_factor);
     if (p->rope_scaling != GENMODEL_ROPE_YARN) return;

@@ -57,17 +57,17 @@ struct genmodel_params {
     int64_t n_group, n_group_used; // deepseek2 expert groups; 0 = none (no keys written)
     float weights_scale;           // deepseek2 expert_weights_scale
     int norm_topk;                 // deepseek2 expert_weights_norm (0/1)
-    int mla_split; // deepseek2: kv_b written split as attn_k_b / attn_v_b (with the
+    int mla_split;                 // deepseek2: kv_b written split as attn_k_b / attn_v_b (with the
                    // *_length_mla keys and head_count_kv 1) like current llama.cpp converters;
                    // the values are exactly those attn_kv_b would have for the same seed
     int64_t context;
     float rope_base;
     enum genmodel_rope_scaling rope_scaling;
-    float rope_factor;      // rope.scaling.factor (needs rope_scaling; > 0)
-    int64_t rope_orig_ctx;  // yarn: rope.scaling.original_context_length (0: context)
-    float yarn_beta_fast;   // yarn: rope.scaling.yarn_beta_fast (0: key not written)
-    float yarn_beta_slow;   // yarn: rope.scaling.yarn_beta_slow (0: key not written)
-    float yarn_log_mul;     // deepseek2: rope.scaling.yarn_log_multiplier as written (0.1)
+    float rope_factor;     // rope.scaling.factor (needs rope_scaling; > 0)
+    int64_t rope_orig_ctx; // yarn: rope.scaling.original_context_length (0: context)
+    float yarn_beta_fast;  // yarn: rope.scaling.yarn_beta_fast (0: key not written)
+    float yarn_beta_slow;  // yarn: rope.scaling.yarn_beta_slow (0: key not written)
+    float yarn_log_mul;    // deepseek2: rope.scaling.yarn_log_multiplier as written (0.1)
     float rms_eps;
     int n_threads; // generation threads (0 or 1: the caller's thread only); the file's bytes
                    // do not depend on it

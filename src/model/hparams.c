@@ -156,8 +156,7 @@ static int load_rope_scaling(struct hp_reader *r, struct hparams *hp) {
     }
     TRY(get_f(r, GGUF_KEY_ROPE_SCALING_FACTOR, 0, 0.0f, &hp->rope_factor));
     if (hp->rope_factor == 0.0f) hp->rope_factor = 1.0f;
-    if (!(hp->rope_factor > 0.0f))
-        return bad(r, JANUS_EFORMAT, "rope.scaling.factor must be > 0");
+    if (!(hp->rope_factor > 0.0f)) return bad(r, JANUS_EFORMAT, "rope.scaling.factor must be > 0");
     TRY(get_u(r, GGUF_KEY_ROPE_SCALING_ORIGINAL_CONTEXT_LENGTH, 0, hp->n_ctx_train, 0, INT32_MAX,
               &hp->rope_orig_ctx));
     if (hp->rope_orig_ctx == 0) hp->rope_orig_ctx = hp->n_ctx_train;
@@ -171,8 +170,8 @@ static int load_rope_scaling(struct hp_reader *r, struct hparams *hp) {
         TRY(get_f(r, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, 0, 0.0f, &hp->yarn_log_mul));
         hp->yarn_log_mul /= 0.1f;
     }
-    const double fs = hp->rope_scaling_type == HPARAMS_ROPE_SCALING_NONE ? 1.0
-                                                                          : 1.0 / hp->rope_factor;
+    const double fs =
+        hp->rope_scaling_type == HPARAMS_ROPE_SCALING_NONE ? 1.0 : 1.0 / hp->rope_factor;
     const double f = 1.0 / fs;
     if (hp->yarn_ext_factor < 0.0f)
         hp->yarn_ext_factor = hp->rope_scaling_type == HPARAMS_ROPE_SCALING_YARN ? 1.0f : 0.0f;
@@ -302,9 +301,7 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
                   &hp->n_ff_shexp));
         hp->n_expert_shared = 1;
         break;
-    case ARCH_OLMOE:
-        TRY(load_olmoe(&r, hp));
-        break;
+    case ARCH_OLMOE: TRY(load_olmoe(&r, hp)); break;
     case ARCH_QWEN3MOE:
         TRY(get_u(&r, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, 0, hp->n_ff / hp->n_expert_used, 1, big,
                   &hp->n_ff_exp));

@@ -73,7 +73,8 @@ TEST(split_holds_kv_b_values) {
     ASSERT_EQ(m.hp.head_dim_k, nope + p.qk_rope);
     ASSERT_EQ(m.hp.head_dim_v, dv);
     ASSERT_EQ(m.hp.n_head_kv, 1);
-    ASSERT(m.layers[0].wkv_b.data == NULL && m.layers[0].wk_b.mat.data && m.layers[0].wv_b.n_mat == H);
+    ASSERT(m.layers[0].wkv_b.data == NULL && m.layers[0].wk_b.mat.data &&
+           m.layers[0].wv_b.n_mat == H);
     model_free(&m);
 }
 
@@ -226,8 +227,10 @@ TEST(bad_files_refused_naming_the_cause) {
     p.mla_split = 1;
     gen(&p, "r-split", split, sizeof split);
     // one of the two *_mla keys
-    refused(split, &(struct edit){.drop_key = "attention.value_length_mla", .str_key = "", .drop_tensor = ""}, JANUS_EFORMAT,
-            "deepseek2.attention.value_length_mla");
+    refused(
+        split,
+        &(struct edit){.drop_key = "attention.value_length_mla", .str_key = "", .drop_tensor = ""},
+        JANUS_EFORMAT, "deepseek2.attention.value_length_mla");
     // split tensors without the keys (per-head widths under key_length as in legacy files):
     // kv_b is expected, and the error says why
     struct edit e = {.drop_key = "attention.key_length_mla",
@@ -238,14 +241,20 @@ TEST(bad_files_refused_naming_the_cause) {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s/a12-nokey.gguf", test_tmpdir());
     rewrite(split, tmp, &e);
-    refused(tmp, &(struct edit){.drop_key = "attention.value_length_mla", .str_key = "", .drop_tensor = ""}, JANUS_EFORMAT,
-            "blk.0.attn_kv_b.weight");
+    refused(
+        tmp,
+        &(struct edit){.drop_key = "attention.value_length_mla", .str_key = "", .drop_tensor = ""},
+        JANUS_EFORMAT, "blk.0.attn_kv_b.weight");
     // the keys but no attn_v_b
-    refused(split, &(struct edit){.drop_key = "", .str_key = "", .drop_tensor = "attn_v_b.weight"}, JANUS_ENOTFOUND,
-            "blk.0.attn_v_b.weight");
+    refused(split, &(struct edit){.drop_key = "", .str_key = "", .drop_tensor = "attn_v_b.weight"},
+            JANUS_ENOTFOUND, "blk.0.attn_v_b.weight");
     // a scaling type llama.cpp has but we do not compute
-    refused(plain, &(struct edit){.drop_key = "", .str_key = "rope.scaling.type", .str_val = "longrope", .drop_tensor = ""}, JANUS_EUNSUPPORTED,
-            "deepseek2.rope.scaling.type");
+    refused(plain,
+            &(struct edit){.drop_key = "",
+                           .str_key = "rope.scaling.type",
+                           .str_val = "longrope",
+                           .drop_tensor = ""},
+            JANUS_EUNSUPPORTED, "deepseek2.rope.scaling.type");
     // YaRN without any context length for the correction dims
     struct genmodel_params q;
     genmodel_default_params(&q, GENMODEL_ARCH_DEEPSEEK2);
@@ -254,9 +263,12 @@ TEST(bad_files_refused_naming_the_cause) {
     char y[512];
     gen(&q, "r-yarn", y, sizeof y);
     snprintf(tmp, sizeof tmp, "%s/a12-noorig.gguf", test_tmpdir());
-    rewrite(y, tmp, &(struct edit){.drop_key = "rope.scaling.original_context_length", .str_key = "", .drop_tensor = ""});
-    refused(tmp, &(struct edit){.drop_key = "context_length", .str_key = "", .drop_tensor = ""}, JANUS_EFORMAT,
-            "original_context_length");
+    rewrite(y, tmp,
+            &(struct edit){.drop_key = "rope.scaling.original_context_length",
+                           .str_key = "",
+                           .drop_tensor = ""});
+    refused(tmp, &(struct edit){.drop_key = "context_length", .str_key = "", .drop_tensor = ""},
+            JANUS_EFORMAT, "original_context_length");
 }
 
 TEST(genmodel_checks_new_flags) {

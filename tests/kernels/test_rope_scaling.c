@@ -46,7 +46,8 @@ TEST(scaled_tables_match_the_specification) {
         const int64_t n = n_head * head_dim;
         float *x = malloc(sizeof(float) * (size_t)n), *spec = malloc(sizeof(float) * (size_t)n);
         float *y = malloc(sizeof(float) * (size_t)n);
-        float *cs = malloc(sizeof(float) * (size_t)n_rot), *sn = malloc(sizeof(float) * (size_t)n_rot);
+        float *cs = malloc(sizeof(float) * (size_t)n_rot),
+              *sn = malloc(sizeof(float) * (size_t)n_rot);
         fill(&g, x, n);
         memcpy(spec, x, sizeof(float) * (size_t)n);
         kern_rope_ext(spec, n_head, head_dim, n_rot, pos, 10000.0f, neox, &rs);

@@ -395,8 +395,8 @@ TEST(mpi_equals_monolithic_issue12_archs) {
                     double worst = 0;
                     for (int s = 0; s < N_SEQ; s++) {
                         EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
-                               "%s (%d,%d): greedy tokens of sequence %d differ", tags[m], n_a,
-                               n_e, s + 1);
+                               "%s (%d,%d): greedy tokens of sequence %d differ", tags[m], n_a, n_e,
+                               s + 1);
                         for (int32_t v = 0; v < V; v++)
                             worst = fmax(
                                 worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
