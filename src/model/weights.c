@@ -85,6 +85,53 @@ static void fmt_shape(char *buf, size_t n, int nd, const int64_t *ne) {
     if (off < n) snprintf(buf + off, n - off, "}");
 }
 
+static int is_expert_kind(enum arch_tensor t) {
+    return t == ARCH_T_FFN_GATE_INP || t == ARCH_T_FFN_GATE_EXPS || t == ARCH_T_FFN_UP_EXPS ||
+           t == ARCH_T_FFN_DOWN_EXPS || t == ARCH_T_EXP_PROBS_B || t == ARCH_T_FFN_GATE_INP_SHEXP ||
+           t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP;
+}
+
+static int is_shexp_kind(enum arch_tensor t) {
+    return t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP;
+}
+
+// Which keys make block tensor t of block il required, for "missing tensor" messages.
+static const char *why_needed(char *buf, size_t n, const struct hparams *hp, enum arch_tensor t,
+                              int il) {
+    const struct arch_info *a = hp->arch;
+    char k1[128], k2[128];
+    gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_COUNT);
+    gguf_key(k2, sizeof k2, a->name, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT);
+    if (is_shexp_kind(t) && a->id == ARCH_DEEPSEEK2) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_SHARED_COUNT);
+        snprintf(buf, n, "block %d is a MoE block and %s = %lld", il, k1,
+                 (long long)hp->n_expert_shared);
+    } else if (is_expert_kind(t) && hp->n_dense_lead > 0) {
+        snprintf(buf, n, "block %d is a MoE block: %s = %lld", il, k2,
+                 (long long)hp->n_dense_lead);
+    } else if (is_expert_kind(t)) {
+        snprintf(buf, n, "block %d is a MoE block: %s = %lld%s", il, k1, (long long)hp->n_expert,
+                 a->id == ARCH_DEEPSEEK2 ? ", no leading dense blocks" : "");
+    } else if (t == ARCH_T_FFN_GATE || t == ARCH_T_FFN_UP || t == ARCH_T_FFN_DOWN) {
+        if (hp->n_expert == 0)
+            snprintf(buf, n, "%s is absent or 0: a dense model", k1);
+        else
+            snprintf(buf, n, "block %d is dense: %s = %lld", il, k2, (long long)hp->n_dense_lead);
+    } else if (a->mla && (t == ARCH_T_ATTN_Q || t == ARCH_T_ATTN_Q_A ||
+                          t == ARCH_T_ATTN_Q_A_NORM || t == ARCH_T_ATTN_Q_B)) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_ATTENTION_Q_LORA_RANK);
+        if (hp->q_lora > 0)
+            snprintf(buf, n, "%s = %lld", k1, (long long)hp->q_lora);
+        else
+            snprintf(buf, n, "%s is absent or 0", k1);
+    } else {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_BLOCK_COUNT);
+        snprintf(buf, n, "%s = %lld: blocks 0..%lld must be present", k1, (long long)hp->n_layer,
+                 (long long)hp->n_layer - 1);
+    }
+    return buf;
+}
+
 // Looks up tensor kind t of layer il with the expected shape (nd dims). f32_only: 1-D norms,
 // biases and the like must be F32. Returns JANUS_OK with *out set, JANUS_ENOTFOUND (err
 // written) when absent, or another error. A tensor of a type the engine cannot compute is
@@ -95,12 +142,9 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
     arch_tensor_name(name, sizeof name, t, il);
     const struct gguf_tensor *gt = gguf_find_tensor(&b->m->gguf, name);
     if (!gt && il >= 0) {
-        const struct hparams *hp = &b->m->hp;
-        char key[128];
-        gguf_key(key, sizeof key, hp->arch->name, GGUF_KEY_BLOCK_COUNT);
-        return status_errf(b->err, b->err_len, JANUS_ENOTFOUND,
-                           "missing tensor %s (%s = %lld: blocks 0..%lld must be present)", name,
-                           key, (long long)hp->n_layer, (long long)hp->n_layer - 1);
+        char why[320];
+        return status_errf(b->err, b->err_len, JANUS_ENOTFOUND, "missing tensor %s (%s)", name,
+                           why_needed(why, sizeof why, &b->m->hp, t, il));
     }
     if (!gt) return status_errf(b->err, b->err_len, JANUS_ENOTFOUND, "missing tensor %s", name);
     b->used[gt - b->m->gguf.tensors] = 1;
@@ -289,12 +333,6 @@ static const char *safe_name(char *buf, size_t cap, const struct gguf_str *s) {
     return buf;
 }
 
-static int is_expert_kind(enum arch_tensor t) {
-    return t == ARCH_T_FFN_GATE_INP || t == ARCH_T_FFN_GATE_EXPS || t == ARCH_T_FFN_UP_EXPS ||
-           t == ARCH_T_FFN_DOWN_EXPS || t == ARCH_T_EXP_PROBS_B || t == ARCH_T_FFN_GATE_INP_SHEXP ||
-           t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP;
-}
-
 // Why tensor gt (not bound) is refused. max_block: the highest blk.N in the file.
 static int explain_unused(struct binder *b, const struct gguf_tensor *gt, int max_block) {
     const struct hparams *hp = &b->m->hp;
@@ -343,13 +381,16 @@ static int explain_unused(struct binder *b, const struct gguf_tensor *gt, int ma
                            "unexpected tensor %s: block %d is dense (%s = %lld); expected no "
                            "router or expert tensors there",
                            name, il, k2, (long long)hp->n_dense_lead);
-    if ((t == ARCH_T_FFN_GATE || t == ARCH_T_FFN_UP || t == ARCH_T_FFN_DOWN) && moe_block)
+    if ((t == ARCH_T_FFN_GATE || t == ARCH_T_FFN_UP || t == ARCH_T_FFN_DOWN) && moe_block) {
+        char lead[160] = "";
+        if (a->id == ARCH_DEEPSEEK2)
+            snprintf(lead, sizeof lead, ", %s = %lld", k2, (long long)hp->n_dense_lead);
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
-                           "unexpected tensor %s: block %d is a MoE block (%s = %lld, %s = "
-                           "%lld); expected its FFN as ffn_*_exps, not a dense ffn",
-                           name, il, k1, (long long)hp->n_expert, k2, (long long)hp->n_dense_lead);
-    if ((t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP) &&
-        hp->n_ff_shexp == 0) {
+                           "unexpected tensor %s: block %d is a MoE block (%s = %lld%s); expected "
+                           "its FFN as ffn_*_exps, not a dense ffn",
+                           name, il, k1, (long long)hp->n_expert, lead);
+    }
+    if (is_shexp_kind(t) && hp->n_ff_shexp == 0) {
         gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_SHARED_COUNT);
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
                            "unexpected tensor %s: shared-expert tensor, but %s = %lld (expected "
@@ -401,19 +442,27 @@ static int bind_all(struct binder *b) {
     }
     m->layers = mem_calloc(MEM_TAG_MODEL, (size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return status_errf(b->err, b->err_len, JANUS_ENOMEM, "out of memory");
-    int n_bias = 0, n_moe = 0;
+    int n_bias = 0, n_moe = 0, with = -1, without = -1;
     for (int il = 0; il < hp->n_layer; il++) {
         TRY(bind_layer(b, il));
         if (m->layers[il].is_moe) {
             n_moe++;
             n_bias += m->layers[il].exp_probs_b != NULL;
+            if (m->layers[il].exp_probs_b && with < 0) with = il;
+            if (!m->layers[il].exp_probs_b && without < 0) without = il;
         }
     }
     TRY(check_unused(b));
     if (b->type_rc) return status_errf(b->err, b->err_len, b->type_rc, "%s", b->type_err);
-    if (n_bias != 0 && n_bias != n_moe)
+    if (n_bias != 0 && n_bias != n_moe) {
+        char have[96], miss[96];
+        arch_tensor_name(have, sizeof have, ARCH_T_EXP_PROBS_B, with);
+        arch_tensor_name(miss, sizeof miss, ARCH_T_EXP_PROBS_B, without);
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
-                           "tensor exp_probs_b.bias present in %d of %d MoE layers", n_bias, n_moe);
+                           "missing tensor %s: %s is present, and the selection bias is in every "
+                           "MoE block or in none (found in %d of %d MoE blocks)",
+                           miss, have, n_bias, n_moe);
+    }
     hp->has_exp_probs_b = n_bias > 0;
     return JANUS_OK;
 }
