@@ -99,10 +99,10 @@ const char *arch_tensor_name(char *buf, size_t n, enum arch_tensor t, int layer)
 #define K_COMMON                                                                                   \
     (K(ARCH_T_TOKEN_EMBD) | K(ARCH_T_OUTPUT_NORM) | K(ARCH_T_OUTPUT) | K(ARCH_T_ATTN_NORM) |       \
      K(ARCH_T_ATTN_OUT) | K(ARCH_T_FFN_NORM))
-#define K_QKV (K(ARCH_T_ATTN_Q) | K(ARCH_T_ATTN_K) | K(ARCH_T_ATTN_V))
+#define K_QKV      (K(ARCH_T_ATTN_Q) | K(ARCH_T_ATTN_K) | K(ARCH_T_ATTN_V))
 #define K_QKV_BIAS (K(ARCH_T_ATTN_Q_BIAS) | K(ARCH_T_ATTN_K_BIAS) | K(ARCH_T_ATTN_V_BIAS))
 #define K_MLA                                                                                      \
-    (K(ARCH_T_ATTN_Q) | K(ARCH_T_ATTN_Q_A) | K(ARCH_T_ATTN_Q_A_NORM) | K(ARCH_T_ATTN_Q_B) |         \
+    (K(ARCH_T_ATTN_Q) | K(ARCH_T_ATTN_Q_A) | K(ARCH_T_ATTN_Q_A_NORM) | K(ARCH_T_ATTN_Q_B) |        \
      K(ARCH_T_ATTN_KV_A_MQA) | K(ARCH_T_ATTN_KV_A_NORM) | K(ARCH_T_ATTN_KV_B))
 #define K_DENSE (K(ARCH_T_FFN_GATE) | K(ARCH_T_FFN_UP) | K(ARCH_T_FFN_DOWN))
 #define K_EXPS                                                                                     \
@@ -115,7 +115,8 @@ _Static_assert(ARCH_T_COUNT <= 64, "arch_tensor_kinds holds one bit per tensor k
 static const uint64_t arch_tensor_kinds[ARCH_COUNT] = {
     // dense llama and Mixtral-style MoE
     [ARCH_LLAMA] = K_COMMON | K_QKV | K_DENSE | K_EXPS,
-    [ARCH_QWEN2MOE] = K_COMMON | K_QKV | K_QKV_BIAS | K_EXPS | K(ARCH_T_FFN_GATE_INP_SHEXP) | K_SHEXP,
+    [ARCH_QWEN2MOE] =
+        K_COMMON | K_QKV | K_QKV_BIAS | K_EXPS | K(ARCH_T_FFN_GATE_INP_SHEXP) | K_SHEXP,
     [ARCH_QWEN3MOE] = K_COMMON | K_QKV | K(ARCH_T_ATTN_Q_NORM) | K(ARCH_T_ATTN_K_NORM) | K_EXPS,
     [ARCH_DEEPSEEK2] = K_COMMON | K_MLA | K_DENSE | K_EXPS | K(ARCH_T_EXP_PROBS_B) | K_SHEXP,
 };

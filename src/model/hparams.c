@@ -31,7 +31,7 @@ static struct key_name key_name(const struct arch_info *a, enum gguf_key k) {
     return n;
 }
 #define KEYA(a, k) (key_name((a), (k)).s)
-#define KEY(k) KEYA(r->a, k)
+#define KEY(k)     KEYA(r->a, k)
 
 // The status of a gguf_get_* lookup of key: JANUS_OK (found), 1 (absent and optional: use
 // the default), JANUS_EFORMAT (absent but required; r->err names the key) or the lookup's
@@ -84,12 +84,12 @@ static int get_u_per_block(struct hp_reader *r, enum gguf_key k, int required, i
     const struct gguf_kv *kv = &r->g->kv[idx];
     if (!is_int_type(kv->arr_type))
         return status_errf(r->err, r->err_len, JANUS_EFORMAT,
-                           "key %s: array of %s, expected an integer or one integer per block",
-                           key, gguf_type_name(kv->arr_type));
+                           "key %s: array of %s, expected an integer or one integer per block", key,
+                           gguf_type_name(kv->arr_type));
     if (kv->arr_n != (uint64_t)n_layer)
         return status_errf(r->err, r->err_len, JANUS_EFORMAT,
-                           "key %s: array of %llu values, expected one per block (%s = %lld)",
-                           key, (unsigned long long)kv->arr_n, KEY(GGUF_KEY_BLOCK_COUNT),
+                           "key %s: array of %llu values, expected one per block (%s = %lld)", key,
+                           (unsigned long long)kv->arr_n, KEY(GGUF_KEY_BLOCK_COUNT),
                            (long long)n_layer);
     const int64_t v0 = gguf_arr_i64(r->g, idx, 0);
     for (uint64_t i = 1; i < kv->arr_n; i++) {
@@ -176,16 +176,14 @@ static int check(struct hp_reader *r, struct hparams *hp) {
     // Widths. A MoE model needs expert widths; a dense layer needs feed_forward_length.
     const int has_dense = hp->n_expert == 0 || hp->n_dense_lead > 0;
     if (has_dense && hp->n_ff < 1)
-        return status_errf(err, err_len, JANUS_EFORMAT,
-                           "key %s = %lld: expected > 0 (%s)", KEY(GGUF_KEY_FEED_FORWARD_LENGTH),
-                           (long long)hp->n_ff,
+        return status_errf(err, err_len, JANUS_EFORMAT, "key %s = %lld: expected > 0 (%s)",
+                           KEY(GGUF_KEY_FEED_FORWARD_LENGTH), (long long)hp->n_ff,
                            hp->n_expert == 0 ? "dense model" : "width of the leading dense blocks");
     if (hp->n_expert > 0 && hp->n_ff_exp < 1)
-        return status_errf(err, err_len, JANUS_EFORMAT,
-                           "expert width is 0: expected %s > 0 (or %s >= %s = %lld)",
-                           KEY(GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH),
-                           KEY(GGUF_KEY_FEED_FORWARD_LENGTH), KEY(GGUF_KEY_EXPERT_USED_COUNT),
-                           (long long)hp->n_expert_used);
+        return status_errf(
+            err, err_len, JANUS_EFORMAT, "expert width is 0: expected %s > 0 (or %s >= %s = %lld)",
+            KEY(GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH), KEY(GGUF_KEY_FEED_FORWARD_LENGTH),
+            KEY(GGUF_KEY_EXPERT_USED_COUNT), (long long)hp->n_expert_used);
     if (a->id == ARCH_LLAMA && hp->n_expert > 0 && hp->n_ff_exp != hp->n_ff)
         return status_errf(err, err_len, JANUS_EFORMAT,
                            "key %s = %lld: expected %s = %lld (llama experts are "
@@ -226,12 +224,12 @@ static int check(struct hp_reader *r, struct hparams *hp) {
     const int gu_set = has_key(r, GGUF_KEY_EXPERT_GROUP_USED_COUNT);
     if (!a->gating_keys) {
         if (g_set || gu_set)
-            return status_errf(err, err_len, JANUS_EFORMAT,
-                               "key %s: expert groups are not part of %s (expected no %s key; "
-                               "only deepseek2 routes by groups)",
-                               KEY(g_set ? GGUF_KEY_EXPERT_GROUP_COUNT
-                                         : GGUF_KEY_EXPERT_GROUP_USED_COUNT),
-                               a->name, g_set ? "expert_group_count" : "expert_group_used_count");
+            return status_errf(
+                err, err_len, JANUS_EFORMAT,
+                "key %s: expert groups are not part of %s (expected no %s key; "
+                "only deepseek2 routes by groups)",
+                KEY(g_set ? GGUF_KEY_EXPERT_GROUP_COUNT : GGUF_KEY_EXPERT_GROUP_USED_COUNT),
+                a->name, g_set ? "expert_group_count" : "expert_group_used_count");
         return JANUS_OK;
     }
     TRY(get_u(r, GGUF_KEY_EXPERT_GROUP_COUNT, 0, 0, 0, LIMIT_MAX_EXPERTS, &hp->n_group));
@@ -349,14 +347,14 @@ int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err
     if (!(hp->rms_eps > 0 && hp->rms_eps < 1))
         return status_errf(err, err_len, JANUS_EFORMAT,
                            "key %s = %g: expected a small positive number in (0, 1)",
-                           KEYA(a, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON),
-                           (double)hp->rms_eps);
+                           KEYA(a, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON), (double)hp->rms_eps);
     TRY(get_u_per_block(&r, GGUF_KEY_FEED_FORWARD_LENGTH, a->id != ARCH_QWEN3MOE, 0, 0, big, L,
                         &hp->n_ff));
     TRY(get_u(&r, GGUF_KEY_VOCAB_SIZE, 0, 0, 1, LIMIT_MAX_VOCAB, &hp->n_vocab));
     if (hp->n_vocab == 0) {
         const struct gguf_tensor *te = gguf_find_tensor(g, "token_embd.weight");
-        if (!te) return status_errf(err, err_len, JANUS_EFORMAT, "missing tensor token_embd.weight");
+        if (!te)
+            return status_errf(err, err_len, JANUS_EFORMAT, "missing tensor token_embd.weight");
         if (te->ne[1] < 1 || te->ne[1] > LIMIT_MAX_VOCAB)
             return status_errf(err, err_len, JANUS_ELIMIT,
                                "tensor token_embd.weight: %lld rows (the vocabulary size) out of "

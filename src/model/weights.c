@@ -107,8 +107,7 @@ static const char *why_needed(char *buf, size_t n, const struct hparams *hp, enu
         snprintf(buf, n, "block %d is a MoE block and %s = %lld", il, k1,
                  (long long)hp->n_expert_shared);
     } else if (is_expert_kind(t) && hp->n_dense_lead > 0) {
-        snprintf(buf, n, "block %d is a MoE block: %s = %lld", il, k2,
-                 (long long)hp->n_dense_lead);
+        snprintf(buf, n, "block %d is a MoE block: %s = %lld", il, k2, (long long)hp->n_dense_lead);
     } else if (is_expert_kind(t)) {
         snprintf(buf, n, "block %d is a MoE block: %s = %lld%s", il, k1, (long long)hp->n_expert,
                  a->id == ARCH_DEEPSEEK2 ? ", no leading dense blocks" : "");
@@ -117,8 +116,8 @@ static const char *why_needed(char *buf, size_t n, const struct hparams *hp, enu
             snprintf(buf, n, "%s is absent or 0: a dense model", k1);
         else
             snprintf(buf, n, "block %d is dense: %s = %lld", il, k2, (long long)hp->n_dense_lead);
-    } else if (a->mla && (t == ARCH_T_ATTN_Q || t == ARCH_T_ATTN_Q_A ||
-                          t == ARCH_T_ATTN_Q_A_NORM || t == ARCH_T_ATTN_Q_B)) {
+    } else if (a->mla && (t == ARCH_T_ATTN_Q || t == ARCH_T_ATTN_Q_A || t == ARCH_T_ATTN_Q_A_NORM ||
+                          t == ARCH_T_ATTN_Q_B)) {
         gguf_key(k1, sizeof k1, a->name, GGUF_KEY_ATTENTION_Q_LORA_RANK);
         if (hp->q_lora > 0)
             snprintf(buf, n, "%s = %lld", k1, (long long)hp->q_lora);
@@ -471,8 +470,8 @@ static int finish_load(struct model *m, char *err, size_t err_len) {
     struct binder b = {.m = m, .err = err, .err_len = err_len};
     int rc = hparams_load(&m->hp, &m->gguf, err, err_len);
     if (rc == JANUS_OK) {
-        b.used = mem_calloc(MEM_TAG_MODEL, (size_t)(m->gguf.n_tensors > 0 ? m->gguf.n_tensors : 1),
-                            1);
+        b.used =
+            mem_calloc(MEM_TAG_MODEL, (size_t)(m->gguf.n_tensors > 0 ? m->gguf.n_tensors : 1), 1);
         rc = b.used ? bind_all(&b) : status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
         mem_free(b.used);
     }

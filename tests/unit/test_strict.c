@@ -64,16 +64,16 @@ static const uint8_t *base(enum base b, size_t *len) {
 
 enum op {
     OP_END = 0,
-    OP_U32,       // set key (replaced in place, else appended) to u32 u
-    OP_I32,       // set key to i32 u (signed)
-    OP_F32,       // set key to f32 f
-    OP_ARR,       // set key to an i32 array arr[0..n)
-    OP_ARR_F32,   // set key to an f32 array (values arr[i])
-    OP_DROP_KEY,  // remove key
-    OP_DROP,      // remove tensors whose name starts with `name`
-    OP_ADD,       // append an F32 tensor `name` of shape ne[0..nd) (zeros)
-    OP_ADD_F16,   // same, stored F16
-    OP_RETYPE16,  // rewrite tensor `name` (F32) as F16 of the same shape
+    OP_U32,      // set key (replaced in place, else appended) to u32 u
+    OP_I32,      // set key to i32 u (signed)
+    OP_F32,      // set key to f32 f
+    OP_ARR,      // set key to an i32 array arr[0..n)
+    OP_ARR_F32,  // set key to an f32 array (values arr[i])
+    OP_DROP_KEY, // remove key
+    OP_DROP,     // remove tensors whose name starts with `name`
+    OP_ADD,      // append an F32 tensor `name` of shape ne[0..nd) (zeros)
+    OP_ADD_F16,  // same, stored F16
+    OP_RETYPE16, // rewrite tensor `name` (F32) as F16 of the same shape
 };
 
 struct mod {
@@ -153,8 +153,8 @@ static uint8_t *rewrite(const uint8_t *in, size_t n, const struct mod *mods, siz
             half = NULL;
             continue;
         }
-        rc = gguf_writer_add_tensor(w, name, t->n_dims, t->ne, t->type, t->data,
-                                    (size_t)t->n_bytes);
+        rc =
+            gguf_writer_add_tensor(w, name, t->n_dims, t->ne, t->type, t->data, (size_t)t->n_bytes);
     }
     for (int i = 0; i < MAX_MODS && mods[i].op != OP_END && !rc; i++) {
         if (mods[i].op != OP_ADD && mods[i].op != OP_ADD_F16) continue;
@@ -208,20 +208,31 @@ static int load_modified(enum base b, const struct mod *mods, char *err, size_t 
 
 // ---- the refusal cases
 
-#define U(k, v) {.op = OP_U32, .name = (k), .u = (v)}
-#define I(k, v) {.op = OP_I32, .name = (k), .u = (v)}
-#define F(k, v) {.op = OP_F32, .name = (k), .f = (v)}
-#define DROPK(k) {.op = OP_DROP_KEY, .name = (k)}
-#define DROPT(t) {.op = OP_DROP, .name = (t)}
-#define ADD1(t, a) {.op = OP_ADD, .name = (t), .nd = 1, .ne = {(a)}}
-#define ADD2(t, a, b) {.op = OP_ADD, .name = (t), .nd = 2, .ne = {(a), (b)}}
+#define U(k, v)                                                                                    \
+    { .op = OP_U32, .name = (k), .u = (v) }
+#define I(k, v)                                                                                    \
+    { .op = OP_I32, .name = (k), .u = (v) }
+#define F(k, v)                                                                                    \
+    { .op = OP_F32, .name = (k), .f = (v) }
+#define DROPK(k)                                                                                   \
+    { .op = OP_DROP_KEY, .name = (k) }
+#define DROPT(t)                                                                                   \
+    { .op = OP_DROP, .name = (t) }
+#define ADD1(t, a)                                                                                 \
+    {                                                                                              \
+        .op = OP_ADD, .name = (t), .nd = 1, .ne = {(a) }                                           \
+    }
+#define ADD2(t, a, b)                                                                              \
+    {                                                                                              \
+        .op = OP_ADD, .name = (t), .nd = 2, .ne = {(a), (b) }                                      \
+    }
 
 struct strict_case {
     const char *what;
     enum base base;
     struct mod mods[MAX_MODS];
-    int status;           // expected status
-    const char *msg[3];   // substrings the message must contain
+    int status;         // expected status
+    const char *msg[3]; // substrings the message must contain
 };
 
 static const struct strict_case k_cases[] = {
@@ -488,11 +499,7 @@ static const struct strict_case k_cases[] = {
      {U("llama.context_length", 0)},
      JANUS_ELIMIT,
      {"llama.context_length = 0"}},
-    {"vocab_size 0",
-     B_LLAMA,
-     {U("llama.vocab_size", 0)},
-     JANUS_ELIMIT,
-     {"llama.vocab_size = 0"}},
+    {"vocab_size 0", B_LLAMA, {U("llama.vocab_size", 0)}, JANUS_ELIMIT, {"llama.vocab_size = 0"}},
     {"rms epsilon 0",
      B_LLAMA,
      {F("llama.attention.layer_norm_rms_epsilon", 0.0f)},
@@ -761,12 +768,10 @@ TEST(strict_accepts_valid_neighbours) {
     ASSERT_EQ(m.output_tied, 1);
     release(&m);
     // deepseek2 without shared experts: count 0 and no shexp tensors
-    const struct mod no_shared2[MAX_MODS] = {U("deepseek2.expert_shared_count", 0),
-                                             U("deepseek2.block_count", 2),
-                                             DROPT("blk.1.ffn_gate_shexp"),
-                                             DROPT("blk.1.ffn_up_shexp"),
-                                             DROPT("blk.1.ffn_down_shexp"),
-                                             DROPT("blk.2.")};
+    const struct mod no_shared2[MAX_MODS] = {
+        U("deepseek2.expert_shared_count", 0), U("deepseek2.block_count", 2),
+        DROPT("blk.1.ffn_gate_shexp"),         DROPT("blk.1.ffn_up_shexp"),
+        DROPT("blk.1.ffn_down_shexp"),         DROPT("blk.2.")};
     rc = load_modified(B_DS2, no_shared2, err, sizeof err, &m);
     if (rc) fprintf(stderr, "no shared: %s\n", err);
     ASSERT_OK(rc);
@@ -776,7 +781,8 @@ TEST(strict_accepts_valid_neighbours) {
     release(&m);
     // deepseek2 without q_lora: a plain attn_q {E, H·(nope+rope)} in every block
     const struct mod no_qlora[MAX_MODS] = {DROPK("deepseek2.attention.q_lora_rank"),
-                                           DROPT("blk.0.attn_q_"), DROPT("blk.1.attn_q_"),
+                                           DROPT("blk.0.attn_q_"),
+                                           DROPT("blk.1.attn_q_"),
                                            DROPT("blk.2.attn_q_"),
                                            ADD2("blk.0.attn_q.weight", 64, 96),
                                            ADD2("blk.1.attn_q.weight", 64, 96)};
@@ -857,8 +863,8 @@ TEST(strict_accepts_mqa_and_dense_llama) {
 // checks and is refused only for its tensor types; vocab-only files stay vocabularies.
 TEST(strict_fixtures) {
     static const char *const models[] = {
-        "llama-moe-f32",    "llama-moe-f16",    "llama-moe-bf16",    "llama-moe-q8_0",
-        "qwen2moe-f32",     "qwen3moe-f32",     "deepseek2-v2-f32",  "deepseek2-v3-f32",
+        "llama-moe-f32",     "llama-moe-f16",    "llama-moe-bf16",   "llama-moe-q8_0",
+        "qwen2moe-f32",      "qwen3moe-f32",     "deepseek2-v2-f32", "deepseek2-v3-f32",
         "deepseek2-v2g-f32", "deepseek2-v3g-f32"};
     char path[1024], err[JANUS_ERR_LEN];
     struct model m;
