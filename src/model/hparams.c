@@ -1,7 +1,9 @@
 // Hyper-parameter loading and validation (hparams.h). Defaults follow current llama.cpp
 // (llama-model.cpp): key_length/value_length default to n_embd/n_head, rope dimension to
 // head_dim, expert widths to feed_forward_length-derived values; group keys are optional
-// and validated (n_expert % G == 0, 0 < Gu < G, G < n_expert).
+// (deepseek2 only) and validated (n_expert % G == 0, 0 < Gu < G, G < n_expert). Strict
+// (issue 12 item 4): check() refuses values that make no sense for the architecture, each
+// message naming the key, its value and what was expected (docs/GGUF.md "What we refuse").
 // SPDX-License-Identifier: MIT
 #include "model/hparams.h"
 #include "model/gguf_keys.h"
