@@ -43,7 +43,8 @@ struct bench_opts {
 
 static const char *const synopsis =
     "bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
-    "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n                   [--kv-type T]\n"
+    "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n                   "
+    "[--kv-type T]\n"
     "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
     "                   [--threads N] [--reps R] [--json]\n"
     "\n"

@@ -76,7 +76,9 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPT_FLAG("ignore-eos", 0, &ignore_eos,
                      "keep generating after the end-of-sequence token"),
         CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
-        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T", "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV cache types)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
+                   "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
+                   "cache types)"),
         CLI_OPT_STR("record-routing", 0, &routing, "FILE",
                     "write every MoE layer's top-k expert ids per step as a\n"
                     "routing trace (docs/FORMATS.md), for janus schedule/place"),

@@ -21,7 +21,9 @@ int cmd_logits(int argc, char **argv) {
         CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
         CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "token ids, comma or space separated"),
         CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
-        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T", "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV cache types)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
+                   "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
+                   "cache types)"),
         CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(stdout,

@@ -193,13 +193,14 @@ static void gqa_head(struct attn *a, int64_t l, int64_t i, int64_t h, float *sco
     const int64_t H = hp->n_head, hd = hp->head_dim_k, hdv = hp->head_dim_v;
     const int64_t kh = h / (H / hp->n_head_kv), seq = b->seq[i];
     const int64_t layer_off = l * kv->n_pages * kv->page_size;
-    const struct kern_kv kvh = {.k = kv->k + layer_off * kv->k_row + kh * kern_kv_bytes(kv->type, hd),
-                                .v = kv->v + layer_off * kv->v_row + kh * kern_kv_bytes(kv->type, hdv),
-                                .pages = kv->seq_pages + seq * kv->max_pages_seq,
-                                .page_size = kv->page_size,
-                                .k_row = kv->k_row,
-                                .v_row = kv->v_row,
-                                .type = kv->type};
+    const struct kern_kv kvh = {
+        .k = kv->k + layer_off * kv->k_row + kh * kern_kv_bytes(kv->type, hd),
+        .v = kv->v + layer_off * kv->v_row + kh * kern_kv_bytes(kv->type, hdv),
+        .pages = kv->seq_pages + seq * kv->max_pages_seq,
+        .page_size = kv->page_size,
+        .k_row = kv->k_row,
+        .v_row = kv->v_row,
+        .type = kv->type};
     a->lin->kern->attn(a->att + i * H * hdv + h * hdv, scores, a->q + i * H * hd + h * hd, &kvh,
                        b->pos[i] + 1, hd, hdv, 1.0f / sqrtf((float)hd));
 }

@@ -40,10 +40,10 @@ struct kvcache_params {
     int64_t n_layer, n_k, n_v;
     int64_t k_seg, v_seg; // values per stored vector, dividing n_k / n_v (0: the whole row)
     int type;             // enum kern_kvtype (0: F32)
-    int64_t n_seq;     // sequence slots
-    int64_t max_ctx;   // positions per sequence
-    int64_t page_size; // default 16
-    int64_t n_pages;   // 0: n_seq · ceil(max_ctx / page_size) (never runs out)
+    int64_t n_seq;        // sequence slots
+    int64_t max_ctx;      // positions per sequence
+    int64_t page_size;    // default 16
+    int64_t n_pages;      // 0: n_seq · ceil(max_ctx / page_size) (never runs out)
 };
 
 // Allocates the pool. JANUS_OK, JANUS_EINVAL (bad sizes), JANUS_ENOMEM; on failure *kv is
@@ -68,11 +68,13 @@ static inline int64_t kvcache_seq_len(const struct kvcache *kv, int64_t seq) {
 void kvcache_seq_set_len(struct kvcache *kv, int64_t seq, int64_t len);
 
 // Row of (layer, seq, pos) in the cache's layout; pos must be reserved.
-static inline uint8_t *kvcache_k(const struct kvcache *kv, int64_t layer, int64_t seq, int64_t pos) {
+static inline uint8_t *kvcache_k(const struct kvcache *kv, int64_t layer, int64_t seq,
+                                 int64_t pos) {
     const int64_t page = kv->seq_pages[seq * kv->max_pages_seq + pos / kv->page_size];
     return kv->k + ((layer * kv->n_pages + page) * kv->page_size + pos % kv->page_size) * kv->k_row;
 }
-static inline uint8_t *kvcache_v(const struct kvcache *kv, int64_t layer, int64_t seq, int64_t pos) {
+static inline uint8_t *kvcache_v(const struct kvcache *kv, int64_t layer, int64_t seq,
+                                 int64_t pos) {
     const int64_t page = kv->seq_pages[seq * kv->max_pages_seq + pos / kv->page_size];
     return kv->v + ((layer * kv->n_pages + page) * kv->page_size + pos % kv->page_size) * kv->v_row;
 }

@@ -384,8 +384,8 @@ SIMD_TEST(swiglu_vs_ref) {
 struct attn_case {
     int64_t d_k, d_v, page_size, n_kv, n_pages;
     int latent;
-    uint8_t *kp, *vp;      // stored in the type
-    float *kf, *vf;        // dequantised, F32 rows of d_k
+    uint8_t *kp, *vp; // stored in the type
+    float *kf, *vf;   // dequantised, F32 rows of d_k
     int32_t *pages;
     struct kern_kv kv, kvf; // the typed cache and its F32 twin
 };
@@ -527,7 +527,8 @@ TEST(kv_store_load_types) {
     for (int it = 0; it < 200; it++) {
         const int64_t n = 1 + rng_below(&g, 150);
         float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
-        uint8_t *buf = malloc((size_t)(kern_kv_bytes(KERN_KV_F32, n) + kern_kv_bytes(KERN_KV_Q8_0, n)));
+        uint8_t *buf =
+            malloc((size_t)(kern_kv_bytes(KERN_KV_F32, n) + kern_kv_bytes(KERN_KV_Q8_0, n)));
         fill_normal(&g, x, n, it % 3 ? 1.0 : 100.0);
         kern_kv_store(KERN_KV_F16, buf, x, n);
         kern_kv_load(KERN_KV_F16, y, buf, n);

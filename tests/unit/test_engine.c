@@ -332,10 +332,10 @@ static void run_kv(const struct model *m, int kv_type, const int32_t *toks, int 
 // measured at 2026-12-06 (F16 1.6e-3, Q8_0 4.5e-2 against logits of magnitude ~4): F16
 // keeps every greedy id (as measured), Q8_0 at least 22 of each model's 24 (24 measured).
 TEST(kv_types_accuracy_vs_f32) {
-    static const char *const names[] = {
-        "llama-moe-f32", "llama-moe-f16",   "llama-moe-bf16",    "llama-moe-q8_0",
-        "qwen2moe-f32",  "qwen3moe-f32",    "deepseek2-v2-f32",  "deepseek2-v3-f32",
-        "deepseek2-v2g-f32", "deepseek2-v3g-f32"};
+    static const char *const names[] = {"llama-moe-f32",    "llama-moe-f16",    "llama-moe-bf16",
+                                        "llama-moe-q8_0",   "qwen2moe-f32",     "qwen3moe-f32",
+                                        "deepseek2-v2-f32", "deepseek2-v3-f32", "deepseek2-v2g-f32",
+                                        "deepseek2-v3g-f32"};
     static const double bound[KERN_KV_COUNT] = {0, 5e-3, 0.15};
     printf("  %-18s %-5s %12s %12s %8s\n", "model", "kv", "max|dlogit|", "max|logit|", "greedy");
     for (size_t k = 0; k < JANUS_ARRAY_SIZE(names); k++) {
@@ -349,8 +349,8 @@ TEST(kv_types_accuracy_vs_f32) {
         for (int n = 1; n <= 3; n++) {
             char path[512];
             int32_t toks[64], ids_ref[8], ids[8];
-            snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(),
-                     names[k], n);
+            snprintf(path, sizeof path, "%s/reference/%s.%d.tokens", test_fixtures_dir(), names[k],
+                     n);
             const int nt = test_read_ints(path, toks, 64);
             ASSERT(nt > 0);
             run_kv(&m, KERN_KV_F32, toks, nt, NULL, ref, ids_ref);

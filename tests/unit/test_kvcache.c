@@ -27,7 +27,8 @@ TEST(kvcache_reserve_free_check) {
     ASSERT_EQ(kv.n_free, 2);                                  // nothing taken
     ASSERT_EQ(kvcache_seq_reserve(&kv, 3, 1), JANUS_EINVAL);
     // rows of different (seq, pos, layer) never alias
-    uint8_t *a = kvcache_k(&kv, 0, 0, 4), *b = kvcache_k(&kv, 0, 1, 0), *c = kvcache_k(&kv, 1, 0, 4);
+    uint8_t *a = kvcache_k(&kv, 0, 0, 4), *b = kvcache_k(&kv, 0, 1, 0),
+            *c = kvcache_k(&kv, 1, 0, 4);
     ASSERT(a != b && a != c && b != c);
     const float xa[3] = {1, 1, 1}, xb[3] = {2, 2, 2}, xc[3] = {3, 3, 3};
     kvcache_store_k(&kv, 0, 0, 4, xa);
@@ -117,15 +118,22 @@ TEST(kvcache_types_rows) {
                     ASSERT_MEM_EQ(yk, want, sizeof(float) * (size_t)n_k);
                     if (type == KERN_KV_F32) ASSERT_MEM_EQ(yv, xv[l][s][pos], sizeof yv);
                     for (int i = 0; i < n_v; i++) // F16: 2^-11 relative; Q8_0: a step of 1/127 amax
-                        ASSERT_LE(fabs((double)yv[i] - xv[l][s][pos][i]),
-                                  type == KERN_KV_F32 ? 0 : type == KERN_KV_F16 ? 1e-3 : 0.05);
+                        ASSERT_LE(fabs((double)yv[i] - xv[l][s][pos][i]), type == KERN_KV_F32 ? 0
+                                                                          : type == KERN_KV_F16
+                                                                              ? 1e-3
+                                                                              : 0.05);
                 }
         kvcache_free(&kv);
     }
     // F16 halves and Q8_0 (34 bytes per 32 values) cut the bytes per position.
     struct kvcache a, b;
-    struct kvcache_params p = {.n_layer = 4, .n_k = 256, .n_v = 256, .k_seg = 128, .v_seg = 128,
-                               .n_seq = 1, .max_ctx = 16};
+    struct kvcache_params p = {.n_layer = 4,
+                               .n_k = 256,
+                               .n_v = 256,
+                               .k_seg = 128,
+                               .v_seg = 128,
+                               .n_seq = 1,
+                               .max_ctx = 16};
     ASSERT_OK(kvcache_init(&a, &p));
     p.type = KERN_KV_Q8_0;
     ASSERT_OK(kvcache_init(&b, &p));
