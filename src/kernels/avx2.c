@@ -1,12 +1,12 @@
 // AVX2/FMA/F16C kernel table (kernels.h), tested against the scalar reference (ref.c) by
 // tests/kernels/test_kernels.c. Activations and accumulation are F32 for every weight type
 // (F16/BF16/Q8_0 weights are widened to F32 in registers), so results stay within the
-// golden 1e-3 tolerance. Matmul register-blocks 4 rows x 3 tokens: each weight row is
-// streamed from memory once per call whatever n_tok (SPEC §1: an expert costs one read of
-// its weights per step); the 4 rows are 4 long streams (mm_order.h). Every output y[t][r] is one
-// fixed chain of 8-lane FMAs over the row followed by a fixed horizontal sum, so its value depends
-// only on row r and token t — not on [r0, r1), the blocking, n_tok or the thread count. Pure: no
-// allocation, no I/O. SPDX-License-Identifier: MIT
+// golden 1e-3 tolerance; F16/Q8_0 KV caches are widened exactly in registers too. Matmul
+// register-blocks 4 rows x 3 tokens: each weight row is streamed from memory once per call whatever
+// n_tok (SPEC §1: an expert costs one read of its weights per step); the 4 rows are 4 long streams
+// (mm_order.h). Every output y[t][r] is one fixed chain of 8-lane FMAs over the row followed by a
+// fixed horizontal sum, so its value depends only on row r and token t — not on [r0, r1), the
+// blocking, n_tok or the thread count. Pure: no allocation, no I/O. SPDX-License-Identifier: MIT
 #include "kernels/kernels.h"
 
 #include <stddef.h>

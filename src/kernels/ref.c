@@ -2,6 +2,7 @@
 // (kernels.h). F32 activations and F32 accumulation; F16/BF16/Q8_0 weights are converted
 // to F32 element by element (Q8_0: per block, d · Σ q·x), never the activations to the
 // weight type, so F16/BF16 models meet the 1e-3 golden tolerance (fixtures README §6).
+// KV caches in F16/Q8_0 are read the same way (kern_kv_store/load, issue 12 item 3).
 // Pure: no allocation, no I/O. Each output element is one sequential dot product, so its
 // value does not depend on how rows are split across threads.
 // SPDX-License-Identifier: MIT
