@@ -69,9 +69,9 @@ static const char *const re_qwen2[] = {
     NULL,
 };
 
-
 // GPT-2's pattern as llama.cpp writes it (its hand-written splitter runs this exact string)
-#define RE_GPT2_LLAMA "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
+#define RE_GPT2_LLAMA                                                                              \
+    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
 
 static const char *const re_falcon[] = {
     "[\\p{P}\\$\\+<=>\\^~\\|`]+",
@@ -95,8 +95,7 @@ static const char *const re_deepseek_v3[] = {
     NULL,
 };
 // ( | ) are literal members of the class in llama.cpp's pattern.
-#define RE_BLOOM                                                                                   \
-    " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"
+#define RE_BLOOM " ?[^(\\s|.,!?\\x{2026}\\x{3002}\\x{FF0C}\\x{3001}\\x{964}\\x{6D4}\\x{60C})]+"
 static const char *const re_bloom[] = {
     RE_BLOOM,
     NULL,

@@ -31,8 +31,8 @@ enum vocab_pre {
 
 // Per-name settings (llama.cpp llama_vocab::impl::load, the tokenizer_pre chain).
 enum {
-    PRETOK_IGNORE_MERGES = 1 << 0, // a pre-token that is a whole token skips the merges
-    PRETOK_ADD_BOS = 1 << 1,       // add_bos defaults to true (a GGUF add_bos_token wins)
+    PRETOK_IGNORE_MERGES = 1 << 0,   // a pre-token that is a whole token skips the merges
+    PRETOK_ADD_BOS = 1 << 1,         // add_bos defaults to true (a GGUF add_bos_token wins)
     PRETOK_NO_CLEAN_SPACES = 1 << 2, // llama_detokenize's clean-up off (see vocab.md)
     PRETOK_NO_DEFAULT_BOS = 1 << 3,  // chatglm-bpe: no BOS unless bos_token_id is set
     PRETOK_MASK_LSTRIP = 1 << 4,     // jina-v2-*: llama.cpp marks "<mask>" lstrip (see vocab.md)

@@ -198,9 +198,7 @@ static void byte_map_init(struct vocab *v) {
 
 // ---- pre-tokenizer regexes (patterns and names: model/pretok.c)
 
-const char *vocab_pre_name(enum vocab_pre pre) {
-    return pretok_class_name(pre);
-}
+const char *vocab_pre_name(enum vocab_pre pre) { return pretok_class_name(pre); }
 
 static void *re_malloc(size_t n, void *data) {
     (void)data;

@@ -103,9 +103,9 @@ struct vocab {
     int add_bos, add_eos, add_space_prefix;
     int ignore_merges; // llama3 family, tekken: a pre-token that is a token is emitted whole
     int max_token_len;
-    int n_re;                     // pre-tokenizer regexes, applied in sequence
-    void *re[PRETOK_MAX_REGEX];   // pcre2_code_8 *
-    void *re_gctx; // pcre2_general_context_8 *
+    int n_re;                   // pre-tokenizer regexes, applied in sequence
+    void *re[PRETOK_MAX_REGEX]; // pcre2_code_8 *
+    void *re_gctx;              // pcre2_general_context_8 *
 };
 
 // Builds a vocabulary from plain arrays. Validates: model name, pre name (unknown ->
