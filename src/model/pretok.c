@@ -86,12 +86,13 @@ static const char *const re_starcoder[] = {
 };
 // llama.cpp runs this through its collapsed-category std::regex, where \p{S} on ASCII is
 // only $ + < = > ^ ` | (its table omits ~). So ~ counts as "not L/P/S" in the optional
-// prefix and never as a symbol in the punctuation run; written out below.
+// prefix and never as a symbol in the punctuation run; written out below. The punctuation
+// run is possessive: [\r\n]* after it always matches, so it is never backtracked into.
 static const char *const re_deepseek_v3[] = {
     "\\p{N}{1,3}",
     "[\\x{4E00}-\\x{9FA5}\\x{3040}-\\x{309F}\\x{30A0}-\\x{30FF}]++",
     "[!-/:-@\\[-`{-~][A-Za-z]+|(?:~|[^\\r\\n\\p{L}\\p{P}\\p{S}])?[\\p{L}\\p{M}]+"
-    "| ?(?:(?!~)[\\p{P}\\p{S}])+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+    "| ?(?:(?!~)[\\p{P}\\p{S}])++[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     NULL,
 };
 // ( | ) are literal members of the class in llama.cpp's pattern.
@@ -105,11 +106,13 @@ static const char *const re_viking[] = {
     "\\p{N}",
     NULL,
 };
-// llama.cpp's rewrite of Mistral's case-splitting pattern (\p{Lu}/\p{Ll} become lookaheads
-// on [^a-z] / [^A-Z]); capturing groups made non-capturing, which changes no match.
+// llama.cpp's rewrite of Mistral's case-splitting pattern replaces \p{Lu}* \p{Ll}+ by
+// ((?=[\p{L}])([^a-z]))* ((?=[\p{L}])([^A-Z]))+: "a letter other than a-z" / "other than
+// A-Z" (a non-ASCII letter is both). [^\P{L}a-z] is the same set as one class, which PCRE2
+// repeats without a backtracking frame per character (1 MB runs stay fast).
 static const char *const re_tekken[] = {
-    "[^\\r\\n\\p{L}\\p{N}]?(?:(?=\\p{L})[^a-z])*(?:(?=\\p{L})[^A-Z])+"
-    "|[^\\r\\n\\p{L}\\p{N}]?(?:(?=\\p{L})[^a-z])+(?:(?=\\p{L})[^A-Z])*"
+    "[^\\r\\n\\p{L}\\p{N}]?[^\\P{L}a-z]*[^\\P{L}A-Z]+"
+    "|[^\\r\\n\\p{L}\\p{N}]?[^\\P{L}a-z]+[^\\P{L}A-Z]*"
     "|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
     NULL,
 };

@@ -395,3 +395,69 @@ TEST(pre_deepseek_v3_tilde) {
         mem_free(buf);
     }
 }
+
+// 256 KB runs of one character class under every split class: no JIT stack or heap-limit
+// failure (vocab.c falls back to the interpreter), and every byte is covered. The vocabulary
+// is the 256 GPT-2 byte characters without merges, so the time goes to the regexes.
+TEST(pre_long_runs) {
+    static char bytes[256][3];
+    struct vocab_str toks[256];
+    for (int b = 0, extra = 0; b < 256; b++) {
+        int self = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+        unsigned cp = self ? (unsigned)b : 256u + (unsigned)extra++;
+        if (cp < 0x80) {
+            bytes[b][0] = (char)cp;
+            toks[b].len = 1;
+        } else {
+            bytes[b][0] = (char)(0xC0 | (cp >> 6));
+            bytes[b][1] = (char)(0x80 | (cp & 0x3F));
+            toks[b].len = 2;
+        }
+        toks[b].ptr = bytes[b];
+    }
+    static const struct vocab_str merges[] = {{"a b", 3}};
+    struct vocab_desc d = {.model = "gpt2",
+                           .n_tokens = 256,
+                           .tokens = toks,
+                           .n_merges = 1,
+                           .merges = merges,
+                           .bos = -1,
+                           .eos = -1,
+                           .unk = -1,
+                           .pad = -1,
+                           .add_bos = 0,
+                           .add_eos = -1,
+                           .add_space_prefix = -1};
+    size_t n = 1 << 18; // far beyond what PCRE2's default 32 KB JIT stack holds
+    char *text = malloc(n);
+    int32_t *ids = malloc(sizeof(int32_t) * n);
+    ASSERT(text && ids);
+    static const char *const fills[] = {"a", "A", "aA", "!", " ", "7", "~", "\xE4\xB8\x80"};
+    size_t n_names;
+    const struct pretok_name *names = pretok_names(&n_names);
+    int seen[VOCAB_PRE_COUNT] = {0};
+    char err[JANUS_ERR_LEN];
+    for (size_t i = 0; i < n_names; i++) {
+        if (seen[names[i].pre]++) continue;
+        struct vocab v;
+        d.pre.ptr = names[i].name;
+        d.pre.len = strlen(names[i].name);
+        int rc = vocab_init(&v, &d, err, sizeof err);
+        if (rc) fprintf(stderr, "  %s: %s\n", names[i].name, err);
+        ASSERT_OK(rc);
+        for (size_t f = 0; f < JANUS_ARRAY_SIZE(fills); f++) {
+            size_t fl = strlen(fills[f]), len = n - n % fl;
+            for (size_t k = 0; k < len; k += fl)
+                memcpy(text + k, fills[f], fl);
+            int m = vocab_tokenize(&v, text, len, 0, 0, ids, (int)n);
+            if (m != (int)len) {
+                fprintf(stderr, "  %s, run of \"%s\": %d (want %zu)\n", names[i].name, fills[f], m,
+                        len);
+                test_current_failed = 1;
+            }
+        }
+        vocab_free(&v);
+    }
+    free(text);
+    free(ids);
+}
