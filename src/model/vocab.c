@@ -576,6 +576,9 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
         goto fail;
     }
 
+    // jina-v2-*: llama.cpp gives "<mask>" the lstrip attribute (absent here: no token has it)
+    tmp.lstrip_id = (pre_flags & PRETOK_MASK_LSTRIP) ? find_token_id(&tmp, "<mask>") : -1;
+
     // end-of-generation ids (llama.cpp's text list)
     static const char *const eog_texts[] = {
         "<|eot_id|>",
@@ -1297,8 +1300,11 @@ static int partition(const struct vocab *v, const char *text, size_t len, int pa
             while (pos < end) {
                 const char *hit = end - pos >= tn ? memmem(text + pos, end - pos, tt, tn) : NULL;
                 if (!hit) break;
-                size_t h = (size_t)(hit - text);
-                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) goto out;
+                size_t h = (size_t)(hit - text), g = h;
+                if (id == v->lstrip_id) // lstrip: the token absorbs the whitespace before it
+                    while (g > pos && text[g - 1] && strchr(" \t\n\v\f\r", text[g - 1]))
+                        g--;
+                if (g > pos && (rc = frags_push(next, -1, pos, g - pos))) goto out;
                 if ((rc = frags_push(next, id, 0, 0))) goto out;
                 pos = h + tn;
             }

@@ -102,6 +102,7 @@ struct vocab {
     int n_eog;
     int add_bos, add_eos, add_space_prefix;
     int ignore_merges; // llama3 family, tekken: a pre-token that is a token is emitted whole
+    int32_t lstrip_id; // jina-v2-*: "<mask>", which absorbs the whitespace before it; -1 none
     int max_token_len;
     int n_re;                   // pre-tokenizer regexes, applied in sequence
     void *re[PRETOK_MAX_REGEX]; // pcre2_code_8 *
