@@ -6,7 +6,7 @@
 #   make asan       build build-asan/ with AddressSanitizer + UBSan
 #   make fuzz       build libFuzzer targets (clang) into build-fuzz/
 #   make bench      kernel/model benchmarks (see docs/PERFORMANCE.md)
-#   make lint       banned functions; make format-check: clang-format
+#   make lint       banned functions, include direction (layer order); make format-check: clang-format
 # Knobs: CC, BUILD, WERROR=1, SAN=1, NO_AVX2=1, OPT=-O2
 # SPDX-License-Identifier: MIT
 

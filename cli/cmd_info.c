@@ -172,11 +172,13 @@ int cmd_info(int argc, char **argv) {
         printf("file type:     %u (%s)\n", ft, file_type_name(ft));
     enum gguf_type et;
     uint64_t n_vocab = 0;
-    if (gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &et, &n_vocab, NULL, 0) == JANUS_OK) {
+    if (gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKENS), &et, &n_vocab, NULL, 0) ==
+        JANUS_OK) {
         struct gguf_str tm = {"?", 1};
         (void)!gguf_get_str(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MODEL), &tm, NULL, 0);
         uint64_t n_merges = 0;
-        int has_merges = gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MERGES), &et, &n_merges, NULL, 0) == 0;
+        int has_merges = gguf_get_arr(&g, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_MERGES), &et,
+                                      &n_merges, NULL, 0) == 0;
         printf("vocab:         %llu tokens (tokenizer.ggml.model %.*s", (unsigned long long)n_vocab,
                (int)(tm.len < 64 ? tm.len : 64), tm.ptr);
         if (has_merges) printf(", %llu merges", (unsigned long long)n_merges);

@@ -10,16 +10,20 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "comm/xfer_cost.h"
+#include "front/launch.h"
 #include "sim/catalog.h"
 #include "sim/planner.h"
 #include "sim/workload.h"
 
 #include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const synopsis =
@@ -50,42 +54,69 @@ static int mpi_pingpong(void) {
     return rc == JANUS_OK ? 0 : 1;
 }
 
+// Runs `janus plan --mpi-pingpong` under mpirun -n 2 through the job launcher and reads
+// its "pingpong" line: *lat_us and *bw_gbs on success; JANUS_EIO with err saying why
+// (no launch, the job failed, or no result line) otherwise.
+static int run_pingpong(double *lat_us, double *bw_gbs, char *err, size_t err_len) {
+    static const char *const args[] = {"plan", "--mpi-pingpong"};
+    struct launch_spec spec = {.mpi = 1, .n_ranks = 2, .args = args, .n_args = 2};
+    static struct launch_argv job; // large (PATH_MAX)
+    int rc = launch_build(&job, &spec, err, err_len);
+    if (rc) return rc;
+    int fds[2];
+    if (pipe(fds) != 0) return status_errf(err, err_len, JANUS_EIO, "pipe: %s", strerror(errno));
+    fcntl(fds[0], F_SETFD, FD_CLOEXEC); // the job sees only the write end, as its stdout
+    pid_t pid;
+    rc = launch_spawn(job.argv, 1, fds[1], &pid, err, err_len);
+    close(fds[1]);
+    if (rc) {
+        close(fds[0]);
+        return rc;
+    }
+    FILE *p = fdopen(fds[0], "r");
+    double lat = 0, bw = 0;
+    if (p) {
+        char line[256];
+        while (fgets(line, sizeof line, p))
+            if (sscanf(line, "pingpong lat_us=%lf bw_gbs=%lf", &lat, &bw) == 2) break;
+        while (fgets(line, sizeof line, p)) // drain, so mpirun can exit
+            ;
+        fclose(p);
+    } else {
+        close(fds[0]);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char why[64];
+        launch_describe_exit(st, why, sizeof why);
+        return status_errf(err, err_len, JANUS_EIO, "mpirun ended with %s", why);
+    }
+    if (!(lat > 0 && bw > 0))
+        return status_errf(err, err_len, JANUS_EIO, "no \"pingpong\" line in its output");
+    *lat_us = lat;
+    *bw_gbs = bw;
+    return JANUS_OK;
+}
+
 static int measure_local(int threads, const char *out_path, int use_mpi) {
     struct hw_profile h;
     fprintf(stderr, "measuring memory bandwidth and FLOP/s with %d thread(s)...\n", threads);
     int rc = hw_measure_local(&h, 512, threads);
     if (rc) return cli_error("plan", "measurement failed: %s", janus_strerror(rc));
-    char msg[256] = "no MPI measurement (defaults 1 us, 5 GB/s)";
+    char msg[JANUS_ERR_LEN + 64] = "no MPI measurement (defaults 1 us, 5 GB/s)";
     if (use_mpi) {
-        char exe[4096], cmd[8400];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n > 0) {
-            exe[n] = 0;
-            snprintf(cmd, sizeof cmd,
-                     "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-                     "OMPI_MCA_btl_vader_single_copy_mechanism=none "
-                     "mpirun --oversubscribe -n 2 '%s' plan --mpi-pingpong 2>/dev/null",
-                     exe);
-            // The one mpirun launch of `janus plan` (to move onto the front's launcher,
-            // src/front/launch.*, once it exists): the child prints one "pingpong" line.
-            FILE *p = popen(cmd, "r");
-            double lat = 0, bw = 0;
-            if (p) {
-                char line[256];
-                while (fgets(line, sizeof line, p))
-                    if (sscanf(line, "pingpong lat_us=%lf bw_gbs=%lf", &lat, &bw) == 2) break;
-                while (fgets(line, sizeof line, p)) // drain, so mpirun can exit
-                    ;
-                if (pclose(p) != 0) lat = bw = 0; // a failed launch or rank: keep the defaults
-            }
-            if (lat > 0 && bw > 0) {
-                h.intra_lat = h.inter_lat = lat * 1e-6;
-                h.intra_bw = h.inter_bw = bw * 1e9;
-                snprintf(msg, sizeof msg,
-                         "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s", lat, bw);
-            } else {
-                snprintf(msg, sizeof msg, "mpirun ping-pong failed; defaults 1 us, 5 GB/s kept");
-            }
+        char err[JANUS_ERR_LEN];
+        double lat = 0, bw = 0;
+        if (run_pingpong(&lat, &bw, err, sizeof err) == JANUS_OK) {
+            h.intra_lat = h.inter_lat = lat * 1e-6;
+            h.intra_bw = h.inter_bw = bw * 1e9;
+            snprintf(msg, sizeof msg, "MPI ping-pong (2 ranks, shared memory): %.2f us, %.2f GB/s",
+                     lat, bw);
+        } else {
+            snprintf(msg, sizeof msg, "mpirun ping-pong failed (%s); defaults 1 us, 5 GB/s kept",
+                     err);
         }
     }
     size_t sl = strlen(h.source);

@@ -35,10 +35,7 @@
 
 // Worker options passed through to the job unchanged (the forwarding table); the job
 // validates them (one error line, non-zero exit). arg NULL: a flag without a value.
-struct fwd_opt {
-    const char *name, *arg, *help;
-};
-static const struct fwd_opt forwarded[] = {
+static const struct cli_fwd_opt forwarded[] = {
     {"slots", "C", "expert slots per MoE instance (default: E if M = 1, else ceil(E/M)+1)"},
     {"layout", "FILE", "replica layout JSON (default: round-robin, replicas fill free slots)"},
     {"policy", "P", "greedy|optimal|random|round-robin|token-balanced|first (greedy)"},
@@ -46,7 +43,8 @@ static const struct fwd_opt forwarded[] = {
     {"comm-cost", "SPEC", "cost overrides, e.g. cross_lat_us=50,cross_gbps=1"},
     {"node-size", "K", "emulated nodes of K ranks per role; 0 = real hosts (default 1)"},
     {"no-calibrate", NULL, "skip the start-up ping-pong (cost defaults + --comm-cost)"},
-    {"no-check-schedule", NULL, "skip the per-layer schedule digest comparison of MoE ranks"},
+    {"check-schedule", NULL, "debug/test: MoE ranks compare the schedule digest every layer"},
+    {"no-check-schedule", NULL, "leave that comparison off (the default)"},
     {"seed", "N", "seed of the random scheduler policy"},
     {"budget", "N", "per-step token budget per attention instance (256; prefill chunks)"},
     {"max-seqs", "N", "KV slots per attention instance (32)"},
@@ -56,33 +54,17 @@ static const struct fwd_opt forwarded[] = {
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
 struct run_opts {
-    const char *model, *hostfile, *mpirun;
+    const char *model;
     const char *texts[MAX_REQ]; // (n_req) prompts in the order given
     int is_ids[MAX_REQ];        // (n_req) 1: -t ID list, 0: -p text
     int n_req;
     int64_t n_attn, n_moe, n_predict, n_threads, timeout_s;
     int logits, stats, print_ids, ignore_eos;
-    const char *fwd[2 * N_FWD]; // worker options as given
-    int n_fwd;
-    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
-    const char *mpi_args[16];
-    int n_mpi_args;
+    struct cli_fwd fwd;         // worker options as given
+    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
 };
 
-// CLI_FN targets: a forwarded option with a value, and the repeatable ones.
-struct fwd_slot {
-    struct run_opts *o;
-    const char *flag; // "--name"
-    char buf[32];
-};
-static int add_fwd(void *t, const char *v, const char *cmd) {
-    struct fwd_slot *f = t;
-    if (f->o->n_fwd + 2 > (int)JANUS_ARRAY_SIZE(f->o->fwd))
-        return cli_error(cmd, "too many options");
-    f->o->fwd[f->o->n_fwd++] = f->flag;
-    f->o->fwd[f->o->n_fwd++] = v;
-    return 0;
-}
+// CLI_FN targets: the repeatable options.
 static int add_prompt(struct run_opts *o, const char *v, int ids, const char *cmd) {
     if (o->n_req == MAX_REQ) return cli_error(cmd, "at most %d prompts", MAX_REQ);
     o->is_ids[o->n_req] = ids;
@@ -91,13 +73,6 @@ static int add_prompt(struct run_opts *o, const char *v, int ids, const char *cm
 }
 static int add_text(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 0, cmd); }
 static int add_ids(void *t, const char *v, const char *cmd) { return add_prompt(t, v, 1, cmd); }
-static int add_mpi_arg(void *t, const char *v, const char *cmd) {
-    struct run_opts *o = t;
-    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-        return cli_error(cmd, "too many --mpi-arg");
-    o->mpi_args[o->n_mpi_args++] = v;
-    return 0;
-}
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
 static int parse(int argc, char **argv, struct run_opts *o, int help) {
@@ -106,8 +81,6 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     o->n_predict = 16;
     o->n_threads = 1;
     o->timeout_s = 600;
-    o->mpirun = "mpirun";
-    static struct fwd_slot slots[N_FWD];
     struct cli_opt opts[32 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model (required)"),
         CLI_OPT_FN("prompt", 'p', add_text, o, "TEXT",
@@ -127,26 +100,14 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
         CLI_OPT_FLAG("ignore-eos", 0, &o->ignore_eos, "do not stop at the end-of-sequence token"),
         CLI_OPT_I64("threads", 0, &o->n_threads, 1, 1024, "N",
                     "engine threads per rank (default 1)"),
-        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
-                    "run on the hosts of an Open MPI hostfile (docs/PROTOCOL.md)"),
-        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
-                    "the mpirun to use (default: mpirun from PATH)"),
-        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
         CLI_OPT_I64("timeout", 0, &o->timeout_s, 1, 86400, "S",
                     "give up after S seconds (default 600)"),
     };
     int n = 0;
     while (opts[n].name)
         n++;
-    for (int i = 0; i < N_FWD; i++) {
-        const struct fwd_opt *f = &forwarded[i];
-        slots[i].o = o;
-        snprintf(slots[i].buf, sizeof slots[i].buf, "--%s", f->name);
-        slots[i].flag = slots[i].buf;
-        opts[n++] =
-            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
-                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
-    }
+    cli_mpirun_opts(&o->launcher, opts, &n);
+    cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
     opts[n] = (struct cli_opt)CLI_OPT_END;
     if (help) {
         cli_opts_help(stdout,
@@ -158,8 +119,7 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    for (int i = 0; i < N_FWD; i++)
-        if (o->fwd_flag[i]) o->fwd[o->n_fwd++] = slots[i].flag;
+    cli_fwd_finish(&o->fwd);
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (o->n_req == 0) return cli_error(CMD, "missing -p TEXT or -t ID,ID,...");
     if (o->logits && (o->n_req != 1 || !o->is_ids[0]))
@@ -235,21 +195,21 @@ static int generate(const struct run_opts *o, const char *dir, const int32_t *pr
     snprintf(thr, sizeof thr, "%lld", (long long)o->n_threads);
     snprintf(stats, sizeof stats, "%s/stats.txt", dir);
     snprintf(logits, sizeof logits, "%s/logits.bin", dir);
-    const char *args[JANUS_ARRAY_SIZE(o->fwd) + 16];
+    const char *args[JANUS_ARRAY_SIZE(o->fwd.argv) + 16];
     int na = 0;
     const char *fixed[] = {"worker", "-m", o->model, "--attn", att, "--moe", moe, "--threads", thr};
     for (size_t k = 0; k < JANUS_ARRAY_SIZE(fixed); k++)
         args[na++] = fixed[k];
-    for (int k = 0; k < o->n_fwd; k++)
-        args[na++] = o->fwd[k];
+    for (int k = 0; k < o->fwd.argc; k++)
+        args[na++] = o->fwd.argv[k];
     if (o->stats) args[na++] = "--stats-out", args[na++] = stats;
     if (o->logits) args[na++] = "--logits-out", args[na++] = logits;
     struct launch_spec spec = {.mpi = 1,
                                .n_ranks = (int)(o->n_attn + o->n_moe),
-                               .mpirun = o->mpirun,
-                               .hostfile = o->hostfile,
-                               .mpi_args = o->mpi_args,
-                               .n_mpi_args = o->n_mpi_args,
+                               .mpirun = o->launcher.mpirun,
+                               .hostfile = o->launcher.hostfile,
+                               .mpi_args = o->launcher.args,
+                               .n_mpi_args = o->launcher.n_args,
                                .args = args,
                                .n_args = na};
     static struct launch_argv job;

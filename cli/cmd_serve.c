@@ -31,10 +31,7 @@
 
 // Deployment options passed through to the job (janus worker) unchanged (the forwarding
 // table); the job validates them (one error line, non-zero exit). arg NULL: a flag.
-struct fwd_opt {
-    const char *name, *arg, *help;
-};
-static const struct fwd_opt forwarded[] = {
+static const struct cli_fwd_opt forwarded[] = {
     {"max-seqs", "N", "KV slots per attention instance"},
     {"ctx", "N", "positions per request"},
     {"budget", "N", "per-step token budget per attention instance"},
@@ -51,7 +48,8 @@ static const struct fwd_opt forwarded[] = {
     {"seed", "N", "MPI only: seed of the random scheduler policy"},
     {"expert-stats-out", "FILE", "MPI only: write the expert activation statistics"},
     {"no-calibrate", NULL, "MPI only: skip the start-up ping-pong"},
-    {"no-check-schedule", NULL, "MPI only: skip the schedule digest comparison"},
+    {"check-schedule", NULL, "MPI only, debug/test: compare the schedule digest every layer"},
+    {"no-check-schedule", NULL, "MPI only: leave that comparison off (the default)"},
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
@@ -60,41 +58,15 @@ struct serve_opts {
     const char *model;
     int64_t n_attn, n_moe, max_body; // 0: not given
     int mpi, mono;
-    const char *mpirun, *hostfile;
-    const char *mpi_args[16];
-    int n_mpi_args;
-    const char *pass[2 * N_FWD + 16];
-    int n_pass;
-    int fwd_flag[N_FWD]; // forwarded flags seen (arg NULL)
+    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
+    struct cli_fwd fwd;         // the forwarded options, as given
 };
-
-// CLI_FN targets: a forwarded option with a value, and --mpi-arg.
-struct fwd_slot {
-    struct serve_opts *o;
-    char flag[32]; // "--name"
-};
-static int add_fwd(void *t, const char *v, const char *cmd) {
-    struct fwd_slot *f = t;
-    if (f->o->n_pass + 2 > (int)JANUS_ARRAY_SIZE(f->o->pass))
-        return cli_error(cmd, "too many options");
-    f->o->pass[f->o->n_pass++] = f->flag;
-    f->o->pass[f->o->n_pass++] = v;
-    return 0;
-}
-static int add_mpi_arg(void *t, const char *v, const char *cmd) {
-    struct serve_opts *o = t;
-    if (o->n_mpi_args == (int)JANUS_ARRAY_SIZE(o->mpi_args))
-        return cli_error(cmd, "too many --mpi-arg");
-    o->mpi_args[o->n_mpi_args++] = v;
-    return 0;
-}
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
 static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     memset(o, 0, sizeof *o);
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
-    static struct fwd_slot slots[N_FWD];
     struct http_params *hp = &o->hp;
     struct cli_opt opts[32 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE",
@@ -129,23 +101,12 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         CLI_OPT_FLAG("mono", 0, &o->mono,
                      "the deployment in one process instead (monolithic engine;\n"
                      "--moe must be 1)"),
-        CLI_OPT_STR("mpirun", 0, &o->mpirun, "PATH",
-                    "the mpirun to use (default: mpirun from PATH)"),
-        CLI_OPT_STR("hostfile", 0, &o->hostfile, "FILE",
-                    "mpirun hostfile (multi-host deployments)"),
-        CLI_OPT_FN("mpi-arg", 0, add_mpi_arg, o, "ARG", "extra argument for mpirun (repeatable)"),
     };
     int n = 0;
     while (opts[n].name)
         n++;
-    for (int i = 0; i < N_FWD; i++) {
-        const struct fwd_opt *f = &forwarded[i];
-        slots[i].o = o;
-        snprintf(slots[i].flag, sizeof slots[i].flag, "--%s", f->name);
-        opts[n++] =
-            f->arg ? (struct cli_opt)CLI_OPT_FN(f->name, 0, add_fwd, &slots[i], f->arg, f->help)
-                   : (struct cli_opt)CLI_OPT_FLAG(f->name, 0, &o->fwd_flag[i], f->help);
-    }
+    cli_mpirun_opts(&o->launcher, opts, &n);
+    cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
     opts[n] = (struct cli_opt)CLI_OPT_END;
     if (help) {
         cli_opts_help(stdout,
@@ -159,12 +120,11 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    for (int i = 0; i < N_FWD; i++)
-        if (o->fwd_flag[i]) o->pass[o->n_pass++] = slots[i].flag;
+    cli_fwd_finish(&o->fwd);
     if (o->max_body) hp->max_body = (size_t)o->max_body;
     o->mpi = o->mpi || !o->mono; // the disaggregated deployment unless --mono alone
     if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
-    if (!o->mpi && (o->mpirun || o->hostfile || o->n_mpi_args))
+    if (!o->mpi && (o->launcher.mpirun || o->launcher.hostfile || o->launcher.n_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
     return 0;
 }
@@ -237,7 +197,7 @@ int cmd_serve(int argc, char **argv) {
     char na[24], nm[24];
     snprintf(na, sizeof na, "%lld", (long long)o.n_attn);
     snprintf(nm, sizeof nm, "%lld", (long long)o.n_moe);
-    const char *args[JANUS_ARRAY_SIZE(o.pass) + 16];
+    const char *args[JANUS_ARRAY_SIZE(o.fwd.argv) + 16];
     int n = 0;
     args[n++] = "worker";
     if (!o.mpi) args[n++] = "--mono";
@@ -251,15 +211,15 @@ int cmd_serve(int argc, char **argv) {
         args[n++] = "--moe";
         args[n++] = nm;
     }
-    for (int i = 0; i < o.n_pass; i++)
-        args[n++] = o.pass[i];
+    for (int i = 0; i < o.fwd.argc; i++)
+        args[n++] = o.fwd.argv[i];
     struct launch_spec spec = {.mpi = o.mpi,
                                .n_ranks =
                                    (int)((o.n_attn ? o.n_attn : 1) + (o.n_moe ? o.n_moe : 1)),
-                               .mpirun = o.mpirun,
-                               .hostfile = o.hostfile,
-                               .mpi_args = o.mpi_args,
-                               .n_mpi_args = o.n_mpi_args,
+                               .mpirun = o.launcher.mpirun,
+                               .hostfile = o.launcher.hostfile,
+                               .mpi_args = o.launcher.args,
+                               .n_mpi_args = o.launcher.n_args,
                                .args = args,
                                .n_args = n};
     static struct launch_argv job; // large (PATH_MAX); lives as long as the server

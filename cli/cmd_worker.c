@@ -1,6 +1,6 @@
 // janus worker: the job side of a deployment (SPEC §2), started by `janus serve` (and later
 // `janus run`), never by hand in normal use. It connects to the front's Unix socket and
-// runs the controller loop (runtime/ctl.h) over an executor:
+// runs the controller loop (runtime/controller.h) over an executor:
 //   --mono   one process: controller + the monolithic engine (runtime/exec_mono.c)
 //   (MPI)    one rank each; rank 0 = controller + attention instance 0 (cmd_worker_mpi.c)
 // Options are parsed once into struct worker_opts so each mode reads the same fields.
@@ -10,7 +10,7 @@
 #include "base/limits.h"
 #include "base/log.h"
 #include "base/status.h"
-#include "runtime/ctl.h"
+#include "runtime/controller.h"
 #include "runtime/exec.h"
 #include "model/vocab.h"
 

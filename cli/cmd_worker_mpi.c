@@ -1,7 +1,7 @@
 // janus worker (MPI mode): one rank of a disaggregated deployment, started by mpirun from
 // `janus run` / `janus serve` (SPEC §2). Every rank calls worker_mpi_start; rank 0 (the
 // controller + attention instance 0) then connects to the front's socket and runs the
-// controller loop (runtime/ctl.h) over the MPI executor; the other ranks run their worker
+// controller loop (runtime/controller.h) over the MPI executor; the other ranks run their worker
 // loops. cmd_worker.c hands over here when --mono is absent.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
@@ -11,7 +11,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "comm/comm.h"
-#include "runtime/ctl.h"
+#include "runtime/controller.h"
 #include "runtime/worker_mpi.h"
 #include "runtime/worker_stats.h"
 #include "model/vocab.h"

@@ -5,7 +5,10 @@
 
 #include "cli.h"
 
+#include "base/base.h"
+
 #include <getopt.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -114,8 +117,8 @@ int cli_opts_parse(const char *cmd, const struct cli_opt *opts, int argc, char *
     while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
         if (c == '?') {
             const char *a = optopt && optopt < 256 ? NULL : argv[optind - 1];
-            if (a) return -cli_error(cmd, "unknown option '%s' (unknown argument; see --help)", a);
-            return -cli_error(cmd, "unknown option '-%c' (unknown argument; see --help)", optopt);
+            if (a) return -cli_error(cmd, "unknown option '%s' (see --help)", a);
+            return -cli_error(cmd, "unknown option '-%c' (see --help)", optopt);
         }
         const struct cli_opt *o = NULL;
         int want = c == ':' ? optopt : c;
@@ -168,4 +171,51 @@ void cli_opts_help(FILE *f, const char *synopsis, const struct cli_opt *opts, co
         fputc('\n', f);
     }
     if (footer) fputs(footer, f);
+}
+
+static int fwd_value(void *t, const char *v, const char *cmd) {
+    struct cli_fwd_slot *sl = t;
+    struct cli_fwd *f = sl->fwd;
+    if (f->argc + 2 > (int)JANUS_ARRAY_SIZE(f->argv)) return cli_error(cmd, "too many options");
+    f->argv[f->argc++] = sl->flag;
+    f->argv[f->argc++] = v;
+    return 0;
+}
+
+void cli_fwd_opts(struct cli_fwd *f, const struct cli_fwd_opt *table, int n_rows,
+                  struct cli_opt *opts, int *n) {
+    memset(f, 0, sizeof *f);
+    f->n_rows = n_rows < CLI_FWD_MAX ? n_rows : CLI_FWD_MAX;
+    for (int i = 0; i < f->n_rows; i++) {
+        const struct cli_fwd_opt *r = &table[i];
+        struct cli_fwd_slot *sl = &f->slots[i];
+        sl->fwd = f;
+        snprintf(sl->flag, sizeof sl->flag, "--%s", r->name);
+        opts[(*n)++] = r->arg
+                           ? (struct cli_opt)CLI_OPT_FN(r->name, 0, fwd_value, sl, r->arg, r->help)
+                           : (struct cli_opt)CLI_OPT_FLAG(r->name, 0, &sl->seen, r->help);
+    }
+}
+
+void cli_fwd_finish(struct cli_fwd *f) {
+    for (int i = 0; i < f->n_rows && f->argc < (int)JANUS_ARRAY_SIZE(f->argv); i++)
+        if (f->slots[i].seen) f->argv[f->argc++] = f->slots[i].flag;
+}
+
+static int mpi_arg(void *t, const char *v, const char *cmd) {
+    struct cli_mpirun *m = t;
+    if (m->n_args == (int)JANUS_ARRAY_SIZE(m->args)) return cli_error(cmd, "too many --mpi-arg");
+    m->args[m->n_args++] = v;
+    return 0;
+}
+
+void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
+    memset(m, 0, sizeof *m);
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_STR("mpirun", 0, &m->mpirun, "PATH",
+                                               "the mpirun to use (default: mpirun from PATH)");
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_STR(
+        "hostfile", 0, &m->hostfile, "FILE",
+        "run on the hosts of an Open MPI hostfile\n(multi-host deployments; docs/PROTOCOL.md)");
+    opts[(*n)++] = (struct cli_opt)CLI_OPT_FN("mpi-arg", 0, mpi_arg, m, "ARG",
+                                              "extra argument for mpirun (repeatable)");
 }

@@ -67,4 +67,47 @@ int cli_opts_parse(const char *cmd, const struct cli_opt *opts, int argc, char *
 // footer (may be NULL) to f.
 void cli_opts_help(FILE *f, const char *synopsis, const struct cli_opt *opts, const char *footer);
 
+// ---- forwarding tables: deployment options a launcher (janus run, janus serve) passes to
+// its job unchanged; the job validates them ------------------------------------------------
+
+#define CLI_FWD_MAX 32 // rows of one forwarding table
+
+struct cli_fwd_opt {
+    const char *name, *arg, *help; // arg NULL: a flag without a value
+};
+
+struct cli_fwd;
+struct cli_fwd_slot { // one row's CLI_FN / CLI_FLAG target
+    struct cli_fwd *fwd;
+    char flag[32]; // "--name"
+    int seen;      // a flag row was given
+};
+
+struct cli_fwd {
+    struct cli_fwd_slot slots[CLI_FWD_MAX];
+    int n_rows;
+    const char *argv[2 * CLI_FWD_MAX]; // (argc) the forwarded arguments: values in the order
+    int argc;                          // given, then the flags seen
+};
+
+// Sets f up for table (n_rows rows, at most CLI_FWD_MAX) and appends one option per row to
+// opts from index *n on (the caller leaves n_rows entries of room and the CLI_OPT_END after).
+// f must live as long as opts is parsed.
+void cli_fwd_opts(struct cli_fwd *f, const struct cli_fwd_opt *table, int n_rows,
+                  struct cli_opt *opts, int *n);
+// After cli_opts_parse: appends the flags seen to f->argv.
+void cli_fwd_finish(struct cli_fwd *f);
+
+// The mpirun options of a launcher: --mpirun PATH, --hostfile FILE, --mpi-arg ARG
+// (repeatable), for front/launch.h's launch_spec.
+struct cli_mpirun {
+    const char *mpirun;   // NULL: mpirun from PATH
+    const char *hostfile; // NULL: this host
+    const char *args[16]; // (n_args) extra arguments for mpirun
+    int n_args;
+};
+// Clears m and appends its three options to opts from index *n on (room for 3 left by the
+// caller). m must live as long as opts is parsed.
+void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n);
+
 #endif // JANUS_CLI_OPTS_H

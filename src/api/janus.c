@@ -149,7 +149,8 @@ int janus_model_open(const char *path, const struct janus_model_params *params,
         return status_errf(err, err_len, rc, "%s: tokenizer: %s", path, msg);
     }
     struct gguf_str s;
-    if (gguf_get_str(&jm->m.gguf, gguf_key_name(GGUF_KEY_GENERAL_NAME), &s, msg, sizeof msg) == JANUS_OK) {
+    if (gguf_get_str(&jm->m.gguf, gguf_key_name(GGUF_KEY_GENERAL_NAME), &s, msg, sizeof msg) ==
+        JANUS_OK) {
         const size_t n = s.len < sizeof jm->name ? (size_t)s.len : sizeof jm->name - 1;
         memcpy(jm->name, s.ptr, n);
         jm->name[n] = '\0';

@@ -17,7 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-
 struct batch {
     int64_t n;        // rows in use
     int64_t cap;      // capacity in rows

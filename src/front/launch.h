@@ -45,7 +45,7 @@ JANUS_WUR int launch_build(struct launch_argv *out, const struct launch_spec *sp
 
 // Sets, in the calling process, the environment Open MPI needs to run this binary as root,
 // oversubscribed, yielding when idle, without the single-copy mechanism containers lack.
-// Call in a child before exec (launch_spawn does), or before popen/system of mpirun.
+// launch_spawn applies it in the child (mpi_env); exposed for callers that exec mpirun themselves.
 void launch_mpi_env(void);
 
 // Starts argv (NULL-terminated) as a child in its own process group (so signalling -pid

@@ -6,6 +6,7 @@
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
+#include "base/json_field.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "http/json.h"
@@ -90,7 +91,7 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
     if (api_parse_body(s, body, len, &req, r)) goto out;
     if (api_parse_common(s, req, API_CHAT, &g, r)) goto out;
     const cJSON *msgs = NULL;
-    int rc = json_get_array(req, "messages", &msgs, err, sizeof err);
+    int rc = json_field_array(req, "messages", &msgs, err, sizeof err);
     if (rc == JANUS_ENOTFOUND)
         rc = status_errf(err, sizeof err, JANUS_EINVAL, "'messages' is required");
     if (rc) {

@@ -10,6 +10,7 @@
 #include "http/http_impl.h"
 
 #include "base/clock.h"
+#include "base/json_field.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "http/json.h"
@@ -68,7 +69,7 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         return JANUS_EINVAL;                                                                       \
     } while (0)
     const char *model = NULL;
-    rc = json_get_str(req, "model", 1024, &model, err, sizeof err);
+    rc = json_field_strref(req, "model", 1024, &model, err, sizeof err);
     if (rc == JANUS_EINVAL) BAD("model");
     if (model && strcmp(model, name) != 0) {
         api_error(r, 404, "invalid_request_error", "model", "model_not_found",
@@ -77,27 +78,28 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     }
     int64_t limit = s->p.max_tokens > 0 ? s->p.max_tokens : (int64_t)rd.n_ctx;
     int64_t mt = kind == API_COMPLETION ? 16 : -1;
-    rc = json_get_i64(req, kind == API_CHAT ? "max_completion_tokens" : "max_tokens", 1, limit, &mt,
-                      err, sizeof err);
+    rc = json_field_i64(req, kind == API_CHAT ? "max_completion_tokens" : "max_tokens", 1, limit,
+                        &mt, err, sizeof err);
     if (rc == JANUS_ENOTFOUND && kind == API_CHAT)
-        rc = json_get_i64(req, "max_tokens", 1, limit, &mt, err, sizeof err);
+        rc = json_field_i64(req, "max_tokens", 1, limit, &mt, err, sizeof err);
     if (rc == JANUS_EINVAL) BAD("max_tokens");
     g->max_tokens = (int32_t)mt; // -1: chat default, resolved once the prompt is known
     double temp = 1.0, top_p = 1.0;
     int64_t top_k = 0, seed = -1, n = 1;
-    if (json_get_f64(req, "temperature", 0, 2, &temp, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_f64(req, "temperature", 0, 2, &temp, err, sizeof err) == JANUS_EINVAL)
         BAD("temperature");
-    if (json_get_f64(req, "top_p", 1e-9, 1, &top_p, err, sizeof err) == JANUS_EINVAL) BAD("top_p");
-    if (json_get_i64(req, "top_k", -1, rd.n_vocab, &top_k, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_f64(req, "top_p", 1e-9, 1, &top_p, err, sizeof err) == JANUS_EINVAL)
+        BAD("top_p");
+    if (json_field_i64(req, "top_k", -1, rd.n_vocab, &top_k, err, sizeof err) == JANUS_EINVAL)
         BAD("top_k");
-    if (json_get_i64(req, "seed", INT64_MIN, INT64_MAX, &seed, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_i64(req, "seed", INT64_MIN, INT64_MAX, &seed, err, sizeof err) == JANUS_EINVAL)
         BAD("seed");
-    if (json_get_i64(req, "n", 1, 1, &n, err, sizeof err) == JANUS_EINVAL) {
+    if (json_field_i64(req, "n", 1, 1, &n, err, sizeof err) == JANUS_EINVAL) {
         api_error(r, 400, "invalid_request_error", "n", NULL, "only n = 1 is supported");
         return JANUS_EINVAL;
     }
     int flag = 0;
-    if (json_get_bool(req, "echo", &flag, err, sizeof err) == JANUS_EINVAL) BAD("echo");
+    if (json_field_bool(req, "echo", &flag, err, sizeof err) == JANUS_EINVAL) BAD("echo");
     if (flag) {
         api_error(r, 400, "invalid_request_error", "echo", NULL, "'echo' is not supported");
         return JANUS_EINVAL;
@@ -113,12 +115,12 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
     g->sampling.top_k = top_k < 0 ? 0 : (int32_t)top_k;
     g->sampling.seed = seed >= 0 || seed < -1 ? (uint64_t)seed : (uint64_t)clock_now_ns();
     int ignore_eos = 0;
-    if (json_get_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_bool(req, "ignore_eos", &ignore_eos, err, sizeof err) == JANUS_EINVAL)
         BAD("ignore_eos");
     if (ignore_eos) g->flags |= FRONTLINK_FLAG_IGNORE_EOS;
     if ((rc = stop_strings(req, g, r)) != JANUS_OK) return rc;
     const cJSON *ids = NULL;
-    if (json_get_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_array(req, "stop_token_ids", &ids, err, sizeof err) == JANUS_EINVAL)
         BAD("stop_token_ids");
     for (const cJSON *e = ids ? ids->child : NULL; e; e = e->next) {
         if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= rd.n_vocab ||
@@ -131,9 +133,9 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
         }
         g->stop_ids[g->n_stop_ids++] = (int32_t)e->valuedouble;
     }
-    if (json_get_bool(req, "stream", &g->stream, err, sizeof err) == JANUS_EINVAL) BAD("stream");
+    if (json_field_bool(req, "stream", &g->stream, err, sizeof err) == JANUS_EINVAL) BAD("stream");
     const cJSON *so = NULL;
-    if (json_get_object(req, "stream_options", &so, err, sizeof err) == JANUS_EINVAL)
+    if (json_field_object(req, "stream_options", &so, err, sizeof err) == JANUS_EINVAL)
         BAD("stream_options");
     if (so) {
         if (!g->stream) {
@@ -141,7 +143,8 @@ int api_parse_common(struct server *s, const cJSON *req, enum api_kind kind, str
                       "'stream_options' is only allowed with 'stream': true");
             return JANUS_EINVAL;
         }
-        if (json_get_bool(so, "include_usage", &g->include_usage, err, sizeof err) == JANUS_EINVAL)
+        if (json_field_bool(so, "include_usage", &g->include_usage, err, sizeof err) ==
+            JANUS_EINVAL)
             BAD("stream_options.include_usage");
     }
 #undef BAD

@@ -10,6 +10,7 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
+#include "model/gguf_keys.h"
 #include "http/json.h"
 
 #include <arpa/inet.h>
@@ -210,7 +211,8 @@ static int load_tokenizer(struct server *s, char *err, size_t err_len) {
     }
     s->have_vocab = 1;
     struct gguf_str t = {0};
-    if (gguf_get_str(&g, "tokenizer.chat_template", &t, e, sizeof e) == JANUS_OK)
+    if (gguf_get_str(&g, gguf_key_name(GGUF_KEY_TOKENIZER_CHAT_TEMPLATE), &t, e, sizeof e) ==
+        JANUS_OK)
         s->chat_template = chat_template_detect(t.ptr, (size_t)t.len);
     gguf_close(&g);
     return JANUS_OK;

@@ -1,4 +1,4 @@
-// cJSON helpers (json.h): bounded parse and typed getters with clear errors.
+// cJSON helpers (json.h): bounded parse with clear errors, string encoding.
 // SPDX-License-Identifier: MIT
 #include "http/json.h"
 
@@ -75,90 +75,6 @@ int json_depth(const cJSON *v) {
         if (cJSON_IsArray(c) || cJSON_IsObject(c)) d = k > d ? k : d;
     }
     return 1 + d;
-}
-
-static const cJSON *field(const cJSON *obj, const char *key) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return v && !cJSON_IsNull(v) ? v : NULL;
-}
-
-int json_get_i64(const cJSON *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, char *err,
-                 size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!cJSON_IsNumber(v) || !isfinite(d) || d != floor(d)) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an integer", key);
-    }
-    if (d < (double)lo || d > (double)hi) {
-        return status_errf(err, err_len, JANUS_EINVAL,
-                           "'%s' must be between %lld and %lld (got %.17g)", key, (long long)lo,
-                           (long long)hi, d);
-    }
-    *out = (int64_t)d;
-    return JANUS_OK;
-}
-
-int json_get_f64(const cJSON *obj, const char *key, double lo, double hi, double *out, char *err,
-                 size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a number", key);
-    }
-    if (v->valuedouble < lo || v->valuedouble > hi) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be between %g and %g (got %g)",
-                           key, lo, hi, v->valuedouble);
-    }
-    *out = v->valuedouble;
-    return JANUS_OK;
-}
-
-int json_get_bool(const cJSON *obj, const char *key, int *out, char *err, size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    if (!cJSON_IsBool(v)) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a boolean", key);
-    }
-    *out = cJSON_IsTrue(v);
-    return JANUS_OK;
-}
-
-int json_get_str(const cJSON *obj, const char *key, size_t max_len, const char **out, char *err,
-                 size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    if (!cJSON_IsString(v) || !v->valuestring) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be a string", key);
-    }
-    if (strlen(v->valuestring) > max_len) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' is longer than %zu bytes", key,
-                           max_len);
-    }
-    *out = v->valuestring;
-    return JANUS_OK;
-}
-
-int json_get_array(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                   size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    if (!cJSON_IsArray(v)) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an array", key);
-    }
-    *out = v;
-    return JANUS_OK;
-}
-
-int json_get_object(const cJSON *obj, const char *key, const cJSON **out, char *err,
-                    size_t err_len) {
-    const cJSON *v = field(obj, key);
-    if (!v) return JANUS_ENOTFOUND;
-    if (!cJSON_IsObject(v)) {
-        return status_errf(err, err_len, JANUS_EINVAL, "'%s' must be an object", key);
-    }
-    *out = v;
-    return JANUS_OK;
 }
 
 // Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid.

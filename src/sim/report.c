@@ -3,7 +3,6 @@
 // SPDX-License-Identifier: MIT
 #include "sim/report.h"
 
-
 #include "base/status.h"
 
 #include <math.h>
@@ -156,4 +155,3 @@ int report_svg(struct buf *o, const struct report_plot *p) {
 #undef PY
     return rc;
 }
-

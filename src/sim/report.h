@@ -1,8 +1,8 @@
 // Report writers of the simulator (SPEC §8): a small SVG line-plot writer of our own
 // (axes, ticks, legend, one polyline per series; linear or log2 x axis) and a helper that
 // writes a text buffer to a file. Output is a pure function of the input (fixed number
-// formatting), so same inputs give byte-identical files. No I/O: callers write the text with file_write_all (base/file.h).
-// SPDX-License-Identifier: MIT
+// formatting), so same inputs give byte-identical files. No I/O: callers write the text with
+// file_write_all (base/file.h). SPDX-License-Identifier: MIT
 #ifndef JANUS_SIM_REPORT_H
 #define JANUS_SIM_REPORT_H
 

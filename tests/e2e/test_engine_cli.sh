@@ -55,7 +55,7 @@ expect_err "missing -t" "$BIN" logits -m "$M"
 expect_err "out of range" "$BIN" logits -m "$M" -t 1,768
 expect_err "nonexistent" "$BIN" logits -m "$TMP/nonexistent.gguf" -t 1
 expect_err "exactly one of" "$BIN" generate -m "$M" -n 2
-expect_err "unknown argument" "$BIN" generate -m "$M" -t 1 --bogus 1
+expect_err "unknown option" "$BIN" generate -m "$M" -t 1 --bogus 1
 expect_err "--temp" "$BIN" generate -m "$M" -t 1 --temp x
 head -c 100000 "$M" > "$TMP/trunc.gguf"
 expect_err "trunc.gguf" "$BIN" logits -m "$TMP/trunc.gguf" -t 1

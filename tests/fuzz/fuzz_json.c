@@ -1,13 +1,14 @@
-// libFuzzer target for the bounded JSON parse and getters (http/json.h): any bytes must
-// parse or be refused cleanly; getters on whatever parsed must not crash; a parsed object
-// goes through the request option parser and, with "messages", every chat template
-// (http_impl.h), which must either accept it or fill an OpenAI error; escaping any bytes
-// must produce JSON that cJSON parses back.
+// libFuzzer target for the bounded JSON parse (http/json.h) and the request getters
+// (base/json_field.h): any bytes must parse or be refused cleanly; getters on whatever
+// parsed must not crash; a parsed object goes through the request option parser and, with
+// "messages", every chat template (http_impl.h), which must either accept it or fill an
+// OpenAI error; escaping any bytes must produce JSON that cJSON parses back.
 // SPDX-License-Identifier: MIT
 #include "http/json.h"
 #include "http/http_impl.h"
 
 #include "base/buf.h"
+#include "base/json_field.h"
 #include "base/status.h"
 
 #include <stdint.h>
@@ -30,12 +31,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const char *keys[] = {"max_tokens", "temperature", "stream",
                                   "prompt",     "messages",    "stop"};
             for (int k = 0; k < 6; k++) {
-                (void)!json_get_i64(v, keys[k], -5, 5, &i, err, sizeof err);
-                (void)!json_get_f64(v, keys[k], -1, 1, &f, err, sizeof err);
-                (void)!json_get_bool(v, keys[k], &b, err, sizeof err);
-                (void)!json_get_str(v, keys[k], 8, &s, err, sizeof err);
-                (void)!json_get_array(v, keys[k], &a, err, sizeof err);
-                (void)!json_get_object(v, keys[k], &a, err, sizeof err);
+                (void)!json_field_i64(v, keys[k], -5, 5, &i, err, sizeof err);
+                (void)!json_field_f64(v, keys[k], -1, 1, &f, err, sizeof err);
+                (void)!json_field_bool(v, keys[k], &b, err, sizeof err);
+                (void)!json_field_strref(v, keys[k], 8, &s, err, sizeof err);
+                (void)!json_field_array(v, keys[k], &a, err, sizeof err);
+                (void)!json_field_object(v, keys[k], &a, err, sizeof err);
             }
         }
         if (cJSON_IsObject(v)) {

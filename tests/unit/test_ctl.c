@@ -1,13 +1,13 @@
-// Tests of the controller loop with the monolithic executor (runtime/ctl.h, runtime/exec_mono.c)
-// on the fixture models: the test plays the front over a real Unix socket, submits the
-// fixture sequences at once (batched across 2 attention instances, prefill mixed with
+// Tests of the controller loop with the monolithic executor (runtime/controller.h,
+// runtime/exec_mono.c) on the fixture models: the test plays the front over a real Unix socket,
+// submits the fixture sequences at once (batched across 2 attention instances, prefill mixed with
 // decode) and checks every greedy token against the fixture's reference; cancel frees the
 // slot; a request over the context gets an ERROR; STATS arrive; SHUTDOWN ends the loop.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/status.h"
-#include "runtime/ctl.h"
+#include "runtime/controller.h"
 #include "runtime/exec.h"
 #include "requests/frontlink.h"
 

@@ -1,9 +1,10 @@
-// Unit tests for the cJSON helpers (http/json.h): bounded parse (size, depth, trailing
-// data, malformed), typed getters and their error texts, string escaping.
+// Unit tests for the cJSON helpers (http/json.h, base/json_field.h): bounded parse (size,
+// depth, trailing data, malformed), typed request getters and their error texts, escaping.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/buf.h"
+#include "base/json_field.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "http/json.h"
@@ -58,33 +59,33 @@ TEST(typed_getters) {
     int b;
     const char *s;
     const cJSON *a;
-    ASSERT_OK(json_get_i64(v, "i", 0, 10, &i, err, sizeof err));
+    ASSERT_OK(json_field_i64(v, "i", 0, 10, &i, err, sizeof err));
     ASSERT_EQ(i, 5);
-    ASSERT_EQ(json_get_i64(v, "i", 6, 10, &i, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_i64(v, "i", 6, 10, &i, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "'i' must be between 6 and 10") != NULL);
-    ASSERT_EQ(json_get_i64(v, "x", 0, 10, &i, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_i64(v, "x", 0, 10, &i, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "'x' must be an integer") != NULL);
-    ASSERT_EQ(json_get_i64(v, "big", 0, INT64_MAX, &i, err, sizeof err), JANUS_EINVAL);
-    ASSERT_EQ(json_get_i64(v, "s", 0, 10, &i, err, sizeof err), JANUS_EINVAL);
-    ASSERT_EQ(json_get_i64(v, "missing", 0, 10, &i, err, sizeof err), JANUS_ENOTFOUND);
-    ASSERT_EQ(json_get_i64(v, "n", 0, 10, &i, err, sizeof err), JANUS_ENOTFOUND);
-    ASSERT_OK(json_get_f64(v, "f", 0, 1, &f, err, sizeof err));
+    ASSERT_EQ(json_field_i64(v, "big", 0, INT64_MAX, &i, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_i64(v, "s", 0, 10, &i, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_i64(v, "missing", 0, 10, &i, err, sizeof err), JANUS_ENOTFOUND);
+    ASSERT_EQ(json_field_i64(v, "n", 0, 10, &i, err, sizeof err), JANUS_ENOTFOUND);
+    ASSERT_OK(json_field_f64(v, "f", 0, 1, &f, err, sizeof err));
     ASSERT_NEAR(f, 0.5, 0);
-    ASSERT_OK(json_get_f64(v, "i", 0, 10, &f, err, sizeof err));
-    ASSERT_EQ(json_get_f64(v, "b", 0, 1, &f, err, sizeof err), JANUS_EINVAL);
+    ASSERT_OK(json_field_f64(v, "i", 0, 10, &f, err, sizeof err));
+    ASSERT_EQ(json_field_f64(v, "b", 0, 1, &f, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "'b' must be a number") != NULL);
-    ASSERT_OK(json_get_bool(v, "b", &b, err, sizeof err));
+    ASSERT_OK(json_field_bool(v, "b", &b, err, sizeof err));
     ASSERT_EQ(b, 1);
-    ASSERT_EQ(json_get_bool(v, "i", &b, err, sizeof err), JANUS_EINVAL);
-    ASSERT_OK(json_get_str(v, "s", 10, &s, err, sizeof err));
+    ASSERT_EQ(json_field_bool(v, "i", &b, err, sizeof err), JANUS_EINVAL);
+    ASSERT_OK(json_field_strref(v, "s", 10, &s, err, sizeof err));
     ASSERT_STR_EQ(s, "hi");
-    ASSERT_EQ(json_get_str(v, "s", 1, &s, err, sizeof err), JANUS_EINVAL);
-    ASSERT_EQ(json_get_str(v, "a", 10, &s, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_strref(v, "s", 1, &s, err, sizeof err), JANUS_EINVAL);
+    ASSERT_EQ(json_field_strref(v, "a", 10, &s, err, sizeof err), JANUS_EINVAL);
     ASSERT(strstr(err, "'a' must be a string") != NULL);
-    ASSERT_OK(json_get_array(v, "a", &a, err, sizeof err));
-    ASSERT_EQ(json_get_array(v, "o", &a, err, sizeof err), JANUS_EINVAL);
-    ASSERT_OK(json_get_object(v, "o", &a, err, sizeof err));
-    ASSERT_EQ(json_get_object(v, "a", &a, err, sizeof err), JANUS_EINVAL);
+    ASSERT_OK(json_field_array(v, "a", &a, err, sizeof err));
+    ASSERT_EQ(json_field_array(v, "o", &a, err, sizeof err), JANUS_EINVAL);
+    ASSERT_OK(json_field_object(v, "o", &a, err, sizeof err));
+    ASSERT_EQ(json_field_object(v, "a", &a, err, sizeof err), JANUS_EINVAL);
     cJSON_Delete(v);
 }
 

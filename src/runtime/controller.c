@@ -1,6 +1,6 @@
-// The controller loop (ctl.h): front messages -> batcher -> executor steps -> tokens back.
+// The controller loop (controller.h): front messages -> batcher -> executor steps -> tokens back.
 // SPDX-License-Identifier: MIT
-#include "runtime/ctl.h"
+#include "runtime/controller.h"
 
 #include "base/clock.h"
 #include "base/log.h"
