@@ -81,4 +81,17 @@ enum arch_tensor {
 // Returns buf.
 const char *arch_tensor_name(char *buf, size_t n, enum arch_tensor t, int layer);
 
+// ---- strict validation data (issue 12 item 4; docs/GGUF.md "What we refuse")
+// The tensor kinds llama.cpp's converters write for architecture id (arch.c: one row of
+// kinds per architecture). The loader refuses every tensor it does not bind; this set only
+// decides how the refusal is worded ("no llama converter writes attn_q.bias" versus "present
+// but <key> says it is not used").
+int arch_tensor_allowed(enum arch_id id, enum arch_tensor t);
+// Parses a tensor name (n bytes, not NUL-terminated) of the arch_tensor_name form: sets *t
+// and *layer (-1 for the global tensors) and returns 1; returns 0 for any other name.
+// Block numbers are decimal without sign or leading zeros ("blk.01." is not a name).
+int arch_tensor_parse(const char *name, size_t n, enum arch_tensor *t, int *layer);
+// The block number of a "blk.N." name (N < 2^31), or -1.
+int arch_tensor_block(const char *name, size_t n);
+
 #endif // JANUS_ARCH_H

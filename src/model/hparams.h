@@ -59,8 +59,11 @@ struct hparams {
 };
 
 // Reads and validates the hyper-parameters of g. On failure returns JANUS_EFORMAT /
-// JANUS_EUNSUPPORTED / JANUS_ELIMIT with a one-line reason naming the key in err; *hp is
-// then unspecified. n_vocab falls back to the token_embd tensor when the key is absent.
+// JANUS_EUNSUPPORTED / JANUS_ELIMIT with a one-line reason naming the key, its value and
+// what was expected in err; *hp is then unspecified. n_vocab falls back to the token_embd
+// tensor when the key is absent. head_count, head_count_kv and feed_forward_length may be
+// arrays of one value per block (llama.cpp get_key_or_arr) if every block has the same
+// value. The rules are listed in docs/GGUF.md "What we refuse".
 JANUS_WUR int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len);
 
 // True if layer il has a router and routed experts.

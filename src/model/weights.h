@@ -83,10 +83,13 @@ struct model {
     uint64_t n_bytes_weights;   // bytes of all tensors used
 };
 
-// Opens path, reads hyper-parameters and binds every tensor. On failure returns a negative
-// status with a one-line reason in err (e.g. "tensor blk.0.attn_q.weight: expected shape
-// {64, 64}, got {64, 32}" or "tensor token_embd.weight: unsupported type q4_K"), and
-// leaves *m zeroed (nothing to free).
+// Opens path, reads hyper-parameters and binds every tensor. Strict: a tensor of the file
+// that the binding does not use (a block beyond block_count, a name the architecture does
+// not have, a tensor the keys leave unused) is refused too (docs/GGUF.md "What we refuse").
+// On failure returns a negative status with a one-line reason in err (e.g. "tensor
+// blk.0.attn_q.weight: expected shape {64, 64}, got {64, 32}" or "tensor token_embd.weight:
+// unsupported type q4_K"; type errors come after every name and shape passed), and leaves
+// *m zeroed (nothing to free).
 JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
 // Same over a caller-owned buffer that must outlive the model.
 JANUS_WUR int model_load_memory(struct model *m, const void *buf, size_t size, char *err,
