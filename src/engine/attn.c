@@ -81,6 +81,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
     struct kvcache_params kp = {.n_layer = hp->n_layer,
                                 .n_k = n_k,
                                 .n_v = n_v,
+                                .k_seg = mla ? n_k : hp->head_dim_k,
+                                .v_seg = mla ? 0 : hp->head_dim_v,
+                                .type = p->kv_type,
                                 .n_seq = p->n_seq,
                                 .max_ctx = p->max_ctx,
                                 .page_size = p->page_size,
@@ -183,8 +186,8 @@ static void attn_gqa(struct attn *a, int64_t l) {
         const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
         K->rope_apply(q, H, hd, hp->n_rot, cs, sn, hp->rope_neox);
         K->rope_apply(k, Hkv, hd, hp->n_rot, cs, sn, hp->rope_neox);
-        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
-        memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
+        kvcache_store_k(&a->kv, l, b->seq[i], b->pos[i], k);
+        kvcache_store_v(&a->kv, l, b->seq[i], b->pos[i], v);
     }
     attn_heads_run(a, l, H * hd);
 }
@@ -197,12 +200,14 @@ static void gqa_head(struct attn *a, int64_t l, int64_t i, int64_t h, float *sco
     const int64_t H = hp->n_head, hd = hp->head_dim_k, hdv = hp->head_dim_v;
     const int64_t kh = h / (H / hp->n_head_kv), seq = b->seq[i];
     const int64_t layer_off = l * kv->n_pages * kv->page_size;
-    const struct kern_kv kvh = {.k = kv->k + layer_off * kv->n_k + kh * hd,
-                                .v = kv->v + layer_off * kv->n_v + kh * hdv,
-                                .pages = kv->seq_pages + seq * kv->max_pages_seq,
-                                .page_size = kv->page_size,
-                                .k_row = kv->n_k,
-                                .v_row = kv->n_v};
+    const struct kern_kv kvh = {
+        .k = kv->k + layer_off * kv->k_row + kh * kern_kv_bytes(kv->type, hd),
+        .v = kv->v + layer_off * kv->v_row + kh * kern_kv_bytes(kv->type, hdv),
+        .pages = kv->seq_pages + seq * kv->max_pages_seq,
+        .page_size = kv->page_size,
+        .k_row = kv->k_row,
+        .v_row = kv->v_row,
+        .type = kv->type};
     a->lin->kern->attn(a->att + i * H * hdv + h * hdv, scores, a->q + i * H * hd + h * hd, &kvh,
                        b->pos[i] + 1, hd, hdv, 1.0f / sqrtf((float)hd));
 }
@@ -232,7 +237,7 @@ static void attn_mla(struct attn *a, int64_t l) {
         const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
         K->rope_apply(c + R, 1, rope, rope, cs, sn, 0);              // k_pe
         K->rope_apply(a->q + i * nq + nope, H, qk, rope, cs, sn, 0); // q_pe
-        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
+        kvcache_store_k(&a->kv, l, b->seq[i], b->pos[i], c);
     }
     attn_heads_run(a, l, H * (R + rope));
 }
@@ -263,12 +268,13 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
     // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe] rows;
     // values are the rows' c_kv (kernels.h).
     memcpy(lat_q + R, qp, (size_t)rope * sizeof(float));
-    const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
-                                .v = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+    const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->k_row,
+                                .v = kv->k + l * kv->n_pages * kv->page_size * kv->k_row,
                                 .pages = kv->seq_pages + seq * kv->max_pages_seq,
                                 .page_size = kv->page_size,
-                                .k_row = kv->n_k,
-                                .v_row = kv->n_k};
+                                .k_row = kv->k_row,
+                                .v_row = kv->k_row,
+                                .type = kv->type};
     // deepseek2's YaRN mscale² (attn_scale_mul, 1 without scaling) multiplies the scale.
     K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R,
             hp->attn_scale_mul * (1.0f / sqrtf((float)qk)));
