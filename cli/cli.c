@@ -3,6 +3,8 @@
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 
+#include "kernels/kernels.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -63,4 +65,11 @@ int cli_parse_ids(const char *s, int32_t *out, int cap) {
         p = end;
     }
     return n;
+}
+
+int cli_opt_kv_type(void *target, const char *value, const char *cmd) {
+    const int t = kern_kvtype_parse(value);
+    if (t < 0) return cli_error(cmd, "--kv-type: unknown '%s' (f32, f16, q8_0)", value);
+    *(int32_t *)target = t;
+    return 0;
 }

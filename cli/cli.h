@@ -39,5 +39,8 @@ int cli_parse_f64(const char *s, double lo, double hi, double *out);
 // Parses "1,2,3" (commas or spaces) into out (up to cap). Returns count, or -1 if malformed
 // or longer than cap.
 int cli_parse_ids(const char *s, int32_t *out, int cap);
+// --kv-type NAME (f32, f16, q8_0) into *(int32_t *)target (enum kern_kvtype); a CLI_FN of
+// cli/opts.h: 0 ok, 1 after printing "janus <cmd>: --kv-type: unknown 'X' (f32, f16, q8_0)".
+int cli_opt_kv_type(void *target, const char *value, const char *cmd);
 
 #endif // JANUS_CLI_H

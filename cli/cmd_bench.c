@@ -23,6 +23,7 @@
 #include "base/rng.h"
 #include "base/status.h"
 #include "engine/stepper.h"
+#include "kernels/kernels.h"
 #include "kernels/membw.h"
 #include "model/sampler.h"
 
@@ -42,11 +43,13 @@ struct bench_opts {
     int json, moe_layer;
     struct load_opts lo;
     struct fmap_opts io; // from lo
+    int32_t kv_type;     // enum kern_kvtype
 };
 
 static const char *const synopsis =
     "bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
-    "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n"
+    "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n                   "
+    "[--kv-type T]\n"
     "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
     "                   [--threads N] [--reps R] [--json]\n"
     "\n"
@@ -90,6 +93,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
         CLI_OPT_I64("reps", 0, &o->reps, 1, BENCH_MAX_REPS, "R",
                     "rounds / repetitions for medians (default 5)"),
         CLI_OPT_I64("seed", 0, &o->seed, 0, 9e18, "S", "prompt tokens / routing seed (default 1)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &o->kv_type, "T",
+                   "KV cache storage: f32 (default), f16 or q8_0"),
         CLI_OPT_FLAG("moe-layer", 0, &o->moe_layer, "MoE-layer latency curves instead of decode"),
         CLI_OPT_I64("experts", 0, &o->experts, 1, 1 << 20, "A",
                     "--moe-layer: activated experts of the batch curve (default k)"),
@@ -339,6 +344,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
                                 .n_seq = B,
                                 .max_ctx = P + (int64_t)R * G + 1,
                                 .max_logits = B,
+                                .kv_type = o->kv_type,
                                 .n_threads = threads};
     int rc = stepper_init(&st, m, &sp);
     if (rc)
@@ -475,10 +481,10 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
     const int R = (int)JANUS_MIN(o->reps, o->gen);
     if (!o->json) {
         printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
-               "non-expert %.1f MB; kernels %s, %d threads\n",
+               "non-expert %.1f MB; kernels %s, %d threads, KV cache %s\n",
                o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
                (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
-               static_bytes(&m) / 1e6, kname, threads);
+               static_bytes(&m) / 1e6, kname, threads, kern_kvtype_name(o->kv_type));
         printf("weights: memory mode %s%s, loaded in %.2f s (%.2f GB/s)\n", mode,
                m.io.lock ? " + mlock" : "", load_s,
                load_s > 0 ? (double)m.n_bytes_loaded / load_s / 1e9 : 0.0);
@@ -538,6 +544,7 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_num(j, "prompt", "%.0f", (double)o->prompt);
             json_num(j, "gen", "%.0f", (double)(r.rounds * (o->gen / r.rounds)));
             cJSON_AddStringToObject(j, "kernels", kname);
+            cJSON_AddStringToObject(j, "kv_type", kern_kvtype_name(o->kv_type));
             json_num(j, "compute_gmacs", "%.4g", roof / 1e9);
             json_num(j, "compute_bound_tok_s", "%.4g", compute_bound);
             json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));

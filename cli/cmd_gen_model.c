@@ -40,6 +40,26 @@ static int set_f32(void *target, const char *v, const char *cmd) {
     return 0;
 }
 
+// --rope-scaling none|linear|yarn.
+static int set_rope_scaling(void *target, const char *v, const char *cmd) {
+    static const char *const names[] = {"none", "linear", "yarn"};
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(v, names[i])) {
+            *(enum genmodel_rope_scaling *)target = (enum genmodel_rope_scaling)i;
+            return 0;
+        }
+    return cli_error(cmd, "--rope-scaling must be none, linear or yarn, not '%s'", v);
+}
+
+// A non-negative float field (--yarn-log-mul: 0 writes a 0 key).
+static int set_f32_nonneg(void *target, const char *v, const char *cmd) {
+    double x;
+    (void)cmd;
+    if (cli_parse_f64(v, 0.0, 1e30, &x)) return -1;
+    *(float *)target = (float)x;
+    return 0;
+}
+
 // int fields: --norm-topk 0|1, --threads 1..256.
 static int set_int_in(int *target, const char *v, int lo, int hi) {
     int64_t x;
@@ -64,7 +84,8 @@ int cmd_gen_model(int argc, char **argv) {
 #define DIM(nm, field, lo, hi, h) CLI_OPT_I64(nm, 0, &p.field, lo, hi, "N", h)
     const struct cli_opt opts[] = {
         CLI_OPT_STR("arch", 0, &arch_s, "A",
-                    "llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2 (required)"),
+                    "llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2, olmoe\n"
+                    "(required)"),
         CLI_OPT_FN("type", 0, set_type, &p.type, "T",
                    "f32 (default), f16, bf16, q8_0 (matrices; norms etc. stay f32)"),
         CLI_OPT_I64("seed", 0, &p.seed, 0, 9e18, "S", "random seed (default 1234)"),
@@ -79,17 +100,18 @@ int cmd_gen_model(int argc, char **argv) {
         CLI_OPT_FN("threads", 0, set_threads, &p.n_threads, "N",
                    "generation threads (the file does not depend on it)"),
         DIM("n-embd", n_embd, 1, 1 << 20, "64"),
-        DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3"),
+        DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3 / 2"),
         DIM("n-head", n_head, 1, 1 << 20, "4"),
         DIM("n-head-kv", n_head_kv, 1, 1 << 20,
-            "2 / 2 / 2 / = n_head (must equal n_head for deepseek2)"),
+            "2 / 2 / 2 / = n_head / = n_head (must equal n_head for deepseek2\n"
+            "and olmoe)"),
         DIM("head-dim", head_dim, 1, 1 << 20,
             "n_embd/n_head (fixed for llama, qwen2moe); qwen3moe: 16"),
-        DIM("n-expert", n_expert, 1, 1 << 20, "8 / 8 / 8 / 16"),
-        DIM("n-expert-used", n_expert_used, 1, 1 << 20, "2 / 4 / 2 / 4"),
-        DIM("n-ff-exp", n_ff_exp, 1, 1 << 24, "routed expert width: 128 / 64 / 64 / 32"),
+        DIM("n-expert", n_expert, 1, 1 << 20, "8 / 8 / 8 / 16 / 8"),
+        DIM("n-expert-used", n_expert_used, 1, 1 << 20, "2 / 4 / 2 / 4 / 2"),
+        DIM("n-ff-exp", n_ff_exp, 1, 1 << 24, "routed expert width: 128 / 64 / 64 / 32 / 64"),
         DIM("n-ff", n_ff, 1, 1 << 24,
-            "llama: none; qwen2moe: shared expert width 128; qwen3moe:\n"
+            "llama, olmoe: none; qwen2moe: shared expert width 128; qwen3moe:\n"
             "feed_forward_length 128 (unused); deepseek2: dense width 192"),
         DIM("n-expert-shared", n_expert_shared, 0, 1 << 20,
             "deepseek2: shared experts of width n_ff_exp, 2 (V3-style: 1);\n"
@@ -100,6 +122,9 @@ int cmd_gen_model(int argc, char **argv) {
         DIM("qk-nope", qk_nope, 1, 1 << 24, "deepseek2: 16"),
         DIM("qk-rope", qk_rope, 1, 1 << 24, "deepseek2: 8"),
         DIM("v-head", v_head, 1, 1 << 24, "deepseek2: 16"),
+        CLI_OPT_FLAG("mla-split", 0, &p.mla_split,
+                     "deepseek2: write attn_kv_b split into attn_k_b / attn_v_b as\n"
+                     "current llama.cpp converters do (same values as without it)"),
         CLI_OPT_STR("gating", 0, &gating_s, "G",
                     "deepseek2: softmax (V2-style, default) or sigmoid (V3-style:\n"
                     "adds exp_probs_b; defaults norm-topk 1, weights-scale 2.5,\n"
@@ -115,17 +140,30 @@ int cmd_gen_model(int argc, char **argv) {
                    "rope.freq_base, 10000 (qwen3moe 1e6)"),
         CLI_OPT_FN("rms-eps", 0, set_f32, &p.rms_eps, "E",
                    "layer_norm_rms_epsilon, 1e-5 (qwen3moe 1e-6)"),
+        CLI_OPT_FN("rope-scaling", 0, set_rope_scaling, &p.rope_scaling, "S",
+                   "rope.scaling.type: none (default: no keys), linear, yarn"),
+        CLI_OPT_FN("rope-factor", 0, set_f32, &p.rope_factor, "F",
+                   "rope.scaling.factor (needed with --rope-scaling)"),
+        DIM("rope-orig-ctx", rope_orig_ctx, 1, 1 << 30,
+            "yarn: rope.scaling.original_context_length (default --context)"),
+        CLI_OPT_FN("yarn-beta-fast", 0, set_f32, &p.yarn_beta_fast, "B",
+                   "yarn: rope.scaling.yarn_beta_fast (default: key absent = 32)"),
+        CLI_OPT_FN("yarn-beta-slow", 0, set_f32, &p.yarn_beta_slow, "B",
+                   "yarn: rope.scaling.yarn_beta_slow (default: key absent = 1)"),
+        CLI_OPT_FN("yarn-log-mul", 0, set_f32_nonneg, &p.yarn_log_mul, "X",
+                   "deepseek2: rope.scaling.yarn_log_multiplier as written, 0.1\n"
+                   "(= 0.1 x mscale_all_dim; DeepSeek-V2-Lite: 0.0707)"),
         CLI_OPT_END};
 #undef DIM
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(
             stdout,
-            "gen-model --arch llama|qwen2moe|qwen3moe|deepseek2 [dims] [--type T]\n"
+            "gen-model --arch llama|qwen2moe|qwen3moe|deepseek2|olmoe [dims] [--type T]\n"
             "                       [--seed S] [--vocab VOCAB.gguf] -o FILE\n\n"
             "Writes a random-weight GGUF v3 model in exactly the layout of the shared fixtures\n"
             "(same keys, tensor names, shapes and init scales), deterministic from the seed.\n"
             "Defaults are the fixture dimensions of each architecture; the dimensions' help\n"
-            "gives them per architecture (llama / qwen2moe / qwen3moe / deepseek2).\n",
+            "gives them per architecture (llama / qwen2moe / qwen3moe / deepseek2 / olmoe).\n",
             opts,
             "\nexample (1.6 GB): janus gen-model --arch qwen3moe --n-layer 8 --n-embd 1024 \\\n"
             "    --n-expert 16 --n-expert-used 4 --n-ff-exp 2048 --type f16 -o big.gguf\n");
@@ -134,10 +172,12 @@ int cmd_gen_model(int argc, char **argv) {
     // Pass 1 checks every flag and finds the architecture and gating, which choose the
     // defaults; pass 2 lets the other flags override those defaults.
     if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
-    if (!arch_s) return cli_error(cmd, "--arch is required (llama, qwen2moe, qwen3moe, deepseek2)");
+    if (!arch_s)
+        return cli_error(cmd, "--arch is required (llama, qwen2moe, qwen3moe, deepseek2, olmoe)");
     enum genmodel_arch arch;
     if (genmodel_arch_parse(arch_s, &arch))
-        return cli_error(cmd, "unknown --arch '%s' (llama, qwen2moe, qwen3moe, deepseek2)", arch_s);
+        return cli_error(cmd, "unknown --arch '%s' (llama, qwen2moe, qwen3moe, deepseek2, olmoe)",
+                         arch_s);
     genmodel_default_params(&p, arch);
     if (gating_s) {
         if (!strcmp(gating_s, "sigmoid")) {

@@ -60,6 +60,7 @@ int cmd_generate(int argc, char **argv) {
     int print_ids = 0, ignore_eos = 0;
     struct load_opts lo;
     load_opts_init(&lo);
+    int32_t kv_type = 0;
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model, "FILE", "GGUF model"),
         CLI_OPT_STR("prompt", 'p', &prompt, "TEXT",
@@ -78,6 +79,9 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPT_FLAG("ignore-eos", 0, &ignore_eos,
                      "keep generating after the end-of-sequence token"),
         CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
+                   "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
+                   "cache types)"),
         CLI_OPT_STR("record-routing", 0, &routing, "FILE",
                     "write every MoE layer's top-k expert ids per step as a\n"
                     "routing trace (docs/FORMATS.md), for janus schedule/place"),
@@ -139,7 +143,8 @@ int cmd_generate(int argc, char **argv) {
     const struct janus_session_params sp = {.n_seq = 1,
                                             .n_ctx = n_prompt + (int32_t)n_predict,
                                             .n_batch = n_prompt,
-                                            .n_threads = (int32_t)n_threads};
+                                            .n_threads = (int32_t)n_threads,
+                                            .kv_type = kv_type};
     int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));

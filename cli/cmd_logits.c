@@ -19,14 +19,19 @@ int cmd_logits(int argc, char **argv) {
     int64_t n_threads = 1;
     struct load_opts lo;
     load_opts_init(&lo);
+    int32_t kv_type = 0;
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
         CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "token ids, comma or space separated"),
         CLI_OPT_I64("threads", 0, &n_threads, 1, 1024, "N", "worker threads (default 1)"),
-        CLI_OPT_TABLE(lo.table), CLI_OPT_END};
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
+                   "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
+                   "cache types)"),
+        CLI_OPT_TABLE(lo.table),
+        CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(stdout,
-                      "logits -m MODEL -t ID,ID,... [--threads N]\n"
+                      "logits -m MODEL -t ID,ID,... [--threads N] [--kv-type T]\n"
                       "  Runs the token ids as one sequence (positions 0..n-1, no BOS added) and\n"
                       "  prints the logits of the last position, one value per line (%.9g).",
                       opts, NULL);
@@ -62,7 +67,7 @@ int cmd_logits(int argc, char **argv) {
             goto out;
         }
     struct janus_session_params sp = {
-        .n_seq = 1, .n_ctx = n, .n_batch = n, .n_threads = (int)n_threads};
+        .n_seq = 1, .n_ctx = n, .n_batch = n, .n_threads = (int)n_threads, .kv_type = kv_type};
     int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));

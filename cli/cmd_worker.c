@@ -34,9 +34,10 @@ static void usage(FILE *f) {
                "  --budget N           per-step token budget per attention instance (default 256)\n"
                "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
                "  --threads N          engine threads (default 1)\n"
+               "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
                "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
-               "  --step-delay-ms N    testing: sleep N ms before every step (default "
-               "0)\n" LOAD_OPTS_USAGE);
+               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
+    fputs(LOAD_OPTS_USAGE, f);
 }
 
 // Every option any worker mode understands; modes ignore what they do not use.
@@ -46,6 +47,7 @@ struct worker_opts {
     int64_t n_attn, n_moe, max_seqs, n_ctx, budget, max_waiting, n_threads, heartbeat_ms;
     int64_t step_delay_ms;
     struct load_opts lo;
+    int32_t kv_type;
 };
 
 static int parse(int argc, char **argv, struct worker_opts *o) {
@@ -71,6 +73,8 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
             o->model = v;
         } else if (!strcmp(a, "--socket")) {
             o->socket = v;
+        } else if (!strcmp(a, "--kv-type")) {
+            if (cli_opt_kv_type(&o->kv_type, v, CMD)) return 1;
         } else if (!strcmp(a, "--attn")) {
             num = &o->n_attn, lo = 1, hi = LIMIT_MAX_INSTANCES;
         } else if (!strcmp(a, "--moe")) {
@@ -129,7 +133,8 @@ int cmd_worker(int argc, char **argv) {
                                   .n_attn = (int32_t)o.n_attn,
                                   .max_seqs = (int32_t)o.max_seqs,
                                   .max_rows = (int32_t)o.budget,
-                                  .n_ctx = (int32_t)o.n_ctx};
+                                  .n_ctx = (int32_t)o.n_ctx,
+                                  .kv_type = o.kv_type};
     int rc = exec_mono_create(&mp, &e, err, sizeof err);
     if (rc) return cli_error(CMD, "%s: %s", o.model, err[0] ? err : janus_strerror(rc));
     struct ctl_params cp;

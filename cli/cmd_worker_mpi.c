@@ -42,6 +42,7 @@ static void usage(FILE *f) {
         "                       on every MoE layer (an allreduce; off by default)\n"
         "  --no-check-schedule  leave the comparison off (the default)\n"
         "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
+        "  --kv-type T          attention ranks' KV cache: f32 (default), f16, q8_0\n"
         "  --stats-out FILE     at shutdown write the per-layer report (worker_stats.h)\n"
         "  --logits-out FILE    write the logits of the first sampled row (float32)\n"
         "  (each rank loads its share: attention ranks the non-expert weights, MoE ranks the\n"
@@ -90,6 +91,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o) {
             o->p.expert_stats_out = v;
         } else if (!strcmp(a, "--logits-out")) {
             o->p.logits_out = v;
+        } else if (!strcmp(a, "--kv-type")) {
+            if (cli_opt_kv_type(&o->p.kv_type, v, CMD)) return 1;
         } else if (!strcmp(a, "--policy")) {
             enum actsched_policy pol;
             if (actsched_policy_parse(v, &pol))

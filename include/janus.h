@@ -151,6 +151,12 @@ JANUS_WUR int janus_token_to_piece(const janus_model_t *model, int32_t token, in
                                    char *buf, size_t cap);
 
 // ---- session
+// Storage of a session's KV cache. F32 is exact (the default); F16 halves it and Q8_0
+// (ggml's blocks: 32 int8 values per F16 scale, per head) stores 34 bytes per 32 values;
+// attention reads the stored values widened to F32. Accuracy against F32 on the test
+// models: docs/PERFORMANCE.md ("KV cache types").
+enum janus_kv_type { JANUS_KV_F32 = 0, JANUS_KV_F16 = 1, JANUS_KV_Q8_0 = 2 };
+
 struct janus_session_params {
     int32_t n_seq;     // independent sequences (KV cache slots), >= 1 (default 1)
     int32_t n_ctx;     // positions per sequence, >= 1 (default 2048); the KV cache holds
@@ -158,8 +164,11 @@ struct janus_session_params {
     int32_t n_batch;   // tokens per engine step, >= 1 (default 512); longer inputs to
                        // janus_session_decode are split into steps of n_batch
     int32_t n_threads; // worker threads for the matrix products, >= 1 (default 1)
+    int32_t kv_type;   // enum janus_kv_type of the KV cache (default JANUS_KV_F32)
 };
 struct janus_session_params janus_session_default_params(void);
+// "f32", "f16", "q8_0" (the names janus's --kv-type takes); NULL for an unknown type.
+const char *janus_kv_type_name(int32_t kv_type);
 
 // Creates a session on model (which must stay open until the session is destroyed). All
 // memory (KV cache, activations, logits, samplers) is allocated here; decoding and sampling

@@ -12,6 +12,7 @@
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
 #include "engine/stepper.h"
+#include "kernels/kernels.h"
 #include "model/sampler.h"
 #include "model/vocab.h"
 #include "model/weights.h"
@@ -66,6 +67,9 @@ JANUS_SAME(ECANCELED);
 JANUS_SAME(EUNSUPPORTED);
 JANUS_SAME(ENOTFOUND);
 _Static_assert(JANUS_ENOTFOUND == -11, "new status codes must be added to include/janus.h");
+_Static_assert((int)JANUS_KV_F32 == (int)KERN_KV_F32 && (int)JANUS_KV_F16 == (int)KERN_KV_F16 &&
+                   (int)JANUS_KV_Q8_0 == (int)KERN_KV_Q8_0 && KERN_KV_COUNT == 3,
+               "enum janus_kv_type must match enum kern_kvtype");
 _Static_assert(JANUS_MAX_TEXT == VOCAB_MAX_TEXT, "janus.h's text limit is the tokenizer's");
 
 // ---- handles
@@ -239,6 +243,8 @@ struct janus_session_params janus_session_default_params(void) {
     return (struct janus_session_params){.n_seq = 1, .n_ctx = 2048, .n_batch = 512, .n_threads = 1};
 }
 
+const char *janus_kv_type_name(int32_t kv_type) { return kern_kvtype_name(kv_type); }
+
 struct janus_sampling_params janus_sampling_default_params(void) {
     return (struct janus_sampling_params){
         .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
@@ -264,7 +270,8 @@ int janus_session_create(janus_model_t *model, const struct janus_session_params
     if (model->vocab_only) return JANUS_EUNSUPPORTED;
     const struct janus_session_params p = params ? *params : janus_session_default_params();
     if (p.n_seq < 1 || p.n_seq > LIMIT_MAX_BATCH || p.n_ctx < 1 || p.n_ctx > LIMIT_MAX_CONTEXT ||
-        p.n_batch < 1 || p.n_batch > LIMIT_MAX_BATCH || p.n_threads < 1 || p.n_threads > 1024)
+        p.n_batch < 1 || p.n_batch > LIMIT_MAX_BATCH || p.n_threads < 1 || p.n_threads > 1024 ||
+        !kern_kvtype_name(p.kv_type))
         return JANUS_EINVAL;
     struct janus_session *s = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *s);
     if (!s) return JANUS_ENOMEM;
@@ -277,6 +284,7 @@ int janus_session_create(janus_model_t *model, const struct janus_session_params
                                       .n_seq = p.n_seq,
                                       .max_ctx = p.n_ctx,
                                       .max_logits = 1,
+                                      .kv_type = p.kv_type,
                                       .n_threads = p.n_threads};
     int rc = stepper_init(&s->st, &model->m, &sp);
     if (rc == JANUS_OK) rc = batch_init(&s->b, p.n_batch);

@@ -4,6 +4,9 @@
 // against the cached normed c_kv plus the rope part against the cached k_pe, and the
 // softmax-weighted latent is decompressed once through the v-rows of attn_kv_b. This equals
 // the plain (decompressed) form up to the order of F32 sums (docs/internals/engine.md).
+// Files of current converters carry kv_b split (attn_k_b / attn_v_b): the same products
+// per head; RoPE scaling (linear, YaRN; issue 12 item 6) enters through the angle table and,
+// for deepseek2, the score scale (hparams.attn_scale_mul).
 // SPDX-License-Identifier: MIT
 #include "engine/attn.h"
 
@@ -78,6 +81,9 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
     struct kvcache_params kp = {.n_layer = hp->n_layer,
                                 .n_k = n_k,
                                 .n_v = n_v,
+                                .k_seg = mla ? n_k : hp->head_dim_k,
+                                .v_seg = mla ? 0 : hp->head_dim_v,
+                                .type = p->kv_type,
                                 .n_seq = p->n_seq,
                                 .max_ctx = p->max_ctx,
                                 .page_size = p->page_size,
@@ -123,8 +129,9 @@ int attn_step_begin(struct attn *a, const struct batch *b) {
     for (int64_t i = 0; i < b->n; i++) {
         wview_row_f32(&a->m->token_embd, b->token[i], a->h + i * E);
         // One angle table per row for every layer and head (RoPE of q and k alike).
-        kern_rope_angles(a->rope_cs + i * a->n_rope, a->rope_sn + i * a->n_rope, a->n_rope,
-                         b->pos[i], hp->rope_base, neox);
+        kern_rope_angles_ext(a->rope_cs + i * a->n_rope, a->rope_sn + i * a->n_rope, a->n_rope,
+                             b->pos[i], hp->rope_base, neox,
+                             hp->rope_scaled ? &hp->rope_scaling : NULL);
     }
     return JANUS_OK;
 }
@@ -167,7 +174,10 @@ static void attn_gqa(struct attn *a, int64_t l) {
             for (int64_t j = 0; j < nv; j++)
                 v[j] += L->bv[j];
         }
-        if (L->q_norm) {
+        if (L->q_norm && hp->arch->qk_norm_full) { // olmoe: over the whole projection
+            K->rmsnorm(q, q, L->q_norm, nq, hp->rms_eps);
+            K->rmsnorm(k, k, L->k_norm, nk, hp->rms_eps);
+        } else if (L->q_norm) {
             for (int64_t h = 0; h < H; h++)
                 K->rmsnorm(q + h * hd, q + h * hd, L->q_norm, hd, hp->rms_eps);
             for (int64_t h = 0; h < Hkv; h++)
@@ -176,8 +186,8 @@ static void attn_gqa(struct attn *a, int64_t l) {
         const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
         K->rope_apply(q, H, hd, hp->n_rot, cs, sn, hp->rope_neox);
         K->rope_apply(k, Hkv, hd, hp->n_rot, cs, sn, hp->rope_neox);
-        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), k, (size_t)nk * sizeof(float));
-        memcpy(kvcache_v(&a->kv, l, b->seq[i], b->pos[i]), v, (size_t)nv * sizeof(float));
+        kvcache_store_k(&a->kv, l, b->seq[i], b->pos[i], k);
+        kvcache_store_v(&a->kv, l, b->seq[i], b->pos[i], v);
     }
     attn_heads_run(a, l, H * hd);
 }
@@ -190,12 +200,14 @@ static void gqa_head(struct attn *a, int64_t l, int64_t i, int64_t h, float *sco
     const int64_t H = hp->n_head, hd = hp->head_dim_k, hdv = hp->head_dim_v;
     const int64_t kh = h / (H / hp->n_head_kv), seq = b->seq[i];
     const int64_t layer_off = l * kv->n_pages * kv->page_size;
-    const struct kern_kv kvh = {.k = kv->k + layer_off * kv->n_k + kh * hd,
-                                .v = kv->v + layer_off * kv->n_v + kh * hdv,
-                                .pages = kv->seq_pages + seq * kv->max_pages_seq,
-                                .page_size = kv->page_size,
-                                .k_row = kv->n_k,
-                                .v_row = kv->n_v};
+    const struct kern_kv kvh = {
+        .k = kv->k + layer_off * kv->k_row + kh * kern_kv_bytes(kv->type, hd),
+        .v = kv->v + layer_off * kv->v_row + kh * kern_kv_bytes(kv->type, hdv),
+        .pages = kv->seq_pages + seq * kv->max_pages_seq,
+        .page_size = kv->page_size,
+        .k_row = kv->k_row,
+        .v_row = kv->v_row,
+        .type = kv->type};
     a->lin->kern->attn(a->att + i * H * hdv + h * hdv, scores, a->q + i * H * hd + h * hd, &kvh,
                        b->pos[i] + 1, hd, hdv, 1.0f / sqrtf((float)hd));
 }
@@ -225,7 +237,7 @@ static void attn_mla(struct attn *a, int64_t l) {
         const float *cs = a->rope_cs + i * a->n_rope, *sn = a->rope_sn + i * a->n_rope;
         K->rope_apply(c + R, 1, rope, rope, cs, sn, 0);              // k_pe
         K->rope_apply(a->q + i * nq + nope, H, qk, rope, cs, sn, 0); // q_pe
-        memcpy(kvcache_k(&a->kv, l, b->seq[i], b->pos[i]), c, (size_t)nk * sizeof(float));
+        kvcache_store_k(&a->kv, l, b->seq[i], b->pos[i], c);
     }
     attn_heads_run(a, l, H * (R + rope));
 }
@@ -241,25 +253,35 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
     float *lat_q = a->lat_q + t * (R + rope), *lat_o = a->lat_o + t * R;
     float *lat_row = a->lat_row + t * R, *scores = a->scores + t * a->max_ctx;
     const float *qn = a->q + i * H * qk + h * qk, *qp = qn + nope;
-    // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]
-    memset(lat_q, 0, (size_t)R * sizeof(float));
-    for (int64_t d = 0; d < nope; d++) {
-        wview_row_f32(&L->wkv_b, h * (nope + dv) + d, lat_row);
-        K->axpy(lat_q, qn[d], lat_row, R);
+    // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]; with the split tensors the same
+    // product is W_k_b[h] · q_nope (attn_k_b holds those rows transposed).
+    if (hp->mla_split) {
+        const struct wview wkb = wview3_mat(&L->wk_b, h);
+        K->matmul[wkb.type](lat_q, R, wkb.data, qn, nope, 1, 0, R);
+    } else {
+        memset(lat_q, 0, (size_t)R * sizeof(float));
+        for (int64_t d = 0; d < nope; d++) {
+            wview_row_f32(&L->wkv_b, h * (nope + dv) + d, lat_row);
+            K->axpy(lat_q, qn[d], lat_row, R);
+        }
     }
     // Latent attention kernel: q = [q_lat | q_pe] against the cached [c_kv | k_pe] rows;
     // values are the rows' c_kv (kernels.h).
     memcpy(lat_q + R, qp, (size_t)rope * sizeof(float));
-    const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
-                                .v = kv->k + l * kv->n_pages * kv->page_size * kv->n_k,
+    const struct kern_kv kvl = {.k = kv->k + l * kv->n_pages * kv->page_size * kv->k_row,
+                                .v = kv->k + l * kv->n_pages * kv->page_size * kv->k_row,
                                 .pages = kv->seq_pages + seq * kv->max_pages_seq,
                                 .page_size = kv->page_size,
-                                .k_row = kv->n_k,
-                                .v_row = kv->n_k};
-    K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R, 1.0f / sqrtf((float)qk));
+                                .k_row = kv->k_row,
+                                .v_row = kv->k_row,
+                                .type = kv->type};
+    // deepseek2's YaRN mscale² (attn_scale_mul, 1 without scaling) multiplies the scale.
+    K->attn(lat_o, scores, lat_q, &kvl, a->batch->pos[i] + 1, R + rope, R,
+            hp->attn_scale_mul * (1.0f / sqrtf((float)qk)));
     // Decompress through the v-rows of head h. A direct kernel call, not linear(): this
     // runs inside a pool job and the pool is not reentrant.
-    const struct wview wvb = wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
+    const struct wview wvb =
+        hp->mla_split ? wview3_mat(&L->wv_b, h) : wview_rows(&L->wkv_b, h * (nope + dv) + nope, dv);
     K->matmul[wvb.type](a->att + i * H * dv + h * dv, dv, wvb.data, lat_o, R, 1, 0, dv);
 }
 

@@ -28,6 +28,7 @@ struct attn_params {
     int64_t max_ctx;    // positions per sequence
     int64_t page_size;  // KV page size (0: 16)
     int64_t n_pages;    // KV pool pages (0: enough for n_seq · max_ctx)
+    int kv_type;        // KV cache storage, enum kern_kvtype (0: F32)
 };
 
 struct attn {

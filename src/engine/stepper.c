@@ -21,7 +21,8 @@ int stepper_init(struct stepper *st, const struct model *m, const struct stepper
                              .n_seq = p->n_seq,
                              .max_ctx = p->max_ctx,
                              .page_size = p->page_size,
-                             .n_pages = p->n_pages};
+                             .n_pages = p->n_pages,
+                             .kv_type = p->kv_type};
     int rc = attn_init(&st->attn, m, &st->lin, &ap);
     if (rc != JANUS_OK) goto fail;
     if (hp->n_expert > 0) {

@@ -28,6 +28,7 @@ struct stepper_params {
     int64_t max_logits;          // rows with logits per step (0: max_tokens)
     int64_t page_size;           // KV cache page size in positions (0: 16)
     int64_t n_pages;             // KV pool pages (0: enough for n_seq · max_ctx)
+    int kv_type;                 // KV cache storage, enum kern_kvtype (0: F32)
     int n_threads;               // 1 = serial
     const struct kern_ops *kern; // NULL: kern_best()
 };

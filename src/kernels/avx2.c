@@ -1,12 +1,12 @@
 // AVX2/FMA/F16C kernel table (kernels.h), tested against the scalar reference (ref.c) by
 // tests/kernels/test_kernels.c. Activations and accumulation are F32 for every weight type
 // (F16/BF16/Q8_0 weights are widened to F32 in registers), so results stay within the
-// golden 1e-3 tolerance. Matmul register-blocks 4 rows x 3 tokens: each weight row is
-// streamed from memory once per call whatever n_tok (SPEC §1: an expert costs one read of
-// its weights per step); the 4 rows are 4 long streams (mm_order.h). Every output y[t][r] is one
-// fixed chain of 8-lane FMAs over the row followed by a fixed horizontal sum, so its value depends
-// only on row r and token t — not on [r0, r1), the blocking, n_tok or the thread count. Pure: no
-// allocation, no I/O. SPDX-License-Identifier: MIT
+// golden 1e-3 tolerance; F16/Q8_0 KV caches are widened exactly in registers too. Matmul
+// register-blocks 4 rows x 3 tokens: each weight row is streamed from memory once per call whatever
+// n_tok (SPEC §1: an expert costs one read of its weights per step); the 4 rows are 4 long streams
+// (mm_order.h). Every output y[t][r] is one fixed chain of 8-lane FMAs over the row followed by a
+// fixed horizontal sum, so its value depends only on row r and token t — not on [r0, r1), the
+// blocking, n_tok or the thread count. Pure: no allocation, no I/O. SPDX-License-Identifier: MIT
 #include "kernels/kernels.h"
 
 #include <stddef.h>
@@ -390,20 +390,54 @@ static void avx2_swiglu(float *y, const float *g, const float *u, int64_t n) {
 
 // ---- attention over a paged KV cache
 
+// Lanes [i, i+8) of a stored KV vector (kernels.h), widened exactly to F32 (Q8_0: d·q, the
+// product kern_kv_load gives). i % 8 == 0, so a Q8_0 chunk never straddles two blocks.
+AVX2_INLINE __m256 kv_load8(int type, const void *row, int64_t i) {
+    switch (type) {
+    case KERN_KV_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + i)));
+    case KERN_KV_Q8_0: {
+        const struct block_q8_0 *b = (const struct block_q8_0 *)row + i / TYPES_Q8_0_BLOCK;
+        const __m256 qf = _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b->qs + i % TYPES_Q8_0_BLOCK))));
+        return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(b->d)), qf);
+    }
+    default: return _mm256_loadu_ps((const float *)row + i);
+    }
+}
+
+// Lanes [i, i+n) (n in 0..8) of a stored vector, the rest zero; reads nothing past them
+// (Q8_0: nothing past lane i's block, which holds 32 values).
+AVX2_INLINE __m256 kv_load_n(int type, const void *row, int64_t i, int64_t n) {
+    if (n >= 8) return kv_load8(type, row, i);
+    if (n <= 0) return _mm256_setzero_ps();
+    const __m256i m = tail_mask(n);
+    if (type == KERN_KV_F32) return _mm256_maskload_ps((const float *)row + i, m);
+    if (type == KERN_KV_Q8_0) return _mm256_and_ps(kv_load8(type, row, i), _mm256_castsi256_ps(m));
+    float t[8] = {0};
+    const uint16_t *h = (const uint16_t *)row + i;
+    for (int64_t j = 0; j < n; j++)
+        t[j] = _cvtsh_ss(h[j]);
+    return _mm256_loadu_ps(t);
+}
+
 // Positions are visited page by page (no division per position: at ~50 positions per head
-// the per-position page arithmetic cost as much as the arithmetic of the head).
-static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
-                      int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
+// the per-position page arithmetic cost as much as the arithmetic of the head). type is a
+// constant in each instance below, so the loads compile to the type's instructions.
+AVX2_INLINE void attn_generic(int type, float *out, float *scores, const float *q,
+                              const struct kern_kv *kv, int64_t n_kv, int64_t d_k, int64_t d_v,
+                              float scale) {
     const int64_t P = kv->page_size;
+    const char *kbase = kv->k, *vbase = kv->v;
     // Scores 8 positions at a time: one FMA chain per position, then the 8 sums by one
     // transposed reduction (the tree of hsum8 in every lane). Past the end the last row is
     // repeated and its extra sums dropped, so a position's score never depends on n_kv.
     int64_t pg = 0, off = 0; // page index and offset in it of the next position
     for (int64_t j0 = 0; j0 < n_kv; j0 += 8) {
-        const float *rows[8];
+        const char *rows[8];
         for (int t = 0; t < 8; t++) {
             if (j0 + t < n_kv) {
-                rows[t] = kv->k + ((int64_t)kv->pages[pg] * P + off) * kv->k_row;
+                rows[t] = kbase + ((int64_t)kv->pages[pg] * P + off) * kv->k_row;
                 if (++off == P) off = 0, pg++;
             } else {
                 rows[t] = rows[t - 1];
@@ -418,14 +452,14 @@ static void avx2_attn(float *out, float *scores, const float *q, const struct ke
             const __m256 qv = _mm256_loadu_ps(q + i);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
-                acc[t] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(rows[t] + i), acc[t]);
+                acc[t] = _mm256_fmadd_ps(qv, kv_load8(type, rows[t], i), acc[t]);
         }
         if (i < d_k) {
             const __m256i m = tail_mask(d_k - i);
             const __m256 qv = _mm256_maskload_ps(q + i, m);
 #pragma GCC unroll 8
             for (int t = 0; t < 8; t++)
-                acc[t] = _mm256_fmadd_ps(qv, _mm256_maskload_ps(rows[t] + i, m), acc[t]);
+                acc[t] = _mm256_fmadd_ps(qv, kv_load_n(type, rows[t], i, d_k - i), acc[t]);
         }
         const __m256 sum = _mm256_mul_ps(hsum8_x8(acc), _mm256_set1_ps(scale));
         if (j0 + 8 <= n_kv) {
@@ -438,6 +472,7 @@ static void avx2_attn(float *out, float *scores, const float *q, const struct ke
     }
     avx2_softmax(scores, n_kv);
     // out in slices of 32 lanes held in 4 accumulators; each slice walks every position.
+    // A slice starts at a multiple of 32 values: one Q8_0 block, kern_kv_bytes(type, c) in.
     for (int64_t c = 0; c < d_v; c += 32) {
         const int64_t w = JANUS_MIN_I64(32, d_v - c);
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
@@ -446,24 +481,34 @@ static void avx2_attn(float *out, float *scores, const float *q, const struct ke
         for (int u = 0; u < 4; u++)
             m[u] = tail_mask(JANUS_MAX_I64(0, JANUS_MIN_I64(8, w - 8 * u)));
         for (int64_t j0 = 0; j0 < n_kv; j0 += P) {
-            const float *v = kv->v + (int64_t)kv->pages[j0 / P] * P * kv->v_row + c;
+            const char *v =
+                vbase + (int64_t)kv->pages[j0 / P] * P * kv->v_row + kern_kv_bytes(type, c);
             const int64_t j1 = JANUS_MIN_I64(j0 + P, n_kv);
             if (w == 32) {
                 for (int64_t j = j0; j < j1; j++, v += kv->v_row) {
                     const __m256 p = _mm256_set1_ps(scores[j]);
                     for (int u = 0; u < 4; u++)
-                        acc[u] = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8 * u), acc[u]);
+                        acc[u] = _mm256_fmadd_ps(p, kv_load8(type, v, 8 * u), acc[u]);
                 }
             } else {
                 for (int64_t j = j0; j < j1; j++, v += kv->v_row) {
                     const __m256 p = _mm256_set1_ps(scores[j]);
                     for (int u = 0; u < 4; u++)
-                        acc[u] = _mm256_fmadd_ps(p, _mm256_maskload_ps(v + 8 * u, m[u]), acc[u]);
+                        acc[u] = _mm256_fmadd_ps(p, kv_load_n(type, v, 8 * u, w - 8 * u), acc[u]);
                 }
             }
         }
         for (int u = 0; u < 4; u++)
             _mm256_maskstore_ps(out + c + 8 * u, m[u], acc[u]);
+    }
+}
+
+static void avx2_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
+                      int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
+    switch (kv->type) {
+    case KERN_KV_F16: attn_generic(KERN_KV_F16, out, scores, q, kv, n_kv, d_k, d_v, scale); break;
+    case KERN_KV_Q8_0: attn_generic(KERN_KV_Q8_0, out, scores, q, kv, n_kv, d_k, d_v, scale); break;
+    default: attn_generic(KERN_KV_F32, out, scores, q, kv, n_kv, d_k, d_v, scale); break;
     }
 }
 

@@ -19,22 +19,46 @@ enum kern_wtype { KERN_W_F32 = 0, KERN_W_F16 = 1, KERN_W_BF16 = 2, KERN_W_Q8_0 =
 typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
                                int64_t n_tok, int64_t r0, int64_t r1);
 
+// KV cache storage types (issue 12 item 3). A cached vector of n values (one head's key or
+// value; MLA: the whole latent row) is stored as n F32, n F16, or ceil(n/32) Q8_0 blocks in
+// ggml's layout (value i = fp16_to_fp32(b[i/32].d) * b[i/32].qs[i%32]; a last partial block
+// holds n%32 values quantised as in ggml, its remaining qs zero). The attention kernels read
+// the stored values widened exactly to F32: attention over an F16/Q8_0 cache is F32
+// attention over the dequantised vectors.
+enum kern_kvtype { KERN_KV_F32 = 0, KERN_KV_F16 = 1, KERN_KV_Q8_0 = 2, KERN_KV_COUNT };
+
+// Bytes of one stored vector of n values.
+static inline int64_t kern_kv_bytes(int type, int64_t n) {
+    if (type == KERN_KV_F16) return n * 2;
+    if (type == KERN_KV_Q8_0) return (n + 31) / 32 * 34;
+    return n * 4;
+}
+// Stores n F32 values x as one vector of the type (F16 rounds to nearest even; Q8_0 quantises
+// per block as q8_0_quantize_row), and back (exact). Scalar; shared by every table.
+void kern_kv_store(int type, void *dst, const float *x, int64_t n);
+void kern_kv_load(int type, float *y, const void *src, int64_t n);
+// "f32", "f16", "q8_0"; NULL for an unknown type. kern_kvtype_parse: the type, or -1.
+const char *kern_kvtype_name(int type);
+int kern_kvtype_parse(const char *name);
+
 // A paged KV cache seen from one attention head (the layout of engine/kvcache.h): position
-// j's key is the d_k floats at k + (pages[j / page_size]·page_size + j % page_size)·k_row,
-// its value the d_v floats at the same place in v with v_row. Offset k and v by the head.
+// j's key is the stored vector (of d_k values) at byte k + (pages[j / page_size]·page_size +
+// j % page_size)·k_row, its value the vector of d_v values at the same place in v with v_row.
+// Offset k and v by the head (in bytes).
 struct kern_kv {
-    const float *k, *v;   // layer base of the key / value page pools (+ head offset)
+    const void *k, *v;    // layer base of the key / value page pools (+ head offset)
     const int32_t *pages; // (ceil(n_kv / page_size)) page ids of the sequence, in order
     int64_t page_size;    // positions per page
-    int64_t k_row, v_row; // floats between consecutive positions of a page
+    int64_t k_row, v_row; // bytes between consecutive positions of a page
+    int type;             // enum kern_kvtype of keys and values
 };
 
-static inline const float *kern_kv_k(const struct kern_kv *kv, int64_t j) {
-    return kv->k +
+static inline const void *kern_kv_k(const struct kern_kv *kv, int64_t j) {
+    return (const char *)kv->k +
            ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) * kv->k_row;
 }
-static inline const float *kern_kv_v(const struct kern_kv *kv, int64_t j) {
-    return kv->v +
+static inline const void *kern_kv_v(const struct kern_kv *kv, int64_t j) {
+    return (const char *)kv->v +
            ((int64_t)kv->pages[j / kv->page_size] * kv->page_size + j % kv->page_size) * kv->v_row;
 }
 
@@ -55,6 +79,7 @@ struct kern_ops {
     // out (d_v) = Σ_j p_j·v_j. scores: scratch of n_kv floats (holds p on return).
     // Latent (MLA, absorbed): q = [q_lat | q_pe], keys = the cached [c_kv | k_pe] rows
     // (d_k = kv_lora + rope), values = the same rows' c_kv (v = k, d_v = kv_lora).
+    // Every kv->type: k_j, v_j are the stored vectors widened exactly (kern_kv_load).
     void (*attn)(float *out, float *scores, const float *q, const struct kern_kv *kv, int64_t n_kv,
                  int64_t d_k, int64_t d_v, float scale);
     // RoPE with kern_rope's contract (below), the angles from a kern_rope_angles table
@@ -91,5 +116,25 @@ void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_
 // rope_apply: NEOX cs[i], sn[i] for i < n_rot/2; NORM once per lane of each pair,
 // cs[2i] = cs[2i+1] (n_rot values). Scalar; shared by every table.
 void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox);
+
+// RoPE frequency scaling as ggml's rope_yarn computes it (issue 12 item 6): pair i's angle
+// θ_e = pos · base^(−2i/n_rot) becomes θ = θ_i·(1 − r_i) + θ_e·r_i with θ_i = freq_scale·θ_e
+// and r_i = ext_factor · (1 − clamp((i − corr_lo) / max(0.001, corr_hi − corr_lo), 0, 1)),
+// and cos/sin are multiplied by mscale. Linear scaling: ext_factor 0. The identity
+// (freq_scale 1, ext_factor 0, mscale 1) gives exactly kern_rope's bits.
+struct kern_rope_scaling {
+    double freq_scale; // 1 / rope.scaling.factor (1: none)
+    double ext_factor; // YaRN extrapolation mix (0: none)
+    double corr_lo;    // YaRN ramp start and end (pair indices, ggml_rope_yarn_corr_dims)
+    double corr_hi;
+    double mscale; // magnitude applied to cos and sin
+};
+// The identity scaling (no scaling).
+struct kern_rope_scaling kern_rope_scaling_none(void);
+// kern_rope / kern_rope_angles with a scaling (rs NULL: none).
+void kern_rope_ext(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                   float base, int neox, const struct kern_rope_scaling *rs);
+void kern_rope_angles_ext(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox,
+                          const struct kern_rope_scaling *rs);
 
 #endif // JANUS_KERNELS_H

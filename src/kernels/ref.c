@@ -2,6 +2,7 @@
 // (kernels.h). F32 activations and F32 accumulation; F16/BF16/Q8_0 weights are converted
 // to F32 element by element (Q8_0: per block, d · Σ q·x), never the activations to the
 // weight type, so F16/BF16 models meet the 1e-3 golden tolerance (fixtures README §6).
+// KV caches in F16/Q8_0 are read the same way (kern_kv_store/load, issue 12 item 3).
 // Pure: no allocation, no I/O. Each output element is one sequential dot product, so its
 // value does not depend on how rows are split across threads.
 // SPDX-License-Identifier: MIT
@@ -11,6 +12,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <string.h>
 
 // ---- matmul, one function per weight type
 
@@ -125,17 +127,45 @@ static void ref_axpy(float *y, float a, const float *x, int64_t n) {
         y[i] += a * x[i];
 }
 
+// Value i of a stored KV vector, widened exactly (kern_kv_load's value).
+static inline float kv_value(int type, const void *row, int64_t i) {
+    if (type == KERN_KV_F16) return fp16_to_fp32(((const uint16_t *)row)[i]);
+    if (type == KERN_KV_Q8_0) {
+        const struct block_q8_0 *b = (const struct block_q8_0 *)row + i / TYPES_Q8_0_BLOCK;
+        return fp16_to_fp32(b->d) * (float)b->qs[i % TYPES_Q8_0_BLOCK];
+    }
+    return ((const float *)row)[i];
+}
+
 // Attention over a paged cache (kernels.h): sequential dots, the reference softmax, then the
-// p-weighted sum of values in position order.
+// p-weighted sum of values in position order. An F16/Q8_0 cache gives exactly the bits of
+// an F32 cache holding its dequantised vectors.
 static void ref_attn(float *out, float *scores, const float *q, const struct kern_kv *kv,
                      int64_t n_kv, int64_t d_k, int64_t d_v, float scale) {
-    for (int64_t j = 0; j < n_kv; j++)
-        scores[j] = ref_dot(q, kern_kv_k(kv, j), d_k) * scale;
+    const int type = kv->type;
+    for (int64_t j = 0; j < n_kv; j++) {
+        const void *row = kern_kv_k(kv, j);
+        float s = 0.0f;
+        if (type == KERN_KV_F32) {
+            s = ref_dot(q, row, d_k);
+        } else {
+            for (int64_t i = 0; i < d_k; i++)
+                s += q[i] * kv_value(type, row, i);
+        }
+        scores[j] = s * scale;
+    }
     ref_softmax(scores, n_kv);
     for (int64_t i = 0; i < d_v; i++)
         out[i] = 0.0f;
-    for (int64_t j = 0; j < n_kv; j++)
-        ref_axpy(out, scores[j], kern_kv_v(kv, j), d_v);
+    for (int64_t j = 0; j < n_kv; j++) {
+        const void *row = kern_kv_v(kv, j);
+        if (type == KERN_KV_F32) {
+            ref_axpy(out, scores[j], row, d_v);
+        } else {
+            for (int64_t i = 0; i < d_v; i++)
+                out[i] += scores[j] * kv_value(type, row, i);
+        }
+    }
 }
 
 static void kern_rope_apply_ref(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,
@@ -158,13 +188,68 @@ static const struct kern_ops ref_ops = {
 
 const struct kern_ops *kern_ref(void) { return &ref_ops; }
 
+// ---- KV storage (shared by every table)
+
+void kern_kv_store(int type, void *dst, const float *x, int64_t n) {
+    if (type == KERN_KV_F16) {
+        types_f32_to_f16_row(dst, x, n);
+    } else if (type == KERN_KV_Q8_0) {
+        const int64_t nf = n / TYPES_Q8_0_BLOCK * TYPES_Q8_0_BLOCK;
+        struct block_q8_0 *b = dst;
+        q8_0_quantize_row(b, x, nf);
+        if (nf < n) { // last partial block: the values, zero-padded
+            float t[TYPES_Q8_0_BLOCK] = {0};
+            memcpy(t, x + nf, (size_t)(n - nf) * sizeof(float));
+            q8_0_quantize_row(b + nf / TYPES_Q8_0_BLOCK, t, TYPES_Q8_0_BLOCK);
+        }
+    } else {
+        memcpy(dst, x, (size_t)n * sizeof(float));
+    }
+}
+
+void kern_kv_load(int type, float *y, const void *src, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        y[i] = kv_value(type, src, i);
+}
+
+static const char *const kvtype_names[KERN_KV_COUNT] = {"f32", "f16", "q8_0"};
+
+const char *kern_kvtype_name(int type) {
+    return type >= 0 && type < KERN_KV_COUNT ? kvtype_names[type] : NULL;
+}
+
+int kern_kvtype_parse(const char *name) {
+    for (int t = 0; name && t < KERN_KV_COUNT; t++)
+        if (!strcmp(name, kvtype_names[t])) return t;
+    return -1;
+}
+
 // ---- RoPE (shared by every table)
 
-// θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision; c, s are
-// its cosine and sine rounded to F32.
-static void rope_angle(int64_t i, int64_t n_rot, int64_t pos, float base, float *c, float *s) {
-    const double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
-    *c = (float)cos(theta), *s = (float)sin(theta);
+struct kern_rope_scaling kern_rope_scaling_none(void) {
+    return (struct kern_rope_scaling){.freq_scale = 1.0, .ext_factor = 0.0, .mscale = 1.0};
+}
+
+// θ_i = pos · base^(−2i/n_rot), in double so the angle is exact to F32 precision; with a
+// scaling (rs), ggml's rope_yarn mix of the interpolated and extrapolated angle and the
+// magnitude mscale, also in double. c, s are the cosine and sine rounded to F32. Without
+// scaling (rs NULL) the computation is exactly the unscaled one.
+static void rope_angle(int64_t i, int64_t n_rot, int64_t pos, float base,
+                       const struct kern_rope_scaling *rs, float *c, float *s) {
+    const double theta_e = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+    if (!rs) {
+        *c = (float)cos(theta_e), *s = (float)sin(theta_e);
+        return;
+    }
+    double theta = rs->freq_scale * theta_e;
+    if (rs->ext_factor != 0.0) {
+        const double span = rs->corr_hi - rs->corr_lo;
+        double y = ((double)i - rs->corr_lo) / (span > 0.001 ? span : 0.001);
+        y = y < 0.0 ? 0.0 : y > 1.0 ? 1.0 : y;
+        const double mix = (1.0 - y) * rs->ext_factor;
+        theta = theta * (1.0 - mix) + theta_e * mix;
+    }
+    *c = (float)(cos(theta) * rs->mscale), *s = (float)(sin(theta) * rs->mscale);
 }
 
 // Rotates pair i of every head by (c, s).
@@ -180,19 +265,25 @@ static void rope_rotate(float *x, int64_t n_head, int64_t head_dim, int64_t half
     }
 }
 
-void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
-               int neox) {
+void kern_rope_ext(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos,
+                   float base, int neox, const struct kern_rope_scaling *rs) {
     for (int64_t i = 0; i < n_rot / 2; i++) {
         float c, s;
-        rope_angle(i, n_rot, pos, base, &c, &s);
+        rope_angle(i, n_rot, pos, base, rs, &c, &s);
         rope_rotate(x, n_head, head_dim, n_rot / 2, i, c, s, neox);
     }
 }
 
-void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox) {
+void kern_rope(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot, int64_t pos, float base,
+               int neox) {
+    kern_rope_ext(x, n_head, head_dim, n_rot, pos, base, neox, NULL);
+}
+
+void kern_rope_angles_ext(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox,
+                          const struct kern_rope_scaling *rs) {
     for (int64_t i = 0; i < n_rot / 2; i++) {
         float c, s;
-        rope_angle(i, n_rot, pos, base, &c, &s);
+        rope_angle(i, n_rot, pos, base, rs, &c, &s);
         if (neox) {
             cs[i] = c, sn[i] = s;
         } else {
@@ -200,6 +291,10 @@ void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float ba
             sn[2 * i] = sn[2 * i + 1] = s;
         }
     }
+}
+
+void kern_rope_angles(float *cs, float *sn, int64_t n_rot, int64_t pos, float base, int neox) {
+    kern_rope_angles_ext(cs, sn, n_rot, pos, base, neox, NULL);
 }
 
 static void kern_rope_apply_ref(float *x, int64_t n_head, int64_t head_dim, int64_t n_rot,

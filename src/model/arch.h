@@ -1,8 +1,8 @@
 // Per-architecture table: the GGUF names (hyper-parameter keys and tensor names, as current
 // llama.cpp converters write them) and the structural features of each supported MoE
 // architecture: llama with experts (Mixtral), qwen2moe, qwen3moe, deepseek2 (SPEC §9;
-// fixtures README §3, §9.1). Pure data and name formatting; no allocation.
-// SPDX-License-Identifier: MIT
+// fixtures README §3, §9.1) and olmoe (issue 12 item 6). Pure data and name formatting; no
+// allocation. SPDX-License-Identifier: MIT
 #ifndef JANUS_ARCH_H
 #define JANUS_ARCH_H
 
@@ -13,6 +13,7 @@ enum arch_id {
     ARCH_QWEN2MOE = 1,  // "qwen2moe"
     ARCH_QWEN3MOE = 2,  // "qwen3moe"
     ARCH_DEEPSEEK2 = 3, // "deepseek2" (MLA)
+    ARCH_OLMOE = 4,     // "olmoe" (OLMoE: q/k RMSNorm over the whole projection)
     ARCH_COUNT
 };
 
@@ -29,6 +30,7 @@ struct arch_info {
     int rope_neox;           // 1: NEOX pairs (i, i+n_rot/2); 0: NORM pairs (2i, 2i+1)
     int qkv_bias;            // attn_{q,k,v}.bias present (qwen2moe)
     int qk_norm;             // per-head attn_{q,k}_norm before RoPE (qwen3moe)
+    int qk_norm_full;        // attn_{q,k}_norm over the whole q / k projection (olmoe)
     int mla;                 // multi-head latent attention (deepseek2)
     enum arch_shared shared; // shared expert kind
     int topk_norm_always;    // top-k weights always renormalised (llama, qwen3moe)
@@ -61,6 +63,9 @@ enum arch_tensor {
     ARCH_T_ATTN_KV_A_MQA,  // blk.N.attn_kv_a_mqa.weight {E, kv_lora+rope}
     ARCH_T_ATTN_KV_A_NORM, // blk.N.attn_kv_a_norm.weight {kv_lora}
     ARCH_T_ATTN_KV_B,      // blk.N.attn_kv_b.weight     {kv_lora, H·(nope+v)}
+    ARCH_T_ATTN_K_B,       // blk.N.attn_k_b.weight      {nope, kv_lora, H}  split kv_b (current
+                           // converters): head h = kv_b's k-rows of h, transposed
+    ARCH_T_ATTN_V_B,       // blk.N.attn_v_b.weight      {kv_lora, v, H}  kv_b's v-rows of h
     ARCH_T_FFN_NORM,       // blk.N.ffn_norm.weight    {E}
     ARCH_T_FFN_GATE,       // blk.N.ffn_gate.weight    {E, n_ff}   dense layers
     ARCH_T_FFN_UP,         // blk.N.ffn_up.weight      {E, n_ff}
@@ -80,5 +85,18 @@ enum arch_tensor {
 // Writes the tensor name for kind t (layer ignored for the global tensors) into buf.
 // Returns buf.
 const char *arch_tensor_name(char *buf, size_t n, enum arch_tensor t, int layer);
+
+// ---- strict validation data (issue 12 item 4; docs/GGUF.md "What we refuse")
+// The tensor kinds llama.cpp's converters write for architecture id (arch.c: one row of
+// kinds per architecture). The loader refuses every tensor it does not bind; this set only
+// decides how the refusal is worded ("no llama converter writes attn_q.bias" versus "present
+// but <key> says it is not used").
+int arch_tensor_allowed(enum arch_id id, enum arch_tensor t);
+// Parses a tensor name (n bytes, not NUL-terminated) of the arch_tensor_name form: sets *t
+// and *layer (-1 for the global tensors) and returns 1; returns 0 for any other name.
+// Block numbers are decimal without sign or leading zeros ("blk.01." is not a name).
+int arch_tensor_parse(const char *name, size_t n, enum arch_tensor *t, int *layer);
+// The block number of a "blk.N." name (N < 2^31), or -1.
+int arch_tensor_block(const char *name, size_t n);
 
 #endif // JANUS_ARCH_H

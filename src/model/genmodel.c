@@ -23,7 +23,7 @@
 
 // ---- names and defaults
 
-static const char *const k_arch_names[] = {"llama", "qwen2moe", "qwen3moe", "deepseek2"};
+static const char *const k_arch_names[] = {"llama", "qwen2moe", "qwen3moe", "deepseek2", "olmoe"};
 
 const char *genmodel_arch_name(enum genmodel_arch arch) {
     return (unsigned)arch < JANUS_ARRAY_SIZE(k_arch_names) ? k_arch_names[arch] : "unknown";
@@ -87,6 +87,11 @@ void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch)
         p->v_head = 16;
         p->weights_scale = 2.0f;
         p->norm_topk = 0;
+        p->yarn_log_mul = 0.1f;
+        break;
+    case GENMODEL_ARCH_OLMOE:
+        p->n_head_kv = 4; // llama.cpp's olmoe sizes attn_k_norm by n_embd: no GQA
+        p->n_ff_exp = 64;
         break;
     }
 }
@@ -118,6 +123,44 @@ static int64_t head_dim(const struct genmodel_params *p) {
 }
 
 #define GEN_MAX_DIM (1 << 20) // any single dimension (n_embd, widths, ranks)
+
+// olmoe, deepseek2 --mla-split and the RoPE scaling keys (issue 12 item 6).
+static int check_issue12(const struct genmodel_params *p, char *err, size_t err_len) {
+    const int ds = p->arch == GENMODEL_ARCH_DEEPSEEK2;
+    if (p->arch == GENMODEL_ARCH_OLMOE && p->n_head_kv != p->n_head)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--n-head-kv %lld must equal --n-head %lld for olmoe (llama.cpp "
+                           "sizes attn_k_norm by n_embd)",
+                           (long long)p->n_head_kv, (long long)p->n_head);
+    if (p->mla_split != 0 && (!ds || p->mla_split != 1))
+        return status_errf(err, err_len, JANUS_EINVAL, "--mla-split applies to deepseek2 only");
+    if (!ds && p->yarn_log_mul != 0.0f)
+        return status_errf(err, err_len, JANUS_EINVAL, "--yarn-log-mul applies to deepseek2 only");
+    if (!(p->yarn_log_mul >= 0.0f) || !isfinite(p->yarn_log_mul))
+        return status_errf(err, err_len, JANUS_EINVAL, "--yarn-log-mul must be >= 0");
+    if ((unsigned)p->rope_scaling > GENMODEL_ROPE_YARN)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--rope-scaling must be none, linear or yarn");
+    if (p->rope_scaling == GENMODEL_ROPE_NONE) {
+        if (p->rope_factor != 0.0f || p->rope_orig_ctx || p->yarn_beta_fast != 0.0f ||
+            p->yarn_beta_slow != 0.0f)
+            return status_errf(err, err_len, JANUS_EINVAL,
+                               "--rope-factor/--rope-orig-ctx/--yarn-beta-* need --rope-scaling");
+        return JANUS_OK;
+    }
+    if (!(p->rope_factor > 0.0f) || !isfinite(p->rope_factor))
+        return status_errf(err, err_len, JANUS_EINVAL, "--rope-scaling needs --rope-factor > 0");
+    if (p->rope_scaling == GENMODEL_ROPE_LINEAR &&
+        (p->rope_orig_ctx || p->yarn_beta_fast != 0.0f || p->yarn_beta_slow != 0.0f))
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--rope-orig-ctx/--yarn-beta-* apply to --rope-scaling yarn only");
+    if (p->rope_orig_ctx < 0 || p->rope_orig_ctx > LIMIT_MAX_CONTEXT)
+        return status_errf(err, err_len, JANUS_EINVAL, "--rope-orig-ctx out of range");
+    if (p->yarn_beta_fast < 0.0f || p->yarn_beta_slow < 0.0f || !isfinite(p->yarn_beta_fast) ||
+        !isfinite(p->yarn_beta_slow))
+        return status_errf(err, err_len, JANUS_EINVAL, "--yarn-beta-fast/slow must be > 0");
+    return JANUS_OK;
+}
 
 int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
     const int ds = p->arch == GENMODEL_ARCH_DEEPSEEK2;
@@ -174,9 +217,10 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
         if (p->n_head * head_dim(p) > GEN_MAX_DIM)
             return status_errf(err, err_len, JANUS_EINVAL, "n_head * head_dim too large");
     }
-    if (p->arch == GENMODEL_ARCH_LLAMA && p->n_ff != 0)
+    if ((p->arch == GENMODEL_ARCH_LLAMA || p->arch == GENMODEL_ARCH_OLMOE) && p->n_ff != 0)
         return status_errf(err, err_len, JANUS_EINVAL,
-                           "--n-ff: llama has no dense or shared FFN (use --n-ff-exp)");
+                           "--n-ff: %s has no dense or shared FFN (use --n-ff-exp)",
+                           genmodel_arch_name(p->arch));
     if (p->arch == GENMODEL_ARCH_QWEN2MOE || p->arch == GENMODEL_ARCH_QWEN3MOE)
         RANGE(n_ff, "--n-ff", 1, GEN_MAX_DIM);
     if (p->arch == GENMODEL_ARCH_QWEN2MOE && p->n_expert_shared != 1)
@@ -184,7 +228,8 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
             err, err_len, JANUS_EINVAL,
             "--n-expert-shared %lld: qwen2moe has exactly one shared expert (width --n-ff)",
             (long long)p->n_expert_shared);
-    if ((p->arch == GENMODEL_ARCH_LLAMA || p->arch == GENMODEL_ARCH_QWEN3MOE) &&
+    if ((p->arch == GENMODEL_ARCH_LLAMA || p->arch == GENMODEL_ARCH_QWEN3MOE ||
+         p->arch == GENMODEL_ARCH_OLMOE) &&
         p->n_expert_shared != 0)
         return status_errf(err, err_len, JANUS_EINVAL,
                            "--n-expert-shared: %s has no shared experts",
@@ -256,7 +301,7 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
         }
     }
 #undef RANGE
-    return JANUS_OK;
+    return check_issue12(p, err, err_len);
 }
 
 // ---- built-in vocabulary
@@ -412,6 +457,9 @@ struct tplan {
     uint32_t type;
     float offset; // value = offset + std * N(0,1)
     float std;
+    int split;                // 1: attn_k_b, 2: attn_v_b, values of kv_b (below); 0: plain
+    char src[96];             // split: the attn_kv_b tensor whose stream gives the values
+    int64_t nope, v_head, kv; // split: kv_b is {kv, H·(nope+v_head)}
 };
 
 struct plan {
@@ -469,6 +517,24 @@ static void vec(struct plan *pl, const char *name, int64_t n, float offset, floa
     plan_add(pl, name, 1, n, 1, 1, GGML_TYPE_F32, offset, std);
 }
 
+// deepseek2 --mla-split: attn_k_b {nope, kv, H} and attn_v_b {kv, v, H} as current llama.cpp
+// converters write them, holding exactly the values attn_kv_b {kv, H·(nope+v)} would have.
+static void plan_split(struct plan *pl, const struct genmodel_params *p, int il) {
+    char nm[96], src[96];
+    arch_tensor_name(src, sizeof src, ARCH_T_ATTN_KV_B, il);
+    const int64_t H = p->n_head;
+    mat(pl, p, arch_tensor_name(nm, sizeof nm, ARCH_T_ATTN_K_B, il), p->qk_nope, p->kv_lora, H);
+    mat(pl, p, arch_tensor_name(nm, sizeof nm, ARCH_T_ATTN_V_B, il), p->kv_lora, p->v_head, H);
+    for (int k = 0; k < 2 && !pl->rc; k++) {
+        struct tplan *t = &pl->t[pl->n - 2 + k];
+        t->split = 1 + k;
+        snprintf(t->src, sizeof t->src, "%s", src);
+        t->nope = p->qk_nope;
+        t->v_head = p->v_head;
+        t->kv = p->kv_lora;
+    }
+}
+
 static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t n_vocab) {
     const int64_t E = p->n_embd, H = p->n_head, Hkv = p->n_head_kv;
     char nm[96];
@@ -477,7 +543,7 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
              0.0f, 1.0f);
     for (int64_t il = 0; il < p->n_layer; il++) {
         vec(pl, NAME(ARCH_T_ATTN_NORM), E, 1.0f, 0.1f);
-        if (p->arch != GENMODEL_ARCH_DEEPSEEK2) {
+        if (p->arch != GENMODEL_ARCH_DEEPSEEK2 && p->arch != GENMODEL_ARCH_OLMOE) {
             const int64_t hd = head_dim(p);
             mat(pl, p, NAME(ARCH_T_ATTN_Q), E, H * hd, 0);
             mat(pl, p, NAME(ARCH_T_ATTN_K), E, Hkv * hd, 0);
@@ -492,13 +558,24 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
                 vec(pl, NAME(ARCH_T_ATTN_K_NORM), hd, 1.0f, 0.5f);
             }
             mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * hd, E, 0);
+        } else if (p->arch == GENMODEL_ARCH_OLMOE) {
+            const int64_t hd = head_dim(p);
+            mat(pl, p, NAME(ARCH_T_ATTN_Q), E, H * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_K), E, Hkv * hd, 0);
+            mat(pl, p, NAME(ARCH_T_ATTN_V), E, Hkv * hd, 0);
+            vec(pl, NAME(ARCH_T_ATTN_Q_NORM), H * hd, 1.0f, 0.5f);
+            vec(pl, NAME(ARCH_T_ATTN_K_NORM), Hkv * hd, 1.0f, 0.5f);
+            mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * hd, E, 0);
         } else {
             vec(pl, NAME(ARCH_T_ATTN_Q_A_NORM), p->q_lora, 1.0f, 0.1f);
             vec(pl, NAME(ARCH_T_ATTN_KV_A_NORM), p->kv_lora, 1.0f, 0.1f);
             mat(pl, p, NAME(ARCH_T_ATTN_Q_A), E, p->q_lora, 0);
             mat(pl, p, NAME(ARCH_T_ATTN_Q_B), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
             mat(pl, p, NAME(ARCH_T_ATTN_KV_A_MQA), E, p->kv_lora + p->qk_rope, 0);
-            mat(pl, p, NAME(ARCH_T_ATTN_KV_B), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
+            if (p->mla_split)
+                plan_split(pl, p, (int)il);
+            else
+                mat(pl, p, NAME(ARCH_T_ATTN_KV_B), p->kv_lora, H * (p->qk_nope + p->v_head), 0);
             mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * p->v_head, E, 0);
         }
         vec(pl, NAME(ARCH_T_FFN_NORM), E, 1.0f, 0.1f);
@@ -568,6 +645,22 @@ static void kf32(struct keyw *k, enum gguf_key name, float v) {
     if (k->rc) k->bad = gguf_key_name(name);
 }
 
+// rope.scaling.* (none: no keys).
+static void write_rope_scaling(struct keyw *k, const struct genmodel_params *p) {
+    if (p->rope_scaling == GENMODEL_ROPE_NONE || k->rc) return;
+    char key[128];
+    gguf_key(key, sizeof key, k->arch, GGUF_KEY_ROPE_SCALING_TYPE);
+    k->rc =
+        gguf_writer_add_str(k->w, key, p->rope_scaling == GENMODEL_ROPE_YARN ? "yarn" : "linear");
+    if (k->rc) k->bad = gguf_key_name(GGUF_KEY_ROPE_SCALING_TYPE);
+    kf32(k, GGUF_KEY_ROPE_SCALING_FACTOR, p->rope_factor);
+    if (p->rope_scaling != GENMODEL_ROPE_YARN) return;
+    ku32(k, GGUF_KEY_ROPE_SCALING_ORIGINAL_CONTEXT_LENGTH,
+         p->rope_orig_ctx ? p->rope_orig_ctx : p->context);
+    if (p->yarn_beta_fast != 0.0f) kf32(k, GGUF_KEY_ROPE_SCALING_YARN_BETA_FAST, p->yarn_beta_fast);
+    if (p->yarn_beta_slow != 0.0f) kf32(k, GGUF_KEY_ROPE_SCALING_YARN_BETA_SLOW, p->yarn_beta_slow);
+}
+
 static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, int64_t n_vocab) {
     struct keyw k = {w, genmodel_arch_name(p->arch), JANUS_OK, NULL};
     char name[128];
@@ -589,8 +682,14 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
     kf32(&k, GGUF_KEY_ATTENTION_LAYER_NORM_RMS_EPSILON, p->rms_eps);
     ku32(&k, GGUF_KEY_EXPERT_COUNT, p->n_expert);
     ku32(&k, GGUF_KEY_EXPERT_USED_COUNT, p->n_expert_used);
+    write_rope_scaling(&k, p);
     switch (p->arch) {
     case GENMODEL_ARCH_LLAMA:
+        ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff_exp);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
+        break;
+    case GENMODEL_ARCH_OLMOE:
         ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff_exp);
         ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
         ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, head_dim(p));
@@ -612,12 +711,19 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
         break;
     case GENMODEL_ARCH_DEEPSEEK2:
         ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
-        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->n_head_kv);
+        ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->mla_split ? 1 : p->n_head_kv);
         ku32(&k, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, p->n_dense_lead);
         ku32(&k, GGUF_KEY_ATTENTION_Q_LORA_RANK, p->q_lora);
         ku32(&k, GGUF_KEY_ATTENTION_KV_LORA_RANK, p->kv_lora);
-        ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->qk_nope + p->qk_rope);
-        ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, p->v_head);
+        if (p->mla_split) { // current converters: latent widths, per-head ones in *_mla
+            ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->kv_lora + p->qk_rope);
+            ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, p->kv_lora);
+            ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH_MLA, p->qk_nope + p->qk_rope);
+            ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH_MLA, p->v_head);
+        } else {
+            ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->qk_nope + p->qk_rope);
+            ku32(&k, GGUF_KEY_ATTENTION_VALUE_LENGTH, p->v_head);
+        }
         ku32(&k, GGUF_KEY_ROPE_DIMENSION_COUNT, p->qk_rope);
         ku32(&k, GGUF_KEY_EXPERT_FEED_FORWARD_LENGTH, p->n_ff_exp);
         ku32(&k, GGUF_KEY_EXPERT_SHARED_COUNT, p->n_expert_shared);
@@ -628,7 +734,7 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
             k.rc = gguf_writer_add_bool(w, key, p->norm_topk);
         }
         ku32(&k, GGUF_KEY_EXPERT_GATING_FUNC, p->gating);
-        kf32(&k, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, 0.1f);
+        kf32(&k, GGUF_KEY_ROPE_SCALING_YARN_LOG_MULTIPLIER, p->yarn_log_mul);
         if (p->n_group) {
             ku32(&k, GGUF_KEY_EXPERT_GROUP_COUNT, p->n_group);
             ku32(&k, GGUF_KEY_EXPERT_GROUP_USED_COUNT, p->n_group_used);
@@ -725,8 +831,57 @@ static void gen_chunk(void *ctx, int ith, int nth) {
     }
 }
 
+// Converts n F32 values to the tensor type into xb; returns the bytes.
+static size_t convert_vals(uint32_t type, uint8_t *xb, const float *xf, int64_t n) {
+    switch (type) {
+    case GGML_TYPE_F16: types_f32_to_f16_row((uint16_t *)xb, xf, n); return (size_t)n * 2;
+    case GGML_TYPE_BF16: types_f32_to_bf16_row((uint16_t *)xb, xf, n); return (size_t)n * 2;
+    case GGML_TYPE_Q8_0:
+        q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
+        return (size_t)(n / 32) * sizeof(struct block_q8_0);
+    default: memcpy(xb, xf, (size_t)n * 4); return (size_t)n * 4;
+    }
+}
+
+// attn_k_b / attn_v_b of --mla-split: regenerates attn_kv_b {kv, H·(nope+v)} in F32 exactly as
+// stream_tensor would (same streams and chunks; one layer's kv_b in memory), then writes
+// head h's k-rows transposed ({nope, kv} per head) or its v-rows ({kv, v} per head).
+static int stream_split(struct gguf_writer *w, const struct genmodel_params *p,
+                        const struct tplan *t) {
+    const int64_t R = t->kv, W = t->nope + t->v_head, H = t->ne[2];
+    const int64_t n_rows = H * W, rows_per = R >= GEN_CHUNK ? 1 : GEN_CHUNK / R;
+    float *kvb = mem_alloc(MEM_TAG_MODEL, (size_t)(n_rows * R) * sizeof(float));
+    float *row = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(t->ne[0], 1) * sizeof(float));
+    uint8_t *xb = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(t->ne[0], 1) * sizeof(float));
+    int rc = kvb && row && xb ? JANUS_OK : JANUS_ENOMEM;
+    const uint32_t crc = genmodel_crc32(t->src);
+    const float std = (float)(1.0 / sqrt((double)R));
+    for (int64_t c = 0; !rc && c * rows_per < n_rows; c++) {
+        struct rng r;
+        rng_init3(&r, p->seed, crc, (uint64_t)c);
+        const int64_t r0 = c * rows_per, n = JANUS_MIN(rows_per, n_rows - r0) * R;
+        fill_normal(kvb + r0 * R, n, &r, 0.0f, std);
+    }
+    for (int64_t h = 0; !rc && h < H; h++) {
+        for (int64_t o = 0; !rc && o < t->ne[1]; o++) { // output row o of head h's matrix
+            if (t->split == 1) {                        // k_b[h][r][d] = kv_b[h·W + d][r]
+                for (int64_t d = 0; d < t->nope; d++)
+                    row[d] = kvb[(h * W + d) * R + o];
+            } else { // v_b[h][j][r] = kv_b[h·W + nope + j][r]
+                memcpy(row, kvb + (h * W + t->nope + o) * R, (size_t)R * sizeof(float));
+            }
+            rc = gguf_writer_stream_data(w, xb, convert_vals(t->type, xb, row, t->ne[0]));
+        }
+    }
+    mem_free(kvb);
+    mem_free(row);
+    mem_free(xb);
+    return rc;
+}
+
 static int stream_tensor(struct gguf_writer *w, struct pool *pool, struct gen_job *j,
                          const struct tplan *t) {
+    if (t->split) return stream_split(w, j->p, t);
     const int nth = pool_n_threads(pool);
     j->t = t;
     j->crc = genmodel_crc32(t->name);

@@ -1,6 +1,7 @@
 // Random-weight GGUF MoE models in exactly the layout of the shared fixtures
 // (fixtures README §3: same keys, tensor names, shapes and init scales), for the four
-// architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9).
+// architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9), and
+// olmoe, deepseek2's split attn_k_b / attn_v_b and RoPE scaling keys (issue 12 item 6).
 // Deterministic from the seed: chunk c (~1M values, whole rows) of tensor t draws from its
 // own rng.h stream rng_init3(seed, crc32(name), c), so a file is byte-identical for equal
 // parameters whatever the thread count.
@@ -21,6 +22,14 @@ enum genmodel_arch {
     GENMODEL_ARCH_QWEN2MOE = 1,
     GENMODEL_ARCH_QWEN3MOE = 2,
     GENMODEL_ARCH_DEEPSEEK2 = 3,
+    GENMODEL_ARCH_OLMOE = 4,
+};
+
+// rope.scaling.type written (NONE: no rope.scaling keys).
+enum genmodel_rope_scaling {
+    GENMODEL_ROPE_NONE = 0,
+    GENMODEL_ROPE_LINEAR = 1,
+    GENMODEL_ROPE_YARN = 2,
 };
 
 // Values are the GGUF `expert_gating_func` numbers.
@@ -48,8 +57,17 @@ struct genmodel_params {
     int64_t n_group, n_group_used; // deepseek2 expert groups; 0 = none (no keys written)
     float weights_scale;           // deepseek2 expert_weights_scale
     int norm_topk;                 // deepseek2 expert_weights_norm (0/1)
+    int mla_split;                 // deepseek2: kv_b written split as attn_k_b / attn_v_b (with the
+                   // *_length_mla keys and head_count_kv 1) like current llama.cpp converters;
+                   // the values are exactly those attn_kv_b would have for the same seed
     int64_t context;
     float rope_base;
+    enum genmodel_rope_scaling rope_scaling;
+    float rope_factor;     // rope.scaling.factor (needs rope_scaling; > 0)
+    int64_t rope_orig_ctx; // yarn: rope.scaling.original_context_length (0: context)
+    float yarn_beta_fast;  // yarn: rope.scaling.yarn_beta_fast (0: key not written)
+    float yarn_beta_slow;  // yarn: rope.scaling.yarn_beta_slow (0: key not written)
+    float yarn_log_mul;    // deepseek2: rope.scaling.yarn_log_multiplier as written (0.1)
     float rms_eps;
     int n_threads; // generation threads (0 or 1: the caller's thread only); the file's bytes
                    // do not depend on it
@@ -61,7 +79,7 @@ void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch)
 // expert_weights_norm true, scale 2.5, one shared expert). No-op for other archs.
 void genmodel_params_v3(struct genmodel_params *p);
 
-// Name <-> enum ("llama", "qwen2moe", "qwen3moe", "deepseek2"). Parse returns 0 or -1.
+// Name <-> enum ("llama", "qwen2moe", "qwen3moe", "deepseek2", "olmoe"). Parse returns 0 or -1.
 const char *genmodel_arch_name(enum genmodel_arch arch);
 int genmodel_arch_parse(const char *s, enum genmodel_arch *out);
 

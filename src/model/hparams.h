@@ -7,10 +7,18 @@
 #define JANUS_HPARAMS_H
 
 #include "base/base.h"
+#include "kernels/kernels.h"
 #include "model/arch.h"
 #include "model/gguf.h"
 
 #include <stdint.h>
+
+// RoPE frequency scaling ({arch}.rope.scaling.type; absent means linear, as llama.cpp).
+enum hparams_rope_scaling {
+    HPARAMS_ROPE_SCALING_NONE = 0,
+    HPARAMS_ROPE_SCALING_LINEAR = 1,
+    HPARAMS_ROPE_SCALING_YARN = 2,
+};
 
 // Expert gating function ({arch}.expert_gating_func; llama-hparams.h numbering).
 enum hparams_gating {
@@ -56,11 +64,31 @@ struct hparams {
     int64_t qk_nope; // head_dim_k - n_rot
     int64_t qk_rope; // n_rot
     int64_t v_head;  // head_dim_v
+    int mla_split;   // attention.key_length_mla / value_length_mla present: the current
+                     // converters' attn_k_b / attn_v_b instead of attn_kv_b (then key_length
+                     // / value_length are the latent widths kv_lora+rope / kv_lora)
+
+    // ---- RoPE scaling (llama.cpp's reading of the rope.scaling.* keys; issue 12 item 6)
+    enum hparams_rope_scaling rope_scaling_type;
+    float rope_factor;      // rope.scaling.factor (absent / 0: 1)
+    int64_t rope_orig_ctx;  // rope.scaling.original_context_length (default context_length)
+    float yarn_ext_factor;  // rope.scaling.yarn_ext_factor (absent: 1 for YaRN, else 0)
+    float yarn_attn_factor; // rope.scaling.yarn_attn_factor (default 1; replaced under YaRN)
+    float yarn_beta_fast;   // rope.scaling.yarn_beta_fast (default 32)
+    float yarn_beta_slow;   // rope.scaling.yarn_beta_slow (default 1)
+    float yarn_log_mul;     // deepseek2 rope.scaling.yarn_log_multiplier / 0.1 (mscale_all_dim)
+    float rope_attn_factor; // rope.scaling.attn_factor (default 1)
+    int rope_scaled;        // 0: the angles are the unscaled ones (rope_scaling is the identity)
+    struct kern_rope_scaling rope_scaling; // what kern_rope_angles_ext applies
+    float attn_scale_mul; // deepseek2: mscale² multiplying 1/sqrt(key width) (1 without YaRN)
 };
 
 // Reads and validates the hyper-parameters of g. On failure returns JANUS_EFORMAT /
-// JANUS_EUNSUPPORTED / JANUS_ELIMIT with a one-line reason naming the key in err; *hp is
-// then unspecified. n_vocab falls back to the token_embd tensor when the key is absent.
+// JANUS_EUNSUPPORTED / JANUS_ELIMIT with a one-line reason naming the key, its value and
+// what was expected in err; *hp is then unspecified. n_vocab falls back to the token_embd
+// tensor when the key is absent. head_count, head_count_kv and feed_forward_length may be
+// arrays of one value per block (llama.cpp get_key_or_arr) if every block has the same
+// value. The rules are listed in docs/GGUF.md "What we refuse".
 JANUS_WUR int hparams_load(struct hparams *hp, const struct gguf *g, char *err, size_t err_len);
 
 // True if layer il has a router and routed experts.

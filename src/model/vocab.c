@@ -11,6 +11,7 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
+#include "model/pretok.h"
 
 #include <math.h>
 #include <pcre2.h>
@@ -195,88 +196,9 @@ static void byte_map_init(struct vocab *v) {
     }
 }
 
-// ---- pre-tokenizer regexes
-// Patterns from llama.cpp src/llama-vocab.cpp (llm_tokenizer_bpe), master as of 2025; see
-// docs/internals/vocab.md for the sources and the two deliberate rewrites: non-ASCII
-// characters are written as \x{..} (immune to editors' Unicode normalisation), and classes
-// that llama.cpp matches with std::wregex exclude whitespace, because llama.cpp replaces
-// every non-ASCII whitespace character by \v before matching those patterns.
+// ---- pre-tokenizer regexes (patterns and names: model/pretok.c)
 
-#define RE_CONTRACTIONS "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])"
-#define RE_CJK          "(?:(?!\\s)[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}])++"
-
-static const char *const re_gpt2[] = {
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-    NULL,
-};
-static const char *const re_default[] = {
-    "[\\p{P}\\$\\+<=>\\^~\\|]+",
-    "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
-    "\\p{N}+",
-    "[0-9][0-9][0-9]",
-    NULL,
-};
-static const char *const re_deepseek_coder[] = {
-    "[\\r\\n]", "\\s?\\p{L}+", "\\s?\\p{P}+", RE_CJK, "\\p{N}", NULL,
-};
-static const char *const re_deepseek_llm[] = {
-    "[\\r\\n]",
-    "\\s?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}"
-    "\\x{1C4}-\\x{293}\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}"
-    "\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}"
-    "\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}"
-    "\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}\\x{1D6B}-\\x{1D77}"
-    "\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}"
-    "\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}"
-    "\\x{1F80}-\\x{1FB4}\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}"
-    "\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}"
-    "\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}\\x{2119}-\\x{211D}"
-    "\\x{2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}"
-    "\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}\\x{214E}\\x{2183}\\x{2184}\\x{2C00}-\\x{2C7B}"
-    "\\x{2C7E}-\\x{2CE4}\\x{2CEB}-\\x{2CEE}\\x{2CF2}\\x{2CF3}\\x{A640}-\\x{A66D}"
-    "\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}"
-    "\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}\\x{FF21}-\\x{FF3A}"
-    "\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
-    "\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]++",
-    "\\s?(?:(?!\\s)[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}"
-    "\\x{3000}-\\x{3002}])++",
-    "\\s+$",
-    RE_CJK,
-    "\\p{N}+",
-    NULL,
-};
-static const char *const re_llama3[] = {
-    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-                    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-    NULL,
-};
-static const char *const re_qwen2[] = {
-    RE_CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*"
-                    "|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-    NULL,
-};
-
-static const struct {
-    const char *name;
-    enum vocab_pre pre;
-    const char *const *re;
-} pre_table[] = {
-    {"gpt-2", VOCAB_PRE_GPT2, re_gpt2},
-    {"default", VOCAB_PRE_DEFAULT, re_default},
-    {"deepseek-coder", VOCAB_PRE_DEEPSEEK_CODER, re_deepseek_coder},
-    {"deepseek-llm", VOCAB_PRE_DEEPSEEK_LLM, re_deepseek_llm},
-    {"llama3", VOCAB_PRE_LLAMA3, re_llama3},
-    {"llama-v3", VOCAB_PRE_LLAMA3, re_llama3},
-    {"llama-bpe", VOCAB_PRE_LLAMA3, re_llama3},
-    {"qwen2", VOCAB_PRE_QWEN2, re_qwen2},
-};
-
-const char *vocab_pre_name(enum vocab_pre pre) {
-    if (pre == VOCAB_PRE_NONE) return "none";
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(pre_table); i++)
-        if (pre_table[i].pre == pre) return pre_table[i].name;
-    return "?";
-}
+const char *vocab_pre_name(enum vocab_pre pre) { return pretok_class_name(pre); }
 
 static void *re_malloc(size_t n, void *data) {
     (void)data;
@@ -454,31 +376,30 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     char emptybuf[32];
     int rc = JANUS_OK;
     const char *const *pats = NULL;
+    unsigned pre_flags = 0; // PRETOK_*
 
     if (!strcmp(d->model, "llama")) {
         tmp.type = VOCAB_TYPE_SPM;
         tmp.pre = VOCAB_PRE_NONE;
     } else if (!strcmp(d->model, "gpt2")) {
         tmp.type = VOCAB_TYPE_BPE;
-        tmp.pre = VOCAB_PRE_GPT2; // our default when tokenizer.ggml.pre is absent
-        pats = re_gpt2;
-        if (d->pre.ptr) {
-            int found = 0;
-            for (size_t i = 0; i < JANUS_ARRAY_SIZE(pre_table); i++) {
-                if (strlen(pre_table[i].name) == d->pre.len &&
-                    !memcmp(pre_table[i].name, d->pre.ptr, d->pre.len)) {
-                    tmp.pre = pre_table[i].pre;
-                    pats = pre_table[i].re;
-                    found = 1;
-                }
+        // our default when tokenizer.ggml.pre is absent or empty (docs/internals/vocab.md)
+        tmp.pre = VOCAB_PRE_GPT2;
+        tmp.pre_name = "gpt-2";
+        if (d->pre.ptr && d->pre.len > 0) {
+            const struct pretok_name *pn = pretok_find(d->pre.ptr, d->pre.len);
+            if (!pn) {
+                char list[1024];
+                pretok_list(list, sizeof list);
+                return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                                   "tokenizer.ggml.pre '%.*s' is not supported (supported: %s)",
+                                   (int)JANUS_MIN(d->pre.len, 64), d->pre.ptr, list);
             }
-            if (!found)
-                return status_errf(
-                    err, err_len, JANUS_EUNSUPPORTED,
-                    "tokenizer.ggml.pre '%.*s' is not supported (supported: gpt-2, default, "
-                    "deepseek-coder, deepseek-llm, llama3, qwen2)",
-                    (int)JANUS_MIN(d->pre.len, 64), d->pre.ptr);
+            tmp.pre = pn->pre;
+            tmp.pre_name = pn->name;
+            pre_flags = pn->flags;
         }
+        pats = pretok_regexes(tmp.pre);
     } else {
         return status_errf(err, err_len, JANUS_EUNSUPPORTED,
                            "tokenizer.ggml.model '%.64s' is not supported (supported: llama, gpt2)",
@@ -639,11 +560,11 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
     tmp.unk = (int32_t)ids[2];
     tmp.pad = (int32_t)ids[3];
     tmp.add_bos = d->add_bos >= 0 ? !!d->add_bos
-                                  : (tmp.type == VOCAB_TYPE_SPM || tmp.pre == VOCAB_PRE_LLAMA3);
+                                  : (tmp.type == VOCAB_TYPE_SPM || (pre_flags & PRETOK_ADD_BOS));
     tmp.add_eos = d->add_eos >= 0 ? !!d->add_eos : 0;
     tmp.add_space_prefix =
         tmp.type == VOCAB_TYPE_SPM && (d->add_space_prefix >= 0 ? !!d->add_space_prefix : 1);
-    tmp.ignore_merges = tmp.pre == VOCAB_PRE_LLAMA3;
+    tmp.ignore_merges = !!(pre_flags & PRETOK_IGNORE_MERGES);
     if (tmp.add_bos && tmp.bos < 0) {
         rc = status_errf(err, err_len, JANUS_EFORMAT,
                          "tokenizer.ggml.add_bos_token is true, but bos_token_id is not set");
@@ -654,6 +575,9 @@ int vocab_init(struct vocab *v, const struct vocab_desc *d, char *err, size_t er
                          "tokenizer.ggml.add_eos_token is true, but eos_token_id is not set");
         goto fail;
     }
+
+    // jina-v2-*: llama.cpp gives "<mask>" the lstrip attribute (absent here: no token has it)
+    tmp.lstrip_id = (pre_flags & PRETOK_MASK_LSTRIP) ? find_token_id(&tmp, "<mask>") : -1;
 
     // end-of-generation ids (llama.cpp's text list)
     static const char *const eog_texts[] = {
@@ -1376,8 +1300,11 @@ static int partition(const struct vocab *v, const char *text, size_t len, int pa
             while (pos < end) {
                 const char *hit = end - pos >= tn ? memmem(text + pos, end - pos, tt, tn) : NULL;
                 if (!hit) break;
-                size_t h = (size_t)(hit - text);
-                if (h > pos && (rc = frags_push(next, -1, pos, h - pos))) goto out;
+                size_t h = (size_t)(hit - text), g = h;
+                if (id == v->lstrip_id) // lstrip: the token absorbs the whitespace before it
+                    while (g > pos && text[g - 1] && strchr(" \t\n\v\f\r", text[g - 1]))
+                        g--;
+                if (g > pos && (rc = frags_push(next, -1, pos, g - pos))) goto out;
                 if ((rc = frags_push(next, id, 0, 0))) goto out;
                 pos = h + tn;
             }

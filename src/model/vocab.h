@@ -9,6 +9,7 @@
 #define JANUS_VOCAB_H
 
 #include "base/base.h"
+#include "model/pretok.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,16 +23,6 @@ struct gguf;
 enum vocab_type {
     VOCAB_TYPE_SPM = 1, // "llama": SentencePiece BPE over UTF-8 chars, scores, <0xXX> bytes
     VOCAB_TYPE_BPE = 2, // "gpt2": byte-level BPE, merges by rank, regex pre-tokenizer
-};
-
-enum vocab_pre {
-    VOCAB_PRE_NONE = 0, // SPM: no pre-tokenizer
-    VOCAB_PRE_GPT2,
-    VOCAB_PRE_DEFAULT,
-    VOCAB_PRE_DEEPSEEK_CODER,
-    VOCAB_PRE_DEEPSEEK_LLM,
-    VOCAB_PRE_LLAMA3,
-    VOCAB_PRE_QWEN2,
 };
 
 // tokenizer.ggml.token_type values (on-disk numbering, llama.cpp's llama_token_type).
@@ -86,7 +77,8 @@ struct vocab_merge {
 
 struct vocab {
     enum vocab_type type;
-    enum vocab_pre pre;
+    enum vocab_pre pre;   // split class
+    const char *pre_name; // accepted tokenizer.ggml.pre name (static string); NULL for SPM
     int32_t n_tokens;
     int32_t n_strings;         // n_tokens plus interned merge strings (BPE)
     struct vocab_entry *tok;   // (n_tokens)
@@ -109,11 +101,12 @@ struct vocab {
     int32_t eog[8];             // end-of-generation ids: eos + well-known end-of-turn texts
     int n_eog;
     int add_bos, add_eos, add_space_prefix;
-    int ignore_merges; // llama3: a word that is a token is emitted whole
+    int ignore_merges; // llama3 family, tekken: a pre-token that is a token is emitted whole
+    int32_t lstrip_id; // jina-v2-*: "<mask>", which absorbs the whitespace before it; -1 none
     int max_token_len;
-    int n_re;      // pre-tokenizer regexes, applied in sequence
-    void *re[6];   // pcre2_code_8 *
-    void *re_gctx; // pcre2_general_context_8 *
+    int n_re;                   // pre-tokenizer regexes, applied in sequence
+    void *re[PRETOK_MAX_REGEX]; // pcre2_code_8 *
+    void *re_gctx;              // pcre2_general_context_8 *
 };
 
 // Builds a vocabulary from plain arrays. Validates: model name, pre name (unknown ->
@@ -160,6 +153,7 @@ const char *vocab_text(const struct vocab *v, int32_t id, size_t *len);
 int vocab_is_eog(const struct vocab *v, int32_t id);
 // Token id of exactly this text, or -1.
 int32_t vocab_find(const struct vocab *v, const char *text, size_t len);
+// Canonical name of a split class (pretok_class_name); v->pre_name is the name as given.
 const char *vocab_pre_name(enum vocab_pre pre);
 
 // ---- streaming detokenizer

@@ -1,5 +1,7 @@
 // Weight binding (weights.h): every tensor the architecture needs is looked up by name and
-// checked for shape and type; the model keeps zero-copy views into the GGUF map.
+// checked for shape and type; the model keeps zero-copy views into the GGUF map. Strict
+// (issue 12 item 4): a tensor the binding did not use is refused, with the reason (block
+// beyond block_count, not an architecture tensor, or a key that says it is unused).
 // SPDX-License-Identifier: MIT
 #include "model/weights.h"
 #include "model/gguf_keys.h"
@@ -68,6 +70,11 @@ struct binder {
     struct model *m;
     char *err;
     size_t err_len;
+    uint8_t *used; // (n_tensors) 1 once a tensor is bound by name
+    // The first unsupported-type error, reported only once every tensor's name and shape
+    // passed: a quantized file with a structural error reports the structural error.
+    int type_rc;
+    char type_err[JANUS_ERR_LEN];
 };
 
 // Appends gt to the model's list of bound tensors (what model_load_share walks).
@@ -93,15 +100,68 @@ static void fmt_shape(char *buf, size_t n, int nd, const int64_t *ne) {
     if (off < n) snprintf(buf + off, n - off, "}");
 }
 
+static int is_expert_kind(enum arch_tensor t) {
+    return t == ARCH_T_FFN_GATE_INP || t == ARCH_T_FFN_GATE_EXPS || t == ARCH_T_FFN_UP_EXPS ||
+           t == ARCH_T_FFN_DOWN_EXPS || t == ARCH_T_EXP_PROBS_B || t == ARCH_T_FFN_GATE_INP_SHEXP ||
+           t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP;
+}
+
+static int is_shexp_kind(enum arch_tensor t) {
+    return t == ARCH_T_FFN_GATE_SHEXP || t == ARCH_T_FFN_UP_SHEXP || t == ARCH_T_FFN_DOWN_SHEXP;
+}
+
+// Which keys make block tensor t of block il required, for "missing tensor" messages.
+static const char *why_needed(char *buf, size_t n, const struct hparams *hp, enum arch_tensor t,
+                              int il) {
+    const struct arch_info *a = hp->arch;
+    char k1[128], k2[128];
+    gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_COUNT);
+    gguf_key(k2, sizeof k2, a->name, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT);
+    if (is_shexp_kind(t) && a->id == ARCH_DEEPSEEK2) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_SHARED_COUNT);
+        snprintf(buf, n, "block %d is a MoE block and %s = %lld", il, k1,
+                 (long long)hp->n_expert_shared);
+    } else if (is_expert_kind(t) && hp->n_dense_lead > 0) {
+        snprintf(buf, n, "block %d is a MoE block: %s = %lld", il, k2, (long long)hp->n_dense_lead);
+    } else if (is_expert_kind(t)) {
+        snprintf(buf, n, "block %d is a MoE block: %s = %lld%s", il, k1, (long long)hp->n_expert,
+                 a->id == ARCH_DEEPSEEK2 ? ", no leading dense blocks" : "");
+    } else if (t == ARCH_T_FFN_GATE || t == ARCH_T_FFN_UP || t == ARCH_T_FFN_DOWN) {
+        if (hp->n_expert == 0)
+            snprintf(buf, n, "%s is absent or 0: a dense model", k1);
+        else
+            snprintf(buf, n, "block %d is dense: %s = %lld", il, k2, (long long)hp->n_dense_lead);
+    } else if (a->mla && (t == ARCH_T_ATTN_Q || t == ARCH_T_ATTN_Q_A || t == ARCH_T_ATTN_Q_A_NORM ||
+                          t == ARCH_T_ATTN_Q_B)) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_ATTENTION_Q_LORA_RANK);
+        if (hp->q_lora > 0)
+            snprintf(buf, n, "%s = %lld", k1, (long long)hp->q_lora);
+        else
+            snprintf(buf, n, "%s is absent or 0", k1);
+    } else {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_BLOCK_COUNT);
+        snprintf(buf, n, "%s = %lld: blocks 0..%lld must be present", k1, (long long)hp->n_layer,
+                 (long long)hp->n_layer - 1);
+    }
+    return buf;
+}
+
 // Looks up tensor kind t of layer il with the expected shape (nd dims). f32_only: 1-D norms,
 // biases and the like must be F32. Returns JANUS_OK with *out set, JANUS_ENOTFOUND (err
-// written) when absent, or another error.
+// written) when absent, or another error. A tensor of a type the engine cannot compute is
+// JANUS_OK with *out = NULL and the error kept in b->type_err (see struct binder).
 static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int64_t *ne,
                 int f32_only, const struct gguf_tensor **out) {
     char name[96];
     arch_tensor_name(name, sizeof name, t, il);
     const struct gguf_tensor *gt = gguf_find_tensor(&b->m->gguf, name);
+    if (!gt && il >= 0) {
+        char why[320];
+        return status_errf(b->err, b->err_len, JANUS_ENOTFOUND, "missing tensor %s (%s)", name,
+                           why_needed(why, sizeof why, &b->m->hp, t, il));
+    }
     if (!gt) return status_errf(b->err, b->err_len, JANUS_ENOTFOUND, "missing tensor %s", name);
+    b->used[gt - b->m->gguf.tensors] = 1;
     int64_t want[4] = {1, 1, 1, 1};
     for (int i = 0; i < nd; i++)
         want[i] = ne[i];
@@ -117,14 +177,21 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
                            "tensor %s: expected shape %s, got %s", name, ws, gs);
     }
     int kt = weights_kern_type(gt->type);
-    if (kt < 0)
-        return status_errf(b->err, b->err_len, JANUS_EUNSUPPORTED,
-                           "tensor %s: unsupported type %s (supported: f32, f16, "
-                           "bf16, q8_0)",
-                           name, ggml_type_name(gt->type));
-    if (f32_only && kt != KERN_W_F32)
-        return status_errf(b->err, b->err_len, JANUS_EUNSUPPORTED,
-                           "tensor %s: expected type f32, got %s", name, ggml_type_name(gt->type));
+    if (kt < 0 || (f32_only && kt != KERN_W_F32)) {
+        if (!b->type_rc) {
+            if (kt < 0)
+                b->type_rc = status_errf(b->type_err, sizeof b->type_err, JANUS_EUNSUPPORTED,
+                                         "tensor %s: unsupported type %s (supported: f32, f16, "
+                                         "bf16, q8_0)",
+                                         name, ggml_type_name(gt->type));
+            else
+                b->type_rc = status_errf(b->type_err, sizeof b->type_err, JANUS_EUNSUPPORTED,
+                                         "tensor %s: expected type f32, got %s", name,
+                                         ggml_type_name(gt->type));
+        }
+        *out = NULL;
+        return JANUS_OK;
+    }
     if (kt == KERN_W_Q8_0 && ne[0] % TYPES_Q8_0_BLOCK)
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
                            "tensor %s: q8_0 row length %lld is not a multiple of 32", name,
@@ -149,7 +216,7 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
 static int bind_vec(struct binder *b, enum arch_tensor t, int il, int64_t n, const float **out) {
     const struct gguf_tensor *gt;
     int rc = bind(b, t, il, 1, &n, 1, &gt);
-    if (rc == JANUS_OK) *out = gt->data;
+    if (rc == JANUS_OK) *out = gt ? gt->data : NULL;
     return rc;
 }
 
@@ -170,7 +237,7 @@ static int bind_mat(struct binder *b, enum arch_tensor t, int il, int64_t n_in, 
     const struct gguf_tensor *gt;
     const int64_t ne[2] = {n_in, n_out};
     int rc = bind(b, t, il, 2, ne, 0, &gt);
-    if (rc != JANUS_OK) return rc;
+    if (rc != JANUS_OK || !gt) return rc;
     out->data = gt->data;
     out->type = (enum kern_wtype)weights_kern_type(gt->type);
     out->n_in = n_in;
@@ -184,7 +251,7 @@ static int bind_mat3(struct binder *b, enum arch_tensor t, int il, int64_t n_in,
     const struct gguf_tensor *gt;
     const int64_t ne[3] = {n_in, n_out, n_mat};
     int rc = bind(b, t, il, 3, ne, 0, &gt);
-    if (rc != JANUS_OK) return rc;
+    if (rc != JANUS_OK || !gt) return rc;
     out->mat.data = gt->data;
     out->mat.type = (enum kern_wtype)weights_kern_type(gt->type);
     out->mat.n_in = n_in;
@@ -200,6 +267,27 @@ static int bind_mat3(struct binder *b, enum arch_tensor t, int il, int64_t n_in,
         int rc_ = (x);                                                                             \
         if (rc_ != JANUS_OK) return rc_;                                                           \
     } while (0)
+
+// deepseek2 kv_b: legacy files carry attn_kv_b {kv_lora, H·(nope+v)}; files of current
+// converters (hp.mla_split) attn_k_b {nope, kv_lora, H} and attn_v_b {kv_lora, v, H}
+// (llama.cpp llama_model_deepseek2::load_arch_tensors).
+static int bind_mla_kv_b(struct binder *b, int il, struct model_layer *L) {
+    const struct hparams *hp = &b->m->hp;
+    const int64_t H = hp->n_head, R = hp->kv_lora, nope = hp->qk_nope, dv = hp->v_head;
+    if (hp->mla_split) {
+        TRY(bind_mat3(b, ARCH_T_ATTN_K_B, il, nope, R, H, &L->wk_b));
+        return bind_mat3(b, ARCH_T_ATTN_V_B, il, R, dv, H, &L->wv_b);
+    }
+    int rc = bind_mat(b, ARCH_T_ATTN_KV_B, il, R, H * (nope + dv), &L->wkv_b);
+    char name[96], kvb[96];
+    if (rc == JANUS_ENOTFOUND &&
+        gguf_find_tensor(&b->m->gguf, arch_tensor_name(name, sizeof name, ARCH_T_ATTN_K_B, il)))
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "missing tensor %s: %s is present, but the split form needs the "
+                           "keys deepseek2.attention.key_length_mla and value_length_mla",
+                           arch_tensor_name(kvb, sizeof kvb, ARCH_T_ATTN_KV_B, il), name);
+    return rc;
+}
 
 static int bind_layer(struct binder *b, int il) {
     struct model *m = b->m;
@@ -220,8 +308,7 @@ static int bind_layer(struct binder *b, int il) {
         }
         TRY(bind_mat(b, ARCH_T_ATTN_KV_A_MQA, il, E, hp->kv_lora + hp->qk_rope, &L->wkv_a_mqa));
         TRY(bind_vec(b, ARCH_T_ATTN_KV_A_NORM, il, hp->kv_lora, &L->kv_a_norm));
-        TRY(bind_mat(b, ARCH_T_ATTN_KV_B, il, hp->kv_lora, H * (hp->qk_nope + hp->v_head),
-                     &L->wkv_b));
+        TRY(bind_mla_kv_b(b, il, L));
         TRY(bind_mat(b, ARCH_T_ATTN_OUT, il, H * hp->v_head, E, &L->wo));
     } else {
         const int64_t hd = hp->head_dim_k, hdv = hp->head_dim_v;
@@ -237,6 +324,10 @@ static int bind_layer(struct binder *b, int il) {
         if (a->qk_norm) {
             TRY(bind_vec(b, ARCH_T_ATTN_Q_NORM, il, hd, &L->q_norm));
             TRY(bind_vec(b, ARCH_T_ATTN_K_NORM, il, hd, &L->k_norm));
+        }
+        if (a->qk_norm_full) {
+            TRY(bind_vec(b, ARCH_T_ATTN_Q_NORM, il, H * hd, &L->q_norm));
+            TRY(bind_vec(b, ARCH_T_ATTN_K_NORM, il, Hkv * hd, &L->k_norm));
         }
     }
     TRY(bind_vec(b, ARCH_T_FFN_NORM, il, E, &L->ffn_norm));
@@ -264,6 +355,116 @@ static int bind_layer(struct binder *b, int il) {
     return JANUS_OK;
 }
 
+// ---- strictness: every tensor of the file must have been bound
+
+// name with non-printable bytes escaped, cut at 80 bytes.
+static const char *safe_name(char *buf, size_t cap, const struct gguf_str *s) {
+    size_t o = 0;
+    for (uint64_t i = 0; i < s->len && i < 80 && o + 5 < cap; i++) {
+        const unsigned char c = (unsigned char)s->ptr[i];
+        if (c >= 0x20 && c < 0x7f)
+            buf[o++] = (char)c;
+        else
+            o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", c);
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+// Why tensor gt (not bound) is refused. max_block: the highest blk.N in the file.
+static int explain_unused(struct binder *b, const struct gguf_tensor *gt, int max_block) {
+    const struct hparams *hp = &b->m->hp;
+    const struct arch_info *a = hp->arch;
+    char name[400], k1[128], k2[128];
+    safe_name(name, sizeof name, &gt->name);
+    enum arch_tensor t;
+    int il;
+    if (!arch_tensor_parse(gt->name.ptr, gt->name.len, &t, &il)) {
+        if (gt->name.len == strlen("rope_freqs.weight") &&
+            !memcmp(gt->name.ptr, "rope_freqs.weight", gt->name.len))
+            return status_errf(b->err, b->err_len, JANUS_EUNSUPPORTED,
+                               "tensor %s: RoPE frequency factors (llama3-style rope scaling) are "
+                               "not supported",
+                               name);
+        il = arch_tensor_block(gt->name.ptr, gt->name.len);
+        if (il < 0 || il < hp->n_layer)
+            return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                               "unexpected tensor %s: not a tensor name llama.cpp writes for %s",
+                               name, a->name);
+    }
+    if (il >= hp->n_layer) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_BLOCK_COUNT);
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: block %d, but %s = %lld (the file has tensors "
+                           "of blocks 0..%d; expected block_count = %d, or no block >= %lld)",
+                           name, il, k1, (long long)hp->n_layer, max_block, max_block + 1,
+                           (long long)hp->n_layer);
+    }
+    if (!arch_tensor_allowed(a->id, t))
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: llama.cpp's converters write no such tensor "
+                           "for %s",
+                           name, a->name);
+    // An architecture tensor that this file's keys leave unused.
+    const int moe_block = il >= 0 && hparams_layer_is_moe(hp, il);
+    gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_COUNT);
+    gguf_key(k2, sizeof k2, a->name, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT);
+    if (is_expert_kind(t) && hp->n_expert == 0)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: expert tensor in a dense model (%s is absent "
+                           "or 0; expected > 0 with expert tensors)",
+                           name, k1);
+    if (is_expert_kind(t) && !moe_block)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: block %d is dense (%s = %lld); expected no "
+                           "router or expert tensors there",
+                           name, il, k2, (long long)hp->n_dense_lead);
+    if ((t == ARCH_T_FFN_GATE || t == ARCH_T_FFN_UP || t == ARCH_T_FFN_DOWN) && moe_block) {
+        char lead[160] = "";
+        if (a->id == ARCH_DEEPSEEK2)
+            snprintf(lead, sizeof lead, ", %s = %lld", k2, (long long)hp->n_dense_lead);
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: block %d is a MoE block (%s = %lld%s); expected "
+                           "its FFN as ffn_*_exps, not a dense ffn",
+                           name, il, k1, (long long)hp->n_expert, lead);
+    }
+    if (is_shexp_kind(t) && hp->n_ff_shexp == 0) {
+        gguf_key(k1, sizeof k1, a->name, GGUF_KEY_EXPERT_SHARED_COUNT);
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: shared-expert tensor, but %s = %lld (expected "
+                           "> 0 when shared-expert tensors are present)",
+                           name, k1, (long long)hp->n_expert_shared);
+    }
+    gguf_key(k1, sizeof k1, a->name, GGUF_KEY_ATTENTION_Q_LORA_RANK);
+    if (a->mla && t == ARCH_T_ATTN_Q && hp->q_lora > 0)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: %s = %lld selects attn_q_a/attn_q_b; expected "
+                           "no plain attn_q",
+                           name, k1, (long long)hp->q_lora);
+    if (a->mla && (t == ARCH_T_ATTN_Q_A || t == ARCH_T_ATTN_Q_A_NORM || t == ARCH_T_ATTN_Q_B) &&
+        hp->q_lora == 0)
+        return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                           "unexpected tensor %s: %s is absent or 0 (a plain attn_q); expected it "
+                           "to be the rank of attn_q_a, or no attn_q_a/attn_q_b",
+                           name, k1);
+    return status_errf(b->err, b->err_len, JANUS_EFORMAT,
+                       "unexpected tensor %s: not used by this %s model (its keys select other "
+                       "tensors)",
+                       name, a->name);
+}
+
+static int check_unused(struct binder *b) {
+    const struct gguf *g = &b->m->gguf;
+    int max_block = -1;
+    for (int64_t i = 0; i < g->n_tensors; i++) {
+        const int il = arch_tensor_block(g->tensors[i].name.ptr, g->tensors[i].name.len);
+        if (il > max_block) max_block = il;
+    }
+    for (int64_t i = 0; i < g->n_tensors; i++)
+        if (!b->used[i]) return explain_unused(b, &g->tensors[i], max_block);
+    return JANUS_OK;
+}
+
 static int bind_all(struct binder *b) {
     struct model *m = b->m;
     struct hparams *hp = &m->hp;
@@ -279,25 +480,40 @@ static int bind_all(struct binder *b) {
     }
     m->layers = mem_calloc(MEM_TAG_MODEL, (size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return status_errf(b->err, b->err_len, JANUS_ENOMEM, "out of memory");
-    int n_bias = 0, n_moe = 0;
+    int n_bias = 0, n_moe = 0, with = -1, without = -1;
     for (int il = 0; il < hp->n_layer; il++) {
         TRY(bind_layer(b, il));
         if (m->layers[il].is_moe) {
             n_moe++;
             n_bias += m->layers[il].exp_probs_b != NULL;
+            if (m->layers[il].exp_probs_b && with < 0) with = il;
+            if (!m->layers[il].exp_probs_b && without < 0) without = il;
         }
     }
-    if (n_bias != 0 && n_bias != n_moe)
+    TRY(check_unused(b));
+    if (b->type_rc) return status_errf(b->err, b->err_len, b->type_rc, "%s", b->type_err);
+    if (n_bias != 0 && n_bias != n_moe) {
+        char have[96], miss[96];
+        arch_tensor_name(have, sizeof have, ARCH_T_EXP_PROBS_B, with);
+        arch_tensor_name(miss, sizeof miss, ARCH_T_EXP_PROBS_B, without);
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
-                           "tensor exp_probs_b.bias present in %d of %d MoE layers", n_bias, n_moe);
+                           "missing tensor %s: %s is present, and the selection bias is in every "
+                           "MoE block or in none (found in %d of %d MoE blocks)",
+                           miss, have, n_bias, n_moe);
+    }
     hp->has_exp_probs_b = n_bias > 0;
     return JANUS_OK;
 }
 
 static int finish_load(struct model *m, char *err, size_t err_len) {
-    struct binder b = {m, err, err_len};
+    struct binder b = {.m = m, .err = err, .err_len = err_len};
     int rc = hparams_load(&m->hp, &m->gguf, err, err_len);
-    if (rc == JANUS_OK) rc = bind_all(&b);
+    if (rc == JANUS_OK) {
+        b.used =
+            mem_calloc(MEM_TAG_MODEL, (size_t)(m->gguf.n_tensors > 0 ? m->gguf.n_tensors : 1), 1);
+        rc = b.used ? bind_all(&b) : status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        mem_free(b.used);
+    }
     if (rc != JANUS_OK) {
         model_free(m);
         return rc;
@@ -326,7 +542,7 @@ int model_open(struct model *m, const char *path, const struct fmap_opts *io, ch
 
 // ---- loading shares (issue 12 item 2)
 
-static int is_expert_kind(int k) {
+static int is_slab_kind(int k) { // a stacked routed-expert tensor: loaded slab by slab
     return k == ARCH_T_FFN_GATE_EXPS || k == ARCH_T_FFN_UP_EXPS || k == ARCH_T_FFN_DOWN_EXPS;
 }
 
@@ -344,7 +560,7 @@ static int64_t share_ranges(const struct model *m, const struct model_share *sh,
     for (int64_t i = 0; i < m->n_bound; i++) {
         const struct model_tensor *bt = &m->bound[i];
         const uint64_t off = (uint64_t)((const uint8_t *)bt->t->data - base);
-        if (!is_expert_kind(bt->kind)) {
+        if (!is_slab_kind(bt->kind)) {
             if (is_router_kind(bt->kind) ? sh->router : sh->dense) {
                 if (out) out[n] = (struct fmap_range){off, bt->t->n_bytes};
                 n++;

@@ -48,14 +48,18 @@ struct model_layer {
     struct wview wq;              // (H·hd_k, E)   deepseek2 without q_lora: (H·(nope+rope), E)
     struct wview wk, wv;          // (Hkv·hd, E)
     const float *bq, *bk, *bv;    // (H·hd), (Hkv·hd), (Hkv·hd)   qwen2moe
-    const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights
+    const float *q_norm, *k_norm; // (hd)   qwen3moe per-head RMSNorm weights;
+                                  // olmoe (H·hd), (Hkv·hd) over the whole projection
     // deepseek2 MLA
     struct wview wq_a;      // (q_lora, E)
     const float *q_a_norm;  // (q_lora)
     struct wview wq_b;      // (H·(nope+rope), q_lora)
     struct wview wkv_a_mqa; // (kv_lora+rope, E)
     const float *kv_a_norm; // (kv_lora)
-    struct wview wkv_b;     // (H·(nope+v), kv_lora)
+    struct wview wkv_b;     // (H·(nope+v), kv_lora)   legacy files (data NULL when split)
+    struct wview3 wk_b;     // H × (kv_lora, nope)   attn_k_b (hp.mla_split): head h's k-rows
+                            // of kv_b transposed
+    struct wview3 wv_b;     // H × (v, kv_lora)      attn_v_b (hp.mla_split): head h's v-rows
     struct wview wo;        // (E, H·hd_v)
     const float *ffn_norm;  // (E)
     // dense FFN (deepseek2 leading layers, dense llama)
@@ -97,7 +101,7 @@ struct model {
 // What one rank holds (issue 12 item 2). An attention rank: dense = 1 (every tensor that is
 // neither a router nor a routed-expert slab: embeddings, attention, norms, dense FFNs,
 // shared experts, output). A MoE rank: router = 1 (routers and selection biases) and the
-// slabs of its layout's experts. Everything: model_share_all.
+// slabs of its layout's experts. Everything: a NULL share.
 struct model_share {
     int dense;
     int router;
@@ -106,10 +110,13 @@ struct model_share {
     int all_experts;        // 1: every routed expert (experts ignored)
 };
 
-// Opens path, reads hyper-parameters and binds every tensor. On failure returns a negative
-// status with a one-line reason in err (e.g. "tensor blk.0.attn_q.weight: expected shape
-// {64, 64}, got {64, 32}" or "tensor token_embd.weight: unsupported type q4_K"), and
-// leaves *m zeroed (nothing to free).
+// Opens path, reads hyper-parameters and binds every tensor. Strict: a tensor of the file
+// that the binding does not use (a block beyond block_count, a name the architecture does
+// not have, a tensor the keys leave unused) is refused too (docs/GGUF.md "What we refuse").
+// On failure returns a negative status with a one-line reason in err (e.g. "tensor
+// blk.0.attn_q.weight: expected shape {64, 64}, got {64, 32}" or "tensor token_embd.weight:
+// unsupported type q4_K"; type errors come after every name and shape passed), and leaves
+// *m zeroed (nothing to free).
 // Loads everything in the default memory mode, no progress line, no lock.
 JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
 // Same in memory mode io (NULL: defaults): model_open + model_load_share(everything).

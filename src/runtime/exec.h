@@ -143,6 +143,7 @@ struct exec_mono_params {
     int32_t max_seqs;       // KV slots per attention instance (<= LIMIT_MAX_SEQS)
     int32_t max_rows;       // rows per instance per step (the batcher's token budget)
     int32_t n_ctx;          // 0 = the model's context length, capped at 4096
+    int32_t kv_type;        // KV cache storage, enum kern_kvtype (0: F32)
 };
 
 // Opens the model and builds the monolithic engine. On failure returns a negative status,

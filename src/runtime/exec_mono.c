@@ -169,6 +169,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
                                 .n_seq = n_seq,
                                 .max_ctx = n_ctx,
                                 .max_logits = n_seq,
+                                .kv_type = p->kv_type,
                                 .n_threads = p->n_threads > 0 ? p->n_threads : 1};
     struct sampler_params smp_p = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
     x->seen = mem_alloc(MEM_TAG_ENGINE, (size_t)x->n_expert);

@@ -169,8 +169,10 @@ int worker_setup_role(struct worker *w) {
     if (rc) return rc;
     w->xf_ok = 1;
     if (w->topo.role == TOPO_ROLE_ATTN) {
-        struct attn_params ap = {
-            .max_tokens = p->max_rows, .n_seq = p->max_seqs, .max_ctx = w->p.n_ctx};
+        struct attn_params ap = {.max_tokens = p->max_rows,
+                                 .n_seq = p->max_seqs,
+                                 .max_ctx = w->p.n_ctx,
+                                 .kv_type = p->kv_type};
         struct sampler_params sp = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
         rc = attn_init(&w->attn, &w->model, &w->lin, &ap);
         int64_t cap = JANUS_MAX(p->max_rows, p->max_seqs); // rows, and slot lists

@@ -1,12 +1,16 @@
 // libFuzzer target for model/vocab: tokenizes arbitrary bytes with the janus-spm (SPM) and
-// gpt-2 (byte-level BPE) vocabularies from $JANUS_FIXTURES (default ../shared/fixtures) and
+// gpt-2 (byte-level BPE) vocabularies from $JANUS_FIXTURES (default ../shared/fixtures), the
+// latter once per pre-tokenizer split class (model/pretok.h, issue 12 item 5), and
 // checks invariants: no crash, ids in range, the cap is honoured, decoding round-trips
 // (SPM: exactly " " + text; BPE: exactly the text when it is valid UTF-8), and the streaming
 // detokenizer always emits valid UTF-8. If the fixtures are missing, a small SPM vocabulary
-// built in memory is used instead. First input byte: flags; the rest: the text.
+// built in memory is used instead. First input byte: flags (bit 0 SPM/BPE, 1 add_special,
+// 2 parse_special, 3-7 the BPE pre-tokenizer); the rest: the text.
 // SPDX-License-Identifier: MIT
 #include "base/status.h"
+#include "base/mem.h"
 #include "model/gguf.h"
+#include "model/pretok.h"
 #include "model/vocab.h"
 
 #include <stdio.h>
@@ -16,6 +20,41 @@
 static struct vocab g_vocab[2];
 static int g_n_vocab;
 static int g_has_fixture_spm; // vocab 0 is janus-spm (round-trip check valid)
+// gpt-2 with tokenizer.ggml.pre rewritten: one name per split class, plus dbrx (llama3's
+// split without ignore_merges)
+static struct vocab g_bpe[VOCAB_PRE_COUNT + 1];
+static int g_n_bpe;
+
+static void load_bpe_variants(const char *dir) {
+    char path[4096], err[512];
+    struct gguf g;
+    snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-gpt-2.gguf", dir);
+    if (gguf_open(&g, path, err, sizeof err)) return;
+    size_t n;
+    const struct pretok_name *names = pretok_names(&n);
+    int seen[VOCAB_PRE_COUNT] = {0};
+    for (size_t i = 0; i < n && g_n_bpe < (int)(sizeof g_bpe / sizeof g_bpe[0]); i++) {
+        if (seen[names[i].pre] && strcmp(names[i].name, "dbrx")) continue;
+        seen[names[i].pre] = 1;
+        struct gguf_writer *w = gguf_writer_create();
+        int rc = w ? 0 : -1;
+        for (int64_t k = 0; k < g.n_kv && !rc; k++)
+            if (g.kv[k].key.len != 18 || memcmp(g.kv[k].key.ptr, "tokenizer.ggml.pre", 18))
+                rc = gguf_writer_copy_kv(w, &g, k);
+        if (!rc) rc = gguf_writer_add_str(w, "tokenizer.ggml.pre", names[i].name);
+        void *buf = NULL;
+        size_t len = 0;
+        if (!rc) rc = gguf_writer_write_memory(w, &buf, &len);
+        gguf_writer_destroy(&w);
+        struct gguf g2;
+        if (!rc && !gguf_open_memory(&g2, buf, len, err, sizeof err)) {
+            if (!vocab_load(&g_bpe[g_n_bpe], &g2, err, sizeof err)) g_n_bpe++;
+            gguf_close(&g2);
+        }
+        mem_free(buf);
+    }
+    gguf_close(&g);
+}
 
 static void load_fixture(const char *dir, const char *name) {
     char path[4096], err[256];
@@ -34,6 +73,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     load_fixture(dir ? dir : "../shared/fixtures", "ggml-vocab-janus-spm.gguf");
     g_has_fixture_spm = g_n_vocab == 1;
     load_fixture(dir ? dir : "../shared/fixtures", "ggml-vocab-gpt-2.gguf");
+    load_bpe_variants(dir ? dir : "../shared/fixtures");
     if (g_n_vocab == 0) { // fallback: tiny SPM vocabulary with all 256 byte tokens
         static char names[256][8];
         static struct vocab_str toks[256 + 6];
@@ -100,6 +140,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     int which = (int)(flags & 1) % g_n_vocab;
     int add_special = !!(flags & 2), parse_special = !!(flags & 4);
     const struct vocab *v = &g_vocab[which];
+    if (which == 1 && g_n_bpe > 0) v = &g_bpe[(flags >> 3) % (unsigned)g_n_bpe];
 
     int cap = (int)(len * 3 + 4);
     int32_t *ids = malloc(sizeof *ids * (size_t)cap);

@@ -2,7 +2,8 @@
 # Float64 NumPy reference forward pass over a GGUF model, written from the fixtures README
 # (../shared/fixtures/README.md §4 and §9): llama (Mixtral-style MoE), qwen2moe, qwen3moe and
 # deepseek2 (MLA, shared experts, leading dense layers, softmax/sigmoid gating, exp_probs_b,
-# group-limited routing). Weights are dequantized exactly (F32, F16, BF16, Q8_0); every
+# group-limited routing); and (issue 12 item 6, from llama.cpp's model descriptions) olmoe,
+# deepseek2 files with attn_k_b / attn_v_b, and linear / YaRN RoPE scaling. Weights are dequantized exactly (F32, F16, BF16, Q8_0); every
 # activation, the KV and the softmax are float64. Used to check gen-model models of every
 # architecture (the engine's golden tests) and self-tested against every fixture.
 #
@@ -121,13 +122,70 @@ def softmax(x):
     return e / e.sum()
 
 
-def rope(x, pos, n_rot, base, neox):
+class RopeScaling:
+    """RoPE scaling as llama.cpp reads the rope.scaling.* keys (llama-context cparams, ggml
+    rope_yarn, llm_build_deepseek2): freq_scale = 1/factor; YaRN mixes the interpolated angle
+    with the original one along a ramp over the pair index between the correction dims and
+    multiplies cos/sin by a magnitude; deepseek2 also multiplies its attention scale by
+    kq_mul. Default: no scaling."""
+
+    def __init__(self, kv=None, arch="", n_rot=2, base=10000.0):
+        self.fs, self.ext, self.lo, self.hi, self.mag, self.kq_mul = 1.0, 0.0, 0.0, 0.0, 1.0, 1.0
+        if kv is None:
+            return
+        k = lambda s, d=None: kv.get(f"{arch}.{s}", d)  # noqa: E731
+        typ = k("rope.scaling.type", "linear")
+        if typ not in ("none", "linear", "yarn"):
+            raise ValueError(f"rope scaling {typ}")
+        factor = k("rope.scaling.factor", 0.0) or 1.0
+        self.fs = 1.0 if typ == "none" else 1.0 / factor
+        f = 1.0 / self.fs
+        ext = k("rope.scaling.yarn_ext_factor", -1.0)
+        self.ext = ext if ext >= 0 else (1.0 if typ == "yarn" else 0.0)
+        log_mul = k("rope.scaling.yarn_log_multiplier", 0.0) / 0.1 if arch == "deepseek2" else 0.0
+
+        def get_mscale(scale, m):
+            return 1.0 if scale <= 1.0 else 0.1 * m * np.log(scale) + 1.0
+        attn = k("rope.scaling.yarn_attn_factor", 1.0)
+        mag = attn
+        if self.ext != 0.0:
+            if log_mul != 0.0:
+                ms = log_mul if (arch == "deepseek2" and log_mul != 1.0) else 1.0
+                mag = get_mscale(f, ms) / get_mscale(f, log_mul)
+            else:
+                mag = get_mscale(f, 1.0)
+            attn = mag / (1.0 + 0.1 * np.log(f))  # what llama.cpp passes to the rope op
+            n_ctx = k("rope.scaling.original_context_length", 0) or k("context_length", 0)
+
+            def corr(beta):
+                return n_rot * np.log(n_ctx / (beta * 2.0 * np.pi)) / (2.0 * np.log(base))
+            self.lo = max(0.0, np.floor(corr(k("rope.scaling.yarn_beta_fast", 32.0))))
+            self.hi = min(n_rot - 1.0, np.ceil(corr(k("rope.scaling.yarn_beta_slow", 1.0))))
+        ra = k("rope.scaling.attn_factor", 1.0)
+        self.mag = mag * ra
+        if arch == "deepseek2":
+            m = attn * ra * (1.0 + 0.1 * np.log(f)) * (1.0 + 0.1 * log_mul * np.log(f))
+            self.kq_mul = m * m
+
+    def angles(self, pos, n_rot, base):
+        i = np.arange(n_rot // 2, dtype=np.float64)
+        theta_e = pos * base ** (-2.0 * i / n_rot)
+        theta = self.fs * theta_e
+        if self.ext != 0.0:
+            y = np.clip((i - self.lo) / max(0.001, self.hi - self.lo), 0.0, 1.0)
+            mix = (1.0 - y) * self.ext
+            theta = theta * (1.0 - mix) + theta_e * mix
+        return np.cos(theta) * self.mag, np.sin(theta) * self.mag
+
+
+_NO_SCALING = RopeScaling()
+
+
+def rope(x, pos, n_rot, base, neox, scaling=_NO_SCALING):
     """Rotates the first n_rot values of vector x (one head) at position pos."""
     x = x.copy()
     half = n_rot // 2
-    i = np.arange(half, dtype=np.float64)
-    theta = pos * base ** (-2.0 * i / n_rot)
-    c, s = np.cos(theta), np.sin(theta)
+    c, s = scaling.angles(pos, n_rot, base)
     if neox:
         a, b = x[:half].copy(), x[half:n_rot].copy()
         x[:half] = a * c - b * s
@@ -143,7 +201,7 @@ class Model:
     def __init__(self, path):
         g = self.g = GGUF(path)
         a = self.arch = g.kv["general.architecture"]
-        if a not in ("llama", "qwen2moe", "qwen3moe", "deepseek2"):
+        if a not in ("llama", "qwen2moe", "qwen3moe", "deepseek2", "olmoe"):
             raise ValueError(f"unsupported architecture {a}")
         k = lambda s, d=None: g.kv.get(f"{a}.{s}", d)  # noqa: E731
         self.E = k("embedding_length")
@@ -154,15 +212,17 @@ class Model:
         self.base = k("rope.freq_base", 10000.0)
         self.n_expert = k("expert_count", 0)
         self.k = k("expert_used_count", 0)
-        self.neox = a in ("qwen2moe", "qwen3moe")
+        self.neox = a in ("qwen2moe", "qwen3moe", "olmoe")
         self.hd = k("attention.key_length", self.E // self.H)
         self.n_rot = k("rope.dimension_count", self.hd)
+        self.rs = RopeScaling(g.kv, a, self.n_rot, self.base)
         if a == "deepseek2":
-            self.q_lora = k("attention.q_lora_rank")
+            self.q_lora = k("attention.q_lora_rank", 0)
             self.kv_lora = k("attention.kv_lora_rank")
             self.qk_rope = self.n_rot
-            self.qk_nope = k("attention.key_length") - self.qk_rope
-            self.v_head = k("attention.value_length")
+            # current converters: per-head widths in *_mla (key_length is then the latent's)
+            self.qk_nope = k("attention.key_length_mla", k("attention.key_length")) - self.qk_rope
+            self.v_head = k("attention.value_length_mla", k("attention.value_length"))
             self.n_dense = k("leading_dense_block_count", 0)
             self.scale = k("expert_weights_scale", 1.0)
             self.norm = bool(k("expert_weights_norm", False))
@@ -186,20 +246,32 @@ class Model:
             qs, ks, vs = [], [], []
             for t in range(T):
                 h = xs[t]
-                q = self.w(p + "attn_q_b.weight") @ rms(self.w(p + "attn_q_a.weight") @ h,
-                                                        self.w(p + "attn_q_a_norm.weight"), self.eps)
+                if self.q_lora:
+                    q = self.w(p + "attn_q_b.weight") @ rms(self.w(p + "attn_q_a.weight") @ h,
+                                                            self.w(p + "attn_q_a_norm.weight"),
+                                                            self.eps)
+                else:
+                    q = self.w(p + "attn_q.weight") @ h
                 q = q.reshape(H, nope + rop)
                 c = self.w(p + "attn_kv_a_mqa.weight") @ h
                 ckv = rms(c[:self.kv_lora], self.w(p + "attn_kv_a_norm.weight"), self.eps)
-                kpe = rope(c[self.kv_lora:], t, rop, self.base, False)
-                kv = (self.w(p + "attn_kv_b.weight") @ ckv).reshape(H, nope + vh)
+                kpe = rope(c[self.kv_lora:], t, rop, self.base, False, self.rs)
+                if self.g.has(p + "attn_k_b.weight"):
+                    # split form: k_b (H, kv_lora, nope) holds each head's k-rows of kv_b
+                    # transposed, v_b (H, v, kv_lora) its v-rows
+                    kb, vb = self.w(p + "attn_k_b.weight"), self.w(p + "attn_v_b.weight")
+                    kv = np.array([np.concatenate([kb[j].T @ ckv, vb[j] @ ckv])
+                                   for j in range(H)])
+                else:
+                    kv = (self.w(p + "attn_kv_b.weight") @ ckv).reshape(H, nope + vh)
                 qh = np.array([np.concatenate([q[j, :nope], rope(q[j, nope:], t, rop, self.base,
-                                                                  False)]) for j in range(H)])
+                                                                  False, self.rs)])
+                               for j in range(H)])
                 kh = np.array([np.concatenate([kv[j, :nope], kpe]) for j in range(H)])
                 qs.append(qh)
                 ks.append(kh)
                 vs.append(kv[:, nope:])
-            scale = 1.0 / np.sqrt(nope + rop)
+            scale = self.rs.kq_mul / np.sqrt(nope + rop)
             for t in range(T):
                 heads = []
                 for j in range(H):
@@ -219,6 +291,9 @@ class Model:
                 q = q + self.w(p + "attn_q.bias")
                 kk = kk + self.w(p + "attn_k.bias")
                 v = v + self.w(p + "attn_v.bias")
+            if self.arch == "olmoe":  # RMSNorm over the whole q and k projections
+                q = rms(q, self.w(p + "attn_q_norm.weight"), self.eps)
+                kk = rms(kk, self.w(p + "attn_k_norm.weight"), self.eps)
             q = q.reshape(H, hd)
             kk = kk.reshape(Hkv, hd)
             v = v.reshape(Hkv, hd)
@@ -226,8 +301,10 @@ class Model:
                 qn, kn = self.w(p + "attn_q_norm.weight"), self.w(p + "attn_k_norm.weight")
                 q = np.array([rms(q[j], qn, self.eps) for j in range(H)])
                 kk = np.array([rms(kk[j], kn, self.eps) for j in range(Hkv)])
-            q = np.array([rope(q[j], t, self.n_rot, self.base, self.neox) for j in range(H)])
-            kk = np.array([rope(kk[j], t, self.n_rot, self.base, self.neox) for j in range(Hkv)])
+            q = np.array([rope(q[j], t, self.n_rot, self.base, self.neox, self.rs)
+                          for j in range(H)])
+            kk = np.array([rope(kk[j], t, self.n_rot, self.base, self.neox, self.rs)
+                           for j in range(Hkv)])
             qs.append(q)
             ks.append(kk)
             vs.append(v)

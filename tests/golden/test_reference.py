@@ -3,7 +3,9 @@
 # every fixture's .logits to <= 1e-6 and its 8 greedy ids exactly; negative controls show
 # the comparison catches a wrong feature (rope style, renormalisation, group rule); and it
 # must run on janus gen-model models of every architecture and type, where the engine
-# (`janus logits`) must agree with it within the fixtures' tolerances. Exit 1 on any failure.
+# (`janus logits`) must agree with it within the fixtures' tolerances; and (issue 12 item 6)
+# on olmoe, deepseek2 attn_k_b/attn_v_b and linear/YaRN RoPE models within 3e-6, with
+# negative controls for each feature. Exit 1 on any failure.
 # Env: JANUS_FIXTURES (default ../shared/fixtures), JANUS_BIN (default build/janus).
 # SPDX-License-Identifier: MIT
 import os
@@ -106,6 +108,85 @@ if os.path.exists(BIN):
             d = float(np.max(np.abs(got - logits))) if got.shape == logits.shape else np.inf
             check(d <= tol and int(np.argmax(got)) == int(np.argmax(logits)),
                   f"{name}: janus logits vs reference max|Δ| {d:.2e} (tol {tol:g}), same argmax")
+
+        # 5. issue 12 item 6: olmoe, deepseek2 with attn_k_b / attn_v_b (current converters) and
+        # linear / YaRN RoPE scaling. The engine must agree with the float64 reference to float
+        # rounding (3e-6; measured ≤ 1.4e-6), here on 10 positions.
+        ids10 = [1, 300, 301, 302, 5, 600, 7, 8, 9, 10]
+        yarn_ds = ["--rope-scaling", "yarn", "--rope-factor", "40", "--rope-orig-ctx", "64",
+                   "--yarn-log-mul", "0.0707"]  # DeepSeek-V2-Lite's rope_scaling, small context
+        cases12 = [("olmoe-f32", ["--arch", "olmoe"]),
+                   ("olmoe-bf16-yarn", ["--arch", "olmoe", "--type", "bf16", "--rope-scaling",
+                                            "yarn", "--rope-factor", "8", "--rope-orig-ctx", "32"]),
+                   ("deepseek2-split-f32", ["--arch", "deepseek2", "--mla-split"]),
+                   ("deepseek2-split-yarn-f16", ["--arch", "deepseek2", "--mla-split", "--type",
+                                                 "f16"] + yarn_ds),
+                   ("deepseek2-split-q8_0", ["--arch", "deepseek2", "--mla-split", "--type", "q8_0",
+                                             "--qk-nope", "32", "--v-head", "32", "--kv-lora", "64",
+                                             "--q-lora", "64"]),
+                   ("deepseek2-yarn-nolog", ["--arch", "deepseek2", "--rope-scaling", "yarn",
+                                             "--rope-factor", "16", "--rope-orig-ctx", "48",
+                                             "--yarn-log-mul", "0"]),
+                   ("qwen3moe-linear", ["--arch", "qwen3moe", "--rope-scaling", "linear",
+                                        "--rope-factor", "4"]),
+                   ("llama-yarn-betas", ["--arch", "llama", "--rope-scaling", "yarn", "--rope-factor",
+                                         "16", "--rope-orig-ctx", "48", "--yarn-beta-fast", "16",
+                                         "--yarn-beta-slow", "2"])]
+        engine12 = {}
+        models12 = {}
+        for name, args in cases12:
+            path = os.path.join(tmp, name + ".gguf")
+            r = subprocess.run([BIN, "gen-model", "--seed", "7", "-o", path] + args,
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                check(False, f"gen-model {name}: {r.stderr.strip()}")
+                continue
+            model = models12[name] = reference.Model(path)
+            want = model.forward(ids10)
+            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids10))],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                check(False, f"{name}: janus logits failed: {r.stderr.strip()}")
+                continue
+            got = engine12[name] = np.array([float(v) for v in r.stdout.split()])
+            d = float(np.max(np.abs(got - want))) if got.shape == want.shape else np.inf
+            check(d <= 3e-6 and float(np.std(want)) > 1e-3,
+                  f"{name}: janus logits vs float64 reference max|Δ| {d:.2e} (tol 3e-6)")
+        # the split file holds exactly kv_b's values: same logits as the kv_b file
+        path = os.path.join(tmp, "deepseek2-kvb-f32.gguf")
+        subprocess.run([BIN, "gen-model", "--arch", "deepseek2", "--seed", "7", "-o", path],
+                       capture_output=True)
+        if "deepseek2-split-f32" in engine12 and os.path.exists(path):
+            kvb = reference.Model(path)
+            d_ref = float(np.max(np.abs(kvb.forward(ids10)
+                                        - models12["deepseek2-split-f32"].forward(ids10))))
+            check(d_ref <= 1e-9, f"reference: attn_kv_b and attn_k_b/attn_v_b files agree "
+                  f"({d_ref:.1e})")
+            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids10))],
+                               capture_output=True, text=True)
+            got = np.array([float(v) for v in r.stdout.split()])
+            d = float(np.max(np.abs(got - engine12["deepseek2-split-f32"])))
+            check(r.returncode == 0 and d <= 3e-6,
+                  f"engine: attn_kv_b and attn_k_b/attn_v_b files agree (max|Δ| {d:.2e})")
+        # negative controls: ignoring YaRN, deepseek2's mscale² or olmoe's NEOX is caught
+        if "deepseek2-split-yarn-f16" in engine12:
+            got = engine12["deepseek2-split-yarn-f16"]
+            m = models12["deepseek2-split-yarn-f16"]
+            rs = m.rs
+            m.rs = reference.RopeScaling()
+            d = float(np.max(np.abs(m.forward(ids10) - got)))
+            check(d > 1e-2, f"negative control: YaRN ignored moves the logits by {d:.2e}")
+            m.rs = rs
+            kq, rs.kq_mul = rs.kq_mul, 1.0
+            d = float(np.max(np.abs(m.forward(ids10) - got)))
+            check(kq > 1.5 and d > 1e-2,
+                  f"negative control: deepseek2 mscale² ({kq:.3f}) ignored moves the logits by "
+                  f"{d:.2e}")
+        if "olmoe-f32" in engine12:
+            m = models12["olmoe-f32"]
+            m.neox = False
+            d = float(np.max(np.abs(m.forward(ids10) - engine12["olmoe-f32"])))
+            check(d > 1e-2, f"negative control: olmoe NEOX->NORM moves the logits by {d:.2e}")
 else:
     check(False, f"janus binary {BIN} not found (set JANUS_BIN)")
 

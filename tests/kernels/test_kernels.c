@@ -378,54 +378,183 @@ SIMD_TEST(swiglu_vs_ref) {
 
 // ---- attention over a paged cache, RoPE
 
+// A random paged cache in KV type `type` (kernels.h) and the same cache as F32 holding the
+// dequantised vectors: n_pages·page_size rows of d_k values, rows `stride` bytes apart
+// (>= the vector's bytes, even), pages shuffled. attn_case_free releases it.
+struct attn_case {
+    int64_t d_k, d_v, page_size, n_kv, n_pages;
+    int latent;
+    uint8_t *kp, *vp; // stored in the type
+    float *kf, *vf;   // dequantised, F32 rows of d_k
+    int32_t *pages;
+    struct kern_kv kv, kvf; // the typed cache and its F32 twin
+};
+
+static void attn_case_make(struct attn_case *c, struct rng *g, int it, int type) {
+    c->latent = it % 3 == 2; // GQA-like (separate V, d_v = d_k) or latent (v = k, d_v < d_k)
+    c->d_k = 1 + rng_below(g, it < 20 ? 20 : 200);
+    c->d_v = c->latent ? 1 + rng_below(g, (uint32_t)c->d_k) : c->d_k;
+    c->page_size = 1 + rng_below(g, 16), c->n_kv = 1 + rng_below(g, 150);
+    c->n_pages = (c->n_kv + c->page_size - 1) / c->page_size + 3;
+    const int64_t n_rows = c->n_pages * c->page_size, d = c->d_k;
+    const int64_t stride = kern_kv_bytes(type, d) + (type == KERN_KV_F32 ? 4 : 2) * rng_below(g, 4);
+    c->kp = malloc((size_t)(stride * n_rows)), c->vp = malloc((size_t)(stride * n_rows));
+    c->kf = malloc(sizeof(float) * n_rows * d), c->vf = malloc(sizeof(float) * n_rows * d);
+    float *x = malloc(sizeof(float) * d);
+    for (int64_t r = 0; r < n_rows; r++) {
+        for (int w = 0; w < 2; w++) {
+            fill_normal(g, x, d, 1.0);
+            uint8_t *dst = (w ? c->vp : c->kp) + r * stride;
+            kern_kv_store(type, dst, x, d);
+            kern_kv_load(type, (w ? c->vf : c->kf) + r * d, dst, d);
+        }
+    }
+    free(x);
+    c->pages = malloc(sizeof(int32_t) * c->n_pages);
+    for (int64_t p = 0; p < c->n_pages; p++)
+        c->pages[p] = (int32_t)p;
+    for (int64_t p = c->n_pages - 1; p > 0; p--) { // pages out of order, as in the pool
+        int64_t j = rng_below(g, (uint32_t)p + 1);
+        int32_t t = c->pages[p];
+        c->pages[p] = c->pages[j];
+        c->pages[j] = t;
+    }
+    c->kv = (struct kern_kv){.k = c->kp,
+                             .v = c->latent ? c->kp : c->vp,
+                             .pages = c->pages,
+                             .page_size = c->page_size,
+                             .k_row = stride,
+                             .v_row = stride,
+                             .type = type};
+    c->kvf = (struct kern_kv){.k = c->kf,
+                              .v = c->latent ? c->kf : c->vf,
+                              .pages = c->pages,
+                              .page_size = c->page_size,
+                              .k_row = d * (int64_t)sizeof(float),
+                              .v_row = d * (int64_t)sizeof(float),
+                              .type = KERN_KV_F32};
+}
+
+static void attn_case_free(struct attn_case *c) {
+    free(c->kp), free(c->vp), free(c->kf), free(c->vf), free(c->pages);
+}
+
+// Every SIMD table against the reference for every KV type, and each table over an F16/Q8_0
+// cache bit-identical to itself over the F32 cache of the dequantised vectors (its loads
+// widen exactly: only the arithmetic order may differ from the reference, never the values).
 SIMD_TEST(attn_paged_vs_ref) {
     const struct kern_ops *r = kern_ref();
-    struct rng g;
-    rng_init(&g, 8);
-    for (int it = 0; it < 60; it++) {
-        // GQA-like (d_v = d_k, separate V) and latent-like (v = k, d_v < d_k) shapes.
-        const int latent = it % 3 == 2;
-        const int64_t d_k = 1 + rng_below(&g, it < 20 ? 20 : 200);
-        const int64_t d_v = latent ? 1 + rng_below(&g, (uint32_t)d_k) : d_k;
-        const int64_t page_size = 1 + rng_below(&g, 16), n_kv = 1 + rng_below(&g, 150);
-        const int64_t n_pages = (n_kv + page_size - 1) / page_size + 3;
-        const int64_t row = d_k + rng_below(&g, 4); // row stride >= d_k (head offsets)
-        float *kp = malloc(sizeof(float) * n_pages * page_size * row);
-        float *vp = malloc(sizeof(float) * n_pages * page_size * row);
-        int32_t *pages = malloc(sizeof(int32_t) * n_pages);
-        float *q = malloc(sizeof(float) * d_k), *o1 = malloc(sizeof(float) * d_v);
-        float *o2 = malloc(sizeof(float) * d_v);
-        float *s1 = malloc(sizeof(float) * n_kv), *s2 = malloc(sizeof(float) * n_kv);
-        fill_normal(&g, kp, n_pages * page_size * row, 1.0);
-        fill_normal(&g, vp, n_pages * page_size * row, 1.0);
-        fill_normal(&g, q, d_k, it % 4 == 0 ? 4.0 : 1.0);
-        for (int64_t p = 0; p < n_pages; p++)
-            pages[p] = (int32_t)p;
-        for (int64_t p = n_pages - 1; p > 0; p--) { // pages out of order, as in the pool
-            int64_t j = rng_below(&g, (uint32_t)p + 1);
-            int32_t t = pages[p];
-            pages[p] = pages[j];
-            pages[j] = t;
-        }
-        struct kern_kv kv = {.k = kp,
-                             .v = latent ? kp : vp,
-                             .pages = pages,
-                             .page_size = page_size,
-                             .k_row = row,
-                             .v_row = row};
-        const float scale = 1.0f / sqrtf((float)d_k);
-        r->attn(o2, s2, q, &kv, n_kv, d_k, d_v, scale);
-        k->attn(o1, s1, q, &kv, n_kv, d_k, d_v, scale);
-        // Each output is a convex combination of values: compare against Σ p_j |v_j|.
-        for (int64_t i = 0; i < d_v; i++) {
-            double mag = 0;
+    for (int type = 0; type < KERN_KV_COUNT; type++) {
+        struct rng g;
+        rng_init(&g, 8 + (uint64_t)type);
+        for (int it = 0; it < 60; it++) {
+            struct attn_case c;
+            attn_case_make(&c, &g, it, type);
+            const int64_t d_k = c.d_k, d_v = c.d_v, n_kv = c.n_kv;
+            float *q = malloc(sizeof(float) * d_k), *o1 = malloc(sizeof(float) * d_v);
+            float *o2 = malloc(sizeof(float) * d_v), *o3 = malloc(sizeof(float) * d_v);
+            float *s1 = malloc(sizeof(float) * n_kv), *s2 = malloc(sizeof(float) * n_kv);
+            float *s3 = malloc(sizeof(float) * n_kv);
+            fill_normal(&g, q, d_k, it % 4 == 0 ? 4.0 : 1.0);
+            const float scale = 1.0f / sqrtf((float)d_k);
+            r->attn(o2, s2, q, &c.kv, n_kv, d_k, d_v, scale);
+            k->attn(o1, s1, q, &c.kv, n_kv, d_k, d_v, scale);
+            // Each output is a convex combination of values: compare against Σ p_j |v_j|.
+            for (int64_t i = 0; i < d_v; i++) {
+                double mag = 0;
+                for (int64_t j = 0; j < n_kv; j++)
+                    mag += s2[j] * fabs(((const float *)kern_kv_v(&c.kvf, j))[i]);
+                ASSERT_LE(fabs((double)o1[i] - o2[i]),
+                          1e-5 * (mag + 1e-30) * (1 + sqrt((double)n_kv)));
+            }
             for (int64_t j = 0; j < n_kv; j++)
-                mag += s2[j] * fabs(kern_kv_v(&kv, j)[i]);
-            ASSERT_LE(fabs((double)o1[i] - o2[i]), 1e-5 * (mag + 1e-30) * (1 + sqrt((double)n_kv)));
+                ASSERT_LE(fabs((double)s1[j] - s2[j]), 1e-5 * s2[j] + 1e-7);
+            if (type != KERN_KV_F32) {
+                k->attn(o3, s3, q, &c.kvf, n_kv, d_k, d_v, scale);
+                ASSERT_MEM_EQ(o3, o1, sizeof(float) * d_v);
+                ASSERT_MEM_EQ(s3, s1, sizeof(float) * n_kv);
+            }
+            attn_case_free(&c);
+            free(q), free(o1), free(o2), free(o3), free(s1), free(s2), free(s3);
+            if (test_current_failed) {
+                printf("  (failed with KV type %s, case %d)\n", kern_kvtype_name(type), it);
+                return;
+            }
         }
-        for (int64_t j = 0; j < n_kv; j++)
-            ASSERT_LE(fabs((double)s1[j] - s2[j]), 1e-5 * s2[j] + 1e-7);
-        free(kp), free(vp), free(pages), free(q), free(o1), free(o2), free(s1), free(s2);
+    }
+}
+
+// The specification of the F16/Q8_0 caches: the reference over a typed cache gives exactly
+// the bits of the reference over the F32 cache of its dequantised vectors.
+TEST(attn_kv_types_ref_equals_dequantised_f32) {
+    const struct kern_ops *r = kern_ref();
+    for (int type = KERN_KV_F16; type < KERN_KV_COUNT; type++) {
+        struct rng g;
+        rng_init(&g, 18 + (uint64_t)type);
+        for (int it = 0; it < 40; it++) {
+            struct attn_case c;
+            attn_case_make(&c, &g, it, type);
+            float *q = malloc(sizeof(float) * c.d_k), *o1 = malloc(sizeof(float) * c.d_v);
+            float *o2 = malloc(sizeof(float) * c.d_v), *s1 = malloc(sizeof(float) * c.n_kv);
+            float *s2 = malloc(sizeof(float) * c.n_kv);
+            fill_normal(&g, q, c.d_k, 1.0);
+            r->attn(o1, s1, q, &c.kv, c.n_kv, c.d_k, c.d_v, 0.25f);
+            r->attn(o2, s2, q, &c.kvf, c.n_kv, c.d_k, c.d_v, 0.25f);
+            ASSERT_MEM_EQ(o1, o2, sizeof(float) * c.d_v);
+            ASSERT_MEM_EQ(s1, s2, sizeof(float) * c.n_kv);
+            attn_case_free(&c);
+            free(q), free(o1), free(o2), free(s1), free(s2);
+        }
+    }
+}
+
+// KV vector storage: F16 rounds like fp32_to_fp16; Q8_0 whole blocks are q8_0_quantize_row's
+// bytes, a partial last block quantises its values alone (zero-padded: padding qs 0), and
+// every value comes back within half a quantisation step d = amax/127 of its block plus
+// the F16 rounding of d (|q| <= 127 times 2^-11 d).
+TEST(kv_store_load_types) {
+    struct rng g;
+    rng_init(&g, 31);
+    ASSERT_EQ(kern_kv_bytes(KERN_KV_F32, 5), 20);
+    ASSERT_EQ(kern_kv_bytes(KERN_KV_F16, 5), 10);
+    ASSERT_EQ(kern_kv_bytes(KERN_KV_Q8_0, 32), 34);
+    ASSERT_EQ(kern_kv_bytes(KERN_KV_Q8_0, 33), 68);
+    for (int t = 0; t < KERN_KV_COUNT; t++)
+        ASSERT_EQ(kern_kvtype_parse(kern_kvtype_name(t)), t);
+    ASSERT_EQ(kern_kvtype_parse("q4_0"), -1);
+    ASSERT_EQ(kern_kvtype_parse("F16"), -1);
+    ASSERT(kern_kvtype_name(KERN_KV_COUNT) == NULL);
+    for (int it = 0; it < 200; it++) {
+        const int64_t n = 1 + rng_below(&g, 150);
+        float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n);
+        uint8_t *buf =
+            malloc((size_t)(kern_kv_bytes(KERN_KV_F32, n) + kern_kv_bytes(KERN_KV_Q8_0, n)));
+        fill_normal(&g, x, n, it % 3 ? 1.0 : 100.0);
+        kern_kv_store(KERN_KV_F16, buf, x, n);
+        kern_kv_load(KERN_KV_F16, y, buf, n);
+        for (int64_t i = 0; i < n; i++)
+            ASSERT_EQ(y[i], fp16_to_fp32(fp32_to_fp16(x[i])));
+        kern_kv_store(KERN_KV_Q8_0, buf, x, n);
+        kern_kv_load(KERN_KV_Q8_0, y, buf, n);
+        const struct block_q8_0 *b = (const struct block_q8_0 *)buf;
+        for (int64_t b0 = 0; b0 < n; b0 += 32) {
+            const int64_t m = n - b0 < 32 ? n - b0 : 32;
+            float pad[32] = {0}, amax = 0;
+            memcpy(pad, x + b0, sizeof(float) * (size_t)m);
+            struct block_q8_0 want;
+            q8_0_quantize_row(&want, pad, 32);
+            ASSERT_MEM_EQ(&b[b0 / 32], &want, sizeof want);
+            for (int64_t i = m; i < 32; i++)
+                ASSERT_EQ(b[b0 / 32].qs[i], 0);
+            for (int64_t i = 0; i < m; i++)
+                amax = fabsf(pad[i]) > amax ? fabsf(pad[i]) : amax;
+            for (int64_t i = 0; i < m; i++)
+                ASSERT_LE(fabs((double)y[b0 + i] - x[b0 + i]), amax / 127.0 * 0.57 + 1e-30);
+        }
+        kern_kv_store(KERN_KV_F32, buf, x, n);
+        kern_kv_load(KERN_KV_F32, y, buf, n);
+        ASSERT_MEM_EQ(y, x, sizeof(float) * (size_t)n);
+        free(x), free(y), free(buf);
     }
 }
 

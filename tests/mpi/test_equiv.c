@@ -4,7 +4,8 @@
 // each deployment runs on a sub-communicator of n_a + n_e ranks, the other ranks wait.
 // nranks: 6
 // SPDX-License-Identifier: MIT
-// Covered: the Mixtral-style (llama), qwen2moe and deepseek2 fixture models, (attention, MoE) in
+// Covered: the Mixtral-style (llama), qwen2moe and deepseek2 fixture models (and gen-model
+// olmoe and split-kv_b YaRN deepseek2, issue 12), (attention, MoE) in
 // {(1,1), (1,2), (2,3), (3,2), (2,4)}, emulated nodes of 1 and 2 ranks (and two emulated hosts
 // with interleaved ranks: non-consecutive nodes), every exchange scheme and every scheduler
 // policy (plus the adaptive choice after a real calibration), replicas wherever n_e >= 2
@@ -12,13 +13,16 @@
 // local batches that run empty as sequences end): last-prompt-position logits within 1e-4 of the
 // monolithic executor, the 8 greedy tokens identical (and equal to the fixtures' .greedy),
 // schedule digests compared on every layer, and cross-node / local message counts equal SPEC
-// §4's formulas.
+// §4's formulas. KV cache types: F16 and Q8_0 deployments equal the monolithic run with the
+// same type (issue 12 item 3).
 #include "../test.h"
 
 #include "actsched/actsched.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
+#include "kernels/kernels.h"
+#include "model/genmodel.h"
 #include "runtime/exec.h"
 #include "runtime/worker_mpi.h"
 #include "runtime/worker_stats.h"
@@ -310,4 +314,205 @@ TEST(mpi_equals_monolithic) {
     MPI_Barrier(MPI_COMM_WORLD);
     ASSERT_EQ(g_fail, 0);
     if (me == 0) ASSERT(n_deploy >= 3 * (9 * 7 + 4 * 3));
+}
+
+// KV cache types (issue 12 item 3): the attention ranks own the KV cache, so --kv-type must
+// reach them. With F16 and Q8_0 a (2, 3) deployment gives the greedy tokens of the
+// monolithic executor with the same KV type and logits within 1e-4 of it, while its Q8_0
+// logits differ from the F32 ones (the type was applied, not dropped on the way).
+TEST(mpi_kv_types_equal_monolithic) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    static const char *models[] = {"llama-moe-f32", "deepseek2-v2-f32"}; // GQA and MLA caches
+    const int32_t n_a = 2, n_e = 3;
+    g_fail = 0;
+    int n_deploy = 0;
+    for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/%s.gguf", test_fixtures_dir(), models[m]);
+        struct workload wl;
+        struct outcome ref[KERN_KV_COUNT], got = {0};
+        memset(ref, 0, sizeof ref);
+        int32_t V = 0;
+        if (me == 0) {
+            ASSERT_EQ(load_workload(models[m], &wl), 0);
+            for (int t = 0; t < KERN_KV_COUNT; t++) {
+                struct exec *mono = NULL;
+                char err[512] = "";
+                struct exec_mono_params mp = {.model_path = path,
+                                              .n_threads = 1,
+                                              .n_attn = 1,
+                                              .max_seqs = 4,
+                                              .max_rows = 16,
+                                              .n_ctx = 64,
+                                              .kv_type = t};
+                ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
+                V = mono->info.n_vocab;
+                ref[t].logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+                uint64_t allocs = 0;
+                ASSERT_OK(run_workload(mono, &wl, &ref[t], &allocs));
+                exec_destroy(&mono);
+            }
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+        }
+        MPI_Comm sub = MPI_COMM_NULL;
+        ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
+        for (int t = KERN_KV_F16; t < KERN_KV_COUNT && sub != MPI_COMM_NULL; t++) {
+            struct worker_mpi_params p;
+            worker_mpi_default_params(&p);
+            p.model_path = path;
+            p.parent = sub;
+            p.n_attn = n_a;
+            p.n_moe = n_e;
+            p.calibrate = 0;
+            p.max_seqs = 4;
+            p.max_rows = 16;
+            p.n_ctx = 64;
+            p.kv_type = t;
+            struct exec *e = NULL;
+            char err[512] = "";
+            int rc = worker_mpi_start(&p, &e, err, sizeof err);
+            if (rc) {
+                EXPECT(0, "start kv %s: %s", kern_kvtype_name(t), err);
+                continue;
+            }
+            if (me != 0) continue;
+            n_deploy++;
+            uint64_t allocs = 0;
+            rc = run_workload(e, &wl, &got, &allocs);
+            EXPECT(rc == JANUS_OK && allocs == 0, "%s kv %s: run %d, %llu allocations", models[m],
+                   kern_kvtype_name(t), rc, (unsigned long long)allocs);
+            double worst = 0, off_f32 = 0;
+            for (int s = 0; s < N_SEQ; s++) {
+                EXPECT(!memcmp(got.tokens[s], ref[t].tokens[s], sizeof got.tokens[s]),
+                       "%s kv %s: greedy tokens of sequence %d differ from the monolithic run",
+                       models[m], kern_kvtype_name(t), s + 1);
+                for (int32_t v = 0; v < V; v++) {
+                    const int64_t i = (int64_t)s * V + v;
+                    worst = fmax(worst, fabs((double)got.logits[i] - ref[t].logits[i]));
+                    off_f32 = fmax(off_f32, fabs((double)got.logits[i] - ref[0].logits[i]));
+                }
+            }
+            EXPECT(worst <= 1e-4, "%s kv %s: logits differ from the monolithic run by %g",
+                   models[m], kern_kvtype_name(t), worst);
+            if (t == KERN_KV_Q8_0)
+                EXPECT(off_f32 > 1e-4, "%s kv q8_0: logits equal F32's (%g): type not applied?",
+                       models[m], off_f32);
+            exec_destroy(&e);
+        }
+        if (sub != MPI_COMM_NULL) comm_free(&sub);
+        for (int t = 0; t < KERN_KV_COUNT; t++)
+            mem_free(ref[t].logits);
+        mem_free(got.logits);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
+    if (me == 0) ASSERT_EQ(n_deploy, 4);
+}
+
+// Issue 12 item 6: olmoe and deepseek2 as current converters write it (attn_k_b / attn_v_b,
+// DeepSeek-V2-Lite's YaRN settings at a small context) run disaggregated as they run
+// monolithically: logits within 1e-4, identical greedy tokens, on (1,2) and (2,3).
+TEST(mpi_equals_monolithic_issue12_archs) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    static const char *const tags[] = {"olmoe", "deepseek2-split-yarn"};
+    static const int32_t splits[][2] = {{1, 2}, {2, 3}};
+    g_fail = 0;
+    for (size_t m = 0; m < JANUS_ARRAY_SIZE(tags); m++) {
+        char path[1024] = "";
+        if (me == 0) {
+            struct genmodel_params gp;
+            genmodel_default_params(&gp, m == 0 ? GENMODEL_ARCH_OLMOE : GENMODEL_ARCH_DEEPSEEK2);
+            gp.seed = 11;
+            if (m == 1) {
+                gp.mla_split = 1;
+                gp.rope_scaling = GENMODEL_ROPE_YARN;
+                gp.rope_factor = 40.0f;
+                gp.rope_orig_ctx = 16;
+                gp.yarn_log_mul = 0.0707f;
+            }
+            snprintf(path, sizeof path, "%s/equiv-%s.gguf", test_tmpdir(), tags[m]);
+            char err[256];
+            EXPECT(genmodel_write(&gp, path, err, sizeof err) == JANUS_OK, "gen %s: %s", tags[m],
+                   err);
+        }
+        MPI_Bcast(path, (int)sizeof path, MPI_CHAR, 0, MPI_COMM_WORLD);
+        struct workload wl = {.n_tok = {7, 4, 9}};
+        for (int s = 0; s < N_SEQ; s++)
+            for (int i = 0; i < wl.n_tok[s]; i++)
+                wl.tok[s][i] = i == 0 ? 1 : 3 + (int32_t)((s * 131 + i * 57) % 800);
+        struct outcome ref = {0}, got = {0};
+        int32_t V = 0;
+        if (me == 0) {
+            struct exec *mono = NULL;
+            char err[512] = "";
+            struct exec_mono_params mp = {.model_path = path,
+                                          .n_threads = 1,
+                                          .n_attn = 1,
+                                          .max_seqs = 4,
+                                          .max_rows = 16,
+                                          .n_ctx = 64};
+            ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
+            V = mono->info.n_vocab;
+            ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+            uint64_t allocs = 0;
+            ASSERT_OK(run_workload(mono, &wl, &ref, &allocs));
+            exec_destroy(&mono);
+        }
+        for (size_t c = 0; c < JANUS_ARRAY_SIZE(splits); c++) {
+            const int32_t n_a = splits[c][0], n_e = splits[c][1];
+            MPI_Comm sub = MPI_COMM_NULL;
+            ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
+            if (sub != MPI_COMM_NULL) {
+                struct worker_mpi_params p;
+                worker_mpi_default_params(&p);
+                p.model_path = path;
+                p.parent = sub;
+                p.n_attn = n_a;
+                p.n_moe = n_e;
+                p.max_seqs = 4;
+                p.max_rows = 16;
+                p.n_ctx = 64;
+                p.seed = 7;
+                struct exec *e = NULL;
+                char err[512] = "";
+                int rc = worker_mpi_start(&p, &e, err, sizeof err);
+                EXPECT(rc == JANUS_OK, "%s start (%d,%d): %s", tags[m], n_a, n_e, err);
+                if (rc == JANUS_OK && me == 0) {
+                    uint64_t allocs = 0;
+                    rc = run_workload(e, &wl, &got, &allocs);
+                    EXPECT(rc == JANUS_OK, "%s (%d,%d): run failed %d", tags[m], n_a, n_e, rc);
+                    double worst = 0;
+                    for (int s = 0; s < N_SEQ; s++) {
+                        EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
+                               "%s (%d,%d): greedy tokens of sequence %d differ", tags[m], n_a, n_e,
+                               s + 1);
+                        for (int32_t v = 0; v < V; v++)
+                            worst = fmax(
+                                worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
+                    }
+                    EXPECT(worst <= 1e-4, "%s (%d,%d): logits differ by %g", tags[m], n_a, n_e,
+                           worst);
+                    fprintf(stderr, "  %s (%d,%d): max |dlogit| %.3g vs monolithic\n", tags[m], n_a,
+                            n_e, worst);
+                    exec_destroy(&e);
+                }
+                comm_free(&sub);
+            }
+        }
+        mem_free(ref.logits);
+        mem_free(got.logits);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
 }

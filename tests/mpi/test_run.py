@@ -6,7 +6,8 @@
 # --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
 # refused); recorded expert statistics feed janus place and the placed layout runs;
 # --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
-# non-zero with a one-line report (no hang); bad deployment options give one error line.
+# non-zero with a one-line report (no hang); --kv-type reaches the attention ranks; bad
+# deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
 import re
@@ -189,6 +190,25 @@ def test_schedule_mismatch_detected():
     check(secs < 60, f"schedule mismatch took {secs:.1f} s")
 
 
+def test_kv_type_forwarded():
+    # --kv-type reaches the attention ranks (they own the KV cache): `janus run --logits` equals
+    # `janus logits` with the same KV type within 1e-4, and Q8_0's logits differ from F32's.
+    model = "deepseek2-v2-f32"
+    path, ids = f"{FIX}/models/{model}.gguf", ",".join(ids_of(model, 3))
+    mono = {}
+    for t in ("f32", "q8_0"):
+        rc, out, err, _ = run(["logits", "-m", path, "-t", ids, "--kv-type", t])
+        check(rc == 0, f"janus logits --kv-type {t}: {err.strip()}")
+        mono[t] = [float(x) for x in out.split()]
+        rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "1", "--logits", "--kv-type", t,
+                               "--attn", "2", "--moe", "2"])
+        lg = [float(x) for x in out.split()] if rc == 0 else []
+        ok = len(lg) == len(mono[t]) and max(abs(a - b) for a, b in zip(lg, mono[t])) <= 1e-4
+        check(ok, f"run --kv-type {t}: --logits differ from janus logits --kv-type {t} ({err.strip()})")
+    d = max(abs(a - b) for a, b in zip(mono["f32"], mono["q8_0"])) if mono["f32"] and mono["q8_0"] else 0
+    check(d > 1e-4, f"--kv-type q8_0 logits equal f32's (max diff {d})")
+
+
 def test_bad_options():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     cases = [
@@ -197,6 +217,7 @@ def test_bad_options():
         (["--slots", "1"], "--slots"),
         (["--layout", "/nonexistent.json"], "nonexistent"),
         (["--comm-cost", "cross_lat_us=x"], "--comm-cost"),
+        (["--kv-type", "q4_0"], "--kv-type"),
     ]
     for extra, needle in cases:
         rc, out, err, secs = run(["run", "-m", path, "-t", "1,2,3", "-n", "2", "--attn", "1", "--moe", "2"] + extra)
@@ -207,7 +228,7 @@ def test_bad_options():
 if __name__ == "__main__":
     for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
               test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
-              test_bad_options]:
+              test_kv_type_forwarded, test_bad_options]:
         n = len(failures)
         t()
         print(("ok   " if len(failures) == n else "FAIL ") + t.__name__)

@@ -266,6 +266,39 @@ TEST(greedy_matches_fixtures) {
     }
 }
 
+// KV cache types through the API: the default is F32; a Q8_0 session decodes the fixture
+// prompt to logits close to (but not bit-equal with) the F32 session's, an F16 one too.
+TEST(session_kv_types) {
+    ASSERT_EQ(janus_session_default_params().kv_type, JANUS_KV_F32);
+    ASSERT_STR_EQ(janus_kv_type_name(JANUS_KV_F32), "f32");
+    ASSERT_STR_EQ(janus_kv_type_name(JANUS_KV_F16), "f16");
+    ASSERT_STR_EQ(janus_kv_type_name(JANUS_KV_Q8_0), "q8_0");
+    ASSERT(janus_kv_type_name(3) == NULL);
+    janus_model_t *m = open_or_null("deepseek2-v2-f32");
+    ASSERT(m != NULL);
+    static const int32_t toks[] = {1, 384, 263, 274, 322, 341, 300, 290};
+    float lg[3][768];
+    for (int t = 0; t < 3; t++) {
+        struct janus_session_params sp = janus_session_default_params();
+        sp.n_ctx = 16;
+        sp.kv_type = t;
+        janus_session_t *s = NULL;
+        ASSERT_OK(janus_session_create(m, &sp, &s));
+        const float *out = NULL;
+        ASSERT_OK(janus_session_decode(s, 0, toks, 8, &out));
+        memcpy(lg[t], out, sizeof lg[t]);
+        janus_session_destroy(&s);
+    }
+    double d16 = 0, d8 = 0;
+    for (int v = 0; v < 768; v++) {
+        d16 = fmax(d16, fabs((double)lg[1][v] - lg[0][v]));
+        d8 = fmax(d8, fabs((double)lg[2][v] - lg[0][v]));
+    }
+    ASSERT(d16 > 0 && d16 < 5e-3);
+    ASSERT(d8 > 0 && d8 < 0.15);
+    janus_model_close(&m);
+}
+
 TEST(sessions_independent) {
     janus_model_t *m = open_or_null("qwen2moe-f32");
     ASSERT(m != NULL);
@@ -330,15 +363,17 @@ TEST(session_errors) {
     ASSERT(m != NULL);
     janus_session_t *const sentinel = (janus_session_t *)&m;
     janus_session_t *s = sentinel;
-    struct janus_session_params bad[5];
-    for (int i = 0; i < 5; i++)
+    struct janus_session_params bad[7];
+    for (int i = 0; i < 7; i++)
         bad[i] = janus_session_default_params();
     bad[0].n_seq = 0;
     bad[1].n_ctx = 0;
     bad[2].n_batch = 0;
     bad[3].n_threads = 0;
     bad[4].n_ctx = (1 << 20) + 1;
-    for (int i = 0; i < 5; i++)
+    bad[5].kv_type = 3; // no such KV type
+    bad[6].kv_type = -1;
+    for (int i = 0; i < 7; i++)
         ASSERT_EQ(janus_session_create(m, &bad[i], &s), JANUS_EINVAL);
     ASSERT_EQ(janus_session_create(NULL, NULL, &s), JANUS_EINVAL);
     ASSERT_EQ(janus_session_create(m, NULL, NULL), JANUS_EINVAL);

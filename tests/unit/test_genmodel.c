@@ -1,6 +1,7 @@
 // Tests for gen-model (src/model/genmodel.c, cli/cmd_gen_model.c): with default dimensions
 // and the fixture vocabulary, every architecture reproduces its fixture's keys, values,
-// tensor names, shapes and types; every arch × type opens; same seed -> byte-identical,
+// tensor names, shapes and types; every arch × type (olmoe and deepseek2 --mla-split with
+// YaRN keys included) opens; same seed -> byte-identical,
 // different seed -> different; init statistics; the F16/BF16/Q8_0 files hold the F32
 // file's values converted; built-in vocabulary; invalid parameters/flags -> one-line errors.
 // SPDX-License-Identifier: MIT
@@ -121,10 +122,16 @@ TEST(matches_fixture_layout) {
 
 TEST(every_arch_and_type_deterministic) {
     static const uint32_t types[] = {GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_BF16, GGML_TYPE_Q8_0};
-    for (int a = 0; a < 4; a++) {
+    for (int a = 0; a < 6; a++) { // 5: deepseek2 with --mla-split and YaRN keys
         for (int t = 0; t < 4; t++) {
             struct genmodel_params p;
-            genmodel_default_params(&p, (enum genmodel_arch)a);
+            genmodel_default_params(&p, a == 5 ? GENMODEL_ARCH_DEEPSEEK2 : (enum genmodel_arch)a);
+            if (a == 5) {
+                if (t == 3) continue; // q8_0: attn_k_b's ne[0] = qk_nope 16 is not a block
+                p.mla_split = 1;
+                p.rope_scaling = GENMODEL_ROPE_YARN;
+                p.rope_factor = 40.0f;
+            }
             p.type = types[t];
             p.seed = 99;
             char p1[512], p2[512], p3[512];
@@ -447,6 +454,13 @@ TEST(cli_flags) {
          "--expert-groups-used 4"},
         {"--arch llama --seed", "missing value"},
         {"--arch llama --weights-scale 2 -o x.gguf", "deepseek2 only"},
+        {"--arch olmoe --n-head-kv 2 -o x.gguf", "--n-head-kv 2 must equal"},
+        {"--arch olmoe --n-ff 64 -o x.gguf", "olmoe has no dense"},
+        {"--arch llama --mla-split -o x.gguf", "--mla-split applies to deepseek2"},
+        {"--arch llama --rope-scaling ntk -o x.gguf", "--rope-scaling must be"},
+        {"--arch llama --rope-scaling yarn -o x.gguf", "--rope-factor"},
+        {"--arch llama --rope-factor 4 -o x.gguf", "need --rope-scaling"},
+        {"--arch qwen3moe --yarn-log-mul 0.1 -o x.gguf", "deepseek2 only"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = run_cli(bad[i].args, line, sizeof line);

@@ -421,10 +421,10 @@ TEST(init_errors) {
     d.model = "gpt2";
     d.merges = merges;
     d.n_merges = 1;
-    d.pre.ptr = "tekken";
-    d.pre.len = 6;
+    d.pre.ptr = "tekken2";
+    d.pre.len = 7;
     ASSERT_EQ(vocab_init(&v, &d, err, sizeof err), JANUS_EUNSUPPORTED);
-    ASSERT(strstr(err, "'tekken'") != NULL);
+    ASSERT(strstr(err, "'tekken2'") != NULL);
     d.pre.ptr = NULL;
     d.n_merges = 2;
     ASSERT_EQ(vocab_init(&v, &d, err, sizeof err), JANUS_EFORMAT);
@@ -548,11 +548,11 @@ TEST(load_errors) {
     w = gguf_writer_create();
     const char *merges[] = {"a a"};
     ASSERT_OK(gguf_writer_add_str(w, "tokenizer.ggml.model", "gpt2"));
-    ASSERT_OK(gguf_writer_add_str(w, "tokenizer.ggml.pre", "chatglm-bpe"));
+    ASSERT_OK(gguf_writer_add_str(w, "tokenizer.ggml.pre", "chatglm-bpe-v9"));
     ASSERT_OK(gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", toks, 4));
     ASSERT_OK(gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", merges, 1));
     ASSERT_EQ(load_from_writer(w, err, sizeof err), JANUS_EUNSUPPORTED);
-    ASSERT(strstr(err, "chatglm-bpe") != NULL);
+    ASSERT(strstr(err, "'chatglm-bpe-v9'") != NULL);
     gguf_writer_destroy(&w);
 
     // no tokenizer at all
@@ -585,6 +585,7 @@ TEST(pre_llama3_qwen2_default) {
         d.bos = 0; // llama3 adds BOS by default: needs an id
         ASSERT_OK(vocab_init(&v, &d, err, sizeof err));
         ASSERT_STR_EQ(vocab_pre_name(v.pre), names[i]);
+        ASSERT_STR_EQ(v.pre_name, names[i]);
         int n = vocab_tokenize(&v, "ab 1234\n's", 10, 0, 0, ids, 32);
         // every pre-tokenizer keeps "ab" whole and all 10 bytes are covered by one-char tokens
         ASSERT(n >= 8);
