@@ -6,7 +6,8 @@
 # and the default rule's verdict: the mode with the better median at batch 1 (the
 # memory-bound case the modes differ in); within TIE (2 %) keeps mmap.
 # With LLAMA_BENCH=/path/to/llama-bench, each round also runs llama.cpp's batch-1 decode
-# (`-mmp 1` and `-mmp 0`) on the same file in the same minutes.
+# (`-mmp 1` and `-mmp 0`, `-o json`: llama.cpp and its forks) on the same file in the same
+# minutes.
 # Knobs: MODEL (default $JANUS_BENCH_DIR/moe-l8-f16.gguf, made by `make bench`), ROUNDS (5),
 #        THREADS (2), BATCHES (1,16), GEN (30), REPS (3), PROMPT (32), PAUSE (0), TIE (0.02),
 #        OUT (results directory, default $JANUS_BENCH_DIR/results/modes-<stamp>).
@@ -38,8 +39,8 @@ for r in $(seq 1 "$ROUNDS"); do
       --gen "$GEN" --reps "$REPS" --json "--$mode" | tee -a "$OUT/$mode.jsonl"
     if [ -n "${LLAMA_BENCH:-}" ]; then
       mmp=$([ "$mode" = mmap ] && echo 1 || echo 0)
-      "$LLAMA_BENCH" -m "$MODEL" -mmp "$mmp" -p 0 -n "$GEN" -t "$THREADS" -o jsonl \
-        | tee -a "$OUT/llama-$mode.jsonl" || echo "llama-bench failed" >&2
+      "$LLAMA_BENCH" -m "$MODEL" -mmp "$mmp" -p 0 -n "$GEN" -t "$THREADS" -o json \
+        > "$OUT/llama-$mode-$r.json" || echo "llama-bench failed" >&2
     fi
   done
   [ "$r" -lt "$ROUNDS" ] && sleep "$PAUSE"
@@ -62,7 +63,13 @@ for mode in ("mmap", "no-mmap"):
         print(f"{mode:8} {b:5d} {len(v):4d} {statistics.median(v):14.2f} ({min(v):.2f}-{max(v):.2f}){'':6} "
               f"{statistics.median(ld):12.2f} {100 * statistics.median(fb):5.0f}%")
 for mode in ("mmap", "no-mmap"):
-    rs = rows("llama-" + mode + ".jsonl")
+    rs = []
+    for f in sorted(os.listdir(out)):
+        if f.startswith("llama-" + mode + "-") and f.endswith(".json"):
+            try:
+                rs += json.load(open(os.path.join(out, f)))
+            except ValueError:
+                pass
     v = [r.get("avg_ts") for r in rs if r.get("avg_ts")]
     if v:
         print(f"llama.cpp {'-mmp 1' if mode == 'mmap' else '-mmp 0'}: batch 1 median {statistics.median(v):.2f} tok/s "

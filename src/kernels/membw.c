@@ -8,6 +8,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/membw.h"
 
+#include "kernels/kernels.h"
+
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -43,13 +45,20 @@ struct membw_pattern {
     int n_sub;   // interleaved sub-streams per chunk (1, 4 or 8)
     int hint;    // 0: none; 1: L1 512 B + L2 2 KiB ahead; 2: non-temporal (NTA) 1 KiB ahead
     int dynamic; // 1: 512 KiB chunks from a shared counter; 0: a static slice per thread
+    int matvec;  // 1: each chunk is read by the decode's own kernel (below)
 };
 static const struct membw_pattern membw_patterns[MEMBW_N_PATTERNS] = {
-    {"chunk4", 4, 1, 1},     // the engine's access pattern: 4 weight rows at once
-    {"chunk4-nta", 4, 2, 1}, // same, non-temporal prefetch (no cache pollution)
-    {"chunk8", 8, 1, 1},     // more streams per core
-    {"static1", 1, 0, 0},    // one sequential stream per thread: the hardware prefetcher alone
+    {"chunk4", 4, 1, 1, 0},     // the engine's access pattern: 4 weight rows at once
+    {"chunk4-nta", 4, 2, 1, 0}, // same, non-temporal prefetch (no cache pollution)
+    {"chunk8", 8, 1, 1, 0},     // more streams per core
+    {"static1", 1, 0, 0, 0},    // one sequential stream per thread: the hardware prefetcher alone
+    {"matvec", 0, 0, 1, 1},     // the best kernel table's F16 matrix-vector product, one token:
+                                // the decode's own loads, prefetches and row order
 };
+
+// The matvec pattern reads a chunk as MEMBW_MV_ROWS F16 rows of MEMBW_MV_COLS values.
+#define MEMBW_MV_COLS 4096
+#define MEMBW_MV_ROWS (MEMBW_CHUNK_WORDS * 8 / (MEMBW_MV_COLS * 2))
 
 struct membw_ctx {
     enum membw_phase phase;
@@ -60,6 +69,8 @@ struct membw_ctx {
     double *a, *b, *c; // triad arrays of n_elem doubles
     int64_t n_elem;
     uint64_t sink[POOL_MAX_THREADS]; // per-thread read sums (keeps the loads alive)
+    kern_matmul_fn mv;               // matvec pattern: the best table's F16 product
+    float mv_x[MEMBW_MV_COLS];       // its input vector (zeros: no denormal results)
     _Atomic int64_t next_chunk;      // read phase: next chunk to hand out
 };
 
@@ -146,6 +157,15 @@ static void membw_worker(void *vctx, int ith, int nth) {
                 if (!first) break;
                 hi = end;
                 if (lo >= hi) break;
+            }
+            if (pt->matvec) {
+                float y[MEMBW_MV_ROWS];
+                c->mv(y, MEMBW_MV_ROWS, c->buf + lo, c->mv_x, MEMBW_MV_COLS, 1, 0,
+                      (hi - lo) * 8 / (MEMBW_MV_COLS * 2));
+                uint32_t bits;
+                memcpy(&bits, &y[0], sizeof bits);
+                c->sink[ith] += bits;
+                continue;
             }
 #ifdef MEMBW_X86
             if (c->use_avx2) {
@@ -250,6 +270,7 @@ int membw_open(struct membw **out, struct pool *pool, size_t read_bytes) {
     __builtin_cpu_init();
     c->use_avx2 = __builtin_cpu_supports("avx2");
 #endif
+    c->mv = kern_best()->matmul[KERN_W_F16];
     c->phase = MEMBW_INIT;
     pool_run(pool, membw_worker, c);
     c->phase = MEMBW_READ; // one untimed pass warms the TLB and the page tables

@@ -5,8 +5,9 @@
 //           loads in MEMBW_N_PATTERNS patterns: 512 KiB chunks from a shared counter read as
 //           4 interleaved sub-streams with L1/L2 software prefetch (the matmul's access
 //           pattern), the same with non-temporal prefetch, 8 sub-streams, and one static
-//           sequential stream per thread; a pass's read figure is its fastest pattern, so
-//           it bounds what any access pattern (the decode's included) streams;
+//           sequential stream per thread, and the decode's own F16 matrix-vector kernel
+//           (best kernel table, one token) over the buffer; a pass's read figure is its
+//           fastest pattern, so it bounds what the decode's access pattern streams;
 //   triad — STREAM triad a[i] = b[i] + s·c[i] on doubles (static partition), 24 bytes per element
 //           (STREAM's convention: write-allocate traffic not counted).
 // Buffers must exceed the last-level cache; membw_open allocates and touches them (mem.h)
@@ -22,7 +23,7 @@
 #include "base/pool.h"
 
 #define MEMBW_MAX_REPS   64
-#define MEMBW_N_PATTERNS 4
+#define MEMBW_N_PATTERNS 5
 
 struct membw_result {
     int n_threads;
@@ -37,7 +38,7 @@ struct membw_result {
     int best_pattern;                      // index of the largest pattern_gb_s
 };
 
-// Name of read pattern k ("chunk4", "chunk4-nta", "chunk8", "static1").
+// Name of read pattern k ("chunk4", "chunk4-nta", "chunk8", "static1", "matvec").
 const char *membw_pattern_name(int k);
 
 // Buffers for the tests, run by the threads of pool (NULL: 1 thread); read_bytes as below.
