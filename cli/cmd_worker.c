@@ -21,25 +21,6 @@
 
 #define CMD "worker"
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: janus worker --mono -m MODEL --socket PATH [options]\n"
-               "  (internal) the job side of `janus serve`: connects to the front's socket,\n"
-               "  announces the deployment and runs the controller loop.\n"
-               "  --mono               controller and monolithic engine in this one process\n"
-               "  -m, --model FILE     GGUF model\n"
-               "  --socket PATH        the front's Unix socket\n"
-               "  --attn N             attention instances (local batches per step; default 1)\n"
-               "  --max-seqs N         KV slots per attention instance (default 32)\n"
-               "  --ctx N              positions per request (default: model's, at most 4096)\n"
-               "  --budget N           per-step token budget per attention instance (default 256)\n"
-               "  --max-waiting N      waiting-queue bound; beyond it requests are refused (256)\n"
-               "  --threads N          engine threads (default 1)\n"
-               "  --kv-type T          KV cache storage: f32 (default), f16, q8_0\n"
-               "  --heartbeat-ms N     idle heartbeat step period (default 1000)\n"
-               "  --step-delay-ms N    testing: sleep N ms before every step (default 0)\n");
-    fputs(LOAD_OPTS_USAGE, f);
-}
-
 // Every option any worker mode understands; modes ignore what they do not use.
 struct worker_opts {
     int mono;
@@ -50,7 +31,14 @@ struct worker_opts {
     int32_t kv_type;
 };
 
-static int parse(int argc, char **argv, struct worker_opts *o) {
+static const char *const SYNOPSIS =
+    "worker --mono -m MODEL --socket PATH [options]\n\n"
+    "(internal) the job side of `janus serve` / `janus run`: connects to the front's socket,\n"
+    "announces the deployment and runs the controller loop. Without --mono: one MPI rank\n"
+    "(below).\n";
+
+// Parses into o; with help set, prints the usage instead and returns -1.
+static int parse(int argc, char **argv, struct worker_opts *o, int help) {
     *o = (struct worker_opts){.n_attn = 1,
                               .n_moe = 1,
                               .max_seqs = 32,
@@ -58,49 +46,37 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
                               .max_waiting = 256,
                               .n_threads = 1,
                               .heartbeat_ms = 1000};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        int64_t *num = NULL, lo = 0, hi = 0;
-        if (!strcmp(a, "--mono")) {
-            o->mono = 1;
-            takes = 0;
-        } else if (load_opts_flag(&o->lo, a)) {
-            takes = 0;
-        } else if (!v) {
-            return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->model = v;
-        } else if (!strcmp(a, "--socket")) {
-            o->socket = v;
-        } else if (!strcmp(a, "--kv-type")) {
-            if (cli_opt_kv_type(&o->kv_type, v, CMD)) return 1;
-        } else if (!strcmp(a, "--attn")) {
-            num = &o->n_attn, lo = 1, hi = LIMIT_MAX_INSTANCES;
-        } else if (!strcmp(a, "--moe")) {
-            num = &o->n_moe, lo = 1, hi = LIMIT_MAX_INSTANCES;
-        } else if (!strcmp(a, "--max-seqs")) {
-            num = &o->max_seqs, lo = 1, hi = LIMIT_MAX_SEQS;
-        } else if (!strcmp(a, "--ctx")) {
-            num = &o->n_ctx, lo = 2, hi = LIMIT_MAX_CONTEXT;
-        } else if (!strcmp(a, "--budget")) {
-            num = &o->budget, lo = 1, hi = LIMIT_MAX_STEP_ROWS;
-        } else if (!strcmp(a, "--max-waiting")) {
-            num = &o->max_waiting, lo = 0, hi = 1 << 20;
-        } else if (!strcmp(a, "--threads")) {
-            num = &o->n_threads, lo = 1, hi = 1024;
-        } else if (!strcmp(a, "--step-delay-ms")) {
-            num = &o->step_delay_ms, lo = 0, hi = 60000;
-        } else if (!strcmp(a, "--heartbeat-ms")) {
-            num = &o->heartbeat_ms, lo = 10, hi = 3600000;
-        } else {
-            return cli_error(CMD, "unknown argument '%s' (see --help)", a);
-        }
-        if (num && cli_parse_i64(v, lo, hi, num))
-            return cli_error(CMD, "%s needs an integer in [%lld, %lld]", a, (long long)lo,
-                             (long long)hi);
-        i += takes;
+    load_opts_init(&o->lo);
+    const struct cli_opt opts[] = {
+        CLI_OPT_FLAG("mono", 0, &o->mono, "controller and monolithic engine in this one process"),
+        CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model"),
+        CLI_OPT_STR("socket", 0, &o->socket, "PATH", "the front's Unix socket"),
+        CLI_OPT_I64("attn", 0, &o->n_attn, 1, LIMIT_MAX_INSTANCES, "N",
+                    "attention instances (local batches per step; default 1)"),
+        CLI_OPT_I64("moe", 0, &o->n_moe, 1, LIMIT_MAX_INSTANCES, "M",
+                    "MoE instances (MPI mode; ignored with --mono)"),
+        CLI_OPT_I64("max-seqs", 0, &o->max_seqs, 1, LIMIT_MAX_SEQS, "N",
+                    "KV slots per attention instance (default 32)"),
+        CLI_OPT_I64("ctx", 0, &o->n_ctx, 2, LIMIT_MAX_CONTEXT, "N",
+                    "positions per request (default: model's, at most 4096)"),
+        CLI_OPT_I64("budget", 0, &o->budget, 1, LIMIT_MAX_STEP_ROWS, "N",
+                    "per-step token budget per attention instance (default 256)"),
+        CLI_OPT_I64("max-waiting", 0, &o->max_waiting, 0, 1 << 20, "N",
+                    "waiting-queue bound; beyond it requests are refused (256)"),
+        CLI_OPT_I64("threads", 0, &o->n_threads, 1, 1024, "N", "engine threads (default 1)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &o->kv_type, "T",
+                   "KV cache storage: f32 (default), f16, q8_0"),
+        CLI_OPT_I64("heartbeat-ms", 0, &o->heartbeat_ms, 10, 3600000, "N",
+                    "idle heartbeat step period (default 1000)"),
+        CLI_OPT_I64("step-delay-ms", 0, &o->step_delay_ms, 0, 60000, "N",
+                    "testing: sleep N ms before every step (default 0)"),
+        CLI_OPT_TABLE(o->lo.table),
+        CLI_OPT_END};
+    if (help) {
+        cli_opts_help(stdout, SYNOPSIS, opts, NULL);
+        return -1;
     }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (!o->socket) return cli_error(CMD, "missing --socket PATH");
     if (o->budget < o->max_seqs)
@@ -110,8 +86,9 @@ static int parse(int argc, char **argv, struct worker_opts *o) {
 }
 
 int cmd_worker(int argc, char **argv) {
+    struct worker_opts o;
     if (cli_wants_help(argc, argv)) {
-        usage(stdout);
+        (void)parse(argc, argv, &o, 1);
         printf("\n");
         return cmd_worker_mpi(argc, argv); // prints the MPI mode's usage
     }
@@ -119,8 +96,7 @@ int cmd_worker(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
         mono |= !strcmp(argv[i], "--mono");
     if (!mono) return cmd_worker_mpi(argc, argv); // MPI mode: cli/cmd_worker_mpi.c
-    struct worker_opts o;
-    if (parse(argc, argv, &o)) return 1;
+    if (parse(argc, argv, &o, 0)) return 1;
     struct fmap_opts io;
     if (load_opts_finish(&o.lo, CMD, &io)) return 1;
     signal(SIGPIPE, SIG_IGN);

@@ -23,147 +23,121 @@
 
 #define CMD "worker"
 
-static void usage(FILE *f) {
-    fprintf(
-        f,
-        "usage: mpirun -n N+M janus worker -m MODEL --socket PATH --attn N --moe M [options]\n"
-        "  (internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
-        "  instance 0, ranks 1..N-1 attention instances, N..N+M-1 MoE instances.\n"
-        "  --slots C            expert slots per MoE instance (default: E if M = 1, else\n"
-        "                       ceil(E/M)+1; replicas fill the free slots round-robin)\n"
-        "  --layout FILE        replica layout JSON (janus place) instead of round-robin\n"
-        "  --policy P           greedy|optimal|random|round-robin|token-balanced|first\n"
-        "  --comm S             1pc|2pc1|2pc2|auto (default auto: cost model per step)\n"
-        "  --comm-cost SPEC     cost overrides: "
-        "cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps=\n"
-        "  --node-size K        emulated nodes of K ranks per role (0: real hosts; default 1)\n"
-        "  --no-calibrate       skip the start-up ping-pong (defaults + --comm-cost)\n"
-        "  --check-schedule     debug/test: MoE ranks compare the activation schedule digest\n"
-        "                       on every MoE layer (an allreduce; off by default)\n"
-        "  --no-check-schedule  leave the comparison off (the default)\n"
-        "  --max-seqs N --ctx N --budget N --max-waiting N --threads N --heartbeat-ms N --seed N\n"
-        "  --kv-type T          attention ranks' KV cache: f32 (default), f16, q8_0\n"
-        "  --stats-out FILE     at shutdown write the per-layer report (worker_stats.h)\n"
-        "  --logits-out FILE    write the logits of the first sampled row (float32)\n"
-        "  (each rank loads its share: attention ranks the non-expert weights, MoE ranks the\n"
-        "  routers and the expert slabs their layout assigns)\n" LOAD_OPTS_USAGE);
-}
-
 struct mpi_opts {
     struct worker_mpi_params p;
     const char *socket, *stats_out;
     int64_t budget, max_waiting, heartbeat_ms;
+    int no_calibrate, check_schedule, no_check_schedule;
     struct load_opts lo;
 };
 
-static int parse(int argc, char **argv, struct mpi_opts *o) {
+static int opt_policy(void *target, const char *v, const char *cmd) {
+    enum actsched_policy pol;
+    if (actsched_policy_parse(v, &pol))
+        return cli_error(cmd,
+                         "--policy: unknown '%s' (greedy, optimal, random, round-robin, "
+                         "token-balanced, first)",
+                         v);
+    *(int32_t *)target = (int32_t)pol;
+    return 0;
+}
+
+static int opt_comm(void *target, const char *v, const char *cmd) {
+    int32_t s;
+    if (!strcmp(v, "auto"))
+        s = WORKER_COMM_AUTO;
+    else if (xfer_scheme_parse(v, &s) != JANUS_OK)
+        return cli_error(cmd, "--comm: unknown '%s' (1pc, 2pc1, 2pc2, auto)", v);
+    *(int32_t *)target = s;
+    return 0;
+}
+
+static const char *const SYNOPSIS =
+    "worker -m MODEL --socket PATH --attn N --moe M [options]   (under mpirun -n N+M)\n\n"
+    "(internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
+    "instance 0, ranks 1..N-1 attention instances, N..N+M-1 MoE instances. Each rank loads\n"
+    "its share: attention ranks the non-expert weights, MoE ranks the routers and the\n"
+    "expert slabs their layout assigns.\n";
+
+// Parses into o; with help set, prints the usage instead and returns -1.
+static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
+    memset(o, 0, sizeof *o);
     worker_mpi_default_params(&o->p);
-    memset(&o->lo, 0, sizeof o->lo);
-    o->socket = o->stats_out = NULL;
     o->budget = 256;
     o->max_waiting = 256;
     o->heartbeat_ms = 1000;
-    int64_t v64 = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = 1;
-        if (!strcmp(a, "--no-calibrate")) {
-            o->p.calibrate = 0;
-            takes = 0;
-        } else if (load_opts_flag(&o->lo, a)) {
-            takes = 0;
-        } else if (!strcmp(a, "--check-schedule") || !strcmp(a, "--no-check-schedule")) {
-            o->p.check_schedule = a[2] == 'c';
-            takes = 0;
-        } else if (!v) {
-            return cli_error(CMD, "unknown argument '%s' or missing value (see --help)", a);
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            o->p.model_path = v;
-        } else if (!strcmp(a, "--socket")) {
-            o->socket = v;
-        } else if (!strcmp(a, "--layout")) {
-            o->p.layout_path = v;
-        } else if (!strcmp(a, "--comm-cost")) {
-            o->p.comm_cost = v;
-        } else if (!strcmp(a, "--stats-out")) {
-            o->stats_out = v;
-        } else if (!strcmp(a, "--expert-stats-out")) {
-            o->p.expert_stats_out = v;
-        } else if (!strcmp(a, "--logits-out")) {
-            o->p.logits_out = v;
-        } else if (!strcmp(a, "--kv-type")) {
-            if (cli_opt_kv_type(&o->p.kv_type, v, CMD)) return 1;
-        } else if (!strcmp(a, "--policy")) {
-            enum actsched_policy pol;
-            if (actsched_policy_parse(v, &pol))
-                return cli_error(CMD,
-                                 "--policy: unknown '%s' (greedy, optimal, random, round-robin, "
-                                 "token-balanced, first)",
-                                 v);
-            o->p.policy = pol;
-        } else if (!strcmp(a, "--comm")) {
-            int32_t s;
-            if (!strcmp(v, "auto"))
-                o->p.comm = WORKER_COMM_AUTO;
-            else if (xfer_scheme_parse(v, &s) == JANUS_OK)
-                o->p.comm = s;
-            else
-                return cli_error(CMD, "--comm: unknown '%s' (1pc, 2pc1, 2pc2, auto)", v);
-        } else {
-            struct {
-                const char *name;
-                int64_t lo, hi;
-            } nums[] = {{"--attn", 1, LIMIT_MAX_INSTANCES},
-                        {"--moe", 1, LIMIT_MAX_INSTANCES},
-                        {"--slots", 1, LIMIT_MAX_SLOTS},
-                        {"--node-size", 0, LIMIT_MAX_INSTANCES},
-                        {"--max-seqs", 1, LIMIT_MAX_SEQS},
-                        {"--ctx", 2, LIMIT_MAX_CONTEXT},
-                        {"--budget", 1, LIMIT_MAX_STEP_ROWS},
-                        {"--max-waiting", 0, 1 << 20},
-                        {"--threads", 1, 1024},
-                        {"--heartbeat-ms", 10, 3600000},
-                        {"--seed", 0, INT64_MAX}};
-            size_t k = 0;
-            while (k < JANUS_ARRAY_SIZE(nums) && strcmp(a, nums[k].name))
-                k++;
-            if (k == JANUS_ARRAY_SIZE(nums))
-                return cli_error(CMD, "unknown argument '%s' (see --help)", a);
-            if (cli_parse_i64(v, nums[k].lo, nums[k].hi, &v64))
-                return cli_error(CMD, "%s needs an integer in [%lld, %lld]", a,
-                                 (long long)nums[k].lo, (long long)nums[k].hi);
-            switch (k) {
-            case 0: o->p.n_attn = (int32_t)v64; break;
-            case 1: o->p.n_moe = (int32_t)v64; break;
-            case 2: o->p.n_slots = (int32_t)v64; break;
-            case 3: o->p.node_size = (int32_t)v64; break;
-            case 4: o->p.max_seqs = (int32_t)v64; break;
-            case 5: o->p.n_ctx = (int32_t)v64; break;
-            case 6: o->budget = v64; break;
-            case 7: o->max_waiting = v64; break;
-            case 8: o->p.n_threads = (int32_t)v64; break;
-            case 9: o->heartbeat_ms = v64; break;
-            default: o->p.seed = (uint64_t)v64; break;
-            }
-        }
-        i += takes;
+    load_opts_init(&o->lo);
+    struct worker_mpi_params *p = &o->p;
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &p->model_path, "FILE", "GGUF model"),
+        CLI_OPT_STR("socket", 0, &o->socket, "PATH", "the front's Unix socket"),
+        CLI_OPT_I32("attn", 0, &p->n_attn, 1, LIMIT_MAX_INSTANCES, "N", "attention instances"),
+        CLI_OPT_I32("moe", 0, &p->n_moe, 1, LIMIT_MAX_INSTANCES, "M", "MoE instances"),
+        CLI_OPT_I32("slots", 0, &p->n_slots, 1, LIMIT_MAX_SLOTS, "C",
+                    "expert slots per MoE instance (default: E if M = 1, else\n"
+                    "ceil(E/M)+1; replicas fill the free slots round-robin)"),
+        CLI_OPT_STR("layout", 0, &p->layout_path, "FILE",
+                    "replica layout JSON (janus place) instead of round-robin"),
+        CLI_OPT_FN("policy", 0, opt_policy, &p->policy, "P",
+                   "greedy|optimal|random|round-robin|token-balanced|first"),
+        CLI_OPT_FN("comm", 0, opt_comm, &p->comm, "S",
+                   "1pc|2pc1|2pc2|auto (default auto: cost model per step)"),
+        CLI_OPT_STR("comm-cost", 0, &p->comm_cost, "SPEC",
+                    "cost overrides: cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps="),
+        CLI_OPT_I32("node-size", 0, &p->node_size, 0, LIMIT_MAX_INSTANCES, "K",
+                    "emulated nodes of K ranks per role (0: real hosts; default 1)"),
+        CLI_OPT_FLAG("no-calibrate", 0, &o->no_calibrate,
+                     "skip the start-up ping-pong (defaults + --comm-cost)"),
+        CLI_OPT_FLAG("check-schedule", 0, &o->check_schedule,
+                     "debug/test: MoE ranks compare the activation schedule digest\n"
+                     "on every MoE layer (an allreduce; off by default)"),
+        CLI_OPT_FLAG("no-check-schedule", 0, &o->no_check_schedule,
+                     "leave the comparison off (the default)"),
+        CLI_OPT_I32("max-seqs", 0, &p->max_seqs, 1, LIMIT_MAX_SEQS, "N",
+                    "KV slots per attention instance"),
+        CLI_OPT_I32("ctx", 0, &p->n_ctx, 2, LIMIT_MAX_CONTEXT, "N",
+                    "positions per request (default: model's, at most 4096)"),
+        CLI_OPT_I64("budget", 0, &o->budget, 1, LIMIT_MAX_STEP_ROWS, "N",
+                    "per-step token budget per attention instance (default 256)"),
+        CLI_OPT_I64("max-waiting", 0, &o->max_waiting, 0, 1 << 20, "N",
+                    "waiting-queue bound (default 256)"),
+        CLI_OPT_I32("threads", 0, &p->n_threads, 1, 1024, "N", "engine threads per rank"),
+        CLI_OPT_I64("heartbeat-ms", 0, &o->heartbeat_ms, 10, 3600000, "N",
+                    "idle heartbeat step period (default 1000)"),
+        CLI_OPT_I64("seed", 0, &p->seed, 0, 9e18, "N", "seed of the random policy"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &p->kv_type, "T",
+                   "attention ranks' KV cache: f32 (default), f16, q8_0"),
+        CLI_OPT_STR("stats-out", 0, &o->stats_out, "FILE",
+                    "at shutdown write the per-layer report (worker_stats.h)"),
+        CLI_OPT_STR("expert-stats-out", 0, &p->expert_stats_out, "FILE",
+                    "at shutdown write the activation statistics (janus-stats JSON)"),
+        CLI_OPT_STR("logits-out", 0, &p->logits_out, "FILE",
+                    "write the logits of the first sampled row (float32)"),
+        CLI_OPT_TABLE(o->lo.table),
+        CLI_OPT_END};
+    if (help) {
+        cli_opts_help(stdout, SYNOPSIS, opts, NULL);
+        return -1;
     }
-    if (!o->p.model_path) return cli_error(CMD, "missing -m MODEL");
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    p->calibrate = !o->no_calibrate;
+    p->check_schedule = o->check_schedule;
+    if (!p->model_path) return cli_error(CMD, "missing -m MODEL");
     if (!o->socket) return cli_error(CMD, "missing --socket PATH");
-    if (o->budget < o->p.max_seqs)
+    if (o->budget < p->max_seqs)
         return cli_error(CMD, "--budget (%lld) must be >= --max-seqs (%d)", (long long)o->budget,
-                         o->p.max_seqs);
-    o->p.max_rows = (int32_t)o->budget;
-    return load_opts_finish(&o->lo, CMD, &o->p.io);
+                         p->max_seqs);
+    p->max_rows = (int32_t)o->budget;
+    return load_opts_finish(&o->lo, CMD, &p->io);
 }
 
 int cmd_worker_mpi(int argc, char **argv) {
+    struct mpi_opts o;
     if (cli_wants_help(argc, argv)) {
-        usage(stdout);
+        (void)parse(argc, argv, &o, 1);
         return 0;
     }
-    struct mpi_opts o;
-    if (parse(argc, argv, &o)) return 1;
+    if (parse(argc, argv, &o, 0)) return 1;
     signal(SIGPIPE, SIG_IGN);
     if (comm_init(&argc, &argv) != JANUS_OK) return cli_error(CMD, "MPI failed to start");
     int rank = comm_world_rank();

@@ -30,12 +30,3 @@ int load_opts_finish(const struct load_opts *lo, const char *cmd, struct fmap_op
                              .progress = 1};
     return 0;
 }
-
-int load_opts_flag(struct load_opts *lo, const char *arg) {
-    int *f = !strcmp(arg, "--mmap")      ? &lo->mmap
-             : !strcmp(arg, "--no-mmap") ? &lo->no_mmap
-             : !strcmp(arg, "--mlock")   ? &lo->mlock
-                                         : NULL;
-    if (f) *f = 1;
-    return f != NULL;
-}

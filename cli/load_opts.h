@@ -19,13 +19,5 @@ void load_opts_init(struct load_opts *lo);
 // After parsing: *io from the options (progress line on). Returns 0, or 1 after printing
 // "janus <cmd>: --mmap and --no-mmap exclude each other".
 int load_opts_finish(const struct load_opts *lo, const char *cmd, struct fmap_opts *io);
-// Hand-parsed commands (janus worker): sets the flag when arg is one of the three and returns
-// 1; else 0.
-int load_opts_flag(struct load_opts *lo, const char *arg);
-// Their usage lines, for hand-written help texts.
-#define LOAD_OPTS_USAGE                                                                            \
-    "  --mmap / --no-mmap   map the weights / read them into anonymous memory "                    \
-    "(default " FMAP_DEFAULT_NAME ")\n"                                                            \
-    "  --mlock              lock the weights in memory (fails if RLIMIT_MEMLOCK is too low)\n"
 
 #endif // JANUS_LOAD_OPTS_H
