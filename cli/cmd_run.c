@@ -107,12 +107,7 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
         CLI_OPT_I64("timeout", 0, &o->timeout_s, 1, 86400, "S",
                     "give up after S seconds (default 600)"),
     };
-    int n = 0;
-    while (opts[n].name)
-        n++;
-    cli_mpirun_opts(&o->launcher, opts, &n);
-    cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
-    opts[n] = (struct cli_opt)CLI_OPT_END;
+    cli_launcher_opts(&o->launcher, &o->fwd, forwarded, N_FWD, opts);
     if (help) {
         cli_opts_help(stdout,
                       "run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T "

@@ -106,12 +106,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                      "the deployment in one process instead (monolithic engine;\n"
                      "--moe must be 1)"),
     };
-    int n = 0;
-    while (opts[n].name)
-        n++;
-    cli_mpirun_opts(&o->launcher, opts, &n);
-    cli_fwd_opts(&o->fwd, forwarded, N_FWD, opts, &n);
-    opts[n] = (struct cli_opt)CLI_OPT_END;
+    cli_launcher_opts(&o->launcher, &o->fwd, forwarded, N_FWD, opts);
     if (help) {
         cli_opts_help(stdout,
                       "serve [-m MODEL] [--attn N] [--moe M] [deployment flags]\n"

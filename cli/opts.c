@@ -209,7 +209,7 @@ static int mpi_arg(void *t, const char *v, const char *cmd) {
     return 0;
 }
 
-void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
+static void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
     memset(m, 0, sizeof *m);
     opts[(*n)++] = (struct cli_opt)CLI_OPT_STR("mpirun", 0, &m->mpirun, "PATH",
                                                "the mpirun to use (default: mpirun from PATH)");
@@ -218,4 +218,14 @@ void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n) {
         "run on the hosts of an Open MPI hostfile\n(multi-host deployments; docs/PROTOCOL.md)");
     opts[(*n)++] = (struct cli_opt)CLI_OPT_FN("mpi-arg", 0, mpi_arg, m, "ARG",
                                               "extra argument for mpirun (repeatable)");
+}
+
+void cli_launcher_opts(struct cli_mpirun *m, struct cli_fwd *f, const struct cli_fwd_opt *table,
+                       int n_rows, struct cli_opt *opts) {
+    int n = 0;
+    while (opts[n].name)
+        n++;
+    cli_mpirun_opts(m, opts, &n);
+    cli_fwd_opts(f, table, n_rows, opts, &n);
+    opts[n] = (struct cli_opt)CLI_OPT_END;
 }

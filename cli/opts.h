@@ -106,8 +106,11 @@ struct cli_mpirun {
     const char *args[16]; // (n_args) extra arguments for mpirun
     int n_args;
 };
-// Clears m and appends its three options to opts from index *n on (room for 3 left by the
-// caller). m must live as long as opts is parsed.
-void cli_mpirun_opts(struct cli_mpirun *m, struct cli_opt *opts, int *n);
+// A launcher's table (janus run, janus serve): after the command's own rows of opts (ended
+// by the first row with name NULL) appends m's three options, one row per forwarded option
+// (cli_fwd_opts) and the end row. The caller leaves room for 4 + n_rows rows. m and f must
+// live as long as opts is parsed.
+void cli_launcher_opts(struct cli_mpirun *m, struct cli_fwd *f, const struct cli_fwd_opt *table,
+                       int n_rows, struct cli_opt *opts);
 
 #endif // JANUS_CLI_OPTS_H
