@@ -9,6 +9,7 @@
 #include "kernels/kernels.h"
 
 #include "kernels/quant.h"
+#include "kernels/qdot.h"
 #include "kernels/types.h"
 
 #include <math.h>
@@ -228,6 +229,7 @@ static const struct kern_ops ref_ops = {
                [KERN_W_Q6_K] = matmul_Q6_K,
                [KERN_W_IQ4_NL] = matmul_IQ4_NL,
                [KERN_W_IQ4_XS] = matmul_IQ4_XS},
+    .matmul_q8 = QDOT_REF_MATMUL_Q8,
     .quantize_act = quant_act_row,
     .rmsnorm = ref_rmsnorm,
     .softmax = ref_softmax,
