@@ -37,6 +37,8 @@ endif
 # SIMD files get the ISA flags; dispatch chooses at run time (kernels/dispatch.c).
 SIMD_FLAGS := -mavx2 -mfma -mf16c
 SIMD512_FLAGS := -mavx512f -mavx512bw -mavx512vl $(SIMD_FLAGS)
+# The integer path's AVX-512 file also uses VNNI (dispatch.c checks cpuid for AVX512_VNNI first).
+VNNI_FLAGS := -mavx512vnni
 ifeq ($(NO_AVX2),1)
 CFLAGS  += -DJANUS_NO_AVX2
 endif
@@ -59,7 +61,7 @@ all: $(BIN) tests
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
-	@$(CC) $(CFLAGS) $(if $(findstring avx512,$<),$(SIMD512_FLAGS),$(if $(findstring avx2,$<),$(SIMD_FLAGS))) -MMD -MP -c $< -o $@
+	@$(CC) $(CFLAGS) $(if $(findstring avx512,$<),$(SIMD512_FLAGS) $(if $(findstring qdot_avx512,$<),$(VNNI_FLAGS)),$(if $(findstring avx2,$<),$(SIMD_FLAGS))) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

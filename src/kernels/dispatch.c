@@ -3,9 +3,13 @@
 // scalar reference; tables compiled out (JANUS_NO_AVX2) are never chosen. JANUS_KERNELS=
 // ref|avx2|avx512 asks for one table by name (an unavailable one falls back, with the
 // choice visible in kern_best()->name). The choice is cached in one atomic pointer
-// (idempotent: every thread computes the same answer).
+// (idempotent: every thread computes the same answer). The integer path (issue 13 item 2):
+// the avx2 table gets qdot_avx2.c's matmul_q8 and quantize_act; the avx512 table those of
+// qdot_avx512.c (VNNI) when cpuid has AVX512_VNNI, else the avx2 ones.
 // SPDX-License-Identifier: MIT
 #include "kernels/kernels.h"
+
+#include "kernels/qdot.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -38,19 +42,50 @@ static int cpu_level(void) {
 #endif
 }
 
-static struct kern_ops avx512_ops;
-static pthread_once_t avx512_once = PTHREAD_ONCE_INIT;
+// AVX512_VNNI (cpuid 7.0 ECX bit 11), on top of cpu_level() == LEVEL_AVX512.
+static int cpu_vnni(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    unsigned a, b, c, d;
+    if (cpu_level() < LEVEL_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (c >> 11) & 1;
+#else
+    return 0;
+#endif
+}
 
-// The AVX2 table with avx512.c's matrix products (built here: avx512.c is compiled with
-// AVX-512 code generation and must not run before the cpuid check).
-static void avx512_build(void) {
+static struct kern_ops avx2_ops, avx512_ops;
+static pthread_once_t avx2_once = PTHREAD_ONCE_INIT, avx512_once = PTHREAD_ONCE_INIT;
+
+// avx2.c's table with the AVX2 integer path.
+static void avx2_build(void) {
     const struct kern_ops *base = kern_avx2();
+    const kern_matmul_q8_fn *q8 = qdot_avx2_matmul_q8();
+    if (!base) return;
+    avx2_ops = *base;
+    for (int t = 0; q8 && t < KERN_W_COUNT; t++)
+        if (q8[t]) avx2_ops.matmul_q8[t] = q8[t];
+    if (q8) avx2_ops.quantize_act = qdot_avx2_quantize_act;
+}
+
+static const struct kern_ops *avx2_table(void) {
+    pthread_once(&avx2_once, avx2_build);
+    return avx2_ops.name ? &avx2_ops : NULL;
+}
+
+// The AVX2 table with avx512.c's matrix products and, with VNNI, qdot_avx512.c's integer path
+// (built here: those files are compiled with AVX-512 code generation and must not run
+// before the cpuid check).
+static void avx512_build(void) {
+    const struct kern_ops *base = avx2_table();
     const kern_matmul_fn *mm = kern_avx512_matmul();
     if (!base || !mm) return;
     avx512_ops = *base;
     avx512_ops.name = "avx512";
     for (int t = 0; t < KERN_W_COUNT; t++)
         avx512_ops.matmul[t] = mm[t];
+    const kern_matmul_q8_fn *q8 = cpu_vnni() ? qdot_avx512_matmul_q8() : NULL;
+    for (int t = 0; q8 && t < KERN_W_COUNT; t++)
+        if (q8[t]) avx512_ops.matmul_q8[t] = q8[t];
 }
 
 static const struct kern_ops *table_at(int level) {
@@ -58,7 +93,7 @@ static const struct kern_ops *table_at(int level) {
     case LEVEL_AVX512:
         pthread_once(&avx512_once, avx512_build);
         return avx512_ops.name ? &avx512_ops : NULL;
-    case LEVEL_AVX2: return kern_avx2();
+    case LEVEL_AVX2: return avx2_table();
     default: return kern_ref();
     }
 }

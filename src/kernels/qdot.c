@@ -24,11 +24,11 @@
 
 // One activation-aligned block (32 values) of a weight row, decoded to integers.
 struct qblk {
-    int8_t v[32];   // integer levels
-    int sc[2];      // integer scale of each half (the same twice for 32-value scales)
-    int mn[2];      // integer min of each half (has_min only)
-    float d, dm;    // F32 scale of I, of M
-    int has_min;    // whether the M term exists
+    int8_t v[32]; // integer levels
+    int sc[2];    // integer scale of each half (the same twice for 32-value scales)
+    int mn[2];    // integer min of each half (has_min only)
+    float d, dm;  // F32 scale of I, of M
+    int has_min;  // whether the M term exists
 };
 
 // ggml's 6-bit scale/min unpacking of Q4_K/Q5_K (get_scale_min_k4).
@@ -168,8 +168,8 @@ static void decode(int type, const void *row, int64_t b, struct qblk *o) {
     default: { // KERN_W_IQ4_XS
         const struct block_iq4_xs *x = (const struct block_iq4_xs *)row + b / 8;
         const int j = (int)(b % 8);
-        const int ls = ((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) |
-                       (((x->scales_h >> (2 * j)) & 3) << 4);
+        const int ls =
+            ((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) | (((x->scales_h >> (2 * j)) & 3) << 4);
         o->d = fp16_to_fp32(x->d);
         o->sc[0] = o->sc[1] = ls - 32;
         for (int l = 0; l < 16; l++) {
@@ -195,9 +195,8 @@ static float block_term(const struct qblk *o, const struct block_q8_act *a) {
     return c;
 }
 
-static void qdot_ref(int type, float *y, int64_t ldy, const void *w,
-                     const struct block_q8_act *xq, int64_t n_in, int64_t n_tok, int64_t r0,
-                     int64_t r1) {
+static void qdot_ref(int type, float *y, int64_t ldy, const void *w, const struct block_q8_act *xq,
+                     int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
     const size_t rb = kern_row_bytes(type, n_in);
     const int64_t nb = n_in / QACT_BLOCK;
     for (int64_t r = r0; r < r1; r++) {
@@ -216,7 +215,7 @@ static void qdot_ref(int type, float *y, int64_t ldy, const void *w,
 }
 
 #define QDOT_REF_FN(name, type)                                                                    \
-    void name(float *y, int64_t ldy, const void *w, const struct block_q8_act *xq, int64_t n_in, \
+    void name(float *y, int64_t ldy, const void *w, const struct block_q8_act *xq, int64_t n_in,   \
               int64_t n_tok, int64_t r0, int64_t r1) {                                             \
         qdot_ref(type, y, ldy, w, xq, n_in, n_tok, r0, r1);                                        \
     }

@@ -38,12 +38,14 @@ void qdot_ref_iq4_xs(float *y, int64_t ldy, const void *w, const struct block_q8
 
 // The reference table's matmul_q8 initialiser (ref.c: `.matmul_q8 = QDOT_REF_MATMUL_Q8,`).
 #define QDOT_REF_MATMUL_Q8                                                                         \
-    {[KERN_W_Q8_0] = qdot_ref_q8_0,   [KERN_W_Q4_0] = qdot_ref_q4_0,                               \
-     [KERN_W_Q4_1] = qdot_ref_q4_1,   [KERN_W_Q5_0] = qdot_ref_q5_0,                               \
-     [KERN_W_Q5_1] = qdot_ref_q5_1,   [KERN_W_Q2_K] = qdot_ref_q2_K,                               \
-     [KERN_W_Q3_K] = qdot_ref_q3_K,   [KERN_W_Q4_K] = qdot_ref_q4_K,                               \
-     [KERN_W_Q5_K] = qdot_ref_q5_K,   [KERN_W_Q6_K] = qdot_ref_q6_K,                               \
-     [KERN_W_IQ4_NL] = qdot_ref_iq4_nl, [KERN_W_IQ4_XS] = qdot_ref_iq4_xs}
+    {                                                                                              \
+        [KERN_W_Q8_0] = qdot_ref_q8_0, [KERN_W_Q4_0] = qdot_ref_q4_0,                              \
+        [KERN_W_Q4_1] = qdot_ref_q4_1, [KERN_W_Q5_0] = qdot_ref_q5_0,                              \
+        [KERN_W_Q5_1] = qdot_ref_q5_1, [KERN_W_Q2_K] = qdot_ref_q2_K,                              \
+        [KERN_W_Q3_K] = qdot_ref_q3_K, [KERN_W_Q4_K] = qdot_ref_q4_K,                              \
+        [KERN_W_Q5_K] = qdot_ref_q5_K, [KERN_W_Q6_K] = qdot_ref_q6_K,                              \
+        [KERN_W_IQ4_NL] = qdot_ref_iq4_nl, [KERN_W_IQ4_XS] = qdot_ref_iq4_xs                       \
+    }
 
 // The SIMD integer paths for dispatch.c (NULL when compiled out): matmul_q8 tables (entries
 // for the block types) and the activation quantiser (quant_act_row's bits).

@@ -13,9 +13,9 @@
 
 #include <stdlib.h>
 
-static const int qtypes[] = {KERN_W_Q8_0, KERN_W_Q4_0,  KERN_W_Q4_1,  KERN_W_Q5_0,
-                             KERN_W_Q5_1, KERN_W_Q2_K,  KERN_W_Q3_K,  KERN_W_Q4_K,
-                             KERN_W_Q5_K, KERN_W_Q6_K,  KERN_W_IQ4_NL, KERN_W_IQ4_XS};
+static const int qtypes[] = {KERN_W_Q8_0, KERN_W_Q4_0, KERN_W_Q4_1,   KERN_W_Q5_0,
+                             KERN_W_Q5_1, KERN_W_Q2_K, KERN_W_Q3_K,   KERN_W_Q4_K,
+                             KERN_W_Q5_K, KERN_W_Q6_K, KERN_W_IQ4_NL, KERN_W_IQ4_XS};
 #define N_QTYPES ((int)(sizeof qtypes / sizeof qtypes[0]))
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
@@ -200,9 +200,11 @@ static void simd_vs_ref(const struct kern_ops *k, int type, int64_t rows, int64_
     for (size_t i = 0; i < ny; i++) {
         const double tol = (double)(nb + 16) * 1.2e-7 * mag[i] + 1e-30;
         if (!(fabs((double)ys[i] - yr[i]) <= tol)) {
-            test_fail(__FILE__, __LINE__, "%s %s rows %" PRId64 " n_in %" PRId64 " tok %" PRId64
-                      " [%zu]: %.9g vs ref %.9g (tol %.3g)", k->name, kern_wtype_info(type)->name,
-                      rows, n_in, n_tok, i, ys[i], yr[i], tol);
+            test_fail(__FILE__, __LINE__,
+                      "%s %s rows %" PRId64 " n_in %" PRId64 " tok %" PRId64
+                      " [%zu]: %.9g vs ref %.9g (tol %.3g)",
+                      k->name, kern_wtype_info(type)->name, rows, n_in, n_tok, i, ys[i], yr[i],
+                      tol);
             goto out;
         }
     }
@@ -237,8 +239,8 @@ TEST(simd_matmul_q8_vs_ref_and_bit_identical) {
         if (!k) continue;
         for (int j = 0; j < N_QTYPES; j++) {
             const int type = qtypes[j];
-            if (!k->matmul_q8[type]) TEST_FAIL_("%s: no matmul_q8 for %s", k->name,
-                                                kern_wtype_info(type)->name);
+            if (!k->matmul_q8[type])
+                TEST_FAIL_("%s: no matmul_q8 for %s", k->name, kern_wtype_info(type)->name);
             const int big = kern_wtype_info(type)->block_elems == 256;
             simd_vs_ref(k, type, 13, big ? 768 : 352, 9);
             simd_vs_ref(k, type, 4, big ? 256 : 32, 1);
