@@ -154,14 +154,14 @@ QA_INLINE __m256i test_bytes(__m256i v, int mask, int val) {
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(v, m), m),
                             _mm256_set1_epi8((char)val));
 }
+// F16 to F32 (exact, F16C): one value; 4 values at p + k·stride as per-block lanes.
+QA_INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
 QA_INLINE __m256 f16x4(const uint8_t *p, int stride) {
-    float d[4];
-    for (int k = 0; k < 4; k++) {
-        uint16_t h;
-        memcpy(&h, p + stride * k, 2);
-        d[k] = fp16_to_fp32(h);
-    }
-    return blocks_to_lanes(_mm_loadu_ps(d));
+    uint16_t h[4];
+    for (int k = 0; k < 4; k++)
+        memcpy(&h[k], p + stride * k, 2);
+    const __m128i v = _mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0);
+    return blocks_to_lanes(_mm_cvtph_ps(v));
 }
 
 // Unpacks group g (values [128g, 128g + 128)) of the chunk at p (8 blocks of 32 or one
@@ -208,7 +208,7 @@ QA_INLINE void unpack(int type, const uint8_t *p, int g, struct qa_w *o) {
             n[m] = _mm256_shuffle_epi8(_mm256_set_m128i(lut_kv, lut_kv),
                                        nib32(x->qs + 16 * (4 * g + m)));
         float d[4];
-        const float dd = fp16_to_fp32(x->d);
+        const float dd = h2f(x->d);
         for (int m = 0; m < 4; m++) {
             const int j = 4 * g + m;
             const int ls = ((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) |
@@ -249,8 +249,8 @@ QA_INLINE void unpack(int type, const uint8_t *p, int g, struct qa_w *o) {
         memcpy(&w4[1], s + 8 + 4 * g, 4);
         const __m128 scf = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)w4[0])));
         const __m128 mnf = _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)w4[1])));
-        o->ws = blocks_to_lanes(_mm_mul_ps(scf, _mm_set1_ps(fp16_to_fp32(hd))));
-        o->wm = blocks_to_lanes(_mm_mul_ps(mnf, _mm_set1_ps(-fp16_to_fp32(hm))));
+        o->ws = blocks_to_lanes(_mm_mul_ps(scf, _mm_set1_ps(h2f(hd))));
+        o->wm = blocks_to_lanes(_mm_mul_ps(mnf, _mm_set1_ps(-h2f(hm))));
         break;
     }
     case KERN_W_Q6_K: {
@@ -269,7 +269,7 @@ QA_INLINE void unpack(int type, const uint8_t *p, int g, struct qa_w *o) {
                                _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
         const __m256 f = _mm256_cvtepi32_ps(
             _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(x->scales + 8 * g))));
-        o->ws = halves_to_lanes(_mm256_mul_ps(f, _mm256_set1_ps(fp16_to_fp32(x->d))));
+        o->ws = halves_to_lanes(_mm256_mul_ps(f, _mm256_set1_ps(h2f(x->d))));
         break;
     }
     case KERN_W_Q3_K:
@@ -294,15 +294,15 @@ QA_INLINE void unpack(int type, const uint8_t *p, int g, struct qa_w *o) {
             const __m256i si = _mm256_sub_epi32(
                 _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)s8)), _mm256_set1_epi32(32));
             o->ws = halves_to_lanes(
-                _mm256_mul_ps(_mm256_cvtepi32_ps(si), _mm256_set1_ps(fp16_to_fp32(x->d))));
+                _mm256_mul_ps(_mm256_cvtepi32_ps(si), _mm256_set1_ps(h2f(x->d))));
         } else {
             const struct block_q2_K *x = (const struct block_q2_K *)p;
             const __m256i s =
                 _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(x->scales + 8 * g)));
             const __m256 sc = _mm256_cvtepi32_ps(_mm256_and_si256(s, _mm256_set1_epi32(15)));
             const __m256 mn = _mm256_cvtepi32_ps(_mm256_srli_epi32(s, 4));
-            o->ws = halves_to_lanes(_mm256_mul_ps(sc, _mm256_set1_ps(fp16_to_fp32(x->d))));
-            o->wm = halves_to_lanes(_mm256_mul_ps(mn, _mm256_set1_ps(-fp16_to_fp32(x->dmin))));
+            o->ws = halves_to_lanes(_mm256_mul_ps(sc, _mm256_set1_ps(h2f(x->d))));
+            o->wm = halves_to_lanes(_mm256_mul_ps(mn, _mm256_set1_ps(-h2f(x->dmin))));
         }
         break;
     }

@@ -65,6 +65,17 @@ QI_INLINE __m512 blocks_to_lanes(__m512 b) {
     return _mm512_permutexvar_ps(idx, b);
 }
 
+// F16 to F32 (exact, F16C), one value and 8 values at p + k·stride (lanes 0..7).
+QI_INLINE float h2f(uint16_t h) { return _cvtsh_ss(h); }
+QI_INLINE __m512 f16x8(const uint8_t *p, int stride) {
+    uint16_t h[8];
+    for (int k = 0; k < 8; k++)
+        memcpy(&h[k], p + stride * k, 2);
+    const __m128i v = _mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3],
+                                     (short)h[4], (short)h[5], (short)h[6], (short)h[7]);
+    return _mm512_castps256_ps512(_mm256_cvtph_ps(v));
+}
+
 // The constant offset of the unsigned levels (u = v + off).
 QI_INLINE int type_off(int type) {
     switch (type) {
@@ -126,7 +137,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     switch (type) {
     case KERN_W_Q8_0: {
-        float d[8];
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const uint8_t *a = p + 68 * k, *b = a + 34;
             n[k] = _mm512_xor_si512(
@@ -135,12 +146,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
                     _mm256_loadu_si256((const __m256i *)(b + 2)), 1),
                 _mm512_set1_epi8((char)0x80));
         }
-        for (int k = 0; k < 8; k++) {
-            uint16_t h;
-            memcpy(&h, p + 34 * k, 2);
-            d[k] = fp16_to_fp32(h);
-        }
-        o->ws = blocks_to_lanes(_mm512_castps256_ps512(_mm256_loadu_ps(d)));
+        o->ws = blocks_to_lanes(f16x8(p, 34));
         break;
     }
     case KERN_W_Q4_0:
@@ -153,7 +159,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
                        : type == KERN_W_Q5_0 ? 6
                        : type == KERN_W_Q5_1 ? 8
                                              : 2;
-        float d[8], m[8];
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const uint8_t *a = p + 2 * k * bb, *b = a + bb;
             n[k] = nibbles_2x16(a + qs, b + qs);
@@ -172,18 +178,8 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
                 n[k] = _mm512_shuffle_epi8(lut, n[k]);
             }
         }
-        for (int k = 0; k < 8; k++) {
-            uint16_t h;
-            memcpy(&h, p + bb * k, 2);
-            d[k] = fp16_to_fp32(h);
-            if (type == KERN_W_Q4_1 || type == KERN_W_Q5_1) {
-                memcpy(&h, p + bb * k + 2, 2);
-                m[k] = fp16_to_fp32(h);
-            }
-        }
-        o->ws = blocks_to_lanes(_mm512_castps256_ps512(_mm256_loadu_ps(d)));
-        if (type == KERN_W_Q4_1 || type == KERN_W_Q5_1)
-            o->wm = blocks_to_lanes(_mm512_castps256_ps512(_mm256_loadu_ps(m)));
+        o->ws = blocks_to_lanes(f16x8(p, bb));
+        if (type == KERN_W_Q4_1 || type == KERN_W_Q5_1) o->wm = blocks_to_lanes(f16x8(p + 2, bb));
         break;
     }
     case KERN_W_IQ4_XS: {
@@ -191,10 +187,11 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
         const __m512i lut = _mm512_broadcast_i32x4(
             _mm_set_epi8((char)241, (char)217, (char)197, (char)181, (char)166, (char)153,
                          (char)141, (char)129, 118, 106, 93, 79, 63, 45, 24, 1));
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             n[k] = _mm512_shuffle_epi8(lut, nibbles_2x16(x->qs + 32 * k, x->qs + 32 * k + 16));
         float d[8];
-        const float dd = fp16_to_fp32(x->d);
+        const float dd = h2f(x->d);
         for (int j = 0; j < 8; j++) {
             const int ls = ((x->scales_l[j / 2] >> (4 * (j % 2))) & 0xF) |
                            (((x->scales_h >> (2 * j)) & 3) << 4);
@@ -220,6 +217,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
             _mm512_set_epi64(C16(4), C16(4), C16(4), C16(4), C16(0), C16(0), C16(0), C16(0));
         __m512i hb = _mm512_setzero_si512();
         if (qh) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * k)));
@@ -237,8 +235,8 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
             _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s)));
         const __m512 dm =
             _mm512_mul_ps(f, _mm512_castpd_ps(_mm512_insertf64x4(
-                                 _mm512_castps_pd(_mm512_set1_ps(fp16_to_fp32(hd))),
-                                 _mm256_castps_pd(_mm256_set1_ps(-fp16_to_fp32(hm))), 1)));
+                                 _mm512_castps_pd(_mm512_set1_ps(h2f(hd))),
+                                 _mm256_castps_pd(_mm256_set1_ps(-h2f(hm))), 1)));
         o->ws = blocks_to_lanes(dm);
         o->wm = blocks_to_lanes(_mm512_shuffle_f32x4(dm, dm, 0xee));
         break;
@@ -261,12 +259,13 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
             n[2 * g] = _mm512_or_si512(_mm512_and_si512(l, m4), h0);
             n[2 * g + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), h1);
         }
-        o->ws = scales16(x->scales, fp16_to_fp32(x->d));
+        o->ws = scales16(x->scales, h2f(x->d));
         break;
     }
     case KERN_W_Q3_K: {
         const struct block_q3_K *x = (const struct block_q3_K *)p;
         const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) { // blocks 2k, 2k+1: 128-group k/2, shifts 2·(2k%4) and +2
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * (k / 2))));
@@ -286,11 +285,12 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
         qdot_q3_scales(s, x->scales);
         for (int k = 0; k < 16; k++)
             si[k] = (int8_t)(s[k] - 32);
-        o->ws = scales16(si, fp16_to_fp32(x->d));
+        o->ws = scales16(si, h2f(x->d));
         break;
     }
     default: { // KERN_W_Q2_K
         const struct block_q2_K *x = (const struct block_q2_K *)p;
+        #pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * (k / 2))));
@@ -304,8 +304,8 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
         const __m512i s = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)x->scales));
         const __m512 sc = _mm512_cvtepi32_ps(_mm512_and_si512(s, _mm512_set1_epi32(15)));
         const __m512 mn = _mm512_cvtepi32_ps(_mm512_srli_epi32(s, 4));
-        o->ws = halves_to_lanes(_mm512_mul_ps(sc, _mm512_set1_ps(fp16_to_fp32(x->d))));
-        o->wm = halves_to_lanes(_mm512_mul_ps(mn, _mm512_set1_ps(-fp16_to_fp32(x->dmin))));
+        o->ws = halves_to_lanes(_mm512_mul_ps(sc, _mm512_set1_ps(h2f(x->d))));
+        o->wm = halves_to_lanes(_mm512_mul_ps(mn, _mm512_set1_ps(-h2f(x->dmin))));
         break;
     }
     }
@@ -315,6 +315,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
 // Prepares chunk c (values [256c, 256c + 256), nblk <= 8 blocks of it present) of a token.
 static void prep_chunk(struct qi_x *o, const struct block_q8_act *a, int nblk, int off) {
     __m512i n[4];
+    #pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         const __m256i lo = 2 * k < nblk ? _mm256_loadu_si256((const __m256i *)a[2 * k].qs)
                                         : _mm256_setzero_si256();
@@ -348,6 +349,25 @@ QI_INLINE float hsum16(__m512 v) {
     return _mm_cvtss_f32(_mm_add_ss(c, _mm_movehdup_ps(c)));
 }
 
+// acc[a][b] += the chunk's terms for one unpacked row a and TB prepared tokens (x: token b's
+// chunk at x + b·n_ch).
+QI_INLINE void qi_terms(int type, int TB, __m512 *acc, const struct qi_w *o, const struct qi_x *x,
+                        int64_t n_ch) {
+#pragma GCC unroll 4
+    for (int b = 0; b < TB; b++) {
+        const struct qi_x *xb = x + b * n_ch;
+        // Fresh loads for each row (folded into vpdpbusd): kept in registers across the 4
+        // rows, the 4 tokens' chunks would push the accumulators out to the stack.
+        __asm__("" : "+r"(xb));
+        __m512i d = _mm512_dpbusd_epi32(xb->init, o->t[0], xb->x[0]);
+        d = _mm512_dpbusd_epi32(d, o->t[1], xb->x[1]);
+        d = _mm512_dpbusd_epi32(d, o->t[2], xb->x[2]);
+        d = _mm512_dpbusd_epi32(d, o->t[3], xb->x[3]);
+        acc[b] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(o->ws, xb->dx), acc[b]);
+        if (type_has_min(type)) acc[b] = _mm512_fmadd_ps(o->wm, xb->xs, acc[b]);
+    }
+}
+
 // RB rows (r + a·S) x TB prepared tokens (xp: TB x n_ch chunks, token-major).
 QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const uint8_t *w,
                         size_t rb, const struct qi_x *xp, int64_t n_ch, int64_t n_in, int64_t r,
@@ -357,40 +377,38 @@ QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const u
     const int bb = type_block_bytes(type);
     const size_t cb = type_is_k(type) ? (size_t)bb : (size_t)bb * 8; // bytes per full chunk
     const int64_t nb32 = n_in / 32;
+    // Full chunks; a 32-value type may end with a partial one (n_in % 256 != 0).
+    const int64_t n_full = type_is_k(type) ? n_ch : nb32 / 8;
+#pragma GCC unroll 4
     for (int a = 0; a < RB; a++) {
         rows[a] = w + (size_t)(r + a * S) * rb;
+#pragma GCC unroll 4
         for (int b = 0; b < TB; b++)
             acc[a][b] = _mm512_setzero_ps();
     }
-    for (int64_t c = 0; c < n_ch; c++) {
-        const int nblk = type_is_k(type) || nb32 - 8 * c >= 8 ? 8 : (int)(nb32 - 8 * c);
+    for (int64_t c = 0; c < n_full; c++) {
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
             const uint8_t *p = rows[a] + c * cb;
             _mm_prefetch((const char *)p + QI_PREFETCH, _MM_HINT_T0);
             _mm_prefetch((const char *)p + QI_PREFETCH_L2, _MM_HINT_T1);
             struct qi_w o;
-            if (nblk == 8) {
-                unpack(type, p, &o);
-            } else { // a last partial chunk of a 32-value type: zero-padded copy
-                uint8_t tmp[8 * 34] = {0};
-                memcpy(tmp, p, (size_t)nblk * (size_t)bb);
-                unpack(type, tmp, &o);
-            }
-#pragma GCC unroll 4
-            for (int b = 0; b < TB; b++) {
-                const struct qi_x *x = xp + b * n_ch + c;
-                __m512i d = _mm512_dpbusd_epi32(x->init, o.t[0], x->x[0]);
-                d = _mm512_dpbusd_epi32(d, o.t[1], x->x[1]);
-                d = _mm512_dpbusd_epi32(d, o.t[2], x->x[2]);
-                d = _mm512_dpbusd_epi32(d, o.t[3], x->x[3]);
-                acc[a][b] =
-                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(o.ws, x->dx), acc[a][b]);
-                if (type_has_min(type)) acc[a][b] = _mm512_fmadd_ps(o.wm, x->xs, acc[a][b]);
-            }
+            unpack(type, p, &o);
+            qi_terms(type, TB, acc[a], &o, xp + c, n_ch);
         }
     }
+    if (n_full < n_ch) { // the zero-padded copy of the last partial chunk
+        for (int a = 0; a < RB; a++) {
+            uint8_t tmp[8 * 34] = {0};
+            memcpy(tmp, rows[a] + n_full * cb, (size_t)(nb32 - 8 * n_full) * (size_t)bb);
+            struct qi_w o;
+            unpack(type, tmp, &o);
+            qi_terms(type, TB, acc[a], &o, xp + n_full, n_ch);
+        }
+    }
+#pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
+#pragma GCC unroll 4
         for (int b = 0; b < TB; b++)
             y[(t + b) * ldy + r + a * S] = hsum16(acc[a][b]);
 }
