@@ -380,8 +380,11 @@ QA_INLINE void qa_block(int type, int RB, int TB, float *y, int64_t ldy, const u
         for (int a = 0; a < RB; a++) {
             const uint8_t *p = rows[a] + (c / 2) * cb;
             if (c % 2 == 0) {
-                _mm_prefetch((const char *)p + QA_PREFETCH, _MM_HINT_T0);
-                _mm_prefetch((const char *)p + QA_PREFETCH_L2, _MM_HINT_T1);
+#pragma GCC unroll 8
+                for (size_t o = 0; o < cb; o += 64) { // every line of the chunk, two levels
+                    _mm_prefetch((const char *)p + o + QA_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch((const char *)p + o + QA_PREFETCH_L2, _MM_HINT_T1);
+                }
             }
             struct qa_w o;
             if (nblk == 4) {

@@ -27,6 +27,7 @@ const kern_matmul_q8_fn *qdot_avx512_matmul_q8(void) { return NULL; }
 #define QI_PREFETCH    512
 #define QI_PREFETCH_L2 2048
 #define QI_MAX_TB      4   // tokens per register block (4 rows x 4 tokens accumulators)
+#define QI_WIDE_TB     16  // tokens per pass over the weights (accumulators in L1 beyond 4)
 #define QI_SCRATCH     256 // prepared chunks on the stack (x tokens); beyond: the reference
 
 // One prepared activation chunk (256 values of one token) in the lane order.
@@ -390,8 +391,11 @@ QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const u
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
             const uint8_t *p = rows[a] + c * cb;
-            _mm_prefetch((const char *)p + QI_PREFETCH, _MM_HINT_T0);
-            _mm_prefetch((const char *)p + QI_PREFETCH_L2, _MM_HINT_T1);
+#pragma GCC unroll 8
+            for (size_t o = 0; o < cb; o += 64) { // every line of the chunk, two levels
+                _mm_prefetch((const char *)p + o + QI_PREFETCH, _MM_HINT_T0);
+                _mm_prefetch((const char *)p + o + QI_PREFETCH_L2, _MM_HINT_T1);
+            }
             struct qi_w o;
             unpack(type, p, &o);
             qi_terms(type, TB, acc[a], &o, xp + c, n_ch);
@@ -409,6 +413,56 @@ QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const u
 #pragma GCC unroll 4
     for (int a = 0; a < RB; a++)
 #pragma GCC unroll 4
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a * S] = hsum16(acc[a][b]);
+}
+
+// RB rows x TB tokens (4 < TB <= QI_WIDE_TB): each row chunk is unpacked once for all TB
+// tokens, the accumulators live in L1 (one load and store per token and chunk instead of an
+// unpack per 4 tokens). Same operations per (r, t) as qi_block: the same bits.
+QI_INLINE void qi_block_wide(int type, int RB, int TB, float *y, int64_t ldy, const uint8_t *w,
+                             size_t rb, const struct qi_x *xp, int64_t n_ch, int64_t n_in,
+                             int64_t r, int64_t S, int64_t t) {
+    __m512 acc[4][QI_WIDE_TB];
+    const uint8_t *rows[4];
+    const int bb = type_block_bytes(type);
+    const size_t cb = type_is_k(type) ? (size_t)bb : (size_t)bb * 8;
+    const int64_t nb32 = n_in / 32;
+    const int64_t n_full = type_is_k(type) ? n_ch : nb32 / 8;
+    for (int a = 0; a < RB; a++) {
+        rows[a] = w + (size_t)(r + a * S) * rb;
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm512_setzero_ps();
+    }
+    for (int64_t c = 0; c <= n_full; c++) {
+        if (c == n_full && n_full == n_ch) break;
+        for (int a = 0; a < RB; a++) {
+            struct qi_w o;
+            if (c < n_full) {
+                const uint8_t *p = rows[a] + c * cb;
+#pragma GCC unroll 8
+                for (size_t f = 0; f < cb; f += 64) {
+                    _mm_prefetch((const char *)p + f + QI_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch((const char *)p + f + QI_PREFETCH_L2, _MM_HINT_T1);
+                }
+                unpack(type, p, &o);
+            } else { // the zero-padded copy of the last partial chunk
+                uint8_t tmp[8 * 34] = {0};
+                memcpy(tmp, rows[a] + n_full * cb, (size_t)(nb32 - 8 * n_full) * (size_t)bb);
+                unpack(type, tmp, &o);
+            }
+            int b = 0;
+            for (; b + 4 <= TB; b += 4)
+                qi_terms(type, 4, acc[a] + b, &o, xp + b * n_ch + c, n_ch);
+            switch (TB - b) {
+            case 3: qi_terms(type, 3, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
+            case 2: qi_terms(type, 2, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
+            case 1: qi_terms(type, 1, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
+            default: break;
+            }
+        }
+    }
+    for (int a = 0; a < RB; a++)
         for (int b = 0; b < TB; b++)
             y[(t + b) * ldy + r + a * S] = hsum16(acc[a][b]);
 }
@@ -434,11 +488,11 @@ QI_INLINE void qi_generic(int type, kern_matmul_q8_fn ref, float *y, int64_t ldy
         return;
     }
     struct qi_x xp[QI_SCRATCH];
-    const int64_t tb_cap = QI_SCRATCH / n_ch < QI_MAX_TB ? QI_SCRATCH / n_ch : QI_MAX_TB;
+    const int64_t tb_cap = QI_SCRATCH / n_ch < QI_WIDE_TB ? QI_SCRATCH / n_ch : QI_WIDE_TB;
     const size_t rb = kern_row_bytes(type, n_in);
     const int off = type_off(type);
     const struct mm_order o = mm_order_streams(r0, r1, 4);
-    // Token blocks of at most tb_cap, sizes balanced (7 tokens: 4 + 3).
+    // Token blocks of at most tb_cap (up to QI_WIDE_TB), sizes balanced (17 tokens: 9 + 8).
     const int64_t n_blk = (n_tok + tb_cap - 1) / tb_cap;
     for (int64_t k = 0, t = 0; k < n_blk; k++) {
         const int64_t tb = (n_tok - t) / (n_blk - k) + ((n_tok - t) % (n_blk - k) != 0);
@@ -447,10 +501,18 @@ QI_INLINE void qi_generic(int type, kern_matmul_q8_fn ref, float *y, int64_t ldy
                 const int nblk = nb32 - 8 * c >= 8 ? 8 : (int)(nb32 - 8 * c);
                 prep_chunk(&xp[b * n_ch + c], xq + (t + b) * nb32 + 8 * c, nblk, off);
             }
-        for (int64_t j = 0; j < o.n_blocks; j++)
-            qi_rows(type, 4, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r0 + j, o.stride, t);
-        for (int64_t r = o.rest; r < r1; r++)
-            qi_rows(type, 1, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r, 0, t);
+        for (int64_t j = 0; j < o.n_blocks; j++) {
+            if (tb > QI_MAX_TB)
+                qi_block_wide(type, 4, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r0 + j, o.stride, t);
+            else
+                qi_rows(type, 4, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r0 + j, o.stride, t);
+        }
+        for (int64_t r = o.rest; r < r1; r++) {
+            if (tb > QI_MAX_TB)
+                qi_block_wide(type, 1, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r, 0, t);
+            else
+                qi_rows(type, 1, (int)tb, y, ldy, w, rb, xp, n_ch, n_in, r, 0, t);
+        }
         t += tb;
     }
 }
