@@ -43,7 +43,7 @@ static int cpu_level(void) {
 }
 
 // AVX512_VNNI (cpuid 7.0 ECX bit 11), on top of cpu_level() == LEVEL_AVX512.
-static int cpu_vnni(void) {
+int qdot_cpu_vnni(void) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     unsigned a, b, c, d;
     if (cpu_level() < LEVEL_AVX512 || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
@@ -83,7 +83,7 @@ static void avx512_build(void) {
     avx512_ops.name = "avx512";
     for (int t = 0; t < KERN_W_COUNT; t++)
         avx512_ops.matmul[t] = mm[t];
-    const kern_matmul_q8_fn *q8 = cpu_vnni() ? qdot_avx512_matmul_q8() : NULL;
+    const kern_matmul_q8_fn *q8 = qdot_cpu_vnni() ? qdot_avx512_matmul_q8() : NULL;
     for (int t = 0; q8 && t < KERN_W_COUNT; t++)
         if (q8[t]) avx512_ops.matmul_q8[t] = q8[t];
 }

@@ -9,6 +9,7 @@
 #include "kernels/membw.h"
 
 #include "kernels/kernels.h"
+#include "kernels/qdot.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -337,4 +338,153 @@ int membw_measure(struct pool *pool, size_t read_bytes, int reps, struct membw_r
 
 const char *membw_pattern_name(int k) {
     return k >= 0 && k < MEMBW_N_PATTERNS ? membw_patterns[k].name : "?";
+}
+
+// ---- arithmetic peaks (membw_peak_measure)
+
+#define PEAK_ITERS  (1 << 17) // loop trips per thread and pass (12 chains each)
+#define PEAK_CHAINS 12        // independent accumulators: more than latency x throughput
+
+enum { PEAK_F32_512, PEAK_F32_256, PEAK_VNNI, PEAK_AVX2_INT8, PEAK_N };
+
+struct peak_ctx {
+    int kind;
+    float sink[POOL_MAX_THREADS];
+};
+
+#ifdef MEMBW_X86
+__attribute__((target("avx512f"))) static float peak_f32_512(void) {
+    __m512 acc[PEAK_CHAINS];
+    const __m512 m = _mm512_set1_ps(1.0f), a = _mm512_set1_ps(1e-6f);
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        acc[k] = _mm512_set1_ps((float)k);
+    for (int i = 0; i < PEAK_ITERS; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < PEAK_CHAINS; k++)
+            acc[k] = _mm512_fmadd_ps(acc[k], m, a);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[5]), "+v"(acc[11]));
+    }
+    float s = 0;
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        s += _mm512_reduce_add_ps(acc[k]);
+    return s;
+}
+__attribute__((target("avx2,fma"))) static float peak_f32_256(void) {
+    __m256 acc[PEAK_CHAINS];
+    const __m256 m = _mm256_set1_ps(1.0f), a = _mm256_set1_ps(1e-6f);
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        acc[k] = _mm256_set1_ps((float)k);
+    for (int i = 0; i < PEAK_ITERS; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < PEAK_CHAINS; k++)
+            acc[k] = _mm256_fmadd_ps(acc[k], m, a);
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[5]), "+x"(acc[11]));
+    }
+    float s = 0, t[8];
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++) {
+        _mm256_storeu_ps(t, acc[k]);
+        s += t[0];
+    }
+    return s;
+}
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) static float peak_vnni(void) {
+    __m512i acc[PEAK_CHAINS];
+    const __m512i u = _mm512_set1_epi8(3), x = _mm512_set1_epi8(-2);
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        acc[k] = _mm512_set1_epi32(k);
+    for (int i = 0; i < PEAK_ITERS; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < PEAK_CHAINS; k++)
+            acc[k] = _mm512_dpbusd_epi32(acc[k], u, x);
+        __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[5]), "+v"(acc[11]));
+    }
+    int64_t s = 0;
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        s += _mm512_reduce_add_epi32(acc[k]);
+    return (float)s;
+}
+// The AVX2 integer path's inner sequence: maddubs (32 u8·s8 products in int16 pairs), madd
+// with ones (int32), add into the accumulator.
+__attribute__((target("avx2"))) static float peak_avx2_int8(void) {
+    __m256i acc[PEAK_CHAINS];
+    const __m256i u = _mm256_set1_epi8(3), x = _mm256_set1_epi8(-2), one = _mm256_set1_epi16(1);
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++)
+        acc[k] = _mm256_set1_epi32(k);
+    for (int i = 0; i < PEAK_ITERS; i++) {
+#pragma GCC unroll 12
+        for (int k = 0; k < PEAK_CHAINS; k++)
+            acc[k] = _mm256_add_epi32(acc[k], _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), one));
+        __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[5]), "+x"(acc[11]));
+    }
+    int32_t t[8];
+    int64_t s = 0;
+#pragma GCC unroll 12
+    for (int k = 0; k < PEAK_CHAINS; k++) {
+        _mm256_storeu_si256((__m256i *)t, acc[k]);
+        s += t[0];
+    }
+    return (float)s;
+}
+#endif
+
+static void peak_worker(void *vctx, int ith, int nth) {
+    struct peak_ctx *c = vctx;
+    (void)nth;
+    float s = 0;
+#ifdef MEMBW_X86
+    switch (c->kind) {
+    case PEAK_F32_512: s = peak_f32_512(); break;
+    case PEAK_F32_256: s = peak_f32_256(); break;
+    case PEAK_VNNI: s = peak_vnni(); break;
+    default: s = peak_avx2_int8(); break;
+    }
+#endif
+    c->sink[ith] = s;
+}
+
+int membw_peak_measure(struct pool *pool, int reps, struct membw_peak *out) {
+    if (reps < 1 || reps > MEMBW_MAX_REPS || !out) return JANUS_EINVAL;
+    memset(out, 0, sizeof *out);
+    out->n_threads = pool_n_threads(pool);
+    out->reps = reps;
+    int have[PEAK_N] = {0};
+    double macs[PEAK_N] = {0}; // multiply-adds per thread and pass
+#ifdef MEMBW_X86
+    const int avx512 = kern_by_name("avx512") != NULL, avx2 = kern_by_name("avx2") != NULL;
+    have[PEAK_F32_512] = avx512;
+    have[PEAK_F32_256] = !avx512 && avx2;
+    have[PEAK_VNNI] = avx512 && qdot_cpu_vnni();
+    have[PEAK_AVX2_INT8] = avx2;
+    macs[PEAK_F32_512] = 16.0 * PEAK_CHAINS * PEAK_ITERS;
+    macs[PEAK_F32_256] = 8.0 * PEAK_CHAINS * PEAK_ITERS;
+    macs[PEAK_VNNI] = 64.0 * PEAK_CHAINS * PEAK_ITERS;
+    macs[PEAK_AVX2_INT8] = 32.0 * PEAK_CHAINS * PEAK_ITERS;
+#endif
+    double fig[PEAK_N] = {0};
+    struct peak_ctx c = {0};
+    for (int k = 0; k < PEAK_N; k++) {
+        if (!have[k]) continue;
+        double v[MEMBW_MAX_REPS];
+        c.kind = k;
+        pool_run(pool, peak_worker, &c); // untimed: wakes the threads and the wide units
+        for (int r = 0; r < reps; r++) {
+            const int64_t t0 = clock_now_ns();
+            pool_run(pool, peak_worker, &c);
+            const int64_t t1 = clock_now_ns();
+            v[r] = macs[k] * out->n_threads / (double)JANUS_MAX(t1 - t0, 1);
+        }
+        fig[k] = membw_median(v, reps);
+    }
+    out->f32_bits = have[PEAK_F32_512] ? 512 : have[PEAK_F32_256] ? 256 : 0;
+    out->f32_fma_gmac_s = have[PEAK_F32_512] ? fig[PEAK_F32_512] : fig[PEAK_F32_256];
+    out->int8_vnni_gmac_s = fig[PEAK_VNNI];
+    out->int8_avx2_gmac_s = fig[PEAK_AVX2_INT8];
+    return JANUS_OK;
 }

@@ -52,5 +52,7 @@ void qdot_ref_iq4_xs(float *y, int64_t ldy, const void *w, const struct block_q8
 const kern_matmul_q8_fn *qdot_avx2_matmul_q8(void);
 const kern_matmul_q8_fn *qdot_avx512_matmul_q8(void); // needs AVX512_VNNI
 void qdot_avx2_quantize_act(struct block_q8_act *y, const float *x, int64_t n);
+// Whether this CPU and OS run AVX-512 (F/BW/VL) with VNNI (dispatch.c; cpuid 7.0 ECX bit 11).
+int qdot_cpu_vnni(void);
 
 #endif // JANUS_QDOT_H

@@ -160,7 +160,8 @@ QA_INLINE __m256 f16x4(const uint8_t *p, int stride) {
     uint16_t h[4];
     for (int k = 0; k < 4; k++)
         memcpy(&h[k], p + stride * k, 2);
-    const __m128i v = _mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0);
+    const __m128i v =
+        _mm_setr_epi16((short)h[0], (short)h[1], (short)h[2], (short)h[3], 0, 0, 0, 0);
     return blocks_to_lanes(_mm_cvtph_ps(v));
 }
 
@@ -293,8 +294,8 @@ QA_INLINE void unpack(int type, const uint8_t *p, int g, struct qa_w *o) {
             memcpy(&s8, s + 8 * g, 8);
             const __m256i si = _mm256_sub_epi32(
                 _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)s8)), _mm256_set1_epi32(32));
-            o->ws = halves_to_lanes(
-                _mm256_mul_ps(_mm256_cvtepi32_ps(si), _mm256_set1_ps(h2f(x->d))));
+            o->ws =
+                halves_to_lanes(_mm256_mul_ps(_mm256_cvtepi32_ps(si), _mm256_set1_ps(h2f(x->d))));
         } else {
             const struct block_q2_K *x = (const struct block_q2_K *)p;
             const __m256i s =

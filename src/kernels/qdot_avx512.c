@@ -138,7 +138,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
     const __m512i m4 = _mm512_set1_epi8(0x0f);
     switch (type) {
     case KERN_W_Q8_0: {
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const uint8_t *a = p + 68 * k, *b = a + 34;
             n[k] = _mm512_xor_si512(
@@ -160,7 +160,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
                        : type == KERN_W_Q5_0 ? 6
                        : type == KERN_W_Q5_1 ? 8
                                              : 2;
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const uint8_t *a = p + 2 * k * bb, *b = a + bb;
             n[k] = nibbles_2x16(a + qs, b + qs);
@@ -188,7 +188,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
         const __m512i lut = _mm512_broadcast_i32x4(
             _mm_set_epi8((char)241, (char)217, (char)197, (char)181, (char)166, (char)153,
                          (char)141, (char)129, 118, 106, 93, 79, 63, 45, 24, 1));
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++)
             n[k] = _mm512_shuffle_epi8(lut, nibbles_2x16(x->qs + 32 * k, x->qs + 32 * k + 16));
         float d[8];
@@ -218,7 +218,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
             _mm512_set_epi64(C16(4), C16(4), C16(4), C16(4), C16(0), C16(0), C16(0), C16(0));
         __m512i hb = _mm512_setzero_si512();
         if (qh) hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(qs + 32 * k)));
@@ -234,10 +234,9 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
         qdot_k4_scales(s, sc);
         const __m512 f =
             _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)s)));
-        const __m512 dm =
-            _mm512_mul_ps(f, _mm512_castpd_ps(_mm512_insertf64x4(
-                                 _mm512_castps_pd(_mm512_set1_ps(h2f(hd))),
-                                 _mm256_castps_pd(_mm256_set1_ps(-h2f(hm))), 1)));
+        const __m512 dm = _mm512_mul_ps(
+            f, _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(h2f(hd))),
+                                                   _mm256_castps_pd(_mm256_set1_ps(-h2f(hm))), 1)));
         o->ws = blocks_to_lanes(dm);
         o->wm = blocks_to_lanes(_mm512_shuffle_f32x4(dm, dm, 0xee));
         break;
@@ -266,7 +265,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
     case KERN_W_Q3_K: {
         const struct block_q3_K *x = (const struct block_q3_K *)p;
         const __m512i hm = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)x->hmask));
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) { // blocks 2k, 2k+1: 128-group k/2, shifts 2·(2k%4) and +2
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * (k / 2))));
@@ -291,7 +290,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
     }
     default: { // KERN_W_Q2_K
         const struct block_q2_K *x = (const struct block_q2_K *)p;
-        #pragma GCC unroll 4
+#pragma GCC unroll 4
         for (int k = 0; k < 4; k++) {
             const __m512i q =
                 _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x->qs + 32 * (k / 2))));
@@ -316,7 +315,7 @@ QI_INLINE void unpack(int type, const uint8_t *p, struct qi_w *o) {
 // Prepares chunk c (values [256c, 256c + 256), nblk <= 8 blocks of it present) of a token.
 static void prep_chunk(struct qi_x *o, const struct block_q8_act *a, int nblk, int off) {
     __m512i n[4];
-    #pragma GCC unroll 4
+#pragma GCC unroll 4
     for (int k = 0; k < 4; k++) {
         const __m256i lo = 2 * k < nblk ? _mm256_loadu_si256((const __m256i *)a[2 * k].qs)
                                         : _mm256_setzero_si256();
