@@ -10,6 +10,10 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/qdot.h"
 
+#include <stddef.h>
+
+#include "kernels/quant.h"
+
 #if defined(JANUS_NO_AVX2)
 const kern_matmul_q8_fn *qdot_avx2_matmul_q8(void) { return NULL; }
 void qdot_avx2_quantize_act(struct block_q8_act *y, const float *x, int64_t n) {

@@ -11,6 +11,8 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/qdot.h"
 
+#include <stddef.h>
+
 #if defined(JANUS_NO_AVX2) || defined(JANUS_NO_AVX512)
 const kern_matmul_q8_fn *qdot_avx512_matmul_q8(void) { return NULL; }
 #else
