@@ -352,7 +352,7 @@ QI_INLINE float hsum16(__m512 v) {
 }
 
 // acc[a][b] += the chunk's terms for one unpacked row a and TB prepared tokens (x: token b's
-// chunk at x + b·n_ch).
+// chunk at x + b·n_ch; the chunks are stored chunk-major, so n_ch is 1).
 QI_INLINE void qi_terms(int type, int TB, __m512 *acc, const struct qi_w *o, const struct qi_x *x,
                         int64_t n_ch) {
 #pragma GCC unroll 4
@@ -370,7 +370,8 @@ QI_INLINE void qi_terms(int type, int TB, __m512 *acc, const struct qi_w *o, con
     }
 }
 
-// RB rows (r + a·S) x TB prepared tokens (xp: TB x n_ch chunks, token-major).
+// RB rows (r + a·S) x TB prepared tokens (xp: n_ch x TB chunks, chunk-major: the tokens'
+// chunks that one row chunk meets are contiguous).
 QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const uint8_t *w,
                         size_t rb, const struct qi_x *xp, int64_t n_ch, int64_t n_in, int64_t r,
                         int64_t S, int64_t t) {
@@ -399,7 +400,7 @@ QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const u
             }
             struct qi_w o;
             unpack(type, p, &o);
-            qi_terms(type, TB, acc[a], &o, xp + c, n_ch);
+            qi_terms(type, TB, acc[a], &o, xp + c * TB, 1);
         }
     }
     if (n_full < n_ch) { // the zero-padded copy of the last partial chunk
@@ -408,7 +409,7 @@ QI_INLINE void qi_block(int type, int RB, int TB, float *y, int64_t ldy, const u
             memcpy(tmp, rows[a] + n_full * cb, (size_t)(nb32 - 8 * n_full) * (size_t)bb);
             struct qi_w o;
             unpack(type, tmp, &o);
-            qi_terms(type, TB, acc[a], &o, xp + n_full, n_ch);
+            qi_terms(type, TB, acc[a], &o, xp + n_full * TB, 1);
         }
     }
 #pragma GCC unroll 4
@@ -454,11 +455,11 @@ QI_INLINE void qi_block_wide(int type, int RB, int TB, float *y, int64_t ldy, co
             }
             int b = 0;
             for (; b + 4 <= TB; b += 4)
-                qi_terms(type, 4, acc[a] + b, &o, xp + b * n_ch + c, n_ch);
+                qi_terms(type, 4, acc[a] + b, &o, xp + c * TB + b, 1);
             switch (TB - b) {
-            case 3: qi_terms(type, 3, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
-            case 2: qi_terms(type, 2, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
-            case 1: qi_terms(type, 1, acc[a] + b, &o, xp + b * n_ch + c, n_ch); break;
+            case 3: qi_terms(type, 3, acc[a] + b, &o, xp + c * TB + b, 1); break;
+            case 2: qi_terms(type, 2, acc[a] + b, &o, xp + c * TB + b, 1); break;
+            case 1: qi_terms(type, 1, acc[a] + b, &o, xp + c * TB + b, 1); break;
             default: break;
             }
         }
@@ -500,7 +501,7 @@ QI_INLINE void qi_generic(int type, kern_matmul_q8_fn ref, float *y, int64_t ldy
         for (int64_t b = 0; b < tb; b++)
             for (int64_t c = 0; c < n_ch; c++) {
                 const int nblk = nb32 - 8 * c >= 8 ? 8 : (int)(nb32 - 8 * c);
-                prep_chunk(&xp[b * n_ch + c], xq + (t + b) * nb32 + 8 * c, nblk, off);
+                prep_chunk(&xp[c * tb + b], xq + (t + b) * nb32 + 8 * c, nblk, off);
             }
         for (int64_t j = 0; j < o.n_blocks; j++) {
             if (tb > QI_MAX_TB)
