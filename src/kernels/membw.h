@@ -56,24 +56,6 @@ void membw_close(struct membw **b);
 int membw_measure(struct pool *pool, size_t read_bytes, int reps,
                   struct membw_result *out) JANUS_WUR;
 
-// Arithmetic peaks on registers (no memory traffic; issue 13: the compute bound of a decode
-// path), with all of pool's threads: independent chains of the instructions each matrix path
-// multiplies with, in 1e9 multiply-adds per second (median over reps passes):
-//   f32_fma   — F32 FMA, 512-bit where the avx512 table runs here, else 256-bit (the exact path);
-//   int8_vnni — AVX-512 VNNI vpdpbusd, 64 per instruction (the integer path with VNNI);
-//   int8_avx2 — AVX2 maddubs + madd + add, 32 per maddubs (the integer path without VNNI).
-// A figure is 0 where this CPU (or build) lacks the instructions.
-struct membw_peak {
-    int n_threads;
-    int reps;
-    int f32_bits; // 512, 256, or 0
-    double f32_fma_gmac_s;
-    double int8_vnni_gmac_s;
-    double int8_avx2_gmac_s;
-};
-// reps in [1, MEMBW_MAX_REPS]. Returns JANUS_OK or JANUS_EINVAL.
-int membw_peak_measure(struct pool *pool, int reps, struct membw_peak *out) JANUS_WUR;
-
 // Median of n values (n >= 1); v is reordered. Exposed for the benches and tests.
 double membw_median(double *v, int n);
 

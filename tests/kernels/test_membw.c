@@ -6,9 +6,7 @@
 
 #include "base/pool.h"
 #include "base/status.h"
-#include "kernels/kernels.h"
 #include "kernels/membw.h"
-#include "kernels/qdot.h"
 
 TEST(membw_median_odd_even) {
     double a[] = {5, 1, 3};
@@ -42,27 +40,6 @@ TEST(membw_small_run_reports_sane_figures) {
         ASSERT_LE(r.triad_gb_s_min, r.triad_gb_s);
         ASSERT_LE(r.triad_gb_s, r.triad_gb_s_max);
         ASSERT(isfinite(r.read_gb_s_max) && isfinite(r.triad_gb_s_max));
-        pool_destroy(&p);
-    }
-}
-
-// The arithmetic peaks: positive where the CPU has the instructions (the kernel tables say
-// which), 0 where it lacks them; no timing thresholds.
-TEST(membw_peak_reports_available_paths) {
-    struct membw_peak pk;
-    ASSERT_EQ(membw_peak_measure(NULL, 0, &pk), JANUS_EINVAL);
-    for (int n = 1; n <= 2; n++) {
-        struct pool *p = NULL;
-        ASSERT_OK(pool_create(&p, n));
-        ASSERT_OK(membw_peak_measure(p, 2, &pk));
-        ASSERT_EQ(pk.n_threads, n);
-        const int avx512 = kern_by_name("avx512") != NULL, avx2 = kern_by_name("avx2") != NULL;
-        ASSERT_EQ(pk.f32_bits, avx512 ? 512 : avx2 ? 256 : 0);
-        ASSERT_EQ(pk.f32_fma_gmac_s > 0, avx2 || avx512);
-        ASSERT_EQ(pk.int8_avx2_gmac_s > 0, avx2);
-        ASSERT_EQ(pk.int8_vnni_gmac_s > 0, avx512 && qdot_cpu_vnni());
-        printf("  %d threads: f32 fma (%d-bit) %.1f, int8 vnni %.1f, int8 avx2 %.1f GMAC/s\n", n,
-               pk.f32_bits, pk.f32_fma_gmac_s, pk.int8_vnni_gmac_s, pk.int8_avx2_gmac_s);
         pool_destroy(&p);
     }
 }
