@@ -568,13 +568,14 @@ TEST(cli_info) {
 // janus info on a file with a type janus cannot compute, and on a vocab-only file.
 TEST(cli_info_unsupported_and_vocab) {
     char out[512], cmd[4096], line[1024];
-    tmp_path(out, sizeof out, "q4k.gguf");
+    tmp_path(out, sizeof out, "iq2.gguf");
     struct gguf_writer *w = gguf_writer_create();
-    uint8_t blk[144 * 2];
+    uint8_t blk[66 * 2];
     memset(blk, 0, sizeof blk);
     int64_t ne[2] = {256, 2};
     ASSERT_OK(gguf_writer_add_str(w, "general.architecture", "llama"));
-    ASSERT_OK(gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 2, ne, 12, blk, sizeof blk));
+    ASSERT_OK(gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 2, ne, GGML_TYPE_IQ2_XXS, blk,
+                                     sizeof blk));
     ASSERT_OK(gguf_writer_write(w, out));
     gguf_writer_destroy(&w);
     snprintf(cmd, sizeof cmd, "%s info -m %s", test_janus_bin(), out);
@@ -582,12 +583,14 @@ TEST(cli_info_unsupported_and_vocab) {
     ASSERT(f != NULL);
     int seen = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "q4_K") && strstr(line, "288 bytes") && strstr(line, "not computable"))
+        if (strstr(line, "iq2_xxs") && strstr(line, "132 bytes") &&
+            strstr(line, "computable: no (refused at load)"))
             seen |= 1;
+        if (strstr(line, "(computable types: f32, f16, bf16, q8_0, q4_0,")) seen |= 4;
         if (strstr(line, "vocab:         (no tokenizer.ggml.tokens)")) seen |= 2;
     }
     ASSERT_EQ(pclose(f), 0);
-    ASSERT_EQ(seen, 3);
+    ASSERT_EQ(seen, 7);
     snprintf(cmd, sizeof cmd, "%s info -m %s/tokenizer/ggml-vocab-deepseek-llm.gguf",
              test_janus_bin(), test_fixtures_dir());
     f = popen(cmd, "r");
