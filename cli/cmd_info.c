@@ -243,7 +243,7 @@ int cmd_info(int argc, char **argv) {
         if (!n_by_type[ty]) continue;
         human(h1, sizeof h1, bytes_by_type[ty]);
         const int kt = weights_kern_type((uint32_t)ty);
-        const char *how = kt < 0                ? "no (refused at load)"
+        const char *how = kt < 0              ? "no (refused at load)"
                           : kt <= KERN_W_BF16 ? "yes, exact path"
                                               : "yes, exact path and integer path";
         printf("  %-8s %6lld tensors %14llu bytes (%s)  computable: %s\n",

@@ -145,7 +145,7 @@ int64_t gguf_arr_i64(const struct gguf *g, int64_t kv_index, uint64_t i);
 // 2/1, Q8_0 34/32, q4_K 144/256, ...); 0 if the type is not computable.
 size_t ggml_type_block_bytes(uint32_t type);
 int64_t ggml_type_block_elems(uint32_t type);
-const char *ggml_type_name(uint32_t type);    // "f32", "q4_K", ... or "type#N"
+const char *ggml_type_name(uint32_t type); // "f32", "q4_K", ... or "type#N"
 // Storage layout of every ggml type known to ggml (incl. K-quants and IQ types), computable
 // or not: elements per block and bytes per block. Returns 1 if known, 0 if unknown/removed.
 int ggml_type_layout(uint32_t type, int64_t *block_elems, size_t *block_bytes);

@@ -115,9 +115,9 @@ struct model_share {
 // not have, a tensor the keys leave unused) is refused too (docs/GGUF.md "What we refuse").
 // On failure returns a negative status with a one-line reason in err (e.g. "tensor
 // blk.0.attn_q.weight: expected shape {64, 64}, got {64, 32}" or "tensor token_embd.weight:
-// unsupported type iq2_xxs (computable: f32, ...)"; type errors come after every name and shape passed), and leaves
-// *m zeroed (nothing to free).
-// Loads everything in the default memory mode, no progress line, no lock.
+// unsupported type iq2_xxs (computable: f32, ...)"; type errors come after every name and shape
+// passed), and leaves *m zeroed (nothing to free). Loads everything in the default memory mode, no
+// progress line, no lock.
 JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
 // Same in memory mode io (NULL: defaults): model_open + model_load_share(everything).
 JANUS_WUR int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io,
