@@ -14,21 +14,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-// --type: the matrices' ggml type.
+// --type: the matrices' ggml type, uniform or an _M mix (genmodel.h).
 static int set_type(void *target, const char *v, const char *cmd) {
-    static const struct {
-        const char *name;
-        uint32_t type;
-    } k[] = {{"f32", GGML_TYPE_F32},
-             {"f16", GGML_TYPE_F16},
-             {"bf16", GGML_TYPE_BF16},
-             {"q8_0", GGML_TYPE_Q8_0}};
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-        if (!strcmp(v, k[i].name)) {
-            *(uint32_t *)target = k[i].type;
-            return 0;
-        }
-    return cli_error(cmd, "--type must be f32, f16, bf16 or q8_0, not '%s'", v);
+    struct genmodel_params *p = target;
+    if (!genmodel_type_parse(v, &p->type, &p->mix)) return 0;
+    return cli_error(cmd, "--type must be one of " GENMODEL_TYPE_NAMES ", not '%s'", v);
 }
 
 // A positive float field (--weights-scale, --rope-base, --rms-eps).
@@ -86,8 +76,11 @@ int cmd_gen_model(int argc, char **argv) {
         CLI_OPT_STR("arch", 0, &arch_s, "A",
                     "llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2, olmoe\n"
                     "(required)"),
-        CLI_OPT_FN("type", 0, set_type, &p.type, "T",
-                   "f32 (default), f16, bf16, q8_0 (matrices; norms etc. stay f32)"),
+        CLI_OPT_FN("type", 0, set_type, &p, "T",
+                   "matrices' type (norms, routers, biases stay f32): f32\n"
+                   "(default), f16, bf16, q8_0; uniform q4_0 q4_1 q5_0 q5_1\n"
+                   "q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs (round-to-nearest);\n"
+                   "q3_k_m q4_k_m q5_k_m (llama-quantize's _M mixes; docs/GGUF.md)"),
         CLI_OPT_I64("seed", 0, &p.seed, 0, 9e18, "S", "random seed (default 1234)"),
         CLI_OPT_STR("output", 'o', &out, "FILE", "output path (required)"),
         CLI_OPT_STR("vocab", 0, &p.vocab_path, "FILE",
@@ -202,6 +195,6 @@ int cmd_gen_model(int argc, char **argv) {
     long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     printf("wrote %s: %s %s, %lld bytes in %.2f s (%.0f MB/s)\n", out, arch_s,
-           ggml_type_name(p.type), bytes, s, s > 0 ? (double)bytes / s / 1e6 : 0.0);
+           genmodel_type_name(p.type, p.mix), bytes, s, s > 0 ? (double)bytes / s / 1e6 : 0.0);
     return 0;
 }

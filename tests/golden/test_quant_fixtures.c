@@ -32,11 +32,11 @@
 #define TOL      1e-4
 
 static const char *const k_names[] = {
-    "llama-moe-q4_0",      "llama-moe-q4_1",      "llama-moe-q5_0",     "llama-moe-q5_1",
-    "llama-moe-q2_k",      "llama-moe-q3_k_m",    "llama-moe-q4_k_m",   "llama-moe-q5_k_m",
-    "llama-moe-q6_k",      "llama-moe-iq4_nl",    "llama-moe-iq4_xs",   "qwen2moe-q4_k_m",
-    "qwen2moe-q5_k_m",     "qwen2moe-q6_k",       "qwen2moe-q4_0",      "qwen2moe-iq4_xs",
-    "deepseek2-v2-q4_k_m", "deepseek2-v2-q5_k_m", "deepseek2-v2-q6_k",  "deepseek2-v2-q4_0",
+    "llama-moe-q4_0",      "llama-moe-q4_1",      "llama-moe-q5_0",    "llama-moe-q5_1",
+    "llama-moe-q2_k",      "llama-moe-q3_k_m",    "llama-moe-q4_k_m",  "llama-moe-q5_k_m",
+    "llama-moe-q6_k",      "llama-moe-iq4_nl",    "llama-moe-iq4_xs",  "qwen2moe-q4_k_m",
+    "qwen2moe-q5_k_m",     "qwen2moe-q6_k",       "qwen2moe-q4_0",     "qwen2moe-iq4_xs",
+    "deepseek2-v2-q4_k_m", "deepseek2-v2-q5_k_m", "deepseek2-v2-q6_k", "deepseek2-v2-q4_0",
     "deepseek2-v2-iq4_xs",
 };
 

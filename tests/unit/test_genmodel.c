@@ -9,9 +9,11 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 #include "model/genmodel.h"
 #include "model/gguf.h"
+#include "model/weights.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -269,6 +271,191 @@ TEST(types_hold_converted_f32_values) {
     gguf_close(&a);
 }
 
+// ---- quantized types (issue 13 item 4)
+
+// The shared quant fixtures' base models (fixtures/quant/README.md §2: the gen-model commands
+// llama-quantize's inputs were made with).
+static void quant_base(struct genmodel_params *p, enum genmodel_arch arch) {
+    genmodel_default_params(p, arch);
+    p->n_embd = 256;
+    p->n_ff_exp = 256;
+    p->n_expert = 3;
+    p->n_expert_used = 2;
+    p->n_vocab = 843;
+    p->n_head_kv = 1;
+    if (arch == GENMODEL_ARCH_LLAMA) p->seed = 11;
+    if (arch == GENMODEL_ARCH_QWEN2MOE) {
+        p->seed = 12;
+        p->n_ff = 256;
+    }
+    if (arch == GENMODEL_ARCH_DEEPSEEK2) {
+        p->seed = 13;
+        p->n_layer = 2;
+        p->n_ff = 256;
+        p->q_lora = 256;
+        p->kv_lora = 256;
+        p->v_head = 64;
+        p->n_expert_shared = 1;
+        p->n_head_kv = p->n_head;
+    }
+}
+
+// --type q3_k_m / q4_k_m / q5_k_m give every tensor the type llama-quantize gave it in the
+// shared quant fixtures (the same base models quantised by llama.cpp's llama-quantize), and
+// uniform q6_k the types of its Q6_K files.
+TEST(mixes_match_llama_quantize) {
+    static const struct {
+        enum genmodel_arch arch;
+        const char *type, *fixture;
+    } k[] = {{GENMODEL_ARCH_LLAMA, "q3_k_m", "llama-moe-q3_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q4_k_m", "llama-moe-q4_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q5_k_m", "llama-moe-q5_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q6_k", "llama-moe-q6_k"},
+             {GENMODEL_ARCH_QWEN2MOE, "q4_k_m", "qwen2moe-q4_k_m"},
+             {GENMODEL_ARCH_QWEN2MOE, "q5_k_m", "qwen2moe-q5_k_m"},
+             {GENMODEL_ARCH_QWEN2MOE, "q6_k", "qwen2moe-q6_k"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q4_k_m", "deepseek2-v2-q4_k_m"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q5_k_m", "deepseek2-v2-q5_k_m"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q6_k", "deepseek2-v2-q6_k"}};
+    for (size_t c = 0; c < sizeof k / sizeof k[0]; c++) {
+        struct genmodel_params p;
+        quant_base(&p, k[c].arch);
+        ASSERT_OK(genmodel_type_parse(k[c].type, &p.type, &p.mix));
+        char out[512], fix[4096], err[512];
+        tmp_path(out, sizeof out, "mix.gguf");
+        snprintf(fix, sizeof fix, "%s/quant/%s.gguf", test_fixtures_dir(), k[c].fixture);
+        ASSERT_OK(gen(&p, out));
+        struct gguf a, b;
+        ASSERT_OK(gguf_open(&a, out, err, sizeof err));
+        ASSERT_OK(gguf_open(&b, fix, err, sizeof err));
+        ASSERT_EQ(a.n_tensors, b.n_tensors);
+        int n_quant = 0;
+        for (int64_t i = 0; i < b.n_tensors; i++) {
+            const struct gguf_tensor *y = &b.tensors[i];
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)y->name.len, y->name.ptr);
+            const struct gguf_tensor *x = gguf_find_tensor(&a, name);
+            if (!x) TEST_FAIL_("%s: no tensor %s", k[c].fixture, name);
+            if (x->type != y->type || x->n_bytes != y->n_bytes)
+                TEST_FAIL_("%s (--type %s): tensor %s is %s (%llu bytes), llama-quantize: %s "
+                           "(%llu bytes)",
+                           k[c].fixture, k[c].type, name, ggml_type_name(x->type),
+                           (unsigned long long)x->n_bytes, ggml_type_name(y->type),
+                           (unsigned long long)y->n_bytes);
+            n_quant += y->type != GGML_TYPE_F32;
+        }
+        ASSERT(n_quant >= 13);
+        uint32_t fa = 0, fb = 1;
+        ASSERT_OK(gguf_get_u32(&a, "general.file_type", &fa, err, sizeof err));
+        ASSERT_OK(gguf_get_u32(&b, "general.file_type", &fb, err, sizeof err));
+        ASSERT_EQ(fa, fb);
+        gguf_close(&a);
+        gguf_close(&b);
+    }
+}
+
+// Every block type, uniform and mixed: each quantized tensor holds exactly
+// quant_quantize_row of the F32 file's values (same seed), every other tensor the F32 bytes;
+// the file loads. Rows of 256 and 512, so the K-quants apply.
+TEST(block_types_hold_quantized_f32_values) {
+    static const char *const types[] = {"q4_0",   "q4_1",   "q5_0",   "q5_1",  "q2_k",
+                                        "q3_k",   "q4_k",   "q5_k",   "q6_k",  "iq4_nl",
+                                        "iq4_xs", "q3_k_m", "q4_k_m", "q5_k_m"};
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_QWEN2MOE);
+    p.n_embd = 256;
+    p.n_ff_exp = 256;
+    p.n_ff = 512;
+    p.n_head_kv = 1;
+    p.n_expert = 4;
+    char f32p[512], err[512];
+    tmp_path(f32p, sizeof f32p, "qz_f32.gguf");
+    ASSERT_OK(gen(&p, f32p));
+    struct gguf a;
+    ASSERT_OK(gguf_open(&a, f32p, err, sizeof err));
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        ASSERT_OK(genmodel_type_parse(types[t], &p.type, &p.mix));
+        char op[512];
+        tmp_path(op, sizeof op, "qz_x.gguf");
+        ASSERT_OK(gen(&p, op));
+        struct gguf b;
+        ASSERT_OK(gguf_open(&b, op, err, sizeof err));
+        ASSERT_EQ(a.n_tensors, b.n_tensors);
+        int n_base = 0;
+        for (int64_t i = 0; i < a.n_tensors; i++) {
+            const struct gguf_tensor *x = &a.tensors[i], *y = &b.tensors[i];
+            if (y->type == GGML_TYPE_F32) {
+                ASSERT_MEM_EQ(x->data, y->data, x->n_bytes);
+                continue;
+            }
+            n_base += y->type == p.type;
+            const int kt = weights_kern_type(y->type);
+            ASSERT(kt >= 0);
+            const int64_t n = (int64_t)(x->n_bytes / 4);
+            ASSERT_EQ(y->n_bytes, kern_row_bytes(kt, n));
+            uint8_t *q = malloc(y->n_bytes);
+            ASSERT(q);
+            quant_quantize_row(kt, q, x->data, n);
+            if (memcmp(q, y->data, y->n_bytes) != 0)
+                TEST_FAIL_("--type %s: tensor %.*s (%s) differs from quant_quantize_row", types[t],
+                           (int)y->name.len, y->name.ptr, ggml_type_name(y->type));
+            free(q);
+        }
+        ASSERT(n_base >= 10); // most matrices in the base type
+        gguf_close(&b);
+        struct model m;
+        int rc = model_load(&m, op, err, sizeof err);
+        if (rc) TEST_FAIL_("--type %s: %s", types[t], err);
+        model_free(&m);
+    }
+    gguf_close(&a);
+}
+
+// Rows that are not whole 256-value super-blocks fall back as llama-quantize does (Q2_K, Q3_K,
+// IQ4_XS -> IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0; F16 when not a multiple of 32
+// either); the 32-value types refuse such rows, naming the tensor.
+TEST(row_length_fallback) {
+    static const struct {
+        const char *type;
+        uint32_t fb;
+    } k[] = {{"q2_k", GGML_TYPE_IQ4_NL}, {"q3_k", GGML_TYPE_IQ4_NL}, {"iq4_xs", GGML_TYPE_IQ4_NL},
+             {"q4_k", GGML_TYPE_Q5_0},   {"q5_k", GGML_TYPE_Q5_1},   {"q6_k", GGML_TYPE_Q8_0},
+             {"q4_k_m", GGML_TYPE_Q5_0}};
+    char out[512], err[512];
+    tmp_path(out, sizeof out, "fb.gguf");
+    for (size_t c = 0; c < sizeof k / sizeof k[0]; c++) {
+        struct genmodel_params p;
+        genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2); // widths 64, 32, 192
+        p.mla_split = 1;                                      // attn_k_b rows: qk_nope = 16
+        ASSERT_OK(genmodel_type_parse(k[c].type, &p.type, &p.mix));
+        ASSERT_OK(gen(&p, out));
+        struct gguf g;
+        ASSERT_OK(gguf_open(&g, out, err, sizeof err));
+        const struct gguf_tensor *q = gguf_find_tensor(&g, "blk.0.attn_q_a.weight");
+        const struct gguf_tensor *kb = gguf_find_tensor(&g, "blk.0.attn_k_b.weight");
+        const struct gguf_tensor *o = gguf_find_tensor(&g, "output.weight");
+        ASSERT(q && kb && o);
+        if (q->type != k[c].fb)
+            TEST_FAIL_("--type %s: attn_q_a (rows of 64) is %s, expected %s", k[c].type,
+                       ggml_type_name(q->type), ggml_type_name(k[c].fb));
+        ASSERT_EQ(kb->type, GGML_TYPE_F16);
+        // the _M mix makes output Q6_K, which falls back to Q8_0
+        ASSERT_EQ(o->type, p.mix ? GGML_TYPE_Q8_0 : k[c].fb);
+        gguf_close(&g);
+        struct model m;
+        int rc = model_load(&m, out, err, sizeof err);
+        if (rc) TEST_FAIL_("--type %s: %s", k[c].type, err);
+        model_free(&m);
+    }
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    ASSERT_OK(genmodel_type_parse("q4_0", &p.type, &p.mix));
+    p.n_ff_exp = 48;
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EINVAL);
+    ASSERT(strstr(err, "--type q4_0: tensor 'blk.0.ffn_down_exps.weight' has ne[0] = 48") &&
+           strstr(err, "llama-quantize refuses it too"));
+}
+
 TEST(builtin_vocabulary) {
     struct genmodel_params p;
     genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
@@ -442,7 +629,8 @@ TEST(cli_flags) {
         {"-o x.gguf", "--arch is required"},
         {"--arch mixtral -o x.gguf", "unknown --arch 'mixtral'"},
         {"--arch llama", "-o FILE is required"},
-        {"--arch llama --type q4_0 -o x.gguf", "--type must be"},
+        {"--arch llama --type iq2_xxs -o x.gguf", "--type must be"},
+        {"--arch llama --type q4_K_M -o x.gguf", "--type must be"},
         {"--arch llama --n-embd abc -o x.gguf", "--n-embd: 'abc'"},
         {"--arch llama --n-embd -5 -o x.gguf", "--n-embd"},
         {"--arch llama --bogus 1 -o x.gguf", "unknown option '--bogus'"},
