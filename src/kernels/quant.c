@@ -280,7 +280,15 @@ void quant_dequantize_row(int type, float *y, const void *x, int64_t n) {
 // extreme value would leave the extreme level (the "cap" below), and offsets (mins) round down
 // (the grid's bottom stays at or above the data's minimum, so the minimum lands on level 0).
 
-static inline int q_round(float v) { return (int)nearbyintf(v); } // halves to even
+// Nearest integer, halves to even (nearbyintf's result in the default rounding mode, without
+// the libm call): adding 1.5·2^23 leaves the rounded integer in the low mantissa bits. |v| is
+// clamped to 2^22 first (every caller clamps to far less afterwards); NaN gives -2^22.
+static inline int q_round(float v) {
+    v = fminf(fmaxf(v, -4194304.0f), 4194304.0f) + 12582912.0f;
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    return (int)u - 0x4b400000;
+}
 
 static inline int q_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
