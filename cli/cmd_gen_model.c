@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 // --type: the matrices' ggml type, uniform or an _M mix (genmodel.h).
 static int set_type(void *target, const char *v, const char *cmd) {
@@ -91,7 +92,8 @@ int cmd_gen_model(int argc, char **argv) {
             "(default: its natural size; ignored with --vocab)"),
         CLI_OPT_STR("name", 0, &p.name, "NAME", "general.name (default janus-gen-<arch>-<type>)"),
         CLI_OPT_FN("threads", 0, set_threads, &p.n_threads, "N",
-                   "generation threads (the file does not depend on it)"),
+                   "generation threads (default: the online CPUs, at most 16; the\n"
+                   "file does not depend on it)"),
         DIM("n-embd", n_embd, 1, 1 << 20, "64"),
         DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3 / 2"),
         DIM("n-head", n_head, 1, 1 << 20, "4"),
@@ -184,6 +186,10 @@ int cmd_gen_model(int argc, char **argv) {
     }
     if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!out) return cli_error(cmd, "-o FILE is required");
+    if (p.n_threads == 0) {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        p.n_threads = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
     char err[JANUS_ERR_LEN];
     if (genmodel_check(&p, err, sizeof err)) return cli_error(cmd, "%s", err);
     struct timespec t0, t1;
