@@ -125,7 +125,9 @@ static void check_fixture(const char *name, const struct kern_ops *const *tables
     ASSERT_EQ(read_floats(path, nat, V), V);
     for (int t = 0; t < n_tables; t++) {
         check_table_covers(&m, tables[t]);
+        if (test_current_failed) return;
         run_greedy(&m, tables[t], prompt, lg, ids);
+        if (test_current_failed) return; // (a failed helper returned early)
         const double d = max_abs_diff(lg, deq, V), dn = max_abs_diff(lg, nat, V);
         fprintf(stderr, "  %-20s %-6s max|dlogit| vs deq %.3g (tol %g), vs native %.3g (info)\n",
                 name, tables[t]->name, d, TOL, dn);
@@ -146,6 +148,6 @@ static void check_fixture(const char *name, const struct kern_ops *const *tables
 TEST(quant_fixtures_exact_path) {
     const struct kern_ops *tables[2] = {kern_best(), kern_ref()};
     const int n_tables = tables[0] == tables[1] ? 1 : 2;
-    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_names); i++)
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_names) && !test_current_failed; i++)
         check_fixture(k_names[i], tables, n_tables);
 }
