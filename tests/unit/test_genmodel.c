@@ -779,6 +779,27 @@ TEST(cli_info_unsupported_and_vocab) {
     }
     ASSERT_EQ(pclose(f), 0);
     ASSERT_EQ(seen, 7);
+    // a llama-quantize file: every type present, computable, with its paths
+    snprintf(cmd, sizeof cmd, "%s info -m %s/quant/llama-moe-q2_k.gguf", test_janus_bin(),
+             test_fixtures_dir());
+    f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "  f32 ") && strstr(line, " 7 tensors") &&
+            strstr(line, "computable: yes, exact path\n"))
+            seen |= 1;
+        if (strstr(line, "  q2_K ") && strstr(line, " 9 tensors") &&
+            strstr(line, "computable: yes, exact path and integer path"))
+            seen |= 2;
+        if (strstr(line, "  q3_K ") && strstr(line, " 4 tensors")) seen |= 4;
+        if (strstr(line, "  q4_K ") && strstr(line, " 2 tensors")) seen |= 8;
+        if (strstr(line, "  q6_K ") && strstr(line, " 1 tensors")) seen |= 16;
+        if (strstr(line, "computable: no") || strstr(line, "computable types")) seen |= 32;
+        if (strstr(line, "file type:") && strstr(line, "10 (mostly Q2_K)")) seen |= 64;
+    }
+    ASSERT_EQ(pclose(f), 0);
+    ASSERT_EQ(seen, 1 | 2 | 4 | 8 | 16 | 64);
     snprintf(cmd, sizeof cmd, "%s info -m %s/tokenizer/ggml-vocab-deepseek-llm.gguf",
              test_janus_bin(), test_fixtures_dir());
     f = popen(cmd, "r");
