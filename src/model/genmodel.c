@@ -690,9 +690,9 @@ struct mix_state {
     int i_ffn_down;         // ffn_down* seen so far
 };
 
-// The type llama_tensor_get_type (llama.cpp src/llama-quant.cpp, as of the fixtures' commit
-// c392e509) gives tensor `name` for ftype Q3_K_M / Q4_K_M / Q5_K_M, for the tensors gen-model
-// writes: output Q6_K; attn_v Q5_K (Q3_K_M, its first two) or Q6_K (Q4_K_M, Q5_K_M on the
+// The type llama_tensor_get_type (llama.cpp src/llama-quant.cpp; the fixtures' llama-quantize
+// agrees on all 10 K-quant files, test_genmodel) gives tensor `name` for ftype Q3_K_M /
+// Q4_K_M / Q5_K_M, for the tensors gen-model writes: output Q6_K; attn_v Q5_K (Q3_K_M, its first two) or Q6_K (Q4_K_M, Q5_K_M on the
 // use_more_bits layers), Q8_0 with 8 experts; attn_k Q8_0 with 8 experts; ffn_down* Q5_K
 // (Q3_K_M, layers < n/16) else Q4_K (Q3_K_M), Q6_K on use_more_bits layers (Q4_K_M, Q5_K_M);
 // attn_output Q4_K (Q3_K_M), Q5_K with 8 experts (Q3_K_M, Q4_K_M); everything else the base.
