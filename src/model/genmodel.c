@@ -692,10 +692,11 @@ struct mix_state {
 
 // The type llama_tensor_get_type (llama.cpp src/llama-quant.cpp; the fixtures' llama-quantize
 // agrees on all 10 K-quant files, test_genmodel) gives tensor `name` for ftype Q3_K_M /
-// Q4_K_M / Q5_K_M, for the tensors gen-model writes: output Q6_K; attn_v Q5_K (Q3_K_M, its first two) or Q6_K (Q4_K_M, Q5_K_M on the
-// use_more_bits layers), Q8_0 with 8 experts; attn_k Q8_0 with 8 experts; ffn_down* Q5_K
-// (Q3_K_M, layers < n/16) else Q4_K (Q3_K_M), Q6_K on use_more_bits layers (Q4_K_M, Q5_K_M);
-// attn_output Q4_K (Q3_K_M), Q5_K with 8 experts (Q3_K_M, Q4_K_M); everything else the base.
+// Q4_K_M / Q5_K_M, for the tensors gen-model writes: output Q6_K; attn_v Q5_K (Q3_K_M, its first
+// two) or Q6_K (Q4_K_M, Q5_K_M on the use_more_bits layers), Q8_0 with 8 experts; attn_k Q8_0 with
+// 8 experts; ffn_down* Q5_K (Q3_K_M, layers < n/16) else Q4_K (Q3_K_M), Q6_K on use_more_bits
+// layers (Q4_K_M, Q5_K_M); attn_output Q4_K (Q3_K_M), Q5_K with 8 experts (Q3_K_M, Q4_K_M);
+// everything else the base.
 static uint32_t mix_type(const struct genmodel_params *p, const struct tplan *t,
                          struct mix_state *ms) {
     const char *name = t->name;
