@@ -354,6 +354,54 @@ TEST(mixes_match_llama_quantize) {
     }
 }
 
+// The rules the fixtures cannot show (3 experts, 2 layers): with 8 layers and 8 experts,
+// q4_k_m gives attn_v and attn_k Q8_0, attn_output Q5_K, ffn_down_exps Q6_K on the
+// use_more_bits layers 0, 3, 6, 7 and Q4_K elsewhere; q3_k_m: ffn_down_exps Q4_K (8 < 16
+// layers), attn_output Q5_K; q5_k_m: attn_output stays Q5_K (its base).
+TEST(mix_rules_eight_experts) {
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    p.n_embd = 256;
+    p.n_ff_exp = 256;
+    p.n_layer = 8;
+    p.n_expert = 8;
+    p.n_vocab = 300;
+    char out[512], err[512], nm[64];
+    tmp_path(out, sizeof out, "mix8.gguf");
+    static const char *const mixes[] = {"q3_k_m", "q4_k_m", "q5_k_m"};
+    for (int x = 0; x < 3; x++) {
+        ASSERT_OK(genmodel_type_parse(mixes[x], &p.type, &p.mix));
+        ASSERT_OK(gen(&p, out));
+        struct gguf g;
+        ASSERT_OK(gguf_open(&g, out, err, sizeof err));
+        for (int il = 0; il < 8; il++) {
+            const int more = il == 0 || il == 3 || il == 6 || il == 7;
+            const struct {
+                const char *t;
+                uint32_t want;
+            } k[] = {{"attn_v", GGML_TYPE_Q8_0},
+                     {"attn_k", GGML_TYPE_Q8_0},
+                     {"attn_q", p.type},
+                     {"attn_output", GGML_TYPE_Q5_K},
+                     {"ffn_down_exps", x == 0 ? GGML_TYPE_Q4_K
+                                       : more ? GGML_TYPE_Q6_K
+                                              : p.type},
+                     {"ffn_up_exps", p.type}};
+            for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+                snprintf(nm, sizeof nm, "blk.%d.%s.weight", il, k[i].t);
+                const struct gguf_tensor *t = gguf_find_tensor(&g, nm);
+                ASSERT(t != NULL);
+                if (t->type != k[i].want)
+                    TEST_FAIL_("%s: %s is %s, expected %s", mixes[x], nm, ggml_type_name(t->type),
+                               ggml_type_name(k[i].want));
+            }
+        }
+        const struct gguf_tensor *o = gguf_find_tensor(&g, "output.weight");
+        ASSERT(o && o->type == GGML_TYPE_Q6_K);
+        gguf_close(&g);
+    }
+}
+
 // Every block type, uniform and mixed: each quantized tensor holds exactly
 // quant_quantize_row of the F32 file's values (same seed), every other tensor the F32 bytes;
 // the file loads. Rows of 256 and 512, so the K-quants apply.
