@@ -282,15 +282,19 @@ void quant_dequantize_row(int type, float *y, const void *x, int64_t n) {
 
 // Nearest integer, halves to even (nearbyintf's result in the default rounding mode, without
 // the libm call): adding 1.5·2^23 leaves the rounded integer in the low mantissa bits. |v| is
-// clamped to 2^22 first (every caller clamps to far less afterwards); NaN gives -2^22.
+// clamped to 2^22 first (every caller clamps to far less afterwards). Plain comparisons, not
+// fminf/fmaxf (libm calls without -ffast-math): a NaN input gives some level in range.
 static inline int q_round(float v) {
-    v = fminf(fmaxf(v, -4194304.0f), 4194304.0f) + 12582912.0f;
+    v = (v < -4194304.0f ? -4194304.0f : v > 4194304.0f ? 4194304.0f : v) + 12582912.0f;
     uint32_t u;
     memcpy(&u, &v, sizeof u);
     return (int)u - 0x4b400000;
 }
 
 static inline int q_clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+static inline float q_min(float a, float b) { return b < a ? b : a; }
+static inline float q_max(float a, float b) { return b > a ? b : a; }
 
 // Nearest F16 of v, and its value.
 static inline float q_f16(float v, uint16_t *h) {
@@ -363,8 +367,8 @@ static void qz_q5_0(struct block_q5_0 *b, const float *x) {
 static void qz_affine32(const float *x, int nq, uint16_t *hd, uint16_t *hm, int *q) {
     float lo = x[0], hi = x[0];
     for (int i = 1; i < QK4_0; i++) {
-        lo = fminf(lo, x[i]);
-        hi = fmaxf(hi, x[i]);
+        lo = q_min(lo, x[i]);
+        hi = q_max(hi, x[i]);
     }
     const float m = q_f16_floor(lo, hm);
     const float d = q_f16((hi - lo) / (float)nq, hd), id = d > 0.0f ? 1.0f / d : 0.0f;
@@ -424,9 +428,13 @@ static void qz_q3_K(struct block_q3_K *b, const float *x) {
         b->scales[j % 8] |= (uint8_t)((u & 15) << (4 * (j / 8)));
         b->scales[8 + j % 4] |= (uint8_t)((u >> 4) << (2 * (j / 4)));
     }
+    float idl[16];
+    for (int j = 0; j < 16; j++) {
+        const float dl = d * (float)l[j];
+        idl[j] = dl != 0.0f ? 1.0f / dl : 0.0f;
+    }
     for (int i = 0; i < QK_K; i++) {
-        const float dl = d * (float)l[i / 16];
-        const int v = dl != 0.0f ? q_clamp(q_round(x[i] * (1.0f / dl)), -4, 3) : 0;
+        const int v = q_clamp(q_round(x[i] * idl[i / 16]), -4, 3); // dl = 0: level 0
         const int q = v + 4, h = i / 128, r = i % 128, j = r / 32, k = r % 32;
         b->qs[32 * h + k] |= (uint8_t)((q & 3) << (2 * j));
         b->hmask[k] |= (uint8_t)((q >> 2) << (4 * h + j));
@@ -440,9 +448,13 @@ static void qz_q6_K(struct block_q6_K *b, const float *x) {
     memset(b->qh, 0, sizeof b->qh);
     for (int j = 0; j < 16; j++)
         b->scales[j] = (int8_t)l[j];
+    float idl[16];
+    for (int j = 0; j < 16; j++) {
+        const float dl = d * (float)l[j];
+        idl[j] = dl != 0.0f ? 1.0f / dl : 0.0f;
+    }
     for (int i = 0; i < QK_K; i++) {
-        const float dl = d * (float)l[i / 16];
-        const int q = (dl != 0.0f ? q_clamp(q_round(x[i] * (1.0f / dl)), -32, 31) : 0) + 32;
+        const int q = q_clamp(q_round(x[i] * idl[i / 16]), -32, 31) + 32; // dl = 0: level 0
         const int h = i / 128, r = i % 128, part = r / 32, k = r % 32;
         b->ql[64 * h + k + 32 * (part & 1)] |= (uint8_t)((q & 15) << (4 * (part >> 1)));
         b->qh[32 * h + k] |= (uint8_t)((q >> 4) << (2 * part));
@@ -475,28 +487,28 @@ static void qz_affine_K(const float *x, int n_sub, int sub, int nq, int s_lev, u
     float lo[16], hi[16], sc[16], mn_max = 0.0f, sc_max = 0.0f;
     for (int j = 0; j < n_sub; j++) {
         const float *xs = x + j * sub;
-        lo[j] = fminf(0.0f, xs[0]);
+        lo[j] = q_min(0.0f, xs[0]);
         hi[j] = xs[0];
         for (int i = 1; i < sub; i++) {
-            lo[j] = fminf(lo[j], xs[i]);
-            hi[j] = fmaxf(hi[j], xs[i]);
+            lo[j] = q_min(lo[j], xs[i]);
+            hi[j] = q_max(hi[j], xs[i]);
         }
-        mn_max = fmaxf(mn_max, -lo[j]);
+        mn_max = q_max(mn_max, -lo[j]);
     }
     const float dmin = q_f16_floor(mn_max / (float)s_lev, hdmin);
     for (int j = 0; j < n_sub; j++) {
-        M[j] = dmin > 0.0f ? (int)fminf((float)s_lev, floorf(-lo[j] / dmin)) : 0;
+        M[j] = dmin > 0.0f ? (int)q_min((float)s_lev, floorf(-lo[j] / dmin)) : 0;
         const float ml = dmin * (float)M[j];
-        sc[j] = fmaxf(0.0f, (hi[j] + ml) / (float)nq);
-        sc_max = fmaxf(sc_max, sc[j]);
+        sc[j] = q_max(0.0f, (hi[j] + ml) / (float)nq);
+        sc_max = q_max(sc_max, sc[j]);
     }
     const float d = q_f16(sc_max / (float)s_lev, hd);
     for (int j = 0; j < n_sub; j++) {
         L[j] = q_sub_scale(sc[j], d, 0, s_lev, (float)nq);
         const float dl = d * (float)L[j], ml = dmin * (float)M[j];
         const float idl = dl != 0.0f ? 1.0f / dl : 0.0f;
-        for (int i = j * sub; i < (j + 1) * sub; i++)
-            q[i] = (uint8_t)(dl != 0.0f ? q_clamp(q_round((x[i] + ml) * idl), 0, nq) : 0);
+        for (int i = j * sub; i < (j + 1) * sub; i++) // dl = 0: idl = 0, level 0
+            q[i] = (uint8_t)q_clamp(q_round((x[i] + ml) * idl), 0, nq);
     }
 }
 
