@@ -883,6 +883,24 @@ TEST(threads_do_not_change_bytes) {
     ASSERT(b1 && b2);
     ASSERT_EQ(n1, n2);
     ASSERT_MEM_EQ(b1, b2, n1);
+    { // the same for a quantized mix (chunks are quantised independently, whole rows each)
+        struct genmodel_params q = p;
+        ASSERT_OK(genmodel_type_parse("q4_k_m", &q.type, &q.mix));
+        char q1[512], q2[512];
+        tmp_path(q1, sizeof q1, "tq1.gguf");
+        tmp_path(q2, sizeof q2, "tq3.gguf");
+        q.n_threads = 1;
+        ASSERT_OK(gen(&q, q1));
+        q.n_threads = 3;
+        ASSERT_OK(gen(&q, q2));
+        size_t m1, m2;
+        uint8_t *c1 = test_read_file(q1, &m1), *c2 = test_read_file(q2, &m2);
+        ASSERT(c1 && c2);
+        ASSERT_EQ(m1, m2);
+        ASSERT_MEM_EQ(c1, c2, m1);
+        free(c1);
+        free(c2);
+    }
     // the two chunks of one tensor are different draws (not a repeated stream)
     struct gguf g;
     char err[256];
