@@ -162,7 +162,7 @@ enum janus_kv_type { JANUS_KV_F32 = 0, JANUS_KV_F16 = 1, JANUS_KV_Q8_0 = 2 };
 // and decodes every weight exactly; INT8 quantises the activations per block of 32 to int8
 // and takes integer dot products, as llama.cpp does (faster, not bit-equal to EXACT).
 // JANUS_MATMUL_DEFAULT (0) is the library's default; accuracy and speed of each:
-// docs/GGUF.md ("Numeric paths").
+// docs/PERFORMANCE.md ("Numeric paths").
 enum janus_matmul { JANUS_MATMUL_DEFAULT = 0, JANUS_MATMUL_EXACT = 1, JANUS_MATMUL_INT8 = 2 };
 
 struct janus_session_params {

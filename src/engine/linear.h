@@ -21,8 +21,8 @@ struct pool;
 //                 struct block_q8_act), integer dot products inside each block
 //                 (kern_ops.matmul_q8), as llama.cpp's CPU backend computes.
 // 0 (LINEAR_PATH_DEFAULT) in a parameter struct stands for LINEAR_PATH_DEFAULT_IS, the one
-// default every command, the C API and every MPI rank resolve it to (docs/GGUF.md, "Numeric
-// paths"). Accuracy of each: docs/GGUF.md.
+// default every command, the C API and every MPI rank resolve it to. Accuracy of each and
+// the rules: docs/PERFORMANCE.md, "Numeric paths".
 enum linear_path { LINEAR_PATH_DEFAULT = 0, LINEAR_EXACT = 1, LINEAR_INT8 = 2, LINEAR_PATH_COUNT };
 #define LINEAR_PATH_DEFAULT_IS   LINEAR_EXACT
 #define LINEAR_PATH_DEFAULT_NAME "exact" // its name, for help texts (test_engine checks it)
