@@ -50,6 +50,7 @@ int cli_opt_matmul(void *target, const char *value, const char *cmd);
 #define CLI_MATMUL_HELP                                                                            \
     "numeric path of products with quantized weights: exact (F32\n"                                \
     "activations, exact decode) or int8 (int8 activation blocks,\n"                                \
-    "integer dot products); default " LINEAR_PATH_DEFAULT_NAME "\n(docs/PERFORMANCE.md, Numeric paths)"
+    "integer dot products); default " LINEAR_PATH_DEFAULT_NAME                                     \
+    "\n(docs/PERFORMANCE.md, Numeric paths)"
 
 #endif // JANUS_CLI_H

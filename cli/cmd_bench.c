@@ -756,9 +756,9 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
                    "median of %lld, memory mode %s%s\n"
                    "curve 1: latency vs distinct activated experts a, batch %lld\n%8s %12s %10s\n",
                    (long long)layer, o->model, eb / 1e6, kern_best()->name,
-                   linear_path_name(o->matmul), threads,
-                   (long long)o->reps, fmap_mode_name(m.io.mode), m.io.lock ? " + mlock" : "",
-                   (long long)B, "experts", "latency_ms", "GB/s");
+                   linear_path_name(o->matmul), threads, (long long)o->reps,
+                   fmap_mode_name(m.io.mode), m.io.lock ? " + mlock" : "", (long long)B, "experts",
+                   "latency_ms", "GB/s");
         for (int64_t a = 1; a <= X; a++) {
             int64_t a_real;
             double t = time_layer(&mb, B, a, (int)o->reps, &a_real);

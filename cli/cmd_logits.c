@@ -67,13 +67,12 @@ int cmd_logits(int argc, char **argv) {
                       (long long)info.n_vocab);
             goto out;
         }
-    struct janus_session_params sp = {
-        .n_seq = 1,
-        .n_ctx = n,
-        .n_batch = n,
-        .n_threads = (int)n_threads,
-        .kv_type = kv_type,
-        .matmul = matmul};
+    struct janus_session_params sp = {.n_seq = 1,
+                                      .n_ctx = n,
+                                      .n_batch = n,
+                                      .n_threads = (int)n_threads,
+                                      .kv_type = kv_type,
+                                      .matmul = matmul};
     int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));

@@ -188,8 +188,8 @@ static void many_worker(void *vjob, int ith, int nth) {
 // The distinct activation matrices of one run on the int8 path and where their blocks go.
 struct quant_job {
     const struct kern_ops *kern;
-    int n;                                // matrices
-    const float *x[LINEAR_MAX_OPS];       // (n_tok[i], n_in[i]) F32
+    int n;                                  // matrices
+    const float *x[LINEAR_MAX_OPS];         // (n_tok[i], n_in[i]) F32
     struct block_q8_act *q[LINEAR_MAX_OPS]; // (n_tok[i], n_in[i] / 32) blocks
     int64_t n_in[LINEAR_MAX_OPS];
     int64_t first[LINEAR_MAX_OPS + 1]; // first row of matrix i in the run's row count
@@ -223,7 +223,7 @@ static void quant_worker(void *vjob, int ith, int nth) {
 static void many_quantise(const struct linear_ctx *c, const struct linear_op *ops, int n_ops,
                           struct many_job *job) {
     struct quant_job qj = {.kern = c->kern};
-    int which[LINEAR_MAX_OPS];  // op -> matrix, -1: exact
+    int which[LINEAR_MAX_OPS];   // op -> matrix, -1: exact
     int64_t off[LINEAR_MAX_OPS]; // matrix -> its first block in the scratch
     int64_t blocks = 0;
     for (int i = 0; i < n_ops; i++) {

@@ -536,8 +536,8 @@ TEST(mpi_quant_paths_equal_monolithic) {
     static const int32_t paths[] = {LINEAR_EXACT, LINEAR_INT8};
     const int32_t n_a = 2, n_e = 3;
     const struct kern_ops *K = kern_best();
-    const int int8_kernels = K->quantize_act && K->matmul_q8[KERN_W_Q4_K] &&
-                             K->matmul_q8[KERN_W_Q6_K];
+    const int int8_kernels =
+        K->quantize_act && K->matmul_q8[KERN_W_Q4_K] && K->matmul_q8[KERN_W_Q6_K];
     g_fail = 0;
     int n_deploy = 0;
     for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
@@ -697,8 +697,8 @@ TEST(mpi_ranks_must_agree_on_matmul) {
         int rc = worker_mpi_start(&p, &e, err, sizeof err);
         if (!agree) {
             EXPECT(rc != JANUS_OK && e == NULL, "rank %d: started with mixed numeric paths", me);
-            EXPECT(strstr(err, "numeric path") != NULL, "rank %d: error '%s' does not say why",
-                   me, err);
+            EXPECT(strstr(err, "numeric path") != NULL, "rank %d: error '%s' does not say why", me,
+                   err);
             if (me == 0) fprintf(stderr, "  mixed paths refused: %s\n", err);
         } else {
             EXPECT(rc == JANUS_OK, "rank %d: agreeing ranks did not start: %s", me, err);

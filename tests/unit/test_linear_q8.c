@@ -182,7 +182,12 @@ TEST(int8_quantises_each_distinct_matrix_once) {
         for (int i = 0; i < 5; i++)
             out[run][i] = mem_calloc(MEM_TAG_MISC, (size_t)(n_tok * F), sizeof(float));
         const struct linear_op ops[3] = {
-            {.y = out[run][0], .ldy = F, .w = &wg.w, .x = x, .n_tok = n_tok, .wu = &wu.w,
+            {.y = out[run][0],
+             .ldy = F,
+             .w = &wg.w,
+             .x = x,
+             .n_tok = n_tok,
+             .wu = &wu.w,
              .u = out[run][1]},
             {.y = out[run][2], .ldy = 19, .w = &w3.w, .x = x, .n_tok = n_tok},
             {.y = out[run][3], .ldy = 23, .w = &w4.w, .x = x2, .n_tok = n_tok}};
