@@ -36,8 +36,8 @@
 #define BENCH_SLOW_FRAC      0.25 // batch-1 weight reads below this fraction of the test: warn
 #define BENCH_SLOW_MIN_BYTES (128.0 * 1048576) // ... when a step reads at least this much
 #define BENCH_PEAK_S         0.2 // seconds per pass of each arithmetic-peak test (peak.h)
-// The numeric path of block-quantized weights (set by --matmul once it exists).
-#define BENCH_INT8_PATH(o) 0
+// Whether block-quantized weights take the int8 path (--matmul, else the default).
+#define BENCH_INT8_PATH(o) (linear_path_resolve((o)->matmul) == LINEAR_INT8)
 
 struct bench_opts {
     const char *model;

@@ -45,6 +45,10 @@ const char *linear_path_name(int path) {
     return path > 0 && path < LINEAR_PATH_COUNT ? path_names[path] : NULL;
 }
 
+int linear_path_resolve(int path) {
+    return path == LINEAR_PATH_DEFAULT ? LINEAR_PATH_DEFAULT_IS : path;
+}
+
 int linear_path_parse(const char *name) {
     for (int p = 1; name && p < LINEAR_PATH_COUNT; p++)
         if (!strcmp(name, path_names[p])) return p;
@@ -68,7 +72,7 @@ void linear_ctx_init(struct linear_ctx *c, const struct kern_ops *kern, int n_th
 
 int linear_ctx_set_path(struct linear_ctx *c, int path) {
     if (path < 0 || path >= LINEAR_PATH_COUNT) return JANUS_EINVAL;
-    c->path = path == LINEAR_PATH_DEFAULT ? LINEAR_PATH_DEFAULT_IS : path;
+    c->path = linear_path_resolve(path);
     return JANUS_OK;
 }
 

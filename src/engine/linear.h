@@ -31,6 +31,8 @@ enum linear_path { LINEAR_PATH_DEFAULT = 0, LINEAR_EXACT = 1, LINEAR_INT8 = 2, L
 const char *linear_path_name(int path);
 // The path called name ("exact", "int8"), or -1.
 int linear_path_parse(const char *name);
+// LINEAR_PATH_DEFAULT_IS for LINEAR_PATH_DEFAULT, else path itself.
+int linear_path_resolve(int path);
 
 struct linear_q8; // the int8 path's activation scratch (linear.c)
 

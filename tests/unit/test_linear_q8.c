@@ -98,6 +98,9 @@ TEST(path_names_and_default) {
     ASSERT_EQ(linear_path_parse("INT8"), -1);
     ASSERT_EQ(linear_path_parse("default"), -1);
     ASSERT_EQ(linear_path_parse(NULL), -1);
+    ASSERT_EQ(linear_path_resolve(LINEAR_PATH_DEFAULT), LINEAR_PATH_DEFAULT_IS);
+    ASSERT_EQ(linear_path_resolve(LINEAR_INT8), LINEAR_INT8);
+    ASSERT_EQ(linear_path_resolve(LINEAR_EXACT), LINEAR_EXACT);
     struct linear_ctx c;
     linear_ctx_init(&c, kern_ref(), 1);
     ASSERT_EQ(c.path, LINEAR_PATH_DEFAULT_IS);
