@@ -1,4 +1,5 @@
-// AVX-512 (F/BW/VL) matrix products for F32/F16/BF16/Q8_0 weights. dispatch.c builds the
+// AVX-512 (F/BW/VL) matrix products for F32/F16/BF16/Q8_0 weights and the exact path of the
+// block-quantized types (issue 13 item 1: Q4_0 ... IQ4_XS, qdecode_simd.h). dispatch.c builds the
 // "avx512" table from these and the AVX2 vector ops (not where decode spends its time); this
 // file is compiled with -mavx512*, so nothing in it runs before dispatch has checked cpuid.
 // Same contract as avx2.c: F32 activations and accumulation; each y[t][r] is one fixed chain
@@ -19,6 +20,14 @@ const kern_matmul_fn *kern_avx512_matmul(void) { return NULL; }
 
 #include "kernels/mm_order.h"
 #include "kernels/types.h"
+
+// 16 decoded weights q·dl − ml (qdecode_simd.h): int8 → F32 is exact, and so is q·dl.
+static inline __attribute__((always_inline)) void qd_put16(float *dst, __m128i q, float dl,
+                                                           float ml) {
+    _mm512_storeu_ps(dst, _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                                          _mm512_set1_ps(dl), _mm512_set1_ps(ml)));
+}
+#include "kernels/qdecode_simd.h"
 
 #define K512_INLINE      static inline __attribute__((always_inline))
 // Software prefetch in each of the 4 row streams, two levels: into L1 512 B ahead and into
@@ -248,11 +257,178 @@ static void k512_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *
     mm_generic(KERN_W_Q8_0, y, ldy, w, x, n_in, n_tok, r0, r1);
 }
 
+// ---- block-quantized types, exact path (issue 13 item 1)
+// A chunk of K512_QCH columns of the 4 (or 1) rows is decoded to F32 (qdecode_simd.h: the
+// values quant_dequantize_row gives) into an L1 buffer, then every token block of up to 6
+// tokens runs its FMAs over the chunk; the accumulators of a group of up to K512_QTG tokens
+// live in a stack buffer between chunks. The chain of each y[t][r] is the F32 path's (one
+// 16-lane FMA per 16 columns, in column order, then hsum16's tree), whatever the chunking,
+// the token grouping or the row blocking: its value depends only on (r, t).
+#define K512_QCH 512 // columns decoded per pass (a multiple of 256)
+#define K512_QTG 24  // tokens whose accumulators are kept per pass over the weights
+
+// acc (RB x TB, stored at accbuf[a * K512_QTG + b]) over the columns [c0, c0 + len) of the
+// decoded rows wbuf (RB x K512_QCH); first: start from zero; last: write y instead.
+K512_INLINE void q_fma(int RB, int TB, __m512 *accbuf, const float *wbuf, const float *const *xs,
+                       int64_t c0, int64_t len, int first, int last, float *y, int64_t ldy,
+                       int64_t r, int64_t S, int64_t t) {
+    __m512 acc[4][K512_MAX_TB];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = first ? _mm512_setzero_ps() : accbuf[a * K512_QTG + b];
+    for (int64_t i = 0; i < len; i += 16) {
+        __m512 wv[4];
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+            wv[a] = _mm512_load_ps(wbuf + a * K512_QCH + i);
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++) {
+            const __m512 xv = _mm512_loadu_ps(xs[b] + c0 + i);
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++)
+                acc[a][b] = _mm512_fmadd_ps(wv[a], xv, acc[a][b]);
+        }
+    }
+    if (!last) {
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+            for (int b = 0; b < TB; b++)
+                accbuf[a * K512_QTG + b] = acc[a][b];
+        return;
+    }
+    __m512 v[4 * K512_MAX_TB];
+    float sum[4 * K512_MAX_TB];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            v[a * TB + b] = acc[a][b];
+    hsum_n(sum, v, RB * TB);
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            y[(t + b) * ldy + r + a * S] = sum[a * TB + b];
+}
+
+#define Q_FMA_CASE(RB, TB)                                                                         \
+    case TB: q_fma(RB, TB, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t); break
+static void q_fma_4(int TB, __m512 *accbuf, const float *wbuf, const float *const *xs, int64_t c0,
+                    int64_t len, int first, int last, float *y, int64_t ldy, int64_t r, int64_t S,
+                    int64_t t) {
+    switch (TB) {
+        Q_FMA_CASE(4, 6);
+        Q_FMA_CASE(4, 5);
+        Q_FMA_CASE(4, 4);
+        Q_FMA_CASE(4, 3);
+        Q_FMA_CASE(4, 2);
+    default: q_fma(4, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t); break;
+    }
+}
+static void q_fma_1(int TB, __m512 *accbuf, const float *wbuf, const float *const *xs, int64_t c0,
+                    int64_t len, int first, int last, float *y, int64_t ldy, int64_t r, int64_t S,
+                    int64_t t) {
+    switch (TB) {
+        Q_FMA_CASE(1, 6);
+        Q_FMA_CASE(1, 5);
+        Q_FMA_CASE(1, 4);
+        Q_FMA_CASE(1, 3);
+        Q_FMA_CASE(1, 2);
+    default: q_fma(1, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t); break;
+    }
+}
+#undef Q_FMA_CASE
+
+// All tokens for the RB rows r + a·S of a block-quantized type.
+static void q_rows(const struct qd_type *qt, int RB, float *y, int64_t ldy, const char *w,
+                   size_t rb, const float *x, int64_t n_in, int64_t n_tok, int64_t r, int64_t S) {
+    float wbuf[4 * K512_QCH] __attribute__((aligned(64)));
+    __m512 accbuf[4 * K512_QTG];
+    const char *rows[4];
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += K512_QTG) {
+        const int64_t ng = n_tok - t0 < K512_QTG ? n_tok - t0 : K512_QTG;
+        const int64_t n_blk = (ng + K512_MAX_TB - 1) / K512_MAX_TB;
+        for (int64_t c0 = 0; c0 < n_in; c0 += K512_QCH) {
+            const int64_t len = n_in - c0 < K512_QCH ? n_in - c0 : K512_QCH;
+            const int64_t k0 = c0 / qt->elems, nb = len / qt->elems;
+            const size_t b0 = (size_t)k0 * qt->bytes, b1 = (size_t)(k0 + nb) * qt->bytes;
+            for (int a = 0; a < RB; a++) {
+                for (size_t o = b0; o < b1; o += 64) {
+                    _mm_prefetch(rows[a] + o + K512_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(rows[a] + o + K512_PREFETCH_L2, _MM_HINT_T1);
+                }
+                qt->run(wbuf + a * K512_QCH, rows[a], k0, nb);
+            }
+            const int first = c0 == 0, last = c0 + len >= n_in;
+            int64_t t = t0;
+            for (int64_t k = 0; k < n_blk; k++) { // balanced blocks of <= 6 tokens
+                const int64_t left = t0 + ng - t;
+                const int tb = (int)(left / (n_blk - k) + (left % (n_blk - k) != 0));
+                const float *xs[K512_MAX_TB];
+                for (int b = 0; b < tb; b++)
+                    xs[b] = x + (t + b) * n_in;
+                __m512 *ab = accbuf + (t - t0);
+                if (RB == 4)
+                    q_fma_4(tb, ab, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+                else
+                    q_fma_1(tb, ab, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+                t += tb;
+            }
+        }
+    }
+}
+
+static void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+                      int64_t n_tok, int64_t r0, int64_t r1) {
+    if (n_tok <= 0 || r1 <= r0) return;
+    const struct qd_type *qt = &qd_types[type];
+    const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
+    const struct mm_order o = mm_order_streams(r0, r1, 4);
+    for (int64_t j = 0; j < o.n_blocks; j++)
+        q_rows(qt, 4, y, ldy, (const char *)w, rb, x, n_in, n_tok, r0 + j, o.stride);
+    for (int64_t r = o.rest; r < r1; r++)
+        q_rows(qt, 1, y, ldy, (const char *)w, rb, x, n_in, n_tok, r, 0);
+}
+
+#define Q_MATMUL(NAME, TYPE)                                                                       \
+    static void k512_matmul_##NAME(float *y, int64_t ldy, const void *w, const float *x,           \
+                                   int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {          \
+        q_generic(TYPE, y, ldy, w, x, n_in, n_tok, r0, r1);                                        \
+    }
+Q_MATMUL(q4_0, KERN_W_Q4_0)
+Q_MATMUL(q4_1, KERN_W_Q4_1)
+Q_MATMUL(q5_0, KERN_W_Q5_0)
+Q_MATMUL(q5_1, KERN_W_Q5_1)
+Q_MATMUL(q2_K, KERN_W_Q2_K)
+Q_MATMUL(q3_K, KERN_W_Q3_K)
+Q_MATMUL(q4_K, KERN_W_Q4_K)
+Q_MATMUL(q5_K, KERN_W_Q5_K)
+Q_MATMUL(q6_K, KERN_W_Q6_K)
+Q_MATMUL(iq4_nl, KERN_W_IQ4_NL)
+Q_MATMUL(iq4_xs, KERN_W_IQ4_XS)
+#undef Q_MATMUL
+
 static const kern_matmul_fn k512_matmul[KERN_W_COUNT] = {
     [KERN_W_F32] = k512_matmul_f32,
     [KERN_W_F16] = k512_matmul_f16,
     [KERN_W_BF16] = k512_matmul_bf16,
     [KERN_W_Q8_0] = k512_matmul_q8_0,
+    [KERN_W_Q4_0] = k512_matmul_q4_0,
+    [KERN_W_Q4_1] = k512_matmul_q4_1,
+    [KERN_W_Q5_0] = k512_matmul_q5_0,
+    [KERN_W_Q5_1] = k512_matmul_q5_1,
+    [KERN_W_Q2_K] = k512_matmul_q2_K,
+    [KERN_W_Q3_K] = k512_matmul_q3_K,
+    [KERN_W_Q4_K] = k512_matmul_q4_K,
+    [KERN_W_Q5_K] = k512_matmul_q5_K,
+    [KERN_W_Q6_K] = k512_matmul_q6_K,
+    [KERN_W_IQ4_NL] = k512_matmul_iq4_nl,
+    [KERN_W_IQ4_XS] = k512_matmul_iq4_xs,
 };
 
 const kern_matmul_fn *kern_avx512_matmul(void) { return k512_matmul; }

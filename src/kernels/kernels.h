@@ -10,14 +10,40 @@
 
 #include <stdint.h>
 
-// Weight storage types the kernels compute with (index into kern_ops.matmul).
-enum kern_wtype { KERN_W_F32 = 0, KERN_W_F16 = 1, KERN_W_BF16 = 2, KERN_W_Q8_0 = 3, KERN_W_COUNT };
+// Weight storage types the kernels compute with (index into kern_ops.matmul). The block
+// layouts of Q8_0 and of the types after it are ggml's (kernels/types.h, kernels/quant.h).
+enum kern_wtype {
+    KERN_W_F32 = 0,
+    KERN_W_F16,
+    KERN_W_BF16,
+    KERN_W_Q8_0,
+    KERN_W_Q4_0,
+    KERN_W_Q4_1,
+    KERN_W_Q5_0,
+    KERN_W_Q5_1,
+    KERN_W_Q2_K,
+    KERN_W_Q3_K,
+    KERN_W_Q4_K,
+    KERN_W_Q5_K,
+    KERN_W_Q6_K,
+    KERN_W_IQ4_NL,
+    KERN_W_IQ4_XS,
+    KERN_W_COUNT
+};
 
 // y (n_tok rows of n_out) = x (n_tok rows of n_in) · Wᵀ, where W is n_out rows of n_in
-// elements stored in the weight type (Q8_0: n_in % 32 == 0, rows of n_in/32 blocks).
-// Writes y[t*ldy + r] for r in [r0, r1) and every t < n_tok. ldy >= n_out.
+// elements stored in the weight type (block types: n_in a multiple of the block size, rows
+// of whole blocks). Writes y[t*ldy + r] for r in [r0, r1) and every t < n_tok. ldy >= n_out.
+// The exact path: F32 activations, each weight decoded exactly (quant_dequantize_row's value).
 typedef void (*kern_matmul_fn)(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
                                int64_t n_tok, int64_t r0, int64_t r1);
+// The integer path (issue 13 item 2): the same product with the activations already
+// quantised per block of 32 (xq: n_tok rows of n_in/32 struct block_q8_act, quant.h), integer
+// dot products inside each block and F32 across blocks. Block-quantized types only.
+struct block_q8_act;
+typedef void (*kern_matmul_q8_fn)(float *y, int64_t ldy, const void *w,
+                                  const struct block_q8_act *xq, int64_t n_in, int64_t n_tok,
+                                  int64_t r0, int64_t r1);
 
 // KV cache storage types (issue 12 item 3). A cached vector of n values (one head's key or
 // value; MLA: the whole latent row) is stored as n F32, n F16, or ceil(n/32) Q8_0 blocks in
@@ -65,6 +91,10 @@ static inline const void *kern_kv_v(const struct kern_kv *kv, int64_t j) {
 struct kern_ops {
     const char *name; // "ref", "avx2" or "avx512"
     kern_matmul_fn matmul[KERN_W_COUNT];
+    // Integer path: NULL for F32/F16/BF16 (always exact). quantize_act gives quant_act_row's
+    // bits (n % 32 == 0).
+    kern_matmul_q8_fn matmul_q8[KERN_W_COUNT];
+    void (*quantize_act)(struct block_q8_act *y, const float *x, int64_t n);
     // y = x / sqrt(mean(x²) + eps) ⊙ w   (y may alias x)
     void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
     // in-place softmax over n values (max-subtracted)
