@@ -8,6 +8,7 @@
 // SPDX-License-Identifier: MIT
 #include "kernels/kernels.h"
 
+#include "kernels/quant.h"
 #include "kernels/types.h"
 
 #include <math.h>
@@ -81,6 +82,45 @@ static void matmul_q8_0(float *y, int64_t ldy, const void *w, const float *x, in
         }
     }
 }
+
+// Block-quantized types (quant.h): each block decoded exactly, then one sequential F32 dot.
+static void matmul_blocks(int type, float *y, int64_t ldy, const void *w, const float *x,
+                          int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
+    const struct kern_wtype_info *ti = kern_wtype_info(type);
+    const size_t rb = kern_row_bytes(type, n_in);
+    float buf[QK_K];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w + (size_t)r * rb;
+        for (int64_t t = 0; t < n_tok; t++) {
+            const float *xt = x + t * n_in;
+            float s = 0.0f;
+            for (int64_t b = 0; b < n_in / ti->block_elems; b++) {
+                quant_dequantize_row(type, buf, row + b * ti->block_bytes, ti->block_elems);
+                const float *xb = xt + b * ti->block_elems;
+                for (int i = 0; i < ti->block_elems; i++)
+                    s += buf[i] * xb[i];
+            }
+            y[t * ldy + r] = s;
+        }
+    }
+}
+
+#define BLOCK_MATMUL(T)                                                                            \
+    static void matmul_##T(float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,     \
+                           int64_t n_tok, int64_t r0, int64_t r1) {                                \
+        matmul_blocks(KERN_W_##T, y, ldy, w, x, n_in, n_tok, r0, r1);                              \
+    }
+BLOCK_MATMUL(Q4_0)
+BLOCK_MATMUL(Q4_1)
+BLOCK_MATMUL(Q5_0)
+BLOCK_MATMUL(Q5_1)
+BLOCK_MATMUL(Q2_K)
+BLOCK_MATMUL(Q3_K)
+BLOCK_MATMUL(Q4_K)
+BLOCK_MATMUL(Q5_K)
+BLOCK_MATMUL(Q6_K)
+BLOCK_MATMUL(IQ4_NL)
+BLOCK_MATMUL(IQ4_XS)
 
 // ---- vector ops
 
@@ -176,7 +216,19 @@ static const struct kern_ops ref_ops = {
     .matmul = {[KERN_W_F32] = matmul_f32,
                [KERN_W_F16] = matmul_f16,
                [KERN_W_BF16] = matmul_bf16,
-               [KERN_W_Q8_0] = matmul_q8_0},
+               [KERN_W_Q8_0] = matmul_q8_0,
+               [KERN_W_Q4_0] = matmul_Q4_0,
+               [KERN_W_Q4_1] = matmul_Q4_1,
+               [KERN_W_Q5_0] = matmul_Q5_0,
+               [KERN_W_Q5_1] = matmul_Q5_1,
+               [KERN_W_Q2_K] = matmul_Q2_K,
+               [KERN_W_Q3_K] = matmul_Q3_K,
+               [KERN_W_Q4_K] = matmul_Q4_K,
+               [KERN_W_Q5_K] = matmul_Q5_K,
+               [KERN_W_Q6_K] = matmul_Q6_K,
+               [KERN_W_IQ4_NL] = matmul_IQ4_NL,
+               [KERN_W_IQ4_XS] = matmul_IQ4_XS},
+    .quantize_act = quant_act_row,
     .rmsnorm = ref_rmsnorm,
     .softmax = ref_softmax,
     .swiglu = ref_swiglu,
