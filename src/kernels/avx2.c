@@ -28,8 +28,9 @@ static inline __attribute__((always_inline)) void qd_put16(float *dst, __m128i q
                                                            float ml) {
     const __m256 d = _mm256_set1_ps(dl), m = _mm256_set1_ps(ml);
     _mm256_storeu_ps(dst, _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d, m));
-    _mm256_storeu_ps(dst + 8, _mm256_fmsub_ps(
-                                  _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d, m));
+    _mm256_storeu_ps(
+        dst + 8,
+        _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d, m));
 }
 #include "kernels/qdecode_simd.h"
 
@@ -353,13 +354,19 @@ static void q_fma_any(int RB, int TB, __m256 *accbuf, const float *wbuf, const f
                       int64_t c0, int64_t len, int first, int last, float *y, int64_t ldy,
                       int64_t r, int64_t S, int64_t t) {
     if (RB == 4) {
-        if (TB == 3) q_fma(4, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
-        else if (TB == 2) q_fma(4, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
-        else q_fma(4, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        if (TB == 3)
+            q_fma(4, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else if (TB == 2)
+            q_fma(4, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else
+            q_fma(4, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
     } else {
-        if (TB == 3) q_fma(1, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
-        else if (TB == 2) q_fma(1, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
-        else q_fma(1, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        if (TB == 3)
+            q_fma(1, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else if (TB == 2)
+            q_fma(1, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else
+            q_fma(1, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
     }
 }
 

@@ -315,7 +315,9 @@ K512_INLINE void q_fma(int RB, int TB, __m512 *accbuf, const float *wbuf, const 
 }
 
 #define Q_FMA_CASE(RB, TB)                                                                         \
-    case TB: q_fma(RB, TB, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t); break
+    case TB:                                                                                       \
+        q_fma(RB, TB, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);                    \
+        break
 static void q_fma_4(int TB, __m512 *accbuf, const float *wbuf, const float *const *xs, int64_t c0,
                     int64_t len, int first, int last, float *y, int64_t ldy, int64_t r, int64_t S,
                     int64_t t) {
@@ -414,20 +416,13 @@ Q_MATMUL(iq4_xs, KERN_W_IQ4_XS)
 #undef Q_MATMUL
 
 static const kern_matmul_fn k512_matmul[KERN_W_COUNT] = {
-    [KERN_W_F32] = k512_matmul_f32,
-    [KERN_W_F16] = k512_matmul_f16,
-    [KERN_W_BF16] = k512_matmul_bf16,
-    [KERN_W_Q8_0] = k512_matmul_q8_0,
-    [KERN_W_Q4_0] = k512_matmul_q4_0,
-    [KERN_W_Q4_1] = k512_matmul_q4_1,
-    [KERN_W_Q5_0] = k512_matmul_q5_0,
-    [KERN_W_Q5_1] = k512_matmul_q5_1,
-    [KERN_W_Q2_K] = k512_matmul_q2_K,
-    [KERN_W_Q3_K] = k512_matmul_q3_K,
-    [KERN_W_Q4_K] = k512_matmul_q4_K,
-    [KERN_W_Q5_K] = k512_matmul_q5_K,
-    [KERN_W_Q6_K] = k512_matmul_q6_K,
-    [KERN_W_IQ4_NL] = k512_matmul_iq4_nl,
+    [KERN_W_F32] = k512_matmul_f32,       [KERN_W_F16] = k512_matmul_f16,
+    [KERN_W_BF16] = k512_matmul_bf16,     [KERN_W_Q8_0] = k512_matmul_q8_0,
+    [KERN_W_Q4_0] = k512_matmul_q4_0,     [KERN_W_Q4_1] = k512_matmul_q4_1,
+    [KERN_W_Q5_0] = k512_matmul_q5_0,     [KERN_W_Q5_1] = k512_matmul_q5_1,
+    [KERN_W_Q2_K] = k512_matmul_q2_K,     [KERN_W_Q3_K] = k512_matmul_q3_K,
+    [KERN_W_Q4_K] = k512_matmul_q4_K,     [KERN_W_Q5_K] = k512_matmul_q5_K,
+    [KERN_W_Q6_K] = k512_matmul_q6_K,     [KERN_W_IQ4_NL] = k512_matmul_iq4_nl,
     [KERN_W_IQ4_XS] = k512_matmul_iq4_xs,
 };
 

@@ -27,8 +27,9 @@ QD_INLINE __m128i qd_load16(const uint8_t *p) { return _mm_loadu_si128((const __
 
 // Byte l (< 16) = 0xFF where bit l of bits is set, else 0.
 QD_INLINE __m128i qd_bits16(uint32_t bits) {
-    const __m128i v = _mm_shuffle_epi8(_mm_cvtsi32_si128((int)bits),
-                                       _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    const __m128i v =
+        _mm_shuffle_epi8(_mm_cvtsi32_si128((int)bits),
+                         _mm_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
     const __m128i m = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
     return _mm_cmpeq_epi8(_mm_and_si128(v, m), m);
 }
