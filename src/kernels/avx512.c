@@ -258,6 +258,229 @@ static void k512_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *
 }
 
 // ---- block-quantized types, exact path (issue 13 item 1)
+// Faster AVX-512 decoders for the commonest types (the others use qdecode_simd.h's). 4-bit
+// codes: a table of the 16 possible weights of a (sub-)block, T[q] = fmsub(q, dl, ml) —
+// the same single rounding as qd_put16 — is built once and indexed with vpermps (which
+// reads the low 4 bits of each 32-bit index, so the high nibble needs only a shift).
+// Each decoder hands its 16-value vectors, in column order, to k512_out: stored to a chunk
+// buffer, or (at most 6 tokens, q_fused) FMA'd at once into the accumulators of its row —
+// the same FMA per 16 columns in the same order either way.
+
+// Where a decoded vector goes: dst + off (acc NULL), or acc[a][b] += w · x_b[col + off].
+struct k512_emit {
+    float *dst;
+    __m512 (*acc)[K512_MAX_TB];
+    const float *const *xs;
+    int a, TB;
+    int64_t col;
+};
+K512_INLINE void k512_out(const struct k512_emit *e, int off, __m512 w) {
+    if (!e->acc) {
+        _mm512_storeu_ps(e->dst + off, w);
+        return;
+    }
+#pragma GCC unroll 6
+    for (int b = 0; b < e->TB; b++)
+        e->acc[e->a][b] =
+            _mm512_fmadd_ps(w, _mm512_loadu_ps(e->xs[b] + e->col + off), e->acc[e->a][b]);
+}
+
+K512_INLINE __m512 k512_iota(void) {
+    return _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+// The 16 bytes at p zero-extended to 32-bit lanes.
+K512_INLINE __m512i k512_u8(const uint8_t *p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)p));
+}
+// T[q] for the 4-bit codes in bits [s, s + 4) of each lane of idx, to column off.
+K512_INLINE void k512_lut16(const struct k512_emit *e, int off, __m512i idx, int s, __m512 T) {
+    k512_out(e, off, _mm512_permutexvar_ps(s ? _mm512_srli_epi32(idx, s) : idx, T));
+}
+
+K512_INLINE void k512_blk_q4_0(const struct block_q4_0 *b, const struct k512_emit *e) {
+    const __m512 c = _mm512_sub_ps(k512_iota(), _mm512_set1_ps(8.0f)); // q − 8
+    const __m512 T = _mm512_mul_ps(c, _mm512_set1_ps(qd_f16(b->d)));
+    const __m512i i0 = k512_u8(b->qs);
+    k512_lut16(e, 0, i0, 0, T);
+    k512_lut16(e, 16, i0, 4, T);
+}
+
+K512_INLINE void k512_blk_q4_1(const struct block_q4_1 *b, const struct k512_emit *e) {
+    const __m512 T =
+        _mm512_fmsub_ps(k512_iota(), _mm512_set1_ps(qd_f16(b->d)), _mm512_set1_ps(-qd_f16(b->m)));
+    const __m512i i0 = k512_u8(b->qs);
+    k512_lut16(e, 0, i0, 0, T);
+    k512_lut16(e, 16, i0, 4, T);
+}
+
+K512_INLINE __m512 k512_iq4_values(void) {
+    return _mm512_cvtepi32_ps(
+        _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)quant_iq4nl_values)));
+}
+
+K512_INLINE void k512_blk_iq4_nl(const struct block_iq4_nl *b, const struct k512_emit *e) {
+    const __m512 T = _mm512_mul_ps(k512_iq4_values(), _mm512_set1_ps(qd_f16(b->d)));
+    const __m512i i0 = k512_u8(b->qs);
+    k512_lut16(e, 0, i0, 0, T);
+    k512_lut16(e, 16, i0, 4, T);
+}
+
+K512_INLINE void k512_blk_iq4_xs(const struct block_iq4_xs *b, const struct k512_emit *e) {
+    const __m512 kv = k512_iq4_values();
+    const float d = qd_f16(b->d);
+#pragma GCC unroll 8
+    for (int ib = 0; ib < QK_K / 32; ib++) {
+        const int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                       (((b->scales_h >> (2 * ib)) & 3) << 4);
+        const __m512 T = _mm512_mul_ps(kv, _mm512_set1_ps(d * (float)(ls - 32)));
+        const __m512i i0 = k512_u8(b->qs + 16 * ib);
+        k512_lut16(e, 32 * ib, i0, 0, T);
+        k512_lut16(e, 32 * ib + 16, i0, 4, T);
+    }
+}
+
+// The 8 scales and 8 mins of a Q4_K/Q5_K block (get_scale_min_k4) times d and dmin: four
+// 32-bit words hold sc[0..3], sc[4..7], m[0..3], m[4..7] (bytes), widened 8 at a time.
+K512_INLINE void k512_k4_scales(float *dl, float *ml, const uint8_t *s, float d, float dmin) {
+    uint32_t u[3];
+    memcpy(u, s, 12);
+    const uint32_t sc_lo = u[0] & 0x3f3f3f3f, m_lo = u[1] & 0x3f3f3f3f;
+    const uint32_t sc_hi = (u[2] & 0x0f0f0f0f) | (((u[0] >> 6) & 0x03030303) << 4);
+    const uint32_t m_hi = ((u[2] >> 4) & 0x0f0f0f0f) | (((u[1] >> 6) & 0x03030303) << 4);
+    const __m128i v = _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+    _mm256_storeu_ps(dl,
+                     _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)), _mm256_set1_ps(d)));
+    _mm256_storeu_ps(ml,
+                     _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(v, 8))),
+                                   _mm256_set1_ps(dmin)));
+}
+
+K512_INLINE void k512_blk_q4_K(const struct block_q4_K *b, const struct k512_emit *e) {
+    const __m512 iota = k512_iota();
+    float dl[8], ml[8];
+    k512_k4_scales(dl, ml, b->scales, qd_f16(b->d), qd_f16(b->dmin));
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++) {
+        const __m512 T1 =
+            _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[2 * g]), _mm512_set1_ps(ml[2 * g]));
+        const __m512 T2 =
+            _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[2 * g + 1]), _mm512_set1_ps(ml[2 * g + 1]));
+        const __m512i i0 = k512_u8(b->qs + 32 * g), i1 = k512_u8(b->qs + 32 * g + 16);
+        k512_lut16(e, 64 * g, i0, 0, T1);
+        k512_lut16(e, 64 * g + 16, i1, 0, T1);
+        k512_lut16(e, 64 * g + 32, i0, 4, T2);
+        k512_lut16(e, 64 * g + 48, i1, 4, T2);
+    }
+}
+
+// Q6_K with 512-bit byte operations: a half block's 128 codes in two registers (values
+// 0..63: low nibbles of ql[0..63] with qh bits 0-1 / 2-3; values 64..127: high nibbles with
+// bits 4-5 / 6-7), staged as int8 and widened 16 at a time; d·sc·q is exact.
+K512_INLINE void k512_blk_q6_K(const struct block_q6_K *b, const struct k512_emit *e) {
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+    const __m512i k32 = _mm512_set1_epi8(32);
+    const __m512i sl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i sr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    float dl[16];
+    _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                           _mm_loadu_si128((const __m128i *)b->scales))),
+                                       _mm512_set1_ps(qd_f16(b->d))));
+    int8_t q[QK_K] __attribute__((aligned(64)));
+#pragma GCC unroll 2
+    for (int n = 0; n < 2; n++) {
+        const __m512i a = _mm512_loadu_si512((const void *)(b->ql + 64 * n));
+        const __m512i h =
+            _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(b->qh + 32 * n)));
+        const __m512i lo = _mm512_or_si512(_mm512_and_si512(a, m4),
+                                           _mm512_and_si512(_mm512_sllv_epi16(h, sl), m30));
+        const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), m4),
+                                           _mm512_and_si512(_mm512_srlv_epi16(h, sr), m30));
+        _mm512_store_si512((void *)(q + 128 * n), _mm512_sub_epi8(lo, k32));
+        _mm512_store_si512((void *)(q + 128 * n + 64), _mm512_sub_epi8(hi, k32));
+    }
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++)
+        k512_out(e, 16 * g,
+                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                   _mm_load_si128((const __m128i *)(q + 16 * g)))),
+                               _mm512_set1_ps(dl[g])));
+}
+
+// Q2_K: a 16-entry table with period 4 per group of 16 (T[q] = dl·(q & 3) − ml), indexed by
+// the byte shifted right by 2j (bits above the code only select another copy).
+K512_INLINE void k512_blk_q2_K(const struct block_q2_K *b, const struct k512_emit *e) {
+    const __m512 iota3 = _mm512_setr_ps(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+    float dl[16], ml[16];
+    const __m512i sc = k512_u8(b->scales);
+    _mm512_storeu_ps(dl,
+                     _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(sc, _mm512_set1_epi32(0xF))),
+                                   _mm512_set1_ps(qd_f16(b->d))));
+    _mm512_storeu_ps(ml, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(sc, 4)),
+                                       _mm512_set1_ps(qd_f16(b->dmin))));
+#pragma GCC unroll 2
+    for (int h = 0; h < 2; h++) {
+        const __m512i i[2] = {k512_u8(b->qs + 32 * h), k512_u8(b->qs + 32 * h + 16)};
+#pragma GCC unroll 4
+        for (int j = 0; j < 4; j++)
+#pragma GCC unroll 2
+            for (int s = 0; s < 2; s++) {
+                const int g = 8 * h + 2 * j + s;
+                const __m512 T =
+                    _mm512_fmsub_ps(iota3, _mm512_set1_ps(dl[g]), _mm512_set1_ps(ml[g]));
+                k512_lut16(e, 16 * g, i[s], 2 * j, T);
+            }
+    }
+}
+
+// One block of a type with a k512_blk_ decoder (k512_has_blk(type)).
+K512_INLINE int k512_has_blk(int type) {
+    return type == KERN_W_Q4_0 || type == KERN_W_Q4_1 || type == KERN_W_IQ4_NL ||
+           type == KERN_W_IQ4_XS || type == KERN_W_Q4_K || type == KERN_W_Q6_K ||
+           type == KERN_W_Q2_K;
+}
+K512_INLINE void k512_blk(int type, const char *blk, const struct k512_emit *e) {
+    switch (type) {
+    case KERN_W_Q4_0: k512_blk_q4_0((const struct block_q4_0 *)blk, e); break;
+    case KERN_W_Q4_1: k512_blk_q4_1((const struct block_q4_1 *)blk, e); break;
+    case KERN_W_IQ4_NL: k512_blk_iq4_nl((const struct block_iq4_nl *)blk, e); break;
+    case KERN_W_IQ4_XS: k512_blk_iq4_xs((const struct block_iq4_xs *)blk, e); break;
+    case KERN_W_Q4_K: k512_blk_q4_K((const struct block_q4_K *)blk, e); break;
+    case KERN_W_Q6_K: k512_blk_q6_K((const struct block_q6_K *)blk, e); break;
+    default: k512_blk_q2_K((const struct block_q2_K *)blk, e); break;
+    }
+}
+
+#define K512_RUN(NAME, TYPE, BLOCK, ELEMS)                                                         \
+    static void k512_run_##NAME(float *dst, const char *row, int64_t k0, int64_t nb) {             \
+        for (int64_t k = 0; k < nb; k++) {                                                         \
+            const struct k512_emit e = {.dst = dst + k * (ELEMS)};                                 \
+            k512_blk(TYPE, row + (size_t)(k0 + k) * sizeof(struct BLOCK), &e);                     \
+        }                                                                                          \
+    }
+K512_RUN(q4_0, KERN_W_Q4_0, block_q4_0, QK4_0)
+K512_RUN(q4_1, KERN_W_Q4_1, block_q4_1, QK4_0)
+K512_RUN(iq4_nl, KERN_W_IQ4_NL, block_iq4_nl, QK4_0)
+K512_RUN(iq4_xs, KERN_W_IQ4_XS, block_iq4_xs, QK_K)
+K512_RUN(q4_K, KERN_W_Q4_K, block_q4_K, QK_K)
+K512_RUN(q6_K, KERN_W_Q6_K, block_q6_K, QK_K)
+K512_RUN(q2_K, KERN_W_Q2_K, block_q2_K, QK_K)
+#undef K512_RUN
+
+// The decoder of each block type on this table.
+static const struct qd_type k512_qtypes[KERN_W_COUNT] = {
+    [KERN_W_Q4_0] = {k512_run_q4_0, QK4_0, sizeof(struct block_q4_0)},
+    [KERN_W_Q4_1] = {k512_run_q4_1, QK4_0, sizeof(struct block_q4_1)},
+    [KERN_W_Q5_0] = {qd_run_q5_0, QK4_0, sizeof(struct block_q5_0)},
+    [KERN_W_Q5_1] = {qd_run_q5_1, QK4_0, sizeof(struct block_q5_1)},
+    [KERN_W_Q2_K] = {k512_run_q2_K, QK_K, sizeof(struct block_q2_K)},
+    [KERN_W_Q3_K] = {qd_run_q3_K, QK_K, sizeof(struct block_q3_K)},
+    [KERN_W_Q4_K] = {k512_run_q4_K, QK_K, sizeof(struct block_q4_K)},
+    [KERN_W_Q5_K] = {qd_run_q5_K, QK_K, sizeof(struct block_q5_K)},
+    [KERN_W_Q6_K] = {k512_run_q6_K, QK_K, sizeof(struct block_q6_K)},
+    [KERN_W_IQ4_NL] = {k512_run_iq4_nl, QK4_0, sizeof(struct block_iq4_nl)},
+    [KERN_W_IQ4_XS] = {k512_run_iq4_xs, QK_K, sizeof(struct block_iq4_xs)},
+};
+
 // A chunk of K512_QCH columns of the 4 (or 1) rows is decoded to F32 (qdecode_simd.h: the
 // values quant_dequantize_row gives) into an L1 buffer, then every token block of up to 6
 // tokens runs its FMAs over the chunk; the accumulators of a group of up to K512_QTG tokens
@@ -385,12 +608,81 @@ static void q_rows(const struct qd_type *qt, int RB, float *y, int64_t ldy, cons
     }
 }
 
-static void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
-                      int64_t n_tok, int64_t r0, int64_t r1) {
+// At most 6 tokens: no chunk buffer; each block of the RB rows is decoded in registers and
+// FMA'd at once (k512_out) into the RB x TB accumulators, then hsum_n — the same chain.
+K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                         const float *x, int64_t n_in, int64_t r, int64_t S) {
+    const struct qd_type *qt = &k512_qtypes[type];
+    const int elems = qt->elems, bytes = qt->bytes, every = bytes >= 64 ? 1 : 4;
+    __m512 acc[4][K512_MAX_TB];
+    const char *rows[4];
+    const float *xs[K512_MAX_TB];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+#pragma GCC unroll 6
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + b * n_in;
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm512_setzero_ps();
+    const int64_t nb = n_in / elems;
+    for (int64_t k = 0; k < nb; k++) {
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            const char *blk = rows[a] + (size_t)k * bytes;
+            if (k % every == 0)
+                for (int o = 0; o < bytes * every; o += 64) {
+                    _mm_prefetch(blk + o + K512_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(blk + o + K512_PREFETCH_L2, _MM_HINT_T1);
+                }
+            const struct k512_emit e = {.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
+            k512_blk(type, blk, &e);
+        }
+    }
+    __m512 v[4 * K512_MAX_TB];
+    float sum[4 * K512_MAX_TB];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            v[a * TB + b] = acc[a][b];
+    hsum_n(sum, v, RB * TB);
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 6
+        for (int b = 0; b < TB; b++)
+            y[b * ldy + r + a * S] = sum[a * TB + b];
+}
+
+K512_INLINE void q_fused_rows(int type, int RB, int TB, float *y, int64_t ldy, const char *w,
+                              size_t rb, const float *x, int64_t n_in, int64_t r, int64_t S) {
+    switch (TB) {
+    case 6: q_fused(type, RB, 6, y, ldy, w, rb, x, n_in, r, S); break;
+    case 5: q_fused(type, RB, 5, y, ldy, w, rb, x, n_in, r, S); break;
+    case 4: q_fused(type, RB, 4, y, ldy, w, rb, x, n_in, r, S); break;
+    case 3: q_fused(type, RB, 3, y, ldy, w, rb, x, n_in, r, S); break;
+    case 2: q_fused(type, RB, 2, y, ldy, w, rb, x, n_in, r, S); break;
+    default: q_fused(type, RB, 1, y, ldy, w, rb, x, n_in, r, S); break;
+    }
+}
+
+K512_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
+                           int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
     if (n_tok <= 0 || r1 <= r0) return;
-    const struct qd_type *qt = &qd_types[type];
+    const struct qd_type *qt = &k512_qtypes[type];
     const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
     const struct mm_order o = mm_order_streams(r0, r1, 4);
+    if (k512_has_blk(type) && n_tok <= K512_MAX_TB) {
+        for (int64_t j = 0; j < o.n_blocks; j++)
+            q_fused_rows(type, 4, (int)n_tok, y, ldy, (const char *)w, rb, x, n_in, r0 + j,
+                         o.stride);
+        for (int64_t r = o.rest; r < r1; r++)
+            q_fused_rows(type, 1, (int)n_tok, y, ldy, (const char *)w, rb, x, n_in, r, 0);
+        return;
+    }
     for (int64_t j = 0; j < o.n_blocks; j++)
         q_rows(qt, 4, y, ldy, (const char *)w, rb, x, n_in, n_tok, r0 + j, o.stride);
     for (int64_t r = o.rest; r < r1; r++)
