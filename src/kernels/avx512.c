@@ -432,12 +432,118 @@ K512_INLINE void k512_blk_q2_K(const struct block_q2_K *b, const struct k512_emi
     }
 }
 
-// One block of a type with a k512_blk_ decoder (k512_has_blk(type)).
-K512_INLINE int k512_has_blk(int type) {
-    return type == KERN_W_Q4_0 || type == KERN_W_Q4_1 || type == KERN_W_IQ4_NL ||
-           type == KERN_W_IQ4_XS || type == KERN_W_Q4_K || type == KERN_W_Q6_K ||
-           type == KERN_W_Q2_K;
+// Q5_0 / Q5_1: two tables (codes 0..15, 16..31); lanes whose fifth bit (a mask bit of qh)
+// is set take the second one (merge-masked vpermps).
+K512_INLINE void k512_q5_32(const struct k512_emit *e, const uint8_t *qs, const uint8_t *qhp,
+                            __m512 T0, __m512 T1) {
+    uint32_t qh;
+    memcpy(&qh, qhp, 4);
+    const __m512i i0 = k512_u8(qs), i1 = _mm512_srli_epi32(i0, 4);
+    k512_out(e, 0,
+             _mm512_mask_permutexvar_ps(_mm512_permutexvar_ps(i0, T0), (__mmask16)(qh & 0xFFFF), i0,
+                                        T1));
+    k512_out(
+        e, 16,
+        _mm512_mask_permutexvar_ps(_mm512_permutexvar_ps(i1, T0), (__mmask16)(qh >> 16), i1, T1));
 }
+K512_INLINE void k512_blk_q5_0(const struct block_q5_0 *b, const struct k512_emit *e) {
+    const __m512 d = _mm512_set1_ps(qd_f16(b->d)), iota = k512_iota();
+    k512_q5_32(e, b->qs, b->qh, _mm512_mul_ps(_mm512_sub_ps(iota, _mm512_set1_ps(16.0f)), d),
+               _mm512_mul_ps(iota, d));
+}
+K512_INLINE void k512_blk_q5_1(const struct block_q5_1 *b, const struct k512_emit *e) {
+    const __m512 d = _mm512_set1_ps(qd_f16(b->d)), m = _mm512_set1_ps(-qd_f16(b->m));
+    const __m512 iota = k512_iota();
+    k512_q5_32(e, b->qs, b->qh, _mm512_fmsub_ps(iota, d, m),
+               _mm512_fmsub_ps(_mm512_add_ps(iota, _mm512_set1_ps(16.0f)), d, m));
+}
+
+// Bit or 2-bit field moved per 256-bit half: ((v << l) >> r) & mask in 16-bit lanes, where
+// l / r hold the (per-half) shift counts; a field never leaves its byte (see qd_field_to4).
+K512_INLINE __m512i k512_move(__m512i v, int l0, int r0, int l1, int r1, int mask) {
+    const __m512i L =
+        _mm512_inserti64x4(_mm512_set1_epi16((short)l0), _mm256_set1_epi16((short)l1), 1);
+    const __m512i R =
+        _mm512_inserti64x4(_mm512_set1_epi16((short)r0), _mm256_set1_epi16((short)r1), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(_mm512_sllv_epi16(v, L), R),
+                            _mm512_set1_epi8((char)mask));
+}
+// Counts that move bit s to bit t: (l, r).
+#define K512_LR(s, t) ((s) < (t) ? (t) - (s) : 0), ((s) > (t) ? (s) - (t) : 0)
+
+// 16 int8 codes q[16g..] times dl[g] minus ml[g] to column 16g, g < 16 (a staged block).
+K512_INLINE void k512_emit_staged(const struct k512_emit *e, const int8_t *q, const float *dl,
+                                  const float *ml, int per) {
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++)
+        k512_out(e, 16 * g,
+                 _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                     _mm_load_si128((const __m128i *)(q + 16 * g)))),
+                                 _mm512_set1_ps(dl[g / per]), _mm512_set1_ps(ml[g / per])));
+}
+
+// Q5_K: 64 bytes of qs (groups 2p, 2p + 1) with qh broadcast to both halves; the fifth bits
+// 4p, 4p + 2 (low nibbles) and 4p + 1, 4p + 3 (high) moved to bit 4.
+K512_INLINE void k512_blk_q5_K(const struct block_q5_K *b, const struct k512_emit *e) {
+    float dl[8], ml[8];
+    k512_k4_scales(dl, ml, b->scales, qd_f16(b->d), qd_f16(b->dmin));
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
+    int8_t q[QK_K] __attribute__((aligned(64)));
+#pragma GCC unroll 2
+    for (int p = 0; p < 2; p++) {
+        const __m512i a = _mm512_loadu_si512((const void *)(b->qs + 64 * p));
+        const __m512i lo = _mm512_or_si512(
+            _mm512_and_si512(a, m4), k512_move(h, K512_LR(4 * p, 4), K512_LR(4 * p + 2, 4), 0x10));
+        const __m512i hi =
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(a, 4), m4),
+                            k512_move(h, K512_LR(4 * p + 1, 4), K512_LR(4 * p + 3, 4), 0x10));
+        int8_t *o = q + 128 * p;
+        _mm256_store_si256((__m256i *)o, _mm512_castsi512_si256(lo));
+        _mm256_store_si256((__m256i *)(o + 32), _mm512_castsi512_si256(hi));
+        _mm256_store_si256((__m256i *)(o + 64), _mm512_extracti64x4_epi64(lo, 1));
+        _mm256_store_si256((__m256i *)(o + 96), _mm512_extracti64x4_epi64(hi, 1));
+    }
+    k512_emit_staged(e, q, dl, ml, 2);
+}
+
+// Q3_K: for shift 2j the 64 bytes of qs give values 32j.. (h = 0) and 128 + 32j.. (h = 1);
+// the high bit j / 4 + j of hmask (broadcast) adds 4 to code − 4. Scales: ggml's kmask
+// unpacking on 32-bit words, then sc − 32.
+K512_INLINE void k512_blk_q3_K(const struct block_q3_K *b, const struct k512_emit *e) {
+    uint32_t u[3];
+    memcpy(u, b->scales, 12);
+    const __m128i aux =
+        _mm_setr_epi32((int)((u[0] & 0x0f0f0f0f) | ((u[2] & 0x03030303) << 4)),
+                       (int)((u[1] & 0x0f0f0f0f) | (((u[2] >> 2) & 0x03030303) << 4)),
+                       (int)(((u[0] >> 4) & 0x0f0f0f0f) | (((u[2] >> 4) & 0x03030303) << 4)),
+                       (int)(((u[1] >> 4) & 0x0f0f0f0f) | (((u[2] >> 6) & 0x03030303) << 4)));
+    float dl[16];
+    _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
+                                           _mm512_cvtepu8_epi32(aux), _mm512_set1_epi32(32))),
+                                       _mm512_set1_ps(qd_f16(b->d))));
+    const __m512i a = _mm512_loadu_si512((const void *)b->qs);
+    const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
+    const __m512i k3 = _mm512_set1_epi8(3), k4 = _mm512_set1_epi8(4);
+    int8_t q[QK_K] __attribute__((aligned(64)));
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; j++) {
+        const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(a, 2 * j), k3);
+        const __m512i hb = k512_move(h, K512_LR(j, 2), K512_LR(4 + j, 2), 0x04);
+        const __m512i v = _mm512_sub_epi8(_mm512_add_epi8(lo, hb), k4);
+        _mm256_store_si256((__m256i *)(q + 32 * j), _mm512_castsi512_si256(v));
+        _mm256_store_si256((__m256i *)(q + 128 + 32 * j), _mm512_extracti64x4_epi64(v, 1));
+    }
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++)
+        k512_out(e, 16 * g,
+                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                   _mm_load_si128((const __m128i *)(q + 16 * g)))),
+                               _mm512_set1_ps(dl[g])));
+}
+
+// One block of a type with a k512_blk_ decoder (k512_has_blk(type)).
+K512_INLINE int k512_has_blk(int type) { return type >= KERN_W_Q4_0 && type <= KERN_W_IQ4_XS; }
 K512_INLINE void k512_blk(int type, const char *blk, const struct k512_emit *e) {
     switch (type) {
     case KERN_W_Q4_0: k512_blk_q4_0((const struct block_q4_0 *)blk, e); break;
@@ -446,6 +552,10 @@ K512_INLINE void k512_blk(int type, const char *blk, const struct k512_emit *e) 
     case KERN_W_IQ4_XS: k512_blk_iq4_xs((const struct block_iq4_xs *)blk, e); break;
     case KERN_W_Q4_K: k512_blk_q4_K((const struct block_q4_K *)blk, e); break;
     case KERN_W_Q6_K: k512_blk_q6_K((const struct block_q6_K *)blk, e); break;
+    case KERN_W_Q5_0: k512_blk_q5_0((const struct block_q5_0 *)blk, e); break;
+    case KERN_W_Q5_1: k512_blk_q5_1((const struct block_q5_1 *)blk, e); break;
+    case KERN_W_Q5_K: k512_blk_q5_K((const struct block_q5_K *)blk, e); break;
+    case KERN_W_Q3_K: k512_blk_q3_K((const struct block_q3_K *)blk, e); break;
     default: k512_blk_q2_K((const struct block_q2_K *)blk, e); break;
     }
 }
@@ -464,18 +574,22 @@ K512_RUN(iq4_xs, KERN_W_IQ4_XS, block_iq4_xs, QK_K)
 K512_RUN(q4_K, KERN_W_Q4_K, block_q4_K, QK_K)
 K512_RUN(q6_K, KERN_W_Q6_K, block_q6_K, QK_K)
 K512_RUN(q2_K, KERN_W_Q2_K, block_q2_K, QK_K)
+K512_RUN(q5_0, KERN_W_Q5_0, block_q5_0, QK4_0)
+K512_RUN(q5_1, KERN_W_Q5_1, block_q5_1, QK4_0)
+K512_RUN(q5_K, KERN_W_Q5_K, block_q5_K, QK_K)
+K512_RUN(q3_K, KERN_W_Q3_K, block_q3_K, QK_K)
 #undef K512_RUN
 
 // The decoder of each block type on this table.
 static const struct qd_type k512_qtypes[KERN_W_COUNT] = {
     [KERN_W_Q4_0] = {k512_run_q4_0, QK4_0, sizeof(struct block_q4_0)},
     [KERN_W_Q4_1] = {k512_run_q4_1, QK4_0, sizeof(struct block_q4_1)},
-    [KERN_W_Q5_0] = {qd_run_q5_0, QK4_0, sizeof(struct block_q5_0)},
-    [KERN_W_Q5_1] = {qd_run_q5_1, QK4_0, sizeof(struct block_q5_1)},
+    [KERN_W_Q5_0] = {k512_run_q5_0, QK4_0, sizeof(struct block_q5_0)},
+    [KERN_W_Q5_1] = {k512_run_q5_1, QK4_0, sizeof(struct block_q5_1)},
     [KERN_W_Q2_K] = {k512_run_q2_K, QK_K, sizeof(struct block_q2_K)},
-    [KERN_W_Q3_K] = {qd_run_q3_K, QK_K, sizeof(struct block_q3_K)},
+    [KERN_W_Q3_K] = {k512_run_q3_K, QK_K, sizeof(struct block_q3_K)},
     [KERN_W_Q4_K] = {k512_run_q4_K, QK_K, sizeof(struct block_q4_K)},
-    [KERN_W_Q5_K] = {qd_run_q5_K, QK_K, sizeof(struct block_q5_K)},
+    [KERN_W_Q5_K] = {k512_run_q5_K, QK_K, sizeof(struct block_q5_K)},
     [KERN_W_Q6_K] = {k512_run_q6_K, QK_K, sizeof(struct block_q6_K)},
     [KERN_W_IQ4_NL] = {k512_run_iq4_nl, QK4_0, sizeof(struct block_iq4_nl)},
     [KERN_W_IQ4_XS] = {k512_run_iq4_xs, QK_K, sizeof(struct block_iq4_xs)},
