@@ -373,19 +373,46 @@ K512_INLINE void k512_blk_q4_K(const struct block_q4_K *b, const struct k512_emi
     }
 }
 
+// Q4_K for the RB rows of a fused pass: the groups of 64 values row by row inside each
+// group (not block by block), so the RB accumulator chains advance together.
+K512_INLINE void k512_blk_q4_K_rows(int RB, const char *const *blk,
+                                    const struct k512_emit *e) {
+    const __m512 iota = k512_iota();
+    float dl[4][8], ml[4][8];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++) {
+        const struct block_q4_K *b = (const struct block_q4_K *)blk[a];
+        k512_k4_scales(dl[a], ml[a], b->scales, qd_f16(b->d), qd_f16(b->dmin));
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < 4; g++)
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            const struct block_q4_K *b = (const struct block_q4_K *)blk[a];
+            const __m512 T1 = _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[a][2 * g]),
+                                              _mm512_set1_ps(ml[a][2 * g]));
+            const __m512 T2 = _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[a][2 * g + 1]),
+                                              _mm512_set1_ps(ml[a][2 * g + 1]));
+            const __m512i i0 = k512_u8(b->qs + 32 * g), i1 = k512_u8(b->qs + 32 * g + 16);
+            k512_lut16(&e[a], 64 * g, i0, 0, T1);
+            k512_lut16(&e[a], 64 * g + 16, i1, 0, T1);
+            k512_lut16(&e[a], 64 * g + 32, i0, 4, T2);
+            k512_lut16(&e[a], 64 * g + 48, i1, 4, T2);
+        }
+}
+
 // Q6_K with 512-bit byte operations: a half block's 128 codes in two registers (values
 // 0..63: low nibbles of ql[0..63] with qh bits 0-1 / 2-3; values 64..127: high nibbles with
 // bits 4-5 / 6-7), staged as int8 and widened 16 at a time; d·sc·q is exact.
-K512_INLINE void k512_blk_q6_K(const struct block_q6_K *b, const struct k512_emit *e) {
+K512_INLINE void k512_stage_q6_K(const struct block_q6_K *b, int8_t *q, float *dl, float *ml) {
     const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
     const __m512i k32 = _mm512_set1_epi8(32);
     const __m512i sl = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
     const __m512i sr = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
-    float dl[16];
     _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
                                            _mm_loadu_si128((const __m128i *)b->scales))),
                                        _mm512_set1_ps(qd_f16(b->d))));
-    int8_t q[QK_K] __attribute__((aligned(64)));
+    _mm512_storeu_ps(ml, _mm512_setzero_ps());
 #pragma GCC unroll 2
     for (int n = 0; n < 2; n++) {
         const __m512i a = _mm512_loadu_si512((const void *)(b->ql + 64 * n));
@@ -398,12 +425,6 @@ K512_INLINE void k512_blk_q6_K(const struct block_q6_K *b, const struct k512_emi
         _mm512_store_si512((void *)(q + 128 * n), _mm512_sub_epi8(lo, k32));
         _mm512_store_si512((void *)(q + 128 * n + 64), _mm512_sub_epi8(hi, k32));
     }
-#pragma GCC unroll 16
-    for (int g = 0; g < 16; g++)
-        k512_out(e, 16 * g,
-                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                   _mm_load_si128((const __m128i *)(q + 16 * g)))),
-                               _mm512_set1_ps(dl[g])));
 }
 
 // Q2_K: a 16-entry table with period 4 per group of 16 (T[q] = dl·(q & 3) − ml), indexed by
@@ -471,25 +492,26 @@ K512_INLINE __m512i k512_move(__m512i v, int l0, int r0, int l1, int r1, int mas
 // Counts that move bit s to bit t: (l, r).
 #define K512_LR(s, t) ((s) < (t) ? (t) - (s) : 0), ((s) > (t) ? (s) - (t) : 0)
 
-// 16 int8 codes q[16g..] times dl[g] minus ml[g] to column 16g, g < 16 (a staged block).
-K512_INLINE void k512_emit_staged(const struct k512_emit *e, const int8_t *q, const float *dl,
-                                  const float *ml, int per) {
-#pragma GCC unroll 16
-    for (int g = 0; g < 16; g++)
-        k512_out(e, 16 * g,
-                 _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                     _mm_load_si128((const __m128i *)(q + 16 * g)))),
-                                 _mm512_set1_ps(dl[g / per]), _mm512_set1_ps(ml[g / per])));
+// The 16 int8 codes q[16g..] times dl[g] minus ml[g] (q·dl exact; with ml = +0 the value
+// q·dl, zero signs included) to column 16g of a staged block.
+K512_INLINE void k512_emit16(const struct k512_emit *e, const int8_t *q, const float *dl,
+                             const float *ml, int g) {
+    k512_out(e, 16 * g,
+             _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                 _mm_load_si128((const __m128i *)(q + 16 * g)))),
+                             _mm512_set1_ps(dl[g]), _mm512_set1_ps(ml[g])));
 }
 
 // Q5_K: 64 bytes of qs (groups 2p, 2p + 1) with qh broadcast to both halves; the fifth bits
 // 4p, 4p + 2 (low nibbles) and 4p + 1, 4p + 3 (high) moved to bit 4.
-K512_INLINE void k512_blk_q5_K(const struct block_q5_K *b, const struct k512_emit *e) {
-    float dl[8], ml[8];
-    k512_k4_scales(dl, ml, b->scales, qd_f16(b->d), qd_f16(b->dmin));
+K512_INLINE void k512_stage_q5_K(const struct block_q5_K *b, int8_t *q, float *dl, float *ml) {
+    float d8[8], m8[8];
+    k512_k4_scales(d8, m8, b->scales, qd_f16(b->d), qd_f16(b->dmin));
+    const __m512i two = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    _mm512_storeu_ps(dl, _mm512_permutexvar_ps(two, _mm512_castps256_ps512(_mm256_loadu_ps(d8))));
+    _mm512_storeu_ps(ml, _mm512_permutexvar_ps(two, _mm512_castps256_ps512(_mm256_loadu_ps(m8))));
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->qh));
-    int8_t q[QK_K] __attribute__((aligned(64)));
 #pragma GCC unroll 2
     for (int p = 0; p < 2; p++) {
         const __m512i a = _mm512_loadu_si512((const void *)(b->qs + 64 * p));
@@ -504,13 +526,12 @@ K512_INLINE void k512_blk_q5_K(const struct block_q5_K *b, const struct k512_emi
         _mm256_store_si256((__m256i *)(o + 64), _mm512_extracti64x4_epi64(lo, 1));
         _mm256_store_si256((__m256i *)(o + 96), _mm512_extracti64x4_epi64(hi, 1));
     }
-    k512_emit_staged(e, q, dl, ml, 2);
 }
 
 // Q3_K: for shift 2j the 64 bytes of qs give values 32j.. (h = 0) and 128 + 32j.. (h = 1);
 // the high bit j / 4 + j of hmask (broadcast) adds 4 to code − 4. Scales: ggml's kmask
 // unpacking on 32-bit words, then sc − 32.
-K512_INLINE void k512_blk_q3_K(const struct block_q3_K *b, const struct k512_emit *e) {
+K512_INLINE void k512_stage_q3_K(const struct block_q3_K *b, int8_t *q, float *dl, float *ml) {
     uint32_t u[3];
     memcpy(u, b->scales, 12);
     const __m128i aux =
@@ -518,14 +539,13 @@ K512_INLINE void k512_blk_q3_K(const struct block_q3_K *b, const struct k512_emi
                        (int)((u[1] & 0x0f0f0f0f) | (((u[2] >> 2) & 0x03030303) << 4)),
                        (int)(((u[0] >> 4) & 0x0f0f0f0f) | (((u[2] >> 4) & 0x03030303) << 4)),
                        (int)(((u[1] >> 4) & 0x0f0f0f0f) | (((u[2] >> 6) & 0x03030303) << 4)));
-    float dl[16];
+    _mm512_storeu_ps(ml, _mm512_setzero_ps());
     _mm512_storeu_ps(dl, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(
                                            _mm512_cvtepu8_epi32(aux), _mm512_set1_epi32(32))),
                                        _mm512_set1_ps(qd_f16(b->d))));
     const __m512i a = _mm512_loadu_si512((const void *)b->qs);
     const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)b->hmask));
     const __m512i k3 = _mm512_set1_epi8(3), k4 = _mm512_set1_epi8(4);
-    int8_t q[QK_K] __attribute__((aligned(64)));
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         const __m512i lo = _mm512_and_si512(_mm512_srli_epi16(a, 2 * j), k3);
@@ -534,28 +554,53 @@ K512_INLINE void k512_blk_q3_K(const struct block_q3_K *b, const struct k512_emi
         _mm256_store_si256((__m256i *)(q + 32 * j), _mm512_castsi512_si256(v));
         _mm256_store_si256((__m256i *)(q + 128 + 32 * j), _mm512_extracti64x4_epi64(v, 1));
     }
+}
+
+// The staged types (Q6_K, Q5_K, Q3_K): int8 codes q[256] and dl, ml per 16 values.
+K512_INLINE void k512_stage(int type, const char *blk, int8_t *q, float *dl, float *ml) {
+    if (type == KERN_W_Q6_K) k512_stage_q6_K((const struct block_q6_K *)blk, q, dl, ml);
+    else if (type == KERN_W_Q5_K) k512_stage_q5_K((const struct block_q5_K *)blk, q, dl, ml);
+    else k512_stage_q3_K((const struct block_q3_K *)blk, q, dl, ml);
+}
+K512_INLINE int k512_staged(int type) {
+    return type == KERN_W_Q6_K || type == KERN_W_Q5_K || type == KERN_W_Q3_K;
+}
+
+// One block of each of RB rows (blk[a], to e[a]), the 16-value groups row by row inside each
+// group so that the RB accumulator chains advance together (staged types and Q4_K).
+K512_INLINE void k512_blk_rows(int type, int RB, const char *const *blk,
+                               const struct k512_emit *e) {
+    if (type == KERN_W_Q4_K) {
+        k512_blk_q4_K_rows(RB, blk, e);
+        return;
+    }
+    int8_t q[4][QK_K] __attribute__((aligned(64)));
+    float dl[4][16], ml[4][16];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        k512_stage(type, blk[a], q[a], dl[a], ml[a]);
 #pragma GCC unroll 16
     for (int g = 0; g < 16; g++)
-        k512_out(e, 16 * g,
-                 _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
-                                   _mm_load_si128((const __m128i *)(q + 16 * g)))),
-                               _mm512_set1_ps(dl[g])));
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++)
+            k512_emit16(&e[a], q[a], dl[a], ml[a], g);
 }
 
 // One block of a type with a k512_blk_ decoder (k512_has_blk(type)).
 K512_INLINE int k512_has_blk(int type) { return type >= KERN_W_Q4_0 && type <= KERN_W_IQ4_XS; }
 K512_INLINE void k512_blk(int type, const char *blk, const struct k512_emit *e) {
+    if (k512_staged(type)) {
+        k512_blk_rows(type, 1, &blk, e);
+        return;
+    }
     switch (type) {
     case KERN_W_Q4_0: k512_blk_q4_0((const struct block_q4_0 *)blk, e); break;
     case KERN_W_Q4_1: k512_blk_q4_1((const struct block_q4_1 *)blk, e); break;
     case KERN_W_IQ4_NL: k512_blk_iq4_nl((const struct block_iq4_nl *)blk, e); break;
     case KERN_W_IQ4_XS: k512_blk_iq4_xs((const struct block_iq4_xs *)blk, e); break;
     case KERN_W_Q4_K: k512_blk_q4_K((const struct block_q4_K *)blk, e); break;
-    case KERN_W_Q6_K: k512_blk_q6_K((const struct block_q6_K *)blk, e); break;
     case KERN_W_Q5_0: k512_blk_q5_0((const struct block_q5_0 *)blk, e); break;
     case KERN_W_Q5_1: k512_blk_q5_1((const struct block_q5_1 *)blk, e); break;
-    case KERN_W_Q5_K: k512_blk_q5_K((const struct block_q5_K *)blk, e); break;
-    case KERN_W_Q3_K: k512_blk_q3_K((const struct block_q3_K *)blk, e); break;
     default: k512_blk_q2_K((const struct block_q2_K *)blk, e); break;
     }
 }
@@ -744,6 +789,21 @@ K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const 
             acc[a][b] = _mm512_setzero_ps();
     const int64_t nb = n_in / elems;
     for (int64_t k = 0; k < nb; k++) {
+        if (type == KERN_W_Q4_K || k512_staged(type)) {
+            const char *blks[4];
+            struct k512_emit es[4];
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++) {
+                blks[a] = rows[a] + (size_t)k * bytes;
+                for (int o = 0; o < bytes; o += 64) {
+                    _mm_prefetch(blks[a] + o + K512_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(blks[a] + o + K512_PREFETCH_L2, _MM_HINT_T1);
+                }
+                es[a] = (struct k512_emit){.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
+            }
+            k512_blk_rows(type, RB, blks, es);
+            continue;
+        }
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
             const char *blk = rows[a] + (size_t)k * bytes;
