@@ -375,8 +375,7 @@ K512_INLINE void k512_blk_q4_K(const struct block_q4_K *b, const struct k512_emi
 
 // Q4_K for the RB rows of a fused pass: the groups of 64 values row by row inside each
 // group (not block by block), so the RB accumulator chains advance together.
-K512_INLINE void k512_blk_q4_K_rows(int RB, const char *const *blk,
-                                    const struct k512_emit *e) {
+K512_INLINE void k512_blk_q4_K_rows(int RB, const char *const *blk, const struct k512_emit *e) {
     const __m512 iota = k512_iota();
     float dl[4][8], ml[4][8];
 #pragma GCC unroll 4
@@ -389,8 +388,8 @@ K512_INLINE void k512_blk_q4_K_rows(int RB, const char *const *blk,
 #pragma GCC unroll 4
         for (int a = 0; a < RB; a++) {
             const struct block_q4_K *b = (const struct block_q4_K *)blk[a];
-            const __m512 T1 = _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[a][2 * g]),
-                                              _mm512_set1_ps(ml[a][2 * g]));
+            const __m512 T1 =
+                _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[a][2 * g]), _mm512_set1_ps(ml[a][2 * g]));
             const __m512 T2 = _mm512_fmsub_ps(iota, _mm512_set1_ps(dl[a][2 * g + 1]),
                                               _mm512_set1_ps(ml[a][2 * g + 1]));
             const __m512i i0 = k512_u8(b->qs + 32 * g), i1 = k512_u8(b->qs + 32 * g + 16);
@@ -558,9 +557,12 @@ K512_INLINE void k512_stage_q3_K(const struct block_q3_K *b, int8_t *q, float *d
 
 // The staged types (Q6_K, Q5_K, Q3_K): int8 codes q[256] and dl, ml per 16 values.
 K512_INLINE void k512_stage(int type, const char *blk, int8_t *q, float *dl, float *ml) {
-    if (type == KERN_W_Q6_K) k512_stage_q6_K((const struct block_q6_K *)blk, q, dl, ml);
-    else if (type == KERN_W_Q5_K) k512_stage_q5_K((const struct block_q5_K *)blk, q, dl, ml);
-    else k512_stage_q3_K((const struct block_q3_K *)blk, q, dl, ml);
+    if (type == KERN_W_Q6_K)
+        k512_stage_q6_K((const struct block_q6_K *)blk, q, dl, ml);
+    else if (type == KERN_W_Q5_K)
+        k512_stage_q5_K((const struct block_q5_K *)blk, q, dl, ml);
+    else
+        k512_stage_q3_K((const struct block_q3_K *)blk, q, dl, ml);
 }
 K512_INLINE int k512_staged(int type) {
     return type == KERN_W_Q6_K || type == KERN_W_Q5_K || type == KERN_W_Q3_K;
@@ -572,6 +574,22 @@ K512_INLINE void k512_blk_rows(int type, int RB, const char *const *blk,
                                const struct k512_emit *e) {
     if (type == KERN_W_Q4_K) {
         k512_blk_q4_K_rows(RB, blk, e);
+        return;
+    }
+    if (type == KERN_W_IQ4_XS) {
+        const __m512 kv = k512_iq4_values();
+#pragma GCC unroll 8
+        for (int ib = 0; ib < QK_K / 32; ib++)
+#pragma GCC unroll 4
+            for (int a = 0; a < RB; a++) {
+                const struct block_iq4_xs *b = (const struct block_iq4_xs *)blk[a];
+                const int ls = ((b->scales_l[ib / 2] >> (4 * (ib % 2))) & 0xF) |
+                               (((b->scales_h >> (2 * ib)) & 3) << 4);
+                const __m512 T = _mm512_mul_ps(kv, _mm512_set1_ps(qd_f16(b->d) * (float)(ls - 32)));
+                const __m512i i0 = k512_u8(b->qs + 16 * ib);
+                k512_lut16(&e[a], 32 * ib, i0, 0, T);
+                k512_lut16(&e[a], 32 * ib + 16, i0, 4, T);
+            }
         return;
     }
     int8_t q[4][QK_K] __attribute__((aligned(64)));
@@ -789,7 +807,7 @@ K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const 
             acc[a][b] = _mm512_setzero_ps();
     const int64_t nb = n_in / elems;
     for (int64_t k = 0; k < nb; k++) {
-        if (type == KERN_W_Q4_K || k512_staged(type)) {
+        if (type == KERN_W_Q4_K || type == KERN_W_IQ4_XS || k512_staged(type)) {
             const char *blks[4];
             struct k512_emit es[4];
 #pragma GCC unroll 4
@@ -799,7 +817,8 @@ K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const 
                     _mm_prefetch(blks[a] + o + K512_PREFETCH, _MM_HINT_T0);
                     _mm_prefetch(blks[a] + o + K512_PREFETCH_L2, _MM_HINT_T1);
                 }
-                es[a] = (struct k512_emit){.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
+                es[a] =
+                    (struct k512_emit){.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
             }
             k512_blk_rows(type, RB, blks, es);
             continue;
