@@ -25,6 +25,7 @@
 #include "engine/stepper.h"
 #include "kernels/kernels.h"
 #include "kernels/membw.h"
+#include "kernels/peak.h"
 #include "model/sampler.h"
 
 #define CMD                  "bench"
@@ -34,6 +35,9 @@
 #define BENCH_BW_PASSES      3    // bandwidth passes before each decode round (median)
 #define BENCH_SLOW_FRAC      0.25 // batch-1 weight reads below this fraction of the test: warn
 #define BENCH_SLOW_MIN_BYTES (128.0 * 1048576) // ... when a step reads at least this much
+#define BENCH_PEAK_S         0.2 // seconds per pass of each arithmetic-peak test (peak.h)
+// The numeric path of block-quantized weights (set by --matmul once it exists).
+#define BENCH_INT8_PATH(o) 0
 
 struct bench_opts {
     const char *model;
@@ -241,6 +245,38 @@ static double compute_roof(const struct model *m, const struct linear_ctx *lin, 
     }
     mem_free(x), mem_free(y);
     return best;
+}
+
+// Multiply-adds per decode token done by each instruction of the numeric path: block-quantized
+// weights on the integer path (int8 != 0) use the int8 dot, everything else F32 FMA.
+static void macs_by_path(const struct model *m, int int8, double *f32, double *i8) {
+    *f32 = *i8 = 0;
+    const double total = macs_per_token(m);
+    for (int64_t l = 0; l < m->hp.n_layer; l++) {
+        const struct model_layer *L = &m->layers[l];
+        const struct wview *v[] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
+                                   &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
+                                   &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
+                                   &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
+        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++)
+            if (int8 && v[i]->data && v[i]->type >= KERN_W_Q8_0) *i8 += wmacs(v[i]);
+        const struct wview *e[] = {&L->gate_exps.mat, &L->up_exps.mat, &L->down_exps.mat};
+        for (size_t i = 0; L->is_moe && i < JANUS_ARRAY_SIZE(e); i++)
+            if (int8 && e[i]->type >= KERN_W_Q8_0) *i8 += (double)m->hp.n_expert_used * wmacs(e[i]);
+    }
+    if (int8 && m->output.type >= KERN_W_Q8_0) *i8 += wmacs(&m->output);
+    *f32 = total - *i8;
+}
+
+// Tokens/s the arithmetic peaks allow (peak.h): each token's F32 and int8 multiply-adds at
+// their instruction's peak.
+static double peak_bound_tok_s(const struct model *m, int int8, const struct peak_result *pf,
+                               const struct peak_result *pi) {
+    double f32, i8;
+    macs_by_path(m, int8, &f32, &i8);
+    const double t = (pf->macs_per_s > 0 ? f32 / pf->macs_per_s : 0) +
+                     (pi->macs_per_s > 0 ? i8 / pi->macs_per_s : 0);
+    return t > 0 ? 1.0 / t : 0;
 }
 
 static double fit_linear(const double *x, const double *y, int n, double *beta, double *c) {
@@ -479,6 +515,18 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         if (m.layers[l].is_moe) eb = (double)expert_bytes(&m.layers[l]);
     const char *kname = kern_best()->name;
     const int R = (int)JANUS_MIN(o->reps, o->gen);
+    // The arithmetic peaks of both numeric paths, once (peak.h), with the decode's threads.
+    struct peak_result pk_f32 = {0}, pk_int8 = {0};
+    {
+        struct pool *pp = NULL;
+        if (threads > 1 && pool_create(&pp, threads)) pp = NULL;
+        const int lvl = kern_level(kern_best());
+        if (peak_measure(pp, PEAK_F32_FMA, lvl, BENCH_PEAK_S, &pk_f32) ||
+            peak_measure(pp, PEAK_INT8_DOT, lvl, BENCH_PEAK_S, &pk_int8))
+            pk_f32.macs_per_s = pk_int8.macs_per_s = 0;
+        pool_destroy(&pp);
+    }
+    const int int8 = BENCH_INT8_PATH(o);
     if (!o->json) {
         printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
                "non-expert %.1f MB; kernels %s, %d threads, KV cache %s\n",
@@ -491,10 +539,14 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         printf("decode: %d rounds of %lld steps per batch size, each after %d bandwidth passes "
                "(%lld MB); of_bw and of_bound are medians of the rounds' paired ratios\n",
                R, (long long)(o->gen / R), BENCH_BW_PASSES, (long long)o->membw_mb);
-        printf("%6s %12s %12s %9s %7s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s\n", "batch",
-               "prompt_tok/s", "decode_tok/s", "step_ms", "moe_ms", "MB/token", "weight_GB/s",
-               "read_GB/s", "triad", "of_bw", "experts", "bound_tok/s", "of_bound", "GMAC/s",
-               "cbound_tok/s");
+        printf("arithmetic peaks (%d threads): %s %.1f GMAC/s, %s %.1f GMAC/s; peak_tok/s: "
+               "the token rate they allow on the %s path; of_limit: decode ÷ min(bound, peak)\n",
+               threads, pk_f32.isa, pk_f32.macs_per_s / 1e9, pk_int8.isa, pk_int8.macs_per_s / 1e9,
+               int8 ? "int8" : "exact");
+        printf("%6s %12s %12s %9s %7s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s %10s %8s\n",
+               "batch", "prompt_tok/s", "decode_tok/s", "step_ms", "moe_ms", "MB/token",
+               "weight_GB/s", "read_GB/s", "triad", "of_bw", "experts", "bound_tok/s", "of_bound",
+               "GMAC/s", "cbound_tok/s", "peak_tok/s", "of_limit");
     }
     for (int i = 0; i < o->n_batches; i++) {
         const int64_t B = o->batches[i];
@@ -521,6 +573,9 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             linear_ctx_free(&lin);
         }
         const double compute_bound = roof / macs_per_token(&m);
+        const double pbound = peak_bound_tok_s(&m, int8, &pk_f32, &pk_int8);
+        const double limit = bound > 0 && pbound > 0 ? JANUS_MIN(bound, pbound) : 0;
+        const double of_limit = limit > 0 ? r.decode_tok_s / limit : 0;
         if (o->json) {
             cJSON *j = cJSON_CreateObject();
             json_num(j, "batch", "%.0f", (double)B);
@@ -548,6 +603,14 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_num(j, "compute_gmacs", "%.4g", roof / 1e9);
             json_num(j, "compute_bound_tok_s", "%.4g", compute_bound);
             json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));
+            cJSON_AddStringToObject(j, "numeric_path", int8 ? "int8" : "exact");
+            cJSON_AddStringToObject(j, "peak_f32_isa", pk_f32.isa);
+            json_num(j, "peak_f32_gmac_s", "%.4g", pk_f32.macs_per_s / 1e9);
+            cJSON_AddStringToObject(j, "peak_int8_isa", pk_int8.isa);
+            json_num(j, "peak_int8_gmac_s", "%.4g", pk_int8.macs_per_s / 1e9);
+            json_num(j, "peak_bound_tok_s", "%.4g", pbound);
+            json_num(j, "limit_tok_s", "%.4g", limit);
+            json_num(j, "frac_of_limit", "%.4f", of_limit);
             json_num(j, "moe_ms", "%.4g", r.moe_ms);
             json_num(j, "other_ms", "%.4g", r.step_ms - r.moe_ms);
             cJSON_AddStringToObject(j, "load_mode", mode);
@@ -556,10 +619,11 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_line(j);
         } else {
             printf("%6lld %12.1f %12.2f %9.2f %7.2f %10.2f %10.2f %8.2f %8.2f %8.1f%% %8.2f %12.2f "
-                   "%7.1f%% %10.1f %12.2f\n",
+                   "%7.1f%% %10.1f %12.2f %10.1f %7.1f%%\n",
                    (long long)B, r.prompt_tok_s, r.decode_tok_s, r.step_ms, r.moe_ms,
                    bytes_tok / 1e6, gb_s, r.read_gb_s, r.triad_gb_s, 100 * r.frac_bw,
-                   r.distinct_per_layer, bound, 100 * r.frac_bound, roof / 1e9, compute_bound);
+                   r.distinct_per_layer, bound, 100 * r.frac_bound, roof / 1e9, compute_bound,
+                   pbound, 100 * of_limit);
         }
         // Decode of a small batch is bound by reading the weights: far below the bandwidth
         // test means the weights are not where the test's memory is (page-cache reclaim,
