@@ -263,7 +263,7 @@ static void k512_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *
 // the same single rounding as qd_put16 — is built once and indexed with vpermps (which
 // reads the low 4 bits of each 32-bit index, so the high nibble needs only a shift).
 // Each decoder hands its 16-value vectors, in column order, to k512_out: stored to a chunk
-// buffer, or (at most 6 tokens, q_fused) FMA'd at once into the accumulators of its row —
+// buffer, or (at most 3-4 tokens, q_fused) FMA'd at once into the accumulators of its row —
 // the same FMA per 16 columns in the same order either way.
 
 // Where a decoded vector goes: dst + off (acc NULL), or acc[a][b] += w · x_b[col + off].
@@ -785,8 +785,12 @@ static void q_rows(const struct qd_type *qt, int RB, float *y, int64_t ldy, cons
     }
 }
 
-// At most 6 tokens: no chunk buffer; each block of the RB rows is decoded in registers and
-// FMA'd at once (k512_out) into the RB x TB accumulators, then hsum_n — the same chain.
+// Most tokens of the fused path: beyond, its accumulators, tables and staged codes spill
+// and the chunk buffer is faster (measured: batch 4 ties for Q4_K, loses for Q6_K).
+#define K512_FUSED_TB(type) (k512_staged(type) ? 3 : 4)
+
+// At most K512_FUSED_TB tokens: no chunk buffer; each block of the RB rows is decoded in registers
+// and FMA'd at once (k512_out) into the RB x TB accumulators, then hsum_n — the same chain.
 K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
                          const float *x, int64_t n_in, int64_t r, int64_t S) {
     const struct qd_type *qt = &k512_qtypes[type];
@@ -853,8 +857,6 @@ K512_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const 
 K512_INLINE void q_fused_rows(int type, int RB, int TB, float *y, int64_t ldy, const char *w,
                               size_t rb, const float *x, int64_t n_in, int64_t r, int64_t S) {
     switch (TB) {
-    case 6: q_fused(type, RB, 6, y, ldy, w, rb, x, n_in, r, S); break;
-    case 5: q_fused(type, RB, 5, y, ldy, w, rb, x, n_in, r, S); break;
     case 4: q_fused(type, RB, 4, y, ldy, w, rb, x, n_in, r, S); break;
     case 3: q_fused(type, RB, 3, y, ldy, w, rb, x, n_in, r, S); break;
     case 2: q_fused(type, RB, 2, y, ldy, w, rb, x, n_in, r, S); break;
@@ -868,7 +870,7 @@ K512_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const
     const struct qd_type *qt = &k512_qtypes[type];
     const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
     const struct mm_order o = mm_order_streams(r0, r1, 4);
-    if (k512_has_blk(type) && n_tok <= K512_MAX_TB) {
+    if (k512_has_blk(type) && n_tok <= K512_FUSED_TB(type)) {
         for (int64_t j = 0; j < o.n_blocks; j++)
             q_fused_rows(type, 4, (int)n_tok, y, ldy, (const char *)w, rb, x, n_in, r0 + j,
                          o.stride);
