@@ -22,15 +22,33 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 #include "kernels/mm_order.h"
 #include "kernels/types.h"
 
-// 16 decoded weights q·dl − ml (qdecode_simd.h) as two 8-lane halves: int8 → F32 is exact,
-// and so is q·dl.
-static inline __attribute__((always_inline)) void qd_put16(float *dst, __m128i q, float dl,
-                                                           float ml) {
+// Where qdecode_simd.h's decoders put 16 decoded weights q·dl − ml (int8 → F32 and q·dl are
+// exact), as two 8-lane halves: stored at dst + off (acc NULL), or FMA'd at once into
+// acc[a][b] for the TB tokens (the fused path, q_fused) — the same two FMAs, in column
+// order, as the chunk buffer's loop.
+struct qd_emit {
+    float *dst;
+    __m256 (*acc)[3];
+    const float *const *xs;
+    int a, TB;
+    int64_t col;
+};
+static inline __attribute__((always_inline)) void qd_put16(const struct qd_emit *e, int off,
+                                                           __m128i q, float dl, float ml) {
     const __m256 d = _mm256_set1_ps(dl), m = _mm256_set1_ps(ml);
-    _mm256_storeu_ps(dst, _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d, m));
-    _mm256_storeu_ps(
-        dst + 8,
-        _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d, m));
+    const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d, m);
+    const __m256 w1 =
+        _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d, m);
+    if (!e->acc) {
+        _mm256_storeu_ps(e->dst + off, w0);
+        _mm256_storeu_ps(e->dst + off + 8, w1);
+        return;
+    }
+    for (int b = 0; b < e->TB; b++) {
+        const float *xb = e->xs[b] + e->col + off;
+        e->acc[e->a][b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), e->acc[e->a][b]);
+        e->acc[e->a][b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), e->acc[e->a][b]);
+    }
 }
 #include "kernels/qdecode_simd.h"
 
@@ -404,12 +422,88 @@ static void q_rows(const struct qd_type *qt, int RB, float *y, int64_t ldy, cons
     }
 }
 
-static void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
+// One block of a block type to e (qdecode_simd.h's decoder).
+AVX2_INLINE void q_blk(int type, const char *blk, const struct qd_emit *e) {
+    switch (type) {
+    case KERN_W_Q4_0: qd_q4_0(e, (const struct block_q4_0 *)blk); break;
+    case KERN_W_Q4_1: qd_q4_1(e, (const struct block_q4_1 *)blk); break;
+    case KERN_W_Q5_0: qd_q5_0(e, (const struct block_q5_0 *)blk); break;
+    case KERN_W_Q5_1: qd_q5_1(e, (const struct block_q5_1 *)blk); break;
+    case KERN_W_Q2_K: qd_q2_K(e, (const struct block_q2_K *)blk); break;
+    case KERN_W_Q3_K: qd_q3_K(e, (const struct block_q3_K *)blk); break;
+    case KERN_W_Q4_K: qd_q4_K(e, (const struct block_q4_K *)blk); break;
+    case KERN_W_Q5_K: qd_q5_K(e, (const struct block_q5_K *)blk); break;
+    case KERN_W_Q6_K: qd_q6_K(e, (const struct block_q6_K *)blk); break;
+    case KERN_W_IQ4_NL: qd_iq4_nl(e, (const struct block_iq4_nl *)blk); break;
+    default: qd_iq4_xs(e, (const struct block_iq4_xs *)blk); break;
+    }
+}
+
+// Most tokens of the fused path (16 ymm registers: beyond, the chunk buffer is faster).
+#define AVX2_FUSED_TB 2
+
+// At most AVX2_FUSED_TB tokens: each block of the RB rows decoded in registers and FMA'd at
+// once (qd_put16) into the RB x TB accumulators, then hsum8 — the chunk buffer's chain.
+AVX2_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w,
+                         size_t rb, const float *x, int64_t n_in, int64_t r, int64_t S) {
+    const struct qd_type *qt = &qd_types[type];
+    const int elems = qt->elems, bytes = qt->bytes, every = bytes >= 64 ? 1 : 4;
+    __m256 acc[4][3];
+    const char *rows[4];
+    const float *xs[3];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+#pragma GCC unroll 3
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + b * n_in;
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm256_setzero_ps();
+    const int64_t nb = n_in / elems;
+    for (int64_t k = 0; k < nb; k++) {
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            const char *blk = rows[a] + (size_t)k * bytes;
+            if (k % every == 0)
+                for (int o = 0; o < bytes * every; o += 64) {
+                    _mm_prefetch(blk + o + AVX2_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(blk + o + AVX2_PREFETCH_L2, _MM_HINT_T1);
+                }
+            const struct qd_emit e = {.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
+            q_blk(type, blk, &e);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            y[b * ldy + r + a * S] = hsum8(acc[a][b]);
+}
+
+AVX2_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
                       int64_t n_tok, int64_t r0, int64_t r1) {
     if (n_tok <= 0 || r1 <= r0) return;
     const struct qd_type *qt = &qd_types[type];
     const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
     const struct mm_order o = mm_order_streams(r0, r1, 4);
+    if (n_tok <= AVX2_FUSED_TB) {
+        for (int64_t j = 0; j < o.n_blocks; j++) {
+            if (n_tok == 2)
+                q_fused(type, 4, 2, y, ldy, (const char *)w, rb, x, n_in, r0 + j, o.stride);
+            else
+                q_fused(type, 4, 1, y, ldy, (const char *)w, rb, x, n_in, r0 + j, o.stride);
+        }
+        for (int64_t r = o.rest; r < r1; r++) {
+            if (n_tok == 2)
+                q_fused(type, 1, 2, y, ldy, (const char *)w, rb, x, n_in, r, 0);
+            else
+                q_fused(type, 1, 1, y, ldy, (const char *)w, rb, x, n_in, r, 0);
+        }
+        return;
+    }
     for (int64_t j = 0; j < o.n_blocks; j++)
         q_rows(qt, 4, y, ldy, (const char *)w, rb, x, n_in, n_tok, r0 + j, o.stride);
     for (int64_t r = o.rest; r < r1; r++)

@@ -21,11 +21,15 @@ const kern_matmul_fn *kern_avx512_matmul(void) { return NULL; }
 #include "kernels/mm_order.h"
 #include "kernels/types.h"
 
-// 16 decoded weights q·dl − ml (qdecode_simd.h): int8 → F32 is exact, and so is q·dl.
-static inline __attribute__((always_inline)) void qd_put16(float *dst, __m128i q, float dl,
-                                                           float ml) {
-    _mm512_storeu_ps(dst, _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
-                                          _mm512_set1_ps(dl), _mm512_set1_ps(ml)));
+// 16 decoded weights q·dl − ml (qdecode_simd.h's decoders; this file uses them only through
+// qd_run_*, its own decoders are below): int8 → F32 is exact, and so is q·dl.
+struct qd_emit {
+    float *dst;
+};
+static inline __attribute__((always_inline)) void qd_put16(const struct qd_emit *e, int off,
+                                                           __m128i q, float dl, float ml) {
+    _mm512_storeu_ps(e->dst + off, _mm512_fmsub_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)),
+                                                   _mm512_set1_ps(dl), _mm512_set1_ps(ml)));
 }
 #include "kernels/qdecode_simd.h"
 
