@@ -73,3 +73,10 @@ int cli_opt_kv_type(void *target, const char *value, const char *cmd) {
     *(int32_t *)target = t;
     return 0;
 }
+
+int cli_opt_matmul(void *target, const char *value, const char *cmd) {
+    const int p = linear_path_parse(value);
+    if (p < 0) return cli_error(cmd, "--matmul: unknown '%s' (exact, int8)", value);
+    *(int32_t *)target = p;
+    return 0;
+}

@@ -6,6 +6,8 @@
 #ifndef JANUS_CLI_H
 #define JANUS_CLI_H
 
+#include "engine/linear.h"
+
 #include <stdint.h>
 
 typedef int (*cli_cmd_fn)(int argc, char **argv); // argv[0] is the subcommand name
@@ -42,5 +44,13 @@ int cli_parse_ids(const char *s, int32_t *out, int cap);
 // --kv-type NAME (f32, f16, q8_0) into *(int32_t *)target (enum kern_kvtype); a CLI_FN of
 // cli/opts.h: 0 ok, 1 after printing "janus <cmd>: --kv-type: unknown 'X' (f32, f16, q8_0)".
 int cli_opt_kv_type(void *target, const char *value, const char *cmd);
+// --matmul NAME (exact, int8) into *(int32_t *)target (enum linear_path); a CLI_FN as above.
+int cli_opt_matmul(void *target, const char *value, const char *cmd);
+#define CLI_MATMUL_ARG "P"
+#define CLI_MATMUL_HELP                                                                            \
+    "numeric path of products with quantized weights: exact (F32\n"                                \
+    "activations, exact decode) or int8 (int8 activation blocks,\n"                                \
+    "integer dot products); default " LINEAR_PATH_DEFAULT_NAME                                     \
+    "\n(docs/PERFORMANCE.md, Numeric paths)"
 
 #endif // JANUS_CLI_H

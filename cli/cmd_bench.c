@@ -36,8 +36,8 @@
 #define BENCH_SLOW_FRAC      0.25 // batch-1 weight reads below this fraction of the test: warn
 #define BENCH_SLOW_MIN_BYTES (128.0 * 1048576) // ... when a step reads at least this much
 #define BENCH_PEAK_S         0.2 // seconds per pass of each arithmetic-peak test (peak.h)
-// The numeric path of block-quantized weights (set by --matmul once it exists).
-#define BENCH_INT8_PATH(o) 0
+// Whether block-quantized weights take the int8 path (--matmul, else the default).
+#define BENCH_INT8_PATH(o) (linear_path_resolve((o)->matmul) == LINEAR_INT8)
 
 struct bench_opts {
     const char *model;
@@ -48,14 +48,15 @@ struct bench_opts {
     struct load_opts lo;
     struct fmap_opts io; // from lo
     int32_t kv_type;     // enum kern_kvtype
+    int32_t matmul;      // enum linear_path (0: the default)
 };
 
 static const char *const synopsis =
     "bench -m MODEL [--batch 1,4,16,64] [--threads N] [--prompt P] [--gen G]\n"
     "                   [--json] [--membw-mb MB] [--reps R] [--seed S]\n                   "
-    "[--kv-type T]\n"
+    "[--kv-type T] [--matmul P]\n"
     "       janus bench --moe-layer -m MODEL --batch B [--experts A] [--layer L]\n"
-    "                   [--threads N] [--reps R] [--json]\n"
+    "                   [--threads N] [--reps R] [--json] [--matmul P]\n"
     "\n"
     "Decode benchmark of the monolithic engine on MODEL: for each batch size B, B\n"
     "sequences are prefilled with P random tokens each (prompt tokens/s), then G decode\n"
@@ -99,6 +100,8 @@ static int parse_args(int argc, char **argv, struct bench_opts *o, int want_help
         CLI_OPT_I64("seed", 0, &o->seed, 0, 9e18, "S", "prompt tokens / routing seed (default 1)"),
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &o->kv_type, "T",
                    "KV cache storage: f32 (default), f16 or q8_0"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &o->matmul, CLI_MATMUL_ARG,
+                   CLI_MATMUL_HELP "\n(the compute bound is measured on the same path)"),
         CLI_OPT_FLAG("moe-layer", 0, &o->moe_layer, "MoE-layer latency curves instead of decode"),
         CLI_OPT_I64("experts", 0, &o->experts, 1, 1 << 20, "A",
                     "--moe-layer: activated experts of the batch curve (default k)"),
@@ -381,6 +384,7 @@ static int run_decode(const struct model *m, const struct bench_opts *o, int64_t
                                 .max_ctx = P + (int64_t)R * G + 1,
                                 .max_logits = B,
                                 .kv_type = o->kv_type,
+                                .matmul = o->matmul,
                                 .n_threads = threads};
     int rc = stepper_init(&st, m, &sp);
     if (rc)
@@ -529,10 +533,11 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
     const int int8 = BENCH_INT8_PATH(o);
     if (!o->json) {
         printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
-               "non-expert %.1f MB; kernels %s, %d threads, KV cache %s\n",
+               "non-expert %.1f MB; kernels %s, %d threads, KV cache %s, matmul %s\n",
                o->model, (double)m.n_bytes_weights / 1e9, (long long)hp->n_layer,
                (long long)hp->n_expert, (long long)hp->n_expert_used, eb / 1e6,
-               static_bytes(&m) / 1e6, kname, threads, kern_kvtype_name(o->kv_type));
+               static_bytes(&m) / 1e6, kname, threads, kern_kvtype_name(o->kv_type),
+               linear_path_name(o->matmul));
         printf("weights: memory mode %s%s, loaded in %.2f s (%.2f GB/s)\n", mode,
                m.io.lock ? " + mlock" : "", load_s,
                load_s > 0 ? (double)m.n_bytes_loaded / load_s / 1e9 : 0.0);
@@ -569,6 +574,7 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             struct linear_ctx lin;
             linear_ctx_init(&lin, NULL, threads);
             lin.min_parallel = 0;
+            (void)!linear_ctx_set_path(&lin, o->matmul); // parsed: a valid path
             roof = compute_roof(&m, &lin, B);
             linear_ctx_free(&lin);
         }
@@ -600,6 +606,7 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_num(j, "gen", "%.0f", (double)(r.rounds * (o->gen / r.rounds)));
             cJSON_AddStringToObject(j, "kernels", kname);
             cJSON_AddStringToObject(j, "kv_type", kern_kvtype_name(o->kv_type));
+            cJSON_AddStringToObject(j, "matmul", linear_path_name(o->matmul));
             json_num(j, "compute_gmacs", "%.4g", roof / 1e9);
             json_num(j, "compute_bound_tok_s", "%.4g", compute_bound);
             json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));
@@ -725,6 +732,7 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
     const int64_t max_tok = JANUS_MAX(B, 64);
     struct linear_ctx lin;
     linear_ctx_init(&lin, NULL, threads);
+    (void)!linear_ctx_set_path(&lin, o->matmul); // parsed: a valid path
     struct moe_bench mb = {.m = &m, .layer = layer};
     rng_init(&mb.g, (uint64_t)o->seed);
     mb.flush_words = (size_t)64 << 20; // 512 MiB
@@ -744,12 +752,13 @@ static int cmd_moe_layer(const struct bench_opts *o, int threads) {
         double xs[4096], ys[4096];
         int n = 0;
         if (!o->json)
-            printf("MoE layer %lld of %s: expert %.1f MB, kernels %s, %d threads, median of %lld, "
-                   "memory mode %s%s\n"
+            printf("MoE layer %lld of %s: expert %.1f MB, kernels %s, matmul %s, %d threads, "
+                   "median of %lld, memory mode %s%s\n"
                    "curve 1: latency vs distinct activated experts a, batch %lld\n%8s %12s %10s\n",
-                   (long long)layer, o->model, eb / 1e6, kern_best()->name, threads,
-                   (long long)o->reps, fmap_mode_name(m.io.mode), m.io.lock ? " + mlock" : "",
-                   (long long)B, "experts", "latency_ms", "GB/s");
+                   (long long)layer, o->model, eb / 1e6, kern_best()->name,
+                   linear_path_name(o->matmul), threads, (long long)o->reps,
+                   fmap_mode_name(m.io.mode), m.io.lock ? " + mlock" : "", (long long)B, "experts",
+                   "latency_ms", "GB/s");
         for (int64_t a = 1; a <= X; a++) {
             int64_t a_real;
             double t = time_layer(&mb, B, a, (int)o->reps, &a_real);

@@ -13,22 +13,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-// --type: the matrices' ggml type.
+// --type: the matrices' ggml type, uniform or an _M mix (genmodel.h).
 static int set_type(void *target, const char *v, const char *cmd) {
-    static const struct {
-        const char *name;
-        uint32_t type;
-    } k[] = {{"f32", GGML_TYPE_F32},
-             {"f16", GGML_TYPE_F16},
-             {"bf16", GGML_TYPE_BF16},
-             {"q8_0", GGML_TYPE_Q8_0}};
-    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
-        if (!strcmp(v, k[i].name)) {
-            *(uint32_t *)target = k[i].type;
-            return 0;
-        }
-    return cli_error(cmd, "--type must be f32, f16, bf16 or q8_0, not '%s'", v);
+    struct genmodel_params *p = target;
+    if (!genmodel_type_parse(v, &p->type, &p->mix)) return 0;
+    return cli_error(cmd, "--type must be one of " GENMODEL_TYPE_NAMES ", not '%s'", v);
 }
 
 // A positive float field (--weights-scale, --rope-base, --rms-eps).
@@ -86,8 +77,11 @@ int cmd_gen_model(int argc, char **argv) {
         CLI_OPT_STR("arch", 0, &arch_s, "A",
                     "llama (Mixtral-style), qwen2moe, qwen3moe, deepseek2, olmoe\n"
                     "(required)"),
-        CLI_OPT_FN("type", 0, set_type, &p.type, "T",
-                   "f32 (default), f16, bf16, q8_0 (matrices; norms etc. stay f32)"),
+        CLI_OPT_FN("type", 0, set_type, &p, "T",
+                   "matrices' type (norms, routers, biases stay f32): f32\n"
+                   "(default), f16, bf16, q8_0; uniform q4_0 q4_1 q5_0 q5_1\n"
+                   "q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs (round-to-nearest);\n"
+                   "q3_k_m q4_k_m q5_k_m (llama-quantize's _M mixes; docs/GGUF.md)"),
         CLI_OPT_I64("seed", 0, &p.seed, 0, 9e18, "S", "random seed (default 1234)"),
         CLI_OPT_STR("output", 'o', &out, "FILE", "output path (required)"),
         CLI_OPT_STR("vocab", 0, &p.vocab_path, "FILE",
@@ -98,7 +92,8 @@ int cmd_gen_model(int argc, char **argv) {
             "(default: its natural size; ignored with --vocab)"),
         CLI_OPT_STR("name", 0, &p.name, "NAME", "general.name (default janus-gen-<arch>-<type>)"),
         CLI_OPT_FN("threads", 0, set_threads, &p.n_threads, "N",
-                   "generation threads (the file does not depend on it)"),
+                   "generation threads (default: the online CPUs, at most 16; the\n"
+                   "file does not depend on it)"),
         DIM("n-embd", n_embd, 1, 1 << 20, "64"),
         DIM("n-layer", n_layer, 1, 1 << 20, "2 / 2 / 2 / 3 / 2"),
         DIM("n-head", n_head, 1, 1 << 20, "4"),
@@ -191,6 +186,10 @@ int cmd_gen_model(int argc, char **argv) {
     }
     if (cli_opts_parse(cmd, opts, argc, argv)) return 1;
     if (!out) return cli_error(cmd, "-o FILE is required");
+    if (p.n_threads == 0) {
+        const long n = sysconf(_SC_NPROCESSORS_ONLN);
+        p.n_threads = n < 1 ? 1 : n > 16 ? 16 : (int)n;
+    }
     char err[JANUS_ERR_LEN];
     if (genmodel_check(&p, err, sizeof err)) return cli_error(cmd, "%s", err);
     struct timespec t0, t1;
@@ -202,6 +201,6 @@ int cmd_gen_model(int argc, char **argv) {
     long long bytes = stat(out, &st) == 0 ? (long long)st.st_size : -1;
     double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     printf("wrote %s: %s %s, %lld bytes in %.2f s (%.0f MB/s)\n", out, arch_s,
-           ggml_type_name(p.type), bytes, s, s > 0 ? (double)bytes / s / 1e6 : 0.0);
+           genmodel_type_name(p.type, p.mix), bytes, s, s > 0 ? (double)bytes / s / 1e6 : 0.0);
     return 0;
 }

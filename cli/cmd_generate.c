@@ -60,7 +60,7 @@ int cmd_generate(int argc, char **argv) {
     int print_ids = 0, ignore_eos = 0;
     struct load_opts lo;
     load_opts_init(&lo);
-    int32_t kv_type = 0;
+    int32_t kv_type = 0, matmul = 0;
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model, "FILE", "GGUF model"),
         CLI_OPT_STR("prompt", 'p', &prompt, "TEXT",
@@ -82,6 +82,7 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
                    "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
                    "cache types)"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &matmul, CLI_MATMUL_ARG, CLI_MATMUL_HELP),
         CLI_OPT_STR("record-routing", 0, &routing, "FILE",
                     "write every MoE layer's top-k expert ids per step as a\n"
                     "routing trace (docs/FORMATS.md), for janus schedule/place"),
@@ -144,7 +145,8 @@ int cmd_generate(int argc, char **argv) {
                                             .n_ctx = n_prompt + (int32_t)n_predict,
                                             .n_batch = n_prompt,
                                             .n_threads = (int32_t)n_threads,
-                                            .kv_type = kv_type};
+                                            .kv_type = kv_type,
+                                            .matmul = matmul};
     int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));

@@ -1,5 +1,6 @@
 // janus info: describes a GGUF file — architecture, name, file type, every non-tokenizer
-// metadata key with its value, vocabulary size, tensors (count and bytes per type, total),
+// metadata key with its value, vocabulary size, tensors (count and bytes per type and whether
+// it is computable, and by which path; total),
 // and an MoE summary (experts, top-k, shared experts, groups, expert vs non-expert bytes;
 // tensors whose names contain "_exps" are expert weights). Read-only; output on stdout.
 // SPDX-License-Identifier: MIT
@@ -10,6 +11,7 @@
 #include "base/status.h"
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
+#include "model/weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,22 @@ static const char *file_type_name(uint32_t ft) {
     case 16: return "mostly Q5_K_S";
     case 17: return "mostly Q5_K_M";
     case 18: return "mostly Q6_K";
+    case 19: return "mostly IQ2_XXS";
+    case 20: return "mostly IQ2_XS";
+    case 21: return "mostly Q2_K_S";
+    case 22: return "mostly IQ3_XS";
+    case 23: return "mostly IQ3_XXS";
+    case 24: return "mostly IQ1_S";
+    case 25: return "mostly IQ4_NL";
+    case 26: return "mostly IQ3_S";
+    case 27: return "mostly IQ3_M";
+    case 28: return "mostly IQ2_S";
+    case 29: return "mostly IQ2_M";
+    case 30: return "mostly IQ4_XS";
+    case 31: return "mostly IQ1_M";
     case 32: return "mostly BF16";
+    case 36: return "mostly TQ1_0";
+    case 37: return "mostly TQ2_0";
     }
     return "other";
 }
@@ -147,8 +164,11 @@ int cmd_info(int argc, char **argv) {
             "info -m MODEL.gguf [--tensors]\n\n"
             "Describes a GGUF model (or vocab-only GGUF): architecture, name, file type, every\n"
             "non-tokenizer metadata key, vocabulary size, tensor count, count and bytes per\n"
-            "tensor type, total bytes, and an MoE summary (experts, top-k, expert bytes vs\n"
-            "non-expert bytes; expert weights are the tensors whose names contain \"_exps\").\n",
+            "tensor type with whether janus computes with it (the exact path for every\n"
+            "computable type, the integer path besides it for block types; other types are\n"
+            "refused at load), total bytes, and an MoE summary (experts, top-k, expert bytes\n"
+            "vs non-expert bytes; expert weights are the tensors whose names contain\n"
+            "\"_exps\").\n",
             opts, NULL);
         return 0;
     }
@@ -216,12 +236,28 @@ int cmd_info(int argc, char **argv) {
     human(h1, sizeof h1, total);
     printf("\ntensors:       %lld, %llu bytes (%s)\n", (long long)g.n_tensors,
            (unsigned long long)total, h1);
+    // One line per type present: count, bytes, and whether janus computes with it — the
+    // exact path (F32 activations, exact decoding) for every computable type, the integer
+    // path (int8 activation blocks) besides it for the block types (docs/GGUF.md).
     for (int ty = 0; ty < 64; ty++) {
         if (!n_by_type[ty]) continue;
         human(h1, sizeof h1, bytes_by_type[ty]);
-        printf("  %-8s %6lld tensors %14llu bytes (%s)%s\n", ggml_type_name((uint32_t)ty),
-               (long long)n_by_type[ty], (unsigned long long)bytes_by_type[ty], h1,
-               ggml_type_block_bytes((uint32_t)ty) ? "" : "  [not computable by janus]");
+        const int kt = weights_kern_type((uint32_t)ty);
+        const char *how = kt < 0              ? "no (refused at load)"
+                          : kt <= KERN_W_BF16 ? "yes, exact path"
+                                              : "yes, exact path and integer path";
+        printf("  %-8s %6lld tensors %14llu bytes (%s)  computable: %s\n",
+               ty == 63 ? "type>=63" : ggml_type_name((uint32_t)ty), (long long)n_by_type[ty],
+               (unsigned long long)bytes_by_type[ty], h1, how);
+    }
+    {
+        int any_refused = 0;
+        for (int ty = 0; ty < 64; ty++)
+            any_refused |= n_by_type[ty] && weights_kern_type((uint32_t)ty) < 0;
+        if (any_refused) {
+            char types[256];
+            printf("  (computable types: %s)\n", weights_computable_list(types, sizeof types));
+        }
     }
     if (list) {
         printf("\n  %-40s %-6s %-28s %12s\n", "name", "type", "ne", "bytes");

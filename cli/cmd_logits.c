@@ -19,7 +19,7 @@ int cmd_logits(int argc, char **argv) {
     int64_t n_threads = 1;
     struct load_opts lo;
     load_opts_init(&lo);
-    int32_t kv_type = 0;
+    int32_t kv_type = 0, matmul = 0;
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
         CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "token ids, comma or space separated"),
@@ -27,11 +27,12 @@ int cmd_logits(int argc, char **argv) {
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
                    "KV cache storage: f32 (default, exact), f16 or q8_0\n(docs/PERFORMANCE.md, KV "
                    "cache types)"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &matmul, CLI_MATMUL_ARG, CLI_MATMUL_HELP),
         CLI_OPT_TABLE(lo.table),
         CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
         cli_opts_help(stdout,
-                      "logits -m MODEL -t ID,ID,... [--threads N] [--kv-type T]\n"
+                      "logits -m MODEL -t ID,ID,... [--threads N] [--kv-type T] [--matmul P]\n"
                       "  Runs the token ids as one sequence (positions 0..n-1, no BOS added) and\n"
                       "  prints the logits of the last position, one value per line (%.9g).",
                       opts, NULL);
@@ -66,8 +67,12 @@ int cmd_logits(int argc, char **argv) {
                       (long long)info.n_vocab);
             goto out;
         }
-    struct janus_session_params sp = {
-        .n_seq = 1, .n_ctx = n, .n_batch = n, .n_threads = (int)n_threads, .kv_type = kv_type};
+    struct janus_session_params sp = {.n_seq = 1,
+                                      .n_ctx = n,
+                                      .n_batch = n,
+                                      .n_threads = (int)n_threads,
+                                      .kv_type = kv_type,
+                                      .matmul = matmul};
     int rc = janus_session_create(m, &sp, &s);
     if (rc != JANUS_OK) {
         cli_error(CMD, "engine init: %s", janus_strerror(rc));

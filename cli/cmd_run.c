@@ -50,6 +50,8 @@ static const struct cli_fwd_opt forwarded[] = {
     {"max-seqs", "N", "KV slots per attention instance (32)"},
     {"ctx", "N", "positions per request (default: the model's, at most 4096)"},
     {"kv-type", "T", "KV cache of the attention ranks: f32 (default), f16, q8_0"},
+    {"matmul", CLI_MATMUL_ARG,
+     "quantized-weight products: exact or int8 (default " LINEAR_PATH_DEFAULT_NAME ")"},
     {"expert-stats-out", "FILE", "write the expert activation statistics (janus place --stats)"},
     {"mmap", NULL, "map the weights (shared with the page cache and other ranks)"},
     {"no-mmap", NULL, "read each rank's share of the weights into anonymous memory"},

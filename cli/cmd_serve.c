@@ -35,6 +35,8 @@ static const struct cli_fwd_opt forwarded[] = {
     {"max-seqs", "N", "KV slots per attention instance"},
     {"ctx", "N", "positions per request"},
     {"kv-type", "T", "KV cache storage: f32 (default), f16, q8_0"},
+    {"matmul", CLI_MATMUL_ARG,
+     "quantized-weight products: exact or int8 (default " LINEAR_PATH_DEFAULT_NAME ")"},
     {"budget", "N", "per-step token budget per attention instance"},
     {"max-waiting", "N", "waiting-queue bound of the batcher"},
     {"threads", "N", "engine threads per rank"},

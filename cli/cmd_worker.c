@@ -28,7 +28,7 @@ struct worker_opts {
     int64_t n_attn, n_moe, max_seqs, n_ctx, budget, max_waiting, n_threads, heartbeat_ms;
     int64_t step_delay_ms;
     struct load_opts lo;
-    int32_t kv_type;
+    int32_t kv_type, matmul;
 };
 
 static const char *const SYNOPSIS =
@@ -66,6 +66,7 @@ static int parse(int argc, char **argv, struct worker_opts *o, int help) {
         CLI_OPT_I64("threads", 0, &o->n_threads, 1, 1024, "N", "engine threads (default 1)"),
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &o->kv_type, "T",
                    "KV cache storage: f32 (default), f16, q8_0"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &o->matmul, CLI_MATMUL_ARG, CLI_MATMUL_HELP),
         CLI_OPT_I64("heartbeat-ms", 0, &o->heartbeat_ms, 10, 3600000, "N",
                     "idle heartbeat step period (default 1000)"),
         CLI_OPT_I64("step-delay-ms", 0, &o->step_delay_ms, 0, 60000, "N",
@@ -110,7 +111,8 @@ int cmd_worker(int argc, char **argv) {
                                   .max_seqs = (int32_t)o.max_seqs,
                                   .max_rows = (int32_t)o.budget,
                                   .n_ctx = (int32_t)o.n_ctx,
-                                  .kv_type = o.kv_type};
+                                  .kv_type = o.kv_type,
+                                  .matmul = o.matmul};
     int rc = exec_mono_create(&mp, &e, err, sizeof err);
     if (rc) return cli_error(CMD, "%s: %s", o.model, err[0] ? err : janus_strerror(rc));
     struct ctl_params cp;

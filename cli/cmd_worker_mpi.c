@@ -107,6 +107,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
         CLI_OPT_I64("seed", 0, &p->seed, 0, 9e18, "N", "seed of the random policy"),
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &p->kv_type, "T",
                    "attention ranks' KV cache: f32 (default), f16, q8_0"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &p->matmul, CLI_MATMUL_ARG,
+                   CLI_MATMUL_HELP "\n(every rank must have the same)"),
         CLI_OPT_STR("stats-out", 0, &o->stats_out, "FILE",
                     "at shutdown write the per-layer report (worker_stats.h)"),
         CLI_OPT_STR("expert-stats-out", 0, &p->expert_stats_out, "FILE",

@@ -157,6 +157,14 @@ JANUS_WUR int janus_token_to_piece(const janus_model_t *model, int32_t token, in
 // models: docs/PERFORMANCE.md ("KV cache types").
 enum janus_kv_type { JANUS_KV_F32 = 0, JANUS_KV_F16 = 1, JANUS_KV_Q8_0 = 2 };
 
+// Numeric path of the matrix products with block-quantized weights (Q8_0, Q4_0 ... Q6_K,
+// IQ4_NL, IQ4_XS; F32/F16/BF16 weights are always exact): EXACT keeps the activations in F32
+// and decodes every weight exactly; INT8 quantises the activations per block of 32 to int8
+// and takes integer dot products, as llama.cpp does (faster, not bit-equal to EXACT).
+// JANUS_MATMUL_DEFAULT (0) is the library's default; accuracy and speed of each:
+// docs/PERFORMANCE.md ("Numeric paths").
+enum janus_matmul { JANUS_MATMUL_DEFAULT = 0, JANUS_MATMUL_EXACT = 1, JANUS_MATMUL_INT8 = 2 };
+
 struct janus_session_params {
     int32_t n_seq;     // independent sequences (KV cache slots), >= 1 (default 1)
     int32_t n_ctx;     // positions per sequence, >= 1 (default 2048); the KV cache holds
@@ -165,10 +173,14 @@ struct janus_session_params {
                        // janus_session_decode are split into steps of n_batch
     int32_t n_threads; // worker threads for the matrix products, >= 1 (default 1)
     int32_t kv_type;   // enum janus_kv_type of the KV cache (default JANUS_KV_F32)
+    int32_t matmul;    // enum janus_matmul (default JANUS_MATMUL_DEFAULT)
 };
 struct janus_session_params janus_session_default_params(void);
 // "f32", "f16", "q8_0" (the names janus's --kv-type takes); NULL for an unknown type.
 const char *janus_kv_type_name(int32_t kv_type);
+// "exact", "int8" (the names janus's --matmul takes; JANUS_MATMUL_DEFAULT: the name of the
+// path it stands for); NULL for an unknown value.
+const char *janus_matmul_name(int32_t matmul);
 
 // Creates a session on model (which must stay open until the session is destroyed). All
 // memory (KV cache, activations, logits, samplers) is allocated here; decoding and sampling

@@ -70,6 +70,10 @@ _Static_assert(JANUS_ENOTFOUND == -11, "new status codes must be added to includ
 _Static_assert((int)JANUS_KV_F32 == (int)KERN_KV_F32 && (int)JANUS_KV_F16 == (int)KERN_KV_F16 &&
                    (int)JANUS_KV_Q8_0 == (int)KERN_KV_Q8_0 && KERN_KV_COUNT == 3,
                "enum janus_kv_type must match enum kern_kvtype");
+_Static_assert((int)JANUS_MATMUL_DEFAULT == (int)LINEAR_PATH_DEFAULT &&
+                   (int)JANUS_MATMUL_EXACT == (int)LINEAR_EXACT &&
+                   (int)JANUS_MATMUL_INT8 == (int)LINEAR_INT8 && LINEAR_PATH_COUNT == 3,
+               "enum janus_matmul must match enum linear_path");
 _Static_assert(JANUS_MAX_TEXT == VOCAB_MAX_TEXT, "janus.h's text limit is the tokenizer's");
 
 // ---- handles
@@ -245,6 +249,8 @@ struct janus_session_params janus_session_default_params(void) {
 
 const char *janus_kv_type_name(int32_t kv_type) { return kern_kvtype_name(kv_type); }
 
+const char *janus_matmul_name(int32_t matmul) { return linear_path_name(matmul); }
+
 struct janus_sampling_params janus_sampling_default_params(void) {
     return (struct janus_sampling_params){
         .temperature = 0.0f, .top_k = 0, .top_p = 1.0f, .seed = 42};
@@ -271,7 +277,7 @@ int janus_session_create(janus_model_t *model, const struct janus_session_params
     const struct janus_session_params p = params ? *params : janus_session_default_params();
     if (p.n_seq < 1 || p.n_seq > LIMIT_MAX_BATCH || p.n_ctx < 1 || p.n_ctx > LIMIT_MAX_CONTEXT ||
         p.n_batch < 1 || p.n_batch > LIMIT_MAX_BATCH || p.n_threads < 1 || p.n_threads > 1024 ||
-        !kern_kvtype_name(p.kv_type))
+        !kern_kvtype_name(p.kv_type) || !linear_path_name(p.matmul))
         return JANUS_EINVAL;
     struct janus_session *s = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *s);
     if (!s) return JANUS_ENOMEM;
@@ -285,6 +291,7 @@ int janus_session_create(janus_model_t *model, const struct janus_session_params
                                       .max_ctx = p.n_ctx,
                                       .max_logits = 1,
                                       .kv_type = p.kv_type,
+                                      .matmul = p.matmul,
                                       .n_threads = p.n_threads};
     int rc = stepper_init(&s->st, &model->m, &sp);
     if (rc == JANUS_OK) rc = batch_init(&s->b, p.n_batch);

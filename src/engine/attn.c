@@ -6,7 +6,10 @@
 // the plain (decompressed) form up to the order of F32 sums (docs/internals/engine.md).
 // Files of current converters carry kv_b split (attn_k_b / attn_v_b): the same products
 // per head; RoPE scaling (linear, YaRN; issue 12 item 6) enters through the angle table and,
-// for deepseek2, the score scale (hparams.attn_scale_mul).
+// for deepseek2, the score scale (hparams.attn_scale_mul). Numeric paths (issue 13 item 2):
+// every product through linear() follows the context's path; the two per-head absorbed
+// products of MLA (W_k_b·q_nope, W_v_b·latent: nope·kv_lora and kv_lora·v_head multiply-adds
+// per head, a few percent of a layer) always take the exact path (mla_head).
 // SPDX-License-Identifier: MIT
 #include "engine/attn.h"
 
@@ -92,6 +95,14 @@ int attn_init(struct attn *a, const struct model *m, const struct linear_ctx *li
     if (rc != JANUS_OK) {
         arena_free(&a->arena);
         memset(a, 0, sizeof *a);
+        return rc;
+    }
+    // int8 path: every product here has one activation matrix per run, at most T rows of
+    // the widest input (E, q_lora, the attention output, a dense / shared FFN's n_ff).
+    const int64_t widest = max64(max64(E, hp->q_lora), max64(H * hp->head_dim_v, ff));
+    rc = linear_reserve(lin, T * widest);
+    if (rc != JANUS_OK) {
+        attn_free(a);
         return rc;
     }
     return JANUS_OK;
@@ -254,7 +265,10 @@ static void mla_head(struct attn *a, int64_t l, int64_t i, int64_t h, int64_t t)
     float *lat_row = a->lat_row + t * R, *scores = a->scores + t * a->max_ctx;
     const float *qn = a->q + i * H * qk + h * qk, *qp = qn + nope;
     // q_lat = Σ_d q_nope[d] · W_kv_b[h·(nope+v) + d, :]; with the split tensors the same
-    // product is W_k_b[h] · q_nope (attn_k_b holds those rows transposed).
+    // product is W_k_b[h] · q_nope (attn_k_b holds those rows transposed). Both absorbed
+    // products of a head are exact on either numeric path: they are small (one token, one
+    // head), run inside a pool job (no shared int8 scratch there), and nope need not be a
+    // multiple of the 32-value activation block.
     if (hp->mla_split) {
         const struct wview wkb = wview3_mat(&L->wk_b, h);
         K->matmul[wkb.type](lat_q, R, wkb.data, qn, nope, 1, 0, R);

@@ -46,6 +46,13 @@ int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin
         *bufs[i] = arena_alloc(&mo->arena, sizes[i]);
         JANUS_ASSERT(*bufs[i]);
     }
+    // int8 path: a group's gate/up run quantises its R gathered rows of E, the down run R
+    // rows of F (the router is F32: always exact).
+    rc = linear_reserve(lin, R * JANUS_MAX(E, F));
+    if (rc != JANUS_OK) {
+        moe_free(mo);
+        return rc;
+    }
     return JANUS_OK;
 }
 

@@ -16,6 +16,8 @@ int stepper_init(struct stepper *st, const struct model *m, const struct stepper
         return JANUS_EINVAL;
     st->m = m;
     linear_ctx_init(&st->lin, p->kern, p->n_threads);
+    int rc = linear_ctx_set_path(&st->lin, p->matmul);
+    if (rc != JANUS_OK) goto fail;
     st->max_logits = p->max_logits ? p->max_logits : p->max_tokens;
     struct attn_params ap = {.max_tokens = p->max_tokens,
                              .n_seq = p->n_seq,
@@ -23,7 +25,7 @@ int stepper_init(struct stepper *st, const struct model *m, const struct stepper
                              .page_size = p->page_size,
                              .n_pages = p->n_pages,
                              .kv_type = p->kv_type};
-    int rc = attn_init(&st->attn, m, &st->lin, &ap);
+    rc = attn_init(&st->attn, m, &st->lin, &ap);
     if (rc != JANUS_OK) goto fail;
     if (hp->n_expert > 0) {
         rc = moe_init(&st->moe, m, &st->lin, p->max_tokens);

@@ -30,6 +30,7 @@ struct stepper_params {
     int64_t n_pages;             // KV pool pages (0: enough for n_seq · max_ctx)
     int kv_type;                 // KV cache storage, enum kern_kvtype (0: F32)
     int n_threads;               // 1 = serial
+    int matmul;                  // numeric path, enum linear_path (0: the default)
     const struct kern_ops *kern; // NULL: kern_best()
 };
 
@@ -49,7 +50,8 @@ struct stepper {
     void *on_routing_user;
 };
 
-// Sets up the contexts for model m (borrowed). JANUS_OK / JANUS_EINVAL / JANUS_ENOMEM.
+// Sets up the contexts for model m (borrowed). JANUS_OK / JANUS_EINVAL (also: matmul not an
+// enum linear_path) / JANUS_ENOMEM.
 JANUS_WUR int stepper_init(struct stepper *st, const struct model *m,
                            const struct stepper_params *p);
 void stepper_free(struct stepper *st);

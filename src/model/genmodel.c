@@ -13,8 +13,10 @@
 #include "base/pool.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 #include "model/gguf.h"
+#include "model/weights.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +39,55 @@ int genmodel_arch_parse(const char *s, enum genmodel_arch *out) {
         }
     }
     return -1;
+}
+
+// --type names, their ggml type and mix, and the llama_ftype written as general.file_type
+// (uniform K-quants as the nearest llama ftype, *_S).
+static const struct {
+    const char *name;
+    uint32_t type;
+    enum genmodel_mix mix;
+    uint32_t ftype;
+} k_types[] = {
+    {"f32", GGML_TYPE_F32, GENMODEL_MIX_UNIFORM, 0},
+    {"f16", GGML_TYPE_F16, GENMODEL_MIX_UNIFORM, 1},
+    {"bf16", GGML_TYPE_BF16, GENMODEL_MIX_UNIFORM, 32},
+    {"q8_0", GGML_TYPE_Q8_0, GENMODEL_MIX_UNIFORM, 7},
+    {"q4_0", GGML_TYPE_Q4_0, GENMODEL_MIX_UNIFORM, 2},
+    {"q4_1", GGML_TYPE_Q4_1, GENMODEL_MIX_UNIFORM, 3},
+    {"q5_0", GGML_TYPE_Q5_0, GENMODEL_MIX_UNIFORM, 8},
+    {"q5_1", GGML_TYPE_Q5_1, GENMODEL_MIX_UNIFORM, 9},
+    {"q2_k", GGML_TYPE_Q2_K, GENMODEL_MIX_UNIFORM, 10},
+    {"q3_k", GGML_TYPE_Q3_K, GENMODEL_MIX_UNIFORM, 11},
+    {"q4_k", GGML_TYPE_Q4_K, GENMODEL_MIX_UNIFORM, 14},
+    {"q5_k", GGML_TYPE_Q5_K, GENMODEL_MIX_UNIFORM, 16},
+    {"q6_k", GGML_TYPE_Q6_K, GENMODEL_MIX_UNIFORM, 18},
+    {"iq4_nl", GGML_TYPE_IQ4_NL, GENMODEL_MIX_UNIFORM, 25},
+    {"iq4_xs", GGML_TYPE_IQ4_XS, GENMODEL_MIX_UNIFORM, 30},
+    {"q3_k_m", GGML_TYPE_Q3_K, GENMODEL_MIX_Q3_K_M, 12},
+    {"q4_k_m", GGML_TYPE_Q4_K, GENMODEL_MIX_Q4_K_M, 15},
+    {"q5_k_m", GGML_TYPE_Q5_K, GENMODEL_MIX_Q5_K_M, 17},
+};
+
+static int type_index(uint32_t type, enum genmodel_mix mix) {
+    for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_types); i++)
+        if (k_types[i].type == type && k_types[i].mix == mix) return (int)i;
+    return -1;
+}
+
+int genmodel_type_parse(const char *s, uint32_t *type, enum genmodel_mix *mix) {
+    for (size_t i = 0; s && i < JANUS_ARRAY_SIZE(k_types); i++)
+        if (!strcmp(s, k_types[i].name)) {
+            *type = k_types[i].type;
+            *mix = k_types[i].mix;
+            return 0;
+        }
+    return -1;
+}
+
+const char *genmodel_type_name(uint32_t type, enum genmodel_mix mix) {
+    const int i = type_index(type, mix);
+    return i < 0 ? NULL : k_types[i].name;
 }
 
 void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch) {
@@ -172,11 +223,10 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
     } while (0)
     if ((unsigned)p->arch >= JANUS_ARRAY_SIZE(k_arch_names))
         return status_errf(err, err_len, JANUS_EINVAL, "unknown architecture %d", (int)p->arch);
-    if (p->type != GGML_TYPE_F32 && p->type != GGML_TYPE_F16 && p->type != GGML_TYPE_BF16 &&
-        p->type != GGML_TYPE_Q8_0)
+    if (type_index(p->type, p->mix) < 0)
         return status_errf(err, err_len, JANUS_EINVAL,
-                           "--type %s not supported (f32, f16, bf16, q8_0)",
-                           ggml_type_name(p->type));
+                           "--type %s (mix %d) not supported (" GENMODEL_TYPE_NAMES ")",
+                           ggml_type_name(p->type), (int)p->mix);
     RANGE(n_embd, "--n-embd", 1, GEN_MAX_DIM);
     RANGE(n_layer, "--n-layer", 1, LIMIT_MAX_LAYERS);
     RANGE(n_head, "--n-head", 1, 4096);
@@ -455,6 +505,7 @@ struct tplan {
     uint32_t n_dims;
     int64_t ne[3];
     uint32_t type;
+    int qz;       // 1: a weight matrix stored in the model type (assign_types picks it)
     float offset; // value = offset + std * N(0,1)
     float std;
     int split;                // 1: attn_k_b, 2: attn_v_b, values of kv_b (below); 0: plain
@@ -471,7 +522,7 @@ struct plan {
 };
 
 static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t ne0, int64_t ne1,
-                     int64_t ne2, uint32_t type, float offset, float std) {
+                     int64_t ne2, uint32_t type, int qz, float offset, float std) {
     if (pl->rc) return;
     if (pl->n == pl->cap) {
         int64_t cap = pl->cap ? pl->cap * 2 : 64;
@@ -491,16 +542,12 @@ static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t
     t->ne[1] = ne1;
     t->ne[2] = ne2;
     t->type = type;
+    t->qz = qz;
     t->offset = offset;
     t->std = std;
-    if (gguf_tensor_bytes(n_dims, t->ne, type) == 0) {
-        if (type == GGML_TYPE_Q8_0 && ne0 % 32 != 0)
-            pl->rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL,
-                                 "--type q8_0: tensor '%s' has ne[0] = %lld, not a multiple of 32",
-                                 name, (long long)ne0);
-        else
-            pl->rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large",
-                                 name);
+    if (!qz && gguf_tensor_bytes(n_dims, t->ne, type) == 0) { // qz: checked by assign_types
+        pl->rc =
+            status_errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large", name);
         return;
     }
     pl->n++;
@@ -509,12 +556,12 @@ static void plan_add(struct plan *pl, const char *name, uint32_t n_dims, int64_t
 // Matrix {ne0 (fan-in), ne1[, ne2]} in the model type, std 1/sqrt(fan_in).
 static void mat(struct plan *pl, const struct genmodel_params *p, const char *name, int64_t ne0,
                 int64_t ne1, int64_t ne2) {
-    plan_add(pl, name, ne2 ? 3 : 2, ne0, ne1, ne2 ? ne2 : 1, p->type, 0.0f,
+    plan_add(pl, name, ne2 ? 3 : 2, ne0, ne1, ne2 ? ne2 : 1, p->type, 1, 0.0f,
              (float)(1.0 / sqrt((double)ne0)));
 }
 
 static void vec(struct plan *pl, const char *name, int64_t n, float offset, float std) {
-    plan_add(pl, name, 1, n, 1, 1, GGML_TYPE_F32, offset, std);
+    plan_add(pl, name, 1, n, 1, 1, GGML_TYPE_F32, 0, offset, std);
 }
 
 // deepseek2 --mla-split: attn_k_b {nope, kv, H} and attn_v_b {kv, v, H} as current llama.cpp
@@ -540,7 +587,7 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
     char nm[96];
 #define NAME(t) arch_tensor_name(nm, sizeof nm, t, (int)il)
     plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_TOKEN_EMBD, 0), 2, E, n_vocab, 1, p->type,
-             0.0f, 1.0f);
+             1, 0.0f, 1.0f);
     for (int64_t il = 0; il < p->n_layer; il++) {
         vec(pl, NAME(ARCH_T_ATTN_NORM), E, 1.0f, 0.1f);
         if (p->arch != GENMODEL_ARCH_DEEPSEEK2 && p->arch != GENMODEL_ARCH_OLMOE) {
@@ -585,7 +632,7 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
             mat(pl, p, NAME(ARCH_T_FFN_DOWN), p->n_ff, E, 0);
             continue;
         }
-        plan_add(pl, NAME(ARCH_T_FFN_GATE_INP), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0.0f,
+        plan_add(pl, NAME(ARCH_T_FFN_GATE_INP), 2, E, p->n_expert, 1, GGML_TYPE_F32, 0, 0.0f,
                  (float)(1.0 / sqrt((double)E)));
         if (p->arch == GENMODEL_ARCH_DEEPSEEK2 && p->gating == GENMODEL_GATING_SIGMOID)
             vec(pl, NAME(ARCH_T_EXP_PROBS_B), p->n_expert, 0.0f, 0.1f);
@@ -607,19 +654,137 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
     }
 #undef NAME
     vec(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT_NORM, 0), E, 1.0f, 0.1f);
-    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT, 0), 2, E, n_vocab, 1, p->type, 0.0f,
-             (float)(1.0 / sqrt((double)E)));
+    plan_add(pl, arch_tensor_name(nm, sizeof nm, ARCH_T_OUTPUT, 0), 2, E, n_vocab, 1, p->type, 1,
+             0.0f, (float)(1.0 / sqrt((double)E)));
+}
+
+// ---- per-tensor types (docs/GGUF.md "gen-model types")
+
+// Block size of a ggml type (1 for F32/F16/BF16).
+static int64_t blck(uint32_t type) {
+    int64_t be = 1;
+    (void)ggml_type_layout(type, &be, NULL);
+    return be;
+}
+
+// llama-quantize's use_more_bits(i_layer, n_layers).
+static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+static int block_of(const char *name) {
+    int il = -1;
+    if (sscanf(name, "blk.%d.", &il) != 1) il = -1;
+    return il;
+}
+
+// llama-quantize's tensor order (its weight_name_comparer): by block (others first), then name.
+static int cmp_llama_order(const void *a, const void *b) {
+    const struct tplan *x = *(const struct tplan *const *)a, *y = *(const struct tplan *const *)b;
+    const int lx = block_of(x->name), ly = block_of(y->name);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+// The counters llama_tensor_get_type keeps while it walks the tensors in its order.
+struct mix_state {
+    int n_attn_v, i_attn_v; // attn_v / attn_qkv / attn_kv_b tensors; attn_v seen so far
+    int i_ffn_down;         // ffn_down* seen so far
+};
+
+// The type llama_tensor_get_type (llama.cpp src/llama-quant.cpp; the fixtures' llama-quantize
+// agrees on all 10 K-quant files, test_genmodel) gives tensor `name` for ftype Q3_K_M /
+// Q4_K_M / Q5_K_M, for the tensors gen-model writes: output Q6_K; attn_v Q5_K (Q3_K_M, its first
+// two) or Q6_K (Q4_K_M, Q5_K_M on the use_more_bits layers), Q8_0 with 8 experts; attn_k Q8_0 with
+// 8 experts; ffn_down* Q5_K (Q3_K_M, layers < n/16) else Q4_K (Q3_K_M), Q6_K on use_more_bits
+// layers (Q4_K_M, Q5_K_M); attn_output Q4_K (Q3_K_M), Q5_K with 8 experts (Q3_K_M, Q4_K_M);
+// everything else the base.
+static uint32_t mix_type(const struct genmodel_params *p, const struct tplan *t,
+                         struct mix_state *ms) {
+    const char *name = t->name;
+    const enum genmodel_mix f = p->mix;
+    uint32_t nt = p->type;
+    if (!strcmp(name, "output.weight"))
+        return t->ne[0] % blck(nt) ? GGML_TYPE_Q8_0 : GGML_TYPE_Q6_K;
+    if (!strcmp(name, "token_embd.weight")) return nt;
+    if (strstr(name, "attn_v.weight")) {
+        if (f == GENMODEL_MIX_Q3_K_M)
+            nt = ms->i_attn_v < 2 ? GGML_TYPE_Q5_K : GGML_TYPE_Q4_K;
+        else if (more_bits(ms->i_attn_v, ms->n_attn_v))
+            nt = GGML_TYPE_Q6_K;
+        if (p->n_expert == 8) nt = GGML_TYPE_Q8_0;
+        ms->i_attn_v++;
+    } else if (strstr(name, "attn_k.weight")) {
+        if (p->n_expert == 8) nt = GGML_TYPE_Q8_0;
+    } else if (strstr(name, "ffn_down")) {
+        // the layer: parsed from the name with experts, else the running count of ffn_down*
+        const int i = p->n_expert > 1 ? block_of(name) : ms->i_ffn_down;
+        const int n = (int)p->n_layer;
+        if (f == GENMODEL_MIX_Q3_K_M)
+            nt = i < n / 16 ? GGML_TYPE_Q5_K : GGML_TYPE_Q4_K; // (Q3_K only for falcon)
+        else if (more_bits(i, n))
+            nt = GGML_TYPE_Q6_K;
+        ms->i_ffn_down++;
+    } else if (strstr(name, "attn_output.weight")) {
+        if (p->n_expert == 8) {
+            if (f != GENMODEL_MIX_Q5_K_M) nt = GGML_TYPE_Q5_K;
+        } else if (f == GENMODEL_MIX_Q3_K_M) {
+            nt = GGML_TYPE_Q4_K;
+        }
+    }
+    return nt;
+}
+
+// Every weight matrix's type: the model type (uniform) or the mix's, then llama-quantize's
+// fallback for a row length that is not a multiple of the block: Q2_K, Q3_K, IQ4_XS ->
+// IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, and F16 where that does not fit either.
+// The 32-value types (Q4_0 … Q8_0, IQ4_NL) have no fallback: as llama-quantize, refused.
+static int assign_types(struct plan *pl, const struct genmodel_params *p) {
+    const struct tplan **ord = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(pl->n, 1) * sizeof *ord);
+    if (!ord) return status_errf(pl->err, pl->err_len, JANUS_ENOMEM, "out of memory");
+    struct mix_state ms = {0};
+    for (int64_t i = 0; i < pl->n; i++) {
+        ord[i] = &pl->t[i];
+        const char *nm = pl->t[i].name;
+        ms.n_attn_v += strstr(nm, "attn_v.weight") || strstr(nm, "attn_qkv.weight") ||
+                       strstr(nm, "attn_kv_b.weight");
+    }
+    qsort(ord, (size_t)pl->n, sizeof *ord, cmp_llama_order);
+    int rc = JANUS_OK;
+    for (int64_t i = 0; i < pl->n && !rc; i++) {
+        struct tplan *t = (struct tplan *)ord[i];
+        if (!t->qz) continue;
+        uint32_t nt = p->mix == GENMODEL_MIX_UNIFORM ? p->type : mix_type(p, t, &ms);
+        if (t->ne[0] % blck(nt)) {
+            switch (nt) {
+            case GGML_TYPE_Q2_K:
+            case GGML_TYPE_Q3_K:
+            case GGML_TYPE_IQ4_XS: nt = GGML_TYPE_IQ4_NL; break;
+            case GGML_TYPE_Q4_K: nt = GGML_TYPE_Q5_0; break;
+            case GGML_TYPE_Q5_K: nt = GGML_TYPE_Q5_1; break;
+            case GGML_TYPE_Q6_K: nt = GGML_TYPE_Q8_0; break;
+            default:
+                rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL,
+                                 "--type %s: tensor '%s' has ne[0] = %lld, not a multiple of "
+                                 "the %s block (%lld values); llama-quantize refuses it too",
+                                 genmodel_type_name(p->type, p->mix), t->name, (long long)t->ne[0],
+                                 ggml_type_name(nt), (long long)blck(nt));
+                continue;
+            }
+            if (t->ne[0] % blck(nt)) nt = GGML_TYPE_F16;
+        }
+        t->type = nt;
+        if (gguf_tensor_bytes(t->n_dims, t->ne, nt) == 0)
+            rc = status_errf(pl->err, pl->err_len, JANUS_EINVAL, "tensor '%s': size too large",
+                             t->name);
+    }
+    mem_free(ord);
+    return rc;
 }
 
 // ---- keys
 
-static uint32_t file_type(uint32_t type) {
-    switch (type) {
-    case GGML_TYPE_F16: return 1;
-    case GGML_TYPE_Q8_0: return 7;
-    case GGML_TYPE_BF16: return 32;
-    }
-    return 0;
+static uint32_t file_type(const struct genmodel_params *p) {
+    const int i = type_index(p->type, p->mix);
+    return i < 0 ? 0 : k_types[i].ftype;
 }
 
 struct keyw {
@@ -667,12 +832,12 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
     if (p->name)
         snprintf(name, sizeof name, "%s", p->name);
     else
-        snprintf(name, sizeof name, "janus-gen-%s-%s", k.arch, ggml_type_name(p->type));
+        snprintf(name, sizeof name, "janus-gen-%s-%s", k.arch,
+                 p->mix ? genmodel_type_name(p->type, p->mix) : ggml_type_name(p->type));
     k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_ARCHITECTURE), k.arch);
     if (!k.rc) k.rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_GENERAL_NAME), name);
     if (!k.rc)
-        k.rc =
-            gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_GENERAL_FILE_TYPE), file_type(p->type));
+        k.rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_GENERAL_FILE_TYPE), file_type(p));
     ku32(&k, GGUF_KEY_VOCAB_SIZE, n_vocab);
     ku32(&k, GGUF_KEY_CONTEXT_LENGTH, p->context);
     ku32(&k, GGUF_KEY_EMBEDDING_LENGTH, p->n_embd);
@@ -782,6 +947,15 @@ static void fill_normal(float *x, int64_t n, struct rng *r, float offset, float 
     }
 }
 
+// Converts n F32 values (whole rows) to ggml type `type` into xb (quant_quantize_row: F16/BF16
+// conversions, Q8_0, the round-to-nearest block quantisers); returns the bytes.
+static size_t convert_vals(uint32_t type, uint8_t *xb, const float *xf, int64_t n) {
+    const int kt = weights_kern_type(type);
+    JANUS_ASSERT(kt >= 0);
+    quant_quantize_row(kt, xb, xf, n);
+    return kern_row_bytes(kt, n);
+}
+
 #define GEN_CHUNK ((int64_t)1 << 20) // elements per chunk (whole rows, at least one row)
 
 // One tensor's chunks: chunk c holds rows [c*rows_per, ...) and draws from its own stream
@@ -811,36 +985,7 @@ static void gen_chunk(void *ctx, int ith, int nth) {
     float *xf = j->xf[ith];
     uint8_t *xb = j->xb[ith];
     fill_normal(xf, n, &r, t->offset, t->std);
-    switch (t->type) {
-    case GGML_TYPE_F16:
-        types_f32_to_f16_row((uint16_t *)xb, xf, n);
-        j->bytes[ith] = (size_t)n * 2;
-        break;
-    case GGML_TYPE_BF16:
-        types_f32_to_bf16_row((uint16_t *)xb, xf, n);
-        j->bytes[ith] = (size_t)n * 2;
-        break;
-    case GGML_TYPE_Q8_0:
-        q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
-        j->bytes[ith] = (size_t)(n / 32) * sizeof(struct block_q8_0);
-        break;
-    default:
-        memcpy(xb, xf, (size_t)n * 4);
-        j->bytes[ith] = (size_t)n * 4;
-        break;
-    }
-}
-
-// Converts n F32 values to the tensor type into xb; returns the bytes.
-static size_t convert_vals(uint32_t type, uint8_t *xb, const float *xf, int64_t n) {
-    switch (type) {
-    case GGML_TYPE_F16: types_f32_to_f16_row((uint16_t *)xb, xf, n); return (size_t)n * 2;
-    case GGML_TYPE_BF16: types_f32_to_bf16_row((uint16_t *)xb, xf, n); return (size_t)n * 2;
-    case GGML_TYPE_Q8_0:
-        q8_0_quantize_row((struct block_q8_0 *)xb, xf, n);
-        return (size_t)(n / 32) * sizeof(struct block_q8_0);
-    default: memcpy(xb, xf, (size_t)n * 4); return (size_t)n * 4;
-    }
+    j->bytes[ith] = convert_vals(t->type, xb, xf, n);
 }
 
 // attn_k_b / attn_v_b of --mla-split: regenerates attn_kv_b {kv, H·(nope+v)} in F32 exactly as
@@ -962,6 +1107,7 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         goto done;
     }
     build_plan(&pl, p, n_vocab);
+    if (!pl.rc) pl.rc = assign_types(&pl, p);
     if (pl.rc) {
         rc = pl.rc;
         goto done;

@@ -7,8 +7,11 @@
 // parameters whatever the thread count.
 // Tensors are streamed to disk: memory stays O(one chunk) however large the model.
 // SPDX-License-Identifier: MIT
-// Streaming uses the gguf writer's streaming mode. Matrices are stored in the model type
-// (F32/F16/BF16/Q8_0); norms, routers, biases and exp_probs_b always in F32.
+// Streaming uses the gguf writer's streaming mode. Matrices (2-D and stacked 3-D weights,
+// token_embd and output included) are stored in the model type: F32/F16/BF16/Q8_0, a block
+// type quantised round-to-nearest (kernels/quant.h; issue 13 item 3), uniform or with
+// llama-quantize's _M mixing rules (docs/GGUF.md "gen-model types"); norms, routers, biases
+// and exp_probs_b always in F32.
 #ifndef JANUS_GENMODEL_H
 #define JANUS_GENMODEL_H
 
@@ -32,6 +35,15 @@ enum genmodel_rope_scaling {
     GENMODEL_ROPE_YARN = 2,
 };
 
+// Per-tensor type mix: uniform, or llama-quantize's Q3_K_M / Q4_K_M / Q5_K_M rules
+// (llama_tensor_get_type) for the tensors gen-model writes.
+enum genmodel_mix {
+    GENMODEL_MIX_UNIFORM = 0,
+    GENMODEL_MIX_Q3_K_M = 1,
+    GENMODEL_MIX_Q4_K_M = 2,
+    GENMODEL_MIX_Q5_K_M = 3,
+};
+
 // Values are the GGUF `expert_gating_func` numbers.
 enum genmodel_gating { GENMODEL_GATING_SOFTMAX = 1, GENMODEL_GATING_SIGMOID = 2 };
 
@@ -39,7 +51,8 @@ enum genmodel_gating { GENMODEL_GATING_SOFTMAX = 1, GENMODEL_GATING_SIGMOID = 2 
 // that does not apply to the arch must keep its default (genmodel_check says which).
 struct genmodel_params {
     enum genmodel_arch arch;
-    uint32_t type; // ggml type of the matrices: GGML_TYPE_F32/F16/BF16/Q8_0
+    uint32_t type;         // ggml type of the matrices: F32/F16/BF16/Q8_0 or a block type (gguf.h)
+    enum genmodel_mix mix; // _M mixes: type is their base (Q3_K, Q4_K, Q5_K)
     uint64_t seed;
     const char *name;       // general.name; NULL: "janus-gen-<arch>-<type>"
     const char *vocab_path; // copy tokenizer.ggml.* from this GGUF; NULL: built-in vocabulary
@@ -78,6 +91,15 @@ void genmodel_default_params(struct genmodel_params *p, enum genmodel_arch arch)
 // For deepseek2: switches to the V3-style defaults (sigmoid gating, exp_probs_b,
 // expert_weights_norm true, scale 2.5, one shared expert). No-op for other archs.
 void genmodel_params_v3(struct genmodel_params *p);
+
+// --type names: f32 f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q2_k q3_k q4_k q5_k q6_k iq4_nl iq4_xs
+// (uniform) and q3_k_m q4_k_m q5_k_m (mixes). Parse returns 0 (type and mix set) or -1;
+// genmodel_type_name gives the name back ("q4_k_m"), NULL for an invalid pair.
+#define GENMODEL_TYPE_NAMES                                                                        \
+    "f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, "         \
+    "iq4_xs, q3_k_m, q4_k_m, q5_k_m"
+int genmodel_type_parse(const char *s, uint32_t *type, enum genmodel_mix *mix);
+const char *genmodel_type_name(uint32_t type, enum genmodel_mix mix);
 
 // Name <-> enum ("llama", "qwen2moe", "qwen3moe", "deepseek2", "olmoe"). Parse returns 0 or -1.
 const char *genmodel_arch_name(enum genmodel_arch arch);

@@ -32,12 +32,25 @@ enum gguf_type {
     GGUF_TYPE_FLOAT64 = 12,
 };
 
-// ggml tensor types (on-disk numbering). Only these four are computed with; every other
-// known or unknown type is reported as unsupported by name/number when a tensor is used.
+// ggml tensor types (on-disk numbering). These fifteen are computed with (model/weights.c maps
+// them to enum kern_wtype); every other known or unknown type is reported as unsupported by
+// name/number when a tensor is used (docs/GGUF.md "Tensor types").
 enum ggml_type {
     GGML_TYPE_F32 = 0,
     GGML_TYPE_F16 = 1,
+    GGML_TYPE_Q4_0 = 2,
+    GGML_TYPE_Q4_1 = 3,
+    GGML_TYPE_Q5_0 = 6,
+    GGML_TYPE_Q5_1 = 7,
     GGML_TYPE_Q8_0 = 8,
+    GGML_TYPE_Q2_K = 10,
+    GGML_TYPE_Q3_K = 11,
+    GGML_TYPE_Q4_K = 12,
+    GGML_TYPE_Q5_K = 13,
+    GGML_TYPE_Q6_K = 14,
+    GGML_TYPE_IQ2_XXS = 16, // refused (named for tests and messages)
+    GGML_TYPE_IQ4_NL = 20,
+    GGML_TYPE_IQ4_XS = 23,
     GGML_TYPE_BF16 = 30,
 };
 
@@ -128,10 +141,11 @@ struct gguf_str gguf_arr_str(const struct gguf *g, int64_t kv_index, uint64_t i)
 double gguf_arr_f64(const struct gguf *g, int64_t kv_index, uint64_t i);
 int64_t gguf_arr_i64(const struct gguf *g, int64_t kv_index, uint64_t i);
 
-// Bytes per row / per element block for a ggml type; 0 if unsupported.
-size_t ggml_type_block_bytes(uint32_t type);  // F32 4, F16 2, BF16 2, Q8_0 34
-int64_t ggml_type_block_elems(uint32_t type); // 1, 1, 1, 32
-const char *ggml_type_name(uint32_t type);    // "f32", "q4_K", ... or "type#N"
+// Bytes / elements per block of a ggml type the engine computes with (F32 4/1, F16 and BF16
+// 2/1, Q8_0 34/32, q4_K 144/256, ...); 0 if the type is not computable.
+size_t ggml_type_block_bytes(uint32_t type);
+int64_t ggml_type_block_elems(uint32_t type);
+const char *ggml_type_name(uint32_t type); // "f32", "q4_K", ... or "type#N"
 // Storage layout of every ggml type known to ggml (incl. K-quants and IQ types), computable
 // or not: elements per block and bytes per block. Returns 1 if known, 0 if unknown/removed.
 int ggml_type_layout(uint32_t type, int64_t *block_elems, size_t *block_bytes);

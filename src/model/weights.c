@@ -8,6 +8,7 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 
 #include <stdio.h>
@@ -19,18 +20,42 @@ int weights_kern_type(uint32_t t) {
     case GGML_TYPE_F16: return KERN_W_F16;
     case GGML_TYPE_BF16: return KERN_W_BF16;
     case GGML_TYPE_Q8_0: return KERN_W_Q8_0;
+    case GGML_TYPE_Q4_0: return KERN_W_Q4_0;
+    case GGML_TYPE_Q4_1: return KERN_W_Q4_1;
+    case GGML_TYPE_Q5_0: return KERN_W_Q5_0;
+    case GGML_TYPE_Q5_1: return KERN_W_Q5_1;
+    case GGML_TYPE_Q2_K: return KERN_W_Q2_K;
+    case GGML_TYPE_Q3_K: return KERN_W_Q3_K;
+    case GGML_TYPE_Q4_K: return KERN_W_Q4_K;
+    case GGML_TYPE_Q5_K: return KERN_W_Q5_K;
+    case GGML_TYPE_Q6_K: return KERN_W_Q6_K;
+    case GGML_TYPE_IQ4_NL: return KERN_W_IQ4_NL;
+    case GGML_TYPE_IQ4_XS: return KERN_W_IQ4_XS;
     default: return -1;
     }
 }
 
-static size_t row_bytes_of(enum kern_wtype t, int64_t n_in) {
-    switch (t) {
-    case KERN_W_F32: return (size_t)n_in * 4;
-    case KERN_W_F16:
-    case KERN_W_BF16: return (size_t)n_in * 2;
-    case KERN_W_Q8_0: return (size_t)(n_in / TYPES_Q8_0_BLOCK) * sizeof(struct block_q8_0);
-    default: return 0;
-    }
+uint32_t weights_ggml_type(int kt) {
+    static const uint32_t k[KERN_W_COUNT] = {
+        [KERN_W_F32] = GGML_TYPE_F32,       [KERN_W_F16] = GGML_TYPE_F16,
+        [KERN_W_BF16] = GGML_TYPE_BF16,     [KERN_W_Q8_0] = GGML_TYPE_Q8_0,
+        [KERN_W_Q4_0] = GGML_TYPE_Q4_0,     [KERN_W_Q4_1] = GGML_TYPE_Q4_1,
+        [KERN_W_Q5_0] = GGML_TYPE_Q5_0,     [KERN_W_Q5_1] = GGML_TYPE_Q5_1,
+        [KERN_W_Q2_K] = GGML_TYPE_Q2_K,     [KERN_W_Q3_K] = GGML_TYPE_Q3_K,
+        [KERN_W_Q4_K] = GGML_TYPE_Q4_K,     [KERN_W_Q5_K] = GGML_TYPE_Q5_K,
+        [KERN_W_Q6_K] = GGML_TYPE_Q6_K,     [KERN_W_IQ4_NL] = GGML_TYPE_IQ4_NL,
+        [KERN_W_IQ4_XS] = GGML_TYPE_IQ4_XS,
+    };
+    JANUS_ASSERT(kt >= 0 && kt < KERN_W_COUNT);
+    return k[kt];
+}
+
+const char *weights_computable_list(char *buf, size_t cap) {
+    size_t o = 0;
+    buf[0] = 0;
+    for (int t = 0; t < KERN_W_COUNT && o < cap; t++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%s", t ? ", " : "", kern_wtype_info(t)->name);
+    return buf;
 }
 
 struct wview wview3_mat(const struct wview3 *w, int64_t e) {
@@ -50,18 +75,12 @@ struct wview wview_rows(const struct wview *w, int64_t r0, int64_t n) {
 
 void wview_row_f32(const struct wview *w, int64_t r, float *out) {
     JANUS_ASSERT(r >= 0 && r < w->n_out);
+    JANUS_ASSERT(w->type >= 0 && w->type < KERN_W_COUNT);
     const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    switch (w->type) {
-    case KERN_W_F32: memcpy(out, row, (size_t)w->n_in * sizeof(float)); break;
-    case KERN_W_F16: types_f16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in); break;
-    case KERN_W_BF16:
-        types_bf16_to_f32_row(out, (const uint16_t *)(const void *)row, w->n_in);
-        break;
-    case KERN_W_Q8_0:
-        q8_0_dequantize_row(out, (const struct block_q8_0 *)(const void *)row, w->n_in);
-        break;
-    default: JANUS_PANIC("bad weight type %d", (int)w->type);
-    }
+    if (w->type == KERN_W_F32)
+        memcpy(out, row, (size_t)w->n_in * sizeof(float));
+    else
+        quant_dequantize_row((int)w->type, out, row, w->n_in);
 }
 
 // ---- binding
@@ -179,11 +198,13 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
     int kt = weights_kern_type(gt->type);
     if (kt < 0 || (f32_only && kt != KERN_W_F32)) {
         if (!b->type_rc) {
+            char list[256];
             if (kt < 0)
                 b->type_rc = status_errf(b->type_err, sizeof b->type_err, JANUS_EUNSUPPORTED,
-                                         "tensor %s: unsupported type %s (supported: f32, f16, "
-                                         "bf16, q8_0)",
-                                         name, ggml_type_name(gt->type));
+                                         "tensor %s: unsupported type %s (computable: %s; "
+                                         "docs/GGUF.md \"Tensor types\")",
+                                         name, ggml_type_name(gt->type),
+                                         weights_computable_list(list, sizeof list));
             else
                 b->type_rc = status_errf(b->type_err, sizeof b->type_err, JANUS_EUNSUPPORTED,
                                          "tensor %s: expected type f32, got %s", name,
@@ -192,18 +213,19 @@ static int bind(struct binder *b, enum arch_tensor t, int il, int nd, const int6
         *out = NULL;
         return JANUS_OK;
     }
-    if (kt == KERN_W_Q8_0 && ne[0] % TYPES_Q8_0_BLOCK)
+    const struct kern_wtype_info *ti = kern_wtype_info(kt);
+    if (ne[0] % ti->block_elems)
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
-                           "tensor %s: q8_0 row length %lld is not a multiple of 32", name,
-                           (long long)ne[0]);
-    size_t need = row_bytes_of((enum kern_wtype)kt, want[0]) * (size_t)want[1] * (size_t)want[2] *
-                  (size_t)want[3];
+                           "tensor %s: %s row length %lld is not a multiple of its block size %d",
+                           name, ti->name, (long long)ne[0], ti->block_elems);
+    size_t need = kern_row_bytes(kt, want[0]) * (size_t)want[1] * (size_t)want[2] * (size_t)want[3];
     if (gt->n_bytes < need || !gt->data)
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
                            "tensor %s: %llu data bytes, expected %zu", name,
                            (unsigned long long)gt->n_bytes, need);
-    // Views are read as float / uint16_t arrays: the data must be naturally aligned (a file
-    // with general.alignment 1 or 2 could place it anywhere).
+    // Views are read as float / uint16_t arrays (every block type starts with or holds uint16_t
+    // fields and has an even size, so 2-byte alignment of the tensor aligns every block): the
+    // data must be naturally aligned (a file with general.alignment 1 could place it anywhere).
     const uintptr_t align = kt == KERN_W_F32 ? 4 : 2;
     if ((uintptr_t)gt->data % align)
         return status_errf(b->err, b->err_len, JANUS_EFORMAT,
@@ -242,7 +264,7 @@ static int bind_mat(struct binder *b, enum arch_tensor t, int il, int64_t n_in, 
     out->type = (enum kern_wtype)weights_kern_type(gt->type);
     out->n_in = n_in;
     out->n_out = n_out;
-    out->row_bytes = row_bytes_of(out->type, n_in);
+    out->row_bytes = kern_row_bytes(out->type, n_in);
     return JANUS_OK;
 }
 
@@ -256,7 +278,7 @@ static int bind_mat3(struct binder *b, enum arch_tensor t, int il, int64_t n_in,
     out->mat.type = (enum kern_wtype)weights_kern_type(gt->type);
     out->mat.n_in = n_in;
     out->mat.n_out = n_out;
-    out->mat.row_bytes = row_bytes_of(out->mat.type, n_in);
+    out->mat.row_bytes = kern_row_bytes(out->mat.type, n_in);
     out->n_mat = n_mat;
     out->mat_bytes = out->mat.row_bytes * (size_t)n_out;
     return JANUS_OK;

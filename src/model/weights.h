@@ -20,7 +20,7 @@
 struct wview {
     const void *data;     // (n_out, row_bytes) bytes inside the map; NULL = absent
     enum kern_wtype type; // storage type
-    int64_t n_in;         // ne[0]: input width (Q8_0: multiple of 32)
+    int64_t n_in;         // ne[0]: input width (block types: a multiple of the block size)
     int64_t n_out;        // ne[1]: output rows
     size_t row_bytes;     // bytes per row
 };
@@ -115,9 +115,9 @@ struct model_share {
 // not have, a tensor the keys leave unused) is refused too (docs/GGUF.md "What we refuse").
 // On failure returns a negative status with a one-line reason in err (e.g. "tensor
 // blk.0.attn_q.weight: expected shape {64, 64}, got {64, 32}" or "tensor token_embd.weight:
-// unsupported type q4_K"; type errors come after every name and shape passed), and leaves
-// *m zeroed (nothing to free).
-// Loads everything in the default memory mode, no progress line, no lock.
+// unsupported type iq2_xxs (computable: f32, ...)"; type errors come after every name and shape
+// passed), and leaves *m zeroed (nothing to free). Loads everything in the default memory mode, no
+// progress line, no lock.
 JANUS_WUR int model_load(struct model *m, const char *path, char *err, size_t err_len);
 // Same in memory mode io (NULL: defaults): model_open + model_load_share(everything).
 JANUS_WUR int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io,
@@ -143,7 +143,13 @@ void model_free(struct model *m);
 // the base name of path. Always NUL-terminates out (truncating). Not fallible.
 void model_display_name(const struct model *m, const char *path, char *out, size_t cap);
 
-// ggml type → kernel weight type; returns -1 when unsupported.
+// ggml type → kernel weight type (enum kern_wtype); returns -1 when the engine cannot compute
+// with it (docs/GGUF.md "Tensor types").
 int weights_kern_type(uint32_t ggml_type);
+// The inverse: the ggml type number of kernel weight type kt (0 <= kt < KERN_W_COUNT).
+uint32_t weights_ggml_type(int kt);
+// Writes "f32, f16, bf16, q8_0, q4_0, ..." (every computable type, in enum kern_wtype order;
+// 256 bytes hold it) into buf and returns buf.
+const char *weights_computable_list(char *buf, size_t cap);
 
 #endif // JANUS_WEIGHTS_H

@@ -40,6 +40,8 @@ struct exec_info {
     int64_t kv_tokens;    // KV capacity per attention instance in tokens (all slots)
     char model_name[128]; // NUL-terminated (general.name, else the file's base name)
     char kernels[16];     // kernel table every process computes with ("ref", "avx2", ...)
+    char matmul[8];       // numeric path of quantized-weight products ("exact", "int8";
+                          // engine/linear.h), the same on every process
 };
 
 // Counters since the executor was created (monotonic), plus the last step's per-layer view.
@@ -144,6 +146,7 @@ struct exec_mono_params {
     int32_t max_rows;       // rows per instance per step (the batcher's token budget)
     int32_t n_ctx;          // 0 = the model's context length, capped at 4096
     int32_t kv_type;        // KV cache storage, enum kern_kvtype (0: F32)
+    int32_t matmul;         // numeric path, enum linear_path (0: the default)
 };
 
 // Opens the model and builds the monolithic engine. On failure returns a negative status,

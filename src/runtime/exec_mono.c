@@ -139,6 +139,9 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
         return status_errf(err, err_len, JANUS_EINVAL,
                            "bad executor parameters (n_attn %d, max_seqs %d, max_rows %d)",
                            p->n_attn, p->max_seqs, p->max_rows);
+    if (!linear_path_name(p->matmul))
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "bad numeric path %d (matmul: exact or int8)", p->matmul);
     struct exec_mono *x = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *x);
     if (!x) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     int rc = model_load_ex(&x->model, p->model_path, &p->io, err, err_len);
@@ -160,6 +163,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
     info->kv_tokens = (int64_t)p->max_seqs * n_ctx;
     model_display_name(&x->model, p->model_path, info->model_name, sizeof info->model_name);
     snprintf(info->kernels, sizeof info->kernels, "%s", kern_best()->name); // stepper's default
+    snprintf(info->matmul, sizeof info->matmul, "%s", linear_path_name(p->matmul));
     x->n_expert = hp->n_expert > 0 ? hp->n_expert : 1;
     x->stats.n_layer = (int32_t)hp->n_layer; // <= LIMIT_MAX_LAYERS (hparams)
     x->stats.n_moe = 1;
@@ -170,6 +174,7 @@ int exec_mono_create(const struct exec_mono_params *p, struct exec **out, char *
                                 .max_ctx = n_ctx,
                                 .max_logits = n_seq,
                                 .kv_type = p->kv_type,
+                                .matmul = p->matmul,
                                 .n_threads = p->n_threads > 0 ? p->n_threads : 1};
     struct sampler_params smp_p = {.temp = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = 0};
     x->seen = mem_alloc(MEM_TAG_ENGINE, (size_t)x->n_expert);

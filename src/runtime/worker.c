@@ -95,6 +95,9 @@ int worker_setup_local(struct worker *w, char *err, size_t err_len) {
     rc = load_layout(w, err, err_len);
     if (rc) return rc;
     linear_ctx_init(&w->lin, NULL, p->n_threads > 0 ? p->n_threads : 1);
+    if (linear_ctx_set_path(&w->lin, p->matmul) != JANUS_OK)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "bad numeric path %d (matmul: exact or int8)", p->matmul);
     struct exec_info *info = &w->base.info;
     info->n_attn = p->n_attn;
     info->n_moe = p->n_moe;

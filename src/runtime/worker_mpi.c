@@ -92,11 +92,25 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         COMM_TRY(MPI_Allreduce(&level, &lowest, 1, MPI_INT, MPI_MIN, p->parent));
         if (lowest != level) w->lin.kern = kern_at_most(lowest);
         snprintf(w->base.info.kernels, sizeof w->base.info.kernels, "%s", w->lin.kern->name);
-        rc = p->node_size == 0 && p->host_labels
-                 ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
-                 : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
-        w->topo_ok = rc == JANUS_OK;
-        if (rc) status_errf(local_err, sizeof local_err, rc, "topology: %s", janus_strerror(rc));
+        // One numeric path for all ranks (issue 13 item 2): the launchers pass the same
+        // --matmul to every rank; a rank started otherwise (or a build with another default)
+        // makes the start fail on every rank, never a silent mix.
+        const char *path = linear_path_name(w->lin.path);
+        snprintf(w->base.info.matmul, sizeof w->base.info.matmul, "%s", path);
+        rc = comm_check_equal_u64(p->parent, (uint64_t)w->lin.path, "numeric path (--matmul)");
+        if (rc)
+            status_errf(local_err, sizeof local_err, JANUS_EINVAL,
+                        "ranks disagree on the numeric path of quantized products: this rank "
+                        "(%d) has --matmul %s, another rank not (give every rank the same)",
+                        me, path);
+        if (rc == JANUS_OK) {
+            rc = p->node_size == 0 && p->host_labels
+                     ? topo_init_hosts(&w->topo, p->parent, p->n_attn, p->n_moe, p->host_labels)
+                     : topo_init(&w->topo, p->parent, p->n_attn, p->n_moe, p->node_size);
+            w->topo_ok = rc == JANUS_OK;
+            if (rc)
+                status_errf(local_err, sizeof local_err, rc, "topology: %s", janus_strerror(rc));
+        }
         if (rc == JANUS_OK) {
             log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN
                                                     ? (me == 0 ? "ctl+attn" : "attn")

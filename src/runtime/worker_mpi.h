@@ -42,6 +42,8 @@ struct worker_mpi_params {
     int32_t max_rows;           // rows per attention instance per step (the token budget)
     int32_t n_ctx;              // positions per sequence; 0: the model's, at most 4096
     int32_t kv_type;            // attention ranks' KV cache storage, enum kern_kvtype (0: F32)
+    int32_t matmul;             // numeric path of quantized-weight products, enum linear_path
+                                // (0: the default); every rank must have the same (checked)
     uint64_t seed;              // seed of the random scheduler policy
     const char *expert_stats_out; // MoE instance 0: at shutdown, write the activation
                                   // statistics (janus-stats JSON, SPEC §6) here; NULL: none

@@ -4,7 +4,8 @@
 # completions (text and token-id prompts, streaming with usage, stop strings), chat
 # (plain and streaming), greedy output equal to `janus generate`, malformed JSON, wrong
 # types, unknown model and endpoint, wrong method, oversized body (413), prompt and
-# max_tokens over the limits (400), JSON too deep, and the API key (401).
+# max_tokens over the limits (400), JSON too deep, the API key (401), and a Q4_K_M model on
+# the int8 numeric path (greedy equal to janus generate --matmul int8).
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 
@@ -192,6 +193,26 @@ done
 grep -q '^janus_requests_total{outcome="invalid"} [1-9]' <<<"$BODY" || fail "metrics: invalid requests not counted"
 grep -q '^janus_generation_tokens_total [1-9]' <<<"$BODY" || fail "metrics: generated tokens not counted"
 ok "metrics families present"
+
+# ---- a llama-quantize Q4_K_M model on the int8 numeric path (issue 13): greedy through the
+# server equals janus generate with the same --matmul
+QM=$FIX/quant/llama-moe-q4_k_m.gguf
+QIDS=$(cat "$FIX/quant/llama-moe-q4_k_m.tokens")
+MODEL=$QM start_server Q --matmul int8
+"$BIN" generate -m "$QM" -t "${QIDS// /,}" -n 8 --ignore-eos --matmul int8 >"$TMP/qgen.txt"
+req POST "http://127.0.0.1:$PORT_Q/v1/completions" \
+  -d "{\"prompt\":[${QIDS// /,}],\"max_tokens\":8,\"temperature\":0,\"ignore_eos\":true}"
+expect_status 200 "Q4_K_M completion (--matmul int8)"
+printf '%s' "$BODY" >"$TMP/q.json"
+"$PY" - "$TMP/q.json" "$TMP/qgen.txt" <<'PY' && ok "Q4_K_M --matmul int8: greedy through the server equals janus generate" || fail "Q4_K_M server output differs from janus generate"
+import json, sys
+j = json.load(open(sys.argv[1]))
+gen = open(sys.argv[2], encoding="utf-8", errors="replace").read()
+assert gen.endswith("\n"); gen = gen[:-1]
+assert j["usage"]["completion_tokens"] == 8, j
+assert j["choices"][0]["text"] == gen, (j["choices"][0]["text"], gen)
+PY
+stop_server Q
 
 # ---- API key
 start_server K --api-key sekret

@@ -1,5 +1,5 @@
 // Writes the seed corpus tests/fuzz/corpus_gguf/*.gguf with the GGUF writer (tiny files:
-// no keys; every key type; one tensor of each computable type; an unsupported q4_K tensor).
+// no keys; every key type; one tensor of each computable type; an unsupported iq2_xxs tensor).
 // Build and run from the repository root after `make`:
 //   cc -Isrc tests/fuzz/gen_corpus_gguf.c build/libjanus.a -lm -o /tmp/gen && /tmp/gen
 // SPDX-License-Identifier: MIT
@@ -55,9 +55,9 @@ int main(void) {
     // 4: alignment key + unsupported type
     w = gguf_writer_create();
     (void)!gguf_writer_add_u32(w, "general.alignment", 32);
-    unsigned char k4[144];
-    memset(k4, 3, 144);
-    (void)!gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 1, nek, 12, k4, 144);
-    save(w, "q4k.gguf");
+    unsigned char k4[66];
+    memset(k4, 3, 66);
+    (void)!gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 1, nek, GGML_TYPE_IQ2_XXS, k4, 66);
+    save(w, "iq2xxs.gguf");
     return 0;
 }

@@ -368,14 +368,15 @@ TEST(malformed_shape_type_name) {
     fprintf(stderr, "  shape: %s\n", err);
     ASSERT(strstr(err, "blk.0.attn_q.weight") && strstr(err, "{64, 64}") &&
            strstr(err, "{32, 128}"));
-    // 2. type F32 → q4_K (12): unsupported, named.
+    // 2. type F32 → iq2_xxs (16, still refused; rows of 64 are not whole 256-value blocks):
+    // refused, the type and the tensor named.
     memcpy(buf, orig, n);
-    uint32_t t = 12;
+    uint32_t t = GGML_TYPE_IQ2_XXS;
     memcpy(buf + at + 4 + 16, &t, 4);
     err[0] = 0;
     ASSERT(model_load_memory(&m, buf, n, err, sizeof err) < 0);
     fprintf(stderr, "  type: %s\n", err);
-    ASSERT(strstr(err, "q4_K") != NULL && strstr(err, "blk.0.attn_q.weight") != NULL);
+    ASSERT(strstr(err, "iq2_xxs") != NULL && strstr(err, "blk.0.attn_q.weight") != NULL);
     // 2b. type F32 → I32 (26, also 4 bytes per value): the reader accepts it, the engine
     // refuses it by name.
     memcpy(buf, orig, n);

@@ -14,13 +14,15 @@
 // monolithic executor, the 8 greedy tokens identical (and equal to the fixtures' .greedy),
 // schedule digests compared on every layer, and cross-node / local message counts equal SPEC
 // §4's formulas. KV cache types: F16 and Q8_0 deployments equal the monolithic run with the
-// same type (issue 12 item 3).
+// same type (issue 12 item 3). Quantized weights (issue 13): llama-quantize's Q4_K_M files
+// on both numeric paths, and ranks given different numeric paths refuse to start.
 #include "../test.h"
 
 #include "actsched/actsched.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
+#include "engine/linear.h"
 #include "kernels/kernels.h"
 #include "model/genmodel.h"
 #include "runtime/exec.h"
@@ -513,6 +515,200 @@ TEST(mpi_equals_monolithic_issue12_archs) {
         mem_free(ref.logits);
         mem_free(got.logits);
     }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
+}
+
+// Issue 13 item 4: quantized experts in the disaggregated runtime. llama-quantize's Q4_K_M
+// files (q4_K and q6_K tensors; the GQA llama model and the MLA deepseek2 one) on a (2, 3)
+// deployment give the monolithic executor's greedy tokens and logits within 1e-4 on both
+// numeric paths (exact and int8); the exact path reproduces the fixture's greedy ids, and
+// the int8 path differs from it where the kernel table has integer products for the types
+// (else it is the exact path, bit for bit: the fallback).
+TEST(mpi_quant_paths_equal_monolithic) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    static const char *const models[] = {"llama-moe-q4_k_m", "deepseek2-v2-q4_k_m"};
+    static const int32_t paths[] = {LINEAR_EXACT, LINEAR_INT8};
+    const int32_t n_a = 2, n_e = 3;
+    const struct kern_ops *K = kern_best();
+    const int int8_kernels =
+        K->quantize_act && K->matmul_q8[KERN_W_Q4_K] && K->matmul_q8[KERN_W_Q6_K];
+    g_fail = 0;
+    int n_deploy = 0;
+    for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/quant/%s.gguf", test_fixtures_dir(), models[m]);
+        // Sequence 1: the fixture's prompt (its .greedy checks the exact path); 2 and 3:
+        // other prompts of the 843-token vocabulary.
+        struct workload wl = {.n_tok = {0, 5, 9}};
+        struct outcome ref[2], got = {0};
+        memset(ref, 0, sizeof ref);
+        int32_t V = 0;
+        int ready = 1; // rank 0's references exist (else every rank skips the model: no hang)
+        if (me == 0) {
+            char f[1100];
+            snprintf(f, sizeof f, "%s/quant/%s.tokens", test_fixtures_dir(), models[m]);
+            wl.n_tok[0] = test_read_ints(f, wl.tok[0], MAX_PROMPT);
+            snprintf(f, sizeof f, "%s/quant/%s.greedy", test_fixtures_dir(), models[m]);
+            ready = wl.n_tok[0] > 0 && test_read_ints(f, wl.greedy[0], N_GEN) == N_GEN;
+            EXPECT(ready, "%s: fixture .tokens / .greedy unreadable", models[m]);
+            for (int s = 1; s < N_SEQ; s++)
+                for (int i = 0; i < wl.n_tok[s]; i++)
+                    wl.tok[s][i] = i == 0 ? 1 : 3 + (int32_t)((s * 211 + i * 89) % 830);
+            for (int k = 0; k < 2 && ready; k++) {
+                struct exec *mono = NULL;
+                char err[512] = "";
+                struct exec_mono_params mp = {.model_path = path,
+                                              .n_threads = 1,
+                                              .n_attn = 1,
+                                              .max_seqs = 4,
+                                              .max_rows = 16,
+                                              .n_ctx = 64,
+                                              .matmul = paths[k]};
+                int rc = exec_mono_create(&mp, &mono, err, sizeof err);
+                EXPECT(rc == JANUS_OK, "%s: monolithic %s: %s", models[m],
+                       linear_path_name(paths[k]), err);
+                if (rc) {
+                    ready = 0;
+                    break;
+                }
+                EXPECT(!strcmp(mono->info.matmul, linear_path_name(paths[k])), "info.matmul %s",
+                       mono->info.matmul);
+                V = mono->info.n_vocab;
+                ref[k].logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+                uint64_t allocs = 0;
+                rc = run_workload(mono, &wl, &ref[k], &allocs);
+                EXPECT(rc == JANUS_OK, "%s: monolithic %s run: %d", models[m],
+                       linear_path_name(paths[k]), rc);
+                ready = rc == JANUS_OK;
+                EXPECT(allocs == 0, "%s %s monolithic: %llu allocations inside steps", models[m],
+                       linear_path_name(paths[k]), (unsigned long long)allocs);
+                exec_destroy(&mono);
+            }
+        }
+        MPI_Bcast(&ready, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (!ready) {
+            for (int k = 0; k < 2; k++)
+                mem_free(ref[k].logits);
+            continue;
+        }
+        if (me == 0) {
+            EXPECT(!memcmp(ref[0].tokens[0], wl.greedy[0], sizeof wl.greedy[0]),
+                   "%s exact path: greedy ids differ from the fixture's", models[m]);
+            double d = 0;
+            for (int64_t i = 0; i < (int64_t)N_SEQ * V; i++)
+                d = fmax(d, fabs((double)ref[1].logits[i] - ref[0].logits[i]));
+            fprintf(stderr, "  %s: int8 vs exact path max |dlogit| %.3g (table %s%s)\n", models[m],
+                    d, K->name, int8_kernels ? "" : ", no int8 kernels: exact fallback");
+            if (int8_kernels)
+                EXPECT(d > 1e-6 && d < 0.5, "%s: int8 path off the exact one by %g", models[m], d);
+            else
+                EXPECT(d == 0, "%s: int8 fallback differs from the exact path (%g)", models[m], d);
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+        }
+        MPI_Comm sub = MPI_COMM_NULL;
+        ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
+        for (int k = 0; k < 2 && sub != MPI_COMM_NULL; k++) {
+            const char *pname = linear_path_name(paths[k]);
+            struct worker_mpi_params p;
+            worker_mpi_default_params(&p);
+            p.model_path = path;
+            p.parent = sub;
+            p.n_attn = n_a;
+            p.n_moe = n_e;
+            p.calibrate = 0;
+            p.max_seqs = 4;
+            p.max_rows = 16;
+            p.n_ctx = 64;
+            p.matmul = paths[k];
+            struct exec *e = NULL;
+            char err[512] = "";
+            int rc = worker_mpi_start(&p, &e, err, sizeof err);
+            if (rc) {
+                EXPECT(0, "%s start %s: %s", models[m], pname, err);
+                continue;
+            }
+            if (me != 0) continue;
+            n_deploy++;
+            EXPECT(!strcmp(e->info.matmul, pname), "info.matmul %s, want %s", e->info.matmul,
+                   pname);
+            uint64_t allocs = 0;
+            rc = run_workload(e, &wl, &got, &allocs);
+            EXPECT(rc == JANUS_OK && allocs == 0, "%s %s: run %d, %llu allocations", models[m],
+                   pname, rc, (unsigned long long)allocs);
+            double worst = 0;
+            for (int s = 0; s < N_SEQ; s++) {
+                EXPECT(!memcmp(got.tokens[s], ref[k].tokens[s], sizeof got.tokens[s]),
+                       "%s %s: greedy tokens of sequence %d differ from the monolithic run",
+                       models[m], pname, s + 1);
+                for (int32_t v = 0; v < V; v++) {
+                    const int64_t i = (int64_t)s * V + v;
+                    worst = fmax(worst, fabs((double)got.logits[i] - ref[k].logits[i]));
+                }
+            }
+            EXPECT(worst <= 1e-4, "%s %s: logits differ from the monolithic run by %g", models[m],
+                   pname, worst);
+            exec_destroy(&e);
+        }
+        if (sub != MPI_COMM_NULL) comm_free(&sub);
+        for (int k = 0; k < 2; k++)
+            mem_free(ref[k].logits);
+        mem_free(got.logits);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
+    if (me == 0) ASSERT_EQ(n_deploy, 4);
+}
+
+// Every rank must compute with the same numeric path: a deployment whose ranks were given
+// different ones does not start, on any rank, and says why; the same ranks agreeing start.
+TEST(mpi_ranks_must_agree_on_matmul) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/llama-moe-q8_0.gguf", test_fixtures_dir());
+    MPI_Comm sub = MPI_COMM_NULL;
+    ASSERT_OK(comm_split(MPI_COMM_WORLD, me < 3 ? 0 : MPI_UNDEFINED, me, &sub));
+    g_fail = 0;
+    for (int agree = 0; agree < 2 && sub != MPI_COMM_NULL; agree++) {
+        struct worker_mpi_params p;
+        worker_mpi_default_params(&p);
+        p.model_path = path;
+        p.parent = sub;
+        p.n_attn = 1;
+        p.n_moe = 2;
+        p.calibrate = 0;
+        p.max_seqs = 2;
+        p.max_rows = 8;
+        p.n_ctx = 16;
+        // Disagreeing: rank 2 (a MoE rank) int8, the others exact. Agreeing: all int8.
+        p.matmul = agree || me == 2 ? LINEAR_INT8 : LINEAR_EXACT;
+        struct exec *e = NULL;
+        char err[512] = "";
+        int rc = worker_mpi_start(&p, &e, err, sizeof err);
+        if (!agree) {
+            EXPECT(rc != JANUS_OK && e == NULL, "rank %d: started with mixed numeric paths", me);
+            EXPECT(strstr(err, "numeric path") != NULL, "rank %d: error '%s' does not say why", me,
+                   err);
+            if (me == 0) fprintf(stderr, "  mixed paths refused: %s\n", err);
+        } else {
+            EXPECT(rc == JANUS_OK, "rank %d: agreeing ranks did not start: %s", me, err);
+            if (me == 0 && e) {
+                EXPECT(!strcmp(e->info.matmul, "int8"), "info.matmul %s", e->info.matmul);
+                exec_destroy(&e);
+            }
+        }
+    }
+    if (sub != MPI_COMM_NULL) comm_free(&sub);
     MPI_Barrier(MPI_COMM_WORLD);
     ASSERT_EQ(g_fail, 0);
 }

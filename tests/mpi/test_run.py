@@ -6,7 +6,8 @@
 # --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
 # refused); recorded expert statistics feed janus place and the placed layout runs;
 # --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
-# non-zero with a one-line report (no hang); --kv-type reaches the attention ranks; bad
+# non-zero with a one-line report (no hang); --kv-type reaches the attention ranks; a
+# llama-quantize Q4_K_M file runs on both numeric paths (--matmul reaches every rank); bad
 # deployment options give one error line.
 # SPDX-License-Identifier: MIT
 import os
@@ -209,6 +210,35 @@ def test_kv_type_forwarded():
     check(d > 1e-4, f"--kv-type q8_0 logits equal f32's (max diff {d})")
 
 
+def test_quant_model_matmul_paths():
+    # Issue 13: a K-quant file through the front and the MPI job. The exact path gives the
+    # fixture's greedy ids; on each path `janus run --logits` equals `janus logits` with the same
+    # --matmul within 1e-4 (so the option reached the ranks: the paths differ where the kernel
+    # table has int8 products, and are the same bits where it falls back).
+    name = "llama-moe-q4_k_m"
+    path = f"{FIX}/quant/{name}.gguf"
+    ids = ",".join(open(f"{FIX}/quant/{name}.tokens").read().split())
+    want = open(f"{FIX}/quant/{name}.greedy").read().split()
+    rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "8", "--print-ids", "--ignore-eos",
+                           "--attn", "2", "--moe", "2", "--matmul", "exact"])
+    got = out.strip().splitlines()[-1].split() if rc == 0 and out.strip() else []
+    check(rc == 0 and got == want, f"{name} --matmul exact: greedy {got} != {want} ({err.strip()})")
+    mono = {}
+    for p in ("exact", "int8"):
+        rc, out, err, _ = run(["logits", "-m", path, "-t", ids, "--matmul", p])
+        check(rc == 0, f"janus logits --matmul {p}: {err.strip()}")
+        mono[p] = [float(x) for x in out.split()]
+        rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "1", "--logits", "--matmul", p,
+                               "--attn", "1", "--moe", "2"])
+        lg = [float(x) for x in out.split()] if rc == 0 else []
+        ok = len(lg) == len(mono[p]) and max(abs(a - b) for a, b in zip(lg, mono[p])) <= 1e-4
+        check(ok, f"{name} run --matmul {p}: --logits differ from janus logits ({err.strip()})")
+    if mono["exact"] and mono["int8"]:
+        d = max(abs(a - b) for a, b in zip(mono["exact"], mono["int8"]))
+        print(f"  {name}: int8 vs exact max |dlogit| {d:.3g}", file=sys.stderr)
+        check(d < 0.5, f"{name}: int8 path {d} away from the exact one")
+
+
 def test_bad_options():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     cases = [
@@ -218,6 +248,7 @@ def test_bad_options():
         (["--layout", "/nonexistent.json"], "nonexistent"),
         (["--comm-cost", "cross_lat_us=x"], "--comm-cost"),
         (["--kv-type", "q4_0"], "--kv-type"),
+        (["--matmul", "int4"], "--matmul"),
     ]
     for extra, needle in cases:
         rc, out, err, secs = run(["run", "-m", path, "-t", "1,2,3", "-n", "2", "--attn", "1", "--moe", "2"] + extra)
@@ -228,7 +259,7 @@ def test_bad_options():
 if __name__ == "__main__":
     for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
               test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
-              test_kv_type_forwarded, test_bad_options]:
+              test_kv_type_forwarded, test_quant_model_matmul_paths, test_bad_options]:
         n = len(failures)
         t()
         print(("ok   " if len(failures) == n else "FAIL ") + t.__name__)

@@ -358,13 +358,62 @@ TEST(sequences_interleaved) {
 
 // ---- argument errors leave state unchanged
 
+// Decodes toks on a fresh session of m with the given numeric path; logits into lg (V).
+static int decode_path(janus_model_t *m, int32_t matmul, const int32_t *toks, int n, float *lg,
+                       int V) {
+    struct janus_session_params sp = janus_session_default_params();
+    sp.n_ctx = 16;
+    sp.matmul = matmul;
+    janus_session_t *s = NULL;
+    int rc = janus_session_create(m, &sp, &s);
+    const float *out = NULL;
+    if (rc == JANUS_OK) rc = janus_session_decode(s, 0, toks, n, &out);
+    if (rc == JANUS_OK) memcpy(lg, out, (size_t)V * sizeof(float));
+    janus_session_destroy(&s);
+    return rc;
+}
+
+// Numeric paths (issue 13 item 2): names, the default, F32 weights bit-identical on both
+// paths, Q8_0 weights within the int8 path's error (docs/GGUF.md) with the same argmax, and
+// JANUS_MATMUL_DEFAULT equal to the path it names.
+TEST(session_matmul_paths) {
+    ASSERT_EQ(janus_session_default_params().matmul, JANUS_MATMUL_DEFAULT);
+    ASSERT_STR_EQ(janus_matmul_name(JANUS_MATMUL_EXACT), "exact");
+    ASSERT_STR_EQ(janus_matmul_name(JANUS_MATMUL_INT8), "int8");
+    const char *def = janus_matmul_name(JANUS_MATMUL_DEFAULT);
+    ASSERT(def && (!strcmp(def, "exact") || !strcmp(def, "int8")));
+    ASSERT(janus_matmul_name(3) == NULL && janus_matmul_name(-1) == NULL);
+    static const int32_t toks[] = {1, 384, 263, 274, 322, 341, 300, 290};
+    static const char *const names[] = {"llama-moe-f32", "llama-moe-q8_0"};
+    for (int k = 0; k < 2; k++) {
+        janus_model_t *m = open_or_null(names[k]);
+        ASSERT(m != NULL);
+        static float lg[3][768];
+        for (int p = 0; p < 3; p++)
+            ASSERT_OK(decode_path(m, p, toks, 8, lg[p], 768));
+        janus_model_close(&m);
+        const int def_p = !strcmp(def, "exact") ? JANUS_MATMUL_EXACT : JANUS_MATMUL_INT8;
+        ASSERT(!memcmp(lg[0], lg[def_p], sizeof lg[0]));
+        double d = 0;
+        int a_ex = 0, a_i8 = 0;
+        for (int v = 0; v < 768; v++) {
+            d = fmax(d, fabs((double)lg[JANUS_MATMUL_INT8][v] - lg[JANUS_MATMUL_EXACT][v]));
+            if (lg[JANUS_MATMUL_EXACT][v] > lg[JANUS_MATMUL_EXACT][a_ex]) a_ex = v;
+            if (lg[JANUS_MATMUL_INT8][v] > lg[JANUS_MATMUL_INT8][a_i8]) a_i8 = v;
+        }
+        if (k == 0) ASSERT(d == 0); // F32 weights: always the exact product
+        ASSERT_LT(d, 0.2);
+        ASSERT_EQ(a_i8, a_ex);
+    }
+}
+
 TEST(session_errors) {
     janus_model_t *m = open_or_null("llama-moe-f32");
     ASSERT(m != NULL);
     janus_session_t *const sentinel = (janus_session_t *)&m;
     janus_session_t *s = sentinel;
-    struct janus_session_params bad[7];
-    for (int i = 0; i < 7; i++)
+    struct janus_session_params bad[9];
+    for (int i = 0; i < 9; i++)
         bad[i] = janus_session_default_params();
     bad[0].n_seq = 0;
     bad[1].n_ctx = 0;
@@ -373,7 +422,9 @@ TEST(session_errors) {
     bad[4].n_ctx = (1 << 20) + 1;
     bad[5].kv_type = 3; // no such KV type
     bad[6].kv_type = -1;
-    for (int i = 0; i < 7; i++)
+    bad[7].matmul = 3; // no such numeric path
+    bad[8].matmul = -1;
+    for (int i = 0; i < 9; i++)
         ASSERT_EQ(janus_session_create(m, &bad[i], &s), JANUS_EINVAL);
     ASSERT_EQ(janus_session_create(NULL, NULL, &s), JANUS_EINVAL);
     ASSERT_EQ(janus_session_create(m, NULL, NULL), JANUS_EINVAL);

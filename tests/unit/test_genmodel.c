@@ -9,9 +9,11 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 #include "model/genmodel.h"
 #include "model/gguf.h"
+#include "model/weights.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -269,6 +271,239 @@ TEST(types_hold_converted_f32_values) {
     gguf_close(&a);
 }
 
+// ---- quantized types (issue 13 item 4)
+
+// The shared quant fixtures' base models (fixtures/quant/README.md §2: the gen-model commands
+// llama-quantize's inputs were made with).
+static void quant_base(struct genmodel_params *p, enum genmodel_arch arch) {
+    genmodel_default_params(p, arch);
+    p->n_embd = 256;
+    p->n_ff_exp = 256;
+    p->n_expert = 3;
+    p->n_expert_used = 2;
+    p->n_vocab = 843;
+    p->n_head_kv = 1;
+    if (arch == GENMODEL_ARCH_LLAMA) p->seed = 11;
+    if (arch == GENMODEL_ARCH_QWEN2MOE) {
+        p->seed = 12;
+        p->n_ff = 256;
+    }
+    if (arch == GENMODEL_ARCH_DEEPSEEK2) {
+        p->seed = 13;
+        p->n_layer = 2;
+        p->n_ff = 256;
+        p->q_lora = 256;
+        p->kv_lora = 256;
+        p->v_head = 64;
+        p->n_expert_shared = 1;
+        p->n_head_kv = p->n_head;
+    }
+}
+
+// --type q3_k_m / q4_k_m / q5_k_m give every tensor the type llama-quantize gave it in the
+// shared quant fixtures (the same base models quantised by llama.cpp's llama-quantize), and
+// uniform q6_k the types of its Q6_K files.
+TEST(mixes_match_llama_quantize) {
+    static const struct {
+        enum genmodel_arch arch;
+        const char *type, *fixture;
+    } k[] = {{GENMODEL_ARCH_LLAMA, "q3_k_m", "llama-moe-q3_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q4_k_m", "llama-moe-q4_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q5_k_m", "llama-moe-q5_k_m"},
+             {GENMODEL_ARCH_LLAMA, "q6_k", "llama-moe-q6_k"},
+             {GENMODEL_ARCH_QWEN2MOE, "q4_k_m", "qwen2moe-q4_k_m"},
+             {GENMODEL_ARCH_QWEN2MOE, "q5_k_m", "qwen2moe-q5_k_m"},
+             {GENMODEL_ARCH_QWEN2MOE, "q6_k", "qwen2moe-q6_k"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q4_k_m", "deepseek2-v2-q4_k_m"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q5_k_m", "deepseek2-v2-q5_k_m"},
+             {GENMODEL_ARCH_DEEPSEEK2, "q6_k", "deepseek2-v2-q6_k"}};
+    for (size_t c = 0; c < sizeof k / sizeof k[0]; c++) {
+        struct genmodel_params p;
+        quant_base(&p, k[c].arch);
+        ASSERT_OK(genmodel_type_parse(k[c].type, &p.type, &p.mix));
+        char out[512], fix[4096], err[512];
+        tmp_path(out, sizeof out, "mix.gguf");
+        snprintf(fix, sizeof fix, "%s/quant/%s.gguf", test_fixtures_dir(), k[c].fixture);
+        ASSERT_OK(gen(&p, out));
+        struct gguf a, b;
+        ASSERT_OK(gguf_open(&a, out, err, sizeof err));
+        ASSERT_OK(gguf_open(&b, fix, err, sizeof err));
+        ASSERT_EQ(a.n_tensors, b.n_tensors);
+        int n_quant = 0;
+        for (int64_t i = 0; i < b.n_tensors; i++) {
+            const struct gguf_tensor *y = &b.tensors[i];
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)y->name.len, y->name.ptr);
+            const struct gguf_tensor *x = gguf_find_tensor(&a, name);
+            if (!x) TEST_FAIL_("%s: no tensor %s", k[c].fixture, name);
+            if (x->type != y->type || x->n_bytes != y->n_bytes)
+                TEST_FAIL_("%s (--type %s): tensor %s is %s (%llu bytes), llama-quantize: %s "
+                           "(%llu bytes)",
+                           k[c].fixture, k[c].type, name, ggml_type_name(x->type),
+                           (unsigned long long)x->n_bytes, ggml_type_name(y->type),
+                           (unsigned long long)y->n_bytes);
+            n_quant += y->type != GGML_TYPE_F32;
+        }
+        ASSERT(n_quant >= 13);
+        uint32_t fa = 0, fb = 1;
+        ASSERT_OK(gguf_get_u32(&a, "general.file_type", &fa, err, sizeof err));
+        ASSERT_OK(gguf_get_u32(&b, "general.file_type", &fb, err, sizeof err));
+        ASSERT_EQ(fa, fb);
+        gguf_close(&a);
+        gguf_close(&b);
+    }
+}
+
+// The rules the fixtures cannot show (3 experts, 2 layers): with 8 layers and 8 experts,
+// q4_k_m gives attn_v and attn_k Q8_0, attn_output Q5_K, ffn_down_exps Q6_K on the
+// use_more_bits layers 0, 3, 6, 7 and Q4_K elsewhere; q3_k_m: ffn_down_exps Q4_K (8 < 16
+// layers), attn_output Q5_K; q5_k_m: attn_output stays Q5_K (its base).
+TEST(mix_rules_eight_experts) {
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    p.n_embd = 256;
+    p.n_ff_exp = 256;
+    p.n_layer = 8;
+    p.n_expert = 8;
+    p.n_vocab = 300;
+    char out[512], err[512], nm[64];
+    tmp_path(out, sizeof out, "mix8.gguf");
+    static const char *const mixes[] = {"q3_k_m", "q4_k_m", "q5_k_m"};
+    for (int x = 0; x < 3; x++) {
+        ASSERT_OK(genmodel_type_parse(mixes[x], &p.type, &p.mix));
+        ASSERT_OK(gen(&p, out));
+        struct gguf g;
+        ASSERT_OK(gguf_open(&g, out, err, sizeof err));
+        for (int il = 0; il < 8; il++) {
+            const int more = il == 0 || il == 3 || il == 6 || il == 7;
+            const struct {
+                const char *t;
+                uint32_t want;
+            } k[] = {{"attn_v", GGML_TYPE_Q8_0},
+                     {"attn_k", GGML_TYPE_Q8_0},
+                     {"attn_q", p.type},
+                     {"attn_output", GGML_TYPE_Q5_K},
+                     {"ffn_down_exps", x == 0 ? GGML_TYPE_Q4_K
+                                       : more ? GGML_TYPE_Q6_K
+                                              : p.type},
+                     {"ffn_up_exps", p.type}};
+            for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+                snprintf(nm, sizeof nm, "blk.%d.%s.weight", il, k[i].t);
+                const struct gguf_tensor *t = gguf_find_tensor(&g, nm);
+                ASSERT(t != NULL);
+                if (t->type != k[i].want)
+                    TEST_FAIL_("%s: %s is %s, expected %s", mixes[x], nm, ggml_type_name(t->type),
+                               ggml_type_name(k[i].want));
+            }
+        }
+        const struct gguf_tensor *o = gguf_find_tensor(&g, "output.weight");
+        ASSERT(o && o->type == GGML_TYPE_Q6_K);
+        gguf_close(&g);
+    }
+}
+
+// Every block type, uniform and mixed: each quantized tensor holds exactly
+// quant_quantize_row of the F32 file's values (same seed), every other tensor the F32 bytes;
+// the file loads. Rows of 256 and 512, so the K-quants apply.
+TEST(block_types_hold_quantized_f32_values) {
+    static const char *const types[] = {"q4_0",   "q4_1",   "q5_0",   "q5_1",  "q2_k",
+                                        "q3_k",   "q4_k",   "q5_k",   "q6_k",  "iq4_nl",
+                                        "iq4_xs", "q3_k_m", "q4_k_m", "q5_k_m"};
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_QWEN2MOE);
+    p.n_embd = 256;
+    p.n_ff_exp = 256;
+    p.n_ff = 512;
+    p.n_head_kv = 1;
+    p.n_expert = 4;
+    char f32p[512], err[512];
+    tmp_path(f32p, sizeof f32p, "qz_f32.gguf");
+    ASSERT_OK(gen(&p, f32p));
+    struct gguf a;
+    ASSERT_OK(gguf_open(&a, f32p, err, sizeof err));
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        ASSERT_OK(genmodel_type_parse(types[t], &p.type, &p.mix));
+        char op[512];
+        tmp_path(op, sizeof op, "qz_x.gguf");
+        ASSERT_OK(gen(&p, op));
+        struct gguf b;
+        ASSERT_OK(gguf_open(&b, op, err, sizeof err));
+        ASSERT_EQ(a.n_tensors, b.n_tensors);
+        int n_base = 0;
+        for (int64_t i = 0; i < a.n_tensors; i++) {
+            const struct gguf_tensor *x = &a.tensors[i], *y = &b.tensors[i];
+            if (y->type == GGML_TYPE_F32) {
+                ASSERT_MEM_EQ(x->data, y->data, x->n_bytes);
+                continue;
+            }
+            n_base += y->type == p.type;
+            const int kt = weights_kern_type(y->type);
+            ASSERT(kt >= 0);
+            const int64_t n = (int64_t)(x->n_bytes / 4);
+            ASSERT_EQ(y->n_bytes, kern_row_bytes(kt, n));
+            uint8_t *q = malloc(y->n_bytes);
+            ASSERT(q);
+            quant_quantize_row(kt, q, x->data, n);
+            if (memcmp(q, y->data, y->n_bytes) != 0)
+                TEST_FAIL_("--type %s: tensor %.*s (%s) differs from quant_quantize_row", types[t],
+                           (int)y->name.len, y->name.ptr, ggml_type_name(y->type));
+            free(q);
+        }
+        ASSERT(n_base >= 10); // most matrices in the base type
+        gguf_close(&b);
+        struct model m;
+        int rc = model_load(&m, op, err, sizeof err);
+        if (rc) TEST_FAIL_("--type %s: %s", types[t], err);
+        model_free(&m);
+    }
+    gguf_close(&a);
+}
+
+// Rows that are not whole 256-value super-blocks fall back as llama-quantize does (Q2_K, Q3_K,
+// IQ4_XS -> IQ4_NL, Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0; F16 when not a multiple of 32
+// either); the 32-value types refuse such rows, naming the tensor.
+TEST(row_length_fallback) {
+    static const struct {
+        const char *type;
+        uint32_t fb;
+    } k[] = {{"q2_k", GGML_TYPE_IQ4_NL}, {"q3_k", GGML_TYPE_IQ4_NL}, {"iq4_xs", GGML_TYPE_IQ4_NL},
+             {"q4_k", GGML_TYPE_Q5_0},   {"q5_k", GGML_TYPE_Q5_1},   {"q6_k", GGML_TYPE_Q8_0},
+             {"q4_k_m", GGML_TYPE_Q5_0}};
+    char out[512], err[512];
+    tmp_path(out, sizeof out, "fb.gguf");
+    for (size_t c = 0; c < sizeof k / sizeof k[0]; c++) {
+        struct genmodel_params p;
+        genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2); // widths 64, 32, 192
+        p.mla_split = 1;                                      // attn_k_b rows: qk_nope = 16
+        ASSERT_OK(genmodel_type_parse(k[c].type, &p.type, &p.mix));
+        ASSERT_OK(gen(&p, out));
+        struct gguf g;
+        ASSERT_OK(gguf_open(&g, out, err, sizeof err));
+        const struct gguf_tensor *q = gguf_find_tensor(&g, "blk.0.attn_q_a.weight");
+        const struct gguf_tensor *kb = gguf_find_tensor(&g, "blk.0.attn_k_b.weight");
+        const struct gguf_tensor *o = gguf_find_tensor(&g, "output.weight");
+        ASSERT(q && kb && o);
+        if (q->type != k[c].fb)
+            TEST_FAIL_("--type %s: attn_q_a (rows of 64) is %s, expected %s", k[c].type,
+                       ggml_type_name(q->type), ggml_type_name(k[c].fb));
+        ASSERT_EQ(kb->type, GGML_TYPE_F16);
+        // the _M mix makes output Q6_K, which falls back to Q8_0
+        ASSERT_EQ(o->type, p.mix ? GGML_TYPE_Q8_0 : k[c].fb);
+        gguf_close(&g);
+        struct model m;
+        int rc = model_load(&m, out, err, sizeof err);
+        if (rc) TEST_FAIL_("--type %s: %s", k[c].type, err);
+        model_free(&m);
+    }
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    ASSERT_OK(genmodel_type_parse("q4_0", &p.type, &p.mix));
+    p.n_ff_exp = 48;
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EINVAL);
+    ASSERT(strstr(err, "--type q4_0: tensor 'blk.0.ffn_down_exps.weight' has ne[0] = 48") &&
+           strstr(err, "llama-quantize refuses it too"));
+}
+
 TEST(builtin_vocabulary) {
     struct genmodel_params p;
     genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
@@ -442,7 +677,8 @@ TEST(cli_flags) {
         {"-o x.gguf", "--arch is required"},
         {"--arch mixtral -o x.gguf", "unknown --arch 'mixtral'"},
         {"--arch llama", "-o FILE is required"},
-        {"--arch llama --type q4_0 -o x.gguf", "--type must be"},
+        {"--arch llama --type iq2_xxs -o x.gguf", "--type must be"},
+        {"--arch llama --type q4_K_M -o x.gguf", "--type must be"},
         {"--arch llama --n-embd abc -o x.gguf", "--n-embd: 'abc'"},
         {"--arch llama --n-embd -5 -o x.gguf", "--n-embd"},
         {"--arch llama --bogus 1 -o x.gguf", "unknown option '--bogus'"},
@@ -568,13 +804,14 @@ TEST(cli_info) {
 // janus info on a file with a type janus cannot compute, and on a vocab-only file.
 TEST(cli_info_unsupported_and_vocab) {
     char out[512], cmd[4096], line[1024];
-    tmp_path(out, sizeof out, "q4k.gguf");
+    tmp_path(out, sizeof out, "iq2.gguf");
     struct gguf_writer *w = gguf_writer_create();
-    uint8_t blk[144 * 2];
+    uint8_t blk[66 * 2];
     memset(blk, 0, sizeof blk);
     int64_t ne[2] = {256, 2};
     ASSERT_OK(gguf_writer_add_str(w, "general.architecture", "llama"));
-    ASSERT_OK(gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 2, ne, 12, blk, sizeof blk));
+    ASSERT_OK(gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 2, ne, GGML_TYPE_IQ2_XXS, blk,
+                                     sizeof blk));
     ASSERT_OK(gguf_writer_write(w, out));
     gguf_writer_destroy(&w);
     snprintf(cmd, sizeof cmd, "%s info -m %s", test_janus_bin(), out);
@@ -582,12 +819,35 @@ TEST(cli_info_unsupported_and_vocab) {
     ASSERT(f != NULL);
     int seen = 0;
     while (fgets(line, sizeof line, f)) {
-        if (strstr(line, "q4_K") && strstr(line, "288 bytes") && strstr(line, "not computable"))
+        if (strstr(line, "iq2_xxs") && strstr(line, "132 bytes") &&
+            strstr(line, "computable: no (refused at load)"))
             seen |= 1;
+        if (strstr(line, "(computable types: f32, f16, bf16, q8_0, q4_0,")) seen |= 4;
         if (strstr(line, "vocab:         (no tokenizer.ggml.tokens)")) seen |= 2;
     }
     ASSERT_EQ(pclose(f), 0);
-    ASSERT_EQ(seen, 3);
+    ASSERT_EQ(seen, 7);
+    // a llama-quantize file: every type present, computable, with its paths
+    snprintf(cmd, sizeof cmd, "%s info -m %s/quant/llama-moe-q2_k.gguf", test_janus_bin(),
+             test_fixtures_dir());
+    f = popen(cmd, "r");
+    ASSERT(f != NULL);
+    seen = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (strstr(line, "  f32 ") && strstr(line, " 7 tensors") &&
+            strstr(line, "computable: yes, exact path\n"))
+            seen |= 1;
+        if (strstr(line, "  q2_K ") && strstr(line, " 9 tensors") &&
+            strstr(line, "computable: yes, exact path and integer path"))
+            seen |= 2;
+        if (strstr(line, "  q3_K ") && strstr(line, " 4 tensors")) seen |= 4;
+        if (strstr(line, "  q4_K ") && strstr(line, " 2 tensors")) seen |= 8;
+        if (strstr(line, "  q6_K ") && strstr(line, " 1 tensors")) seen |= 16;
+        if (strstr(line, "computable: no") || strstr(line, "computable types")) seen |= 32;
+        if (strstr(line, "file type:") && strstr(line, "10 (mostly Q2_K)")) seen |= 64;
+    }
+    ASSERT_EQ(pclose(f), 0);
+    ASSERT_EQ(seen, 1 | 2 | 4 | 8 | 16 | 64);
     snprintf(cmd, sizeof cmd, "%s info -m %s/tokenizer/ggml-vocab-deepseek-llm.gguf",
              test_janus_bin(), test_fixtures_dir());
     f = popen(cmd, "r");
@@ -623,6 +883,24 @@ TEST(threads_do_not_change_bytes) {
     ASSERT(b1 && b2);
     ASSERT_EQ(n1, n2);
     ASSERT_MEM_EQ(b1, b2, n1);
+    { // the same for a quantized mix (chunks are quantised independently, whole rows each)
+        struct genmodel_params q = p;
+        ASSERT_OK(genmodel_type_parse("q4_k_m", &q.type, &q.mix));
+        char q1[512], q2[512];
+        tmp_path(q1, sizeof q1, "tq1.gguf");
+        tmp_path(q2, sizeof q2, "tq3.gguf");
+        q.n_threads = 1;
+        ASSERT_OK(gen(&q, q1));
+        q.n_threads = 3;
+        ASSERT_OK(gen(&q, q2));
+        size_t m1, m2;
+        uint8_t *c1 = test_read_file(q1, &m1), *c2 = test_read_file(q2, &m2);
+        ASSERT(c1 && c2);
+        ASSERT_EQ(m1, m2);
+        ASSERT_MEM_EQ(c1, c2, m1);
+        free(c1);
+        free(c2);
+    }
     // the two chunks of one tensor are different draws (not a repeated stream)
     struct gguf g;
     char err[256];

@@ -216,7 +216,14 @@ TEST(type_table) {
     ASSERT_EQ(ggml_type_block_bytes(GGML_TYPE_BF16), 2);
     ASSERT_EQ(ggml_type_block_bytes(GGML_TYPE_Q8_0), 34);
     ASSERT_EQ(ggml_type_block_elems(GGML_TYPE_Q8_0), 32);
-    ASSERT_EQ(ggml_type_block_bytes(12), 0); // q4_K: known, not computable
+    ASSERT_EQ(ggml_type_block_bytes(GGML_TYPE_Q4_K), 144); // computable since issue 13
+    ASSERT_EQ(ggml_type_block_elems(GGML_TYPE_Q4_K), 256);
+    ASSERT_EQ(ggml_type_block_bytes(GGML_TYPE_IQ4_XS), 136);
+    ASSERT_EQ(ggml_type_block_elems(GGML_TYPE_Q4_0), 32);
+    ASSERT_EQ(ggml_type_block_bytes(GGML_TYPE_IQ2_XXS), 0); // iq2_xxs: known, not computable
+    ASSERT_EQ(ggml_type_block_bytes(15), 0);                // q8_K: not a weight type
+    ASSERT_EQ(ggml_type_block_bytes(34), 0);                // tq1_0
+    ASSERT_STR_EQ(ggml_type_name(GGML_TYPE_IQ2_XXS), "iq2_xxs");
     ASSERT_STR_EQ(ggml_type_name(12), "q4_K");
     ASSERT_STR_EQ(ggml_type_name(30), "bf16");
     int64_t be;
@@ -240,7 +247,7 @@ TEST(type_table) {
 
 // Builds a small model-like file with every kind of key and tensor type.
 static int build_sample(struct gguf_writer *w, float *f32_data, uint16_t *f16_data,
-                        struct block_q8_0 *q8, uint8_t *q4k) {
+                        struct block_q8_0 *q8, uint8_t *iq2) {
     const char *strs[] = {"a", "", "ü▁x", "<0x00>"};
     float fa[3] = {1.5f, -2.0f, 0.25f};
     int32_t ia[4] = {-1, 0, 7, 2147483647};
@@ -258,18 +265,18 @@ static int build_sample(struct gguf_writer *w, float *f32_data, uint16_t *f16_da
         f32_data[i] = (float)i * 0.5f - 3.0f;
     types_f32_to_f16_row(f16_data, f32_data, 96);
     q8_0_quantize_row(q8, f32_data, 96);
-    for (int i = 0; i < 144; i++)
-        q4k[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < 66; i++)
+        iq2[i] = (uint8_t)(i * 7);
     int64_t ne1[1] = {5}, ne2[2] = {32, 3}, ne3[3] = {16, 2, 3}, ne4[1] = {256};
     if (!rc) rc = gguf_writer_add_tensor(w, "norm.weight", 1, ne1, GGML_TYPE_F32, f32_data, 20);
     if (!rc) rc = gguf_writer_add_tensor(w, "m.f16", 3, ne3, GGML_TYPE_F16, f16_data, 192);
     if (!rc) rc = gguf_writer_add_tensor(w, "m.q8", 2, ne2, GGML_TYPE_Q8_0, q8, 102);
-    if (!rc) rc = gguf_writer_add_tensor(w, "m.q4k", 1, ne4, 12, q4k, 144);
+    if (!rc) rc = gguf_writer_add_tensor(w, "m.iq2", 1, ne4, GGML_TYPE_IQ2_XXS, iq2, 66);
     return rc;
 }
 
 static void check_sample(const struct gguf *g, const float *f32_data, const uint16_t *f16_data,
-                         const struct block_q8_0 *q8, const uint8_t *q4k) {
+                         const struct block_q8_0 *q8, const uint8_t *iq2) {
     char err[256];
     ASSERT_EQ(g->version, 3);
     ASSERT_EQ(g->n_kv, 10);
@@ -310,10 +317,10 @@ static void check_sample(const struct gguf *g, const float *f32_data, const uint
     t = gguf_find_tensor(g, "m.q8");
     ASSERT(t && t->type == GGML_TYPE_Q8_0 && t->n_bytes == 102);
     ASSERT_MEM_EQ(t->data, q8, 102);
-    t = gguf_find_tensor(g, "m.q4k");
-    ASSERT(t && t->type == 12 && t->n_bytes == 144);
-    ASSERT_MEM_EQ(t->data, q4k, 144);
-    ASSERT_EQ(ggml_type_block_bytes(t->type), 0); // engine reports "unsupported type q4_K"
+    t = gguf_find_tensor(g, "m.iq2");
+    ASSERT(t && t->type == GGML_TYPE_IQ2_XXS && t->n_bytes == 66);
+    ASSERT_MEM_EQ(t->data, iq2, 66);
+    ASSERT_EQ(ggml_type_block_bytes(t->type), 0); // engine reports "unsupported type iq2_xxs"
     for (int64_t i = 0; i < g->n_tensors; i++)
         ASSERT_EQ(g->tensors[i].offset % 32, 0);
 }
@@ -322,10 +329,10 @@ TEST(writer_roundtrip) {
     float f32_data[96];
     uint16_t f16_data[96];
     struct block_q8_0 q8[3];
-    uint8_t q4k[144];
+    uint8_t iq2[66];
     struct gguf_writer *w = gguf_writer_create();
     ASSERT(w != NULL);
-    ASSERT_OK(build_sample(w, f32_data, f16_data, q8, q4k));
+    ASSERT_OK(build_sample(w, f32_data, f16_data, q8, iq2));
     void *mem = NULL;
     size_t len = 0;
     ASSERT_OK(gguf_writer_write_memory(w, &mem, &len));
@@ -338,12 +345,12 @@ TEST(writer_roundtrip) {
     struct gguf g;
     int rc = gguf_open_memory(&g, mem, len, err, sizeof err);
     if (rc) TEST_FAIL_("%s", err);
-    check_sample(&g, f32_data, f16_data, q8, q4k);
+    check_sample(&g, f32_data, f16_data, q8, iq2);
     if (test_current_failed) return;
     gguf_close(&g);
     rc = gguf_open(&g, path, err, sizeof err);
     if (rc) TEST_FAIL_("%s", err);
-    check_sample(&g, f32_data, f16_data, q8, q4k);
+    check_sample(&g, f32_data, f16_data, q8, iq2);
     ASSERT_EQ(g.size, len);
     ASSERT_MEM_EQ(g.map, mem, len);
 

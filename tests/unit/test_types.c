@@ -1,10 +1,14 @@
 // Tests for src/kernels/types.c: F16 and BF16 conversions (exhaustive over all 65536 bit
 // patterns, round-to-nearest-even ties, overflow, subnormals, NaN) and the Q8_0 block
-// quantiser (ggml reference rules; matches the fixture file llama-moe-q8_0 bit for bit).
+// quantiser (ggml reference rules; matches the fixture file llama-moe-q8_0 bit for bit);
+// the round-to-nearest quantiser of every block type (kernels/quant.c, issue 13 item 3):
+// dequantise(quantise(x)) within a bound derived from each format, quantise -> dequantise
+// -> quantise gives the same bytes, and the RMS error per type.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/rng.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 #include "model/gguf.h"
 
@@ -172,4 +176,168 @@ TEST(rows) {
     types_bf16_to_f32_row(y, h, 5);
     ASSERT_EQ(y[1], -2.5f);
     ASSERT_EQ(h[0], fp32_to_bf16(1.0f));
+}
+
+// ---- quant_quantize_row (issue 13 item 3): every block type's round-to-nearest quantiser
+
+// The largest error the format allows the quantiser for value i of block x (block_elems
+// values), derived in quant.c's terms: A = max|x| of the block, per sub-block j its own
+// extreme a_j, bottom lo_j and top hi_j.
+//  Q4_0 / Q5_0: step d = A/8 (A/16); the extreme sits on level -8 (-16), the other side
+//    reaches only +7d (+15d): error <= d.   IQ4_NL: d = A/127, the table's largest half gap
+//    is 12d and its far side reaches 113d of 127d: error <= 14d.
+//  Q4_1 / Q5_1: step (hi - lo)/Q (Q = 15, 31): half a step, plus the F16 rounding of the
+//    minimum (down, <= |lo|·2^-10) and of the step (range·2^-11) at the top.
+//  Q3_K / Q6_K / IQ4_XS: sub-block scale a_j/N (N = 4, 32, 127) quantised against
+//    d = A/(N·S) (S = 32, 128, 32) and never rounded up past the extreme level:
+//    error <= a_j/N + A/S (IQ4_XS: 14·a_j/127 + A/32, as IQ4_NL plus the scale step).
+//  Q2_K / Q4_K / Q5_K: per sub-block the grid [bottom, bottom + Q·dl] with bottom within
+//    one dmin step (<= A/Qs) above min(0, lo_j) and the top within Q·d <= R/Qs of hi_j
+//    (R the largest sub-block range, Qs = 15, 63, 63): error <= max(half a step
+//    range_j/(2Q) + R/(4·Q·Qs), A/Qs, R/Qs).
+// Every bound gets 0.2 % for F16 rounding of the scales.
+static double quant_bound(int type, const float *x, int i) {
+    const struct kern_wtype_info *t = kern_wtype_info(type);
+    double A = 0.0;
+    for (int k = 0; k < t->block_elems; k++)
+        A = fmax(A, fabs(x[k]));
+    int sub = 0, N = 0, S = 0, Q = 0, Qs = 0;
+    switch (type) {
+    case KERN_W_Q4_0: return A / 8 * 1.002;
+    case KERN_W_Q5_0: return A / 16 * 1.002;
+    case KERN_W_IQ4_NL: return 14 * A / 127 * 1.002;
+    case KERN_W_Q4_1:
+    case KERN_W_Q5_1: {
+        double lo = x[0], hi = x[0];
+        for (int k = 0; k < t->block_elems; k++) {
+            lo = fmin(lo, x[k]);
+            hi = fmax(hi, x[k]);
+        }
+        Q = type == KERN_W_Q4_1 ? 15 : 31;
+        return (hi - lo) / (2 * Q) * 1.002 + fabs(lo) / 1024 + (hi - lo) / 2048;
+    }
+    case KERN_W_Q3_K: sub = 16, N = 4, S = 32; break;
+    case KERN_W_Q6_K: sub = 16, N = 32, S = 128; break;
+    case KERN_W_IQ4_XS: sub = 32, N = 127, S = 32; break;
+    case KERN_W_Q2_K: sub = 16, Q = 3, Qs = 15; break;
+    case KERN_W_Q4_K: sub = 32, Q = 15, Qs = 63; break;
+    case KERN_W_Q5_K: sub = 32, Q = 31, Qs = 63; break;
+    default: return 0.0;
+    }
+    const int j = i / sub;
+    if (N) {
+        double aj = 0.0;
+        for (int k = j * sub; k < (j + 1) * sub; k++)
+            aj = fmax(aj, fabs(x[k]));
+        return ((type == KERN_W_IQ4_XS ? 14 * aj / 127 : aj / N) + A / S) * 1.002;
+    }
+    double R = 0.0, rj = 0.0;
+    for (int s = 0; s < QK_K / sub; s++) {
+        double lo = 0.0, hi = x[s * sub];
+        for (int k = s * sub; k < (s + 1) * sub; k++) {
+            lo = fmin(lo, x[k]);
+            hi = fmax(hi, x[k]);
+        }
+        R = fmax(R, hi - lo);
+        if (s == j) rj = hi - lo;
+    }
+    return fmax(fmax(rj / (2 * Q) + R / (4.0 * Q * Qs), A / Qs), R / Qs) * 1.002;
+}
+
+// Test rows of 4 super-blocks (1024 values) of kind k: normal at scales 1, 0.02 (weights of
+// a 2500-wide layer) and 40, uniform positive with an offset, all negative, one outlier, a
+// zero super-block and a zero sub-block, constant blocks.
+static void quant_test_row(float *x, int n, int k, struct rng *r) {
+    for (int i = 0; i < n; i++) {
+        const float g = (float)rng_normal(r), u = rng_uniform_f(r);
+        switch (k) {
+        case 0: x[i] = g; break;
+        case 1: x[i] = 0.02f * g; break;
+        case 2: x[i] = 40.0f * g; break;
+        case 3: x[i] = 3.0f + u; break;
+        case 4: x[i] = -0.5f - u; break;
+        case 5: x[i] = i % 97 == 5 ? 20.0f : g; break;
+        case 6: x[i] = i < 256 || (i >= 512 && i < 544) ? 0.0f : g; break;
+        default: x[i] = i < 512 ? 0.7f : -0.7f; break;
+        }
+    }
+}
+
+TEST(quantize_roundtrip_bound_and_stable) {
+    enum { N_ROW = 1024, N_KIND = 8 };
+    static float x[N_ROW], y[N_ROW], y2[N_ROW];
+    static uint8_t q[N_ROW * 2], q2[N_ROW * 2];
+    struct rng r;
+    for (int type = KERN_W_Q4_0; type < KERN_W_COUNT; type++) {
+        const struct kern_wtype_info *t = kern_wtype_info(type);
+        const size_t nb = kern_row_bytes(type, N_ROW);
+        ASSERT(nb > 0 && nb <= sizeof q);
+        double worst = 0.0; // largest error / bound
+        for (int k = 0; k < N_KIND; k++) {
+            rng_init3(&r, 13, (uint64_t)type, (uint64_t)k);
+            quant_test_row(x, N_ROW, k, &r);
+            memset(q, 0xa5, sizeof q); // every byte of every block must be written
+            quant_quantize_row(type, q, x, N_ROW);
+            memset(q2, 0x5a, sizeof q2);
+            quant_quantize_row(type, q2, x, N_ROW);
+            ASSERT_MEM_EQ(q, q2, nb);
+            quant_dequantize_row(type, y, q, N_ROW);
+            for (int i = 0; i < N_ROW; i++) {
+                const int b0 = i - i % t->block_elems;
+                const double bound = quant_bound(type, x + b0, i - b0);
+                const double e = fabs((double)y[i] - (double)x[i]);
+                if (!(e <= bound))
+                    TEST_FAIL_("%s, row kind %d, value %d: %.9g -> %.9g, error %.3g > bound %.3g",
+                               t->name, k, i, x[i], y[i], e, bound);
+                if (bound > 0) worst = fmax(worst, e / bound);
+            }
+            // quantise -> dequantise -> quantise: the same blocks, the same values
+            quant_quantize_row(type, q2, y, N_ROW);
+            if (memcmp(q, q2, nb) != 0) {
+                size_t b = 0;
+                while (q[b] == q2[b])
+                    b++;
+                TEST_FAIL_("%s, row kind %d: requantising the dequantised row changed byte %zu "
+                           "(block %zu)",
+                           t->name, k, b, b / (size_t)t->block_bytes);
+            }
+            quant_dequantize_row(type, y2, q2, N_ROW);
+            ASSERT_MEM_EQ(y, y2, sizeof y);
+        }
+        fprintf(stderr, "  %-7s worst error / bound %.3f\n", t->name, worst);
+        ASSERT(worst > 0.2); // the bound is not vacuous: some value comes near it
+    }
+}
+
+// The error of a normal row shrinks with the bits per value (sanity of the scale choices):
+// RMS error relative to the RMS value, per type (a uniform step h gives h/sqrt(12); Q4_0 on a
+// normal block of 32: h = max|x|/8 ~ 0.27 sigma, 0.08).
+TEST(quantize_rms_error) {
+    enum { N_ROW = 8192 };
+    static float x[N_ROW], y[N_ROW];
+    static uint8_t q[N_ROW * 2];
+    struct rng r;
+    rng_init(&r, 99);
+    for (int i = 0; i < N_ROW; i++)
+        x[i] = (float)rng_normal(&r);
+    static const struct {
+        int type;
+        double max_rel; // RMS error / RMS value at most
+    } k[] = {{KERN_W_Q2_K, 0.36},  {KERN_W_Q3_K, 0.19},    {KERN_W_Q4_0, 0.10},
+             {KERN_W_Q4_1, 0.095}, {KERN_W_IQ4_NL, 0.095}, {KERN_W_IQ4_XS, 0.095},
+             {KERN_W_Q4_K, 0.095}, {KERN_W_Q5_0, 0.052},   {KERN_W_Q5_1, 0.046},
+             {KERN_W_Q5_K, 0.046}, {KERN_W_Q6_K, 0.023}}; // about 1.2x the measured values
+    for (size_t t = 0; t < sizeof k / sizeof k[0]; t++) {
+        quant_quantize_row(k[t].type, q, x, N_ROW);
+        quant_dequantize_row(k[t].type, y, q, N_ROW);
+        double se = 0.0, sx = 0.0;
+        for (int i = 0; i < N_ROW; i++) {
+            se += ((double)y[i] - x[i]) * ((double)y[i] - x[i]);
+            sx += (double)x[i] * x[i];
+        }
+        const double rel = sqrt(se / sx);
+        fprintf(stderr, "  %-7s RMS error / RMS value %.4f\n", kern_wtype_info(k[t].type)->name,
+                rel);
+        ASSERT_LE(rel, k[t].max_rel);
+    }
 }
