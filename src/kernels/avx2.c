@@ -444,8 +444,8 @@ AVX2_INLINE void q_blk(int type, const char *blk, const struct qd_emit *e) {
 
 // At most AVX2_FUSED_TB tokens: each block of the RB rows decoded in registers and FMA'd at
 // once (qd_put16) into the RB x TB accumulators, then hsum8 — the chunk buffer's chain.
-AVX2_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w,
-                         size_t rb, const float *x, int64_t n_in, int64_t r, int64_t S) {
+AVX2_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                         const float *x, int64_t n_in, int64_t r, int64_t S) {
     const struct qd_type *qt = &qd_types[type];
     const int elems = qt->elems, bytes = qt->bytes, every = bytes >= 64 ? 1 : 4;
     __m256 acc[4][3];
@@ -483,8 +483,8 @@ AVX2_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const 
             y[b * ldy + r + a * S] = hsum8(acc[a][b]);
 }
 
-AVX2_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x, int64_t n_in,
-                      int64_t n_tok, int64_t r0, int64_t r1) {
+AVX2_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
+                           int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
     if (n_tok <= 0 || r1 <= r0) return;
     const struct qd_type *qt = &qd_types[type];
     const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
