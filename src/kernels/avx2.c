@@ -22,6 +22,36 @@ const struct kern_ops *kern_avx2(void) { return NULL; }
 #include "kernels/mm_order.h"
 #include "kernels/types.h"
 
+// Where qdecode_simd.h's decoders put 16 decoded weights q·dl − ml (int8 → F32 and q·dl are
+// exact), as two 8-lane halves: stored at dst + off (acc NULL), or FMA'd at once into
+// acc[a][b] for the TB tokens (the fused path, q_fused) — the same two FMAs, in column
+// order, as the chunk buffer's loop.
+struct qd_emit {
+    float *dst;
+    __m256 (*acc)[3];
+    const float *const *xs;
+    int a, TB;
+    int64_t col;
+};
+static inline __attribute__((always_inline)) void qd_put16(const struct qd_emit *e, int off,
+                                                           __m128i q, float dl, float ml) {
+    const __m256 d = _mm256_set1_ps(dl), m = _mm256_set1_ps(ml);
+    const __m256 w0 = _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)), d, m);
+    const __m256 w1 =
+        _mm256_fmsub_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(q, 8))), d, m);
+    if (!e->acc) {
+        _mm256_storeu_ps(e->dst + off, w0);
+        _mm256_storeu_ps(e->dst + off + 8, w1);
+        return;
+    }
+    for (int b = 0; b < e->TB; b++) {
+        const float *xb = e->xs[b] + e->col + off;
+        e->acc[e->a][b] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xb), e->acc[e->a][b]);
+        e->acc[e->a][b] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xb + 8), e->acc[e->a][b]);
+    }
+}
+#include "kernels/qdecode_simd.h"
+
 #define AVX2_INLINE         static inline __attribute__((always_inline))
 // Software prefetch distance (bytes ahead in each weight row). With 4 rows streamed at once
 // the hardware prefetcher alone left 20-40 % of the bandwidth unused here (docs/PERFORMANCE.md).
@@ -296,6 +326,208 @@ static void avx2_matmul_q8_0(float *y, int64_t ldy, const void *w, const float *
     mm_generic(KERN_W_Q8_0, y, ldy, w, x, n_in, n_tok, r0, r1);
 }
 
+// ---- block-quantized types, exact path (issue 13 item 1)
+// As avx512.c: a chunk of AVX2_QCH columns of the 4 (or 1) rows is decoded to F32 (the
+// values quant_dequantize_row gives, qdecode_simd.h) into an L1 buffer, then each block of
+// up to 3 tokens runs its FMAs over it; the accumulators of up to AVX2_QTG tokens wait in a
+// stack buffer between chunks. Each y[t][r] is the F32 path's chain (one 8-lane FMA per 8
+// columns in column order, then hsum8), whatever the chunking, grouping or row blocking.
+#define AVX2_QCH 512 // columns decoded per pass (a multiple of 256)
+#define AVX2_QTG 12  // tokens whose accumulators are kept per pass over the weights
+
+AVX2_INLINE void q_fma(int RB, int TB, __m256 *accbuf, const float *wbuf, const float *const *xs,
+                       int64_t c0, int64_t len, int first, int last, float *y, int64_t ldy,
+                       int64_t r, int64_t S, int64_t t) {
+    __m256 acc[4][3];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = first ? _mm256_setzero_ps() : accbuf[a * AVX2_QTG + b];
+    for (int64_t i = 0; i < len; i += 8) {
+        __m256 xv[3];
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            xv[b] = _mm256_loadu_ps(xs[b] + c0 + i);
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            const __m256 wv = _mm256_load_ps(wbuf + a * AVX2_QCH + i);
+#pragma GCC unroll 3
+            for (int b = 0; b < TB; b++)
+                acc[a][b] = _mm256_fmadd_ps(wv, xv[b], acc[a][b]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++) {
+            if (last)
+                y[(t + b) * ldy + r + a * S] = hsum8(acc[a][b]);
+            else
+                accbuf[a * AVX2_QTG + b] = acc[a][b];
+        }
+}
+
+static void q_fma_any(int RB, int TB, __m256 *accbuf, const float *wbuf, const float *const *xs,
+                      int64_t c0, int64_t len, int first, int last, float *y, int64_t ldy,
+                      int64_t r, int64_t S, int64_t t) {
+    if (RB == 4) {
+        if (TB == 3)
+            q_fma(4, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else if (TB == 2)
+            q_fma(4, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else
+            q_fma(4, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+    } else {
+        if (TB == 3)
+            q_fma(1, 3, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else if (TB == 2)
+            q_fma(1, 2, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+        else
+            q_fma(1, 1, accbuf, wbuf, xs, c0, len, first, last, y, ldy, r, S, t);
+    }
+}
+
+// All tokens for the RB rows r + a·S of a block-quantized type.
+static void q_rows(const struct qd_type *qt, int RB, float *y, int64_t ldy, const char *w,
+                   size_t rb, const float *x, int64_t n_in, int64_t n_tok, int64_t r, int64_t S) {
+    float wbuf[4 * AVX2_QCH] __attribute__((aligned(32)));
+    __m256 accbuf[4 * AVX2_QTG];
+    const char *rows[4];
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+    for (int64_t t0 = 0; t0 < n_tok; t0 += AVX2_QTG) {
+        const int64_t ng = JANUS_MIN_I64(n_tok - t0, AVX2_QTG);
+        for (int64_t c0 = 0; c0 < n_in; c0 += AVX2_QCH) {
+            const int64_t len = JANUS_MIN_I64(n_in - c0, AVX2_QCH);
+            const int64_t k0 = c0 / qt->elems, nb = len / qt->elems;
+            const size_t b0 = (size_t)k0 * qt->bytes, b1 = (size_t)(k0 + nb) * qt->bytes;
+            for (int a = 0; a < RB; a++) {
+                for (size_t o = b0; o < b1; o += 64) {
+                    _mm_prefetch(rows[a] + o + AVX2_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(rows[a] + o + AVX2_PREFETCH_L2, _MM_HINT_T1);
+                }
+                qt->run(wbuf + a * AVX2_QCH, rows[a], k0, nb);
+            }
+            const int first = c0 == 0, last = c0 + len >= n_in;
+            for (int64_t t = t0; t < t0 + ng; t += 3) { // blocks of 3, then the 1-2 left
+                const int tb = (int)JANUS_MIN_I64(3, t0 + ng - t);
+                const float *xs[3];
+                for (int b = 0; b < tb; b++)
+                    xs[b] = x + (t + b) * n_in;
+                q_fma_any(RB, tb, accbuf + (t - t0), wbuf, xs, c0, len, first, last, y, ldy, r, S,
+                          t);
+            }
+        }
+    }
+}
+
+// One block of a block type to e (qdecode_simd.h's decoder).
+AVX2_INLINE void q_blk(int type, const char *blk, const struct qd_emit *e) {
+    switch (type) {
+    case KERN_W_Q4_0: qd_q4_0(e, (const struct block_q4_0 *)blk); break;
+    case KERN_W_Q4_1: qd_q4_1(e, (const struct block_q4_1 *)blk); break;
+    case KERN_W_Q5_0: qd_q5_0(e, (const struct block_q5_0 *)blk); break;
+    case KERN_W_Q5_1: qd_q5_1(e, (const struct block_q5_1 *)blk); break;
+    case KERN_W_Q2_K: qd_q2_K(e, (const struct block_q2_K *)blk); break;
+    case KERN_W_Q3_K: qd_q3_K(e, (const struct block_q3_K *)blk); break;
+    case KERN_W_Q4_K: qd_q4_K(e, (const struct block_q4_K *)blk); break;
+    case KERN_W_Q5_K: qd_q5_K(e, (const struct block_q5_K *)blk); break;
+    case KERN_W_Q6_K: qd_q6_K(e, (const struct block_q6_K *)blk); break;
+    case KERN_W_IQ4_NL: qd_iq4_nl(e, (const struct block_iq4_nl *)blk); break;
+    default: qd_iq4_xs(e, (const struct block_iq4_xs *)blk); break;
+    }
+}
+
+// Most tokens of the fused path (16 ymm registers: beyond, the chunk buffer is faster).
+#define AVX2_FUSED_TB 2
+
+// At most AVX2_FUSED_TB tokens: each block of the RB rows decoded in registers and FMA'd at
+// once (qd_put16) into the RB x TB accumulators, then hsum8 — the chunk buffer's chain.
+AVX2_INLINE void q_fused(int type, int RB, int TB, float *y, int64_t ldy, const char *w, size_t rb,
+                         const float *x, int64_t n_in, int64_t r, int64_t S) {
+    const struct qd_type *qt = &qd_types[type];
+    const int elems = qt->elems, bytes = qt->bytes, every = bytes >= 64 ? 1 : 4;
+    __m256 acc[4][3];
+    const char *rows[4];
+    const float *xs[3];
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+        rows[a] = w + (size_t)(r + a * S) * rb;
+#pragma GCC unroll 3
+    for (int b = 0; b < TB; b++)
+        xs[b] = x + b * n_in;
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            acc[a][b] = _mm256_setzero_ps();
+    const int64_t nb = n_in / elems;
+    for (int64_t k = 0; k < nb; k++) {
+#pragma GCC unroll 4
+        for (int a = 0; a < RB; a++) {
+            const char *blk = rows[a] + (size_t)k * bytes;
+            if (k % every == 0)
+                for (int o = 0; o < bytes * every; o += 64) {
+                    _mm_prefetch(blk + o + AVX2_PREFETCH, _MM_HINT_T0);
+                    _mm_prefetch(blk + o + AVX2_PREFETCH_L2, _MM_HINT_T1);
+                }
+            const struct qd_emit e = {.acc = acc, .xs = xs, .a = a, .TB = TB, .col = k * elems};
+            q_blk(type, blk, &e);
+        }
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < RB; a++)
+#pragma GCC unroll 3
+        for (int b = 0; b < TB; b++)
+            y[b * ldy + r + a * S] = hsum8(acc[a][b]);
+}
+
+AVX2_INLINE void q_generic(int type, float *y, int64_t ldy, const void *w, const float *x,
+                           int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {
+    if (n_tok <= 0 || r1 <= r0) return;
+    const struct qd_type *qt = &qd_types[type];
+    const size_t rb = (size_t)(n_in / qt->elems) * (size_t)qt->bytes;
+    const struct mm_order o = mm_order_streams(r0, r1, 4);
+    if (n_tok <= AVX2_FUSED_TB) {
+        for (int64_t j = 0; j < o.n_blocks; j++) {
+            if (n_tok == 2)
+                q_fused(type, 4, 2, y, ldy, (const char *)w, rb, x, n_in, r0 + j, o.stride);
+            else
+                q_fused(type, 4, 1, y, ldy, (const char *)w, rb, x, n_in, r0 + j, o.stride);
+        }
+        for (int64_t r = o.rest; r < r1; r++) {
+            if (n_tok == 2)
+                q_fused(type, 1, 2, y, ldy, (const char *)w, rb, x, n_in, r, 0);
+            else
+                q_fused(type, 1, 1, y, ldy, (const char *)w, rb, x, n_in, r, 0);
+        }
+        return;
+    }
+    for (int64_t j = 0; j < o.n_blocks; j++)
+        q_rows(qt, 4, y, ldy, (const char *)w, rb, x, n_in, n_tok, r0 + j, o.stride);
+    for (int64_t r = o.rest; r < r1; r++)
+        q_rows(qt, 1, y, ldy, (const char *)w, rb, x, n_in, n_tok, r, 0);
+}
+
+#define Q_MATMUL(NAME, TYPE)                                                                       \
+    static void avx2_matmul_##NAME(float *y, int64_t ldy, const void *w, const float *x,           \
+                                   int64_t n_in, int64_t n_tok, int64_t r0, int64_t r1) {          \
+        q_generic(TYPE, y, ldy, w, x, n_in, n_tok, r0, r1);                                        \
+    }
+Q_MATMUL(q4_0, KERN_W_Q4_0)
+Q_MATMUL(q4_1, KERN_W_Q4_1)
+Q_MATMUL(q5_0, KERN_W_Q5_0)
+Q_MATMUL(q5_1, KERN_W_Q5_1)
+Q_MATMUL(q2_K, KERN_W_Q2_K)
+Q_MATMUL(q3_K, KERN_W_Q3_K)
+Q_MATMUL(q4_K, KERN_W_Q4_K)
+Q_MATMUL(q5_K, KERN_W_Q5_K)
+Q_MATMUL(q6_K, KERN_W_Q6_K)
+Q_MATMUL(iq4_nl, KERN_W_IQ4_NL)
+Q_MATMUL(iq4_xs, KERN_W_IQ4_XS)
+#undef Q_MATMUL
+
 // ---- vector ops
 
 static float avx2_dot(const float *a, const float *b, int64_t n) {
@@ -555,7 +787,18 @@ static const struct kern_ops avx2_ops = {
     .matmul = {[KERN_W_F32] = avx2_matmul_f32,
                [KERN_W_F16] = avx2_matmul_f16,
                [KERN_W_BF16] = avx2_matmul_bf16,
-               [KERN_W_Q8_0] = avx2_matmul_q8_0},
+               [KERN_W_Q8_0] = avx2_matmul_q8_0,
+               [KERN_W_Q4_0] = avx2_matmul_q4_0,
+               [KERN_W_Q4_1] = avx2_matmul_q4_1,
+               [KERN_W_Q5_0] = avx2_matmul_q5_0,
+               [KERN_W_Q5_1] = avx2_matmul_q5_1,
+               [KERN_W_Q2_K] = avx2_matmul_q2_K,
+               [KERN_W_Q3_K] = avx2_matmul_q3_K,
+               [KERN_W_Q4_K] = avx2_matmul_q4_K,
+               [KERN_W_Q5_K] = avx2_matmul_q5_K,
+               [KERN_W_Q6_K] = avx2_matmul_q6_K,
+               [KERN_W_IQ4_NL] = avx2_matmul_iq4_nl,
+               [KERN_W_IQ4_XS] = avx2_matmul_iq4_xs},
     .rmsnorm = avx2_rmsnorm,
     .softmax = avx2_softmax,
     .swiglu = avx2_swiglu,

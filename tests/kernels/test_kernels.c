@@ -3,15 +3,20 @@
 // tolerances; matmul results must also be bit-identical for any row partition [r0, r1) and
 // any n_tok (a token's output does not depend on the other tokens of the call), which is
 // what makes the gate thread-count independent (SPEC §3). A double-precision oracle on the
-// unquantized weights bounds each type's quantization error.
+// unquantized weights bounds each type's quantization error. The block-quantized types of the
+// exact path (issue 13 item 1) run on random valid blocks: SIMD vs reference and vs a double
+// oracle on the decoded weights, the same invariances, and unit-vector products that must
+// return each decoded weight (quant_dequantize_row's value) exactly.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "base/base.h"
 #include "base/rng.h"
 #include "kernels/kernels.h"
+#include "kernels/quant.h"
 #include "kernels/types.h"
 
 // ---- helpers
@@ -38,10 +43,7 @@ static void for_each_simd(void (*fn)(const struct kern_ops *)) {
     TEST(name) { for_each_simd(name##_with); }                                                     \
     static void name##_with(const struct kern_ops *k)
 
-static const char *wtype_name(int t) {
-    static const char *names[] = {"f32", "f16", "bf16", "q8_0"};
-    return names[t];
-}
+static const char *wtype_name(int t) { return kern_wtype_info(t)->name; }
 
 static size_t wtype_row_bytes(int t, int64_t n_in) {
     if (t == KERN_W_F32) return (size_t)n_in * 4;
@@ -112,6 +114,62 @@ static struct cmp compare(const float *a, const float *b, const double *bound, i
 
 // ---- matmul
 
+// The invariances of every table's matmul for weights wt of type t, given its full-range
+// result y_all (n_tok rows of ldy): three row pieces give the same bits, each token alone gives
+// its bits inside the batch, a partial range leaves the other rows alone. Returns the failures.
+static int check_invariance(const struct kern_ops *k, int t, const void *wt, const float *x,
+                            int64_t n_out, int64_t n_in, int64_t n_tok, int64_t ldy,
+                            const float *y_avx, struct rng *g) {
+    float *y_part = malloc(sizeof(float) * n_tok * ldy);
+    float *y_one = malloc(sizeof(float) * ldy);
+    int fails = 0;
+    // Partition invariance: three random pieces give bit-identical rows.
+    int64_t a = rng_below(g, (uint32_t)n_out + 1), b = rng_below(g, (uint32_t)n_out + 1);
+    if (a > b) {
+        int64_t s = a;
+        a = b;
+        b = s;
+    }
+    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, b, n_out);
+    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, 0, a);
+    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, a, b);
+    for (int64_t tt = 0; tt < n_tok; tt++)
+        if (memcmp(y_part + tt * ldy, y_avx + tt * ldy, sizeof(float) * n_out) != 0) {
+            test_fail(__FILE__, __LINE__, "%s: rows split [0,%lld)[%lld,%lld)[%lld,%lld) differ",
+                      wtype_name(t), (long long)a, (long long)a, (long long)b, (long long)b,
+                      (long long)n_out);
+            fails++;
+            break;
+        }
+    // Token invariance: each token alone gives the same bits as inside the batch.
+    for (int64_t tt = 0; tt < n_tok; tt++) {
+        k->matmul[t](y_one, ldy, wt, x + tt * n_in, n_in, 1, 0, n_out);
+        if (memcmp(y_one, y_avx + tt * ldy, sizeof(float) * n_out) != 0) {
+            test_fail(__FILE__, __LINE__, "%s: token %lld alone differs from batch of %lld",
+                      wtype_name(t), (long long)tt, (long long)n_tok);
+            fails++;
+            break;
+        }
+    }
+    // A partial range leaves the other rows alone.
+    if (n_out >= 3) {
+        for (int64_t i = 0; i < n_tok * ldy; i++)
+            y_part[i] = NAN;
+        k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, 1, n_out - 1);
+        for (int64_t tt = 0; tt < n_tok; tt++) {
+            if (!isnan(y_part[tt * ldy]) || !isnan(y_part[tt * ldy + n_out - 1]) ||
+                memcmp(y_part + tt * ldy + 1, y_avx + tt * ldy + 1, sizeof(float) * (n_out - 2))) {
+                test_fail(__FILE__, __LINE__, "%s: partial range [1,%lld) wrong", wtype_name(t),
+                          (long long)(n_out - 1));
+                fails++;
+                break;
+            }
+        }
+    }
+    free(y_part), free(y_one);
+    return fails;
+}
+
 // One random case: the SIMD table vs reference over the full row range, vs the double oracle, and
 // partition / n_tok invariance. Returns 0 on success (failures reported via test_fail).
 static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int64_t n_in,
@@ -122,8 +180,6 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
     float *x = malloc(sizeof(float) * n_tok * n_in);
     float *y_ref = malloc(sizeof(float) * n_tok * ldy);
     float *y_avx = malloc(sizeof(float) * n_tok * ldy);
-    float *y_part = malloc(sizeof(float) * n_tok * ldy);
-    float *y_one = malloc(sizeof(float) * ldy);
     double *bound = malloc(sizeof(double) * n_tok * ldy);
     double q_num = 0, q_den = 0; // quantization error vs Σ_i (w_i x_i)² (see below)
     fill_normal(g, w, n_out * n_in, 0.5);
@@ -132,7 +188,7 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
     int fails = 0;
 
     for (int64_t i = 0; i < n_tok * ldy; i++)
-        y_ref[i] = y_avx[i] = y_part[i] = NAN;
+        y_ref[i] = y_avx[i] = NAN;
     kern_ref()->matmul[t](y_ref, ldy, wt, x, n_in, n_tok, 0, n_out);
     k->matmul[t](y_avx, ldy, wt, x, n_in, n_tok, 0, n_out);
 
@@ -192,58 +248,15 @@ static int check_matmul_case(const struct kern_ops *k, int t, int64_t n_out, int
         fails++;
     }
 
-    // Partition invariance: three random pieces give bit-identical rows.
-    int64_t a = rng_below(g, (uint32_t)n_out + 1), b = rng_below(g, (uint32_t)n_out + 1);
-    if (a > b) {
-        int64_t s = a;
-        a = b;
-        b = s;
-    }
-    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, b, n_out);
-    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, 0, a);
-    k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, a, b);
-    for (int64_t tt = 0; tt < n_tok; tt++)
-        if (memcmp(y_part + tt * ldy, y_avx + tt * ldy, sizeof(float) * n_out) != 0) {
-            test_fail(__FILE__, __LINE__, "%s: rows split [0,%lld)[%lld,%lld)[%lld,%lld) differ",
-                      wtype_name(t), (long long)a, (long long)a, (long long)b, (long long)b,
-                      (long long)n_out);
-            fails++;
-            break;
-        }
-    // Token invariance: each token alone gives the same bits as inside the batch.
-    for (int64_t tt = 0; tt < n_tok; tt++) {
-        k->matmul[t](y_one, ldy, wt, x + tt * n_in, n_in, 1, 0, n_out);
-        if (memcmp(y_one, y_avx + tt * ldy, sizeof(float) * n_out) != 0) {
-            test_fail(__FILE__, __LINE__, "%s: token %lld alone differs from batch of %lld",
-                      wtype_name(t), (long long)tt, (long long)n_tok);
-            fails++;
-            break;
-        }
-    }
-    // A partial range leaves the other rows alone.
-    if (n_out >= 3) {
-        for (int64_t i = 0; i < n_tok * ldy; i++)
-            y_part[i] = NAN;
-        k->matmul[t](y_part, ldy, wt, x, n_in, n_tok, 1, n_out - 1);
-        for (int64_t tt = 0; tt < n_tok; tt++) {
-            if (!isnan(y_part[tt * ldy]) || !isnan(y_part[tt * ldy + n_out - 1]) ||
-                memcmp(y_part + tt * ldy + 1, y_avx + tt * ldy + 1, sizeof(float) * (n_out - 2))) {
-                test_fail(__FILE__, __LINE__, "%s: partial range [1,%lld) wrong", wtype_name(t),
-                          (long long)(n_out - 1));
-                fails++;
-                break;
-            }
-        }
-    }
-    free(w), free(wq), free(x), free(y_ref), free(y_avx), free(y_part), free(y_one);
-    free(bound), free(wt);
+    fails += check_invariance(k, t, wt, x, n_out, n_in, n_tok, ldy, y_avx, g);
+    free(w), free(wq), free(x), free(y_ref), free(y_avx), free(bound), free(wt);
     return fails;
 }
 
 SIMD_TEST(matmul_random_shapes_every_type) {
     struct rng g;
     rng_init(&g, 42);
-    for (int t = 0; t < KERN_W_COUNT; t++) {
+    for (int t = 0; t <= KERN_W_Q8_0; t++) {
         for (int it = 0; it < 60; it++) {
             int64_t n_out = 1 + rng_below(&g, 37);
             int64_t n_in = t == KERN_W_Q8_0 ? 32 * (1 + rng_below(&g, 12)) : 1 + rng_below(&g, 300);
@@ -259,7 +272,7 @@ SIMD_TEST(matmul_edge_shapes) {
     // n_in around the 8-lane chunk and 32-value block boundaries; one row; one token;
     // token counts around the 3- and 6-token blockings; model-like rows.
     const int64_t n_ins[] = {1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 1024};
-    for (int t = 0; t < KERN_W_COUNT; t++) {
+    for (int t = 0; t <= KERN_W_Q8_0; t++) {
         for (size_t i = 0; i < JANUS_ARRAY_SIZE(n_ins); i++) {
             int64_t n_in = n_ins[i];
             if (t == KERN_W_Q8_0 && n_in % 32) continue;
@@ -279,6 +292,202 @@ SIMD_TEST(matmul_zero_rows_or_tokens) {
     }
     for (int i = 0; i < 4; i++)
         ASSERT_EQ(y[i], 5);
+}
+
+// ---- block-quantized types, exact path (issue 13 item 1)
+
+static const int quant_types[] = {KERN_W_Q4_0, KERN_W_Q4_1,   KERN_W_Q5_0,  KERN_W_Q5_1,
+                                  KERN_W_Q2_K, KERN_W_Q3_K,   KERN_W_Q4_K,  KERN_W_Q5_K,
+                                  KERN_W_Q6_K, KERN_W_IQ4_NL, KERN_W_IQ4_XS};
+
+// Byte offsets of the F16 fields (d, and dmin/m where the type has one; -1: none) of a block.
+static void f16_fields(int t, int *o1, int *o2) {
+    *o2 = -1;
+    switch (t) {
+    case KERN_W_Q4_1:
+        *o1 = offsetof(struct block_q4_1, d), *o2 = offsetof(struct block_q4_1, m);
+        break;
+    case KERN_W_Q5_1:
+        *o1 = offsetof(struct block_q5_1, d), *o2 = offsetof(struct block_q5_1, m);
+        break;
+    case KERN_W_Q2_K:
+        *o1 = offsetof(struct block_q2_K, d), *o2 = offsetof(struct block_q2_K, dmin);
+        break;
+    case KERN_W_Q3_K: *o1 = offsetof(struct block_q3_K, d); break;
+    case KERN_W_Q4_K:
+        *o1 = offsetof(struct block_q4_K, d), *o2 = offsetof(struct block_q4_K, dmin);
+        break;
+    case KERN_W_Q5_K:
+        *o1 = offsetof(struct block_q5_K, d), *o2 = offsetof(struct block_q5_K, dmin);
+        break;
+    case KERN_W_Q6_K: *o1 = offsetof(struct block_q6_K, d); break;
+    default: *o1 = 0; break; // Q4_0, Q5_0, IQ4_NL, IQ4_XS: d first
+    }
+}
+
+// A finite F16 scale: mostly model-like, also any finite bit pattern, the extremes (±65504,
+// the smallest subnormals) and zero.
+static uint16_t random_scale(struct rng *g) {
+    const uint32_t k = rng_below(g, 20);
+    const uint16_t sign = (uint16_t)(rng_below(g, 4) == 0 ? 0x8000 : 0);
+    if (k < 10) return fp32_to_fp16((float)(fabs(rng_normal(g)) * 0.02)) | sign;
+    if (k < 14) {
+        uint16_t h = (uint16_t)rng_u64(g);
+        return (h & 0x7C00) == 0x7C00 ? (uint16_t)(h & ~0x4000) : h; // no inf / NaN
+    }
+    if (k < 16) return 0x7BFF | sign;                              // 65504
+    if (k < 18) return (uint16_t)(1 + rng_below(g, 0x3FF)) | sign; // subnormal
+    return sign;                                                   // ±0
+}
+
+// n_out rows of n_in values (a multiple of the block size) of random valid blocks of type t:
+// random quant bytes, scales from random_scale, 1 block in 20 all zero. Caller frees.
+static void *random_blocks(int t, int64_t n_out, int64_t n_in, struct rng *g) {
+    const struct kern_wtype_info *in = kern_wtype_info(t);
+    const int64_t nb = n_out * (n_in / in->block_elems);
+    uint8_t *buf = malloc((size_t)(nb * in->block_bytes) + 64);
+    int o1, o2;
+    f16_fields(t, &o1, &o2);
+    for (int64_t k = 0; k < nb; k++) {
+        uint8_t *b = buf + k * in->block_bytes;
+        for (int i = 0; i < in->block_bytes; i++)
+            b[i] = (uint8_t)rng_u64(g);
+        if (rng_below(g, 20) == 0) {
+            memset(b, 0, (size_t)in->block_bytes);
+            continue;
+        }
+        uint16_t h = random_scale(g);
+        memcpy(b + o1, &h, 2);
+        if (o2 >= 0) {
+            h = random_scale(g);
+            memcpy(b + o2, &h, 2);
+        }
+    }
+    return buf;
+}
+
+// The decoded weights (quant_dequantize_row, the specification) of n_out rows. Caller frees.
+static float *decode_rows(int t, const void *wt, int64_t n_out, int64_t n_in) {
+    float *wq = malloc(sizeof(float) * n_out * n_in);
+    const size_t rb = kern_row_bytes(t, n_in);
+    for (int64_t r = 0; r < n_out; r++)
+        quant_dequantize_row(t, wq + r * n_in, (const char *)wt + rb * r, n_in);
+    return wq;
+}
+
+// One random case of a block type: the SIMD table vs the reference and vs a double oracle
+// on the decoded weights, each within the F32 dot-product error bound for the sum length
+// (γ_n Σ|w x| per result, twice that between two F32 results), then the invariances.
+static int check_quant_case(const struct kern_ops *k, int t, int64_t n_out, int64_t n_in,
+                            int64_t n_tok, struct rng *g) {
+    const int64_t ldy = n_out + (int64_t)rng_below(g, 3);
+    void *wt = random_blocks(t, n_out, n_in, g);
+    float *wq = decode_rows(t, wt, n_out, n_in);
+    float *x = malloc(sizeof(float) * n_tok * n_in);
+    float *y_ref = malloc(sizeof(float) * n_tok * ldy), *y = malloc(sizeof(float) * n_tok * ldy);
+    fill_normal(g, x, n_tok * n_in, 1.0);
+    for (int64_t i = 0; i < n_tok * ldy; i++)
+        y_ref[i] = y[i] = NAN;
+    kern_ref()->matmul[t](y_ref, ldy, wt, x, n_in, n_tok, 0, n_out);
+    k->matmul[t](y, ldy, wt, x, n_in, n_tok, 0, n_out);
+    int fails = 0;
+    for (int64_t tt = 0; tt < n_tok && !fails; tt++) {
+        for (int64_t r = 0; r < n_out && !fails; r++) {
+            double s_abs = 0, exact = 0;
+            for (int64_t i = 0; i < n_in; i++) {
+                const double p = (double)wq[r * n_in + i] * x[tt * n_in + i];
+                s_abs += fabs(p), exact += p;
+            }
+            const double gam = (double)(n_in + 2) * 0x1p-24 * s_abs;
+            const double v = y[tt * ldy + r], vr = y_ref[tt * ldy + r];
+            if (!(fabs(v - exact) <= gam) || !(fabs(v - vr) <= 2 * gam)) {
+                test_fail(__FILE__, __LINE__,
+                          "%s n_out=%lld n_in=%lld n_tok=%lld t=%lld r=%lld: simd %.9g ref %.9g "
+                          "exact %.9g (bound %.3g)",
+                          wtype_name(t), (long long)n_out, (long long)n_in, (long long)n_tok,
+                          (long long)tt, (long long)r, v, vr, exact, gam);
+                fails++;
+            }
+        }
+        for (int64_t r = n_out; r < ldy; r++)
+            if (!isnan(y[tt * ldy + r])) {
+                test_fail(__FILE__, __LINE__, "%s: wrote outside [0, n_out) at t=%lld r=%lld",
+                          wtype_name(t), (long long)tt, (long long)r);
+                fails++;
+            }
+    }
+    if (!fails) fails += check_invariance(k, t, wt, x, n_out, n_in, n_tok, ldy, y, g);
+    free(wt), free(wq), free(x), free(y_ref), free(y);
+    return fails;
+}
+
+SIMD_TEST(matmul_quant_random_vs_ref) {
+    struct rng g;
+    rng_init(&g, 1313);
+    for (size_t q = 0; q < JANUS_ARRAY_SIZE(quant_types); q++) {
+        const int t = quant_types[q], be = kern_wtype_info(t)->block_elems;
+        for (int it = 0; it < 24; it++) {
+            const int64_t n_out = 1 + rng_below(&g, 37);
+            const int64_t n_in = be * (1 + (int64_t)rng_below(&g, be == 32 ? 40 : 5));
+            const int64_t n_tok = 1 + rng_below(&g, 20);
+            if (check_quant_case(k, t, n_out, n_in, n_tok, &g)) {
+                printf("  (type %s, case %d)\n", wtype_name(t), it);
+                return;
+            }
+        }
+        // Every token count 1..20 (token blocks and groups), several decoded chunks, rows
+        // around the 4-stream blocking; then many tokens (several token groups).
+        for (int64_t n_tok = 1; n_tok <= 20; n_tok++)
+            if (check_quant_case(k, t, 1 + n_tok % 9, be == 32 ? 1088 : 1280, n_tok, &g)) return;
+        if (check_quant_case(k, t, 13, 1536, 53, &g)) return;
+    }
+}
+
+// Exactness of the unpacking, independent of the summation order: the product with the unit
+// vectors e_i (n_in tokens in one call, and single-token calls) is each decoded weight.
+SIMD_TEST(matmul_quant_unit_vectors_give_decoded_weights) {
+    struct rng g;
+    rng_init(&g, 1314);
+    for (size_t q = 0; q < JANUS_ARRAY_SIZE(quant_types); q++) {
+        const int t = quant_types[q], be = kern_wtype_info(t)->block_elems;
+        for (int it = 0; it < 6; it++) {
+            const int64_t n_out = 1 + rng_below(&g, 6);
+            const int64_t n_in = it == 0 ? be : be * (1 + (int64_t)rng_below(&g, 1024 / be));
+            void *wt = random_blocks(t, n_out, n_in, &g);
+            float *wq = decode_rows(t, wt, n_out, n_in);
+            float *e = calloc((size_t)(n_in * n_in), sizeof(float));
+            float *y = malloc(sizeof(float) * n_in * n_out);
+            for (int64_t i = 0; i < n_in; i++)
+                e[i * n_in + i] = 1.0f;
+            k->matmul[t](y, n_out, wt, e, n_in, n_in, 0, n_out);
+            int bad = 0;
+            for (int64_t i = 0; i < n_in && !bad; i++)
+                for (int64_t r = 0; r < n_out && !bad; r++)
+                    if (y[i * n_out + r] != wq[r * n_in + i]) {
+                        test_fail(__FILE__, __LINE__,
+                                  "%s n_in=%lld: weight (%lld, %lld) %.9g, "
+                                  "decoded %.9g",
+                                  wtype_name(t), (long long)n_in, (long long)r, (long long)i,
+                                  y[i * n_out + r], wq[r * n_in + i]);
+                        bad = 1;
+                    }
+            for (int j = 0; j < 8 && !bad; j++) {
+                const int64_t i = rng_below(&g, (uint32_t)n_in);
+                k->matmul[t](y, n_out, wt, e + i * n_in, n_in, 1, 0, n_out);
+                for (int64_t r = 0; r < n_out && !bad; r++)
+                    if (y[r] != wq[r * n_in + i]) {
+                        test_fail(__FILE__, __LINE__,
+                                  "%s one token: weight (%lld, %lld) %.9g, "
+                                  "decoded %.9g",
+                                  wtype_name(t), (long long)r, (long long)i, y[r],
+                                  wq[r * n_in + i]);
+                        bad = 1;
+                    }
+            }
+            free(wt), free(wq), free(e), free(y);
+            if (bad) return;
+        }
+    }
 }
 
 // ---- vector ops
