@@ -1,7 +1,7 @@
 // Arithmetic peaks for `janus bench` (issue 13 targets: batched decode is held against the
 // lower of its bandwidth bound and its compute bound). Each peak is the multiply-add rate of
 // the instruction a numeric path's matrix products use, on registers only (16 independent
-// accumulator chains, no loads), over pool's threads, best of several timed passes — the
+// accumulator chains (ymm: 12), no loads), over pool's threads, best of several timed passes — the
 // way membw.h measures the read bandwidth:
 //   f32   — F32 FMA (AVX-512 16 lanes, AVX2 8 lanes, or scalar), the exact path;
 //   int8  — u8·s8 dot into int32: AVX-512 VNNI vpdpbusd (64 MACs), AVX-VNNI (32), or AVX2
