@@ -24,8 +24,8 @@ struct pool;
 // default every command, the C API and every MPI rank resolve it to. Accuracy of each and
 // the rules: docs/PERFORMANCE.md, "Numeric paths".
 enum linear_path { LINEAR_PATH_DEFAULT = 0, LINEAR_EXACT = 1, LINEAR_INT8 = 2, LINEAR_PATH_COUNT };
-#define LINEAR_PATH_DEFAULT_IS   LINEAR_EXACT
-#define LINEAR_PATH_DEFAULT_NAME "exact" // its name, for help texts (test_engine checks it)
+#define LINEAR_PATH_DEFAULT_IS   LINEAR_INT8
+#define LINEAR_PATH_DEFAULT_NAME "int8" // its name, for help texts (test_engine checks it)
 
 // "exact", "int8" (LINEAR_PATH_DEFAULT: the default's name); NULL outside the enum.
 const char *linear_path_name(int path);

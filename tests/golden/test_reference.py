@@ -5,7 +5,8 @@
 # must run on janus gen-model models of every architecture and type, where the engine
 # (`janus logits`) must agree with it within the fixtures' tolerances; and (issue 12 item 6)
 # on olmoe, deepseek2 attn_k_b/attn_v_b and linear/YaRN RoPE models within 3e-6, with
-# negative controls for each feature. Exit 1 on any failure.
+# negative controls for each feature. janus runs the exact numeric path (--matmul exact)
+# against the F32-activation reference. Exit 1 on any failure.
 # Env: JANUS_FIXTURES (default ../shared/fixtures), JANUS_BIN (default build/janus).
 # SPDX-License-Identifier: MIT
 import os
@@ -98,7 +99,7 @@ if os.path.exists(BIN):
                   f"{name}: finite logits over {n_vocab} tokens")
             # 4. the engine (janus logits) agrees with the reference on this model, within
             # the fixtures' tolerances (README §6: 1e-3; Q8_0 1e-1) and with the same argmax
-            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids))],
+            r = subprocess.run([BIN, "logits", "--matmul", "exact", "-m", path, "-t", ",".join(map(str, ids))],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 check(False, f"{name}: janus logits failed: {r.stderr.strip()}")
@@ -143,7 +144,7 @@ if os.path.exists(BIN):
                 continue
             model = models12[name] = reference.Model(path)
             want = model.forward(ids10)
-            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids10))],
+            r = subprocess.run([BIN, "logits", "--matmul", "exact", "-m", path, "-t", ",".join(map(str, ids10))],
                                capture_output=True, text=True)
             if r.returncode != 0:
                 check(False, f"{name}: janus logits failed: {r.stderr.strip()}")
@@ -162,7 +163,7 @@ if os.path.exists(BIN):
                                         - models12["deepseek2-split-f32"].forward(ids10))))
             check(d_ref <= 1e-9, f"reference: attn_kv_b and attn_k_b/attn_v_b files agree "
                   f"({d_ref:.1e})")
-            r = subprocess.run([BIN, "logits", "-m", path, "-t", ",".join(map(str, ids10))],
+            r = subprocess.run([BIN, "logits", "--matmul", "exact", "-m", path, "-t", ",".join(map(str, ids10))],
                                capture_output=True, text=True)
             got = np.array([float(v) for v in r.stdout.split()])
             d = float(np.max(np.abs(got - engine12["deepseek2-split-f32"])))

@@ -9,6 +9,7 @@
 #include "base/mem.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "engine/linear.h"
 #include "engine/stepper.h"
 #include "model/sampler.h"
 
@@ -308,7 +309,9 @@ static void run_kv(const struct model *m, int kv_type, const int32_t *toks, int 
                    const int32_t *forced, float *lg, int32_t *ids) {
     const int64_t V = m->hp.n_vocab;
     struct stepper st;
-    struct stepper_params sp = {.max_tokens = n, .n_seq = 1, .max_ctx = n + 9, .kv_type = kv_type};
+    // The exact numeric path: the KV types' accuracy is measured against F32 arithmetic.
+    struct stepper_params sp = {
+        .max_tokens = n, .n_seq = 1, .max_ctx = n + 9, .kv_type = kv_type, .matmul = LINEAR_EXACT};
     ASSERT_OK(stepper_init(&st, m, &sp));
     struct batch b;
     ASSERT_OK(batch_init(&b, n));

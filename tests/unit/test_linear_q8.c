@@ -133,7 +133,8 @@ TEST(int8_path_uses_quantised_activations) {
     const struct kern_ops k = table(1);
     struct linear_ctx c;
     linear_ctx_init(&c, &k, 1);
-    linear(&c, ex, n_out, &m.w, x, n_tok); // default path: exact
+    ASSERT_EQ(linear_ctx_set_path(&c, LINEAR_EXACT), JANUS_OK);
+    linear(&c, ex, n_out, &m.w, x, n_tok);
     ASSERT_EQ(linear_ctx_set_path(&c, LINEAR_INT8), JANUS_OK);
     ASSERT(linear_uses_q8(&c, KERN_W_Q8_0));
     ASSERT(!linear_uses_q8(&c, KERN_W_F32) && !linear_uses_q8(&c, KERN_W_F16));
