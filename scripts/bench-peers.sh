@@ -45,7 +45,7 @@ for r in json.load(sys.stdin):
     print(json.dumps({"engine": "ik_llama.cpp", "batch": 1, "decode_tok_s": r["avg_ts"]}))
 ' >> "$OUT/peers.jsonl"
   "$IK_BIN/llama-batched-bench" -m "$MODEL" -c 2048 -npp 32 -ntg "$GEN" -npl 16 -t "$THREADS" \
-    --no-mmap -rtr 2>/dev/null | /usr/bin/python3 -c '
+    --no-mmap -rtr 2>&1 | /usr/bin/python3 -c '
 import json, sys
 for line in sys.stdin:
     f = [c.strip() for c in line.strip().strip("|").split("|")]
