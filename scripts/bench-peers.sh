@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JANUS=${JANUS_BIN:-build/janus}
 DIR=${JANUS_BENCH_DIR:-$HOME/.cache/janus-bench}
-MODEL=${MODEL:?set MODEL to a GGUF file (make bench generates the bench models)}
+MODEL=$(realpath "${MODEL:?set MODEL to a GGUF file (make bench generates the bench models)}")
 ROUNDS=${ROUNDS:-5}
 THREADS=${THREADS:-2}
 GEN=${GEN:-32}
@@ -38,6 +38,7 @@ run_janus() {
 }
 run_ik() {
   [ -n "$IK_BIN" ] || return 0
+  cd "$OUT" # the peers write llama.log into the working directory
   "$IK_BIN/llama-bench" -m "$MODEL" -mmp 0 -rtr 1 -p 0 -n "$GEN" -t "$THREADS" -r 1 -o json \
     2>/dev/null | /usr/bin/python3 -c '
 import json, sys
@@ -52,6 +53,7 @@ for line in sys.stdin:
     if len(f) == 10 and f[2].isdigit():
         print(json.dumps({"engine": "ik_llama.cpp", "batch": int(f[2]), "decode_tok_s": float(f[7])}))
 ' >> "$OUT/peers.jsonl"
+  cd - > /dev/null
 }
 run_llamacpp() {
   [ -n "$NLC_DIR" ] || return 0
