@@ -36,8 +36,6 @@
 #define BENCH_SLOW_FRAC      0.25 // batch-1 weight reads below this fraction of the test: warn
 #define BENCH_SLOW_MIN_BYTES (128.0 * 1048576) // ... when a step reads at least this much
 #define BENCH_PEAK_S         0.2 // seconds per pass of each arithmetic-peak test (peak.h)
-// Whether block-quantized weights take the int8 path (--matmul, else the default).
-#define BENCH_INT8_PATH(o) (linear_path_resolve((o)->matmul) == LINEAR_INT8)
 
 struct bench_opts {
     const char *model;
@@ -530,7 +528,8 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             pk_f32.macs_per_s = pk_int8.macs_per_s = 0;
         pool_destroy(&pp);
     }
-    const int int8 = BENCH_INT8_PATH(o);
+    // Whether block-quantized weights take the int8 path (--matmul, else the default).
+    const int int8 = linear_path_resolve(o->matmul) == LINEAR_INT8;
     if (!o->json) {
         printf("model %s: %.3f GB of weights, %lld layers, %lld experts top-%lld, expert %.1f MB, "
                "non-expert %.1f MB; kernels %s, %d threads, KV cache %s, matmul %s\n",
