@@ -194,17 +194,25 @@ static double static_bytes(const struct model *m) {
 
 static double wmacs(const struct wview *w) { return w->data ? (double)w->n_out * w->n_in : 0; }
 
+// The non-expert matrices of a layer (absent ones have no data).
+#define LAYER_N_MATS 15
+static void layer_mats(const struct model_layer *L, const struct wview *v[LAYER_N_MATS]) {
+    const struct wview *m[LAYER_N_MATS] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
+                                           &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
+                                           &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
+                                           &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
+    memcpy(v, m, sizeof m);
+}
+
 // Multiply-adds per decode token: every non-expert matrix once plus k routed experts per
 // MoE layer (attention over the cache is not counted: short contexts here).
 static double macs_per_token(const struct model *m) {
     double s = wmacs(&m->output);
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         const struct model_layer *L = &m->layers[l];
-        const struct wview *v[] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
-                                   &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
-                                   &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
-                                   &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
-        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++)
+        const struct wview *v[LAYER_N_MATS];
+        layer_mats(L, v);
+        for (size_t i = 0; i < LAYER_N_MATS; i++)
             s += wmacs(v[i]);
         if (L->is_moe)
             s += (double)m->hp.n_expert_used *
@@ -255,11 +263,9 @@ static void macs_by_path(const struct model *m, int int8, double *f32, double *i
     const double total = macs_per_token(m);
     for (int64_t l = 0; l < m->hp.n_layer; l++) {
         const struct model_layer *L = &m->layers[l];
-        const struct wview *v[] = {&L->wq,         &L->wk,        &L->wv,        &L->wq_a,
-                                   &L->wq_b,       &L->wkv_a_mqa, &L->wkv_b,     &L->wo,
-                                   &L->ffn_gate,   &L->ffn_up,    &L->ffn_down,  &L->router,
-                                   &L->gate_shexp, &L->up_shexp,  &L->down_shexp};
-        for (size_t i = 0; i < JANUS_ARRAY_SIZE(v); i++)
+        const struct wview *v[LAYER_N_MATS];
+        layer_mats(L, v);
+        for (size_t i = 0; i < LAYER_N_MATS; i++)
             if (int8 && v[i]->data && v[i]->type >= KERN_W_Q8_0) *i8 += wmacs(v[i]);
         const struct wview *e[] = {&L->gate_exps.mat, &L->up_exps.mat, &L->down_exps.mat};
         for (size_t i = 0; L->is_moe && i < JANUS_ARRAY_SIZE(e); i++)
@@ -546,7 +552,7 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
         printf("arithmetic peaks (%d threads): %s %.1f GMAC/s, %s %.1f GMAC/s; peak_tok/s: "
                "the token rate they allow on the %s path; of_limit: decode ÷ min(bound, peak)\n",
                threads, pk_f32.isa, pk_f32.macs_per_s / 1e9, pk_int8.isa, pk_int8.macs_per_s / 1e9,
-               int8 ? "int8" : "exact");
+               linear_path_name(o->matmul));
         printf("%6s %12s %12s %9s %7s %10s %10s %8s %8s %9s %8s %12s %8s %10s %12s %10s %8s\n",
                "batch", "prompt_tok/s", "decode_tok/s", "step_ms", "moe_ms", "MB/token",
                "weight_GB/s", "read_GB/s", "triad", "of_bw", "experts", "bound_tok/s", "of_bound",
@@ -609,7 +615,6 @@ static int cmd_decode(const struct bench_opts *o, int threads) {
             json_num(j, "compute_gmacs", "%.4g", roof / 1e9);
             json_num(j, "compute_bound_tok_s", "%.4g", compute_bound);
             json_num(j, "macs_per_token", "%.6g", macs_per_token(&m));
-            cJSON_AddStringToObject(j, "numeric_path", int8 ? "int8" : "exact");
             cJSON_AddStringToObject(j, "peak_f32_isa", pk_f32.isa);
             json_num(j, "peak_f32_gmac_s", "%.4g", pk_f32.macs_per_s / 1e9);
             cJSON_AddStringToObject(j, "peak_int8_isa", pk_int8.isa);

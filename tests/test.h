@@ -29,6 +29,10 @@ void *test_read_file(const char *path, size_t *len);
 // Reads up to cap whitespace-separated integers (the fixtures' .tokens and .greedy files).
 // Returns how many were read, or -1 if the file cannot be opened.
 int test_read_ints(const char *path, int32_t *out, int cap);
+// Reads whitespace-separated numbers (the fixtures' .logits files, one %.9g per line) as
+// floats. Returns how many were read, or -1 if the file cannot be opened or holds more than
+// cap.
+int64_t test_read_floats(const char *path, float *out, int64_t cap);
 
 extern int test_current_failed;
 

@@ -113,6 +113,18 @@ int test_read_ints(const char *path, int32_t *out, int cap) {
     return n;
 }
 
+int64_t test_read_floats(const char *path, float *out, int64_t cap) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int64_t n = 0;
+    double v;
+    while (n < cap && fscanf(f, "%lf", &v) == 1)
+        out[n++] = (float)v;
+    const int extra = fscanf(f, "%lf", &v) == 1;
+    fclose(f);
+    return extra ? -1 : n;
+}
+
 int main(int argc, char **argv) {
     int n_run = 0, n_failed = 0;
     for (int i = 0; i < g_n_tests; i++) {

@@ -28,17 +28,6 @@ struct fixture_seq {
     int64_t n_vocab;
 };
 
-static int64_t read_floats(const char *path, float *out, int64_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int64_t n = 0;
-    double v;
-    while (n < cap && fscanf(f, "%lf", &v) == 1)
-        out[n++] = (float)v;
-    fclose(f);
-    return n;
-}
-
 // Loads reference sequence n of model name. Returns 0 or -1.
 static int load_seq(const char *name, int n, int64_t n_vocab, struct fixture_seq *s) {
     char path[512];
@@ -50,7 +39,7 @@ static int load_seq(const char *name, int n, int64_t n_vocab, struct fixture_seq
     s->logits = malloc((size_t)n_vocab * sizeof(float));
     s->n_vocab = n_vocab;
     snprintf(path, sizeof path, "%s/reference/%s.%d.logits", dir, name, n);
-    if (!s->logits || read_floats(path, s->logits, n_vocab) != n_vocab) return -1;
+    if (!s->logits || test_read_floats(path, s->logits, n_vocab) != n_vocab) return -1;
     return 0;
 }
 

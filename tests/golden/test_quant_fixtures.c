@@ -34,18 +34,6 @@ static const char *const k_names[] = {
     "deepseek2-v2-iq4_xs",
 };
 
-static int64_t read_floats(const char *path, float *out, int64_t cap) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int64_t n = 0;
-    double v;
-    while (n < cap && fscanf(f, "%lf", &v) == 1)
-        out[n++] = (float)v;
-    const int extra = fscanf(f, "%lf", &v) == 1; // more values than the vocabulary
-    fclose(f);
-    return extra ? -1 : n;
-}
-
 static double max_abs_diff(const float *a, const float *b, int64_t n) {
     double mx = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -131,9 +119,9 @@ static void check_fixture(const char *name, const struct kern_ops *const *tables
     snprintf(path, sizeof path, "%s/quant/%s.greedy", dir, name);
     ASSERT_EQ(test_read_ints(path, greedy, N_GREEDY + 1), N_GREEDY);
     snprintf(path, sizeof path, "%s/quant/%s.deq.logits", dir, name);
-    ASSERT_EQ(read_floats(path, deq, V), V);
+    ASSERT_EQ(test_read_floats(path, deq, V), V);
     snprintf(path, sizeof path, "%s/quant/%s.native.logits", dir, name);
-    ASSERT_EQ(read_floats(path, nat, V), V);
+    ASSERT_EQ(test_read_floats(path, nat, V), V);
     for (int t = 0; t < n_tables; t++) {
         check_table_covers(&m, tables[t]);
         if (test_current_failed) return;
