@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "opts.h"
 
+#include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
@@ -66,6 +67,8 @@ struct serve_opts {
     int mpi, mono;
     struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
     struct cli_fwd fwd;         // the forwarded options, as given
+    const char *api_key_file;   // --api-key-file
+    char api_key_buf[512];      // the key read from it
 };
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
@@ -85,8 +88,12 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         CLI_OPT_I32("port", 0, &hp->port, 0, 65535, "N",
                     "TCP port (default 8080; 0 = any free port, printed)"),
         CLI_OPT_STR("api-key", 0, &hp->api_key, "KEY",
-                    "require 'Authorization: Bearer KEY' on /v1/* (else 401)\n"
-                    "(also read from JANUS_API_KEY)"),
+                    "require 'Authorization: Bearer KEY' on /v1/* and /metrics\n"
+                    "(else 401); visible in ps: prefer JANUS_API_KEY or --api-key-file"),
+        CLI_OPT_STR("api-key-file", 0, &o->api_key_file, "FILE",
+                    "read the API key from the first line of FILE"),
+        CLI_OPT_FLAG("metrics-public", 0, &hp->metrics_public,
+                     "serve GET /metrics without the API key"),
         CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",
                     "request body limit (default 1048576) -> 413"),
         CLI_OPT_I32("max-tokens", 0, &hp->max_tokens, 1, INT32_MAX, "N",
@@ -123,6 +130,19 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     cli_fwd_finish(&o->fwd);
     if (o->max_body) hp->max_body = (size_t)o->max_body;
+    if (o->api_key_file) {
+        char err[JANUS_ERR_LEN], *buf = NULL;
+        size_t len = 0;
+        if (file_read_all(o->api_key_file, sizeof o->api_key_buf - 1, &buf, &len, err, sizeof err))
+            return cli_error(CMD, "--api-key-file: %s", err);
+        len = strcspn(buf, "\r\n");
+        memcpy(o->api_key_buf, buf, len);
+        o->api_key_buf[len] = 0;
+        mem_free(buf);
+        if (!len)
+            return cli_error(CMD, "--api-key-file %s: the first line is empty", o->api_key_file);
+        hp->api_key = o->api_key_buf;
+    }
     o->mpi = o->mpi || !o->mono; // the disaggregated deployment unless --mono alone
     if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
     if (!o->mpi && (o->launcher.mpirun || o->launcher.hostfile || o->launcher.n_args))

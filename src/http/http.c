@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BODY_LIMIT_HARD (64u << 20)
 
@@ -78,7 +79,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
 static int key_ok(const struct server *s, struct MHD_Connection *conn) {
     if (!s->p.api_key || !s->p.api_key[0]) return 1;
     const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncmp(h, "Bearer ", 7) != 0) return 0;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0; // the scheme is case-insensitive
     const char *k = h + 7, *want = s->p.api_key;
     size_t lk = strlen(k), lw = strlen(want);
     unsigned diff = (unsigned)(lk ^ lw);
@@ -114,7 +115,10 @@ static void dispatch(struct server *s, struct MHD_Connection *conn, const char *
                   method, url);
         return;
     }
-    if (strcmp(method, rt->method)) {
+    // HEAD wherever GET works (libmicrohttpd sends the headers only).
+    const int head_of_get =
+        !strcmp(method, MHD_HTTP_METHOD_HEAD) && !strcmp(rt->method, MHD_HTTP_METHOD_GET);
+    if (strcmp(method, rt->method) && !head_of_get) {
         api_error(r, 405, "invalid_request_error", NULL, "method_not_allowed", "use %s for %s",
                   rt->method, url);
         return;
@@ -142,13 +146,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&r, 0, sizeof r);
     buf_init(&r.body, 64u << 20);
     struct exchange *x = *con_cls;
-    int is_v1 = !strncmp(url, "/v1/", 4);
+    const int needs_key =
+        !strncmp(url, "/v1/", 4) || (!strcmp(url, "/metrics") && !s->p.metrics_public);
     if (!x) {
         x = mem_calloc(MEM_TAG_SERVER, 1, sizeof *x);
         if (!x) return MHD_NO;
         buf_init(&x->body, s->p.max_body);
         *con_cls = x;
-        if (is_v1 && !key_ok(s, conn)) {
+        if (needs_key && !key_ok(s, conn)) {
             api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
                       "missing or invalid API key (send 'Authorization: Bearer KEY')");
             return send_reply(conn, &r);

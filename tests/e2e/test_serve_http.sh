@@ -227,6 +227,37 @@ req POST "$UK/v1/completions" -H 'Authorization: Bearer sekret' -d '{"prompt":"x
 expect_status 200 "correct API key"
 req GET "$UK/health"
 expect_status 200 "/health needs no key"
+req POST "$UK/v1/completions" -H 'Authorization: bearer sekret' -d '{"prompt":"x","max_tokens":1}'
+expect_status 200 "the Bearer scheme is case-insensitive"
+req GET "$UK/metrics"
+expect_error 401 "/metrics without the key"
+req GET "$UK/metrics" -H 'Authorization: Bearer sekret'
+expect_status 200 "/metrics with the key"
+# HEAD wherever GET works: headers only
+STATUS=$(curl -s -I -o "$TMP/head" -w '%{http_code}' --max-time 30 "$UK/health" || echo 000)
+[ "$STATUS" = 200 ] && grep -qi '^content-type: application/json' "$TMP/head" &&
+  ! grep -q '"status"' "$TMP/head" && ok "HEAD /health -> 200, headers only" ||
+  fail "HEAD /health: status $STATUS: $(cat "$TMP/head")"
+stop_server K
+
+# ---- the key from a file (not on the command line), /metrics public on request
+printf 'filekey\n' >"$TMP/key.txt"
+start_server F --api-key-file "$TMP/key.txt" --metrics-public
+UF=http://127.0.0.1:$PORT_F
+req GET "$UF/v1/models"
+expect_error 401 "--api-key-file: no key"
+req GET "$UF/v1/models" -H 'Authorization: Bearer filekey'
+expect_status 200 "--api-key-file: the file's first line is the key"
+req GET "$UF/metrics"
+expect_status 200 "--metrics-public: /metrics without the key"
+stop_server F
+if timeout 60 "$BIN" serve --api-key-file "$TMP/nokey.txt" >"$TMP/nokey.out" 2>&1; then
+  fail "serve with a missing key file started"
+elif grep -q 'api-key-file' "$TMP/nokey.out"; then
+  ok "missing --api-key-file: a clear error"
+else
+  fail "missing key file: $(cat "$TMP/nokey.out")"
+fi
 
 [ $FAILED = 0 ] || { echo "server log:"; tail -20 "$LOG_A" >&2; exit 1; }
 echo "all serve http checks passed"
