@@ -17,7 +17,10 @@
 // Appends a message's content (a string, or an array of {"type":"text","text":...} parts).
 static int content(struct buf *b, const cJSON *m, char *err, size_t err_len) {
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(m, "content");
-    if (!c || cJSON_IsNull(c)) return JANUS_OK;
+    if (!c) return JANUS_OK;
+    if (cJSON_IsNull(c))
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "'content' is null (tool calls are not supported: send text)");
     if (cJSON_IsString(c)) return buf_append(b, c->valuestring, strlen(c->valuestring));
     if (!cJSON_IsArray(c))
         return status_errf(err, err_len, JANUS_EINVAL,

@@ -276,7 +276,7 @@ static const char *reason_str(uint32_t reason, int stop_hit) {
 static void map_error(struct api_reply *r, int code, const char *msg) {
     switch (code) {
     case FRONTLINK_ERR_QUEUE_FULL:
-        api_error(r, 429, "rate_limit_error", NULL, "queue_full", "%s", msg);
+        api_error(r, 429, "rate_limit_error", NULL, "rate_limit_exceeded", "%s", msg);
         break;
     case FRONTLINK_ERR_INVALID:
         api_error(r, 400, "invalid_request_error", NULL, NULL, "%s", msg);
@@ -564,7 +564,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     struct front_req *req = NULL;
     int rc = front_submit(&s->f, &sub, &req, err, sizeof err);
     if (rc == JANUS_EAGAIN) {
-        api_error(r, 429, "rate_limit_error", NULL, "queue_full", "%s", err);
+        api_error(r, 429, "rate_limit_error", NULL, "rate_limit_exceeded", "%s", err);
         return;
     }
     if (rc) {

@@ -69,6 +69,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
                                 r->content_type ? r->content_type : "application/json");
     }
     if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+    if (r->status == 429) MHD_add_response_header(resp, "Retry-After", "1"); // seconds
     unsigned status = r->status == 499 ? 400 : r->status; // 499: the client left; nobody reads it
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);

@@ -120,6 +120,8 @@ PY
 ok "streaming chat equals plain chat"
 req POST "$U/v1/chat/completions" -d '{"messages":[{"role":"user","content":[{"type":"text","text":"Hello"}]}],"max_tokens":2}'
 expect_status 200 "chat with content parts"
+req POST "$U/v1/chat/completions" -d '{"messages":[{"role":"user","content":null}],"max_tokens":2}'
+expect_error 400 "chat message with content null"
 
 # ---- errors (OpenAI error shape)
 req POST "$U/v1/completions" -d '{"prompt": "x", '

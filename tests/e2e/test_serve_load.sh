@@ -148,10 +148,12 @@ c2, r2 = start(300)   # waiting in the controller's queue
 assert r2.status == 200
 c3, r3 = start(5)     # over the bound
 body = json.loads(r3.read())
-assert r3.status == 429 and body["error"]["code"] == "queue_full", (r3.status, body)
+assert r3.status == 429 and body["error"]["code"] == "rate_limit_exceeded", (r3.status, body)
+assert r3.getheader("Retry-After") == "1", r3.getheaders()
 for r, c in ((r1, c1), (r2, c2)):  # really close: the response holds its own file object
     r.close(); c.close()
-print("ok   third request over the bound -> 429 queue_full:", body["error"]["message"])
+print("ok   third request over the bound -> 429 rate_limit_exceeded, Retry-After:",
+      body["error"]["message"])
 PY
 wait_metric "$PORT_Q" janus_requests_in_flight 0 || fail "requests still in flight after their clients left"
 wait_metric "$PORT_Q" janus_requests_running 0 || fail "slots not freed after the 429 test"
