@@ -132,6 +132,32 @@ static int run_workload(struct exec *e, const struct workload *w, struct outcome
     return rc;
 }
 
+// The monolithic reference every case compares with: one exec_mono in the tests' shape (1
+// thread, 4 sequences, 16 rows, 64 positions) with kv_type and matmul, running w into o
+// (o->logits allocated here). *V: the vocabulary; *allocs: allocations inside steps;
+// matmul_name (may be NULL, 8 bytes): the path the engine reports. JANUS_OK or the status.
+static int mono_reference(const char *path, int kv_type, int matmul, const struct workload *w,
+                          struct outcome *o, int32_t *V, uint64_t *allocs, char *matmul_name,
+                          char *err, size_t err_len) {
+    struct exec *mono = NULL;
+    struct exec_mono_params mp = {.model_path = path,
+                                  .n_threads = 1,
+                                  .n_attn = 1,
+                                  .max_seqs = 4,
+                                  .max_rows = 16,
+                                  .n_ctx = 64,
+                                  .kv_type = kv_type,
+                                  .matmul = matmul};
+    int rc = exec_mono_create(&mp, &mono, err, err_len);
+    if (rc) return rc;
+    *V = mono->info.n_vocab;
+    if (matmul_name) memcpy(matmul_name, mono->info.matmul, sizeof mono->info.matmul);
+    o->logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * *V, sizeof(float));
+    rc = o->logits ? run_workload(mono, w, o, allocs) : JANUS_ENOMEM;
+    exec_destroy(&mono);
+    return rc;
+}
+
 static int g_fail;
 
 #define EXPECT(cond, ...)                                                                          \
@@ -197,21 +223,11 @@ TEST(mpi_equals_monolithic) {
         int32_t V = 0;
         if (me == 0) {
             ASSERT_EQ(load_workload(models[m], &wl), 0);
-            struct exec *mono = NULL;
             char err[512] = "";
-            struct exec_mono_params mp = {.model_path = path,
-                                          .n_threads = 1,
-                                          .n_attn = 1,
-                                          .max_seqs = 4,
-                                          .max_rows = 16,
-                                          .n_ctx = 64};
-            ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
-            V = mono->info.n_vocab;
-            ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
-            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
             uint64_t mono_allocs = 0;
-            ASSERT_OK(run_workload(mono, &wl, &ref, &mono_allocs));
-            exec_destroy(&mono);
+            ASSERT_OK(
+                mono_reference(path, 0, 0, &wl, &ref, &V, &mono_allocs, NULL, err, sizeof err));
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
             for (int s = 0; s < N_SEQ; s++)
                 ASSERT_MEM_EQ(ref.tokens[s], wl.greedy[s], sizeof wl.greedy[s]); // fixture sanity
         }
@@ -343,21 +359,10 @@ TEST(mpi_kv_types_equal_monolithic) {
         if (me == 0) {
             ASSERT_EQ(load_workload(models[m], &wl), 0);
             for (int t = 0; t < KERN_KV_COUNT; t++) {
-                struct exec *mono = NULL;
                 char err[512] = "";
-                struct exec_mono_params mp = {.model_path = path,
-                                              .n_threads = 1,
-                                              .n_attn = 1,
-                                              .max_seqs = 4,
-                                              .max_rows = 16,
-                                              .n_ctx = 64,
-                                              .kv_type = t};
-                ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
-                V = mono->info.n_vocab;
-                ref[t].logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
                 uint64_t allocs = 0;
-                ASSERT_OK(run_workload(mono, &wl, &ref[t], &allocs));
-                exec_destroy(&mono);
+                ASSERT_OK(
+                    mono_reference(path, t, 0, &wl, &ref[t], &V, &allocs, NULL, err, sizeof err));
             }
             got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
         }
@@ -455,21 +460,10 @@ TEST(mpi_equals_monolithic_issue12_archs) {
         struct outcome ref = {0}, got = {0};
         int32_t V = 0;
         if (me == 0) {
-            struct exec *mono = NULL;
             char err[512] = "";
-            struct exec_mono_params mp = {.model_path = path,
-                                          .n_threads = 1,
-                                          .n_attn = 1,
-                                          .max_seqs = 4,
-                                          .max_rows = 16,
-                                          .n_ctx = 64};
-            ASSERT_OK(exec_mono_create(&mp, &mono, err, sizeof err));
-            V = mono->info.n_vocab;
-            ref.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
-            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
             uint64_t allocs = 0;
-            ASSERT_OK(run_workload(mono, &wl, &ref, &allocs));
-            exec_destroy(&mono);
+            ASSERT_OK(mono_reference(path, 0, 0, &wl, &ref, &V, &allocs, NULL, err, sizeof err));
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
         }
         for (size_t c = 0; c < JANUS_ARRAY_SIZE(splits); c++) {
             const int32_t n_a = splits[c][0], n_e = splits[c][1];
@@ -561,34 +555,17 @@ TEST(mpi_quant_paths_equal_monolithic) {
                 for (int i = 0; i < wl.n_tok[s]; i++)
                     wl.tok[s][i] = i == 0 ? 1 : 3 + (int32_t)((s * 211 + i * 89) % 830);
             for (int k = 0; k < 2 && ready; k++) {
-                struct exec *mono = NULL;
-                char err[512] = "";
-                struct exec_mono_params mp = {.model_path = path,
-                                              .n_threads = 1,
-                                              .n_attn = 1,
-                                              .max_seqs = 4,
-                                              .max_rows = 16,
-                                              .n_ctx = 64,
-                                              .matmul = paths[k]};
-                int rc = exec_mono_create(&mp, &mono, err, sizeof err);
-                EXPECT(rc == JANUS_OK, "%s: monolithic %s: %s", models[m],
-                       linear_path_name(paths[k]), err);
-                if (rc) {
-                    ready = 0;
-                    break;
-                }
-                EXPECT(!strcmp(mono->info.matmul, linear_path_name(paths[k])), "info.matmul %s",
-                       mono->info.matmul);
-                V = mono->info.n_vocab;
-                ref[k].logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+                char err[512] = "", name[8] = "";
                 uint64_t allocs = 0;
-                rc = run_workload(mono, &wl, &ref[k], &allocs);
-                EXPECT(rc == JANUS_OK, "%s: monolithic %s run: %d", models[m],
-                       linear_path_name(paths[k]), rc);
+                const int rc = mono_reference(path, 0, paths[k], &wl, &ref[k], &V, &allocs, name,
+                                              err, sizeof err);
+                EXPECT(rc == JANUS_OK, "%s: monolithic %s: %d %s", models[m],
+                       linear_path_name(paths[k]), rc, err);
                 ready = rc == JANUS_OK;
+                if (!ready) break;
+                EXPECT(!strcmp(name, linear_path_name(paths[k])), "info.matmul %s", name);
                 EXPECT(allocs == 0, "%s %s monolithic: %llu allocations inside steps", models[m],
                        linear_path_name(paths[k]), (unsigned long long)allocs);
-                exec_destroy(&mono);
             }
         }
         MPI_Bcast(&ready, 1, MPI_INT, 0, MPI_COMM_WORLD);
