@@ -29,25 +29,25 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#define LINGER_MS      2000      // after a refusal: read and discard until EOF, at most this long
-#define LINGER_BYTES   (1 << 20) // ... or this many bytes
-#define LINGER_EXTRA   64        // lingering sockets beyond the cap (refusals, aborts)
-#define NOFILE_MARGIN  256       // descriptors besides client sockets (job, logs, MPI, MHD)
-#define ACCEPT_BATCH   256       // accepts per wake-up, so deadlines still run under a flood
-#define ACCEPT_PAUSE   100       // ms without accepting after EMFILE/ENFILE
-#define GATE_EVENTS    64
+#define LINGER_MS     2000      // after a refusal: read and discard until EOF, at most this long
+#define LINGER_BYTES  (1 << 20) // ... or this many bytes
+#define LINGER_EXTRA  64        // lingering sockets beyond the cap (refusals, aborts)
+#define NOFILE_MARGIN 256       // descriptors besides client sockets (job, logs, MPI, MHD)
+#define ACCEPT_BATCH  256       // accepts per wake-up, so deadlines still run under a flood
+#define ACCEPT_PAUSE  100       // ms without accepting after EMFILE/ENFILE
+#define GATE_EVENTS   64
 
 enum slot_state { SLOT_FREE = 0, SLOT_HEAD, SLOT_LINGER };
 
 struct slot {
     int fd;
     enum slot_state state;
-    int counted;                   // holds a place in the caps (released when closed)
-    int64_t deadline_ms;           // header deadline (HEAD) or end of the linger (LINGER)
-    struct slot *prev, *next;      // in the state's FIFO; next also links the free list
-    struct sockaddr_storage addr;  // the client
+    int counted;                  // holds a place in the caps (released when closed)
+    int64_t deadline_ms;          // header deadline (HEAD) or end of the linger (LINGER)
+    struct slot *prev, *next;     // in the state's FIFO; next also links the free list
+    struct sockaddr_storage addr; // the client
     socklen_t addrlen;
-    size_t drained;                // bytes discarded while lingering
+    size_t drained; // bytes discarded while lingering
 };
 
 struct fifo {
@@ -78,10 +78,10 @@ struct conn_gate {
     int64_t resume_ms;
     // Guarded by mu.
     pthread_mutex_t mu;
-    int total;               // counted connections (in the gate or in the library)
-    struct addr_entry *tab;  // [tab_cap], tab_cap a power of two >= 2 * max_connections
+    int total;              // counted connections (in the gate or in the library)
+    struct addr_entry *tab; // [tab_cap], tab_cap a power of two >= 2 * max_connections
     size_t tab_cap;
-    uint64_t seed;           // hash seed (per process)
+    uint64_t seed;            // hash seed (per process)
     int aborts[LINGER_EXTRA]; // sockets queued by conn_gate_abort for a lingering close
     int n_aborts;
     int stop;
@@ -597,7 +597,8 @@ static void *gate_main(void *arg) {
     struct epoll_event evs[GATE_EVENTS];
     for (;;) {
         int64_t now = now_ms(), next = now + 1000;
-        if (g->heads.first && g->heads.first->deadline_ms < next) next = g->heads.first->deadline_ms;
+        if (g->heads.first && g->heads.first->deadline_ms < next)
+            next = g->heads.first->deadline_ms;
         if (g->lingers.first && g->lingers.first->deadline_ms < next)
             next = g->lingers.first->deadline_ms;
         if (g->accept_paused && g->resume_ms < next) next = g->resume_ms;

@@ -1,10 +1,10 @@
 // libmicrohttpd daemon of the HTTP face (http.h) behind the connection gate (gate.h: listening
 // socket, connection caps, header deadline, head checks): body deadline (408), idle timeout,
-// one request per connection (Connection: close, so every request passes the gate), body-size cap (413, checked on Content-Length and while reading), optional
-// API key (401), dispatch through one route table {method, path, handler} to the endpoint
-// files (404 unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from
-// the GGUF, then the job (front/front.h), then the daemon.
-// SPDX-License-Identifier: MIT
+// one request per connection (Connection: close, so every request passes the gate), body-size cap
+// (413, checked on Content-Length and while reading), optional API key (401), dispatch through one
+// route table {method, path, handler} to the endpoint files (404 unknown path, 405 wrong method).
+// Lifecycle: tokenizer and chat template from the GGUF, then the job (front/front.h), then the
+// daemon. SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
 #include "base/clock.h"
@@ -312,12 +312,12 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     if (rc) goto fail;
     // Its connection limit is the gate's (which counts the same connections) plus slack for
     // a connection closed but not yet reaped.
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)s->p.max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 30),
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    s->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)s->p.max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 30),
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                         on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = status_errf(err, err_len, JANUS_EIO, "cannot start the HTTP daemon");
         goto fail;
@@ -354,7 +354,7 @@ void http_stop(struct http_server **hp) {
     if (!h) return;
     struct server *s = &h->s;
     conn_gate_stop(h->gate); // no new connections
-    front_stop(&s->f); // wakes every waiting handler, so streams end before MHD joins them
+    front_stop(&s->f);       // wakes every waiting handler, so streams end before MHD joins them
     if (s->mhd) MHD_stop_daemon(s->mhd);
     conn_gate_free(&h->gate); // after MHD: its close notifications release places in the gate
     front_destroy(&s->f);
