@@ -464,8 +464,8 @@ static void linger_extra(struct conn_gate *g, int fd) {
     slot_linger(g, s);
 }
 
-// A HEAD slot's socket is readable: peek at the head so far.
-static void on_head(struct conn_gate *g, struct slot *s) {
+// A HEAD slot's socket is readable (events: epoll's): peek at the head so far.
+static void on_head(struct conn_gate *g, struct slot *s, uint32_t events) {
     const size_t cap = LIMIT_HTTP_HEAD;
     ssize_t r = recv(s->fd, g->peek, cap + 1, MSG_PEEK | MSG_DONTWAIT);
     if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
@@ -476,7 +476,12 @@ static void on_head(struct conn_gate *g, struct slot *s) {
     size_t n = (size_t)r, he = head_end(g->peek, n);
     char msg[256];
     if (!he || he > cap) {
-        if (n <= cap) return; // wait for more (edge-triggered: the next segment wakes us)
+        if (n <= cap) {
+            // The client has finished sending (or the socket failed): the head cannot
+            // complete. Else wait for more (edge-triggered: the next segment wakes us).
+            if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) slot_end(g, s);
+            return;
+        }
         snprintf(msg, sizeof msg, "the request head exceeds %zu bytes", cap);
         send_error(s->fd, 431, "request_header_too_large", msg);
         slot_linger(g, s);
@@ -621,7 +626,7 @@ static void *gate_main(void *arg) {
             } else {
                 struct slot *s = ptr;
                 if (s->state == SLOT_HEAD)
-                    on_head(g, s);
+                    on_head(g, s, evs[i].events);
                 else if (s->state == SLOT_LINGER)
                     linger_read(g, s);
             }
