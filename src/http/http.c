@@ -1,10 +1,11 @@
-// libmicrohttpd daemon of the HTTP face (http.h) behind the connection gate (gate.h: listening
-// socket, connection caps, header deadline, head checks): body deadline (408), idle timeout,
-// one request per connection (Connection: close, so every request passes the gate), body-size cap
-// (413, checked on Content-Length and while reading), optional API key (401), dispatch through one
-// route table {method, path, handler} to the endpoint files (404 unknown path, 405 wrong method).
-// Lifecycle: tokenizer and chat template from the GGUF, then the job (front/front.h), then the
-// daemon. SPDX-License-Identifier: MIT
+// libmicrohttpd daemon of the HTTP face (http.h) behind the connection gate (gate.h: the
+// listening socket, connection caps, header deadline, head checks): body deadline (408),
+// idle timeout, one request per connection (Connection: close, so every request passes the
+// gate), body-size cap (413, checked on Content-Length and while reading), optional API key
+// (401), dispatch through one route table {method, path, handler} to the endpoint files (404
+// unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from the GGUF,
+// then the job (front/front.h), then the daemon, then the gate.
+// SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
 #include "base/clock.h"
