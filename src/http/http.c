@@ -160,7 +160,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (needs_key && !key_ok(s, conn)) {
             if (!page_key_prompt(conn, url, &r)) // a browser on the page: a key form
                 api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
-                      "missing or invalid API key (send 'Authorization: Bearer KEY')");
+                          "missing or invalid API key (send 'Authorization: Bearer KEY')");
             return send_reply(conn, &r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
