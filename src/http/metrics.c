@@ -144,33 +144,20 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
 
 // ---- GET /metrics.json
 
-static cJSON *u64_array(const uint64_t *v, uint32_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (uint32_t i = 0; a && i < n; i++)
-        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]))) {
-            cJSON_Delete(a);
-            return NULL;
-        }
-    return a;
-}
+enum num_type { NUM_U64, NUM_I32, NUM_I64 };
 
-static cJSON *i32_array(const int32_t *v, uint32_t n) {
+// v[0..n), of type t, as a JSON array of numbers; NULL if out of memory.
+static cJSON *num_array(const void *v, uint32_t n, enum num_type t) {
     cJSON *a = cJSON_CreateArray();
-    for (uint32_t i = 0; a && i < n; i++)
-        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]))) {
+    for (uint32_t i = 0; a && i < n; i++) {
+        double x = t == NUM_U64   ? (double)((const uint64_t *)v)[i]
+                   : t == NUM_I32 ? (double)((const int32_t *)v)[i]
+                                  : (double)((const int64_t *)v)[i];
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(x))) {
             cJSON_Delete(a);
             return NULL;
         }
-    return a;
-}
-
-static cJSON *i64_array(const int64_t *v, uint32_t n) {
-    cJSON *a = cJSON_CreateArray();
-    for (uint32_t i = 0; a && i < n; i++)
-        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]))) {
-            cJSON_Delete(a);
-            return NULL;
-        }
+    }
     return a;
 }
 
@@ -181,7 +168,8 @@ static int hist_json(cJSON *parent, const char *name, const struct front_hist *h
     cJSON *o = cJSON_AddObjectToObject(parent, name);
     if (!o) return -1;
     int bad = !cJSON_AddItemToObject(o, "le", cJSON_CreateDoubleArray(bounds, FRONT_HIST_BUCKETS));
-    bad |= !cJSON_AddItemToObject(o, "counts", u64_array(h->count, FRONT_HIST_BUCKETS + 1));
+    bad |=
+        !cJSON_AddItemToObject(o, "counts", num_array(h->count, FRONT_HIST_BUCKETS + 1, NUM_U64));
     bad |= !cJSON_AddNumberToObject(o, "sum", h->sum);
     bad |= !cJSON_AddNumberToObject(o, "count", (double)h->n);
     return bad ? -1 : 0;
@@ -238,23 +226,25 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
         bad |= num(d, "steps_total", (double)st->n_steps);
         bad |= num(d, "step_seconds_total", (double)st->step_ns_total * 1e-9);
         bad |= num(d, "last_step_age_seconds", step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);
-        bad |= !cJSON_AddItemToObject(d, "layer_a_max", i32_array(st->a_max_last, st->n_layer));
-        bad |= !cJSON_AddItemToObject(d, "layer_a_max_sum", u64_array(st->a_max_sum, st->n_layer));
+        bad |= !cJSON_AddItemToObject(d, "layer_a_max",
+                                      num_array(st->a_max_last, st->n_layer, NUM_I32));
+        bad |= !cJSON_AddItemToObject(d, "layer_a_max_sum",
+                                      num_array(st->a_max_sum, st->n_layer, NUM_U64));
         bad |= !cJSON_AddItemToObject(d, "moe_activated_experts",
-                                      i32_array(st->activated_last, st->n_moe));
+                                      num_array(st->activated_last, st->n_moe, NUM_I32));
         bad |= !cJSON_AddItemToObject(d, "moe_activated_experts_total",
-                                      u64_array(st->activated_sum, st->n_moe));
+                                      num_array(st->activated_sum, st->n_moe, NUM_U64));
         cJSON *x = cJSON_AddObjectToObject(d, "exchange");
         bad |= !x;
         if (x) {
             bad |= !cJSON_AddItemToObject(x, "schemes",
                                           cJSON_CreateStringArray(schemes, FRONTLINK_N_SCHEMES));
-            bad |= !cJSON_AddItemToObject(x, "steps_total",
-                                          u64_array(st->scheme_steps, FRONTLINK_N_SCHEMES));
+            bad |= !cJSON_AddItemToObject(
+                x, "steps_total", num_array(st->scheme_steps, FRONTLINK_N_SCHEMES, NUM_U64));
             bad |= !cJSON_AddItemToObject(x, "messages_total",
-                                          u64_array(st->scheme_msgs, FRONTLINK_N_SCHEMES));
-            bad |= !cJSON_AddItemToObject(x, "bytes_total",
-                                          u64_array(st->scheme_bytes, FRONTLINK_N_SCHEMES));
+                                          num_array(st->scheme_msgs, FRONTLINK_N_SCHEMES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(
+                x, "bytes_total", num_array(st->scheme_bytes, FRONTLINK_N_SCHEMES, NUM_U64));
         }
         cJSON *kv = cJSON_AddObjectToObject(d, "kv_cache");
         bad |= !kv;
@@ -263,7 +253,8 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
             for (uint32_t i = 0; i < st->n_attn; i++)
                 used += st->kv_used[i];
             double cap = (double)st->kv_capacity * st->n_attn;
-            bad |= !cJSON_AddItemToObject(kv, "used_tokens", i64_array(st->kv_used, st->n_attn));
+            bad |= !cJSON_AddItemToObject(kv, "used_tokens",
+                                          num_array(st->kv_used, st->n_attn, NUM_I64));
             bad |= num(kv, "capacity_tokens", (double)st->kv_capacity);
             bad |= num(kv, "usage_ratio", cap > 0 ? (double)used / cap : 0.0);
         }
