@@ -2,14 +2,16 @@
 """Loads a page in Debian's headless Chromium in real time and reports what it drew (helper of
 tests/e2e/test_serve_page.sh; issue 15 item 8).
 
-Usage: page_shot.py URL OUT.png SECONDS [WIDTH HEIGHT]
+Usage: page_shot.py URL OUT.png POLLS [WIDTH HEIGHT]
 
 Drives Chromium over --remote-debugging-pipe (DevTools protocol, NUL-separated JSON on fds 3
 and 4; standard library only), so the page's timers run at their real pace instead of the
 compressed virtual time of --screenshot/--virtual-time-budget (which makes a page that polls
-every second poll many times within milliseconds). Navigates, waits SECONDS, writes a PNG
-screenshot and prints one JSON object: the text of every element whose id starts with "n-"
-or "s-", and the data-points attribute of every canvas, keyed by id.
+every second poll many times within milliseconds). Navigates, waits until the page's
+element "n-polls" reads at least POLLS (at most WAIT_S seconds; then it goes on anyway and
+the caller's checks decide), writes a PNG screenshot and prints one JSON object: the text of
+every element whose id starts with "n-" or "s-", and the data-points attribute of every
+canvas, keyed by id.
 """
 import base64
 import fcntl
@@ -23,6 +25,7 @@ import tempfile
 import time
 
 DEADLINE_S = 60  # for each protocol exchange
+WAIT_S = 120  # for the page to reach POLLS polls
 
 
 class Browser:
@@ -104,7 +107,7 @@ PROBE = """JSON.stringify((function () {
 def main():
     if len(sys.argv) not in (4, 6):
         sys.exit(__doc__)
-    url, out, secs = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    url, out, polls = sys.argv[1], sys.argv[2], int(sys.argv[3])
     w, h = (int(sys.argv[4]), int(sys.argv[5])) if len(sys.argv) == 6 else (1280, 900)
     b = Browser(w, h)
     try:
@@ -115,14 +118,21 @@ def main():
                {"width": w, "height": h, "deviceScaleFactor": 1, "mobile": False}, s)
         b.call("Page.enable", {}, s)
         b.call("Page.navigate", {"url": url}, s)
-        time.sleep(secs)
-        probe = json.loads(b.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, s)
-                           ["result"]["value"])
+        def probe():
+            r = b.call("Runtime.evaluate", {"expression": PROBE, "returnByValue": True}, s)
+            return json.loads(r["result"]["value"])
+
+        end = time.monotonic() + WAIT_S
+        while True:  # bounded: WAIT_S
+            p = probe()
+            if p.get("n-polls", "").isdigit() and int(p["n-polls"]) >= polls or time.monotonic() > end:
+                break
+            time.sleep(0.25)
         png = base64.b64decode(b.call("Page.captureScreenshot", {"format": "png"}, s)["data"])
         with open(out, "wb") as f:
             f.write(png)
-        probe["browser_seconds"] = round(time.monotonic() - t0, 2)
-        print(json.dumps(probe))
+        p["browser_seconds"] = round(time.monotonic() - t0, 2)
+        print(json.dumps(p))
     finally:
         b.close()
 

@@ -97,8 +97,8 @@ rm -f "$TMP/stop"
 "$PY" - "$PORT_A" "$TMP/stop" >"$TMP/load.out" 2>&1 <<'PY' &
 import http.client, json, os, sys, time
 port, stop = int(sys.argv[1]), sys.argv[2]
-n = 0
-while not os.path.exists(stop) and n < 400:  # bounded
+n, end = 0, time.monotonic() + 180
+while not os.path.exists(stop) and time.monotonic() < end:  # bounded
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello %d" % n, "max_tokens": 6 + n % 12,
               "temperature": 0, "ignore_eos": True}))
@@ -123,7 +123,7 @@ steps = int(p["n-steps"])
 assert before["steps_total"] < steps <= after["steps_total"], (before["steps_total"], steps, after["steps_total"])
 assert 3 < int(p["n-ok"]) <= after["requests"]["ok"], p
 assert p["n-shape"] == "%d / 2" % len(after["layer_a_max"]), p
-assert int(p["n-polls"]) >= 3, p
+assert int(p["n-polls"]) >= 5, p
 for c in ("c-ttft", "c-tpot", "c-queue", "c-scheme", "c-amax", "c-act"):
     assert p[c] > 0, (c, p)
 PY
