@@ -1,4 +1,5 @@
-// libmicrohttpd daemon of the HTTP face (http.h): thread per connection, connection cap,
+// libmicrohttpd daemon of the HTTP face (http.h): epoll with a small thread pool, handlers
+// that never block (suspend/resume, wait.c), connection cap,
 // idle timeout, body-size cap (413, checked on Content-Length and while reading), optional
 // API key (401), dispatch through one route table {method, path, handler} to the endpoint
 // files (404 unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from
@@ -29,9 +30,10 @@ void http_default_params(struct http_params *p) {
     p->port = 8080;
     p->max_body = 1u << 20;
     p->max_depth = JSON_DEFAULT_MAX_DEPTH;
-    p->max_connections = 256;
+    p->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    p->http_threads = HTTP_DEFAULT_THREADS;
     p->timeout_s = 600;
-    p->max_inflight = 1024;
+    p->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
 }
@@ -54,6 +56,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 struct exchange {
     struct buf body;
     int too_big;
+    struct api_pending *pending; // a generation waiting on the front (api_reply.pending)
 };
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply *r) {
@@ -185,18 +188,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   "the request body exceeds the limit of %zu bytes", s->p.max_body);
         return send_reply(conn, &r);
     }
-    dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
+    if (x->pending) { // resumed: the generation it waits on has changed
+        r.pending = x->pending;
+        api_pending_step(s, &r);
+    } else {
+        dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
+    }
+    if ((x->pending = r.pending) != NULL) { // suspended: called again when resumed
+        buf_free(&r.body);
+        return MHD_YES;
+    }
     if (!r.status) api_error(&r, 500, "server_error", NULL, NULL, "no response was produced");
     return send_reply(conn, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
     (void)conn;
     (void)toe;
     struct exchange *x = *con_cls;
     if (!x) return;
+    if (x->pending) api_pending_free(cls, x->pending); // ended before its response
     buf_free(&x->body);
     mem_free(x);
     *con_cls = NULL;
@@ -242,9 +254,13 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     if (!s->p.host) s->p.host = "127.0.0.1";
     if (s->p.max_depth <= 0) s->p.max_depth = JSON_DEFAULT_MAX_DEPTH;
     if (s->p.health_window_ms <= 0) s->p.health_window_ms = 10000;
+    if (s->p.max_connections <= 0) s->p.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    int inflight = p->max_inflight > 0 ? p->max_inflight : HTTP_DEFAULT_MAX_INFLIGHT;
+    int conns = s->p.max_connections; // admission below the connections (http.h)
+    inflight = JANUS_MIN(inflight, JANUS_MAX(1, conns - JANUS_MAX(1, conns / 8)));
     struct front_params fp = {.job_argv = p->job_argv,
                               .mpi_env = p->job_mpi,
-                              .max_inflight = p->max_inflight,
+                              .max_inflight = inflight,
                               .ready_timeout_s = p->ready_timeout_s,
                               .max_restarts = p->max_restarts};
     front_init(&s->f, &fp);
@@ -254,8 +270,9 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *addr;
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    // Event-driven: epoll, a small pool of threads, and handlers that suspend instead of
+    // blocking (wait.c). Suspend/resume needs the inter-thread channel MHD_ALLOW_... adds.
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, s->p.host, &a4.sin_addr) == 1) {
@@ -274,9 +291,17 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     }
     rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
+    rc = api_wait_start(s);
+    if (rc) {
+        rc = status_errf(err, err_len, rc, "cannot start a thread");
+        goto fail;
+    }
     s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, on_request, s,
+                              MHD_OPTION_THREAD_POOL_SIZE,
+                              (unsigned)(s->p.http_threads > 0 ? s->p.http_threads
+                                                                : HTTP_DEFAULT_THREADS),
                               MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 256),
+                              (unsigned)s->p.max_connections,
                               MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -292,6 +317,7 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     return JANUS_OK;
 fail:
     front_stop(&s->f);
+    api_wait_stop(s);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
     mem_free(h);
@@ -308,7 +334,8 @@ void http_stop(struct http_server **hp) {
     struct http_server *h = *hp;
     if (!h) return;
     struct server *s = &h->s;
-    front_stop(&s->f); // wakes every waiting handler, so streams end before MHD joins them
+    front_stop(&s->f); // resumes every waiting connection; none suspends any more
+    api_wait_stop(s);  // (MHD_stop_daemon must not find a suspended connection)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
