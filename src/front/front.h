@@ -50,12 +50,12 @@ typedef void front_notify_fn(void *cookie);
 
 struct front_req {
     uint64_t id;
-    int refs;            // 1 for the registry while live, 1 for the client
-    int registered;      // in the registry (live in the job)
-    pthread_cond_t cond; // signalled on every change
+    int refs;                // 1 for the registry while live, 1 for the client
+    int registered;          // in the registry (live in the job)
+    pthread_cond_t cond;     // signalled on every change
     front_notify_fn *notify; // (notify_cookie) called on every change, mu held; NULL: none
     void *notify_cookie;
-    int32_t *tokens;     // (cap_tokens) tokens received so far
+    int32_t *tokens; // (cap_tokens) tokens received so far
     int32_t n_tokens, cap_tokens;
     int done; // FINISH or an error arrived
     uint32_t finish_reason;

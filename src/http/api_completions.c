@@ -681,8 +681,8 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         api_pending_step(s, r);
         return;
     }
-    r->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st,
-                                                stream_free);
+    r->resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st, stream_free);
     if (!r->resp) {
         pending_free(st);
         api_error(r, 500, "server_error", NULL, NULL, "cannot create the response");

@@ -64,10 +64,10 @@ struct api_wait {
     struct server *s;
     struct MHD_Connection *conn;
     struct front_req *req;
-    int fd;        // the connection's socket (the sweeper polls it while suspended)
-    int suspended; // (f.mu) suspended by us and not yet resumed
-    int gone;      // (f.mu) the client hung up while suspended
-    int live;      // between api_wait_init and api_wait_fini
+    int fd;                       // the connection's socket (the sweeper polls it while suspended)
+    int suspended;                // (f.mu) suspended by us and not yet resumed
+    int gone;                     // (f.mu) the client hung up while suspended
+    int live;                     // between api_wait_init and api_wait_fini
     struct api_wait *prev, *next; // (f.mu) s->waits
 };
 enum api_wait_state {

@@ -233,7 +233,7 @@ TEST(admission_control_queue_full_and_too_long) {
     ASSERT_EQ(st.n_running, 1);
     ASSERT_EQ(st.n_waiting, 2);
     ASSERT_EQ(st.n_rejected, 1);
-    ASSERT_OK(batcher_cancel(&b, 1)); // frees the slot
+    ASSERT_OK(batcher_cancel(&b, 1));       // frees the slot
     ASSERT_OK(submit(&b, 4, 10, 10, NULL)); // room again
     CHECK(&b);
     batcher_free(&b);
@@ -250,7 +250,7 @@ TEST(freed_slot_makes_room_before_the_next_schedule) {
     uint64_t id = 1;
     for (; id <= 4; id++) // every slot
         ASSERT_OK(submit(&b, id, 5, 2, NULL));
-    step(&b, -1); // admitted and prefilled: each has its first token
+    step(&b, -1);         // admitted and prefilled: each has its first token
     for (; id <= 7; id++) // the queue
         ASSERT_OK(submit(&b, id, 5, 50, NULL));
     int code = 0;
@@ -267,7 +267,7 @@ TEST(freed_slot_makes_room_before_the_next_schedule) {
         ASSERT_OK(submit(&b, id, 5, 50, NULL));
     CHECK(&b);
     ASSERT_EQ(submit(&b, 100, 5, 50, &code), JANUS_EAGAIN); // full again
-    ASSERT_OK(batcher_cancel(&b, 5));                        // a cancel frees a slot too
+    ASSERT_OK(batcher_cancel(&b, 5));                       // a cancel frees a slot too
     ASSERT_OK(submit(&b, 12, 5, 50, NULL));
     CHECK(&b);
     struct batcher_stats st;
