@@ -291,6 +291,9 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     }
     rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
+    // (a worker's share of the connection limit must not be 0)
+    int threads = s->p.http_threads > 0 ? s->p.http_threads : HTTP_DEFAULT_THREADS;
+    threads = JANUS_MIN(threads, s->p.max_connections);
     rc = api_wait_start(s);
     if (rc) {
         rc = status_errf(err, err_len, rc, "cannot start a thread");
@@ -298,11 +301,10 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     }
     s->mhd = MHD_start_daemon(
         flags, (uint16_t)s->p.port, NULL, NULL, on_request, s, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)(s->p.http_threads > 0 ? s->p.http_threads : HTTP_DEFAULT_THREADS),
-        MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->p.max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-        MHD_OPTION_END);
+        (unsigned)threads, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->p.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = status_errf(err, err_len, JANUS_EIO, "cannot listen on %s:%d (address in use?)",
                          s->p.host, s->p.port);
