@@ -35,7 +35,8 @@ struct server {
     enum chat_template chat_template; // from tokenizer.chat_template
     struct api_wait *waits;           // (f.mu) generation requests in progress
     int n_waits;
-    pthread_t sweeper; // wait.c: finds clients that hung up while suspended
+    pthread_t sweeper;         // wait.c: finds clients that hung up while suspended
+    pthread_cond_t sweep_cond; // (f.mu) a first request in progress wakes the sweeper
     int sweeper_started;
     _Atomic int sweep_stop;
 };

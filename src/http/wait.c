@@ -37,7 +37,7 @@ void api_wait_init(struct server *s, struct api_wait *w, struct MHD_Connection *
     w->next = s->waits;
     if (s->waits) s->waits->prev = w;
     s->waits = w;
-    s->n_waits++;
+    if (s->n_waits++ == 0) pthread_cond_signal(&s->sweep_cond); // the sweeper waits for one
     pthread_mutex_unlock(&s->f.mu);
     front_set_notify(&s->f, req, on_change, w);
     w->live = 1;
@@ -75,7 +75,12 @@ static void *sweeper_main(void *arg) {
     struct pollfd *pf = NULL;
     struct api_wait **pw = NULL;
     int cap = 0;
-    while (!s->sweep_stop) {
+    for (;;) {
+        pthread_mutex_lock(&s->f.mu); // idle (no request in progress): sleep until one starts
+        while (!s->sweep_stop && s->n_waits == 0)
+            pthread_cond_wait(&s->sweep_cond, &s->f.mu);
+        pthread_mutex_unlock(&s->f.mu);
+        if (s->sweep_stop) break;
         clock_sleep_ns((int64_t)SWEEP_MS * 1000000);
         pthread_mutex_lock(&s->f.mu);
         if (s->n_waits > cap) {
@@ -109,15 +114,23 @@ static void *sweeper_main(void *arg) {
 
 int api_wait_start(struct server *s) {
     s->sweep_stop = 0;
-    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) return JANUS_EIO;
+    pthread_cond_init(&s->sweep_cond, NULL);
+    if (pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+        pthread_cond_destroy(&s->sweep_cond);
+        return JANUS_EIO;
+    }
     s->sweeper_started = 1;
     return JANUS_OK;
 }
 
 void api_wait_stop(struct server *s) {
     if (s->sweeper_started) {
+        pthread_mutex_lock(&s->f.mu);
         s->sweep_stop = 1;
+        pthread_cond_signal(&s->sweep_cond);
+        pthread_mutex_unlock(&s->f.mu);
         pthread_join(s->sweeper, NULL);
+        pthread_cond_destroy(&s->sweep_cond);
         s->sweeper_started = 0;
     }
     // Nothing may stay suspended when libmicrohttpd stops (it would abort): the front's stop
