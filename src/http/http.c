@@ -300,11 +300,11 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
         goto fail;
     }
     s->mhd = MHD_start_daemon(
-        flags, (uint16_t)s->p.port, NULL, NULL, on_request, s, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)threads, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->p.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        flags, (uint16_t)s->p.port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        s, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->p.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = status_errf(err, err_len, JANUS_EIO, "cannot listen on %s:%d (address in use?)",
                          s->p.host, s->p.port);
