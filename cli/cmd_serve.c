@@ -110,6 +110,8 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                     "-> 408"),
         CLI_OPT_I32("body-timeout", 0, &hp->body_timeout_s, 1, 86400, "S",
                     "the complete body within S s of the head (default 60) -> 408"),
+        CLI_OPT_I32("http-threads", 0, &hp->http_threads, 1, 64, "N",
+                    "libmicrohttpd's thread pool (event-driven; default 4)"),
         CLI_OPT_I32("timeout", 0, &hp->timeout_s, 1, 86400, "S",
                     "idle connection timeout in seconds (default 30)"),
         CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",

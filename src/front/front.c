@@ -45,6 +45,12 @@ static struct front_req *find_req(struct front *s, uint64_t id) {
     return NULL;
 }
 
+// r changed (mu held): wake the blocking waiter and notify the event-driven one.
+static void req_changed(struct front_req *r) {
+    pthread_cond_broadcast(&r->cond);
+    if (r->notify) r->notify(r->notify_cookie);
+}
+
 static void req_destroy(struct front_req *r) {
     pthread_cond_destroy(&r->cond);
     mem_free(r->tokens);
@@ -83,7 +89,7 @@ static void fail_all(struct front *s, const char *why) {
             r->done = 1;
             r->err_code = FRONTLINK_ERR_JOB;
             snprintf(r->err_msg, sizeof r->err_msg, "%s", why);
-            pthread_cond_broadcast(&r->cond);
+            req_changed(r);
         }
         unregister(s, r);
     }
@@ -163,13 +169,14 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
                 r->done = 1;
                 r->err_code = FRONTLINK_ERR_INTERNAL;
                 snprintf(r->err_msg, sizeof r->err_msg, "out of memory");
-                pthread_cond_broadcast(&r->cond);
+                req_changed(r);
                 struct frontlink_msg cm = {.type = FRONTLINK_CANCEL};
                 cm.u.cancel_id = r->id;
                 pthread_mutex_lock(&s->send_mu); // lock order: mu, then send_mu
                 (void)!frontlink_send(&s->conn, &cm);
                 pthread_mutex_unlock(&s->send_mu);
-                unregister(s, r);
+                // It stays registered (counted against max_inflight) until the controller's
+                // FINISH says it has let go of the request's capacity.
                 break;
             }
             r->tokens = t;
@@ -178,18 +185,20 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         r->tokens[r->n_tokens++] = m->u.token.token;
         if (r->t_first_ns <= 0) r->t_first_ns = now;
         r->t_last_ns = now;
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
         break;
     }
     case FRONTLINK_FINISH: {
         struct front_req *r = find_req(s, m->u.finish.id);
         if (!r) break;
-        r->done = 1;
-        r->finish_reason = m->u.finish.reason;
-        r->n_prompt = m->u.finish.n_prompt;
-        r->n_completion = m->u.finish.n_completion;
-        finish_metrics(s, r);
-        pthread_cond_broadcast(&r->cond);
+        if (!r->done) { // (done already: failed here, e.g. out of memory; keep that error)
+            r->done = 1;
+            r->finish_reason = m->u.finish.reason;
+            r->n_prompt = m->u.finish.n_prompt;
+            r->n_completion = m->u.finish.n_completion;
+            finish_metrics(s, r);
+        }
+        req_changed(r);
         unregister(s, r);
         break;
     }
@@ -204,7 +213,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         r->done = 1;
         r->err_code = m->u.error.code;
         snprintf(r->err_msg, sizeof r->err_msg, "%.255s", m->u.error.message);
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
         unregister(s, r);
         break;
     }
@@ -435,7 +444,7 @@ void front_stop(struct front *s) {
     // Wake every waiting client so that it sees the stop.
     pthread_mutex_lock(&s->mu);
     for (struct front_req *r = s->reqs; r; r = r->next)
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
     pthread_mutex_unlock(&s->mu);
     struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
     pthread_mutex_lock(&s->send_mu);
@@ -545,6 +554,13 @@ void front_release(struct front *s, struct front_req *r) {
     front_cancel(s, r);
     pthread_mutex_lock(&s->mu);
     if (--r->refs == 0) req_destroy(r);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void front_set_notify(struct front *s, struct front_req *r, front_notify_fn *fn, void *cookie) {
+    pthread_mutex_lock(&s->mu);
+    r->notify = fn;
+    r->notify_cookie = fn ? cookie : NULL;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -5,6 +5,8 @@
 // clients of it. Locking: f->mu guards the registry, every front_req, the job state, the
 // latest STATS and the counters; each front_req has its own condition variable. Sending on
 // the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
+// Event-driven clients (the HTTP face) set a per-request notification hook instead of
+// waiting on the condition variable (front_set_notify).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_FRONT_H
 #define JANUS_FRONT_H
@@ -40,12 +42,20 @@ struct front_counters {
 
 enum front_job { FRONT_JOB_STARTING = 0, FRONT_JOB_READY, FRONT_JOB_DEAD, FRONT_JOB_STOPPED };
 
+// A request's notification hook (front_set_notify): called with f->mu held on every change
+// of the request (a token, its end, an error) and when the front starts stopping. It must
+// not block nor take f->mu; it may take locks ordered after f->mu (lock order: f->mu, then
+// the hook's locks — e.g. libmicrohttpd's, through MHD_resume_connection).
+typedef void front_notify_fn(void *cookie);
+
 struct front_req {
     uint64_t id;
-    int refs;            // 1 for the registry while live, 1 for the client
-    int registered;      // in the registry (live in the job)
-    pthread_cond_t cond; // signalled on every change
-    int32_t *tokens;     // (cap_tokens) tokens received so far
+    int refs;                // 1 for the registry while live, 1 for the client
+    int registered;          // in the registry (live in the job)
+    pthread_cond_t cond;     // signalled on every change
+    front_notify_fn *notify; // (notify_cookie) called on every change, mu held; NULL: none
+    void *notify_cookie;
+    int32_t *tokens; // (cap_tokens) tokens received so far
     int32_t n_tokens, cap_tokens;
     int done; // FINISH or an error arrived
     uint32_t finish_reason;
@@ -125,7 +135,10 @@ JANUS_WUR int front_submit(struct front *f, struct frontlink_submit *sub, struct
 void front_cancel(struct front *f, struct front_req *r);
 // Drops the client's reference (cancelling r first if it is still running).
 void front_release(struct front *f, struct front_req *r);
-// Waits (mu held) until r changes or timeout_ms passes.
+// Sets (fn) or clears (NULL) r's notification hook (takes mu). Clear it before cookie is
+// freed; the hook is never called after this returns with NULL.
+void front_set_notify(struct front *f, struct front_req *r, front_notify_fn *fn, void *cookie);
+// Waits (mu held) until r changes or timeout_ms passes (blocking clients: janus run).
 void front_wait_locked(struct front *f, struct front_req *r, int timeout_ms);
 // The reason the job is not ready (mu held): starting, its error, or not running.
 const char *front_not_ready_reason(const struct front *f);
