@@ -6,20 +6,24 @@
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
+#include "http/guard.h"
 #include "http/json.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define BODY_LIMIT_HARD (64u << 20)
 
@@ -154,6 +158,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!x) return MHD_NO;
         buf_init(&x->body, s->p.max_body);
         *con_cls = x;
+        if (guard_check(s, conn, method, &r)) return send_reply(conn, &r); // guard.h
         if (needs_key && !key_ok(s, conn)) {
             api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
                       "missing or invalid API key (send 'Authorization: Bearer KEY')");
@@ -254,8 +259,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     struct sockaddr_in a4;
     struct sockaddr_in6 a6;
     struct sockaddr *addr;
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC; // ITC: MHD_quiesce_daemon (http_drain)
     memset(&a4, 0, sizeof a4);
     memset(&a6, 0, sizeof a6);
     if (inet_pton(AF_INET, s->p.host, &a4.sin_addr) == 1) {
@@ -302,6 +307,27 @@ int http_port(const struct http_server *h) { return h->s.port; }
 
 int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err_len) {
     return front_wait_ready(&h->s.f, timeout_ms, err, err_len);
+}
+
+// ---- graceful shutdown (issue 15 item 6)
+
+int http_drain(struct http_server *h, int wait_ms) {
+    struct server *s = &h->s;
+    if (!atomic_exchange(&s->draining, 1)) {
+        // Stop accepting: the listen socket is closed, so new connections are refused;
+        // requests on kept connections get guard.h's 503 shutting_down.
+        MHD_socket fd = s->mhd ? MHD_quiesce_daemon(s->mhd) : MHD_INVALID_SOCKET;
+        if (fd != MHD_INVALID_SOCKET)
+            close(fd);
+        else
+            LOG_WARN("http: cannot stop accepting (MHD_quiesce_daemon); new requests get 503");
+        LOG_INFO("http: draining: %d requests in flight", front_in_flight(&s->f));
+    }
+    int64_t end = clock_now_ns() + (int64_t)wait_ms * 1000000;
+    int left;
+    while ((left = front_in_flight(&s->f)) > 0 && clock_now_ns() < end)
+        clock_sleep_ns(10 * 1000000);
+    return left;
 }
 
 void http_stop(struct http_server **hp) {
