@@ -87,7 +87,7 @@ struct front {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
-    int n_held; // submitted requests not yet released by their client (front_in_flight)
+    int n_held;       // submitted requests not yet released by their client (front_in_flight)
     int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
     int restarts;     // job relaunches so far
     uint64_t next_id;

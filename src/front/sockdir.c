@@ -65,13 +65,13 @@ int sockdir_reap(const char *parent) {
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid()) continue; // never a symlink
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;      // alive (or not ours)
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;     // alive (or not ours)
         int dfd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (dfd < 0) continue;
         empty_dir(dfd);
         if (unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) == 0) {
             n++;
-            LOG_INFO("front: removed %s/%s, left by a front (pid %ld) that is gone", parent,
+            LOG_WARN("front: removed %s/%s, left by a front (pid %ld) that is gone", parent,
                      e->d_name, pid);
         }
     }

@@ -89,8 +89,7 @@ int api_tokenize_chat(struct server *s, const char *text, size_t len, const stru
         mem_free(ids);
         if (n == JANUS_ELIMIT)
             api_error(r, 400, "invalid_request_error", "messages", "context_length_exceeded",
-                      "the conversation is longer than the context (%u tokens)",
-                      s->f.ready.n_ctx);
+                      "the conversation is longer than the context (%u tokens)", s->f.ready.n_ctx);
         else
             api_error(r, 400, "invalid_request_error", "messages", NULL,
                       "cannot tokenize the conversation: %s", janus_strerror(n));

@@ -1314,8 +1314,7 @@ static int partition(const struct vocab *v, const char *text, size_t len, int pa
             }
             size_t pos = f.off, end = f.off + f.len, from = pos;
             while (from < end) {
-                const char *hit =
-                    end - from >= tn ? memmem(text + from, end - from, tt, tn) : NULL;
+                const char *hit = end - from >= tn ? memmem(text + from, end - from, tt, tn) : NULL;
                 if (!hit) break;
                 size_t h = (size_t)(hit - text), g = h;
                 if (e->type != VOCAB_TOKEN_USER_DEFINED && overlaps_raw(raw, n_raw, h, tn)) {

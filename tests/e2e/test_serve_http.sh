@@ -54,7 +54,7 @@ expect_status 200 "prompt as token ids"
 [ "$(jget 'j["choices"][0]["text"]')" = "$GREEDY_TEXT" ] || fail "token-id prompt: text differs: $BODY"
 
 # ---- streaming: same text, usage chunk, [DONE]
-curl -sN --max-time 60 "$U/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"max_tokens\":12,\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}" >"$TMP/sse.txt"
+curl -H 'Content-Type: application/json' -sN --max-time 60 "$U/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"max_tokens\":12,\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}" >"$TMP/sse.txt"
 "$PY" - "$TMP/sse.txt" "$TMP/c1.json" <<'PY' || fail "streaming completion"
 import json, sys
 raw = open(sys.argv[1], encoding="utf-8").read()
@@ -83,7 +83,7 @@ if [ -n "$STOP" ]; then
       expect_status 200 "stop string"
       TXT=$(jget 'j["choices"][0]["text"]'); FR=$(jget 'j["choices"][0]["finish_reason"]')
     else
-      curl -sN --max-time 60 "$U/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"max_tokens\":12,\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stop\":$STOP_JSON}" >"$TMP/sse2.txt"
+      curl -H 'Content-Type: application/json' -sN --max-time 60 "$U/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"max_tokens\":12,\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stop\":$STOP_JSON}" >"$TMP/sse2.txt"
       TXT=$("$PY" -c '
 import json,sys
 ev=[e[6:] for e in open(sys.argv[1],encoding="utf-8").read().split("\n\n") if e.startswith("data: ") and e!="data: [DONE]"]
@@ -105,7 +105,7 @@ expect_status 200 "POST /v1/chat/completions"
 [ "$(jget 'j["object"]')" = chat.completion ] && [ "$(jget 'j["choices"][0]["message"]["role"]')" = assistant ] &&
   [ "$(jget 'j["usage"]["completion_tokens"]')" = 6 ] || fail "chat shape: $BODY"
 CHAT_TEXT=$(jget 'j["choices"][0]["message"]["content"]')
-curl -sN --max-time 60 "$U/v1/chat/completions" -d '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello"}],"max_tokens":6,"temperature":0,"ignore_eos":true,"stream":true}' >"$TMP/sse3.txt"
+curl -H 'Content-Type: application/json' -sN --max-time 60 "$U/v1/chat/completions" -d '{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello"}],"max_tokens":6,"temperature":0,"ignore_eos":true,"stream":true}' >"$TMP/sse3.txt"
 "$PY" - "$TMP/sse3.txt" "$CHAT_TEXT" <<'PY' || fail "streaming chat"
 import json, sys
 ev = [e for e in open(sys.argv[1], encoding="utf-8").read().split("\n\n") if e.strip()]

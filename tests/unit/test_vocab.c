@@ -374,8 +374,8 @@ TEST(raw_spans_benign_equal_whole) {
     // specials (plain text merges across the range boundaries as in one piece).
     static const char *names[] = {"ggml-vocab-janus-spm.gguf", "ggml-vocab-deepseek-coder.gguf",
                                   "ggml-vocab-llama-spm.gguf"};
-    static const char *contents[] = {"Hello world", " leading space", "x", "trailing space ",
-                                     "multi\nline\n\n", "Hi</", "s>", "naïve café 123"};
+    static const char *contents[] = {"Hello world",     " leading space", "x",  "trailing space ",
+                                     "multi\nline\n\n", "Hi</",           "s>", "naïve café 123"};
     for (size_t k = 0; k < JANUS_ARRAY_SIZE(names); k++) {
         struct fixture_vocab fv;
         open_vocab(&fv, names[k]);
