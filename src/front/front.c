@@ -412,9 +412,10 @@ int front_in_flight(struct front *s) {
 }
 
 const char *front_not_ready_reason(const struct front *s) {
-    return s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
-           : s->job_error[0]            ? s->job_error
-                                        : "the deployment is not running";
+    return s->stopping                    ? "the server is shutting down"
+           : s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
+           : s->job_error[0]              ? s->job_error
+                                          : "the deployment is not running";
 }
 
 int front_wait_ready(struct front *s, int timeout_ms, char *err, size_t err_len) {

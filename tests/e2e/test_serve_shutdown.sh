@@ -177,6 +177,14 @@ grep -q "removed .*front-$PID_K-" "$LOG_L" || fail "no log line for the reaped d
   [ -d "$SD/other-$DEAD-x" ] && ok "symlinks, live pids' directories and other names are left alone" ||
   fail "reaping went too far: $(ls -la "$SD")"
 [ "$(sockdirs | grep -c "front-$PID_L-")" = 1 ] || fail "the new server has no socket directory"
+# a start that fails (the port is taken) removes its directory too
+if timeout 120 "$BIN" serve -m "$MODEL" --mono --port "$PORT_L" >"$TMP/busy.log" 2>&1; then
+  fail "a second server on port $PORT_L started"
+else
+  grep -q 'cannot listen' "$TMP/busy.log" && [ "$(sockdirs | grep -vc -e "front-$PID_L-" -e "front-$DEAD-" -e "front-$$-")" = 0 ] &&
+    ok "a failed start (port in use) leaves no socket directory" ||
+    fail "failed start: $(cat "$TMP/busy.log"); left: $(sockdirs)"
+fi
 stop_server L
 wait_exit "$PID_L"
 [ "$RC" = 0 ] || fail "exit status of L: $RC"
