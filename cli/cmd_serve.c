@@ -62,25 +62,25 @@ static const struct cli_fwd_opt forwarded[] = {
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
+#define MAX_ALLOW_HOSTS 16
+
 struct serve_opts {
     struct http_params hp;
     const char *model;
     int64_t n_attn, n_moe, max_body; // 0: not given
     int mpi, mono;
-    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
-    struct cli_fwd fwd;         // the forwarded options, as given
-    const char *api_key_file;   // --api-key-file
-    char api_key_buf[512];      // the key read from it
-    int32_t grace_s;            // --grace
-    const char *allow[16];      // --allow-host (repeatable)
+    struct cli_mpirun launcher;         // --mpirun, --hostfile, --mpi-arg
+    struct cli_fwd fwd;                 // the forwarded options, as given
+    const char *api_key_file;           // --api-key-file
+    char api_key_buf[512];              // the key read from it
+    int32_t grace_s;                    // --grace
+    const char *allow[MAX_ALLOW_HOSTS]; // --allow-host (repeatable)
 };
-
-#define MAX_ALLOW_HOSTS 16
 
 // CLI_FN target of --allow-host (repeatable).
 static int add_allow_host(void *target, const char *v, const char *cmd) {
     struct serve_opts *o = target;
-    if (!v[0] || strlen(v) > 253 || strpbrk(v, "/@ \t"))
+    if (!v[0] || strlen(v) > 253 || strpbrk(v, "/@ \t") || (strchr(v, ':') && v[0] != '['))
         return cli_error(cmd, "--allow-host '%s': give a host name or address, no scheme or port",
                          v);
     if (o->hp.n_allow_hosts == MAX_ALLOW_HOSTS)
