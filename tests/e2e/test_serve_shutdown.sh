@@ -31,8 +31,11 @@ H = {"Content-Type": "application/json"}
 out = {}
 
 def body(stream):
-    return json.dumps({"prompt": "Hello", "max_tokens": max_tokens, "ignore_eos": True,
-                       "temperature": 0, "stream": stream})
+    b = {"prompt": "Hello", "max_tokens": max_tokens, "ignore_eos": True, "temperature": 0,
+         "stream": stream}
+    if stream:
+        b["stream_options"] = {"include_usage": True}
+    return json.dumps(b)
 
 def nonstream():
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
@@ -87,7 +90,9 @@ chunks = [json.loads(l[6:]) for l in txt.splitlines() if l.startswith("data: {")
 errs = [c["error"]["code"] for c in chunks if "error" in c]
 fin = [c["choices"][0]["finish_reason"] for c in chunks if c.get("choices") and c["choices"][0].get("finish_reason")]
 ntext = sum(1 for c in chunks if c.get("choices") and c["choices"][0].get("text"))
-out["stream"] = {"errors": errs, "finish": fin, "text_chunks": ntext, "done": "data: [DONE]" in txt}
+usage = [c["usage"]["completion_tokens"] for c in chunks if c.get("usage")]
+out["stream"] = {"errors": errs, "finish": fin, "text_chunks": ntext, "usage": usage,
+                 "done": "data: [DONE]" in txt}
 if t:
     t.join()
 out["after_signal_s"] = round(time.monotonic() - t0, 2)
@@ -108,7 +113,7 @@ import json, sys
 o = json.load(sys.stdin)
 s = o["stream"]
 assert s["errors"] == [] and s["finish"] == ["length"] and s["done"], s
-assert s["text_chunks"] >= 30, s   # every token arrived (some pieces may be empty)
+assert s["usage"] == [40] and s["text_chunks"] > 0, s   # all 40 tokens
 assert o["new_connection"] in ("refused", "503 shutting_down"), o
 if o["keeps_connections"]:  # a request on a connection kept open: 503 and Connection: close
     assert o["kept"] == "503 shutting_down" and o["kept_close"] == "close", o
