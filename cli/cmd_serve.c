@@ -108,12 +108,12 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         CLI_OPT_I32("port", 0, &hp->port, 0, 65535, "N",
                     "TCP port (default 8080; 0 = any free port, printed)"),
         CLI_OPT_STR("api-key", 0, &hp->api_key, "KEY",
-                    "require 'Authorization: Bearer KEY' on /v1/* and /metrics\n"
+                    "require 'Authorization: Bearer KEY' on /v1/*, /metrics and /\n"
                     "(else 401); visible in ps: prefer JANUS_API_KEY or --api-key-file"),
         CLI_OPT_STR("api-key-file", 0, &o->api_key_file, "FILE",
                     "read the API key from the first line of FILE"),
         CLI_OPT_FLAG("metrics-public", 0, &hp->metrics_public,
-                     "serve GET /metrics without the API key"),
+                     "serve GET /metrics, /metrics.json and the live page / without\nthe API key"),
         CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",
                     "request body limit (default 1048576) -> 413"),
         CLI_OPT_I32("max-tokens", 0, &hp->max_tokens, 1, INT32_MAX, "N",
@@ -152,8 +152,9 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                       "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]",
                       opts,
                       "OpenAI-compatible HTTP server: POST /v1/completions, POST "
-                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics (see "
-                      "docs/HTTP.md). The options from\n--max-seqs on are passed to the job "
+                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics, GET / (a "
+                      "live page);\n"
+                      "see docs/HTTP.md. The options from --max-seqs on are passed to the job\n"
                       "(janus worker --help).\n");
         return 0;
     }

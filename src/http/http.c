@@ -14,6 +14,7 @@
 #include "model/gguf_keys.h"
 #include "http/guard.h"
 #include "http/json.h"
+#include "http/page.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -107,6 +108,8 @@ static const struct route routes[] = {
     {MHD_HTTP_METHOD_GET, "/v1/models", 0, api_models},
     {MHD_HTTP_METHOD_GET, "/health", 0, api_health},
     {MHD_HTTP_METHOD_GET, "/metrics", 0, metrics_render},
+    {MHD_HTTP_METHOD_GET, "/metrics.json", 0, metrics_json},
+    {MHD_HTTP_METHOD_GET, "/", 0, page_live},
 };
 
 // Finds url's route: 404 if none, 405 if the method differs, 503 if it needs the job.
@@ -152,7 +155,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     buf_init(&r.body, 64u << 20);
     struct exchange *x = *con_cls;
     const int needs_key =
-        !strncmp(url, "/v1/", 4) || (!strcmp(url, "/metrics") && !s->p.metrics_public);
+        !strncmp(url, "/v1/", 4) || (page_metrics_path(url) && !s->p.metrics_public);
     if (!x) {
         x = mem_calloc(MEM_TAG_SERVER, 1, sizeof *x);
         if (!x) return MHD_NO;
@@ -160,8 +163,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = x;
         if (guard_check(s, conn, method, &r)) return send_reply(conn, &r); // guard.h
         if (needs_key && !key_ok(s, conn)) {
-            api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
-                      "missing or invalid API key (send 'Authorization: Bearer KEY')");
+            if (!page_key_prompt(conn, url, &r)) // a browser on the page: a key form
+                api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
+                          "missing or invalid API key (send 'Authorization: Bearer KEY')");
             return send_reply(conn, &r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
