@@ -7,6 +7,7 @@
 #include "front/front.h"
 
 #include "front/launch.h"
+#include "front/sockdir.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -81,13 +82,14 @@ static void finish_metrics(struct front *s, struct front_req *r) {
     }
 }
 
-// Fails every live request with a job error (mu held).
+// Fails every live request with a job error, or FRONTLINK_ERR_SHUTDOWN when the front is
+// stopping (mu held).
 static void fail_all(struct front *s, const char *why) {
     while (s->reqs) {
         struct front_req *r = s->reqs;
         if (!r->done) {
             r->done = 1;
-            r->err_code = FRONTLINK_ERR_JOB;
+            r->err_code = s->stopping ? FRONTLINK_ERR_SHUTDOWN : FRONTLINK_ERR_JOB;
             snprintf(r->err_msg, sizeof r->err_msg, "%s", why);
             req_changed(r);
         }
@@ -392,16 +394,13 @@ void front_destroy(struct front *s) {
 int front_start(struct front *s, char *err, size_t err_len) {
     if (!s->p.job_argv || !s->p.job_argv[0])
         return status_errf(err, err_len, JANUS_EINVAL, "no job command");
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s->sock_dir, sizeof s->sock_dir, "%s/janus-front-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(s->sock_dir)) {
-        int rc =
-            status_errf(err, err_len, JANUS_EIO, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
+    int rc = sockdir_create(s->sock_dir, sizeof s->sock_dir, err, err_len);
+    if (rc) {
         s->sock_dir[0] = 0;
         return rc;
     }
     snprintf(s->sock_path, sizeof s->sock_path, "%s/link.sock", s->sock_dir);
-    int rc = frontlink_listen(s->sock_path, &s->listen_fd);
+    rc = frontlink_listen(s->sock_path, &s->listen_fd);
     if (rc) {
         s->listen_fd = -1;
         return status_errf(err, err_len, rc, "cannot listen on %s", s->sock_path);
@@ -414,10 +413,18 @@ int front_start(struct front *s, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
+int front_in_flight(struct front *s) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->n_held;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 const char *front_not_ready_reason(const struct front *s) {
-    return s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
-           : s->job_error[0]            ? s->job_error
-                                        : "the deployment is not running";
+    return s->stopping                    ? "the server is shutting down"
+           : s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
+           : s->job_error[0]              ? s->job_error
+                                          : "the deployment is not running";
 }
 
 int front_wait_ready(struct front *s, int timeout_ms, char *err, size_t err_len) {
@@ -471,8 +478,7 @@ void front_stop(struct front *s) {
     frontlink_conn_close(&s->conn);
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
-    if (s->sock_path[0]) unlink(s->sock_path);
-    if (s->sock_dir[0]) rmdir(s->sock_dir);
+    if (s->sock_dir[0]) sockdir_remove(s->sock_dir); // the socket and the directory
     s->sock_path[0] = s->sock_dir[0] = 0;
     pthread_mutex_lock(&s->mu);
     fail_all(s, "the server is shutting down");
@@ -506,6 +512,7 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
                            "too many requests in flight (%d); retry later", s->max_inflight);
     }
     r->id = ++s->next_id;
+    s->n_held++;
     r->refs = 2;
     r->registered = 1;
     r->t_submit_ns = clock_now_ns();
@@ -553,6 +560,7 @@ void front_cancel(struct front *s, struct front_req *r) {
 void front_release(struct front *s, struct front_req *r) {
     front_cancel(s, r);
     pthread_mutex_lock(&s->mu);
+    s->n_held--;
     if (--r->refs == 0) req_destroy(r);
     pthread_mutex_unlock(&s->mu);
 }

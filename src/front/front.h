@@ -97,6 +97,7 @@ struct front {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
+    int n_held;       // submitted requests not yet released by their client (front_in_flight)
     int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
     int restarts;     // job relaunches so far
     uint64_t next_id;
@@ -113,15 +114,17 @@ struct front {
 
 // Initialises f (mutexes, empty registry) with params p; cannot fail. Pair with front_stop.
 void front_init(struct front *f, const struct front_params *p);
-// Opens the private socket, launches the job and starts the reader thread. JANUS_OK or an
-// error with err filled (call front_stop either way).
+// Opens the private socket (in a directory of sockdir.h, which also reaps those of dead
+// fronts), launches the job and starts the reader thread. JANUS_OK or an error with err
+// filled (call front_stop either way).
 JANUS_WUR int front_start(struct front *f, char *err, size_t err_len);
 // Blocks until the job has been ready at least once (JANUS_OK, even if it has failed
 // since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
 // (JANUS_EAGAIN).
 JANUS_WUR int front_wait_ready(struct front *f, int timeout_ms, char *err, size_t err_len);
 // Sends SHUTDOWN, waits p.stop_grace_ms for the job to exit, then SIGTERM, then SIGKILL
-// (whole group); joins the reader and fails what is still in flight. Idempotent. f's
+// (whole group); joins the reader and fails what is still in flight (FRONTLINK_ERR_SHUTDOWN),
+// removes the socket directory. Idempotent. f's
 // mutexes stay valid until front_destroy.
 void front_stop(struct front *f);
 // Frees what front_init made (after front_stop).
@@ -140,6 +143,9 @@ void front_release(struct front *f, struct front_req *r);
 void front_set_notify(struct front *f, struct front_req *r, front_notify_fn *fn, void *cookie);
 // Waits (mu held) until r changes or timeout_ms passes (blocking clients: janus run).
 void front_wait_locked(struct front *f, struct front_req *r, int timeout_ms);
+// Requests submitted and not yet released by their client (still running in the job, or
+// their client still sending the answer): what a graceful shutdown waits for.
+int front_in_flight(struct front *f);
 // The reason the job is not ready (mu held): starting, its error, or not running.
 const char *front_not_ready_reason(const struct front *f);
 

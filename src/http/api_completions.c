@@ -286,8 +286,10 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
                   msg);
         break;
     case FRONTLINK_ERR_JOB:
-    case FRONTLINK_ERR_SHUTDOWN:
         api_error(r, 503, "service_unavailable", NULL, "deployment_failed", "%s", msg);
+        break;
+    case FRONTLINK_ERR_SHUTDOWN: // issue 15 item 6
+        api_error(r, 503, "service_unavailable", NULL, "shutting_down", "%s", msg);
         break;
     default: api_error(r, 500, "server_error", NULL, NULL, "%s", msg); break;
     }

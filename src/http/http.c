@@ -16,10 +16,12 @@
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
 #include "http/gate.h"
+#include "http/guard.h"
 #include "http/json.h"
 #include "http/page.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +205,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&x->body, s->p.max_body);
         x->t_head_ns = clock_now_ns();
         *con_cls = x;
+        if (guard_check(s, conn, method, &r)) return send_reply(conn, &r); // guard.h
         if (needs_key && !key_ok(s, conn)) {
             if (!page_key_prompt(conn, url, &r)) // a browser on the page: a key form
                 api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
@@ -377,6 +380,23 @@ int http_port(const struct http_server *h) { return h->s.port; }
 
 int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err_len) {
     return front_wait_ready(&h->s.f, timeout_ms, err, err_len);
+}
+
+// ---- graceful shutdown (issue 15 item 6)
+
+int http_drain(struct http_server *h, int wait_ms) {
+    struct server *s = &h->s;
+    if (!atomic_exchange(&s->draining, 1)) {
+        // Stop accepting: the gate closes its listening socket, so new connections are
+        // refused; connections already handed over carry one request each (Connection: close).
+        conn_gate_stop(h->gate);
+        LOG_INFO("http: draining: %d requests in flight", front_in_flight(&s->f));
+    }
+    int64_t end = clock_now_ns() + (int64_t)wait_ms * 1000000;
+    int left;
+    while ((left = front_in_flight(&s->f)) > 0 && clock_now_ns() < end)
+        clock_sleep_ns(10 * 1000000);
+    return left;
 }
 
 void http_stop(struct http_server **hp) {

@@ -45,6 +45,10 @@ struct http_params {
     int health_window_ms;   // /health needs a completed step this recent (default 10000)
     int ready_timeout_s;    // how long the job may take to become ready (default 600)
     int max_restarts;       // relaunch a failed job up to this many times (default 0)
+    // Request guard (guard.h, issue 15 items 3 and 4).
+    int chat_parse_special;         // parse special tokens in chat content too (default 0)
+    const char *const *allow_hosts; // (n_allow_hosts) more Host/Origin names (loopback, no key)
+    int n_allow_hosts;
 };
 
 void http_default_params(struct http_params *p);
@@ -62,6 +66,12 @@ int http_port(const struct http_server *s);
 // since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
 // (JANUS_EAGAIN).
 JANUS_WUR int http_wait_ready(struct http_server *s, int timeout_ms, char *err, size_t err_len);
+// Graceful shutdown (issue 15 item 6). The first call stops accepting connections (new
+// ones are refused) and makes every new request on a kept connection a 503 with code
+// shutting_down; each call then waits up to wait_ms (0: not at all) for the requests in
+// flight to finish and returns how many are left (0: drained). http_stop ends the rest with
+// shutting_down.
+int http_drain(struct http_server *s, int wait_ms);
 // Stops accepting, tells the job to shut down (SIGTERM, then SIGKILL after a grace period),
 // fails what is still in flight, frees everything; *s = NULL.
 void http_stop(struct http_server **s);

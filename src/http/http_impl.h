@@ -39,6 +39,7 @@ struct server {
     pthread_cond_t sweep_cond; // (f.mu) a first request in progress wakes the sweeper
     int sweeper_started;
     _Atomic int sweep_stop;
+    _Atomic int draining; // http_drain was called: new requests get 503
 };
 
 // ---- HTTP plumbing (http.c)
@@ -161,5 +162,16 @@ size_t api_stop_holdback(const struct api_gen *g, const char *text, size_t len, 
 // JANUS_EINVAL (bad messages: the reason in err), JANUS_ELIMIT (the text exceeds b's cap).
 JANUS_WUR int api_chat_render(enum chat_template t, const cJSON *msgs, struct buf *b, char *err,
                               size_t err_len);
+// The same, and where the messages' content landed in b (*spans: a new array of *n_spans
+// ranges, mem_free; set on JANUS_OK only). Also JANUS_ENOMEM.
+JANUS_WUR int api_chat_render_spans(enum chat_template t, const cJSON *msgs, struct buf *b,
+                                    struct vocab_span **spans, size_t *n_spans, char *err,
+                                    size_t err_len);
+// Tokenizes a rendered chat (api_common.c) as api_tokenize does with parse_special, except
+// that special-token texts overlapping raw[0..n_raw) (the content) stay plain text
+// (vocab_tokenize_raw); n_raw 0: everything is parsed for special tokens.
+JANUS_WUR int api_tokenize_chat(struct server *s, const char *text, size_t len,
+                                const struct vocab_span *raw, size_t n_raw, int32_t **out,
+                                int32_t *n_out, struct api_reply *r);
 
 #endif // JANUS_SERVER_IMPL_H

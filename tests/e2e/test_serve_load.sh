@@ -69,7 +69,7 @@ U=http://127.0.0.1:$PORT_D
 import http.client, json, sys
 port = int(sys.argv[1])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200
 line = r.readline()
@@ -88,7 +88,7 @@ done
 [ $freed = 1 ] && ok "stream disconnect: request cancelled, KV slot freed (/metrics)" ||
   fail "stream disconnect not reflected on /metrics: $(curl -s "$U/metrics" | grep -E 'running|kv_cache_used|disconnect')"
 # a non-streaming client that gives up
-curl -s -o /dev/null --max-time 1 "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' || true
+curl -H 'Content-Type: application/json' -s -o /dev/null --max-time 1 "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' || true
 freed=0
 for _ in $(seq 1 100); do
   if [ "$(metric "$PORT_D" janus_requests_running)" = 0 ] &&
@@ -101,14 +101,14 @@ expect_status 200 "healthy after disconnects"
 JOB_PID=$(jget 'j["job_pid"]')
 
 # ---- the job dies with requests in flight
-curl -s -o "$TMP/ns.json" -w '%{http_code}' --max-time 60 "$U/v1/completions" \
+curl -H 'Content-Type: application/json' -s -o "$TMP/ns.json" -w '%{http_code}' --max-time 60 "$U/v1/completions" \
   -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' >"$TMP/ns.code" &
 NS=$!
 "$PY" - "$PORT_D" "$JOB_PID" <<'PY' || fail "in-flight stream on job death"
 import http.client, json, os, signal, sys
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200
 assert r.readline().startswith(b"data: ")
@@ -142,7 +142,7 @@ port = int(sys.argv[1])
 def start(max_tokens):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": max_tokens,
-              "ignore_eos": True, "stream": True}))
+              "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
     return c, c.getresponse()
 c1, r1 = start(300)   # running
 assert r1.status == 200 and r1.readline().startswith(b"data: ")
