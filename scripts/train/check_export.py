@@ -1,8 +1,14 @@
 #!/usr/bin/python3
-"""Checks an F32 export against PyTorch (issue 14 item 2): for a few held-out sequences, the
-last-position logits of `janus logits` (exact path) and of the PyTorch model must agree within
---tol (default 1e-4). Prints the max |difference| per sequence; exits 1 on any miss.
+"""Checks an export against PyTorch (issue 14 item 2). Logits: for a few held-out
+sequences, the last-position logits of `janus logits` (exact path) on an F32 export and of the
+PyTorch model must agree within --tol (default 1e-4). Perplexity (--text): `janus perplexity
+--json` on --ppl-gguf (default: the F32 export) and this script's own evaluation by the same
+method (text tokenized whole by SentencePiece with BOS, non-overlapping windows of --ctx
+tokens each starting with BOS, second half scored) must agree within --ppl-tol (1 %).
+Exits 1 on any miss.
 """
+import json
+import math
 import argparse
 import array
 import subprocess
@@ -23,6 +29,12 @@ def main():
     ap.add_argument("--janus", default="build/janus")
     ap.add_argument("--lengths", default="1,7,33,100")
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--text", help="also compare perplexity on this text")
+    ap.add_argument("--spm", help="the SentencePiece .model (with --text)")
+    ap.add_argument("--ctx", type=int, default=512)
+    ap.add_argument("--chunks", type=int, default=0, help="at most this many windows (0: all)")
+    ap.add_argument("--ppl-gguf", help="model for janus perplexity (default --gguf)")
+    ap.add_argument("--ppl-tol", type=float, default=0.01)
     a = ap.parse_args()
     m, _ = load_model(a.run)
     ids = array.array("h")
@@ -47,7 +59,45 @@ def main():
         worst = max(worst, d)
         ok &= d <= a.tol and same
     print(f"worst {worst:.3g} (tolerance {a.tol:g}): {'ok' if ok else 'FAIL'}")
+    if a.text:
+        ok &= check_ppl(m, a)
     return 0 if ok else 1
+
+
+def torch_ppl(m, toks, ctx, chunks):
+    """llama-perplexity's method on the token list toks (BOS already first)."""
+    n_chunk = len(toks) // ctx
+    if chunks:
+        n_chunk = min(n_chunk, chunks)
+    first, tot, cnt = ctx // 2, 0.0, 0
+    for c in range(n_chunk):
+        w = toks[c * ctx:(c + 1) * ctx]
+        x = torch.tensor([[1] + w[1:]])
+        with torch.no_grad():
+            lp = torch.log_softmax(m(x)[0].double(), dim=-1)
+        for i in range(first, ctx - 1):
+            tot -= lp[i, w[i + 1]].item()
+        cnt += ctx - 1 - first
+    return math.exp(tot / cnt), cnt
+
+
+def check_ppl(m, a):
+    import sentencepiece as spm
+    sp = spm.SentencePieceProcessor(model_file=a.spm)
+    with open(a.text, encoding="utf-8") as f:
+        toks = [sp.bos_id()] + sp.encode(f.read())
+    ref, cnt = torch_ppl(m, toks, a.ctx, a.chunks)
+    cmd = [a.janus, "perplexity", "-m", a.ppl_gguf or a.gguf, "-f", a.text, "--ctx",
+           str(a.ctx), "--json", "--threads", "2"]
+    if a.chunks:
+        cmd += ["--chunks", str(a.chunks)]
+    got = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+    rel = abs(got["ppl"] - ref) / ref
+    ok = rel <= a.ppl_tol and got["tokens"] == cnt and got["text_tokens"] == len(toks)
+    print(f"perplexity: janus {got['ppl']:.4f} ({got['tokens']} scored of {got['text_tokens']}),"
+          f" PyTorch {ref:.4f} ({cnt} of {len(toks)}): relative difference {rel:.2e} "
+          f"(tolerance {a.ppl_tol:g}): {'ok' if ok else 'FAIL'}")
+    return ok
 
 
 if __name__ == "__main__":
