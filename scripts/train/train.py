@@ -68,7 +68,8 @@ def save(path, obj):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True, help="tokenizer.py's prefix (PREFIX.train.ids ...)")
+    ap.add_argument("--data", required=True,
+                    help="tokenizer.py's prefix (PREFIX.model, PREFIX.train.ids ...)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--config", default=None, help="JSON object overriding Config fields")
     ap.add_argument("--steps", type=int, default=6000)
@@ -80,6 +81,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--minutes", type=float, default=120.0, help="stop (checkpointed) after this")
+    ap.add_argument("--stop-after", type=int, default=0,
+                    help="stop (checkpointed) after this many steps in this invocation")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--eval-windows", type=int, default=24)
@@ -96,9 +99,10 @@ def main():
         for k in ("steps", "batch", "seq", "lr", "warmup", "wd", "seed", "train_limit"):
             setattr(a, k, run[k])  # a resumed run keeps its schedule
     else:
-        c = Config()
-        if a.config:
-            c = Config.from_dict({**json.loads(c.to_json()), **json.loads(a.config)})
+        import sentencepiece as spm
+        n_vocab = spm.SentencePieceProcessor(model_file=a.data + ".model").get_piece_size()
+        over = {"n_vocab": n_vocab, **(json.loads(a.config) if a.config else {})}
+        c = Config.from_dict({**json.loads(Config().to_json()), **over})
         run = {k: getattr(a, k) for k in
                ("steps", "batch", "seq", "lr", "warmup", "wd", "seed", "train_limit")}
         run["data"] = os.path.abspath(a.data)
@@ -138,13 +142,13 @@ def main():
                          "py_rng": random.getstate()})
 
     t0, last_ck = time.time(), time.time()
-    base_elapsed = elapsed
+    base_elapsed, first_step = elapsed, step
     with open(os.path.join(a.out, "loss.csv"), "a", newline="") as lf, \
          open(os.path.join(a.out, "eval.csv"), "a", newline="") as ef:
         lw, ew = csv.writer(lf), csv.writer(ef)
         while step < a.steps:
             elapsed = base_elapsed + time.time() - t0
-            if time.time() - t0 > a.minutes * 60:
+            if time.time() - t0 > a.minutes * 60 or (a.stop_after and step - first_step >= a.stop_after):
                 break
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a)
