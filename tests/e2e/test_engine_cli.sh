@@ -59,4 +59,27 @@ expect_err "unknown option" "$BIN" generate -m "$M" -t 1 --bogus 1
 expect_err "--temp" "$BIN" generate -m "$M" -t 1 --temp x
 head -c 100000 "$M" > "$TMP/trunc.gguf"
 expect_err "trunc.gguf" "$BIN" logits -m "$TMP/trunc.gguf" -t 1
+
+# perplexity (llama-perplexity's method): the scored count follows the windows, the thread
+# count changes nothing, and bad arguments are one-line errors with a non-zero exit
+cp README.md "$TMP/text"
+p1=$("$BIN" perplexity -m "$M" -f "$TMP/text" --ctx 32 --chunks 4 --json)
+p2=$("$BIN" perplexity -m "$M" -f "$TMP/text" --ctx 32 --chunks 4 --json --threads 2)
+[ "$p1" = "$p2" ] || fail "perplexity differs between --threads 1 and 2: $p1 / $p2"
+/usr/bin/python3 - "$p1" <<'PY' || fail "perplexity --json: $p1"
+import json, math, sys
+j = json.loads(sys.argv[1])
+assert j["ctx"] == 32 and j["chunks"] == 4 and j["tokens"] == 4 * 15, j
+assert math.isfinite(j["ppl"]) and 1 < j["ppl"] and abs(math.log(j["ppl"]) - j["nll"]) < 1e-6, j
+PY
+"$BIN" perplexity -m "$M" -f "$TMP/text" --ctx 32 --chunks 1 2>/dev/null | grep -q '^ppl = ' || fail "perplexity text output"
+printf 'too short' > "$TMP/short"
+for args in "-f $TMP/text --ctx 33:must be even" "-f $TMP/short --ctx 32:fewer than one window" \
+            "-f $TMP/missing:$TMP/missing" "-f $TMP/text --ctx 1000000:exceeds the model's context" \
+            "--ctx 32:missing -f"; do
+  a=${args%%:*}; want=${args#*:}
+  # shellcheck disable=SC2086
+  if "$BIN" perplexity -m "$M" $a > "$TMP/o" 2>&1; then fail "perplexity $a: exit 0"; fi
+  grep -q -- "$want" "$TMP/o" || fail "perplexity $a: $(cat "$TMP/o")"
+done
 echo "ok"

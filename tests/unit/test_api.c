@@ -322,6 +322,52 @@ TEST(sessions_independent) {
     janus_model_close(&m);
 }
 
+// janus_session_decode_all (issue 14: janus perplexity): row i equals the logits of
+// decoding tokens[0..i] one step at a time; the last row equals janus_session_decode's; a
+// session without all_logits refuses it; steps split by n_batch give the same rows.
+TEST(decode_all_rows) {
+    janus_model_t *m = open_or_null("deepseek2-v2-f32");
+    ASSERT(m != NULL);
+    struct janus_model_info info;
+    ASSERT_OK(janus_model_info(m, &info));
+    const int64_t V = info.n_vocab;
+    enum { N = 9 };
+    const int32_t toks[N] = {1, 17, 4, 99, 23, 5, 61, 8, 42};
+    for (int n_batch = N; n_batch >= 4; n_batch -= 5) { // 9: one step; 4: three steps
+        struct janus_session_params sp = janus_session_default_params();
+        sp.n_ctx = 64;
+        sp.n_batch = n_batch;
+        sp.all_logits = 1;
+        janus_session_t *s = NULL, *ref = NULL;
+        ASSERT_OK(janus_session_create(m, &sp, &s));
+        sp.all_logits = 0;
+        ASSERT_OK(janus_session_create(m, &sp, &ref));
+        float *all = malloc((size_t)N * (size_t)V * sizeof(float));
+        ASSERT(all != NULL);
+        ASSERT_OK(janus_session_decode_all(s, 0, toks, N, all));
+        ASSERT_EQ(janus_session_decode_all(ref, 0, toks, N, all), JANUS_EINVAL);
+        double worst = 0.0;
+        for (int i = 0; i < N; i++) {
+            const float *lg = NULL;
+            ASSERT_OK(janus_session_decode(ref, 0, &toks[i], 1, &lg));
+            for (int64_t v = 0; v < V; v++) {
+                double d = fabs((double)all[(size_t)i * (size_t)V + (size_t)v] - lg[v]);
+                if (d > worst) worst = d;
+            }
+        }
+        const float *last = NULL;
+        ASSERT_OK(janus_seq_reset(s, 0));
+        ASSERT_OK(janus_session_decode(s, 0, toks, N, &last));
+        ASSERT(memcmp(last, all + (size_t)(N - 1) * (size_t)V, (size_t)V * sizeof(float)) == 0);
+        printf("    n_batch %d: max |row - token-by-token| = %.3g\n", n_batch, worst);
+        ASSERT(worst <= 1e-5);
+        free(all);
+        janus_session_destroy(&s);
+        janus_session_destroy(&ref);
+    }
+    janus_model_close(&m);
+}
+
 // Two sequences of one session, decoded token by token in alternation.
 TEST(sequences_interleaved) {
     janus_model_t *m = open_or_null("deepseek2-v3-f32");

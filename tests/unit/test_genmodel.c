@@ -949,3 +949,173 @@ TEST(alloc_failures) {
         ASSERT_LT(10, n_fail);
     }
 }
+
+// ---- values from files (--weights) and a JSON tokenizer (--tokenizer-json), issue 14
+
+// Writes every tensor of the F32 model at path as dir/NAME.f32.
+static void dump_tensors(const char *path, const char *dir) {
+    struct gguf g;
+    char err[512], fn[1024];
+    if (gguf_open(&g, path, err, sizeof err)) TEST_FAIL_("%s", err);
+    mkdir(dir, 0700);
+    for (int64_t i = 0; i < g.n_tensors; i++) {
+        const struct gguf_tensor *t = &g.tensors[i];
+        ASSERT_EQ(t->type, GGML_TYPE_F32);
+        snprintf(fn, sizeof fn, "%s/%.*s.f32", dir, (int)t->name.len, t->name.ptr);
+        FILE *f = fopen(fn, "wb");
+        ASSERT(f && fwrite(t->data, 1, t->n_bytes, f) == t->n_bytes);
+        fclose(f);
+    }
+    gguf_close(&g);
+}
+
+// The tensor data sections of two files are the same bytes (and the same tensor list).
+static void same_data(const char *a_path, const char *b_path) {
+    same_layout(a_path, b_path);
+    struct gguf a, b;
+    char err[512];
+    if (gguf_open(&a, a_path, err, sizeof err)) TEST_FAIL_("%s", err);
+    if (gguf_open(&b, b_path, err, sizeof err)) TEST_FAIL_("%s", err);
+    for (int64_t i = 0; i < a.n_tensors; i++)
+        if (memcmp(a.tensors[i].data, b.tensors[i].data, a.tensors[i].n_bytes))
+            TEST_FAIL_("tensor '%.*s' differs", (int)a.tensors[i].name.len, a.tensors[i].name.ptr);
+    gguf_close(&a);
+    gguf_close(&b);
+}
+
+TEST(weights_from_files_round_trip) {
+    // A random model's tensors written out and read back give the same file, also for
+    // --mla-split (kv_b's values from its file, split as the random path splits them) and
+    // in Q8_0 (converted as the random path converts them); q_lora 0 writes attn_q.
+    char a0[512], a1[512], b0[512], b1[512], dir[512], aq[512], bq[512];
+    tmp_path(a0, sizeof a0, "rt-a0.gguf");
+    tmp_path(a1, sizeof a1, "rt-a1.gguf");
+    tmp_path(b0, sizeof b0, "rt-b0.gguf");
+    tmp_path(b1, sizeof b1, "rt-b1.gguf");
+    tmp_path(aq, sizeof aq, "rt-aq.gguf");
+    tmp_path(bq, sizeof bq, "rt-bq.gguf");
+    tmp_path(dir, sizeof dir, "rt-tensors");
+    for (int q_lora = 0; q_lora < 2; q_lora++) {
+        struct genmodel_params p;
+        genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+        if (!q_lora) p.q_lora = 0;
+        p.seed = 77;
+        ASSERT_EQ(gen(&p, a0), JANUS_OK);
+        p.mla_split = 1;
+        ASSERT_EQ(gen(&p, a1), JANUS_OK);
+        p.mla_split = 0;
+        p.type = GGML_TYPE_Q8_0;
+        ASSERT_EQ(gen(&p, aq), JANUS_OK);
+        p.type = GGML_TYPE_F32;
+        dump_tensors(a0, dir);
+        p.weights_dir = dir;
+        p.seed = 1; // ignored: the values come from the files
+        ASSERT_EQ(gen(&p, b0), JANUS_OK);
+        p.mla_split = 1;
+        ASSERT_EQ(gen(&p, b1), JANUS_OK);
+        p.mla_split = 0;
+        p.type = GGML_TYPE_Q8_0;
+        ASSERT_EQ(gen(&p, bq), JANUS_OK);
+        same_data(a0, b0);
+        same_data(a1, b1);
+        same_data(aq, bq);
+        struct gguf g;
+        char err[512];
+        ASSERT_EQ(gguf_open(&g, b0, err, sizeof err), JANUS_OK);
+        int has_q = 0;
+        for (int64_t i = 0; i < g.n_tensors; i++)
+            has_q |= g.tensors[i].name.len == 19 && !memcmp(g.tensors[i].name.ptr, "blk.0.attn_q.weight", 19);
+        gguf_close(&g);
+        ASSERT_EQ(has_q, !q_lora);
+    }
+}
+
+TEST(weights_from_files_errors) {
+    char a[512], dir[512], out[512], fn[1024], err[512];
+    tmp_path(a, sizeof a, "we-a.gguf");
+    tmp_path(out, sizeof out, "we-out.gguf");
+    tmp_path(dir, sizeof dir, "we-tensors");
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_DEEPSEEK2);
+    ASSERT_EQ(gen(&p, a), JANUS_OK);
+    dump_tensors(a, dir);
+    p.weights_dir = dir;
+    struct stat st;
+    // missing
+    snprintf(fn, sizeof fn, "%s/blk.1.ffn_up_exps.weight.f32", dir);
+    ASSERT_EQ(unlink(fn), 0);
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EIO);
+    ASSERT(strstr(err, "blk.1.ffn_up_exps.weight") && strstr(err, "missing"));
+    ASSERT(stat(out, &st) != 0);
+    // one value short
+    dump_tensors(a, dir);
+    ASSERT_EQ(truncate(fn, (off_t)(p.n_embd * p.n_ff_exp * p.n_expert * 4 - 4)), 0);
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EFORMAT);
+    ASSERT(strstr(err, "blk.1.ffn_up_exps.weight") && strstr(err, "wrong size"));
+    // not finite
+    dump_tensors(a, dir);
+    snprintf(fn, sizeof fn, "%s/output_norm.weight.f32", dir);
+    FILE *f = fopen(fn, "r+b");
+    const uint8_t nan_le[4] = {0x00, 0x00, 0xc0, 0x7f};
+    ASSERT(f && fwrite(nan_le, 1, 4, f) == 4);
+    fclose(f);
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EFORMAT);
+    ASSERT(strstr(err, "output_norm.weight") && strstr(err, "not finite"));
+    ASSERT(stat(out, &st) != 0);
+}
+
+TEST(tokenizer_json) {
+    char js[512], out[512], err[512];
+    tmp_path(js, sizeof js, "tok.json");
+    tmp_path(out, sizeof out, "tok.gguf");
+    struct genmodel_params p;
+    genmodel_default_params(&p, GENMODEL_ARCH_LLAMA);
+    p.tokenizer_json = js;
+    static const struct {
+        const char *json;
+        int rc;
+        const char *msg;
+    } k[] = {
+        {"{\"model\":\"llama\",\"tokens\":[\"<unk>\",\"<s>\",\"</s>\",\"\\u2581a\"],"
+         "\"scores\":[0,0,0,-1.5],\"token_types\":[2,3,3,1],\"bos\":1,\"eos\":2,\"unk\":0,"
+         "\"add_bos\":true,\"add_eos\":false,\"chat_template\":\"{{ messages }}<|im_start|>\"}",
+         JANUS_OK, NULL},
+        {"[1]", JANUS_EFORMAT, "not a JSON object"},
+        {"{\"model\":\"gpt2\",\"tokens\":[],\"scores\":[],\"token_types\":[]}", JANUS_EINVAL,
+         "must be \"llama\""},
+        {"{\"model\":\"llama\",\"tokens\":[\"a\",\"b\",\"c\"],\"scores\":[0,0],"
+         "\"token_types\":[1,1,1]}",
+         JANUS_EINVAL, "one entry per token"},
+        {"{\"model\":\"llama\",\"tokens\":[\"a\",\"b\",\"c\"],\"scores\":[0,0,0],"
+         "\"token_types\":[1,1,9]}",
+         JANUS_EINVAL, "token 2"},
+        {"{\"model\":\"llama\",\"tokens\":[\"a\",\"b\",\"c\"],\"scores\":[0,0,0],"
+         "\"token_types\":[1,1,1],\"eos\":3}",
+         JANUS_EINVAL, "eos"},
+    };
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        FILE *f = fopen(js, "w");
+        ASSERT(f && fputs(k[i].json, f) >= 0);
+        fclose(f);
+        int rc = genmodel_write(&p, out, err, sizeof err);
+        if (rc != k[i].rc || (k[i].msg && !strstr(err, k[i].msg)))
+            TEST_FAIL_("case %zu: rc %d '%s'", i, rc, err);
+    }
+    // the valid one: 4 tokens, the chat template and the special ids as given
+    FILE *f = fopen(js, "w");
+    ASSERT(f && fputs(k[0].json, f) >= 0);
+    fclose(f);
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_OK);
+    struct gguf g;
+    ASSERT_EQ(gguf_open(&g, out, err, sizeof err), JANUS_OK);
+    struct gguf_str t = {0};
+    ASSERT_EQ(gguf_get_str(&g, "tokenizer.chat_template", &t, err, sizeof err), JANUS_OK);
+    ASSERT(t.len == 26 && !memcmp(t.ptr, "{{ messages }}<|im_start|>", 26));
+    enum gguf_type et;
+    uint64_t n = 0;
+    ASSERT_EQ(gguf_get_arr(&g, "tokenizer.ggml.tokens", &et, &n, err, sizeof err), JANUS_OK);
+    ASSERT_EQ(n, 4);
+    gguf_close(&g);
+    p.vocab_path = out;
+    ASSERT_EQ(genmodel_write(&p, out, err, sizeof err), JANUS_EINVAL); // both given
+}
