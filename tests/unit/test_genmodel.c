@@ -1024,7 +1024,8 @@ TEST(weights_from_files_round_trip) {
         ASSERT_EQ(gguf_open(&g, b0, err, sizeof err), JANUS_OK);
         int has_q = 0;
         for (int64_t i = 0; i < g.n_tensors; i++)
-            has_q |= g.tensors[i].name.len == 19 && !memcmp(g.tensors[i].name.ptr, "blk.0.attn_q.weight", 19);
+            has_q |= g.tensors[i].name.len == 19 &&
+                     !memcmp(g.tensors[i].name.ptr, "blk.0.attn_q.weight", 19);
         gguf_close(&g);
         ASSERT_EQ(has_q, !q_lora);
     }
