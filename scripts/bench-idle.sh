@@ -7,14 +7,15 @@
 # (alternating which goes first) and times its first token. Prints both tables and the
 # medians. Timings, not checks: run it on a quiet machine and say what else ran.
 #   scripts/bench-idle.sh [ROUNDS (20)] [IDLE_S (2)]   env: JANUS_BIN, MODEL, ATTN (1), MOE (2),
-#   IDLE_PROBE_S (5), PROMPT ("Hello"); extra `janus serve` flags in SERVE_ARGS
+#   IDLE_PROBE_S (5), PROMPT ("Hello"), POLL_BIN (the polling side's binary, default JANUS_BIN:
+#   an older build to compare with); extra `janus serve` flags in SERVE_ARGS
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export JANUS_BIN=${JANUS_BIN:-$ROOT/build/janus}
 export MODEL=${MODEL:-$ROOT/../shared/fixtures/models/llama-moe-f32.gguf}
 export ROUNDS=${1:-20} IDLE_S=${2:-2} ATTN=${ATTN:-1} MOE=${MOE:-2} IDLE_PROBE_S=${IDLE_PROBE_S:-5}
-export PROMPT=${PROMPT:-Hello} SERVE_ARGS=${SERVE_ARGS:-}
+export PROMPT=${PROMPT:-Hello} SERVE_ARGS=${SERVE_ARGS:-} POLL_BIN=${POLL_BIN:-$JANUS_BIN}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 exec /usr/bin/python3 - <<'PY'
 import http.client, json, os, re, shlex, signal, statistics, subprocess, sys, tempfile, time
@@ -31,7 +32,7 @@ def start(name, wake_off):
     else:
         env.pop("JANUS_WAKE", None)
     log = open(os.path.join(tmp, name + ".log"), "w+")
-    cmd = [E["JANUS_BIN"], "serve", "-m", E["MODEL"], "--attn", E["ATTN"], "--moe", E["MOE"],
+    cmd = [E["POLL_BIN"] if wake_off else E["JANUS_BIN"], "serve", "-m", E["MODEL"], "--attn", E["ATTN"], "--moe", E["MOE"],
            "--port", "0"] + shlex.split(E["SERVE_ARGS"])
     p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     servers[name] = {"proc": p, "log": log}

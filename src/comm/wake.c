@@ -135,8 +135,7 @@ static int listen_open(struct wake_info *in, char *why, size_t why_len) {
     struct ifaddrs *ifs = NULL;
     if (getifaddrs(&ifs) == 0) {
         for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
-            if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK))
-                continue;
+            if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) || (i->ifa_flags & IFF_LOOPBACK)) continue;
             if (i->ifa_addr->sa_family == AF_INET) {
                 (void)add_addr(in, AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 0);
             } else if (v6 && i->ifa_addr->sa_family == AF_INET6) {
@@ -173,8 +172,8 @@ static int pend_read(struct wake *wk, const struct wake_info *in, struct pend *p
     p->got += (int)r;
     if (p->got < WAKE_HELLO_LEN) return 0;
     uint32_t rank = bytes_get_u32(p->buf + 4);
-    if (bytes_get_u32(p->buf) != WAKE_MAGIC || memcmp(p->buf + 8, in->hello, 8) != 0 ||
-        rank < 1 || rank >= (uint32_t)wk->n || wk->peer[rank] >= 0) {
+    if (bytes_get_u32(p->buf) != WAKE_MAGIC || memcmp(p->buf + 8, in->hello, 8) != 0 || rank < 1 ||
+        rank >= (uint32_t)wk->n || wk->peer[rank] >= 0) {
         LOG_DEBUG("wake-up channel: dropped a connection with a bad hello");
         close_fd(&p->fd);
         return 1;
@@ -486,8 +485,7 @@ void wake_close(struct wake *wk, int linger_ms) {
                 if (left <= 0 || wait_fd(wk->peer[r], POLLIN, (int)left) <= 0) break;
                 uint8_t buf[64];
                 ssize_t k = recv(wk->peer[r], buf, sizeof buf, MSG_DONTWAIT);
-                if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR))
-                    close_fd(&wk->peer[r]);
+                if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) close_fd(&wk->peer[r]);
             }
         }
     }
