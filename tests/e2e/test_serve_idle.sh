@@ -5,6 +5,7 @@
 # CPU % per rank is printed, not asserted. A request then completes (the wake-up works) and
 # its first-token latency is printed. With JANUS_WAKE=off the same deployment falls back to
 # polling, says so once in the log, counts many times more switches, and still serves.
+# When rank 0 dies and mpirun cannot react, the other ranks see the channel close and end.
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 command -v mpirun >/dev/null || die "mpirun not found: run scripts/install-deps.sh"
@@ -98,5 +99,32 @@ PY
 req POST "http://127.0.0.1:$PORT_P/v1/completions" -H 'Content-Type: application/json' \
   -d '{"prompt":"The expert","max_tokens":8,"temperature":0,"ignore_eos":true}'
 expect_status 200 "completion on the polling deployment"
-[ $FAILED = 0 ] || { tail -20 "$LOG_B" "$LOG_P" >&2; exit 1; }
+stop_server P
+
+# Rank 0 gone while mpirun cannot react (stopped): the other ranks read end-of-file on the
+# wake-up channel and end themselves. No heartbeat here, so no step is in flight when rank 0
+# dies (a rank inside a step waits in MPI, which is issue 16's watchdog's business).
+start_server K --attn 1 --moe 2 --heartbeat-ms 3600000
+JK=$(job_pid "$PORT_K")
+R0=""; OTHERS=()
+for p in $(pgrep -P "$JK"); do
+  if tr '\0' '\n' <"/proc/$p/environ" | grep -qx 'OMPI_COMM_WORLD_RANK=0'; then R0=$p; else OTHERS+=("$p"); fi
+done
+[ -n "$R0" ] && [ ${#OTHERS[@]} = 2 ] || die "ranks of the job: rank 0 '$R0', others '${OTHERS[*]}'"
+kill -STOP "$JK"
+kill -KILL "$R0"
+gone=0
+for _ in $(seq 1 150); do
+  alive=0
+  for p in "${OTHERS[@]}"; do [ -e "/proc/$p" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && alive=1; done
+  [ $alive = 0 ] && { gone=1; break; }
+  sleep 0.1
+done
+kill -CONT "$JK"
+[ $gone = 1 ] && ok "ranks end themselves when rank 0 is gone (mpirun stopped)" ||
+  fail "ranks still alive 15 s after rank 0 died"
+seen=0
+for _ in $(seq 1 100); do grep -q 'closed the wake-up channel' "$LOG_K" && { seen=1; break; }; sleep 0.1; done
+[ $seen = 1 ] && ok "they say why" || fail "no 'closed the wake-up channel' in the log"
+[ $FAILED = 0 ] || { tail -20 "$LOG_B" "$LOG_P" "$LOG_K" >&2; exit 1; }
 echo "all serve idle checks passed"
