@@ -52,6 +52,13 @@ CLI_SRC  := $(sort $(wildcard cli/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libjanus.a
+# The live page (src/http/live.html, GET /) is compiled in as a C array made by
+# scripts/embed.c, a build tool compiled with the host compiler and no flags of ours.
+HOSTCC   ?= $(CC)
+EMBED    := $(BUILD)/tools/embed
+PAGE_GEN := $(BUILD)/gen/live_html.c
+PAGE_OBJ := $(BUILD)/obj/gen/live_html.o
+LIB_OBJ  += $(PAGE_OBJ)
 BIN      := $(BUILD)/janus
 
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/kernels/test_*.c tests/actsched/test_*.c \
@@ -66,6 +73,21 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) $(if $(findstring avx512,$<),$(SIMD512_FLAGS) $(SIMD_SAN) $(if $(findstring qdot_avx512,$<),$(VNNI_FLAGS)),$(if $(findstring avx2,$<),$(SIMD_FLAGS) $(SIMD_SAN))) -MMD -MP -c $< -o $@
+
+$(EMBED): scripts/embed.c
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC $<"
+	@$(HOSTCC) -std=c11 -O1 $< -o $@
+
+$(PAGE_GEN): src/http/live.html $(EMBED)
+	@mkdir -p $(dir $@)
+	@echo "  EMBED $<"
+	@$(EMBED) janus_live_html $< $@.tmp && mv $@.tmp $@
+
+$(PAGE_OBJ): $(PAGE_GEN)
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -88,22 +88,30 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
         CLI_OPT_I32("port", 0, &hp->port, 0, 65535, "N",
                     "TCP port (default 8080; 0 = any free port, printed)"),
         CLI_OPT_STR("api-key", 0, &hp->api_key, "KEY",
-                    "require 'Authorization: Bearer KEY' on /v1/* and /metrics\n"
+                    "require 'Authorization: Bearer KEY' on /v1/*, /metrics and /\n"
                     "(else 401); visible in ps: prefer JANUS_API_KEY or --api-key-file"),
         CLI_OPT_STR("api-key-file", 0, &o->api_key_file, "FILE",
                     "read the API key from the first line of FILE"),
         CLI_OPT_FLAG("metrics-public", 0, &hp->metrics_public,
-                     "serve GET /metrics without the API key"),
+                     "serve GET /metrics, /metrics.json and the live page / without\nthe API key"),
         CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",
                     "request body limit (default 1048576) -> 413"),
         CLI_OPT_I32("max-tokens", 0, &hp->max_tokens, 1, INT32_MAX, "N",
                     "largest max_tokens accepted (default: the context length)"),
         CLI_OPT_I32("max-prompt", 0, &hp->max_prompt, 1, INT32_MAX, "N",
                     "largest prompt in tokens (default: the context length - 1)"),
-        CLI_OPT_I32("max-connections", 0, &hp->max_connections, 1, 65536, "N",
-                    "concurrent HTTP connections (default 256)"),
+        CLI_OPT_I32("max-connections", 0, &hp->max_connections, 1, 1 << 20, "N",
+                    "open HTTP connections (default 2048; RLIMIT_NOFILE is raised\n"
+                    "to fit, else the cap is lowered) -> 503"),
+        CLI_OPT_I32("max-per-address", 0, &hp->max_per_address, 1, 1 << 20, "N",
+                    "open connections from one client address (default 64) -> 429"),
+        CLI_OPT_I32("header-timeout", 0, &hp->header_timeout_s, 1, 3600, "S",
+                    "the complete request head within S s of connecting (default 10)\n"
+                    "-> 408"),
+        CLI_OPT_I32("body-timeout", 0, &hp->body_timeout_s, 1, 86400, "S",
+                    "the complete body within S s of the head (default 60) -> 408"),
         CLI_OPT_I32("timeout", 0, &hp->timeout_s, 1, 86400, "S",
-                    "idle connection timeout in seconds (default 600)"),
+                    "idle connection timeout in seconds (default 30)"),
         CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",
                     "/health needs a step completed this recently (default 10000)"),
         CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
@@ -122,8 +130,9 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                       "                   [--host 127.0.0.1] [--port 8080] [--api-key KEY]",
                       opts,
                       "OpenAI-compatible HTTP server: POST /v1/completions, POST "
-                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics (see "
-                      "docs/HTTP.md). The options from\n--max-seqs on are passed to the job "
+                      "/v1/chat/completions,\nGET /v1/models, GET /health, GET /metrics, GET / (a "
+                      "live page);\n"
+                      "see docs/HTTP.md. The options from --max-seqs on are passed to the job\n"
                       "(janus worker --help).\n");
         return 0;
     }

@@ -30,6 +30,11 @@
 // Sequence slots (live requests) per attention instance: slot ids 0..LIMIT_MAX_SEQS-1.
 #define LIMIT_MAX_SEQS 256
 
+// HTTP (src/http/gate.c): a request head (request line + header lines) is at most this many
+// bytes, else 431. Real clients send < 2 KiB; libmicrohttpd parses the head inside its
+// per-connection pool (32 KiB by default), which must hold it with room to spare.
+#define LIMIT_HTTP_HEAD 16384
+
 _Static_assert(LIMIT_MAX_EXPERT_USED <= LIMIT_MAX_EXPERTS, "top-k cannot exceed experts");
 _Static_assert(LIMIT_MAX_SEQS <= LIMIT_MAX_STEP_ROWS, "a step may sample every live sequence");
 _Static_assert(LIMIT_GGUF_MAX_DIMS == 4, "ggml tensors are at most 4-D");

@@ -1,20 +1,23 @@
-// libmicrohttpd daemon of the HTTP face (http.h): thread per connection, connection cap,
-// idle timeout, body-size cap (413, checked on Content-Length and while reading), optional
-// API key (401), dispatch through one route table {method, path, handler} to the endpoint
-// files (404 unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from
-// the GGUF, then the job (front/front.h), then the daemon.
+// libmicrohttpd daemon of the HTTP face (http.h) behind the connection gate (gate.h: the
+// listening socket, connection caps, header deadline, head checks): body deadline (408),
+// idle timeout, one request per connection (Connection: close, so every request passes the
+// gate), body-size cap (413, checked on Content-Length and while reading), optional API key
+// (401), dispatch through one route table {method, path, handler} to the endpoint files (404
+// unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from the GGUF,
+// then the job (front/front.h), then the daemon, then the gate.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
+#include "http/gate.h"
 #include "http/json.h"
+#include "http/page.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +32,11 @@ void http_default_params(struct http_params *p) {
     p->port = 8080;
     p->max_body = 1u << 20;
     p->max_depth = JSON_DEFAULT_MAX_DEPTH;
-    p->max_connections = 256;
-    p->timeout_s = 600;
+    p->max_connections = 2048;
+    p->max_per_address = 64;
+    p->header_timeout_s = 10;
+    p->body_timeout_s = 60;
+    p->timeout_s = 30;
     p->max_inflight = 1024;
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
@@ -54,7 +60,42 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 struct exchange {
     struct buf body;
     int too_big;
+    int64_t t_head_ns; // when the head was complete (the body deadline starts here)
 };
+
+struct http_server {
+    struct server s; // first: on_request's cls is &h->s
+    struct conn_gate *gate;
+};
+
+static struct conn_gate *gate_of(struct server *s) { return ((struct http_server *)s)->gate; }
+
+// The gate hands over a socket whose complete, checked request head is waiting.
+static _Thread_local int handoff_started;
+static char started_mark;
+
+static int gate_handoff(void *cls, int fd, const struct sockaddr *addr, socklen_t len) {
+    struct server *s = cls;
+    handoff_started = 0;
+    if (MHD_add_connection(s->mhd, fd, addr, len) == MHD_YES) return 0;
+    return handoff_started ? 0 : -1; // started: its CLOSED notification frees the place
+}
+
+// A connection libmicrohttpd closes gives its place in the gate's caps back.
+static void on_connection(void *cls, struct MHD_Connection *conn, void **ctx,
+                          enum MHD_ConnectionNotificationCode code) {
+    struct server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *ctx = &started_mark;
+        handoff_started = 1;
+        return;
+    }
+    if (*ctx != &started_mark) return;
+    *ctx = NULL;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) conn_gate_release(gate_of(s), ci->client_addr);
+}
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply *r) {
     struct MHD_Response *resp = r->resp;
@@ -70,6 +111,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, struct api_reply 
     }
     if (r->status == 401) MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
     if (r->status == 429) MHD_add_response_header(resp, "Retry-After", "1"); // seconds
+    // One request per connection: a follow-up request must come through the gate again.
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     unsigned status = r->status == 499 ? 400 : r->status; // 499: the client left; nobody reads it
     enum MHD_Result ret = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
@@ -103,6 +146,8 @@ static const struct route routes[] = {
     {MHD_HTTP_METHOD_GET, "/v1/models", 0, api_models},
     {MHD_HTTP_METHOD_GET, "/health", 0, api_health},
     {MHD_HTTP_METHOD_GET, "/metrics", 0, metrics_render},
+    {MHD_HTTP_METHOD_GET, "/metrics.json", 0, metrics_json},
+    {MHD_HTTP_METHOD_GET, "/", 0, page_live},
 };
 
 // Finds url's route: 404 if none, 405 if the method differs, 503 if it needs the job.
@@ -148,15 +193,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     buf_init(&r.body, 64u << 20);
     struct exchange *x = *con_cls;
     const int needs_key =
-        !strncmp(url, "/v1/", 4) || (!strcmp(url, "/metrics") && !s->p.metrics_public);
+        !strncmp(url, "/v1/", 4) || (page_metrics_path(url) && !s->p.metrics_public);
     if (!x) {
         x = mem_calloc(MEM_TAG_SERVER, 1, sizeof *x);
         if (!x) return MHD_NO;
         buf_init(&x->body, s->p.max_body);
+        x->t_head_ns = clock_now_ns();
         *con_cls = x;
         if (needs_key && !key_ok(s, conn)) {
-            api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
-                      "missing or invalid API key (send 'Authorization: Bearer KEY')");
+            if (!page_key_prompt(conn, url, &r)) // a browser on the page: a key form
+                api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
+                          "missing or invalid API key (send 'Authorization: Bearer KEY')");
             return send_reply(conn, &r);
         }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -174,6 +221,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
+        if (s->p.body_timeout_s > 0 &&
+            clock_now_ns() - x->t_head_ns > (int64_t)s->p.body_timeout_s * 1000000000) {
+            // No response may be queued while the body is read: the gate answers on the
+            // socket and lingers; MHD_NO makes libmicrohttpd close its descriptor.
+            const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            char msg[128];
+            snprintf(msg, sizeof msg, "the request body was not complete within %d s",
+                     s->p.body_timeout_s);
+            if (ci) conn_gate_abort(gate_of(s), ci->connect_fd, 408, "request_timeout", msg);
+            buf_free(&r.body);
+            return MHD_NO;
+        }
         if (!x->too_big && buf_append(&x->body, upload_data, *upload_data_size) != JANUS_OK)
             x->too_big = 1;
         *upload_data_size = 0;
@@ -224,10 +284,6 @@ static int load_tokenizer(struct server *s, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
-struct http_server {
-    struct server s;
-};
-
 int http_start(struct http_server **out, const struct http_params *p, char *err, size_t err_len) {
     *out = NULL;
     if (!p->model_path || !p->job_argv || !p->job_argv[0])
@@ -250,47 +306,41 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     front_init(&s->f, &fp);
     int rc = load_tokenizer(s, err, err_len);
     if (rc) goto fail;
-    // Bind address.
-    struct sockaddr_in a4;
-    struct sockaddr_in6 a6;
-    struct sockaddr *addr;
-    unsigned flags =
-        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-    memset(&a4, 0, sizeof a4);
-    memset(&a6, 0, sizeof a6);
-    if (inet_pton(AF_INET, s->p.host, &a4.sin_addr) == 1) {
-        a4.sin_family = AF_INET;
-        a4.sin_port = htons((uint16_t)s->p.port);
-        addr = (struct sockaddr *)&a4;
-    } else if (inet_pton(AF_INET6, s->p.host, &a6.sin6_addr) == 1) {
-        a6.sin6_family = AF_INET6;
-        a6.sin6_port = htons((uint16_t)s->p.port);
-        addr = (struct sockaddr *)&a6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        rc = status_errf(err, err_len, JANUS_EINVAL,
-                         "--host '%s' is not a numeric IPv4 or IPv6 address", s->p.host);
-        goto fail;
-    }
+    // libmicrohttpd without a listening socket: the gate (gate.h) owns it and hands over
+    // connections whose request head is complete and well-formed.
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+                     MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
+    if (s->p.max_connections <= 0) s->p.max_connections = 2048;
+    if (s->p.max_per_address <= 0) s->p.max_per_address = 64;
+    if (s->p.header_timeout_s <= 0) s->p.header_timeout_s = 10;
     rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
-    s->mhd = MHD_start_daemon(flags, (uint16_t)s->p.port, NULL, NULL, on_request, s,
-                              MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_CONNECTION_LIMIT,
-                              (unsigned)(s->p.max_connections > 0 ? s->p.max_connections : 256),
-                              MHD_OPTION_CONNECTION_TIMEOUT,
-                              (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 600),
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    // Its connection limit is the gate's (which counts the same connections) plus slack for
+    // a connection closed but not yet reaped.
+    s->mhd =
+        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)s->p.max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 30),
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                         on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
     if (!s->mhd) {
-        rc = status_errf(err, err_len, JANUS_EIO, "cannot listen on %s:%d (address in use?)",
-                         s->p.host, s->p.port);
+        rc = status_errf(err, err_len, JANUS_EIO, "cannot start the HTTP daemon");
         goto fail;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : s->p.port;
+    struct conn_gate_params gp = {.host = s->p.host,
+                                  .port = s->p.port,
+                                  .max_connections = s->p.max_connections,
+                                  .max_per_address = s->p.max_per_address,
+                                  .header_timeout_s = s->p.header_timeout_s,
+                                  .max_body = s->p.max_body};
+    rc = conn_gate_start(&h->gate, &gp, gate_handoff, s, err, err_len);
+    if (rc) goto fail;
+    s->port = conn_gate_port(h->gate);
+    s->p.max_connections = conn_gate_max_connections(h->gate);
     *out = h;
     return JANUS_OK;
 fail:
+    if (s->mhd) MHD_stop_daemon(s->mhd);
     front_stop(&s->f);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
@@ -308,8 +358,10 @@ void http_stop(struct http_server **hp) {
     struct http_server *h = *hp;
     if (!h) return;
     struct server *s = &h->s;
-    front_stop(&s->f); // wakes every waiting handler, so streams end before MHD joins them
+    conn_gate_stop(h->gate); // no new connections
+    front_stop(&s->f);       // wakes every waiting handler, so streams end before MHD joins them
     if (s->mhd) MHD_stop_daemon(s->mhd);
+    conn_gate_free(&h->gate); // after MHD: its close notifications release places in the gate
     front_destroy(&s->f);
     vocab_free(&s->vocab);
     mem_free(h);

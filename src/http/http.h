@@ -1,5 +1,6 @@
-// The OpenAI-compatible HTTP face (SPEC §2, §10): a libmicrohttpd daemon (one thread per
-// connection, connection cap, idle timeout, body-size cap, optional API key) on top of the
+// The OpenAI-compatible HTTP face (SPEC §2, §10): a connection gate (http/gate.h: caps,
+// header deadline) in front of a libmicrohttpd daemon (body deadline, idle timeout, body-size
+// cap, optional API key) on top of the
 // front (front/front.h), which launches the deployment as a child process and talks to it
 // over a Unix socket (requests/frontlink.h). Endpoints: POST /v1/completions, POST
 // /v1/chat/completions, GET /v1/models, GET /health, GET /metrics (docs/HTTP.md). Binds 127.0.0.1
@@ -24,8 +25,11 @@ struct http_params {
     int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)
     size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
     int max_depth;          // JSON nesting cap (default 32)
-    int max_connections;    // concurrent connections (default 256)
-    int timeout_s;          // idle connection timeout (default 600)
+    int max_connections;    // open client connections (default 2048; http/gate.h) -> 503
+    int max_per_address;    // of them from one client address (default 64) -> 429
+    int header_timeout_s;   // complete request head within this after accept (default 10) -> 408
+    int body_timeout_s;     // complete body within this after the head (default 60) -> 408
+    int timeout_s;          // idle connection timeout (default 30)
     int32_t max_tokens;     // largest accepted max_tokens (default: the context length)
     int32_t max_prompt;     // largest accepted prompt in tokens (default: the context length)
     int max_inflight;       // requests in the job at once before 429 (default 1024)

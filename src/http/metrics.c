@@ -2,10 +2,14 @@
 // waiting, prompt and generated tokens, TTFT and TPOT histograms (measured at the front),
 // and from the job's latest STATS: steps, per-layer a_max, activated experts per MoE
 // instance, exchange scheme counters, KV-cache use. Names are listed in docs/HTTP.md.
+// GET /metrics.json: the same values as one JSON object for the live page (page.h; issue 15
+// item 8), with the histograms' per-bucket counts so that a poller can take differences.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
+#include "http/page.h"
 
 #include "base/clock.h"
+#include "base/mem.h"
 #include "base/status.h"
 
 #include <stdio.h>
@@ -136,4 +140,135 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     }
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+// ---- GET /metrics.json
+
+enum num_type { NUM_U64, NUM_I32, NUM_I64 };
+
+// v[0..n), of type t, as a JSON array of numbers; NULL if out of memory.
+static cJSON *num_array(const void *v, uint32_t n, enum num_type t) {
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = 0; a && i < n; i++) {
+        double x = t == NUM_U64   ? (double)((const uint64_t *)v)[i]
+                   : t == NUM_I32 ? (double)((const int32_t *)v)[i]
+                                  : (double)((const int64_t *)v)[i];
+        if (!cJSON_AddItemToArray(a, cJSON_CreateNumber(x))) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+// {"le": upper bounds, "counts": per bucket (not cumulative; one more: above the last bound),
+//  "sum", "count"}. Returns 0 on success.
+static int hist_json(cJSON *parent, const char *name, const struct front_hist *h,
+                     const double *bounds) {
+    cJSON *o = cJSON_AddObjectToObject(parent, name);
+    if (!o) return -1;
+    int bad = !cJSON_AddItemToObject(o, "le", cJSON_CreateDoubleArray(bounds, FRONT_HIST_BUCKETS));
+    bad |=
+        !cJSON_AddItemToObject(o, "counts", num_array(h->count, FRONT_HIST_BUCKETS + 1, NUM_U64));
+    bad |= !cJSON_AddNumberToObject(o, "sum", h->sum);
+    bad |= !cJSON_AddNumberToObject(o, "count", (double)h->n);
+    return bad ? -1 : 0;
+}
+
+static int num(cJSON *o, const char *name, double v) {
+    return cJSON_AddNumberToObject(o, name, v) ? 0 : -1;
+}
+
+void metrics_json(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                  struct api_reply *r) {
+    (void)conn, (void)body, (void)len;
+    static const char *schemes[FRONTLINK_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
+    // The STATS snapshot is large (per-layer and per-instance arrays): keep it off the stack.
+    struct frontlink_stats *st = mem_alloc(MEM_TAG_SERVER, sizeof *st);
+    if (!st) {
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    char model[FRONTLINK_MAX_NAME + 1];
+    pthread_mutex_lock(&s->f.mu);
+    struct front_counters m = s->f.m;
+    *st = s->f.stats;
+    int up = s->f.job == FRONT_JOB_READY;
+    int n_live = s->f.n_live;
+    int64_t now = clock_now_ns();
+    int64_t step_age_ns = s->f.step_seen_ns ? now - s->f.step_seen_ns : -1;
+    snprintf(model, sizeof model, "%s", s->f.model_name);
+    pthread_mutex_unlock(&s->f.mu);
+
+    cJSON *d = cJSON_CreateObject();
+    int bad = !d;
+    if (d) {
+        bad |= num(d, "time_seconds", (double)now * 1e-9); // monotonic: for rates between polls
+        bad |= !cJSON_AddBoolToObject(d, "up", up);
+        bad |= !cJSON_AddStringToObject(d, "model", model);
+        cJSON *q = cJSON_AddObjectToObject(d, "requests");
+        bad |= !q;
+        if (q) {
+            bad |= num(q, "running", st->n_running);
+            bad |= num(q, "waiting", st->n_waiting);
+            bad |= num(q, "in_flight", n_live);
+            bad |= num(q, "ok", (double)m.req_ok);
+            bad |= num(q, "error", (double)m.req_error);
+            bad |= num(q, "cancelled", (double)m.req_cancelled);
+            bad |= num(q, "rejected", (double)m.req_rejected);
+            bad |= num(q, "invalid", (double)m.req_bad);
+        }
+        bad |= num(d, "client_disconnects_total", (double)m.client_disconnects);
+        bad |= num(d, "prompt_tokens_total", (double)m.prompt_tokens);
+        bad |= num(d, "generation_tokens_total", (double)m.gen_tokens);
+        bad |= hist_json(d, "time_to_first_token_seconds", &m.ttft, front_ttft_bounds);
+        bad |= hist_json(d, "time_per_output_token_seconds", &m.tpot, front_tpot_bounds);
+        bad |= num(d, "steps_total", (double)st->n_steps);
+        bad |= num(d, "step_seconds_total", (double)st->step_ns_total * 1e-9);
+        bad |= num(d, "last_step_age_seconds", step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);
+        bad |= !cJSON_AddItemToObject(d, "layer_a_max",
+                                      num_array(st->a_max_last, st->n_layer, NUM_I32));
+        bad |= !cJSON_AddItemToObject(d, "layer_a_max_sum",
+                                      num_array(st->a_max_sum, st->n_layer, NUM_U64));
+        bad |= !cJSON_AddItemToObject(d, "moe_activated_experts",
+                                      num_array(st->activated_last, st->n_moe, NUM_I32));
+        bad |= !cJSON_AddItemToObject(d, "moe_activated_experts_total",
+                                      num_array(st->activated_sum, st->n_moe, NUM_U64));
+        cJSON *x = cJSON_AddObjectToObject(d, "exchange");
+        bad |= !x;
+        if (x) {
+            bad |= !cJSON_AddItemToObject(x, "schemes",
+                                          cJSON_CreateStringArray(schemes, FRONTLINK_N_SCHEMES));
+            bad |= !cJSON_AddItemToObject(
+                x, "steps_total", num_array(st->scheme_steps, FRONTLINK_N_SCHEMES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "messages_total",
+                                          num_array(st->scheme_msgs, FRONTLINK_N_SCHEMES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(
+                x, "bytes_total", num_array(st->scheme_bytes, FRONTLINK_N_SCHEMES, NUM_U64));
+        }
+        cJSON *kv = cJSON_AddObjectToObject(d, "kv_cache");
+        bad |= !kv;
+        if (kv) {
+            int64_t used = 0;
+            for (uint32_t i = 0; i < st->n_attn; i++)
+                used += st->kv_used[i];
+            double cap = (double)st->kv_capacity * st->n_attn;
+            bad |= !cJSON_AddItemToObject(kv, "used_tokens",
+                                          num_array(st->kv_used, st->n_attn, NUM_I64));
+            bad |= num(kv, "capacity_tokens", (double)st->kv_capacity);
+            bad |= num(kv, "usage_ratio", cap > 0 ? (double)used / cap : 0.0);
+        }
+    }
+    mem_free(st);
+    if (bad) {
+        cJSON_Delete(d);
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory rendering the metrics");
+        return;
+    }
+    if (api_json_reply(r, 200, d) != JANUS_OK) {
+        api_error(r, 500, "server_error", NULL, NULL, "metrics output exceeds its buffer");
+        return;
+    }
+    r->content_type = "application/json; charset=utf-8";
+    page_finish(r, 0);
 }
