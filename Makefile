@@ -66,7 +66,7 @@ TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/kernels/test_*.c tests/a
 TEST_BIN := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(TEST_SRC)))
 TEST_MAIN_OBJ := $(BUILD)/obj/tests/test_main.o
 
-.PHONY: all check run asan fuzz bench lint format format-check clean deps tests ctestfile
+.PHONY: all check run asan fuzz bench lint format format-check clean deps deps-tests tests ctestfile
 all: $(BIN) tests
 
 $(BUILD)/obj/%.o: %.c
@@ -122,8 +122,11 @@ $(BUILD)/examples/%: examples/%.c $(LIB)
 deps:
 	@bash scripts/install-deps.sh
 
+deps-tests:
+	@bash scripts/install-deps.sh --tests
+
 # The README's test command. Everything below runs as one CTest suite.
-check: deps
+check: deps-tests
 	$(MAKE) WERROR=1 all
 	$(MAKE) WERROR=1 BUILD=build-asan SAN=1 OPT=-O1 all
 	$(MAKE) fuzz

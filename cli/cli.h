@@ -14,6 +14,7 @@ typedef int (*cli_cmd_fn)(int argc, char **argv); // argv[0] is the subcommand n
 
 int cmd_generate(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_gen_model(int argc, char **argv);

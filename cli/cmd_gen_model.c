@@ -87,6 +87,13 @@ int cmd_gen_model(int argc, char **argv) {
         CLI_OPT_STR("vocab", 0, &p.vocab_path, "FILE",
                     "copy the tokenizer.ggml.* keys of this GGUF (its size sets\n"
                     "n_vocab); default: built-in SentencePiece-style vocabulary"),
+        CLI_OPT_STR("tokenizer-json", 0, &p.tokenizer_json, "FILE",
+                    "the tokenizer of a trained model (SentencePiece pieces, scores,\n"
+                    "types, special ids, chat template; scripts/train/export.py)"),
+        CLI_OPT_STR("weights", 0, &p.weights_dir, "DIR",
+                    "tensor values from DIR/NAME.f32 (raw little-endian F32 in ggml\n"
+                    "order, one file per tensor) instead of random ones; the matrices\n"
+                    "are then converted to --type"),
         DIM("n-vocab", n_vocab, 1, 1 << 30,
             "built-in vocabulary size: truncated or padded with <unused_N>\n"
             "(default: its natural size; ignored with --vocab)"),
@@ -112,7 +119,7 @@ int cmd_gen_model(int argc, char **argv) {
             "deepseek2: shared experts of width n_ff_exp, 2 (V3-style: 1);\n"
             "qwen2moe: exactly 1"),
         DIM("n-dense-lead", n_dense_lead, 0, 1 << 20, "deepseek2: leading dense layers, 1"),
-        DIM("q-lora", q_lora, 1, 1 << 24, "deepseek2: 32"),
+        DIM("q-lora", q_lora, 0, 1 << 24, "deepseek2: 32 (0: no q compression, attn_q)"),
         DIM("kv-lora", kv_lora, 1, 1 << 24, "deepseek2: 32"),
         DIM("qk-nope", qk_nope, 1, 1 << 24, "deepseek2: 16"),
         DIM("qk-rope", qk_rope, 1, 1 << 24, "deepseek2: 8"),

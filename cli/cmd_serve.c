@@ -3,11 +3,13 @@
 // talks to its controller over a Unix socket, and serves HTTP. With no -m it serves the
 // embedded default model, made with `janus gen-model` on first use and kept in
 // $XDG_CACHE_HOME/janus (else ~/.cache/janus). Deployment flags listed in the forwarding
-// table below are passed to the job unchanged. Stops on SIGINT/SIGTERM.
+// table below are passed to the job unchanged. Stops on SIGINT/SIGTERM/SIGHUP, gracefully
+// (--grace; issue 15 item 6).
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 #include "opts.h"
 
+#include "base/clock.h"
 #include "base/file.h"
 #include "base/log.h"
 #include "base/mem.h"
@@ -60,22 +62,40 @@ static const struct cli_fwd_opt forwarded[] = {
 };
 #define N_FWD ((int)JANUS_ARRAY_SIZE(forwarded))
 
+#define MAX_ALLOW_HOSTS 16
+
 struct serve_opts {
     struct http_params hp;
     const char *model;
     int64_t n_attn, n_moe, max_body; // 0: not given
     int mpi, mono;
-    struct cli_mpirun launcher; // --mpirun, --hostfile, --mpi-arg
-    struct cli_fwd fwd;         // the forwarded options, as given
-    const char *api_key_file;   // --api-key-file
-    char api_key_buf[512];      // the key read from it
+    struct cli_mpirun launcher;         // --mpirun, --hostfile, --mpi-arg
+    struct cli_fwd fwd;                 // the forwarded options, as given
+    const char *api_key_file;           // --api-key-file
+    char api_key_buf[512];              // the key read from it
+    int32_t grace_s;                    // --grace
+    const char *allow[MAX_ALLOW_HOSTS]; // --allow-host (repeatable)
 };
+
+// CLI_FN target of --allow-host (repeatable).
+static int add_allow_host(void *target, const char *v, const char *cmd) {
+    struct serve_opts *o = target;
+    if (!v[0] || strlen(v) > 253 || strpbrk(v, "/@ \t") || (strchr(v, ':') && v[0] != '['))
+        return cli_error(cmd, "--allow-host '%s': give a host name or address, no scheme or port",
+                         v);
+    if (o->hp.n_allow_hosts == MAX_ALLOW_HOSTS)
+        return cli_error(cmd, "--allow-host: at most %d names", MAX_ALLOW_HOSTS);
+    o->allow[o->hp.n_allow_hosts++] = v;
+    o->hp.allow_hosts = o->allow;
+    return 0;
+}
 
 // Parses argv into o (or prints the help when help is set). 0 ok, 1 after an error line.
 static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     memset(o, 0, sizeof *o);
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
+    o->grace_s = 30;
     struct http_params *hp = &o->hp;
     struct cli_opt opts[32 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE",
@@ -110,8 +130,20 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                     "-> 408"),
         CLI_OPT_I32("body-timeout", 0, &hp->body_timeout_s, 1, 86400, "S",
                     "the complete body within S s of the head (default 60) -> 408"),
+        CLI_OPT_I32("http-threads", 0, &hp->http_threads, 1, 64, "N",
+                    "libmicrohttpd's thread pool (event-driven; default 4)"),
         CLI_OPT_I32("timeout", 0, &hp->timeout_s, 1, 86400, "S",
                     "idle connection timeout in seconds (default 30)"),
+        CLI_OPT_I32("grace", 0, &o->grace_s, 0, 86400, "S",
+                    "on SIGTERM/SIGINT/SIGHUP let requests in flight finish for up to\n"
+                    "S seconds, then end them with shutting_down (default 30; a\n"
+                    "second signal ends them at once)"),
+        CLI_OPT_FN("allow-host", 0, add_allow_host, o, "NAME",
+                   "also accept Host/Origin NAME when bound to loopback without a\n"
+                   "key (repeatable; default: localhost, 127.x, [::1] only)"),
+        CLI_OPT_FLAG("chat-parse-special", 0, &hp->chat_parse_special,
+                     "parse special tokens in chat message content too (unsafe:\n"
+                     "lets users inject role and control tokens)"),
         CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",
                     "/health needs a step completed this recently (default 10000)"),
         CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
@@ -259,12 +291,14 @@ int cmd_serve(int argc, char **argv) {
     o.hp.job_argv = job.argv;
     o.hp.job_mpi = o.mpi;
 
-    // Signals: SIGINT/SIGTERM are waited for here; every thread inherits the blocked mask.
+    // Signals: SIGINT/SIGTERM/SIGHUP are waited for here (so that every exit path stops the
+    // job and removes the socket directory); every thread inherits the blocked mask.
     signal(SIGPIPE, SIG_IGN);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     log_set_identity(-1, "front");
 
@@ -273,11 +307,30 @@ int cmd_serve(int argc, char **argv) {
     if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
     printf("janus serve: listening on http://%s:%d (model %s)\n", o.hp.host, http_port(srv), model);
     fflush(stdout);
-    int announced = 0, ret = 0;
+    int announced = 0, ret = 0, draining = 0;
+    int64_t drain_end = 0;
     for (;;) {
-        struct timespec ts = {0, 200 * 1000000};
+        struct timespec ts = {0, (draining ? 20 : 200) * 1000000};
         int sig = sigtimedwait(&set, NULL, &ts);
-        if (sig == SIGINT || sig == SIGTERM) break;
+        if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+            if (draining) { // a second signal: end what is left now
+                fprintf(stderr, "janus serve: second signal: ending the requests in flight\n");
+                break;
+            }
+            // Graceful shutdown (issue 15 item 6): stop accepting, let the requests in
+            // flight finish within --grace, then http_stop ends the rest (shutting_down).
+            draining = 1;
+            drain_end = clock_now_ns() + (int64_t)o.grace_s * 1000000000;
+            int left = http_drain(srv, 0);
+            fprintf(stderr,
+                    "janus serve: %s: stopped accepting; %d requests in flight, up to %d s "
+                    "grace\n",
+                    strsignal(sig), left, (int)o.grace_s);
+        }
+        if (draining) {
+            if (http_drain(srv, 0) == 0 || clock_now_ns() >= drain_end) break;
+            continue;
+        }
         if (!announced) {
             int r = http_wait_ready(srv, 0, err, sizeof err);
             if (r == JANUS_OK) {
@@ -294,6 +347,10 @@ int cmd_serve(int argc, char **argv) {
         // A job that dies after start keeps the server up: requests get 503 and /health
         // reports the failure, until --restart relaunches it or someone restarts the server.
     }
+    if (draining && http_drain(srv, 0) > 0)
+        fprintf(stderr, "janus serve: the grace period is over: ending %d requests\n",
+                http_drain(srv, 0));
     http_stop(&srv);
+    if (draining) fprintf(stderr, "janus serve: stopped\n");
     return ret;
 }

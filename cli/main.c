@@ -16,9 +16,10 @@ static const struct {
 } commands[] = {
     {"generate", cmd_generate, "generate text from a model (monolithic engine)"},
     {"logits", cmd_logits, "print last-position logits for token ids (golden interface)"},
+    {"perplexity", cmd_perplexity, "perplexity of a text, llama-perplexity's method"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's (or vocab-only) GGUF"},
     {"info", cmd_info, "describe a GGUF model: architecture, shapes, experts, types"},
-    {"gen-model", cmd_gen_model, "write a random-weight GGUF MoE model"},
+    {"gen-model", cmd_gen_model, "write a GGUF MoE model (random or exported weights)"},
     {"bench", cmd_bench, "decode/prefill throughput vs memory bandwidth; MoE layer curve"},
     {"schedule", cmd_schedule, "run the activation scheduler on a routing trace"},
     {"sched-bench", cmd_sched_bench, "a_max and ns per call of every scheduler policy"},

@@ -174,6 +174,9 @@ struct janus_session_params {
     int32_t n_threads; // worker threads for the matrix products, >= 1 (default 1)
     int32_t kv_type;   // enum janus_kv_type of the KV cache (default JANUS_KV_F32)
     int32_t matmul;    // enum janus_matmul (default JANUS_MATMUL_DEFAULT)
+    int32_t all_logits; // 1: every fed token can have logits (janus_session_decode_all; the
+                        // session keeps n_batch · n_vocab floats for them); 0 (default): the
+                        // last token's only
 };
 struct janus_session_params janus_session_default_params(void);
 // "f32", "f16", "q8_0" (the names janus's --kv-type takes); NULL for an unknown type.
@@ -206,6 +209,13 @@ void janus_session_destroy(janus_session_t **session);
 // run concurrently, also on the same model.
 JANUS_WUR int janus_session_decode(janus_session_t *session, int32_t seq, const int32_t *tokens,
                                    int32_t n_tokens, const float **logits);
+
+// Like janus_session_decode, and also writes the logits after every one of the n_tokens
+// tokens: row i of out (n_tokens · n_vocab floats, the caller's) follows tokens[0..i]. Needs
+// a session created with all_logits = 1 (else JANUS_EINVAL); other errors as
+// janus_session_decode. On failure out's contents are unspecified.
+JANUS_WUR int janus_session_decode_all(janus_session_t *session, int32_t seq,
+                                       const int32_t *tokens, int32_t n_tokens, float *out);
 
 struct janus_sampling_params {
     float temperature; // <= 0: greedy (argmax, ties to the lowest id) (default 0)

@@ -90,6 +90,7 @@ struct janus_session {
     struct janus_model *model;
     int32_t n_seq, n_ctx, n_batch;
     int64_t n_vocab;
+    int all_logits; // janus_session_decode_all allowed (stepper keeps n_batch logits rows)
     struct stepper st;
     struct batch b;
     float *logits;                       // (n_seq, n_vocab) last logits of each sequence
@@ -286,10 +287,11 @@ int janus_session_create(janus_model_t *model, const struct janus_session_params
     s->n_ctx = p.n_ctx;
     s->n_batch = p.n_batch;
     s->n_vocab = model->m.hp.n_vocab;
+    s->all_logits = p.all_logits != 0;
     const struct stepper_params sp = {.max_tokens = p.n_batch,
                                       .n_seq = p.n_seq,
                                       .max_ctx = p.n_ctx,
-                                      .max_logits = 1,
+                                      .max_logits = s->all_logits ? p.n_batch : 1,
                                       .kv_type = p.kv_type,
                                       .matmul = p.matmul,
                                       .n_threads = p.n_threads};
@@ -328,10 +330,12 @@ static int64_t seq_len(const struct janus_session *s, int32_t seq) {
     return kvcache_seq_len(&s->st.attn.kv, seq);
 }
 
-// Feeds tokens to seq in steps of n_batch; logits of the last token into the sequence's row.
-// Arguments already checked. On failure the sequence is rolled back to its old length and
-// keeps its old logits (the row is written only after the last step succeeded).
-static int seq_decode(struct janus_session *s, int32_t seq, const int32_t *tokens, int64_t n) {
+// Feeds tokens to seq in steps of n_batch; logits of the last token into the sequence's row,
+// and (all: not NULL) every token's logits into all (n · n_vocab). Arguments already
+// checked. On failure the sequence is rolled back to its old length and keeps its old
+// logits (the row is written only after the last step succeeded).
+static int seq_decode(struct janus_session *s, int32_t seq, const int32_t *tokens, int64_t n,
+                      float *all) {
     const int64_t n_past = seq_len(s, seq);
     if (n > s->n_ctx - n_past) return JANUS_ELIMIT;
     int rc = JANUS_OK;
@@ -340,14 +344,19 @@ static int seq_decode(struct janus_session *s, int32_t seq, const int32_t *token
         batch_clear(&s->b);
         for (int64_t i = 0; i < m && rc == JANUS_OK; i++)
             rc = batch_add(&s->b, tokens[off + i], seq, (int32_t)(n_past + off + i),
-                           off + i == n - 1);
+                           all || off + i == n - 1);
         if (rc == JANUS_OK) rc = stepper_step(&s->st, &s->b);
+        if (rc == JANUS_OK && all)
+            memcpy(all + (size_t)off * (size_t)s->n_vocab, stepper_logits(&s->st, NULL),
+                   (size_t)m * (size_t)s->n_vocab * sizeof(float));
     }
     if (rc != JANUS_OK) {
         kvcache_seq_set_len(&s->st.attn.kv, seq, n_past);
         return rc;
     }
-    memcpy(s->logits + (size_t)seq * (size_t)s->n_vocab, stepper_logits(&s->st, NULL),
+    int64_t n_rows = 0;
+    const float *lg = stepper_logits(&s->st, &n_rows);
+    memcpy(s->logits + (size_t)seq * (size_t)s->n_vocab, lg + (size_t)(n_rows - 1) * s->n_vocab,
            (size_t)s->n_vocab * sizeof(float));
     s->has_logits[seq] = 1;
     return JANUS_OK;
@@ -359,9 +368,19 @@ int janus_session_decode(janus_session_t *session, int32_t seq, const int32_t *t
     if (!s || !tokens || seq < 0 || seq >= s->n_seq || n_tokens < 1) return JANUS_EINVAL;
     for (int32_t i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= s->n_vocab) return JANUS_EINVAL;
-    const int rc = seq_decode(s, seq, tokens, n_tokens);
+    const int rc = seq_decode(s, seq, tokens, n_tokens, NULL);
     if (rc == JANUS_OK && logits) *logits = s->logits + (size_t)seq * (size_t)s->n_vocab;
     return rc;
+}
+
+int janus_session_decode_all(janus_session_t *session, int32_t seq, const int32_t *tokens,
+                             int32_t n_tokens, float *out) {
+    struct janus_session *s = session;
+    if (!s || !s->all_logits || !tokens || !out || seq < 0 || seq >= s->n_seq || n_tokens < 1)
+        return JANUS_EINVAL;
+    for (int32_t i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= s->n_vocab) return JANUS_EINVAL;
+    return seq_decode(s, seq, tokens, n_tokens, out);
 }
 
 static int sampling_check(const struct janus_sampling_params *p) {
@@ -444,7 +463,7 @@ static int generate(struct janus_session *s, int32_t seq, const int32_t *toks, i
                            .smp_p = s->smp_p[seq],
                            .smp = s->smp[seq]};
     memcpy(saved_logits, row, (size_t)s->n_vocab * sizeof(float));
-    int rc = n_prompt > 0 ? seq_decode(s, seq, toks, n_prompt) : JANUS_OK;
+    int rc = n_prompt > 0 ? seq_decode(s, seq, toks, n_prompt, NULL) : JANUS_OK;
     int32_t n_out = 0;
     struct vocab_detok det = {0};
     int stop = 0;
@@ -462,7 +481,7 @@ static int generate(struct janus_session *s, int32_t seq, const int32_t *toks, i
         }
         if (on_token && on_token(user, id, piece, (size_t)nb) != 0) stop = 1;
         // Fed back even when it is the last: the sequence then holds all the text emitted.
-        rc = seq_decode(s, seq, &id, 1);
+        rc = seq_decode(s, seq, &id, 1, NULL);
         if (stop || n_out == max_tokens) break;
     }
     if (rc != JANUS_OK) {

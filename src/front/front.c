@@ -7,6 +7,7 @@
 #include "front/front.h"
 
 #include "front/launch.h"
+#include "front/sockdir.h"
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -45,6 +46,12 @@ static struct front_req *find_req(struct front *s, uint64_t id) {
     return NULL;
 }
 
+// r changed (mu held): wake the blocking waiter and notify the event-driven one.
+static void req_changed(struct front_req *r) {
+    pthread_cond_broadcast(&r->cond);
+    if (r->notify) r->notify(r->notify_cookie);
+}
+
 static void req_destroy(struct front_req *r) {
     pthread_cond_destroy(&r->cond);
     mem_free(r->tokens);
@@ -75,15 +82,16 @@ static void finish_metrics(struct front *s, struct front_req *r) {
     }
 }
 
-// Fails every live request with a job error (mu held).
+// Fails every live request with a job error, or FRONTLINK_ERR_SHUTDOWN when the front is
+// stopping (mu held).
 static void fail_all(struct front *s, const char *why) {
     while (s->reqs) {
         struct front_req *r = s->reqs;
         if (!r->done) {
             r->done = 1;
-            r->err_code = FRONTLINK_ERR_JOB;
+            r->err_code = s->stopping ? FRONTLINK_ERR_SHUTDOWN : FRONTLINK_ERR_JOB;
             snprintf(r->err_msg, sizeof r->err_msg, "%s", why);
-            pthread_cond_broadcast(&r->cond);
+            req_changed(r);
         }
         unregister(s, r);
     }
@@ -163,13 +171,14 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
                 r->done = 1;
                 r->err_code = FRONTLINK_ERR_INTERNAL;
                 snprintf(r->err_msg, sizeof r->err_msg, "out of memory");
-                pthread_cond_broadcast(&r->cond);
+                req_changed(r);
                 struct frontlink_msg cm = {.type = FRONTLINK_CANCEL};
                 cm.u.cancel_id = r->id;
                 pthread_mutex_lock(&s->send_mu); // lock order: mu, then send_mu
                 (void)!frontlink_send(&s->conn, &cm);
                 pthread_mutex_unlock(&s->send_mu);
-                unregister(s, r);
+                // It stays registered (counted against max_inflight) until the controller's
+                // FINISH says it has let go of the request's capacity.
                 break;
             }
             r->tokens = t;
@@ -178,18 +187,20 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         r->tokens[r->n_tokens++] = m->u.token.token;
         if (r->t_first_ns <= 0) r->t_first_ns = now;
         r->t_last_ns = now;
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
         break;
     }
     case FRONTLINK_FINISH: {
         struct front_req *r = find_req(s, m->u.finish.id);
         if (!r) break;
-        r->done = 1;
-        r->finish_reason = m->u.finish.reason;
-        r->n_prompt = m->u.finish.n_prompt;
-        r->n_completion = m->u.finish.n_completion;
-        finish_metrics(s, r);
-        pthread_cond_broadcast(&r->cond);
+        if (!r->done) { // (done already: failed here, e.g. out of memory; keep that error)
+            r->done = 1;
+            r->finish_reason = m->u.finish.reason;
+            r->n_prompt = m->u.finish.n_prompt;
+            r->n_completion = m->u.finish.n_completion;
+            finish_metrics(s, r);
+        }
+        req_changed(r);
         unregister(s, r);
         break;
     }
@@ -204,7 +215,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         r->done = 1;
         r->err_code = m->u.error.code;
         snprintf(r->err_msg, sizeof r->err_msg, "%.255s", m->u.error.message);
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
         unregister(s, r);
         break;
     }
@@ -383,16 +394,13 @@ void front_destroy(struct front *s) {
 int front_start(struct front *s, char *err, size_t err_len) {
     if (!s->p.job_argv || !s->p.job_argv[0])
         return status_errf(err, err_len, JANUS_EINVAL, "no job command");
-    const char *tmp = getenv("TMPDIR");
-    snprintf(s->sock_dir, sizeof s->sock_dir, "%s/janus-front-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(s->sock_dir)) {
-        int rc =
-            status_errf(err, err_len, JANUS_EIO, "mkdtemp %s: %s", s->sock_dir, strerror(errno));
+    int rc = sockdir_create(s->sock_dir, sizeof s->sock_dir, err, err_len);
+    if (rc) {
         s->sock_dir[0] = 0;
         return rc;
     }
     snprintf(s->sock_path, sizeof s->sock_path, "%s/link.sock", s->sock_dir);
-    int rc = frontlink_listen(s->sock_path, &s->listen_fd);
+    rc = frontlink_listen(s->sock_path, &s->listen_fd);
     if (rc) {
         s->listen_fd = -1;
         return status_errf(err, err_len, rc, "cannot listen on %s", s->sock_path);
@@ -405,10 +413,18 @@ int front_start(struct front *s, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
+int front_in_flight(struct front *s) {
+    pthread_mutex_lock(&s->mu);
+    int n = s->n_held;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 const char *front_not_ready_reason(const struct front *s) {
-    return s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
-           : s->job_error[0]            ? s->job_error
-                                        : "the deployment is not running";
+    return s->stopping                    ? "the server is shutting down"
+           : s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
+           : s->job_error[0]              ? s->job_error
+                                          : "the deployment is not running";
 }
 
 int front_wait_ready(struct front *s, int timeout_ms, char *err, size_t err_len) {
@@ -435,7 +451,7 @@ void front_stop(struct front *s) {
     // Wake every waiting client so that it sees the stop.
     pthread_mutex_lock(&s->mu);
     for (struct front_req *r = s->reqs; r; r = r->next)
-        pthread_cond_broadcast(&r->cond);
+        req_changed(r);
     pthread_mutex_unlock(&s->mu);
     struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
     pthread_mutex_lock(&s->send_mu);
@@ -462,8 +478,7 @@ void front_stop(struct front *s) {
     frontlink_conn_close(&s->conn);
     if (s->listen_fd >= 0) close(s->listen_fd);
     s->listen_fd = -1;
-    if (s->sock_path[0]) unlink(s->sock_path);
-    if (s->sock_dir[0]) rmdir(s->sock_dir);
+    if (s->sock_dir[0]) sockdir_remove(s->sock_dir); // the socket and the directory
     s->sock_path[0] = s->sock_dir[0] = 0;
     pthread_mutex_lock(&s->mu);
     fail_all(s, "the server is shutting down");
@@ -497,6 +512,7 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
                            "too many requests in flight (%d); retry later", s->max_inflight);
     }
     r->id = ++s->next_id;
+    s->n_held++;
     r->refs = 2;
     r->registered = 1;
     r->t_submit_ns = clock_now_ns();
@@ -544,7 +560,15 @@ void front_cancel(struct front *s, struct front_req *r) {
 void front_release(struct front *s, struct front_req *r) {
     front_cancel(s, r);
     pthread_mutex_lock(&s->mu);
+    s->n_held--;
     if (--r->refs == 0) req_destroy(r);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void front_set_notify(struct front *s, struct front_req *r, front_notify_fn *fn, void *cookie) {
+    pthread_mutex_lock(&s->mu);
+    r->notify = fn;
+    r->notify_cookie = fn ? cookie : NULL;
     pthread_mutex_unlock(&s->mu);
 }
 

@@ -5,6 +5,8 @@
 // clients of it. Locking: f->mu guards the registry, every front_req, the job state, the
 // latest STATS and the counters; each front_req has its own condition variable. Sending on
 // the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
+// Event-driven clients (the HTTP face) set a per-request notification hook instead of
+// waiting on the condition variable (front_set_notify).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_FRONT_H
 #define JANUS_FRONT_H
@@ -40,12 +42,20 @@ struct front_counters {
 
 enum front_job { FRONT_JOB_STARTING = 0, FRONT_JOB_READY, FRONT_JOB_DEAD, FRONT_JOB_STOPPED };
 
+// A request's notification hook (front_set_notify): called with f->mu held on every change
+// of the request (a token, its end, an error) and when the front starts stopping. It must
+// not block nor take f->mu; it may take locks ordered after f->mu (lock order: f->mu, then
+// the hook's locks — e.g. libmicrohttpd's, through MHD_resume_connection).
+typedef void front_notify_fn(void *cookie);
+
 struct front_req {
     uint64_t id;
-    int refs;            // 1 for the registry while live, 1 for the client
-    int registered;      // in the registry (live in the job)
-    pthread_cond_t cond; // signalled on every change
-    int32_t *tokens;     // (cap_tokens) tokens received so far
+    int refs;                // 1 for the registry while live, 1 for the client
+    int registered;          // in the registry (live in the job)
+    pthread_cond_t cond;     // signalled on every change
+    front_notify_fn *notify; // (notify_cookie) called on every change, mu held; NULL: none
+    void *notify_cookie;
+    int32_t *tokens; // (cap_tokens) tokens received so far
     int32_t n_tokens, cap_tokens;
     int done; // FINISH or an error arrived
     uint32_t finish_reason;
@@ -87,6 +97,7 @@ struct front {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
+    int n_held;       // submitted requests not yet released by their client (front_in_flight)
     int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
     int restarts;     // job relaunches so far
     uint64_t next_id;
@@ -103,15 +114,17 @@ struct front {
 
 // Initialises f (mutexes, empty registry) with params p; cannot fail. Pair with front_stop.
 void front_init(struct front *f, const struct front_params *p);
-// Opens the private socket, launches the job and starts the reader thread. JANUS_OK or an
-// error with err filled (call front_stop either way).
+// Opens the private socket (in a directory of sockdir.h, which also reaps those of dead
+// fronts), launches the job and starts the reader thread. JANUS_OK or an error with err
+// filled (call front_stop either way).
 JANUS_WUR int front_start(struct front *f, char *err, size_t err_len);
 // Blocks until the job has been ready at least once (JANUS_OK, even if it has failed
 // since), fails before ever being ready (JANUS_ECOMM, reason in err) or timeout_ms passes
 // (JANUS_EAGAIN).
 JANUS_WUR int front_wait_ready(struct front *f, int timeout_ms, char *err, size_t err_len);
 // Sends SHUTDOWN, waits p.stop_grace_ms for the job to exit, then SIGTERM, then SIGKILL
-// (whole group); joins the reader and fails what is still in flight. Idempotent. f's
+// (whole group); joins the reader and fails what is still in flight (FRONTLINK_ERR_SHUTDOWN),
+// removes the socket directory. Idempotent. f's
 // mutexes stay valid until front_destroy.
 void front_stop(struct front *f);
 // Frees what front_init made (after front_stop).
@@ -125,8 +138,14 @@ JANUS_WUR int front_submit(struct front *f, struct frontlink_submit *sub, struct
 void front_cancel(struct front *f, struct front_req *r);
 // Drops the client's reference (cancelling r first if it is still running).
 void front_release(struct front *f, struct front_req *r);
-// Waits (mu held) until r changes or timeout_ms passes.
+// Sets (fn) or clears (NULL) r's notification hook (takes mu). Clear it before cookie is
+// freed; the hook is never called after this returns with NULL.
+void front_set_notify(struct front *f, struct front_req *r, front_notify_fn *fn, void *cookie);
+// Waits (mu held) until r changes or timeout_ms passes (blocking clients: janus run).
 void front_wait_locked(struct front *f, struct front_req *r, int timeout_ms);
+// Requests submitted and not yet released by their client (still running in the job, or
+// their client still sending the answer): what a graceful shutdown waits for.
+int front_in_flight(struct front *f);
 // The reason the job is not ready (mu held): starting, its error, or not running.
 const char *front_not_ready_reason(const struct front *f);
 

@@ -2,7 +2,8 @@
 // template the model's metadata (tokenizer.chat_template) names (model/chat_template.h:
 // recognised by marker strings, no general Jinja engine; unrecognised templates get the
 // documented default of docs/HTTP.md). Template text is tokenized with special-token
-// parsing, so markers become their tokens.
+// parsing, so markers become their tokens; the messages' content never is (issue 15 item 4:
+// no role or control tokens injected by a user), unless --chat-parse-special.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
@@ -39,15 +40,20 @@ static int content(struct buf *b, const cJSON *m, char *err, size_t err_len) {
     return JANUS_OK;
 }
 
-int api_chat_render(enum chat_template t, const cJSON *msgs, struct buf *b, char *err,
-                    size_t err_len) {
-    int n = cJSON_GetArraySize(msgs), n_turns = 0, n_user = 0;
+int api_chat_render_spans(enum chat_template t, const cJSON *msgs, struct buf *b,
+                          struct vocab_span **spans, size_t *n_spans, char *err, size_t err_len) {
+    int n = cJSON_GetArraySize(msgs), n_turns = 0, n_user = 0, ns = 0;
     struct chat_turn *turns = mem_calloc(MEM_TAG_SERVER, (size_t)n + 1, sizeof *turns);
     size_t *ends = mem_calloc(MEM_TAG_SERVER, (size_t)n + 1, sizeof *ends);
+    struct chat_span *cs = spans ? mem_calloc(MEM_TAG_SERVER, (size_t)n + 2, sizeof *cs) : NULL;
+    if (spans) {
+        *spans = NULL;
+        *n_spans = 0;
+    }
     struct buf sys, text; // system messages joined by "\n"; every turn's text, back to back
     buf_init(&sys, b->max);
     buf_init(&text, b->max);
-    int rc = turns && ends ? JANUS_OK : JANUS_ENOMEM;
+    int rc = turns && ends && (cs || !spans) ? JANUS_OK : JANUS_ENOMEM;
     for (const cJSON *m = msgs->child; m && !rc; m = m->next) {
         const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
         if (!cJSON_IsObject(m) || !cJSON_IsString(role)) {
@@ -75,12 +81,28 @@ int api_chat_render(enum chat_template t, const cJSON *msgs, struct buf *b, char
         turns[i].text = text.data ? text.data + start : "";
         turns[i].len = ends[i] - start;
     }
-    if (!rc) rc = chat_template_render(t, sys.data ? sys.data : "", turns, n_turns, b);
+    if (!rc) rc = chat_template_render(t, sys.data ? sys.data : "", turns, n_turns, b, cs, &ns);
+    if (!rc && spans) {
+        // The same ranges, as the tokenizer takes them (vocab_tokenize_raw).
+        struct vocab_span *vs = mem_calloc(MEM_TAG_SERVER, (size_t)ns + 1, sizeof *vs);
+        if (!vs) rc = JANUS_ENOMEM;
+        for (int i = 0; vs && i < ns; i++)
+            vs[i] = (struct vocab_span){cs[i].off, cs[i].len};
+        *spans = vs;
+        *n_spans = vs ? (size_t)ns : 0;
+    }
     buf_free(&sys);
     buf_free(&text);
     mem_free(turns);
     mem_free(ends);
-    return rc == JANUS_EINVAL || rc == JANUS_OK ? rc : JANUS_ELIMIT;
+    mem_free(cs);
+    if (rc == JANUS_ENOMEM) status_errf(err, err_len, rc, "out of memory");
+    return rc == JANUS_EINVAL || rc == JANUS_OK || rc == JANUS_ENOMEM ? rc : JANUS_ELIMIT;
+}
+
+int api_chat_render(enum chat_template t, const cJSON *msgs, struct buf *b, char *err,
+                    size_t err_len) {
+    return api_chat_render_spans(t, msgs, b, NULL, NULL, err, err_len);
 }
 
 void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
@@ -91,6 +113,8 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
     memset(&g, 0, sizeof g);
     struct buf text;
     buf_init(&text, s->p.max_body * 2 + 4096);
+    struct vocab_span *spans = NULL; // where the messages' content lies in text
+    size_t n_spans = 0;
     if (api_parse_body(s, body, len, &req, r)) goto out;
     if (api_parse_common(s, req, API_CHAT, &g, r)) goto out;
     const cJSON *msgs = NULL;
@@ -101,7 +125,11 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
         goto out;
     }
-    rc = api_chat_render(s->chat_template, msgs, &text, err, sizeof err);
+    rc = api_chat_render_spans(s->chat_template, msgs, &text, &spans, &n_spans, err, sizeof err);
+    if (rc == JANUS_ENOMEM) {
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+        goto out;
+    }
     if (rc == JANUS_EINVAL) {
         api_error(r, 400, "invalid_request_error", "messages", NULL, "%s", err);
         goto out;
@@ -111,12 +139,16 @@ void api_chat(struct server *s, struct MHD_Connection *conn, const char *body, s
                   "the conversation is too long");
         goto out;
     }
-    if (api_tokenize(s, text.data ? text.data : "", text.len, 1, &g.prompt, &g.n_prompt, r))
+    // Only the template's own markers are special tokens; the messages' text is plain
+    // text unless --chat-parse-special (issue 15 item 4).
+    if (api_tokenize_chat(s, text.data ? text.data : "", text.len, spans,
+                          s->p.chat_parse_special ? 0 : n_spans, &g.prompt, &g.n_prompt, r))
         goto out;
     api_generate(s, conn, &g, r);
 out:
     api_count_bad(s, r);
     mem_free(g.prompt);
+    mem_free(spans);
     buf_free(&text);
     cJSON_Delete(req);
 }

@@ -1,5 +1,6 @@
 // What every endpoint shares (http_impl.h): OpenAI-shaped error replies, JSON replies
-// printed by cJSON, the bounded body parse, and the bad-request counter. Below the
+// printed by cJSON, the bounded body parse, the bad-request counter and the tokenization of
+// a rendered chat (content never parsed for special tokens). Below the
 // endpoints and the server core (http.c), which only dispatch to them.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
@@ -73,4 +74,28 @@ void api_count_bad(struct server *s, const struct api_reply *r) {
     pthread_mutex_lock(&s->f.mu);
     s->f.m.req_bad++;
     pthread_mutex_unlock(&s->f.mu);
+}
+
+int api_tokenize_chat(struct server *s, const char *text, size_t len, const struct vocab_span *raw,
+                      size_t n_raw, int32_t **out, int32_t *n_out, struct api_reply *r) {
+    int32_t cap = (int32_t)JANUS_MIN((int64_t)s->f.ready.n_ctx + 1, (int64_t)FRONTLINK_MAX_PROMPT);
+    int32_t *ids = mem_alloc(MEM_TAG_SERVER, (size_t)cap * sizeof *ids);
+    if (!ids) {
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+        return JANUS_ENOMEM;
+    }
+    int n = vocab_tokenize_raw(&s->vocab, text, len, 1, raw, n_raw, ids, cap);
+    if (n < 0) {
+        mem_free(ids);
+        if (n == JANUS_ELIMIT)
+            api_error(r, 400, "invalid_request_error", "messages", "context_length_exceeded",
+                      "the conversation is longer than the context (%u tokens)", s->f.ready.n_ctx);
+        else
+            api_error(r, 400, "invalid_request_error", "messages", NULL,
+                      "cannot tokenize the conversation: %s", janus_strerror(n));
+        return n == JANUS_ELIMIT ? JANUS_ELIMIT : JANUS_EINVAL;
+    }
+    *out = ids;
+    *n_out = n;
+    return JANUS_OK;
 }

@@ -4,8 +4,9 @@
 // deployment, token -> text through the streaming detokenizer, stop strings matched on the
 // text (held back while they could still match), and the two response forms: one JSON
 // object with usage and finish_reason, or Server-Sent Events ending in "data: [DONE]".
-// A client that goes away (socket hang-up seen while waiting, or a failed write) cancels
-// its request in the deployment, which frees its KV slot at once.
+// Nothing blocks: a request with nothing new suspends its connection until the front
+// notifies a change (wait.c). A client that goes away (a hang-up seen while suspended, or a
+// failed write) cancels its request in the deployment, which frees its KV slot at once.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
@@ -15,7 +16,6 @@
 #include "base/status.h"
 #include "http/json.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -286,8 +286,10 @@ static void map_error(struct api_reply *r, int code, const char *msg) {
                   msg);
         break;
     case FRONTLINK_ERR_JOB:
-    case FRONTLINK_ERR_SHUTDOWN:
         api_error(r, 503, "service_unavailable", NULL, "deployment_failed", "%s", msg);
+        break;
+    case FRONTLINK_ERR_SHUTDOWN: // issue 15 item 6
+        api_error(r, 503, "service_unavailable", NULL, "shutting_down", "%s", msg);
         break;
     default: api_error(r, 500, "server_error", NULL, NULL, "%s", msg); break;
     }
@@ -360,44 +362,105 @@ static int sse_event(struct buf *b, cJSON *doc) {
     return rc;
 }
 
-// ---- waiting with disconnect detection
+// ---- a generation request in progress
 
-static int client_gone(struct MHD_Connection *conn) {
-    const union MHD_ConnectionInfo *ci =
-        conn ? MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
-    if (!ci) return 0;
-    struct pollfd p = {ci->connect_fd, POLLRDHUP, 0};
-    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
-}
-
-// ---- streaming
-
-struct stream {
+// One generation request, streaming or not, from submission to its free: the text so far
+// and the request's state at the last look. It runs on libmicrohttpd's threads, one call
+// at a time (the handler, then the content reader); it never blocks: with nothing new it
+// suspends the connection (wait.c) and returns.
+struct api_pending {
+    struct api_wait w;
     struct server *s;
-    struct MHD_Connection *conn;
     struct front_req *req;
     struct api_gen g;
     char *stop_copy[16]; // owned copies of the stop strings (g.stop_str points here)
     struct textgen t;
+    int32_t *tok; // (tok_cap) snapshot of the received tokens
+    int32_t tok_cap;
+    // the request at the last look (pending_look)
+    int32_t n;
+    int done, err_code;
+    uint32_t reason;
+    int32_t np, nc;
+    char err_msg[256];
+    int outcome; // 0 running, 1 ok, 2 error, 3 cancelled (the client left)
+    int64_t created;
+    char model[FRONTLINK_MAX_NAME + 1];
+    // streaming
     struct buf out; // SSE bytes not yet handed to MHD
     size_t out_off;
     int first;    // no chunk sent yet (chat: role delta)
     int finished; // final events queued
-    int outcome;  // 0 running, 1 ok, 2 error, 3 cancelled
-    int32_t *tok; // (cap) snapshot of received tokens
-    int32_t tok_cap;
-    int64_t created;
-    char model[FRONTLINK_MAX_NAME + 1];
 };
 
-static void sse_event_text(struct stream *st, const char *text, size_t len, const char *finish) {
+// Looks at the request: NEWS (st's snapshot updated) or what wait.c says.
+static enum api_wait_state pending_look(struct api_pending *st) {
+    struct server *s = st->s;
+    pthread_mutex_lock(&s->f.mu);
+    struct front_req *r = st->req;
+    enum api_wait_state ws = api_wait_poll_locked(&st->w, r->n_tokens != st->n || r->done);
+    if (ws == API_WAIT_NEWS) {
+        int32_t n = r->n_tokens;
+        if (n > st->tok_cap) {
+            int32_t *t = mem_realloc(MEM_TAG_SERVER, st->tok, (size_t)n * sizeof *t);
+            if (t) {
+                st->tok = t;
+                st->tok_cap = n;
+            }
+        }
+        if (n <= st->tok_cap) {
+            memcpy(st->tok, r->tokens, (size_t)n * sizeof *st->tok);
+            st->n = n;
+            st->done = r->done;
+            st->err_code = r->err_code;
+            st->reason = r->finish_reason;
+            st->np = r->n_prompt;
+            st->nc = r->n_completion;
+            snprintf(st->err_msg, sizeof st->err_msg, "%s", r->err_msg);
+        } else { // out of memory: end it with an error rather than lose tokens
+            st->done = 1;
+            st->err_code = FRONTLINK_ERR_INTERNAL;
+            snprintf(st->err_msg, sizeof st->err_msg, "out of memory");
+        }
+    }
+    pthread_mutex_unlock(&s->f.mu);
+    return ws;
+}
+
+static void pending_free(struct api_pending *st) {
+    struct server *s = st->s;
+    pthread_mutex_lock(&s->f.mu);
+    int was_done = st->req->done;
+    if (st->outcome == 1)
+        s->f.m.req_ok++;
+    else if (st->outcome == 2)
+        s->f.m.req_error++;
+    else {
+        s->f.m.req_cancelled++;
+        if (!was_done || st->outcome == 3) s->f.m.client_disconnects++;
+    }
+    pthread_mutex_unlock(&s->f.mu);
+    api_wait_fini(&st->w);
+    front_release(&s->f, st->req); // cancels it in the deployment if it is still running
+    textgen_free(&st->t);
+    buf_free(&st->out);
+    mem_free(st->tok);
+    for (int k = 0; k < 16; k++)
+        mem_free(st->stop_copy[k]);
+    mem_free(st);
+}
+
+// ---- streaming
+
+static void sse_event_text(struct api_pending *st, const char *text, size_t len,
+                           const char *finish) {
     int rc = sse_event(&st->out, response_json(&st->g, st->req->id, st->created, st->model, 1, 1,
                                                text, len, finish, st->first, 0, 0, 0));
     st->first = 0;
     (void)rc; // a full buffer truncates the stream; the cap is far above one chunk
 }
 
-static void stream_finish(struct stream *st, int done, uint32_t reason, int err_code,
+static void stream_finish(struct api_pending *st, uint32_t reason, int err_code,
                           const char *err_msg, int32_t np, int32_t nc) {
     struct buf *b = &st->out;
     if (err_code) {
@@ -409,7 +472,6 @@ static void stream_finish(struct stream *st, int done, uint32_t reason, int err_
         buf_free(&e.body);
         st->outcome = 2;
     } else {
-        (void)done;
         sse_event_text(st, NULL, 0, reason_str(reason, st->t.stop_hit));
         if (st->g.include_usage)
             (void)!sse_event(b, response_json(&st->g, st->req->id, st->created, st->model, 1, 0,
@@ -420,8 +482,11 @@ static void stream_finish(struct stream *st, int done, uint32_t reason, int err_
     st->finished = 1;
 }
 
+// MHD's content reader: the SSE bytes ready, or 0 after suspending the connection until the
+// request changes (libmicrohttpd's supported pattern: "returning zero should only be used
+// in conjunction with MHD_suspend_connection()").
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
-    struct stream *st = cls;
+    struct api_pending *st = cls;
     struct server *s = st->s;
     (void)pos;
     for (;;) {
@@ -436,42 +501,19 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
             return (ssize_t)n;
         }
         if (st->finished) return MHD_CONTENT_READER_END_OF_STREAM;
-        // Wait for news.
-        pthread_mutex_lock(&s->f.mu);
-        struct front_req *r = st->req;
-        int waited = 0;
-        while (r->n_tokens == st->t.n_used && !r->done && !s->f.stopping) {
-            if (waited++ > 0 && client_gone(st->conn)) break;
-            front_wait_locked(&s->f, r, 100);
-        }
-        int32_t n = r->n_tokens, done = r->done, err_code = r->err_code;
-        uint32_t reason = r->finish_reason;
-        int32_t np = r->n_prompt, nc = r->n_completion;
-        char err_msg[256];
-        snprintf(err_msg, sizeof err_msg, "%s", r->err_msg);
-        if (n > st->tok_cap) {
-            int32_t *t = mem_realloc(MEM_TAG_SERVER, st->tok, (size_t)n * sizeof *t);
-            if (t) {
-                st->tok = t;
-                st->tok_cap = n;
-            } else {
-                n = st->tok_cap;
-            }
-        }
-        memcpy(st->tok, r->tokens, (size_t)n * sizeof *st->tok);
-        pthread_mutex_unlock(&s->f.mu);
-        if (n == st->t.n_used && !done) {
-            if (s->f.stopping) {
-                stream_finish(st, 0, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0,
-                              0);
-                continue;
-            }
-            // The client hung up while we waited: stop here (the free callback cancels).
+        switch (pending_look(st)) {
+        case API_WAIT_SUSPENDED: return 0;
+        case API_WAIT_GONE: // the client hung up while we waited (the free callback cancels)
             st->outcome = 3;
             return MHD_CONTENT_READER_END_WITH_ERROR;
+        case API_WAIT_STOPPING:
+            stream_finish(st, 0, FRONTLINK_ERR_SHUTDOWN, "the server is shutting down", 0, 0);
+            continue;
+        case API_WAIT_NEWS: break;
         }
-        textgen_feed(&st->t, &s->vocab, &st->g, st->tok, n, done && !err_code);
-        if (st->t.stop_hit) front_cancel(&s->f, r);
+        int done = st->done, err_code = st->err_code;
+        textgen_feed(&st->t, &s->vocab, &st->g, st->tok, st->n, done && !err_code);
+        if (st->t.stop_hit) front_cancel(&s->f, st->req);
         int final = st->t.stop_hit || (done && !err_code);
         size_t safe = textgen_safe(&st->t, &st->g, final);
         if (safe > st->t.emitted) {
@@ -480,35 +522,75 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
         }
         if (st->t.stop_hit) {
             // Counted by the controller when the CANCEL lands; report what we know now.
-            stream_finish(st, 1, FRONTLINK_REASON_STOP, 0, NULL, np ? np : st->g.n_prompt,
+            stream_finish(st, FRONTLINK_REASON_STOP, 0, NULL, st->np ? st->np : st->g.n_prompt,
                           st->t.n_used);
         } else if (done) {
-            stream_finish(st, 1, reason, err_code, err_msg, np, nc);
+            stream_finish(st, st->reason, err_code, st->err_msg, st->np, st->nc);
         }
     }
 }
 
-static void stream_free(void *cls) {
-    struct stream *st = cls;
-    struct server *s = st->s;
-    pthread_mutex_lock(&s->f.mu);
-    int was_done = st->req->done;
-    if (st->outcome == 1)
-        s->f.m.req_ok++;
-    else if (st->outcome == 2)
-        s->f.m.req_error++;
-    else {
-        s->f.m.req_cancelled++;
-        if (!was_done || st->outcome == 3) s->f.m.client_disconnects++;
+static void stream_free(void *cls) { pending_free(cls); }
+
+// ---- non-streaming
+
+void api_pending_step(struct server *s, struct api_reply *r) {
+    struct api_pending *st = r->pending;
+    const struct api_gen *g = &st->g;
+    for (;;) {
+        enum api_wait_state ws = pending_look(st);
+        if (ws == API_WAIT_SUSPENDED) return; // r->pending stays: called again on resume
+        if (ws == API_WAIT_GONE) {
+            st->outcome = 3;
+            api_error(r, 499, "invalid_request_error", NULL, "client_closed_request",
+                      "client went away");
+            break;
+        }
+        if (ws == API_WAIT_STOPPING) {
+            st->outcome = 2;
+            api_error(r, 503, "service_unavailable", NULL, "shutting_down",
+                      "the server is shutting down");
+            break;
+        }
+        int done = st->done, err_code = st->err_code;
+        uint32_t reason = st->reason;
+        int32_t np = st->np, nc = st->nc;
+        textgen_feed(&st->t, &s->vocab, g, st->tok, st->n, done && !err_code);
+        if (st->t.stop_hit) {
+            front_cancel(&s->f, st->req);
+            reason = FRONTLINK_REASON_STOP;
+            nc = st->t.n_used;
+            np = g->n_prompt;
+            done = 1;
+            err_code = 0;
+        }
+        if (!done) continue;
+        if (err_code) {
+            st->outcome = 2;
+            map_error(r, err_code, st->err_msg);
+            break;
+        }
+        st->outcome = 1;
+        int e = api_json_reply(r, 200,
+                               response_json(g, st->req->id, st->created, st->model, 0, 1,
+                                             st->t.text.data ? st->t.text.data : "", st->t.text.len,
+                                             reason_str(reason, st->t.stop_hit), 1, 1, np, nc));
+        if (e) {
+            buf_reset(&r->body);
+            api_error(r, 500, "server_error", NULL, NULL, "response too large");
+        } else {
+            r->status = 200;
+        }
+        break;
     }
-    pthread_mutex_unlock(&s->f.mu);
-    front_release(&s->f, st->req); // cancels it in the deployment if it is still running
-    textgen_free(&st->t);
-    buf_free(&st->out);
-    mem_free(st->tok);
-    for (int k = 0; k < 16; k++)
-        mem_free(st->stop_copy[k]);
-    mem_free(st);
+    r->pending = NULL;
+    pending_free(st);
+}
+
+void api_pending_free(struct server *s, struct api_pending *p) {
+    (void)s;
+    if (p->outcome == 0) p->outcome = 3; // the connection ended before the response
+    pending_free(p);
 }
 
 // ---- the shared entry
@@ -562,6 +644,7 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
     sub.prompt = g->prompt;
     char err[JANUS_ERR_LEN];
     struct front_req *req = NULL;
+    // The one place a request is refused for capacity, before any response starts.
     int rc = front_submit(&s->f, &sub, &req, err, sizeof err);
     if (rc == JANUS_EAGAIN) {
         api_error(r, 429, "rate_limit_error", NULL, "rate_limit_exceeded", "%s", err);
@@ -571,140 +654,45 @@ void api_generate(struct server *s, struct MHD_Connection *conn, struct api_gen 
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "%s", err);
         return;
     }
-    pthread_mutex_lock(&s->f.mu);
-    char model[FRONTLINK_MAX_NAME + 1];
-    snprintf(model, sizeof model, "%s", s->f.model_name);
-    pthread_mutex_unlock(&s->f.mu);
-    int64_t created = clock_wall_ms() / 1000;
-
-    if (g->stream) {
-        struct stream *st = mem_calloc(MEM_TAG_SERVER, 1, sizeof *st);
-        if (!st || textgen_init(&st->t, &s->vocab)) {
-            if (st) textgen_free(&st->t);
-            mem_free(st);
-            front_release(&s->f, req);
-            api_error(r, 500, "server_error", NULL, NULL, "out of memory");
-            return;
-        }
-        st->s = s;
-        st->conn = conn;
-        st->req = req;
-        st->g = *g;
-        st->g.prompt = NULL;
-        for (int k = 0; k < g->n_stop_str; k++) {
-            st->stop_copy[k] = mem_strdup(MEM_TAG_SERVER, g->stop_str[k]);
-            st->g.stop_str[k] = st->stop_copy[k] ? st->stop_copy[k] : "";
-        }
-        st->first = 1;
-        st->created = created;
-        snprintf(st->model, sizeof st->model, "%s", model);
-        buf_init(&st->out, SSE_BUF_MAX);
-        r->resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st,
-                                                    stream_free);
-        if (!r->resp) {
-            stream_free(st);
-            api_error(r, 500, "server_error", NULL, NULL, "cannot create the response");
-            return;
-        }
-        MHD_add_response_header(r->resp, "Content-Type", "text/event-stream");
-        MHD_add_response_header(r->resp, "Cache-Control", "no-cache");
-        r->status = 200;
-        return;
-    }
-
-    // Non-streaming: wait for the end here (one thread per connection), watching the client.
-    struct textgen t;
-    if (textgen_init(&t, &s->vocab)) {
+    struct api_pending *st = mem_calloc(MEM_TAG_SERVER, 1, sizeof *st);
+    if (!st || textgen_init(&st->t, &s->vocab)) {
+        if (st) textgen_free(&st->t);
+        mem_free(st);
         front_release(&s->f, req);
         api_error(r, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
-    int32_t *tok = NULL, tok_cap = 0;
-    int outcome = 0;
-    int64_t last_check = clock_now_ns();
-    for (;;) {
-        int gone = 0;
-        if (clock_now_ns() - last_check > 100 * 1000000) { // tokens may flow faster than that
-            gone = client_gone(conn);
-            last_check = clock_now_ns();
-        }
-        pthread_mutex_lock(&s->f.mu);
-        int waited = 0;
-        while (!gone && req->n_tokens == t.n_used && !req->done && !s->f.stopping) {
-            if (waited++ > 0 && client_gone(conn)) {
-                gone = 1;
-                break;
-            }
-            front_wait_locked(&s->f, req, 100);
-        }
-        int32_t n = req->n_tokens, done = req->done, err_code = req->err_code;
-        uint32_t reason = req->finish_reason;
-        int32_t np = req->n_prompt, nc = req->n_completion;
-        char msg[256];
-        snprintf(msg, sizeof msg, "%s", req->err_msg);
-        if (n > tok_cap) {
-            int32_t *nt = mem_realloc(MEM_TAG_SERVER, tok, (size_t)n * sizeof *nt);
-            if (nt)
-                tok = nt, tok_cap = n;
-            else
-                n = tok_cap;
-        }
-        if (n) memcpy(tok, req->tokens, (size_t)n * sizeof *tok);
-        int stopping = s->f.stopping;
-        pthread_mutex_unlock(&s->f.mu);
-        if (gone) {
-            outcome = 3;
-            api_error(r, 499, "invalid_request_error", NULL, "client_closed_request",
-                      "client went away");
-            break;
-        }
-        if (!done && stopping && n == t.n_used) {
-            outcome = 2;
-            api_error(r, 503, "service_unavailable", NULL, "shutting_down",
-                      "the server is shutting down");
-            break;
-        }
-        textgen_feed(&t, &s->vocab, g, tok, n, done && !err_code);
-        if (t.stop_hit) {
-            front_cancel(&s->f, req);
-            reason = FRONTLINK_REASON_STOP;
-            nc = t.n_used;
-            np = g->n_prompt;
-            done = 1;
-            err_code = 0;
-        }
-        if (!done) continue;
-        if (err_code) {
-            outcome = 2;
-            map_error(r, err_code, msg);
-            break;
-        }
-        outcome = 1;
-        int e = api_json_reply(r, 200,
-                               response_json(g, req->id, created, model, 0, 1,
-                                             t.text.data ? t.text.data : "", t.text.len,
-                                             reason_str(reason, t.stop_hit), 1, 1, np, nc));
-        if (e) {
-            buf_reset(&r->body);
-            api_error(r, 500, "server_error", NULL, NULL, "response too large");
-        } else {
-            r->status = 200;
-        }
-        break;
+    st->s = s;
+    st->req = req;
+    st->g = *g;
+    st->g.prompt = NULL;
+    for (int k = 0; k < g->n_stop_str; k++) { // g's strings point into the request JSON
+        st->stop_copy[k] = mem_strdup(MEM_TAG_SERVER, g->stop_str[k]);
+        st->g.stop_str[k] = st->stop_copy[k] ? st->stop_copy[k] : "";
     }
+    st->first = 1;
+    st->created = clock_wall_ms() / 1000;
     pthread_mutex_lock(&s->f.mu);
-    if (outcome == 1)
-        s->f.m.req_ok++;
-    else if (outcome == 2)
-        s->f.m.req_error++;
-    else {
-        s->f.m.req_cancelled++;
-        s->f.m.client_disconnects++;
-    }
+    snprintf(st->model, sizeof st->model, "%s", s->f.model_name);
     pthread_mutex_unlock(&s->f.mu);
-    mem_free(tok);
-    textgen_free(&t);
-    front_release(&s->f, req);
+    buf_init(&st->out, SSE_BUF_MAX);
+    api_wait_init(s, &st->w, conn, req);
+
+    if (!g->stream) { // answered once it ends; the connection is suspended meanwhile
+        r->pending = st;
+        api_pending_step(s, r);
+        return;
+    }
+    r->resp =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st, stream_free);
+    if (!r->resp) {
+        pending_free(st);
+        api_error(r, 500, "server_error", NULL, NULL, "cannot create the response");
+        return;
+    }
+    MHD_add_response_header(r->resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(r->resp, "Cache-Control", "no-cache");
+    r->status = 200;
 }
 
 // ---- POST /v1/completions

@@ -1,10 +1,11 @@
 // libmicrohttpd daemon of the HTTP face (http.h) behind the connection gate (gate.h: the
-// listening socket, connection caps, header deadline, head checks): body deadline (408),
+// listening socket, connection caps, header deadline, head checks): epoll with a small
+// thread pool and handlers that never block (suspend/resume, wait.c), body deadline (408),
 // idle timeout, one request per connection (Connection: close, so every request passes the
-// gate), body-size cap (413, checked on Content-Length and while reading), optional API key
-// (401), dispatch through one route table {method, path, handler} to the endpoint files (404
-// unknown path, 405 wrong method). Lifecycle: tokenizer and chat template from the GGUF,
-// then the job (front/front.h), then the daemon, then the gate.
+// gate), body-size cap (413), optional API key (401), dispatch through one route table
+// {method, path, handler} to the endpoint files (404 unknown path, 405 wrong method).
+// Lifecycle: tokenizer and chat template from the GGUF, the job (front/front.h), the
+// daemon, then the gate.
 // SPDX-License-Identifier: MIT
 #include "http/http_impl.h"
 
@@ -15,10 +16,12 @@
 #include "model/gguf.h"
 #include "model/gguf_keys.h"
 #include "http/gate.h"
+#include "http/guard.h"
 #include "http/json.h"
 #include "http/page.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +35,13 @@ void http_default_params(struct http_params *p) {
     p->port = 8080;
     p->max_body = 1u << 20;
     p->max_depth = JSON_DEFAULT_MAX_DEPTH;
-    p->max_connections = 2048;
+    p->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
     p->max_per_address = 64;
     p->header_timeout_s = 10;
     p->body_timeout_s = 60;
+    p->http_threads = HTTP_DEFAULT_THREADS;
     p->timeout_s = 30;
-    p->max_inflight = 1024;
+    p->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
 }
@@ -60,7 +64,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 struct exchange {
     struct buf body;
     int too_big;
-    int64_t t_head_ns; // when the head was complete (the body deadline starts here)
+    int64_t t_head_ns;           // when the head was complete (the body deadline starts here)
+    struct api_pending *pending; // a generation waiting on the front (api_reply.pending)
 };
 
 struct http_server {
@@ -200,6 +205,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         buf_init(&x->body, s->p.max_body);
         x->t_head_ns = clock_now_ns();
         *con_cls = x;
+        if (guard_check(s, conn, method, &r)) return send_reply(conn, &r); // guard.h
         if (needs_key && !key_ok(s, conn)) {
             if (!page_key_prompt(conn, url, &r)) // a browser on the page: a key form
                 api_error(&r, 401, "invalid_request_error", NULL, "invalid_api_key",
@@ -245,18 +251,27 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                   "the request body exceeds the limit of %zu bytes", s->p.max_body);
         return send_reply(conn, &r);
     }
-    dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
+    if (x->pending) { // resumed: the generation it waits on has changed
+        r.pending = x->pending;
+        api_pending_step(s, &r);
+    } else {
+        dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
+    }
+    if ((x->pending = r.pending) != NULL) { // suspended: called again when resumed
+        buf_free(&r.body);
+        return MHD_YES;
+    }
     if (!r.status) api_error(&r, 500, "server_error", NULL, NULL, "no response was produced");
     return send_reply(conn, &r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-    (void)cls;
     (void)conn;
     (void)toe;
     struct exchange *x = *con_cls;
     if (!x) return;
+    if (x->pending) api_pending_free(cls, x->pending); // ended before its response
     buf_free(&x->body);
     mem_free(x);
     *con_cls = NULL;
@@ -298,31 +313,43 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     if (!s->p.host) s->p.host = "127.0.0.1";
     if (s->p.max_depth <= 0) s->p.max_depth = JSON_DEFAULT_MAX_DEPTH;
     if (s->p.health_window_ms <= 0) s->p.health_window_ms = 10000;
+    if (s->p.max_connections <= 0) s->p.max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+    int inflight = p->max_inflight > 0 ? p->max_inflight : HTTP_DEFAULT_MAX_INFLIGHT;
+    int conns = s->p.max_connections; // admission below the connections (http.h)
+    inflight = JANUS_MIN(inflight, JANUS_MAX(1, conns - JANUS_MAX(1, conns / 8)));
     struct front_params fp = {.job_argv = p->job_argv,
                               .mpi_env = p->job_mpi,
-                              .max_inflight = p->max_inflight,
+                              .max_inflight = inflight,
                               .ready_timeout_s = p->ready_timeout_s,
                               .max_restarts = p->max_restarts};
     front_init(&s->f, &fp);
     int rc = load_tokenizer(s, err, err_len);
     if (rc) goto fail;
     // libmicrohttpd without a listening socket: the gate (gate.h) owns it and hands over
-    // connections whose request head is complete and well-formed.
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
-    if (s->p.max_connections <= 0) s->p.max_connections = 2048;
+    // connections whose request head is complete and well-formed. Event-driven: epoll, a
+    // small pool of threads, and handlers that suspend instead of blocking (wait.c).
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ERROR_LOG;
     if (s->p.max_per_address <= 0) s->p.max_per_address = 64;
     if (s->p.header_timeout_s <= 0) s->p.header_timeout_s = 10;
     rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
+    // (a worker's share of the connection limit must not be 0)
+    int threads = s->p.http_threads > 0 ? s->p.http_threads : HTTP_DEFAULT_THREADS;
+    threads = JANUS_MIN(threads, s->p.max_connections);
+    rc = api_wait_start(s);
+    if (rc) {
+        rc = status_errf(err, err_len, rc, "cannot start a thread");
+        goto fail;
+    }
     // Its connection limit is the gate's (which counts the same connections) plus slack for
     // a connection closed but not yet reaped.
-    s->mhd =
-        MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)s->p.max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
-                         (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 30),
-                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                         on_connection, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->p.max_connections + 64, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(s->p.timeout_s > 0 ? s->p.timeout_s : 30), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_END);
     if (!s->mhd) {
         rc = status_errf(err, err_len, JANUS_EIO, "cannot start the HTTP daemon");
         goto fail;
@@ -342,6 +369,7 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
 fail:
     if (s->mhd) MHD_stop_daemon(s->mhd);
     front_stop(&s->f);
+    api_wait_stop(s);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
     mem_free(h);
@@ -354,12 +382,30 @@ int http_wait_ready(struct http_server *h, int timeout_ms, char *err, size_t err
     return front_wait_ready(&h->s.f, timeout_ms, err, err_len);
 }
 
+// ---- graceful shutdown (issue 15 item 6)
+
+int http_drain(struct http_server *h, int wait_ms) {
+    struct server *s = &h->s;
+    if (!atomic_exchange(&s->draining, 1)) {
+        // Stop accepting: the gate closes its listening socket, so new connections are
+        // refused; connections already handed over carry one request each (Connection: close).
+        conn_gate_stop(h->gate);
+        LOG_INFO("http: draining: %d requests in flight", front_in_flight(&s->f));
+    }
+    int64_t end = clock_now_ns() + (int64_t)wait_ms * 1000000;
+    int left;
+    while ((left = front_in_flight(&s->f)) > 0 && clock_now_ns() < end)
+        clock_sleep_ns(10 * 1000000);
+    return left;
+}
+
 void http_stop(struct http_server **hp) {
     struct http_server *h = *hp;
     if (!h) return;
     struct server *s = &h->s;
     conn_gate_stop(h->gate); // no new connections
-    front_stop(&s->f);       // wakes every waiting handler, so streams end before MHD joins them
+    front_stop(&s->f);       // resumes every waiting connection; none suspends any more
+    api_wait_stop(s);        // (MHD_stop_daemon must not find a suspended connection)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     conn_gate_free(&h->gate); // after MHD: its close notifications release places in the gate
     front_destroy(&s->f);

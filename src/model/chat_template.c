@@ -65,28 +65,38 @@ static int put(struct buf *b, const char *s, size_t n) {
 }
 #define PUTS(b, s) put(b, s, strlen(s))
 
+// Appends content (message text) and records where it landed.
+static int put_content(struct buf *b, const char *s, size_t n, struct chat_span *spans,
+                       int *n_spans) {
+    size_t at = b->len;
+    int rc = put(b, s, n);
+    if (!rc && n && spans) spans[(*n_spans)++] = (struct chat_span){at, n};
+    return rc;
+}
+
 int chat_template_render(enum chat_template t, const char *sys, const struct chat_turn *turns,
-                         int n, struct buf *b) {
+                         int n, struct buf *b, struct chat_span *spans, int *n_spans) {
     const struct chat_template_row *r = &rows[(unsigned)t < CHAT_TEMPLATE_COUNT ? t : 0];
-    int have_sys = sys && *sys, rc = JANUS_OK, first_user = 1;
+    int have_sys = sys && *sys, rc = JANUS_OK, first_user = 1, ns = 0;
     if (have_sys && r->sys_pre) {
         rc |= PUTS(b, r->sys_pre);
-        rc |= PUTS(b, sys);
+        rc |= put_content(b, sys, strlen(sys), spans, &ns);
         rc |= PUTS(b, r->sys_post);
     }
     for (int i = 0; i < n && rc == JANUS_OK; i++) {
         const struct chat_turn *c = &turns[i];
         if (c->user && first_user && have_sys && !r->sys_pre) {
             rc |= PUTS(b, r->user_sys_pre);
-            rc |= PUTS(b, sys);
+            rc |= put_content(b, sys, strlen(sys), spans, &ns);
             rc |= PUTS(b, r->user_sys_mid);
         } else {
             rc |= PUTS(b, c->user ? (first_user ? r->user_first_pre : r->user_pre) : r->asst_pre);
         }
-        rc |= put(b, c->text, c->len);
+        rc |= put_content(b, c->text, c->len, spans, &ns);
         rc |= PUTS(b, c->user ? r->user_post : r->asst_post);
         if (c->user) first_user = 0;
     }
     if (rc == JANUS_OK) rc = PUTS(b, r->tail);
+    if (n_spans) *n_spans = ns;
     return rc ? JANUS_ELIMIT : JANUS_OK;
 }

@@ -33,10 +33,18 @@ struct chat_turn {
 enum chat_template chat_template_detect(const char *tmpl, size_t len);
 // A short name ("chatml", "llama2", ...).
 const char *chat_template_name(enum chat_template t);
+// A byte range of the rendered text that holds message content, not template text.
+struct chat_span {
+    size_t off, len;
+};
 // Renders sys (the system text, "" or NULL for none) and turns[0..n) with template t,
 // ending with the prompt for the assistant's answer, appended to out. JANUS_OK, or
-// JANUS_ELIMIT when out's cap is reached (out then holds a prefix).
+// JANUS_ELIMIT when out's cap is reached (out then holds a prefix). spans (NULL, or room for
+// n + 1): where the content (sys and each turn's text) landed in out, in order, non-empty
+// ranges only; *n_spans their number (issue 15 item 4: content is never parsed for
+// special tokens).
 JANUS_WUR int chat_template_render(enum chat_template t, const char *sys,
-                                   const struct chat_turn *turns, int n, struct buf *out);
+                                   const struct chat_turn *turns, int n, struct buf *out,
+                                   struct chat_span *spans, int *n_spans);
 
 #endif // JANUS_CHAT_TEMPLATE_H

@@ -8,6 +8,9 @@
 #include "model/arch.h"
 #include "model/gguf_keys.h"
 
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/json_field.h"
 #include "base/limits.h"
 #include "base/mem.h"
 #include "base/pool.h"
@@ -17,6 +20,8 @@
 #include "kernels/types.h"
 #include "model/gguf.h"
 #include "model/weights.h"
+
+#include <cjson/cJSON.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -214,6 +219,9 @@ static int check_issue12(const struct genmodel_params *p, char *err, size_t err_
 }
 
 int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
+    if (p->vocab_path && p->tokenizer_json)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--vocab and --tokenizer-json are alternatives: give one");
     const int ds = p->arch == GENMODEL_ARCH_DEEPSEEK2;
 #define RANGE(field, flag, lo, hi)                                                                 \
     do {                                                                                           \
@@ -310,7 +318,7 @@ int genmodel_check(const struct genmodel_params *p, char *err, size_t err_len) {
             return status_errf(
                 err, err_len, JANUS_EINVAL,
                 "--head-dim does not apply to deepseek2 (use --qk-nope/--qk-rope/--v-head)");
-        RANGE(q_lora, "--q-lora", 1, GEN_MAX_DIM);
+        RANGE(q_lora, "--q-lora", 0, GEN_MAX_DIM); // 0: no q compression (attn_q)
         RANGE(kv_lora, "--kv-lora", 1, GEN_MAX_DIM);
         RANGE(qk_nope, "--qk-nope", 1, GEN_MAX_DIM);
         RANGE(qk_rope, "--qk-rope", 2, GEN_MAX_DIM);
@@ -395,6 +403,9 @@ struct vocab {
     float *score;  // (n)
     int32_t *type; // (n)
     int64_t n;
+    int64_t bos, eos, unk; // special ids
+    int add_bos, add_eos;
+    char *chat_template; // tokenizer.chat_template (owned), NULL: none
 };
 
 static void vocab_free(struct vocab *v) {
@@ -403,6 +414,7 @@ static void vocab_free(struct vocab *v) {
     mem_free(v->tok);
     mem_free(v->score);
     mem_free(v->type);
+    mem_free(v->chat_template);
     memset(v, 0, sizeof *v);
 }
 
@@ -429,6 +441,10 @@ static int vocab_push(struct vocab *v, int64_t cap, const char *s, float score, 
 // Builds the built-in vocabulary with n_want tokens (0: its natural size).
 static int vocab_builtin(struct vocab *v, int64_t n_want) {
     memset(v, 0, sizeof *v);
+    v->bos = 1;
+    v->eos = 2;
+    v->unk = 0;
+    v->add_bos = 1;
     // pieces: "▁" + every prefix of every word, sorted by length then bytes, deduplicated
     size_t n_pieces_max = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(k_words); i++)
@@ -496,6 +512,95 @@ static int vocab_builtin(struct vocab *v, int64_t n_want) {
     mem_free(pieces);
     if (rc) vocab_free(v);
     return rc;
+}
+
+// The tokenizer of an exported model (--tokenizer-json; scripts/train/export.py writes it):
+// {"model": "llama", "tokens": [..], "scores": [..], "token_types": [..], "bos": 1, "eos": 2,
+//  "unk": 0, "add_bos": true, "add_eos": false, "chat_template": "..." (optional)}.
+static int vocab_from_json(struct vocab *v, const char *path, char *err, size_t err_len) {
+    memset(v, 0, sizeof *v);
+    char *text = NULL, e[JANUS_ERR_LEN];
+    size_t len = 0;
+    int rc = file_read_all(path, (size_t)1 << 30, &text, &len, e, sizeof e);
+    if (rc) return status_errf(err, err_len, rc, "--tokenizer-json: %s", e);
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    mem_free(text);
+    if (!doc || !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        return status_errf(err, err_len, JANUS_EFORMAT, "%s: not a JSON object", path);
+    }
+    const cJSON *toks = NULL, *scores = NULL, *types = NULL;
+    const char *model = NULL, *tmpl = NULL;
+    int64_t ids[3] = {1, 2, 0};
+    static const char *const id_keys[3] = {"bos", "eos", "unk"};
+    v->add_bos = 1;
+    rc = json_field_strref(doc, "model", 64, &model, e, sizeof e);
+    if (!rc && strcmp(model, "llama") != 0)
+        rc = status_errf(e, sizeof e, JANUS_EINVAL, "'model' must be \"llama\" (SentencePiece)");
+    if (!rc) rc = json_field_array(doc, "tokens", &toks, e, sizeof e);
+    if (!rc) rc = json_field_array(doc, "scores", &scores, e, sizeof e);
+    if (!rc) rc = json_field_array(doc, "token_types", &types, e, sizeof e);
+    const int n = rc ? 0 : cJSON_GetArraySize(toks);
+    if (!rc && (n < 3 || n > LIMIT_MAX_VOCAB || cJSON_GetArraySize(scores) != n ||
+                cJSON_GetArraySize(types) != n))
+        rc = status_errf(e, sizeof e, JANUS_EINVAL,
+                         "'tokens' (%d), 'scores' and 'token_types' must have one entry per "
+                         "token (3 to %d)",
+                         n, LIMIT_MAX_VOCAB);
+    for (int k = 0; k < 3 && !rc; k++) {
+        int r = json_field_i64(doc, id_keys[k], 0, n - 1, &ids[k], e, sizeof e);
+        if (r != JANUS_ENOTFOUND) rc = r;
+    }
+    if (!rc) {
+        int r = json_field_bool(doc, "add_bos", &v->add_bos, e, sizeof e);
+        if (r != JANUS_ENOTFOUND) rc = r;
+    }
+    if (!rc) {
+        int r = json_field_bool(doc, "add_eos", &v->add_eos, e, sizeof e);
+        if (r != JANUS_ENOTFOUND) rc = r;
+    }
+    if (!rc) {
+        int r = json_field_strref(doc, "chat_template", 1 << 20, &tmpl, e, sizeof e);
+        if (r != JANUS_ENOTFOUND) rc = r;
+    }
+    if (!rc) {
+        v->tok = mem_calloc(MEM_TAG_MODEL, (size_t)n, sizeof *v->tok);
+        v->score = mem_calloc(MEM_TAG_MODEL, (size_t)n, sizeof *v->score);
+        v->type = mem_calloc(MEM_TAG_MODEL, (size_t)n, sizeof *v->type);
+        v->chat_template = tmpl ? mem_strdup(MEM_TAG_MODEL, tmpl) : NULL;
+        if (!v->tok || !v->score || !v->type || (tmpl && !v->chat_template))
+            rc = status_errf(e, sizeof e, JANUS_ENOMEM, "out of memory");
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        const cJSON *t = cJSON_GetArrayItem(toks, i), *sc = cJSON_GetArrayItem(scores, i);
+        int64_t ty = 0;
+        if (!cJSON_IsString(t) || !t->valuestring[0] ||
+            strlen(t->valuestring) > 65536 || !cJSON_IsNumber(sc) ||
+            !isfinite(sc->valuedouble) ||
+            !json_field_int(cJSON_GetArrayItem(types, i), 1, 6, &ty)) {
+            rc = status_errf(e, sizeof e, JANUS_EINVAL,
+                             "token %d: needs a non-empty string, a finite score and a type "
+                             "in 1..6",
+                             i);
+            break;
+        }
+        if (!(v->tok[i] = mem_strdup(MEM_TAG_MODEL, t->valuestring))) {
+            rc = status_errf(e, sizeof e, JANUS_ENOMEM, "out of memory");
+            break;
+        }
+        v->n = i + 1;
+        v->score[i] = (float)sc->valuedouble;
+        v->type[i] = (int32_t)ty;
+    }
+    v->bos = ids[0];
+    v->eos = ids[1];
+    v->unk = ids[2];
+    cJSON_Delete(doc);
+    if (rc) {
+        vocab_free(v);
+        return status_errf(err, err_len, rc, "%s: %s", path, e);
+    }
+    return JANUS_OK;
 }
 
 // ---- tensor plan
@@ -614,10 +719,14 @@ static void build_plan(struct plan *pl, const struct genmodel_params *p, int64_t
             vec(pl, NAME(ARCH_T_ATTN_K_NORM), Hkv * hd, 1.0f, 0.5f);
             mat(pl, p, NAME(ARCH_T_ATTN_OUT), H * hd, E, 0);
         } else {
-            vec(pl, NAME(ARCH_T_ATTN_Q_A_NORM), p->q_lora, 1.0f, 0.1f);
+            if (p->q_lora > 0) vec(pl, NAME(ARCH_T_ATTN_Q_A_NORM), p->q_lora, 1.0f, 0.1f);
             vec(pl, NAME(ARCH_T_ATTN_KV_A_NORM), p->kv_lora, 1.0f, 0.1f);
-            mat(pl, p, NAME(ARCH_T_ATTN_Q_A), E, p->q_lora, 0);
-            mat(pl, p, NAME(ARCH_T_ATTN_Q_B), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
+            if (p->q_lora > 0) { // q compression (V2); without it attn_q (V2-Lite)
+                mat(pl, p, NAME(ARCH_T_ATTN_Q_A), E, p->q_lora, 0);
+                mat(pl, p, NAME(ARCH_T_ATTN_Q_B), p->q_lora, H * (p->qk_nope + p->qk_rope), 0);
+            } else {
+                mat(pl, p, NAME(ARCH_T_ATTN_Q), E, H * (p->qk_nope + p->qk_rope), 0);
+            }
             mat(pl, p, NAME(ARCH_T_ATTN_KV_A_MQA), E, p->kv_lora + p->qk_rope, 0);
             if (p->mla_split)
                 plan_split(pl, p, (int)il);
@@ -878,7 +987,7 @@ static int write_keys(struct gguf_writer *w, const struct genmodel_params *p, in
         ku32(&k, GGUF_KEY_FEED_FORWARD_LENGTH, p->n_ff);
         ku32(&k, GGUF_KEY_ATTENTION_HEAD_COUNT_KV, p->mla_split ? 1 : p->n_head_kv);
         ku32(&k, GGUF_KEY_LEADING_DENSE_BLOCK_COUNT, p->n_dense_lead);
-        ku32(&k, GGUF_KEY_ATTENTION_Q_LORA_RANK, p->q_lora);
+        if (p->q_lora > 0) ku32(&k, GGUF_KEY_ATTENTION_Q_LORA_RANK, p->q_lora);
         ku32(&k, GGUF_KEY_ATTENTION_KV_LORA_RANK, p->kv_lora);
         if (p->mla_split) { // current converters: latent widths, per-head ones in *_mla
             ku32(&k, GGUF_KEY_ATTENTION_KEY_LENGTH, p->kv_lora + p->qk_rope);
@@ -920,12 +1029,24 @@ static int write_vocab_keys(struct gguf_writer *w, const struct vocab *v) {
     if (!rc)
         rc = gguf_writer_add_arr_i32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_TOKEN_TYPE), v->type,
                                      (uint64_t)v->n);
-    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_BOS_TOKEN_ID), 1);
-    if (!rc) rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_EOS_TOKEN_ID), 2);
     if (!rc)
-        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_UNKNOWN_TOKEN_ID), 0);
-    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_BOS_TOKEN), 1);
-    if (!rc) rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_EOS_TOKEN), 0);
+        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_BOS_TOKEN_ID),
+                                 (uint32_t)v->bos);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_EOS_TOKEN_ID),
+                                 (uint32_t)v->eos);
+    if (!rc)
+        rc = gguf_writer_add_u32(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_UNKNOWN_TOKEN_ID),
+                                 (uint32_t)v->unk);
+    if (!rc)
+        rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_BOS_TOKEN),
+                                  v->add_bos);
+    if (!rc)
+        rc = gguf_writer_add_bool(w, gguf_key_name(GGUF_KEY_TOKENIZER_GGML_ADD_EOS_TOKEN),
+                                  v->add_eos);
+    if (!rc && v->chat_template)
+        rc = gguf_writer_add_str(w, gguf_key_name(GGUF_KEY_TOKENIZER_CHAT_TEMPLATE),
+                                 v->chat_template);
     return rc;
 }
 
@@ -963,6 +1084,7 @@ static size_t convert_vals(uint32_t type, uint8_t *xb, const float *xf, int64_t 
 struct gen_job {
     const struct genmodel_params *p;
     const struct tplan *t;
+    const float *src; // the tensor's values (weights_dir), else NULL: random
     uint32_t crc;
     int64_t rows_per, n_rows;
     int64_t c0, n_chunks; // this round: chunks c0 .. c0+nth-1 (those < n_chunks)
@@ -984,8 +1106,39 @@ static void gen_chunk(void *ctx, int ith, int nth) {
     rng_init3(&r, j->p->seed, j->crc, (uint64_t)c);
     float *xf = j->xf[ith];
     uint8_t *xb = j->xb[ith];
-    fill_normal(xf, n, &r, t->offset, t->std);
+    if (j->src)
+        memcpy(xf, j->src + r0 * t->ne[0], (size_t)n * sizeof(float));
+    else
+        fill_normal(xf, n, &r, t->offset, t->std);
     j->bytes[ith] = convert_vals(t->type, xb, xf, n);
+}
+
+// The n values of tensor name from p->weights_dir/name.f32 (raw little-endian F32) into a new
+// array (*out, mem_free). JANUS_EIO (missing), JANUS_EFORMAT (wrong size or not finite).
+static int load_values(const struct genmodel_params *p, const char *name, int64_t n, float **out) {
+    char path[4096];
+    *out = NULL;
+    if (snprintf(path, sizeof path, "%s/%s.f32", p->weights_dir, name) >= (int)sizeof path)
+        return JANUS_ELIMIT;
+    char *raw = NULL, e[JANUS_ERR_LEN];
+    size_t len = 0;
+    int rc = file_read_all(path, (size_t)n * 4 + 1, &raw, &len, e, sizeof e);
+    if (rc) return rc == JANUS_ELIMIT ? JANUS_EFORMAT : rc;
+    if (len != (size_t)n * 4) {
+        mem_free(raw);
+        return JANUS_EFORMAT;
+    }
+    float *x = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof(float));
+    for (int64_t i = 0; x && i < n && !rc; i++)
+        if (!isfinite(x[i] = bytes_get_f32((const uint8_t *)raw + 4 * i))) rc = JANUS_EFORMAT;
+    mem_free(raw);
+    if (!x) return JANUS_ENOMEM;
+    if (rc) {
+        mem_free(x);
+        return rc;
+    }
+    *out = x;
+    return JANUS_OK;
 }
 
 // attn_k_b / attn_v_b of --mla-split: regenerates attn_kv_b {kv, H·(nope+v)} in F32 exactly as
@@ -1001,7 +1154,13 @@ static int stream_split(struct gguf_writer *w, const struct genmodel_params *p,
     int rc = kvb && row && xb ? JANUS_OK : JANUS_ENOMEM;
     const uint32_t crc = genmodel_crc32(t->src);
     const float std = (float)(1.0 / sqrt((double)R));
-    for (int64_t c = 0; !rc && c * rows_per < n_rows; c++) {
+    if (!rc && p->weights_dir) {
+        float *src = NULL;
+        rc = load_values(p, t->src, n_rows * R, &src);
+        if (!rc) memcpy(kvb, src, (size_t)(n_rows * R) * sizeof(float));
+        mem_free(src);
+    }
+    for (int64_t c = 0; !rc && !p->weights_dir && c * rows_per < n_rows; c++) {
         struct rng r;
         rng_init3(&r, p->seed, crc, (uint64_t)c);
         const int64_t r0 = c * rows_per, n = JANUS_MIN(rows_per, n_rows - r0) * R;
@@ -1033,15 +1192,18 @@ static int stream_tensor(struct gguf_writer *w, struct pool *pool, struct gen_jo
     j->n_rows = t->ne[1] * t->ne[2];
     j->rows_per = t->ne[0] >= GEN_CHUNK ? 1 : GEN_CHUNK / t->ne[0];
     j->n_chunks = (j->n_rows + j->rows_per - 1) / j->rows_per;
-    for (j->c0 = 0; j->c0 < j->n_chunks; j->c0 += nth) {
+    float *src = NULL;
+    int rc = JANUS_OK;
+    if (j->p->weights_dir) rc = load_values(j->p, t->name, j->n_rows * t->ne[0], &src);
+    j->src = src;
+    for (j->c0 = 0; !rc && j->c0 < j->n_chunks; j->c0 += nth) {
         pool_run(pool, gen_chunk, j);
-        for (int i = 0; i < nth; i++) {
-            if (!j->bytes[i]) continue;
-            int rc = gguf_writer_stream_data(w, j->xb[i], j->bytes[i]);
-            if (rc) return rc;
-        }
+        for (int i = 0; i < nth && !rc; i++)
+            if (j->bytes[i]) rc = gguf_writer_stream_data(w, j->xb[i], j->bytes[i]);
     }
-    return JANUS_OK;
+    j->src = NULL;
+    mem_free(src);
+    return rc;
 }
 
 int genmodel_write(const struct genmodel_params *p, const char *path, char *err, size_t err_len) {
@@ -1085,7 +1247,9 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
         }
         n_vocab = (int64_t)n;
     } else {
-        rc = vocab_builtin(&v, p->n_vocab);
+        rc = p->tokenizer_json ? vocab_from_json(&v, p->tokenizer_json, err, err_len)
+                               : vocab_builtin(&v, p->n_vocab);
+        if (rc && p->tokenizer_json) goto done;
         if (rc) {
             status_errf(err, err_len, rc, "out of memory building the vocabulary");
             goto done;
@@ -1154,8 +1318,17 @@ int genmodel_write(const struct genmodel_params *p, const char *path, char *err,
     }
     for (int64_t i = 0; i < pl.n && !rc; i++) {
         rc = stream_tensor(w, pool, &job, &pl.t[i]);
-        if (rc)
-            status_errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, pl.t[i].name,
+        const struct tplan *t = &pl.t[i];
+        if (rc && p->weights_dir && (rc == JANUS_EIO || rc == JANUS_EFORMAT))
+            status_errf(err, err_len, rc,
+                        "--weights %s: tensor '%s' needs %s/%s.f32 with %lld finite "
+                        "little-endian F32 values (%s)",
+                        p->weights_dir, t->name, p->weights_dir, t->split ? t->src : t->name,
+                        (long long)(t->split ? t->ne[2] * (t->nope + t->v_head) * t->kv
+                                             : t->ne[0] * t->ne[1] * t->ne[2]),
+                        rc == JANUS_EIO ? "missing or unreadable" : "wrong size or not finite");
+        else if (rc)
+            status_errf(err, err_len, rc, "%s: writing tensor '%s' failed (%s)", path, t->name,
                         janus_strerror(rc));
     }
     if (!rc) {

@@ -1275,8 +1275,24 @@ static void partition_scan(const struct vocab *v, const char *text, size_t len, 
     }
 }
 
+// True if [off, off + n) overlaps one of raw[0..n_raw) (sorted by offset, disjoint).
+static int overlaps_raw(const struct vocab_span *raw, size_t n_raw, size_t off, size_t n) {
+    size_t lo = 0, hi = n_raw; // the first range that ends after off
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (raw[mid].off + raw[mid].len <= off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n_raw && raw[lo].off < off + n;
+}
+
+// raw (n_raw ranges, may be NULL): a CONTROL/UNKNOWN text that overlaps one of them is not
+// a token there (message content is plain text); elsewhere it is, with parse_special.
 static int partition(const struct vocab *v, const char *text, size_t len, int parse_special,
-                     struct frags *cur, struct frags *next) {
+                     const struct vocab_span *raw, size_t n_raw, struct frags *cur,
+                     struct frags *next) {
     if (v->n_special == 0 || len == 0) return JANUS_OK;
     uint8_t *seen = mem_calloc(MEM_TAG_MODEL, (size_t)v->n_tokens / 8 + 1, 1);
     if (!seen) return JANUS_ENOMEM;
@@ -1296,17 +1312,21 @@ static int partition(const struct vocab *v, const char *text, size_t len, int pa
                 if ((rc = frags_push(next, f.id, 0, 0))) goto out;
                 continue;
             }
-            size_t pos = f.off, end = f.off + f.len;
-            while (pos < end) {
-                const char *hit = end - pos >= tn ? memmem(text + pos, end - pos, tt, tn) : NULL;
+            size_t pos = f.off, end = f.off + f.len, from = pos;
+            while (from < end) {
+                const char *hit = end - from >= tn ? memmem(text + from, end - from, tt, tn) : NULL;
                 if (!hit) break;
                 size_t h = (size_t)(hit - text), g = h;
+                if (e->type != VOCAB_TOKEN_USER_DEFINED && overlaps_raw(raw, n_raw, h, tn)) {
+                    from = h + 1; // inside message content: text; look further on
+                    continue;
+                }
                 if (id == v->lstrip_id) // lstrip: the token absorbs the whitespace before it
                     while (g > pos && text[g - 1] && strchr(" \t\n\v\f\r", text[g - 1]))
                         g--;
                 if (g > pos && (rc = frags_push(next, -1, pos, g - pos))) goto out;
                 if ((rc = frags_push(next, id, 0, 0))) goto out;
-                pos = h + tn;
+                pos = from = h + tn;
             }
             if (pos < end && (rc = frags_push(next, -1, pos, end - pos))) goto out;
         }
@@ -1321,9 +1341,14 @@ out:
     return rc;
 }
 
-int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
-                   int parse_special, int32_t *out, int cap) {
+static int tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
+                    int parse_special, const struct vocab_span *raw, size_t n_raw, int32_t *out,
+                    int cap) {
     if (!v || !v->tok || (!text && len) || (!out && cap > 0) || cap < 0) return JANUS_EINVAL;
+    for (size_t i = 0; i < n_raw; i++) // sorted, disjoint, within the text
+        if (raw[i].off > len || raw[i].len > len - raw[i].off ||
+            (i && raw[i].off < raw[i - 1].off + raw[i - 1].len))
+            return JANUS_EINVAL;
     if (len > VOCAB_MAX_TEXT) return JANUS_ELIMIT;
     struct out_buf o = {.ids = out, .n = 0, .cap = cap};
     struct frags cur = {0}, next = {0};
@@ -1333,7 +1358,7 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
 
     if (len > 0) {
         rc = frags_push(&cur, -1, 0, len);
-        if (rc == JANUS_OK) rc = partition(v, text, len, parse_special, &cur, &next);
+        if (rc == JANUS_OK) rc = partition(v, text, len, parse_special, raw, n_raw, &cur, &next);
     }
     if (rc == JANUS_OK && v->type == VOCAB_TYPE_BPE) {
         md = pcre2_match_data_create(8, (pcre2_general_context *)v->re_gctx);
@@ -1381,6 +1406,17 @@ int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_
     mem_free(s.heap);
     if (rc) return rc;
     return o.overflow ? JANUS_ELIMIT : o.n;
+}
+
+int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
+                   int parse_special, int32_t *out, int cap) {
+    return tokenize(v, text, len, add_special, parse_special, NULL, 0, out, cap);
+}
+
+int vocab_tokenize_raw(const struct vocab *v, const char *text, size_t len, int add_special,
+                       const struct vocab_span *raw, size_t n_raw, int32_t *out, int cap) {
+    if (n_raw && !raw) return JANUS_EINVAL;
+    return tokenize(v, text, len, add_special, 1, raw, n_raw, out, cap);
 }
 
 // ---- streaming detokenizer

@@ -135,6 +135,21 @@ int32_t vocab_file_eos(const char *path);
 JANUS_WUR int vocab_tokenize(const struct vocab *v, const char *text, size_t len, int add_special,
                              int parse_special, int32_t *out, int cap);
 
+// A byte range [off, off + len) of a text.
+struct vocab_span {
+    size_t off, len;
+};
+// Chat safety (issue 15 item 4): vocab_tokenize with parse_special, except that CONTROL and
+// UNKNOWN token texts overlapping one of the n_raw ranges raw[] (sorted by offset, disjoint,
+// within the text: the messages' content in a rendered chat) are not tokens but plain text,
+// as with parse_special = 0 (USER_DEFINED tokens match everywhere, as always). The text is
+// otherwise tokenized as one piece, so plain text merges across range boundaries exactly as
+// in vocab_tokenize of the whole text. Returns as vocab_tokenize; JANUS_EINVAL for ranges
+// that are unsorted, overlap or leave the text.
+JANUS_WUR int vocab_tokenize_raw(const struct vocab *v, const char *text, size_t len,
+                                 int add_special, const struct vocab_span *raw, size_t n_raw,
+                                 int32_t *out, int cap);
+
 // The bytes token id decodes to: SPM "▁" -> " ", <0xXX> -> that byte; BPE reverse GPT-2 byte
 // mapping. CONTROL/UNKNOWN tokens give their text if special, else nothing; UNUSED and
 // UNDEFINED give nothing. A piece may be an incomplete UTF-8 sequence (byte tokens).

@@ -155,6 +155,8 @@ static void waitq_remove(struct batcher *b, int32_t ri) {
     b->wq_len = w;
 }
 
+static void admit(struct batcher *b, int64_t now_ns);
+
 // ---- submit / cancel
 
 int batcher_submit(struct batcher *b, const struct frontlink_submit *s, int64_t now_ns,
@@ -198,6 +200,11 @@ int batcher_submit(struct batcher *b, const struct frontlink_submit *s, int64_t 
             s->n_prompt, s->max_tokens, (long long)need,
             (int)JANUS_MIN((int64_t)c->n_ctx, c->kv_tokens));
     }
+    // Slots freed since the last schedule (finished or cancelled requests) take from the
+    // queue first: capacity is the queue plus every slot, as the front counts it
+    // (front.h's max_inflight), so an admitted request is never refused for a slot that is
+    // free but not yet handed on.
+    if (b->wq_len >= c->max_waiting) admit(b, now_ns);
     if (b->wq_len >= c->max_waiting) {
         *err_code = FRONTLINK_ERR_QUEUE_FULL;
         b->st.n_rejected++;

@@ -1,6 +1,8 @@
 // Continuous batching across attention instances (SPEC §3 "Ours", §10): a PURE state
 // machine — no I/O, no clock reads (the caller passes now_ns), deterministic.
 //  - a bounded waiting queue: a submission beyond it is rejected (admission control);
+//    free slots take from the queue before that check, so the capacity is the queue plus
+//    every slot (what the front admits, front.h);
 //  - FIFO admission when an instance has a free KV slot and enough free KV tokens for the
 //    request's worst case (n_prompt + max_tokens), pinned to the instance with the MOST
 //    free KV tokens (ties: lowest index), for life;

@@ -16,7 +16,7 @@ def client(i):
     t0 = time.monotonic()
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Request %d: once upon a time" % i,
               "max_tokens": T, "temperature": 0, "ignore_eos": True, "stream": True,
-              "stream_options": {"include_usage": True}}))
+              "stream_options": {"include_usage": True}}), {"Content-Type": "application/json"})
     r = c.getresponse()
     first = None; usage = None
     while True:

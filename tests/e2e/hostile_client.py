@@ -177,7 +177,7 @@ def flood(port, n_idle, n_loris, per_addr):
     idle = spread(n_idle)
     loris = spread(n_loris)
     for s in loris:
-        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
     stop = threading.Event()
 
     def trickle():  # one byte per second on every slow-loris connection (bounded)
@@ -259,7 +259,7 @@ def cap(port, max_conn, per_addr):
 def deadlines(port, header_s, body_s):
     # Slow-loris: one header byte every 0.5 s, never finishing the head.
     s = connect(port, "127.0.0.2")
-    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
     t0 = time.monotonic()
     raw = b""
     for _ in range(int((header_s + 10) / 0.5)):
@@ -277,7 +277,7 @@ def deadlines(port, header_s, body_s):
     # Trickling body: a complete head, then one body byte every 0.5 s.
     body = json.dumps({"prompt": "x" * 200, "max_tokens": 1}).encode()
     s = connect(port, "127.0.0.3")
-    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
               b"Content-Length: %d\r\n\r\n" % len(body))
     t0 = time.monotonic()
     raw = b""
@@ -296,10 +296,10 @@ def deadlines(port, header_s, body_s):
 
 
 def malformed(port):
-    big = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
+    big = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"
     check_error(request(port, big), 431, "20 KB request head", "request_header_too_large")
     # The same head, only a little under the cap, still passes.
-    fine = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"
+    fine = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 12000 + b"\r\n\r\n"
     r = parse_response(request(port, fine))
     if r and r[0] == 200:
         ok("12 KB request head -> 200")
@@ -307,24 +307,24 @@ def malformed(port):
         fail("12 KB request head: %r" % (r,))
     for cl, what in ((b"12a", "Content-Length 12a"), (b"-1", "Content-Length -1"),
                      (b"5, 5", "Content-Length '5, 5'")):
-        raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+        raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " +
                       cl + b"\r\n\r\n{}")
         check_error(raw, 400, what, "invalid_content_length")
-    raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+    raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                   b"Content-Length: 99999999999999999999999\r\n\r\n")
     check_error(raw, 413, "Content-Length beyond 64 bits", "request_too_large")
     raw = request(port, b"GET /health HTTP/1.1\r\n\r\n")
     check_error(raw, 400, "HTTP/1.1 without Host", "missing_host")
-    raw = request(port, b"GET /health HTTP/2.0\r\nHost: x\r\n\r\n")
+    raw = request(port, b"GET /health HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n")
     check_error(raw, 505, "HTTP/2.0 request line", "http_version_not_supported")
-    raw = request(port, b"GET /health\r\nHost: x\r\n\r\n")
+    raw = request(port, b"GET /health\r\nHost: 127.0.0.1\r\n\r\n")
     check_error(raw, 400, "request line without a version", "malformed_request")
-    raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+    raw = request(port, b"POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                   b"Transfer-Encoding: gzip\r\n\r\n")
     check_error(raw, 400, "Transfer-Encoding gzip", "invalid_transfer_encoding")
     # One request per connection: two pipelined requests get one response and a close.
-    raw = request(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
-                  b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw = request(port, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                  b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     r = parse_response(raw)
     n = raw.count(b"HTTP/1.1 ")
     if r and r[0] == 200 and r[1].get("connection", "").lower() == "close" and n == 1:

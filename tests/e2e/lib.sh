@@ -79,9 +79,12 @@ stop_server() { # NAME
 }
 
 # req METHOD URL [curl args...]: prints "<status>\n<body>" into $TMP/resp; sets STATUS and BODY.
+# A POST is sent as application/json unless the arguments name a Content-Type.
 req() {
   local method=$1 url=$2; shift 2
-  STATUS=$(curl -s -o "$TMP/resp" -w '%{http_code}' -X "$method" --max-time 120 "$url" "$@" || echo 000)
+  local ct=()
+  [ "$method" = POST ] && ! printf '%s\n' "$@" | grep -qi '^content-type:' && ct=(-H 'Content-Type: application/json')
+  STATUS=$(curl -s -o "$TMP/resp" -w '%{http_code}' -X "$method" --max-time 120 "$url" "${ct[@]}" "$@" || echo 000)
   BODY=$(cat "$TMP/resp" 2>/dev/null || true)
 }
 

@@ -1,6 +1,10 @@
 // The official OpenAI Node.js SDK (pinned in package.json) against janus serve:
 // non-streaming and streaming completion and chat, usage and finish_reason, models list,
 // and an API error surfacing as the SDK's typed error. Usage: node openai_client.mjs PORT
+// With "overload" (a server of tiny capacity): concurrent streams over capacity, with
+// maxRetries 0 (the SDK retries 429 by default), each either completes or is refused with
+// a RateLimitError (429, rate_limit_exceeded, Retry-After) before any stream starts
+// (issue 15 item 2). Usage: node openai_client.mjs PORT overload
 // SPDX-License-Identifier: MIT
 import OpenAI from "openai";
 
@@ -8,6 +12,31 @@ const port = process.argv[2];
 const client = new OpenAI({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: "sekret", maxRetries: 0, timeout: 60000 });
 const fail = (msg) => { console.error("FAIL:", msg); process.exitCode = 1; };
 const ok = (msg) => console.log("ok  ", msg);
+
+if (process.argv[3] === "overload") {
+  const model = (await client.models.list()).data[0].id;
+  const N = 8;
+  const one = async () => {
+    try {
+      const s = await client.completions.create({ model, prompt: "Hello", max_tokens: 20, ignore_eos: true, stream: true });
+      let finish = null;
+      for await (const chunk of s) finish = chunk.choices[0]?.finish_reason ?? finish;
+      return finish === "length" ? "ok" : `stream ended with ${finish}`;
+    } catch (e) {
+      if (e instanceof OpenAI.RateLimitError && e.status === 429 && e.code === "rate_limit_exceeded" &&
+          e.headers?.["retry-after"] === "1")
+        return "429";
+      return `${e.constructor.name}: ${e.status} ${e.code} ${e.message}`;
+    }
+  };
+  const res = await Promise.all(Array.from({ length: N }, one));
+  const n429 = res.filter((r) => r === "429").length, nok = res.filter((r) => r === "ok").length;
+  const other = res.filter((r) => r !== "429" && r !== "ok");
+  if (other.length) fail(`under overload: ${JSON.stringify(other)}`);
+  else if (!n429 || !nok) fail(`under overload: ${nok} complete, ${n429} rate-limited (want both)`);
+  else ok(`overload: ${nok} streams complete, ${n429} RateLimitError (429, Retry-After: 1) with maxRetries 0`);
+  process.exit();
+}
 
 const models = await client.models.list();
 const model = models.data[0].id;

@@ -4,7 +4,9 @@
 # complete with the right token counts and the same greedy text as one request alone; a
 # client that disconnects mid-stream (and one mid non-streaming request) gets its request
 # cancelled and its KV slot freed (checked on /metrics); killing the job gives in-flight
-# requests an explicit error, and /health reports the failure.
+# requests an explicit error, and /health reports the failure; overload gets a 429 before
+# any stream starts, never an in-stream error; 1000 concurrent streams complete with the
+# server's peak memory measured (issue 15 items 1 and 2).
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 
@@ -67,7 +69,7 @@ U=http://127.0.0.1:$PORT_D
 import http.client, json, sys
 port = int(sys.argv[1])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200
 line = r.readline()
@@ -86,7 +88,7 @@ done
 [ $freed = 1 ] && ok "stream disconnect: request cancelled, KV slot freed (/metrics)" ||
   fail "stream disconnect not reflected on /metrics: $(curl -s "$U/metrics" | grep -E 'running|kv_cache_used|disconnect')"
 # a non-streaming client that gives up
-curl -s -o /dev/null --max-time 1 "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' || true
+curl -H 'Content-Type: application/json' -s -o /dev/null --max-time 1 "$U/v1/completions" -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' || true
 freed=0
 for _ in $(seq 1 100); do
   if [ "$(metric "$PORT_D" janus_requests_running)" = 0 ] &&
@@ -99,14 +101,14 @@ expect_status 200 "healthy after disconnects"
 JOB_PID=$(jget 'j["job_pid"]')
 
 # ---- the job dies with requests in flight
-curl -s -o "$TMP/ns.json" -w '%{http_code}' --max-time 60 "$U/v1/completions" \
+curl -H 'Content-Type: application/json' -s -o "$TMP/ns.json" -w '%{http_code}' --max-time 60 "$U/v1/completions" \
   -d '{"prompt":"Hello","max_tokens":500,"ignore_eos":true}' >"$TMP/ns.code" &
 NS=$!
 "$PY" - "$PORT_D" "$JOB_PID" <<'PY' || fail "in-flight stream on job death"
 import http.client, json, os, signal, sys
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}))
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 500, "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200
 assert r.readline().startswith(b"data: ")
@@ -140,7 +142,7 @@ port = int(sys.argv[1])
 def start(max_tokens):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": max_tokens,
-              "ignore_eos": True, "stream": True}))
+              "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
     return c, c.getresponse()
 c1, r1 = start(300)   # running
 assert r1.status == 200 and r1.readline().startswith(b"data: ")
@@ -161,6 +163,67 @@ wait_metric "$PORT_Q" 'janus_requests_total{outcome="rejected"}' 1 || fail "reje
 req POST "http://127.0.0.1:$PORT_Q/v1/completions" -d '{"prompt":"Hello","max_tokens":2}'
 expect_status 200 "admitted again once the queue drained"
 stop_server Q
+
+# ---- overload is decided before the 200 (issue 15 item 2): 32 clients, each sending 10
+# streams back to back, against a capacity of 4 (2 slots + a queue of 2). Every response is
+# either a complete 200 stream or a 429 (Retry-After, rate_limit_exceeded); never a 200
+# followed by an in-stream error (a freed slot used to be counted free by the front before
+# the controller had handed it to its queue, so the next request found the queue full).
+start_server V --mono --max-seqs 2 --max-waiting 2 --budget 16
+"$PY" - "$PORT_V" 32 10 <<'PY' || fail "overload: a 200 stream that did not complete"
+import http.client, json, sys, threading
+port, N, K = (int(a) for a in sys.argv[1:4])
+counts = {"ok": 0, "429": 0}
+bad = []
+lock = threading.Lock()
+def one(i, k):
+    T = 4 + (i + k) % 5
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello there", "max_tokens": T,
+              "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    raw = r.read().decode()
+    c.close()
+    if r.status == 429:
+        e = json.loads(raw)["error"]
+        if e.get("code") != "rate_limit_exceeded" or e.get("type") != "rate_limit_error" or r.getheader("Retry-After") != "1":
+            return "bad 429: %r %r" % (r.getheaders(), raw)
+        return "429"
+    if r.status != 200:
+        return "status %d: %s" % (r.status, raw[:200])
+    ev = [e for e in raw.split("\n\n") if e.strip()]
+    if not ev or ev[-1] != "data: [DONE]": return "200 without [DONE]: %r" % raw[-300:]
+    ch = [json.loads(e[6:]) for e in ev[:-1]]
+    errs = [x for x in ch if "error" in x]
+    if errs: return "200 then an in-stream error: %r" % errs[0]
+    fin = [x["choices"][0]["finish_reason"] for x in ch if x.get("choices") and x["choices"][0]["finish_reason"]]
+    if fin != ["length"]: return "finish %r" % fin
+    return "ok"
+def worker(i):
+    for k in range(K):
+        try: v = one(i, k)
+        except Exception as e: v = "exception %r" % e
+        with lock:
+            if v in counts: counts[v] += 1
+            else: bad.append(v)
+th = [threading.Thread(target=worker, args=(i,)) for i in range(N)]
+for t in th: t.start()
+for t in th: t.join()
+print("overload: %d complete 200 streams, %d x 429, %d bad" % (counts["ok"], counts["429"], len(bad)))
+for b in bad[:5]: print("  ", b)
+assert not bad, "%d responses neither a complete 200 stream nor a 429" % len(bad)
+assert counts["429"] > 0 and counts["ok"] > 0, counts
+PY
+wait_metric "$PORT_V" janus_requests_in_flight 0 || fail "requests still in flight after the overload"
+stop_server V
+
+# ---- 1000 concurrent streams (issue 15 item 1) from 20 source addresses, with a queue and
+# slots that admit them all; the server's peak RSS is printed (a leak per connection fails).
+start_server M --mono --max-seqs 256 --max-waiting 1000 --budget 512 --ctx 64
+"$PY" "$ROOT/tests/e2e/streams_many.py" "$PORT_M" "$PID_M" 1000 8 20 1 || fail "1000 concurrent streams"
+wait_metric "$PORT_M" janus_requests_in_flight 0 || fail "requests still in flight after 1000 streams"
+wait_metric "$PORT_M" 'janus_requests_total{outcome="ok"}' 1000 || fail "1000 streams should have succeeded"
+stop_server M
 
 # ---- --restart: a killed job is relaunched and serving resumes
 start_server R --mono --restart 1

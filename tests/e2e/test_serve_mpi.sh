@@ -35,7 +35,7 @@ res = [None] * N
 def w(i):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello %d" % i, "max_tokens": T, "temperature": 0,
-              "ignore_eos": True, "stream": True, "stream_options": {"include_usage": True}}))
+              "ignore_eos": True, "stream": True, "stream_options": {"include_usage": True}}), {"Content-Type": "application/json"})
     r = c.getresponse()
     ev = [e for e in r.read().decode().split("\n\n") if e.strip()]
     u = [json.loads(e[6:])["usage"] for e in ev[:-1] if '"usage"' in e]
@@ -61,7 +61,7 @@ done
 import http.client, json, os, signal, subprocess, sys
 port, mpirun = int(sys.argv[1]), int(sys.argv[2])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 1500, "ignore_eos": True, "stream": True}))
+c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello", "max_tokens": 1500, "ignore_eos": True, "stream": True}), {"Content-Type": "application/json"})
 r = c.getresponse()
 assert r.status == 200 and r.readline().startswith(b"data: ")
 ranks = subprocess.run(["pgrep", "-P", str(mpirun)], capture_output=True, text=True).stdout.split()

@@ -101,7 +101,7 @@ n, end = 0, time.monotonic() + 180
 while not os.path.exists(stop) and time.monotonic() < end:  # bounded
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     c.request("POST", "/v1/completions", json.dumps({"prompt": "Hello %d" % n, "max_tokens": 6 + n % 12,
-              "temperature": 0, "ignore_eos": True}))
+              "temperature": 0, "ignore_eos": True}), {"Content-Type": "application/json"})
     r = c.getresponse(); r.read(); c.close()
     assert r.status == 200, r.status
     n += 1

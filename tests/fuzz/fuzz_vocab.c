@@ -3,9 +3,10 @@
 // latter once per pre-tokenizer split class (model/pretok.h, issue 12 item 5), and
 // checks invariants: no crash, ids in range, the cap is honoured, decoding round-trips
 // (SPM: exactly " " + text; BPE: exactly the text when it is valid UTF-8), and the streaming
-// detokenizer always emits valid UTF-8. If the fixtures are missing, a small SPM vocabulary
-// built in memory is used instead. First input byte: flags (bit 0 SPM/BPE, 1 add_special,
-// 2 parse_special, 3-7 the BPE pre-tokenizer); the rest: the text.
+// detokenizer always emits valid UTF-8, and vocab_tokenize_raw (chat safety) agrees with
+// vocab_tokenize at its two extremes (no ranges / one range over all). If the fixtures are missing,
+// a small SPM vocabulary built in memory is used instead. First input byte: flags (bit 0 SPM/BPE, 1
+// add_special, 2 parse_special, 3-7 the BPE pre-tokenizer); the rest: the text.
 // SPDX-License-Identifier: MIT
 #include "base/status.h"
 #include "base/mem.h"
@@ -151,6 +152,31 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     if (n > 0 &&
         vocab_tokenize(v, text, len, add_special, parse_special, ids, n - 1) != JANUS_ELIMIT)
         abort();
+    // Chat safety (vocab_tokenize_raw): no ranges = parse_special; one range over the whole
+    // text = no special parsing; ranges from the input's bytes: ids in range, no crash.
+    {
+        int32_t *r = malloc(sizeof *r * (size_t)cap);
+        struct vocab_span whole = {0, len}, sp[4];
+        size_t ns = 0, at = 0;
+        for (size_t k = 0; k < len && k < 8 && ns < 4; k += 2) {
+            size_t off = at + (unsigned char)text[k] % 8,
+                   l = (unsigned char)text[k + 1 < len ? k + 1 : k] % 8;
+            if (off > len || l > len - off) break;
+            sp[ns++] = (struct vocab_span){off, l};
+            at = off + l;
+        }
+        int a = vocab_tokenize(v, text, len, add_special, 1, ids, cap);
+        int b = vocab_tokenize_raw(v, text, len, add_special, NULL, 0, r, cap);
+        if (a != b || (a > 0 && memcmp(ids, r, sizeof *r * (size_t)a))) abort();
+        a = vocab_tokenize(v, text, len, add_special, 0, ids, cap);
+        b = vocab_tokenize_raw(v, text, len, add_special, &whole, 1, r, cap);
+        if (a != b || (a > 0 && memcmp(ids, r, sizeof *r * (size_t)a))) abort();
+        b = vocab_tokenize_raw(v, text, len, add_special, sp, ns, r, cap);
+        if (b < 0) abort();
+        for (int i = 0; i < b; i++)
+            if (r[i] < 0 || r[i] >= v->n_tokens) abort();
+        free(r);
+    }
     n = vocab_tokenize(v, text, len, add_special, parse_special, ids, cap);
 
     // plain concatenation of pieces and the streaming detokenizer

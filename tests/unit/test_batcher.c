@@ -217,21 +217,70 @@ TEST(admission_control_queue_full_and_too_long) {
     int code = 0;
     ASSERT_EQ(submit(&b, 1, 60, 10, &code), JANUS_ELIMIT);
     ASSERT_EQ(code, FRONTLINK_ERR_TOO_LONG);
+    // Capacity: the queue (2) plus the slot (1). The third submission finds the queue full,
+    // so the free slot takes the queue's head first and the third one fits.
     ASSERT_OK(submit(&b, 1, 10, 10, NULL));
     ASSERT_OK(submit(&b, 2, 10, 10, NULL));
-    ASSERT_EQ(submit(&b, 3, 10, 10, &code), JANUS_EAGAIN);
+    ASSERT_OK(submit(&b, 3, 10, 10, NULL));
+    ASSERT_EQ(submit(&b, 4, 10, 10, &code), JANUS_EAGAIN);
     ASSERT_EQ(code, FRONTLINK_ERR_QUEUE_FULL);
     ASSERT_EQ(submit(&b, 2, 10, 10, &code), JANUS_EINVAL); // duplicate id
     ASSERT_EQ(code, FRONTLINK_ERR_INVALID);
     ASSERT_EQ(submit(&b, 9, 10, 0, &code), JANUS_EINVAL); // max_tokens 0
-    step(&b, -1);                                         // admits 1 (one slot); 2 waits
+    step(&b, -1);                                         // 1 runs (one slot); 2 and 3 wait
     struct batcher_stats st;
     batcher_get_stats(&b, &st);
     ASSERT_EQ(st.n_running, 1);
-    ASSERT_EQ(st.n_waiting, 1);
+    ASSERT_EQ(st.n_waiting, 2);
     ASSERT_EQ(st.n_rejected, 1);
-    ASSERT_OK(submit(&b, 3, 10, 10, NULL)); // room again in the queue
+    ASSERT_OK(batcher_cancel(&b, 1));       // frees the slot
+    ASSERT_OK(submit(&b, 4, 10, 10, NULL)); // room again
     CHECK(&b);
+    batcher_free(&b);
+}
+
+// Issue 15 item 2: the front admits up to max_waiting + every slot; a request that finishes
+// (or is cancelled) frees its slot at once, the front learns of it from the FINISH and
+// sends the next request before the controller's next schedule. That request must fit:
+// the freed slot takes the queue's head first. Everything stays FIFO.
+TEST(freed_slot_makes_room_before_the_next_schedule) {
+    struct batcher b;
+    struct batcher_config c = cfg(2, 2, 2 * 100, 100, 256, 3);
+    ASSERT_OK(batcher_init(&b, &c, NULL, 0));
+    uint64_t id = 1;
+    for (; id <= 4; id++) // every slot
+        ASSERT_OK(submit(&b, id, 5, 2, NULL));
+    step(&b, -1);         // admitted and prefilled: each has its first token
+    for (; id <= 7; id++) // the queue
+        ASSERT_OK(submit(&b, id, 5, 50, NULL));
+    int code = 0;
+    ASSERT_EQ(submit(&b, 99, 5, 50, &code), JANUS_EAGAIN); // 7 = queue + slots: full
+    ASSERT_EQ(code, FRONTLINK_ERR_QUEUE_FULL);
+    step(&b, -1); // 1..4 reach max_tokens 2 and finish: their slots are free at once
+    struct batcher_event ev;
+    int fin = 0;
+    while (batcher_pop_event(&b, &ev))
+        fin += ev.type == BATCHER_EV_FINISH;
+    ASSERT_EQ(fin, 4);
+    // The front now sends four more before any schedule: all fit (5, 6, 7 take slots).
+    for (; id <= 11; id++)
+        ASSERT_OK(submit(&b, id, 5, 50, NULL));
+    CHECK(&b);
+    ASSERT_EQ(submit(&b, 100, 5, 50, &code), JANUS_EAGAIN); // full again
+    ASSERT_OK(batcher_cancel(&b, 5));                       // a cancel frees a slot too
+    ASSERT_OK(submit(&b, 12, 5, 50, NULL));
+    CHECK(&b);
+    struct batcher_stats st;
+    batcher_get_stats(&b, &st);
+    ASSERT_EQ(st.n_running, 4);
+    ASSERT_EQ(st.n_waiting, 3);
+    // FIFO: the running ones are 6, 7 (from the first queue) and 8, 9; 10..12 wait.
+    for (int32_t i = 0; i < b.cap; i++) {
+        const struct request *r = &b.reqs[i];
+        if (r->state == REQUEST_FREE || r->state == REQUEST_FINISHED) continue;
+        if (r->id >= 6 && r->id <= 9) ASSERT(r->state != REQUEST_WAITING);
+        if (r->id >= 10) ASSERT_EQ(r->state, REQUEST_WAITING);
+    }
     batcher_free(&b);
 }
 

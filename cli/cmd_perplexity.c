@@ -1,0 +1,166 @@
+// janus perplexity -m MODEL -f TEXT [--ctx N] [--json]: llama-perplexity's method (issue 14
+// item 2). The text is tokenized whole (BOS added as the model says); it is cut into
+// floor(tokens / N) non-overlapping windows of N tokens; each window is evaluated from an
+// empty sequence with its first token replaced by BOS, and only its second half is scored:
+// the logits at positions N/2 .. N-2 predict the tokens that follow them. ppl = exp(mean
+// negative log-likelihood), computed in double precision.
+// SPDX-License-Identifier: MIT
+#include "cli.h"
+#include "load_opts.h"
+#include "opts.h"
+
+#include "base/file.h"
+#include "base/mem.h"
+#include "janus.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define CMD "perplexity"
+
+// Negative log-likelihood of token y under the logits row lg (log-sum-exp in double).
+static double nll(const float *lg, int64_t V, int32_t y) {
+    double mx = lg[0];
+    for (int64_t v = 1; v < V; v++)
+        if (lg[v] > mx) mx = lg[v];
+    double sum = 0.0;
+    for (int64_t v = 0; v < V; v++)
+        sum += exp((double)lg[v] - mx);
+    return log(sum) + mx - (double)lg[y];
+}
+
+int cmd_perplexity(int argc, char **argv) {
+    const char *model_path = NULL, *text_path = NULL;
+    int64_t n_ctx = 512, n_threads = 1, max_chunks = 0;
+    int json = 0;
+    int32_t kv_type = 0, matmul = 0;
+    struct load_opts lo;
+    load_opts_init(&lo);
+    const struct cli_opt opts[] = {
+        CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
+        CLI_OPT_STR("file", 'f', &text_path, "TEXT", "the text (UTF-8), tokenized whole"),
+        CLI_OPT_I64("ctx", 'c', &n_ctx, 4, 1 << 20, "N", "window length in tokens (default 512)"),
+        CLI_OPT_I64("chunks", 0, &max_chunks, 0, 1 << 30, "K",
+                    "evaluate at most K windows (default 0: all)"),
+        CLI_OPT_I64("threads", 't', &n_threads, 1, 1024, "N", "worker threads (default 1)"),
+        CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &kv_type, "T",
+                   "KV cache storage: f32 (default), f16 or q8_0"),
+        CLI_OPT_FN("matmul", 0, cli_opt_matmul, &matmul, CLI_MATMUL_ARG, CLI_MATMUL_HELP),
+        CLI_OPT_FLAG("json", 0, &json,
+                     "print one JSON object: ppl, nll, tokens (scored), text_tokens,\n"
+                     "ctx, chunks, n_vocab"),
+        CLI_OPT_TABLE(lo.table),
+        CLI_OPT_END};
+    if (cli_wants_help(argc, argv)) {
+        cli_opts_help(stdout,
+                      "perplexity -m MODEL -f TEXT [--ctx N] [--json]\n"
+                      "  llama-perplexity's method: non-overlapping windows of N tokens, each\n"
+                      "  starting with BOS, the second half of each scored. Prints ppl = X.",
+                      opts, NULL);
+        return 0;
+    }
+    if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
+    if (!model_path) return cli_error(CMD, "missing -m MODEL");
+    if (!text_path) return cli_error(CMD, "missing -f TEXT");
+    if (n_ctx % 2) return cli_error(CMD, "--ctx %lld must be even", (long long)n_ctx);
+    struct fmap_opts io;
+    if (load_opts_finish(&lo, CMD, &io)) return 1;
+    char err[JANUS_ERR_LEN];
+    char *text = NULL;
+    size_t len = 0;
+    if (file_read_all(text_path, JANUS_MAX_TEXT, &text, &len, err, sizeof err) != JANUS_OK)
+        return cli_error(CMD, "%s", err);
+    const struct janus_model_params mp = {.mmap = io.mode, .mlock = io.lock, .progress = 0};
+    janus_model_t *m = NULL;
+    janus_session_t *s = NULL;
+    int32_t *tok = NULL;
+    float *lg = NULL;
+    int ret = 1;
+    struct janus_model_info info;
+    if (janus_model_open(model_path, &mp, &m, err, sizeof err) != JANUS_OK) {
+        cli_error(CMD, "%s", err);
+        goto out;
+    }
+    if (janus_model_info(m, &info) != JANUS_OK) goto out;
+    if (n_ctx > info.n_ctx_train) {
+        cli_error(CMD, "--ctx %lld exceeds the model's context length %lld", (long long)n_ctx,
+                  (long long)info.n_ctx_train);
+        goto out;
+    }
+    const int32_t cap = (int32_t)(len + 3);
+    tok = mem_alloc(MEM_TAG_MISC, (size_t)cap * sizeof *tok);
+    if (!tok) {
+        cli_error(CMD, "out of memory");
+        goto out;
+    }
+    const int32_t n_tok = janus_tokenize(m, text, len, 1, 0, tok, cap);
+    if (n_tok < 0) {
+        cli_error(CMD, "%s: cannot tokenize (%s)", text_path, janus_strerror(n_tok));
+        goto out;
+    }
+    int64_t n_chunk = n_tok / n_ctx;
+    if (max_chunks > 0 && max_chunks < n_chunk) n_chunk = max_chunks;
+    if (n_chunk < 1) {
+        cli_error(CMD, "%s: %d tokens, fewer than one window of %lld (use a smaller --ctx)",
+                  text_path, n_tok, (long long)n_ctx);
+        goto out;
+    }
+    const struct janus_session_params sp = {.n_seq = 1,
+                                            .n_ctx = (int32_t)n_ctx,
+                                            .n_batch = (int32_t)n_ctx,
+                                            .n_threads = (int32_t)n_threads,
+                                            .kv_type = kv_type,
+                                            .matmul = matmul,
+                                            .all_logits = 1};
+    int rc = janus_session_create(m, &sp, &s);
+    const int64_t V = info.n_vocab;
+    lg = rc ? NULL : mem_alloc(MEM_TAG_MISC, (size_t)n_ctx * (size_t)V * sizeof(float));
+    if (rc || !lg) {
+        cli_error(CMD, "cannot create a session: %s", janus_strerror(rc ? rc : JANUS_ENOMEM));
+        goto out;
+    }
+    // Windows start with BOS when the tokenizer adds one (as llama-perplexity does).
+    int32_t probe[4];
+    const int add_bos = info.token_bos >= 0 && janus_tokenize(m, "", 0, 1, 0, probe, 4) >= 1 &&
+                        probe[0] == info.token_bos;
+    const int64_t first = n_ctx / 2;
+    double sum = 0.0;
+    int64_t count = 0;
+    for (int64_t c = 0; c < n_chunk; c++) {
+        int32_t *w = tok + c * n_ctx;
+        const int32_t saved = w[0];
+        if (add_bos) w[0] = info.token_bos;
+        rc = janus_seq_reset(s, 0);
+        if (rc == JANUS_OK) rc = janus_session_decode_all(s, 0, w, (int32_t)n_ctx, lg);
+        w[0] = saved;
+        if (rc != JANUS_OK) {
+            cli_error(CMD, "window %lld: %s", (long long)c, janus_strerror(rc));
+            goto out;
+        }
+        for (int64_t i = first; i < n_ctx - 1; i++)
+            sum += nll(lg + (size_t)i * (size_t)V, V, w[i + 1]);
+        count += n_ctx - 1 - first;
+        if (!json) {
+            fprintf(stderr, "[%lld]%.4f%s", (long long)c + 1, exp(sum / (double)count),
+                    c + 1 == n_chunk ? "\n" : ",");
+            fflush(stderr);
+        }
+    }
+    const double mean = sum / (double)count;
+    if (json)
+        printf("{\"ppl\": %.6f, \"nll\": %.8f, \"tokens\": %lld, \"text_tokens\": %d, \"ctx\": "
+               "%lld, \"chunks\": %lld, \"n_vocab\": %lld}\n",
+               exp(mean), mean, (long long)count, n_tok, (long long)n_ctx, (long long)n_chunk,
+               (long long)V);
+    else
+        printf("ppl = %.4f\n", exp(mean));
+    ret = 0;
+out:
+    janus_session_destroy(&s);
+    janus_model_close(&m);
+    mem_free(lg);
+    mem_free(tok);
+    mem_free(text);
+    return ret;
+}
