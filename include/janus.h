@@ -166,14 +166,14 @@ enum janus_kv_type { JANUS_KV_F32 = 0, JANUS_KV_F16 = 1, JANUS_KV_Q8_0 = 2 };
 enum janus_matmul { JANUS_MATMUL_DEFAULT = 0, JANUS_MATMUL_EXACT = 1, JANUS_MATMUL_INT8 = 2 };
 
 struct janus_session_params {
-    int32_t n_seq;     // independent sequences (KV cache slots), >= 1 (default 1)
-    int32_t n_ctx;     // positions per sequence, >= 1 (default 2048); the KV cache holds
-                       // n_seq · n_ctx positions, allocated at create
-    int32_t n_batch;   // tokens per engine step, >= 1 (default 512); longer inputs to
-                       // janus_session_decode are split into steps of n_batch
-    int32_t n_threads; // worker threads for the matrix products, >= 1 (default 1)
-    int32_t kv_type;   // enum janus_kv_type of the KV cache (default JANUS_KV_F32)
-    int32_t matmul;    // enum janus_matmul (default JANUS_MATMUL_DEFAULT)
+    int32_t n_seq;      // independent sequences (KV cache slots), >= 1 (default 1)
+    int32_t n_ctx;      // positions per sequence, >= 1 (default 2048); the KV cache holds
+                        // n_seq · n_ctx positions, allocated at create
+    int32_t n_batch;    // tokens per engine step, >= 1 (default 512); longer inputs to
+                        // janus_session_decode are split into steps of n_batch
+    int32_t n_threads;  // worker threads for the matrix products, >= 1 (default 1)
+    int32_t kv_type;    // enum janus_kv_type of the KV cache (default JANUS_KV_F32)
+    int32_t matmul;     // enum janus_matmul (default JANUS_MATMUL_DEFAULT)
     int32_t all_logits; // 1: every fed token can have logits (janus_session_decode_all; the
                         // session keeps n_batch · n_vocab floats for them); 0 (default): the
                         // last token's only
@@ -214,8 +214,8 @@ JANUS_WUR int janus_session_decode(janus_session_t *session, int32_t seq, const 
 // tokens: row i of out (n_tokens · n_vocab floats, the caller's) follows tokens[0..i]. Needs
 // a session created with all_logits = 1 (else JANUS_EINVAL); other errors as
 // janus_session_decode. On failure out's contents are unspecified.
-JANUS_WUR int janus_session_decode_all(janus_session_t *session, int32_t seq,
-                                       const int32_t *tokens, int32_t n_tokens, float *out);
+JANUS_WUR int janus_session_decode_all(janus_session_t *session, int32_t seq, const int32_t *tokens,
+                                       int32_t n_tokens, float *out);
 
 struct janus_sampling_params {
     float temperature; // <= 0: greedy (argmax, ties to the lowest id) (default 0)

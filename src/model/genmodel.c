@@ -574,9 +574,8 @@ static int vocab_from_json(struct vocab *v, const char *path, char *err, size_t 
     for (int i = 0; i < n && !rc; i++) {
         const cJSON *t = cJSON_GetArrayItem(toks, i), *sc = cJSON_GetArrayItem(scores, i);
         int64_t ty = 0;
-        if (!cJSON_IsString(t) || !t->valuestring[0] ||
-            strlen(t->valuestring) > 65536 || !cJSON_IsNumber(sc) ||
-            !isfinite(sc->valuedouble) ||
+        if (!cJSON_IsString(t) || !t->valuestring[0] || strlen(t->valuestring) > 65536 ||
+            !cJSON_IsNumber(sc) || !isfinite(sc->valuedouble) ||
             !json_field_int(cJSON_GetArrayItem(types, i), 1, 6, &ty)) {
             rc = status_errf(e, sizeof e, JANUS_EINVAL,
                              "token %d: needs a non-empty string, a finite score and a type "

@@ -1,6 +1,6 @@
-// GGUF MoE models, random-weight or from exported values (weights_dir), in exactly the layout of the shared fixtures
-// (fixtures README §3: same keys, tensor names, shapes and init scales), for the four
-// architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9), and
+// GGUF MoE models, random-weight or from exported values (weights_dir), in exactly the layout of
+// the shared fixtures (fixtures README §3: same keys, tensor names, shapes and init scales), for
+// the four architectures llama (Mixtral-style), qwen2moe, qwen3moe and deepseek2 (SPEC §9), and
 // olmoe, deepseek2's split attn_k_b / attn_v_b and RoPE scaling keys (issue 12 item 6).
 // Deterministic from the seed: chunk c (~1M values, whole rows) of tensor t draws from its
 // own rng.h stream rng_init3(seed, crc32(name), c), so a file is byte-identical for equal
@@ -54,12 +54,12 @@ struct genmodel_params {
     uint32_t type;         // ggml type of the matrices: F32/F16/BF16/Q8_0 or a block type (gguf.h)
     enum genmodel_mix mix; // _M mixes: type is their base (Q3_K, Q4_K, Q5_K)
     uint64_t seed;
-    const char *name;       // general.name; NULL: "janus-gen-<arch>-<type>"
-    const char *vocab_path; // copy tokenizer.ggml.* from this GGUF; NULL: built-in vocabulary
+    const char *name;           // general.name; NULL: "janus-gen-<arch>-<type>"
+    const char *vocab_path;     // copy tokenizer.ggml.* from this GGUF; NULL: built-in vocabulary
     const char *tokenizer_json; // or the tokenizer of this JSON (trained models; genmodel.c)
     const char *weights_dir;    // values of tensor NAME from WEIGHTS_DIR/NAME.f32 (raw
                                 // little-endian F32, ggml order) instead of random ones
-    int64_t n_vocab;        // built-in vocabulary size (truncated / padded); ignored with vocab
+    int64_t n_vocab;            // built-in vocabulary size (truncated / padded); ignored with vocab
     int64_t n_embd, n_layer, n_head, n_head_kv;
     int64_t head_dim; // llama/qwen2moe: n_embd/n_head; qwen3moe: free (key_length)
     int64_t n_expert, n_expert_used;
