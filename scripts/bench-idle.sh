@@ -8,7 +8,8 @@
 # medians. Timings, not checks: run it on a quiet machine and say what else ran.
 #   scripts/bench-idle.sh [ROUNDS (20)] [IDLE_S (2)]   env: JANUS_BIN, MODEL, ATTN (1), MOE (2),
 #   IDLE_PROBE_S (5), PROMPT ("Hello"), POLL_BIN (the polling side's binary, default JANUS_BIN:
-#   an older build to compare with); extra `janus serve` flags in SERVE_ARGS
+#   an older build to compare with), KEEP_LOGS=1 (keep the servers' logs); extra `janus serve`
+#   flags in SERVE_ARGS
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,7 @@ export ROUNDS=${1:-20} IDLE_S=${2:-2} ATTN=${ATTN:-1} MOE=${MOE:-2} IDLE_PROBE_S
 export PROMPT=${PROMPT:-Hello} SERVE_ARGS=${SERVE_ARGS:-} POLL_BIN=${POLL_BIN:-$JANUS_BIN}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 exec /usr/bin/python3 - <<'PY'
-import http.client, json, os, re, shlex, signal, statistics, subprocess, sys, tempfile, time
+import http.client, json, os, re, shlex, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 E = os.environ
 ROUNDS, IDLE_S, PROBE_S = int(E["ROUNDS"]), float(E["IDLE_S"]), float(E["IDLE_PROBE_S"])
@@ -140,4 +141,8 @@ finally:
         except subprocess.TimeoutExpired:
             s["proc"].kill()
             s["proc"].wait()
+    if E.get("KEEP_LOGS"):
+        print("server logs in", tmp)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 PY
