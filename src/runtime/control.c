@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #define TAG_BATCH  20001
 #define TAG_RESULT 20002
@@ -25,22 +26,108 @@ void control_make_header(struct worker *w, uint16_t type) {
 }
 
 // Nonblocking on every rank (blocking and nonblocking collectives do not match): the
-// controller waits at once; a worker polls, first busily for HDR_SPIN_NS (back-to-back
-// steps arrive within it), then with short sleeps, so an idle deployment (a server between
-// requests) does not keep every core busy.
+// controller waits at once; a worker tests the request, busily for HDR_SPIN_NS after a step
+// with rows (back-to-back steps arrive within it), then blocks in poll() on the wake-up
+// channel (comm/wake.h) for at most HDR_WAIT_MS at a time, testing again after each return.
+// After an idle header (a heartbeat step with no rows, STATS) it blocks at once. Without the
+// channel (its set-up failed, JANUS_WAKE=off) it polls as before: HDR_SLEEP_NS naps.
+//
+// No lost wake-up. Rank 0 sends a wake-up byte (wake_signal) with every header unless the
+// previous header had rows and this one left less than HDR_SPIN_NS / 2 after rank 0 began
+// to post that one (rank 0 reads the clock before posting the previous header and after
+// posting this one, so a preempted rank 0 errs towards sending).
+// (1) Headers without a byte: a worker blocks only after its spin window, which starts when
+// it posts its receive, after the previous header arrived, so after rank 0 began to post
+// that one; and the test that lets it block is made after the window ended (the clock is
+// read first), however long the worker was off the CPU. A header that left within
+// HDR_SPIN_NS / 2 of the previous one is therefore found by that test, with half a window
+// of slack for the delivery. After a header without rows the worker may block at once,
+// and the next header always comes with a byte.
+// (2) Headers with a byte: rank 0 writes it after posting the broadcast. A byte stays in the
+// socket until read, and poll() reports it whether it came before or during the call, so a
+// worker never blocks while a byte sent for its header lies unread.
+// (3) Nor does it read that byte too early: every rank takes part in every step (each MoE
+// layer's exchange reaches every rank) and every statistics reduction, so rank 0 posts
+// header k+1 only after every worker received header k; the byte of header k+1 can only be
+// read in the wait for header k+1 (or, harmlessly, in a later one, if the worker caught
+// header k+1 while spinning). Having read it, the worker spins a full window, testing.
+// So a worker sleeps through a header only if its delivery takes longer than half a window
+// (a stalled host); whatever goes wrong, even a byte lost with a broken connection, a wait
+// costs at most HDR_WAIT_MS more, never a hang: the channel is a hint, MPI the truth.
 #define HDR_SPIN_NS  2000000
 #define HDR_SLEEP_NS 200000
+#define HDR_WAIT_MS  200
+#define HDR_GONE_NS  1000000000 // after rank 0 closed the channel: the last header's grace
+
+// Whether the header in w->hdr lets the workers block at once (no rows: heartbeat, STATS).
+static int header_busy(const struct worker *w) {
+    struct wire_header h;
+    struct wire_step st;
+    if (wire_header_decode(w->hdr, w->hdr_len, &h) != JANUS_OK || h.type != WIRE_TYPE_STEP ||
+        wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st) != JANUS_OK)
+        return 0;
+    for (int32_t i = 0; i < st.n_attn; i++)
+        if (st.b[i] > 0) return 1;
+    return 0;
+}
+
+// Rank 0 closed the wake-up channel: it ended (a normal end closes only after every rank
+// left its loop) or died. A header it sent just before still counts; then this rank ends.
+static int controller_gone(struct worker *w, MPI_Request *req) {
+    int64_t t0 = clock_now_ns();
+    while (clock_now_ns() - t0 < HDR_GONE_NS) {
+        int done = 0;
+        COMM_TRY(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+        if (done) return JANUS_OK;
+        clock_sleep_ns(HDR_SLEEP_NS);
+    }
+    LOG_ERROR("worker: the controller (rank 0) closed the wake-up channel: it is gone; ending");
+    _exit(4);
+}
+
+static int wait_header(struct worker *w, MPI_Request *req) {
+    int64_t t0 = clock_now_ns();
+    int64_t spin = w->wake.live && !w->hdr_busy ? 0 : HDR_SPIN_NS;
+    for (;;) {
+        // The clock first: the test that decides to block comes after the window ended,
+        // even if this rank lost the CPU in between.
+        int late = clock_now_ns() - t0 > spin, done = 0;
+        COMM_TRY(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+        if (done) return JANUS_OK;
+        if (!late) continue;
+        if (!w->wake.live) {
+            clock_sleep_ns(HDR_SLEEP_NS);
+            continue;
+        }
+        enum wake_event ev = wake_wait(&w->wake, HDR_WAIT_MS);
+        if (ev == WAKE_CLOSED) return controller_gone(w, req);
+        if (ev == WAKE_TIMEOUT) {
+            COMM_TRY(MPI_Test(req, &done, MPI_STATUS_IGNORE));
+            if (done) LOG_DEBUG("a header found after a poll timeout: a late wake-up");
+            if (done) return JANUS_OK;
+        }
+        if (ev == WAKE_WOKEN) {
+            t0 = clock_now_ns();
+            spin = HDR_SPIN_NS;
+        }
+    }
+}
+
 int control_bcast_header(struct worker *w) {
     MPI_Request req;
+    int64_t before = clock_now_ns(); // the workers receive the header after this
     COMM_TRY(MPI_Ibcast(w->hdr, (int)w->hdr_len, MPI_BYTE, 0, w->topo.comm, &req));
-    if (w->topo.rank == 0) return JANUS_MPI_CALL(MPI_Wait(&req, MPI_STATUS_IGNORE));
-    int64_t t0 = clock_now_ns();
-    for (;;) {
-        int done = 0;
-        COMM_TRY(MPI_Test(&req, &done, MPI_STATUS_IGNORE));
-        if (done) return JANUS_OK;
-        if (clock_now_ns() - t0 > HDR_SPIN_NS) clock_sleep_ns(HDR_SLEEP_NS);
+    int rc;
+    if (w->topo.rank == 0) {
+        // The header left before now: measured from the previous one's `before`.
+        if (!w->hdr_busy || clock_now_ns() - w->hdr_ns > HDR_SPIN_NS / 2) wake_signal(&w->wake);
+        w->hdr_ns = before;
+        rc = JANUS_MPI_CALL(MPI_Wait(&req, MPI_STATUS_IGNORE));
+    } else {
+        rc = wait_header(w, &req);
     }
+    w->hdr_busy = rc == JANUS_OK && header_busy(w); // the same bytes on every rank now
+    return rc;
 }
 
 // ---- rank 0: one step

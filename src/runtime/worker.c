@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Rank 0 waits this long for every rank to close its end of the wake-up channel.
+#define WAKE_LINGER_MS 2000
+
 void worker_free(struct worker *w) {
+    wake_close(&w->wake, WAKE_LINGER_MS);
     attn_free(&w->attn);
     batch_free(&w->batch);
     sampler_free(&w->smp);

@@ -10,6 +10,7 @@
 #include "actsched/actsched.h"
 #include "base/limits.h"
 #include "comm/topo.h"
+#include "comm/wake.h"
 #include "comm/xfer.h"
 #include "comm/xfer_cost.h"
 #include "engine/attn.h"
@@ -70,7 +71,10 @@ struct worker {
     // control plane (control.c)
     uint8_t *hdr; // (hdr_len) step-header broadcast buffer
     size_t hdr_len;
-    uint8_t *pack; // rank 0: (n_attn * pack_len) packed batches; others: (pack_len)
+    struct wake wake; // the wake-up channel (comm/wake.h); polling when it is down
+    int64_t hdr_ns;   // rank 0: when the last header was posted
+    int hdr_busy;     // the last header was a step with rows (a next one may follow at once)
+    uint8_t *pack;    // rank 0: (n_attn * pack_len) packed batches; others: (pack_len)
     size_t pack_len;
     uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES], step_ns;
     struct exec_kv kv; // rank 0: the KV-position mirror

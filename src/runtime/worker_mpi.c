@@ -154,7 +154,8 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     }
     w->hdr_len = wire_step_size(p->n_attn);
     w->hdr = mem_calloc(MEM_TAG_COMM, w->hdr_len, 1);
-    if (!w->hdr) comm_abort(6);
+    // Idle ranks block instead of polling (issue 15 item 7); without the channel they poll.
+    if (!w->hdr || wake_open(&w->wake, w->topo.comm) != JANUS_OK) comm_abort(6);
     if (me != 0) {
         control_worker_loop(w);
         worker_stats_save_experts(w);
