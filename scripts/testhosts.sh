@@ -76,11 +76,21 @@ tbf_burst() {
   echo $b
 }
 
+UP_PREFIX=""
+up_failed() {
+  local rc=$?
+  [ "$rc" = 0 ] && return 0
+  echo "testhosts: up failed, removing $UP_PREFIX" >&2
+  do_down "$UP_PREFIX" || true
+  exit "$rc"
+}
+
 do_up() {
   local k=$1 rate="" slots=1
   shift
-  [[ $k =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le $MAX_HOSTS ] ||
+  if ! [[ $k =~ ^[0-9]+$ ]] || [ "$k" -lt 1 ] || [ "$k" -gt $MAX_HOSTS ]; then
     die "bad host count '$k' (1..$MAX_HOSTS)"
+  fi
   while [ $# -gt 0 ]; do
     case $1 in
       --rate) [ $# -ge 2 ] || usage; rate=$2; shift 2 ;;
@@ -88,7 +98,7 @@ do_up() {
       *) usage ;;
     esac
   done
-  [[ $slots =~ ^[0-9]+$ ]] && [ "$slots" -ge 1 ] || die "bad --slots '$slots'"
+  if ! [[ $slots =~ ^[0-9]+$ ]] || [ "$slots" -lt 1 ]; then die "bad --slots '$slots'"; fi
   local burst=""
   [ -z "$rate" ] || burst=$(tbf_burst "$rate")
   local p=${JANUS_TESTHOSTS_PREFIX:-jt$$}
@@ -99,8 +109,8 @@ do_up() {
     die "prefix '$p' is in use (namespaces exist; 'testhosts.sh down $p' removes them)"
 
   # From here on, any failure removes what was made.
-  # shellcheck disable=SC2064 # $p is checked above; expand it now
-  trap "rc=\$?; [ \$rc = 0 ] || { echo 'testhosts: up failed, removing $p' >&2; do_down $p || true; }" EXIT
+  UP_PREFIX=$p
+  trap up_failed EXIT
   mkdir -p "$dir"
   # Persistent UTS namespaces are bind mounts of /proc/PID/ns/uts; they need a private mount.
   mount --bind "$dir" "$dir"
@@ -152,7 +162,7 @@ do_exec() {
   [[ $h =~ ^([a-z][a-z0-9]{0,11})-h[0-9]+$ ]] || die "'$h' is not a test host name (PREFIX-hN)"
   local p=${BASH_REMATCH[1]}
   local uts=$STATE_ROOT/$p/$h.uts
-  [ -e "/run/netns/$h" ] && [ -e "$uts" ] || die "no test host '$h' (is 'testhosts.sh up' running?)"
+  if [ ! -e "/run/netns/$h" ] || [ ! -e "$uts" ]; then die "no test host '$h' (was 'testhosts.sh up' run?)"; fi
   [ $# -ge 1 ] || die "exec $h: no command"
   exec nsenter --net="/run/netns/$h" --uts="$uts" -- "$@"
 }

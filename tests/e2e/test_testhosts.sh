@@ -6,6 +6,8 @@
 # messages, and bring the wake-up channel up across hosts; `janus serve` likewise; `down` must
 # leave nothing. As root, a set-up failure fails the test; without root it cannot run (SKIP).
 # SPDX-License-Identifier: MIT
+# shellcheck disable=SC2154 # PORT_hosts and LOG_hosts are set by lib.sh's start_server
+# shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 TH=$ROOT/scripts/testhosts.sh
 MPIRUN=$ROOT/scripts/testhosts-mpirun.sh
@@ -41,7 +43,7 @@ nothing_left() {
   [ ! -e "/run/janus-testhosts/$PFX" ] || fail "$what: /run/janus-testhosts/$PFX left"
   grep -q "janus-testhosts/$PFX" /proc/self/mountinfo && fail "$what: mounts left"
   ip -o link | grep -q "$PFX" && fail "$what: links left in this namespace"
-  if [ $FAILED = 0 ]; then ok "$what: nothing left"; fi
+  if [ "$FAILED" = 0 ]; then ok "$what: nothing left"; fi
 }
 
 # no_procs_in K: every job process has left the K test hosts (bounded wait, 10 s).
@@ -65,6 +67,16 @@ for bad in "up 0" "up x" "up 2 --rate fast" "up 2 --slots 0" "up 2 --bogus" "exe
 done
 nothing_left "bad arguments"
 JANUS_TESTHOSTS_PREFIX=BAD "$TH" up 1 >/dev/null 2>&1 && fail "prefix BAD accepted"
+# A failure half-way (tc refuses, after the switch and host 1 exist): the trap removes it all.
+mkdir -p "$TMP/badtc"
+printf '#!/bin/sh\necho "tc: refused by the test" >&2\nexit 1\n' >"$TMP/badtc/tc"
+chmod +x "$TMP/badtc/tc"
+if PATH=$TMP/badtc:$PATH "$TH" up 2 --rate 1gbit >"$TMP/bad.out" 2>"$TMP/bad.err"; then
+  fail "up with a failing tc succeeded"
+fi
+[ -s "$TMP/bad.out" ] && fail "a failed up printed on stdout"
+grep -q "up failed, removing $PFX" "$TMP/bad.err" || fail "failed up: $(cat "$TMP/bad.err")"
+nothing_left "a failed up"
 
 # ---- 2 hosts ------------------------------------------------------------------------------
 "$TH" up 2 >"$TMP/up.out" 2>"$TMP/up.err" || { cat "$TMP/up.err" >&2; die "testhosts.sh up 2 failed"; }
@@ -107,11 +119,13 @@ check_greedy() {
   grep -qF "deployment: $dep, node size 0" "$TMP/$name.out" ||
     fail "$name: host grouping: $(grep deployment: "$TMP/$name.out")"
   row=$(awk -v s="$scheme" '$1 == s && NF == 5' "$TMP/$name.out")
-  [ -n "$row" ] && [ "$(echo "$row" | awk '{print ($2 > 0 && $3 > 0)}')" = 1 ] ||
+  if [ -z "$row" ] || [ "$(echo "$row" | awk '{print ($2 > 0 && $3 > 0)}')" != 1 ]; then
     fail "$name: cross-node counters not > 0: '$row'"
-  grep -q "wake-up channel up" "$TMP/$name.log" && ! grep -q "wake-up channel off" "$TMP/$name.log" ||
+  fi
+  if ! grep -q "wake-up channel up" "$TMP/$name.log" || grep -q "wake-up channel off" "$TMP/$name.log"; then
     fail "$name: wake-up channel across hosts: $(grep wake-up "$TMP/$name.log")"
-  if [ $FAILED = 0 ]; then
+  fi
+  if [ "$FAILED" = 0 ]; then
     ok "$name: greedy = monolithic, $dep, $scheme cross $(echo "$row" | awk '{print $2 " msgs " $3 " bytes"}')"
   fi
 }
@@ -146,7 +160,7 @@ MONO_TXT=$(head -n -1 "$TMP/mono.out")
 [ "$TXT" = "$MONO_TXT" ] || fail "serve across hosts: text '$TXT' != monolithic '$MONO_TXT'"
 stop_server hosts
 no_procs_in 2
-if [ $FAILED = 0 ]; then ok "serve across 2 hosts: greedy text = monolithic"; fi
+if [ "$FAILED" = 0 ]; then ok "serve across 2 hosts: greedy text = monolithic"; fi
 
 "$TH" down "$PFX" || fail "down after 2 hosts"
 nothing_left "down after 2 hosts"
@@ -163,5 +177,5 @@ check_greedy three "2 attention (1 nodes) + 3 MoE (2 nodes)" 2pc1
 "$TH" down "$PFX" || fail "down after 3 hosts"
 nothing_left "down after 3 hosts"
 
-[ $FAILED = 0 ] || exit 1
+[ "$FAILED" = 0 ] || exit 1
 echo "PASS test_testhosts"
