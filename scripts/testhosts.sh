@@ -40,12 +40,29 @@ check_prefix() {
 # Removes namespaces, the state directory and its mounts of PREFIX; every step tolerates
 # "already gone" so it is idempotent and safe after a half-finished up.
 do_down() {
-  local p=$1 n f
+  local p=$1 n f pids="" ns=()
   check_prefix "$p"
-  # Deleting a network namespace deletes the veth ends and the bridge inside it.
   for n in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    case "$n" in "$p"-h[0-9]* | "$p"-sw) ip netns del "$n" 2>/dev/null || true ;; esac
+    case "$n" in "$p"-h[0-9]* | "$p"-sw) ns+=("$n") ;; esac
   done
+  # A namespace lives on while a process is inside it: end what still runs there (TERM, then
+  # KILL after at most 5 s), so that deleting it really removes it.
+  for n in "${ns[@]}"; do pids+=" $(ip netns pids "$n" 2>/dev/null | tr '\n' ' ')"; done
+  pids=$(echo "$pids" | xargs)
+  if [ -n "$pids" ]; then
+    echo "testhosts: ending processes still in $p's hosts: $pids" >&2
+    # shellcheck disable=SC2086 # a list of pids
+    kill -TERM $pids 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      pids=$(for n in "${ns[@]}"; do ip netns pids "$n" 2>/dev/null; done | tr '\n' ' ')
+      [ -n "${pids// /}" ] || break
+      sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    [ -z "${pids// /}" ] || kill -KILL $pids 2>/dev/null || true
+  fi
+  # Deleting a network namespace deletes the veth ends and the bridge inside it.
+  for n in "${ns[@]}"; do ip netns del "$n" 2>/dev/null || true; done
   local dir=$STATE_ROOT/$p
   if [ -d "$dir" ]; then
     for f in "$dir"/*.uts; do

@@ -174,7 +174,15 @@ HF=$(cat "$TMP/up.out")
 # slots=2: ranks 0-1 (attention) on h1, 2-3 (MoE) on h2, 4 (MoE) on h3.
 run_hosts three 3 --attn 2 --moe 3 --comm 2pc1 -n 8 --print-ids --ignore-eos --stats
 check_greedy three "2 attention (1 nodes) + 3 MoE (2 nodes)" 2pc1
-"$TH" down "$PFX" || fail "down after 3 hosts"
+# A process left in a host (here a sleep) is ended by down, so the namespace really goes.
+"$TH" exec "$PFX-h3" sleep 100 &
+STRAY=$!
+for _ in $(seq 1 50); do [ -n "$(ip netns pids "$PFX-h3")" ] && break; sleep 0.1; done
+[ -n "$(ip netns pids "$PFX-h3")" ] || fail "the stray process did not start in host 3"
+"$TH" down "$PFX" 2>"$TMP/down.err" || fail "down after 3 hosts: $(cat "$TMP/down.err")"
+grep -q "ending processes still in $PFX's hosts" "$TMP/down.err" || fail "down did not report the stray process"
+wait "$STRAY" 2>/dev/null || true
+kill -0 "$STRAY" 2>/dev/null && fail "the stray process survived down"
 nothing_left "down after 3 hosts"
 
 [ "$FAILED" = 0 ] || exit 1
