@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Disaggregated deployments across real test hosts (issue 18 items 1-2): scripts/testhosts.sh
-# makes 2, then 3, network + UTS namespaces on a bridge; `janus run --node-size 0 --hostfile H
+# makes 2, 4, then 3 network + UTS namespaces on a bridge; `janus run --node-size 0 --hostfile H
 # --mpirun scripts/testhosts-mpirun.sh` runs Open MPI across them (no ssh) and must give the
 # monolithic engine's greedy ids and logits (1e-4), group ranks by real host, count cross-node
 # messages, and bring the wake-up channel up across hosts; `janus serve` likewise; `down` must
@@ -13,7 +13,6 @@ TH=$ROOT/scripts/testhosts.sh
 MPIRUN=$ROOT/scripts/testhosts-mpirun.sh
 export JANUS_TESTHOSTS_PREFIX=jte$$
 PFX=$JANUS_TESTHOSTS_PREFIX
-MODEL=$FIX/models/deepseek2-v2-f32.gguf
 if [ "$(id -u)" != 0 ]; then
   echo "SKIP: test hosts need root (network namespaces)"
   exit 0
@@ -93,11 +92,17 @@ done
 ip -br addr | grep -q '198\.18\.' && fail "a test address exists outside the test hosts"
 ok "up 2: hostfile, hostnames, addresses"
 
-IDS=$(tr -s ' \n' ',' <"$FIX/reference/deepseek2-v2-f32.3.tokens" | sed 's/,$//')
-"$BIN" generate -m "$MODEL" -t "$IDS" -n 8 --ids --ignore-eos >"$TMP/mono.out" 2>"$TMP/mono.err" ||
-  die "janus generate: $(cat "$TMP/mono.err")"
-WANT=$(tail -n 1 "$TMP/mono.out")
-"$BIN" logits -m "$MODEL" -t "$IDS" >"$TMP/mono.logits" 2>"$TMP/mono.err" || die "janus logits failed"
+# monolithic NAME N: the fixture model NAME and its prompt N; sets MODEL, IDS, WANT (greedy ids
+# of `janus generate`) and $TMP/mono.out, $TMP/mono.logits (`janus logits`).
+monolithic() {
+  MODEL=$FIX/models/$1.gguf
+  IDS=$(tr -s ' \n' ',' <"$FIX/reference/$1.$2.tokens" | sed 's/,$//')
+  "$BIN" generate -m "$MODEL" -t "$IDS" -n 8 --ids --ignore-eos >"$TMP/mono.out" 2>"$TMP/mono.err" ||
+    die "janus generate $1: $(cat "$TMP/mono.err")"
+  WANT=$(tail -n 1 "$TMP/mono.out")
+  "$BIN" logits -m "$MODEL" -t "$IDS" >"$TMP/mono.logits" 2>"$TMP/mono.err" || die "janus logits $1 failed"
+}
+monolithic deepseek2-v2-f32 3
 
 # run_hosts NAME K [janus run flags]: `janus run` across the test hosts; output in $TMP/NAME.*.
 run_hosts() {
@@ -166,10 +171,23 @@ if [ "$FAILED" = 0 ]; then ok "serve across 2 hosts: greedy text = monolithic"; 
 nothing_left "down after 2 hosts"
 "$TH" down "$PFX" || fail "a second down failed (not idempotent)"
 
+# ---- 4 hosts, one rank each: attention spread over hosts too -----------------------------
+"$TH" up 4 >"$TMP/up.out" 2>"$TMP/up.err" || { cat "$TMP/up.err" >&2; die "testhosts.sh up 4 failed"; }
+HF=$(cat "$TMP/up.out")
+monolithic qwen2moe-f32 2
+run_hosts four 4 --attn 2 --moe 2 --comm 2pc2 -n 8 --print-ids --ignore-eos --stats
+check_greedy four "2 attention (2 nodes) + 2 MoE (2 nodes)" 2pc2
+monolithic llama-moe-f32 1
+run_hosts four_logits 4 --attn 2 --moe 2 --comm 1pc -n 1 --logits
+check_logits four_logits
+"$TH" down "$PFX" || fail "down after 4 hosts"
+nothing_left "down after 4 hosts"
+
 # ---- 3 hosts, shaped to 1 Gbit/s ---------------------------------------------------------
 "$TH" up 3 --rate 1gbit --slots 2 >"$TMP/up.out" 2>"$TMP/up.err" ||
   { cat "$TMP/up.err" >&2; die "testhosts.sh up 3 failed"; }
 HF=$(cat "$TMP/up.out")
+monolithic deepseek2-v2-f32 1
 "$TH" exec "$PFX-h3" tc qdisc show dev eth0 | grep -q "tbf.*rate 1Gbit" || fail "host 3: no tbf at 1Gbit"
 # slots=2: ranks 0-1 (attention) on h1, 2-3 (MoE) on h2, 4 (MoE) on h3.
 run_hosts three 3 --attn 2 --moe 3 --comm 2pc1 -n 8 --print-ids --ignore-eos --stats
