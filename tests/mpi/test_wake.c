@@ -13,33 +13,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-static int g_bad; // failures on this rank
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            if (g_bad++ < 10) {                                                                    \
-                fprintf(stderr, "  rank %d: %s:%d: ", comm_world_rank(), __FILE__, __LINE__);      \
-                fprintf(stderr, __VA_ARGS__);                                                      \
-                fprintf(stderr, "\n");                                                             \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-static void mpi_up(void) {
-    int init = 0;
-    MPI_Initialized(&init);
-    if (init) return;
-    if (comm_init(NULL, NULL) != JANUS_OK) exit(2);
-    atexit(comm_finalize);
-}
-
-static void must(int rc, const char *what) {
-    if (rc != JANUS_OK) {
-        fprintf(stderr, "rank %d: %s failed: %s\n", comm_world_rank(), what, janus_strerror(rc));
-        comm_abort(3);
-    }
-}
+#include "mpi_test.h"
 
 static void barrier(void) { must(JANUS_MPI_CALL(MPI_Barrier(MPI_COMM_WORLD)), "barrier"); }
 

@@ -28,33 +28,7 @@
 #define MAX_LOCAL 4 // rows per attention instance
 #define N_LAYER   2
 
-static int g_bad; // failures on this rank
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            if (g_bad++ < 10) {                                                                    \
-                fprintf(stderr, "  rank %d: %s:%d: ", comm_world_rank(), __FILE__, __LINE__);      \
-                fprintf(stderr, __VA_ARGS__);                                                      \
-                fprintf(stderr, "\n");                                                             \
-            }                                                                                      \
-        }                                                                                          \
-    } while (0)
-
-static void mpi_up(void) {
-    int init = 0;
-    MPI_Initialized(&init);
-    if (init) return;
-    if (comm_init(NULL, NULL) != JANUS_OK) exit(2);
-    atexit(comm_finalize);
-}
-
-static void must(int rc, const char *what) {
-    if (rc != JANUS_OK) {
-        fprintf(stderr, "rank %d: %s failed: %s\n", comm_world_rank(), what, janus_strerror(rc));
-        comm_abort(3);
-    }
-}
+#include "mpi_test.h"
 
 // Exact small values (sums of a few of them stay exact in float).
 static float x_val(int32_t i, int64_t r, int c, int layer) {
