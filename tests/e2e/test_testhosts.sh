@@ -4,7 +4,8 @@
 # --mpirun scripts/testhosts-mpirun.sh` runs Open MPI across them (no ssh) and must give the
 # monolithic engine's greedy ids and logits (1e-4), group ranks by real host, count cross-node
 # messages, and bring the wake-up channel up across hosts; `janus serve` likewise; `down` must
-# leave nothing. As root, a set-up failure fails the test; without root it cannot run (SKIP).
+# leave nothing. As root, a set-up failure fails the test; without root it cannot run
+# (exit 77: CTest reports it as skipped, not passed).
 # SPDX-License-Identifier: MIT
 # shellcheck disable=SC2154 # PORT_hosts and LOG_hosts are set by lib.sh's start_server
 # shellcheck source=tests/e2e/lib.sh
@@ -14,8 +15,8 @@ MPIRUN=$ROOT/scripts/testhosts-mpirun.sh
 export JANUS_TESTHOSTS_PREFIX=jte$$
 PFX=$JANUS_TESTHOSTS_PREFIX
 if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: test hosts need root (network namespaces)"
-  exit 0
+  echo "SKIP: test hosts need root (network namespaces); CTest reports this test as skipped"
+  exit 77
 fi
 
 # Teardown on any exit: the servers and jobs first (a namespace lives while a process is in
