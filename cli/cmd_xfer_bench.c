@@ -96,7 +96,7 @@ static int parse_schemes(const char *s, int32_t *out, int *n) {
     }
     char buf[64];
     if (strlen(s) >= sizeof buf) return cli_error(CMD, "--comm: list too long");
-    strcpy(buf, s);
+    memcpy(buf, s, strlen(s) + 1);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         int32_t v;
@@ -116,9 +116,7 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static float x_val(int32_t i, int64_t r, int64_t c) {
-    return (float)((131 * i + 7 * r + c) % 97);
-}
+static float x_val(int32_t i, int64_t r, int64_t c) { return (float)((131 * i + 7 * r + c) % 97); }
 
 // One layer exchange of this rank's role. x: attention input; xall/part: MoE buffers.
 static int exchange(struct xfer *x, int32_t layer, const float *xi, float *out, float *xall,
@@ -137,8 +135,7 @@ static int exchange(struct xfer *x, int32_t layer, const float *xi, float *out, 
 
 // The checked exchange: MoE instances see exactly every instance's rows; attention instance
 // i gets n_e times its rows (each MoE instance returns x itself). Returns wrong values here.
-static int64_t checked(struct xfer *x, float *xi, float *out, float *xall, float *part,
-                       int *rc) {
+static int64_t checked(struct xfer *x, float *xi, float *out, float *xall, float *part, int *rc) {
     const struct topo *t = x->t;
     int64_t d = x->d, bad = 0;
     if (t->role == TOPO_ROLE_ATTN) {
@@ -165,14 +162,15 @@ static int64_t checked(struct xfer *x, float *xi, float *out, float *xall, float
 static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, int me) {
     struct topo t;
     memset(&t, 0, sizeof t);
-    int rc = topo_init(&t, MPI_COMM_WORLD, (int32_t)o->n_attn, (int32_t)o->n_moe,
-                       (int32_t)o->node_size);
+    int rc =
+        topo_init(&t, MPI_COMM_WORLD, (int32_t)o->n_attn, (int32_t)o->n_moe, (int32_t)o->node_size);
     if (rc) return cli_error(CMD, "topology: %s", janus_strerror(rc));
     struct xfer_cost cost;
     xfer_cost_default(&cost);
     char err[JANUS_ERR_LEN] = "";
     if (!o->no_calibrate) rc = xfer_cost_calibrate(&cost, &t);
-    if (rc == JANUS_OK && o->comm_cost) rc = xfer_cost_override(&cost, o->comm_cost, err, sizeof err);
+    if (rc == JANUS_OK && o->comm_cost)
+        rc = xfer_cost_override(&cost, o->comm_cost, err, sizeof err);
     if (rc) {
         if (me == 0) cli_error(CMD, "cost model: %s", err[0] ? err : janus_strerror(rc));
         topo_free(&t);
@@ -201,8 +199,8 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
     if (me == 0 && !fail) {
         printf("# xfer-bench: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, "
                "d %lld (%lld B/row), reps %lld\n",
-               A->n_inst, A->n_node, M->n_inst, M->n_node, t.node_size, (long long)d,
-               (long long)rb, (long long)o->reps);
+               A->n_inst, A->n_node, M->n_inst, M->n_node, t.node_size, (long long)d, (long long)rb,
+               (long long)o->reps);
         printf("calibration cross_lat_us=%.3f cross_gbps=%.3f local_lat_us=%.3f "
                "local_gbps=%.3f%s\n",
                cost.lat_s[XFER_LINK_CROSS] * 1e6, 1e-9 / cost.byte_s[XFER_LINK_CROSS],
@@ -275,18 +273,18 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
             for (int s = 0; s < n_schemes; s++)
                 chosen_timed |= schemes[s] == chosen;
             if (chosen_timed)
-                printf("choice B=%lld chosen=%s best=%s regret_pct=%.1f check=%s\n",
-                       (long long)B, xfer_scheme_name(chosen), xfer_scheme_name(best),
+                printf("choice B=%lld chosen=%s best=%s regret_pct=%.1f check=%s\n", (long long)B,
+                       xfer_scheme_name(chosen), xfer_scheme_name(best),
                        100.0 * (med[chosen] - med[best]) / med[best], bad_all ? "FAIL" : "ok");
             else
-                printf("choice B=%lld chosen=%s best=%s regret_pct=nan check=%s\n",
-                       (long long)B, xfer_scheme_name(chosen), xfer_scheme_name(best),
-                       bad_all ? "FAIL" : "ok");
+                printf("choice B=%lld chosen=%s best=%s regret_pct=nan check=%s\n", (long long)B,
+                       xfer_scheme_name(chosen), xfer_scheme_name(best), bad_all ? "FAIL" : "ok");
             fflush(stdout);
         }
         if (bad_all) {
-            if (me == 0) cli_error(CMD, "B=%lld: %lld values wrong after the exchange",
-                                   (long long)B, (long long)bad_all);
+            if (me == 0)
+                cli_error(CMD, "B=%lld: %lld values wrong after the exchange", (long long)B,
+                          (long long)bad_all);
             fail = 1;
         }
     }
@@ -302,7 +300,8 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
 int cmd_xfer_bench(int argc, char **argv) {
     struct xb_opts o;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return parse_args(argc, argv, &o, 1);
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return parse_args(argc, argv, &o, 1);
     if (parse_args(argc, argv, &o, 0)) return 1;
     int32_t schemes[XFER_N_SCHEMES];
     int n_schemes = 0;

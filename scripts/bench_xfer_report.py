@@ -49,14 +49,26 @@ def summarize(cells):
             row["regret"] = 100.0 * (row["meas"][row["chosen"]] - best) / best
             row["check"] = "ok" if checks == {"ok"} else ",".join(sorted(checks))
             row["runs"] = len(cells[(rate, B, row["best"])])
+            rs = cells[(rate, B, row["best"])]
+            row["lat_us"] = statistics.median(float(r["cross_lat_us"]) for r in rs)
+            row["row_bytes"] = int(rs[0]["row_bytes"])
             out.append(row)
     return out
 
 
+def nominal_bps(rate):
+    """Bytes/s of a tc rate such as 10gbit or 1gbit; None for "none" (unshaped)."""
+    units = {"kbit": 1e3, "mbit": 1e6, "gbit": 1e9}
+    for u, f in units.items():
+        if rate.endswith(u):
+            return float(rate[:-len(u)]) * f / 8
+    return None
+
+
 def table(rows, cal):
     print("| link | B | measured µs/layer: 1PC | 2PC1 | 2PC2 | predicted | error 1PC / 2PC1 / 2PC2 "
-          "| chosen | best | regret |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---|---:|")
+          "| at nominal rate | chosen | best | regret |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|")
     for r in rows:
         meas = []
         for s in SCHEMES:
@@ -69,7 +81,12 @@ def table(rows, cal):
         pred = " / ".join(f"{v:.0f}" for v in preds)
         err = " / ".join(f"{100 * (r['pred'][s] - r['meas'][s]) / r['meas'][s]:+.0f} %"
                          for s in SCHEMES if s in r["meas"])
-        print(f"| {r['rate']} | {r['B']} | {' | '.join(meas)} | {pred} | {err} | "
+        bps = nominal_bps(r["rate"])
+        nom = "–"
+        if bps:  # (1,1): the model is 2 (lat + B row_bytes / rate), one message each way
+            p = 2 * (r["lat_us"] + r["B"] * r["row_bytes"] / bps * 1e6)
+            nom = f"{p:.0f} ({100 * (p - r['meas']['1pc']) / r['meas']['1pc']:+.0f} %)"
+        print(f"| {r['rate']} | {r['B']} | {' | '.join(meas)} | {pred} | {err} | {nom} | "
               f"{NAMES[r['chosen']]} | {NAMES[r['best']]} | {r['regret']:.1f} % |")
     print()
     for rate, c in cal.items():
@@ -77,6 +94,24 @@ def table(rows, cal):
         bw = [float(x[1]) for x in c]
         print(f"- {rate}: calibrated cross-node link, per run: "
               + ", ".join(f"{a:.1f} µs + {b:.2f} GB/s" for a, b in zip(lat, bw)))
+    # What the exchange really costs per byte: least squares of the 1PC medians for B >= 16
+    # against the (1,1) model 2 (lat + B row_bytes / bw) (relative errors), and its worst error.
+    for rate in dict.fromkeys(r["rate"] for r in rows):
+        pts = [(r["B"] * r["row_bytes"], r["meas"]["1pc"] / 2) for r in rows
+               if r["rate"] == rate and r["B"] >= 16 and "1pc" in r["meas"]]
+        if len(pts) < 2:
+            continue
+        # weights 1/y^2: relative errors, so the small B count as much as the large
+        w = [1 / (y * y) for _, y in pts]
+        sw = sum(w)
+        mx = sum(wi * b for wi, (b, _) in zip(w, pts)) / sw
+        my = sum(wi * y for wi, (_, y) in zip(w, pts)) / sw
+        sxx = sum(wi * (b - mx) ** 2 for wi, (b, _) in zip(w, pts))
+        slope = sum(wi * (b - mx) * (y - my) for wi, (b, y) in zip(w, pts)) / sxx
+        lat = my - slope * mx
+        worst = max(abs(100 * (2 * (lat + b * slope) - 2 * y) / (2 * y)) for b, y in pts)
+        print(f"- {rate}: fitted to the 1PC medians (B ≥ 16): {lat:.0f} µs + "
+              f"{1e-3 / slope:.2f} GB/s per direction; that model's worst error {worst:.0f} %")
     b16 = [abs(100 * (r["pred"][s] - r["meas"][s]) / r["meas"][s])
            for r in rows if r["B"] >= 16 for s in r["meas"]]
     if b16:
@@ -87,9 +122,12 @@ def table(rows, cal):
 
 
 def svg(rows, path):
-    W, H, L, R, T, Bm = 760, 460, 70, 180, 30, 50
+    W, H, L, R, T, Bm = 820, 480, 70, 240, 30, 50
     xs = [r["B"] for r in rows]
     ys = [v for r in rows for v in list(r["meas"].values()) + list(r["pred"].values())]
+    for r in rows:
+        if nominal_bps(r["rate"]):
+            ys.append(2 * (r["lat_us"] + r["B"] * r["row_bytes"] / nominal_bps(r["rate"]) * 1e6))
     x0, x1 = math.log10(min(xs)), math.log10(max(xs))
     y0, y1 = math.floor(math.log10(min(ys))), math.ceil(math.log10(max(ys)))
     x1 = x1 if x1 > x0 else x0 + 1
@@ -144,7 +182,15 @@ def svg(rows, path):
             d = " ".join(f"{x:.1f},{y:.1f}" for x, y in pred)
             o.append(f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="4" '
                      f'stroke-opacity="0.3"/>')
-            leg.append((col, "pred", f"{rate} predicted", None))
+            leg.append((col, "pred", f"{rate} predicted (calibrated)", None))
+        bps = nominal_bps(rate)
+        if bps:
+            nom = [(px(r["B"]), py(2 * (r["lat_us"] + r["B"] * r["row_bytes"] / bps * 1e6)))
+                   for r in rr]
+            d = " ".join(f"{x:.1f},{y:.1f}" for x, y in nom)
+            o.append(f'<polyline points="{d}" fill="none" stroke="{col}" stroke-width="1" '
+                     'stroke-dasharray="1,4"/>')
+            leg.append((col, "1,4", f"{rate} model at the nominal rate", None))
     for i, (col, da, label, _) in enumerate(leg):
         y = T + 10 + 18 * i
         x = W - R + 10

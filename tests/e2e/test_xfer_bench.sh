@@ -38,12 +38,14 @@ for (B, s), f in xfer.items():
     assert B in batches and s in ("1pc", "2pc1", "2pc2"), (B, s)
     m, lo, p = float(f["measured_us"]), float(f["min_us"]), float(f["pred_us"])
     assert 0 < lo <= m and p > 0 and int(f["iters"]) >= 1, f
-    assert abs(float(f["err_pct"]) - 100 * (p - m) / m) < 0.2, f
+    # err_pct from the printed (rounded to 0.01) times, within that rounding and its own 0.05
+    tol = 100 * (0.005 / m + p * 0.005 / (m * m)) + 0.051
+    assert abs(float(f["err_pct"]) - 100 * (p - m) / m) <= tol, f
 for B in batches:
     c = choice[B]
     assert c["check"] == "ok", c
-    assert c["best"] == min((s for (b, s) in xfer if b == B),
-                            key=lambda s: float(xfer[(B, s)]["measured_us"])), c
+    best = min(float(xfer[(b, s)]["measured_us"]) for (b, s) in xfer if b == B)
+    assert float(xfer[(B, c["best"])]["measured_us"]) == best, c  # ties: any of them
     if c["regret_pct"] != "nan":
         assert float(c["regret_pct"]) >= 0, c
     print(f"     B={B}: " + ", ".join(f"{s} {xfer[(B, s)]['measured_us']} us (pred {xfer[(B, s)]['pred_us']})"
