@@ -196,6 +196,27 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
     if (MPI_Allreduce(&fail, &any, 1, MPI_INT, MPI_MAX, t.comm) != MPI_SUCCESS || any) fail = 1;
     const struct topo_side *A = &t.side[TOPO_ROLE_ATTN], *M = &t.side[TOPO_ROLE_MOE];
     int64_t rb = d * (int64_t)sizeof(float);
+    // The host of every rank (MPI_Get_processor_name), so a sweep can check its placement.
+    char *names = NULL, host[MPI_MAX_PROCESSOR_NAME + 1] = "";
+    int host_len = 0;
+    if (!fail && MPI_Get_processor_name(host, &host_len) != MPI_SUCCESS) host[0] = 0;
+    int have = 1; // rank 0 got its buffer (else nobody gathers)
+    if (!fail && me == 0) {
+        names = mem_calloc(MEM_TAG_COMM, (size_t)t.n_ranks, sizeof host);
+        have = names != NULL;
+    }
+    if (!fail && MPI_Bcast(&have, 1, MPI_INT, 0, t.comm) != MPI_SUCCESS) fail = 1;
+    if (!fail && have &&
+        MPI_Gather(host, (int)sizeof host, MPI_CHAR, names, (int)sizeof host, MPI_CHAR, 0,
+                   t.comm) != MPI_SUCCESS)
+        fail = 1;
+    if (me == 0 && !fail && names) {
+        printf("# hosts:");
+        for (int32_t r = 0; r < t.n_ranks; r++)
+            printf(" %d=%s", r, names + (size_t)r * sizeof host);
+        printf("\n");
+    }
+    if (me == 0) mem_free(names);
     if (me == 0 && !fail) {
         printf("# xfer-bench: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, "
                "d %lld (%lld B/row), reps %lld\n",

@@ -55,8 +55,8 @@ for rate in $RATES; do
     # --slots 2 with 2 ranks would put both on h1: --map-by node places one per host.
     job "$hf" 2 --map-by node -- --attn 1 --moe 1 --batch "$BATCH" --reps "$REPS" --d "$D" >"$log" 2>"$OUT/run-$rate-$run.err" ||
       { cat "$OUT/run-$rate-$run.err" >&2; echo "bench-xfer-hosts: job failed ($rate, run $run)" >&2; exit 1; }
-    grep -q "1 attention (1 nodes) + 1 MoE (1 nodes)" "$log" ||
-      { echo "bench-xfer-hosts: ranks not on two hosts: $(head -n 1 "$log")" >&2; exit 1; }
+    grep -q "^# hosts: 0=$JANUS_TESTHOSTS_PREFIX-h1 1=$JANUS_TESTHOSTS_PREFIX-h2\$" "$log" ||
+      { echo "bench-xfer-hosts: ranks not one per host: $(head -n 1 "$log")" >&2; exit 1; }
     "$PYTHON" - "$log" "$rate" "$run" "$load" "$((4 * D))" >>"$CSV" <<'EOF'
 import re, sys
 log, rate, run, load, rb = sys.argv[1:]
@@ -81,7 +81,8 @@ EOF
   # node phases); 4 busy ranks on 2 cores, so its times are noise and not reported.
   job "$hf" 4 --attn 2 --moe 2 --batch 1,7,64 --reps 1 --iters 2 --d "$D" >"$OUT/check-$rate.txt" \
     2>"$OUT/check-$rate.err" || { cat "$OUT/check-$rate.err" >&2; echo "bench-xfer-hosts: (2,2) job failed" >&2; exit 1; }
-  grep -q "2 attention (1 nodes) + 2 MoE (1 nodes)" "$OUT/check-$rate.txt" ||
+  p=$JANUS_TESTHOSTS_PREFIX
+  grep -q "^# hosts: 0=$p-h1 1=$p-h1 2=$p-h2 3=$p-h2\$" "$OUT/check-$rate.txt" ||
     { echo "bench-xfer-hosts: (2,2) not one node per role: $(head -n 1 "$OUT/check-$rate.txt")" >&2; exit 1; }
   n_ok=$(grep -c "check=ok" "$OUT/check-$rate.txt" || true)
   echo "bench-xfer-hosts: $rate: (2 attention, 2 MoE) on 2 hosts, 3 batch sizes x 3 schemes: $n_ok/3 checks ok" >&2

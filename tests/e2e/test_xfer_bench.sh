@@ -55,6 +55,8 @@ EOF
 
 xb 2 --attn 1 --moe 1 --batch 1,3,16 --d 32 --reps 3 --iters 4 || fail "(1,1): $(cat "$TMP/xb.err")"
 grep -q "^# xfer-bench: 1 attention (1 nodes) + 1 MoE (1 nodes)" "$TMP/xb.out" || fail "(1,1) header"
+H=$(hostname)
+grep -qx "# hosts: 0=$H 1=$H" "$TMP/xb.out" || fail "hosts line: $(grep hosts: "$TMP/xb.out")"
 check_output 3 1 3 16
 if [ "$FAILED" = 0 ]; then ok "(1,1): 3 schemes x 3 batch sizes, checked"; fi
 
