@@ -138,21 +138,23 @@ class MoE(nn.Module):
         probs = self.router(xf).softmax(-1)  # N X
         w, ids = probs.topk(c.n_expert_used, dim=-1)  # weights not renormalised
         self.last_ids = ids.detach()
-        out = torch.zeros_like(xf)
+        # Tokens grouped by expert with one gather; split/cat (not slicing) keep the backward
+        # pass to one buffer per layer instead of one full-size gradient per expert.
         flat = ids.reshape(-1)
         order = flat.argsort(stable=True)
         counts = torch.bincount(flat, minlength=c.n_expert).tolist()
         tok = order // c.n_expert_used
-        wk = w.reshape(-1)[order]
-        start = 0
-        for e, n in enumerate(counts):
-            if n == 0:
+        xs = xf[tok].split(counts)
+        # unbind, not w[e]: one stacked gradient per weight instead of one full-size per expert
+        wg, wu, wd = self.w_gate.unbind(0), self.w_up.unbind(0), self.w_down.unbind(0)
+        ys = []
+        for e, xe in enumerate(xs):
+            if xe.shape[0] == 0:
                 continue
-            t = tok[start : start + n]
-            xe = xf[t]
-            h = F.silu(xe @ self.w_gate[e].t()) * (xe @ self.w_up[e].t())
-            out.index_add_(0, t, (h @ self.w_down[e].t()) * wk[start : start + n, None])
-            start += n
+            h = F.silu(xe @ wg[e].t()) * (xe @ wu[e].t())
+            ys.append(h @ wd[e].t())
+        y = torch.cat(ys) * w.reshape(-1)[order, None]
+        out = torch.zeros_like(xf).index_add(0, tok, y)
         if self.shared is not None:
             out = out + self.shared(xf)
         # Switch-style expert-level balance loss: X * sum_e f_e * P_e.

@@ -5,6 +5,12 @@ start), ckpt.pt (model, optimizer, step, RNG states; written atomically every fe
 and at the end), loss.csv and eval.csv. Rerunning the same command continues where the last
 checkpoint left off; the batch of step s is drawn from a generator keyed by (seed, s), so a
 resumed run sees exactly the batches an uninterrupted one would.
+
+Speed: glibc returns freed blocks above its mmap threshold to the kernel, so every large
+tensor PyTorch allocates page-faults afresh (measured here: an 8 M-float multiply 58 ms ->
+2.3 ms once memory is kept). The script re-executes itself with glibc's tunables set to keep
+memory (below 32 MiB per block, glibc's maximum threshold), and runs each batch in
+micro-batches (--micro) so that no activation reaches that size.
 """
 import argparse
 import array
@@ -66,7 +72,13 @@ def save(path, obj):
     os.replace(tmp, path)
 
 
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 34),
+              "MALLOC_TOP_PAD_": str(256 << 20)}
+
+
 def main():
+    if any(os.environ.get(k) != v for k, v in MALLOC_ENV.items()):
+        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **MALLOC_ENV})
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True,
                     help="tokenizer.py's prefix (PREFIX.model, PREFIX.train.ids ...)")
@@ -74,6 +86,7 @@ def main():
     ap.add_argument("--config", default=None, help="JSON object overriding Config fields")
     ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--micro", type=int, default=4, help="sequences per forward pass")
     ap.add_argument("--seq", type=int, default=512)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=200)
@@ -153,12 +166,19 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, a)
             x, y = batch(train, bos, a.batch, a.seq, a.seed, step)
-            logits = model(x)
-            ce = torch.nn.functional.cross_entropy(logits.reshape(-1, c.n_vocab), y.reshape(-1))
-            aux = model.aux_loss()
-            loss = ce + c.aux_loss * aux
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            ce_sum, aux_sum, parts = 0.0, 0.0, 0
+            for xm, ym in zip(x.split(a.micro), y.split(a.micro)):
+                logits = model(xm)
+                ce = torch.nn.functional.cross_entropy(logits.reshape(-1, c.n_vocab),
+                                                       ym.reshape(-1))
+                aux = model.aux_loss()
+                frac = xm.shape[0] / a.batch
+                ((ce + c.aux_loss * aux) * frac).backward()
+                ce_sum += ce.item() * frac
+                aux_sum += aux.item() * frac
+                parts += 1
+            ce, aux = torch.tensor(ce_sum), torch.tensor(aux_sum)
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
