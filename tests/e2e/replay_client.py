@@ -122,6 +122,7 @@ if a.kill_job:
         before = dict(chunks)
         assert len(res) == 0, "streams ended before the kill: raise --max-tokens or the step delay"
     pid = victim_pid()
+    report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
     t_kill = time.monotonic()
     os.kill(pid, signal.SIGKILL)
     print("killed %s pid %d with every stream mid-flight (tokens so far: %d..%d)"

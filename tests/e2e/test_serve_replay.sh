@@ -30,7 +30,10 @@ assert got["models_during"] and set(got["models_during"]) == {200}, got["models_
 late = got["late"]
 assert late is not None, "no request was sent while recovering"
 assert late["error"] is None and late["text"] == R[0]["text"] and late["usage"] == R[0]["usage"], late
-print("ok   %d/%d streams identical after the fault (%d seeded), late request too; pause %.2f s"
+import subprocess
+left = subprocess.run(["pgrep", "-g", str(got["old_pgid"])], capture_output=True, text=True).stdout.split()
+assert not left, ("processes of the dead job's group still alive", got["old_pgid"], left)
+print("ok   %d/%d streams identical after the fault (%d seeded), late request too, no process of the old job left; pause %.2f s"
       % (len(G), len(R), sum(1 for i in range(len(R)) if i % 4 == 3), got["pause_s"]))
 PY
 }
@@ -71,9 +74,9 @@ stop_server Z
 
 # ---- 3. the MPI deployment (1 attention + 2 MoE ranks): kill -9 of MoE rank 2
 if [ "${JANUS_REPLAY_MPI:-1}" = 1 ]; then
-  start_server M --attn 1 --moe 2 --step-delay-ms 40 --max-seqs 16
-  "$PY" "$CLIENT" "$PORT_M" "$TMP/m_ref.json" || fail "reference run (mpi)"
-  "$PY" "$CLIENT" "$PORT_M" "$TMP/m_kill.json" --kill-job --victim rank:2 || fail "fault run (mpi)"
+  start_server M --attn 1 --moe 2 --max-seqs 16
+  "$PY" "$CLIENT" "$PORT_M" "$TMP/m_ref.json" --max-tokens 160 || fail "reference run (mpi)"
+  "$PY" "$CLIENT" "$PORT_M" "$TMP/m_kill.json" --max-tokens 160 --kill-job --victim rank:2 || fail "fault run (mpi)"
   compare "$TMP/m_ref.json" "$TMP/m_kill.json" || fail "mpi: streams altered by the fault"
   req GET "http://127.0.0.1:$PORT_M/health"
   [ "$(jget 'j["status"]')" = ok ] && ok "mpi: healthy again, recovery $(jget 'j["last_recovery_ms"]') ms" ||
