@@ -144,8 +144,12 @@ static void begin_recovery_locked(struct front *s, const char *why) {
     pthread_cond_broadcast(&s->state_cond);
 }
 
-// Whether token t of r ends it (a stop id): its FINISH was lost with the job (mu held).
-static int ends_request(const struct front_req *r, int32_t t) {
+// Whether token t of r ended it (a stop id, or EOS unless ignored): its FINISH was lost
+// with the job (mu held).
+static int ends_request(const struct front *s, const struct front_req *r, int32_t t) {
+    if (s->p.has_eos && s->p.eos_token >= 0 && t == s->p.eos_token &&
+        !(r->sub.flags & FRONTLINK_FLAG_IGNORE_EOS))
+        return 1;
     for (int32_t i = 0; i < r->sub.n_stop; i++)
         if (r->sub.stop_ids[i] == t) return 1;
     return 0;
@@ -179,7 +183,7 @@ static void replay(struct front *s) {
             finish_here(s, r, FRONTLINK_REASON_LENGTH);
             continue;
         }
-        if (k > 0 && ends_request(r, r->tokens[k - 1])) {
+        if (k > 0 && ends_request(s, r, r->tokens[k - 1])) {
             finish_here(s, r, FRONTLINK_REASON_STOP);
             continue;
         }

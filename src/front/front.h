@@ -83,6 +83,8 @@ struct front_params {
                            // all, replaying its requests (default 0; janus serve: 3)
     int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
     int quiet;             // no log lines of the front's own (the client reports failures)
+    int has_eos;           // eos_token is the job's end-of-sequence id (-1: none); without
+    int32_t eos_token;     // it, a request whose last token was EOS is replayed regardless
 };
 
 struct front {
