@@ -1,7 +1,7 @@
 // The front (SPEC §2): the process outside the MPI job that launches the deployment
 // (launch.h), supervises it (readiness, death, relaunch and replay: issue 16 item 1) and
-// keeps the registry of requests in flight, talking to the job's controller over a private Unix socket
-// (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and `janus run` are
+// keeps the registry of requests in flight, talking to the job's controller over a private Unix
+// socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and `janus run` are
 // clients of it. Locking: f->mu guards the registry, every front_req, the job state, the
 // latest STATS and the counters; each front_req has its own condition variable. Sending on
 // the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
@@ -107,17 +107,17 @@ struct front {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
-    int n_held;       // submitted requests not yet released by their client (front_in_flight)
-    int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
-    int restarts;     // job relaunches so far
-    int recovering;   // the job died after READY: a relaunch is under way and the requests in
-                      // the registry wait to be replayed (job is STARTING meanwhile)
-    int fails_in_row; // relaunched jobs that died before READY, in a row (backoff)
-    uint64_t job_gen; // bumped at each job connection (under mu and send_mu)
-    uint64_t conn_gen; // job_gen of conn (under send_mu)
-    int64_t recover_t0_ns;    // when the current recovery began
-    double last_pause_ms;     // the last recovery's pause: death to replay sent
-    uint64_t replayed_total;  // requests replayed so far
+    int n_held;            // submitted requests not yet released by their client (front_in_flight)
+    int max_inflight;      // from READY: min(p.max_inflight, waiting bound + all KV slots)
+    int restarts;          // job relaunches so far
+    int recovering;        // the job died after READY: a relaunch is under way and the requests in
+                           // the registry wait to be replayed (job is STARTING meanwhile)
+    int fails_in_row;      // relaunched jobs that died before READY, in a row (backoff)
+    uint64_t job_gen;      // bumped at each job connection (under mu and send_mu)
+    uint64_t conn_gen;     // job_gen of conn (under send_mu)
+    int64_t recover_t0_ns; // when the current recovery began
+    double last_pause_ms;  // the last recovery's pause: death to replay sent
+    uint64_t replayed_total; // requests replayed so far
     uint64_t next_id;
     struct front_counters m;
 
