@@ -113,11 +113,11 @@ for t in threads:
     t.start()
 report = {"health": [], "models_during": [], "late": None, "pause_s": None}
 if a.kill_job:
-    for _ in range(600):  # bounded: 60 s
+    for _ in range(3000):  # bounded: 60 s
         with lock:
             if all(chunks.get(i, 0) >= a.min_tokens for i in range(a.n)) or len(res) == a.n:
                 break
-        time.sleep(0.1)
+        time.sleep(0.02)
     with lock:
         before = dict(chunks)
         assert len(res) == 0, "streams ended before the kill: raise --max-tokens or the step delay"
