@@ -161,10 +161,7 @@ static void print_request(const struct run_opts *o, const struct vocab *voc, int
         int nb = vocab_detok_push(voc, &det, ids[i], 0, piece, cap);
         if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
     }
-    if (have_vocab) {
-        int nb = vocab_detok_flush(&det, piece, cap);
-        if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
-    }
+    (void)vocab_detok_end(&det); // an incomplete character at the end is dropped
     printf("\n");
     if (o->print_ids) {
         for (int64_t i = 0; i < n; i++)
@@ -316,10 +313,7 @@ static int generate(const struct run_opts *o, const char *dir, const int32_t *pr
         cli_error(CMD, "the MPI job failed at shutdown (%s)", why);
         goto out;
     }
-    if (stream && have_vocab) {
-        int nb = vocab_detok_flush(&det, piece, piece_cap);
-        if (nb > 0) fwrite(piece, 1, (size_t)nb, stdout);
-    }
+    if (stream) (void)vocab_detok_end(&det); // an incomplete character at the end: dropped
     ret = 0;
 out:
     for (int k = 0; k < n_req; k++)

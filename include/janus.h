@@ -255,7 +255,8 @@ JANUS_WUR int janus_seq_reset(janus_session_t *session, int32_t seq);
 
 // ---- generation
 // Called with each new piece of generated text: complete UTF-8 (a character split across
-// tokens arrives whole; invalid bytes arrive as U+FFFD). len >= 1; text is not
+// tokens arrives whole; invalid bytes arrive as U+FFFD; a character still incomplete when
+// generation ends is dropped). len >= 1; text is not
 // NUL-terminated and valid only during the call. Return 0 to continue, non-zero to stop.
 typedef int (*janus_piece_fn)(void *user, const char *text, size_t len);
 
@@ -282,9 +283,9 @@ JANUS_WUR int janus_generate(janus_session_t *session, int32_t seq, const char *
 
 // Called for every token janus_generate_tokens samples, the stopping EOS included, with the
 // text it completes: complete UTF-8 as for janus_piece_fn, len 0 when there is none (part of
-// a character, a control token, a model without tokenizer). After the last token, token -1
-// brings the text still held back (len >= 1; not called when there is none). text is valid
-// only during the call. Return 0 to continue, non-zero to stop (the token is still fed back).
+// a character, a control token, a model without tokenizer). A character still incomplete
+// after the last token is dropped, never delivered in part. text is valid only during the
+// call. Return 0 to continue, non-zero to stop (the token is still fed back).
 typedef int (*janus_token_fn)(void *user, int32_t token, const char *text, size_t len);
 
 // janus_generate on token ids: the n_prompt ids of prompt (used exactly as given, no BOS

@@ -495,10 +495,7 @@ static int generate(struct janus_session *s, int32_t seq, const int32_t *toks, i
         s->smp[seq].rng = sv.smp.rng;
         return rc;
     }
-    if (!stop && jm->has_vocab) { // generation is over: the answer to the tail no longer matters
-        int nb = vocab_detok_flush(&det, piece, piece_cap);
-        if (nb > 0 && on_token) (void)on_token(user, -1, piece, (size_t)nb);
-    }
+    (void)vocab_detok_end(&det); // an incomplete character at the end is dropped
     if (n_generated) *n_generated = n_out;
     return stop ? JANUS_ECANCELED : JANUS_OK;
 }

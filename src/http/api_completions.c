@@ -240,10 +240,7 @@ static void textgen_feed(struct textgen *t, const struct vocab *v, const struct 
         int nb = vocab_detok_push(v, &t->det, tokens[t->n_used], 0, t->piece, t->piece_cap);
         if (nb > 0 && buf_append(&t->text, t->piece, (size_t)nb) != JANUS_OK) break;
     }
-    if (final && !t->stop_hit) {
-        int nb = vocab_detok_flush(&t->det, t->piece, t->piece_cap);
-        if (nb > 0) (void)!buf_append(&t->text, t->piece, (size_t)nb);
-    }
+    if (final) (void)vocab_detok_end(&t->det); // an incomplete character at the end: dropped
     if (g->n_stop_str && !t->stop_hit) {
         size_t longest = 0;
         for (int k = 0; k < g->n_stop_str; k++)

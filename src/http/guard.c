@@ -85,22 +85,11 @@ int guard_json_type(const char *ct) {
     return *ct == 0 || *ct == ';';
 }
 
-// The 503 of a draining server, with "Connection: close" so that kept connections end.
-static void draining_reply(struct api_reply *r) {
-    api_error(r, 503, "service_unavailable", NULL, "shutting_down",
-              "the server is shutting down; retry on another instance");
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->body.len, r->body.data ? r->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
-    if (!resp) return; // send_reply then sends the body without the extra header
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Connection", "close");
-    r->resp = resp;
-}
-
 int guard_check(struct server *s, struct MHD_Connection *conn, const char *method,
                 struct api_reply *r) {
-    if (s->draining) {
-        draining_reply(r);
+    if (s->draining) { // (every reply carries Connection: close: http.c's send_reply)
+        api_error(r, 503, "service_unavailable", NULL, "shutting_down",
+                  "the server is shutting down; retry on another instance");
         return 1;
     }
     // A keyless server on loopback trusts whoever can reach it, i.e. this machine's

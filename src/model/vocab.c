@@ -1464,15 +1464,10 @@ int vocab_detok_push(const struct vocab *v, struct vocab_detok *d, int32_t id, i
     return (int)detok_feed(d, (const uint8_t *)p, n, out);
 }
 
-int vocab_detok_flush(struct vocab_detok *d, char *out, size_t cap) {
-    if (d->n_pend <= 0) {
-        d->n_pend = 0;
-        return 0;
-    }
-    if (cap < 3) return JANUS_ELIMIT;
-    memcpy(out, "\xEF\xBF\xBD", 3);
+int vocab_detok_end(struct vocab_detok *d) {
+    const int n = d->n_pend > 0 ? d->n_pend : 0;
     d->n_pend = 0;
-    return 3;
+    return n;
 }
 
 int32_t vocab_file_eos(const char *path) {

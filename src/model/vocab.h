@@ -173,7 +173,9 @@ const char *vocab_pre_name(enum vocab_pre pre);
 
 // ---- streaming detokenizer
 // Turns a token stream into valid UTF-8: a sequence split across tokens is held back until
-// complete; bytes that cannot start or continue a valid sequence become U+FFFD.
+// complete; bytes that cannot start or continue a valid sequence become U+FFFD. A sequence
+// still incomplete when the stream ends is dropped (vocab_detok_end), as llama.cpp's server
+// does: a client or terminal never sees a partial character.
 // struct vocab_detok d = {0} is a valid empty state.
 struct vocab_detok {
     uint8_t pend[4];
@@ -185,9 +187,9 @@ struct vocab_detok {
 // JANUS_EINVAL for a bad id.
 JANUS_WUR int vocab_detok_push(const struct vocab *v, struct vocab_detok *d, int32_t id,
                                int special, char *out, size_t cap);
-// Emits whatever is held back (as U+FFFD per incomplete sequence) and resets d. Needs cap
-// >= 3. Returns bytes written or JANUS_ELIMIT.
-JANUS_WUR int vocab_detok_flush(struct vocab_detok *d, char *out, size_t cap);
+// Ends the stream: drops an incomplete sequence still held back and resets d (reusable).
+// Returns the number of bytes dropped (0 .. 3).
+int vocab_detok_end(struct vocab_detok *d);
 // Output space one vocab_detok_push may need: longest piece * 3 + 4 (worst case: every
 // byte invalid becomes a 3-byte U+FFFD).
 size_t vocab_detok_max_out(const struct vocab *v);

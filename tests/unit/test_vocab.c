@@ -201,8 +201,7 @@ TEST(roundtrip_janus_spm) {
             if (w < 0) n_bad++;
             ms += (size_t)(w > 0 ? w : 0);
         }
-        int w = vocab_detok_flush(&d, stream + ms, 16);
-        ms += (size_t)(w > 0 ? w : 0);
+        ASSERT_EQ(vocab_detok_end(&d), 0); // valid UTF-8: nothing held back at the end
         // The vectors are valid UTF-8, so the streaming output equals the plain concatenation.
         // (empty text: no tokens, no prefix space)
         int ok = n >= 0 &&
@@ -235,9 +234,8 @@ static int detok_ids(const struct vocab *v, const int32_t *ids, int n, char *out
         if (k < 0) return k;
         w += (size_t)k;
     }
-    int k = vocab_detok_flush(&d, out + w, cap - w);
-    if (k < 0) return k;
-    return (int)(w + (size_t)k);
+    (void)vocab_detok_end(&d);
+    return (int)w;
 }
 
 TEST(detok_utf8_split) {
@@ -267,11 +265,16 @@ TEST(detok_utf8_split) {
                   "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
                   "A",
                   10);
-    // truncated at the end: flushed as one U+FFFD
+    // truncated at the end: dropped (never a partial character), and the state is reusable
     int32_t tail[] = {B(0x41), B(0xE2), B(0x82)};
     n = detok_ids(v, tail, 3, out, sizeof out);
-    ASSERT_EQ(n, 4);
-    ASSERT_MEM_EQ(out, "A\xEF\xBF\xBD", 4);
+    ASSERT_EQ(n, 1);
+    ASSERT_MEM_EQ(out, "A", 1);
+    struct vocab_detok d2 = {0};
+    ASSERT_EQ(vocab_detok_push(v, &d2, B(0xE2), 0, out, sizeof out), 0);
+    ASSERT_EQ(vocab_detok_end(&d2), 1);
+    ASSERT_EQ(vocab_detok_push(v, &d2, B(0x41), 0, out, sizeof out), 1);
+    ASSERT_EQ(vocab_detok_end(&d2), 0);
     // surrogates and overlongs are invalid
     int32_t sur[] = {B(0xED), B(0xA0), B(0x80)};
     n = detok_ids(v, sur, 3, out, sizeof out);
