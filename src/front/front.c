@@ -397,10 +397,20 @@ static void session(struct front *s, char *why, size_t why_len) {
     }
     // 2. READY, then 3. messages until the link ends
     int ready = 0;
+    int64_t checked_ns = clock_now_ns();
     for (;;) {
         struct frontlink_msg m;
         char perr[JANUS_ERR_LEN] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
+        // The job's leader gone (mpirun killed) while its orphaned ranks keep streaming: seen
+        // within 20 ms even when messages never let the receive time out.
+        if (rc == JANUS_OK && clock_now_ns() - checked_ns > 20 * 1000000) {
+            checked_ns = clock_now_ns();
+            if (child_exited(s, why, why_len)) {
+                frontlink_msg_free(&m);
+                return;
+            }
+        }
         if (rc == JANUS_EAGAIN) {
             if (child_exited(s, why, why_len)) return;
             if (!ready && clock_now_ns() > deadline) {

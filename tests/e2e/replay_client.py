@@ -134,6 +134,8 @@ if a.kill_job:
         if not report["health"] or report["health"][-1] != s:
             report["health"].append(s)
         if s == "recovering":
+            if "t_recovering" not in report:
+                report["t_recovering"] = time.monotonic()
             report["models_during"].append(get("/v1/models")[0])
             if late is None:  # a request arriving while recovering waits for the new job
                 late = threading.Thread(target=stream, args=(a.n, body(0)))
@@ -147,12 +149,18 @@ if a.kill_job:
 for t in threads:
     t.join()
 if a.kill_job:
-    # The pause: the longest gap between two tokens of a stream across the kill.
+    # The pause: the longest gap between two tokens of a stream after the kill (a job whose
+    # leader was killed may go on streaming a while before the front sees it gone).
     gaps = []
     for i in range(a.n):
         ts = res[i]["times"]
-        gaps += [ts[k + 1] - ts[k] for k in range(len(ts) - 1) if ts[k] <= t_kill + 0.5]
+        gaps += [ts[k + 1] - ts[k] for k in range(len(ts) - 1) if ts[k + 1] > t_kill]
     report["pause_s"] = max(gaps) if gaps else None
+    # Streams that had tokens before the kill and after the front saw the job dead: the ones
+    # the replay carried on (all of them, unless some ended before the death was seen).
+    t_rec = report.get("t_recovering", float("inf"))
+    report["carried"] = sum(1 for i in range(a.n) if res[i]["times"] and res[i]["times"][0] < t_kill
+                            and res[i]["times"][-1] > t_rec)
     print("health statuses seen: %s; /v1/models while recovering: %s; longest token gap %.2f s"
           % (report["health"], sorted(set(report["models_during"])), report["pause_s"] or -1))
 report["streams"] = [res[i] for i in range(a.n)]

@@ -3,8 +3,9 @@
 # seeded sampling) run once on a healthy server, then again while the job is killed with
 # kill -9 mid-flight; every stream must complete with the same text and usage, /health must
 # go through "recovering" back to "ok", /v1/models stays 200, a request sent while
-# recovering completes too. Then the same on the MPI deployment (a MoE rank killed), and
-# --max-relaunches 0: the streams end with an explicit error. Prints the measured pauses.
+# recovering completes too, no process of the old job is left. Then --max-relaunches 0: the
+# streams end with an explicit error. Then the MPI deployment: a MoE rank killed, then
+# mpirun itself (its ranks orphaned). Prints the measured pauses.
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -27,13 +28,14 @@ for i, (r, g) in enumerate(zip(R, G)):
 h = got["health"]
 assert "recovering" in h and h[-1] == "ok" and h.index("recovering") < len(h) - 1, h
 assert got["models_during"] and set(got["models_during"]) == {200}, got["models_during"]
+assert got["carried"] == len(G), ("streams not carried over the recovery", got["carried"], len(G))
 late = got["late"]
 assert late is not None, "no request was sent while recovering"
 assert late["error"] is None and late["text"] == R[0]["text"] and late["usage"] == R[0]["usage"], late
 import subprocess
 left = subprocess.run(["pgrep", "-g", str(got["old_pgid"])], capture_output=True, text=True).stdout.split()
 assert not left, ("processes of the dead job's group still alive", got["old_pgid"], left)
-print("ok   %d/%d streams identical after the fault (%d seeded), late request too, no process of the old job left; pause %.2f s"
+print("ok   %d/%d streams carried over the recovery, identical (%d seeded), late request too, no process of the old job left; pause %.2f s"
       % (len(G), len(R), sum(1 for i in range(len(R)) if i % 4 == 3), got["pause_s"]))
 PY
 }
@@ -81,6 +83,13 @@ if [ "${JANUS_REPLAY_MPI:-1}" = 1 ]; then
   req GET "http://127.0.0.1:$PORT_M/health"
   [ "$(jget 'j["status"]')" = ok ] && ok "mpi: healthy again, recovery $(jget 'j["last_recovery_ms"]') ms" ||
     fail "mpi: /health after the recovery: $BODY"
+  # mpirun itself killed: its orphaned ranks are killed with the group, the streams go on
+  "$PY" "$CLIENT" "$PORT_M" "$TMP/m_kill2.json" --max-tokens 160 --kill-job --victim job || fail "fault run (mpirun)"
+  compare "$TMP/m_ref.json" "$TMP/m_kill2.json" || fail "mpirun killed: streams altered by the fault"
+  req GET "http://127.0.0.1:$PORT_M/health"
+  [ "$(jget 'j["status"]')" = ok ] && [ "$(jget 'j["restarts"]')" = 2 ] &&
+    ok "mpirun killed: healthy again, restarts 2, recovery $(jget 'j["last_recovery_ms"]') ms" ||
+    fail "mpirun killed: /health after the recovery: $BODY"
   stop_server M
 fi
 
