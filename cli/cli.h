@@ -21,6 +21,7 @@ int cmd_gen_model(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_sched_bench(int argc, char **argv);
+int cmd_xfer_bench(int argc, char **argv);
 int cmd_place(int argc, char **argv);
 int cmd_place_eval(int argc, char **argv);
 int cmd_gen_routing(int argc, char **argv);

@@ -32,6 +32,7 @@ static const struct {
     {"serve", cmd_serve, "OpenAI-compatible HTTP server on a disaggregated deployment"},
     {"plan", cmd_plan, "SLO-aware deployment plan (n_attn, n_moe) vs baselines"},
     {"simulate", cmd_simulate, "replay a load trace with periodic re-planning per system"},
+    {"xfer-bench", cmd_xfer_bench, "(under mpirun) one layer's exchange timed vs the cost model"},
     {"sweep", cmd_sweep, "TPOT/TPG vs batch size per system, and the SLO sweep"},
 };
 
