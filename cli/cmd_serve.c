@@ -146,9 +146,11 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                      "lets users inject role and control tokens)"),
         CLI_OPT_I32("health-window-ms", 0, &hp->health_window_ms, 100, 3600000, "N",
                     "/health needs a step completed this recently (default 10000)"),
+        CLI_OPT_I32("max-relaunches", 0, &hp->max_restarts, 0, 1000000, "N",
+                    "relaunch a deployment that dies after it was ready, up to N\n"
+                    "times in all, replaying its requests (default 3; 0: fail them)"),
         CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
-                    "relaunch a deployment that fails after start, up to N times\n"
-                    "(default 0: keep serving errors and a failing /health)"),
+                    "deprecated alias of --max-relaunches"),
         CLI_OPT_FLAG("mpi", 0, &o->mpi,
                      "the disaggregated deployment: N + M MPI ranks via mpirun\n(the default)"),
         CLI_OPT_FLAG("mono", 0, &o->mono,
@@ -345,7 +347,8 @@ int cmd_serve(int argc, char **argv) {
             }
         }
         // A job that dies after start keeps the server up: requests get 503 and /health
-        // reports the failure, until --restart relaunches it or someone restarts the server.
+        // reports the failure: with --max-relaunches N (default 3) the front relaunches it and
+        // replays its requests N times in all, then fails them and keeps reporting it.
     }
     if (draining && http_drain(srv, 0) > 0)
         fprintf(stderr, "janus serve: the grace period is over: ending %d requests\n",

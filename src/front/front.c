@@ -1,8 +1,11 @@
 // The front (front.h, SPEC §2): launches the job as a child process (own process group,
 // launch.h), accepts its connection on a private Unix socket, and runs a reader thread that
 // routes TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the
-// latest STATS. When the job dies or the link breaks, every request in flight gets an
-// explicit error and the job state becomes DEAD (visible on /health); --restart relaunches.
+// latest STATS. When a job that was ready dies or its link breaks, the front kills its whole
+// process group, relaunches it (bounded by max_restarts, with backoff) and replays every
+// request of the registry on the new job: prompt + tokens so far as the new prompt,
+// max_tokens less what was generated, the same sampling (issue 16 item 1). Without a budget
+// left, every request in flight gets an explicit error and the job state becomes DEAD.
 // SPDX-License-Identifier: MIT
 #include "front/front.h"
 
@@ -54,6 +57,7 @@ static void req_changed(struct front_req *r) {
 
 static void req_destroy(struct front_req *r) {
     pthread_cond_destroy(&r->cond);
+    mem_free(r->sub.prompt);
     mem_free(r->tokens);
     mem_free(r);
 }
@@ -99,6 +103,7 @@ static void fail_all(struct front *s, const char *why) {
 
 static void set_dead(struct front *s, const char *why) {
     pthread_mutex_lock(&s->mu);
+    s->recovering = 0;
     if (s->job != FRONT_JOB_DEAD && s->job != FRONT_JOB_STOPPED) {
         s->job = s->stopping ? FRONT_JOB_STOPPED : FRONT_JOB_DEAD;
         snprintf(s->job_error, sizeof s->job_error, "%s", why);
@@ -107,6 +112,129 @@ static void set_dead(struct front *s, const char *why) {
     fail_all(s, s->stopping ? "the server is shutting down" : why);
     pthread_cond_broadcast(&s->state_cond);
     pthread_mutex_unlock(&s->mu);
+}
+
+// ---- relaunch and replay (issue 16 item 1)
+
+// Ends r here, without the job (mu held): it finished before the job died but its FINISH
+// was lost, or its client cancelled it while no job held it.
+static void finish_here(struct front *s, struct front_req *r, uint32_t reason) {
+    r->done = 1;
+    r->finish_reason = reason;
+    r->n_prompt = r->sub.n_prompt;
+    r->n_completion = r->n_tokens;
+    if (reason != FRONTLINK_REASON_CANCELLED) finish_metrics(s, r);
+    req_changed(r);
+    unregister(s, r);
+}
+
+// The job that was ready died and a relaunch follows (mu held): the requests stay in the
+// registry, marked for replay; /health says "recovering".
+static void begin_recovery_locked(struct front *s, const char *why) {
+    s->job = FRONT_JOB_STARTING;
+    s->recovering = 1;
+    s->recover_t0_ns = clock_now_ns();
+    snprintf(s->job_error, sizeof s->job_error, "%s", why);
+    for (struct front_req *r = s->reqs; r; r = r->next)
+        r->in_job = 0;
+    if (!s->p.quiet)
+        LOG_WARN("front: the deployment failed (%s): relaunching it (%d of %d) and replaying %d "
+                 "requests",
+                 why, s->restarts + 1, s->p.max_restarts, s->n_live);
+    pthread_cond_broadcast(&s->state_cond);
+}
+
+// Whether token t of r ended it (a stop id, or EOS unless ignored): its FINISH was lost
+// with the job (mu held).
+static int ends_request(const struct front *s, const struct front_req *r, int32_t t) {
+    if (s->p.has_eos && s->p.eos_token >= 0 && t == s->p.eos_token &&
+        !(r->sub.flags & FRONTLINK_FLAG_IGNORE_EOS))
+        return 1;
+    for (int32_t i = 0; i < r->sub.n_stop; i++)
+        if (r->sub.stop_ids[i] == t) return 1;
+    return 0;
+}
+
+// The new job is READY (reader thread): submits every request of the registry that no job
+// holds, as prompt + tokens so far with max_tokens less what was generated and the same
+// sampling. Sampling is keyed by (seed, position) and the positions are the original ones,
+// so greedy and seeded output go on as if nothing happened. Sent outside mu (the job may be
+// writing to us meanwhile); the generation check keeps a submit racing with the death of the
+// old job from reaching the new one twice.
+static void replay(struct front *s) {
+    pthread_mutex_lock(&s->mu);
+    int n = 0, cap = s->n_live;
+    struct frontlink_msg *msgs = cap ? mem_calloc(MEM_TAG_SERVER, (size_t)cap, sizeof *msgs) : NULL;
+    uint64_t gen = s->job_gen;
+    struct front_req *next;
+    for (struct front_req *r = s->reqs; r; r = next) {
+        next = r->next;
+        if (r->in_job) continue;
+        int32_t k = r->n_tokens;
+        if (r->done) { // failed here (out of memory) while waiting for its FINISH
+            unregister(s, r);
+            continue;
+        }
+        if (r->cancel_sent) {
+            finish_here(s, r, FRONTLINK_REASON_CANCELLED);
+            continue;
+        }
+        if (k >= r->sub.max_tokens) {
+            finish_here(s, r, FRONTLINK_REASON_LENGTH);
+            continue;
+        }
+        if (k > 0 && ends_request(s, r, r->tokens[k - 1])) {
+            finish_here(s, r, FRONTLINK_REASON_STOP);
+            continue;
+        }
+        int64_t np = (int64_t)r->sub.n_prompt + k;
+        int32_t *prompt = NULL;
+        if (n < cap && np <= FRONTLINK_MAX_PROMPT)
+            prompt = mem_alloc(MEM_TAG_SERVER, (size_t)np * sizeof *prompt);
+        if (!prompt) {
+            r->done = 1;
+            r->err_code = FRONTLINK_ERR_INTERNAL;
+            snprintf(r->err_msg, sizeof r->err_msg, "cannot replay the request: out of memory");
+            req_changed(r);
+            unregister(s, r);
+            continue;
+        }
+        memcpy(prompt, r->sub.prompt, (size_t)r->sub.n_prompt * sizeof *prompt);
+        memcpy(prompt + r->sub.n_prompt, r->tokens, (size_t)k * sizeof *prompt);
+        struct frontlink_msg *m = &msgs[n++];
+        m->type = FRONTLINK_SUBMIT;
+        m->u.submit = r->sub;
+        m->u.submit.id = r->id;
+        m->u.submit.max_tokens = r->sub.max_tokens - k;
+        m->u.submit.n_prompt = (int32_t)np;
+        m->u.submit.prompt = prompt;
+        r->n_base = k;
+        r->in_job = 1;
+        r->job_gen = gen;
+        if (s->recovering) r->replays++;
+    }
+    int was_recovering = s->recovering;
+    s->recovering = 0;
+    s->replayed_total += (uint64_t)n;
+    pthread_mutex_unlock(&s->mu);
+    int sent = 0;
+    pthread_mutex_lock(&s->send_mu);
+    for (int i = 0; i < n; i++)
+        if (s->conn_gen == gen && frontlink_send(&s->conn, &msgs[i]) == JANUS_OK) sent++;
+    pthread_mutex_unlock(&s->send_mu);
+    // (A send that failed: the link is broken, the reader sees it next and recovers again.)
+    for (int i = 0; i < n; i++)
+        frontlink_msg_free(&msgs[i]);
+    mem_free(msgs);
+    if (was_recovering) {
+        pthread_mutex_lock(&s->mu);
+        s->last_pause_ms = (double)(clock_now_ns() - s->recover_t0_ns) * 1e-6;
+        double ms = s->last_pause_ms;
+        pthread_mutex_unlock(&s->mu);
+        if (!s->p.quiet)
+            LOG_WARN("front: deployment back after %.0f ms: %d of %d requests replayed", ms, sent,
+                     n);
+    }
 }
 
 // ---- the child process
@@ -198,6 +326,10 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
             r->finish_reason = m->u.finish.reason;
             r->n_prompt = m->u.finish.n_prompt;
             r->n_completion = m->u.finish.n_completion;
+            if (r->replays > 0) { // the job saw prompt + n_base tokens as its prompt
+                r->n_prompt = r->sub.n_prompt;
+                r->n_completion = r->n_base + m->u.finish.n_completion;
+            }
             finish_metrics(s, r);
         }
         req_changed(r);
@@ -250,8 +382,10 @@ static void session(struct front *s, char *why, size_t why_len) {
         if (rc == JANUS_OK) {
             pthread_mutex_lock(&s->mu);
             s->connected = 1;
+            s->job_gen++;
             pthread_mutex_lock(&s->send_mu);
             s->conn = c;
+            s->conn_gen = s->job_gen;
             pthread_mutex_unlock(&s->send_mu);
             pthread_mutex_unlock(&s->mu);
             break;
@@ -263,10 +397,20 @@ static void session(struct front *s, char *why, size_t why_len) {
     }
     // 2. READY, then 3. messages until the link ends
     int ready = 0;
+    int64_t checked_ns = clock_now_ns();
     for (;;) {
         struct frontlink_msg m;
         char perr[JANUS_ERR_LEN] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
+        // The job's leader gone (mpirun killed) while its orphaned ranks keep streaming: seen
+        // within 20 ms even when messages never let the receive time out.
+        if (rc == JANUS_OK && clock_now_ns() - checked_ns > 20 * 1000000) {
+            checked_ns = clock_now_ns();
+            if (child_exited(s, why, why_len)) {
+                frontlink_msg_free(&m);
+                return;
+            }
+        }
         if (rc == JANUS_EAGAIN) {
             if (child_exited(s, why, why_len)) return;
             if (!ready && clock_now_ns() > deadline) {
@@ -307,12 +451,14 @@ static void session(struct front *s, char *why, size_t why_len) {
                 (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
             s->max_inflight = s->p.max_inflight;
             if (cap > 0 && cap < s->max_inflight) s->max_inflight = (int)cap;
+            s->fails_in_row = 0;
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);
             ready = 1;
             if (!s->p.quiet)
                 LOG_INFO("front: deployment ready (%s, %u attention, %u MoE instances)",
                          m.u.ready.model_name, m.u.ready.n_attn, m.u.ready.n_moe);
+            replay(s);
         } else {
             on_msg(s, &m);
         }
@@ -326,44 +472,62 @@ static void end_job(struct front *s, int graceful) {
     pthread_mutex_lock(&s->send_mu);
     frontlink_conn_close(&s->conn);
     pthread_mutex_unlock(&s->send_mu);
-    if (s->job_pid <= 0) return;
-    // A job told to shut down gets the stop grace before SIGTERM; a broken one 2 s.
-    int term = graceful ? s->p.stop_grace_ms / 20 : 100, kill9 = term + 100;
+    // A job told to shut down gets the stop grace before SIGTERM. A broken one gets 0.5 s to
+    // end by itself (mpirun ending its ranks; ranks that lost their rank 0), then the whole
+    // process group is killed: nothing of it may outlive the job (issue 16 item 1).
+    int term = graceful ? s->p.stop_grace_ms / 20 : 25, kill9 = graceful ? term + 100 : 25;
     char w2[64];
-    for (int k = 0; k < kill9 + 100 && !child_exited(s, w2, sizeof w2); k++) {
+    for (int k = 0; s->job_pid > 0 && k < kill9 + 100 && !child_exited(s, w2, sizeof w2); k++) {
         if (k == term) kill(-s->job_pgid, SIGTERM);
         if (k == kill9) kill(-s->job_pgid, SIGKILL);
         clock_sleep_ns(20 * 1000000);
     }
+    // Whatever of the group is left once its leader is gone (ranks of a dead mpirun).
+    if (s->job_pgid > 0) kill(-s->job_pgid, SIGKILL);
 }
 
 static void *reader_main(void *arg) {
     struct front *s = arg;
-    for (int attempt = 0;; attempt++) {
+    for (;;) {
         char why[256] = "";
         session(s, why, sizeof why);
         int graceful = s->stopping; // read before set_dead wakes the clients
-        set_dead(s, why);
+        // A job that was ready once is relaunched while the budget lasts, and its requests
+        // replayed; one that never came up is a configuration problem: no relaunch.
+        pthread_mutex_lock(&s->mu);
+        int relaunch = !s->stopping && s->ever_ready && s->restarts < s->p.max_restarts;
+        if (relaunch) begin_recovery_locked(s, why);
+        pthread_mutex_unlock(&s->mu);
+        if (!relaunch) {
+            char msg[256];
+            if (!s->stopping && s->ever_ready && s->p.max_restarts > 0)
+                snprintf(msg, sizeof msg, "%.180s (relaunch budget of %d spent)", why,
+                         s->p.max_restarts);
+            else
+                snprintf(msg, sizeof msg, "%s", why);
+            set_dead(s, msg);
+        }
         end_job(s, graceful);
-        if (s->stopping || attempt >= s->p.max_restarts) break;
-        // Relaunch after a pause (--restart): requests in flight have already failed.
-        for (int k = 0; k < 10 && !s->stopping; k++)
+        if (!relaunch) break;
+        // Backoff: 100 ms, then doubling for each relaunched job that died before READY.
+        int fails = s->fails_in_row < 5 ? s->fails_in_row : 5;
+        for (int k = 0; k < (1 << fails) && !s->stopping; k++)
             clock_sleep_ns(100 * 1000000);
-        if (s->stopping) break;
         char err[JANUS_ERR_LEN];
         pthread_mutex_lock(&s->mu);
-        int rc = spawn(s, err, sizeof err);
+        int rc = s->stopping ? JANUS_ECOMM : spawn(s, err, sizeof err);
         if (rc == JANUS_OK) {
-            s->job = FRONT_JOB_STARTING;
             s->restarts++;
+            s->fails_in_row++; // reset by READY
             pthread_cond_broadcast(&s->state_cond);
         }
         pthread_mutex_unlock(&s->mu);
         if (rc) {
-            LOG_ERROR("front: cannot relaunch the job: %s", err);
+            if (!s->stopping) LOG_ERROR("front: cannot relaunch the job: %s", err);
+            set_dead(s, s->stopping ? "stopped" : err);
             break;
         }
-        LOG_WARN("front: relaunched the job (restart %d of %d)", attempt + 1, s->p.max_restarts);
+        LOG_WARN("front: relaunched the job (%d of %d)", s->restarts, s->p.max_restarts);
     }
     return NULL;
 }
@@ -420,8 +584,13 @@ int front_in_flight(struct front *s) {
     return n;
 }
 
+int front_accepting(const struct front *s) {
+    return !s->stopping && (s->job == FRONT_JOB_READY || s->recovering);
+}
+
 const char *front_not_ready_reason(const struct front *s) {
     return s->stopping                    ? "the server is shutting down"
+           : s->recovering                ? "the deployment is being relaunched"
            : s->job == FRONT_JOB_STARTING ? "the deployment is still starting"
            : s->job_error[0]              ? s->job_error
                                           : "the deployment is not running";
@@ -488,17 +657,24 @@ void front_stop(struct front *s) {
 int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req **out, char *err,
                  size_t err_len) {
     *out = NULL;
+    if (sub->n_prompt < 1 || !sub->prompt)
+        return status_errf(err, err_len, JANUS_EINVAL, "the prompt is empty");
     struct front_req *r = mem_calloc(MEM_TAG_SERVER, 1, sizeof *r);
     if (!r) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     r->cap_tokens = sub->max_tokens < 4096 ? sub->max_tokens : 4096;
     r->tokens = mem_alloc(MEM_TAG_SERVER, (size_t)r->cap_tokens * sizeof *r->tokens);
-    if (!r->tokens) {
+    r->sub = *sub;
+    r->sub.prompt = mem_alloc(MEM_TAG_SERVER, (size_t)sub->n_prompt * sizeof *sub->prompt);
+    if (!r->tokens || !r->sub.prompt) {
+        mem_free(r->tokens);
+        mem_free(r->sub.prompt);
         mem_free(r);
         return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     }
+    memcpy(r->sub.prompt, sub->prompt, (size_t)sub->n_prompt * sizeof *sub->prompt);
     pthread_cond_init(&r->cond, NULL);
     pthread_mutex_lock(&s->mu);
-    if (s->job != FRONT_JOB_READY) {
+    if (!front_accepting(s)) {
         int rc = status_errf(err, err_len, JANUS_ECOMM, "%s", front_not_ready_reason(s));
         pthread_mutex_unlock(&s->mu);
         req_destroy(r);
@@ -512,6 +688,7 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
                            "too many requests in flight (%d); retry later", s->max_inflight);
     }
     r->id = ++s->next_id;
+    r->sub.id = r->id;
     s->n_held++;
     r->refs = 2;
     r->registered = 1;
@@ -519,17 +696,28 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
     r->next = s->reqs;
     s->reqs = r;
     s->n_live++;
+    // While the job is being relaunched the request waits in the registry: the replay
+    // submits it to the new job once that is READY.
+    int send_now = s->job == FRONT_JOB_READY;
+    uint64_t gen = s->job_gen;
+    r->in_job = send_now;
+    r->job_gen = gen;
     pthread_mutex_unlock(&s->mu);
     sub->id = r->id;
-    struct frontlink_msg m;
-    memset(&m, 0, sizeof m);
-    m.type = FRONTLINK_SUBMIT;
-    m.u.submit = *sub;
-    pthread_mutex_lock(&s->send_mu);
-    int rc = frontlink_send(&s->conn, &m);
-    pthread_mutex_unlock(&s->send_mu);
-    if (rc) {
-        // The reader will notice the broken link and fail everything; fail this one now.
+    int rc = JANUS_OK;
+    if (send_now) {
+        struct frontlink_msg m;
+        memset(&m, 0, sizeof m);
+        m.type = FRONTLINK_SUBMIT;
+        m.u.submit = *sub;
+        pthread_mutex_lock(&s->send_mu);
+        // A newer job than the one it was registered for: the replay has taken it over.
+        if (s->conn_gen == gen) rc = frontlink_send(&s->conn, &m);
+        pthread_mutex_unlock(&s->send_mu);
+    }
+    // A broken link (JANUS_ECOMM) is the reader's to handle: it relaunches and replays this
+    // request with the others, or fails them all. Any other error is this request's own.
+    if (rc && rc != JANUS_ECOMM) {
         pthread_mutex_lock(&s->mu);
         if (!r->done) {
             r->done = 1;
@@ -545,6 +733,12 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
 
 void front_cancel(struct front *s, struct front_req *r) {
     pthread_mutex_lock(&s->mu);
+    if (!r->done && r->registered && !r->in_job) { // no job holds it (recovering): end it here
+        r->cancel_sent = 1;
+        finish_here(s, r, FRONTLINK_REASON_CANCELLED);
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     int send = !r->done && !r->cancel_sent && r->registered;
     r->cancel_sent |= send;
     uint64_t id = r->id;

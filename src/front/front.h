@@ -1,12 +1,12 @@
 // The front (SPEC §2): the process outside the MPI job that launches the deployment
-// (launch.h), supervises it (readiness, death, --restart relaunch) and keeps the registry of
-// requests in flight, talking to the job's controller over a private Unix socket
-// (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and `janus run` are
-// clients of it. Locking: f->mu guards the registry, every front_req, the job state, the
-// latest STATS and the counters; each front_req has its own condition variable. Sending on
-// the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
-// Event-driven clients (the HTTP face) set a per-request notification hook instead of
-// waiting on the condition variable (front_set_notify).
+// (launch.h), supervises it (readiness, death, relaunch and replay: issue 16 item 1) and
+// keeps the registry of requests in flight, talking to the job's controller over a private
+// Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and
+// `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the
+// job state, the latest STATS and the counters; each front_req has its own condition
+// variable. Sending on the link, and replacing it, is serialised by f->send_mu. Lock order:
+// mu, then send_mu. Event-driven clients (the HTTP face) set a per-request notification
+// hook instead of waiting on the condition variable (front_set_notify).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_FRONT_H
 #define JANUS_FRONT_H
@@ -64,6 +64,13 @@ struct front_req {
     char err_msg[256];
     int cancel_sent;
     int64_t t_submit_ns, t_first_ns, t_last_ns;
+    // Replay (issue 16 item 1): the submission as the client made it (prompt owned here), so
+    // that a relaunched job can be given prompt + tokens so far and go on.
+    struct frontlink_submit sub; // sub.prompt: (sub.n_prompt) owned copy
+    int32_t n_base;              // tokens generated before the current job's submission
+    int in_job;                  // submitted to the current job (0: waits for replay)
+    uint64_t job_gen;            // the job (s->job_gen) it was submitted to
+    int replays;                 // times it was replayed
     struct front_req *next;
 };
 
@@ -72,9 +79,12 @@ struct front_params {
     int mpi_env;           // start the job with launch_mpi_env()
     int max_inflight;      // requests in the job at once before JANUS_EAGAIN (default 1024)
     int ready_timeout_s;   // how long the job may take to become ready (default 600)
-    int max_restarts;      // relaunch a failed job up to this many times (default 0)
+    int max_restarts;      // relaunch a job that died after READY up to this many times in
+                           // all, replaying its requests (default 0; janus serve: 3)
     int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
     int quiet;             // no log lines of the front's own (the client reports failures)
+    int has_eos;           // eos_token is the job's end-of-sequence id (-1: none); without
+    int32_t eos_token;     // it, a request whose last token was EOS is replayed regardless
 };
 
 struct front {
@@ -97,9 +107,17 @@ struct front {
     int64_t step_seen_ns;   // when n_steps last increased
     struct front_req *reqs; // registry
     int n_live;
-    int n_held;       // submitted requests not yet released by their client (front_in_flight)
-    int max_inflight; // from READY: min(p.max_inflight, waiting bound + all KV slots)
-    int restarts;     // job relaunches so far
+    int n_held;            // submitted requests not yet released by their client (front_in_flight)
+    int max_inflight;      // from READY: min(p.max_inflight, waiting bound + all KV slots)
+    int restarts;          // job relaunches so far
+    int recovering;        // the job died after READY: a relaunch is under way and the requests in
+                           // the registry wait to be replayed (job is STARTING meanwhile)
+    int fails_in_row;      // relaunched jobs that died before READY, in a row (backoff)
+    uint64_t job_gen;      // bumped at each job connection (under mu and send_mu)
+    uint64_t conn_gen;     // job_gen of conn (under send_mu)
+    int64_t recover_t0_ns; // when the current recovery began
+    double last_pause_ms;  // the last recovery's pause: death to replay sent
+    uint64_t replayed_total; // requests replayed so far
     uint64_t next_id;
     struct front_counters m;
 
@@ -146,6 +164,9 @@ void front_wait_locked(struct front *f, struct front_req *r, int timeout_ms);
 // Requests submitted and not yet released by their client (still running in the job, or
 // their client still sending the answer): what a graceful shutdown waits for.
 int front_in_flight(struct front *f);
+// Whether a request submitted now is accepted (mu held): the job is ready, or it is being
+// relaunched after a failure (the request then waits for the new job: replay).
+int front_accepting(const struct front *f);
 // The reason the job is not ready (mu held): starting, its error, or not running.
 const char *front_not_ready_reason(const struct front *f);
 

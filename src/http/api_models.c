@@ -18,7 +18,7 @@ void api_models(struct server *s, struct MHD_Connection *conn, const char *body,
     pthread_mutex_lock(&s->f.mu);
     char name[FRONTLINK_MAX_NAME + 1];
     snprintf(name, sizeof name, "%s", s->f.model_name);
-    int ready = s->f.job == FRONT_JOB_READY;
+    int ready = front_accepting(&s->f); // (still 200 while the job is being relaunched)
     pthread_mutex_unlock(&s->f.mu);
     if (!ready) {
         api_error(r, 503, "service_unavailable", NULL, "not_ready", "the deployment is not ready");
@@ -47,11 +47,18 @@ void api_health(struct server *s, struct MHD_Connection *conn, const char *body,
     struct frontlink_ready rd = s->f.ready;
     uint64_t steps = s->f.stats.n_steps;
     pid_t pid = s->f.job_pgid;
-    int restarts = s->f.restarts;
+    int restarts = s->f.restarts, recovering = s->f.recovering, n_live = s->f.n_live;
+    double pause_ms = s->f.last_pause_ms;
     pthread_mutex_unlock(&s->f.mu);
     cJSON *doc = cJSON_CreateObject();
     unsigned status = 503;
-    if (job == FRONT_JOB_STARTING) {
+    if (recovering) { // the job died; relaunching it, its requests wait to be replayed
+        cJSON_AddStringToObject(doc, "status", "recovering");
+        cJSON_AddNumberToObject(doc, "job_pid", (int)pid);
+        cJSON_AddNumberToObject(doc, "restarts", restarts);
+        cJSON_AddNumberToObject(doc, "requests_waiting", n_live);
+        cJSON_AddItemToObject(doc, "message", json_string(why, strlen(why)));
+    } else if (job == FRONT_JOB_STARTING) {
         cJSON_AddStringToObject(doc, "status", "loading");
         cJSON_AddNumberToObject(doc, "job_pid", (int)pid);
         cJSON_AddNumberToObject(doc, "restarts", restarts);
@@ -71,6 +78,7 @@ void api_health(struct server *s, struct MHD_Connection *conn, const char *body,
         cJSON_AddNumberToObject(doc, "n_moe", rd.n_moe);
         cJSON_AddNumberToObject(doc, "n_ctx", rd.n_ctx);
         cJSON_AddNumberToObject(doc, "restarts", restarts);
+        if (restarts > 0) cJSON_AddNumberToObject(doc, "last_recovery_ms", pause_ms);
     }
     if (api_json_reply(r, status, doc))
         api_error(r, 500, "server_error", NULL, NULL, "health output failed");

@@ -44,6 +44,7 @@ void http_default_params(struct http_params *p) {
     p->max_inflight = HTTP_DEFAULT_MAX_INFLIGHT;
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
+    p->max_restarts = 3;
 }
 
 // libmicrohttpd's own messages (e.g. a client that hung up mid-response) are routine for a
@@ -177,7 +178,7 @@ static void dispatch(struct server *s, struct MHD_Connection *conn, const char *
     if (rt->needs_job) {
         char why[256];
         pthread_mutex_lock(&s->f.mu);
-        int ready = s->f.job == FRONT_JOB_READY;
+        int ready = front_accepting(&s->f); // ready, or relaunching (requests wait: replay)
         snprintf(why, sizeof why, "%s", front_not_ready_reason(&s->f));
         pthread_mutex_unlock(&s->f.mu);
         if (!ready) {
@@ -321,7 +322,9 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               .mpi_env = p->job_mpi,
                               .max_inflight = inflight,
                               .ready_timeout_s = p->ready_timeout_s,
-                              .max_restarts = p->max_restarts};
+                              .max_restarts = p->max_restarts,
+                              .has_eos = 1, // the job's own (cmd_worker*.c): replay needs it
+                              .eos_token = vocab_file_eos(p->model_path)};
     front_init(&s->f, &fp);
     int rc = load_tokenizer(s, err, err_len);
     if (rc) goto fail;

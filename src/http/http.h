@@ -44,7 +44,8 @@ struct http_params {
                             // also at most 7/8 of max_connections and the job's queue + slots)
     int health_window_ms;   // /health needs a completed step this recent (default 10000)
     int ready_timeout_s;    // how long the job may take to become ready (default 600)
-    int max_restarts;       // relaunch a failed job up to this many times (default 0)
+    int max_restarts;       // relaunch a job that died, replaying its requests, up to this
+                            // many times (--max-relaunches, default 3)
     // Request guard (guard.h, issue 15 items 3 and 4).
     int chat_parse_special;         // parse special tokens in chat content too (default 0)
     const char *const *allow_hosts; // (n_allow_hosts) more Host/Origin names (loopback, no key)

@@ -63,7 +63,7 @@ wait_metric "$PORT_L" 'janus_requests_total{outcome="ok"}' 33 || fail "33 reques
 stop_server L
 
 # ---- disconnects and job failure on a slowed-down deployment (20 ms per step)
-start_server D --mono --step-delay-ms 20 --max-seqs 4
+start_server D --mono --step-delay-ms 20 --max-seqs 4 --max-relaunches 0
 U=http://127.0.0.1:$PORT_D
 "$PY" - "$PORT_D" <<'PY' || fail "streaming client disconnect"
 import http.client, json, sys

@@ -3,13 +3,14 @@
 # 2 MoE instances as MPI ranks. Greedy output through the server equals `janus generate`
 # (the monolithic engine), concurrent streams complete with the right counts, /metrics
 # carries the deployment's exchange and expert counters, and a killed rank turns into
-# explicit errors for in-flight requests and a failing /health.
+# explicit errors for in-flight requests and a failing /health when no relaunch is allowed.
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 command -v mpirun >/dev/null || die "mpirun not found: run scripts/install-deps.sh"
 metric() { curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 
-start_server M --attn 2 --moe 2 --max-seqs 4 --budget 16
+# --max-relaunches 0: no replay here (test_serve_replay.sh has it), the failure path instead
+start_server M --attn 2 --moe 2 --max-seqs 4 --budget 16 --max-relaunches 0
 U=http://127.0.0.1:$PORT_M
 req GET "$U/health"
 [ "$(jget 'j["n_attn"]')" = 2 ] && [ "$(jget 'j["n_moe"]')" = 2 ] || fail "deployment shape: $BODY"
