@@ -112,6 +112,9 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                     "(else 401); visible in ps: prefer JANUS_API_KEY or --api-key-file"),
         CLI_OPT_STR("api-key-file", 0, &o->api_key_file, "FILE",
                     "read the API key from the first line of FILE"),
+        CLI_OPT_STR("served-model-name", 0, &hp->served_model_name, "NAME",
+                    "the model id /v1/models reports and requests name (default:\n"
+                    "the model's general.name, else its file name)"),
         CLI_OPT_FLAG("metrics-public", 0, &hp->metrics_public,
                      "serve GET /metrics, /metrics.json and the live page / without\nthe API key"),
         CLI_OPT_I64("max-body", 0, &o->max_body, 1, 64 << 20, "BYTES",

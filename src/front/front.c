@@ -438,7 +438,9 @@ static void session(struct front *s, char *why, size_t why_len) {
             }
             pthread_mutex_lock(&s->mu);
             s->ready = m.u.ready;
-            snprintf(s->model_name, sizeof s->model_name, "%s", m.u.ready.model_name);
+            snprintf(s->model_name, sizeof s->model_name, "%s",
+                     s->p.served_name && s->p.served_name[0] ? s->p.served_name
+                                                             : m.u.ready.model_name);
             s->job = FRONT_JOB_READY;
             s->ever_ready = 1;
             s->job_error[0] = 0;

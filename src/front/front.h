@@ -79,6 +79,7 @@ struct front_params {
     int mpi_env;           // start the job with launch_mpi_env()
     int max_inflight;      // requests in the job at once before JANUS_EAGAIN (default 1024)
     int ready_timeout_s;   // how long the job may take to become ready (default 600)
+    const char *served_name; // the model id clients see; NULL: the job's (general.name)
     int max_restarts;      // relaunch a job that died after READY up to this many times in
                            // all, replaying its requests (default 0; janus serve: 3)
     int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)

@@ -322,6 +322,7 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               .mpi_env = p->job_mpi,
                               .max_inflight = inflight,
                               .ready_timeout_s = p->ready_timeout_s,
+                              .served_name = p->served_model_name,
                               .max_restarts = p->max_restarts,
                               .has_eos = 1, // the job's own (cmd_worker*.c): replay needs it
                               .eos_token = vocab_file_eos(p->model_path)};

@@ -27,6 +27,7 @@ struct http_params {
     int port;               // 0: any free port (see http_port)
     const char *api_key;    // NULL: no authentication (else needed on /v1/* and /metrics)
     int metrics_public;     // serve /metrics without the key
+    const char *served_model_name; // the model id of /v1/models and replies (NULL: general.name)
     const char *model_path; // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;  // the job command (NULL-terminated); "--socket PATH" is appended
     int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)

@@ -249,7 +249,8 @@ ok "metrics families present"
 # server equals janus generate with the same --matmul
 QM=$FIX/quant/llama-moe-q4_k_m.gguf
 QIDS=$(cat "$FIX/quant/llama-moe-q4_k_m.tokens")
-MODEL=$QM start_server Q --matmul int8 --allow-host my.box --chat-parse-special
+MODEL=$QM start_server Q --matmul int8 --allow-host my.box --chat-parse-special \
+  --served-model-name "team/model-q4"
 "$BIN" generate -m "$QM" -t "${QIDS// /,}" -n 8 --ignore-eos --matmul int8 >"$TMP/qgen.txt"
 req POST "http://127.0.0.1:$PORT_Q/v1/completions" \
   -d "{\"prompt\":[${QIDS// /,}],\"max_tokens\":8,\"temperature\":0,\"ignore_eos\":true}"
@@ -276,6 +277,16 @@ req POST "http://127.0.0.1:$PORT_Q/v1/chat/completions" -d "{\"messages\":[{\"ro
 [ "$NQ_SPECIAL" -lt "$NQ_PLAIN" ] && [ "$(jget 'j["usage"]["prompt_tokens"]')" = "$NQ_SPECIAL" ] &&
   ok "--chat-parse-special: the content's </s> and <s> become tokens ($NQ_SPECIAL ids, not $NQ_PLAIN)" ||
   fail "--chat-parse-special: $BODY (want $NQ_SPECIAL prompt tokens, not $NQ_PLAIN)"
+# --served-model-name: the id /v1/models reports, replies carry and requests must name
+req GET "http://127.0.0.1:$PORT_Q/v1/models"
+[ "$(jget 'j["data"][0]["id"]')" = "team/model-q4" ] && ok "--served-model-name: /v1/models id" ||
+  fail "--served-model-name: $BODY"
+req POST "http://127.0.0.1:$PORT_Q/v1/completions" -d '{"model":"team/model-q4","prompt":"Hi","max_tokens":1}'
+expect_status 200 "--served-model-name: a request naming it"
+[ "$(jget 'j["model"]')" = "team/model-q4" ] && ok "--served-model-name: the reply's model" ||
+  fail "--served-model-name: reply $BODY"
+req POST "http://127.0.0.1:$PORT_Q/v1/completions" -d '{"model":"llama-moe","prompt":"Hi","max_tokens":1}'
+expect_error 404 "--served-model-name: the GGUF's own name is not the id any more"
 stop_server Q
 
 # ---- API key
