@@ -75,17 +75,17 @@ struct front_req {
 };
 
 struct front_params {
-    char *const *job_argv; // the job command (NULL-terminated); "--socket PATH" is appended
-    int mpi_env;           // start the job with launch_mpi_env()
-    int max_inflight;      // requests in the job at once before JANUS_EAGAIN (default 1024)
-    int ready_timeout_s;   // how long the job may take to become ready (default 600)
+    char *const *job_argv;   // the job command (NULL-terminated); "--socket PATH" is appended
+    int mpi_env;             // start the job with launch_mpi_env()
+    int max_inflight;        // requests in the job at once before JANUS_EAGAIN (default 1024)
+    int ready_timeout_s;     // how long the job may take to become ready (default 600)
     const char *served_name; // the model id clients see; NULL: the job's (general.name)
-    int max_restarts;      // relaunch a job that died after READY up to this many times in
-                           // all, replaying its requests (default 0; janus serve: 3)
-    int stop_grace_ms;     // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
-    int quiet;             // no log lines of the front's own (the client reports failures)
-    int has_eos;           // eos_token is the job's end-of-sequence id (-1: none); without
-    int32_t eos_token;     // it, a request whose last token was EOS is replayed regardless
+    int max_restarts;        // relaunch a job that died after READY up to this many times in
+                             // all, replaying its requests (default 0; janus serve: 3)
+    int stop_grace_ms;       // front_stop: wait this long after SHUTDOWN before SIGTERM (2000)
+    int quiet;               // no log lines of the front's own (the client reports failures)
+    int has_eos;             // eos_token is the job's end-of-sequence id (-1: none); without
+    int32_t eos_token;       // it, a request whose last token was EOS is replayed regardless
 };
 
 struct front {
