@@ -40,4 +40,6 @@ PY
 $PY "$S/export.py" --run "$T/a" --spm "$T/spm.model" --janus "$BIN" --type f32 -o "$T/m.gguf" >/dev/null
 $PY "$S/check_export.py" --run "$T/a" --gguf "$T/m.gguf" --ids "$T/spm.heldout.ids" --janus "$BIN" \
   --lengths 1,9,64 --text "$T/corpus/heldout.txt" --spm "$T/spm.model" --ctx 32 --chunks 8
+$PY "$S/plot_loss.py" --run "$T/a" -o "$T/loss.svg" >/dev/null
+[ "$(grep -c '<polyline' "$T/loss.svg")" -ge 3 ] || { echo "FAIL: loss curve has no lines"; exit 1; }
 echo "PASS train smoke"
