@@ -326,6 +326,15 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
             r->finish_reason = m->u.finish.reason;
             r->n_prompt = m->u.finish.n_prompt;
             r->n_completion = m->u.finish.n_completion;
+            if (m->u.finish.reason == FRONTLINK_REASON_CANCELLED && !r->cancel_sent) {
+                // Nobody here cancelled it: the job dropped it on its way out (SHUTDOWN at the
+                // end of the grace). Its text is cut short, so it ends as an error, never as a
+                // normal finish.
+                r->err_code = s->stopping ? FRONTLINK_ERR_SHUTDOWN : FRONTLINK_ERR_JOB;
+                snprintf(r->err_msg, sizeof r->err_msg, "%s",
+                         s->stopping ? "the server is shutting down"
+                                     : "the deployment dropped the request");
+            }
             if (r->replays > 0) { // the job saw prompt + n_base tokens as its prompt
                 r->n_prompt = r->sub.n_prompt;
                 r->n_completion = r->n_base + m->u.finish.n_completion;
