@@ -324,10 +324,10 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               .ready_timeout_s = p->ready_timeout_s,
                               .served_name = p->served_model_name,
                               .max_restarts = p->max_restarts,
-                              .has_eos = 1, // the job's own (cmd_worker*.c): replay needs it
-                              .eos_token = vocab_file_eos(p->model_path)};
+                              .has_eos = 1};  // the job's own (cmd_worker*.c): replay needs it
+    int rc = load_tokenizer(s, err, err_len); // (the same file and EOS id as the job's)
+    fp.eos_token = s->have_vocab ? s->vocab.eos : -1;
     front_init(&s->f, &fp);
-    int rc = load_tokenizer(s, err, err_len);
     if (rc) goto fail;
     // libmicrohttpd without a listening socket: the gate (gate.h) owns it and hands over
     // connections whose request head is complete and well-formed. Event-driven: epoll, a
