@@ -47,6 +47,9 @@ apt_missing -- clang clang-format libclang-rt-14-dev cmake python3 python3-numpy
 # recommends. PyTorch with Debian's generic BLAS is ~7x slower than with OpenBLAS.
 apt_missing --no-install-recommends -- chromium python3-pil python3-torch python3-sentencepiece \
   libopenblas0-pthread
+# The training corpus (scripts/train/corpus.py) and the dictionary of the default model's
+# English check (tests/e2e/test_default_model.sh): small text packages.
+apt_missing --no-install-recommends -- bible-kjv bible-kjv-text wordnet-base fortunes-min wamerican
 # Test client for the OpenAI-compatible server (pinned; runs on Node.js 20).
 if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules/openai ]; then
   (cd tests/e2e && npm install --no-audit --no-fund --silent)

@@ -62,6 +62,17 @@ def tensors(m):
     yield "output.weight", m.embd.weight  # tied head, written as llama.cpp expects it
 
 
+# The chat format the engine's "default" template renders (src/model/chat_template.c), as
+# Jinja for other engines: "SYS\n\nUser: U\n\nAssistant: A\n\n...Assistant:". The model
+# was trained on plain text, so this only frames a conversation as a dialogue in prose.
+CHAT_TEMPLATE = (
+    "{% for m in messages %}"
+    "{% if m['role'] == 'system' %}{{ m['content'] + '\\n\\n' }}"
+    "{% elif m['role'] == 'user' %}{{ 'User: ' + m['content'] + '\\n\\n' }}"
+    "{% else %}{{ 'Assistant: ' + m['content'] + '\\n\\n' }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}")
+
+
 def tokenizer_json(sp_path):
     sp = spm.SentencePieceProcessor(model_file=sp_path)
     toks, scores, types = [], [], []
@@ -72,7 +83,7 @@ def tokenizer_json(sp_path):
                      6 if sp.is_byte(i) else 5 if sp.is_unused(i) else 1)
     return {"model": "llama", "tokens": toks, "scores": scores, "token_types": types,
             "bos": sp.bos_id(), "eos": sp.eos_id(), "unk": sp.unk_id(),
-            "add_bos": True, "add_eos": False}
+            "add_bos": True, "add_eos": False, "chat_template": CHAT_TEMPLATE}
 
 
 def gen_model_args(c: Config):

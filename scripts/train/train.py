@@ -44,10 +44,19 @@ def batch(ids, bos, n, seq, seed, step):
     return x, y
 
 
+def total_steps_at(step, a):
+    """The run's length in force at step: the last --steps change made at or before it."""
+    total = a.steps_history[0][1]
+    for since, n in a.steps_history:
+        if since <= step:
+            total = n
+    return total
+
+
 def lr_at(step, a):
     if step < a.warmup:
         return a.lr * (step + 1) / a.warmup
-    p = min(1.0, (step - a.warmup) / max(1, a.steps - a.warmup))
+    p = min(1.0, (step - a.warmup) / max(1, total_steps_at(step, a) - a.warmup))
     return a.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
@@ -84,7 +93,9 @@ def main():
                     help="tokenizer.py's prefix (PREFIX.model, PREFIX.train.ids ...)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--config", default=None, help="JSON object overriding Config fields")
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=None,
+                    help="training steps (default 6000); given when resuming, it changes the "
+                         "run's length from the checkpoint's step on, recorded in config.json")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--micro", type=int, default=4, help="sequences per forward pass")
     ap.add_argument("--seq", type=int, default=512)
@@ -109,9 +120,14 @@ def main():
             saved = json.load(f)
         c = Config.from_dict(saved["model"])
         run = saved["run"]
+        new_steps = a.steps
         for k in ("steps", "batch", "seq", "lr", "warmup", "wd", "seed", "train_limit"):
             setattr(a, k, run[k])  # a resumed run keeps its schedule
+        a.steps_history = run.get("steps_history", [[0, run["steps"]]])
     else:
+        new_steps = None
+        a.steps = 6000 if a.steps is None else a.steps
+        a.steps_history = [[0, a.steps]]
         import sentencepiece as spm
         n_vocab = spm.SentencePieceProcessor(model_file=a.data + ".model").get_piece_size()
         over = {"n_vocab": n_vocab, **(json.loads(a.config) if a.config else {})}
@@ -145,6 +161,24 @@ def main():
         torch.set_rng_state(ck["torch_rng"])
         random.setstate(ck["py_rng"])
         print(f"resumed at step {step} ({elapsed / 60:.1f} min trained)", flush=True)
+        for name in ("loss.csv", "eval.csv"):  # rows past the checkpoint are redone
+            path = os.path.join(a.out, name)
+            if os.path.exists(path):
+                with open(path) as f:
+                    rows = [r for r in f if r.strip() and int(r.split(",")[0]) <= step]
+                with open(path, "w") as f:
+                    f.writelines(rows)
+    if new_steps is not None and new_steps != a.steps:
+        # A shorter or longer run from here on: the schedule of the steps already taken is
+        # kept, so `--steps A --stop-after S` then `--steps B` reproduces this run exactly.
+        if new_steps <= step:
+            raise SystemExit(f"--steps {new_steps}: the run is already at step {step}")
+        a.steps = new_steps
+        a.steps_history.append([step, new_steps])
+        saved["run"]["steps"], saved["run"]["steps_history"] = new_steps, a.steps_history
+        with open(cfg_path, "w") as f:
+            json.dump(saved, f, indent=1)
+        print(f"run length changed to {new_steps} steps from step {step}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"params {n_params / 1e6:.2f} M, train tokens {len(train)}, steps {a.steps}",
           flush=True)
