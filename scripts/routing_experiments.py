@@ -183,10 +183,13 @@ def layer_stats(ids, E):
 
 
 def lift_matrix(C, exp_):
+    """Lift per pair, experts in descending load order; -1 where fewer than 5
+    co-occurrences are expected (not judged); also the expert order."""
+    order = np.argsort(-exp_.sum(1), kind='stable')
     with np.errstate(divide='ignore', invalid='ignore'):
-        L = np.where(exp_ > 0, C / exp_, 1.0)
-    np.fill_diagonal(L, 1.0)
-    return L.round(3).tolist()
+        L = np.where(exp_ >= 5, C / np.maximum(exp_, 1e-12), -1.0)
+    np.fill_diagonal(L, -1.0)
+    return {'order': order.tolist(), 'lift': L[np.ix_(order, order)].round(3).tolist()}
 
 
 def window_locality(bl, E, q):
@@ -245,7 +248,7 @@ def cmd_stats(a):
         f.write(md)
     svg_load(res, os.path.join(outdir, 'load.svg'))
     for ly, st in res['layers'].items():
-        svg_heat(st['lift_matrix'], f'co-activation lift, layer {ly} (observed / independent)',
+        svg_heat(st['lift_matrix'], f'co-activation lift, layer {ly}: observed / independent',
                  os.path.join(outdir, f'coact-layer{ly}.svg'))
     print(md)
 
@@ -306,8 +309,11 @@ COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e3
 
 def svg_lines(path, title, xlabel, ylabel, series, logx=False, logy=False, xticks=None):
     """series: [(name, xs, ys, dashed)]"""
-    W, H, l, r, t, b = 640, 400, 64, 170, 36, 48
+    W, H, l, r, t, b = 660, 400, 84, 170, 36, 48
     xs_all = [x for _, xs, _, _ in series for x in xs]
+    if logy:  # floor: 1e-4 of the largest value
+        top = max(y for _, _, ys, _ in series for y in ys)
+        series = [(n, xs, [max(y, top * 1e-4) for y in ys], d) for n, xs, ys, d in series]
     ys_all = [y for _, _, ys, _ in series for y in ys if y > 0 or not logy]
     fx = (lambda v: math.log10(v)) if logx else (lambda v: v)
     fy = (lambda v: math.log10(v)) if logy else (lambda v: v)
@@ -365,12 +371,12 @@ def svg_load(res, path):
               xticks=[1, 2, 4, 8, 16, 32][:1 + int(math.log2(E))])
 
 
-def svg_heat(M, title, path):
-    M = np.array(M)
+def svg_heat(LM, title, path):
+    M, order = np.array(LM['lift']), LM['order']
     E = len(M)
     cell = 12
     l, t = 30, 40
-    W, H = l + E * cell + 120, t + E * cell + 20
+    W, H = l + E * cell + 130, t + E * cell + 24
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="10">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
          f'<text x="{W / 2}" y="16" text-anchor="middle" font-size="12">{title}</text>']
@@ -382,15 +388,19 @@ def svg_heat(M, title, path):
         return f'rgb({int(255 * (1 + z))},{int(255 * (1 + z))},255)'
     for i in range(E):
         for j in range(E):
-            fill = '#eee' if i == j else color(M[i, j])
+            fill = '#ddd' if M[i, j] < 0 else color(M[i, j])
             o.append(f'<rect x="{l + j * cell}" y="{t + i * cell}" width="{cell}" height="{cell}" fill="{fill}"/>')
-    for i in range(0, E, 4):
-        o.append(f'<text x="{l - 3}" y="{t + i * cell + 9}" text-anchor="end">{i}</text>')
-        o.append(f'<text x="{l + i * cell + 6}" y="{t - 3}" text-anchor="middle">{i}</text>')
+    for i in range(0, E, 2):  # expert ids, hottest first
+        o.append(f'<text x="{l - 3}" y="{t + i * cell + 9}" text-anchor="end">{order[i]}</text>')
+        o.append(f'<text x="{l + i * cell + 6}" y="{t - 3}" text-anchor="middle">{order[i]}</text>')
     for n, v in enumerate((0.25, 0.5, 1, 2, 4)):
         y = t + n * 16
         o.append(f'<rect x="{l + E * cell + 12}" y="{y}" width="12" height="12" fill="{color(v)}" stroke="#999"/>')
         o.append(f'<text x="{l + E * cell + 30}" y="{y + 10}">lift {v:g}</text>')
+    y = t + 5 * 16
+    o.append(f'<rect x="{l + E * cell + 12}" y="{y}" width="12" height="12" fill="#ddd" stroke="#999"/>')
+    o.append(f'<text x="{l + E * cell + 30}" y="{y + 10}">expected &lt; 5</text>')
+    o.append(f'<text x="{l}" y="{H - 4}">experts in descending load order (ids on the axes)</text>')
     o.append('</svg>')
     with open(path, 'w') as f:
         f.write('\n'.join(o) + '\n')
