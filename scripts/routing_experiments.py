@@ -193,15 +193,25 @@ def lift_matrix(C, exp_):
 
 
 def window_locality(bl, E, q):
-    """Mean over windows of the share of the window's own top-q experts, vs the global
-    top-q share of the same windows' tokens, and mean distinct experts per window."""
-    own, glob_ids = [], []
-    for _, arr in bl:
-        t = np.bincount(arr.ravel(), minlength=E)
-        own.append(np.sort(t)[::-1][:q].sum() / t.sum())
-        glob_ids.append(arr)
-    allt = np.bincount(np.concatenate(glob_ids).ravel(), minlength=E)
-    return float(np.mean(own)), float(np.sort(allt)[::-1][:q].sum() / allt.sum())
+    """Mean over windows of the share of the window's own top-q experts; the same for
+    pseudo-windows of as many tokens drawn at random from the whole trace (what finite
+    windows give without any locality); and the global top-q share."""
+    def own_top(arrs):
+        out = []
+        for arr in arrs:
+            t = np.bincount(arr.ravel(), minlength=E)
+            out.append(np.sort(t)[::-1][:q].sum() / t.sum())
+        return float(np.mean(out))
+    arrs = [arr for _, arr in bl]
+    allids = np.concatenate(arrs)
+    rng = np.random.default_rng(1)
+    perm = allids[rng.permutation(len(allids))]
+    shuffled, o = [], 0
+    for arr in arrs:
+        shuffled.append(perm[o:o + len(arr)])
+        o += len(arr)
+    allt = np.bincount(allids.ravel(), minlength=E)
+    return own_top(arrs), own_top(shuffled), float(np.sort(allt)[::-1][:q].sum() / allt.sum())
 
 
 def cross_layer_mi(toks):
@@ -236,7 +246,8 @@ def cmd_stats(a):
     res = {'trace': path, 'experts': E, 'top_k': k, 'layers': {}}
     for ly, ids in toks.items():
         st = layer_stats(ids, E)
-        st['window_top25'], st['window_top25_global'] = window_locality(blocks[ly], E, E // 4)
+        st['window_top25'], st['window_top25_shuffled'], st['window_top25_global'] = \
+            window_locality(blocks[ly], E, E // 4)
         res['layers'][ly] = st
     res['cross_layer_nmi'] = cross_layer_mi(toks)
     # the synthetic assumptions, for comparison
@@ -283,18 +294,23 @@ def stats_md(res, comments):
             'the baseline). TV = total-variation distance between the two pair distributions.',
             '',
             '| layer | pairs lift > 2 | pairs lift < 0.5 | max lift | top 10 % pairs | '
-            '(independent) | TV | window top-25 % share | (global) | most frequent pairs (lift) |',
-            '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|']
+            '(independent) | TV | window top-25 % share | (shuffled) | (global) | most frequent pairs (lift) '
+            '| highest-lift pairs (count) |',
+            '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|']
     for ly, s in L.items():
         pairs = ', '.join(f'{e1}+{e2} ({li:.1f})' for e1, e2, _, li in s['top_pairs'][:3])
+        lifts = ', '.join(f'{e1}+{e2} ({li:.1f}, {c})' for e1, e2, c, li in s['top_lift_pairs'][:3])
         out.append(f'| {ly} | {100 * s["pairs_lift_gt2"]:.1f} % | {100 * s["pairs_lift_lt05"]:.1f} % | '
                    f'{s["max_lift"]:.1f} | {100 * s["pair_top10_share"]:.1f} % | '
                    f'{100 * s["pair_top10_share_indep"]:.1f} % | {s["pair_tv"]:.3f} | '
-                   f'{100 * s["window_top25"]:.1f} % | {100 * s["window_top25_global"]:.1f} % | {pairs} |')
+                   f'{100 * s["window_top25"]:.1f} % | {100 * s["window_top25_shuffled"]:.1f} % | '
+                   f'{100 * s["window_top25_global"]:.1f} % | {pairs} | {lifts} |')
     out += ['', '"window top-25 %": mean over windows of the share of a window\'s tokens that '
-            'go to that window\'s own 8 most used experts, beside the same for the global top '
-            'quarter: the gap is sequence (topic) locality, which block sampling keeps and '
-            'pool sampling removes.', '',
+            'go to that window\'s own top quarter of experts; "shuffled": the same for windows of '
+            'as many tokens drawn at random from the whole trace (what finite windows give '
+            'without locality); "global": the whole trace\'s top quarter. Window minus '
+            'shuffled is sequence (topic) locality, which block sampling keeps and pool '
+            'sampling removes.', '',
             'Cross-layer dependence (normalized mutual information of a token\'s experts in '
             'consecutive MoE layers; 0 = independent): '
             + ', '.join(f'{a}->{b}: {v:.3f}' for a, b, v in res['cross_layer_nmi']), '']
