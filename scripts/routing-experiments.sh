@@ -15,7 +15,7 @@
 # Usage: scripts/routing-experiments.sh JANUS_BIN MODEL TEXT OUTDIR
 # Env (defaults): CTX=512 CHUNKS=170 TRAIN_FRAC=0.5 TEST_TEXT= STAT_BATCH=16 STAT_STEPS=2000
 #   CONFIGS="2:20 4:10 8:5 16:3" BATCHES=1,8,32,128,512 SAMPLES=400 PLAN_MODEL=janus-moe-kjv
-#   PLAN_HW=h100 THREADS=1
+#   PLAN_HW=h100 THREADS=1   (PLAN_MODEL= skips step 5)
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 [ $# -eq 4 ] || { sed -n '2,20p' "$0"; exit 2; }
@@ -25,7 +25,7 @@ PY="/usr/bin/python3 $HERE/routing_experiments.py"
 CTX=${CTX:-512} CHUNKS=${CHUNKS:-170} TRAIN_FRAC=${TRAIN_FRAC:-0.5} TEST_TEXT=${TEST_TEXT:-}
 STAT_BATCH=${STAT_BATCH:-16} STAT_STEPS=${STAT_STEPS:-2000}
 CONFIGS=${CONFIGS:-"2:20 4:10 8:5 16:3"} BATCHES=${BATCHES:-1,8,32,128,512}
-SAMPLES=${SAMPLES:-400} PLAN_MODEL=${PLAN_MODEL:-janus-moe-kjv} PLAN_HW=${PLAN_HW:-h100}
+SAMPLES=${SAMPLES:-400} PLAN_MODEL=${PLAN_MODEL-janus-moe-kjv} PLAN_HW=${PLAN_HW:-h100}
 THREADS=${THREADS:-1}
 mkdir -p "$OUT/raw"
 R=$OUT/raw
@@ -33,7 +33,7 @@ t0=$(date +%s)
 log() { echo "[$(($(date +%s) - t0)) s] $*" >&2; }
 
 E=$("$J" info -m "$MODEL" | awk '$1 ~ /\.expert_count$/ {print $2; exit}')
-[ -n "$E" ] && [ "$E" -gt 0 ] || { echo "routing-experiments: $MODEL has no experts" >&2; exit 1; }
+if [ -z "$E" ] || [ "$E" -le 0 ]; then echo "routing-experiments: $MODEL has no experts" >&2; exit 1; fi
 
 log "trace ($TEXT, ctx $CTX, at most $CHUNKS windows)"
 "$J" trace -m "$MODEL" -f "$TEXT" -o "$R/trace.txt" --ctx "$CTX" --chunks "$CHUNKS" \
@@ -77,7 +77,9 @@ PLAN="--model $PLAN_MODEL --hw $PLAN_HW --slo-ms 50 --no-cache --json"
 SW="--model $PLAN_MODEL --hw $PLAN_HW --what amax --no-cache"
 : > "$R/plan.log"
 # shellcheck disable=SC2086
-if "$J" plan $PLAN --rate 1000 > "$R/plan-synthetic-r1000.json" 2>> "$R/plan.log"; then
+if [ -z "$PLAN_MODEL" ]; then
+  log "PLAN_MODEL is empty: no planner comparison"
+elif "$J" plan $PLAN --rate 1000 > "$R/plan-synthetic-r1000.json" 2>> "$R/plan.log"; then
   for rate in 1000 1000000; do
     "$J" plan $PLAN --rate $rate > "$R/plan-synthetic-r$rate.json" 2>> "$R/plan.log" || true
     "$J" plan $PLAN --rate $rate --stats "$R/stats.json" > "$R/plan-measured-r$rate.json" \
@@ -111,5 +113,11 @@ log "report"
   echo "## Plan (janus plan --json, janus sweep --what amax): synthetic vs measured statistics"
   echo
   cat "$OUT/plan.md"
+  echo
+  echo "## Plots"
+  echo
+  for f in "$OUT"/load.svg "$OUT"/coact-layer*.svg "$OUT"/amax-n*-pool.svg "$OUT"/amax-n*-block.svg; do
+    [ -f "$f" ] && echo "![$(basename "$f" .svg)]($(basename "$f"))"
+  done
 } > "$OUT/README.md" 2> "$R/report.log"
 log "done: $OUT/README.md"
