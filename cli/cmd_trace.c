@@ -13,8 +13,16 @@
 #include "place/trace.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 #define CMD "trace"
+
+// After a failure: removes the partial trace, but only a regular file (never a device or
+// FIFO such as /dev/stdout given as the output).
+static void remove_partial(const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) remove(path);
+}
 
 // Routing observer -> trace writer. Blocks are numbered by window, not by the session's
 // engine step (one window is one step, but the step counter does not restart per window).
@@ -120,6 +128,7 @@ int cmd_trace(int argc, char **argv) {
     janus_session_set_routing_fn(tw.session, NULL, NULL);
     if (trace_writer_close(&rec.w) != JANUS_OK) {
         cli_error(CMD, "write to %s failed", out_path);
+        remove_partial(out_path);
         goto out;
     }
     fprintf(stderr,
@@ -131,7 +140,7 @@ int cmd_trace(int argc, char **argv) {
 out:
     if (rec.w.f) { // failed after the output was created: leave no partial trace behind
         (void)!trace_writer_close(&rec.w);
-        remove(out_path);
+        remove_partial(out_path);
     }
     text_windows_close(&tw);
     return ret;
