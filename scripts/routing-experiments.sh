@@ -16,6 +16,7 @@
 # Env (defaults): CTX=512 CHUNKS=170 TRAIN_FRAC=0.5 TEST_TEXT= STAT_BATCH=16 STAT_STEPS=2000
 #   CONFIGS="2:20 4:10 8:5 16:3" BATCHES=1,8,32,128,512 SAMPLES=400 PLAN_MODEL=janus-moe-kjv
 #   PLAN_HW=h100 THREADS=1   (PLAN_MODEL= skips step 5)
+#   PLOT_NOTE="text": a label printed on every plot (default: the model's file name)
 # SPDX-License-Identifier: MIT
 set -euo pipefail
 [ $# -eq 4 ] || { sed -n '2,20p' "$0"; exit 2; }
@@ -27,6 +28,7 @@ STAT_BATCH=${STAT_BATCH:-16} STAT_STEPS=${STAT_STEPS:-2000}
 CONFIGS=${CONFIGS:-"2:20 4:10 8:5 16:3"} BATCHES=${BATCHES:-1,8,32,128,512}
 SAMPLES=${SAMPLES:-400} PLAN_MODEL=${PLAN_MODEL-janus-moe-kjv} PLAN_HW=${PLAN_HW:-h100}
 THREADS=${THREADS:-1}
+export PLOT_NOTE=${PLOT_NOTE:-$(basename "$MODEL")}
 mkdir -p "$OUT/raw"
 R=$OUT/raw
 t0=$(date +%s)

@@ -319,6 +319,9 @@ def stats_md(res, comments):
 
 # ---- SVG -----------------------------------------------------------------------------
 
+# A label on every plot (model / checkpoint), from the environment: PLOT_NOTE.
+NOTE = os.environ.get('PLOT_NOTE', '').replace('&', '&amp;').replace('<', '&lt;')
+
 COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2',
           '#7f7f7f']
 
@@ -346,6 +349,7 @@ def svg_lines(path, title, xlabel, ylabel, series, logx=False, logy=False, xtick
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
          f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>',
+         f'<text x="{W - 6}" y="{H - 4}" text-anchor="end" font-size="9" fill="#666">{NOTE}</text>',
          f'<line x1="{l}" y1="{H - b}" x2="{W - r}" y2="{H - b}" stroke="black"/>',
          f'<line x1="{l}" y1="{t}" x2="{l}" y2="{H - b}" stroke="black"/>',
          f'<text x="{(l + W - r) / 2}" y="{H - 12}" text-anchor="middle">{xlabel}</text>',
@@ -392,10 +396,11 @@ def svg_heat(LM, title, path):
     E = len(M)
     cell = 12
     l, t = 30, 40
-    W, H = l + E * cell + 130, t + E * cell + 24
+    W, H = l + E * cell + 130, t + E * cell + 36
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="10">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
-         f'<text x="{W / 2}" y="16" text-anchor="middle" font-size="12">{title}</text>']
+         f'<text x="{W / 2}" y="16" text-anchor="middle" font-size="12">{title}</text>',
+         f'<text x="{W - 6}" y="{H - 4}" text-anchor="end" font-size="9" fill="#666">{NOTE}</text>']
 
     def color(v):  # log2 lift: blue < 1 < red, saturating at 4x
         z = max(-2.0, min(2.0, math.log2(v) if v > 0 else -2.0)) / 2
@@ -416,7 +421,7 @@ def svg_heat(LM, title, path):
     y = t + 5 * 16
     o.append(f'<rect x="{l + E * cell + 12}" y="{y}" width="12" height="12" fill="#ddd" stroke="#999"/>')
     o.append(f'<text x="{l + E * cell + 30}" y="{y + 10}">expected &lt; 5</text>')
-    o.append(f'<text x="{l}" y="{H - 4}">experts in descending load order (ids on the axes)</text>')
+    o.append(f'<text x="{l}" y="{H - 16}">experts in descending load order (ids on the axes)</text>')
     o.append('</svg>')
     with open(path, 'w') as f:
         f.write('\n'.join(o) + '\n')
