@@ -1,15 +1,15 @@
 // janus perplexity -m MODEL -f TEXT [--ctx N] [--json]: llama-perplexity's method (issue 14
-// item 2). The text is tokenized whole (BOS added as the model says); it is cut into
-// floor(tokens / N) non-overlapping windows of N tokens; each window is evaluated from an
-// empty sequence with its first token replaced by BOS, and only its second half is scored:
-// the logits at positions N/2 .. N-2 predict the tokens that follow them. ppl = exp(mean
-// negative log-likelihood), computed in double precision.
+// item 2; the windows are text_windows.h, shared with janus trace). The text is tokenized
+// whole (BOS added as the model says); it is cut into floor(tokens / N) non-overlapping windows of
+// N tokens; each window is evaluated from an empty sequence with its first token replaced by BOS,
+// and only its second half is scored: the logits at positions N/2 .. N-2 predict the tokens that
+// follow them. ppl = exp(mean negative log-likelihood), computed in double precision.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
 #include "load_opts.h"
 #include "opts.h"
+#include "text_windows.h"
 
-#include "base/file.h"
 #include "base/mem.h"
 #include "janus.h"
 
@@ -64,80 +64,35 @@ int cmd_perplexity(int argc, char **argv) {
     if (!model_path) return cli_error(CMD, "missing -m MODEL");
     if (!text_path) return cli_error(CMD, "missing -f TEXT");
     if (n_ctx % 2) return cli_error(CMD, "--ctx %lld must be even", (long long)n_ctx);
-    struct fmap_opts io;
-    if (load_opts_finish(&lo, CMD, &io)) return 1;
-    char err[JANUS_ERR_LEN];
-    char *text = NULL;
-    size_t len = 0;
-    if (file_read_all(text_path, JANUS_MAX_TEXT, &text, &len, err, sizeof err) != JANUS_OK)
-        return cli_error(CMD, "%s", err);
-    const struct janus_model_params mp = {.mmap = io.mode, .mlock = io.lock, .progress = 0};
-    janus_model_t *m = NULL;
-    janus_session_t *s = NULL;
-    int32_t *tok = NULL;
+    struct text_windows_params tp = {.model_path = model_path,
+                                     .text_path = text_path,
+                                     .n_ctx = n_ctx,
+                                     .max_windows = max_chunks,
+                                     .n_threads = (int32_t)n_threads,
+                                     .kv_type = kv_type,
+                                     .matmul = matmul,
+                                     .all_logits = 1};
+    if (load_opts_finish(&lo, CMD, &tp.io)) return 1;
+    struct text_windows tw;
     float *lg = NULL;
     int ret = 1;
-    struct janus_model_info info;
-    if (janus_model_open(model_path, &mp, &m, err, sizeof err) != JANUS_OK) {
-        cli_error(CMD, "%s", err);
-        goto out;
-    }
-    if (janus_model_info(m, &info) != JANUS_OK) goto out;
-    if (n_ctx > info.n_ctx_train) {
-        cli_error(CMD, "--ctx %lld exceeds the model's context length %lld", (long long)n_ctx,
-                  (long long)info.n_ctx_train);
-        goto out;
-    }
-    const int32_t cap = (int32_t)(len + 3);
-    tok = mem_alloc(MEM_TAG_MISC, (size_t)cap * sizeof *tok);
-    if (!tok) {
+    if (text_windows_open(&tw, CMD, &tp)) goto out;
+    const int64_t V = tw.info.n_vocab, n_chunk = tw.n_win;
+    lg = mem_alloc(MEM_TAG_MISC, (size_t)n_ctx * (size_t)V * sizeof(float));
+    if (!lg) {
         cli_error(CMD, "out of memory");
         goto out;
     }
-    const int32_t n_tok = janus_tokenize(m, text, len, 1, 0, tok, cap);
-    if (n_tok < 0) {
-        cli_error(CMD, "%s: cannot tokenize (%s)", text_path, janus_strerror(n_tok));
-        goto out;
-    }
-    int64_t n_chunk = n_tok / n_ctx;
-    if (max_chunks > 0 && max_chunks < n_chunk) n_chunk = max_chunks;
-    if (n_chunk < 1) {
-        cli_error(CMD, "%s: %d tokens, fewer than one window of %lld (use a smaller --ctx)",
-                  text_path, n_tok, (long long)n_ctx);
-        goto out;
-    }
-    const struct janus_session_params sp = {.n_seq = 1,
-                                            .n_ctx = (int32_t)n_ctx,
-                                            .n_batch = (int32_t)n_ctx,
-                                            .n_threads = (int32_t)n_threads,
-                                            .kv_type = kv_type,
-                                            .matmul = matmul,
-                                            .all_logits = 1};
-    int rc = janus_session_create(m, &sp, &s);
-    const int64_t V = info.n_vocab;
-    lg = rc ? NULL : mem_alloc(MEM_TAG_MISC, (size_t)n_ctx * (size_t)V * sizeof(float));
-    if (rc || !lg) {
-        cli_error(CMD, "cannot create a session: %s", janus_strerror(rc ? rc : JANUS_ENOMEM));
-        goto out;
-    }
-    // Windows start with BOS when the tokenizer adds one (as llama-perplexity does).
-    int32_t probe[4];
-    const int add_bos = info.token_bos >= 0 && janus_tokenize(m, "", 0, 1, 0, probe, 4) >= 1 &&
-                        probe[0] == info.token_bos;
     const int64_t first = n_ctx / 2;
     double sum = 0.0;
     int64_t count = 0;
     for (int64_t c = 0; c < n_chunk; c++) {
-        int32_t *w = tok + c * n_ctx;
-        const int32_t saved = w[0];
-        if (add_bos) w[0] = info.token_bos;
-        rc = janus_seq_reset(s, 0);
-        if (rc == JANUS_OK) rc = janus_session_decode_all(s, 0, w, (int32_t)n_ctx, lg);
-        w[0] = saved;
+        int rc = text_windows_eval(&tw, c, lg);
         if (rc != JANUS_OK) {
             cli_error(CMD, "window %lld: %s", (long long)c, janus_strerror(rc));
             goto out;
         }
+        const int32_t *w = tw.win; // tokens i + 1 >= 1 are the text's (only w[0] may be BOS)
         for (int64_t i = first; i < n_ctx - 1; i++)
             sum += nll(lg + (size_t)i * (size_t)V, V, w[i + 1]);
         count += n_ctx - 1 - first;
@@ -151,16 +106,13 @@ int cmd_perplexity(int argc, char **argv) {
     if (json)
         printf("{\"ppl\": %.6f, \"nll\": %.8f, \"tokens\": %lld, \"text_tokens\": %d, \"ctx\": "
                "%lld, \"chunks\": %lld, \"n_vocab\": %lld}\n",
-               exp(mean), mean, (long long)count, n_tok, (long long)n_ctx, (long long)n_chunk,
+               exp(mean), mean, (long long)count, tw.n_tok, (long long)n_ctx, (long long)n_chunk,
                (long long)V);
     else
         printf("ppl = %.4f\n", exp(mean));
     ret = 0;
 out:
-    janus_session_destroy(&s);
-    janus_model_close(&m);
+    text_windows_close(&tw);
     mem_free(lg);
-    mem_free(tok);
-    mem_free(text);
     return ret;
 }

@@ -17,6 +17,7 @@ static const struct {
     {"generate", cmd_generate, "generate text from a model (monolithic engine)"},
     {"logits", cmd_logits, "print last-position logits for token ids (golden interface)"},
     {"perplexity", cmd_perplexity, "perplexity of a text, llama-perplexity's method"},
+    {"trace", cmd_trace, "record a model's routing on a text as a routing trace"},
     {"tokenize", cmd_tokenize, "tokenize text with a model's (or vocab-only) GGUF"},
     {"info", cmd_info, "describe a GGUF model: architecture, shapes, experts, types"},
     {"gen-model", cmd_gen_model, "write a GGUF MoE model (random or exported weights)"},

@@ -36,7 +36,7 @@ void plan_opts_default(struct plan_opts *po) {
     const struct cli_opt t[] = {
         CLI_OPT_STR("model", 0, &po->model, "M",
                     "deepseek-v2 deepseek-v3 qwen3-235b-a22b qwen3-30b-a3b mixtral-8x7b\n"
-                    "scaled-ds-1 scaled-ds-2 (data/models/M.json)"),
+                    "scaled-ds-1 scaled-ds-2 janus-moe-kjv (data/models/M.json)"),
         CLI_OPT_STR("model-file", 0, &po->model_file, "F",
                     "a model shape JSON file instead of --model"),
         CLI_OPT_STR("hw", 0, &po->hw, "H", "h100 h200 a100 b200 cpu-local (data/hw/H.json)"),

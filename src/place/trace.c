@@ -287,6 +287,13 @@ int trace_writer_append_block(struct trace_writer *w, int64_t step, int32_t laye
     return w->status;
 }
 
+int trace_writer_comment(struct trace_writer *w, const char *text) {
+    if (w->status) return w->status;
+    if (!w->f || strchr(text, '\n')) return JANUS_EINVAL;
+    if (fprintf(w->f, "# %s\n", text) < 0) w->status = JANUS_EIO;
+    return w->status;
+}
+
 int trace_writer_close(struct trace_writer *w) {
     int rc = w->status;
     if (w->f && fclose(w->f) != 0 && !rc) rc = JANUS_EIO;

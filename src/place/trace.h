@@ -71,6 +71,9 @@ JANUS_WUR int trace_writer_open(struct trace_writer *w, const char *path);
 // from the first block, or a negative id); JANUS_EIO (sticky: later calls fail too).
 JANUS_WUR int trace_writer_append_block(struct trace_writer *w, int64_t step, int32_t layer,
                                         const int32_t *ids, int64_t n_tok, int32_t top_k);
+// Appends "# text" as one comment line (text must not contain a newline: JANUS_EINVAL).
+// JANUS_OK or JANUS_EIO (sticky, as above).
+JANUS_WUR int trace_writer_comment(struct trace_writer *w, const char *text);
 // Flushes and closes; returns the first error of the writer's life (JANUS_OK, JANUS_EIO).
 // Safe on a zeroed or already closed writer.
 JANUS_WUR int trace_writer_close(struct trace_writer *w);

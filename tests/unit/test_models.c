@@ -23,10 +23,14 @@ TEST(models_load_and_published_totals) {
         const char *id;
         double total_b, lo_moe, hi_moe; // total parameters (billions), MoE share range
     } want[] = {
-        {"deepseek-v2", 236, 0.89, 0.97},     {"deepseek-v3", 671, 0.89, 0.98},
-        {"qwen3-235b-a22b", 235, 0.89, 0.97}, {"qwen3-30b-a3b", 30.5, 0.80, 0.97},
-        {"mixtral-8x7b", 46.7, 0.80, 0.97},   {"scaled-ds-1", 0, 0.5, 1},
+        {"deepseek-v2", 236, 0.89, 0.97},
+        {"deepseek-v3", 671, 0.89, 0.98},
+        {"qwen3-235b-a22b", 235, 0.89, 0.97},
+        {"qwen3-30b-a3b", 30.5, 0.80, 0.97},
+        {"mixtral-8x7b", 46.7, 0.80, 0.97},
+        {"scaled-ds-1", 0, 0.5, 1},
         {"scaled-ds-2", 0, 0.5, 1},
+        {"janus-moe-kjv", 0.01456, 0.75, 0.87}, // train.py prints "params 14.56 M"
     };
     char err[512];
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

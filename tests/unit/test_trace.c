@@ -75,6 +75,8 @@ TEST(save_load_round_trip_and_writer) {
     // The streaming writer produces a trace that loads to the same blocks.
     struct trace_writer w;
     ASSERT_OK(trace_writer_open(&w, path2));
+    ASSERT_OK(trace_writer_comment(&w, "a comment line"));
+    ASSERT_EQ(trace_writer_comment(&w, "two\nlines"), JANUS_EINVAL);
     for (int64_t i = 0; i < t.n_blocks; i++)
         ASSERT_OK(trace_writer_append_block(&w, t.blocks[i].step, t.blocks[i].layer,
                                             trace_block_ids(&t, i), t.blocks[i].n_tok, t.top_k));
