@@ -163,6 +163,8 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
     cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
+    struct fdwatch lifeline = {0}; // rank 0 ends the job if the front goes and it is stuck
+    cp.lifeline = &lifeline;
     rc = ctl_run(e, &cp, err, sizeof err);
     if (rc == JANUS_OK && o.stats_out) {
         static struct worker_stats r; // large (arrays sized by base/limits.h)
@@ -178,6 +180,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     }
     exec_destroy(&e); // ends every worker loop (or aborts the job after a failure)
     comm_finalize();
+    fdwatch_stop(&lifeline);
     if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
     return 0;
 }

@@ -349,6 +349,7 @@ static int connect_any(const struct wake_info *in, int me, int same_host, char *
 // ---- the channel
 
 static void drop_all(struct wake *wk) {
+    fdwatch_stop(&wk->watch); // (before its socket is closed)
     for (int r = 0; wk->peer && r < wk->n; r++)
         close_fd(&wk->peer[r]);
     mem_free(wk->peer);
@@ -427,6 +428,20 @@ int wake_open(struct wake *wk, MPI_Comm comm) {
     if (rc == JANUS_OK) rc = brc;
     if (rc == JANUS_OK && outcome[0]) {
         wk->live = 1;
+        // Keepalive: idle 5 s, then a probe every 2 s, 5 unanswered: broken.
+        for (int r = 1; wk->me == 0 && r < wk->n; r++)
+            fdwatch_keepalive(wk->peer[r], 5, 2, (WAKE_KEEPALIVE_S - 5) / 2);
+        if (wk->me != 0) {
+            fdwatch_keepalive(wk->fd, 5, 2, (WAKE_KEEPALIVE_S - 5) / 2);
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "rank %d: lost the controller (rank 0): its wake-up channel closed or broke "
+                     "while this rank was in a step; ending",
+                     comm_world_rank());
+            if (fdwatch_start(&wk->watch, wk->fd, WAKE_GONE_GRACE_MS, 4, msg) != JANUS_OK)
+                LOG_WARN("rank %d: no lifeline thread: this rank may outlive a lost rank 0",
+                         comm_world_rank());
+        }
         LOG_DEBUG("wake-up channel up (%d ranks)", wk->n);
     } else if (rc == JANUS_OK && wk->me == 0) {
         const char *reason = fail_rank > 0 && !v[fail_rank].ok ? v[fail_rank].why : "timed out";

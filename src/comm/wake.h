@@ -11,6 +11,7 @@
 #define JANUS_COMM_WAKE_H
 
 #include "base/base.h"
+#include "base/fdwatch.h"
 
 #include <mpi.h>
 
@@ -25,12 +26,22 @@ enum wake_event {
 };
 
 struct wake {
-    int live;   // the channel is up on this rank (the same on every rank after wake_open)
-    int me, n;  // rank in the communicator and its size
-    int fd;     // rank != 0: the socket to rank 0 (valid while live)
-    int *peer;  // rank 0: (n) the socket of each rank, -1 for rank 0 and for lost peers
-    int n_sent; // rank 0: wake-ups sent (wake_signal calls that reached a peer)
+    int live;             // the channel is up on this rank (the same on every rank after wake_open)
+    int me, n;            // rank in the communicator and its size
+    int fd;               // rank != 0: the socket to rank 0 (valid while live)
+    int *peer;            // rank 0: (n) the socket of each rank, -1 for rank 0 and for lost peers
+    int n_sent;           // rank 0: wake-ups sent (wake_signal calls that reached a peer)
+    struct fdwatch watch; // rank != 0: the lifeline on fd (below)
 };
+
+// Lifeline (issue 16 item 1): every socket of the channel has TCP keepalive (a dead link or
+// host breaks it after about WAKE_KEEPALIVE_S seconds), and each rank != 0 watches its
+// socket in a thread (base/fdwatch.h): when rank 0 closes it or it breaks while this rank's
+// main thread does not come back to wake_wait or wake_close within WAKE_GONE_GRACE_MS (it
+// sits in an MPI call of a step that will never end), the rank ends itself with _exit(4).
+// So a rank on another host does not outlive its job even when nothing can signal it.
+#define WAKE_KEEPALIVE_S   15
+#define WAKE_GONE_GRACE_MS 2000
 
 // Collective on comm. Sets up the channel; *wk need not be initialised. A channel that cannot
 // be set up is no error: wk->live is 0 on every rank and rank 0 logs the reason once

@@ -29,6 +29,7 @@ struct ctl {
     struct batch_result *results; // (n_attn)
     int failed;                   // the front is gone
     int n_finished;               // FINISH messages since the last STATS
+    uint64_t rows_total;          // Σ batch rows over the steps run (STATS: the watchdog)
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -106,6 +107,7 @@ static void send_stats(struct ctl *c) {
         s->scheme_msgs[k] = es.scheme_msgs[k];
         s->scheme_bytes[k] = es.scheme_bytes[k];
     }
+    s->rows_total = c->rows_total;
     (void)send_msg(c, &m);
 }
 
@@ -174,6 +176,11 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                          p->socket_path);
         goto out;
     }
+    if (p->lifeline &&
+        fdwatch_start(p->lifeline, c.conn.fd, CTL_FRONT_GONE_GRACE_MS, 4,
+                      "controller: lost the front (janus serve or janus run) and the deployment "
+                      "does not end by itself; ending the job") != JANUS_OK)
+        LOG_WARN("controller: no lifeline thread: a stuck job may outlive a lost front");
     struct frontlink_msg m;
     memset(&m, 0, sizeof m);
     m.type = FRONTLINK_READY;
@@ -237,6 +244,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                 rc = status_errf(err, err_len, JANUS_ECOMM, "%s", text);
                 break;
             }
+            for (int32_t i = 0; i < info->n_attn; i++)
+                c.rows_total += (uint64_t)c.batches[i].n;
             r = batcher_commit(&c.b, c.results, c.batches, clock_now_ns());
             JANUS_ASSERT(r == JANUS_OK); // the executor returned one token per sample
             flush_events(&c);
