@@ -276,7 +276,10 @@ double front_watchdog_limit(const struct front *s, double *median_step_s) {
     if (s->p.watchdog_s <= 0) return 0;
     double floor_s = s->p.watchdog_s;
     double k = s->p.watchdog_factor > 0 ? s->p.watchdog_factor : FRONT_WATCHDOG_FACTOR;
-    if (s->wd_n < FRONT_WATCHDOG_SAMPLES) return FRONT_WATCHDOG_WARMUP * floor_s;
+    // A fresh server, or a job that has not delivered a token yet (a relaunched job's first
+    // steps run cold: page faults, caches, a replay's prefills): the warm-up limit.
+    if (s->wd_n < FRONT_WATCHDOG_SAMPLES || s->wd_job_tokens == 0)
+        return FRONT_WATCHDOG_WARMUP * floor_s;
     double step = median(s->wd_step_s, s->wd_n);
     if (median_step_s) *median_step_s = step;
     // Room for prefill: the prompt rows of requests still waiting for their first token
@@ -406,6 +409,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         }
         r->tokens[r->n_tokens++] = m->u.token.token;
         s->progress_ns = now;
+        s->wd_job_tokens++;
         if (r->t_first_ns <= 0) r->t_first_ns = now;
         r->t_last_ns = now;
         req_changed(r);
@@ -551,6 +555,7 @@ static void session(struct front *s, char *why, size_t why_len) {
             s->job_error[0] = 0;
             s->step_seen_ns = s->progress_ns = clock_now_ns();
             s->wd_prev_ns = 0; // the new job's counters start from 0
+            s->wd_job_tokens = 0;
             memset(&s->stats, 0, sizeof s->stats);
             // Never submit more than the controller can hold (waiting + every slot), so its
             // admission control never has to refuse: overload is a 429 here, decided before

@@ -91,7 +91,8 @@ struct front_params {
     // median step, watchdog_factor x the median cost of a row x the prefill rows one step
     // may hold), the job counts as failed: killed whole, relaunched and replayed as on
     // death. The median step is that of the gaps between a request's tokens; until
-    // FRONT_WATCHDOG_SAMPLES were seen the limit is FRONT_WATCHDOG_WARMUP x watchdog_s.
+    // FRONT_WATCHDOG_SAMPLES were seen, and until a (relaunched) job delivers its first
+    // token, the limit is FRONT_WATCHDOG_WARMUP x watchdog_s.
     // watchdog_s <= 0: no watchdog.
     double watchdog_s;      // the floor, seconds (janus serve: FRONT_WATCHDOG_FLOOR_S)
     double watchdog_factor; // <= 0: FRONT_WATCHDOG_FACTOR
@@ -143,6 +144,7 @@ struct front {
     int64_t wd_prev_ns;                   // when it arrived (0: none yet from this job)
     uint32_t wd_prev_running;
     int64_t progress_ns;     // last progress: a step counted, a token, READY, work arriving
+    uint64_t wd_job_tokens;  // tokens received from the current job
     uint64_t watchdog_fires; // times the watchdog declared the job stalled
     int wd_hung;             // the session ended by the watchdog (reader thread only)
     double wd_limit_s;       // the limit last computed (for /metrics)
