@@ -14,9 +14,12 @@
 #include "base/fdwatch.h"
 
 #include <mpi.h>
+#include <pthread.h>
 
 // At most this many addresses of rank 0 are offered (loopback included).
 #define WAKE_MAX_ADDRS 8
+// Host names kept by rank 0 (truncated).
+#define WAKE_HOST_LEN 64
 
 // What wake_wait saw.
 enum wake_event {
@@ -32,7 +35,30 @@ struct wake {
     int *peer;            // rank 0: (n) the socket of each rank, -1 for rank 0 and for lost peers
     int n_sent;           // rank 0: wake-ups sent (wake_signal calls that reached a peer)
     struct fdwatch watch; // rank != 0: the lifeline on fd (below)
+    char (*host)[WAKE_HOST_LEN]; // rank 0: (n) each rank's host name ("" if unknown)
+    // rank 0: the watch over its peers (wake_watch_peers)
+    int pw_on;
+    int *pw_fd;     // (n) copies of peer[], -1 once reported
+    void *pw_poll;  // (n) struct pollfd
+    int pw_pipe[2]; // stop signal
+    void (*pw_fn)(void *cookie, const char *why);
+    void *pw_cookie;
+    pthread_t pw_th;
 };
+
+// Called (from the watch thread) once per peer whose connection broke: why names the rank
+// and its host. It must be thread-safe with respect to the caller's main thread.
+typedef void wake_lost_fn(void *cookie, const char *why);
+
+// Not collective; rank 0 only, channel live. Starts a thread that calls fn once for every
+// peer whose connection breaks (a socket error: keepalive gave up on a dead link or host, or
+// a reset; a peer that closes its end normally is not reported). With keepalive at about
+// WAKE_PEER_LOST_S seconds on rank 0's side, a host whose link went down is named within
+// that time, even while rank 0's main thread sits in a step that waits for it.
+// JANUS_OK, JANUS_EINVAL (not rank 0, not live, already on), JANUS_EIO (no thread).
+JANUS_WUR int wake_watch_peers(struct wake *wk, wake_lost_fn *fn, void *cookie);
+// Stops that thread (idempotent); wake_close does it too.
+void wake_unwatch_peers(struct wake *wk);
 
 // Lifeline (issue 16 item 1): every socket of the channel has TCP keepalive (a dead link or
 // host breaks it after about WAKE_KEEPALIVE_S seconds), and each rank != 0 watches its
@@ -42,6 +68,7 @@ struct wake {
 // So a rank on another host does not outlive its job even when nothing can signal it.
 #define WAKE_KEEPALIVE_S   15
 #define WAKE_GONE_GRACE_MS 2000
+#define WAKE_PEER_LOST_S   3 // rank 0's keepalive on each peer (wake_watch_peers)
 
 // Collective on comm. Sets up the channel; *wk need not be initialised. A channel that cannot
 // be set up is no error: wk->live is 0 on every rank and rank 0 logs the reason once

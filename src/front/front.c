@@ -446,6 +446,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         if (m->u.error.id == 0) {
             snprintf(s->job_error, sizeof s->job_error, "%.255s", m->u.error.message);
             snprintf(s->job_message, sizeof s->job_message, "%.255s", m->u.error.message);
+            if (!s->p.quiet) LOG_WARN("front: the deployment reports: %s", s->job_message);
             break;
         }
         struct front_req *r = find_req(s, m->u.error.id);
@@ -553,6 +554,7 @@ static void session(struct front *s, char *why, size_t why_len) {
             s->job = FRONT_JOB_READY;
             s->ever_ready = 1;
             s->job_error[0] = 0;
+            s->job_message[0] = 0;
             s->step_seen_ns = s->progress_ns = clock_now_ns();
             s->wd_prev_ns = 0; // the new job's counters start from 0
             s->wd_job_tokens = 0;
@@ -619,8 +621,16 @@ static void end_job(struct front *s, int graceful, int hung) {
 static void *reader_main(void *arg) {
     struct front *s = arg;
     for (;;) {
-        char why[256] = "";
+        char why[512] = "";
         session(s, why, sizeof why);
+        pthread_mutex_lock(&s->mu);
+        if (s->job_message[0] && !strstr(why, s->job_message)) { // what the job said (a host lost)
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof why - n, "; the deployment reported: %s", s->job_message);
+        }
+        int keep = s->stopping || !s->ever_ready || s->p.max_restarts == 0; // (janus run reads it)
+        if (!keep) s->job_message[0] = 0; // a relaunched job reports afresh
+        pthread_mutex_unlock(&s->mu);
         int graceful = s->stopping; // read before set_dead wakes the clients
         int hung = s->wd_hung;
         s->wd_hung = 0;
@@ -631,9 +641,9 @@ static void *reader_main(void *arg) {
         if (relaunch) begin_recovery_locked(s, why);
         pthread_mutex_unlock(&s->mu);
         if (!relaunch) {
-            char msg[256];
+            char msg[512];
             if (!s->stopping && s->ever_ready && s->p.max_restarts > 0)
-                snprintf(msg, sizeof msg, "%.180s (relaunch budget of %d spent)", why,
+                snprintf(msg, sizeof msg, "%.440s (relaunch budget of %d spent)", why,
                          s->p.max_restarts);
             else
                 snprintf(msg, sizeof msg, "%s", why);

@@ -61,7 +61,7 @@ struct front_req {
     uint32_t finish_reason;
     int32_t n_prompt, n_completion;
     int err_code; // enum frontlink_err, 0 = none
-    char err_msg[256];
+    char err_msg[512];
     int cancel_sent;
     int64_t t_submit_ns, t_first_ns, t_last_ns;
     // Replay (issue 16 item 1): the submission as the client made it (prompt owned here), so
@@ -111,7 +111,7 @@ struct front {
     enum front_job job;
     int ever_ready; // the job has announced READY at least once
     int connected;  // the job has connected at least once
-    char job_error[256];
+    char job_error[512];
     char job_message[256]; // the job's own last ERROR with id 0 ("" if none)
     pid_t job_pid;         // the child while unreaped (reader thread only), else -1
     pid_t job_pgid;        // its process group (fixed after spawn)

@@ -42,7 +42,7 @@ void api_health(struct server *s, struct MHD_Connection *conn, const char *body,
     pthread_mutex_lock(&s->f.mu);
     enum front_job job = s->f.job;
     int64_t age_ms = s->f.step_seen_ns ? (clock_now_ns() - s->f.step_seen_ns) / 1000000 : -1;
-    char why[256];
+    char why[512];
     snprintf(why, sizeof why, "%s", s->f.job_error);
     struct frontlink_ready rd = s->f.ready;
     uint64_t steps = s->f.stats.n_steps;

@@ -178,7 +178,7 @@ static void dispatch(struct server *s, struct MHD_Connection *conn, const char *
         return;
     }
     if (rt->needs_job) {
-        char why[256];
+        char why[512];
         pthread_mutex_lock(&s->f.mu);
         int ready = front_accepting(&s->f); // ready, or relaunching (requests wait: replay)
         snprintf(why, sizeof why, "%s", front_not_ready_reason(&s->f));

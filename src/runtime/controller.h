@@ -32,6 +32,13 @@ struct ctl_params {
     // stalled rank), it ends with _exit(4), which makes mpirun end the other ranks. The
     // caller stops it (fdwatch_stop) once the executor is destroyed, even after an error.
     struct fdwatch *lifeline;
+    // Fault reports from other threads of this process (NULL: none): once connected, ctl_run
+    // calls watch_start(watch_cookie, report, r) and, before it returns, watch_stop; report(r,
+    // why) may then be called from any thread and sends why to the front as the job's ERROR
+    // (id 0): e.g. rank 0 naming a host whose link went down while its step waits for it.
+    int (*watch_start)(void *cookie, void (*report)(void *r, const char *why), void *r);
+    void (*watch_stop)(void *cookie);
+    void *watch_cookie;
 };
 
 #define CTL_FRONT_GONE_GRACE_MS 5000

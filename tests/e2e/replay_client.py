@@ -26,6 +26,9 @@ ap.add_argument("--victim", default="job", help="job: the job's leader; rank:K: 
 ap.add_argument("--min-tokens", type=int, default=3, help="tokens each stream has before the kill")
 ap.add_argument("--signal", default="KILL", choices=["KILL", "STOP"],
                 help="KILL: the victim dies; STOP: it stalls (the step watchdog must act)")
+ap.add_argument("--fault-cmd", default=None,
+                help="the fault is this shell command (run in the background, e.g. a link taken "
+                     "down for a while) instead of a signal")
 a = ap.parse_args()
 
 PROMPTS = ["The expert", "Once upon a time there was", "Hello", "A mixture of experts",
@@ -123,14 +126,20 @@ if a.kill_job:
     with lock:
         before = dict(chunks)
         assert len(res) == 0, "streams ended before the kill: raise --max-tokens or the step delay"
-    pid = victim_pid()
     report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
-    t_kill = time.monotonic()
-    os.kill(pid, signal.SIGSTOP if a.signal == "STOP" else signal.SIGKILL)
-    report["victim_pid"] = pid
-    print("%s %s pid %d with every stream mid-flight (tokens so far: %d..%d)"
-          % ("stopped" if a.signal == "STOP" else "killed", a.victim, pid, min(before.values()),
-             max(before.values())))
+    if a.fault_cmd:
+        t_kill = time.monotonic()
+        fault = subprocess.Popen(["sh", "-c", a.fault_cmd])
+        print("fault '%s' with every stream mid-flight (tokens so far: %d..%d)"
+              % (a.fault_cmd, min(before.values()), max(before.values())))
+    else:
+        pid = victim_pid()
+        t_kill = time.monotonic()
+        os.kill(pid, signal.SIGSTOP if a.signal == "STOP" else signal.SIGKILL)
+        report["victim_pid"] = pid
+        print("%s %s pid %d with every stream mid-flight (tokens so far: %d..%d)"
+              % ("stopped" if a.signal == "STOP" else "killed", a.victim, pid,
+                 min(before.values()), max(before.values())))
     late = None
     for _ in range(1200):  # bounded: 60 s at 50 ms
         st, d = get("/health")
@@ -152,6 +161,8 @@ if a.kill_job:
         report["late"] = res.get(a.n)
 for t in threads:
     t.join()
+if a.kill_job and a.fault_cmd:
+    fault.wait()
 if a.kill_job:
     # The pause: the longest gap between two tokens of a stream after the kill (a job whose
     # leader was killed may go on streaming a while before the front sees it gone).
