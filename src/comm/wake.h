@@ -14,6 +14,7 @@
 #include "base/fdwatch.h"
 
 #include <mpi.h>
+#include <poll.h>
 #include <pthread.h>
 
 // At most this many addresses of rank 0 are offered (loopback included).
@@ -39,7 +40,7 @@ struct wake {
     // rank 0: the watch over its peers (wake_watch_peers)
     int pw_on;
     int *pw_fd;     // (n) copies of peer[], -1 once reported
-    void *pw_poll;  // (n) struct pollfd
+    struct pollfd *pw_poll; // (n) poll set
     int pw_pipe[2]; // stop signal
     void (*pw_fn)(void *cookie, const char *why);
     void *pw_cookie;
