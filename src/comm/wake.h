@@ -39,9 +39,9 @@ struct wake {
     char (*host)[WAKE_HOST_LEN]; // rank 0: (n) each rank's host name ("" if unknown)
     // rank 0: the watch over its peers (wake_watch_peers)
     int pw_on;
-    int *pw_fd;     // (n) copies of peer[], -1 once reported
+    int *pw_fd;             // (n) copies of peer[], -1 once reported
     struct pollfd *pw_poll; // (n) poll set
-    int pw_pipe[2]; // stop signal
+    int pw_pipe[2];         // stop signal
     void (*pw_fn)(void *cookie, const char *why);
     void *pw_cookie;
     pthread_t pw_th;
