@@ -1,11 +1,13 @@
-// The front (front.h, SPEC §2): launches the job as a child process (own process group,
-// launch.h), accepts its connection on a private Unix socket, and runs a reader thread that
-// routes TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the
-// latest STATS. When a job that was ready dies or its link breaks, the front kills its whole
-// process group, relaunches it (bounded by max_restarts, with backoff) and replays every
-// request of the registry on the new job: prompt + tokens so far as the new prompt,
-// max_tokens less what was generated, the same sampling (issue 16 item 1). Without a budget
-// left, every request in flight gets an explicit error and the job state becomes DEAD.
+// The front (front.h, SPEC §2): launches the job as a child process (own session, launch.h),
+// accepts its connection on a private Unix socket, and runs a reader thread that routes
+// TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the latest
+// STATS. When a job that was ready dies, its link breaks or it stalls (the step watchdog: no
+// step and no token for longer than a limit that follows the median step), the front kills
+// all of it (its session: launch_kill_session), relaunches it (bounded by max_restarts, with
+// backoff) and replays every request of the registry on the new job: prompt + tokens so far
+// as the new prompt, max_tokens less what was generated, the same sampling (issue 16 item
+// 1). Without a budget left, every request in flight gets an explicit error and the job
+// state becomes DEAD.
 // SPDX-License-Identifier: MIT
 #include "front/front.h"
 

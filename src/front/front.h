@@ -1,13 +1,12 @@
 // The front (SPEC §2): the process outside the MPI job that launches the deployment
-// (launch.h), supervises it (readiness, death, relaunch and replay: issue 16 item 1) and
-// keeps the registry of requests in flight, talking to the job's controller over a private
-// Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and
-// `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the
-// job state, the latest STATS and the counters; each front_req has its own condition
-// variable. Sending on the link, and replacing it, is serialised by f->send_mu. Lock order:
-// mu, then send_mu. Event-driven clients (the HTTP face) set a per-request notification
-// hook instead of waiting on the condition variable (front_set_notify).
-// SPDX-License-Identifier: MIT
+// (launch.h), supervises it (readiness, death, the step watchdog, relaunch and replay: issue
+// 16 item 1) and keeps the registry of requests in flight, talking to the job's controller
+// over a private Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http)
+// and `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the job
+// state, the latest STATS and the counters; each front_req has its own condition variable. Sending
+// on the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
+// Event-driven clients (the HTTP face) set a per-request notification hook instead of waiting on
+// the condition variable (front_set_notify). SPDX-License-Identifier: MIT
 #ifndef JANUS_FRONT_H
 #define JANUS_FRONT_H
 

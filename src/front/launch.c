@@ -1,5 +1,5 @@
 // The job launcher (launch.h): mpirun command line, Open MPI environment, fork + exec in a
-// process group of its own.
+// session (and process group) of its own, and the /proc sweep that kills a whole session.
 // SPDX-License-Identifier: MIT
 #include "front/launch.h"
 
