@@ -28,7 +28,7 @@ struct ctl {
     struct frontlink_conn conn;
     struct batch *batches;        // (n_attn) each of capacity token_budget
     struct batch_result *results; // (n_attn)
-    int failed;                   // the front is gone
+    _Atomic int failed;           // the front is gone (also set by ctl_report's callers)
     int n_finished;               // FINISH messages since the last STATS
     uint64_t rows_total;          // Σ batch rows over the steps run (STATS: the watchdog)
     pthread_mutex_t send_mu;      // sends (the main thread and ctl_report's callers)
