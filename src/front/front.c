@@ -833,6 +833,9 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
     }
     r->id = ++s->next_id;
     r->sub.id = r->id;
+    // The watchdog's clock starts when work arrives (an idle job's last step may be a
+    // heartbeat ago).
+    if (s->n_live == 0) s->progress_ns = clock_now_ns();
     s->n_held++;
     r->refs = 2;
     r->registered = 1;
