@@ -523,13 +523,21 @@ static void *peers_main(void *arg) {
             int e = 0;
             socklen_t el = sizeof e;
             (void)getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &e, &el);
-            char why[256];
-            snprintf(why, sizeof why,
-                     "rank %d on host %s is unreachable: its wake-up connection broke (%s)", r,
-                     wk->host && wk->host[r][0] ? wk->host[r] : "?",
-                     e ? strerror(e) : "socket error");
-            LOG_ERROR("%s", why);
-            wk->pw_fn(wk->pw_cookie, why);
+            const char *host = wk->host && wk->host[r][0] ? wk->host[r] : "?";
+            // Only a peer that cannot be reached is news: a reset means its process ended,
+            // which mpirun reports itself (with the exit status).
+            if (e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
+                e == ENETDOWN) {
+                char why[256];
+                snprintf(why, sizeof why,
+                         "rank %d on host %s is unreachable: its wake-up connection broke (%s)", r,
+                         host, strerror(e));
+                LOG_ERROR("%s", why);
+                wk->pw_fn(wk->pw_cookie, why);
+            } else {
+                LOG_DEBUG("wake-up connection of rank %d (host %s) broke (%s)", r, host,
+                          e ? strerror(e) : "socket error");
+            }
             close(wk->pw_fd[r]); // reported once
             wk->pw_fd[r] = -1;
         }

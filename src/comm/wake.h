@@ -52,8 +52,9 @@ struct wake {
 typedef void wake_lost_fn(void *cookie, const char *why);
 
 // Not collective; rank 0 only, channel live. Starts a thread that calls fn once for every
-// peer whose connection breaks (a socket error: keepalive gave up on a dead link or host, or
-// a reset; a peer that closes its end normally is not reported). With keepalive at about
+// peer that becomes unreachable (keepalive gave up on a dead link or host: a timeout, or
+// host/network unreachable). A peer whose process ended is not reported (its connection
+// closes, or is reset: mpirun reports the death itself). With keepalive at about
 // WAKE_PEER_LOST_S seconds on rank 0's side, a host whose link went down is named within
 // that time, even while rank 0's main thread sits in a step that waits for it.
 // JANUS_OK, JANUS_EINVAL (not rank 0, not live, already on), JANUS_EIO (no thread).

@@ -1,9 +1,10 @@
 // MPI test of comm/wake (issue 15 item 7): the channel comes up on every rank; a byte rank 0
 // sent before a rank blocks wakes it (it stays in the socket); no byte means a timeout;
 // rank 0's linger ends when the ranks close; rank 0 closing without linger reads as
-// WAKE_CLOSED on every rank; rank 0's watch over its peers names a rank whose connection
-// broke (a reset) with its host, and not one that closed normally; JANUS_WAKE=off keeps it
-// down on every rank; no descriptor leaks.
+// WAKE_CLOSED on every rank; rank 0's watch over its peers reports neither a rank whose
+// connection was reset nor one that closed normally (their processes ended: mpirun's to
+// report; an unreachable host is test_testhosts_link.sh's); JANUS_WAKE=off keeps it down on
+// every rank; no descriptor leaks.
 // nranks: 3
 // SPDX-License-Identifier: MIT
 #include "../test.h"
@@ -96,8 +97,8 @@ TEST(wake_channel) {
     }
     barrier();
 
-    // Rank 0's watch over its peers: rank 1's connection reset (SO_LINGER 0) is reported
-    // once, naming rank 1 and its host; rank 2's normal close is not.
+    // Rank 0's watch over its peers: rank 1's connection reset (SO_LINGER 0) and rank 2's
+    // normal close are not reported (an ended process is not an unreachable host).
     must(wake_open(&wk, MPI_COMM_WORLD), "wake_open 3");
     check_live_everywhere(&wk, 1);
     if (me == 0) must(wake_watch_peers(&wk, on_lost, NULL), "wake_watch_peers");
@@ -110,21 +111,9 @@ TEST(wake_channel) {
     if (me != 0) wake_close(&wk, 0); // rank 1: a reset; rank 2: a normal close
     barrier();
     if (me == 0) {
-        char host[64] = "";
-        gethostname(host, sizeof host - 1);
-        char want[128];
-        snprintf(want, sizeof want, "rank 1 on host %s is unreachable", host);
-        int n = 0;
-        for (int k = 0; k < 1000 && n == 0; k++) { // bounded: 10 s
-            pthread_mutex_lock(&lost_mu);
-            n = n_lost;
-            pthread_mutex_unlock(&lost_mu);
-            if (!n) usleep(10000);
-        }
-        usleep(200000);     // (a report of rank 2 would come as fast)
+        usleep(500000);     // (a report would come within microseconds of the reset)
         wake_close(&wk, 0); // stops the watch
-        CHECK(n_lost == 1, "%d peers reported lost, want 1 (rank 1)", n_lost);
-        CHECK(strstr(lost_why[0], want) != NULL, "report '%s', want '%s'", lost_why[0], want);
+        CHECK(n_lost == 0, "%d peers reported unreachable, want 0: '%s'", n_lost, lost_why[0]);
     }
     barrier();
 
