@@ -97,7 +97,7 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     o->hp.api_key = getenv("JANUS_API_KEY");
     o->grace_s = 30;
     struct http_params *hp = &o->hp;
-    struct cli_opt opts[32 + N_FWD] = {
+    struct cli_opt opts[40 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE",
                     "GGUF model (default: a small generated model, cached in\n"
                     "$XDG_CACHE_HOME/janus or ~/.cache/janus)"),
@@ -154,6 +154,13 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                     "times in all, replaying its requests (default 3; 0: fail them)"),
         CLI_OPT_I32("restart", 0, &hp->max_restarts, 0, 1000000, "N",
                     "deprecated alias of --max-relaunches"),
+        CLI_OPT_F64("watchdog-s", 0, &hp->watchdog_s, 0, 86400, "S",
+                    "step watchdog: with requests in flight and no step completed\n"
+                    "for max(S, F x median step, room for prefill) seconds, the\n"
+                    "deployment counts as failed: relaunched and replayed\n"
+                    "(default 5; 0: off)"),
+        CLI_OPT_F64("watchdog-factor", 0, &hp->watchdog_factor, 1, 1e6, "F",
+                    "the watchdog's multiple of the running median step (default 20)"),
         CLI_OPT_FLAG("mpi", 0, &o->mpi,
                      "the disaggregated deployment: N + M MPI ranks via mpirun\n(the default)"),
         CLI_OPT_FLAG("mono", 0, &o->mono,

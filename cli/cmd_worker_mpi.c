@@ -133,6 +133,13 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
     return load_opts_finish(&o->lo, CMD, &p->io);
 }
 
+// ctl_params.watch_start/stop: rank 0 names the ranks (and hosts) whose wake-up connection
+// breaks, through the front (issue 18 item 4: a link that fails).
+static int watch_peers(void *e, void (*report)(void *r, const char *why), void *r) {
+    return worker_mpi_watch_peers(e, report, r);
+}
+static void unwatch_peers(void *e) { worker_mpi_unwatch_peers(e); }
+
 int cmd_worker_mpi(int argc, char **argv) {
     struct mpi_opts o;
     if (cli_wants_help(argc, argv)) {
@@ -163,6 +170,11 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
     cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
+    struct fdwatch lifeline = {0}; // rank 0 ends the job if the front goes and it is stuck
+    cp.lifeline = &lifeline;
+    cp.watch_start = watch_peers;
+    cp.watch_stop = unwatch_peers;
+    cp.watch_cookie = e;
     rc = ctl_run(e, &cp, err, sizeof err);
     if (rc == JANUS_OK && o.stats_out) {
         static struct worker_stats r; // large (arrays sized by base/limits.h)
@@ -178,6 +190,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     }
     exec_destroy(&e); // ends every worker loop (or aborts the job after a failure)
     comm_finalize();
+    fdwatch_stop(&lifeline);
     if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
     return 0;
 }

@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -59,6 +60,7 @@ struct wake_info {
 struct wake_verdict {
     int32_t ok;
     char why[WAKE_WHY_LEN];
+    char host[WAKE_HOST_LEN]; // its host name (rank 0 names a lost peer's host with it)
 };
 
 static void close_fd(int *fd) {
@@ -349,6 +351,10 @@ static int connect_any(const struct wake_info *in, int me, int same_host, char *
 // ---- the channel
 
 static void drop_all(struct wake *wk) {
+    fdwatch_stop(&wk->watch); // (before its socket is closed)
+    wake_unwatch_peers(wk);
+    mem_free(wk->host);
+    wk->host = NULL;
     for (int r = 0; wk->peer && r < wk->n; r++)
         close_fd(&wk->peer[r]);
     mem_free(wk->peer);
@@ -402,6 +408,7 @@ int wake_open(struct wake *wk, MPI_Comm comm) {
     if (wk->me != 0) {
         struct wake_verdict mine;
         memset(&mine, 0, sizeof mine);
+        if (gethostname(mine.host, sizeof mine.host - 1) != 0) snprintf(mine.host, 8, "?");
         wk->fd = connect_any(&in, wk->me, same_host, mine.why, sizeof mine.why);
         mine.ok = wk->fd >= 0;
         rc = JANUS_MPI_CALL(MPI_Send(&mine, (int)sizeof mine, MPI_BYTE, 0, WAKE_TAG, c));
@@ -420,6 +427,12 @@ int wake_open(struct wake *wk, MPI_Comm comm) {
         for (int r = 1; r < wk->n && fail_rank < 0; r++)
             if (!v[r].ok || wk->peer[r] < 0) fail_rank = r;
         ok = ok && fail_rank < 0;
+        wk->host = mem_calloc(MEM_TAG_COMM, (size_t)wk->n, sizeof *wk->host);
+        for (int r = 0; wk->host && r < wk->n; r++) {
+            memcpy(wk->host[r], v[r].host, WAKE_HOST_LEN);
+            wk->host[r][WAKE_HOST_LEN - 1] = 0;
+        }
+        if (wk->host && gethostname(wk->host[0], WAKE_HOST_LEN - 1) != 0) wk->host[0][0] = 0;
     }
     close_fd(&lfd);
     int outcome[2] = {ok, fail_rank};
@@ -427,6 +440,22 @@ int wake_open(struct wake *wk, MPI_Comm comm) {
     if (rc == JANUS_OK) rc = brc;
     if (rc == JANUS_OK && outcome[0]) {
         wk->live = 1;
+        // Keepalive on rank 0's side: idle 1 s, then a probe every second, 2 unanswered:
+        // broken (a lost peer is named before the front's step watchdog fires); on the other
+        // ranks' side (which ends them): idle 5 s, then every 2 s, 5 unanswered.
+        for (int r = 1; wk->me == 0 && r < wk->n; r++)
+            fdwatch_keepalive(wk->peer[r], 1, 1, WAKE_PEER_LOST_S - 1);
+        if (wk->me != 0) {
+            fdwatch_keepalive(wk->fd, 5, 2, (WAKE_KEEPALIVE_S - 5) / 2);
+            char msg[160];
+            snprintf(msg, sizeof msg,
+                     "rank %d: lost the controller (rank 0): its wake-up channel closed or broke "
+                     "while this rank was in a step; ending",
+                     comm_world_rank());
+            if (fdwatch_start(&wk->watch, wk->fd, WAKE_GONE_GRACE_MS, 4, msg) != JANUS_OK)
+                LOG_WARN("rank %d: no lifeline thread: this rank may outlive a lost rank 0",
+                         comm_world_rank());
+        }
         LOG_DEBUG("wake-up channel up (%d ranks)", wk->n);
     } else if (rc == JANUS_OK && wk->me == 0) {
         const char *reason = fail_rank > 0 && !v[fail_rank].ok ? v[fail_rank].why : "timed out";
@@ -471,6 +500,92 @@ enum wake_event wake_wait(struct wake *wk, int timeout_ms) {
         drop_all(wk); // end-of-file or a broken connection: rank 0 is gone
         return WAKE_CLOSED;
     }
+}
+
+// ---- rank 0: the watch over its peers
+
+static void *peers_main(void *arg) {
+    struct wake *wk = arg;
+    struct pollfd *p = wk->pw_poll;
+    for (;;) {
+        int np = 0;
+        p[np++] = (struct pollfd){wk->pw_pipe[0], POLLIN, 0};
+        for (int r = 1; r < wk->n; r++)
+            if (wk->pw_fd[r] >= 0) p[np++] = (struct pollfd){wk->pw_fd[r], 0, 0}; // errors only
+        int k = poll(p, (nfds_t)np, -1);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 || p[0].revents) return NULL;
+        for (int i = 1; i < np; i++) {
+            if (!(p[i].revents & POLLERR)) continue; // (a normal close is a hang-up, not this)
+            int r = 1;
+            while (wk->pw_fd[r] != p[i].fd)
+                r++;
+            int e = 0;
+            socklen_t el = sizeof e;
+            (void)getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &e, &el);
+            const char *host = wk->host && wk->host[r][0] ? wk->host[r] : "?";
+            // Only a peer that cannot be reached is news: a reset means its process ended,
+            // which mpirun reports itself (with the exit status).
+            if (e == ETIMEDOUT || e == EHOSTUNREACH || e == ENETUNREACH || e == EHOSTDOWN ||
+                e == ENETDOWN) {
+                char why[256];
+                snprintf(why, sizeof why,
+                         "rank %d on host %s is unreachable: its wake-up connection broke (%s)", r,
+                         host, strerror(e));
+                LOG_ERROR("%s", why);
+                wk->pw_fn(wk->pw_cookie, why);
+            } else {
+                LOG_DEBUG("wake-up connection of rank %d (host %s) broke (%s)", r, host,
+                          e ? strerror(e) : "socket error");
+            }
+            close(wk->pw_fd[r]); // reported once
+            wk->pw_fd[r] = -1;
+        }
+    }
+}
+
+int wake_watch_peers(struct wake *wk, wake_lost_fn *fn, void *cookie) {
+    if (!wk->live || wk->me != 0 || wk->pw_on || !fn) return JANUS_EINVAL;
+    wk->pw_fd = mem_calloc(MEM_TAG_COMM, (size_t)wk->n, sizeof *wk->pw_fd);
+    wk->pw_poll = mem_calloc(MEM_TAG_COMM, (size_t)wk->n, sizeof *wk->pw_poll);
+    if (!wk->pw_fd || !wk->pw_poll || pipe2(wk->pw_pipe, O_CLOEXEC) != 0) goto fail;
+    for (int r = 0; r < wk->n; r++)
+        wk->pw_fd[r] = r > 0 && wk->peer[r] >= 0 ? fcntl(wk->peer[r], F_DUPFD_CLOEXEC, 0) : -1;
+    wk->pw_fn = fn;
+    wk->pw_cookie = cookie;
+    if (pthread_create(&wk->pw_th, NULL, peers_main, wk) != 0) {
+        close(wk->pw_pipe[0]);
+        close(wk->pw_pipe[1]);
+        goto fail;
+    }
+    wk->pw_on = 1;
+    return JANUS_OK;
+fail:
+    for (int r = 0; wk->pw_fd && r < wk->n; r++)
+        close_fd(&wk->pw_fd[r]);
+    mem_free(wk->pw_fd);
+    mem_free(wk->pw_poll);
+    wk->pw_fd = NULL;
+    wk->pw_poll = NULL;
+    return JANUS_EIO;
+}
+
+void wake_unwatch_peers(struct wake *wk) {
+    if (!wk->pw_on) return;
+    static const char byte = 's';
+    ssize_t k;
+    while ((k = write(wk->pw_pipe[1], &byte, 1)) < 0 && errno == EINTR) {
+    }
+    pthread_join(wk->pw_th, NULL);
+    close(wk->pw_pipe[0]);
+    close(wk->pw_pipe[1]);
+    for (int r = 0; r < wk->n; r++)
+        close_fd(&wk->pw_fd[r]);
+    mem_free(wk->pw_fd);
+    mem_free(wk->pw_poll);
+    wk->pw_fd = NULL;
+    wk->pw_poll = NULL;
+    wk->pw_on = 0;
 }
 
 void wake_close(struct wake *wk, int linger_ms) {

@@ -1,11 +1,13 @@
-// The front (front.h, SPEC §2): launches the job as a child process (own process group,
-// launch.h), accepts its connection on a private Unix socket, and runs a reader thread that
-// routes TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the
-// latest STATS. When a job that was ready dies or its link breaks, the front kills its whole
-// process group, relaunches it (bounded by max_restarts, with backoff) and replays every
-// request of the registry on the new job: prompt + tokens so far as the new prompt,
-// max_tokens less what was generated, the same sampling (issue 16 item 1). Without a budget
-// left, every request in flight gets an explicit error and the job state becomes DEAD.
+// The front (front.h, SPEC §2): launches the job as a child process (own session, launch.h),
+// accepts its connection on a private Unix socket, and runs a reader thread that routes
+// TOKEN/FINISH/ERROR to the waiting clients (HTTP handlers, janus run) and keeps the latest
+// STATS. When a job that was ready dies, its link breaks or it stalls (the step watchdog: no
+// step and no token for longer than a limit that follows the median step), the front kills
+// all of it (its session: launch_kill_session), relaunches it (bounded by max_restarts, with
+// backoff) and replays every request of the registry on the new job: prompt + tokens so far
+// as the new prompt, max_tokens less what was generated, the same sampling (issue 16 item
+// 1). Without a budget left, every request in flight gets an explicit error and the job
+// state becomes DEAD.
 // SPDX-License-Identifier: MIT
 #include "front/front.h"
 
@@ -237,6 +239,93 @@ static void replay(struct front *s) {
     }
 }
 
+// ---- step watchdog (issue 16 item 1)
+
+static double median(const double *v, int n) {
+    double t[FRONT_WATCHDOG_RING];
+    for (int i = 0; i < n; i++) { // insertion sort: n <= 64, only when a stall is suspected
+        double x = v[i];
+        int j = i;
+        for (; j > 0 && t[j - 1] > x; j--)
+            t[j] = t[j - 1];
+        t[j] = x;
+    }
+    return n == 0 ? 0 : n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+// A STATS arrived (mu held): the interval since the job's previous one gives the cost of a
+// batch row when requests were running at both ends and rows ran in it. Wall time, not the
+// job's own step time, so that everything between steps (the controller's work, a test's
+// step delay, a loaded host) is in it.
+static void watchdog_sample(struct front *s, const struct frontlink_stats *st, int64_t now) {
+    if (s->wd_prev_ns > 0 && st->n_steps > s->wd_prev_steps && st->n_running > 0 &&
+        s->wd_prev_running > 0) {
+        double dt = (double)(now - s->wd_prev_ns) * 1e-9;
+        if (st->rows_total > s->wd_prev_rows) {
+            s->wd_row_s[s->wd_pos_row] = dt / (double)(st->rows_total - s->wd_prev_rows);
+            s->wd_pos_row = (s->wd_pos_row + 1) % FRONT_WATCHDOG_RING;
+            if (s->wd_n_row < FRONT_WATCHDOG_RING) s->wd_n_row++;
+        }
+    }
+    s->wd_prev_ns = now;
+    s->wd_prev_steps = st->n_steps;
+    s->wd_prev_rows = st->rows_total;
+    s->wd_prev_running = st->n_running;
+}
+
+double front_watchdog_limit(const struct front *s, double *median_step_s) {
+    if (median_step_s) *median_step_s = 0;
+    if (s->p.watchdog_s <= 0) return 0;
+    double floor_s = s->p.watchdog_s;
+    double k = s->p.watchdog_factor > 0 ? s->p.watchdog_factor : FRONT_WATCHDOG_FACTOR;
+    // A fresh server, or a job that has not delivered a token yet (a relaunched job's first
+    // steps run cold: page faults, caches, a replay's prefills): the warm-up limit.
+    if (s->wd_n < FRONT_WATCHDOG_SAMPLES || s->wd_job_tokens == 0)
+        return FRONT_WATCHDOG_WARMUP * floor_s;
+    double step = median(s->wd_step_s, s->wd_n);
+    if (median_step_s) *median_step_s = step;
+    // Room for prefill: the prompt rows of requests still waiting for their first token
+    // (in this job), as many as one step may hold, at the median cost of a row (an upper
+    // bound: a decode step's fixed cost is spread over few rows).
+    int64_t p = 0;
+    for (const struct front_req *r = s->reqs; r; r = r->next)
+        if (r->in_job && !r->done && r->n_tokens == r->n_base)
+            p += (int64_t)r->sub.n_prompt + r->n_base;
+    int64_t cap = (int64_t)s->ready.token_budget * (s->ready.n_attn ? s->ready.n_attn : 1);
+    if (cap > 0 && p > cap) p = cap;
+    double row = s->wd_n_row ? median(s->wd_row_s, s->wd_n_row) : step;
+    double need = JANUS_MAX(step, row * (double)p);
+    return JANUS_MAX(floor_s, k * need);
+}
+
+// Whether the job has stalled (reader thread): requests are in it and nothing progressed for
+// longer than the limit. Fills why ("stalled: no step for ...") and logs it once.
+static int watchdog_fired(struct front *s, char *why, size_t why_len) {
+    if (s->p.watchdog_s <= 0) return 0;
+    pthread_mutex_lock(&s->mu);
+    int fired = 0;
+    double idle = (double)(clock_now_ns() - s->progress_ns) * 1e-9;
+    if (s->job == FRONT_JOB_READY && s->n_live > 0 && idle > s->p.watchdog_s) {
+        double med = 0, limit = front_watchdog_limit(s, &med);
+        s->wd_limit_s = limit;
+        s->wd_median_step_s = med;
+        if (idle > limit) {
+            fired = s->wd_hung = 1;
+            s->watchdog_fires++;
+            if (med > 0)
+                snprintf(why, why_len,
+                         "stalled: no step for %.1f s (limit %.1f s, median step %.3g ms)", idle,
+                         limit, med * 1e3);
+            else
+                snprintf(why, why_len,
+                         "stalled: no step for %.1f s (limit %.1f s, median step not known yet)",
+                         idle, limit);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return fired;
+}
+
 // ---- the child process
 
 // Non-blocking check of the child (reader thread only). Returns 1 and fills why if it has
@@ -312,7 +401,17 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
             r->tokens = t;
             r->cap_tokens = nc;
         }
+        // The gap since this request's previous token from the same job: one step as the
+        // front sees it (the step, the controller's work, a loaded host; more when prefill
+        // chunks of other requests share the steps: an upper bound).
+        if (r->n_tokens > r->n_base && r->t_last_ns > 0) {
+            s->wd_step_s[s->wd_pos] = (double)(now - r->t_last_ns) * 1e-9;
+            s->wd_pos = (s->wd_pos + 1) % FRONT_WATCHDOG_RING;
+            if (s->wd_n < FRONT_WATCHDOG_RING) s->wd_n++;
+        }
         r->tokens[r->n_tokens++] = m->u.token.token;
+        s->progress_ns = now;
+        s->wd_job_tokens++;
         if (r->t_first_ns <= 0) r->t_first_ns = now;
         r->t_last_ns = now;
         req_changed(r);
@@ -349,6 +448,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         if (m->u.error.id == 0) {
             snprintf(s->job_error, sizeof s->job_error, "%.255s", m->u.error.message);
             snprintf(s->job_message, sizeof s->job_message, "%.255s", m->u.error.message);
+            if (!s->p.quiet) LOG_WARN("front: the deployment reports: %s", s->job_message);
             break;
         }
         struct front_req *r = find_req(s, m->u.error.id);
@@ -362,6 +462,8 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
     }
     case FRONTLINK_STATS:
         if (m->u.stats.n_steps != s->stats.n_steps || s->step_seen_ns == 0) s->step_seen_ns = now;
+        if (m->u.stats.n_steps != s->stats.n_steps) s->progress_ns = now;
+        watchdog_sample(s, &m->u.stats, now);
         s->stats = m->u.stats;
         s->stats_ns = now;
         break;
@@ -422,6 +524,7 @@ static void session(struct front *s, char *why, size_t why_len) {
         }
         if (rc == JANUS_EAGAIN) {
             if (child_exited(s, why, why_len)) return;
+            if (ready && watchdog_fired(s, why, why_len)) return;
             if (!ready && clock_now_ns() > deadline) {
                 snprintf(why, why_len, "the job did not become ready in time");
                 return;
@@ -453,7 +556,10 @@ static void session(struct front *s, char *why, size_t why_len) {
             s->job = FRONT_JOB_READY;
             s->ever_ready = 1;
             s->job_error[0] = 0;
-            s->step_seen_ns = clock_now_ns();
+            s->job_message[0] = 0;
+            s->step_seen_ns = s->progress_ns = clock_now_ns();
+            s->wd_prev_ns = 0; // the new job's counters start from 0
+            s->wd_job_tokens = 0;
             memset(&s->stats, 0, sizeof s->stats);
             // Never submit more than the controller can hold (waiting + every slot), so its
             // admission control never has to refuse: overload is a 429 here, decided before
@@ -474,35 +580,62 @@ static void session(struct front *s, char *why, size_t why_len) {
             on_msg(s, &m);
         }
         frontlink_msg_free(&m);
+        // (also here: a job that keeps talking without progressing never lets recv time out)
+        if (ready && watchdog_fired(s, why, why_len)) return;
     }
 }
 
 // Ends what is left of the job (a broken link with a live process is of no use) and
 // reaps it.
-static void end_job(struct front *s, int graceful) {
+static void end_job(struct front *s, int graceful, int hung) {
     pthread_mutex_lock(&s->send_mu);
     frontlink_conn_close(&s->conn);
     pthread_mutex_unlock(&s->send_mu);
     // A job told to shut down gets the stop grace before SIGTERM. A broken one gets 0.5 s to
     // end by itself (mpirun ending its ranks; ranks that lost their rank 0), then the whole
     // process group is killed: nothing of it may outlive the job (issue 16 item 1).
-    int term = graceful ? s->p.stop_grace_ms / 20 : 25, kill9 = graceful ? term + 100 : 25;
+    // A stalled one (the watchdog fired) is killed at once: waiting cannot help it.
+    int term = graceful ? s->p.stop_grace_ms / 20
+               : hung   ? 0
+                        : 25,
+        kill9 = graceful ? term + 100
+                : hung   ? 0
+                         : 25;
     char w2[64];
     for (int k = 0; s->job_pid > 0 && k < kill9 + 100 && !child_exited(s, w2, sizeof w2); k++) {
         if (k == term) kill(-s->job_pgid, SIGTERM);
         if (k == kill9) kill(-s->job_pgid, SIGKILL);
         clock_sleep_ns(20 * 1000000);
     }
-    // Whatever of the group is left once its leader is gone (ranks of a dead mpirun).
-    if (s->job_pgid > 0) kill(-s->job_pgid, SIGKILL);
+    if (s->job_pid > 0) kill(s->job_pid, SIGKILL); // (in case it had not run setsid yet)
+    // Whatever of the job is left once its leader is gone: the group, and every process of
+    // its session (Open MPI 4 puts each rank in a process group of its own, and a rank of a
+    // dead mpirun is orphaned; a stopped one would stay for ever). Bounded.
+    if (s->job_pgid > 0) {
+        kill(-s->job_pgid, SIGKILL);
+        for (int k = 0; k < 100 && launch_kill_session(s->job_pgid, SIGKILL) > 0; k++)
+            clock_sleep_ns(20 * 1000000);
+    }
+    for (int k = 0; s->job_pid > 0 && k < 100 && !child_exited(s, w2, sizeof w2); k++)
+        clock_sleep_ns(20 * 1000000);
 }
 
 static void *reader_main(void *arg) {
     struct front *s = arg;
     for (;;) {
-        char why[256] = "";
+        char why[512] = "";
         session(s, why, sizeof why);
+        pthread_mutex_lock(&s->mu);
+        if (s->job_message[0] && !strstr(why, s->job_message)) { // what the job said (a host lost)
+            size_t n = strlen(why);
+            snprintf(why + n, sizeof why - n, "; the deployment reported: %s", s->job_message);
+        }
+        int keep = s->stopping || !s->ever_ready || s->p.max_restarts == 0; // (janus run reads it)
+        if (!keep) s->job_message[0] = 0; // a relaunched job reports afresh
+        pthread_mutex_unlock(&s->mu);
         int graceful = s->stopping; // read before set_dead wakes the clients
+        int hung = s->wd_hung;
+        s->wd_hung = 0;
         // A job that was ready once is relaunched while the budget lasts, and its requests
         // replayed; one that never came up is a configuration problem: no relaunch.
         pthread_mutex_lock(&s->mu);
@@ -510,15 +643,15 @@ static void *reader_main(void *arg) {
         if (relaunch) begin_recovery_locked(s, why);
         pthread_mutex_unlock(&s->mu);
         if (!relaunch) {
-            char msg[256];
+            char msg[512];
             if (!s->stopping && s->ever_ready && s->p.max_restarts > 0)
-                snprintf(msg, sizeof msg, "%.180s (relaunch budget of %d spent)", why,
+                snprintf(msg, sizeof msg, "%.440s (relaunch budget of %d spent)", why,
                          s->p.max_restarts);
             else
                 snprintf(msg, sizeof msg, "%s", why);
             set_dead(s, msg);
         }
-        end_job(s, graceful);
+        end_job(s, graceful, hung);
         if (!relaunch) break;
         // Backoff: 100 ms, then doubling for each relaunched job that died before READY.
         int fails = s->fails_in_row < 5 ? s->fails_in_row : 5;
@@ -700,6 +833,9 @@ int front_submit(struct front *s, struct frontlink_submit *sub, struct front_req
     }
     r->id = ++s->next_id;
     r->sub.id = r->id;
+    // The watchdog's clock starts when work arrives (an idle job's last step may be a
+    // heartbeat ago).
+    if (s->n_live == 0) s->progress_ns = clock_now_ns();
     s->n_held++;
     r->refs = 2;
     r->registered = 1;

@@ -1,13 +1,12 @@
 // The front (SPEC §2): the process outside the MPI job that launches the deployment
-// (launch.h), supervises it (readiness, death, relaunch and replay: issue 16 item 1) and
-// keeps the registry of requests in flight, talking to the job's controller over a private
-// Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http) and
-// `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the
-// job state, the latest STATS and the counters; each front_req has its own condition
-// variable. Sending on the link, and replacing it, is serialised by f->send_mu. Lock order:
-// mu, then send_mu. Event-driven clients (the HTTP face) set a per-request notification
-// hook instead of waiting on the condition variable (front_set_notify).
-// SPDX-License-Identifier: MIT
+// (launch.h), supervises it (readiness, death, the step watchdog, relaunch and replay: issue
+// 16 item 1) and keeps the registry of requests in flight, talking to the job's controller
+// over a private Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http)
+// and `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the job
+// state, the latest STATS and the counters; each front_req has its own condition variable. Sending
+// on the link, and replacing it, is serialised by f->send_mu. Lock order: mu, then send_mu.
+// Event-driven clients (the HTTP face) set a per-request notification hook instead of waiting on
+// the condition variable (front_set_notify). SPDX-License-Identifier: MIT
 #ifndef JANUS_FRONT_H
 #define JANUS_FRONT_H
 
@@ -61,7 +60,7 @@ struct front_req {
     uint32_t finish_reason;
     int32_t n_prompt, n_completion;
     int err_code; // enum frontlink_err, 0 = none
-    char err_msg[256];
+    char err_msg[512];
     int cancel_sent;
     int64_t t_submit_ns, t_first_ns, t_last_ns;
     // Replay (issue 16 item 1): the submission as the client made it (prompt owned here), so
@@ -86,7 +85,23 @@ struct front_params {
     int quiet;               // no log lines of the front's own (the client reports failures)
     int has_eos;             // eos_token is the job's end-of-sequence id (-1: none); without
     int32_t eos_token;       // it, a request whose last token was EOS is replayed regardless
+    // Step watchdog (issue 16 item 1): with requests in the job and no progress (no step
+    // completed, no token) for longer than max(watchdog_s, watchdog_factor x the running
+    // median step, watchdog_factor x the median cost of a row x the prefill rows one step
+    // may hold), the job counts as failed: killed whole, relaunched and replayed as on
+    // death. The median step is that of the gaps between a request's tokens; until
+    // FRONT_WATCHDOG_SAMPLES were seen, and until a (relaunched) job delivers its first
+    // token, the limit is FRONT_WATCHDOG_WARMUP x watchdog_s.
+    // watchdog_s <= 0: no watchdog.
+    double watchdog_s;      // the floor, seconds (janus serve: FRONT_WATCHDOG_FLOOR_S)
+    double watchdog_factor; // <= 0: FRONT_WATCHDOG_FACTOR
 };
+
+#define FRONT_WATCHDOG_FLOOR_S 5.0 // default floor: generous for sanitizers and a loaded host
+#define FRONT_WATCHDOG_FACTOR  20.0
+#define FRONT_WATCHDOG_WARMUP  6  // floor multiple while the median step is not known yet
+#define FRONT_WATCHDOG_SAMPLES 3  // token gaps before the median step counts
+#define FRONT_WATCHDOG_RING    64 // samples the medians are taken over
 
 struct front {
     struct front_params p;
@@ -95,7 +110,7 @@ struct front {
     enum front_job job;
     int ever_ready; // the job has announced READY at least once
     int connected;  // the job has connected at least once
-    char job_error[256];
+    char job_error[512];
     char job_message[256]; // the job's own last ERROR with id 0 ("" if none)
     pid_t job_pid;         // the child while unreaped (reader thread only), else -1
     pid_t job_pgid;        // its process group (fixed after spawn)
@@ -119,6 +134,20 @@ struct front {
     int64_t recover_t0_ns; // when the current recovery began
     double last_pause_ms;  // the last recovery's pause: death to replay sent
     uint64_t replayed_total; // requests replayed so far
+    // Step watchdog (front_params.watchdog_s), over the last FRONT_WATCHDOG_RING samples: the
+    // gaps between two tokens of a request (one step each), and per busy STATS interval
+    // (requests running at both ends) the wall time per batch row.
+    double wd_step_s[FRONT_WATCHDOG_RING], wd_row_s[FRONT_WATCHDOG_RING];
+    int wd_n, wd_pos, wd_n_row, wd_pos_row;
+    uint64_t wd_prev_steps, wd_prev_rows; // the job's previous STATS counters
+    int64_t wd_prev_ns;                   // when it arrived (0: none yet from this job)
+    uint32_t wd_prev_running;
+    int64_t progress_ns;     // last progress: a step counted, a token, READY, work arriving
+    uint64_t wd_job_tokens;  // tokens received from the current job
+    uint64_t watchdog_fires; // times the watchdog declared the job stalled
+    int wd_hung;             // the session ended by the watchdog (reader thread only)
+    double wd_limit_s;       // the limit last computed (for /metrics)
+    double wd_median_step_s; // the median step last computed (0: not known yet)
     uint64_t next_id;
     struct front_counters m;
 
@@ -170,5 +199,9 @@ int front_in_flight(struct front *f);
 int front_accepting(const struct front *f);
 // The reason the job is not ready (mu held): starting, its error, or not running.
 const char *front_not_ready_reason(const struct front *f);
+// The step watchdog's limit now, in seconds (mu held): see front_params.watchdog_s;
+// *median_step_s (out, may be NULL): the running median step time, 0 while not known. Pure
+// over f's fields; 0 when the watchdog is off.
+double front_watchdog_limit(const struct front *f, double *median_step_s);
 
 #endif // JANUS_FRONT_H

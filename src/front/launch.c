@@ -1,11 +1,13 @@
 // The job launcher (launch.h): mpirun command line, Open MPI environment, fork + exec in a
-// process group of its own.
+// session (and process group) of its own, and the /proc sweep that kills a whole session.
 // SPDX-License-Identifier: MIT
 #include "front/launch.h"
 
 #include "base/status.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,16 +67,50 @@ int launch_spawn(char *const *argv, int mpi_env, int out_fd, pid_t *pid, char *e
     pid_t p = fork();
     if (p < 0) return status_errf(err, err_len, JANUS_EIO, "fork: %s", strerror(errno));
     if (p == 0) {
-        setpgid(0, 0); // own group: stopping the job reaches mpirun's children too
+        // Own session (and group): every descendant keeps the session id, even a rank that
+        // Open MPI moves to a process group of its own, so launch_kill_session finds them all.
+        if (setsid() < 0) setpgid(0, 0);
         if (mpi_env) launch_mpi_env();
         if (out_fd >= 0 && out_fd != STDOUT_FILENO) dup2(out_fd, STDOUT_FILENO);
         execvp(argv[0], argv);
         fprintf(stderr, "janus: cannot start %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
-    setpgid(p, p);
+    // (No setpgid(p, p) here: it would make the child a group leader before its setsid,
+    // which then fails. Until the child has run setsid, -p names no group: launch_kill_session
+    // and kill(p) still reach it.)
     *pid = p;
     return JANUS_OK;
+}
+
+int launch_kill_session(pid_t sid, int sig) {
+    if (sid <= 1) return 0;
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    int n = 0;
+    pid_t self = getpid();
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 1 || pid == self) continue;
+        char path[64], buf[512];
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f) continue; // gone meanwhile
+        size_t k = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[k] = 0;
+        // "pid (comm) state ppid pgrp session ...": comm may hold spaces and parentheses.
+        char *rp = strrchr(buf, ')');
+        char state = 0;
+        long ppid = 0, pgrp = 0, session = 0;
+        if (!rp || sscanf(rp + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) != 4) continue;
+        if (session != sid || state == 'Z' || state == 'X') continue;
+        if (kill((pid_t)pid, sig) == 0) n++;
+    }
+    closedir(d);
+    return n;
 }
 
 void launch_describe_exit(int st, char *out, size_t n) {

@@ -48,13 +48,20 @@ JANUS_WUR int launch_build(struct launch_argv *out, const struct launch_spec *sp
 // launch_spawn applies it in the child (mpi_env); exposed for callers that exec mpirun themselves.
 void launch_mpi_env(void);
 
-// Starts argv (NULL-terminated) as a child in its own process group (so signalling -pid
-// reaches mpirun's children too); with mpi_env, launch_mpi_env() is applied in the child;
+// Starts argv (NULL-terminated) as a child in a session (and process group) of its own,
+// both numbered pid: signalling -pid reaches the group, and launch_kill_session reaches every
+// descendant, also those that moved to a group of their own (Open MPI 4 puts each rank in
+// one) or were orphaned; with mpi_env, launch_mpi_env() is applied in the child;
 // out_fd >= 0 becomes the child's stdout (e.g. a pipe's write end, for a caller that reads
 // the job's output), -1 keeps ours. Returns JANUS_OK with *pid set, or JANUS_EIO (fork
 // failed; err filled). If exec fails the child prints one line and exits with status 127.
 JANUS_WUR int launch_spawn(char *const *argv, int mpi_env, int out_fd, pid_t *pid, char *err,
                            size_t err_len);
+
+// Sends sig to every live process of session sid (launch_spawn's pid) but the caller, found
+// in /proc (zombies skipped). Returns how many were signalled (0: none is left), or -1 if
+// /proc cannot be read. Thread-safe (it only reads /proc and signals).
+int launch_kill_session(pid_t sid, int sig);
 
 // Describes a waitpid() status as "exit status N" or "signal N".
 void launch_describe_exit(int wait_status, char *out, size_t n);

@@ -379,7 +379,7 @@ struct api_pending {
     int done, err_code;
     uint32_t reason;
     int32_t np, nc;
-    char err_msg[256];
+    char err_msg[512];
     int outcome; // 0 running, 1 ok, 2 error, 3 cancelled (the client left)
     int64_t created;
     char model[FRONTLINK_MAX_NAME + 1];

@@ -42,13 +42,15 @@ void api_health(struct server *s, struct MHD_Connection *conn, const char *body,
     pthread_mutex_lock(&s->f.mu);
     enum front_job job = s->f.job;
     int64_t age_ms = s->f.step_seen_ns ? (clock_now_ns() - s->f.step_seen_ns) / 1000000 : -1;
-    char why[256];
+    char why[512];
     snprintf(why, sizeof why, "%s", s->f.job_error);
     struct frontlink_ready rd = s->f.ready;
     uint64_t steps = s->f.stats.n_steps;
     pid_t pid = s->f.job_pgid;
     int restarts = s->f.restarts, recovering = s->f.recovering, n_live = s->f.n_live;
     double pause_ms = s->f.last_pause_ms;
+    double wd_med = 0, wd_limit = front_watchdog_limit(&s->f, &wd_med);
+    uint64_t wd_fires = s->f.watchdog_fires;
     pthread_mutex_unlock(&s->f.mu);
     cJSON *doc = cJSON_CreateObject();
     unsigned status = 503;
@@ -79,6 +81,9 @@ void api_health(struct server *s, struct MHD_Connection *conn, const char *body,
         cJSON_AddNumberToObject(doc, "n_ctx", rd.n_ctx);
         cJSON_AddNumberToObject(doc, "restarts", restarts);
         if (restarts > 0) cJSON_AddNumberToObject(doc, "last_recovery_ms", pause_ms);
+        cJSON_AddNumberToObject(doc, "watchdog_fires", (double)wd_fires);
+        cJSON_AddNumberToObject(doc, "watchdog_limit_s", wd_limit);
+        cJSON_AddNumberToObject(doc, "step_median_ms", wd_med * 1e3);
     }
     if (api_json_reply(r, status, doc))
         api_error(r, 500, "server_error", NULL, NULL, "health output failed");

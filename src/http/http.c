@@ -45,6 +45,8 @@ void http_default_params(struct http_params *p) {
     p->health_window_ms = 10000;
     p->ready_timeout_s = 600;
     p->max_restarts = 3;
+    p->watchdog_s = FRONT_WATCHDOG_FLOOR_S;
+    p->watchdog_factor = FRONT_WATCHDOG_FACTOR;
 }
 
 // libmicrohttpd's own messages (e.g. a client that hung up mid-response) are routine for a
@@ -176,7 +178,7 @@ static void dispatch(struct server *s, struct MHD_Connection *conn, const char *
         return;
     }
     if (rt->needs_job) {
-        char why[256];
+        char why[512];
         pthread_mutex_lock(&s->f.mu);
         int ready = front_accepting(&s->f); // ready, or relaunching (requests wait: replay)
         snprintf(why, sizeof why, "%s", front_not_ready_reason(&s->f));
@@ -324,6 +326,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               .ready_timeout_s = p->ready_timeout_s,
                               .served_name = p->served_model_name,
                               .max_restarts = p->max_restarts,
+                              .watchdog_s = p->watchdog_s,
+                              .watchdog_factor = p->watchdog_factor,
                               .has_eos = 1};  // the job's own (cmd_worker*.c): replay needs it
     int rc = load_tokenizer(s, err, err_len); // (the same file and EOS id as the job's)
     fp.eos_token = s->have_vocab ? s->vocab.eos : -1;

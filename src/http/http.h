@@ -30,23 +30,25 @@ struct http_params {
     const char *served_model_name; // the model id of /v1/models and replies (NULL: general.name)
     const char *model_path;        // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;         // the job command (NULL-terminated); "--socket PATH" is appended
-    int job_mpi;          // the job is an mpirun launch (front/launch.h: Open MPI environment)
-    size_t max_body;      // request body cap in bytes (default 1 MiB) -> 413
-    int max_depth;        // JSON nesting cap (default 32)
-    int max_connections;  // open client connections (HTTP_DEFAULT_MAX_CONNECTIONS; gate.h) -> 503
-    int max_per_address;  // of them from one client address (default 64) -> 429
-    int header_timeout_s; // complete request head within this after accept (default 10) -> 408
-    int body_timeout_s;   // complete body within this after the head (default 60) -> 408
-    int http_threads;     // libmicrohttpd's thread pool (HTTP_DEFAULT_THREADS)
-    int timeout_s;        // idle connection timeout (default 30)
-    int32_t max_tokens;   // largest accepted max_tokens (default: the context length)
-    int32_t max_prompt;   // largest accepted prompt in tokens (default: the context length)
-    int max_inflight;     // requests in the job at once before 429 (HTTP_DEFAULT_MAX_INFLIGHT;
-                          // also at most 7/8 of max_connections and the job's queue + slots)
-    int health_window_ms; // /health needs a completed step this recent (default 10000)
-    int ready_timeout_s;  // how long the job may take to become ready (default 600)
-    int max_restarts;     // relaunch a job that died, replaying its requests, up to this
-                          // many times (--max-relaunches, default 3)
+    int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)
+    size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
+    int max_depth;          // JSON nesting cap (default 32)
+    int max_connections;    // open client connections (HTTP_DEFAULT_MAX_CONNECTIONS; gate.h) -> 503
+    int max_per_address;    // of them from one client address (default 64) -> 429
+    int header_timeout_s;   // complete request head within this after accept (default 10) -> 408
+    int body_timeout_s;     // complete body within this after the head (default 60) -> 408
+    int http_threads;       // libmicrohttpd's thread pool (HTTP_DEFAULT_THREADS)
+    int timeout_s;          // idle connection timeout (default 30)
+    int32_t max_tokens;     // largest accepted max_tokens (default: the context length)
+    int32_t max_prompt;     // largest accepted prompt in tokens (default: the context length)
+    int max_inflight;       // requests in the job at once before 429 (HTTP_DEFAULT_MAX_INFLIGHT;
+                            // also at most 7/8 of max_connections and the job's queue + slots)
+    int health_window_ms;   // /health needs a completed step this recent (default 10000)
+    int ready_timeout_s;    // how long the job may take to become ready (default 600)
+    int max_restarts;       // relaunch a job that died, replaying its requests, up to this
+                            // many times (--max-relaunches, default 3)
+    double watchdog_s;      // step watchdog floor (front_params; default 5; 0: off)
+    double watchdog_factor; // its multiple of the median step (default 20)
     // Request guard (guard.h, issue 15 items 3 and 4).
     int chat_parse_special;         // parse special tokens in chat content too (default 0)
     const char *const *allow_hosts; // (n_allow_hosts) more Host/Origin names (loopback, no key)

@@ -31,6 +31,24 @@ static int hist(struct buf *b, const char *name, const char *help, const struct 
     return rc;
 }
 
+// Relaunch and replay counters and the step watchdog's state (issue 16 item 1).
+struct recovery_counts {
+    int relaunches, recovering;
+    uint64_t replayed, fires;
+    double last_pause_s, limit_s, median_step_s;
+};
+
+// (f->mu held)
+static struct recovery_counts recovery_counts(const struct front *f) {
+    struct recovery_counts c = {.relaunches = f->restarts,
+                                .recovering = f->recovering,
+                                .replayed = f->replayed_total,
+                                .fires = f->watchdog_fires,
+                                .last_pause_s = f->last_pause_ms * 1e-3};
+    c.limit_s = front_watchdog_limit(f, &c.median_step_s);
+    return c;
+}
+
 #define HEAD(name, type, help)                                                                     \
     buf_appendf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
@@ -44,6 +62,7 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     int up = s->f.job == FRONT_JOB_READY;
     int n_live = s->f.n_live;
     int64_t step_age_ns = s->f.step_seen_ns ? clock_now_ns() - s->f.step_seen_ns : -1;
+    struct recovery_counts rc_n = recovery_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
     static const char *schemes[FRONTLINK_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
     int rc = HEAD("janus_up", "gauge", "1 while the deployment is running and ready");
@@ -87,6 +106,26 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     rc |= HEAD("janus_last_step_age_seconds", "gauge", "time since the step count last advanced");
     rc |= buf_appendf(b, "janus_last_step_age_seconds %.3f\n",
                       step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);
+    rc |= HEAD("janus_relaunches_total", "counter",
+               "deployment relaunches after a failure (death or the step watchdog)");
+    rc |= buf_appendf(b, "janus_relaunches_total %d\n", rc_n.relaunches);
+    rc |= HEAD("janus_replayed_requests_total", "counter",
+               "requests resubmitted to a relaunched deployment (each time)");
+    rc |= buf_appendf(b, "janus_replayed_requests_total %llu\n", (unsigned long long)rc_n.replayed);
+    rc |= HEAD("janus_watchdog_fires_total", "counter",
+               "times the step watchdog found the deployment stalled");
+    rc |= buf_appendf(b, "janus_watchdog_fires_total %llu\n", (unsigned long long)rc_n.fires);
+    rc |= HEAD("janus_recovering", "gauge", "1 while a failed deployment is being relaunched");
+    rc |= buf_appendf(b, "janus_recovering %d\n", rc_n.recovering);
+    rc |= HEAD("janus_last_recovery_seconds", "gauge",
+               "the last recovery's pause: failure seen to requests replayed");
+    rc |= buf_appendf(b, "janus_last_recovery_seconds %.3f\n", rc_n.last_pause_s);
+    rc |= HEAD("janus_watchdog_limit_seconds", "gauge",
+               "the step watchdog's limit now (0: off); see docs/HTTP.md");
+    rc |= buf_appendf(b, "janus_watchdog_limit_seconds %.3f\n", rc_n.limit_s);
+    rc |= HEAD("janus_step_median_seconds", "gauge",
+               "running median wall time per step while busy (0: not measured yet)");
+    rc |= buf_appendf(b, "janus_step_median_seconds %.6f\n", rc_n.median_step_s);
     rc |= HEAD("janus_layer_a_max", "gauge",
                "max activated experts on any MoE instance, per layer, last step (SPEC 2)");
     for (uint32_t l = 0; l < st.n_layer; l++)
@@ -198,6 +237,7 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
     int64_t now = clock_now_ns();
     int64_t step_age_ns = s->f.step_seen_ns ? now - s->f.step_seen_ns : -1;
     snprintf(model, sizeof model, "%s", s->f.model_name);
+    struct recovery_counts rc_n = recovery_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
 
     cJSON *d = cJSON_CreateObject();
@@ -223,6 +263,17 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
         bad |= num(d, "generation_tokens_total", (double)m.gen_tokens);
         bad |= hist_json(d, "time_to_first_token_seconds", &m.ttft, front_ttft_bounds);
         bad |= hist_json(d, "time_per_output_token_seconds", &m.tpot, front_tpot_bounds);
+        cJSON *rv = cJSON_AddObjectToObject(d, "recovery");
+        bad |= !rv;
+        if (rv) {
+            bad |= num(rv, "relaunches_total", rc_n.relaunches);
+            bad |= num(rv, "replayed_requests_total", (double)rc_n.replayed);
+            bad |= num(rv, "watchdog_fires_total", (double)rc_n.fires);
+            bad |= !cJSON_AddBoolToObject(rv, "recovering", rc_n.recovering);
+            bad |= num(rv, "last_recovery_seconds", rc_n.last_pause_s);
+            bad |= num(rv, "watchdog_limit_seconds", rc_n.limit_s);
+            bad |= num(rv, "step_median_seconds", rc_n.median_step_s);
+        }
         bad |= num(d, "steps_total", (double)st->n_steps);
         bad |= num(d, "step_seconds_total", (double)st->step_ns_total * 1e-9);
         bad |= num(d, "last_step_age_seconds", step_age_ns < 0 ? -1.0 : (double)step_age_ns * 1e-9);

@@ -206,6 +206,7 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
             put_u64(&w, s->scheme_msgs[i]);
         for (int i = 0; i < FRONTLINK_N_SCHEMES; i++)
             put_u64(&w, s->scheme_bytes[i]);
+        put_u64(&w, s->rows_total);
         break;
     }
     case FRONTLINK_SHUTDOWN: break;
@@ -335,6 +336,7 @@ int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, s
                 if (i < FRONTLINK_N_SCHEMES) dst[i] = v;
             }
         }
+        if (!r.bad && r.n - r.off >= 8) s->rows_total = get_u64(&r); // (appended field)
         break;
     }
     case FRONTLINK_SHUTDOWN: break;

@@ -126,6 +126,8 @@ struct frontlink_stats {
     uint64_t scheme_steps[FRONTLINK_N_SCHEMES];
     uint64_t scheme_msgs[FRONTLINK_N_SCHEMES];
     uint64_t scheme_bytes[FRONTLINK_N_SCHEMES];
+    uint64_t rows_total; // Σ batch rows over the steps (appended; 0 from an older sender):
+                         // with n_steps, the front's step watchdog estimates a row's cost
 };
 
 // One decoded message. Only the member matching type is meaningful.

@@ -8,6 +8,7 @@
 #include "base/status.h"
 #include "requests/frontlink.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,18 +28,36 @@ struct ctl {
     struct frontlink_conn conn;
     struct batch *batches;        // (n_attn) each of capacity token_budget
     struct batch_result *results; // (n_attn)
-    int failed;                   // the front is gone
+    _Atomic int failed;           // the front is gone (also set by ctl_report's callers)
     int n_finished;               // FINISH messages since the last STATS
+    uint64_t rows_total;          // Σ batch rows over the steps run (STATS: the watchdog)
+    pthread_mutex_t send_mu;      // sends (the main thread and ctl_report's callers)
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
-    if (c->failed) return JANUS_ECOMM;
-    int rc = frontlink_send(&c->conn, m);
-    if (rc) {
-        LOG_WARN("controller: lost the front (%s)", janus_strerror(rc));
-        c->failed = 1;
+    pthread_mutex_lock(&c->send_mu);
+    int rc = JANUS_ECOMM;
+    if (!c->failed) {
+        rc = frontlink_send(&c->conn, m);
+        if (rc) {
+            LOG_WARN("controller: lost the front (%s)", janus_strerror(rc));
+            c->failed = 1;
+        }
     }
+    pthread_mutex_unlock(&c->send_mu);
     return rc;
+}
+
+// ctl_params.watch_start's report: the job's ERROR (id 0) from any thread.
+static void ctl_report(void *arg, const char *why) {
+    struct ctl *c = arg;
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_ERROR;
+    m.u.error.id = 0;
+    m.u.error.code = FRONTLINK_ERR_JOB;
+    snprintf(m.u.error.message, sizeof m.u.error.message, "%s", why);
+    (void)send_msg(c, &m);
 }
 
 static void send_error(struct ctl *c, uint64_t id, int code, const char *text) {
@@ -106,6 +125,7 @@ static void send_stats(struct ctl *c) {
         s->scheme_msgs[k] = es.scheme_msgs[k];
         s->scheme_bytes[k] = es.scheme_bytes[k];
     }
+    s->rows_total = c->rows_total;
     (void)send_msg(c, &m);
 }
 
@@ -144,6 +164,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     memset(&c, 0, sizeof c);
     c.conn.fd = -1;
     c.e = e;
+    pthread_mutex_init(&c.send_mu, NULL);
+    int watching = 0;
     const struct exec_info *info = &e->info;
     struct batcher_config bc;
     batcher_default_config(&bc);
@@ -174,6 +196,12 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                          p->socket_path);
         goto out;
     }
+    if (p->lifeline &&
+        fdwatch_start(p->lifeline, c.conn.fd, CTL_FRONT_GONE_GRACE_MS, 4,
+                      "controller: lost the front (janus serve or janus run) and the deployment "
+                      "does not end by itself; ending the job") != JANUS_OK)
+        LOG_WARN("controller: no lifeline thread: a stuck job may outlive a lost front");
+    watching = p->watch_start && p->watch_start(p->watch_cookie, ctl_report, &c) == JANUS_OK;
     struct frontlink_msg m;
     memset(&m, 0, sizeof m);
     m.type = FRONTLINK_READY;
@@ -237,6 +265,8 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                 rc = status_errf(err, err_len, JANUS_ECOMM, "%s", text);
                 break;
             }
+            for (int32_t i = 0; i < info->n_attn; i++)
+                c.rows_total += (uint64_t)c.batches[i].n;
             r = batcher_commit(&c.b, c.results, c.batches, clock_now_ns());
             JANUS_ASSERT(r == JANUS_OK); // the executor returned one token per sample
             flush_events(&c);
@@ -263,11 +293,13 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         flush_events(&c);
     }
 out:
+    if (watching) p->watch_stop(p->watch_cookie);
     frontlink_conn_close(&c.conn);
     for (int32_t i = 0; c.batches && i < info->n_attn; i++)
         batch_free(&c.batches[i]);
     mem_free(c.batches);
     mem_free(c.results);
     batcher_free(&c.b);
+    pthread_mutex_destroy(&c.send_mu);
     return rc;
 }

@@ -10,6 +10,7 @@
 #define JANUS_CTL_H
 
 #include "base/base.h"
+#include "base/fdwatch.h"
 #include "runtime/exec.h"
 #include "requests/batcher.h"
 
@@ -25,7 +26,22 @@ struct ctl_params {
     int32_t connect_timeout_ms; // how long to retry connecting (0: 10000)
     int32_t step_delay_ms;      // testing: sleep this long before every step (0: none), so that
                                 // end-to-end tests can disconnect or kill mid-request reliably
+    // Lifeline (issue 16 item 1), NULL: none. Once connected, ctl_run starts it on the front's
+    // socket (base/fdwatch.h): when the front goes and the process has not ended
+    // CTL_FRONT_GONE_GRACE_MS later (its step, or the executor's teardown, is stuck on a
+    // stalled rank), it ends with _exit(4), which makes mpirun end the other ranks. The
+    // caller stops it (fdwatch_stop) once the executor is destroyed, even after an error.
+    struct fdwatch *lifeline;
+    // Fault reports from other threads of this process (NULL: none): once connected, ctl_run
+    // calls watch_start(watch_cookie, report, r) and, before it returns, watch_stop; report(r,
+    // why) may then be called from any thread and sends why to the front as the job's ERROR
+    // (id 0): e.g. rank 0 naming a host whose link went down while its step waits for it.
+    int (*watch_start)(void *cookie, void (*report)(void *r, const char *why), void *r);
+    void (*watch_stop)(void *cookie);
+    void *watch_cookie;
 };
+
+#define CTL_FRONT_GONE_GRACE_MS 5000
 
 // Fills p with the defaults above (socket_path NULL, eos -1).
 void ctl_default_params(struct ctl_params *p);

@@ -168,3 +168,10 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
     *out = &w->base;
     return JANUS_OK;
 }
+
+int worker_mpi_watch_peers(struct exec *e, void (*fn)(void *cookie, const char *why),
+                           void *cookie) {
+    return wake_watch_peers(&((struct worker *)e)->wake, fn, cookie);
+}
+
+void worker_mpi_unwatch_peers(struct exec *e) { wake_unwatch_peers(&((struct worker *)e)->wake); }

@@ -65,4 +65,12 @@ void worker_mpi_default_params(struct worker_mpi_params *p);
 JANUS_WUR int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err,
                                size_t err_len);
 
+// Rank 0 only (e from worker_mpi_start). Reports, through fn(cookie, why), every rank whose
+// wake-up connection breaks: a host or link gone, named (comm/wake.h wake_watch_peers).
+// JANUS_OK, or an error when the channel is off (nothing is watched then).
+JANUS_WUR int worker_mpi_watch_peers(struct exec *e, void (*fn)(void *cookie, const char *why),
+                                     void *cookie);
+// Stops that watch (idempotent; exec_destroy does it too).
+void worker_mpi_unwatch_peers(struct exec *e);
+
 #endif // JANUS_WORKER_MPI_H

@@ -2,8 +2,8 @@
 # Client of tests/e2e/test_serve_replay.sh (issue 16 item 1): runs N concurrent streaming
 # completions (greedy, ignore_eos, fixed max_tokens; plus seeded sampled ones) against a
 # janus serve and writes their texts and usage as JSON. With --kill-job it kills the job
-# (kill -9 of the worker process, or of an MPI rank chosen by --victim) once every stream
-# has received a few tokens, polls /health and /v1/models meanwhile, submits one more
+# (kill -9 of the worker process, or of an MPI rank chosen by --victim; --signal STOP stops
+# it instead, for the step watchdog) once every stream has received a few tokens, polls /health and /v1/models meanwhile, submits one more
 # request while the deployment is recovering, and reports the statuses seen and the pause.
 # SPDX-License-Identifier: MIT
 import argparse
@@ -24,6 +24,11 @@ ap.add_argument("--max-tokens", type=int, default=24)
 ap.add_argument("--kill-job", action="store_true")
 ap.add_argument("--victim", default="job", help="job: the job's leader; rank:K: MPI rank K")
 ap.add_argument("--min-tokens", type=int, default=3, help="tokens each stream has before the kill")
+ap.add_argument("--signal", default="KILL", choices=["KILL", "STOP"],
+                help="KILL: the victim dies; STOP: it stalls (the step watchdog must act)")
+ap.add_argument("--fault-cmd", default=None,
+                help="the fault is this shell command (run in the background, e.g. a link taken "
+                     "down for a while) instead of a signal")
 a = ap.parse_args()
 
 PROMPTS = ["The expert", "Once upon a time there was", "Hello", "A mixture of experts",
@@ -121,12 +126,20 @@ if a.kill_job:
     with lock:
         before = dict(chunks)
         assert len(res) == 0, "streams ended before the kill: raise --max-tokens or the step delay"
-    pid = victim_pid()
     report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
-    t_kill = time.monotonic()
-    os.kill(pid, signal.SIGKILL)
-    print("killed %s pid %d with every stream mid-flight (tokens so far: %d..%d)"
-          % (a.victim, pid, min(before.values()), max(before.values())))
+    if a.fault_cmd:
+        t_kill = time.monotonic()
+        fault = subprocess.Popen(["sh", "-c", a.fault_cmd])
+        print("fault '%s' with every stream mid-flight (tokens so far: %d..%d)"
+              % (a.fault_cmd, min(before.values()), max(before.values())))
+    else:
+        pid = victim_pid()
+        t_kill = time.monotonic()
+        os.kill(pid, signal.SIGSTOP if a.signal == "STOP" else signal.SIGKILL)
+        report["victim_pid"] = pid
+        print("%s %s pid %d with every stream mid-flight (tokens so far: %d..%d)"
+              % ("stopped" if a.signal == "STOP" else "killed", a.victim, pid,
+                 min(before.values()), max(before.values())))
     late = None
     for _ in range(1200):  # bounded: 60 s at 50 ms
         st, d = get("/health")
@@ -148,6 +161,8 @@ if a.kill_job:
         report["late"] = res.get(a.n)
 for t in threads:
     t.join()
+if a.kill_job and a.fault_cmd:
+    fault.wait()
 if a.kill_job:
     # The pause: the longest gap between two tokens of a stream after the kill (a job whose
     # leader was killed may go on streaming a while before the front sees it gone).

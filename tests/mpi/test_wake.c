@@ -1,7 +1,10 @@
 // MPI test of comm/wake (issue 15 item 7): the channel comes up on every rank; a byte rank 0
 // sent before a rank blocks wakes it (it stays in the socket); no byte means a timeout;
 // rank 0's linger ends when the ranks close; rank 0 closing without linger reads as
-// WAKE_CLOSED on every rank; JANUS_WAKE=off keeps it down on every rank; no descriptor leaks.
+// WAKE_CLOSED on every rank; rank 0's watch over its peers reports neither a rank whose
+// connection was reset nor one that closed normally (their processes ended: mpirun's to
+// report; an unreachable host is test_testhosts_link.sh's); JANUS_WAKE=off keeps it down on
+// every rank; no descriptor leaks.
 // nranks: 3
 // SPDX-License-Identifier: MIT
 #include "../test.h"
@@ -11,7 +14,11 @@
 #include "comm/wake.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "mpi_test.h"
 
@@ -25,6 +32,18 @@ static int open_fds(void) {
         n++;
     closedir(d);
     return n;
+}
+
+// wake_watch_peers' hook: the reports, from the watch thread.
+static pthread_mutex_t lost_mu = PTHREAD_MUTEX_INITIALIZER;
+static char lost_why[4][256];
+static int n_lost;
+static void on_lost(void *cookie, const char *why) {
+    (void)cookie;
+    pthread_mutex_lock(&lost_mu);
+    if (n_lost < 4) snprintf(lost_why[n_lost], sizeof lost_why[n_lost], "%s", why);
+    n_lost++;
+    pthread_mutex_unlock(&lost_mu);
 }
 
 // Every rank's live flag equals want.
@@ -75,6 +94,26 @@ TEST(wake_channel) {
         CHECK(wake_wait(&wk, 30000) == WAKE_CLOSED, "rank 0's close not seen");
         CHECK(!wk.live, "live after WAKE_CLOSED");
         wake_close(&wk, 0);
+    }
+    barrier();
+
+    // Rank 0's watch over its peers: rank 1's connection reset (SO_LINGER 0) and rank 2's
+    // normal close are not reported (an ended process is not an unreachable host).
+    must(wake_open(&wk, MPI_COMM_WORLD), "wake_open 3");
+    check_live_everywhere(&wk, 1);
+    if (me == 0) must(wake_watch_peers(&wk, on_lost, NULL), "wake_watch_peers");
+    if (me != 0) CHECK(wake_watch_peers(&wk, on_lost, NULL) == JANUS_EINVAL, "watch off rank 0");
+    barrier();
+    if (me == 1) {
+        struct linger lg = {1, 0};
+        CHECK(setsockopt(wk.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) == 0, "SO_LINGER");
+    }
+    if (me != 0) wake_close(&wk, 0); // rank 1: a reset; rank 2: a normal close
+    barrier();
+    if (me == 0) {
+        usleep(500000);     // (a report would come within microseconds of the reset)
+        wake_close(&wk, 0); // stops the watch
+        CHECK(n_lost == 0, "%d peers reported unreachable, want 0: '%s'", n_lost, lost_why[0]);
     }
     barrier();
 

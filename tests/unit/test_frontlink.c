@@ -123,7 +123,9 @@ TEST(roundtrip_all_types) {
     s->activated_last[2] = 5;
     s->scheme_msgs[2] = 123;
     s->scheme_bytes[1] = 1ULL << 50;
+    s->rows_total = 123456789;
     ASSERT_OK(roundtrip(&m, &o));
+    ASSERT_EQ(o.u.stats.rows_total, 123456789);
     ASSERT_EQ(o.u.stats.n_steps, 1000);
     ASSERT_EQ(o.u.stats.kv_used[1], 55);
     ASSERT_EQ(o.u.stats.a_max_last[3], 7);

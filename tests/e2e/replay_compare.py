@@ -1,0 +1,35 @@
+#!/usr/bin/env python3
+# Verdict of a fault run of tests/e2e/replay_client.py against its unfaulted reference (used
+# by test_serve_replay.sh and test_serve_watchdog.sh): every stream complete with the same
+# text, finish and usage; /health went through "recovering" back to "ok"; /v1/models 200
+# meanwhile; the request sent while recovering matches too; no process of the failed job's
+# session (launch_spawn: the job's own session, numbered like its pid) is left.
+# Usage: replay_compare.py REF.json FAULT.json  (exit status 1 with the reason on failure)
+# SPDX-License-Identifier: MIT
+import json
+import subprocess
+import sys
+
+ref, got = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+R, G = ref["streams"], got["streams"]
+assert len(R) == len(G) and R, (len(R), len(G))
+for i, (r, g) in enumerate(zip(R, G)):
+    assert r["error"] is None, ("reference stream %d failed" % i, r["error"])
+    assert g["error"] is None, ("stream %d got an error across the fault" % i, g["error"])
+    assert g["text"] == r["text"], ("stream %d text differs" % i, r["text"], g["text"])
+    assert g["finish"] == r["finish"] == "length", (i, r["finish"], g["finish"])
+    assert g["usage"] == r["usage"] and r["usage"]["completion_tokens"] > 0, (i, r["usage"], g["usage"])
+h = got["health"]
+assert "recovering" in h and h[-1] == "ok" and h.index("recovering") < len(h) - 1, h
+assert got["models_during"] and set(got["models_during"]) == {200}, got["models_during"]
+assert got["carried"] == len(G), ("streams not carried over the recovery", got["carried"], len(G))
+late = got["late"]
+assert late is not None, "no request was sent while recovering"
+assert late["error"] is None and late["text"] == R[0]["text"] and late["usage"] == R[0]["usage"], late
+old = str(got["old_pgid"])
+for flag, what in (("-g", "process group"), ("-s", "session")):
+    left = subprocess.run(["pgrep", flag, old], capture_output=True, text=True).stdout.split()
+    assert not left, ("processes of the failed job's %s still alive" % what, old, left)
+print("ok   %d/%d streams carried over the recovery, identical (%d seeded), late request too, "
+      "no process of the old job left; pause %.2f s"
+      % (len(G), len(R), sum(1 for i in range(len(R)) if i % 4 == 3), got["pause_s"]))
