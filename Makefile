@@ -60,6 +60,8 @@ PAGE_GEN := $(BUILD)/gen/live_html.c
 PAGE_OBJ := $(BUILD)/obj/gen/live_html.o
 LIB_OBJ  += $(PAGE_OBJ)
 BIN      := $(BUILD)/janus
+# The embedded default model (issue 14, docs/TRAINING.md): assembled into the janus binary.
+DEFAULT_MODEL := models/janus-moe-kjv-q8_0.gguf
 
 TEST_SRC := $(sort $(wildcard tests/unit/test_*.c tests/kernels/test_*.c tests/actsched/test_*.c \
               tests/golden/test_*.c tests/mpi/test_*.c))
@@ -88,6 +90,9 @@ $(PAGE_OBJ): $(PAGE_GEN)
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cli/default_model.o: CFLAGS += -DJANUS_DEFAULT_MODEL_FILE='"$(DEFAULT_MODEL)"'
+$(BUILD)/obj/cli/default_model.o: $(DEFAULT_MODEL)
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

@@ -5,6 +5,7 @@
 // last line; --record-routing writes the experts each token chose as a routing trace.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "default_model.h"
 #include "load_opts.h"
 #include "opts.h"
 
@@ -62,7 +63,8 @@ int cmd_generate(int argc, char **argv) {
     load_opts_init(&lo);
     int32_t kv_type = 0, matmul = 0;
     const struct cli_opt opts[] = {
-        CLI_OPT_STR("model", 'm', &model, "FILE", "GGUF model"),
+        CLI_OPT_STR("model", 'm', &model, "FILE",
+                    "GGUF model (default: the embedded default model)"),
         CLI_OPT_STR("prompt", 'p', &prompt, "TEXT",
                     "prompt text (tokenized with the model's vocabulary, BOS added)"),
         CLI_OPT_STR("tokens", 't', &ids_arg, "IDS", "prompt as token ids, used exactly as given"),
@@ -89,12 +91,16 @@ int cmd_generate(int argc, char **argv) {
         CLI_OPT_TABLE(lo.table),
         CLI_OPT_END};
     if (cli_wants_help(argc, argv)) {
-        cli_opts_help(stdout, "generate -m MODEL (-p TEXT | -t ID,ID,...) -n N [options]", opts,
+        cli_opts_help(stdout, "generate [-m MODEL] (-p TEXT | -t ID,ID,...) -n N [options]", opts,
                       "Generation stops after N tokens or at the vocabulary's EOS token.\n");
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    if (!model) return cli_error(CMD, "missing -m MODEL");
+    char default_path[4096];
+    if (!model) {
+        if (default_model_path(CMD, default_path, sizeof default_path)) return 1;
+        model = default_path;
+    }
     if (!prompt == !ids_arg) return cli_error(CMD, "give exactly one of -p TEXT or -t ID,ID,...");
     struct fmap_opts io;
     if (load_opts_finish(&lo, CMD, &io)) return 1;

@@ -8,6 +8,7 @@
 // a setup error) is reported as one line and a non-zero exit, never a hang.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "default_model.h"
 #include "opts.h"
 
 #include "base/limits.h"
@@ -61,6 +62,7 @@ static const struct cli_fwd_opt forwarded[] = {
 
 struct run_opts {
     const char *model;
+    char default_path[4096];    // the embedded default model's file when no -m
     const char *texts[MAX_REQ]; // (n_req) prompts in the order given
     int is_ids[MAX_REQ];        // (n_req) 1: -t ID list, 0: -p text
     int n_req;
@@ -88,7 +90,8 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     o->n_threads = 1;
     o->timeout_s = 600;
     struct cli_opt opts[32 + N_FWD] = {
-        CLI_OPT_STR("model", 'm', &o->model, "FILE", "GGUF model (required)"),
+        CLI_OPT_STR("model", 'm', &o->model, "FILE",
+                    "GGUF model (default: the embedded default model)"),
         CLI_OPT_FN("prompt", 'p', add_text, o, "TEXT",
                    "prompt text; -p/-t may repeat: the prompts run at once\n"
                    "(continuous batching), one output each"),
@@ -112,7 +115,7 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     cli_launcher_opts(&o->launcher, &o->fwd, forwarded, N_FWD, opts);
     if (help) {
         cli_opts_help(stdout,
-                      "run -m MODEL --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T "
+                      "run [-m MODEL] --attn N --moe M (-p TEXT | -t ID,ID,...)... -n T "
                       "[options]",
                       opts,
                       "Launches N attention + M MoE instances as MPI ranks (mpirun) through the\n"
@@ -121,8 +124,11 @@ static int parse(int argc, char **argv, struct run_opts *o, int help) {
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
     cli_fwd_finish(&o->fwd);
-    if (!o->model) return cli_error(CMD, "missing -m MODEL");
     if (o->n_req == 0) return cli_error(CMD, "missing -p TEXT or -t ID,ID,...");
+    if (!o->model) {
+        if (default_model_path(CMD, o->default_path, sizeof o->default_path)) return 1;
+        o->model = o->default_path;
+    }
     if (o->logits && (o->n_req != 1 || !o->is_ids[0]))
         return cli_error(CMD, "--logits needs exactly one -t ID,ID,... (like janus logits)");
     return 0;

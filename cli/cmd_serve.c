@@ -1,12 +1,13 @@
 // janus serve: the OpenAI-compatible HTTP server (SPEC §2, §10; docs/HTTP.md). This
 // process is the front: it launches the deployment as a child job (`janus worker ...`),
 // talks to its controller over a Unix socket, and serves HTTP. With no -m it serves the
-// embedded default model, made with `janus gen-model` on first use and kept in
-// $XDG_CACHE_HOME/janus (else ~/.cache/janus). Deployment flags listed in the forwarding
+// embedded default model (cli/default_model.h: the trained MoE of scripts/train, written
+// once to $XDG_CACHE_HOME/janus, else ~/.cache/janus). Deployment flags listed in the forwarding
 // table below are passed to the job unchanged. Stops on SIGINT/SIGTERM/SIGHUP, gracefully
 // (--grace; issue 15 item 6).
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "default_model.h"
 #include "opts.h"
 
 #include "base/clock.h"
@@ -29,8 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CMD                "serve"
-#define DEFAULT_MODEL_NAME "default-llama-moe-q8_0.gguf"
+#define CMD "serve"
 
 // Deployment options passed through to the job (janus worker) unchanged (the forwarding
 // table); the job validates them (one error line, non-zero exit). arg NULL: a flag.
@@ -203,53 +203,6 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     return 0;
 }
 
-// The embedded default model: generated once into the cache directory.
-static int default_model(const char *self, char *path, size_t n) {
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    char dir[PATH_MAX - 64];
-    if (xdg && *xdg)
-        snprintf(dir, sizeof dir, "%s/janus", xdg);
-    else if (home && *home)
-        snprintf(dir, sizeof dir, "%s/.cache/janus", home);
-    else
-        return cli_error(CMD, "no -m MODEL and neither XDG_CACHE_HOME nor HOME is set");
-    snprintf(path, n, "%s/%s", dir, DEFAULT_MODEL_NAME);
-    if (access(path, R_OK) == 0) return 0;
-    // mkdir -p
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return cli_error(CMD, "cannot create the cache directory %s: %s", dir, strerror(errno));
-    char part[PATH_MAX + 32];
-    snprintf(part, sizeof part, "%s.%d.tmp", path, (int)getpid());
-    fprintf(stderr, "janus serve: generating the default model at %s (first use)\n", path);
-    pid_t pid = fork();
-    if (pid < 0) return cli_error(CMD, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        execl(self, self, "gen-model", "--arch", "llama", "--type", "q8_0", "--seed", "42", "-o",
-              part, (char *)NULL);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        unlink(part);
-        return cli_error(CMD, "janus gen-model failed to make the default model; pass -m MODEL");
-    }
-    if (rename(part, path) != 0) {
-        unlink(part);
-        return cli_error(CMD, "cannot move the default model to %s: %s", path, strerror(errno));
-    }
-    return 0;
-}
-
 int cmd_serve(int argc, char **argv) {
     struct serve_opts o;
     if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
@@ -261,7 +214,7 @@ int cmd_serve(int argc, char **argv) {
     char model[PATH_MAX];
     if (o.model)
         snprintf(model, sizeof model, "%s", o.model);
-    else if (default_model(self, model, sizeof model))
+    else if (default_model_path(CMD, model, sizeof model))
         return 1;
     if (access(model, R_OK) != 0) return cli_error(CMD, "%s: %s", model, strerror(errno));
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end of the README's main command: `janus serve` with no -m makes the embedded
-# default model with gen-model on first use (in $XDG_CACHE_HOME/janus), serves it, and the
-# README's curl example gets a completion. A second start reuses the cached model; it runs
+# End-to-end of the README's main command: `janus serve` with no -m writes the embedded
+# default model (the trained MoE, cli/default_model.h) to $XDG_CACHE_HOME/janus on first use,
+# serves it, and the README's curl examples get a completion and a chat reply. A second start reuses the cached model; it runs
 # the deployment of `make run` (scripts/demo.sh: --mpi --attn 1 --moe 2).
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 export XDG_CACHE_HOME=$TMP/cache
 NO_MODEL=1 start_server D1 --mono
-[ -f "$XDG_CACHE_HOME/janus/default-llama-moe-q8_0.gguf" ] || fail "default model not cached"
-grep -q "generating the default model" "$LOG_D1" || fail "first start should generate the model"
+ls "$XDG_CACHE_HOME"/janus/janus-moe-kjv-q8_0-*.gguf >/dev/null || fail "default model not cached"
+grep -q "the default model .* written to" "$LOG_D1" || fail "first start should write the model"
 # The README example (docs/HTTP.md, "Quick start"), with the port of this server.
 readme_example() { # PORT WHAT
   BODY=$(curl -s "http://127.0.0.1:$1/v1/completions" -H 'Content-Type: application/json' \
@@ -24,7 +24,7 @@ assert 1 <= j["usage"]["completion_tokens"] <= 16, j
 readme_example "$PORT_D1" "monolithic"
 stop_server D1
 NO_MODEL=1 start_server D2 --mpi --attn 1 --moe 2
-grep -q "generating the default model" "$LOG_D2" && fail "second start should reuse the cached model" || ok "cached default model reused"
+grep -q "written to" "$LOG_D2" && fail "second start should reuse the cached model" || ok "cached default model reused"
 readme_example "$PORT_D2" "1 attention + 2 MoE ranks"
 [ $FAILED = 0 ] || exit 1
 echo "default model checks passed"
