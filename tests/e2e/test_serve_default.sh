@@ -12,13 +12,14 @@ grep -q "the default model .* written to" "$LOG_D1" || fail "first start should 
 # The README example (docs/HTTP.md, "Quick start"), with the port of this server.
 readme_example() { # PORT WHAT
   BODY=$(curl -s "http://127.0.0.1:$1/v1/completions" -H 'Content-Type: application/json' \
-    -d '{"prompt": "The capital of France is", "max_tokens": 16}')
+    -d '{"prompt": "In the beginning", "max_tokens": 32, "temperature": 0.7, "top_p": 0.9}')
   printf '%s' "$BODY" | "$PY" -c '
 import json,sys
 j=json.load(sys.stdin)
 c=j["choices"][0]
 assert j["object"]=="text_completion" and isinstance(c["text"],str) and c["finish_reason"] in ("length","stop"), j
-assert 1 <= j["usage"]["completion_tokens"] <= 16, j
+assert 1 <= j["usage"]["completion_tokens"] <= 32, j
+assert j["model"] == "janus-moe-kjv", j
 ' && ok "README curl example ($2)" || fail "README curl example ($2): $BODY"
 }
 readme_example "$PORT_D1" "monolithic"
