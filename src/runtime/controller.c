@@ -106,6 +106,11 @@ static void send_stats(struct ctl *c) {
         s->scheme_msgs[k] = es.scheme_msgs[k];
         s->scheme_bytes[k] = es.scheme_bytes[k];
     }
+    for (int k = 0; k < FRONTLINK_N_MODES; k++) {
+        s->mode_steps[k] = es.mode_steps[k];
+        s->mode_msgs[k] = es.mode_msgs[k];
+        s->mode_bytes[k] = es.mode_bytes[k];
+    }
     (void)send_msg(c, &m);
 }
 
