@@ -164,13 +164,16 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
             actsched_policy_name((enum actsched_policy)r->policy),
             r->comm < 0 ? "auto" : xfer_scheme_name(r->comm),
             r->dispatch < 0 ? "auto" : xfer_mode_name(r->dispatch));
-    uint64_t sel = 0;
-    for (int s = 0; s < XFER_N_SCHEMES; s++)
-        sel += r->pair_steps[XFER_MODE_SELECTIVE][s];
-    fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu; selective %llu)\n",
-            (unsigned long long)r->n_steps, (unsigned long long)r->scheme_steps[0],
-            (unsigned long long)r->scheme_steps[1], (unsigned long long)r->scheme_steps[2],
-            (unsigned long long)sel);
+    fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
+            (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
+            (unsigned long long)r->scheme_steps[2]);
+    uint64_t per_mode[XFER_N_MODES] = {0, 0};
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            per_mode[m] += r->pair_steps[m][s];
+    fprintf(f, "dispatch steps: broadcast %llu, selective %llu\n",
+            (unsigned long long)per_mode[XFER_MODE_BROADCAST],
+            (unsigned long long)per_mode[XFER_MODE_SELECTIVE]);
     fprintf(
         f,
         "step time: %.3f ms mean over %llu steps (controller wall time; %llu steps with tokens)\n",

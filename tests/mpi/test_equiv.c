@@ -22,6 +22,7 @@
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
+#include "comm/xfer_cost.h"
 #include "engine/linear.h"
 #include "kernels/kernels.h"
 #include "model/genmodel.h"
@@ -349,15 +350,23 @@ TEST(mpi_equals_monolithic) {
                             EXPECT(n == r->n_steps, "fixed dispatch mode used");
                         }
                         if (q == 14 || q == 15) {
-                            // Bytes expensive: selective on every step with more than one MoE
-                            // instance; messages expensive: broadcast (fewer messages).
+                            // Bytes expensive: selective on some steps wherever a row needs a
+                            // given MoE instance with probability < 0.9 (the model's fan-out;
+                            // qwen2moe's and deepseek2's top-4 need both of 2 instances
+                            // almost always, and broadcast is right there). Messages
+                            // expensive with <= 2 MoE instances: broadcast (the routing
+                            // exchange's n - 1 messages cost more than selective saves).
+                            const struct worker *wk = (const struct worker *)e;
+                            double q1 = xfer_cost_need_prob((int32_t)wk->k, (int32_t)wk->n_expert,
+                                                            1, n_e);
                             uint64_t n_sel = 0;
                             for (int s = 0; s < XFER_N_SCHEMES; s++)
                                 n_sel += r->pair_steps[SE][s];
-                            if (q == 14 && n_e >= 2)
-                                EXPECT(n_sel > 0, "%s (%d,%d) K%d: costly bytes, no selective step",
-                                       models[m], n_a, n_e, node_sizes[k]);
-                            if (q == 15)
+                            if (q == 14 && q1 < 0.9)
+                                EXPECT(n_sel > 0,
+                                       "%s (%d,%d) K%d: costly bytes (q %.2f), no selective step",
+                                       models[m], n_a, n_e, node_sizes[k], q1);
+                            if (q == 15 && n_e <= 2)
                                 EXPECT(n_sel == 0,
                                        "%s (%d,%d) K%d: costly messages, %llu selective steps",
                                        models[m], n_a, n_e, node_sizes[k],
