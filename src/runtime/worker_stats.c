@@ -184,7 +184,8 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
     fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %8s %9s\n", "layer", "kind", "attention",
             "exchange", "gate+sched", "experts", "check", "a_max", "mean a_max");
     fprintf(f,
-            "  (check: schedule-digest allreduce among MoE instances, 0 unless --check-schedule; "
+            "  (check: schedule-digest allreduce among MoE instances, every rank on selective steps, 0 "
+            "unless --check-schedule; "
             "a_max: last step with tokens; mean over steps with tokens)\n");
     for (int32_t l = 0; l < r->n_layer; l++)
         fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8.3f %8d %9.2f\n", l,

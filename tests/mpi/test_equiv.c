@@ -489,7 +489,7 @@ TEST(mpi_selective_moves_fewer_cross_bytes) {
     int me = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &me);
     static const char *models[] = {"llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"};
-    static const int32_t splits[][2] = {{1, 3}, {2, 4}};
+    static const int32_t splits[][2] = {{1, 3}, {2, 4}, {1, 5}}; // k = 4 < 5 for qwen, deepseek
     g_fail = 0;
     int n_cmp = 0;
     for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
@@ -584,7 +584,7 @@ TEST(mpi_selective_moves_fewer_cross_bytes) {
     }
     MPI_Barrier(MPI_COMM_WORLD);
     ASSERT_EQ(g_fail, 0);
-    if (me == 0) ASSERT(n_cmp >= 6);
+    if (me == 0) ASSERT(n_cmp >= 15); // llama on all three splits, qwen2moe and deepseek2 on (1,5)
 }
 
 // Issue 12 item 6: olmoe and deepseek2 as current converters write it (attn_k_b / attn_v_b,
