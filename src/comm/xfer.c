@@ -286,7 +286,7 @@ static int moe_bcast(struct xfer *x, float *x_all) {
     if (n_node == 1) return JANUS_OK;
     if (t->is_leader)
         xfer_count(x, XFER_DIR_DISPATCH, XFER_LINK_LOCAL, (uint64_t)n_node - 1,
-              (uint64_t)(n_node - 1) * (uint64_t)x->n_rows * xfer_row_bytes(x));
+                   (uint64_t)(n_node - 1) * (uint64_t)x->n_rows * xfer_row_bytes(x));
     return JANUS_MPI_CALL(MPI_Bcast(x_all, (int)(x->n_rows * x->d), MPI_FLOAT, 0, t->comm_node));
 }
 
@@ -302,14 +302,14 @@ int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
     if (x->scheme == XFER_SCHEME_1PC) {
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++)
             rc = xfer_irecv(x, x_all + x->off[i] * x->d, x->b[i], xfer_attn_rank(x, i),
-                       TAG(layer, PH_DISPATCH));
+                            TAG(layer, PH_DISPATCH));
         int rc2 = xfer_wait_all(x);
         return rc != JANUS_OK ? rc : rc2;
     }
     if (t->is_leader && x->scheme == XFER_SCHEME_2PC1) {
         for (int32_t j = 0; j < N_a && rc == JANUS_OK; j++)
             rc = xfer_irecv(x, x_all + x->node_off[j] * x->d, xfer_node_rows(x, j),
-                       xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_DISPATCH));
+                            xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_DISPATCH));
         int rc2 = xfer_wait_all(x);
         if (rc == JANUS_OK) rc = rc2;
     } else if (t->is_leader) { // 2PC2
@@ -317,15 +317,15 @@ int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
         // Phase 2: a designated leader receives its attention nodes' payloads.
         for (int32_t j = k; j < N_a && rc == JANUS_OK; j += N_e)
             rc = xfer_irecv(x, x_all + x->node_off[j] * x->d, xfer_node_rows(x, j),
-                       xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_DISPATCH));
+                            xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_DISPATCH));
         int rc2 = xfer_wait_all(x);
         if (rc == JANUS_OK) rc = rc2;
         // Phase 3: designated leaders complete the picture among MoE leaders.
         for (int32_t k2 = 0; k2 < D && rc == JANUS_OK; k2++) {
             if (k2 == k) continue;
             int64_t s = x->desig_off[k2 + 1] - x->desig_off[k2];
-            rc = xfer_irecv(x, x->stage + x->desig_off[k2] * x->d, s, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
-                       TAG(layer, PH_DISPATCH_LD));
+            rc = xfer_irecv(x, x->stage + x->desig_off[k2] * x->d, s,
+                            xfer_leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_DISPATCH_LD));
         }
         if (k < D && rc == JANUS_OK) {
             float *p = x->pack + x->desig_off[k] * x->d;
@@ -375,7 +375,8 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
             rc = JANUS_MPI_CALL(
                 MPI_Reduce(MPI_IN_PLACE, partial, n, MPI_FLOAT, MPI_SUM, 0, t->comm_node));
         } else {
-            xfer_count(x, XFER_DIR_RETURN, XFER_LINK_LOCAL, 1, (uint64_t)x->n_rows * xfer_row_bytes(x));
+            xfer_count(x, XFER_DIR_RETURN, XFER_LINK_LOCAL, 1,
+                       (uint64_t)x->n_rows * xfer_row_bytes(x));
             rc = JANUS_MPI_CALL(MPI_Reduce(partial, NULL, n, MPI_FLOAT, MPI_SUM, 0, t->comm_node));
         }
     }
@@ -383,7 +384,8 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
     if (x->scheme == XFER_SCHEME_2PC1) {
         for (int32_t j = 0; j < N_a && rc == JANUS_OK; j++)
             rc = isend(x, partial + x->node_off[j] * x->d, xfer_node_rows(x, j),
-                       xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_RETURN), XFER_DIR_RETURN);
+                       xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_RETURN),
+                       XFER_DIR_RETURN);
         int rc2 = xfer_wait_all(x);
         return rc != JANUS_OK ? rc : rc2;
     }
@@ -395,16 +397,16 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
         for (int32_t k2 = 0; k2 < N_e && rc == JANUS_OK; k2++)
             if (k2 != k)
                 rc = xfer_irecv(x, x->stage + k2 * s_own * x->d, s_own,
-                           xfer_leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD));
+                                xfer_leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD));
     for (int32_t k2 = 0; k2 < D && rc == JANUS_OK; k2++) {
         float *p = k2 == k ? x->stage + k * s_own * x->d : x->pack + x->desig_off[k2] * x->d;
         for (int32_t j = k2; j < N_a; j += N_e)
             memcpy(p + x->pack_off[j] * x->d, partial + x->node_off[j] * x->d,
                    (size_t)(xfer_node_rows(x, j) * x->d) * sizeof(float));
         if (k2 != k)
-            rc =
-                isend(x, p, x->desig_off[k2 + 1] - x->desig_off[k2],
-                      xfer_leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD), XFER_DIR_RETURN);
+            rc = isend(x, p, x->desig_off[k2 + 1] - x->desig_off[k2],
+                       xfer_leader_rank(x, TOPO_ROLE_MOE, k2), TAG(layer, PH_RETURN_LD),
+                       XFER_DIR_RETURN);
     }
     int rc2 = xfer_wait_all(x);
     if (rc == JANUS_OK) rc = rc2;
@@ -414,7 +416,8 @@ int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
         xfer_add_into(x->stage, x->stage + k2 * s_own * x->d, s_own * x->d);
     for (int32_t j = k; j < N_a && rc == JANUS_OK; j += N_e)
         rc = isend(x, x->stage + x->pack_off[j] * x->d, xfer_node_rows(x, j),
-                   xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_RETURN_ATT), XFER_DIR_RETURN);
+                   xfer_leader_rank(x, TOPO_ROLE_ATTN, j), TAG(layer, PH_RETURN_ATT),
+                   XFER_DIR_RETURN);
     rc2 = xfer_wait_all(x);
     return rc != JANUS_OK ? rc : rc2;
 }

@@ -42,7 +42,7 @@ enum xfer_dir { XFER_DIR_DISPATCH = 0, XFER_DIR_RETURN = 1 };
 struct xfer_counters {
     uint64_t msgs[XFER_N_MODES][XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
     uint64_t bytes[XFER_N_MODES][XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
-    uint64_t exchanges[XFER_N_MODES][XFER_N_SCHEMES]; // layer exchanges taken part in
+    uint64_t exchanges[XFER_N_MODES][XFER_N_SCHEMES];             // layer exchanges taken part in
     uint64_t route_msgs[XFER_N_LINKS], route_bytes[XFER_N_LINKS]; // the routing exchange
 };
 
@@ -69,11 +69,11 @@ struct xfer {
     int state;            // attention side: 1 between xfer_attn_send and xfer_attn_recv
     struct xfer_counters ctr;
     // Selective dispatch (xfer_sel_init; xfer_sel.c).
-    int32_t mode;         // enum xfer_mode of the current step
-    int32_t k;            // experts per token; 0: selective mode not set up
-    uint8_t *need;        // (n_e, max_rows) 1: MoE instance g runs an expert of row t
-    uint8_t *need_node;   // (N_e, max_rows) 1: some instance of MoE node k needs row t
-    int32_t *route;       // (max_rows, 2k) routing on the wire: ids, then weight bits
+    int32_t mode;           // enum xfer_mode of the current step
+    int32_t k;              // experts per token; 0: selective mode not set up
+    uint8_t *need;          // (n_e, max_rows) 1: MoE instance g runs an expert of row t
+    uint8_t *need_node;     // (N_e, max_rows) 1: some instance of MoE node k needs row t
+    int32_t *route;         // (max_rows, 2k) routing on the wire: ids, then weight bits
     int *rcounts, *rdispls; // (n_ranks) Allgatherv arguments
     float *sbuf, *rbuf;     // (sel_rows x d) packed rows to send / received
     int64_t sel_rows;       // rows of sbuf and rbuf

@@ -191,15 +191,16 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
         double recv_m = 0, x = 0;
         for (int32_t i = 0; i < n_a; i++) {
             recv_m += p_any(q, b[i]);
-            x = fmax(x, ep(c, XFER_LINK_CROSS, n_e * p_any(q, b[i]), (double)n_e * q * b[i] * rb,
-                           0, 0));
+            x = fmax(
+                x, ep(c, XFER_LINK_CROSS, n_e * p_any(q, b[i]), (double)n_e * q * b[i] * rb, 0, 0));
         }
         disp = fmax(x, ep(c, XFER_LINK_CROSS, 0, 0, recv_m, (double)B * q * rb));
     } else {
         double x1 = 0, x2 = 0;
         if (scheme == XFER_SCHEME_2PC1) {
             for (int32_t kk = 0; kk < N_e; kk++) {
-                double qk = xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+                double qk =
+                    xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
                 double recv_m = 0;
                 for (int32_t j = 0; j < N_a; j++)
                     recv_m += p_any(qk, attn_node_rows(t, b, j));
@@ -221,7 +222,8 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
             for (int32_t j = 0; j < N_a; j++)
                 x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 1, attn_node_rows(t, b, j) * rb, 0, 0));
             for (int32_t kk = 0; kk < N_e; kk++) {
-                double qk = xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+                double qk =
+                    xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
                 int64_t s = 0;
                 int32_t cnt = 0;
                 for (int32_t j = kk; j < N_a; j += N_e, cnt++)
@@ -230,8 +232,8 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
                 double send_m = 0, send_r = 0;
                 for (int32_t k2 = 0; k2 < N_e && kk < D; k2++)
                     if (k2 != kk) {
-                        double q2 =
-                            xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, k2), n_e);
+                        double q2 = xfer_cost_need_prob(k, n_expert,
+                                                        topo_node_n(t, TOPO_ROLE_MOE, k2), n_e);
                         send_m += p_any(q2, s);
                         send_r += q2 * s;
                     }

@@ -31,8 +31,8 @@ static inline void xfer_count(struct xfer *x, int dir, int link, uint64_t msgs, 
 static inline size_t xfer_row_bytes(const struct xfer *x) { return (size_t)x->d * sizeof(float); }
 
 // A point-to-point send of rows on topo.comm, counted on link.
-static inline int xfer_isend_link(struct xfer *x, const float *buf, int64_t rows, int dest,
-                                  int tag, int dir, int link) {
+static inline int xfer_isend_link(struct xfer *x, const float *buf, int64_t rows, int dest, int tag,
+                                  int dir, int link) {
     JANUS_ASSERT(x->n_req < x->n_req_cap);
     xfer_count(x, dir, link, 1, (uint64_t)rows * xfer_row_bytes(x));
     return JANUS_MPI_CALL(

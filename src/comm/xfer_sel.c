@@ -39,8 +39,8 @@ int xfer_sel_init(struct xfer *x, int32_t k) {
     xfer_sel_free(x);
     const struct topo_side *M = &t->side[TOPO_ROLE_MOE];
     int64_t kk = JANUS_MIN((int64_t)k, (int64_t)M->n_inst);
-    int64_t rows = t->role == TOPO_ROLE_ATTN && !t->is_leader ? kk * x->max_local
-                                                               : kk * x->max_rows;
+    int64_t rows =
+        t->role == TOPO_ROLE_ATTN && !t->is_leader ? kk * x->max_local : kk * x->max_rows;
     if (rows * x->d > INT32_MAX || x->max_rows * 2 * k > INT32_MAX) return JANUS_ELIMIT;
     x->need = mem_calloc(MEM_TAG_COMM, (size_t)(M->n_inst * x->max_rows), 1);
     x->need_node = mem_calloc(MEM_TAG_COMM, (size_t)(M->n_node * x->max_rows), 1);
@@ -98,8 +98,8 @@ int xfer_route_exchange(struct xfer *x, const int32_t *ids, const float *w, int3
             x->ctr.route_bytes[link] += bytes;
         }
     }
-    int rc = JANUS_MPI_CALL(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x->route,
-                                           x->rcounts, x->rdispls, MPI_INT32_T, t->comm));
+    int rc = JANUS_MPI_CALL(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, x->route, x->rcounts,
+                                           x->rdispls, MPI_INT32_T, t->comm));
     if (rc != JANUS_OK) return rc;
     for (int64_t r = 0; r < B; r++) {
         memcpy(ids_all + r * k, x->route + r * k2, (size_t)k * sizeof(int32_t));
@@ -149,8 +149,7 @@ static int64_t pack(const struct xfer *x, float *dst, const float *src, const ui
                     int64_t r0, int64_t n) {
     int64_t c = 0;
     for (int64_t r = 0; r < n; r++)
-        if (mask[r0 + r])
-            memcpy(dst + (c++) * x->d, src + r * x->d, (size_t)x->d * sizeof(float));
+        if (mask[r0 + r]) memcpy(dst + (c++) * x->d, src + r * x->d, (size_t)x->d * sizeof(float));
     return c;
 }
 
@@ -168,9 +167,7 @@ static void unpack(const struct xfer *x, float *dst, const float *src, const uin
     }
 }
 
-static const uint8_t *need_of(const struct xfer *x, int32_t g) {
-    return x->need + g * x->max_rows;
-}
+static const uint8_t *need_of(const struct xfer *x, int32_t g) { return x->need + g * x->max_rows; }
 static const uint8_t *need_of_node(const struct xfer *x, int32_t k) {
     return x->need_node + k * x->max_rows;
 }
@@ -210,8 +207,8 @@ int xfer_sel_attn_send(struct xfer *x, int32_t layer, const float *xi) {
         int dest = xfer_leader_rank(x, TOPO_ROLE_MOE, j % M->n_node);
         rc = xfer_irecv(x, x->stage, rows, dest, TAG(layer, PH_RETURN_ATT));
         if (rc == JANUS_OK)
-            rc = xfer_isend_link(x, payload, rows, dest, TAG(layer, PH_DISPATCH),
-                                 XFER_DIR_DISPATCH, XFER_LINK_CROSS);
+            rc = xfer_isend_link(x, payload, rows, dest, TAG(layer, PH_DISPATCH), XFER_DIR_DISPATCH,
+                                 XFER_LINK_CROSS);
         return rc;
     }
     // 2PC1: to each MoE leader the node's rows some instance of its node needs.
@@ -318,8 +315,7 @@ static int local_return(struct xfer *x, int32_t layer, float *partial) {
     int rc2 = xfer_wait_all(x);
     if (rc == JANUS_OK) rc = rc2;
     for (int32_t p = 1; p < n_node && rc == JANUS_OK; p++)
-        unpack(x, partial, x->rbuf + x->roff[p] * x->d, need_of(x, M->member[first + p]), 0, B,
-               1);
+        unpack(x, partial, x->rbuf + x->roff[p] * x->d, need_of(x, M->member[first + p]), 0, B, 1);
     return rc;
 }
 
@@ -395,10 +391,9 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
                 n += pack(x, x->sbuf + (sat + n) * x->d, x_all + x->node_off[j] * x->d,
                           need_of_node(x, k2), x->node_off[j], xfer_node_rows(x, j));
             if (n)
-                rc = xfer_isend_link(x, x->sbuf + sat * x->d, n,
-                                     xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
-                                     TAG(layer, PH_DISPATCH_LD), XFER_DIR_DISPATCH,
-                                     XFER_LINK_CROSS);
+                rc = xfer_isend_link(
+                    x, x->sbuf + sat * x->d, n, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
+                    TAG(layer, PH_DISPATCH_LD), XFER_DIR_DISPATCH, XFER_LINK_CROSS);
             sat += n;
         }
         rc2 = xfer_wait_all(x);
@@ -427,8 +422,8 @@ int xfer_sel_moe_send(struct xfer *x, int32_t layer, float *partial) {
         const uint8_t *mine = need_of(x, t->inst);
         int64_t at = 0;
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++) {
-            int64_t n = pack(x, x->sbuf + at * x->d, partial + x->off[i] * x->d, mine, x->off[i],
-                             x->b[i]);
+            int64_t n =
+                pack(x, x->sbuf + at * x->d, partial + x->off[i] * x->d, mine, x->off[i], x->b[i]);
             if (n)
                 rc = xfer_isend_link(x, x->sbuf + at * x->d, n, xfer_attn_rank(x, i),
                                      TAG(layer, PH_RETURN), XFER_DIR_RETURN, XFER_LINK_CROSS);

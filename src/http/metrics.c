@@ -128,8 +128,8 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     rc |= HEAD("janus_exchange_dispatch_messages_total", "counter",
                "messages sent per dispatch mode (selective: routing exchange included)");
     for (int k = 0; k < FRONTLINK_N_MODES; k++)
-        rc |= buf_appendf(b, "janus_exchange_dispatch_messages_total{mode=\"%s\"} %llu\n",
-                          modes[k], (unsigned long long)st.mode_msgs[k]);
+        rc |= buf_appendf(b, "janus_exchange_dispatch_messages_total{mode=\"%s\"} %llu\n", modes[k],
+                          (unsigned long long)st.mode_msgs[k]);
     rc |= HEAD("janus_exchange_dispatch_bytes_total", "counter",
                "bytes sent per dispatch mode (selective: routing exchange included)");
     for (int k = 0; k < FRONTLINK_N_MODES; k++)
@@ -264,12 +264,12 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
             static const char *modes[FRONTLINK_N_MODES] = {"broadcast", "selective"};
             bad |= !cJSON_AddItemToObject(x, "modes",
                                           cJSON_CreateStringArray(modes, FRONTLINK_N_MODES));
-            bad |= !cJSON_AddItemToObject(
-                x, "mode_steps_total", num_array(st->mode_steps, FRONTLINK_N_MODES, NUM_U64));
-            bad |= !cJSON_AddItemToObject(
-                x, "mode_messages_total", num_array(st->mode_msgs, FRONTLINK_N_MODES, NUM_U64));
-            bad |= !cJSON_AddItemToObject(
-                x, "mode_bytes_total", num_array(st->mode_bytes, FRONTLINK_N_MODES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "mode_steps_total",
+                                          num_array(st->mode_steps, FRONTLINK_N_MODES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "mode_messages_total",
+                                          num_array(st->mode_msgs, FRONTLINK_N_MODES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "mode_bytes_total",
+                                          num_array(st->mode_bytes, FRONTLINK_N_MODES, NUM_U64));
         }
         cJSON *kv = cJSON_AddObjectToObject(d, "kv_cache");
         bad |= !kv;

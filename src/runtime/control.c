@@ -171,10 +171,9 @@ int control_step(struct worker *w, const struct batch *batches, struct batch_res
         st.scheme = w->p.comm;
         mode = w->p.dispatch >= 0 ? w->p.dispatch : XFER_MODE_BROADCAST;
     } else {
-        xfer_choose_pair(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), w->xf.k,
-                         (int32_t)w->n_expert, w->p.comm,
-                         w->xf.k < 1 ? XFER_MODE_BROADCAST : w->p.dispatch, &st.scheme, &mode,
-                         NULL);
+        xfer_choose_pair(
+            &w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), w->xf.k, (int32_t)w->n_expert,
+            w->p.comm, w->xf.k < 1 ? XFER_MODE_BROADCAST : w->p.dispatch, &st.scheme, &mode, NULL);
     }
     if (mode == XFER_MODE_SELECTIVE) st.flags |= WIRE_STEP_SELECTIVE;
     w->cur_step = st.step;

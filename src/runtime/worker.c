@@ -192,10 +192,10 @@ int worker_setup_role(struct worker *w) {
             if (!rc) rc = moe_routing_init(&w->rt_local, &w->model, p->max_rows);
             if (!rc) rc = actsched_init(&w->ws, &lim);
             if (!rc) rc = actsched_output_init(&w->so, &lim);
-            w->gate_r = mem_calloc(MEM_TAG_ENGINE, (size_t)(p->max_rows * w->n_expert),
-                                   sizeof(float));
-            w->gate_scratch = mem_calloc(MEM_TAG_ENGINE,
-                                         (size_t)gate_scratch_floats(w->n_expert), sizeof(float));
+            w->gate_r =
+                mem_calloc(MEM_TAG_ENGINE, (size_t)(p->max_rows * w->n_expert), sizeof(float));
+            w->gate_scratch =
+                mem_calloc(MEM_TAG_ENGINE, (size_t)gate_scratch_floats(w->n_expert), sizeof(float));
             if (!rc && (!w->gate_r || !w->gate_scratch)) rc = JANUS_ENOMEM;
         }
         if (rc) return rc;

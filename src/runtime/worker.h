@@ -57,7 +57,7 @@ struct worker {
     float *moe_out; // (max_rows, d) this instance's rows of Σ partials
     float *logits;  // (max_seqs, V) logits of the rows with logits, batch order
     // selective dispatch, attention side: its own rows' gate
-    struct moe_routing rt_local; // (max_rows) routing of this instance's rows
+    struct moe_routing rt_local;  // (max_rows) routing of this instance's rows
     float *gate_r, *gate_scratch; // (max_rows, n_expert) router logits; gate scratch
     // MoE side (step.c); rt, ws and so also on attention ranks under selective dispatch
     struct moe moe;
@@ -84,8 +84,8 @@ struct worker {
     uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES], step_ns;
     uint64_t pair_steps[XFER_N_MODES][XFER_N_SCHEMES]; // rank 0: steps per (mode, scheme)
     uint64_t cur_step;                                 // the step being run (every rank)
-    struct exec_kv kv; // rank 0: the KV-position mirror
-    MPI_Request *req;  // rank 0: (n_attn)
+    struct exec_kv kv;                                 // rank 0: the KV-position mirror
+    MPI_Request *req;                                  // rank 0: (n_attn)
     int failed, logits_written;
     struct worker_stats rep; // rank 0: scratch for the stats op (no allocation per call)
     // statistics reduction buffers (worker_stats.c): send / receive

@@ -55,8 +55,8 @@ struct worker_mpi_params {
                                   // (`janus run --logits`); NULL: none
 };
 
-// Defaults: 1 + 1 instances, greedy, auto scheme and dispatch, node size 1, calibration on, schedule
-// check off, 1 thread, 32 seqs, 256 rows, model context, seed 0, MPI_COMM_WORLD.
+// Defaults: 1 + 1 instances, greedy, auto scheme and dispatch, node size 1, calibration on,
+// schedule check off, 1 thread, 32 seqs, 256 rows, model context, seed 0, MPI_COMM_WORLD.
 void worker_mpi_default_params(struct worker_mpi_params *p);
 
 // Collective on p->parent (same parameters on every rank). Loads the model, builds the

@@ -183,10 +183,11 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
                "inside the exchange, MoE compute included):\n");
     fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %8s %9s\n", "layer", "kind", "attention",
             "exchange", "gate+sched", "experts", "check", "a_max", "mean a_max");
-    fprintf(f,
-            "  (check: schedule-digest allreduce among MoE instances, every rank on selective steps, 0 "
-            "unless --check-schedule; "
-            "a_max: last step with tokens; mean over steps with tokens)\n");
+    fprintf(
+        f,
+        "  (check: schedule-digest allreduce among MoE instances, every rank on selective steps, 0 "
+        "unless --check-schedule; "
+        "a_max: last step with tokens; mean over steps with tokens)\n");
     for (int32_t l = 0; l < r->n_layer; l++)
         fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8.3f %8d %9.2f\n", l,
                 r->is_moe[l] ? "moe" : "dense", 1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n,
@@ -195,8 +196,8 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
                 (double)r->a_max_sum[l] / (r->busy_steps > 0 ? (double)r->busy_steps : 1));
     fprintf(f, "messages (summed over ranks, both directions; selective rows include the routing "
                "exchange):\n");
-    fprintf(f, "%6s %12s %14s %12s %14s %10s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
-            "local bytes", "dispatch");
+    fprintf(f, "%6s %12s %14s %12s %14s %10s\n", "scheme", "cross msgs", "cross bytes",
+            "local msgs", "local bytes", "dispatch");
     for (int m = 0; m < XFER_N_MODES; m++)
         for (int s = 0; s < XFER_N_SCHEMES; s++) {
             uint64_t mm[2] = {0, 0}, b[2] = {0, 0};

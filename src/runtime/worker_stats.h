@@ -26,7 +26,7 @@ struct worker_stats {
     uint64_t busy_steps;                   // steps with at least one token (B > 0)
     uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
     uint64_t pair_steps[XFER_N_MODES][XFER_N_SCHEMES]; // steps per (dispatch mode, scheme)
-    int32_t is_moe[LIMIT_MAX_LAYERS];      // 1 for MoE layers
+    int32_t is_moe[LIMIT_MAX_LAYERS];                  // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
     double attn_s[LIMIT_MAX_LAYERS];      // attention side compute (attention, norms, dense FFN,
                                           // shared expert, residual)

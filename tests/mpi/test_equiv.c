@@ -308,8 +308,9 @@ TEST(mpi_equals_monolithic) {
                             worst = fmax(
                                 worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
                     }
-                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d dispatch %d: logits differ by %g",
-                           models[m], n_a, n_e, node_sizes[k], what, p.comm, p.dispatch, worst);
+                    EXPECT(worst <= 1e-4,
+                           "%s (%d,%d) K%d %s comm %d dispatch %d: logits differ by %g", models[m],
+                           n_a, n_e, node_sizes[k], what, p.comm, p.dispatch, worst);
                     struct worker_stats *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
                     EXPECT(r && worker_stats_report(e, r) == JANUS_OK, "report");
                     if (r) {
@@ -357,8 +358,8 @@ TEST(mpi_equals_monolithic) {
                             // expensive with <= 2 MoE instances: broadcast (the routing
                             // exchange's n - 1 messages cost more than selective saves).
                             const struct worker *wk = (const struct worker *)e;
-                            double q1 = xfer_cost_need_prob((int32_t)wk->k, (int32_t)wk->n_expert,
-                                                            1, n_e);
+                            double q1 =
+                                xfer_cost_need_prob((int32_t)wk->k, (int32_t)wk->n_expert, 1, n_e);
                             uint64_t n_sel = 0;
                             for (int s = 0; s < XFER_N_SCHEMES; s++)
                                 n_sel += r->pair_steps[SE][s];
@@ -557,7 +558,8 @@ TEST(mpi_selective_moves_fewer_cross_bytes) {
                     if (r) {
                         for (int d = 0; d < XFER_N_DIRS; d++)
                             cross[mode] += r->ctr.bytes[mode][scheme][d][XFER_LINK_CROSS];
-                        if (mode == XFER_MODE_SELECTIVE) route = r->ctr.route_bytes[XFER_LINK_CROSS];
+                        if (mode == XFER_MODE_SELECTIVE)
+                            route = r->ctr.route_bytes[XFER_LINK_CROSS];
                     }
                     mem_free(r);
                     exec_destroy(&e);

@@ -421,8 +421,8 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
                         for (int64_t rr = 0; rr < st.b[i]; rr++)
                             for (int c = 0; c < D && need[x.off[i] + rr]; c++)
                                 CHECK(all[(x.off[i] + rr) * D + c] == x_val(i, rr, c, layer),
-                                      "(%d,%d,K%d,%s sel) moe %d: x of attn %d row %lld wrong",
-                                      n_a, n_e, node_size, xfer_scheme_name(scheme), t.inst, i,
+                                      "(%d,%d,K%d,%s sel) moe %d: x of attn %d row %lld wrong", n_a,
+                                      n_e, node_size, xfer_scheme_name(scheme), t.inst, i,
                                       (long long)rr);
                     for (int64_t row = 0; row < x.n_rows; row++)
                         for (int c = 0; c < D; c++)
@@ -431,7 +431,8 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
                 }
             }
             // Counters summed over ranks against the selective formula.
-            uint64_t mine[2 * XFER_N_DIRS * XFER_N_LINKS + 1], sum[2 * XFER_N_DIRS * XFER_N_LINKS + 1];
+            uint64_t mine[2 * XFER_N_DIRS * XFER_N_LINKS + 1],
+                sum[2 * XFER_N_DIRS * XFER_N_LINKS + 1];
             int n = 0;
             for (int d = 0; d < XFER_N_DIRS; d++)
                 for (int l = 0; l < XFER_N_LINKS; l++) {
@@ -446,9 +447,9 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
             for (int d = 0; d < XFER_N_DIRS; d++)
                 for (int l = 0; l < XFER_N_LINKS; l++) {
                     CHECK(sum[n] == e_sum.msgs[d][l], "(%d,%d,K%d,%s sel) %s %s msgs %llu != %llu",
-                          n_a, n_e, node_size, xfer_scheme_name(scheme),
-                          d ? "return" : "dispatch", l ? "local" : "cross",
-                          (unsigned long long)sum[n], (unsigned long long)e_sum.msgs[d][l]);
+                          n_a, n_e, node_size, xfer_scheme_name(scheme), d ? "return" : "dispatch",
+                          l ? "local" : "cross", (unsigned long long)sum[n],
+                          (unsigned long long)e_sum.msgs[d][l]);
                     n++;
                     CHECK(sum[n] == e_sum.bytes[d][l],
                           "(%d,%d,K%d,%s sel) %s %s bytes %llu != %llu", n_a, n_e, node_size,
@@ -475,8 +476,8 @@ TEST(xfer_selective_all_settings) {
     int world = 0, me = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &world);
     MPI_Comm_rank(MPI_COMM_WORLD, &me);
-    static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 3}, {3, 2}, {2, 4},
-                                        {4, 2}, {3, 3}, {1, 5}, {2, 2}};
+    static const int32_t splits[][2] = {{1, 1}, {1, 2}, {2, 1}, {2, 3}, {3, 2},
+                                        {2, 4}, {4, 2}, {3, 3}, {1, 5}, {2, 2}};
     static const int32_t node_sizes[] = {1, 2, 3, -1};
     int n_cfg = 0;
     for (size_t s = 0; s < JANUS_ARRAY_SIZE(splits); s++) {

@@ -188,8 +188,8 @@ TEST(xfer_choose_pair_regions) {
     double q = xfer_cost_need_prob(2, 64, 1, 8);
     double route = 1024.0 * 2 * 8 / 1e9; // every rank receives B·k·8 bytes
     ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, large, 8192, 0, XFER_MODE_SELECTIVE, 2, 64),
-                fmax(route, 9 * 512 * 16.0 / 1e9) + 2 * fmax(1024 * q * 8192 / 1e9,
-                                                             8 * q * 512 * 8192 / 1e9),
+                fmax(route, 9 * 512 * 16.0 / 1e9) +
+                    2 * fmax(1024 * q * 8192 / 1e9, 8 * q * 512 * 8192 / 1e9),
                 1e-12);
     topo_free(&t);
 }
