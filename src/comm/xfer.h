@@ -123,7 +123,8 @@ JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial);
 // rows the plan names. On the MoE side x_all keeps its B x d layout; rows this instance does
 // not need are left as they were. An empty step (B = 0) moves nothing.
 
-// Not collective. Sets up selective dispatch for k experts per token (1 <= k <= 64).
+// Not collective. Sets up selective dispatch for k experts per token
+// (1 <= k <= LIMIT_MAX_EXPERT_USED).
 // JANUS_OK, JANUS_EINVAL or JANUS_ENOMEM (x unchanged but for what it had).
 JANUS_WUR int xfer_sel_init(struct xfer *x, int32_t k);
 

@@ -5,9 +5,10 @@
 // schedule, so no message carries a header and empty messages are not sent. Sums: the
 // attention side adds the contributions of one row in MoE-instance order (1PC) or MoE-node
 // order (2PC), a MoE leader its members' rows in node order; the one-instance partials
-// themselves are summed by expert id (engine/moe.h). Buffers: sbuf and rbuf hold
-// min(k, n_e) x max_rows rows (max_local on attention ranks that lead no node), the bound
-// of what one rank sends or receives in one phase, since a row goes to at most k places.
+// themselves are summed by expert id (engine/moe.h). Buffers: sbuf and rbuf hold the most
+// rows one phase moves through the rank, a row going to at most kk = min(k, n_e) places:
+// kk x max_local on an attention rank (x its node size on a leader), max_rows on a MoE
+// member, kk x max_rows on a MoE leader.
 // SPDX-License-Identifier: MIT
 #include "comm/xfer.h"
 
@@ -35,12 +36,15 @@ void xfer_sel_free(struct xfer *x) {
 
 int xfer_sel_init(struct xfer *x, int32_t k) {
     const struct topo *t = x->t;
-    if (k < 1 || k > 64) return JANUS_EINVAL;
+    if (k < 1 || k > LIMIT_MAX_EXPERT_USED) return JANUS_EINVAL;
     xfer_sel_free(x);
     const struct topo_side *M = &t->side[TOPO_ROLE_MOE];
     int64_t kk = JANUS_MIN((int64_t)k, (int64_t)M->n_inst);
-    int64_t rows =
-        t->role == TOPO_ROLE_ATTN && !t->is_leader ? kk * x->max_local : kk * x->max_rows;
+    // The most rows one phase moves through this rank (a row goes to at most kk places):
+    // attention: kk x its rows (its node's on a leader); MoE member: B; MoE leader: kk x B.
+    int64_t rows = t->role == TOPO_ROLE_ATTN
+                       ? kk * x->max_local * (t->is_leader ? topo_node_n(t, t->role, t->node) : 1)
+                       : (t->is_leader ? kk : 1) * x->max_rows;
     if (rows * x->d > INT32_MAX || x->max_rows * 2 * k > INT32_MAX) return JANUS_ELIMIT;
     x->need = mem_calloc(MEM_TAG_COMM, (size_t)(M->n_inst * x->max_rows), 1);
     x->need_node = mem_calloc(MEM_TAG_COMM, (size_t)(M->n_node * x->max_rows), 1);
@@ -147,6 +151,7 @@ static int64_t n_masked(const uint8_t *mask, int64_t r0, int64_t n) {
 
 static int64_t pack(const struct xfer *x, float *dst, const float *src, const uint8_t *mask,
                     int64_t r0, int64_t n) {
+    JANUS_ASSERT(dst >= x->sbuf && (dst - x->sbuf) / x->d + n_masked(mask, r0, n) <= x->sel_rows);
     int64_t c = 0;
     for (int64_t r = 0; r < n; r++)
         if (mask[r0 + r]) memcpy(dst + (c++) * x->d, src + r * x->d, (size_t)x->d * sizeof(float));
@@ -165,6 +170,12 @@ static void unpack(const struct xfer *x, float *dst, const float *src, const uin
             memcpy(dst + r * x->d, src + c * x->d, (size_t)x->d * sizeof(float));
         c++;
     }
+}
+
+// Receives n packed rows at row `at` of rbuf.
+static int recv_rows(struct xfer *x, int64_t at, int64_t n, int src, int tag) {
+    JANUS_ASSERT(at >= 0 && at + n <= x->sel_rows);
+    return xfer_irecv(x, x->rbuf + at * x->d, n, src, tag);
 }
 
 static const uint8_t *need_of(const struct xfer *x, int32_t g) { return x->need + g * x->max_rows; }
@@ -186,7 +197,7 @@ int xfer_sel_attn_send(struct xfer *x, int32_t layer, const float *xi) {
             x->roff[g] = at;
             int64_t n = pack(x, x->sbuf + at * x->d, xi, need_of(x, g), r0, bi);
             if (n == 0) continue;
-            rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_moe_rank(x, g), TAG(layer, PH_RETURN));
+            rc = recv_rows(x, at, n, xfer_moe_rank(x, g), TAG(layer, PH_RETURN));
             if (rc == JANUS_OK)
                 rc = xfer_isend_link(x, x->sbuf + at * x->d, n, xfer_moe_rank(x, g),
                                      TAG(layer, PH_DISPATCH), XFER_DIR_DISPATCH, XFER_LINK_CROSS);
@@ -218,7 +229,7 @@ int xfer_sel_attn_send(struct xfer *x, int32_t layer, const float *xi) {
         int64_t n = pack(x, x->sbuf + at * x->d, payload, need_of_node(x, k), r0, rows);
         if (n == 0) continue;
         int dest = xfer_leader_rank(x, TOPO_ROLE_MOE, k);
-        rc = xfer_irecv(x, x->rbuf + at * x->d, n, dest, TAG(layer, PH_RETURN));
+        rc = recv_rows(x, at, n, dest, TAG(layer, PH_RETURN));
         if (rc == JANUS_OK)
             rc = xfer_isend_link(x, x->sbuf + at * x->d, n, dest, TAG(layer, PH_DISPATCH),
                                  XFER_DIR_DISPATCH, XFER_LINK_CROSS);
@@ -278,7 +289,7 @@ static int local_dispatch(struct xfer *x, int32_t layer, float *x_all) {
     }
     int64_t n = n_masked(need_of(x, t->inst), 0, B);
     if (n == 0) return JANUS_OK;
-    rc = xfer_irecv(x, x->rbuf, n, xfer_moe_rank(x, M->member[first]), TAG(layer, PH_SEL_LOCAL));
+    rc = recv_rows(x, 0, n, xfer_moe_rank(x, M->member[first]), TAG(layer, PH_SEL_LOCAL));
     int rc2 = xfer_wait_all(x);
     if (rc == JANUS_OK) rc = rc2;
     if (rc == JANUS_OK) unpack(x, x_all, x->rbuf, need_of(x, t->inst), 0, B, 0);
@@ -307,9 +318,7 @@ static int local_return(struct xfer *x, int32_t layer, float *partial) {
         int32_t g = M->member[first + p];
         int64_t n = n_masked(need_of(x, g), 0, B);
         x->roff[p] = at;
-        if (n)
-            rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_moe_rank(x, g),
-                            TAG(layer, PH_SEL_LOCAL_R));
+        if (n) rc = recv_rows(x, at, n, xfer_moe_rank(x, g), TAG(layer, PH_SEL_LOCAL_R));
         at += n;
     }
     int rc2 = xfer_wait_all(x);
@@ -331,9 +340,7 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++) {
             x->roff[i] = at;
             int64_t n = n_masked(mine, x->off[i], x->b[i]);
-            if (n)
-                rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_attn_rank(x, i),
-                                TAG(layer, PH_DISPATCH));
+            if (n) rc = recv_rows(x, at, n, xfer_attn_rank(x, i), TAG(layer, PH_DISPATCH));
             at += n;
         }
         rc2 = xfer_wait_all(x);
@@ -350,8 +357,8 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
             x->roff[j] = at;
             int64_t n = n_masked(mine, x->node_off[j], xfer_node_rows(x, j));
             if (n)
-                rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_leader_rank(x, TOPO_ROLE_ATTN, j),
-                                TAG(layer, PH_DISPATCH));
+                rc = recv_rows(x, at, n, xfer_leader_rank(x, TOPO_ROLE_ATTN, j),
+                               TAG(layer, PH_DISPATCH));
             at += n;
         }
         rc2 = xfer_wait_all(x);
@@ -379,8 +386,8 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
             for (int32_t j = k2; j < N_a; j += N_e)
                 n += n_masked(mine, x->node_off[j], xfer_node_rows(x, j));
             if (n)
-                rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
-                                TAG(layer, PH_DISPATCH_LD));
+                rc = recv_rows(x, at, n, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
+                               TAG(layer, PH_DISPATCH_LD));
             at += n;
         }
         int64_t sat = 0;
@@ -461,8 +468,8 @@ int xfer_sel_moe_send(struct xfer *x, int32_t layer, float *partial) {
         for (int32_t j = k; j < N_a; j += N_e)
             n += n_masked(need_of_node(x, k2), x->node_off[j], xfer_node_rows(x, j));
         if (n)
-            rc = xfer_irecv(x, x->rbuf + at * x->d, n, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
-                            TAG(layer, PH_RETURN_LD));
+            rc = recv_rows(x, at, n, xfer_leader_rank(x, TOPO_ROLE_MOE, k2),
+                           TAG(layer, PH_RETURN_LD));
         at += n;
     }
     int64_t sat = 0;
