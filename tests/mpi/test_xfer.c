@@ -11,7 +11,11 @@
 // exactly its rows of Σ_g partial_g; cross-node and local messages and bytes, counted at the
 // send sites and summed over ranks, equal SPEC §4's formulas; the calibrated costs and the
 // adaptive choice are identical on every rank, and a forced slow cross-node link changes the
-// choice as the cost model says.
+// choice as the cost model says. Selective dispatch (issue 17), same settings, random routing
+// and expert assignment: the routing exchange gives every rank the step's routing; every MoE
+// instance receives exactly the rows it needs, every attention instance exactly the sum of
+// the partials of the instances that needed its rows; messages and bytes equal the selective
+// formulas (docs/PROTOCOL.md), computed from the routing alone.
 #include "../test.h"
 
 #include "base/mem.h"
