@@ -15,9 +15,10 @@
 // schedule digests compared on every layer, and cross-node / local message counts equal SPEC
 // §4's formulas. Every (policy, scheme) also under selective dispatch, and the adaptive
 // (scheme, mode) choice under forced cost models (issue 17); with >= 3 MoE instances, one per
-// node and top-k < n_moe, selective dispatch moves fewer cross-node bytes. KV cache types: F16 and Q8_0 deployments equal the monolithic run with the
-// same type (issue 12 item 3). Quantized weights (issue 13): llama-quantize's Q4_K_M files
-// on both numeric paths, and ranks given different numeric paths refuse to start.
+// node and top-k < n_moe, selective dispatch moves fewer cross-node bytes. KV cache types:
+// F16 and Q8_0 deployments equal the monolithic run with the same type (issue 12 item 3). Quantized
+// weights (issue 13): llama-quantize's Q4_K_M files on both numeric paths, and ranks given
+// different numeric paths refuse to start.
 #include "../test.h"
 
 #include "actsched/actsched.h"
