@@ -250,7 +250,7 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
 void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
                       int64_t row_bytes, int32_t k, int32_t n_expert, int32_t scheme_fixed,
                       int32_t mode_fixed, int32_t *scheme, int32_t *mode, double *cost_out) {
-    double best_cost = 0;
+    double best_cost = 0, best_bc = 0;
     int first = 1;
     *scheme = scheme_fixed >= 0 ? scheme_fixed : 0;
     *mode = mode_fixed >= 0 ? mode_fixed : 0;
@@ -260,10 +260,14 @@ void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int
                           (mode_fixed < 0 || m == mode_fixed) &&
                           (m == XFER_MODE_BROADCAST || k >= 1);
             double v = xfer_cost_predict_mode(c, t, b, row_bytes, s, m, k, n_expert);
+            // Equal predictions (an empty selective step moves nothing under every scheme)
+            // go to the scheme broadcast would pick, so the scheme statistic stays meaningful.
+            double bc = xfer_cost_predict(c, t, b, row_bytes, s);
             if (cost_out) cost_out[m * XFER_N_SCHEMES + s] = v;
-            if (allowed && (first || v < best_cost)) {
+            if (allowed && (first || v < best_cost || (v == best_cost && bc < best_bc))) {
                 first = 0;
                 best_cost = v;
+                best_bc = bc;
                 *scheme = s;
                 *mode = m;
             }

@@ -77,7 +77,9 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
 
 // Pure. The cheapest (scheme, mode) pair. scheme_fixed / mode_fixed >= 0 fix that half (a
 // forced --comm or --dispatch), < 0 lets the model choose it; mode_fixed must be broadcast
-// when k < 1. Ties: broadcast before selective, then the lower scheme. cost_out
+// when k < 1. Ties: the lower broadcast prediction of the scheme (an empty step: nothing
+// moves selectively, and the scheme is broadcast's choice), then broadcast before selective,
+// then the lower scheme. cost_out
 // [XFER_N_MODES][XFER_N_SCHEMES] receives every prediction when not NULL.
 void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
                       int64_t row_bytes, int32_t k, int32_t n_expert, int32_t scheme_fixed,

@@ -180,9 +180,12 @@ TEST(xfer_choose_pair_regions) {
     // No selective set-up (k = 0): broadcast whatever the costs.
     xfer_choose_pair(&c, &t, large, 8192, 0, 64, -1, -1, &s, &m, NULL);
     ASSERT_EQ(m, XFER_MODE_BROADCAST);
-    // An empty step moves nothing selectively.
+    // An empty step moves nothing selectively; its scheme is the one broadcast would pick.
     ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, none, 8192, 0, XFER_MODE_SELECTIVE, 2, 64), 0,
                 1e-15);
+    xfer_choose_pair(&c, &t, none, 8192, 2, 64, -1, -1, &s, &m, NULL);
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    ASSERT_EQ(s, xfer_choose(&c, &t, none, 8192, NULL));
     // Selective 1PC bytes per MoE instance: B·q rows per direction, plus the routing.
     c = costs(0, 1, 0, 1);
     double q = xfer_cost_need_prob(2, 64, 1, 8);
