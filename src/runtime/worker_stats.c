@@ -194,10 +194,9 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
                 1e3 * r->gate_s[l] / n, 1e3 * r->expert_s[l] / n, 1e3 * r->check_s[l] / n,
                 r->a_max_last[l],
                 (double)r->a_max_sum[l] / (r->busy_steps > 0 ? (double)r->busy_steps : 1));
-    fprintf(f, "messages (summed over ranks, both directions; selective rows include the routing "
-               "exchange):\n");
-    fprintf(f, "%6s %12s %14s %12s %14s %10s\n", "scheme", "cross msgs", "cross bytes",
-            "local msgs", "local bytes", "dispatch");
+    fprintf(f, "messages (summed over ranks, both directions):\n");
+    fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
+            "local bytes");
     for (int m = 0; m < XFER_N_MODES; m++)
         for (int s = 0; s < XFER_N_SCHEMES; s++) {
             uint64_t mm[2] = {0, 0}, b[2] = {0, 0};
@@ -206,15 +205,18 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
                     mm[k] += r->ctr.msgs[m][s][d][k];
                     b[k] += r->ctr.bytes[m][s][d][k];
                 }
-            // Broadcast rows always (today's table); selective rows once the mode ran.
+            // Broadcast rows always, as before selective dispatch existed (their scheme column
+            // is the bare name); a selective row, named SCHEME+sel, once that mode ran.
             if (m == XFER_MODE_SELECTIVE && r->ctr.exchanges[m][s] == 0) continue;
-            fprintf(f, "%6s %12llu %14llu %12llu %14llu %10s\n", xfer_scheme_name(s),
-                    (unsigned long long)mm[0], (unsigned long long)b[0], (unsigned long long)mm[1],
-                    (unsigned long long)b[1], xfer_mode_name(m));
+            char name[16];
+            snprintf(name, sizeof name, "%s%s", xfer_scheme_name(s),
+                     m == XFER_MODE_SELECTIVE ? "+sel" : "");
+            fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", name, (unsigned long long)mm[0],
+                    (unsigned long long)b[0], (unsigned long long)mm[1], (unsigned long long)b[1]);
         }
     if (r->ctr.route_msgs[0] + r->ctr.route_msgs[1] > 0)
         fprintf(f,
-                "routing exchange (in the selective rows): cross %llu msgs %llu bytes, local %llu "
+                "routing exchange (in the +sel rows): cross %llu msgs %llu bytes, local %llu "
                 "msgs %llu bytes\n",
                 (unsigned long long)r->ctr.route_msgs[0], (unsigned long long)r->ctr.route_bytes[0],
                 (unsigned long long)r->ctr.route_msgs[1],

@@ -46,8 +46,8 @@ struct worker_stats {
 JANUS_WUR int worker_stats_report(struct exec *e, struct worker_stats *r);
 
 // Writes the statistics as text: per-layer time breakdown (ms per step), a_max per layer,
-// message counters per scheme and link class (today's columns, then the dispatch mode as a
-// last column: broadcast rows always, selective rows once that mode ran), the cost model.
+// message counters per scheme and link class (broadcast rows as before; a SCHEME+sel row
+// per scheme once selective dispatch ran, then the routing exchange alone), the cost model.
 void worker_stats_print(const struct worker_stats *r, FILE *f);
 
 // ---- inside src/runtime (the rank's state is runtime/worker.h)

@@ -98,8 +98,8 @@ def test_stats_and_text():
 
 
 def test_selective_dispatch():
-    # --dispatch selective: the fixture's greedy ids, a selective row in the --stats table (today's
-    # columns first, the mode last) with fewer cross-node bytes than the broadcast run's, the
+    # --dispatch selective: the fixture's greedy ids, a 1pc+sel row in the --stats table (today's
+    # five columns) with fewer cross-node bytes than the broadcast run's 1pc row, the
     # routing exchange line, and the dispatch-steps line; a bad --dispatch is one error line.
     model = "llama-moe-f32"
     path = f"{FIX}/models/{model}.gguf"
@@ -113,8 +113,9 @@ def test_selective_dispatch():
         lines = out.splitlines()
         got = next((l.split() for l in lines if re.fullmatch(r"\d+( \d+){7}", l)), [])
         check(rc == 0 and got == want, f"--dispatch {mode}: greedy {got} != {want} ({err.strip()})")
-        rows = [l.split() for l in lines if l.strip().startswith("1pc") and l.split()[-1] == mode]
-        check(len(rows) == 1 and len(rows[0]) == 6, f"--dispatch {mode}: no 1pc {mode} row:\n{out}")
+        name = "1pc" if mode == "broadcast" else "1pc+sel"
+        rows = [l.split() for l in lines if l.split()[:1] == [name]]
+        check(len(rows) == 1 and len(rows[0]) == 5, f"--dispatch {mode}: no {name} row:\n{out}")
         cross[mode] = int(rows[0][2]) if rows else 0
         steps = [l for l in lines if l.startswith("dispatch steps:")]
         check(steps and f"{mode} 0" not in steps[0], f"--dispatch {mode}: {steps}")
