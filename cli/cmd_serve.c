@@ -49,6 +49,7 @@ static const struct cli_fwd_opt forwarded[] = {
     {"layout", "FILE", "MPI only: replica layout JSON"},
     {"policy", "P", "MPI only: activation scheduler policy"},
     {"comm", "S", "MPI only: 1pc|2pc1|2pc2|auto"},
+    {"dispatch", "D", "MPI only: broadcast|selective|auto"},
     {"comm-cost", "SPEC", "MPI only: exchange cost overrides"},
     {"node-size", "K", "MPI only: emulated nodes of K ranks per role"},
     {"seed", "N", "MPI only: seed of the random scheduler policy"},

@@ -52,6 +52,16 @@ static int opt_comm(void *target, const char *v, const char *cmd) {
     return 0;
 }
 
+static int opt_dispatch(void *target, const char *v, const char *cmd) {
+    int32_t m;
+    if (!strcmp(v, "auto"))
+        m = WORKER_DISPATCH_AUTO;
+    else if (xfer_mode_parse(v, &m) != JANUS_OK)
+        return cli_error(cmd, "--dispatch: unknown '%s' (broadcast, selective, auto)", v);
+    *(int32_t *)target = m;
+    return 0;
+}
+
 static const char *const SYNOPSIS =
     "worker -m MODEL --socket PATH --attn N --moe M [options]   (under mpirun -n N+M)\n\n"
     "(internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
@@ -82,6 +92,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
                    "greedy|optimal|random|round-robin|token-balanced|first"),
         CLI_OPT_FN("comm", 0, opt_comm, &p->comm, "S",
                    "1pc|2pc1|2pc2|auto (default auto: cost model per step)"),
+        CLI_OPT_FN("dispatch", 0, opt_dispatch, &p->dispatch, "D",
+                   "broadcast|selective|auto (default auto: cost model per step)"),
         CLI_OPT_STR("comm-cost", 0, &p->comm_cost, "SPEC",
                     "cost overrides: cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps="),
         CLI_OPT_I32("node-size", 0, &p->node_size, 0, LIMIT_MAX_INSTANCES, "K",

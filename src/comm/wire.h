@@ -47,10 +47,11 @@ struct wire_header {
 
 // Step header flags.
 #define WIRE_STEP_LOGITS    1u // attention instances return logits instead of sampling
-#define WIRE_STEP_FLAGS_ALL (WIRE_STEP_LOGITS)
+#define WIRE_STEP_SELECTIVE 2u // selective dispatch (SPEC §4); else broadcast
+#define WIRE_STEP_FLAGS_ALL (WIRE_STEP_LOGITS | WIRE_STEP_SELECTIVE)
 
 // The step header payload (SPEC §3): step number (in the wire header), each attention
-// instance's token count b_i, and the exchange scheme of the step.
+// instance's token count b_i, the exchange scheme and (flags) the dispatch mode of the step.
 struct wire_step {
     uint64_t step;
     int32_t scheme;                 // enum xfer_scheme, 0 <= scheme < WIRE_N_SCHEMES

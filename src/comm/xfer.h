@@ -5,7 +5,10 @@
 // exactly its b_i rows of Σ_g partial_g). Cross-node transfers are MPI_Isend/MPI_Irecv on
 // topo.comm; local phases are collectives on topo.comm_node (Gatherv, Bcast, Reduce,
 // Scatterv), counted as the logical point-to-point messages of SPEC §4. Counters are
-// incremented at the send sites. Phases and tags: docs/PROTOCOL.md.
+// incremented at the send sites. Two dispatch modes (SPEC §4 "Selective dispatch"): broadcast
+// (every MoE instance gets every row) and selective (every rank holds the step's routing and
+// schedule, each row goes only to the MoE instances (2PC: nodes) that run one of its experts;
+// xfer_sel.c). Phases and tags: docs/PROTOCOL.md.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_COMM_XFER_H
 #define JANUS_COMM_XFER_H
@@ -22,6 +25,10 @@ enum xfer_scheme { XFER_SCHEME_1PC = 0, XFER_SCHEME_2PC1 = 1, XFER_SCHEME_2PC2 =
 #define XFER_N_SCHEMES 3
 _Static_assert(XFER_N_SCHEMES == WIRE_N_SCHEMES, "wire and xfer agree on the scheme count");
 
+// Dispatch modes; on the wire as the step header's WIRE_STEP_SELECTIVE flag.
+enum xfer_mode { XFER_MODE_BROADCAST = 0, XFER_MODE_SELECTIVE = 1 };
+#define XFER_N_MODES 2
+
 enum xfer_link { XFER_LINK_CROSS = 0, XFER_LINK_LOCAL = 1 };
 #define XFER_N_LINKS 2
 enum xfer_dir { XFER_DIR_DISPATCH = 0, XFER_DIR_RETURN = 1 };
@@ -29,11 +36,14 @@ enum xfer_dir { XFER_DIR_DISPATCH = 0, XFER_DIR_RETURN = 1 };
 
 // Messages and bytes this rank sent (point-to-point sends plus its logical share of the
 // node collectives: a Gatherv/Reduce member sends 1 message, a Bcast/Scatterv root sends
-// node size - 1), per scheme, direction and link class. Monotonic since xfer_init.
+// node size - 1), per dispatch mode, scheme, direction and link class. Monotonic since
+// xfer_init. The selective routing exchange is counted in the selective dispatch counts and,
+// once more, on its own in route_*.
 struct xfer_counters {
-    uint64_t msgs[XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
-    uint64_t bytes[XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
-    uint64_t exchanges[XFER_N_SCHEMES]; // layer exchanges (dispatch + return) taken part in
+    uint64_t msgs[XFER_N_MODES][XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
+    uint64_t bytes[XFER_N_MODES][XFER_N_SCHEMES][XFER_N_DIRS][XFER_N_LINKS];
+    uint64_t exchanges[XFER_N_MODES][XFER_N_SCHEMES];             // layer exchanges taken part in
+    uint64_t route_msgs[XFER_N_LINKS], route_bytes[XFER_N_LINKS]; // the routing exchange
 };
 
 struct xfer {
@@ -58,6 +68,16 @@ struct xfer {
     int *counts, *displs; // (largest node) Gatherv/Scatterv arguments
     int state;            // attention side: 1 between xfer_attn_send and xfer_attn_recv
     struct xfer_counters ctr;
+    // Selective dispatch (xfer_sel_init; xfer_sel.c).
+    int32_t mode;           // enum xfer_mode of the current step
+    int32_t k;              // experts per token; 0: selective mode not set up
+    uint8_t *need;          // (n_e, max_rows) 1: MoE instance g runs an expert of row t
+    uint8_t *need_node;     // (N_e, max_rows) 1: some instance of MoE node k needs row t
+    int32_t *route;         // (max_rows, 2k) routing on the wire: ids, then weight bits
+    int *rcounts, *rdispls; // (n_ranks) Allgatherv arguments
+    float *sbuf, *rbuf;     // (sel_rows x d) packed rows to send / received
+    int64_t sel_rows;       // rows of sbuf and rbuf
+    int64_t *roff;          // (n_ranks + 1) row offsets of the pending receives in rbuf
 };
 
 // Not collective. Sizes the buffers for d floats per row and at most max_local rows per
@@ -69,8 +89,9 @@ JANUS_WUR int xfer_init(struct xfer *x, const struct topo *t, int64_t d, int64_t
 void xfer_free(struct xfer *x);
 
 // Not collective, but every rank must call it with the same step header before the step's
-// exchanges. Sets scheme and row offsets. Returns JANUS_EINVAL if st->n_attn != n_a, a b_i
-// exceeds max_local, or the scheme is out of range (the previous step stays set).
+// exchanges. Sets scheme, mode and row offsets. Returns JANUS_EINVAL if st->n_attn != n_a, a
+// b_i exceeds max_local, the scheme is out of range, or the step is selective without
+// xfer_sel_init (the previous step stays set).
 JANUS_WUR int xfer_step(struct xfer *x, const struct wire_step *st);
 
 // Attention side, collective over the job for one layer (every rank of both roles takes
@@ -95,11 +116,44 @@ JANUS_WUR int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all);
 // leaders under 2PC and holds the node sum afterwards. Returns JANUS_OK or JANUS_ECOMM.
 JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial);
 
+// ---- selective dispatch (xfer_sel.c)
+// A selective layer, on every rank: xfer_route_exchange (the step's routing everywhere), the
+// scheduler (the same on every rank), xfer_sel_plan (who needs which row), then the usual
+// xfer_attn_send / xfer_attn_recv and xfer_moe_recv / xfer_moe_send, which move only the
+// rows the plan names. On the MoE side x_all keeps its B x d layout; rows this instance does
+// not need are left as they were. An empty step (B = 0) moves nothing.
+
+// Not collective. Sets up selective dispatch for k experts per token
+// (1 <= k <= LIMIT_MAX_EXPERT_USED).
+// JANUS_OK, JANUS_EINVAL or JANUS_ENOMEM (x unchanged but for what it had).
+JANUS_WUR int xfer_sel_init(struct xfer *x, int32_t k);
+
+// Collective over the job (one MPI_Allgatherv on topo.comm), selective steps only: attention
+// instance i gives the routing of its b_i rows (ids, w: b_i x k; MoE ranks pass NULL); every
+// rank receives the step's routing (B x k, node-major order) in ids_all and w_all.
+// Counted as its logical point-to-point messages: an attention instance with b_i > 0 sends
+// b_i·k·8 bytes to each of the other n_a + n_e − 1 ranks (local within its node, else
+// cross-node). Returns JANUS_OK or JANUS_ECOMM.
+JANUS_WUR int xfer_route_exchange(struct xfer *x, const int32_t *ids, const float *w,
+                                  int32_t *ids_all, float *w_all);
+
+// Pure, on every rank after the scheduler: assign (n_expert entries, the instance running
+// each logical expert, -1 none; actsched_output.assign) and ids_all (B x k) give who needs
+// which row: need[g][t] = 1 iff some expert of row t runs on MoE instance g.
+void xfer_sel_plan(struct xfer *x, const int32_t *ids_all, const int32_t *assign);
+
+// Pure: rows of the current plan, Σ_t (distinct instances needing t) (per_node 0) or
+// Σ_t (distinct MoE nodes needing t) (per_node 1).
+int64_t xfer_sel_fanout(const struct xfer *x, int per_node);
+
 // Not collective. Adds src to dst (to aggregate counters after an allreduce or between ranks).
 void xfer_counters_add(struct xfer_counters *dst, const struct xfer_counters *src);
 
 // "1pc", "2pc1", "2pc2"; xfer_scheme_parse also accepts those names (JANUS_EINVAL else).
 const char *xfer_scheme_name(int32_t scheme);
 JANUS_WUR int xfer_scheme_parse(const char *s, int32_t *out);
+// "broadcast", "selective"; xfer_mode_parse also accepts those names (JANUS_EINVAL else).
+const char *xfer_mode_name(int32_t mode);
+JANUS_WUR int xfer_mode_parse(const char *s, int32_t *out);
 
 #endif // JANUS_COMM_XFER_H

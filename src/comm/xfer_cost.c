@@ -128,6 +128,152 @@ int32_t xfer_choose(const struct xfer_cost *c, const struct topo *t, const int32
     return best;
 }
 
+// ---- selective dispatch
+
+double xfer_cost_need_prob(int32_t k, int32_t n_expert, int32_t share, int32_t n_e) {
+    if (k < 1 || n_expert < 1 || n_e < 1 || share < 1) return share >= 1 ? 1.0 : 0.0;
+    double E = n_expert, Eg = (double)n_expert * share / n_e, miss = 1;
+    for (int32_t j = 0; j < k && miss > 0; j++)
+        miss *= fmax(0.0, (E - Eg - j) / (E - j));
+    return 1 - miss;
+}
+
+// Expected messages a sender of r rows sends to one receiver needing a row with prob q.
+static double p_any(double q, int64_t r) { return r > 0 ? 1 - pow(1 - q, (double)r) : 0; }
+
+// The routing exchange: every attention instance with rows sends k·8 bytes per row to every
+// other rank; every rank receives from every such instance.
+static double phase_route(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                          int32_t k) {
+    const struct topo_side *A = &t->side[TOPO_ROLE_ATTN];
+    double rk = 8.0 * k, worst = 0, senders = 0;
+    int64_t B = 0;
+    for (int32_t i = 0; i < A->n_inst; i++) {
+        B += b[i];
+        if (b[i] == 0) continue;
+        senders++;
+        int32_t local = topo_node_n(t, TOPO_ROLE_ATTN, A->node[i]) - 1;
+        int32_t cross = t->n_ranks - 1 - local;
+        worst = fmax(worst, ep(c, XFER_LINK_CROSS, cross, (double)cross * b[i] * rk, 0, 0) +
+                                ep(c, XFER_LINK_LOCAL, local, (double)local * b[i] * rk, 0, 0));
+    }
+    return fmax(worst, ep(c, XFER_LINK_CROSS, 0, 0, senders, (double)B * rk));
+}
+
+// Selective 2PC within MoE nodes: the leader sends each member the rows it needs.
+static double phase_moe_local_sel(const struct xfer_cost *c, const struct topo *t, int64_t B,
+                                  double rb, double q) {
+    const struct topo_side *M = &t->side[TOPO_ROLE_MOE];
+    double worst = 0;
+    for (int32_t kk = 0; kk < M->n_node; kk++) {
+        int32_t n = topo_node_n(t, TOPO_ROLE_MOE, kk);
+        if (n < 2) continue;
+        worst = fmax(worst, ep(c, XFER_LINK_LOCAL, n - 1, (double)(n - 1) * B * q * rb, 0, 0));
+        worst = fmax(worst, ep(c, XFER_LINK_LOCAL, 0, 0, 1, (double)B * q * rb));
+    }
+    return worst;
+}
+
+double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                              int64_t row_bytes, int32_t scheme, int32_t mode, int32_t k,
+                              int32_t n_expert) {
+    if (mode != XFER_MODE_SELECTIVE) return xfer_cost_predict(c, t, b, row_bytes, scheme);
+    const struct topo_side *A = &t->side[TOPO_ROLE_ATTN], *M = &t->side[TOPO_ROLE_MOE];
+    int32_t n_a = A->n_inst, n_e = M->n_inst, N_a = A->n_node, N_e = M->n_node;
+    double rb = (double)row_bytes;
+    int64_t B = 0;
+    for (int32_t i = 0; i < n_a; i++)
+        B += b[i];
+    if (B == 0) return 0;
+    double q = xfer_cost_need_prob(k, n_expert, 1, n_e); // one instance
+    double disp = 0;
+    if (scheme == XFER_SCHEME_1PC) {
+        double recv_m = 0, x = 0;
+        for (int32_t i = 0; i < n_a; i++) {
+            recv_m += p_any(q, b[i]);
+            x = fmax(
+                x, ep(c, XFER_LINK_CROSS, n_e * p_any(q, b[i]), (double)n_e * q * b[i] * rb, 0, 0));
+        }
+        disp = fmax(x, ep(c, XFER_LINK_CROSS, 0, 0, recv_m, (double)B * q * rb));
+    } else {
+        double x1 = 0, x2 = 0;
+        if (scheme == XFER_SCHEME_2PC1) {
+            for (int32_t kk = 0; kk < N_e; kk++) {
+                double qk =
+                    xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+                double recv_m = 0;
+                for (int32_t j = 0; j < N_a; j++)
+                    recv_m += p_any(qk, attn_node_rows(t, b, j));
+                x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 0, 0, recv_m, (double)B * qk * rb));
+            }
+            for (int32_t j = 0; j < N_a; j++) {
+                int64_t R = attn_node_rows(t, b, j);
+                double m = 0, rows = 0;
+                for (int32_t kk = 0; kk < N_e; kk++) {
+                    double qk =
+                        xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+                    m += p_any(qk, R);
+                    rows += qk * R;
+                }
+                x1 = fmax(x1, ep(c, XFER_LINK_CROSS, m, rows * rb, 0, 0));
+            }
+        } else {
+            int32_t D = N_a < N_e ? N_a : N_e;
+            for (int32_t j = 0; j < N_a; j++)
+                x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 1, attn_node_rows(t, b, j) * rb, 0, 0));
+            for (int32_t kk = 0; kk < N_e; kk++) {
+                double qk =
+                    xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+                int64_t s = 0;
+                int32_t cnt = 0;
+                for (int32_t j = kk; j < N_a; j += N_e, cnt++)
+                    s += attn_node_rows(t, b, j);
+                x1 = fmax(x1, ep(c, XFER_LINK_CROSS, 0, 0, cnt, (double)s * rb));
+                double send_m = 0, send_r = 0;
+                for (int32_t k2 = 0; k2 < N_e && kk < D; k2++)
+                    if (k2 != kk) {
+                        double q2 = xfer_cost_need_prob(k, n_expert,
+                                                        topo_node_n(t, TOPO_ROLE_MOE, k2), n_e);
+                        send_m += p_any(q2, s);
+                        send_r += q2 * s;
+                    }
+                double recv_m = D - (kk < D ? 1 : 0);
+                x2 = fmax(x2, ep(c, XFER_LINK_CROSS, send_m, send_r * rb, recv_m,
+                                 (double)(B - s) * qk * rb));
+            }
+        }
+        disp = phase_attn_local(c, t, b, rb) + x1 + x2 + phase_moe_local_sel(c, t, B, rb, q);
+    }
+    return phase_route(c, t, b, k) + 2 * disp;
+}
+
+void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                      int64_t row_bytes, int32_t k, int32_t n_expert, int32_t scheme_fixed,
+                      int32_t mode_fixed, int32_t *scheme, int32_t *mode, double *cost_out) {
+    double best_cost = 0, best_bc = 0;
+    int first = 1;
+    *scheme = scheme_fixed >= 0 ? scheme_fixed : 0;
+    *mode = mode_fixed >= 0 ? mode_fixed : 0;
+    for (int32_t m = 0; m < XFER_N_MODES; m++)
+        for (int32_t s = 0; s < XFER_N_SCHEMES; s++) {
+            int allowed = (scheme_fixed < 0 || s == scheme_fixed) &&
+                          (mode_fixed < 0 || m == mode_fixed) &&
+                          (m == XFER_MODE_BROADCAST || k >= 1);
+            double v = xfer_cost_predict_mode(c, t, b, row_bytes, s, m, k, n_expert);
+            // Equal predictions (an empty selective step moves nothing under every scheme)
+            // go to the scheme broadcast would pick, so the scheme statistic stays meaningful.
+            double bc = xfer_cost_predict(c, t, b, row_bytes, s);
+            if (cost_out) cost_out[m * XFER_N_SCHEMES + s] = v;
+            if (allowed && (first || v < best_cost || (v == best_cost && bc < best_bc))) {
+                first = 0;
+                best_cost = v;
+                best_bc = bc;
+                *scheme = s;
+                *mode = m;
+            }
+        }
+}
+
 // ---- calibration
 
 #define PP_SMALL      8

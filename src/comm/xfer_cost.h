@@ -58,4 +58,31 @@ double xfer_cost_predict(const struct xfer_cost *c, const struct topo *t, const 
 int32_t xfer_choose(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
                     int64_t row_bytes, double *cost_out);
 
+// ---- selective dispatch (SPEC §4 "Selective dispatch")
+// The controller decides the mode before any gate has run, so the selective prediction uses
+// the expected fan-out: k distinct experts of n_expert per row, spread evenly over the
+// instances (E·|g|/n_e experts on a set g of instances, replicas ignored), need a set g with
+// probability 1 − Π_{j<k} (E − E_g − j)/(E − j). Rows then go to each instance (1PC) or node
+// (2PC) with that probability, plus the routing exchange (k·8 bytes per row from each
+// attention instance to every other rank), which is paid once per layer.
+
+// Pure. Probability that a row needs at least one of `share` of n_e instances' experts.
+double xfer_cost_need_prob(int32_t k, int32_t n_expert, int32_t share, int32_t n_e);
+
+// Pure. Predicted seconds of one layer's exchange under (scheme, mode); k and n_expert are
+// only used by the selective mode.
+double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                              int64_t row_bytes, int32_t scheme, int32_t mode, int32_t k,
+                              int32_t n_expert);
+
+// Pure. The cheapest (scheme, mode) pair. scheme_fixed / mode_fixed >= 0 fix that half (a
+// forced --comm or --dispatch), < 0 lets the model choose it; mode_fixed must be broadcast
+// when k < 1. Ties: the lower broadcast prediction of the scheme (an empty step: nothing
+// moves selectively, and the scheme is broadcast's choice), then broadcast before selective,
+// then the lower scheme. cost_out
+// [XFER_N_MODES][XFER_N_SCHEMES] receives every prediction when not NULL.
+void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
+                      int64_t row_bytes, int32_t k, int32_t n_expert, int32_t scheme_fixed,
+                      int32_t mode_fixed, int32_t *scheme, int32_t *mode, double *cost_out);
+
 #endif // JANUS_COMM_XFER_COST_H

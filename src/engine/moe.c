@@ -81,17 +81,23 @@ void moe_routing_free(struct moe_routing *rt) {
     memset(rt, 0, sizeof *rt);
 }
 
-void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_routing *rt) {
-    const struct hparams *hp = &mo->m->hp;
-    const struct model_layer *L = &mo->m->layers[l];
-    JANUS_ASSERT(L->is_moe && n >= 0 && n <= mo->max_tokens && rt->k == hp->n_expert_used);
+void moe_gate_rows(const struct model *m, const struct linear_ctx *lin, int64_t l, const float *x,
+                   int64_t n, float *r, float *gscratch, struct moe_routing *rt) {
+    const struct hparams *hp = &m->hp;
+    const struct model_layer *L = &m->layers[l];
+    JANUS_ASSERT(L->is_moe && n >= 0 && rt->k == hp->n_expert_used);
     const int64_t X = hp->n_expert, k = hp->n_expert_used;
-    linear(mo->lin, mo->r, X, &L->router, x, n);
+    linear(lin, r, X, &L->router, x, n);
     struct gate_params gp;
     gate_params_from_hparams(&gp, hp, L->exp_probs_b);
     for (int64_t t = 0; t < n; t++)
-        gate_select(&gp, mo->r + t * X, mo->gscratch, rt->ids + t * k, rt->w + t * k);
+        gate_select(&gp, r + t * X, gscratch, rt->ids + t * k, rt->w + t * k);
     rt->n_tok = n;
+}
+
+void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_routing *rt) {
+    JANUS_ASSERT(n <= mo->max_tokens);
+    moe_gate_rows(mo->m, mo->lin, l, x, n, mo->r, mo->gscratch, rt);
 }
 
 // Counting sort of (t, j) pairs by expert: count[e]..count[e+1] index tok/tw.

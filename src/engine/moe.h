@@ -54,6 +54,12 @@ void moe_routing_free(struct moe_routing *rt);
 // instance with the same kernels. n <= max_tokens.
 void moe_gate(struct moe *mo, int64_t l, const float *x, int64_t n, struct moe_routing *rt);
 
+// The same gate without a context (attention instances under selective dispatch, SPEC §4):
+// r (n, n_expert) and gscratch (gate_scratch_floats(n_expert)) are the caller's scratch. The
+// same arithmetic as moe_gate, so equal rows give bit-identical routing.
+void moe_gate_rows(const struct model *m, const struct linear_ctx *lin, int64_t l, const float *x,
+                   int64_t n, float *r, float *gscratch, struct moe_routing *rt);
+
 // out (n, E) = Σ over (t, j) with run_here[ids] of w · FFN_e(x_t); rows with nothing to
 // run here are zero. run_here: (n_expert) 1 = this instance runs logical expert e for
 // this step (NULL: all). Experts run in groups (as many as the group buffers hold, at most

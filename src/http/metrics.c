@@ -158,6 +158,22 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     for (int k = 0; k < FRONTLINK_N_SCHEMES; k++)
         rc |= buf_appendf(b, "janus_exchange_bytes_total{scheme=\"%s\"} %llu\n", schemes[k],
                           (unsigned long long)st.scheme_bytes[k]);
+    static const char *modes[FRONTLINK_N_MODES] = {"broadcast", "selective"};
+    rc |= HEAD("janus_exchange_dispatch_steps_total", "counter",
+               "steps per dispatch mode (SPEC 4: broadcast or selective)");
+    for (int k = 0; k < FRONTLINK_N_MODES; k++)
+        rc |= buf_appendf(b, "janus_exchange_dispatch_steps_total{mode=\"%s\"} %llu\n", modes[k],
+                          (unsigned long long)st.mode_steps[k]);
+    rc |= HEAD("janus_exchange_dispatch_messages_total", "counter",
+               "messages sent per dispatch mode (selective: routing exchange included)");
+    for (int k = 0; k < FRONTLINK_N_MODES; k++)
+        rc |= buf_appendf(b, "janus_exchange_dispatch_messages_total{mode=\"%s\"} %llu\n", modes[k],
+                          (unsigned long long)st.mode_msgs[k]);
+    rc |= HEAD("janus_exchange_dispatch_bytes_total", "counter",
+               "bytes sent per dispatch mode (selective: routing exchange included)");
+    for (int k = 0; k < FRONTLINK_N_MODES; k++)
+        rc |= buf_appendf(b, "janus_exchange_dispatch_bytes_total{mode=\"%s\"} %llu\n", modes[k],
+                          (unsigned long long)st.mode_bytes[k]);
     rc |= HEAD("janus_kv_cache_used_tokens", "gauge", "KV tokens reserved per attention instance");
     for (uint32_t i = 0; i < st.n_attn; i++)
         rc |= buf_appendf(b, "janus_kv_cache_used_tokens{instance=\"%u\"} %lld\n", i,
@@ -296,6 +312,15 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
                                           num_array(st->scheme_msgs, FRONTLINK_N_SCHEMES, NUM_U64));
             bad |= !cJSON_AddItemToObject(
                 x, "bytes_total", num_array(st->scheme_bytes, FRONTLINK_N_SCHEMES, NUM_U64));
+            static const char *modes[FRONTLINK_N_MODES] = {"broadcast", "selective"};
+            bad |= !cJSON_AddItemToObject(x, "modes",
+                                          cJSON_CreateStringArray(modes, FRONTLINK_N_MODES));
+            bad |= !cJSON_AddItemToObject(x, "mode_steps_total",
+                                          num_array(st->mode_steps, FRONTLINK_N_MODES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "mode_messages_total",
+                                          num_array(st->mode_msgs, FRONTLINK_N_MODES, NUM_U64));
+            bad |= !cJSON_AddItemToObject(x, "mode_bytes_total",
+                                          num_array(st->mode_bytes, FRONTLINK_N_MODES, NUM_U64));
         }
         cJSON *kv = cJSON_AddObjectToObject(d, "kv_cache");
         bad |= !kv;

@@ -207,6 +207,13 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
         for (int i = 0; i < FRONTLINK_N_SCHEMES; i++)
             put_u64(&w, s->scheme_bytes[i]);
         put_u64(&w, s->rows_total);
+        put_u32(&w, FRONTLINK_N_MODES);
+        for (int i = 0; i < FRONTLINK_N_MODES; i++)
+            put_u64(&w, s->mode_steps[i]);
+        for (int i = 0; i < FRONTLINK_N_MODES; i++)
+            put_u64(&w, s->mode_msgs[i]);
+        for (int i = 0; i < FRONTLINK_N_MODES; i++)
+            put_u64(&w, s->mode_bytes[i]);
         break;
     }
     case FRONTLINK_SHUTDOWN: break;
@@ -337,6 +344,16 @@ int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, s
             }
         }
         if (!r.bad && r.n - r.off >= 8) s->rows_total = get_u64(&r); // (appended field)
+        // Dispatch modes (absent from an older sender: zeros); unknown ones skipped.
+        uint32_t nm = !r.bad && r.n - r.off >= 4 ? get_u32(&r) : 0;
+        if (nm > 64) r.bad = 1;
+        for (int a = 0; a < 3 && !r.bad && nm > 0; a++) {
+            uint64_t *dst = a == 0 ? s->mode_steps : a == 1 ? s->mode_msgs : s->mode_bytes;
+            for (uint32_t i = 0; i < nm; i++) {
+                uint64_t v = get_u64(&r);
+                if (i < FRONTLINK_N_MODES) dst[i] = v;
+            }
+        }
         break;
     }
     case FRONTLINK_SHUTDOWN: break;

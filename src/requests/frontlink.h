@@ -27,6 +27,7 @@
 #define FRONTLINK_MAX_LAYERS 128       // per-layer entries in STATS
 #define FRONTLINK_MAX_INST   64        // per-instance entries in STATS
 #define FRONTLINK_N_SCHEMES  3         // 1PC, 2PC case 1, 2PC case 2 (SPEC §4)
+#define FRONTLINK_N_MODES    2         // dispatch modes: broadcast, selective (SPEC §4)
 // Largest payload any valid message has (a SUBMIT with the longest prompt), plus slack.
 #define FRONTLINK_MAX_PAYLOAD ((size_t)FRONTLINK_MAX_PROMPT * 4 + 4096)
 
@@ -128,6 +129,10 @@ struct frontlink_stats {
     uint64_t scheme_bytes[FRONTLINK_N_SCHEMES];
     uint64_t rows_total; // Σ batch rows over the steps (appended; 0 from an older sender):
                          // with n_steps, the front's step watchdog estimates a row's cost
+    // Per dispatch mode (appended: a sender without them decodes as zeros).
+    uint64_t mode_steps[FRONTLINK_N_MODES];
+    uint64_t mode_msgs[FRONTLINK_N_MODES];
+    uint64_t mode_bytes[FRONTLINK_N_MODES];
 };
 
 // One decoded message. Only the member matching type is meaningful.

@@ -164,9 +164,19 @@ int control_step(struct worker *w, const struct batch *batches, struct batch_res
         st.b[i] = (int32_t)batches[i].n;
     int want_logits = logits != NULL || (w->p.logits_out && !w->logits_written);
     st.flags = want_logits ? WIRE_STEP_LOGITS : 0;
-    st.scheme = w->p.comm >= 0
-                    ? w->p.comm
-                    : xfer_choose(&w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), NULL);
+    // The (scheme, mode) pair: fixed halves from --comm / --dispatch, the rest from the cost
+    // model (SPEC §4). Selective needs xfer_sel_init (every dispatch but a forced broadcast).
+    int32_t mode = XFER_MODE_BROADCAST;
+    if (w->p.comm >= 0 && (w->p.dispatch >= 0 || w->xf.k < 1)) {
+        st.scheme = w->p.comm;
+        mode = w->p.dispatch >= 0 ? w->p.dispatch : XFER_MODE_BROADCAST;
+    } else {
+        xfer_choose_pair(
+            &w->cost, &w->topo, st.b, w->d * (int64_t)sizeof(float), w->xf.k, (int32_t)w->n_expert,
+            w->p.comm, w->xf.k < 1 ? XFER_MODE_BROADCAST : w->p.dispatch, &st.scheme, &mode, NULL);
+    }
+    if (mode == XFER_MODE_SELECTIVE) st.flags |= WIRE_STEP_SELECTIVE;
+    w->cur_step = st.step;
     size_t n_hdr = 0;
     int rc = wire_step_encode(&st, w->hdr, w->hdr_len, &n_hdr);
     if (rc == JANUS_OK) rc = xfer_step(&w->xf, &st);
@@ -199,6 +209,7 @@ int control_step(struct worker *w, const struct batch *batches, struct batch_res
     w->step_no++;
     w->n_steps++;
     w->scheme_steps[st.scheme]++;
+    w->pair_steps[mode][st.scheme]++;
     w->step_ns += (uint64_t)(clock_now_ns() - t0);
     return JANUS_OK;
 }
@@ -218,6 +229,7 @@ void control_stop(struct worker *w) {
 static int worker_step(struct worker *w, const struct wire_step *st) {
     int rc = xfer_step(&w->xf, st);
     if (rc) return rc;
+    w->cur_step = st->step;
     if (w->topo.role == TOPO_ROLE_MOE) return step_moe(w, st->step);
     MPI_Status ms;
     int len = 0;

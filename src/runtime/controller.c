@@ -126,6 +126,11 @@ static void send_stats(struct ctl *c) {
         s->scheme_bytes[k] = es.scheme_bytes[k];
     }
     s->rows_total = c->rows_total;
+    for (int k = 0; k < FRONTLINK_N_MODES; k++) {
+        s->mode_steps[k] = es.mode_steps[k];
+        s->mode_msgs[k] = es.mode_msgs[k];
+        s->mode_bytes[k] = es.mode_bytes[k];
+    }
     (void)send_msg(c, &m);
 }
 

@@ -59,6 +59,8 @@ struct exec_stats {
     uint64_t scheme_steps[EXEC_N_SCHEMES];       // steps that used each exchange scheme
     uint64_t scheme_msgs[EXEC_N_SCHEMES];        // messages sent under each scheme
     uint64_t scheme_bytes[EXEC_N_SCHEMES];       // bytes sent under each scheme
+    uint64_t mode_steps[2];                      // steps per dispatch mode (broadcast, selective)
+    uint64_t mode_msgs[2], mode_bytes[2];        // messages and bytes sent under each mode
     int32_t n_attn;                              // entries used in kv_used_tokens
     int64_t kv_used_tokens[LIMIT_MAX_INSTANCES]; // KV tokens held per attention instance
 };

@@ -11,6 +11,50 @@
 
 #include <string.h>
 
+// ---- selective dispatch (SPEC §4): routing everywhere, one schedule everywhere
+
+// Every rank, on a selective MoE layer before the exchange: an attention instance gates its
+// own rows (x_own, n_own), every rank receives the step's routing and runs the scheduler on
+// it (the same input, so the same schedule; with --check-schedule every rank compares its
+// digest), then the plan of who needs which row.
+static int route_and_schedule(struct worker *w, int64_t l, const float *x_own, int64_t n_own) {
+    double t0 = clock_now_s();
+    int is_attn = w->topo.role == TOPO_ROLE_ATTN;
+    if (is_attn && w->xf.n_rows > 0)
+        moe_gate_rows(&w->model, &w->lin, l, x_own, n_own, w->gate_r, w->gate_scratch,
+                      &w->rt_local);
+    int rc = xfer_route_exchange(&w->xf, is_attn ? w->rt_local.ids : NULL,
+                                 is_attn ? w->rt_local.w : NULL, w->rt.ids, w->rt.w);
+    if (rc) return rc;
+    w->rt.n_tok = w->xf.n_rows;
+    struct actsched_input in = {.layer = &w->layout.layers[l],
+                                .routing = w->rt.ids,
+                                .n_tok = w->xf.n_rows,
+                                .top_k = (int32_t)w->k,
+                                .step = (int64_t)w->cur_step,
+                                .layer_id = (int32_t)l,
+                                .seed = w->p.seed};
+    rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
+    if (rc) {
+        LOG_ERROR("%s instance %d: scheduler failed on layer %lld: %s",
+                  topo_role_name(w->topo.role), w->topo.inst, (long long)l, janus_strerror(rc));
+        return rc;
+    }
+    double t1 = clock_now_s();
+    if (w->fault_sched_rank == comm_world_rank() && w->xf.n_rows > 0)
+        w->so.a_max++; // test hook: this rank's schedule now differs from the others'
+    if (w->p.check_schedule) {
+        rc = comm_check_equal_u64(w->topo.comm, actsched_digest(&w->so),
+                                  "activation schedule digest");
+        if (rc) return rc;
+    }
+    double t2 = clock_now_s();
+    xfer_sel_plan(&w->xf, w->rt.ids, w->so.assign);
+    w->t_gate[l] += t1 - t0 + (clock_now_s() - t2);
+    w->t_check[l] += t2 - t1;
+    return JANUS_OK;
+}
+
 // ---- attention side
 
 int step_attn(struct worker *w, const struct batch *b, struct batch_result *res, float *lg_out) {
@@ -30,6 +74,11 @@ int step_attn(struct worker *w, const struct batch *b, struct batch_result *res,
         double t1 = clock_now_s();
         w->t_attn[l] += t1 - t0;
         if (!is_moe) continue;
+        if (w->xf.mode == XFER_MODE_SELECTIVE) {
+            rc = route_and_schedule(w, l, attn_x(&w->attn), b->n);
+            if (rc) return rc;
+            t1 = clock_now_s();
+        }
         rc = xfer_attn_send(&w->xf, (int32_t)l, attn_x(&w->attn)); // x_i to the MoE side
         if (rc) return rc;
         double t2 = clock_now_s();
@@ -65,35 +114,46 @@ int step_moe(struct worker *w, uint64_t step) {
     if (B > 0) w->busy_steps++;
     for (int64_t l = 0; l < w->n_layer; l++) {
         if (!hparams_layer_is_moe(&w->model.hp, l)) continue;
-        int rc = xfer_moe_recv(&w->xf, (int32_t)l, w->x_all); // x of every instance, B × d
-        if (rc) return rc;
-        double t0 = clock_now_s();
-        moe_gate(&w->moe, l, w->x_all, B, &w->rt); // bit-identical on every MoE instance
-        struct actsched_input in = {.layer = &w->layout.layers[l],
-                                    .routing = w->rt.ids,
-                                    .n_tok = B,
-                                    .top_k = (int32_t)w->k,
-                                    .step = (int64_t)step,
-                                    .layer_id = (int32_t)l,
-                                    .seed = w->p.seed};
-        rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
-        if (rc) {
-            LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l,
-                      janus_strerror(rc));
-            return rc;
-        }
-        double t1 = clock_now_s();
-        if (w->fault_sched_rank == comm_world_rank() && B > 0)
-            w->so.a_max++; // test hook: this instance's schedule now differs from the others'
-        if (w->p.check_schedule) {
-            // Debug/test option: every MoE instance must have computed the same schedule
-            // (SPEC §3, §5). The allreduce waits for the slowest MoE instance, so it is timed
-            // apart.
-            rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so),
-                                      "activation schedule digest");
+        double t0 = clock_now_s(), t1 = t0;
+        int rc;
+        if (w->xf.mode == XFER_MODE_SELECTIVE) {
+            // The routing and the schedule first; then only the rows this instance needs.
+            rc = route_and_schedule(w, l, NULL, 0);
+            if (rc == JANUS_OK) rc = xfer_moe_recv(&w->xf, (int32_t)l, w->x_all);
             if (rc) return rc;
+        } else {
+            rc = xfer_moe_recv(&w->xf, (int32_t)l, w->x_all); // x of every instance, B × d
+            if (rc) return rc;
+            t0 = clock_now_s();
+            moe_gate(&w->moe, l, w->x_all, B, &w->rt); // bit-identical on every MoE instance
+            struct actsched_input in = {.layer = &w->layout.layers[l],
+                                        .routing = w->rt.ids,
+                                        .n_tok = B,
+                                        .top_k = (int32_t)w->k,
+                                        .step = (int64_t)step,
+                                        .layer_id = (int32_t)l,
+                                        .seed = w->p.seed};
+            rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
+            if (rc) {
+                LOG_ERROR("MoE instance %d: scheduler failed on layer %lld: %s", g, (long long)l,
+                          janus_strerror(rc));
+                return rc;
+            }
+            t1 = clock_now_s();
+            if (w->fault_sched_rank == comm_world_rank() && B > 0)
+                w->so.a_max++; // test hook: this instance's schedule now differs from the others'
+            if (w->p.check_schedule) {
+                // Debug/test option: every MoE instance must have computed the same schedule
+                // (SPEC §3, §5). The allreduce waits for the slowest MoE instance, so it is
+                // timed apart.
+                rc = comm_check_equal_u64(w->topo.comm_role, actsched_digest(&w->so),
+                                          "activation schedule digest");
+                if (rc) return rc;
+            }
+            w->t_gate[l] += t1 - t0;
         }
         double t2 = clock_now_s();
+        if (w->xf.mode == XFER_MODE_BROADCAST) w->t_check[l] += t2 - t1;
         for (int64_t e = 0; e < w->n_expert; e++) {
             w->run_here[e] = w->so.assign[e] == g;
             // Only loaded slabs (worker_load_share): --no-mmap leaves the others zero.
@@ -101,8 +161,6 @@ int step_moe(struct worker *w, uint64_t step) {
         }
         moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
         double t3 = clock_now_s();
-        w->t_gate[l] += t1 - t0;
-        w->t_check[l] += t2 - t1;
         w->t_exp[l] += t3 - t2;
         if (B > 0) {
             rc = stats_record(&w->stats, (int32_t)l, w->so.active, w->so.n_active,

@@ -6,6 +6,7 @@
 
 #include "base/mem.h"
 #include "base/status.h"
+#include "engine/gate.h"
 #include "place/round_robin.h"
 
 #include <stdio.h>
@@ -22,6 +23,9 @@ void worker_free(struct worker *w) {
     sampler_free(&w->smp);
     moe_free(&w->moe);
     moe_routing_free(&w->rt);
+    moe_routing_free(&w->rt_local);
+    mem_free(w->gate_r);
+    mem_free(w->gate_scratch);
     linear_ctx_free(&w->lin);
     actsched_free(&w->ws);
     actsched_output_free(&w->so);
@@ -133,6 +137,7 @@ int worker_load_share(struct worker *w, char *err, size_t err_len) {
     uint8_t *mask = NULL;
     if (w->topo.role == TOPO_ROLE_ATTN) {
         sh.dense = 1; // attention, norms, dense FFNs, shared experts, embeddings, output
+        sh.router = w->p.dispatch != XFER_MODE_BROADCAST; // selective: it gates its own rows
     } else {
         // The router and every expert the layout places on this instance, replicas included.
         mask = mem_calloc(MEM_TAG_MODEL, (size_t)(w->n_layer * w->n_expert), 1);
@@ -175,6 +180,26 @@ int worker_setup_role(struct worker *w) {
     int rc = xfer_init(&w->xf, &w->topo, w->d, p->max_rows);
     if (rc) return rc;
     w->xf_ok = 1;
+    struct actsched_limits lim = {.max_tokens = JANUS_MAX(B_max, 1),
+                                  .max_experts = (int32_t)w->n_expert,
+                                  .max_instances = p->n_moe,
+                                  .max_top_k = (int32_t)w->k};
+    if (p->dispatch != XFER_MODE_BROADCAST) {
+        // Selective dispatch may run: every rank holds the routing and the schedule.
+        rc = xfer_sel_init(&w->xf, (int32_t)w->k);
+        if (!rc && w->topo.role == TOPO_ROLE_ATTN) {
+            rc = moe_routing_init(&w->rt, &w->model, B_max);
+            if (!rc) rc = moe_routing_init(&w->rt_local, &w->model, p->max_rows);
+            if (!rc) rc = actsched_init(&w->ws, &lim);
+            if (!rc) rc = actsched_output_init(&w->so, &lim);
+            w->gate_r =
+                mem_calloc(MEM_TAG_ENGINE, (size_t)(p->max_rows * w->n_expert), sizeof(float));
+            w->gate_scratch =
+                mem_calloc(MEM_TAG_ENGINE, (size_t)gate_scratch_floats(w->n_expert), sizeof(float));
+            if (!rc && (!w->gate_r || !w->gate_scratch)) rc = JANUS_ENOMEM;
+        }
+        if (rc) return rc;
+    }
     if (w->topo.role == TOPO_ROLE_ATTN) {
         struct attn_params ap = {.max_tokens = p->max_rows,
                                  .n_seq = p->max_seqs,
@@ -194,10 +219,6 @@ int worker_setup_role(struct worker *w) {
         if (!rc) print_pss(w);
         return rc;
     }
-    struct actsched_limits lim = {.max_tokens = JANUS_MAX(B_max, 1),
-                                  .max_experts = (int32_t)w->n_expert,
-                                  .max_instances = p->n_moe,
-                                  .max_top_k = (int32_t)w->k};
     rc = moe_init(&w->moe, &w->model, &w->lin, B_max);
     if (!rc) rc = moe_routing_init(&w->rt, &w->model, B_max);
     if (!rc) rc = actsched_init(&w->ws, &lim);

@@ -29,10 +29,12 @@
 #include <stdint.h>
 
 // Values reduced per statistics collection: per-layer times (attention, exchange, gate,
-// experts, check) and exchange counters (messages and bytes per scheme, direction and link
-// class, then exchanges per scheme).
+// experts, check) and exchange counters (messages and bytes per mode, scheme, direction and
+// link class, then exchanges per mode and scheme, then the routing exchange per link class).
 #define WORKER_N_TIMES 5
-#define WORKER_N_CTR   (2 * XFER_N_SCHEMES * XFER_N_DIRS * XFER_N_LINKS + XFER_N_SCHEMES)
+#define WORKER_N_CTR                                                                               \
+    (2 * XFER_N_MODES * XFER_N_SCHEMES * XFER_N_DIRS * XFER_N_LINKS +                              \
+     XFER_N_MODES * XFER_N_SCHEMES + 2 * XFER_N_LINKS)
 
 struct worker {
     struct exec base; // rank 0: the executor handed to the controller (worker_mpi.c)
@@ -54,9 +56,12 @@ struct worker {
     struct sampler smp;
     float *moe_out; // (max_rows, d) this instance's rows of Σ partials
     float *logits;  // (max_seqs, V) logits of the rows with logits, batch order
-    // MoE side (step.c)
+    // selective dispatch, attention side: its own rows' gate
+    struct moe_routing rt_local;  // (max_rows) routing of this instance's rows
+    float *gate_r, *gate_scratch; // (max_rows, n_expert) router logits; gate scratch
+    // MoE side (step.c); rt, ws and so also on attention ranks under selective dispatch
     struct moe moe;
-    struct moe_routing rt;
+    struct moe_routing rt; // the step's routing (B rows)
     struct actsched_ws ws;
     struct actsched_output so;
     struct stats stats;
@@ -77,8 +82,10 @@ struct worker {
     uint8_t *pack;    // rank 0: (n_attn * pack_len) packed batches; others: (pack_len)
     size_t pack_len;
     uint64_t step_no, n_steps, scheme_steps[XFER_N_SCHEMES], step_ns;
-    struct exec_kv kv; // rank 0: the KV-position mirror
-    MPI_Request *req;  // rank 0: (n_attn)
+    uint64_t pair_steps[XFER_N_MODES][XFER_N_SCHEMES]; // rank 0: steps per (mode, scheme)
+    uint64_t cur_step;                                 // the step being run (every rank)
+    struct exec_kv kv;                                 // rank 0: the KV-position mirror
+    MPI_Request *req;                                  // rank 0: (n_attn)
     int failed, logits_written;
     struct worker_stats rep; // rank 0: scratch for the stats op (no allocation per call)
     // statistics reduction buffers (worker_stats.c): send / receive

@@ -21,6 +21,7 @@ void worker_mpi_default_params(struct worker_mpi_params *p) {
     p->n_attn = p->n_moe = 1;
     p->policy = ACTSCHED_POLICY_GREEDY;
     p->comm = WORKER_COMM_AUTO;
+    p->dispatch = WORKER_DISPATCH_AUTO;
     p->node_size = 1;
     p->calibrate = 1;
     p->check_schedule = 0;
@@ -61,12 +62,14 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         p->n_moe > LIMIT_MAX_INSTANCES || p->n_attn + p->n_moe != size || p->max_seqs < 1 ||
         p->max_seqs > LIMIT_MAX_SEQS || p->max_rows < 1 || p->max_rows > LIMIT_MAX_STEP_ROWS ||
         p->policy < 0 || p->policy >= ACTSCHED_POLICY_COUNT || p->comm < WORKER_COMM_AUTO ||
-        p->comm >= XFER_N_SCHEMES || p->node_size < 0 || p->n_slots < 0)
+        p->comm >= XFER_N_SCHEMES || p->dispatch < WORKER_DISPATCH_AUTO ||
+        p->dispatch >= XFER_N_MODES || p->node_size < 0 || p->n_slots < 0)
         return status_errf(err, err_len, JANUS_EINVAL,
                            "bad deployment: %d attention + %d MoE instances on %d ranks (need "
-                           "equal), max_seqs %d, max_rows %d, policy %d, comm %d, node size %d",
+                           "equal), max_seqs %d, max_rows %d, policy %d, comm %d, dispatch %d, "
+                           "node size %d",
                            p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm,
-                           p->node_size);
+                           p->dispatch, p->node_size);
     struct worker *w = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *w);
     if (!w) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     w->p = *p;

@@ -18,7 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WORKER_COMM_AUTO (-1) // choose the scheme per step from the cost model
+#define WORKER_COMM_AUTO     (-1) // choose the scheme per step from the cost model
+#define WORKER_DISPATCH_AUTO (-1) // choose the dispatch mode per step from the cost model
 
 struct worker_mpi_params {
     const char *model_path;     // GGUF model (every rank opens it; each loads its share)
@@ -30,6 +31,9 @@ struct worker_mpi_params {
     const char *layout_path;    // replica layout JSON; NULL: round-robin, replicas fill free slots
     int32_t policy;             // enum actsched_policy
     int32_t comm;               // enum xfer_scheme, or WORKER_COMM_AUTO
+    int32_t dispatch;           // enum xfer_mode (broadcast, selective) or WORKER_DISPATCH_AUTO:
+                                // the cost model picks the (scheme, mode) pair per step; a
+                                // fixed comm or dispatch fixes that half only (SPEC §4)
     const char *comm_cost;      // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
     int32_t node_size;          // emulated node size K; 0: real hosts (shared-memory split)
     const int32_t *host_labels; // tests: with node_size 0, these n_attn + n_moe host labels
@@ -51,8 +55,8 @@ struct worker_mpi_params {
                                   // (`janus run --logits`); NULL: none
 };
 
-// Defaults: 1 + 1 instances, greedy, auto scheme, node size 1, calibration on, schedule
-// check off, 1 thread, 32 seqs, 256 rows, model context, seed 0, MPI_COMM_WORLD.
+// Defaults: 1 + 1 instances, greedy, auto scheme and dispatch, node size 1, calibration on,
+// schedule check off, 1 thread, 32 seqs, 256 rows, model context, seed 0, MPI_COMM_WORLD.
 void worker_mpi_default_params(struct worker_mpi_params *p);
 
 // Collective on p->parent (same parameters on every rank). Loads the model, builds the

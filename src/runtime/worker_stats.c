@@ -21,14 +21,22 @@ int worker_stats_collect(struct worker *w, struct worker_stats *r) {
     for (int k = 0; k < WORKER_N_TIMES; k++)
         memcpy(dmax + k * L, t[k], (size_t)L * sizeof(double));
     int n = 0;
-    for (int s = 0; s < XFER_N_SCHEMES; s++)
-        for (int d = 0; d < XFER_N_DIRS; d++)
-            for (int k = 0; k < XFER_N_LINKS; k++) {
-                usum[n++] = w->xf.ctr.msgs[s][d][k];
-                usum[n++] = w->xf.ctr.bytes[s][d][k];
-            }
-    for (int s = 0; s < XFER_N_SCHEMES; s++)
-        usum[n++] = w->xf.ctr.exchanges[s];
+    const struct xfer_counters *c = &w->xf.ctr;
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            for (int d = 0; d < XFER_N_DIRS; d++)
+                for (int k = 0; k < XFER_N_LINKS; k++) {
+                    usum[n++] = c->msgs[m][s][d][k];
+                    usum[n++] = c->bytes[m][s][d][k];
+                }
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            usum[n++] = c->exchanges[m][s];
+    for (int k = 0; k < XFER_N_LINKS; k++) {
+        usum[n++] = c->route_msgs[k];
+        usum[n++] = c->route_bytes[k];
+    }
+    JANUS_ASSERT(n == WORKER_N_CTR);
     for (int32_t g = 0; g < n_e; g++)
         usum[WORKER_N_CTR + g] =
             w->topo.role == TOPO_ROLE_MOE && w->topo.inst == g ? w->act_sum : 0;
@@ -50,10 +58,12 @@ int worker_stats_collect(struct worker *w, struct worker_stats *r) {
     r->node_size = w->p.node_size;
     r->policy = w->p.policy;
     r->comm = w->p.comm;
+    r->dispatch = w->p.dispatch;
     r->n_steps = w->n_steps;
     r->busy_steps = umout[2 * L];
     r->step_ns_total = w->step_ns;
     memcpy(r->scheme_steps, w->scheme_steps, sizeof r->scheme_steps);
+    memcpy(r->pair_steps, w->pair_steps, sizeof r->pair_steps);
     double *out[WORKER_N_TIMES] = {r->attn_s, r->xchg_s, r->gate_s, r->expert_s, r->check_s};
     for (int k = 0; k < WORKER_N_TIMES; k++)
         memcpy(out[k], dout + k * L, (size_t)L * sizeof(double));
@@ -63,14 +73,20 @@ int worker_stats_collect(struct worker *w, struct worker_stats *r) {
         r->a_max_sum[l] = umout[L + l];
     }
     n = 0;
-    for (int s = 0; s < XFER_N_SCHEMES; s++)
-        for (int d = 0; d < XFER_N_DIRS; d++)
-            for (int k = 0; k < XFER_N_LINKS; k++) {
-                r->ctr.msgs[s][d][k] = uout[n++];
-                r->ctr.bytes[s][d][k] = uout[n++];
-            }
-    for (int s = 0; s < XFER_N_SCHEMES; s++)
-        r->ctr.exchanges[s] = uout[n++];
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            for (int d = 0; d < XFER_N_DIRS; d++)
+                for (int k = 0; k < XFER_N_LINKS; k++) {
+                    r->ctr.msgs[m][s][d][k] = uout[n++];
+                    r->ctr.bytes[m][s][d][k] = uout[n++];
+                }
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            r->ctr.exchanges[m][s] = uout[n++];
+    for (int k = 0; k < XFER_N_LINKS; k++) {
+        r->ctr.route_msgs[k] = uout[n++];
+        r->ctr.route_bytes[k] = uout[n++];
+    }
     for (int32_t g = 0; g < n_e; g++)
         r->activated_sum[g] = uout[WORKER_N_CTR + g];
     r->cost = w->cost;
@@ -106,11 +122,16 @@ int worker_stats_exec(struct exec *e, struct exec_stats *out) {
         out->activated_sum[g] = r->activated_sum[g];
     for (int s = 0; s < XFER_N_SCHEMES; s++) {
         out->scheme_steps[s] = r->scheme_steps[s];
-        for (int d = 0; d < XFER_N_DIRS; d++)
-            for (int k = 0; k < XFER_N_LINKS; k++) {
-                out->scheme_msgs[s] += r->ctr.msgs[s][d][k];
-                out->scheme_bytes[s] += r->ctr.bytes[s][d][k];
-            }
+        for (int m = 0; m < XFER_N_MODES; m++) {
+            out->mode_steps[m] += r->pair_steps[m][s];
+            for (int d = 0; d < XFER_N_DIRS; d++)
+                for (int k = 0; k < XFER_N_LINKS; k++) {
+                    out->scheme_msgs[s] += r->ctr.msgs[m][s][d][k];
+                    out->scheme_bytes[s] += r->ctr.bytes[m][s][d][k];
+                    out->mode_msgs[m] += r->ctr.msgs[m][s][d][k];
+                    out->mode_bytes[m] += r->ctr.bytes[m][s][d][k];
+                }
+        }
     }
     out->n_attn = w->p.n_attn;
     for (int32_t i = 0; i < out->n_attn; i++)
@@ -137,13 +158,22 @@ void worker_stats_save_experts(struct worker *w) {
 void worker_stats_print(const struct worker_stats *r, FILE *f) {
     double n = r->n_steps > 0 ? (double)r->n_steps : 1;
     fprintf(f,
-            "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s\n",
+            "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s, "
+            "dispatch %s\n",
             r->n_attn, r->n_node_attn, r->n_moe, r->n_node_moe, r->node_size,
             actsched_policy_name((enum actsched_policy)r->policy),
-            r->comm < 0 ? "auto" : xfer_scheme_name(r->comm));
+            r->comm < 0 ? "auto" : xfer_scheme_name(r->comm),
+            r->dispatch < 0 ? "auto" : xfer_mode_name(r->dispatch));
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);
+    uint64_t per_mode[XFER_N_MODES] = {0, 0};
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++)
+            per_mode[m] += r->pair_steps[m][s];
+    fprintf(f, "dispatch steps: broadcast %llu, selective %llu\n",
+            (unsigned long long)per_mode[XFER_MODE_BROADCAST],
+            (unsigned long long)per_mode[XFER_MODE_SELECTIVE]);
     fprintf(
         f,
         "step time: %.3f ms mean over %llu steps (controller wall time; %llu steps with tokens)\n",
@@ -153,9 +183,11 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
                "inside the exchange, MoE compute included):\n");
     fprintf(f, "%5s %5s %10s %10s %12s %10s %8s %8s %9s\n", "layer", "kind", "attention",
             "exchange", "gate+sched", "experts", "check", "a_max", "mean a_max");
-    fprintf(f,
-            "  (check: schedule-digest allreduce among MoE instances, 0 unless --check-schedule; "
-            "a_max: last step with tokens; mean over steps with tokens)\n");
+    fprintf(
+        f,
+        "  (check: schedule-digest allreduce among MoE instances, every rank on selective steps, 0 "
+        "unless --check-schedule; "
+        "a_max: last step with tokens; mean over steps with tokens)\n");
     for (int32_t l = 0; l < r->n_layer; l++)
         fprintf(f, "%5d %5s %10.3f %10.3f %12.3f %10.3f %8.3f %8d %9.2f\n", l,
                 r->is_moe[l] ? "moe" : "dense", 1e3 * r->attn_s[l] / n, 1e3 * r->xchg_s[l] / n,
@@ -165,17 +197,30 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
     fprintf(f, "messages (summed over ranks, both directions):\n");
     fprintf(f, "%6s %12s %14s %12s %14s\n", "scheme", "cross msgs", "cross bytes", "local msgs",
             "local bytes");
-    for (int s = 0; s < XFER_N_SCHEMES; s++) {
-        uint64_t m[2] = {0, 0}, b[2] = {0, 0};
-        for (int d = 0; d < XFER_N_DIRS; d++)
-            for (int k = 0; k < XFER_N_LINKS; k++) {
-                m[k] += r->ctr.msgs[s][d][k];
-                b[k] += r->ctr.bytes[s][d][k];
-            }
-        fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", xfer_scheme_name(s),
-                (unsigned long long)m[0], (unsigned long long)b[0], (unsigned long long)m[1],
-                (unsigned long long)b[1]);
-    }
+    for (int m = 0; m < XFER_N_MODES; m++)
+        for (int s = 0; s < XFER_N_SCHEMES; s++) {
+            uint64_t mm[2] = {0, 0}, b[2] = {0, 0};
+            for (int d = 0; d < XFER_N_DIRS; d++)
+                for (int k = 0; k < XFER_N_LINKS; k++) {
+                    mm[k] += r->ctr.msgs[m][s][d][k];
+                    b[k] += r->ctr.bytes[m][s][d][k];
+                }
+            // Broadcast rows always, as before selective dispatch existed (their scheme column
+            // is the bare name); a selective row, named SCHEME+sel, once that mode ran.
+            if (m == XFER_MODE_SELECTIVE && r->ctr.exchanges[m][s] == 0) continue;
+            char name[16];
+            snprintf(name, sizeof name, "%s%s", xfer_scheme_name(s),
+                     m == XFER_MODE_SELECTIVE ? "+sel" : "");
+            fprintf(f, "%6s %12llu %14llu %12llu %14llu\n", name, (unsigned long long)mm[0],
+                    (unsigned long long)b[0], (unsigned long long)mm[1], (unsigned long long)b[1]);
+        }
+    if (r->ctr.route_msgs[0] + r->ctr.route_msgs[1] > 0)
+        fprintf(f,
+                "routing exchange (in the +sel rows): cross %llu msgs %llu bytes, local %llu "
+                "msgs %llu bytes\n",
+                (unsigned long long)r->ctr.route_msgs[0], (unsigned long long)r->ctr.route_bytes[0],
+                (unsigned long long)r->ctr.route_msgs[1],
+                (unsigned long long)r->ctr.route_bytes[1]);
     fprintf(f, "cost model: cross %.2f us + %.3f GB/s, local %.2f us + %.3f GB/s\n",
             1e6 * r->cost.lat_s[XFER_LINK_CROSS], 1e-9 / r->cost.byte_s[XFER_LINK_CROSS],
             1e6 * r->cost.lat_s[XFER_LINK_LOCAL], 1e-9 / r->cost.byte_s[XFER_LINK_LOCAL]);

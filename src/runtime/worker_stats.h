@@ -20,11 +20,13 @@
 // Measurements of a deployment since start, collected from every rank.
 struct worker_stats {
     int32_t n_layer, n_attn, n_moe, n_node_attn, n_node_moe, node_size, policy, comm;
+    int32_t dispatch;                      // enum xfer_mode, or WORKER_DISPATCH_AUTO (-1)
     uint64_t n_steps;                      // steps run (controller's count)
     uint64_t step_ns_total;                // controller wall time inside steps
     uint64_t busy_steps;                   // steps with at least one token (B > 0)
     uint64_t scheme_steps[XFER_N_SCHEMES]; // steps per exchange scheme
-    int32_t is_moe[LIMIT_MAX_LAYERS];      // 1 for MoE layers
+    uint64_t pair_steps[XFER_N_MODES][XFER_N_SCHEMES]; // steps per (dispatch mode, scheme)
+    int32_t is_moe[LIMIT_MAX_LAYERS];                  // 1 for MoE layers
     // Seconds summed over steps, per layer; each the maximum over the ranks of the role.
     double attn_s[LIMIT_MAX_LAYERS];      // attention side compute (attention, norms, dense FFN,
                                           // shared expert, residual)
@@ -44,7 +46,8 @@ struct worker_stats {
 JANUS_WUR int worker_stats_report(struct exec *e, struct worker_stats *r);
 
 // Writes the statistics as text: per-layer time breakdown (ms per step), a_max per layer,
-// message counters per scheme and link class, the cost model.
+// message counters per scheme and link class (broadcast rows as before; a SCHEME+sel row
+// per scheme once selective dispatch ran, then the routing exchange alone), the cost model.
 void worker_stats_print(const struct worker_stats *r, FILE *f);
 
 // ---- inside src/runtime (the rank's state is runtime/worker.h)

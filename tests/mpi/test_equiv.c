@@ -13,19 +13,24 @@
 // local batches that run empty as sequences end): last-prompt-position logits within 1e-4 of the
 // monolithic executor, the 8 greedy tokens identical (and equal to the fixtures' .greedy),
 // schedule digests compared on every layer, and cross-node / local message counts equal SPEC
-// §4's formulas. KV cache types: F16 and Q8_0 deployments equal the monolithic run with the
-// same type (issue 12 item 3). Quantized weights (issue 13): llama-quantize's Q4_K_M files
-// on both numeric paths, and ranks given different numeric paths refuse to start.
+// §4's formulas. Every (policy, scheme) also under selective dispatch, and the adaptive
+// (scheme, mode) choice under forced cost models (issue 17); with >= 3 MoE instances, one per
+// node and top-k < n_moe, selective dispatch moves fewer cross-node bytes. KV cache types:
+// F16 and Q8_0 deployments equal the monolithic run with the same type (issue 12 item 3). Quantized
+// weights (issue 13): llama-quantize's Q4_K_M files on both numeric paths, and ranks given
+// different numeric paths refuse to start.
 #include "../test.h"
 
 #include "actsched/actsched.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "comm/comm.h"
+#include "comm/xfer_cost.h"
 #include "engine/linear.h"
 #include "kernels/kernels.h"
 #include "model/genmodel.h"
 #include "runtime/exec.h"
+#include "runtime/worker.h"
 #include "runtime/worker_mpi.h"
 #include "runtime/worker_stats.h"
 
@@ -206,13 +211,29 @@ TEST(mpi_equals_monolithic) {
     // (mpirun --map-by node), so nodes hold non-consecutive instances.
     static const int32_t node_sizes[] = {1, 2, -1};
     // (policy, scheme) pairs: every policy and every scheme, plus auto after calibration.
-    static const int32_t runs[][2] = {{ACTSCHED_POLICY_GREEDY, 0},
-                                      {ACTSCHED_POLICY_OPTIMAL, 1},
-                                      {ACTSCHED_POLICY_RANDOM, 2},
-                                      {ACTSCHED_POLICY_ROUND_ROBIN, 0},
-                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1},
-                                      {ACTSCHED_POLICY_FIRST, 2},
-                                      {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO}};
+    // Each under broadcast dispatch, then under selective dispatch (SPEC §4), then the
+    // adaptive (scheme, mode) choice: after a real calibration, and with a cost model on
+    // which bytes are expensive (selective pays off) or messages are (broadcast does).
+    enum { BC = XFER_MODE_BROADCAST, SE = XFER_MODE_SELECTIVE, AU = WORKER_DISPATCH_AUTO };
+    static const int32_t runs[][3] = {{ACTSCHED_POLICY_GREEDY, 0, BC},
+                                      {ACTSCHED_POLICY_OPTIMAL, 1, BC},
+                                      {ACTSCHED_POLICY_RANDOM, 2, BC},
+                                      {ACTSCHED_POLICY_GREEDY, 0, SE},
+                                      {ACTSCHED_POLICY_OPTIMAL, 1, SE},
+                                      {ACTSCHED_POLICY_RANDOM, 2, SE},
+                                      {ACTSCHED_POLICY_ROUND_ROBIN, 0, BC},
+                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1, BC},
+                                      {ACTSCHED_POLICY_FIRST, 2, BC},
+                                      {ACTSCHED_POLICY_ROUND_ROBIN, 0, SE},
+                                      {ACTSCHED_POLICY_TOKEN_BALANCED, 1, SE},
+                                      {ACTSCHED_POLICY_FIRST, 2, SE},
+                                      {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO, BC},
+                                      {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO, AU},
+                                      {ACTSCHED_POLICY_OPTIMAL, WORKER_COMM_AUTO, AU},
+                                      {ACTSCHED_POLICY_GREEDY, 0, AU}};
+    static const char *const run_cost[JANUS_ARRAY_SIZE(runs)] = {
+        [14] = "cross_lat_us=0,cross_gbps=0.001,local_lat_us=0,local_gbps=0.001",
+        [15] = "cross_lat_us=1000,cross_gbps=1000"};
     g_fail = 0;
     int n_deploy = 0;
     for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
@@ -241,7 +262,7 @@ TEST(mpi_equals_monolithic) {
                 for (int32_t r = 0; r < n_a + n_e; r++)
                     hosts[r] = r % 2;
                 for (size_t q = 0; q < JANUS_ARRAY_SIZE(runs); q++) {
-                    if (node_sizes[k] < 0 && q >= 3) break; // one run per scheme suffices here
+                    if (node_sizes[k] < 0 && q >= 6) break; // one run per scheme and mode here
                     struct worker_mpi_params p;
                     worker_mpi_default_params(&p);
                     p.model_path = path;
@@ -250,9 +271,11 @@ TEST(mpi_equals_monolithic) {
                     p.n_moe = n_e;
                     p.policy = runs[q][0];
                     p.comm = runs[q][1];
+                    p.dispatch = runs[q][2];
+                    p.comm_cost = run_cost[q];
                     p.node_size = node_sizes[k] < 0 ? 0 : node_sizes[k];
                     p.host_labels = node_sizes[k] < 0 ? hosts : NULL;
-                    p.calibrate = p.comm == WORKER_COMM_AUTO;
+                    p.calibrate = p.comm == WORKER_COMM_AUTO && !p.comm_cost;
                     p.max_seqs = 4;
                     p.max_rows = 16;
                     p.n_ctx = 64;
@@ -281,14 +304,16 @@ TEST(mpi_equals_monolithic) {
                     double worst = 0;
                     for (int s = 0; s < N_SEQ; s++) {
                         EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
-                               "%s (%d,%d) K%d %s comm %d: greedy tokens of sequence %d differ",
-                               models[m], n_a, n_e, node_sizes[k], what, p.comm, s + 1);
+                               "%s (%d,%d) K%d %s comm %d dispatch %d: greedy tokens of sequence "
+                               "%d differ",
+                               models[m], n_a, n_e, node_sizes[k], what, p.comm, p.dispatch, s + 1);
                         for (int32_t v = 0; v < V; v++)
                             worst = fmax(
                                 worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
                     }
-                    EXPECT(worst <= 1e-4, "%s (%d,%d) K%d %s comm %d: logits differ by %g",
-                           models[m], n_a, n_e, node_sizes[k], what, p.comm, worst);
+                    EXPECT(worst <= 1e-4,
+                           "%s (%d,%d) K%d %s comm %d dispatch %d: logits differ by %g", models[m],
+                           n_a, n_e, node_sizes[k], what, p.comm, p.dispatch, worst);
                     struct worker_stats *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
                     EXPECT(r && worker_stats_report(e, r) == JANUS_OK, "report");
                     if (r) {
@@ -302,19 +327,55 @@ TEST(mpi_equals_monolithic) {
                             int32_t N_e = K > 0 ? (n_e + K - 1) / K : n_labels(hosts, n_a, n_e);
                             formula(n_a, n_e, N_a, N_e, s, &fc, &fl);
                             for (int d = 0; d < XFER_N_DIRS; d++) {
-                                cross += r->ctr.msgs[s][d][XFER_LINK_CROSS];
-                                local += r->ctr.msgs[s][d][XFER_LINK_LOCAL];
+                                cross += r->ctr.msgs[BC][s][d][XFER_LINK_CROSS];
+                                local += r->ctr.msgs[BC][s][d][XFER_LINK_LOCAL];
                             }
-                            uint64_t ex = r->scheme_steps[s] * moe_layers * XFER_N_DIRS;
+                            uint64_t ex = r->pair_steps[BC][s] * moe_layers * XFER_N_DIRS;
                             EXPECT(cross == fc * ex && local == fl * ex,
                                    "%s (%d,%d) K%d %s: %s counted %llu cross / %llu local, formula "
                                    "%llu / %llu",
                                    models[m], n_a, n_e, node_sizes[k], what, xfer_scheme_name(s),
                                    (unsigned long long)cross, (unsigned long long)local,
                                    (unsigned long long)(fc * ex), (unsigned long long)(fl * ex));
+                            // Selective: exchanges only on its steps; messages only then.
+                            uint64_t sel_msgs = 0;
+                            for (int d = 0; d < XFER_N_DIRS; d++)
+                                for (int l = 0; l < XFER_N_LINKS; l++)
+                                    sel_msgs += r->ctr.msgs[SE][s][d][l];
+                            EXPECT(r->pair_steps[SE][s] > 0 || sel_msgs == 0,
+                                   "selective messages without selective steps");
                         }
                         if (p.comm >= 0)
                             EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
+                        if (p.dispatch >= 0) {
+                            uint64_t n = 0;
+                            for (int s = 0; s < XFER_N_SCHEMES; s++)
+                                n += r->pair_steps[p.dispatch][s];
+                            EXPECT(n == r->n_steps, "fixed dispatch mode used");
+                        }
+                        if (q == 14 || q == 15) {
+                            // Bytes expensive: selective on some steps wherever a row needs a
+                            // given MoE instance with probability < 0.9 (the model's fan-out;
+                            // qwen2moe's and deepseek2's top-4 need both of 2 instances
+                            // almost always, and broadcast is right there). Messages
+                            // expensive with <= 2 MoE instances: broadcast (the routing
+                            // exchange's n - 1 messages cost more than selective saves).
+                            const struct worker *wk = (const struct worker *)e;
+                            double q1 =
+                                xfer_cost_need_prob((int32_t)wk->k, (int32_t)wk->n_expert, 1, n_e);
+                            uint64_t n_sel = 0;
+                            for (int s = 0; s < XFER_N_SCHEMES; s++)
+                                n_sel += r->pair_steps[SE][s];
+                            if (q == 14 && q1 < 0.9)
+                                EXPECT(n_sel > 0,
+                                       "%s (%d,%d) K%d: costly bytes (q %.2f), no selective step",
+                                       models[m], n_a, n_e, node_sizes[k], q1);
+                            if (q == 15 && n_e <= 2)
+                                EXPECT(n_sel == 0,
+                                       "%s (%d,%d) K%d: costly messages, %llu selective steps",
+                                       models[m], n_a, n_e, node_sizes[k],
+                                       (unsigned long long)n_sel);
+                        }
                         for (int32_t l = 0; l < r->n_layer; l++)
                             if (r->is_moe[l])
                                 EXPECT(r->a_max_sum[l] > 0, "a_max recorded on layer %d", l);
@@ -419,6 +480,116 @@ TEST(mpi_kv_types_equal_monolithic) {
     MPI_Barrier(MPI_COMM_WORLD);
     ASSERT_EQ(g_fail, 0);
     if (me == 0) ASSERT_EQ(n_deploy, 4);
+}
+
+// Issue 17 item 2: with >= 3 MoE instances, one instance per node and top-k < n_moe,
+// selective dispatch moves fewer cross-node bytes than broadcast (routing exchange included),
+// under 1PC and under 2PC, on the fixture models; and gives the monolithic tokens and logits.
+TEST(mpi_selective_moves_fewer_cross_bytes) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (!init && comm_init(NULL, NULL) != JANUS_OK) exit(2);
+    if (!init) atexit(comm_finalize);
+    int me = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &me);
+    static const char *models[] = {"llama-moe-f32", "qwen2moe-f32", "deepseek2-v2-f32"};
+    static const int32_t splits[][2] = {{1, 3}, {2, 4}, {1, 5}}; // k = 4 < 5 for qwen, deepseek
+    g_fail = 0;
+    int n_cmp = 0;
+    for (size_t m = 0; m < JANUS_ARRAY_SIZE(models); m++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/%s.gguf", test_fixtures_dir(), models[m]);
+        struct workload wl;
+        struct outcome ref = {0}, got = {0};
+        int32_t V = 0;
+        if (me == 0) {
+            ASSERT_EQ(load_workload(models[m], &wl), 0);
+            char err[512] = "";
+            uint64_t allocs = 0;
+            ASSERT_OK(mono_reference(path, 0, 0, &wl, &ref, &V, &allocs, NULL, err, sizeof err));
+            got.logits = mem_calloc(MEM_TAG_MISC, (size_t)N_SEQ * V, sizeof(float));
+        }
+        for (size_t c = 0; c < JANUS_ARRAY_SIZE(splits); c++) {
+            const int32_t n_a = splits[c][0], n_e = splits[c][1];
+            MPI_Comm sub = MPI_COMM_NULL;
+            ASSERT_OK(comm_split(MPI_COMM_WORLD, me < n_a + n_e ? 0 : MPI_UNDEFINED, me, &sub));
+            for (int32_t scheme = 0; scheme < XFER_N_SCHEMES && sub != MPI_COMM_NULL; scheme++) {
+                uint64_t cross[XFER_N_MODES] = {0, 0}, route = 0;
+                int32_t k_used = 0;
+                for (int32_t mode = 0; mode < XFER_N_MODES; mode++) {
+                    struct worker_mpi_params p;
+                    worker_mpi_default_params(&p);
+                    p.model_path = path;
+                    p.parent = sub;
+                    p.n_attn = n_a;
+                    p.n_moe = n_e;
+                    p.comm = scheme;
+                    p.dispatch = mode;
+                    p.node_size = 1; // one instance per node
+                    p.calibrate = 0;
+                    p.max_seqs = 4;
+                    p.max_rows = 16;
+                    p.n_ctx = 64;
+                    p.check_schedule = 1;
+                    struct exec *e = NULL;
+                    char err[512] = "";
+                    int rc = worker_mpi_start(&p, &e, err, sizeof err);
+                    if (rc) {
+                        EXPECT(0, "%s start (%d,%d): %s", models[m], n_a, n_e, err);
+                        continue;
+                    }
+                    if (me != 0) continue;
+                    k_used = (int32_t)((struct worker *)e)->k;
+                    uint64_t allocs = 0;
+                    rc = run_workload(e, &wl, &got, &allocs);
+                    EXPECT(rc == JANUS_OK && allocs == 0, "%s %s %s: run %d, %llu allocations",
+                           models[m], xfer_scheme_name(scheme), xfer_mode_name(mode), rc,
+                           (unsigned long long)allocs);
+                    double worst = 0;
+                    for (int s = 0; s < N_SEQ; s++) {
+                        EXPECT(!memcmp(got.tokens[s], ref.tokens[s], sizeof ref.tokens[s]),
+                               "%s (%d,%d) %s %s: greedy tokens of sequence %d differ", models[m],
+                               n_a, n_e, xfer_scheme_name(scheme), xfer_mode_name(mode), s + 1);
+                        for (int32_t v = 0; v < V; v++)
+                            worst = fmax(
+                                worst, fabs((double)got.logits[s * V + v] - ref.logits[s * V + v]));
+                    }
+                    EXPECT(worst <= 1e-4, "%s %s %s: logits differ by %g", models[m],
+                           xfer_scheme_name(scheme), xfer_mode_name(mode), worst);
+                    struct worker_stats *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
+                    EXPECT(r && worker_stats_report(e, r) == JANUS_OK, "report");
+                    if (r) {
+                        for (int d = 0; d < XFER_N_DIRS; d++)
+                            cross[mode] += r->ctr.bytes[mode][scheme][d][XFER_LINK_CROSS];
+                        if (mode == XFER_MODE_SELECTIVE)
+                            route = r->ctr.route_bytes[XFER_LINK_CROSS];
+                    }
+                    mem_free(r);
+                    exec_destroy(&e);
+                }
+                if (me == 0 && k_used < n_e) {
+                    n_cmp++;
+                    fprintf(stderr,
+                            "  %s (%d,%d) k=%d %s: cross-node bytes broadcast %llu, selective %llu "
+                            "(routing %llu): %.2fx\n",
+                            models[m], n_a, n_e, k_used, xfer_scheme_name(scheme),
+                            (unsigned long long)cross[0], (unsigned long long)cross[1],
+                            (unsigned long long)route,
+                            cross[0] ? (double)cross[1] / (double)cross[0] : 0.0);
+                    EXPECT(cross[1] > 0 && cross[1] < cross[0],
+                           "%s (%d,%d) %s: selective %llu cross bytes, broadcast %llu", models[m],
+                           n_a, n_e, xfer_scheme_name(scheme), (unsigned long long)cross[1],
+                           (unsigned long long)cross[0]);
+                }
+            }
+            if (sub != MPI_COMM_NULL) comm_free(&sub);
+        }
+        mem_free(ref.logits);
+        mem_free(got.logits);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    ASSERT_EQ(g_fail, 0);
+    if (me == 0) ASSERT(n_cmp >= 15); // llama on all three splits, qwen2moe and deepseek2 on (1,5)
 }
 
 // Issue 12 item 6: olmoe and deepseek2 as current converters write it (attn_k_b / attn_v_b,

@@ -5,7 +5,8 @@
 # the llama (Mixtral-style), qwen2moe and deepseek2 fixtures under several deployments;
 # --stats prints the breakdown and counters; --layout FILE works (and a mismatched one is
 # refused); recorded expert statistics feed janus place and the placed layout runs;
-# --comm auto follows forced cost models; a rank that dies mid-run makes `janus run` exit
+# --dispatch selective gives the same ids with fewer cross-node bytes; --comm auto follows
+# forced cost models; a rank that dies mid-run makes `janus run` exit
 # non-zero with a one-line report (no hang); --kv-type reaches the attention ranks; a
 # llama-quantize Q4_K_M file runs on both numeric paths (--matmul reaches every rank); bad
 # deployment options give one error line.
@@ -86,7 +87,7 @@ def test_concurrent_requests():
 def test_stats_and_text():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     rc, out, err, _ = run(["run", "-m", path, "-p", "The server", "-n", "4", "--attn", "2", "--moe", "2",
-                           "--node-size", "2", "--comm", "2pc1", "--stats"])
+                           "--node-size", "2", "--comm", "2pc1", "--dispatch", "broadcast", "--stats"])
     check(rc == 0, f"--stats run failed: {err.strip()}")
     check("per layer, ms per step" in out and "2pc1" in out and "a_max" in out, "--stats output:\n" + out)
     # 2 attention in 1 node, 2 MoE in 1 node: 2PC1 has 1 cross and 2 local messages per layer and
@@ -94,6 +95,36 @@ def test_stats_and_text():
     line = [l for l in out.splitlines() if l.strip().startswith("2pc1")][0].split()
     cross, local = int(line[1]), int(line[3])
     check(cross > 0 and cross % 4 == 0 and local == 2 * cross, f"2pc1 counters {line}")
+
+
+def test_selective_dispatch():
+    # --dispatch selective: the fixture's greedy ids, a 1pc+sel row in the --stats table (today's
+    # five columns) with fewer cross-node bytes than the broadcast run's 1pc row, the
+    # routing exchange line, and the dispatch-steps line; a bad --dispatch is one error line.
+    model = "llama-moe-f32"
+    path = f"{FIX}/models/{model}.gguf"
+    ids = ",".join(ids_of(model, 1))
+    want = open(f"{FIX}/reference/{model}.1.greedy").read().split()
+    cross = {}
+    for mode in ("broadcast", "selective"):
+        rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "8", "--print-ids", "--ignore-eos",
+                               "--attn", "1", "--moe", "3", "--comm", "1pc", "--dispatch", mode,
+                               "--check-schedule", "--stats"])
+        lines = out.splitlines()
+        got = next((l.split() for l in lines if re.fullmatch(r"\d+( \d+){7}", l)), [])
+        check(rc == 0 and got == want, f"--dispatch {mode}: greedy {got} != {want} ({err.strip()})")
+        name = "1pc" if mode == "broadcast" else "1pc+sel"
+        rows = [l.split() for l in lines if l.split()[:1] == [name]]
+        check(len(rows) == 1 and len(rows[0]) == 5, f"--dispatch {mode}: no {name} row:\n{out}")
+        cross[mode] = int(rows[0][2]) if rows else 0
+        steps = [l for l in lines if l.startswith("dispatch steps:")]
+        check(steps and f"{mode} 0" not in steps[0], f"--dispatch {mode}: {steps}")
+        if mode == "selective":
+            check(any(l.startswith("routing exchange") for l in lines), "no routing exchange line")
+    check(0 < cross["selective"] < cross["broadcast"], f"cross bytes {cross}")
+    rc, out, err, _ = run(["run", "-m", path, "-p", "x", "-n", "1", "--attn", "1", "--moe", "1",
+                           "--dispatch", "sometimes"])
+    check(rc != 0 and "--dispatch" in err, f"bad --dispatch accepted: {rc} {err.strip()}")
 
 
 def test_adaptive_choice_follows_cost_model():
@@ -257,7 +288,8 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_layout_file, test_adaptive_choice_follows_cost_model,
+    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_selective_dispatch,
+              test_layout_file, test_adaptive_choice_follows_cost_model,
               test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
               test_kv_type_forwarded, test_quant_model_matmul_paths, test_bad_options]:
         n = len(failures)

@@ -124,8 +124,12 @@ TEST(roundtrip_all_types) {
     s->scheme_msgs[2] = 123;
     s->scheme_bytes[1] = 1ULL << 50;
     s->rows_total = 123456789;
+    s->mode_steps[1] = 17;
+    s->mode_bytes[1] = 1ULL << 40;
     ASSERT_OK(roundtrip(&m, &o));
     ASSERT_EQ(o.u.stats.rows_total, 123456789);
+    ASSERT_EQ(o.u.stats.mode_steps[1], 17);
+    ASSERT_EQ(o.u.stats.mode_bytes[1], 1ULL << 40);
     ASSERT_EQ(o.u.stats.n_steps, 1000);
     ASSERT_EQ(o.u.stats.kv_used[1], 55);
     ASSERT_EQ(o.u.stats.a_max_last[3], 7);
@@ -134,6 +138,24 @@ TEST(roundtrip_all_types) {
     ASSERT_EQ(o.u.stats.activated_last[2], 5);
     ASSERT_EQ(o.u.stats.scheme_msgs[2], 123);
     ASSERT_EQ(o.u.stats.scheme_bytes[1], 1ULL << 50);
+    // An older sender's STATS (no dispatch-mode block: the payload ends after the schemes)
+    // still decodes, with zeros for the modes.
+    struct buf b2;
+    buf_init(&b2, 1 << 20);
+    ASSERT_OK(frontlink_encode(&b2, &m));
+    size_t cut = 4 + 3 * 2 * 8; // the mode count and three arrays of two u64
+    uint8_t *raw = (uint8_t *)b2.data;
+    uint32_t plen = (uint32_t)(b2.len - FRONTLINK_HEADER_BYTES - cut);
+    for (int i = 0; i < 4; i++)
+        raw[8 + i] = (uint8_t)(plen >> (8 * i));
+    size_t used = 0;
+    char err[128];
+    struct frontlink_msg o2;
+    ASSERT_OK(frontlink_decode(raw, b2.len - cut, &o2, &used, err, sizeof err));
+    ASSERT_EQ(used, b2.len - cut);
+    ASSERT_EQ(o2.u.stats.scheme_bytes[1], 1ULL << 50);
+    ASSERT_EQ(o2.u.stats.mode_steps[1], 0);
+    buf_free(&b2);
 
     memset(&m, 0, sizeof m);
     m.type = FRONTLINK_SHUTDOWN;

@@ -139,3 +139,68 @@ TEST(xfer_scheme_names) {
     ASSERT_EQ(xfer_scheme_parse("3pc", &s), JANUS_EINVAL);
     ASSERT_STR_EQ(xfer_scheme_name(XFER_SCHEME_1PC), "1pc");
 }
+
+TEST(xfer_selective_need_prob) {
+    // k = 2 of E = 8 over 4 instances (2 experts each): P(miss) = C(6,2)/C(8,2) = 15/28.
+    ASSERT_NEAR(xfer_cost_need_prob(2, 8, 1, 4), 1 - 15.0 / 28.0, 1e-12);
+    ASSERT_NEAR(xfer_cost_need_prob(2, 8, 4, 4), 1.0, 1e-12); // every instance: always
+    ASSERT_NEAR(xfer_cost_need_prob(1, 8, 1, 8), 1.0 / 8, 1e-12);
+    ASSERT_LT(xfer_cost_need_prob(2, 64, 1, 8), xfer_cost_need_prob(6, 64, 1, 8));
+}
+
+TEST(xfer_choose_pair_regions) {
+    // 2 attention + 8 MoE instances, one per node; k = 2 of 64 experts.
+    struct topo t;
+    ASSERT_OK(topo_build(&t, 2, 8, 1, NULL, 0));
+    int32_t small[2] = {1, 1}, large[2] = {512, 512}, none[2] = {0, 0};
+    double pred[XFER_N_MODES * XFER_N_SCHEMES];
+    int32_t s = -1, m = -1;
+    // Latency-bound, few MoE instances (2 + 2, k = 2 of 8: a row needs both instances 79 % of
+    // the time): broadcast, as the routing exchange adds n - 1 messages per attention
+    // instance. With 8 MoE instances and k = 2 of 64 selective sends fewer messages in all.
+    struct topo t2;
+    ASSERT_OK(topo_build(&t2, 2, 2, 1, NULL, 0));
+    struct xfer_cost c = costs(50, 100, 50, 100);
+    xfer_choose_pair(&c, &t2, small, 8192, 2, 8, -1, -1, &s, &m, pred);
+    ASSERT_EQ(m, XFER_MODE_BROADCAST);
+    topo_free(&t2);
+    xfer_choose_pair(&c, &t, small, 8192, 2, 64, -1, -1, &s, &m, pred);
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    // Bytes-bound (large B, slow links): selective; a row goes to ~2 of 8 instances.
+    c = costs(1, 1, 1, 1);
+    xfer_choose_pair(&c, &t, large, 8192, 2, 64, -1, -1, &s, &m, pred);
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    ASSERT_LT(pred[XFER_N_SCHEMES + s], pred[XFER_SCHEME_1PC]);
+    // A forced half stays forced; the other half is still chosen.
+    xfer_choose_pair(&c, &t, large, 8192, 2, 64, XFER_SCHEME_2PC2, -1, &s, &m, NULL);
+    ASSERT_EQ(s, XFER_SCHEME_2PC2);
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    xfer_choose_pair(&c, &t, large, 8192, 2, 64, -1, XFER_MODE_BROADCAST, &s, &m, NULL);
+    ASSERT_EQ(m, XFER_MODE_BROADCAST);
+    // No selective set-up (k = 0): broadcast whatever the costs.
+    xfer_choose_pair(&c, &t, large, 8192, 0, 64, -1, -1, &s, &m, NULL);
+    ASSERT_EQ(m, XFER_MODE_BROADCAST);
+    // An empty step moves nothing selectively; its scheme is the one broadcast would pick.
+    ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, none, 8192, 0, XFER_MODE_SELECTIVE, 2, 64), 0,
+                1e-15);
+    xfer_choose_pair(&c, &t, none, 8192, 2, 64, -1, -1, &s, &m, NULL);
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    ASSERT_EQ(s, xfer_choose(&c, &t, none, 8192, NULL));
+    // Selective 1PC bytes per MoE instance: B·q rows per direction, plus the routing.
+    c = costs(0, 1, 0, 1);
+    double q = xfer_cost_need_prob(2, 64, 1, 8);
+    double route = 1024.0 * 2 * 8 / 1e9; // every rank receives B·k·8 bytes
+    ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, large, 8192, 0, XFER_MODE_SELECTIVE, 2, 64),
+                fmax(route, 9 * 512 * 16.0 / 1e9) +
+                    2 * fmax(1024 * q * 8192 / 1e9, 8 * q * 512 * 8192 / 1e9),
+                1e-12);
+    topo_free(&t);
+}
+
+TEST(xfer_mode_names) {
+    int32_t m = -1;
+    ASSERT_OK(xfer_mode_parse("selective", &m));
+    ASSERT_EQ(m, XFER_MODE_SELECTIVE);
+    ASSERT_EQ(xfer_mode_parse("auto", &m), JANUS_EINVAL);
+    ASSERT_STR_EQ(xfer_mode_name(XFER_MODE_BROADCAST), "broadcast");
+}
