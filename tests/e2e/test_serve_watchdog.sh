@@ -20,6 +20,12 @@ metric() { # PORT NAME: the value of one unlabelled /metrics sample
   curl -s "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2}'
 }
 
+# session_alive SID: the live processes of session SID (zombies left for an init that
+# reaps slowly, as in some containers, are already gone as far as the job is concerned)
+session_alive() {
+  ps -eo pid=,sid=,stat= | awk -v s="$1" '$2 == s && $3 !~ /^Z/ {print $1}'
+}
+
 # rank_pid SID RANK: the process of MPI rank RANK in the job's session SID
 rank_pid() {
   local p
@@ -84,10 +90,10 @@ sleep 0.5
 t0=$(date +%s%N)
 { kill -9 "$PID_L" && wait "$PID_L"; } 2>/dev/null || true
 for _ in $(seq 1 300); do # bounded: 30 s
-  [ -z "$(pgrep -s "$SID" || true)" ] && break
+  [ -z "$(session_alive "$SID")" ] && break
   sleep 0.1
 done
-left=$(pgrep -s "$SID" || true)
+left=$(session_alive "$SID")
 if [ -z "$left" ]; then
   ok "front killed with a rank stopped: every process of the job gone after $(((($(date +%s%N) - t0) / 1000000))) ms"
 else
