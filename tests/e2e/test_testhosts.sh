@@ -10,31 +10,8 @@
 # shellcheck disable=SC2154 # PORT_hosts and LOG_hosts are set by lib.sh's start_server
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
-TH=$ROOT/scripts/testhosts.sh
-MPIRUN=$ROOT/scripts/testhosts-mpirun.sh
-export JANUS_TESTHOSTS_PREFIX=jte$$
-PFX=$JANUS_TESTHOSTS_PREFIX
-if [ "$(id -u)" != 0 ]; then
-  echo "SKIP: test hosts need root (network namespaces); CTest reports this test as skipped"
-  exit 77
-fi
-
-# Teardown on any exit: the servers and jobs first (a namespace lives while a process is in
-# it), then the test hosts, then lib.sh's cleanup (logs, sanitizer check) with our status.
-hosts_cleanup() {
-  local rc=$?
-  for p in "${SERVER_PIDS[@]:-}"; do
-    [ -n "$p" ] || continue
-    kill -TERM "$p" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  SERVER_PIDS=()
-  "$TH" down "$PFX" || { echo "FAIL: testhosts.sh down $PFX" >&2; rc=1; }
-  (exit $rc)
-  cleanup
-}
-trap hosts_cleanup EXIT
+# shellcheck source=tests/e2e/testhosts_lib.sh
+TESTHOSTS_TAG=jte source "$(dirname "$0")/testhosts_lib.sh"
 
 # nothing_left: no namespace, state directory, mount or link of the prefix remains.
 nothing_left() {
