@@ -6,6 +6,7 @@
 // follow them. ppl = exp(mean negative log-likelihood), computed in double precision.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "default_model.h"
 #include "load_opts.h"
 #include "opts.h"
 #include "text_windows.h"
@@ -38,7 +39,8 @@ int cmd_perplexity(int argc, char **argv) {
     struct load_opts lo;
     load_opts_init(&lo);
     const struct cli_opt opts[] = {
-        CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF model"),
+        CLI_OPT_STR("model", 'm', &model_path, "FILE",
+                    "GGUF model (default: the embedded default model)"),
         CLI_OPT_STR("file", 'f', &text_path, "TEXT", "the text (UTF-8), tokenized whole"),
         CLI_OPT_I64("ctx", 'c', &n_ctx, 4, 1 << 20, "N", "window length in tokens (default 512)"),
         CLI_OPT_I64("chunks", 0, &max_chunks, 0, 1 << 30, "K",
@@ -61,7 +63,11 @@ int cmd_perplexity(int argc, char **argv) {
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    if (!model_path) return cli_error(CMD, "missing -m MODEL");
+    char default_path[4096];
+    if (!model_path) { // the embedded default model
+        if (default_model_path(CMD, default_path, sizeof default_path)) return 1;
+        model_path = default_path;
+    }
     if (!text_path) return cli_error(CMD, "missing -f TEXT");
     if (n_ctx % 2) return cli_error(CMD, "--ctx %lld must be even", (long long)n_ctx);
     struct text_windows_params tp = {.model_path = model_path,

@@ -6,6 +6,7 @@
 // window c as block "step c layer L" (docs/FORMATS.md).
 // SPDX-License-Identifier: MIT
 #include "cli.h"
+#include "default_model.h"
 #include "load_opts.h"
 #include "opts.h"
 #include "text_windows.h"
@@ -51,7 +52,8 @@ int cmd_trace(int argc, char **argv) {
     struct load_opts lo;
     load_opts_init(&lo);
     const struct cli_opt opts[] = {
-        CLI_OPT_STR("model", 'm', &model_path, "FILE", "GGUF MoE model"),
+        CLI_OPT_STR("model", 'm', &model_path, "FILE",
+                    "GGUF MoE model (default: the embedded default model)"),
         CLI_OPT_STR("file", 'f', &text_path, "TEXT", "the text (UTF-8), tokenized whole"),
         CLI_OPT_STR("output", 'o', &out_path, "FILE", "the routing trace to write"),
         CLI_OPT_I64("ctx", 'c', &n_ctx, 2, 1 << 20, "N", "window length in tokens (default 512)"),
@@ -76,7 +78,11 @@ int cmd_trace(int argc, char **argv) {
         return 0;
     }
     if (cli_opts_parse(CMD, opts, argc, argv)) return 1;
-    if (!model_path) return cli_error(CMD, "missing -m MODEL");
+    char default_path[4096];
+    if (!model_path) { // the embedded default model
+        if (default_model_path(CMD, default_path, sizeof default_path)) return 1;
+        model_path = default_path;
+    }
     if (!text_path) return cli_error(CMD, "missing -f TEXT");
     if (!out_path) return cli_error(CMD, "missing -o TRACE");
     struct text_windows_params tp = {.model_path = model_path,
