@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
+#include "front/front.h"
 #include "front/launch.h"
 #include "http/http.h"
 
@@ -204,6 +205,67 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     return 0;
 }
 
+// The job command of one deployment shape: janus serve's own at start, another shape's for a
+// live rescale (front_params.job_build). The counts given at start are passed as given (none
+// when the defaults were taken); a rescale always names them.
+struct job_ctx {
+    struct serve_opts *o;
+    const char *model;
+    int first; // building the start-up command
+};
+
+static int build_job(void *ctx, int n_attn, int n_moe, char ***argv_out, char *err,
+                     size_t err_len) {
+    struct job_ctx *jc = ctx;
+    struct serve_opts *o = jc->o;
+    *argv_out = NULL;
+    if (!o->mpi && n_moe != 1)
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "a --mono deployment has exactly one MoE instance (serve with --mpi "
+                           "to change the MoE count)");
+    char na[24], nm[24];
+    snprintf(na, sizeof na, "%d", n_attn);
+    snprintf(nm, sizeof nm, "%d", n_moe);
+    const char *args[JANUS_ARRAY_SIZE(o->fwd.argv) + 16];
+    int n = 0;
+    args[n++] = "worker";
+    if (!o->mpi) args[n++] = "--mono";
+    args[n++] = "-m";
+    args[n++] = jc->model;
+    if (o->n_attn || !jc->first) {
+        args[n++] = "--attn";
+        args[n++] = na;
+    }
+    if (o->mpi && (o->n_moe || !jc->first)) {
+        args[n++] = "--moe";
+        args[n++] = nm;
+    }
+    for (int i = 0; i < o->fwd.argc; i++)
+        args[n++] = o->fwd.argv[i];
+    struct launch_spec spec = {.mpi = o->mpi,
+                               .n_ranks = n_attn + n_moe,
+                               .mpirun = o->launcher.mpirun,
+                               .hostfile = o->launcher.hostfile,
+                               .mpi_args = o->launcher.args,
+                               .n_mpi_args = o->launcher.n_args,
+                               .args = args,
+                               .n_args = n};
+    struct launch_argv *job = mem_calloc(MEM_TAG_SERVER, 1, sizeof *job); // large (PATH_MAX)
+    if (!job) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    int rc = launch_build(job, &spec, err, err_len);
+    char **argv = rc ? NULL : mem_calloc(MEM_TAG_SERVER, (size_t)job->n + 1, sizeof *argv);
+    for (int i = 0; argv && i < job->n; i++)
+        if (!(argv[i] = mem_strdup(MEM_TAG_SERVER, job->argv[i]))) {
+            front_free_argv(argv);
+            argv = NULL;
+        }
+    mem_free(job);
+    if (rc) return rc;
+    if (!argv) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    *argv_out = argv;
+    return JANUS_OK;
+}
+
 int cmd_serve(int argc, char **argv) {
     struct serve_opts o;
     if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
@@ -221,41 +283,22 @@ int cmd_serve(int argc, char **argv) {
 
     // The job. Monolithic: janus worker --mono -m MODEL [--attn N] [flags]. Disaggregated:
     // mpirun -n N+M janus worker -m MODEL --attn N --moe M [flags] (front/launch.h). The
-    // front appends --socket PATH.
-    char na[24], nm[24];
-    snprintf(na, sizeof na, "%lld", (long long)o.n_attn);
-    snprintf(nm, sizeof nm, "%lld", (long long)o.n_moe);
-    const char *args[JANUS_ARRAY_SIZE(o.fwd.argv) + 16];
-    int n = 0;
-    args[n++] = "worker";
-    if (!o.mpi) args[n++] = "--mono";
-    args[n++] = "-m";
-    args[n++] = model;
-    if (o.n_attn) {
-        args[n++] = "--attn";
-        args[n++] = na;
-    }
-    if (o.mpi && o.n_moe) {
-        args[n++] = "--moe";
-        args[n++] = nm;
-    }
-    for (int i = 0; i < o.fwd.argc; i++)
-        args[n++] = o.fwd.argv[i];
-    struct launch_spec spec = {.mpi = o.mpi,
-                               .n_ranks =
-                                   (int)((o.n_attn ? o.n_attn : 1) + (o.n_moe ? o.n_moe : 1)),
-                               .mpirun = o.launcher.mpirun,
-                               .hostfile = o.launcher.hostfile,
-                               .mpi_args = o.launcher.args,
-                               .n_mpi_args = o.launcher.n_args,
-                               .args = args,
-                               .n_args = n};
-    static struct launch_argv job; // large (PATH_MAX); lives as long as the server
+    // front appends --socket PATH. A live rescale builds the same command for another shape.
+    static struct job_ctx jc;
+    jc.o = &o;
+    jc.model = model;
+    jc.first = 1;
     char err[JANUS_ERR_LEN] = "";
-    if (launch_build(&job, &spec, err, sizeof err)) return cli_error(CMD, "%s", err);
+    char **job_argv = NULL;
+    if (build_job(&jc, (int)(o.n_attn ? o.n_attn : 1), (int)(o.n_moe ? o.n_moe : 1), &job_argv, err,
+                  sizeof err))
+        return cli_error(CMD, "%s", err);
+    jc.first = 0;
     o.hp.model_path = model;
-    o.hp.job_argv = job.argv;
+    o.hp.job_argv = job_argv; // (lives as long as the process)
     o.hp.job_mpi = o.mpi;
+    o.hp.job_build = build_job;
+    o.hp.job_build_ctx = &jc;
 
     // Signals: SIGINT/SIGTERM/SIGHUP are waited for here (so that every exit path stops the
     // job and removes the socket directory); every thread inherits the blocked mask.

@@ -43,6 +43,8 @@ void front_hist_observe(struct front_hist *h, const double *bounds, double v) {
     h->n++;
 }
 
+static void apply_ready_locked(struct front *s, const struct frontlink_ready *rd);
+
 // ---- registry (mu held)
 
 static struct front_req *find_req(struct front *s, uint64_t id) {
@@ -213,7 +215,7 @@ static void replay(struct front *s) {
         r->n_base = k;
         r->in_job = 1;
         r->job_gen = gen;
-        if (s->recovering) r->replays++;
+        if (s->recovering || r->moved) r->replays++;
     }
     int was_recovering = s->recovering;
     s->recovering = 0;
@@ -237,6 +239,61 @@ static void replay(struct front *s) {
             LOG_WARN("front: deployment back after %.0f ms: %d of %d requests replayed", ms, sent,
                      n);
     }
+}
+
+// ---- live rescale: the reader's half (issue 16 item 3; the other half is rescale.c)
+
+void front_free_argv(char **argv) {
+    for (int i = 0; argv && argv[i]; i++)
+        mem_free(argv[i]);
+    mem_free(argv);
+}
+
+// A job of the new shape is READY (front_rescale handed it over): stop reading the old job,
+// make the new one current, and move every live request to it by replay. Tokens the old job
+// produced after this point are never read: each request goes on from exactly the tokens
+// its client has (r->tokens), so nothing is delivered twice and nothing is lost. The old
+// job goes back to front_rescale, which shuts it down.
+void front_rescale_adopt(struct front *s) {
+    pthread_mutex_lock(&s->mu);
+    struct front_handoff *h = s->handoff;
+    s->handoff_pending = 0;
+    s->handoff = NULL;
+    if (!h) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    h->t_switch_ns = clock_now_ns();
+    int n = 0;
+    for (struct front_req *r = s->reqs; r; r = r->next) {
+        r->in_job = 0;
+        if (!r->done) r->moved = 1, n++;
+    }
+    pthread_mutex_lock(&s->send_mu); // lock order: mu, then send_mu
+    h->old_conn = s->conn;
+    s->conn = h->conn;
+    s->job_gen++;
+    s->conn_gen = s->job_gen;
+    pthread_mutex_unlock(&s->send_mu);
+    h->old_pid = s->job_pid;
+    s->job_pid = s->job_pgid = h->pid;
+    s->job_exited = 0;
+    char **old_argv = s->job_argv_own;
+    s->job_argv = s->job_argv_own = h->argv;
+    h->argv = old_argv;
+    apply_ready_locked(s, &h->ready);
+    s->rescales_total++;
+    s->rescale_switch_ns = h->t_switch_ns;
+    s->last_rescale_gap_ms = 0;
+    pthread_cond_broadcast(&s->state_cond);
+    pthread_mutex_unlock(&s->mu);
+    replay(s);
+    pthread_mutex_lock(&s->mu);
+    h->moved = n;
+    h->t_done_ns = clock_now_ns();
+    h->taken = 1;
+    pthread_cond_broadcast(&s->state_cond);
+    pthread_mutex_unlock(&s->mu);
 }
 
 // ---- step watchdog (issue 16 item 1)
@@ -353,12 +410,12 @@ static int child_exited(struct front *s, char *why, size_t n) {
 // Launches the job with "--socket PATH" appended (mu held or before the reader starts).
 static int spawn(struct front *s, char *err, size_t err_len) {
     int n = 0;
-    while (s->p.job_argv[n])
+    while (s->job_argv[n])
         n++;
     char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
     if (!argv) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
-        argv[i] = s->p.job_argv[i];
+        argv[i] = s->job_argv[i];
     argv[n] = (char *)"--socket";
     argv[n + 1] = s->sock_path;
     argv[n + 2] = NULL;
@@ -408,6 +465,13 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
             s->wd_step_s[s->wd_pos] = (double)(now - r->t_last_ns) * 1e-9;
             s->wd_pos = (s->wd_pos + 1) % FRONT_WATCHDOG_RING;
             if (s->wd_n < FRONT_WATCHDOG_RING) s->wd_n++;
+        }
+        if (r->moved) { // the first token after a rescale moved it: the pause it saw
+            if (r->t_last_ns > 0) {
+                double gap = (double)(now - r->t_last_ns) * 1e-6;
+                if (gap > s->last_rescale_gap_ms) s->last_rescale_gap_ms = gap;
+            }
+            r->moved = 0;
         }
         r->tokens[r->n_tokens++] = m->u.token.token;
         s->progress_ns = now;
@@ -473,6 +537,30 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
     pthread_mutex_unlock(&s->mu);
 }
 
+// A job announced READY (mu held): its shape and limits, a fresh watchdog.
+static void apply_ready_locked(struct front *s, const struct frontlink_ready *rd) {
+    s->ready = *rd;
+    snprintf(s->model_name, sizeof s->model_name, "%s",
+             s->p.served_name && s->p.served_name[0] ? s->p.served_name
+                                                     : rd->model_name);
+    s->job = FRONT_JOB_READY;
+    s->ever_ready = 1;
+    s->job_error[0] = 0;
+    s->job_message[0] = 0;
+    s->step_seen_ns = s->progress_ns = clock_now_ns();
+    s->wd_prev_ns = 0; // the new job's counters start from 0
+    s->wd_job_tokens = 0;
+    memset(&s->stats, 0, sizeof s->stats);
+    // Never submit more than the controller can hold (waiting + every slot), so its
+    // admission control never has to refuse: overload is a 429 here, decided before
+    // any streaming response starts.
+    int64_t cap =
+        (int64_t)rd->max_waiting + (int64_t)rd->n_attn * rd->max_seqs;
+    s->max_inflight = s->p.max_inflight;
+    if (cap > 0 && cap < s->max_inflight) s->max_inflight = (int)cap;
+    s->fails_in_row = 0;
+}
+
 // One life of the job: accept its connection, read READY, then route messages until the
 // link ends. Fills why with the reason it ended.
 static void session(struct front *s, char *why, size_t why_len) {
@@ -510,6 +598,7 @@ static void session(struct front *s, char *why, size_t why_len) {
     int ready = 0;
     int64_t checked_ns = clock_now_ns();
     for (;;) {
+        if (ready && s->handoff_pending) front_rescale_adopt(s); // a live rescale (rescale.c)
         struct frontlink_msg m;
         char perr[JANUS_ERR_LEN] = "";
         int rc = frontlink_recv(&s->conn, 200, &m, perr, sizeof perr);
@@ -549,26 +638,7 @@ static void session(struct front *s, char *why, size_t why_len) {
                 return;
             }
             pthread_mutex_lock(&s->mu);
-            s->ready = m.u.ready;
-            snprintf(s->model_name, sizeof s->model_name, "%s",
-                     s->p.served_name && s->p.served_name[0] ? s->p.served_name
-                                                             : m.u.ready.model_name);
-            s->job = FRONT_JOB_READY;
-            s->ever_ready = 1;
-            s->job_error[0] = 0;
-            s->job_message[0] = 0;
-            s->step_seen_ns = s->progress_ns = clock_now_ns();
-            s->wd_prev_ns = 0; // the new job's counters start from 0
-            s->wd_job_tokens = 0;
-            memset(&s->stats, 0, sizeof s->stats);
-            // Never submit more than the controller can hold (waiting + every slot), so its
-            // admission control never has to refuse: overload is a 429 here, decided before
-            // any streaming response starts.
-            int64_t cap =
-                (int64_t)m.u.ready.max_waiting + (int64_t)m.u.ready.n_attn * m.u.ready.max_seqs;
-            s->max_inflight = s->p.max_inflight;
-            if (cap > 0 && cap < s->max_inflight) s->max_inflight = (int)cap;
-            s->fails_in_row = 0;
+            apply_ready_locked(s, &m.u.ready);
             pthread_cond_broadcast(&s->state_cond);
             pthread_mutex_unlock(&s->mu);
             ready = 1;
@@ -681,6 +751,7 @@ static void *reader_main(void *arg) {
 void front_init(struct front *s, const struct front_params *p) {
     memset(s, 0, sizeof *s);
     s->p = *p;
+    s->job_argv = p->job_argv;
     if (s->p.max_inflight <= 0) s->p.max_inflight = 1024;
     if (s->p.ready_timeout_s <= 0) s->p.ready_timeout_s = 600;
     if (s->p.stop_grace_ms <= 0) s->p.stop_grace_ms = 2000;
@@ -694,13 +765,15 @@ void front_init(struct front *s, const struct front_params *p) {
 }
 
 void front_destroy(struct front *s) {
+    front_free_argv(s->job_argv_own);
+    s->job_argv_own = NULL;
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->send_mu);
     pthread_cond_destroy(&s->state_cond);
 }
 
 int front_start(struct front *s, char *err, size_t err_len) {
-    if (!s->p.job_argv || !s->p.job_argv[0])
+    if (!s->job_argv || !s->job_argv[0])
         return status_errf(err, err_len, JANUS_EINVAL, "no job command");
     int rc = sockdir_create(s->sock_dir, sizeof s->sock_dir, err, err_len);
     if (rc) {

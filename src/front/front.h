@@ -39,6 +39,14 @@ struct front_counters {
 
 // ---- the job and its requests
 
+// Builds the job command of deployment shape (n_attn, n_moe) for a live rescale (rescale.c):
+// *argv_out is a new NULL-terminated array of new strings (front_free_argv), without
+// "--socket PATH" (the front appends it). JANUS_OK, or an error with err filled (a shape the
+// deployment kind cannot take: JANUS_EUNSUPPORTED; bad counts: JANUS_EINVAL).
+typedef int front_job_build_fn(void *ctx, int n_attn, int n_moe, char ***argv_out, char *err,
+                               size_t err_len);
+void front_free_argv(char **argv);
+
 enum front_job { FRONT_JOB_STARTING = 0, FRONT_JOB_READY, FRONT_JOB_DEAD, FRONT_JOB_STOPPED };
 
 // A request's notification hook (front_set_notify): called with f->mu held on every change
@@ -70,6 +78,7 @@ struct front_req {
     int in_job;                  // submitted to the current job (0: waits for replay)
     uint64_t job_gen;            // the job (s->job_gen) it was submitted to
     int replays;                 // times it was replayed
+    int moved;                   // moved by a rescale, no token from the new job yet
     struct front_req *next;
 };
 
@@ -95,6 +104,39 @@ struct front_params {
     // watchdog_s <= 0: no watchdog.
     double watchdog_s;      // the floor, seconds (janus serve: FRONT_WATCHDOG_FLOOR_S)
     double watchdog_factor; // <= 0: FRONT_WATCHDOG_FACTOR
+    // Live rescale (issue 16 item 3): builds the command of another shape; NULL: the front
+    // cannot rescale (front_rescale answers JANUS_EUNSUPPORTED).
+    front_job_build_fn *job_build;
+    void *job_build_ctx;
+    int max_ranks; // rescale: n_attn + n_moe at most this (0: 128)
+};
+
+// ---- live rescale (rescale.c)
+
+struct front_rescale_args {
+    int n_attn, n_moe;  // the new shape (>= 1 each)
+    const char *reason; // for the log and /metrics ("admin", "autoscale: ..."); NULL: "admin"
+};
+struct front_rescale_info {
+    int from_attn, from_moe, to_attn, to_moe;
+    int moved;         // requests moved to the new deployment by replay
+    int unchanged;     // the deployment already had that shape: nothing done
+    double start_ms;   // from the call to the new deployment's READY
+    double switch_ms;  // from READY to every request resubmitted to the new deployment
+    double total_ms;   // the whole call, the old deployment's retirement included
+    int http_status;   // for the HTTP face: 200, 400, 409 (one at a time), 503, 500
+};
+// A ready job of the new shape, handed from front_rescale to the reader thread (under mu).
+struct front_handoff {
+    struct frontlink_conn conn;  // the new job's link (READY read)
+    pid_t pid;                   // the new job (its session)
+    struct frontlink_ready ready;
+    char **argv;                 // in: the new command; out: the old owned one (or NULL)
+    int taken;                   // set by the reader once the switch is done
+    struct frontlink_conn old_conn; // out: the old job's link, for its retirement
+    pid_t old_pid;                  // out: the old job (-1: already reaped)
+    int moved;                      // out: requests resubmitted to the new job
+    int64_t t_switch_ns, t_done_ns; // out: the switch began / every request resubmitted
 };
 
 #define FRONT_WATCHDOG_FLOOR_S 5.0 // default floor: generous for sanitizers and a loaded host
@@ -150,6 +192,20 @@ struct front {
     double wd_median_step_s; // the median step last computed (0: not known yet)
     uint64_t next_id;
     struct front_counters m;
+    // Live rescale (rescale.c). job_argv: the command of the current shape (p.job_argv until
+    // the first rescale, then job_argv_own); a relaunch after a death uses it too.
+    char *const *job_argv;
+    char **job_argv_own;
+    int job_mpi_shape;                // 1: the job is an mpirun launch (rescalable MoE count)
+    int rescaling;                    // a rescale is under way (one at a time)
+    struct front_handoff *handoff;    // a ready job of the new shape for the reader to adopt
+    _Atomic int handoff_pending;      // (read without mu by the reader's loop)
+    uint64_t rescales_total;          // rescales done
+    uint64_t rescale_failures;        // rescales refused or failed after they began
+    int64_t rescale_switch_ns;        // when the last switch happened (0: never)
+    double last_rescale_gap_ms;       // the longest token gap of a moved request across it
+    double last_rescale_ms;           // the last rescale's whole duration
+    char last_rescale[200];           // "(1,1) -> (1,2): admin" of the last rescale
 
     pthread_mutex_t send_mu;
     struct frontlink_conn conn;
@@ -203,5 +259,20 @@ const char *front_not_ready_reason(const struct front *f);
 // *median_step_s (out, may be NULL): the running median step time, 0 while not known. Pure
 // over f's fields; 0 when the watchdog is off.
 double front_watchdog_limit(const struct front *f, double *median_step_s);
+
+// Live rescale (issue 16 item 3, rescale.c): starts a deployment of shape (a->n_attn,
+// a->n_moe) beside the running one (which keeps serving meanwhile), and once it is READY
+// hands it to the reader thread, which stops reading the old job, moves every live request to
+// the new one by replay (prompt + tokens so far: nothing delivered twice, nothing lost) and
+// goes on with it; the old job is then shut down (SHUTDOWN, the grace, then its session
+// killed). Blocks until done (the new job's start-up: seconds). One at a time: JANUS_EAGAIN
+// (409) while another runs; JANUS_ECOMM (503) while the job is not ready or is being
+// relaunched, or the front stops; JANUS_EINVAL (400) for bad counts; JANUS_EUNSUPPORTED
+// (400) for a shape the deployment kind cannot take; JANUS_EIO (500) when the new job fails to
+// start (the old one keeps serving). out->http_status says which. Thread-safe.
+JANUS_WUR int front_rescale(struct front *f, const struct front_rescale_args *a,
+                            struct front_rescale_info *out, char *err, size_t err_len);
+// Reader thread, session loop (front.c): adopts a pending handoff (mu not held). Internal.
+void front_rescale_adopt(struct front *f);
 
 #endif // JANUS_FRONT_H

@@ -328,6 +328,8 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
                               .max_restarts = p->max_restarts,
                               .watchdog_s = p->watchdog_s,
                               .watchdog_factor = p->watchdog_factor,
+                              .job_build = p->job_build,
+                              .job_build_ctx = p->job_build_ctx,
                               .has_eos = 1};  // the job's own (cmd_worker*.c): replay needs it
     int rc = load_tokenizer(s, err, err_len); // (the same file and EOS id as the job's)
     fp.eos_token = s->have_vocab ? s->vocab.eos : -1;

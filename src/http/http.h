@@ -31,6 +31,11 @@ struct http_params {
     const char *model_path;        // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;         // the job command (NULL-terminated); "--socket PATH" is appended
     int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)
+    // Live rescale (front.h front_rescale): builds the job command of another shape; NULL: no
+    // rescale (POST /admin/rescale answers 400).
+    int (*job_build)(void *ctx, int n_attn, int n_moe, char ***argv_out, char *err,
+                     size_t err_len);
+    void *job_build_ctx;
     size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
     int max_depth;          // JSON nesting cap (default 32)
     int max_connections;    // open client connections (HTTP_DEFAULT_MAX_CONNECTIONS; gate.h) -> 503
