@@ -204,4 +204,41 @@ const char *front_not_ready_reason(const struct front *f);
 // over f's fields; 0 when the watchdog is off.
 double front_watchdog_limit(const struct front *f, double *median_step_s);
 
+// ---- administration (issue 16 items 2 and 3; docs/HTTP.md "Administration")
+// Called by the HTTP face's /admin/* endpoints (http/api_admin.c) without f->mu held. Each
+// returns JANUS_OK with *out filled, or a negative status with a one-line reason in err:
+// JANUS_EINVAL (bad arguments: 400), JANUS_EAGAIN (another administration is under way:
+// 409), JANUS_ECOMM (the job is not ready: starting, recovering or failed: 503),
+// JANUS_EUNSUPPORTED (not for this deployment: 501); anything else is a 500.
+
+// Live re-placement (front/replace.c): a new expert layout from the MoE ranks' recent
+// statistics, switched to by every rank at one agreed step.
+struct front_replace_args {
+    int dry_run; // compute and report the new layout, do not switch
+};
+struct front_replace_info {
+    uint64_t switch_step; // the step from which every rank uses the new layout
+    int layers_changed;   // MoE layers whose layout changed
+    double amax_before;   // expected a_max (decayed statistics) of the old and new layouts
+    double amax_after;
+    double seconds; // command to switch
+    char message[256];
+};
+JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,
+                            struct front_replace_info *out, char *err, size_t err_len);
+
+// Live rescale (front/rescale.c): a deployment of the new shape started beside the current
+// one, the requests moved to it by replay, the old one retired.
+struct front_rescale_args {
+    int n_attn, n_moe; // the new shape
+};
+struct front_rescale_info {
+    int from_attn, from_moe, to_attn, to_moe;
+    int moved;      // requests moved to the new deployment
+    double seconds; // command to the old deployment retired
+    char message[256];
+};
+JANUS_WUR int front_rescale(struct front *f, const struct front_rescale_args *a,
+                            struct front_rescale_info *out, char *err, size_t err_len);
+
 #endif // JANUS_FRONT_H
