@@ -113,19 +113,6 @@ struct front_params {
 
 // ---- live rescale (rescale.c)
 
-struct front_rescale_args {
-    int n_attn, n_moe;  // the new shape (>= 1 each)
-    const char *reason; // for the log and /metrics ("admin", "autoscale: ..."); NULL: "admin"
-};
-struct front_rescale_info {
-    int from_attn, from_moe, to_attn, to_moe;
-    int moved;         // requests moved to the new deployment by replay
-    int unchanged;     // the deployment already had that shape: nothing done
-    double start_ms;   // from the call to the new deployment's READY
-    double switch_ms;  // from READY to every request resubmitted to the new deployment
-    double total_ms;   // the whole call, the old deployment's retirement included
-    int http_status;   // for the HTTP face: 200, 400, 409 (one at a time), 503, 500
-};
 // A ready job of the new shape, handed from front_rescale to the reader thread (under mu).
 struct front_handoff {
     struct frontlink_conn conn;  // the new job's link (READY read)
@@ -260,7 +247,46 @@ const char *front_not_ready_reason(const struct front *f);
 // over f's fields; 0 when the watchdog is off.
 double front_watchdog_limit(const struct front *f, double *median_step_s);
 
-// Live rescale (issue 16 item 3, rescale.c): starts a deployment of shape (a->n_attn,
+// ---- administration (issue 16 items 2 and 3; docs/HTTP.md "Administration")
+// Called by the HTTP face's /admin/* endpoints (http/api_admin.c) without f->mu held. Each
+// returns JANUS_OK with *out filled, or a negative status with a one-line reason in err:
+// JANUS_EINVAL (bad arguments: 400), JANUS_EAGAIN (another administration is under way:
+// 409), JANUS_ECOMM (the job is not ready: starting, recovering or failed: 503),
+// JANUS_EUNSUPPORTED (not for this deployment: 501); anything else is a 500.
+
+// Live re-placement (front/replace.c): a new expert layout from the MoE ranks' recent
+// statistics, switched to by every rank at one agreed step.
+struct front_replace_args {
+    int dry_run; // compute and report the new layout, do not switch
+};
+struct front_replace_info {
+    uint64_t switch_step; // the step from which every rank uses the new layout
+    int layers_changed;   // MoE layers whose layout changed
+    double amax_before;   // expected a_max (decayed statistics) of the old and new layouts
+    double amax_after;
+    double seconds; // command to switch
+    char message[256];
+};
+JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,
+                            struct front_replace_info *out, char *err, size_t err_len);
+
+// Live rescale (front/rescale.c): a deployment of the new shape started beside the current
+// one, the requests moved to it by replay, the old one retired.
+struct front_rescale_args {
+    int n_attn, n_moe;  // the new shape
+    const char *reason; // for the log and /metrics ("autoscale: ..."); NULL: "admin"
+};
+struct front_rescale_info {
+    int from_attn, from_moe, to_attn, to_moe;
+    int moved;         // requests moved to the new deployment
+    double seconds;    // command to the old deployment retired
+    char message[256];
+    int unchanged;     // the deployment already had that shape: nothing done
+    double start_s;    // command to the new deployment's READY
+    double switch_ms;  // READY to every request resubmitted to the new deployment
+};
+
+// In detail (issue 16 item 3, rescale.c): front_rescale starts a deployment of shape (a->n_attn,
 // a->n_moe) beside the running one (which keeps serving meanwhile), and once it is READY
 // hands it to the reader thread, which stops reading the old job, moves every live request to
 // the new one by replay (prompt + tokens so far: nothing delivered twice, nothing lost) and
@@ -268,8 +294,8 @@ double front_watchdog_limit(const struct front *f, double *median_step_s);
 // killed). Blocks until done (the new job's start-up: seconds). One at a time: JANUS_EAGAIN
 // (409) while another runs; JANUS_ECOMM (503) while the job is not ready or is being
 // relaunched, or the front stops; JANUS_EINVAL (400) for bad counts; JANUS_EUNSUPPORTED
-// (400) for a shape the deployment kind cannot take; JANUS_EIO (500) when the new job fails to
-// start (the old one keeps serving). out->http_status says which. Thread-safe.
+// (501) for a shape the deployment kind cannot take (--mono: one MoE instance); JANUS_EIO
+// (500) when the new job fails to start (the old one keeps serving). Thread-safe.
 JANUS_WUR int front_rescale(struct front *f, const struct front_rescale_args *a,
                             struct front_rescale_info *out, char *err, size_t err_len);
 // Reader thread, session loop (front.c): adopts a pending handoff (mu not held). Internal.

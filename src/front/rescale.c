@@ -10,6 +10,7 @@
 #include "front/launch.h"
 
 #include "base/clock.h"
+#include "base/limits.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
@@ -58,12 +59,6 @@ static void retire(struct front *s, struct frontlink_conn *c, pid_t pid) {
         clock_sleep_ns(20 * 1000000);
     for (int k = 0; !gone && k < 100 && !(gone = reaped(pid, NULL)); k++)
         clock_sleep_ns(20 * 1000000);
-}
-
-static int fail(struct front_rescale_info *out, int http, char *err, size_t err_len, int rc,
-                const char *fmt, const char *why) {
-    out->http_status = http;
-    return status_errf(err, err_len, rc, fmt, why);
 }
 
 // Starts argv with "--socket PATH" on a listening socket of its own and waits for its READY
@@ -170,29 +165,28 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     const char *reason = a->reason && a->reason[0] ? a->reason : "admin";
     out->to_attn = a->n_attn;
     out->to_moe = a->n_moe;
-    if (a->n_attn < 1 || a->n_moe < 1 || a->n_attn > 64 || a->n_moe > 64)
-        return fail(out, 400, err, err_len, JANUS_EINVAL,
-                    "%s: the instance counts must be 1 to 64", "bad shape");
-    if (a->n_attn + a->n_moe > max_ranks) {
-        out->http_status = 400;
+    if (a->n_attn < 1 || a->n_moe < 1 || a->n_attn > LIMIT_MAX_INSTANCES ||
+        a->n_moe > LIMIT_MAX_INSTANCES)
+        return status_errf(err, err_len, JANUS_EINVAL, "the instance counts must be 1 to %d",
+                           LIMIT_MAX_INSTANCES);
+    if (a->n_attn + a->n_moe > max_ranks)
         return status_errf(err, err_len, JANUS_EINVAL,
                            "%d attention + %d MoE instances exceed the %d ranks allowed",
                            a->n_attn, a->n_moe, max_ranks);
-    }
     if (!s->p.job_build)
-        return fail(out, 400, err, err_len, JANUS_EUNSUPPORTED, "%s",
-                    "this server cannot rescale its deployment");
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "this server cannot rescale its deployment");
     pthread_mutex_lock(&s->mu);
     out->from_attn = (int)s->ready.n_attn;
     out->from_moe = (int)s->ready.n_moe;
-    int rc = JANUS_OK, http = 200;
+    int rc = JANUS_OK;
     const char *why = "";
     if (s->stopping)
-        rc = JANUS_ECOMM, http = 503, why = "the server is shutting down";
+        rc = JANUS_ECOMM, why = "the server is shutting down";
     else if (s->rescaling)
-        rc = JANUS_EAGAIN, http = 409, why = "a rescale is already under way";
+        rc = JANUS_EAGAIN, why = "a rescale is already under way";
     else if (s->recovering || s->job != FRONT_JOB_READY)
-        rc = JANUS_ECOMM, http = 503, why = front_not_ready_reason(s);
+        rc = JANUS_ECOMM, why = front_not_ready_reason(s);
     else if (out->from_attn == a->n_attn && out->from_moe == a->n_moe)
         out->unchanged = 1;
     else
@@ -201,9 +195,10 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     snprintf(whybuf, sizeof whybuf, "%s", why);
     if (rc) s->rescale_failures++;
     pthread_mutex_unlock(&s->mu);
-    if (rc) return fail(out, http, err, err_len, rc, "cannot rescale now: %s", whybuf);
+    if (rc) return status_errf(err, err_len, rc, "cannot rescale now: %s", whybuf);
     if (out->unchanged) {
-        out->http_status = 200;
+        snprintf(out->message, sizeof out->message, "the deployment already has %d attention and "
+                 "%d MoE instances", a->n_attn, a->n_moe);
         return JANUS_OK;
     }
     if (!s->p.quiet)
@@ -214,16 +209,13 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     struct front_handoff *h = NULL;
     pid_t pid = -1;
     rc = s->p.job_build(s->p.job_build_ctx, a->n_attn, a->n_moe, &argv, err, err_len);
-    if (rc) {
-        http = rc == JANUS_EINVAL || rc == JANUS_EUNSUPPORTED ? 400 : 500;
-        goto failed;
-    }
+    if (rc) goto failed;
     struct frontlink_conn c;
     struct frontlink_ready ready;
     memset(&ready, 0, sizeof ready);
     rc = start_job(s, argv, &c, &pid, &ready, err, err_len);
     if (rc) {
-        http = s->stopping ? 503 : 500;
+        if (s->stopping) rc = JANUS_ECOMM;
         char tmp[JANUS_ERR_LEN];
         snprintf(tmp, sizeof tmp, "%s", err);
         status_errf(err, err_len, rc, "%s; the deployment (%d,%d) keeps serving", tmp,
@@ -231,12 +223,12 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
         goto failed;
     }
     int64_t t_ready = clock_now_ns();
-    out->start_ms = (double)(t_ready - t0) * 1e-6;
+    out->start_s = (double)(t_ready - t0) * 1e-9;
     h = mem_calloc(MEM_TAG_SERVER, 1, sizeof *h);
     if (!h) {
         frontlink_conn_close(&c);
         retire(s, NULL, pid);
-        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory"), http = 500;
+        rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
         goto failed;
     }
     h->conn = c;
@@ -275,8 +267,7 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
         mem_free(h);
         rc = status_errf(err, err_len, JANUS_ECOMM, "%s",
                          s->stopping ? "the server is shutting down"
-                                     : "the deployment failed during the rescale"),
-        http = 503;
+                                     : "the deployment failed during the rescale");
         goto failed;
     }
     out->moved = h->moved;
@@ -288,11 +279,15 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     retire(s, &h->old_conn, h->old_pid);
     front_free_argv(h->argv);
     mem_free(h);
-    out->total_ms = (double)(clock_now_ns() - t0) * 1e-6;
-    out->http_status = 200;
+    out->seconds = (double)(clock_now_ns() - t0) * 1e-9;
+    snprintf(out->message, sizeof out->message,
+             "(%d,%d) -> (%d,%d): new deployment ready after %.1f s, %d requests moved by replay "
+             "in %.1f ms, old deployment retired",
+             out->from_attn, out->from_moe, a->n_attn, a->n_moe, out->start_s, out->moved,
+             out->switch_ms);
     pthread_mutex_lock(&s->mu);
     s->rescaling = 0;
-    s->last_rescale_ms = out->total_ms;
+    s->last_rescale_ms = out->seconds * 1e3;
     snprintf(s->last_rescale, sizeof s->last_rescale, "(%d,%d) -> (%d,%d): %.150s",
              out->from_attn, out->from_moe, a->n_attn, a->n_moe, reason);
     pthread_cond_broadcast(&s->state_cond);
@@ -300,14 +295,13 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     if (!s->p.quiet)
         LOG_INFO("front: rescale (%d,%d) -> (%d,%d) done in %.0f ms (new deployment ready after "
                  "%.0f ms, switch %.1f ms, %d requests moved)",
-                 out->from_attn, out->from_moe, a->n_attn, a->n_moe, out->total_ms,
-                 out->start_ms, out->switch_ms, out->moved);
+                 out->from_attn, out->from_moe, a->n_attn, a->n_moe, out->seconds * 1e3,
+                 out->start_s * 1e3, out->switch_ms, out->moved);
     return JANUS_OK;
 
 failed:
     front_free_argv(argv);
-    out->http_status = http;
-    out->total_ms = (double)(clock_now_ns() - t0) * 1e-6;
+    out->seconds = (double)(clock_now_ns() - t0) * 1e-9;
     pthread_mutex_lock(&s->mu);
     s->rescaling = 0;
     s->rescale_failures++;
