@@ -15,9 +15,15 @@
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/status.h"
+#include "front/autoscale.h"
 #include "front/front.h"
 #include "front/launch.h"
 #include "http/http.h"
+#include "model/gguf.h"
+#include "model/hparams.h"
+#include "sim/catalog.h"
+#include "sim/hw.h"
+#include "sim/planner.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -77,6 +83,11 @@ struct serve_opts {
     char api_key_buf[512];              // the key read from it
     int32_t grace_s;                    // --grace
     const char *allow[MAX_ALLOW_HOSTS]; // --allow-host (repeatable)
+    // --autoscale (issue 16 item 3)
+    int autoscale;
+    double as_interval_s, as_dwell_s, slo_tpot_ms;
+    int32_t as_persist, as_min_attn, as_max_attn, as_min_moe, as_max_moe;
+    const char *as_hw, *data_dir;
 };
 
 // CLI_FN target of --allow-host (repeatable).
@@ -98,8 +109,15 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     http_default_params(&o->hp);
     o->hp.api_key = getenv("JANUS_API_KEY");
     o->grace_s = 30;
+    o->as_interval_s = 10;
+    o->as_dwell_s = 60;
+    o->slo_tpot_ms = 200;
+    o->as_persist = 3;
+    o->as_min_attn = o->as_min_moe = 1;
+    o->as_max_attn = o->as_max_moe = 2;
+    o->as_hw = "cpu-local";
     struct http_params *hp = &o->hp;
-    struct cli_opt opts[40 + N_FWD] = {
+    struct cli_opt opts[52 + N_FWD] = {
         CLI_OPT_STR("model", 'm', &o->model, "FILE",
                     "GGUF model (default: a small generated model, cached in\n"
                     "$XDG_CACHE_HOME/janus or ~/.cache/janus)"),
@@ -163,6 +181,31 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
                     "(default 5; 0: off)"),
         CLI_OPT_F64("watchdog-factor", 0, &hp->watchdog_factor, 1, 1e6, "F",
                     "the watchdog's multiple of the running median step (default 20)"),
+        CLI_OPT_FLAG("autoscale", 0, &o->autoscale,
+                     "rescale (n_attn, n_moe) live to the planner's shape for the\n"
+                     "measured load (docs/HTTP.md \"Autoscaler\")"),
+        CLI_OPT_F64("autoscale-interval", 0, &o->as_interval_s, 0.1, 86400, "S",
+                    "seconds between autoscaler evaluations (default 10)"),
+        CLI_OPT_I32("autoscale-persist", 0, &o->as_persist, 1, 1000, "N",
+                    "rescale once the same shape was recommended N times in a row\n(default 3)"),
+        CLI_OPT_F64("autoscale-dwell", 0, &o->as_dwell_s, 0, 86400, "S",
+                    "at least S seconds between two rescales (default 60)"),
+        CLI_OPT_I32("autoscale-min-attn", 0, &o->as_min_attn, 1, 64, "N",
+                    "fewest attention instances (default 1)"),
+        CLI_OPT_I32("autoscale-max-attn", 0, &o->as_max_attn, 1, 64, "N",
+                    "most attention instances (default 2)"),
+        CLI_OPT_I32("autoscale-min-moe", 0, &o->as_min_moe, 1, 64, "N",
+                    "fewest MoE instances (default 1)"),
+        CLI_OPT_I32("autoscale-max-moe", 0, &o->as_max_moe, 1, 64, "N",
+                    "most MoE instances (default 2; --mono: 1)"),
+        CLI_OPT_F64("slo-tpot-ms", 0, &o->slo_tpot_ms, 0.01, 1e7, "MS",
+                    "the autoscaler's TPOT SLO in milliseconds (default 200)"),
+        CLI_OPT_STR("autoscale-hw", 0, &o->as_hw, "H",
+                    "the planner's hardware profile (default cpu-local: this machine,\n"
+                    "data/hw/H.json)"),
+        CLI_OPT_STR("data-dir", 0, &o->data_dir, "D",
+                    "the planner's catalogue directory (default: $JANUS_DATA_DIR,\n"
+                    "./data, <exe>/../data)"),
         CLI_OPT_FLAG("mpi", 0, &o->mpi,
                      "the disaggregated deployment: N + M MPI ranks via mpirun\n(the default)"),
         CLI_OPT_FLAG("mono", 0, &o->mono,
@@ -202,6 +245,10 @@ static int parse(int argc, char **argv, struct serve_opts *o, int help) {
     if (o->n_moe > 1 && !o->mpi) return cli_error(CMD, "--mono needs --moe 1");
     if (!o->mpi && (o->launcher.mpirun || o->launcher.hostfile || o->launcher.n_args))
         return cli_error(CMD, "--mpirun, --hostfile and --mpi-arg need --mpi");
+    if (o->autoscale && !o->mpi) o->as_max_moe = o->as_min_moe = 1; // one MoE instance
+    if (o->as_min_attn > o->as_max_attn || o->as_min_moe > o->as_max_moe)
+        return cli_error(CMD, "--autoscale-min-attn/--autoscale-min-moe must not exceed the "
+                              "maxima");
     return 0;
 }
 
@@ -266,6 +313,84 @@ static int build_job(void *ctx, int n_attn, int n_moe, char ***argv_out, char *e
     return JANUS_OK;
 }
 
+// The model's shape for the planner (scale/shape.h) from the GGUF's hyperparameters: the
+// autoscaler asks the planner about the model it serves. Bytes per weight: the file's size
+// over the parameter count (the weights' storage, quantized or not).
+static int model_shape(const char *path, struct models_shape *m, char *err, size_t err_len) {
+    struct gguf g;
+    char e[JANUS_ERR_LEN];
+    int rc = gguf_open(&g, path, e, sizeof e);
+    if (rc) return status_errf(err, err_len, rc, "%s: %s", path, e);
+    struct hparams hp;
+    rc = hparams_load(&hp, &g, e, sizeof e);
+    int tied = !gguf_find_tensor(&g, "output.weight");
+    gguf_close(&g);
+    if (rc) return status_errf(err, err_len, rc, "%s: %s", path, e);
+    if (hp.n_expert <= 0)
+        return status_errf(err, err_len, JANUS_EUNSUPPORTED,
+                           "%s: --autoscale needs a mixture-of-experts model", path);
+    memset(m, 0, sizeof *m);
+    snprintf(m->id, sizeof m->id, "served");
+    snprintf(m->name, sizeof m->name, "%.120s", path);
+    snprintf(m->source, sizeof m->source, "GGUF hyperparameters of %.700s", path);
+    m->n_layers = (int)hp.n_layer;
+    m->n_dense_layers = (int)hp.n_dense_lead;
+    m->d_model = (int)hp.n_embd;
+    m->vocab = (int)hp.n_vocab;
+    m->tied_embeddings = tied;
+    m->attn = hp.kv_lora > 0 ? MODELS_ATTN_MLA : MODELS_ATTN_GQA;
+    m->n_heads = (int)hp.n_head;
+    m->n_kv_heads = (int)hp.n_head_kv;
+    m->head_dim = (int)hp.head_dim_k;
+    if (m->attn == MODELS_ATTN_MLA) {
+        m->q_lora_rank = (int)hp.q_lora;
+        m->kv_lora_rank = (int)hp.kv_lora;
+        m->qk_rope_dim = (int)hp.qk_rope;
+        m->qk_nope_dim = (int)hp.qk_nope;
+        m->v_head_dim = (int)hp.v_head;
+    }
+    m->n_experts = (int)hp.n_expert;
+    m->top_k = (int)hp.n_expert_used;
+    m->expert_ff = (int)hp.n_ff_exp;
+    m->n_shared = hp.n_expert_shared > 0 ? (int)hp.n_expert_shared
+                  : hp.n_ff_shexp > 0 && hp.n_ff_exp > 0
+                      ? (int)((hp.n_ff_shexp + hp.n_ff_exp - 1) / hp.n_ff_exp)
+                      : 0;
+    m->dense_ff = (int)(hp.n_ff > 0 ? hp.n_ff : hp.n_ff_exp);
+    m->kv_bytes_per_elem = 4; // the default f32 KV cache
+    struct stat sb;
+    double params = shape_total_params(m);
+    m->bytes_per_weight = stat(path, &sb) == 0 && params > 0 ? (double)sb.st_size / params : 2;
+    return JANUS_OK;
+}
+
+// The planner the autoscaler asks (Janus's system only; tables for up to max_attn + max_moe
+// devices). JANUS_OK or an error in err.
+static int autoscale_planner(const struct serve_opts *o, const char *model, struct planner *pl,
+                             char *err, size_t err_len) {
+    struct models_shape m;
+    int rc = model_shape(model, &m, err, err_len);
+    if (rc) return rc;
+    char dir[4096];
+    if (o->data_dir)
+        snprintf(dir, sizeof dir, "%s", o->data_dir);
+    else if (catalog_data_dir(dir, sizeof dir))
+        return status_errf(err, err_len, JANUS_ENOTFOUND,
+                           "--autoscale: the data directory was not found (set JANUS_DATA_DIR "
+                           "or --data-dir)");
+    struct hw_profile hw;
+    rc = hw_load(dir, o->as_hw, &hw, err, err_len);
+    if (rc) return rc;
+    struct latency_coef c;
+    latency_coef_default(&c);
+    struct planner_options po;
+    planner_default_options(&po);
+    po.max_gpus = o->as_max_attn + o->as_max_moe;
+    po.systems = 1u << BASELINES_JANUS;
+    po.cache_dir = NULL;
+    return planner_init(pl, &m, &hw, &c, &po, err, err_len);
+}
+
 int cmd_serve(int argc, char **argv) {
     struct serve_opts o;
     if (cli_wants_help(argc, argv)) return parse(argc, argv, &o, 1);
@@ -299,6 +424,21 @@ int cmd_serve(int argc, char **argv) {
     o.hp.job_mpi = o.mpi;
     o.hp.job_build = build_job;
     o.hp.job_build_ctx = &jc;
+    static struct planner pl; // large; lives as long as the server
+    struct autoscale_params ap;
+    if (o.autoscale) {
+        if (autoscale_planner(&o, model, &pl, err, sizeof err))
+            return cli_error(CMD, "--autoscale: %s", err);
+        memset(&ap, 0, sizeof ap);
+        ap.interval_s = o.as_interval_s;
+        ap.slo_tpot_s = o.slo_tpot_ms * 1e-3;
+        ap.policy.persist = o.as_persist;
+        ap.policy.dwell_s = o.as_dwell_s;
+        ap.bounds =
+            (struct autoscale_bounds){o.as_min_attn, o.as_max_attn, o.as_min_moe, o.as_max_moe};
+        ap.planner = &pl;
+        o.hp.autoscale = &ap;
+    }
 
     // Signals: SIGINT/SIGTERM/SIGHUP are waited for here (so that every exit path stops the
     // job and removes the socket directory); every thread inherits the blocked mask.
@@ -361,6 +501,7 @@ int cmd_serve(int argc, char **argv) {
         fprintf(stderr, "janus serve: the grace period is over: ending %d requests\n",
                 http_drain(srv, 0));
     http_stop(&srv);
+    if (o.autoscale) planner_free(&pl);
     if (draining) fprintf(stderr, "janus serve: stopped\n");
     return ret;
 }

@@ -26,7 +26,7 @@
 struct mpi_opts {
     struct worker_mpi_params p;
     const char *socket, *stats_out;
-    int64_t budget, max_waiting, heartbeat_ms;
+    int64_t budget, max_waiting, heartbeat_ms, step_delay_ms;
     int no_calibrate, check_schedule, no_check_schedule;
     struct load_opts lo;
 };
@@ -116,6 +116,8 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
         CLI_OPT_I32("threads", 0, &p->n_threads, 1, 1024, "N", "engine threads per rank"),
         CLI_OPT_I64("heartbeat-ms", 0, &o->heartbeat_ms, 10, 3600000, "N",
                     "idle heartbeat step period (default 1000)"),
+        CLI_OPT_I64("step-delay-ms", 0, &o->step_delay_ms, 0, 60000, "N",
+                    "testing: sleep N ms before every step (default 0)"),
         CLI_OPT_I64("seed", 0, &p->seed, 0, 9e18, "N", "seed of the random policy"),
         CLI_OPT_FN("kv-type", 0, cli_opt_kv_type, &p->kv_type, "T",
                    "attention ranks' KV cache: f32 (default), f16, q8_0"),
@@ -182,6 +184,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
     cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
+    cp.step_delay_ms = (int32_t)o.step_delay_ms;
     struct fdwatch lifeline = {0}; // rank 0 ends the job if the front goes and it is stuck
     cp.lifeline = &lifeline;
     cp.watch_start = watch_peers;

@@ -474,6 +474,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
             r->moved = 0;
         }
         r->tokens[r->n_tokens++] = m->u.token.token;
+        s->m.tokens_out++;
         s->progress_ns = now;
         s->wd_job_tokens++;
         if (r->t_first_ns <= 0) r->t_first_ns = now;
@@ -541,8 +542,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
 static void apply_ready_locked(struct front *s, const struct frontlink_ready *rd) {
     s->ready = *rd;
     snprintf(s->model_name, sizeof s->model_name, "%s",
-             s->p.served_name && s->p.served_name[0] ? s->p.served_name
-                                                     : rd->model_name);
+             s->p.served_name && s->p.served_name[0] ? s->p.served_name : rd->model_name);
     s->job = FRONT_JOB_READY;
     s->ever_ready = 1;
     s->job_error[0] = 0;
@@ -554,8 +554,7 @@ static void apply_ready_locked(struct front *s, const struct frontlink_ready *rd
     // Never submit more than the controller can hold (waiting + every slot), so its
     // admission control never has to refuse: overload is a 429 here, decided before
     // any streaming response starts.
-    int64_t cap =
-        (int64_t)rd->max_waiting + (int64_t)rd->n_attn * rd->max_seqs;
+    int64_t cap = (int64_t)rd->max_waiting + (int64_t)rd->n_attn * rd->max_seqs;
     s->max_inflight = s->p.max_inflight;
     if (cap > 0 && cap < s->max_inflight) s->max_inflight = (int)cap;
     s->fails_in_row = 0;

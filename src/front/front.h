@@ -33,6 +33,7 @@ void front_hist_observe(struct front_hist *h, const double *bounds, double v);
 struct front_counters {
     uint64_t req_ok, req_error, req_cancelled, req_rejected, req_bad; // finished requests
     uint64_t prompt_tokens, gen_tokens;
+    uint64_t tokens_out; // tokens received from the job as they come (the autoscaler's rate)
     uint64_t client_disconnects;
     struct front_hist ttft, tpot;
 };
@@ -115,11 +116,11 @@ struct front_params {
 
 // A ready job of the new shape, handed from front_rescale to the reader thread (under mu).
 struct front_handoff {
-    struct frontlink_conn conn;  // the new job's link (READY read)
-    pid_t pid;                   // the new job (its session)
+    struct frontlink_conn conn; // the new job's link (READY read)
+    pid_t pid;                  // the new job (its session)
     struct frontlink_ready ready;
-    char **argv;                 // in: the new command; out: the old owned one (or NULL)
-    int taken;                   // set by the reader once the switch is done
+    char **argv;                    // in: the new command; out: the old owned one (or NULL)
+    int taken;                      // set by the reader once the switch is done
     struct frontlink_conn old_conn; // out: the old job's link, for its retirement
     pid_t old_pid;                  // out: the old job (-1: already reaped)
     int moved;                      // out: requests resubmitted to the new job
@@ -183,16 +184,16 @@ struct front {
     // the first rescale, then job_argv_own); a relaunch after a death uses it too.
     char *const *job_argv;
     char **job_argv_own;
-    int job_mpi_shape;                // 1: the job is an mpirun launch (rescalable MoE count)
-    int rescaling;                    // a rescale is under way (one at a time)
-    struct front_handoff *handoff;    // a ready job of the new shape for the reader to adopt
-    _Atomic int handoff_pending;      // (read without mu by the reader's loop)
-    uint64_t rescales_total;          // rescales done
-    uint64_t rescale_failures;        // rescales refused or failed after they began
-    int64_t rescale_switch_ns;        // when the last switch happened (0: never)
-    double last_rescale_gap_ms;       // the longest token gap of a moved request across it
-    double last_rescale_ms;           // the last rescale's whole duration
-    char last_rescale[200];           // "(1,1) -> (1,2): admin" of the last rescale
+    int job_mpi_shape;             // 1: the job is an mpirun launch (rescalable MoE count)
+    int rescaling;                 // a rescale is under way (one at a time)
+    struct front_handoff *handoff; // a ready job of the new shape for the reader to adopt
+    _Atomic int handoff_pending;   // (read without mu by the reader's loop)
+    uint64_t rescales_total;       // rescales done
+    uint64_t rescale_failures;     // rescales refused or failed after they began
+    int64_t rescale_switch_ns;     // when the last switch happened (0: never)
+    double last_rescale_gap_ms;    // the longest token gap of a moved request across it
+    double last_rescale_ms;        // the last rescale's whole duration
+    char last_rescale[200];        // "(1,1) -> (1,2): admin" of the last rescale
 
     pthread_mutex_t send_mu;
     struct frontlink_conn conn;
@@ -278,12 +279,12 @@ struct front_rescale_args {
 };
 struct front_rescale_info {
     int from_attn, from_moe, to_attn, to_moe;
-    int moved;         // requests moved to the new deployment
-    double seconds;    // command to the old deployment retired
+    int moved;      // requests moved to the new deployment
+    double seconds; // command to the old deployment retired
     char message[256];
-    int unchanged;     // the deployment already had that shape: nothing done
-    double start_s;    // command to the new deployment's READY
-    double switch_ms;  // READY to every request resubmitted to the new deployment
+    int unchanged;    // the deployment already had that shape: nothing done
+    double start_s;   // command to the new deployment's READY
+    double switch_ms; // READY to every request resubmitted to the new deployment
 };
 
 // In detail (issue 16 item 3, rescale.c): front_rescale starts a deployment of shape (a->n_attn,

@@ -103,8 +103,10 @@ static int start_job(struct front *s, char **argv, struct frontlink_conn *c, pid
         if (reaped(*pid, &st)) {
             char d[64];
             launch_describe_exit(st, d, sizeof d);
-            rc = status_errf(err, err_len, JANUS_EIO, "the new deployment ended (%s) before it "
-                             "was ready", d);
+            rc = status_errf(err, err_len, JANUS_EIO,
+                             "the new deployment ended (%s) before it "
+                             "was ready",
+                             d);
             *pid = -1;
             break;
         }
@@ -115,7 +117,8 @@ static int start_job(struct front *s, char **argv, struct frontlink_conn *c, pid
         }
         if (!connected) {
             int r = frontlink_accept(lfd, 200, c);
-            if (r == JANUS_OK) connected = 1;
+            if (r == JANUS_OK)
+                connected = 1;
             else if (r != JANUS_EAGAIN) {
                 rc = status_errf(err, err_len, JANUS_EIO, "accept on %s failed", path);
                 break;
@@ -171,8 +174,8 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
                            LIMIT_MAX_INSTANCES);
     if (a->n_attn + a->n_moe > max_ranks)
         return status_errf(err, err_len, JANUS_EINVAL,
-                           "%d attention + %d MoE instances exceed the %d ranks allowed",
-                           a->n_attn, a->n_moe, max_ranks);
+                           "%d attention + %d MoE instances exceed the %d ranks allowed", a->n_attn,
+                           a->n_moe, max_ranks);
     if (!s->p.job_build)
         return status_errf(err, err_len, JANUS_EUNSUPPORTED,
                            "this server cannot rescale its deployment");
@@ -197,8 +200,10 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     pthread_mutex_unlock(&s->mu);
     if (rc) return status_errf(err, err_len, rc, "cannot rescale now: %s", whybuf);
     if (out->unchanged) {
-        snprintf(out->message, sizeof out->message, "the deployment already has %d attention and "
-                 "%d MoE instances", a->n_attn, a->n_moe);
+        snprintf(out->message, sizeof out->message,
+                 "the deployment already has %d attention and "
+                 "%d MoE instances",
+                 a->n_attn, a->n_moe);
         return JANUS_OK;
     }
     if (!s->p.quiet)
@@ -246,8 +251,8 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     s->handoff_pending = 1;
     int withdrawn = 0;
     while (!h->taken) {
-        if (s->handoff == h && (s->stopping || s->job == FRONT_JOB_DEAD ||
-                                s->job == FRONT_JOB_STOPPED)) {
+        if (s->handoff == h &&
+            (s->stopping || s->job == FRONT_JOB_DEAD || s->job == FRONT_JOB_STOPPED)) {
             s->handoff = NULL;
             s->handoff_pending = 0;
             withdrawn = 1;
@@ -288,12 +293,12 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
     pthread_mutex_lock(&s->mu);
     s->rescaling = 0;
     s->last_rescale_ms = out->seconds * 1e3;
-    snprintf(s->last_rescale, sizeof s->last_rescale, "(%d,%d) -> (%d,%d): %.150s",
-             out->from_attn, out->from_moe, a->n_attn, a->n_moe, reason);
+    snprintf(s->last_rescale, sizeof s->last_rescale, "(%d,%d) -> (%d,%d): %.150s", out->from_attn,
+             out->from_moe, a->n_attn, a->n_moe, reason);
     pthread_cond_broadcast(&s->state_cond);
     pthread_mutex_unlock(&s->mu);
     if (!s->p.quiet)
-        LOG_INFO("front: rescale (%d,%d) -> (%d,%d) done in %.0f ms (new deployment ready after "
+        LOG_WARN("front: rescale (%d,%d) -> (%d,%d) done in %.0f ms (new deployment ready after "
                  "%.0f ms, switch %.1f ms, %d requests moved)",
                  out->from_attn, out->from_moe, a->n_attn, a->n_moe, out->seconds * 1e3,
                  out->start_s * 1e3, out->switch_ms, out->moved);

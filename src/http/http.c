@@ -346,6 +346,10 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
     if (s->p.header_timeout_s <= 0) s->p.header_timeout_s = 10;
     rc = front_start(&s->f, err, err_len);
     if (rc) goto fail;
+    if (p->autoscale) {
+        rc = autoscale_start(&s->as, &s->f, p->autoscale, err, err_len);
+        if (rc) goto fail;
+    }
     // (a worker's share of the connection limit must not be 0)
     int threads = s->p.http_threads > 0 ? s->p.http_threads : HTTP_DEFAULT_THREADS;
     threads = JANUS_MIN(threads, s->p.max_connections);
@@ -381,6 +385,7 @@ int http_start(struct http_server **out, const struct http_params *p, char *err,
 fail:
     if (s->mhd) MHD_stop_daemon(s->mhd);
     front_stop(&s->f);
+    autoscale_stop(&s->as);
     api_wait_stop(s);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
@@ -417,6 +422,7 @@ void http_stop(struct http_server **hp) {
     struct server *s = &h->s;
     conn_gate_stop(h->gate); // no new connections
     front_stop(&s->f);       // resumes every waiting connection; none suspends any more
+    autoscale_stop(&s->as);  // (a rescale it runs ends when the front stops)
     api_wait_stop(s);        // (MHD_stop_daemon must not find a suspended connection)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     conn_gate_free(&h->gate); // after MHD: its close notifications release places in the gate

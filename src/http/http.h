@@ -22,6 +22,8 @@
 #define HTTP_DEFAULT_MAX_CONNECTIONS 2048 // --max-connections
 #define HTTP_DEFAULT_MAX_INFLIGHT    1024 // requests in the job at once (front admission)
 
+struct autoscale_params;
+
 struct http_params {
     const char *host;    // address to bind (default "127.0.0.1")
     int port;            // 0: any free port (see http_port)
@@ -30,14 +32,14 @@ struct http_params {
     const char *served_model_name; // the model id of /v1/models and replies (NULL: general.name)
     const char *model_path;        // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;         // the job command (NULL-terminated); "--socket PATH" is appended
-    int job_mpi;            // the job is an mpirun launch (front/launch.h: Open MPI environment)
+    int job_mpi; // the job is an mpirun launch (front/launch.h: Open MPI environment)
     // Live rescale (front.h front_rescale): builds the job command of another shape; NULL: no
     // rescale (POST /admin/rescale answers 400).
-    int (*job_build)(void *ctx, int n_attn, int n_moe, char ***argv_out, char *err,
-                     size_t err_len);
+    int (*job_build)(void *ctx, int n_attn, int n_moe, char ***argv_out, char *err, size_t err_len);
     void *job_build_ctx;
-    size_t max_body;        // request body cap in bytes (default 1 MiB) -> 413
-    int max_depth;          // JSON nesting cap (default 32)
+    const struct autoscale_params *autoscale; // front/autoscale.h; NULL: no autoscaler
+    size_t max_body;                          // request body cap in bytes (default 1 MiB) -> 413
+    int max_depth;                            // JSON nesting cap (default 32)
     int max_connections;    // open client connections (HTTP_DEFAULT_MAX_CONNECTIONS; gate.h) -> 503
     int max_per_address;    // of them from one client address (default 64) -> 429
     int header_timeout_s;   // complete request head within this after accept (default 10) -> 408

@@ -10,6 +10,7 @@
 
 #include "base/buf.h"
 #include "model/vocab.h"
+#include "front/autoscale.h"
 #include "front/front.h"
 #include "model/chat_template.h"
 #include "requests/frontlink.h"
@@ -40,6 +41,7 @@ struct server {
     int sweeper_started;
     _Atomic int sweep_stop;
     _Atomic int draining; // http_drain was called: new requests get 503
+    struct autoscaler as; // --autoscale (as.started)
 };
 
 // ---- HTTP plumbing (http.c)

@@ -36,7 +36,38 @@ struct recovery_counts {
     int relaunches, recovering;
     uint64_t replayed, fires;
     double last_pause_s, limit_s, median_step_s;
+    // live rescale (issue 16 item 3)
+    int n_attn, n_moe, rescaling;
+    uint64_t rescales, rescale_failures;
+    double rescale_gap_s, rescale_s;
+    char last_rescale[200];
+    // the autoscaler (as_on: --autoscale)
+    int as_on, as_action, as_to_attn, as_to_moe, as_feasible;
+    uint64_t as_evals, as_rescales, as_failures;
+    double as_req_rate, as_tok_rate, as_tpot_s, as_calib;
+    char as_reason[192];
 };
+
+// (no lock held: takes the autoscaler's own)
+static void autoscale_counts(struct server *s, struct recovery_counts *c) {
+    struct autoscaler *as = &s->as;
+    c->as_on = as->started;
+    if (!c->as_on) return;
+    pthread_mutex_lock(&as->mu);
+    c->as_evals = as->evaluations;
+    c->as_rescales = as->rescales;
+    c->as_failures = as->failures;
+    c->as_action = as->last.action;
+    c->as_to_attn = as->last.to_attn;
+    c->as_to_moe = as->last.to_moe;
+    c->as_feasible = as->last_rec.feasible;
+    c->as_req_rate = as->last_m.req_rate;
+    c->as_tok_rate = as->last_m.tok_rate;
+    c->as_tpot_s = as->last_m.tpot_s;
+    c->as_calib = as->last_rec.calib;
+    snprintf(c->as_reason, sizeof c->as_reason, "%s", as->last.reason);
+    pthread_mutex_unlock(&as->mu);
+}
 
 // (f->mu held)
 static struct recovery_counts recovery_counts(const struct front *f) {
@@ -44,7 +75,15 @@ static struct recovery_counts recovery_counts(const struct front *f) {
                                 .recovering = f->recovering,
                                 .replayed = f->replayed_total,
                                 .fires = f->watchdog_fires,
-                                .last_pause_s = f->last_pause_ms * 1e-3};
+                                .last_pause_s = f->last_pause_ms * 1e-3,
+                                .n_attn = (int)f->ready.n_attn,
+                                .n_moe = (int)f->ready.n_moe,
+                                .rescaling = f->rescaling,
+                                .rescales = f->rescales_total,
+                                .rescale_failures = f->rescale_failures,
+                                .rescale_gap_s = f->last_rescale_gap_ms * 1e-3,
+                                .rescale_s = f->last_rescale_ms * 1e-3};
+    snprintf(c.last_rescale, sizeof c.last_rescale, "%s", f->last_rescale);
     c.limit_s = front_watchdog_limit(f, &c.median_step_s);
     return c;
 }
@@ -64,6 +103,7 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     int64_t step_age_ns = s->f.step_seen_ns ? clock_now_ns() - s->f.step_seen_ns : -1;
     struct recovery_counts rc_n = recovery_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
+    autoscale_counts(s, &rc_n);
     static const char *schemes[FRONTLINK_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
     int rc = HEAD("janus_up", "gauge", "1 while the deployment is running and ready");
     rc |= buf_appendf(b, "janus_up %d\n", up);
@@ -120,6 +160,63 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     rc |= HEAD("janus_last_recovery_seconds", "gauge",
                "the last recovery's pause: failure seen to requests replayed");
     rc |= buf_appendf(b, "janus_last_recovery_seconds %.3f\n", rc_n.last_pause_s);
+    rc |= HEAD("janus_deployment_shape", "gauge",
+               "the running deployment's instances by role (n_attn, n_moe)");
+    rc |= buf_appendf(b, "janus_deployment_shape{role=\"attn\"} %d\n", rc_n.n_attn);
+    rc |= buf_appendf(b, "janus_deployment_shape{role=\"moe\"} %d\n", rc_n.n_moe);
+    rc |= HEAD("janus_rescales_total", "counter", "live rescales of (n_attn, n_moe) done");
+    rc |= buf_appendf(b, "janus_rescales_total %llu\n", (unsigned long long)rc_n.rescales);
+    rc |= HEAD("janus_rescale_failures_total", "counter",
+               "rescales refused (busy, not ready) or failed (the new deployment did not start)");
+    rc |= buf_appendf(b, "janus_rescale_failures_total %llu\n",
+                      (unsigned long long)rc_n.rescale_failures);
+    rc |= HEAD("janus_rescale_in_progress", "gauge", "1 while a live rescale is under way");
+    rc |= buf_appendf(b, "janus_rescale_in_progress %d\n", rc_n.rescaling);
+    rc |= HEAD("janus_last_rescale_seconds", "gauge",
+               "the last rescale's duration: command to the old deployment retired");
+    rc |= buf_appendf(b, "janus_last_rescale_seconds %.3f\n", rc_n.rescale_s);
+    rc |= HEAD("janus_last_rescale_pause_seconds", "gauge",
+               "the longest token gap of a request moved by the last rescale (its pause)");
+    rc |= buf_appendf(b, "janus_last_rescale_pause_seconds %.3f\n", rc_n.rescale_gap_s);
+    if (rc_n.as_on) {
+        rc |= HEAD("janus_autoscale_evaluations_total", "counter",
+                   "autoscaler evaluations (one per --autoscale-interval)");
+        rc |= buf_appendf(b, "janus_autoscale_evaluations_total %llu\n",
+                          (unsigned long long)rc_n.as_evals);
+        rc |= HEAD("janus_autoscale_rescales_total", "counter",
+                   "rescales the autoscaler decided, by outcome");
+        rc |=
+            buf_appendf(b,
+                        "janus_autoscale_rescales_total{outcome=\"ok\"} %llu\n"
+                        "janus_autoscale_rescales_total{outcome=\"failed\"} %llu\n",
+                        (unsigned long long)rc_n.as_rescales, (unsigned long long)rc_n.as_failures);
+        rc |= HEAD("janus_autoscale_target", "gauge",
+                   "the shape the planner recommended at the last evaluation (clamped)");
+        rc |= buf_appendf(b, "janus_autoscale_target{role=\"attn\"} %d\n", rc_n.as_to_attn);
+        rc |= buf_appendf(b, "janus_autoscale_target{role=\"moe\"} %d\n", rc_n.as_to_moe);
+        rc |= HEAD("janus_autoscale_decision", "gauge",
+                   "the last decision (1: rescale, 0: hold) and its reason");
+        char reason[192];
+        size_t k = 0;
+        for (const char *c = rc_n.as_reason; *c && k + 1 < sizeof reason; c++)
+            reason[k++] = *c == '"' || *c == '\\' ? '\'' : *c; // a label value, unescaped
+        reason[k] = 0;
+        rc |= buf_appendf(b, "janus_autoscale_decision{reason=\"%s\"} %d\n", reason,
+                          rc_n.as_action == AUTOSCALE_RESCALE);
+        rc |= HEAD("janus_autoscale_measured_tokens_per_second", "gauge",
+                   "output tokens per second over the last window");
+        rc |= buf_appendf(b, "janus_autoscale_measured_tokens_per_second %.3f\n", rc_n.as_tok_rate);
+        rc |= HEAD("janus_autoscale_measured_requests_per_second", "gauge",
+                   "requests arriving per second over the last window");
+        rc |=
+            buf_appendf(b, "janus_autoscale_measured_requests_per_second %.3f\n", rc_n.as_req_rate);
+        rc |= HEAD("janus_autoscale_measured_tpot_seconds", "gauge",
+                   "mean time per output token over the last window (0: none measured)");
+        rc |= buf_appendf(b, "janus_autoscale_measured_tpot_seconds %.6f\n", rc_n.as_tpot_s);
+        rc |= HEAD("janus_autoscale_calibration", "gauge",
+                   "measured TPOT over the planner's TPOT for the running shape");
+        rc |= buf_appendf(b, "janus_autoscale_calibration %.4f\n", rc_n.as_calib);
+    }
     rc |= HEAD("janus_watchdog_limit_seconds", "gauge",
                "the step watchdog's limit now (0: off); see docs/HTTP.md");
     rc |= buf_appendf(b, "janus_watchdog_limit_seconds %.3f\n", rc_n.limit_s);
@@ -255,6 +352,7 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
     snprintf(model, sizeof model, "%s", s->f.model_name);
     struct recovery_counts rc_n = recovery_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
+    autoscale_counts(s, &rc_n);
 
     cJSON *d = cJSON_CreateObject();
     int bad = !d;
@@ -289,6 +387,27 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
             bad |= num(rv, "last_recovery_seconds", rc_n.last_pause_s);
             bad |= num(rv, "watchdog_limit_seconds", rc_n.limit_s);
             bad |= num(rv, "step_median_seconds", rc_n.median_step_s);
+        }
+        cJSON *sc = cJSON_AddObjectToObject(d, "scale"); // live rescale and the autoscaler
+        bad |= !sc;
+        if (sc) {
+            bad |= num(sc, "n_attn", rc_n.n_attn);
+            bad |= num(sc, "n_moe", rc_n.n_moe);
+            bad |= num(sc, "rescales_total", (double)rc_n.rescales);
+            bad |= num(sc, "rescale_failures_total", (double)rc_n.rescale_failures);
+            bad |= !cJSON_AddBoolToObject(sc, "rescaling", rc_n.rescaling);
+            bad |= !cJSON_AddStringToObject(sc, "last_rescale", rc_n.last_rescale);
+            bad |= num(sc, "last_rescale_seconds", rc_n.rescale_s);
+            bad |= num(sc, "last_rescale_pause_seconds", rc_n.rescale_gap_s);
+            bad |= !cJSON_AddBoolToObject(sc, "autoscale", rc_n.as_on);
+            if (rc_n.as_on) {
+                bad |= num(sc, "autoscale_evaluations_total", (double)rc_n.as_evals);
+                bad |= num(sc, "autoscale_target_attn", rc_n.as_to_attn);
+                bad |= num(sc, "autoscale_target_moe", rc_n.as_to_moe);
+                bad |= !cJSON_AddStringToObject(sc, "autoscale_decision", rc_n.as_reason);
+                bad |= num(sc, "autoscale_tokens_per_second", rc_n.as_tok_rate);
+                bad |= num(sc, "autoscale_tpot_seconds", rc_n.as_tpot_s);
+            }
         }
         bad |= num(d, "steps_total", (double)st->n_steps);
         bad |= num(d, "step_seconds_total", (double)st->step_ns_total * 1e-9);

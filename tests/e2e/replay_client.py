@@ -29,6 +29,10 @@ ap.add_argument("--signal", default="KILL", choices=["KILL", "STOP"],
 ap.add_argument("--fault-cmd", default=None,
                 help="the fault is this shell command (run in the background, e.g. a link taken "
                      "down for a while) instead of a signal")
+ap.add_argument("--rescale", default=None,
+                help="instead of a fault: live rescales, e.g. '1,2 2,1' (janus admin URL rescale "
+                     "--attn A --moe M, one after the other, with every stream mid-flight)")
+ap.add_argument("--janus", default=None, help="the janus binary (--rescale)")
 a = ap.parse_args()
 
 PROMPTS = ["The expert", "Once upon a time there was", "Hello", "A mixture of experts",
@@ -117,6 +121,30 @@ threads = [threading.Thread(target=stream, args=(i, body(i))) for i in range(a.n
 for t in threads:
     t.start()
 report = {"health": [], "models_during": [], "late": None, "pause_s": None}
+if a.rescale:
+    for _ in range(3000):  # bounded: 60 s
+        with lock:
+            if all(chunks.get(i, 0) >= a.min_tokens for i in range(a.n)) or len(res) == a.n:
+                break
+        time.sleep(0.02)
+    with lock:
+        before = dict(chunks)
+        assert len(res) == 0, "streams ended before the rescale: raise --max-tokens or the step delay"
+    report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
+    t_kill = time.monotonic()
+    report["rescales"] = []
+    for shape in a.rescale.split():
+        na, nm = shape.split(",")
+        t0 = time.monotonic()
+        p = subprocess.run([a.janus, "admin", "http://127.0.0.1:%d" % a.port, "rescale", "--attn",
+                            na, "--moe", nm], capture_output=True, text=True, timeout=300)
+        with lock:
+            live = a.n - len(res)
+        print("rescale to (%s,%s) with %d streams live: exit %d, %.2f s: %s%s"
+              % (na, nm, live, p.returncode, time.monotonic() - t0, p.stdout.strip(), p.stderr.strip()))
+        report["rescales"].append({"shape": shape, "rc": p.returncode, "live": live,
+                                   "reply": p.stdout.strip(), "stderr": p.stderr.strip()})
+    report["shape_after"] = [json.loads(get("/health")[1]).get(k) for k in ("n_attn", "n_moe")]
 if a.kill_job:
     for _ in range(3000):  # bounded: 60 s
         with lock:
@@ -163,7 +191,7 @@ for t in threads:
     t.join()
 if a.kill_job and a.fault_cmd:
     fault.wait()
-if a.kill_job:
+if a.kill_job or a.rescale:
     # The pause: the longest gap between two tokens of a stream after the kill (a job whose
     # leader was killed may go on streaming a while before the front sees it gone).
     gaps = []
@@ -173,10 +201,13 @@ if a.kill_job:
     report["pause_s"] = max(gaps) if gaps else None
     # Streams that had tokens before the kill and after the front saw the job dead: the ones
     # the replay carried on (all of them, unless some ended before the death was seen).
-    t_rec = report.get("t_recovering", float("inf"))
+    t_rec = report.get("t_recovering", t_kill if a.rescale else float("inf"))
     report["carried"] = sum(1 for i in range(a.n) if res[i]["times"] and res[i]["times"][0] < t_kill
                             and res[i]["times"][-1] > t_rec)
-    print("health statuses seen: %s; /v1/models while recovering: %s; longest token gap %.2f s"
-          % (report["health"], sorted(set(report["models_during"])), report["pause_s"] or -1))
+    if a.rescale:
+        print("longest token gap from the first rescale on: %.2f s" % (report["pause_s"] or -1))
+    else:
+        print("health statuses seen: %s; /v1/models while recovering: %s; longest token gap %.2f s"
+              % (report["health"], sorted(set(report["models_during"])), report["pause_s"] or -1))
 report["streams"] = [res[i] for i in range(a.n)]
 json.dump(report, open(a.out, "w"))
