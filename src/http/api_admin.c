@@ -4,12 +4,15 @@
 // a server without a key accepts them only on a loopback address (where guard.h checks Host
 // and Origin). docs/HTTP.md "Administration".
 // SPDX-License-Identifier: MIT
+#include "base/clock.h"
 #include "base/limits.h"
+#include "base/mem.h"
 #include "base/status.h"
 #include "http/guard.h"
 #include "http/http_impl.h"
 #include "http/json.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,9 +96,92 @@ void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char
     if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");
 }
 
+// ---- administrations in a thread of their own (http_impl.h api_reply.admin)
+
+struct admin_job {
+    struct server *s;
+    struct MHD_Connection *conn; // NULL once the connection has ended (api_admin_free)
+    pthread_mutex_t mu;          // guards conn, suspended, done, refs
+    int suspended, done, refs;
+    struct front_rescale_args a;
+    struct front_rescale_info info;
+    int st;
+    char err[JANUS_ERR_LEN];
+};
+
+static void job_unref_locked(struct admin_job *j) { // (unlocks j->mu)
+    int last = --j->refs == 0;
+    pthread_mutex_unlock(&j->mu);
+    if (last) {
+        pthread_mutex_destroy(&j->mu);
+        mem_free(j);
+    }
+}
+
+static void *rescale_thread(void *arg) {
+    struct admin_job *j = arg;
+    struct server *s = j->s;
+    j->st = front_rescale(&s->f, &j->a, &j->info, j->err, sizeof j->err);
+    pthread_mutex_lock(&j->mu);
+    j->done = 1;
+    if (j->suspended && j->conn) MHD_resume_connection(j->conn); // lock order: j->mu, MHD's
+    j->suspended = 0;
+    job_unref_locked(j);
+    s->admin_jobs--;
+    return NULL;
+}
+
+void api_admin_step(struct server *s, struct api_reply *r) {
+    (void)s;
+    struct admin_job *j = r->admin;
+    pthread_mutex_lock(&j->mu);
+    if (!j->done) { // not yet: suspended until the thread resumes it
+        if (!j->suspended) MHD_suspend_connection(j->conn);
+        j->suspended = 1;
+        pthread_mutex_unlock(&j->mu);
+        return;
+    }
+    pthread_mutex_unlock(&j->mu);
+    r->admin = NULL;
+    const struct front_rescale_info *info = &j->info;
+    if (j->st != JANUS_OK) {
+        admin_failed(r, j->st, j->err);
+    } else {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "status", info->unchanged ? "unchanged" : "rescaled");
+        cJSON *from = cJSON_AddObjectToObject(doc, "from"),
+              *to = cJSON_AddObjectToObject(doc, "to");
+        cJSON_AddNumberToObject(from, "n_attn", info->from_attn);
+        cJSON_AddNumberToObject(from, "n_moe", info->from_moe);
+        cJSON_AddNumberToObject(to, "n_attn", info->to_attn);
+        cJSON_AddNumberToObject(to, "n_moe", info->to_moe);
+        cJSON_AddNumberToObject(doc, "moved", info->moved);
+        cJSON_AddNumberToObject(doc, "seconds", info->seconds);
+        cJSON_AddNumberToObject(doc, "start_s", info->start_s);
+        cJSON_AddNumberToObject(doc, "switch_ms", info->switch_ms);
+        cJSON_AddStringToObject(doc, "message", info->message);
+        if (api_json_reply(r, 200, doc))
+            api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+    }
+    pthread_mutex_lock(&j->mu);
+    j->conn = NULL;
+    job_unref_locked(j);
+}
+
+void api_admin_free(struct admin_job *j) {
+    pthread_mutex_lock(&j->mu);
+    j->conn = NULL; // (libmicrohttpd is done with it: never resume it)
+    j->suspended = 0;
+    job_unref_locked(j);
+}
+
+void api_admin_wait(struct server *s) {
+    for (int k = 0; k < 3000 && s->admin_jobs > 0; k++)
+        clock_sleep_ns(20 * 1000000);
+}
+
 void api_admin_rescale(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
                        struct api_reply *r) {
-    (void)conn;
     cJSON *req = NULL;
     if (!admin_allowed(s, r) || admin_body(s, body, len, &req, r)) return;
     struct front_rescale_args a = {.n_attn = -1, .n_moe = -1, .reason = "admin"};
@@ -108,24 +194,32 @@ void api_admin_rescale(struct server *s, struct MHD_Connection *conn, const char
                   "missing_field", "give the new shape: {\"n_attn\": N, \"n_moe\": M}");
         return;
     }
-    struct front_rescale_info info;
-    char err[JANUS_ERR_LEN];
-    int st = front_rescale(&s->f, &a, &info, err, sizeof err);
-    if (st != JANUS_OK) {
-        admin_failed(r, st, err);
+    // The rescale takes seconds (a deployment starts): it runs in a thread of its own while
+    // this connection is suspended (api_reply.admin).
+    struct admin_job *j = mem_calloc(MEM_TAG_SERVER, 1, sizeof *j);
+    if (!j) {
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
         return;
     }
-    cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "status", info.unchanged ? "unchanged" : "rescaled");
-    cJSON *from = cJSON_AddObjectToObject(doc, "from"), *to = cJSON_AddObjectToObject(doc, "to");
-    cJSON_AddNumberToObject(from, "n_attn", info.from_attn);
-    cJSON_AddNumberToObject(from, "n_moe", info.from_moe);
-    cJSON_AddNumberToObject(to, "n_attn", info.to_attn);
-    cJSON_AddNumberToObject(to, "n_moe", info.to_moe);
-    cJSON_AddNumberToObject(doc, "moved", info.moved);
-    cJSON_AddNumberToObject(doc, "seconds", info.seconds);
-    cJSON_AddNumberToObject(doc, "start_s", info.start_s);
-    cJSON_AddNumberToObject(doc, "switch_ms", info.switch_ms);
-    cJSON_AddStringToObject(doc, "message", info.message);
-    if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+    j->s = s;
+    j->conn = conn;
+    j->a = a;
+    j->refs = 2; // the thread and the connection
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    s->admin_jobs++;
+    if (pthread_create(&th, &at, rescale_thread, j) != 0) {
+        s->admin_jobs--;
+        pthread_attr_destroy(&at);
+        pthread_mutex_destroy(&j->mu);
+        mem_free(j);
+        api_error(r, 500, "server_error", NULL, NULL, "cannot start the rescale thread");
+        return;
+    }
+    pthread_attr_destroy(&at);
+    r->admin = j;
+    api_admin_step(s, r);
 }

@@ -69,6 +69,7 @@ struct exchange {
     int too_big;
     int64_t t_head_ns;           // when the head was complete (the body deadline starts here)
     struct api_pending *pending; // a generation waiting on the front (api_reply.pending)
+    struct admin_job *admin;     // an administration running in a thread (api_reply.admin)
 };
 
 struct http_server {
@@ -259,10 +260,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (x->pending) { // resumed: the generation it waits on has changed
         r.pending = x->pending;
         api_pending_step(s, &r);
+    } else if (x->admin) { // resumed: the administration has ended
+        r.admin = x->admin;
+        api_admin_step(s, &r);
     } else {
         dispatch(s, conn, method, url, x->body.data ? x->body.data : "", x->body.len, &r);
     }
     if ((x->pending = r.pending) != NULL) { // suspended: called again when resumed
+        buf_free(&r.body);
+        return MHD_YES;
+    }
+    if ((x->admin = r.admin) != NULL) { // (likewise)
         buf_free(&r.body);
         return MHD_YES;
     }
@@ -277,6 +285,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct exchange *x = *con_cls;
     if (!x) return;
     if (x->pending) api_pending_free(cls, x->pending); // ended before its response
+    if (x->admin) api_admin_free(x->admin);
     buf_free(&x->body);
     mem_free(x);
     *con_cls = NULL;
@@ -386,6 +395,7 @@ fail:
     if (s->mhd) MHD_stop_daemon(s->mhd);
     front_stop(&s->f);
     autoscale_stop(&s->as);
+    api_admin_wait(s);
     api_wait_stop(s);
     front_destroy(&s->f);
     vocab_free(&s->vocab);
@@ -423,6 +433,7 @@ void http_stop(struct http_server **hp) {
     conn_gate_stop(h->gate); // no new connections
     front_stop(&s->f);       // resumes every waiting connection; none suspends any more
     autoscale_stop(&s->as);  // (a rescale it runs ends when the front stops)
+    api_admin_wait(s);       // administrations in threads end too (they resume their connection)
     api_wait_stop(s);        // (MHD_stop_daemon must not find a suspended connection)
     if (s->mhd) MHD_stop_daemon(s->mhd);
     conn_gate_free(&h->gate); // after MHD: its close notifications release places in the gate

@@ -40,8 +40,9 @@ struct server {
     pthread_cond_t sweep_cond; // (f.mu) a first request in progress wakes the sweeper
     int sweeper_started;
     _Atomic int sweep_stop;
-    _Atomic int draining; // http_drain was called: new requests get 503
-    struct autoscaler as; // --autoscale (as.started)
+    _Atomic int draining;   // http_drain was called: new requests get 503
+    struct autoscaler as;   // --autoscale (as.started)
+    _Atomic int admin_jobs; // administrations running in threads of their own (api_admin.c)
 };
 
 // ---- HTTP plumbing (http.c)
@@ -56,6 +57,11 @@ struct api_reply {
     // Non-NULL (status 0): no response yet; the connection is suspended and on_request calls
     // api_pending_step when it is resumed (api_pending_free if it ends before).
     struct api_pending *pending;
+    // Non-NULL (status 0): an administration runs in a thread of its own (a rescale takes
+    // seconds: it must not hold one of libmicrohttpd's threads, whose other connections,
+    // streams among them, would stall); the connection is suspended until it ends, then
+    // on_request calls api_admin_step (api_admin_free if the connection ends first).
+    struct admin_job *admin;
 };
 
 // ---- waiting on the front without blocking (wait.c)
@@ -109,6 +115,13 @@ JANUS_WUR int api_json_reply(struct api_reply *r, unsigned status, cJSON *doc);
 typedef void api_handler(struct server *s, struct MHD_Connection *conn, const char *body,
                          size_t len, struct api_reply *r);
 api_handler api_completions, api_chat, api_models, api_health, metrics_render;
+
+// Administrations in threads (api_admin.c; see api_reply.admin).
+struct admin_job;
+void api_admin_step(struct server *s, struct api_reply *r);
+void api_admin_free(struct admin_job *j);
+// Waits (bounded: 60 s) until no administration thread is left (http_stop, after front_stop).
+void api_admin_wait(struct server *s);
 api_handler api_admin_replace, api_admin_rescale; // api_admin.c
 
 // Shared by completions and chat (api_completions.c): runs a prompt (already tokenized)

@@ -143,6 +143,7 @@ if a.rescale:
         print("rescale to (%s,%s) with %d streams live: exit %d, %.2f s: %s%s"
               % (na, nm, live, p.returncode, time.monotonic() - t0, p.stdout.strip(), p.stderr.strip()))
         report["rescales"].append({"shape": shape, "rc": p.returncode, "live": live,
+                                   "t0": t0, "t1": time.monotonic(),
                                    "reply": p.stdout.strip(), "stderr": p.stderr.strip()})
     report["shape_after"] = [json.loads(get("/health")[1]).get(k) for k in ("n_attn", "n_moe")]
 if a.kill_job:
@@ -206,6 +207,14 @@ if a.kill_job or a.rescale:
                             and res[i]["times"][-1] > t_rec)
     if a.rescale:
         print("longest token gap from the first rescale on: %.2f s" % (report["pause_s"] or -1))
+        for x in report["rescales"]:  # per rescale: the longest gap that ends within it or 5 s after
+            g = [(ts[k + 1] - ts[k], ts[k + 1]) for i in range(a.n) for ts in [res[i]["times"]]
+                 for k in range(len(ts) - 1) if x["t0"] < ts[k + 1] <= x["t1"] + 5]
+            before = [d for d, e in g if e <= x["t1"]]
+            x["gap_s"] = max(d for d, e in g) if g else None
+            print("  rescale to (%s): %.2f s; longest gap %s (while the new deployment started: %s)"
+                  % (x["shape"], x["t1"] - x["t0"], "%.3f s" % x["gap_s"] if g else "-",
+                     "%.3f s" % max(before) if before else "-"))
     else:
         print("health statuses seen: %s; /v1/models while recovering: %s; longest token gap %.2f s"
               % (report["health"], sorted(set(report["models_during"])), report["pause_s"] or -1))
