@@ -31,6 +31,10 @@ void autoscale_decide(struct autoscale_state *st, const struct autoscale_policy 
     memset(d, 0, sizeof *d);
     d->action = AUTOSCALE_HOLD;
     int persist = pol->persist > 0 ? pol->persist : 1;
+    if (in->cur_attn <= 0 || in->cur_moe <= 0) { // (no READY yet: nothing measured either)
+        snprintf(d->reason, sizeof d->reason, "hold: the deployment is not ready");
+        return;
+    }
     if (in->rec_attn <= 0 || in->rec_moe <= 0) {
         st->cand_attn = st->cand_moe = st->streak = 0;
         snprintf(d->reason, sizeof d->reason, "hold: no recommendation");

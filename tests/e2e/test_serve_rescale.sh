@@ -79,8 +79,8 @@ stop_server M
 
 # ---- 5. the autoscaler: a synthetic load, decisions counted in /metrics (values not asserted)
 start_server A --max-seqs 16 --step-delay-ms 15 --autoscale --autoscale-interval 1 --autoscale-persist 2 \
-  --autoscale-dwell 2 --autoscale-max-attn 2 --autoscale-max-moe 2 --slo-tpot-ms 1
-"$PY" "$CLIENT" "$PORT_A" "$TMP/auto.json" --max-tokens 160 --n 12 || fail "load on the autoscaled server"
+  --autoscale-dwell 2 --autoscale-max-attn 2 --autoscale-max-moe 2 --slo-tpot-ms 20
+"$PY" "$CLIENT" "$PORT_A" "$TMP/auto.json" --max-tokens 240 --n 12 || fail "load on the autoscaled server"
 "$PY" - "$TMP/auto.json" <<'EOF' || fail "streams failed under the autoscaler"
 import json, sys
 S = json.load(open(sys.argv[1]))["streams"]

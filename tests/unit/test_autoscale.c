@@ -91,6 +91,10 @@ TEST(autoscale_bounds_and_busy) {
     autoscale_clamp(&B, &a, &m);
     ASSERT_EQ(a, 1);
     ASSERT_EQ(m, 1);
+    // Not ready yet (no shape): held, and the count does not start.
+    memset(&st, 0, sizeof st);
+    ASSERT_EQ(eval(&st, 0, 0, 0, 2, 2, 1).action, AUTOSCALE_HOLD);
+    ASSERT_EQ(st.streak, 0);
     // Busy (a rescale or a recovery under way): held, and acted on once free.
     memset(&st, 0, sizeof st);
     for (int t = 0; t < 5; t++)
