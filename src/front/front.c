@@ -258,8 +258,18 @@ void front_rescale_adopt(struct front *s) {
     pthread_mutex_lock(&s->mu);
     struct front_handoff *h = s->handoff;
     s->handoff_pending = 0;
+    if (!h || s->stopping) { // (stopping: front_rescale withdraws it)
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
     s->handoff = NULL;
-    if (!h) {
+    // The new job must hold every request in flight (its slots + its queue), or its admission
+    // control would refuse some of them mid-stream: then the rescale is refused instead.
+    int64_t cap = (int64_t)h->ready.max_waiting + (int64_t)h->ready.n_attn * h->ready.max_seqs;
+    if (cap > 0 && s->n_live > cap) {
+        h->refused = s->n_live;
+        h->taken = 1;
+        pthread_cond_broadcast(&s->state_cond);
         pthread_mutex_unlock(&s->mu);
         return;
     }

@@ -119,8 +119,9 @@ struct front_handoff {
     struct frontlink_conn conn; // the new job's link (READY read)
     pid_t pid;                  // the new job (its session)
     struct frontlink_ready ready;
-    char **argv;                    // in: the new command; out: the old owned one (or NULL)
-    int taken;                      // set by the reader once the switch is done
+    char **argv; // in: the new command; out: the old owned one (or NULL)
+    int taken;   // set by the reader once the switch is done (or refused)
+    int refused; // out: not adopted: this many requests in flight exceed its capacity
     struct frontlink_conn old_conn; // out: the old job's link, for its retirement
     pid_t old_pid;                  // out: the old job (-1: already reaped)
     int moved;                      // out: requests resubmitted to the new job

@@ -39,15 +39,29 @@ static int reaped(pid_t pid, int *st) {
 // Ends a job that is not the front's current one: SHUTDOWN over its link (if any), the
 // grace, SIGTERM, SIGKILL to its group, then every process left in its session; reaps it.
 static void retire(struct front *s, struct frontlink_conn *c, pid_t pid) {
+    int gone = 0;
     if (c && c->fd >= 0) {
+        // SHUTDOWN, then read (and drop) what it still sends until it closes the link: the
+        // controller cancels what it held and ends cleanly, within the stop grace.
         struct frontlink_msg m = {.type = FRONTLINK_SHUTDOWN};
-        (void)!frontlink_send(c, &m);
-        frontlink_conn_close(c); // (the controller reads SHUTDOWN before the end of the link)
+        int64_t end = clock_now_ns() + (int64_t)s->p.stop_grace_ms * 1000000;
+        if (frontlink_send(c, &m) == JANUS_OK)
+            while (clock_now_ns() < end && !(pid > 0 && (gone = reaped(pid, NULL)))) {
+                char e[JANUS_ERR_LEN];
+                int r = frontlink_recv(c, 50, &m, e, sizeof e);
+                if (r == JANUS_OK)
+                    frontlink_msg_free(&m);
+                else if (r != JANUS_EAGAIN)
+                    break; // closed
+            }
+        frontlink_conn_close(c);
     }
-    if (pid <= 0) return;
+    if (pid <= 0 || gone) {
+        if (pid > 0) launch_kill_session(pid, SIGKILL); // (whatever of its session is left)
+        return;
+    }
     int graceful = c != NULL;
     int term = graceful ? s->p.stop_grace_ms / 20 : 0, kill9 = graceful ? term + 100 : 0;
-    int gone = 0;
     for (int k = 0; k < kill9 + 100 && !(gone = reaped(pid, NULL)); k++) {
         if (k == term) kill(-pid, SIGTERM);
         if (k == kill9) kill(-pid, SIGKILL);
@@ -273,6 +287,19 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
         rc = status_errf(err, err_len, JANUS_ECOMM, "%s",
                          s->stopping ? "the server is shutting down"
                                      : "the deployment failed during the rescale");
+        goto failed;
+    }
+    if (h->refused) { // more requests in flight than the new shape holds
+        int64_t cap = (int64_t)h->ready.max_waiting + (int64_t)h->ready.n_attn * h->ready.max_seqs;
+        frontlink_conn_close(&h->conn);
+        retire(s, NULL, h->pid);
+        front_free_argv(h->argv);
+        rc = status_errf(err, err_len, JANUS_ELIMIT,
+                         "the new deployment holds %lld requests (%u x %u slots + %u waiting); "
+                         "%d are in flight: retry when fewer are",
+                         (long long)cap, h->ready.n_attn, h->ready.max_seqs, h->ready.max_waiting,
+                         h->refused);
+        mem_free(h);
         goto failed;
     }
     out->moved = h->moved;

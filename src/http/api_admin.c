@@ -35,6 +35,8 @@ static void admin_failed(struct api_reply *r, int st, const char *why) {
         http = 400, code = "invalid_value";
     else if (st == JANUS_EAGAIN)
         http = 409, code = "busy";
+    else if (st == JANUS_ELIMIT) // e.g. more requests in flight than the new shape holds
+        http = 409, code = "too_many_in_flight";
     else if (st == JANUS_ECOMM)
         http = 503, code = "not_ready";
     else if (st == JANUS_EUNSUPPORTED)

@@ -6,7 +6,8 @@
 # greedy ones with the same text (replay_compare.py --rescale), and no process of the first job
 # may be left. Then: the relaunch after a death uses the new shape; a rescale to the current
 # shape does nothing; a second rescale while one runs is a 409; a --mono deployment refuses a
-# second MoE instance (501) and rescales its attention count; an autoscaled server under a
+# second MoE instance (501), refuses a shape that cannot hold the requests in flight (409) and
+# rescales its attention count; an autoscaled server under a
 # synthetic load makes decisions that /metrics counts (no timing asserted).
 # Prints the measured pause (the longest gap between two tokens of a stream).
 # SPDX-License-Identifier: MIT
@@ -66,14 +67,35 @@ wait "$BG" && ok "the first rescale completed: $(head -c 160 "$TMP/bg.out")" || 
 [ "$(shape "$PORT_R")" = 1,1 ] && ok "back to (1,1)" || fail "shape $(shape "$PORT_R")"
 stop_server R
 
-# ---- 4. a monolithic deployment: attention count only
-start_server M --mono --max-seqs 4
-req POST "http://127.0.0.1:$PORT_M/admin/rescale" -d '{"n_attn":1,"n_moe":2}'
+# ---- 4. a monolithic deployment: attention count only; the new shape must hold what is in flight
+start_server M --mono --attn 2 --max-seqs 1 --max-waiting 1 --step-delay-ms 20
+UM="http://127.0.0.1:$PORT_M"
+req POST "$UM/admin/rescale" -d '{"n_attn":2,"n_moe":2}'
 expect_error 501 "--mono with 2 MoE instances"
-req POST "http://127.0.0.1:$PORT_M/admin/rescale" -d '{"n_attn":2,"n_moe":1}'
-expect_status 200 "--mono (1,1) -> (2,1)"
-[ "$(shape "$PORT_M")" = 2,1 ] && ok "--mono shape (2,1)" || fail "--mono shape $(shape "$PORT_M")"
-req POST "http://127.0.0.1:$PORT_M/v1/completions" -d '{"prompt":"Hello","max_tokens":8}'
+CURLS=()
+for _ in 1 2 3; do # 2 x 1 slots + 1 waiting: 3 in flight; (1,1) holds 2
+  curl -s -N --max-time 120 "$UM/v1/completions" -H 'Content-Type: application/json' \
+    -d '{"prompt":"Hello","max_tokens":400,"ignore_eos":true,"stream":true}' >/dev/null 2>&1 &
+  CURLS+=($!)
+done
+for _ in $(seq 1 200); do # bounded: 20 s
+  [ "$(metric "$PORT_M" janus_requests_in_flight)" = 3 ] && break
+  sleep 0.1
+done
+req POST "$UM/admin/rescale" -d '{"n_attn":1,"n_moe":1}'
+expect_error 409 "--mono (2,1) -> (1,1) with 3 requests in flight (it holds 2)"
+[ "$(jget 'j["error"]["code"]')" = too_many_in_flight ] && ok "code too_many_in_flight: $(jget 'j["error"]["message"]')" ||
+  fail "code: $BODY"
+kill "${CURLS[@]}" 2>/dev/null || true
+wait "${CURLS[@]}" 2>/dev/null || true
+for _ in $(seq 1 200); do # bounded: 20 s
+  [ "$(metric "$PORT_M" janus_requests_in_flight)" = 0 ] && break
+  sleep 0.1
+done
+req POST "$UM/admin/rescale" -d '{"n_attn":1,"n_moe":1}'
+expect_status 200 "--mono (2,1) -> (1,1) once idle"
+[ "$(shape "$PORT_M")" = 1,1 ] && ok "--mono shape (1,1)" || fail "--mono shape $(shape "$PORT_M")"
+req POST "$UM/v1/completions" -d '{"prompt":"Hello","max_tokens":8}'
 expect_status 200 "a completion after the --mono rescale"
 stop_server M
 
