@@ -336,3 +336,31 @@ TEST(plan_with_measured_statistics) {
     ASSERT_NE(run(args, g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "statistics have 8 experts but deepseek-v2 has 160") != NULL);
 }
+
+// The monolithic baseline's default slowdown is what docs/PLANNER.md 5.1's procedure gives:
+// its roofline on one 8-GPU H800 node, DeepSeek-V2 with FP8 weights and 6-bit KV, context
+// 620, no latency limit, against the paper's 50 000 tokens/s. Fails when the model or the
+// catalogue changes and the calibration was not redone.
+TEST(mono_calibration_reproduces_the_default) {
+    const char *root = getenv("JANUS_ROOT");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/data", root ? root : ".");
+    struct latency_coef c;
+    latency_coef_default(&c);
+    c.mono_slowdown = 1; // the roofline
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = 8;
+    o.systems = 1u << BASELINES_MONO;
+    char err[512];
+    int rc = planner_load(&g_pl, dir, "deepseek-v2-fp8kv6", NULL, "h800", &c, &o, err, sizeof err);
+    if (rc) TEST_FAIL_("%s", err);
+    struct search_params p = {1000.0, 1.0, 620, 8};
+    struct search_point pt;
+    ASSERT_OK(planner_best_capacity(&g_pl, BASELINES_MONO, &p, &pt));
+    ASSERT(pt.feasible);
+    ASSERT_EQ(pt.n_gpus, 8);
+    double x = pt.batch_cap / pt.tpot_cap;
+    ASSERT_NEAR(x / 50000.0, LATENCY_MONO_SLOWDOWN, 5e-4);
+    planner_free(&g_pl);
+}
