@@ -198,7 +198,45 @@ TEST(plan_json_fields_consistent) {
     for (cJSON *x = layers->child; x; x = x->next)
         sum += x->valuedouble;
     ASSERT_NEAR(sum / 32, cJSON_GetObjectItem(j, "amax_per_layer")->valuedouble, 0.05);
+    // Janus's dispatch mode and fan-out (Mixtral: top-2, so 1 <= fan-out <= min(2, n_moe)).
+    cJSON *dm = cJSON_GetObjectItem(j, "dispatch");
+    ASSERT(cJSON_IsString(dm));
+    ASSERT(!strcmp(dm->valuestring, "broadcast") || !strcmp(dm->valuestring, "selective"));
+    double fan = cJSON_GetObjectItem(j, "fanout")->valuedouble;
+    ASSERT(fan >= 1 && fan <= fmin(2, ne) + 1e-9);
+    cJSON *rt = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "tpot_breakdown_ms"), "routing");
+    ASSERT(cJSON_IsNumber(rt));
+    if (!strcmp(dm->valuestring, "broadcast")) ASSERT_EQ(rt->valuedouble, 0);
     cJSON_Delete(j);
+}
+
+// janus sweep --what dispatch: one table per shape, selective never moves more bytes than
+// broadcast once the routing exchange is small, and the auto column names a mode; bad
+// --shapes is a one-line error.
+TEST(sweep_dispatch_table) {
+    ASSERT_EQ(run("sweep --model mixtral-8x7b --hw a100 --max-gpus 16 --samples 2 --what dispatch "
+                  "--batches 64,4096 --shapes 2+4,4+8",
+                  g_out, sizeof g_out),
+              0);
+    const char *t = strstr(g_out, "## dispatch modes, 2+4 instances");
+    ASSERT(t != NULL);
+    ASSERT(strstr(g_out, "## dispatch modes, 4+8 instances") != NULL);
+    int rows = 0;
+    for (const char *l = t; (l = strchr(l, '\n')) != NULL;) {
+        l++;
+        double B, fan, bmb, smb;
+        if (sscanf(l, "%lf %lf %lf %lf", &B, &fan, &bmb, &smb) == 4) {
+            rows++;
+            ASSERT(fan >= 1 && fan <= 2 + 1e-9);
+            if (B >= 4096) ASSERT_LT(smb, bmb);
+        }
+    }
+    ASSERT_EQ(rows, 4);
+    ASSERT(strstr(g_out, "broadcast") != NULL);
+    ASSERT_NE(run("sweep --model mixtral-8x7b --hw a100 --what dispatch --shapes 4x8", g_out,
+                  sizeof g_out),
+              0);
+    ASSERT(strstr(g_out, "bad --shapes") != NULL);
 }
 
 TEST(plan_cli_errors) {
