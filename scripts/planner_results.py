@@ -390,9 +390,11 @@ Why our numbers differ, and why the capacity targets are missed:
 1. **The baseline is now calibrated, and the roofline was already close.** Our
    monolithic roofline on DeepSeek-V2's own deployment (8 × H800, FP8, 6-bit KV) predicts
    {int(cal.group(1)) * 8} tokens/s at B = {cal.group(2)}; DeepSeek measured "exceeding
-   50K". The calibration therefore slows the baseline by only 18 %. The publication's SGLang
-   numbers imply a much slower monolithic system than DeepSeek's own engine; we calibrate
-   against the measurement we can cite, not against the publication's ratio.
+   50K". The calibration therefore slows the baseline by only 18 %. The publication
+   measured its ratios against SGLang on its own testbed; ours are against a baseline
+   calibrated on DeepSeek's engine, the one published measurement of a monolithic
+   DeepSeek-V2 deployment we could cite. We do not calibrate against the publication's
+   ratios, since that would assume the result.
 2. **Janus's layer is serial; the monolithic one runs everything on every device.** At
    capacity on DeepSeek-V2 (150 ms, {J28['n_attn']}+{J28['n_moe']} GPUs, B = {J28['batch']:.0f}) Janus's
    TPOT is {jb['attention']:.1f} ms of attention, {jb['moe']:.1f} ms of experts and {jb['comm']:.1f} ms of
