@@ -143,10 +143,20 @@ static int start_job(struct front *s, char **argv, struct frontlink_conn *c, pid
         char perr[JANUS_ERR_LEN] = "";
         int r = frontlink_recv(c, 200, &m, perr, sizeof perr);
         if (r == JANUS_EAGAIN) continue;
-        if (r != JANUS_OK) {
+        if (r != JANUS_OK) { // its exit status says more: wait for it briefly
             rc = status_errf(err, err_len, JANUS_EIO, "the new deployment closed its link%s%s",
                              perr[0] ? ": " : "", perr);
-            continue; // (its exit status comes next, or the deadline)
+            int gone = 0;
+            for (int k = 0; k < 100 && !(gone = reaped(*pid, &st)); k++)
+                clock_sleep_ns(20 * 1000000);
+            if (gone) {
+                char d[64];
+                launch_describe_exit(st, d, sizeof d);
+                rc = status_errf(err, err_len, JANUS_EIO,
+                                 "the new deployment ended (%s) before it was ready", d);
+                *pid = -1;
+            }
+            break;
         }
         if (m.type == FRONTLINK_READY) {
             *ready = m.u.ready;

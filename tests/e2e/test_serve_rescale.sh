@@ -5,7 +5,8 @@
 # through `janus admin URL rescale` ((1,1) -> (1,2) -> (2,1)); every stream must complete, the
 # greedy ones with the same text (replay_compare.py --rescale), and no process of the first job
 # may be left. Then: the relaunch after a death uses the new shape; a rescale to the current
-# shape does nothing; a second rescale while one runs is a 409; a --mono deployment refuses a
+# shape does nothing; a second rescale while one runs is a 409; a new deployment that cannot
+# start (a layout made for another MoE count) is a 500 and the old one keeps serving; a --mono deployment refuses a
 # second MoE instance (501), refuses a shape that cannot hold the requests in flight (409) and
 # rescales its attention count; an autoscaled server under a
 # synthetic load makes decisions that /metrics counts (no timing asserted).
@@ -66,6 +67,22 @@ fi
 wait "$BG" && ok "the first rescale completed: $(head -c 160 "$TMP/bg.out")" || fail "background rescale: $(cat "$TMP/bg.out")"
 [ "$(shape "$PORT_R")" = 1,1 ] && ok "back to (1,1)" || fail "shape $(shape "$PORT_R")"
 stop_server R
+
+# ---- 3b. a new deployment that fails to start: the old one keeps serving
+# (a replica layout is made for one MoE count: the (1,2) job refuses the (1,1) layout)
+"$BIN" plan --model janus-moe-kjv --hw cpu-local --slo-ms 100 --rate 50 --max-gpus 2 \
+  --layout-out "$TMP/layout1.json" >/dev/null 2>&1 || die "janus plan --layout-out"
+start_server L --layout "$TMP/layout1.json"
+req POST "http://127.0.0.1:$PORT_L/admin/rescale" -d '{"n_attn":1,"n_moe":2}'
+expect_error 500 "a new deployment that cannot start"
+printf '%s' "$BODY" | grep -q "keeps serving" && ok "the error says the old deployment keeps serving" ||
+  fail "error message: $BODY"
+[ "$(shape "$PORT_L")" = 1,1 ] && ok "still (1,1)" || fail "shape after a failed rescale: $(shape "$PORT_L")"
+req POST "http://127.0.0.1:$PORT_L/v1/completions" -d '{"prompt":"Hello","max_tokens":8}'
+expect_status 200 "a completion after the failed rescale"
+[ "$(metric "$PORT_L" janus_rescale_failures_total)" = 1 ] && ok "janus_rescale_failures_total 1" ||
+  fail "janus_rescale_failures_total '$(metric "$PORT_L" janus_rescale_failures_total)'"
+stop_server L
 
 # ---- 4. a monolithic deployment: attention count only; the new shape must hold what is in flight
 start_server M --mono --attn 2 --max-seqs 1 --max-waiting 1 --step-delay-ms 20
