@@ -1,6 +1,7 @@
 // The front (SPEC §2): the process outside the MPI job that launches the deployment
 // (launch.h), supervises it (readiness, death, the step watchdog, relaunch and replay: issue
-// 16 item 1) and keeps the registry of requests in flight, talking to the job's controller
+// 16 item 1; a live rescale to another shape, rescale.c: item 3) and keeps the registry of
+// requests in flight, talking to the job's controller
 // over a private Unix socket (requests/frontlink.h). Both `janus serve` (the HTTP face, src/http)
 // and `janus run` are clients of it. Locking: f->mu guards the registry, every front_req, the job
 // state, the latest STATS and the counters; each front_req has its own condition variable. Sending
