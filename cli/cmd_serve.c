@@ -420,15 +420,17 @@ int cmd_serve(int argc, char **argv) {
         return cli_error(CMD, "%s", err);
     jc.first = 0;
     o.hp.model_path = model;
-    o.hp.job_argv = job_argv; // (lives as long as the process)
+    o.hp.job_argv = job_argv; // (freed after http_stop)
     o.hp.job_mpi = o.mpi;
     o.hp.job_build = build_job;
     o.hp.job_build_ctx = &jc;
     static struct planner pl; // large; lives as long as the server
     struct autoscale_params ap;
     if (o.autoscale) {
-        if (autoscale_planner(&o, model, &pl, err, sizeof err))
+        if (autoscale_planner(&o, model, &pl, err, sizeof err)) {
+            front_free_argv(job_argv);
             return cli_error(CMD, "--autoscale: %s", err);
+        }
         memset(&ap, 0, sizeof ap);
         ap.interval_s = o.as_interval_s;
         ap.slo_tpot_s = o.slo_tpot_ms * 1e-3;
@@ -453,7 +455,11 @@ int cmd_serve(int argc, char **argv) {
 
     struct http_server *srv = NULL;
     int rc = http_start(&srv, &o.hp, err, sizeof err);
-    if (rc) return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
+    if (rc) {
+        if (o.autoscale) planner_free(&pl);
+        front_free_argv(job_argv);
+        return cli_error(CMD, "%s", err[0] ? err : janus_strerror(rc));
+    }
     printf("janus serve: listening on http://%s:%d (model %s)\n", o.hp.host, http_port(srv), model);
     fflush(stdout);
     int announced = 0, ret = 0, draining = 0;
@@ -502,6 +508,7 @@ int cmd_serve(int argc, char **argv) {
                 http_drain(srv, 0));
     http_stop(&srv);
     if (o.autoscale) planner_free(&pl);
+    front_free_argv(job_argv);
     if (draining) fprintf(stderr, "janus serve: stopped\n");
     return ret;
 }
