@@ -150,7 +150,7 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
                "deployment relaunches after a failure (death or the step watchdog)");
     rc |= buf_appendf(b, "janus_relaunches_total %d\n", rc_n.relaunches);
     rc |= HEAD("janus_replayed_requests_total", "counter",
-               "requests resubmitted to a relaunched deployment (each time)");
+               "requests resubmitted to a relaunched or rescaled deployment (each time)");
     rc |= buf_appendf(b, "janus_replayed_requests_total %llu\n", (unsigned long long)rc_n.replayed);
     rc |= HEAD("janus_watchdog_fires_total", "counter",
                "times the step watchdog found the deployment stalled");
