@@ -319,11 +319,13 @@ def series_selective(rows):
     for ci, rate in enumerate(dict.fromkeys(r["rate"] for r in rows)):
         col = COLORS[ci % len(COLORS)]
         rr = [r for r in rows if r["rate"] == rate]
-        for m, dash, mark in (("broadcast", "", "circle"), ("selective", "6,3", "square")):
-            pts = [(r["B"], r["meas"][(m, "1pc")]) for r in rr if (m, "1pc") in r["meas"]]
+        for m, s, dash, mark in (("broadcast", "1pc", "", "circle"),
+                                 ("selective", "1pc", "6,3", "square"),
+                                 ("selective", "2pc2", "2,2", "diamond")):
+            pts = [(r["B"], r["meas"][(m, s)]) for r in rr if (m, s) in r["meas"]]
             if pts:
-                out.append({"label": f"{rate} 1PC {m} measured", "color": col, "style": "line",
-                            "dash": dash, "mark": mark, "pts": pts})
+                out.append({"label": f"{rate} {NAMES[s]} {m} measured", "color": col,
+                            "style": "line", "dash": dash, "mark": mark, "pts": pts})
         pts = [(r["B"], r["pred"][("selective", "1pc")]) for r in rr
                if ("selective", "1pc") in r["pred"]]
         if pts:
@@ -369,7 +371,7 @@ def main():
              "(1 attention, 1 MoE), one rank per host: broadcast dispatch")
         if len(sys.argv) == 4 and any("selective" in r["modes"] for r in timed):
             plot(sys.argv[3], series_selective(timed),
-                 "(1 attention, 1 MoE), one rank per host: 1PC selective vs broadcast")
+                 "(1 attention, 1 MoE), one rank per host: selective vs broadcast")
 
 
 if __name__ == "__main__":
