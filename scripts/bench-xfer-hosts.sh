@@ -62,31 +62,11 @@ timed() {
     { cat "$err" >&2; echo "bench-xfer-hosts: job failed ($deploy, $rate, run $run)" >&2; exit 1; }
   grep -qx "$want" "$log" ||
     { echo "bench-xfer-hosts: ranks not one per host: $(head -n 1 "$log")" >&2; exit 1; }
-  "$PYTHON" - "$log" "$deploy" "$rate" "$run" "$load" "$((4 * D))" >>"$CSV" <<'PYEOF'
-import sys
-log, deploy, rate, run, load, rb = sys.argv[1:]
-cal, choice, pair, rows = {}, {}, {}, []
-for line in open(log):
-    f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
-    if line.startswith("calibration"):
-        cal = f
-    elif line.startswith("xfer "):
-        rows.append(f)
-    elif line.startswith("choice "):
-        choice[(f["B"], f["mode"])] = f
-    elif line.startswith("pair "):
-        pair[f["B"]] = f
-for f in rows:
-    c, p = choice[(f["B"], f["mode"])], pair[f["B"]]
-    print(",".join([deploy, rate, f["B"], f["scheme"], f["mode"], run, f["measured_us"],
-                    f["min_us"], f["pred_us"], f["route_us"], f["bytes"], f["cross_bytes"],
-                    f["fanout"], f["fanout_model"], c["chosen"], c["best"], p["chosen"],
-                    p["best"], c["check"], cal["cross_lat_us"], cal["cross_gbps"], load, rb]))
-PYEOF
+  "$PYTHON" "$here/bench_xfer_report.py" --rows "$log" "$deploy" "$rate" "$run" "$load" "$((4 * D))" >>"$CSV"
 }
 
 CSV=$OUT/xfer.csv
-echo "deploy,rate,B,scheme,mode,run,measured_us,min_us,pred_us,route_us,bytes,cross_bytes,fanout,fanout_model,chosen,best,pair_chosen,pair_best,check,cross_lat_us,cross_gbps,load1,row_bytes" >"$CSV"
+"$PYTHON" "$here/bench_xfer_report.py" --header >"$CSV"
 echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" >"$OUT/load.txt"
 for rate in $RATES; do
   "$here/testhosts.sh" down "$JANUS_TESTHOSTS_PREFIX" || true

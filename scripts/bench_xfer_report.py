@@ -7,6 +7,8 @@ measured: per mode the scheme, with both modes the (scheme, mode) pair); writes 
 plots (hand-written SVG, standard library only): broadcast, and selective against broadcast.
 Deployment "1+1" is the timed one; "1+2" ran 3 busy ranks on 2 cores (indicative only).
 usage: bench_xfer_report.py CSV SVG [SVG_SELECTIVE]
+       bench_xfer_report.py --rows LOG DEPLOY RATE RUN LOAD ROW_BYTES   (CSV rows of one
+       `janus xfer-bench` output, both modes timed; --header: the CSV header line)
 SPDX-License-Identifier: MIT"""
 import csv
 import math
@@ -334,7 +336,41 @@ def series_selective(rows):
     return out
 
 
+HEADER = ("deploy,rate,B,scheme,mode,run,measured_us,min_us,pred_us,route_us,bytes,cross_bytes,"
+          "fanout,fanout_model,chosen,best,pair_chosen,pair_best,check,cross_lat_us,cross_gbps,"
+          "load1,row_bytes")
+
+
+def rows_of_log(log, deploy, rate, run, load, rb):
+    """The CSV rows of one xfer-bench output (both modes timed: it has pair lines)."""
+    cal, choice, pair, cells = {}, {}, {}, []
+    for line in open(log):
+        f = dict(kv.split("=", 1) for kv in line.split()[1:] if "=" in kv)
+        if line.startswith("calibration"):
+            cal = f
+        elif line.startswith("xfer "):
+            cells.append(f)
+        elif line.startswith("choice "):
+            choice[(f["B"], f["mode"])] = f
+        elif line.startswith("pair "):
+            pair[f["B"]] = f
+    if not cells or not cal:
+        sys.exit(f"bench_xfer_report: no xfer-bench cells in {log}")
+    for f in cells:
+        c, p = choice[(f["B"], f["mode"])], pair[f["B"]]
+        print(",".join([deploy, rate, f["B"], f["scheme"], f["mode"], run, f["measured_us"],
+                        f["min_us"], f["pred_us"], f["route_us"], f["bytes"], f["cross_bytes"],
+                        f["fanout"], f["fanout_model"], c["chosen"], c["best"], p["chosen"],
+                        p["best"], c["check"], cal["cross_lat_us"], cal["cross_gbps"], load, rb]))
+
+
 def main():
+    if sys.argv[1:2] == ["--header"]:
+        print(HEADER)
+        return
+    if sys.argv[1:2] == ["--rows"] and len(sys.argv) == 8:
+        rows_of_log(*sys.argv[2:])
+        return
     if len(sys.argv) not in (3, 4):
         sys.exit("usage: bench_xfer_report.py CSV SVG [SVG_SELECTIVE]")
     cells = load(sys.argv[1])

@@ -4,8 +4,9 @@
 # chosen and a best scheme among those known, regret >= 0, the (scheme, mode) pair), pass its
 # exact-value check of every exchange, broadcast and selective (also with 2PC leaders and
 # node phases: 2 attention + 2 or 4 MoE in nodes of 2, B not divisible by n_a), count the
-# bytes its plan implies (selective below broadcast with several MoE instances), and refuse
-# bad input with a message naming the cause. Times are printed, not asserted.
+# bytes its plan implies (selective below broadcast with several MoE instances), feed the
+# sweep's report (scripts/bench_xfer_report.py: CSV rows, tables, plots), and refuse bad
+# input with a message naming the cause. Times are printed, not asserted.
 # SPDX-License-Identifier: MIT
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -110,6 +111,7 @@ grep -q "^# selective: 32 experts, top-4 uniform (seed 1), round-robin layout, 3
 H=$(hostname)
 grep -qx "# hosts: 0=$H 1=$H" "$TMP/xb.out" || fail "hosts line: $(grep hosts: "$TMP/xb.out")"
 check_output 2 3 1 3 16
+cp "$TMP/xb.out" "$TMP/run-1+1.txt"
 if [ "$FAILED" = 0 ]; then ok "(1,1): 2 modes x 3 schemes x 3 batch sizes, checked"; fi
 
 xb 4 --attn 2 --moe 2 --node-size 2 --batch 1,7 --comm 2pc2,1pc --d 8 --reps 2 \
@@ -140,7 +142,36 @@ xb 3 --attn 1 --moe 2 --batch 64 --d 256 --reps 1 --iters 2 --top-k 2 --experts 
   --no-calibrate || fail "(1,2): $(cat "$TMP/xb.err")"
 check_output 2 3 64
 check_bytes 1 2 2 256 64
+cp "$TMP/xb.out" "$TMP/run-1+2.txt"
 if [ "$FAILED" = 0 ]; then ok "selective with 2 and 4 MoE instances: checked, fewer bytes than broadcast"; fi
+
+# The sweep's report (scripts/bench_xfer_report.py) on these outputs: the CSV rows of each
+# run, then every table with one row per B, and two SVG files that parse.
+REPORT=$ROOT/scripts/bench_xfer_report.py
+{ "$PY" "$REPORT" --header &&
+  "$PY" "$REPORT" --rows "$TMP/run-1+1.txt" 1+1 none 1 0.5 128 &&
+  "$PY" "$REPORT" --rows "$TMP/run-1+2.txt" 1+2 none 1 0.5 1024; } >"$TMP/xb.csv" ||
+  fail "report --rows: $(cat "$TMP/xb.csv")"
+[ "$(wc -l <"$TMP/xb.csv")" = $((1 + 18 + 6)) ] || fail "report --rows: $(wc -l <"$TMP/xb.csv") lines"
+"$PY" "$REPORT" "$TMP/xb.csv" "$TMP/bc.svg" "$TMP/sel.svg" >"$TMP/report.md" ||
+  fail "report: $(cat "$TMP/report.md")"
+"$PY" - "$TMP/report.md" "$TMP/bc.svg" "$TMP/sel.svg" <<'EOF' || fail "report: $(cat "$TMP/report.md")"
+import sys, xml.dom.minidom
+text = open(sys.argv[1]).read()
+tables = [t for t in text.split("\n\n") if t.startswith("| link")]
+assert len(tables) == 3, len(tables)
+for t, n in zip(tables, (3, 3, 1)):
+    body = t.splitlines()[2:]
+    assert len(body) == n, (n, body)
+    assert all(c.strip() for line in body for c in line.strip("|").split("|")), body
+assert "1+1, selective: prediction error for B ≥ 16" in text, text
+assert "1+2 (indicative): regret of the (scheme, mode) choice" in text, text
+for svg in sys.argv[2:]:
+    doc = xml.dom.minidom.parse(svg)
+    assert doc.getElementsByTagName("polyline"), svg
+print("     report: 3 tables, 2 plots")
+EOF
+if [ "$FAILED" = 0 ]; then ok "the sweep's report on these outputs"; fi
 
 # Bad input: a clear message naming the cause, non-zero exit, no hang.
 bad() { # WHAT WANT NP ARGS...
