@@ -51,7 +51,7 @@ stop_server Z
 
 # ---- 3. the MPI deployment (1 attention + 2 MoE ranks): kill -9 of MoE rank 2
 if [ "${JANUS_REPLAY_MPI:-1}" = 1 ]; then
-  start_server M --attn 1 --moe 2 --max-seqs 16
+  start_server M --attn 1 --moe 2 --max-seqs 16 --step-delay-ms 5
   "$PY" "$CLIENT" "$PORT_M" "$TMP/m_ref.json" --max-tokens 160 || fail "reference run (mpi)"
   "$PY" "$CLIENT" "$PORT_M" "$TMP/m_kill.json" --max-tokens 160 --kill-job --victim rank:2 || fail "fault run (mpi)"
   compare "$TMP/m_ref.json" "$TMP/m_kill.json" || fail "mpi: streams altered by the fault"

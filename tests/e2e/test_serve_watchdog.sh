@@ -10,7 +10,9 @@
 #   3. The front itself killed (kill -9 of janus serve) while a MoE rank is stopped: rank 0,
 #      stuck in its step, must end the job by itself (its lifeline to the front), so that no
 #      process of the job is left.
-# Prints the measured pause per fault (the longest gap between two tokens of a stream).
+# Prints the measured pause per fault (the longest gap between two tokens of a stream). A 5 ms
+# step delay keeps every stream mid-flight when the fault lands (steps of 0.6 ms let streams
+# finish first).
 # SPDX-License-Identifier: MIT
 source "$(dirname "$0")/lib.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -39,7 +41,7 @@ rank_pid() {
 }
 
 # ---- 1. SIGSTOP of MoE rank 2: the watchdog
-start_server W --attn 1 --moe 2 --max-seqs 16
+start_server W --attn 1 --moe 2 --max-seqs 16 --step-delay-ms 5
 "$PY" "$CLIENT" "$PORT_W" "$TMP/w_ref.json" --max-tokens 160 || fail "reference run (1+2)"
 [ "$(metric "$PORT_W" janus_watchdog_fires_total)" = 0 ] && ok "no watchdog firing on a healthy run" ||
   fail "the watchdog fired on a healthy run"
@@ -66,7 +68,7 @@ req GET "http://127.0.0.1:$PORT_W/health"
 stop_server W
 
 # ---- 2. kill -9 of attention rank 1 (2 attention + 1 MoE)
-start_server A --attn 2 --moe 1 --max-seqs 16
+start_server A --attn 2 --moe 1 --max-seqs 16 --step-delay-ms 5
 "$PY" "$CLIENT" "$PORT_A" "$TMP/a_ref.json" --max-tokens 160 || fail "reference run (2+1)"
 "$PY" "$CLIENT" "$PORT_A" "$TMP/a_kill.json" --max-tokens 160 --kill-job --victim rank:1 ||
   fail "fault run (attention rank 1 killed)"
