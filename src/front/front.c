@@ -468,6 +468,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         s->stats_ns = now;
         break;
     case FRONTLINK_READY: LOG_WARN("front: a second READY ignored"); break;
+    case FRONTLINK_REPLACED: front_replace_on_reply(s, &m->u.replaced); break;
     default: break; // unknown types are skipped (frontlink.h)
     }
     pthread_mutex_unlock(&s->mu);

@@ -151,6 +151,16 @@ struct front {
     uint64_t next_id;
     struct front_counters m;
 
+    // Live re-placement (issue 16 item 2; front/replace.c), under mu.
+    uint64_t rp_next_tag;                  // the last REPLACE tag sent
+    uint64_t rp_wait_tag;                  // the REPLACE a client waits for (0: none)
+    int rp_have_reply;                     // its REPLACED arrived (rp_reply)
+    struct frontlink_replaced rp_reply;    //
+    uint64_t replacements_total;           // re-placements that switched (any trigger)
+    uint64_t replace_failures;             // that a rank dropped (FRONTLINK_ERR_INTERNAL)
+    int replace_have_last;                 // replace_last is valid
+    struct frontlink_replaced replace_last; // the last one that switched
+
     pthread_mutex_t send_mu;
     struct frontlink_conn conn;
     int listen_fd;
@@ -203,5 +213,28 @@ const char *front_not_ready_reason(const struct front *f);
 // *median_step_s (out, may be NULL): the running median step time, 0 while not known. Pure
 // over f's fields; 0 when the watchdog is off.
 double front_watchdog_limit(const struct front *f, double *median_step_s);
+
+// ---- live re-placement (issue 16 item 2; front/replace.c)
+
+struct front_replace_args {
+    int dry_run;    // compute the new layout and its prediction; switch nothing
+    int timeout_ms; // how long to wait for the switch (0: FRONT_REPLACE_TIMEOUT_MS)
+};
+#define FRONT_REPLACE_TIMEOUT_MS 120000
+
+struct front_replace_info {
+    int http_status;            // the status the admin route answers (200 on JANUS_OK)
+    struct frontlink_replaced r; // the controller's report (REPLACED), zero before it came
+};
+
+// Asks the job's controller to re-place the experts from the MoE ranks' decayed statistics
+// and waits for the outcome (the switch, "unchanged", a dry run's figures). JANUS_OK with
+// *out filled; otherwise err says why and out->http_status is 409 (a re-placement under
+// way, a monolithic job, no statistics yet), 503 (the job is not ready, recovering, or failed
+// meanwhile), 504 (no answer within the timeout; it may still switch) or 500.
+JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,
+                            struct front_replace_info *out, char *err, size_t cap);
+// The reader thread (mu held): a REPLACED arrived.
+void front_replace_on_reply(struct front *f, const struct frontlink_replaced *r);
 
 #endif // JANUS_FRONT_H

@@ -626,6 +626,43 @@ int model_load_share(struct model *m, const struct model_share *sh, char *err, s
     return rc;
 }
 
+int model_load_experts(struct model *m, const uint8_t *mask, uint64_t *bytes, char *err,
+                       size_t err_len) {
+    const struct model_share sh = {.experts = mask};
+    int64_t n = share_ranges(m, &sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    share_ranges(m, &sh, r);
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++)
+        total += r[i].len;
+    int rc = JANUS_OK;
+    if (m->gguf.fm.region && n > 0)
+        rc = fmap_load(&m->gguf.fm, r, n, UINT64_MAX, &m->io, err, err_len);
+    mem_free(r);
+    if (rc == JANUS_OK) m->n_bytes_loaded += total;
+    if (bytes) *bytes = rc == JANUS_OK ? total : 0;
+    return rc;
+}
+
+void model_drop_experts(struct model *m, const uint8_t *mask) {
+    const struct model_share sh = {.experts = mask};
+    int64_t n = share_ranges(m, &sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r || !m->gguf.fm.region) {
+        mem_free(r);
+        return;
+    }
+    share_ranges(m, &sh, r);
+    uint64_t total = 0;
+    for (int64_t i = 0; i < n; i++) {
+        fmap_release(&m->gguf.fm, r[i].off, r[i].len);
+        total += r[i].len;
+    }
+    m->n_bytes_loaded -= JANUS_MIN(total, m->n_bytes_loaded);
+    mem_free(r);
+}
+
 int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io, char *err,
                   size_t err_len) {
     char tmp[256];

@@ -270,6 +270,16 @@ void control_worker_loop(struct worker *w) {
             if (worker_stats_collect(w, NULL) != JANUS_OK) comm_abort(4);
             continue;
         }
+        if (h.type == WIRE_TYPE_REPLACE) {
+            struct wire_replace r;
+            rc = wire_replace_decode(w->hdr, w->hdr_len, &r);
+            if (rc == JANUS_OK) rc = replace_on_header(w, &r);
+            if (rc != JANUS_OK) {
+                LOG_ERROR("worker: re-placement header failed: %s", janus_strerror(rc));
+                comm_abort(4);
+            }
+            continue;
+        }
         struct wire_step st;
         rc = h.type == WIRE_TYPE_STEP
                  ? wire_step_decode(w->hdr, WIRE_HEADER_SIZE + h.len, w->p.n_attn, &st)
