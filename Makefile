@@ -15,7 +15,7 @@ BUILD   ?= build
 OPT     ?= -O2
 WERROR  ?= 0
 
-PKGS       := libcjson libpcre2-8 libmicrohttpd
+PKGS       := libcjson libpcre2-8 libmicrohttpd libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MPI_CFLAGS := $(shell mpicc --showme:compile 2>/dev/null)

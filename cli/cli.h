@@ -33,6 +33,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_simulate(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
 
 // Prints "janus <cmd>: <message>" to stderr; returns 1 (use: return cli_error(...)).
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -31,6 +31,7 @@ static const struct {
     {"run", cmd_run, "launch a disaggregated deployment over MPI and generate"},
     {"worker", cmd_worker, "(internal) one MPI rank of a deployment; started by run/serve"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server on a disaggregated deployment"},
+    {"admin", cmd_admin, "a running server's administration: replace, rescale"},
     {"plan", cmd_plan, "SLO-aware deployment plan (n_attn, n_moe) vs baselines"},
     {"simulate", cmd_simulate, "replay a load trace with periodic re-planning per system"},
     {"xfer-bench", cmd_xfer_bench, "(under mpirun) one layer's exchange timed vs the cost model"},

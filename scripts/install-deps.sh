@@ -2,7 +2,7 @@
 # Installs what Janus-C needs on Debian 12, only if something is missing (fast no-op
 # otherwise).
 #   scripts/install-deps.sh           the main job (`make run`): compiler, Open MPI,
-#                                     libmicrohttpd, cJSON, PCRE2, curl
+#                                     libmicrohttpd, cJSON, PCRE2, libcurl (janus admin), curl
 #   scripts/install-deps.sh --tests   that, plus what only the tests and offline tooling need
 #                                     (`make check`): clang and its sanitizer runtime,
 #                                     clang-format, NumPy (reference scripts), Node.js + the
@@ -39,7 +39,7 @@ apt_missing() {
 }
 
 apt_missing -- build-essential pkg-config libopenmpi-dev openmpi-bin libmicrohttpd-dev \
-  libcjson-dev libpcre2-dev curl
+  libcjson-dev libpcre2-dev libcurl4-openssl-dev curl
 [ "$tests" = 1 ] || exit 0
 
 apt_missing -- clang clang-format libclang-rt-14-dev cmake python3 python3-numpy nodejs npm

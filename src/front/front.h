@@ -214,27 +214,54 @@ const char *front_not_ready_reason(const struct front *f);
 // over f's fields; 0 when the watchdog is off.
 double front_watchdog_limit(const struct front *f, double *median_step_s);
 
-// ---- live re-placement (issue 16 item 2; front/replace.c)
+// ---- administration (issue 16 items 2 and 3; docs/HTTP.md "Administration")
+// Called by the HTTP face's /admin/* endpoints (http/api_admin.c) without f->mu held. Each
+// returns JANUS_OK with *out filled, or a negative status with a one-line reason in err:
+// JANUS_EINVAL (bad arguments: 400), JANUS_EAGAIN (another administration is under way:
+// 409), JANUS_ECOMM (the job is not ready: starting, recovering or failed: 503),
+// JANUS_EUNSUPPORTED (not for this deployment: 501); anything else is a 500.
 
+// Live re-placement (front/replace.c): a new expert layout from the MoE ranks' recent
+// statistics, switched to by every rank at one agreed step.
+// The front sends REPLACE to the controller and waits for its REPLACED (runtime/replace.h).
+// Besides the statuses above: a REPLACED with an error maps by its code (409: one under way
+// or no statistics yet; 501: a monolithic job), and no answer within the timeout is
+// JANUS_ECANCELED with http_status 504 (it may still switch: /metrics says).
 struct front_replace_args {
-    int dry_run;    // compute the new layout and its prediction; switch nothing
+    int dry_run;    // compute and report the new layout, do not switch
     int timeout_ms; // how long to wait for the switch (0: FRONT_REPLACE_TIMEOUT_MS)
 };
 #define FRONT_REPLACE_TIMEOUT_MS 120000
-
 struct front_replace_info {
-    int http_status;            // the status the admin route answers (200 on JANUS_OK)
-    struct frontlink_replaced r; // the controller's report (REPLACED), zero before it came
+    int switched;         // 1: every rank runs the new layout (0: unchanged or a dry run)
+    uint64_t switch_step; // the step from which every rank uses the new layout
+    int layers_changed;   // MoE layers whose layout changed
+    int n_moe_layers;     // MoE layers of the model
+    double amax_before;   // expected a_max (decayed statistics) of the old and new layouts
+    double amax_after;
+    double plan_ms;       // statistics gathered, layout computed and sent
+    uint64_t load_bytes;  // expert bytes the MoE ranks loaded, summed over ranks
+    double seconds;       // command to switch
+    int http_status;      // on failure: the status the admin route answers
+    char message[256];
 };
-
-// Asks the job's controller to re-place the experts from the MoE ranks' decayed statistics
-// and waits for the outcome (the switch, "unchanged", a dry run's figures). JANUS_OK with
-// *out filled; otherwise err says why and out->http_status is 409 (a re-placement under
-// way, a monolithic job, no statistics yet), 503 (the job is not ready, recovering, or failed
-// meanwhile), 504 (no answer within the timeout; it may still switch) or 500.
 JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,
-                            struct front_replace_info *out, char *err, size_t cap);
-// The reader thread (mu held): a REPLACED arrived.
+                            struct front_replace_info *out, char *err, size_t err_len);
+// The reader thread (mu held): a REPLACED arrived (the answer, or the drift policy's report).
 void front_replace_on_reply(struct front *f, const struct frontlink_replaced *r);
+
+// Live rescale (front/rescale.c): a deployment of the new shape started beside the current
+// one, the requests moved to it by replay, the old one retired.
+struct front_rescale_args {
+    int n_attn, n_moe; // the new shape
+};
+struct front_rescale_info {
+    int from_attn, from_moe, to_attn, to_moe;
+    int moved;      // requests moved to the new deployment
+    double seconds; // command to the old deployment retired
+    char message[256];
+};
+JANUS_WUR int front_rescale(struct front *f, const struct front_rescale_args *a,
+                            struct front_rescale_info *out, char *err, size_t err_len);
 
 #endif // JANUS_FRONT_H

@@ -1,8 +1,10 @@
-// Live re-placement, the front's side (front.h; issue 16 item 2): POST /admin/replace and
-// `janus admin URL replace` end here. The front sends REPLACE to the job's controller and
-// waits for its REPLACED (the controller gathers the statistics, computes the layout, the
-// ranks load and switch: runtime/replace.h), keeps the counts and the last figures for
-// /metrics, and turns every state the job can be in into a clear answer (409, 503, 504).
+// Live re-placement of the experts, the front's side (issue 16 item 2, SPEC §6; front.h):
+// POST /admin/replace and `janus admin URL replace` end here. front_replace sends REPLACE
+// to the job's controller and waits for its REPLACED (the controller gathers the MoE ranks'
+// decayed statistics, computes the Janus layout, the ranks load their new slabs and switch at
+// one agreed step: runtime/replace.h); the reader thread counts every REPLACED for /metrics
+// (the drift policy's too). Every state the job can be in gives a clear answer.
+// docs/HTTP.md "Administration".
 // SPDX-License-Identifier: MIT
 #include "front/front.h"
 
@@ -31,15 +33,29 @@ void front_replace_on_reply(struct front *s, const struct frontlink_replaced *r)
     }
 }
 
-static int http_of(int code) {
+// A REPLACED error code → (front.h status, HTTP status).
+static int status_of(int code, int *http) {
     switch (code) {
-    case FRONTLINK_ERR_CONFLICT: return 409;
+    case FRONTLINK_ERR_CONFLICT: *http = 409; return JANUS_EAGAIN;
+    case FRONTLINK_ERR_UNSUPPORTED: *http = 501; return JANUS_EUNSUPPORTED;
     case FRONTLINK_ERR_JOB:
-    case FRONTLINK_ERR_SHUTDOWN: return 503;
-    case FRONTLINK_ERR_INVALID:
-    case FRONTLINK_ERR_TOO_LONG: return 400;
-    default: return 500;
+    case FRONTLINK_ERR_SHUTDOWN: *http = 503; return JANUS_ECOMM;
+    case FRONTLINK_ERR_INVALID: *http = 400; return JANUS_EINVAL;
+    default: *http = 500; return JANUS_EIO;
     }
+}
+
+static void fill(struct front_replace_info *out, const struct frontlink_replaced *r) {
+    out->switched = r->switched != 0;
+    out->switch_step = r->switch_step;
+    out->layers_changed = (int)r->layers_changed;
+    out->n_moe_layers = (int)r->n_moe_layers;
+    out->amax_before = r->amax_before;
+    out->amax_after = r->amax_after;
+    out->plan_ms = r->plan_ms;
+    out->load_bytes = r->load_bytes;
+    out->seconds = 1e-3 * r->total_ms;
+    snprintf(out->message, sizeof out->message, "%.255s", r->message);
 }
 
 int front_replace(struct front *s, const struct front_replace_args *a,
@@ -80,10 +96,13 @@ int front_replace(struct front *s, const struct front_replace_args *a,
         rc = pthread_cond_timedwait(&s->state_cond, &s->mu, &ts);
     int status;
     if (s->rp_have_reply) {
-        out->r = s->rp_reply;
-        status = out->r.code == 0 ? JANUS_OK : JANUS_EINVAL;
-        out->http_status = out->r.code == 0 ? 200 : http_of(out->r.code);
-        if (status) snprintf(err, cap, "%s", out->r.message);
+        fill(out, &s->rp_reply);
+        status = JANUS_OK;
+        out->http_status = 200;
+        if (s->rp_reply.code != 0) {
+            status = status_of(s->rp_reply.code, &out->http_status);
+            snprintf(err, cap, "%s", s->rp_reply.message);
+        }
     } else if (!sent || s->stopping || s->job_gen != gen || s->job != FRONT_JOB_READY ||
                s->recovering) {
         out->http_status = 503;
@@ -93,9 +112,9 @@ int front_replace(struct front *s, const struct front_replace_args *a,
                              front_not_ready_reason(s));
     } else {
         out->http_status = 504;
-        status = status_errf(err, cap, JANUS_EAGAIN,
+        status = status_errf(err, cap, JANUS_ECANCELED,
                              "no answer from the deployment within %d ms; the re-placement may "
-                             "still switch (see /metrics)",
+                             "still switch (see janus_replacements_total in /metrics)",
                              timeout_ms);
     }
     s->rp_wait_tag = 0;

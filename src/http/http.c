@@ -156,6 +156,8 @@ static const struct route routes[] = {
     {MHD_HTTP_METHOD_GET, "/metrics", 0, metrics_render},
     {MHD_HTTP_METHOD_GET, "/metrics.json", 0, metrics_json},
     {MHD_HTTP_METHOD_GET, "/", 0, page_live},
+    {MHD_HTTP_METHOD_POST, "/admin/replace", 0, api_admin_replace}, // api_admin.c
+    {MHD_HTTP_METHOD_POST, "/admin/rescale", 0, api_admin_rescale},
 };
 
 // Finds url's route: 404 if none, 405 if the method differs, 503 if it needs the job.
@@ -200,8 +202,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     memset(&r, 0, sizeof r);
     buf_init(&r.body, 64u << 20);
     struct exchange *x = *con_cls;
-    const int needs_key =
-        !strncmp(url, "/v1/", 4) || (page_metrics_path(url) && !s->p.metrics_public);
+    const int needs_key = !strncmp(url, "/v1/", 4) || !strncmp(url, "/admin/", 7) ||
+                          (page_metrics_path(url) && !s->p.metrics_public);
     if (!x) {
         x = mem_calloc(MEM_TAG_SERVER, 1, sizeof *x);
         if (!x) return MHD_NO;

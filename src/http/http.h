@@ -23,10 +23,10 @@
 #define HTTP_DEFAULT_MAX_INFLIGHT    1024 // requests in the job at once (front admission)
 
 struct http_params {
-    const char *host;              // address to bind (default "127.0.0.1")
-    int port;                      // 0: any free port (see http_port)
-    const char *api_key;           // NULL: no authentication (else needed on /v1/* and /metrics)
-    int metrics_public;            // serve /metrics without the key
+    const char *host;    // address to bind (default "127.0.0.1")
+    int port;            // 0: any free port (see http_port)
+    const char *api_key; // NULL: no authentication (else needed on /v1/*, /admin/* and /metrics)
+    int metrics_public;  // serve /metrics without the key
     const char *served_model_name; // the model id of /v1/models and replies (NULL: general.name)
     const char *model_path;        // GGUF file: the front reads its tokenizer and chat template
     char *const *job_argv;         // the job command (NULL-terminated); "--socket PATH" is appended

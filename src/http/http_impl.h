@@ -107,6 +107,7 @@ JANUS_WUR int api_json_reply(struct api_reply *r, unsigned status, cJSON *doc);
 typedef void api_handler(struct server *s, struct MHD_Connection *conn, const char *body,
                          size_t len, struct api_reply *r);
 api_handler api_completions, api_chat, api_models, api_health, metrics_render;
+api_handler api_admin_replace, api_admin_rescale; // api_admin.c
 
 // Shared by completions and chat (api_completions.c): runs a prompt (already tokenized)
 // with the parsed options, streaming or not, and fills r.

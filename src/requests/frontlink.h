@@ -63,7 +63,9 @@ enum frontlink_err {
     FRONTLINK_ERR_JOB = 5,        // 503: the deployment failed (id 0: whole job)
     FRONTLINK_ERR_SHUTDOWN = 6,   // 503: shutting down
     FRONTLINK_ERR_CONFLICT = 7,   // 409: refused in the deployment's state (a re-placement
-                                  // under way, no MoE ranks, no statistics yet)
+                                  // under way, no statistics yet)
+    FRONTLINK_ERR_UNSUPPORTED = 8,  // 501: not possible for this deployment (a monolithic
+                                    // job cannot re-place experts)
 };
 
 struct frontlink_ready {

@@ -179,7 +179,7 @@ static int replace_start(struct ctl *c, uint64_t tag, uint32_t trigger, double m
     const int quiet = trigger == FRONTLINK_TRIGGER_DRIFT;
     if (!ops->replace_begin || !ops->replace_poll) {
         if (!quiet)
-            send_replaced(c, tag, trigger, FRONTLINK_ERR_CONFLICT, NULL, 0,
+            send_replaced(c, tag, trigger, FRONTLINK_ERR_UNSUPPORTED, NULL, 0,
                           "this deployment cannot re-place experts: it is monolithic (one "
                           "process, no MoE ranks); start it with --mpi and --moe");
         return JANUS_OK;
