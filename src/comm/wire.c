@@ -116,8 +116,7 @@ uint64_t wire_replace_layout_ints(int32_t n_layers, int32_t n_instances, int32_t
 static int replace_check(const struct wire_replace *r) {
     if (r->phase < 1 || r->phase > WIRE_REPLACE_PHASE_MAX) return JANUS_EINVAL;
     if (r->phase != WIRE_REPLACE_LOAD)
-        return r->n_layers || r->n_instances || r->n_slots || r->n_experts || r->digest ||
-                       r->n_ints
+        return r->n_layers || r->n_instances || r->n_slots || r->n_experts || r->digest || r->n_ints
                    ? JANUS_EINVAL
                    : JANUS_OK;
     uint64_t want = wire_replace_layout_ints(r->n_layers, r->n_instances, r->n_slots);
@@ -131,8 +130,8 @@ int wire_replace_encode(const struct wire_replace *r, uint8_t *out, size_t cap, 
     if (replace_check(r) != JANUS_OK) return JANUS_EINVAL;
     size_t n = wire_replace_size();
     if (cap < n) return JANUS_ELIMIT;
-    struct wire_header h = {
-        WIRE_MAGIC, WIRE_VERSION, WIRE_TYPE_REPLACE, WIRE_LAYER_NONE, REPLACE_PAYLOAD, r->step};
+    struct wire_header h = {WIRE_MAGIC,      WIRE_VERSION,    WIRE_TYPE_REPLACE,
+                            WIRE_LAYER_NONE, REPLACE_PAYLOAD, r->step};
     wire_header_encode(&h, out);
     uint8_t *p = out + WIRE_HEADER_SIZE;
     bytes_put_u32(p + 0, r->phase);

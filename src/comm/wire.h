@@ -27,12 +27,12 @@
 
 // Message types. Explicit numbers, append-only; retired values stay as comments.
 enum wire_type {
-    WIRE_TYPE_STEP = 1,   // controller -> every rank: step header (struct wire_step)
-    WIRE_TYPE_STOP = 2,   // controller -> every rank: leave the worker loop (no payload)
-    WIRE_TYPE_BATCH = 3,  // reserved: controller -> attention instance local batch
-    WIRE_TYPE_RESULT = 4, // reserved: attention instance -> controller results
-    WIRE_TYPE_STATS = 5,  // controller -> every rank: join the statistics reduction
-    WIRE_TYPE_ERROR = 6,  // reserved: a rank reports a failed step
+    WIRE_TYPE_STEP = 1,    // controller -> every rank: step header (struct wire_step)
+    WIRE_TYPE_STOP = 2,    // controller -> every rank: leave the worker loop (no payload)
+    WIRE_TYPE_BATCH = 3,   // reserved: controller -> attention instance local batch
+    WIRE_TYPE_RESULT = 4,  // reserved: attention instance -> controller results
+    WIRE_TYPE_STATS = 5,   // controller -> every rank: join the statistics reduction
+    WIRE_TYPE_ERROR = 6,   // reserved: a rank reports a failed step
     WIRE_TYPE_REPLACE = 7, // controller -> every rank: a live re-placement phase (wire_replace)
 };
 #define WIRE_TYPE_MAX 7

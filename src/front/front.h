@@ -152,13 +152,13 @@ struct front {
     struct front_counters m;
 
     // Live re-placement (issue 16 item 2; front/replace.c), under mu.
-    uint64_t rp_next_tag;                  // the last REPLACE tag sent
-    uint64_t rp_wait_tag;                  // the REPLACE a client waits for (0: none)
-    int rp_have_reply;                     // its REPLACED arrived (rp_reply)
-    struct frontlink_replaced rp_reply;    //
-    uint64_t replacements_total;           // re-placements that switched (any trigger)
-    uint64_t replace_failures;             // that a rank dropped (FRONTLINK_ERR_INTERNAL)
-    int replace_have_last;                 // replace_last is valid
+    uint64_t rp_next_tag;                   // the last REPLACE tag sent
+    uint64_t rp_wait_tag;                   // the REPLACE a client waits for (0: none)
+    int rp_have_reply;                      // its REPLACED arrived (rp_reply)
+    struct frontlink_replaced rp_reply;     //
+    uint64_t replacements_total;            // re-placements that switched (any trigger)
+    uint64_t replace_failures;              // that a rank dropped (FRONTLINK_ERR_INTERNAL)
+    int replace_have_last;                  // replace_last is valid
     struct frontlink_replaced replace_last; // the last one that switched
 
     pthread_mutex_t send_mu;
@@ -239,10 +239,10 @@ struct front_replace_info {
     int n_moe_layers;     // MoE layers of the model
     double amax_before;   // expected a_max (decayed statistics) of the old and new layouts
     double amax_after;
-    double plan_ms;       // statistics gathered, layout computed and sent
-    uint64_t load_bytes;  // expert bytes the MoE ranks loaded, summed over ranks
-    double seconds;       // command to switch
-    int http_status;      // on failure: the status the admin route answers
+    double plan_ms;      // statistics gathered, layout computed and sent
+    uint64_t load_bytes; // expert bytes the MoE ranks loaded, summed over ranks
+    double seconds;      // command to switch
+    int http_status;     // on failure: the status the admin route answers
     char message[256];
 };
 JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,

@@ -88,9 +88,10 @@ void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char
     }
     cJSON *doc = cJSON_CreateObject();
     // switched; planned (a dry run); unchanged (the statistics give the current layout)
-    cJSON_AddStringToObject(doc, "status", info.switched ? "switched"
-                                           : a.dry_run   ? "planned"
-                                                         : "unchanged");
+    cJSON_AddStringToObject(doc, "status",
+                            info.switched ? "switched"
+                            : a.dry_run   ? "planned"
+                                          : "unchanged");
     if (info.switched) cJSON_AddNumberToObject(doc, "switch_step", (double)info.switch_step);
     cJSON_AddNumberToObject(doc, "layers_changed", info.layers_changed);
     cJSON_AddNumberToObject(doc, "moe_layers", info.n_moe_layers);

@@ -33,15 +33,15 @@
 
 // Message types (wire numbering; append-only).
 enum frontlink_type {
-    FRONTLINK_READY = 1,    // ctl -> front: the deployment is up (struct frontlink_ready)
-    FRONTLINK_SUBMIT = 2,   // front -> ctl: a new request
-    FRONTLINK_CANCEL = 3,   // front -> ctl: drop request id (client went away)
-    FRONTLINK_TOKEN = 4,    // ctl -> front: one generated token of request id
-    FRONTLINK_FINISH = 5,   // ctl -> front: request id is done; its KV slot is free
-    FRONTLINK_ERROR = 6,    // ctl -> front: request id (or the job, id 0) failed
-    FRONTLINK_STATS = 7,    // ctl -> front: counters for /metrics and readiness
-    FRONTLINK_SHUTDOWN = 8, // front -> ctl: finish up and exit
-    FRONTLINK_REPLACE = 9,  // front -> ctl: re-place the experts now (struct frontlink_replace)
+    FRONTLINK_READY = 1,     // ctl -> front: the deployment is up (struct frontlink_ready)
+    FRONTLINK_SUBMIT = 2,    // front -> ctl: a new request
+    FRONTLINK_CANCEL = 3,    // front -> ctl: drop request id (client went away)
+    FRONTLINK_TOKEN = 4,     // ctl -> front: one generated token of request id
+    FRONTLINK_FINISH = 5,    // ctl -> front: request id is done; its KV slot is free
+    FRONTLINK_ERROR = 6,     // ctl -> front: request id (or the job, id 0) failed
+    FRONTLINK_STATS = 7,     // ctl -> front: counters for /metrics and readiness
+    FRONTLINK_SHUTDOWN = 8,  // front -> ctl: finish up and exit
+    FRONTLINK_REPLACE = 9,   // front -> ctl: re-place the experts now (struct frontlink_replace)
     FRONTLINK_REPLACED = 10, // ctl -> front: a re-placement's outcome (struct frontlink_replaced)
 };
 
@@ -56,16 +56,16 @@ enum frontlink_reason {
 
 // ERROR codes (wire numbering; append-only). The front maps them to HTTP statuses.
 enum frontlink_err {
-    FRONTLINK_ERR_INTERNAL = 1,   // 500: a bug or executor failure
-    FRONTLINK_ERR_QUEUE_FULL = 2, // 429: waiting queue is full (admission control)
-    FRONTLINK_ERR_INVALID = 3,    // 400: parameters the controller refuses
-    FRONTLINK_ERR_TOO_LONG = 4,   // 400: prompt + max_tokens exceeds the context or KV
-    FRONTLINK_ERR_JOB = 5,        // 503: the deployment failed (id 0: whole job)
-    FRONTLINK_ERR_SHUTDOWN = 6,   // 503: shutting down
-    FRONTLINK_ERR_CONFLICT = 7,   // 409: refused in the deployment's state (a re-placement
-                                  // under way, no statistics yet)
-    FRONTLINK_ERR_UNSUPPORTED = 8,  // 501: not possible for this deployment (a monolithic
-                                    // job cannot re-place experts)
+    FRONTLINK_ERR_INTERNAL = 1,    // 500: a bug or executor failure
+    FRONTLINK_ERR_QUEUE_FULL = 2,  // 429: waiting queue is full (admission control)
+    FRONTLINK_ERR_INVALID = 3,     // 400: parameters the controller refuses
+    FRONTLINK_ERR_TOO_LONG = 4,    // 400: prompt + max_tokens exceeds the context or KV
+    FRONTLINK_ERR_JOB = 5,         // 503: the deployment failed (id 0: whole job)
+    FRONTLINK_ERR_SHUTDOWN = 6,    // 503: shutting down
+    FRONTLINK_ERR_CONFLICT = 7,    // 409: refused in the deployment's state (a re-placement
+                                   // under way, no statistics yet)
+    FRONTLINK_ERR_UNSUPPORTED = 8, // 501: not possible for this deployment (a monolithic
+                                   // job cannot re-place experts)
 };
 
 struct frontlink_ready {

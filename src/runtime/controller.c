@@ -36,11 +36,11 @@ struct ctl {
     pthread_mutex_t send_mu;      // sends (the main thread and ctl_report's callers)
     // live re-placement
     const struct ctl_params *p;
-    uint64_t n_steps;                      // steps run by this controller
-    int rp_active;                         // one is loading (the executor polls it)
-    uint64_t rp_tag;                       // its REPLACE's tag (0: the drift policy's)
-    uint32_t rp_trigger;                   // enum frontlink_trigger
-    int64_t rp_t0, rp_last_poll;           // when it began, when the ranks were last asked
+    uint64_t n_steps;                       // steps run by this controller
+    int rp_active;                          // one is loading (the executor polls it)
+    uint64_t rp_tag;                        // its REPLACE's tag (0: the drift policy's)
+    uint32_t rp_trigger;                    // enum frontlink_trigger
+    int64_t rp_t0, rp_last_poll;            // when it began, when the ranks were last asked
     uint64_t rp_last_check, rp_last_switch; // steps (UINT64_MAX: never)
     uint64_t n_replacements;
 };
@@ -248,7 +248,7 @@ static int replace_progress(struct ctl *c, int force) {
                  "changed, %.1f MiB loaded, %.1f ms",
                  (unsigned long long)r.switch_step, r.amax_before, r.amax_after, r.layers_changed,
                  r.n_moe_layers, (double)r.load_bytes / (1 << 20), total_ms);
-        LOG_INFO("controller: re-placement (%s) %s",
+        LOG_WARN("controller: re-placement (%s) %s",
                  c->rp_trigger == FRONTLINK_TRIGGER_DRIFT ? "drift" : "command", text);
         send_replaced(c, c->rp_tag, c->rp_trigger, 0, &r, total_ms, text);
     } else {

@@ -1,11 +1,10 @@
 // The controller loop (SPEC §2): connects to the front's socket, announces the deployment
 // (READY), then loops — receive SUBMIT/CANCEL/SHUTDOWN, drive the batcher, run one step on
 // the executor, send TOKEN/FINISH (and ERROR for refused requests), send STATS
-// periodically; live re-placements (REPLACE, the drift policy; REPLACED back). When idle it runs an empty heartbeat step every heartbeat_ms, so the front
-// can prove the whole deployment completed a step recently (/health readiness).
-// Single-threaded. Not collective: under MPI only the controller rank runs it; the
-// executor broadcasts each step to the other ranks.
-// SPDX-License-Identifier: MIT
+// periodically; live re-placements (REPLACE, the drift policy; REPLACED back). When idle it runs an
+// empty heartbeat step every heartbeat_ms, so the front can prove the whole deployment completed a
+// step recently (/health readiness). Single-threaded. Not collective: under MPI only the controller
+// rank runs it; the executor broadcasts each step to the other ranks. SPDX-License-Identifier: MIT
 #ifndef JANUS_CTL_H
 #define JANUS_CTL_H
 

@@ -12,6 +12,7 @@
 #include "runtime/worker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define TAG_REPLACE_STATS 20004
@@ -69,8 +70,11 @@ int replace_layout_from_ints(struct layout *out, const struct wire_replace *r, c
 static void *loader_main(void *arg) {
     struct worker *w = arg;
     struct replace_state *rp = &w->rp;
-    int rc = model_load_experts(&w->model, rp->load_mask, &rp->load_bytes, rp->why,
-                                sizeof rp->why);
+    // Test hook: JANUS_REPLACE_LOAD_DELAY_MS=N makes every MoE rank's loading take N ms more
+    // (tests/e2e/test_serve_replace.sh: a second command while one is loading; steps go on).
+    const char *delay = getenv("JANUS_REPLACE_LOAD_DELAY_MS");
+    if (delay) clock_sleep_ns((int64_t)strtoll(delay, NULL, 10) * 1000000);
+    int rc = model_load_experts(&w->model, rp->load_mask, &rp->load_bytes, rp->why, sizeof rp->why);
     rp->state = rc == JANUS_OK ? REPLACE_READY : REPLACE_FAILED;
     return NULL;
 }
@@ -221,8 +225,8 @@ static int send_stats(struct worker *w) {
     char *json = stats_to_json(&w->stats);
     size_t n = json ? strlen(json) : 0;
     if (n > REPLACE_MAX_STATS_BYTES) n = 0; // rank 0 then reports "no statistics"
-    int rc = JANUS_MPI_CALL(MPI_Send(json ? json : "", (int)n, MPI_CHAR, 0, TAG_REPLACE_STATS,
-                                     w->topo.comm));
+    int rc = JANUS_MPI_CALL(
+        MPI_Send(json ? json : "", (int)n, MPI_CHAR, 0, TAG_REPLACE_STATS, w->topo.comm));
     mem_free(json);
     return rc;
 }
@@ -304,12 +308,12 @@ int replace_begin(struct exec *e, double min_gain, int dry_run, struct exec_repl
     out->layers_changed = drift_layers_changed(&w->layout, &next);
     out->n_moe_layers = layout_n_moe_layers(&w->layout);
     stats_free(&st);
-    double gain = out->amax_before > 0 ? (out->amax_before - out->amax_after) / out->amax_before
-                                       : 0;
+    double gain =
+        out->amax_before > 0 ? (out->amax_before - out->amax_after) / out->amax_before : 0;
     if (dry_run || out->layers_changed == 0 || (min_gain > 0 && gain < min_gain)) {
         out->state = EXEC_REPLACE_UNCHANGED;
         snprintf(out->why, sizeof out->why, "%s",
-                 dry_run                   ? "dry run: nothing switched"
+                 dry_run                    ? "dry run: nothing switched"
                  : out->layers_changed == 0 ? "the statistics give the current layout"
                                             : "the predicted gain is below the threshold");
         out->plan_ms = 1e-6 * (double)(clock_now_ns() - t0);
@@ -358,8 +362,7 @@ int replace_poll(struct exec *e, struct exec_replace_report *out) {
     int st = REPLACE_LOADING;
     uint64_t bytes = 0;
     w->failed = 1;
-    if (bcast_replace(w, &r) != JANUS_OK || on_poll(w, &st, &bytes) != JANUS_OK)
-        return JANUS_ECOMM;
+    if (bcast_replace(w, &r) != JANUS_OK || on_poll(w, &st, &bytes) != JANUS_OK) return JANUS_ECOMM;
     w->failed = 0;
     if (st == REPLACE_LOADING) return JANUS_OK;
     if (st == REPLACE_READY) {

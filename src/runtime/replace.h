@@ -6,6 +6,7 @@
 // between steps rank 0 polls every rank (one allreduce) and when all are ready every rank
 // switches before the same step, MoE ranks then releasing the slabs they no longer hold.
 // Attention ranks switch too: selective dispatch schedules on every rank (runtime/step.c).
+// Test hook: JANUS_REPLACE_LOAD_DELAY_MS=N delays every MoE rank's loading by N ms.
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_RUNTIME_REPLACE_H
 #define JANUS_RUNTIME_REPLACE_H

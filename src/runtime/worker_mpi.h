@@ -20,8 +20,9 @@
 
 #define WORKER_COMM_AUTO     (-1) // choose the scheme per step from the cost model
 #define WORKER_DISPATCH_AUTO (-1) // choose the dispatch mode per step from the cost model
-#define WORKER_STATS_DECAY   0.999 // default per-step decay of the expert statistics (half-life
-                                   // about 693 steps with tokens)
+#define WORKER_STATS_DECAY                                                                         \
+    0.999 // default per-step decay of the expert statistics (half-life
+          // about 693 steps with tokens)
 
 struct worker_mpi_params {
     const char *model_path;     // GGUF model (every rank opens it; each loads its share)

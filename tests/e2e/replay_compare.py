@@ -4,7 +4,14 @@
 # text, finish and usage; /health went through "recovering" back to "ok"; /v1/models 200
 # meanwhile; the request sent while recovering matches too; no process of the failed job's
 # session (launch_spawn: the job's own session, numbered like its pid) is left.
-# Usage: replay_compare.py REF.json FAULT.json  (exit status 1 with the reason on failure)
+# With --no-recovery (a live re-placement: no failure), the deployment must instead have stayed
+# up throughout: /health "ok" at every poll, nothing relaunched. With --seeded-may-differ the
+# seeded (sampled) streams must complete with the same usage, but their text is only reported:
+# a new expert layout regroups a token's top-k expert outputs over the MoE instances, and with
+# k >= 3 float addition's rounding differs in the last bit, which a sampled draw may notice
+# (docs/ARCHITECTURE.md "Live re-placement"); greedy text must still be identical.
+# Usage: replay_compare.py REF.json FAULT.json [--no-recovery]  (exit status 1 with the reason
+# on failure)
 # SPDX-License-Identifier: MIT
 import json
 import subprocess
@@ -13,12 +20,26 @@ import sys
 ref, got = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 R, G = ref["streams"], got["streams"]
 assert len(R) == len(G) and R, (len(R), len(G))
+seeded_free = "--seeded-may-differ" in sys.argv[3:]
+differ = []
 for i, (r, g) in enumerate(zip(R, G)):
     assert r["error"] is None, ("reference stream %d failed" % i, r["error"])
     assert g["error"] is None, ("stream %d got an error across the fault" % i, g["error"])
-    assert g["text"] == r["text"], ("stream %d text differs" % i, r["text"], g["text"])
+    if seeded_free and i % 4 == 3 and g["text"] != r["text"]:  # a seeded stream (replay_client)
+        differ.append(i)
+    else:
+        assert g["text"] == r["text"], ("stream %d text differs" % i, r["text"], g["text"])
     assert g["finish"] == r["finish"] == "length", (i, r["finish"], g["finish"])
     assert g["usage"] == r["usage"] and r["usage"]["completion_tokens"] > 0, (i, r["usage"], g["usage"])
+if "--no-recovery" in sys.argv[3:]:
+    assert got["health"] and set(got["health"]) == {"ok"}, ("/health left ok", got["health"])
+    assert got["old_pgid"] and "t_recovering" not in got, "the deployment was relaunched"
+    n_seeded = sum(1 for i in range(len(R)) if i % 4 == 3)
+    print("ok   %d/%d streams complete, %d greedy identical to the reference, %d of %d seeded "
+          "identical%s; /health ok throughout; longest token gap %.2f s"
+          % (len(G), len(R), len(R) - n_seeded, n_seeded - len(differ), n_seeded,
+             " (differ: %s)" % differ if differ else "", got["pause_s"]))
+    sys.exit(0)
 h = got["health"]
 assert "recovering" in h and h[-1] == "ok" and h.index("recovering") < len(h) - 1, h
 assert got["models_during"] and set(got["models_during"]) == {200}, got["models_during"]

@@ -1,6 +1,6 @@
 // libFuzzer target for comm/wire: arbitrary bytes into the header and step decoders must
-// never crash or read out of bounds (REPLACE's too); whatever decodes must re-encode to the same bytes.
-// SPDX-License-Identifier: MIT
+// never crash or read out of bounds (REPLACE's too); whatever decodes must re-encode to the same
+// bytes. SPDX-License-Identifier: MIT
 #include "base/base.h"
 #include "base/status.h"
 #include "comm/wire.h"

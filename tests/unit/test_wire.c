@@ -195,16 +195,16 @@ TEST(wire_replace_rejects) {
         uint32_t v;
         int want;
     } cases[] = {
-        {P + 0, 0, JANUS_EPROTO},                           // phase 0
-        {P + 0, WIRE_REPLACE_PHASE_MAX + 1, JANUS_EPROTO},  // unknown phase
-        {P + 4, LIMIT_MAX_LAYERS + 1, JANUS_EPROTO},        // layers over the limit
-        {P + 8, 0, JANUS_EPROTO},                           // no instances
-        {P + 12, 0xffffffffu, JANUS_EPROTO},                // negative slots
-        {P + 16, LIMIT_MAX_EXPERTS + 1, JANUS_EPROTO},      // experts over the limit
-        {P + 28, 45, JANUS_EPROTO},                         // ints not matching the shape
-        {12, 31, JANUS_EPROTO},                             // payload length
+        {P + 0, 0, JANUS_EPROTO},                                 // phase 0
+        {P + 0, WIRE_REPLACE_PHASE_MAX + 1, JANUS_EPROTO},        // unknown phase
+        {P + 4, LIMIT_MAX_LAYERS + 1, JANUS_EPROTO},              // layers over the limit
+        {P + 8, 0, JANUS_EPROTO},                                 // no instances
+        {P + 12, 0xffffffffu, JANUS_EPROTO},                      // negative slots
+        {P + 16, LIMIT_MAX_EXPERTS + 1, JANUS_EPROTO},            // experts over the limit
+        {P + 28, 45, JANUS_EPROTO},                               // ints not matching the shape
+        {12, 31, JANUS_EPROTO},                                   // payload length
         {6, WIRE_TYPE_STEP | (WIRE_VERSION << 16), JANUS_EPROTO}, // not a REPLACE
-        {8, 2, JANUS_EPROTO},                               // a REPLACE carries no layer
+        {8, 2, JANUS_EPROTO},                                     // a REPLACE carries no layer
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         memcpy(buf, good, n);
