@@ -20,6 +20,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CMD "worker"
@@ -199,6 +200,7 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.max_waiting = o.max_waiting == 0 ? -1 : (int32_t)o.max_waiting;
     cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
+    cp.step_log = getenv("JANUS_STEP_LOG"); // measurement: scripts/measure-replace.sh
     cp.drift = o.drift;
     cp.drift.check_steps = (uint64_t)o.drift_check;
     cp.drift.min_steps = (uint64_t)o.drift_min;

@@ -43,6 +43,7 @@ struct ctl {
     int64_t rp_t0, rp_last_poll;            // when it began, when the ranks were last asked
     uint64_t rp_last_check, rp_last_switch; // steps (UINT64_MAX: never)
     uint64_t n_replacements;
+    FILE *step_log; // ctl_params.step_log
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -213,6 +214,7 @@ static int replace_start(struct ctl *c, uint64_t tag, uint32_t trigger, double m
                       r.amax_after, r.why);
         return JANUS_OK;
     }
+    if (c->step_log) fprintf(c->step_log, "replace-begin %llu\n", (unsigned long long)c->n_steps);
     c->rp_active = 1;
     c->rp_tag = tag;
     c->rp_trigger = trigger;
@@ -248,6 +250,7 @@ static int replace_progress(struct ctl *c, int force) {
                  "changed, %.1f MiB loaded, %.1f ms",
                  (unsigned long long)r.switch_step, r.amax_before, r.amax_after, r.layers_changed,
                  r.n_moe_layers, (double)r.load_bytes / (1 << 20), total_ms);
+        if (c->step_log) fprintf(c->step_log, "replace %llu\n", (unsigned long long)c->n_steps);
         LOG_WARN("controller: re-placement (%s) %s",
                  c->rp_trigger == FRONTLINK_TRIGGER_DRIFT ? "drift" : "command", text);
         send_replaced(c, c->rp_tag, c->rp_trigger, 0, &r, total_ms, text);
@@ -303,6 +306,9 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     pthread_mutex_init(&c.send_mu, NULL);
     int watching = 0;
     const struct exec_info *info = &e->info;
+    if (p->step_log && !(c.step_log = fopen(p->step_log, "w")))
+        LOG_WARN("controller: cannot write the step log %s", p->step_log);
+    if (c.step_log) setvbuf(c.step_log, NULL, _IOLBF, 0); // read while the job runs
     struct batcher_config bc;
     batcher_default_config(&bc);
     bc.n_attn = info->n_attn;
@@ -411,7 +417,15 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         if (batcher_busy(&c.b) || now - last_step >= (int64_t)heartbeat_ms * 1000000) {
             if (p->step_delay_ms > 0) clock_sleep_ns((int64_t)p->step_delay_ms * 1000000);
             (void)batcher_schedule(&c.b, clock_now_ns(), c.batches);
+            int64_t t_step = clock_now_ns();
             int r = exec_step(e, c.batches, c.results);
+            if (c.step_log) {
+                int64_t rows = 0;
+                for (int32_t i = 0; i < info->n_attn; i++)
+                    rows += c.batches[i].n;
+                fprintf(c.step_log, "%llu %lld %lld\n", (unsigned long long)c.n_steps,
+                        (long long)rows, (long long)(clock_now_ns() - t_step));
+            }
             c.n_steps++;
             if (r != JANUS_OK) {
                 batcher_abort(&c.b);
@@ -450,6 +464,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         flush_events(&c);
     }
 out:
+    if (c.step_log) fclose(c.step_log);
     if (watching) p->watch_stop(p->watch_cookie);
     frontlink_conn_close(&c.conn);
     for (int32_t i = 0; c.batches && i < info->n_attn; i++)

@@ -44,6 +44,11 @@ struct ctl_params {
     // ranks every replace_poll_ms (0: 20) between steps whether they are ready to switch.
     struct drift_policy drift;
     int32_t replace_poll_ms;
+    // Measurement (scripts/measure-replace.sh), NULL: none. A file that gets one line per step:
+    // "step rows ns" (the controller's step number, batch rows over every instance, the step's
+    // wall time); "replace-begin STEP" when a re-placement's layout went out before step STEP,
+    // "replace STEP" when it switched before step STEP.
+    const char *step_log;
 };
 
 #define CTL_FRONT_GONE_GRACE_MS 5000
