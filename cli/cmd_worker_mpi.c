@@ -139,6 +139,9 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
         CLI_OPT_I64("replace-min-steps", 0, &o->drift_min, 0, 1LL << 40, "H",
                     "with --replace-drift: at least H steps between re-placements\n"
                     "(default 1024)"),
+        CLI_OPT_STR("layout-carry", 0, &p->layout_carry, "FILE",
+                    "(the front) keep a re-placed layout in FILE; start from it when\n"
+                    "it holds one of this deployment's shape"),
         CLI_OPT_STR("stats-out", 0, &o->stats_out, "FILE",
                     "at shutdown write the per-layer report (worker_stats.h)"),
         CLI_OPT_STR("expert-stats-out", 0, &p->expert_stats_out, "FILE",

@@ -108,7 +108,8 @@ int front_replace(struct front *s, const struct front_replace_args *a,
         out->http_status = 503;
         status = status_errf(err, cap, JANUS_ECOMM,
                              "the deployment failed or stopped before the re-placement "
-                             "finished (%s); a relaunched job starts from its configured layout",
+                             "finished (%s); a relaunched job starts from the last layout that "
+                             "switched",
                              front_not_ready_reason(s));
     } else {
         out->http_status = 504;

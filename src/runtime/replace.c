@@ -79,25 +79,44 @@ static void *loader_main(void *arg) {
     return NULL;
 }
 
-// Joins the loader (if any), releases what it loaded when the re-placement is dropped, and
-// frees the pending state.
+static void *releaser_main(void *arg) {
+    struct worker *w = arg;
+    model_drop_experts(&w->model, w->rp.release_mask);
+    return NULL;
+}
+
+// Waits for the releaser of the previous re-placement (before another loads, and at the end).
+static void join_releaser(struct worker *w) {
+    struct replace_state *rp = &w->rp;
+    if (rp->releaser_started) pthread_join(rp->releaser, NULL);
+    rp->releaser_started = 0;
+    mem_free(rp->release_mask);
+    rp->release_mask = NULL;
+}
+
+// Joins the loader (if any), hands what is no longer needed to the releaser thread (switched:
+// the slabs no longer held; dropped: those loaded for nothing), and frees the pending state.
+// Only cheap work here: the next step waits for it.
 static void finish(struct worker *w, int switched) {
     struct replace_state *rp = &w->rp;
     if (rp->loader_started) pthread_join(rp->loader, NULL);
     rp->loader_started = 0;
     if (w->topo.role == TOPO_ROLE_MOE && rp->held_next) {
+        join_releaser(w);
         const size_t n = (size_t)(w->n_layer * w->n_expert);
-        // Switched: give back the slabs no longer held; dropped: those loaded for nothing.
         uint8_t *drop = mem_calloc(MEM_TAG_MODEL, n, 1);
         for (size_t i = 0; drop && i < n; i++)
             drop[i] = switched ? (uint8_t)(w->held[i] && !rp->held_next[i]) : rp->load_mask[i];
-        if (drop) model_drop_experts(&w->model, drop);
-        mem_free(drop);
         if (switched) {
             mem_free(w->held);
-            w->held = rp->held_next;
+            w->held = rp->held_next; // the steps check every expert they run against it
             rp->held_next = NULL;
         }
+        rp->release_mask = drop;
+        if (drop && pthread_create(&rp->releaser, NULL, releaser_main, w) == 0)
+            rp->releaser_started = 1;
+        else if (drop)
+            model_drop_experts(&w->model, drop); // no thread: here, then
     }
     if (switched) {
         layout_free(&w->layout);
@@ -113,6 +132,7 @@ static void finish(struct worker *w, int switched) {
 
 void replace_free(struct worker *w) {
     if (w->rp.active || w->rp.loader_started) finish(w, 0);
+    join_releaser(w);
 }
 
 // Every rank after the LOAD header and the layout broadcast: checks the layout and starts
@@ -142,6 +162,7 @@ static void prepare(struct worker *w, const struct wire_replace *r, const int32_
         rp->state = REPLACE_READY; // attention ranks only need the layout (selective dispatch)
         return;
     }
+    join_releaser(w); // the previous re-placement's releaser touches the model's counters
     const size_t n = (size_t)(w->n_layer * w->n_expert);
     rp->held_next = mem_calloc(MEM_TAG_MODEL, n, 1);
     rp->load_mask = mem_calloc(MEM_TAG_MODEL, n, 1);
@@ -250,6 +271,94 @@ int replace_on_header(struct worker *w, const struct wire_replace *r) {
         return JANUS_OK;
     default: return JANUS_EPROTO;
     }
+}
+
+// ---- across relaunches
+
+// Rank 0: writes w->layout to p.layout_carry (a temporary file renamed over it).
+static void save_carry(struct worker *w) {
+    char tmp[4096];
+    if (!w->p.layout_carry ||
+        snprintf(tmp, sizeof tmp, "%s.tmp", w->p.layout_carry) >= (int)sizeof tmp)
+        return;
+    if (layout_save_json(&w->layout, tmp) != JANUS_OK || rename(tmp, w->p.layout_carry) != 0) {
+        LOG_WARN("re-placement: cannot keep the layout in %s: a relaunched job will start from "
+                 "its configured layout",
+                 w->p.layout_carry);
+        (void)remove(tmp);
+    }
+}
+
+int replace_carry_layout(struct worker *w) {
+    if (!w->p.layout_carry) return JANUS_OK;
+    const struct layout *cur = &w->layout;
+    // The header of a LOAD: the shape, digest and size (0 values: nothing to carry).
+    int64_t hdr[7] = {0};
+    int32_t *ints = NULL;
+    if (w->topo.rank == 0) {
+        struct layout got;
+        char why[JANUS_ERR_LEN] = "";
+        FILE *f = fopen(w->p.layout_carry, "r");
+        if (f) {
+            fclose(f);
+            if (layout_load_json(&got, w->p.layout_carry, why, sizeof why) != JANUS_OK) {
+                LOG_WARN("re-placement: ignoring the carried layout %s: %s", w->p.layout_carry,
+                         why);
+            } else if (got.n_layers != cur->n_layers || got.n_instances != cur->n_instances ||
+                       got.n_slots != cur->n_slots || got.n_experts != cur->n_experts) {
+                LOG_WARN("re-placement: ignoring the carried layout %s: it is for another shape",
+                         w->p.layout_carry);
+                layout_free(&got);
+            } else {
+                hdr[0] = got.n_layers;
+                hdr[1] = got.n_instances;
+                hdr[2] = got.n_slots;
+                hdr[3] = got.n_experts;
+                hdr[4] = (int64_t)layout_digest(&got);
+                hdr[5] =
+                    (int64_t)wire_replace_layout_ints(got.n_layers, got.n_instances, got.n_slots);
+                ints = mem_alloc(MEM_TAG_COMM, (size_t)hdr[5] * sizeof *ints);
+                if (ints)
+                    replace_layout_to_ints(&got, ints);
+                else
+                    hdr[5] = 0;
+                layout_free(&got);
+            }
+        }
+    }
+    COMM_TRY(MPI_Bcast(hdr, 7, MPI_INT64_T, 0, w->topo.comm));
+    if (hdr[5] == 0) return JANUS_OK;
+    if (!ints) ints = mem_alloc(MEM_TAG_COMM, (size_t)hdr[5] * sizeof *ints);
+    if (!ints) comm_abort(6); // the broadcast below cannot be joined without it
+    int rc = JANUS_MPI_CALL(MPI_Bcast(ints, (int)hdr[5], MPI_INT32_T, 0, w->topo.comm));
+    if (rc == JANUS_OK) {
+        struct wire_replace r = {.phase = WIRE_REPLACE_LOAD,
+                                 .n_layers = (int32_t)hdr[0],
+                                 .n_instances = (int32_t)hdr[1],
+                                 .n_slots = (int32_t)hdr[2],
+                                 .n_experts = (int32_t)hdr[3],
+                                 .digest = (uint64_t)hdr[4],
+                                 .n_ints = (uint32_t)hdr[5]};
+        uint8_t is_moe[LIMIT_MAX_LAYERS];
+        for (int64_t l = 0; l < w->n_layer; l++)
+            is_moe[l] = (uint8_t)hparams_layer_is_moe(&w->model.hp, l);
+        struct layout got;
+        char why[JANUS_ERR_LEN];
+        // A layout that fails here on one rank fails on all (same bytes, same checks); the
+        // start-up's digest comparison catches anything else.
+        if (replace_layout_from_ints(&got, &r, ints, is_moe, why, sizeof why) == JANUS_OK) {
+            layout_free(&w->layout);
+            w->layout = got;
+            if (w->topo.rank == 0)
+                LOG_WARN("re-placement: starting from the layout carried over from the previous "
+                         "job (%s)",
+                         w->p.layout_carry);
+        } else if (w->topo.rank == 0) {
+            LOG_WARN("re-placement: ignoring the carried layout: %s", why);
+        }
+    }
+    mem_free(ints);
+    return rc;
 }
 
 // ---- rank 0
@@ -368,6 +477,7 @@ int replace_poll(struct exec *e, struct exec_replace_report *out) {
     if (st == REPLACE_READY) {
         out->state = EXEC_REPLACE_SWITCHED;
         out->switch_step = w->step_no;
+        save_carry(w);
         out->load_bytes = bytes;
         return JANUS_OK;
     }

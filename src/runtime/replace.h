@@ -29,8 +29,11 @@ struct replace_state {
     uint8_t *load_mask; // MoE rank: held_next minus what it holds (the loader's work)
     pthread_t loader;
     int loader_started;
-    _Atomic int state;   // REPLACE_LOADING, _READY or _FAILED
-    uint64_t load_bytes; // what the loader loaded (read after the join)
+    pthread_t releaser;    // MoE rank, after a switch or a drop: gives back the slabs no longer
+    int releaser_started;  // held (madvise can take tens of ms: not between two steps)
+    uint8_t *release_mask; // (n_layer · n_expert) the releaser's work, freed by it
+    _Atomic int state;     // REPLACE_LOADING, _READY or _FAILED
+    uint64_t load_bytes;   // what the loader loaded (read after the join)
     char why[JANUS_ERR_LEN];
     // rank 0: the figures of the re-placement under way (reported once it switched)
     struct exec_replace_report rep;
@@ -55,6 +58,13 @@ JANUS_WUR int replace_layout_from_ints(struct layout *out, const struct wire_rep
                                        size_t err_len);
 // The wire form of l into ints (wire_replace_layout_ints(...) values).
 void replace_layout_to_ints(const struct layout *l, int32_t *ints);
+
+// Start-up, collective on topo.comm (every rank, after the topology exists): with
+// p.layout_carry set, rank 0 reads that file; a valid layout of this deployment's shape
+// replaces w->layout on every rank (broadcast in wire form, checked like a LOAD). A missing,
+// unreadable or mismatched file leaves the layout as it is (rank 0 says why when the file
+// exists). JANUS_OK, or JANUS_ECOMM (a collective failed).
+JANUS_WUR int replace_carry_layout(struct worker *w);
 
 // Frees what a re-placement under way holds (joins its loader). At worker teardown.
 void replace_free(struct worker *w);

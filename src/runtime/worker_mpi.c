@@ -120,6 +120,7 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
             log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN
                                                     ? (me == 0 ? "ctl+attn" : "attn")
                                                     : "moe");
+            rc = replace_carry_layout(w); // a re-placed layout kept across a relaunch
             rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout),
                                       "replica layout digest");
             if (rc == JANUS_OK)

@@ -57,6 +57,11 @@ struct worker_mpi_params {
     int64_t stats_half_life;      // MoE ranks' expert statistics (place/stats.h) decay by half
                                   // over this many steps with tokens (live re-placement reads
                                   // them); 0: the decay WORKER_STATS_DECAY per step
+    const char *layout_carry;     // live re-placement across relaunches (issue 16 item 2), NULL:
+                                  // none. Rank 0 writes the layout there after every switch; at
+                                  // start, if the file holds a valid layout of this
+                                  // deployment's shape, rank 0 sends it to every rank and it
+                                  // replaces layout_path's (or round-robin); else it is ignored
     const char *logits_out;       // rank 0: file receiving the logits of the first sampled row
                                   // (`janus run --logits`); NULL: none
 };

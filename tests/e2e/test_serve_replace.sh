@@ -12,7 +12,9 @@
 #   1. 1 attention + 2 MoE, broadcast dispatch: before any request the replace is refused
 #      (409, no statistics); a dry run reports without switching; the replace under load
 #      switches (JSON: step, predicted a_max before/after); a second one sent while the
-#      first is loading (JANUS_REPLACE_LOAD_DELAY_MS) is refused (409); /metrics counts it.
+#      first is loading (JANUS_REPLACE_LOAD_DELAY_MS) is refused (409); /metrics counts it;
+#      then a MoE rank killed: the relaunched job starts from the re-placed layout and the
+#      16 streams are replayed.
 #   2. 2 attention + 2 MoE, selective dispatch (attention ranks schedule with the layout
 #      too) and the drift policy on (--replace-drift): a drift re-placement during the
 #      reference run, the command one in the second; both logged and counted.
@@ -69,6 +71,14 @@ grep -q "controller: re-placement (command) switched at step" "$LOG_B" &&
   ok "rank 0 logged the switch" || fail "no switch line in the log"
 req POST "$U/admin/replace" -H 'Content-Type: application/json' -d '{"dry_run":2}'
 expect_error 400 "dry_run out of range"
+# A relaunch after the re-placement (kill -9 of MoE rank 2): the new job starts from the
+# re-placed layout (kept in the front's socket directory), the streams are replayed.
+"$PY" "$CLIENT" "$PORT_B" "$TMP/b_kill.json" --n 16 --max-tokens 96 --kill-job --victim rank:2 ||
+  fail "run with a relaunch after the re-placement"
+"$PY" "$COMPARE" "$TMP/b_ref.json" "$TMP/b_kill.json" --seeded-may-differ ||
+  fail "relaunch after a re-placement: streams altered"
+grep -q "starting from the layout carried over from the previous job" "$LOG_B" &&
+  ok "the relaunched job started from the re-placed layout" || fail "no carried layout in the log"
 stop_server B
 unset JANUS_REPLACE_LOAD_DELAY_MS
 
