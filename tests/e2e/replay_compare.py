@@ -54,6 +54,7 @@ for col, what in ((1, "process group"), (2, "session")):
     left = [f[0] for f in map(str.split, ps.splitlines())
             if len(f) >= 4 and f[col] == old and not f[3].startswith("Z")]
     assert not left, ("processes of the failed job's %s still alive" % what, old, left)
-print("ok   %d/%d streams carried over the recovery, identical (%d seeded), late request too, "
+print("ok   %d/%d streams carried over the recovery, identical (%d seeded%s), late request too, "
       "no process of the old job left; pause %.2f s"
-      % (len(G), len(R), sum(1 for i in range(len(R)) if i % 4 == 3), got["pause_s"]))
+      % (len(G), len(R), sum(1 for i in range(len(R)) if i % 4 == 3),
+         "; differ: %s" % differ if differ else "", got["pause_s"]))
