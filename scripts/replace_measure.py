@@ -7,7 +7,8 @@
 # statistics, after the drift to B, and after a second re-placement on B's. Both
 # re-placements are commanded under load (`janus admin URL replace`); the step log gives
 # the step times around each switch: the longest step from the command to the switch (and
-# 2 steps after) over the median busy step of the 200 busy steps before it, beside the same
+# 2 steps after) over the median of the 200 steps before it, decode steps only (no prefill
+# rows), beside the same
 # ratio for windows of as many steps with no switch (the machine's own noise).
 # Usage: replace_measure.py PORT STEP_LOG JANUS_BIN DOMAIN_A_FILE DOMAIN_B_FILE [--window S]
 # SPDX-License-Identifier: MIT
@@ -127,16 +128,25 @@ for line in open(a.step_log):
         steps[int(f[0])] = (int(f[1]), int(f[2]))
 sw = []
 for b, s in zip(begins, switches):
-    before = [steps[k][1] for k in sorted(steps) if k < b and steps[k][0] > 0][-200:]
-    during = [steps[k][1] for k in range(b, s + 2) if k in steps and steps[k][0] > 0]
+    # Decode steps only (rows 1..streams: no prefill chunk, whose rows make a step longer
+    # whatever the layout), so that the ratio compares like with like.
+    dec = lambda k: k in steps and 0 < steps[k][0] <= a.streams
+    before = [steps[k][1] for k in sorted(steps) if k < b and dec(k)][-200:]
+    during = [steps[k][1] for k in range(b, s + 2) if dec(k)]
+    if not during:  # the switch fell among prefill steps: the next decode steps then
+        during = [steps[k][1] for k in range(s, s + 20) if dec(k)][:2]
     med = statistics.median(before)
+    # The load of a shared machine drifts: also against the 10 decode steps on either side.
+    near = [steps[k][1] for k in list(range(b - 10, b)) + list(range(s + 2, s + 12)) if dec(k)]
+    med_near = statistics.median(near) if near else med
     # The same figure with no switch, for scale on a shared machine: the longest of every
     # window of as many busy steps among the 200 before.
-    n = len([k for k in range(b, s + 2) if k in steps and steps[k][0] > 0])
+    n = len(during)
     base = [max(before[j:j + n]) / med for j in range(0, len(before) - n + 1)] if n else [0]
     sw.append({"begin_step": b, "switch_step": s, "steps_during": s - b,
                "median_ms": med / 1e6, "max_during_ms": max(during) / 1e6,
                "ratio": max(during) / med,
+               "median_near_ms": med_near / 1e6, "ratio_near": max(during) / med_near,
                "ratio_no_switch_median": statistics.median(base),
                "ratio_no_switch_max": max(base),
                "around": [(k, steps[k][0], round(steps[k][1] / 1e6, 2))
@@ -150,8 +160,10 @@ print("a_max (mean over MoE layers and steps): A round-robin %.3f, A placed for 
       % tuple(res[k][0] for k in ("A_roundrobin", "A_placedA", "B_placedA", "B_placedB")))
 for i, x in enumerate(sw):
     print("switch %d: %d steps from command to switch; max step %.2f ms vs median %.2f ms "
-          "(%.2fx; the same window with no switch, over the 200 steps before: median %.2fx, "
-          "max %.2fx)" % (i + 1, x["steps_during"], x["max_during_ms"], x["median_ms"], x["ratio"],
-                          x["ratio_no_switch_median"], x["ratio_no_switch_max"]))
+          "(%.2fx; vs the 10 decode steps on either side, median %.2f ms: %.2fx; the same window "
+          "with no switch, over the 200 steps before: median %.2fx, max %.2fx)"
+          % (i + 1, x["steps_during"], x["max_during_ms"], x["median_ms"], x["ratio"],
+             x["median_near_ms"], x["ratio_near"], x["ratio_no_switch_median"],
+             x["ratio_no_switch_max"]))
     print("  steps around it (step, rows, ms): %s" % x["around"])
 print("requests %d, errors %d" % (state["done"], state["errors"]))

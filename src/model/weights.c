@@ -655,9 +655,14 @@ void model_drop_experts(struct model *m, const uint8_t *mask) {
     }
     share_ranges(m, &sh, r);
     uint64_t total = 0;
-    for (int64_t i = 0; i < n; i++) {
-        fmap_release(&m->gguf.fm, r[i].off, r[i].len);
-        total += r[i].len;
+    // Neighbouring slabs of one tensor come in order: one call per run of them (fewer
+    // madvise calls, and the pages they share are given back too).
+    for (int64_t i = 0, j; i < n; i = j) {
+        uint64_t end = r[i].off + r[i].len;
+        for (j = i + 1; j < n && r[j].off == end; j++)
+            end += r[j].len;
+        fmap_release(&m->gguf.fm, r[i].off, end - r[i].off);
+        total += end - r[i].off;
     }
     m->n_bytes_loaded -= JANUS_MIN(total, m->n_bytes_loaded);
     mem_free(r);

@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define TAG_REPLACE_STATS 20004
 // Largest statistics document MoE instance 0 may send (janus-stats JSON; stats_parse_json
@@ -67,9 +70,16 @@ int replace_layout_from_ints(struct layout *out, const struct wire_replace *r, c
 
 // ---- one rank's side
 
+// The loader and the releaser run beside the steps at the lowest priority (nice 19 for this
+// thread only, Linux): a step's threads go first when the cores are busy.
+static void background_priority(void) {
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
 static void *loader_main(void *arg) {
     struct worker *w = arg;
     struct replace_state *rp = &w->rp;
+    background_priority();
     // Test hook: JANUS_REPLACE_LOAD_DELAY_MS=N makes every MoE rank's loading take N ms more
     // (tests/e2e/test_serve_replace.sh: a second command while one is loading; steps go on).
     const char *delay = getenv("JANUS_REPLACE_LOAD_DELAY_MS");
@@ -81,6 +91,7 @@ static void *loader_main(void *arg) {
 
 static void *releaser_main(void *arg) {
     struct worker *w = arg;
+    background_priority();
     model_drop_experts(&w->model, w->rp.release_mask);
     return NULL;
 }
