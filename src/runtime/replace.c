@@ -85,6 +85,9 @@ static void *loader_main(void *arg) {
     const char *delay = getenv("JANUS_REPLACE_LOAD_DELAY_MS");
     if (delay) clock_sleep_ns((int64_t)strtoll(delay, NULL, 10) * 1000000);
     int rc = model_load_experts(&w->model, rp->load_mask, &rp->load_bytes, rp->why, sizeof rp->why);
+    if (rc != JANUS_OK)
+        LOG_ERROR("re-placement: MoE instance %d cannot load its new share: %s", w->topo.inst,
+                  rp->why);
     rp->state = rc == JANUS_OK ? REPLACE_READY : REPLACE_FAILED;
     return NULL;
 }
