@@ -278,8 +278,10 @@ int cmd_plan(int argc, char **argv) {
         {
             const struct amax_table *jt = &pl.tab[BASELINES_JANUS];
             int np = jt->n_prof < 1 ? 1 : jt->n_prof;
-            printf("  a_max per MoE layer: mean %.2f (analytic bound %.2f), exchange %s\n",
-                   j->br.amax, bound, planner_scheme_name(j->br.scheme));
+            printf("  a_max per MoE layer: mean %.2f (analytic bound %.2f), exchange %s, %s "
+                   "dispatch (fan-out %.2f MoE instances per token)\n",
+                   j->br.amax, bound, planner_scheme_name(j->br.scheme),
+                   j->br.mode ? "selective" : "broadcast", j->br.fanout);
             if (j->n_moe > 0 && jt->n_cfg > 0) {
                 printf("    layer profiles (MoE layer l uses profile l mod %d):", np);
                 for (int q = 0; q < np && q < pl.lm.n_moe_layers; q++)
@@ -291,6 +293,8 @@ int cmd_plan(int argc, char **argv) {
                "%.2f ms (overlapped), head %.2f ms\n",
                j->br.attn * 1e3, j->br.moe * 1e3, j->br.comm * 1e3, j->br.shared * 1e3,
                j->br.head * 1e3);
+        if (j->br.mode)
+            printf("  (the exchange includes the routing exchange: %.2f ms)\n", j->br.route * 1e3);
         printf("\n%-16s %5s %6s %5s %9s %9s %9s %9s  %s\n", "system", "GPUs", "n_attn", "n_moe",
                "batch", "TPOT ms", "TPG", "TPG cap", "feasible");
         for (int k = 0; k < BASELINES_COUNT; k++) {

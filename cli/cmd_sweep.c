@@ -1,7 +1,9 @@
 // janus sweep: the planner's curves (SPEC §8): TPOT and TPG vs batch size per system at
 // one or more SLOs (each system's best configuration at each batch), the SLO sweep (each
 // system's best capacity TPG per SLO), and a_max vs batch for each activation scheduler
-// (Monte Carlo over the real placement and scheduler, with the analytic bound). Tables on
+// (Monte Carlo over the real placement and scheduler, with the analytic bound), and with
+// --what dispatch Janus's two dispatch modes side by side (bytes and modelled exchange time
+// per layer vs batch, PROTOCOL.md "Selective dispatch"). Tables on
 // stdout; with --out DIR also CSV, JSON and SVG files. Deterministic for a given seed.
 // SPDX-License-Identifier: MIT
 #include "cli.h"
@@ -72,11 +74,15 @@ int cmd_sweep(int argc, char **argv) {
                     slo_l = {{50, 75, 100, 125, 150, 175, 200, 250, 300}, 9},
                     bat = {{16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192}, 10};
     int64_t amax_moe = 8;
+    const char *shapes = "4+8,8+16,8+32";
     struct plan_opts po;
     plan_opts_default(&po);
     const struct cli_opt opts[] = {
         CLI_OPT_STR("what", 0, &what, "W",
-                    "batch, slo, amax or all, comma-separated (default all)"),
+                    "batch, slo, amax, dispatch or all (all but dispatch), comma-separated "
+                    "(default all)"),
+        CLI_OPT_STR("shapes", 0, &shapes, "LIST",
+                    "n_attn+n_moe shapes of the dispatch table (default 4+8,8+16,8+32)"),
         CLI_OPT_FN("slo-ms", 0, set_list, &slo_b, "LIST",
                    "SLOs for the batch sweep, ms (default 150,200)"),
         CLI_OPT_FN("slos", 0, set_list, &slo_l, "LIST",
@@ -94,7 +100,7 @@ int cmd_sweep(int argc, char **argv) {
     if (cli_opts_parse(cmd, opts, argc, argv)) return 2;
     const double *slo_batch = slo_b.v, *slo_list = slo_l.v, *batches = bat.v;
     const int n_slo_batch = slo_b.n, n_slo = slo_l.n, n_batches = bat.n;
-    int do_batch = 0, do_slo = 0, do_amax = 0;
+    int do_batch = 0, do_slo = 0, do_amax = 0, do_disp = 0;
     {
         char wb[64];
         snprintf(wb, sizeof wb, "%s", what);
@@ -103,11 +109,30 @@ int cmd_sweep(int argc, char **argv) {
             if (all || !strcmp(tok, "batch")) do_batch = 1;
             if (all || !strcmp(tok, "slo")) do_slo = 1;
             if (all || !strcmp(tok, "amax")) do_amax = 1;
-            if (!all && strcmp(tok, "batch") && strcmp(tok, "slo") && strcmp(tok, "amax"))
-                return 2 * cli_error(cmd, "bad --what '%s' (batch, slo, amax, all)", what);
+            if (!strcmp(tok, "dispatch")) do_disp = 1;
+            if (!all && strcmp(tok, "batch") && strcmp(tok, "slo") && strcmp(tok, "amax") &&
+                strcmp(tok, "dispatch"))
+                return 2 *
+                       cli_error(cmd, "bad --what '%s' (batch, slo, amax, dispatch, all)", what);
         }
     }
-    if (!do_batch && !do_slo && !do_amax) return 2 * cli_error(cmd, "bad --what '%s'", what);
+    if (!do_batch && !do_slo && !do_amax && !do_disp)
+        return 2 * cli_error(cmd, "bad --what '%s'", what);
+    int shp[16][2], n_shp = 0;
+    if (do_disp) {
+        char sb[256];
+        snprintf(sb, sizeof sb, "%s", shapes);
+        for (char *tok = strtok(sb, ","); tok; tok = strtok(NULL, ",")) {
+            int a, e;
+            char tail;
+            if (n_shp >= 16 || sscanf(tok, "%d+%d%c", &a, &e, &tail) != 2 || a < 1 || e < 1 ||
+                a + e > 1024)
+                return 2 * cli_error(cmd, "bad --shapes '%s' (e.g. 4+8,8+16)", shapes);
+            shp[n_shp][0] = a;
+            shp[n_shp][1] = e;
+            n_shp++;
+        }
+    }
     struct planner_options o;
     int rc = plan_opts_finish(&po, cmd, &o);
     if (rc) return rc;
@@ -242,6 +267,52 @@ int cmd_sweep(int argc, char **argv) {
         }
         buf_reset(&csv);
     }
+    // ---- dispatch modes: bytes and exchange time per layer vs batch ----
+    for (int s = 0; do_disp && s < n_shp && !rc; s++) {
+        int na = shp[s][0], ne = shp[s][1];
+        const struct amax_table *jt = &pl.tab[BASELINES_JANUS];
+        int measured = jt->n_cfg > 0 && amax_find(jt, ne) >= 0;
+        printf("\n## dispatch modes, %d+%d instances (rails %g): bytes per MoE layer and "
+               "direction (all links), exchange time per layer (both directions), fan-out %s\n",
+               na, ne, pl.lm.rails,
+               measured ? "from the Monte Carlo (greedy, co-activation placement)"
+                        : "from the uniform closed form (n_moe not in the table)");
+        printf("%-8s %8s %12s %12s %18s %18s %10s %10s\n", "batch", "fan-out", "bcast MB",
+               "select MB", "bcast us (scheme)", "select us (scheme)", "routing us", "auto");
+        if (s == 0)
+            rc = buf_appendf(&csv, "n_attn,n_moe,batch,fanout,bcast_bytes,sel_bytes,bcast_us,"
+                                   "bcast_scheme,sel_us,sel_scheme,route_us,auto_mode\n");
+        for (int j = 0; j < n_batches && !rc; j++) {
+            double B = batches[j];
+            double fan = jt->n_cfg > 0
+                             ? amax_fanout(jt, ne, B)
+                             : amax_fanout_uniform(pl.model.n_experts, pl.model.top_k, ne);
+            int sb, mb, ss, ms, sa, ma;
+            double tb =
+                latency_comm_choose(&pl.lm, LATENCY_DISPATCH_BROADCAST, na, ne, B, fan, &sb, &mb);
+            double ts =
+                latency_comm_choose(&pl.lm, LATENCY_DISPATCH_SELECTIVE, na, ne, B, fan, &ss, &ms);
+            (void)latency_comm_choose(&pl.lm, LATENCY_DISPATCH_AUTO, na, ne, B, fan, &sa, &ma);
+            double yb = latency_dispatch_bytes(&pl.lm, 0, na, ne, B, fan);
+            double ys = latency_dispatch_bytes(&pl.lm, 1, na, ne, B, fan);
+            double tr = latency_route_layer(&pl.lm, na, ne, B);
+            char cb[32], cs[32];
+            // Times: the whole exchange of one layer (both directions, routing included).
+            snprintf(cb, sizeof cb, "%.1f (%s)", tb * 1e6, planner_scheme_name(sb));
+            snprintf(cs, sizeof cs, "%.1f (%s)", ts * 1e6, planner_scheme_name(ss));
+            printf("%-8g %8.2f %12.2f %12.2f %18s %18s %10.1f %10s\n", B, fan, yb * 1e-6, ys * 1e-6,
+                   cb, cs, tr * 1e6, ma ? "selective" : "broadcast");
+            rc = buf_appendf(&csv, "%d,%d,%g,%.6g,%.6g,%.6g,%.6g,%s,%.6g,%s,%.6g,%s\n", na, ne, B,
+                             fan, yb, ys, tb * 1e6, planner_scheme_name(sb), ts * 1e6,
+                             planner_scheme_name(ss), tr * 1e6, ma ? "selective" : "broadcast");
+        }
+    }
+    if (do_disp && !rc && out) {
+        char name[256];
+        snprintf(name, sizeof name, "%s-dispatch.csv", prefix);
+        rc = write_buf(out, name, &csv);
+    }
+    buf_reset(&csv);
     // ---- a_max vs batch per scheduler ----
     if (do_amax && !rc) {
         static const struct {

@@ -5,6 +5,11 @@
 #include "base/mem.h"
 #include "base/status.h"
 
+int32_t round_robin_default_slots(int32_t n_experts, int32_t n_instances) {
+    if (n_instances <= 1) return n_experts;
+    return JANUS_MIN(n_experts, (n_experts + n_instances - 1) / n_instances + 1);
+}
+
 int round_robin_layout(struct layout *l, int32_t n_layers, const uint8_t *is_moe,
                        int32_t n_instances, int32_t n_slots, int32_t n_experts, char *err,
                        size_t err_len) {

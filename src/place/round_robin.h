@@ -20,4 +20,8 @@ JANUS_WUR int round_robin_layout(struct layout *l, int32_t n_layers, const uint8
                                  int32_t n_instances, int32_t n_slots, int32_t n_experts, char *err,
                                  size_t err_len);
 
+// The default slot count of a deployment without --slots: C = E when n_instances = 1,
+// otherwise min(E, ceil(E / n_instances) + 1), room for replicas on every instance.
+int32_t round_robin_default_slots(int32_t n_experts, int32_t n_instances);
+
 #endif // JANUS_ROUND_ROBIN_H

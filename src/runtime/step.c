@@ -13,45 +13,57 @@
 
 // ---- selective dispatch (SPEC §4): routing everywhere, one schedule everywhere
 
+int step_sel_route(struct xfer *xf, struct step_sel *s) {
+    const struct topo *t = xf->t;
+    int rc = xfer_route_exchange(xf, s->ids, s->w, s->ids_all, s->w_all);
+    if (rc) return rc;
+    s->in.routing = s->ids_all;
+    s->in.n_tok = xf->n_rows;
+    rc = actsched_run(s->ws, s->policy, &s->in, s->so);
+    if (rc) {
+        LOG_ERROR("%s instance %d: scheduler failed on layer %d: %s", topo_role_name(t->role),
+                  t->inst, s->in.layer_id, janus_strerror(rc));
+        return rc;
+    }
+    if (s->corrupt && xf->n_rows > 0) s->so->a_max++; // test hook: differs from the others'
+    double t1 = clock_now_s();
+    if (s->check) {
+        rc = comm_check_equal_u64(t->comm, actsched_digest(s->so), "activation schedule digest");
+        if (rc) return rc;
+    }
+    s->t_check_s = clock_now_s() - t1;
+    xfer_sel_plan(xf, s->ids_all, s->so->assign);
+    return JANUS_OK;
+}
+
 // Every rank, on a selective MoE layer before the exchange: an attention instance gates its
-// own rows (x_own, n_own), every rank receives the step's routing and runs the scheduler on
-// it (the same input, so the same schedule; with --check-schedule every rank compares its
-// digest), then the plan of who needs which row.
+// own rows (x_own, n_own), then step_sel_route (with --check-schedule every rank compares
+// its schedule's digest).
 static int route_and_schedule(struct worker *w, int64_t l, const float *x_own, int64_t n_own) {
     double t0 = clock_now_s();
     int is_attn = w->topo.role == TOPO_ROLE_ATTN;
     if (is_attn && w->xf.n_rows > 0)
         moe_gate_rows(&w->model, &w->lin, l, x_own, n_own, w->gate_r, w->gate_scratch,
                       &w->rt_local);
-    int rc = xfer_route_exchange(&w->xf, is_attn ? w->rt_local.ids : NULL,
-                                 is_attn ? w->rt_local.w : NULL, w->rt.ids, w->rt.w);
-    if (rc) return rc;
-    w->rt.n_tok = w->xf.n_rows;
-    struct actsched_input in = {.layer = &w->layout.layers[l],
-                                .routing = w->rt.ids,
-                                .n_tok = w->xf.n_rows,
+    struct step_sel s = {.ids = is_attn ? w->rt_local.ids : NULL,
+                         .w = is_attn ? w->rt_local.w : NULL,
+                         .ids_all = w->rt.ids,
+                         .w_all = w->rt.w,
+                         .ws = &w->ws,
+                         .so = &w->so,
+                         .policy = (enum actsched_policy)w->p.policy,
+                         .in = {.layer = &w->layout.layers[l],
                                 .top_k = (int32_t)w->k,
                                 .step = (int64_t)w->cur_step,
                                 .layer_id = (int32_t)l,
-                                .seed = w->p.seed};
-    rc = actsched_run(&w->ws, (enum actsched_policy)w->p.policy, &in, &w->so);
-    if (rc) {
-        LOG_ERROR("%s instance %d: scheduler failed on layer %lld: %s",
-                  topo_role_name(w->topo.role), w->topo.inst, (long long)l, janus_strerror(rc));
-        return rc;
-    }
-    double t1 = clock_now_s();
-    if (w->fault_sched_rank == comm_world_rank() && w->xf.n_rows > 0)
-        w->so.a_max++; // test hook: this rank's schedule now differs from the others'
-    if (w->p.check_schedule) {
-        rc = comm_check_equal_u64(w->topo.comm, actsched_digest(&w->so),
-                                  "activation schedule digest");
-        if (rc) return rc;
-    }
-    double t2 = clock_now_s();
-    xfer_sel_plan(&w->xf, w->rt.ids, w->so.assign);
-    w->t_gate[l] += t1 - t0 + (clock_now_s() - t2);
-    w->t_check[l] += t2 - t1;
+                                .seed = w->p.seed},
+                         .check = w->p.check_schedule,
+                         .corrupt = w->fault_sched_rank == comm_world_rank()};
+    int rc = step_sel_route(&w->xf, &s);
+    if (rc) return rc;
+    w->rt.n_tok = w->xf.n_rows;
+    w->t_gate[l] += clock_now_s() - t0 - s.t_check_s;
+    w->t_check[l] += s.t_check_s;
     return JANUS_OK;
 }
 

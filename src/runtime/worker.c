@@ -94,11 +94,7 @@ int worker_setup_local(struct worker *w, char *err, size_t err_len) {
     w->n_layer = hp->n_layer; // <= LIMIT_MAX_LAYERS (hparams)
     w->n_expert = hp->n_expert;
     w->k = hp->n_expert_used;
-    if (w->p.n_slots == 0)
-        w->p.n_slots =
-            p->n_moe == 1
-                ? (int32_t)w->n_expert
-                : (int32_t)JANUS_MIN(w->n_expert, (w->n_expert + p->n_moe - 1) / p->n_moe + 1);
+    if (w->p.n_slots == 0) w->p.n_slots = round_robin_default_slots((int32_t)w->n_expert, p->n_moe);
     if (w->p.n_ctx == 0)
         w->p.n_ctx =
             hp->n_ctx_train > 0 && hp->n_ctx_train < 4096 ? (int32_t)hp->n_ctx_train : 4096;

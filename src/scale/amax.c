@@ -27,10 +27,12 @@ int amax_alloc(struct amax_table *t, int n_cfg, int n_b) {
     t->tmax = mem_calloc(MEM_TAG_SIM, cells, sizeof *t->tmax);
     t->bound = mem_calloc(MEM_TAG_SIM, cells, sizeof *t->bound);
     t->active = mem_calloc(MEM_TAG_SIM, (size_t)n_b, sizeof *t->active);
+    t->fanout = mem_calloc(MEM_TAG_SIM, cells, sizeof *t->fanout);
     t->n_cfg = n_cfg;
     t->n_b = n_b;
     t->n_prof = 1;
-    if (!t->n_e || !t->slots || !t->b_grid || !t->amax || !t->tmax || !t->bound || !t->active) {
+    if (!t->n_e || !t->slots || !t->b_grid || !t->amax || !t->tmax || !t->bound || !t->active ||
+        !t->fanout) {
         amax_free(t);
         return JANUS_ENOMEM;
     }
@@ -46,6 +48,7 @@ void amax_free(struct amax_table *t) {
     mem_free(t->tmax);
     mem_free(t->bound);
     mem_free(t->active);
+    mem_free(t->fanout);
     mem_free(t->amax_prof);
     struct amax_table z = {0};
     *t = z;
@@ -123,6 +126,39 @@ double amax_active(const struct amax_table *t, double batch) {
     return interp(t, t->active, batch > 0 ? batch : 0, 0);
 }
 
+double amax_fanout_uniform(int n_experts, int top_k, int n_e) {
+    if (n_e <= 1 || top_k < 1 || n_experts < 1) return 1;
+    double E = n_experts, per = E / n_e, miss = 1;
+    for (int j = 0; j < top_k; j++) {
+        double num = E - per - j, den = E - j;
+        if (num <= 0 || den <= 0) {
+            miss = 0;
+            break;
+        }
+        miss *= num / den;
+    }
+    double f = n_e * (1.0 - miss), cap = top_k < n_e ? top_k : n_e;
+    return f < 1 ? 1 : (f > cap ? cap : f);
+}
+
+double amax_fanout(const struct amax_table *t, int n_e, double batch) {
+    int k = t->top_k > 0 ? t->top_k : 1;
+    int i = amax_find(t, n_e);
+    if (i < 0 || !t->fanout || !(t->fanout[(size_t)i * t->n_b] > 0))
+        return amax_fanout_uniform(t->n_experts, k, n_e);
+    const float *row = t->fanout + (size_t)i * t->n_b;
+    const int32_t *g = t->b_grid;
+    double x = batch, f;
+    if (x <= g[0])
+        f = row[0];
+    else if (x >= g[t->n_b - 1])
+        f = row[t->n_b - 1];
+    else
+        f = interp(t, row, x, 0);
+    double cap = k < n_e ? k : n_e;
+    return f < 1 ? 1 : (f > cap ? cap : f);
+}
+
 void amax_make_monotone(struct amax_table *t) {
     for (int i = 0; i < t->n_cfg; i++) {
         float *ra = t->amax + (size_t)i * t->n_b, *rt = t->tmax + (size_t)i * t->n_b;
@@ -162,17 +198,18 @@ double amax_bound(const float *p, int n_experts, const int32_t *hosts, const int
 
 // ---- cache file --------------------------------------------------------------------------
 // Text format, one record per line:
-//   janus-amax 2 <key hex> <n_cfg> <n_b> <E> <k> <n_prof>
+//   janus-amax 3 <key hex> <n_cfg> <n_b> <E> <k> <n_prof>
 //   b <b_0> ... <b_{n_b-1}>
 //   act <active_0> ...
-//   cfg <n_e> <slots> then lines "a ...", "t ...", "u ..." (amax, tmax, bound) and, with
+//   cfg <n_e> <slots> then lines "a ...", "t ...", "u ...", "f ..." (amax, tmax, bound,
+//   selective fan-out) and, with
 //   several layer profiles, one "p ..." line of a_max per profile
 // Floats are written with %.9g, so a reload reproduces the floats bit for bit.
 
 int amax_save(const struct amax_table *t, const char *path) {
     struct buf b;
     buf_init(&b, SIZE_MAX / 2);
-    int rc = buf_appendf(&b, "janus-amax 2 %016" PRIx64 " %d %d %d %d %d\nb", t->key, t->n_cfg,
+    int rc = buf_appendf(&b, "janus-amax 3 %016" PRIx64 " %d %d %d %d %d\nb", t->key, t->n_cfg,
                          t->n_b, t->n_experts, t->top_k, t->n_prof > 1 ? t->n_prof : 1);
     for (int j = 0; j < t->n_b && !rc; j++)
         rc = buf_appendf(&b, " %d", (int)t->b_grid[j]);
@@ -182,9 +219,9 @@ int amax_save(const struct amax_table *t, const char *path) {
     if (!rc) rc = buf_appendf(&b, "\n");
     for (int i = 0; i < t->n_cfg && !rc; i++) {
         rc = buf_appendf(&b, "cfg %d %d\n", (int)t->n_e[i], (int)t->slots[i]);
-        const float *rows[3] = {t->amax, t->tmax, t->bound};
-        const char *tag[3] = {"a", "t", "u"};
-        for (int r = 0; r < 3 && !rc; r++) {
+        const float *rows[4] = {t->amax, t->tmax, t->bound, t->fanout};
+        const char *tag[4] = {"a", "t", "u", "f"};
+        for (int r = 0; r < 4 && !rc; r++) {
             rc = buf_appendf(&b, "%s", tag[r]);
             for (int j = 0; j < t->n_b && !rc; j++)
                 rc = buf_appendf(&b, " %.9g", (double)rows[r][(size_t)i * t->n_b + j]);
@@ -224,7 +261,7 @@ int amax_load(struct amax_table *t, const char *path, uint64_t want_key) {
     uint64_t key;
     if (fscanf(f, "%15s %d %" SCNx64 " %d %d %d %d %d", magic, &ver, &key, &n_cfg, &n_b, &E, &k,
                &n_prof) != 8 ||
-        strcmp(magic, "janus-amax") || ver != 2 || key != want_key || n_prof < 1 ||
+        strcmp(magic, "janus-amax") || ver != 3 || key != want_key || n_prof < 1 ||
         n_prof > AMAX_MAX_PROF) {
         fclose(f);
         return JANUS_EFORMAT;
@@ -256,7 +293,8 @@ int amax_load(struct amax_table *t, const char *path, uint64_t want_key) {
         t->slots[i] = sl;
         ok = read_floats(f, "a", t->amax + (size_t)i * n_b, n_b) == 0 &&
              read_floats(f, "t", t->tmax + (size_t)i * n_b, n_b) == 0 &&
-             read_floats(f, "u", t->bound + (size_t)i * n_b, n_b) == 0;
+             read_floats(f, "u", t->bound + (size_t)i * n_b, n_b) == 0 &&
+             read_floats(f, "f", t->fanout + (size_t)i * n_b, n_b) == 0;
         for (int pr = 0; ok && pr < t->n_prof && t->amax_prof; pr++)
             ok = read_floats(f, "p", t->amax_prof + ((size_t)pr * n_cfg + i) * n_b, n_b) == 0;
     }

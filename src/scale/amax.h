@@ -32,6 +32,8 @@ struct amax_table {
     float *tmax;      // (n_cfg * n_b) E[max routed token-expert pairs on one instance]
     float *bound;     // (n_cfg * n_b) analytic upper bound on a_max
     float *active;    // (n_b) E[distinct activated experts in a batch of B tokens]
+    float *fanout;    // (n_cfg * n_b) E[distinct MoE instances serving one token's k experts]
+                      // under the table's scheduler (selective dispatch); 0: not measured
     int n_prof;       // layer profiles averaged into amax (1: one profile)
     float *amax_prof; // (n_prof * n_cfg * n_b) a_max of each profile; NULL when n_prof <= 1
     int n_experts;    // E
@@ -57,6 +59,14 @@ JANUS_WUR int amax_lookup(const struct amax_table *t, int n_e, double batch, dou
 double amax_bound_at(const struct amax_table *t, int n_e, double batch);
 // Expected distinct activated experts among B tokens (interpolated like a_max).
 double amax_active(const struct amax_table *t, double batch);
+// Expected distinct MoE instances one token's k experts run on, at (n_e, B): the measured
+// mean (interpolated in B, held outside the grid) or, when the table has none (hand-built
+// tables, n_e not in the table), amax_fanout_uniform. Always in [1, min(k, n_e)].
+double amax_fanout(const struct amax_table *t, int n_e, double batch);
+// The closed form under uniform routing without replicas: k distinct experts of E spread
+// evenly over n_e instances (E/n_e each); an instance is needed with probability
+// q = 1 - prod_{j<k} (E - E/n_e - j) / (E - j), so the fan-out is n_e * q.
+double amax_fanout_uniform(int n_experts, int top_k, int n_e);
 // Makes amax (and tmax) of each configuration non-decreasing in B (running maximum).
 void amax_make_monotone(struct amax_table *t);
 

@@ -42,18 +42,26 @@ void latency_coef_default(struct latency_coef *c) {
     c->balance_ratio = 1.5;
     // SPEC §4: 2PC funnels a node's bytes through its leader, i.e. through one NIC.
     // Multi-rail striping (NCCL PXN-like) would use up to devices_per_node NICs.
-    c->leader_rails = 1;
+    // 0: take the hardware entry's leader_rails. h100/h200 follow the publication's testbed
+    // (one 400 Gb/s NIC per GPU, a node's leader transfers striped over its 8 rails);
+    // --coef leader_rails=1 is SPEC §4's single-leader funnel.
+    c->leader_rails = 0;
     // SPEC §7's additive expert term: weight streaming and token FLOPs do not overlap.
     // 1 gives the pure roofline max() (streaming hides the FLOPs; see the CPU validation).
     c->moe_overlap = 0;
     c->m2n_per_instance = 0;
+    // The monolithic baseline's calibration (docs/PLANNER.md 5.1): its roofline, run under the
+    // DeepSeek-V2 paper's deployment (8 x H800, FP8 weights, 6-bit KV), against the paper's
+    // measured "exceeding 50K tokens per second". 1 is the idealised roofline (upper bound).
+    c->mono_slowdown = LATENCY_MONO_SLOWDOWN;
+    c->dispatch = LATENCY_DISPATCH_AUTO; // the runtime's default (--dispatch auto)
 }
 
 // clang-format off
 #define COEFS(X)                                                                                   \
     X(eff_flops) X(eff_mem) X(eff_net) X(attn_fixed_s) X(moe_fixed_s) X(sched_fixed_s)             \
     X(sched_per_token_s) X(step_fixed_s) X(act_bytes) X(mem_reserve_frac) X(mem_buffer_bytes)      \
-    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance)
+    X(balance_ratio) X(leader_rails) X(moe_overlap) X(m2n_per_instance) X(mono_slowdown)
 // clang-format on
 
 int latency_coef_set(struct latency_coef *c, const char *name, double v) {
@@ -66,6 +74,10 @@ int latency_coef_set(struct latency_coef *c, const char *name, double v) {
 #undef SET
     if (!strcmp(name, "mono_redundant_slots") && v >= 0 && v <= 4096 && v == floor(v)) {
         c->mono_redundant_slots = (int)v;
+        return JANUS_OK;
+    }
+    if (!strcmp(name, "dispatch") && v >= 0 && v <= 2 && v == floor(v)) {
+        c->dispatch = (int)v;
         return JANUS_OK;
     }
     if (!strcmp(name, "micro_batches") && v >= 1 && v <= 64 && v == floor(v)) {
@@ -85,8 +97,8 @@ int latency_coef_format(const struct latency_coef *c, char *out, size_t cap) {
     COEFS(FMT)
 #undef FMT
     n = snprintf(out + (used < cap ? used : cap), used < cap ? cap - used : 0,
-                 "mono_redundant_slots=%d\nmicro_batches=%d\n", c->mono_redundant_slots,
-                 c->micro_batches);
+                 "mono_redundant_slots=%d\nmicro_batches=%d\ndispatch=%d\n",
+                 c->mono_redundant_slots, c->micro_batches, c->dispatch);
     used += n > 0 ? (size_t)n : 0;
     return (int)used;
 }
@@ -96,8 +108,9 @@ int latency_model_init(struct latency_model *lm, const struct models_shape *m,
     if (!lm || !m || !hw || !c) return JANUS_EINVAL;
     if (c->eff_flops <= 0 || c->eff_flops > 1 || c->eff_mem <= 0 || c->eff_mem > 1 ||
         c->eff_net <= 0 || c->eff_net > 1 || c->micro_batches < 1 || c->act_bytes <= 0 ||
-        c->leader_rails < 1 || c->moe_overlap < 0 || c->moe_overlap > 1 ||
-        c->mem_reserve_frac < 0 || c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
+        c->leader_rails < 0 || c->moe_overlap < 0 || !(c->mono_slowdown >= 1) || c->dispatch < 0 ||
+        c->dispatch > 2 || c->moe_overlap > 1 || c->mem_reserve_frac < 0 ||
+        c->mem_reserve_frac >= 1 || c->balance_ratio < 1)
         return JANUS_EINVAL;
     struct latency_model z = {0};
     *lm = z;
@@ -110,6 +123,9 @@ int latency_model_init(struct latency_model *lm, const struct models_shape *m,
     lm->intra_lat = hw->intra_lat;
     lm->inter_lat = hw->inter_lat;
     lm->dpn = hw->devices_per_node;
+    lm->rails =
+        c->leader_rails > 0 ? c->leader_rails : (hw->leader_rails > 0 ? hw->leader_rails : 1);
+    if (lm->rails > lm->dpn) lm->rails = lm->dpn;
     lm->n_layers = m->n_layers;
     lm->n_dense_layers = m->n_dense_layers;
     lm->n_moe_layers = shape_moe_layers(m);
@@ -202,8 +218,7 @@ static double comm_2pc(const struct latency_model *lm, int which, int na, int ne
     double mcast = e_loc > 1 ? xfer(ceil(log2((double)e_loc)), B * row, Li, Wi) : 0;
     double pay = a_loc * b * row; // one attention node's payload
     // Leader-to-leader transfers may stripe over up to leader_rails NICs of the node.
-    double rails = lm->coef.leader_rails < dpn ? lm->coef.leader_rails : dpn;
-    if (W == lm->inter_bw) W *= rails; // only cross-node links have several rails
+    if (W == lm->inter_bw) W *= lm->rails; // only cross-node links have several rails
     double cross;
     if (which == 1) {
         cross = fmax(xfer(Ne, Ne * pay, L, W), xfer(Na, B * row, L, W));
@@ -277,6 +292,140 @@ double latency_comm_layer(const struct latency_model *lm, enum latency_comm sche
     return 0;
 }
 
+// ---- selective dispatch ---------------------------------------------------------------------
+
+// Probability that at least one of n independent rows needs a destination needed with
+// probability q per row.
+static double p_any(double q, double n) {
+    if (q <= 0 || n <= 0) return 0;
+    if (q >= 1) return 1;
+    return 1.0 - pow(1.0 - q, n);
+}
+
+// Probability that a node of e_loc of the n_e MoE instances is needed by one token whose
+// experts run on `fan` distinct instances, spread uniformly over the instances (the
+// placement does not know the nodes): 1 - C(n_e - e_loc, D)/C(n_e, D), linear in D between
+// integers.
+static double q_node(double fan, int ne, int e_loc) {
+    if (e_loc >= ne) return 1;
+    int d0 = (int)floor(fan);
+    double w = fan - d0, miss0 = 1, miss1;
+    for (int j = 0; j < d0; j++) {
+        double f = (double)(ne - e_loc - j) / (double)(ne - j);
+        miss0 *= f > 0 ? f : 0;
+    }
+    double f1 = (double)(ne - e_loc - d0) / (double)(ne - d0);
+    miss1 = miss0 * (f1 > 0 ? f1 : 0);
+    double miss = (1 - w) * miss0 + w * miss1;
+    return 1.0 - miss;
+}
+
+static double sel_1pc(const struct latency_model *lm, int na, int ne, double B, double L, double W,
+                      double q) {
+    double b = B / na, row = lm->row_bytes;
+    double send = xfer(ne * p_any(q, b), ne * q * b * row, L, W);
+    double recv = xfer(na * p_any(q, b), B * q * row, L, W);
+    return 2.0 * fmax(send, recv);
+}
+
+static double sel_2pc(const struct latency_model *lm, int which, int na, int ne, double B, double L,
+                      double W, double fan) {
+    int dpn = lm->dpn;
+    int a_loc = na < dpn ? na : dpn, e_loc = ne < dpn ? ne : dpn;
+    int Na = ceil_div(na, dpn), Ne = ceil_div(ne, dpn);
+    double b = B / na, row = lm->row_bytes, Li = lm->intra_lat, Wi = lm->intra_bw;
+    double q = fan / ne, qK = q_node(fan, ne, e_loc);
+    double gather = a_loc > 1 ? xfer(a_loc - 1, (a_loc - 1) * b * row, Li, Wi) : 0;
+    // The MoE leader forwards to each member only the rows it needs (point to point).
+    double local = e_loc > 1 ? xfer(e_loc - 1, (e_loc - 1) * q * B * row, Li, Wi) : 0;
+    double rows_node = a_loc * b, pay = rows_node * row;
+    if (W == lm->inter_bw) W *= lm->rails;
+    double cross;
+    if (which == 1) {
+        cross = fmax(xfer(Ne * p_any(qK, rows_node), Ne * qK * pay, L, W),
+                     xfer(Na * p_any(qK, rows_node), B * qK * row, L, W));
+    } else {
+        int per = Na >= Ne ? ceil_div(Na, Ne) : 1;
+        int des = Na < Ne ? Na : Ne;
+        double c1 = fmax(xfer(1, pay, L, W), xfer(per, per * pay, L, W)); // all rows, as broadcast
+        double c2 = 0;
+        if (Ne > 1)
+            c2 = fmax(xfer((Ne - 1) * p_any(qK, per * rows_node), (Ne - 1) * qK * per * pay, L, W),
+                      xfer(des * p_any(qK, rows_node), B * qK * row, L, W));
+        cross = c1 + c2;
+    }
+    return 2.0 * (gather + cross + local);
+}
+
+double latency_route_layer(const struct latency_model *lm, int na, int ne, double B) {
+    if (B <= 0 || na < 1 || ne < 1) return 0;
+    int n = na + ne, same_host = n <= lm->dpn;
+    double per = lm->top_k * 8.0, b = B / na;
+    double L = same_host ? lm->intra_lat : lm->inter_lat;
+    double W = same_host ? lm->intra_bw : lm->inter_bw;
+    // An attention instance's node peers: the other ranks of its node (all of them when
+    // the deployment fits one node, else the attention instances beside it).
+    int n_loc = same_host ? n - 1 : (na < lm->dpn ? na : lm->dpn) - 1, n_rem = n - 1 - n_loc;
+    double send = fmax(xfer(n_loc, n_loc * b * per, lm->intra_lat, lm->intra_bw),
+                       n_rem > 0 ? xfer(n_rem, n_rem * b * per, L, W) : 0);
+    double recv = xfer(na, B * per, L, W); // an MoE rank: one message from each attention instance
+    return fmax(send, recv);
+}
+
+double latency_comm_sel(const struct latency_model *lm, enum latency_comm scheme, int na, int ne,
+                        double B, double fan) {
+    if (B <= 0) return 0;
+    int same_host = na + ne <= lm->dpn;
+    double L = same_host ? lm->intra_lat : lm->inter_lat;
+    double W = same_host ? lm->intra_bw : lm->inter_bw;
+    double cap = lm->top_k < ne ? lm->top_k : ne;
+    double f = fan < 1 ? 1 : (fan > cap ? cap : fan);
+    double t;
+    switch (scheme) {
+    case LATENCY_COMM_2PC1: t = sel_2pc(lm, 1, na, ne, B, L, W, f); break;
+    case LATENCY_COMM_2PC2: t = sel_2pc(lm, 2, na, ne, B, L, W, f); break;
+    default: t = sel_1pc(lm, na, ne, B, L, W, f / ne); break;
+    }
+    return t + latency_route_layer(lm, na, ne, B);
+}
+
+// The cheapest (scheme, mode) among the allowed schemes (mask over 1PC, 2PC1, 2PC2) and
+// modes; broadcast before selective and 1PC before 2PC on ties, as the runtime.
+static double choose(const struct latency_model *lm, int dispatch, unsigned mask, int na, int ne,
+                     double B, double fan, int *scheme, int *mode) {
+    double best = INFINITY;
+    int bs = LATENCY_COMM_1PC, bm = 0;
+    for (int m = 0; m < 2; m++) {
+        if (m == 0 && dispatch == LATENCY_DISPATCH_SELECTIVE) continue;
+        if (m == 1 && dispatch == LATENCY_DISPATCH_BROADCAST) continue;
+        for (int s = LATENCY_COMM_1PC; s <= LATENCY_COMM_2PC2; s++) {
+            if (!(mask & (1u << s))) continue;
+            double v = m ? latency_comm_sel(lm, (enum latency_comm)s, na, ne, B, fan)
+                         : latency_comm_layer(lm, (enum latency_comm)s, na, ne, B, 0, NULL);
+            if (v < best) {
+                best = v;
+                bs = s;
+                bm = m;
+            }
+        }
+    }
+    if (scheme) *scheme = bs;
+    if (mode) *mode = bm;
+    return B > 0 ? best : 0;
+}
+
+double latency_comm_choose(const struct latency_model *lm, int dispatch, int na, int ne, double B,
+                           double fan, int *scheme, int *mode) {
+    return choose(lm, dispatch, 7u, na, ne, B, fan, scheme, mode);
+}
+
+double latency_dispatch_bytes(const struct latency_model *lm, int selective, int na, int ne,
+                              double B, double fan) {
+    if (B <= 0) return 0;
+    if (!selective) return B * ne * lm->row_bytes;
+    return B * fan * lm->row_bytes + B * lm->top_k * 8.0 * (na + ne - 1);
+}
+
 int latency_step(const struct latency_model *lm, const struct latency_system *sys,
                  const struct amax_table *tab, int n_attn, int n_moe, double batch, double context,
                  struct latency_breakdown *out) {
@@ -300,7 +449,27 @@ int latency_step(const struct latency_model *lm, const struct latency_system *sy
     double tm = moe_layer(lm, amax, tmax, Bm, gate_moe);
     double act = amax_active(tab, bm);
     int chosen = (int)sys->comm;
-    double tc = latency_comm_layer(lm, sys->comm, n_attn, n_moe, Bm, act, &chosen);
+    double tc;
+    if (gate_moe && sys->comm <= LATENCY_COMM_ADAPTIVE) {
+        // Janus: the exchange is chosen per step among the allowed schemes and both dispatch
+        // modes, by exchange time, as the runtime's xfer_choose_pair.
+        unsigned mask = sys->comm == LATENCY_COMM_ADAPTIVE ? 7u : 1u << sys->comm;
+        double fan = amax_fanout(tab, n_moe, Bm);
+        int mode = 0;
+        tc = choose(lm, lm->coef.dispatch, mask, n_attn, n_moe, Bm, fan, &chosen, &mode);
+        br.mode = mode;
+        br.fanout = fan;
+        if (mode) {
+            // Selective: the gate runs on the attention instance (b rows), the scheduler on
+            // every rank on the step's routing, between the routing exchange and the dispatch.
+            ta = attn_layer(lm, bm, context, 0, 1);
+            tm = moe_layer(lm, amax, tmax, Bm, 0) + lm->coef.sched_fixed_s +
+                 lm->coef.sched_per_token_s * Bm;
+            br.route = latency_route_layer(lm, n_attn, n_moe, Bm);
+        }
+    } else {
+        tc = latency_comm_layer(lm, sys->comm, n_attn, n_moe, Bm, act, &chosen);
+    }
     br.scheme = chosen;
     int Lm = lm->n_moe_layers, Ld = lm->n_dense_layers;
     double layers;
@@ -331,6 +500,20 @@ int latency_step(const struct latency_model *lm, const struct latency_system *sy
     }
     br.head = head_step(lm, b);
     br.tpot = layers + br.head;
+    br.route *= Lm * M;
+    if (sys->colocated && lm->coef.mono_slowdown != 1) {
+        // The calibrated monolithic baseline: its whole step is slower than its roofline by
+        // the measured factor (docs/PLANNER.md 5.1).
+        double s = lm->coef.mono_slowdown;
+        br.tpot *= s;
+        br.attn *= s;
+        br.moe *= s;
+        br.comm *= s;
+        br.shared *= s;
+        br.head *= s;
+        br.attn_stage *= s;
+        br.moe_stage *= s;
+    }
     if (out) *out = br;
     return JANUS_OK;
 }

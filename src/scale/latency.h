@@ -16,6 +16,10 @@
 #include "scale/amax.h"
 #include "scale/shape.h"
 
+// The monolithic baseline's calibrated slowdown (docs/PLANNER.md 5.1, the default of
+// latency_coef.mono_slowdown).
+#define LATENCY_MONO_SLOWDOWN 1.1828
+
 // All coefficients of the model. Defaults and their justification: latency_coef_default.
 struct latency_coef {
     double eff_flops;         // achieved fraction of peak dense FLOP/s in decode GEMMs
@@ -32,10 +36,23 @@ struct latency_coef {
     int mono_redundant_slots; // extra expert slots per device in the monolithic baseline
     int micro_batches;        // ping-pong micro-batches (MegaScale-Infer-like)
     double balance_ratio;     // MegaScale-Infer-like: keep configs with max/min stage <= this
-    double leader_rails;      // NICs a node leader's cross-node 2PC transfer can stripe over
+    double leader_rails;      // NICs a node leader's cross-node 2PC transfer can stripe over;
+                              // 0: the hardware entry's leader_rails (h100/h200: 8)
     double moe_overlap;       // 0: T = beta*a + gamma*t (SPEC §7); 1: max(beta*a, gamma*t)
     double m2n_per_instance;  // MegaScale-Infer-like: 0 one message per activated expert
                               // (SPEC §8), 1 one message per destination MoE instance
+    double mono_slowdown;     // monolithic baseline: TPOT = mono_slowdown x its roofline TPOT
+                              // (calibrated, docs/PLANNER.md 5.1); 1: the idealised roofline
+    int dispatch;             // Janus's dispatch mode (enum latency_dispatch): auto (per step,
+                              // the cheaper exchange, as the runtime), broadcast or selective
+};
+
+// Janus's dispatch modes (SPEC §4, PROTOCOL.md "Selective dispatch"). The values of the
+// `dispatch` coefficient.
+enum latency_dispatch {
+    LATENCY_DISPATCH_AUTO = 0,
+    LATENCY_DISPATCH_BROADCAST = 1,
+    LATENCY_DISPATCH_SELECTIVE = 2,
 };
 
 void latency_coef_default(struct latency_coef *c);
@@ -53,6 +70,7 @@ struct latency_model {
     double intra_bw, inter_bw;   // effective link bytes/s
     double intra_lat, inter_lat; // per message seconds
     int dpn;                     // devices per node
+    double rails;                // NICs a 2PC leader transfer stripes over (resolved)
     int n_layers, n_moe_layers, n_dense_layers;
     int n_experts, top_k, d_model;
     double row_bytes;       // one token's hidden state on the wire
@@ -104,6 +122,9 @@ struct latency_breakdown {
     double amax;                  // E[a_max] used per MoE layer
     double tmax;                  // E[t_max] used per MoE layer
     int scheme;                   // enum latency_comm actually used (adaptive resolved)
+    int mode;                     // Janus: 0 broadcast, 1 selective (the step's choice)
+    double fanout;                // Janus: expected MoE instances per token (selective)
+    double route;                 // routing exchange per step (selective; inside comm)
     double attn_stage, moe_stage; // per-layer stage times (balance check)
 };
 
@@ -117,6 +138,27 @@ JANUS_WUR int latency_step(const struct latency_model *lm, const struct latency_
 // Per-layer exchange time (both directions) for B tokens, b per attention instance.
 double latency_comm_layer(const struct latency_model *lm, enum latency_comm scheme, int n_attn,
                           int n_moe, double batch, double active_experts, int *chosen);
+
+// Selective dispatch, per layer and both directions, for one scheme (1PC, 2PC1 or 2PC2):
+// every token's row goes only to the `fanout` instances (expected) that run one of its
+// experts, and comes back only from them; plus the routing exchange (latency_route_layer).
+double latency_comm_sel(const struct latency_model *lm, enum latency_comm scheme, int n_attn,
+                        int n_moe, double batch, double fanout);
+// The routing exchange of a selective layer: an allgather of B x k (id, weight) pairs
+// (8 bytes each) among the n_attn + n_moe ranks; every attention instance sends its b x k to
+// each other rank, every rank receives one message from each attention instance.
+double latency_route_layer(const struct latency_model *lm, int n_attn, int n_moe, double batch);
+// The per-step choice of Janus's exchange, as the runtime's xfer_choose_pair: the cheapest
+// (scheme, mode) pair by exchange time; `dispatch` (enum latency_dispatch) may force the
+// mode. Returns the per-layer exchange time; *scheme (LATENCY_COMM_1PC..2PC2) and *mode
+// (0 broadcast, 1 selective) receive the choice (may be NULL).
+double latency_comm_choose(const struct latency_model *lm, int dispatch, int n_attn, int n_moe,
+                           double batch, double fanout, int *scheme, int *mode);
+// Bytes one layer moves in one direction, summed over all links, under 1PC: broadcast
+// B x n_moe rows; selective B x fanout rows plus the routing exchange's B x k x 8 bytes to
+// each of the other n_attn + n_moe - 1 ranks.
+double latency_dispatch_bytes(const struct latency_model *lm, int selective, int n_attn, int n_moe,
+                              double batch, double fanout);
 
 // Memory: expert slots (per layer) an MoE-only device holds; requests of context S one
 // attention instance can keep (0 if the weights alone do not fit); for co-located devices

@@ -18,6 +18,8 @@ struct hw_profile {
     double inter_bw;   // bytes/s per device per direction across nodes
     double inter_lat;  // seconds per message across nodes
     int devices_per_node;
+    int leader_rails; // NICs a node's 2PC leader transfer can stripe over (1: one NIC, the
+                      // single-leader funnel; devices_per_node: every rail of the node)
     char source[512];
 };
 

@@ -53,6 +53,14 @@ int hw_parse(const void *obj_, const char *path, struct hw_profile *out, char *e
     if ((rc = json_field_num(obj, path, "devices_per_node", 1, 1024, 1, 1, &v, err, err_len)))
         return rc;
     h.devices_per_node = (int)v;
+    v = 1; // optional: absent means the single-leader funnel (one NIC per node leader)
+    if ((rc = json_field_num(obj, path, "leader_rails", 1, 1024, 1, 0, &v, err, err_len)))
+        return rc;
+    if (v > h.devices_per_node)
+        return status_errf(err, err_len, JANUS_EFORMAT,
+                           "%s: leader_rails (%d) exceeds devices_per_node (%d)", path, (int)v,
+                           h.devices_per_node);
+    h.leader_rails = (int)v;
     *out = h;
     return JANUS_OK;
 }
@@ -134,6 +142,7 @@ int hw_write_json(const struct hw_profile *h, const char *path) {
     cJSON_AddNumberToObject(o, "inter_bw_gbs", h->inter_bw / 1e9);
     cJSON_AddNumberToObject(o, "inter_lat_us", h->inter_lat * 1e6);
     cJSON_AddNumberToObject(o, "devices_per_node", h->devices_per_node);
+    cJSON_AddNumberToObject(o, "leader_rails", h->leader_rails < 1 ? 1 : h->leader_rails);
     cJSON_AddStringToObject(o, "source", h->source);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
@@ -272,6 +281,7 @@ int hw_measure_local(struct hw_profile *out, int buf_mib, int nthreads) {
     h.inter_bw = 5e9;
     h.inter_lat = 1e-6;
     h.devices_per_node = nthreads;
+    h.leader_rails = 1;
     snprintf(h.name, sizeof h.name, "this machine: %d thread(s), measured", nthreads);
     snprintf(h.source, sizeof h.source,
              "measured by janus plan --measure-local: streaming read of %d MiB with %d threads "

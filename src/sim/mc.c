@@ -16,7 +16,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MC_VERSION 2
+#define MC_VERSION 3
+// Tokens per (sample, configuration, batch) whose fan-out is counted: an unbiased sample of
+// the batch's tokens (they are i.i.d.), bounding the cost at large B.
+#define MC_FANOUT_TOK 1024
 
 void mc_default_params(struct mc_params *p, int32_t n_experts, int32_t top_k) {
     static const int32_t grid[] = {1,    2,    4,    8,    16,   32,    64,   96,
@@ -180,6 +183,25 @@ static int warm_stats_layers(const struct mc_params *p, int32_t n_layers, int32_
     return rc;
 }
 
+// Mean over the first min(B, MC_FANOUT_TOK) tokens of the number of distinct instances
+// their k experts were assigned to by the schedule (selective dispatch's destinations).
+static double token_fanout(const struct actsched_output *so, const int32_t *routing, int64_t B,
+                           int32_t k) {
+    int64_t n = B < MC_FANOUT_TOK ? B : MC_FANOUT_TOK;
+    if (n <= 0) return 0;
+    int64_t sum = 0;
+    for (int64_t t = 0; t < n; t++) {
+        const int32_t *ids = routing + t * k;
+        for (int32_t x = 0; x < k; x++) {
+            int32_t g = so->assign[ids[x]], seen = 0;
+            for (int32_t y = 0; y < x && !seen; y++)
+                seen = so->assign[ids[y]] == g;
+            sum += !seen;
+        }
+    }
+    return (double)sum / (double)n;
+}
+
 int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n_e,
              const int32_t *slots, int n_cfg, char *err, size_t err_len) {
     if (!out || !p || !n_e || !slots || n_cfg < 1 || n_cfg > AMAX_MAX_CFG || p->n_b < 1 ||
@@ -215,12 +237,13 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
     double *acc_a = mem_calloc(MEM_TAG_SIM, (size_t)np * cells, sizeof *acc_a);
     double *acc_t = mem_calloc(MEM_TAG_SIM, cells, sizeof *acc_t);
     double *acc_u = mem_calloc(MEM_TAG_SIM, cells, sizeof *acc_u);
+    double *acc_f = mem_calloc(MEM_TAG_SIM, cells, sizeof *acc_f);
     double *acc_act = mem_calloc(MEM_TAG_SIM, (size_t)nb, sizeof *acc_act);
     struct actsched_ws ws = {0};
     struct actsched_output so = {0};
     int have_table = 0;
     if (!lay || !w || !cdf || !pe || !routing || !hosts || !cnt || !tok || !acc_a || !acc_t ||
-        !acc_u || !acc_act) {
+        !acc_u || !acc_f || !acc_act) {
         rc = JANUS_ENOMEM;
         status_errf(err, err_len, rc, "Monte Carlo: out of memory");
         goto done;
@@ -295,6 +318,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
                         if (tok[g] > tm) tm = tok[g];
                     }
                     pa[(size_t)i * nb + j] += so.a_max;
+                    acc_f[(size_t)i * nb + j] += token_fanout(&so, routing, p->b_grid[j], k);
                     acc_t[(size_t)i * nb + j] += (double)tm;
                     if (i == 0) acc_act[j] += so.n_active;
                 }
@@ -333,6 +357,7 @@ int mc_build(struct amax_table *out, const struct mc_params *p, const int32_t *n
             out->amax[c] = (float)(sum / np);
             out->tmax[c] = (float)(acc_t[c] / ns);
             out->bound[c] = (float)(acc_u[c] / np);
+            out->fanout[c] = (float)(acc_f[c] / ns);
         }
     }
     amax_make_monotone(out);
@@ -355,6 +380,7 @@ done:
     mem_free(acc_a);
     mem_free(acc_t);
     mem_free(acc_u);
+    mem_free(acc_f);
     mem_free(acc_act);
     stats_free(&st);
     return rc;

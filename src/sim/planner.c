@@ -187,11 +187,17 @@ cJSON *planner_point_json(const struct planner *pl, enum baselines_kind kind,
     cJSON_AddNumberToObject(o, "amax_per_layer", r6(pt->br.amax));
     cJSON_AddNumberToObject(o, "tmax_per_layer", r6(pt->br.tmax));
     cJSON_AddStringToObject(o, "scheme", planner_scheme_name(pt->br.scheme));
+    if (pl && pl->sys[kind].lat.gate_on_moe) {
+        cJSON_AddStringToObject(o, "dispatch", pt->br.mode ? "selective" : "broadcast");
+        cJSON_AddNumberToObject(o, "fanout", r6(pt->br.fanout));
+    }
     cJSON *b = cJSON_AddObjectToObject(o, "tpot_breakdown_ms");
     if (b) {
         cJSON_AddNumberToObject(b, "attention", r6(pt->br.attn * 1e3));
         cJSON_AddNumberToObject(b, "moe", r6(pt->br.moe * 1e3));
         cJSON_AddNumberToObject(b, "comm", r6(pt->br.comm * 1e3));
+        if (pl && pl->sys[kind].lat.gate_on_moe)
+            cJSON_AddNumberToObject(b, "routing", r6(pt->br.route * 1e3));
         cJSON_AddNumberToObject(b, "shared", r6(pt->br.shared * 1e3));
         cJSON_AddNumberToObject(b, "head", r6(pt->br.head * 1e3));
     }

@@ -162,6 +162,7 @@ TEST(cache_round_trip_and_errors) {
     ASSERT_MEM_EQ(a.tmax, b.tmax, cells * sizeof(float));
     ASSERT_MEM_EQ(a.bound, b.bound, cells * sizeof(float));
     ASSERT_MEM_EQ(a.active, b.active, a.n_b * sizeof(float));
+    ASSERT_MEM_EQ(a.fanout, b.fanout, cells * sizeof(float));
     ASSERT_EQ(b.n_prof, a.n_prof);
     ASSERT(a.n_prof > 1 && a.amax_prof && b.amax_prof);
     ASSERT_MEM_EQ(a.amax_prof, b.amax_prof, (size_t)a.n_prof * cells * sizeof(float));
@@ -210,4 +211,55 @@ TEST(mc_layer_profiles) {
     ASSERT_NE(t.key, one.key);
     amax_free(&t);
     amax_free(&one);
+}
+
+// Selective dispatch's fan-out from the Monte Carlo (real placement and scheduler): within
+// [1, min(k, n_e)], exactly 1 with one instance; under uniform routing without replicas
+// (zipf 0, no groups, C = E/n_e) it matches the closed form;
+// with grouped statistics it stays valid and deterministic.
+TEST(mc_fanout_measured) {
+    struct mc_params p;
+    small_params(&p, ACTSCHED_POLICY_GREEDY);
+    p.zipf = 0;
+    p.p_group = 0;
+    p.n_prof = 1;
+    p.samples = 8;
+    p.warm_steps = 256;
+    p.warm_batch = 256;
+    const int32_t ne[] = {1, 2, 4, 8}, sl[] = {32, 16, 8, 4};
+    struct amax_table t;
+    char err[256];
+    ASSERT_OK(mc_build(&t, &p, ne, sl, 4, err, sizeof err));
+    for (int i = 0; i < 4; i++) {
+        double cf = amax_fanout_uniform(32, 4, ne[i]);
+        for (int j = 0; j < t.n_b; j++) {
+            double f = t.fanout[i * t.n_b + j];
+            ASSERT_LE(1 - 1e-6, f);
+            ASSERT_LE(f, fmin(4, ne[i]) + 1e-6);
+            if (ne[i] == 1) ASSERT_NEAR(f, 1, 1e-6);
+            // Many tokens averaged: within 3 % of the closed form.
+            if (t.b_grid[j] >= 256) ASSERT_NEAR(f, cf, 0.03 * cf);
+        }
+        // Between grid points 256 and 1024: between their values.
+        double lo = fmin(t.fanout[i * t.n_b + 8], t.fanout[i * t.n_b + 9]);
+        double hi = fmax(t.fanout[i * t.n_b + 8], t.fanout[i * t.n_b + 9]);
+        double f512 = amax_fanout(&t, ne[i], 512);
+        ASSERT(f512 >= lo - 1e-6 && f512 <= hi + 1e-6);
+    }
+    // n_e not in the table: the closed form.
+    ASSERT_NEAR(amax_fanout(&t, 16, 512), amax_fanout_uniform(32, 4, 16), 1e-12);
+    amax_free(&t);
+    // Grouped statistics (groups of 4, 90 % of choices from the group): still a valid
+    // fan-out, and deterministic.
+    small_params(&p, ACTSCHED_POLICY_GREEDY);
+    p.group_size = 4;
+    p.p_group = 0.9;
+    struct amax_table u;
+    ASSERT_OK(mc_build(&t, &p, ne, sl, 4, err, sizeof err));
+    ASSERT_OK(mc_build(&u, &p, ne, sl, 4, err, sizeof err));
+    ASSERT_MEM_EQ(t.fanout, u.fanout, (size_t)t.n_cfg * t.n_b * sizeof(float));
+    for (int c = 0; c < t.n_cfg * t.n_b; c++)
+        ASSERT(t.fanout[c] >= 1 - 1e-6 && t.fanout[c] <= 4 + 1e-6);
+    amax_free(&u);
+    amax_free(&t);
 }

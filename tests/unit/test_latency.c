@@ -188,3 +188,169 @@ TEST(coefficients_override_and_validation) {
     h.mem_bytes = 1e9; // below the buffers
     ASSERT_EQ(latency_model_init(&lm, &m, &h, &c), JANUS_EINVAL);
 }
+
+// ---- selective dispatch (issue 17) ----------------------------------------------------------
+
+// The uniform closed form against a direct count over every k-subset of E experts spread
+// evenly (E/n_e consecutive experts per instance).
+TEST(fanout_uniform_matches_direct_count) {
+    const int cases[][3] = {{16, 4, 4}, {16, 2, 8}, {12, 3, 3}, {10, 5, 5}, {8, 8, 2}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int E = cases[c][0], k = cases[c][1], ne = cases[c][2], per = E / ne;
+        double sum = 0, n = 0;
+        for (unsigned mask = 0; mask < (1u << E); mask++) {
+            if (__builtin_popcount(mask) != k) continue;
+            unsigned inst = 0;
+            for (int e = 0; e < E; e++)
+                if (mask & (1u << e)) inst |= 1u << (e / per);
+            sum += __builtin_popcount(inst);
+            n++;
+        }
+        ASSERT_NEAR(amax_fanout_uniform(E, k, ne), sum / n, 1e-9);
+    }
+    ASSERT_NEAR(amax_fanout_uniform(160, 6, 1), 1, 0);
+}
+
+// Selective 1PC with every instance needed (fan-out n_e) moves what broadcast 1PC moves,
+// plus the routing exchange; bytes follow the formula.
+TEST(selective_reduces_to_broadcast_and_bytes) {
+    struct models_shape m;
+    struct hw_profile h;
+    struct latency_coef c;
+    struct latency_model lm;
+    setup(&m, &h, &c, &lm);
+    ASSERT_OK(latency_model_init(&lm, &m, &h, &c));
+    int pts[][2] = {{1, 2}, {2, 2}, {3, 5}, {8, 8}, {4, 12}};
+    double Bs[] = {1, 7, 64, 1000, 8192};
+    for (size_t p = 0; p < sizeof pts / sizeof pts[0]; p++)
+        for (size_t j = 0; j < sizeof Bs / sizeof Bs[0]; j++) {
+            int na = pts[p][0], ne = pts[p][1];
+            double B = Bs[j], fan = ne < m.top_k ? ne : m.top_k;
+            double route = latency_route_layer(&lm, na, ne, B);
+            ASSERT(route > 0);
+            if (ne <= m.top_k)
+                ASSERT_NEAR(latency_comm_sel(&lm, LATENCY_COMM_1PC, na, ne, B, fan) - route,
+                            latency_comm_layer(&lm, LATENCY_COMM_1PC, na, ne, B, 0, NULL), 1e-12);
+            // Bytes: B x fan-out rows, plus B x k x 8 to each of the other ranks.
+            ASSERT_NEAR(latency_dispatch_bytes(&lm, 0, na, ne, B, fan), B * ne * lm.row_bytes,
+                        1e-6);
+            ASSERT_NEAR(latency_dispatch_bytes(&lm, 1, na, ne, B, 1.5),
+                        B * 1.5 * lm.row_bytes + B * m.top_k * 8.0 * (na + ne - 1), 1e-6);
+            // Fewer destinations never cost more.
+            for (int s = LATENCY_COMM_1PC; s <= LATENCY_COMM_2PC2; s++)
+                ASSERT_LE(latency_comm_sel(&lm, (enum latency_comm)s, na, ne, B, 1),
+                          latency_comm_sel(&lm, (enum latency_comm)s, na, ne, B, fan) + 1e-15);
+        }
+    ASSERT_EQ(latency_comm_sel(&lm, LATENCY_COMM_1PC, 2, 2, 0, 1), 0);
+}
+
+// The per-step choice is the cheaper of the two modes' best schemes, never worse than
+// either; forcing a mode restricts the choice; selective wins with many MoE instances and
+// a small fan-out, broadcast with one MoE instance (the routing exchange is pure cost).
+TEST(per_step_choice_never_worse_than_either_mode) {
+    struct models_shape m;
+    struct hw_profile h;
+    struct latency_coef c;
+    struct latency_model lm;
+    setup(&m, &h, &c, &lm);
+    c.leader_rails = 1;
+    ASSERT_OK(latency_model_init(&lm, &m, &h, &c));
+    int pts[][2] = {{1, 1}, {1, 7}, {4, 4}, {3, 9}, {8, 16}, {16, 16}};
+    double Bs[] = {1, 16, 256, 4096};
+    double fans[] = {1, 1.5, 2};
+    for (size_t p = 0; p < sizeof pts / sizeof pts[0]; p++)
+        for (size_t j = 0; j < sizeof Bs / sizeof Bs[0]; j++)
+            for (size_t f = 0; f < sizeof fans / sizeof fans[0]; f++) {
+                int na = pts[p][0], ne = pts[p][1], s0, m0, s1, m1, s2, m2;
+                double B = Bs[j], fan = fans[f] < ne ? fans[f] : ne;
+                double a =
+                    latency_comm_choose(&lm, LATENCY_DISPATCH_AUTO, na, ne, B, fan, &s0, &m0);
+                double bc =
+                    latency_comm_choose(&lm, LATENCY_DISPATCH_BROADCAST, na, ne, B, fan, &s1, &m1);
+                double se =
+                    latency_comm_choose(&lm, LATENCY_DISPATCH_SELECTIVE, na, ne, B, fan, &s2, &m2);
+                ASSERT_EQ(m1, 0);
+                ASSERT_EQ(m2, 1);
+                ASSERT_LE(a, bc);
+                ASSERT_LE(a, se);
+                ASSERT_NEAR(a, m0 ? se : bc, 0);
+                // Each mode's best is the minimum over its schemes.
+                for (int s = LATENCY_COMM_1PC; s <= LATENCY_COMM_2PC2; s++) {
+                    ASSERT_LE(bc,
+                              latency_comm_layer(&lm, (enum latency_comm)s, na, ne, B, 0, NULL));
+                    ASSERT_LE(se, latency_comm_sel(&lm, (enum latency_comm)s, na, ne, B, fan));
+                }
+            }
+    int s, mode;
+    (void)latency_comm_choose(&lm, LATENCY_DISPATCH_AUTO, 8, 16, 4096, 1.5, &s, &mode);
+    ASSERT_EQ(mode, 1);
+    (void)latency_comm_choose(&lm, LATENCY_DISPATCH_AUTO, 1, 1, 4096, 1, &s, &mode);
+    ASSERT_EQ(mode, 0);
+}
+
+// Janus's step: auto's exchange is the cheaper forced mode's; a selective step moves the
+// gate to the attention side and reports the routing exchange; the calibrated monolithic
+// baseline is mono_slowdown x its roofline, and Janus does not see the factor.
+TEST(step_dispatch_modes_and_mono_slowdown) {
+    struct models_shape m;
+    struct hw_profile h;
+    struct latency_coef c;
+    setup(&m, &h, &c, NULL);
+    struct amax_table t;
+    ASSERT_OK(fx_table(&t, 16, 8, 16, 2));
+    struct latency_system jan = {0, 1, LATENCY_COMM_ADAPTIVE, 1};
+    struct latency_system colo = {1, 0, LATENCY_COMM_A2A_COLO, 1};
+    struct latency_breakdown br[3], mo[2];
+    struct latency_model lm[3];
+    for (int d = 0; d < 3; d++) {
+        c.dispatch = d;
+        c.mono_slowdown = d == 0 ? 1 : 1.25;
+        ASSERT_OK(latency_model_init(&lm[d], &m, &h, &c));
+        ASSERT_OK(latency_step(&lm[d], &jan, &t, 8, 16, 2048, 300, &br[d]));
+        if (d < 2) ASSERT_OK(latency_step(&lm[d], &colo, &t, 8, 8, 2048, 300, &mo[d]));
+    }
+    ASSERT_EQ(br[1].mode, 0);
+    ASSERT_EQ(br[1].route, 0);
+    ASSERT_EQ(br[2].mode, 1);
+    ASSERT(br[2].route > 0 && br[2].route < br[2].comm);
+    ASSERT_NEAR(br[0].comm, fmin(br[1].comm, br[2].comm), 1e-12);
+    ASSERT_NEAR(br[2].fanout, amax_fanout_uniform(16, 2, 16), 1e-9); // hand-built table
+    ASSERT(br[2].attn > br[1].attn); // the gate moved to the attention side
+    ASSERT_NEAR(mo[1].tpot, 1.25 * mo[0].tpot, 1e-12 * mo[0].tpot);
+    // Janus under slowdown 1 (d = 0) and 1.25 (d = 1, broadcast forced): the same as
+    // auto when auto picks broadcast, independent of the factor.
+    if (br[0].mode == 0) ASSERT_NEAR(br[0].tpot, br[1].tpot, 1e-12);
+    c.mono_slowdown = 0.9; // never faster than the roofline
+    ASSERT_EQ(latency_model_init(&lm[0], &m, &h, &c), JANUS_EINVAL);
+    latency_coef_default(&c);
+    ASSERT_NEAR(c.mono_slowdown, LATENCY_MONO_SLOWDOWN, 0);
+    ASSERT_EQ(latency_coef_set(&c, "dispatch", 3), JANUS_EINVAL);
+    ASSERT_OK(latency_coef_set(&c, "dispatch", 2));
+    ASSERT_EQ(c.dispatch, LATENCY_DISPATCH_SELECTIVE);
+    amax_free(&t);
+}
+
+// The hardware's leader_rails is used unless the coefficient overrides it.
+TEST(leader_rails_from_hardware) {
+    struct models_shape m;
+    struct hw_profile h;
+    struct latency_coef c;
+    struct latency_model a, b, f;
+    setup(&m, &h, &c, NULL);
+    h.leader_rails = 4;
+    ASSERT_OK(latency_model_init(&a, &m, &h, &c)); // coefficient 0: the hardware's 4
+    c.leader_rails = 4;
+    ASSERT_OK(latency_model_init(&b, &m, &h, &c));
+    c.leader_rails = 1; // the single-leader funnel
+    ASSERT_OK(latency_model_init(&f, &m, &h, &c));
+    ASSERT_NEAR(a.rails, 4, 0);
+    ASSERT_NEAR(f.rails, 1, 0);
+    ASSERT_NEAR(latency_comm_layer(&a, LATENCY_COMM_2PC1, 16, 16, 4096, 0, NULL),
+                latency_comm_layer(&b, LATENCY_COMM_2PC1, 16, 16, 4096, 0, NULL), 0);
+    ASSERT_LT(latency_comm_layer(&a, LATENCY_COMM_2PC1, 16, 16, 4096, 0, NULL),
+              latency_comm_layer(&f, LATENCY_COMM_2PC1, 16, 16, 4096, 0, NULL));
+    h.leader_rails = 0; // hand-built profiles: one rail
+    c.leader_rails = 0;
+    ASSERT_OK(latency_model_init(&a, &m, &h, &c));
+    ASSERT_NEAR(a.rails, 1, 0);
+}

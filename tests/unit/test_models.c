@@ -68,6 +68,22 @@ TEST(hw_load) {
     ASSERT_OK(hw_load(data_dir(), "h100", &h, err, sizeof err));
     ASSERT_NEAR(h.peak_flops, 989.4e12, 1e9);
     ASSERT_NEAR(h.mem_bw, 3.35e12, 1e6);
+    // The publication's testbed: one 400 Gb/s NIC per GPU, 2PC over all of a node's rails.
+    ASSERT_EQ(h.leader_rails, 8);
+    ASSERT_NEAR(h.inter_bw, 50e9, 1e3);
+    ASSERT_OK(hw_load(data_dir(), "h200", &h, err, sizeof err));
+    ASSERT_EQ(h.leader_rails, 8);
+    ASSERT_OK(hw_load(data_dir(), "a100", &h, err, sizeof err));
+    ASSERT_EQ(h.leader_rails, 1); // absent: the single-leader funnel
+    // The calibration entries (docs/PLANNER.md 5.1): H800's NVLink, FP8 weights, 6-bit KV.
+    ASSERT_OK(hw_load(data_dir(), "h800", &h, err, sizeof err));
+    ASSERT_NEAR(h.intra_bw, 200e9, 1e3);
+    struct models_shape m8, m2;
+    ASSERT_OK(models_load(data_dir(), "deepseek-v2-fp8kv6", &m8, err, sizeof err));
+    ASSERT_OK(models_load(data_dir(), "deepseek-v2", &m2, err, sizeof err));
+    ASSERT_NEAR(m8.bytes_per_weight, 1, 0);
+    ASSERT_NEAR(shape_kv_bytes_token_layer(&m8), shape_kv_bytes_token_layer(&m2) * 0.375, 1e-9);
+    ASSERT_NEAR(shape_total_params(&m8), shape_total_params(&m2), 0);
     ASSERT_EQ(hw_load(data_dir(), "tpu", &h, err, sizeof err), JANUS_ENOTFOUND);
     ASSERT(strstr(err, "h100") != NULL);
 }
@@ -123,6 +139,21 @@ TEST(catalogue_validation_errors) {
     struct hw_profile h;
     ASSERT_EQ(hw_load_file(path, &h, err, sizeof err), JANUS_EFORMAT);
     ASSERT(strstr(err, "mem_bw_gbs") != NULL);
+    // leader_rails above devices_per_node, or not an integer, names the field.
+    const char *bad[] = {"\"leader_rails\": 9", "\"leader_rails\": 1.5", "\"leader_rails\": 0"};
+    for (int i = 0; i < 3; i++) {
+        f = fopen(path, "w");
+        ASSERT(f != NULL);
+        fprintf(f,
+                "{\"id\": \"h\", \"name\": \"h\", \"source\": \"s\", \"peak_tflops\": 1, "
+                "\"mem_bw_gbs\": 5, \"mem_gb\": 1, \"intra_bw_gbs\": 1, \"intra_lat_us\": 1, "
+                "\"inter_bw_gbs\": 1, \"inter_lat_us\": 1, \"devices_per_node\": 8, %s}",
+                bad[i]);
+        fclose(f);
+        err[0] = 0;
+        ASSERT_EQ(hw_load_file(path, &h, err, sizeof err), JANUS_EFORMAT);
+        if (!strstr(err, "leader_rails")) TEST_FAIL_("case %d: \"%s\"", i, err);
+    }
 }
 
 TEST(hw_write_round_trip) {
@@ -136,4 +167,9 @@ TEST(hw_write_round_trip) {
     ASSERT_NEAR(g.peak_flops, h.peak_flops, 1e-6 * h.peak_flops);
     ASSERT_NEAR(g.inter_lat, h.inter_lat, 1e-12);
     ASSERT_EQ(g.devices_per_node, h.devices_per_node);
+    ASSERT_EQ(g.leader_rails, h.leader_rails);
+    h.leader_rails = 4;
+    ASSERT_OK(hw_write_json(&h, path));
+    ASSERT_OK(hw_load_file(path, &g, err, sizeof err));
+    ASSERT_EQ(g.leader_rails, 4);
 }

@@ -198,7 +198,45 @@ TEST(plan_json_fields_consistent) {
     for (cJSON *x = layers->child; x; x = x->next)
         sum += x->valuedouble;
     ASSERT_NEAR(sum / 32, cJSON_GetObjectItem(j, "amax_per_layer")->valuedouble, 0.05);
+    // Janus's dispatch mode and fan-out (Mixtral: top-2, so 1 <= fan-out <= min(2, n_moe)).
+    cJSON *dm = cJSON_GetObjectItem(j, "dispatch");
+    ASSERT(cJSON_IsString(dm));
+    ASSERT(!strcmp(dm->valuestring, "broadcast") || !strcmp(dm->valuestring, "selective"));
+    double fan = cJSON_GetObjectItem(j, "fanout")->valuedouble;
+    ASSERT(fan >= 1 && fan <= fmin(2, ne) + 1e-9);
+    cJSON *rt = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "tpot_breakdown_ms"), "routing");
+    ASSERT(cJSON_IsNumber(rt));
+    if (!strcmp(dm->valuestring, "broadcast")) ASSERT_EQ(rt->valuedouble, 0);
     cJSON_Delete(j);
+}
+
+// janus sweep --what dispatch: one table per shape, selective never moves more bytes than
+// broadcast once the routing exchange is small, and the auto column names a mode; bad
+// --shapes is a one-line error.
+TEST(sweep_dispatch_table) {
+    ASSERT_EQ(run("sweep --model mixtral-8x7b --hw a100 --max-gpus 16 --samples 2 --what dispatch "
+                  "--batches 64,4096 --shapes 2+4,4+8",
+                  g_out, sizeof g_out),
+              0);
+    const char *t = strstr(g_out, "## dispatch modes, 2+4 instances");
+    ASSERT(t != NULL);
+    ASSERT(strstr(g_out, "## dispatch modes, 4+8 instances") != NULL);
+    int rows = 0;
+    for (const char *l = t; (l = strchr(l, '\n')) != NULL;) {
+        l++;
+        double B, fan, bmb, smb;
+        if (sscanf(l, "%lf %lf %lf %lf", &B, &fan, &bmb, &smb) == 4) {
+            rows++;
+            ASSERT(fan >= 1 && fan <= 2 + 1e-9);
+            if (B >= 4096) ASSERT_LT(smb, bmb);
+        }
+    }
+    ASSERT_EQ(rows, 4);
+    ASSERT(strstr(g_out, "broadcast") != NULL);
+    ASSERT_NE(run("sweep --model mixtral-8x7b --hw a100 --what dispatch --shapes 4x8", g_out,
+                  sizeof g_out),
+              0);
+    ASSERT(strstr(g_out, "bad --shapes") != NULL);
 }
 
 TEST(plan_cli_errors) {
@@ -335,4 +373,32 @@ TEST(plan_with_measured_statistics) {
              "plan --model deepseek-v2 --hw h100 --slo-ms 100 --rate 5 --stats %s", path);
     ASSERT_NE(run(args, g_out, sizeof g_out), 0);
     ASSERT(strstr(g_out, "statistics have 8 experts but deepseek-v2 has 160") != NULL);
+}
+
+// The monolithic baseline's default slowdown is what docs/PLANNER.md 5.1's procedure gives:
+// its roofline on one 8-GPU H800 node, DeepSeek-V2 with FP8 weights and 6-bit KV, context
+// 620, no latency limit, against the paper's 50 000 tokens/s. Fails when the model or the
+// catalogue changes and the calibration was not redone.
+TEST(mono_calibration_reproduces_the_default) {
+    const char *root = getenv("JANUS_ROOT");
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/data", root ? root : ".");
+    struct latency_coef c;
+    latency_coef_default(&c);
+    c.mono_slowdown = 1; // the roofline
+    struct planner_options o;
+    planner_default_options(&o);
+    o.max_gpus = 8;
+    o.systems = 1u << BASELINES_MONO;
+    char err[512];
+    int rc = planner_load(&g_pl, dir, "deepseek-v2-fp8kv6", NULL, "h800", &c, &o, err, sizeof err);
+    if (rc) TEST_FAIL_("%s", err);
+    struct search_params p = {1000.0, 1.0, 620, 8};
+    struct search_point pt;
+    ASSERT_OK(planner_best_capacity(&g_pl, BASELINES_MONO, &p, &pt));
+    ASSERT(pt.feasible);
+    ASSERT_EQ(pt.n_gpus, 8);
+    double x = pt.batch_cap / pt.tpot_cap;
+    ASSERT_NEAR(x / 50000.0, LATENCY_MONO_SLOWDOWN, 5e-4);
+    planner_free(&g_pl);
 }
