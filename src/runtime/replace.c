@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #define TAG_REPLACE_STATS 20004
-// Largest statistics document MoE instance 0 may send (janus-stats JSON; stats_parse_json
-// bounds the sizes again).
+// Largest statistics message MoE instance 0 may send (raw doubles; checked against the
+// model's layers and experts on arrival).
 #define REPLACE_MAX_STATS_BYTES (256u << 20)
 
 // ---- the layout on the wire
@@ -255,14 +255,20 @@ static int on_poll(struct worker *w, int *state_out, uint64_t *bytes_out) {
     return JANUS_OK;
 }
 
-// STATS on MoE instance 0: its statistics to rank 0.
+// STATS on MoE instance 0: its statistics to rank 0, raw (stats_layer_raw_get, every layer
+// in order: a copy, no formatting, so the pause between two steps stays short).
 static int send_stats(struct worker *w) {
-    char *json = stats_to_json(&w->stats);
-    size_t n = json ? strlen(json) : 0;
-    if (n > REPLACE_MAX_STATS_BYTES) n = 0; // rank 0 then reports "no statistics"
-    int rc = JANUS_MPI_CALL(
-        MPI_Send(json ? json : "", (int)n, MPI_CHAR, 0, TAG_REPLACE_STATS, w->topo.comm));
-    mem_free(json);
+    const size_t per = stats_layer_raw_count(w->stats.n_experts);
+    const size_t n = per * (size_t)w->stats.n_layers;
+    double *buf = n <= REPLACE_MAX_STATS_BYTES / sizeof(double)
+                      ? mem_alloc(MEM_TAG_COMM, JANUS_MAX(n, 1) * sizeof *buf)
+                      : NULL;
+    for (int32_t l = 0; buf && l < w->stats.n_layers; l++)
+        stats_layer_raw_get(&w->stats, l, buf + (size_t)l * per);
+    // Without memory, an empty message: rank 0 then reports "no statistics".
+    int rc = JANUS_MPI_CALL(MPI_Send(buf ? buf : (double[1]){0}, buf ? (int)n : 0, MPI_DOUBLE, 0,
+                                     TAG_REPLACE_STATS, w->topo.comm));
+    mem_free(buf);
     return rc;
 }
 
@@ -384,21 +390,35 @@ static int bcast_replace(struct worker *w, const struct wire_replace *r) {
     return control_bcast_header(w);
 }
 
-// Receives MoE instance 0's statistics into *s (not initialised; zeroed on failure).
+// Receives MoE instance 0's statistics into *s (not initialised; zeroed on failure): the
+// count must be the model's, every value finite and non-negative.
 static int recv_stats(struct worker *w, struct stats *s, char *err, size_t err_len) {
     memset(s, 0, sizeof *s);
     MPI_Status st;
     int n = 0, src = w->topo.side[TOPO_ROLE_MOE].rank[0];
     COMM_TRY(MPI_Probe(src, TAG_REPLACE_STATS, w->topo.comm, &st));
-    COMM_TRY(MPI_Get_count(&st, MPI_CHAR, &n));
-    char *buf = mem_alloc(MEM_TAG_COMM, (size_t)n + 1);
+    COMM_TRY(MPI_Get_count(&st, MPI_DOUBLE, &n));
+    double *buf = mem_alloc(MEM_TAG_COMM, (size_t)JANUS_MAX(n, 1) * sizeof *buf);
     if (!buf) return JANUS_ECOMM; // the message must be received: the job cannot go on
     int rc = JANUS_MPI_CALL(
-        MPI_Recv(buf, n, MPI_CHAR, src, TAG_REPLACE_STATS, w->topo.comm, MPI_STATUS_IGNORE));
+        MPI_Recv(buf, n, MPI_DOUBLE, src, TAG_REPLACE_STATS, w->topo.comm, MPI_STATUS_IGNORE));
     if (rc == JANUS_OK) {
-        rc = n > 0 ? stats_parse_json(s, buf, (size_t)n, err, err_len)
-                   : status_errf(err, err_len, JANUS_EINVAL, "no statistics from the MoE ranks");
-        if (rc != JANUS_OK && rc != JANUS_ECOMM) rc = JANUS_EINVAL;
+        const int32_t L = (int32_t)w->n_layer, E = (int32_t)w->n_expert;
+        const size_t per = stats_layer_raw_count(E);
+        if (n <= 0 || (size_t)n != per * (size_t)L) {
+            rc = status_errf(err, err_len, JANUS_EINVAL,
+                             "no usable statistics from the MoE ranks (%d values for %d layers "
+                             "of %d experts)",
+                             n, L, E);
+        } else if (stats_init(s, L, E, 1.0) != JANUS_OK) {
+            rc = status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        } else {
+            for (int32_t l = 0; l < L && rc == JANUS_OK; l++)
+                if (stats_layer_raw_set(s, l, buf + (size_t)l * per) != JANUS_OK)
+                    rc = status_errf(err, err_len, JANUS_EINVAL,
+                                     "malformed statistics from MoE instance 0 (layer %d)", l);
+            if (rc) stats_free(s);
+        }
     }
     mem_free(buf);
     return rc;
@@ -419,7 +439,7 @@ int replace_begin(struct exec *e, double min_gain, int dry_run, struct exec_repl
     int rc = recv_stats(w, &st, err, err_len);
     if (rc == JANUS_ECOMM) return rc;
     w->failed = 0;
-    if (rc) return rc;
+    if (rc) return rc == JANUS_ENOMEM ? rc : JANUS_EINVAL;
     struct layout next;
     rc = drift_build_layout(&next, &w->layout, &st, err, err_len);
     if (rc) {

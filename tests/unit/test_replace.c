@@ -1,4 +1,5 @@
-// Unit tests for live re-placement (issue 16 item 2): the predicted a_max of a layout on
+// Unit tests for live re-placement (issue 16 item 2): the statistics' raw form (what MoE
+// instance 0 sends rank 0), the predicted a_max of a layout on
 // decayed statistics, the Janus layout built from them (layers without statistics kept),
 // layers changed, the drift policy's decisions (place/drift.h), and the layout's wire form
 // every rank rebuilds and checks before it switches (runtime/replace.h), malformed input
@@ -179,5 +180,53 @@ TEST(layout_wire_form_roundtrip_and_rejects) {
     free(ints);
     layout_free(&next);
     layout_free(&cur);
+    stats_free(&s);
+}
+
+TEST(statistics_raw_form_roundtrip_and_rejects) {
+    struct stats s, t;
+    skewed_stats(&s);
+    ASSERT_OK(stats_init(&t, L, E, 0.5));
+    const size_t per = stats_layer_raw_count(E);
+    ASSERT_EQ(per, 1 + 2 * E + E * (E - 1) / 2);
+    double *raw = malloc(per * sizeof *raw);
+    for (int32_t l = 0; l < L; l++) {
+        stats_layer_raw_get(&s, l, raw);
+        ASSERT_OK(stats_layer_raw_set(&t, l, raw));
+    }
+    for (int32_t l = 0; l < L; l++) {
+        ASSERT_NEAR(stats_steps(&t, l), stats_steps(&s, l), 1e-12);
+        for (int32_t e = 0; e < E; e++) {
+            ASSERT_NEAR(stats_act(&t, l, e), stats_act(&s, l, e), 1e-12);
+            ASSERT_NEAR(stats_tokens(&t, l, e), stats_tokens(&s, l, e), 1e-12);
+            for (int32_t f = e + 1; f < E; f++)
+                ASSERT_NEAR(stats_coact(&t, l, e, f), stats_coact(&s, l, e, f), 1e-12);
+        }
+    }
+    // The same layout from either copy.
+    struct layout cur, a, b;
+    rr_layout(&cur);
+    char err[256];
+    ASSERT_OK(drift_build_layout(&a, &cur, &s, err, sizeof err));
+    ASSERT_OK(drift_build_layout(&b, &cur, &t, err, sizeof err));
+    ASSERT_EQ(layout_digest(&a), layout_digest(&b));
+    layout_free(&a);
+    layout_free(&b);
+    layout_free(&cur);
+    // A negative, NaN or infinite value, or a bad layer: refused, nothing changed.
+    stats_layer_raw_get(&s, 1, raw);
+    double keep = stats_act(&t, 1, 5);
+    raw[1 + E + 5] = -1;
+    ASSERT_EQ(stats_layer_raw_set(&t, 1, raw), JANUS_EINVAL);
+    raw[1 + E + 5] = NAN;
+    ASSERT_EQ(stats_layer_raw_set(&t, 1, raw), JANUS_EINVAL);
+    raw[1 + E + 5] = INFINITY;
+    ASSERT_EQ(stats_layer_raw_set(&t, 1, raw), JANUS_EINVAL);
+    ASSERT_NEAR(stats_act(&t, 1, 5), keep, 0);
+    raw[1 + E + 5] = 1;
+    ASSERT_EQ(stats_layer_raw_set(&t, L, raw), JANUS_EINVAL);
+    ASSERT_EQ(stats_layer_raw_set(&t, -1, raw), JANUS_EINVAL);
+    free(raw);
+    stats_free(&t);
     stats_free(&s);
 }
