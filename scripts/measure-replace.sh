@@ -31,5 +31,5 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
-/usr/bin/python3 "$ROOT/scripts/replace_measure.py" "$PORT" "$TMP/steps.log" "$BIN" "$A" "$B" "$@"
+/usr/bin/python3 "$ROOT/scripts/replace_measure.py" "$PORT" "$TMP/steps.log" "$A" "$B" "$@"
 grep "re-placement" "$TMP/serve.log" || true

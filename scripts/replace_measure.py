@@ -5,26 +5,24 @@
 # measured from /metrics (janus_layer_a_max_sum over janus_steps_total, MoE layers, a window
 # of steady load) with the start-up round-robin layout, after a re-placement on A's
 # statistics, after the drift to B, and after a second re-placement on B's. Both
-# re-placements are commanded under load (`janus admin URL replace`); the step log gives
+# re-placements are commanded under load (POST /admin/replace); the step log gives
 # the step times around each switch: the longest step from the command to the switch (and
 # 2 steps after) over the median of the 200 steps before it, decode steps only (no prefill
 # rows), beside the same
 # ratio for windows of as many steps with no switch (the machine's own noise).
-# Usage: replace_measure.py PORT STEP_LOG JANUS_BIN DOMAIN_A_FILE DOMAIN_B_FILE [--window S]
+# Usage: replace_measure.py PORT STEP_LOG DOMAIN_A_FILE DOMAIN_B_FILE [--window S]
 # SPDX-License-Identifier: MIT
 import argparse
 import http.client
 import json
 import random
 import statistics
-import subprocess
 import threading
 import time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
 ap.add_argument("step_log")
-ap.add_argument("bin")
 ap.add_argument("domain_a")
 ap.add_argument("domain_b")
 ap.add_argument("--streams", type=int, default=16)
@@ -87,11 +85,16 @@ def amax_window(moe_layers):
 
 
 def replace():
-    out = subprocess.run([a.bin, "admin", "http://127.0.0.1:%d" % a.port, "replace"],
-                         capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit("replace failed: " + out.stderr)
-    return json.loads(out.stdout)
+    # POST /admin/replace from here, as `janus admin URL replace` does (no process started on
+    # the measured machine at the switch).
+    c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=300)
+    c.request("POST", "/admin/replace", "{}", {"Content-Type": "application/json"})
+    r = c.getresponse()
+    body = r.read().decode()
+    c.close()
+    if r.status != 200:
+        raise SystemExit("replace failed: %d %s" % (r.status, body))
+    return json.loads(body)
 
 
 threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(a.streams)]

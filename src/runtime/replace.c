@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #define TAG_REPLACE_STATS 20004
+// The releaser starts this long after the switch.
+#define REPLACE_RELEASE_DELAY_NS (50 * 1000000LL)
 // Largest statistics message MoE instance 0 may send (raw doubles; checked against the
 // model's layers and experts on arrival).
 #define REPLACE_MAX_STATS_BYTES (256u << 20)
@@ -95,6 +97,9 @@ static void *loader_main(void *arg) {
 static void *releaser_main(void *arg) {
     struct worker *w = arg;
     background_priority();
+    // After the switch step and a few more (their cores are what this would take), in short
+    // bursts (model_drop_experts paces itself).
+    clock_sleep_ns(REPLACE_RELEASE_DELAY_NS);
     model_drop_experts(&w->model, w->rp.release_mask);
     return NULL;
 }
