@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/status.h"
 #include "comm/comm.h"
+#include "place/drift.h"
 #include "runtime/controller.h"
 #include "runtime/worker_mpi.h"
 #include "runtime/worker_stats.h"
@@ -19,6 +20,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CMD "worker"
@@ -29,6 +31,8 @@ struct mpi_opts {
     int64_t budget, max_waiting, heartbeat_ms, step_delay_ms;
     int no_calibrate, check_schedule, no_check_schedule;
     struct load_opts lo;
+    struct drift_policy drift;
+    int64_t drift_check, drift_min;
 };
 
 static int opt_policy(void *target, const char *v, const char *cmd) {
@@ -77,6 +81,9 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
     o->max_waiting = 256;
     o->heartbeat_ms = 1000;
     load_opts_init(&o->lo);
+    drift_default_policy(&o->drift);
+    o->drift_check = (int64_t)o->drift.check_steps;
+    o->drift_min = (int64_t)o->drift.min_steps;
     struct worker_mpi_params *p = &o->p;
     const struct cli_opt opts[] = {
         CLI_OPT_STR("model", 'm', &p->model_path, "FILE", "GGUF model"),
@@ -123,6 +130,20 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
                    "attention ranks' KV cache: f32 (default), f16, q8_0"),
         CLI_OPT_FN("matmul", 0, cli_opt_matmul, &p->matmul, CLI_MATMUL_ARG,
                    CLI_MATMUL_HELP "\n(every rank must have the same)"),
+        CLI_OPT_I64("stats-half-life", 0, &p->stats_half_life, 1, 1LL << 40, "N",
+                    "expert statistics decay by half over N steps with tokens\n"
+                    "(default: 0.999 per step, about 693)"),
+        CLI_OPT_F64("replace-drift", 0, &o->drift.threshold, 0, 1, "X",
+                    "re-place the experts live when the predicted a_max would\n"
+                    "improve by X (a fraction, e.g. 0.1) or more (default 0: off)"),
+        CLI_OPT_I64("replace-check-steps", 0, &o->drift_check, 1, 1LL << 40, "K",
+                    "with --replace-drift: evaluate every K steps (default 256)"),
+        CLI_OPT_I64("replace-min-steps", 0, &o->drift_min, 0, 1LL << 40, "H",
+                    "with --replace-drift: at least H steps between re-placements\n"
+                    "(default 1024)"),
+        CLI_OPT_STR("layout-carry", 0, &p->layout_carry, "FILE",
+                    "(the front) keep a re-placed layout in FILE; start from it when\n"
+                    "it holds one of this deployment's shape"),
         CLI_OPT_STR("stats-out", 0, &o->stats_out, "FILE",
                     "at shutdown write the per-layer report (worker_stats.h)"),
         CLI_OPT_STR("expert-stats-out", 0, &p->expert_stats_out, "FILE",
@@ -185,6 +206,10 @@ int cmd_worker_mpi(int argc, char **argv) {
     cp.eos_token = vocab_file_eos(o.p.model_path);
     cp.heartbeat_ms = (int32_t)o.heartbeat_ms;
     cp.step_delay_ms = (int32_t)o.step_delay_ms;
+    cp.step_log = getenv("JANUS_STEP_LOG"); // measurement: scripts/measure-replace.sh
+    cp.drift = o.drift;
+    cp.drift.check_steps = (uint64_t)o.drift_check;
+    cp.drift.min_steps = (uint64_t)o.drift_min;
     struct fdwatch lifeline = {0}; // rank 0 ends the job if the front goes and it is stuck
     cp.lifeline = &lifeline;
     cp.watch_start = watch_peers;

@@ -129,6 +129,18 @@ void fmap_drop(struct fmap *f, uint64_t off, uint64_t len) {
     if (b > a) (void)madvise(f->base + a, b - a, MADV_DONTNEED);
 }
 
+void fmap_release(struct fmap *f, uint64_t off, uint64_t len) {
+    const size_t ps = page_size();
+    if (off >= f->size) return;
+    len = JANUS_MIN(len, f->size - off);
+    size_t a = round_up((size_t)off, ps);
+    size_t b = off + len == f->size ? round_up(f->size, ps) : round_down((size_t)(off + len), ps);
+    if (b <= a) return;
+    if (f->locked && munlock(f->base + a, b - a) == 0) // locked pages cannot be dropped
+        f->locked -= JANUS_MIN(f->locked, b - a);
+    (void)madvise(f->base + a, b - a, MADV_DONTNEED);
+}
+
 static int cmp_range(const void *pa, const void *pb) {
     const struct fmap_range *a = pa, *b = pb;
     return a->off < b->off ? -1 : a->off > b->off;

@@ -62,6 +62,9 @@ JANUS_WUR int fmap_fetch(struct fmap *f, size_t n, char *err, size_t err_len);
 // Gives back the memory of [off, off + len) (whole pages inside it; read mode: those bytes
 // read as zeros again, mmap: they are mapped again on the next access).
 void fmap_drop(struct fmap *f, uint64_t off, uint64_t len);
+// The same for a range no longer wanted at all (live re-placement): unlocks those pages
+// first when ranges were locked, so they can be given back.
+void fmap_release(struct fmap *f, uint64_t off, uint64_t len);
 // Loads ranges r[0..n) (any order, may overlap; sorted and merged in place): read mode
 // reads them, mmap populates their page tables (MADV_POPULATE_READ, or a touch per page);
 // with o->lock they are then locked. o->progress: a progress line for loads of 64 MiB or

@@ -27,14 +27,15 @@
 
 // Message types. Explicit numbers, append-only; retired values stay as comments.
 enum wire_type {
-    WIRE_TYPE_STEP = 1,   // controller -> every rank: step header (struct wire_step)
-    WIRE_TYPE_STOP = 2,   // controller -> every rank: leave the worker loop (no payload)
-    WIRE_TYPE_BATCH = 3,  // reserved: controller -> attention instance local batch
-    WIRE_TYPE_RESULT = 4, // reserved: attention instance -> controller results
-    WIRE_TYPE_STATS = 5,  // controller -> every rank: join the statistics reduction
-    WIRE_TYPE_ERROR = 6,  // reserved: a rank reports a failed step
+    WIRE_TYPE_STEP = 1,    // controller -> every rank: step header (struct wire_step)
+    WIRE_TYPE_STOP = 2,    // controller -> every rank: leave the worker loop (no payload)
+    WIRE_TYPE_BATCH = 3,   // reserved: controller -> attention instance local batch
+    WIRE_TYPE_RESULT = 4,  // reserved: attention instance -> controller results
+    WIRE_TYPE_STATS = 5,   // controller -> every rank: join the statistics reduction
+    WIRE_TYPE_ERROR = 6,   // reserved: a rank reports a failed step
+    WIRE_TYPE_REPLACE = 7, // controller -> every rank: a live re-placement phase (wire_replace)
 };
-#define WIRE_TYPE_MAX 6
+#define WIRE_TYPE_MAX 7
 
 struct wire_header {
     uint32_t magic;   // WIRE_MAGIC
@@ -83,5 +84,46 @@ JANUS_WUR int wire_step_encode(const struct wire_step *s, uint8_t *out, size_t c
 // (s untouched on error).
 JANUS_WUR int wire_step_decode(const uint8_t *in, size_t n, int32_t expect_n_attn,
                                struct wire_step *s);
+
+// ---- live re-placement (issue 16 item 2; docs/PROTOCOL.md "Live re-placement")
+// Broadcast between steps like a STATS header. STATS: MoE instance 0 sends its decayed
+// expert statistics to the controller. LOAD: the new layout follows as a second broadcast
+// of layout_ints int32 (per layer: 1 = MoE or 0 = dense, then n_instances * n_slots slot
+// contents, -1 = empty); each rank rebuilds and checks it, compares its digest and starts
+// loading its new share in the background. POLL: every rank joins an allreduce of its state
+// (ready, still loading, failed); when all are ready every rank switches at once, before
+// step `step` (the header's step number), so the first step of the new layout is the same
+// everywhere. ABORT: the re-placement under way is dropped (its loaded slabs released).
+enum wire_replace_phase {
+    WIRE_REPLACE_STATS = 1,
+    WIRE_REPLACE_LOAD = 2,
+    WIRE_REPLACE_POLL = 3,
+    WIRE_REPLACE_ABORT = 4,
+};
+#define WIRE_REPLACE_PHASE_MAX 4
+
+struct wire_replace {
+    uint64_t step;       // the header's step number (POLL: the switch step if all are ready)
+    uint32_t phase;      // enum wire_replace_phase
+    int32_t n_layers;    // LOAD: the new layout's shape, each within limits.h (else 0)
+    int32_t n_instances; //
+    int32_t n_slots;     //
+    int32_t n_experts;   //
+    uint64_t digest;     // LOAD: layout_digest of the new layout (else 0)
+    uint32_t n_ints;     // LOAD: int32 values in the layout broadcast (else 0)
+};
+
+// Bytes of an encoded REPLACE message (header + payload).
+size_t wire_replace_size(void);
+// int32 values of a layout of that shape on the wire (0 if a size is out of range).
+uint64_t wire_replace_layout_ints(int32_t n_layers, int32_t n_instances, int32_t n_slots);
+// Encodes r (JANUS_EINVAL: a field out of range, n_ints not matching the shape on LOAD;
+// JANUS_ELIMIT: cap too small). out untouched on error.
+JANUS_WUR int wire_replace_encode(const struct wire_replace *r, uint8_t *out, size_t cap,
+                                  size_t *n_out);
+// Decodes a full REPLACE message from in[0..n) (n may exceed the message: a header buffer
+// sized for STEP; the bytes after it are ignored). JANUS_OK, JANUS_EAGAIN (truncated),
+// JANUS_EPROTO (not a REPLACE, a bad phase, a shape out of limits.h, n_ints not matching it).
+JANUS_WUR int wire_replace_decode(const uint8_t *in, size_t n, struct wire_replace *r);
 
 #endif // JANUS_COMM_WIRE_H

@@ -422,13 +422,23 @@ static int spawn(struct front *s, char *err, size_t err_len) {
     int n = 0;
     while (s->job_argv[n])
         n++;
-    char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 3, sizeof *argv);
+    char **argv = mem_calloc(MEM_TAG_SERVER, (size_t)n + 5, sizeof *argv);
     if (!argv) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++)
+    int mono = 0;
+    for (int i = 0; i < n; i++) {
         argv[i] = s->job_argv[i];
-    argv[n] = (char *)"--socket";
-    argv[n + 1] = s->sock_path;
-    argv[n + 2] = NULL;
+        mono |= !strcmp(argv[i], "--mono");
+    }
+    argv[n++] = (char *)"--socket";
+    argv[n++] = s->sock_path;
+    // A MPI job keeps its re-placed layout in the socket directory, so that a relaunched job
+    // starts from it (issue 16 item 2; runtime/replace.h replace_carry_layout).
+    char carry[sizeof s->sock_dir + 16];
+    if (!mono && snprintf(carry, sizeof carry, "%s/layout.json", s->sock_dir) < (int)sizeof carry) {
+        argv[n++] = (char *)"--layout-carry";
+        argv[n++] = carry;
+    }
+    argv[n] = NULL;
     pid_t pid;
     int rc = launch_spawn(argv, s->p.mpi_env, -1, &pid, err, err_len);
     mem_free(argv);
@@ -543,6 +553,7 @@ static void on_msg(struct front *s, struct frontlink_msg *m) {
         s->stats_ns = now;
         break;
     case FRONTLINK_READY: LOG_WARN("front: a second READY ignored"); break;
+    case FRONTLINK_REPLACED: front_replace_on_reply(s, &m->u.replaced); break;
     default: break; // unknown types are skipped (frontlink.h)
     }
     pthread_mutex_unlock(&s->mu);

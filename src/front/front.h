@@ -197,6 +197,16 @@ struct front {
     double last_rescale_ms;        // the last rescale's whole duration
     char last_rescale[200];        // "(1,1) -> (1,2): admin" of the last rescale
 
+    // Live re-placement (issue 16 item 2; front/replace.c), under mu.
+    uint64_t rp_next_tag;                   // the last REPLACE tag sent
+    uint64_t rp_wait_tag;                   // the REPLACE a client waits for (0: none)
+    int rp_have_reply;                      // its REPLACED arrived (rp_reply)
+    struct frontlink_replaced rp_reply;     //
+    uint64_t replacements_total;            // re-placements that switched (any trigger)
+    uint64_t replace_failures;              // that a rank dropped (FRONTLINK_ERR_INTERNAL)
+    int replace_have_last;                  // replace_last is valid
+    struct frontlink_replaced replace_last; // the last one that switched
+
     pthread_mutex_t send_mu;
     struct frontlink_conn conn;
     int listen_fd;
@@ -259,19 +269,32 @@ double front_watchdog_limit(const struct front *f, double *median_step_s);
 
 // Live re-placement (front/replace.c): a new expert layout from the MoE ranks' recent
 // statistics, switched to by every rank at one agreed step.
+// The front sends REPLACE to the controller and waits for its REPLACED (runtime/replace.h).
+// Besides the statuses above: a REPLACED with an error maps by its code (409: one under way
+// or no statistics yet; 501: a monolithic job), and no answer within the timeout is
+// JANUS_ECANCELED with http_status 504 (it may still switch: /metrics says).
 struct front_replace_args {
-    int dry_run; // compute and report the new layout, do not switch
+    int dry_run;    // compute and report the new layout, do not switch
+    int timeout_ms; // how long to wait for the switch (0: FRONT_REPLACE_TIMEOUT_MS)
 };
+#define FRONT_REPLACE_TIMEOUT_MS 120000
 struct front_replace_info {
+    int switched;         // 1: every rank runs the new layout (0: unchanged or a dry run)
     uint64_t switch_step; // the step from which every rank uses the new layout
     int layers_changed;   // MoE layers whose layout changed
+    int n_moe_layers;     // MoE layers of the model
     double amax_before;   // expected a_max (decayed statistics) of the old and new layouts
     double amax_after;
-    double seconds; // command to switch
+    double plan_ms;      // statistics gathered, layout computed and sent
+    uint64_t load_bytes; // expert bytes the MoE ranks loaded, summed over ranks
+    double seconds;      // command to switch
+    int http_status;     // on failure: the status the admin route answers
     char message[256];
 };
 JANUS_WUR int front_replace(struct front *f, const struct front_replace_args *a,
                             struct front_replace_info *out, char *err, size_t err_len);
+// The reader thread (mu held): a REPLACED arrived (the answer, or the drift policy's report).
+void front_replace_on_reply(struct front *f, const struct frontlink_replaced *r);
 
 // Live rescale (front/rescale.c): a deployment of the new shape started beside the current
 // one, the requests moved to it by replay, the old one retired.

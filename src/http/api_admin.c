@@ -83,16 +83,27 @@ void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char
     struct front_replace_info info;
     char err[JANUS_ERR_LEN];
     int st = front_replace(&s->f, &a, &info, err, sizeof err);
+    if (st == JANUS_ECANCELED) { // no answer in time: it may still switch
+        api_error(r, 504, "server_error", NULL, "timeout", "%s", err);
+        return;
+    }
     if (st != JANUS_OK) {
         admin_failed(r, st, err);
         return;
     }
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "status", a.dry_run ? "planned" : "switched");
-    cJSON_AddNumberToObject(doc, "switch_step", (double)info.switch_step);
+    // switched; planned (a dry run); unchanged (the statistics give the current layout)
+    cJSON_AddStringToObject(doc, "status",
+                            info.switched ? "switched"
+                            : a.dry_run   ? "planned"
+                                          : "unchanged");
+    if (info.switched) cJSON_AddNumberToObject(doc, "switch_step", (double)info.switch_step);
     cJSON_AddNumberToObject(doc, "layers_changed", info.layers_changed);
+    cJSON_AddNumberToObject(doc, "moe_layers", info.n_moe_layers);
     cJSON_AddNumberToObject(doc, "amax_before", info.amax_before);
     cJSON_AddNumberToObject(doc, "amax_after", info.amax_after);
+    cJSON_AddNumberToObject(doc, "plan_ms", info.plan_ms);
+    cJSON_AddNumberToObject(doc, "load_bytes", (double)info.load_bytes);
     cJSON_AddNumberToObject(doc, "seconds", info.seconds);
     cJSON_AddStringToObject(doc, "message", info.message);
     if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");

@@ -88,6 +88,20 @@ static struct recovery_counts recovery_counts(const struct front *f) {
     return c;
 }
 
+// Live re-placements (issue 16 item 2): counts and the last switch's figures (f->mu held).
+struct replace_counts {
+    uint64_t total, failures;
+    int have_last;
+    struct frontlink_replaced last;
+};
+static struct replace_counts replace_counts(const struct front *f) {
+    struct replace_counts c = {.total = f->replacements_total,
+                               .failures = f->replace_failures,
+                               .have_last = f->replace_have_last,
+                               .last = f->replace_last};
+    return c;
+}
+
 #define HEAD(name, type, help)                                                                     \
     buf_appendf(b, "# HELP " name " " help "\n# TYPE " name " " type "\n")
 
@@ -102,6 +116,7 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
     int n_live = s->f.n_live;
     int64_t step_age_ns = s->f.step_seen_ns ? clock_now_ns() - s->f.step_seen_ns : -1;
     struct recovery_counts rc_n = recovery_counts(&s->f);
+    struct replace_counts rp = replace_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
     autoscale_counts(s, &rc_n);
     static const char *schemes[FRONTLINK_N_SCHEMES] = {"1pc", "2pc1", "2pc2"};
@@ -216,6 +231,36 @@ void metrics_render(struct server *s, struct MHD_Connection *conn, const char *b
         rc |= HEAD("janus_autoscale_calibration", "gauge",
                    "measured TPOT over the planner's TPOT for the running shape");
         rc |= buf_appendf(b, "janus_autoscale_calibration %.4f\n", rc_n.as_calib);
+    }
+    rc |= HEAD("janus_replacements_total", "counter",
+               "live expert re-placements that switched (command or drift policy)");
+    rc |= buf_appendf(b, "janus_replacements_total %llu\n", (unsigned long long)rp.total);
+    rc |= HEAD("janus_replacement_failures_total", "counter",
+               "live re-placements dropped because a rank could not load or check the layout");
+    rc |=
+        buf_appendf(b, "janus_replacement_failures_total %llu\n", (unsigned long long)rp.failures);
+    if (rp.have_last) {
+        rc |= HEAD("janus_replacement_last_switch_step", "gauge",
+                   "the first step of the last re-placement's layout");
+        rc |= buf_appendf(b, "janus_replacement_last_switch_step %llu\n",
+                          (unsigned long long)rp.last.switch_step);
+        rc |= HEAD("janus_replacement_last_amax_predicted", "gauge",
+                   "the last re-placement's predicted a_max (decayed statistics), old and new "
+                   "layout");
+        rc |= buf_appendf(b,
+                          "janus_replacement_last_amax_predicted{layout=\"before\"} %.6g\n"
+                          "janus_replacement_last_amax_predicted{layout=\"after\"} %.6g\n",
+                          rp.last.amax_before, rp.last.amax_after);
+        rc |= HEAD("janus_replacement_last_layers_changed", "gauge",
+                   "MoE layers the last re-placement changed");
+        rc |= buf_appendf(b, "janus_replacement_last_layers_changed %u\n", rp.last.layers_changed);
+        rc |= HEAD("janus_replacement_last_seconds", "gauge",
+                   "the last re-placement: command (or policy decision) to switch");
+        rc |= buf_appendf(b, "janus_replacement_last_seconds %.3f\n", rp.last.total_ms * 1e-3);
+        rc |= HEAD("janus_replacement_last_load_bytes", "gauge",
+                   "expert bytes the MoE ranks loaded for the last re-placement");
+        rc |= buf_appendf(b, "janus_replacement_last_load_bytes %llu\n",
+                          (unsigned long long)rp.last.load_bytes);
     }
     rc |= HEAD("janus_watchdog_limit_seconds", "gauge",
                "the step watchdog's limit now (0: off); see docs/HTTP.md");
@@ -351,6 +396,7 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
     int64_t step_age_ns = s->f.step_seen_ns ? now - s->f.step_seen_ns : -1;
     snprintf(model, sizeof model, "%s", s->f.model_name);
     struct recovery_counts rc_n = recovery_counts(&s->f);
+    struct replace_counts rp = replace_counts(&s->f);
     pthread_mutex_unlock(&s->f.mu);
     autoscale_counts(s, &rc_n);
 
@@ -407,6 +453,19 @@ void metrics_json(struct server *s, struct MHD_Connection *conn, const char *bod
                 bad |= !cJSON_AddStringToObject(sc, "autoscale_decision", rc_n.as_reason);
                 bad |= num(sc, "autoscale_tokens_per_second", rc_n.as_tok_rate);
                 bad |= num(sc, "autoscale_tpot_seconds", rc_n.as_tpot_s);
+            }
+        }
+        cJSON *pv = cJSON_AddObjectToObject(d, "replacement");
+        bad |= !pv;
+        if (pv) {
+            bad |= num(pv, "total", (double)rp.total);
+            bad |= num(pv, "failures_total", (double)rp.failures);
+            if (rp.have_last) {
+                bad |= num(pv, "last_switch_step", (double)rp.last.switch_step);
+                bad |= num(pv, "last_amax_before", rp.last.amax_before);
+                bad |= num(pv, "last_amax_after", rp.last.amax_after);
+                bad |= num(pv, "last_layers_changed", rp.last.layers_changed);
+                bad |= num(pv, "last_seconds", rp.last.total_ms * 1e-3);
             }
         }
         bad |= num(d, "steps_total", (double)st->n_steps);

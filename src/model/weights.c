@@ -6,6 +6,7 @@
 #include "model/weights.h"
 #include "model/gguf_keys.h"
 
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/status.h"
 #include "kernels/quant.h"
@@ -624,6 +625,59 @@ int model_load_share(struct model *m, const struct model_share *sh, char *err, s
     mem_free(r);
     if (rc == JANUS_OK) m->n_bytes_loaded += total;
     return rc;
+}
+
+#define MODEL_LOAD_BATCH (256u << 10)
+
+int model_load_experts(struct model *m, const uint8_t *mask, uint64_t *bytes, char *err,
+                       size_t err_len) {
+    const struct model_share sh = {.experts = mask};
+    int64_t n = share_ranges(m, &sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+    share_ranges(m, &sh, r);
+    uint64_t total = 0;
+    int rc = JANUS_OK;
+    // Paced for a thread beside running steps: batches of about MODEL_LOAD_BATCH bytes, 1 ms
+    // of sleep between them, so that the steps keep the cores.
+    for (int64_t i = 0, j; i < n && rc == JANUS_OK; i = j) {
+        uint64_t batch = 0;
+        for (j = i; j < n && (j == i || batch + r[j].len <= MODEL_LOAD_BATCH); j++)
+            batch += r[j].len;
+        if (m->gguf.fm.region)
+            rc = fmap_load(&m->gguf.fm, r + i, j - i, UINT64_MAX, &m->io, err, err_len);
+        total += batch;
+        if (j < n) clock_sleep_ns(1000000);
+    }
+    mem_free(r);
+    if (rc == JANUS_OK) m->n_bytes_loaded += total;
+    if (bytes) *bytes = rc == JANUS_OK ? total : 0;
+    return rc;
+}
+
+void model_drop_experts(struct model *m, const uint8_t *mask) {
+    const struct model_share sh = {.experts = mask};
+    int64_t n = share_ranges(m, &sh, NULL);
+    struct fmap_range *r = mem_alloc(MEM_TAG_MODEL, (size_t)JANUS_MAX(n, 1) * sizeof *r);
+    if (!r || !m->gguf.fm.region) {
+        mem_free(r);
+        return;
+    }
+    share_ranges(m, &sh, r);
+    uint64_t total = 0;
+    int calls = 0;
+    // Neighbouring slabs of one tensor come in order: one call per run of them (fewer
+    // madvise calls, and the pages they share are given back too).
+    for (int64_t i = 0, j; i < n; i = j) {
+        uint64_t end = r[i].off + r[i].len;
+        for (j = i + 1; j < n && r[j].off == end; j++)
+            end += r[j].len;
+        fmap_release(&m->gguf.fm, r[i].off, end - r[i].off);
+        total += end - r[i].off;
+        if (++calls % 16 == 0) clock_sleep_ns(1000000); // paced: beside running steps
+    }
+    m->n_bytes_loaded -= JANUS_MIN(total, m->n_bytes_loaded);
+    mem_free(r);
 }
 
 int model_load_ex(struct model *m, const char *path, const struct fmap_opts *io, char *err,

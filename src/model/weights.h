@@ -133,6 +133,17 @@ JANUS_WUR int model_open(struct model *m, const char *path, const struct fmap_op
 // open (the caller frees it). Errors: fmap_load's (JANUS_EIO, JANUS_ELIMIT for --mlock).
 JANUS_WUR int model_load_share(struct model *m, const struct model_share *sh, char *err,
                                size_t err_len);
+// Live re-placement (issue 16 item 2), while another thread computes with the model: makes
+// the routed-expert slabs of mask (n_layer · n_expert, as model_share.experts) resident
+// without touching any other byte or page mapping (no trim: the slabs in use stay mapped).
+// Paced for a background thread: batches of about 256 KiB, 1 ms of sleep between them.
+// Errors as model_load_share. *bytes (may be NULL): the slab bytes loaded.
+JANUS_WUR int model_load_experts(struct model *m, const uint8_t *mask, uint64_t *bytes, char *err,
+                                 size_t err_len);
+// Gives back the memory of the slabs of mask (whole pages inside each run of neighbouring
+// slabs only, so a neighbour's bytes stay; read mode: they read as zeros again). Unlocks
+// them first. Paced for a background thread: 1 ms of sleep after every 16 madvise calls.
+void model_drop_experts(struct model *m, const uint8_t *mask);
 // Bytes of share sh (tensor bytes; what model_load_share would load).
 uint64_t model_share_bytes(const struct model *m, const struct model_share *sh);
 // Same over a caller-owned buffer that must outlive the model.

@@ -195,6 +195,37 @@ void stats_layer_export(const struct stats *s, int32_t layer, double *t, double 
     }
 }
 
+size_t stats_layer_raw_count(int32_t E) { return 1 + 2 * (size_t)E + n_pairs(E); }
+
+void stats_layer_raw_get(const struct stats *s, int32_t layer, double *out) {
+    const int32_t E = s->n_experts;
+    JANUS_ASSERT(layer >= 0 && layer < s->n_layers);
+    const double f = s->scale[layer];
+    out[0] = s->steps[layer] * f;
+    for (int32_t e = 0; e < E; e++) {
+        out[1 + e] = s->tok[(size_t)layer * E + e] * f;
+        out[1 + E + e] = s->act[(size_t)layer * E + e] * f;
+    }
+    const double *p = s->coact + (size_t)layer * n_pairs(E);
+    for (size_t k = 0; k < n_pairs(E); k++) // row-major upper triangle, as pair_index
+        out[1 + 2 * (size_t)E + k] = p[k] * f;
+}
+
+int stats_layer_raw_set(struct stats *s, int32_t layer, const double *in) {
+    const int32_t E = s->n_experts;
+    if (layer < 0 || layer >= s->n_layers) return JANUS_EINVAL;
+    const size_t n = stats_layer_raw_count(E);
+    for (size_t k = 0; k < n; k++)
+        if (!(in[k] >= 0) || !isfinite(in[k])) return JANUS_EINVAL;
+    s->scale[layer] = 1;
+    s->steps[layer] = in[0];
+    memcpy(s->tok + (size_t)layer * E, in + 1, (size_t)E * sizeof(double));
+    memcpy(s->act + (size_t)layer * E, in + 1 + E, (size_t)E * sizeof(double));
+    memcpy(s->coact + (size_t)layer * n_pairs(E), in + 1 + 2 * (size_t)E,
+           n_pairs(E) * sizeof(double));
+    return JANUS_OK;
+}
+
 int stats_merge(struct stats *dst, const struct stats *src) {
     if (dst->n_layers != src->n_layers || dst->n_experts != src->n_experts) return JANUS_EINVAL;
     int32_t E = dst->n_experts;

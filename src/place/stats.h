@@ -55,6 +55,14 @@ double stats_coact(const struct stats *s, int32_t layer, int32_t e1, int32_t e2)
 // Any output pointer may be NULL.
 void stats_layer_export(const struct stats *s, int32_t layer, double *t, double *c, double *a);
 
+// Raw form of one layer's true values (live re-placement sends it between ranks): the decayed
+// step count, t (E), c (E), then a(e1, e2) for e1 < e2 in row-major order: 1 + 2E +
+// E(E-1)/2 doubles. get writes them to out; set replaces layer's values with in and returns
+// JANUS_OK, or JANUS_EINVAL (a value negative or not finite, or a bad layer; nothing changed).
+size_t stats_layer_raw_count(int32_t n_experts);
+void stats_layer_raw_get(const struct stats *s, int32_t layer, double *out);
+JANUS_WUR int stats_layer_raw_set(struct stats *s, int32_t layer, const double *in);
+
 // Adds src's true values into dst (statistics of several MoE instances or windows).
 // JANUS_OK or JANUS_EINVAL (different n_layers or E; dst unchanged). Decay of dst kept.
 JANUS_WUR int stats_merge(struct stats *dst, const struct stats *src);

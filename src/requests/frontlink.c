@@ -34,6 +34,7 @@ static void put_u64(struct wr *w, uint64_t v) { PUT(u64, 8, v); }
 static void put_i32(struct wr *w, int32_t v) { PUT(i32, 4, v); }
 static void put_i64(struct wr *w, int64_t v) { PUT(i64, 8, v); }
 static void put_f32(struct wr *w, float v) { PUT(f32, 4, v); }
+static void put_f64(struct wr *w, double v) { PUT(f64, 8, v); }
 #undef PUT
 static void put_str(struct wr *w, const char *s, size_t max) {
     size_t n = strnlen(s, max);
@@ -71,6 +72,7 @@ static uint64_t get_u64(struct rd *r) { return bytes_get_u64(take(r, 8)); }
 static int32_t get_i32(struct rd *r) { return bytes_get_i32(take(r, 4)); }
 static int64_t get_i64(struct rd *r) { return bytes_get_i64(take(r, 8)); }
 static float get_f32(struct rd *r) { return bytes_get_f32(take(r, 4)); }
+static double get_f64(struct rd *r) { return bytes_get_f64(take(r, 8)); }
 // Reads a u32-length string of at most max bytes into out (max+1 bytes), NUL-terminated.
 static void get_str(struct rd *r, char *out, size_t max) {
     uint32_t n = get_u32(r);
@@ -119,6 +121,8 @@ static int check_msg(const struct frontlink_msg *m) {
     case FRONTLINK_TOKEN:
     case FRONTLINK_FINISH:
     case FRONTLINK_ERROR:
+    case FRONTLINK_REPLACE:
+    case FRONTLINK_REPLACED:
     case FRONTLINK_SHUTDOWN: return 1;
     default: return 0;
     }
@@ -214,6 +218,27 @@ int frontlink_encode(struct buf *out, const struct frontlink_msg *m) {
             put_u64(&w, s->mode_msgs[i]);
         for (int i = 0; i < FRONTLINK_N_MODES; i++)
             put_u64(&w, s->mode_bytes[i]);
+        break;
+    }
+    case FRONTLINK_REPLACE:
+        put_u64(&w, m->u.replace.tag);
+        put_u32(&w, m->u.replace.flags);
+        break;
+    case FRONTLINK_REPLACED: {
+        const struct frontlink_replaced *q = &m->u.replaced;
+        put_u64(&w, q->tag);
+        put_i32(&w, q->code);
+        put_u32(&w, q->trigger);
+        put_u32(&w, q->switched);
+        put_u64(&w, q->switch_step);
+        put_f64(&w, q->amax_before);
+        put_f64(&w, q->amax_after);
+        put_u32(&w, q->layers_changed);
+        put_u32(&w, q->n_moe_layers);
+        put_f64(&w, q->plan_ms);
+        put_f64(&w, q->total_ms);
+        put_u64(&w, q->load_bytes);
+        put_str(&w, q->message, FRONTLINK_MAX_TEXT);
         break;
     }
     case FRONTLINK_SHUTDOWN: break;
@@ -356,6 +381,27 @@ int frontlink_decode(const uint8_t *data, size_t len, struct frontlink_msg *m, s
         }
         break;
     }
+    case FRONTLINK_REPLACE:
+        t.u.replace.tag = get_u64(&r);
+        t.u.replace.flags = get_u32(&r);
+        break;
+    case FRONTLINK_REPLACED: {
+        struct frontlink_replaced *q = &t.u.replaced;
+        q->tag = get_u64(&r);
+        q->code = get_i32(&r);
+        q->trigger = get_u32(&r);
+        q->switched = get_u32(&r);
+        q->switch_step = get_u64(&r);
+        q->amax_before = get_f64(&r);
+        q->amax_after = get_f64(&r);
+        q->layers_changed = get_u32(&r);
+        q->n_moe_layers = get_u32(&r);
+        q->plan_ms = get_f64(&r);
+        q->total_ms = get_f64(&r);
+        q->load_bytes = get_u64(&r);
+        get_str(&r, q->message, FRONTLINK_MAX_TEXT);
+        break;
+    }
     case FRONTLINK_SHUTDOWN: break;
     default: break; // unknown type: caller skips it
     }
@@ -387,6 +433,8 @@ const char *frontlink_type_name(uint16_t type) {
     case FRONTLINK_ERROR: return "ERROR";
     case FRONTLINK_STATS: return "STATS";
     case FRONTLINK_SHUTDOWN: return "SHUTDOWN";
+    case FRONTLINK_REPLACE: return "REPLACE";
+    case FRONTLINK_REPLACED: return "REPLACED";
     default: return "unknown";
     }
 }

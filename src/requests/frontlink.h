@@ -33,14 +33,16 @@
 
 // Message types (wire numbering; append-only).
 enum frontlink_type {
-    FRONTLINK_READY = 1,    // ctl -> front: the deployment is up (struct frontlink_ready)
-    FRONTLINK_SUBMIT = 2,   // front -> ctl: a new request
-    FRONTLINK_CANCEL = 3,   // front -> ctl: drop request id (client went away)
-    FRONTLINK_TOKEN = 4,    // ctl -> front: one generated token of request id
-    FRONTLINK_FINISH = 5,   // ctl -> front: request id is done; its KV slot is free
-    FRONTLINK_ERROR = 6,    // ctl -> front: request id (or the job, id 0) failed
-    FRONTLINK_STATS = 7,    // ctl -> front: counters for /metrics and readiness
-    FRONTLINK_SHUTDOWN = 8, // front -> ctl: finish up and exit
+    FRONTLINK_READY = 1,     // ctl -> front: the deployment is up (struct frontlink_ready)
+    FRONTLINK_SUBMIT = 2,    // front -> ctl: a new request
+    FRONTLINK_CANCEL = 3,    // front -> ctl: drop request id (client went away)
+    FRONTLINK_TOKEN = 4,     // ctl -> front: one generated token of request id
+    FRONTLINK_FINISH = 5,    // ctl -> front: request id is done; its KV slot is free
+    FRONTLINK_ERROR = 6,     // ctl -> front: request id (or the job, id 0) failed
+    FRONTLINK_STATS = 7,     // ctl -> front: counters for /metrics and readiness
+    FRONTLINK_SHUTDOWN = 8,  // front -> ctl: finish up and exit
+    FRONTLINK_REPLACE = 9,   // front -> ctl: re-place the experts now (struct frontlink_replace)
+    FRONTLINK_REPLACED = 10, // ctl -> front: a re-placement's outcome (struct frontlink_replaced)
 };
 
 // Why a request finished (wire numbering; append-only). Names match OpenAI's
@@ -54,12 +56,16 @@ enum frontlink_reason {
 
 // ERROR codes (wire numbering; append-only). The front maps them to HTTP statuses.
 enum frontlink_err {
-    FRONTLINK_ERR_INTERNAL = 1,   // 500: a bug or executor failure
-    FRONTLINK_ERR_QUEUE_FULL = 2, // 429: waiting queue is full (admission control)
-    FRONTLINK_ERR_INVALID = 3,    // 400: parameters the controller refuses
-    FRONTLINK_ERR_TOO_LONG = 4,   // 400: prompt + max_tokens exceeds the context or KV
-    FRONTLINK_ERR_JOB = 5,        // 503: the deployment failed (id 0: whole job)
-    FRONTLINK_ERR_SHUTDOWN = 6,   // 503: shutting down
+    FRONTLINK_ERR_INTERNAL = 1,    // 500: a bug or executor failure
+    FRONTLINK_ERR_QUEUE_FULL = 2,  // 429: waiting queue is full (admission control)
+    FRONTLINK_ERR_INVALID = 3,     // 400: parameters the controller refuses
+    FRONTLINK_ERR_TOO_LONG = 4,    // 400: prompt + max_tokens exceeds the context or KV
+    FRONTLINK_ERR_JOB = 5,         // 503: the deployment failed (id 0: whole job)
+    FRONTLINK_ERR_SHUTDOWN = 6,    // 503: shutting down
+    FRONTLINK_ERR_CONFLICT = 7,    // 409: refused in the deployment's state (a re-placement
+                                   // under way, no statistics yet)
+    FRONTLINK_ERR_UNSUPPORTED = 8, // 501: not possible for this deployment (a monolithic
+                                   // job cannot re-place experts)
 };
 
 struct frontlink_ready {
@@ -135,6 +141,37 @@ struct frontlink_stats {
     uint64_t mode_bytes[FRONTLINK_N_MODES];
 };
 
+// REPLACE (issue 16 item 2): re-place the experts from the MoE ranks' decayed statistics.
+#define FRONTLINK_REPLACE_DRY_RUN 1u // compute and report the new layout, do not switch
+struct frontlink_replace {
+    uint64_t tag;   // echoed in the REPLACED that answers it (!= 0)
+    uint32_t flags; // FRONTLINK_REPLACE_*
+};
+
+// How a re-placement was started (REPLACED.trigger; wire numbering, append-only).
+enum frontlink_trigger {
+    FRONTLINK_TRIGGER_COMMAND = 0, // a REPLACE from the front (POST /admin/replace)
+    FRONTLINK_TRIGGER_DRIFT = 1,   // the controller's drift policy (--replace-drift)
+};
+
+// REPLACED: the outcome of a re-placement, sent when it switched, was found unnecessary
+// (layout unchanged, dry run) or failed; and for every one the drift policy started (tag 0).
+struct frontlink_replaced {
+    uint64_t tag;            // the REPLACE's tag; 0 for the drift policy's
+    int32_t code;            // 0: done; else enum frontlink_err (the reason in message)
+    uint32_t trigger;        // enum frontlink_trigger
+    uint32_t switched;       // 1: every rank now runs the new layout
+    uint64_t switch_step;    // the first step run with the new layout (switched only)
+    double amax_before;      // predicted a_max of the old layout on the decayed statistics
+    double amax_after;       // the same for the new layout
+    uint32_t layers_changed; // MoE layers whose placement differs
+    uint32_t n_moe_layers;   // MoE layers in the model
+    double plan_ms;          // statistics gathered and the new layout computed
+    double total_ms;         // from the request until every rank switched
+    uint64_t load_bytes;     // expert bytes the MoE ranks loaded (summed over ranks)
+    char message[FRONTLINK_MAX_TEXT + 1];
+};
+
 // One decoded message. Only the member matching type is meaningful.
 struct frontlink_msg {
     uint16_t type; // enum frontlink_type, or an unknown value (payload skipped)
@@ -149,6 +186,8 @@ struct frontlink_msg {
         struct frontlink_finish finish;
         struct frontlink_error error;
         struct frontlink_stats stats;
+        struct frontlink_replace replace;
+        struct frontlink_replaced replaced;
     } u;
 };
 

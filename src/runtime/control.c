@@ -126,7 +126,13 @@ int control_bcast_header(struct worker *w) {
     } else {
         rc = wait_header(w, &req);
     }
-    w->hdr_busy = rc == JANUS_OK && header_busy(w); // the same bytes on every rank now
+    // The same bytes on every rank now. A REPLACE header between two steps with rows keeps the
+    // flag: the workers go on spinning after it, so the next step does not wait for their
+    // wake-up (the argument above holds: the window starts after this header arrived).
+    struct wire_header h;
+    int replace = rc == JANUS_OK && wire_header_decode(w->hdr, w->hdr_len, &h) == JANUS_OK &&
+                  h.type == WIRE_TYPE_REPLACE;
+    if (!replace) w->hdr_busy = rc == JANUS_OK && header_busy(w);
     return rc;
 }
 
@@ -268,6 +274,16 @@ void control_worker_loop(struct worker *w) {
         if (h.type == WIRE_TYPE_STOP) return;
         if (h.type == WIRE_TYPE_STATS) {
             if (worker_stats_collect(w, NULL) != JANUS_OK) comm_abort(4);
+            continue;
+        }
+        if (h.type == WIRE_TYPE_REPLACE) {
+            struct wire_replace r;
+            rc = wire_replace_decode(w->hdr, w->hdr_len, &r);
+            if (rc == JANUS_OK) rc = replace_on_header(w, &r);
+            if (rc != JANUS_OK) {
+                LOG_ERROR("worker: re-placement header failed: %s", janus_strerror(rc));
+                comm_abort(4);
+            }
             continue;
         }
         struct wire_step st;

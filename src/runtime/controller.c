@@ -20,6 +20,8 @@ void ctl_default_params(struct ctl_params *p) {
     p->heartbeat_ms = 1000;
     p->stats_ms = 500;
     p->connect_timeout_ms = 10000;
+    drift_default_policy(&p->drift);
+    p->replace_poll_ms = 20;
 }
 
 struct ctl {
@@ -32,6 +34,16 @@ struct ctl {
     int n_finished;               // FINISH messages since the last STATS
     uint64_t rows_total;          // Σ batch rows over the steps run (STATS: the watchdog)
     pthread_mutex_t send_mu;      // sends (the main thread and ctl_report's callers)
+    // live re-placement
+    const struct ctl_params *p;
+    uint64_t n_steps;                       // steps run by this controller
+    int rp_active;                          // one is loading (the executor polls it)
+    uint64_t rp_tag;                        // its REPLACE's tag (0: the drift policy's)
+    uint32_t rp_trigger;                    // enum frontlink_trigger
+    int64_t rp_t0, rp_last_poll;            // when it began, when the ranks were last asked
+    uint64_t rp_last_check, rp_last_switch; // steps (UINT64_MAX: never)
+    uint64_t n_replacements;
+    FILE *step_log; // ctl_params.step_log
 };
 
 static int send_msg(struct ctl *c, const struct frontlink_msg *m) {
@@ -134,7 +146,122 @@ static void send_stats(struct ctl *c) {
     (void)send_msg(c, &m);
 }
 
-// Handles one message from the front. Returns 1 on SHUTDOWN.
+// ---- live re-placement
+
+static void send_replaced(struct ctl *c, uint64_t tag, uint32_t trigger, int code,
+                          const struct exec_replace_report *r, double total_ms, const char *text) {
+    struct frontlink_msg m;
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_REPLACED;
+    struct frontlink_replaced *q = &m.u.replaced;
+    q->tag = tag;
+    q->code = code;
+    q->trigger = trigger;
+    if (r) {
+        q->switched = r->state == EXEC_REPLACE_SWITCHED;
+        q->switch_step = r->switch_step;
+        q->amax_before = r->amax_before;
+        q->amax_after = r->amax_after;
+        q->layers_changed = (uint32_t)JANUS_MAX(r->layers_changed, 0);
+        q->n_moe_layers = (uint32_t)JANUS_MAX(r->n_moe_layers, 0);
+        q->plan_ms = r->plan_ms;
+        q->load_bytes = r->load_bytes;
+    }
+    q->total_ms = total_ms;
+    snprintf(q->message, sizeof q->message, "%s", text ? text : "");
+    (void)send_msg(c, &m);
+}
+
+// Starts a re-placement (a REPLACE with tag, or the drift policy: tag 0 and min_gain > 0).
+// Returns JANUS_ECOMM only when the deployment failed.
+static int replace_start(struct ctl *c, uint64_t tag, uint32_t trigger, double min_gain,
+                         int dry_run) {
+    const struct exec_ops *ops = c->e->ops;
+    const int quiet = trigger == FRONTLINK_TRIGGER_DRIFT;
+    if (!ops->replace_begin || !ops->replace_poll) {
+        if (!quiet)
+            send_replaced(c, tag, trigger, FRONTLINK_ERR_UNSUPPORTED, NULL, 0,
+                          "this deployment cannot re-place experts: it is monolithic (one "
+                          "process, no MoE ranks); start it with --mpi and --moe");
+        return JANUS_OK;
+    }
+    if (c->rp_active) {
+        if (!quiet)
+            send_replaced(c, tag, trigger, FRONTLINK_ERR_CONFLICT, NULL, 0,
+                          "a re-placement is already under way; try again once it switched");
+        return JANUS_OK;
+    }
+    struct exec_replace_report r;
+    char why[JANUS_ERR_LEN] = "";
+    int64_t t0 = clock_now_ns();
+    int rc = ops->replace_begin(c->e, min_gain, dry_run, &r, why, sizeof why);
+    if (rc == JANUS_ECOMM) return rc;
+    c->rp_last_check = c->n_steps;
+    if (rc != JANUS_OK) {
+        if (!quiet)
+            send_replaced(c, tag, trigger,
+                          rc == JANUS_ENOMEM ? FRONTLINK_ERR_INTERNAL : FRONTLINK_ERR_CONFLICT,
+                          NULL, 1e-6 * (double)(clock_now_ns() - t0), why);
+        else
+            LOG_DEBUG("controller: drift check: %s", why);
+        return JANUS_OK;
+    }
+    if (r.state == EXEC_REPLACE_UNCHANGED) {
+        if (!quiet)
+            send_replaced(c, tag, trigger, 0, &r, 1e-6 * (double)(clock_now_ns() - t0), r.why);
+        else
+            LOG_DEBUG("controller: drift check: predicted a_max %.3f -> %.3f: %s", r.amax_before,
+                      r.amax_after, r.why);
+        return JANUS_OK;
+    }
+    if (c->step_log) fprintf(c->step_log, "replace-begin %llu\n", (unsigned long long)c->n_steps);
+    c->rp_active = 1;
+    c->rp_tag = tag;
+    c->rp_trigger = trigger;
+    c->rp_t0 = t0;
+    c->rp_last_poll = clock_now_ns();
+    LOG_INFO("controller: re-placement (%s) started: predicted a_max %.3f -> %.3f, %d of %d MoE "
+             "layers change",
+             trigger == FRONTLINK_TRIGGER_DRIFT ? "drift" : "command", r.amax_before, r.amax_after,
+             r.layers_changed, r.n_moe_layers);
+    return JANUS_OK;
+}
+
+// Between steps while one is loading: asks the ranks (at most every replace_poll_ms, or now
+// when force). JANUS_ECOMM only when the deployment failed.
+static int replace_progress(struct ctl *c, int force) {
+    if (!c->rp_active) return JANUS_OK;
+    int64_t now = clock_now_ns();
+    int poll_ms = c->p->replace_poll_ms > 0 ? c->p->replace_poll_ms : 20;
+    if (!force && now - c->rp_last_poll < (int64_t)poll_ms * 1000000) return JANUS_OK;
+    c->rp_last_poll = now;
+    struct exec_replace_report r;
+    int rc = c->e->ops->replace_poll(c->e, &r);
+    if (rc != JANUS_OK) return JANUS_ECOMM;
+    if (r.state == EXEC_REPLACE_LOADING) return JANUS_OK;
+    c->rp_active = 0;
+    double total_ms = 1e-6 * (double)(clock_now_ns() - c->rp_t0);
+    if (r.state == EXEC_REPLACE_SWITCHED) {
+        c->n_replacements++;
+        c->rp_last_switch = c->n_steps;
+        char text[256];
+        snprintf(text, sizeof text,
+                 "switched at step %llu: predicted a_max %.3f -> %.3f, %d of %d MoE layers "
+                 "changed, %.1f MiB loaded, %.1f ms",
+                 (unsigned long long)r.switch_step, r.amax_before, r.amax_after, r.layers_changed,
+                 r.n_moe_layers, (double)r.load_bytes / (1 << 20), total_ms);
+        if (c->step_log) fprintf(c->step_log, "replace %llu\n", (unsigned long long)c->n_steps);
+        LOG_WARN("controller: re-placement (%s) %s",
+                 c->rp_trigger == FRONTLINK_TRIGGER_DRIFT ? "drift" : "command", text);
+        send_replaced(c, c->rp_tag, c->rp_trigger, 0, &r, total_ms, text);
+    } else {
+        LOG_WARN("controller: re-placement dropped: %s", r.why);
+        send_replaced(c, c->rp_tag, c->rp_trigger, FRONTLINK_ERR_INTERNAL, &r, total_ms, r.why);
+    }
+    return JANUS_OK;
+}
+
+// Handles one message from the front. Returns 1 on SHUTDOWN, -1 when the deployment failed.
 static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
     switch (m->type) {
     case FRONTLINK_SUBMIT: {
@@ -150,6 +277,11 @@ static int handle(struct ctl *c, struct frontlink_msg *m, int64_t now) {
         }
         break;
     case FRONTLINK_SHUTDOWN: return 1;
+    case FRONTLINK_REPLACE:
+        if (replace_start(c, m->u.replace.tag, FRONTLINK_TRIGGER_COMMAND, 0,
+                          (m->u.replace.flags & FRONTLINK_REPLACE_DRY_RUN) != 0) != JANUS_OK)
+            return -1;
+        break;
     default: LOG_WARN("controller: ignoring %s message", frontlink_type_name(m->type)); break;
     }
     return 0;
@@ -169,9 +301,14 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     memset(&c, 0, sizeof c);
     c.conn.fd = -1;
     c.e = e;
+    c.p = p;
+    c.rp_last_check = c.rp_last_switch = UINT64_MAX;
     pthread_mutex_init(&c.send_mu, NULL);
     int watching = 0;
     const struct exec_info *info = &e->info;
+    if (p->step_log && !(c.step_log = fopen(p->step_log, "w")))
+        LOG_WARN("controller: cannot write the step log %s", p->step_log);
+    if (c.step_log) setvbuf(c.step_log, NULL, _IOLBF, 0); // read while the job runs
     struct batcher_config bc;
     batcher_default_config(&bc);
     bc.n_attn = info->n_attn;
@@ -227,7 +364,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
     int heartbeat_ms = p->heartbeat_ms > 0 ? p->heartbeat_ms : 1000;
     int stats_ms = p->stats_ms > 0 ? p->stats_ms : 500;
     int64_t last_step = 0, last_stats = 0;
-    int shutdown = 0;
+    int shutdown = 0, exec_failed = 0;
     rc = JANUS_OK;
     while (!shutdown && !c.failed) {
         int64_t now = clock_now_ns();
@@ -237,6 +374,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
             int64_t due = last_step + (int64_t)heartbeat_ms * 1000000 - now;
             int64_t due_st = last_stats + (int64_t)stats_ms * 1000000 - now;
             int64_t w = JANUS_MIN(due, due_st);
+            if (c.rp_active) w = JANUS_MIN(w, (int64_t)JANUS_MAX(p->replace_poll_ms, 1) * 1000000);
             wait_ms = w <= 0 ? 0 : (int)(w / 1000000) + 1;
         }
         // Receive: wait only when idle, then drain whatever else is queued.
@@ -251,16 +389,44 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
                 c.failed = 1;
                 break;
             }
-            shutdown |= handle(&c, &in, clock_now_ns());
+            int h = handle(&c, &in, clock_now_ns());
             frontlink_msg_free(&in);
             flush_events(&c);
+            if (h < 0) {
+                exec_failed = 1;
+                break;
+            }
+            shutdown |= h;
         }
-        if (c.failed || shutdown) break;
+        if (!exec_failed && (c.failed || shutdown)) break;
+        // Re-placement: ask the ranks whether they are ready (between steps); the drift policy.
+        if (!exec_failed && replace_progress(&c, 0) != JANUS_OK) exec_failed = 1;
+        if (!exec_failed && drift_due(&p->drift, c.n_steps, c.rp_last_check, c.rp_last_switch) &&
+            !c.rp_active &&
+            replace_start(&c, 0, FRONTLINK_TRIGGER_DRIFT, p->drift.threshold, 0) != JANUS_OK)
+            exec_failed = 1;
+        if (exec_failed) {
+            batcher_abort(&c.b);
+            flush_events(&c);
+            send_error(&c, 0, FRONTLINK_ERR_JOB, "the deployment failed during a re-placement");
+            rc = status_errf(err, err_len, JANUS_ECOMM,
+                             "the deployment failed during a re-placement");
+            break;
+        }
         now = clock_now_ns();
         if (batcher_busy(&c.b) || now - last_step >= (int64_t)heartbeat_ms * 1000000) {
             if (p->step_delay_ms > 0) clock_sleep_ns((int64_t)p->step_delay_ms * 1000000);
             (void)batcher_schedule(&c.b, clock_now_ns(), c.batches);
+            int64_t t_step = clock_now_ns();
             int r = exec_step(e, c.batches, c.results);
+            if (c.step_log) {
+                int64_t rows = 0;
+                for (int32_t i = 0; i < info->n_attn; i++)
+                    rows += c.batches[i].n;
+                fprintf(c.step_log, "%llu %lld %lld\n", (unsigned long long)c.n_steps,
+                        (long long)rows, (long long)(clock_now_ns() - t_step));
+            }
+            c.n_steps++;
             if (r != JANUS_OK) {
                 batcher_abort(&c.b);
                 flush_events(&c);
@@ -298,6 +464,7 @@ int ctl_run(struct exec *e, const struct ctl_params *p, char *err, size_t err_le
         flush_events(&c);
     }
 out:
+    if (c.step_log) fclose(c.step_log);
     if (watching) p->watch_stop(p->watch_cookie);
     frontlink_conn_close(&c.conn);
     for (int32_t i = 0; c.batches && i < info->n_attn; i++)

@@ -1,16 +1,16 @@
 // The controller loop (SPEC §2): connects to the front's socket, announces the deployment
 // (READY), then loops — receive SUBMIT/CANCEL/SHUTDOWN, drive the batcher, run one step on
 // the executor, send TOKEN/FINISH (and ERROR for refused requests), send STATS
-// periodically. When idle it runs an empty heartbeat step every heartbeat_ms, so the front
-// can prove the whole deployment completed a step recently (/health readiness).
-// Single-threaded. Not collective: under MPI only the controller rank runs it; the
-// executor broadcasts each step to the other ranks.
-// SPDX-License-Identifier: MIT
+// periodically; live re-placements (REPLACE, the drift policy; REPLACED back). When idle it runs an
+// empty heartbeat step every heartbeat_ms, so the front can prove the whole deployment completed a
+// step recently (/health readiness). Single-threaded. Not collective: under MPI only the controller
+// rank runs it; the executor broadcasts each step to the other ranks. SPDX-License-Identifier: MIT
 #ifndef JANUS_CTL_H
 #define JANUS_CTL_H
 
 #include "base/base.h"
 #include "base/fdwatch.h"
+#include "place/drift.h"
 #include "runtime/exec.h"
 #include "requests/batcher.h"
 
@@ -39,6 +39,16 @@ struct ctl_params {
     int (*watch_start)(void *cookie, void (*report)(void *r, const char *why), void *r);
     void (*watch_stop)(void *cookie);
     void *watch_cookie;
+    // Live re-placement (issue 16 item 2): REPLACE from the front, or the drift policy
+    // (drift.threshold > 0: off by default). While one is loading, the controller asks the
+    // ranks every replace_poll_ms (0: 20) between steps whether they are ready to switch.
+    struct drift_policy drift;
+    int32_t replace_poll_ms;
+    // Measurement (scripts/measure-replace.sh), NULL: none. A file that gets one line per step:
+    // "step rows ns" (the controller's step number, batch rows over every instance, the step's
+    // wall time); "replace-begin STEP" when a re-placement's layout went out before step STEP,
+    // "replace STEP" when it switched before step STEP.
+    const char *step_log;
 };
 
 #define CTL_FRONT_GONE_GRACE_MS 5000

@@ -11,6 +11,7 @@
 #include "base/base.h"
 #include "base/fmap.h"
 #include "base/limits.h"
+#include "base/status.h"
 #include "engine/batch.h"
 
 #include <stddef.h>
@@ -65,6 +66,27 @@ struct exec_stats {
     int64_t kv_used_tokens[LIMIT_MAX_INSTANCES]; // KV tokens held per attention instance
 };
 
+// ---- live re-placement (issue 16 item 2; docs/PROTOCOL.md "Live re-placement")
+
+enum exec_replace_state {
+    EXEC_REPLACE_UNCHANGED = 0, // nothing started: same layout, too small a gain, or a dry run
+    EXEC_REPLACE_LOADING = 1,   // the new layout is out; the MoE ranks load their new slabs
+    EXEC_REPLACE_SWITCHED = 2,  // every rank runs the new layout from switch_step on
+    EXEC_REPLACE_FAILED = 3,    // dropped (a rank could not load or check it); the old stays
+};
+
+struct exec_replace_report {
+    int32_t state;          // enum exec_replace_state
+    uint64_t switch_step;   // SWITCHED: the first step run with the new layout
+    double amax_before;     // predicted a_max of the current / new layout on the MoE ranks'
+    double amax_after;      // decayed statistics (place/drift.h)
+    int32_t layers_changed; // MoE layers whose placement differs
+    int32_t n_moe_layers;
+    double plan_ms;          // statistics gathered, the layout computed and sent
+    uint64_t load_bytes;     // SWITCHED: expert bytes loaded, summed over the MoE ranks
+    char why[JANUS_ERR_LEN]; // UNCHANGED / FAILED: why
+};
+
 // ---- the interface
 
 struct exec;
@@ -85,6 +107,19 @@ struct exec_ops {
                        float *logits);
     // Fills *out with the current counters. JANUS_ECOMM as for step.
     int (*stats)(struct exec *e, struct exec_stats *out);
+    // Optional (NULL: this executor cannot re-place, e.g. the monolithic one). Starts a live
+    // re-placement: gathers the decayed statistics, computes the Janus layout for them and,
+    // unless dry_run or it is the current one or its predicted a_max improves by less than
+    // min_gain (a fraction; 0: any change), sends it to every rank, which start loading
+    // their new share. JANUS_OK with out filled (state UNCHANGED or LOADING); JANUS_EAGAIN
+    // (one is under way), JANUS_EINVAL (no statistics yet...; err says why; nothing
+    // started); JANUS_ECOMM as for step.
+    int (*replace_begin)(struct exec *e, double min_gain, int dry_run,
+                         struct exec_replace_report *out, char *err, size_t err_len);
+    // Between steps, while one is LOADING: asks every rank whether its new share is loaded;
+    // when all are, every rank switches before the next step (out: SWITCHED); a rank that
+    // failed makes every rank drop it (FAILED); else LOADING. JANUS_ECOMM as for step.
+    int (*replace_poll)(struct exec *e, struct exec_replace_report *out);
     // Ends the deployment (under MPI: tells worker ranks to leave their loops) and frees
     // everything the executor owns. Safe to call after a failed step.
     void (*destroy)(struct exec *e);

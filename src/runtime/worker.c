@@ -9,6 +9,7 @@
 #include "engine/gate.h"
 #include "place/round_robin.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #define WAKE_LINGER_MS 2000
 
 void worker_free(struct worker *w) {
+    replace_free(w); // joins a loader thread still running
     wake_close(&w->wake, WAKE_LINGER_MS);
     attn_free(&w->attn);
     batch_free(&w->batch);
@@ -219,7 +221,10 @@ int worker_setup_role(struct worker *w) {
     if (!rc) rc = moe_routing_init(&w->rt, &w->model, B_max);
     if (!rc) rc = actsched_init(&w->ws, &lim);
     if (!rc) rc = actsched_output_init(&w->so, &lim);
-    if (!rc) rc = stats_init(&w->stats, (int32_t)w->n_layer, (int32_t)w->n_expert, 0.999);
+    if (!rc)
+        rc = stats_init(&w->stats, (int32_t)w->n_layer, (int32_t)w->n_expert,
+                        p->stats_half_life > 0 ? pow(0.5, 1.0 / (double)p->stats_half_life)
+                                               : WORKER_STATS_DECAY);
     w->run_here = mem_calloc(MEM_TAG_ENGINE, (size_t)w->n_expert, 1);
     w->x_all = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));
     w->partial = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));

@@ -22,6 +22,7 @@
 #include "place/layout.h"
 #include "place/stats.h"
 #include "runtime/exec.h"
+#include "runtime/replace.h"
 #include "runtime/worker_mpi.h"
 #include "runtime/worker_stats.h"
 
@@ -93,6 +94,7 @@ struct worker {
     uint64_t red_sum[2][WORKER_N_CTR + LIMIT_MAX_INSTANCES]; // counters, activations (SUM)
     uint64_t red_max[2][2 * LIMIT_MAX_LAYERS + 1];           // a_max, busy steps (MAX)
     int64_t fault_rank, fault_step, fault_sched_rank;
+    struct replace_state rp; // a live re-placement under way (replace.c)
 };
 
 // Loads the model and the layout and fills base.info (every failure the user should see,

@@ -50,6 +50,8 @@ static const struct exec_ops mpi_ops = {
     .step_logits = mpi_step_logits,
     .stats = worker_stats_exec,
     .destroy = mpi_destroy,
+    .replace_begin = replace_begin,
+    .replace_poll = replace_poll,
 };
 
 int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char *err,
@@ -118,6 +120,7 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
             log_set_identity(comm_world_rank(), w->topo.role == TOPO_ROLE_ATTN
                                                     ? (me == 0 ? "ctl+attn" : "attn")
                                                     : "moe");
+            rc = replace_carry_layout(w); // a re-placed layout kept across a relaunch
             rc = comm_check_equal_u64(w->topo.comm, layout_digest(&w->layout),
                                       "replica layout digest");
             if (rc == JANUS_OK)
@@ -155,7 +158,8 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
         worker_free(w);
         return worst;
     }
-    w->hdr_len = wire_step_size(p->n_attn);
+    // One buffer for every header the control plane broadcasts (STEP, STATS, REPLACE, STOP).
+    w->hdr_len = JANUS_MAX(wire_step_size(p->n_attn), wire_replace_size());
     w->hdr = mem_calloc(MEM_TAG_COMM, w->hdr_len, 1);
     // Idle ranks block instead of polling (issue 15 item 7); without the channel they poll.
     if (!w->hdr || wake_open(&w->wake, w->topo.comm) != JANUS_OK) comm_abort(6);

@@ -20,6 +20,9 @@
 
 #define WORKER_COMM_AUTO     (-1) // choose the scheme per step from the cost model
 #define WORKER_DISPATCH_AUTO (-1) // choose the dispatch mode per step from the cost model
+#define WORKER_STATS_DECAY                                                                         \
+    0.999 // default per-step decay of the expert statistics (half-life
+          // about 693 steps with tokens)
 
 struct worker_mpi_params {
     const char *model_path;     // GGUF model (every rank opens it; each loads its share)
@@ -51,6 +54,14 @@ struct worker_mpi_params {
     uint64_t seed;              // seed of the random scheduler policy
     const char *expert_stats_out; // MoE instance 0: at shutdown, write the activation
                                   // statistics (janus-stats JSON, SPEC §6) here; NULL: none
+    int64_t stats_half_life;      // MoE ranks' expert statistics (place/stats.h) decay by half
+                                  // over this many steps with tokens (live re-placement reads
+                                  // them); 0: the decay WORKER_STATS_DECAY per step
+    const char *layout_carry;     // live re-placement across relaunches (issue 16 item 2), NULL:
+                                  // none. Rank 0 writes the layout there after every switch; at
+                                  // start, if the file holds a valid layout of this
+                                  // deployment's shape, rank 0 sends it to every rank and it
+                                  // replaces layout_path's (or round-robin); else it is ignored
     const char *logits_out;       // rank 0: file receiving the logits of the first sampled row
                                   // (`janus run --logits`); NULL: none
 };

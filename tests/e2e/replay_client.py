@@ -33,6 +33,9 @@ ap.add_argument("--rescale", default=None,
                 help="instead of a fault: live rescales, e.g. '1,2 2,1' (janus admin URL rescale "
                      "--attn A --moe M, one after the other, with every stream mid-flight)")
 ap.add_argument("--janus", default=None, help="the janus binary (--rescale)")
+ap.add_argument("--no-recovery", action="store_true",
+                help="with --fault-cmd: the fault is no failure (e.g. a live re-placement); stop "
+                     "watching /health once the command ended")
 a = ap.parse_args()
 
 PROMPTS = ["The expert", "Once upon a time there was", "Hello", "A mixture of experts",
@@ -171,10 +174,13 @@ if a.kill_job:
                  min(before.values()), max(before.values())))
     late = None
     for _ in range(1200):  # bounded: 60 s at 50 ms
+        done = a.no_recovery and fault.poll() is not None  # (before the poll: one more after)
         st, d = get("/health")
         s = json.loads(d).get("status")
         if not report["health"] or report["health"][-1] != s:
             report["health"].append(s)
+        if done:
+            break
         if s == "recovering":
             if "t_recovering" not in report:
                 report["t_recovering"] = time.monotonic()

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     static uint8_t tmp[FRONTLINK_HEADER_BYTES + 65536];
     size_t plen = size - 2 > 65536 ? 65536 : size - 2;
-    uint32_t v[3] = {FRONTLINK_MAGIC, FRONTLINK_VERSION | (uint32_t)(data[1] % 10) << 16,
+    uint32_t v[3] = {FRONTLINK_MAGIC, FRONTLINK_VERSION | (uint32_t)(data[1] % 12) << 16,
                      (uint32_t)plen};
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 4; k++)

@@ -1,6 +1,6 @@
 // libFuzzer target for comm/wire: arbitrary bytes into the header and step decoders must
-// never crash or read out of bounds; whatever decodes must re-encode to the same bytes.
-// SPDX-License-Identifier: MIT
+// never crash or read out of bounds (REPLACE's too); whatever decodes must re-encode to the same
+// bytes. SPDX-License-Identifier: MIT
 #include "base/base.h"
 #include "base/status.h"
 #include "comm/wire.h"
@@ -25,6 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t n = 0;
         if (wire_step_encode(&s, out, sizeof out, &n) != JANUS_OK) abort();
         if (n != size || memcmp(out, data, n) != 0) abort();
+    }
+    struct wire_replace r;
+    if (wire_replace_decode(data, size, &r) == JANUS_OK) {
+        uint8_t out[WIRE_HEADER_SIZE + 32];
+        size_t n = 0;
+        if (wire_replace_encode(&r, out, sizeof out, &n) != JANUS_OK) abort();
+        if (n > size || memcmp(out, data, n) != 0) abort();
     }
     return 0;
 }

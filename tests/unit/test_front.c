@@ -2,16 +2,20 @@
 // watchdog's limit (off, warm-up, floor, the median step, room for prefill capped at one
 // step's rows) and launch_kill_session, which must reach a process of the job's session that
 // sits in a process group of its own (as Open MPI 4 puts each rank), where signalling the
-// job's group alone does not.
+// job's group alone does not. Also front_replace (issue 16 item 2): every state of the job
+// gives its status, and a REPLACED (from a fake controller on a socketpair) its figures.
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
 #include "base/clock.h"
+#include "base/status.h"
 #include "front/front.h"
 #include "front/launch.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,4 +109,114 @@ TEST(kill_session_reaches_other_groups) {
     }
     ASSERT_EQ(n, 0);
     ASSERT_EQ(launch_kill_session(1, SIGKILL), 0); // never init's session
+}
+
+// ---- live re-placement (front/replace.c)
+
+struct fake_ctl {
+    struct front *f;
+    struct frontlink_conn c; // the controller's end
+    int code, switched;
+};
+
+// Reads the REPLACE and answers it the way the reader thread would hand a REPLACED over.
+static void *fake_ctl_main(void *arg) {
+    struct fake_ctl *x = arg;
+    struct frontlink_msg m;
+    char err[128];
+    if (frontlink_recv(&x->c, 5000, &m, err, sizeof err) != JANUS_OK || m.type != FRONTLINK_REPLACE)
+        return NULL;
+    struct frontlink_replaced r = {.tag = m.u.replace.tag,
+                                   .code = x->code,
+                                   .switched = (uint32_t)x->switched,
+                                   .switch_step = 77,
+                                   .amax_before = 3.0,
+                                   .amax_after = 2.5,
+                                   .layers_changed = 2,
+                                   .n_moe_layers = 4,
+                                   .total_ms = 1500};
+    snprintf(r.message, sizeof r.message, "%s", x->code ? "busy elsewhere" : "switched");
+    pthread_mutex_lock(&x->f->mu);
+    front_replace_on_reply(x->f, &r);
+    pthread_mutex_unlock(&x->f->mu);
+    return NULL;
+}
+
+static int replace_with(struct front *f, int code, int switched, struct front_replace_info *info,
+                        char *err, size_t cap) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) return -1000;
+    struct fake_ctl x = {.f = f, .code = code, .switched = switched};
+    memset(&x.c, 0, sizeof x.c);
+    x.c.fd = sv[1];
+    f->conn.fd = sv[0];
+    f->conn_gen = f->job_gen;
+    pthread_t t;
+    pthread_create(&t, NULL, fake_ctl_main, &x);
+    struct front_replace_args a = {.timeout_ms = 5000};
+    int rc = front_replace(f, &a, info, err, cap);
+    pthread_join(t, NULL);
+    frontlink_conn_close(&x.c);
+    frontlink_conn_close(&f->conn);
+    f->conn.fd = -1;
+    return rc;
+}
+
+TEST(replace_states_and_replies) {
+    struct front_params p = {0};
+    struct front f;
+    front_init(&f, &p);
+    f.p.quiet = 1;
+    struct front_replace_info info;
+    char err[256];
+    struct front_replace_args a = {.timeout_ms = 50};
+    // The job is still starting: 503.
+    ASSERT_EQ(front_replace(&f, &a, &info, err, sizeof err), JANUS_ECOMM);
+    ASSERT_EQ(info.http_status, 503);
+    ASSERT(strstr(err, "starting") != NULL);
+    // Recovering: 503 as well.
+    f.job = FRONT_JOB_READY;
+    f.recovering = 1;
+    ASSERT_EQ(front_replace(&f, &a, &info, err, sizeof err), JANUS_ECOMM);
+    ASSERT(strstr(err, "relaunched") != NULL);
+    f.recovering = 0;
+    // Another client's re-placement under way: 409.
+    f.rp_wait_tag = 9;
+    ASSERT_EQ(front_replace(&f, &a, &info, err, sizeof err), JANUS_EAGAIN);
+    ASSERT_EQ(info.http_status, 409);
+    f.rp_wait_tag = 0;
+    // Ready but no link to the job: 503, never a hang.
+    f.conn.fd = -1;
+    ASSERT_EQ(front_replace(&f, &a, &info, err, sizeof err), JANUS_ECOMM);
+    // The controller switches: the figures, the counters.
+    ASSERT_OK(replace_with(&f, 0, 1, &info, err, sizeof err));
+    ASSERT_EQ(info.switched, 1);
+    ASSERT_EQ(info.switch_step, 77);
+    ASSERT_EQ(info.layers_changed, 2);
+    ASSERT_NEAR(info.amax_after, 2.5, 0);
+    ASSERT_NEAR(info.seconds, 1.5, 1e-12);
+    ASSERT_STR_EQ(info.message, "switched");
+    ASSERT_EQ(f.replacements_total, 1);
+    ASSERT_EQ(f.replace_have_last, 1);
+    ASSERT_EQ(f.rp_wait_tag, 0);
+    // The controller refuses (a conflict in its state): 409 with its message.
+    ASSERT_EQ(replace_with(&f, FRONTLINK_ERR_CONFLICT, 0, &info, err, sizeof err), JANUS_EAGAIN);
+    ASSERT_EQ(info.http_status, 409);
+    ASSERT_STR_EQ(err, "busy elsewhere");
+    // A monolithic job: 501; a rank failed to load: 500 and counted.
+    ASSERT_EQ(replace_with(&f, FRONTLINK_ERR_UNSUPPORTED, 0, &info, err, sizeof err),
+              JANUS_EUNSUPPORTED);
+    ASSERT_EQ(info.http_status, 501);
+    ASSERT_NE(replace_with(&f, FRONTLINK_ERR_INTERNAL, 0, &info, err, sizeof err), JANUS_OK);
+    ASSERT_EQ(info.http_status, 500);
+    ASSERT_EQ(f.replace_failures, 1);
+    ASSERT_EQ(f.replacements_total, 1);
+    // A drift policy's report (tag 0) is counted, and answers nobody.
+    struct frontlink_replaced d = {.tag = 0, .switched = 1, .trigger = FRONTLINK_TRIGGER_DRIFT};
+    pthread_mutex_lock(&f.mu);
+    front_replace_on_reply(&f, &d);
+    pthread_mutex_unlock(&f.mu);
+    ASSERT_EQ(f.replacements_total, 2);
+    ASSERT_EQ(f.rp_have_reply, 0);
+    front_destroy(&f);
 }

@@ -163,6 +163,87 @@ TEST(roundtrip_all_types) {
     ASSERT_EQ(o.type, FRONTLINK_SHUTDOWN);
 }
 
+static void put32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+TEST(roundtrip_replace_messages) {
+    struct frontlink_msg m = {0}, o;
+    m.type = FRONTLINK_REPLACE;
+    m.u.replace.tag = 77;
+    m.u.replace.flags = FRONTLINK_REPLACE_DRY_RUN;
+    ASSERT_OK(roundtrip(&m, &o));
+    ASSERT_EQ(o.type, FRONTLINK_REPLACE);
+    ASSERT_EQ(o.u.replace.tag, 77);
+    ASSERT_EQ(o.u.replace.flags, FRONTLINK_REPLACE_DRY_RUN);
+    memset(&m, 0, sizeof m);
+    m.type = FRONTLINK_REPLACED;
+    struct frontlink_replaced *q = &m.u.replaced;
+    q->tag = 77;
+    q->code = FRONTLINK_ERR_INVALID;
+    q->trigger = FRONTLINK_TRIGGER_DRIFT;
+    q->switched = 1;
+    q->switch_step = 1ULL << 40;
+    q->amax_before = 3.25;
+    q->amax_after = 2.5;
+    q->layers_changed = 3;
+    q->n_moe_layers = 4;
+    q->plan_ms = 1.5;
+    q->total_ms = 120.25;
+    q->load_bytes = 1ULL << 33;
+    snprintf(q->message, sizeof q->message, "switched at step %d", 12);
+    ASSERT_OK(roundtrip(&m, &o));
+    ASSERT_EQ(o.type, FRONTLINK_REPLACED);
+    ASSERT_EQ(o.u.replaced.tag, 77);
+    ASSERT_EQ(o.u.replaced.code, FRONTLINK_ERR_INVALID);
+    ASSERT_EQ(o.u.replaced.trigger, FRONTLINK_TRIGGER_DRIFT);
+    ASSERT_EQ(o.u.replaced.switched, 1);
+    ASSERT_EQ(o.u.replaced.switch_step, 1ULL << 40);
+    ASSERT(o.u.replaced.amax_before == 3.25 && o.u.replaced.amax_after == 2.5);
+    ASSERT_EQ(o.u.replaced.layers_changed, 3);
+    ASSERT_EQ(o.u.replaced.n_moe_layers, 4);
+    ASSERT(o.u.replaced.plan_ms == 1.5 && o.u.replaced.total_ms == 120.25);
+    ASSERT_EQ(o.u.replaced.load_bytes, 1ULL << 33);
+    ASSERT_STR_EQ(o.u.replaced.message, "switched at step 12");
+}
+
+TEST(decode_rejects_truncated_replace_messages) {
+    struct frontlink_msg m = {0}, o;
+    m.type = FRONTLINK_REPLACED;
+    snprintf(m.u.replaced.message, sizeof m.u.replaced.message, "hello");
+    struct buf b;
+    buf_init(&b, 1 << 20);
+    ASSERT_OK(frontlink_encode(&b, &m));
+    uint8_t *raw = (uint8_t *)b.data;
+    char err[128];
+    size_t used = 0;
+    // Every shorter payload (header length lowered to match) is refused, never read past.
+    for (uint32_t plen = 0; plen + 12 < b.len; plen++) {
+        for (int i = 0; i < 4; i++)
+            raw[8 + i] = (uint8_t)(plen >> (8 * i));
+        ASSERT_EQ(frontlink_decode(raw, 12 + plen, &o, &used, err, sizeof err), JANUS_EPROTO);
+    }
+    // A message length over FRONTLINK_MAX_TEXT is refused.
+    uint32_t plen = (uint32_t)b.len - 12;
+    for (int i = 0; i < 4; i++)
+        raw[8 + i] = (uint8_t)(plen >> (8 * i));
+    size_t at = b.len - 5 - 4; // the message's u32 length
+    for (int i = 0; i < 4; i++)
+        raw[at + i] = (uint8_t)((FRONTLINK_MAX_TEXT + 1u) >> (8 * i));
+    ASSERT_EQ(frontlink_decode(raw, b.len, &o, &used, err, sizeof err), JANUS_EPROTO);
+    buf_free(&b);
+    // REPLACE needs 12 bytes.
+    uint8_t h[24] = {0};
+    put32(h, FRONTLINK_MAGIC);
+    h[4] = FRONTLINK_VERSION;
+    h[6] = FRONTLINK_REPLACE;
+    put32(h + 8, 11);
+    ASSERT_EQ(frontlink_decode(h, 23, &o, &used, err, sizeof err), JANUS_EPROTO);
+    put32(h + 8, 12);
+    ASSERT_OK(frontlink_decode(h, 24, &o, &used, err, sizeof err));
+}
+
 TEST(encode_refuses_out_of_limit_fields) {
     struct buf b;
     buf_init(&b, 1 << 20);
@@ -177,11 +258,6 @@ TEST(encode_refuses_out_of_limit_fields) {
     ASSERT_EQ(frontlink_encode(&b, &m), JANUS_EINVAL);
     ASSERT_EQ(b.len, 0);
     buf_free(&b);
-}
-
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 TEST(decode_rejects_bad_headers_and_payloads) {

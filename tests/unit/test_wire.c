@@ -132,3 +132,92 @@ TEST(wire_step_decode_rejects) {
     ASSERT_EQ(corrupt(P + 0, 1, 3), JANUS_EPROTO);           // n_attn 4 but 3 expected
     ASSERT_EQ(corrupt(P + 0, 1, 4), JANUS_OK);
 }
+
+// ---- REPLACE (live re-placement)
+
+static struct wire_replace sample_replace(void) {
+    struct wire_replace r;
+    memset(&r, 0, sizeof r);
+    r.step = 4242;
+    r.phase = WIRE_REPLACE_LOAD;
+    r.n_layers = 4;
+    r.n_instances = 2;
+    r.n_slots = 5;
+    r.n_experts = 8;
+    r.digest = 0xfeedfacecafebeefULL;
+    r.n_ints = (uint32_t)wire_replace_layout_ints(4, 2, 5);
+    return r;
+}
+
+TEST(wire_replace_roundtrip) {
+    ASSERT_EQ(wire_replace_layout_ints(4, 2, 5), 4 * (1 + 10));
+    ASSERT_EQ(wire_replace_layout_ints(0, 2, 5), 0);
+    ASSERT_EQ(wire_replace_layout_ints(4, LIMIT_MAX_INSTANCES + 1, 5), 0);
+    struct wire_replace r = sample_replace(), g;
+    uint8_t buf[128];
+    size_t n = 0;
+    ASSERT_OK(wire_replace_encode(&r, buf, sizeof buf, &n));
+    ASSERT_EQ(n, wire_replace_size());
+    // A header buffer sized for STEP may be longer: the bytes after the message are ignored.
+    ASSERT_OK(wire_replace_decode(buf, sizeof buf, &g));
+    ASSERT_EQ(g.step, 4242);
+    ASSERT_EQ(g.phase, WIRE_REPLACE_LOAD);
+    ASSERT_EQ(g.n_slots, 5);
+    ASSERT_EQ(g.digest, 0xfeedfacecafebeefULL);
+    ASSERT_EQ(g.n_ints, 44);
+    memset(&r, 0, sizeof r);
+    r.phase = WIRE_REPLACE_POLL;
+    r.step = 7;
+    ASSERT_OK(wire_replace_encode(&r, buf, sizeof buf, &n));
+    ASSERT_OK(wire_replace_decode(buf, n, &g));
+    ASSERT_EQ(g.phase, WIRE_REPLACE_POLL);
+    ASSERT_EQ(g.step, 7);
+    ASSERT_EQ(wire_replace_encode(&r, buf, wire_replace_size() - 1, &n), JANUS_ELIMIT);
+}
+
+TEST(wire_replace_rejects) {
+    uint8_t buf[128], good[128];
+    size_t n = 0;
+    struct wire_replace r = sample_replace(), g;
+    struct wire_replace bad = r;
+    bad.n_ints++;
+    ASSERT_EQ(wire_replace_encode(&bad, buf, sizeof buf, &n), JANUS_EINVAL);
+    bad = r;
+    bad.phase = 9;
+    ASSERT_EQ(wire_replace_encode(&bad, buf, sizeof buf, &n), JANUS_EINVAL);
+    bad = r;
+    bad.phase = WIRE_REPLACE_POLL; // POLL carries no layout
+    ASSERT_EQ(wire_replace_encode(&bad, buf, sizeof buf, &n), JANUS_EINVAL);
+    ASSERT_OK(wire_replace_encode(&r, good, sizeof good, &n));
+    const size_t P = WIRE_HEADER_SIZE;
+    struct {
+        size_t off;
+        uint32_t v;
+        int want;
+    } cases[] = {
+        {P + 0, 0, JANUS_EPROTO},                                 // phase 0
+        {P + 0, WIRE_REPLACE_PHASE_MAX + 1, JANUS_EPROTO},        // unknown phase
+        {P + 4, LIMIT_MAX_LAYERS + 1, JANUS_EPROTO},              // layers over the limit
+        {P + 8, 0, JANUS_EPROTO},                                 // no instances
+        {P + 12, 0xffffffffu, JANUS_EPROTO},                      // negative slots
+        {P + 16, LIMIT_MAX_EXPERTS + 1, JANUS_EPROTO},            // experts over the limit
+        {P + 28, 45, JANUS_EPROTO},                               // ints not matching the shape
+        {12, 31, JANUS_EPROTO},                                   // payload length
+        {6, WIRE_TYPE_STEP | (WIRE_VERSION << 16), JANUS_EPROTO}, // not a REPLACE
+        {8, 2, JANUS_EPROTO},                                     // a REPLACE carries no layer
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(buf, good, n);
+        if (cases[k].off == 6) {
+            bytes_put_u16(buf + 4, WIRE_VERSION);
+            bytes_put_u16(buf + 6, WIRE_TYPE_STEP);
+        } else {
+            bytes_put_u32(buf + cases[k].off, cases[k].v);
+        }
+        memset(&g, 0, sizeof g);
+        ASSERT_EQ(wire_replace_decode(buf, n, &g), cases[k].want);
+        ASSERT_EQ(g.phase, 0); // untouched
+    }
+    ASSERT_EQ(wire_replace_decode(good, n - 1, &g), JANUS_EAGAIN);
+    ASSERT_EQ(wire_replace_decode(good, 10, &g), JANUS_EAGAIN);
+}
