@@ -41,7 +41,7 @@ keys = {"time_seconds", "up", "model", "requests", "client_disconnects_total", "
         "generation_tokens_total", "time_to_first_token_seconds", "time_per_output_token_seconds",
         "steps_total", "step_seconds_total", "last_step_age_seconds", "layer_a_max", "layer_a_max_sum",
         "moe_activated_experts", "moe_activated_experts_total", "exchange", "kv_cache", "recovery",
-        "scale"}
+        "scale", "replacement"}
 assert set(a) == keys, set(a) ^ keys
 assert set(a["requests"]) == {"running", "waiting", "in_flight", "ok", "error", "cancelled", "rejected", "invalid"}
 assert b["time_seconds"] > a["time_seconds"] and a["up"] is True and a["model"]
