@@ -71,18 +71,9 @@ static int admin_body(struct server *s, const char *body, size_t len, cJSON **re
     return api_parse_body(s, body, len, req, r) == JANUS_OK ? 0 : -1;
 }
 
-void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
-                       struct api_reply *r) {
-    (void)conn;
-    cJSON *req = NULL;
-    if (!admin_allowed(s, r) || admin_body(s, body, len, &req, r)) return;
-    struct front_replace_args a = {0};
-    int ok = !admin_int(req, "dry_run", 0, 1, &a.dry_run, r);
-    cJSON_Delete(req);
-    if (!ok) return;
-    struct front_replace_info info;
-    char err[JANUS_ERR_LEN];
-    int st = front_replace(&s->f, &a, &info, err, sizeof err);
+// The reply of a finished re-placement (st: front_replace's status).
+static void replace_reply(struct api_reply *r, int st, const char *err, int dry_run,
+                          const struct front_replace_info *info) {
     if (st == JANUS_ECANCELED) { // no answer in time: it may still switch
         api_error(r, 504, "server_error", NULL, "timeout", "%s", err);
         return;
@@ -94,18 +85,40 @@ void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char
     cJSON *doc = cJSON_CreateObject();
     // switched; planned (a dry run); unchanged (the statistics give the current layout)
     cJSON_AddStringToObject(doc, "status",
-                            info.switched ? "switched"
-                            : a.dry_run   ? "planned"
-                                          : "unchanged");
-    if (info.switched) cJSON_AddNumberToObject(doc, "switch_step", (double)info.switch_step);
-    cJSON_AddNumberToObject(doc, "layers_changed", info.layers_changed);
-    cJSON_AddNumberToObject(doc, "moe_layers", info.n_moe_layers);
-    cJSON_AddNumberToObject(doc, "amax_before", info.amax_before);
-    cJSON_AddNumberToObject(doc, "amax_after", info.amax_after);
-    cJSON_AddNumberToObject(doc, "plan_ms", info.plan_ms);
-    cJSON_AddNumberToObject(doc, "load_bytes", (double)info.load_bytes);
-    cJSON_AddNumberToObject(doc, "seconds", info.seconds);
-    cJSON_AddStringToObject(doc, "message", info.message);
+                            info->switched ? "switched"
+                            : dry_run      ? "planned"
+                                           : "unchanged");
+    if (info->switched) cJSON_AddNumberToObject(doc, "switch_step", (double)info->switch_step);
+    cJSON_AddNumberToObject(doc, "layers_changed", info->layers_changed);
+    cJSON_AddNumberToObject(doc, "moe_layers", info->n_moe_layers);
+    cJSON_AddNumberToObject(doc, "amax_before", info->amax_before);
+    cJSON_AddNumberToObject(doc, "amax_after", info->amax_after);
+    cJSON_AddNumberToObject(doc, "plan_ms", info->plan_ms);
+    cJSON_AddNumberToObject(doc, "load_bytes", (double)info->load_bytes);
+    cJSON_AddNumberToObject(doc, "seconds", info->seconds);
+    cJSON_AddStringToObject(doc, "message", info->message);
+    if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+}
+
+// The reply of a finished rescale (st: front_rescale's status).
+static void rescale_reply(struct api_reply *r, int st, const char *err,
+                          const struct front_rescale_info *info) {
+    if (st != JANUS_OK) {
+        admin_failed(r, st, err);
+        return;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "status", info->unchanged ? "unchanged" : "rescaled");
+    cJSON *from = cJSON_AddObjectToObject(doc, "from"), *to = cJSON_AddObjectToObject(doc, "to");
+    cJSON_AddNumberToObject(from, "n_attn", info->from_attn);
+    cJSON_AddNumberToObject(from, "n_moe", info->from_moe);
+    cJSON_AddNumberToObject(to, "n_attn", info->to_attn);
+    cJSON_AddNumberToObject(to, "n_moe", info->to_moe);
+    cJSON_AddNumberToObject(doc, "moved", info->moved);
+    cJSON_AddNumberToObject(doc, "seconds", info->seconds);
+    cJSON_AddNumberToObject(doc, "start_s", info->start_s);
+    cJSON_AddNumberToObject(doc, "switch_ms", info->switch_ms);
+    cJSON_AddStringToObject(doc, "message", info->message);
     if (api_json_reply(r, 200, doc)) api_error(r, 500, "server_error", NULL, NULL, "out of memory");
 }
 
@@ -116,8 +129,11 @@ struct admin_job {
     struct MHD_Connection *conn; // NULL once the connection has ended (api_admin_free)
     pthread_mutex_t mu;          // guards conn, suspended, done, refs
     int suspended, done, refs;
-    struct front_rescale_args a;
-    struct front_rescale_info info;
+    int rescale; // else a re-placement
+    struct front_rescale_args ra;
+    struct front_rescale_info ri;
+    struct front_replace_args pa;
+    struct front_replace_info pi;
     int st;
     char err[JANUS_ERR_LEN];
 };
@@ -131,10 +147,13 @@ static void job_unref_locked(struct admin_job *j) { // (unlocks j->mu)
     }
 }
 
-static void *rescale_thread(void *arg) {
+static void *admin_thread(void *arg) {
     struct admin_job *j = arg;
     struct server *s = j->s;
-    j->st = front_rescale(&s->f, &j->a, &j->info, j->err, sizeof j->err);
+    if (j->rescale)
+        j->st = front_rescale(&s->f, &j->ra, &j->ri, j->err, sizeof j->err);
+    else
+        j->st = front_replace(&s->f, &j->pa, &j->pi, j->err, sizeof j->err);
     pthread_mutex_lock(&j->mu);
     j->done = 1;
     if (j->suspended && j->conn) MHD_resume_connection(j->conn); // lock order: j->mu, MHD's
@@ -156,26 +175,10 @@ void api_admin_step(struct server *s, struct api_reply *r) {
     }
     pthread_mutex_unlock(&j->mu);
     r->admin = NULL;
-    const struct front_rescale_info *info = &j->info;
-    if (j->st != JANUS_OK) {
-        admin_failed(r, j->st, j->err);
-    } else {
-        cJSON *doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "status", info->unchanged ? "unchanged" : "rescaled");
-        cJSON *from = cJSON_AddObjectToObject(doc, "from"),
-              *to = cJSON_AddObjectToObject(doc, "to");
-        cJSON_AddNumberToObject(from, "n_attn", info->from_attn);
-        cJSON_AddNumberToObject(from, "n_moe", info->from_moe);
-        cJSON_AddNumberToObject(to, "n_attn", info->to_attn);
-        cJSON_AddNumberToObject(to, "n_moe", info->to_moe);
-        cJSON_AddNumberToObject(doc, "moved", info->moved);
-        cJSON_AddNumberToObject(doc, "seconds", info->seconds);
-        cJSON_AddNumberToObject(doc, "start_s", info->start_s);
-        cJSON_AddNumberToObject(doc, "switch_ms", info->switch_ms);
-        cJSON_AddStringToObject(doc, "message", info->message);
-        if (api_json_reply(r, 200, doc))
-            api_error(r, 500, "server_error", NULL, NULL, "out of memory");
-    }
+    if (j->rescale)
+        rescale_reply(r, j->st, j->err, &j->ri);
+    else
+        replace_reply(r, j->st, j->err, j->pa.dry_run, &j->pi);
     pthread_mutex_lock(&j->mu);
     j->conn = NULL;
     job_unref_locked(j);
@@ -193,6 +196,43 @@ void api_admin_wait(struct server *s) {
         clock_sleep_ns(20 * 1000000);
 }
 
+// A job for conn (refs: the thread and the connection); NULL after a 500 in r.
+static struct admin_job *admin_job_new(struct server *s, struct MHD_Connection *conn,
+                                       struct api_reply *r) {
+    struct admin_job *j = mem_calloc(MEM_TAG_SERVER, 1, sizeof *j);
+    if (!j) {
+        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
+        return NULL;
+    }
+    j->s = s;
+    j->conn = conn;
+    j->refs = 2;
+    pthread_mutex_init(&j->mu, NULL);
+    return j;
+}
+
+// Runs j in a thread of its own while this connection is suspended (api_reply.admin): a
+// rescale takes seconds (a deployment starts), a re-placement the load time of the new
+// expert slabs; a libmicrohttpd thread blocked that long would stall every stream it serves.
+static void admin_start(struct server *s, struct admin_job *j, struct api_reply *r) {
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t th;
+    s->admin_jobs++;
+    if (pthread_create(&th, &at, admin_thread, j) != 0) {
+        s->admin_jobs--;
+        pthread_attr_destroy(&at);
+        pthread_mutex_destroy(&j->mu);
+        mem_free(j);
+        api_error(r, 500, "server_error", NULL, NULL, "cannot start the administration thread");
+        return;
+    }
+    pthread_attr_destroy(&at);
+    r->admin = j;
+    api_admin_step(s, r);
+}
+
 void api_admin_rescale(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
                        struct api_reply *r) {
     cJSON *req = NULL;
@@ -207,32 +247,23 @@ void api_admin_rescale(struct server *s, struct MHD_Connection *conn, const char
                   "missing_field", "give the new shape: {\"n_attn\": N, \"n_moe\": M}");
         return;
     }
-    // The rescale takes seconds (a deployment starts): it runs in a thread of its own while
-    // this connection is suspended (api_reply.admin).
-    struct admin_job *j = mem_calloc(MEM_TAG_SERVER, 1, sizeof *j);
-    if (!j) {
-        api_error(r, 500, "server_error", NULL, NULL, "out of memory");
-        return;
-    }
-    j->s = s;
-    j->conn = conn;
-    j->a = a;
-    j->refs = 2; // the thread and the connection
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t th;
-    s->admin_jobs++;
-    if (pthread_create(&th, &at, rescale_thread, j) != 0) {
-        s->admin_jobs--;
-        pthread_attr_destroy(&at);
-        pthread_mutex_destroy(&j->mu);
-        mem_free(j);
-        api_error(r, 500, "server_error", NULL, NULL, "cannot start the rescale thread");
-        return;
-    }
-    pthread_attr_destroy(&at);
-    r->admin = j;
-    api_admin_step(s, r);
+    struct admin_job *j = admin_job_new(s, conn, r);
+    if (!j) return;
+    j->rescale = 1;
+    j->ra = a;
+    admin_start(s, j, r);
+}
+
+void api_admin_replace(struct server *s, struct MHD_Connection *conn, const char *body, size_t len,
+                       struct api_reply *r) {
+    cJSON *req = NULL;
+    if (!admin_allowed(s, r) || admin_body(s, body, len, &req, r)) return;
+    struct front_replace_args a = {0};
+    int ok = !admin_int(req, "dry_run", 0, 1, &a.dry_run, r);
+    cJSON_Delete(req);
+    if (!ok) return;
+    struct admin_job *j = admin_job_new(s, conn, r);
+    if (!j) return;
+    j->pa = a;
+    admin_start(s, j, r);
 }
