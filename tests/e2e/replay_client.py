@@ -120,20 +120,27 @@ def victim_pid():
     sys.exit("no process of rank %s among %r" % (rank, kids))
 
 
-threads = [threading.Thread(target=stream, args=(i, body(i))) for i in range(a.n)]
-for t in threads:
-    t.start()
-report = {"health": [], "models_during": [], "late": None, "pause_s": None}
-if a.rescale:
-    for _ in range(3000):  # bounded: 60 s
+def mid_flight(what):
+    """Waits (bounded: 60 s) until every stream has a.min_tokens; returns the tokens so far.
+    Fails if a stream ended first. Notes the job's process group in the report."""
+    for _ in range(3000):
         with lock:
             if all(chunks.get(i, 0) >= a.min_tokens for i in range(a.n)) or len(res) == a.n:
                 break
         time.sleep(0.02)
     with lock:
-        before = dict(chunks)
-        assert len(res) == 0, "streams ended before the rescale: raise --max-tokens or the step delay"
+        so_far = dict(chunks)
+        assert len(res) == 0, "streams ended before the %s: raise --max-tokens or the step delay" % what
     report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
+    return so_far
+
+
+threads = [threading.Thread(target=stream, args=(i, body(i))) for i in range(a.n)]
+for t in threads:
+    t.start()
+report = {"health": [], "models_during": [], "late": None, "pause_s": None}
+if a.rescale:
+    before = mid_flight("rescale")
     t_kill = time.monotonic()
     report["rescales"] = []
     for shape in a.rescale.split():
@@ -150,15 +157,7 @@ if a.rescale:
                                    "reply": p.stdout.strip(), "stderr": p.stderr.strip()})
     report["shape_after"] = [json.loads(get("/health")[1]).get(k) for k in ("n_attn", "n_moe")]
 if a.kill_job:
-    for _ in range(3000):  # bounded: 60 s
-        with lock:
-            if all(chunks.get(i, 0) >= a.min_tokens for i in range(a.n)) or len(res) == a.n:
-                break
-        time.sleep(0.02)
-    with lock:
-        before = dict(chunks)
-        assert len(res) == 0, "streams ended before the kill: raise --max-tokens or the step delay"
-    report["old_pgid"] = json.loads(get("/health")[1])["job_pid"]
+    before = mid_flight("kill")
     if a.fault_cmd:
         t_kill = time.monotonic()
         fault = subprocess.Popen(["sh", "-c", a.fault_cmd])
