@@ -4,7 +4,9 @@
 // expert while the MoE side works, receives its rows of Σ partials and adds them; after the
 // last layer it computes logits and samples. A MoE rank, per MoE layer, receives x of the
 // whole step, gates every token, runs the activation scheduler, runs the experts assigned
-// to it and sends its partial sums back. Exchange: comm/xfer (1PC / 2PC, chosen per step).
+// to it and sends its partial sums back. Under selective dispatch the attention ranks gate
+// their own rows instead and every rank schedules the gathered routing (step_sel_route).
+// Exchange: comm/xfer (1PC / 2PC, broadcast or selective, chosen per step).
 // SPDX-License-Identifier: MIT
 #ifndef JANUS_STEP_H
 #define JANUS_STEP_H

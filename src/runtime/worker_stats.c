@@ -149,7 +149,8 @@ void worker_stats_write_logits(struct worker *w, const float *lg) {
 }
 
 void worker_stats_save_experts(struct worker *w) {
-    // Every MoE instance gated the same tokens, so each holds the deployment's statistics.
+    // Every MoE instance scheduled the same routing (gated itself under broadcast dispatch,
+    // gathered under selective), so each holds the deployment's statistics.
     if (w->p.expert_stats_out && w->topo.role == TOPO_ROLE_MOE && w->topo.inst == 0 &&
         stats_save_json(&w->stats, w->p.expert_stats_out) != JANUS_OK)
         LOG_ERROR("cannot write expert statistics to %s", w->p.expert_stats_out);
