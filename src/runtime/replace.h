@@ -1,7 +1,7 @@
 // Live re-placement of the MPI deployment (issue 16 item 2; SPEC §6, §7; docs/PROTOCOL.md
 // "Live re-placement"): rank 0 gathers MoE instance 0's decayed expert statistics (every MoE
-// instance schedules every token's routing, so each holds the deployment's), computes the Janus layout
-// for them (place/drift.h) and broadcasts it; every rank rebuilds and checks it (digest),
+// instance schedules every token's routing, so each holds the deployment's), computes the Janus
+// layout for them (place/drift.h) and broadcasts it; every rank rebuilds and checks it (digest),
 // MoE ranks load the slabs their new share adds on a background thread while steps go on;
 // between steps rank 0 polls every rank (one allreduce) and when all are ready every rank
 // switches before the same step, MoE ranks then releasing the slabs they no longer hold.
