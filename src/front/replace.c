@@ -76,6 +76,12 @@ int front_replace(struct front *s, const struct front_replace_args *a,
         return status_errf(err, cap, JANUS_EAGAIN,
                            "a re-placement is already under way; try again once it switched");
     }
+    if (s->rescaling) { // the layout would be the old deployment's, about to be retired
+        out->http_status = 409;
+        pthread_mutex_unlock(&s->mu);
+        return status_errf(err, cap, JANUS_EAGAIN,
+                           "a rescale is under way; re-place once it is done");
+    }
     uint64_t tag = ++s->rp_next_tag, gen = s->job_gen;
     s->rp_wait_tag = tag;
     s->rp_have_reply = 0;

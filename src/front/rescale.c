@@ -212,6 +212,8 @@ int front_rescale(struct front *s, const struct front_rescale_args *a,
         rc = JANUS_ECOMM, why = "the server is shutting down";
     else if (s->rescaling)
         rc = JANUS_EAGAIN, why = "a rescale is already under way";
+    else if (s->rp_wait_tag != 0)
+        rc = JANUS_EAGAIN, why = "a re-placement is under way; try again once it switched";
     else if (s->recovering || s->job != FRONT_JOB_READY)
         rc = JANUS_ECOMM, why = front_not_ready_reason(s);
     else if (out->from_attn == a->n_attn && out->from_moe == a->n_moe)

@@ -50,7 +50,8 @@ PY
 [ "$(metric "$PORT_B" janus_replacements_total)" = 0 ] && ok "a dry run switches nothing" ||
   fail "a dry run counted as a re-placement"
 fault="'$BIN' admin '$U' replace >'$TMP/b_rp.json' 2>'$TMP/b_rp.err' & sleep 1;
-  '$BIN' admin '$U' replace >/dev/null 2>'$TMP/b_busy.err'; wait"
+  '$BIN' admin '$U' replace >/dev/null 2>'$TMP/b_busy.err';
+  '$BIN' admin '$U' rescale --attn 1 --moe 1 >/dev/null 2>'$TMP/b_rs.err'; wait"
 "$PY" "$CLIENT" "$PORT_B" "$TMP/b_rp.json.run" --n 16 --max-tokens 96 --kill-job --no-recovery \
   --fault-cmd "$fault" || fail "run with a re-placement (1+2)"
 "$PY" "$COMPARE" "$TMP/b_ref.json" "$TMP/b_rp.json.run" --no-recovery --text-may-differ ||
@@ -64,6 +65,8 @@ assert 0 < j["amax_after"] < j["amax_before"], j
 PY
 grep -q "HTTP 409: a re-placement is already under way" "$TMP/b_busy.err" &&
   ok "a second replace while one is loading: 409" || fail "second replace: $(cat "$TMP/b_busy.err")"
+grep -q "HTTP 409: cannot rescale now: a re-placement is under way" "$TMP/b_rs.err" &&
+  ok "a rescale while a re-placement is loading: 409" || fail "rescale during a re-placement: $(cat "$TMP/b_rs.err")"
 [ "$(metric "$PORT_B" janus_replacements_total)" = 1 ] &&
   [ -n "$(metric "$PORT_B" janus_replacement_last_switch_step)" ] &&
   ok "/metrics: janus_replacements_total 1, last switch step $(metric "$PORT_B" janus_replacement_last_switch_step)" ||

@@ -5,7 +5,7 @@
 # through `janus admin URL rescale` ((1,1) -> (1,2) -> (2,1)); every stream must complete, the
 # greedy ones with the same text (replay_compare.py --rescale), and no process of the first job
 # may be left. Then: the relaunch after a death uses the new shape; a rescale to the current
-# shape does nothing; a second rescale while one runs is a 409; a new deployment that cannot
+# shape does nothing; a second rescale, or a re-placement, while one runs is a 409; a new deployment that cannot
 # start (a layout made for another MoE count) is a 500 and the old one keeps serving; a --mono deployment refuses a
 # second MoE instance (501), refuses a shape that cannot hold the requests in flight (409) and
 # rescales its attention count; an autoscaled server under a
@@ -63,6 +63,13 @@ if [ "$(metric "$PORT_R" janus_rescale_in_progress)" = 1 ] || [ "$STATUS" = 409 
   expect_error 409 "a second rescale while one runs"
 else
   echo "skip the 409 check: the first rescale ended before the second was sent"
+fi
+req POST "$U/admin/replace" -d '{}'
+if [ "$(metric "$PORT_R" janus_rescale_in_progress)" = 1 ] || [ "$STATUS" = 409 ]; then
+  expect_error 409 "a re-placement while a rescale runs"
+  printf '%s' "$BODY" | grep -q "rescale is under way" && ok "the 409 names the rescale" || fail "409 message: $BODY"
+else
+  echo "skip the replace-409 check: the rescale ended before the replace was sent"
 fi
 wait "$BG" && ok "the first rescale completed: $(head -c 160 "$TMP/bg.out")" || fail "background rescale: $(cat "$TMP/bg.out")"
 [ "$(shape "$PORT_R")" = 1,1 ] && ok "back to (1,1)" || fail "shape $(shape "$PORT_R")"
