@@ -19,7 +19,7 @@ import time
 ap = argparse.ArgumentParser()
 ap.add_argument("port", type=int)
 ap.add_argument("out")
-ap.add_argument("--n", type=int, default=12)
+ap.add_argument("--n", type=int, default=16)
 ap.add_argument("--max-tokens", type=int, default=24)
 ap.add_argument("--kill-job", action="store_true")
 ap.add_argument("--victim", default="job", help="job: the job's leader; rank:K: MPI rank K")

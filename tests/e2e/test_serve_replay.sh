@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replay after the deployment dies (issue 16 item 1): 12 concurrent streams (greedy and
+# Replay after the deployment dies (issue 16 item 1): 16 concurrent streams (greedy and
 # seeded sampling) run once on a healthy server, then again while the job is killed with
 # kill -9 mid-flight; every stream must complete with the same text and usage, /health must
 # go through "recovering" back to "ok", /v1/models stays 200, a request sent while

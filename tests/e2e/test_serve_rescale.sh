@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Live rescale of (n_attn, n_moe) (issue 16 items 3 and 4; docs/HTTP.md "Live rescale"): the
-# embedded default model served by an MPI deployment of (1,1); 12 concurrent streams of 160
+# embedded default model served by an MPI deployment of (1,1); 16 concurrent streams of 160
 # tokens (greedy and seeded), once without a rescale, then again with two rescales mid-run
 # through `janus admin URL rescale` ((1,1) -> (1,2) -> (2,1)); every stream must complete, the
 # greedy ones with the same text (replay_compare.py --rescale), and no process of the first job

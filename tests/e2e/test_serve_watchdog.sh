@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The step watchdog and the lifelines (issue 16 items 1 and 4). MPI deployments, 12
+# The step watchdog and the lifelines (issue 16 items 1 and 4). MPI deployments, 16
 # concurrent streams (greedy and seeded), each run once unfaulted, then with a fault
 # mid-flight; every stream must complete with the same text (replay_compare.py):
 #   1. SIGSTOP of a MoE rank (1 attention + 2 MoE): the job stalls without dying; the

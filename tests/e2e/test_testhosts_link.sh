@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A link that fails between test hosts (issue 18 item 4, issue 16 item 1): `janus serve` with 1
-# attention + 2 MoE ranks across 2 test hosts (scripts/testhosts.sh), 12 concurrent streams.
+# attention + 2 MoE ranks across 2 test hosts (scripts/testhosts.sh), 16 concurrent streams.
 #   1. Host 2's link (its switch port) goes down for 8 s mid-flight: Open MPI's TCP transport
 #      alone would wait minutes; rank 0 names the unreachable host (keepalive on its wake-up
 #      channel), the step watchdog fires, the job is killed whole, relaunched (a relaunch while
