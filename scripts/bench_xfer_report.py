@@ -117,6 +117,13 @@ def err(r, m, s):
     return 100 * (r["pred"][(m, s)] - r["meas"][(m, s)]) / r["meas"][(m, s)]
 
 
+def pred_err(r, m):
+    """Mode m's distinct predictions and the error of each scheme measured, as table cells."""
+    preds = sorted({round(v, 1) for (mm, _), v in r["pred"].items() if mm == m})
+    return (" / ".join(f"{v:.0f}" for v in preds),
+            " / ".join(f"{err(r, m, s):+.0f} %" for s in SCHEMES if (m, s) in r["meas"]))
+
+
 def table_broadcast(rows):
     print("| link | B | measured µs/layer: 1PC | 2PC1 | 2PC2 | predicted | error 1PC / 2PC1 / 2PC2 "
           "| at nominal rate | chosen | best | regret |")
@@ -125,9 +132,7 @@ def table_broadcast(rows):
     for r in rows:
         if m not in r["modes"]:
             continue
-        preds = sorted({round(v, 1) for (mm, _), v in r["pred"].items() if mm == m})
-        pred = " / ".join(f"{v:.0f}" for v in preds)
-        e = " / ".join(f"{err(r, m, s):+.0f} %" for s in SCHEMES if (m, s) in r["meas"])
+        pred, e = pred_err(r, m)
         bps = nominal_bps(r["rate"])
         nom = "–"
         if bps and (m, "1pc") in r["meas"]:  # (1,1): 2 (lat + B row_bytes / rate), 1 msg each way
@@ -148,9 +153,7 @@ def table_selective(rows):
     for r in rows:
         if m not in r["modes"]:
             continue
-        preds = sorted({round(v, 1) for (mm, _), v in r["pred"].items() if mm == m})
-        pred = " / ".join(f"{v:.0f}" for v in preds)
-        e = " / ".join(f"{err(r, m, s):+.0f} %" for s in SCHEMES if (m, s) in r["meas"])
+        pred, e = pred_err(r, m)
         extra = by = "–"
         if ("broadcast", "1pc") in r["meas"] and (m, "1pc") in r["meas"]:
             extra = (f"{r['meas'][(m, '1pc')] - r['meas'][('broadcast', '1pc')]:+.0f} / "
