@@ -934,7 +934,6 @@ struct wtensor {
     uint32_t n_dims;
     int64_t ne[4];
     uint32_t type;
-    uint64_t offset; // in the data section
     size_t n_bytes;
     void *data; // owned copy, or NULL (streaming)
 };
@@ -947,7 +946,7 @@ struct gguf_writer {
     struct wtensor *t; // (n_t)
     int64_t n_t;
     int64_t cap_t;
-    uint64_t data_size; // running, padded
+    uint32_t align; // data alignment: 32, or the general.alignment key's value
     // streaming state
     FILE *f;
     char *path;
@@ -963,6 +962,7 @@ struct gguf_writer *gguf_writer_create(void) {
     struct gguf_writer *w = mem_calloc(MEM_TAG_MODEL, 1, sizeof *w);
     if (!w) return NULL;
     buf_init(&w->kv, WRITER_MAX_HEADER);
+    w->align = GGUF_DEFAULT_ALIGNMENT;
     return w;
 }
 
@@ -1041,6 +1041,22 @@ static int w_key(struct gguf_writer *w, const char *key, enum gguf_type type) {
     return JANUS_OK;
 }
 
+// A general.alignment key sets the alignment the file is written with (readers lay the data
+// out by it): as the reader asks, an integer whose value is a power of two in
+// 1..LIMIT_GGUF_MAX_ALIGNMENT. value: the little-endian scalar. Other keys pass.
+static int w_alignment(struct gguf_writer *w, const char *key, enum gguf_type type,
+                       const void *value) {
+    if (strcmp(key, gguf_key_name(GGUF_KEY_GENERAL_ALIGNMENT)) != 0) return JANUS_OK;
+    int64_t s = 0;
+    uint64_t u = 0;
+    int sg = 0;
+    if (!value || !read_int(type, value, &s, &u, &sg)) return JANUS_EINVAL;
+    uint64_t a = sg ? (s < 0 ? 0 : (uint64_t)s) : u;
+    if (a == 0 || (a & (a - 1)) != 0 || a > LIMIT_GGUF_MAX_ALIGNMENT) return JANUS_EINVAL;
+    w->align = (uint32_t)a;
+    return JANUS_OK;
+}
+
 // Undo the last w_key after a failed value write.
 static int w_undo(struct gguf_writer *w, size_t mark, int rc) {
     w->kv.len = mark;
@@ -1055,6 +1071,7 @@ int gguf_writer_add_raw(struct gguf_writer *w, const char *key, enum gguf_type t
         (!valid_value_type(arr_type) || arr_type == GGUF_TYPE_ARRAY || n > LIMIT_GGUF_MAX_ARRAY))
         return JANUS_EINVAL;
     if (!data && (type != GGUF_TYPE_ARRAY || n)) return JANUS_EINVAL;
+    if (key && w_alignment(w, key, type, data) != JANUS_OK) return JANUS_EINVAL;
     size_t mark = w->kv.len;
     int rc = w_key(w, key, type);
     if (rc) return rc;
@@ -1128,6 +1145,7 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf *g, int64_t kv_
     char key[GGUF_MAX_KEY + 1];
     memcpy(key, kv->key.ptr, kv->key.len);
     key[kv->key.len] = 0;
+    if (w_alignment(w, key, kv->type, kv->data) != JANUS_OK) return JANUS_EINVAL;
     // Strings in the file are length-prefixed, not NUL-terminated: serialise directly.
     size_t mark = w->kv.len;
     int rc = w_key(w, key, kv->type);
@@ -1190,10 +1208,6 @@ static int add_tensor(struct gguf_writer *w, const char *name, uint32_t n_dims, 
         t.ne[d] = d < (int)n_dims ? ne[d] : 1;
     t.type = type;
     t.n_bytes = want;
-    t.offset = w->data_size;
-    uint64_t padded = ((uint64_t)want + GGUF_DEFAULT_ALIGNMENT - 1) / GGUF_DEFAULT_ALIGNMENT *
-                      GGUF_DEFAULT_ALIGNMENT;
-    w->data_size += padded;
     w->t[w->n_t++] = t;
     return JANUS_OK;
 }
@@ -1208,13 +1222,31 @@ int gguf_writer_add_tensor_info(struct gguf_writer *w, const char *name, uint32_
     return add_tensor(w, name, n_dims, ne, type, NULL, 0, 0);
 }
 
-// Header + kv + tensor infos + padding to the data section.
+// Zero bytes that take n up to a multiple of the writer's alignment.
+static size_t w_pad(const struct gguf_writer *w, uint64_t n) {
+    return (size_t)((w->align - n % w->align) % w->align);
+}
+
+// Appends n zero bytes.
+static int buf_zeros(struct buf *b, size_t n) {
+    static const uint8_t zeros[256];
+    int rc = JANUS_OK;
+    for (size_t k; n > 0 && !rc; n -= k) {
+        k = n < sizeof zeros ? n : sizeof zeros;
+        rc = buf_append(b, zeros, k);
+    }
+    return rc;
+}
+
+// Header + kv + tensor infos + padding to the data section. Each tensor's offset is the
+// padded sum of the ones before it (so a general.alignment key may come in any order).
 static int build_header(const struct gguf_writer *w, struct buf *h) {
     int rc = buf_append(h, GGUF_MAGIC, 4);
     if (!rc) rc = w_u32(h, 3);
     if (!rc) rc = w_u64(h, (uint64_t)w->n_t);
     if (!rc) rc = w_u64(h, (uint64_t)w->n_kv);
     if (!rc && w->kv.len) rc = buf_append(h, w->kv.data, w->kv.len);
+    uint64_t offset = 0;
     for (int64_t i = 0; i < w->n_t && !rc; i++) {
         const struct wtensor *t = &w->t[i];
         rc = w_str(h, t->name, strlen(t->name));
@@ -1222,17 +1254,11 @@ static int build_header(const struct gguf_writer *w, struct buf *h) {
         for (uint32_t d = 0; d < t->n_dims && !rc; d++)
             rc = w_u64(h, (uint64_t)t->ne[d]);
         if (!rc) rc = w_u32(h, t->type);
-        if (!rc) rc = w_u64(h, t->offset);
+        if (!rc) rc = w_u64(h, offset);
+        offset += t->n_bytes + w_pad(w, t->n_bytes);
     }
-    static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
-    size_t pad =
-        (GGUF_DEFAULT_ALIGNMENT - h->len % GGUF_DEFAULT_ALIGNMENT) % GGUF_DEFAULT_ALIGNMENT;
-    if (!rc && pad) rc = buf_append(h, zeros, pad);
+    if (!rc) rc = buf_zeros(h, w_pad(w, h->len));
     return rc;
-}
-
-static size_t tensor_pad(size_t n) {
-    return (GGUF_DEFAULT_ALIGNMENT - n % GGUF_DEFAULT_ALIGNMENT) % GGUF_DEFAULT_ALIGNMENT;
 }
 
 int gguf_writer_write_memory(struct gguf_writer *w, void **out, size_t *len) {
@@ -1242,11 +1268,9 @@ int gguf_writer_write_memory(struct gguf_writer *w, void **out, size_t *len) {
     struct buf h;
     buf_init(&h, SIZE_MAX / 2);
     int rc = build_header(w, &h);
-    static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
     for (int64_t i = 0; i < w->n_t && !rc; i++) {
         rc = buf_append(&h, w->t[i].data, w->t[i].n_bytes);
-        size_t pad = tensor_pad(w->t[i].n_bytes);
-        if (!rc && pad) rc = buf_append(&h, zeros, pad);
+        if (!rc) rc = buf_zeros(&h, w_pad(w, w->t[i].n_bytes));
     }
     if (rc) {
         buf_free(&h);
@@ -1307,7 +1331,7 @@ int gguf_writer_stream_begin(struct gguf_writer *w, const char *path) {
 
 int gguf_writer_stream_data(struct gguf_writer *w, const void *data, size_t n) {
     if (!w || !w->f || w->failed) return JANUS_EINVAL;
-    static const uint8_t zeros[GGUF_DEFAULT_ALIGNMENT];
+    static const uint8_t zeros[LIMIT_GGUF_MAX_ALIGNMENT];
     const uint8_t *p = data;
     while (n > 0) {
         if (w->cur >= w->n_t) {
@@ -1325,7 +1349,7 @@ int gguf_writer_stream_data(struct gguf_writer *w, const void *data, size_t n) {
         n -= take;
         w->cur_done += take;
         if (w->cur_done == t->n_bytes) {
-            if (write_all(w->f, zeros, tensor_pad(t->n_bytes))) {
+            if (write_all(w->f, zeros, w_pad(w, t->n_bytes))) {
                 w->failed = 1;
                 return JANUS_EIO;
             }

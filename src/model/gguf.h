@@ -152,9 +152,11 @@ int ggml_type_layout(uint32_t type, int64_t *block_elems, size_t *block_bytes);
 const char *gguf_type_name(enum gguf_type t);
 
 // ---- writer (gen-model, tests)
-// Builds a GGUF v3 file (32-byte alignment, no general.alignment key): keys and tensor infos
+// Builds a GGUF v3 file (32-byte alignment unless a general.alignment key, an integer power of
+// two up to LIMIT_GGUF_MAX_ALIGNMENT, says otherwise; refused if not): keys and tensor infos
 // in memory, tensor data either copied (gguf_writer_add_tensor + gguf_writer_write) or
-// streamed (see below). Keys and tensors keep insertion order; each tensor is padded to 32.
+// streamed (see below). Keys and tensors keep insertion order; each tensor is padded to the
+// alignment.
 // add_* return JANUS_EINVAL for a duplicate/empty key or name, a shape/type/size mismatch,
 // or a call after stream_begin; JANUS_ELIMIT over limits.h; JANUS_ENOMEM. Not thread-safe.
 // destroy removes a partially streamed file.

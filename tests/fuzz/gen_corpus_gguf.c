@@ -1,5 +1,6 @@
 // Writes the seed corpus tests/fuzz/corpus_gguf/*.gguf with the GGUF writer (tiny files:
-// no keys; every key type; one tensor of each computable type; an unsupported iq2_xxs tensor).
+// no keys; every key type; one tensor of each computable type; an unsupported iq2_xxs tensor;
+// alignment 2).
 // Build and run from the repository root after `make`:
 //   cc -Isrc tests/fuzz/gen_corpus_gguf.c build/libjanus.a -lm -o /tmp/gen && /tmp/gen
 // SPDX-License-Identifier: MIT
@@ -59,5 +60,10 @@ int main(void) {
     memset(k4, 3, 66);
     (void)!gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 1, nek, GGML_TYPE_IQ2_XXS, k4, 66);
     save(w, "iq2xxs.gguf");
+    // 5: a non-default alignment (2) that moves the data section: a copy must keep the layout
+    w = gguf_writer_create();
+    (void)!gguf_writer_add_u32(w, "general.alignment", 2);
+    (void)!gguf_writer_add_tensor(w, "blk.0.ffn_up_exps.weight", 1, nek, GGML_TYPE_IQ2_XXS, k4, 66);
+    save(w, "align2.gguf");
     return 0;
 }

@@ -429,6 +429,74 @@ TEST(writer_rejects_bad_input) {
     gguf_writer_destroy(&w); // idempotent on NULL
 }
 
+// A general.alignment key (any integer type, as the reader takes it) sets the alignment the writer
+// lays the data out with, whatever its order among the tensors: written, reopened and copied
+// (copy_kv) files hold the same bytes at offsets that are multiples of it (before the fix, 32 was
+// used and the data read shifted).
+TEST(writer_honours_alignment) {
+    static const uint32_t aligns[] = {1, 2, 64, 4096};
+    float x[48];
+    for (int i = 0; i < 48; i++)
+        x[i] = (float)i - 7.5f;
+    int64_t ne_a[1] = {3}, ne_b[1] = {45};
+    for (size_t k = 0; k < JANUS_ARRAY_SIZE(aligns); k++) {
+        for (int key_last = 0; key_last < 2; key_last++) {
+            struct gguf_writer *w = gguf_writer_create();
+            ASSERT_OK(gguf_writer_add_str(w, "general.architecture", "llama"));
+            if (!key_last) ASSERT_OK(gguf_writer_add_u32(w, "general.alignment", aligns[k]));
+            ASSERT_OK(gguf_writer_add_tensor(w, "a", 1, ne_a, GGML_TYPE_F32, x, 12));
+            ASSERT_OK(gguf_writer_add_tensor(w, "b", 1, ne_b, GGML_TYPE_F32, x + 3, 180));
+            if (key_last) ASSERT_OK(gguf_writer_add_u32(w, "general.alignment", aligns[k]));
+            void *mem = NULL;
+            size_t len = 0;
+            ASSERT_OK(gguf_writer_write_memory(w, &mem, &len));
+            gguf_writer_destroy(&w);
+            char err[256];
+            struct gguf g;
+            int rc = gguf_open_memory(&g, mem, len, err, sizeof err);
+            if (rc) TEST_FAIL_("alignment %u: %s", aligns[k], err);
+            ASSERT_EQ(g.alignment, aligns[k]);
+            ASSERT_EQ(g.data_offset % aligns[k], 0);
+            ASSERT_EQ(g.tensors[1].offset % aligns[k], 0);
+            ASSERT_MEM_EQ(g.tensors[0].data, x, 12);
+            ASSERT_MEM_EQ(g.tensors[1].data, x + 3, 180);
+            // copy every key (general.alignment included) and tensor: the same file
+            struct gguf_writer *w2 = gguf_writer_create();
+            for (int64_t i = 0; i < g.n_kv; i++)
+                ASSERT_OK(gguf_writer_copy_kv(w2, &g, i));
+            for (int64_t i = 0; i < g.n_tensors; i++) {
+                const struct gguf_tensor *t = &g.tensors[i];
+                char name[8];
+                snprintf(name, sizeof name, "%.*s", (int)t->name.len, t->name.ptr);
+                ASSERT_OK(gguf_writer_add_tensor(w2, name, t->n_dims, t->ne, t->type, t->data,
+                                                 t->n_bytes));
+            }
+            void *mem2 = NULL;
+            size_t len2 = 0;
+            ASSERT_OK(gguf_writer_write_memory(w2, &mem2, &len2));
+            gguf_writer_destroy(&w2);
+            ASSERT_EQ(len2, len);
+            ASSERT_MEM_EQ(mem2, mem, len);
+            mem_free(mem2);
+            gguf_close(&g);
+            mem_free(mem);
+        }
+    }
+    // a general.alignment the readers would refuse is refused by the writer too
+    struct gguf_writer *w = gguf_writer_create();
+    ASSERT_EQ(gguf_writer_add_u32(w, "general.alignment", 0), JANUS_EINVAL);
+    ASSERT_EQ(gguf_writer_add_u32(w, "general.alignment", 48), JANUS_EINVAL);
+    ASSERT_EQ(gguf_writer_add_u32(w, "general.alignment", 1u << 20), JANUS_EINVAL);
+    ASSERT_EQ(gguf_writer_add_str(w, "general.alignment", "32"), JANUS_EINVAL);
+    ASSERT_EQ(gguf_writer_add_i32(w, "general.alignment", -32), JANUS_EINVAL);
+    ASSERT_EQ(gguf_writer_add_u64(w, "general.alignment", 1ull << 33), JANUS_EINVAL);
+    ASSERT_OK(gguf_writer_add_u64(w, "general.alignment", 16)); // any integer type, as read
+    gguf_writer_destroy(&w);
+    w = gguf_writer_create();
+    ASSERT_OK(gguf_writer_add_u32(w, "general.alignment", 16));
+    gguf_writer_destroy(&w);
+}
+
 // ---- robustness
 
 // Opens a fresh allocation of exactly len bytes (so ASan sees any overread).
