@@ -55,7 +55,9 @@ static const char *const synopsis =
     "slowest rank. Broadcast: B rows of D floats to every MoE instance and the summed partial\n"
     "rows back. Selective: per layer the worker's routing exchange, activation schedule\n"
     "(greedy, round-robin layout with the default slots) and plan, then only the rows each\n"
-    "instance needs; routing is synthetic: per row K distinct experts of E drawn uniformly,\n"
+    "instance needs, and back each row's fixed-order row units (return_rows per row: the\n"
+    "fold of its leading experts plus one row per later expert; comm/xfer.h); routing is\n"
+    "synthetic: per row K distinct experts of E drawn uniformly,\n"
     "seeded, the same on every rank (4 routings per B, used in turn). Beside each time the\n"
     "cost model's prediction from the start-up calibration (the worker's ping-pong, then\n"
     "--comm-cost overrides), per mode the scheme the adaptive choice picks and, with both\n"
@@ -63,8 +65,8 @@ static const char *const synopsis =
     "cell ends with one exchange of exact values that every rank checks (check=ok, else exit\n"
     "1); its bytes (all ranks, both directions, routing included) are printed.\n"
     "Lines: 'xfer B= scheme= mode= measured_us= min_us= pred_us= err_pct= iters= route_us=\n"
-    "bytes= cross_bytes= fanout= fanout_model=', 'choice B= mode= chosen= best= regret_pct=\n"
-    "check=' and 'pair B= chosen=SCHEME/MODE best= regret_pct= check='.\n";
+    "bytes= cross_bytes= fanout= fanout_model= return_rows=', 'choice B= mode= chosen= best=\n"
+    "regret_pct= check=' and 'pair B= chosen=SCHEME/MODE best= regret_pct= check='.\n";
 
 static int opt_dispatch(void *target, const char *v, const char *cmd) {
     int32_t m;
@@ -268,24 +270,28 @@ static int sel_route(struct xfer *x, struct xb_sel *s, int32_t q, int64_t step, 
     return rc;
 }
 
-// MoE instances (distinct) that run an expert of row r of the current schedule; with
-// g >= 0 instead 1 if g is one of them.
-static int32_t row_need(const struct xb_sel *s, int64_t r, int32_t g) {
+// 1 if MoE instance g runs an expert of row r of the current schedule.
+static int row_need(const struct xb_sel *s, int64_t r, int32_t g) {
     const int32_t *ids = s->ids_all + r * s->k, *assign = s->so.assign;
-    int32_t n = 0;
-    for (int32_t j = 0; j < s->k; j++) {
-        int32_t a = assign[ids[j]], dup = 0;
-        if (g >= 0 && a == g) return 1;
-        for (int32_t i = 0; i < j; i++)
-            dup |= assign[ids[i]] == a;
-        n += !dup;
-    }
-    return g >= 0 ? 0 : n;
+    for (int32_t j = 0; j < s->k; j++)
+        if (assign[ids[j]] == g) return 1;
+    return 0;
 }
 
-// One layer exchange of this rank's role. x: attention input; xall/part: MoE buffers.
+// Row r's experts in increasing id (routing indices into ord), from the routing itself.
+static void row_order(const struct xb_sel *s, int64_t r, int32_t *ord) {
+    const int32_t *ids = s->ids_all + r * s->k;
+    for (int32_t j = 0; j < s->k; j++) {
+        int32_t i = j;
+        for (; i > 0 && ids[ord[i - 1]] > ids[j]; i--)
+            ord[i] = ord[i - 1];
+        ord[i] = j;
+    }
+}
+
+// One layer exchange of this rank's role. x: attention input; xall/part/single: MoE buffers.
 static int exchange(struct xfer *x, int32_t layer, const float *xi, float *out, float *xall,
-                    float *part, int fill_part) {
+                    float *part, float *single, int fill_part) {
     int rc;
     if (x->t->role == TOPO_ROLE_ATTN) {
         rc = xfer_attn_send(x, layer, xi);
@@ -294,18 +300,19 @@ static int exchange(struct xfer *x, int32_t layer, const float *xi, float *out, 
     }
     rc = xfer_moe_recv(x, layer, xall);
     if (rc == JANUS_OK && fill_part) memcpy(part, xall, (size_t)(x->n_rows * x->d) * sizeof *part);
-    if (rc == JANUS_OK) rc = xfer_moe_send(x, layer, part);
+    if (rc == JANUS_OK) rc = xfer_moe_send(x, layer, part, single);
     return rc;
 }
 
 // The checked exchange. Broadcast: MoE instances see exactly every instance's rows and
 // return them; attention instance i gets n_e times its rows. Selective (s != NULL): every
 // rank holds exactly the generated routing after the routing exchange; each MoE instance
-// sees exactly the rows of its experts (from the schedule, not from xfer's plan) and returns
-// them, zero elsewhere; attention gets each row times the number of instances that ran one
-// of its experts. Returns the wrong values here.
+// sees exactly the rows of its experts (from the schedule, not from xfer's plan) and, as
+// "expert output", returns the row itself for each of its experts (folded where the plan
+// says, apart otherwise); attention gets, bit for bit, the row folded with every weight of
+// its routing in increasing expert id. Returns the wrong values here.
 static int64_t checked(struct xfer *x, struct xb_sel *s, float *xi, float *out, float *xall,
-                       float *part, int *rc) {
+                       float *part, float *single, int *rc) {
     const struct topo *t = x->t;
     int64_t d = x->d, bad = 0, B = x->n_rows;
     int32_t n_e = t->side[TOPO_ROLE_MOE].n_inst, g = t->inst;
@@ -315,7 +322,7 @@ static int64_t checked(struct xfer *x, struct xb_sel *s, float *xi, float *out, 
                 xi[r * d + c] = x_val(t->inst, r, c);
     }
     if (!s) {
-        *rc = exchange(x, 1, xi, out, xall, part, 1);
+        *rc = exchange(x, 1, xi, out, xall, part, NULL, 1);
     } else {
         double dummy = 0;
         *rc = sel_route(x, s, 0, 0, &dummy);
@@ -334,19 +341,44 @@ static int64_t checked(struct xfer *x, struct xb_sel *s, float *xi, float *out, 
                     int need = row_need(s, row, g);
                     for (int64_t c = 0; c < d; c++) {
                         bad += need && xall[row * d + c] != x_val(i, r, c);
-                        part[row * d + c] = need ? xall[row * d + c] : 0.0f;
+                        part[row * d + c] = 0.0f;
+                    }
+                    int32_t ord[LIMIT_MAX_EXPERT_USED];
+                    row_order(s, row, ord);
+                    for (int32_t j = 0; j < s->k && need; j++) {
+                        int32_t q = ord[j];
+                        if (s->so.assign[s->ids_all[row * s->k + q]] != g) continue;
+                        const float *y = xall + row * d;
+                        if (x->fold[row * s->k + q])
+                            x->axpy(part + row * d, s->w_all[row * s->k + q], y, d);
+                        else
+                            memcpy(single + (row * s->k + q) * d, y, (size_t)d * sizeof *y);
                     }
                 }
-            *rc = xfer_moe_send(x, 1, part);
+            *rc = xfer_moe_send(x, 1, part, single);
         }
     }
     if (*rc != JANUS_OK) return 0;
     if (t->role == TOPO_ROLE_ATTN) {
-        for (int64_t r = 0; r < x->b[t->inst]; r++) {
-            float times = s ? (float)row_need(s, x->off[t->inst] + r, -1) : (float)n_e;
-            for (int64_t c = 0; c < d; c++)
-                bad += out[r * d + c] != times * x_val(t->inst, r, c);
+        float *want = mem_calloc(MEM_TAG_COMM, (size_t)d, sizeof *want);
+        if (!want) {
+            *rc = JANUS_ENOMEM;
+            return 0;
         }
+        for (int64_t r = 0; r < x->b[t->inst]; r++) {
+            int64_t row = x->off[t->inst] + r;
+            for (int64_t c = 0; c < d; c++)
+                want[c] = s ? 0.0f : (float)n_e * x_val(t->inst, r, c);
+            if (s) {
+                int32_t ord[LIMIT_MAX_EXPERT_USED];
+                row_order(s, row, ord);
+                for (int32_t j = 0; j < s->k; j++)
+                    x->axpy(want, s->w_all[row * s->k + ord[j]], xi + r * d, d);
+            }
+            for (int64_t c = 0; c < d; c++)
+                bad += out[r * d + c] != want[c];
+        }
+        mem_free(want);
     } else if (!s) {
         for (int32_t i = 0; i < t->side[TOPO_ROLE_ATTN].n_inst; i++)
             for (int64_t r = 0; r < x->b[i]; r++)
@@ -374,6 +406,7 @@ struct xb_cells {
     double route[XFER_N_MODES][XFER_N_SCHEMES];
     double pred[XFER_N_MODES][XFER_N_SCHEMES];
     double fanout[XFER_N_MODES][XFER_N_SCHEMES];
+    double ret_rows[XFER_N_MODES][XFER_N_SCHEMES];   // rows back per row (1PC count)
     uint64_t bytes[XFER_N_MODES][XFER_N_SCHEMES][2]; // this rank's, then the job's sum
     int64_t bad[XFER_N_MODES];                       // this rank's, then the job's sum
 };
@@ -399,12 +432,13 @@ static void report(const struct xb_opts *o, const struct topo *t, const struct x
             double meas = c->med[m][sc], pred = c->pred[m][sc];
             printf("xfer B=%lld scheme=%s mode=%s measured_us=%.2f min_us=%.2f pred_us=%.2f "
                    "err_pct=%.1f iters=%lld route_us=%.2f bytes=%llu cross_bytes=%llu "
-                   "fanout=%.3f fanout_model=%.3f\n",
+                   "fanout=%.3f fanout_model=%.3f return_rows=%.3f\n",
                    (long long)B, xfer_scheme_name(sc), xfer_mode_name(m), meas * 1e6,
                    c->lo[m][sc] * 1e6, pred * 1e6, 100.0 * (pred - meas) / meas,
                    (long long)auto_iters(o, B, rb), c->route[m][sc] * 1e6,
                    (unsigned long long)c->bytes[m][sc][0], (unsigned long long)c->bytes[m][sc][1],
-                   c->fanout[m][sc], m == XFER_MODE_SELECTIVE ? q_model : (double)n_e);
+                   c->fanout[m][sc], m == XFER_MODE_SELECTIVE ? q_model : (double)n_e,
+                   c->ret_rows[m][sc]);
             if (meas < c->med[m][best]) best = sc;
             if (bm < 0 || meas < c->med[bm][bs]) bm = m, bs = sc;
         }
@@ -467,18 +501,20 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
     rc = xfer_init(&x, &t, d, max_local);
     int x_ok = rc == JANUS_OK;
     if (rc == JANUS_OK && sel_on) {
-        rc = xfer_sel_init(&x, (int32_t)o->top_k);
+        rc = xfer_sel_init(&x, (int32_t)o->top_k, kern_best()->axpy);
         if (rc == JANUS_OK) rc = sel_init(&sel, o, max_local * o->n_attn, err, sizeof err);
     }
-    float *xi = NULL, *out = NULL, *xall = NULL, *part = NULL;
+    float *xi = NULL, *out = NULL, *xall = NULL, *part = NULL, *single = NULL;
     struct xb_cells *cells = NULL;
     if (rc == JANUS_OK) {
         xi = mem_calloc(MEM_TAG_COMM, (size_t)(max_local * d), sizeof *xi);
         out = mem_calloc(MEM_TAG_COMM, (size_t)(max_local * d), sizeof *out);
         xall = mem_calloc(MEM_TAG_COMM, (size_t)(max_b * d), sizeof *xall);
         part = mem_calloc(MEM_TAG_COMM, (size_t)(max_b * d), sizeof *part);
+        if (sel_on)
+            single = mem_calloc(MEM_TAG_COMM, (size_t)(max_b * o->top_k * d), sizeof *single);
         cells = mem_calloc(MEM_TAG_COMM, 1, sizeof *cells);
-        if (!xi || !out || !xall || !part || !cells) rc = JANUS_ENOMEM;
+        if (!xi || !out || !xall || !part || !cells || (sel_on && !single)) rc = JANUS_ENOMEM;
     }
     int fail = rc != JANUS_OK, any = 0;
     if (fail) cli_error(CMD, "rank %d: set-up: %s", me, err[0] ? err : janus_strerror(rc));
@@ -550,7 +586,8 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
                     for (int64_t it = 0; it < n && rc == JANUS_OK; it++) {
                         int32_t layer = (int32_t)(it % XB_N_ROUTES);
                         if (m == XFER_MODE_SELECTIVE) rc = sel_route(&x, &sel, layer, it, &t_route);
-                        if (rc == JANUS_OK) rc = exchange(&x, layer, xi, out, xall, part, 0);
+                        if (rc == JANUS_OK)
+                            rc = exchange(&x, layer, xi, out, xall, part, single, 0);
                     }
                     double el[2] = {clock_now_s() - t0, t_route}, mx[2] = {0, 0};
                     if (rc == JANUS_OK &&
@@ -569,13 +606,17 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
                         uint64_t b0[2], b1[2];
                         sent_bytes(&x, m, sc, b0);
                         cells->bad[m] += checked(&x, m == XFER_MODE_SELECTIVE ? &sel : NULL, xi,
-                                                 out, xall, part, &rc);
+                                                 out, xall, part, single, &rc);
                         sent_bytes(&x, m, sc, b1);
                         cells->bytes[m][sc][0] = b1[0] - b0[0];
                         cells->bytes[m][sc][1] = b1[1] - b0[1];
                         cells->fanout[m][sc] = m == XFER_MODE_SELECTIVE
                                                    ? (double)xfer_sel_fanout(&x, 0) / (double)B
                                                    : (double)M->n_inst;
+                        cells->ret_rows[m][sc] =
+                            m == XFER_MODE_SELECTIVE
+                                ? (double)xfer_sel_return_rows(&x, 0) / (double)B
+                                : (double)M->n_inst;
                     }
                     if (rc) fail = 1;
                 }
@@ -613,6 +654,7 @@ static int run(const struct xb_opts *o, const int32_t *schemes, int n_schemes, i
     mem_free(out);
     mem_free(xall);
     mem_free(part);
+    mem_free(single);
     mem_free(cells);
     sel_free(&sel);
     if (x_ok) xfer_free(&x);

@@ -352,14 +352,14 @@ int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
     return moe_bcast(x, x_all);
 }
 
-int xfer_moe_send(struct xfer *x, int32_t layer, float *partial) {
+int xfer_moe_send(struct xfer *x, int32_t layer, float *partial, float *single) {
     const struct topo *t = x->t;
     JANUS_ASSERT(t->role == TOPO_ROLE_MOE && x->n_req == 0);
     JANUS_ASSERT(layer >= 0 && layer < LIMIT_MAX_LAYERS);
     const struct topo_side *A = &t->side[TOPO_ROLE_ATTN];
     int32_t N_a = A->n_node, N_e = t->side[TOPO_ROLE_MOE].n_node, k = t->node;
     int rc = JANUS_OK;
-    if (x->mode == XFER_MODE_SELECTIVE) return xfer_sel_moe_send(x, layer, partial);
+    if (x->mode == XFER_MODE_SELECTIVE) return xfer_sel_moe_send(x, layer, partial, single);
     if (x->scheme == XFER_SCHEME_1PC) {
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++)
             rc = isend(x, partial + x->off[i] * x->d, x->b[i], xfer_attn_rank(x, i),

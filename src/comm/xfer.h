@@ -46,6 +46,9 @@ struct xfer_counters {
     uint64_t route_msgs[XFER_N_LINKS], route_bytes[XFER_N_LINKS]; // the routing exchange
 };
 
+// y[0..n) += a·x[0..n): the kernel the engine folds expert outputs with (kern_ops.axpy).
+typedef void (*xfer_axpy_fn)(float *y, float a, const float *x, int64_t n);
+
 struct xfer {
     const struct topo *t; // borrowed; outlives the xfer
     int64_t d;            // floats per row (n_embd)
@@ -78,6 +81,16 @@ struct xfer {
     float *sbuf, *rbuf;     // (sel_rows x d) packed rows to send / received
     int64_t sel_rows;       // rows of sbuf and rbuf
     int64_t *roff;          // (n_ranks + 1) row offsets of the pending receives in rbuf
+    // The fixed-order return of selective steps (xfer_sel_plan; PROTOCOL.md "Selective
+    // dispatch"): slot j of row t is its j-th smallest expert id.
+    const float *w_all; // borrowed: the layer's routing weights (B x k)
+    int32_t *slot;      // (max_rows, k) routing index of slot j
+    int32_t *slot_inst; // (max_rows, k) MoE instance running slot j
+    uint8_t *pfx_inst;  // (max_rows) leading slots on slot 0's instance
+    uint8_t *pfx_node;  // (max_rows) leading slots on slot 0's MoE node
+    uint8_t *fold;      // MoE rank: (max_rows, k) by routing index: folded into the partial
+    float *usingle;     // attention rank: (its rows x k, d) received single rows
+    xfer_axpy_fn axpy;  // y += a·x, the engine's own (so every fold has the same bits)
 };
 
 // Not collective. Sizes the buffers for d floats per row and at most max_local rows per
@@ -113,8 +126,11 @@ JANUS_WUR int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all);
 
 // MoE side: returns this instance's dense partial block (B x d, same row order; rows the
 // instance did not touch are zero). partial is used as the reduction buffer on node
-// leaders under 2PC and holds the node sum afterwards. Returns JANUS_OK or JANUS_ECOMM.
-JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial);
+// leaders under 2PC and holds the node sum afterwards. Selective steps: partial holds the
+// rows' folds (moe_experts with the plan's fold mask) and single (B·k rows of d, by routing
+// index; NULL under broadcast) the outputs of the other experts run here; both are
+// overwritten on MoE leaders. Returns JANUS_OK or JANUS_ECOMM.
+JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial, float *single);
 
 // ---- selective dispatch (xfer_sel.c)
 // A selective layer, on every rank: xfer_route_exchange (the step's routing everywhere), the
@@ -124,9 +140,10 @@ JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial);
 // not need are left as they were. An empty step (B = 0) moves nothing.
 
 // Not collective. Sets up selective dispatch for k experts per token
-// (1 <= k <= LIMIT_MAX_EXPERT_USED).
+// (1 <= k <= LIMIT_MAX_EXPERT_USED); axpy: the engine's kernel (kern_ops.axpy), which the
+// fixed-order return folds with on attention ranks and MoE leaders.
 // JANUS_OK, JANUS_EINVAL or JANUS_ENOMEM (x unchanged but for what it had).
-JANUS_WUR int xfer_sel_init(struct xfer *x, int32_t k);
+JANUS_WUR int xfer_sel_init(struct xfer *x, int32_t k, xfer_axpy_fn axpy);
 
 // Collective over the job (one MPI_Allgatherv on topo.comm), selective steps only: attention
 // instance i gives the routing of its b_i rows (ids, w: b_i x k; MoE ranks pass NULL); every
@@ -138,13 +155,26 @@ JANUS_WUR int xfer_route_exchange(struct xfer *x, const int32_t *ids, const floa
                                   int32_t *ids_all, float *w_all);
 
 // Pure, on every rank after the scheduler: assign (n_expert entries, the instance running
-// each logical expert, -1 none; actsched_output.assign) and ids_all (B x k) give who needs
-// which row: need[g][t] = 1 iff some expert of row t runs on MoE instance g.
-void xfer_sel_plan(struct xfer *x, const int32_t *ids_all, const int32_t *assign);
+// each logical expert, -1 none; actsched_output.assign), ids_all and w_all (B x k; w_all is
+// borrowed until the layer's exchange ends) give who needs which row (need[g][t] = 1 iff
+// some expert of row t runs on MoE instance g) and the fixed-order return: each row's
+// expert outputs are summed in expert-id order whatever the grouping, as the monolithic
+// engine sums them. The instance running a row's smallest id folds its leading run of
+// experts into the partial (x->fold on MoE ranks, for moe_experts); every later expert's
+// output travels as its own row and is folded in order where its turn comes (the MoE
+// leader for its node's run under 2PC, else the attention side). So the sum does not
+// depend on the layout, the replica chosen or what else shares the batch.
+void xfer_sel_plan(struct xfer *x, const int32_t *ids_all, const float *w_all,
+                   const int32_t *assign);
 
 // Pure: rows of the current plan, Σ_t (distinct instances needing t) (per_node 0) or
 // Σ_t (distinct MoE nodes needing t) (per_node 1).
 int64_t xfer_sel_fanout(const struct xfer *x, int per_node);
+
+// Pure: rows the current plan returns from the MoE side: Σ_t of the row units (one fold
+// plus one row per expert after the leading run) that MoE instances (per_node 0: 1PC) or
+// MoE nodes (per_node 1: 2PC1) send back for row t.
+int64_t xfer_sel_return_rows(const struct xfer *x, int per_node);
 
 // Not collective. Adds src to dst (to aggregate counters after an allreduce or between ranks).
 void xfer_counters_add(struct xfer_counters *dst, const struct xfer_counters *src);

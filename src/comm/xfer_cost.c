@@ -1,7 +1,8 @@
 // Exchange cost model, calibration and the adaptive choice (xfer_cost.h, SPEC §4).
 // The model is symmetric: the return path mirrors the dispatch (same messages and bytes,
 // directions reversed, and an endpoint's cost is the max of its send and receive sides),
-// so a layer's prediction is twice the dispatch prediction.
+// so a layer's prediction is twice the dispatch prediction; under selective dispatch the
+// return's rows are the fixed-order row units instead (return_units).
 // SPDX-License-Identifier: MIT
 #include "comm/xfer_cost.h"
 
@@ -174,6 +175,19 @@ static double phase_moe_local_sel(const struct xfer_cost *c, const struct topo *
     return worst;
 }
 
+// Expected row units a row comes back as from n equal groups (instances or nodes) under
+// the fixed-order return (xfer.h xfer_sel_plan): one fold, plus one row for every slot
+// after the leading run on slot 0's group; with uniform, independent placement the first
+// j + 1 slots share a group with probability n^-j.
+static double return_units(int32_t k, int32_t n) {
+    double u = k, p = 1;
+    for (int32_t j = 1; j < k; j++) {
+        p /= n;
+        u -= p;
+    }
+    return u;
+}
+
 double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
                               int64_t row_bytes, int32_t scheme, int32_t mode, int32_t k,
                               int32_t n_expert) {
@@ -186,7 +200,7 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
         B += b[i];
     if (B == 0) return 0;
     double q = xfer_cost_need_prob(k, n_expert, 1, n_e); // one instance
-    double disp = 0;
+    double disp = 0, x2_of = 0;
     if (scheme == XFER_SCHEME_1PC) {
         double recv_m = 0, x = 0;
         for (int32_t i = 0; i < n_a; i++) {
@@ -243,8 +257,19 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
             }
         }
         disp = phase_attn_local(c, t, b, rb) + x1 + x2 + phase_moe_local_sel(c, t, B, rb, q);
+        x2_of = x2;
     }
-    return phase_route(c, t, b, k) + 2 * disp;
+    // The return mirrors the dispatch with its rows scaled from the fan-out to the row units
+    // (2PC2: only between MoE leaders; the attention nodes get one row per row).
+    double fan = 0;
+    if (scheme == XFER_SCHEME_1PC)
+        fan = n_e * q;
+    else
+        for (int32_t kk = 0; kk < N_e; kk++)
+            fan += xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
+    double ret = return_units(k, scheme == XFER_SCHEME_1PC ? n_e : N_e) / fmax(fan, 1e-9);
+    if (scheme == XFER_SCHEME_2PC2) return phase_route(c, t, b, k) + 2 * disp + (ret - 1) * x2_of;
+    return phase_route(c, t, b, k) + disp * (1 + ret);
 }
 
 void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,

@@ -85,7 +85,7 @@ JANUS_WUR int xfer_attn_scatter(struct xfer *x, float *out);
 JANUS_WUR int xfer_sel_attn_send(struct xfer *x, int32_t layer, const float *xi);
 JANUS_WUR int xfer_sel_attn_recv(struct xfer *x, int32_t layer, float *out);
 JANUS_WUR int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all);
-JANUS_WUR int xfer_sel_moe_send(struct xfer *x, int32_t layer, float *partial);
+JANUS_WUR int xfer_sel_moe_send(struct xfer *x, int32_t layer, float *partial, float *single);
 void xfer_sel_free(struct xfer *x);
 
 #endif // JANUS_COMM_XFER_IMPL_H

@@ -30,7 +30,7 @@ int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin
                             (size_t)(X + 1) * 4, (size_t)(T * k) * 4,
                             (size_t)(T * k) * 4, (size_t)(R * E) * 4,
                             (size_t)(R * F) * 4, (size_t)(R * F) * 4,
-                            (size_t)(R * E) * 4};
+                            (size_t)(R * E) * 4, (size_t)(T * k) * 4};
     size_t cap = 0;
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(sizes); i++)
         cap += (sizes[i] + 63) & ~(size_t)63;
@@ -41,7 +41,8 @@ int moe_init(struct moe *mo, const struct model *m, const struct linear_ctx *lin
     }
     void **bufs[] = {(void **)&mo->r,   (void **)&mo->gscratch, (void **)&mo->count,
                      (void **)&mo->tok, (void **)&mo->tw,       (void **)&mo->xg,
-                     (void **)&mo->g,   (void **)&mo->u,        (void **)&mo->y};
+                     (void **)&mo->g,   (void **)&mo->u,        (void **)&mo->y,
+                     (void **)&mo->pair};
     for (size_t i = 0; i < JANUS_ARRAY_SIZE(bufs); i++) {
         *bufs[i] = arena_alloc(&mo->arena, sizes[i]);
         JANUS_ASSERT(*bufs[i]);
@@ -114,6 +115,7 @@ static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_
         const int32_t at = mo->count[e]++;
         mo->tok[at] = (int32_t)(i / k);
         mo->tw[at] = rt->w[i];
+        mo->pair[at] = (int32_t)i;
     }
     for (int64_t e = X; e > 0; e--)
         mo->count[e] = mo->count[e - 1];
@@ -121,9 +123,11 @@ static void group_by_expert(struct moe *mo, const struct moe_routing *rt, int64_
 }
 
 // One group: experts ids[0..n) with their token rows at row offsets off[] of the group
-// buffers. Gathers, runs gate/up+SwiGLU then down as two pool runs, scatter-adds.
+// buffers. Gathers, runs gate/up+SwiGLU then down as two pool runs, scatter-adds (or, for
+// pairs not folded, copies the output to single).
 static void run_group(struct moe *mo, const struct model_layer *L, const float *x,
-                      const int32_t *ids, const int64_t *off, int n, float *out) {
+                      const int32_t *ids, const int64_t *off, int n, const uint8_t *fold,
+                      float *out, float *single) {
     const struct hparams *hp = &mo->m->hp;
     const int64_t E = hp->n_embd, F = hp->n_ff_exp;
     JANUS_ASSERT(n >= 1 && n <= LINEAR_MAX_OPS);
@@ -152,17 +156,29 @@ static void run_group(struct moe *mo, const struct model_layer *L, const float *
     const struct kern_ops *K = mo->lin->kern;
     for (int j = 0; j < n; j++) {
         const int64_t e = ids[j], c0 = mo->count[e], c = mo->count[e + 1] - c0;
-        for (int64_t i = 0; i < c; i++)
-            K->axpy(out + (int64_t)mo->tok[c0 + i] * E, mo->tw[c0 + i], mo->y + (off[j] + i) * E,
-                    E);
+        for (int64_t i = 0; i < c; i++) {
+            const float *y = mo->y + (off[j] + i) * E;
+            const int32_t p = mo->pair[c0 + i];
+            if (fold && !fold[p])
+                memcpy(single + (int64_t)p * E, y, (size_t)E * sizeof(float));
+            else
+                K->axpy(out + (int64_t)mo->tok[c0 + i] * E, mo->tw[c0 + i], y, E);
+        }
     }
 }
 
 void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
                  const uint8_t *run_here, float *out) {
+    moe_experts_split(mo, l, x, n, rt, run_here, NULL, out, NULL);
+}
+
+void moe_experts_split(struct moe *mo, int64_t l, const float *x, int64_t n,
+                       const struct moe_routing *rt, const uint8_t *run_here, const uint8_t *fold,
+                       float *out, float *single) {
     const struct hparams *hp = &mo->m->hp;
     const struct model_layer *L = &mo->m->layers[l];
     JANUS_ASSERT(L->is_moe && rt->n_tok == n && n <= mo->max_tokens);
+    JANUS_ASSERT(!fold || single);
     const int64_t X = hp->n_expert, E = hp->n_embd;
     memset(out, 0, (size_t)(n * E) * sizeof(float));
     for (int64_t i = 0; i < n * rt->k; i++)
@@ -175,14 +191,14 @@ void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const str
         const int64_t c = mo->count[e + 1] - mo->count[e];
         if (c == 0 || (run_here && !run_here[e])) continue;
         if (n_grp == LINEAR_MAX_OPS || rows + c > mo->group_rows) { // c <= max_tokens: fits
-            run_group(mo, L, x, ids, off, n_grp, out);
+            run_group(mo, L, x, ids, off, n_grp, fold, out, single);
             n_grp = 0, rows = 0;
         }
         ids[n_grp] = (int32_t)e;
         off[n_grp++] = rows;
         rows += c;
     }
-    if (n_grp) run_group(mo, L, x, ids, off, n_grp, out);
+    if (n_grp) run_group(mo, L, x, ids, off, n_grp, fold, out, single);
 }
 
 int64_t moe_n_active(struct moe *mo, const struct moe_routing *rt, const uint8_t *run_here) {

@@ -34,6 +34,7 @@ struct moe {
     int32_t *count;     // (n_expert + 1) tokens per expert, then offsets
     int32_t *tok;       // (max_tokens · k) token index per (expert, slot), grouped by expert
     float *tw;          // (max_tokens · k) matching gate weight
+    int32_t *pair;      // (max_tokens · k) matching routing index (t · k + j)
     int64_t group_rows; // rows of the group buffers below (>= max_tokens)
     float *xg;          // (group_rows, E) gathered rows of a group of experts
     float *g, *u;       // (group_rows, n_ff_exp)
@@ -68,6 +69,14 @@ void moe_gate_rows(const struct model *m, const struct linear_ctx *lin, int64_t 
 // one expert in increasing row order, so out does not depend on the grouping.
 void moe_experts(struct moe *mo, int64_t l, const float *x, int64_t n, const struct moe_routing *rt,
                  const uint8_t *run_here, float *out);
+
+// The same, split for the fixed-order return of selective dispatch (comm/xfer.h
+// xfer_sel_plan): a pair i = t·k + j run here is folded into out[t] (w · FFN added, in
+// increasing expert id) if fold[i], else its unweighted FFN_e(x_t) is written to
+// single[i·E..] (single: n·k rows of E). fold NULL: moe_experts.
+void moe_experts_split(struct moe *mo, int64_t l, const float *x, int64_t n,
+                       const struct moe_routing *rt, const uint8_t *run_here, const uint8_t *fold,
+                       float *out, float *single);
 
 // Number of distinct experts with at least one routed token among those run_here (a_g;
 // run_here NULL: all). Uses mo's scratch (not concurrently with moe_experts).

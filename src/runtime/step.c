@@ -32,7 +32,7 @@ int step_sel_route(struct xfer *xf, struct step_sel *s) {
         if (rc) return rc;
     }
     s->t_check_s = clock_now_s() - t1;
-    xfer_sel_plan(xf, s->ids_all, s->so->assign);
+    xfer_sel_plan(xf, s->ids_all, s->w_all, s->so->assign);
     return JANUS_OK;
 }
 
@@ -171,7 +171,11 @@ int step_moe(struct worker *w, uint64_t step) {
             // Only loaded slabs (worker_load_share): --no-mmap leaves the others zero.
             JANUS_ASSERT(!w->run_here[e] || w->held[l * w->n_expert + e]);
         }
-        moe_experts(&w->moe, l, w->x_all, B, &w->rt, w->run_here, w->partial);
+        // Selective: the fold of each row's leading run here, the other outputs apart, so
+        // that the sum comes out in expert-id order wherever the experts ran (xfer.h).
+        int sel = w->xf.mode == XFER_MODE_SELECTIVE;
+        moe_experts_split(&w->moe, l, w->x_all, B, &w->rt, w->run_here, sel ? w->xf.fold : NULL,
+                          w->partial, sel ? w->single : NULL);
         double t3 = clock_now_s();
         w->t_exp[l] += t3 - t2;
         if (B > 0) {
@@ -182,7 +186,7 @@ int step_moe(struct worker *w, uint64_t step) {
         }
         w->a_max_sum[l] += (uint64_t)w->so.a_max;
         w->act_sum += (uint64_t)(B > 0 ? w->so.inst_count[g] : 0);
-        rc = xfer_moe_send(&w->xf, (int32_t)l, w->partial); // partial sums back
+        rc = xfer_moe_send(&w->xf, (int32_t)l, w->partial, w->single); // partial sums back
         if (rc) return rc;
     }
     return JANUS_OK;

@@ -43,6 +43,7 @@ void worker_free(struct worker *w) {
     mem_free(w->held);
     mem_free(w->x_all);
     mem_free(w->partial);
+    mem_free(w->single);
     mem_free(w->hdr);
     mem_free(w->pack);
     mem_free(w->req);
@@ -184,7 +185,7 @@ int worker_setup_role(struct worker *w) {
                                   .max_top_k = (int32_t)w->k};
     if (p->dispatch != XFER_MODE_BROADCAST) {
         // Selective dispatch may run: every rank holds the routing and the schedule.
-        rc = xfer_sel_init(&w->xf, (int32_t)w->k);
+        rc = xfer_sel_init(&w->xf, (int32_t)w->k, w->lin.kern->axpy);
         if (!rc && w->topo.role == TOPO_ROLE_ATTN) {
             rc = moe_routing_init(&w->rt, &w->model, B_max);
             if (!rc) rc = moe_routing_init(&w->rt_local, &w->model, p->max_rows);
@@ -228,7 +229,11 @@ int worker_setup_role(struct worker *w) {
     w->run_here = mem_calloc(MEM_TAG_ENGINE, (size_t)w->n_expert, 1);
     w->x_all = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));
     w->partial = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->d), sizeof(float));
-    if (!rc && (!w->run_here || !w->x_all || !w->partial)) rc = JANUS_ENOMEM;
+    if (p->dispatch != XFER_MODE_BROADCAST)
+        w->single = mem_calloc(MEM_TAG_ENGINE, (size_t)(B_max * w->k * w->d), sizeof(float));
+    if (!rc && (!w->run_here || !w->x_all || !w->partial ||
+                (p->dispatch != XFER_MODE_BROADCAST && !w->single)))
+        rc = JANUS_ENOMEM;
     if (!rc) print_pss(w);
     return rc;
 }

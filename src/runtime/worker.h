@@ -69,6 +69,7 @@ struct worker {
     uint8_t *run_here;      // (n_expert)
     uint8_t *held;          // (n_layer · n_expert) experts whose slabs this rank loaded
     float *x_all, *partial; // (n_attn * max_rows, d)
+    float *single;          // selective: (n_attn * max_rows * k, d) unfolded expert outputs
     // measurements of this rank, per layer (worker_stats.c); seconds summed over steps
     double t_attn[LIMIT_MAX_LAYERS], t_xchg[LIMIT_MAX_LAYERS], t_gate[LIMIT_MAX_LAYERS],
         t_exp[LIMIT_MAX_LAYERS], t_check[LIMIT_MAX_LAYERS];

@@ -25,6 +25,7 @@
 #include "comm/topo.h"
 #include "comm/xfer.h"
 #include "comm/xfer_cost.h"
+#include "kernels/kernels.h"
 
 #include <stdlib.h>
 
@@ -145,7 +146,7 @@ static void run_config(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_size
                     for (int64_t row = 0; row < x.n_rows; row++)
                         for (int c = 0; c < D; c++)
                             all[row * D + c] = p_val(t.inst, row, c, layer);
-                    must(xfer_moe_send(&x, layer, all), "xfer_moe_send");
+                    must(xfer_moe_send(&x, layer, all, NULL), "xfer_moe_send");
                 }
             }
             // Counters: this step's sends on every rank, summed, against SPEC §4 x N_LAYER.
@@ -205,6 +206,12 @@ static void sel_route(uint64_t seed, int32_t i, int64_t rr, int layer, int32_t *
     }
 }
 
+// Expert e's "output" on row r: distinct per expert, so a misrouted row shows, and not
+// dyadic, so that a sum in another order rounds differently.
+static float e_val(int32_t e, int64_t r, int c, int layer) {
+    return (float)(e + 1) / 3.0f + (float)(r % 7) * 0.7f - (float)c * 1.3f + 0.11f * (float)layer;
+}
+
 // Node of a job rank, as (role, node) folded into one number.
 static int32_t rank_node(const struct topo *t, int32_t r) {
     int32_t role = t->role_of[r];
@@ -214,6 +221,28 @@ static int32_t rank_node(const struct topo *t, int32_t r) {
 // The selective formula of SPEC §4 per layer and direction, from the routing and the
 // assignment alone (not from xfer's plan): bytes = Σ_t |destinations(t)| · row (1PC) or the
 // rows each pair of nodes needs (2PC), plus the routing exchange in the dispatch direction.
+// Row r's slots: its routing indices in increasing expert id (ord) and the instance of
+// each; returns the leading slots on slot 0's instance (*pn: on slot 0's MoE node).
+static int sel_slots(const struct topo *t, const int32_t *ids, const int32_t *assign, int *ord,
+                     int32_t *inst, int *pn) {
+    for (int j = 0; j < SEL_K; j++) {
+        int i = j;
+        for (; i > 0 && ids[ord[i - 1]] > ids[j]; i--)
+            ord[i] = ord[i - 1];
+        ord[i] = j;
+    }
+    const int32_t *node = t->side[TOPO_ROLE_MOE].node;
+    for (int j = 0; j < SEL_K; j++)
+        inst[j] = assign[ids[ord[j]]];
+    int p = 1, q = 1;
+    while (p < SEL_K && inst[p] == inst[0])
+        p++;
+    while (q < SEL_K && node[inst[q]] == node[inst[0]])
+        q++;
+    *pn = q;
+    return p;
+}
+
 static struct expect sel_formulas(const struct topo *t, const int32_t *b, const int64_t *off,
                                   int scheme, const int32_t *ids_all, const int32_t *assign,
                                   uint64_t *route_bytes) {
@@ -226,15 +255,29 @@ static struct expect sel_formulas(const struct topo *t, const int32_t *b, const 
         B += b[i];
     *route_bytes = 0;
     if (B == 0) return e;
-    static uint8_t ng[16][64], nn[16][64]; // [instance or node][row]
+    // [instance or node][row]: needs the row (dispatch); row units sent back (return: the
+    // fold of the leading run from slot 0's group, one per later slot of the group)
+    static uint8_t ng[16][64], nn[16][64], ug[16][64], un[16][64];
     memset(ng, 0, sizeof ng);
     memset(nn, 0, sizeof nn);
-    for (uint64_t r = 0; r < B; r++)
+    memset(ug, 0, sizeof ug);
+    memset(un, 0, sizeof un);
+    for (uint64_t r = 0; r < B; r++) {
         for (int j = 0; j < SEL_K; j++) {
             int32_t g = assign[ids_all[r * SEL_K + j]];
             ng[g][r] = 1;
             nn[M->node[g]][r] = 1;
         }
+        int ord[SEL_K], pn;
+        int32_t inst[SEL_K];
+        int p = sel_slots(t, ids_all + r * SEL_K, assign, ord, inst, &pn);
+        ug[inst[0]][r]++;
+        un[M->node[inst[0]]][r]++;
+        for (int j = p; j < SEL_K; j++)
+            ug[inst[j]][r]++;
+        for (int j = pn; j < SEL_K; j++)
+            un[M->node[inst[j]]][r]++;
+    }
     // The routing exchange: each attention instance with rows to every other rank.
     for (int32_t i = 0; i < A->n_inst; i++)
         for (int32_t r = 0; r < t->n_ranks && b[i] > 0; r++) {
@@ -256,12 +299,14 @@ static struct expect sel_formulas(const struct topo *t, const int32_t *b, const 
         node_hi[j] = off[i] + b[i] > node_hi[j] ? off[i] + b[i] : node_hi[j];
     }
     for (int d = 0; d < XFER_N_DIRS; d++) {
+        uint8_t(*cg)[64] = d == XFER_DIR_RETURN ? ug : ng,
+        (*cn)[64] = d == XFER_DIR_RETURN ? un : nn;
         if (scheme == XFER_SCHEME_1PC) {
             for (int32_t i = 0; i < A->n_inst; i++)
                 for (int32_t g = 0; g < n_e; g++) {
                     uint64_t c = 0;
                     for (int64_t r = off[i]; r < off[i] + b[i]; r++)
-                        c += ng[g][r];
+                        c += cg[g][r];
                     e.msgs[d][XFER_LINK_CROSS] += c > 0;
                     e.bytes[d][XFER_LINK_CROSS] += c * rb;
                 }
@@ -281,7 +326,7 @@ static struct expect sel_formulas(const struct topo *t, const int32_t *b, const 
             if (topo_leader(t, TOPO_ROLE_MOE, M->node[g]) == g) continue;
             uint64_t c = 0;
             for (uint64_t r = 0; r < B; r++)
-                c += ng[g][r];
+                c += cg[g][r];
             e.msgs[d][XFER_LINK_LOCAL] += c > 0;
             e.bytes[d][XFER_LINK_LOCAL] += c * rb;
         }
@@ -290,7 +335,7 @@ static struct expect sel_formulas(const struct topo *t, const int32_t *b, const 
                 for (int32_t k = 0; k < N_e; k++) {
                     uint64_t c = 0;
                     for (int64_t r = node_lo[j]; r < node_hi[j]; r++)
-                        c += nn[k][r];
+                        c += cn[k][r];
                     e.msgs[d][XFER_LINK_CROSS] += c > 0;
                     e.bytes[d][XFER_LINK_CROSS] += c * rb;
                 }
@@ -308,7 +353,7 @@ static struct expect sel_formulas(const struct topo *t, const int32_t *b, const 
                 uint64_t c = 0;
                 for (int32_t j = k; j < N_a; j += N_e)
                     for (int64_t r = node_lo[j]; r < node_hi[j]; r++)
-                        c += nn[k2][r];
+                        c += cn[k2][r];
                 e.msgs[d][XFER_LINK_CROSS] += c > 0;
                 e.bytes[d][XFER_LINK_CROSS] += c * rb;
             }
@@ -329,14 +374,15 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
     }
     struct xfer x;
     must(xfer_init(&x, &t, D, MAX_LOCAL), "xfer_init");
-    must(xfer_sel_init(&x, SEL_K), "xfer_sel_init");
+    must(xfer_sel_init(&x, SEL_K, kern_best()->axpy), "xfer_sel_init");
     int64_t max_rows = (int64_t)n_a * MAX_LOCAL;
     float *xi = mem_calloc(MEM_TAG_MISC, MAX_LOCAL * D, sizeof(float));
     float *out = mem_calloc(MEM_TAG_MISC, MAX_LOCAL * D, sizeof(float));
     float *all = mem_calloc(MEM_TAG_MISC, (size_t)(max_rows * D), sizeof(float));
+    float *single = mem_calloc(MEM_TAG_MISC, (size_t)(max_rows * SEL_K * D), sizeof(float));
     int32_t ids[MAX_LOCAL * SEL_K], ids_all[64 * SEL_K], want_ids[64 * SEL_K], assign[SEL_E];
     float w[MAX_LOCAL * SEL_K], w_all[64 * SEL_K], want_w[64 * SEL_K];
-    JANUS_ASSERT(xi && out && all && max_rows <= 64);
+    JANUS_ASSERT(xi && out && all && single && max_rows <= 64);
     for (int scheme = 0; scheme < XFER_N_SCHEMES; scheme++) {
         for (int trial = 0; trial < 3; trial++) {
             struct wire_step st;
@@ -379,7 +425,7 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
                           !memcmp(w_all, want_w, (size_t)(x.n_rows * SEL_K) * sizeof(float)),
                       "(%d,%d,K%d,%s) rank %d: routing exchange differs", n_a, n_e, node_size,
                       xfer_scheme_name(scheme), t.rank);
-                xfer_sel_plan(&x, want_ids, assign);
+                xfer_sel_plan(&x, want_ids, want_w, assign);
                 uint64_t rbytes = 0;
                 struct expect e = sel_formulas(&t, st.b, x.off, scheme, want_ids, assign, &rbytes);
                 route_want += rbytes;
@@ -399,14 +445,19 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
                     must(xfer_attn_recv(&x, layer, out), "xfer_attn_recv");
                     for (int64_t rr = 0; rr < bi; rr++) {
                         int64_t row = x.off[t.inst] + rr;
+                        // Every expert's output folded in increasing expert id, bit for bit.
+                        int ord[SEL_K], pn;
+                        int32_t inst[SEL_K];
+                        (void)sel_slots(&t, want_ids + row * SEL_K, assign, ord, inst, &pn);
+                        float wrow[D] = {0}, y[D];
+                        for (int j = 0; j < SEL_K; j++) {
+                            int32_t ex = want_ids[row * SEL_K + ord[j]];
+                            for (int c = 0; c < D; c++)
+                                y[c] = e_val(ex, row, c, layer);
+                            kern_best()->axpy(wrow, want_w[row * SEL_K + ord[j]], y, D);
+                        }
                         for (int c = 0; c < D; c++) {
-                            float want = 0;
-                            for (int32_t g = 0; g < n_e; g++) {
-                                int needs = 0;
-                                for (int j = 0; j < SEL_K; j++)
-                                    needs |= assign[want_ids[row * SEL_K + j]] == g;
-                                if (needs) want += p_val(g, row, c, layer);
-                            }
+                            float want = wrow[c];
                             CHECK(out[rr * D + c] == want,
                                   "(%d,%d,K%d,%s sel) attn %d row %lld col %d: %g != %g", n_a, n_e,
                                   node_size, xfer_scheme_name(scheme), t.inst, (long long)rr, c,
@@ -428,10 +479,31 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
                                       "(%d,%d,K%d,%s sel) moe %d: x of attn %d row %lld wrong", n_a,
                                       n_e, node_size, xfer_scheme_name(scheme), t.inst, i,
                                       (long long)rr);
-                    for (int64_t row = 0; row < x.n_rows; row++)
+                    // As moe_experts_split: the leading run of a row's experts folded here
+                    // when slot 0 runs here, the others' outputs apart (e_val stands for
+                    // expert e's output on the row); the fold mask as the plan's.
+                    for (int64_t row = 0; row < x.n_rows; row++) {
+                        int ord[SEL_K], pn;
+                        int32_t inst[SEL_K];
+                        int p = sel_slots(&t, want_ids + row * SEL_K, assign, ord, inst, &pn);
                         for (int c = 0; c < D; c++)
-                            all[row * D + c] = need[row] ? p_val(t.inst, row, c, layer) : 0;
-                    must(xfer_moe_send(&x, layer, all), "xfer_moe_send");
+                            all[row * D + c] = 0;
+                        for (int j = 0; j < SEL_K; j++) {
+                            int q = ord[j], fold = inst[0] == t.inst && j < p;
+                            CHECK(x.fold[row * SEL_K + q] == fold, "(%d,%d,K%d,%s sel) fold mask",
+                                  n_a, n_e, node_size, xfer_scheme_name(scheme));
+                            if (inst[j] != t.inst) continue;
+                            int32_t ex = want_ids[row * SEL_K + q];
+                            float y[D];
+                            for (int c = 0; c < D; c++)
+                                y[c] = e_val(ex, row, c, layer);
+                            if (fold)
+                                kern_best()->axpy(all + row * D, want_w[row * SEL_K + q], y, D);
+                            else
+                                memcpy(single + (row * SEL_K + q) * D, y, sizeof y);
+                        }
+                    }
+                    must(xfer_moe_send(&x, layer, all, single), "xfer_moe_send");
                 }
             }
             // Counters summed over ranks against the selective formula.
@@ -470,6 +542,7 @@ static void run_config_sel(MPI_Comm sub, int32_t n_a, int32_t n_e, int32_t node_
     mem_free(xi);
     mem_free(out);
     mem_free(all);
+    mem_free(single);
     xfer_free(&x);
     topo_free(&t);
 }

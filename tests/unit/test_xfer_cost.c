@@ -186,14 +186,14 @@ TEST(xfer_choose_pair_regions) {
     xfer_choose_pair(&c, &t, none, 8192, 2, 64, -1, -1, &s, &m, NULL);
     ASSERT_EQ(m, XFER_MODE_SELECTIVE);
     ASSERT_EQ(s, xfer_choose(&c, &t, none, 8192, NULL));
-    // Selective 1PC bytes per MoE instance: B·q rows per direction, plus the routing.
+    // Selective 1PC bytes per MoE instance: B·q rows out, plus the routing; back, the row
+    // units: k − Σ_{j=1}^{k−1} n_e^−j per row (here 2 − 1/8) where the rows were n_e·q.
     c = costs(0, 1, 0, 1);
     double q = xfer_cost_need_prob(2, 64, 1, 8);
     double route = 1024.0 * 2 * 8 / 1e9; // every rank receives B·k·8 bytes
+    double disp = fmax(1024 * q * 8192 / 1e9, 8 * q * 512 * 8192 / 1e9);
     ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, large, 8192, 0, XFER_MODE_SELECTIVE, 2, 64),
-                fmax(route, 9 * 512 * 16.0 / 1e9) +
-                    2 * fmax(1024 * q * 8192 / 1e9, 8 * q * 512 * 8192 / 1e9),
-                1e-12);
+                fmax(route, 9 * 512 * 16.0 / 1e9) + disp + disp * (2 - 1 / 8.0) / (8 * q), 1e-12);
     topo_free(&t);
 }
 
