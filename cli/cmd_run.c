@@ -42,6 +42,7 @@ static const struct cli_fwd_opt forwarded[] = {
     {"policy", "P", "greedy|optimal|random|round-robin|token-balanced|first (greedy)"},
     {"comm", "S", "1pc|2pc1|2pc2|auto (auto)"},
     {"dispatch", "D", "broadcast|selective|auto (auto)"},
+    {"sums", "S", "fixed|grouped (fixed: expert-id order whatever the grouping)"},
     {"comm-cost", "SPEC", "cost overrides, e.g. cross_lat_us=50,cross_gbps=1"},
     {"node-size", "K", "emulated nodes of K ranks per role; 0 = real hosts (default 1)"},
     {"no-calibrate", NULL, "skip the start-up ping-pong (cost defaults + --comm-cost)"},

@@ -57,6 +57,7 @@ static const struct cli_fwd_opt forwarded[] = {
     {"policy", "P", "MPI only: activation scheduler policy"},
     {"comm", "S", "MPI only: 1pc|2pc1|2pc2|auto"},
     {"dispatch", "D", "MPI only: broadcast|selective|auto"},
+    {"sums", "S", "MPI only: fixed (default: expert-id order, same tokens) or grouped"},
     {"comm-cost", "SPEC", "MPI only: exchange cost overrides"},
     {"node-size", "K", "MPI only: emulated nodes of K ranks per role"},
     {"seed", "N", "MPI only: seed of the random scheduler policy"},

@@ -66,6 +66,16 @@ static int opt_dispatch(void *target, const char *v, const char *cmd) {
     return 0;
 }
 
+static int opt_sums(void *target, const char *v, const char *cmd) {
+    if (!strcmp(v, "fixed"))
+        *(int32_t *)target = WORKER_SUMS_FIXED;
+    else if (!strcmp(v, "grouped"))
+        *(int32_t *)target = WORKER_SUMS_GROUPED;
+    else
+        return cli_error(cmd, "--sums: unknown '%s' (fixed, grouped)", v);
+    return 0;
+}
+
 static const char *const SYNOPSIS =
     "worker -m MODEL --socket PATH --attn N --moe M [options]   (under mpirun -n N+M)\n\n"
     "(internal) one MPI rank of a deployment; rank 0 is the controller and attention\n"
@@ -101,6 +111,10 @@ static int parse(int argc, char **argv, struct mpi_opts *o, int help) {
                    "1pc|2pc1|2pc2|auto (default auto: cost model per step)"),
         CLI_OPT_FN("dispatch", 0, opt_dispatch, &p->dispatch, "D",
                    "broadcast|selective|auto (default auto: cost model per step)"),
+        CLI_OPT_FN("sums", 0, opt_sums, &p->sums, "S",
+                   "fixed|grouped: a token's expert outputs summed in expert-id order wherever "
+                   "they ran (default fixed: the monolithic bits; selective dispatch with "
+                   "several MoE instances) or per instance first (broadcast allowed)"),
         CLI_OPT_STR("comm-cost", 0, &p->comm_cost, "SPEC",
                     "cost overrides: cross_lat_us=,cross_gbps=,local_lat_us=,local_gbps="),
         CLI_OPT_I32("node-size", 0, &p->node_size, 0, LIMIT_MAX_INSTANCES, "K",

@@ -175,17 +175,19 @@ static double phase_moe_local_sel(const struct xfer_cost *c, const struct topo *
     return worst;
 }
 
-// Expected row units a row comes back as from n equal groups (instances or nodes) under
-// the fixed-order return (xfer.h xfer_sel_plan): one fold, plus one row for every slot
-// after the leading run on slot 0's group; with uniform, independent placement the first
-// j + 1 slots share a group with probability n^-j.
-static double return_units(int32_t k, int32_t n) {
+// Expected row units a row comes back as when its experts run on `fan` groups (instances
+// or nodes) under the fixed-order return (xfer.h xfer_sel_plan): one fold, plus one row for
+// every slot after the leading run on slot 0's group; with k experts spread uniformly the
+// first j + 1 share a group with probability fan^-j. (scale/latency.c has the planner's
+// copy: the layers keep comm and scale apart.)
+static double return_units(int32_t k, double fan) {
+    if (!(fan > 1)) return 1;
     double u = k, p = 1;
     for (int32_t j = 1; j < k; j++) {
-        p /= n;
+        p /= fan;
         u -= p;
     }
-    return u;
+    return fmax(u, fan); // every group holding one of them sends one row at least
 }
 
 double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
@@ -267,7 +269,7 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
     else
         for (int32_t kk = 0; kk < N_e; kk++)
             fan += xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
-    double ret = return_units(k, scheme == XFER_SCHEME_1PC ? n_e : N_e) / fmax(fan, 1e-9);
+    double ret = return_units(k, fan) / fmax(fan, 1e-9);
     if (scheme == XFER_SCHEME_2PC2) return phase_route(c, t, b, k) + 2 * disp + (ret - 1) * x2_of;
     return phase_route(c, t, b, k) + disp * (1 + ret);
 }

@@ -72,9 +72,19 @@ int worker_mpi_start(const struct worker_mpi_params *p, struct exec **out, char 
                            "node size %d",
                            p->n_attn, p->n_moe, size, p->max_seqs, p->max_rows, p->policy, p->comm,
                            p->dispatch, p->node_size);
+    if (p->sums != WORKER_SUMS_FIXED && p->sums != WORKER_SUMS_GROUPED)
+        return status_errf(err, err_len, JANUS_EINVAL, "bad deployment: sums %d", p->sums);
+    int fixed_sel = p->sums == WORKER_SUMS_FIXED && p->n_moe > 1;
+    if (fixed_sel && p->dispatch == XFER_MODE_BROADCAST)
+        return status_errf(err, err_len, JANUS_EINVAL,
+                           "--dispatch broadcast with %d MoE instances sums a token's experts per "
+                           "instance: pass --sums grouped to accept that (fixed-order sums need "
+                           "selective dispatch)",
+                           p->n_moe);
     struct worker *w = mem_calloc(MEM_TAG_ENGINE, 1, sizeof *w);
     if (!w) return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
     w->p = *p;
+    if (fixed_sel) w->p.dispatch = XFER_MODE_SELECTIVE; // the cost model picks the scheme only
     w->fault_rank = w->fault_step = -1;
     const char *fsched = getenv("JANUS_FAULT_SCHEDULE");
     w->fault_sched_rank = fsched ? strtoll(fsched, NULL, 10) : -1;

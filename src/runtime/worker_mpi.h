@@ -20,6 +20,15 @@
 
 #define WORKER_COMM_AUTO     (-1) // choose the scheme per step from the cost model
 #define WORKER_DISPATCH_AUTO (-1) // choose the dispatch mode per step from the cost model
+
+// How a token's expert outputs are summed (issue 16: replay needs the first).
+enum worker_sums {
+    WORKER_SUMS_FIXED = 0,   // in expert-id order wherever the experts ran, as the monolithic
+                             // engine: with several MoE instances every step is selective
+                             // (the dispatch that carries the order, comm/xfer.h)
+    WORKER_SUMS_GROUPED = 1, // each MoE instance sums its own experts first; broadcast allowed;
+                             // the last bits can depend on the layout, replica and batch
+};
 #define WORKER_STATS_DECAY                                                                         \
     0.999 // default per-step decay of the expert statistics (half-life
           // about 693 steps with tokens)
@@ -37,6 +46,8 @@ struct worker_mpi_params {
     int32_t dispatch;           // enum xfer_mode (broadcast, selective) or WORKER_DISPATCH_AUTO:
                                 // the cost model picks the (scheme, mode) pair per step; a
                                 // fixed comm or dispatch fixes that half only (SPEC §4)
+    int32_t sums;               // enum worker_sums (default fixed: with n_moe > 1 the dispatch
+                                // is selective; a forced broadcast is refused)
     const char *comm_cost;      // cost overrides "cross_lat_us=50,..." (xfer_cost.h); NULL: none
     int32_t node_size;          // emulated node size K; 0: real hosts (shared-memory split)
     const int32_t *host_labels; // tests: with node_size 0, these n_attn + n_moe host labels

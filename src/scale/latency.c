@@ -320,12 +320,31 @@ static double q_node(double fan, int ne, int e_loc) {
     return 1.0 - miss;
 }
 
+// Rows one row comes back as when its experts run on `fan` groups (instances, or nodes
+// under 2PC) under the runtime's fixed-order return (comm/xfer.h): the fold of its leading
+// experts on slot 0's group plus one row per later expert; the first j + 1 of k experts
+// spread uniformly over fan groups share one with probability fan^-j. One group: 1.
+double latency_return_units(int k, double fan) {
+    if (!(fan > 1)) return 1;
+    double u = k, p = 1;
+    for (int j = 1; j < k; j++) {
+        p /= fan;
+        u -= p;
+    }
+    return fmax(u, fan); // every group holding one of them sends one row at least
+}
+
+// Selective 1PC: the dispatch (q: probability an instance needs a row), then the return,
+// the same messages with the row units instead of the fan-out's rows.
 static double sel_1pc(const struct latency_model *lm, int na, int ne, double B, double L, double W,
                       double q) {
     double b = B / na, row = lm->row_bytes;
+    double ret = latency_return_units(lm->top_k, ne * q) / (ne * q);
     double send = xfer(ne * p_any(q, b), ne * q * b * row, L, W);
     double recv = xfer(na * p_any(q, b), B * q * row, L, W);
-    return 2.0 * fmax(send, recv);
+    double send_r = xfer(ne * p_any(q, b), ret * ne * q * b * row, L, W);
+    double recv_r = xfer(na * p_any(q, b), ret * B * q * row, L, W);
+    return fmax(send, recv) + fmax(send_r, recv_r);
 }
 
 static double sel_2pc(const struct latency_model *lm, int which, int na, int ne, double B, double L,
@@ -340,21 +359,31 @@ static double sel_2pc(const struct latency_model *lm, int which, int na, int ne,
     double local = e_loc > 1 ? xfer(e_loc - 1, (e_loc - 1) * q * B * row, Li, Wi) : 0;
     double rows_node = a_loc * b, pay = rows_node * row;
     if (W == lm->inter_bw) W *= lm->rails;
-    double cross;
+    // The return's rows per dispatched row: the MoE node's row units (fixed-order return)
+    // where the dispatch had the node's need.
+    double ret = latency_return_units(lm->top_k, Ne * qK) / fmax(Ne * qK, 1e-12);
+    double cross, cross_r;
     if (which == 1) {
         cross = fmax(xfer(Ne * p_any(qK, rows_node), Ne * qK * pay, L, W),
                      xfer(Na * p_any(qK, rows_node), B * qK * row, L, W));
+        cross_r = fmax(xfer(Ne * p_any(qK, rows_node), ret * Ne * qK * pay, L, W),
+                       xfer(Na * p_any(qK, rows_node), ret * B * qK * row, L, W));
     } else {
         int per = Na >= Ne ? ceil_div(Na, Ne) : 1;
         int des = Na < Ne ? Na : Ne;
         double c1 = fmax(xfer(1, pay, L, W), xfer(per, per * pay, L, W)); // all rows, as broadcast
-        double c2 = 0;
-        if (Ne > 1)
+        double c2 = 0, c2_r = 0;
+        if (Ne > 1) {
             c2 = fmax(xfer((Ne - 1) * p_any(qK, per * rows_node), (Ne - 1) * qK * per * pay, L, W),
                       xfer(des * p_any(qK, rows_node), B * qK * row, L, W));
+            c2_r = fmax(
+                xfer((Ne - 1) * p_any(qK, per * rows_node), ret * (Ne - 1) * qK * per * pay, L, W),
+                xfer(des * p_any(qK, rows_node), ret * B * qK * row, L, W));
+        }
         cross = c1 + c2;
+        cross_r = c1 + c2_r; // the designated leaders send each attention node its final rows
     }
-    return 2.0 * (gather + cross + local);
+    return 2.0 * gather + cross + cross_r + local * (1 + ret);
 }
 
 double latency_route_layer(const struct latency_model *lm, int na, int ne, double B) {
@@ -422,8 +451,9 @@ double latency_comm_choose(const struct latency_model *lm, int dispatch, int na,
 double latency_dispatch_bytes(const struct latency_model *lm, int selective, int na, int ne,
                               double B, double fan) {
     if (B <= 0) return 0;
-    if (!selective) return B * ne * lm->row_bytes;
-    return B * fan * lm->row_bytes + B * lm->top_k * 8.0 * (na + ne - 1);
+    if (!selective) return 2 * B * ne * lm->row_bytes;
+    return B * (fan + latency_return_units(lm->top_k, fan)) * lm->row_bytes +
+           B * lm->top_k * 8.0 * (na + ne - 1);
 }
 
 int latency_step(const struct latency_model *lm, const struct latency_system *sys,

@@ -154,11 +154,15 @@ double latency_route_layer(const struct latency_model *lm, int n_attn, int n_moe
 // (0 broadcast, 1 selective) receive the choice (may be NULL).
 double latency_comm_choose(const struct latency_model *lm, int dispatch, int n_attn, int n_moe,
                            double batch, double fanout, int *scheme, int *mode);
-// Bytes one layer moves in one direction, summed over all links, under 1PC: broadcast
-// B x n_moe rows; selective B x fanout rows plus the routing exchange's B x k x 8 bytes to
-// each of the other n_attn + n_moe - 1 ranks.
+// Bytes one layer moves, both directions, summed over all links, under 1PC: broadcast
+// B x n_moe rows each way; selective B x fanout rows out, B x latency_return_units(k, fanout)
+// rows back (the fixed-order return) and the routing exchange's B x k x 8 bytes to each of
+// the other n_attn + n_moe - 1 ranks.
 double latency_dispatch_bytes(const struct latency_model *lm, int selective, int n_attn, int n_moe,
                               double batch, double fanout);
+// Rows one row comes back as under the fixed-order return (comm/xfer.h xfer_sel_plan) when
+// its k experts run on `fan` groups: max(fan, k - Σ_{j=1}^{k-1} fan^-j) (1 for fan <= 1).
+double latency_return_units(int k, double fan);
 
 // Memory: expert slots (per layer) an MoE-only device holds; requests of context S one
 // attention instance can keep (0 if the weights alone do not fit); for co-located devices

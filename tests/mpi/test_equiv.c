@@ -231,7 +231,11 @@ TEST(mpi_equals_monolithic) {
                                       {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO, BC},
                                       {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO, AU},
                                       {ACTSCHED_POLICY_OPTIMAL, WORKER_COMM_AUTO, AU},
-                                      {ACTSCHED_POLICY_GREEDY, 0, AU}};
+                                      {ACTSCHED_POLICY_GREEDY, 0, AU},
+                                      {ACTSCHED_POLICY_GREEDY, WORKER_COMM_AUTO, AU}};
+    // The last run keeps the default --sums fixed (every step selective with >= 2 MoE
+    // instances); the others before it that may broadcast run with --sums grouped.
+    const size_t q_fixed = JANUS_ARRAY_SIZE(runs) - 1;
     static const char *const run_cost[JANUS_ARRAY_SIZE(runs)] = {
         [14] = "cross_lat_us=0,cross_gbps=0.001,local_lat_us=0,local_gbps=0.001",
         [15] = "cross_lat_us=1000,cross_gbps=1000"};
@@ -273,6 +277,8 @@ TEST(mpi_equals_monolithic) {
                     p.policy = runs[q][0];
                     p.comm = runs[q][1];
                     p.dispatch = runs[q][2];
+                    p.sums =
+                        p.dispatch == SE || q == q_fixed ? WORKER_SUMS_FIXED : WORKER_SUMS_GROUPED;
                     p.comm_cost = run_cost[q];
                     p.node_size = node_sizes[k] < 0 ? 0 : node_sizes[k];
                     p.host_labels = node_sizes[k] < 0 ? hosts : NULL;
@@ -318,10 +324,10 @@ TEST(mpi_equals_monolithic) {
                     // Selective dispatch sums each row's expert outputs in expert-id order, as
                     // the monolithic engine does, whatever the layout, replica or batch: the
                     // logits are the same bits.
-                    EXPECT(p.dispatch != SE || worst == 0,
-                           "%s (%d,%d) K%d %s comm %d selective: logits differ by %g (fixed-order "
-                           "sums must give the monolithic bits)",
-                           models[m], n_a, n_e, node_sizes[k], what, p.comm, worst);
+                    EXPECT(p.sums != WORKER_SUMS_FIXED || worst == 0,
+                           "%s (%d,%d) K%d %s comm %d dispatch %d, fixed sums: logits differ by "
+                           "%g (must be the monolithic bits)",
+                           models[m], n_a, n_e, node_sizes[k], what, p.comm, p.dispatch, worst);
                     struct worker_stats *r = mem_calloc(MEM_TAG_MISC, 1, sizeof *r);
                     EXPECT(r && worker_stats_report(e, r) == JANUS_OK, "report");
                     if (r) {
@@ -355,11 +361,12 @@ TEST(mpi_equals_monolithic) {
                         }
                         if (p.comm >= 0)
                             EXPECT(r->scheme_steps[p.comm] == r->n_steps, "fixed scheme used");
-                        if (p.dispatch >= 0) {
+                        if (p.dispatch >= 0 || (q == q_fixed && n_e > 1)) {
                             uint64_t n = 0;
                             for (int s = 0; s < XFER_N_SCHEMES; s++)
-                                n += r->pair_steps[p.dispatch][s];
-                            EXPECT(n == r->n_steps, "fixed dispatch mode used");
+                                n += r->pair_steps[p.dispatch >= 0 ? p.dispatch : SE][s];
+                            EXPECT(n == r->n_steps, "fixed dispatch mode used (fixed sums: "
+                                                    "selective with several MoE instances)");
                         }
                         if (q == 14 || q == 15) {
                             // Bytes expensive: selective on some steps wherever its rows per
@@ -537,6 +544,7 @@ TEST(mpi_selective_moves_fewer_cross_bytes) {
                     p.n_moe = n_e;
                     p.comm = scheme;
                     p.dispatch = mode;
+                    p.sums = mode == XFER_MODE_BROADCAST ? WORKER_SUMS_GROUPED : WORKER_SUMS_FIXED;
                     p.node_size = 1; // one instance per node
                     p.calibrate = 0;
                     p.max_seqs = 4;

@@ -228,20 +228,36 @@ TEST(selective_reduces_to_broadcast_and_bytes) {
             double B = Bs[j], fan = ne < m.top_k ? ne : m.top_k;
             double route = latency_route_layer(&lm, na, ne, B);
             ASSERT(route > 0);
+            // Every instance needed: broadcast's dispatch; back, the same messages with the
+            // row units instead of broadcast's n_e partial rows (bytes only: no latency).
+            double u = latency_return_units(m.top_k, fan);
+            struct latency_model lm0 = lm;
+            lm0.inter_lat = lm0.intra_lat = 0;
             if (ne <= m.top_k)
-                ASSERT_NEAR(latency_comm_sel(&lm, LATENCY_COMM_1PC, na, ne, B, fan) - route,
-                            latency_comm_layer(&lm, LATENCY_COMM_1PC, na, ne, B, 0, NULL), 1e-12);
-            // Bytes: B x fan-out rows, plus B x k x 8 to each of the other ranks.
-            ASSERT_NEAR(latency_dispatch_bytes(&lm, 0, na, ne, B, fan), B * ne * lm.row_bytes,
+                ASSERT_NEAR(latency_comm_sel(&lm0, LATENCY_COMM_1PC, na, ne, B, fan) -
+                                latency_route_layer(&lm0, na, ne, B),
+                            latency_comm_layer(&lm0, LATENCY_COMM_1PC, na, ne, B, 0, NULL) / 2 *
+                                (1 + u / ne),
+                            1e-12);
+            // Bytes: B x fan-out rows out, B x units back, plus B x k x 8 to each other rank.
+            ASSERT_NEAR(latency_dispatch_bytes(&lm, 0, na, ne, B, fan), 2 * B * ne * lm.row_bytes,
                         1e-6);
             ASSERT_NEAR(latency_dispatch_bytes(&lm, 1, na, ne, B, 1.5),
-                        B * 1.5 * lm.row_bytes + B * m.top_k * 8.0 * (na + ne - 1), 1e-6);
+                        B * (1.5 + latency_return_units(m.top_k, 1.5)) * lm.row_bytes +
+                            B * m.top_k * 8.0 * (na + ne - 1),
+                        1e-6);
             // Fewer destinations never cost more.
             for (int s = LATENCY_COMM_1PC; s <= LATENCY_COMM_2PC2; s++)
                 ASSERT_LE(latency_comm_sel(&lm, (enum latency_comm)s, na, ne, B, 1),
                           latency_comm_sel(&lm, (enum latency_comm)s, na, ne, B, fan) + 1e-15);
         }
     ASSERT_EQ(latency_comm_sel(&lm, LATENCY_COMM_1PC, 2, 2, 0, 1), 0);
+    // Row units: one group folds everything; k = 4 over 2 groups 4 - (1/2 + 1/4 + 1/8); at
+    // least one per group (k = 2 over 2 groups: 2).
+    ASSERT_NEAR(latency_return_units(4, 1), 1, 0);
+    ASSERT_NEAR(latency_return_units(4, 2), 3.125, 1e-15);
+    ASSERT_NEAR(latency_return_units(2, 2), 2, 0);
+    ASSERT_NEAR(latency_return_units(1, 1), 1, 0);
 }
 
 // The per-step choice is the cheaper of the two modes' best schemes, never worse than

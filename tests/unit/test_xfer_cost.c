@@ -187,13 +187,15 @@ TEST(xfer_choose_pair_regions) {
     ASSERT_EQ(m, XFER_MODE_SELECTIVE);
     ASSERT_EQ(s, xfer_choose(&c, &t, none, 8192, NULL));
     // Selective 1PC bytes per MoE instance: B·q rows out, plus the routing; back, the row
-    // units: k − Σ_{j=1}^{k−1} n_e^−j per row (here 2 − 1/8) where the rows were n_e·q.
+    // units: max(f, k − Σ_{j=1}^{k−1} f^−j) per row (f = n_e·q, the fan-out) for f's rows.
     c = costs(0, 1, 0, 1);
     double q = xfer_cost_need_prob(2, 64, 1, 8);
     double route = 1024.0 * 2 * 8 / 1e9; // every rank receives B·k·8 bytes
     double disp = fmax(1024 * q * 8192 / 1e9, 8 * q * 512 * 8192 / 1e9);
     ASSERT_NEAR(xfer_cost_predict_mode(&c, &t, large, 8192, 0, XFER_MODE_SELECTIVE, 2, 64),
-                fmax(route, 9 * 512 * 16.0 / 1e9) + disp + disp * (2 - 1 / 8.0) / (8 * q), 1e-12);
+                fmax(route, 9 * 512 * 16.0 / 1e9) + disp +
+                    disp * fmax(8 * q, 2 - 1 / (8 * q)) / (8 * q),
+                1e-12);
     topo_free(&t);
 }
 
