@@ -16,7 +16,7 @@ A=${DOMAIN_A:-/usr/share/common-licenses/GPL-3}
 cat "$ROOT"/src/*/*.c >"$TMP/b.txt"
 B=${DOMAIN_B:-$TMP/b.txt}
 JANUS_STEP_LOG=$TMP/steps.log "$BIN" serve --port 0 --attn 1 --moe 2 --max-seqs 16 \
-  --dispatch broadcast --stats-half-life 200 >"$TMP/serve.log" 2>&1 &
+  --sums grouped --dispatch broadcast --stats-half-life 200 >"$TMP/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$TMP"' EXIT
 PORT=""

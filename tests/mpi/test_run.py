@@ -87,7 +87,8 @@ def test_concurrent_requests():
 def test_stats_and_text():
     path = f"{FIX}/models/llama-moe-f32.gguf"
     rc, out, err, _ = run(["run", "-m", path, "-p", "The server", "-n", "4", "--attn", "2", "--moe", "2",
-                           "--node-size", "2", "--comm", "2pc1", "--dispatch", "broadcast", "--stats"])
+                           "--node-size", "2", "--comm", "2pc1", "--dispatch", "broadcast", "--sums", "grouped",
+                           "--stats"])
     check(rc == 0, f"--stats run failed: {err.strip()}")
     check("per layer, ms per step" in out and "2pc1" in out and "a_max" in out, "--stats output:\n" + out)
     # 2 attention in 1 node, 2 MoE in 1 node: 2PC1 has 1 cross and 2 local messages per layer and
@@ -97,9 +98,21 @@ def test_stats_and_text():
     check(cross > 0 and cross % 4 == 0 and local == 2 * cross, f"2pc1 counters {line}")
 
 
+def test_fixed_sums_refuse_broadcast():
+    # --sums fixed (the default) with 2 MoE instances needs selective dispatch: a forced
+    # broadcast is one clear error line naming --sums grouped, and nothing runs.
+    path = f"{FIX}/models/llama-moe-f32.gguf"
+    rc, out, err, _ = run(["run", "-m", path, "-p", "The server", "-n", "2", "--attn", "1", "--moe", "2",
+                           "--dispatch", "broadcast"])
+    check(rc != 0 and "pass --sums grouped" in err, f"forced broadcast with fixed sums: {rc} {err.strip()}")
+    rc, out, err, _ = run(["run", "-m", path, "-p", "The server", "-n", "2", "--attn", "1", "--moe", "2",
+                           "--sums", "sometimes"])
+    check(rc != 0 and "--sums" in err, f"bad --sums accepted: {rc} {err.strip()}")
+
+
 def test_selective_dispatch():
     # --dispatch selective: the fixture's greedy ids, a 1pc+sel row in the --stats table (today's
-    # five columns) with fewer cross-node bytes than the broadcast run's 1pc row, the
+    # five columns) with fewer cross-node bytes than the broadcast run's 1pc row (--sums grouped), the
     # routing exchange line, and the dispatch-steps line; a bad --dispatch is one error line.
     model = "llama-moe-f32"
     path = f"{FIX}/models/{model}.gguf"
@@ -109,7 +122,7 @@ def test_selective_dispatch():
     for mode in ("broadcast", "selective"):
         rc, out, err, _ = run(["run", "-m", path, "-t", ids, "-n", "8", "--print-ids", "--ignore-eos",
                                "--attn", "1", "--moe", "3", "--comm", "1pc", "--dispatch", mode,
-                               "--check-schedule", "--stats"])
+                               "--check-schedule", "--stats"] + (["--sums", "grouped"] if mode == "broadcast" else []))
         lines = out.splitlines()
         got = next((l.split() for l in lines if re.fullmatch(r"\d+( \d+){7}", l)), [])
         check(rc == 0 and got == want, f"--dispatch {mode}: greedy {got} != {want} ({err.strip()})")
@@ -288,7 +301,8 @@ def test_bad_options():
 
 
 if __name__ == "__main__":
-    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text, test_selective_dispatch,
+    for t in [test_greedy_and_logits, test_concurrent_requests, test_stats_and_text,
+              test_fixed_sums_refuse_broadcast, test_selective_dispatch,
               test_layout_file, test_adaptive_choice_follows_cost_model,
               test_stats_place_layout_roundtrip, test_rank_death_is_reported, test_schedule_mismatch_detected,
               test_kv_type_forwarded, test_quant_model_matmul_paths, test_bad_options]:
