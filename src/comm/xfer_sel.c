@@ -1,14 +1,14 @@
 // Selective dispatch (xfer.h, SPEC §4 "Selective dispatch"): the routing exchange, the plan
-// of who needs which row, and the 1PC / 2PC1 / 2PC2 paths that move only those rows.
-// Rows travel packed (ascending row order within each message); every receiver knows each
+// of who needs which row, and the 1PC / 2PC1 / 2PC2 paths that move only those rows. Rows
+// travel packed (ascending row order within each message); every receiver knows each
 // message's row count from the plan, which every rank computes from the same routing and
-// schedule, so no message carries a header and empty messages are not sent. Sums: the
-// attention side adds the contributions of one row in MoE-instance order (1PC) or MoE-node
-// order (2PC), a MoE leader its members' rows in node order; the one-instance partials
-// themselves are summed by expert id (engine/moe.h). Buffers: sbuf and rbuf hold the most
-// rows one phase moves through the rank, a row going to at most kk = min(k, n_e) places:
-// kk x max_local on an attention rank (x its node size on a leader), max_rows on a MoE
-// member, kk x max_rows on a MoE leader.
+// schedule, so no message carries a header and empty messages are not sent. The return is
+// the fixed-order one (docs/PROTOCOL.md "Selective dispatch" item 6): row units — a row's
+// leading experts folded where they ran, every later expert's output on its own — folded
+// on in expert-id order where they meet, so a row's sum never depends on the grouping.
+// Buffers: sbuf and rbuf hold the most rows one phase moves through the rank (a row goes to
+// at most min(k, n_e) places and comes back as at most k units): k x max_local on an
+// attention rank (x its node size on a leader), k x max_rows on a MoE rank.
 // SPDX-License-Identifier: MIT
 #include "comm/xfer.h"
 
@@ -298,18 +298,13 @@ static int64_t pack(const struct xfer *x, float *dst, const float *src, const ui
     return c;
 }
 
-// add 0: copy packed rows to their places; add 1: add them there.
+// Copies packed rows to their places.
 static void unpack(const struct xfer *x, float *dst, const float *src, const uint8_t *mask,
-                   int64_t r0, int64_t n, int add) {
+                   int64_t r0, int64_t n) {
     int64_t c = 0;
-    for (int64_t r = 0; r < n; r++) {
-        if (!mask[r0 + r]) continue;
-        if (add)
-            xfer_add_into(dst + r * x->d, src + c * x->d, x->d);
-        else
-            memcpy(dst + r * x->d, src + c * x->d, (size_t)x->d * sizeof(float));
-        c++;
-    }
+    for (int64_t r = 0; r < n; r++)
+        if (mask[r0 + r])
+            memcpy(dst + r * x->d, src + (c++) * x->d, (size_t)x->d * sizeof(float));
 }
 
 // Receives n packed rows at row `at` of rbuf.
@@ -439,7 +434,7 @@ static int local_dispatch(struct xfer *x, int32_t layer, float *x_all) {
     rc = recv_rows(x, 0, n, xfer_moe_rank(x, M->member[first]), TAG(layer, PH_SEL_LOCAL));
     int rc2 = xfer_wait_all(x);
     if (rc == JANUS_OK) rc = rc2;
-    if (rc == JANUS_OK) unpack(x, x_all, x->rbuf, need_of(x, t->inst), 0, B, 0);
+    if (rc == JANUS_OK) unpack(x, x_all, x->rbuf, need_of(x, t->inst), 0, B);
     return rc;
 }
 
@@ -498,7 +493,7 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
         if (rc == JANUS_OK) rc = rc2;
         for (int32_t i = 0; i < A->n_inst && rc == JANUS_OK; i++)
             unpack(x, x_all + x->off[i] * x->d, x->rbuf + x->roff[i] * x->d, mine, x->off[i],
-                   x->b[i], 0);
+                   x->b[i]);
         return rc;
     }
     if (t->is_leader && x->scheme == XFER_SCHEME_2PC1) {
@@ -516,7 +511,7 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
         if (rc == JANUS_OK) rc = rc2;
         for (int32_t j = 0; j < N_a && rc == JANUS_OK; j++)
             unpack(x, x_all + x->node_off[j] * x->d, x->rbuf + x->roff[j] * x->d, mine,
-                   x->node_off[j], xfer_node_rows(x, j), 0);
+                   x->node_off[j], xfer_node_rows(x, j));
     } else if (t->is_leader) { // 2PC2
         int32_t D = JANUS_MIN(N_a, N_e);
         const uint8_t *mine = need_of_node(x, k);
@@ -561,7 +556,7 @@ int xfer_sel_moe_recv(struct xfer *x, int32_t layer, float *x_all) {
             int64_t c = 0;
             for (int32_t j = k2; j < N_a; j += N_e) {
                 unpack(x, x_all + x->node_off[j] * x->d, x->rbuf + (x->roff[k2] + c) * x->d, mine,
-                       x->node_off[j], xfer_node_rows(x, j), 0);
+                       x->node_off[j], xfer_node_rows(x, j));
                 c += n_masked(mine, x->node_off[j], xfer_node_rows(x, j));
             }
         }

@@ -59,6 +59,7 @@ int worker_stats_collect(struct worker *w, struct worker_stats *r) {
     r->policy = w->p.policy;
     r->comm = w->p.comm;
     r->dispatch = w->p.dispatch;
+    r->sums = w->p.sums;
     r->n_steps = w->n_steps;
     r->busy_steps = umout[2 * L];
     r->step_ns_total = w->step_ns;
@@ -160,11 +161,12 @@ void worker_stats_print(const struct worker_stats *r, FILE *f) {
     double n = r->n_steps > 0 ? (double)r->n_steps : 1;
     fprintf(f,
             "deployment: %d attention (%d nodes) + %d MoE (%d nodes), node size %d, %s, comm %s, "
-            "dispatch %s\n",
+            "dispatch %s, sums %s\n",
             r->n_attn, r->n_node_attn, r->n_moe, r->n_node_moe, r->node_size,
             actsched_policy_name((enum actsched_policy)r->policy),
             r->comm < 0 ? "auto" : xfer_scheme_name(r->comm),
-            r->dispatch < 0 ? "auto" : xfer_mode_name(r->dispatch));
+            r->dispatch < 0 ? "auto" : xfer_mode_name(r->dispatch),
+            r->sums == WORKER_SUMS_GROUPED ? "grouped" : "fixed");
     fprintf(f, "steps: %llu (1pc %llu, 2pc1 %llu, 2pc2 %llu)\n", (unsigned long long)r->n_steps,
             (unsigned long long)r->scheme_steps[0], (unsigned long long)r->scheme_steps[1],
             (unsigned long long)r->scheme_steps[2]);

@@ -21,6 +21,7 @@
 struct worker_stats {
     int32_t n_layer, n_attn, n_moe, n_node_attn, n_node_moe, node_size, policy, comm;
     int32_t dispatch;                      // enum xfer_mode, or WORKER_DISPATCH_AUTO (-1)
+    int32_t sums;                          // enum worker_sums
     uint64_t n_steps;                      // steps run (controller's count)
     uint64_t step_ns_total;                // controller wall time inside steps
     uint64_t busy_steps;                   // steps with at least one token (B > 0)
