@@ -303,8 +303,7 @@ static void unpack(const struct xfer *x, float *dst, const float *src, const uin
                    int64_t r0, int64_t n) {
     int64_t c = 0;
     for (int64_t r = 0; r < n; r++)
-        if (mask[r0 + r])
-            memcpy(dst + r * x->d, src + (c++) * x->d, (size_t)x->d * sizeof(float));
+        if (mask[r0 + r]) memcpy(dst + r * x->d, src + (c++) * x->d, (size_t)x->d * sizeof(float));
 }
 
 // Receives n packed rows at row `at` of rbuf.
