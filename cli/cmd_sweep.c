@@ -272,8 +272,8 @@ int cmd_sweep(int argc, char **argv) {
         int na = shp[s][0], ne = shp[s][1];
         const struct amax_table *jt = &pl.tab[BASELINES_JANUS];
         int measured = jt->n_cfg > 0 && amax_find(jt, ne) >= 0;
-        printf("\n## dispatch modes, %d+%d instances (rails %g): bytes per MoE layer and "
-               "direction (all links), exchange time per layer (both directions), fan-out %s\n",
+        printf("\n## dispatch modes, %d+%d instances (rails %g): bytes per MoE layer (both "
+               "directions, all links), exchange time per layer (both directions), fan-out %s\n",
                na, ne, pl.lm.rails,
                measured ? "from the Monte Carlo (greedy, co-activation placement)"
                         : "from the uniform closed form (n_moe not in the table)");

@@ -418,8 +418,9 @@ Why our numbers differ, and why the capacity targets are missed:
    selective wins {cross(d32)} with all rails and {cross(d32_1)} under the
    funnel (§6.7). Where it wins (the funnel, 1PC, many MoE instances, large batches) it
    raises Janus's capacity TPG by {100*(cap(s1['ds'],150,0)/cap(sbc1['ds'],150,0)-1):.0f} % (DS-V2) and
-   {100*(cap(s1['qw'],150,0)/cap(sbc1['qw'],150,0)-1):.0f} % (Qwen3); it cuts the bytes by the fan-out ratio
-   in every configuration.
+   {100*(cap(s1['qw'],150,0)/cap(sbc1['qw'],150,0)-1):.0f} % (Qwen3). It moves fewer bytes than broadcast
+   wherever a row's experts span few of many MoE instances (out: the fan-out's rows; back:
+   the fixed-order return's row units, about k per row, docs/PROTOCOL.md item 6).
 4. **What Janus keeps: granularity.** At 20000 tok/s / 200 ms Janus needs {g} GPUs against
    the baseline's {gm} (met), and its TPG at B ≤ 256 is {lo:.2f}–{hi:.2f}x the calibrated
    baseline's (met: the range was 1.28–1.6x against the roofline). Over 24 hours this gives
@@ -438,8 +439,9 @@ Why our numbers differ, and why the capacity targets are missed:
 
 ### 6.7 Broadcast vs selective dispatch: bytes and exchange time vs B
 
-DeepSeek-V2 on h100, per MoE layer: the bytes of one direction over all links (broadcast
-`B·n_e` rows; selective `B·D` rows plus the routing exchange), and the modelled time of the
+DeepSeek-V2 on h100, per MoE layer: the bytes of both directions over all links (broadcast
+`2·B·n_e` rows; selective `B·D` rows out, `B·U(D)` row units back, plus the routing
+exchange), and the modelled time of the
 whole exchange (both directions, routing included) of each mode's best scheme, with all 8
 rails and under the funnel (`--coef leader_rails=1`). `D` is the Monte Carlo fan-out. The
 per-step choice is in bold:
@@ -456,7 +458,8 @@ for shp in [(4, 8), (8, 32)]:
         o.append(f"| {shp[0]}+{shp[1]} | {r[0]} | {r[1]:.2f} | {r[2]:.1f} | {r[3]:.1f} | {cellx(r, 0)} | "
                  f"{cellx(r, 1)} | {cellx(r1, 0)} | {cellx(r1, 1)} |")
 o.append(f'''
-Selective always moves fewer bytes (here `D/n_e` = {d32[-1][1]/32:.2f} of broadcast's rows at 8+32, plus the
+Selective moves fewer bytes here (at 8+32, B = 8192: {d32[-1][3]/d32[-1][2]:.2f} of broadcast's, with `D` rows out
+and the fixed-order return's `U(D)` row units back per row, `D/n_e` = {d32[-1][1]/32:.2f}, plus the
 routing exchange), but on the publication's testbed broadcast's 2PC already sends each row
 once per node, so selective saves NVLink bytes only, where the leader's point-to-point
 copies cost more than broadcast's pipelined multicast; at small B the routing exchange's
