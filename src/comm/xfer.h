@@ -127,7 +127,7 @@ JANUS_WUR int xfer_moe_recv(struct xfer *x, int32_t layer, float *x_all);
 // MoE side: returns this instance's dense partial block (B x d, same row order; rows the
 // instance did not touch are zero). partial is used as the reduction buffer on node
 // leaders under 2PC and holds the node sum afterwards. Selective steps: partial holds the
-// rows' folds (moe_experts with the plan's fold mask) and single (B·k rows of d, by routing
+// rows' folds (moe_experts_split with the plan's fold mask) and single (B·k rows of d, by routing
 // index; NULL under broadcast) the outputs of the other experts run here; both are
 // overwritten on MoE leaders. Returns JANUS_OK or JANUS_ECOMM.
 JANUS_WUR int xfer_moe_send(struct xfer *x, int32_t layer, float *partial, float *single);
@@ -160,7 +160,7 @@ JANUS_WUR int xfer_route_exchange(struct xfer *x, const int32_t *ids, const floa
 // some expert of row t runs on MoE instance g) and the fixed-order return: each row's
 // expert outputs are summed in expert-id order whatever the grouping, as the monolithic
 // engine sums them. The instance running a row's smallest id folds its leading run of
-// experts into the partial (x->fold on MoE ranks, for moe_experts); every later expert's
+// experts into the partial (x->fold on MoE ranks, for moe_experts_split); every later expert's
 // output travels as its own row and is folded in order where its turn comes (the MoE
 // leader for its node's run under 2PC, else the attention side). So the sum does not
 // depend on the layout, the replica chosen or what else shares the batch.

@@ -2,7 +2,8 @@
 // and MoE side driven separately (two MoE contexts splitting the experts, partial sums
 // added) equal the monolithic stepper; bad batches are rejected without effect; boundary
 // cases of moe_experts (all tokens on one expert, experts with no tokens, empty batch);
-// accuracy of the F16 / Q8_0 KV caches against F32 on every fixture model (issue 12 item 3).
+// accuracy of the F16 / Q8_0 KV caches against F32 on every fixture model (issue 12 item 3);
+// moe_experts_split folds in expert-id order (issue 16: the fixed-order return).
 // SPDX-License-Identifier: MIT
 #include "../test.h"
 
@@ -257,6 +258,72 @@ TEST(moe_experts_grouping) {
     ASSERT_EQ(moe_n_active(&mo, &rt, none), 0);
     rt.n_tok = 0;
     moe_experts(&mo, 0, x, 0, &rt, NULL, out); // empty batch
+    moe_routing_free(&rt);
+    moe_free(&mo);
+    linear_ctx_free(&lin);
+    model_free(&m);
+}
+
+// moe_experts_split: for every fold mask that is a prefix of each token's experts in
+// increasing id (what the fixed-order return asks), folding the singles afterwards, in id
+// order with the same axpy, gives moe_experts' bits; pairs not folded leave out alone.
+TEST(moe_experts_split_fold_order) {
+    struct model m;
+    ASSERT_OK(open_model("qwen2moe-f32", &m));
+    const int64_t E = m.hp.n_embd, k = m.hp.n_expert_used, X = m.hp.n_expert, T = 6;
+    ASSERT(k >= 3 && k <= 8 && E <= 256);
+    struct linear_ctx lin;
+    linear_ctx_init(&lin, kern_best(), 1);
+    struct moe mo;
+    struct moe_routing rt;
+    ASSERT_OK(moe_init(&mo, &m, &lin, T));
+    ASSERT_OK(moe_routing_init(&rt, &m, T));
+    float *x = mem_calloc(MEM_TAG_MISC, (size_t)(T * E), sizeof(float));
+    float *ref = mem_calloc(MEM_TAG_MISC, (size_t)(T * E), sizeof(float));
+    float *out = mem_calloc(MEM_TAG_MISC, (size_t)(T * E), sizeof(float));
+    float *single = mem_calloc(MEM_TAG_MISC, (size_t)(T * k * E), sizeof(float));
+    ASSERT(x && ref && out && single);
+    struct rng r;
+    rng_init3(&r, 5, 6, 7);
+    for (int64_t i = 0; i < T * E; i++)
+        x[i] = rng_uniform_f(&r) * 2 - 1;
+    rt.n_tok = T;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < k; j++) { // distinct ids, not sorted: (7t + 5j) mod X
+            rt.ids[t * k + j] = (int32_t)((7 * t + 5 * j) % X);
+            rt.w[t * k + j] = 0.1f + rng_uniform_f(&r);
+        }
+    moe_experts(&mo, 0, x, T, &rt, NULL, ref);
+    for (int64_t p = 0; p <= k; p++) { // fold the first p experts (by id) of every token
+        uint8_t fold[64] = {0};
+        int32_t ord[8];
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t j = 0; j < k; j++) { // insertion sort by id
+                int64_t i = j;
+                for (; i > 0 && rt.ids[t * k + ord[i - 1]] > rt.ids[t * k + j]; i--)
+                    ord[i] = ord[i - 1];
+                ord[i] = (int32_t)j;
+            }
+            for (int64_t j = 0; j < p; j++)
+                fold[t * k + ord[j]] = 1;
+        }
+        moe_experts_split(&mo, 0, x, T, &rt, NULL, fold, out, single);
+        for (int64_t t = 0; t < T; t++) {
+            for (int64_t j = 0; j < k; j++) { // the same order again
+                int64_t i = j;
+                for (; i > 0 && rt.ids[t * k + ord[i - 1]] > rt.ids[t * k + j]; i--)
+                    ord[i] = ord[i - 1];
+                ord[i] = (int32_t)j;
+            }
+            for (int64_t j = p; j < k; j++)
+                lin.kern->axpy(out + t * E, rt.w[t * k + ord[j]], single + (t * k + ord[j]) * E, E);
+        }
+        ASSERT_MEM_EQ(out, ref, (size_t)(T * E) * sizeof(float));
+    }
+    mem_free(x);
+    mem_free(ref);
+    mem_free(out);
+    mem_free(single);
     moe_routing_free(&rt);
     moe_free(&mo);
     linear_ctx_free(&lin);
