@@ -37,7 +37,8 @@ struct ctl {
     // live re-placement
     const struct ctl_params *p;
     uint64_t n_steps;                       // steps run by this controller
-    int rp_active;                          // one is loading (the executor polls it)
+    int rp_active;                          // one is planning or loading (polled)
+    int rp_loading;                         // its layout is out: the ranks load it
     uint64_t rp_tag;                        // its REPLACE's tag (0: the drift policy's)
     uint32_t rp_trigger;                    // enum frontlink_trigger
     int64_t rp_t0, rp_last_poll;            // when it began, when the ranks were last asked
@@ -206,41 +207,61 @@ static int replace_start(struct ctl *c, uint64_t tag, uint32_t trigger, double m
             LOG_DEBUG("controller: drift check: %s", why);
         return JANUS_OK;
     }
+    // PLANNING: the layout is computed beside the steps; replace_progress takes it from there.
+    if (c->step_log) fprintf(c->step_log, "replace-begin %llu\n", (unsigned long long)c->n_steps);
+    c->rp_active = 1;
+    c->rp_loading = 0;
+    c->rp_tag = tag;
+    c->rp_trigger = trigger;
+    c->rp_t0 = t0;
+    c->rp_last_poll = 0; // ask at the next turn of the loop
+    return JANUS_OK;
+}
+
+// Between steps while one is planning (rank 0 alone: is the layout ready?) or loading: asks
+// the ranks (at most every replace_poll_ms, or now when force). JANUS_ECOMM only when the
+// deployment failed.
+static int replace_progress(struct ctl *c, int force) {
+    if (!c->rp_active) return JANUS_OK;
+    int64_t now = clock_now_ns();
+    int poll_ms = c->p->replace_poll_ms > 0 ? c->p->replace_poll_ms : 20;
+    // Loading: one allreduce per poll, so at most every poll_ms; planning: a local check.
+    if (!force && c->rp_loading && now - c->rp_last_poll < (int64_t)poll_ms * 1000000)
+        return JANUS_OK;
+    c->rp_last_poll = now;
+    struct exec_replace_report r;
+    int rc = c->e->ops->replace_poll(c->e, &r);
+    if (rc != JANUS_OK) return JANUS_ECOMM;
+    const int quiet = c->rp_trigger == FRONTLINK_TRIGGER_DRIFT;
+    if (r.state == EXEC_REPLACE_PLANNING) return JANUS_OK;
+    if (r.state == EXEC_REPLACE_LOADING) {
+        if (!c->rp_loading)
+            LOG_INFO("controller: re-placement (%s) started: predicted a_max %.3f -> %.3f, %d of "
+                     "%d MoE layers change, layout computed in %.1f ms",
+                     quiet ? "drift" : "command", r.amax_before, r.amax_after, r.layers_changed,
+                     r.n_moe_layers, r.plan_ms);
+        c->rp_loading = 1;
+        return JANUS_OK;
+    }
+    c->rp_active = 0;
+    double total_ms = 1e-6 * (double)(clock_now_ns() - c->rp_t0);
     if (r.state == EXEC_REPLACE_UNCHANGED) {
         if (!quiet)
-            send_replaced(c, tag, trigger, 0, &r, 1e-6 * (double)(clock_now_ns() - t0), r.why);
+            send_replaced(c, c->rp_tag, c->rp_trigger, 0, &r, total_ms, r.why);
         else
             LOG_DEBUG("controller: drift check: predicted a_max %.3f -> %.3f: %s", r.amax_before,
                       r.amax_after, r.why);
         return JANUS_OK;
     }
-    if (c->step_log) fprintf(c->step_log, "replace-begin %llu\n", (unsigned long long)c->n_steps);
-    c->rp_active = 1;
-    c->rp_tag = tag;
-    c->rp_trigger = trigger;
-    c->rp_t0 = t0;
-    c->rp_last_poll = clock_now_ns();
-    LOG_INFO("controller: re-placement (%s) started: predicted a_max %.3f -> %.3f, %d of %d MoE "
-             "layers change",
-             trigger == FRONTLINK_TRIGGER_DRIFT ? "drift" : "command", r.amax_before, r.amax_after,
-             r.layers_changed, r.n_moe_layers);
-    return JANUS_OK;
-}
-
-// Between steps while one is loading: asks the ranks (at most every replace_poll_ms, or now
-// when force). JANUS_ECOMM only when the deployment failed.
-static int replace_progress(struct ctl *c, int force) {
-    if (!c->rp_active) return JANUS_OK;
-    int64_t now = clock_now_ns();
-    int poll_ms = c->p->replace_poll_ms > 0 ? c->p->replace_poll_ms : 20;
-    if (!force && now - c->rp_last_poll < (int64_t)poll_ms * 1000000) return JANUS_OK;
-    c->rp_last_poll = now;
-    struct exec_replace_report r;
-    int rc = c->e->ops->replace_poll(c->e, &r);
-    if (rc != JANUS_OK) return JANUS_ECOMM;
-    if (r.state == EXEC_REPLACE_LOADING) return JANUS_OK;
-    c->rp_active = 0;
-    double total_ms = 1e-6 * (double)(clock_now_ns() - c->rp_t0);
+    if (r.state == EXEC_REPLACE_FAILED && !c->rp_loading && r.refused) {
+        // The statistics gave no layout (none yet, ...): nothing started anywhere.
+        if (!quiet)
+            send_replaced(c, c->rp_tag, c->rp_trigger, FRONTLINK_ERR_CONFLICT, NULL, total_ms,
+                          r.why);
+        else
+            LOG_DEBUG("controller: drift check: %s", r.why);
+        return JANUS_OK;
+    }
     if (r.state == EXEC_REPLACE_SWITCHED) {
         c->n_replacements++;
         c->rp_last_switch = c->n_steps;

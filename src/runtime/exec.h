@@ -73,6 +73,7 @@ enum exec_replace_state {
     EXEC_REPLACE_LOADING = 1,   // the new layout is out; the MoE ranks load their new slabs
     EXEC_REPLACE_SWITCHED = 2,  // every rank runs the new layout from switch_step on
     EXEC_REPLACE_FAILED = 3,    // dropped (a rank could not load or check it); the old stays
+    EXEC_REPLACE_PLANNING = 4,  // the statistics are in; the layout is being computed
 };
 
 struct exec_replace_report {
@@ -82,9 +83,11 @@ struct exec_replace_report {
     double amax_after;      // decayed statistics (place/drift.h)
     int32_t layers_changed; // MoE layers whose placement differs
     int32_t n_moe_layers;
-    double plan_ms;          // statistics gathered, the layout computed and sent
+    double plan_ms;          // statistics gathered, the layout computed (and sent)
     uint64_t load_bytes;     // SWITCHED: expert bytes loaded, summed over the MoE ranks
     char why[JANUS_ERR_LEN]; // UNCHANGED / FAILED: why
+    int32_t refused;         // FAILED before any rank was told: 1 if the statistics were
+                             // refused (none yet, ...: a conflict, not an internal error)
 };
 
 // ---- the interface
@@ -108,17 +111,20 @@ struct exec_ops {
     // Fills *out with the current counters. JANUS_ECOMM as for step.
     int (*stats)(struct exec *e, struct exec_stats *out);
     // Optional (NULL: this executor cannot re-place, e.g. the monolithic one). Starts a live
-    // re-placement: gathers the decayed statistics, computes the Janus layout for them and,
-    // unless dry_run or it is the current one or its predicted a_max improves by less than
-    // min_gain (a fraction; 0: any change), sends it to every rank, which start loading
-    // their new share. JANUS_OK with out filled (state UNCHANGED or LOADING); JANUS_EAGAIN
-    // (one is under way), JANUS_EINVAL (no statistics yet...; err says why; nothing
-    // started); JANUS_ECOMM as for step.
+    // re-placement: gathers the decayed statistics and starts computing the Janus layout for
+    // them beside the steps (out: PLANNING); replace_poll then, unless dry_run or it is the
+    // current one or its predicted a_max improves by less than min_gain (a fraction; 0: any
+    // change), sends it to every rank, which start loading their new share. JANUS_OK with
+    // out filled; JANUS_EAGAIN (one is under way), JANUS_EINVAL (no statistics yet...; err
+    // says why; nothing started); JANUS_ECOMM as for step.
     int (*replace_begin)(struct exec *e, double min_gain, int dry_run,
                          struct exec_replace_report *out, char *err, size_t err_len);
-    // Between steps, while one is LOADING: asks every rank whether its new share is loaded;
-    // when all are, every rank switches before the next step (out: SWITCHED); a rank that
-    // failed makes every rank drop it (FAILED); else LOADING. JANUS_ECOMM as for step.
+    // Between steps, while one is PLANNING or LOADING. PLANNING: still computing (out:
+    // PLANNING), or done: UNCHANGED (as above: why says which), FAILED (the layout could not
+    // be built), or the layout sent (LOADING). LOADING: asks every rank whether its new share
+    // is loaded; when all are, every rank switches before the next step (out: SWITCHED); a
+    // rank that failed makes every rank drop it (FAILED); else LOADING. JANUS_ECOMM as for
+    // step.
     int (*replace_poll)(struct exec *e, struct exec_replace_report *out);
     // Ends the deployment (under MPI: tells worker ranks to leave their loops) and frees
     // everything the executor owns. Safe to call after a failed step.

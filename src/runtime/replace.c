@@ -11,6 +11,7 @@
 #include "runtime/control.h"
 #include "runtime/worker.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,10 @@ static void finish(struct worker *w, int switched) {
     rp->active = 0;
 }
 
+static void join_planner(struct worker *w);
+
 void replace_free(struct worker *w) {
+    join_planner(w);
     if (w->rp.active || w->rp.loader_started) finish(w, 0);
     join_releaser(w);
 }
@@ -429,59 +433,113 @@ static int recv_stats(struct worker *w, struct stats *s, char *err, size_t err_l
     return rc;
 }
 
+// The planner: the Janus layout for the gathered statistics and its predictions, on a thread
+// of its own (or inline). Reads w->layout, which only a switch changes (none can run now).
+static void *planner_main(void *arg) {
+    struct worker *w = arg;
+    struct replace_state *rp = &w->rp;
+    struct exec_replace_report *q = &rp->rep;
+    rp->plan_rc = drift_build_layout(&rp->plan_next, &w->layout, &rp->plan_stats, rp->plan_err,
+                                     sizeof rp->plan_err);
+    if (rp->plan_rc == JANUS_OK) {
+        q->amax_before = drift_layout_amax(&w->layout, &rp->plan_stats);
+        q->amax_after = drift_layout_amax(&rp->plan_next, &rp->plan_stats);
+        q->layers_changed = drift_layers_changed(&w->layout, &rp->plan_next);
+        q->n_moe_layers = layout_n_moe_layers(&w->layout);
+    }
+    stats_free(&rp->plan_stats);
+    rp->plan_end = clock_now_ns();
+    atomic_store(&rp->plan_done, 1);
+    return NULL;
+}
+
+// Waits for a planner still running (the end of the deployment) and drops its result.
+static void join_planner(struct worker *w) {
+    struct replace_state *rp = &w->rp;
+    if (rp->planner_started) pthread_join(rp->planner, NULL);
+    rp->planner_started = 0;
+    if (rp->planning) layout_free(&rp->plan_next);
+    rp->planning = 0;
+}
+
 int replace_begin(struct exec *e, double min_gain, int dry_run, struct exec_replace_report *out,
                   char *err, size_t err_len) {
     struct worker *w = (struct worker *)e;
+    struct replace_state *rp = &w->rp;
     memset(out, 0, sizeof *out);
     if (w->failed) return JANUS_ECOMM;
-    if (w->rp.active)
+    if (rp->active || rp->planning)
         return status_errf(err, err_len, JANUS_EAGAIN, "a re-placement is already under way");
     int64_t t0 = clock_now_ns();
     struct wire_replace r = {.step = w->step_no, .phase = WIRE_REPLACE_STATS};
     w->failed = 1; // until the collective parts are done
     if (bcast_replace(w, &r) != JANUS_OK) return JANUS_ECOMM;
-    struct stats st;
-    int rc = recv_stats(w, &st, err, err_len);
+    int rc = recv_stats(w, &rp->plan_stats, err, err_len);
     if (rc == JANUS_ECOMM) return rc;
     w->failed = 0;
     if (rc) return rc == JANUS_ENOMEM ? rc : JANUS_EINVAL;
-    struct layout next;
-    rc = drift_build_layout(&next, &w->layout, &st, err, err_len);
-    if (rc) {
-        stats_free(&st);
-        return rc == JANUS_ENOMEM ? rc : JANUS_EINVAL;
-    }
-    out->amax_before = drift_layout_amax(&w->layout, &st);
-    out->amax_after = drift_layout_amax(&next, &st);
-    out->layers_changed = drift_layers_changed(&w->layout, &next);
-    out->n_moe_layers = layout_n_moe_layers(&w->layout);
-    stats_free(&st);
-    double gain =
-        out->amax_before > 0 ? (out->amax_before - out->amax_after) / out->amax_before : 0;
-    if (dry_run || out->layers_changed == 0 || (min_gain > 0 && gain < min_gain)) {
-        out->state = EXEC_REPLACE_UNCHANGED;
+    memset(&rp->rep, 0, sizeof rp->rep);
+    memset(&rp->plan_next, 0, sizeof rp->plan_next);
+    rp->plan_rc = JANUS_OK;
+    rp->plan_err[0] = 0;
+    rp->plan_min_gain = min_gain;
+    rp->plan_dry_run = dry_run;
+    rp->plan_t0 = t0;
+    atomic_store(&rp->plan_done, 0);
+    rp->planning = 1;
+    rp->planner_started = pthread_create(&rp->planner, NULL, planner_main, w) == 0;
+    if (!rp->planner_started) (void)planner_main(w); // no thread: here, then
+    out->state = EXEC_REPLACE_PLANNING;
+    out->plan_ms = 1e-6 * (double)(clock_now_ns() - t0);
+    return JANUS_OK;
+}
+
+// The planner is done (rank 0, between two steps): UNCHANGED, FAILED, or the layout to every
+// rank and LOADING.
+static int plan_apply(struct worker *w, struct exec_replace_report *out) {
+    struct replace_state *rp = &w->rp;
+    if (rp->planner_started) pthread_join(rp->planner, NULL);
+    rp->planner_started = 0;
+    rp->planning = 0;
+    *out = rp->rep;
+    out->plan_ms = 1e-6 * (double)(rp->plan_end - rp->plan_t0);
+    if (rp->plan_rc != JANUS_OK) {
+        out->state = EXEC_REPLACE_FAILED;
+        out->refused = rp->plan_rc != JANUS_ENOMEM;
         snprintf(out->why, sizeof out->why, "%s",
-                 dry_run                    ? "dry run: nothing switched"
-                 : out->layers_changed == 0 ? "the statistics give the current layout"
-                                            : "the predicted gain is below the threshold");
-        out->plan_ms = 1e-6 * (double)(clock_now_ns() - t0);
-        layout_free(&next);
+                 rp->plan_err[0] ? rp->plan_err : janus_strerror(rp->plan_rc));
+        layout_free(&rp->plan_next);
         return JANUS_OK;
     }
-    r.phase = WIRE_REPLACE_LOAD;
-    r.n_layers = next.n_layers;
-    r.n_instances = next.n_instances;
-    r.n_slots = next.n_slots;
-    r.n_experts = next.n_experts;
-    r.digest = layout_digest(&next);
-    r.n_ints = (uint32_t)wire_replace_layout_ints(next.n_layers, next.n_instances, next.n_slots);
+    double gain =
+        out->amax_before > 0 ? (out->amax_before - out->amax_after) / out->amax_before : 0;
+    if (rp->plan_dry_run || out->layers_changed == 0 ||
+        (rp->plan_min_gain > 0 && gain < rp->plan_min_gain)) {
+        out->state = EXEC_REPLACE_UNCHANGED;
+        snprintf(out->why, sizeof out->why, "%s",
+                 rp->plan_dry_run           ? "dry run: nothing switched"
+                 : out->layers_changed == 0 ? "the statistics give the current layout"
+                                            : "the predicted gain is below the threshold");
+        layout_free(&rp->plan_next);
+        return JANUS_OK;
+    }
+    struct layout *next = &rp->plan_next;
+    struct wire_replace r = {.step = w->step_no, .phase = WIRE_REPLACE_LOAD};
+    r.n_layers = next->n_layers;
+    r.n_instances = next->n_instances;
+    r.n_slots = next->n_slots;
+    r.n_experts = next->n_experts;
+    r.digest = layout_digest(next);
+    r.n_ints = (uint32_t)wire_replace_layout_ints(next->n_layers, next->n_instances, next->n_slots);
     int32_t *ints = mem_alloc(MEM_TAG_COMM, (size_t)r.n_ints * sizeof *ints);
     if (!ints) {
-        layout_free(&next);
-        return status_errf(err, err_len, JANUS_ENOMEM, "out of memory");
+        layout_free(next);
+        out->state = EXEC_REPLACE_FAILED;
+        snprintf(out->why, sizeof out->why, "out of memory");
+        return JANUS_OK;
     }
-    replace_layout_to_ints(&next, ints);
-    layout_free(&next);
+    replace_layout_to_ints(next, ints);
+    layout_free(next);
     w->failed = 1;
     if (bcast_replace(w, &r) != JANUS_OK || on_load(w, &r, ints) != JANUS_OK) {
         mem_free(ints);
@@ -490,14 +548,20 @@ int replace_begin(struct exec *e, double min_gain, int dry_run, struct exec_repl
     w->failed = 0;
     mem_free(ints);
     out->state = EXEC_REPLACE_LOADING;
-    out->plan_ms = 1e-6 * (double)(clock_now_ns() - t0);
-    w->rp.rep = *out;
+    rp->rep = *out;
     return JANUS_OK;
 }
 
 int replace_poll(struct exec *e, struct exec_replace_report *out) {
     struct worker *w = (struct worker *)e;
     if (w->failed) return JANUS_ECOMM;
+    if (w->rp.planning) {
+        if (atomic_load(&w->rp.plan_done)) return plan_apply(w, out);
+        memset(out, 0, sizeof *out); // the planner writes rp.rep meanwhile
+        out->state = EXEC_REPLACE_PLANNING;
+        out->plan_ms = 1e-6 * (double)(clock_now_ns() - w->rp.plan_t0);
+        return JANUS_OK;
+    }
     *out = w->rp.rep;
     if (!w->rp.active) {
         out->state = EXEC_REPLACE_FAILED;

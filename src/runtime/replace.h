@@ -1,7 +1,8 @@
 // Live re-placement of the MPI deployment (issue 16 item 2; SPEC §6, §7; docs/PROTOCOL.md
 // "Live re-placement"): rank 0 gathers MoE instance 0's decayed expert statistics (every MoE
 // instance schedules every token's routing, so each holds the deployment's), computes the Janus
-// layout for them (place/drift.h) and broadcasts it; every rank rebuilds and checks it (digest),
+// layout for them on a thread while the steps go on (place/drift.h; PLANNING) and broadcasts
+// it between two steps once it is ready; every rank rebuilds and checks it (digest),
 // MoE ranks load the slabs their new share adds on a background thread while steps go on;
 // between steps rank 0 polls every rank (one allreduce) and when all are ready every rank
 // switches before the same step, MoE ranks then releasing the slabs they no longer hold.
@@ -14,6 +15,7 @@
 #include "base/base.h"
 #include "comm/wire.h"
 #include "place/layout.h"
+#include "place/stats.h"
 #include "runtime/exec.h"
 
 #include <pthread.h>
@@ -37,6 +39,20 @@ struct replace_state {
     char why[JANUS_ERR_LEN];
     // rank 0: the figures of the re-placement under way (reported once it switched)
     struct exec_replace_report rep;
+    // rank 0, PLANNING: the layout computed on a thread from the gathered statistics while
+    // the steps go on (at DeepSeek-V2's scale it takes a good part of a second)
+    int planning;            // a planner was started and its result not taken yet
+    pthread_t planner;       // joined when plan_done is set (replace_poll) or at the end
+    int planner_started;     // 0: it ran inline (no thread could be made)
+    _Atomic int plan_done;   // set by the planner when plan_* below are final
+    struct stats plan_stats; // the statistics (the planner's; freed by it)
+    struct layout plan_next; // the result, when plan_rc == JANUS_OK
+    int plan_rc;
+    char plan_err[JANUS_ERR_LEN];
+    double plan_min_gain;
+    int plan_dry_run;
+    int64_t plan_t0;  // when the re-placement began (clock_now_ns)
+    int64_t plan_end; // when the planner finished
 };
 
 struct worker;
