@@ -294,30 +294,25 @@ TEST(moe_experts_split_fold_order) {
             rt.w[t * k + j] = 0.1f + rng_uniform_f(&r);
         }
     moe_experts(&mo, 0, x, T, &rt, NULL, ref);
+    int32_t ord[6 * 8]; // per token, its routing indices by increasing id (insertion sort)
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < k; j++) {
+            int64_t i = j;
+            for (; i > 0 && rt.ids[t * k + ord[t * k + i - 1]] > rt.ids[t * k + j]; i--)
+                ord[t * k + i] = ord[t * k + i - 1];
+            ord[t * k + i] = (int32_t)j;
+        }
     for (int64_t p = 0; p <= k; p++) { // fold the first p experts (by id) of every token
-        uint8_t fold[64] = {0};
-        int32_t ord[8];
-        for (int64_t t = 0; t < T; t++) {
-            for (int64_t j = 0; j < k; j++) { // insertion sort by id
-                int64_t i = j;
-                for (; i > 0 && rt.ids[t * k + ord[i - 1]] > rt.ids[t * k + j]; i--)
-                    ord[i] = ord[i - 1];
-                ord[i] = (int32_t)j;
-            }
+        uint8_t fold[6 * 8] = {0};
+        for (int64_t t = 0; t < T; t++)
             for (int64_t j = 0; j < p; j++)
-                fold[t * k + ord[j]] = 1;
-        }
+                fold[t * k + ord[t * k + j]] = 1;
         moe_experts_split(&mo, 0, x, T, &rt, NULL, fold, out, single);
-        for (int64_t t = 0; t < T; t++) {
-            for (int64_t j = 0; j < k; j++) { // the same order again
-                int64_t i = j;
-                for (; i > 0 && rt.ids[t * k + ord[i - 1]] > rt.ids[t * k + j]; i--)
-                    ord[i] = ord[i - 1];
-                ord[i] = (int32_t)j;
+        for (int64_t t = 0; t < T; t++)
+            for (int64_t j = p; j < k; j++) {
+                const int32_t q = ord[t * k + j];
+                lin.kern->axpy(out + t * E, rt.w[t * k + q], single + (t * k + q) * E, E);
             }
-            for (int64_t j = p; j < k; j++)
-                lin.kern->axpy(out + t * E, rt.w[t * k + ord[j]], single + (t * k + ord[j]) * E, E);
-        }
         ASSERT_MEM_EQ(out, ref, (size_t)(T * E) * sizeof(float));
     }
     mem_free(x);
