@@ -202,7 +202,9 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
         B += b[i];
     if (B == 0) return 0;
     double q = xfer_cost_need_prob(k, n_expert, 1, n_e); // one instance
-    double disp = 0, x2_of = 0;
+    // Per direction: `once` moves a row as itself both ways (the attention gather/scatter,
+    // 2PC2's hop to and from the designated leader); `units` comes back as row units.
+    double once = 0, units = 0;
     if (scheme == XFER_SCHEME_1PC) {
         double recv_m = 0, x = 0;
         for (int32_t i = 0; i < n_a; i++) {
@@ -210,7 +212,7 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
             x = fmax(
                 x, ep(c, XFER_LINK_CROSS, n_e * p_any(q, b[i]), (double)n_e * q * b[i] * rb, 0, 0));
         }
-        disp = fmax(x, ep(c, XFER_LINK_CROSS, 0, 0, recv_m, (double)B * q * rb));
+        units = fmax(x, ep(c, XFER_LINK_CROSS, 0, 0, recv_m, (double)B * q * rb));
     } else {
         double x1 = 0, x2 = 0;
         if (scheme == XFER_SCHEME_2PC1) {
@@ -258,11 +260,11 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
                                  (double)(B - s) * qk * rb));
             }
         }
-        disp = phase_attn_local(c, t, b, rb) + x1 + x2 + phase_moe_local_sel(c, t, B, rb, q);
-        x2_of = x2;
+        once = phase_attn_local(c, t, b, rb) + (scheme == XFER_SCHEME_2PC2 ? x1 : 0);
+        units = (scheme == XFER_SCHEME_2PC2 ? 0 : x1) + x2 + phase_moe_local_sel(c, t, B, rb, q);
     }
-    // The return mirrors the dispatch with its rows scaled from the fan-out to the row units
-    // (2PC2: only between MoE leaders; the attention nodes get one row per row).
+    // The return mirrors the dispatch, with the rows scaled from the fan-out to the row units
+    // where units travel.
     double fan = 0;
     if (scheme == XFER_SCHEME_1PC)
         fan = n_e * q;
@@ -270,8 +272,7 @@ double xfer_cost_predict_mode(const struct xfer_cost *c, const struct topo *t, c
         for (int32_t kk = 0; kk < N_e; kk++)
             fan += xfer_cost_need_prob(k, n_expert, topo_node_n(t, TOPO_ROLE_MOE, kk), n_e);
     double ret = return_units(k, fan) / fmax(fan, 1e-9);
-    if (scheme == XFER_SCHEME_2PC2) return phase_route(c, t, b, k) + 2 * disp + (ret - 1) * x2_of;
-    return phase_route(c, t, b, k) + disp * (1 + ret);
+    return phase_route(c, t, b, k) + 2 * once + units * (1 + ret);
 }
 
 void xfer_choose_pair(const struct xfer_cost *c, const struct topo *t, const int32_t *b,
