@@ -2,7 +2,7 @@
 # Regenerates every number and plot of docs/PLANNER.md section 6 (SPEC §7-8): runs the
 # planner sweeps and simulations, copies the SVGs to docs/img/ and rewrites section 6 from
 # the outputs (scripts/planner_results.py). Run from the repository root after `make`.
-# Takes about 3 minutes on 2 cores. Usage: bash scripts/planner-results.sh [OUTDIR]
+# Takes under a minute on 2 cores (more when they are shared). Usage: bash scripts/planner-results.sh [OUTDIR]
 # Defaults (issue 17): h100's leader_rails 8 (the publication's testbed), Janus's dispatch
 # chosen per step (auto), the monolithic baseline calibrated (docs/PLANNER.md 5.1).
 set -euo pipefail

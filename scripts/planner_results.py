@@ -168,8 +168,8 @@ ShareGPT-like mean decode context `S = 161 + 338·e/2 = 620` tokens (§7), and a
 30 s per added or removed GPU at each reconfiguration. Since issue 17: h100's 2PC leader
 transfers stripe over all 8 rails of a node (the publication's testbed), Janus chooses
 broadcast or selective dispatch per step (§3.5), and the monolithic baseline is the
-calibrated one (§5.1: 1.1828 x its roofline). The whole run takes about 1.5 minutes on our
-shared 2-core machine (2026-12-07, load from other agents).
+calibrated one (§5.1: 1.1828 x its roofline). The whole run takes 42 s on our 2-core machine
+alone (2026-12-07 08:05 UTC; about 1.5 minutes earlier that day with other agents running).
 
 ### 6.1 TPG vs batch size, H100, TPOT SLO 150 and 200 ms
 
